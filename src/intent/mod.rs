@@ -1,0 +1,164 @@
+//! Intent: what a request asks for, in a form every agent understands.
+//!
+//! [`parse`] is the offline floor: deterministic, no network, no model. It copes with synonyms,
+//! typos, word numbers and place names, and reports how sure it is rather than hiding doubt.
+
+mod lexicon;
+mod parser;
+mod regions;
+mod typo;
+mod words;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use parser::parse;
+pub use regions::{is_region_code, region_codes};
+
+/// Below this confidence an intent is flagged `low_confidence` and front ends ask to confirm.
+pub const LOW_CONFIDENCE: f32 = 0.6;
+
+/// The seven specialised agents a request can be routed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentKind {
+    Infra,
+    Config,
+    Ops,
+    Cost,
+    Security,
+    Monitor,
+    Ml,
+}
+
+impl AgentKind {
+    pub const ALL: [AgentKind; 7] = [
+        AgentKind::Infra,
+        AgentKind::Config,
+        AgentKind::Ops,
+        AgentKind::Cost,
+        AgentKind::Security,
+        AgentKind::Monitor,
+        AgentKind::Ml,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentKind::Infra => "infra",
+            AgentKind::Config => "config",
+            AgentKind::Ops => "ops",
+            AgentKind::Cost => "cost",
+            AgentKind::Security => "security",
+            AgentKind::Monitor => "monitor",
+            AgentKind::Ml => "ml",
+        }
+    }
+
+    /// What the agent drives, for help text and the preview.
+    pub fn tool(self) -> &'static str {
+        match self {
+            AgentKind::Infra => "Terraform",
+            AgentKind::Config => "Ansible",
+            AgentKind::Ops => "EC2 / SSM",
+            AgentKind::Cost => "Cost Explorer",
+            AgentKind::Security => "S3 / IAM / GuardDuty / Security Hub",
+            AgentKind::Monitor => "CloudWatch",
+            AgentKind::Ml => "Comprehend / Bedrock / SageMaker",
+        }
+    }
+}
+
+impl fmt::Display for AgentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AgentKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AgentKind::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown agent '{s}' (expected one of: infra, config, ops, cost, security, monitor, ml)")
+            })
+    }
+}
+
+/// One piece of evidence: a word of the request and what the parser took it to mean.
+/// Kept so an approver can see why a request was routed where it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub word: String,
+    pub meaning: String,
+}
+
+/// A classified request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    /// The primary agent.
+    pub agent: AgentKind,
+    /// Every agent the request needs, primary first (hybrid requests list two).
+    pub agents: Vec<AgentKind>,
+    pub action: String,
+    /// 0.0 ..= 1.0; see [`LOW_CONFIDENCE`].
+    pub confidence: f32,
+    pub low_confidence: bool,
+    /// Extracted parameters; keys are documented in `docs/intents.md`.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Words that led to the routing and the parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+    /// Doubts worth showing: corrected typos, ignored words, ambiguities.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Intent {
+    pub fn param_str(&self, key: &str) -> Option<&str> {
+        self.params.get(key).and_then(|v| v.as_str())
+    }
+
+    pub fn param_u64(&self, key: &str) -> Option<u64> {
+        self.params.get(key).and_then(|v| v.as_u64())
+    }
+
+    pub fn param_list(&self, key: &str) -> Vec<String> {
+        self.params
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        self.params
+            .get("tags")
+            .and_then(|v| v.as_object())
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Why a request could not be classified at all.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IntentError {
+    #[error("the request is empty: type what you want done, e.g. \"Restart EC2 instances tagged Env=staging\"")]
+    Empty,
+    #[error("the request is too long ({0} characters; the limit is 4000): split it into separate requests")]
+    TooLong(usize),
+    #[error("could not tell what \"{0}\" asks for: name an action and a resource, e.g. \"create 2 t3.small instances\", \"show error logs from Lambda my-func\" or \"what did EC2 cost last week\"")]
+    Unrecognised(String),
+}

@@ -1,0 +1,1371 @@
+//! The offline intent parser: tokens → meanings → agent scores → action and parameters.
+//!
+//! Deterministic and allocation-light: a request is a handful of tokens, each looked up once in
+//! the lexicon (phrases first, then words, then inflections, then typo correction).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::lexicon::{Cue, LEXICON, Noun, Verb};
+use super::regions::is_region_code;
+use super::typo::{allowed_edits, osa_within};
+use super::words::{Unit, compact_window};
+use super::{AgentKind, Evidence, Intent, IntentError, LOW_CONFIDENCE};
+
+const MAX_LEN: usize = 4000;
+
+/// What one token turned out to be.
+#[derive(Debug, Clone)]
+enum Kind {
+    /// Lexicon cues (a phrase's first token; the rest of the phrase is `Covered`).
+    Known { cues: Vec<Cue> },
+    Tag(String, String),
+    InstanceId(String),
+    InstanceType(String),
+    Region(&'static str),
+    Number(u32),
+    CompactWindow(String),
+    S3Uri { bucket: String, prefix: Option<String> },
+    Covered,
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+struct Token<'a> {
+    orig: &'a str,
+    lower: String,
+    kind: Kind,
+    corrected: Option<&'static str>,
+}
+
+impl Token<'_> {
+    fn cues(&self) -> &[Cue] {
+        match &self.kind {
+            Kind::Known { cues, .. } => cues,
+            _ => &[],
+        }
+    }
+    fn has(&self, pred: impl Fn(&Cue) -> bool) -> bool {
+        self.cues().iter().any(pred)
+    }
+    fn noun(&self, n: Noun) -> bool {
+        self.has(|c| *c == Cue::Noun(n))
+    }
+    fn is_stop(&self) -> bool {
+        self.has(|c| matches!(c, Cue::Stop))
+    }
+    fn number(&self) -> Option<u32> {
+        match &self.kind {
+            Kind::Number(n) => Some(*n),
+            Kind::Known { cues, .. } => cues.iter().find_map(|c| match c {
+                Cue::Number(n) => Some(*n),
+                _ => None,
+            }),
+            _ => None,
+        }
+    }
+    fn unit(&self) -> Option<Unit> {
+        self.cues().iter().find_map(|c| match c {
+            Cue::Unit(u) => Some(*u),
+            _ => None,
+        })
+    }
+}
+
+/// Classifies one request. Never touches the network.
+pub fn parse(text: &str) -> Result<Intent, IntentError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(IntentError::Empty);
+    }
+    if trimmed.chars().count() > MAX_LEN {
+        return Err(IntentError::TooLong(trimmed.chars().count()));
+    }
+    let (command, rest) = quoted_command(trimmed);
+    let mut tokens = tokenize(&rest);
+    let mut notes = Vec::new();
+    classify_tokens(&mut tokens, &mut notes);
+
+    let f = Features::collect(&tokens, command.is_some());
+    let scores = score(&f, &tokens);
+    let mut ranked: Vec<(AgentKind, f32)> = AgentKind::ALL.iter().copied().zip(scores).collect();
+    // Stable order on ties: the declaration order of AgentKind.
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (agent, top) = ranked[0];
+    let second = ranked[1].1;
+    if top < 0.75 {
+        return Err(IntentError::Unrecognised(trimmed.to_string()));
+    }
+
+    let action = choose_action(agent, &f, &tokens);
+    let mut params = extract_params(&tokens, &f, command.as_deref(), agent);
+    match agent {
+        AgentKind::Ops => {
+            params.insert("action".into(), json!(action));
+        }
+        AgentKind::Security if action == "scan" => {
+            params.insert("action".into(), json!("scan"));
+        }
+        _ => {}
+    }
+    let mut agents = vec![agent];
+    if agent == AgentKind::Infra && action == "create" && (f.has_package || f.config_verb) {
+        agents.push(AgentKind::Config);
+    }
+
+    let margin = top / (top + second);
+    let strength = (top / 4.0).min(1.0);
+    let mut confidence = margin * (0.5 + 0.5 * strength);
+    let corrections = tokens.iter().filter(|t| t.corrected.is_some()).count();
+    confidence *= 0.97f32.powi(corrections as i32);
+    if !f.any_verb {
+        confidence *= 0.92;
+    }
+    let confidence = (confidence.clamp(0.0, 1.0) * 100.0).round() / 100.0;
+    let low_confidence = confidence < LOW_CONFIDENCE;
+    if low_confidence {
+        notes.push(format!(
+            "low confidence: {} scored {:.1}, {} scored {:.1}; rephrase or confirm",
+            agent, top, ranked[1].0, second
+        ));
+    }
+    Ok(Intent {
+        agent,
+        agents,
+        action: action.to_string(),
+        confidence,
+        low_confidence,
+        params,
+        evidence: evidence(&tokens),
+        notes,
+    })
+}
+
+/// Pulls a command written in backticks or quotes out of the text, so its words
+/// are never read as instructions to us.
+fn quoted_command(text: &str) -> (Option<String>, String) {
+    for q in ['`', '"', '\''] {
+        if let Some(start) = text.find(q)
+            && let Some(len) = text[start + 1..].find(q)
+        {
+            let inner = text[start + 1..start + 1 + len].trim();
+            // An apostrophe inside a word ("team's") is not a quote.
+            let word_before = text[..start]
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_alphanumeric());
+            if !inner.is_empty() && !(q == '\'' && word_before) {
+                let rest = format!("{} __cmd__ {}", &text[..start], &text[start + 2 + len..]);
+                return (Some(inner.to_string()), rest);
+            }
+        }
+    }
+    (None, text.to_string())
+}
+
+fn tokenize(text: &str) -> Vec<Token<'_>> {
+    text.split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter_map(|raw| {
+            let t = raw.trim_matches(|c: char| "\"'()[]{}<>".contains(c));
+            let t = t.trim_end_matches(['.', '?', '!', ':']);
+            let t = t.strip_suffix("'s").unwrap_or(t);
+            (!t.is_empty()).then(|| Token {
+                orig: t,
+                lower: t.to_lowercase(),
+                kind: Kind::Unknown,
+                corrected: None,
+            })
+        })
+        .collect()
+}
+
+fn classify_tokens(tokens: &mut [Token<'_>], notes: &mut Vec<String>) {
+    let lex = &*LEXICON;
+    let mut i = 0;
+    while i < tokens.len() {
+        if let Some(kind) = pattern(&tokens[i]) {
+            tokens[i].kind = kind;
+            i += 1;
+            continue;
+        }
+        // Phrases, longest first.
+        let mut matched = false;
+        for n in (2..=lex.max_phrase.min(tokens.len() - i)).rev() {
+            let key = tokens[i..i + n]
+                .iter()
+                .map(|t| t.lower.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if let Some(cues) = lex.phrases.get(key.as_str()) {
+                tokens[i].kind = Kind::Known { cues: cues.clone() };
+                for t in &mut tokens[i + 1..i + n] {
+                    t.kind = Kind::Covered;
+                }
+                i += n;
+                matched = true;
+                break;
+            }
+        }
+        if matched {
+            continue;
+        }
+        let lower = tokens[i].lower.clone();
+        if let Some(cues) = lex.words.get(lower.as_str()) {
+            tokens[i].kind = Kind::Known { cues: cues.clone() };
+        } else if let Some(cues) = inflected(&lower) {
+            tokens[i].kind = Kind::Known { cues };
+        } else if let Some((word, cues)) = correct_typo(&lower) {
+            notes.push(format!("read \"{}\" as \"{}\"", tokens[i].orig, word));
+            tokens[i].corrected = Some(word);
+            tokens[i].kind = Kind::Known { cues };
+        }
+        i += 1;
+    }
+}
+
+/// Tokens recognised by shape rather than by vocabulary.
+fn pattern(t: &Token<'_>) -> Option<Kind> {
+    let l = t.lower.as_str();
+    if let Some(rest) = l.strip_prefix("s3://") {
+        let (bucket, prefix) = match rest.split_once('/') {
+            Some((b, p)) if !p.is_empty() => (b, Some(p.to_string())),
+            Some((b, _)) => (b, None),
+            None => (rest, None),
+        };
+        return Some(Kind::S3Uri {
+            bucket: bucket.to_string(),
+            prefix,
+        });
+    }
+    if let Some((k, v)) = t.orig.split_once('=') {
+        let k = k
+            .strip_prefix("tag:")
+            .or_else(|| k.strip_prefix("Tag:"))
+            .unwrap_or(k);
+        if !k.is_empty()
+            && !v.is_empty()
+            && k.chars()
+                .all(|c| c.is_alphanumeric() || "_.:/+-@ ".contains(c))
+        {
+            return Some(Kind::Tag(k.to_string(), v.to_string()));
+        }
+    }
+    if is_instance_id(l) {
+        return Some(Kind::InstanceId(l.to_string()));
+    }
+    if is_region_code(l) {
+        return is_region_code(l).then(|| {
+            Kind::Region(
+                super::regions::region_codes()
+                    .find(|c| *c == l)
+                    .unwrap_or("us-east-1"),
+            )
+        });
+    }
+    if is_instance_type(l) {
+        return Some(Kind::InstanceType(l.to_string()));
+    }
+    if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) {
+        return l.parse().ok().map(Kind::Number);
+    }
+    // "3x" as in "3x t3.medium"
+    if let Some(n) = l.strip_suffix('x')
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+    {
+        return n.parse().ok().map(Kind::Number);
+    }
+    if let Some(w) = compact_window(l) {
+        return Some(Kind::CompactWindow(w));
+    }
+    None
+}
+
+fn is_instance_id(s: &str) -> bool {
+    s.strip_prefix("i-").is_some_and(|h| {
+        (h.len() == 8 || h.len() == 17) && h.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// `t3.medium`, `m5.2xlarge`, `c6gn.metal`, `r7i.large`.
+fn is_instance_type(s: &str) -> bool {
+    let s = s.strip_prefix("db.").unwrap_or(s);
+    let Some((family, size)) = s.split_once('.') else {
+        return false;
+    };
+    let fam_ok = family.len() >= 2
+        && family.len() <= 6
+        && family.as_bytes()[0].is_ascii_lowercase()
+        && family.bytes().any(|b| b.is_ascii_digit())
+        && family
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let size_ok = matches!(
+        size,
+        "nano" | "micro" | "small" | "medium" | "large" | "xlarge" | "metal"
+    ) || size
+        .strip_suffix("xlarge")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        || size.starts_with("metal-");
+    fam_ok && size_ok
+}
+
+/// "restarting", "rebooted", "buckets", "creates" → their base word.
+fn inflected(w: &str) -> Option<Vec<Cue>> {
+    let lex = &*LEXICON;
+    let mut candidates: Vec<String> = Vec::new();
+    for suffix in ["ing", "ed", "es", "s", "d"] {
+        if let Some(stem) = w.strip_suffix(suffix)
+            && stem.len() >= 3
+        {
+            candidates.push(stem.to_string());
+            candidates.push(format!("{stem}e"));
+            // "stopped" → "stop", "running" → "run"
+            let b = stem.as_bytes();
+            if b.len() >= 2 && b[b.len() - 1] == b[b.len() - 2] {
+                candidates.push(stem[..stem.len() - 1].to_string());
+            }
+        }
+    }
+    candidates
+        .iter()
+        .find_map(|c| lex.words.get(c.as_str()))
+        .filter(|cues| !cues.iter().all(|c| matches!(c, Cue::Stop)))
+        .cloned()
+}
+
+fn correct_typo(w: &str) -> Option<(&'static str, Vec<Cue>)> {
+    let max = allowed_edits(w.len());
+    if max == 0 || !w.bytes().all(|b| b.is_ascii_lowercase()) {
+        return None;
+    }
+    let lex = &*LEXICON;
+    let mut best: Option<(usize, &'static str)> = None;
+    for cand in lex.typo_targets.get(&w.as_bytes()[0])? {
+        // The target must be long enough to deserve the same tolerance.
+        let budget = max.min(allowed_edits(cand.len()));
+        if let Some(d) = osa_within(w.as_bytes(), cand.as_bytes(), budget)
+            && best.is_none_or(|(bd, _)| d < bd)
+        {
+            best = Some((d, cand));
+        }
+    }
+    let (_, word) = best?;
+    lex.words.get(word).map(|c| (word, c.clone()))
+}
+
+/// Everything the scorer and the extractors ask about, gathered in one pass.
+#[derive(Default)]
+struct Features {
+    verbs: Vec<(usize, Verb)>,
+    nouns: Vec<(usize, Noun)>,
+    has_package: bool,
+    config_verb: bool,
+    any_verb: bool,
+    instance_type: bool,
+    instance_ids: bool,
+    tags: bool,
+    command: bool,
+    window: bool,
+    granularity: bool,
+}
+
+impl Features {
+    fn collect(tokens: &[Token<'_>], command: bool) -> Features {
+        let mut f = Features {
+            command,
+            ..Features::default()
+        };
+        for (i, t) in tokens.iter().enumerate() {
+            match &t.kind {
+                Kind::InstanceType(_) => f.instance_type = true,
+                Kind::InstanceId(_) => f.instance_ids = true,
+                Kind::Tag(..) => f.tags = true,
+                Kind::CompactWindow(_) => f.window = true,
+                Kind::Known { cues, .. } => {
+                    for c in cues {
+                        match c {
+                            Cue::Verb(v) => f.verbs.push((i, *v)),
+                            Cue::Noun(n) => f.nouns.push((i, *n)),
+                            Cue::Package => f.has_package = true,
+                            Cue::Window(_) | Cue::WindowMark => f.window = true,
+                            Cue::Granularity(_) => f.granularity = true,
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if t.lower == "__cmd__" {
+                f.command = true;
+            }
+        }
+        f.any_verb = !f.verbs.is_empty();
+        f.config_verb = f.verbs.iter().any(|(_, v)| {
+            matches!(
+                v,
+                Verb::Install | Verb::Upgrade | Verb::Uninstall | Verb::Configure | Verb::Harden
+            )
+        });
+        f
+    }
+    fn verb(&self, v: Verb) -> bool {
+        self.verbs.iter().any(|(_, x)| *x == v)
+    }
+    fn noun(&self, n: Noun) -> bool {
+        self.nouns.iter().any(|(_, x)| *x == n)
+    }
+    fn first_verb(&self, among: &[Verb]) -> Option<Verb> {
+        self.verbs
+            .iter()
+            .find(|(_, v)| among.contains(v))
+            .map(|(_, v)| *v)
+    }
+}
+
+// Index of each agent in score arrays: the order of AgentKind::ALL.
+const INFRA: usize = 0;
+const CONFIG: usize = 1;
+const OPS: usize = 2;
+const COST: usize = 3;
+const SEC: usize = 4;
+const MON: usize = 5;
+const ML: usize = 6;
+
+fn verb_weights(v: Verb) -> [f32; 7] {
+    let mut w = [0.0; 7];
+    match v {
+        Verb::Create => w[INFRA] = 2.5,
+        Verb::Destroy => w[INFRA] = 2.5,
+        Verb::Terminate => w[OPS] = 3.0,
+        Verb::Scale => w[INFRA] = 3.0,
+        Verb::Update => {
+            w[INFRA] = 1.0;
+            w[CONFIG] = 1.0;
+        }
+        Verb::Install | Verb::Uninstall | Verb::Harden => w[CONFIG] = 3.0,
+        Verb::Upgrade => w[CONFIG] = 2.5,
+        Verb::Patch => w[CONFIG] = 3.0,
+        Verb::Configure => w[CONFIG] = 2.0,
+        Verb::Restart | Verb::Start | Verb::Stop => w[OPS] = 3.0,
+        Verb::Rotate | Verb::Snapshot => w[OPS] = 3.0,
+        Verb::Run => w[OPS] = 2.0,
+        Verb::List => {
+            w[OPS] = 0.5;
+            w[MON] = 0.4;
+            w[SEC] = 0.2;
+        }
+        Verb::Query => w[COST] = 0.4,
+        Verb::Forecast => w[COST] = 3.5,
+        Verb::Estimate => w[COST] = 3.0,
+        Verb::Optimize => w[COST] = 2.5,
+        Verb::Scan => w[SEC] = 3.0,
+        Verb::Check => {
+            w[SEC] = 1.0;
+            w[MON] = 0.5;
+        }
+        Verb::Remediate => w[SEC] = 2.5,
+        Verb::Analyze => {
+            w[ML] = 1.5;
+            w[MON] = 0.5;
+        }
+        Verb::Detect => w[ML] = 2.0,
+        Verb::Summarize => w[ML] = 3.0,
+        Verb::Classify => w[ML] = 2.5,
+        Verb::Invoke => w[ML] = 2.5,
+        Verb::Alert => w[MON] = 2.5,
+    }
+    w
+}
+
+fn noun_weights(n: Noun) -> [f32; 7] {
+    let mut w = [0.0; 7];
+    match n {
+        Noun::Instance => {
+            w[INFRA] = 0.8;
+            w[OPS] = 1.2;
+            w[CONFIG] = 0.4;
+        }
+        Noun::Bucket => {
+            w[INFRA] = 0.8;
+            w[SEC] = 0.8;
+            w[ML] = 0.3;
+        }
+        Noun::LoadBalancer | Noun::Network => w[INFRA] = 2.5,
+        Noun::SecurityGroup => {
+            w[SEC] = 2.0;
+            w[INFRA] = 0.8;
+        }
+        Noun::Database => w[INFRA] = 1.5,
+        Noun::Function => {
+            w[MON] = 1.0;
+            w[INFRA] = 0.5;
+        }
+        Noun::Stack => w[INFRA] = 2.0,
+        Noun::Volume => {
+            w[OPS] = 1.5;
+            w[COST] = 0.3;
+        }
+        Noun::Secret => w[OPS] = 2.0,
+        Noun::Command => w[OPS] = 2.0,
+        Noun::Logs => w[MON] = 3.0,
+        Noun::Errors => w[MON] = 2.5,
+        Noun::Metric => w[MON] = 2.5,
+        Noun::Alarm => w[MON] = 3.0,
+        Noun::Cost => w[COST] = 3.5,
+        Noun::CostHint => w[COST] = 1.5,
+        Noun::Budget => w[COST] = 3.0,
+        Noun::Forecast => w[COST] = 1.0,
+        Noun::Savings => w[COST] = 2.0,
+        Noun::Findings | Noun::ThreatService => w[SEC] = 3.0,
+        Noun::Iam | Noun::Mfa | Noun::AccessKeys | Noun::Root => w[SEC] = 2.5,
+        Noun::Public => w[SEC] = 2.0,
+        Noun::Encryption => {
+            w[SEC] = 1.8;
+            w[INFRA] = 0.4;
+        }
+        Noun::Sentiment | Noun::KeyPhrases | Noun::Pii | Noun::Entities => w[ML] = 3.5,
+        Noun::Language => w[ML] = 2.5,
+        Noun::Endpoint | Noun::Model => w[ML] = 3.0,
+        Noun::Text => w[ML] = 1.5,
+        Noun::Tls => w[CONFIG] = 1.5,
+        Noun::Ssh => {
+            w[CONFIG] = 1.0;
+            w[SEC] = 0.5;
+        }
+        Noun::Patches => w[CONFIG] = 2.0,
+        Noun::Users => {
+            w[CONFIG] = 0.6;
+            w[SEC] = 0.6;
+        }
+        Noun::MonitoringAgent => w[CONFIG] = 2.0,
+        Noun::Software => w[CONFIG] = 1.5,
+    }
+    w
+}
+
+fn score(f: &Features, tokens: &[Token<'_>]) -> [f32; 7] {
+    let mut s = [0.0f32; 7];
+    let add = |s: &mut [f32; 7], w: [f32; 7]| {
+        for (a, b) in s.iter_mut().zip(w) {
+            *a += b;
+        }
+    };
+    // A verb repeated ("stop ... then start") counts once per kind.
+    let mut seen_verbs: Vec<Verb> = Vec::new();
+    for (_, v) in &f.verbs {
+        if !seen_verbs.contains(v) {
+            seen_verbs.push(*v);
+            add(&mut s, verb_weights(*v));
+        }
+    }
+    let mut seen_nouns: Vec<Noun> = Vec::new();
+    for (_, n) in &f.nouns {
+        if !seen_nouns.contains(n) {
+            seen_nouns.push(*n);
+            add(&mut s, noun_weights(*n));
+        }
+    }
+    if f.has_package {
+        s[CONFIG] += 2.0;
+    }
+    if f.instance_type {
+        s[INFRA] += 1.0;
+        s[COST] += 0.2;
+    }
+    if f.instance_ids {
+        s[OPS] += 1.5;
+    }
+    // A quoted string is a command only when something asks to run it; otherwise it is text.
+    if f.command && (f.verb(Verb::Run) || f.noun(Noun::Command)) {
+        s[OPS] += 2.0;
+    }
+    if f.granularity {
+        s[COST] += 1.5;
+    }
+    if f.window {
+        s[MON] += 0.4;
+        s[COST] += 0.4;
+    }
+    if f.tags {
+        s[OPS] += 0.3;
+    }
+    let count_before_resource = tokens.iter().enumerate().any(|(i, t)| {
+        t.number().is_some()
+            && tokens[i + 1..]
+                .iter()
+                .take(3)
+                .any(|n| n.noun(Noun::Instance) || n.noun(Noun::Bucket))
+    });
+
+    let v = |x: Verb| f.verb(x);
+    let n = |x: Noun| f.noun(x);
+    let word = |w: &str| tokens.iter().any(|t| t.lower == w);
+    // "fire up the stopped boxes" revives machines rather than creating them.
+    if v(Verb::Create) && word("stopped") && n(Noun::Instance) {
+        s[OPS] += 5.0;
+    }
+    // "make bucket X private" fixes exposure.
+    if word("make") && word("private") {
+        s[SEC] += 5.0;
+    }
+    let infra_noun = n(Noun::LoadBalancer)
+        || n(Noun::Network)
+        || n(Noun::Stack)
+        || n(Noun::Database)
+        || n(Noun::SecurityGroup);
+    let creates = v(Verb::Create);
+
+    // Verb–noun pairs: the combination says more than either word alone.
+    if creates {
+        if n(Noun::Alarm) {
+            s[MON] += 3.0;
+        } else if n(Noun::Budget) {
+            s[COST] += 2.0;
+        } else if n(Noun::Instance)
+            || n(Noun::Bucket)
+            || infra_noun
+            || n(Noun::Function)
+            || f.instance_type
+        {
+            s[INFRA] += 2.5;
+        }
+    }
+    if count_before_resource && !v(Verb::Terminate) && !v(Verb::Restart) {
+        s[INFRA] += 1.0;
+    }
+    if v(Verb::Destroy) {
+        if n(Noun::Instance) && !infra_noun && !n(Noun::Bucket) {
+            s[OPS] += 3.0;
+        } else if n(Noun::Software) || f.has_package {
+            s[CONFIG] += 2.5;
+        } else {
+            s[INFRA] += 1.5;
+        }
+    }
+    if (v(Verb::Restart) || v(Verb::Start) || v(Verb::Stop)) && f.has_package {
+        // "restart nginx on the web servers" is a service, managed by Ansible.
+        s[CONFIG] += 2.5;
+        s[OPS] -= 1.0;
+    }
+    if v(Verb::Uninstall) && (n(Noun::Instance) && !f.has_package && !n(Noun::Software)) {
+        s[OPS] += 2.0;
+    }
+    if v(Verb::Update) && (f.has_package || n(Noun::Patches)) {
+        s[CONFIG] += 2.0;
+    }
+    if (v(Verb::List) || v(Verb::Query)) && (n(Noun::Instance) || f.tags || f.instance_ids) {
+        s[OPS] += 1.0;
+    }
+    if v(Verb::Scan) || v(Verb::Check) || v(Verb::Remediate) {
+        if n(Noun::Bucket)
+            || n(Noun::SecurityGroup)
+            || n(Noun::Public)
+            || n(Noun::Encryption)
+            || n(Noun::Iam)
+            || n(Noun::Mfa)
+            || n(Noun::AccessKeys)
+            || n(Noun::Root)
+        {
+            s[SEC] += 2.0;
+        }
+        if v(Verb::Check) && (n(Noun::Metric) || n(Noun::Logs)) {
+            s[MON] += 1.0;
+        }
+    }
+    if v(Verb::Configure) && n(Noun::Encryption) && n(Noun::Bucket) {
+        s[SEC] += 2.0;
+    }
+    if v(Verb::Analyze) && (n(Noun::Logs) || n(Noun::Errors)) && !n(Noun::Text) {
+        s[MON] += 2.0;
+    }
+    if v(Verb::Estimate) || (n(Noun::CostHint) && (f.instance_type || creates)) {
+        s[COST] += 1.5;
+    }
+    if n(Noun::Errors) && n(Noun::Function) {
+        s[MON] += 1.0;
+    }
+    if n(Noun::Savings) && n(Noun::Volume) {
+        s[COST] += 1.5;
+    }
+    s
+}
+
+fn choose_action(agent: AgentKind, f: &Features, tokens: &[Token<'_>]) -> &'static str {
+    let v = |x: Verb| f.verb(x);
+    let n = |x: Noun| f.noun(x);
+    match agent {
+        AgentKind::Infra => {
+            if v(Verb::Destroy) || v(Verb::Terminate) {
+                "destroy"
+            } else if v(Verb::Scale) {
+                "scale"
+            } else if v(Verb::Update) && !v(Verb::Create) {
+                "update"
+            } else {
+                "create"
+            }
+        }
+        AgentKind::Config => {
+            let first = f.first_verb(&[
+                Verb::Install,
+                Verb::Upgrade,
+                Verb::Uninstall,
+                Verb::Destroy,
+                Verb::Patch,
+                Verb::Harden,
+                Verb::Configure,
+                Verb::Update,
+                Verb::Create,
+            ]);
+            match first {
+                _ if v(Verb::Harden) => "harden",
+                Some(Verb::Patch) => "patch",
+                Some(Verb::Update) if n(Noun::Patches) || !f.has_package => "patch",
+                _ if n(Noun::Patches) && !f.has_package => "patch",
+                Some(Verb::Upgrade | Verb::Update) => "upgrade",
+                Some(Verb::Uninstall | Verb::Destroy) => "remove",
+                Some(Verb::Install) => "install",
+                Some(Verb::Create) if f.has_package => "install",
+                _ if n(Noun::Ssh) && v(Verb::Configure) => "harden",
+                _ => "configure",
+            }
+        }
+        AgentKind::Ops => {
+            let first = f.first_verb(&[
+                Verb::Restart,
+                Verb::Start,
+                Verb::Stop,
+                Verb::Terminate,
+                Verb::Destroy,
+                Verb::Uninstall,
+                Verb::Rotate,
+                Verb::Snapshot,
+                Verb::Run,
+            ]);
+            if f.verb(Verb::Create) && tokens.iter().any(|t| t.lower == "stopped") {
+                return "start";
+            }
+            match first {
+                Some(Verb::Restart) => "restart",
+                Some(Verb::Start) => "start",
+                Some(Verb::Stop) => "stop",
+                Some(Verb::Terminate | Verb::Destroy | Verb::Uninstall) => "terminate",
+                Some(Verb::Rotate) => "rotate",
+                Some(Verb::Snapshot) => "snapshot",
+                Some(Verb::Run) => "run",
+                _ if f.command => "run",
+                _ if n(Noun::Secret) && tokens.iter().any(|t| t.lower.starts_with("rotat")) => {
+                    "rotate"
+                }
+                _ => "list",
+            }
+        }
+        AgentKind::Cost => {
+            if v(Verb::Forecast) || n(Noun::Forecast) {
+                "forecast"
+            } else if n(Noun::Budget) {
+                "budget"
+            } else if v(Verb::Optimize) || n(Noun::Savings) {
+                "optimize"
+            } else if v(Verb::Estimate)
+                || (f.instance_type && (v(Verb::Create) || n(Noun::CostHint)))
+                || tokens.iter().any(|t| t.lower == "would" || t.lower == "will")
+            {
+                "estimate"
+            } else {
+                "query"
+            }
+        }
+        AgentKind::Security => {
+            let private = tokens.iter().any(|t| t.lower == "private");
+            if v(Verb::Remediate) || (v(Verb::Configure) && n(Noun::Encryption)) || private {
+                "remediate"
+            } else if n(Noun::Findings) || n(Noun::ThreatService) {
+                "findings"
+            } else {
+                "scan"
+            }
+        }
+        AgentKind::Monitor => {
+            if n(Noun::Alarm) || v(Verb::Alert) {
+                if v(Verb::Create) || v(Verb::Alert) || v(Verb::Configure) {
+                    "create_alarm"
+                } else {
+                    "alarms"
+                }
+            } else if n(Noun::Logs) {
+                "logs"
+            } else if n(Noun::Metric) {
+                "metrics"
+            } else {
+                "logs"
+            }
+        }
+        AgentKind::Ml => {
+            if n(Noun::Sentiment) {
+                "sentiment"
+            } else if v(Verb::Classify) {
+                "classify"
+            } else if n(Noun::KeyPhrases) {
+                "key_phrases"
+            } else if n(Noun::Pii) {
+                "pii"
+            } else if n(Noun::Language) {
+                "language"
+            } else if v(Verb::Summarize) {
+                "summarize"
+            } else if v(Verb::Classify) {
+                "classify"
+            } else if v(Verb::Invoke) {
+                "invoke"
+            } else if n(Noun::Endpoint) {
+                "list_endpoints"
+            } else if n(Noun::Entities) {
+                "key_phrases"
+            } else {
+                "summarize"
+            }
+        }
+    }
+}
+
+/// Words that can stand before a noun without being its name.
+const NOT_A_NAME: &[&str] = &[
+    "the", "a", "an", "this", "that", "my", "our", "whole", "entire", "new", "old", "all", "every",
+    "each", "any", "some", "your", "its",
+];
+
+fn name_like(t: &Token<'_>, extra: &str) -> bool {
+    let ok_chars = t
+        .orig
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c) || extra.contains(c));
+    let first_ok = t.orig.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    ok_chars && first_ok && !NOT_A_NAME.contains(&t.lower.as_str()) && t.lower != "__cmd__"
+}
+
+fn has_punct(t: &Token<'_>) -> bool {
+    t.orig
+        .chars()
+        .any(|c| c.is_ascii_digit() || "-_./".contains(c))
+}
+
+/// The name after (or before) a noun such as "bucket", "function", "secret", "stack".
+fn name_near(
+    tokens: &[Token<'_>],
+    is_noun: impl Fn(&Token<'_>) -> bool,
+    extra_chars: &str,
+    strict_before: bool,
+) -> Option<String> {
+    for (i, t) in tokens.iter().enumerate() {
+        if !is_noun(t) {
+            continue;
+        }
+        // After: skip "named"/"called" and repeated nouns ("lambda function my-func").
+        let mut j = i + 1;
+        while j < tokens.len()
+            && (matches!(tokens[j].lower.as_str(), "named" | "called" | "name" | "id")
+                || is_noun(&tokens[j])
+                || matches!(tokens[j].kind, Kind::Covered))
+        {
+            j += 1;
+        }
+        if let Some(next) = tokens.get(j) {
+            let plain_word_ok = matches!(next.kind, Kind::Unknown) || has_punct(next);
+            if name_like(next, extra_chars) && plain_word_ok && !next.is_stop() {
+                return Some(next.orig.to_string());
+            }
+        }
+        // Before: "the checkout-api lambda", "the web stack".
+        if i > 0 {
+            let prev = &tokens[i - 1];
+            let ok = if strict_before {
+                matches!(prev.kind, Kind::Unknown)
+            } else {
+                !prev.has(|c| matches!(c, Cue::Verb(_) | Cue::Noun(_) | Cue::Number(_)))
+            };
+            if ok && name_like(prev, extra_chars) && prev.number().is_none() {
+                return Some(prev.orig.to_string());
+            }
+        }
+    }
+    None
+}
+
+fn extract_params(
+    tokens: &[Token<'_>],
+    f: &Features,
+    quoted: Option<&str>,
+    agent: AgentKind,
+) -> BTreeMap<String, Value> {
+    let mut p: BTreeMap<String, Value> = BTreeMap::new();
+    let mut tags = serde_json::Map::new();
+    let mut ids = Vec::new();
+    let mut packages: Vec<String> = Vec::new();
+    let mut window_used = vec![false; tokens.len()];
+
+    // Windows first, so their numbers are not taken for counts.
+    for (i, t) in tokens.iter().enumerate() {
+        if p.contains_key("window") {
+            break;
+        }
+        match &t.kind {
+            Kind::CompactWindow(w) => {
+                let after_than = i > 0 && matches!(tokens[i - 1].lower.as_str(), "than" | "older");
+                if !after_than {
+                    p.insert("window".into(), json!(w));
+                    window_used[i] = true;
+                }
+            }
+            Kind::Known { cues, .. } => {
+                for c in cues {
+                    match c {
+                        Cue::Window(w) => {
+                            p.insert("window".into(), json!(w));
+                            window_used[i] = true;
+                        }
+                        Cue::WindowMark => {
+                            let (n, j) = match tokens.get(i + 1).and_then(Token::number) {
+                                Some(n) => (n, i + 2),
+                                None => (1, i + 1),
+                            };
+                            if let Some(unit) = tokens.get(j).and_then(Token::unit) {
+                                p.insert("window".into(), json!(unit.window(n.max(1))));
+                                window_used[i..=j].iter_mut().for_each(|u| *u = true);
+                            }
+                        }
+                        Cue::Number(n) => {
+                            let lead = i > 0
+                                && matches!(
+                                    tokens[i - 1].lower.as_str(),
+                                    "for" | "in" | "within" | "over" | "during"
+                                );
+                            if lead && let Some(unit) = tokens.get(i + 1).and_then(Token::unit) {
+                                p.insert("window".into(), json!(unit.window(*n)));
+                                window_used[i..=i + 1].iter_mut().for_each(|u| *u = true);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Kind::Number(n) => {
+                let lead = i > 0
+                    && matches!(
+                        tokens[i - 1].lower.as_str(),
+                        "for" | "in" | "within" | "over" | "during"
+                    );
+                if lead && let Some(unit) = tokens.get(i + 1).and_then(Token::unit) {
+                    p.insert("window".into(), json!(unit.window(*n)));
+                    window_used[i..=i + 1].iter_mut().for_each(|u| *u = true);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut service: Option<&'static str> = None;
+    let mut env: Option<&'static str> = None;
+    for (i, t) in tokens.iter().enumerate() {
+        match &t.kind {
+            Kind::Tag(k, v) => {
+                tags.insert(k.clone(), json!(v));
+            }
+            Kind::InstanceId(id) => ids.push(json!(id)),
+            Kind::InstanceType(it) => {
+                p.entry("instance_type".into()).or_insert(json!(it));
+                service.get_or_insert("EC2");
+            }
+            Kind::Region(code) => {
+                p.entry("region".into()).or_insert(json!(code));
+            }
+            Kind::S3Uri { bucket, prefix } => {
+                p.entry("bucket".into()).or_insert(json!(bucket));
+                if let Some(prefix) = prefix {
+                    p.entry("prefix".into()).or_insert(json!(prefix));
+                }
+                service.get_or_insert("S3");
+            }
+            Kind::Known { cues, .. } => {
+                for c in cues {
+                    match c {
+                        Cue::Region(code) => {
+                            p.entry("region".into()).or_insert(json!(code));
+                        }
+                        Cue::Env(e) => {
+                            env.get_or_insert(e);
+                        }
+                        Cue::Package => {
+                            let name = t.corrected.unwrap_or(t.lower.as_str());
+                            let name = if name == "cloudwatch" {
+                                "amazon-cloudwatch-agent"
+                            } else {
+                                name
+                            };
+                            if !packages.iter().any(|p| p == name) {
+                                packages.push(name.to_string());
+                            }
+                        }
+                        Cue::Service(s) => {
+                            service.get_or_insert(s);
+                        }
+                        Cue::Noun(n) => {
+                            let implied = match n {
+                                Noun::Instance => Some("EC2"),
+                                Noun::Bucket => Some("S3"),
+                                Noun::Database => Some("RDS"),
+                                Noun::Function => Some("Lambda"),
+                                Noun::Volume => Some("EBS"),
+                                Noun::Secret => Some("SecretsManager"),
+                                _ => None,
+                            };
+                            if let Some(s) = implied {
+                                service.get_or_insert(s);
+                            }
+                        }
+                        Cue::Granularity(g) => {
+                            p.entry("granularity".into()).or_insert(json!(g));
+                        }
+                        Cue::Lb(kind) => {
+                            p.entry("load_balancer".into()).or_insert(json!(kind));
+                        }
+                        Cue::Metric(m) => {
+                            p.entry("metric".into()).or_insert(json!(m));
+                        }
+                        Cue::Severity(s) if f.noun(Noun::Findings) || f.noun(Noun::ThreatService) => {
+                            p.entry("severity".into()).or_insert(json!(s));
+                        }
+                        Cue::Engine(e) if f.noun(Noun::Database) => {
+                            p.entry("engine".into()).or_insert(json!(e));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+        let _ = i;
+    }
+    // Packages named right after an install-like verb even when we do not know them.
+    for (i, t) in tokens.iter().enumerate() {
+        let install_like = t.has(|c| {
+            matches!(
+                c,
+                Cue::Verb(Verb::Install | Verb::Uninstall | Verb::Upgrade)
+            )
+        });
+        if !install_like {
+            continue;
+        }
+        for next in &tokens[i + 1..] {
+            if matches!(next.lower.as_str(), "and" | "the" | "latest" | "package" | "packages") {
+                continue;
+            }
+            if matches!(next.kind, Kind::Unknown)
+                && name_like(next, "+")
+                && next.lower.len() >= 2
+                && !next.lower.contains('.')
+            {
+                if !packages.contains(&next.lower) {
+                    packages.push(next.lower.clone());
+                }
+                continue;
+            }
+            if next.has(|c| matches!(c, Cue::Package)) {
+                continue;
+            }
+            break;
+        }
+    }
+
+    if let Some(count) = find_count(tokens, f, &window_used) {
+        p.insert("count".into(), json!(count));
+    }
+    if !tags.is_empty() {
+        if env.is_none() {
+            for (k, v) in &tags {
+                if matches!(
+                    k.to_lowercase().as_str(),
+                    "env" | "environment" | "stage" | "tier"
+                ) && let Some(v) = v.as_str()
+                    && let Some(cues) = LEXICON.words.get(v.to_lowercase().as_str())
+                {
+                    env = cues.iter().find_map(|c| match c {
+                        Cue::Env(e) => Some(*e),
+                        _ => None,
+                    });
+                }
+            }
+        }
+        p.insert("tags".into(), Value::Object(tags));
+    }
+    if let Some(e) = env {
+        p.insert("environment".into(), json!(e));
+    }
+    if !ids.is_empty() {
+        p.insert("instance_ids".into(), Value::Array(ids));
+    }
+    if !packages.is_empty() {
+        p.insert("packages".into(), json!(packages));
+    }
+    if let Some(s) = service {
+        p.insert("service".into(), json!(s));
+    }
+    if !p.contains_key("bucket")
+        && let Some(b) = name_near(tokens, |t| t.noun(Noun::Bucket) && t.lower != "s3", "", true)
+    {
+        p.insert("bucket".into(), json!(b.to_lowercase()));
+    }
+    if let Some(func) = name_near(
+        tokens,
+        |t| t.noun(Noun::Function) || t.lower == "lambda",
+        "",
+        true,
+    ) {
+        p.insert("function".into(), json!(func));
+    }
+    if let Some(secret) = name_near(
+        tokens,
+        |t| t.lower.starts_with("secret") && t.noun(Noun::Secret),
+        "/+=@",
+        true,
+    ) {
+        p.insert("secret".into(), json!(secret));
+    }
+    if let Some(stack) = name_near(tokens, |t| t.noun(Noun::Stack), "", false) {
+        let stack = stack.to_lowercase();
+        if !matches!(stack.as_str(), "auto" | "scaling") {
+            p.insert("stack".into(), json!(stack));
+        }
+    }
+    match agent {
+        AgentKind::Ops => {
+            if let Some(cmd) = quoted.map(str::to_string).or_else(|| unquoted_command(tokens)) {
+                p.insert("command".into(), json!(cmd));
+            }
+        }
+        _ => {
+            if let Some(text) = quoted {
+                p.insert("text".into(), json!(text));
+            }
+        }
+    }
+    p
+}
+
+/// "run df -h on the web servers" → "df -h".
+fn unquoted_command(tokens: &[Token<'_>]) -> Option<String> {
+    let start = tokens
+        .iter()
+        .position(|t| t.has(|c| matches!(c, Cue::Verb(Verb::Run))))?;
+    let words: Vec<&str> = tokens[start + 1..]
+        .iter()
+        .take_while(|t| !matches!(t.lower.as_str(), "on" | "across" | "against" | "in" | "for"))
+        .map(|t| t.orig)
+        .collect();
+    let cmd = words.join(" ");
+    let cmd = cmd.trim_start_matches("the command").trim();
+    let cmd = cmd.strip_prefix("command").unwrap_or(cmd).trim();
+    (!cmd.is_empty()
+        && words.iter().any(|w| {
+            !matches!(w.to_lowercase().as_str(), "ssm" | "shell" | "script" | "a")
+        }))
+    .then(|| cmd.to_string())
+}
+
+fn find_count(tokens: &[Token<'_>], f: &Features, window_used: &[bool]) -> Option<u32> {
+    let countable = |t: &Token<'_>| {
+        t.noun(Noun::Instance)
+            || t.noun(Noun::Bucket)
+            || t.noun(Noun::Volume)
+            || t.noun(Noun::Database)
+            || t.noun(Noun::Function)
+            || t.noun(Noun::LoadBalancer)
+    };
+    // "scale the web tier to 6"
+    if f.verb(Verb::Scale) {
+        for (i, t) in tokens.iter().enumerate() {
+            if t.lower == "to"
+                && let Some(n) = tokens.get(i + 1).and_then(Token::number)
+            {
+                return Some(n);
+            }
+        }
+    }
+    for (i, t) in tokens.iter().enumerate() {
+        if window_used[i] {
+            continue;
+        }
+        let Some(n) = t.number() else { continue };
+        // "3 x t3.medium" and "3 t3.medium instances"
+        for next in tokens[i + 1..].iter().take(4) {
+            if countable(next) {
+                return Some(n);
+            }
+            if matches!(next.kind, Kind::InstanceType(_)) {
+                return Some(n);
+            }
+            let skippable = next.lower == "x"
+                || next.is_stop()
+                || matches!(next.kind, Kind::Covered | Kind::Unknown)
+                || next.has(|c| {
+                    matches!(
+                        c,
+                        Cue::Env(_) | Cue::Service(_) | Cue::Package | Cue::Verb(Verb::Create)
+                    )
+                });
+            if !skippable || next.number().is_some() || next.unit().is_some() {
+                break;
+            }
+        }
+    }
+    None
+}
+
+fn evidence(tokens: &[Token<'_>]) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    for t in tokens {
+        let meaning = match &t.kind {
+            Kind::Known { cues, .. } => {
+                let parts: Vec<String> = cues
+                    .iter()
+                    .filter_map(|c| match c {
+                        Cue::Verb(v) => Some(format!("verb:{v:?}").to_lowercase()),
+                        Cue::Noun(n) => Some(format!("noun:{n:?}").to_lowercase()),
+                        Cue::Package => Some("package".into()),
+                        Cue::Service(s) => Some(format!("service:{s}")),
+                        Cue::Env(e) => Some(format!("environment:{e}")),
+                        Cue::Region(r) => Some(format!("region:{r}")),
+                        Cue::Number(n) => Some(format!("number:{n}")),
+                        Cue::Window(w) => Some(format!("window:{w}")),
+                        Cue::Granularity(g) => Some(format!("granularity:{g}")),
+                        Cue::Lb(l) => Some(format!("load_balancer:{l}")),
+                        Cue::Metric(m) => Some(format!("metric:{m}")),
+                        Cue::Unit(_) | Cue::WindowMark | Cue::Stop => None,
+                        Cue::Severity(s) => Some(format!("severity:{s}")),
+                        Cue::Engine(e) => Some(format!("engine:{e}")),
+                    })
+                    .collect();
+                if parts.is_empty() {
+                    continue;
+                }
+                let mut m = parts.join(", ");
+                if let Some(c) = t.corrected {
+                    m = format!("{m} (typo for \"{c}\")");
+                }
+                m
+            }
+            Kind::Tag(k, v) => format!("tag:{k}={v}"),
+            Kind::InstanceId(id) => format!("instance_id:{id}"),
+            Kind::InstanceType(it) => format!("instance_type:{it}"),
+            Kind::Region(r) => format!("region:{r}"),
+            Kind::Number(n) => format!("number:{n}"),
+            Kind::CompactWindow(w) => format!("window:{w}"),
+            Kind::S3Uri { bucket, .. } => format!("bucket:{bucket}"),
+            Kind::Covered | Kind::Unknown => continue,
+        };
+        out.push(Evidence {
+            word: t.orig.to_string(),
+            meaning,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Intent {
+        parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn spec_example_infra() {
+        let i = p("Create 3 t3.medium instances in ap-south-1 with ALB");
+        assert_eq!(i.agent, AgentKind::Infra);
+        assert_eq!(i.action, "create");
+        assert_eq!(i.param_u64("count"), Some(3));
+        assert_eq!(i.param_str("instance_type"), Some("t3.medium"));
+        assert_eq!(i.param_str("region"), Some("ap-south-1"));
+        assert_eq!(i.param_str("load_balancer"), Some("alb"));
+        assert!(!i.low_confidence);
+    }
+
+    #[test]
+    fn hybrid_infra_and_config() {
+        let i = p("Create 3 EC2 instances with NGINX");
+        assert_eq!(i.agents, vec![AgentKind::Infra, AgentKind::Config]);
+        assert_eq!(i.param_list("packages"), vec!["nginx"]);
+    }
+
+    #[test]
+    fn synonyms_typos_words_and_places() {
+        let i = p("fire up five t3.small boxes in Sydney");
+        assert_eq!(i.agent, AgentKind::Infra);
+        assert_eq!(i.param_u64("count"), Some(5));
+        assert_eq!(i.param_str("region"), Some("ap-southeast-2"));
+        let i = p("rebot the staging instnaces");
+        assert_eq!(i.agent, AgentKind::Ops);
+        assert_eq!(i.action, "restart");
+        assert_eq!(i.param_str("environment"), Some("staging"));
+        assert!(i.notes.iter().any(|n| n.contains("reboot")));
+        let i = p("DECOMMISSION I-0ABC12345DEF67890");
+        assert_eq!(i.action, "terminate");
+        assert_eq!(i.params["instance_ids"], json!(["i-0abc12345def67890"]));
+        let i = p("cycle the web boxes tagged Env=staging");
+        assert_eq!(i.action, "restart");
+        assert_eq!(i.params["tags"], json!({"Env": "staging"}));
+    }
+
+    #[test]
+    fn windows_and_names() {
+        let i = p("Show last 24h error logs from Lambda my-func");
+        assert_eq!(i.agent, AgentKind::Monitor);
+        assert_eq!(i.action, "logs");
+        assert_eq!(i.param_str("window"), Some("24h"));
+        assert_eq!(i.param_str("function"), Some("my-func"));
+        let i = p("What is my daily EC2 spend in ap-south-1?");
+        assert_eq!(i.agent, AgentKind::Cost);
+        assert_eq!(i.param_str("granularity"), Some("daily"));
+        assert_eq!(i.param_str("service"), Some("EC2"));
+        let i = p("errors for the past 2 weeks in prod");
+        assert_eq!(i.param_str("window"), Some("14d"));
+    }
+
+    #[test]
+    fn no_false_counts_from_windows_or_ages() {
+        let i = p("list IAM access keys older than 90 days");
+        assert_eq!(i.agent, AgentKind::Security);
+        assert!(!i.params.contains_key("count"));
+        assert!(!i.params.contains_key("window"));
+    }
+
+    #[test]
+    fn quoted_commands_are_data() {
+        let i = p("run `rm -rf / ; reboot` on instances tagged Role=web");
+        assert_eq!(i.agent, AgentKind::Ops);
+        assert_eq!(i.action, "run");
+        assert_eq!(i.param_str("command"), Some("rm -rf / ; reboot"));
+    }
+
+    #[test]
+    fn empty_and_gibberish_are_errors() {
+        assert_eq!(parse("   "), Err(IntentError::Empty));
+        assert!(matches!(
+            parse("qwzx plorb"),
+            Err(IntentError::Unrecognised(_))
+        ));
+    }
+
+    #[test]
+    fn instance_types() {
+        assert!(is_instance_type("t3.medium"));
+        assert!(is_instance_type("m5.2xlarge"));
+        assert!(is_instance_type("c6gn.metal"));
+        assert!(!is_instance_type("node.js"));
+        assert!(!is_instance_type("v1.2"));
+    }
+}
