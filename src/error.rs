@@ -26,7 +26,9 @@ pub enum Error {
     #[error("{0}")]
     Unavailable(String),
 
-    #[error("store is damaged at {path}: {detail} (nothing was changed; run `opsdeck audit verify` for the audit trail)")]
+    #[error(
+        "store is damaged at {path}: {detail} (nothing was changed; run `opsdeck audit verify` for the audit trail)"
+    )]
     Corrupt { path: PathBuf, detail: String },
 
     #[error("config {path}: {detail}")]

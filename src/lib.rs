@@ -1,2 +1,39 @@
+//! opsdeck: run AWS by talking to it, from a terminal.
+//!
+//! The map, in the order a request flows through it:
+//!
+//! - [`intent`]: plain language → `Intent { agent, agents, action, confidence, params }`,
+//!   offline and deterministic.
+//! - [`agents`]: the agent protocol and one module per agent (`infra`, `config`, `ops`, `cost`,
+//!   `security`, `monitor`, `ml`); an agent turns an intent into a [`agents::Draft`].
+//! - [`plan`]: plans, artifacts, risk, cost estimates and the content hash approvals bind to;
+//!   templates rendered with minijinja.
+//! - [`policy`]: gates (deny / warn / info) run before a plan is queued and again before it runs.
+//! - [`approval`]: the approval state machine (no self-approval, bound to the plan hash, expiry).
+//! - [`exec`]: runners for the real tools (terraform), streaming progress, cancellable.
+//! - [`audit`]: append-only, hash-chained, signed events per tenant; verify and export.
+//! - [`store`]: the storage contract and the embedded local backend.
+//! - [`tenant`]: tenants and the acting identity.
+//! - [`pipeline`]: [`pipeline::Deck`], the one entry point every front end (CLI, console, MCP)
+//!   calls; front ends hold no business rules.
+//! - [`cli`]: the headless command line.
+//!
+//! Domain modules never depend on a terminal UI crate.
+
+pub mod agents;
+pub mod approval;
+pub mod audit;
+pub mod cli;
+pub mod config;
 pub mod error;
+pub mod exec;
 pub mod intent;
+pub mod pipeline;
+pub mod plan;
+pub mod policy;
+pub mod redact;
+pub mod store;
+pub mod tenant;
+pub mod time;
+
+pub use error::{Error, Result};

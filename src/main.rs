@@ -1,1 +1,58 @@
-fn main(){}
+//! opsdeck's binary: parse the command line, start logging to a file, run, exit with a status
+//! that says what happened. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use opsdeck::cli::{Cli, run};
+use opsdeck::config::Paths;
+
+fn main() -> ExitCode {
+    // Behave like other Unix tools when the reader of our output goes away (`| head`).
+    // SAFETY: setting a signal disposition at start-up, before any threads exist.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let json = cli.json;
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            tracing::error!(error = %e, "command failed");
+            if json {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"error": e.to_string(), "code": e.code()})
+                );
+            } else {
+                eprintln!("opsdeck: {e}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Logs go to `<data>/logs/opsdeck.log`, never to the screen. `OPSDECK_LOG` sets the filter.
+fn init_logging(cli: &Cli) {
+    let Ok(paths) = Paths::resolve(cli.home.as_deref()) else {
+        return;
+    };
+    if opsdeck::store::fsutil::ensure_private_dir(&paths.log_dir).is_err() {
+        return;
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(paths.log_dir.join("opsdeck.log"))
+    else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+}

@@ -12,8 +12,21 @@ use serde_json::Value;
 
 /// The parameter keys the corpus labels; anything else the parser adds is not scored.
 const SCORED_KEYS: &[&str] = &[
-    "count", "instance_type", "region", "load_balancer", "tags", "environment", "packages",
-    "service", "window", "granularity", "function", "bucket", "instance_ids", "secret", "action",
+    "count",
+    "instance_type",
+    "region",
+    "load_balancer",
+    "tags",
+    "environment",
+    "packages",
+    "service",
+    "window",
+    "granularity",
+    "function",
+    "bucket",
+    "instance_ids",
+    "secret",
+    "action",
 ];
 
 #[derive(Deserialize)]

@@ -114,9 +114,9 @@ pub enum Cue {
     Stop,
 }
 
-use Cue::*;
 use self::Noun as N;
 use self::Verb as V;
+use Cue::*;
 
 const WORDS: &[(&str, &[Cue])] = &[
     // infra verbs
@@ -401,7 +401,10 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("vulnerabilities", &[Noun(N::Findings)]),
     ("incidents", &[Noun(N::Findings)]),
     ("guardduty", &[Service("GuardDuty"), Noun(N::ThreatService)]),
-    ("securityhub", &[Service("SecurityHub"), Noun(N::ThreatService)]),
+    (
+        "securityhub",
+        &[Service("SecurityHub"), Noun(N::ThreatService)],
+    ),
     ("compliance", &[Noun(N::Public)]),
     ("misconfigurations", &[Noun(N::Public)]),
     ("misconfigured", &[Noun(N::Public)]),
@@ -762,15 +765,27 @@ const PHRASES: &[(&str, &[Cue])] = &[
     ("load balancer", &[Lb("alb"), Noun(N::LoadBalancer)]),
     ("load balancers", &[Lb("alb"), Noun(N::LoadBalancer)]),
     ("load balanced", &[Lb("alb"), Noun(N::LoadBalancer)]),
-    ("application load balancer", &[Lb("alb"), Noun(N::LoadBalancer)]),
+    (
+        "application load balancer",
+        &[Lb("alb"), Noun(N::LoadBalancer)],
+    ),
     ("network load balancer", &[Lb("nlb"), Noun(N::LoadBalancer)]),
     ("security group", &[Noun(N::SecurityGroup)]),
     ("security groups", &[Noun(N::SecurityGroup)]),
     ("sg", &[Noun(N::SecurityGroup)]),
     ("sgs", &[Noun(N::SecurityGroup)]),
-    ("security hub", &[Service("SecurityHub"), Noun(N::ThreatService)]),
-    ("guard duty", &[Service("GuardDuty"), Noun(N::ThreatService)]),
-    ("secrets manager", &[Service("SecretsManager"), Noun(N::Secret)]),
+    (
+        "security hub",
+        &[Service("SecurityHub"), Noun(N::ThreatService)],
+    ),
+    (
+        "guard duty",
+        &[Service("GuardDuty"), Noun(N::ThreatService)],
+    ),
+    (
+        "secrets manager",
+        &[Service("SecretsManager"), Noun(N::Secret)],
+    ),
     ("access key", &[Noun(N::AccessKeys)]),
     ("access keys", &[Noun(N::AccessKeys)]),
     ("key phrase", &[Noun(N::KeyPhrases)]),

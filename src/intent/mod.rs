@@ -155,10 +155,16 @@ impl Intent {
 /// Why a request could not be classified at all.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum IntentError {
-    #[error("the request is empty: type what you want done, e.g. \"Restart EC2 instances tagged Env=staging\"")]
+    #[error(
+        "the request is empty: type what you want done, e.g. \"Restart EC2 instances tagged Env=staging\""
+    )]
     Empty,
-    #[error("the request is too long ({0} characters; the limit is 4000): split it into separate requests")]
+    #[error(
+        "the request is too long ({0} characters; the limit is 4000): split it into separate requests"
+    )]
     TooLong(usize),
-    #[error("could not tell what \"{0}\" asks for: name an action and a resource, e.g. \"create 2 t3.small instances\", \"show error logs from Lambda my-func\" or \"what did EC2 cost last week\"")]
+    #[error(
+        "could not tell what \"{0}\" asks for: name an action and a resource, e.g. \"create 2 t3.small instances\", \"show error logs from Lambda my-func\" or \"what did EC2 cost last week\""
+    )]
     Unrecognised(String),
 }

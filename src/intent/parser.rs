@@ -19,14 +19,19 @@ const MAX_LEN: usize = 4000;
 #[derive(Debug, Clone)]
 enum Kind {
     /// Lexicon cues (a phrase's first token; the rest of the phrase is `Covered`).
-    Known { cues: Vec<Cue> },
+    Known {
+        cues: Vec<Cue>,
+    },
     Tag(String, String),
     InstanceId(String),
     InstanceType(String),
     Region(&'static str),
     Number(u32),
     CompactWindow(String),
-    S3Uri { bucket: String, prefix: Option<String> },
+    S3Uri {
+        bucket: String,
+        prefix: Option<String>,
+    },
     Covered,
     Unknown,
 }
@@ -771,7 +776,9 @@ fn choose_action(agent: AgentKind, f: &Features, tokens: &[Token<'_>]) -> &'stat
                 "optimize"
             } else if v(Verb::Estimate)
                 || (f.instance_type && (v(Verb::Create) || n(Noun::CostHint)))
-                || tokens.iter().any(|t| t.lower == "would" || t.lower == "will")
+                || tokens
+                    .iter()
+                    .any(|t| t.lower == "would" || t.lower == "will")
             {
                 "estimate"
             } else {
@@ -842,7 +849,11 @@ fn name_like(t: &Token<'_>, extra: &str) -> bool {
         .orig
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c) || extra.contains(c));
-    let first_ok = t.orig.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let first_ok = t
+        .orig
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     ok_chars && first_ok && !NOT_A_NAME.contains(&t.lower.as_str()) && t.lower != "__cmd__"
 }
 
@@ -1034,7 +1045,9 @@ fn extract_params(
                         Cue::Metric(m) => {
                             p.entry("metric".into()).or_insert(json!(m));
                         }
-                        Cue::Severity(s) if f.noun(Noun::Findings) || f.noun(Noun::ThreatService) => {
+                        Cue::Severity(s)
+                            if f.noun(Noun::Findings) || f.noun(Noun::ThreatService) =>
+                        {
                             p.entry("severity".into()).or_insert(json!(s));
                         }
                         Cue::Engine(e) if f.noun(Noun::Database) => {
@@ -1060,7 +1073,10 @@ fn extract_params(
             continue;
         }
         for next in &tokens[i + 1..] {
-            if matches!(next.lower.as_str(), "and" | "the" | "latest" | "package" | "packages") {
+            if matches!(
+                next.lower.as_str(),
+                "and" | "the" | "latest" | "package" | "packages"
+            ) {
                 continue;
             }
             if matches!(next.kind, Kind::Unknown)
@@ -1114,7 +1130,12 @@ fn extract_params(
         p.insert("service".into(), json!(s));
     }
     if !p.contains_key("bucket")
-        && let Some(b) = name_near(tokens, |t| t.noun(Noun::Bucket) && t.lower != "s3", "", true)
+        && let Some(b) = name_near(
+            tokens,
+            |t| t.noun(Noun::Bucket) && t.lower != "s3",
+            "",
+            true,
+        )
     {
         p.insert("bucket".into(), json!(b.to_lowercase()));
     }
@@ -1142,7 +1163,10 @@ fn extract_params(
     }
     match agent {
         AgentKind::Ops => {
-            if let Some(cmd) = quoted.map(str::to_string).or_else(|| unquoted_command(tokens)) {
+            if let Some(cmd) = quoted
+                .map(str::to_string)
+                .or_else(|| unquoted_command(tokens))
+            {
                 p.insert("command".into(), json!(cmd));
             }
         }
@@ -1169,9 +1193,9 @@ fn unquoted_command(tokens: &[Token<'_>]) -> Option<String> {
     let cmd = cmd.trim_start_matches("the command").trim();
     let cmd = cmd.strip_prefix("command").unwrap_or(cmd).trim();
     (!cmd.is_empty()
-        && words.iter().any(|w| {
-            !matches!(w.to_lowercase().as_str(), "ssm" | "shell" | "script" | "a")
-        }))
+        && words
+            .iter()
+            .any(|w| !matches!(w.to_lowercase().as_str(), "ssm" | "shell" | "script" | "a")))
     .then(|| cmd.to_string())
 }
 

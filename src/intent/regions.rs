@@ -2,9 +2,29 @@
 
 /// (code, names that mean it). Names are lower case; multi-word names are matched as phrases.
 const REGIONS: &[(&str, &[&str])] = &[
-    ("us-east-1", &["n. virginia", "n virginia", "north virginia", "northern virginia", "virginia", "us east", "us-east"]),
+    (
+        "us-east-1",
+        &[
+            "n. virginia",
+            "n virginia",
+            "north virginia",
+            "northern virginia",
+            "virginia",
+            "us east",
+            "us-east",
+        ],
+    ),
     ("us-east-2", &["ohio"]),
-    ("us-west-1", &["n. california", "n california", "north california", "northern california", "california"]),
+    (
+        "us-west-1",
+        &[
+            "n. california",
+            "n california",
+            "north california",
+            "northern california",
+            "california",
+        ],
+    ),
     ("us-west-2", &["oregon", "us west", "us-west"]),
     ("af-south-1", &["cape town", "capetown", "south africa"]),
     ("ap-east-1", &["hong kong", "hongkong"]),

@@ -1,0 +1,333 @@
+//! The approval state machine. Pure functions over a [`PlanRecord`]: the store makes each
+//! transition atomic, this module decides whether it is allowed.
+//!
+//! ```text
+//! Pending ─► Approved ─► Executing ─► Succeeded | Failed | Cancelled
+//!    │           │
+//!    ├─► Rejected ◄┘
+//!    └─► Expired
+//! NotRequired (read-only plans run at once)
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::time::Clock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+    Executing,
+    Succeeded,
+    Failed,
+    Cancelled,
+    NotRequired,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Approved => "approved",
+            State::Rejected => "rejected",
+            State::Expired => "expired",
+            State::Executing => "executing",
+            State::Succeeded => "succeeded",
+            State::Failed => "failed",
+            State::Cancelled => "cancelled",
+            State::NotRequired => "not_required",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub user: String,
+    pub user_source: String,
+    pub at: String,
+    /// The plan hash this approval covers.
+    pub plan_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub user: String,
+    pub at: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    pub started_at: String,
+    pub started_by: String,
+    pub host: String,
+    pub pid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+/// A plan and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanRecord {
+    pub plan: Plan,
+    pub state: State,
+    pub required_approvals: u32,
+    #[serde(default)]
+    pub approvals: Vec<Approval>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<Rejection>,
+    /// Unix seconds after which a pending plan expires.
+    pub expires_at: i64,
+    /// Seconds an approval stays valid for apply.
+    pub approved_ttl_secs: u64,
+    #[serde(default)]
+    pub executions: Vec<Execution>,
+    pub updated_at: String,
+}
+
+impl PlanRecord {
+    pub fn new(
+        plan: Plan,
+        required_approvals: u32,
+        pending_ttl: u64,
+        approved_ttl: u64,
+        clock: &dyn Clock,
+    ) -> Self {
+        let state = if plan.requires_approval {
+            State::Pending
+        } else {
+            State::NotRequired
+        };
+        PlanRecord {
+            plan,
+            state,
+            required_approvals: required_approvals.max(1),
+            approvals: Vec::new(),
+            rejection: None,
+            expires_at: clock.unix() + pending_ttl as i64,
+            approved_ttl_secs: approved_ttl,
+            executions: Vec::new(),
+            updated_at: clock.iso(),
+        }
+    }
+
+    /// Marks a pending plan expired when its time is up. Returns whether it changed.
+    pub fn expire_if_due(&mut self, clock: &dyn Clock) -> bool {
+        if self.state == State::Pending && clock.unix() > self.expires_at {
+            self.state = State::Expired;
+            self.updated_at = clock.iso();
+            return true;
+        }
+        false
+    }
+
+    fn last_approval_unix(&self) -> Option<i64> {
+        self.approvals
+            .last()
+            .and_then(|a| crate::time::parse_unix(&a.at))
+    }
+}
+
+/// Records an approval by `user` for the plan as it is now (`current_hash` is recomputed from
+/// the stored artifacts by the caller).
+pub fn approve(
+    rec: &mut PlanRecord,
+    user: &str,
+    user_source: &str,
+    comment: Option<String>,
+    current_hash: &str,
+    clock: &dyn Clock,
+) -> Result<()> {
+    let id = rec.plan.plan_id.clone();
+    if rec.expire_if_due(clock) {
+        return Err(Error::refused(format!(
+            "plan {id} expired while waiting for approval; ask again to create a new plan"
+        )));
+    }
+    match rec.state {
+        State::Pending => {}
+        State::Approved => {
+            let by: Vec<&str> = rec.approvals.iter().map(|a| a.user.as_str()).collect();
+            return Err(Error::refused(format!(
+                "plan {id} is already approved (by {})",
+                by.join(", ")
+            )));
+        }
+        State::NotRequired => {
+            return Err(Error::refused(format!(
+                "plan {id} is read-only and needs no approval"
+            )));
+        }
+        other => {
+            return Err(Error::refused(format!(
+                "plan {id} is {} and can no longer be approved",
+                other.as_str()
+            )));
+        }
+    }
+    if rec.plan.denied() {
+        let rules: Vec<&str> = rec
+            .plan
+            .gates
+            .iter()
+            .filter(|g| g.result == crate::plan::GateResult::Deny)
+            .map(|g| g.rule.as_str())
+            .collect();
+        return Err(Error::refused(format!(
+            "plan {id} is denied by policy ({}); nobody can approve it",
+            rules.join(", ")
+        )));
+    }
+    if user == rec.plan.requester {
+        return Err(Error::refused(format!(
+            "{user} requested plan {id} and cannot approve it; another person must (e.g. `opsdeck --user <approver> approve {id}`)"
+        )));
+    }
+    if rec.approvals.iter().any(|a| a.user == user) {
+        return Err(Error::refused(format!(
+            "{user} has already approved plan {id}"
+        )));
+    }
+    if current_hash != rec.plan.content_hash {
+        return Err(Error::refused(format!(
+            "plan {id} changed after it was created (hash {} is now {}); it cannot be approved, ask again",
+            short(&rec.plan.content_hash),
+            short(current_hash)
+        )));
+    }
+    rec.approvals.push(Approval {
+        user: user.to_string(),
+        user_source: user_source.to_string(),
+        at: clock.iso(),
+        plan_hash: current_hash.to_string(),
+        comment,
+    });
+    if rec.approvals.len() as u32 >= rec.required_approvals {
+        rec.state = State::Approved;
+    }
+    rec.updated_at = clock.iso();
+    Ok(())
+}
+
+pub fn reject(rec: &mut PlanRecord, user: &str, reason: &str, clock: &dyn Clock) -> Result<()> {
+    let id = rec.plan.plan_id.clone();
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::input(
+            "a reason is required to reject a plan (--reason \"...\")",
+        ));
+    }
+    rec.expire_if_due(clock);
+    match rec.state {
+        State::Pending | State::Approved => {}
+        other => {
+            return Err(Error::refused(format!(
+                "plan {id} is {} and can no longer be rejected",
+                other.as_str()
+            )));
+        }
+    }
+    rec.state = State::Rejected;
+    rec.rejection = Some(Rejection {
+        user: user.to_string(),
+        at: clock.iso(),
+        reason: reason.to_string(),
+    });
+    rec.updated_at = clock.iso();
+    Ok(())
+}
+
+/// Everything that must hold right before a plan runs.
+pub fn check_runnable(rec: &mut PlanRecord, current_hash: &str, clock: &dyn Clock) -> Result<()> {
+    let id = rec.plan.plan_id.clone();
+    rec.expire_if_due(clock);
+    match rec.state {
+        State::Approved => {}
+        State::Pending => {
+            let have = rec.approvals.len();
+            return Err(Error::refused(format!(
+                "plan {id} is not approved yet ({have} of {} approvals); ask someone other than {} to run `opsdeck approve {id}`",
+                rec.required_approvals, rec.plan.requester
+            )));
+        }
+        State::Rejected => {
+            let why = rec
+                .rejection
+                .as_ref()
+                .map(|r| format!(" by {}: {}", r.user, r.reason))
+                .unwrap_or_default();
+            return Err(Error::refused(format!("plan {id} was rejected{why}")));
+        }
+        State::Expired => {
+            return Err(Error::refused(format!(
+                "plan {id} expired before it was approved; ask again to create a new plan"
+            )));
+        }
+        State::Executing => {
+            return Err(Error::refused(format!(
+                "plan {id} is already being applied"
+            )));
+        }
+        State::Succeeded => {
+            return Err(Error::refused(format!(
+                "plan {id} was already applied successfully"
+            )));
+        }
+        State::Failed | State::Cancelled => {
+            return Err(Error::refused(format!(
+                "plan {id} already ran and {}; ask again for a fresh plan against the current state",
+                rec.state.as_str()
+            )));
+        }
+        State::NotRequired => {
+            return Err(Error::refused(format!(
+                "plan {id} is read-only; it ran when it was asked"
+            )));
+        }
+    }
+    if rec.plan.denied() {
+        return Err(Error::refused(format!("plan {id} is denied by policy")));
+    }
+    if let Some(at) = rec.last_approval_unix()
+        && clock.unix() > at + rec.approved_ttl_secs as i64
+    {
+        rec.state = State::Expired;
+        rec.updated_at = clock.iso();
+        return Err(Error::refused(format!(
+            "the approval of plan {id} expired ({}s after it was given); ask again for a fresh plan",
+            rec.approved_ttl_secs
+        )));
+    }
+    if current_hash != rec.plan.content_hash
+        || rec.approvals.iter().any(|a| a.plan_hash != current_hash)
+    {
+        return Err(Error::refused(format!(
+            "plan {id} no longer matches what was approved (approved {}, now {}): its artifacts were changed after approval; it will not run",
+            short(
+                rec.approvals
+                    .first()
+                    .map(|a| a.plan_hash.as_str())
+                    .unwrap_or("-")
+            ),
+            short(current_hash)
+        )));
+    }
+    Ok(())
+}
+
+pub fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
+}

@@ -1,0 +1,411 @@
+//! Hash chain and signatures.
+//!
+//! Each stored line is `{"seq","prev","hash","key","sig","event"}`. `hash` is SHA-256 over a
+//! domain tag, the tenant, the sequence number, the previous hash and the event's exact JSON
+//! bytes; `sig` is an ed25519 signature of `hash` by the key named in `key`. Editing an event
+//! breaks its hash, deleting or reordering one breaks the sequence and the `prev` link, and
+//! rewriting the chain from some point on needs a signing key.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use super::{AuditEvent, AuditRecord};
+use crate::error::{Error, Result};
+
+/// `prev` of the first record of a tenant.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+const SIGNING_KEY_FILE: &str = "audit-signing.key";
+
+pub fn digest(tenant: &str, seq: u64, prev: &str, event_json: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"opsdeck-audit-v1\n");
+    h.update(tenant.as_bytes());
+    h.update(b"\n");
+    h.update(seq.to_string().as_bytes());
+    h.update(b"\n");
+    h.update(prev.as_bytes());
+    h.update(b"\n");
+    h.update(event_json);
+    h.finalize().into()
+}
+
+fn key_id(vk: &VerifyingKey) -> String {
+    hex::encode(&Sha256::digest(vk.as_bytes())[..8])
+}
+
+/// The local signing key. Created on first use with owner-only permissions.
+pub struct Signer {
+    key: SigningKey,
+    key_id: String,
+}
+
+impl Signer {
+    pub fn load_or_create(dir: &Path) -> Result<Signer> {
+        fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        crate::store::fsutil::restrict_dir(dir)?;
+        let path = dir.join(SIGNING_KEY_FILE);
+        let seed = match fs::read_to_string(&path) {
+            Ok(text) => {
+                let bytes = hex::decode(text.trim()).map_err(|e| Error::Corrupt {
+                    path: path.clone(),
+                    detail: format!("signing key is not hex: {e}"),
+                })?;
+                <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| Error::Corrupt {
+                    path: path.clone(),
+                    detail: "signing key must be 32 bytes".into(),
+                })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed).map_err(|e| {
+                    Error::io(
+                        "reading randomness for the signing key",
+                        std::io::Error::other(e.to_string()),
+                    )
+                })?;
+                match fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                {
+                    Ok(mut f) => {
+                        f.write_all(hex::encode(seed).as_bytes())
+                            .and_then(|_| f.sync_all())
+                            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+                        seed
+                    }
+                    // Another process created it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Signer::load_or_create(dir);
+                    }
+                    Err(e) => return Err(Error::io(format!("creating {}", path.display()), e)),
+                }
+            }
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let key = SigningKey::from_bytes(&seed);
+        let key_id = key_id(&key.verifying_key());
+        let signer = Signer { key, key_id };
+        signer.publish(dir)?;
+        Ok(signer)
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// Writes the public half where verifiers look for it (`<key id>.pub`).
+    fn publish(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(format!("{}.pub", self.key_id));
+        if !path.exists() {
+            fs::write(&path, hex::encode(self.verifying_key().as_bytes()))
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        }
+        Ok(())
+    }
+
+    /// Seals one event after `prev`, returning the record and its stored line (with newline).
+    pub fn seal(
+        &self,
+        tenant: &str,
+        seq: u64,
+        prev: &str,
+        event: &AuditEvent,
+    ) -> Result<(AuditRecord, String)> {
+        let event_json = serde_json::to_string(event)
+            .map_err(|e| Error::input(format!("audit event cannot be encoded: {e}")))?;
+        let hash = digest(tenant, seq, prev, event_json.as_bytes());
+        let sig = B64.encode(self.key.sign(&hash).to_bytes());
+        let hash = hex::encode(hash);
+        let line = format!(
+            "{{\"seq\":{seq},\"prev\":\"{prev}\",\"hash\":\"{hash}\",\"key\":\"{}\",\"sig\":\"{sig}\",\"event\":{event_json}}}\n",
+            self.key_id
+        );
+        let record = AuditRecord {
+            seq,
+            prev: prev.to_string(),
+            hash,
+            key: self.key_id.clone(),
+            sig,
+            event: event.clone(),
+        };
+        Ok((record, line))
+    }
+}
+
+/// Public keys trusted to have signed audit records, by key id.
+#[derive(Default, Clone)]
+pub struct KeyRing {
+    keys: HashMap<String, VerifyingKey>,
+}
+
+impl KeyRing {
+    pub fn load(dir: &Path) -> Result<KeyRing> {
+        let mut ring = KeyRing::default();
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ring),
+            Err(e) => return Err(Error::io(format!("reading {}", dir.display()), e)),
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("pub") {
+                continue;
+            }
+            let text = fs::read_to_string(&path)
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            ring.add_hex(text.trim()).map_err(|detail| Error::Corrupt {
+                path: path.clone(),
+                detail,
+            })?;
+        }
+        Ok(ring)
+    }
+
+    pub fn add_hex(&mut self, hex_key: &str) -> std::result::Result<String, String> {
+        let bytes = hex::decode(hex_key).map_err(|e| format!("public key is not hex: {e}"))?;
+        let arr = <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| "public key must be 32 bytes".to_string())?;
+        let vk = VerifyingKey::from_bytes(&arr).map_err(|e| format!("bad public key: {e}"))?;
+        let id = key_id(&vk);
+        self.keys.insert(id.clone(), vk);
+        Ok(id)
+    }
+
+    pub fn add(&mut self, vk: VerifyingKey) {
+        self.keys.insert(key_id(&vk), vk);
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// The borrowed shape of a stored line: the event stays raw so its bytes hash exactly.
+#[derive(Deserialize)]
+struct RawLine<'a> {
+    seq: u64,
+    prev: &'a str,
+    hash: &'a str,
+    key: &'a str,
+    sig: &'a str,
+    #[serde(borrow)]
+    event: &'a RawValue,
+}
+
+/// Parses one stored line into a record.
+pub fn parse_line(line: &[u8]) -> std::result::Result<AuditRecord, String> {
+    let raw: RawLine<'_> = serde_json::from_slice(line).map_err(|e| format!("unreadable: {e}"))?;
+    let event: AuditEvent =
+        serde_json::from_str(raw.event.get()).map_err(|e| format!("unreadable event: {e}"))?;
+    Ok(AuditRecord {
+        seq: raw.seq,
+        prev: raw.prev.to_string(),
+        hash: raw.hash.to_string(),
+        key: raw.key.to_string(),
+        sig: raw.sig.to_string(),
+        event,
+    })
+}
+
+/// Where the chain first stops being trustworthy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Break {
+    /// 1-based line in the stored log.
+    pub line: usize,
+    /// Sequence number the record claims, when it could be read.
+    pub seq: Option<u64>,
+    pub event_id: Option<String>,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub tenant: String,
+    pub records: usize,
+    pub ok: bool,
+    /// Hash of the last record, to compare with a copy kept elsewhere.
+    pub head: Option<String>,
+    pub first_break: Option<Break>,
+    pub keys: usize,
+}
+
+struct Checked {
+    seq: u64,
+    prev: String,
+    hash: String,
+    event_id: Option<String>,
+    sig_input: Option<([u8; 32], Signature, VerifyingKey)>,
+    problem: Option<String>,
+}
+
+fn check_line(tenant: &str, line: &[u8], ring: &KeyRing) -> std::result::Result<Checked, String> {
+    let raw: RawLine<'_> =
+        serde_json::from_slice(line).map_err(|e| format!("unreadable record: {e}"))?;
+    let event_id = serde_json::from_str::<serde_json::Value>(raw.event.get())
+        .ok()
+        .and_then(|v| {
+            v.get("eventId")
+                .and_then(|x| x.as_str())
+                .map(str::to_string)
+        });
+    let computed = digest(tenant, raw.seq, raw.prev, raw.event.get().as_bytes());
+    let mut out = Checked {
+        seq: raw.seq,
+        prev: raw.prev.to_string(),
+        hash: raw.hash.to_string(),
+        event_id,
+        sig_input: None,
+        problem: None,
+    };
+    if hex::encode(computed) != raw.hash {
+        out.problem = Some("content does not match its hash (the record was edited)".into());
+        return Ok(out);
+    }
+    let Some(vk) = ring.keys.get(raw.key) else {
+        out.problem = Some(format!("signed by unknown key {}", raw.key));
+        return Ok(out);
+    };
+    let sig = B64
+        .decode(raw.sig)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok())
+        .map(|b| Signature::from_bytes(&b));
+    match sig {
+        Some(sig) => out.sig_input = Some((computed, sig, *vk)),
+        None => out.problem = Some("signature is malformed".into()),
+    }
+    Ok(out)
+}
+
+/// Verifies a tenant's whole stored log. Hashing and signature checks run on every core, in
+/// batches; only the link check is sequential.
+pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing) -> VerifyReport {
+    let lines: Vec<&[u8]> = data
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .collect();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let chunk = lines.len().div_ceil(workers).max(1);
+    let checked: Vec<std::result::Result<Checked, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = lines
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut out: Vec<_> =
+                        part.iter().map(|l| check_line(tenant, l, ring)).collect();
+                    batch_signatures(&mut out);
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+
+    let mut report = VerifyReport {
+        tenant: tenant.to_string(),
+        records: lines.len(),
+        ok: true,
+        head: None,
+        first_break: None,
+        keys: ring.len(),
+    };
+    let mut expected_seq = 1u64;
+    let mut prev_hash = GENESIS.to_string();
+    for (i, c) in checked.into_iter().enumerate() {
+        let fail = |seq: Option<u64>, event_id: Option<String>, problem: String| Break {
+            line: i + 1,
+            seq,
+            event_id,
+            problem,
+        };
+        let brk = match c {
+            Err(problem) => Some(fail(None, None, problem)),
+            Ok(c) => {
+                let brk = if let Some(p) = c.problem {
+                    Some(p)
+                } else if c.seq != expected_seq {
+                    Some(if c.seq > expected_seq {
+                        format!(
+                            "expected record {expected_seq} but found {}: record(s) {expected_seq}..{} were deleted",
+                            c.seq,
+                            c.seq - 1
+                        )
+                    } else {
+                        format!(
+                            "expected record {expected_seq} but found {}: records were reordered or duplicated",
+                            c.seq
+                        )
+                    })
+                } else if c.prev != prev_hash {
+                    Some("does not link to the record before it (prev hash mismatch)".into())
+                } else {
+                    None
+                };
+                prev_hash = c.hash.clone();
+                expected_seq = c.seq + 1;
+                brk.map(|p| fail(Some(c.seq), c.event_id, p))
+            }
+        };
+        if let Some(b) = brk {
+            report.ok = false;
+            report.first_break = Some(b);
+            break;
+        }
+    }
+    if report.ok {
+        report.head = (!lines.is_empty()).then_some(prev_hash);
+    }
+    report
+}
+
+/// Checks all signatures of a chunk at once; on failure, finds the bad ones individually.
+fn batch_signatures(items: &mut [std::result::Result<Checked, String>]) {
+    let mut msgs: Vec<[u8; 32]> = Vec::new();
+    let mut sigs = Vec::new();
+    let mut keys = Vec::new();
+    for c in items.iter().flatten() {
+        if let Some((m, s, k)) = &c.sig_input {
+            msgs.push(*m);
+            sigs.push(*s);
+            keys.push(*k);
+        }
+    }
+    let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
+    if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok() {
+        return;
+    }
+    for c in items.iter_mut().flatten() {
+        if let Some((m, s, k)) = &c.sig_input
+            && k.verify_strict(m, s).is_err()
+        {
+            c.problem =
+                Some("signature does not verify (the record was re-hashed or forged)".into());
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The audit trail: every transition of every request, append-only, hash-chained per tenant and
+//! signed. Field names follow the spec (§5.2.1) so exports read the same as the PRD's tables.
+
+pub mod chain;
+pub mod export;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use chain::{KeyRing, Signer, VerifyReport};
+
+/// What happened. One event per transition of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Requested,
+    Classified,
+    Planned,
+    PolicyEvaluated,
+    Queued,
+    Approved,
+    Rejected,
+    Expired,
+    Executing,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Requested => "requested",
+            EventKind::Classified => "classified",
+            EventKind::Planned => "planned",
+            EventKind::PolicyEvaluated => "policy_evaluated",
+            EventKind::Queued => "queued",
+            EventKind::Approved => "approved",
+            EventKind::Rejected => "rejected",
+            EventKind::Expired => "expired",
+            EventKind::Executing => "executing",
+            EventKind::Completed => "completed",
+            EventKind::Failed => "failed",
+            EventKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The request's status after this event (the spec's enum, plus rejected/expired/cancelled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+    Executing,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Expired => "expired",
+            Status::Executing => "executing",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One audit event as the spec names its fields. Secrets are redacted before it is built.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub event_id: String,
+    pub request_id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    /// How the user was identified: `os`, `flag`, `env`, `mcp`.
+    pub user_source: String,
+    /// The OS account that ran opsdeck, so `--user` impersonation is always visible.
+    pub os_user: String,
+    /// ISO 8601, UTC.
+    pub timestamp: String,
+    pub event: EventKind,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_metadata: Option<Value>,
+    /// URI of the execution log artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_logs: Option<String>,
+    /// Estimated monthly cost impact in USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_impact: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_gates: Option<Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A stored event with its place in the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub prev: String,
+    pub hash: String,
+    pub key: String,
+    pub sig: String,
+    pub event: AuditEvent,
+}
+
+/// Narrowing for `audit list`, the console's audit browser and exports.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub user: Option<String>,
+    pub agent: Option<String>,
+    pub status: Option<String>,
+    pub event: Option<String>,
+    /// Plan id, request id or event id.
+    pub subject: Option<String>,
+    /// ISO 8601 lower bound (inclusive).
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<usize>,
+}
+
+impl AuditFilter {
+    pub fn matches(&self, r: &AuditRecord) -> bool {
+        let e = &r.event;
+        let eq = |want: &Option<String>, have: Option<&str>| {
+            want.as_deref()
+                .is_none_or(|w| have.is_some_and(|h| h.eq_ignore_ascii_case(w)))
+        };
+        eq(&self.user, Some(&e.user_id))
+            && eq(&self.agent, e.agent_type.as_deref())
+            && eq(&self.status, Some(e.status.as_str()))
+            && eq(&self.event, Some(e.event.as_str()))
+            && self.subject.as_deref().is_none_or(|s| {
+                e.plan_id.as_deref().is_some_and(|p| p.starts_with(s))
+                    || e.request_id.starts_with(s)
+                    || e.event_id.starts_with(s)
+            })
+            && self
+                .since
+                .as_deref()
+                .is_none_or(|s| e.timestamp.as_str() >= s)
+            && self
+                .until
+                .as_deref()
+                .is_none_or(|u| e.timestamp.as_str() <= u)
+    }
+
+    /// Applies the filter, keeping the newest `limit` matches in chain order.
+    pub fn apply(&self, records: Vec<AuditRecord>) -> Vec<AuditRecord> {
+        let mut out: Vec<AuditRecord> = records.into_iter().filter(|r| self.matches(r)).collect();
+        if let Some(limit) = self.limit
+            && out.len() > limit
+        {
+            out.drain(..out.len() - limit);
+        }
+        out
+    }
+}

@@ -1,0 +1,722 @@
+//! The headless command line: every subcommand over the same [`Deck`], human output by default,
+//! machine-readable JSON only with `--json`.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::agents::AgentEvent;
+use crate::approval::{PlanRecord, State};
+use crate::audit::export::{self, Format};
+use crate::audit::{AuditFilter, AuditRecord};
+use crate::error::{Error, Result};
+use crate::intent;
+use crate::pipeline::{Deck, OpenOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "opsdeck",
+    version,
+    about = "Run AWS by talking to it: plain-language requests become reviewed, approved, audited plans.",
+    after_help = "Examples:\n  opsdeck classify --json \"Create 3 t3.medium instances in ap-south-1 with ALB\"\n  opsdeck ask \"Create 3 t3.medium instances in ap-south-1 with ALB\"\n  opsdeck plans show <id> --artifact\n  opsdeck --user bob approve <id>\n  opsdeck apply <id>\n  opsdeck audit verify"
+)]
+pub struct Cli {
+    /// Tenant (team) to act in.
+    #[arg(long, global = true, env = "OPSDECK_TENANT")]
+    pub tenant: Option<String>,
+    /// Act as this user instead of the OS account (recorded as such in the audit trail).
+    #[arg(long, global = true)]
+    pub user: Option<String>,
+    /// Storage backend: local (embedded, default) or aws.
+    #[arg(long, global = true, value_parser = ["local", "aws"])]
+    pub backend: Option<String>,
+    /// Directory holding all state, config and logs (default: the platform data directory).
+    #[arg(long, global = true, env = "OPSDECK_HOME")]
+    pub home: Option<PathBuf>,
+    /// Print machine-readable JSON only.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show how a request is understood (offline; nothing is stored).
+    Classify {
+        /// Read one request per line from FILE ("-" for stdin) and print one result per line.
+        #[arg(long, value_name = "FILE")]
+        batch: Option<String>,
+        /// The request.
+        text: Vec<String>,
+    },
+    /// Plan a request: mutating plans are queued for approval, their id printed.
+    Ask {
+        /// The request, in plain language.
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+    /// Submit a hand-written Terraform directory for review and apply as a stack.
+    Submit {
+        /// Directory with the .tf files.
+        dir: PathBuf,
+        /// Stack name (its state is kept under this name).
+        #[arg(long)]
+        stack: String,
+    },
+    /// List and inspect plans.
+    #[command(subcommand)]
+    Plans(PlansCommand),
+    /// Approve a plan someone else requested.
+    Approve {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Reject a plan, with a reason.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Run an approved plan (Ctrl-C cancels it cleanly).
+    Apply { id: String },
+    /// List Terraform stacks and their state.
+    Stacks,
+    /// Browse, verify and export the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlansCommand {
+    /// Plans of the tenant, newest first.
+    List {
+        /// Only plans in this state (pending, approved, rejected, expired, executing, succeeded, failed, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// One plan in full.
+    Show {
+        id: String,
+        /// Print the generated artifacts as the tool reads them.
+        #[arg(long)]
+        artifact: bool,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct FilterArgs {
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub agent: Option<String>,
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub event: Option<String>,
+    /// Plan id, request id or event id (prefix).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// ISO date/time or look-back such as 1h, 24h, 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Newest N only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Events of the tenant, oldest first.
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// One event (by event id or sequence number), or every event of a plan or request.
+    Show { id: String },
+    /// Recompute the hash chain and signatures; names the first broken record.
+    Verify,
+    /// Write events with their chain fields as JSON or CSV.
+    Export {
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+        /// File to write (default: stdout).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    List,
+    Add { name: String },
+}
+
+/// Runs the CLI; returns the process exit status.
+pub fn run(cli: Cli) -> Result<u8> {
+    let json_out = cli.json;
+    // Classification needs no store: it works even when the data directory is unusable.
+    if let Command::Classify { batch, text } = &cli.command {
+        return classify(batch.as_deref(), text, json_out);
+    }
+    let deck = Deck::open(OpenOptions {
+        home: cli.home.clone(),
+        tenant: cli.tenant.clone(),
+        user: cli.user.clone(),
+        user_env: std::env::var("OPSDECK_USER").ok(),
+        backend: cli.backend.clone(),
+        clock: None,
+    })?;
+    let progress = move |e: AgentEvent| {
+        if json_out {
+            return;
+        }
+        match e {
+            AgentEvent::Progress { message, .. } => eprintln!("· {message}"),
+            AgentEvent::Output { line, .. } => eprintln!("  {line}"),
+            AgentEvent::Failed { .. }
+            | AgentEvent::PlanReady { .. }
+            | AgentEvent::Finished { .. } => {}
+        }
+    };
+    match cli.command {
+        Command::Classify { .. } => unreachable_classify(),
+        Command::Ask { text } => {
+            let rec = deck.ask(&text.join(" "), &progress)?;
+            print_plan_outcome(&rec, json_out)
+        }
+        Command::Submit { dir, stack } => {
+            let rec = deck.submit_terraform(&dir, &stack, &progress)?;
+            print_plan_outcome(&rec, json_out)
+        }
+        Command::Plans(PlansCommand::List { state }) => {
+            let state = state.map(|s| parse_state(&s)).transpose()?;
+            let plans = deck.plans(state)?;
+            if json_out {
+                print_json(&plans)?;
+            } else if plans.is_empty() {
+                println!("no plans in tenant {}", deck.tenant.name);
+            } else {
+                println!(
+                    "{:<13} {:<11} {:<8} {:<10} {:>10}  {:<19} SUMMARY",
+                    "PLAN", "STATE", "RISK", "REQUESTER", "$/MONTH", "CREATED"
+                );
+                for r in &plans {
+                    println!(
+                        "{:<13} {:<11} {:<8} {:<10} {:>10.2}  {:<19} {}",
+                        r.plan.plan_id,
+                        r.state.as_str(),
+                        r.plan.risk.as_str(),
+                        r.plan.requester,
+                        r.plan.cost.monthly_usd,
+                        &r.plan.created_at[..19.min(r.plan.created_at.len())],
+                        r.plan.summary
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::Plans(PlansCommand::Show { id, artifact }) => {
+            let rec = deck.plan(&id)?;
+            if artifact {
+                let files = deck.artifacts(&rec.plan)?;
+                if json_out {
+                    let out: Vec<_> = files
+                        .iter()
+                        .map(|(a, b)| {
+                            json!({"name": a.name, "kind": a.kind, "sha256": a.sha256,
+                                             "content": String::from_utf8_lossy(b)})
+                        })
+                        .collect();
+                    print_json(&out)?;
+                } else {
+                    let many = files.len() > 1;
+                    let mut out = std::io::stdout().lock();
+                    for (a, bytes) in files {
+                        if many {
+                            writeln!(out, "# file: {}", a.name).map_err(stdout_err)?;
+                        }
+                        out.write_all(&bytes).map_err(stdout_err)?;
+                    }
+                }
+            } else if json_out {
+                print_json(&rec)?;
+            } else {
+                print_plan(&rec);
+            }
+            Ok(0)
+        }
+        Command::Approve { id, comment } => {
+            let rec = deck.approve(&id, comment)?;
+            if json_out {
+                print_json(&rec)?;
+            } else if rec.state == State::Approved {
+                println!(
+                    "approved plan {} by {} (bound to hash {}); run it with `opsdeck apply {}`",
+                    rec.plan.plan_id,
+                    deck.identity.user,
+                    crate::approval::short(&rec.plan.content_hash),
+                    rec.plan.plan_id
+                );
+            } else {
+                println!(
+                    "approval recorded: {} of {} for plan {}",
+                    rec.approvals.len(),
+                    rec.required_approvals,
+                    rec.plan.plan_id
+                );
+            }
+            Ok(0)
+        }
+        Command::Reject { id, reason } => {
+            let rec = deck.reject(&id, &reason)?;
+            if json_out {
+                print_json(&rec)?;
+            } else {
+                println!("rejected plan {}: {reason}", rec.plan.plan_id);
+            }
+            Ok(0)
+        }
+        Command::Apply { id } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| Error::io("starting the runtime", e))?;
+            let report = rt.block_on(async {
+                let (tx, rx) = tokio::sync::watch::channel(false);
+                let ctrl_c = tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        let _ = tx.send(true);
+                    }
+                });
+                let report = deck.apply(&id, &progress, rx).await;
+                ctrl_c.abort();
+                report
+            })?;
+            if json_out {
+                print_json(&report)?;
+            } else {
+                println!(
+                    "plan {} {}{}; log: {}",
+                    report.plan_id,
+                    report.state.as_str(),
+                    report
+                        .exit_code
+                        .map(|c| format!(" (exit {c})"))
+                        .unwrap_or_default(),
+                    report.log_uri.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(if report.success { 0 } else { 8 })
+        }
+        Command::Stacks => {
+            let stacks = deck.stacks()?;
+            if json_out {
+                print_json(&stacks)?;
+            } else if stacks.is_empty() {
+                println!("no stacks in tenant {}", deck.tenant.name);
+            } else {
+                for s in stacks {
+                    println!(
+                        "{:<26} {:<10} {:<16} last plan {}",
+                        s.name,
+                        format!("{:?}", s.status).to_lowercase(),
+                        s.region.unwrap_or_default(),
+                        s.last_applied_plan
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::Audit(cmd) => audit(&deck, cmd, json_out),
+        Command::Tenants(TenantsCommand::List) => {
+            let tenants = deck.store.list_tenants()?;
+            if json_out {
+                print_json(&tenants)?;
+            } else {
+                for t in tenants {
+                    println!("{}", t.name);
+                }
+            }
+            Ok(0)
+        }
+        Command::Tenants(TenantsCommand::Add { name }) => {
+            let t = deck.add_tenant(&name)?;
+            if json_out {
+                print_json(&t)?;
+            } else {
+                println!("created tenant {}", t.name);
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn unreachable_classify() -> Result<u8> {
+    Err(Error::input("classify is handled before the store opens"))
+}
+
+fn classify(batch: Option<&str>, text: &[String], json_out: bool) -> Result<u8> {
+    let mut out = std::io::stdout().lock();
+    if let Some(path) = batch {
+        if !text.is_empty() {
+            return Err(Error::input(
+                "give either --batch FILE or a request, not both",
+            ));
+        }
+        let reader: Box<dyn BufRead> = if path == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::io::BufReader::new(std::fs::File::open(path).map_err(
+                |e| Error::io(format!("opening batch file {path}"), e),
+            )?))
+        };
+        let mut failures = 0u8;
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.map_err(|e| Error::io(format!("reading line {}", n + 1), e))?;
+            // One output line per input line, in order; errors are objects too.
+            let value = match intent::parse(&line) {
+                Ok(i) => serde_json::to_value(&i).unwrap_or_default(),
+                Err(e) => {
+                    failures = 1;
+                    json!({"line": n + 1, "error": e.to_string()})
+                }
+            };
+            if json_out {
+                writeln!(out, "{value}").map_err(stdout_err)?;
+            } else {
+                writeln!(out, "{}", human_intent_line(&line, &value)).map_err(stdout_err)?;
+            }
+        }
+        return Ok(failures);
+    }
+    let text = text.join(" ");
+    let intent = intent::parse(&text).map_err(|e| Error::input(e.to_string()))?;
+    if json_out {
+        let v = serde_json::to_string(&intent).map_err(|e| Error::io("encoding", e.into()))?;
+        writeln!(out, "{v}").map_err(stdout_err)?;
+    } else {
+        let v = serde_json::to_value(&intent).unwrap_or_default();
+        writeln!(out, "{}", human_intent_line(&text, &v)).map_err(stdout_err)?;
+        for e in &intent.evidence {
+            writeln!(out, "  {:<16} {}", e.word, e.meaning).map_err(stdout_err)?;
+        }
+        for n in &intent.notes {
+            writeln!(out, "  note: {n}").map_err(stdout_err)?;
+        }
+    }
+    Ok(0)
+}
+
+fn human_intent_line(text: &str, v: &serde_json::Value) -> String {
+    if let Some(err) = v.get("error") {
+        return format!("{text:?}: error: {}", err.as_str().unwrap_or_default());
+    }
+    format!(
+        "{} / {}  confidence {}{}  {}",
+        v["agents"]
+            .as_array()
+            .map(|a| a
+                .iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join("+"))
+            .unwrap_or_default(),
+        v["action"].as_str().unwrap_or_default(),
+        v["confidence"],
+        if v["low_confidence"].as_bool() == Some(true) {
+            " (LOW)"
+        } else {
+            ""
+        },
+        v["params"]
+    )
+}
+
+fn print_plan_outcome(rec: &PlanRecord, json_out: bool) -> Result<u8> {
+    if json_out {
+        // The plan itself, with its id under plan_id, plus where it stands.
+        let mut v = serde_json::to_value(&rec.plan).map_err(|e| Error::io("encoding", e.into()))?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("state".into(), json!(rec.state));
+        }
+        print_json(&v)?;
+    } else {
+        print_plan(rec);
+        match rec.state {
+            State::Pending => println!(
+                "\nplan {} queued for approval by someone other than {}: `opsdeck --user <approver> approve {}`",
+                rec.plan.plan_id, rec.plan.requester, rec.plan.plan_id
+            ),
+            State::Rejected => println!("\nplan {} was denied by policy", rec.plan.plan_id),
+            _ => {}
+        }
+    }
+    Ok(if rec.state == State::Rejected { 5 } else { 0 })
+}
+
+fn print_plan(rec: &PlanRecord) {
+    let p = &rec.plan;
+    println!("plan      {}", p.plan_id);
+    println!("summary   {}", p.summary);
+    println!("request   {}", p.request);
+    println!(
+        "agent     {} / {}  (confidence {:.2}{})",
+        p.agents
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join("+"),
+        p.action,
+        p.intent.confidence,
+        if p.intent.low_confidence { ", LOW" } else { "" }
+    );
+    println!(
+        "state     {}  (requested by {})",
+        rec.state.as_str(),
+        p.requester
+    );
+    println!(
+        "risk      {}{}",
+        p.risk.as_str(),
+        if p.risk_reasons.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", p.risk_reasons.join("; "))
+        }
+    );
+    println!(
+        "cost      ${:.2}/month  ({}, prices of {})",
+        p.cost.monthly_usd, p.cost.source, p.cost.price_date
+    );
+    for l in &p.cost.lines {
+        println!("            {:<42} ${:>9.2}", l.item, l.monthly_usd);
+    }
+    for n in &p.cost.notes {
+        println!("            note: {n}");
+    }
+    println!("hash      {}", p.content_hash);
+    println!("gates");
+    for g in &p.gates {
+        println!("  {:<5} {:<22} {}", g.result.as_str(), g.rule, g.reason);
+    }
+    println!("resources");
+    for r in &p.resources {
+        let sign = match r.action {
+            crate::plan::ChangeAction::Create => "+",
+            crate::plan::ChangeAction::Update => "~",
+            crate::plan::ChangeAction::Delete => "-",
+            crate::plan::ChangeAction::Replace => "±",
+        };
+        let count = if r.count > 1 {
+            format!(" ×{}", r.count)
+        } else {
+            String::new()
+        };
+        println!("  {sign} {}{count}", r.address);
+    }
+    println!("artifacts");
+    for a in &p.artifacts {
+        println!("  {:<20} {:>7} B  sha256:{}", a.name, a.size, a.sha256);
+    }
+    for a in &rec.approvals {
+        println!(
+            "approved  by {} at {} (hash {})",
+            a.user,
+            a.at,
+            crate::approval::short(&a.plan_hash)
+        );
+    }
+    if let Some(r) = &rec.rejection {
+        println!("rejected  by {} at {}: {}", r.user, r.at, r.reason);
+    }
+    for x in &rec.executions {
+        println!(
+            "executed  by {} at {} → {} {}",
+            x.started_by,
+            x.started_at,
+            x.outcome.as_deref().unwrap_or("running"),
+            x.log_uri.as_deref().unwrap_or("")
+        );
+    }
+}
+
+fn audit(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
+    match cmd {
+        AuditCommand::List { filter } => {
+            let records = deck.audit(&to_filter(deck, filter)?)?;
+            if json_out {
+                print_json(&records)?;
+            } else {
+                print_audit_table(&records);
+            }
+            Ok(0)
+        }
+        AuditCommand::Show { id } => {
+            let all = deck.audit(&AuditFilter::default())?;
+            let chosen: Vec<&AuditRecord> = match id.parse::<u64>() {
+                Ok(seq) => all.iter().filter(|r| r.seq == seq).collect(),
+                Err(_) => {
+                    let exact: Vec<&AuditRecord> =
+                        all.iter().filter(|r| r.event.event_id == id).collect();
+                    if exact.is_empty() {
+                        all.iter()
+                            .filter(|r| {
+                                r.event
+                                    .plan_id
+                                    .as_deref()
+                                    .is_some_and(|p| p.starts_with(&id))
+                                    || r.event.request_id.starts_with(&id)
+                                    || r.event.event_id.starts_with(&id)
+                            })
+                            .collect()
+                    } else {
+                        exact
+                    }
+                }
+            };
+            if chosen.is_empty() {
+                return Err(Error::not_found(
+                    "audit event",
+                    id,
+                    "give an event id, a sequence number, a plan id or a request id",
+                ));
+            }
+            if json_out {
+                if chosen.len() == 1 {
+                    print_json(chosen[0])?;
+                } else {
+                    print_json(&chosen)?;
+                }
+            } else {
+                for r in chosen {
+                    let v = serde_json::to_string_pretty(r).unwrap_or_default();
+                    println!("{v}");
+                }
+            }
+            Ok(0)
+        }
+        AuditCommand::Verify => {
+            let report = deck.verify()?;
+            if json_out {
+                print_json(&report)?;
+            } else if report.ok {
+                println!(
+                    "audit trail of tenant {} verified: {} records, hash chain and signatures intact; head {}",
+                    report.tenant,
+                    report.records,
+                    report.head.as_deref().unwrap_or("(empty)")
+                );
+            } else if let Some(b) = &report.first_break {
+                println!(
+                    "audit trail of tenant {} is BROKEN at line {}{}{}: {}",
+                    report.tenant,
+                    b.line,
+                    b.seq.map(|s| format!(" (record {s})")).unwrap_or_default(),
+                    b.event_id
+                        .as_deref()
+                        .map(|e| format!(" event {e}"))
+                        .unwrap_or_default(),
+                    b.problem
+                );
+            }
+            Ok(if report.ok { 0 } else { 9 })
+        }
+        AuditCommand::Export {
+            format,
+            output,
+            filter,
+        } => {
+            let records = deck.audit(&to_filter(deck, filter)?)?;
+            match output {
+                Some(path) => {
+                    let mut f = std::fs::File::create(&path)
+                        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+                    export::write(&records, format, &mut f)?;
+                    if !json_out {
+                        eprintln!("wrote {} events to {}", records.len(), path.display());
+                    }
+                }
+                None => export::write(&records, format, &mut std::io::stdout().lock())?,
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn to_filter(deck: &Deck, f: FilterArgs) -> Result<AuditFilter> {
+    let bound = |s: Option<String>| -> Result<Option<String>> {
+        s.map(|s| {
+            crate::time::parse_since(&s, deck.clock()).ok_or_else(|| {
+                Error::input(format!(
+                    "cannot read time '{s}': use 2026-11-24, 2026-11-24T10:00:00Z or a look-back like 1h, 24h, 7d"
+                ))
+            })
+        })
+        .transpose()
+    };
+    Ok(AuditFilter {
+        user: f.user,
+        agent: f.agent,
+        status: f.status,
+        event: f.event,
+        subject: f.id,
+        since: bound(f.since)?,
+        until: bound(f.until)?,
+        limit: f.limit,
+    })
+}
+
+fn print_audit_table(records: &[AuditRecord]) {
+    if records.is_empty() {
+        println!("no audit events match");
+        return;
+    }
+    println!(
+        "{:>6}  {:<24} {:<10} {:<17} {:<10} {:<8} {:<13} MESSAGE",
+        "SEQ", "TIME", "USER", "EVENT", "STATUS", "AGENT", "PLAN"
+    );
+    for r in records {
+        let e = &r.event;
+        println!(
+            "{:>6}  {:<24} {:<10} {:<17} {:<10} {:<8} {:<13} {}",
+            r.seq,
+            e.timestamp,
+            e.user_id,
+            e.event.as_str(),
+            e.status.as_str(),
+            e.agent_type.as_deref().unwrap_or("-"),
+            e.plan_id.as_deref().unwrap_or("-"),
+            e.message.as_deref().unwrap_or("")
+        );
+    }
+}
+
+fn parse_state(s: &str) -> Result<State> {
+    serde_json::from_value(json!(s.to_lowercase())).map_err(|_| {
+        Error::input(format!(
+            "unknown state '{s}': pending, approved, rejected, expired, executing, succeeded, failed, cancelled, not_required"
+        ))
+    })
+}
+
+fn print_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v).map_err(|e| Error::io("writing output", e.into()))?;
+    writeln!(out).map_err(stdout_err)
+}
+
+fn stdout_err(e: std::io::Error) -> Error {
+    Error::io("writing output", e)
+}

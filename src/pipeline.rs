@@ -1,0 +1,810 @@
+//! The pipeline every front end drives: request → intent → plan → gates → approval → execution,
+//! with every transition written to the audit trail. The CLI, the console and the MCP server hold
+//! no business rules of their own; they call [`Deck`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::agents::{self, AgentEvent, AgentRequest, Draft, Sink};
+use crate::approval::{self, Execution, PlanRecord, State};
+use crate::audit::{AuditEvent, AuditFilter, AuditRecord, EventKind, Signer, Status, VerifyReport};
+use crate::config::{Config, Paths};
+use crate::error::{Error, Result};
+use crate::exec::{self, terraform};
+use crate::intent::{self, AgentKind, Intent, IntentError};
+use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Plan, StepKind, TerraformOp};
+use crate::policy;
+use crate::redact::redact;
+use crate::store::{LocalStore, StackRecord, StackStatus, Store};
+use crate::tenant::{Identity, Tenant, validate_name};
+use crate::time::{Clock, SystemClock};
+
+/// How to open a [`Deck`]; every field has a sensible default.
+#[derive(Default)]
+pub struct OpenOptions {
+    pub home: Option<PathBuf>,
+    pub tenant: Option<String>,
+    pub user: Option<String>,
+    pub user_env: Option<String>,
+    pub backend: Option<String>,
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+/// An open session: one store, one tenant, one acting identity.
+pub struct Deck {
+    pub store: Arc<dyn Store>,
+    pub config: Config,
+    pub paths: Paths,
+    pub identity: Identity,
+    pub tenant: Tenant,
+    signer: Arc<Signer>,
+    clock: Arc<dyn Clock>,
+}
+
+/// What `apply` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    pub plan_id: String,
+    pub state: State,
+    pub success: bool,
+    pub cancelled: bool,
+    pub exit_code: Option<i32>,
+    pub log_uri: Option<String>,
+    pub outputs: Option<Value>,
+}
+
+impl Deck {
+    pub fn open(opts: OpenOptions) -> Result<Deck> {
+        let paths = Paths::resolve(opts.home.as_deref())?;
+        let config = Config::load(&paths.config_file)?;
+        let backend = opts.backend.unwrap_or_else(|| config.backend.clone());
+        let store: Arc<dyn Store> = match backend.as_str() {
+            "local" => Arc::new(LocalStore::open(&paths.data)?),
+            "aws" => {
+                return Err(Error::Unavailable(
+                    "the aws backend (shared DynamoDB + S3) is not available in this build yet; use --backend local".into(),
+                ));
+            }
+            other => {
+                return Err(Error::input(format!(
+                    "unknown backend '{other}': use local or aws"
+                )));
+            }
+        };
+        let clock = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let identity = Identity::resolve(opts.user.as_deref(), opts.user_env.as_deref())?;
+        let tenant_name = opts.tenant.unwrap_or_else(|| config.default_tenant.clone());
+        validate_name(&tenant_name)?;
+        let tenant = match store.get_tenant(&tenant_name)? {
+            Some(t) => t,
+            None if tenant_name == "default" => {
+                let t = Tenant {
+                    created_at: clock.iso(),
+                    ..Tenant::default()
+                };
+                store.put_tenant(&t)?;
+                t
+            }
+            None => {
+                let known: Vec<String> =
+                    store.list_tenants()?.into_iter().map(|t| t.name).collect();
+                return Err(Error::not_found(
+                    "tenant",
+                    &tenant_name,
+                    format!(
+                        "known: {}; create it with `opsdeck tenants add {tenant_name}`",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            }
+        };
+        let signer = Arc::new(Signer::load_or_create(&paths.data.join("keys"))?);
+        Ok(Deck {
+            store,
+            config,
+            paths,
+            identity,
+            tenant,
+            signer,
+            clock,
+        })
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Creates a tenant with default guardrails.
+    pub fn add_tenant(&self, name: &str) -> Result<Tenant> {
+        validate_name(name)?;
+        if self.store.get_tenant(name)?.is_some() {
+            return Err(Error::input(format!("tenant {name} already exists")));
+        }
+        let t = Tenant {
+            name: name.to_string(),
+            created_at: self.clock.iso(),
+            ..Tenant::default()
+        };
+        self.store.put_tenant(&t)?;
+        Ok(t)
+    }
+
+    pub fn classify(&self, text: &str) -> Result<Intent> {
+        intent::parse(text).map_err(intent_error)
+    }
+
+    fn event(&self, request_id: &str, kind: EventKind, status: Status) -> AuditEvent {
+        AuditEvent {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            request_id: request_id.to_string(),
+            tenant_id: self.tenant.name.clone(),
+            user_id: self.identity.user.clone(),
+            user_source: self.identity.source.as_str().to_string(),
+            os_user: self.identity.os_user.clone(),
+            timestamp: self.clock.iso(),
+            event: kind,
+            status,
+            plan_id: None,
+            intent: None,
+            agent_type: None,
+            approval_metadata: None,
+            execution_logs: None,
+            cost_impact: None,
+            security_gates: None,
+            artifacts: Vec::new(),
+            message: None,
+        }
+    }
+
+    fn append(&self, events: &[AuditEvent]) -> Result<Vec<AuditRecord>> {
+        self.store
+            .append_audit(&self.tenant.name, events, &self.signer)
+    }
+
+    /// Classifies, plans and gates a request. Mutating plans are queued for approval;
+    /// read-only ones are returned ready to run.
+    pub fn ask(&self, text: &str, sink: Sink<'_>) -> Result<PlanRecord> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let redacted = redact(text.trim());
+        let intent = match intent::parse(text) {
+            Ok(i) => i,
+            Err(IntentError::Empty) => return Err(intent_error(IntentError::Empty)),
+            Err(e) => {
+                let mut requested = self.event(&request_id, EventKind::Requested, Status::Pending);
+                requested.message = Some(redacted.clone());
+                let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
+                failed.message = Some(redact(&e.to_string()));
+                self.append(&[requested, failed])?;
+                return Err(intent_error(e));
+            }
+        };
+        let draft = agents::plan(
+            &AgentRequest {
+                request_id: &request_id,
+                text: &redacted,
+                intent: &intent,
+                tenant: &self.tenant,
+                store: self.store.as_ref(),
+            },
+            sink,
+        );
+        self.finish_plan(request_id, redacted, intent, draft, sink)
+    }
+
+    /// Submits a hand-written Terraform directory for review and apply as stack `stack`.
+    pub fn submit_terraform(&self, dir: &Path, stack: &str, sink: Sink<'_>) -> Result<PlanRecord> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let text = format!("submit Terraform from {} as stack {stack}", dir.display());
+        let intent = Intent {
+            agent: AgentKind::Infra,
+            agents: vec![AgentKind::Infra],
+            action: "apply".into(),
+            confidence: 1.0,
+            low_confidence: false,
+            params: [("stack".to_string(), json!(stack))].into_iter().collect(),
+            evidence: Vec::new(),
+            notes: vec!["submitted directly, not classified".into()],
+        };
+        let draft = agents::infra::from_directory(dir, stack);
+        self.finish_plan(request_id, text, intent, draft, sink)
+    }
+
+    fn finish_plan(
+        &self,
+        request_id: String,
+        text: String,
+        intent: Intent,
+        draft: Result<Draft>,
+        sink: Sink<'_>,
+    ) -> Result<PlanRecord> {
+        let intent_json = serde_json::to_value(&intent).ok();
+        let mut requested = self.event(&request_id, EventKind::Requested, Status::Pending);
+        requested.message = Some(text.clone());
+        let mut classified = self.event(&request_id, EventKind::Classified, Status::Pending);
+        classified.intent = intent_json.clone();
+        classified.agent_type = Some(intent.agent.to_string());
+        classified.message = Some(format!(
+            "{}/{} (confidence {:.2}{})",
+            intent.agent,
+            intent.action,
+            intent.confidence,
+            if intent.low_confidence { ", low" } else { "" }
+        ));
+
+        let draft = match draft {
+            Ok(d) => d,
+            Err(e) => {
+                let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
+                failed.agent_type = Some(intent.agent.to_string());
+                failed.message = Some(redact(&e.to_string()));
+                self.append(&[requested, classified, failed])?;
+                sink(AgentEvent::Failed {
+                    agent: intent.agent,
+                    error: e.to_string(),
+                });
+                return Err(e);
+            }
+        };
+
+        let mut artifacts = Vec::new();
+        let mut terraform_texts = Vec::new();
+        for f in &draft.files {
+            let sha = self.store.put_artifact(&self.tenant.name, &f.content)?;
+            if f.kind == ArtifactKind::Terraform {
+                terraform_texts.push((
+                    f.name.clone(),
+                    String::from_utf8_lossy(&f.content).to_string(),
+                ));
+            }
+            artifacts.push(ArtifactRef {
+                name: f.name.clone(),
+                kind: f.kind,
+                sha256: sha,
+                size: f.content.len() as u64,
+            });
+        }
+        let plan_id = new_plan_id();
+        let mut plan = Plan {
+            plan_id: plan_id.clone(),
+            request_id: request_id.clone(),
+            tenant: self.tenant.name.clone(),
+            requester: self.identity.user.clone(),
+            requester_source: self.identity.source.as_str().to_string(),
+            created_at: self.clock.iso(),
+            request: text,
+            agents: intent.agents.clone(),
+            agent: intent.agent,
+            action: intent.action.clone(),
+            intent,
+            summary: draft.summary,
+            stack: draft.stack,
+            region: draft.region,
+            steps: draft.steps,
+            artifacts,
+            resources: draft.resources,
+            mutates: draft.mutates,
+            risk: draft.risk,
+            risk_reasons: draft.risk_reasons,
+            cost: draft.cost,
+            gates: Vec::new(),
+            requires_approval: draft.mutates,
+            content_hash: String::new(),
+        };
+        plan.gates = policy::evaluate(&plan, &terraform_texts, &self.tenant);
+        plan.content_hash = plan.compute_hash();
+        let mut rec = PlanRecord::new(
+            plan,
+            self.tenant.required_approvals,
+            self.tenant.pending_ttl_secs,
+            self.tenant.approved_ttl_secs,
+            self.clock.as_ref(),
+        );
+
+        let artifacts_json: Vec<Value> = rec
+            .plan
+            .artifacts
+            .iter()
+            .map(|a| {
+                json!({"name": a.name, "kind": a.kind, "sha256": a.sha256, "size": a.size,
+                       "uri": self.store.artifact_uri(&self.tenant.name, &a.sha256)})
+            })
+            .collect();
+        let mut planned = self.event(&request_id, EventKind::Planned, Status::Pending);
+        planned.plan_id = Some(plan_id.clone());
+        planned.agent_type = Some(rec.plan.agent.to_string());
+        planned.intent = intent_json;
+        planned.cost_impact = Some(rec.plan.cost.monthly_usd);
+        planned.artifacts = artifacts_json;
+        planned.message = Some(format!(
+            "{} (risk {}, hash {})",
+            rec.plan.summary,
+            rec.plan.risk.as_str(),
+            approval::short(&rec.plan.content_hash)
+        ));
+        let mut gated = self.event(&request_id, EventKind::PolicyEvaluated, Status::Pending);
+        gated.plan_id = Some(plan_id.clone());
+        gated.agent_type = Some(rec.plan.agent.to_string());
+        gated.security_gates = serde_json::to_value(&rec.plan.gates).ok();
+        gated.message = Some(format!("worst gate: {}", rec.plan.worst_gate().as_str()));
+        let mut events = vec![requested, classified, planned, gated];
+        if rec.plan.denied() {
+            let reasons: Vec<String> = rec
+                .plan
+                .gates
+                .iter()
+                .filter(|g| g.result == GateResult::Deny)
+                .map(|g| format!("{}: {}", g.rule, g.reason))
+                .collect();
+            rec.state = State::Rejected;
+            rec.rejection = Some(approval::Rejection {
+                user: "policy".into(),
+                at: self.clock.iso(),
+                reason: reasons.join("; "),
+            });
+            let mut rejected = self.event(&request_id, EventKind::Rejected, Status::Rejected);
+            rejected.plan_id = Some(plan_id.clone());
+            rejected.message = Some(format!("denied by policy: {}", reasons.join("; ")));
+            events.push(rejected);
+        } else if rec.plan.requires_approval {
+            let mut queued = self.event(&request_id, EventKind::Queued, Status::Pending);
+            queued.plan_id = Some(plan_id.clone());
+            queued.approval_metadata = Some(json!({
+                "required": rec.required_approvals,
+                "requester": rec.plan.requester,
+                "expiresAt": crate::time::iso(
+                    jiff::Timestamp::from_second(rec.expires_at).unwrap_or_default()),
+                "planHash": rec.plan.content_hash,
+            }));
+            events.push(queued);
+        }
+        self.store.create_plan(&rec)?;
+        self.append(&events)?;
+        sink(AgentEvent::PlanReady {
+            plan_id: plan_id.clone(),
+        });
+        Ok(rec)
+    }
+
+    /// Finds a plan by id or unique id prefix.
+    pub fn resolve_plan_id(&self, id: &str) -> Result<String> {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(Error::input(
+                "a plan id is required (`opsdeck plans list` shows them)",
+            ));
+        }
+        if let Ok(rec) = self.store.get_plan(&self.tenant.name, id) {
+            return Ok(rec.plan.plan_id);
+        }
+        let matches: Vec<String> = self
+            .store
+            .list_plans(&self.tenant.name)?
+            .into_iter()
+            .map(|r| r.plan.plan_id)
+            .filter(|p| p.starts_with(id))
+            .collect();
+        match matches.len() {
+            1 => Ok(matches[0].clone()),
+            0 => Err(Error::not_found(
+                "plan",
+                id,
+                format!(
+                    "in tenant {}; `opsdeck plans list` shows them",
+                    self.tenant.name
+                ),
+            )),
+            n => Err(Error::input(format!(
+                "plan id prefix '{id}' matches {n} plans ({}); type more of it",
+                matches.join(", ")
+            ))),
+        }
+    }
+
+    pub fn plan(&self, id: &str) -> Result<PlanRecord> {
+        let id = self.resolve_plan_id(id)?;
+        let mut rec = self.store.get_plan(&self.tenant.name, &id)?;
+        if rec.expire_if_due(self.clock.as_ref()) {
+            rec = self.store.update_plan(&self.tenant.name, &id, &mut |r| {
+                r.expire_if_due(self.clock.as_ref());
+                Ok(())
+            })?;
+            let mut ev = self.event(&rec.plan.request_id, EventKind::Expired, Status::Expired);
+            ev.plan_id = Some(id);
+            ev.message = Some("expired while waiting for approval".into());
+            self.append(&[ev])?;
+        }
+        Ok(rec)
+    }
+
+    pub fn plans(&self, state: Option<State>) -> Result<Vec<PlanRecord>> {
+        let clock = self.clock.as_ref();
+        Ok(self
+            .store
+            .list_plans(&self.tenant.name)?
+            .into_iter()
+            .map(|mut r| {
+                // Shown as expired; persisted when someone acts on it.
+                r.expire_if_due(clock);
+                r
+            })
+            .filter(|r| state.is_none_or(|s| r.state == s))
+            .collect())
+    }
+
+    /// The plan's artifacts, each checked against its content hash.
+    pub fn artifacts(&self, plan: &Plan) -> Result<Vec<(ArtifactRef, Vec<u8>)>> {
+        plan.artifacts
+            .iter()
+            .map(|a| {
+                self.store
+                    .get_artifact(&self.tenant.name, &a.sha256)
+                    .map(|b| (a.clone(), b))
+            })
+            .collect()
+    }
+
+    /// The plan's hash recomputed from what is stored now; a changed artifact is reported as such.
+    fn current_hash(&self, plan: &Plan) -> Result<String> {
+        for a in &plan.artifacts {
+            match self.store.get_artifact(&self.tenant.name, &a.sha256) {
+                Ok(_) => {}
+                Err(Error::Corrupt { detail, .. }) => {
+                    return Err(Error::refused(format!(
+                        "artifact {} of plan {} was modified after it was stored ({detail}); the plan will not be approved or run",
+                        a.name, plan.plan_id
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(plan.compute_hash())
+    }
+
+    pub fn approve(&self, id: &str, comment: Option<String>) -> Result<PlanRecord> {
+        let id = self.resolve_plan_id(id)?;
+        let stored = self.store.get_plan(&self.tenant.name, &id)?;
+        let hash = self.current_hash(&stored.plan)?;
+        let user = self.identity.user.clone();
+        let source = self.identity.source.as_str().to_string();
+        let comment = comment.map(|c| redact(&c));
+        let rec = self.store.update_plan(&self.tenant.name, &id, &mut |r| {
+            approval::approve(
+                r,
+                &user,
+                &source,
+                comment.clone(),
+                &hash,
+                self.clock.as_ref(),
+            )
+        })?;
+        let status = if rec.state == State::Approved {
+            Status::Approved
+        } else {
+            Status::Pending
+        };
+        let mut ev = self.event(&rec.plan.request_id, EventKind::Approved, status);
+        ev.plan_id = Some(id);
+        ev.agent_type = Some(rec.plan.agent.to_string());
+        ev.approval_metadata = Some(json!({
+            "approver": user,
+            "approverSource": source,
+            "planHash": hash,
+            "approvals": rec.approvals.len(),
+            "required": rec.required_approvals,
+            "comment": comment,
+        }));
+        self.append(&[ev])?;
+        Ok(rec)
+    }
+
+    pub fn reject(&self, id: &str, reason: &str) -> Result<PlanRecord> {
+        let id = self.resolve_plan_id(id)?;
+        let user = self.identity.user.clone();
+        let reason = redact(reason);
+        let rec = self.store.update_plan(&self.tenant.name, &id, &mut |r| {
+            approval::reject(r, &user, &reason, self.clock.as_ref())
+        })?;
+        let mut ev = self.event(&rec.plan.request_id, EventKind::Rejected, Status::Rejected);
+        ev.plan_id = Some(id);
+        ev.agent_type = Some(rec.plan.agent.to_string());
+        ev.approval_metadata = Some(json!({"rejectedBy": user, "reason": reason}));
+        self.append(&[ev])?;
+        Ok(rec)
+    }
+
+    /// Runs an approved plan. Everything is checked again right before it runs: state, expiry,
+    /// the artifacts' hashes against the approved hash, the signed approval in the audit trail
+    /// and the policy gates.
+    pub async fn apply(
+        &self,
+        id: &str,
+        sink: Sink<'_>,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<ApplyReport> {
+        let id = self.resolve_plan_id(id)?;
+        let tenant = self.tenant.name.clone();
+        self.reap_interrupted(&id)?;
+        let stored = self.store.get_plan(&tenant, &id)?;
+        let hash = self.current_hash(&stored.plan)?;
+        let artifacts = self.artifacts(&stored.plan)?;
+        let terraform_texts: Vec<(String, String)> = artifacts
+            .iter()
+            .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
+            .map(|(a, b)| (a.name.clone(), String::from_utf8_lossy(b).to_string()))
+            .collect();
+        let gates = policy::evaluate(&stored.plan, &terraform_texts, &self.tenant);
+        if let Some(deny) = gates.iter().find(|g| g.result == GateResult::Deny) {
+            return Err(Error::refused(format!(
+                "plan {id} is now denied by policy ({}: {}); it will not run",
+                deny.rule, deny.reason
+            )));
+        }
+        // Pre-flight: say what is missing before anything changes state.
+        let step = stored.plan.steps.first().cloned();
+        let Some(step) = step else {
+            return Err(Error::input(format!("plan {id} has no steps to run")));
+        };
+        let StepKind::Terraform { stack, operation } = &step.kind;
+        if exec::find_binary(&self.config.exec.terraform).is_none() {
+            let err = exec::missing_tool(
+                "Terraform",
+                &self.config.exec.terraform,
+                "exec.terraform in config.toml or OPSDECK_TERRAFORM",
+                &id,
+            );
+            // Only refuse if the plan could have run at all; otherwise report the real reason.
+            let mut probe = stored.clone();
+            approval::check_runnable(&mut probe, &hash, self.clock.as_ref())?;
+            let mut ev = self.event(&stored.plan.request_id, EventKind::Failed, Status::Approved);
+            ev.plan_id = Some(id.clone());
+            ev.message = Some(format!("not started: {err}"));
+            self.append(&[ev])?;
+            return Err(err);
+        }
+        self.check_signed_approval(&stored, &hash)?;
+
+        let host = hostname();
+        let me = self.identity.user.clone();
+        let rec = self.store.update_plan(&tenant, &id, &mut |r| {
+            approval::check_runnable(r, &hash, self.clock.as_ref())?;
+            r.state = State::Executing;
+            r.executions.push(Execution {
+                started_at: self.clock.iso(),
+                started_by: me.clone(),
+                host: host.clone(),
+                pid: std::process::id(),
+                finished_at: None,
+                exit_code: None,
+                log_uri: None,
+                outcome: None,
+            });
+            r.updated_at = self.clock.iso();
+            Ok(())
+        })?;
+        let mut ev = self.event(
+            &rec.plan.request_id,
+            EventKind::Executing,
+            Status::Executing,
+        );
+        ev.plan_id = Some(id.clone());
+        ev.agent_type = Some(rec.plan.agent.to_string());
+        ev.security_gates = serde_json::to_value(&gates).ok();
+        ev.message = Some(step.description.clone());
+        self.append(&[ev])?;
+
+        let state_dir = self.store.stack_state_dir(&tenant, stack)?;
+        let workspace = self.store.workspace_dir(&tenant, &id)?;
+        let files: Vec<(String, Vec<u8>)> = artifacts
+            .iter()
+            .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
+            .map(|(a, b)| (a.name.clone(), b.clone()))
+            .collect();
+        let run = terraform::run(
+            terraform::TerraformRun {
+                binary: &self.config.exec.terraform,
+                plan_id: &id,
+                workspace: &workspace,
+                state_file: &state_dir.join("terraform.tfstate"),
+                operation: *operation,
+                files: &files,
+            },
+            sink,
+            cancel,
+        )
+        .await;
+        let outcome = match run {
+            Ok(o) => o,
+            Err(e) => exec::Outcome {
+                success: false,
+                cancelled: false,
+                exit_code: None,
+                log: format!("opsdeck: {e}\n"),
+                outputs: None,
+            },
+        };
+        let log_sha = self.store.put_artifact(&tenant, outcome.log.as_bytes())?;
+        let log_uri = self.store.artifact_uri(&tenant, &log_sha);
+        let final_state = if outcome.success {
+            State::Succeeded
+        } else if outcome.cancelled {
+            State::Cancelled
+        } else {
+            State::Failed
+        };
+        let rec = self.store.update_plan(&tenant, &id, &mut |r| {
+            r.state = final_state;
+            if let Some(x) = r.executions.last_mut() {
+                x.finished_at = Some(self.clock.iso());
+                x.exit_code = outcome.exit_code;
+                x.log_uri = Some(log_uri.clone());
+                x.outcome = Some(final_state.as_str().to_string());
+            }
+            r.updated_at = self.clock.iso();
+            Ok(())
+        })?;
+        if outcome.success {
+            self.store.put_stack(&StackRecord {
+                name: stack.clone(),
+                tenant: tenant.clone(),
+                region: rec.plan.region.clone(),
+                last_applied_plan: id.clone(),
+                artifacts: rec
+                    .plan
+                    .artifacts
+                    .iter()
+                    .filter(|a| a.kind == ArtifactKind::Terraform)
+                    .cloned()
+                    .collect(),
+                status: if *operation == TerraformOp::Destroy {
+                    StackStatus::Destroyed
+                } else {
+                    StackStatus::Active
+                },
+                updated_at: self.clock.iso(),
+            })?;
+        }
+        let (kind, status) = match final_state {
+            State::Succeeded => (EventKind::Completed, Status::Completed),
+            State::Cancelled => (EventKind::Cancelled, Status::Cancelled),
+            _ => (EventKind::Failed, Status::Failed),
+        };
+        let mut ev = self.event(&rec.plan.request_id, kind, status);
+        ev.plan_id = Some(id.clone());
+        ev.agent_type = Some(rec.plan.agent.to_string());
+        ev.execution_logs = Some(log_uri.clone());
+        ev.cost_impact = Some(rec.plan.cost.monthly_usd);
+        ev.artifacts = vec![
+            json!({"name": "execution.log", "kind": ArtifactKind::Log, "sha256": log_sha, "uri": log_uri}),
+        ];
+        ev.message = Some(match outcome.exit_code {
+            Some(c) => format!("{} (exit {c})", final_state.as_str()),
+            None => final_state.as_str().to_string(),
+        });
+        self.append(&[ev])?;
+        sink(AgentEvent::Finished {
+            plan_id: id.clone(),
+            success: outcome.success,
+        });
+        Ok(ApplyReport {
+            plan_id: id,
+            state: final_state,
+            success: outcome.success,
+            cancelled: outcome.cancelled,
+            exit_code: outcome.exit_code,
+            log_uri: Some(log_uri),
+            outputs: outcome.outputs,
+        })
+    }
+
+    /// The approval must also stand in the signed audit trail, for this exact hash: editing the
+    /// plan file to add an approval is not enough.
+    fn check_signed_approval(&self, rec: &PlanRecord, hash: &str) -> Result<()> {
+        let approvers: Vec<String> = self
+            .store
+            .audit_records(&self.tenant.name)?
+            .into_iter()
+            .filter(|r| {
+                r.event.event == EventKind::Approved
+                    && r.event.plan_id.as_deref() == Some(rec.plan.plan_id.as_str())
+                    && r.event
+                        .approval_metadata
+                        .as_ref()
+                        .and_then(|m| m.get("planHash"))
+                        .and_then(|h| h.as_str())
+                        == Some(hash)
+            })
+            .map(|r| r.event.user_id)
+            .filter(|u| *u != rec.plan.requester)
+            .collect();
+        if (approvers.len() as u32) < rec.required_approvals {
+            return Err(Error::refused(format!(
+                "plan {} has no matching approval in the audit trail ({} of {} found for hash {}); it will not run",
+                rec.plan.plan_id,
+                approvers.len(),
+                rec.required_approvals,
+                approval::short(hash)
+            )));
+        }
+        Ok(())
+    }
+
+    /// A plan left `executing` by a process that no longer exists on this host is marked failed.
+    fn reap_interrupted(&self, id: &str) -> Result<()> {
+        let rec = self.store.get_plan(&self.tenant.name, id)?;
+        let Some(x) = rec.executions.last() else {
+            return Ok(());
+        };
+        if rec.state != State::Executing || x.host != hostname() || process_alive(x.pid) {
+            return Ok(());
+        }
+        self.store.update_plan(&self.tenant.name, id, &mut |r| {
+            r.state = State::Failed;
+            if let Some(x) = r.executions.last_mut() {
+                x.outcome = Some("interrupted".into());
+                x.finished_at = Some(self.clock.iso());
+            }
+            Ok(())
+        })?;
+        let mut ev = self.event(&rec.plan.request_id, EventKind::Failed, Status::Failed);
+        ev.plan_id = Some(id.to_string());
+        ev.message = Some(format!(
+            "interrupted: the applying process (pid {}) exited before finishing",
+            x.pid
+        ));
+        self.append(&[ev])?;
+        Ok(())
+    }
+
+    pub fn stacks(&self) -> Result<Vec<StackRecord>> {
+        self.store.list_stacks(&self.tenant.name)
+    }
+
+    pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        Ok(filter.apply(self.store.audit_records(&self.tenant.name)?))
+    }
+
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.store.verify_audit(&self.tenant.name)
+    }
+}
+
+fn intent_error(e: IntentError) -> Error {
+    Error::Input(e.to_string())
+}
+
+/// `p-` and ten base32 characters (50 random bits): short enough to type, unique per tenant
+/// (creation fails rather than overwrite on the rare collision).
+fn new_plan_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let mut id = String::from("p-");
+    for b in bytes.iter().take(10) {
+        id.push(ALPHABET[(*b as usize) % ALPHABET.len()] as char);
+    }
+    id
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).to_string()
+}
+
+fn process_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence and permission.
+    let rc = unsafe { libc::kill(pid as i32, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}

@@ -1,0 +1,164 @@
+//! Cost estimates from the bundled price table (`templates/pricing/prices.toml`).
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+use super::{CostEstimate, CostLine};
+
+const PRICES_TOML: &str = include_str!("../../templates/pricing/prices.toml");
+
+#[derive(Debug, Deserialize)]
+pub struct PriceTable {
+    pub source: String,
+    pub price_date: String,
+    pub hours_per_month: f64,
+    pub instance_hourly_usd: BTreeMap<String, f64>,
+    pub other_hourly_usd: BTreeMap<String, f64>,
+    pub region_factor: BTreeMap<String, f64>,
+}
+
+/// Parsed once; the table is compiled in and covered by a test, so it always parses.
+pub static PRICES: LazyLock<Result<PriceTable, String>> =
+    LazyLock::new(|| toml::from_str(PRICES_TOML).map_err(|e| format!("price table: {e}")));
+
+/// What a stack asks for, in the terms the price table knows.
+#[derive(Debug, Clone, Default)]
+pub struct CostInput<'a> {
+    pub region: &'a str,
+    pub instances: Option<(u32, &'a str)>,
+    pub root_volume_gb: u32,
+    pub load_balancer: Option<&'a str>,
+    pub bucket: bool,
+}
+
+pub fn estimate(input: &CostInput<'_>) -> CostEstimate {
+    let table = match &*PRICES {
+        Ok(t) => t,
+        Err(e) => {
+            return CostEstimate {
+                notes: vec![format!("no estimate: {e}")],
+                ..CostEstimate::default()
+            };
+        }
+    };
+    let mut notes = Vec::new();
+    let factor = match table.region_factor.get(input.region) {
+        Some(f) => *f,
+        None => {
+            notes.push(format!(
+                "no regional factor for {}: priced as us-east-1",
+                input.region
+            ));
+            1.0
+        }
+    };
+    let hours = table.hours_per_month;
+    let mut lines = Vec::new();
+    let mut line = |item: String, quantity: f64, unit: &str, hourly: f64| {
+        let hourly_total = hourly * quantity * factor;
+        lines.push(CostLine {
+            item,
+            quantity,
+            unit: unit.to_string(),
+            hourly_usd: round4(hourly_total),
+            monthly_usd: round2(hourly_total * hours),
+        });
+    };
+    let other = |k: &str| table.other_hourly_usd.get(k).copied().unwrap_or(0.0);
+    if let Some((count, itype)) = input.instances {
+        match table.instance_hourly_usd.get(itype) {
+            Some(price) => line(format!("EC2 {itype}"), f64::from(count), "instance", *price),
+            None => notes.push(format!(
+                "{itype} is not in the bundled price table: its compute cost is not included"
+            )),
+        }
+        let gb = f64::from(count * input.root_volume_gb);
+        line(
+            format!("EBS gp3 root volumes ({} GB each)", input.root_volume_gb),
+            gb,
+            "GB",
+            other("gp3_gb_month") / hours,
+        );
+    }
+    match input.load_balancer {
+        Some("nlb") => {
+            line("Network Load Balancer".into(), 1.0, "hour", other("nlb"));
+            line(
+                "NLB capacity units (1 assumed)".into(),
+                1.0,
+                "NLCU",
+                other("nlb_nlcu"),
+            );
+        }
+        Some(_) => {
+            line(
+                "Application Load Balancer".into(),
+                1.0,
+                "hour",
+                other("alb"),
+            );
+            line(
+                "ALB capacity units (1 assumed)".into(),
+                1.0,
+                "LCU",
+                other("alb_lcu"),
+            );
+        }
+        None => {}
+    }
+    if input.bucket {
+        notes.push(format!(
+            "S3 storage is billed by use (${:.3}/GB-month standard): an empty bucket costs nothing",
+            other("s3_standard_gb_month")
+        ));
+    }
+    let monthly = round2(lines.iter().map(|l| l.monthly_usd).sum());
+    CostEstimate {
+        monthly_usd: monthly,
+        lines,
+        source: table.source.clone(),
+        price_date: table.price_date.clone(),
+        notes,
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_table_parses_and_prices_the_spec_example() {
+        assert!(PRICES.is_ok(), "{:?}", PRICES.as_ref().err());
+        let est = estimate(&CostInput {
+            region: "us-east-1",
+            instances: Some((3, "t3.medium")),
+            root_volume_gb: 8,
+            load_balancer: Some("alb"),
+            bucket: false,
+        });
+        // 3 × 0.0416 × 730 = 91.10; 24 GB × 0.08 = 1.92; ALB (0.0225 + 0.008) × 730 = 22.27
+        assert_eq!(est.monthly_usd, 115.29);
+        assert_eq!(est.price_date, "2025-01-15");
+    }
+
+    #[test]
+    fn unknown_types_are_noted_not_guessed() {
+        let est = estimate(&CostInput {
+            region: "xx-nowhere-1",
+            instances: Some((1, "z9.mega")),
+            root_volume_gb: 8,
+            ..CostInput::default()
+        });
+        assert_eq!(est.notes.len(), 2);
+    }
+}

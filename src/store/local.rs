@@ -1,0 +1,454 @@
+//! The embedded store: plain files under one directory, safe for several processes on one host
+//! and for a kill -9 at any point.
+//!
+//! ```text
+//! <root>/keys/                       signing key (0600) and trusted public keys
+//! <root>/tenants/<t>/tenant.json
+//! <root>/tenants/<t>/audit.jsonl     one sealed record per line, append-only
+//! <root>/tenants/<t>/plans/<id>.json replaced atomically under plans.lock
+//! <root>/tenants/<t>/artifacts/ab/<sha256>
+//! <root>/tenants/<t>/stacks/<name>.json and stacks/<name>/terraform.tfstate
+//! <root>/tenants/<t>/workspaces/<plan id>/
+//! ```
+//! Audit appends take `audit.lock`, repair a torn last line left by a crash (it was never
+//! acknowledged), seal the batch onto the chain, write it with one `write` and `fdatasync`.
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::fsutil::{FileLock, ensure_private_dir, write_atomic};
+use super::{StackRecord, Store};
+use crate::approval::PlanRecord;
+use crate::audit::chain::{self, GENESIS, KeyRing};
+use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
+use crate::error::{Error, Result};
+use crate::plan::sha256_hex;
+use crate::tenant::{Tenant, validate_name};
+
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    pub fn open(root: &Path) -> Result<LocalStore> {
+        ensure_private_dir(root)?;
+        ensure_private_dir(&root.join("tenants"))?;
+        Ok(LocalStore {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.root.join("keys")
+    }
+
+    fn tenant_dir(&self, tenant: &str) -> Result<PathBuf> {
+        validate_name(tenant)?;
+        Ok(self.root.join("tenants").join(tenant))
+    }
+
+    fn tenant_subdir(&self, tenant: &str, sub: &str) -> Result<PathBuf> {
+        let dir = self.tenant_dir(tenant)?.join(sub);
+        ensure_private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    fn audit_path(&self, tenant: &str) -> Result<PathBuf> {
+        Ok(self.tenant_dir(tenant)?.join("audit.jsonl"))
+    }
+
+    fn plan_path(&self, tenant: &str, id: &str) -> Result<PathBuf> {
+        if !valid_id(id) {
+            return Err(Error::not_found(
+                "plan",
+                id,
+                "plan ids look like p-xxxxxxxxxx",
+            ));
+        }
+        Ok(self
+            .tenant_subdir(tenant, "plans")?
+            .join(format!("{id}.json")))
+    }
+
+    fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+        match fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+        }
+    }
+
+    fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(value)
+            .map_err(|e| Error::io("encoding record", std::io::Error::other(e)))?;
+        write_atomic(path, &bytes)
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_sha(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Reads the chain head (last seq and hash) and cuts a torn last line left by a crash.
+fn chain_head(file: &mut fs::File, path: &Path) -> Result<(u64, String)> {
+    let io = |e| Error::io(format!("reading {}", path.display()), e);
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Ok((0, GENESIS.to_string()));
+    }
+    let mut window = 64 * 1024u64;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start)).map_err(io)?;
+        let mut buf = Vec::with_capacity((len - start) as usize);
+        Read::by_ref(file)
+            .take(len - start)
+            .read_to_end(&mut buf)
+            .map_err(io)?;
+        let mut end = buf.len();
+        if buf.last() != Some(&b'\n') {
+            // A write that never completed: it was not acknowledged, so it is dropped.
+            match buf.iter().rposition(|b| *b == b'\n') {
+                Some(nl) => end = nl + 1,
+                None if start == 0 => end = 0,
+                None => {
+                    window *= 4;
+                    continue;
+                }
+            }
+            let keep = start + end as u64;
+            tracing::warn!(path = %path.display(), dropped = len - keep, "repairing torn audit record");
+            file.set_len(keep).map_err(io)?;
+            file.sync_data().map_err(io)?;
+            if keep == 0 {
+                return Ok((0, GENESIS.to_string()));
+            }
+            return chain_head(file, path);
+        }
+        let body = &buf[..end - 1];
+        let line_start = match body.iter().rposition(|b| *b == b'\n') {
+            Some(nl) => nl + 1,
+            None if start == 0 => 0,
+            None => {
+                window *= 4;
+                continue;
+            }
+        };
+        let rec = chain::parse_line(&body[line_start..]).map_err(|detail| Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!(
+                "last audit record is {detail}; appends are refused until it is examined"
+            ),
+        })?;
+        return Ok((rec.seq, rec.hash));
+    }
+}
+
+impl Store for LocalStore {
+    fn backend(&self) -> &'static str {
+        "local"
+    }
+
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        let dir = self.root.join("tenants");
+        let mut out = Vec::new();
+        let entries =
+            fs::read_dir(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if validate_name(&name).is_ok()
+                && let Some(t) = self.get_tenant(&name)?
+            {
+                out.push(t);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn get_tenant(&self, name: &str) -> Result<Option<Tenant>> {
+        Self::read_json(&self.tenant_dir(name)?.join("tenant.json"))
+    }
+
+    fn put_tenant(&self, tenant: &Tenant) -> Result<()> {
+        let dir = self.tenant_dir(&tenant.name)?;
+        ensure_private_dir(&dir)?;
+        Self::write_json(&dir.join("tenant.json"), tenant)
+    }
+
+    fn append_audit(
+        &self,
+        tenant: &str,
+        events: &[AuditEvent],
+        signer: &Signer,
+    ) -> Result<Vec<AuditRecord>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dir = self.tenant_dir(tenant)?;
+        ensure_private_dir(&dir)?;
+        let path = self.audit_path(tenant)?;
+        let _lock = FileLock::exclusive(&dir.join("audit.lock"))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let (mut seq, mut prev) = chain_head(&mut file, &path)?;
+        let mut batch = String::new();
+        let mut records = Vec::with_capacity(events.len());
+        for event in events {
+            seq += 1;
+            let (rec, line) = signer.seal(tenant, seq, &prev, event)?;
+            prev = rec.hash.clone();
+            batch.push_str(&line);
+            records.push(rec);
+        }
+        file.write_all(batch.as_bytes())
+            .and_then(|_| file.sync_data())
+            .map_err(|e| Error::io(format!("appending to {}", path.display()), e))?;
+        Ok(records)
+    }
+
+    fn audit_records(&self, tenant: &str) -> Result<Vec<AuditRecord>> {
+        let path = self.audit_path(tenant)?;
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let mut out = Vec::new();
+        for (i, line) in data.split(|b| *b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            match chain::parse_line(line) {
+                Ok(r) => out.push(r),
+                // A torn tail from a crash is not an event; anything else is damage.
+                Err(_) if i + 1 == data.split(|b| *b == b'\n').count() => {}
+                Err(detail) => {
+                    return Err(Error::Corrupt {
+                        path: path.clone(),
+                        detail: format!("line {}: {detail}", i + 1),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn verify_audit(&self, tenant: &str) -> Result<VerifyReport> {
+        let path = self.audit_path(tenant)?;
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let ring = KeyRing::load(&self.keys_dir())?;
+        Ok(chain::verify(tenant, &data, &ring))
+    }
+
+    fn put_artifact(&self, tenant: &str, bytes: &[u8]) -> Result<String> {
+        let sha = sha256_hex(bytes);
+        let dir = self.tenant_subdir(tenant, "artifacts")?.join(&sha[..2]);
+        ensure_private_dir(&dir)?;
+        let path = dir.join(&sha);
+        if !path.exists() {
+            write_atomic(&path, bytes)?;
+        }
+        Ok(sha)
+    }
+
+    fn get_artifact(&self, tenant: &str, sha256: &str) -> Result<Vec<u8>> {
+        if !valid_sha(sha256) {
+            return Err(Error::not_found(
+                "artifact",
+                sha256,
+                "expected a sha256 hex digest",
+            ));
+        }
+        let path = self
+            .tenant_dir(tenant)?
+            .join("artifacts")
+            .join(&sha256[..2])
+            .join(sha256);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::not_found(
+                    "artifact",
+                    sha256,
+                    format!("tenant {tenant}"),
+                ));
+            }
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let actual = sha256_hex(&bytes);
+        if actual != sha256 {
+            return Err(Error::Corrupt {
+                path,
+                detail: format!("artifact content changed: it now hashes to {actual}"),
+            });
+        }
+        Ok(bytes)
+    }
+
+    fn artifact_uri(&self, tenant: &str, sha256: &str) -> String {
+        let prefix = sha256.get(..2).unwrap_or("xx");
+        format!(
+            "file://{}",
+            self.root
+                .join("tenants")
+                .join(tenant)
+                .join("artifacts")
+                .join(prefix)
+                .join(sha256)
+                .display()
+        )
+    }
+
+    fn create_plan(&self, rec: &PlanRecord) -> Result<()> {
+        let path = self.plan_path(&rec.plan.tenant, &rec.plan.plan_id)?;
+        let _lock = FileLock::exclusive(&self.tenant_dir(&rec.plan.tenant)?.join("plans.lock"))?;
+        if path.exists() {
+            return Err(Error::input(format!(
+                "plan {} already exists",
+                rec.plan.plan_id
+            )));
+        }
+        Self::write_json(&path, rec)
+    }
+
+    fn get_plan(&self, tenant: &str, id: &str) -> Result<PlanRecord> {
+        let path = self.plan_path(tenant, id)?;
+        Self::read_json(&path)?.ok_or_else(|| {
+            Error::not_found(
+                "plan",
+                id,
+                format!("in tenant {tenant}; `opsdeck plans list` shows them"),
+            )
+        })
+    }
+
+    fn list_plans(&self, tenant: &str) -> Result<Vec<PlanRecord>> {
+        let dir = self.tenant_subdir(tenant, "plans")?;
+        let mut out = Vec::new();
+        let entries =
+            fs::read_dir(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            match Self::read_json::<PlanRecord>(&path) {
+                Ok(Some(rec)) => out.push(rec),
+                Ok(None) => {}
+                // One damaged plan must not hide the others; it is reported in the log.
+                Err(e) => tracing::error!(error = %e, "skipping unreadable plan"),
+            }
+        }
+        out.sort_by(|a, b| b.plan.created_at.cmp(&a.plan.created_at));
+        Ok(out)
+    }
+
+    fn update_plan(
+        &self,
+        tenant: &str,
+        id: &str,
+        f: &mut dyn FnMut(&mut PlanRecord) -> Result<()>,
+    ) -> Result<PlanRecord> {
+        let path = self.plan_path(tenant, id)?;
+        let _lock = FileLock::exclusive(&self.tenant_dir(tenant)?.join("plans.lock"))?;
+        let original: PlanRecord = Self::read_json(&path)?
+            .ok_or_else(|| Error::not_found("plan", id, format!("in tenant {tenant}")))?;
+        let mut rec = original.clone();
+        let outcome = f(&mut rec);
+        if rec != original {
+            Self::write_json(&path, &rec)?;
+        }
+        outcome.map(|_| rec)
+    }
+
+    fn get_stack(&self, tenant: &str, name: &str) -> Result<Option<StackRecord>> {
+        if !valid_id(name) {
+            return Ok(None);
+        }
+        Self::read_json(
+            &self
+                .tenant_subdir(tenant, "stacks")?
+                .join(format!("{name}.json")),
+        )
+    }
+
+    fn put_stack(&self, stack: &StackRecord) -> Result<()> {
+        if !valid_id(&stack.name) {
+            return Err(Error::input(format!("invalid stack name '{}'", stack.name)));
+        }
+        let path = self
+            .tenant_subdir(&stack.tenant, "stacks")?
+            .join(format!("{}.json", stack.name));
+        Self::write_json(&path, stack)
+    }
+
+    fn list_stacks(&self, tenant: &str) -> Result<Vec<StackRecord>> {
+        let dir = self.tenant_subdir(tenant, "stacks")?;
+        let mut out = Vec::new();
+        let entries =
+            fs::read_dir(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) == Some("json")
+                && let Some(s) = Self::read_json::<StackRecord>(&path)?
+            {
+                out.push(s);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn stack_state_dir(&self, tenant: &str, stack: &str) -> Result<PathBuf> {
+        if !valid_id(stack) {
+            return Err(Error::input(format!("invalid stack name '{stack}'")));
+        }
+        let dir = self.tenant_subdir(tenant, "stacks")?.join(stack);
+        ensure_private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    fn workspace_dir(&self, tenant: &str, plan_id: &str) -> Result<PathBuf> {
+        if !valid_id(plan_id) {
+            return Err(Error::input(format!("invalid plan id '{plan_id}'")));
+        }
+        let dir = self.tenant_subdir(tenant, "workspaces")?.join(plan_id);
+        ensure_private_dir(&dir)?;
+        Ok(dir)
+    }
+}

@@ -1,0 +1,93 @@
+//! Where state lives. [`Store`] is the contract every backend meets: the embedded local store
+//! (default, no AWS) and the shared DynamoDB + S3 backend. Calls block; front ends make them off
+//! their UI thread.
+//!
+//! Guarantees every backend keeps: audit appends are atomic per batch and keep one valid chain
+//! per tenant under concurrent writers; plan updates are atomic read-modify-write; artifacts are
+//! content-addressed and never overwritten; nothing crosses tenants.
+
+pub mod fsutil;
+pub mod local;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::approval::PlanRecord;
+use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
+use crate::error::Result;
+use crate::plan::ArtifactRef;
+use crate::tenant::Tenant;
+
+pub use local::LocalStore;
+
+/// A Terraform stack: a named set of resources with its own state, changed by successive plans.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackRecord {
+    pub name: String,
+    pub tenant: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Plan whose configuration is currently applied.
+    pub last_applied_plan: String,
+    /// The applied configuration, so a later destroy runs against exactly that.
+    pub artifacts: Vec<ArtifactRef>,
+    pub status: StackStatus,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StackStatus {
+    Active,
+    Destroyed,
+}
+
+pub trait Store: Send + Sync {
+    /// `local` or `aws`.
+    fn backend(&self) -> &'static str;
+    /// Where the data is, for status lines and error messages.
+    fn location(&self) -> String;
+
+    fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    fn get_tenant(&self, name: &str) -> Result<Option<Tenant>>;
+    fn put_tenant(&self, tenant: &Tenant) -> Result<()>;
+
+    /// Appends `events` in order as one atomic batch, sealing each onto the tenant's chain.
+    fn append_audit(
+        &self,
+        tenant: &str,
+        events: &[AuditEvent],
+        signer: &Signer,
+    ) -> Result<Vec<AuditRecord>>;
+    fn audit_records(&self, tenant: &str) -> Result<Vec<AuditRecord>>;
+    fn verify_audit(&self, tenant: &str) -> Result<VerifyReport>;
+
+    /// Stores bytes under their SHA-256 (idempotent) and returns the hex digest.
+    fn put_artifact(&self, tenant: &str, bytes: &[u8]) -> Result<String>;
+    /// Reads an artifact back, checking that its bytes still hash to its name.
+    fn get_artifact(&self, tenant: &str, sha256: &str) -> Result<Vec<u8>>;
+    fn artifact_uri(&self, tenant: &str, sha256: &str) -> String;
+
+    /// Creates a plan; fails if the id exists.
+    fn create_plan(&self, rec: &PlanRecord) -> Result<()>;
+    fn get_plan(&self, tenant: &str, id: &str) -> Result<PlanRecord>;
+    fn list_plans(&self, tenant: &str) -> Result<Vec<PlanRecord>>;
+    /// Atomic read-modify-write. The record is saved if `f` changed it, even when `f` returns
+    /// an error (an expiry noticed while refusing is kept), and `f`'s error is then returned.
+    fn update_plan(
+        &self,
+        tenant: &str,
+        id: &str,
+        f: &mut dyn FnMut(&mut PlanRecord) -> Result<()>,
+    ) -> Result<PlanRecord>;
+
+    fn get_stack(&self, tenant: &str, name: &str) -> Result<Option<StackRecord>>;
+    fn put_stack(&self, stack: &StackRecord) -> Result<()>;
+    fn list_stacks(&self, tenant: &str) -> Result<Vec<StackRecord>>;
+
+    /// Local directory holding a stack's Terraform state.
+    fn stack_state_dir(&self, tenant: &str, stack: &str) -> Result<PathBuf>;
+    /// Scratch directory in which a plan is executed.
+    fn workspace_dir(&self, tenant: &str, plan_id: &str) -> Result<PathBuf>;
+}

@@ -1,0 +1,161 @@
+//! Tenants (teams) and the acting identity. Everything read or written is scoped to one tenant.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Per-tenant guardrail settings the core enforces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tenant {
+    pub name: String,
+    pub created_at: String,
+    /// Regions plans may target; empty means any region.
+    pub allowed_regions: Vec<String>,
+    pub default_region: String,
+    /// Largest monthly cost estimate a single plan may carry, in USD (0 = no limit).
+    pub per_plan_limit_usd: f64,
+    /// Approvals a mutating plan needs (never from its requester).
+    pub required_approvals: u32,
+    /// Seconds a plan may wait for approval before it expires.
+    pub pending_ttl_secs: u64,
+    /// Seconds an approval stays valid for `apply`.
+    pub approved_ttl_secs: u64,
+}
+
+impl Default for Tenant {
+    fn default() -> Self {
+        Tenant {
+            name: "default".into(),
+            created_at: String::new(),
+            allowed_regions: Vec::new(),
+            default_region: "us-east-1".into(),
+            per_plan_limit_usd: 0.0,
+            required_approvals: 1,
+            pending_ttl_secs: 7 * 24 * 3600,
+            approved_ttl_secs: 24 * 3600,
+        }
+    }
+}
+
+/// Tenant names become path components and key prefixes: keep them plain.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(format!(
+            "invalid tenant name '{name}': use 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+        )))
+    }
+}
+
+/// How the acting user was established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserSource {
+    /// The operating-system account running opsdeck.
+    Os,
+    /// `--user` on the command line.
+    Flag,
+    /// `OPSDECK_USER` in the environment.
+    Env,
+    /// An MCP client.
+    Mcp,
+}
+
+impl UserSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSource::Os => "os",
+            UserSource::Flag => "flag",
+            UserSource::Env => "env",
+            UserSource::Mcp => "mcp",
+        }
+    }
+}
+
+/// Who is acting, and how we know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    pub user: String,
+    pub source: UserSource,
+    /// The OS account behind it, recorded even when `--user` names someone else.
+    pub os_user: String,
+}
+
+impl Identity {
+    /// `--user` wins over `OPSDECK_USER`, which wins over the OS account.
+    pub fn resolve(flag: Option<&str>, env: Option<&str>) -> Result<Identity> {
+        let os_user = os_user();
+        let (user, source) = match (flag, env) {
+            (Some(u), _) => (u.to_string(), UserSource::Flag),
+            (None, Some(u)) if !u.trim().is_empty() => (u.to_string(), UserSource::Env),
+            _ => (os_user.clone(), UserSource::Os),
+        };
+        validate_user(&user)?;
+        Ok(Identity {
+            user,
+            source,
+            os_user,
+        })
+    }
+}
+
+pub fn validate_user(user: &str) -> Result<()> {
+    let ok = !user.is_empty()
+        && user.len() <= 128
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@+-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(format!(
+            "invalid user name '{user}': use letters, digits and . _ @ + - (at most 128)"
+        )))
+    }
+}
+
+fn os_user() -> String {
+    for var in ["USER", "LOGNAME", "USERNAME"] {
+        if let Ok(u) = std::env::var(var)
+            && !u.is_empty()
+            && validate_user(&u).is_ok()
+        {
+            return u;
+        }
+    }
+    // No login variables (cron, containers): fall back to the numeric uid.
+    // SAFETY: getuid has no preconditions and cannot fail.
+    format!("uid{}", unsafe { libc::getuid() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_beats_env_beats_os() {
+        let i = Identity::resolve(Some("bob"), Some("carol")).unwrap();
+        assert_eq!((i.user.as_str(), i.source), ("bob", UserSource::Flag));
+        let i = Identity::resolve(None, Some("carol")).unwrap();
+        assert_eq!((i.user.as_str(), i.source), ("carol", UserSource::Env));
+        let i = Identity::resolve(None, None).unwrap();
+        assert_eq!(i.source, UserSource::Os);
+        assert!(Identity::resolve(Some("bob; rm -rf /"), None).is_err());
+    }
+
+    #[test]
+    fn tenant_names_are_plain() {
+        assert!(validate_name("team-a").is_ok());
+        assert!(validate_name("../etc").is_err());
+        assert!(validate_name("Team").is_err());
+        assert!(validate_name("").is_err());
+    }
+}
