@@ -381,8 +381,10 @@ impl Deck {
                 "a plan id is required (`opsdeck plans list` shows them)",
             ));
         }
-        if let Ok(rec) = self.store.get_plan(&self.tenant.name, id) {
-            return Ok(rec.plan.plan_id);
+        match self.store.get_plan(&self.tenant.name, id) {
+            Ok(rec) => return Ok(rec.plan.plan_id),
+            Err(e @ Error::Corrupt { .. }) => return Err(e),
+            Err(_) => {}
         }
         let matches: Vec<String> = self
             .store
@@ -547,6 +549,8 @@ impl Deck {
                 deny.rule, deny.reason
             )));
         }
+        // Approval state first: the most useful answer for a plan that is not ready.
+        approval::check_runnable(&mut stored.clone(), &hash, self.clock.as_ref())?;
         // Pre-flight: say what is missing before anything changes state.
         let step = stored.plan.steps.first().cloned();
         let Some(step) = step else {
@@ -560,9 +564,6 @@ impl Deck {
                 "exec.terraform in config.toml or OPSDECK_TERRAFORM",
                 &id,
             );
-            // Only refuse if the plan could have run at all; otherwise report the real reason.
-            let mut probe = stored.clone();
-            approval::check_runnable(&mut probe, &hash, self.clock.as_ref())?;
             let mut ev = self.event(&stored.plan.request_id, EventKind::Failed, Status::Approved);
             ev.plan_id = Some(id.clone());
             ev.message = Some(format!("not started: {err}"));

@@ -131,9 +131,27 @@ fn os_user() -> String {
             return u;
         }
     }
-    // No login variables (cron, containers): fall back to the numeric uid.
-    // SAFETY: getuid has no preconditions and cannot fail.
-    format!("uid{}", unsafe { libc::getuid() })
+    // No login variables (cron, containers): ask the password database, then the bare uid.
+    // SAFETY: getuid cannot fail; getpwuid_r writes only into the buffers we pass and sets
+    // `result` to null or to `pwd`, whose name points into `buf`, valid while `buf` lives.
+    unsafe {
+        let uid = libc::getuid();
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut buf = [0 as libc::c_char; 1024];
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        if libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) == 0
+            && !result.is_null()
+            && !pwd.pw_name.is_null()
+        {
+            let name = std::ffi::CStr::from_ptr(pwd.pw_name)
+                .to_string_lossy()
+                .to_string();
+            if validate_user(&name).is_ok() {
+                return name;
+            }
+        }
+        format!("uid{uid}")
+    }
 }
 
 #[cfg(test)]
