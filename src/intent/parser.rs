@@ -844,6 +844,12 @@ const NOT_A_NAME: &[&str] = &[
     "each", "any", "some", "your", "its",
 ];
 
+/// Words that end a noun phrase rather than name something.
+const FUNCTION_WORDS: &[&str] = &[
+    "in", "on", "for", "to", "with", "from", "and", "or", "of", "at", "by", "that", "this", "the",
+    "a", "an", "as", "into", "now", "please", "too", "is", "are",
+];
+
 fn name_like(t: &Token<'_>, extra: &str) -> bool {
     let ok_chars = t
         .orig
@@ -884,8 +890,16 @@ fn name_near(
             j += 1;
         }
         if let Some(next) = tokens.get(j) {
-            let plain_word_ok = matches!(next.kind, Kind::Unknown) || has_punct(next);
-            if name_like(next, extra_chars) && plain_word_ok && !next.is_stop() {
+            // Stack names are often ordinary words ("stack web"); other names must not be.
+            let plain_word_ok = matches!(next.kind, Kind::Unknown)
+                || has_punct(next)
+                || (!strict_before && !FUNCTION_WORDS.contains(&next.lower.as_str()));
+            let stop_ok = !next.is_stop() || !strict_before;
+            if name_like(next, extra_chars)
+                && plain_word_ok
+                && stop_ok
+                && !FUNCTION_WORDS.contains(&next.lower.as_str())
+            {
                 return Some(next.orig.to_string());
             }
         }
