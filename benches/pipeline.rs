@@ -1,1 +1,186 @@
-fn main() {}
+//! `cargo bench --bench pipeline`: prints the core pipeline's figures.
+//!
+//! - classify throughput on one core (the labelled corpus, repeated)
+//! - ask → stored plan latency, p50/p99 (in process, local store, no terraform)
+//! - audit append rate (one fsync'd event per append, and batches)
+//! - `audit verify` time for 100k events
+//!
+//! Targets (issue 2): classify ≥ 50k requests/s; ask → plan p99 < 20 ms; verify 100k < 1 s.
+
+use std::time::{Duration, Instant};
+
+use opsdeck::audit::{AuditEvent, EventKind, Signer, Status};
+use opsdeck::pipeline::{Deck, OpenOptions};
+use opsdeck::store::{LocalStore, Store};
+
+fn corpus() -> Vec<String> {
+    include_str!("../tests/corpus/requests.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn event(i: usize) -> AuditEvent {
+    AuditEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: "default".into(),
+        user_id: "bench".into(),
+        user_source: "flag".into(),
+        os_user: "bench".into(),
+        timestamp: "2026-11-24T10:00:00.000Z".into(),
+        event: EventKind::Planned,
+        status: Status::Pending,
+        plan_id: Some(format!("p-bench{i:06}")),
+        intent: Some(serde_json::json!({"agent": "infra", "action": "create",
+            "params": {"count": 3, "instance_type": "t3.medium", "region": "ap-south-1"}})),
+        agent_type: Some("infra".into()),
+        approval_metadata: None,
+        execution_logs: None,
+        cost_impact: Some(124.51),
+        security_gates: Some(serde_json::json!([{"rule": "region.allowed", "result": "pass"}])),
+        artifacts: vec![
+            serde_json::json!({"name": "main.tf", "sha256": "68591d585bac1031a3fd9dc575f3536f130dd82ecd21b5e8df86f4e0b03cc49c"}),
+        ],
+        message: Some("create stack web-ap-south-1-030b in ap-south-1: 3 × t3.medium".into()),
+    }
+}
+
+fn main() {
+    // cargo passes --bench; nothing to parse.
+    let texts = corpus();
+
+    // 1. classify throughput, one thread.
+    for t in &texts {
+        let _ = opsdeck::intent::parse(t);
+    }
+    let rounds = 400;
+    let start = Instant::now();
+    let mut n = 0usize;
+    for _ in 0..rounds {
+        for t in &texts {
+            std::hint::black_box(opsdeck::intent::parse(std::hint::black_box(t)).ok());
+            n += 1;
+        }
+    }
+    let el = start.elapsed();
+    println!(
+        "classify: {n} requests in {:.1} ms on one thread = {:.0} requests/s ({:.2} µs each)",
+        ms(el),
+        n as f64 / el.as_secs_f64(),
+        el.as_secs_f64() * 1e6 / n as f64
+    );
+
+    // 2. ask → stored plan.
+    let home = tempfile::tempdir().unwrap();
+    let deck = Deck::open(OpenOptions {
+        home: Some(home.path().to_path_buf()),
+        user: Some("bench".into()),
+        ..OpenOptions::default()
+    })
+    .unwrap();
+    let asks = [
+        "Create 3 t3.medium instances in ap-south-1 with ALB",
+        "create an s3 bucket",
+        "spin up 5 t3.small boxes in Sydney behind a network load balancer",
+        "create 1 t3.micro instance in Oregon tagged Team=web",
+    ];
+    for a in asks {
+        deck.ask(a, &|_| {}).unwrap();
+    }
+    let mut lat = Vec::new();
+    for i in 0..500 {
+        let t = Instant::now();
+        deck.ask(asks[i % asks.len()], &|_| {}).unwrap();
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    println!(
+        "ask → stored plan (500 asks, 5 fsync'd audit events + artifacts + plan each): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
+        ms(*lat.last().unwrap())
+    );
+
+    // 3. audit append rate.
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(dir.path()).unwrap();
+    let signer = Signer::load_or_create(&dir.path().join("keys")).unwrap();
+    store
+        .put_tenant(&opsdeck::tenant::Tenant::default())
+        .unwrap();
+    let single = 2000;
+    let t = Instant::now();
+    for i in 0..single {
+        store.append_audit("default", &[event(i)], &signer).unwrap();
+    }
+    let el = t.elapsed();
+    println!(
+        "audit append, one event per fsync'd append: {single} in {:.0} ms = {:.0} events/s",
+        ms(el),
+        single as f64 / el.as_secs_f64()
+    );
+    let target = 100_000usize;
+    let batch = 1000;
+    let t = Instant::now();
+    let mut i = single;
+    while i < target {
+        let events: Vec<AuditEvent> = (i..(i + batch).min(target)).map(event).collect();
+        store.append_audit("default", &events, &signer).unwrap();
+        i += batch;
+    }
+    let el = t.elapsed();
+    println!(
+        "audit append, batches of {batch}: {} events in {:.0} ms = {:.0} events/s",
+        target - single,
+        ms(el),
+        (target - single) as f64 / el.as_secs_f64()
+    );
+
+    // 4. verify 100k.
+    let size = std::fs::metadata(dir.path().join("tenants/default/audit.jsonl"))
+        .unwrap()
+        .len();
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let r = store.verify_audit("default", false).unwrap();
+        times.push(t.elapsed());
+        assert!(r.ok && r.records == target, "{r:?}");
+    }
+    times.sort();
+    println!(
+        "audit verify: {target} events ({:.1} MB) in {:.0} ms (best of 3; median {:.0} ms) on {} threads",
+        size as f64 / 1e6,
+        ms(times[0]),
+        ms(times[1]),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    let t = Instant::now();
+    let r = store.verify_audit("default", true).unwrap();
+    assert!(r.ok);
+    println!(
+        "audit verify --full (every one of {} signatures): {:.0} ms",
+        r.signatures_checked,
+        ms(t.elapsed())
+    );
+    let t = Instant::now();
+    let all = store.audit_records("default").unwrap();
+    println!(
+        "audit read: {} events parsed in {:.0} ms",
+        all.len(),
+        ms(t.elapsed())
+    );
+}

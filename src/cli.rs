@@ -143,7 +143,12 @@ pub enum AuditCommand {
     /// One event (by event id or sequence number), or every event of a plan or request.
     Show { id: String },
     /// Recompute the hash chain and signatures; names the first broken record.
-    Verify,
+    Verify {
+        /// Check every record's signature, not only every 8th and the last (each signature
+        /// already covers all records before it).
+        #[arg(long)]
+        full: bool,
+    },
     /// Write events with their chain fields as JSON or CSV.
     Export {
         #[arg(long, value_enum, default_value = "json")]
@@ -607,8 +612,8 @@ fn audit(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
             }
             Ok(0)
         }
-        AuditCommand::Verify => {
-            let report = deck.verify()?;
+        AuditCommand::Verify { full } => {
+            let report = deck.verify(full)?;
             if json_out {
                 print_json(&report)?;
             } else if report.ok {

@@ -772,8 +772,8 @@ impl Deck {
         Ok(filter.apply(self.store.audit_records(&self.tenant.name)?))
     }
 
-    pub fn verify(&self) -> Result<VerifyReport> {
-        self.store.verify_audit(&self.tenant.name)
+    pub fn verify(&self, full: bool) -> Result<VerifyReport> {
+        self.store.verify_audit(&self.tenant.name, full)
     }
 }
 

@@ -30,7 +30,7 @@ fn write(home: &Home, lines: &[String]) {
 }
 
 fn verify(home: &Home) -> opsdeck::audit::VerifyReport {
-    home.deck("auditor").verify().unwrap()
+    home.deck("auditor").verify(false).unwrap()
 }
 
 #[test]
@@ -131,8 +131,39 @@ fn moving_events_between_tenants_breaks_them() {
     std::fs::write(home.audit_file("other"), src).unwrap();
     let r = home
         .deck_with("auditor", Some("other"), None)
-        .verify()
+        .verify(false)
         .unwrap();
     assert!(!r.ok);
     assert_eq!(r.first_break.unwrap().seq, Some(1));
+}
+
+#[test]
+fn full_mode_checks_every_signature() {
+    let home = seeded(2);
+    let mut l = lines(&home);
+    // Damage only the signature of a record between checkpoints: its content is still
+    // authenticated by the next checkpoint, and --full reports the bad signature itself.
+    let mut v: serde_json::Value = serde_json::from_str(&l[1]).unwrap();
+    let other: serde_json::Value = serde_json::from_str(&l[2]).unwrap();
+    v["sig"] = other["sig"].clone();
+    let event = serde_json::to_string(&v["event"]).unwrap();
+    l[1] = format!(
+        "{{\"seq\":{},\"prev\":\"{}\",\"hash\":\"{}\",\"key\":\"{}\",\"sig\":\"{}\",\"event\":{}}}",
+        v["seq"],
+        v["prev"].as_str().unwrap(),
+        v["hash"].as_str().unwrap(),
+        v["key"].as_str().unwrap(),
+        v["sig"].as_str().unwrap(),
+        event
+    );
+    write(&home, &l);
+    let deck = home.deck("auditor");
+    let quick = deck.verify(false).unwrap();
+    assert!(quick.ok);
+    assert!(quick.signatures_checked < quick.records);
+    let full = deck.verify(true).unwrap();
+    assert_eq!(full.signatures_checked, 10);
+    let b = full.first_break.expect("break");
+    assert_eq!(b.seq, Some(2));
+    assert!(b.problem.contains("signature"), "{}", b.problem);
 }

@@ -48,7 +48,7 @@ fn concurrent_processes_keep_one_valid_chain() {
         c.join().unwrap();
     }
     let deck = home.deck("auditor");
-    let report = deck.verify().unwrap();
+    let report = deck.verify(false).unwrap();
     assert!(report.ok, "{report:?}");
     let plans = (procs + 2) * per;
     assert_eq!(report.records, plans * 5);
@@ -76,7 +76,7 @@ fn torn_write_from_a_crash_is_repaired_and_nothing_acknowledged_is_lost() {
     deck.ask("create 1 t3.micro instance", &quiet).unwrap();
     let after = std::fs::read_to_string(&path).unwrap();
     assert!(after.starts_with(&before));
-    let report = deck.verify().unwrap();
+    let report = deck.verify(false).unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!(report.records, 10);
 }
@@ -105,7 +105,7 @@ fn killed_writer_leaves_a_valid_chain() {
     let _ = child.wait();
     let deck = home.deck("alice");
     deck.ask("create 1 t3.micro instance", &quiet).unwrap();
-    let report = deck.verify().unwrap();
+    let report = deck.verify(false).unwrap();
     assert!(report.ok, "{report:?}");
     assert!(report.records >= 5);
 }

@@ -75,7 +75,7 @@ fn apply_then_destroy_a_stack_with_progress_and_audit() {
     assert!(report.success);
     let stack = alice.store.get_stack("default", "hello").unwrap().unwrap();
     assert_eq!(stack.status, StackStatus::Destroyed);
-    assert!(alice.verify().unwrap().ok);
+    assert!(alice.verify(false).unwrap().ok);
 }
 
 #[test]

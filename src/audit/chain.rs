@@ -247,59 +247,53 @@ pub struct VerifyReport {
     pub head: Option<String>,
     pub first_break: Option<Break>,
     pub keys: usize,
+    /// Signatures actually checked (every one with `full`, else checkpoints).
+    pub signatures_checked: usize,
+    pub full: bool,
 }
 
-struct Checked {
+/// Every how many records a signature is checked in the default (checkpoint) mode.
+pub const CHECKPOINT_EVERY: usize = 8;
+
+struct Checked<'a> {
     seq: u64,
-    prev: String,
-    hash: String,
-    event_id: Option<String>,
-    sig_input: Option<([u8; 32], Signature, VerifyingKey)>,
+    prev: &'a str,
+    hash: &'a str,
+    key: &'a str,
+    sig: &'a str,
+    computed: [u8; 32],
     problem: Option<String>,
 }
 
-fn check_line(tenant: &str, line: &[u8], ring: &KeyRing) -> std::result::Result<Checked, String> {
-    let raw: RawLine<'_> =
+fn check_line<'a>(tenant: &str, line: &'a [u8]) -> std::result::Result<Checked<'a>, String> {
+    let raw: RawLine<'a> =
         serde_json::from_slice(line).map_err(|e| format!("unreadable record: {e}"))?;
-    let event_id = serde_json::from_str::<serde_json::Value>(raw.event.get())
-        .ok()
-        .and_then(|v| {
-            v.get("eventId")
-                .and_then(|x| x.as_str())
-                .map(str::to_string)
-        });
     let computed = digest(tenant, raw.seq, raw.prev, raw.event.get().as_bytes());
-    let mut out = Checked {
+    let problem = (hex::encode(computed) != raw.hash)
+        .then(|| "content does not match its hash (the record was edited)".to_string());
+    Ok(Checked {
         seq: raw.seq,
-        prev: raw.prev.to_string(),
-        hash: raw.hash.to_string(),
-        event_id,
-        sig_input: None,
-        problem: None,
-    };
-    if hex::encode(computed) != raw.hash {
-        out.problem = Some("content does not match its hash (the record was edited)".into());
-        return Ok(out);
-    }
-    let Some(vk) = ring.keys.get(raw.key) else {
-        out.problem = Some(format!("signed by unknown key {}", raw.key));
-        return Ok(out);
-    };
-    let sig = B64
-        .decode(raw.sig)
-        .ok()
-        .and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok())
-        .map(|b| Signature::from_bytes(&b));
-    match sig {
-        Some(sig) => out.sig_input = Some((computed, sig, *vk)),
-        None => out.problem = Some("signature is malformed".into()),
-    }
-    Ok(out)
+        prev: raw.prev,
+        hash: raw.hash,
+        key: raw.key,
+        sig: raw.sig,
+        computed,
+        problem,
+    })
 }
 
-/// Verifies a tenant's whole stored log. Hashing and signature checks run on every core, in
-/// batches; only the link check is sequential.
-pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing) -> VerifyReport {
+fn event_id_of(line: &[u8]) -> Option<String> {
+    let raw: RawLine<'_> = serde_json::from_slice(line).ok()?;
+    let v: serde_json::Value = serde_json::from_str(raw.event.get()).ok()?;
+    v.get("eventId")?.as_str().map(str::to_string)
+}
+
+/// Verifies a tenant's whole stored log: every record's hash and its link to the one before,
+/// then signatures. A valid signature on record k authenticates records 1..=k (each hash
+/// commits to its predecessor), so by default every [`CHECKPOINT_EVERY`]th signature and the
+/// last are checked, and a failing checkpoint is narrowed to the first bad record inside its
+/// window. `full` checks every signature. Hashing and signature checks run on every core.
+pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyReport {
     let lines: Vec<&[u8]> = data
         .split(|b| *b == b'\n')
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
@@ -309,15 +303,14 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing) -> VerifyReport {
         .unwrap_or(1)
         .clamp(1, 8);
     let chunk = lines.len().div_ceil(workers).max(1);
-    let checked: Vec<std::result::Result<Checked, String>> = std::thread::scope(|s| {
+    let checked: Vec<std::result::Result<Checked<'_>, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = lines
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
-                    let mut out: Vec<_> =
-                        part.iter().map(|l| check_line(tenant, l, ring)).collect();
-                    batch_signatures(&mut out);
-                    out
+                    part.iter()
+                        .map(|l| check_line(tenant, l))
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -334,78 +327,146 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing) -> VerifyReport {
         head: None,
         first_break: None,
         keys: ring.len(),
+        signatures_checked: 0,
+        full,
     };
+    // Links, in order: the first structural break ends the trustworthy prefix.
     let mut expected_seq = 1u64;
-    let mut prev_hash = GENESIS.to_string();
-    for (i, c) in checked.into_iter().enumerate() {
-        let fail = |seq: Option<u64>, event_id: Option<String>, problem: String| Break {
-            line: i + 1,
-            seq,
-            event_id,
-            problem,
-        };
-        let brk = match c {
-            Err(problem) => Some(fail(None, None, problem)),
-            Ok(c) => {
-                let brk = if let Some(p) = c.problem {
-                    Some(p)
-                } else if c.seq != expected_seq {
-                    Some(if c.seq > expected_seq {
-                        format!(
-                            "expected record {expected_seq} but found {}: record(s) {expected_seq}..{} were deleted",
-                            c.seq,
-                            c.seq - 1
-                        )
-                    } else {
-                        format!(
-                            "expected record {expected_seq} but found {}: records were reordered or duplicated",
-                            c.seq
-                        )
-                    })
-                } else if c.prev != prev_hash {
-                    Some("does not link to the record before it (prev hash mismatch)".into())
-                } else {
-                    None
-                };
-                prev_hash = c.hash.clone();
-                expected_seq = c.seq + 1;
-                brk.map(|p| fail(Some(c.seq), c.event_id, p))
+    let mut prev_hash = GENESIS;
+    let mut structural: Option<(usize, String)> = None;
+    for (i, c) in checked.iter().enumerate() {
+        let c = match c {
+            Err(problem) => {
+                structural = Some((i, problem.clone()));
+                break;
             }
+            Ok(c) => c,
         };
-        if let Some(b) = brk {
-            report.ok = false;
-            report.first_break = Some(b);
+        let problem = if let Some(p) = &c.problem {
+            Some(p.clone())
+        } else if c.seq != expected_seq {
+            Some(if c.seq > expected_seq {
+                format!(
+                    "expected record {expected_seq} but found {}: record(s) {expected_seq}..{} were deleted",
+                    c.seq,
+                    c.seq - 1
+                )
+            } else {
+                format!(
+                    "expected record {expected_seq} but found {}: records were reordered or duplicated",
+                    c.seq
+                )
+            })
+        } else if c.prev != prev_hash {
+            Some("does not link to the record before it (prev hash mismatch)".into())
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            structural = Some((i, p));
             break;
         }
+        prev_hash = c.hash;
+        expected_seq = c.seq + 1;
     }
-    if report.ok {
-        report.head = (!lines.is_empty()).then_some(prev_hash);
+    let linked = structural.as_ref().map_or(checked.len(), |(i, _)| *i);
+
+    // Signatures over the linked prefix.
+    let sig_check = |i: usize| -> Option<String> {
+        let Ok(c) = &checked[i] else {
+            return Some("unreadable record".into());
+        };
+        let Some(vk) = ring.keys.get(c.key) else {
+            return Some(format!("signed by unknown key {}", c.key));
+        };
+        let Some(sig) = B64
+            .decode(c.sig)
+            .ok()
+            .and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok())
+            .map(|b| Signature::from_bytes(&b))
+        else {
+            return Some("signature is malformed".into());
+        };
+        vk.verify_strict(&c.computed, &sig)
+            .err()
+            .map(|_| "signature does not verify (the record was re-hashed or forged)".into())
+    };
+    let picks: Vec<usize> = (0..linked)
+        .filter(|i| full || (i + 1) % CHECKPOINT_EVERY == 0 || i + 1 == linked)
+        .collect();
+    report.signatures_checked = picks.len();
+    let sig_chunk = picks.len().div_ceil(workers).max(1);
+    let failed: Vec<usize> = std::thread::scope(|s| {
+        let handles: Vec<_> = picks
+            .chunks(sig_chunk)
+            .map(|part| {
+                let checked = &checked;
+                let sig_check = &sig_check;
+                s.spawn(move || batch_failures(part, checked, ring, sig_check))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let first_sig_break = failed.into_iter().min().map(|f| {
+        // Narrow a failing checkpoint to the first bad record in its window.
+        let from = if full { f } else { f - f % CHECKPOINT_EVERY };
+        let at = (from..=f).find(|i| sig_check(*i).is_some()).unwrap_or(f);
+        (
+            at,
+            sig_check(at).unwrap_or_else(|| "signature does not verify".into()),
+        )
+    });
+
+    // Signatures are only checked before the structural break, so a signature break wins.
+    let brk = first_sig_break.or(structural);
+    match brk {
+        Some((i, problem)) => {
+            report.ok = false;
+            report.first_break = Some(Break {
+                line: i + 1,
+                seq: checked[i].as_ref().ok().map(|c| c.seq),
+                event_id: event_id_of(lines[i]),
+                problem,
+            });
+        }
+        None => report.head = (!lines.is_empty()).then(|| prev_hash.to_string()),
     }
     report
 }
 
-/// Checks all signatures of a chunk at once; on failure, finds the bad ones individually.
-fn batch_signatures(items: &mut [std::result::Result<Checked, String>]) {
-    let mut msgs: Vec<[u8; 32]> = Vec::new();
-    let mut sigs = Vec::new();
-    let mut keys = Vec::new();
-    for c in items.iter().flatten() {
-        if let Some((m, s, k)) = &c.sig_input {
-            msgs.push(*m);
-            sigs.push(*s);
-            keys.push(*k);
+/// Batch-verifies the given records' signatures; on failure, returns which ones fail.
+fn batch_failures(
+    idx: &[usize],
+    checked: &[std::result::Result<Checked<'_>, String>],
+    ring: &KeyRing,
+    single: &(dyn Fn(usize) -> Option<String> + Sync),
+) -> Vec<usize> {
+    let mut msgs = Vec::with_capacity(idx.len());
+    let mut sigs = Vec::with_capacity(idx.len());
+    let mut keys = Vec::with_capacity(idx.len());
+    let mut failed = Vec::new();
+    for &i in idx {
+        let parsed = checked[i].as_ref().ok().and_then(|c| {
+            let vk = ring.keys.get(c.key)?;
+            let bytes = B64.decode(c.sig).ok()?;
+            let sig = Signature::from_bytes(&<[u8; 64]>::try_from(bytes.as_slice()).ok()?);
+            Some((c.computed, sig, *vk))
+        });
+        match parsed {
+            Some((m, s, k)) => {
+                msgs.push(m);
+                sigs.push(s);
+                keys.push(k);
+            }
+            None => failed.push(i),
         }
     }
     let refs: Vec<&[u8]> = msgs.iter().map(|m| m.as_slice()).collect();
-    if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok() {
-        return;
+    if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_err() {
+        failed.extend(idx.iter().copied().filter(|i| single(*i).is_some()));
     }
-    for c in items.iter_mut().flatten() {
-        if let Some((m, s, k)) = &c.sig_input
-            && k.verify_strict(m, s).is_err()
-        {
-            c.problem =
-                Some("signature does not verify (the record was re-hashed or forged)".into());
-        }
-    }
+    failed
 }

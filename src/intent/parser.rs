@@ -160,7 +160,7 @@ fn quoted_command(text: &str) -> (Option<String>, String) {
                 .chars()
                 .last()
                 .is_some_and(|c| c.is_alphanumeric());
-            if !inner.is_empty() && !(q == '\'' && word_before) {
+            if !(inner.is_empty() || q == '\'' && word_before) {
                 let rest = format!("{} __cmd__ {}", &text[..start], &text[start + 2 + len..]);
                 return (Some(inner.to_string()), rest);
             }

@@ -264,7 +264,7 @@ impl Store for LocalStore {
         Ok(out)
     }
 
-    fn verify_audit(&self, tenant: &str) -> Result<VerifyReport> {
+    fn verify_audit(&self, tenant: &str, full: bool) -> Result<VerifyReport> {
         let path = self.audit_path(tenant)?;
         let data = match fs::read(&path) {
             Ok(d) => d,
@@ -272,7 +272,7 @@ impl Store for LocalStore {
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
         let ring = KeyRing::load(&self.keys_dir())?;
-        Ok(chain::verify(tenant, &data, &ring))
+        Ok(chain::verify(tenant, &data, &ring, full))
     }
 
     fn put_artifact(&self, tenant: &str, bytes: &[u8]) -> Result<String> {

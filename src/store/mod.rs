@@ -61,7 +61,8 @@ pub trait Store: Send + Sync {
         signer: &Signer,
     ) -> Result<Vec<AuditRecord>>;
     fn audit_records(&self, tenant: &str) -> Result<Vec<AuditRecord>>;
-    fn verify_audit(&self, tenant: &str) -> Result<VerifyReport>;
+    /// Verifies the tenant's chain; `full` checks every signature, not only checkpoints.
+    fn verify_audit(&self, tenant: &str, full: bool) -> Result<VerifyReport>;
 
     /// Stores bytes under their SHA-256 (idempotent) and returns the hex digest.
     fn put_artifact(&self, tenant: &str, bytes: &[u8]) -> Result<String>;

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or CI: installs what the tests need, runs them, and
+# stops what it started. Usage: tests/run.sh [extra cargo test args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR=never
+# Terraform, when present, must never reach out to the network from tests.
+export TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
+# Snapshots are compared, never rewritten, here.
+export INSTA_UPDATE=no
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "tests/run.sh: cargo is required (https://rustup.rs)" >&2
+  exit 1
+fi
+if command -v terraform >/dev/null 2>&1; then
+  echo "tests/run.sh: using $(terraform version | head -n1)"
+else
+  echo "tests/run.sh: no terraform on PATH: tests that run it print SKIP (Terraform >= 1.4 is not in the package registries this machine reaches)"
+fi
+command -v pkill >/dev/null 2>&1 || echo "tests/run.sh: pkill not found; the crash test kills less precisely"
+
+cargo test --locked "$@"
