@@ -69,17 +69,29 @@ pub enum Command {
     /// List and inspect plans.
     #[command(subcommand)]
     Plans(PlansCommand),
-    /// Approve a plan someone else requested.
+    /// Approve a plan someone else requested (registered approvers, with a TOTP code).
     Approve {
         id: String,
         #[arg(long)]
         comment: Option<String>,
+        /// Current code from your authenticator app.
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+        /// Emergency: let this one approval stand in for all required ones (needs --reason;
+        /// flagged in the audit trail; never lifts a policy deny).
+        #[arg(long, requires = "reason")]
+        break_glass: bool,
+        /// Why glass is being broken.
+        #[arg(long)]
+        reason: Option<String>,
     },
-    /// Reject a plan, with a reason.
+    /// Reject a plan, with a reason (approvers, admins or the requester; with a TOTP code).
     Reject {
         id: String,
         #[arg(long)]
         reason: String,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
     },
     /// Run an approved plan (Ctrl-C cancels it cleanly).
     Apply { id: String },
@@ -88,9 +100,54 @@ pub enum Command {
     /// Browse, verify and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Manage tenants.
+    /// Manage tenants and their guardrail settings.
     #[command(subcommand)]
     Tenants(TenantsCommand),
+    /// Registered users, their roles and TOTP enrolment.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Rego policies: list, test, add and remove tenant files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Register a user and print their TOTP secret and QR code (admins; the first user of a
+    /// tenant must be an admin).
+    Add {
+        name: String,
+        /// viewer, operator, approver or admin (repeatable).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Approver group (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// The acting admin's current TOTP code.
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Policy files in force for the tenant.
+    List,
+    /// Run the Rego unit tests (starter set and tenant *_test.rego files).
+    Test,
+    /// Add or replace a tenant policy file (admins, with TOTP).
+    Add {
+        file: PathBuf,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Remove a tenant policy file (admins, with TOTP).
+    Remove {
+        name: String,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,8 +169,9 @@ pub enum PlansCommand {
 
 #[derive(Debug, Args, Default)]
 pub struct FilterArgs {
-    #[arg(long)]
-    pub user: Option<String>,
+    /// Events by this user (`--user` is who is acting).
+    #[arg(long, value_name = "USER")]
+    pub by: Option<String>,
     #[arg(long)]
     pub agent: Option<String>,
     #[arg(long)]
@@ -164,7 +222,18 @@ pub enum AuditCommand {
 #[derive(Debug, Subcommand)]
 pub enum TenantsCommand {
     List,
-    Add { name: String },
+    Add {
+        name: String,
+    },
+    /// Print the tenant's settings as TOML (policy config, budget, approval rules).
+    Show,
+    /// Replace the tenant's settings from a TOML file (admins, with TOTP).
+    Set {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
 }
 
 /// Runs the CLI; returns the process exit status.
@@ -261,8 +330,15 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Approve { id, comment } => {
-            let rec = deck.approve(&id, comment)?;
+        Command::Approve {
+            id,
+            comment,
+            totp,
+            break_glass,
+            reason,
+        } => {
+            let glass = if break_glass { reason } else { None };
+            let rec = deck.approve(&id, comment, totp.as_deref(), glass)?;
             if json_out {
                 print_json(&rec)?;
             } else if rec.state == State::Approved {
@@ -283,8 +359,8 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Reject { id, reason } => {
-            let rec = deck.reject(&id, &reason)?;
+        Command::Reject { id, reason, totp } => {
+            let rec = deck.reject(&id, &reason, totp.as_deref())?;
             if json_out {
                 print_json(&rec)?;
             } else {
@@ -353,6 +429,145 @@ pub fn run(cli: Cli) -> Result<u8> {
                 for t in tenants {
                     println!("{}", t.name);
                 }
+            }
+            Ok(0)
+        }
+        Command::Tenants(TenantsCommand::Show) => {
+            if json_out {
+                print_json(&deck.tenant)?;
+            } else {
+                let text = toml::to_string(&deck.tenant)
+                    .map_err(|e| Error::input(format!("cannot encode settings: {e}")))?;
+                print!("{text}");
+            }
+            Ok(0)
+        }
+        Command::Tenants(TenantsCommand::Set { file, totp }) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+            let settings: crate::tenant::Tenant =
+                toml::from_str(&text).map_err(|e| Error::Config {
+                    path: file.clone(),
+                    detail: e.to_string().replace('\n', " "),
+                })?;
+            let t = deck.set_tenant_settings(settings, totp.as_deref())?;
+            if json_out {
+                print_json(&t)?;
+            } else {
+                println!("settings of tenant {} replaced", t.name);
+            }
+            Ok(0)
+        }
+        Command::Users(UsersCommand::Add {
+            name,
+            roles,
+            groups,
+            totp,
+        }) => {
+            let roles = roles
+                .iter()
+                .map(|r| r.parse::<crate::tenant::Role>().map_err(Error::Input))
+                .collect::<Result<Vec<_>>>()?;
+            let e = deck.add_user(&name, roles, groups, totp.as_deref())?;
+            if json_out {
+                let mut v = e.user.public();
+                v["totp_secret"] = json!(e.secret);
+                v["otpauth_uri"] = json!(e.otpauth_uri);
+                print_json(&v)?;
+            } else {
+                println!(
+                    "registered {} in tenant {} as {}",
+                    e.user.name,
+                    deck.tenant.name,
+                    e.user
+                        .roles
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                println!(
+                    "\nScan this with an authenticator app (shown once; it is the user's second factor):\n"
+                );
+                println!("{}", crate::tenant::mfa::qr(&e.otpauth_uri));
+                println!("secret: {}\nuri:    {}", e.secret, e.otpauth_uri);
+            }
+            Ok(0)
+        }
+        Command::Users(UsersCommand::List) => {
+            let users = deck.users()?;
+            if json_out {
+                let v: Vec<_> = users.iter().map(|u| u.public()).collect();
+                print_json(&v)?;
+            } else if users.is_empty() {
+                println!(
+                    "tenant {} has no registered users: anyone may ask, nobody can approve yet (`opsdeck users add NAME --role admin`)",
+                    deck.tenant.name
+                );
+            } else {
+                for u in users {
+                    println!(
+                        "{:<20} {:<28} {}",
+                        u.name,
+                        u.roles
+                            .iter()
+                            .map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        u.groups.join(",")
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::Policy(PolicyCommand::List) => {
+            let files = deck.policy_files();
+            if json_out {
+                print_json(&files)?;
+            } else {
+                for f in files {
+                    println!("{f}");
+                }
+            }
+            Ok(0)
+        }
+        Command::Policy(PolicyCommand::Test) => {
+            let results = deck.test_policies()?;
+            let failed = results.iter().filter(|r| !r.passed).count();
+            if json_out {
+                print_json(&results)?;
+            } else {
+                for r in results.iter().filter(|r| !r.passed) {
+                    println!("FAIL {} {}: {}", r.file, r.test, r.detail);
+                }
+                println!("{} passed, {} failed", results.len() - failed, failed);
+            }
+            Ok(if failed == 0 { 0 } else { 1 })
+        }
+        Command::Policy(PolicyCommand::Add { file, totp }) => {
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+            deck.put_policy(&name, &text, totp.as_deref())?;
+            if !json_out {
+                println!("policy {name} is in force for tenant {}", deck.tenant.name);
+            }
+            Ok(0)
+        }
+        Command::Policy(PolicyCommand::Remove { name, totp }) => {
+            let removed = deck.remove_policy(&name, totp.as_deref())?;
+            if !removed {
+                return Err(Error::not_found(
+                    "policy",
+                    name,
+                    "`opsdeck policy list` shows them",
+                ));
+            }
+            if !json_out {
+                println!("policy {name} removed");
             }
             Ok(0)
         }
@@ -672,7 +887,7 @@ fn to_filter(deck: &Deck, f: FilterArgs) -> Result<AuditFilter> {
         .transpose()
     };
     Ok(AuditFilter {
-        user: f.user,
+        user: f.by,
         agent: f.agent,
         status: f.status,
         event: f.event,

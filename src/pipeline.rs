@@ -10,17 +10,17 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::agents::{self, AgentEvent, AgentRequest, Draft, Sink};
-use crate::approval::{self, Execution, PlanRecord, State};
+use crate::approval::{self, Execution, PlanRecord, Requirement, State, rules};
 use crate::audit::{AuditEvent, AuditFilter, AuditRecord, EventKind, Signer, Status, VerifyReport};
 use crate::config::{Config, Paths};
 use crate::error::{Error, Result};
 use crate::exec::{self, terraform};
 use crate::intent::{self, AgentKind, Intent, IntentError};
 use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Plan, StepKind, TerraformOp};
-use crate::policy;
+use crate::policy::{self, Committed, PolicySet};
 use crate::redact::redact;
 use crate::store::{LocalStore, StackRecord, StackStatus, Store};
-use crate::tenant::{Identity, Tenant, validate_name};
+use crate::tenant::{Identity, Role, Tenant, User, mfa, validate_name};
 use crate::time::{Clock, SystemClock};
 
 /// How to open a [`Deck`]; every field has a sensible default.
@@ -41,8 +41,16 @@ pub struct Deck {
     pub paths: Paths,
     pub identity: Identity,
     pub tenant: Tenant,
+    policies: PolicySet,
     signer: Arc<Signer>,
     clock: Arc<dyn Clock>,
+}
+
+/// What `users add` returns: the record and, once only, the secret to enrol.
+pub struct Enrolment {
+    pub user: User,
+    pub secret: String,
+    pub otpauth_uri: String,
 }
 
 /// What `apply` reports.
@@ -107,12 +115,14 @@ impl Deck {
             }
         };
         let signer = Arc::new(Signer::load_or_create(&paths.data.join("keys"))?);
+        let policies = load_policies(store.as_ref(), &tenant.name)?;
         Ok(Deck {
             store,
             config,
             paths,
             identity,
             tenant,
+            policies,
             signer,
             clock,
         })
@@ -172,6 +182,10 @@ impl Deck {
     /// Classifies, plans and gates a request. Mutating plans are queued for approval;
     /// read-only ones are returned ready to run.
     pub fn ask(&self, text: &str, sink: Sink<'_>) -> Result<PlanRecord> {
+        self.require_member(
+            &[Role::Viewer, Role::Operator, Role::Approver, Role::Admin],
+            "ask",
+        )?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let redacted = redact(text.trim());
         let intent = match intent::parse(text) {
@@ -201,6 +215,10 @@ impl Deck {
 
     /// Submits a hand-written Terraform directory for review and apply as stack `stack`.
     pub fn submit_terraform(&self, dir: &Path, stack: &str, sink: Sink<'_>) -> Result<PlanRecord> {
+        self.require_member(
+            &[Role::Operator, Role::Approver, Role::Admin],
+            "submit Terraform",
+        )?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let text = format!("submit Terraform from {} as stack {stack}", dir.display());
         let intent = Intent {
@@ -298,13 +316,20 @@ impl Deck {
             requires_approval: draft.mutates,
             content_hash: String::new(),
         };
-        plan.gates = policy::evaluate(&plan, &terraform_texts, &self.tenant);
+        if plan.mutates && self.my_roles()?.as_deref() == Some(&[Role::Viewer][..]) {
+            return Err(Error::refused(format!(
+                "{} is a viewer in tenant {} and cannot request changes",
+                self.identity.user, self.tenant.name
+            )));
+        }
+        plan.gates = self.gates(&plan, &terraform_texts)?;
         plan.content_hash = plan.compute_hash();
+        let req = rules::requirement(&plan, &self.tenant.approvals);
         let mut rec = PlanRecord::new(
             plan,
-            self.tenant.required_approvals,
-            self.tenant.pending_ttl_secs,
-            self.tenant.approved_ttl_secs,
+            req,
+            self.tenant.approvals.pending_ttl_secs,
+            self.tenant.approvals.approved_ttl_secs,
             self.clock.as_ref(),
         );
 
@@ -357,6 +382,9 @@ impl Deck {
             let mut queued = self.event(&request_id, EventKind::Queued, Status::Pending);
             queued.plan_id = Some(plan_id.clone());
             queued.approval_metadata = Some(json!({
+                "rule": rec.approval_rule,
+                "roles": rec.approver_roles,
+                "group": rec.approver_group,
                 "required": rec.required_approvals,
                 "requester": rec.plan.requester,
                 "expiresAt": crate::time::iso(
@@ -470,23 +498,79 @@ impl Deck {
         Ok(plan.compute_hash())
     }
 
-    pub fn approve(&self, id: &str, comment: Option<String>) -> Result<PlanRecord> {
+    /// Approves someone else's plan. The approver must be a registered user with a role the
+    /// plan's approval rule accepts, and confirm with a current TOTP code. `break_glass` (a
+    /// reason) lets one approval stand in for the required number; it never lifts a deny.
+    pub fn approve(
+        &self,
+        id: &str,
+        comment: Option<String>,
+        totp: Option<&str>,
+        break_glass: Option<String>,
+    ) -> Result<PlanRecord> {
         let id = self.resolve_plan_id(id)?;
         let stored = self.store.get_plan(&self.tenant.name, &id)?;
+        let what = format!("approve plan {id}");
+        let break_glass = match break_glass.map(|r| redact(r.trim())) {
+            Some(r) if r.is_empty() => {
+                return Err(Error::input(
+                    "break-glass needs a reason (--reason \"...\")",
+                ));
+            }
+            Some(_) if !self.tenant.approvals.break_glass => {
+                return self.deny(
+                    &stored,
+                    &what,
+                    format!("break-glass is disabled for tenant {}", self.tenant.name),
+                );
+            }
+            other => other,
+        };
+        let user = self.member(&stored, &what)?;
+        // Refuse before a TOTP code is spent on something that can never succeed.
+        if user.name == stored.plan.requester {
+            return self.deny(&stored, &what, format!(
+                "{} requested plan {id} and cannot approve it; another person must (e.g. `opsdeck --user <approver> approve {id} --totp <code>`)",
+                user.name
+            ));
+        }
+        let req = Requirement {
+            rule: stored.approval_rule.clone(),
+            approvers: stored.required_approvals,
+            roles: if stored.approver_roles.is_empty() {
+                self.tenant.approvals.default_roles.clone()
+            } else {
+                stored.approver_roles.clone()
+            },
+            group: stored.approver_group.clone(),
+        };
+        if let Some(why) = rules::disqualified(&user, &req) {
+            return self.deny(&stored, &what, why);
+        }
+        self.second_factor(&stored, &what, totp)?;
         let hash = self.current_hash(&stored.plan)?;
-        let user = self.identity.user.clone();
+        let me = self.identity.user.clone();
         let source = self.identity.source.as_str().to_string();
         let comment = comment.map(|c| redact(&c));
         let rec = self.store.update_plan(&self.tenant.name, &id, &mut |r| {
             approval::approve(
                 r,
-                &user,
+                &me,
                 &source,
                 comment.clone(),
+                break_glass.clone(),
                 &hash,
                 self.clock.as_ref(),
             )
-        })?;
+        });
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e @ Error::Refused(_)) => {
+                self.audit_denied(&stored, &what, &e.to_string())?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let status = if rec.state == State::Approved {
             Status::Approved
         } else {
@@ -496,28 +580,52 @@ impl Deck {
         ev.plan_id = Some(id);
         ev.agent_type = Some(rec.plan.agent.to_string());
         ev.approval_metadata = Some(json!({
-            "approver": user,
+            "approver": me,
             "approverSource": source,
+            "approverRoles": user.roles,
+            "mfa": "totp",
+            "rule": rec.approval_rule,
             "planHash": hash,
             "approvals": rec.approvals.len(),
             "required": rec.required_approvals,
             "comment": comment,
+            "breakGlass": break_glass.is_some(),
+            "breakGlassReason": break_glass,
         }));
+        if let Some(reason) = &break_glass {
+            ev.message = Some(format!("BREAK-GLASS approval by {me}: {reason}"));
+        }
         self.append(&[ev])?;
         Ok(rec)
     }
 
-    pub fn reject(&self, id: &str, reason: &str) -> Result<PlanRecord> {
+    /// Rejects a plan: approvers, admins, or the requester withdrawing it; with a TOTP code.
+    pub fn reject(&self, id: &str, reason: &str, totp: Option<&str>) -> Result<PlanRecord> {
         let id = self.resolve_plan_id(id)?;
-        let user = self.identity.user.clone();
+        let stored = self.store.get_plan(&self.tenant.name, &id)?;
+        let what = format!("reject plan {id}");
+        if reason.trim().is_empty() {
+            return Err(Error::input(
+                "a reason is required to reject a plan (--reason \"...\")",
+            ));
+        }
+        let user = self.member(&stored, &what)?;
+        if !user.has_any(&[Role::Approver, Role::Admin]) && user.name != stored.plan.requester {
+            return self.deny(&stored, &what, format!(
+                "{} may not reject plans: that needs the approver or admin role, or being the requester",
+                user.name
+            ));
+        }
+        self.second_factor(&stored, &what, totp)?;
+        let me = self.identity.user.clone();
         let reason = redact(reason);
         let rec = self.store.update_plan(&self.tenant.name, &id, &mut |r| {
-            approval::reject(r, &user, &reason, self.clock.as_ref())
+            approval::reject(r, &me, &reason, self.clock.as_ref())
         })?;
         let mut ev = self.event(&rec.plan.request_id, EventKind::Rejected, Status::Rejected);
         ev.plan_id = Some(id);
         ev.agent_type = Some(rec.plan.agent.to_string());
-        ev.approval_metadata = Some(json!({"rejectedBy": user, "reason": reason}));
+        ev.approval_metadata = Some(json!({"rejectedBy": me, "reason": reason, "mfa": "totp"}));
         self.append(&[ev])?;
         Ok(rec)
     }
@@ -533,6 +641,10 @@ impl Deck {
     ) -> Result<ApplyReport> {
         let id = self.resolve_plan_id(id)?;
         let tenant = self.tenant.name.clone();
+        self.require_member(
+            &[Role::Operator, Role::Approver, Role::Admin],
+            "apply plans",
+        )?;
         self.reap_interrupted(&id)?;
         let stored = self.store.get_plan(&tenant, &id)?;
         let hash = self.current_hash(&stored.plan)?;
@@ -542,15 +654,25 @@ impl Deck {
             .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
             .map(|(a, b)| (a.name.clone(), String::from_utf8_lossy(b).to_string()))
             .collect();
-        let gates = policy::evaluate(&stored.plan, &terraform_texts, &self.tenant);
+        // Approval state first: the most useful answer for a plan that is not ready.
+        approval::check_runnable(&mut stored.clone(), &hash, self.clock.as_ref())?;
+        // Approval rules may have tightened since the plan was approved.
+        let now_req = rules::requirement(&stored.plan, &self.tenant.approvals);
+        if !stored.break_glass() && (stored.approvals.len() as u32) < now_req.approvers {
+            return Err(Error::refused(format!(
+                "plan {id} now needs {} approvals under rule {} and has {}",
+                now_req.approvers,
+                now_req.rule,
+                stored.approvals.len()
+            )));
+        }
+        let gates = self.gates(&stored.plan, &terraform_texts)?;
         if let Some(deny) = gates.iter().find(|g| g.result == GateResult::Deny) {
             return Err(Error::refused(format!(
                 "plan {id} is now denied by policy ({}: {}); it will not run",
                 deny.rule, deny.reason
             )));
         }
-        // Approval state first: the most useful answer for a plan that is not ready.
-        approval::check_runnable(&mut stored.clone(), &hash, self.clock.as_ref())?;
         // Pre-flight: say what is missing before anything changes state.
         let step = stored.plan.steps.first().cloned();
         let Some(step) = step else {
@@ -725,12 +847,17 @@ impl Deck {
             .map(|r| r.event.user_id)
             .filter(|u| *u != rec.plan.requester)
             .collect();
-        if (approvers.len() as u32) < rec.required_approvals {
+        let needed = if rec.break_glass() {
+            1
+        } else {
+            rec.required_approvals
+        };
+        if (approvers.len() as u32) < needed {
             return Err(Error::refused(format!(
                 "plan {} has no matching approval in the audit trail ({} of {} found for hash {}); it will not run",
                 rec.plan.plan_id,
                 approvers.len(),
-                rec.required_approvals,
+                needed,
                 approval::short(hash)
             )));
         }
@@ -764,6 +891,308 @@ impl Deck {
         Ok(())
     }
 
+    /// All gates for a plan, with the tenant's current policies, budget and spend.
+    fn gates(&self, plan: &Plan, terraform: &[(String, String)]) -> Result<Vec<crate::plan::Gate>> {
+        let committed = self.committed_spend()?;
+        let roles = self.my_roles()?.unwrap_or_default();
+        Ok(policy::evaluate(&policy::Context {
+            plan,
+            terraform,
+            tenant: &self.tenant,
+            requester_roles: &roles,
+            now: self.clock.now(),
+            committed: &committed,
+            policies: &self.policies,
+        }))
+    }
+
+    /// Monthly spend the tenant is committed to: the estimates of its active stacks. Actual spend
+    /// from Cost Explorer replaces this when the cost agent can reach AWS.
+    pub fn committed_spend(&self) -> Result<Committed> {
+        let mut total = 0.0;
+        let mut n = 0;
+        for s in self.store.list_stacks(&self.tenant.name)? {
+            if s.status == StackStatus::Active
+                && let Ok(rec) = self.store.get_plan(&self.tenant.name, &s.last_applied_plan)
+            {
+                total += rec.plan.cost.monthly_usd;
+                n += 1;
+            }
+        }
+        Ok(Committed {
+            monthly_usd: total,
+            source: format!("estimates of {n} active stacks; Cost Explorer not configured"),
+        })
+    }
+
+    /// The acting user's roles, or None while the tenant has no registered users (bootstrap).
+    pub fn my_roles(&self) -> Result<Option<Vec<Role>>> {
+        if self.store.list_users(&self.tenant.name)?.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.store
+                .get_user(&self.tenant.name, &self.identity.user)?
+                .map(|u| u.roles)
+                .unwrap_or_default(),
+        ))
+    }
+
+    /// Once a tenant has registered users, only they may act, each within their roles.
+    fn require_member(&self, allowed: &[Role], what: &str) -> Result<()> {
+        match self.my_roles()? {
+            None => Ok(()),
+            Some(roles) if roles.is_empty() => Err(Error::refused(format!(
+                "{} is not a registered user of tenant {}; an admin adds users with `opsdeck users add {} --role operator`",
+                self.identity.user, self.tenant.name, self.identity.user
+            ))),
+            Some(roles) if roles.iter().any(|r| allowed.contains(r)) => Ok(()),
+            Some(roles) => Err(Error::refused(format!(
+                "{} ({}) may not {what} in tenant {}",
+                self.identity.user,
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.tenant.name
+            ))),
+        }
+    }
+
+    /// The acting user's registration, refusing (and auditing) when there is none.
+    fn member(&self, rec: &PlanRecord, what: &str) -> Result<User> {
+        match self.store.get_user(&self.tenant.name, &self.identity.user)? {
+            Some(u) => Ok(u),
+            None => self.deny(rec, what, format!(
+                "{} is not a registered user of tenant {}; approvals need a registered user with a TOTP authenticator (`opsdeck users add {} --role approver`, run by an admin)",
+                self.identity.user, self.tenant.name, self.identity.user
+            )),
+        }
+    }
+
+    /// Checks the acting user's TOTP code, once: a replayed code is refused.
+    fn second_factor(&self, rec: &PlanRecord, what: &str, totp: Option<&str>) -> Result<()> {
+        let now = self.clock.unix().max(0) as u64;
+        match self
+            .store
+            .update_user(&self.tenant.name, &self.identity.user, &mut |u| {
+                mfa::verify(u, totp, now)
+            }) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.audit_denied(rec, what, &e.to_string())?;
+                Err(e)
+            }
+        }
+    }
+
+    fn deny<T>(&self, rec: &PlanRecord, what: &str, why: String) -> Result<T> {
+        self.audit_denied(rec, what, &why)?;
+        Err(Error::refused(why))
+    }
+
+    fn audit_denied(&self, rec: &PlanRecord, what: &str, why: &str) -> Result<()> {
+        let mut ev = self.event(
+            &rec.plan.request_id,
+            EventKind::AccessDenied,
+            status_of(rec.state),
+        );
+        ev.plan_id = Some(rec.plan.plan_id.clone());
+        ev.message = Some(format!("{what}: {}", redact(why)));
+        self.append(&[ev]).map(|_| ())
+    }
+
+    /// Authenticates an administrative action; open only while the tenant has no users.
+    fn admin(&self, what: &str, totp: Option<&str>) -> Result<Option<User>> {
+        if self.store.list_users(&self.tenant.name)?.is_empty() {
+            return Ok(None);
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let refuse = |why: String| -> Result<Option<User>> {
+            let mut ev = self.event(&request_id, EventKind::AccessDenied, Status::Rejected);
+            ev.message = Some(format!("{what}: {why}"));
+            self.append(&[ev])?;
+            Err(Error::refused(why))
+        };
+        let Some(user) = self
+            .store
+            .get_user(&self.tenant.name, &self.identity.user)?
+        else {
+            return refuse(format!(
+                "{} is not a registered user of tenant {}",
+                self.identity.user, self.tenant.name
+            ));
+        };
+        if !user.has_any(&[Role::Admin]) {
+            return refuse(format!(
+                "{what} needs the admin role; {} is not an admin",
+                user.name
+            ));
+        }
+        let now = self.clock.unix().max(0) as u64;
+        if let Err(e) = self
+            .store
+            .update_user(&self.tenant.name, &user.name, &mut |u| {
+                mfa::verify(u, totp, now)
+            })
+        {
+            return refuse(e.to_string());
+        }
+        Ok(Some(user))
+    }
+
+    /// Registers a user with roles and groups and a fresh TOTP secret. The first user of a
+    /// tenant must be an admin and needs no authentication; after that only admins add users.
+    pub fn add_user(
+        &self,
+        name: &str,
+        roles: Vec<Role>,
+        groups: Vec<String>,
+        totp: Option<&str>,
+    ) -> Result<Enrolment> {
+        crate::tenant::validate_user(name)?;
+        if roles.is_empty() {
+            return Err(Error::input(
+                "give the user at least one --role (viewer, operator, approver, admin)",
+            ));
+        }
+        let bootstrap = self.store.list_users(&self.tenant.name)?.is_empty();
+        if bootstrap && !roles.contains(&Role::Admin) {
+            return Err(Error::input(format!(
+                "tenant {} has no users yet: the first user must be an admin (--role admin)",
+                self.tenant.name
+            )));
+        }
+        self.admin(&format!("add user {name}"), totp)?;
+        let secret = mfa::new_secret()?;
+        let user = User {
+            name: name.to_string(),
+            roles,
+            groups,
+            totp_secret: secret.clone(),
+            last_totp_step: 0,
+            created_at: self.clock.iso(),
+            created_by: self.identity.user.clone(),
+        };
+        self.store.create_user(&self.tenant.name, &user)?;
+        let mut ev = self.event(
+            &uuid::Uuid::new_v4().to_string(),
+            EventKind::UserAdded,
+            Status::Completed,
+        );
+        ev.approval_metadata = Some(user.public());
+        ev.message = Some(format!(
+            "user {name} added by {}{}",
+            self.identity.user,
+            if bootstrap {
+                " (first user of the tenant)"
+            } else {
+                ""
+            }
+        ));
+        self.append(&[ev])?;
+        Ok(Enrolment {
+            otpauth_uri: mfa::otpauth_uri(&self.tenant.name, name, &secret),
+            user,
+            secret,
+        })
+    }
+
+    pub fn users(&self) -> Result<Vec<User>> {
+        self.store.list_users(&self.tenant.name)
+    }
+
+    /// Replaces the tenant's settings (admins, with TOTP).
+    pub fn set_tenant_settings(&self, mut settings: Tenant, totp: Option<&str>) -> Result<Tenant> {
+        if settings.name.is_empty() {
+            settings.name = self.tenant.name.clone();
+        }
+        if settings.name != self.tenant.name {
+            return Err(Error::input(format!(
+                "the settings name tenant {}, but you are acting in tenant {}",
+                settings.name, self.tenant.name
+            )));
+        }
+        settings.created_at = self.tenant.created_at.clone();
+        self.admin("change tenant settings", totp)?;
+        self.store.put_tenant(&settings)?;
+        let mut ev = self.event(
+            &uuid::Uuid::new_v4().to_string(),
+            EventKind::SettingsChanged,
+            Status::Completed,
+        );
+        ev.approval_metadata = serde_json::to_value(&settings).ok();
+        ev.message = Some(format!(
+            "tenant settings replaced by {}",
+            self.identity.user
+        ));
+        self.append(&[ev])?;
+        Ok(settings)
+    }
+
+    /// Adds or replaces a tenant policy file after checking that the whole set still compiles.
+    pub fn put_policy(&self, name: &str, source: &str, totp: Option<&str>) -> Result<()> {
+        let mut files: Vec<(String, String)> = self
+            .store
+            .tenant_policies(&self.tenant.name)?
+            .into_iter()
+            .filter(|(n, _)| n != name && !n.ends_with("_test.rego"))
+            .collect();
+        if !name.ends_with("_test.rego") {
+            files.push((name.to_string(), source.to_string()));
+        }
+        PolicySet::load(&files)?;
+        self.admin(&format!("add policy {name}"), totp)?;
+        self.store
+            .put_tenant_policy(&self.tenant.name, name, source)?;
+        let mut ev = self.event(
+            &uuid::Uuid::new_v4().to_string(),
+            EventKind::SettingsChanged,
+            Status::Completed,
+        );
+        ev.artifacts =
+            vec![json!({"name": name, "sha256": crate::plan::sha256_hex(source.as_bytes())})];
+        ev.message = Some(format!("policy {name} set by {}", self.identity.user));
+        self.append(&[ev])?;
+        Ok(())
+    }
+
+    pub fn remove_policy(&self, name: &str, totp: Option<&str>) -> Result<bool> {
+        self.admin(&format!("remove policy {name}"), totp)?;
+        let removed = self.store.delete_tenant_policy(&self.tenant.name, name)?;
+        if removed {
+            let mut ev = self.event(
+                &uuid::Uuid::new_v4().to_string(),
+                EventKind::SettingsChanged,
+                Status::Completed,
+            );
+            ev.message = Some(format!("policy {name} removed by {}", self.identity.user));
+            self.append(&[ev])?;
+        }
+        Ok(removed)
+    }
+
+    /// Policy files in force: (name, where it comes from).
+    pub fn policy_files(&self) -> Vec<String> {
+        self.policies.files.clone()
+    }
+
+    /// Runs the Rego unit tests: the starter set's, and the tenant's `*_test.rego` files.
+    pub fn test_policies(&self) -> Result<Vec<policy::rego::TestOutcome>> {
+        let tenant_files = self.store.tenant_policies(&self.tenant.name)?;
+        let mut policies = policy::rego::starter_sources();
+        let mut tests = policy::rego::starter_test_sources();
+        for (n, src) in tenant_files {
+            if n.ends_with("_test.rego") {
+                tests.push((format!("tenant/{n}"), src));
+            } else {
+                policies.push((format!("tenant/{n}"), src));
+            }
+        }
+        Ok(policy::rego::run_tests(&policies, &tests))
+    }
+
     pub fn stacks(&self) -> Result<Vec<StackRecord>> {
         self.store.list_stacks(&self.tenant.name)
     }
@@ -774,6 +1203,28 @@ impl Deck {
 
     pub fn verify(&self, full: bool) -> Result<VerifyReport> {
         self.store.verify_audit(&self.tenant.name, full)
+    }
+}
+
+fn load_policies(store: &dyn Store, tenant: &str) -> Result<PolicySet> {
+    let files: Vec<(String, String)> = store
+        .tenant_policies(tenant)?
+        .into_iter()
+        .filter(|(n, _)| !n.ends_with("_test.rego"))
+        .collect();
+    PolicySet::load(&files)
+}
+
+fn status_of(state: State) -> Status {
+    match state {
+        State::Pending | State::NotRequired => Status::Pending,
+        State::Approved => Status::Approved,
+        State::Rejected => Status::Rejected,
+        State::Expired => Status::Expired,
+        State::Executing => Status::Executing,
+        State::Succeeded => Status::Completed,
+        State::Failed => Status::Failed,
+        State::Cancelled => Status::Cancelled,
     }
 }
 

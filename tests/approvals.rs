@@ -2,13 +2,29 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{Home, quiet};
+use common::{Home, Team, quiet};
 use opsdeck::Error;
 use opsdeck::approval::State;
-use opsdeck::tenant::Tenant;
-use opsdeck::time::{Clock, ManualClock};
+use opsdeck::tenant::{Role, Tenant};
+
+const ADMIN: &[Role] = &[Role::Admin];
+const APPROVER: &[Role] = &[Role::Approver];
+const OPERATOR: &[Role] = &[Role::Operator];
+
+fn team(home: &Home) -> Team<'_> {
+    Team::new(
+        home,
+        None,
+        &[
+            ("alice", ADMIN),
+            ("bob", APPROVER),
+            ("carol", APPROVER),
+            ("dave", APPROVER),
+            ("erin", APPROVER),
+            ("olga", OPERATOR),
+        ],
+    )
+}
 
 const SPEC: &str = "Create 3 t3.medium instances in ap-south-1 with ALB";
 
@@ -22,23 +38,28 @@ fn refused(r: opsdeck::Result<impl std::fmt::Debug>) -> String {
 #[test]
 fn requester_never_approves_and_others_approve_once() {
     let home = Home::new();
-    let alice = home.deck("alice");
-    let rec = alice.ask(SPEC, &quiet).unwrap();
+    let t = team(&home);
+    let rec = t.deck("olga").ask(SPEC, &quiet).unwrap();
     assert_eq!(rec.state, State::Pending);
     let id = rec.plan.plan_id.clone();
-    assert!(refused(alice.approve(&id, None)).contains("cannot approve"));
-    let bob = home.deck("bob");
-    let rec = bob.approve(&id, Some("looks right".into())).unwrap();
+    let alice_asks = t.deck("alice").ask(SPEC, &quiet).unwrap().plan.plan_id;
+    assert!(refused(t.approve("alice", &alice_asks)).contains("cannot approve"));
+    let code = t.code("bob");
+    let rec = t
+        .deck("bob")
+        .approve(&id, Some("looks right".into()), Some(&code), None)
+        .unwrap();
     assert_eq!(rec.state, State::Approved);
     assert_eq!(rec.approvals[0].plan_hash, rec.plan.content_hash);
-    assert!(refused(bob.approve(&id, None)).contains("already approved"));
-    assert!(refused(home.deck("carol").approve(&id, None)).contains("already approved"));
+    assert!(refused(t.approve("bob", &id)).contains("already approved"));
+    assert!(refused(t.approve("carol", &id)).contains("already approved"));
 }
 
 #[test]
 fn artifact_changed_before_approval_cannot_be_approved() {
     let home = Home::new();
-    let rec = home.deck("alice").ask(SPEC, &quiet).unwrap();
+    let t = team(&home);
+    let rec = t.deck("alice").ask(SPEC, &quiet).unwrap();
     let art = &rec.plan.artifacts[0];
     let path = home
         .path()
@@ -48,23 +69,24 @@ fn artifact_changed_before_approval_cannot_be_approved() {
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("\nresource \"aws_iam_user\" \"backdoor\" { name = \"x\" }\n");
     std::fs::write(&path, text).unwrap();
-    let msg = refused(home.deck("bob").approve(&rec.plan.plan_id, None));
+    let msg = refused(t.approve("bob", &rec.plan.plan_id));
     assert!(msg.contains("modified after it was stored"), "{msg}");
 }
 
 #[test]
 fn plan_changed_after_approval_is_refused_at_apply() {
     let home = Home::new();
-    let rec = home.deck("alice").ask(SPEC, &quiet).unwrap();
+    let t = team(&home);
+    let rec = t.deck("alice").ask(SPEC, &quiet).unwrap();
     let id = rec.plan.plan_id.clone();
-    home.deck("bob").approve(&id, None).unwrap();
+    t.approve("bob", &id).unwrap();
     // Point the plan at different content, as someone editing the store would.
     let path = home
         .path()
         .join("tenants/default/plans")
         .join(format!("{id}.json"));
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let other = home
+    let other = t
         .deck("alice")
         .store
         .put_artifact("default", b"resource \"aws_iam_user\" \"x\" {}\n")
@@ -74,7 +96,7 @@ fn plan_changed_after_approval_is_refused_at_apply() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let err = rt.block_on(home.deck("alice").apply(&id, &quiet, rx));
+    let err = rt.block_on(t.deck("alice").apply(&id, &quiet, rx));
     let msg = refused(err);
     assert!(msg.contains("no longer matches what was approved"), "{msg}");
 }
@@ -83,8 +105,9 @@ fn plan_changed_after_approval_is_refused_at_apply() {
 fn forged_approval_in_plan_file_is_not_enough() {
     let home = Home::new();
     let Some(_) = common::terraform() else { return };
+    let t = team(&home);
     let dir = common::terraform_data_dir("");
-    let rec = home
+    let rec = t
         .deck("alice")
         .submit_terraform(dir.path(), "forged", &quiet)
         .unwrap();
@@ -97,7 +120,7 @@ fn forged_approval_in_plan_file_is_not_enough() {
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     v["state"] = serde_json::json!("approved");
     v["approvals"] = serde_json::json!([{"user": "mallory", "user_source": "flag",
-        "at": home.deck("alice").clock().iso(), "plan_hash": rec.plan.content_hash}]);
+        "at": t.deck("alice").clock().iso(), "plan_hash": rec.plan.content_hash}]);
     std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
@@ -111,21 +134,19 @@ fn forged_approval_in_plan_file_is_not_enough() {
 #[test]
 fn pending_plans_and_approvals_expire() {
     let home = Home::new();
-    let clock = Arc::new(ManualClock::at("2026-11-24T10:00:00Z".parse().unwrap()));
-    let c: Arc<dyn Clock> = clock.clone();
-    let alice = home.deck_with("alice", None, Some(c.clone()));
-    let bob = home.deck_with("bob", None, Some(c.clone()));
+    let t = team(&home);
+    let alice = t.deck("alice");
     let id = alice.ask(SPEC, &quiet).unwrap().plan.plan_id;
-    clock.advance_secs(8 * 24 * 3600);
-    assert!(refused(bob.approve(&id, None)).contains("expired"));
-    assert_eq!(bob.plan(&id).unwrap().state, State::Expired);
+    t.clock.advance_secs(8 * 24 * 3600);
+    assert!(refused(t.approve("bob", &id)).contains("expired"));
+    assert_eq!(t.deck("bob").plan(&id).unwrap().state, State::Expired);
 
     let id = alice.ask(SPEC, &quiet).unwrap().plan.plan_id;
-    bob.approve(&id, None).unwrap();
-    clock.advance_secs(25 * 3600);
+    t.approve("bob", &id).unwrap();
+    t.clock.advance_secs(25 * 3600);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let msg = refused(rt.block_on(alice.apply(&id, &quiet, rx)));
+    let msg = refused(rt.block_on(t.deck("alice").apply(&id, &quiet, rx)));
     assert!(
         msg.contains("approval of plan") && msg.contains("expired"),
         "{msg}"
@@ -135,16 +156,15 @@ fn pending_plans_and_approvals_expire() {
 #[test]
 fn policy_denied_plans_cannot_be_approved_by_anyone() {
     let home = Home::new();
-    let alice = home.deck("alice");
-    alice
-        .store
-        .put_tenant(&Tenant {
-            allowed_regions: vec!["eu-west-1".into()],
-            per_plan_limit_usd: 50.0,
-            ..Tenant::default()
-        })
+    let t = team(&home);
+    let mut settings = Tenant::default();
+    settings.policy.allowed_regions = vec!["eu-west-1".into()];
+    settings.budget.per_plan_usd = 50.0;
+    let code = t.code("alice");
+    t.deck("alice")
+        .set_tenant_settings(settings, Some(&code))
         .unwrap();
-    let alice = home.deck("alice");
+    let alice = t.deck("alice");
     let rec = alice.ask(SPEC, &quiet).unwrap();
     assert_eq!(rec.state, State::Rejected);
     let rules: Vec<&str> = rec
@@ -154,8 +174,8 @@ fn policy_denied_plans_cannot_be_approved_by_anyone() {
         .filter(|g| g.result == opsdeck::plan::GateResult::Deny)
         .map(|g| g.rule.as_str())
         .collect();
-    assert_eq!(rules, ["region.allowed", "budget.per_plan"]);
-    assert!(refused(home.deck("bob").approve(&rec.plan.plan_id, None)).contains("rejected"));
+    assert_eq!(rules, ["budget.per_plan", "regions.allowed"]);
+    assert!(refused(t.approve("bob", &rec.plan.plan_id)).contains("rejected"));
     let within = alice
         .ask("create 1 t3.micro instance in Ireland", &quiet)
         .unwrap();
@@ -165,19 +185,24 @@ fn policy_denied_plans_cannot_be_approved_by_anyone() {
 #[test]
 fn approvals_race_has_one_winner() {
     let home = Home::new();
-    let id = home.deck("alice").ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let t = team(&home);
+    let id = t.deck("alice").ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let codes: Vec<(&str, String)> = ["bob", "carol", "dave", "erin"]
+        .into_iter()
+        .map(|u| (u, t.code(u)))
+        .collect();
     let results: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = ["bob", "carol", "dave", "erin"]
-            .into_iter()
-            .map(|u| {
-                let home = &home;
+        let handles: Vec<_> = codes
+            .iter()
+            .map(|(u, code)| {
+                let deck = t.deck(u);
                 let id = id.clone();
-                s.spawn(move || home.deck(u).approve(&id, None).is_ok())
+                s.spawn(move || deck.approve(&id, None, Some(code), None).is_ok())
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(results.iter().filter(|ok| **ok).count(), 1);
-    let rec = home.deck("alice").plan(&id).unwrap();
+    let rec = t.deck("alice").plan(&id).unwrap();
     assert_eq!(rec.approvals.len(), 1);
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Home, plan_id};
+use common::{Home, code, enrol_cli, plan_id};
 use predicates::prelude::*;
 use predicates::str::contains;
 
@@ -54,6 +54,7 @@ fn classify_batch_keeps_order_one_line_each() {
 #[test]
 fn full_flow_ask_review_approve_audit() {
     let home = Home::new();
+    let (alice_secret, bob) = enrol_cli(&home);
     let out = home.cmd().args(["--json", "ask", SPEC]).assert().success();
     let id = plan_id(&out.get_output().stdout);
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
@@ -71,9 +72,9 @@ fn full_flow_ask_review_approve_audit() {
         .stdout(contains("resource \"aws_lb\" \"this\""))
         .stdout(contains("count = 3"));
 
-    // The requester cannot approve their own plan.
+    // The requester cannot approve their own plan, even with a valid code.
     home.cmd()
-        .args(["approve", &id])
+        .args(["approve", &id, "--totp", &code(&alice_secret, 1)])
         .assert()
         .code(5)
         .stderr(contains("alice requested plan").and(contains("cannot approve")));
@@ -83,21 +84,39 @@ fn full_flow_ask_review_approve_audit() {
         .assert()
         .code(5)
         .stderr(contains("not approved yet"));
-    // Someone else can, once; a prefix of the id is enough.
+    // Someone else can, with their second factor; a prefix of the id is enough.
     home.cmd()
         .args(["--user", "bob", "approve", &id[..6]])
         .assert()
+        .code(5)
+        .stderr(contains("TOTP code"));
+    home.cmd()
+        .args([
+            "--user",
+            "bob",
+            "approve",
+            &id[..6],
+            "--totp",
+            &code(&bob, 0),
+        ])
+        .assert()
         .success()
         .stdout(contains("approved plan"));
+    // The same code twice is refused; so is approving twice.
     home.cmd()
-        .args(["--user", "bob", "approve", &id])
+        .args(["--user", "bob", "approve", &id, "--totp", &code(&bob, 0)])
+        .assert()
+        .code(5)
+        .stderr(contains("already used"));
+    home.cmd()
+        .args(["--user", "bob", "approve", &id, "--totp", &code(&bob, 1)])
         .assert()
         .code(5)
         .stderr(contains("already approved"));
 
     let out = home
         .cmd()
-        .args(["--json", "audit", "list"])
+        .args(["--json", "audit", "list", "--id", &id])
         .assert()
         .success();
     let events: Vec<serde_json::Value> = serde_json::from_slice(&out.get_output().stdout).unwrap();
@@ -108,12 +127,14 @@ fn full_flow_ask_review_approve_audit() {
     assert_eq!(
         kinds,
         [
-            "requested",
-            "classified",
             "planned",
             "policy_evaluated",
             "queued",
-            "approved"
+            "access_denied",
+            "access_denied",
+            "approved",
+            "access_denied",
+            "access_denied"
         ]
     );
     let approved = &events[5]["event"];
@@ -121,6 +142,7 @@ fn full_flow_ask_review_approve_audit() {
     assert_eq!(approved["userSource"], "flag");
     assert_eq!(approved["osUser"], "alice");
     assert_eq!(approved["approvalMetadata"]["planHash"], v["content_hash"]);
+    assert_eq!(approved["approvalMetadata"]["mfa"], "totp");
     for field in [
         "requestId",
         "tenantId",
@@ -130,18 +152,18 @@ fn full_flow_ask_review_approve_audit() {
         "status",
     ] {
         assert!(
-            events[2]["event"].get(field).is_some(),
+            events[0]["event"].get(field).is_some(),
             "planned lacks {field}"
         );
     }
-    assert!(events[2]["event"]["costImpact"].as_f64().is_some());
-    assert!(events[3]["event"]["securityGates"].is_array());
+    assert!(events[0]["event"]["costImpact"].as_f64().is_some());
+    assert!(events[1]["event"]["securityGates"].is_array());
 
     home.cmd()
         .args(["audit", "verify"])
         .assert()
         .success()
-        .stdout(contains("6 records"));
+        .stdout(contains("12 records"));
     home.cmd()
         .args(["audit", "show", &id])
         .assert()
@@ -149,7 +171,9 @@ fn full_flow_ask_review_approve_audit() {
         .stdout(contains("\"planned\""));
     let out = home
         .cmd()
-        .args(["audit", "export", "--format", "csv", "--user", "bob"])
+        .args([
+            "audit", "export", "--format", "csv", "--by", "bob", "--event", "approved",
+        ])
         .assert()
         .success();
     let csv = String::from_utf8(out.get_output().stdout.clone()).unwrap();
@@ -166,6 +190,7 @@ fn full_flow_ask_review_approve_audit() {
 #[test]
 fn reject_needs_a_reason_and_blocks_apply() {
     let home = Home::new();
+    let (_, bob) = enrol_cli(&home);
     let out = home
         .cmd()
         .args([
@@ -177,16 +202,34 @@ fn reject_needs_a_reason_and_blocks_apply() {
         .success();
     let id = plan_id(&out.get_output().stdout);
     home.cmd()
-        .args(["--user", "bob", "reject", &id, "--reason", "  "])
+        .args([
+            "--user",
+            "bob",
+            "reject",
+            &id,
+            "--reason",
+            "  ",
+            "--totp",
+            &code(&bob, 0),
+        ])
         .assert()
         .code(3)
         .stderr(contains("reason is required"));
     home.cmd()
-        .args(["--user", "bob", "reject", &id, "--reason", "wrong account"])
+        .args([
+            "--user",
+            "bob",
+            "reject",
+            &id,
+            "--reason",
+            "wrong account",
+            "--totp",
+            &code(&bob, 0),
+        ])
         .assert()
         .success();
     home.cmd()
-        .args(["--user", "carol", "approve", &id])
+        .args(["--user", "bob", "approve", &id, "--totp", &code(&bob, 1)])
         .assert()
         .code(5)
         .stderr(contains("rejected"));
@@ -304,6 +347,7 @@ fn corrupt_plan_file_is_reported_and_others_survive() {
 #[test]
 fn tenants_are_isolated() {
     let home = Home::new();
+    let (_, bob) = enrol_cli(&home);
     home.cmd()
         .args(["tenants", "add", "team-b"])
         .assert()
@@ -322,7 +366,16 @@ fn tenants_are_isolated() {
         .assert()
         .code(4);
     home.cmd()
-        .args(["--tenant", "team-b", "--user", "bob", "approve", &id])
+        .args([
+            "--tenant",
+            "team-b",
+            "--user",
+            "bob",
+            "approve",
+            &id,
+            "--totp",
+            &code(&bob, 0),
+        ])
         .assert()
         .code(4);
     let out = home
@@ -332,11 +385,18 @@ fn tenants_are_isolated() {
         .success();
     let events: Vec<serde_json::Value> = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert!(events.is_empty());
+    // Users are per tenant too: bob is nobody in team-b.
+    home.cmd()
+        .args(["--tenant", "team-b", "--json", "users", "list"])
+        .assert()
+        .success()
+        .stdout(contains("[]"));
 }
 
 #[test]
 fn missing_terraform_is_explained_and_plan_stays_approved() {
     let home = Home::new();
+    let (_, bob) = enrol_cli(&home);
     let id = plan_id(
         &home
             .cmd()
@@ -347,7 +407,7 @@ fn missing_terraform_is_explained_and_plan_stays_approved() {
             .stdout,
     );
     home.cmd()
-        .args(["--user", "bob", "approve", &id])
+        .args(["--user", "bob", "approve", &id, "--totp", &code(&bob, 0)])
         .assert()
         .success();
     home.cmd()

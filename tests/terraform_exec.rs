@@ -5,7 +5,16 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Home, quiet, terraform, terraform_data_dir};
+use common::{Home, Team, quiet, terraform, terraform_data_dir};
+use opsdeck::tenant::Role;
+
+fn team(home: &Home) -> Team<'_> {
+    Team::new(
+        home,
+        None,
+        &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])],
+    )
+}
 use opsdeck::agents::AgentEvent;
 use opsdeck::approval::State;
 use opsdeck::store::StackStatus;
@@ -25,10 +34,11 @@ fn apply_then_destroy_a_stack_with_progress_and_audit() {
     unsafe { std::env::set_var("TF_CLI_CONFIG_FILE", "/dev/null") };
     let home = Home::new();
     let dir = terraform_data_dir("");
-    let alice = home.deck("alice");
+    let t = team(&home);
+    let alice = t.deck("alice");
     let rec = alice.submit_terraform(dir.path(), "hello", &quiet).unwrap();
     let id = rec.plan.plan_id.clone();
-    home.deck("bob").approve(&id, None).unwrap();
+    t.approve("bob", &id).unwrap();
 
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink_lines = lines.clone();
@@ -67,7 +77,7 @@ fn apply_then_destroy_a_stack_with_progress_and_audit() {
     // Destroy by name uses the stack's applied configuration and state.
     let rec = alice.ask("destroy stack hello", &quiet).unwrap();
     assert_eq!(rec.plan.action, "destroy");
-    home.deck("bob").approve(&rec.plan.plan_id, None).unwrap();
+    t.approve("bob", &rec.plan.plan_id).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let report = rt()
         .block_on(alice.apply(&rec.plan.plan_id, &quiet, rx))
@@ -86,13 +96,14 @@ fn cancel_stops_terraform_and_records_it() {
     let dir = terraform_data_dir(
         "resource \"terraform_data\" \"slow\" {\n  provisioner \"local-exec\" {\n    command = \"sleep 60\"\n  }\n}\n",
     );
-    let alice = home.deck("alice");
+    let t = team(&home);
+    let alice = t.deck("alice");
     let id = alice
         .submit_terraform(dir.path(), "slow", &quiet)
         .unwrap()
         .plan
         .plan_id;
-    home.deck("bob").approve(&id, None).unwrap();
+    t.approve("bob", &id).unwrap();
     let (tx, rx) = tokio::sync::watch::channel(false);
     let sink = move |e: AgentEvent| {
         // Cancel as soon as the slow provisioner starts.
@@ -118,6 +129,7 @@ fn cancel_stops_terraform_and_records_it() {
 fn cli_apply_runs_terraform() {
     let Some(_) = terraform() else { return };
     let home = Home::new();
+    let (_, bob) = common::enrol_cli(&home);
     let dir = terraform_data_dir("");
     let out = home
         .cmd()
@@ -128,7 +140,14 @@ fn cli_apply_runs_terraform() {
         .success();
     let id = common::plan_id(&out.get_output().stdout);
     home.cmd()
-        .args(["--user", "bob", "approve", &id])
+        .args([
+            "--user",
+            "bob",
+            "approve",
+            &id,
+            "--totp",
+            &common::code(&bob, 0),
+        ])
         .assert()
         .success();
     home.cmd()

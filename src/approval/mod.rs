@@ -11,9 +11,14 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod rules;
+
 use crate::error::{Error, Result};
 use crate::plan::Plan;
+use crate::tenant::Role;
 use crate::time::Clock;
+
+pub use rules::Requirement;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,6 +59,9 @@ pub struct Approval {
     pub plan_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// Set when this approval stood in for the required number: the emergency reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +93,13 @@ pub struct PlanRecord {
     pub plan: Plan,
     pub state: State,
     pub required_approvals: u32,
+    /// The approval rule that applied, and who may approve under it.
+    #[serde(default)]
+    pub approval_rule: String,
+    #[serde(default)]
+    pub approver_roles: Vec<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver_group: Option<String>,
     #[serde(default)]
     pub approvals: Vec<Approval>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,7 +116,7 @@ pub struct PlanRecord {
 impl PlanRecord {
     pub fn new(
         plan: Plan,
-        required_approvals: u32,
+        req: Requirement,
         pending_ttl: u64,
         approved_ttl: u64,
         clock: &dyn Clock,
@@ -114,7 +129,10 @@ impl PlanRecord {
         PlanRecord {
             plan,
             state,
-            required_approvals: required_approvals.max(1),
+            required_approvals: req.approvers.max(1),
+            approval_rule: req.rule,
+            approver_roles: req.roles,
+            approver_group: req.group,
             approvals: Vec::new(),
             rejection: None,
             expires_at: clock.unix() + pending_ttl as i64,
@@ -134,6 +152,10 @@ impl PlanRecord {
         false
     }
 
+    pub fn break_glass(&self) -> bool {
+        self.approvals.iter().any(|a| a.break_glass.is_some())
+    }
+
     fn last_approval_unix(&self) -> Option<i64> {
         self.approvals
             .last()
@@ -148,6 +170,7 @@ pub fn approve(
     user: &str,
     user_source: &str,
     comment: Option<String>,
+    break_glass: Option<String>,
     current_hash: &str,
     clock: &dyn Clock,
 ) -> Result<()> {
@@ -214,8 +237,9 @@ pub fn approve(
         at: clock.iso(),
         plan_hash: current_hash.to_string(),
         comment,
+        break_glass: break_glass.clone(),
     });
-    if rec.approvals.len() as u32 >= rec.required_approvals {
+    if break_glass.is_some() || rec.approvals.len() as u32 >= rec.required_approvals {
         rec.state = State::Approved;
     }
     rec.updated_at = clock.iso();
@@ -309,6 +333,14 @@ pub fn check_runnable(rec: &mut PlanRecord, current_hash: &str, clock: &dyn Cloc
         return Err(Error::refused(format!(
             "the approval of plan {id} expired ({}s after it was given); ask again for a fresh plan",
             rec.approved_ttl_secs
+        )));
+    }
+    let enough = rec.break_glass() || rec.approvals.len() as u32 >= rec.required_approvals;
+    if !enough {
+        return Err(Error::refused(format!(
+            "plan {id} has {} of {} required approvals",
+            rec.approvals.len(),
+            rec.required_approvals
         )));
     }
     if current_hash != rec.plan.content_hash

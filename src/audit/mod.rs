@@ -25,6 +25,11 @@ pub enum EventKind {
     Completed,
     Failed,
     Cancelled,
+    /// Someone tried something they may not do (wrong role, bad or replayed TOTP code, ...).
+    AccessDenied,
+    UserAdded,
+    /// Tenant settings or tenant policies changed.
+    SettingsChanged,
 }
 
 impl EventKind {
@@ -42,6 +47,9 @@ impl EventKind {
             EventKind::Completed => "completed",
             EventKind::Failed => "failed",
             EventKind::Cancelled => "cancelled",
+            EventKind::AccessDenied => "access_denied",
+            EventKind::UserAdded => "user_added",
+            EventKind::SettingsChanged => "settings_changed",
         }
     }
 }

@@ -1,249 +1,99 @@
-//! Gates every plan passes before it is queued and again right before it runs.
-//!
-//! These built-in rules read the plan and its rendered artifacts; each yields `deny` (blocks),
-//! `warn` (shown to approvers) or `info`, with a rule id and a reason.
+//! Gates every plan passes before it is queued and again right before it runs: the Rego policies
+//! (starter set in `policies/` plus the tenant's own), budgets, and checks no policy can switch
+//! off (secrets in artifacts, routing confidence). A policy that fails to evaluate denies.
+
+pub mod budget;
+pub mod input;
+pub mod rego;
+
+pub use budget::Committed;
+pub use rego::PolicySet;
 
 use crate::plan::{Gate, GateResult, Plan};
-use crate::tenant::Tenant;
+use crate::redact::redact;
+use crate::tenant::{Role, Tenant};
 
-/// The plan plus the text of its Terraform artifacts (already loaded by the caller).
-pub fn evaluate(plan: &Plan, terraform: &[(String, String)], tenant: &Tenant) -> Vec<Gate> {
-    let mut gates = Vec::new();
-    let mut gate = |rule: &str, result: GateResult, reason: String| {
-        gates.push(Gate {
-            rule: rule.to_string(),
-            result,
-            reason,
-        })
-    };
-
-    match (&plan.region, tenant.allowed_regions.is_empty()) {
-        (_, true) => gate(
-            "region.allowed",
-            GateResult::Pass,
-            "tenant allows every region".into(),
-        ),
-        (Some(r), false) if tenant.allowed_regions.iter().any(|a| a == r) => gate(
-            "region.allowed",
-            GateResult::Pass,
-            format!("{r} is allowed for tenant {}", tenant.name),
-        ),
-        (Some(r), false) => gate(
-            "region.allowed",
-            GateResult::Deny,
-            format!(
-                "{r} is not an allowed region for tenant {} (allowed: {})",
-                tenant.name,
-                tenant.allowed_regions.join(", ")
-            ),
-        ),
-        (None, false) => gate(
-            "region.allowed",
-            GateResult::Info,
-            "the plan names no region".into(),
-        ),
-    }
-
-    let cost = plan.cost.monthly_usd;
-    let limit = tenant.per_plan_limit_usd;
-    if limit > 0.0 && cost > limit {
-        gate(
-            "budget.per_plan",
-            GateResult::Deny,
-            format!("estimated ${cost:.2}/month exceeds the per-plan limit of ${limit:.2}"),
-        );
-    } else if limit > 0.0 && cost > 0.8 * limit {
-        gate(
-            "budget.per_plan",
-            GateResult::Warn,
-            format!("estimated ${cost:.2}/month is over 80% of the per-plan limit of ${limit:.2}"),
-        );
-    } else if plan.mutates {
-        gate(
-            "budget.per_plan",
-            GateResult::Pass,
-            if limit > 0.0 {
-                format!("estimated ${cost:.2}/month within the ${limit:.2} limit")
-            } else {
-                format!("estimated ${cost:.2}/month; no per-plan limit set")
-            },
-        );
-    }
-
-    let open: Vec<String> = terraform
-        .iter()
-        .flat_map(|(name, text)| {
-            open_admin_ingress(text)
-                .into_iter()
-                .map(move |p| format!("{name}: port {p}"))
-        })
-        .collect();
-    if open.is_empty() {
-        if !terraform.is_empty() {
-            gate(
-                "network.admin_ports",
-                GateResult::Pass,
-                "no SSH/RDP ingress from 0.0.0.0/0 or ::/0".into(),
-            );
-        }
-    } else {
-        gate(
-            "network.admin_ports",
-            GateResult::Deny,
-            format!(
-                "ingress from anywhere to an admin port: {}",
-                open.join("; ")
-            ),
-        );
-    }
-
-    let has = |needle: &str| terraform.iter().any(|(_, t)| t.contains(needle));
-    if has("resource \"aws_s3_bucket\"") {
-        if has("resource \"aws_s3_bucket_public_access_block\"") {
-            gate(
-                "s3.public_access",
-                GateResult::Pass,
-                "bucket blocks public access".into(),
-            );
-        } else {
-            gate(
-                "s3.public_access",
-                GateResult::Warn,
-                "a bucket is created without a public access block".into(),
-            );
-        }
-    }
-
-    if plan.action == "destroy" {
-        gate(
-            "change.destroy",
-            GateResult::Warn,
-            "destroys resources: this cannot be undone".into(),
-        );
-    }
-    if plan.intent.param_str("environment") == Some("prod") {
-        gate(
-            "change.production",
-            GateResult::Warn,
-            "targets production".into(),
-        );
-    }
-    if plan.intent.low_confidence {
-        gate(
-            "intent.confidence",
-            GateResult::Warn,
-            format!(
-                "the request was understood with low confidence ({:.2}): check the routing",
-                plan.intent.confidence
-            ),
-        );
-    }
-    gates
+pub struct Context<'a> {
+    pub plan: &'a Plan,
+    /// The plan's Terraform files (name, text).
+    pub terraform: &'a [(String, String)],
+    pub tenant: &'a Tenant,
+    pub requester_roles: &'a [Role],
+    pub now: jiff::Timestamp,
+    pub committed: &'a Committed,
+    pub policies: &'a PolicySet,
 }
 
-/// Admin ports (22, 3389) reachable from anywhere in inline `ingress` blocks or
-/// `aws_vpc_security_group_ingress_rule` resources.
-pub fn open_admin_ingress(hcl: &str) -> Vec<u16> {
-    let mut found = Vec::new();
-    let mut block: Option<Vec<&str>> = None;
-    let mut depth = 0i32;
-    for line in hcl.lines() {
-        let t = line.trim();
-        let opens = t.matches('{').count() as i32;
-        let closes = t.matches('}').count() as i32;
-        if block.is_none()
-            && (t.starts_with("ingress {")
-                || t.starts_with("resource \"aws_vpc_security_group_ingress_rule\"")
-                || t.starts_with("resource \"aws_security_group_rule\""))
-        {
-            block = Some(Vec::new());
-            depth = 0;
-        }
-        if let Some(lines) = block.as_mut() {
-            lines.push(t);
-            depth += opens - closes;
-            if depth <= 0 {
-                let text = lines.join("\n");
-                let anywhere = text.contains("0.0.0.0/0") || text.contains("::/0");
-                let is_egress =
-                    text.contains("type = \"egress\"") || text.contains("type        = \"egress\"");
-                if anywhere && !is_egress {
-                    let port = |key: &str| -> Option<i64> {
-                        lines.iter().find_map(|l| {
-                            let (k, v) = l.split_once('=')?;
-                            (k.trim() == key).then(|| v.trim().parse().ok())?
-                        })
-                    };
-                    let proto_all = text.contains("\"-1\"") || text.contains("\"all\"");
-                    let (from, to) = (port("from_port"), port("to_port"));
-                    for admin in [22i64, 3389] {
-                        let covered = match (from, to) {
-                            (Some(f), Some(t)) => {
-                                f <= admin && admin <= t || (f == 0 && t == 0 && proto_all)
-                            }
-                            _ => proto_all,
-                        };
-                        if covered && !found.contains(&(admin as u16)) {
-                            found.push(admin as u16);
-                        }
-                    }
+/// Every gate for a plan, worst first.
+pub fn evaluate(ctx: &Context<'_>) -> Vec<Gate> {
+    let mut gates = Vec::new();
+    let input = input::build(&input::InputParts {
+        plan: ctx.plan,
+        terraform: ctx.terraform,
+        requester_roles: ctx.requester_roles,
+        config: &ctx.tenant.policy,
+        now: ctx.now,
+    });
+    let config = serde_json::to_value(&ctx.tenant.policy).unwrap_or_default();
+    match ctx.policies.evaluate(&input, &config) {
+        Ok(found) => {
+            let disabled = &ctx.tenant.policy.disabled_rules;
+            for g in found {
+                if disabled.contains(&g.rule) {
+                    // Never silently: the approver sees what was switched off.
+                    gates.push(Gate {
+                        rule: g.rule,
+                        result: GateResult::Info,
+                        reason: format!("disabled for tenant {}: {}", ctx.tenant.name, g.reason),
+                    });
+                } else {
+                    gates.push(g);
                 }
-                block = None;
             }
         }
+        Err(e) => gates.push(Gate {
+            rule: "policy.error".into(),
+            result: GateResult::Deny,
+            reason: format!("{e}; nothing runs until the policies evaluate"),
+        }),
     }
-    found
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_ssh_open_to_the_world() {
-        let hcl = r#"
-resource "aws_security_group" "x" {
-  ingress {
-    from_port   = 22
-    to_port     = 22
-    protocol    = "tcp"
-    cidr_blocks = ["0.0.0.0/0"]
-  }
-  ingress {
-    from_port   = 80
-    to_port     = 80
-    protocol    = "tcp"
-    cidr_blocks = ["0.0.0.0/0"]
-  }
-}"#;
-        assert_eq!(open_admin_ingress(hcl), vec![22]);
+    gates.extend(budget::gates(
+        &ctx.tenant.budget,
+        ctx.plan.cost.monthly_usd,
+        ctx.plan.mutates,
+        ctx.committed,
+    ));
+    for (name, text) in ctx.terraform {
+        if redact(text) != *text {
+            gates.push(Gate {
+                rule: "secrets.in_artifacts".into(),
+                result: GateResult::Deny,
+                reason: format!(
+                    "{name} contains what looks like a credential; pass secrets through a secret store, never in a request"
+                ),
+            });
+        }
     }
-
-    #[test]
-    fn web_ports_and_private_ssh_are_fine() {
-        let hcl = r#"
-  ingress {
-    from_port   = 22
-    to_port     = 22
-    protocol    = "tcp"
-    cidr_blocks = ["10.0.0.0/16"]
-  }
-  ingress {
-    from_port   = 443
-    to_port     = 443
-    protocol    = "tcp"
-    cidr_blocks = ["0.0.0.0/0"]
-  }"#;
-        assert!(open_admin_ingress(hcl).is_empty());
+    if ctx.plan.intent.low_confidence {
+        gates.push(Gate {
+            rule: "intent.confidence".into(),
+            result: GateResult::Warn,
+            reason: format!(
+                "the request was understood with low confidence ({:.2}): check the routing",
+                ctx.plan.intent.confidence
+            ),
+        });
     }
-
-    #[test]
-    fn all_protocols_from_anywhere_counts() {
-        let hcl = r#"
-resource "aws_vpc_security_group_ingress_rule" "all" {
-  ip_protocol = "-1"
-  cidr_ipv4   = "0.0.0.0/0"
-}"#;
-        assert_eq!(open_admin_ingress(hcl), vec![22, 3389]);
+    if !gates.iter().any(|g| g.result >= GateResult::Warn) {
+        gates.push(Gate {
+            rule: "policy.summary".into(),
+            result: GateResult::Pass,
+            reason: format!(
+                "{} policy files evaluated, no deny or warn",
+                ctx.policies.files.len()
+            ),
+        });
     }
+    gates.sort_by(|a, b| b.result.cmp(&a.result).then(a.rule.cmp(&b.rule)));
+    gates
 }

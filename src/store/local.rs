@@ -25,7 +25,7 @@ use crate::audit::chain::{self, GENESIS, KeyRing};
 use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::error::{Error, Result};
 use crate::plan::sha256_hex;
-use crate::tenant::{Tenant, validate_name};
+use crate::tenant::{Tenant, User, validate_name, validate_user};
 
 pub struct LocalStore {
     root: PathBuf,
@@ -199,6 +199,107 @@ impl Store for LocalStore {
         let dir = self.tenant_dir(&tenant.name)?;
         ensure_private_dir(&dir)?;
         Self::write_json(&dir.join("tenant.json"), tenant)
+    }
+
+    fn list_users(&self, tenant: &str) -> Result<Vec<User>> {
+        let dir = self.tenant_subdir(tenant, "users")?;
+        let mut out = Vec::new();
+        let entries =
+            fs::read_dir(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) == Some("json")
+                && let Some(u) = Self::read_json::<User>(&path)?
+            {
+                out.push(u);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn get_user(&self, tenant: &str, name: &str) -> Result<Option<User>> {
+        if validate_user(name).is_err() {
+            return Ok(None);
+        }
+        Self::read_json(
+            &self
+                .tenant_subdir(tenant, "users")?
+                .join(format!("{name}.json")),
+        )
+    }
+
+    fn create_user(&self, tenant: &str, user: &User) -> Result<()> {
+        validate_user(&user.name)?;
+        let dir = self.tenant_subdir(tenant, "users")?;
+        let _lock = FileLock::exclusive(&dir.join(".lock"))?;
+        let path = dir.join(format!("{}.json", user.name));
+        if path.exists() {
+            return Err(Error::input(format!(
+                "user {} is already registered in tenant {tenant}",
+                user.name
+            )));
+        }
+        Self::write_json(&path, user)
+    }
+
+    fn update_user(
+        &self,
+        tenant: &str,
+        name: &str,
+        f: &mut dyn FnMut(&mut User) -> Result<()>,
+    ) -> Result<User> {
+        validate_user(name)?;
+        let dir = self.tenant_subdir(tenant, "users")?;
+        let _lock = FileLock::exclusive(&dir.join(".lock"))?;
+        let path = dir.join(format!("{name}.json"));
+        let mut user: User = Self::read_json(&path)?
+            .ok_or_else(|| Error::not_found("user", name, format!("in tenant {tenant}")))?;
+        f(&mut user)?;
+        Self::write_json(&path, &user)?;
+        Ok(user)
+    }
+
+    fn tenant_policies(&self, tenant: &str) -> Result<Vec<(String, String)>> {
+        let dir = self.tenant_dir(tenant)?.join("policies");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(format!("reading {}", dir.display()), e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) == Some("rego") {
+                let text = fs::read_to_string(&path)
+                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+                out.push((entry.file_name().to_string_lossy().to_string(), text));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn put_tenant_policy(&self, tenant: &str, name: &str, source: &str) -> Result<()> {
+        if !name.ends_with(".rego") || !valid_id(name.trim_end_matches(".rego")) {
+            return Err(Error::input(format!(
+                "policy file name '{name}' must be letters, digits, '-' or '_' ending in .rego"
+            )));
+        }
+        let dir = self.tenant_subdir(tenant, "policies")?;
+        write_atomic(&dir.join(name), source.as_bytes())
+    }
+
+    fn delete_tenant_policy(&self, tenant: &str, name: &str) -> Result<bool> {
+        if !valid_id(name.trim_end_matches(".rego")) {
+            return Ok(false);
+        }
+        let path = self.tenant_dir(tenant)?.join("policies").join(name);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+        }
     }
 
     fn append_audit(

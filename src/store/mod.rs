@@ -17,7 +17,7 @@ use crate::approval::PlanRecord;
 use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::error::Result;
 use crate::plan::ArtifactRef;
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, User};
 
 pub use local::LocalStore;
 
@@ -52,6 +52,24 @@ pub trait Store: Send + Sync {
     fn list_tenants(&self) -> Result<Vec<Tenant>>;
     fn get_tenant(&self, name: &str) -> Result<Option<Tenant>>;
     fn put_tenant(&self, tenant: &Tenant) -> Result<()>;
+
+    fn list_users(&self, tenant: &str) -> Result<Vec<User>>;
+    fn get_user(&self, tenant: &str, name: &str) -> Result<Option<User>>;
+    /// Registers a user; fails if the name is taken.
+    fn create_user(&self, tenant: &str, user: &User) -> Result<()>;
+    /// Atomic read-modify-write of a user (TOTP replay protection depends on it). Saved only
+    /// when `f` succeeds.
+    fn update_user(
+        &self,
+        tenant: &str,
+        name: &str,
+        f: &mut dyn FnMut(&mut User) -> Result<()>,
+    ) -> Result<User>;
+
+    /// The tenant's own Rego files (name, source), evaluated with the starter set.
+    fn tenant_policies(&self, tenant: &str) -> Result<Vec<(String, String)>>;
+    fn put_tenant_policy(&self, tenant: &str, name: &str, source: &str) -> Result<()>;
+    fn delete_tenant_policy(&self, tenant: &str, name: &str) -> Result<bool>;
 
     /// Appends `events` in order as one atomic batch, sealing each onto the tenant's chain.
     fn append_audit(

@@ -4,23 +4,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Per-tenant guardrail settings the core enforces.
+pub mod mfa;
+pub mod users;
+
+pub use users::{Role, User};
+
+/// Per-tenant guardrail settings the core enforces. Shown and replaced as TOML with
+/// `opsdeck tenants show` / `opsdeck tenants set --file` (admins only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Tenant {
     pub name: String,
     pub created_at: String,
-    /// Regions plans may target; empty means any region.
-    pub allowed_regions: Vec<String>,
     pub default_region: String,
-    /// Largest monthly cost estimate a single plan may carry, in USD (0 = no limit).
-    pub per_plan_limit_usd: f64,
-    /// Approvals a mutating plan needs (never from its requester).
-    pub required_approvals: u32,
-    /// Seconds a plan may wait for approval before it expires.
-    pub pending_ttl_secs: u64,
-    /// Seconds an approval stays valid for `apply`.
-    pub approved_ttl_secs: u64,
+    pub policy: PolicyConfig,
+    pub budget: Budget,
+    pub approvals: ApprovalConfig,
 }
 
 impl Default for Tenant {
@@ -28,14 +27,120 @@ impl Default for Tenant {
         Tenant {
             name: "default".into(),
             created_at: String::new(),
-            allowed_regions: Vec::new(),
             default_region: "us-east-1".into(),
-            per_plan_limit_usd: 0.0,
-            required_approvals: 1,
-            pending_ttl_secs: 7 * 24 * 3600,
-            approved_ttl_secs: 24 * 3600,
+            policy: PolicyConfig::default(),
+            budget: Budget::default(),
+            approvals: ApprovalConfig::default(),
         }
     }
+}
+
+/// Settings the Rego policies read (as `input.config` and `data.opsdeck.config`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Regions plans may target; empty means any.
+    pub allowed_regions: Vec<String>,
+    /// Instance types allowed per environment; `*` applies to environments not listed.
+    pub instance_types: std::collections::BTreeMap<String, Vec<String>>,
+    /// Tag keys every created, taggable resource must carry.
+    pub required_tags: Vec<String>,
+    /// The only identity (user or role) allowed to change IAM.
+    pub pipeline_role: String,
+    /// When production may change (UTC).
+    pub maintenance_windows: Vec<MaintenanceWindow>,
+    /// Command prefixes ops may run through SSM.
+    pub ssm_allowed_commands: Vec<String>,
+    /// Starter rules this tenant switched off (rule ids); recorded in every plan's gates.
+    pub disabled_rules: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceWindow {
+    /// `mon` .. `sun`.
+    pub days: Vec<String>,
+    /// `HH:MM`, UTC, inclusive.
+    pub start: String,
+    /// `HH:MM`, UTC, exclusive.
+    pub end: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Budget {
+    /// Monthly budget in USD for the tenant (0 = none).
+    pub monthly_usd: f64,
+    /// Largest monthly cost estimate one plan may carry (0 = no limit).
+    pub per_plan_usd: f64,
+    /// Deny (rather than warn) a plan that would take projected monthly spend over budget.
+    pub hard_stop: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApprovalConfig {
+    /// First matching rule decides; plans no rule matches need `default_approvers`.
+    pub rules: Vec<ApprovalRule>,
+    pub default_approvers: u32,
+    /// Roles whose members may approve when no rule says otherwise.
+    pub default_roles: Vec<Role>,
+    /// Seconds a plan may wait for approval before it expires.
+    pub pending_ttl_secs: u64,
+    /// Seconds an approval stays valid for `apply`.
+    pub approved_ttl_secs: u64,
+    /// Whether one approver with a reason may stand in for the required number.
+    pub break_glass: bool,
+}
+
+impl Default for ApprovalConfig {
+    fn default() -> Self {
+        ApprovalConfig {
+            rules: vec![
+                ApprovalRule {
+                    name: "prod-destroy".into(),
+                    environment: Some("prod".into()),
+                    action: Some("destroy".into()),
+                    min_risk: None,
+                    approvers: 2,
+                    roles: vec![Role::Approver],
+                    group: None,
+                },
+                ApprovalRule {
+                    name: "critical-risk".into(),
+                    environment: None,
+                    action: None,
+                    min_risk: Some(crate::plan::Risk::Critical),
+                    approvers: 2,
+                    roles: vec![Role::Approver, Role::Admin],
+                    group: None,
+                },
+            ],
+            default_approvers: 1,
+            default_roles: vec![Role::Approver, Role::Admin],
+            pending_ttl_secs: 7 * 24 * 3600,
+            approved_ttl_secs: 24 * 3600,
+            break_glass: true,
+        }
+    }
+}
+
+/// How many approvals a kind of plan needs, and from whom.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRule {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_risk: Option<crate::plan::Risk>,
+    pub approvers: u32,
+    pub roles: Vec<Role>,
+    /// Approvers must also belong to this group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// Tenant names become path components and key prefixes: keep them plain.

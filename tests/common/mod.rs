@@ -92,3 +92,136 @@ pub fn plan_id(stdout: &[u8]) -> String {
     let v: serde_json::Value = serde_json::from_slice(stdout).expect("json");
     v["plan_id"].as_str().expect("plan_id").to_string()
 }
+
+/// The current TOTP code for a secret, `ahead` steps later (a code is accepted once, and one
+/// step of drift either way, so a second action in the same 30 s uses the next step's code).
+pub fn code(secret: &str, ahead: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    opsdeck::tenant::mfa::code_at(secret, now + 30 * ahead).unwrap()
+}
+
+/// A test clock shared by every deck of a test, so TOTP steps can be advanced at will.
+pub fn test_clock() -> Arc<opsdeck::time::ManualClock> {
+    Arc::new(opsdeck::time::ManualClock::at(
+        jiff::Timestamp::from_second(unix() as i64).unwrap(),
+    ))
+}
+
+/// The code `secret` shows at the clock's time, after moving the clock one TOTP step on (each
+/// code is accepted once).
+pub fn next_code(clock: &opsdeck::time::ManualClock, secret: &str) -> String {
+    clock.advance_secs(30);
+    opsdeck::tenant::mfa::code_at(secret, clock.unix() as u64).unwrap()
+}
+
+/// Registers users in a tenant (the first as admin, who then adds the rest), returning their
+/// TOTP secrets by name.
+pub fn enrol(
+    home: &Home,
+    clock: &Arc<opsdeck::time::ManualClock>,
+    tenant: Option<&str>,
+    users: &[(&str, &[opsdeck::tenant::Role])],
+) -> std::collections::HashMap<String, String> {
+    let mut secrets: std::collections::HashMap<String, String> = Default::default();
+    let mut admin: Option<String> = None;
+    for (name, roles) in users {
+        let c: Arc<dyn Clock> = clock.clone();
+        let (acting, code) = match &admin {
+            Some(a) => (a.clone(), Some(next_code(clock, &secrets[a]))),
+            None => (name.to_string(), None),
+        };
+        let deck = home.deck_with(&acting, tenant, Some(c));
+        let e = deck
+            .add_user(name, roles.to_vec(), vec![], code.as_deref())
+            .expect("add user");
+        if admin.is_none() {
+            admin = Some(name.to_string());
+        }
+        secrets.insert(name.to_string(), e.secret);
+    }
+    secrets
+}
+
+pub fn unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Registered users of one tenant sharing a test clock.
+pub struct Team<'a> {
+    pub home: &'a Home,
+    pub clock: Arc<opsdeck::time::ManualClock>,
+    pub secrets: std::collections::HashMap<String, String>,
+    pub tenant: Option<String>,
+}
+
+impl<'a> Team<'a> {
+    pub fn new(
+        home: &'a Home,
+        tenant: Option<&str>,
+        users: &[(&str, &[opsdeck::tenant::Role])],
+    ) -> Team<'a> {
+        let clock = test_clock();
+        let secrets = enrol(home, &clock, tenant, users);
+        Team {
+            home,
+            clock,
+            secrets,
+            tenant: tenant.map(str::to_string),
+        }
+    }
+
+    pub fn deck(&self, user: &str) -> Deck {
+        let c: Arc<dyn Clock> = self.clock.clone();
+        self.home.deck_with(user, self.tenant.as_deref(), Some(c))
+    }
+
+    /// A fresh code for `user` (moves the shared clock one step on).
+    pub fn code(&self, user: &str) -> String {
+        next_code(&self.clock, &self.secrets[user])
+    }
+
+    pub fn approve(&self, user: &str, id: &str) -> opsdeck::Result<opsdeck::approval::PlanRecord> {
+        let code = self.code(user);
+        self.deck(user).approve(id, None, Some(&code), None)
+    }
+}
+
+/// Through the real binary: alice (admin, first user) registers bob (approver). Returns
+/// (alice's secret, bob's secret). Uses the current step for alice's code.
+pub fn enrol_cli(home: &Home) -> (String, String) {
+    let out = home
+        .cmd()
+        .args([
+            "--user", "alice", "--json", "users", "add", "alice", "--role", "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let alice = v["totp_secret"].as_str().unwrap().to_string();
+    let out = home
+        .cmd()
+        .args([
+            "--user", "alice", "--json", "users", "add", "bob", "--role", "approver", "--totp",
+        ])
+        .arg(code(&alice, 0))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (alice, v["totp_secret"].as_str().unwrap().to_string())
+}

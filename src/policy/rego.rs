@@ -1,0 +1,248 @@
+//! Rego evaluated in process by regorus: the starter set in `policies/` (compiled in) plus each
+//! tenant's own files. Every package `opsdeck.rules.<area>` yields `deny`, `warn` and `info`
+//! sets of `{rule, reason}`.
+
+use regorus::{Engine, Value};
+
+use crate::error::{Error, Result};
+use crate::plan::{Gate, GateResult};
+
+/// The starter policies, compiled into the binary (file name, source).
+pub const STARTER: &[(&str, &str)] = &[
+    ("regions.rego", include_str!("../../policies/regions.rego")),
+    (
+        "instance_types.rego",
+        include_str!("../../policies/instance_types.rego"),
+    ),
+    ("tags.rego", include_str!("../../policies/tags.rego")),
+    ("s3.rego", include_str!("../../policies/s3.rego")),
+    (
+        "encryption.rego",
+        include_str!("../../policies/encryption.rego"),
+    ),
+    ("network.rego", include_str!("../../policies/network.rego")),
+    ("iam.rego", include_str!("../../policies/iam.rego")),
+    (
+        "maintenance.rego",
+        include_str!("../../policies/maintenance.rego"),
+    ),
+    ("ssm.rego", include_str!("../../policies/ssm.rego")),
+    ("change.rego", include_str!("../../policies/change.rego")),
+];
+
+/// Their Rego unit tests, run by the test suite and by `opsdeck policy test`.
+pub const STARTER_TESTS: &[(&str, &str)] = &[
+    (
+        "regions_test.rego",
+        include_str!("../../policies/regions_test.rego"),
+    ),
+    (
+        "instance_types_test.rego",
+        include_str!("../../policies/instance_types_test.rego"),
+    ),
+    (
+        "tags_test.rego",
+        include_str!("../../policies/tags_test.rego"),
+    ),
+    ("s3_test.rego", include_str!("../../policies/s3_test.rego")),
+    (
+        "encryption_test.rego",
+        include_str!("../../policies/encryption_test.rego"),
+    ),
+    (
+        "network_test.rego",
+        include_str!("../../policies/network_test.rego"),
+    ),
+    (
+        "iam_test.rego",
+        include_str!("../../policies/iam_test.rego"),
+    ),
+    (
+        "maintenance_test.rego",
+        include_str!("../../policies/maintenance_test.rego"),
+    ),
+    (
+        "ssm_test.rego",
+        include_str!("../../policies/ssm_test.rego"),
+    ),
+    (
+        "change_test.rego",
+        include_str!("../../policies/change_test.rego"),
+    ),
+];
+
+/// A compiled policy set, cloned cheaply for each evaluation.
+#[derive(Clone)]
+pub struct PolicySet {
+    engine: Engine,
+    pub files: Vec<String>,
+}
+
+impl PolicySet {
+    /// The starter set plus a tenant's files (name, source). A file that does not parse is an
+    /// error naming it: a broken policy must never silently allow.
+    pub fn load(tenant_files: &[(String, String)]) -> Result<PolicySet> {
+        let mut engine = Engine::new();
+        let mut files = Vec::new();
+        for (name, src) in STARTER {
+            engine
+                .add_policy(format!("policies/{name}"), (*src).to_string())
+                .map_err(|e| Error::input(format!("starter policy {name}: {e}")))?;
+            files.push(format!("policies/{name}"));
+        }
+        for (name, src) in tenant_files {
+            let path = format!("tenant/{name}");
+            engine
+                .add_policy(path.clone(), src.clone())
+                .map_err(|e| Error::input(format!("tenant policy {name} does not compile: {e}")))?;
+            files.push(path);
+        }
+        Ok(PolicySet { engine, files })
+    }
+
+    /// Evaluates every `opsdeck.rules.*` package against `input`, with `config` also available
+    /// as `data.opsdeck.config`.
+    pub fn evaluate(
+        &self,
+        input: &serde_json::Value,
+        config: &serde_json::Value,
+    ) -> Result<Vec<Gate>> {
+        let mut engine = self.engine.clone();
+        engine
+            .add_data(Value::from(
+                serde_json::json!({"opsdeck": {"config": config}}),
+            ))
+            .map_err(|e| Error::input(format!("policy data: {e}")))?;
+        engine.set_input(Value::from(input.clone()));
+        let results = engine
+            .eval_query("data.opsdeck.rules".to_string(), false)
+            .map_err(|e| Error::input(format!("policy evaluation failed: {e}")))?;
+        let value = results
+            .result
+            .first()
+            .and_then(|r| r.expressions.first())
+            .map(|e| serde_json::to_value(&e.value).unwrap_or_default())
+            .unwrap_or_default();
+        let mut gates = Vec::new();
+        if let Some(packages) = value.as_object() {
+            for (_, pkg) in packages {
+                for (set, result) in [
+                    ("deny", GateResult::Deny),
+                    ("warn", GateResult::Warn),
+                    ("info", GateResult::Info),
+                ] {
+                    for r in pkg
+                        .get(set)
+                        .and_then(|v| v.as_array())
+                        .into_iter()
+                        .flatten()
+                    {
+                        gates.push(Gate {
+                            rule: r
+                                .get("rule")
+                                .and_then(|x| x.as_str())
+                                .unwrap_or("policy.unnamed")
+                                .to_string(),
+                            result,
+                            reason: r
+                                .get("reason")
+                                .and_then(|x| x.as_str())
+                                .unwrap_or("(no reason given)")
+                                .to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        gates.sort_by(|a, b| b.result.cmp(&a.result).then(a.rule.cmp(&b.rule)));
+        Ok(gates)
+    }
+}
+
+/// One Rego unit test's outcome.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TestOutcome {
+    pub file: String,
+    pub test: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Runs `test_*` rules the way `opa test` does: each test file is loaded with every policy and
+/// each of its `test_` rules must evaluate to `true`.
+pub fn run_tests(policies: &[(String, String)], tests: &[(String, String)]) -> Vec<TestOutcome> {
+    let mut out = Vec::new();
+    for (file, src) in tests {
+        let mut engine = Engine::new();
+        let mut setup_error = None;
+        for (name, p) in policies {
+            if let Err(e) = engine.add_policy(name.clone(), p.clone()) {
+                setup_error = Some(format!("{name}: {e}"));
+            }
+        }
+        let package = match engine.add_policy(file.clone(), src.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                setup_error = Some(format!("{file}: {e}"));
+                String::new()
+            }
+        };
+        let names = test_names(src);
+        if let Some(err) = setup_error {
+            out.push(TestOutcome {
+                file: file.clone(),
+                test: "(load)".into(),
+                passed: false,
+                detail: err,
+            });
+            continue;
+        }
+        for name in names {
+            let rule = format!("{package}.{name}");
+            let (passed, detail) = match engine.eval_rule(rule) {
+                Ok(v) if v == Value::from(true) => (true, String::new()),
+                Ok(v) => (false, format!("evaluated to {v}")),
+                Err(e) => (false, e.to_string()),
+            };
+            out.push(TestOutcome {
+                file: file.clone(),
+                test: name,
+                passed,
+                detail,
+            });
+        }
+    }
+    out
+}
+
+/// Names of the `test_` rules defined in a test file.
+fn test_names(src: &str) -> Vec<String> {
+    let mut names: Vec<String> = src
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let name: String = l
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            (name.starts_with("test_") && l[name.len()..].trim_start().starts_with("if"))
+                .then_some(name)
+        })
+        .collect();
+    names.dedup();
+    names
+}
+
+pub fn starter_sources() -> Vec<(String, String)> {
+    STARTER
+        .iter()
+        .map(|(n, s)| (format!("policies/{n}"), (*s).to_string()))
+        .collect()
+}
+
+pub fn starter_test_sources() -> Vec<(String, String)> {
+    STARTER_TESTS
+        .iter()
+        .map(|(n, s)| (format!("policies/{n}"), (*s).to_string()))
+        .collect()
+}

@@ -1,0 +1,80 @@
+//! Registered users of a tenant: roles, groups and their TOTP secret.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// What a user may do, in increasing power. Enforced in the core, never only in a front end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Approver,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_lowercase().as_str() {
+            "viewer" => Ok(Role::Viewer),
+            "operator" => Ok(Role::Operator),
+            "approver" => Ok(Role::Approver),
+            "admin" => Ok(Role::Admin),
+            _ => Err(format!(
+                "unknown role '{s}' (expected viewer, operator, approver or admin)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub name: String,
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Base32 TOTP secret (RFC 6238, SHA-1, 6 digits, 30 s).
+    pub totp_secret: String,
+    /// Last accepted TOTP time step: a code is never accepted twice.
+    #[serde(default)]
+    pub last_totp_step: u64,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+impl User {
+    pub fn has_any(&self, roles: &[Role]) -> bool {
+        self.roles.iter().any(|r| roles.contains(r))
+    }
+
+    /// The user's record as shown to others: never the secret.
+    pub fn public(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "roles": self.roles,
+            "groups": self.groups,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+        })
+    }
+}
