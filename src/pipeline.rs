@@ -53,6 +53,16 @@ pub struct Enrolment {
     pub otpauth_uri: String,
 }
 
+impl std::fmt::Debug for Enrolment {
+    // Never print the secret by accident (logs, panics).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrolment")
+            .field("user", &self.user.name)
+            .field("roles", &self.user.roles)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What `apply` reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApplyReport {
@@ -271,6 +281,34 @@ impl Deck {
                 return Err(e);
             }
         };
+
+        // Nothing that looks like a credential is ever stored: refuse before any artifact,
+        // plan or intent is written (the audit keeps only the redacted request).
+        let leaking: Vec<&str> = draft
+            .files
+            .iter()
+            .filter(|f| {
+                let text = String::from_utf8_lossy(&f.content);
+                redact(&text) != text
+            })
+            .map(|f| f.name.as_str())
+            .collect();
+        if !leaking.is_empty() || redact_intent(&intent) != intent {
+            let e = Error::refused(format!(
+                "the request would put what looks like a credential into {}; pass secrets through a secret store (e.g. Secrets Manager), never in a request",
+                if leaking.is_empty() {
+                    "the plan".to_string()
+                } else {
+                    leaking.join(", ")
+                }
+            ));
+            let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
+            failed.agent_type = Some(intent.agent.to_string());
+            failed.message = Some(e.to_string());
+            classified.intent = serde_json::to_value(redact_intent(&intent)).ok();
+            self.append(&[requested, classified, failed])?;
+            return Err(e);
+        }
 
         let mut artifacts = Vec::new();
         let mut terraform_texts = Vec::new();
@@ -1204,6 +1242,51 @@ impl Deck {
     pub fn verify(&self, full: bool) -> Result<VerifyReport> {
         self.store.verify_audit(&self.tenant.name, full)
     }
+}
+
+/// The intent with every string that looks like a secret masked, including tag values under
+/// secret-sounding keys (`password=...` typed as a tag).
+fn redact_intent(intent: &Intent) -> Intent {
+    fn walk(v: &mut Value, key: Option<&str>) {
+        match v {
+            Value::String(s) => {
+                let secret_key = key.is_some_and(|k| {
+                    let k = k.to_lowercase();
+                    [
+                        "password",
+                        "passwd",
+                        "secret",
+                        "token",
+                        "apikey",
+                        "api_key",
+                        "api-key",
+                        "private_key",
+                    ]
+                    .iter()
+                    .any(|w| k.contains(w))
+                });
+                *s = if secret_key {
+                    crate::redact::mask().to_string()
+                } else {
+                    redact(s)
+                };
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, key)),
+            Value::Object(o) => o.iter_mut().for_each(|(k, x)| walk(x, Some(k))),
+            _ => {}
+        }
+    }
+    let mut out = intent.clone();
+    for (k, v) in out.params.iter_mut() {
+        if k != "secret" {
+            walk(v, None);
+        }
+    }
+    for e in &mut out.evidence {
+        e.word = redact(&e.word);
+        e.meaning = redact(&e.meaning);
+    }
+    out
 }
 
 fn load_policies(store: &dyn Store, tenant: &str) -> Result<PolicySet> {

@@ -47,7 +47,7 @@ impl FromStr for Role {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub name: String,
     pub roles: Vec<Role>,
@@ -60,6 +60,17 @@ pub struct User {
     pub last_totp_step: u64,
     pub created_at: String,
     pub created_by: String,
+}
+
+impl std::fmt::Debug for User {
+    // The TOTP secret stays out of logs and panic messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("roles", &self.roles)
+            .field("groups", &self.groups)
+            .finish_non_exhaustive()
+    }
 }
 
 impl User {
