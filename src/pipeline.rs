@@ -125,7 +125,7 @@ impl Deck {
             }
         };
         let signer = Arc::new(Signer::load_or_create(&paths.data.join("keys"))?);
-        let policies = load_policies(store.as_ref(), &tenant.name)?;
+        let policies = load_policies(store.as_ref(), &tenant)?;
         Ok(Deck {
             store,
             config,
@@ -1180,7 +1180,7 @@ impl Deck {
         if !name.ends_with("_test.rego") {
             files.push((name.to_string(), source.to_string()));
         }
-        PolicySet::load(&files)?;
+        PolicySet::load(&files, &policy_data(&self.tenant))?;
         self.admin(&format!("add policy {name}"), totp)?;
         self.store
             .put_tenant_policy(&self.tenant.name, name, source)?;
@@ -1289,13 +1289,17 @@ fn redact_intent(intent: &Intent) -> Intent {
     out
 }
 
-fn load_policies(store: &dyn Store, tenant: &str) -> Result<PolicySet> {
+fn load_policies(store: &dyn Store, tenant: &Tenant) -> Result<PolicySet> {
     let files: Vec<(String, String)> = store
-        .tenant_policies(tenant)?
+        .tenant_policies(&tenant.name)?
         .into_iter()
         .filter(|(n, _)| !n.ends_with("_test.rego"))
         .collect();
-    PolicySet::load(&files)
+    PolicySet::load(&files, &policy_data(tenant))
+}
+
+fn policy_data(tenant: &Tenant) -> Value {
+    serde_json::to_value(&tenant.policy).unwrap_or_default()
 }
 
 fn status_of(state: State) -> Status {

@@ -588,3 +588,53 @@ fn secrets_never_reach_artifacts_or_the_audit_trail() {
             .contains("credential")
     );
 }
+
+#[test]
+fn bytecode_vm_and_interpreter_agree() {
+    let home = Home::new();
+    let t = team(&home);
+    settings(&t, |s| {
+        s.policy.allowed_regions = vec!["eu-west-1".into()];
+        s.policy.required_tags = vec!["CostCenter".into()];
+        s.policy.instance_types = [("*".to_string(), vec!["t3.micro".to_string()])].into();
+    });
+    let deck = t.deck("olga");
+    let mut plans = Vec::new();
+    for req in [
+        "Create 3 t3.medium instances in ap-south-1 with ALB",
+        "create 20 c5.large instances in Oregon behind a network load balancer",
+        "create an s3 bucket named team-logs-77",
+        "create 1 t3.micro instance in Ireland tagged CostCenter=9 in production",
+    ] {
+        plans.push(deck.ask(req, &quiet).unwrap());
+    }
+    for tf in [
+        "resource \"aws_security_group\" \"x\" {\n  ingress {\n    from_port   = 0\n    to_port     = 65535\n    protocol    = \"-1\"\n    ipv6_cidr_blocks = [\"::/0\"]\n  }\n}\n",
+        "resource \"aws_iam_role\" \"r\" {\n  name = \"x\"\n}\n",
+    ] {
+        plans.push(submit(&t, "olga", "vmcheck", tf));
+    }
+    let set =
+        opsdeck::policy::PolicySet::load(&[], &serde_json::to_value(&deck.tenant.policy).unwrap())
+            .unwrap();
+    assert!(set.uses_vm());
+    for rec in plans {
+        let files: Vec<(String, String)> = deck
+            .artifacts(&rec.plan)
+            .unwrap()
+            .into_iter()
+            .map(|(a, b)| (a.name, String::from_utf8(b).unwrap()))
+            .collect();
+        let input = opsdeck::policy::input::build(&opsdeck::policy::input::InputParts {
+            plan: &rec.plan,
+            terraform: &files,
+            requester_roles: &[Role::Operator],
+            config: &deck.tenant.policy,
+            now: t.clock.now(),
+        });
+        let vm = set.evaluate(&input).unwrap();
+        let interp = set.evaluate_interpreted(&input).unwrap();
+        assert_eq!(vm, interp, "{}", rec.plan.summary);
+        assert!(!vm.is_empty());
+    }
+}

@@ -34,8 +34,7 @@ pub fn evaluate(ctx: &Context<'_>) -> Vec<Gate> {
         config: &ctx.tenant.policy,
         now: ctx.now,
     });
-    let config = serde_json::to_value(&ctx.tenant.policy).unwrap_or_default();
-    match ctx.policies.evaluate(&input, &config) {
+    match ctx.policies.evaluate(&input) {
         Ok(found) => {
             let disabled = &ctx.tenant.policy.disabled_rules;
             for g in found {

@@ -2,6 +2,8 @@
 //! tenant's own files. Every package `opsdeck.rules.<area>` yields `deny`, `warn` and `info`
 //! sets of `{rule, reason}`.
 
+use regorus::languages::rego::compiler::Compiler;
+use regorus::rvm::RegoVM;
 use regorus::{Engine, Value};
 
 use crate::error::{Error, Result};
@@ -71,17 +73,25 @@ pub const STARTER_TESTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// A compiled policy set, cloned cheaply for each evaluation.
-#[derive(Clone)]
+/// A prepared policy set. Plans are evaluated by regorus's bytecode VM (several times faster
+/// than its tree-walking interpreter); the interpreter remains for `with`-based unit tests and as
+/// the fallback when a tenant policy uses something the VM cannot compile.
 pub struct PolicySet {
-    engine: Engine,
+    vm: Option<std::sync::Mutex<RegoVM>>,
+    /// Rule paths evaluated for a plan, with the gate result each yields.
+    entries: Vec<(String, GateResult)>,
+    engine: std::sync::Mutex<Engine>,
     pub files: Vec<String>,
 }
 
 impl PolicySet {
-    /// The starter set plus a tenant's files (name, source). A file that does not parse is an
-    /// error naming it: a broken policy must never silently allow.
-    pub fn load(tenant_files: &[(String, String)]) -> Result<PolicySet> {
+    /// The starter set plus a tenant's files (name, source), with the tenant's policy config as
+    /// `data.opsdeck.config`. A file that does not parse is an error naming it: a broken policy
+    /// must never silently allow.
+    pub fn load(
+        tenant_files: &[(String, String)],
+        config: &serde_json::Value,
+    ) -> Result<PolicySet> {
         let mut engine = Engine::new();
         let mut files = Vec::new();
         for (name, src) in STARTER {
@@ -97,66 +107,137 @@ impl PolicySet {
                 .map_err(|e| Error::input(format!("tenant policy {name} does not compile: {e}")))?;
             files.push(path);
         }
-        Ok(PolicySet { engine, files })
-    }
-
-    /// Evaluates every `opsdeck.rules.*` package against `input`, with `config` also available
-    /// as `data.opsdeck.config`.
-    pub fn evaluate(
-        &self,
-        input: &serde_json::Value,
-        config: &serde_json::Value,
-    ) -> Result<Vec<Gate>> {
-        let mut engine = self.engine.clone();
+        let data = Value::from(serde_json::json!({"opsdeck": {"config": config}}));
         engine
-            .add_data(Value::from(
-                serde_json::json!({"opsdeck": {"config": config}}),
-            ))
+            .add_data(data.clone())
             .map_err(|e| Error::input(format!("policy data: {e}")))?;
-        engine.set_input(Value::from(input.clone()));
-        let results = engine
+        engine.set_input(Value::from(serde_json::json!({})));
+        engine
             .eval_query("data.opsdeck.rules".to_string(), false)
-            .map_err(|e| Error::input(format!("policy evaluation failed: {e}")))?;
-        let value = results
-            .result
-            .first()
-            .and_then(|r| r.expressions.first())
-            .map(|e| serde_json::to_value(&e.value).unwrap_or_default())
-            .unwrap_or_default();
-        let mut gates = Vec::new();
-        if let Some(packages) = value.as_object() {
-            for (_, pkg) in packages {
-                for (set, result) in [
-                    ("deny", GateResult::Deny),
-                    ("warn", GateResult::Warn),
-                    ("info", GateResult::Info),
-                ] {
-                    for r in pkg
-                        .get(set)
-                        .and_then(|v| v.as_array())
-                        .into_iter()
-                        .flatten()
-                    {
-                        gates.push(Gate {
-                            rule: r
-                                .get("rule")
-                                .and_then(|x| x.as_str())
-                                .unwrap_or("policy.unnamed")
-                                .to_string(),
-                            result,
-                            reason: r
-                                .get("reason")
-                                .and_then(|x| x.as_str())
-                                .unwrap_or("(no reason given)")
-                                .to_string(),
-                        });
-                    }
+            .map_err(|e| Error::input(format!("policies do not evaluate: {e}")))?;
+        // Every deny/warn/info set of every opsdeck.rules package is an entry point.
+        let packages = engine
+            .get_packages()
+            .map_err(|e| Error::input(format!("policy packages: {e}")))?;
+        let mut entries = Vec::new();
+        for pkg in packages
+            .iter()
+            .filter(|p| p.starts_with("data.opsdeck.rules."))
+        {
+            for (set, result) in [
+                ("deny", GateResult::Deny),
+                ("warn", GateResult::Warn),
+                ("info", GateResult::Info),
+            ] {
+                let path = format!("{pkg}.{set}");
+                if engine.eval_rule(path.clone()).is_ok() {
+                    entries.push((path, result));
                 }
             }
         }
-        gates.sort_by(|a, b| b.result.cmp(&a.result).then(a.rule.cmp(&b.rule)));
-        Ok(gates)
+        let vm = compile_vm(&mut engine, &entries, data).map(std::sync::Mutex::new);
+        if vm.is_none() {
+            tracing::warn!("policies fall back to the interpreter (the VM cannot compile them)");
+        }
+        Ok(PolicySet {
+            vm,
+            entries,
+            engine: std::sync::Mutex::new(engine),
+            files,
+        })
     }
+
+    /// Evaluates every `opsdeck.rules.*` package against `input`.
+    pub fn evaluate(&self, input: &serde_json::Value) -> Result<Vec<Gate>> {
+        match &self.vm {
+            Some(vm) => {
+                let mut vm = vm
+                    .lock()
+                    .map_err(|_| Error::input("policy VM unavailable after an earlier failure"))?;
+                vm.set_input(Value::from(input.clone()));
+                let mut gates = Vec::new();
+                for (path, result) in &self.entries {
+                    let v = vm
+                        .execute_entry_point_by_name(path)
+                        .map_err(|e| Error::input(format!("policy {path} failed: {e}")))?;
+                    collect(&to_json(&v), *result, &mut gates);
+                }
+                Ok(sorted(gates))
+            }
+            None => self.evaluate_interpreted(input),
+        }
+    }
+
+    /// The same evaluation through the interpreter (the reference the VM is tested against).
+    pub fn evaluate_interpreted(&self, input: &serde_json::Value) -> Result<Vec<Gate>> {
+        let mut engine = self
+            .engine
+            .lock()
+            .map_err(|_| Error::input("policy engine unavailable after an earlier failure"))?;
+        engine.set_input(Value::from(input.clone()));
+        let mut gates = Vec::new();
+        for (path, result) in &self.entries {
+            let v = engine
+                .eval_rule(path.clone())
+                .map_err(|e| Error::input(format!("policy {path} failed: {e}")))?;
+            collect(&to_json(&v), *result, &mut gates);
+        }
+        Ok(sorted(gates))
+    }
+
+    pub fn uses_vm(&self) -> bool {
+        self.vm.is_some()
+    }
+}
+
+fn compile_vm(
+    engine: &mut Engine,
+    entries: &[(String, GateResult)],
+    data: Value,
+) -> Option<RegoVM> {
+    let first = entries.first()?;
+    let compiled = engine
+        .compile_with_entrypoint(&regorus::Rc::from(first.0.as_str()))
+        .ok()?;
+    let paths: Vec<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();
+    let program = Compiler::compile_from_policy(&compiled, &paths).ok()?;
+    let mut vm = RegoVM::new();
+    vm.load_program(program);
+    vm.set_data(data).ok()?;
+    Some(vm)
+}
+
+fn to_json(v: &Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
+/// Adds the `{rule, reason}` objects of one set to `gates`.
+fn collect(set: &serde_json::Value, result: GateResult, gates: &mut Vec<Gate>) {
+    for r in set.as_array().into_iter().flatten() {
+        gates.push(Gate {
+            rule: r
+                .get("rule")
+                .and_then(|x| x.as_str())
+                .unwrap_or("policy.unnamed")
+                .to_string(),
+            result,
+            reason: r
+                .get("reason")
+                .and_then(|x| x.as_str())
+                .unwrap_or("(no reason given)")
+                .to_string(),
+        });
+    }
+}
+
+fn sorted(mut gates: Vec<Gate>) -> Vec<Gate> {
+    gates.sort_by(|a, b| {
+        b.result
+            .cmp(&a.result)
+            .then(a.rule.cmp(&b.rule))
+            .then(a.reason.cmp(&b.reason))
+    });
+    gates
 }
 
 /// One Rego unit test's outcome.
