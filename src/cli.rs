@@ -38,8 +38,9 @@ pub struct Cli {
     /// Print machine-readable JSON only.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Without a subcommand, the full-screen console opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -239,18 +240,22 @@ pub enum TenantsCommand {
 /// Runs the CLI; returns the process exit status.
 pub fn run(cli: Cli) -> Result<u8> {
     let json_out = cli.json;
-    // Classification needs no store: it works even when the data directory is unusable.
-    if let Command::Classify { batch, text } = &cli.command {
-        return classify(batch.as_deref(), text, json_out);
-    }
-    let deck = Deck::open(OpenOptions {
+    let open = OpenOptions {
         home: cli.home.clone(),
         tenant: cli.tenant.clone(),
         user: cli.user.clone(),
         user_env: std::env::var("OPSDECK_USER").ok(),
         backend: cli.backend.clone(),
         clock: None,
-    })?;
+    };
+    let Some(command) = cli.command else {
+        return crate::tui::run(open);
+    };
+    // Classification needs no store: it works even when the data directory is unusable.
+    if let Command::Classify { batch, text } = &command {
+        return classify(batch.as_deref(), text, json_out);
+    }
+    let deck = Deck::open(open)?;
     let progress = move |e: AgentEvent| {
         if json_out {
             return;
@@ -263,8 +268,8 @@ pub fn run(cli: Cli) -> Result<u8> {
             | AgentEvent::Finished { .. } => {}
         }
     };
-    match cli.command {
-        Command::Classify { .. } => unreachable_classify(),
+    match command {
+        Command::Classify { .. } => Err(Error::input("classify is handled before the store opens")),
         Command::Ask { text } => {
             let rec = deck.ask(&text.join(" "), &progress)?;
             print_plan_outcome(&rec, json_out)
@@ -581,10 +586,6 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
     }
-}
-
-fn unreachable_classify() -> Result<u8> {
-    Err(Error::input("classify is handled before the store opens"))
 }
 
 fn classify(batch: Option<&str>, text: &[String], json_out: bool) -> Result<u8> {

@@ -17,6 +17,7 @@
 //! - [`pipeline`]: [`pipeline::Deck`], the one entry point every front end (CLI, console, MCP)
 //!   calls; front ends hold no business rules.
 //! - [`cli`]: the headless command line.
+//! - [`tui`]: the full-screen console (the only module that uses ratatui).
 //!
 //! Domain modules never depend on a terminal UI crate.
 
@@ -35,5 +36,6 @@ pub mod redact;
 pub mod store;
 pub mod tenant;
 pub mod time;
+pub mod tui;
 
 pub use error::{Error, Result};

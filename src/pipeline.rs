@@ -1347,3 +1347,9 @@ fn process_alive(pid: u32) -> bool {
     let rc = unsafe { libc::kill(pid as i32, 0) };
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
+
+// Front ends run the pipeline on background tasks and threads.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Deck>();
+};
