@@ -110,6 +110,15 @@ pub enum Command {
     /// Rego policies: list, test, add and remove tenant files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Why a request or plan was routed as it was: which words led to which agent and parameters.
+    Explain {
+        /// A plan id, or a request text.
+        #[arg(required = true)]
+        what: Vec<String>,
+    },
+    /// Serve the Model Context Protocol on stdin/stdout for AI tools (they can queue plans,
+    /// never approve them).
+    Mcp,
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +256,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         user_env: std::env::var("OPSDECK_USER").ok(),
         backend: cli.backend.clone(),
         clock: None,
+        via_mcp: false,
     };
     let Some(command) = cli.command else {
         return crate::tui::run(open);
@@ -254,6 +264,9 @@ pub fn run(cli: Cli) -> Result<u8> {
     // Classification needs no store: it works even when the data directory is unusable.
     if let Command::Classify { batch, text } = &command {
         return classify(batch.as_deref(), text, json_out);
+    }
+    if let Command::Mcp = command {
+        return crate::mcp::serve(open);
     }
     let deck = Deck::open(open)?;
     let progress = move |e: AgentEvent| {
@@ -269,7 +282,43 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
     };
     match command {
-        Command::Classify { .. } => Err(Error::input("classify is handled before the store opens")),
+        Command::Classify { .. } | Command::Mcp => {
+            Err(Error::input("handled before the store opens"))
+        }
+        Command::Explain { what } => {
+            let what = what.join(" ");
+            let intent = if what.trim().starts_with("p-") && !what.trim().contains(' ') {
+                deck.plan(what.trim())?.plan.intent
+            } else {
+                deck.classify(&what)?
+            };
+            let v = crate::intent::explain(&intent);
+            if json_out {
+                print_json(&v)?;
+            } else {
+                println!(
+                    "routed to {} / {} (confidence {}{})",
+                    v["agents"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("+"))
+                        .unwrap_or_default(),
+                    v["action"].as_str().unwrap_or_default(),
+                    v["confidence"],
+                    if intent.low_confidence { ", LOW" } else { "" }
+                );
+                for r in v["routed_by"].as_array().into_iter().flatten() {
+                    println!("  {:<16} {}", r["word"].as_str().unwrap_or(""), r["means"].as_str().unwrap_or(""));
+                }
+                for (k, p) in v["parameters"].as_object().into_iter().flatten() {
+                    let from: Vec<&str> = p["from"].as_array().into_iter().flatten().filter_map(|x| x.as_str()).collect();
+                    println!("  {:<16} = {} (from \"{}\")", k, p["value"], from.join(" "));
+                }
+                for n in &intent.notes {
+                    println!("  note: {n}");
+                }
+            }
+            Ok(0)
+        }
         Command::Ask { text } => {
             let rec = deck.ask(&text.join(" "), &progress)?;
             print_plan_outcome(&rec, json_out)

@@ -17,6 +17,7 @@
 //! - [`pipeline`]: [`pipeline::Deck`], the one entry point every front end (CLI, console, MCP)
 //!   calls; front ends hold no business rules.
 //! - [`cli`]: the headless command line.
+//! - [`mcp`]: the Model Context Protocol server (same core, same guardrails).
 //! - [`tui`]: the full-screen console (the only module that uses ratatui).
 //!
 //! Domain modules never depend on a terminal UI crate.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod error;
 pub mod exec;
 pub mod intent;
+pub mod mcp;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;

@@ -32,6 +32,8 @@ pub struct OpenOptions {
     pub user_env: Option<String>,
     pub backend: Option<String>,
     pub clock: Option<Arc<dyn Clock>>,
+    /// The session is an MCP client: recorded as such, and never allowed to approve.
+    pub via_mcp: bool,
 }
 
 /// An open session: one store, one tenant, one acting identity.
@@ -94,7 +96,10 @@ impl Deck {
             }
         };
         let clock = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let identity = Identity::resolve(opts.user.as_deref(), opts.user_env.as_deref())?;
+        let mut identity = Identity::resolve(opts.user.as_deref(), opts.user_env.as_deref())?;
+        if opts.via_mcp {
+            identity.source = crate::tenant::UserSource::Mcp;
+        }
         let tenant_name = opts.tenant.unwrap_or_else(|| config.default_tenant.clone());
         validate_name(&tenant_name)?;
         let tenant = match store.get_tenant(&tenant_name)? {
@@ -549,6 +554,7 @@ impl Deck {
         let id = self.resolve_plan_id(id)?;
         let stored = self.store.get_plan(&self.tenant.name, &id)?;
         let what = format!("approve plan {id}");
+        self.refuse_machine(&stored, &what)?;
         let break_glass = match break_glass.map(|r| redact(r.trim())) {
             Some(r) if r.is_empty() => {
                 return Err(Error::input(
@@ -642,6 +648,7 @@ impl Deck {
         let id = self.resolve_plan_id(id)?;
         let stored = self.store.get_plan(&self.tenant.name, &id)?;
         let what = format!("reject plan {id}");
+        self.refuse_machine(&stored, &what)?;
         if reason.trim().is_empty() {
             return Err(Error::input(
                 "a reason is required to reject a plan (--reason \"...\")",
@@ -996,6 +1003,19 @@ impl Deck {
                 self.tenant.name
             ))),
         }
+    }
+
+    /// Approval stays with a human at the console or CLI: an MCP session never approves or
+    /// rejects, whatever user it runs as.
+    fn refuse_machine(&self, rec: &PlanRecord, what: &str) -> Result<()> {
+        if self.identity.source == crate::tenant::UserSource::Mcp {
+            return self.deny(
+                rec,
+                what,
+                "MCP clients can queue plans but never approve or reject them; a person must, in the console or with `opsdeck approve`".into(),
+            );
+        }
+        Ok(())
     }
 
     /// The acting user's registration, refusing (and auditing) when there is none.

@@ -19,7 +19,7 @@ pub use parser::parse;
 pub use regions::{is_region_code, region_codes};
 
 /// Below this confidence an intent is flagged `low_confidence` and front ends ask to confirm.
-pub const LOW_CONFIDENCE: f32 = 0.6;
+pub const LOW_CONFIDENCE: f64 = 0.6;
 
 /// The seven specialised agents a request can be routed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -106,7 +106,7 @@ pub struct Intent {
     pub agents: Vec<AgentKind>,
     pub action: String,
     /// 0.0 ..= 1.0; see [`LOW_CONFIDENCE`].
-    pub confidence: f32,
+    pub confidence: f64,
     pub low_confidence: bool,
     /// Extracted parameters; keys are documented in `docs/intents.md`.
     pub params: BTreeMap<String, serde_json::Value>,
@@ -167,4 +167,49 @@ pub enum IntentError {
         "could not tell what \"{0}\" asks for: name an action and a resource, e.g. \"create 2 t3.small instances\", \"show error logs from Lambda my-func\" or \"what did EC2 cost last week\""
     )]
     Unrecognised(String),
+}
+
+/// Why a request was routed as it was: for the agent and for each parameter, the words of the
+/// request that led there. What an approver reads before trusting the routing.
+pub fn explain(intent: &Intent) -> serde_json::Value {
+    let mut routing = Vec::new();
+    let mut params = serde_json::Map::new();
+    for e in &intent.evidence {
+        for part in e.meaning.split(", ") {
+            let part = part.split(" (typo").next().unwrap_or(part);
+            let (kind, value) = part.split_once(':').unwrap_or((part, ""));
+            match kind {
+                "verb" | "noun" | "package" => routing.push(serde_json::json!({
+                    "word": e.word, "means": part
+                })),
+                _ => {
+                    let key = match kind {
+                        "number" => "count",
+                        "tag" => "tags",
+                        "instance_id" => "instance_ids",
+                        other => other,
+                    };
+                    if intent.params.contains_key(key) {
+                        let entry = params
+                            .entry(key.to_string())
+                            .or_insert_with(|| serde_json::json!({"value": intent.params[key], "from": []}));
+                        if let Some(from) = entry.get_mut("from").and_then(|f| f.as_array_mut()) {
+                            from.push(serde_json::json!(e.word));
+                        }
+                    }
+                    let _ = value;
+                }
+            }
+        }
+    }
+    serde_json::json!({
+        "agent": intent.agent,
+        "agents": intent.agents,
+        "action": intent.action,
+        "confidence": intent.confidence,
+        "low_confidence": intent.low_confidence,
+        "routed_by": routing,
+        "parameters": params,
+        "notes": intent.notes,
+    })
 }

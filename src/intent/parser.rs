@@ -94,7 +94,7 @@ pub fn parse(text: &str) -> Result<Intent, IntentError> {
 
     let f = Features::collect(&tokens, command.is_some());
     let scores = score(&f, &tokens);
-    let mut ranked: Vec<(AgentKind, f32)> = AgentKind::ALL.iter().copied().zip(scores).collect();
+    let mut ranked: Vec<(AgentKind, f64)> = AgentKind::ALL.iter().copied().zip(scores).collect();
     // Stable order on ties: the declaration order of AgentKind.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     let (agent, top) = ranked[0];
@@ -123,7 +123,7 @@ pub fn parse(text: &str) -> Result<Intent, IntentError> {
     let strength = (top / 4.0).min(1.0);
     let mut confidence = margin * (0.5 + 0.5 * strength);
     let corrections = tokens.iter().filter(|t| t.corrected.is_some()).count();
-    confidence *= 0.97f32.powi(corrections as i32);
+    confidence *= 0.97f64.powi(corrections as i32);
     if !f.any_verb {
         confidence *= 0.92;
     }
@@ -438,7 +438,7 @@ const SEC: usize = 4;
 const MON: usize = 5;
 const ML: usize = 6;
 
-fn verb_weights(v: Verb) -> [f32; 7] {
+fn verb_weights(v: Verb) -> [f64; 7] {
     let mut w = [0.0; 7];
     match v {
         Verb::Create => w[INFRA] = 2.5,
@@ -484,7 +484,7 @@ fn verb_weights(v: Verb) -> [f32; 7] {
     w
 }
 
-fn noun_weights(n: Noun) -> [f32; 7] {
+fn noun_weights(n: Noun) -> [f64; 7] {
     let mut w = [0.0; 7];
     match n {
         Noun::Instance => {
@@ -550,9 +550,9 @@ fn noun_weights(n: Noun) -> [f32; 7] {
     w
 }
 
-fn score(f: &Features, tokens: &[Token<'_>]) -> [f32; 7] {
-    let mut s = [0.0f32; 7];
-    let add = |s: &mut [f32; 7], w: [f32; 7]| {
+fn score(f: &Features, tokens: &[Token<'_>]) -> [f64; 7] {
+    let mut s = [0.0f64; 7];
+    let add = |s: &mut [f64; 7], w: [f64; 7]| {
         for (a, b) in s.iter_mut().zip(w) {
             *a += b;
         }

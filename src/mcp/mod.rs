@@ -1,0 +1,369 @@
+//! `opsdeck mcp`: the Model Context Protocol server over stdio. Other AI tools use opsdeck's
+//! agents through it under exactly the same guardrails as a person: the MCP client is recorded as
+//! the requester (`userSource: "mcp"`), may queue plans but never approve or reject them, and
+//! gets the same error messages the CLI prints.
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResult, ContentBlock, Implementation, ListResourcesResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::approval::State;
+use crate::audit::AuditFilter;
+use crate::error::{Error, Result};
+use crate::intent::AgentKind;
+use crate::pipeline::{Deck, OpenOptions};
+
+/// How many recent plans and audit events are offered as resources.
+const RECENT: usize = 50;
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct TextArgs {
+    /// The request in plain language, e.g. "Create 3 t3.medium instances in ap-south-1 with ALB".
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct PlanArgs {
+    /// Plan id (or a unique prefix), e.g. "p-8r98qcpnex".
+    pub plan_id: String,
+    /// Include the generated artifacts (Terraform files) in full.
+    #[serde(default)]
+    pub artifacts: bool,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema, Default)]
+pub struct AuditArgs {
+    /// Only events by this user.
+    pub by: Option<String>,
+    /// Only events of this agent (infra, config, ops, cost, security, monitor, ml).
+    pub agent: Option<String>,
+    /// Only events with this status (pending, approved, rejected, expired, executing, completed, failed, cancelled).
+    pub status: Option<String>,
+    /// Only events of this kind (requested, classified, planned, approved, access_denied, ...).
+    pub event: Option<String>,
+    /// A plan id, request id or event id (prefix).
+    pub id: Option<String>,
+    /// Lower time bound: ISO 8601 or a look-back such as "1h", "24h", "7d".
+    pub since: Option<String>,
+    /// Newest N events only (default 100).
+    pub limit: Option<usize>,
+}
+
+/// The server: one `Deck` (tenant, identity, store) shared by all calls.
+#[derive(Clone)]
+pub struct OpsdeckMcp {
+    deck: Arc<Deck>,
+    tool_router: ToolRouter<Self>,
+}
+
+fn ok_json(v: &Value) -> std::result::Result<CallToolResult, ErrorData> {
+    Ok(CallToolResult::success(vec![ContentBlock::text(
+        serde_json::to_string_pretty(v).unwrap_or_default(),
+    )]))
+}
+
+/// Our errors become MCP tool errors carrying the CLI's message (the model can read and act).
+fn tool_error(e: &Error) -> std::result::Result<CallToolResult, ErrorData> {
+    Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+        "{} ({})",
+        e,
+        e.code()
+    ))]))
+}
+
+impl OpsdeckMcp {
+    pub fn new(deck: Deck) -> Self {
+        OpsdeckMcp {
+            deck: Arc::new(deck),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// Runs blocking pipeline work off the async runtime.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Deck) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let deck = self.deck.clone();
+        tokio::task::spawn_blocking(move || f(&deck))
+            .await
+            .map_err(|e| Error::Execution(format!("worker failed: {e}")))?
+    }
+
+    async fn ask_as(&self, text: String, want: Option<AgentKind>) -> std::result::Result<CallToolResult, ErrorData> {
+        let outcome = self
+            .blocking(move |d| {
+                if let Some(want) = want {
+                    let intent = d.classify(&text)?;
+                    if intent.agent != want {
+                        return Err(Error::input(format!(
+                            "that request was understood as {}/{} rather than a {want} question; use the ask tool for it",
+                            intent.agent, intent.action
+                        )));
+                    }
+                }
+                d.ask(&text, &crate::agents::protocol::quiet)
+            })
+            .await;
+        match outcome {
+            Ok(rec) => ok_json(&plan_summary(&rec)),
+            Err(e) => tool_error(&e),
+        }
+    }
+}
+
+fn plan_summary(rec: &crate::approval::PlanRecord) -> Value {
+    let p = &rec.plan;
+    json!({
+        "plan_id": p.plan_id,
+        "state": rec.state,
+        "summary": p.summary,
+        "agent": p.agent,
+        "agents": p.agents,
+        "action": p.action,
+        "risk": p.risk,
+        "cost_monthly_usd": p.cost.monthly_usd,
+        "cost_source": p.cost.source,
+        "gates": p.gates,
+        "resources": p.resources,
+        "requires_approval": p.requires_approval,
+        "required_approvals": rec.required_approvals,
+        "requester": p.requester,
+        "content_hash": p.content_hash,
+        "next": match rec.state {
+            State::Pending => "a person must approve this plan in the opsdeck console or CLI (opsdeck approve); MCP clients cannot approve",
+            State::Rejected => "denied or rejected: see gates",
+            _ => "",
+        },
+    })
+}
+
+#[tool_router]
+impl OpsdeckMcp {
+    #[tool(
+        description = "Classify a plain-language AWS request offline: returns the agent(s) it routes to (infra, config, ops, cost, security, monitor, ml), the action, extracted parameters and the confidence, with the words that led there. Stores nothing."
+    )]
+    async fn classify(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+        match self.deck.classify(&args.text) {
+            Ok(i) => ok_json(&serde_json::to_value(&i).unwrap_or_default()),
+            Err(e) => tool_error(&e),
+        }
+    }
+
+    #[tool(
+        description = "Plan a plain-language AWS request. Changes (e.g. creating instances) become a plan with generated Terraform, risk, cost estimate and policy gates, queued for approval by a person; the plan id is returned. MCP clients can queue plans but never approve them."
+    )]
+    async fn ask(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+        self.ask_as(args.text, None).await
+    }
+
+    #[tool(description = "Show a plan: state, summary, resources, risk, cost, policy gates, approvals; optionally its artifacts (the Terraform files).")]
+    async fn show_plan(&self, Parameters(args): Parameters<PlanArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+        let out = self
+            .blocking(move |d| {
+                let rec = d.plan(&args.plan_id)?;
+                let mut v = serde_json::to_value(&rec).unwrap_or_default();
+                if args.artifacts {
+                    let files: Vec<Value> = d
+                        .artifacts(&rec.plan)?
+                        .into_iter()
+                        .map(|(a, b)| json!({"name": a.name, "sha256": a.sha256, "content": String::from_utf8_lossy(&b)}))
+                        .collect();
+                    v["artifact_contents"] = Value::Array(files);
+                }
+                Ok(v)
+            })
+            .await;
+        match out {
+            Ok(v) => ok_json(&v),
+            Err(e) => tool_error(&e),
+        }
+    }
+
+    #[tool(description = "List plans waiting for approval in this tenant, newest first, with requester, risk, cost and the worst policy gate.")]
+    async fn list_approvals(&self) -> std::result::Result<CallToolResult, ErrorData> {
+        match self.blocking(|d| d.plans(Some(State::Pending))).await {
+            Ok(plans) => ok_json(&Value::Array(plans.iter().map(plan_summary).collect())),
+            Err(e) => tool_error(&e),
+        }
+    }
+
+    #[tool(description = "Search the tenant's audit trail (append-only, hash-chained, signed): every request, plan, approval, refusal and execution. Filters are optional.")]
+    async fn audit_search(&self, Parameters(args): Parameters<AuditArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+        let out = self
+            .blocking(move |d| {
+                let since = args
+                    .since
+                    .as_deref()
+                    .map(|s| {
+                        crate::time::parse_since(s, d.clock()).ok_or_else(|| {
+                            Error::input(format!("cannot read time '{s}': use ISO 8601 or a look-back like 24h"))
+                        })
+                    })
+                    .transpose()?;
+                d.audit(&AuditFilter {
+                    user: args.by,
+                    agent: args.agent,
+                    status: args.status,
+                    event: args.event,
+                    subject: args.id,
+                    since,
+                    until: None,
+                    limit: Some(args.limit.unwrap_or(100).min(1000)),
+                })
+            })
+            .await;
+        match out {
+            Ok(records) => ok_json(&serde_json::to_value(&records).unwrap_or_default()),
+            Err(e) => tool_error(&e),
+        }
+    }
+
+    #[tool(description = "Ask a cost question (Cost Explorer: spend by service, region or tag over a window, forecasts, budgets), e.g. \"What is my daily EC2 spend in ap-south-1?\"")]
+    async fn cost_query(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+        self.ask_as(args.text, Some(AgentKind::Cost)).await
+    }
+
+    #[tool(description = "Run a security scan or fetch findings (S3 public access, open security groups, IAM MFA and old keys, GuardDuty, Security Hub), e.g. \"Scan all S3 buckets for public access\".")]
+    async fn security_scan(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+        self.ask_as(args.text, Some(AgentKind::Security)).await
+    }
+
+    #[tool(description = "Query logs and metrics (CloudWatch), e.g. \"Show last 24h error logs from Lambda my-func\".")]
+    async fn log_query(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+        self.ask_as(args.text, Some(AgentKind::Monitor)).await
+    }
+
+    #[tool(description = "Explain why a request or plan was routed as it was: which words led to which agent, action and parameters. Give a plan id or a request text.")]
+    async fn explain(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+        let text = args.text;
+        let out = self
+            .blocking(move |d| {
+                let intent = if text.trim().starts_with("p-") {
+                    d.plan(text.trim())?.plan.intent
+                } else {
+                    d.classify(&text)?
+                };
+                Ok(crate::intent::explain(&intent))
+            })
+            .await;
+        match out {
+            Ok(v) => ok_json(&v),
+            Err(e) => tool_error(&e),
+        }
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for OpsdeckMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new("opsdeck", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "opsdeck runs AWS operations from plain-language requests. Use classify to see how a request is understood, ask to plan it (changes are queued for a human to approve; you cannot approve), show_plan to review, audit_search for history. Resources: opsdeck://audit/recent and the artifacts of recent plans.",
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<ListResourcesResult, ErrorData> {
+        let plans = self
+            .blocking(|d| d.plans(None))
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let mut items = vec![
+            Resource::new("opsdeck://audit/recent", "recent audit events")
+                .with_description(format!("The newest {RECENT} audit events of the tenant, with their chain fields"))
+                .with_mime_type("application/json"),
+        ];
+        for rec in plans.iter().take(RECENT) {
+            for a in &rec.plan.artifacts {
+                items.push(
+                    Resource::new(
+                        format!("opsdeck://plans/{}/artifacts/{}", rec.plan.plan_id, a.name),
+                        format!("{} {}", rec.plan.plan_id, a.name),
+                    )
+                    .with_description(rec.plan.summary.clone())
+                    .with_mime_type("text/plain")
+                    .with_size(a.size),
+                );
+            }
+        }
+        Ok(ListResourcesResult::with_all_items(items))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> std::result::Result<ReadResourceResponse, ErrorData> {
+        let uri = request.uri.clone();
+        let text = self
+            .blocking(move |d| read_uri(d, &uri))
+            .await
+            .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, request.uri)]).into())
+    }
+}
+
+fn read_uri(d: &Deck, uri: &str) -> Result<String> {
+    if uri == "opsdeck://audit/recent" {
+        let records = d.audit(&AuditFilter {
+            limit: Some(RECENT),
+            ..AuditFilter::default()
+        })?;
+        return Ok(serde_json::to_string_pretty(&records).unwrap_or_default());
+    }
+    let rest = uri.strip_prefix("opsdeck://plans/").ok_or_else(|| {
+        Error::not_found("resource", uri, "resources are opsdeck://audit/recent and opsdeck://plans/<id>/artifacts/<name>")
+    })?;
+    let (id, name) = rest
+        .split_once("/artifacts/")
+        .ok_or_else(|| Error::not_found("resource", uri, "expected opsdeck://plans/<id>/artifacts/<name>"))?;
+    let rec = d.plan(id)?;
+    let (_, bytes) = d
+        .artifacts(&rec.plan)?
+        .into_iter()
+        .find(|(a, _)| a.name == name)
+        .ok_or_else(|| Error::not_found("artifact", name, format!("of plan {id}")))?;
+    Ok(String::from_utf8_lossy(&bytes).to_string())
+}
+
+/// Serves MCP on stdin/stdout until the client disconnects.
+pub fn serve(mut open: OpenOptions) -> Result<u8> {
+    open.via_mcp = true;
+    let deck = Deck::open(open)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the runtime", e))?;
+    rt.block_on(async move {
+        let service = OpsdeckMcp::new(deck)
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| Error::Execution(format!("MCP session failed to start: {e}")))?;
+        service
+            .waiting()
+            .await
+            .map_err(|e| Error::Execution(format!("MCP session ended with an error: {e}")))?;
+        Ok(0)
+    })
+}
