@@ -21,4 +21,13 @@ else
 fi
 command -v pkill >/dev/null 2>&1 || echo "tests/run.sh: pkill not found; the crash test kills less precisely"
 
+# The official Python MCP SDK drives `opsdeck mcp` in tests/mcp.rs: keep it in its own venv.
+PYENV=target/pyenv
+if ! "$PYENV/bin/python" -c "import mcp.client.stdio" >/dev/null 2>&1; then
+  echo "tests/run.sh: installing the Python MCP SDK into $PYENV"
+  python3 -m venv "$PYENV"
+  "$PYENV/bin/pip" install --quiet --disable-pip-version-check mcp
+fi
+export OPSDECK_TEST_PYTHON="$PWD/$PYENV/bin/python"
+
 cargo test --locked "$@"
