@@ -38,6 +38,9 @@ pub struct Cli {
     /// Print machine-readable JSON only.
     #[arg(long, global = true)]
     pub json: bool,
+    /// AWS endpoint for every service (after AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
     /// Without a subcommand, the full-screen console opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -257,6 +260,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         backend: cli.backend.clone(),
         clock: None,
         via_mcp: false,
+        endpoint_url: cli.endpoint_url.clone(),
     };
     let Some(command) = cli.command else {
         return crate::tui::run(open);
@@ -300,17 +304,30 @@ pub fn run(cli: Cli) -> Result<u8> {
                     "routed to {} / {} (confidence {}{})",
                     v["agents"]
                         .as_array()
-                        .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("+"))
+                        .map(|a| a
+                            .iter()
+                            .filter_map(|x| x.as_str())
+                            .collect::<Vec<_>>()
+                            .join("+"))
                         .unwrap_or_default(),
                     v["action"].as_str().unwrap_or_default(),
                     v["confidence"],
                     if intent.low_confidence { ", LOW" } else { "" }
                 );
                 for r in v["routed_by"].as_array().into_iter().flatten() {
-                    println!("  {:<16} {}", r["word"].as_str().unwrap_or(""), r["means"].as_str().unwrap_or(""));
+                    println!(
+                        "  {:<16} {}",
+                        r["word"].as_str().unwrap_or(""),
+                        r["means"].as_str().unwrap_or("")
+                    );
                 }
                 for (k, p) in v["parameters"].as_object().into_iter().flatten() {
-                    let from: Vec<&str> = p["from"].as_array().into_iter().flatten().filter_map(|x| x.as_str()).collect();
+                    let from: Vec<&str> = p["from"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| x.as_str())
+                        .collect();
                     println!("  {:<16} = {} (from \"{}\")", k, p["value"], from.join(" "));
                 }
                 for n in &intent.notes {

@@ -14,6 +14,7 @@
 //! - [`audit`]: append-only, hash-chained, signed events per tenant; verify and export.
 //! - [`store`]: the storage contract and the embedded local backend.
 //! - [`tenant`]: tenants and the acting identity.
+//! - [`aws`]: AWS SDK configuration (region, endpoint overrides, timeouts) and readable errors.
 //! - [`pipeline`]: [`pipeline::Deck`], the one entry point every front end (CLI, console, MCP)
 //!   calls; front ends hold no business rules.
 //! - [`cli`]: the headless command line.
@@ -25,6 +26,7 @@
 pub mod agents;
 pub mod approval;
 pub mod audit;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -34,6 +34,8 @@ pub struct OpenOptions {
     pub clock: Option<Arc<dyn Clock>>,
     /// The session is an MCP client: recorded as such, and never allowed to approve.
     pub via_mcp: bool,
+    /// Overrides the SDK's endpoint (after `AWS_ENDPOINT_URL[_<SERVICE>]`).
+    pub endpoint_url: Option<String>,
 }
 
 /// An open session: one store, one tenant, one acting identity.
@@ -44,6 +46,8 @@ pub struct Deck {
     pub identity: Identity,
     pub tenant: Tenant,
     policies: PolicySet,
+    /// The tenant's model, when one is configured.
+    model: Option<crate::intent::llm::Model>,
     signer: Arc<Signer>,
     clock: Arc<dyn Clock>,
 }
@@ -131,6 +135,24 @@ impl Deck {
         };
         let signer = Arc::new(Signer::load_or_create(&paths.data.join("keys"))?);
         let policies = load_policies(store.as_ref(), &tenant)?;
+        let model = if tenant.llm.model_id.is_empty() {
+            None
+        } else {
+            let target = crate::aws::Target {
+                region: if tenant.llm.region.is_empty() {
+                    tenant.default_region.clone()
+                } else {
+                    tenant.llm.region.clone()
+                },
+                endpoint_url: opts.endpoint_url.clone(),
+                timeout: std::time::Duration::from_millis(tenant.llm.timeout_ms.max(100)),
+                max_attempts: 1,
+            };
+            Some(
+                crate::intent::llm::Model::new(&tenant.llm.model_id, &target)
+                    .map_err(|e| Error::io("starting the model client", e))?,
+            )
+        };
         Ok(Deck {
             store,
             config,
@@ -138,6 +160,7 @@ impl Deck {
             identity,
             tenant,
             policies,
+            model,
             signer,
             clock,
         })
@@ -162,8 +185,58 @@ impl Deck {
         Ok(t)
     }
 
+    /// How a request is understood: the offline parser, refined from the user's previous
+    /// request for follow-ups, and cross-checked by the tenant's model when one is configured.
     pub fn classify(&self, text: &str) -> Result<Intent> {
-        intent::parse(text).map_err(intent_error)
+        self.understand(text).map_err(intent_error)
+    }
+
+    fn understand(&self, text: &str) -> std::result::Result<Intent, IntentError> {
+        let previous = if intent::is_follow_up(text) {
+            self.previous_intent()
+        } else {
+            None
+        };
+        let parsed = match (intent::parse(text), &previous) {
+            (Ok(i), None) => i,
+            (parsed, Some(prev)) => match intent::refine(prev, text) {
+                Some(refined) => refined,
+                None => parsed?,
+            },
+            (Err(e @ IntentError::Unrecognised(_)), None) => {
+                // The model may still understand what the parser could not; its reading then
+                // stands alone and always needs confirmation.
+                let Some(m) = &self.model else { return Err(e) };
+                return match m.classify_alone(text) {
+                    Ok(mut i) => {
+                        i.low_confidence = true;
+                        i.notes.push(
+                            "only the model understood this request (the offline parser did not): confirm before approving".into(),
+                        );
+                        Ok(i)
+                    }
+                    Err(_) => Err(e),
+                };
+            }
+            (Err(e), None) => return Err(e),
+        };
+        Ok(match &self.model {
+            Some(m) => m.understand(text, parsed, previous.as_ref()),
+            None => parsed,
+        })
+    }
+
+    /// The intent of the acting user's last classified request in this tenant.
+    fn previous_intent(&self) -> Option<Intent> {
+        let records = self.store.audit_records(&self.tenant.name).ok()?;
+        records
+            .iter()
+            .rev()
+            .find(|r| {
+                r.event.event == EventKind::Classified && r.event.user_id == self.identity.user
+            })
+            .and_then(|r| r.event.intent.clone())
+            .and_then(|v| serde_json::from_value(v).ok())
     }
 
     fn event(&self, request_id: &str, kind: EventKind, status: Status) -> AuditEvent {
@@ -203,7 +276,7 @@ impl Deck {
         )?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let redacted = redact(text.trim());
-        let intent = match intent::parse(text) {
+        let intent = match self.understand(text) {
             Ok(i) => i,
             Err(IntentError::Empty) => return Err(intent_error(IntentError::Empty)),
             Err(e) => {
@@ -245,6 +318,7 @@ impl Deck {
             params: [("stack".to_string(), json!(stack))].into_iter().collect(),
             evidence: Vec::new(),
             notes: vec!["submitted directly, not classified".into()],
+            source: None,
         };
         let draft = agents::infra::from_directory(dir, stack);
         self.finish_plan(request_id, text, intent, draft, sink)

@@ -22,6 +22,7 @@ fn intent(action: &str, params: Value) -> Intent {
         params,
         evidence: vec![],
         notes: vec![],
+        source: None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! typos, word numbers and place names, and reports how sure it is rather than hiding doubt.
 
 mod lexicon;
+pub mod llm;
 mod parser;
 mod regions;
 mod typo;
@@ -15,7 +16,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use parser::parse;
+pub use parser::{params_only, parse};
 pub use regions::{is_region_code, region_codes};
 
 /// Below this confidence an intent is flagged `low_confidence` and front ends ask to confirm.
@@ -116,6 +117,9 @@ pub struct Intent {
     /// Doubts worth showing: corrected typos, ignored words, ambiguities.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Which reading this is when a model was consulted: `bedrock:<model id>` or `parser`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl Intent {
@@ -190,9 +194,9 @@ pub fn explain(intent: &Intent) -> serde_json::Value {
                         other => other,
                     };
                     if intent.params.contains_key(key) {
-                        let entry = params
-                            .entry(key.to_string())
-                            .or_insert_with(|| serde_json::json!({"value": intent.params[key], "from": []}));
+                        let entry = params.entry(key.to_string()).or_insert_with(
+                            || serde_json::json!({"value": intent.params[key], "from": []}),
+                        );
                         if let Some(from) = entry.get_mut("from").and_then(|f| f.as_array_mut()) {
                             from.push(serde_json::json!(e.word));
                         }
@@ -212,4 +216,91 @@ pub fn explain(intent: &Intent) -> serde_json::Value {
         "parameters": params,
         "notes": intent.notes,
     })
+}
+
+/// Whether a request reads as a follow-up to the previous one rather than a request of its own.
+pub fn is_follow_up(text: &str) -> bool {
+    let t = text.trim().to_lowercase();
+    [
+        "now ",
+        "same ",
+        "also ",
+        "only ",
+        "instead",
+        "and ",
+        "but ",
+        "what about",
+        "then ",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
+        || t.contains("the same")
+        || t.contains("those")
+}
+
+/// Refines the previous intent with a follow-up ("now do the same in eu-west-1", "only the first
+/// two", "make it five instead"): the previous request's agent and action, with the parameters the
+/// follow-up states replacing the old ones. None when `text` is not a follow-up.
+pub fn refine(previous: &Intent, text: &str) -> Option<Intent> {
+    if !is_follow_up(text) {
+        return None;
+    }
+    let (params, evidence) = params_only(text, previous.agent);
+    let mut out = previous.clone();
+    let mut changed = Vec::new();
+    for (k, v) in params {
+        // A follow-up's service or action words restate the request; its values refine it.
+        if matches!(k.as_str(), "service" | "action") {
+            continue;
+        }
+        if k == "tags" {
+            let mut merged = previous
+                .params
+                .get("tags")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({}));
+            if let (Some(m), Some(new)) = (merged.as_object_mut(), v.as_object()) {
+                for (tk, tv) in new {
+                    m.insert(tk.clone(), tv.clone());
+                }
+            }
+            out.params.insert(k.clone(), merged);
+        } else {
+            out.params.insert(k.clone(), v);
+        }
+        changed.push(k);
+    }
+    // "only the first two"
+    let lower = text.to_lowercase();
+    if let Some(rest) = lower.split("first ").nth(1)
+        && let Some(word) = rest.split_whitespace().next()
+        && let Some(n) = word
+            .parse::<u64>()
+            .ok()
+            .or_else(|| words::word_number(word).map(u64::from))
+    {
+        if let Some(ids) = out
+            .params
+            .get_mut("instance_ids")
+            .and_then(|v| v.as_array_mut())
+        {
+            ids.truncate(n as usize);
+        } else {
+            let count = previous.param_u64("count").map_or(n, |c| c.min(n));
+            out.params.insert("count".into(), serde_json::json!(count));
+        }
+        changed.push("first N".into());
+    }
+    out.evidence = evidence;
+    out.notes = vec![format!(
+        "follow-up of the previous request ({}/{}): changed {}",
+        previous.agent,
+        previous.action,
+        if changed.is_empty() {
+            "nothing".to_string()
+        } else {
+            changed.join(", ")
+        }
+    )];
+    Some(out)
 }

@@ -144,7 +144,21 @@ pub fn parse(text: &str) -> Result<Intent, IntentError> {
         params,
         evidence: evidence(&tokens),
         notes,
+        source: None,
     })
+}
+
+/// The parameters a text states, read as if for `agent`, without classifying it (follow-ups).
+pub fn params_only(text: &str, agent: AgentKind) -> (BTreeMap<String, Value>, Vec<Evidence>) {
+    let (command, rest) = quoted_command(text.trim());
+    let mut tokens = tokenize(&rest);
+    let mut notes = Vec::new();
+    classify_tokens(&mut tokens, &mut notes);
+    let f = Features::collect(&tokens, command.is_some());
+    (
+        extract_params(&tokens, &f, command.as_deref(), agent),
+        evidence(&tokens),
+    )
 }
 
 /// Pulls a command written in backticks or quotes out of the text, so its words

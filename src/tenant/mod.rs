@@ -20,6 +20,29 @@ pub struct Tenant {
     pub policy: PolicyConfig,
     pub budget: Budget,
     pub approvals: ApprovalConfig,
+    pub llm: LlmConfig,
+}
+
+/// The model that understands requests, when one is configured; the offline parser otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// Bedrock model id (empty: no model, the offline parser alone).
+    pub model_id: String,
+    /// Region of the Bedrock endpoint (default: the tenant's default region).
+    pub region: String,
+    /// Give up on the model after this long and use the parser.
+    pub timeout_ms: u64,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            model_id: String::new(),
+            region: String::new(),
+            timeout_ms: 5000,
+        }
+    }
 }
 
 impl Default for Tenant {
@@ -31,6 +54,7 @@ impl Default for Tenant {
             policy: PolicyConfig::default(),
             budget: Budget::default(),
             approvals: ApprovalConfig::default(),
+            llm: LlmConfig::default(),
         }
     }
 }

@@ -1,0 +1,83 @@
+//! AWS SDK configuration. Endpoints follow the SDK's own conventions: `AWS_ENDPOINT_URL` and
+//! `AWS_ENDPOINT_URL_<SERVICE>` are honoured by aws-config itself; `--endpoint-url` (or an
+//! endpoint in the configuration) overrides them. That is how tests, LocalStack users and VPC
+//! endpoints reach the services.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// What a client needs to know about where and how to call AWS.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    /// Whole-operation timeout (including retries).
+    pub timeout: Duration,
+    /// Attempts per call; 1 disables retries (interactive paths prefer a fast fallback).
+    pub max_attempts: u32,
+}
+
+pub async fn sdk_config(t: &Target) -> SdkConfig {
+    let retry = if t.max_attempts <= 1 {
+        RetryConfig::disabled()
+    } else {
+        RetryConfig::standard().with_max_attempts(t.max_attempts)
+    };
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(t.region.clone()))
+        .retry_config(retry)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(t.timeout)
+                .connect_timeout(t.timeout.min(Duration::from_secs(3)))
+                .build(),
+        );
+    if let Some(url) = &t.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// An AWS SDK error as a person reads it: service, operation, code, message, request id.
+pub fn describe_error<E, R>(
+    service: &str,
+    operation: &str,
+    err: &aws_sdk_bedrockruntime::error::SdkError<E, R>,
+) -> String
+where
+    E: aws_sdk_bedrockruntime::error::ProvideErrorMetadata + std::error::Error,
+{
+    use aws_sdk_bedrockruntime::error::SdkError;
+    match err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            format!(
+                "{service} {operation} failed: {} ({}){}",
+                e.message().unwrap_or("no message"),
+                e.code().unwrap_or("unknown error"),
+                e.meta()
+                    .extra("aws_request_id")
+                    .map(|r| format!(", request id {r}"))
+                    .unwrap_or_default()
+            )
+        }
+        SdkError::TimeoutError(_) => format!("{service} {operation} timed out"),
+        SdkError::DispatchFailure(d) => format!(
+            "{service} {operation} could not reach the service ({})",
+            if d.is_timeout() {
+                "timeout"
+            } else if d.is_io() {
+                "connection failed"
+            } else {
+                "dispatch failure"
+            }
+        ),
+        SdkError::ResponseError(_) => {
+            format!("{service} {operation} returned a response that could not be read")
+        }
+        other => format!("{service} {operation} failed: {other}"),
+    }
+}
