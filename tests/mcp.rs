@@ -14,7 +14,10 @@ use opsdeck::tenant::Role;
 fn python_with_mcp() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("OPSDECK_TEST_PYTHON").map(PathBuf::from),
-        Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/pyenv/bin/python"))),
+        Some(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/target/pyenv/bin/python"
+        ))),
         Some(PathBuf::from("python3")),
     ];
     for p in candidates.into_iter().flatten() {
@@ -32,7 +35,9 @@ fn python_with_mcp() -> Option<PathBuf> {
 
 #[test]
 fn python_sdk_client_round_trip() {
-    let Some(python) = python_with_mcp() else { return };
+    let Some(python) = python_with_mcp() else {
+        return;
+    };
     let home = Home::new();
     let out = std::process::Command::new(python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py"))
@@ -47,10 +52,25 @@ fn python_sdk_client_round_trip() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["server"], "opsdeck");
-    let tools: Vec<&str> = v["tools"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let tools: Vec<&str> = v["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
     assert_eq!(
         tools,
-        ["ask", "audit_search", "classify", "cost_query", "explain", "list_approvals", "log_query", "security_scan", "show_plan"]
+        [
+            "ask",
+            "audit_search",
+            "classify",
+            "cost_query",
+            "explain",
+            "list_approvals",
+            "log_query",
+            "security_scan",
+            "show_plan"
+        ]
     );
     assert_eq!(v["schemas_ok"], true);
     assert_eq!(v["classify_error"], false);
@@ -59,14 +79,28 @@ fn python_sdk_client_round_trip() {
     assert_eq!(v["ask_error"], false);
     assert_eq!(v["ask"]["state"], "pending");
     assert_eq!(v["ask"]["requester"], "ide-agent");
-    assert_eq!(v["explain"]["parameters"]["region"]["from"][0], "ap-south-1");
+    assert_eq!(
+        v["explain"]["parameters"]["region"]["from"][0],
+        "ap-south-1"
+    );
     let plan_id = v["ask"]["plan_id"].as_str().unwrap();
-    assert!(v["resources"].as_array().unwrap().iter().any(|u| u == "opsdeck://audit/recent"));
+    assert!(
+        v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u == "opsdeck://audit/recent")
+    );
     assert!(v["main_tf"].as_str().unwrap().contains("provider \"aws\""));
     assert!(v["recent_audit"].as_array().unwrap().len() >= 5);
     // Errors are tool errors carrying the CLI's message.
     assert_eq!(v["empty_error"][0], true);
-    assert!(v["empty_error"][1].as_str().unwrap().contains("the request is empty"));
+    assert!(
+        v["empty_error"][1]
+            .as_str()
+            .unwrap()
+            .contains("the request is empty")
+    );
     assert_eq!(v["cost_error"][0], true);
     assert!(v["cost_error"][1].as_str().unwrap().contains("cost agent"));
     // There is no way to approve over MCP.
@@ -93,8 +127,17 @@ fn python_sdk_client_round_trip() {
 #[test]
 fn an_mcp_identity_can_never_approve_even_as_a_registered_approver() {
     let home = Home::new();
-    let t = Team::new(&home, None, &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])]);
-    let id = t.deck("alice").ask("create 1 t3.micro instance", &quiet).unwrap().plan.plan_id;
+    let t = Team::new(
+        &home,
+        None,
+        &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])],
+    );
+    let id = t
+        .deck("alice")
+        .ask("create 1 t3.micro instance", &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     let code = t.code("bob");
     let c: std::sync::Arc<dyn opsdeck::time::Clock> = t.clock.clone();
     let bob_via_mcp = Deck::open(OpenOptions {

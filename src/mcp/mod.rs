@@ -13,7 +13,9 @@ use rmcp::model::{
     ResourceContents, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -100,7 +102,11 @@ impl OpsdeckMcp {
             .map_err(|e| Error::Execution(format!("worker failed: {e}")))?
     }
 
-    async fn ask_as(&self, text: String, want: Option<AgentKind>) -> std::result::Result<CallToolResult, ErrorData> {
+    async fn ask_as(
+        &self,
+        text: String,
+        want: Option<AgentKind>,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         let outcome = self
             .blocking(move |d| {
                 if let Some(want) = want {
@@ -153,7 +159,10 @@ impl OpsdeckMcp {
     #[tool(
         description = "Classify a plain-language AWS request offline: returns the agent(s) it routes to (infra, config, ops, cost, security, monitor, ml), the action, extracted parameters and the confidence, with the words that led there. Stores nothing."
     )]
-    async fn classify(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+    async fn classify(
+        &self,
+        Parameters(args): Parameters<TextArgs>,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         match self.deck.classify(&args.text) {
             Ok(i) => ok_json(&serde_json::to_value(&i).unwrap_or_default()),
             Err(e) => tool_error(&e),
@@ -163,12 +172,20 @@ impl OpsdeckMcp {
     #[tool(
         description = "Plan a plain-language AWS request. Changes (e.g. creating instances) become a plan with generated Terraform, risk, cost estimate and policy gates, queued for approval by a person; the plan id is returned. MCP clients can queue plans but never approve them."
     )]
-    async fn ask(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+    async fn ask(
+        &self,
+        Parameters(args): Parameters<TextArgs>,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         self.ask_as(args.text, None).await
     }
 
-    #[tool(description = "Show a plan: state, summary, resources, risk, cost, policy gates, approvals; optionally its artifacts (the Terraform files).")]
-    async fn show_plan(&self, Parameters(args): Parameters<PlanArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+    #[tool(
+        description = "Show a plan: state, summary, resources, risk, cost, policy gates, approvals; optionally its artifacts (the Terraform files)."
+    )]
+    async fn show_plan(
+        &self,
+        Parameters(args): Parameters<PlanArgs>,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         let out = self
             .blocking(move |d| {
                 let rec = d.plan(&args.plan_id)?;
@@ -190,7 +207,9 @@ impl OpsdeckMcp {
         }
     }
 
-    #[tool(description = "List plans waiting for approval in this tenant, newest first, with requester, risk, cost and the worst policy gate.")]
+    #[tool(
+        description = "List plans waiting for approval in this tenant, newest first, with requester, risk, cost and the worst policy gate."
+    )]
     async fn list_approvals(&self) -> std::result::Result<CallToolResult, ErrorData> {
         match self.blocking(|d| d.plans(Some(State::Pending))).await {
             Ok(plans) => ok_json(&Value::Array(plans.iter().map(plan_summary).collect())),
@@ -198,8 +217,13 @@ impl OpsdeckMcp {
         }
     }
 
-    #[tool(description = "Search the tenant's audit trail (append-only, hash-chained, signed): every request, plan, approval, refusal and execution. Filters are optional.")]
-    async fn audit_search(&self, Parameters(args): Parameters<AuditArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+    #[tool(
+        description = "Search the tenant's audit trail (append-only, hash-chained, signed): every request, plan, approval, refusal and execution. Filters are optional."
+    )]
+    async fn audit_search(
+        &self,
+        Parameters(args): Parameters<AuditArgs>,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         let out = self
             .blocking(move |d| {
                 let since = args
@@ -207,7 +231,9 @@ impl OpsdeckMcp {
                     .as_deref()
                     .map(|s| {
                         crate::time::parse_since(s, d.clock()).ok_or_else(|| {
-                            Error::input(format!("cannot read time '{s}': use ISO 8601 or a look-back like 24h"))
+                            Error::input(format!(
+                                "cannot read time '{s}': use ISO 8601 or a look-back like 24h"
+                            ))
                         })
                     })
                     .transpose()?;
@@ -229,23 +255,43 @@ impl OpsdeckMcp {
         }
     }
 
-    #[tool(description = "Ask a cost question (Cost Explorer: spend by service, region or tag over a window, forecasts, budgets), e.g. \"What is my daily EC2 spend in ap-south-1?\"")]
-    async fn cost_query(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+    #[tool(
+        description = "Ask a cost question (Cost Explorer: spend by service, region or tag over a window, forecasts, budgets), e.g. \"What is my daily EC2 spend in ap-south-1?\""
+    )]
+    async fn cost_query(
+        &self,
+        Parameters(args): Parameters<TextArgs>,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         self.ask_as(args.text, Some(AgentKind::Cost)).await
     }
 
-    #[tool(description = "Run a security scan or fetch findings (S3 public access, open security groups, IAM MFA and old keys, GuardDuty, Security Hub), e.g. \"Scan all S3 buckets for public access\".")]
-    async fn security_scan(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+    #[tool(
+        description = "Run a security scan or fetch findings (S3 public access, open security groups, IAM MFA and old keys, GuardDuty, Security Hub), e.g. \"Scan all S3 buckets for public access\"."
+    )]
+    async fn security_scan(
+        &self,
+        Parameters(args): Parameters<TextArgs>,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         self.ask_as(args.text, Some(AgentKind::Security)).await
     }
 
-    #[tool(description = "Query logs and metrics (CloudWatch), e.g. \"Show last 24h error logs from Lambda my-func\".")]
-    async fn log_query(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+    #[tool(
+        description = "Query logs and metrics (CloudWatch), e.g. \"Show last 24h error logs from Lambda my-func\"."
+    )]
+    async fn log_query(
+        &self,
+        Parameters(args): Parameters<TextArgs>,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         self.ask_as(args.text, Some(AgentKind::Monitor)).await
     }
 
-    #[tool(description = "Explain why a request or plan was routed as it was: which words led to which agent, action and parameters. Give a plan id or a request text.")]
-    async fn explain(&self, Parameters(args): Parameters<TextArgs>) -> std::result::Result<CallToolResult, ErrorData> {
+    #[tool(
+        description = "Explain why a request or plan was routed as it was: which words led to which agent, action and parameters. Give a plan id or a request text."
+    )]
+    async fn explain(
+        &self,
+        Parameters(args): Parameters<TextArgs>,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         let text = args.text;
         let out = self
             .blocking(move |d| {
@@ -290,7 +336,9 @@ impl ServerHandler for OpsdeckMcp {
             .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         let mut items = vec![
             Resource::new("opsdeck://audit/recent", "recent audit events")
-                .with_description(format!("The newest {RECENT} audit events of the tenant, with their chain fields"))
+                .with_description(format!(
+                    "The newest {RECENT} audit events of the tenant, with their chain fields"
+                ))
                 .with_mime_type("application/json"),
         ];
         for rec in plans.iter().take(RECENT) {
@@ -332,11 +380,19 @@ fn read_uri(d: &Deck, uri: &str) -> Result<String> {
         return Ok(serde_json::to_string_pretty(&records).unwrap_or_default());
     }
     let rest = uri.strip_prefix("opsdeck://plans/").ok_or_else(|| {
-        Error::not_found("resource", uri, "resources are opsdeck://audit/recent and opsdeck://plans/<id>/artifacts/<name>")
+        Error::not_found(
+            "resource",
+            uri,
+            "resources are opsdeck://audit/recent and opsdeck://plans/<id>/artifacts/<name>",
+        )
     })?;
-    let (id, name) = rest
-        .split_once("/artifacts/")
-        .ok_or_else(|| Error::not_found("resource", uri, "expected opsdeck://plans/<id>/artifacts/<name>"))?;
+    let (id, name) = rest.split_once("/artifacts/").ok_or_else(|| {
+        Error::not_found(
+            "resource",
+            uri,
+            "expected opsdeck://plans/<id>/artifacts/<name>",
+        )
+    })?;
     let rec = d.plan(id)?;
     let (_, bytes) = d
         .artifacts(&rec.plan)?
