@@ -89,6 +89,22 @@ impl LocalStore {
         }
     }
 
+    /// Every `*.json` record directly in `dir`; an unreadable one is an error naming it.
+    fn read_json_dir<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<T>> {
+        let entries =
+            fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) == Some("json")
+                && let Some(v) = Self::read_json::<T>(&path)?
+            {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
     fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(value)
             .map_err(|e| Error::io("encoding record", std::io::Error::other(e)))?;
@@ -202,18 +218,7 @@ impl Store for LocalStore {
     }
 
     fn list_users(&self, tenant: &str) -> Result<Vec<User>> {
-        let dir = self.tenant_subdir(tenant, "users")?;
-        let mut out = Vec::new();
-        let entries =
-            fs::read_dir(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) == Some("json")
-                && let Some(u) = Self::read_json::<User>(&path)?
-            {
-                out.push(u);
-            }
-        }
+        let mut out: Vec<User> = Self::read_json_dir(&self.tenant_subdir(tenant, "users")?)?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
@@ -519,18 +524,8 @@ impl Store for LocalStore {
     }
 
     fn list_stacks(&self, tenant: &str) -> Result<Vec<StackRecord>> {
-        let dir = self.tenant_subdir(tenant, "stacks")?;
-        let mut out = Vec::new();
-        let entries =
-            fs::read_dir(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) == Some("json")
-                && let Some(s) = Self::read_json::<StackRecord>(&path)?
-            {
-                out.push(s);
-            }
-        }
+        let mut out: Vec<StackRecord> =
+            Self::read_json_dir(&self.tenant_subdir(tenant, "stacks")?)?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
