@@ -108,7 +108,7 @@ pub enum Command {
     #[command(subcommand)]
     Tenants(TenantsCommand),
     /// Registered users, their roles and TOTP enrolment.
-    #[command(subcommand)]
+    #[command(subcommand, alias = "user")]
     Users(UsersCommand),
     /// Rego policies: list, test, add and remove tenant files.
     #[command(subcommand)]

@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use std::os::unix::fs::OpenOptionsExt;
+
 use clap::Parser;
 use opsdeck::cli::{Cli, run};
 use opsdeck::config::Paths;
@@ -13,13 +15,18 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Everything opsdeck and the tools it runs create is readable by its owner only.
+    // SAFETY: umask has no preconditions.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     init_logging(&cli);
     let json = cli.json;
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            tracing::error!(error = %e, "command failed");
+            tracing::error!(error = %opsdeck::redact::redact(&e.to_string()), "command failed");
             if json {
                 eprintln!(
                     "{}",
@@ -44,6 +51,7 @@ fn init_logging(cli: &Cli) {
     let Ok(file) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(paths.log_dir.join("opsdeck.log"))
     else {
         return;

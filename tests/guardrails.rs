@@ -638,3 +638,68 @@ fn bytecode_vm_and_interpreter_agree() {
         assert!(!vm.is_empty());
     }
 }
+
+#[test]
+fn everything_in_the_data_dir_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    let (_, bob) = common::enrol_cli(&home);
+    let mut ids = Vec::new();
+    let out = home
+        .cmd()
+        .args([
+            "--json",
+            "ask",
+            "Create 3 t3.medium instances in ap-south-1 with ALB",
+        ])
+        .output()
+        .unwrap();
+    ids.push(common::plan_id(&out.stdout));
+    if common::terraform().is_some() {
+        let dir = common::terraform_data_dir("");
+        let out = home
+            .cmd()
+            .args(["--json", "submit"])
+            .arg(dir.path())
+            .args(["--stack", "perms"])
+            .output()
+            .unwrap();
+        let id = common::plan_id(&out.stdout);
+        home.cmd()
+            .args([
+                "--user",
+                "bob",
+                "approve",
+                &id,
+                "--totp",
+                &common::code(&bob, 0),
+            ])
+            .assert()
+            .success();
+        home.cmd().args(["apply", &id]).assert().success();
+    }
+    home.cmd()
+        .args(["audit", "export", "--output"])
+        .arg(home.path().join("export.json"))
+        .assert()
+        .success();
+    let mut stack = vec![home.path().to_path_buf()];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            let mode = meta.permissions().mode() & 0o777;
+            assert_eq!(mode & 0o077, 0, "{} is {:o}", p.display(), mode);
+            if meta.is_dir() {
+                stack.push(p);
+            } else {
+                files += 1;
+            }
+        }
+    }
+    assert!(files > 10);
+}

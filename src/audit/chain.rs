@@ -113,8 +113,10 @@ impl Signer {
     fn publish(&self, dir: &Path) -> Result<()> {
         let path = dir.join(format!("{}.pub", self.key_id));
         if !path.exists() {
-            fs::write(&path, hex::encode(self.verifying_key().as_bytes()))
-                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            crate::store::fsutil::write_atomic(
+                &path,
+                hex::encode(self.verifying_key().as_bytes()).as_bytes(),
+            )?;
         }
         Ok(())
     }

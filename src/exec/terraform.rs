@@ -50,8 +50,7 @@ pub async fn run(
         if name.contains('/') || name.starts_with('.') {
             return Err(Error::input(format!("refusing artifact name {name}")));
         }
-        std::fs::write(job.workspace.join(name), bytes)
-            .map_err(|e| Error::io(format!("writing {name} into the workspace"), e))?;
+        crate::store::fsutil::write_atomic(&job.workspace.join(name), bytes)?;
     }
 
     let state = job.state_file.display().to_string();
@@ -132,7 +131,16 @@ async fn run_streaming(
     cancel: &mut watch::Receiver<bool>,
     log: &mut String,
 ) -> Result<(Option<i32>, bool)> {
-    let mut child = Command::new(bin)
+    let mut cmd = Command::new(bin);
+    // State, plans and provider caches are owner-only, like everything else under the data dir.
+    // SAFETY: umask is async-signal-safe and touches only the child's own state.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o077);
+            Ok(())
+        });
+    }
+    let mut child = cmd
         .args(args)
         .current_dir(dir)
         .envs(tf_env())
