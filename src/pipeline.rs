@@ -45,7 +45,8 @@ pub struct Deck {
     pub paths: Paths,
     pub identity: Identity,
     pub tenant: Tenant,
-    policies: PolicySet,
+    /// Compiled on first use: most commands never evaluate a policy.
+    policies: std::sync::OnceLock<PolicySet>,
     /// The tenant's model, when one is configured.
     model: Option<crate::intent::llm::Model>,
     signer: Arc<Signer>,
@@ -134,7 +135,6 @@ impl Deck {
             }
         };
         let signer = Arc::new(Signer::load_or_create(&paths.data.join("keys"))?);
-        let policies = load_policies(store.as_ref(), &tenant)?;
         let model = if tenant.llm.model_id.is_empty() {
             None
         } else {
@@ -159,7 +159,7 @@ impl Deck {
             paths,
             identity,
             tenant,
-            policies,
+            policies: std::sync::OnceLock::new(),
             model,
             signer,
             clock,
@@ -1021,8 +1021,21 @@ impl Deck {
             requester_roles: &roles,
             now: self.clock.now(),
             committed: &committed,
-            policies: &self.policies,
+            policies: self.policies()?,
         }))
+    }
+
+    /// The tenant's compiled policy set (starter set plus tenant files).
+    fn policies(&self) -> Result<&PolicySet> {
+        if let Some(p) = self.policies.get() {
+            return Ok(p);
+        }
+        let loaded = load_policies(self.store.as_ref(), &self.tenant)?;
+        // Another thread may have won the race; either set is the same.
+        let _ = self.policies.set(loaded);
+        self.policies
+            .get()
+            .ok_or_else(|| Error::input("policies could not be loaded"))
     }
 
     /// Monthly spend the tenant is committed to: the estimates of its active stacks. Actual spend
@@ -1307,7 +1320,7 @@ impl Deck {
 
     /// Policy files in force: (name, where it comes from).
     pub fn policy_files(&self) -> Vec<String> {
-        self.policies.files.clone()
+        self.policies().map(|p| p.files.clone()).unwrap_or_default()
     }
 
     /// Runs the Rego unit tests: the starter set's, and the tenant's `*_test.rego` files.
