@@ -109,3 +109,31 @@ fn killed_writer_leaves_a_valid_chain() {
     assert!(report.ok, "{report:?}");
     assert!(report.records >= 5);
 }
+
+#[test]
+fn first_use_by_many_processes_at_once_agrees_on_one_signing_key() {
+    let home = Home::new();
+    let bin = assert_cmd::cargo::cargo_bin("opsdeck");
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(&bin)
+                .env("OPSDECK_HOME", home.path())
+                .args(["ask", "create 1 t3.micro instance"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let keys = std::fs::read_dir(home.path().join("keys"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pub"))
+        .count();
+    assert_eq!(keys, 1);
+    assert!(home.deck("auditor").verify(true).unwrap().ok);
+}

@@ -73,19 +73,26 @@ impl Signer {
                         std::io::Error::other(e.to_string()),
                     )
                 })?;
-                match fs::OpenOptions::new()
+                // Publish the key complete or not at all: write a private temp file, then link
+                // it into place. Another process starting at the same moment either wins the
+                // link (and we use its key) or loses; nobody ever reads a half-written key.
+                let tmp = dir.join(format!(
+                    ".{SIGNING_KEY_FILE}.{}",
+                    uuid::Uuid::new_v4().simple()
+                ));
+                let written = fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .mode(0o600)
-                    .open(&path)
-                {
-                    Ok(mut f) => {
-                        f.write_all(hex::encode(seed).as_bytes())
-                            .and_then(|_| f.sync_all())
-                            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-                        seed
-                    }
-                    // Another process created it first: use theirs.
+                    .open(&tmp)
+                    .and_then(|mut f| {
+                        f.write_all(hex::encode(seed).as_bytes())?;
+                        f.sync_all()
+                    });
+                let linked = written.and_then(|_| fs::hard_link(&tmp, &path));
+                let _ = fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => seed,
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         return Signer::load_or_create(dir);
                     }

@@ -1,0 +1,191 @@
+//! The one [`Action`] enum between input and state. Keys become actions through the keymap
+//! (unit variants have serde names so `keymap.toml` can bind them); actions that carry data are
+//! built by the prompt, the command line and the overlays.
+
+use serde::Deserialize;
+
+/// The panes, in the order of their number keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Conversation,
+    Preview,
+    Diff,
+    Approvals,
+    Audit,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 5] = [
+        Pane::Conversation,
+        Pane::Preview,
+        Pane::Diff,
+        Pane::Approvals,
+        Pane::Audit,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Conversation => "Conversation",
+            Pane::Preview => "Preview",
+            Pane::Diff => "Diff",
+            Pane::Approvals => "Approvals",
+            Pane::Audit => "Audit",
+        }
+    }
+
+    /// The keymap section whose bindings apply while this pane has focus.
+    pub fn context(self) -> &'static str {
+        match self {
+            Pane::Conversation => "conversation",
+            Pane::Preview => "preview",
+            Pane::Diff => "diff",
+            Pane::Approvals => "approvals",
+            Pane::Audit => "audit",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    pub fn from_index(i: usize) -> Pane {
+        Pane::ALL[i % Pane::ALL.len()]
+    }
+}
+
+/// Everything that can change the console's state.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Quit,
+    FocusNext,
+    FocusPrev,
+    FocusConversation,
+    FocusPreview,
+    FocusDiff,
+    FocusApprovals,
+    FocusAudit,
+    /// Give the prompt the keyboard.
+    EnterPrompt,
+    /// Take the keyboard away from the prompt.
+    LeavePrompt,
+    /// Close the top overlay or go back to where the current view was opened from.
+    Back,
+    CommandMode,
+    FilterMode,
+    Help,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Left,
+    Right,
+    /// Enter on a list: open the selected plan's diff or the selected event's detail.
+    Open,
+    NextHunk,
+    PrevHunk,
+    ToggleDiffMode,
+    NextFile,
+    Approve,
+    Reject,
+    Apply,
+    CancelApply,
+    Refresh,
+    ExportJson,
+    ExportCsv,
+    Verify,
+    ClearFilter,
+    HistoryPrev,
+    HistoryNext,
+    Newline,
+    /// Submit what the prompt holds.
+    SubmitPrompt,
+    // Actions with data: built by the prompt, the command line and the overlays.
+    #[serde(skip)]
+    Submit(String),
+    #[serde(skip)]
+    Command(String),
+    #[serde(skip)]
+    SetFilter(String),
+    #[serde(skip)]
+    SetTheme(String),
+    #[serde(skip)]
+    SwitchTenant(String),
+    #[serde(skip)]
+    ScrollLines(i32),
+    #[serde(skip)]
+    ConfirmApprove {
+        plan_id: String,
+        totp: String,
+        comment: Option<String>,
+    },
+    #[serde(skip)]
+    ConfirmReject {
+        plan_id: String,
+        reason: String,
+        totp: String,
+    },
+    #[serde(skip)]
+    ConfirmApply {
+        plan_id: String,
+    },
+}
+
+impl Action {
+    /// One line for the help screen and the key hints.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::FocusNext => "next pane",
+            Action::FocusPrev => "previous pane",
+            Action::FocusConversation => "conversation",
+            Action::FocusPreview => "preview",
+            Action::FocusDiff => "diff",
+            Action::FocusApprovals => "approvals",
+            Action::FocusAudit => "audit",
+            Action::EnterPrompt => "type a request",
+            Action::LeavePrompt => "leave the prompt",
+            Action::Back => "back",
+            Action::CommandMode => "command",
+            Action::FilterMode => "filter / search",
+            Action::Help => "help",
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Top => "top",
+            Action::Bottom => "bottom",
+            Action::Left => "scroll left",
+            Action::Right => "scroll right",
+            Action::Open => "open",
+            Action::NextHunk => "next hunk / match",
+            Action::PrevHunk => "previous hunk / match",
+            Action::ToggleDiffMode => "unified / side-by-side",
+            Action::NextFile => "next file",
+            Action::Approve => "approve",
+            Action::Reject => "reject",
+            Action::Apply => "apply",
+            Action::CancelApply => "cancel apply",
+            Action::Refresh => "refresh",
+            Action::ExportJson => "export JSON",
+            Action::ExportCsv => "export CSV",
+            Action::Verify => "verify chain",
+            Action::ClearFilter => "clear filter",
+            Action::HistoryPrev => "earlier request",
+            Action::HistoryNext => "later request",
+            Action::Newline => "new line",
+            Action::SubmitPrompt => "submit",
+            Action::Submit(_) => "submit",
+            Action::Command(_) => "run command",
+            Action::SetFilter(_) => "filter",
+            Action::SetTheme(_) => "theme",
+            Action::SwitchTenant(_) => "tenant",
+            Action::ScrollLines(_) => "scroll",
+            Action::ConfirmApprove { .. } => "approve",
+            Action::ConfirmReject { .. } => "reject",
+            Action::ConfirmApply { .. } => "apply",
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The approvals queue: pending (and approved, ready to apply) plans, newest first.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use crate::approval::{PlanRecord, State};
+use crate::tui::action::Pane;
+use crate::tui::app::App;
+use crate::tui::text::{Col, allocate, fit, pad};
+use crate::tui::theme::Meaning;
+use crate::tui::ui::{gate_meaning, pane_block, risk_meaning, styled, title_line};
+
+/// "42s", "5m", "3h", "2d": ages in the fewest characters.
+pub fn age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+const HEADERS: [&str; 8] = [
+    "PLAN",
+    "AGE",
+    "REQUESTER",
+    "RISK",
+    "COST/MO",
+    "GATES",
+    "STATE",
+    "SUMMARY",
+];
+
+fn columns(plans: &[&PlanRecord]) -> [Col; 8] {
+    let id_w = plans
+        .iter()
+        .map(|r| r.plan.plan_id.len() as u16)
+        .max()
+        .unwrap_or(12)
+        .max(4);
+    let req_w = plans
+        .iter()
+        .map(|r| r.plan.requester.len() as u16)
+        .max()
+        .unwrap_or(9)
+        .clamp(9, 20)
+        + 6;
+    [
+        // The id identifies: it is never shortened (priority highest, min = full length).
+        Col {
+            min: id_w,
+            want: id_w,
+            priority: 10,
+        },
+        Col {
+            min: 3,
+            want: 4,
+            priority: 6,
+        },
+        Col {
+            min: 5,
+            want: req_w,
+            priority: 7,
+        },
+        Col {
+            min: 4,
+            want: 8,
+            priority: 9,
+        },
+        Col {
+            min: 7,
+            want: 9,
+            priority: 5,
+        },
+        Col {
+            min: 4,
+            want: 5,
+            priority: 8,
+        },
+        Col {
+            min: 5,
+            want: 11,
+            priority: 4,
+        },
+        Col {
+            min: 8,
+            want: 60,
+            priority: 1,
+        },
+    ]
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let st = &app.approvals;
+    let visible = st.visible();
+    let pending = st
+        .plans
+        .iter()
+        .filter(|r| r.state == State::Pending)
+        .count();
+    let mut extra = vec![styled(
+        app,
+        Meaning::Muted,
+        format!("{pending} pending · {} shown ", visible.len()),
+    )];
+    if !st.filter.is_empty() {
+        extra.push(styled(app, Meaning::StatusKey, format!("/{} ", st.filter)));
+    }
+    let block = pane_block(
+        app,
+        Pane::Approvals,
+        title_line(app, Pane::Approvals, extra),
+    );
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if inner.height < 2 {
+        return;
+    }
+    let t = &app.theme;
+    if let Some(e) = &st.error {
+        f.render_widget(
+            Line::styled(
+                fit(&format!("✗ {e}"), inner.width as usize),
+                t.get(Meaning::Error),
+            ),
+            row(inner, 0),
+        );
+        return;
+    }
+    if !st.loaded {
+        f.render_widget(
+            Line::styled("loading…", t.get(Meaning::Muted)),
+            row(inner, 0),
+        );
+        return;
+    }
+    let widths = allocate(inner.width, &columns(&visible));
+    let header: Vec<Span> = cells(
+        &widths,
+        HEADERS
+            .iter()
+            .map(|h| (h.to_string(), t.get(Meaning::Muted)))
+            .collect(),
+    );
+    f.render_widget(Line::from(header), row(inner, 0));
+    // Two lines at the bottom say more about the selected plan.
+    let detail_h: u16 = if inner.height >= 8 { 2 } else { 0 };
+    let list_h = (inner.height - 1).saturating_sub(detail_h) as usize;
+    if visible.is_empty() {
+        let msg = if st.filter.is_empty() {
+            "nothing waits for approval (plans that change things appear here, from every console of this tenant)"
+        } else {
+            "no plan matches the filter (ctrl-l clears it)"
+        };
+        f.render_widget(
+            Line::styled(fit(msg, inner.width as usize), t.get(Meaning::Muted)),
+            row(inner, 1),
+        );
+        return;
+    }
+    let first = st.selected.saturating_sub(list_h.saturating_sub(1));
+    let now = app.deck.clock().unix();
+    let me = app.deck.identity.user.as_str();
+    for (i, rec) in visible.iter().enumerate().skip(first).take(list_h) {
+        let p = &rec.plan;
+        let created = crate::time::parse_unix(&p.created_at).unwrap_or(now);
+        let mine = p.requester == me;
+        let text_m = t.get(Meaning::Text);
+        let state_m = match rec.state {
+            State::Approved => t.get(Meaning::Success),
+            State::Executing => t.get(Meaning::Spinner),
+            _ => text_m,
+        };
+        let mut line = Line::from(cells(
+            &widths,
+            vec![
+                (p.plan_id.clone(), t.get(Meaning::Title)),
+                (age(now - created), text_m),
+                (
+                    if mine {
+                        format!("{} (you)", p.requester)
+                    } else {
+                        p.requester.clone()
+                    },
+                    if mine { t.get(Meaning::Muted) } else { text_m },
+                ),
+                (p.risk.as_str().to_uppercase(), t.get(risk_meaning(p.risk))),
+                (format!("${:.2}", p.cost.monthly_usd + 0.0), text_m),
+                (
+                    p.worst_gate().as_str().to_string(),
+                    t.get(gate_meaning(p.worst_gate())),
+                ),
+                (state_label(rec), state_m),
+                (p.summary.clone(), text_m),
+            ],
+        ));
+        if i == st.selected {
+            line = line.patch_style(t.get(Meaning::Selection));
+        }
+        f.render_widget(line, row(inner, 1 + (i - first) as u16));
+    }
+    if detail_h > 0
+        && let Some(rec) = st.selected_plan()
+    {
+        let y = inner.height - 2;
+        let p = &rec.plan;
+        let why = if p.requester == me {
+            styled(
+                app,
+                Meaning::GateWarn,
+                "your own plan: another person must approve it · ".to_string(),
+            )
+        } else if p.denied() {
+            styled(
+                app,
+                Meaning::GateDeny,
+                "denied by policy: nobody can approve it · ".to_string(),
+            )
+        } else {
+            Span::raw("")
+        };
+        let l1 = Line::from(vec![
+            why,
+            styled(app, Meaning::Muted, "hash "),
+            styled(app, Meaning::Text, p.content_hash.clone()),
+        ]);
+        let approvers = rec
+            .approvals
+            .iter()
+            .map(|a| a.user.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let l2 = Line::from(vec![
+            styled(app, Meaning::Muted, "approvals "),
+            styled(
+                app,
+                Meaning::Text,
+                format!(
+                    "{} of {}{} · rule {} · ",
+                    rec.approvals.len(),
+                    rec.required_approvals,
+                    if approvers.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({approvers})")
+                    },
+                    if rec.approval_rule.is_empty() {
+                        "default"
+                    } else {
+                        &rec.approval_rule
+                    }
+                ),
+            ),
+            styled(app, Meaning::Muted, "request "),
+            styled(app, Meaning::Text, p.request.clone()),
+        ]);
+        f.render_widget(clip(l1, inner.width), row(inner, y));
+        f.render_widget(clip(l2, inner.width), row(inner, y + 1));
+    }
+}
+
+fn state_label(rec: &PlanRecord) -> String {
+    match rec.state {
+        State::Pending => format!("pending {}/{}", rec.approvals.len(), rec.required_approvals),
+        other => other.as_str().to_string(),
+    }
+}
+
+pub fn row(area: Rect, y: u16) -> Rect {
+    Rect {
+        y: area.y + y.min(area.height.saturating_sub(1)),
+        height: 1,
+        ..area
+    }
+}
+
+/// Cells padded (or visibly cut) to their widths; zero-width columns are dropped.
+pub fn cells(widths: &[u16], values: Vec<(String, Style)>) -> Vec<Span<'static>> {
+    let mut out = Vec::new();
+    let mut first = true;
+    for (w, (v, s)) in widths.iter().zip(values) {
+        if *w == 0 {
+            continue;
+        }
+        if !first {
+            out.push(Span::raw(" "));
+        }
+        first = false;
+        out.push(Span::styled(pad(&v, *w as usize), s));
+    }
+    out
+}
+
+/// A line cut to `w` cells with an ellipsis when it does not fit.
+pub fn clip(line: Line<'static>, w: u16) -> Line<'static> {
+    let w = w as usize;
+    if line.width() <= w {
+        return line;
+    }
+    let mut used = 0;
+    let mut spans = Vec::new();
+    for s in line.spans {
+        let sw = s.width();
+        if used + sw < w {
+            used += sw;
+            spans.push(s);
+        } else {
+            spans.push(Span::styled(fit(&s.content, w - used), s.style));
+            break;
+        }
+    }
+    Line::from(spans)
+}

@@ -1,0 +1,63 @@
+//! The status bar: tenant, AWS configuration, user, backend, running agents.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use crate::tui::app::App;
+use crate::tui::text::fit;
+use crate::tui::theme::Meaning;
+
+/// Tenants whose name says production get the production colour everywhere it shows.
+pub fn is_production(name: &str) -> bool {
+    let n = name.to_lowercase();
+    n == "prod" || n == "production" || n.starts_with("prod-") || n.ends_with("-prod")
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let bar = t.get(Meaning::StatusBar);
+    let deck = &app.deck;
+    let key = bar.patch(t.get(Meaning::StatusKey));
+    let mut spans = vec![];
+    let tenant = &deck.tenant.name;
+    if is_production(tenant) {
+        spans.push(Span::styled(
+            format!(" PRODUCTION {tenant} "),
+            t.get(Meaning::Production),
+        ));
+    } else {
+        spans.push(Span::styled(" tenant ", bar));
+        spans.push(Span::styled(tenant.clone(), key));
+    }
+    spans.push(Span::styled(" │ ", bar));
+    spans.push(Span::styled(deck.tenant.default_region.clone(), key));
+    spans.push(Span::styled(" · no AWS configuration │ user ", bar));
+    spans.push(Span::styled(deck.identity.user.clone(), key));
+    spans.push(Span::styled(" │ ", bar));
+    spans.push(Span::styled(deck.store.backend(), key));
+    spans.push(Span::styled(" │ ", bar));
+    let agents: Vec<&str> = app
+        .jobs
+        .values()
+        .filter(|j| j.agent)
+        .map(|j| j.label.as_str())
+        .collect();
+    if agents.is_empty() {
+        spans.push(Span::styled("idle", bar.patch(t.get(Meaning::Muted))));
+    } else {
+        spans.push(Span::styled(
+            format!("{} ", app.spinner_frame()),
+            bar.patch(t.get(Meaning::Spinner)),
+        ));
+        let used: usize = spans.iter().map(|s| s.width()).sum();
+        let room = (area.width as usize).saturating_sub(used + 1);
+        let text = if agents.len() == 1 {
+            agents[0].to_string()
+        } else {
+            format!("{} agents: {}", agents.len(), agents.join(", "))
+        };
+        spans.push(Span::styled(fit(&text, room), bar));
+    }
+    f.render_widget(Line::from(spans).style(bar), area);
+}

@@ -1,0 +1,234 @@
+//! The diff model: unified rows (with line numbers and highlight spans) and side-by-side pairs,
+//! hunk starts and search matches, all computed once by a background job. Drawing picks the
+//! visible rows and copies them.
+
+use similar::{ChangeTag, TextDiff};
+
+use super::highlight::{Highlighter, HlSpan};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    File,
+    Hunk,
+    Context,
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub kind: RowKind,
+    pub old_no: Option<u32>,
+    pub new_no: Option<u32>,
+    pub text: String,
+    pub spans: Vec<HlSpan>,
+}
+
+/// One file to compare; `old` is None for a new file, `new` None for a removed one.
+pub struct FileInput {
+    pub name: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DiffDoc {
+    pub rows: Vec<Row>,
+    /// Side by side: (left row, right row); headers appear on both sides.
+    pub pairs: Vec<(Option<usize>, Option<usize>)>,
+    /// Row indexes where hunks (and file headers) start.
+    pub hunks: Vec<usize>,
+    pub files: Vec<usize>,
+    pub added: usize,
+    pub removed: usize,
+    /// What the new version is compared with, for the header.
+    pub against: String,
+}
+
+impl DiffDoc {
+    pub fn build(inputs: &[FileInput], against: &str, hl: Option<(&Highlighter, &str)>) -> DiffDoc {
+        let mut d = DiffDoc {
+            against: against.to_string(),
+            ..DiffDoc::default()
+        };
+        for f in inputs {
+            let old = f.old.as_deref().unwrap_or("");
+            let new = f.new.as_deref().unwrap_or("");
+            let (old_hl, new_hl) = match hl {
+                Some((h, theme)) => (
+                    Some(h.lines(old, &f.name, theme)),
+                    Some(h.lines(new, &f.name, theme)),
+                ),
+                None => (None, None),
+            };
+            let spans_of = |side: &Option<super::highlight::Lines>, no: usize| -> Vec<HlSpan> {
+                side.as_ref()
+                    .and_then(|s| s.get(no).cloned())
+                    .unwrap_or_default()
+            };
+            let state = match (&f.old, &f.new) {
+                (None, Some(_)) => "new file",
+                (Some(_), None) => "removed",
+                _ if old == new => "unchanged",
+                _ => "changed",
+            };
+            d.files.push(d.rows.len());
+            d.hunks.push(d.rows.len());
+            d.rows.push(Row {
+                kind: RowKind::File,
+                old_no: None,
+                new_no: None,
+                text: format!("{} ({state})", f.name),
+                spans: Vec::new(),
+            });
+            let diff = TextDiff::from_lines(old, new);
+            let groups = if old == new {
+                // Unchanged files still show in full, so a reviewer sees the whole plan.
+                vec![vec![similar::DiffOp::Equal {
+                    old_index: 0,
+                    new_index: 0,
+                    len: new.lines().count(),
+                }]]
+            } else {
+                diff.grouped_ops(3)
+            };
+            for group in groups {
+                let (Some(first), Some(last)) = (group.first(), group.last()) else {
+                    continue;
+                };
+                let o = first.old_range().start;
+                let n = first.new_range().start;
+                let ol = last.old_range().end - o;
+                let nl = last.new_range().end - n;
+                d.hunks.push(d.rows.len());
+                d.rows.push(Row {
+                    kind: RowKind::Hunk,
+                    old_no: None,
+                    new_no: None,
+                    text: format!("@@ -{},{ol} +{},{nl} @@", o + 1, n + 1),
+                    spans: Vec::new(),
+                });
+                for op in &group {
+                    for change in diff.iter_changes(op) {
+                        let text = change.value().trim_end_matches(['\n', '\r']).to_string();
+                        let (kind, spans) = match change.tag() {
+                            ChangeTag::Equal => (
+                                RowKind::Context,
+                                spans_of(&new_hl, change.new_index().unwrap_or(0)),
+                            ),
+                            ChangeTag::Insert => {
+                                d.added += 1;
+                                (
+                                    RowKind::Add,
+                                    spans_of(&new_hl, change.new_index().unwrap_or(0)),
+                                )
+                            }
+                            ChangeTag::Delete => {
+                                d.removed += 1;
+                                (
+                                    RowKind::Remove,
+                                    spans_of(&old_hl, change.old_index().unwrap_or(0)),
+                                )
+                            }
+                        };
+                        d.rows.push(Row {
+                            kind,
+                            old_no: change.old_index().map(|i| i as u32 + 1),
+                            new_no: change.new_index().map(|i| i as u32 + 1),
+                            text,
+                            spans,
+                        });
+                    }
+                }
+            }
+        }
+        d.pairs = pair_rows(&d.rows);
+        d
+    }
+
+    /// Rows containing `query` (case-insensitive).
+    pub fn find(&self, query: &str) -> Vec<usize> {
+        if query.is_empty() {
+            return Vec::new();
+        }
+        let q = query.to_lowercase();
+        self.rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.text.to_lowercase().contains(&q))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Index into `pairs` showing row `row`, for jumping in side-by-side mode.
+    pub fn pair_of(&self, row: usize) -> usize {
+        self.pairs
+            .iter()
+            .position(|(l, r)| *l == Some(row) || *r == Some(row))
+            .unwrap_or(0)
+    }
+}
+
+/// Removes and adds that follow each other sit on the same line, as reviewers expect.
+fn pair_rows(rows: &[Row]) -> Vec<(Option<usize>, Option<usize>)> {
+    let mut out = Vec::with_capacity(rows.len());
+    let mut i = 0;
+    while i < rows.len() {
+        match rows[i].kind {
+            RowKind::File | RowKind::Hunk | RowKind::Context => {
+                out.push((Some(i), Some(i)));
+                i += 1;
+            }
+            RowKind::Remove | RowKind::Add => {
+                let mut dels = Vec::new();
+                while i < rows.len() && rows[i].kind == RowKind::Remove {
+                    dels.push(i);
+                    i += 1;
+                }
+                let mut adds = Vec::new();
+                while i < rows.len() && rows[i].kind == RowKind::Add {
+                    adds.push(i);
+                    i += 1;
+                }
+                for k in 0..dels.len().max(adds.len()) {
+                    out.push((dels.get(k).copied(), adds.get(k).copied()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_file_is_all_additions_and_changes_pair_up() {
+        let d = DiffDoc::build(
+            &[FileInput {
+                name: "main.tf".into(),
+                old: None,
+                new: Some("a\nb\n".into()),
+            }],
+            "empty",
+            None,
+        );
+        assert_eq!(d.added, 2);
+        assert_eq!(d.rows[0].kind, RowKind::File);
+        let d = DiffDoc::build(
+            &[FileInput {
+                name: "main.tf".into(),
+                old: Some("a\nb\nc\n".into()),
+                new: Some("a\nB\nc\n".into()),
+            }],
+            "previous",
+            None,
+        );
+        assert_eq!((d.added, d.removed), (1, 1));
+        let changed = d.pairs.iter().find(|(l, r)| l != r).copied().unwrap();
+        assert_eq!(d.rows[changed.0.unwrap()].text, "b");
+        assert_eq!(d.rows[changed.1.unwrap()].text, "B");
+        assert_eq!(d.find("B").len(), 2);
+    }
+}

@@ -1,0 +1,331 @@
+//! The console driven headless: keys and actions go in, background results come back on the
+//! app's channel, and the state is checked. Request → live preview → plan → queue → approval by
+//! another registered user in their own console → audit; then apply with live progress.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Home, Team};
+use opsdeck::approval::State;
+use opsdeck::audit::EventKind;
+use opsdeck::pipeline::Deck;
+use opsdeck::tenant::Role;
+use opsdeck::tui::action::{Action, Pane};
+use opsdeck::tui::app::{App, AppOptions, Msg, Overlay};
+use opsdeck::tui::keymap::Keymap;
+use opsdeck::tui::theme::Theme;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn app(deck: Deck, rt: &tokio::runtime::Runtime) -> App {
+    App::new(
+        Arc::new(deck),
+        AppOptions {
+            theme: Theme::builtin("dark", false).unwrap(),
+            keymap: Keymap::defaults().unwrap(),
+            config_dir: None,
+            handle: rt.handle().clone(),
+            reopen: None,
+        },
+    )
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
+        code,
+        KeyModifiers::NONE,
+    ))));
+}
+
+fn typ(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn request_preview_plan_approve_by_another_user_then_audit() {
+    let home = Home::new();
+    let team = Team::new(
+        &home,
+        None,
+        &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])],
+    );
+    let rt = runtime();
+    let mut alice = app(team.deck("alice"), &rt);
+    let mut bob = app(team.deck("bob"), &rt);
+    rt.block_on(async {
+        alice.start();
+        bob.start();
+
+        // Typing: the prompt has focus and the preview follows, debounced.
+        assert!(alice.prompt_active);
+        typ(
+            &mut alice,
+            "Create 3 t3.medium instances in ap-south-1 with ALB in stack web-tui",
+        );
+        assert!(
+            alice.preview.live.is_none(),
+            "debounced: nothing classified per key"
+        );
+        alice.on_timers(Instant::now() + Duration::from_secs(1));
+        let intent = alice.preview.live.clone().unwrap().unwrap();
+        assert_eq!(intent.agent.as_str(), "infra");
+        assert_eq!(intent.param_str("instance_type"), Some("t3.medium"));
+
+        // Submit: the plan arrives from the background, the UI never waited for it.
+        key(&mut alice, KeyCode::Enter);
+        assert!(alice.prompt_text().is_empty());
+        assert_eq!(alice.history.len(), 1);
+        assert!(alice.agents_running(), "planning runs as a background job");
+        assert!(alice.run_until(WAIT, |a| a.preview.plan.is_some()).await);
+        let rec = alice.preview.plan.clone().unwrap();
+        let id = rec.plan.plan_id.clone();
+        assert_eq!(rec.state, State::Pending);
+        assert!(
+            alice
+                .transcript
+                .lines
+                .iter()
+                .any(|l| l.text().contains(&id))
+        );
+        assert!(
+            alice
+                .run_until(WAIT, |a| a
+                    .approvals
+                    .plans
+                    .iter()
+                    .any(|r| r.plan.plan_id == id))
+                .await
+        );
+
+        // Up recalls the request.
+        key(&mut alice, KeyCode::Up);
+        assert!(alice.prompt_text().starts_with("Create 3 t3.medium"));
+        key(&mut alice, KeyCode::Down);
+        assert!(alice.prompt_text().is_empty());
+
+        // Alice cannot approve her own plan, and the console says why before asking for a code.
+        key(&mut alice, KeyCode::Esc);
+        assert!(!alice.prompt_active);
+        key(&mut alice, KeyCode::Char('4'));
+        assert_eq!(alice.focus, Pane::Approvals);
+        key(&mut alice, KeyCode::Char('a'));
+        assert!(alice.overlays.is_empty());
+        let why = alice.notice.clone().unwrap().1;
+        assert!(why.contains("your own request"), "{why}");
+
+        // Bob's console sees it by polling the shared store, opens its diff, approves with TOTP.
+        assert!(
+            bob.run_until(WAIT, |b| b
+                .approvals
+                .plans
+                .iter()
+                .any(|r| r.plan.plan_id == id))
+                .await
+        );
+        bob.update(Action::FocusApprovals);
+        let pos = bob
+            .approvals
+            .visible()
+            .iter()
+            .position(|r| r.plan.plan_id == id)
+            .unwrap();
+        bob.approvals.selected = pos;
+        key(&mut bob, KeyCode::Enter);
+        assert_eq!(bob.focus, Pane::Diff);
+        assert!(bob.run_until(WAIT, |b| b.diff.doc.is_some()).await);
+        let doc = bob.diff.doc.clone().unwrap();
+        assert!(
+            doc.added > 0 && doc.removed == 0,
+            "a new stack diffs against empty"
+        );
+        key(&mut bob, KeyCode::Char('n'));
+        key(&mut bob, KeyCode::Esc);
+        assert_eq!(bob.focus, Pane::Approvals);
+
+        // A wrong code is refused by the core and shown in the overlay, which stays open.
+        key(&mut bob, KeyCode::Char('a'));
+        assert!(matches!(bob.overlays.last(), Some(Overlay::Confirm(_))));
+        typ(&mut bob, "000000");
+        key(&mut bob, KeyCode::Enter);
+        assert!(
+            bob.run_until(
+                WAIT,
+                |b| matches!(b.overlays.last(), Some(Overlay::Confirm(c)) if c.error.is_some())
+            )
+            .await
+        );
+        let code = team.code("bob");
+        typ(&mut bob, &code);
+        key(&mut bob, KeyCode::Enter);
+        assert!(bob.run_until(WAIT, |b| b.overlays.is_empty()).await);
+        assert!(
+            bob.transcript
+                .lines
+                .iter()
+                .any(|l| l.text().contains("approved by bob"))
+        );
+
+        // Alice's queue shows it approved; her audit browser shows bob's approval.
+        assert!(
+            alice
+                .run_until(WAIT, |a| a
+                    .approvals
+                    .plans
+                    .iter()
+                    .any(|r| r.plan.plan_id == id && r.state == State::Approved))
+                .await
+        );
+        alice.update(Action::FocusAudit);
+        assert!(
+            alice
+                .run_until(WAIT, |a| a
+                    .audit
+                    .rows
+                    .iter()
+                    .any(|r| r.event == EventKind::Approved
+                        && &*r.user == "bob"
+                        && r.plan_id.as_deref() == Some(id.as_str())))
+                .await
+        );
+        assert!(
+            alice
+                .audit
+                .rows
+                .iter()
+                .any(|r| r.event == EventKind::AccessDenied && &*r.user == "bob"),
+            "the wrong code is audited"
+        );
+        assert!(
+            alice
+                .run_until(WAIT, |a| matches!(&a.audit.verify, Some(Ok(r)) if r.ok))
+                .await
+        );
+        alice.update(Action::SetFilter("user:bob event:approved".into()));
+        assert_eq!(alice.audit.filtered.len(), 1);
+
+        // Export of the current filter lands in the data dir.
+        alice.update(Action::ExportCsv);
+        assert!(
+            alice
+                .run_until(WAIT, |a| a
+                    .notice
+                    .as_ref()
+                    .is_some_and(|n| n.1.contains("exported")))
+                .await
+        );
+        let exported = std::fs::read_dir(home.path().join("exports"))
+            .unwrap()
+            .count();
+        assert_eq!(exported, 1);
+    });
+}
+
+#[test]
+fn apply_runs_in_the_background_with_live_progress() {
+    let Some(_tf) = common::terraform() else {
+        return;
+    };
+    let home = Home::new();
+    let team = Team::new(
+        &home,
+        None,
+        &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])],
+    );
+    let dir = common::terraform_data_dir("");
+    let rec = team
+        .deck("alice")
+        .submit_terraform(dir.path(), "hello", &common::quiet)
+        .unwrap();
+    let id = rec.plan.plan_id.clone();
+    team.approve("bob", &id).unwrap();
+    let rt = runtime();
+    let mut alice = app(team.deck("alice"), &rt);
+    rt.block_on(async {
+        alice.start();
+        assert!(
+            alice
+                .run_until(WAIT, |a| a
+                    .approvals
+                    .plans
+                    .iter()
+                    .any(|r| r.state == State::Approved))
+                .await
+        );
+        alice.update(Action::FocusApprovals);
+        key(&mut alice, KeyCode::Char('x'));
+        assert!(matches!(alice.overlays.last(), Some(Overlay::Confirm(_))));
+        key(&mut alice, KeyCode::Enter);
+        assert!(alice.apply.is_some());
+        // Input keeps working while the apply runs.
+        key(&mut alice, KeyCode::Char('5'));
+        assert_eq!(alice.focus, Pane::Audit);
+        assert!(
+            alice
+                .run_until(Duration::from_secs(120), |a| a.apply.is_none())
+                .await
+        );
+        let text: Vec<String> = alice.transcript.lines.iter().map(|l| l.text()).collect();
+        assert!(
+            text.iter()
+                .any(|l| l.contains("terraform") || l.contains("Apply")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter()
+                .any(|l| l.contains(&id) && l.contains("succeeded")),
+            "{text:#?}"
+        );
+        assert!(
+            alice
+                .run_until(WAIT, |a| a
+                    .audit
+                    .rows
+                    .iter()
+                    .any(|r| r.event == EventKind::Completed
+                        && r.plan_id.as_deref() == Some(id.as_str())))
+                .await
+        );
+    });
+}
+
+#[test]
+fn commands_quit_and_theme() {
+    let home = Home::new();
+    let rt = runtime();
+    let mut a = app(home.deck("alice"), &rt);
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char(':'));
+    typ(&mut a, "theme light");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.theme.name, "light");
+    a.update(Action::Command("theme nope".into()));
+    assert!(a.notice.clone().unwrap().1.contains("no theme named"));
+    a.update(Action::Command("audit".into()));
+    assert_eq!(a.focus, Pane::Audit);
+    key(&mut a, KeyCode::Char('i'));
+    assert!(a.prompt_active && a.focus == Pane::Conversation);
+    key(&mut a, KeyCode::Char('q'));
+    assert!(!a.should_quit, "q is typing in the prompt");
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('q'));
+    assert!(a.should_quit);
+    let mut b = app(home.deck("alice"), &rt);
+    b.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    ))));
+    assert!(b.should_quit, "ctrl-c quits even from the prompt");
+}
