@@ -21,6 +21,17 @@ else
 fi
 command -v pkill >/dev/null 2>&1 || echo "tests/run.sh: pkill not found; the crash test kills less precisely"
 
+# tmux drives the real console in tests/tui_e2e.rs.
+if ! command -v tmux >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "tests/run.sh: installing tmux"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux) >/dev/null 2>&1 \
+      || echo "tests/run.sh: could not install tmux: the console end-to-end test will print SKIP"
+  else
+    echo "tests/run.sh: no tmux: the console end-to-end test will print SKIP"
+  fi
+fi
+
 # The official Python MCP SDK drives `opsdeck mcp` in tests/mcp.rs: keep it in its own venv.
 PYENV=target/pyenv
 if ! "$PYENV/bin/python" -c "import mcp.client.stdio" >/dev/null 2>&1; then
