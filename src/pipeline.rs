@@ -1342,6 +1342,12 @@ impl Deck {
         self.store.list_stacks(&self.tenant.name)
     }
 
+    /// Streams the tenant's events oldest first (one in memory at a time); `f` returns false to
+    /// stop.
+    pub fn scan_audit(&self, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
+        self.store.scan_audit(&self.tenant.name, f)
+    }
+
     pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
         Ok(filter.apply(self.store.audit_records(&self.tenant.name)?))
     }

@@ -127,7 +127,11 @@ fn first_use_by_many_processes_at_once_agrees_on_one_signing_key() {
         .collect();
     for c in children {
         let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let keys = std::fs::read_dir(home.path().join("keys"))
         .unwrap()

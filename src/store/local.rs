@@ -343,31 +343,49 @@ impl Store for LocalStore {
         Ok(records)
     }
 
-    fn audit_records(&self, tenant: &str) -> Result<Vec<AuditRecord>> {
+    fn scan_audit(&self, tenant: &str, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
         let path = self.audit_path(tenant)?;
-        let data = match fs::read(&path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
-        let mut out = Vec::new();
-        for (i, line) in data.split(|b| *b == b'\n').enumerate() {
-            if line.is_empty() {
+        let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
+        let mut line = Vec::new();
+        let mut n = 0usize;
+        loop {
+            line.clear();
+            let read = std::io::BufRead::read_until(&mut reader, b'\n', &mut line)
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            if read == 0 {
+                return Ok(());
+            }
+            n += 1;
+            let complete = line.last() == Some(&b'\n');
+            let body = if complete {
+                &line[..line.len() - 1]
+            } else {
+                &line[..]
+            };
+            if body.is_empty() {
                 continue;
             }
-            match chain::parse_line(line) {
-                Ok(r) => out.push(r),
+            match chain::parse_line(body) {
+                Ok(r) => {
+                    if !f(r) {
+                        return Ok(());
+                    }
+                }
                 // A torn tail from a crash is not an event; anything else is damage.
-                Err(_) if i + 1 == data.split(|b| *b == b'\n').count() => {}
+                Err(_) if !complete => return Ok(()),
                 Err(detail) => {
                     return Err(Error::Corrupt {
                         path: path.clone(),
-                        detail: format!("line {}: {detail}", i + 1),
+                        detail: format!("line {n}: {detail}"),
                     });
                 }
             }
         }
-        Ok(out)
     }
 
     fn verify_audit(&self, tenant: &str, full: bool) -> Result<VerifyReport> {

@@ -78,7 +78,17 @@ pub trait Store: Send + Sync {
         events: &[AuditEvent],
         signer: &Signer,
     ) -> Result<Vec<AuditRecord>>;
-    fn audit_records(&self, tenant: &str) -> Result<Vec<AuditRecord>>;
+    fn audit_records(&self, tenant: &str) -> Result<Vec<AuditRecord>> {
+        let mut out = Vec::new();
+        self.scan_audit(tenant, &mut |r| {
+            out.push(r);
+            true
+        })?;
+        Ok(out)
+    }
+    /// Streams the tenant's events oldest first, one in memory at a time; `f` returns false to
+    /// stop early. What browsers of large trails use.
+    fn scan_audit(&self, tenant: &str, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()>;
     /// Verifies the tenant's chain; `full` checks every signature, not only checkpoints.
     fn verify_audit(&self, tenant: &str, full: bool) -> Result<VerifyReport>;
 

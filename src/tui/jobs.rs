@@ -10,8 +10,8 @@ use super::diff::{DiffDoc, FileInput};
 use super::highlight::Highlighter;
 use super::theme::Meaning;
 use crate::approval::{PlanRecord, State};
+use crate::audit::AuditRecord;
 use crate::audit::export::{self, Format};
-use crate::audit::{AuditFilter, AuditRecord};
 use crate::pipeline::Deck;
 use crate::plan::{ArtifactKind, ChangeAction};
 
@@ -82,15 +82,15 @@ pub fn load_diff(
 
 /// Every audit event of the tenant, compacted for the browser.
 pub fn audit_rows(deck: &Deck) -> Result<Vec<AuditRow>, String> {
-    let rows = {
-        let records = deck
-            .audit(&AuditFilter::default())
-            .map_err(|e| e.to_string())?;
-        let mut names = Interner::default();
-        let mut rows = Vec::with_capacity(records.len());
-        rows.extend(records.iter().map(|r| AuditRow::from_record(r, &mut names)));
-        rows
-    };
+    // Compacted as they stream in: the full records never all sit in memory at once.
+    let mut names = Interner::default();
+    let mut rows = Vec::new();
+    deck.scan_audit(&mut |r| {
+        rows.push(AuditRow::from_record(&r, &mut names));
+        true
+    })
+    .map_err(|e| e.to_string())?;
+    rows.shrink_to_fit();
     release_memory();
     Ok(rows)
 }
@@ -105,12 +105,15 @@ fn release_memory() {
 }
 
 pub fn audit_detail(deck: &Deck, seq: u64) -> Result<Box<AuditRecord>, String> {
-    let found = deck
-        .audit(&AuditFilter::default())
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|r| r.seq == seq);
-    release_memory();
+    let mut found = None;
+    deck.scan_audit(&mut |r| {
+        if r.seq == seq {
+            found = Some(r);
+            return false;
+        }
+        true
+    })
+    .map_err(|e| e.to_string())?;
     found
         .map(Box::new)
         .ok_or_else(|| format!("event #{seq} is no longer in the trail"))
