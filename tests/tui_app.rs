@@ -329,3 +329,80 @@ fn commands_quit_and_theme() {
     ))));
     assert!(b.should_quit, "ctrl-c quits even from the prompt");
 }
+
+#[test]
+fn break_glass_from_the_console_needs_a_reason_and_is_flagged() {
+    let home = Home::new();
+    let team = Team::new(
+        &home,
+        None,
+        &[
+            ("alice", &[Role::Admin]),
+            ("bob", &[Role::Approver]),
+            ("olga", &[Role::Operator]),
+        ],
+    );
+    // Two approvers needed: breaking glass lets one stand in.
+    let mut settings = team.deck("alice").tenant.clone();
+    settings.approvals.default_approvers = 2;
+    let code = team.code("alice");
+    team.deck("alice")
+        .set_tenant_settings(settings, Some(&code))
+        .unwrap();
+    let id = team
+        .deck("olga")
+        .ask("create 1 t3.micro instance", &common::quiet)
+        .unwrap()
+        .plan
+        .plan_id;
+    let rt = runtime();
+    let mut bob = app(team.deck("bob"), &rt);
+    rt.block_on(async {
+        bob.start();
+        assert!(
+            bob.run_until(WAIT, |b| b
+                .approvals
+                .plans
+                .iter()
+                .any(|r| r.plan.plan_id == id))
+                .await
+        );
+        bob.update(Action::FocusApprovals);
+        let pos = bob
+            .approvals
+            .visible()
+            .iter()
+            .position(|r| r.plan.plan_id == id)
+            .unwrap();
+        bob.approvals.selected = pos;
+        key(&mut bob, KeyCode::Char('B'));
+        assert!(matches!(bob.overlays.last(), Some(Overlay::Confirm(_))));
+        // No reason: refused in the overlay, before any code is spent.
+        key(&mut bob, KeyCode::Enter);
+        assert!(matches!(bob.overlays.last(), Some(Overlay::Confirm(c)) if c.error.is_some()));
+        typ(&mut bob, "sev1 checkout down");
+        key(&mut bob, KeyCode::Enter);
+        let code = team.code("bob");
+        typ(&mut bob, &code);
+        key(&mut bob, KeyCode::Enter);
+        assert!(bob.run_until(WAIT, |b| b.overlays.is_empty()).await);
+    });
+    let rec = team.deck("alice").plan(&id).unwrap();
+    assert_eq!(rec.state, State::Approved);
+    assert!(rec.break_glass());
+    let approved = team
+        .deck("alice")
+        .audit(&opsdeck::audit::AuditFilter {
+            event: Some("approved".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        approved[0]
+            .event
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("BREAK-GLASS")
+    );
+}

@@ -89,6 +89,8 @@ pub enum Action {
     ToggleDiffMode,
     NextFile,
     Approve,
+    /// Approve as an emergency: one approval stands in for all required (reason + code).
+    BreakGlass,
     Reject,
     Apply,
     CancelApply,
@@ -120,6 +122,8 @@ pub enum Action {
         plan_id: String,
         totp: String,
         comment: Option<String>,
+        /// The emergency reason when breaking glass.
+        break_glass: Option<String>,
     },
     #[serde(skip)]
     ConfirmReject {
@@ -165,6 +169,7 @@ impl Action {
             Action::ToggleDiffMode => "unified / side-by-side",
             Action::NextFile => "next file",
             Action::Approve => "approve",
+            Action::BreakGlass => "break glass (emergency approval)",
             Action::Reject => "reject",
             Action::Apply => "apply",
             Action::CancelApply => "cancel apply",

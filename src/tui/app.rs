@@ -347,6 +347,7 @@ impl LineInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfirmKind {
     Approve,
+    BreakGlass,
     Reject,
     Apply,
 }
@@ -702,6 +703,7 @@ impl App {
             }
             Action::Approve => self.ask_confirm(ConfirmKind::Approve),
             Action::Reject => self.ask_confirm(ConfirmKind::Reject),
+            Action::BreakGlass => self.ask_confirm(ConfirmKind::BreakGlass),
             Action::Apply => self.ask_confirm(ConfirmKind::Apply),
             Action::CancelApply => match &self.apply {
                 Some(run) => {
@@ -740,13 +742,14 @@ impl App {
                 plan_id,
                 totp,
                 comment,
+                break_glass,
             } => {
                 let deck = self.deck.clone();
                 let id = plan_id.clone();
                 self.spawn_blocking(format!("approving {plan_id}"), false, move |_job| {
                     Msg::Approved {
                         result: deck
-                            .approve(&id, comment, Some(&totp), None)
+                            .approve(&id, comment, Some(&totp), break_glass)
                             .map(Box::new)
                             .map_err(|e| e.to_string()),
                         plan_id: id,
@@ -1163,8 +1166,18 @@ impl App {
         let me = &self.deck.identity.user;
         let id = &rec.plan.plan_id;
         let refuse = match kind {
-            ConfirmKind::Approve if rec.plan.requester == *me => Some(format!(
-                "{id} is your own request: another person must approve it (no self-approval)"
+            ConfirmKind::Approve | ConfirmKind::BreakGlass if rec.plan.requester == *me => {
+                Some(format!(
+                    "{id} is your own request: another person must approve it (no self-approval)"
+                ))
+            }
+            ConfirmKind::BreakGlass if !self.deck.tenant.approvals.break_glass => Some(format!(
+                "break-glass is disabled for tenant {}",
+                self.deck.tenant.name
+            )),
+            ConfirmKind::BreakGlass if rec.state != State::Pending => Some(format!(
+                "{id} is {}: only pending plans can be approved",
+                rec.state.as_str()
             )),
             ConfirmKind::Approve | ConfirmKind::Reject
                 if !matches!(rec.state, State::Pending | State::Approved) =>
@@ -1195,7 +1208,11 @@ impl App {
             plan: Box::new(rec),
             reason: LineInput::default(),
             totp: LineInput::default(),
-            field: if kind == ConfirmKind::Reject { 0 } else { 1 },
+            field: if matches!(kind, ConfirmKind::Reject | ConfirmKind::BreakGlass) {
+                0
+            } else {
+                1
+            },
             busy: false,
             error: None,
         }));
@@ -1707,7 +1724,9 @@ fn overlay_key(top: &mut Overlay, k: &KeyEvent) -> (bool, Option<Action>) {
 fn confirm_key(c: &mut Confirm, k: &KeyEvent) -> (bool, Option<Action>) {
     match k.code {
         KeyCode::Esc => (true, None),
-        KeyCode::Tab | KeyCode::BackTab if c.kind == ConfirmKind::Reject => {
+        KeyCode::Tab | KeyCode::BackTab
+            if matches!(c.kind, ConfirmKind::Reject | ConfirmKind::BreakGlass) =>
+        {
             c.field = 1 - c.field;
             (false, None)
         }
@@ -1717,12 +1736,18 @@ fn confirm_key(c: &mut Confirm, k: &KeyEvent) -> (bool, Option<Action>) {
                 ConfirmKind::Apply => {
                     return (true, Some(Action::ConfirmApply { plan_id: id }));
                 }
-                ConfirmKind::Reject if c.reason.text.trim().is_empty() => {
-                    c.error = Some("a reason is required to reject".into());
+                ConfirmKind::Reject | ConfirmKind::BreakGlass
+                    if c.reason.text.trim().is_empty() =>
+                {
+                    c.error = Some(if c.kind == ConfirmKind::Reject {
+                        "a reason is required to reject".into()
+                    } else {
+                        "breaking glass needs a reason (it is flagged in the audit trail)".into()
+                    });
                     c.field = 0;
                     None
                 }
-                ConfirmKind::Reject if c.field == 0 => {
+                ConfirmKind::Reject | ConfirmKind::BreakGlass if c.field == 0 => {
                     c.field = 1;
                     None
                 }
@@ -1737,6 +1762,17 @@ fn confirm_key(c: &mut Confirm, k: &KeyEvent) -> (bool, Option<Action>) {
                         plan_id: id,
                         totp: c.totp.text.clone(),
                         comment: None,
+                        break_glass: None,
+                    })
+                }
+                ConfirmKind::BreakGlass => {
+                    c.busy = true;
+                    c.error = None;
+                    Some(Action::ConfirmApprove {
+                        plan_id: id,
+                        totp: c.totp.text.clone(),
+                        comment: None,
+                        break_glass: Some(c.reason.text.clone()),
                     })
                 }
                 ConfirmKind::Reject => {

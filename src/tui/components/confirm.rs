@@ -14,6 +14,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
     let p = &c.plan.plan;
     let title = match c.kind {
         ConfirmKind::Approve => format!("Approve {}?", p.plan_id),
+        ConfirmKind::BreakGlass => format!("BREAK GLASS: approve {} alone?", p.plan_id),
         ConfirmKind::Reject => format!("Reject {}?", p.plan_id),
         ConfirmKind::Apply => format!("Apply {}?", p.plan_id),
     };
@@ -76,6 +77,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
         ConfirmKind::Approve => {
             lines.push(field("TOTP code", c.totp.text.clone(), true));
         }
+        ConfirmKind::BreakGlass => {
+            lines.push(Line::from(styled(
+                app,
+                Meaning::GateDeny,
+                "Emergency: your approval stands in for every required one. It is flagged in red in the audit trail and never lifts a policy deny.",
+            )));
+            lines.push(field("reason", c.reason.text.clone(), c.field == 0));
+            lines.push(field("TOTP code", c.totp.text.clone(), c.field == 1));
+        }
     }
     lines.push(Line::default());
     if c.busy {
@@ -88,7 +98,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
         lines.push(Line::from(styled(app, Meaning::Error, format!("✗ {e}"))));
     }
     let keys = match c.kind {
-        ConfirmKind::Reject => "enter confirm · tab next field · esc cancel",
+        ConfirmKind::Reject | ConfirmKind::BreakGlass => {
+            "enter confirm · tab next field · esc cancel"
+        }
         ConfirmKind::Approve => {
             "type the code from your authenticator · enter confirm · esc cancel"
         }
