@@ -280,6 +280,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         match e {
             AgentEvent::Progress { message, .. } => eprintln!("· {message}"),
             AgentEvent::Output { line, .. } => eprintln!("  {line}"),
+            AgentEvent::Result { output, .. } => {
+                for l in output.to_text() {
+                    println!("{l}");
+                }
+            }
             AgentEvent::Failed { .. }
             | AgentEvent::PlanReady { .. }
             | AgentEvent::Finished { .. } => {}

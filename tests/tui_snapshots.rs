@@ -439,3 +439,57 @@ fn diff_search_and_hunk_jumps() {
     fx.app.update(Action::NextHunk);
     assert!(doc.rows[fx.app.diff.scroll].text.contains("instance_type"));
 }
+
+both_sizes!(results_as_table_and_sparkline, |app: &mut App| {
+    use opsdeck::agents::protocol::{AgentEvent, Output};
+    use opsdeck::intent::AgentKind;
+    app.transcript.lines.clear();
+    app.handle_msg(Msg::Agent {
+        job: 0,
+        event: AgentEvent::Result {
+            agent: AgentKind::Ops,
+            output: Output::Table {
+                title: "instances tagged Env=staging".into(),
+                columns: vec![
+                    "INSTANCE".into(),
+                    "TYPE".into(),
+                    "STATE".into(),
+                    "NAME".into(),
+                ],
+                rows: vec![
+                    vec![
+                        "i-0abc12345def67890".into(),
+                        "t3.medium".into(),
+                        "running".into(),
+                        "web-1".into(),
+                    ],
+                    vec![
+                        "i-0fedcba9876543210".into(),
+                        "t3.medium".into(),
+                        "stopped".into(),
+                        "web-2".into(),
+                    ],
+                ],
+            },
+        },
+    });
+    app.handle_msg(Msg::Agent {
+        job: 0,
+        event: AgentEvent::Result {
+            agent: AgentKind::Cost,
+            output: Output::Series {
+                title: "EC2 daily spend, ap-south-1".into(),
+                unit: "USD".into(),
+                points: (18..25)
+                    .map(|d| {
+                        (
+                            format!("2026-11-{d}"),
+                            [12.1, 13.4, 12.9, 18.2, 25.0, 24.1, 19.7][d as usize - 18],
+                        )
+                    })
+                    .collect(),
+            },
+        },
+    });
+    show(app, Pane::Conversation);
+});

@@ -1340,6 +1340,11 @@ impl App {
                 AgentEvent::Failed { agent, error } => {
                     self.say(Meaning::Error, format!("✗ [{agent}] {error}"))
                 }
+                AgentEvent::Result { agent, output } => {
+                    for l in jobs::output_lines(agent, &output) {
+                        self.transcript.push(l);
+                    }
+                }
             },
             Msg::AskDone { result, .. } => {
                 self.preview.planning = None;

@@ -270,3 +270,56 @@ pub fn plan_transcript(rec: &PlanRecord, files: &[(String, String)], me: &str) -
     ));
     out
 }
+
+/// A result in its shape for the transcript: a table with a header, or a series as a sparkline
+/// with its range and a bar per point.
+pub fn output_lines(
+    agent: crate::intent::AgentKind,
+    output: &crate::agents::protocol::Output,
+) -> Vec<TLine> {
+    use crate::agents::protocol::{Output, sparkline};
+    let mut out = Vec::new();
+    match output {
+        Output::Table { title, .. } => {
+            out.push(TLine::plain(Meaning::Title, format!("▸ [{agent}] {title}")));
+            for (i, l) in output.to_text().iter().enumerate().skip(1) {
+                let m = if i == 1 {
+                    Meaning::Muted
+                } else {
+                    Meaning::Text
+                };
+                out.push(TLine::plain(m, format!("  {l}")));
+            }
+        }
+        Output::Series {
+            title,
+            unit,
+            points,
+        } => {
+            let (lo, hi) = points
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, v)| {
+                    (a.min(*v), b.max(*v))
+                });
+            let last = points.last().map(|p| p.1).unwrap_or_default();
+            out.push(TLine::plain(
+                Meaning::Title,
+                format!("▸ [{agent}] {title} ({unit})"),
+            ));
+            out.push(TLine {
+                segments: vec![
+                    (Meaning::Muted, "  ".into()),
+                    (Meaning::Progress, sparkline(points)),
+                    (
+                        Meaning::Muted,
+                        format!("  min {lo:.2} · max {hi:.2} · last {last:.2}"),
+                    ),
+                ],
+            });
+            for l in output.to_text().iter().skip(2) {
+                out.push(TLine::plain(Meaning::Text, format!("  {l}")));
+            }
+        }
+    }
+    out
+}
