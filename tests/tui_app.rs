@@ -406,3 +406,67 @@ fn break_glass_from_the_console_needs_a_reason_and_is_flagged() {
             .starts_with("BREAK-GLASS")
     );
 }
+
+#[test]
+fn a_running_apply_can_be_cancelled_from_the_console() {
+    let Some(_tf) = common::terraform() else {
+        return;
+    };
+    let home = Home::new();
+    let team = Team::new(
+        &home,
+        None,
+        &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])],
+    );
+    let dir = common::terraform_data_dir(
+        "resource \"terraform_data\" \"slow\" {\n  provisioner \"local-exec\" {\n    command = \"sleep 60\"\n  }\n}\n",
+    );
+    let id = team
+        .deck("alice")
+        .submit_terraform(dir.path(), "slow", &common::quiet)
+        .unwrap()
+        .plan
+        .plan_id;
+    team.approve("bob", &id).unwrap();
+    let rt = runtime();
+    let mut alice = app(team.deck("alice"), &rt);
+    let started = Instant::now();
+    rt.block_on(async {
+        alice.start();
+        assert!(
+            alice
+                .run_until(WAIT, |a| a
+                    .approvals
+                    .plans
+                    .iter()
+                    .any(|r| r.state == State::Approved))
+                .await
+        );
+        alice.update(Action::FocusApprovals);
+        key(&mut alice, KeyCode::Char('x'));
+        key(&mut alice, KeyCode::Enter);
+        assert!(alice.apply.is_some());
+        // Wait until the slow provisioner runs, then cancel.
+        assert!(
+            alice
+                .run_until(Duration::from_secs(60), |a| a
+                    .transcript
+                    .lines
+                    .iter()
+                    .any(|l| l.text().contains("local-exec")))
+                .await
+        );
+        alice.update(Action::CancelApply);
+        assert!(
+            alice
+                .run_until(Duration::from_secs(45), |a| a.apply.is_none())
+                .await
+        );
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(55),
+        "cancel did not stop terraform"
+    );
+    let rec = team.deck("alice").plan(&id).unwrap();
+    assert_eq!(rec.state, State::Cancelled);
+}
