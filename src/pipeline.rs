@@ -1348,8 +1348,20 @@ impl Deck {
         self.store.scan_audit(&self.tenant.name, f)
     }
 
+    /// Events matching `filter`, oldest first; filtered as they stream, so memory follows the
+    /// matches (the newest `limit` of them), not the size of the trail.
     pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
-        Ok(filter.apply(self.store.audit_records(&self.tenant.name)?))
+        let mut out = std::collections::VecDeque::new();
+        self.store.scan_audit(&self.tenant.name, &mut |r| {
+            if filter.matches(&r) {
+                out.push_back(r);
+                if filter.limit.is_some_and(|l| out.len() > l) {
+                    out.pop_front();
+                }
+            }
+            true
+        })?;
+        Ok(out.into())
     }
 
     pub fn verify(&self, full: bool) -> Result<VerifyReport> {

@@ -172,15 +172,4 @@ impl AuditFilter {
                 .as_deref()
                 .is_none_or(|u| e.timestamp.as_str() <= u)
     }
-
-    /// Applies the filter, keeping the newest `limit` matches in chain order.
-    pub fn apply(&self, records: Vec<AuditRecord>) -> Vec<AuditRecord> {
-        let mut out: Vec<AuditRecord> = records.into_iter().filter(|r| self.matches(r)).collect();
-        if let Some(limit) = self.limit
-            && out.len() > limit
-        {
-            out.drain(..out.len() - limit);
-        }
-        out
-    }
 }
