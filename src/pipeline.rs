@@ -228,15 +228,15 @@ impl Deck {
 
     /// The intent of the acting user's last classified request in this tenant.
     fn previous_intent(&self) -> Option<Intent> {
-        let records = self.store.audit_records(&self.tenant.name).ok()?;
-        records
-            .iter()
-            .rev()
-            .find(|r| {
-                r.event.event == EventKind::Classified && r.event.user_id == self.identity.user
-            })
-            .and_then(|r| r.event.intent.clone())
-            .and_then(|v| serde_json::from_value(v).ok())
+        let mut last = None;
+        self.scan_audit(&mut |r| {
+            if r.event.event == EventKind::Classified && r.event.user_id == self.identity.user {
+                last = r.event.intent;
+            }
+            true
+        })
+        .ok()?;
+        last.and_then(|v| serde_json::from_value(v).ok())
     }
 
     fn event(&self, request_id: &str, kind: EventKind, status: Status) -> AuditEvent {
@@ -600,19 +600,23 @@ impl Deck {
 
     /// The plan's hash recomputed from what is stored now; a changed artifact is reported as such.
     fn current_hash(&self, plan: &Plan) -> Result<String> {
-        for a in &plan.artifacts {
-            match self.store.get_artifact(&self.tenant.name, &a.sha256) {
-                Ok(_) => {}
-                Err(Error::Corrupt { detail, .. }) => {
-                    return Err(Error::refused(format!(
-                        "artifact {} of plan {} was modified after it was stored ({detail}); the plan will not be approved or run",
-                        a.name, plan.plan_id
-                    )));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.checked_artifacts(plan)?;
         Ok(plan.compute_hash())
+    }
+
+    /// The plan's artifacts, read once; one whose bytes no longer match its hash refuses the plan.
+    fn checked_artifacts(&self, plan: &Plan) -> Result<Vec<(ArtifactRef, Vec<u8>)>> {
+        plan.artifacts
+            .iter()
+            .map(|a| match self.store.get_artifact(&self.tenant.name, &a.sha256) {
+                Ok(bytes) => Ok((a.clone(), bytes)),
+                Err(Error::Corrupt { detail, .. }) => Err(Error::refused(format!(
+                    "artifact {} of plan {} was modified after it was stored ({detail}); the plan will not be approved or run",
+                    a.name, plan.plan_id
+                ))),
+                Err(e) => Err(e),
+            })
+            .collect()
     }
 
     /// Approves someone else's plan. The approver must be a registered user with a role the
@@ -766,8 +770,8 @@ impl Deck {
         )?;
         self.reap_interrupted(&id)?;
         let stored = self.store.get_plan(&tenant, &id)?;
-        let hash = self.current_hash(&stored.plan)?;
-        let artifacts = self.artifacts(&stored.plan)?;
+        let artifacts = self.checked_artifacts(&stored.plan)?;
+        let hash = stored.plan.compute_hash();
         let terraform_texts: Vec<(String, String)> = artifacts
             .iter()
             .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
@@ -949,23 +953,21 @@ impl Deck {
     /// The approval must also stand in the signed audit trail, for this exact hash: editing the
     /// plan file to add an approval is not enough.
     fn check_signed_approval(&self, rec: &PlanRecord, hash: &str) -> Result<()> {
-        let approvers: Vec<String> = self
-            .store
-            .audit_records(&self.tenant.name)?
-            .into_iter()
-            .filter(|r| {
-                r.event.event == EventKind::Approved
-                    && r.event.plan_id.as_deref() == Some(rec.plan.plan_id.as_str())
-                    && r.event
-                        .approval_metadata
-                        .as_ref()
-                        .and_then(|m| m.get("planHash"))
-                        .and_then(|h| h.as_str())
-                        == Some(hash)
-            })
-            .map(|r| r.event.user_id)
-            .filter(|u| *u != rec.plan.requester)
-            .collect();
+        let mut approvers: Vec<String> = Vec::new();
+        self.scan_audit(&mut |r| {
+            let matches = r.event.event == EventKind::Approved
+                && r.event.plan_id.as_deref() == Some(rec.plan.plan_id.as_str())
+                && r.event
+                    .approval_metadata
+                    .as_ref()
+                    .and_then(|m| m.get("planHash"))
+                    .and_then(|h| h.as_str())
+                    == Some(hash);
+            if matches && r.event.user_id != rec.plan.requester {
+                approvers.push(r.event.user_id);
+            }
+            true
+        })?;
         let needed = if rec.break_glass() {
             1
         } else {
