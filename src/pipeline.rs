@@ -1015,7 +1015,13 @@ impl Deck {
     /// All gates for a plan, with the tenant's current policies, budget and spend.
     fn gates(&self, plan: &Plan, terraform: &[(String, String)]) -> Result<Vec<crate::plan::Gate>> {
         let committed = self.committed_spend()?;
-        let roles = self.my_roles()?.unwrap_or_default();
+        // Policies judge the request, so they see the requester's roles even when someone
+        // else applies it.
+        let roles = self
+            .store
+            .get_user(&self.tenant.name, &plan.requester)?
+            .map(|u| u.roles)
+            .unwrap_or_default();
         Ok(policy::evaluate(&policy::Context {
             plan,
             terraform,

@@ -703,3 +703,37 @@ fn everything_in_the_data_dir_is_owner_only() {
     }
     assert!(files > 10);
 }
+
+#[test]
+fn policies_at_apply_judge_the_requester_not_whoever_applies() {
+    let home = Home::new();
+    let t = team(&home);
+    // IAM changes are allowed to admins; alice (admin) asks, olga (operator) applies.
+    settings(&t, |s| s.policy.pipeline_role = "admin".into());
+    let rec = submit(
+        &t,
+        "alice",
+        "iam",
+        "resource \"aws_iam_user\" \"ci\" {\n  name = \"ci\"\n}\n",
+    );
+    assert!(
+        !denied_rules(&rec).contains(&"iam.pipeline_only".to_string()),
+        "{:?}",
+        rec.plan.gates
+    );
+    t.approve("bob", &rec.plan.plan_id).unwrap();
+    // Stop short of running terraform: the policy check comes first.
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[exec]\nterraform = \"terraform-not-installed-here\"\n",
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let err = rt
+        .block_on(t.deck("olga").apply(&rec.plan.plan_id, &quiet, rx))
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("iam.pipeline_only"), "{err}");
+    assert!(err.contains("Terraform is not installed"), "{err}");
+}
