@@ -41,4 +41,32 @@ if ! "$PYENV/bin/python" -c "import mcp.client.stdio" >/dev/null 2>&1; then
 fi
 export OPSDECK_TEST_PYTHON="$PWD/$PYENV/bin/python"
 
+# moto stands in for AWS (the agents and the shared backend reach it through the normal SDK
+# clients); ansible-core runs the generated playbooks. Both live in the same venv.
+if ! "$PYENV/bin/python" -c "import moto.server, ansible" >/dev/null 2>&1; then
+  echo "tests/run.sh: installing moto[server] and ansible-core into $PYENV"
+  "$PYENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]' ansible-core
+fi
+export OPSDECK_TEST_ANSIBLE_BIN="$PWD/$PYENV/bin"
+
+# One moto server on a free loopback port for the whole run; tests isolate themselves (unique
+# names, or a per-binary lock with a reset). Never any other address: no real AWS from tests.
+MOTO_PORT=$("$PYENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p target
+"$PYENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >target/moto.log 2>&1 &
+MOTO_PID=$!
+trap 'kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if "$PYENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/data.json', timeout=1)" >/dev/null 2>&1; then
+    break
+  fi
+  kill -0 "$MOTO_PID" 2>/dev/null || { echo "tests/run.sh: moto_server exited; see target/moto.log" >&2; exit 1; }
+  sleep 0.2
+done
+echo "tests/run.sh: moto on 127.0.0.1:$MOTO_PORT"
+export OPSDECK_TEST_MOTO="http://127.0.0.1:$MOTO_PORT"
+# Static test credentials for moto; no instance metadata lookups.
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+
 cargo test --locked "$@"

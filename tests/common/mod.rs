@@ -7,6 +7,8 @@ use std::sync::Arc;
 use opsdeck::pipeline::{Deck, OpenOptions};
 use opsdeck::time::Clock;
 
+pub mod moto;
+
 pub struct Home {
     pub dir: tempfile::TempDir,
 }
