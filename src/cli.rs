@@ -13,7 +13,7 @@ use crate::audit::export::{self, Format};
 use crate::audit::{AuditFilter, AuditRecord};
 use crate::error::{Error, Result};
 use crate::intent;
-use crate::pipeline::{Deck, OpenOptions};
+use crate::pipeline::{Answer, Deck, OpenOptions, ReportRecord};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -341,10 +341,10 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Ask { text } => {
-            let rec = deck.ask(&text.join(" "), &progress)?;
-            print_plan_outcome(&rec, json_out)
-        }
+        Command::Ask { text } => match deck.request(&text.join(" "), &progress)? {
+            Answer::Plan(rec) => print_plan_outcome(&rec, json_out),
+            Answer::Report(r) => print_report_outcome(&r, json_out),
+        },
         Command::Submit { dir, stack } => {
             let rec = deck.submit_terraform(&dir, &stack, &progress)?;
             print_plan_outcome(&rec, json_out)
@@ -734,6 +734,21 @@ fn human_intent_line(text: &str, v: &serde_json::Value) -> String {
         },
         v["params"]
     )
+}
+
+/// A report's results were printed as they arrived; this adds the summary, notes and where it
+/// is stored (or, with --json, the whole record including every output and the raw data).
+fn print_report_outcome(r: &ReportRecord, json_out: bool) -> Result<u8> {
+    if json_out {
+        print_json(r)?;
+    } else {
+        println!("{}", r.report.summary);
+        for n in &r.report.notes {
+            println!("note: {n}");
+        }
+        println!("report: {} (request {})", r.uri, r.request_id);
+    }
+    Ok(0)
 }
 
 fn print_plan_outcome(rec: &PlanRecord, json_out: bool) -> Result<u8> {

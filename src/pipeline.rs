@@ -9,14 +9,14 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::agents::{self, AgentEvent, AgentRequest, Draft, Sink};
+use crate::agents::{self, AgentEvent, AgentRequest, Draft, Reply, Report, Sink};
 use crate::approval::{self, Execution, PlanRecord, Requirement, State, rules};
 use crate::audit::{AuditEvent, AuditFilter, AuditRecord, EventKind, Signer, Status, VerifyReport};
 use crate::config::{Config, Paths};
 use crate::error::{Error, Result};
 use crate::exec::{self, terraform};
 use crate::intent::{self, AgentKind, Intent, IntentError};
-use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Plan, StepKind, TerraformOp};
+use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Plan, Step, StepKind, TerraformOp};
 use crate::policy::{self, Committed, PolicySet};
 use crate::redact::redact;
 use crate::store::{LocalStore, StackRecord, StackStatus, Store};
@@ -51,6 +51,29 @@ pub struct Deck {
     model: Option<crate::intent::llm::Model>,
     signer: Arc<Signer>,
     clock: Arc<dyn Clock>,
+    /// How agents and executors reach AWS for this tenant.
+    aws: crate::aws::AwsAccess,
+}
+
+/// What a request comes back as.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum Answer {
+    Plan(Box<PlanRecord>),
+    Report(Box<ReportRecord>),
+}
+
+/// A stored, audited report: the answer to a read-only request.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportRecord {
+    pub request_id: String,
+    pub agent: AgentKind,
+    pub action: String,
+    pub intent: Intent,
+    pub report: Report,
+    pub artifacts: Vec<ArtifactRef>,
+    /// Where the report is stored.
+    pub uri: String,
 }
 
 /// What `users add` returns: the record and, once only, the secret to enrol.
@@ -163,6 +186,7 @@ impl Deck {
             model,
             signer,
             clock,
+            aws: crate::aws::AwsAccess::new(opts.endpoint_url.clone(), None),
         })
     }
 
@@ -267,9 +291,24 @@ impl Deck {
             .append_audit(&self.tenant.name, events, &self.signer)
     }
 
-    /// Classifies, plans and gates a request. Mutating plans are queued for approval;
-    /// read-only ones are returned ready to run.
+    /// Classifies, plans and gates a request that should produce a plan. A question that an
+    /// agent answers with a report (no plan) is audited like any request and reported back as
+    /// an error here; front ends call [`Deck::request`], which returns either.
     pub fn ask(&self, text: &str, sink: Sink<'_>) -> Result<PlanRecord> {
+        match self.request(text, sink)? {
+            Answer::Plan(rec) => Ok(*rec),
+            Answer::Report(r) => Err(Error::input(format!(
+                "'{}' is answered with a report, not a plan ({}); request {}",
+                text.trim(),
+                r.report.summary,
+                r.request_id
+            ))),
+        }
+    }
+
+    /// Classifies a request and hands it to its agent: a plan (mutating plans are queued for
+    /// approval; read-only ones are returned ready to run) or a report answering a question.
+    pub fn request(&self, text: &str, sink: Sink<'_>) -> Result<Answer> {
         self.require_member(
             &[Role::Viewer, Role::Operator, Role::Approver, Role::Admin],
             "ask",
@@ -288,17 +327,105 @@ impl Deck {
                 return Err(intent_error(e));
             }
         };
-        let draft = agents::plan(
+        let reply = agents::handle(
             &AgentRequest {
                 request_id: &request_id,
                 text: &redacted,
                 intent: &intent,
                 tenant: &self.tenant,
                 store: self.store.as_ref(),
+                aws: &self.aws,
             },
             sink,
         );
-        self.finish_plan(request_id, redacted, intent, draft, sink)
+        match reply {
+            Ok(Reply::Report(report)) => self
+                .finish_report(request_id, redacted, intent, report, sink)
+                .map(|r| Answer::Report(Box::new(r))),
+            Ok(Reply::Plan(draft)) => self
+                .finish_plan(request_id, redacted, intent, Ok(draft), sink)
+                .map(|r| Answer::Plan(Box::new(r))),
+            Err(e) => self
+                .finish_plan(request_id, redacted, intent, Err(e), sink)
+                .map(|r| Answer::Plan(Box::new(r))),
+        }
+    }
+
+    /// Audits and stores a read-only answer: the report (and its files) become artifacts, the
+    /// trail records who asked what and where the answer is.
+    fn finish_report(
+        &self,
+        request_id: String,
+        text: String,
+        intent: Intent,
+        report: Report,
+        sink: Sink<'_>,
+    ) -> Result<ReportRecord> {
+        let mut requested = self.event(&request_id, EventKind::Requested, Status::Pending);
+        requested.message = Some(text.clone());
+        let mut classified = self.event(&request_id, EventKind::Classified, Status::Pending);
+        classified.intent = serde_json::to_value(redact_intent(&intent)).ok();
+        classified.agent_type = Some(intent.agent.to_string());
+        classified.message = Some(format!(
+            "{}/{} (confidence {:.2}{})",
+            intent.agent,
+            intent.action,
+            intent.confidence,
+            if intent.low_confidence { ", low" } else { "" }
+        ));
+        let body = serde_json::to_vec_pretty(&report)
+            .map_err(|e| Error::input(format!("the report cannot be stored: {e}")))?;
+        let redacted_body = redact(&String::from_utf8_lossy(&body));
+        let sha = self
+            .store
+            .put_artifact(&self.tenant.name, redacted_body.as_bytes())?;
+        let mut artifacts = vec![ArtifactRef {
+            name: "report.json".into(),
+            kind: ArtifactKind::Report,
+            sha256: sha,
+            size: redacted_body.len() as u64,
+        }];
+        for f in &report.files {
+            let text = redact(&String::from_utf8_lossy(&f.content));
+            let sha = self
+                .store
+                .put_artifact(&self.tenant.name, text.as_bytes())?;
+            artifacts.push(ArtifactRef {
+                name: f.name.clone(),
+                kind: f.kind,
+                sha256: sha,
+                size: text.len() as u64,
+            });
+        }
+        let mut answered = self.event(&request_id, EventKind::Answered, Status::Completed);
+        answered.agent_type = Some(intent.agent.to_string());
+        answered.message = Some(redact(&report.summary));
+        answered.artifacts = artifacts
+            .iter()
+            .map(|a| {
+                json!({"name": a.name, "kind": a.kind, "sha256": a.sha256, "size": a.size,
+                       "uri": self.store.artifact_uri(&self.tenant.name, &a.sha256)})
+            })
+            .collect();
+        self.append(&[requested, classified, answered])?;
+        for output in &report.outputs {
+            sink(AgentEvent::Result {
+                agent: intent.agent,
+                output: output.clone(),
+            });
+        }
+        let uri = self
+            .store
+            .artifact_uri(&self.tenant.name, &artifacts[0].sha256);
+        Ok(ReportRecord {
+            request_id,
+            agent: intent.agent,
+            action: intent.action.clone(),
+            intent,
+            report,
+            artifacts,
+            uri,
+        })
     }
 
     /// Submits a hand-written Terraform directory for review and apply as stack `stack`.
@@ -797,23 +924,18 @@ impl Deck {
             )));
         }
         // Pre-flight: say what is missing before anything changes state.
-        let step = stored.plan.steps.first().cloned();
-        let Some(step) = step else {
+        if stored.plan.steps.is_empty() {
             return Err(Error::input(format!("plan {id} has no steps to run")));
-        };
-        let StepKind::Terraform { stack, operation } = &step.kind;
-        if exec::find_binary(&self.config.exec.terraform).is_none() {
-            let err = exec::missing_tool(
-                "Terraform",
-                &self.config.exec.terraform,
-                "exec.terraform in config.toml or OPSDECK_TERRAFORM",
-                &id,
-            );
-            let mut ev = self.event(&stored.plan.request_id, EventKind::Failed, Status::Approved);
-            ev.plan_id = Some(id.clone());
-            ev.message = Some(format!("not started: {err}"));
-            self.append(&[ev])?;
-            return Err(err);
+        }
+        for step in &stored.plan.steps {
+            if let Err(err) = self.preflight(step, &id) {
+                let mut ev =
+                    self.event(&stored.plan.request_id, EventKind::Failed, Status::Approved);
+                ev.plan_id = Some(id.clone());
+                ev.message = Some(format!("not started: {err}"));
+                self.append(&[ev])?;
+                return Err(err);
+            }
         }
         self.check_signed_approval(&stored, &hash)?;
 
@@ -843,39 +965,91 @@ impl Deck {
         ev.plan_id = Some(id.clone());
         ev.agent_type = Some(rec.plan.agent.to_string());
         ev.security_gates = serde_json::to_value(&gates).ok();
-        ev.message = Some(step.description.clone());
+        ev.message = Some(
+            rec.plan
+                .steps
+                .iter()
+                .map(|s| s.description.as_str())
+                .collect::<Vec<_>>()
+                .join("; then "),
+        );
         self.append(&[ev])?;
 
-        let state_dir = self.store.stack_state_dir(&tenant, stack)?;
-        let workspace = self.store.workspace_dir(&tenant, &id)?;
-        let files: Vec<(String, Vec<u8>)> = artifacts
-            .iter()
-            .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
-            .map(|(a, b)| (a.name.clone(), b.clone()))
-            .collect();
-        let run = terraform::run(
-            terraform::TerraformRun {
-                binary: &self.config.exec.terraform,
-                plan_id: &id,
-                workspace: &workspace,
-                state_file: &state_dir.join("terraform.tfstate"),
-                operation: *operation,
-                files: &files,
-            },
-            sink,
-            cancel,
-        )
-        .await;
-        let outcome = match run {
-            Ok(o) => o,
-            Err(e) => exec::Outcome {
-                success: false,
-                cancelled: false,
-                exit_code: None,
-                log: format!("opsdeck: {e}\n"),
-                outputs: None,
-            },
+        // Steps run in order; the first that fails or is cancelled stops the rest.
+        let steps = rec.plan.steps.clone();
+        let mut outcome = exec::Outcome {
+            success: true,
+            cancelled: false,
+            exit_code: None,
+            log: String::new(),
+            outputs: None,
         };
+        let mut step_outputs = serde_json::Map::new();
+        for (n, step) in steps.iter().enumerate() {
+            if steps.len() > 1 {
+                sink(AgentEvent::Progress {
+                    agent: rec.plan.agent,
+                    message: format!("step {}/{}: {}", n + 1, steps.len(), step.description),
+                });
+            }
+            let run = self
+                .run_step(&rec, step, &artifacts, &step_outputs, sink, cancel.clone())
+                .await;
+            let o = match run {
+                Ok(o) => o,
+                Err(e) => exec::Outcome {
+                    success: false,
+                    cancelled: false,
+                    exit_code: None,
+                    log: format!("opsdeck: {e}\n"),
+                    outputs: None,
+                },
+            };
+            if steps.len() > 1 {
+                outcome.log.push_str(&format!(
+                    "=== step {}/{}: {} ===\n",
+                    n + 1,
+                    steps.len(),
+                    step.description
+                ));
+            }
+            outcome.log.push_str(&o.log);
+            outcome.exit_code = o.exit_code;
+            outcome.cancelled = o.cancelled;
+            outcome.success = o.success;
+            if let Some(v) = &o.outputs {
+                step_outputs.insert(format!("step{}", n + 1), v.clone());
+                outcome.outputs = o.outputs.clone();
+            }
+            if o.success {
+                if let StepKind::Terraform { stack, operation } = &step.kind {
+                    self.store.put_stack(&StackRecord {
+                        name: stack.clone(),
+                        tenant: tenant.clone(),
+                        region: rec.plan.region.clone(),
+                        last_applied_plan: id.clone(),
+                        artifacts: rec
+                            .plan
+                            .artifacts
+                            .iter()
+                            .filter(|a| a.kind == ArtifactKind::Terraform)
+                            .cloned()
+                            .collect(),
+                        status: if *operation == TerraformOp::Destroy {
+                            StackStatus::Destroyed
+                        } else {
+                            StackStatus::Active
+                        },
+                        updated_at: self.clock.iso(),
+                    })?;
+                }
+            } else {
+                break;
+            }
+        }
+        if steps.len() > 1 && !step_outputs.is_empty() {
+            outcome.outputs = Some(Value::Object(step_outputs));
+        }
         let log_sha = self.store.put_artifact(&tenant, outcome.log.as_bytes())?;
         let log_uri = self.store.artifact_uri(&tenant, &log_sha);
         let final_state = if outcome.success {
@@ -896,27 +1070,6 @@ impl Deck {
             r.updated_at = self.clock.iso();
             Ok(())
         })?;
-        if outcome.success {
-            self.store.put_stack(&StackRecord {
-                name: stack.clone(),
-                tenant: tenant.clone(),
-                region: rec.plan.region.clone(),
-                last_applied_plan: id.clone(),
-                artifacts: rec
-                    .plan
-                    .artifacts
-                    .iter()
-                    .filter(|a| a.kind == ArtifactKind::Terraform)
-                    .cloned()
-                    .collect(),
-                status: if *operation == TerraformOp::Destroy {
-                    StackStatus::Destroyed
-                } else {
-                    StackStatus::Active
-                },
-                updated_at: self.clock.iso(),
-            })?;
-        }
         let (kind, status) = match final_state {
             State::Succeeded => (EventKind::Completed, Status::Completed),
             State::Cancelled => (EventKind::Cancelled, Status::Cancelled),
@@ -948,6 +1101,64 @@ impl Deck {
             log_uri: Some(log_uri),
             outputs: outcome.outputs,
         })
+    }
+
+    /// What a step needs before anything runs (a binary on PATH, ...), said up front.
+    fn preflight(&self, step: &Step, plan_id: &str) -> Result<()> {
+        match &step.kind {
+            StepKind::Terraform { .. } => {
+                if exec::find_binary(&self.config.exec.terraform).is_none() {
+                    return Err(exec::missing_tool(
+                        "Terraform",
+                        &self.config.exec.terraform,
+                        "exec.terraform in config.toml or OPSDECK_TERRAFORM",
+                        plan_id,
+                    ));
+                }
+                Ok(())
+            }
+            StepKind::Aws { .. } => Ok(()),
+        }
+    }
+
+    /// Runs one step of an approved plan. `earlier` holds the outputs of the steps before it
+    /// (e.g. the instances Terraform created, for a configuration step that follows).
+    async fn run_step(
+        &self,
+        rec: &PlanRecord,
+        step: &Step,
+        artifacts: &[(ArtifactRef, Vec<u8>)],
+        earlier: &serde_json::Map<String, Value>,
+        sink: Sink<'_>,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<exec::Outcome> {
+        let _ = earlier;
+        let id = &rec.plan.plan_id;
+        match &step.kind {
+            StepKind::Terraform { stack, operation } => {
+                let state_dir = self.store.stack_state_dir(&self.tenant.name, stack)?;
+                let workspace = self.store.workspace_dir(&self.tenant.name, id)?;
+                let files: Vec<(String, Vec<u8>)> = artifacts
+                    .iter()
+                    .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
+                    .map(|(a, b)| (a.name.clone(), b.clone()))
+                    .collect();
+                terraform::run(
+                    terraform::TerraformRun {
+                        binary: &self.config.exec.terraform,
+                        plan_id: id,
+                        workspace: &workspace,
+                        state_file: &state_dir.join("terraform.tfstate"),
+                        operation: *operation,
+                        files: &files,
+                    },
+                    sink,
+                    cancel,
+                )
+                .await
+            }
+            StepKind::Aws { .. } => agents::execute(step, &self.aws, sink, cancel).await,
+        }
     }
 
     /// The approval must also stand in the signed audit trail, for this exact hash: editing the

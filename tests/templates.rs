@@ -42,6 +42,7 @@ fn render(params: Value) -> Vec<(String, String)> {
             intent: &i,
             tenant: &tenant,
             store: deck.store.as_ref(),
+            aws: &opsdeck::aws::AwsAccess::new(None, None),
         },
         &quiet,
     )

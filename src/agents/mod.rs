@@ -11,26 +11,55 @@ pub mod monitor;
 pub mod ops;
 pub mod security;
 
-pub use protocol::{AgentEvent, AgentRequest, Draft, DraftFile, Sink};
+pub use protocol::{AgentEvent, AgentRequest, Draft, DraftFile, Output, Reply, Report, Sink};
 
+use tokio::sync::watch;
+
+use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
+use crate::exec::Outcome;
 use crate::intent::AgentKind;
+use crate::plan::{Step, StepKind};
 
-/// Asks the request's primary agent for a plan.
-pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
+/// Hands a classified request to its primary agent: a plan to review, or a report.
+pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     let agent = req.intent.agent;
     sink(AgentEvent::Progress {
         agent,
-        message: format!("{agent} agent planning: {}", req.intent.action),
+        message: format!("{agent} agent: {}", req.intent.action),
     });
     match agent {
-        AgentKind::Infra => infra::plan(req, sink),
-        AgentKind::Config => config::plan(req),
-        AgentKind::Ops => ops::plan(req),
-        AgentKind::Cost => cost::plan(req),
-        AgentKind::Security => security::plan(req),
-        AgentKind::Monitor => monitor::plan(req),
-        AgentKind::Ml => ml::plan(req),
+        AgentKind::Infra => infra::plan(req, sink).map(Reply::Plan),
+        AgentKind::Config => config::plan(req).map(Reply::Plan),
+        AgentKind::Ops => ops::handle(req, sink),
+        AgentKind::Cost => cost::handle(req, sink),
+        AgentKind::Security => security::handle(req, sink),
+        AgentKind::Monitor => monitor::handle(req, sink),
+        AgentKind::Ml => ml::handle(req, sink),
+    }
+}
+
+/// Runs an approved [`StepKind::Aws`] step with the code of the agent that planned it.
+pub async fn execute(
+    step: &Step,
+    aws: &AwsAccess,
+    sink: Sink<'_>,
+    cancel: watch::Receiver<bool>,
+) -> Result<Outcome> {
+    let StepKind::Aws { agent, .. } = &step.kind else {
+        return Err(Error::input(format!(
+            "step '{}' is not an AWS API call",
+            step.description
+        )));
+    };
+    match agent {
+        AgentKind::Ops => ops::execute(step, aws, sink, cancel).await,
+        AgentKind::Security => security::execute(step, aws, sink, cancel).await,
+        AgentKind::Monitor => monitor::execute(step, aws, sink, cancel).await,
+        other => Err(Error::Unavailable(format!(
+            "the {other} agent does not run AWS API steps; step '{}' cannot run",
+            step.description
+        ))),
     }
 }
 

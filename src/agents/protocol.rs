@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::aws::AwsAccess;
 use crate::intent::{AgentKind, Intent};
 use crate::plan::{ArtifactKind, CostEstimate, ResourceChange, Risk, Step};
 use crate::store::Store;
@@ -16,6 +17,32 @@ pub struct AgentRequest<'a> {
     pub intent: &'a Intent,
     pub tenant: &'a Tenant,
     pub store: &'a dyn Store,
+    /// The tenant's active AWS configuration (credentials, endpoint); agents read through it.
+    pub aws: &'a AwsAccess,
+}
+
+/// What an agent answers: a plan to review (and approve, when it changes anything), or a report
+/// for a question that changes nothing ("what is my daily EC2 spend?").
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Plan(Draft),
+    Report(Report),
+}
+
+/// A read-only answer. The pipeline audits it and stores it (with `files`) as a report artifact.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct Report {
+    pub summary: String,
+    /// Shaped results, rendered as tables and charts by every front end.
+    pub outputs: Vec<Output>,
+    /// Caveats a reader must see (truncation, a service that was unreachable, data sources).
+    pub notes: Vec<String>,
+    pub region: Option<String>,
+    /// The whole machine-readable result (findings, log events, ...) for `--json` and export.
+    pub data: serde_json::Value,
+    /// Extra files stored with the report (e.g. a findings CSV).
+    #[serde(skip)]
+    pub files: Vec<DraftFile>,
 }
 
 /// A file an agent generated, before it is stored content-addressed.

@@ -30,6 +30,8 @@ pub enum EventKind {
     UserAdded,
     /// Tenant settings or tenant policies changed.
     SettingsChanged,
+    /// A read-only request was answered with a report (no plan, nothing changed).
+    Answered,
 }
 
 impl EventKind {
@@ -50,6 +52,7 @@ impl EventKind {
             EventKind::AccessDenied => "access_denied",
             EventKind::UserAdded => "user_added",
             EventKind::SettingsChanged => "settings_changed",
+            EventKind::Answered => "answered",
         }
     }
 }

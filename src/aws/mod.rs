@@ -9,6 +9,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+pub mod access;
+pub use access::{AssumeRole, AwsAccess};
+
 /// What a client needs to know about where and how to call AWS.
 #[derive(Debug, Clone)]
 pub struct Target {

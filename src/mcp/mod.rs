@@ -118,11 +118,21 @@ impl OpsdeckMcp {
                         )));
                     }
                 }
-                d.ask(&text, &crate::agents::protocol::quiet)
+                d.request(&text, &crate::agents::protocol::quiet)
             })
             .await;
         match outcome {
-            Ok(rec) => ok_json(&plan_summary(&rec)),
+            Ok(crate::pipeline::Answer::Plan(rec)) => ok_json(&plan_summary(&rec)),
+            Ok(crate::pipeline::Answer::Report(r)) => ok_json(&json!({
+                "request_id": r.request_id,
+                "agent": r.agent,
+                "action": r.action,
+                "summary": r.report.summary,
+                "outputs": r.report.outputs,
+                "notes": r.report.notes,
+                "data": r.report.data,
+                "report_uri": r.uri,
+            })),
             Err(e) => tool_error(&e),
         }
     }

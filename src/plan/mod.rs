@@ -70,6 +70,23 @@ pub enum StepKind {
         stack: String,
         operation: TerraformOp,
     },
+    /// AWS API calls made through the SDK after approval (reboot these instances, block public
+    /// access on this bucket, create this alarm). The agent resolved the exact targets while
+    /// planning; they are part of the hash, so the approval covers exactly these.
+    Aws {
+        /// The agent whose code makes the call.
+        agent: AgentKind,
+        /// SDK service name, e.g. `ec2`, `ssm`, `s3`, `cloudwatch`.
+        service: String,
+        /// API operation, e.g. `RebootInstances`, `SendCommand`, `PutPublicAccessBlock`.
+        operation: String,
+        region: String,
+        /// Resource ids or names, in order.
+        targets: Vec<String>,
+        /// Operation parameters besides the targets.
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        input: serde_json::Value,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +95,33 @@ pub struct Step {
     pub mutates: bool,
     #[serde(flatten)]
     pub kind: StepKind,
+}
+
+impl Step {
+    /// How the step runs, in a few words: `terraform apply · stack web`,
+    /// `ec2 RebootInstances · 3 targets in eu-west-1`.
+    pub fn tool_line(&self) -> String {
+        match &self.kind {
+            StepKind::Terraform { stack, operation } => format!(
+                "terraform {} · stack {stack}",
+                match operation {
+                    TerraformOp::Apply => "apply",
+                    TerraformOp::Destroy => "destroy",
+                }
+            ),
+            StepKind::Aws {
+                service,
+                operation,
+                region,
+                targets,
+                ..
+            } => format!(
+                "{service} {operation} · {} target{} in {region}",
+                targets.len(),
+                if targets.len() == 1 { "" } else { "s" }
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -38,7 +38,12 @@ const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 const TRANSCRIPT_MAX: usize = 10_000;
 
 /// A planned request: the record (boxed: it is large) and its artifacts as text.
-pub type AskResult = (Box<PlanRecord>, Vec<(String, String)>);
+/// What a request came back as: a plan with its files (for the diff viewer), or a report whose
+/// results already streamed into the conversation.
+pub enum AskResult {
+    Plan(Box<PlanRecord>, Vec<(String, String)>),
+    Report(Box<crate::pipeline::ReportRecord>),
+}
 /// A full audit record and the (seq, hash) of the record before it in the list.
 pub type AuditDetail = (Box<AuditRecord>, Option<(u64, [u8; 32])>);
 
@@ -871,18 +876,21 @@ impl App {
                 let _ = tx.send(Msg::Agent { job, event: e });
             };
             let result = deck
-                .ask(&text, &sink)
+                .request(&text, &sink)
                 .map_err(|e| e.to_string())
-                .map(|rec| {
-                    let files = deck
-                        .artifacts(&rec.plan)
-                        .map(|v| {
-                            v.into_iter()
-                                .map(|(a, b)| (a.name, String::from_utf8_lossy(&b).to_string()))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    (Box::new(rec), files)
+                .map(|answer| match answer {
+                    crate::pipeline::Answer::Plan(rec) => {
+                        let files = deck
+                            .artifacts(&rec.plan)
+                            .map(|v| {
+                                v.into_iter()
+                                    .map(|(a, b)| (a.name, String::from_utf8_lossy(&b).to_string()))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        AskResult::Plan(rec, files)
+                    }
+                    crate::pipeline::Answer::Report(r) => AskResult::Report(r),
                 });
             Msg::AskDone { job, result }
         });
@@ -1349,7 +1357,18 @@ impl App {
             Msg::AskDone { result, .. } => {
                 self.preview.planning = None;
                 match result {
-                    Ok((rec, files)) => {
+                    Ok(AskResult::Report(r)) => {
+                        self.say(Meaning::Success, format!("✓ {}", r.report.summary));
+                        for n in &r.report.notes {
+                            self.say(Meaning::Muted, format!("  note: {n}"));
+                        }
+                        self.say(
+                            Meaning::Muted,
+                            format!("  report stored as {} (request {})", r.uri, r.request_id),
+                        );
+                        self.load_audit();
+                    }
+                    Ok(AskResult::Plan(rec, files)) => {
                         for l in
                             jobs::plan_transcript(&rec, &files, self.deck.identity.user.as_str())
                         {

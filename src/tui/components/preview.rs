@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::approval::{PlanRecord, State};
 use crate::intent::Intent;
-use crate::plan::{ChangeAction, StepKind};
+use crate::plan::ChangeAction;
 use crate::tui::action::Pane;
 use crate::tui::app::App;
 use crate::tui::theme::Meaning;
@@ -174,7 +174,6 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
         vec![styled(app, Meaning::Text, p.content_hash.clone())],
     ));
     for (n, s) in p.steps.iter().enumerate() {
-        let StepKind::Terraform { stack, operation } = &s.kind;
         out.push(kv(
             app,
             if n == 0 { "steps" } else { "" },
@@ -184,11 +183,8 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
                     app,
                     Meaning::Muted,
                     format!(
-                        "  (terraform {} · stack {stack}{})",
-                        match operation {
-                            crate::plan::TerraformOp::Apply => "apply",
-                            crate::plan::TerraformOp::Destroy => "destroy",
-                        },
+                        "  ({}{})",
+                        s.tool_line(),
                         if s.mutates { " · changes things" } else { "" }
                     ),
                 ),

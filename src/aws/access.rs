@@ -1,0 +1,134 @@
+//! How agents and the shared backend reach AWS: one SDK configuration per region, built once and
+//! shared, on a small runtime of its own so that synchronous callers (agents planning inside
+//! `spawn_blocking`, the CLI) can wait for SDK futures without ever blocking a runtime that
+//! drives other work.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+
+use super::{Target, sdk_config};
+use crate::error::{Error, Result};
+
+/// A role to assume on top of the base credential chain (environment, profile, SSO, instance
+/// role), as an AWS configuration of a tenant names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    /// Shows up in CloudTrail: who in opsdeck acted.
+    pub session_name: String,
+}
+
+pub struct AwsAccess {
+    endpoint_url: Option<String>,
+    role: Option<AssumeRole>,
+    timeout: Duration,
+    max_attempts: u32,
+    runtime: OnceLock<std::result::Result<tokio::runtime::Runtime, String>>,
+    configs: Mutex<HashMap<String, SdkConfig>>,
+}
+
+impl AwsAccess {
+    pub fn new(endpoint_url: Option<String>, role: Option<AssumeRole>) -> AwsAccess {
+        AwsAccess {
+            endpoint_url,
+            role,
+            timeout: Duration::from_secs(30),
+            max_attempts: 3,
+            runtime: OnceLock::new(),
+            configs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Per-call timeout and attempts (1 disables retries: tests, fail-fast paths).
+    pub fn with_limits(mut self, timeout: Duration, max_attempts: u32) -> AwsAccess {
+        self.timeout = timeout;
+        self.max_attempts = max_attempts.max(1);
+        self
+    }
+
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.endpoint_url.as_deref()
+    }
+
+    pub fn role(&self) -> Option<&AssumeRole> {
+        self.role.as_ref()
+    }
+
+    /// The SDK configuration for a region (cached: credentials and the HTTP client are shared).
+    pub async fn config(&self, region: &str) -> SdkConfig {
+        if let Some(c) = self.configs.lock().unwrap().get(region) {
+            return c.clone();
+        }
+        let target = Target {
+            region: region.to_string(),
+            endpoint_url: self.endpoint_url.clone(),
+            timeout: self.timeout,
+            max_attempts: self.max_attempts,
+        };
+        let mut conf = sdk_config(&target).await;
+        if let Some(role) = &self.role {
+            let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
+                .session_name(&role.session_name)
+                .configure(&conf);
+            if let Some(id) = &role.external_id {
+                provider = provider.external_id(id);
+            }
+            let provider = provider.build().await;
+            conf = conf
+                .into_builder()
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                )
+                .build();
+        }
+        self.configs
+            .lock()
+            .unwrap()
+            .insert(region.to_string(), conf.clone());
+        conf
+    }
+
+    /// An S3 client: path-style addressing whenever an endpoint is overridden (moto, LocalStack,
+    /// VPC endpoints by IP), virtual-hosted otherwise.
+    pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let conf = self.config(region).await;
+        let s3 = aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(
+                self.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+            )
+            .build();
+        aws_sdk_s3::Client::from_conf(s3)
+    }
+
+    /// Runs an SDK future to completion from synchronous code. Safe from any thread, including
+    /// one that belongs to another runtime: the future runs on this access's own runtime.
+    pub fn block_on<F>(&self, fut: F) -> Result<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let rt = self
+            .runtime
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("opsdeck-aws")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| Error::Unavailable(format!("cannot start the AWS client runtime: {e}")))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv()
+            .map_err(|_| Error::Unavailable("an AWS call was interrupted".into()))
+    }
+}
