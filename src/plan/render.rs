@@ -34,8 +34,28 @@ pub const TERRAFORM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/terraform/s3.tf.j2"),
     ),
     (
+        "terraform/asg.tf.j2",
+        include_str!("../../templates/terraform/asg.tf.j2"),
+    ),
+    (
+        "terraform/rds.tf.j2",
+        include_str!("../../templates/terraform/rds.tf.j2"),
+    ),
+    (
+        "terraform/lambda.tf.j2",
+        include_str!("../../templates/terraform/lambda.tf.j2"),
+    ),
+    (
+        "terraform/security_group.tf.j2",
+        include_str!("../../templates/terraform/security_group.tf.j2"),
+    ),
+    (
         "terraform/outputs.tf.j2",
         include_str!("../../templates/terraform/outputs.tf.j2"),
+    ),
+    (
+        "terraform/opsdeck.tf.j2",
+        include_str!("../../templates/terraform/opsdeck.tf.j2"),
     ),
 ];
 
