@@ -990,7 +990,7 @@ const NOT_A_NAME: &[&str] = &[
 /// Words that end a noun phrase rather than name something.
 const FUNCTION_WORDS: &[&str] = &[
     "in", "on", "for", "to", "with", "from", "and", "or", "of", "at", "by", "that", "this", "the",
-    "a", "an", "as", "into", "now", "please", "too", "is", "are",
+    "a", "an", "as", "into", "now", "please", "too", "is", "are", "up", "down", "out", "back",
 ];
 
 fn name_like(t: &Token<'_>, extra: &str) -> bool {
@@ -2007,6 +2007,8 @@ mod tests {
             ("scale", Some(6))
         );
         assert_eq!(i.param_str("stack"), Some("web"));
+        let i = p("scale the web tier down to 2");
+        assert_eq!(i.param_str("stack"), Some("web"), "not a stack named down");
     }
 
     #[test]
