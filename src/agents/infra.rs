@@ -1002,7 +1002,7 @@ impl Builder<'_> {
             Some(m) => m,
             None if self.i.param_str("environment") == Some("prod") => {
                 self.notes.push(
-                    "production database: Multi-AZ by default (say \"single-az\" to opt out)"
+                    "production database: Multi-AZ by default (say \"without multi-az\" to opt out)"
                         .into(),
                 );
                 true

@@ -138,4 +138,20 @@ mod tests {
             assert!(ENV.get_template(name).is_ok(), "{name}");
         }
     }
+
+    #[test]
+    fn every_file_in_the_directory_is_listed() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/terraform");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| format!("terraform/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = TERRAFORM_TEMPLATES
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(on_disk, listed);
+    }
 }
