@@ -1433,10 +1433,16 @@ fn infra_params(
                 "no" | "without" | "not" | "disable"
             )
     };
+    // Ports are security group rules only when no machines are being created ("behind an
+    // ALB on port 8080" is the targets' port).
+    let port_words = tokens
+        .iter()
+        .any(|t| matches!(t.lower.as_str(), "port" | "ports" | "ingress" | "inbound"));
     let sg_context = f.noun(Noun::SecurityGroup)
-        || tokens
-            .iter()
-            .any(|t| matches!(t.lower.as_str(), "port" | "ports" | "ingress" | "inbound"));
+        || (port_words
+            && !p.contains_key("load_balancer")
+            && !f.noun(Noun::Instance)
+            && !f.instance_type);
     for (i, t) in tokens.iter().enumerate() {
         match &t.kind {
             Kind::Cidr(c) => {
@@ -1506,12 +1512,13 @@ fn infra_params(
             let Some(n) = t.number() else { continue };
             // "2 security groups" counts groups; "443" alone is a port.
             let counts_next = tokens.get(i + 1).is_some_and(|x| {
-                x.has(|c| {
-                    matches!(
-                        c,
-                        Cue::Noun(_) | Cue::Unit(_) | Cue::SizeUnit(_) | Cue::Seconds
-                    )
-                })
+                matches!(x.kind, Kind::InstanceType(_))
+                    || x.has(|c| {
+                        matches!(
+                            c,
+                            Cue::Noun(_) | Cue::Unit(_) | Cue::SizeUnit(_) | Cue::Seconds
+                        )
+                    })
             });
             if !used[i]
                 && !counts_next
@@ -1562,7 +1569,12 @@ fn name_after(tokens: &[Token<'_>], i: usize, key: &str) -> Option<String> {
                 .all(|c| c.is_ascii_alphanumeric() || "/-_.~".contains(c));
         return ok.then(|| next.orig.to_string());
     }
-    (name_like(next, "") && !FUNCTION_WORDS.contains(&next.lower.as_str()))
+    let extra = match key {
+        "handler" => ":$/",
+        "key_name" => "@+=",
+        _ => "",
+    };
+    (name_like(next, extra) && !FUNCTION_WORDS.contains(&next.lower.as_str()))
         .then(|| next.orig.to_string())
 }
 
@@ -1993,6 +2005,20 @@ mod tests {
                 .contains_key("cidr")
         );
 
+        let i =
+            p("create 3 t3.medium instances behind an alb on port 8080 with health check /healthz");
+        assert_eq!(i.param_u64("count"), Some(3));
+        assert_eq!(i.param_u64("port"), Some(8080));
+        assert_eq!(i.param_str("health_check_path"), Some("/healthz"));
+        assert!(!i.params.contains_key("ports"));
+        let i = p(
+            "create lambda orders with java21 code in s3://acme-builds/orders.zip handler example.Handler::handleRequest",
+        );
+        assert_eq!(
+            i.param_str("handler"),
+            Some("example.Handler::handleRequest")
+        );
+        assert_eq!(i.param_str("prefix"), Some("orders.zip"));
         let i = p("create an auto scaling group web of 4 t3.small behind an ALB min 2 max 10");
         assert_eq!(i.param_str("resource"), Some("autoscaling_group"));
         assert_eq!(i.param_str("stack"), Some("web"));
