@@ -550,6 +550,10 @@ fn bad_input_gets_a_clear_error() {
         ),
         (json!({"resource": "security_group"}), "say which ports"),
         (
+            json!({"resource": "security_group", "ports": [22], "cidr": "::/0"}),
+            "not an IPv4 range",
+        ),
+        (
             json!({"resource": "security_group", "ports": [443], "cidr": "10.0.0.1/8"}),
             "host bits are set",
         ),

@@ -448,6 +448,7 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("world-readable", &[Noun(N::Public)]),
     ("open", &[Noun(N::Public)]),
     ("0.0.0.0/0", &[Noun(N::Public), Cidr("0.0.0.0/0")]),
+    ("::/0", &[Noun(N::Public), Cidr("::/0")]),
     ("encryption", &[Noun(N::Encryption)]),
     ("encrypted", &[Noun(N::Encryption)]),
     ("unencrypted", &[Noun(N::Encryption)]),
