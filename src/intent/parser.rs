@@ -32,6 +32,16 @@ enum Kind {
         bucket: String,
         prefix: Option<String>,
     },
+    /// An IPv4 range such as `10.20.0.0/16`.
+    Cidr(String),
+    /// `subnet-…`, `vpc-…`, or an ARN: the parameter it fills and the value.
+    Id(&'static str, String),
+    /// A Lambda runtime identifier (`python3.12`, `nodejs22.x`).
+    Runtime(String),
+    /// A size in MiB written in one token (`512mb`, `100gb`).
+    Size(u64),
+    /// A duration in seconds written in one token (`30s`).
+    Seconds(u64),
     Covered,
     Unknown,
 }
@@ -273,6 +283,9 @@ fn pattern(t: &Token<'_>) -> Option<Kind> {
     if is_instance_id(l) {
         return Some(Kind::InstanceId(l.to_string()));
     }
+    if let Some(kind) = infra_pattern(l) {
+        return Some(kind);
+    }
     if is_region_code(l) {
         return is_region_code(l).then(|| {
             Kind::Region(
@@ -299,6 +312,90 @@ fn pattern(t: &Token<'_>) -> Option<Kind> {
         return Some(Kind::CompactWindow(w));
     }
     None
+}
+
+/// Shapes only infrastructure requests use: ranges, resource ids, ARNs, runtimes, sizes.
+fn infra_pattern(l: &str) -> Option<Kind> {
+    if let Some((ip, bits)) = l.split_once('/')
+        && ip.parse::<std::net::Ipv4Addr>().is_ok()
+        && bits.parse::<u8>().is_ok_and(|b| b <= 32)
+    {
+        // The whole world keeps its lexicon meaning (public exposure) as well.
+        return (l != "0.0.0.0/0").then(|| Kind::Cidr(l.to_string()));
+    }
+    for (prefix, key) in [("subnet-", "subnet_id"), ("vpc-", "vpc_id")] {
+        if let Some(h) = l.strip_prefix(prefix)
+            && (h.len() == 8 || h.len() == 17)
+            && h.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Some(Kind::Id(key, l.to_string()));
+        }
+    }
+    if l.starts_with("arn:aws:acm:") {
+        return Some(Kind::Id("certificate_arn", l.to_string()));
+    }
+    if l.starts_with("arn:aws:iam::") && l.contains(":role/") {
+        return Some(Kind::Id("role_arn", l.to_string()));
+    }
+    if let Some(r) = lambda_runtime(l) {
+        return Some(Kind::Runtime(r));
+    }
+    if LEXICON.words.contains_key(l) {
+        return None;
+    }
+    let split = l.find(|c: char| !c.is_ascii_digit()).filter(|i| *i > 0)?;
+    let n: u64 = l[..split].parse().ok()?;
+    match &l[split..] {
+        "mb" | "mib" => Some(Kind::Size(n)),
+        "gb" | "gib" => Some(Kind::Size(n * 1024)),
+        "tb" | "tib" => Some(Kind::Size(n * 1024 * 1024)),
+        "s" | "sec" | "secs" => Some(Kind::Seconds(n)),
+        _ => None,
+    }
+}
+
+/// A Lambda runtime identifier in the forms operators type: `python3.12`, `nodejs22.x`,
+/// `node22`, `java21`, `ruby3.3`, `dotnet8`, `provided.al2023`. Whether AWS still offers it
+/// is the infra agent's call.
+pub(crate) fn lambda_runtime(l: &str) -> Option<String> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(v) = l.strip_prefix("python")
+        && let Some((major, minor)) = v.split_once('.')
+        && major == "3"
+        && digits(minor)
+    {
+        return Some(format!("python3.{minor}"));
+    }
+    if let Some(v) = l.strip_prefix("nodejs").or_else(|| l.strip_prefix("node")) {
+        let v = v.strip_suffix(".x").unwrap_or(v);
+        return digits(v).then(|| format!("nodejs{v}.x"));
+    }
+    if let Some(v) = l.strip_prefix("java") {
+        return digits(v).then(|| l.to_string());
+    }
+    if let Some(v) = l.strip_prefix("ruby")
+        && let Some((major, minor)) = v.split_once('.')
+        && digits(major)
+        && digits(minor)
+    {
+        return Some(l.to_string());
+    }
+    if let Some(v) = l.strip_prefix("dotnet") {
+        return digits(v).then(|| l.to_string());
+    }
+    matches!(l, "provided.al2023" | "provided.al2").then(|| l.to_string())
+}
+
+/// The runtime a language name stands for when a Lambda function is being created.
+fn runtime_for_language(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "python" | "python3" => "python3.12",
+        "nodejs" | "node.js" | "nodejs18" => "nodejs22.x",
+        "java" | "openjdk" => "java21",
+        "ruby" => "ruby3.3",
+        "golang" => "provided.al2023",
+        _ => return None,
+    })
 }
 
 fn is_instance_id(s: &str) -> bool {
@@ -374,12 +471,29 @@ fn correct_typo(w: &str) -> Option<(&'static str, Vec<Cue>)> {
     lex.words.get(word).map(|c| (word, c.clone()))
 }
 
+/// "512 MB of memory" sets a size: it does not ask about the memory metric.
+fn sized_setting(tokens: &[Token<'_>], i: usize) -> bool {
+    tokens[i].has(|c| matches!(c, Cue::Setting(_)))
+        && (i.saturating_sub(2)..(i + 3).min(tokens.len()))
+            .filter(|j| *j != i)
+            .any(|j| {
+                let x = &tokens[j];
+                matches!(x.kind, Kind::Size(_) | Kind::Seconds(_))
+                    || x.has(|c| matches!(c, Cue::SizeUnit(_) | Cue::Seconds))
+                    || (x.number().is_some() && !x.is_stop())
+            })
+}
+
 /// Everything the scorer and the extractors ask about, gathered in one pass.
 #[derive(Default)]
 struct Features {
     verbs: Vec<(usize, Verb)>,
     nouns: Vec<(usize, Noun)>,
     has_package: bool,
+    /// "postgres" names the engine of a database being created, not a package to install.
+    engine_context: bool,
+    /// "python" names the runtime of a function being created, not a package to install.
+    runtime_context: bool,
     config_verb: bool,
     any_verb: bool,
     instance_type: bool,
@@ -396,6 +510,7 @@ impl Features {
             command,
             ..Features::default()
         };
+        let mut package_tokens = Vec::new();
         for (i, t) in tokens.iter().enumerate() {
             match &t.kind {
                 Kind::InstanceType(_) => f.instance_type = true,
@@ -403,11 +518,13 @@ impl Features {
                 Kind::Tag(..) => f.tags = true,
                 Kind::CompactWindow(_) => f.window = true,
                 Kind::Known { cues, .. } => {
+                    let sized = sized_setting(tokens, i);
                     for c in cues {
                         match c {
                             Cue::Verb(v) => f.verbs.push((i, *v)),
+                            Cue::Noun(_) if sized => {}
                             Cue::Noun(n) => f.nouns.push((i, *n)),
-                            Cue::Package => f.has_package = true,
+                            Cue::Package => package_tokens.push(i),
                             Cue::Window(_) | Cue::WindowMark => f.window = true,
                             Cue::Granularity(_) => f.granularity = true,
                             _ => {}
@@ -427,7 +544,19 @@ impl Features {
                 Verb::Install | Verb::Upgrade | Verb::Uninstall | Verb::Configure | Verb::Harden
             )
         });
+        let creates = f.verb(Verb::Create) && !f.config_verb;
+        f.engine_context = creates && f.noun(Noun::Database) && !f.noun(Noun::Instance);
+        f.runtime_context = creates && f.noun(Noun::Function);
+        f.has_package = package_tokens
+            .iter()
+            .any(|i| !f.package_is_setting(&tokens[*i]));
         f
+    }
+    /// Whether a package word is really an engine or runtime setting in this request.
+    fn package_is_setting(&self, t: &Token<'_>) -> bool {
+        let name = t.corrected.unwrap_or(t.lower.as_str());
+        (self.engine_context && t.has(|c| matches!(c, Cue::Engine(_))))
+            || (self.runtime_context && runtime_for_language(name).is_some())
     }
     fn verb(&self, v: Verb) -> bool {
         self.verbs.iter().any(|(_, x)| *x == v)
@@ -861,7 +990,7 @@ const NOT_A_NAME: &[&str] = &[
 /// Words that end a noun phrase rather than name something.
 const FUNCTION_WORDS: &[&str] = &[
     "in", "on", "for", "to", "with", "from", "and", "or", "of", "at", "by", "that", "this", "the",
-    "a", "an", "as", "into", "now", "please", "too", "is", "are",
+    "a", "an", "as", "into", "now", "please", "too", "is", "are", "up", "down", "out", "back",
 ];
 
 fn name_like(t: &Token<'_>, extra: &str) -> bool {
@@ -1036,6 +1165,14 @@ fn extract_params(
                         Cue::Env(e) => {
                             env.get_or_insert(e);
                         }
+                        Cue::Package if f.package_is_setting(t) => {
+                            let name = t.corrected.unwrap_or(t.lower.as_str());
+                            if let Some(r) = runtime_for_language(name)
+                                && f.runtime_context
+                            {
+                                p.entry("runtime".into()).or_insert(json!(r));
+                            }
+                        }
                         Cue::Package => {
                             let name = t.corrected.unwrap_or(t.lower.as_str());
                             let name = if name == "cloudwatch" {
@@ -1070,7 +1207,7 @@ fn extract_params(
                         Cue::Lb(kind) => {
                             p.entry("load_balancer".into()).or_insert(json!(kind));
                         }
-                        Cue::Metric(m) => {
+                        Cue::Metric(m) if !sized_setting(tokens, i) => {
                             p.entry("metric".into()).or_insert(json!(m));
                         }
                         Cue::Severity(s)
@@ -1124,7 +1261,11 @@ fn extract_params(
         }
     }
 
-    if let Some(count) = find_count(tokens, f, &window_used) {
+    let mut used = window_used.clone();
+    if agent == AgentKind::Infra {
+        infra_params(tokens, f, &mut p, &mut used);
+    }
+    if let Some(count) = find_count(tokens, f, &used) {
         p.insert("count".into(), json!(count));
     }
     if !tags.is_empty() {
@@ -1276,6 +1417,359 @@ fn find_count(tokens: &[Token<'_>], f: &Features, window_used: &[bool]) -> Optio
     None
 }
 
+/// Parameters only infrastructure templates use: flags (multi-AZ, NAT), subnets, address ranges,
+/// ports, sizes, durations, lifecycle days, engine versions, names after their keyword. Numbers
+/// taken here are marked `used`, so they are never read as an instance count.
+fn infra_params(
+    tokens: &[Token<'_>],
+    f: &Features,
+    p: &mut BTreeMap<String, Value>,
+    used: &mut [bool],
+) {
+    let negated = |i: usize| {
+        i > 0
+            && matches!(
+                tokens[i - 1].lower.as_str(),
+                "no" | "without" | "not" | "disable"
+            )
+    };
+    // Ports are security group rules only when no machines are being created ("behind an
+    // ALB on port 8080" is the targets' port).
+    let port_words = tokens
+        .iter()
+        .any(|t| matches!(t.lower.as_str(), "port" | "ports" | "ingress" | "inbound"));
+    let sg_context = f.noun(Noun::SecurityGroup)
+        || (port_words
+            && !p.contains_key("load_balancer")
+            && !f.noun(Noun::Instance)
+            && !f.instance_type);
+    for (i, t) in tokens.iter().enumerate() {
+        match &t.kind {
+            Kind::Cidr(c) => {
+                p.entry("cidr".into()).or_insert(json!(c));
+            }
+            Kind::Id(k, v) => {
+                p.entry((*k).into()).or_insert(json!(v));
+            }
+            Kind::Runtime(r) => {
+                p.insert("runtime".into(), json!(r));
+            }
+            _ => {}
+        }
+        for c in t.cues() {
+            match c {
+                Cue::Flag(k) => {
+                    p.insert((*k).into(), json!(!negated(i)));
+                }
+                Cue::Resource(r) => {
+                    p.entry("resource".into()).or_insert(json!(r));
+                }
+                Cue::Cidr(c) => {
+                    p.entry("cidr".into()).or_insert(json!(c));
+                }
+                Cue::Names(k) => {
+                    if let Some(v) = name_after(tokens, i, k) {
+                        p.entry((*k).into()).or_insert(json!(v));
+                    }
+                }
+                Cue::Engine(_) if f.noun(Noun::Database) => {
+                    // "postgres 16", "mysql 8.0"
+                    if let Some(next) = tokens.get(i + 1)
+                        && next.lower.split_once('.').map_or(
+                            next.number().is_some()
+                                && next.lower.bytes().all(|b| b.is_ascii_digit()),
+                            |(a, b)| {
+                                !a.is_empty()
+                                    && !b.is_empty()
+                                    && a.bytes().chain(b.bytes()).all(|x| x.is_ascii_digit())
+                            },
+                        )
+                    {
+                        p.entry("engine_version".into())
+                            .or_insert(json!(next.lower));
+                        used[i + 1] = true;
+                    }
+                }
+                Cue::Noun(Noun::Tls) if p.contains_key("load_balancer") => {
+                    p.insert("tls".into(), json!(true));
+                }
+                _ => {}
+            }
+        }
+    }
+    subnet_tiers(tokens, p, used);
+    settings(tokens, f, p, used);
+    lifecycle(tokens, p, used);
+    if sg_context {
+        let mut ports: Vec<u64> = Vec::new();
+        for (i, t) in tokens.iter().enumerate() {
+            if let Some(port) = t.cues().iter().find_map(|c| match c {
+                Cue::Port(n) => Some(u64::from(*n)),
+                _ => None,
+            }) {
+                ports.push(port);
+            }
+            let Some(n) = t.number() else { continue };
+            // "2 security groups" counts groups; "443" alone is a port.
+            let counts_next = tokens.get(i + 1).is_some_and(|x| {
+                matches!(x.kind, Kind::InstanceType(_))
+                    || x.has(|c| {
+                        matches!(
+                            c,
+                            Cue::Noun(_) | Cue::Unit(_) | Cue::SizeUnit(_) | Cue::Seconds
+                        )
+                    })
+            });
+            if !used[i]
+                && !counts_next
+                && (1..=65535).contains(&n)
+                && matches!(t.kind, Kind::Number(_))
+            {
+                ports.push(u64::from(n));
+                used[i] = true;
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        if !ports.is_empty() {
+            p.insert("ports".into(), json!(ports));
+        }
+    } else {
+        // "behind an ALB on port 8080"
+        for (i, t) in tokens.iter().enumerate() {
+            if t.lower == "port"
+                && let Some(n) = tokens.get(i + 1).and_then(Token::number)
+                && !used[i + 1]
+            {
+                p.entry("port".into()).or_insert(json!(n));
+                used[i + 1] = true;
+            }
+        }
+    }
+}
+
+/// The value after a keyword such as "key pair" or "handler" (skipping "named"/"called").
+fn name_after(tokens: &[Token<'_>], i: usize, key: &str) -> Option<String> {
+    let mut j = i + 1;
+    while j < tokens.len()
+        && (matches!(tokens[j].kind, Kind::Covered)
+            || matches!(
+                tokens[j].lower.as_str(),
+                "named" | "called" | "name" | "is" | "path" | "on" | "at"
+            ))
+    {
+        j += 1;
+    }
+    let next = tokens.get(j)?;
+    if key == "health_check_path" {
+        let ok = next.orig.starts_with('/')
+            && next
+                .orig
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/-_.~".contains(c));
+        return ok.then(|| next.orig.to_string());
+    }
+    let extra = match key {
+        "handler" => ":$/",
+        "key_name" => "@+=",
+        _ => "",
+    };
+    (name_like(next, extra) && !FUNCTION_WORDS.contains(&next.lower.as_str()))
+        .then(|| next.orig.to_string())
+}
+
+/// "with 2 private subnets", "public and private subnets", "in a private subnet".
+fn subnet_tiers(tokens: &[Token<'_>], p: &mut BTreeMap<String, Value>, used: &mut [bool]) {
+    for (i, t) in tokens.iter().enumerate() {
+        if !matches!(t.lower.as_str(), "subnet" | "subnets") {
+            continue;
+        }
+        let plural = t.lower.ends_with('s');
+        let mut j = i;
+        while j > 0 {
+            let adj = &tokens[j - 1];
+            match adj.lower.as_str() {
+                tier @ ("private" | "public") => {
+                    let number = j >= 2 && !used[j - 2] && tokens[j - 2].number().is_some();
+                    let count = if number {
+                        used[j - 2] = true;
+                        tokens[j - 2].number().unwrap_or(1)
+                    } else if plural {
+                        2
+                    } else {
+                        1
+                    };
+                    p.entry(format!("{tier}_subnets")).or_insert(json!(count));
+                    j -= if number { 2 } else { 1 };
+                }
+                "and" | "or" | "&" => j -= 1,
+                _ => break,
+            }
+        }
+    }
+}
+
+/// A duration starting at token `i`, in seconds: `30s`, `15m`, "30 seconds", "5 minutes",
+/// "14 days". A bare number is returned with `None` as its unit, for the caller to read.
+fn duration_at(tokens: &[Token<'_>], i: usize) -> Option<(u64, Option<u64>, usize)> {
+    let t = tokens.get(i)?;
+    match &t.kind {
+        Kind::Seconds(n) => return Some((*n, Some(1), i)),
+        Kind::CompactWindow(w) => {
+            let (n, unit) = w.split_at(w.len() - 1);
+            let n: u64 = n.parse().ok()?;
+            let mult = match unit {
+                "m" => 60,
+                "h" => 3600,
+                "d" => 86_400,
+                _ => return None,
+            };
+            return Some((n * mult, Some(mult), i));
+        }
+        _ => {}
+    }
+    let n = u64::from(t.number()?);
+    let next = tokens.get(i + 1);
+    let mult = next.and_then(|x| {
+        if x.has(|c| matches!(c, Cue::Seconds)) {
+            return Some(1);
+        }
+        if matches!(x.lower.as_str(), "year" | "years") {
+            return Some(365 * 86_400);
+        }
+        x.unit().map(|u| match u {
+            Unit::Minute => 60,
+            Unit::Hour => 3600,
+            Unit::Day => 86_400,
+            Unit::Week => 7 * 86_400,
+            Unit::Month => 30 * 86_400,
+        })
+    });
+    match mult {
+        Some(m) => Some((n * m, Some(m), i + 1)),
+        None => Some((n, None, i)),
+    }
+}
+
+/// Values after (or just before) a setting word: "timeout 30 seconds", "512 MB memory",
+/// "retention 14 days", "min 2 max 10", "100 GB storage".
+fn settings(
+    tokens: &[Token<'_>],
+    f: &Features,
+    p: &mut BTreeMap<String, Value>,
+    used: &mut [bool],
+) {
+    let setting_of = |t: &Token<'_>| {
+        t.cues().iter().find_map(|c| match c {
+            Cue::Setting(k) => Some(*k),
+            _ => None,
+        })
+    };
+    // Sizes first: "512 MB", "100gb".
+    for i in 0..tokens.len() {
+        let (mb, end) = match &tokens[i].kind {
+            Kind::Size(mb) => (*mb, i),
+            _ => {
+                let unit = tokens.get(i + 1).and_then(|x| {
+                    x.cues().iter().find_map(|c| match c {
+                        Cue::SizeUnit(u) => Some(u64::from(*u)),
+                        _ => None,
+                    })
+                });
+                match (tokens[i].number(), unit) {
+                    (Some(n), Some(u)) if !used[i] => (u64::from(n) * u, i + 1),
+                    _ => continue,
+                }
+            }
+        };
+        let near = (i.saturating_sub(2)..(end + 3).min(tokens.len())).find_map(|j| {
+            setting_of(&tokens[j]).filter(|k| matches!(*k, "memory_mb" | "storage_gb"))
+        });
+        let key = near.or(if f.noun(Noun::Function) {
+            Some("memory_mb")
+        } else if f.noun(Noun::Database) {
+            Some("storage_gb")
+        } else {
+            None
+        });
+        match key {
+            Some("memory_mb") => {
+                p.entry("memory_mb".into()).or_insert(json!(mb));
+            }
+            Some(_) => {
+                p.entry("storage_gb".into())
+                    .or_insert(json!(mb.div_ceil(1024)));
+            }
+            None => continue,
+        }
+        used[i..=end].iter_mut().for_each(|u| *u = true);
+    }
+    for (k, t) in tokens.iter().enumerate() {
+        let Some(key) = setting_of(t) else { continue };
+        match key {
+            "timeout_s" | "retention_days" => {
+                let unit_default = if key == "timeout_s" { 1 } else { 86_400 };
+                // After the word ("timeout of 30 seconds"), else before it ("30 second timeout").
+                let after = (k + 1..(k + 4).min(tokens.len())).find(|j| {
+                    tokens[*j].number().is_some()
+                        || matches!(tokens[*j].kind, Kind::Seconds(_) | Kind::CompactWindow(_))
+                });
+                let before = (k.saturating_sub(3)..k).rev().find(|j| {
+                    duration_at(tokens, *j)
+                        .is_some_and(|(_, unit, end)| unit.is_some() && end + 1 == k)
+                });
+                let Some(start) = after.or(before) else {
+                    continue;
+                };
+                let Some((n, unit, end)) = duration_at(tokens, start) else {
+                    continue;
+                };
+                let secs = if unit.is_some() { n } else { n * unit_default };
+                let value = if key == "timeout_s" {
+                    secs
+                } else {
+                    secs / 86_400
+                };
+                p.entry(key.into()).or_insert(json!(value));
+                used[start..=end].iter_mut().for_each(|u| *u = true);
+            }
+            "min_size" | "max_size" => {
+                if let Some(j) =
+                    (k + 1..(k + 3).min(tokens.len())).find(|j| tokens[*j].number().is_some())
+                {
+                    p.entry(key.into()).or_insert(json!(tokens[j].number()));
+                    used[j] = true;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// "expire after 90 days", "move to Glacier after 30 days", "infrequent access after 1 month".
+fn lifecycle(tokens: &[Token<'_>], p: &mut BTreeMap<String, Value>, used: &mut [bool]) {
+    for i in 0..tokens.len() {
+        let Some((secs, Some(unit), end)) = duration_at(tokens, i) else {
+            continue;
+        };
+        if unit < 86_400 {
+            continue;
+        }
+        // The nearest lifecycle word before the number names the step.
+        let step = (i.saturating_sub(6)..i).rev().find_map(|j| {
+            tokens[j].cues().iter().find_map(|c| match c {
+                Cue::Lifecycle(l) => Some(*l),
+                _ => None,
+            })
+        });
+        if let Some(step) = step {
+            p.entry(format!("{step}_days"))
+                .or_insert(json!(secs / 86_400));
+            used[i..=end].iter_mut().for_each(|u| *u = true);
+        }
+    }
+}
+
 fn evidence(tokens: &[Token<'_>]) -> Vec<Evidence> {
     let mut out = Vec::new();
     for t in tokens {
@@ -1295,7 +1789,18 @@ fn evidence(tokens: &[Token<'_>]) -> Vec<Evidence> {
                         Cue::Granularity(g) => Some(format!("granularity:{g}")),
                         Cue::Lb(l) => Some(format!("load_balancer:{l}")),
                         Cue::Metric(m) => Some(format!("metric:{m}")),
-                        Cue::Unit(_) | Cue::WindowMark | Cue::Stop => None,
+                        Cue::Flag(k) => Some(format!("{k}:true")),
+                        Cue::Resource(r) => Some(format!("resource:{r}")),
+                        Cue::Names(k) => Some(format!("names:{k}")),
+                        Cue::Cidr(c) => Some(format!("cidr:{c}")),
+                        Cue::Port(p) => Some(format!("port:{p}")),
+                        Cue::Lifecycle(l) => Some(format!("lifecycle:{l}")),
+                        Cue::Setting(k) => Some(format!("setting:{k}")),
+                        Cue::Unit(_)
+                        | Cue::WindowMark
+                        | Cue::Stop
+                        | Cue::Seconds
+                        | Cue::SizeUnit(_) => None,
                         Cue::Severity(s) => Some(format!("severity:{s}")),
                         Cue::Engine(e) => Some(format!("engine:{e}")),
                     })
@@ -1316,6 +1821,11 @@ fn evidence(tokens: &[Token<'_>]) -> Vec<Evidence> {
             Kind::Number(n) => format!("number:{n}"),
             Kind::CompactWindow(w) => format!("window:{w}"),
             Kind::S3Uri { bucket, .. } => format!("bucket:{bucket}"),
+            Kind::Cidr(c) => format!("cidr:{c}"),
+            Kind::Id(k, v) => format!("{k}:{v}"),
+            Kind::Runtime(r) => format!("runtime:{r}"),
+            Kind::Size(mb) => format!("size:{mb}MiB"),
+            Kind::Seconds(n) => format!("seconds:{n}"),
             Kind::Covered | Kind::Unknown => continue,
         };
         out.push(Evidence {
@@ -1410,6 +1920,138 @@ mod tests {
             parse("qwzx plorb"),
             Err(IntentError::Unrecognised(_))
         ));
+    }
+
+    #[test]
+    fn infrastructure_settings() {
+        let i = p("create an RDS postgres db.t3.medium multi-az in eu-west-1");
+        assert_eq!((i.agent, i.action.as_str()), (AgentKind::Infra, "create"));
+        assert_eq!(
+            i.agents,
+            vec![AgentKind::Infra],
+            "postgres is the engine here"
+        );
+        assert_eq!(i.param_str("engine"), Some("postgres"));
+        assert_eq!(i.params["multi_az"], json!(true));
+        let i = p("create a mysql 8.0 database db.t3.small with 100 GB storage");
+        assert_eq!(i.param_str("engine_version"), Some("8.0"));
+        assert_eq!(i.param_u64("storage_gb"), Some(100));
+        assert!(!i.params.contains_key("count"));
+
+        let i = p("create a lambda function my-func with python3.12 and 512 MB");
+        assert_eq!(i.param_str("function"), Some("my-func"));
+        assert_eq!(i.param_str("runtime"), Some("python3.12"));
+        assert_eq!(i.param_u64("memory_mb"), Some(512));
+        let i = p(
+            "create a lambda image-thumbs in python with 256 MB of memory and a 30 second timeout",
+        );
+        assert_eq!(
+            i.agents,
+            vec![AgentKind::Infra],
+            "python is the runtime here"
+        );
+        assert_eq!(i.param_str("runtime"), Some("python3.12"));
+        assert_eq!(i.param_u64("timeout_s"), Some(30));
+        assert!(!i.params.contains_key("metric"));
+        let i = p(
+            "create lambda resize-api with nodejs22.x, 1gb memory, timeout 2 minutes, log retention 14 days",
+        );
+        assert_eq!(i.param_str("runtime"), Some("nodejs22.x"));
+        assert_eq!(i.param_u64("memory_mb"), Some(1024));
+        assert_eq!(i.param_u64("timeout_s"), Some(120));
+        assert_eq!(i.param_u64("retention_days"), Some(14));
+
+        let i = p("create a VPC with public and private subnets and NAT in ap-south-1");
+        assert_eq!(i.param_str("resource"), Some("vpc"));
+        assert_eq!(i.param_u64("public_subnets"), Some(2));
+        assert_eq!(i.param_u64("private_subnets"), Some(2));
+        assert_eq!(i.params["nat"], json!(true));
+        let i = p(
+            "create a vpc 10.20.0.0/16 with 3 private subnets and one nat gateway per az without public ips",
+        );
+        assert_eq!(i.param_str("cidr"), Some("10.20.0.0/16"));
+        assert_eq!(i.param_u64("private_subnets"), Some(3));
+        assert_eq!(i.params["nat_per_az"], json!(true));
+        assert!(!i.params.contains_key("count"));
+        assert_eq!(p("create a vpc without NAT").params["nat"], json!(false));
+
+        let i = p("create an S3 bucket logs-archive with lifecycle expire after 90 days");
+        assert_eq!(i.param_str("bucket"), Some("logs-archive"));
+        assert_eq!(i.param_u64("expire_days"), Some(90));
+        let i = p(
+            "create bucket media-store, move objects to Glacier after 30 days and expire them after 1 year",
+        );
+        assert_eq!(i.param_u64("glacier_days"), Some(30));
+        assert_eq!(i.param_u64("expire_days"), Some(365));
+
+        let i = p("create 2 t3.small instances with key pair ops-key in a private subnet");
+        assert_eq!(i.param_u64("count"), Some(2));
+        assert_eq!(i.param_str("key_name"), Some("ops-key"));
+        assert_eq!(i.param_u64("private_subnets"), Some(1));
+        let i = p("launch a t3.micro in subnet-0123456789abcdef0");
+        assert_eq!(i.param_str("subnet_id"), Some("subnet-0123456789abcdef0"));
+
+        let i = p("create a security group allowing 443 from anywhere");
+        assert_eq!((i.agent, i.action.as_str()), (AgentKind::Infra, "create"));
+        assert_eq!(i.param_str("resource"), Some("security_group"));
+        assert_eq!(i.params["ports"], json!([443]));
+        assert_eq!(i.param_str("cidr"), Some("0.0.0.0/0"));
+        let i = p("create a security group allowing ssh and ports 80, 8080 from 10.0.0.0/8");
+        assert_eq!(i.params["ports"], json!([22, 80, 8080]));
+        assert_eq!(i.param_str("cidr"), Some("10.0.0.0/8"));
+        assert!(
+            !p("create a security group allowing 443")
+                .params
+                .contains_key("cidr")
+        );
+
+        let i =
+            p("create 3 t3.medium instances behind an alb on port 8080 with health check /healthz");
+        assert_eq!(i.param_u64("count"), Some(3));
+        assert_eq!(i.param_u64("port"), Some(8080));
+        assert_eq!(i.param_str("health_check_path"), Some("/healthz"));
+        assert!(!i.params.contains_key("ports"));
+        let i = p(
+            "create lambda orders with java21 code in s3://acme-builds/orders.zip handler example.Handler::handleRequest",
+        );
+        assert_eq!(
+            i.param_str("handler"),
+            Some("example.Handler::handleRequest")
+        );
+        assert_eq!(i.param_str("prefix"), Some("orders.zip"));
+        let i = p("create an auto scaling group web of 4 t3.small behind an ALB min 2 max 10");
+        assert_eq!(i.param_str("resource"), Some("autoscaling_group"));
+        assert_eq!(i.param_str("stack"), Some("web"));
+        assert_eq!(i.param_u64("count"), Some(4));
+        assert_eq!(
+            (i.param_u64("min_size"), i.param_u64("max_size")),
+            (Some(2), Some(10))
+        );
+        let i = p("scale the web tier to 6");
+        assert_eq!(
+            (i.action.as_str(), i.param_u64("count")),
+            ("scale", Some(6))
+        );
+        assert_eq!(i.param_str("stack"), Some("web"));
+        let i = p("scale the web tier down to 2");
+        assert_eq!(i.param_str("stack"), Some("web"), "not a stack named down");
+    }
+
+    #[test]
+    fn runtimes() {
+        for (typed, runtime) in [
+            ("python3.12", "python3.12"),
+            ("nodejs20.x", "nodejs20.x"),
+            ("node22", "nodejs22.x"),
+            ("java21", "java21"),
+            ("ruby3.3", "ruby3.3"),
+            ("provided.al2023", "provided.al2023"),
+        ] {
+            assert_eq!(lambda_runtime(typed).as_deref(), Some(runtime));
+        }
+        for not_one in ["python", "nodes", "node.js", "javascript", "t3.medium"] {
+            assert_eq!(lambda_runtime(not_one), None, "{not_one}");
+        }
     }
 
     #[test]

@@ -17,6 +17,15 @@ pub struct PriceTable {
     pub instance_hourly_usd: BTreeMap<String, f64>,
     pub other_hourly_usd: BTreeMap<String, f64>,
     pub region_factor: BTreeMap<String, f64>,
+    /// Engine (`postgres`, `mysql`) → DB instance class → Single-AZ hourly price.
+    #[serde(default)]
+    pub rds_hourly_usd: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Prices per unit of use, for notes: never part of the monthly figure.
+    #[serde(default)]
+    pub usage_usd: BTreeMap<String, f64>,
+    /// Where each later section of the table came from (`rds`, `vpc`, `lambda`).
+    #[serde(default)]
+    pub provenance: BTreeMap<String, String>,
 }
 
 /// Parsed once; the table is compiled in and covered by a test, so it always parses.
@@ -31,6 +40,19 @@ pub struct CostInput<'a> {
     pub root_volume_gb: u32,
     pub load_balancer: Option<&'a str>,
     pub bucket: bool,
+    pub nat_gateways: u32,
+    pub database: Option<DatabaseCost<'a>>,
+    /// A Lambda function of this many MiB: priced by use, so only noted.
+    pub function_memory_mb: Option<u32>,
+}
+
+/// An RDS instance in the price table's terms.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseCost<'a> {
+    pub engine: &'a str,
+    pub class: &'a str,
+    pub multi_az: bool,
+    pub storage_gb: u32,
 }
 
 pub fn estimate(input: &CostInput<'_>) -> CostEstimate {
@@ -114,7 +136,87 @@ pub fn estimate(input: &CostInput<'_>) -> CostEstimate {
             other("s3_standard_gb_month")
         ));
     }
-    let monthly = round2(lines.iter().map(|l| l.monthly_usd).sum());
+    let usage = |k: &str| table.usage_usd.get(k).copied().unwrap_or(0.0);
+    let provenance = |key: &str, notes: &mut Vec<String>| {
+        if let Some(p) = table.provenance.get(key)
+            && !notes.contains(p)
+        {
+            notes.push(p.clone());
+        }
+    };
+    if input.nat_gateways > 0 {
+        let n = f64::from(input.nat_gateways);
+        line("NAT gateways".into(), n, "gateway", other("nat_gateway"));
+        line(
+            "Public IPv4 addresses of the NAT gateways".into(),
+            n,
+            "address",
+            other("public_ipv4"),
+        );
+        notes.push(format!(
+            "NAT gateways also charge ${:.3} per GB they process: not included",
+            usage("nat_gb_processed")
+        ));
+        provenance("vpc", &mut notes);
+    }
+    if let Some(db) = input.database {
+        // MariaDB has the same list prices as MySQL.
+        let engine = if db.engine == "postgres" {
+            "postgres"
+        } else {
+            "mysql"
+        };
+        let copies = if db.multi_az { 2.0 } else { 1.0 };
+        let az = if db.multi_az {
+            " (Multi-AZ: primary and standby)"
+        } else {
+            ""
+        };
+        match table
+            .rds_hourly_usd
+            .get(engine)
+            .and_then(|m| m.get(db.class))
+        {
+            Some(price) => line(
+                format!("RDS {} {}{az}", db.engine, db.class),
+                copies,
+                "instance",
+                *price,
+            ),
+            None => notes.push(format!(
+                "{} is not in the bundled RDS price table: its instance cost is not included",
+                db.class
+            )),
+        }
+        line(
+            format!("RDS gp3 storage ({} GB{az})", db.storage_gb),
+            f64::from(db.storage_gb) * copies,
+            "GB",
+            other("rds_gp3_gb_month") / hours,
+        );
+        notes.push(
+            "RDS backup storage up to the size of the database is free; more is billed by use"
+                .into(),
+        );
+        provenance("rds", &mut notes);
+    }
+    if let Some(mb) = input.function_memory_mb {
+        notes.push(format!(
+            "Lambda is billed by use: ${:.2} per million requests and ${:.10} per GB-second ({} MB = {} GB-seconds per second of run time); a function nobody calls costs nothing",
+            usage("lambda_requests_per_million"),
+            usage("lambda_gb_second_x86"),
+            mb,
+            f64::from(mb) / 1024.0
+        ));
+        notes.push(format!(
+            "its logs: ${:.2} per GB ingested, ${:.2} per GB-month stored",
+            usage("cloudwatch_logs_ingested_gb"),
+            usage("cloudwatch_logs_stored_gb_month")
+        ));
+        provenance("lambda", &mut notes);
+    }
+    // `+ 0.0` turns the -0.0 of an empty sum into 0.0.
+    let monthly = round2(lines.iter().map(|l| l.monthly_usd).sum()) + 0.0;
     CostEstimate {
         monthly_usd: monthly,
         lines,
@@ -144,11 +246,43 @@ mod tests {
             instances: Some((3, "t3.medium")),
             root_volume_gb: 8,
             load_balancer: Some("alb"),
-            bucket: false,
+            ..CostInput::default()
         });
         // 3 × 0.0416 × 730 = 91.10; 24 GB × 0.08 = 1.92; ALB (0.0225 + 0.008) × 730 = 22.27
         assert_eq!(est.monthly_usd, 115.29);
         assert_eq!(est.price_date, "2025-01-15");
+    }
+
+    #[test]
+    fn databases_nat_and_functions() {
+        let est = estimate(&CostInput {
+            region: "us-east-1",
+            nat_gateways: 1,
+            database: Some(DatabaseCost {
+                engine: "postgres",
+                class: "db.t3.medium",
+                multi_az: true,
+                storage_gb: 20,
+            }),
+            function_memory_mb: Some(512),
+            ..CostInput::default()
+        });
+        // NAT (0.045 + 0.005) × 730 = 36.50; RDS 2 × 0.072 × 730 = 105.12;
+        // storage 40 GB × 0.115 = 4.60
+        assert_eq!(est.monthly_usd, 146.22);
+        assert!(est.notes.iter().any(|n| n.starts_with("RDS prices:")));
+        assert!(est.notes.iter().any(|n| n.contains("per million requests")));
+        let unknown = estimate(&CostInput {
+            region: "us-east-1",
+            database: Some(DatabaseCost {
+                engine: "mariadb",
+                class: "db.x2g.16xlarge",
+                multi_az: false,
+                storage_gb: 100,
+            }),
+            ..CostInput::default()
+        });
+        assert!(unknown.notes[0].contains("not in the bundled RDS price table"));
     }
 
     #[test]

@@ -34,8 +34,28 @@ pub const TERRAFORM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/terraform/s3.tf.j2"),
     ),
     (
+        "terraform/asg.tf.j2",
+        include_str!("../../templates/terraform/asg.tf.j2"),
+    ),
+    (
+        "terraform/rds.tf.j2",
+        include_str!("../../templates/terraform/rds.tf.j2"),
+    ),
+    (
+        "terraform/lambda.tf.j2",
+        include_str!("../../templates/terraform/lambda.tf.j2"),
+    ),
+    (
+        "terraform/security_group.tf.j2",
+        include_str!("../../templates/terraform/security_group.tf.j2"),
+    ),
+    (
         "terraform/outputs.tf.j2",
         include_str!("../../templates/terraform/outputs.tf.j2"),
+    ),
+    (
+        "terraform/opsdeck.tf.j2",
+        include_str!("../../templates/terraform/opsdeck.tf.j2"),
     ),
 ];
 
@@ -117,5 +137,21 @@ mod tests {
         for (name, _) in TERRAFORM_TEMPLATES {
             assert!(ENV.get_template(name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn every_file_in_the_directory_is_listed() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/terraform");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| format!("terraform/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = TERRAFORM_TEMPLATES
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        listed.sort();
+        assert_eq!(on_disk, listed);
     }
 }
