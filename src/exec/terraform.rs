@@ -394,6 +394,10 @@ pub struct ApplyJob<'a> {
     /// The saved plan the approval covers; None for plans made without one (then Terraform
     /// plans again right before applying).
     pub saved_plan: Option<&'a [u8]>,
+    /// The state version the plan was made against. Local state is checked before apply
+    /// starts (under the stack lock); remote state is checked here, once the backend is
+    /// initialised.
+    pub expected_state: Option<&'a StateVersion>,
 }
 
 /// `init → apply <saved plan>` (or `init → plan -out → apply` without one), then outputs.
@@ -408,6 +412,18 @@ pub async fn apply(
     let init = ws.init(&mut log, sink, &mut cancel).await?;
     if init.cancelled || init.code != Some(0) {
         return Ok(Outcome::failed(log, init.code, init.cancelled));
+    }
+    if let (StateBackend::S3 { .. }, Some(expected)) = (ws.backend, job.expected_state)
+        && let Some(now) = ws.pulled_version().await
+        && &now != expected
+    {
+        log.push_str(&format!(
+            "opsdeck: {STALE}: plan {} was made against {} and the state is now at {}; nothing was applied\n",
+            job.plan_id,
+            expected.describe(),
+            now.describe()
+        ));
+        return Ok(Outcome::failed(log, None, false));
     }
     if job.saved_plan.is_none() {
         progress(sink, "terraform plan");

@@ -947,6 +947,12 @@ impl Deck {
                 plan_id: id,
                 operation,
                 saved_plan: saved,
+                expected_state: rec
+                    .plan
+                    .bound_states()
+                    .into_iter()
+                    .find(|(step, _)| *step == n)
+                    .map(|(_, s)| s),
             },
             sink,
             cancel,
@@ -1183,7 +1189,7 @@ pub(crate) fn submission(
                         clash.name
                     )));
                 }
-                d.summary = format!("{}; then {} on its hosts", d.summary, step.description);
+                d.summary = format!("{}; then {}", d.summary, step.description);
                 d.files.extend(files);
                 d.steps.push(step);
                 d.risk_reasons
