@@ -921,6 +921,14 @@ fn same_env(value: &str, env: &str) -> bool {
     canonical == env
 }
 
+/// One instance as DescribeInstances told it.
+struct Found {
+    id: String,
+    private: Option<String>,
+    public: Option<String>,
+    tags: Vec<(String, String)>,
+}
+
 /// Running instances matching the selector, as inventory hosts (private address first).
 fn ec2_hosts(req: &AgentRequest<'_>, region: &str, sel: &Selector) -> Result<Vec<Host>> {
     let conf = req.aws.config_blocking(region)?;
@@ -930,12 +938,7 @@ fn ec2_hosts(req: &AgentRequest<'_>, region: &str, sel: &Selector) -> Result<Vec
     let found = req
         .aws
         .block_on(async move {
-            let mut out: Vec<(
-                String,
-                Option<String>,
-                Option<String>,
-                Vec<(String, String)>,
-            )> = Vec::new();
+            let mut out: Vec<Found> = Vec::new();
             let mut token: Option<String> = None;
             loop {
                 let mut call = ec2
@@ -958,12 +961,12 @@ fn ec2_hosts(req: &AgentRequest<'_>, region: &str, sel: &Selector) -> Result<Vec
                             .iter()
                             .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
                             .collect();
-                        out.push((
-                            inst.instance_id().unwrap_or_default().to_string(),
-                            inst.private_ip_address().map(str::to_string),
-                            inst.public_ip_address().map(str::to_string),
+                        out.push(Found {
+                            id: inst.instance_id().unwrap_or_default().to_string(),
+                            private: inst.private_ip_address().map(str::to_string),
+                            public: inst.public_ip_address().map(str::to_string),
                             tags,
-                        ));
+                        });
                     }
                 }
                 if out.len() > MAX_HOSTS {
@@ -978,7 +981,13 @@ fn ec2_hosts(req: &AgentRequest<'_>, region: &str, sel: &Selector) -> Result<Vec
         })?
         .map_err(Error::Unavailable)?;
     let mut hosts = Vec::new();
-    for (id, private, public, tags) in found {
+    for Found {
+        id,
+        private,
+        public,
+        tags,
+    } in found
+    {
         if !sel.matches_env(&tags) {
             continue;
         }

@@ -900,6 +900,7 @@ impl Deck {
     }
 
     /// Runs an approved Terraform step: the saved plan when there is one.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn run_terraform_step(
         &self,
         rec: &PlanRecord,
