@@ -81,8 +81,14 @@ fn main() {
         el.as_secs_f64() * 1e6 / n as f64
     );
 
-    // 2. ask → stored plan.
+    // 2. ask → stored plan. The core pipeline alone: no terraform dry run (benches/iac.rs
+    // measures plans with their dry runs).
     let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[exec]\nterraform = \"/nonexistent/terraform\"\n",
+    )
+    .unwrap();
     let deck = Deck::open(OpenOptions {
         home: Some(home.path().to_path_buf()),
         user: Some("bench".into()),

@@ -13,7 +13,7 @@ use crate::audit::export::{self, Format};
 use crate::audit::{AuditFilter, AuditRecord};
 use crate::error::{Error, Result};
 use crate::intent;
-use crate::pipeline::{Answer, Deck, OpenOptions, ReportRecord};
+use crate::pipeline::{Answer, Deck, OpenOptions, ReportRecord, RequestOptions, Submission};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,17 +58,27 @@ pub enum Command {
     },
     /// Plan a request: mutating plans are queued for approval, their id printed.
     Ask {
+        /// Ansible inventory (YAML or INI) to configure instead of finding hosts by tag.
+        #[arg(long, value_name = "FILE")]
+        inventory: Option<PathBuf>,
         /// The request, in plain language.
         #[arg(required = true)]
         text: Vec<String>,
     },
-    /// Submit a hand-written Terraform directory for review and apply as a stack.
+    /// Submit hand-written Terraform (a directory, applied as a stack), a playbook, or both
+    /// (the playbook then runs on the hosts the Terraform creates) for review and apply.
     Submit {
         /// Directory with the .tf files.
-        dir: PathBuf,
+        dir: Option<PathBuf>,
         /// Stack name (its state is kept under this name).
         #[arg(long)]
-        stack: String,
+        stack: Option<String>,
+        /// An Ansible playbook (one .yml file).
+        #[arg(long, value_name = "FILE")]
+        playbook: Option<PathBuf>,
+        /// The playbook's hosts, when there is no Terraform to create them.
+        #[arg(long, value_name = "FILE", requires = "playbook")]
+        inventory: Option<PathBuf>,
     },
     /// List and inspect plans.
     #[command(subcommand)]
@@ -99,8 +109,11 @@ pub enum Command {
     },
     /// Run an approved plan (Ctrl-C cancels it cleanly).
     Apply { id: String },
-    /// List Terraform stacks and their state.
-    Stacks,
+    /// Terraform stacks: list them, show one (state version, lock), break a stale lock.
+    Stacks {
+        #[command(subcommand)]
+        command: Option<StacksCommand>,
+    },
     /// Browse, verify and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -122,6 +135,26 @@ pub enum Command {
     /// Serve the Model Context Protocol on stdin/stdout for AI tools (they can queue plans,
     /// never approve them).
     Mcp,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StacksCommand {
+    /// Stacks of the tenant with their status and lock holder.
+    List,
+    /// One stack: applied plan, state version and resources, and who holds its lock.
+    Show { name: String },
+    /// Break a stack's stale lock (admins and approvers; with a reason and a TOTP code;
+    /// audited with who held it).
+    Unlock {
+        name: String,
+        /// Required: breaking a lock that a running apply holds lets a second apply collide.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -341,12 +374,28 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Ask { text } => match deck.request(&text.join(" "), &progress)? {
-            Answer::Plan(rec) => print_plan_outcome(&rec, json_out),
-            Answer::Report(r) => print_report_outcome(&r, json_out),
-        },
-        Command::Submit { dir, stack } => {
-            let rec = deck.submit_terraform(&dir, &stack, &progress)?;
+        Command::Ask { inventory, text } => {
+            let opts = RequestOptions { inventory };
+            match deck.request_with(&text.join(" "), &opts, &progress)? {
+                Answer::Plan(rec) => print_plan_outcome(&rec, json_out),
+                Answer::Report(r) => print_report_outcome(&r, json_out),
+            }
+        }
+        Command::Submit {
+            dir,
+            stack,
+            playbook,
+            inventory,
+        } => {
+            let rec = deck.submit(
+                &Submission {
+                    terraform: dir,
+                    stack,
+                    playbook,
+                    inventory,
+                },
+                &progress,
+            )?;
             print_plan_outcome(&rec, json_out)
         }
         Command::Plans(PlansCommand::List { state }) => {
@@ -384,20 +433,18 @@ pub fn run(cli: Cli) -> Result<u8> {
                     let out: Vec<_> = files
                         .iter()
                         .map(|(a, b)| {
-                            json!({"name": a.name, "kind": a.kind, "sha256": a.sha256,
-                                             "content": String::from_utf8_lossy(b)})
+                            if a.kind.is_binary() {
+                                json!({"name": a.name, "kind": a.kind, "sha256": a.sha256,
+                                       "size": b.len(), "content": null})
+                            } else {
+                                json!({"name": a.name, "kind": a.kind, "sha256": a.sha256,
+                                       "content": String::from_utf8_lossy(b)})
+                            }
                         })
                         .collect();
                     print_json(&out)?;
                 } else {
-                    let many = files.len() > 1;
-                    let mut out = std::io::stdout().lock();
-                    for (a, bytes) in files {
-                        if many {
-                            writeln!(out, "# file: {}", a.name).map_err(stdout_err)?;
-                        }
-                        out.write_all(&bytes).map_err(stdout_err)?;
-                    }
+                    print_artifacts(&files)?;
                 }
             } else if json_out {
                 print_json(&rec)?;
@@ -477,25 +524,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             Ok(if report.success { 0 } else { 8 })
         }
-        Command::Stacks => {
-            let stacks = deck.stacks()?;
-            if json_out {
-                print_json(&stacks)?;
-            } else if stacks.is_empty() {
-                println!("no stacks in tenant {}", deck.tenant.name);
-            } else {
-                for s in stacks {
-                    println!(
-                        "{:<26} {:<10} {:<16} last plan {}",
-                        s.name,
-                        format!("{:?}", s.status).to_lowercase(),
-                        s.region.unwrap_or_default(),
-                        s.last_applied_plan
-                    );
-                }
-            }
-            Ok(0)
-        }
+        Command::Stacks { command } => stacks(&deck, command, json_out),
         Command::Audit(cmd) => audit(&deck, cmd, json_out),
         Command::Tenants(TenantsCommand::List) => {
             let tenants = deck.store.list_tenants()?;
@@ -659,6 +688,138 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
 }
 
+fn stacks(deck: &Deck, command: Option<StacksCommand>, json_out: bool) -> Result<u8> {
+    match command.unwrap_or(StacksCommand::List) {
+        StacksCommand::List => {
+            let stacks = deck.stacks()?;
+            let locks: Vec<Option<crate::store::StackLock>> = stacks
+                .iter()
+                .map(|s| deck.stack_lock(&s.name))
+                .collect::<Result<_>>()?;
+            if json_out {
+                let v: Vec<_> = stacks
+                    .iter()
+                    .zip(&locks)
+                    .map(|(s, l)| {
+                        let mut v = serde_json::to_value(s).unwrap_or_default();
+                        v["lock"] = json!(l);
+                        v
+                    })
+                    .collect();
+                print_json(&v)?;
+            } else if stacks.is_empty() {
+                println!("no stacks in tenant {}", deck.tenant.name);
+            } else {
+                for (s, l) in stacks.into_iter().zip(locks) {
+                    println!(
+                        "{:<26} {:<10} {:<16} last plan {}{}",
+                        s.name,
+                        format!("{:?}", s.status).to_lowercase(),
+                        s.region.unwrap_or_default(),
+                        s.last_applied_plan,
+                        l.map(|l| format!("  LOCKED: {}", l.describe()))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(0)
+        }
+        StacksCommand::Show { name } => {
+            let d = deck.stack_detail(&name)?;
+            if json_out {
+                print_json(&d)?;
+                return Ok(0);
+            }
+            println!("stack     {name}");
+            match &d.record {
+                Some(r) => {
+                    println!(
+                        "status    {}  (last applied by plan {} at {})",
+                        format!("{:?}", r.status).to_lowercase(),
+                        r.last_applied_plan,
+                        r.updated_at
+                    );
+                    if let Some(region) = &r.region {
+                        println!("region    {region}");
+                    }
+                }
+                None => println!("status    never applied"),
+            }
+            println!(
+                "state     {}",
+                d.state
+                    .as_ref()
+                    .map(|s| s.describe())
+                    .unwrap_or_else(|| format!(
+                        "{} (version not readable without terraform)",
+                        d.backend
+                    ))
+            );
+            match &d.lock {
+                Some(l) => println!("lock      held: {}", l.describe()),
+                None => println!("lock      free"),
+            }
+            if !d.resources.is_empty() {
+                println!("resources");
+                for r in &d.resources {
+                    println!("  {r}");
+                }
+            }
+            Ok(0)
+        }
+        StacksCommand::Unlock {
+            name,
+            force,
+            reason,
+            totp,
+        } => {
+            if !force {
+                return Err(Error::input(format!(
+                    "breaking the lock of stack {name} lets another apply run on it; if the holder is really gone, repeat with --force"
+                )));
+            }
+            let held = deck.break_stack_lock(&name, &reason, totp.as_deref())?;
+            if json_out {
+                print_json(&held)?;
+            } else {
+                println!(
+                    "lock of stack {name} broken (it was held by the {}); recorded in the audit trail",
+                    held.describe()
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Each artifact as the tool reads it, headed `# file: NAME` when there are several. A saved
+/// Terraform plan is binary: its `show -json` (kept beside it) is what is printed for it.
+fn print_artifacts(files: &[(crate::plan::ArtifactRef, Vec<u8>)]) -> Result<()> {
+    let many = files.len() > 1;
+    let mut out = std::io::stdout().lock();
+    for (a, bytes) in files {
+        if a.kind.is_binary() {
+            writeln!(
+                out,
+                "# file: {} (binary saved plan, {} bytes, sha256 {}; printed as its JSON below)",
+                a.name,
+                bytes.len(),
+                a.sha256
+            )
+            .map_err(stdout_err)?;
+            continue;
+        }
+        if many {
+            writeln!(out, "# file: {}", a.name).map_err(stdout_err)?;
+        }
+        out.write_all(bytes).map_err(stdout_err)?;
+        if many && !bytes.ends_with(b"\n") && !bytes.is_empty() {
+            writeln!(out).map_err(stdout_err)?;
+        }
+    }
+    Ok(())
+}
+
 fn classify(batch: Option<&str>, text: &[String], json_out: bool) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     if let Some(path) = batch {
@@ -818,20 +979,56 @@ fn print_plan(rec: &PlanRecord) {
     for g in &p.gates {
         println!("  {:<5} {:<22} {}", g.result.as_str(), g.rule, g.reason);
     }
-    println!("resources");
+    if p.steps.len() > 1
+        || p.steps
+            .iter()
+            .any(|s| matches!(s.kind, crate::plan::StepKind::Ansible { .. }))
+    {
+        println!("steps");
+        for (n, s) in p.steps.iter().enumerate() {
+            println!("  {}. {}  [{}]", n + 1, s.description, s.tool_line());
+        }
+    }
+    for d in &p.dry_runs {
+        println!(
+            "dry run   step {}: {} {}: {}",
+            d.step,
+            d.tool,
+            d.status.as_str(),
+            d.summary
+        );
+        for n in &d.notes {
+            println!("            note: {n}");
+        }
+        for h in &d.hosts {
+            println!(
+                "            {:<24} ok={} changed={} failed={} unreachable={}",
+                h.host, h.ok, h.changed, h.failed, h.unreachable
+            );
+        }
+        println!("            approval binds: {}", d.binds);
+    }
+    if !p.resources.is_empty() {
+        println!("resources");
+    }
     for r in &p.resources {
         let sign = match r.action {
             crate::plan::ChangeAction::Create => "+",
             crate::plan::ChangeAction::Update => "~",
             crate::plan::ChangeAction::Delete => "-",
-            crate::plan::ChangeAction::Replace => "±",
+            crate::plan::ChangeAction::Replace => "-/+",
         };
         let count = if r.count > 1 {
             format!(" ×{}", r.count)
         } else {
             String::new()
         };
-        println!("  {sign} {}{count}", r.address);
+        let replaced = if r.action == crate::plan::ChangeAction::Replace {
+            "  (REPLACED: destroyed, then created again)"
+        } else {
+            ""
+        };
+        println!("  {sign} {}{count}{replaced}", r.address);
     }
     println!("artifacts");
     for a in &p.artifacts {

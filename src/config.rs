@@ -52,6 +52,49 @@ pub struct Config {
 pub struct ExecConfig {
     /// Terraform-compatible binary: a name on PATH or a path (`tofu` works).
     pub terraform: String,
+    /// `ansible-playbook`: a name on PATH or a path.
+    pub ansible_playbook: String,
+    /// Seconds a dry run made while planning (terraform init/plan/show, ansible --check) may
+    /// take before it is stopped and the plan falls back to the template-derived preview.
+    pub dry_run_timeout_secs: u64,
+    /// Run `ansible-playbook --check --diff` against existing hosts while planning.
+    pub ansible_check_at_plan: bool,
+    /// Install Terraform providers only from this directory (a `terraform providers mirror`),
+    /// never from a registry; empty allows registry downloads.
+    pub provider_mirror: String,
+    /// Where Terraform state lives.
+    pub state: StateConfig,
+}
+
+/// Where Terraform keeps each stack's state. `local` (default): a file beside the stack in the
+/// store, locked by Terraform and by opsdeck's stack lock. `s3`: one object per tenant and
+/// stack, `s3://<bucket>/<key_prefix>/<tenant>/<stack>/terraform.tfstate`, with Terraform's S3
+/// locking (a lock file next to the state, or `dynamodb_table` when set).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    /// `local` or `s3`.
+    pub backend: String,
+    pub bucket: String,
+    pub region: String,
+    pub key_prefix: String,
+    /// DynamoDB table for Terraform state locks; empty uses S3 lock files (`use_lockfile`).
+    pub dynamodb_table: String,
+    /// S3 endpoint for S3-compatible stores and tests; empty uses AWS.
+    pub endpoint: String,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            backend: "local".into(),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            key_prefix: "opsdeck/state".into(),
+            dynamodb_table: String::new(),
+            endpoint: String::new(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -68,6 +111,11 @@ impl Default for ExecConfig {
     fn default() -> Self {
         ExecConfig {
             terraform: "terraform".into(),
+            ansible_playbook: "ansible-playbook".into(),
+            dry_run_timeout_secs: 600,
+            ansible_check_at_plan: true,
+            provider_mirror: String::new(),
+            state: StateConfig::default(),
         }
     }
 }
@@ -92,6 +140,32 @@ impl Config {
             && !bin.is_empty()
         {
             cfg.exec.terraform = bin;
+        }
+        if let Ok(bin) = std::env::var("OPSDECK_ANSIBLE_PLAYBOOK")
+            && !bin.is_empty()
+        {
+            cfg.exec.ansible_playbook = bin;
+        }
+        if let Ok(dir) = std::env::var("OPSDECK_PROVIDER_MIRROR")
+            && !dir.is_empty()
+        {
+            cfg.exec.provider_mirror = dir;
+        }
+        match cfg.exec.state.backend.as_str() {
+            "local" => {}
+            "s3" if !cfg.exec.state.bucket.is_empty() => {}
+            "s3" => {
+                return Err(Error::Config {
+                    path: path.to_path_buf(),
+                    detail: "exec.state.backend = \"s3\" needs exec.state.bucket".into(),
+                });
+            }
+            other => {
+                return Err(Error::Config {
+                    path: path.to_path_buf(),
+                    detail: format!("exec.state.backend '{other}': use local or s3"),
+                });
+            }
         }
         Ok(cfg)
     }

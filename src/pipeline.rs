@@ -14,7 +14,7 @@ use crate::approval::{self, Execution, PlanRecord, Requirement, State, rules};
 use crate::audit::{AuditEvent, AuditFilter, AuditRecord, EventKind, Signer, Status, VerifyReport};
 use crate::config::{Config, Paths};
 use crate::error::{Error, Result};
-use crate::exec::{self, terraform};
+use crate::exec;
 use crate::intent::{self, AgentKind, Intent, IntentError};
 use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Plan, Step, StepKind, TerraformOp};
 use crate::policy::{self, Committed, PolicySet};
@@ -22,6 +22,9 @@ use crate::redact::redact;
 use crate::store::{LocalStore, StackRecord, StackStatus, Store};
 use crate::tenant::{Identity, Role, Tenant, User, mfa, validate_name};
 use crate::time::{Clock, SystemClock};
+
+mod iac;
+pub use iac::StackDetail;
 
 /// How to open a [`Deck`]; every field has a sensible default.
 #[derive(Default)]
@@ -53,6 +56,24 @@ pub struct Deck {
     clock: Arc<dyn Clock>,
     /// How agents and executors reach AWS for this tenant.
     aws: crate::aws::AwsAccess,
+}
+
+/// What the command line adds to a request's words.
+#[derive(Debug, Clone, Default)]
+pub struct RequestOptions {
+    /// Ansible inventory to configure instead of looking hosts up by tag (`--inventory`).
+    pub inventory: Option<PathBuf>,
+}
+
+/// What `opsdeck submit` hands in: hand-written Terraform (a directory, applied as `stack`), a
+/// playbook, or both.
+#[derive(Debug, Clone, Default)]
+pub struct Submission {
+    pub terraform: Option<PathBuf>,
+    pub stack: Option<String>,
+    pub playbook: Option<PathBuf>,
+    /// The playbook's hosts when there is no Terraform to create them.
+    pub inventory: Option<PathBuf>,
 }
 
 /// What a request comes back as.
@@ -309,6 +330,16 @@ impl Deck {
     /// Classifies a request and hands it to its agent: a plan (mutating plans are queued for
     /// approval; read-only ones are returned ready to run) or a report answering a question.
     pub fn request(&self, text: &str, sink: Sink<'_>) -> Result<Answer> {
+        self.request_with(text, &RequestOptions::default(), sink)
+    }
+
+    /// [`Deck::request`] with what the command line adds to the words (an inventory file).
+    pub fn request_with(
+        &self,
+        text: &str,
+        opts: &RequestOptions,
+        sink: Sink<'_>,
+    ) -> Result<Answer> {
         self.require_member(
             &[Role::Viewer, Role::Operator, Role::Approver, Role::Admin],
             "ask",
@@ -316,7 +347,7 @@ impl Deck {
         let request_id = uuid::Uuid::new_v4().to_string();
         let redacted = redact(text.trim());
         let intent = match self.understand(text) {
-            Ok(i) => i,
+            Ok(i) => iac::with_inventory(i, opts)?,
             Err(IntentError::Empty) => return Err(intent_error(IntentError::Empty)),
             Err(e) => {
                 let mut requested = self.event(&request_id, EventKind::Requested, Status::Pending);
@@ -430,24 +461,26 @@ impl Deck {
 
     /// Submits a hand-written Terraform directory for review and apply as stack `stack`.
     pub fn submit_terraform(&self, dir: &Path, stack: &str, sink: Sink<'_>) -> Result<PlanRecord> {
+        self.submit(
+            &Submission {
+                terraform: Some(dir.to_path_buf()),
+                stack: Some(stack.to_string()),
+                ..Submission::default()
+            },
+            sink,
+        )
+    }
+
+    /// Submits hand-written Terraform, a hand-written playbook, or both as one hybrid plan (the
+    /// playbook then runs on the hosts the Terraform creates), through the same gates,
+    /// approvals and audit as a generated plan.
+    pub fn submit(&self, sub: &Submission, sink: Sink<'_>) -> Result<PlanRecord> {
         self.require_member(
             &[Role::Operator, Role::Approver, Role::Admin],
-            "submit Terraform",
+            "submit Terraform or playbooks",
         )?;
         let request_id = uuid::Uuid::new_v4().to_string();
-        let text = format!("submit Terraform from {} as stack {stack}", dir.display());
-        let intent = Intent {
-            agent: AgentKind::Infra,
-            agents: vec![AgentKind::Infra],
-            action: "apply".into(),
-            confidence: 1.0,
-            low_confidence: false,
-            params: [("stack".to_string(), json!(stack))].into_iter().collect(),
-            evidence: Vec::new(),
-            notes: vec!["submitted directly, not classified".into()],
-            source: None,
-        };
-        let draft = agents::infra::from_directory(dir, stack);
+        let (text, intent, draft) = iac::submission(sub)?;
         self.finish_plan(request_id, text, intent, draft, sink)
     }
 
@@ -518,7 +551,8 @@ impl Deck {
 
         let mut artifacts = Vec::new();
         let mut terraform_texts = Vec::new();
-        for f in &draft.files {
+        let mut files = Vec::new();
+        for f in draft.files {
             let sha = self.store.put_artifact(&self.tenant.name, &f.content)?;
             if f.kind == ArtifactKind::Terraform {
                 terraform_texts.push((
@@ -526,12 +560,14 @@ impl Deck {
                     String::from_utf8_lossy(&f.content).to_string(),
                 ));
             }
-            artifacts.push(ArtifactRef {
-                name: f.name.clone(),
+            let a = ArtifactRef {
+                name: f.name,
                 kind: f.kind,
                 sha256: sha,
                 size: f.content.len() as u64,
-            });
+            };
+            artifacts.push(a.clone());
+            files.push((a, f.content));
         }
         let plan_id = new_plan_id();
         let mut plan = Plan {
@@ -557,6 +593,7 @@ impl Deck {
             risk_reasons: draft.risk_reasons,
             cost: draft.cost,
             gates: Vec::new(),
+            dry_runs: Vec::new(),
             requires_approval: draft.mutates,
             content_hash: String::new(),
         };
@@ -567,6 +604,10 @@ impl Deck {
             )));
         }
         plan.gates = self.gates(&plan, &terraform_texts)?;
+        // Dry runs (terraform plan, ansible --check) only for plans the policies let through.
+        if !plan.denied() {
+            self.dry_runs(&mut plan, &files, sink)?;
+        }
         plan.content_hash = plan.compute_hash();
         let req = rules::requirement(&plan, &self.tenant.approvals);
         let mut rec = PlanRecord::new(
@@ -593,10 +634,21 @@ impl Deck {
         planned.cost_impact = Some(rec.plan.cost.monthly_usd);
         planned.artifacts = artifacts_json;
         planned.message = Some(format!(
-            "{} (risk {}, hash {})",
+            "{} (risk {}, hash {}){}",
             rec.plan.summary,
             rec.plan.risk.as_str(),
-            approval::short(&rec.plan.content_hash)
+            approval::short(&rec.plan.content_hash),
+            rec.plan
+                .dry_runs
+                .iter()
+                .map(|d| format!(
+                    "; step {} {} dry run {}: {}",
+                    d.step,
+                    d.tool,
+                    d.status.as_str(),
+                    d.summary
+                ))
+                .collect::<String>()
         ));
         let mut gated = self.event(&request_id, EventKind::PolicyEvaluated, Status::Pending);
         gated.plan_id = Some(plan_id.clone());
@@ -938,6 +990,8 @@ impl Deck {
             }
         }
         self.check_signed_approval(&stored, &hash)?;
+        // Held until the run ends: a second apply on these stacks is refused meanwhile.
+        let _stack_locks = self.claim_stacks(&stored)?;
 
         let host = hostname();
         let me = self.identity.user.clone();
@@ -993,7 +1047,15 @@ impl Deck {
                 });
             }
             let run = self
-                .run_step(&rec, step, &artifacts, &step_outputs, sink, cancel.clone())
+                .run_step(
+                    &rec,
+                    n + 1,
+                    step,
+                    &artifacts,
+                    &step_outputs,
+                    sink,
+                    cancel.clone(),
+                )
                 .await;
             let o = match run {
                 Ok(o) => o,
@@ -1048,7 +1110,7 @@ impl Deck {
             }
         }
         if steps.len() > 1 && !step_outputs.is_empty() {
-            outcome.outputs = Some(Value::Object(step_outputs));
+            outcome.outputs = Some(Value::Object(step_outputs.clone()));
         }
         let log_sha = self.store.put_artifact(&tenant, outcome.log.as_bytes())?;
         let log_uri = self.store.artifact_uri(&tenant, &log_sha);
@@ -1083,6 +1145,12 @@ impl Deck {
         ev.artifacts = vec![
             json!({"name": "execution.log", "kind": ArtifactKind::Log, "sha256": log_sha, "uri": log_uri}),
         ];
+        // Inventories built during the run (from a Terraform step's outputs).
+        ev.artifacts.extend(
+            step_outputs
+                .values()
+                .filter_map(|o| o.get("inventory").cloned()),
+        );
         ev.message = Some(match outcome.exit_code {
             Some(c) => format!("{} (exit {c})", final_state.as_str()),
             None => final_state.as_str().to_string(),
@@ -1106,16 +1174,8 @@ impl Deck {
     /// What a step needs before anything runs (a binary on PATH, ...), said up front.
     fn preflight(&self, step: &Step, plan_id: &str) -> Result<()> {
         match &step.kind {
-            StepKind::Terraform { .. } => {
-                if exec::find_binary(&self.config.exec.terraform).is_none() {
-                    return Err(exec::missing_tool(
-                        "Terraform",
-                        &self.config.exec.terraform,
-                        "exec.terraform in config.toml or OPSDECK_TERRAFORM",
-                        plan_id,
-                    ));
-                }
-                Ok(())
+            StepKind::Terraform { .. } | StepKind::Ansible { .. } => {
+                self.preflight_iac(step, plan_id)
             }
             StepKind::Aws { .. } => Ok(()),
         }
@@ -1123,37 +1183,29 @@ impl Deck {
 
     /// Runs one step of an approved plan. `earlier` holds the outputs of the steps before it
     /// (e.g. the instances Terraform created, for a configuration step that follows).
+    #[allow(clippy::too_many_arguments)]
     async fn run_step(
         &self,
         rec: &PlanRecord,
+        n: usize,
         step: &Step,
         artifacts: &[(ArtifactRef, Vec<u8>)],
         earlier: &serde_json::Map<String, Value>,
         sink: Sink<'_>,
         cancel: watch::Receiver<bool>,
     ) -> Result<exec::Outcome> {
-        let _ = earlier;
-        let id = &rec.plan.plan_id;
         match &step.kind {
             StepKind::Terraform { stack, operation } => {
-                let state_dir = self.store.stack_state_dir(&self.tenant.name, stack)?;
-                let workspace = self.store.workspace_dir(&self.tenant.name, id)?;
-                let files: Vec<(String, Vec<u8>)> = artifacts
-                    .iter()
-                    .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
-                    .map(|(a, b)| (a.name.clone(), b.clone()))
-                    .collect();
-                terraform::run(
-                    terraform::TerraformRun {
-                        binary: &self.config.exec.terraform,
-                        plan_id: id,
-                        workspace: &workspace,
-                        state_file: &state_dir.join("terraform.tfstate"),
-                        operation: *operation,
-                        files: &files,
-                    },
-                    sink,
-                    cancel,
+                self.run_terraform_step(rec, n, stack, *operation, artifacts, sink, cancel)
+                    .await
+            }
+            StepKind::Ansible {
+                playbook,
+                inventory,
+                ..
+            } => {
+                self.run_ansible_step(
+                    rec, n, playbook, inventory, artifacts, earlier, sink, cancel,
                 )
                 .await
             }

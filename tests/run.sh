@@ -5,8 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR=never
-# Terraform, when present, must never reach out to the network from tests.
+# Terraform, when present, must never reach out to the network from tests: no user CLI config,
+# and opsdeck's dry runs install providers only from an empty mirror (plans that need the AWS
+# provider then fall back to the template's resource list, as on a host without internet).
 export TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
+mkdir -p target/no-providers
+export OPSDECK_PROVIDER_MIRROR="$PWD/target/no-providers"
 # Snapshots are compared, never rewritten, here.
 export INSTA_UPDATE=no
 

@@ -162,3 +162,161 @@ fn cli_apply_runs_terraform() {
         .success()
         .stdout(predicates::str::contains("cli-demo"));
 }
+
+#[test]
+fn apply_runs_the_saved_plan_the_approval_covers() {
+    let Some(_) = terraform() else { return };
+    let home = Home::new();
+    let t = team(&home);
+    let alice = t.deck("alice");
+    let dir = terraform_data_dir("");
+    let rec = alice.submit_terraform(dir.path(), "saved", &quiet).unwrap();
+    let p = &rec.plan;
+    let d = &p.dry_runs[0];
+    assert_eq!(d.status, opsdeck::plan::DryRunStatus::Planned, "{d:?}");
+    assert_eq!(d.summary, "+1 ~0 -0");
+    let saved = p
+        .artifacts
+        .iter()
+        .find(|a| a.name == "opsdeck.tfplan")
+        .unwrap();
+    assert_eq!(saved.kind, opsdeck::plan::ArtifactKind::TerraformPlan);
+    assert!(d.binds.contains(&saved.sha256[..12]), "{}", d.binds);
+    // The saved plan is part of what the approval binds: changing it afterwards is refused.
+    let path = home
+        .path()
+        .join("tenants/default/artifacts")
+        .join(&saved.sha256[..2])
+        .join(&saved.sha256);
+    let original = std::fs::read(&path).unwrap();
+    std::fs::write(&path, b"not the plan that was reviewed").unwrap();
+    let err = t.approve("bob", &p.plan_id).unwrap_err().to_string();
+    assert!(err.contains("opsdeck.tfplan of plan"), "{err}");
+    std::fs::write(&path, &original).unwrap();
+    t.approve("bob", &p.plan_id).unwrap();
+
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let report = rt().block_on(alice.apply(&p.plan_id, &quiet, rx)).unwrap();
+    assert!(report.success, "{report:?}");
+    let log =
+        std::fs::read_to_string(report.log_uri.unwrap().trim_start_matches("file://")).unwrap();
+    assert!(
+        log.contains("$ terraform apply -input=false -no-color -lock-timeout=30s opsdeck.tfplan"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("$ terraform plan"),
+        "planned again at apply:\n{log}"
+    );
+}
+
+#[test]
+fn without_terraform_the_plan_says_so_and_binds_the_configuration() {
+    let home = Home::new();
+    home.configure("[exec]\nterraform = \"/nonexistent/terraform\"\n");
+    let t = team(&home);
+    let dir = terraform_data_dir("");
+    let rec = t
+        .deck("alice")
+        .submit_terraform(dir.path(), "later", &quiet)
+        .unwrap();
+    let p = &rec.plan;
+    let d = &p.dry_runs[0];
+    assert_eq!(d.status, opsdeck::plan::DryRunStatus::Unavailable);
+    assert!(d.notes[0].contains("terraform is not installed"), "{d:?}");
+    assert!(
+        d.binds
+            .starts_with("the Terraform configuration (files hash"),
+        "{}",
+        d.binds
+    );
+    assert!(d.binds.contains("local state: none yet"), "{}", d.binds);
+    assert!(p.artifacts.iter().all(|a| a.name != "opsdeck.tfplan"));
+    // The template-derived resource list stands in for Terraform's.
+    assert_eq!(p.resources[0].address, "terraform_data.hello");
+    let gate = p
+        .gates
+        .iter()
+        .find(|g| g.rule == "dry_run.terraform")
+        .unwrap();
+    assert_eq!(gate.result.as_str(), "info");
+    assert_eq!(rec.state, State::Pending);
+}
+
+#[test]
+fn state_in_s3_is_shared_and_checked_before_apply() {
+    use common::moto::Moto;
+    let Some(_) = terraform() else { return };
+    let Some(moto) = Moto::get("state_in_s3_is_shared_and_checked_before_apply") else {
+        return;
+    };
+    let rt = rt();
+    let bucket = format!("opsdeck-state-{}", std::process::id());
+    let conf = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region("us-east-1")
+            .endpoint_url(&moto.endpoint)
+            .load(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    rt.block_on(s3.create_bucket().bucket(&bucket).send())
+        .unwrap();
+    let home = Home::new();
+    home.configure(&format!(
+        "[exec.state]\nbackend = \"s3\"\nbucket = \"{bucket}\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\n",
+        moto.endpoint
+    ));
+    let t = team(&home);
+    let alice = t.deck("alice");
+    let a_dir = terraform_data_dir("");
+    let b_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        b_dir.path().join("main.tf"),
+        "resource \"terraform_data\" \"hello\" {\n  input = \"other\"\n}\n",
+    )
+    .unwrap();
+    let a = alice
+        .submit_terraform(a_dir.path(), "s3web", &quiet)
+        .unwrap();
+    let b = alice
+        .submit_terraform(b_dir.path(), "s3web", &quiet)
+        .unwrap();
+    let d = &a.plan.dry_runs[0];
+    assert_eq!(d.status, opsdeck::plan::DryRunStatus::Planned, "{d:?}");
+    let key = "opsdeck/state/default/s3web/terraform.tfstate";
+    assert!(
+        d.binds.contains(&format!("s3://{bucket}/{key}")),
+        "{}",
+        d.binds
+    );
+    t.approve("bob", &a.plan.plan_id).unwrap();
+    t.approve("bob", &b.plan.plan_id).unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let report = rt
+        .block_on(alice.apply(&a.plan.plan_id, &quiet, rx))
+        .unwrap();
+    assert!(report.success, "{report:?}");
+    let state = rt
+        .block_on(s3.get_object().bucket(&bucket).key(key).send())
+        .unwrap();
+    let body = rt.block_on(state.body.collect()).unwrap().into_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("\"hello\""));
+    // B was planned against the empty state: refused once the backend is read.
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let report = rt
+        .block_on(alice.apply(&b.plan.plan_id, &quiet, rx))
+        .unwrap();
+    assert!(!report.success);
+    let log =
+        std::fs::read_to_string(report.log_uri.unwrap().trim_start_matches("file://")).unwrap();
+    assert!(
+        log.contains("state changed since the plan; re-plan"),
+        "{log}"
+    );
+    let detail = alice.stack_detail("s3web").unwrap();
+    assert_eq!(detail.backend, format!("s3://{bucket}/{key}"));
+}

@@ -29,8 +29,14 @@ pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         message: format!("{agent} agent: {}", req.intent.action),
     });
     match agent {
+        // A hybrid request ("3 instances with nginx") is one plan: Terraform, then Ansible on
+        // the hosts it creates.
+        AgentKind::Infra if req.intent.agents.contains(&AgentKind::Config) => {
+            let draft = infra::plan(req, sink)?;
+            config::extend(req, draft, sink).map(Reply::Plan)
+        }
         AgentKind::Infra => infra::plan(req, sink).map(Reply::Plan),
-        AgentKind::Config => config::plan(req).map(Reply::Plan),
+        AgentKind::Config => config::plan(req, sink).map(Reply::Plan),
         AgentKind::Ops => ops::handle(req, sink),
         AgentKind::Cost => cost::handle(req, sink),
         AgentKind::Security => security::handle(req, sink),

@@ -32,6 +32,8 @@ pub enum EventKind {
     SettingsChanged,
     /// A read-only request was answered with a report (no plan, nothing changed).
     Answered,
+    /// A stack's lock was broken by hand (`opsdeck stacks unlock --force`), with who held it.
+    LockBroken,
 }
 
 impl EventKind {
@@ -53,6 +55,7 @@ impl EventKind {
             EventKind::UserAdded => "user_added",
             EventKind::SettingsChanged => "settings_changed",
             EventKind::Answered => "answered",
+            EventKind::LockBroken => "lock_broken",
         }
     }
 }

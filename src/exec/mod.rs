@@ -1,11 +1,26 @@
 //! Runners that change the world: real binaries in a per-plan workspace, with progress streamed
 //! line by line, logs captured, and cancellation that lets the tool stop cleanly.
+//!
+//! `terraform.rs` plans (`plan -out`, `show -json`) and applies saved plans against a stack's
+//! state; `ansible.rs` syntax-checks, dry-runs (`--check --diff`) and runs playbooks. Both start
+//! their tool in its own process group, so a cancellation reaches the tool and everything it
+//! started (providers, provisioners, Ansible workers) the way Ctrl-C in a terminal would.
 
+pub mod ansible;
 pub mod terraform;
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
 
-use crate::error::Error;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use crate::agents::{AgentEvent, Sink};
+use crate::error::{Error, Result};
+use crate::intent::AgentKind;
+use crate::redact::redact;
 
 /// How an execution ended.
 #[derive(Debug, Clone)]
@@ -16,6 +31,18 @@ pub struct Outcome {
     /// Everything the tool printed, redacted.
     pub log: String,
     pub outputs: Option<serde_json::Value>,
+}
+
+impl Outcome {
+    pub fn failed(log: String, exit_code: Option<i32>, cancelled: bool) -> Outcome {
+        Outcome {
+            success: false,
+            cancelled,
+            exit_code,
+            log,
+            outputs: None,
+        }
+    }
 }
 
 /// Finds an executable by name on PATH, or checks an explicit path.
@@ -40,6 +67,164 @@ fn is_executable(p: &Path) -> bool {
 
 pub(crate) fn missing_tool(tool: &str, configured: &str, setting: &str, plan_id: &str) -> Error {
     Error::Unavailable(format!(
-        "{tool} is not installed: `{configured}` was not found on PATH. Install {tool} (or OpenTofu) and retry, or point opsdeck at it with {setting}; plan {plan_id} stays approved and can be reviewed with `opsdeck plans show {plan_id} --artifact`"
+        "{tool} is not installed: `{configured}` was not found on PATH. Install {tool} and retry, or point opsdeck at it with {setting}; plan {plan_id} stays approved and can be reviewed with `opsdeck plans show {plan_id} --artifact`"
     ))
+}
+
+/// One command to run with its output streamed.
+pub(crate) struct Run<'a> {
+    pub bin: &'a Path,
+    pub args: &'a [String],
+    pub dir: &'a Path,
+    pub env: &'a [(String, String)],
+    /// The agent whose tool this is, for the progress events.
+    pub agent: AgentKind,
+    /// Forward each line to the sink (dry runs of a hybrid plan stay quiet but keep the log).
+    pub stream: bool,
+}
+
+/// How a streamed command ended.
+pub(crate) struct Exit {
+    pub code: Option<i32>,
+    pub cancelled: bool,
+    /// What the command printed, redacted, stdout and stderr interleaved as they came.
+    pub output: String,
+}
+
+/// Grace period between SIGINT and SIGKILL on cancellation.
+const KILL_AFTER: Duration = Duration::from_secs(30);
+
+/// Runs one command, forwarding each output line to `sink` (when `stream`) and collecting it.
+/// On cancellation the command's process group gets SIGINT (Terraform then stops safely and
+/// releases its state lock; Ansible finishes the task in flight and stops), and SIGKILL 30 s
+/// later if it is still running.
+pub(crate) async fn run_streaming(
+    run: Run<'_>,
+    sink: Sink<'_>,
+    cancel: &mut watch::Receiver<bool>,
+) -> Result<Exit> {
+    let name = run
+        .bin
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut cmd = Command::new(run.bin);
+    // State, plans, inventories and provider caches are owner-only, like everything else under
+    // the data dir. Its own process group: a cancellation reaches the whole tree at once.
+    // SAFETY: umask is async-signal-safe and touches only the child's own state.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o077);
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .args(run.args)
+        .current_dir(run.dir)
+        .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::io(format!("starting {}", run.bin.display()), e))?;
+    let stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
+    let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
+    let (Some(mut out), Some(mut err)) = (stdout, stderr) else {
+        return Err(Error::Execution(format!("could not capture {name} output")));
+    };
+    let pgid = child.id().map(|p| p as i32);
+    let mut output = String::new();
+    let (mut out_done, mut err_done) = (false, false);
+    let mut cancelled = *cancel.borrow();
+    let mut cancel_closed = false;
+    let mut kill_deadline: Option<tokio::time::Instant> = None;
+    if cancelled {
+        signal_group(pgid, libc::SIGINT);
+        output.push_str("opsdeck: cancellation requested, sent SIGINT\n");
+        kill_deadline = Some(tokio::time::Instant::now() + KILL_AFTER);
+    }
+    let emit = |line: &str, output: &mut String| {
+        let line = redact(line);
+        output.push_str(&line);
+        output.push('\n');
+        if run.stream {
+            sink(AgentEvent::Output {
+                agent: run.agent,
+                line,
+            });
+        }
+    };
+    loop {
+        let deadline = kill_deadline
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400));
+        tokio::select! {
+            line = out.next_line(), if !out_done => match line {
+                Ok(Some(l)) => emit(&l, &mut output),
+                _ => out_done = true,
+            },
+            line = err.next_line(), if !err_done => match line {
+                Ok(Some(l)) => emit(&l, &mut output),
+                _ => err_done = true,
+            },
+            changed = cancel.changed(), if !cancelled && !cancel_closed => {
+                if changed.is_err() {
+                    // The canceller is gone: nobody can cancel any more.
+                    cancel_closed = true;
+                } else if *cancel.borrow() {
+                    cancelled = true;
+                    signal_group(pgid, libc::SIGINT);
+                    output.push_str("opsdeck: cancellation requested, sent SIGINT\n");
+                    kill_deadline = Some(tokio::time::Instant::now() + KILL_AFTER);
+                }
+            },
+            _ = tokio::time::sleep_until(deadline), if kill_deadline.is_some() => {
+                signal_group(pgid, libc::SIGKILL);
+                let _ = child.start_kill();
+                output.push_str(&format!("opsdeck: {name} did not stop within 30 s, killed\n"));
+                kill_deadline = None;
+            },
+            status = child.wait(), if out_done && err_done => {
+                let status = status.map_err(|e| Error::io(format!("waiting for {name}"), e))?;
+                return Ok(Exit { code: status.code(), cancelled, output });
+            }
+        }
+    }
+}
+
+fn signal_group(pgid: Option<i32>, sig: i32) {
+    if let Some(pgid) = pgid {
+        // SAFETY: kill(2) on the process group our own child leads, with a valid signal.
+        unsafe { libc::kill(-pgid, sig) };
+    }
+}
+
+/// Runs `fut` on a runtime of its own on this thread, cancelling it after `timeout`: dry runs
+/// made while planning never hold a request forever. For the synchronous planning path (which
+/// may itself run on any thread).
+pub(crate) fn block_on_with_timeout<F, T>(
+    timeout: Duration,
+    fut: impl FnOnce(watch::Receiver<bool>) -> F,
+) -> Result<T>
+where
+    F: std::future::Future<Output = T>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting a runtime for the dry run", e))?;
+    let (tx, rx) = watch::channel(false);
+    let fut = fut(rx);
+    Ok(rt.block_on(async move {
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let _ = tx.send(true);
+            // Keep the sender alive so the receiver keeps seeing `true`.
+            std::future::pending::<()>().await;
+        });
+        let out = fut.await;
+        timer.abort();
+        out
+    }))
 }

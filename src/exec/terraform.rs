@@ -1,109 +1,485 @@
-//! `terraform init → plan -out → apply` of a plan's artifacts against its stack's state.
+//! Terraform against a stack's state: `init → plan -out → show -json` while planning (the saved
+//! plan becomes an artifact the approval binds to), and `init → apply <saved plan>` after
+//! approval. Plans made without a saved plan (Terraform or a provider was unavailable while
+//! planning) run `init → plan -out → apply` at apply time instead.
+//!
+//! Where the state lives is a [`StateBackend`]: rendered into an override file
+//! (`opsdeck_backend_override.tf`) in the workspace, so it replaces whatever backend block the
+//! configuration declares and the store, not the Terraform, decides where state goes.
 
-use std::path::Path;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use serde_json::Value;
 use tokio::sync::watch;
 
-use super::{Outcome, find_binary, missing_tool};
+use super::{Exit, Outcome, Run, run_streaming};
 use crate::agents::{AgentEvent, Sink};
 use crate::error::{Error, Result};
 use crate::intent::AgentKind;
-use crate::plan::TerraformOp;
-use crate::redact::redact;
+use crate::plan::render::hcl_string;
+use crate::plan::{ChangeAction, ResourceChange, StateVersion, TerraformOp};
 
-pub struct TerraformRun<'a> {
-    pub binary: &'a str,
-    pub plan_id: &'a str,
-    pub workspace: &'a Path,
-    pub state_file: &'a Path,
-    pub operation: TerraformOp,
-    /// Artifact (name, bytes) pairs written into the workspace.
-    pub files: &'a [(String, Vec<u8>)],
+/// The saved plan's name in the workspace and among the plan's artifacts.
+pub const SAVED_PLAN: &str = "opsdeck.tfplan";
+/// `terraform show -json` of the saved plan, sensitive values masked.
+pub const PLAN_JSON: &str = "tfplan.json";
+/// What `terraform plan` printed.
+pub const PLAN_TEXT: &str = "terraform-plan.txt";
+const BACKEND_OVERRIDE: &str = "opsdeck_backend_override.tf";
+/// CLI configuration that limits provider installation to a mirror directory.
+const MIRROR_RC: &str = "opsdeck-mirror.tfrc";
+/// Shown instead of a sensitive value.
+pub const SENSITIVE: &str = "(sensitive)";
+/// What apply says when the state moved on since the plan.
+pub const STALE: &str = "state changed since the plan; re-plan";
+
+/// Where a stack's state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateBackend {
+    /// A file (Terraform locks it with a lock file of its own).
+    Local { path: PathBuf },
+    /// An S3 object, locked by Terraform with an S3 lock file or a DynamoDB table.
+    S3 {
+        bucket: String,
+        key: String,
+        region: String,
+        dynamodb_table: Option<String>,
+        endpoint: Option<String>,
+    },
 }
 
-pub async fn run(
-    job: TerraformRun<'_>,
+impl StateBackend {
+    /// `local` or `s3://bucket/key`: recorded with each plan's state version.
+    pub fn describe(&self) -> String {
+        match self {
+            StateBackend::Local { .. } => "local".into(),
+            StateBackend::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
+        }
+    }
+
+    /// The backend block, as an override file that replaces the configuration's own.
+    pub fn override_hcl(&self) -> String {
+        let mut out =
+            String::from("# Written by opsdeck: where this stack's state lives.\nterraform {\n");
+        match self {
+            StateBackend::Local { path } => {
+                out.push_str("  backend \"local\" {\n");
+                out.push_str(&format!(
+                    "    path = {}\n",
+                    hcl_string(&path.display().to_string())
+                ));
+            }
+            StateBackend::S3 {
+                bucket,
+                key,
+                region,
+                dynamodb_table,
+                endpoint,
+            } => {
+                out.push_str("  backend \"s3\" {\n");
+                out.push_str(&format!("    bucket  = {}\n", hcl_string(bucket)));
+                out.push_str(&format!("    key     = {}\n", hcl_string(key)));
+                out.push_str(&format!("    region  = {}\n", hcl_string(region)));
+                out.push_str("    encrypt = true\n");
+                match dynamodb_table {
+                    Some(t) => out.push_str(&format!("    dynamodb_table = {}\n", hcl_string(t))),
+                    None => out.push_str("    use_lockfile = true\n"),
+                }
+                if let Some(e) = endpoint {
+                    out.push_str(&format!(
+                        "    endpoints = {{\n      s3 = {}\n    }}\n",
+                        hcl_string(e)
+                    ));
+                    out.push_str("    use_path_style              = true\n");
+                    out.push_str("    skip_credentials_validation = true\n");
+                    out.push_str("    skip_requesting_account_id  = true\n");
+                    out.push_str("    skip_metadata_api_check     = true\n");
+                    out.push_str("    skip_region_validation      = true\n");
+                    out.push_str("    skip_s3_checksum            = true\n");
+                }
+            }
+        }
+        out.push_str("  }\n}\n");
+        out
+    }
+
+    /// The state's version as stored now, read without Terraform (local state only; an S3
+    /// state is read with `terraform state pull` in an initialised workspace).
+    pub fn read_local_version(&self) -> Result<Option<StateVersion>> {
+        let StateBackend::Local { path } = self else {
+            return Ok(None);
+        };
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Some(self.version_of(None)));
+            }
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.clone(),
+            detail: format!("Terraform state is not JSON: {e}"),
+        })?;
+        Ok(Some(self.version_of(Some(&v))))
+    }
+
+    fn version_of(&self, state: Option<&Value>) -> StateVersion {
+        StateVersion {
+            backend: self.describe(),
+            lineage: state
+                .and_then(|s| s.get("lineage"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            serial: state.and_then(|s| s.get("serial")).and_then(Value::as_u64),
+        }
+    }
+}
+
+/// A per-plan working directory holding exactly the plan's files and the backend override.
+pub struct Workspace<'a> {
+    pub binary: &'a Path,
+    pub dir: &'a Path,
+    /// Artifact (name, bytes) pairs written into the workspace.
+    pub files: &'a [(String, Vec<u8>)],
+    pub backend: &'a StateBackend,
+    /// Shared provider cache (providers are downloaded once per tenant, not once per plan).
+    pub plugin_cache: Option<&'a Path>,
+    /// Install providers only from this directory, never from a registry (air-gapped hosts).
+    pub provider_mirror: Option<&'a Path>,
+    /// Forward tool output to the sink line by line.
+    pub stream: bool,
+}
+
+impl Workspace<'_> {
+    /// Starts from a clean directory holding exactly these files.
+    fn prepare(&self, saved_plan: Option<&[u8]>) -> Result<()> {
+        if let Ok(entries) = std::fs::read_dir(self.dir) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_file() && p.extension().is_some_and(|x| x == "tf" || x == "tfplan") {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+        }
+        for (name, bytes) in self.files {
+            if name.contains('/') || name.starts_with('.') || name == BACKEND_OVERRIDE {
+                return Err(Error::input(format!("refusing artifact name {name}")));
+            }
+            crate::store::fsutil::write_atomic(&self.dir.join(name), bytes)?;
+        }
+        crate::store::fsutil::write_atomic(
+            &self.dir.join(BACKEND_OVERRIDE),
+            self.backend.override_hcl().as_bytes(),
+        )?;
+        if let Some(bytes) = saved_plan {
+            crate::store::fsutil::write_atomic(&self.dir.join(SAVED_PLAN), bytes)?;
+        }
+        if let Some(cache) = self.plugin_cache {
+            crate::store::fsutil::ensure_private_dir(cache)?;
+        }
+        if let Some(mirror) = self.provider_mirror {
+            crate::store::fsutil::write_atomic(
+                &self.dir.join(MIRROR_RC),
+                format!(
+                    "# Written by opsdeck: providers come from this directory only.\nprovider_installation {{\n  filesystem_mirror {{\n    path    = {}\n    include = [\"*/*/*\"]\n  }}\n}}\n",
+                    hcl_string(&mirror.display().to_string())
+                )
+                .as_bytes(),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            ("TF_IN_AUTOMATION", "1"),
+            ("TF_INPUT", "0"),
+            ("CHECKPOINT_DISABLE", "1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        if self.provider_mirror.is_some() {
+            env.push((
+                "TF_CLI_CONFIG_FILE".into(),
+                self.dir.join(MIRROR_RC).display().to_string(),
+            ));
+        }
+        if let Some(cache) = self.plugin_cache
+            && std::env::var_os("TF_PLUGIN_CACHE_DIR").is_none()
+        {
+            env.push(("TF_PLUGIN_CACHE_DIR".into(), cache.display().to_string()));
+        }
+        env
+    }
+
+    async fn run(
+        &self,
+        args: &[&str],
+        log: &mut String,
+        sink: Sink<'_>,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<Exit> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        log.push_str(&format!("$ terraform {}\n", args.join(" ")));
+        let env = self.env();
+        let exit = run_streaming(
+            Run {
+                bin: self.binary,
+                args: &args,
+                dir: self.dir,
+                env: &env,
+                agent: AgentKind::Infra,
+                stream: self.stream,
+            },
+            sink,
+            cancel,
+        )
+        .await?;
+        log.push_str(&exit.output);
+        Ok(exit)
+    }
+
+    async fn init(
+        &self,
+        log: &mut String,
+        sink: Sink<'_>,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<Exit> {
+        progress(sink, "terraform init");
+        self.run(
+            &["init", "-input=false", "-no-color", "-reconfigure"],
+            log,
+            sink,
+            cancel,
+        )
+        .await
+    }
+
+    /// `terraform state pull`: the state's version as the backend holds it now.
+    async fn pulled_version(&self) -> Option<StateVersion> {
+        let out = tokio::process::Command::new(self.binary)
+            .args(["state", "pull"])
+            .current_dir(self.dir)
+            .envs(self.env())
+            .output()
+            .await
+            .ok()
+            .filter(|o| o.status.success())?;
+        if out.stdout.iter().all(u8::is_ascii_whitespace) {
+            return Some(self.backend.version_of(None));
+        }
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        Some(self.backend.version_of(Some(&v)))
+    }
+}
+
+/// What a dry run while planning came to.
+#[derive(Debug)]
+pub enum PlanResult {
+    /// The saved plan (what apply will run), its JSON and text, the changes per resource and the
+    /// state it was made against.
+    Planned {
+        saved_plan: Vec<u8>,
+        json: Value,
+        text: String,
+        changes: Vec<ResourceChange>,
+        state: Option<StateVersion>,
+        log: String,
+    },
+    /// Terraform could not plan for reasons outside the configuration (providers could not be
+    /// installed, the run was stopped): the plan falls back to the template's resource list.
+    Unavailable { reason: String, log: String },
+    /// Terraform rejected the configuration or the plan failed.
+    Failed { error: String, log: String },
+}
+
+/// `init → plan -out → show -json`, while planning.
+pub async fn plan(
+    ws: &Workspace<'_>,
+    operation: TerraformOp,
+    sink: Sink<'_>,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<PlanResult> {
+    ws.prepare(None)?;
+    let mut log = String::new();
+    let init = ws.init(&mut log, sink, &mut cancel).await?;
+    if init.cancelled {
+        return Ok(PlanResult::Unavailable {
+            reason: "terraform init did not finish in time".into(),
+            log,
+        });
+    }
+    if init.code != Some(0) {
+        let why = first_error(&init.output);
+        return Ok(if is_install_failure(&init.output) {
+            PlanResult::Unavailable {
+                reason: format!("terraform init could not install the providers: {why}"),
+                log,
+            }
+        } else {
+            PlanResult::Failed {
+                error: format!("terraform init failed: {why}"),
+                log,
+            }
+        });
+    }
+    let state = match ws.backend.read_local_version()? {
+        Some(v) => Some(v),
+        None => ws.pulled_version().await,
+    };
+    progress(sink, "terraform plan");
+    let out = format!("-out={SAVED_PLAN}");
+    let mut args = vec![
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-lock-timeout=30s",
+        &out,
+    ];
+    if operation == TerraformOp::Destroy {
+        args.push("-destroy");
+    }
+    let mut plan_log = String::new();
+    let planned = ws.run(&args, &mut plan_log, sink, &mut cancel).await?;
+    log.push_str(&plan_log);
+    if planned.cancelled {
+        return Ok(PlanResult::Unavailable {
+            reason: "terraform plan did not finish in time".into(),
+            log,
+        });
+    }
+    if planned.code != Some(0) {
+        return Ok(PlanResult::Failed {
+            error: format!("terraform plan failed: {}", first_error(&planned.output)),
+            log,
+        });
+    }
+    let saved_plan = std::fs::read(ws.dir.join(SAVED_PLAN))
+        .map_err(|e| Error::io("reading the saved plan", e))?;
+    let shown = tokio::process::Command::new(ws.binary)
+        .args(["show", "-json", SAVED_PLAN])
+        .current_dir(ws.dir)
+        .envs(ws.env())
+        .output()
+        .await
+        .map_err(|e| Error::io("running terraform show -json", e))?;
+    if !shown.status.success() {
+        return Ok(PlanResult::Failed {
+            error: format!(
+                "terraform show -json failed: {}",
+                first_error(&String::from_utf8_lossy(&shown.stderr))
+            ),
+            log,
+        });
+    }
+    let mut json: Value = serde_json::from_slice(&shown.stdout)
+        .map_err(|e| Error::Execution(format!("terraform show -json printed no JSON: {e}")))?;
+    mask_sensitive(&mut json);
+    let changes = changes_in(&json);
+    Ok(PlanResult::Planned {
+        saved_plan,
+        json,
+        text: planned.output,
+        changes,
+        state,
+        log,
+    })
+}
+
+/// An approved Terraform step.
+pub struct ApplyJob<'a> {
+    pub plan_id: &'a str,
+    pub operation: TerraformOp,
+    /// The saved plan the approval covers; None for plans made without one (then Terraform
+    /// plans again right before applying).
+    pub saved_plan: Option<&'a [u8]>,
+    /// The state version the plan was made against. Local state is checked before apply
+    /// starts (under the stack lock); remote state is checked here, once the backend is
+    /// initialised.
+    pub expected_state: Option<&'a StateVersion>,
+}
+
+/// `init → apply <saved plan>` (or `init → plan -out → apply` without one), then outputs.
+pub async fn apply(
+    ws: &Workspace<'_>,
+    job: ApplyJob<'_>,
     sink: Sink<'_>,
     mut cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    let Some(bin) = find_binary(job.binary) else {
-        return Err(missing_tool(
-            "Terraform",
-            job.binary,
-            "exec.terraform in config.toml or OPSDECK_TERRAFORM",
+    ws.prepare(job.saved_plan)?;
+    let mut log = String::new();
+    let init = ws.init(&mut log, sink, &mut cancel).await?;
+    if init.cancelled || init.code != Some(0) {
+        return Ok(Outcome::failed(log, init.code, init.cancelled));
+    }
+    if let (StateBackend::S3 { .. }, Some(expected)) = (ws.backend, job.expected_state)
+        && let Some(now) = ws.pulled_version().await
+        && &now != expected
+    {
+        log.push_str(&format!(
+            "opsdeck: {STALE}: plan {} was made against {} and the state is now at {}; nothing was applied\n",
             job.plan_id,
+            expected.describe(),
+            now.describe()
         ));
-    };
-    // Start from a clean workspace holding exactly the approved files.
-    if let Ok(entries) = std::fs::read_dir(job.workspace) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_file() && p.extension().is_some_and(|x| x == "tf" || x == "tfplan") {
-                let _ = std::fs::remove_file(p);
-            }
+        return Ok(Outcome::failed(log, None, false));
+    }
+    if job.saved_plan.is_none() {
+        progress(sink, "terraform plan");
+        let out = format!("-out={SAVED_PLAN}");
+        let mut args = vec![
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-lock-timeout=30s",
+            &out,
+        ];
+        if job.operation == TerraformOp::Destroy {
+            args.push("-destroy");
+        }
+        let planned = ws.run(&args, &mut log, sink, &mut cancel).await?;
+        if planned.cancelled || planned.code != Some(0) {
+            return Ok(Outcome::failed(log, planned.code, planned.cancelled));
         }
     }
-    for (name, bytes) in job.files {
-        if name.contains('/') || name.starts_with('.') {
-            return Err(Error::input(format!("refusing artifact name {name}")));
-        }
-        crate::store::fsutil::write_atomic(&job.workspace.join(name), bytes)?;
-    }
-
-    let state = job.state_file.display().to_string();
-    let mut plan_args = vec!["plan", "-input=false", "-no-color", "-out=opsdeck.tfplan"];
-    if job.operation == TerraformOp::Destroy {
-        plan_args.push("-destroy");
-    }
-    let backend = format!("-backend-config=path={state}");
-    let phases: [(&str, Vec<&str>); 3] = [
-        (
-            "init",
-            vec![
-                "init",
+    progress(sink, "terraform apply");
+    let applied = ws
+        .run(
+            &[
+                "apply",
                 "-input=false",
                 "-no-color",
-                "-reconfigure",
-                &backend,
+                "-lock-timeout=30s",
+                SAVED_PLAN,
             ],
-        ),
-        ("plan", plan_args),
-        (
-            "apply",
-            vec!["apply", "-input=false", "-no-color", "opsdeck.tfplan"],
-        ),
-    ];
-    let mut log = String::new();
-    for (phase, args) in phases {
-        sink(AgentEvent::Progress {
-            agent: AgentKind::Infra,
-            message: format!("terraform {phase}"),
-        });
-        log.push_str(&format!("$ terraform {}\n", args.join(" ")));
-        let (code, cancelled) =
-            run_streaming(&bin, &args, job.workspace, sink, &mut cancel, &mut log).await?;
-        if cancelled || code != Some(0) {
-            return Ok(Outcome {
-                success: false,
-                cancelled,
-                exit_code: code,
-                log,
-                outputs: None,
-            });
-        }
+            &mut log,
+            sink,
+            &mut cancel,
+        )
+        .await?;
+    if applied.output.contains("Saved plan is stale") {
+        log.push_str(&format!(
+            "opsdeck: {STALE} (plan {}: the stack's state was changed by another apply after this plan was made)\n",
+            job.plan_id
+        ));
     }
-    let outputs = Command::new(&bin)
+    if applied.cancelled || applied.code != Some(0) {
+        return Ok(Outcome::failed(log, applied.code, applied.cancelled));
+    }
+    let outputs = tokio::process::Command::new(ws.binary)
         .args(["output", "-json", "-no-color"])
-        .current_dir(job.workspace)
-        .envs(tf_env())
+        .current_dir(ws.dir)
+        .envs(ws.env())
         .output()
         .await
         .ok()
         .filter(|o| o.status.success())
-        .and_then(|o| serde_json::from_slice(&o.stdout).ok());
+        .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok())
+        .map(|mut v| {
+            mask_outputs(&mut v);
+            v
+        });
     Ok(Outcome {
         success: true,
         cancelled: false,
@@ -113,95 +489,314 @@ pub async fn run(
     })
 }
 
-fn tf_env() -> [(&'static str, &'static str); 3] {
-    [
-        ("TF_IN_AUTOMATION", "1"),
-        ("TF_INPUT", "0"),
-        ("CHECKPOINT_DISABLE", "1"),
-    ]
+fn progress(sink: Sink<'_>, message: &str) {
+    sink(AgentEvent::Progress {
+        agent: AgentKind::Infra,
+        message: message.to_string(),
+    });
 }
 
-/// Runs one command, forwarding each output line to `sink` and `log`. On cancellation the child
-/// gets SIGINT (Terraform then stops safely and releases its lock), and SIGKILL 30 s later.
-async fn run_streaming(
-    bin: &Path,
-    args: &[&str],
-    dir: &Path,
-    sink: Sink<'_>,
-    cancel: &mut watch::Receiver<bool>,
-    log: &mut String,
-) -> Result<(Option<i32>, bool)> {
-    let mut cmd = Command::new(bin);
-    // State, plans and provider caches are owner-only, like everything else under the data dir.
-    // SAFETY: umask is async-signal-safe and touches only the child's own state.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::umask(0o077);
-            Ok(())
+/// Output that means Terraform could not get a provider (offline, registry unreachable, no
+/// mirror), as opposed to a broken configuration.
+fn is_install_failure(output: &str) -> bool {
+    [
+        "Failed to query available provider packages",
+        "Failed to install provider",
+        "could not connect to registry",
+        "Failed to resolve provider packages",
+        "Incompatible provider version",
+        "Inconsistent dependency lock file",
+    ]
+    .iter()
+    .any(|m| output.contains(m))
+}
+
+/// The first `Error: ...` line and the sentence that follows it, in one line.
+pub fn first_error(output: &str) -> String {
+    let mut lines = output.lines().map(str::trim);
+    let Some(head) = lines.find(|l| l.starts_with("Error:")) else {
+        return output
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .unwrap_or("no output")
+            .to_string();
+    };
+    let detail: Vec<&str> = lines
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .take(3)
+        .collect();
+    let mut msg = head.trim_start_matches("Error:").trim().to_string();
+    if !detail.is_empty() {
+        msg.push_str(": ");
+        msg.push_str(&detail.join(" "));
+    }
+    msg
+}
+
+/// Per-resource changes from `terraform show -json`: one entry per resource instance, reads and
+/// no-ops left out, delete-and-create (either order) as a replacement.
+pub fn changes_in(json: &Value) -> Vec<ResourceChange> {
+    let mut out = Vec::new();
+    for rc in json
+        .get("resource_changes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if rc.get("mode").and_then(Value::as_str) == Some("data") {
+            continue;
+        }
+        let actions: Vec<&str> = rc
+            .pointer("/change/actions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let action = match actions.as_slice() {
+            ["create"] => ChangeAction::Create,
+            ["update"] => ChangeAction::Update,
+            ["delete"] => ChangeAction::Delete,
+            ["delete", "create"] | ["create", "delete"] => ChangeAction::Replace,
+            _ => continue,
+        };
+        out.push(ResourceChange {
+            address: rc
+                .get("address")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string(),
+            action,
+            count: 1,
         });
     }
-    let mut child = cmd
-        .args(args)
-        .current_dir(dir)
-        .envs(tf_env())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| Error::io(format!("starting {}", bin.display()), e))?;
-    let stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
-    let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
-    let (Some(mut out), Some(mut err)) = (stdout, stderr) else {
-        return Err(Error::Execution(
-            "could not capture terraform output".into(),
-        ));
-    };
-    let (mut out_done, mut err_done) = (false, false);
-    let mut cancelled = false;
-    let mut kill_deadline: Option<tokio::time::Instant> = None;
-    loop {
-        let deadline = kill_deadline
-            .unwrap_or_else(|| tokio::time::Instant::now() + std::time::Duration::from_secs(86400));
-        tokio::select! {
-            line = out.next_line(), if !out_done => match line {
-                Ok(Some(l)) => emit(&l, sink, log),
-                _ => out_done = true,
-            },
-            line = err.next_line(), if !err_done => match line {
-                Ok(Some(l)) => emit(&l, sink, log),
-                _ => err_done = true,
-            },
-            changed = cancel.changed(), if !cancelled => {
-                if changed.is_ok() && *cancel.borrow() {
-                    cancelled = true;
-                    if let Some(pid) = child.id() {
-                        // SAFETY: kill(2) on our own child's pid with a valid signal number.
-                        unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    out
+}
+
+/// "+2 ~1 -0, 1 replaced" (a replacement counts once, as itself).
+pub fn summarize(changes: &[ResourceChange]) -> String {
+    let n = |a: ChangeAction| changes.iter().filter(|c| c.action == a).count();
+    let mut s = format!(
+        "+{} ~{} -{}",
+        n(ChangeAction::Create),
+        n(ChangeAction::Update),
+        n(ChangeAction::Delete)
+    );
+    let replaced = n(ChangeAction::Replace);
+    if replaced > 0 {
+        s.push_str(&format!(", {replaced} replaced"));
+    }
+    if changes.is_empty() {
+        s = "no changes".into();
+    }
+    s
+}
+
+/// Replaces every value Terraform marks sensitive with [`SENSITIVE`]: resource changes, planned
+/// values, prior state, outputs and sensitive variables. `show -json` prints them in clear.
+pub fn mask_sensitive(plan: &mut Value) {
+    if let Some(rcs) = plan
+        .get_mut("resource_changes")
+        .and_then(Value::as_array_mut)
+    {
+        for rc in rcs {
+            if let Some(change) = rc.get_mut("change") {
+                mask_pair(change, "before", "before_sensitive");
+                mask_pair(change, "after", "after_sensitive");
+            }
+        }
+    }
+    if let Some(outs) = plan
+        .get_mut("output_changes")
+        .and_then(Value::as_object_mut)
+    {
+        for change in outs.values_mut() {
+            mask_pair(change, "before", "before_sensitive");
+            mask_pair(change, "after", "after_sensitive");
+        }
+    }
+    for root in ["planned_values", "prior_state"] {
+        let module = if root == "prior_state" {
+            plan.pointer_mut("/prior_state/values")
+        } else {
+            plan.get_mut(root)
+        };
+        if let Some(m) = module {
+            if let Some(outs) = m.get_mut("outputs").and_then(Value::as_object_mut) {
+                for o in outs.values_mut() {
+                    if o.get("sensitive") == Some(&Value::Bool(true))
+                        && let Some(v) = o.get_mut("value")
+                    {
+                        *v = Value::String(SENSITIVE.into());
                     }
-                    log.push_str("opsdeck: cancellation requested, sent SIGINT\n");
-                    kill_deadline = Some(tokio::time::Instant::now() + std::time::Duration::from_secs(30));
                 }
-            },
-            _ = tokio::time::sleep_until(deadline), if kill_deadline.is_some() => {
-                let _ = child.start_kill();
-                log.push_str("opsdeck: terraform did not stop within 30 s, killed\n");
-                kill_deadline = None;
-            },
-            status = child.wait(), if out_done && err_done => {
-                let status = status.map_err(|e| Error::io("waiting for terraform", e))?;
-                return Ok((status.code(), cancelled));
+            }
+            if let Some(rm) = m.get_mut("root_module") {
+                mask_module(rm);
+            }
+        }
+    }
+    let sensitive_vars: Vec<String> = plan
+        .pointer("/configuration/root_module/variables")
+        .and_then(Value::as_object)
+        .map(|vars| {
+            vars.iter()
+                .filter(|(_, v)| v.get("sensitive") == Some(&Value::Bool(true)))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(vars) = plan.get_mut("variables").and_then(Value::as_object_mut) {
+        for name in sensitive_vars {
+            if let Some(v) = vars.get_mut(&name).and_then(|v| v.get_mut("value")) {
+                *v = Value::String(SENSITIVE.into());
             }
         }
     }
 }
 
-fn emit(line: &str, sink: Sink<'_>, log: &mut String) {
-    let line = redact(line);
-    log.push_str(&line);
-    log.push('\n');
-    sink(AgentEvent::Output {
-        agent: AgentKind::Infra,
-        line,
-    });
+fn mask_module(module: &mut Value) {
+    if let Some(resources) = module.get_mut("resources").and_then(Value::as_array_mut) {
+        for r in resources {
+            mask_pair(r, "values", "sensitive_values");
+        }
+    }
+    if let Some(children) = module
+        .get_mut("child_modules")
+        .and_then(Value::as_array_mut)
+    {
+        for c in children {
+            mask_module(c);
+        }
+    }
+}
+
+fn mask_pair(obj: &mut Value, value_key: &str, marks_key: &str) {
+    let Some(marks) = obj.get(marks_key).cloned() else {
+        return;
+    };
+    if let Some(v) = obj.get_mut(value_key) {
+        mask(v, &marks);
+    }
+}
+
+fn mask(v: &mut Value, marks: &Value) {
+    match (v, marks) {
+        (v, Value::Bool(true)) if !v.is_null() => *v = Value::String(SENSITIVE.into()),
+        (Value::Object(o), Value::Object(m)) => {
+            for (k, mark) in m {
+                if let Some(x) = o.get_mut(k) {
+                    mask(x, mark);
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(m)) => {
+            for (x, mark) in a.iter_mut().zip(m) {
+                mask(x, mark);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `terraform output -json` with sensitive outputs masked (they go to logs and later steps).
+fn mask_outputs(outputs: &mut Value) {
+    if let Some(o) = outputs.as_object_mut() {
+        for out in o.values_mut() {
+            if out.get("sensitive") == Some(&Value::Bool(true))
+                && let Some(v) = out.get_mut("value")
+            {
+                *v = Value::String(SENSITIVE.into());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn replacements_and_reads_are_told_apart() {
+        let plan = json!({"resource_changes": [
+            {"address": "aws_instance.web[0]", "mode": "managed", "change": {"actions": ["delete", "create"]}},
+            {"address": "aws_instance.web[1]", "mode": "managed", "change": {"actions": ["create", "delete"]}},
+            {"address": "aws_s3_bucket.logs", "mode": "managed", "change": {"actions": ["update"]}},
+            {"address": "data.aws_ami.this", "mode": "data", "change": {"actions": ["read"]}},
+            {"address": "aws_vpc.this", "mode": "managed", "change": {"actions": ["no-op"]}},
+            {"address": "aws_eip.old", "mode": "managed", "change": {"actions": ["delete"]}}
+        ]});
+        let c = changes_in(&plan);
+        assert_eq!(c.len(), 4);
+        assert_eq!(c[0].action, ChangeAction::Replace);
+        assert_eq!(c[1].action, ChangeAction::Replace);
+        assert_eq!(summarize(&c), "+0 ~1 -1, 2 replaced");
+        assert_eq!(summarize(&[]), "no changes");
+    }
+
+    #[test]
+    fn sensitive_values_never_reach_the_json_artifact() {
+        let mut plan = json!({
+            "variables": {"db_password": {"value": "hunter2hunter2"}, "region": {"value": "eu-west-1"}},
+            "configuration": {"root_module": {"variables": {"db_password": {"sensitive": true}, "region": {}}}},
+            "resource_changes": [{"address": "aws_db_instance.this", "mode": "managed", "change": {
+                "actions": ["create"],
+                "before": null,
+                "after": {"password": "hunter2hunter2", "tags": {"a": "b"}, "list": ["x", "secret"]},
+                "after_sensitive": {"password": true, "list": [false, true]},
+                "before_sensitive": false
+            }}],
+            "planned_values": {
+                "outputs": {"pw": {"sensitive": true, "value": "hunter2hunter2"}},
+                "root_module": {"resources": [{"values": {"password": "hunter2hunter2"}, "sensitive_values": {"password": true}}]}
+            },
+            "output_changes": {"pw": {"after": "hunter2hunter2", "after_sensitive": true}}
+        });
+        mask_sensitive(&mut plan);
+        let text = plan.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(plan["variables"]["region"]["value"], "eu-west-1");
+        assert_eq!(
+            plan["resource_changes"][0]["change"]["after"]["list"][0],
+            "x"
+        );
+    }
+
+    #[test]
+    fn the_backend_block_is_rendered_from_the_setting() {
+        let local = StateBackend::Local {
+            path: "/data/stacks/web/terraform.tfstate".into(),
+        };
+        assert!(local.override_hcl().contains("backend \"local\""));
+        assert_eq!(local.describe(), "local");
+        let s3 = StateBackend::S3 {
+            bucket: "acme-state".into(),
+            key: "opsdeck/state/acme/web/terraform.tfstate".into(),
+            region: "eu-west-1".into(),
+            dynamodb_table: None,
+            endpoint: None,
+        };
+        let hcl = s3.override_hcl();
+        assert!(hcl.contains("backend \"s3\""), "{hcl}");
+        assert!(hcl.contains("use_lockfile = true"), "{hcl}");
+        assert!(!hcl.contains("endpoints"), "{hcl}");
+        assert_eq!(
+            s3.describe(),
+            "s3://acme-state/opsdeck/state/acme/web/terraform.tfstate"
+        );
+    }
+
+    #[test]
+    fn first_error_is_one_line() {
+        let out = "Initializing...\n\nError: Failed to query available provider packages\n\nCould not retrieve the list of available versions for provider hashicorp/aws:\ncould not connect to registry.terraform.io\n\nmore\n";
+        let e = first_error(out);
+        assert!(
+            e.starts_with("Failed to query available provider packages: Could not retrieve"),
+            "{e}"
+        );
+        assert!(is_install_failure(out));
+    }
 }

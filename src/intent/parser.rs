@@ -764,6 +764,19 @@ fn score(f: &Features, tokens: &[Token<'_>]) -> [f64; 7] {
         || n(Noun::Database)
         || n(Noun::SecurityGroup);
     let creates = v(Verb::Create);
+    // Local users and sudo on hosts ("add user deploy with sudo on env=dev") are configuration,
+    // not IAM and not a new instance.
+    let host_users = n(Noun::Users)
+        && !n(Noun::Iam)
+        && (word("sudo") || word("sudoers") || n(Noun::Instance) || f.tags);
+    if host_users {
+        s[CONFIG] += 2.5;
+    }
+    // "patch ... and reboot": the reboot is part of patching.
+    if v(Verb::Patch) && v(Verb::Restart) {
+        s[CONFIG] += 2.0;
+        s[OPS] -= 1.0;
+    }
 
     // Verb–noun pairs: the combination says more than either word alone.
     if creates {
@@ -771,6 +784,8 @@ fn score(f: &Features, tokens: &[Token<'_>]) -> [f64; 7] {
             s[MON] += 3.0;
         } else if n(Noun::Budget) {
             s[COST] += 2.0;
+        } else if host_users {
+            s[CONFIG] += 2.5;
         } else if n(Noun::Instance)
             || n(Noun::Bucket)
             || infra_noun

@@ -1,6 +1,7 @@
 //! Plans: what an agent proposes to do, with the artifacts that will run, the risk, the cost and
 //! a content hash over everything executable. Approvals bind to that hash.
 
+pub mod playbook;
 pub mod pricing;
 pub mod render;
 
@@ -40,9 +41,27 @@ impl Risk {
 #[serde(rename_all = "lowercase")]
 pub enum ArtifactKind {
     Terraform,
+    /// A playbook, its inventory or its variables.
     Ansible,
     Log,
     Report,
+    /// `terraform plan -out`: the binary saved plan that apply runs (bound by its hash).
+    #[serde(rename = "tfplan")]
+    TerraformPlan,
+    /// `terraform show -json` of the saved plan, sensitive values masked: what reviewers and
+    /// tools read.
+    #[serde(rename = "tfplan_json")]
+    TerraformPlanJson,
+    /// What a dry run printed: `terraform plan`, `ansible-playbook --check --diff`.
+    #[serde(rename = "dry_run")]
+    DryRun,
+}
+
+impl ArtifactKind {
+    /// Bytes that are not text (printed as a note, never dumped to a terminal).
+    pub fn is_binary(self) -> bool {
+        self == ArtifactKind::TerraformPlan
+    }
 }
 
 /// A stored artifact, addressed by the SHA-256 of its bytes.
@@ -87,6 +106,33 @@ pub enum StepKind {
         #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
         input: serde_json::Value,
     },
+    /// `ansible-playbook` of one of the plan's playbooks against its inventory: a check run
+    /// (`--check --diff`) while planning where the hosts exist, the real run after approval.
+    Ansible {
+        /// Artifact name of the playbook.
+        playbook: String,
+        /// Where the hosts come from.
+        inventory: Inventory,
+        /// Hosts per batch (`serial`): a batch finishes before the next starts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        batch: Option<String>,
+        /// `max_fail_percentage` per batch: above it the run stops before the next batch.
+        #[serde(default)]
+        max_fail_percentage: u8,
+    },
+}
+
+/// The hosts an Ansible step runs against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum Inventory {
+    /// An inventory artifact of the plan (resolved from EC2 tags while planning, or given with
+    /// `--inventory`): the approval covers exactly these hosts.
+    File { name: String },
+    /// Built at apply time from the outputs of an earlier Terraform step (1-based): the first of
+    /// `outputs` that holds a non-empty list of addresses. The approval covers the Terraform
+    /// that creates those hosts and this rule, not addresses that do not exist yet.
+    StepOutputs { step: usize, outputs: Vec<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +166,18 @@ impl Step {
                 targets.len(),
                 if targets.len() == 1 { "" } else { "s" }
             ),
+            StepKind::Ansible {
+                playbook,
+                inventory,
+                ..
+            } => match inventory {
+                Inventory::File { name } => {
+                    format!("ansible-playbook {playbook} · hosts in {name}")
+                }
+                Inventory::StepOutputs { step, .. } => {
+                    format!("ansible-playbook {playbook} · hosts from step {step} outputs")
+                }
+            },
         }
     }
 }
@@ -189,6 +247,95 @@ pub struct Gate {
     pub reason: String,
 }
 
+/// A Terraform state's version: apply refuses a plan made against another one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateVersion {
+    /// Where the state lives: `local` or `s3://bucket/key`.
+    pub backend: String,
+    /// None while the stack has no state yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u64>,
+}
+
+impl StateVersion {
+    pub fn describe(&self) -> String {
+        match (&self.lineage, self.serial) {
+            (Some(l), Some(s)) => format!(
+                "{} state serial {s} (lineage {})",
+                self.backend,
+                &l[..l.len().min(8)]
+            ),
+            _ => format!("{} state: none yet", self.backend),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DryRunStatus {
+    /// `terraform plan -out` ran: the saved plan is what apply runs.
+    Planned,
+    /// `ansible-playbook --syntax-check` and `--check --diff` ran.
+    Checked,
+    /// Only `--syntax-check` ran (the hosts do not exist yet, or none were reachable).
+    SyntaxChecked,
+    /// The tool, a provider or the hosts were unavailable: see the notes.
+    Unavailable,
+    /// The tool ran and reported an error: the plan cannot be applied as it stands.
+    Failed,
+}
+
+impl DryRunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DryRunStatus::Planned => "planned",
+            DryRunStatus::Checked => "checked",
+            DryRunStatus::SyntaxChecked => "syntax checked",
+            DryRunStatus::Unavailable => "unavailable",
+            DryRunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One host's counts from an Ansible run (the PLAY RECAP line).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostResult {
+    pub host: String,
+    pub ok: u32,
+    pub changed: u32,
+    pub failed: u32,
+    pub unreachable: u32,
+    #[serde(default)]
+    pub skipped: u32,
+    #[serde(default)]
+    pub rescued: u32,
+}
+
+/// What a step's dry run found while planning, and what an approval of that step binds to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DryRun {
+    /// The step it previews (1-based, as shown).
+    pub step: usize,
+    /// `terraform` or `ansible-playbook`.
+    pub tool: String,
+    pub status: DryRunStatus,
+    /// One line: "+2 ~0 -0 (1 replaced)", "3 hosts: 2 would change, 1 unreachable".
+    pub summary: String,
+    /// What the reviewer must know (a provider that could not be downloaded, unreachable hosts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// What the approval of this step covers, in words.
+    pub binds: String,
+    /// Terraform: the state the plan was made against (bound: apply refuses if it changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateVersion>,
+    /// Ansible: per-host results of the check run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostResult>,
+}
+
 /// A proposed change, complete enough to review, approve and run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -218,14 +365,20 @@ pub struct Plan {
     pub risk_reasons: Vec<String>,
     pub cost: CostEstimate,
     pub gates: Vec<Gate>,
+    /// Dry runs made while planning (terraform plan, ansible --check), one per step that has
+    /// one; see [`DryRun`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dry_runs: Vec<DryRun>,
     pub requires_approval: bool,
     /// SHA-256 over everything that will be executed; see [`Plan::compute_hash`].
     pub content_hash: String,
 }
 
 impl Plan {
-    /// The hash an approval binds to: tenant, agent, action, target, steps and every
-    /// artifact's name and content hash. Anything that changes what runs changes this.
+    /// The hash an approval binds to: tenant, agent, action, target, steps, every artifact's
+    /// name and content hash (the saved Terraform plan among them when `terraform plan` ran) and
+    /// the Terraform state versions the dry runs saw. Anything that changes what runs changes
+    /// this.
     pub fn compute_hash(&self) -> String {
         #[derive(Serialize)]
         struct Executable<'a> {
@@ -236,6 +389,9 @@ impl Plan {
             region: &'a Option<String>,
             steps: &'a [Step],
             artifacts: Vec<(&'a str, ArtifactKind, &'a str)>,
+            // Absent (so older hashes stay valid) unless a dry run recorded a state version.
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            states: Vec<(usize, &'a StateVersion)>,
         }
         let exe = Executable {
             tenant: &self.tenant,
@@ -249,6 +405,7 @@ impl Plan {
                 .iter()
                 .map(|a| (a.name.as_str(), a.kind, a.sha256.as_str()))
                 .collect(),
+            states: self.bound_states(),
         };
         // Serialising plain structs and strings cannot fail.
         let bytes = serde_json::to_vec(&exe).unwrap_or_default();
@@ -256,6 +413,14 @@ impl Plan {
         h.update(b"opsdeck-plan-v1\n");
         h.update(&bytes);
         hex::encode(h.finalize())
+    }
+
+    /// The Terraform state versions the approval binds to, by step (1-based).
+    pub fn bound_states(&self) -> Vec<(usize, &StateVersion)> {
+        self.dry_runs
+            .iter()
+            .filter_map(|d| d.state.as_ref().map(|s| (d.step, s)))
+            .collect()
     }
 
     pub fn worst_gate(&self) -> GateResult {

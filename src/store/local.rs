@@ -8,6 +8,7 @@
 //! <root>/tenants/<t>/plans/<id>.json replaced atomically under plans.lock
 //! <root>/tenants/<t>/artifacts/ab/<sha256>
 //! <root>/tenants/<t>/stacks/<name>.json and stacks/<name>/terraform.tfstate
+//! <root>/tenants/<t>/stacks/<name>.lock    the stack's holder while a plan or apply runs
 //! <root>/tenants/<t>/workspaces/<plan id>/
 //! ```
 //! Audit appends take `audit.lock`, repair a torn last line left by a crash (it was never
@@ -19,7 +20,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::fsutil::{FileLock, ensure_private_dir, write_atomic};
-use super::{StackRecord, Store};
+use super::{StackLock, StackRecord, Store};
 use crate::approval::PlanRecord;
 use crate::audit::chain::{self, GENESIS, KeyRing};
 use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
@@ -103,6 +104,15 @@ impl LocalStore {
             }
         }
         Ok(out)
+    }
+
+    fn stack_lock_path(&self, tenant: &str, stack: &str) -> Result<PathBuf> {
+        if !valid_id(stack) {
+            return Err(Error::input(format!("invalid stack name '{stack}'")));
+        }
+        Ok(self
+            .tenant_subdir(tenant, "stacks")?
+            .join(format!("{stack}.lock")))
     }
 
     fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
@@ -546,6 +556,68 @@ impl Store for LocalStore {
             Self::read_json_dir(&self.tenant_subdir(tenant, "stacks")?)?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    fn try_lock_stack(&self, lock: &StackLock) -> Result<Option<StackLock>> {
+        let path = self.stack_lock_path(&lock.tenant, &lock.stack)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        // Write the whole record aside, then link it into place: the link fails if a lock is
+        // there, and readers never see a half-written lock.
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            lock.stack,
+            uuid::Uuid::new_v4().simple()
+        ));
+        let bytes = serde_json::to_vec_pretty(lock)
+            .map_err(|e| Error::io("encoding lock", std::io::Error::other(e)))?;
+        write_atomic(&tmp, &bytes)?;
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
+                let _ = super::fsutil::sync_dir(dir);
+                Ok(None)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                match Self::read_json::<StackLock>(&path)? {
+                    Some(holder) => Ok(Some(holder)),
+                    // Released between our link and our read: try once more.
+                    None => self.try_lock_stack(lock),
+                }
+            }
+            Err(e) => Err(Error::io(format!("creating lock {}", path.display()), e)),
+        }
+    }
+
+    fn unlock_stack(&self, tenant: &str, stack: &str, lock_id: &str) -> Result<bool> {
+        let path = self.stack_lock_path(tenant, stack)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        // Serialise check-and-remove against a break-and-retake in another process.
+        let _guard = FileLock::exclusive(&dir.join(".locks.lock"))?;
+        match Self::read_json::<StackLock>(&path)? {
+            Some(l) if l.lock_id == lock_id => {
+                fs::remove_file(&path)
+                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>> {
+        Self::read_json(&self.stack_lock_path(tenant, stack)?)
+    }
+
+    fn break_stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>> {
+        let path = self.stack_lock_path(tenant, stack)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let _guard = FileLock::exclusive(&dir.join(".locks.lock"))?;
+        let held = Self::read_json::<StackLock>(&path)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(held),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+        }
     }
 
     fn stack_state_dir(&self, tenant: &str, stack: &str) -> Result<PathBuf> {

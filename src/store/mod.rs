@@ -43,6 +43,34 @@ pub enum StackStatus {
     Destroyed,
 }
 
+/// Who holds a stack while a plan's dry run or an apply runs on it. One holder at a time; a
+/// second apply fails naming this holder. Never expires by itself: a lock left by a crashed
+/// process is broken only by `opsdeck stacks unlock NAME --force --reason ...` (audited).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackLock {
+    pub tenant: String,
+    pub stack: String,
+    /// Random id of this acquisition: only the holder that took it releases it.
+    pub lock_id: String,
+    /// `plan` (dry run while planning) or `apply`.
+    pub operation: String,
+    pub plan_id: String,
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    pub acquired_at: String,
+}
+
+impl StackLock {
+    /// "apply of plan p-x by bob on host h (pid 12) since 2026-…".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} of plan {} by {} on host {} (pid {}) since {}",
+            self.operation, self.plan_id, self.user, self.host, self.pid, self.acquired_at
+        )
+    }
+}
+
 pub trait Store: Send + Sync {
     /// `local` or `aws`.
     fn backend(&self) -> &'static str;
@@ -114,6 +142,20 @@ pub trait Store: Send + Sync {
     fn get_stack(&self, tenant: &str, name: &str) -> Result<Option<StackRecord>>;
     fn put_stack(&self, stack: &StackRecord) -> Result<()>;
     fn list_stacks(&self, tenant: &str) -> Result<Vec<StackRecord>>;
+
+    /// Takes `lock` on its stack if nobody holds it: `Ok(None)` when taken, `Ok(Some(holder))`
+    /// when someone else holds it (nothing is changed then). Atomic across processes (local:
+    /// the lock file is linked into place, O_EXCL-like; DynamoDB: a conditional put on
+    /// `attribute_not_exists`). Locks never expire on their own.
+    fn try_lock_stack(&self, lock: &StackLock) -> Result<Option<StackLock>>;
+    /// Releases the lock if `lock_id` still holds it; returns whether it did. A lock broken and
+    /// taken by someone else in the meantime is left alone.
+    fn unlock_stack(&self, tenant: &str, stack: &str, lock_id: &str) -> Result<bool>;
+    /// The current holder, if any.
+    fn stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>>;
+    /// Removes the lock whoever holds it and returns what was removed. Only the audited
+    /// `Deck::break_stack_lock` calls this.
+    fn break_stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>>;
 
     /// Local directory holding a stack's Terraform state.
     fn stack_state_dir(&self, tenant: &str, stack: &str) -> Result<PathBuf>;

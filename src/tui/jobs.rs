@@ -18,7 +18,8 @@ use crate::plan::{ArtifactKind, ChangeAction};
 type DiffResult = Result<(Box<PlanRecord>, Arc<DiffDoc>), String>;
 
 /// The plan's Terraform/Ansible artifacts against the stack's last applied configuration (or
-/// against nothing for a new stack), highlighted.
+/// against nothing for a new stack), highlighted; then what its dry runs printed (`terraform
+/// plan`, `ansible-playbook --check --diff`), as new files.
 pub fn load_diff(
     deck: &Deck,
     plan_id: &str,
@@ -31,7 +32,12 @@ pub fn load_diff(
         .artifacts(&rec.plan)
         .map_err(e)?
         .into_iter()
-        .filter(|(a, _)| matches!(a.kind, ArtifactKind::Terraform | ArtifactKind::Ansible))
+        .filter(|(a, _)| {
+            matches!(
+                a.kind,
+                ArtifactKind::Terraform | ArtifactKind::Ansible | ArtifactKind::DryRun
+            )
+        })
         .map(|(a, b)| (a.name, String::from_utf8_lossy(&b).to_string()))
         .collect();
     let tenant = &deck.tenant.name;

@@ -227,3 +227,54 @@ pub fn enrol_cli(home: &Home) -> (String, String) {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     (alice, v["totp_secret"].as_str().unwrap().to_string())
 }
+
+/// `ansible-playbook` for tests: `$OPSDECK_TEST_ANSIBLE_BIN/ansible-playbook` (tests/run.sh
+/// installs ansible-core into target/pyenv), else one on PATH; None with the reason printed.
+pub fn ansible_playbook() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("OPSDECK_TEST_ANSIBLE_BIN") {
+        let p = PathBuf::from(dir).join("ansible-playbook");
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    match opsdeck::exec::find_binary("ansible-playbook") {
+        Some(p) => Some(p),
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "ansible-playbook missing under CI; run the suite with tests/run.sh"
+            );
+            eprintln!(
+                "SKIP: no ansible-playbook (tests/run.sh installs ansible-core and sets OPSDECK_TEST_ANSIBLE_BIN)"
+            );
+            None
+        }
+    }
+}
+
+impl Home {
+    /// Writes the home's config.toml (the `[exec]` settings a test needs).
+    pub fn configure(&self, toml: &str) {
+        std::fs::write(self.path().join("config.toml"), toml).expect("write config.toml");
+    }
+
+    /// Points opsdeck at this ansible-playbook (and, optionally, more `[exec]` lines).
+    pub fn use_ansible(&self, bin: &Path, extra_exec: &str) {
+        self.configure(&format!(
+            "[exec]\nansible_playbook = {}\n{extra_exec}\n",
+            serde_json::Value::String(bin.display().to_string())
+        ));
+    }
+}
+
+/// An inventory of this machine for tests: `localhost` through the local connection, with the
+/// Python that runs Ansible and no privilege escalation (tests never need root).
+pub fn local_inventory(dir: &Path) -> PathBuf {
+    let p = dir.join("hosts.yml");
+    std::fs::write(
+        &p,
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n      ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n      ansible_become: false\n",
+    )
+    .expect("write inventory");
+    p
+}

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::approval::{PlanRecord, State};
 use crate::intent::Intent;
-use crate::plan::ChangeAction;
+use crate::plan::{ChangeAction, DryRunStatus};
 use crate::tui::action::Pane;
 use crate::tui::app::App;
 use crate::tui::theme::Meaning;
@@ -211,16 +211,21 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
             styled(
                 app,
                 Meaning::GateWarn,
-                format!(
-                    "~{}",
-                    count(ChangeAction::Update) + count(ChangeAction::Replace)
-                ),
+                format!("~{}", count(ChangeAction::Update)),
             ),
             styled(app, Meaning::Muted, " "),
             styled(
                 app,
                 Meaning::DiffRemove,
                 format!("-{}", count(ChangeAction::Delete)),
+            ),
+            styled(
+                app,
+                Meaning::GateDeny,
+                match count(ChangeAction::Replace) {
+                    0 => String::new(),
+                    n => format!("  {n} replaced"),
+                },
             ),
         ],
     ));
@@ -229,16 +234,71 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
             ChangeAction::Create => ("+", Meaning::DiffAdd),
             ChangeAction::Update => ("~", Meaning::GateWarn),
             ChangeAction::Delete => ("-", Meaning::DiffRemove),
-            ChangeAction::Replace => ("±", Meaning::GateWarn),
+            // A replacement destroys the resource first: as red as a deletion.
+            ChangeAction::Replace => ("-/+", Meaning::GateDeny),
+        };
+        let mut line = vec![
+            styled(app, m, format!("{sign} ")),
+            styled(
+                app,
+                if r.action == ChangeAction::Replace {
+                    Meaning::GateDeny
+                } else {
+                    Meaning::Text
+                },
+                r.address.clone(),
+            ),
+            styled(app, Meaning::Muted, format!(" ×{}", r.count)),
+        ];
+        if r.action == ChangeAction::Replace {
+            line.push(styled(app, Meaning::GateDeny, "  REPLACED"));
+        }
+        out.push(kv(app, "", line));
+    }
+    // What terraform plan / ansible --check found, and what an approval binds to.
+    for d in &p.dry_runs {
+        let m = match d.status {
+            DryRunStatus::Planned | DryRunStatus::Checked => Meaning::Success,
+            DryRunStatus::SyntaxChecked | DryRunStatus::Unavailable => Meaning::GateWarn,
+            DryRunStatus::Failed => Meaning::GateDeny,
         };
         out.push(kv(
             app,
-            "",
+            "dry run",
             vec![
-                styled(app, m, format!("{sign} ")),
-                styled(app, Meaning::Text, r.address.clone()),
-                styled(app, Meaning::Muted, format!(" ×{}", r.count)),
+                styled(app, Meaning::Text, format!("step {} {} ", d.step, d.tool)),
+                styled(app, m, d.status.as_str().to_string()),
+                styled(app, Meaning::Text, format!(": {}", d.summary)),
             ],
+        ));
+        for n in &d.notes {
+            out.push(kv(app, "", vec![styled(app, Meaning::GateWarn, n.clone())]));
+        }
+        for h in &d.hosts {
+            out.push(kv(
+                app,
+                "",
+                vec![
+                    styled(app, Meaning::Text, h.host.clone()),
+                    styled(
+                        app,
+                        if h.failed + h.unreachable > 0 {
+                            Meaning::GateDeny
+                        } else {
+                            Meaning::Muted
+                        },
+                        format!(
+                            "  ok={} changed={} failed={} unreachable={}",
+                            h.ok, h.changed, h.failed, h.unreachable
+                        ),
+                    ),
+                ],
+            ));
+        }
+        out.push(kv(
+            app,
+            "",
+            vec![styled(app, Meaning::Muted, format!("binds: {}", d.binds))],
         ));
     }
     let mut risk = vec![styled(

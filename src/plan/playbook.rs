@@ -1,0 +1,171 @@
+//! Renders Ansible playbooks from `templates/ansible/`. The templates use `[[ ]]` and `[% %]`
+//! for opsdeck's own rendering so that Ansible's `{{ }}` stays as Ansible reads it. Every value
+//! that comes from a request goes through the `yaml` filter: a double-quoted scalar tagged
+//! `!unsafe`, so it can neither break the YAML structure nor be evaluated by Ansible as a
+//! template. Compiled into the binary like the Terraform templates.
+
+use std::sync::LazyLock;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{Environment, Value};
+
+use crate::error::{Error, Result};
+
+/// (template name, source). Every file under templates/ansible is listed here and tested.
+pub const ANSIBLE_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "ansible/_play.yml.j2",
+        include_str!("../../templates/ansible/_play.yml.j2"),
+    ),
+    (
+        "ansible/packages.yml.j2",
+        include_str!("../../templates/ansible/packages.yml.j2"),
+    ),
+    (
+        "ansible/service.yml.j2",
+        include_str!("../../templates/ansible/service.yml.j2"),
+    ),
+    (
+        "ansible/nginx_tls.yml.j2",
+        include_str!("../../templates/ansible/nginx_tls.yml.j2"),
+    ),
+    (
+        "ansible/patch.yml.j2",
+        include_str!("../../templates/ansible/patch.yml.j2"),
+    ),
+    (
+        "ansible/users.yml.j2",
+        include_str!("../../templates/ansible/users.yml.j2"),
+    ),
+    (
+        "ansible/ssh_hardening.yml.j2",
+        include_str!("../../templates/ansible/ssh_hardening.yml.j2"),
+    ),
+    (
+        "ansible/cloudwatch_agent.yml.j2",
+        include_str!("../../templates/ansible/cloudwatch_agent.yml.j2"),
+    ),
+];
+
+/// `[[ ]]`, `[% %]`, `[# #]`: leaves Ansible's `{{ }}` alone.
+fn syntax() -> std::result::Result<SyntaxConfig, minijinja::Error> {
+    SyntaxConfig::builder()
+        .block_delimiters("[%", "%]")
+        .variable_delimiters("[[", "]]")
+        .comment_delimiters("[#", "#]")
+        .build()
+}
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    match syntax() {
+        Ok(syntax) => env.set_syntax(syntax),
+        Err(e) => tracing::error!(error = %e, "playbook template syntax"),
+    }
+    env.set_keep_trailing_newline(true);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_filter("yaml", yaml_filter);
+    env.add_filter("comment", comment);
+    for (name, src) in ANSIBLE_TEMPLATES {
+        // A template that fails to parse is caught by the render test; keep the others usable.
+        if let Err(e) = env.add_template(name, src) {
+            tracing::error!(template = name, error = %e, "template does not parse");
+        }
+    }
+    env
+});
+
+/// Renders a playbook: the play header (`_play.yml.j2`) and then the template's body of the play.
+pub fn render(name: &str, ctx: &Value) -> Result<String> {
+    let mut out = render_one(HEADER, ctx)?;
+    out.push_str(&render_one(name, ctx)?);
+    Ok(out)
+}
+
+const HEADER: &str = "ansible/_play.yml.j2";
+
+fn render_one(name: &str, ctx: &Value) -> Result<String> {
+    let tmpl = ENV
+        .get_template(name)
+        .map_err(|e| Error::input(format!("template {name}: {e}")))?;
+    tmpl.render(ctx)
+        .map_err(|e| Error::input(format!("rendering {name}: {e}")))
+}
+
+/// A YAML value Ansible takes literally: strings double-quoted (JSON escapes are YAML escapes, and
+/// a quoted "no" stays a string), tagged `!unsafe` when they hold a `{` so Ansible never
+/// evaluates them as a template (the tag is not used on other strings: Ansible then resolves
+/// "no" to false); numbers and booleans plain; lists in flow style.
+pub fn yaml(v: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match v {
+        J::Null => "null".into(),
+        J::Bool(b) => b.to_string(),
+        J::Number(n) => n.to_string(),
+        J::String(s) => yaml_str(s),
+        J::Array(a) => format!("[{}]", a.iter().map(yaml).collect::<Vec<_>>().join(", ")),
+        J::Object(o) => format!(
+            "{{{}}}",
+            o.iter()
+                .map(|(k, v)| format!("{}: {}", J::String(k.clone()), yaml(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A string scalar as [`yaml`] writes it.
+pub fn yaml_str(s: &str) -> String {
+    let quoted = serde_json::Value::String(s.to_string()).to_string();
+    if s.contains('{') {
+        format!("!unsafe {quoted}")
+    } else {
+        quoted
+    }
+}
+
+fn yaml_filter(v: Value) -> std::result::Result<String, minijinja::Error> {
+    let json: serde_json::Value = serde_json::to_value(&v).map_err(|e| {
+        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+    })?;
+    Ok(yaml(&json))
+}
+
+/// Text for a `#` comment line: one line, no control characters.
+fn comment(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_template_parses() {
+        for (name, src) in ANSIBLE_TEMPLATES {
+            let mut env = Environment::new();
+            env.set_syntax(syntax().unwrap());
+            if let Err(e) = env.add_template(name, src) {
+                panic!("{name}: {e:#}");
+            }
+            assert!(ENV.get_template(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn request_text_cannot_become_yaml_or_a_template() {
+        assert_eq!(
+            yaml(&json!("nginx\"\n- hosts: evil")),
+            r#""nginx\"\n- hosts: evil""#
+        );
+        assert_eq!(
+            yaml(&json!("{{ lookup('pipe', 'id') }}")),
+            r#"!unsafe "{{ lookup('pipe', 'id') }}""#
+        );
+        assert_eq!(yaml(&json!(["no", 1, true])), r#"["no", 1, true]"#);
+        assert_eq!(comment("a\nb\u{1b}[31m"), "a b [31m");
+    }
+}
