@@ -13,6 +13,8 @@ use super::typo::{allowed_edits, osa_within};
 use super::words::{Unit, compact_window};
 use super::{AgentKind, Evidence, Intent, IntentError, LOW_CONFIDENCE};
 
+mod insight;
+
 const MAX_LEN: usize = 4000;
 
 /// What one token turned out to be.
@@ -708,6 +710,28 @@ fn score(f: &Features, tokens: &[Token<'_>]) -> [f64; 7] {
     if n(Noun::Savings) && n(Noun::Volume) {
         s[COST] += 1.5;
     }
+    // "CPU of i-0abc over the last 6 hours" asks about a metric, not for the instance.
+    if n(Noun::Metric)
+        && !n(Noun::SecurityGroup)
+        && f.first_verb(&[
+            Verb::Create,
+            Verb::Destroy,
+            Verb::Restart,
+            Verb::Start,
+            Verb::Stop,
+            Verb::Terminate,
+            Verb::Run,
+            Verb::Rotate,
+            Verb::Snapshot,
+            Verb::Scale,
+        ])
+        .is_none()
+    {
+        s[MON] += 2.0;
+        if f.instance_ids || n(Noun::Instance) {
+            s[OPS] -= 1.0;
+        }
+    }
     s
 }
 
@@ -1204,6 +1228,7 @@ fn extract_params(
             }
         }
     }
+    insight::add(tokens, f, agent, &mut p);
     p
 }
 
