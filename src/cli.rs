@@ -833,6 +833,12 @@ fn print_plan(rec: &PlanRecord) {
         };
         println!("  {sign} {}{count}", r.address);
     }
+    if p.steps.iter().any(|s| matches!(s.kind, crate::plan::StepKind::Aws { .. })) {
+        println!("steps");
+        for (n, s) in p.steps.iter().enumerate() {
+            println!("  {}. {}  [{}]", n + 1, s.description, s.tool_line());
+        }
+    }
     println!("artifacts");
     for a in &p.artifacts {
         println!("  {:<20} {:>7} B  sha256:{}", a.name, a.size, a.sha256);

@@ -827,7 +827,7 @@ fn choose_action(agent: AgentKind, f: &Features, tokens: &[Token<'_>]) -> &'stat
             let private = tokens.iter().any(|t| t.lower == "private");
             if v(Verb::Remediate) || (v(Verb::Configure) && n(Noun::Encryption)) || private {
                 "remediate"
-            } else if n(Noun::Findings) || n(Noun::ThreatService) {
+            } else if n(Noun::ThreatService) || (n(Noun::Findings) && !v(Verb::Scan)) {
                 "findings"
             } else {
                 "scan"

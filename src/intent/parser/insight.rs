@@ -51,10 +51,19 @@ fn security(tokens: &[Token<'_>], f: &Features, p: &mut BTreeMap<String, Value>)
             _ => {}
         }
     }
+    if let Some(c) = tokens
+        .iter()
+        .find(|t| matches!(t.lower.as_str(), "0.0.0.0/0" | "::/0"))
+    {
+        p.entry("cidr".into()).or_insert(json!(c.lower));
+    }
     ports.sort_unstable();
     ports.dedup();
     if !ports.is_empty() {
         p.entry("ports".into()).or_insert(json!(ports));
+    }
+    if f.noun(Noun::Encryption) {
+        p.entry("encryption".into()).or_insert(json!(true));
     }
     // What a scan covers: only what the request names; nothing named means everything.
     let mut scope: Vec<&str> = Vec::new();
