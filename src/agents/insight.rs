@@ -27,17 +27,22 @@ pub(crate) fn config(aws: &AwsAccess, region: &str) -> Result<SdkConfig> {
     aws.config_blocking(region)
 }
 
-/// An S3 client for `region` on top of `conf`: path-style whenever an endpoint is overridden
-/// (moto, LocalStack, VPC endpoints by IP), as [`AwsAccess::s3`] does.
-pub(crate) fn s3_client(aws: &AwsAccess, conf: &SdkConfig, region: &str) -> aws_sdk_s3::Client {
-    let path_style = aws.endpoint_url().is_some()
+/// Whether S3 needs path-style addressing: whenever an endpoint is overridden (moto, LocalStack,
+/// VPC endpoints by IP), as [`AwsAccess::s3`] decides.
+pub(crate) fn path_style(aws: &AwsAccess, conf: &SdkConfig) -> bool {
+    aws.endpoint_url().is_some()
         || conf.endpoint_url().is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-    let c = aws_sdk_s3::config::Builder::from(conf)
-        .region(aws_config::Region::new(region.to_string()))
-        .force_path_style(path_style)
-        .build();
-    aws_sdk_s3::Client::from_conf(c)
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+}
+
+/// An S3 client for `region` on top of `conf` (buckets live in their own regions).
+pub(crate) fn s3_for(conf: &SdkConfig, region: &str, path_style: bool) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(conf)
+            .region(aws_config::Region::new(region.to_string()))
+            .force_path_style(path_style)
+            .build(),
+    )
 }
 
 /// An SDK error as the person at the keyboard reads it.

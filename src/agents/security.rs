@@ -79,12 +79,6 @@ fn account_id(aws: &AwsAccess, conf: &SdkConfig) -> Result<String> {
     })?
 }
 
-fn path_style(aws: &AwsAccess, conf: &SdkConfig) -> bool {
-    aws.endpoint_url().is_some()
-        || conf.endpoint_url().is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
-}
-
 /// Account- and bucket-level exposure of every bucket (or of `only`).
 pub(crate) fn scan_s3(
     req: &AgentRequest<'_>,
@@ -107,7 +101,7 @@ pub(crate) fn scan_s3(
             "the account-level Block Public Access setting could not be read ({e}); buckets are judged as if it were off"
         )),
     }
-    let path_style = path_style(aws, conf);
+    let path_style = insight::path_style(aws, conf);
     let names: Vec<(String, Option<String>)> = match only {
         Some(name) => {
             let s3c = s3::client(conf, region, path_style);

@@ -861,12 +861,14 @@ fn language(d: &str) -> &'static str {
     let fr = score(&["le", "les", "est", "très", "et", "mais", "merci", "produit"]);
     let de = score(&["der", "die", "das", "ist", "sehr", "und", "aber", "danke"]);
     let en = score(&["the", "is", "and", "very", "but", "it", "was", "thanks"]);
-    let best = [(en, "en"), (es, "es"), (fr, "fr"), (de, "de")]
-        .into_iter()
-        .max_by_key(|(n, _)| *n)
-        .map(|(_, l)| l)
-        .unwrap_or("en");
-    best
+    // Ties (and text with none of the words) read as English.
+    let mut best = (en, "en");
+    for (n, l) in [(es, "es"), (fr, "fr"), (de, "de")] {
+        if n > best.0 {
+            best = (n, l);
+        }
+    }
+    best.1
 }
 
 fn pii(text: &str) -> Vec<Value> {

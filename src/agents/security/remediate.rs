@@ -355,9 +355,7 @@ pub async fn execute(
     let mut log = String::new();
     let mut done = Vec::new();
     let mut failed = Vec::new();
-    let path_style = aws.endpoint_url().is_some()
-        || conf.endpoint_url().is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let path_style = insight::path_style(aws, &conf);
     for target in targets {
         if *cancel.borrow() {
             log.push_str(&format!("cancelled before {target}\n"));

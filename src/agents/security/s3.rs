@@ -241,12 +241,7 @@ pub async fn inspect(
 }
 
 pub fn client(conf: &SdkConfig, region: &str, path_style: bool) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(conf)
-            .region(aws_config::Region::new(region.to_string()))
-            .force_path_style(path_style)
-            .build(),
-    )
+    crate::agents::insight::s3_for(conf, region, path_style)
 }
 
 /// An S3 Control client. S3 Control puts the account id in front of the host name; an endpoint
