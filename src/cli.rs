@@ -769,8 +769,11 @@ fn export_report(r: &ReportRecord, dir: &std::path::Path) -> Result<()> {
     let io = |e: std::io::Error| Error::io(format!("exporting the report to {}", dir.display()), e);
     std::fs::create_dir_all(dir).map_err(io)?;
     let body = serde_json::to_vec_pretty(&r.report).map_err(|e| io(e.into()))?;
-    std::fs::write(dir.join("report.json"), crate::redact::redact(&String::from_utf8_lossy(&body)))
-        .map_err(io)?;
+    std::fs::write(
+        dir.join("report.json"),
+        crate::redact::redact(&String::from_utf8_lossy(&body)),
+    )
+    .map_err(io)?;
     for f in &r.report.files {
         // Names come from the agent; keep them inside DIR.
         let name = std::path::Path::new(&f.name)
@@ -874,7 +877,10 @@ fn print_plan(rec: &PlanRecord) {
         };
         println!("  {sign} {}{count}", r.address);
     }
-    if p.steps.iter().any(|s| matches!(s.kind, crate::plan::StepKind::Aws { .. })) {
+    if p.steps
+        .iter()
+        .any(|s| matches!(s.kind, crate::plan::StepKind::Aws { .. }))
+    {
         println!("steps");
         for (n, s) in p.steps.iter().enumerate() {
             println!("  {}. {}  [{}]", n + 1, s.description, s.tool_line());

@@ -49,7 +49,10 @@ fn seed_lambda_logs(endpoint: &str, function: &str) -> usize {
                 true,
             ),
             1 => (
-                format!("2026-11-24T10:00:00.000Z {request} Task timed out after {}.01 seconds", 3 + i % 4),
+                format!(
+                    "2026-11-24T10:00:00.000Z {request} Task timed out after {}.01 seconds",
+                    3 + i % 4
+                ),
                 true,
             ),
             2 if i % 4 == 2 => (
@@ -87,7 +90,10 @@ fn seed_lambda_logs(endpoint: &str, function: &str) -> usize {
                 .unwrap();
         }
         // Two streams, as concurrent executions write.
-        let (a, b): (Vec<_>, Vec<_>) = events.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let (a, b): (Vec<_>, Vec<_>) = events
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| i % 2 == 0);
         for (stream, evs) in [("2026/11/24/[$LATEST]a1", a), ("2026/11/24/[$LATEST]b2", b)] {
             logs.put_log_events()
                 .log_group_name(&group)
@@ -140,26 +146,49 @@ fn error_logs_of_a_lambda_function_grouped_and_charted() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &moto.endpoint);
     let r = report(
-        deck.request(&format!("Show last 24h error logs from Lambda {function}"), &quiet)
-            .unwrap(),
+        deck.request(
+            &format!("Show last 24h error logs from Lambda {function}"),
+            &quiet,
+        )
+        .unwrap(),
     );
-    assert_eq!(r.report.data["log_group"], format!("/aws/lambda/{function}"));
-    assert_eq!(r.report.data["events_read"], expected as u64, "{}", r.report.summary);
+    assert_eq!(
+        r.report.data["log_group"],
+        format!("/aws/lambda/{function}")
+    );
+    assert_eq!(
+        r.report.data["events_read"], expected as u64,
+        "{}",
+        r.report.summary
+    );
     assert_eq!(r.report.data["complete"], true);
     // Three message shapes, whatever the ids, numbers and timestamps in them.
     let groups = r.report.data["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 3, "{groups:#?}");
     let total: u64 = groups.iter().map(|g| g["count"].as_u64().unwrap()).sum();
     assert_eq!(total, expected as u64);
-    assert!(groups[0]["signature"].as_str().unwrap().contains("ERROR payment <n> failed for order <n>"));
+    assert!(
+        groups[0]["signature"]
+            .as_str()
+            .unwrap()
+            .contains("ERROR payment <n> failed for order <n>")
+    );
     // The chart covers the window hour by hour and adds up to the same count.
     let points = series(&r);
     assert!((24..=25).contains(&points.len()), "{}", points.len());
     assert_eq!(points.iter().map(|p| p.1).sum::<f64>(), expected as f64);
     assert_eq!(table(&r, "repeated messages").len(), 3);
-    assert!(r.report.summary.starts_with(&format!("{expected} error events in /aws/lambda/{function}")));
+    assert!(r.report.summary.starts_with(&format!(
+        "{expected} error events in /aws/lambda/{function}"
+    )));
     // Ordinary lines never appear; the events file keeps them verbatim.
-    let file = &r.report.files.iter().find(|f| f.name == "events.jsonl").unwrap().content;
+    let file = &r
+        .report
+        .files
+        .iter()
+        .find(|f| f.name == "events.jsonl")
+        .unwrap()
+        .content;
     let text = String::from_utf8_lossy(file);
     assert_eq!(text.lines().count(), expected);
     assert!(!text.contains("START RequestId"));
@@ -183,7 +212,10 @@ fn unknown_log_groups_get_suggestions_and_all_logs_without_a_filter() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("log group not found"), "{err}");
-    assert!(err.contains(&format!("did you mean /aws/lambda/{function}")), "{err}");
+    assert!(
+        err.contains(&format!("did you mean /aws/lambda/{function}")),
+        "{err}"
+    );
     // Without "error", every line of the window (24 hours by default: 144 lines).
     let r = report(
         deck.request(&format!("show logs from lambda {function}"), &quiet)
@@ -193,11 +225,19 @@ fn unknown_log_groups_get_suggestions_and_all_logs_without_a_filter() {
     assert_eq!(r.report.data["filter_pattern"], Value::Null);
     // A quoted term is the filter.
     let r = report(
-        deck.request(&format!("show logs from lambda {function} matching 'KeyError'"), &quiet)
-            .unwrap(),
+        deck.request(
+            &format!("show logs from lambda {function} matching 'KeyError'"),
+            &quiet,
+        )
+        .unwrap(),
     );
     assert_eq!(r.report.data["filter_pattern"], "\"KeyError\"");
-    assert!(r.report.data["groups"][0]["signature"].as_str().unwrap().contains("KeyError"));
+    assert!(
+        r.report.data["groups"][0]["signature"]
+            .as_str()
+            .unwrap()
+            .contains("KeyError")
+    );
 }
 
 #[test]
@@ -211,8 +251,17 @@ fn pagination_stops_at_the_cap_and_says_what_is_left() {
     let now = now_ms();
     let n = 25_000i64;
     run(async {
-        logs.create_log_group().log_group_name(&group).send().await.unwrap();
-        logs.create_log_stream().log_group_name(&group).log_stream_name("s").send().await.unwrap();
+        logs.create_log_group()
+            .log_group_name(&group)
+            .send()
+            .await
+            .unwrap();
+        logs.create_log_stream()
+            .log_group_name(&group)
+            .log_stream_name("s")
+            .send()
+            .await
+            .unwrap();
         let events: Vec<InputLogEvent> = (0..n)
             .map(|i| {
                 InputLogEvent::builder()
@@ -235,13 +284,25 @@ fn pagination_stops_at_the_cap_and_says_what_is_left() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &moto.endpoint);
     let r = report(
-        deck.request(&format!("show error logs from lambda {function} for the last 24h"), &quiet)
-            .unwrap(),
+        deck.request(
+            &format!("show error logs from lambda {function} for the last 24h"),
+            &quiet,
+        )
+        .unwrap(),
     );
     assert_eq!(r.report.data["events_read"], 20_000);
     assert_eq!(r.report.data["complete"], false);
-    assert!(r.report.summary.starts_with("20000+ error events"), "{}", r.report.summary);
-    let note = r.report.notes.iter().find(|n| n.contains("the cap")).expect("a cap note");
+    assert!(
+        r.report.summary.starts_with("20000+ error events"),
+        "{}",
+        r.report.summary
+    );
+    let note = r
+        .report
+        .notes
+        .iter()
+        .find(|n| n.contains("the cap"))
+        .expect("a cap note");
     // 5,000 events were not read: the estimate from the rate so far says about that.
     let estimate: u64 = note
         .split("about ")
@@ -250,10 +311,19 @@ fn pagination_stops_at_the_cap_and_says_what_is_left() {
         .and_then(|s| s.parse().ok())
         .unwrap();
     assert!((4_500..=5_500).contains(&estimate), "{note}");
-    assert!(note.contains("aws logs filter-log-events") && note.contains(&group), "{note}");
+    assert!(
+        note.contains("aws logs filter-log-events") && note.contains(&group),
+        "{note}"
+    );
     // One message shape, counted in full; the file keeps a bounded sample.
     assert_eq!(r.report.data["groups"].as_array().unwrap().len(), 1);
-    let file = &r.report.files.iter().find(|f| f.name == "events.jsonl").unwrap().content;
+    let file = &r
+        .report
+        .files
+        .iter()
+        .find(|f| f.name == "events.jsonl")
+        .unwrap()
+        .content;
     assert_eq!(String::from_utf8_lossy(file).lines().count(), 2_000);
 }
 
@@ -268,8 +338,15 @@ fn seed_cpu(stub: &Stub, instance: &str) -> Vec<f64> {
         .map(|(i, v)| {
             MetricDatum::builder()
                 .metric_name("CPUUtilization")
-                .dimensions(Dimension::builder().name("InstanceId").value(instance).build())
-                .timestamp(aws_smithy_types::DateTime::from_secs(now - 6 * 3600 + 60 + i as i64 * 300))
+                .dimensions(
+                    Dimension::builder()
+                        .name("InstanceId")
+                        .value(instance)
+                        .build(),
+                )
+                .timestamp(aws_smithy_types::DateTime::from_secs(
+                    now - 6 * 3600 + 60 + i as i64 * 300,
+                ))
                 .value(*v)
                 .build()
         })
@@ -302,8 +379,11 @@ fn cpu_of_an_instance_as_a_chart() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let r = report(
-        deck.request(&format!("show CPU of instance {instance} over the last 6 hours"), &quiet)
-            .unwrap(),
+        deck.request(
+            &format!("show CPU of instance {instance} over the last 6 hours"),
+            &quiet,
+        )
+        .unwrap(),
     );
     assert_eq!(r.intent.agent, opsdeck::intent::AgentKind::Monitor);
     let points = series(&r);
@@ -315,10 +395,17 @@ fn cpu_of_an_instance_as_a_chart() {
     let mean_in = values.iter().sum::<f64>() / values.len() as f64;
     let mean_out = points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64;
     assert!((mean_in - mean_out).abs() < 3.0, "{mean_in} vs {mean_out}");
-    assert!(r.report.summary.contains(&format!("CPU {instance}: avg")), "{}", r.report.summary);
+    assert!(
+        r.report.summary.contains(&format!("CPU {instance}: avg")),
+        "{}",
+        r.report.summary
+    );
     // The SDK spoke CBOR to CloudWatch; the stub translated it for moto.
     let calls = stub.calls_to("monitoring");
-    let gmd = calls.iter().find(|c| c.operation == "GetMetricData").expect("GetMetricData");
+    let gmd = calls
+        .iter()
+        .find(|c| c.operation == "GetMetricData")
+        .expect("GetMetricData");
     assert_eq!(
         gmd.body["MetricDataQueries"][0]["MetricStat"]["Metric"]["Dimensions"][0]["Value"],
         json!(instance)
@@ -326,10 +413,17 @@ fn cpu_of_an_instance_as_a_chart() {
     // Nothing for an instance that reports no data: said, not invented.
     let other = instance_id();
     let r = report(
-        deck.request(&format!("show CPU of instance {other} for the last 1h"), &quiet)
-            .unwrap(),
+        deck.request(
+            &format!("show CPU of instance {other} for the last 1h"),
+            &quiet,
+        )
+        .unwrap(),
     );
-    assert!(r.report.summary.starts_with("no datapoints"), "{}", r.report.summary);
+    assert!(
+        r.report.summary.starts_with("no datapoints"),
+        "{}",
+        r.report.summary
+    );
 }
 
 #[test]
@@ -347,8 +441,15 @@ fn lambda_metrics_and_load_balancer_by_name() {
                 .map(|i| {
                     MetricDatum::builder()
                         .metric_name(metric)
-                        .dimensions(Dimension::builder().name("FunctionName").value(&function).build())
-                        .timestamp(aws_smithy_types::DateTime::from_secs(now - 3600 + 30 + i * 300))
+                        .dimensions(
+                            Dimension::builder()
+                                .name("FunctionName")
+                                .value(&function)
+                                .build(),
+                        )
+                        .timestamp(aws_smithy_types::DateTime::from_secs(
+                            now - 3600 + 30 + i * 300,
+                        ))
                         .value(v)
                         .build()
                 })
@@ -364,14 +465,20 @@ fn lambda_metrics_and_load_balancer_by_name() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let r = report(
-        deck.request(&format!("show invocations of lambda {function} for the last 1h"), &quiet)
-            .unwrap(),
+        deck.request(
+            &format!("show invocations of lambda {function} for the last 1h"),
+            &quiet,
+        )
+        .unwrap(),
     );
     let total: f64 = series(&r).iter().map(|p| p.1).sum();
     assert_eq!(total, 12.0 * 120.0);
     let r = report(
-        deck.request(&format!("show 5xx errors for function {function} in the last 1h"), &quiet)
-            .unwrap(),
+        deck.request(
+            &format!("show 5xx errors for function {function} in the last 1h"),
+            &quiet,
+        )
+        .unwrap(),
     );
     assert_eq!(r.report.data["series"][0]["metric"]["name"], "Errors");
     assert_eq!(series(&r).iter().map(|p| p.1).sum::<f64>(), 72.0);
@@ -382,7 +489,12 @@ fn lambda_metrics_and_load_balancer_by_name() {
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
     let name = unique("web").chars().take(20).collect::<String>();
     let arn = run(async {
-        let vpc = ec2.create_vpc().cidr_block("10.1.0.0/16").send().await.unwrap();
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.1.0.0/16")
+            .send()
+            .await
+            .unwrap();
         let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
         let mut subnets = Vec::new();
         for (cidr, az) in [("10.1.1.0/24", "us-east-1a"), ("10.1.2.0/24", "us-east-1b")] {
@@ -403,7 +515,10 @@ fn lambda_metrics_and_load_balancer_by_name() {
             .send()
             .await
             .unwrap();
-        lb.load_balancers()[0].load_balancer_arn().unwrap().to_string()
+        lb.load_balancers()[0]
+            .load_balancer_arn()
+            .unwrap()
+            .to_string()
     });
     let dimension = arn.split_once(":loadbalancer/").unwrap().1.to_string();
     run(async {
@@ -411,7 +526,12 @@ fn lambda_metrics_and_load_balancer_by_name() {
             .map(|i| {
                 MetricDatum::builder()
                     .metric_name("TargetResponseTime")
-                    .dimensions(Dimension::builder().name("LoadBalancer").value(&dimension).build())
+                    .dimensions(
+                        Dimension::builder()
+                            .name("LoadBalancer")
+                            .value(&dimension)
+                            .build(),
+                    )
                     .timestamp(aws_smithy_types::DateTime::from_secs(now - 3000 + i * 300))
                     .value(0.2 + i as f64 * 0.1)
                     .build()
@@ -425,17 +545,32 @@ fn lambda_metrics_and_load_balancer_by_name() {
             .unwrap();
     });
     let r = report(
-        deck.request(&format!("average latency of ALB {name} over the last 1h"), &quiet)
-            .unwrap(),
+        deck.request(
+            &format!("average latency of ALB {name} over the last 1h"),
+            &quiet,
+        )
+        .unwrap(),
     );
-    assert_eq!(r.report.data["series"][0]["target"]["LoadBalancer"]["dimension"], json!(dimension));
+    assert_eq!(
+        r.report.data["series"][0]["target"]["LoadBalancer"]["dimension"],
+        json!(dimension)
+    );
     let points = series(&r);
-    assert!((points.iter().map(|p| p.1).fold(0.0, f64::max) - 0.7).abs() < 1e-9, "{points:?}");
+    assert!(
+        (points.iter().map(|p| p.1).fold(0.0, f64::max) - 0.7).abs() < 1e-9,
+        "{points:?}"
+    );
     let err = deck
-        .request("average latency of ALB no-such-alb over the last 1h", &quiet)
+        .request(
+            "average latency of ALB no-such-alb over the last 1h",
+            &quiet,
+        )
         .unwrap_err()
         .to_string();
-    assert!(err.contains("load balancer not found: no-such-alb"), "{err}");
+    assert!(
+        err.contains("load balancer not found: no-such-alb"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -460,11 +595,22 @@ fn alarm_created_after_approval_then_listed_in_alarm_state() {
         r.instances()[0].instance_id().unwrap().to_string()
     });
     let home = Home::new();
-    let t = Team::new(&home, None, &[("alice", &[Role::Admin]), ("bob", &[Role::Approver]), ("olga", &[Role::Operator])]);
+    let t = Team::new(
+        &home,
+        None,
+        &[
+            ("alice", &[Role::Admin]),
+            ("bob", &[Role::Approver]),
+            ("olga", &[Role::Operator]),
+        ],
+    );
     let clock: Arc<dyn Clock> = t.clock.clone();
     let olga = seed::deck(&home, "olga", Some(clock.clone()), &stub.url);
     let rec = match olga
-        .request(&format!("create an alarm when CPU of {instance} is above 80% for 10 minutes"), &quiet)
+        .request(
+            &format!("create an alarm when CPU of {instance} is above 80% for 10 minutes"),
+            &quiet,
+        )
         .unwrap()
     {
         Answer::Plan(p) => *p,
@@ -473,10 +619,20 @@ fn alarm_created_after_approval_then_listed_in_alarm_state() {
     assert_eq!(rec.state, State::Pending);
     let p = &rec.plan;
     let name = format!("opsdeck-cpuutilization-{instance}-gt-80");
-    let opsdeck::plan::StepKind::Aws { service, operation, targets, input, .. } = &p.steps[0].kind else {
+    let opsdeck::plan::StepKind::Aws {
+        service,
+        operation,
+        targets,
+        input,
+        ..
+    } = &p.steps[0].kind
+    else {
         panic!("not an AWS step");
     };
-    assert_eq!((service.as_str(), operation.as_str()), ("cloudwatch", "PutMetricAlarm"));
+    assert_eq!(
+        (service.as_str(), operation.as_str()),
+        ("cloudwatch", "PutMetricAlarm")
+    );
     assert_eq!(targets, &vec![name.clone()]);
     assert_eq!(input["Threshold"], 80.0);
     assert_eq!(input["Period"], 300);
@@ -488,7 +644,13 @@ fn alarm_created_after_approval_then_listed_in_alarm_state() {
     let exists = |n: String| {
         let cw = cw.clone();
         run(async move {
-            !cw.describe_alarms().alarm_names(n).send().await.unwrap().metric_alarms().is_empty()
+            !cw.describe_alarms()
+                .alarm_names(n)
+                .send()
+                .await
+                .unwrap()
+                .metric_alarms()
+                .is_empty()
         })
     };
     assert!(!exists(name.clone()));
@@ -520,7 +682,12 @@ fn alarm_created_after_approval_then_listed_in_alarm_state() {
     assert!(row[4].starts_with("Threshold Crossed"));
     // The trail shows the request, the approval and the outcome.
     let trail = std::fs::read_to_string(home.audit_file("default")).unwrap();
-    for ev in ["\"queued\"", "\"approved\"", "\"executing\"", "\"completed\""] {
+    for ev in [
+        "\"queued\"",
+        "\"approved\"",
+        "\"executing\"",
+        "\"completed\"",
+    ] {
         assert!(trail.contains(ev), "{ev}");
     }
     // A threshold is needed for a CPU alarm; errors alarms default to "any".
@@ -544,10 +711,18 @@ fn through_the_real_binary_with_the_stub_for_cloudwatch() {
         .cmd()
         .envs(moto.env())
         .envs(stub.env())
-        .args(["--json", "ask", &format!("Show last 24h error logs from Lambda {function}")])
+        .args([
+            "--json",
+            "ask",
+            &format!("Show last 24h error logs from Lambda {function}"),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["agent"], "monitor");
     assert_eq!(v["report"]["data"]["events_read"], expected as u64);
@@ -557,12 +732,19 @@ fn through_the_real_binary_with_the_stub_for_cloudwatch() {
         .cmd()
         .envs(moto.env())
         .envs(stub.env())
-        .args(["ask", &format!("Show last 24h error logs from Lambda {function}")])
+        .args([
+            "ask",
+            &format!("Show last 24h error logs from Lambda {function}"),
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("repeated messages (3 rows)"), "{text}");
-    assert!(text.lines().any(|l| l.chars().all(|c| "▁▂▃▄▅▆▇█".contains(c)) && l.chars().count() >= 24), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.chars().all(|c| "▁▂▃▄▅▆▇█".contains(c)) && l.chars().count() >= 24),
+        "{text}"
+    );
 
     // CloudWatch through the per-service endpoint (AWS_ENDPOINT_URL_CLOUDWATCH).
     let instance = instance_id();
@@ -572,14 +754,29 @@ fn through_the_real_binary_with_the_stub_for_cloudwatch() {
         .cmd()
         .envs(moto.env())
         .envs(stub.env())
-        .args(["--json", "ask", &format!("show CPU of instance {instance} over the last 6 hours")])
+        .args([
+            "--json",
+            "ask",
+            &format!("show CPU of instance {instance} over the last 6 hours"),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["report"]["outputs"][0]["shape"], "series");
-    assert!(stub.calls_to("monitoring").iter().any(|c| c.operation == "GetMetricData"));
-    assert!(stub.calls().iter().all(|c| c.service == "monitoring"), "only CloudWatch goes to the stub");
+    assert!(
+        stub.calls_to("monitoring")
+            .iter()
+            .any(|c| c.operation == "GetMetricData")
+    );
+    assert!(
+        stub.calls().iter().all(|c| c.service == "monitoring"),
+        "only CloudWatch goes to the stub"
+    );
 }
 
 #[test]

@@ -63,7 +63,12 @@ fn seed_account(endpoint: &str) -> Seeded {
         }
         s3.put_bucket_policy()
             .bucket("web-assets-public")
-            .policy(policy("web-assets-public", json!("*"), "s3:GetObject", None))
+            .policy(policy(
+                "web-assets-public",
+                json!("*"),
+                "s3:GetObject",
+                None,
+            ))
             .send()
             .await
             .unwrap();
@@ -122,7 +127,12 @@ fn seed_account(endpoint: &str) -> Seeded {
     });
     let (open_group, all_ports_group, safe_group) = run(async {
         use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
-        let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .unwrap();
         let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
         let mut ids = Vec::new();
         for name in ["bastion-wide-open", "legacy-any", "internal-ssh"] {
@@ -136,26 +146,50 @@ fn seed_account(endpoint: &str) -> Seeded {
                 .unwrap();
             ids.push(g.group_id().unwrap().to_string());
         }
-        let tcp = |port: i32| IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port);
+        let tcp = |port: i32| {
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(port)
+                .to_port(port)
+        };
         let world = IpRange::builder().cidr_ip("0.0.0.0/0").build();
         let world6 = Ipv6Range::builder().cidr_ipv6("::/0").build();
         ec2.authorize_security_group_ingress()
             .group_id(&ids[0])
-            .ip_permissions(tcp(22).ip_ranges(world.clone()).ipv6_ranges(world6.clone()).build())
+            .ip_permissions(
+                tcp(22)
+                    .ip_ranges(world.clone())
+                    .ipv6_ranges(world6.clone())
+                    .build(),
+            )
             .ip_permissions(tcp(3389).ip_ranges(world.clone()).build())
-            .ip_permissions(tcp(443).ip_ranges(world.clone()).ipv6_ranges(world6).build())
+            .ip_permissions(
+                tcp(443)
+                    .ip_ranges(world.clone())
+                    .ipv6_ranges(world6)
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
         ec2.authorize_security_group_ingress()
             .group_id(&ids[1])
-            .ip_permissions(IpPermission::builder().ip_protocol("-1").ip_ranges(world).build())
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("-1")
+                    .ip_ranges(world)
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
         ec2.authorize_security_group_ingress()
             .group_id(&ids[2])
-            .ip_permissions(tcp(22).ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build()).build())
+            .ip_permissions(
+                tcp(22)
+                    .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
@@ -187,7 +221,11 @@ fn seed_account(endpoint: &str) -> Seeded {
             .send()
             .await
             .unwrap();
-        iam.create_access_key().user_name("ci-deployer").send().await.unwrap();
+        iam.create_access_key()
+            .user_name("ci-deployer")
+            .send()
+            .await
+            .unwrap();
     });
     Seeded {
         open_group,
@@ -247,43 +285,99 @@ fn scan_all_s3_buckets_for_public_access() {
     seed_account(&moto.endpoint);
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &moto.endpoint);
-    let r = report(deck.request("Scan all S3 buckets for public access", &quiet).unwrap());
+    let r = report(
+        deck.request("Scan all S3 buckets for public access", &quiet)
+            .unwrap(),
+    );
     assert_eq!(r.report.data["scope"], json!(["s3"]));
     assert_eq!(r.report.data["checked"]["buckets"], 6);
     let public = |b: &str| status_of(&r, "s3_bucket_public_access", b);
-    assert_eq!(public("web-assets-public"), ("FAIL".into(), "high".into(), 80));
-    assert_eq!(public("exports-acl-public"), ("FAIL".into(), "high".into(), 80));
-    assert_eq!(public("dropbox-public-write"), ("FAIL".into(), "critical".into(), 95));
+    assert_eq!(
+        public("web-assets-public"),
+        ("FAIL".into(), "high".into(), 80)
+    );
+    assert_eq!(
+        public("exports-acl-public"),
+        ("FAIL".into(), "high".into(), 80)
+    );
+    assert_eq!(
+        public("dropbox-public-write"),
+        ("FAIL".into(), "critical".into(), 95)
+    );
     assert_eq!(public("ledger-private").0, "PASS");
     assert_eq!(public("scratch-plain").0, "PASS");
     // Principal * limited to a VPC endpoint is not public: S3's own policy status agrees.
     assert_eq!(public("vpce-only").0, "PASS");
-    assert_eq!(status_of(&r, "s3_bucket_default_encryption", "scratch-plain").0, "FAIL");
-    assert_eq!(status_of(&r, "s3_bucket_default_encryption", "ledger-private").0, "PASS");
-    assert_eq!(status_of(&r, "s3_bucket_level_public_access_block", "ledger-private").0, "PASS");
-    assert_eq!(status_of(&r, "s3_account_level_public_access_blocks", "123456789012").0, "FAIL");
+    assert_eq!(
+        status_of(&r, "s3_bucket_default_encryption", "scratch-plain").0,
+        "FAIL"
+    );
+    assert_eq!(
+        status_of(&r, "s3_bucket_default_encryption", "ledger-private").0,
+        "PASS"
+    );
+    assert_eq!(
+        status_of(&r, "s3_bucket_level_public_access_block", "ledger-private").0,
+        "PASS"
+    );
+    assert_eq!(
+        status_of(&r, "s3_account_level_public_access_blocks", "123456789012").0,
+        "FAIL"
+    );
     // Only S3 was asked about.
     assert!(findings(&r).iter().all(|f| f.0.starts_with("s3_")));
-    assert!(r.report.summary.contains("6 S3 bucket(s): 3 public"), "{}", r.report.summary);
+    assert!(
+        r.report.summary.contains("6 S3 bucket(s): 3 public"),
+        "{}",
+        r.report.summary
+    );
     // The table leads with the riskiest finding and offers the fix as a request.
     let Output::Table { rows, columns, .. } = &r.report.outputs[0] else {
         panic!("a table first")
     };
     assert_eq!(columns[2], "CHECK");
-    assert_eq!((rows[0][0].as_str(), rows[0][3].as_str()), ("95", "dropbox-public-write"));
-    assert_eq!(rows[0][6], "ask \"block public access on bucket dropbox-public-write\"");
+    assert_eq!(
+        (rows[0][0].as_str(), rows[0][3].as_str()),
+        ("95", "dropbox-public-write")
+    );
+    assert_eq!(
+        rows[0][6],
+        "ask \"block public access on bucket dropbox-public-write\""
+    );
     // Exports: OCSF-like JSON and CSV, one record per finding.
     let n = r.report.data["findings"].as_array().unwrap().len();
-    let json_file = &r.report.files.iter().find(|f| f.name == "findings.json").unwrap().content;
+    let json_file = &r
+        .report
+        .files
+        .iter()
+        .find(|f| f.name == "findings.json")
+        .unwrap()
+        .content;
     let ocsf: Vec<Value> = serde_json::from_slice(json_file).unwrap();
     assert_eq!(ocsf.len(), n);
     let first = &ocsf[0];
-    for key in ["finding_info", "severity", "severity_id", "status", "resources", "remediation"] {
+    for key in [
+        "finding_info",
+        "severity",
+        "severity_id",
+        "status",
+        "resources",
+        "remediation",
+    ] {
         assert!(first.get(key).is_some(), "{key} in {first}");
     }
-    assert_eq!(first["resources"][0]["uid"], "arn:aws:s3:::dropbox-public-write");
+    assert_eq!(
+        first["resources"][0]["uid"],
+        "arn:aws:s3:::dropbox-public-write"
+    );
     assert_eq!(first["resources"][0]["region"], "us-east-1");
-    let csv_file = &r.report.files.iter().find(|f| f.name == "findings.csv").unwrap().content;
+    let csv_file = &r
+        .report
+        .files
+        .iter()
+        .find(|f| f.name == "findings.csv")
+        .unwrap()
+        .content;
     let mut rd = csv::Reader::from_reader(csv_file.as_slice());
     assert_eq!(rd.headers().unwrap().iter().next(), Some("finding_uid"));
     assert_eq!(rd.records().count(), n);
@@ -305,9 +399,19 @@ fn scan_all_s3_buckets_for_public_access() {
             .await
             .unwrap();
     });
-    let r = report(deck.request("Scan all S3 buckets for public access", &quiet).unwrap());
-    assert_eq!(status_of(&r, "s3_account_level_public_access_blocks", "123456789012").0, "PASS");
-    for b in ["web-assets-public", "exports-acl-public", "dropbox-public-write"] {
+    let r = report(
+        deck.request("Scan all S3 buckets for public access", &quiet)
+            .unwrap(),
+    );
+    assert_eq!(
+        status_of(&r, "s3_account_level_public_access_blocks", "123456789012").0,
+        "PASS"
+    );
+    for b in [
+        "web-assets-public",
+        "exports-acl-public",
+        "dropbox-public-write",
+    ] {
         let (status, ..) = status_of(&r, "s3_bucket_public_access", b);
         assert_eq!(status, "PASS", "{b}");
     }
@@ -342,11 +446,17 @@ fn security_groups_and_iam() {
     let s = seed_account(&moto.endpoint);
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &moto.endpoint);
-    let r = report(deck.request("show security groups open to the internet", &quiet).unwrap());
+    let r = report(
+        deck.request("show security groups open to the internet", &quiet)
+            .unwrap(),
+    );
     assert_eq!(r.report.data["scope"], json!(["ec2"]));
     let f = findings(&r);
     let on = |g: &str| -> Vec<&str> {
-        f.iter().filter(|x| x.1 == g).map(|x| x.0.as_str()).collect()
+        f.iter()
+            .filter(|x| x.1 == g)
+            .map(|x| x.0.as_str())
+            .collect()
     };
     assert_eq!(
         on(&s.open_group),
@@ -363,22 +473,60 @@ fn security_groups_and_iam() {
     );
     assert!(on(&s.safe_group).is_empty());
     assert_eq!(
-        status_of(&r, "ec2_securitygroup_allow_ingress_from_internet_to_all_ports", &s.all_ports_group).1,
+        status_of(
+            &r,
+            "ec2_securitygroup_allow_ingress_from_internet_to_all_ports",
+            &s.all_ports_group
+        )
+        .1,
         "critical"
     );
 
     let r = report(deck.request("list IAM users without MFA", &quiet).unwrap());
     assert_eq!(r.report.data["scope"], json!(["iam"]));
-    assert_eq!(status_of(&r, "iam_user_mfa_enabled_console_access", "dana-console-nomfa").0, "FAIL");
-    assert_eq!(status_of(&r, "iam_user_mfa_enabled_console_access", "erik-console-mfa").0, "PASS");
-    assert!(!findings(&r).iter().any(|x| x.0 == "iam_user_mfa_enabled_console_access" && x.1 == "ci-deployer"), "no console, no console-MFA check");
-    assert_eq!(status_of(&r, "iam_root_mfa_enabled", "root"), ("FAIL".into(), "critical".into(), 95));
+    assert_eq!(
+        status_of(
+            &r,
+            "iam_user_mfa_enabled_console_access",
+            "dana-console-nomfa"
+        )
+        .0,
+        "FAIL"
+    );
+    assert_eq!(
+        status_of(
+            &r,
+            "iam_user_mfa_enabled_console_access",
+            "erik-console-mfa"
+        )
+        .0,
+        "PASS"
+    );
+    assert!(
+        !findings(&r)
+            .iter()
+            .any(|x| x.0 == "iam_user_mfa_enabled_console_access" && x.1 == "ci-deployer"),
+        "no console, no console-MFA check"
+    );
+    assert_eq!(
+        status_of(&r, "iam_root_mfa_enabled", "root"),
+        ("FAIL".into(), "critical".into(), 95)
+    );
     // Keys just created are younger than 90 days. moto cannot back-date keys, so the age
     // check is exercised with a limit the new key exceeds.
-    assert_eq!(status_of(&r, "iam_rotate_access_key_90_days", "ci-deployer").0, "PASS");
+    assert_eq!(
+        status_of(&r, "iam_rotate_access_key_90_days", "ci-deployer").0,
+        "PASS"
+    );
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let r = report(deck.request("check for access keys older than 0 days", &quiet).unwrap());
-    assert_eq!(status_of(&r, "iam_rotate_access_key_90_days", "ci-deployer").0, "FAIL");
+    let r = report(
+        deck.request("check for access keys older than 0 days", &quiet)
+            .unwrap(),
+    );
+    assert_eq!(
+        status_of(&r, "iam_rotate_access_key_90_days", "ci-deployer").0,
+        "FAIL"
+    );
     let detail = r.report.data["findings"]
         .as_array()
         .unwrap()
@@ -388,12 +536,18 @@ fn security_groups_and_iam() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(detail.contains("…") && detail.contains("(limit 0)"), "key ids are masked: {detail}");
+    assert!(
+        detail.contains("…") && detail.contains("(limit 0)"),
+        "key ids are masked: {detail}"
+    );
 
     // Everything at once.
     let r = report(deck.request("run a security scan", &quiet).unwrap());
     assert_eq!(r.report.data["scope"], json!(["s3", "ec2", "iam"]));
-    let s3 = findings(&r).iter().filter(|x| x.0.starts_with("s3_")).count();
+    let s3 = findings(&r)
+        .iter()
+        .filter(|x| x.0.starts_with("s3_"))
+        .count();
     assert!(s3 > 0 && findings(&r).iter().any(|x| x.0.starts_with("iam_")));
 }
 
@@ -417,7 +571,11 @@ fn findings_from_security_hub_and_guardduty() {
         use aws_sdk_securityhub::types::{
             AwsSecurityFinding, Resource, Severity, SeverityLabel, Workflow, WorkflowStatus,
         };
-        let mk = |id: &str, label: SeverityLabel, norm: i32, updated: String, status: WorkflowStatus| {
+        let mk = |id: &str,
+                  label: SeverityLabel,
+                  norm: i32,
+                  updated: String,
+                  status: WorkflowStatus| {
             AwsSecurityFinding::builder()
                 .schema_version("2018-10-08")
                 .id(id)
@@ -441,15 +599,46 @@ fn findings_from_security_hub_and_guardduty() {
                 .build()
         };
         hub.batch_import_findings()
-            .findings(mk("sh-high-recent", SeverityLabel::High, 70, ago(1), WorkflowStatus::New))
-            .findings(mk("sh-low-recent", SeverityLabel::Low, 20, ago(1), WorkflowStatus::New))
-            .findings(mk("sh-critical-old", SeverityLabel::Critical, 90, ago(30), WorkflowStatus::New))
-            .findings(mk("sh-high-resolved", SeverityLabel::High, 70, ago(1), WorkflowStatus::Resolved))
+            .findings(mk(
+                "sh-high-recent",
+                SeverityLabel::High,
+                70,
+                ago(1),
+                WorkflowStatus::New,
+            ))
+            .findings(mk(
+                "sh-low-recent",
+                SeverityLabel::Low,
+                20,
+                ago(1),
+                WorkflowStatus::New,
+            ))
+            .findings(mk(
+                "sh-critical-old",
+                SeverityLabel::Critical,
+                90,
+                ago(30),
+                WorkflowStatus::New,
+            ))
+            .findings(mk(
+                "sh-high-resolved",
+                SeverityLabel::High,
+                70,
+                ago(1),
+                WorkflowStatus::Resolved,
+            ))
             .send()
             .await
             .unwrap();
         let gd = aws_sdk_guardduty::Client::new(&conf);
-        gd.create_detector().enable(true).send().await.unwrap().detector_id().unwrap().to_string()
+        gd.create_detector()
+            .enable(true)
+            .send()
+            .await
+            .unwrap()
+            .detector_id()
+            .unwrap()
+            .to_string()
     });
     let gd = |id: &str, sev: f64, updated: String, kind: &str| {
         json!({"id": id, "arn": format!("arn:aws:guardduty:us-east-1:123456789012:detector/x/finding/{id}"),
@@ -462,9 +651,24 @@ fn findings_from_security_hub_and_guardduty() {
     stub.guardduty_findings(
         &detector,
         vec![
-            gd("gd-high", 8.0, ago(2), "CryptoCurrency:EC2/BitcoinTool.B!DNS"),
-            gd("gd-medium", 5.0, ago(1), "Recon:EC2/PortProbeUnprotectedPort"),
-            gd("gd-high-old", 8.0, ago(20), "UnauthorizedAccess:EC2/SSHBruteForce"),
+            gd(
+                "gd-high",
+                8.0,
+                ago(2),
+                "CryptoCurrency:EC2/BitcoinTool.B!DNS",
+            ),
+            gd(
+                "gd-medium",
+                5.0,
+                ago(1),
+                "Recon:EC2/PortProbeUnprotectedPort",
+            ),
+            gd(
+                "gd-high-old",
+                8.0,
+                ago(20),
+                "UnauthorizedAccess:EC2/SSHBruteForce",
+            ),
         ],
     );
     let home = Home::new();
@@ -491,10 +695,17 @@ fn findings_from_security_hub_and_guardduty() {
         .into_iter()
         .find(|c| c.operation == "ListFindings")
         .unwrap();
-    assert_eq!(list.body["findingCriteria"]["criterion"]["severity"]["greaterThanOrEqual"], 7);
+    assert_eq!(
+        list.body["findingCriteria"]["criterion"]["severity"]["greaterThanOrEqual"],
+        7
+    );
     let r = report(deck.request("show GuardDuty findings", &quiet).unwrap());
     assert_eq!(r.report.data["sources"], json!({"guardduty": 2}));
-    assert!(r.report.summary.contains("from GuardDuty over the last 7d"), "{}", r.report.summary);
+    assert!(
+        r.report.summary.contains("from GuardDuty over the last 7d"),
+        "{}",
+        r.report.summary
+    );
 }
 
 fn plan(a: Answer) -> opsdeck::approval::PlanRecord {
@@ -512,17 +723,42 @@ fn block_public_access_after_approval() {
     let _moto = moto.exclusive();
     seed_account(&moto.endpoint);
     let home = Home::new();
-    let t = Team::new(&home, None, &[("alice", &[Role::Admin]), ("bob", &[Role::Approver]), ("olga", &[Role::Operator])]);
+    let t = Team::new(
+        &home,
+        None,
+        &[
+            ("alice", &[Role::Admin]),
+            ("bob", &[Role::Approver]),
+            ("olga", &[Role::Operator]),
+        ],
+    );
     let clock: Arc<dyn Clock> = t.clock.clone();
     let olga = seed::deck(&home, "olga", Some(clock.clone()), &moto.endpoint);
-    let rec = plan(olga.request("block public access on bucket web-assets-public", &quiet).unwrap());
+    let rec = plan(
+        olga.request("block public access on bucket web-assets-public", &quiet)
+            .unwrap(),
+    );
     assert_eq!(rec.state, State::Pending);
     assert!(rec.plan.mutates && rec.plan.requires_approval);
-    assert_eq!(rec.plan.risk, opsdeck::plan::Risk::High, "the bucket is public today");
-    let opsdeck::plan::StepKind::Aws { service, operation, targets, input, .. } = &rec.plan.steps[0].kind else {
+    assert_eq!(
+        rec.plan.risk,
+        opsdeck::plan::Risk::High,
+        "the bucket is public today"
+    );
+    let opsdeck::plan::StepKind::Aws {
+        service,
+        operation,
+        targets,
+        input,
+        ..
+    } = &rec.plan.steps[0].kind
+    else {
         panic!("an AWS step");
     };
-    assert_eq!((service.as_str(), operation.as_str()), ("s3", "PutPublicAccessBlock"));
+    assert_eq!(
+        (service.as_str(), operation.as_str()),
+        ("s3", "PutPublicAccessBlock")
+    );
     assert_eq!(targets, &vec!["web-assets-public".to_string()]);
     assert_eq!(input["RestrictPublicBuckets"], true);
     assert!(!rec.plan.denied(), "{:?}", rec.plan.gates);
@@ -535,39 +771,95 @@ fn block_public_access_after_approval() {
                 .send()
                 .await
                 .ok()
-                .and_then(|o| o.public_access_block_configuration().and_then(|c| c.restrict_public_buckets()))
+                .and_then(|o| {
+                    o.public_access_block_configuration()
+                        .and_then(|c| c.restrict_public_buckets())
+                })
                 == Some(true)
         })
     };
     assert!(!blocked(), "nothing changes before approval");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    assert!(rt.block_on(olga.apply(&rec.plan.plan_id, &quiet, rx.clone())).is_err(), "not approved yet");
+    assert!(
+        rt.block_on(olga.apply(&rec.plan.plan_id, &quiet, rx.clone()))
+            .is_err(),
+        "not approved yet"
+    );
     let code = t.code("bob");
     seed::deck(&home, "bob", Some(clock.clone()), &moto.endpoint)
-        .approve(&rec.plan.plan_id, Some("public assets moved to CloudFront".into()), Some(&code), None)
+        .approve(
+            &rec.plan.plan_id,
+            Some("public assets moved to CloudFront".into()),
+            Some(&code),
+            None,
+        )
         .unwrap();
     let rec_id = rec.plan.plan_id.clone();
-    let applied = rt.block_on(olga.apply(&rec.plan.plan_id, &quiet, rx)).unwrap();
+    let applied = rt
+        .block_on(olga.apply(&rec.plan.plan_id, &quiet, rx))
+        .unwrap();
     assert!(applied.success, "{applied:?}");
     assert!(blocked());
-    let r = report(olga.request("scan bucket web-assets-public", &quiet).unwrap());
-    assert_eq!(status_of(&r, "s3_bucket_public_access", "web-assets-public").0, "PASS");
+    let r = report(
+        olga.request("scan bucket web-assets-public", &quiet)
+            .unwrap(),
+    );
+    assert_eq!(
+        status_of(&r, "s3_bucket_public_access", "web-assets-public").0,
+        "PASS"
+    );
     // Already blocked: nothing to plan.
-    let again = report(olga.request("block public access on bucket web-assets-public", &quiet).unwrap());
-    assert!(again.report.summary.starts_with("nothing to remediate"), "{}", again.report.summary);
+    let again = report(
+        olga.request("block public access on bucket web-assets-public", &quiet)
+            .unwrap(),
+    );
+    assert!(
+        again.report.summary.starts_with("nothing to remediate"),
+        "{}",
+        again.report.summary
+    );
     // "fix public buckets" plans the rest in one step.
     let rec = plan(olga.request("fix public buckets", &quiet).unwrap());
-    let opsdeck::plan::StepKind::Aws { targets, .. } = &rec.plan.steps[0].kind else { panic!() };
-    assert_eq!(targets, &vec!["dropbox-public-write".to_string(), "exports-acl-public".to_string()]);
-    let err = olga.request("block public access on bucket no-such-bucket-xyz", &quiet).unwrap_err();
-    assert!(err.to_string().contains("bucket not found: no-such-bucket-xyz"), "{err}");
+    let opsdeck::plan::StepKind::Aws { targets, .. } = &rec.plan.steps[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        targets,
+        &vec![
+            "dropbox-public-write".to_string(),
+            "exports-acl-public".to_string()
+        ]
+    );
+    let err = olga
+        .request("block public access on bucket no-such-bucket-xyz", &quiet)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("bucket not found: no-such-bucket-xyz"),
+        "{err}"
+    );
     // The run's log (an artifact the trail points to) has the read-back result.
-    let log = applied.log_uri.as_deref().unwrap().trim_start_matches("file://").to_string();
+    let log = applied
+        .log_uri
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("file://")
+        .to_string();
     let log = std::fs::read_to_string(log).unwrap();
-    assert!(log.contains("bucket web-assets-public: public access blocked (all four settings on, read back)"), "{log}");
+    assert!(
+        log.contains(
+            "bucket web-assets-public: public access blocked (all four settings on, read back)"
+        ),
+        "{log}"
+    );
     let trail = std::fs::read_to_string(home.audit_file("default")).unwrap();
-    assert!(trail.lines().any(|l| l.contains("\"completed\"") && l.contains(&rec_id)), "{trail}");
+    assert!(
+        trail
+            .lines()
+            .any(|l| l.contains("\"completed\"") && l.contains(&rec_id)),
+        "{trail}"
+    );
 }
 
 #[test]
@@ -587,34 +879,77 @@ fn revoke_open_ssh_and_export_through_the_real_binary() {
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     };
     // The scan, exported as files.
     let dir = tempfile::tempdir().unwrap();
-    let out = run_cli(&["--json", "ask", "--export", dir.path().to_str().unwrap(), "Scan all S3 buckets for public access"]);
+    let out = run_cli(&[
+        "--json",
+        "ask",
+        "--export",
+        dir.path().to_str().unwrap(),
+        "Scan all S3 buckets for public access",
+    ]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["agent"], "security");
-    assert!(v["artifacts"].as_array().unwrap().iter().any(|a| a["name"] == "findings.csv"));
+    assert!(
+        v["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "findings.csv")
+    );
     let csv = std::fs::read_to_string(dir.path().join("findings.csv")).unwrap();
-    assert!(csv.lines().any(|l| l.contains("s3_bucket_public_access") && l.contains("dropbox-public-write") && l.contains("FAIL")));
-    let exported: Vec<Value> = serde_json::from_slice(&std::fs::read(dir.path().join("findings.json")).unwrap()).unwrap();
-    assert_eq!(exported.len(), v["report"]["data"]["findings"].as_array().unwrap().len());
+    assert!(csv.lines().any(|l| l.contains("s3_bucket_public_access")
+        && l.contains("dropbox-public-write")
+        && l.contains("FAIL")));
+    let exported: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(dir.path().join("findings.json")).unwrap()).unwrap();
+    assert_eq!(
+        exported.len(),
+        v["report"]["data"]["findings"].as_array().unwrap().len()
+    );
 
     // The fix: planned, approved by bob with his code, applied.
-    let out = run_cli(&["--json", "ask", &format!("revoke ssh from 0.0.0.0/0 on {}", s.open_group)]);
+    let out = run_cli(&[
+        "--json",
+        "ask",
+        &format!("revoke ssh from 0.0.0.0/0 on {}", s.open_group),
+    ]);
     let id = common::plan_id(&out.stdout);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["state"], "pending");
     assert_eq!(v["steps"][0]["operation"], "RevokeSecurityGroupIngress");
-    assert_eq!(v["steps"][0]["input"]["permissions"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        v["steps"][0]["input"]["permissions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let out = home
         .cmd()
         .envs(moto.env())
-        .args(["--user", "bob", "approve", &id, "--totp", &common::code(&bob, 0)])
+        .args([
+            "--user",
+            "bob",
+            "approve",
+            &id,
+            "--totp",
+            &common::code(&bob, 0),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run_cli(&["--json", "apply", &id]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["success"], true, "{v}");
@@ -622,16 +957,25 @@ fn revoke_open_ssh_and_export_through_the_real_binary() {
     let ec2 = aws_sdk_ec2::Client::new(&seed::conf(&moto.endpoint, "us-east-1"));
     let g = s.open_group.clone();
     let perms = run(async move {
-        let o = ec2.describe_security_groups().group_ids(g).send().await.unwrap();
+        let o = ec2
+            .describe_security_groups()
+            .group_ids(g)
+            .send()
+            .await
+            .unwrap();
         o.security_groups()[0].ip_permissions().to_vec()
     });
     let open = |port: i32, v6: bool| {
         perms.iter().any(|p| {
             p.from_port() == Some(port)
                 && if v6 {
-                    p.ipv6_ranges().iter().any(|r| r.cidr_ipv6() == Some("::/0"))
+                    p.ipv6_ranges()
+                        .iter()
+                        .any(|r| r.cidr_ipv6() == Some("::/0"))
                 } else {
-                    p.ip_ranges().iter().any(|r| r.cidr_ip() == Some("0.0.0.0/0"))
+                    p.ip_ranges()
+                        .iter()
+                        .any(|r| r.cidr_ip() == Some("0.0.0.0/0"))
                 }
         })
     };
@@ -643,5 +987,8 @@ fn revoke_open_ssh_and_export_through_the_real_binary() {
     assert!(text.contains("completed") && text.contains(&id), "{text}");
     let out = run_cli(&["plans", "show", &id]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("RevokeSecurityGroupIngress") && text.contains("succeeded"), "{text}");
+    assert!(
+        text.contains("RevokeSecurityGroupIngress") && text.contains("succeeded"),
+        "{text}"
+    );
 }

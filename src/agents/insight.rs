@@ -84,7 +84,11 @@ impl Window {
     }
 }
 
-pub(crate) fn window(text: Option<&str>, default: &str, now: Timestamp) -> Result<(String, Window)> {
+pub(crate) fn window(
+    text: Option<&str>,
+    default: &str,
+    now: Timestamp,
+) -> Result<(String, Window)> {
     let label = text.unwrap_or(default).to_string();
     let start = if label == "mtd" {
         let z = now.to_zoned(jiff::tz::TimeZone::UTC);
@@ -135,13 +139,17 @@ pub(crate) fn short_time(t: Timestamp) -> String {
 }
 
 pub(crate) fn from_smithy(t: &aws_smithy_types::DateTime) -> Option<Timestamp> {
-    Timestamp::from_second(t.secs())
-        .ok()
-        .and_then(|ts| ts.checked_add(SignedDuration::from_nanos(i64::from(t.subsec_nanos()))).ok())
+    Timestamp::from_second(t.secs()).ok().and_then(|ts| {
+        ts.checked_add(SignedDuration::from_nanos(i64::from(t.subsec_nanos())))
+            .ok()
+    })
 }
 
 pub(crate) fn to_smithy(t: Timestamp) -> aws_smithy_types::DateTime {
-    aws_smithy_types::DateTime::from_secs_and_nanos(t.as_second(), t.subsec_nanosecond().max(0) as u32)
+    aws_smithy_types::DateTime::from_secs_and_nanos(
+        t.as_second(),
+        t.subsec_nanosecond().max(0) as u32,
+    )
 }
 
 /// Where the rest of a big result is: the report's data and files, and `--json`.

@@ -217,7 +217,14 @@ fn sentiment_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: u
     let mut counts: BTreeMap<&str, (usize, f32)> = BTreeMap::new();
     let mut rows = Vec::new();
     let mut csv = csv::Writer::from_writer(Vec::new());
-    let _ = csv.write_record(["source", "sentiment", "positive", "negative", "neutral", "mixed"]);
+    let _ = csv.write_record([
+        "source",
+        "sentiment",
+        "positive",
+        "negative",
+        "neutral",
+        "mixed",
+    ]);
     for (d, o) in docs.iter().zip(outcomes) {
         if let Outcome::Sentiment {
             sentiment,
@@ -241,8 +248,10 @@ fn sentiment_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: u
             let e = counts.entry(label).or_default();
             e.0 += 1;
             e.1 += score;
-            rows.push(json!({"source": d.source(), "sentiment": label, "positive": positive,
-                "negative": negative, "neutral": neutral, "mixed": mixed}));
+            rows.push(
+                json!({"source": d.source(), "sentiment": label, "positive": positive,
+                "negative": negative, "neutral": neutral, "mixed": mixed}),
+            );
             let _ = csv.write_record([
                 d.source(),
                 label.to_string(),
@@ -253,7 +262,13 @@ fn sentiment_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: u
             ]);
         }
     }
-    let pct = |n: usize| if ok == 0 { 0.0 } else { 100.0 * n as f64 / ok as f64 };
+    let pct = |n: usize| {
+        if ok == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / ok as f64
+        }
+    };
     let table: Vec<Vec<String>> = SENTIMENTS
         .iter()
         .map(|s| {
@@ -377,7 +392,9 @@ fn phrases_report(source: &str, outcomes: &[Outcome], ok: usize) -> Report {
         ),
         outputs: vec![Output::Table {
             title: "key phrases".into(),
-            columns: ["PHRASE", "DOCUMENTS", "MENTIONS"].map(String::from).to_vec(),
+            columns: ["PHRASE", "DOCUMENTS", "MENTIONS"]
+                .map(String::from)
+                .to_vec(),
             rows: top,
         }],
         notes: if counts.len() > 20 {
@@ -489,7 +506,9 @@ fn pii_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: usize) 
             }
         ),
         outputs,
-        notes: vec!["examples are masked: the personal data itself is never shown or stored".into()],
+        notes: vec![
+            "examples are masked: the personal data itself is never shown or stored".into(),
+        ],
         region: None,
         data: json!({"documents": ok, "with_pii": with_pii, "types": types, "results": results}),
         files: Vec::new(),
@@ -515,8 +534,16 @@ fn model(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     if i.param_str("bucket").is_some() && !named {
         return Err(Error::input(format!(
             "{} text from S3 needs a model: this sends the documents to Amazon Bedrock ({model}). Say so to go ahead, e.g. \"{} the feedback in bucket {} with Bedrock\"",
-            if i.action == "classify" { "Labelling" } else { "Summarising" },
-            if i.action == "classify" { "classify" } else { "summarize" },
+            if i.action == "classify" {
+                "Labelling"
+            } else {
+                "Summarising"
+            },
+            if i.action == "classify" {
+                "classify"
+            } else {
+                "summarize"
+            },
             i.param_str("bucket").unwrap_or_default()
         )));
     }
@@ -538,13 +565,19 @@ fn model(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let client = aws_sdk_bedrockruntime::Client::new(&conf);
     let mut usage = bedrock::Usage::default();
     let report = if i.action == "classify" {
-        let labels: Vec<String> = match i.param_str("text").filter(|_| i.param_str("bucket").is_some()) {
+        let labels: Vec<String> = match i
+            .param_str("text")
+            .filter(|_| i.param_str("bucket").is_some())
+        {
             Some(t) => t
                 .split([',', ';', '/'])
                 .map(|x| x.trim().to_lowercase())
                 .filter(|x| !x.is_empty())
                 .collect(),
-            None => bedrock::DEFAULT_LABELS.iter().map(|s| s.to_string()).collect(),
+            None => bedrock::DEFAULT_LABELS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         };
         let mut assigned: Vec<Option<String>> = Vec::new();
         let total = corpus.docs.len();
@@ -614,7 +647,11 @@ fn model(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
                 corpus.docs.len()
             ));
         }
-        progress(sink, AGENT, format!("Bedrock: summarising {n} documents with {model}"));
+        progress(
+            sink,
+            AGENT,
+            format!("Bedrock: summarising {n} documents with {model}"),
+        );
         let (answer, u) = req.aws.block_on(bedrock::converse(
             client.clone(),
             model.clone(),
@@ -662,7 +699,11 @@ fn model(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
 fn endpoints(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let region = insight::region(req);
     let conf = insight::config(req.aws, &region)?;
-    progress(sink, AGENT, format!("listing SageMaker endpoints in {region}"));
+    progress(
+        sink,
+        AGENT,
+        format!("listing SageMaker endpoints in {region}"),
+    );
     let list = req
         .aws
         .block_on(sagemaker::list(aws_sdk_sagemaker::Client::new(&conf)))??;
@@ -711,7 +752,11 @@ fn invoke(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         ))
     })?;
     let conf = insight::config(req.aws, &region)?;
-    progress(sink, AGENT, format!("invoking SageMaker endpoint {endpoint}"));
+    progress(
+        sink,
+        AGENT,
+        format!("invoking SageMaker endpoint {endpoint}"),
+    );
     let content_type = sagemaker::content_type(&input);
     let out = req.aws.block_on(sagemaker::invoke(
         aws_sdk_sagemaker::Client::new(&conf),

@@ -170,7 +170,11 @@ pub(crate) fn scan_ec2(
     only: Vec<String>,
     sink: Sink<'_>,
 ) -> Result<Scan> {
-    progress(sink, AGENT, format!("EC2: reading security groups in {region}"));
+    progress(
+        sink,
+        AGENT,
+        format!("EC2: reading security groups in {region}"),
+    );
     let (groups_read, open_rules) = req
         .aws
         .block_on(network::open_rules(conf.clone(), only))??;
@@ -184,7 +188,11 @@ pub(crate) fn scan_ec2(
 fn scan_iam(req: &AgentRequest<'_>, conf: &SdkConfig, sink: Sink<'_>) -> Result<Scan> {
     let aws = req.aws;
     let names = aws.block_on(iam::users(conf.clone()))??;
-    progress(sink, AGENT, format!("IAM: {} user(s) to check", names.len()));
+    progress(
+        sink,
+        AGENT,
+        format!("IAM: {} user(s) to check", names.len()),
+    );
     let mut scan = Scan::default();
     for chunk in names.chunks(PARALLEL) {
         let jobs: Vec<_> = chunk
@@ -245,7 +253,13 @@ fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
     let mut account = String::new();
 
     if wants("s3") {
-        let s = scan_s3(req, &conf, &region, i.param_str("bucket").map(str::to_string), sink)?;
+        let s = scan_s3(
+            req,
+            &conf,
+            &region,
+            i.param_str("bucket").map(str::to_string),
+            sink,
+        )?;
         if let Some(b) = i.param_str("bucket")
             && s.buckets.is_empty()
         {
@@ -326,7 +340,9 @@ fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
         }
         let no_mfa = f
             .iter()
-            .filter(|x| x.check_id == "iam_user_mfa_enabled_console_access" && x.status == Status::Fail)
+            .filter(|x| {
+                x.check_id == "iam_user_mfa_enabled_console_access" && x.status == Status::Fail
+            })
             .count();
         let old = f
             .iter()
@@ -398,10 +414,27 @@ fn findings(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
     let mut errors = Vec::new();
     let mut counts = serde_json::Map::new();
     for src in &sources {
-        progress(sink, AGENT, format!("{src}: reading findings in {region} ({label}, {} and above)", min.as_str()));
+        progress(
+            sink,
+            AGENT,
+            format!(
+                "{src}: reading findings in {region} ({label}, {} and above)",
+                min.as_str()
+            ),
+        );
         let got = match *src {
-            "guardduty" => req.aws.block_on(threats::guardduty(conf.clone(), region.clone(), min, window))?,
-            _ => req.aws.block_on(threats::security_hub(conf.clone(), region.clone(), min, window))?,
+            "guardduty" => req.aws.block_on(threats::guardduty(
+                conf.clone(),
+                region.clone(),
+                min,
+                window,
+            ))?,
+            _ => req.aws.block_on(threats::security_hub(
+                conf.clone(),
+                region.clone(),
+                min,
+                window,
+            ))?,
         };
         match got {
             Ok(f) => {
@@ -432,7 +465,11 @@ fn findings(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
         findings.len(),
         sources
             .iter()
-            .map(|s| if *s == "guardduty" { "GuardDuty" } else { "Security Hub" })
+            .map(|s| if *s == "guardduty" {
+                "GuardDuty"
+            } else {
+                "Security Hub"
+            })
             .collect::<Vec<_>>()
             .join(" and "),
         min.as_str(),

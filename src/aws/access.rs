@@ -149,8 +149,8 @@ async fn load(target: Target, role: Option<AssumeRole>) -> SdkConfig {
     }
     let provider = provider.build().await;
     conf.into_builder()
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            provider,
-        ))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
         .build()
 }

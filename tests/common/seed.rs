@@ -64,12 +64,7 @@ pub fn s3(endpoint: &str) -> aws_sdk_s3::Client {
 }
 
 /// A Deck that reaches AWS through `endpoint` (moto, or the stub in front of it).
-pub fn deck(
-    home: &Home,
-    user: &str,
-    clock: Option<Arc<dyn Clock>>,
-    endpoint: &str,
-) -> Deck {
+pub fn deck(home: &Home, user: &str, clock: Option<Arc<dyn Clock>>, endpoint: &str) -> Deck {
     creds();
     Deck::open(OpenOptions {
         home: Some(home.path().to_path_buf()),

@@ -332,7 +332,12 @@ fn forward(moto: &str, req: &Request) -> std::io::Result<Vec<u8>> {
 }
 
 /// Sends a JSON 1.0 call to moto: (status code, JSON body).
-fn moto_json(moto: &str, auth: &Request, target: &str, body: &Value) -> std::io::Result<(u16, Value)> {
+fn moto_json(
+    moto: &str,
+    auth: &Request,
+    target: &str,
+    body: &Value,
+) -> std::io::Result<(u16, Value)> {
     let host = moto.trim_start_matches("http://").trim_end_matches('/');
     let mut s = TcpStream::connect(host)?;
     let payload = body.to_string();
@@ -710,8 +715,10 @@ fn guardduty(req: &Request, state: &Mutex<State>) -> Option<Answer> {
                 .and_then(|t| t.parse().ok())
                 .unwrap_or(0);
             let page: Vec<&Value> = matching.iter().skip(start).take(max).copied().collect();
-            let next = (start + page.len() < matching.len()).then(|| (start + page.len()).to_string());
-            let mut out = json!({"findingIds": page.iter().map(|f| f["id"].clone()).collect::<Vec<_>>()});
+            let next =
+                (start + page.len() < matching.len()).then(|| (start + page.len()).to_string());
+            let mut out =
+                json!({"findingIds": page.iter().map(|f| f["id"].clone()).collect::<Vec<_>>()});
             if let Some(n) = next {
                 out["nextToken"] = json!(n);
             }
@@ -728,7 +735,11 @@ fn guardduty(req: &Request, state: &Mutex<State>) -> Option<Answer> {
                 .iter()
                 .filter(|f| f["id"].as_str().is_some_and(|i| ids.contains(&i)))
                 .collect();
-            Some(json_answer("200 OK", "application/json", &json!({"findings": got})))
+            Some(json_answer(
+                "200 OK",
+                "application/json",
+                &json!({"findings": got}),
+            ))
         }
         _ => None,
     }
@@ -738,12 +749,38 @@ fn guardduty(req: &Request, state: &Mutex<State>) -> Option<Answer> {
 // Comprehend.
 
 const POSITIVE: &[&str] = &[
-    "love", "great", "excellent", "fast", "happy", "amazing", "helpful", "easy", "perfect",
-    "recommend", "thanks", "good", "wonderful", "smooth",
+    "love",
+    "great",
+    "excellent",
+    "fast",
+    "happy",
+    "amazing",
+    "helpful",
+    "easy",
+    "perfect",
+    "recommend",
+    "thanks",
+    "good",
+    "wonderful",
+    "smooth",
 ];
 const NEGATIVE: &[&str] = &[
-    "broken", "slow", "terrible", "refund", "crash", "crashes", "bad", "awful", "angry", "late",
-    "never", "worst", "disappointed", "rude", "failed", "missing",
+    "broken",
+    "slow",
+    "terrible",
+    "refund",
+    "crash",
+    "crashes",
+    "bad",
+    "awful",
+    "angry",
+    "late",
+    "never",
+    "worst",
+    "disappointed",
+    "rude",
+    "failed",
+    "missing",
 ];
 const STOP: &[&str] = &[
     "the", "and", "but", "for", "with", "this", "that", "have", "from", "your", "about", "would",
@@ -759,7 +796,9 @@ fn comprehend(operation: &str, body: &[u8]) -> Option<Answer> {
                 ("Content-Type".into(), "application/x-amz-json-1.1".into()),
                 ("x-amzn-ErrorType".into(), kind.to_string()),
             ],
-            body: json!({"__type": kind, "Message": msg}).to_string().into_bytes(),
+            body: json!({"__type": kind, "Message": msg})
+                .to_string()
+                .into_bytes(),
         })
     };
     let ok = |v: Value| Some(json_answer("200 OK", "application/x-amz-json-1.1", &v));
@@ -839,12 +878,17 @@ fn key_phrases(d: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut offset = 0;
     for token in d.split_whitespace() {
-        let start = d[offset..].find(token).map(|i| i + offset).unwrap_or(offset);
+        let start = d[offset..]
+            .find(token)
+            .map(|i| i + offset)
+            .unwrap_or(offset);
         offset = start + token.len();
         let w: String = token
             .trim_matches(|c: char| !c.is_alphanumeric())
             .to_lowercase();
-        if w.chars().count() >= 6 && w.chars().all(char::is_alphabetic) && !STOP.contains(&w.as_str())
+        if w.chars().count() >= 6
+            && w.chars().all(char::is_alphabetic)
+            && !STOP.contains(&w.as_str())
         {
             let begin = d[..start].chars().count();
             out.push(json!({"Text": w, "Score": 0.99, "BeginOffset": begin,
@@ -857,7 +901,9 @@ fn key_phrases(d: &str) -> Vec<Value> {
 fn language(d: &str) -> &'static str {
     let w = words(d);
     let score = |list: &[&str]| w.iter().filter(|x| list.contains(&x.as_str())).count();
-    let es = score(&["el", "la", "es", "muy", "que", "producto", "pero", "gracias", "y"]);
+    let es = score(&[
+        "el", "la", "es", "muy", "que", "producto", "pero", "gracias", "y",
+    ]);
     let fr = score(&["le", "les", "est", "très", "et", "mais", "merci", "produit"]);
     let de = score(&["der", "die", "das", "ist", "sehr", "und", "aber", "danke"]);
     let en = score(&["the", "is", "and", "very", "but", "it", "was", "thanks"]);
@@ -874,7 +920,10 @@ fn language(d: &str) -> &'static str {
 fn pii(text: &str) -> Vec<Value> {
     let patterns = [
         ("EMAIL", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
-        ("CREDIT_DEBIT_NUMBER", r"\b\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{4}\b"),
+        (
+            "CREDIT_DEBIT_NUMBER",
+            r"\b\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{4}\b",
+        ),
         ("PHONE", r"\+?\d[\d -]{8,}\d"),
     ];
     let mut out: Vec<Value> = Vec::new();

@@ -135,7 +135,10 @@ pub fn parse_labels(answer: &str, n: usize, labels: &[String]) -> Vec<Option<Str
         let Ok(i) = num.trim().trim_matches(['[', ']']).parse::<usize>() else {
             continue;
         };
-        let label = label.trim().trim_matches(['"', '\'', '.', '`']).to_lowercase();
+        let label = label
+            .trim()
+            .trim_matches(['"', '\'', '.', '`'])
+            .to_lowercase();
         if i >= 1
             && i <= n
             && let Some(l) = labels.iter().find(|l| l.to_lowercase() == label)
@@ -153,7 +156,11 @@ mod tests {
     #[test]
     fn labels_are_parsed_and_checked() {
         let labels: Vec<String> = ["billing", "bug report"].map(String::from).to_vec();
-        let got = parse_labels("1: billing\n- 2: Bug Report.\n3: spam\n[4]: billing\n9: billing", 4, &labels);
+        let got = parse_labels(
+            "1: billing\n- 2: Bug Report.\n3: spam\n[4]: billing\n9: billing",
+            4,
+            &labels,
+        );
         assert_eq!(
             got,
             vec![

@@ -145,10 +145,11 @@ pub async fn run_batch(
                 .await
                 .map_err(|e| aws_error("Comprehend", "BatchDetectDominantLanguage", &e))?;
             for x in r.result_list() {
-                let best = x
-                    .languages()
-                    .iter()
-                    .max_by(|a, b| a.score().unwrap_or(0.0).total_cmp(&b.score().unwrap_or(0.0)));
+                let best = x.languages().iter().max_by(|a, b| {
+                    a.score()
+                        .unwrap_or(0.0)
+                        .total_cmp(&b.score().unwrap_or(0.0))
+                });
                 if let Some(slot) = x.index().and_then(|i| out.get_mut(i as usize)) {
                     *slot = Outcome::Language {
                         language: best
@@ -188,7 +189,9 @@ pub async fn run_batch(
                             .iter()
                             .map(|e| {
                                 (
-                                    e.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                                    e.r#type()
+                                        .map(|t| t.as_str().to_string())
+                                        .unwrap_or_default(),
                                     e.begin_offset().unwrap_or(0),
                                     e.end_offset().unwrap_or(0),
                                 )
@@ -298,10 +301,7 @@ mod tests {
     #[test]
     fn masking_uses_character_offsets() {
         let t = "Écrivez à jo@example.com ou au +33 6 12 34 56 78.";
-        let entities = vec![
-            ("EMAIL".to_string(), 10, 24),
-            ("PHONE".to_string(), 31, 48),
-        ];
+        let entities = vec![("EMAIL".to_string(), 10, 24), ("PHONE".to_string(), 31, 48)];
         assert_eq!(mask(t, &entities), "Écrivez à [EMAIL] ou au [PHONE].");
         assert_eq!(mask("abc", &[("X".into(), 5, 9)]), "abc");
     }

@@ -20,8 +20,16 @@ const PARALLEL: usize = 16;
 
 /// Field or column names that hold the text of a record, in order of preference.
 const TEXT_FIELDS: &[&str] = &[
-    "text", "feedback", "comment", "comments", "review", "body", "message", "content",
-    "description", "response",
+    "text",
+    "feedback",
+    "comment",
+    "comments",
+    "review",
+    "body",
+    "message",
+    "content",
+    "description",
+    "response",
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,7 +118,10 @@ pub async fn list(
             if !is_text_key(key) {
                 skipped.push((key.to_string(), "not a text file".into()));
             } else if size > OBJECT_MAX_BYTES {
-                skipped.push((key.to_string(), format!("{size} bytes, over the 5 MiB limit")));
+                skipped.push((
+                    key.to_string(),
+                    format!("{size} bytes, over the 5 MiB limit"),
+                ));
             } else {
                 keys.push((key.to_string(), size));
             }
@@ -206,10 +217,9 @@ pub fn split(key: &str, text: &str) -> Vec<Document> {
             .flexible(true)
             .from_reader(text.as_bytes());
         let col = r.headers().ok().and_then(|h| {
-            TEXT_FIELDS.iter().find_map(|f| {
-                h.iter()
-                    .position(|c| c.trim().eq_ignore_ascii_case(f))
-            })
+            TEXT_FIELDS
+                .iter()
+                .find_map(|f| h.iter().position(|c| c.trim().eq_ignore_ascii_case(f)))
         });
         if let Some(col) = col {
             return r
@@ -256,11 +266,8 @@ pub fn load(
     since: Option<Timestamp>,
     progress: &dyn Fn(String),
 ) -> Result<Corpus> {
-    let s3 = crate::agents::insight::s3_for(
-        conf,
-        region,
-        crate::agents::insight::path_style(aws, conf),
-    );
+    let s3 =
+        crate::agents::insight::s3_for(conf, region, crate::agents::insight::path_style(aws, conf));
     let (keys, skipped, listed) = aws.block_on(list(
         s3.clone(),
         bucket.to_string(),
@@ -309,11 +316,20 @@ mod tests {
 
     #[test]
     fn formats_split_into_records() {
-        let d = split("a/b.jsonl", "{\"id\":1,\"feedback\":\"slow checkout\"}\n\n{\"Text\":\"love it\"}\n{\"x\":1}\n");
+        let d = split(
+            "a/b.jsonl",
+            "{\"id\":1,\"feedback\":\"slow checkout\"}\n\n{\"Text\":\"love it\"}\n{\"x\":1}\n",
+        );
         assert_eq!(d.len(), 2);
-        assert_eq!((d[0].text.as_str(), d[0].record), ("slow checkout", Some(1)));
+        assert_eq!(
+            (d[0].text.as_str(), d[0].record),
+            ("slow checkout", Some(1))
+        );
         assert_eq!(d[1].source(), "a/b.jsonl#3");
-        let d = split("r.csv", "id,review,stars\n1,\"great, fast\",5\n2,,1\n3,broken,1\n");
+        let d = split(
+            "r.csv",
+            "id,review,stars\n1,\"great, fast\",5\n2,,1\n3,broken,1\n",
+        );
         assert_eq!(
             d.iter().map(|x| x.text.as_str()).collect::<Vec<_>>(),
             vec!["great, fast", "broken"]
@@ -321,7 +337,10 @@ mod tests {
         let d = split("r.json", "[{\"comment\":\"ok\"},\"plain\"]");
         assert_eq!(d.len(), 2);
         let d = split("notes/ticket-1.txt", "  The app crashes.  \n");
-        assert_eq!((d[0].text.as_str(), d[0].record), ("The app crashes.", None));
+        assert_eq!(
+            (d[0].text.as_str(), d[0].record),
+            ("The app crashes.", None)
+        );
         assert!(split("empty.txt", " \n").is_empty());
         assert!(is_text_key("x/feedback") && is_text_key("a.JSONL") && !is_text_key("a.png"));
     }

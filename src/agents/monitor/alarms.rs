@@ -20,7 +20,11 @@ const ALARM_USD_MONTH: f64 = 0.10;
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let region = insight::region(req);
     let conf = insight::config(req.aws, &region)?;
-    progress(sink, AGENT, format!("reading alarms in ALARM state in {region}"));
+    progress(
+        sink,
+        AGENT,
+        format!("reading alarms in ALARM state in {region}"),
+    );
     let cw = aws_sdk_cloudwatch::Client::new(&conf);
     let rows: Vec<Value> = req.aws.block_on(async move {
         let mut rows = Vec::new();
@@ -126,7 +130,11 @@ fn alarm_name(metric: &MetricSpec, target: &Target, comparison: &str, threshold:
         "opsdeck-{}-{}-{}-{}",
         metric.name.to_lowercase(),
         target.short(),
-        if comparison.starts_with("Greater") { "gt" } else { "lt" },
+        if comparison.starts_with("Greater") {
+            "gt"
+        } else {
+            "lt"
+        },
         threshold
     );
     raw.chars()
@@ -188,7 +196,10 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         let found = req.aws.block_on(async move {
             match ec2.describe_instances().instance_ids(&id2).send().await {
                 Ok(o) => Ok(o.reservations().iter().any(|r| !r.instances().is_empty())),
-                Err(e) if insight::error_code(&e).is_some_and(|c| c.starts_with("InvalidInstanceID")) => {
+                Err(e)
+                    if insight::error_code(&e)
+                        .is_some_and(|c| c.starts_with("InvalidInstanceID")) =>
+                {
                     Ok(false)
                 }
                 Err(e) => Err(aws_error("EC2", "DescribeInstances", &e)),
@@ -406,7 +417,9 @@ pub async fn execute(
             .map(|c| comparison_symbol(c.as_str()).to_string())
             .unwrap_or_default(),
         a.threshold().unwrap_or_default(),
-        a.state_value().map(|s| s.as_str()).unwrap_or("INSUFFICIENT_DATA")
+        a.state_value()
+            .map(|s| s.as_str())
+            .unwrap_or("INSUFFICIENT_DATA")
     );
     progress(sink, AGENT, line.clone());
     Ok(Outcome {
@@ -437,7 +450,12 @@ mod tests {
             80.0,
         );
         assert_eq!(n, "opsdeck-cpuutilization-i-0123456789abcdef0-gt-80");
-        let n = alarm_name(&m, &Target::Function("a b/c".into()), "LessThanThreshold", 0.5);
+        let n = alarm_name(
+            &m,
+            &Target::Function("a b/c".into()),
+            "LessThanThreshold",
+            0.5,
+        );
         assert_eq!(n, "opsdeck-cpuutilization-a-b-c-lt-0.5");
     }
 }

@@ -181,7 +181,8 @@ impl Digest {
             }
             None => self.other += 1,
         }
-        self.recent.push_back((ts_ms, stream.to_string(), clip(message, 300)));
+        self.recent
+            .push_back((ts_ms, stream.to_string(), clip(message, 300)));
         if self.recent.len() > 10 {
             self.recent.pop_front();
         }
@@ -221,7 +222,9 @@ impl Digest {
 
 /// Time buckets: 12–30 of them over the window, at a size a person reads easily.
 fn bucket_size(window_secs: i64) -> i64 {
-    const SIZES: [i64; 10] = [60, 300, 600, 900, 1800, 3600, 10_800, 21_600, 43_200, 86_400];
+    const SIZES: [i64; 10] = [
+        60, 300, 600, 900, 1800, 3600, 10_800, 21_600, 43_200, 86_400,
+    ];
     SIZES
         .iter()
         .copied()
@@ -240,8 +243,14 @@ static NORMALISE: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
             "<id>",
         ),
         (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "<ip>"),
-        (r"(?i)\b(?:0x)?[0-9a-f]*\d[0-9a-f]*[a-f][0-9a-f]*\b", "<hex>"),
-        (r"(?i)\b(?:0x)?[0-9a-f]*[a-f][0-9a-f]*\d[0-9a-f]*\b", "<hex>"),
+        (
+            r"(?i)\b(?:0x)?[0-9a-f]*\d[0-9a-f]*[a-f][0-9a-f]*\b",
+            "<hex>",
+        ),
+        (
+            r"(?i)\b(?:0x)?[0-9a-f]*[a-f][0-9a-f]*\d[0-9a-f]*\b",
+            "<hex>",
+        ),
         // Digits anywhere else ("customer_12", "v8"): values, not words.
         (r"\d+(?:\.\d+)?", "<n>"),
     ]
@@ -310,7 +319,10 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     progress(
         sink,
         AGENT,
-        format!("reading {} events of {group} over the last {label}", filter.label),
+        format!(
+            "reading {} events of {group} over the last {label}",
+            filter.label
+        ),
     );
     let mut digest = Digest::new(window);
     let mut token: Option<String> = None;
@@ -345,7 +357,11 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         }
         token = page.next_token().map(str::to_string);
         if pages % 10 == 0 {
-            progress(sink, AGENT, format!("{} events read ({pages} pages)", digest.read));
+            progress(
+                sink,
+                AGENT,
+                format!("{} events read ({pages} pages)", digest.read),
+            );
         }
         if token.is_none() {
             break;
@@ -355,7 +371,9 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
             break;
         }
     }
-    Ok(build(&group, &region, &label, window, &filter, &pattern, digest, more))
+    Ok(build(
+        &group, &region, &label, window, &filter, &pattern, digest, more,
+    ))
 }
 
 fn missing_group(
@@ -385,7 +403,10 @@ fn missing_group(
                 .unwrap_or_default()
         })
         .unwrap_or_default();
-    let words: Vec<&str> = leaf.split(['-', '_', '.']).filter(|w| w.len() >= 3).collect();
+    let words: Vec<&str> = leaf
+        .split(['-', '_', '.'])
+        .filter(|w| w.len() >= 3)
+        .collect();
     let close: Vec<&String> = names
         .iter()
         .filter(|n| {
@@ -400,7 +421,11 @@ fn missing_group(
         if close.is_empty() {
             format!(
                 "in {region}; {} under {parent}{}",
-                if names.is_empty() { "no log groups" } else { "other log groups" },
+                if names.is_empty() {
+                    "no log groups"
+                } else {
+                    "other log groups"
+                },
                 if names.is_empty() {
                     String::new()
                 } else {
@@ -413,7 +438,11 @@ fn missing_group(
         } else {
             format!(
                 "in {region}; did you mean {}?",
-                close.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                close
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         },
     )
@@ -505,7 +534,9 @@ fn build(
     if !groups.is_empty() {
         outputs.push(Output::Table {
             title: "repeated messages".into(),
-            columns: ["COUNT", "FIRST", "LAST", "MESSAGE"].map(String::from).to_vec(),
+            columns: ["COUNT", "FIRST", "LAST", "MESSAGE"]
+                .map(String::from)
+                .to_vec(),
             rows: groups
                 .iter()
                 .take(TABLE_GROUPS)
@@ -581,11 +612,11 @@ mod tests {
             "2026-11-24T11:22:33.999Z\t0a1b2c3d-0000-4c57-9d0a-abcdefabcdef\tERROR\tpayment 12 failed for 10.0.9.1:443 (req 0x11aa22)",
         );
         assert_eq!(a, b);
-        assert_eq!(
-            a,
-            "<ts> <id> ERROR payment <n> failed for <ip> (req <hex>)"
+        assert_eq!(a, "<ts> <id> ERROR payment <n> failed for <ip> (req <hex>)");
+        assert_ne!(
+            signature("ERROR timeout calling db"),
+            signature("ERROR timeout calling cache")
         );
-        assert_ne!(signature("ERROR timeout calling db"), signature("ERROR timeout calling cache"));
     }
 
     #[test]
@@ -606,9 +637,17 @@ mod tests {
         let mut d = Digest::new(w);
         assert_eq!(d.buckets.len(), 24);
         let start = w.start.as_millisecond();
-        assert_eq!(start % 3_600_000, 0, "a whole hour: the test window starts at 12:00");
+        assert_eq!(
+            start % 3_600_000,
+            0,
+            "a whole hour: the test window starts at 12:00"
+        );
         for i in 0..30 {
-            d.add(start + i * 3_600_000 / 10, "s", &format!("ERROR job {i} failed"));
+            d.add(
+                start + i * 3_600_000 / 10,
+                "s",
+                &format!("ERROR job {i} failed"),
+            );
         }
         d.add(start + 23 * 3_600_000, "s", "ERROR disk full");
         assert_eq!(d.read, 31);

@@ -127,7 +127,12 @@ pub fn metrics_for(target: &Target, word: Option<&str>) -> Result<Vec<MetricSpec
             spec("HTTPCode_Target_5XX_Count", "Sum", "count", "target 5xx"),
         ],
         (Target::LoadBalancer { network: false, .. }, Some("4xx")) => {
-            vec![spec("HTTPCode_Target_4XX_Count", "Sum", "count", "target 4xx")]
+            vec![spec(
+                "HTTPCode_Target_4XX_Count",
+                "Sum",
+                "count",
+                "target 4xx",
+            )]
         }
         (Target::LoadBalancer { network: false, .. }, Some("latency" | "duration")) => {
             vec![spec("TargetResponseTime", "p99", "s", "latency")]
@@ -210,7 +215,9 @@ fn load_balancer(
         return Err(Error::not_found(
             "load balancer",
             name,
-            format!("in {region}; check the name with the EC2 console or `aws elbv2 describe-load-balancers`"),
+            format!(
+                "in {region}; check the name with the EC2 console or `aws elbv2 describe-load-balancers`"
+            ),
         ));
     };
     // The metric dimension is the ARN's tail: app/<name>/<id> or net/<name>/<id>.
@@ -289,7 +296,10 @@ pub async fn read(
             .await
             .map_err(|e| aws_error("CloudWatch", "GetMetricData", &e))?;
         for r in out.metric_data_results() {
-            let Some(slot) = points.iter_mut().find(|(id, _)| Some(id.as_str()) == r.id()) else {
+            let Some(slot) = points
+                .iter_mut()
+                .find(|(id, _)| Some(id.as_str()) == r.id())
+            else {
                 continue;
             };
             for (t, v) in r.timestamps().iter().zip(r.values()) {
@@ -448,7 +458,10 @@ mod tests {
             network: false,
         };
         let m = with_stat(metrics_for(&alb, Some("latency")).unwrap(), Some("p95"));
-        assert_eq!((m[0].name.as_str(), m[0].stat.as_str()), ("TargetResponseTime", "p95"));
+        assert_eq!(
+            (m[0].name.as_str(), m[0].stat.as_str()),
+            ("TargetResponseTime", "p95")
+        );
         assert_eq!(metrics_for(&alb, Some("5xx")).unwrap().len(), 2);
         let f = Target::Function("my-func".into());
         assert_eq!(metrics_for(&f, None).unwrap().len(), 3);

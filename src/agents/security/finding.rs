@@ -251,7 +251,10 @@ pub fn report(
             .then(a.check_id.cmp(&b.check_id))
             .then(a.resource_name.cmp(&b.resource_name))
     });
-    let failing: Vec<&Finding> = findings.iter().filter(|f| f.status == Status::Fail).collect();
+    let failing: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.status == Status::Fail)
+        .collect();
     let mut outputs = Vec::new();
     let sev_counts: Vec<(String, f64)> = [
         Severity::Critical,
@@ -271,9 +274,11 @@ pub fn report(
     if !failing.is_empty() {
         outputs.push(Output::Table {
             title: "security findings".into(),
-            columns: ["RISK", "SEVERITY", "CHECK", "RESOURCE", "REGION", "DETAIL", "FIX"]
-                .map(String::from)
-                .to_vec(),
+            columns: [
+                "RISK", "SEVERITY", "CHECK", "RESOURCE", "REGION", "DETAIL", "FIX",
+            ]
+            .map(String::from)
+            .to_vec(),
             rows: failing
                 .iter()
                 .take(TABLE_ROWS)
@@ -389,10 +394,27 @@ mod tests {
 
     #[test]
     fn scores_uids_and_exports() {
-        let a = sample("s3_bucket_public_access", Severity::Critical, 20, Status::Fail);
+        let a = sample(
+            "s3_bucket_public_access",
+            Severity::Critical,
+            20,
+            Status::Fail,
+        );
         assert_eq!(a.risk_score, 100);
-        assert_eq!(a.uid, sample("s3_bucket_public_access", Severity::Low, 0, Status::Fail).uid);
-        assert_ne!(a.uid, sample("s3_bucket_default_encryption", Severity::Low, 0, Status::Fail).uid);
+        assert_eq!(
+            a.uid,
+            sample("s3_bucket_public_access", Severity::Low, 0, Status::Fail).uid
+        );
+        assert_ne!(
+            a.uid,
+            sample(
+                "s3_bucket_default_encryption",
+                Severity::Low,
+                0,
+                Status::Fail
+            )
+            .uid
+        );
         assert_eq!(sample("x", Severity::High, 0, Status::Pass).risk_score, 0);
         let csv = String::from_utf8(to_csv(&[a.clone()]).unwrap()).unwrap();
         let mut r = csv::Reader::from_reader(csv.as_bytes());
@@ -420,7 +442,9 @@ mod tests {
             json!({"checked": {"buckets": 1}}),
         )
         .unwrap();
-        let Output::Table { rows, .. } = &r.outputs[0] else { panic!() };
+        let Output::Table { rows, .. } = &r.outputs[0] else {
+            panic!()
+        };
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0][2], "c");
         assert_eq!(r.data["counts"]["pass"], 1);

@@ -70,7 +70,9 @@ pub async fn inspect(conf: SdkConfig, name: String) -> Result<UserState> {
         .map(|k| {
             (
                 k.access_key_id().unwrap_or_default().to_string(),
-                k.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                k.status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
                 k.create_date().and_then(from_smithy),
             )
         })
@@ -180,7 +182,11 @@ pub fn root_findings(r: RootState, account: &str) -> Vec<Finding> {
             "The root account has MFA",
             Severity::Critical,
             5,
-            if r.mfa_enabled { Status::Pass } else { Status::Fail },
+            if r.mfa_enabled {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
             if r.mfa_enabled {
                 "root MFA is enabled".into()
             } else {
@@ -237,9 +243,21 @@ mod tests {
             console: true,
             mfa_devices: 0,
             keys: vec![
-                ("AKIAOLDOLDOLDOLD1234".into(), "Active".into(), Some("2026-01-01T00:00:00Z".parse().unwrap())),
-                ("AKIANEWNEWNEWNEW5678".into(), "Active".into(), Some("2026-11-01T00:00:00Z".parse().unwrap())),
-                ("AKIAOFFOFFOFFOFF9999".into(), "Inactive".into(), Some("2020-01-01T00:00:00Z".parse().unwrap())),
+                (
+                    "AKIAOLDOLDOLDOLD1234".into(),
+                    "Active".into(),
+                    Some("2026-01-01T00:00:00Z".parse().unwrap()),
+                ),
+                (
+                    "AKIANEWNEWNEWNEW5678".into(),
+                    "Active".into(),
+                    Some("2026-11-01T00:00:00Z".parse().unwrap()),
+                ),
+                (
+                    "AKIAOFFOFFOFFOFF9999".into(),
+                    "Inactive".into(),
+                    Some("2020-01-01T00:00:00Z".parse().unwrap()),
+                ),
             ],
         };
         let f = user_findings(&u, 90, now);

@@ -91,14 +91,23 @@ pub async fn open_rules(conf: SdkConfig, only: Vec<String>) -> Result<(usize, Ve
 /// server's 443) are not findings.
 pub fn checks_of(rule: &OpenRule) -> Vec<(&'static str, i32)> {
     if rule.all_ports() {
-        return vec![("ec2_securitygroup_allow_ingress_from_internet_to_all_ports", 0)];
+        return vec![(
+            "ec2_securitygroup_allow_ingress_from_internet_to_all_ports",
+            0,
+        )];
     }
     let mut v = Vec::new();
     if rule.covers(22) {
-        v.push(("ec2_securitygroup_allow_ingress_from_internet_to_port_22", 22));
+        v.push((
+            "ec2_securitygroup_allow_ingress_from_internet_to_port_22",
+            22,
+        ));
     }
     if rule.covers(3389) {
-        v.push(("ec2_securitygroup_allow_ingress_from_internet_to_port_3389", 3389));
+        v.push((
+            "ec2_securitygroup_allow_ingress_from_internet_to_port_3389",
+            3389,
+        ));
     }
     v
 }
@@ -107,7 +116,10 @@ pub fn findings(rules: &[OpenRule], region: &str, account: &str) -> Vec<Finding>
     let mut out = Vec::new();
     for r in rules {
         for (check, port) in checks_of(r) {
-            let arn = format!("arn:aws:ec2:{region}:{account}:security-group/{}", r.group_id);
+            let arn = format!(
+                "arn:aws:ec2:{region}:{account}:security-group/{}",
+                r.group_id
+            );
             let (title, sev, adjust, request) = match port {
                 0 => (
                     "Security group does not allow ingress from the internet to all ports",
@@ -176,7 +188,10 @@ mod tests {
         assert_eq!(checks_of(&rule("tcp", 22, 22))[0].1, 22);
         assert_eq!(checks_of(&rule("tcp", 443, 443)), vec![]);
         let range = checks_of(&rule("tcp", 20, 4000));
-        assert_eq!(range.iter().map(|c| c.1).collect::<Vec<_>>(), vec![22, 3389]);
+        assert_eq!(
+            range.iter().map(|c| c.1).collect::<Vec<_>>(),
+            vec![22, 3389]
+        );
         let all = OpenRule {
             from_port: None,
             to_port: None,

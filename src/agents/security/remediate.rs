@@ -17,7 +17,7 @@ use super::network::{self, OpenRule};
 use super::s3::{self, BucketState};
 use super::{Scan, scan_ec2, scan_s3};
 use crate::agents::insight::{self, aws_error, error_code, progress};
-use crate::agents::{AgentRequest, Draft, DraftFile, Report, Reply, Sink};
+use crate::agents::{AgentRequest, Draft, DraftFile, Reply, Report, Sink};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::exec::Outcome;
@@ -63,7 +63,12 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         .params
         .get("ports")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|p| p.as_i64()).map(|p| p as i32).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_i64())
+                .map(|p| p as i32)
+                .collect()
+        })
         .unwrap_or_default();
     let scope = i.param_list("scope");
     let encryption = i.params.get("encryption").and_then(Value::as_bool) == Some(true);
@@ -92,7 +97,13 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
                 format!("only {} of them exist in {region}", scan.groups_read),
             ));
         }
-        revoke_rules(&scan.open_rules, &ports, i.param_str("cidr"), &region, &mut fixes);
+        revoke_rules(
+            &scan.open_rules,
+            &ports,
+            i.param_str("cidr"),
+            &region,
+            &mut fixes,
+        );
     } else {
         // "fix public buckets", "remediate all findings": what the scan would flag and opsdeck
         // can fix.
@@ -166,18 +177,19 @@ fn nothing_phrase(req: &AgentRequest<'_>) -> String {
 }
 
 fn is_public(b: &BucketState, scan: &Scan) -> bool {
-    s3::bucket_findings(b, scan.account_blocks)
-        .iter()
-        .any(|f| f.check_id == "s3_bucket_public_access" && f.status == super::finding::Status::Fail)
+    s3::bucket_findings(b, scan.account_blocks).iter().any(|f| {
+        f.check_id == "s3_bucket_public_access" && f.status == super::finding::Status::Fail
+    })
 }
 
 fn block_buckets(buckets: &[&BucketState], fixes: &mut Fixes) {
     let mut by_region: BTreeMap<&str, Vec<&BucketState>> = BTreeMap::new();
     for b in buckets {
-        fixes
-            .before
-            .insert(format!("s3://{}", b.name), json!({"public_access_block": b.blocks,
-                "public_statements": b.public_statements, "public_grants": b.public_grants}));
+        fixes.before.insert(
+            format!("s3://{}", b.name),
+            json!({"public_access_block": b.blocks,
+                "public_statements": b.public_statements, "public_grants": b.public_grants}),
+        );
         if b.blocks.is_some_and(|x| x.all()) {
             fixes
                 .lines
@@ -233,13 +245,15 @@ fn block_buckets(buckets: &[&BucketState], fixes: &mut Fixes) {
 }
 
 fn encrypt_bucket(b: &BucketState, fixes: &mut Fixes) {
-    fixes
-        .before
-        .insert(format!("s3://{}", b.name), json!({"encryption": b.encryption}));
+    fixes.before.insert(
+        format!("s3://{}", b.name),
+        json!({"encryption": b.encryption}),
+    );
     if let Some(alg) = &b.encryption {
-        fixes
-            .lines
-            .push(format!("bucket {} already has default encryption ({alg})", b.name));
+        fixes.lines.push(format!(
+            "bucket {} already has default encryption ({alg})",
+            b.name
+        ));
         return;
     }
     fixes.lines.push(format!(
@@ -314,7 +328,10 @@ fn revoke_rules(
             });
         }
         fixes.steps.push(Step {
-            description: format!("EC2 RevokeSecurityGroupIngress on {group}: {}", what.join(", ")),
+            description: format!(
+                "EC2 RevokeSecurityGroupIngress on {group}: {}",
+                what.join(", ")
+            ),
             mutates: true,
             kind: StepKind::Aws {
                 agent: AGENT,
@@ -327,9 +344,10 @@ fn revoke_rules(
         });
     }
     if fixes.steps.is_empty() && !rules.is_empty() {
-        fixes
-            .lines
-            .push(format!("{} internet-open rule(s) read; none matched the request", rules.len()));
+        fixes.lines.push(format!(
+            "{} internet-open rule(s) read; none matched the request",
+            rules.len()
+        ));
     }
 }
 
@@ -439,7 +457,9 @@ async fn block(s3: &aws_sdk_s3::Client, bucket: &str, input: &Value) -> Result<S
             "bucket {bucket}: PutPublicAccessBlock succeeded but reading it back shows a setting still off"
         )));
     }
-    Ok(format!("bucket {bucket}: public access blocked (all four settings on, read back)"))
+    Ok(format!(
+        "bucket {bucket}: public access blocked (all four settings on, read back)"
+    ))
 }
 
 async fn encrypt(s3: &aws_sdk_s3::Client, bucket: &str, input: &Value) -> Result<String> {
@@ -472,7 +492,9 @@ async fn encrypt(s3: &aws_sdk_s3::Client, bucket: &str, input: &Value) -> Result
         .await
         .map_err(|e| aws_error("S3", "PutBucketEncryption", &e))?;
     match s3.get_bucket_encryption().bucket(bucket).send().await {
-        Ok(_) => Ok(format!("bucket {bucket}: default encryption {alg} on (read back)")),
+        Ok(_) => Ok(format!(
+            "bucket {bucket}: default encryption {alg} on (read back)"
+        )),
         Err(e) if error_code(&e) == Some("ServerSideEncryptionConfigurationNotFoundError") => {
             Err(Error::Execution(format!(
                 "bucket {bucket}: PutBucketEncryption succeeded but no configuration reads back"
@@ -521,7 +543,10 @@ async fn revoke(ec2: &aws_sdk_ec2::Client, group: &str, input: &Value) -> Result
                 p.ip_protocol() == Some(r.protocol.as_str())
                     && p.from_port() == r.from_port
                     && p.to_port() == r.to_port
-                    && (p.ip_ranges().iter().any(|x| x.cidr_ip() == Some(r.cidr.as_str()))
+                    && (p
+                        .ip_ranges()
+                        .iter()
+                        .any(|x| x.cidr_ip() == Some(r.cidr.as_str()))
                         || p.ipv6_ranges()
                             .iter()
                             .any(|x| x.cidr_ipv6() == Some(r.cidr.as_str())))

@@ -109,7 +109,12 @@ impl PublicStatement {
 /// account id in the host name; [`control_client`] keeps an overridden endpoint as it is.
 pub async fn account_blocks(conf: SdkConfig, account: String) -> Result<Option<Blocks>> {
     let c = control_client(&conf);
-    match c.get_public_access_block().account_id(&account).send().await {
+    match c
+        .get_public_access_block()
+        .account_id(&account)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.public_access_block_configuration().map(|c| Blocks {
             block_public_acls: c.block_public_acls().unwrap_or(false),
             ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
@@ -169,7 +174,8 @@ pub async fn inspect(
                 Some(r) => r.to_string(),
             },
             Err(e) => {
-                st.errors.push(crate::aws::describe_error("S3", "GetBucketLocation", &e));
+                st.errors
+                    .push(crate::aws::describe_error("S3", "GetBucketLocation", &e));
                 home_region.clone()
             }
         },
@@ -192,9 +198,11 @@ pub async fn inspect(
             match s3.get_bucket_policy_status().bucket(&name).send().await {
                 Ok(o) => st.policy_status_public = o.policy_status().and_then(|p| p.is_public()),
                 Err(e) if error_code(&e) == Some("NoSuchBucketPolicy") => {}
-                Err(e) => st
-                    .errors
-                    .push(crate::aws::describe_error("S3", "GetBucketPolicyStatus", &e)),
+                Err(e) => st.errors.push(crate::aws::describe_error(
+                    "S3",
+                    "GetBucketPolicyStatus",
+                    &e,
+                )),
             }
         }
         Err(e) if error_code(&e) == Some("NoSuchBucketPolicy") => {}
@@ -315,7 +323,9 @@ pub fn public_statements(policy: &str) -> Vec<PublicStatement> {
         .filter(|s| s["Effect"].as_str() == Some("Allow"))
         .filter(|s| match &s["Principal"] {
             Value::String(p) => p == "*",
-            Value::Object(o) => o.get("AWS").is_some_and(|a| strings(a).iter().any(|x| x == "*")),
+            Value::Object(o) => o
+                .get("AWS")
+                .is_some_and(|a| strings(a).iter().any(|x| x == "*")),
             _ => false,
         })
         .map(|s| PublicStatement {
@@ -343,7 +353,12 @@ pub fn account_findings(account: &str, blocks: Option<Blocks>, region: &str) -> 
         0,
         if on { Status::Pass } else { Status::Fail },
         detail,
-        (&format!("arn:aws:s3:::account/{account}"), "AwsAccount", account, region),
+        (
+            &format!("arn:aws:s3:::account/{account}"),
+            "AwsAccount",
+            account,
+            region,
+        ),
         Remediation {
             text: format!(
                 "turn on all four Block Public Access settings for the account ({BPA_CONSOLE}, or s3control PutPublicAccessBlock)"
@@ -356,7 +371,12 @@ pub fn account_findings(account: &str, blocks: Option<Blocks>, region: &str) -> 
 /// Findings for one bucket, judged against the account's settings.
 pub fn bucket_findings(b: &BucketState, account: Option<Blocks>) -> Vec<Finding> {
     let arn = format!("arn:aws:s3:::{}", b.name);
-    let res = (arn.as_str(), "AwsS3Bucket", b.name.as_str(), b.region.as_str());
+    let res = (
+        arn.as_str(),
+        "AwsS3Bucket",
+        b.name.as_str(),
+        b.region.as_str(),
+    );
     let effective = account.unwrap_or_default().or(b.blocks.unwrap_or_default());
     let block_request = Some(format!("block public access on bucket {}", b.name));
     let mut out = Vec::new();
@@ -437,7 +457,9 @@ pub fn bucket_findings(b: &BucketState, account: Option<Blocks>) -> Vec<Finding>
             Status::Fail
         },
         match b.blocks {
-            None if account_on => "no bucket-level settings; the account-level block covers it".into(),
+            None if account_on => {
+                "no bucket-level settings; the account-level block covers it".into()
+            }
             None => "no bucket-level Block Public Access configuration".into(),
             Some(x) if x.all() => "all four bucket-level settings are on".into(),
             Some(x) => format!("bucket-level settings off: {}", x.off().join(", ")),
@@ -445,7 +467,9 @@ pub fn bucket_findings(b: &BucketState, account: Option<Blocks>) -> Vec<Finding>
         res,
         Remediation {
             text: "turn on all four Block Public Access settings for the bucket".into(),
-            request: (!bucket_on && !account_on).then(|| block_request.clone()).flatten(),
+            request: (!bucket_on && !account_on)
+                .then(|| block_request.clone())
+                .flatten(),
         },
     ));
 
@@ -481,7 +505,9 @@ pub fn exposure_counts(findings: &[Finding]) -> HashMap<&'static str, usize> {
     let mut m = HashMap::new();
     for f in findings.iter().filter(|f| f.status == Status::Fail) {
         let key = match f.check_id.as_str() {
-            "s3_bucket_public_access" if f.detail.contains("policy") && f.detail.contains("ACL") => {
+            "s3_bucket_public_access"
+                if f.detail.contains("policy") && f.detail.contains("ACL") =>
+            {
                 "policy_and_acl"
             }
             "s3_bucket_public_access" if f.detail.contains("policy") => "policy",
@@ -528,7 +554,11 @@ mod tests {
         let b = bucket();
         let f = bucket_findings(&b, None);
         assert_eq!(f[0].status, Status::Fail);
-        assert_eq!(f[0].severity, Severity::High, "the conditional write is not counted");
+        assert_eq!(
+            f[0].severity,
+            Severity::High,
+            "the conditional write is not counted"
+        );
         assert!(f[0].detail.contains("PublicRead"));
         assert_eq!(
             f[0].remediation.request.as_deref(),

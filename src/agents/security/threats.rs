@@ -46,7 +46,12 @@ fn guardduty_floor(min: Severity) -> i64 {
     }
 }
 
-pub async fn guardduty(conf: SdkConfig, region: String, min: Severity, window: Window) -> Result<Fetched> {
+pub async fn guardduty(
+    conf: SdkConfig,
+    region: String,
+    min: Severity,
+    window: Window,
+) -> Result<Fetched> {
     let gd = aws_sdk_guardduty::Client::new(&conf);
     let mut out = Fetched::default();
     let detectors = gd
@@ -114,7 +119,10 @@ pub async fn guardduty(conf: SdkConfig, region: String, min: Severity, window: W
                     out.findings.push(from_guardduty(f, sev, score, &region));
                 }
             }
-            token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+            token = page
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
             if out.findings.len() >= CAP {
                 out.truncated = token.is_some() || out.findings.len() > CAP;
                 out.findings.truncate(CAP);
@@ -152,16 +160,27 @@ fn from_guardduty(
     let kind = f.r#type().unwrap_or("GuardDuty finding");
     let arn = f.arn().unwrap_or_default();
     Finding {
-        uid: f.id().map(str::to_string).unwrap_or_else(|| uid(&["guardduty", arn])),
+        uid: f
+            .id()
+            .map(str::to_string)
+            .unwrap_or_else(|| uid(&["guardduty", arn])),
         check_id: format!("guardduty:{kind}"),
         title: f.title().unwrap_or(kind).to_string(),
         severity: sev,
         risk_score: (score * 10.0).round().clamp(0.0, 100.0) as u8,
         status: Status::Fail,
         detail: f.description().or(f.title()).unwrap_or(kind).to_string(),
-        resource_uid: if name.is_empty() { arn.to_string() } else { name.clone() },
+        resource_uid: if name.is_empty() {
+            arn.to_string()
+        } else {
+            name.clone()
+        },
         resource_type: resource_type.to_string(),
-        resource_name: if name.is_empty() { resource_type.to_string() } else { name },
+        resource_name: if name.is_empty() {
+            resource_type.to_string()
+        } else {
+            name
+        },
         region: f.region().unwrap_or(region).to_string(),
         source: "guardduty".into(),
         remediation: Remediation {
@@ -174,7 +193,12 @@ fn from_guardduty(
     }
 }
 
-pub async fn security_hub(conf: SdkConfig, region: String, min: Severity, window: Window) -> Result<Fetched> {
+pub async fn security_hub(
+    conf: SdkConfig,
+    region: String,
+    min: Severity,
+    window: Window,
+) -> Result<Fetched> {
     let hub = aws_sdk_securityhub::Client::new(&conf);
     let mut out = Fetched::default();
     let days = ((window.secs() + 86_399) / 86_400).max(1) as i32;
@@ -248,7 +272,10 @@ pub async fn security_hub(conf: SdkConfig, region: String, min: Severity, window
             }
             out.findings.push(from_security_hub(f, sev, &region));
         }
-        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+        token = page
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
         if out.findings.len() >= CAP {
             out.truncated = token.is_some() || out.findings.len() > CAP;
             out.findings.truncate(CAP);
@@ -275,7 +302,10 @@ fn from_security_hub(
         .or(f.generator_id())
         .unwrap_or("securityhub");
     Finding {
-        uid: f.id().map(str::to_string).unwrap_or_else(|| uid(&["securityhub", &resource_uid, check])),
+        uid: f
+            .id()
+            .map(str::to_string)
+            .unwrap_or_else(|| uid(&["securityhub", &resource_uid, check])),
         check_id: format!("securityhub:{check}"),
         title: f.title().unwrap_or(check).to_string(),
         severity: sev,
@@ -291,7 +321,11 @@ fn from_security_hub(
             .to_string(),
         resource_uid,
         resource_type: res.and_then(|r| r.r#type()).unwrap_or("Other").to_string(),
-        region: res.and_then(|r| r.region()).or(f.region()).unwrap_or(region).to_string(),
+        region: res
+            .and_then(|r| r.region())
+            .or(f.region())
+            .unwrap_or(region)
+            .to_string(),
         source: "securityhub".into(),
         remediation: Remediation {
             text: f

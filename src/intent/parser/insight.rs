@@ -74,12 +74,13 @@ fn security(tokens: &[Token<'_>], f: &Features, p: &mut BTreeMap<String, Value>)
     if f.noun(Noun::SecurityGroup)
         || !groups.is_empty()
         || !ports.is_empty()
-        || tokens.iter().any(|t| t.lower.contains("0.0.0.0/0") || t.lower == "::/0")
+        || tokens
+            .iter()
+            .any(|t| t.lower.contains("0.0.0.0/0") || t.lower == "::/0")
     {
         scope.push("ec2");
     }
-    if f.noun(Noun::Iam) || f.noun(Noun::Mfa) || f.noun(Noun::AccessKeys) || f.noun(Noun::Root)
-    {
+    if f.noun(Noun::Iam) || f.noun(Noun::Mfa) || f.noun(Noun::AccessKeys) || f.noun(Noun::Root) {
         scope.push("iam");
     }
     if !scope.is_empty() {
@@ -87,7 +88,8 @@ fn security(tokens: &[Token<'_>], f: &Features, p: &mut BTreeMap<String, Value>)
     }
     // "access keys older than 90 days"
     for (i, t) in tokens.iter().enumerate() {
-        if t.lower != "than" || !matches!(tokens.get(i.wrapping_sub(1)), Some(x) if x.lower == "older")
+        if t.lower != "than"
+            || !matches!(tokens.get(i.wrapping_sub(1)), Some(x) if x.lower == "older")
         {
             continue;
         }
@@ -230,9 +232,17 @@ fn is_model_id(s: &str) -> bool {
         .iter()
         .find_map(|p| s.strip_prefix(p))
         .unwrap_or(s);
-    ["anthropic.", "amazon.", "meta.", "mistral.", "cohere.", "ai21.", "deepseek."]
-        .iter()
-        .any(|p| s.strip_prefix(p).is_some_and(|rest| rest.len() > 2))
+    [
+        "anthropic.",
+        "amazon.",
+        "meta.",
+        "mistral.",
+        "cohere.",
+        "ai21.",
+        "deepseek.",
+    ]
+    .iter()
+    .any(|p| s.strip_prefix(p).is_some_and(|rest| rest.len() > 2))
 }
 
 pub(super) fn is_security_group_id(s: &str) -> bool {
