@@ -64,6 +64,9 @@ pub enum Command {
         /// The request, in plain language.
         #[arg(required = true)]
         text: Vec<String>,
+        /// Write a report's files (e.g. findings.json, findings.csv) and report.json into DIR.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
     },
     /// Submit hand-written Terraform (a directory, applied as a stack), a playbook, or both
     /// (the playbook then runs on the hosts the Terraform creates) for review and apply.
@@ -374,11 +377,27 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Ask { inventory, text } => {
+        Command::Ask {
+            inventory,
+            export,
+            text,
+        } => {
             let opts = RequestOptions { inventory };
             match deck.request_with(&text.join(" "), &opts, &progress)? {
-                Answer::Plan(rec) => print_plan_outcome(&rec, json_out),
-                Answer::Report(r) => print_report_outcome(&r, json_out),
+                Answer::Plan(rec) => {
+                    if export.is_some() {
+                        eprintln!(
+                            "note: --export writes a report's files; this request made a plan"
+                        );
+                    }
+                    print_plan_outcome(&rec, json_out)
+                }
+                Answer::Report(r) => {
+                    if let Some(dir) = &export {
+                        export_report(&r, dir)?;
+                    }
+                    print_report_outcome(&r, json_out)
+                }
             }
         }
         Command::Submit {
@@ -912,6 +931,37 @@ fn print_report_outcome(r: &ReportRecord, json_out: bool) -> Result<u8> {
     Ok(0)
 }
 
+/// `ask --export DIR`: report.json (the whole report) and each file the agent attached.
+fn export_report(r: &ReportRecord, dir: &std::path::Path) -> Result<()> {
+    let io = |e: std::io::Error| Error::io(format!("exporting the report to {}", dir.display()), e);
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let body = serde_json::to_vec_pretty(&r.report).map_err(|e| io(e.into()))?;
+    std::fs::write(
+        dir.join("report.json"),
+        crate::redact::redact(&String::from_utf8_lossy(&body)),
+    )
+    .map_err(io)?;
+    for f in &r.report.files {
+        // Names come from the agent; keep them inside DIR.
+        let name = std::path::Path::new(&f.name)
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "file".into());
+        let text = crate::redact::redact(&String::from_utf8_lossy(&f.content));
+        std::fs::write(dir.join(name), text).map_err(io)?;
+    }
+    eprintln!(
+        "exported report.json{} to {}",
+        r.report
+            .files
+            .iter()
+            .map(|f| format!(", {}", f.name))
+            .collect::<String>(),
+        dir.display()
+    );
+    Ok(())
+}
+
 fn print_plan_outcome(rec: &PlanRecord, json_out: bool) -> Result<u8> {
     if json_out {
         // The plan itself, with its id under plan_id, plus where it stands.
@@ -1029,6 +1079,15 @@ fn print_plan(rec: &PlanRecord) {
             ""
         };
         println!("  {sign} {}{count}{replaced}", r.address);
+    }
+    if p.steps
+        .iter()
+        .any(|s| matches!(s.kind, crate::plan::StepKind::Aws { .. }))
+    {
+        println!("steps");
+        for (n, s) in p.steps.iter().enumerate() {
+            println!("  {}. {}  [{}]", n + 1, s.description, s.tool_line());
+        }
     }
     println!("artifacts");
     for a in &p.artifacts {

@@ -3,6 +3,9 @@
 
 pub mod protocol;
 
+/// Helpers the security, monitor and ml agents share.
+pub(crate) mod insight;
+
 pub mod config;
 pub mod cost;
 pub mod infra;

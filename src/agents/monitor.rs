@@ -1,29 +1,39 @@
-//! The monitor agent: CloudWatch logs, metrics and alarms.
+//! The monitor agent: CloudWatch Logs, metrics and alarms.
+//!
+//! - `logs`: the log group of a function (or one named), filtered for errors, paged with a cap,
+//!   repeated messages grouped with counts, and errors over time as a series.
+//! - `metrics`: CPU, latency percentiles, 5xx, invocations of an instance, function or load
+//!   balancer over a window (GetMetricData), one series per metric.
+//! - `alarms`: alarms in ALARM state. `create_alarm`: a PutMetricAlarm step that runs after
+//!   approval ([`execute`]).
+
+mod alarms;
+mod logs;
+mod metrics;
 
 use tokio::sync::watch;
 
-use super::{AgentRequest, Reply, Sink, not_yet};
+use super::{AgentRequest, Reply, Sink};
 use crate::aws::AwsAccess;
 use crate::error::Result;
 use crate::exec::Outcome;
 use crate::plan::Step;
 
-pub fn handle(req: &AgentRequest<'_>, _sink: Sink<'_>) -> Result<Reply> {
-    Err(not_yet(
-        req,
-        "the request is recorded in the audit trail; infrastructure requests (EC2 instances, ALB/NLB, S3 buckets, destroying a stack) work today",
-    ))
+pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
+    match req.intent.action.as_str() {
+        "metrics" => metrics::report(req, sink).map(Reply::Report),
+        "alarms" => alarms::report(req, sink).map(Reply::Report),
+        "create_alarm" => alarms::plan(req, sink),
+        _ => logs::report(req, sink).map(Reply::Report),
+    }
 }
 
 /// Runs an approved AWS API step this agent planned.
 pub async fn execute(
     step: &Step,
-    _aws: &AwsAccess,
-    _sink: Sink<'_>,
-    _cancel: watch::Receiver<bool>,
+    aws: &AwsAccess,
+    sink: Sink<'_>,
+    cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    Err(crate::error::Error::Unavailable(format!(
-        "step '{}' cannot run in this build",
-        step.description
-    )))
+    alarms::execute(step, aws, sink, cancel).await
 }

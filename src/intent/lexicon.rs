@@ -460,6 +460,8 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("high", &[Severity("HIGH")]),
     ("medium", &[Severity("MEDIUM")]),
     ("severity", &[Noun(N::Findings)]),
+    // "security scan", "security posture": the topic, never a typo for "severity"
+    ("security", &[Noun(N::Public)]),
     // ml
     ("sentiment", &[Noun(N::Sentiment)]),
     ("sentiments", &[Noun(N::Sentiment)]),
@@ -896,6 +898,7 @@ const PHRASES: &[(&str, &[Cue])] = &[
     ("in alarm", &[Noun(N::Alarm)]),
     ("alarm state", &[Noun(N::Alarm)]),
     ("security updates", &[Noun(N::Patches), Verb(V::Patch)]),
+    ("security patches", &[Noun(N::Patches), Verb(V::Patch)]),
     ("os updates", &[Noun(N::Patches), Verb(V::Patch)]),
     ("reserved instances", &[Noun(N::Savings)]),
     ("savings plans", &[Noun(N::Savings)]),

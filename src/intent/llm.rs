@@ -89,7 +89,7 @@ fn mutating(action: &str) -> bool {
 /// The JSON schema given to the model as the tool's input.
 pub fn schema() -> Value {
     let agents: Vec<&str> = AgentKind::ALL.iter().map(|a| a.as_str()).collect();
-    json!({
+    let mut schema = json!({
         "type": "object",
         "required": ["agent", "agents", "action", "confidence", "params"],
         "properties": {
@@ -124,7 +124,33 @@ pub fn schema() -> Value {
                 }
             }
         }
-    })
+    });
+    // Keys the security, monitor and ml agents read (json! nests only so deep at once).
+    let insight = json!({
+                    "scope": {"type": "array", "items": {"type": "string", "enum": ["s3", "ec2", "iam"]}},
+                    "security_groups": {"type": "array", "items": {"type": "string", "pattern": "^sg-[0-9a-f]{8,17}$"}},
+                    "ports": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 65535}},
+                    "cidr": {"type": "string"},
+                    "encryption": {"type": "boolean"},
+                    "older_than_days": {"type": "integer", "minimum": 0, "maximum": 3650},
+                    "log_group": {"type": "string"},
+                    "level": {"type": "string", "enum": ["error"]},
+                    "stat": {"type": "string"},
+                    "threshold": {"type": "number"},
+                    "comparison": {"type": "string", "enum": ["GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold"]},
+                    "load_balancer_name": {"type": "string"},
+                    "sns_topic": {"type": "string"},
+                    "endpoint": {"type": "string"},
+                    "model": {"type": "string", "enum": ["bedrock"]},
+                    "model_id": {"type": "string"}
+    });
+    if let (Some(props), Value::Object(extra)) = (
+        schema["properties"]["params"]["properties"].as_object_mut(),
+        insight,
+    ) {
+        props.extend(extra);
+    }
+    schema
 }
 
 fn system_prompt() -> String {
@@ -322,6 +348,35 @@ pub fn validate(v: &Value) -> Result<Intent, LlmFailure> {
                     })
                 })
             }),
+            "scope" => val.as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|x| matches!(x.as_str(), Some("s3" | "ec2" | "iam")))
+            }),
+            "security_groups" => val.as_array().is_some_and(|a| {
+                a.iter().all(|x| {
+                    x.as_str().is_some_and(|s| {
+                        s.strip_prefix("sg-").is_some_and(|h| {
+                            (h.len() == 8 || h.len() == 17)
+                                && h.bytes().all(|b| b.is_ascii_hexdigit())
+                        })
+                    })
+                })
+            }),
+            "ports" => val.as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|x| x.as_u64().is_some_and(|p| (1..=65535).contains(&p)))
+            }),
+            "encryption" => val.is_boolean(),
+            "older_than_days" => val.as_u64().is_some_and(|d| d <= 3650),
+            "threshold" => val.as_f64().is_some_and(f64::is_finite),
+            "level" => val.as_str() == Some("error"),
+            "model" => val.as_str() == Some("bedrock"),
+            "comparison" => matches!(
+                val.as_str(),
+                Some(
+                    "GreaterThanThreshold" | "GreaterThanOrEqualToThreshold" | "LessThanThreshold"
+                )
+            ),
             _ => val.as_str().is_some_and(|s| s.len() <= 256),
         };
         if !ok {
@@ -462,6 +517,24 @@ mod tests {
     #[test]
     fn schema_round_trips_through_documents() {
         assert_eq!(from_document(&to_document(&schema())), schema());
+    }
+
+    #[test]
+    fn insight_parameters_are_typed() {
+        let ok = json!({"agent": "security", "agents": ["security"], "action": "remediate", "confidence": 0.9,
+                        "params": {"security_groups": ["sg-0123abcd"], "ports": [22], "scope": ["ec2"],
+                                   "threshold": 80.5, "encryption": true, "older_than_days": 90}});
+        assert!(validate(&ok).is_ok(), "{:?}", validate(&ok));
+        for (k, v) in [
+            ("security_groups", json!(["sg-0123; reboot"])),
+            ("ports", json!([70000])),
+            ("scope", json!(["everything"])),
+            ("threshold", json!("high")),
+            ("model", json!("openai")),
+        ] {
+            let bad = json!({"agent": "security", "agents": ["security"], "action": "scan", "confidence": 0.9, "params": {k: v}});
+            assert!(validate(&bad).is_err(), "{k}");
+        }
     }
 
     #[test]

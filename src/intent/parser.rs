@@ -13,6 +13,8 @@ use super::typo::{allowed_edits, osa_within};
 use super::words::{Unit, compact_window};
 use super::{AgentKind, Evidence, Intent, IntentError, LOW_CONFIDENCE};
 
+mod insight;
+
 const MAX_LEN: usize = 4000;
 
 /// What one token turned out to be.
@@ -852,6 +854,28 @@ fn score(f: &Features, tokens: &[Token<'_>]) -> [f64; 7] {
     if n(Noun::Savings) && n(Noun::Volume) {
         s[COST] += 1.5;
     }
+    // "CPU of i-0abc over the last 6 hours" asks about a metric, not for the instance.
+    if n(Noun::Metric)
+        && !n(Noun::SecurityGroup)
+        && f.first_verb(&[
+            Verb::Create,
+            Verb::Destroy,
+            Verb::Restart,
+            Verb::Start,
+            Verb::Stop,
+            Verb::Terminate,
+            Verb::Run,
+            Verb::Rotate,
+            Verb::Snapshot,
+            Verb::Scale,
+        ])
+        .is_none()
+    {
+        s[MON] += 2.0;
+        if f.instance_ids || n(Noun::Instance) {
+            s[OPS] -= 1.0;
+        }
+    }
     s
 }
 
@@ -947,7 +971,7 @@ fn choose_action(agent: AgentKind, f: &Features, tokens: &[Token<'_>]) -> &'stat
             let private = tokens.iter().any(|t| t.lower == "private");
             if v(Verb::Remediate) || (v(Verb::Configure) && n(Noun::Encryption)) || private {
                 "remediate"
-            } else if n(Noun::Findings) || n(Noun::ThreatService) {
+            } else if n(Noun::ThreatService) || (n(Noun::Findings) && !v(Verb::Scan)) {
                 "findings"
             } else {
                 "scan"
@@ -1360,6 +1384,7 @@ fn extract_params(
             }
         }
     }
+    insight::add(tokens, f, agent, &mut p);
     p
 }
 

@@ -71,7 +71,7 @@ impl Moto {
         let mut resp = String::new();
         s.read_to_string(&mut resp).expect("read moto reply");
         assert!(
-            resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
+            resp.starts_with("HTTP/1.1 20") || resp.starts_with("HTTP/1.0 20"),
             "moto {path}: {}",
             resp.lines().next().unwrap_or("")
         );
