@@ -29,8 +29,8 @@ pub struct Cli {
     /// Act as this user instead of the OS account (recorded as such in the audit trail).
     #[arg(long, global = true)]
     pub user: Option<String>,
-    /// Storage backend: local (embedded, default) or aws.
-    #[arg(long, global = true, value_parser = ["local", "aws"])]
+    /// Storage backend: local (embedded, default) or aws (shared DynamoDB + S3).
+    #[arg(long, global = true, env = "OPSDECK_BACKEND", value_parser = ["local", "aws"])]
     pub backend: Option<String>,
     /// Directory holding all state, config and logs (default: the platform data directory).
     #[arg(long, global = true, env = "OPSDECK_HOME")]
@@ -41,6 +41,10 @@ pub struct Cli {
     /// AWS endpoint for every service (after AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>).
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// The tenant's AWS configuration to act through for this command (`none`: the base
+    /// credentials); default: the one selected with `configs use`.
+    #[arg(long, global = true, env = "OPSDECK_AWS_CONFIG", value_name = "NAME")]
+    pub aws_config: Option<String>,
     /// Without a subcommand, the full-screen console opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -138,6 +142,109 @@ pub enum Command {
     /// Serve the Model Context Protocol on stdin/stdout for AI tools (they can queue plans,
     /// never approve them).
     Mcp,
+    /// The shared backend (DynamoDB + S3): create and check its tables and buckets, flush the
+    /// local journal, migrate a local store into it.
+    #[command(subcommand)]
+    Backend(BackendCommand),
+    /// The tenant's AWS configurations (account role, regions, VPC, tags, budget) and the one
+    /// you act through.
+    #[command(subcommand)]
+    Configs(ConfigsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackendCommand {
+    /// Create the tables and buckets, or fix their settings; changes nothing when all is well.
+    Init,
+    /// Say what is missing or misconfigured (exit 10 if anything is), and what this machine
+    /// has queued while the backend was unreachable.
+    Check,
+    /// Flush audit events queued on this machine while the backend was unreachable.
+    Sync,
+    /// Copy a local store's history (trail verified before and after) into the shared backend.
+    Migrate {
+        #[arg(long, value_parser = ["local"])]
+        from: String,
+        #[arg(long, value_parser = ["aws"])]
+        to: String,
+        /// Only these tenants (repeatable; default: every local tenant).
+        #[arg(long = "only")]
+        only: Vec<String>,
+    },
+}
+
+/// The fields of a configuration, as flags.
+#[derive(Debug, Args, Default)]
+pub struct ConfigArgs {
+    /// IAM role opsdeck assumes for this configuration (arn:aws:iam::ACCOUNT:role/NAME).
+    #[arg(long)]
+    pub role_arn: Option<String>,
+    /// External id the role's trust policy requires.
+    #[arg(long)]
+    pub external_id: Option<String>,
+    /// Region plans may target (repeatable; the first is the default).
+    #[arg(long = "region")]
+    pub regions: Vec<String>,
+    #[arg(long)]
+    pub vpc_id: Option<String>,
+    /// Subnet for new resources (repeatable).
+    #[arg(long = "subnet")]
+    pub subnets: Vec<String>,
+    /// Security group for new resources (repeatable).
+    #[arg(long = "security-group")]
+    pub security_groups: Vec<String>,
+    /// Never give new instances public addresses.
+    #[arg(long)]
+    pub private_only: Option<bool>,
+    /// Tag every created resource carries, KEY=VALUE (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Monthly budget in USD for this account.
+    #[arg(long)]
+    pub budget: Option<f64>,
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigsCommand {
+    /// Add a configuration (admins, with TOTP).
+    Add {
+        name: String,
+        #[command(flatten)]
+        fields: ConfigArgs,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// The tenant's configurations; `*` marks the one you act through.
+    List,
+    Show {
+        name: String,
+    },
+    /// Change a configuration (admins, with TOTP): given flags replace those fields.
+    Update {
+        name: String,
+        #[command(flatten)]
+        fields: ConfigArgs,
+        /// Drop the external id.
+        #[arg(long)]
+        clear_external_id: bool,
+        /// Drop the VPC preferences.
+        #[arg(long)]
+        clear_vpc: bool,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Remove a configuration (admins, with TOTP).
+    Remove {
+        name: String,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Act through this configuration from now on (`none`: the base credentials).
+    Use { name: String },
+    /// Assume the configuration's role and show who AWS says that is.
+    Check { name: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -297,6 +404,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         clock: None,
         via_mcp: false,
         endpoint_url: cli.endpoint_url.clone(),
+        aws_config: cli.aws_config.clone(),
     };
     let Some(command) = cli.command else {
         return crate::tui::run(open);
@@ -307,6 +415,16 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
     if let Command::Mcp = command {
         return crate::mcp::serve(open);
+    }
+    if let Command::Backend(cmd) = command {
+        return backend(cmd, &open, json_out);
+    }
+    let mut open = open;
+    // Managing configurations must work even when the selected one is gone.
+    if matches!(&command, Command::Configs(c) if !matches!(c, ConfigsCommand::Check { .. }))
+        && open.aws_config.is_none()
+    {
+        open.aws_config = Some("none".into());
     }
     let deck = Deck::open(open)?;
     let progress = move |e: AgentEvent| {
@@ -327,9 +445,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
     };
     match command {
-        Command::Classify { .. } | Command::Mcp => {
+        Command::Classify { .. } | Command::Mcp | Command::Backend(_) => {
             Err(Error::input("handled before the store opens"))
         }
+        Command::Configs(cmd) => configs(&deck, cmd, json_out),
         Command::Explain { what } => {
             let what = what.join(" ");
             let intent = if what.trim().starts_with("p-") && !what.trim().contains(' ') {
@@ -804,6 +923,352 @@ fn stacks(deck: &Deck, command: Option<StacksCommand>, json_out: bool) -> Result
                 println!(
                     "lock of stack {name} broken (it was held by the {}); recorded in the audit trail",
                     held.describe()
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn backend(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8> {
+    use crate::store::aws::provision::Finding;
+    let (store, paths) = crate::pipeline::shared_backend(open)?;
+    // Only what is not fine is listed; the summary line counts the rest.
+    let print_findings = |findings: &[Finding]| {
+        for f in findings
+            .iter()
+            .filter(|f| f.status != crate::store::aws::provision::Status::Ok)
+        {
+            println!(
+                "{:<8} {:<40} {:<24} {}",
+                f.status.as_str(),
+                f.resource,
+                f.aspect,
+                f.detail
+            );
+        }
+    };
+    match cmd {
+        BackendCommand::Init => {
+            let findings = store.init()?;
+            if json_out {
+                print_json(&findings)?;
+            } else {
+                print_findings(&findings);
+                let changed = findings
+                    .iter()
+                    .filter(|f| f.status != crate::store::aws::provision::Status::Ok)
+                    .count();
+                println!(
+                    "shared backend ready at {} ({} aspects of 6 tables and 3 buckets checked, {changed} changed)",
+                    crate::store::Store::location(&store),
+                    findings.len()
+                );
+            }
+            Ok(0)
+        }
+        BackendCommand::Check => {
+            let findings = store.check()?;
+            let health = crate::store::Store::health(&store);
+            let problems = findings.iter().filter(|f| f.status.is_problem()).count();
+            if json_out {
+                print_json(&json!({"findings": findings, "journal": health}))?;
+            } else {
+                print_findings(&findings);
+                println!(
+                    "{} · this machine's journal: {} queued, {} refused{}",
+                    if problems == 0 {
+                        format!(
+                            "all {} aspects of 6 tables and 3 buckets are as they should be",
+                            findings.len()
+                        )
+                    } else {
+                        format!("{problems} problem(s): `opsdeck backend init` fixes them")
+                    },
+                    health.queued,
+                    health.dead_letters,
+                    if health.dead_letters > 0 {
+                        format!(" (see {})", store.journal().dir().display())
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Ok(if problems == 0 { 0 } else { 10 })
+        }
+        BackendCommand::Sync => {
+            let signer = crate::audit::Signer::load_or_create(&paths.data.join("keys"))?;
+            let report = crate::store::Store::sync(&store, &signer)?;
+            if json_out {
+                print_json(&report)?;
+            } else {
+                println!(
+                    "flushed {} audit events and {} artifacts ({} already there); {} still queued, {} refused",
+                    report.events,
+                    report.artifacts,
+                    report.already_there,
+                    report.remaining,
+                    report.dead_letters
+                );
+            }
+            Ok(if report.remaining == 0 { 0 } else { 6 })
+        }
+        BackendCommand::Migrate { only, .. } => {
+            let local = crate::store::LocalStore::open(&paths.data)?;
+            let done = crate::store::migrate::local_to_aws(&local, &store, &only, &mut |line| {
+                if !json_out {
+                    eprintln!("· {line}");
+                }
+            })?;
+            if json_out {
+                print_json(&done)?;
+            } else {
+                for m in &done {
+                    println!(
+                        "tenant {}: {} audit records ({} copied now), head {}; {} artifacts, {} plans",
+                        m.tenant,
+                        m.records,
+                        m.records_copied,
+                        m.head.as_deref().unwrap_or("(empty)"),
+                        m.artifacts,
+                        m.plans
+                    );
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
+    use crate::tenant::AwsConfiguration;
+    let tags = |list: &[String]| -> Result<std::collections::BTreeMap<String, String>> {
+        list.iter()
+            .map(|t| {
+                t.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(|| Error::input(format!("tag '{t}' must be KEY=VALUE")))
+            })
+            .collect()
+    };
+    let show = |c: &AwsConfiguration| -> Result<()> {
+        if json_out {
+            return print_json(c);
+        }
+        println!("configuration {} (tenant {})", c.name, c.tenant);
+        println!("  account      {}", c.account());
+        println!("  role         {}", c.role_arn);
+        if let Some(e) = &c.external_id {
+            println!("  external id  {e}");
+        }
+        println!(
+            "  regions      {}",
+            if c.regions.is_empty() {
+                "any (tenant default)".to_string()
+            } else {
+                c.regions.join(", ")
+            }
+        );
+        if let Some(v) = &c.vpc.vpc_id {
+            println!("  vpc          {v}");
+        }
+        if !c.vpc.subnet_ids.is_empty() {
+            println!("  subnets      {}", c.vpc.subnet_ids.join(", "));
+        }
+        if !c.vpc.security_group_ids.is_empty() {
+            println!("  groups       {}", c.vpc.security_group_ids.join(", "));
+        }
+        if c.vpc.private_only {
+            println!("  private only yes");
+        }
+        for (k, v) in &c.tags {
+            println!("  tag          {k}={v}");
+        }
+        if c.budget_usd > 0.0 {
+            println!("  budget       ${:.2}/month", c.budget_usd);
+        }
+        if !c.description.is_empty() {
+            println!("  description  {}", c.description);
+        }
+        println!("  changed      {} by {}", c.updated_at, c.updated_by);
+        Ok(())
+    };
+    match cmd {
+        ConfigsCommand::Add { name, fields, totp } => {
+            let role_arn = fields.role_arn.clone().ok_or_else(|| {
+                Error::input("a configuration needs --role-arn arn:aws:iam::ACCOUNT:role/NAME")
+            })?;
+            let config = AwsConfiguration {
+                name,
+                tenant: deck.tenant.name.clone(),
+                role_arn,
+                external_id: fields.external_id.clone(),
+                regions: fields.regions.clone(),
+                vpc: crate::tenant::configs::VpcPreferences {
+                    vpc_id: fields.vpc_id.clone(),
+                    subnet_ids: fields.subnets.clone(),
+                    security_group_ids: fields.security_groups.clone(),
+                    private_only: fields.private_only.unwrap_or(false),
+                },
+                tags: tags(&fields.tags)?,
+                budget_usd: fields.budget.unwrap_or(0.0),
+                description: fields.description.clone().unwrap_or_default(),
+                created_at: String::new(),
+                created_by: String::new(),
+                updated_at: String::new(),
+                updated_by: String::new(),
+            };
+            let c = deck.add_config(config, totp.as_deref())?;
+            if json_out {
+                print_json(&c)?;
+            } else {
+                println!(
+                    "added configuration {} (account {}) to tenant {}; act through it with `opsdeck configs use {}`",
+                    c.name,
+                    c.account(),
+                    c.tenant,
+                    c.name
+                );
+            }
+            Ok(0)
+        }
+        ConfigsCommand::List => {
+            let all = deck.configs()?;
+            let selected = deck
+                .store
+                .selected_config(&deck.tenant.name, &deck.identity.user)?;
+            if json_out {
+                print_json(&json!({"configs": all, "selected": selected}))?;
+            } else if all.is_empty() {
+                println!(
+                    "tenant {} has no AWS configurations: opsdeck acts with the base credentials (`opsdeck configs add NAME --role-arn ...`)",
+                    deck.tenant.name
+                );
+            } else {
+                for c in &all {
+                    let mark = if selected.as_deref() == Some(c.name.as_str())
+                        || (selected.is_none() && all.len() == 1)
+                    {
+                        "*"
+                    } else {
+                        " "
+                    };
+                    println!(
+                        "{mark} {:<20} {:<14} {:<28} {}",
+                        c.name,
+                        c.account(),
+                        c.regions.join(","),
+                        c.description
+                    );
+                }
+            }
+            Ok(0)
+        }
+        ConfigsCommand::Show { name } => {
+            show(&deck.config(&name)?)?;
+            Ok(0)
+        }
+        ConfigsCommand::Update {
+            name,
+            fields,
+            clear_external_id,
+            clear_vpc,
+            totp,
+        } => {
+            let new_tags = if fields.tags.is_empty() {
+                None
+            } else {
+                Some(tags(&fields.tags)?)
+            };
+            let c = deck.update_config(
+                &name,
+                &mut |c| {
+                    if let Some(r) = &fields.role_arn {
+                        c.role_arn = r.clone();
+                    }
+                    if clear_external_id {
+                        c.external_id = None;
+                    }
+                    if let Some(e) = &fields.external_id {
+                        c.external_id = Some(e.clone());
+                    }
+                    if !fields.regions.is_empty() {
+                        c.regions = fields.regions.clone();
+                    }
+                    if clear_vpc {
+                        c.vpc = Default::default();
+                    }
+                    if let Some(v) = &fields.vpc_id {
+                        c.vpc.vpc_id = Some(v.clone());
+                    }
+                    if !fields.subnets.is_empty() {
+                        c.vpc.subnet_ids = fields.subnets.clone();
+                    }
+                    if !fields.security_groups.is_empty() {
+                        c.vpc.security_group_ids = fields.security_groups.clone();
+                    }
+                    if let Some(p) = fields.private_only {
+                        c.vpc.private_only = p;
+                    }
+                    if let Some(t) = &new_tags {
+                        c.tags = t.clone();
+                    }
+                    if let Some(b) = fields.budget {
+                        c.budget_usd = b;
+                    }
+                    if let Some(d) = &fields.description {
+                        c.description = d.clone();
+                    }
+                },
+                totp.as_deref(),
+            )?;
+            if json_out {
+                print_json(&c)?;
+            } else {
+                show(&c)?;
+            }
+            Ok(0)
+        }
+        ConfigsCommand::Remove { name, totp } => {
+            deck.remove_config(&name, totp.as_deref())?;
+            if json_out {
+                print_json(&json!({"removed": name}))?;
+            } else {
+                println!("removed configuration {name} from tenant {}", deck.tenant.name);
+            }
+            Ok(0)
+        }
+        ConfigsCommand::Use { name } => {
+            let chosen = deck.select_config((name != "none").then_some(name.as_str()))?;
+            if json_out {
+                print_json(&json!({"selected": chosen.as_ref().map(|c| &c.name)}))?;
+            } else {
+                match chosen {
+                    Some(c) => println!(
+                        "{} now acts through configuration {} (account {}) in tenant {}",
+                        deck.identity.user,
+                        c.name,
+                        c.account(),
+                        deck.tenant.name
+                    ),
+                    None => println!(
+                        "{} now acts with the base credentials in tenant {}",
+                        deck.identity.user, deck.tenant.name
+                    ),
+                }
+            }
+            Ok(0)
+        }
+        ConfigsCommand::Check { name } => {
+            let who = deck.check_config(name.as_deref())?;
+            if json_out {
+                print_json(&who)?;
+            } else {
+                println!(
+                    "{} → account {} as {}",
+                    who.configuration.as_deref().unwrap_or("base credentials"),
+                    who.account,
+                    who.arn
                 );
             }
             Ok(0)

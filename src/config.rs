@@ -44,7 +44,50 @@ pub struct Config {
     /// `local` (embedded store) or `aws` (shared DynamoDB + S3).
     pub backend: String,
     pub default_tenant: String,
+    /// AWS endpoint for every call (agents and the shared backend); empty: the SDK's own
+    /// resolution (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`). `--endpoint-url` wins.
+    pub endpoint_url: String,
     pub exec: ExecConfig,
+    /// Where the shared backend (`backend = "aws"`) keeps its tables and buckets.
+    pub aws_backend: AwsBackendConfig,
+}
+
+/// The shared DynamoDB + S3 backend. Table names are `<prefix>_<table>`, bucket names
+/// `<bucket_prefix>-<bucket>`; see docs/backend.md.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AwsBackendConfig {
+    pub region: String,
+    /// Prefix of every table name (lower-case letters, digits and '-', 3-32 characters).
+    pub prefix: String,
+    /// Prefix of every bucket name; bucket names are global, so make it yours (default: prefix).
+    pub bucket_prefix: String,
+    /// Days an execution log in the audit-logs bucket cannot be deleted (Object Lock,
+    /// compliance mode).
+    pub audit_log_retention_days: u32,
+    /// Role to assume for the backend; `{tenant}` is replaced by the acting tenant, which confines
+    /// the session to that tenant (see the IAM policy in docs/backend.md). Empty: base credentials.
+    pub role_arn: String,
+    pub external_id: String,
+    /// Per-call timeout, seconds.
+    pub timeout_secs: u64,
+    /// Attempts per call (1 turns the SDK's retries off).
+    pub max_attempts: u32,
+}
+
+impl Default for AwsBackendConfig {
+    fn default() -> Self {
+        AwsBackendConfig {
+            region: "us-east-1".into(),
+            prefix: "opsdeck".into(),
+            bucket_prefix: String::new(),
+            audit_log_retention_days: 365,
+            role_arn: String::new(),
+            external_id: String::new(),
+            timeout_secs: 10,
+            max_attempts: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -102,7 +145,9 @@ impl Default for Config {
         Config {
             backend: "local".into(),
             default_tenant: "default".into(),
+            endpoint_url: String::new(),
             exec: ExecConfig::default(),
+            aws_backend: AwsBackendConfig::default(),
         }
     }
 }
@@ -172,6 +217,13 @@ impl Config {
 
     pub fn parse(text: &str) -> std::result::Result<Config, String> {
         toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))
+    }
+
+    /// The endpoint override: `--endpoint-url` first, then the file's.
+    pub fn endpoint(&self, flag: Option<&str>) -> Option<String> {
+        flag.filter(|u| !u.is_empty())
+            .or(Some(self.endpoint_url.as_str()).filter(|u| !u.is_empty()))
+            .map(str::to_string)
     }
 }
 

@@ -2,6 +2,9 @@
 //! with every transition written to the audit trail. The CLI, the console and the MCP server hold
 //! no business rules of their own; they call [`Deck`].
 
+mod backend;
+mod configs;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,12 +22,16 @@ use crate::intent::{self, AgentKind, Intent, IntentError};
 use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Plan, Step, StepKind, TerraformOp};
 use crate::policy::{self, Committed, PolicySet};
 use crate::redact::redact;
-use crate::store::{LocalStore, StackRecord, StackStatus, Store};
+use crate::store::{StackRecord, StackStatus, Store};
 use crate::tenant::{Identity, Role, Tenant, User, mfa, validate_name};
 use crate::time::{Clock, SystemClock};
 
 mod iac;
 pub use iac::StackDetail;
+
+use backend::open_store;
+pub use backend::shared_backend;
+pub use configs::CallerIdentity;
 
 /// How to open a [`Deck`]; every field has a sensible default.
 #[derive(Default)]
@@ -39,6 +46,9 @@ pub struct OpenOptions {
     pub via_mcp: bool,
     /// Overrides the SDK's endpoint (after `AWS_ENDPOINT_URL[_<SERVICE>]`).
     pub endpoint_url: Option<String>,
+    /// The tenant's AWS configuration to act through (`none`: the base credentials); default:
+    /// the one the user selected, or the tenant's only one.
+    pub aws_config: Option<String>,
 }
 
 /// An open session: one store, one tenant, one acting identity.
@@ -56,6 +66,8 @@ pub struct Deck {
     clock: Arc<dyn Clock>,
     /// How agents and executors reach AWS for this tenant.
     aws: crate::aws::AwsAccess,
+    /// The AWS configuration `aws` acts through, if any.
+    aws_configuration: Option<crate::tenant::AwsConfiguration>,
 }
 
 /// What the command line adds to a request's words.
@@ -130,20 +142,7 @@ impl Deck {
     pub fn open(opts: OpenOptions) -> Result<Deck> {
         let paths = Paths::resolve(opts.home.as_deref())?;
         let config = Config::load(&paths.config_file)?;
-        let backend = opts.backend.unwrap_or_else(|| config.backend.clone());
-        let store: Arc<dyn Store> = match backend.as_str() {
-            "local" => Arc::new(LocalStore::open(&paths.data)?),
-            "aws" => {
-                return Err(Error::Unavailable(
-                    "the aws backend (shared DynamoDB + S3) is not available in this build yet; use --backend local".into(),
-                ));
-            }
-            other => {
-                return Err(Error::input(format!(
-                    "unknown backend '{other}': use local or aws"
-                )));
-            }
-        };
+        let endpoint_url = config.endpoint(opts.endpoint_url.as_deref());
         let clock = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let mut identity = Identity::resolve(opts.user.as_deref(), opts.user_env.as_deref())?;
         if opts.via_mcp {
@@ -151,6 +150,14 @@ impl Deck {
         }
         let tenant_name = opts.tenant.unwrap_or_else(|| config.default_tenant.clone());
         validate_name(&tenant_name)?;
+        let store = open_store(
+            opts.backend.as_deref(),
+            &config,
+            &paths,
+            endpoint_url.clone(),
+            &tenant_name,
+            &identity.user,
+        )?;
         let tenant = match store.get_tenant(&tenant_name)? {
             Some(t) => t,
             None if tenant_name == "default" => {
@@ -179,6 +186,28 @@ impl Deck {
             }
         };
         let signer = Arc::new(Signer::load_or_create(&paths.data.join("keys"))?);
+        // Events queued while the shared backend was unreachable go first.
+        if store.health().queued > 0
+            && let Err(e) = store.sync(&signer)
+        {
+            tracing::warn!(error = %e, "could not flush the audit journal yet");
+        }
+        let aws_configuration = configs::resolve(
+            store.as_ref(),
+            &tenant_name,
+            &identity.user,
+            opts.aws_config.as_deref(),
+        )?;
+        let aws = crate::aws::AwsAccess::new(
+            endpoint_url.clone(),
+            aws_configuration
+                .as_ref()
+                .map(|c| crate::aws::AssumeRole {
+                    role_arn: c.role_arn.clone(),
+                    external_id: c.external_id.clone(),
+                    session_name: crate::tenant::configs::session_name(&identity.user),
+                }),
+        );
         let model = if tenant.llm.model_id.is_empty() {
             None
         } else {
@@ -188,7 +217,7 @@ impl Deck {
                 } else {
                     tenant.llm.region.clone()
                 },
-                endpoint_url: opts.endpoint_url.clone(),
+                endpoint_url: endpoint_url.clone(),
                 timeout: std::time::Duration::from_millis(tenant.llm.timeout_ms.max(100)),
                 max_attempts: 1,
             };
@@ -207,7 +236,8 @@ impl Deck {
             model,
             signer,
             clock,
-            aws: crate::aws::AwsAccess::new(opts.endpoint_url.clone(), None),
+            aws,
+            aws_configuration,
         })
     }
 
@@ -274,7 +304,7 @@ impl Deck {
     /// The intent of the acting user's last classified request in this tenant.
     fn previous_intent(&self) -> Option<Intent> {
         let mut last = None;
-        self.scan_audit(&mut |r| {
+        self.scan_trail(&mut |r| {
             if r.event.event == EventKind::Classified && r.event.user_id == self.identity.user {
                 last = r.event.intent;
             }
@@ -735,6 +765,7 @@ impl Deck {
     }
 
     pub fn plan(&self, id: &str) -> Result<PlanRecord> {
+        self.require_reader("read plans")?;
         let id = self.resolve_plan_id(id)?;
         let mut rec = self.store.get_plan(&self.tenant.name, &id)?;
         if rec.expire_if_due(self.clock.as_ref()) {
@@ -751,6 +782,7 @@ impl Deck {
     }
 
     pub fn plans(&self, state: Option<State>) -> Result<Vec<PlanRecord>> {
+        self.require_reader("list plans")?;
         let clock = self.clock.as_ref();
         Ok(self
             .store
@@ -767,6 +799,7 @@ impl Deck {
 
     /// The plan's artifacts, each checked against its content hash.
     pub fn artifacts(&self, plan: &Plan) -> Result<Vec<(ArtifactRef, Vec<u8>)>> {
+        self.require_reader("read artifacts")?;
         plan.artifacts
             .iter()
             .map(|a| {
@@ -1217,7 +1250,7 @@ impl Deck {
     /// plan file to add an approval is not enough.
     fn check_signed_approval(&self, rec: &PlanRecord, hash: &str) -> Result<()> {
         let mut approvers: Vec<String> = Vec::new();
-        self.scan_audit(&mut |r| {
+        self.scan_trail(&mut |r| {
             let matches = r.event.event == EventKind::Approved
                 && r.event.plan_id.as_deref() == Some(rec.plan.plan_id.as_str())
                 && r.event
@@ -1339,6 +1372,15 @@ impl Deck {
                 .map(|u| u.roles)
                 .unwrap_or_default(),
         ))
+    }
+
+    /// Reading a tenant's plans, artifacts, trail and configurations is for its members: a user
+    /// never sees another tenant's data, whatever front end they use.
+    fn require_reader(&self, what: &str) -> Result<()> {
+        self.require_member(
+            &[Role::Viewer, Role::Operator, Role::Approver, Role::Admin],
+            what,
+        )
     }
 
     /// Once a tenant has registered users, only they may act, each within their roles.
@@ -1610,18 +1652,26 @@ impl Deck {
     }
 
     pub fn stacks(&self) -> Result<Vec<StackRecord>> {
+        self.require_reader("list stacks")?;
         self.store.list_stacks(&self.tenant.name)
     }
 
     /// Streams the tenant's events oldest first (one in memory at a time); `f` returns false to
     /// stop.
     pub fn scan_audit(&self, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
+        self.require_reader("read the audit trail")?;
+        self.scan_trail(f)
+    }
+
+    /// The trail for the pipeline's own checks (the caller's membership is already settled).
+    fn scan_trail(&self, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
         self.store.scan_audit(&self.tenant.name, f)
     }
 
     /// Events matching `filter`, oldest first; filtered as they stream, so memory follows the
     /// matches (the newest `limit` of them), not the size of the trail.
     pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        self.require_reader("read the audit trail")?;
         let mut out = std::collections::VecDeque::new();
         self.store.scan_audit(&self.tenant.name, &mut |r| {
             if filter.matches(&r) {
@@ -1636,6 +1686,7 @@ impl Deck {
     }
 
     pub fn verify(&self, full: bool) -> Result<VerifyReport> {
+        self.require_reader("verify the audit trail")?;
         self.store.verify_audit(&self.tenant.name, full)
     }
 }

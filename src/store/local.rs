@@ -10,6 +10,7 @@
 //! <root>/tenants/<t>/stacks/<name>.json and stacks/<name>/terraform.tfstate
 //! <root>/tenants/<t>/stacks/<name>.lock    the stack's holder while a plan or apply runs
 //! <root>/tenants/<t>/workspaces/<plan id>/
+//! <root>/tenants/<t>/configs/<name>.json   AWS configurations; selections/<user>.json
 //! ```
 //! Audit appends take `audit.lock`, repair a torn last line left by a crash (it was never
 //! acknowledged), seal the batch onto the chain, write it with one `write` and `fdatasync`.
@@ -26,7 +27,8 @@ use crate::audit::chain::{self, GENESIS, KeyRing};
 use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::error::{Error, Result};
 use crate::plan::sha256_hex;
-use crate::tenant::{Tenant, User, validate_name, validate_user};
+use crate::tenant::configs::validate_config_name;
+use crate::tenant::{AwsConfiguration, Tenant, User, validate_name, validate_user};
 
 pub struct LocalStore {
     root: PathBuf,
@@ -62,6 +64,34 @@ impl LocalStore {
 
     fn audit_path(&self, tenant: &str) -> Result<PathBuf> {
         Ok(self.tenant_dir(tenant)?.join("audit.jsonl"))
+    }
+
+    /// The tenant's audit log file: sealed records, one per line, exactly as hashed.
+    pub fn audit_log(&self, tenant: &str) -> Result<PathBuf> {
+        self.audit_path(tenant)
+    }
+
+    /// Digests of every artifact the tenant has stored.
+    pub fn artifact_digests(&self, tenant: &str) -> Result<Vec<String>> {
+        let dir = self.tenant_dir(tenant)?.join("artifacts");
+        let mut out = Vec::new();
+        let shards = match fs::read_dir(&dir) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::io(format!("reading {}", dir.display()), e)),
+        };
+        for shard in shards.flatten() {
+            let files = fs::read_dir(shard.path())
+                .map_err(|e| Error::io(format!("reading {}", shard.path().display()), e))?;
+            for f in files.flatten() {
+                let name = f.file_name().to_string_lossy().to_string();
+                if valid_sha(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     fn plan_path(&self, tenant: &str, id: &str) -> Result<PathBuf> {
@@ -636,5 +666,82 @@ impl Store for LocalStore {
         let dir = self.tenant_subdir(tenant, "workspaces")?.join(plan_id);
         ensure_private_dir(&dir)?;
         Ok(dir)
+    }
+
+    fn list_configs(&self, tenant: &str) -> Result<Vec<AwsConfiguration>> {
+        let mut out: Vec<AwsConfiguration> =
+            Self::read_json_dir(&self.tenant_subdir(tenant, "configs")?)?;
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn get_config(&self, tenant: &str, name: &str) -> Result<Option<AwsConfiguration>> {
+        if validate_config_name(name).is_err() {
+            return Ok(None);
+        }
+        Self::read_json(
+            &self
+                .tenant_subdir(tenant, "configs")?
+                .join(format!("{name}.json")),
+        )
+    }
+
+    fn put_config(&self, config: &AwsConfiguration, create: bool) -> Result<()> {
+        config.validate()?;
+        let dir = self.tenant_subdir(&config.tenant, "configs")?;
+        let _lock = FileLock::exclusive(&dir.join(".lock"))?;
+        let path = dir.join(format!("{}.json", config.name));
+        match (create, path.exists()) {
+            (true, true) => Err(Error::input(format!(
+                "configuration {} already exists in tenant {}; change it with `opsdeck configs update`",
+                config.name, config.tenant
+            ))),
+            (false, false) => Err(Error::not_found(
+                "configuration",
+                &config.name,
+                format!("in tenant {}", config.tenant),
+            )),
+            _ => Self::write_json(&path, config),
+        }
+    }
+
+    fn delete_config(&self, tenant: &str, name: &str) -> Result<bool> {
+        if validate_config_name(name).is_err() {
+            return Ok(false);
+        }
+        let dir = self.tenant_subdir(tenant, "configs")?;
+        let _lock = FileLock::exclusive(&dir.join(".lock"))?;
+        let path = dir.join(format!("{name}.json"));
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+        }
+    }
+
+    fn selected_config(&self, tenant: &str, user: &str) -> Result<Option<String>> {
+        if validate_user(user).is_err() {
+            return Ok(None);
+        }
+        let path = self
+            .tenant_subdir(tenant, "selections")?
+            .join(format!("{user}.json"));
+        Ok(Self::read_json::<serde_json::Value>(&path)?
+            .and_then(|v| v.get("config").and_then(|c| c.as_str()).map(str::to_string)))
+    }
+
+    fn select_config(&self, tenant: &str, user: &str, name: Option<&str>) -> Result<()> {
+        validate_user(user)?;
+        let path = self
+            .tenant_subdir(tenant, "selections")?
+            .join(format!("{user}.json"));
+        match name {
+            Some(n) => Self::write_json(&path, &serde_json::json!({ "config": n })),
+            None => match fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+            },
+        }
     }
 }

@@ -6,8 +6,12 @@
 //! per tenant under concurrent writers; plan updates are atomic read-modify-write; artifacts are
 //! content-addressed and never overwritten; nothing crosses tenants.
 
+pub mod aws;
+pub mod cache;
 pub mod fsutil;
+pub mod journal;
 pub mod local;
+pub mod migrate;
 
 use std::path::PathBuf;
 
@@ -16,10 +20,49 @@ use serde::{Deserialize, Serialize};
 use crate::approval::PlanRecord;
 use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::error::Result;
-use crate::plan::ArtifactRef;
-use crate::tenant::{Tenant, User};
+use crate::plan::{ArtifactKind, ArtifactRef};
+use crate::tenant::{AwsConfiguration, Tenant, User};
 
+pub use aws::AwsStore;
 pub use local::LocalStore;
+
+/// Whether the backend is reachable and what waits to be written, for status lines. Reading it
+/// never does I/O.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BackendHealth {
+    pub reachable: bool,
+    /// When it became unreachable (ISO 8601), and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Audit events (and artifacts) written to the local journal, waiting to be flushed.
+    pub queued: usize,
+    /// Journal entries the backend refused for good, set aside (see `opsdeck backend check`).
+    pub dead_letters: usize,
+}
+
+impl BackendHealth {
+    pub fn up() -> BackendHealth {
+        BackendHealth {
+            reachable: true,
+            ..BackendHealth::default()
+        }
+    }
+}
+
+/// What a flush of the local journal did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyncReport {
+    /// Audit events written to the backend.
+    pub events: usize,
+    /// Events the backend already had (a flush interrupted after it committed).
+    pub already_there: usize,
+    pub artifacts: usize,
+    /// Entries still queued (the backend is still unreachable).
+    pub remaining: usize,
+    pub dead_letters: usize,
+}
 
 /// A Terraform stack: a named set of resources with its own state, changed by successive plans.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +165,12 @@ pub trait Store: Send + Sync {
 
     /// Stores bytes under their SHA-256 (idempotent) and returns the hex digest.
     fn put_artifact(&self, tenant: &str, bytes: &[u8]) -> Result<String>;
+    /// The same, saying what the bytes are: the shared backend keeps execution logs in its
+    /// audit-logs bucket (Object Lock) and reports in its reports bucket.
+    fn put_artifact_as(&self, tenant: &str, kind: ArtifactKind, bytes: &[u8]) -> Result<String> {
+        let _ = kind;
+        self.put_artifact(tenant, bytes)
+    }
     /// Reads an artifact back, checking that its bytes still hash to its name.
     fn get_artifact(&self, tenant: &str, sha256: &str) -> Result<Vec<u8>>;
     fn artifact_uri(&self, tenant: &str, sha256: &str) -> String;
@@ -161,4 +210,23 @@ pub trait Store: Send + Sync {
     fn stack_state_dir(&self, tenant: &str, stack: &str) -> Result<PathBuf>;
     /// Scratch directory in which a plan is executed.
     fn workspace_dir(&self, tenant: &str, plan_id: &str) -> Result<PathBuf>;
+
+    /// The tenant's AWS configurations, by name.
+    fn list_configs(&self, tenant: &str) -> Result<Vec<AwsConfiguration>>;
+    fn get_config(&self, tenant: &str, name: &str) -> Result<Option<AwsConfiguration>>;
+    /// Creates (`create`: fails if the name is taken) or replaces (fails if it does not exist).
+    fn put_config(&self, config: &AwsConfiguration, create: bool) -> Result<()>;
+    fn delete_config(&self, tenant: &str, name: &str) -> Result<bool>;
+    /// The configuration a user acts through in a tenant.
+    fn selected_config(&self, tenant: &str, user: &str) -> Result<Option<String>>;
+    fn select_config(&self, tenant: &str, user: &str, name: Option<&str>) -> Result<()>;
+
+    fn health(&self) -> BackendHealth {
+        BackendHealth::up()
+    }
+    /// Probes the backend and flushes what the local journal holds, in order.
+    fn sync(&self, signer: &Signer) -> Result<SyncReport> {
+        let _ = signer;
+        Ok(SyncReport::default())
+    }
 }

@@ -4,9 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod configs;
 pub mod mfa;
 pub mod users;
 
+pub use configs::AwsConfiguration;
 pub use users::{Role, User};
 
 /// Per-tenant guardrail settings the core enforces. Shown and replaced as TOML with

@@ -927,9 +927,22 @@ impl App {
                 format!("tenant {}; :tenant NAME switches", self.deck.tenant.name),
             ),
             "tenant" => self.update(Action::SwitchTenant(arg)),
+            "config" if arg.is_empty() => self.notice(
+                NoticeLevel::Info,
+                match self.deck.aws_configuration() {
+                    Some(c) => format!(
+                        "AWS configuration {} (account {}, {}); :config NAME switches, :config none uses the base credentials",
+                        c.name,
+                        c.account(),
+                        c.role_arn
+                    ),
+                    None => "no AWS configuration (base credentials); :config NAME selects one".into(),
+                },
+            ),
+            "config" => self.switch_config(arg),
             other => self.notice(
                 NoticeLevel::Error,
-                format!(":{other} is not a command (approvals, audit, diff, tenant NAME, theme NAME, export json|csv, verify, cancel, q)"),
+                format!(":{other} is not a command (approvals, audit, diff, tenant NAME, config NAME, theme NAME, export json|csv, verify, cancel, q)"),
             ),
         }
     }
@@ -960,6 +973,28 @@ impl App {
         };
         self.spawn_blocking(format!("opening tenant {name}"), false, move |_| {
             Msg::TenantSwitched(reopen(&name).map(Arc::new).map_err(|e| e.to_string()))
+        });
+    }
+
+    /// Selects the AWS configuration the user acts through (audited, kept for next time) and
+    /// reopens the tenant with it.
+    fn switch_config(&mut self, name: String) {
+        let Some(reopen) = self.reopen.clone() else {
+            self.notice(
+                NoticeLevel::Error,
+                "switching configurations is not available here",
+            );
+            return;
+        };
+        let deck = self.deck.clone();
+        self.spawn_blocking(format!("selecting configuration {name}"), false, move |_| {
+            let chosen = (name != "none").then_some(name.as_str());
+            Msg::TenantSwitched(
+                deck.select_config(chosen)
+                    .and_then(|_| reopen(&deck.tenant.name))
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string()),
+            )
         });
     }
 
@@ -1278,6 +1313,11 @@ impl App {
         self.next_poll = Instant::now() + POLL_EVERY;
         let deck = self.deck.clone();
         self.spawn_blocking("refresh".into(), false, move |_| {
+            // The shared backend: flush audit events queued during an outage once it is back.
+            let h = deck.backend_health();
+            if h.queued > 0 || !h.reachable {
+                let _ = deck.sync_backend();
+            }
             Msg::Plans(deck.plans(None).map_err(|e| e.to_string()))
         });
     }

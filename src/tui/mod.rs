@@ -49,6 +49,8 @@ pub fn run(open: OpenOptions) -> Result<u8> {
         user_env,
         backend,
         clock,
+        endpoint_url,
+        aws_config,
         ..
     } = open;
     // Theme and keymap first: a broken file is reported before the screen is taken over.
@@ -60,13 +62,15 @@ pub fn run(open: OpenOptions) -> Result<u8> {
         .map_err(|e| Error::input(e.to_string()))?;
     let keymap = Keymap::load(config_dir.as_deref()).map_err(|e| Error::input(e.to_string()))?;
     let reopen: Reopen = {
-        let (home, user, user_env, backend, clock) = (
+        let (home, user, user_env, backend, clock, endpoint_url) = (
             home.clone(),
             user.clone(),
             user_env.clone(),
             backend.clone(),
             clock.clone(),
+            endpoint_url.clone(),
         );
+        // Another tenant (or a new configuration selection) opens with the user's selection.
         Arc::new(move |tenant: &str| {
             Deck::open(OpenOptions {
                 home: home.clone(),
@@ -75,6 +79,7 @@ pub fn run(open: OpenOptions) -> Result<u8> {
                 user_env: user_env.clone(),
                 backend: backend.clone(),
                 clock: clock.clone(),
+                endpoint_url: endpoint_url.clone(),
                 ..OpenOptions::default()
             })
         })
@@ -115,6 +120,8 @@ pub fn run(open: OpenOptions) -> Result<u8> {
         user_env,
         backend,
         clock,
+        endpoint_url,
+        aws_config,
         ..OpenOptions::default()
     }) {
         Ok(d) => Arc::new(d),

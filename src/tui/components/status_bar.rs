@@ -1,4 +1,5 @@
-//! The status bar: tenant, AWS configuration, user, backend, running agents.
+//! The status bar: tenant, AWS configuration, user, backend (and whether it is reachable),
+//! running agents.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -32,10 +33,33 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     }
     spans.push(Span::styled(" │ ", bar));
     spans.push(Span::styled(deck.tenant.default_region.clone(), key));
-    spans.push(Span::styled(" · no AWS configuration │ user ", bar));
+    match deck.aws_configuration() {
+        Some(c) => {
+            spans.push(Span::styled(" · config ", bar));
+            spans.push(Span::styled(c.name.clone(), key));
+            spans.push(Span::styled(" │ user ", bar));
+        }
+        None => spans.push(Span::styled(" · no AWS configuration │ user ", bar)),
+    }
     spans.push(Span::styled(deck.identity.user.clone(), key));
     spans.push(Span::styled(" │ ", bar));
     spans.push(Span::styled(deck.store.backend(), key));
+    // The shared backend says when it is out of reach and what waits to be written.
+    let health = deck.backend_health();
+    if !health.reachable {
+        spans.push(Span::styled(
+            format!(" OFFLINE, read-only · {} queued", health.queued),
+            bar.patch(t.get(Meaning::Error)),
+        ));
+    } else if health.queued > 0 {
+        spans.push(Span::styled(format!(" · {} queued", health.queued), bar));
+    }
+    if health.dead_letters > 0 {
+        spans.push(Span::styled(
+            format!(" · {} refused (opsdeck backend check)", health.dead_letters),
+            bar.patch(t.get(Meaning::Error)),
+        ));
+    }
     spans.push(Span::styled(" │ ", bar));
     let agents: Vec<&str> = app
         .jobs

@@ -1,0 +1,174 @@
+//! What went wrong in a call to DynamoDB or S3, sorted by what the store does about it: wait and
+//! work from the journal (transient), retry (a condition or a transaction conflict), say what is
+//! missing, or report it as the service said it.
+
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Unreachable, timed out, throttled, or the service failed: the call may work later.
+    Transient(String),
+    /// A conditional write's condition did not hold.
+    Condition(String),
+    /// A transaction was cancelled: one reason code per item, in order ("None" where fine).
+    Cancelled { reasons: Vec<String>, message: String },
+    /// A table, bucket or object that is not there.
+    Missing(String),
+    /// The caller may not do this.
+    Denied(String),
+    /// Anything else, as the service said it.
+    Fatal(String),
+}
+
+/// Codes that mean "not now" rather than "no".
+const TRANSIENT_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "InternalError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+const MISSING_CODES: &[&str] = &[
+    "ResourceNotFoundException",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "NotFound",
+    "TableNotFoundException",
+];
+
+impl Fault {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Fault::Transient(_))
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Fault::Transient(m)
+            | Fault::Condition(m)
+            | Fault::Missing(m)
+            | Fault::Denied(m)
+            | Fault::Fatal(m) => m,
+            Fault::Cancelled { message, .. } => message,
+        }
+    }
+
+    /// Whether a cancelled transaction lost a race (a condition, or another transaction on the
+    /// same item) rather than failed for good.
+    pub fn lost_race(&self) -> bool {
+        match self {
+            Fault::Condition(_) => true,
+            Fault::Cancelled { reasons, .. } => reasons
+                .iter()
+                .any(|r| r == "ConditionalCheckFailed" || r == "TransactionConflict"),
+            _ => false,
+        }
+    }
+
+    /// The crate error shown to the person at the keyboard.
+    pub fn into_error(self) -> Error {
+        match self {
+            Fault::Transient(m) => Error::Unavailable(format!(
+                "the shared backend is unreachable ({m}); opsdeck works read-only from its local copy and queues audit events until it returns"
+            )),
+            Fault::Missing(m) => Error::Unavailable(format!(
+                "{m}; create the shared backend with `opsdeck backend init` (and check it with `opsdeck backend check`)"
+            )),
+            Fault::Denied(m) => Error::refused(m),
+            Fault::Condition(m) | Fault::Fatal(m) => Error::Unavailable(m),
+            Fault::Cancelled { message, .. } => Error::Unavailable(message),
+        }
+    }
+}
+
+/// Sorts an SDK error. The message is readable: service, operation, message, code, request id.
+pub fn classify<E>(service: &str, operation: &str, err: &SdkError<E, HttpResponse>) -> Fault
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let text = describe(service, operation, err);
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Fault::Transient(text)
+        }
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("");
+            let status = se.raw().status().as_u16();
+            if TRANSIENT_CODES.contains(&code) || status >= 500 || status == 429 {
+                Fault::Transient(text)
+            } else if code == "ConditionalCheckFailedException"
+                || code == "PreconditionFailed"
+                || status == 412
+            {
+                Fault::Condition(text)
+            } else if MISSING_CODES.contains(&code) || status == 404 {
+                Fault::Missing(text)
+            } else if code.starts_with("AccessDenied")
+                || code == "UnrecognizedClientException"
+                || code == "InvalidAccessKeyId"
+                || code == "ExpiredToken"
+                || code == "ExpiredTokenException"
+                || status == 403
+            {
+                Fault::Denied(text)
+            } else {
+                Fault::Fatal(text)
+            }
+        }
+        _ => Fault::Fatal(text),
+    }
+}
+
+/// [`crate::aws::describe_error`], plus the innermost cause of a failure to reach the service
+/// (connection refused, no credentials, ...), which is what a person needs to act on.
+pub fn describe<E>(service: &str, operation: &str, err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let base = match err {
+        // No error code in the reply (an empty 403, say): the HTTP status is what there is.
+        SdkError::ServiceError(se) if se.err().code().is_none() => {
+            let status = se.raw().status().as_u16();
+            format!(
+                "{service} {operation} failed: HTTP {status}{}{}",
+                match status {
+                    403 => " (access denied)",
+                    404 => " (not found)",
+                    _ => "",
+                },
+                se.raw()
+                    .headers()
+                    .get("x-amzn-requestid")
+                    .or_else(|| se.raw().headers().get("x-amz-request-id"))
+                    .map(|r| format!(", request id {r}"))
+                    .unwrap_or_default()
+            )
+        }
+        _ => crate::aws::describe_error(service, operation, err),
+    };
+    match err {
+        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> =
+                std::error::Error::source(err);
+            let mut last = None;
+            while let Some(c) = cause {
+                last = Some(c.to_string());
+                cause = c.source();
+            }
+            match last {
+                Some(l) if !l.is_empty() && !base.contains(&l) => format!("{base}: {l}"),
+                _ => base,
+            }
+        }
+        _ => base,
+    }
+}
