@@ -64,33 +64,37 @@ impl AwsAccess {
         if let Some(c) = self.configs.lock().unwrap().get(region) {
             return c.clone();
         }
-        let target = Target {
+        let conf = load(self.target(region), self.role.clone()).await;
+        self.remember(region, conf)
+    }
+
+    /// [`AwsAccess::config`] for synchronous callers (agents planning): loads on this access's
+    /// own runtime, so the caller's thread may belong to any runtime or none.
+    pub fn config_blocking(&self, region: &str) -> Result<SdkConfig> {
+        if let Some(c) = self.configs.lock().unwrap().get(region) {
+            return Ok(c.clone());
+        }
+        let conf = self.block_on(load(self.target(region), self.role.clone()))?;
+        Ok(self.remember(region, conf))
+    }
+
+    fn target(&self, region: &str) -> Target {
+        Target {
             region: region.to_string(),
             endpoint_url: self.endpoint_url.clone(),
             timeout: self.timeout,
             max_attempts: self.max_attempts,
-        };
-        let mut conf = sdk_config(&target).await;
-        if let Some(role) = &self.role {
-            let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
-                .session_name(&role.session_name)
-                .configure(&conf);
-            if let Some(id) = &role.external_id {
-                provider = provider.external_id(id);
-            }
-            let provider = provider.build().await;
-            conf = conf
-                .into_builder()
-                .credentials_provider(
-                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-                )
-                .build();
         }
+    }
+
+    /// Caches a loaded configuration; the first one loaded for a region wins a race.
+    fn remember(&self, region: &str, conf: SdkConfig) -> SdkConfig {
         self.configs
             .lock()
             .unwrap()
-            .insert(region.to_string(), conf.clone());
-        conf
+            .entry(region.to_string())
+            .or_insert(conf)
+            .clone()
     }
 
     /// An S3 client: path-style addressing whenever an endpoint is overridden (moto, LocalStack,
@@ -131,4 +135,22 @@ impl AwsAccess {
         rx.recv()
             .map_err(|_| Error::Unavailable("an AWS call was interrupted".into()))
     }
+}
+
+/// Loads one region's configuration, assuming the role on top of the base chain when one is set.
+async fn load(target: Target, role: Option<AssumeRole>) -> SdkConfig {
+    let conf = sdk_config(&target).await;
+    let Some(role) = role else { return conf };
+    let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
+        .session_name(&role.session_name)
+        .configure(&conf);
+    if let Some(id) = &role.external_id {
+        provider = provider.external_id(id);
+    }
+    let provider = provider.build().await;
+    conf.into_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build()
 }
