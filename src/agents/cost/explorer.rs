@@ -531,9 +531,9 @@ pub fn query(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     ));
     let summary = if spent.periods.is_empty() {
         format!(
-            "no {} spend data for {} ({})",
+            "no {} spend data {} ({})",
             scope.label,
-            w.label,
+            during(&w.label),
             w.grain.word()
         )
     } else {
@@ -544,10 +544,15 @@ pub fn query(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
             .map(|p| format!("; highest {} ({})", p.start, usd(p.amount)))
             .unwrap_or_default();
         format!(
-            "{} spend {}: {} {unit} total, {} per {} on average{peak}",
+            "{} spend {}: {}{} total, {} per {} on average{peak}",
             scope.label,
-            w.label,
+            during(&w.label),
             usd(total),
+            if unit == "USD" {
+                String::new()
+            } else {
+                format!(" {unit}")
+            },
             usd(total / spent.periods.len() as f64),
             match w.grain {
                 Grain::Hourly => "hour",
@@ -799,6 +804,15 @@ pub fn forecast(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         }),
         files: Vec::new(),
     })
+}
+
+/// "over the last 14 days", "yesterday", "month to date".
+fn during(label: &str) -> String {
+    if label.starts_with("the ") {
+        format!("over {label}")
+    } else {
+        label.to_string()
+    }
 }
 
 fn share(v: f64, total: f64) -> String {
