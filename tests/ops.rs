@@ -1152,3 +1152,66 @@ fn console_shows_the_targets_and_queues_the_plan() {
     }
     assert!(text.iter().any(|l| l.contains("skip: stopped")));
 }
+
+#[test]
+fn wide_selections_plan_with_counted_resources_and_pass_the_policies() {
+    let Some(moto) = Moto::get("wide_selection") else {
+        return;
+    };
+    let _held = moto.exclusive();
+    let ids = seed::runtime().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&seed::conf(&moto.endpoint, REGION));
+        let ami = seed::image(&ec2).await;
+        seed::launch(
+            &ec2,
+            &ami,
+            20,
+            20,
+            "t3.small",
+            &[("Env", "uat"), ("Role", "worker")],
+        )
+        .await;
+        // One reservation each, so that moto (which pages by reservation) pages them too.
+        seed::launch(
+            &ec2,
+            &ami,
+            120,
+            1,
+            "t3.small",
+            &[("Env", "qa"), ("Role", "worker")],
+        )
+        .await
+    });
+    let home = Home::new();
+    let t = team(&home);
+    // Twenty targets are listed one by one, and every policy evaluates over them.
+    let (rec, _) = plan(&t, "olga", &moto, "restart the uat instances");
+    assert_eq!(rec.state, State::Pending, "{:?}", rec.plan.gates);
+    assert_eq!(rec.plan.resources.len(), 20);
+    let (rec, _) = plan(&t, "olga", &moto, "restart the qa instances");
+    assert_eq!(rec.state, State::Pending, "{:?}", rec.plan.gates);
+    assert!(
+        !rec.plan.gates.iter().any(|g| g.rule == "policy.error"),
+        "{:?}",
+        rec.plan.gates
+    );
+    assert_eq!(sorted(aws_step(&rec).3), sorted(ids));
+    // Every target is in the step; the resources say how many in one line.
+    assert_eq!(rec.plan.resources.len(), 1);
+    assert_eq!(rec.plan.resources[0].address, "ec2_instance.*");
+    assert_eq!(rec.plan.resources[0].count, 120);
+    // More than 50 at once raises the risk.
+    assert_eq!(rec.plan.risk, Risk::High);
+    // A listing reads them a page at a time.
+    match ask(&t, "olga", &moto, "list the qa instances").0 {
+        Ok(Answer::Report(r)) => {
+            assert_eq!(r.report.data["matched"], 120);
+            assert!(
+                r.report.data["pages"].as_u64().unwrap() >= 2,
+                "{}",
+                r.report.data["pages"]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -26,7 +26,7 @@ use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::{AgentKind, is_region_code};
-use crate::plan::{Step, StepKind};
+use crate::plan::{ChangeAction, ResourceChange, Step, StepKind};
 
 pub use inventory::{Instance, PAGE_SIZE, Selector, find};
 
@@ -34,6 +34,9 @@ pub use inventory::{Instance, PAGE_SIZE, Selector, find};
 pub const MAX_TARGETS: usize = 1000;
 /// Rows a read-only listing shows; every match is still counted.
 pub const LIST_ROWS: usize = 200;
+/// Targets listed one by one among a plan's resources; more are one counted line (the step
+/// still names every target).
+const RESOURCE_ROWS: usize = 25;
 
 /// Answers an ops request: a report for questions ("list instances tagged Env=staging"), a plan
 /// for anything that changes the world.
@@ -117,6 +120,26 @@ fn region(req: &AgentRequest<'_>) -> Result<String> {
         )));
     }
     Ok(region)
+}
+
+/// A plan's resources: `kind.<target>` for each target while a reviewer can read them, one
+/// `kind.*` line with the count beyond that.
+fn resources(kind: &str, targets: &[String], action: ChangeAction) -> Vec<ResourceChange> {
+    if targets.len() <= RESOURCE_ROWS {
+        return targets
+            .iter()
+            .map(|t| ResourceChange {
+                address: format!("{kind}.{t}"),
+                action,
+                count: 1,
+            })
+            .collect();
+    }
+    vec![ResourceChange {
+        address: format!("{kind}.*"),
+        action,
+        count: targets.len() as u32,
+    }]
 }
 
 fn progress(sink: Sink<'_>, message: impl Into<String>) {

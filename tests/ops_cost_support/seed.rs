@@ -84,18 +84,20 @@ pub async fn image(ec2: &aws_sdk_ec2::Client) -> String {
         .to_string()
 }
 
-/// Launches `n` instances of a type with tags, in batches; their ids.
+/// Launches `n` instances of a type with tags, `per_call` per RunInstances (one reservation
+/// each call: moto pages DescribeInstances by reservation, AWS by instance); their ids.
 pub async fn launch(
     ec2: &aws_sdk_ec2::Client,
     ami: &str,
     n: usize,
+    per_call: usize,
     instance_type: &str,
     pairs: &[(&str, &str)],
 ) -> Vec<String> {
     let mut ids = Vec::new();
     let mut left = n;
     while left > 0 {
-        let batch = left.min(250);
+        let batch = left.min(per_call.max(1));
         let out = ec2
             .run_instances()
             .image_id(ami)
@@ -133,6 +135,7 @@ pub fn fleet(endpoint: &str, region: &str) -> Fleet {
                     &ec2,
                     &ami,
                     1,
+                    1,
                     "t3.medium",
                     &[("Env", "staging"), ("Role", "web"), ("Name", &name)],
                 )
@@ -147,6 +150,7 @@ pub fn fleet(endpoint: &str, region: &str) -> Fleet {
                     &ec2,
                     &ami,
                     1,
+                    1,
                     "t3.medium",
                     &[("Env", "prod"), ("Role", "web"), ("Name", &name)],
                 )
@@ -156,6 +160,7 @@ pub fn fleet(endpoint: &str, region: &str) -> Fleet {
         let stopped_batch = launch(
             &ec2,
             &ami,
+            1,
             1,
             "t3.large",
             &[

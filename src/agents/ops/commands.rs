@@ -11,7 +11,8 @@ use tokio::sync::watch;
 
 use super::inventory::{self, Instance, Selector};
 use super::{
-    Call, MAX_TARGETS, PAGE_SIZE, cancelled, pause, plural, progress, refuse_unnamed_prod, show,
+    Call, MAX_TARGETS, PAGE_SIZE, cancelled, pause, plural, progress, refuse_unnamed_prod,
+    resources, show,
 };
 use crate::agents::{AgentEvent, AgentRequest, Draft, Output, Sink};
 use crate::aws::AwsAccess;
@@ -19,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::AgentKind;
 use crate::plan::pricing::itemised;
-use crate::plan::{ChangeAction, ResourceChange, Risk, Step, StepKind};
+use crate::plan::{ChangeAction, Risk, Step, StepKind};
 use crate::redact::redact;
 
 const DOCUMENT: &str = "AWS-RunShellScript";
@@ -182,14 +183,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         region: Some(region.to_string()),
         steps: vec![step],
         files: Vec::new(),
-        resources: targets
-            .iter()
-            .map(|id| ResourceChange {
-                address: format!("ec2_instance.{id}"),
-                action: ChangeAction::Update,
-                count: 1,
-            })
-            .collect(),
+        resources: resources("ec2_instance", &targets, ChangeAction::Update),
         mutates: true,
         risk,
         risk_reasons,

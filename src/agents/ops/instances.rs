@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::inventory::{self, Instance, Selector};
 use super::{
     Call, MAX_TARGETS, PAGE_SIZE, cancelled, pause, permission, plural, progress,
-    refuse_unnamed_prod, show,
+    refuse_unnamed_prod, resources, show,
 };
 use crate::agents::{AgentRequest, Draft, Output, Sink};
 use crate::aws::AwsAccess;
@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::AgentKind;
 use crate::plan::pricing::{Priced, itemised};
-use crate::plan::{ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind};
+use crate::plan::{ChangeAction, CostEstimate, Risk, Step, StepKind};
 
 /// Default bound on the health wait after the calls, and how often to look.
 const HEALTH_WAIT_SECS: u64 = 300;
@@ -287,18 +287,15 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
         region: Some(region.to_string()),
         steps: vec![step],
         files: Vec::new(),
-        resources: targets
-            .iter()
-            .map(|id| ResourceChange {
-                address: format!("ec2_instance.{id}"),
-                action: if verb == "terminate" {
-                    ChangeAction::Delete
-                } else {
-                    ChangeAction::Update
-                },
-                count: 1,
-            })
-            .collect(),
+        resources: resources(
+            "ec2_instance",
+            &targets,
+            if verb == "terminate" {
+                ChangeAction::Delete
+            } else {
+                ChangeAction::Update
+            },
+        ),
         mutates: true,
         risk,
         risk_reasons,

@@ -13,8 +13,8 @@ use crate::agents::{AgentRequest, Output, Report, Sink};
 use crate::error::{Error, Result};
 use crate::intent::{Intent, environment_of};
 
-/// Instances per DescribeInstances page.
-pub const PAGE_SIZE: i32 = 200;
+/// Instances per DescribeInstances page: what one page holds in memory at a time.
+pub const PAGE_SIZE: i32 = 100;
 /// DescribeInstances takes at most this many explicit ids per call.
 const IDS_PER_CALL: usize = 200;
 /// Tag keys that carry an environment, compared case-insensitively, in order of preference.
@@ -381,6 +381,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Re
         data: json!({
             "selector": sel.describe(),
             "matched": found.matched,
+            "pages": found.pages,
             "states": found.states,
             "instances": found.kept,
         }),

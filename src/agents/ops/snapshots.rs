@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use super::inventory::{self, Selector, env_of_tags};
 use super::{
     Call, LIST_ROWS, MAX_TARGETS, PAGE_SIZE, cancelled, pause, permission, plural, progress,
-    refuse_unnamed_prod, show,
+    refuse_unnamed_prod, resources, show,
 };
 use crate::agents::{AgentRequest, Draft, Output, Report, Sink};
 use crate::aws::AwsAccess;
@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::AgentKind;
 use crate::plan::pricing::{Priced, itemised};
-use crate::plan::{ChangeAction, ResourceChange, Risk, Step, StepKind};
+use crate::plan::{ChangeAction, Risk, Step, StepKind};
 
 const SNAPSHOT_WAIT_SECS: u64 = 600;
 const SNAPSHOT_POLL_SECS: u64 = 10;
@@ -309,14 +309,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         region: Some(region.to_string()),
         steps: vec![step],
         files: Vec::new(),
-        resources: targets
-            .iter()
-            .map(|id| ResourceChange {
-                address: format!("ebs_snapshot.{id}"),
-                action: ChangeAction::Create,
-                count: 1,
-            })
-            .collect(),
+        resources: resources("ebs_snapshot", &targets, ChangeAction::Create),
         mutates: true,
         risk,
         risk_reasons,
