@@ -1188,6 +1188,26 @@ impl Deck {
             Some(c) => format!("{} (exit {c})", final_state.as_str()),
             None => final_state.as_str().to_string(),
         });
+        // What AWS API steps verified afterwards (instance health, command results) is part of
+        // the signed record: stored as an artifact, its summary in the message.
+        if rec
+            .plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::Aws { .. }))
+            && let Some(results) = &outcome.outputs
+        {
+            let text = redact(&serde_json::to_string_pretty(results).unwrap_or_default());
+            let sha = self.store.put_artifact(&tenant, text.as_bytes())?;
+            ev.artifacts
+                .push(json!({"name": "results.json", "kind": ArtifactKind::Report,
+                "sha256": sha, "uri": self.store.artifact_uri(&tenant, &sha)}));
+            if let Some(summary) = results_summary(results)
+                && let Some(m) = ev.message.as_mut()
+            {
+                m.push_str(&format!(": {}", redact(&summary)));
+            }
+        }
         self.append(&[ev])?;
         sink(AgentEvent::Finished {
             plan_id: id.clone(),
@@ -1747,6 +1767,19 @@ fn load_policies(store: &dyn Store, tenant: &Tenant) -> Result<PolicySet> {
 
 fn policy_data(tenant: &Tenant) -> Value {
     serde_json::to_value(&tenant.policy).unwrap_or_default()
+}
+
+/// The `summary` a step reported in its outputs, or each step's, in order.
+fn results_summary(v: &Value) -> Option<String> {
+    if let Some(s) = v.get("summary").and_then(Value::as_str) {
+        return Some(s.to_string());
+    }
+    let parts: Vec<&str> = v
+        .as_object()?
+        .values()
+        .filter_map(|x| x.get("summary")?.as_str())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 fn status_of(state: State) -> Status {

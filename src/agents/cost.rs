@@ -1,11 +1,79 @@
-//! The cost agent: Cost Explorer queries, forecasts and budgets.
+//! The cost agent: spend and forecasts from Cost Explorer, budgets and their alerts from AWS
+//! Budgets, savings hints (Cost Explorer rightsizing, stopped instances that keep their EBS,
+//! unattached volumes, load balancers with no traffic), and estimates from the bundled price
+//! table. Everything it answers is a report: it reads and never changes anything, so nothing
+//! here needs an approval.
 
-use super::{AgentRequest, Reply, Sink, not_yet};
-use crate::error::Result;
+mod budgets;
+mod estimate;
+mod explorer;
+mod optimize;
 
-pub fn handle(req: &AgentRequest<'_>, _sink: Sink<'_>) -> Result<Reply> {
-    Err(not_yet(
-        req,
-        "the request is recorded in the audit trail; infrastructure requests (EC2 instances, ALB/NLB, S3 buckets, destroying a stack) work today",
-    ))
+use super::{AgentEvent, AgentRequest, Reply, Sink};
+use crate::error::{Error, Result};
+use crate::intent::{AgentKind, is_region_code};
+
+/// Cost Explorer and Budgets are global services answered from us-east-1.
+const BILLING_REGION: &str = "us-east-1";
+
+pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
+    if let Some(r) = req.intent.param_str("region")
+        && !is_region_code(r)
+    {
+        return Err(Error::input(format!(
+            "'{r}' is not an AWS region code (e.g. eu-west-1)"
+        )));
+    }
+    let report = match req.intent.action.as_str() {
+        "query" => explorer::query(req, sink)?,
+        "forecast" => explorer::forecast(req, sink)?,
+        "budget" => budgets::report(req, sink)?,
+        "optimize" => optimize::report(req, sink)?,
+        "estimate" => estimate::report(req, sink)?,
+        other => {
+            return Err(Error::input(format!(
+                "the cost agent does not know how to '{other}'; it answers spend questions, forecasts, budgets, savings hints and estimates"
+            )));
+        }
+    };
+    Ok(Reply::Report(report))
+}
+
+fn progress(sink: Sink<'_>, message: impl Into<String>) {
+    sink(AgentEvent::Progress {
+        agent: AgentKind::Cost,
+        message: message.into(),
+    });
+}
+
+/// `$1,234.56`
+pub(crate) fn usd(x: f64) -> String {
+    let cents = (x * 100.0).round() as i64;
+    let (sign, cents) = if cents < 0 {
+        ("-", -cents)
+    } else {
+        ("", cents)
+    };
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}${grouped}.{:02}", cents % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usd;
+
+    #[test]
+    fn dollars_are_grouped() {
+        assert_eq!(usd(1234.567), "$1,234.57");
+        assert_eq!(usd(0.0), "$0.00");
+        assert_eq!(usd(-5.5), "-$5.50");
+        assert_eq!(usd(1_000_000.0), "$1,000,000.00");
+    }
 }

@@ -1,29 +1,254 @@
-//! The ops agent: EC2 and SSM actions (restart, start, stop, terminate, run commands).
+//! The ops agent: EC2 instances (find, restart, start, stop, terminate), shell commands through
+//! SSM Run Command, Secrets Manager rotation and EBS snapshots.
+//!
+//! Planning resolves the exact targets (paging through DescribeInstances, never collecting more
+//! than one plan may act on), shows them as a table, refuses production-tagged targets unless
+//! the request names prod, and checks permission with EC2 `DryRun` where the API has one. The
+//! plan's `StepKind::Aws` step carries the targets, so the approval covers exactly them; the
+//! Rego gates judge the rest (maintenance windows for prod, the SSM allow list, regions).
+//! [`execute`] makes the calls after approval one target at a time (cancel is honoured between
+//! targets), then verifies the result with a bounded wait: instance state and status checks,
+//! command results per instance, the rotated secret version, the snapshots' state.
 
+mod commands;
+mod instances;
+mod inventory;
+mod secrets;
+mod snapshots;
+
+use std::time::Duration;
+
+use serde_json::Value;
 use tokio::sync::watch;
 
-use super::{AgentRequest, Reply, Sink, not_yet};
+use super::{AgentEvent, AgentRequest, Output, Reply, Sink};
 use crate::aws::AwsAccess;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exec::Outcome;
-use crate::plan::Step;
+use crate::intent::{AgentKind, is_region_code};
+use crate::plan::{ChangeAction, ResourceChange, Step, StepKind};
 
-pub fn handle(req: &AgentRequest<'_>, _sink: Sink<'_>) -> Result<Reply> {
-    Err(not_yet(
-        req,
-        "the request is recorded in the audit trail; infrastructure requests (EC2 instances, ALB/NLB, S3 buckets, destroying a stack) work today",
-    ))
+pub use inventory::{Instance, PAGE_SIZE, Selector, find};
+
+/// The most targets one plan may act on; a wider selection is refused with a hint to narrow it.
+pub const MAX_TARGETS: usize = 1000;
+/// Rows a read-only listing shows; every match is still counted.
+pub const LIST_ROWS: usize = 200;
+/// Targets listed one by one among a plan's resources; more are one counted line (the step
+/// still names every target).
+const RESOURCE_ROWS: usize = 25;
+
+/// Answers an ops request: a report for questions ("list instances tagged Env=staging"), a plan
+/// for anything that changes the world.
+pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
+    let region = region(req)?;
+    match req.intent.action.as_str() {
+        "list" => inventory::report(req, sink, &region).map(Reply::Report),
+        action @ ("restart" | "start" | "stop" | "terminate") => {
+            instances::plan(req, sink, &region, action).map(Reply::Plan)
+        }
+        "run" => commands::plan(req, sink, &region).map(Reply::Plan),
+        "rotate" => secrets::plan(req, sink, &region).map(Reply::Plan),
+        "snapshot" => snapshots::plan(req, sink, &region).map(Reply::Plan),
+        other => Err(Error::input(format!(
+            "the ops agent does not know how to '{other}'; it lists, restarts, starts, stops and terminates instances, runs allow-listed commands through SSM, rotates secrets and snapshots volumes"
+        ))),
+    }
 }
 
 /// Runs an approved AWS API step this agent planned.
 pub async fn execute(
     step: &Step,
-    _aws: &AwsAccess,
-    _sink: Sink<'_>,
-    _cancel: watch::Receiver<bool>,
+    aws: &AwsAccess,
+    sink: Sink<'_>,
+    cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    Err(crate::error::Error::Unavailable(format!(
-        "step '{}' cannot run in this build",
-        step.description
+    let StepKind::Aws {
+        service,
+        operation,
+        region,
+        targets,
+        input,
+        ..
+    } = &step.kind
+    else {
+        return Err(Error::input(format!(
+            "step '{}' is not an AWS API call",
+            step.description
+        )));
+    };
+    let call = Call {
+        region,
+        targets,
+        input,
+    };
+    match (service.as_str(), operation.as_str()) {
+        ("ec2", "CreateSnapshot") => snapshots::execute(&call, aws, sink, cancel).await,
+        ("ec2", op) => instances::execute(op, &call, aws, sink, cancel).await,
+        ("ssm", "SendCommand") => commands::execute(&call, aws, sink, cancel).await,
+        ("secretsmanager", "RotateSecret") => secrets::execute(&call, aws, sink, cancel).await,
+        (s, op) => Err(Error::input(format!(
+            "the ops agent does not run {s} {op} (step '{}')",
+            step.description
+        ))),
+    }
+}
+
+/// What an approved step says to do.
+pub(crate) struct Call<'a> {
+    pub region: &'a str,
+    pub targets: &'a [String],
+    pub input: &'a Value,
+}
+
+impl Call<'_> {
+    fn secs(&self, key: &str, default: u64) -> Duration {
+        Duration::from_secs(self.input[key].as_u64().unwrap_or(default))
+    }
+}
+
+/// The region a request acts in: the one it names, or the tenant's default.
+fn region(req: &AgentRequest<'_>) -> Result<String> {
+    let region = req
+        .intent
+        .param_str("region")
+        .unwrap_or(&req.tenant.default_region)
+        .to_string();
+    if !is_region_code(&region) {
+        return Err(Error::input(format!(
+            "'{region}' is not an AWS region code (e.g. eu-west-1)"
+        )));
+    }
+    Ok(region)
+}
+
+/// A plan's resources: `kind.<target>` for each target while a reviewer can read them, one
+/// `kind.*` line with the count beyond that.
+fn resources(kind: &str, targets: &[String], action: ChangeAction) -> Vec<ResourceChange> {
+    if targets.len() <= RESOURCE_ROWS {
+        return targets
+            .iter()
+            .map(|t| ResourceChange {
+                address: format!("{kind}.{t}"),
+                action,
+                count: 1,
+            })
+            .collect();
+    }
+    vec![ResourceChange {
+        address: format!("{kind}.*"),
+        action,
+        count: targets.len() as u32,
+    }]
+}
+
+fn progress(sink: Sink<'_>, message: impl Into<String>) {
+    sink(AgentEvent::Progress {
+        agent: AgentKind::Ops,
+        message: message.into(),
+    });
+}
+
+fn show(sink: Sink<'_>, output: Output) {
+    sink(AgentEvent::Result {
+        agent: AgentKind::Ops,
+        output,
+    });
+}
+
+/// The production guard: targets tagged as prod are refused unless the request names prod, so
+/// a tag or name that happens to match production machines never reaches them by accident. With
+/// prod named, the plan's environment is prod and the maintenance-window gate applies.
+fn refuse_unnamed_prod(
+    req: &AgentRequest<'_>,
+    verb: &str,
+    prod: &[(String, String)],
+) -> Result<()> {
+    if prod.is_empty() || req.intent.param_str("environment") == Some("prod") {
+        return Ok(());
+    }
+    let shown: Vec<String> = prod
+        .iter()
+        .take(10)
+        .map(|(id, tag)| format!("{id} ({tag})"))
+        .collect();
+    Err(Error::refused(format!(
+        "{} of the targets {} tagged as production: {}{}; production is only touched when the request names it (e.g. \"{verb} ... in prod\"), and then within the tenant's maintenance windows",
+        prod.len(),
+        if prod.len() == 1 { "is" } else { "are" },
+        shown.join(", "),
+        if prod.len() > 10 { ", ..." } else { "" }
     )))
+}
+
+/// How an EC2 `DryRun` call came back: DryRunOperation when the call would be allowed,
+/// UnauthorizedOperation when not (moto with IAM enforcement answers AccessDenied).
+enum Permission {
+    Allowed,
+    Denied(String),
+    Failed(String),
+}
+
+fn permission<E, R>(
+    service: &str,
+    operation: &str,
+    result: std::result::Result<R, aws_sdk_ec2::error::SdkError<E>>,
+) -> Permission
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error,
+{
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    match result {
+        // A DryRun never succeeds; an endpoint that ignores the flag would have acted.
+        Ok(_) => Permission::Failed(format!(
+            "{service} {operation} ignored DryRun; nothing is queued"
+        )),
+        Err(e) => match e.code() {
+            Some("DryRunOperation") => Permission::Allowed,
+            Some(
+                "UnauthorizedOperation"
+                | "AccessDenied"
+                | "AccessDeniedException"
+                | "UnauthorizedAccess",
+            ) => Permission::Denied(crate::aws::describe_error(service, operation, &e)),
+            _ => Permission::Failed(crate::aws::describe_error(service, operation, &e)),
+        },
+    }
+}
+
+impl Permission {
+    /// Ok when allowed; a refusal naming the call and the credentials' problem otherwise.
+    fn check(self, what: &str) -> Result<()> {
+        match self {
+            Permission::Allowed => Ok(()),
+            Permission::Denied(why) => Err(Error::refused(format!(
+                "the AWS credentials in use may not {what} ({why}); nothing was queued. Grant the permission to the role opsdeck uses, or ask someone who holds it"
+            ))),
+            Permission::Failed(why) => Err(Error::Unavailable(format!(
+                "the permission check (DryRun) for {what} failed: {why}; nothing was queued"
+            ))),
+        }
+    }
+}
+
+/// Waits `d`, waking early when cancel is asked for; true when cancelled.
+async fn pause(d: Duration, cancel: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        changed = cancel.changed() => {
+            // The sender is gone: nobody can cancel any more, so just wait.
+            if changed.is_err() {
+                tokio::time::sleep(d).await;
+            }
+        }
+    }
+    *cancel.borrow()
+}
+
+fn cancelled(cancel: &watch::Receiver<bool>) -> bool {
+    *cancel.borrow()
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

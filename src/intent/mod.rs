@@ -191,6 +191,7 @@ pub fn explain(intent: &Intent) -> serde_json::Value {
                         "number" => "count",
                         "tag" => "tags",
                         "instance_id" => "instance_ids",
+                        "volume_id" => "volume_ids",
                         other => other,
                     };
                     if intent.params.contains_key(key) {
@@ -216,6 +217,19 @@ pub fn explain(intent: &Intent) -> serde_json::Value {
         "parameters": params,
         "notes": intent.notes,
     })
+}
+
+/// The environment a word names (`production` → `prod`, `stg` → `staging`), as the parser reads
+/// it; agents use it to read `Env=` tags on resources the same way.
+pub fn environment_of(word: &str) -> Option<&'static str> {
+    lexicon::LEXICON
+        .words
+        .get(word.trim().to_lowercase().as_str())?
+        .iter()
+        .find_map(|c| match c {
+            lexicon::Cue::Env(e) => Some(*e),
+            _ => None,
+        })
 }
 
 /// Whether a request reads as a follow-up to the previous one rather than a request of its own.

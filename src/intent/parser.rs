@@ -26,6 +26,7 @@ enum Kind {
     },
     Tag(String, String),
     InstanceId(String),
+    VolumeId(String),
     InstanceType(String),
     Region(&'static str),
     Number(u32),
@@ -288,6 +289,9 @@ fn pattern(t: &Token<'_>) -> Option<Kind> {
     if let Some(kind) = infra_pattern(l) {
         return Some(kind);
     }
+    if is_volume_id(l) {
+        return Some(Kind::VolumeId(l.to_string()));
+    }
     if is_region_code(l) {
         return is_region_code(l).then(|| {
             Kind::Region(
@@ -406,6 +410,12 @@ fn is_instance_id(s: &str) -> bool {
     })
 }
 
+fn is_volume_id(s: &str) -> bool {
+    s.strip_prefix("vol-").is_some_and(|h| {
+        (h.len() == 8 || h.len() == 17) && h.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
 /// `t3.medium`, `m5.2xlarge`, `c6gn.metal`, `r7i.large`.
 fn is_instance_type(s: &str) -> bool {
     let s = s.strip_prefix("db.").unwrap_or(s);
@@ -500,6 +510,7 @@ struct Features {
     any_verb: bool,
     instance_type: bool,
     instance_ids: bool,
+    volume_ids: bool,
     tags: bool,
     command: bool,
     window: bool,
@@ -517,6 +528,7 @@ impl Features {
             match &t.kind {
                 Kind::InstanceType(_) => f.instance_type = true,
                 Kind::InstanceId(_) => f.instance_ids = true,
+                Kind::VolumeId(_) => f.volume_ids = true,
                 Kind::Tag(..) => f.tags = true,
                 Kind::CompactWindow(_) => f.window = true,
                 Kind::Known { cues, .. } => {
@@ -724,7 +736,7 @@ fn score(f: &Features, tokens: &[Token<'_>]) -> [f64; 7] {
         s[INFRA] += 1.0;
         s[COST] += 0.2;
     }
-    if f.instance_ids {
+    if f.instance_ids || f.volume_ids {
         s[OPS] += 1.5;
     }
     // A quoted string is a command only when something asks to run it; otherwise it is text.
@@ -875,6 +887,10 @@ fn score(f: &Features, tokens: &[Token<'_>]) -> [f64; 7] {
         if f.instance_ids || n(Noun::Instance) {
             s[OPS] -= 1.0;
         }
+    }
+    // "idle load balancers", "unused instances": waste to find, not things to build.
+    if n(Noun::Savings) && (n(Noun::LoadBalancer) || n(Noun::Instance)) && !creates {
+        s[COST] += 2.0;
     }
     s
 }
@@ -1110,6 +1126,7 @@ fn extract_params(
     let mut p: BTreeMap<String, Value> = BTreeMap::new();
     let mut tags = serde_json::Map::new();
     let mut ids = Vec::new();
+    let mut volume_ids = Vec::new();
     let mut packages: Vec<String> = Vec::new();
     let mut window_used = vec![false; tokens.len()];
 
@@ -1181,6 +1198,7 @@ fn extract_params(
                 tags.insert(k.clone(), json!(v));
             }
             Kind::InstanceId(id) => ids.push(json!(id)),
+            Kind::VolumeId(id) => volume_ids.push(json!(id)),
             Kind::InstanceType(it) => {
                 p.entry("instance_type".into()).or_insert(json!(it));
                 service.get_or_insert("EC2");
@@ -1331,6 +1349,9 @@ fn extract_params(
     if !ids.is_empty() {
         p.insert("instance_ids".into(), Value::Array(ids));
     }
+    if !volume_ids.is_empty() {
+        p.insert("volume_ids".into(), Value::Array(volume_ids));
+    }
     if !packages.is_empty() {
         p.insert("packages".into(), json!(packages));
     }
@@ -1371,6 +1392,15 @@ fn extract_params(
     }
     match agent {
         AgentKind::Ops => {
+            // "instances named web-1": the Name tag.
+            if let Some(name) = tokens
+                .windows(2)
+                .find(|w| matches!(w[0].lower.as_str(), "named" | "called"))
+                .map(|w| &w[1])
+                .filter(|t| name_like(t, "") && !FUNCTION_WORDS.contains(&t.lower.as_str()))
+            {
+                p.insert("name".into(), json!(name.orig));
+            }
             if let Some(cmd) = quoted
                 .map(str::to_string)
                 .or_else(|| unquoted_command(tokens))
@@ -1379,6 +1409,11 @@ fn extract_params(
             }
         }
         _ => {
+            if agent == AgentKind::Cost
+                && let Some(g) = group_by(tokens)
+            {
+                p.insert("group_by".into(), json!(g));
+            }
             if let Some(text) = quoted {
                 p.insert("text".into(), json!(text));
             }
@@ -1386,6 +1421,44 @@ fn extract_params(
     }
     insight::add(tokens, f, agent, &mut p);
     p
+}
+
+/// "by service", "per region", "by tag Team", "by the Team tag", "by instance type": how a cost
+/// query is broken down (`service`, `region`, `instance_type`, `usage_type`, `account`,
+/// `tag:<Key>`).
+fn group_by(tokens: &[Token<'_>]) -> Option<String> {
+    for (i, t) in tokens.iter().enumerate() {
+        if !matches!(t.lower.as_str(), "by" | "per") {
+            continue;
+        }
+        let mut rest = tokens[i + 1..].iter().filter(|t| t.lower != "the");
+        let Some(next) = rest.next() else { continue };
+        let after = rest.next();
+        let word = next.lower.trim_end_matches('s');
+        match word {
+            "service" => return Some("service".into()),
+            "region" => return Some("region".into()),
+            "account" => return Some("account".into()),
+            "instance" if after.is_some_and(|a| a.lower == "type" || a.lower == "types") => {
+                return Some("instance_type".into());
+            }
+            "usage" if after.is_some_and(|a| a.lower == "type" || a.lower == "types") => {
+                return Some("usage_type".into());
+            }
+            "tag" => {
+                if let Some(key) = after.filter(|a| name_like(a, ":/+@=")) {
+                    return Some(format!("tag:{}", key.orig));
+                }
+            }
+            _ => {
+                // "by Team tag"
+                if after.is_some_and(|a| a.lower == "tag") && name_like(next, ":/+@") {
+                    return Some(format!("tag:{}", next.orig));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// "run df -h on the web servers" → "df -h".
@@ -1856,6 +1929,7 @@ fn evidence(tokens: &[Token<'_>]) -> Vec<Evidence> {
             }
             Kind::Tag(k, v) => format!("tag:{k}={v}"),
             Kind::InstanceId(id) => format!("instance_id:{id}"),
+            Kind::VolumeId(id) => format!("volume_id:{id}"),
             Kind::InstanceType(it) => format!("instance_type:{it}"),
             Kind::Region(r) => format!("region:{r}"),
             Kind::Number(n) => format!("number:{n}"),
@@ -1951,6 +2025,23 @@ mod tests {
         assert_eq!(i.agent, AgentKind::Ops);
         assert_eq!(i.action, "run");
         assert_eq!(i.param_str("command"), Some("rm -rf / ; reboot"));
+    }
+
+    #[test]
+    fn ops_and_cost_parameters() {
+        let i = p("snapshot volume vol-0123456789abcdef0");
+        assert_eq!((i.agent, i.action.as_str()), (AgentKind::Ops, "snapshot"));
+        assert_eq!(i.params["volume_ids"], json!(["vol-0123456789abcdef0"]));
+        let i = p("list instances named web-prod-1");
+        assert_eq!(i.param_str("name"), Some("web-prod-1"));
+        let i = p("show my AWS spend by service for last month");
+        assert_eq!(i.param_str("group_by"), Some("service"));
+        let i = p("EC2 cost by tag Team this month");
+        assert_eq!(i.param_str("group_by"), Some("tag:Team"));
+        let i = p("daily spend per region");
+        assert_eq!(i.param_str("group_by"), Some("region"));
+        let i = p("find idle load balancers");
+        assert_eq!((i.agent, i.action.as_str()), (AgentKind::Cost, "optimize"));
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct PriceTable {
     pub hours_per_month: f64,
     pub instance_hourly_usd: BTreeMap<String, f64>,
     pub other_hourly_usd: BTreeMap<String, f64>,
+    /// EBS storage per GB-month by volume type, and `snapshot`.
+    #[serde(default)]
+    pub ebs_gb_month_usd: BTreeMap<String, f64>,
     pub region_factor: BTreeMap<String, f64>,
     /// Engine (`postgres`, `mysql`) → DB instance class → Single-AZ hourly price.
     #[serde(default)]
@@ -226,6 +229,105 @@ pub fn estimate(input: &CostInput<'_>) -> CostEstimate {
     }
 }
 
+/// One item of an itemised estimate (ops plans, savings hints).
+#[derive(Debug, Clone)]
+pub enum Priced<'a> {
+    /// `count` instances of a type, running all month.
+    Instances { instance_type: &'a str, count: u32 },
+    /// Storage billed per GB-month, by its key in `ebs_gb_month_usd` (`gp3`, `snapshot`, ...).
+    Storage { item: String, key: &'a str, gb: f64 },
+    /// An hourly item from `other_hourly_usd` (`alb`, `nlb`, ...), running all month.
+    Hourly {
+        item: String,
+        key: &'a str,
+        quantity: f64,
+    },
+}
+
+/// Prices a list of items in a region; anything the table does not know is noted, not guessed.
+pub fn itemised(region: &str, items: &[Priced<'_>]) -> CostEstimate {
+    let table = match &*PRICES {
+        Ok(t) => t,
+        Err(e) => {
+            return CostEstimate {
+                notes: vec![format!("no estimate: {e}")],
+                ..CostEstimate::default()
+            };
+        }
+    };
+    let mut notes = Vec::new();
+    let factor = match table.region_factor.get(region) {
+        Some(f) => *f,
+        None => {
+            notes.push(format!(
+                "no regional factor for {region}: priced as us-east-1"
+            ));
+            1.0
+        }
+    };
+    let hours = table.hours_per_month;
+    let mut lines = Vec::new();
+    for it in items {
+        let (item, quantity, unit, hourly) = match it {
+            Priced::Instances {
+                instance_type,
+                count,
+            } => match table.instance_hourly_usd.get(*instance_type) {
+                Some(p) => (
+                    format!("EC2 {instance_type}"),
+                    f64::from(*count),
+                    "instance",
+                    *p,
+                ),
+                None => {
+                    notes.push(format!(
+                        "{instance_type} is not in the bundled price table: its compute cost is not included"
+                    ));
+                    continue;
+                }
+            },
+            Priced::Storage { item, key, gb } => match table.ebs_gb_month_usd.get(*key) {
+                Some(p) => (item.clone(), *gb, "GB", p / hours),
+                None => {
+                    notes.push(format!(
+                        "no storage price for {key} in the bundled table: {item} is not included"
+                    ));
+                    continue;
+                }
+            },
+            Priced::Hourly {
+                item,
+                key,
+                quantity,
+            } => match table.other_hourly_usd.get(*key) {
+                Some(p) => (item.clone(), *quantity, "hour", *p),
+                None => {
+                    notes.push(format!(
+                        "no price for {key} in the bundled table: {item} is not included"
+                    ));
+                    continue;
+                }
+            },
+        };
+        let hourly_total = hourly * quantity * factor;
+        lines.push(CostLine {
+            item,
+            quantity,
+            unit: unit.to_string(),
+            hourly_usd: round4(hourly_total),
+            monthly_usd: round2(hourly_total * hours),
+        });
+    }
+    CostEstimate {
+        // `+ 0.0` turns the -0.0 an empty float sum gives into 0.0.
+        monthly_usd: round2(lines.iter().map(|l| l.monthly_usd).sum()) + 0.0,
+        lines,
+        source: table.source.clone(),
+        price_date: table.price_date.clone(),
+        notes,
+    }
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -283,6 +385,34 @@ mod tests {
             ..CostInput::default()
         });
         assert!(unknown.notes[0].contains("not in the bundled RDS price table"));
+    }
+
+    #[test]
+    fn itemised_prices_instances_and_storage() {
+        let est = itemised(
+            "us-east-1",
+            &[
+                Priced::Instances {
+                    instance_type: "t3.medium",
+                    count: 2,
+                },
+                Priced::Storage {
+                    item: "snapshot of vol-1 (100 GB)".into(),
+                    key: "snapshot",
+                    gb: 100.0,
+                },
+                Priced::Storage {
+                    item: "unknown".into(),
+                    key: "magnetic-tape",
+                    gb: 1.0,
+                },
+            ],
+        );
+        // 2 × 0.0416 × 730 = 60.74; 100 GB × 0.05 = 5.00
+        assert_eq!(est.lines[0].monthly_usd, 60.74);
+        assert_eq!(est.lines[1].monthly_usd, 5.0);
+        assert_eq!(est.monthly_usd, 65.74);
+        assert_eq!(est.notes.len(), 1);
     }
 
     #[test]

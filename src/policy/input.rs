@@ -69,7 +69,7 @@ pub fn build(parts: &InputParts<'_>) -> Value {
             );
         }
     }
-    let commands: Vec<String> = if p.agent == crate::intent::AgentKind::Ops {
+    let mut commands: Vec<String> = if p.agent == crate::intent::AgentKind::Ops {
         p.intent
             .param_str("command")
             .map(|c| vec![c.to_string()])
@@ -77,6 +77,22 @@ pub fn build(parts: &InputParts<'_>) -> Value {
     } else {
         Vec::new()
     };
+    // The commands the plan's SSM steps will actually send are judged too, not only the request.
+    for step in &p.steps {
+        if let crate::plan::StepKind::Aws {
+            operation, input, ..
+        } = &step.kind
+            && operation == "SendCommand"
+        {
+            for c in input["commands"].as_array().into_iter().flatten() {
+                if let Some(c) = c.as_str()
+                    && !commands.iter().any(|x| x == c)
+                {
+                    commands.push(c.to_string());
+                }
+            }
+        }
+    }
     let zoned = parts.now.to_zoned(jiff::tz::TimeZone::UTC);
     let weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         [zoned.weekday().to_monday_zero_offset() as usize];

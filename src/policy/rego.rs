@@ -190,6 +190,9 @@ impl PolicySet {
     }
 }
 
+/// Instructions one policy rule may execute per plan.
+const MAX_INSTRUCTIONS: usize = 20_000_000;
+
 fn compile_vm(
     engine: &mut Engine,
     entries: &[(String, GateResult)],
@@ -203,6 +206,9 @@ fn compile_vm(
     let program = Compiler::compile_from_policy(&compiled, &paths).ok()?;
     let mut vm = RegoVM::new();
     vm.load_program(program);
+    // regorus stops a rule after 25,000 instructions by default, which the starter set reaches
+    // at about ten resources; this bound still stops a policy that runs away.
+    vm.set_max_instructions(MAX_INSTRUCTIONS);
     vm.set_data(data).ok()?;
     Some(vm)
 }

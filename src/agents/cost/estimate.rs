@@ -1,0 +1,178 @@
+//! Estimates before anything exists: what instances (with an ALB or NLB) would cost, or what a
+//! queued plan's estimate says, from the bundled price table with its source and date.
+
+use serde_json::json;
+
+use super::{progress, usd};
+use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::error::{Error, Result};
+use crate::intent::is_region_code;
+use crate::plan::CostEstimate;
+use crate::plan::pricing::{CostInput, PRICES, estimate};
+
+/// Root volume the infra agent gives each instance (priced with it).
+const ROOT_VOLUME_GB: u32 = 8;
+
+pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
+    if let Some(id) = plan_id(req.text) {
+        return plan_estimate(req, sink, &id);
+    }
+    let i = req.intent;
+    let region = i
+        .param_str("region")
+        .unwrap_or(&req.tenant.default_region)
+        .to_string();
+    if !is_region_code(&region) {
+        return Err(Error::input(format!(
+            "'{region}' is not an AWS region code"
+        )));
+    }
+    let table = PRICES.as_ref().map_err(|e| Error::Unavailable(e.clone()))?;
+    let instance_type = i.param_str("instance_type");
+    let lb = i.param_str("load_balancer");
+    if let Some(t) = instance_type
+        && !table.instance_hourly_usd.contains_key(t)
+    {
+        return Err(Error::Unavailable(format!(
+            "{t} is not in the bundled price table ({}, {}); it prices these EC2 types: {}",
+            table.source,
+            table.price_date,
+            table
+                .instance_hourly_usd
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if instance_type.is_none() && lb.is_none() {
+        return Err(Error::input(
+            "say what to price, e.g. \"how much would 3 t3.medium in eu-west-1 cost\" or \"estimate plan p-abc234defg\"; the bundled table prices EC2 instance types, EBS, ALB and NLB",
+        ));
+    }
+    let count = i.param_u64("count").unwrap_or(1).clamp(1, 10_000) as u32;
+    progress(sink, format!("pricing from the bundled table for {region}"));
+    let est = estimate(&CostInput {
+        region: &region,
+        instances: instance_type.map(|t| (count, t)),
+        root_volume_gb: ROOT_VOLUME_GB,
+        load_balancer: lb,
+        bucket: false,
+        ..CostInput::default()
+    });
+    let what = format!(
+        "{}{} in {region}",
+        instance_type
+            .map(|t| format!("{count} × {t}"))
+            .unwrap_or_default(),
+        lb.map(|l| format!(
+            "{}{}",
+            if instance_type.is_some() {
+                " with an "
+            } else {
+                "an "
+            },
+            l.to_uppercase()
+        ))
+        .unwrap_or_default()
+    );
+    Ok(cost_report(
+        format!("{what}: about {}/month", usd(est.monthly_usd)),
+        format!("estimate: {what}"),
+        &est,
+        Some(region),
+    ))
+}
+
+/// `p-` and ten characters of the plan id alphabet.
+fn plan_id(text: &str) -> Option<String> {
+    text.split(|c: char| c.is_whitespace() || ",;?!".contains(c))
+        .map(|w| w.trim_matches(|c: char| "\"'`().".contains(c)))
+        .find(|w| {
+            w.len() == 12
+                && w.starts_with("p-")
+                && w[2..]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || (b'2'..=b'9').contains(&b))
+        })
+        .map(str::to_string)
+}
+
+fn plan_estimate(req: &AgentRequest<'_>, sink: Sink<'_>, id: &str) -> Result<Report> {
+    progress(sink, format!("reading the estimate of plan {id}"));
+    let rec = req.store.get_plan(&req.tenant.name, id)?;
+    let p = &rec.plan;
+    Ok(cost_report(
+        format!(
+            "plan {id} ({}): about {}/month",
+            p.summary,
+            usd(p.cost.monthly_usd)
+        ),
+        format!("estimate of plan {id}"),
+        &p.cost,
+        p.region.clone(),
+    ))
+}
+
+fn cost_report(
+    summary: String,
+    title: String,
+    est: &CostEstimate,
+    region: Option<String>,
+) -> Report {
+    let mut notes = est.notes.clone();
+    if !est.source.is_empty() {
+        notes.push(format!(
+            "prices: {} as of {}; an estimate for review, not a quote",
+            est.source, est.price_date
+        ));
+    }
+    Report {
+        summary,
+        outputs: vec![Output::Table {
+            title,
+            columns: ["ITEM", "QUANTITY", "UNIT", "USD/HOUR", "USD/MONTH"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            rows: est
+                .lines
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.item.clone(),
+                        format!("{}", l.quantity),
+                        l.unit.clone(),
+                        format!("{:.4}", l.hourly_usd),
+                        usd(l.monthly_usd),
+                    ]
+                })
+                .chain(std::iter::once(vec![
+                    "total".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    usd(est.monthly_usd),
+                ]))
+                .collect(),
+        }],
+        notes,
+        region,
+        data: json!({"estimate": est}),
+        files: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan_id;
+
+    #[test]
+    fn plan_ids_in_text() {
+        assert_eq!(
+            plan_id("estimate plan p-abc234defg please").as_deref(),
+            Some("p-abc234defg")
+        );
+        assert_eq!(plan_id("what would p-xyz cost"), None);
+    }
+}

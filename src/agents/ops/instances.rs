@@ -1,0 +1,637 @@
+//! Restart, start, stop and terminate instances: plan with exact targets and a DryRun
+//! permission check; after approval, act on one instance at a time, then wait (bounded) for the
+//! expected state and passing status checks.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::inventory::{self, Instance, Selector};
+use super::{
+    Call, MAX_TARGETS, PAGE_SIZE, cancelled, pause, permission, plural, progress,
+    refuse_unnamed_prod, resources, show,
+};
+use crate::agents::{AgentRequest, Draft, Output, Sink};
+use crate::aws::AwsAccess;
+use crate::error::{Error, Result};
+use crate::exec::Outcome;
+use crate::intent::AgentKind;
+use crate::plan::pricing::{Priced, itemised};
+use crate::plan::{ChangeAction, CostEstimate, Risk, Step, StepKind};
+
+/// Default bound on the health wait after the calls, and how often to look.
+const HEALTH_WAIT_SECS: u64 = 300;
+const HEALTH_POLL_SECS: u64 = 5;
+/// DescribeInstanceStatus takes at most 100 ids per call.
+const STATUS_IDS_PER_CALL: usize = 100;
+
+/// One instance action, as the agent plans and runs it.
+struct Action {
+    verb: &'static str,
+    past: &'static str,
+    operation: &'static str,
+    /// States an instance must be in to be acted on; others are shown and skipped.
+    acts_on: &'static [&'static str],
+    /// States that count as done afterwards.
+    expect: &'static [&'static str],
+    /// Whether the status checks must pass too (instances that end up running).
+    checks: bool,
+    risk: Risk,
+}
+
+const ACTIONS: &[Action] = &[
+    Action {
+        verb: "restart",
+        past: "rebooted",
+        operation: "RebootInstances",
+        acts_on: &["running"],
+        expect: &["running"],
+        checks: true,
+        risk: Risk::Medium,
+    },
+    Action {
+        verb: "start",
+        past: "started",
+        operation: "StartInstances",
+        acts_on: &["stopped"],
+        expect: &["running"],
+        checks: true,
+        risk: Risk::Medium,
+    },
+    Action {
+        verb: "stop",
+        past: "stopped",
+        operation: "StopInstances",
+        acts_on: &["running", "pending"],
+        expect: &["stopped"],
+        checks: false,
+        risk: Risk::Medium,
+    },
+    Action {
+        verb: "terminate",
+        past: "terminated",
+        operation: "TerminateInstances",
+        acts_on: &["running", "pending", "stopping", "stopped"],
+        expect: &["terminated"],
+        checks: false,
+        risk: Risk::High,
+    },
+];
+
+fn action_for_verb(verb: &str) -> Result<&'static Action> {
+    ACTIONS
+        .iter()
+        .find(|a| a.verb == verb)
+        .ok_or_else(|| Error::input(format!("unknown instance action '{verb}'")))
+}
+
+fn action_for_operation(op: &str) -> Result<&'static Action> {
+    ACTIONS
+        .iter()
+        .find(|a| a.operation == op)
+        .ok_or_else(|| Error::input(format!("the ops agent does not run ec2 {op}")))
+}
+
+pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) -> Result<Draft> {
+    let action = action_for_verb(verb)?;
+    let sel = Selector::from_intent(req.intent);
+    if sel.is_empty() {
+        return Err(Error::input(format!(
+            "say which instances to {verb}: by id (i-0abc...), tag (Env=staging), environment (\"the staging instances\") or name (\"named web-1\")"
+        )));
+    }
+    progress(
+        sink,
+        format!("finding instances {} in {region}", sel.describe()),
+    );
+    let ec2 = aws_sdk_ec2::Client::new(&req.aws.config_blocking(region)?);
+    let found = req
+        .aws
+        .block_on(inventory::find(
+            ec2.clone(),
+            sel.clone(),
+            PAGE_SIZE,
+            MAX_TARGETS + 1,
+        ))?
+        .map_err(Error::Unavailable)?;
+    if found.matched == 0 {
+        return Err(Error::not_found(
+            "instances",
+            sel.describe(),
+            format!(
+                "no live instance matches in {region}; `opsdeck ask \"list instances in {region}\"` shows what there is"
+            ),
+        ));
+    }
+    if found.matched > MAX_TARGETS {
+        return Err(Error::refused(format!(
+            "{} instances match {}; one plan acts on at most {MAX_TARGETS}: narrow the selection (a tag, an environment, a name)",
+            found.matched,
+            sel.describe()
+        )));
+    }
+    let (act, skip): (Vec<&Instance>, Vec<&Instance>) = found
+        .kept
+        .iter()
+        .partition(|i| action.acts_on.contains(&i.state.as_str()));
+    let plan_of = |i: &Instance| {
+        if action.acts_on.contains(&i.state.as_str()) {
+            verb.to_string()
+        } else {
+            format!("skip: {}", i.state)
+        }
+    };
+    show(
+        sink,
+        inventory::table(
+            format!("instances {} in {region}", sel.describe()),
+            &found.kept,
+            Some(&plan_of),
+        ),
+    );
+    let prod: Vec<(String, String)> = act
+        .iter()
+        .filter(|i| i.is_prod())
+        .map(|i| (i.id.clone(), i.env_tag.clone().unwrap_or_default()))
+        .collect();
+    refuse_unnamed_prod(req, verb, &prod)?;
+    if act.is_empty() {
+        return Err(Error::input(format!(
+            "none of the {} {} can be {}: {} (only instances that are {} can)",
+            plural(found.matched, "instance", "instances"),
+            sel.describe(),
+            action.past,
+            skip.iter()
+                .map(|i| format!("{} is {}", i.id, i.state))
+                .collect::<Vec<_>>()
+                .join(", "),
+            action.acts_on.join(" or ")
+        )));
+    }
+    let targets: Vec<String> = act.iter().map(|i| i.id.clone()).collect();
+
+    progress(
+        sink,
+        format!(
+            "checking permission: ec2 {} with DryRun on {}",
+            action.operation,
+            plural(targets.len(), "instance", "instances")
+        ),
+    );
+    let ids = targets.clone();
+    let op = action.operation;
+    let verdict = req.aws.block_on(async move {
+        match op {
+            "RebootInstances" => permission(
+                "ec2",
+                op,
+                ec2.reboot_instances()
+                    .set_instance_ids(Some(ids))
+                    .dry_run(true)
+                    .send()
+                    .await,
+            ),
+            "StartInstances" => permission(
+                "ec2",
+                op,
+                ec2.start_instances()
+                    .set_instance_ids(Some(ids))
+                    .dry_run(true)
+                    .send()
+                    .await,
+            ),
+            "StopInstances" => permission(
+                "ec2",
+                op,
+                ec2.stop_instances()
+                    .set_instance_ids(Some(ids))
+                    .dry_run(true)
+                    .send()
+                    .await,
+            ),
+            _ => permission(
+                "ec2",
+                op,
+                ec2.terminate_instances()
+                    .set_instance_ids(Some(ids))
+                    .dry_run(true)
+                    .send()
+                    .await,
+            ),
+        }
+    })?;
+    verdict.check(&format!("call ec2 {} in {region}", action.operation))?;
+
+    let prod_named = req.intent.param_str("environment") == Some("prod");
+    let mut risk = action.risk;
+    let mut risk_reasons = Vec::new();
+    if verb == "terminate" {
+        risk_reasons.push(
+            "terminate cannot be undone: the instances and their instance-store data are gone, and EBS volumes marked DeleteOnTermination with them".to_string(),
+        );
+    }
+    if prod_named || !prod.is_empty() {
+        risk = risk.raise();
+        risk_reasons.push(format!(
+            "{} in production",
+            plural(prod.len().max(1), "instance", "instances")
+        ));
+    }
+    if targets.len() > 50 {
+        risk = risk.raise();
+        risk_reasons.push(format!("{} instances at once", targets.len()));
+    }
+    let cost = cost_of(verb, region, &act);
+    let wait = HEALTH_WAIT_SECS;
+    let step = Step {
+        description: format!(
+            "{} {} {} in {region}, then wait up to {wait} s for {}{}",
+            capitalise(verb),
+            plural(targets.len(), "instance", "instances"),
+            sel.describe(),
+            action.expect.join("/"),
+            if action.checks {
+                " with status checks ok"
+            } else {
+                ""
+            }
+        ),
+        mutates: true,
+        kind: StepKind::Aws {
+            agent: AgentKind::Ops,
+            service: "ec2".into(),
+            operation: action.operation.into(),
+            region: region.to_string(),
+            targets: targets.clone(),
+            input: json!({
+                "health": {"expect": action.expect, "status_checks": action.checks},
+                "wait_secs": wait,
+                "poll_secs": HEALTH_POLL_SECS,
+            }),
+        },
+    };
+    let mut summary = format!(
+        "{} {} {} in {region}",
+        capitalise(verb),
+        plural(targets.len(), "instance", "instances"),
+        sel.describe()
+    );
+    if !skip.is_empty() {
+        summary.push_str(&format!(" ({} skipped)", skip.len()));
+    }
+    Ok(Draft {
+        summary,
+        stack: None,
+        region: Some(region.to_string()),
+        steps: vec![step],
+        files: Vec::new(),
+        resources: resources(
+            "ec2_instance",
+            &targets,
+            if verb == "terminate" {
+                ChangeAction::Delete
+            } else {
+                ChangeAction::Update
+            },
+        ),
+        mutates: true,
+        risk,
+        risk_reasons,
+        cost,
+    })
+}
+
+/// Starting instances adds their compute; stopping or terminating saves it (noted, not
+/// subtracted: an estimate is what a plan adds to the bill).
+fn cost_of(verb: &str, region: &str, act: &[&Instance]) -> CostEstimate {
+    let mut by_type: BTreeMap<&str, u32> = BTreeMap::new();
+    for i in act {
+        *by_type.entry(i.instance_type.as_str()).or_default() += 1;
+    }
+    let items: Vec<Priced<'_>> = by_type
+        .iter()
+        .map(|(t, n)| Priced::Instances {
+            instance_type: t,
+            count: *n,
+        })
+        .collect();
+    let compute = itemised(region, &items);
+    match verb {
+        "start" => compute,
+        "restart" => CostEstimate {
+            notes: vec!["a reboot does not change what is billed".into()],
+            ..itemised(region, &[])
+        },
+        _ => {
+            let mut notes = compute.notes.clone();
+            notes.insert(
+                0,
+                format!(
+                    "{} saves about ${:.2}/month of on-demand compute; attached EBS storage is billed until it is deleted",
+                    if verb == "stop" { "stopping" } else { "terminating" },
+                    compute.monthly_usd
+                ),
+            );
+            CostEstimate {
+                notes,
+                ..itemised(region, &[])
+            }
+        }
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// What became of one target.
+#[derive(Debug, Clone, serde::Serialize)]
+struct TargetResult {
+    id: String,
+    /// `ok`, or the described error of the call.
+    call: String,
+    state: String,
+    instance_status: String,
+    system_status: String,
+    healthy: bool,
+}
+
+pub async fn execute(
+    operation: &str,
+    call: &Call<'_>,
+    aws: &AwsAccess,
+    sink: Sink<'_>,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<Outcome> {
+    let action = action_for_operation(operation)?;
+    let ec2 = aws_sdk_ec2::Client::new(&aws.config(call.region).await);
+    let expect: Vec<String> = call.input["health"]["expect"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_else(|| action.expect.iter().map(|s| s.to_string()).collect());
+    let checks = call.input["health"]["status_checks"]
+        .as_bool()
+        .unwrap_or(action.checks);
+    let mut log = String::new();
+    let mut results: Vec<TargetResult> = Vec::new();
+    let mut was_cancelled = false;
+    let n = call.targets.len();
+    for (k, id) in call.targets.iter().enumerate() {
+        if cancelled(&cancel) {
+            was_cancelled = true;
+            log.push_str(&format!(
+                "cancelled before {id}: {} of {n} not acted on\n",
+                n - k
+            ));
+            break;
+        }
+        progress(sink, format!("{} {id} ({}/{n})", action.verb, k + 1));
+        let ids = Some(vec![id.clone()]);
+        let outcome = match action.operation {
+            "RebootInstances" => ec2
+                .reboot_instances()
+                .set_instance_ids(ids)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+            "StartInstances" => ec2
+                .start_instances()
+                .set_instance_ids(ids)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+            "StopInstances" => ec2
+                .stop_instances()
+                .set_instance_ids(ids)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+            _ => ec2
+                .terminate_instances()
+                .set_instance_ids(ids)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+        };
+        let line = match &outcome {
+            Ok(()) => format!("ec2 {} {id}: ok", action.operation),
+            Err(e) => e.clone(),
+        };
+        log.push_str(&line);
+        log.push('\n');
+        results.push(TargetResult {
+            id: id.clone(),
+            call: outcome.err().unwrap_or_else(|| "ok".into()),
+            state: String::new(),
+            instance_status: String::new(),
+            system_status: String::new(),
+            healthy: false,
+        });
+    }
+
+    // Health of every instance the call reached.
+    let acted: Vec<String> = results
+        .iter()
+        .filter(|r| r.call == "ok")
+        .map(|r| r.id.clone())
+        .collect();
+    let wait = call.secs("wait_secs", HEALTH_WAIT_SECS);
+    let poll = call
+        .secs("poll_secs", HEALTH_POLL_SECS)
+        .max(Duration::from_secs(1));
+    let mut waited = Duration::ZERO;
+    if !acted.is_empty() {
+        progress(
+            sink,
+            format!(
+                "verifying {}: {}{} (up to {} s)",
+                plural(acted.len(), "instance", "instances"),
+                expect.join("/"),
+                if checks { ", status checks ok" } else { "" },
+                wait.as_secs()
+            ),
+        );
+        let start = Instant::now();
+        loop {
+            let seen = match statuses(&ec2, &acted).await {
+                Ok(s) => s,
+                Err(e) => {
+                    log.push_str(&format!("health check: {e}\n"));
+                    HashMap::new()
+                }
+            };
+            let mut all = true;
+            for r in results.iter_mut().filter(|r| r.call == "ok") {
+                let s = seen.get(&r.id);
+                r.state = s.map(|s| s.0.clone()).unwrap_or_else(|| {
+                    // Terminated instances drop out of DescribeInstanceStatus after a while.
+                    if expect.iter().any(|e| e == "terminated") {
+                        "terminated".into()
+                    } else {
+                        "not found".into()
+                    }
+                });
+                r.instance_status = s.map(|s| s.1.clone()).unwrap_or_default();
+                r.system_status = s.map(|s| s.2.clone()).unwrap_or_default();
+                let state_ok = expect.iter().any(|e| *e == r.state);
+                let checks_ok = !checks || (r.instance_status == "ok" && r.system_status == "ok");
+                r.healthy = state_ok && checks_ok;
+                all &= r.healthy;
+            }
+            waited = start.elapsed();
+            if all || waited >= wait {
+                break;
+            }
+            if pause(poll.min(wait.saturating_sub(waited)), &mut cancel).await {
+                was_cancelled = true;
+                log.push_str("cancelled while waiting for health\n");
+                break;
+            }
+        }
+    }
+
+    let called_ok = acted.len();
+    let healthy = results.iter().filter(|r| r.healthy).count();
+    let failed_calls: Vec<&TargetResult> = results.iter().filter(|r| r.call != "ok").collect();
+    let unhealthy: Vec<&TargetResult> = results
+        .iter()
+        .filter(|r| r.call == "ok" && !r.healthy)
+        .collect();
+    let mut summary = format!(
+        "{} {called_ok}/{n} instances in {}; {healthy} {}{}",
+        action.past,
+        call.region,
+        expect.join("/"),
+        if checks { " with status checks ok" } else { "" }
+    );
+    if !unhealthy.is_empty() {
+        summary.push_str(&format!(
+            "; not healthy after {} s: {}",
+            waited.as_secs(),
+            unhealthy
+                .iter()
+                .take(10)
+                .map(|r| format!(
+                    "{} ({}{})",
+                    r.id,
+                    r.state,
+                    if checks && !r.instance_status.is_empty() {
+                        format!(", checks {}/{}", r.instance_status, r.system_status)
+                    } else {
+                        String::new()
+                    }
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !failed_calls.is_empty() {
+        summary.push_str(&format!("; {} calls failed", failed_calls.len()));
+    }
+    if was_cancelled {
+        summary.push_str(&format!(
+            "; cancelled with {} not acted on",
+            n - results.len()
+        ));
+    }
+    log.push_str(&summary);
+    log.push('\n');
+    show(
+        sink,
+        Output::Table {
+            title: format!("ec2 {} in {}", action.operation, call.region),
+            columns: [
+                "INSTANCE",
+                "CALL",
+                "STATE",
+                "INSTANCE CHECK",
+                "SYSTEM CHECK",
+                "HEALTHY",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            rows: results
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.id.clone(),
+                        r.call.clone(),
+                        r.state.clone(),
+                        r.instance_status.clone(),
+                        r.system_status.clone(),
+                        if r.healthy { "yes" } else { "no" }.into(),
+                    ]
+                })
+                .collect(),
+        },
+    );
+    let success = !was_cancelled && failed_calls.is_empty() && unhealthy.is_empty();
+    Ok(Outcome {
+        success,
+        cancelled: was_cancelled,
+        exit_code: None,
+        log: crate::redact::redact(&log),
+        outputs: Some(json!({
+            "summary": summary,
+            "operation": action.operation,
+            "region": call.region,
+            "waited_secs": waited.as_secs(),
+            "targets": results,
+        })),
+    })
+}
+
+/// (state, instance status, system status) per instance id.
+async fn statuses(
+    ec2: &aws_sdk_ec2::Client,
+    ids: &[String],
+) -> std::result::Result<HashMap<String, (String, String, String)>, String> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(STATUS_IDS_PER_CALL) {
+        let mut pages = ec2
+            .describe_instance_status()
+            .set_instance_ids(Some(chunk.to_vec()))
+            .include_all_instances(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| crate::aws::describe_error("ec2", "DescribeInstanceStatus", &e))?;
+            for s in page.instance_statuses() {
+                let Some(id) = s.instance_id() else { continue };
+                let summary = |x: Option<&aws_sdk_ec2::types::InstanceStatusSummary>| {
+                    x.and_then(|x| x.status())
+                        .map(|v| v.as_str().to_string())
+                        .unwrap_or_default()
+                };
+                out.insert(
+                    id.to_string(),
+                    (
+                        s.instance_state()
+                            .and_then(|st| st.name())
+                            .map(|n| n.as_str().to_string())
+                            .unwrap_or_default(),
+                        summary(s.instance_status()),
+                        summary(s.system_status()),
+                    ),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
