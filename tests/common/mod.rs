@@ -8,6 +8,8 @@ use opsdeck::pipeline::{Deck, OpenOptions};
 use opsdeck::time::Clock;
 
 pub mod moto;
+pub mod proxy;
+pub mod shared;
 
 pub struct Home {
     pub dir: tempfile::TempDir,
