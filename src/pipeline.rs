@@ -439,7 +439,7 @@ impl Deck {
         let redacted_body = redact(&String::from_utf8_lossy(&body));
         let sha = self
             .store
-            .put_artifact(&self.tenant.name, redacted_body.as_bytes())?;
+            .put_artifact_as(&self.tenant.name, ArtifactKind::Report, redacted_body.as_bytes())?;
         let mut artifacts = vec![ArtifactRef {
             name: "report.json".into(),
             kind: ArtifactKind::Report,
@@ -450,7 +450,7 @@ impl Deck {
             let text = redact(&String::from_utf8_lossy(&f.content));
             let sha = self
                 .store
-                .put_artifact(&self.tenant.name, text.as_bytes())?;
+                .put_artifact_as(&self.tenant.name, f.kind, text.as_bytes())?;
             artifacts.push(ArtifactRef {
                 name: f.name.clone(),
                 kind: f.kind,
@@ -583,7 +583,9 @@ impl Deck {
         let mut terraform_texts = Vec::new();
         let mut files = Vec::new();
         for f in draft.files {
-            let sha = self.store.put_artifact(&self.tenant.name, &f.content)?;
+            let sha = self
+                .store
+                .put_artifact_as(&self.tenant.name, f.kind, &f.content)?;
             if f.kind == ArtifactKind::Terraform {
                 terraform_texts.push((
                     f.name.clone(),
@@ -1145,7 +1147,9 @@ impl Deck {
         if steps.len() > 1 && !step_outputs.is_empty() {
             outcome.outputs = Some(Value::Object(step_outputs.clone()));
         }
-        let log_sha = self.store.put_artifact(&tenant, outcome.log.as_bytes())?;
+        let log_sha = self
+            .store
+            .put_artifact_as(&tenant, ArtifactKind::Log, outcome.log.as_bytes())?;
         let log_uri = self.store.artifact_uri(&tenant, &log_sha);
         let final_state = if outcome.success {
             State::Succeeded

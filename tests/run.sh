@@ -57,7 +57,9 @@ export OPSDECK_TEST_ANSIBLE_BIN="$PWD/$PYENV/bin"
 # names, or a per-binary lock with a reset). Never any other address: no real AWS from tests.
 MOTO_PORT=$("$PYENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
-"$PYENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >target/moto.log 2>&1 &
+# tests/moto_server.py is moto_server with each DynamoDB call atomic, as DynamoDB's are (moto's
+# own transactions are not thread-safe); see the file.
+"$PYENV/bin/python" tests/moto_server.py -H 127.0.0.1 -p "$MOTO_PORT" >target/moto.log 2>&1 &
 MOTO_PID=$!
 trap 'kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

@@ -72,20 +72,3 @@ pub async fn execute(
     }
 }
 
-/// The answer of an agent whose tools are not in this build yet: says what was understood, so
-/// nothing the user typed is lost, and what works today.
-pub(crate) fn not_yet(req: &AgentRequest<'_>, what: &str) -> Error {
-    let i = req.intent;
-    Error::Unavailable(format!(
-        "the {} agent ({}) is not available yet in this build: understood as {}/{} with {}; {what}",
-        i.agent,
-        i.agent.tool(),
-        i.agent,
-        i.action,
-        if i.params.is_empty() {
-            "no parameters".to_string()
-        } else {
-            serde_json::to_string(&i.params).unwrap_or_default()
-        }
-    ))
-}

@@ -8,7 +8,9 @@ use opsdeck::pipeline::{Deck, OpenOptions};
 use opsdeck::time::Clock;
 
 pub mod moto;
+pub mod proxy;
 pub mod seed;
+pub mod shared;
 pub mod stub;
 
 pub struct Home {

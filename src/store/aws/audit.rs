@@ -137,7 +137,13 @@ impl AwsStore {
         while !pending.is_empty() {
             let (mut seq, mut prev) = head.clone();
             sealed.clear();
-            let mut items = Vec::with_capacity(pending.len() * 2 + 1);
+            // The head goes first: a writer that lost the race learns it from the head's
+            // condition even where only the first failing condition is reported.
+            let mut items = vec![remote::tx_put(
+                &self.table(Table::AuditRuns),
+                key(head_pk(tenant), HEAD_SK),
+                None,
+            )?];
             for event in &pending {
                 seq += 1;
                 let (rec, line) = signer
@@ -180,11 +186,12 @@ impl AwsStore {
                     values: vec![(":old".into(), n(head.0))],
                 })
             };
-            items.push(remote::tx_put(
+            items[0] = remote::tx_put_returning(
                 &self.table(Table::AuditRuns),
                 head_item,
                 head_cond,
-            )?);
+                true,
+            )?;
             match self.call(move |c| remote::transact(c, items)) {
                 Ok(()) => {
                     head = (seq, prev);
@@ -194,16 +201,20 @@ impl AwsStore {
                         .insert(tenant.to_string(), head.clone());
                     break;
                 }
-                Err(Fault::Cancelled { reasons, message }) => {
+                Err(Fault::Cancelled {
+                    reasons,
+                    items: returned,
+                    message,
+                }) => {
                     let failed = |i: usize| {
                         reasons
                             .get(i)
                             .is_some_and(|r| r == "ConditionalCheckFailed")
                     };
-                    let n_items = pending.len() * 2;
-                    let marker_failed = (0..pending.len()).any(|k| failed(2 * k + 1));
-                    let record_failed = (0..pending.len()).any(|k| failed(2 * k));
-                    let head_failed = failed(n_items);
+                    // Items: head, then record and marker for each event.
+                    let head_failed = failed(0);
+                    let record_failed = (0..pending.len()).any(|k| failed(1 + 2 * k));
+                    let marker_failed = (0..pending.len()).any(|k| failed(2 + 2 * k));
                     let conflict = reasons.iter().any(|r| r == "TransactionConflict");
                     if marker_failed {
                         // Some of these events are stored already: take their records as they
@@ -220,7 +231,14 @@ impl AwsStore {
                     } else if !head_failed && !conflict {
                         return Err(Fault::Fatal(message));
                     }
-                    head = self.read_head(tenant)?;
+                    // The head that won comes back with the cancellation; else read it.
+                    let winner = returned.first().cloned().flatten().and_then(|i| {
+                        Some((get_n(&i, "seq")?, get_s(&i, "hash")?.to_string()))
+                    });
+                    head = match winner {
+                        Some(h) if head_failed && !marker_failed => h,
+                        _ => self.read_head(tenant)?,
+                    };
                     attempt += 1;
                     if started.elapsed() > APPEND_PATIENCE {
                         return Err(Fault::Transient(format!(

@@ -2,7 +2,10 @@
 //! work from the journal (transient), retry (a condition or a transaction conflict), say what is
 //! missing, or report it as the service said it.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::error::Error;
@@ -13,8 +16,13 @@ pub enum Fault {
     Transient(String),
     /// A conditional write's condition did not hold.
     Condition(String),
-    /// A transaction was cancelled: one reason code per item, in order ("None" where fine).
-    Cancelled { reasons: Vec<String>, message: String },
+    /// A transaction was cancelled: one reason code per item, in order ("None" where fine),
+    /// with the item as stored where a condition failed and its put asked for it.
+    Cancelled {
+        reasons: Vec<String>,
+        items: Vec<Option<HashMap<String, AttributeValue>>>,
+        message: String,
+    },
     /// A table, bucket or object that is not there.
     Missing(String),
     /// The caller may not do this.

@@ -194,9 +194,10 @@ fn without_secret(u: &User) -> User {
     u
 }
 
-/// A short pause with jitter before trying a lost race again.
+/// A pause before trying a lost race again: exponential with full jitter (10 ms doubling up to
+/// a second), so many writers on one head spread out instead of colliding again.
 fn backoff(attempt: u32) {
-    let cap = 2u64.saturating_pow(attempt.min(7)).min(100);
+    let cap = (10u64 << attempt.min(7)).min(1000);
     let mut b = [0u8; 2];
     let _ = getrandom::fill(&mut b);
     let ms = u16::from_le_bytes(b) as u64 % (cap + 1);

@@ -270,10 +270,25 @@ pub async fn batch_get(c: Clients, table: String, keys: Vec<Item>) -> Result<Vec
 }
 
 pub fn tx_put(table: &str, item: Item, cond: Option<Cond>) -> Result<TransactWriteItem, Fault> {
+    tx_put_returning(table, item, cond, false)
+}
+
+/// A transactional put; `old` asks for the stored item back when its condition fails (what a
+/// writer that lost a race needs, without reading it again).
+pub fn tx_put_returning(
+    table: &str,
+    item: Item,
+    cond: Option<Cond>,
+    old: bool,
+) -> Result<TransactWriteItem, Fault> {
     let mut put = aws_sdk_dynamodb::types::Put::builder()
         .table_name(table)
         .set_item(Some(item))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None);
+        .return_values_on_condition_check_failure(if old {
+            ReturnValuesOnConditionCheckFailure::AllOld
+        } else {
+            ReturnValuesOnConditionCheckFailure::None
+        });
     if let Some(cond) = cond {
         put = put
             .condition_expression(&cond.expr)
@@ -306,6 +321,11 @@ pub async fn transact(c: Clients, items: Vec<TransactWriteItem>) -> Result<(), F
                     .iter()
                     .map(|r| r.code().unwrap_or("None").to_string())
                     .collect();
+                let items: Vec<Option<Item>> = tc
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.item().cloned().filter(|i| !i.is_empty()))
+                    .collect();
                 // Throttling inside a transaction is a reason code, not an error code.
                 if reasons.iter().any(|r| {
                     r == "ThrottlingError" || r == "ProvisionedThroughputExceeded"
@@ -316,6 +336,7 @@ pub async fn transact(c: Clients, items: Vec<TransactWriteItem>) -> Result<(), F
                 }
                 return Err(Fault::Cancelled {
                     reasons,
+                    items,
                     message: super::fault::describe("DynamoDB", "TransactWriteItems", &e),
                 });
             }
