@@ -788,3 +788,55 @@ fn cbor_codec_round_trips() {
     assert_eq!(back["Timestamps"][0], 1700000000.5);
     assert_eq!(back["Values"][0], 2.0);
 }
+
+#[test]
+fn alarm_through_the_real_binary_with_approval() {
+    let Some(moto) = Moto::get("alarm_through_the_real_binary_with_approval") else {
+        return;
+    };
+    let stub = Stub::start(Some(&moto.endpoint));
+    let function = unique("payments");
+    let home = Home::new();
+    let (_alice, bob) = common::enrol_cli(&home);
+    let cli = |user: &str, args: &[&str]| {
+        let out = home
+            .cmd()
+            .envs(moto.env())
+            .envs(stub.env())
+            .args(["--user", user])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let topic = "arn:aws:sns:us-east-1:123456789012:oncall";
+    let out = cli(
+        "alice",
+        &["--json", "ask", &format!("alert me when errors of lambda {function} exceed 5, notify {topic}")],
+    );
+    let id = common::plan_id(&out.stdout);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["action"], "create_alarm");
+    let input = &v["steps"][0]["input"];
+    assert_eq!(input["MetricName"], "Errors");
+    assert_eq!(input["Statistic"], "Sum");
+    assert_eq!(input["Threshold"], 5.0);
+    assert_eq!(input["AlarmActions"], json!([topic]));
+    // The plan as a person reads it names the API call.
+    let out = cli("alice", &["plans", "show", &id]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cloudwatch PutMetricAlarm · 1 target in us-east-1"));
+    cli("bob", &["approve", &id, "--totp", &common::code(&bob, 0)]);
+    let out = cli("alice", &["--json", "apply", &id]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["success"], true);
+    assert_eq!(v["outputs"]["alarm"], format!("opsdeck-errors-{function}-gt-5"));
+    let cw = aws_sdk_cloudwatch::Client::new(&seed::conf(&stub.url, "us-east-1"));
+    let name = format!("opsdeck-errors-{function}-gt-5");
+    let alarm = run(async move {
+        cw.describe_alarms().alarm_names(name).send().await.unwrap().metric_alarms()[0].clone()
+    });
+    assert_eq!(alarm.namespace(), Some("AWS/Lambda"));
+    assert_eq!(alarm.dimensions()[0].value(), Some(function.as_str()));
+    assert_eq!(alarm.alarm_actions(), &[topic.to_string()]);
+}
