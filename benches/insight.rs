@@ -235,7 +235,9 @@ fn main() {
             |v| {
                 format!(
                     "{} findings",
-                    v["report"]["data"]["findings"].as_array().map_or(0, |a| a.len())
+                    v["report"]["data"]["findings"]
+                        .as_array()
+                        .map_or(0, |a| a.len())
                 )
             },
         );
@@ -349,7 +351,9 @@ fn main() {
                             .value(&id)
                             .build(),
                     )
-                    .timestamp(aws_smithy_types::DateTime::from_secs(now - 6 * 3600 + i * 300))
+                    .timestamp(aws_smithy_types::DateTime::from_secs(
+                        now - 6 * 3600 + i * 300,
+                    ))
                     .value(20.0 + (i % 12) as f64 * 6.0)
                     .build()
             })
@@ -366,7 +370,11 @@ fn main() {
     });
     let s3c = s3.clone();
     rt.block_on(async move {
-        s3c.create_bucket().bucket("web-assets").send().await.unwrap();
+        s3c.create_bucket()
+            .bucket("web-assets")
+            .send()
+            .await
+            .unwrap();
         s3c.put_bucket_acl()
             .bucket("web-assets")
             .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
@@ -393,20 +401,39 @@ fn main() {
         home.path(),
         &env,
         &format!("create an alarm when CPU of {instance} is above 80% for 10 minutes"),
-        |v| format!("plan {} ({})", v["plan_id"].as_str().unwrap_or("-"), v["state"]),
+        |v| {
+            format!(
+                "plan {} ({})",
+                v["plan_id"].as_str().unwrap_or("-"),
+                v["state"]
+            )
+        },
     );
     measure(
         "plan: block public access on a bucket",
         home.path(),
         &env,
         "block public access on bucket web-assets",
-        |v| format!("plan {} ({})", v["plan_id"].as_str().unwrap_or("-"), v["state"]),
+        |v| {
+            format!(
+                "plan {} ({})",
+                v["plan_id"].as_str().unwrap_or("-"),
+                v["state"]
+            )
+        },
     );
     measure(
         "alarms in ALARM state",
         home.path(),
         &env,
         "show alarms in ALARM state",
-        |v| format!("{} alarms", v["report"]["data"]["alarms"].as_array().map_or(0, |a| a.len())),
+        |v| {
+            format!(
+                "{} alarms",
+                v["report"]["data"]["alarms"]
+                    .as_array()
+                    .map_or(0, |a| a.len())
+            )
+        },
     );
 }

@@ -242,9 +242,13 @@ pub enum ConfigsCommand {
         totp: Option<String>,
     },
     /// Act through this configuration from now on (`none`: the base credentials).
-    Use { name: String },
+    Use {
+        name: String,
+    },
     /// Assume the configuration's role and show who AWS says that is.
-    Check { name: Option<String> },
+    Check {
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -1234,7 +1238,10 @@ fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
             if json_out {
                 print_json(&json!({"removed": name}))?;
             } else {
-                println!("removed configuration {name} from tenant {}", deck.tenant.name);
+                println!(
+                    "removed configuration {name} from tenant {}",
+                    deck.tenant.name
+                );
             }
             Ok(0)
         }

@@ -200,13 +200,11 @@ impl Deck {
         )?;
         let aws = crate::aws::AwsAccess::new(
             endpoint_url.clone(),
-            aws_configuration
-                .as_ref()
-                .map(|c| crate::aws::AssumeRole {
-                    role_arn: c.role_arn.clone(),
-                    external_id: c.external_id.clone(),
-                    session_name: crate::tenant::configs::session_name(&identity.user),
-                }),
+            aws_configuration.as_ref().map(|c| crate::aws::AssumeRole {
+                role_arn: c.role_arn.clone(),
+                external_id: c.external_id.clone(),
+                session_name: crate::tenant::configs::session_name(&identity.user),
+            }),
         );
         let model = if tenant.llm.model_id.is_empty() {
             None
@@ -437,9 +435,11 @@ impl Deck {
         let body = serde_json::to_vec_pretty(&report)
             .map_err(|e| Error::input(format!("the report cannot be stored: {e}")))?;
         let redacted_body = redact(&String::from_utf8_lossy(&body));
-        let sha = self
-            .store
-            .put_artifact_as(&self.tenant.name, ArtifactKind::Report, redacted_body.as_bytes())?;
+        let sha = self.store.put_artifact_as(
+            &self.tenant.name,
+            ArtifactKind::Report,
+            redacted_body.as_bytes(),
+        )?;
         let mut artifacts = vec![ArtifactRef {
             name: "report.json".into(),
             kind: ArtifactKind::Report,
@@ -1147,9 +1147,9 @@ impl Deck {
         if steps.len() > 1 && !step_outputs.is_empty() {
             outcome.outputs = Some(Value::Object(step_outputs.clone()));
         }
-        let log_sha = self
-            .store
-            .put_artifact_as(&tenant, ArtifactKind::Log, outcome.log.as_bytes())?;
+        let log_sha =
+            self.store
+                .put_artifact_as(&tenant, ArtifactKind::Log, outcome.log.as_bytes())?;
         let log_uri = self.store.artifact_uri(&tenant, &log_sha);
         let final_state = if outcome.success {
             State::Succeeded

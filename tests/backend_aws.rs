@@ -137,7 +137,10 @@ fn init_is_idempotent_and_check_names_what_is_missing_or_wrong() {
         "tenants",
         "locks",
     ] {
-        assert!(names.contains(format!("table {}", b.table(t)).as_str()), "{t}");
+        assert!(
+            names.contains(format!("table {}", b.table(t)).as_str()),
+            "{t}"
+        );
     }
     for bucket in ["audit-logs", "artifacts", "reports"] {
         assert!(
@@ -253,7 +256,10 @@ fn init_is_idempotent_and_check_names_what_is_missing_or_wrong() {
     let bare = Home::new();
     std::fs::write(
         bare.path().join("config.toml"),
-        format!("[aws_backend]\nprefix = \"{}\"\nmax_attempts = 1\n", b.prefix),
+        format!(
+            "[aws_backend]\nprefix = \"{}\"\nmax_attempts = 1\n",
+            b.prefix
+        ),
     )
     .unwrap();
     let out = bare
@@ -276,11 +282,7 @@ fn request_approve_apply_and_audit_across_two_machines() {
     };
     let alice_machine = b.home();
     let bob_machine = b.home();
-    let t = Team::new(
-        &alice_machine,
-        None,
-        &[("alice", ADMIN), ("bob", APPROVER)],
-    );
+    let t = Team::new(&alice_machine, None, &[("alice", ADMIN), ("bob", APPROVER)]);
     let alice = t.deck("alice");
     assert_eq!(alice.store.backend(), "aws");
     let dir = terraform_data_dir("");
@@ -362,7 +364,10 @@ fn request_approve_apply_and_audit_across_two_machines() {
         let stack = ddb
             .get_item()
             .table_name(b.table("tenants"))
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("default".into()))
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S("default".into()),
+            )
             .key(
                 "sk",
                 aws_sdk_dynamodb::types::AttributeValue::S("stack#hello".into()),
@@ -383,7 +388,10 @@ fn request_approve_apply_and_audit_across_two_machines() {
         let cost = ddb
             .get_item()
             .table_name(b.table("cost_tracking"))
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("default".into()))
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S("default".into()),
+            )
             .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(id.clone()))
             .send()
             .await
@@ -809,8 +817,14 @@ fn backend_outage_mid_run_queues_then_flushes_in_order() {
         assert!(!h.reachable && h.queued > 0, "{h:?}");
         assert_eq!(offline.plans(None).unwrap().len(), 1);
         assert_eq!(offline.plan(&id).unwrap().plan.plan_id, id);
-        assert_eq!(offline.audit(&Default::default()).unwrap().len(), trail_before);
-        assert_eq!(offline.artifacts(&plan.plan).unwrap().len(), plan.plan.artifacts.len());
+        assert_eq!(
+            offline.audit(&Default::default()).unwrap().len(),
+            trail_before
+        );
+        assert_eq!(
+            offline.artifacts(&plan.plan).unwrap().len(),
+            plan.plan.artifacts.len()
+        );
         match offline.ask(SPEC, &quiet) {
             Err(Error::Unavailable(m)) => assert!(m.contains("read-only"), "{m}"),
             other => panic!("a new plan while offline: {other:?}"),
@@ -998,10 +1012,12 @@ fn tenant_a_cannot_reach_tenant_b_by_any_command() {
         assert_eq!(out.status.code(), Some(4), "{args:?}");
     }
     let a_deck = ta.deck("alice");
-    assert!(matches!(
-        a_deck.store.get_artifact("a", &b_sha),
-        Err(Error::NotFound { .. })
-    ) || plan_a.plan.artifacts.iter().any(|x| x.sha256 == b_sha));
+    assert!(
+        matches!(
+            a_deck.store.get_artifact("a", &b_sha),
+            Err(Error::NotFound { .. })
+        ) || plan_a.plan.artifacts.iter().any(|x| x.sha256 == b_sha)
+    );
 
     // Each tenant's configuration acts in its own account (moto keeps accounts apart).
     assert_eq!(

@@ -807,13 +807,21 @@ fn alarm_through_the_real_binary_with_approval() {
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     };
     let topic = "arn:aws:sns:us-east-1:123456789012:oncall";
     let out = cli(
         "alice",
-        &["--json", "ask", &format!("alert me when errors of lambda {function} exceed 5, notify {topic}")],
+        &[
+            "--json",
+            "ask",
+            &format!("alert me when errors of lambda {function} exceed 5, notify {topic}"),
+        ],
     );
     let id = common::plan_id(&out.stdout);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -825,16 +833,28 @@ fn alarm_through_the_real_binary_with_approval() {
     assert_eq!(input["AlarmActions"], json!([topic]));
     // The plan as a person reads it names the API call.
     let out = cli("alice", &["plans", "show", &id]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("cloudwatch PutMetricAlarm · 1 target in us-east-1"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("cloudwatch PutMetricAlarm · 1 target in us-east-1")
+    );
     cli("bob", &["approve", &id, "--totp", &common::code(&bob, 0)]);
     let out = cli("alice", &["--json", "apply", &id]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["success"], true);
-    assert_eq!(v["outputs"]["alarm"], format!("opsdeck-errors-{function}-gt-5"));
+    assert_eq!(
+        v["outputs"]["alarm"],
+        format!("opsdeck-errors-{function}-gt-5")
+    );
     let cw = aws_sdk_cloudwatch::Client::new(&seed::conf(&stub.url, "us-east-1"));
     let name = format!("opsdeck-errors-{function}-gt-5");
     let alarm = run(async move {
-        cw.describe_alarms().alarm_names(name).send().await.unwrap().metric_alarms()[0].clone()
+        cw.describe_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .unwrap()
+            .metric_alarms()[0]
+            .clone()
     });
     assert_eq!(alarm.namespace(), Some("AWS/Lambda"));
     assert_eq!(alarm.dimensions()[0].value(), Some(function.as_str()));

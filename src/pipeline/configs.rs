@@ -159,10 +159,7 @@ impl Deck {
         self.admin(&format!("change AWS configuration {name}"), totp)?;
         self.store.put_config(&config, false)?;
         self.audit_config(
-            format!(
-                "AWS configuration {name} changed by {}",
-                self.identity.user
-            ),
+            format!("AWS configuration {name} changed by {}", self.identity.user),
             Some(&config),
         )?;
         Ok(config)

@@ -100,7 +100,10 @@ impl Cache {
             return;
         }
         if let Ok(bytes) = serde_json::to_vec(items) {
-            Self::write(&self.root.join(tenant).join(format!("{kind}.all.json")), &bytes);
+            Self::write(
+                &self.root.join(tenant).join(format!("{kind}.all.json")),
+                &bytes,
+            );
         }
     }
 

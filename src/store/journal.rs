@@ -237,10 +237,10 @@ impl Guard<'_> {
         let path = self.journal.path(&self.tenant);
         let mut bytes = Vec::new();
         for e in remaining {
-            bytes.extend(
-                serde_json::to_vec(e)
-                    .map_err(|e| Error::input(format!("a journal entry cannot be encoded: {e}")))?,
-            );
+            bytes
+                .extend(serde_json::to_vec(e).map_err(|e| {
+                    Error::input(format!("a journal entry cannot be encoded: {e}"))
+                })?);
             bytes.push(b'\n');
         }
         write_atomic(&path, &bytes)?;
@@ -254,8 +254,9 @@ impl Guard<'_> {
     /// Sets an entry aside for good, with why.
     pub fn bury(&self, entry: &Entry, reason: &str) -> Result<()> {
         let path = self.journal.dead_path(&self.tenant);
-        let mut line = serde_json::to_vec(&serde_json::json!({"reason": reason, "entry": entry}))
-            .map_err(|e| Error::input(format!("a journal entry cannot be encoded: {e}")))?;
+        let mut line =
+            serde_json::to_vec(&serde_json::json!({"reason": reason, "entry": entry}))
+                .map_err(|e| Error::input(format!("a journal entry cannot be encoded: {e}")))?;
         line.push(b'\n');
         let mut f = OpenOptions::new()
             .append(true)
@@ -358,6 +359,11 @@ mod tests {
         g.retain(&[]).unwrap();
         assert!(g.is_empty());
         assert_eq!(j.counts(), (0, 1));
-        assert!(fs::read_dir(dir.path().join("blobs")).unwrap().next().is_none());
+        assert!(
+            fs::read_dir(dir.path().join("blobs"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
     }
 }

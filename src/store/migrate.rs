@@ -59,7 +59,11 @@ fn migrate_tenant(
     progress: &mut dyn FnMut(String),
 ) -> Result<TenantMigration> {
     let settings = local.get_tenant(tenant)?.ok_or_else(|| {
-        Error::not_found("tenant", tenant, "in the local store (`opsdeck tenants list`)")
+        Error::not_found(
+            "tenant",
+            tenant,
+            "in the local store (`opsdeck tenants list`)",
+        )
     })?;
     let mut m = TenantMigration {
         tenant: tenant.to_string(),

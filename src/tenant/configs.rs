@@ -96,7 +96,9 @@ impl AwsConfiguration {
             }
         }
         if !self.budget_usd.is_finite() || self.budget_usd < 0.0 {
-            return Err(Error::input("budget must be a positive number of USD (0: none)"));
+            return Err(Error::input(
+                "budget must be a positive number of USD (0: none)",
+            ));
         }
         Ok(())
     }
@@ -147,7 +149,9 @@ fn validate_region(r: &str) -> Result<()> {
     let parts: Vec<&str> = r.split('-').collect();
     let ok = parts.len() >= 3
         && parts.iter().all(|p| {
-            !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         })
         && parts
             .last()
@@ -225,7 +229,12 @@ mod tests {
     fn each_bad_field_is_named() {
         let mut c = cfg();
         c.role_arn = "arn:aws:iam::1111:role/x".into();
-        assert!(c.validate().unwrap_err().to_string().contains("IAM role ARN"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("IAM role ARN")
+        );
         let mut c = cfg();
         c.regions = vec!["mars-1".into()];
         assert!(c.validate().unwrap_err().to_string().contains("region"));

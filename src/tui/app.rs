@@ -987,15 +987,19 @@ impl App {
             return;
         };
         let deck = self.deck.clone();
-        self.spawn_blocking(format!("selecting configuration {name}"), false, move |_| {
-            let chosen = (name != "none").then_some(name.as_str());
-            Msg::TenantSwitched(
-                deck.select_config(chosen)
-                    .and_then(|_| reopen(&deck.tenant.name))
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string()),
-            )
-        });
+        self.spawn_blocking(
+            format!("selecting configuration {name}"),
+            false,
+            move |_| {
+                let chosen = (name != "none").then_some(name.as_str());
+                Msg::TenantSwitched(
+                    deck.select_config(chosen)
+                        .and_then(|_| reopen(&deck.tenant.name))
+                        .map(Arc::new)
+                        .map_err(|e| e.to_string()),
+                )
+            },
+        );
     }
 
     fn set_filter(&mut self, pane: Pane, f: String) {

@@ -232,9 +232,10 @@ impl AwsStore {
                         return Err(Fault::Fatal(message));
                     }
                     // The head that won comes back with the cancellation; else read it.
-                    let winner = returned.first().cloned().flatten().and_then(|i| {
-                        Some((get_n(&i, "seq")?, get_s(&i, "hash")?.to_string()))
-                    });
+                    let winner =
+                        returned.first().cloned().flatten().and_then(|i| {
+                            Some((get_n(&i, "seq")?, get_s(&i, "hash")?.to_string()))
+                        });
                     head = match winner {
                         Some(h) if head_failed && !marker_failed => h,
                         _ => self.read_head(tenant)?,
@@ -466,10 +467,15 @@ impl AwsStore {
             let table = self.table(Table::AuditRuns);
             let mut items = Vec::new();
             for (rec, line) in batch.iter() {
-                items.push(remote::tx_put(&table, record_item(tenant, rec, line), Cond::absent()).map_err(Fault::into_error)?);
+                items.push(
+                    remote::tx_put(&table, record_item(tenant, rec, line), Cond::absent())
+                        .map_err(Fault::into_error)?,
+                );
                 let mut marker = key(event_pk(tenant), &rec.event.event_id);
                 marker.insert("seq".into(), n(rec.seq));
-                items.push(remote::tx_put(&table, marker, Cond::absent()).map_err(Fault::into_error)?);
+                items.push(
+                    remote::tx_put(&table, marker, Cond::absent()).map_err(Fault::into_error)?,
+                );
             }
             let (last, _) = batch.last().cloned().unwrap_or_else(|| unreachable!());
             let mut head_item = key(head_pk(tenant), HEAD_SK);
@@ -497,7 +503,8 @@ impl AwsStore {
             Ok(())
         };
         for raw in lines {
-            let rec = chain::parse_line(raw).map_err(|d| Error::input(format!("cannot import an audit record: {d}")))?;
+            let rec = chain::parse_line(raw)
+                .map_err(|d| Error::input(format!("cannot import an audit record: {d}")))?;
             if rec.seq <= head.0 {
                 // Already there: it must be the very same record.
                 let item = self
@@ -515,7 +522,10 @@ impl AwsStore {
                 }
                 continue;
             }
-            let expect_prev = batch.last().map(|(r, _)| r.hash.clone()).unwrap_or_else(|| head.1.clone());
+            let expect_prev = batch
+                .last()
+                .map(|(r, _)| r.hash.clone())
+                .unwrap_or_else(|| head.1.clone());
             let expect_seq = batch.last().map(|(r, _)| r.seq).unwrap_or(head.0) + 1;
             if rec.seq != expect_seq || rec.prev != expect_prev {
                 return Err(Error::refused(format!(
@@ -556,6 +566,7 @@ fn record_item(tenant: &str, rec: &AuditRecord, line: &str) -> Item {
 }
 
 fn parse_item(item: &Item) -> std::result::Result<AuditRecord, Fault> {
-    let line = get_s(item, "line").ok_or_else(|| Fault::Fatal("an audit record has no line".into()))?;
+    let line =
+        get_s(item, "line").ok_or_else(|| Fault::Fatal("an audit record has no line".into()))?;
     chain::parse_line(line.as_bytes()).map_err(|d| Fault::Fatal(format!("an audit record is {d}")))
 }

@@ -114,7 +114,10 @@ impl Link {
         let (since, backoff) = match &st.down {
             Some(d) => (d.since.clone(), (d.backoff * 2).min(MAX_BACKOFF)),
             None => {
-                tracing::warn!(reason, "shared backend unreachable: working from the local copy");
+                tracing::warn!(
+                    reason,
+                    "shared backend unreachable: working from the local copy"
+                );
                 (crate::time::iso(jiff::Timestamp::now()), FIRST_BACKOFF)
             }
         };
@@ -305,7 +308,11 @@ impl AwsStore {
             })
             .map_err(|e| Fault::Fatal(e.to_string()))?;
         let _ = self.clients.set(built);
-        Ok(self.clients.get().cloned().unwrap_or_else(|| unreachable!()))
+        Ok(self
+            .clients
+            .get()
+            .cloned()
+            .unwrap_or_else(|| unreachable!()))
     }
 
     /// Runs one remote operation, failing fast while the backend is known to be down.
@@ -500,7 +507,12 @@ impl AwsStore {
 
     /// Stores an artifact now or fails (no journal): for migrations, which must not report
     /// success for anything that is not in the backend.
-    pub fn upload_artifact(&self, tenant: &str, kind: ArtifactKind, bytes: &[u8]) -> Result<String> {
+    pub fn upload_artifact(
+        &self,
+        tenant: &str,
+        kind: ArtifactKind,
+        bytes: &[u8],
+    ) -> Result<String> {
         self.scope(tenant)?;
         let sha = sha256_hex(bytes);
         self.write(
@@ -1332,7 +1344,10 @@ impl Store for AwsStore {
                 let mut item = key(tenant, sk);
                 item.insert("config".into(), s(name));
                 item.insert("selected_at".into(), s(now_iso()));
-                self.write("select a configuration", self.put(Table::Tenants, item, None))?;
+                self.write(
+                    "select a configuration",
+                    self.put(Table::Tenants, item, None),
+                )?;
             }
             None => {
                 let table = self.table(Table::Tenants);

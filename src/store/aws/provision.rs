@@ -9,8 +9,8 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
-    PointInTimeRecoveryStatus, ScalarAttributeType, SseSpecification, SseStatus, SseType, Tag,
-    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    PointInTimeRecoveryStatus, ScalarAttributeType, SseSpecification, SseStatus, SseType,
+    TableStatus, Tag, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, DefaultRetention,
@@ -216,7 +216,12 @@ async fn ensure_table(
     let keys: Vec<(String, String)> = t
         .key_schema()
         .iter()
-        .map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string()))
+        .map(|k| {
+            (
+                k.attribute_name().to_string(),
+                k.key_type().as_str().to_string(),
+            )
+        })
         .collect();
     let expected = vec![
         ("pk".to_string(), "HASH".to_string()),
@@ -426,35 +431,27 @@ async fn ensure_bucket(
             .is_some_and(|s| s == BucketVersioningStatus::Enabled),
         // A successful reply the SDK could not parse (moto names the root element
         // GetBucketVersioningResponse): read the status from the body itself.
-        Err(aws_sdk_s3::error::SdkError::ServiceError(se))
-            if se.raw().status().is_success() =>
-        {
-            se.raw()
-                .body()
-                .bytes()
-                .map(String::from_utf8_lossy)
-                .is_some_and(|b| b.contains("<Status>Enabled</Status>"))
-        }
+        Err(aws_sdk_s3::error::SdkError::ServiceError(se)) if se.raw().status().is_success() => se
+            .raw()
+            .body()
+            .bytes()
+            .map(String::from_utf8_lossy)
+            .is_some_and(|b| b.contains("<Status>Enabled</Status>")),
         Err(e) => return Err(classify("S3", "GetBucketVersioning", &e)),
     };
-    r.aspect(
-        "versioning",
-        versioned,
-        "off; turned on".into(),
-        async {
-            c.s3.put_bucket_versioning()
-                .bucket(&name)
-                .versioning_configuration(
-                    VersioningConfiguration::builder()
-                        .status(BucketVersioningStatus::Enabled)
-                        .build(),
-                )
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify("S3", "PutBucketVersioning", &e))
-        },
-    )
+    r.aspect("versioning", versioned, "off; turned on".into(), async {
+        c.s3.put_bucket_versioning()
+            .bucket(&name)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("S3", "PutBucketVersioning", &e))
+    })
     .await?;
     let encryption = match c.s3.get_bucket_encryption().bucket(&name).send().await {
         Ok(o) => o
@@ -474,11 +471,16 @@ async fn ensure_bucket(
     };
     r.aspect(
         "encryption",
-        encryption.iter().any(|a| a == "aws:kms" || a == "aws:kms:dsse"),
+        encryption
+            .iter()
+            .any(|a| a == "aws:kms" || a == "aws:kms:dsse"),
         if encryption.is_empty() {
             "no default encryption; aws:kms set".into()
         } else {
-            format!("default encryption is {}; aws:kms set", encryption.join(","))
+            format!(
+                "default encryption is {}; aws:kms set",
+                encryption.join(",")
+            )
         },
         async {
             c.s3.put_bucket_encryption()
@@ -602,7 +604,13 @@ async fn lock(
     lock_days: Option<i32>,
 ) -> std::result::Result<Vec<Finding>, Fault> {
     if let Some(days) = lock_days {
-        let current = match c.s3.get_object_lock_configuration().bucket(&name).send().await {
+        let current = match c
+            .s3
+            .get_object_lock_configuration()
+            .bucket(&name)
+            .send()
+            .await
+        {
             Ok(o) => o.object_lock_configuration,
             Err(e) => match classify("S3", "GetObjectLockConfiguration", &e) {
                 Fault::Missing(_) | Fault::Fatal(_) => None,

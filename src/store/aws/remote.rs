@@ -327,12 +327,15 @@ pub async fn transact(c: Clients, items: Vec<TransactWriteItem>) -> Result<(), F
                     .map(|r| r.item().cloned().filter(|i| !i.is_empty()))
                     .collect();
                 // Throttling inside a transaction is a reason code, not an error code.
-                if reasons.iter().any(|r| {
-                    r == "ThrottlingError" || r == "ProvisionedThroughputExceeded"
-                }) {
-                    return Err(Fault::Transient(
-                        super::fault::describe("DynamoDB", "TransactWriteItems", &e),
-                    ));
+                if reasons
+                    .iter()
+                    .any(|r| r == "ThrottlingError" || r == "ProvisionedThroughputExceeded")
+                {
+                    return Err(Fault::Transient(super::fault::describe(
+                        "DynamoDB",
+                        "TransactWriteItems",
+                        &e,
+                    )));
                 }
                 return Err(Fault::Cancelled {
                     reasons,
@@ -374,19 +377,22 @@ pub async fn s3_put_new(
 }
 
 pub async fn s3_get(c: Clients, bucket: String, key: String) -> Result<Vec<u8>, Fault> {
-    let out = c
-        .s3
-        .get_object()
-        .bucket(&bucket)
-        .key(&key)
-        .send()
-        .await
-        .map_err(|e| classify("S3", "GetObject", &e))?;
+    let out =
+        c.s3.get_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| classify("S3", "GetObject", &e))?;
     out.body
         .collect()
         .await
         .map(|b| b.into_bytes().to_vec())
-        .map_err(|e| Fault::Transient(format!("S3 GetObject s3://{bucket}/{key}: reading the body failed: {e}")))
+        .map_err(|e| {
+            Fault::Transient(format!(
+                "S3 GetObject s3://{bucket}/{key}: reading the body failed: {e}"
+            ))
+        })
 }
 
 /// Binary attribute helper (kept for items that carry small payloads).
