@@ -456,3 +456,82 @@ fn stacks_show_tells_the_state_version_and_resources() {
         Err(Error::NotFound { .. })
     ));
 }
+
+#[test]
+fn two_processes_one_stack_the_second_apply_names_the_first() {
+    let Some(_) = terraform() else { return };
+    let home = Home::new();
+    let (_, bob) = common::enrol_cli(&home);
+    let slow = tf_dir(&format!(
+        "{}\nresource \"terraform_data\" \"slow\" {{\n  provisioner \"local-exec\" {{\n    command = \"sleep 60\"\n  }}\n}}\n",
+        data("a")
+    ));
+    let other = tf_dir(&data("b"));
+    let submit = |dir: &std::path::Path| {
+        let out = home
+            .cmd()
+            .args(["--json", "submit"])
+            .arg(dir)
+            .args(["--stack", "twoproc"])
+            .assert()
+            .success();
+        common::plan_id(&out.get_output().stdout)
+    };
+    let a = submit(slow.path());
+    let b = submit(other.path());
+    for (id, step) in [(&a, 0), (&b, 1)] {
+        home.cmd()
+            .args(["--user", "bob", "approve", id, "--totp", &common::code(&bob, step)])
+            .assert()
+            .success();
+    }
+    // Apply A in its own process; wait until its provisioner runs (the lock is then held).
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("opsdeck"));
+    first
+        .env("OPSDECK_HOME", home.path())
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .env("USER", "alice")
+        .env_remove("OPSDECK_USER")
+        .args(["apply", &a])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = first.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("Provisioning with 'local-exec'")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("first apply started");
+    home.cmd()
+        .args(["apply", &b])
+        .assert()
+        .code(5)
+        .stderr(predicates::str::contains(format!(
+            "stack twoproc is locked by the apply of plan {a} by alice on host"
+        )));
+    // Ctrl-C for the first: it stops, records the cancellation and releases the lock.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(8));
+    assert!(
+        !home
+            .path()
+            .join("tenants/default/stacks/twoproc.lock")
+            .exists()
+    );
+    home.cmd()
+        .args(["plans", "show", &a])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("state     cancelled"));
+}

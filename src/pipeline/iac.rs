@@ -356,8 +356,26 @@ impl Deck {
                 })
                 .collect()
         });
-        for outcome in outcomes {
-            let o = outcome?;
+        for ((n, step), outcome) in runnable.iter().zip(outcomes) {
+            // A dry run that could not even start (a workspace that cannot be written, ...) is
+            // reported on the plan like a missing tool; the request is never lost over it.
+            let o = outcome.unwrap_or_else(|e| DryRunOutcome {
+                dry_run: DryRun {
+                    step: *n,
+                    tool: match step.kind {
+                        StepKind::Terraform { .. } => "terraform".into(),
+                        _ => "ansible-playbook".into(),
+                    },
+                    status: DryRunStatus::Unavailable,
+                    summary: "no dry run".into(),
+                    notes: vec![format!("the dry run could not run: {e}")],
+                    binds: "the plan's files as listed (their hashes)".into(),
+                    state: None,
+                    hosts: Vec::new(),
+                },
+                artifacts: Vec::new(),
+                changes: None,
+            });
             for a in o.artifacts {
                 let sha = self.store.put_artifact(&self.tenant.name, &a.bytes)?;
                 plan.artifacts.push(ArtifactRef {
@@ -1080,6 +1098,9 @@ pub(crate) fn with_inventory(
     mut intent: crate::intent::Intent,
     opts: &RequestOptions,
 ) -> Result<crate::intent::Intent> {
+    // Only this request's flag names an inventory: never one carried over from an earlier
+    // request's intent (follow-ups refine the previous intent).
+    intent.params.remove("inventory");
     let Some(path) = &opts.inventory else {
         return Ok(intent);
     };
