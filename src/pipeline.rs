@@ -1519,7 +1519,10 @@ impl Deck {
                 mfa::verify(u, totp, now)
             })
         {
-            return refuse(e.to_string());
+            return refuse(match e {
+                Error::Refused(why) => why,
+                other => other.to_string(),
+            });
         }
         Ok(Some(user))
     }

@@ -835,6 +835,29 @@ fn backend_outage_mid_run_queues_then_flushes_in_order() {
             offline.approve(&id, None, Some(&code), None),
             Err(Error::Refused(_)) | Err(Error::Unavailable(_))
         ));
+        // The console says so in its status bar.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let app = opsdeck::tui::app::App::new(
+            Arc::new(offline),
+            opsdeck::tui::app::AppOptions {
+                theme: opsdeck::tui::theme::Theme::builtin("dark", false).unwrap(),
+                keymap: opsdeck::tui::keymap::Keymap::defaults().unwrap(),
+                config_dir: None,
+                handle: rt.handle().clone(),
+                reopen: None,
+            },
+        );
+        let mut term =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 30)).unwrap();
+        term.draw(|f| opsdeck::tui::ui::draw(f, &app)).unwrap();
+        let screen = term.backend().to_string();
+        assert!(
+            screen.contains("aws OFFLINE, read-only") && screen.contains("queued"),
+            "{screen}"
+        );
         // Another process on this machine works from the same copy.
         let out = home
             .cmd()
@@ -1252,4 +1275,55 @@ fn migrate_a_local_store_with_its_chain_verified_before_and_after() {
     let out = migrate();
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not verify"));
+}
+
+#[test]
+fn ids_never_collide_and_a_replayed_event_is_stored_once() {
+    let Some(b) = SharedBackend::new("ids_never_collide") else {
+        return;
+    };
+    let home = b.home();
+    let alice = home.deck("alice");
+    let rec = alice.ask(SPEC, &quiet).unwrap();
+    // Creating a plan under an id that exists fails; the stored plan is untouched.
+    let mut forged = rec.clone();
+    forged.plan.summary = "something else".into();
+    let err = alice.store.create_plan(&forged).unwrap_err().to_string();
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(
+        alice.plan(&rec.plan.plan_id).unwrap().plan.summary,
+        rec.plan.summary
+    );
+
+    // An event appended again (a reply lost after the commit, a journal flushed twice) comes
+    // back as stored, once; another event under a used id is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let store = b.store(dir.path());
+    let signer = Signer::load_or_create(&dir.path().join("keys")).unwrap();
+    let ev = event("alice", "once".into());
+    let first = store
+        .append_audit("default", std::slice::from_ref(&ev), &signer)
+        .unwrap();
+    let other = event("alice", "another".into());
+    let again = store
+        .append_audit("default", &[ev.clone(), other.clone()], &signer)
+        .unwrap();
+    assert_eq!(again[0], first[0]);
+    assert_eq!(again[1].seq, first[0].seq + 1);
+    let mut clash = event("mallory", "different content".into());
+    clash.event_id = ev.event_id.clone();
+    let err = store
+        .append_audit("default", &[clash], &signer)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already used by a different audit event"), "{err}");
+    let records = store.audit_records("default").unwrap();
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.event.event_id == ev.event_id)
+            .count(),
+        1
+    );
+    assert!(store.verify_audit("default", true).unwrap().ok);
 }

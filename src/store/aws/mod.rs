@@ -74,6 +74,8 @@ pub struct AwsStore {
     published_keys: Mutex<HashSet<(String, String)>>,
     /// Artifacts known to be stored, and in which bucket.
     known_artifacts: Mutex<HashMap<(String, String), String>>,
+    /// Buckets of artifacts queued in the journal (for their URIs).
+    queued_buckets: Mutex<HashMap<(String, String), String>>,
 }
 
 /// Whether calls go out, and since when they do not.
@@ -264,6 +266,7 @@ impl AwsStore {
             appenders: Mutex::new(HashMap::new()),
             published_keys: Mutex::new(HashSet::new()),
             known_artifacts: Mutex::new(HashMap::new()),
+            queued_buckets: Mutex::new(HashMap::new()),
         })
     }
 
@@ -892,6 +895,11 @@ impl Store for AwsStore {
                 let guard = self.journal.lock(tenant)?;
                 guard.push_artifact(kind, bytes, now_iso())?;
                 self.link.add_queued(1);
+                // Its URI names the bucket it will go to when the journal is flushed.
+                self.queued_buckets.lock().unwrap().insert(
+                    (tenant.to_string(), sha.clone()),
+                    self.layout.bucket(Bucket::for_kind(kind)),
+                );
                 Ok(sha)
             }
             Err(f) => Err(f.into_error()),
@@ -942,13 +950,15 @@ impl Store for AwsStore {
     }
 
     fn artifact_uri(&self, tenant: &str, sha256: &str) -> String {
+        let id = (tenant.to_string(), sha256.to_string());
         let known = self
             .known_artifacts
             .lock()
             .unwrap()
-            .get(&(tenant.to_string(), sha256.to_string()))
+            .get(&id)
             .cloned()
-            .filter(|b| !b.is_empty());
+            .filter(|b| !b.is_empty())
+            .or_else(|| self.queued_buckets.lock().unwrap().get(&id).cloned());
         let bucket = known
             .or_else(|| {
                 self.get(Table::Artifacts, tenant.to_string(), sha256.to_string())
