@@ -74,6 +74,9 @@ fn binary(home: &Home, moto: &Moto, extra: &[(&str, &str)], args: &[&str]) -> st
     for (k, v) in extra {
         c.env(k, v);
     }
+    if args.contains(&"--endpoint-url") {
+        c.env_remove("AWS_ENDPOINT_URL");
+    }
     c.args(args).output().unwrap()
 }
 
@@ -136,8 +139,14 @@ fn spec_daily_ec2_spend_as_table_and_series() {
         .unwrap();
     assert!(String::from_utf8_lossy(&stored).contains("52.3"));
 
-    // The real binary, same question: moto answers the identical request identically.
-    let out = binary(&home, &moto, &[], &["--json", "ask", SPEC]);
+    // The real binary, same question, pointed at moto with --endpoint-url: moto answers the
+    // identical request identically.
+    let out = binary(
+        &home,
+        &moto,
+        &[],
+        &["--endpoint-url", &moto.endpoint, "--json", "ask", SPEC],
+    );
     assert!(
         out.status.success(),
         "{}",

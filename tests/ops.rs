@@ -485,6 +485,13 @@ fn read_only_questions_are_reports() {
     assert_eq!(r.report.data["instances"][0]["env_tag"], "Env=prod");
     assert_eq!(r.report.data["instances"][0]["name"], "web-prod-1");
 
+    // An id that does not exist is said to be missing, not an AWS error dump.
+    match ask(&t, "olga", &moto, "show instance i-0123456789abcdef0").0 {
+        Err(e @ Error::NotFound { .. }) => {
+            assert!(e.to_string().contains("i-0123456789abcdef0"), "{e}")
+        }
+        other => panic!("expected not found, got {other:?}"),
+    }
     let r = report("list instances named batch-staging");
     assert_eq!(r.report.data["instances"][0]["state"], "stopped");
 

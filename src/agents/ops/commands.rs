@@ -63,8 +63,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
             sel.clone(),
             PAGE_SIZE,
             MAX_TARGETS + 1,
-        ))?
-        .map_err(Error::Unavailable)?;
+        ))??;
     if found.matched == 0 {
         return Err(Error::not_found(
             "instances",

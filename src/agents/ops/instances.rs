@@ -114,8 +114,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
             sel.clone(),
             PAGE_SIZE,
             MAX_TARGETS + 1,
-        ))?
-        .map_err(Error::Unavailable)?;
+        ))??;
     if found.matched == 0 {
         return Err(Error::not_found(
             "instances",
@@ -234,10 +233,14 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
     }
     if prod_named || !prod.is_empty() {
         risk = risk.raise();
-        risk_reasons.push(format!(
-            "{} in production",
-            plural(prod.len().max(1), "instance", "instances")
-        ));
+        risk_reasons.push(if prod.is_empty() {
+            "the request names production".to_string()
+        } else {
+            format!(
+                "{} in production",
+                plural(prod.len(), "instance", "instances")
+            )
+        });
     }
     if targets.len() > 50 {
         risk = risk.raise();

@@ -217,13 +217,31 @@ pub struct Found {
 }
 
 /// Pages through DescribeInstances for `sel`, `page_size` at a time, keeping at most `keep`
-/// instances. Errors come back described (service, operation, code, message).
+/// instances. An id that does not exist is a not-found; other errors come back described.
 pub async fn find(
     ec2: aws_sdk_ec2::Client,
     sel: Selector,
     page_size: i32,
     keep: usize,
-) -> std::result::Result<Found, String> {
+) -> Result<Found> {
+    let region = ec2
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    let failed = |e: aws_sdk_ec2::error::SdkError<_, _>| -> Error {
+        use aws_sdk_ec2::error::ProvideErrorMetadata;
+        match e.code() {
+            Some("InvalidInstanceID.NotFound" | "InvalidInstanceID.Malformed") => {
+                Error::not_found(
+                    "instance",
+                    e.message().unwrap_or("?").to_string(),
+                    format!("in {region}; `opsdeck ask \"list instances in {region}\"` shows them"),
+                )
+            }
+            _ => Error::Unavailable(crate::aws::describe_error("ec2", "DescribeInstances", &e)),
+        }
+    };
     let mut found = Found::default();
     let take = |page: &aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput,
                 found: &mut Found| {
@@ -250,9 +268,7 @@ pub async fn find(
             .page_size(page_size.clamp(5, 1000))
             .send();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| crate::aws::describe_error("ec2", "DescribeInstances", &e))?;
-            take(&page, &mut found);
+            take(&page.map_err(failed)?, &mut found);
         }
     } else {
         for chunk in sel.ids.chunks(IDS_PER_CALL) {
@@ -263,9 +279,7 @@ pub async fn find(
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| crate::aws::describe_error("ec2", "DescribeInstances", &e))?;
-                take(&page, &mut found);
+                take(&page.map_err(failed)?, &mut found);
             }
         }
     }
@@ -338,8 +352,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Re
     let ec2 = aws_sdk_ec2::Client::new(&conf);
     let found = req
         .aws
-        .block_on(find(ec2, sel.clone(), PAGE_SIZE, LIST_ROWS))?
-        .map_err(Error::Unavailable)?;
+        .block_on(find(ec2, sel.clone(), PAGE_SIZE, LIST_ROWS))??;
     let mut notes = Vec::new();
     if found.matched > found.kept.len() {
         notes.push(format!(

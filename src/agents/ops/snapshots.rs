@@ -172,8 +172,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
                 sel.clone(),
                 PAGE_SIZE,
                 MAX_TARGETS + 1,
-            ))?
-            .map_err(Error::Unavailable)?;
+            ))??;
         if found.matched > MAX_TARGETS {
             return Err(Error::refused(format!(
                 "{} instances match {}; narrow the selection",
