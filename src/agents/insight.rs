@@ -45,6 +45,28 @@ pub(crate) fn s3_for(conf: &SdkConfig, region: &str, path_style: bool) -> aws_sd
     )
 }
 
+/// Whether a bucket exists and in which region (None: no such bucket). A bucket in another
+/// region answers HeadBucket with a redirect that still names its region.
+pub(crate) async fn bucket_region(
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+) -> Result<Option<Option<String>>> {
+    match s3.head_bucket().bucket(&bucket).send().await {
+        Ok(o) => Ok(Some(o.bucket_region().map(str::to_string))),
+        Err(e) => {
+            let raw = e.raw_response();
+            let region = raw
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map(str::to_string);
+            match raw.map(|r| r.status().as_u16()) {
+                Some(404) => Ok(None),
+                Some(301 | 400) if region.is_some() => Ok(Some(region)),
+                _ => Err(aws_error("S3", "HeadBucket", &e)),
+            }
+        }
+    }
+}
+
 /// An SDK error as the person at the keyboard reads it.
 pub(crate) fn aws_error<E, R>(service: &str, operation: &str, err: &SdkError<E, R>) -> Error
 where

@@ -105,16 +105,7 @@ pub(crate) fn scan_s3(
     let names: Vec<(String, Option<String>)> = match only {
         Some(name) => {
             let s3c = s3::client(conf, region, path_style);
-            let n = name.clone();
-            let exists = aws.block_on(async move {
-                match s3c.head_bucket().bucket(&n).send().await {
-                    Ok(o) => Ok(Some(o.bucket_region().map(str::to_string))),
-                    Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
-                        Ok(None)
-                    }
-                    Err(e) => Err(aws_error("S3", "HeadBucket", &e)),
-                }
-            })??;
+            let exists = aws.block_on(insight::bucket_region(s3c, name.clone()))??;
             match exists {
                 Some(r) => vec![(name, r)],
                 None => Vec::new(),

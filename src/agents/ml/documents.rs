@@ -99,7 +99,7 @@ pub async fn list(
                 return Err(Error::not_found(
                     "bucket",
                     &bucket,
-                    "not in this account (or another region); check the name",
+                    "not in this account; check the name",
                 ));
             }
             Err(e) => return Err(aws_error("S3", "ListObjectsV2", &e)),
@@ -266,8 +266,25 @@ pub fn load(
     since: Option<Timestamp>,
     progress: &dyn Fn(String),
 ) -> Result<Corpus> {
-    let s3 =
-        crate::agents::insight::s3_for(conf, region, crate::agents::insight::path_style(aws, conf));
+    let path_style = crate::agents::insight::path_style(aws, conf);
+    // Read the bucket where it lives.
+    let home = crate::agents::insight::s3_for(conf, region, path_style);
+    let located = aws.block_on(crate::agents::insight::bucket_region(
+        home,
+        bucket.to_string(),
+    ))??;
+    let Some(bucket_region) = located else {
+        return Err(Error::not_found(
+            "bucket",
+            bucket,
+            "not in this account; check the name",
+        ));
+    };
+    let s3 = crate::agents::insight::s3_for(
+        conf,
+        bucket_region.as_deref().unwrap_or(region),
+        path_style,
+    );
     let (keys, skipped, listed) = aws.block_on(list(
         s3.clone(),
         bucket.to_string(),
