@@ -131,7 +131,9 @@ fn main() {
         .ok()
         .filter(|e| e.starts_with("http://127.0.0.1:"))
     else {
-        println!("SKIP backend bench: no moto (start tests/moto_server.py and export OPSDECK_TEST_MOTO)");
+        println!(
+            "SKIP backend bench: no moto (start tests/moto_server.py and export OPSDECK_TEST_MOTO)"
+        );
         return;
     };
     let prefix = format!("b{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);

@@ -8,7 +8,6 @@
 //! test stub (tests/common/stub.rs) answers CloudWatch (CBOR), Comprehend batches and Bedrock
 //! in front of moto, reached through AWS_ENDPOINT_URL_<SERVICE> as in the tests.
 
-#[allow(dead_code)]
 #[path = "../tests/common/stub.rs"]
 mod stub;
 
@@ -50,6 +49,8 @@ fn http(endpoint: &str, method: &str, path: &str, body: &str) -> Option<String> 
     Some(out)
 }
 
+// The child is owned by Moto, whose Drop kills and waits for it.
+#[allow(clippy::zombie_processes)]
 fn moto() -> Moto {
     if let Ok(e) = std::env::var("OPSDECK_TEST_MOTO")
         && e.starts_with("http://127.0.0.1:")
@@ -118,6 +119,8 @@ fn conf(rt: &tokio::runtime::Runtime, endpoint: &str) -> aws_config::SdkConfig {
 }
 
 /// One run of the real binary: wall time, peak RSS (KiB), and stdout.
+// Reaped by wait4 (for its rusage), which clippy does not recognise as a wait.
+#[allow(clippy::zombie_processes)]
 fn ask(home: &std::path::Path, env: &[(String, String)], text: &str) -> (Duration, i64, String) {
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_opsdeck"))

@@ -190,7 +190,9 @@ fn main() {
             "how much would 3 t3.medium in ap-south-1 with an ALB cost?",
         ),
     ];
-    let mut table: Vec<(usize, Vec<Duration>, (f64, f64), usize, f64)> = Vec::new();
+    // Per size: n, the time of each request, memory (peak, now) in MiB, pages read, seeding secs.
+    type Row = (usize, Vec<Duration>, (f64, f64), usize, f64);
+    let mut table: Vec<Row> = Vec::new();
     for &n in SIZES {
         seed::post(&endpoint, "/moto-api/reset", "");
         let seeding = Instant::now();

@@ -850,8 +850,7 @@ fn backend_outage_mid_run_queues_then_flushes_in_order() {
                 reopen: None,
             },
         );
-        let mut term =
-            ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 30)).unwrap();
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 30)).unwrap();
         term.draw(|f| opsdeck::tui::ui::draw(f, &app)).unwrap();
         let screen = term.backend().to_string();
         assert!(
@@ -1316,7 +1315,10 @@ fn ids_never_collide_and_a_replayed_event_is_stored_once() {
         .append_audit("default", &[clash], &signer)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("already used by a different audit event"), "{err}");
+    assert!(
+        err.contains("already used by a different audit event"),
+        "{err}"
+    );
     let records = store.audit_records("default").unwrap();
     assert_eq!(
         records

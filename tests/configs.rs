@@ -151,10 +151,7 @@ fn admins_manage_configurations_and_each_user_selects_one() {
     .unwrap();
     assert!(bob.aws_configuration().is_none());
     bob.select_config(Some("staging")).unwrap();
-    assert_eq!(
-        t.deck("bob").aws_configuration().unwrap().name,
-        "staging"
-    );
+    assert_eq!(t.deck("bob").aws_configuration().unwrap().name, "staging");
 }
 
 #[test]
@@ -203,7 +200,15 @@ fn configurations_from_the_command_line() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("configs list"));
     let out = run(&[
-        "--user", "alice", "configs", "add", "x", "--role-arn", "nope", "--totp", "000000",
+        "--user",
+        "alice",
+        "configs",
+        "add",
+        "x",
+        "--role-arn",
+        "nope",
+        "--totp",
+        "000000",
     ]);
     assert_eq!(out.status.code(), Some(3));
     let out = run(&["--user", "bob", "configs", "use", "none"]);

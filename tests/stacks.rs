@@ -481,7 +481,14 @@ fn two_processes_one_stack_the_second_apply_names_the_first() {
     let b = submit(other.path());
     for (id, step) in [(&a, 0), (&b, 1)] {
         home.cmd()
-            .args(["--user", "bob", "approve", id, "--totp", &common::code(&bob, step)])
+            .args([
+                "--user",
+                "bob",
+                "approve",
+                id,
+                "--totp",
+                &common::code(&bob, step),
+            ])
             .assert()
             .success();
     }
@@ -501,7 +508,10 @@ fn two_processes_one_stack_the_second_apply_names_the_first() {
     std::thread::spawn(move || {
         use std::io::BufRead;
         let mut tx = Some(tx);
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if line.contains("Provisioning with 'local-exec'")
                 && let Some(tx) = tx.take()
             {

@@ -852,10 +852,18 @@ impl Deck {
             match self.lock_stack(stack, id, "apply")? {
                 Ok(g) => guards.push(g),
                 Err(holder) => {
-                    let why = format!(
-                        "stack {stack} is locked by the {}: wait for it to finish; if that process is gone, an admin or approver breaks the lock with `opsdeck stacks unlock {stack} --force --reason \"...\"`",
-                        holder.describe()
-                    );
+                    // The same plan applied twice at once: say that, not just "locked".
+                    let why = if &holder.plan_id == id && holder.operation == "apply" {
+                        format!(
+                            "plan {id} is already being applied by {} on host {} (pid {}) since {}",
+                            holder.user, holder.host, holder.pid, holder.acquired_at
+                        )
+                    } else {
+                        format!(
+                            "stack {stack} is locked by the {}: wait for it to finish; if that process is gone, an admin or approver breaks the lock with `opsdeck stacks unlock {stack} --force --reason \"...\"`",
+                            holder.describe()
+                        )
+                    };
                     let mut ev =
                         self.event(&rec.plan.request_id, EventKind::Failed, Status::Approved);
                     ev.plan_id = Some(id.clone());

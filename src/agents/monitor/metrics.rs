@@ -314,7 +314,7 @@ pub async fn read(
         }
     }
     for (_, p) in &mut points {
-        p.sort_by(|a, b| a.0.cmp(&b.0));
+        p.sort_by_key(|a| a.0);
         p.dedup_by(|a, b| a.0 == b.0);
     }
     Ok(points)

@@ -56,14 +56,12 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     );
     let conf = req.aws.config_blocking(region)?;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
-    let found = req
-        .aws
-        .block_on(inventory::find(
-            ec2,
-            sel.clone(),
-            PAGE_SIZE,
-            MAX_TARGETS + 1,
-        ))??;
+    let found = req.aws.block_on(inventory::find(
+        ec2,
+        sel.clone(),
+        PAGE_SIZE,
+        MAX_TARGETS + 1,
+    ))??;
     if found.matched == 0 {
         return Err(Error::not_found(
             "instances",

@@ -107,14 +107,12 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
         format!("finding instances {} in {region}", sel.describe()),
     );
     let ec2 = aws_sdk_ec2::Client::new(&req.aws.config_blocking(region)?);
-    let found = req
-        .aws
-        .block_on(inventory::find(
-            ec2.clone(),
-            sel.clone(),
-            PAGE_SIZE,
-            MAX_TARGETS + 1,
-        ))??;
+    let found = req.aws.block_on(inventory::find(
+        ec2.clone(),
+        sel.clone(),
+        PAGE_SIZE,
+        MAX_TARGETS + 1,
+    ))??;
     if found.matched == 0 {
         return Err(Error::not_found(
             "instances",
@@ -490,7 +488,7 @@ pub async fn execute(
                 });
                 r.instance_status = s.map(|s| s.1.clone()).unwrap_or_default();
                 r.system_status = s.map(|s| s.2.clone()).unwrap_or_default();
-                let state_ok = expect.iter().any(|e| *e == r.state);
+                let state_ok = expect.contains(&r.state);
                 let checks_ok = !checks || (r.instance_status == "ok" && r.system_status == "ok");
                 r.healthy = state_ok && checks_ok;
                 all &= r.healthy;

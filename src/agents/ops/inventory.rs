@@ -232,13 +232,11 @@ pub async fn find(
     let failed = |e: aws_sdk_ec2::error::SdkError<_, _>| -> Error {
         use aws_sdk_ec2::error::ProvideErrorMetadata;
         match e.code() {
-            Some("InvalidInstanceID.NotFound" | "InvalidInstanceID.Malformed") => {
-                Error::not_found(
-                    "instance",
-                    e.message().unwrap_or("?").to_string(),
-                    format!("in {region}; `opsdeck ask \"list instances in {region}\"` shows them"),
-                )
-            }
+            Some("InvalidInstanceID.NotFound" | "InvalidInstanceID.Malformed") => Error::not_found(
+                "instance",
+                e.message().unwrap_or("?").to_string(),
+                format!("in {region}; `opsdeck ask \"list instances in {region}\"` shows them"),
+            ),
             _ => Error::Unavailable(crate::aws::describe_error("ec2", "DescribeInstances", &e)),
         }
     };

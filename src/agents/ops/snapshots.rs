@@ -165,14 +165,12 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
             sink,
             format!("finding instances {} in {region}", sel.describe()),
         );
-        let found = req
-            .aws
-            .block_on(inventory::find(
-                ec2.clone(),
-                sel.clone(),
-                PAGE_SIZE,
-                MAX_TARGETS + 1,
-            ))??;
+        let found = req.aws.block_on(inventory::find(
+            ec2.clone(),
+            sel.clone(),
+            PAGE_SIZE,
+            MAX_TARGETS + 1,
+        ))??;
         if found.matched > MAX_TARGETS {
             return Err(Error::refused(format!(
                 "{} instances match {}; narrow the selection",

@@ -416,7 +416,7 @@ mod tests {
             .uid
         );
         assert_eq!(sample("x", Severity::High, 0, Status::Pass).risk_score, 0);
-        let csv = String::from_utf8(to_csv(&[a.clone()]).unwrap()).unwrap();
+        let csv = String::from_utf8(to_csv(std::slice::from_ref(&a)).unwrap()).unwrap();
         let mut r = csv::Reader::from_reader(csv.as_bytes());
         assert_eq!(r.headers().unwrap().len(), CSV_COLUMNS.len());
         let row = r.records().next().unwrap().unwrap();

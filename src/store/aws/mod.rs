@@ -1139,7 +1139,7 @@ impl Store for AwsStore {
     fn break_stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>> {
         self.scope(tenant)?;
         let table = self.table(Table::Locks);
-        let k = key(tenant, &format!("stack#{stack}"));
+        let k = key(tenant, format!("stack#{stack}"));
         let old = self.write(
             &format!("break the lock of stack {stack}"),
             self.call(move |c| remote::delete_item(c, table, k, None)),
