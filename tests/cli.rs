@@ -268,12 +268,17 @@ fn bad_input_gets_one_line_and_a_status() {
         .assert()
         .code(3)
         .stderr(contains("cannot read time"));
-    // An agent that is not built yet says so, and the request is still audited.
+    // An AWS service that cannot be reached says which call failed and what to check; the
+    // request is still audited.
     home.cmd()
         .args(["ask", "What is my daily EC2 spend in ap-south-1?"])
         .assert()
         .code(6)
-        .stderr(contains("cost agent").and(contains("not available yet")));
+        .stderr(
+            contains("Cost Explorer")
+                .and(contains("GetCostAndUsage could not reach the service"))
+                .and(contains("--endpoint-url")),
+        );
     let out = home
         .cmd()
         .args(["--json", "audit", "list", "--status", "failed"])

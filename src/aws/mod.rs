@@ -69,7 +69,8 @@ where
         }
         SdkError::TimeoutError(_) => format!("{service} {operation} timed out"),
         SdkError::DispatchFailure(d) => format!(
-            "{service} {operation} could not reach the service ({})",
+            "{service} {operation} could not reach the service ({}); check the network, the \
+             region, and the endpoint if one is set (--endpoint-url, AWS_ENDPOINT_URL)",
             if d.is_timeout() {
                 "timeout"
             } else if d.is_io() {

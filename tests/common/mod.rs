@@ -37,7 +37,10 @@ impl Home {
             .env("USER", "alice")
             .env_remove("OPSDECK_USER")
             .env_remove("OPSDECK_TENANT")
-            .env_remove("OPSDECK_TERRAFORM");
+            .env_remove("OPSDECK_TERRAFORM")
+            // No test ever reaches a real AWS address: without moto (whose env() overrides this)
+            // every SDK call goes to a closed loopback port and fails as an outage would.
+            .env("AWS_ENDPOINT_URL", NO_AWS);
         c
     }
 
@@ -65,6 +68,9 @@ impl Home {
         self.path().join("tenants").join(tenant).join("audit.jsonl")
     }
 }
+
+/// A loopback address nothing listens on: where SDK calls go in tests without moto.
+pub const NO_AWS: &str = "http://127.0.0.1:1";
 
 /// The Terraform binary, or None with the reason printed (tests then skip that part).
 pub fn terraform() -> Option<PathBuf> {
