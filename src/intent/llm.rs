@@ -86,6 +86,31 @@ fn mutating(action: &str) -> bool {
     )
 }
 
+/// Whether a value fits its (flat) schema: type, enum, integer bounds, string pattern.
+fn conforms(schema: &Value, val: &Value) -> bool {
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+        return allowed.contains(val);
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("boolean") => val.is_boolean(),
+        Some("integer") => val.as_u64().is_some_and(|n| {
+            schema["minimum"].as_u64().is_none_or(|m| n >= m)
+                && schema["maximum"].as_u64().is_none_or(|m| n <= m)
+        }),
+        Some("number") => val.as_f64().is_some_and(f64::is_finite),
+        Some("array") => val
+            .as_array()
+            .is_some_and(|a| a.len() <= 1000 && a.iter().all(|x| conforms(&schema["items"], x))),
+        _ => val.as_str().is_some_and(|s| {
+            s.len() as u64 <= schema["maxLength"].as_u64().unwrap_or(256)
+                && !s.chars().any(char::is_control)
+                && schema["pattern"]
+                    .as_str()
+                    .is_none_or(|p| regex::Regex::new(p).is_ok_and(|re| re.is_match(s)))
+        }),
+    }
+}
+
 /// The JSON schema given to the model as the tool's input.
 pub fn schema() -> Value {
     let agents: Vec<&str> = AgentKind::ALL.iter().map(|a| a.as_str()).collect();
@@ -144,11 +169,52 @@ pub fn schema() -> Value {
                     "model": {"type": "string", "enum": ["bedrock"]},
                     "model_id": {"type": "string"}
     });
-    if let (Some(props), Value::Object(extra)) = (
-        schema["properties"]["params"]["properties"].as_object_mut(),
-        insight,
-    ) {
-        props.extend(extra);
+    // Keys the infra agent's templates read (docs/templates.md has defaults and limits; the
+    // agent validates every value again when it builds the stack spec).
+    let days = json!({"type": "integer", "minimum": 1, "maximum": 36500});
+    let infra = json!({
+                    "resource": {"type": "string", "enum": ["vpc", "security_group", "autoscaling_group"]},
+                    "engine": {"type": "string", "enum": ["postgres", "mysql", "mariadb"]},
+                    "engine_version": {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)*$"},
+                    "multi_az": {"type": "boolean"},
+                    "nat": {"type": "boolean"},
+                    "nat_per_az": {"type": "boolean"},
+                    "tls": {"type": "boolean"},
+                    "public_subnets": {"type": "integer", "minimum": 0, "maximum": 16},
+                    "private_subnets": {"type": "integer", "minimum": 0, "maximum": 16},
+                    "subnet_id": {"type": "string", "pattern": "^subnet-[0-9a-f]{8,17}$"},
+                    "vpc_id": {"type": "string", "pattern": "^vpc-[0-9a-f]{8,17}$"},
+                    "certificate_arn": {"type": "string", "pattern": "^arn:aws[a-z-]*:acm:"},
+                    "role_arn": {"type": "string", "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/"},
+                    "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                    "key_name": {"type": "string"},
+                    "handler": {"type": "string"},
+                    "health_check_path": {"type": "string", "pattern": "^/"},
+                    "runtime": {"type": "string"},
+                    "memory_mb": {"type": "integer", "minimum": 1, "maximum": 1048576},
+                    "storage_gb": {"type": "integer", "minimum": 1, "maximum": 65536},
+                    "timeout_s": {"type": "integer", "minimum": 1, "maximum": 900},
+                    "retention_days": days.clone(),
+                    "ia_days": days.clone(),
+                    "glacier_days": days.clone(),
+                    "deep_archive_days": days.clone(),
+                    "expire_days": days,
+                    "min_size": {"type": "integer", "minimum": 0, "maximum": 1000},
+                    "max_size": {"type": "integer", "minimum": 0, "maximum": 1000}
+    });
+    // Keys the ops, cost and ml agents read besides the common ones.
+    let operating = json!({
+                    "volume_ids": {"type": "array", "items": {"type": "string", "pattern": "^vol-[0-9a-f]{8,17}$"}},
+                    "name": {"type": "string", "description": "an instance's Name tag"},
+                    "group_by": {"type": "string", "pattern": "^(service|region|instance_type|usage_type|account|tag:[A-Za-z0-9_.:/=+@ -]{1,128})$"},
+                    "text": {"type": "string", "maxLength": 5000, "description": "text given to an ml action verbatim"}
+    });
+    if let Some(props) = schema["properties"]["params"]["properties"].as_object_mut() {
+        for extra in [insight, infra, operating] {
+            if let Value::Object(extra) = extra {
+                props.extend(extra);
+            }
+        }
     }
     schema
 }
@@ -377,7 +443,7 @@ pub fn validate(v: &Value) -> Result<Intent, LlmFailure> {
                     "GreaterThanThreshold" | "GreaterThanOrEqualToThreshold" | "LessThanThreshold"
                 )
             ),
-            _ => val.as_str().is_some_and(|s| s.len() <= 256),
+            _ => conforms(&known[k], val),
         };
         if !ok {
             return bad(format!("parameter {k} has an invalid value {val}"));
@@ -533,6 +599,55 @@ mod tests {
             ("model", json!("openai")),
         ] {
             let bad = json!({"agent": "security", "agents": ["security"], "action": "scan", "confidence": 0.9, "params": {k: v}});
+            assert!(validate(&bad).is_err(), "{k}");
+        }
+    }
+
+    /// The model may say whatever the parser can: every reading of the labelled corpus fits the
+    /// schema (a parameter the parser learns must be added there too).
+    #[test]
+    fn every_parser_reading_of_the_corpus_fits_the_schema() {
+        let corpus = include_str!("../../tests/corpus/requests.jsonl");
+        let (mut checked, mut misfits) = (0, Vec::new());
+        for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
+            let text = serde_json::from_str::<Value>(line).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let Ok(i) = crate::intent::parser::parse(&text) else {
+                continue;
+            };
+            let doc = json!({"agent": i.agent.as_str(), "agents": i.agents.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                             "action": i.action, "confidence": 0.9, "params": i.params});
+            if let Err(e) = validate(&doc) {
+                misfits.push(format!("{text}: {e:?}"));
+            }
+            checked += 1;
+        }
+        assert!(misfits.is_empty(), "{misfits:#?}");
+        assert!(checked > 200, "{checked}");
+    }
+
+    #[test]
+    fn infra_parameters_are_typed() {
+        let ok = json!({"agent": "infra", "agents": ["infra"], "action": "create", "confidence": 0.9,
+                        "params": {"engine": "mysql", "engine_version": "8.0", "multi_az": true, "storage_gb": 100,
+                                   "subnet_id": "subnet-0123abcd", "role_arn": "arn:aws:iam::123456789012:role/deploy",
+                                   "health_check_path": "/healthz", "glacier_days": 30, "min_size": 2, "max_size": 10}});
+        assert!(validate(&ok).is_ok(), "{:?}", validate(&ok));
+        for (k, v) in [
+            ("engine", json!("oracle; drop")),
+            ("engine_version", json!("8.0 && curl")),
+            ("multi_az", json!("yes")),
+            ("memory_mb", json!(0)),
+            ("subnet_id", json!("subnet-xyz")),
+            ("role_arn", json!("arn:aws:iam::1:role/x")),
+            ("health_check_path", json!("healthz")),
+            ("key_name", json!("a\nb")),
+            ("timeout_s", json!(3600)),
+            ("resource", json!("nuclear_reactor")),
+        ] {
+            let bad = json!({"agent": "infra", "agents": ["infra"], "action": "create", "confidence": 0.9, "params": {k: v}});
             assert!(validate(&bad).is_err(), "{k}");
         }
     }
