@@ -37,6 +37,8 @@ fn fixed(mut rec: PlanRecord, id: &str) -> PlanRecord {
 
 fn fixture() -> Fixture {
     let home = Home::new();
+    // The screens are the same whether or not this machine has terraform: no dry run here.
+    home.configure("[exec]\nterraform = \"opsdeck-snapshots-have-no-terraform\"\n");
     let clock = Arc::new(ManualClock::at("2026-11-24T10:00:00Z".parse().unwrap()));
     let c: Arc<dyn Clock> = clock.clone();
     let olga = home.deck_with("olga", None, Some(c.clone()));

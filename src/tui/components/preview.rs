@@ -191,6 +191,8 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
             ],
         ));
     }
+    // The detail (resources, dry runs) is built here but shown after the decision lines.
+    let detail_at = out.len();
     let count = |a: ChangeAction| -> u32 {
         p.resources
             .iter()
@@ -301,6 +303,7 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
             vec![styled(app, Meaning::Muted, format!("binds: {}", d.binds))],
         ));
     }
+    let decision_at = out.len();
     let mut risk = vec![styled(
         app,
         risk_meaning(p.risk),
@@ -382,4 +385,8 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
         )
     };
     out.push(kv(app, "approval", vec![approval]));
+    // What an approver decides on (risk, cost, gates, approval) comes right after the steps,
+    // before the long resource list and dry-run notes, so it is visible on an 80x24 screen.
+    let decision_len = out.len() - decision_at;
+    out[detail_at..].rotate_right(decision_len);
 }
