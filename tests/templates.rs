@@ -829,6 +829,9 @@ fn plan_files(deck: &Deck, rec: &opsdeck::approval::PlanRecord) -> BTreeMap<Stri
     deck.artifacts(&rec.plan)
         .unwrap()
         .into_iter()
+        // The rendered Terraform; a dry run's log (present where terraform is installed) is
+        // not part of the template.
+        .filter(|(a, _)| a.name.ends_with(".tf"))
         .map(|(a, b)| (a.name, String::from_utf8(b).unwrap()))
         .collect()
 }
@@ -1204,6 +1207,7 @@ fn common_requests_reach_a_stored_plan_through_the_cli() {
             .unwrap()
             .iter()
             .map(|a| a["name"].as_str().unwrap())
+            .filter(|n| n.ends_with(".tf"))
             .collect();
         assert_eq!(artifacts, w.files, "{}", w.text);
         let resources: Vec<&str> = v["resources"]
