@@ -1107,19 +1107,27 @@ impl Store for AwsStore {
         item.insert("rec".into(), s(json));
         item.insert("acquired_at".into(), s(&lock.acquired_at));
         // Stack locks never expire by themselves (only the audited break removes one).
-        let cond = Cond {
+        let cond = || Cond {
             expr: "attribute_not_exists(pk)".into(),
             names: Vec::new(),
             values: Vec::new(),
         };
-        match self.put(Table::Locks, item, Some(cond)) {
-            Ok(()) => Ok(None),
-            Err(Fault::Condition(_)) => Ok(Some(
-                self.stack_lock(&lock.tenant, &lock.stack)?
-                    .unwrap_or_else(|| lock.clone()),
-            )),
-            Err(f) => self.write(&format!("lock stack {}", lock.stack), Err(f)),
+        // A holder that lets go between our refused put and our read of it: try again.
+        for _ in 0..3 {
+            match self.put(Table::Locks, item.clone(), Some(cond())) {
+                Ok(()) => return Ok(None),
+                Err(Fault::Condition(_)) => {
+                    if let Some(holder) = self.stack_lock(&lock.tenant, &lock.stack)? {
+                        return Ok(Some(holder));
+                    }
+                }
+                Err(f) => return self.write(&format!("lock stack {}", lock.stack), Err(f)),
+            }
         }
+        Err(Error::Unavailable(format!(
+            "stack {} is being locked and released by others as we try; try again",
+            lock.stack
+        )))
     }
 
     fn unlock_stack(&self, tenant: &str, stack: &str, lock_id: &str) -> Result<bool> {
