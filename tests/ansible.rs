@@ -6,30 +6,20 @@
 
 mod common;
 
+use common::team;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use common::{Home, Team, ansible_playbook, local_inventory, quiet};
+use common::{Home, ansible_playbook, local_inventory, quiet};
 use opsdeck::agents::config::{self, Task, Tls};
 use opsdeck::agents::{AgentEvent, AgentRequest};
 use opsdeck::approval::State;
 use opsdeck::intent::{AgentKind, Intent};
 use opsdeck::pipeline::{Answer, RequestOptions, Submission};
 use opsdeck::plan::{ArtifactKind, DryRunStatus, Inventory, StepKind};
-use opsdeck::tenant::{Role, Tenant};
-
-fn team(home: &Home) -> Team<'_> {
-    Team::new(
-        home,
-        None,
-        &[
-            ("alice", &[Role::Admin]),
-            ("bob", &[Role::Approver]),
-            ("olga", &[Role::Operator]),
-        ],
-    )
-}
+use opsdeck::tenant::Tenant;
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -3,10 +3,12 @@
 
 mod common;
 
+use common::team;
+
+use common::Home;
 use common::moto::Moto;
-use common::{Home, Team};
 use opsdeck::Error;
-use opsdeck::tenant::{AwsConfiguration, Role};
+use opsdeck::tenant::AwsConfiguration;
 
 fn config(name: &str, account: &str) -> AwsConfiguration {
     AwsConfiguration {
@@ -24,18 +26,6 @@ fn config(name: &str, account: &str) -> AwsConfiguration {
         updated_at: String::new(),
         updated_by: String::new(),
     }
-}
-
-fn team(home: &Home) -> Team<'_> {
-    Team::new(
-        home,
-        None,
-        &[
-            ("alice", &[Role::Admin]),
-            ("bob", &[Role::Approver]),
-            ("olga", &[Role::Operator]),
-        ],
-    )
 }
 
 #[test]

@@ -5,25 +5,14 @@
 
 mod common;
 
-use common::{Home, Team, ansible_playbook, quiet, terraform};
+use common::team;
+
+use common::{Home, ansible_playbook, quiet, terraform};
 use opsdeck::agents::AgentEvent;
 use opsdeck::approval::State;
 use opsdeck::intent::AgentKind;
 use opsdeck::pipeline::Submission;
 use opsdeck::plan::{ArtifactKind, DryRunStatus, Inventory, StepKind};
-use opsdeck::tenant::Role;
-
-fn team(home: &Home) -> Team<'_> {
-    Team::new(
-        home,
-        None,
-        &[
-            ("alice", &[Role::Admin]),
-            ("bob", &[Role::Approver]),
-            ("olga", &[Role::Operator]),
-        ],
-    )
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

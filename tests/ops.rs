@@ -6,6 +6,8 @@
 //! console.
 
 mod common;
+
+use common::team;
 #[path = "ops_cost_support/mod.rs"]
 mod support;
 
@@ -19,25 +21,13 @@ use opsdeck::approval::{PlanRecord, State};
 use opsdeck::audit::{AuditFilter, EventKind};
 use opsdeck::pipeline::{Answer, ApplyReport, Deck, OpenOptions};
 use opsdeck::plan::{ChangeAction, GateResult, Risk, StepKind};
-use opsdeck::tenant::{MaintenanceWindow, Role};
+use opsdeck::tenant::MaintenanceWindow;
 use serde_json::Value;
 use support::seed;
 
 /// The tenant's default region: the spec's requests name none.
 const REGION: &str = "us-east-1";
 const SPEC_RESTART: &str = "Restart EC2 instances tagged Env=staging";
-
-fn team(home: &Home) -> Team<'_> {
-    Team::new(
-        home,
-        None,
-        &[
-            ("alice", &[Role::Admin]),
-            ("bob", &[Role::Approver]),
-            ("olga", &[Role::Operator]),
-        ],
-    )
-}
 
 fn deck(t: &Team<'_>, user: &str, moto: &Moto) -> Deck {
     let clock: Arc<dyn opsdeck::time::Clock> = t.clock.clone();

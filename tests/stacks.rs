@@ -5,27 +5,16 @@
 
 mod common;
 
+use common::team;
+
 use std::sync::Arc;
 
-use common::{Home, Team, quiet, terraform};
+use common::{Home, quiet, terraform};
 use opsdeck::Error;
 use opsdeck::agents::AgentEvent;
 use opsdeck::approval::State;
 use opsdeck::plan::{ChangeAction, DryRunStatus};
 use opsdeck::store::{LocalStore, StackLock, Store};
-use opsdeck::tenant::Role;
-
-fn team(home: &Home) -> Team<'_> {
-    Team::new(
-        home,
-        None,
-        &[
-            ("alice", &[Role::Admin]),
-            ("bob", &[Role::Approver]),
-            ("olga", &[Role::Operator]),
-        ],
-    )
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -172,6 +172,19 @@ pub struct Team<'a> {
     pub tenant: Option<String>,
 }
 
+/// The usual team: alice the admin, bob an approver, olga an operator.
+pub fn team(home: &Home) -> Team<'_> {
+    Team::new(
+        home,
+        None,
+        &[
+            ("alice", &[opsdeck::tenant::Role::Admin]),
+            ("bob", &[opsdeck::tenant::Role::Approver]),
+            ("olga", &[opsdeck::tenant::Role::Operator]),
+        ],
+    )
+}
+
 impl<'a> Team<'a> {
     pub fn new(
         home: &'a Home,
