@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or CI: installs what the tests need, runs them, and
 # stops what it started. Usage: tests/run.sh [extra cargo test args]
+# With `bench` first, the same set-up runs the benchmarks instead: tests/run.sh bench [--bench NAME]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,4 +79,9 @@ export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDE
 # loopback port (tests that use moto set their own endpoint).
 export AWS_ENDPOINT_URL=http://127.0.0.1:1
 
-cargo test --locked "$@"
+if [ "${1:-}" = bench ]; then
+  shift
+  cargo bench --locked "$@"
+else
+  cargo test --locked "$@"
+fi
