@@ -123,6 +123,8 @@ fn conf(rt: &tokio::runtime::Runtime, endpoint: &str) -> aws_config::SdkConfig {
 #[allow(clippy::zombie_processes)]
 fn ask(home: &std::path::Path, env: &[(String, String)], text: &str) -> (Duration, i64, String) {
     let start = Instant::now();
+    let err_path = home.join("stderr.txt");
+    let err_file = std::fs::File::create(&err_path).expect("stderr file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
         .env("OPSDECK_HOME", home)
         .env("USER", "bench")
@@ -131,7 +133,7 @@ fn ask(home: &std::path::Path, env: &[(String, String)], text: &str) -> (Duratio
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .args(["--json", "ask", text])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(err_file))
         .spawn()
         .expect("opsdeck");
     let mut out = String::new();
@@ -147,7 +149,8 @@ fn ask(home: &std::path::Path, env: &[(String, String)], text: &str) -> (Duratio
     assert!(rc == pid, "wait4 failed");
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "opsdeck ask {text:?} failed: {out}"
+        "opsdeck ask {text:?} failed: {out}{}",
+        std::fs::read_to_string(&err_path).unwrap_or_default()
     );
     (elapsed, usage.ru_maxrss, out)
 }
@@ -303,7 +306,11 @@ fn main() {
         reset();
         let s3c = s3.clone();
         rt.block_on(async move {
-            s3c.create_bucket().bucket("feedback").send().await.unwrap();
+            s3c.create_bucket()
+                .bucket("customer-feedback")
+                .send()
+                .await
+                .unwrap();
             let texts = [
                 "I love the new checkout, it is fast",
                 "The app crashes every time, terrible",
@@ -311,7 +318,7 @@ fn main() {
             ];
             for i in 0..n {
                 s3c.put_object()
-                    .bucket("feedback")
+                    .bucket("customer-feedback")
                     .key(format!("2024/ticket-{i:05}.txt"))
                     .body(ByteStream::from(texts[i % 3].as_bytes().to_vec()))
                     .send()
@@ -323,7 +330,7 @@ fn main() {
             &format!("sentiment of feedback, {n} documents"),
             home.path(),
             &env,
-            "Analyze sentiment of customer feedback in bucket feedback",
+            "Analyze sentiment of customer feedback in bucket customer-feedback",
             |v| format!("{} documents", v["report"]["data"]["documents"]),
         );
     }

@@ -207,6 +207,13 @@ pub fn explain(intent: &Intent) -> serde_json::Value {
             }
         }
     }
+    // Parameters read from where words stand rather than from one word ("bucket X": the name
+    // after a noun) have no evidence of their own; they are shown all the same.
+    for (key, value) in &intent.params {
+        params
+            .entry(key.clone())
+            .or_insert_with(|| serde_json::json!({"value": value, "from": []}));
+    }
     serde_json::json!({
         "agent": intent.agent,
         "agents": intent.agents,
@@ -317,4 +324,27 @@ pub fn refine(previous: &Intent, text: &str) -> Option<Intent> {
         }
     )];
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explain_shows_every_parameter_with_the_words_behind_it() {
+        let i = parser::parse(
+            "Analyze sentiment of recent customer feedback in S3 bucket customer-feedback",
+        )
+        .unwrap();
+        let e = explain(&i);
+        // The bucket is read from where its name stands, not from a word of its own.
+        assert_eq!(e["parameters"]["bucket"]["value"], "customer-feedback");
+        assert_eq!(e["parameters"]["bucket"]["from"], serde_json::json!([]));
+        assert_eq!(e["parameters"]["service"]["from"][0], "S3");
+        assert_eq!(
+            e["parameters"].as_object().unwrap().len(),
+            i.params.len(),
+            "{e:#}"
+        );
+    }
 }
