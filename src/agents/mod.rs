@@ -55,16 +55,16 @@ pub async fn execute(
     sink: Sink<'_>,
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    let StepKind::Aws { agent, .. } = &step.kind else {
+    let (StepKind::Aws { agent, .. }, Some(call)) = (&step.kind, step.aws_call()) else {
         return Err(Error::input(format!(
             "step '{}' is not an AWS API call",
             step.description
         )));
     };
     match agent {
-        AgentKind::Ops => ops::execute(step, aws, sink, cancel).await,
-        AgentKind::Security => security::execute(step, aws, sink, cancel).await,
-        AgentKind::Monitor => monitor::execute(step, aws, sink, cancel).await,
+        AgentKind::Ops => ops::execute(step, &call, aws, sink, cancel).await,
+        AgentKind::Security => security::execute(step, &call, aws, sink, cancel).await,
+        AgentKind::Monitor => monitor::execute(step, &call, aws, sink, cancel).await,
         other => Err(Error::Unavailable(format!(
             "the {other} agent does not run AWS API steps; step '{}' cannot run",
             step.description

@@ -17,6 +17,7 @@ use super::{AgentRequest, Reply, Sink};
 use crate::aws::AwsAccess;
 use crate::error::Result;
 use crate::exec::Outcome;
+use crate::plan::AwsCall;
 use crate::plan::Step;
 
 pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
@@ -31,9 +32,10 @@ pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
 /// Runs an approved AWS API step this agent planned.
 pub async fn execute(
     step: &Step,
+    call: &AwsCall<'_>,
     aws: &AwsAccess,
     sink: Sink<'_>,
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    alarms::execute(step, aws, sink, cancel).await
+    alarms::execute(step, call, aws, sink, cancel).await
 }

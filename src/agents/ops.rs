@@ -18,7 +18,6 @@ mod snapshots;
 
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::watch;
 
 use super::{AgentEvent, AgentRequest, Output, Reply, Sink};
@@ -26,7 +25,7 @@ use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::{AgentKind, is_region_code};
-use crate::plan::{ChangeAction, ResourceChange, Step, StepKind};
+use crate::plan::{ChangeAction, ResourceChange, Step};
 
 pub use inventory::{Instance, PAGE_SIZE, Selector, find};
 
@@ -59,34 +58,16 @@ pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
 /// Runs an approved AWS API step this agent planned.
 pub async fn execute(
     step: &Step,
+    call: &Call<'_>,
     aws: &AwsAccess,
     sink: Sink<'_>,
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    let StepKind::Aws {
-        service,
-        operation,
-        region,
-        targets,
-        input,
-        ..
-    } = &step.kind
-    else {
-        return Err(Error::input(format!(
-            "step '{}' is not an AWS API call",
-            step.description
-        )));
-    };
-    let call = Call {
-        region,
-        targets,
-        input,
-    };
-    match (service.as_str(), operation.as_str()) {
-        ("ec2", "CreateSnapshot") => snapshots::execute(&call, aws, sink, cancel).await,
-        ("ec2", op) => instances::execute(op, &call, aws, sink, cancel).await,
-        ("ssm", "SendCommand") => commands::execute(&call, aws, sink, cancel).await,
-        ("secretsmanager", "RotateSecret") => secrets::execute(&call, aws, sink, cancel).await,
+    match (call.service, call.operation) {
+        ("ec2", "CreateSnapshot") => snapshots::execute(call, aws, sink, cancel).await,
+        ("ec2", op) => instances::execute(op, call, aws, sink, cancel).await,
+        ("ssm", "SendCommand") => commands::execute(call, aws, sink, cancel).await,
+        ("secretsmanager", "RotateSecret") => secrets::execute(call, aws, sink, cancel).await,
         (s, op) => Err(Error::input(format!(
             "the ops agent does not run {s} {op} (step '{}')",
             step.description
@@ -95,17 +76,7 @@ pub async fn execute(
 }
 
 /// What an approved step says to do.
-pub(crate) struct Call<'a> {
-    pub region: &'a str,
-    pub targets: &'a [String],
-    pub input: &'a Value,
-}
-
-impl Call<'_> {
-    fn secs(&self, key: &str, default: u64) -> Duration {
-        Duration::from_secs(self.input[key].as_u64().unwrap_or(default))
-    }
-}
+pub(crate) use crate::plan::AwsCall as Call;
 
 /// The region a request acts in: the one it names, or the tenant's default.
 fn region(req: &AgentRequest<'_>) -> Result<String> {

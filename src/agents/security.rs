@@ -29,6 +29,7 @@ use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::AgentKind;
+use crate::plan::AwsCall;
 use crate::plan::Step;
 
 const AGENT: AgentKind = AgentKind::Security;
@@ -46,11 +47,12 @@ pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
 /// Runs an approved AWS API step this agent planned.
 pub async fn execute(
     step: &Step,
+    call: &AwsCall<'_>,
     aws: &AwsAccess,
     sink: Sink<'_>,
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    remediate::execute(step, aws, sink, cancel).await
+    remediate::execute(step, call, aws, sink, cancel).await
 }
 
 /// What a scan read.

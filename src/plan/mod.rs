@@ -143,7 +143,45 @@ pub struct Step {
     pub kind: StepKind,
 }
 
+/// An AWS API step's parts, borrowed from the step: what the agent that planned it reads to
+/// run it.
+pub struct AwsCall<'a> {
+    pub service: &'a str,
+    pub operation: &'a str,
+    pub region: &'a str,
+    pub targets: &'a [String],
+    pub input: &'a serde_json::Value,
+}
+
+impl AwsCall<'_> {
+    /// A duration the input gives in seconds under `key`, or `default` seconds.
+    pub fn secs(&self, key: &str, default: u64) -> std::time::Duration {
+        std::time::Duration::from_secs(self.input[key].as_u64().unwrap_or(default))
+    }
+}
+
 impl Step {
+    /// The step's AWS API call, if it is one.
+    pub fn aws_call(&self) -> Option<AwsCall<'_>> {
+        match &self.kind {
+            StepKind::Aws {
+                service,
+                operation,
+                region,
+                targets,
+                input,
+                ..
+            } => Some(AwsCall {
+                service,
+                operation,
+                region,
+                targets,
+                input,
+            }),
+            _ => None,
+        }
+    }
+
     /// How the step runs, in a few words: `terraform apply · stack web`,
     /// `ec2 RebootInstances · 3 targets in eu-west-1`.
     pub fn tool_line(&self) -> String {

@@ -11,6 +11,7 @@ use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::AgentKind;
+use crate::plan::AwsCall;
 use crate::plan::{ChangeAction, CostEstimate, CostLine, ResourceChange, Risk, Step, StepKind};
 
 const AGENT: AgentKind = AgentKind::Monitor;
@@ -321,22 +322,19 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
 
 pub async fn execute(
     step: &Step,
+    call: &AwsCall<'_>,
     aws: &AwsAccess,
     sink: Sink<'_>,
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    let StepKind::Aws {
+    let AwsCall {
         service,
         operation,
         region,
         targets,
         input,
-        ..
-    } = &step.kind
-    else {
-        return Err(Error::input("not an AWS step"));
-    };
-    if (service.as_str(), operation.as_str()) != ("cloudwatch", "PutMetricAlarm") {
+    } = *call;
+    if (service, operation) != ("cloudwatch", "PutMetricAlarm") {
         return Err(Error::Unavailable(format!(
             "the monitor agent does not run {service} {operation}; step '{}' cannot run",
             step.description

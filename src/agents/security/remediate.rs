@@ -22,6 +22,7 @@ use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::AgentKind;
+use crate::plan::AwsCall;
 use crate::plan::{ArtifactKind, ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind};
 
 const AGENT: AgentKind = AgentKind::Security;
@@ -354,21 +355,18 @@ fn revoke_rules(
 /// Runs an approved step: the operation on each target, then reads the result back.
 pub async fn execute(
     step: &Step,
+    call: &AwsCall<'_>,
     aws: &AwsAccess,
     sink: Sink<'_>,
     cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    let StepKind::Aws {
+    let AwsCall {
         service,
         operation,
         region,
         targets,
         input,
-        ..
-    } = &step.kind
-    else {
-        return Err(Error::input("not an AWS step"));
-    };
+    } = *call;
     let conf = aws.config(region).await;
     let mut log = String::new();
     let mut done = Vec::new();
@@ -385,7 +383,7 @@ pub async fn execute(
                 outputs: Some(json!({"changed": done, "failed": failed})),
             });
         }
-        let result = match (service.as_str(), operation.as_str()) {
+        let result = match (service, operation) {
             ("s3", "PutPublicAccessBlock") => {
                 block(&s3::client(&conf, region, path_style), target, input).await
             }
