@@ -107,6 +107,10 @@ pub struct ExecConfig {
     pub provider_mirror: String,
     /// Where Terraform state lives.
     pub state: StateConfig,
+    /// More paths the tools' filesystem sandbox lets them read (and execute).
+    pub sandbox_read: Vec<String>,
+    /// More paths the sandbox lets them write: what a playbook run on this machine itself changes.
+    pub sandbox_write: Vec<String>,
 }
 
 /// Where Terraform keeps each stack's state. `local` (default): a file beside the stack in the
@@ -161,6 +165,8 @@ impl Default for ExecConfig {
             ansible_check_at_plan: true,
             provider_mirror: String::new(),
             state: StateConfig::default(),
+            sandbox_read: Vec::new(),
+            sandbox_write: Vec::new(),
         }
     }
 }

@@ -61,9 +61,16 @@ fn one_request_two_steps_one_approval_one_audited_request() {
         return;
     };
     let home = Home::new();
-    home.use_ansible(&ansible, "");
     let t = team(&home);
     let work = tempfile::tempdir().unwrap();
+    // The playbook changes this machine itself: the sandbox must let it write its markers there.
+    home.use_ansible(
+        &ansible,
+        &format!(
+            "sandbox_write = [{}]",
+            serde_json::Value::String(work.path().display().to_string())
+        ),
+    );
     let tf = work.path().join("tf");
     std::fs::create_dir(&tf).unwrap();
     std::fs::write(tf.join("main.tf"), INSTANCES).unwrap();

@@ -622,7 +622,7 @@ pub fn render_task(task: &Task, req: &AgentRequest<'_>, env: Option<&str>) -> Re
     }
     let mut ctx = json!({
         "title": format!("opsdeck: {what}"),
-        "request": req.text,
+        "request_id": req.request_id,
         "name": what,
         "serial": batch,
         "max_fail_percentage": 0,

@@ -1333,6 +1333,7 @@ pub fn render_stack(spec: &StackSpec) -> Result<Vec<DraftFile>> {
     let mut files = Vec::new();
     for part in parts {
         let text = render(&format!("terraform/{part}.tf.j2"), &ctx)?;
+        crate::plan::verify::check_generated_terraform(&format!("{part}.tf"), &text)?;
         files.push(DraftFile {
             name: format!("{part}.tf"),
             kind: ArtifactKind::Terraform,
@@ -1773,6 +1774,21 @@ pub fn from_directory(dir: &Path, stack: &str) -> Result<Draft> {
         ));
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
+    let problems: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            crate::plan::verify::handwritten_terraform_problems(
+                &f.name,
+                &String::from_utf8_lossy(&f.content),
+            )
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(Error::refused(format!(
+            "this Terraform would act before anyone approved it, while opsdeck plans it: {}. nothing was queued or run; change the configuration and submit again",
+            problems.join("; ")
+        )));
+    }
     let declares_backend = files
         .iter()
         .any(|f| String::from_utf8_lossy(&f.content).contains("backend \""));

@@ -44,6 +44,8 @@ pub struct Workspace<'a> {
     pub playbook: &'a str,
     pub inventory: &'a str,
     pub stream: bool,
+    /// What Ansible may touch beyond the workspace (its filesystem sandbox).
+    pub confinement: &'a super::sandbox::Confinement,
 }
 
 /// How a playbook run went.
@@ -111,6 +113,7 @@ impl Workspace<'_> {
                 env: &env,
                 agent: AgentKind::Config,
                 stream: self.stream,
+                confinement: self.confinement,
             },
             sink,
             cancel,

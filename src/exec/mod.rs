@@ -7,6 +7,7 @@
 //! started (providers, provisioners, Ansible workers) the way Ctrl-C in a terminal would.
 
 pub mod ansible;
+pub mod sandbox;
 pub mod terraform;
 
 use std::path::{Path, PathBuf};
@@ -81,6 +82,8 @@ pub(crate) struct Run<'a> {
     pub agent: AgentKind,
     /// Forward each line to the sink (dry runs of a hybrid plan stay quiet but keep the log).
     pub stream: bool,
+    /// What the tool may touch beyond its workspace.
+    pub confinement: &'a sandbox::Confinement,
 }
 
 /// How a streamed command ended.
@@ -108,34 +111,25 @@ pub(crate) async fn run_streaming(
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let mut cmd = Command::new(run.bin);
-    // State, plans, inventories and provider caches are owner-only, like everything else under
-    // the data dir. Its own process group: a cancellation reaches the whole tree at once.
-    // SAFETY: umask is async-signal-safe and touches only the child's own state.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::umask(0o077);
-            Ok(())
-        });
-    }
+    let (mut cmd, sandbox) = tool_command(run.bin, run.dir, run.env, run.confinement)?;
     let mut child = cmd
         .args(run.args)
-        .current_dir(run.dir)
-        .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Error::io(format!("starting {}", run.bin.display()), e))?;
+        .map_err(|e| spawn_error(run.bin, e))?;
+    let sandbox_note = sandbox.note.clone();
+    // The child holds its own copy of the ruleset until exec; ours can go.
+    drop(sandbox);
     let stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
     let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
     let (Some(mut out), Some(mut err)) = (stdout, stderr) else {
         return Err(Error::Execution(format!("could not capture {name} output")));
     };
     let pgid = child.id().map(|p| p as i32);
-    let mut output = String::new();
+    let mut output = format!("{sandbox_note}\n");
     let (mut out_done, mut err_done) = (false, false);
     let mut cancelled = *cancel.borrow();
     let mut cancel_closed = false;
@@ -191,6 +185,44 @@ pub(crate) async fn run_streaming(
             }
         }
     }
+}
+
+/// A tool's command: in the workspace, in a process group of its own (a cancellation reaches
+/// the whole tree at once), owner-only files (state, plans, inventories and provider caches are
+/// private like everything under the data dir), and confined by the filesystem sandbox. The
+/// returned sandbox must live until the command is spawned.
+pub(crate) fn tool_command(
+    bin: &Path,
+    dir: &Path,
+    env: &[(String, String)],
+    confinement: &sandbox::Confinement,
+) -> Result<(Command, sandbox::Prepared)> {
+    let prepared = sandbox::prepare(confinement, bin, dir)?;
+    let ruleset = prepared.raw_fd();
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir)
+        .envs(sandbox::environment(dir)?)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .process_group(0);
+    // SAFETY: umask, prctl and landlock_restrict_self are async-signal-safe system calls on the
+    // child's own state; nothing here allocates.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::umask(0o077);
+            if let Some(fd) = ruleset {
+                sandbox::apply_in_child(fd)?;
+            }
+            Ok(())
+        });
+    }
+    Ok((cmd, prepared))
+}
+
+fn spawn_error(bin: &Path, e: std::io::Error) -> Error {
+    Error::io(
+        format!("starting {} in its filesystem sandbox", bin.display()),
+        e,
+    )
 }
 
 fn signal_group(pgid: Option<i32>, sig: i32) {

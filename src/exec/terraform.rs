@@ -148,9 +148,31 @@ pub struct Workspace<'a> {
     pub provider_mirror: Option<&'a Path>,
     /// Forward tool output to the sink line by line.
     pub stream: bool,
+    /// What Terraform may touch beyond the workspace (its filesystem sandbox).
+    pub confinement: &'a super::sandbox::Confinement,
 }
 
 impl Workspace<'_> {
+    /// A quiet Terraform command (`state pull`, `show -json`, `output -json`), sandboxed like
+    /// every other run; its output is read whole.
+    async fn output(&self, args: &[&str]) -> Result<std::process::Output> {
+        let (mut cmd, sandbox) =
+            super::tool_command(self.binary, self.dir, &self.env(), self.confinement)?;
+        let child = cmd
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::io(format!("running terraform {}", args.join(" ")), e))?;
+        drop(sandbox);
+        child
+            .wait_with_output()
+            .await
+            .map_err(|e| Error::io(format!("running terraform {}", args.join(" ")), e))
+    }
+
     /// Starts from a clean directory holding exactly these files.
     fn prepare(&self, saved_plan: Option<&[u8]>) -> Result<()> {
         if let Ok(entries) = std::fs::read_dir(self.dir) {
@@ -231,6 +253,7 @@ impl Workspace<'_> {
                 env: &env,
                 agent: AgentKind::Infra,
                 stream: self.stream,
+                confinement: self.confinement,
             },
             sink,
             cancel,
@@ -258,11 +281,8 @@ impl Workspace<'_> {
 
     /// `terraform state pull`: the state's version as the backend holds it now.
     async fn pulled_version(&self) -> Option<StateVersion> {
-        let out = tokio::process::Command::new(self.binary)
-            .args(["state", "pull"])
-            .current_dir(self.dir)
-            .envs(self.env())
-            .output()
+        let out = self
+            .output(&["state", "pull"])
             .await
             .ok()
             .filter(|o| o.status.success())?;
@@ -357,13 +377,7 @@ pub async fn plan(
     }
     let saved_plan = std::fs::read(ws.dir.join(SAVED_PLAN))
         .map_err(|e| Error::io("reading the saved plan", e))?;
-    let shown = tokio::process::Command::new(ws.binary)
-        .args(["show", "-json", SAVED_PLAN])
-        .current_dir(ws.dir)
-        .envs(ws.env())
-        .output()
-        .await
-        .map_err(|e| Error::io("running terraform show -json", e))?;
+    let shown = ws.output(&["show", "-json", SAVED_PLAN]).await?;
     if !shown.status.success() {
         return Ok(PlanResult::Failed {
             error: format!(
@@ -467,11 +481,8 @@ pub async fn apply(
     if applied.cancelled || applied.code != Some(0) {
         return Ok(Outcome::failed(log, applied.code, applied.cancelled));
     }
-    let outputs = tokio::process::Command::new(ws.binary)
-        .args(["output", "-json", "-no-color"])
-        .current_dir(ws.dir)
-        .envs(ws.env())
-        .output()
+    let outputs = ws
+        .output(&["output", "-json", "-no-color"])
         .await
         .ok()
         .filter(|o| o.status.success())

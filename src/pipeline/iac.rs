@@ -330,20 +330,35 @@ impl Deck {
         // One step streams its tool's output; several would interleave, so they report progress.
         let stream = runnable.len() == 1;
         let plan_id = plan.plan_id.clone();
+        let handwritten = plan.is_handwritten();
         let outcomes: Vec<Result<DryRunOutcome>> = std::thread::scope(|scope| {
             let handles: Vec<_> = runnable
                 .iter()
                 .map(|(n, step)| {
                     let plan_id = &plan_id;
                     scope.spawn(move || match &step.kind {
-                        StepKind::Terraform { stack, operation } => self
-                            .terraform_dry_run(plan_id, *n, stack, *operation, files, stream, sink),
+                        StepKind::Terraform { stack, operation } => self.terraform_dry_run(
+                            plan_id,
+                            *n,
+                            stack,
+                            *operation,
+                            files,
+                            (stream, handwritten),
+                            sink,
+                        ),
                         StepKind::Ansible {
                             playbook,
                             inventory,
                             ..
-                        } => self
-                            .ansible_dry_run(plan_id, *n, playbook, inventory, files, stream, sink),
+                        } => self.ansible_dry_run(
+                            plan_id,
+                            *n,
+                            playbook,
+                            inventory,
+                            files,
+                            (stream, handwritten),
+                            sink,
+                        ),
                         StepKind::Aws { .. } => Err(Error::input("no dry run for AWS API steps")),
                     })
                 })
@@ -432,7 +447,7 @@ impl Deck {
         stack: &str,
         operation: TerraformOp,
         files: &[(ArtifactRef, Vec<u8>)],
-        stream: bool,
+        (stream, handwritten): (bool, bool),
         sink: Sink<'_>,
     ) -> Result<DryRunOutcome> {
         let backend = self.state_backend(stack)?;
@@ -512,6 +527,7 @@ impl Deck {
         };
         let dir = self.step_workspace(plan_id, step)?;
         let cache = self.plugin_cache()?;
+        let confinement = self.terraform_confinement(handwritten, &backend, &cache);
         let ws = terraform::Workspace {
             binary: &bin,
             dir: &dir,
@@ -520,6 +536,7 @@ impl Deck {
             plugin_cache: Some(&cache),
             provider_mirror: self.provider_mirror(),
             stream,
+            confinement: &confinement,
         };
         sink(AgentEvent::Progress {
             agent: AgentKind::Infra,
@@ -615,7 +632,7 @@ impl Deck {
         playbook: &str,
         inventory: &Inventory,
         files: &[(ArtifactRef, Vec<u8>)],
-        stream: bool,
+        (stream, handwritten): (bool, bool),
         sink: Sink<'_>,
     ) -> Result<DryRunOutcome> {
         let find = |name: &str| files.iter().find(|(a, _)| a.name == name);
@@ -689,6 +706,7 @@ impl Deck {
             )]));
         };
         let dir = self.step_workspace(plan_id, step)?;
+        let confinement = self.confinement(handwritten);
         let ws = ansible::Workspace {
             binary: &bin,
             dir: &dir,
@@ -696,6 +714,7 @@ impl Deck {
             playbook,
             inventory: &inventory_name,
             stream,
+            confinement: &confinement,
         };
         let timeout = Duration::from_secs(self.config.exec.dry_run_timeout_secs.max(1));
         let syntax = exec::block_on_with_timeout(timeout, |cancel| {
@@ -818,6 +837,43 @@ impl Deck {
             .join(format!("step{step}"));
         crate::store::fsutil::ensure_private_dir(&dir)?;
         Ok(dir)
+    }
+
+    /// What a tool run may reach besides its workspace (see `exec::sandbox`): nothing else of
+    /// opsdeck's data.
+    fn confinement(&self, handwritten: bool) -> exec::sandbox::Confinement {
+        let mut protected = vec![self.paths.data.clone()];
+        if let Some(dir) = self.paths.config_file.parent() {
+            protected.push(dir.to_path_buf());
+        }
+        let paths = |list: &[String]| list.iter().map(PathBuf::from).collect::<Vec<_>>();
+        exec::sandbox::Confinement {
+            writable: paths(&self.config.exec.sandbox_write),
+            readable: paths(&self.config.exec.sandbox_read),
+            protected,
+            handwritten,
+            allow_unsandboxed: self.tenant.policy.allow_unsandboxed_runs,
+        }
+    }
+
+    /// Terraform also writes the stack's local state and the tenant's provider cache, and reads
+    /// the provider mirror.
+    fn terraform_confinement(
+        &self,
+        handwritten: bool,
+        backend: &StateBackend,
+        cache: &std::path::Path,
+    ) -> exec::sandbox::Confinement {
+        let mut c = self.confinement(handwritten);
+        if let StateBackend::Local { path } = backend
+            && let Some(dir) = path.parent()
+        {
+            c.writable.push(dir.to_path_buf());
+        }
+        c.writable.push(cache.to_path_buf());
+        c.readable
+            .extend(self.provider_mirror().map(std::path::Path::to_path_buf));
+        c
     }
 
     fn provider_mirror(&self) -> Option<&std::path::Path> {
@@ -959,6 +1015,7 @@ impl Deck {
             .map(|(_, b)| b.as_slice());
         let dir = self.step_workspace(id, n)?;
         let cache = self.plugin_cache()?;
+        let confinement = self.terraform_confinement(rec.plan.is_handwritten(), &backend, &cache);
         let ws = terraform::Workspace {
             binary: &bin,
             dir: &dir,
@@ -967,6 +1024,7 @@ impl Deck {
             plugin_cache: Some(&cache),
             provider_mirror: self.provider_mirror(),
             stream: true,
+            confinement: &confinement,
         };
         terraform::apply(
             &ws,
@@ -1062,6 +1120,7 @@ impl Deck {
             }
         };
         let dir = self.step_workspace(id, n)?;
+        let confinement = self.confinement(rec.plan.is_handwritten());
         let ws = ansible::Workspace {
             binary: &bin,
             dir: &dir,
@@ -1069,6 +1128,7 @@ impl Deck {
             playbook,
             inventory: &inventory_name,
             stream: true,
+            confinement: &confinement,
         };
         let mut outcome = ansible::run(&ws, sink, cancel).await?;
         outcome.log = format!("{preface}{}", outcome.log);
@@ -1196,7 +1256,7 @@ pub(crate) fn submission(
         low_confidence: false,
         params: params.into_iter().collect(),
         evidence: Vec::new(),
-        notes: vec!["submitted directly, not classified".into()],
+        notes: vec![crate::plan::SUBMITTED_NOTE.into()],
         source: None,
     };
     let draft = (|| -> Result<Draft> {

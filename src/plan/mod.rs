@@ -4,6 +4,7 @@
 pub mod playbook;
 pub mod pricing;
 pub mod render;
+pub mod verify;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -412,7 +413,17 @@ pub struct Plan {
     pub content_hash: String,
 }
 
+/// The intent note of a plan made from hand-written files (`opsdeck submit`), not rendered by
+/// opsdeck from a request.
+pub const SUBMITTED_NOTE: &str = "submitted directly, not classified";
+
 impl Plan {
+    /// Made from hand-written Terraform or playbooks (`opsdeck submit`): its files were not
+    /// rendered from opsdeck's templates, so only the sandbox confines what they can read.
+    pub fn is_handwritten(&self) -> bool {
+        self.intent.notes.iter().any(|n| n == SUBMITTED_NOTE)
+    }
+
     /// The hash an approval binds to: tenant, agent, action, target, steps, every artifact's
     /// name and content hash (the saved Terraform plan among them when `terraform plan` ran) and
     /// the Terraform state versions the dry runs saw. Anything that changes what runs changes

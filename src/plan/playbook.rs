@@ -75,11 +75,38 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-/// Renders a playbook: the play header (`_play.yml.j2`) and then the template's body of the play.
+/// Renders a playbook: the play header (`_play.yml.j2`) and then the template's body of the play,
+/// checked against what the two templates can produce (one play, their modules, their own
+/// expressions) before anyone runs it.
 pub fn render(name: &str, ctx: &Value) -> Result<String> {
     let mut out = render_one(HEADER, ctx)?;
     out.push_str(&render_one(name, ctx)?);
+    let source = format!("{}\n{}", source_of(HEADER)?, source_of(name)?);
+    let modules = modules_of(&source);
+    let modules: Vec<&str> = modules.iter().map(String::as_str).collect();
+    super::verify::check_playbook(name, &out, &source, &modules)?;
     Ok(out)
+}
+
+fn source_of(name: &str) -> Result<&'static str> {
+    ANSIBLE_TEMPLATES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, src)| *src)
+        .ok_or_else(|| Error::input(format!("no playbook template {name}")))
+}
+
+/// The modules a template's tasks call (`ansible.builtin.NAME:` at the start of a task line).
+fn modules_of(source: &str) -> Vec<String> {
+    static MODULE: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"(?m)^\s*(?:-\s+)?(ansible\.builtin\.[a-z_]+):").ok());
+    let mut out: Vec<String> = MODULE
+        .as_ref()
+        .map(|re| re.captures_iter(source).map(|c| c[1].to_string()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out.dedup();
+    out
 }
 
 const HEADER: &str = "ansible/_play.yml.j2";
@@ -114,9 +141,26 @@ pub fn yaml(v: &serde_json::Value) -> String {
     }
 }
 
-/// A string scalar as [`yaml`] writes it.
+/// A string scalar as [`yaml`] writes it: double-quoted, with every character YAML or a reader
+/// could take for something else escaped (controls, NEL, the Unicode line and paragraph
+/// separators, bidi controls: YAML 1.1 parsers such as Ansible's read U+0085, U+2028 and U+2029
+/// as line breaks).
 pub fn yaml_str(s: &str) -> String {
-    let quoted = serde_json::Value::String(s.to_string()).to_string();
+    let mut quoted = String::with_capacity(s.len() + 2);
+    quoted.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            c if c.is_control() || super::verify::is_hidden(c) => {
+                quoted.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
     if s.contains('{') {
         format!("!unsafe {quoted}")
     } else {
@@ -131,10 +175,17 @@ fn yaml_filter(v: Value) -> std::result::Result<String, minijinja::Error> {
     Ok(yaml(&json))
 }
 
-/// Text for a `#` comment line: one line, no control characters.
+/// Text for a `#` comment line: one line, no control or hidden characters (YAML 1.1 ends a
+/// comment at U+0085, U+2028 and U+2029 too).
 fn comment(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || super::verify::is_hidden(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

@@ -98,7 +98,7 @@ pub fn hcl_string(s: &str) -> String {
                 out.push(c);
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+            c if (c as u32) < 0x20 || super::verify::is_hidden(c) => {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             }
             c => out.push(c),
@@ -130,6 +130,7 @@ mod tests {
         );
         assert_eq!(hcl_string("%{ if x }"), r#""%%{ if x }""#);
         assert_eq!(hcl_string("\u{8}"), r#""\u0008""#);
+        assert_eq!(hcl_string("a\u{2028}b\u{202e}"), r#""a\u2028b\u202e""#);
     }
 
     #[test]

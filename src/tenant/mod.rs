@@ -79,6 +79,9 @@ pub struct PolicyConfig {
     pub ssm_allowed_commands: Vec<String>,
     /// Starter rules this tenant switched off (rule ids); recorded in every plan's gates.
     pub disabled_rules: Vec<String>,
+    /// Let hand-written Terraform and playbooks run where the host has no filesystem sandbox
+    /// (no Landlock). Off: they are refused there; generated artifacts always run.
+    pub allow_unsandboxed_runs: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

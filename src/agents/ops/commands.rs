@@ -44,6 +44,9 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     if command.is_empty() {
         return Err(Error::input("the command is empty"));
     }
+    let words = command_words(command)?;
+    let command = words.join(" ");
+    let command = command.as_str();
     let sel = Selector::from_intent(req.intent);
     if sel.is_empty() {
         return Err(Error::input(format!(
@@ -536,4 +539,34 @@ fn report_lines(sink: Sink<'_>, inv: &Invocation, log: &mut String) {
             line: format!("{} | ({}, no output)", inv.id, inv.status),
         });
     }
+}
+
+/// A command for `AWS-RunShellScript` as plain words: the shell that runs it on the instance must
+/// see exactly what the approver saw, so every word is made of characters no shell gives a
+/// meaning to (no quotes, `$`, globs, redirections, separators, backslashes or controls). The
+/// policy's allow list then judges the first words.
+pub fn command_words(command: &str) -> Result<Vec<String>> {
+    let words: Vec<String> = command
+        .split([' ', '\t'])
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._/:=@%+,-".contains(c);
+    for w in &words {
+        if let Some(bad) = w.chars().find(|c| !plain(*c)) {
+            return Err(Error::input(format!(
+                "the command `{}` holds {}: commands run through SSM are plain words (letters, digits and . _ / : = @ % + , -), so that the shell on the instance runs exactly what was approved; put anything more in a script on the instance and run that",
+                crate::redact::redact(command),
+                match bad {
+                    c if c.is_control() || crate::plan::verify::is_hidden(c) =>
+                        format!("the hidden character U+{:04X}", c as u32),
+                    c => format!("'{c}'"),
+                }
+            )));
+        }
+    }
+    if words.is_empty() {
+        return Err(Error::input("the command is empty"));
+    }
+    Ok(words)
 }
