@@ -211,12 +211,15 @@ pub fn to_csv(findings: &[Finding]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(CSV_COLUMNS).map_err(err)?;
     for f in findings {
-        w.write_record([
+        let score = f.risk_score.to_string();
+        // Names and details come from AWS (an IAM user may be called `=cmd|...`): cells a
+        // spreadsheet shows as text.
+        let row = [
             f.uid.as_str(),
             &f.check_id,
             &f.title,
             f.severity.as_str(),
-            &f.risk_score.to_string(),
+            &score,
             f.status.as_str(),
             &f.detail,
             &f.resource_uid,
@@ -226,8 +229,10 @@ pub fn to_csv(findings: &[Finding]) -> Result<Vec<u8>> {
             &f.source,
             &f.remediation.text,
             f.remediation.request.as_deref().unwrap_or(""),
-        ])
-        .map_err(err)?;
+        ]
+        .map(crate::sanitize::csv_cell);
+        w.write_record(row.iter().map(|c| c.as_bytes()))
+            .map_err(err)?;
     }
     w.into_inner()
         .map_err(|e| Error::input(format!("the findings cannot be written as CSV: {e}")))
