@@ -529,9 +529,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             match deck.request_with(&text.join(" "), &opts, &progress)? {
                 Answer::Plan(rec) => {
                     if export.is_some() {
-                        errln!(
-                            "note: --export writes a report's files; this request made a plan"
-                        );
+                        errln!("note: --export writes a report's files; this request made a plan");
                     }
                     print_plan_outcome(&rec, json_out)
                 }
@@ -570,7 +568,12 @@ pub fn run(cli: Cli) -> Result<u8> {
             } else {
                 outln!(
                     "{:<13} {:<11} {:<8} {:<10} {:>10}  {:<19} SUMMARY",
-                    "PLAN", "STATE", "RISK", "REQUESTER", "$/MONTH", "CREATED"
+                    "PLAN",
+                    "STATE",
+                    "RISK",
+                    "REQUESTER",
+                    "$/MONTH",
+                    "CREATED"
                 );
                 for r in &plans {
                     outln!(
@@ -1283,7 +1286,8 @@ fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
                     ),
                     None => outln!(
                         "{} now acts with the base credentials in tenant {}",
-                        deck.identity.user, deck.tenant.name
+                        deck.identity.user,
+                        deck.tenant.name
                     ),
                 }
             }
@@ -1351,8 +1355,8 @@ fn classify(batch: Option<&str>, text: &[String], json_out: bool) -> Result<u8> 
     let text = text.join(" ");
     let intent = intent::parse(&text).map_err(|e| Error::input(e.to_string()))?;
     if json_out {
-        let v = crate::sanitize::to_json_line(&intent)
-            .map_err(|e| Error::io("encoding", e.into()))?;
+        let v =
+            crate::sanitize::to_json_line(&intent).map_err(|e| Error::io("encoding", e.into()))?;
         outln!("{v}");
     } else {
         let v = serde_json::to_value(&intent).unwrap_or_default();
@@ -1407,7 +1411,10 @@ fn classify_batch(mut reader: Box<dyn BufRead>, json_out: bool) -> Result<u8> {
             }
         };
         if json_out {
-            outln!("{}", crate::sanitize::to_json_line(&value).unwrap_or_default());
+            outln!(
+                "{}",
+                crate::sanitize::to_json_line(&value).unwrap_or_default()
+            );
         } else {
             outln!("{}", human_intent_line(&line, &value));
         }
@@ -1548,7 +1555,9 @@ fn print_plan(rec: &PlanRecord) {
     );
     outln!(
         "cost      ${:.2}/month  ({}, prices of {})",
-        p.cost.monthly_usd, p.cost.source, p.cost.price_date
+        p.cost.monthly_usd,
+        p.cost.source,
+        p.cost.price_date
     );
     for l in &p.cost.lines {
         outln!("            {:<42} ${:>9.2}", l.item, l.monthly_usd);
@@ -1585,7 +1594,11 @@ fn print_plan(rec: &PlanRecord) {
         for h in &d.hosts {
             outln!(
                 "            {:<24} ok={} changed={} failed={} unreachable={}",
-                h.host, h.ok, h.changed, h.failed, h.unreachable
+                h.host,
+                h.ok,
+                h.changed,
+                h.failed,
+                h.unreachable
             );
         }
         outln!("            approval binds: {}", d.binds);
@@ -1780,7 +1793,13 @@ fn print_audit_table(records: &[AuditRecord]) {
     }
     outln!(
         "{:>6}  {:<24} {:<10} {:<17} {:<10} {:<8} {:<13} MESSAGE",
-        "SEQ", "TIME", "USER", "EVENT", "STATUS", "AGENT", "PLAN"
+        "SEQ",
+        "TIME",
+        "USER",
+        "EVENT",
+        "STATUS",
+        "AGENT",
+        "PLAN"
     );
     for r in records {
         let e = &r.event;

@@ -205,7 +205,7 @@ fn is_plain_number(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn is_borrowed(c: &Cow<'_, str>) -> bool {
+    fn is_borrowed(c: Cow<'_, str>) -> bool {
         matches!(c, Cow::Borrowed(_))
     }
 
@@ -217,13 +217,13 @@ mod tests {
             "naïve café · 東京 → ✓ 👍",
             "a\tb",
         ] {
-            assert!(is_borrowed(&terminal(s)), "{s:?}");
+            assert!(is_borrowed(terminal(s)), "{s:?}");
             assert_eq!(terminal(s), s);
         }
-        assert!(is_borrowed(&terminal("two\nlines\r\n")));
-        assert!(is_borrowed(&line("one line, ünïcode")));
-        assert!(is_borrowed(&csv_cell("web-demo")));
-        assert!(is_borrowed(&json(r#"{"a":"b ü"}"#)));
+        assert!(is_borrowed(terminal("two\nlines\r\n")));
+        assert!(is_borrowed(line("one line, ünïcode")));
+        assert!(is_borrowed(csv_cell("web-demo")));
+        assert!(is_borrowed(json(r#"{"a":"b ü"}"#)));
     }
 
     #[test]
@@ -280,9 +280,9 @@ mod tests {
     #[test]
     fn joiners_stay_only_between_visible_non_ascii() {
         let family = "👨\u{200d}👩\u{200d}👧";
-        assert!(is_borrowed(&terminal(family)));
+        assert!(is_borrowed(terminal(family)));
         let persian = "می\u{200c}خواهم";
-        assert!(is_borrowed(&terminal(persian)));
+        assert!(is_borrowed(terminal(persian)));
         assert_eq!(terminal("p-ab\u{200d}cd"), "p-ab\\u{200d}cd");
         assert_eq!(terminal("\u{200c}"), "\\u{200c}");
         assert_eq!(terminal("é\u{200d}"), "é\\u{200d}");
@@ -308,7 +308,7 @@ mod tests {
         assert_eq!(csv_cell("a=b"), "a=b");
         assert_eq!(csv_cell("ok\u{202e}"), "ok\\u{202e}");
         for n in ["-12.50", "+3", "0.25", "-7"] {
-            assert!(is_borrowed(&csv_cell(n)), "{n}");
+            assert!(is_borrowed(csv_cell(n)), "{n}");
         }
         for not_number in ["-", "-.5", "-1.", "-1e5", "-1.2.3"] {
             assert!(csv_cell(not_number).starts_with('\''), "{not_number}");
@@ -321,7 +321,14 @@ mod tests {
             "m": "x\u{1b}[2J\u{9b}1m\u{2028}\u{202e}\u{7f}\u{e0041}ü"
         });
         let text = to_json_pretty(&value).unwrap();
-        for bad in ['\u{1b}', '\u{9b}', '\u{2028}', '\u{202e}', '\u{7f}', '\u{e0041}'] {
+        for bad in [
+            '\u{1b}',
+            '\u{9b}',
+            '\u{2028}',
+            '\u{202e}',
+            '\u{7f}',
+            '\u{e0041}',
+        ] {
             assert!(!text.contains(bad), "U+{:04X} in {text}", bad as u32);
         }
         assert!(text.contains("\\u2028") && text.contains("\\u009b"));
@@ -331,6 +338,9 @@ mod tests {
         assert_eq!(back, value);
         let one = to_json_line(&value).unwrap();
         assert!(!one.contains('\n'));
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&one).unwrap(), value);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&one).unwrap(),
+            value
+        );
     }
 }

@@ -280,6 +280,62 @@ fn hostile_batch_lines_print_as_text() {
     }
 }
 
+#[test]
+fn mcp_text_content_holds_escapes_not_controls() {
+    let home = home();
+    let ask = home
+        .cmd()
+        .args(["--json", "ask", &request()])
+        .output()
+        .unwrap();
+    let id = plan_id(&ask.stdout);
+    let call = |n: u64, tool: &str, args: serde_json::Value| {
+        serde_json::json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                           "params": {"name": tool, "arguments": args}})
+    };
+    let messages = [
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "hostile-output-test", "version": "1"}}}),
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        call(
+            2,
+            "show_plan",
+            serde_json::json!({"plan_id": id, "artifacts": true}),
+        ),
+        call(3, "audit_search", serde_json::json!({})),
+        call(4, "explain", serde_json::json!({"text": request()})),
+        call(
+            5,
+            "show_plan",
+            serde_json::json!({"plan_id": format!("p-{HOSTILE}")}),
+        ),
+    ];
+    let input: String = messages.iter().map(|m| format!("{m}\n")).collect();
+    let out = home.cmd().arg("mcp").write_stdin(input).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut answered = 0;
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let Some(n) = v["id"].as_u64().filter(|n| *n >= 2) else {
+            continue;
+        };
+        // What an MCP client shows a person: the decoded text of each content block.
+        for block in v["result"]["content"].as_array().unwrap() {
+            let text = block["text"].as_str().unwrap();
+            assert_clean(&format!("MCP answer {n}"), text.as_bytes());
+            if n != 4 {
+                assert!(
+                    text.contains(r"\u001b[2J") || text.contains(r"\u{1b}[2J"),
+                    "{n}: {text}"
+                );
+            }
+        }
+        answered += 1;
+    }
+    assert_eq!(answered, 4);
+}
+
 fn key(app: &mut App, code: KeyCode) {
     app.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
         code,
@@ -340,7 +396,11 @@ fn console_frames_hold_no_controls_or_bidi_after_a_hostile_request() {
 
         app.update(Action::FocusApprovals);
         assert!(
-            app.run_until(WAIT, |a| a.approvals.plans.iter().any(|r| r.plan.plan_id == id))
+            app.run_until(WAIT, |a| a
+                .approvals
+                .plans
+                .iter()
+                .any(|r| r.plan.plan_id == id))
                 .await
         );
         assert_eq!(app.focus, Pane::Approvals);

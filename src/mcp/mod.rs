@@ -342,10 +342,9 @@ impl ServerHandler for OpsdeckMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> std::result::Result<ListResourcesResult, ErrorData> {
-        let plans = self
-            .blocking(|d| d.plans(None))
-            .await
-            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let plans = self.blocking(|d| d.plans(None)).await.map_err(|e| {
+            ErrorData::internal_error(crate::sanitize::line(&e.to_string()).into_owned(), None)
+        })?;
         let mut items = vec![
             Resource::new("opsdeck://audit/recent", "recent audit events")
                 .with_description(format!(
@@ -378,7 +377,9 @@ impl ServerHandler for OpsdeckMcp {
         let text = self
             .blocking(move |d| read_uri(d, &uri))
             .await
-            .map_err(|e| ErrorData::invalid_params(crate::sanitize::line(&e.to_string()).into_owned(), None))?;
+            .map_err(|e| {
+                ErrorData::invalid_params(crate::sanitize::line(&e.to_string()).into_owned(), None)
+            })?;
         Ok(ReadResourceResult::new(vec![ResourceContents::text(text, request.uri)]).into())
     }
 }

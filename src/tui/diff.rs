@@ -248,7 +248,11 @@ mod tests {
         let texts: Vec<&str> = d.rows[1..].iter().map(|r| r.text.as_str()).collect();
         assert_eq!(
             texts,
-            vec!["@@ -1,0 +1,2 @@", "tags = \"\\u{1b}]0;x\\u{7}\\u{202e}\"", "\tok"]
+            vec![
+                "@@ -1,0 +1,2 @@",
+                "tags = \"\\u{1b}]0;x\\u{7}\\u{202e}\"",
+                "\tok"
+            ]
         );
     }
 }

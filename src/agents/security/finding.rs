@@ -434,6 +434,22 @@ mod tests {
     }
 
     #[test]
+    fn csv_cells_from_aws_names_are_text() {
+        let mut f = sample("iam_user_mfa", Severity::High, 0, Status::Fail);
+        f.resource_name = "=HYPERLINK(\"http://127.0.0.1:1\")".into();
+        f.detail = "user \u{1b}[2J\u{202e}x".into();
+        let csv = String::from_utf8(to_csv(std::slice::from_ref(&f)).unwrap()).unwrap();
+        let row = csv::Reader::from_reader(csv.as_bytes())
+            .records()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&row[9], "'=HYPERLINK(\"http://127.0.0.1:1\")");
+        assert_eq!(&row[6], "user \\u{1b}[2J\\u{202e}x");
+        assert_eq!(&row[4], f.risk_score.to_string());
+    }
+
+    #[test]
     fn report_orders_failing_riskiest_first() {
         let r = report(
             vec![
