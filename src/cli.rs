@@ -15,6 +15,26 @@ use crate::error::{Error, Result};
 use crate::intent;
 use crate::pipeline::{Answer, Deck, OpenOptions, ReportRecord, RequestOptions, Submission};
 
+/// `println!` for human-readable output. Every line the CLI prints may hold request, plan,
+/// store or AWS text, so the whole line goes through [`crate::sanitize::line`]: controls, bidi
+/// and invisible characters print as visible `\u{..}` escapes, and data cannot start a line of
+/// its own. Multi-line blocks go through [`print_block`].
+macro_rules! outln {
+    () => {
+        println!()
+    };
+    ($($arg:tt)*) => {
+        println!("{}", $crate::sanitize::line(&format!($($arg)*)))
+    };
+}
+
+/// `eprintln!` with the same rule as [`outln!`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::sanitize::line(&format!($($arg)*)))
+    };
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "opsdeck",
@@ -436,11 +456,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             return;
         }
         match e {
-            AgentEvent::Progress { message, .. } => eprintln!("· {message}"),
-            AgentEvent::Output { line, .. } => eprintln!("  {line}"),
+            AgentEvent::Progress { message, .. } => errln!("· {message}"),
+            AgentEvent::Output { line, .. } => errln!("  {line}"),
             AgentEvent::Result { output, .. } => {
                 for l in output.to_text() {
-                    println!("{l}");
+                    outln!("{l}");
                 }
             }
             AgentEvent::Failed { .. }
@@ -464,7 +484,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             if json_out {
                 print_json(&v)?;
             } else {
-                println!(
+                outln!(
                     "routed to {} / {} (confidence {}{})",
                     v["agents"]
                         .as_array()
@@ -479,7 +499,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                     if intent.low_confidence { ", LOW" } else { "" }
                 );
                 for r in v["routed_by"].as_array().into_iter().flatten() {
-                    println!(
+                    outln!(
                         "  {:<16} {}",
                         r["word"].as_str().unwrap_or(""),
                         r["means"].as_str().unwrap_or("")
@@ -492,10 +512,10 @@ pub fn run(cli: Cli) -> Result<u8> {
                         .flatten()
                         .filter_map(|x| x.as_str())
                         .collect();
-                    println!("  {:<16} = {} (from \"{}\")", k, p["value"], from.join(" "));
+                    outln!("  {:<16} = {} (from \"{}\")", k, p["value"], from.join(" "));
                 }
                 for n in &intent.notes {
-                    println!("  note: {n}");
+                    outln!("  note: {n}");
                 }
             }
             Ok(0)
@@ -509,9 +529,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             match deck.request_with(&text.join(" "), &opts, &progress)? {
                 Answer::Plan(rec) => {
                     if export.is_some() {
-                        eprintln!(
-                            "note: --export writes a report's files; this request made a plan"
-                        );
+                        errln!("note: --export writes a report's files; this request made a plan");
                     }
                     print_plan_outcome(&rec, json_out)
                 }
@@ -546,14 +564,19 @@ pub fn run(cli: Cli) -> Result<u8> {
             if json_out {
                 print_json(&plans)?;
             } else if plans.is_empty() {
-                println!("no plans in tenant {}", deck.tenant.name);
+                outln!("no plans in tenant {}", deck.tenant.name);
             } else {
-                println!(
+                outln!(
                     "{:<13} {:<11} {:<8} {:<10} {:>10}  {:<19} SUMMARY",
-                    "PLAN", "STATE", "RISK", "REQUESTER", "$/MONTH", "CREATED"
+                    "PLAN",
+                    "STATE",
+                    "RISK",
+                    "REQUESTER",
+                    "$/MONTH",
+                    "CREATED"
                 );
                 for r in &plans {
-                    println!(
+                    outln!(
                         "{:<13} {:<11} {:<8} {:<10} {:>10.2}  {:<19} {}",
                         r.plan.plan_id,
                         r.state.as_str(),
@@ -607,7 +630,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             if json_out {
                 print_json(&rec)?;
             } else if rec.state == State::Approved {
-                println!(
+                outln!(
                     "approved plan {} by {} (bound to hash {}); run it with `opsdeck apply {}`",
                     rec.plan.plan_id,
                     deck.identity.user,
@@ -615,7 +638,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                     rec.plan.plan_id
                 );
             } else {
-                println!(
+                outln!(
                     "approval recorded: {} of {} for plan {}",
                     rec.approvals.len(),
                     rec.required_approvals,
@@ -629,7 +652,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             if json_out {
                 print_json(&rec)?;
             } else {
-                println!("rejected plan {}: {reason}", rec.plan.plan_id);
+                outln!("rejected plan {}: {reason}", rec.plan.plan_id);
             }
             Ok(0)
         }
@@ -653,7 +676,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             if json_out {
                 print_json(&report)?;
             } else {
-                println!(
+                outln!(
                     "plan {} {}{}; log: {}",
                     report.plan_id,
                     report.state.as_str(),
@@ -674,7 +697,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 print_json(&tenants)?;
             } else {
                 for t in tenants {
-                    println!("{}", t.name);
+                    outln!("{}", t.name);
                 }
             }
             Ok(0)
@@ -685,7 +708,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             } else {
                 let text = toml::to_string(&deck.tenant)
                     .map_err(|e| Error::input(format!("cannot encode settings: {e}")))?;
-                print!("{text}");
+                print_block(&text);
             }
             Ok(0)
         }
@@ -701,7 +724,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             if json_out {
                 print_json(&t)?;
             } else {
-                println!("settings of tenant {} replaced", t.name);
+                outln!("settings of tenant {} replaced", t.name);
             }
             Ok(0)
         }
@@ -722,7 +745,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 v["otpauth_uri"] = json!(e.otpauth_uri);
                 print_json(&v)?;
             } else {
-                println!(
+                outln!(
                     "registered {} in tenant {} as {}",
                     e.user.name,
                     deck.tenant.name,
@@ -733,11 +756,14 @@ pub fn run(cli: Cli) -> Result<u8> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
-                println!(
-                    "\nScan this with an authenticator app (shown once; it is the user's second factor):\n"
+                outln!();
+                outln!(
+                    "Scan this with an authenticator app (shown once; it is the user's second factor):"
                 );
-                println!("{}", crate::tenant::mfa::qr(&e.otpauth_uri));
-                println!("secret: {}\nuri:    {}", e.secret, e.otpauth_uri);
+                outln!();
+                print_block(&format!("{}\n", crate::tenant::mfa::qr(&e.otpauth_uri)));
+                outln!("secret: {}", e.secret);
+                outln!("uri:    {}", e.otpauth_uri);
             }
             Ok(0)
         }
@@ -747,13 +773,13 @@ pub fn run(cli: Cli) -> Result<u8> {
                 let v: Vec<_> = users.iter().map(|u| u.public()).collect();
                 print_json(&v)?;
             } else if users.is_empty() {
-                println!(
+                outln!(
                     "tenant {} has no registered users: anyone may ask, nobody can approve yet (`opsdeck users add NAME --role admin`)",
                     deck.tenant.name
                 );
             } else {
                 for u in users {
-                    println!(
+                    outln!(
                         "{:<20} {:<28} {}",
                         u.name,
                         u.roles
@@ -773,7 +799,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 print_json(&files)?;
             } else {
                 for f in files {
-                    println!("{f}");
+                    outln!("{f}");
                 }
             }
             Ok(0)
@@ -785,9 +811,9 @@ pub fn run(cli: Cli) -> Result<u8> {
                 print_json(&results)?;
             } else {
                 for r in results.iter().filter(|r| !r.passed) {
-                    println!("FAIL {} {}: {}", r.file, r.test, r.detail);
+                    outln!("FAIL {} {}: {}", r.file, r.test, r.detail);
                 }
-                println!("{} passed, {} failed", results.len() - failed, failed);
+                outln!("{} passed, {} failed", results.len() - failed, failed);
             }
             Ok(if failed == 0 { 0 } else { 1 })
         }
@@ -800,7 +826,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
             deck.put_policy(&name, &text, totp.as_deref())?;
             if !json_out {
-                println!("policy {name} is in force for tenant {}", deck.tenant.name);
+                outln!("policy {name} is in force for tenant {}", deck.tenant.name);
             }
             Ok(0)
         }
@@ -814,7 +840,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 ));
             }
             if !json_out {
-                println!("policy {name} removed");
+                outln!("policy {name} removed");
             }
             Ok(0)
         }
@@ -823,7 +849,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             if json_out {
                 print_json(&t)?;
             } else {
-                println!("created tenant {}", t.name);
+                outln!("created tenant {}", t.name);
             }
             Ok(0)
         }
@@ -850,10 +876,10 @@ fn stacks(deck: &Deck, command: Option<StacksCommand>, json_out: bool) -> Result
                     .collect();
                 print_json(&v)?;
             } else if stacks.is_empty() {
-                println!("no stacks in tenant {}", deck.tenant.name);
+                outln!("no stacks in tenant {}", deck.tenant.name);
             } else {
                 for (s, l) in stacks.into_iter().zip(locks) {
-                    println!(
+                    outln!(
                         "{:<26} {:<10} {:<16} last plan {}{}",
                         s.name,
                         format!("{:?}", s.status).to_lowercase(),
@@ -872,22 +898,22 @@ fn stacks(deck: &Deck, command: Option<StacksCommand>, json_out: bool) -> Result
                 print_json(&d)?;
                 return Ok(0);
             }
-            println!("stack     {name}");
+            outln!("stack     {name}");
             match &d.record {
                 Some(r) => {
-                    println!(
+                    outln!(
                         "status    {}  (last applied by plan {} at {})",
                         format!("{:?}", r.status).to_lowercase(),
                         r.last_applied_plan,
                         r.updated_at
                     );
                     if let Some(region) = &r.region {
-                        println!("region    {region}");
+                        outln!("region    {region}");
                     }
                 }
-                None => println!("status    never applied"),
+                None => outln!("status    never applied"),
             }
-            println!(
+            outln!(
                 "state     {}",
                 d.state
                     .as_ref()
@@ -898,13 +924,13 @@ fn stacks(deck: &Deck, command: Option<StacksCommand>, json_out: bool) -> Result
                     ))
             );
             match &d.lock {
-                Some(l) => println!("lock      held: {}", l.describe()),
-                None => println!("lock      free"),
+                Some(l) => outln!("lock      held: {}", l.describe()),
+                None => outln!("lock      free"),
             }
             if !d.resources.is_empty() {
-                println!("resources");
+                outln!("resources");
                 for r in &d.resources {
-                    println!("  {r}");
+                    outln!("  {r}");
                 }
             }
             Ok(0)
@@ -924,7 +950,7 @@ fn stacks(deck: &Deck, command: Option<StacksCommand>, json_out: bool) -> Result
             if json_out {
                 print_json(&held)?;
             } else {
-                println!(
+                outln!(
                     "lock of stack {name} broken (it was held by the {}); recorded in the audit trail",
                     held.describe()
                 );
@@ -943,7 +969,7 @@ fn backend(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8
             .iter()
             .filter(|f| f.status != crate::store::aws::provision::Status::Ok)
         {
-            println!(
+            outln!(
                 "{:<8} {:<40} {:<24} {}",
                 f.status.as_str(),
                 f.resource,
@@ -963,7 +989,7 @@ fn backend(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8
                     .iter()
                     .filter(|f| f.status != crate::store::aws::provision::Status::Ok)
                     .count();
-                println!(
+                outln!(
                     "shared backend ready at {} ({} aspects of 6 tables and 3 buckets checked, {changed} changed)",
                     crate::store::Store::location(&store),
                     findings.len()
@@ -979,7 +1005,7 @@ fn backend(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8
                 print_json(&json!({"findings": findings, "journal": health}))?;
             } else {
                 print_findings(&findings);
-                println!(
+                outln!(
                     "{} · this machine's journal: {} queued, {} refused{}",
                     if problems == 0 {
                         format!(
@@ -1006,7 +1032,7 @@ fn backend(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8
             if json_out {
                 print_json(&report)?;
             } else {
-                println!(
+                outln!(
                     "flushed {} audit events and {} artifacts ({} already there); {} still queued, {} refused",
                     report.events,
                     report.artifacts,
@@ -1021,14 +1047,14 @@ fn backend(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8
             let local = crate::store::LocalStore::open(&paths.data)?;
             let done = crate::store::migrate::local_to_aws(&local, &store, &only, &mut |line| {
                 if !json_out {
-                    eprintln!("· {line}");
+                    errln!("· {line}");
                 }
             })?;
             if json_out {
                 print_json(&done)?;
             } else {
                 for m in &done {
-                    println!(
+                    outln!(
                         "tenant {}: {} audit records ({} copied now), head {}; {} artifacts, {} plans",
                         m.tenant,
                         m.records,
@@ -1059,13 +1085,13 @@ fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
         if json_out {
             return print_json(c);
         }
-        println!("configuration {} (tenant {})", c.name, c.tenant);
-        println!("  account      {}", c.account());
-        println!("  role         {}", c.role_arn);
+        outln!("configuration {} (tenant {})", c.name, c.tenant);
+        outln!("  account      {}", c.account());
+        outln!("  role         {}", c.role_arn);
         if let Some(e) = &c.external_id {
-            println!("  external id  {e}");
+            outln!("  external id  {e}");
         }
-        println!(
+        outln!(
             "  regions      {}",
             if c.regions.is_empty() {
                 "any (tenant default)".to_string()
@@ -1074,27 +1100,27 @@ fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
             }
         );
         if let Some(v) = &c.vpc.vpc_id {
-            println!("  vpc          {v}");
+            outln!("  vpc          {v}");
         }
         if !c.vpc.subnet_ids.is_empty() {
-            println!("  subnets      {}", c.vpc.subnet_ids.join(", "));
+            outln!("  subnets      {}", c.vpc.subnet_ids.join(", "));
         }
         if !c.vpc.security_group_ids.is_empty() {
-            println!("  groups       {}", c.vpc.security_group_ids.join(", "));
+            outln!("  groups       {}", c.vpc.security_group_ids.join(", "));
         }
         if c.vpc.private_only {
-            println!("  private only yes");
+            outln!("  private only yes");
         }
         for (k, v) in &c.tags {
-            println!("  tag          {k}={v}");
+            outln!("  tag          {k}={v}");
         }
         if c.budget_usd > 0.0 {
-            println!("  budget       ${:.2}/month", c.budget_usd);
+            outln!("  budget       ${:.2}/month", c.budget_usd);
         }
         if !c.description.is_empty() {
-            println!("  description  {}", c.description);
+            outln!("  description  {}", c.description);
         }
-        println!("  changed      {} by {}", c.updated_at, c.updated_by);
+        outln!("  changed      {} by {}", c.updated_at, c.updated_by);
         Ok(())
     };
     match cmd {
@@ -1126,7 +1152,7 @@ fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
             if json_out {
                 print_json(&c)?;
             } else {
-                println!(
+                outln!(
                     "added configuration {} (account {}) to tenant {}; act through it with `opsdeck configs use {}`",
                     c.name,
                     c.account(),
@@ -1144,7 +1170,7 @@ fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
             if json_out {
                 print_json(&json!({"configs": all, "selected": selected}))?;
             } else if all.is_empty() {
-                println!(
+                outln!(
                     "tenant {} has no AWS configurations: opsdeck acts with the base credentials (`opsdeck configs add NAME --role-arn ...`)",
                     deck.tenant.name
                 );
@@ -1157,7 +1183,7 @@ fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
                     } else {
                         " "
                     };
-                    println!(
+                    outln!(
                         "{mark} {:<20} {:<14} {:<28} {}",
                         c.name,
                         c.account(),
@@ -1238,7 +1264,7 @@ fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
             if json_out {
                 print_json(&json!({"removed": name}))?;
             } else {
-                println!(
+                outln!(
                     "removed configuration {name} from tenant {}",
                     deck.tenant.name
                 );
@@ -1251,16 +1277,17 @@ fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
                 print_json(&json!({"selected": chosen.as_ref().map(|c| &c.name)}))?;
             } else {
                 match chosen {
-                    Some(c) => println!(
+                    Some(c) => outln!(
                         "{} now acts through configuration {} (account {}) in tenant {}",
                         deck.identity.user,
                         c.name,
                         c.account(),
                         deck.tenant.name
                     ),
-                    None => println!(
+                    None => outln!(
                         "{} now acts with the base credentials in tenant {}",
-                        deck.identity.user, deck.tenant.name
+                        deck.identity.user,
+                        deck.tenant.name
                     ),
                 }
             }
@@ -1271,7 +1298,7 @@ fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
             if json_out {
                 print_json(&who)?;
             } else {
-                println!(
+                outln!(
                     "{} → account {} as {}",
                     who.configuration.as_deref().unwrap_or("base credentials"),
                     who.account,
@@ -1287,32 +1314,29 @@ fn configs(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
 /// Terraform plan is binary: its `show -json` (kept beside it) is what is printed for it.
 fn print_artifacts(files: &[(crate::plan::ArtifactRef, Vec<u8>)]) -> Result<()> {
     let many = files.len() > 1;
-    let mut out = std::io::stdout().lock();
     for (a, bytes) in files {
         if a.kind.is_binary() {
-            writeln!(
-                out,
+            outln!(
                 "# file: {} (binary saved plan, {} bytes, sha256 {}; printed as its JSON below)",
                 a.name,
                 bytes.len(),
                 a.sha256
-            )
-            .map_err(stdout_err)?;
+            );
             continue;
         }
         if many {
-            writeln!(out, "# file: {}", a.name).map_err(stdout_err)?;
+            outln!("# file: {}", a.name);
         }
-        out.write_all(bytes).map_err(stdout_err)?;
+        // Artifacts carry request values; on a terminal they are text like everything else.
+        print_block(&String::from_utf8_lossy(bytes));
         if many && !bytes.ends_with(b"\n") && !bytes.is_empty() {
-            writeln!(out).map_err(stdout_err)?;
+            outln!();
         }
     }
     Ok(())
 }
 
 fn classify(batch: Option<&str>, text: &[String], json_out: bool) -> Result<u8> {
-    let mut out = std::io::stdout().lock();
     if let Some(path) = batch {
         if !text.is_empty() {
             return Err(Error::input(
@@ -1326,41 +1350,76 @@ fn classify(batch: Option<&str>, text: &[String], json_out: bool) -> Result<u8> 
                 |e| Error::io(format!("opening batch file {path}"), e),
             )?))
         };
-        let mut failures = 0u8;
-        for (n, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| Error::io(format!("reading line {}", n + 1), e))?;
-            // One output line per input line, in order; errors are objects too.
-            let value = match intent::parse(&line) {
-                Ok(i) => serde_json::to_value(&i).unwrap_or_default(),
-                Err(e) => {
-                    failures = 1;
-                    json!({"line": n + 1, "error": e.to_string()})
-                }
-            };
-            if json_out {
-                writeln!(out, "{value}").map_err(stdout_err)?;
-            } else {
-                writeln!(out, "{}", human_intent_line(&line, &value)).map_err(stdout_err)?;
-            }
-        }
-        return Ok(failures);
+        return classify_batch(reader, json_out);
     }
     let text = text.join(" ");
     let intent = intent::parse(&text).map_err(|e| Error::input(e.to_string()))?;
     if json_out {
-        let v = serde_json::to_string(&intent).map_err(|e| Error::io("encoding", e.into()))?;
-        writeln!(out, "{v}").map_err(stdout_err)?;
+        let v =
+            crate::sanitize::to_json_line(&intent).map_err(|e| Error::io("encoding", e.into()))?;
+        outln!("{v}");
     } else {
         let v = serde_json::to_value(&intent).unwrap_or_default();
-        writeln!(out, "{}", human_intent_line(&text, &v)).map_err(stdout_err)?;
+        outln!("{}", human_intent_line(&text, &v));
         for e in &intent.evidence {
-            writeln!(out, "  {:<16} {}", e.word, e.meaning).map_err(stdout_err)?;
+            outln!("  {:<16} {}", e.word, e.meaning);
         }
         for n in &intent.notes {
-            writeln!(out, "  note: {n}").map_err(stdout_err)?;
+            outln!("  note: {n}");
         }
     }
     Ok(0)
+}
+
+/// One output line per input line, in order; a line that cannot be read as text or classified
+/// is an error object of its own and every other line is still answered.
+fn classify_batch(mut reader: Box<dyn BufRead>, json_out: bool) -> Result<u8> {
+    let mut failures = 0u8;
+    let mut buf = Vec::new();
+    for n in 1.. {
+        buf.clear();
+        let read = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(format!("reading line {n}"), e))?;
+        if read == 0 {
+            break;
+        }
+        let bytes = buf
+            .strip_suffix(b"\n")
+            .map(|b| b.strip_suffix(b"\r").unwrap_or(b))
+            .unwrap_or(&buf);
+        let (line, value) = match std::str::from_utf8(bytes) {
+            Ok(line) => (
+                line.to_string(),
+                match intent::parse(line) {
+                    Ok(i) => serde_json::to_value(&i).unwrap_or_default(),
+                    Err(e) => {
+                        failures = 1;
+                        json!({"line": n, "error": e.to_string()})
+                    }
+                },
+            ),
+            Err(e) => {
+                failures = 1;
+                (
+                    String::from_utf8_lossy(bytes).into_owned(),
+                    json!({"line": n, "error": format!(
+                        "line {n} is not UTF-8 text (invalid byte at offset {}); save the file as UTF-8",
+                        e.valid_up_to()
+                    )}),
+                )
+            }
+        };
+        if json_out {
+            outln!(
+                "{}",
+                crate::sanitize::to_json_line(&value).unwrap_or_default()
+            );
+        } else {
+            outln!("{}", human_intent_line(&line, &value));
+        }
+    }
+    Ok(failures)
 }
 
 fn human_intent_line(text: &str, v: &serde_json::Value) -> String {
@@ -1394,11 +1453,11 @@ fn print_report_outcome(r: &ReportRecord, json_out: bool) -> Result<u8> {
     if json_out {
         print_json(r)?;
     } else {
-        println!("{}", r.report.summary);
+        outln!("{}", r.report.summary);
         for n in &r.report.notes {
-            println!("note: {n}");
+            outln!("note: {n}");
         }
-        println!("report: {} (request {})", r.uri, r.request_id);
+        outln!("report: {} (request {})", r.uri, r.request_id);
     }
     Ok(0)
 }
@@ -1422,7 +1481,7 @@ fn export_report(r: &ReportRecord, dir: &std::path::Path) -> Result<()> {
         let text = crate::redact::redact(&String::from_utf8_lossy(&f.content));
         std::fs::write(dir.join(name), text).map_err(io)?;
     }
-    eprintln!(
+    errln!(
         "exported report.json{} to {}",
         r.report
             .files
@@ -1445,11 +1504,19 @@ fn print_plan_outcome(rec: &PlanRecord, json_out: bool) -> Result<u8> {
     } else {
         print_plan(rec);
         match rec.state {
-            State::Pending => println!(
-                "\nplan {} queued for approval by someone other than {}: `opsdeck --user <approver> approve {}`",
-                rec.plan.plan_id, rec.plan.requester, rec.plan.plan_id
-            ),
-            State::Rejected => println!("\nplan {} was denied by policy", rec.plan.plan_id),
+            State::Pending => {
+                outln!();
+                outln!(
+                    "plan {} queued for approval by someone other than {}: `opsdeck --user <approver> approve {}`",
+                    rec.plan.plan_id,
+                    rec.plan.requester,
+                    rec.plan.plan_id
+                );
+            }
+            State::Rejected => {
+                outln!();
+                outln!("plan {} was denied by policy", rec.plan.plan_id);
+            }
             _ => {}
         }
     }
@@ -1458,10 +1525,10 @@ fn print_plan_outcome(rec: &PlanRecord, json_out: bool) -> Result<u8> {
 
 fn print_plan(rec: &PlanRecord) {
     let p = &rec.plan;
-    println!("plan      {}", p.plan_id);
-    println!("summary   {}", p.summary);
-    println!("request   {}", p.request);
-    println!(
+    outln!("plan      {}", p.plan_id);
+    outln!("summary   {}", p.summary);
+    outln!("request   {}", p.request);
+    outln!(
         "agent     {} / {}  (confidence {:.2}{})",
         p.agents
             .iter()
@@ -1472,12 +1539,12 @@ fn print_plan(rec: &PlanRecord) {
         p.intent.confidence,
         if p.intent.low_confidence { ", LOW" } else { "" }
     );
-    println!(
+    outln!(
         "state     {}  (requested by {})",
         rec.state.as_str(),
         p.requester
     );
-    println!(
+    outln!(
         "risk      {}{}",
         p.risk.as_str(),
         if p.risk_reasons.is_empty() {
@@ -1486,33 +1553,35 @@ fn print_plan(rec: &PlanRecord) {
             format!(": {}", p.risk_reasons.join("; "))
         }
     );
-    println!(
+    outln!(
         "cost      ${:.2}/month  ({}, prices of {})",
-        p.cost.monthly_usd, p.cost.source, p.cost.price_date
+        p.cost.monthly_usd,
+        p.cost.source,
+        p.cost.price_date
     );
     for l in &p.cost.lines {
-        println!("            {:<42} ${:>9.2}", l.item, l.monthly_usd);
+        outln!("            {:<42} ${:>9.2}", l.item, l.monthly_usd);
     }
     for n in &p.cost.notes {
-        println!("            note: {n}");
+        outln!("            note: {n}");
     }
-    println!("hash      {}", p.content_hash);
-    println!("gates");
+    outln!("hash      {}", p.content_hash);
+    outln!("gates");
     for g in &p.gates {
-        println!("  {:<5} {:<22} {}", g.result.as_str(), g.rule, g.reason);
+        outln!("  {:<5} {:<22} {}", g.result.as_str(), g.rule, g.reason);
     }
     if p.steps.len() > 1
         || p.steps
             .iter()
             .any(|s| matches!(s.kind, crate::plan::StepKind::Ansible { .. }))
     {
-        println!("steps");
+        outln!("steps");
         for (n, s) in p.steps.iter().enumerate() {
-            println!("  {}. {}  [{}]", n + 1, s.description, s.tool_line());
+            outln!("  {}. {}  [{}]", n + 1, s.description, s.tool_line());
         }
     }
     for d in &p.dry_runs {
-        println!(
+        outln!(
             "dry run   step {}: {} {}: {}",
             d.step,
             d.tool,
@@ -1520,18 +1589,22 @@ fn print_plan(rec: &PlanRecord) {
             d.summary
         );
         for n in &d.notes {
-            println!("            note: {n}");
+            outln!("            note: {n}");
         }
         for h in &d.hosts {
-            println!(
+            outln!(
                 "            {:<24} ok={} changed={} failed={} unreachable={}",
-                h.host, h.ok, h.changed, h.failed, h.unreachable
+                h.host,
+                h.ok,
+                h.changed,
+                h.failed,
+                h.unreachable
             );
         }
-        println!("            approval binds: {}", d.binds);
+        outln!("            approval binds: {}", d.binds);
     }
     if !p.resources.is_empty() {
-        println!("resources");
+        outln!("resources");
     }
     for r in &p.resources {
         let sign = match r.action {
@@ -1550,23 +1623,23 @@ fn print_plan(rec: &PlanRecord) {
         } else {
             ""
         };
-        println!("  {sign} {}{count}{replaced}", r.address);
+        outln!("  {sign} {}{count}{replaced}", r.address);
     }
     if p.steps
         .iter()
         .any(|s| matches!(s.kind, crate::plan::StepKind::Aws { .. }))
     {
-        println!("steps");
+        outln!("steps");
         for (n, s) in p.steps.iter().enumerate() {
-            println!("  {}. {}  [{}]", n + 1, s.description, s.tool_line());
+            outln!("  {}. {}  [{}]", n + 1, s.description, s.tool_line());
         }
     }
-    println!("artifacts");
+    outln!("artifacts");
     for a in &p.artifacts {
-        println!("  {:<20} {:>7} B  sha256:{}", a.name, a.size, a.sha256);
+        outln!("  {:<20} {:>7} B  sha256:{}", a.name, a.size, a.sha256);
     }
     for a in &rec.approvals {
-        println!(
+        outln!(
             "approved  by {} at {} (hash {})",
             a.user,
             a.at,
@@ -1574,10 +1647,10 @@ fn print_plan(rec: &PlanRecord) {
         );
     }
     if let Some(r) = &rec.rejection {
-        println!("rejected  by {} at {}: {}", r.user, r.at, r.reason);
+        outln!("rejected  by {} at {}: {}", r.user, r.at, r.reason);
     }
     for x in &rec.executions {
-        println!(
+        outln!(
             "executed  by {} at {} → {} {}",
             x.started_by,
             x.started_at,
@@ -1636,8 +1709,8 @@ fn audit(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
                 }
             } else {
                 for r in chosen {
-                    let v = serde_json::to_string_pretty(r).unwrap_or_default();
-                    println!("{v}");
+                    let v = crate::sanitize::to_json_pretty(r).unwrap_or_default();
+                    print_block(&format!("{v}\n"));
                 }
             }
             Ok(0)
@@ -1647,14 +1720,14 @@ fn audit(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
             if json_out {
                 print_json(&report)?;
             } else if report.ok {
-                println!(
+                outln!(
                     "audit trail of tenant {} verified: {} records, hash chain and signatures intact; head {}",
                     report.tenant,
                     report.records,
                     report.head.as_deref().unwrap_or("(empty)")
                 );
             } else if let Some(b) = &report.first_break {
-                println!(
+                outln!(
                     "audit trail of tenant {} is BROKEN at line {}{}{}: {}",
                     report.tenant,
                     b.line,
@@ -1680,7 +1753,7 @@ fn audit(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
                         .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
                     export::write(&records, format, &mut f)?;
                     if !json_out {
-                        eprintln!("wrote {} events to {}", records.len(), path.display());
+                        errln!("wrote {} events to {}", records.len(), path.display());
                     }
                 }
                 None => export::write(&records, format, &mut std::io::stdout().lock())?,
@@ -1715,16 +1788,22 @@ fn to_filter(deck: &Deck, f: FilterArgs) -> Result<AuditFilter> {
 
 fn print_audit_table(records: &[AuditRecord]) {
     if records.is_empty() {
-        println!("no audit events match");
+        outln!("no audit events match");
         return;
     }
-    println!(
+    outln!(
         "{:>6}  {:<24} {:<10} {:<17} {:<10} {:<8} {:<13} MESSAGE",
-        "SEQ", "TIME", "USER", "EVENT", "STATUS", "AGENT", "PLAN"
+        "SEQ",
+        "TIME",
+        "USER",
+        "EVENT",
+        "STATUS",
+        "AGENT",
+        "PLAN"
     );
     for r in records {
         let e = &r.event;
-        println!(
+        outln!(
             "{:>6}  {:<24} {:<10} {:<17} {:<10} {:<8} {:<13} {}",
             r.seq,
             e.timestamp,
@@ -1746,12 +1825,17 @@ fn parse_state(s: &str) -> Result<State> {
     })
 }
 
+/// `--json` output: serde escapes C0 controls; [`crate::sanitize::json`] escapes what it leaves
+/// raw (C1, DEL, U+2028/2029, bidi and other format characters), the value unchanged.
 fn print_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<()> {
+    let text =
+        crate::sanitize::to_json_pretty(v).map_err(|e| Error::io("encoding output", e.into()))?;
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v).map_err(|e| Error::io("writing output", e.into()))?;
-    writeln!(out).map_err(stdout_err)
+    writeln!(out, "{text}").map_err(|e| Error::io("writing output", e))
 }
 
-fn stdout_err(e: std::io::Error) -> Error {
-    Error::io("writing output", e)
+/// Multi-line text (settings, artifacts, a QR code): lines and tabs kept, everything else as
+/// [`outln!`] prints it.
+fn print_block(text: &str) {
+    print!("{}", crate::sanitize::terminal(text));
 }

@@ -20,6 +20,8 @@
 //! - [`cli`]: the headless command line.
 //! - [`mcp`]: the Model Context Protocol server (same core, same guardrails).
 //! - [`tui`]: the full-screen console (the only module that uses ratatui).
+//! - [`sanitize`]: the one output sanitiser: controls, bidi and invisible characters in any
+//!   text bound for a terminal, a CSV cell or JSON become visible escapes.
 //!
 //! Domain modules never depend on a terminal UI crate.
 
@@ -37,6 +39,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod policy;
 pub mod redact;
+pub mod sanitize;
 pub mod store;
 pub mod tenant;
 pub mod time;

@@ -27,13 +27,13 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             tracing::error!(error = %opsdeck::redact::redact(&e.to_string()), "command failed");
+            // Messages quote requests, names and AWS answers: printed as text, never as
+            // terminal controls.
             if json {
-                eprintln!(
-                    "{}",
-                    serde_json::json!({"error": e.to_string(), "code": e.code()})
-                );
+                let v = serde_json::json!({"error": e.to_string(), "code": e.code()});
+                eprintln!("{}", opsdeck::sanitize::json(&v.to_string()));
             } else {
-                eprintln!("opsdeck: {e}");
+                eprintln!("opsdeck: {}", opsdeck::sanitize::line(&e.to_string()));
             }
             ExitCode::from(e.exit_code())
         }

@@ -252,8 +252,9 @@ fn sentiment_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: u
                 json!({"source": d.source(), "sentiment": label, "positive": positive,
                 "negative": negative, "neutral": neutral, "mixed": mixed}),
             );
+            // The source is a document name from S3: a cell a spreadsheet shows as text.
             let _ = csv.write_record([
-                d.source(),
+                crate::sanitize::csv_cell(&d.source()).into_owned(),
                 label.to_string(),
                 positive.to_string(),
                 negative.to_string(),

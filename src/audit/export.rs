@@ -1,4 +1,9 @@
 //! `audit export`: JSON or CSV with the chain fields, for external audit tools.
+//!
+//! Both go through [`crate::sanitize`]: JSON keeps every value exactly (what serde leaves raw,
+//! such as U+2028 or a bidi override, is written as a `\uXXXX` escape); CSV cells are made
+//! safe for a spreadsheet and a terminal (visible escapes, a `'` before a would-be formula), so
+//! the JSON export is the one to recompute hashes from.
 
 use std::io::Write;
 
@@ -15,9 +20,9 @@ pub fn write(records: &[AuditRecord], format: Format, out: &mut dyn Write) -> Re
     let io = |e: std::io::Error| Error::io("writing the export", e);
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, records)
+            let text = crate::sanitize::to_json_pretty(records)
                 .map_err(|e| Error::io("writing the export", e.into()))?;
-            writeln!(out).map_err(io)?;
+            writeln!(out, "{text}").map_err(io)?;
         }
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
@@ -78,7 +83,8 @@ pub fn write(records: &[AuditRecord], format: Format, out: &mut dyn Write) -> Re
                     serde_json::Value::Array(e.artifacts.clone()).to_string(),
                     e.message.clone().unwrap_or_default(),
                 ];
-                w.write_record(&row)
+                let safe: Vec<_> = row.iter().map(|c| crate::sanitize::csv_cell(c)).collect();
+                w.write_record(safe.iter().map(|c| c.as_bytes()))
                     .map_err(|e| Error::io("writing the export", e.into()))?;
             }
             w.flush().map_err(io)?;

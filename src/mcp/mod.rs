@@ -68,9 +68,11 @@ pub struct OpsdeckMcp {
     tool_router: ToolRouter<Self>,
 }
 
+/// Text content is shown to people by MCP clients: JSON with every control, bidi and invisible
+/// character as a `\uXXXX` escape (the same value), see [`crate::sanitize::json`].
 fn ok_json(v: &Value) -> std::result::Result<CallToolResult, ErrorData> {
     Ok(CallToolResult::success(vec![ContentBlock::text(
-        serde_json::to_string_pretty(v).unwrap_or_default(),
+        crate::sanitize::to_json_pretty(v).unwrap_or_default(),
     )]))
 }
 
@@ -78,7 +80,7 @@ fn ok_json(v: &Value) -> std::result::Result<CallToolResult, ErrorData> {
 fn tool_error(e: &Error) -> std::result::Result<CallToolResult, ErrorData> {
     Ok(CallToolResult::error(vec![ContentBlock::text(format!(
         "{} ({})",
-        e,
+        crate::sanitize::line(&e.to_string()),
         e.code()
     ))]))
 }
@@ -340,10 +342,9 @@ impl ServerHandler for OpsdeckMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> std::result::Result<ListResourcesResult, ErrorData> {
-        let plans = self
-            .blocking(|d| d.plans(None))
-            .await
-            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let plans = self.blocking(|d| d.plans(None)).await.map_err(|e| {
+            ErrorData::internal_error(crate::sanitize::line(&e.to_string()).into_owned(), None)
+        })?;
         let mut items = vec![
             Resource::new("opsdeck://audit/recent", "recent audit events")
                 .with_description(format!(
@@ -358,7 +359,7 @@ impl ServerHandler for OpsdeckMcp {
                         format!("opsdeck://plans/{}/artifacts/{}", rec.plan.plan_id, a.name),
                         format!("{} {}", rec.plan.plan_id, a.name),
                     )
-                    .with_description(rec.plan.summary.clone())
+                    .with_description(crate::sanitize::line(&rec.plan.summary).into_owned())
                     .with_mime_type("text/plain")
                     .with_size(a.size),
                 );
@@ -376,7 +377,9 @@ impl ServerHandler for OpsdeckMcp {
         let text = self
             .blocking(move |d| read_uri(d, &uri))
             .await
-            .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
+            .map_err(|e| {
+                ErrorData::invalid_params(crate::sanitize::line(&e.to_string()).into_owned(), None)
+            })?;
         Ok(ReadResourceResult::new(vec![ResourceContents::text(text, request.uri)]).into())
     }
 }
@@ -387,7 +390,7 @@ fn read_uri(d: &Deck, uri: &str) -> Result<String> {
             limit: Some(RECENT),
             ..AuditFilter::default()
         })?;
-        return Ok(serde_json::to_string_pretty(&records).unwrap_or_default());
+        return Ok(crate::sanitize::to_json_pretty(&records).unwrap_or_default());
     }
     let rest = uri.strip_prefix("opsdeck://plans/").ok_or_else(|| {
         Error::not_found(
@@ -409,7 +412,7 @@ fn read_uri(d: &Deck, uri: &str) -> Result<String> {
         .into_iter()
         .find(|(a, _)| a.name == name)
         .ok_or_else(|| Error::not_found("artifact", name, format!("of plan {id}")))?;
-    Ok(String::from_utf8_lossy(&bytes).to_string())
+    Ok(crate::sanitize::terminal(&String::from_utf8_lossy(&bytes)).into_owned())
 }
 
 /// Serves MCP on stdin/stdout until the client disconnects.

@@ -52,8 +52,10 @@ impl DiffDoc {
             ..DiffDoc::default()
         };
         for f in inputs {
-            let old = f.old.as_deref().unwrap_or("");
-            let new = f.new.as_deref().unwrap_or("");
+            // Escaped before highlighting and diffing, so spans and columns match what is drawn.
+            let old = crate::sanitize::terminal(f.old.as_deref().unwrap_or(""));
+            let new = crate::sanitize::terminal(f.new.as_deref().unwrap_or(""));
+            let (old, new) = (old.as_ref(), new.as_ref());
             let (old_hl, new_hl) = match hl {
                 Some((h, theme)) => (
                     Some(h.lines(old, &f.name, theme)),
@@ -230,5 +232,27 @@ mod tests {
         assert_eq!(d.rows[changed.0.unwrap()].text, "b");
         assert_eq!(d.rows[changed.1.unwrap()].text, "B");
         assert_eq!(d.find("B").len(), 2);
+    }
+
+    #[test]
+    fn artifact_text_is_escaped_before_it_becomes_rows() {
+        let d = DiffDoc::build(
+            &[FileInput {
+                name: "main.tf".into(),
+                old: None,
+                new: Some("tags = \"\u{1b}]0;x\u{7}\u{202e}\"\r\n\tok\n".into()),
+            }],
+            "empty",
+            None,
+        );
+        let texts: Vec<&str> = d.rows[1..].iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "@@ -1,0 +1,2 @@",
+                "tags = \"\\u{1b}]0;x\\u{7}\\u{202e}\"",
+                "\tok"
+            ]
+        );
     }
 }

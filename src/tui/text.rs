@@ -1,16 +1,68 @@
 //! Fitting text into cells: display width, visible cuts (an ellipsis, never a silent cut),
 //! wrapping, and column widths that give up the least important text first.
+//!
+//! This is also where the console makes text safe to show: [`safe`] (used by [`fit`], [`pad`],
+//! [`wrap`], `ui::styled` and the transcript) turns controls, bidi and invisible characters
+//! into visible `\u{..}` escapes, and [`scrub`] checks every drawn frame for anything that
+//! still slipped through.
 
+use std::borrow::Cow;
+
+use ratatui::buffer::Buffer;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 pub const ELLIPSIS: char = '…';
 
+/// Text for one row of a pane: [`crate::sanitize::line`], with a tab as a space (a cell has
+/// no tab stops).
+pub fn safe(s: &str) -> Cow<'_, str> {
+    if s.contains('\t') {
+        Cow::Owned(crate::sanitize::line(&s.replace('\t', " ")).into_owned())
+    } else {
+        crate::sanitize::line(s)
+    }
+}
+
+/// [`safe`] for an owned string, reusing it when it is clean.
+pub fn safe_owned(s: String) -> String {
+    match safe(&s) {
+        Cow::Owned(o) => o,
+        Cow::Borrowed(_) => s,
+    }
+}
+
+/// The last check of every frame: a cell still holding a character that [`safe`] escapes (a
+/// component drew text around it) loses that character, and a cell left empty shows `�`, so
+/// nothing raw reaches the terminal even when a component forgot [`safe`].
+pub fn scrub(buf: &mut Buffer) {
+    for cell in buf.content.iter_mut() {
+        let symbol = cell.symbol();
+        if symbol.bytes().all(|b| (0x20..0x7f).contains(&b))
+            || matches!(crate::sanitize::line(symbol), Cow::Borrowed(_))
+        {
+            continue;
+        }
+        let kept: String = symbol
+            .chars()
+            .filter(|c| !crate::sanitize::is_unsafe(*c))
+            .collect();
+        if kept.is_empty() {
+            cell.set_symbol("\u{fffd}");
+        } else {
+            cell.set_symbol(&kept);
+        }
+    }
+}
+
+/// Display width of `s` as [`safe`] shows it.
 pub fn width(s: &str) -> usize {
-    UnicodeWidthStr::width(s)
+    UnicodeWidthStr::width(safe(s).as_ref())
 }
 
 /// `s` in at most `w` cells; a cut shows as a trailing ellipsis.
 pub fn fit(s: &str, w: usize) -> String {
+    let s = safe(s);
+    let s = s.as_ref();
     if width(s) <= w {
         return s.to_string();
     }
@@ -47,8 +99,7 @@ pub fn wrap(s: &str, w: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut cur = String::new();
     let mut used = 0;
-    for c in s.chars() {
-        let c = if c == '\t' { ' ' } else { c };
+    for c in safe(s).chars() {
         let cw = c.width().unwrap_or(0);
         if used + cw > w {
             lines.push(std::mem::take(&mut cur));
@@ -146,6 +197,30 @@ mod tests {
         assert_eq!(allocate(80, &cols), vec![12, 10, 56]);
         assert_eq!(allocate(30, &cols), vec![12, 10, 6]);
         assert_eq!(allocate(20, &cols), vec![12, 7, 0]);
+    }
+
+    #[test]
+    fn hostile_text_shows_as_visible_escapes() {
+        let hostile = "ok\x1b[2J\u{9b}1m\u{202e}txt\u{2028}";
+        let shown = "ok\\u{1b}[2J\\u{9b}1m\\u{202e}txt\\u{2028}";
+        assert_eq!(safe(hostile), shown);
+        assert_eq!(fit(hostile, 80), shown);
+        assert_eq!(width(hostile), shown.len());
+        assert_eq!(wrap(hostile, 200), vec![shown.to_string()]);
+        assert_eq!(safe("a\tb"), "a b");
+        assert!(matches!(safe("plain ✓ text"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn scrub_leaves_no_unsafe_character_in_a_frame() {
+        let mut buf = Buffer::empty(ratatui::layout::Rect::new(0, 0, 4, 1));
+        buf[(0, 0)].set_symbol("a\u{202e}");
+        buf[(1, 0)].set_symbol("\u{1b}");
+        buf[(2, 0)].set_symbol("👨\u{200d}👩");
+        buf[(3, 0)].set_symbol("b");
+        scrub(&mut buf);
+        let symbols: Vec<&str> = buf.content.iter().map(|c| c.symbol()).collect();
+        assert_eq!(symbols, vec!["a", "\u{fffd}", "👨\u{200d}👩", "b"]);
     }
 
     #[test]

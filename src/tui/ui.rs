@@ -95,6 +95,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             Overlay::Command(_) | Overlay::Filter { .. } => {}
         }
     }
+    super::text::scrub(f.buffer_mut());
 }
 
 fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
@@ -198,7 +199,7 @@ fn draw_bottom_line(f: &mut Frame, area: Rect, app: &App) {
         Some(Overlay::Command(input)) => {
             let line = Line::from(vec![
                 Span::styled(":", t.get(Meaning::Prompt)),
-                Span::styled(format!("{}█", input.text), t.get(Meaning::Text)),
+                styled(app, Meaning::Text, format!("{}█", input.text)),
                 Span::styled(
                     "  approvals · audit · diff · tenant NAME · theme NAME · export json|csv · q",
                     t.get(Meaning::Muted),
@@ -215,7 +216,7 @@ fn draw_bottom_line(f: &mut Frame, area: Rect, app: &App) {
             };
             let line = Line::from(vec![
                 Span::styled("/", t.get(Meaning::Prompt)),
-                Span::styled(format!("{}█", input.text), t.get(Meaning::Text)),
+                styled(app, Meaning::Text, format!("{}█", input.text)),
                 Span::styled(help, t.get(Meaning::Muted)),
             ]);
             f.render_widget(line, area);
@@ -270,7 +271,7 @@ pub fn overlay_block(f: &mut Frame, app: &App, area: Rect, title: &str) -> Rect 
         .border_style(app.theme.get(Meaning::BorderFocused))
         .style(app.theme.get(Meaning::Overlay))
         .title(Span::styled(
-            format!(" {title} "),
+            super::text::safe_owned(format!(" {title} ")),
             app.theme.get(Meaning::Title),
         ));
     let inner = block.inner(area);
@@ -278,8 +279,9 @@ pub fn overlay_block(f: &mut Frame, app: &App, area: Rect, title: &str) -> Rect 
     inner
 }
 
+/// A span of text in the theme's style for `m`, made safe to show ([`super::text::safe`]).
 pub fn styled(app: &App, m: Meaning, s: impl Into<String>) -> Span<'static> {
-    Span::styled(s.into(), app.theme.get(m))
+    Span::styled(super::text::safe_owned(s.into()), app.theme.get(m))
 }
 
 /// The frame's shell, drawn before the store is open: tabs, an empty pane, the status bar.

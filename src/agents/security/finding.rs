@@ -211,12 +211,15 @@ pub fn to_csv(findings: &[Finding]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(CSV_COLUMNS).map_err(err)?;
     for f in findings {
-        w.write_record([
+        let score = f.risk_score.to_string();
+        // Names and details come from AWS (an IAM user may be called `=cmd|...`): cells a
+        // spreadsheet shows as text.
+        let row = [
             f.uid.as_str(),
             &f.check_id,
             &f.title,
             f.severity.as_str(),
-            &f.risk_score.to_string(),
+            &score,
             f.status.as_str(),
             &f.detail,
             &f.resource_uid,
@@ -226,8 +229,10 @@ pub fn to_csv(findings: &[Finding]) -> Result<Vec<u8>> {
             &f.source,
             &f.remediation.text,
             f.remediation.request.as_deref().unwrap_or(""),
-        ])
-        .map_err(err)?;
+        ]
+        .map(crate::sanitize::csv_cell);
+        w.write_record(row.iter().map(|c| c.as_bytes()))
+            .map_err(err)?;
     }
     w.into_inner()
         .map_err(|e| Error::input(format!("the findings cannot be written as CSV: {e}")))
@@ -426,6 +431,22 @@ mod tests {
         assert_eq!(o["severity_id"], 5);
         assert_eq!(o["resources"][0]["type"], "AwsS3Bucket");
         assert_eq!(o["finding_info"]["types"][0], "s3_bucket_public_access");
+    }
+
+    #[test]
+    fn csv_cells_from_aws_names_are_text() {
+        let mut f = sample("iam_user_mfa", Severity::High, 0, Status::Fail);
+        f.resource_name = "=HYPERLINK(\"http://127.0.0.1:1\")".into();
+        f.detail = "user \u{1b}[2J\u{202e}x".into();
+        let csv = String::from_utf8(to_csv(std::slice::from_ref(&f)).unwrap()).unwrap();
+        let row = csv::Reader::from_reader(csv.as_bytes())
+            .records()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&row[9], "'=HYPERLINK(\"http://127.0.0.1:1\")");
+        assert_eq!(&row[6], "user \\u{1b}[2J\\u{202e}x");
+        assert_eq!(&row[4], f.risk_score.to_string());
     }
 
     #[test]

@@ -233,7 +233,7 @@ pub fn draw_detail(
             } else {
                 Meaning::Text
             };
-            Line::styled(l.clone(), app.theme.get(m))
+            Line::styled(crate::tui::text::safe_owned(l.clone()), app.theme.get(m))
         })
         .collect();
     f.render_widget(

@@ -64,8 +64,7 @@ pub fn wrap_segments(l: &TLine, w: usize) -> Vec<Vec<(Meaning, String)>> {
     let mut used = 0;
     for (m, s) in &l.segments {
         let mut cur = String::new();
-        for c in s.chars() {
-            let c = if c == '\t' { ' ' } else { c };
+        for c in crate::tui::text::safe(s).chars() {
             let cw = c.width().unwrap_or(0);
             if used + cw > w && w > 0 {
                 if let Some(row) = rows.last_mut() {

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::tui::app::App;
-use crate::tui::text::fit;
+use crate::tui::text::{fit, safe_owned};
 use crate::tui::theme::Meaning;
 
 /// Tenants whose name says production get the production colour everywhere it shows.
@@ -24,24 +24,27 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let tenant = &deck.tenant.name;
     if is_production(tenant) {
         spans.push(Span::styled(
-            format!(" PRODUCTION {tenant} "),
+            safe_owned(format!(" PRODUCTION {tenant} ")),
             t.get(Meaning::Production),
         ));
     } else {
         spans.push(Span::styled(" tenant ", bar));
-        spans.push(Span::styled(tenant.clone(), key));
+        spans.push(Span::styled(safe_owned(tenant.clone()), key));
     }
     spans.push(Span::styled(" │ ", bar));
-    spans.push(Span::styled(deck.tenant.default_region.clone(), key));
+    spans.push(Span::styled(
+        safe_owned(deck.tenant.default_region.clone()),
+        key,
+    ));
     match deck.aws_configuration() {
         Some(c) => {
             spans.push(Span::styled(" · config ", bar));
-            spans.push(Span::styled(c.name.clone(), key));
+            spans.push(Span::styled(safe_owned(c.name.clone()), key));
             spans.push(Span::styled(" │ user ", bar));
         }
         None => spans.push(Span::styled(" · no AWS configuration │ user ", bar)),
     }
-    spans.push(Span::styled(deck.identity.user.clone(), key));
+    spans.push(Span::styled(safe_owned(deck.identity.user.clone()), key));
     spans.push(Span::styled(" │ ", bar));
     spans.push(Span::styled(deck.store.backend(), key));
     // The shared backend says when it is out of reach and what waits to be written.
