@@ -101,17 +101,31 @@ pub fn check(intent: &Intent, limits: &Limits) -> Result<(), IntentError> {
                 .as_u64()
                 .is_some_and(|n| min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m));
             if !fits {
+                let unit = unit_of(key);
                 let allowed = match (min, max) {
-                    (Some(a), Some(b)) => format!("{key} takes {a} to {b}"),
-                    (Some(a), None) => format!("{key} takes {a} or more"),
-                    (None, Some(b)) => format!("{key} takes 0 to {b}"),
-                    (None, None) => format!("{key} takes a whole number"),
+                    (Some(a), Some(b)) => format!("{key} takes {a} to {b}{unit}"),
+                    (Some(a), None) => format!("{key} takes {a}{unit} or more"),
+                    (None, Some(b)) => format!("{key} takes 0 to {b}{unit}"),
+                    (None, None) => format!("{key} takes a whole number{unit}"),
                 };
                 return Err(out_of_range(key, x, allowed));
             }
         }
     }
     Ok(())
+}
+
+/// The unit a parameter's name ends in, for errors ("timeout_s takes 1 to 900 seconds").
+fn unit_of(key: &str) -> &'static str {
+    [
+        ("_s", " seconds"),
+        ("_mb", " MB"),
+        ("_gb", " GB"),
+        ("_days", " days"),
+    ]
+    .into_iter()
+    .find_map(|(suffix, unit)| key.ends_with(suffix).then_some(unit))
+    .unwrap_or("")
 }
 
 /// How many instances a request may state, and the sentence that says so.
@@ -283,6 +297,9 @@ mod tests {
             "ports 70000 is out of range: ports takes 1 to 65535"
         );
         let i = intent(AgentKind::Infra, "create", json!({"timeout_s": 0}));
-        assert!(check(&i, &tenant(50)).is_err());
+        assert_eq!(
+            check(&i, &tenant(50)).unwrap_err().to_string(),
+            "timeout_s 0 is out of range: timeout_s takes 1 to 900 seconds"
+        );
     }
 }
