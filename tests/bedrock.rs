@@ -449,9 +449,12 @@ fn the_model_is_held_to_the_same_ranges() {
     assert_eq!(i.param_str("window"), Some("1d"));
     // What the user stated out of range is refused before the model is asked.
     stub.bodies.lock().unwrap().clear();
-    let e = deck.classify("create a billion t3.micro instances").unwrap_err();
+    let e = deck
+        .classify("create a billion t3.micro instances")
+        .unwrap_err();
     assert!(
-        e.to_string().starts_with("count 1000000000 is out of range"),
+        e.to_string()
+            .starts_with("count 1000000000 is out of range"),
         "{e}"
     );
     assert!(stub.bodies.lock().unwrap().is_empty());
@@ -480,7 +483,8 @@ fn follow_ups_are_held_to_the_same_ranges() {
     );
     let e = deck.classify("now with 99999999999 instances").unwrap_err();
     assert!(
-        e.to_string().starts_with("count 99999999999 is out of range"),
+        e.to_string()
+            .starts_with("count 99999999999 is out of range"),
         "{e}"
     );
     assert_eq!(deck.plans(None).unwrap().len(), 1);

@@ -91,7 +91,10 @@ fn classify_refuses_out_of_range_values_with_the_range() {
     let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(v["code"], "invalid_input");
     assert!(
-        v["error"].as_str().unwrap().starts_with("count -3 is out of range"),
+        v["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("count -3 is out of range"),
         "{v}"
     );
     // A batch reports each refusal on its line and fails as a whole.
@@ -217,10 +220,8 @@ fn the_instance_limit_is_a_tenant_setting() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    assert!(
-        String::from_utf8(out.stderr).unwrap().contains(
-            "count 101 is out of range: a plan may create 1 to 100 instances in tenant default"
-        )
-    );
+    assert!(String::from_utf8(out.stderr).unwrap().contains(
+        "count 101 is out of range: a plan may create 1 to 100 instances in tenant default"
+    ));
     assert_eq!(t.deck("alice").plans(None).unwrap().len(), 1);
 }

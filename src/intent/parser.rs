@@ -17,7 +17,6 @@ use super::{AgentKind, Evidence, Intent, IntentError, LOW_CONFIDENCE};
 mod insight;
 mod stated;
 
-
 const MAX_LEN: usize = 4000;
 
 /// What one token turned out to be.
@@ -361,15 +360,22 @@ fn pattern(t: &Token<'_>) -> Option<Kind> {
     }
     // "3", "3x" as in "3x t3.medium", "-3"
     let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
-    if let Some(n) = Some(l).filter(|l| digits(l)).or_else(|| {
-        l.strip_suffix('x').filter(|n| digits(n))
-    }) {
-        return Some(n.parse().map_or_else(|_| Kind::TooLarge(n.to_string()), Kind::Number));
+    if let Some(n) = Some(l)
+        .filter(|l| digits(l))
+        .or_else(|| l.strip_suffix('x').filter(|n| digits(n)))
+    {
+        return Some(
+            n.parse()
+                .map_or_else(|_| Kind::TooLarge(n.to_string()), Kind::Number),
+        );
     }
     if let Some(n) = l.strip_prefix('-').or_else(|| l.strip_prefix('\u{2212}'))
         && digits(n)
     {
-        return Some(n.parse().map_or_else(|_| Kind::TooLarge(l.to_string()), Kind::Negative));
+        return Some(
+            n.parse()
+                .map_or_else(|_| Kind::TooLarge(l.to_string()), Kind::Negative),
+        );
     }
     if let Some((n, unit)) = compact_duration(l) {
         return Some(Kind::CompactWindow(n, unit));
@@ -416,7 +422,11 @@ fn infra_pattern(l: &str) -> Option<Kind> {
         "tb" | "tib" => 1024 * 1024,
         _ => return None,
     };
-    let Some(n) = l[..split].parse::<u64>().ok().and_then(|n| n.checked_mul(mult)) else {
+    let Some(n) = l[..split]
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+    else {
         return Some(Kind::TooLarge(l.to_string()));
     };
     Some(if l[split..].starts_with('s') {
@@ -1515,11 +1525,7 @@ fn command_span(tokens: &[Token<'_>]) -> Option<std::ops::Range<usize>> {
 
 /// The count a request states and where: as written, so the range check can refuse a
 /// negative or endless one rather than it falling back to one.
-fn find_count(
-    tokens: &[Token<'_>],
-    f: &Features,
-    window_used: &[bool],
-) -> Option<(Value, usize)> {
+fn find_count(tokens: &[Token<'_>], f: &Features, window_used: &[bool]) -> Option<(Value, usize)> {
     let countable = |t: &Token<'_>| {
         t.noun(Noun::Instance)
             || t.noun(Noun::Bucket)

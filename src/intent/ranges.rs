@@ -201,7 +201,10 @@ fn out_of_range(param: &str, v: &Value, allowed: String) -> IntentError {
 pub(super) fn unknown_region(word: &str) -> IntentError {
     IntentError::UnknownRegion {
         word: word.to_string(),
-        suggestions: regions::near(word).into_iter().map(str::to_string).collect(),
+        suggestions: regions::near(word)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
     }
 }
 
@@ -291,7 +294,11 @@ mod tests {
             let i = intent(AgentKind::Monitor, "logs", json!({ "window": w }));
             assert_eq!(check(&i, &tenant(50)).is_ok(), ok, "{w}");
         }
-        let i = intent(AgentKind::Security, "remediate", json!({"ports": [22, 70000]}));
+        let i = intent(
+            AgentKind::Security,
+            "remediate",
+            json!({"ports": [22, 70000]}),
+        );
         assert_eq!(
             check(&i, &tenant(50)).unwrap_err().to_string(),
             "ports 70000 is out of range: ports takes 1 to 65535"

@@ -136,7 +136,11 @@ pub fn near(word: &str) -> Vec<&'static str> {
         let (area, compass) = (parts[0], &parts[1..]);
         out = region_codes()
             .filter(|c| {
-                let cp: Vec<&str> = c.rsplit_once('-').map_or(*c, |(p, _)| p).split('-').collect();
+                let cp: Vec<&str> = c
+                    .rsplit_once('-')
+                    .map_or(*c, |(p, _)| p)
+                    .split('-')
+                    .collect();
                 cp[1..] == *compass
             })
             .collect();
@@ -163,7 +167,13 @@ mod tests {
 
     #[test]
     fn region_shaped_words() {
-        for w in ["us-east-99", "eu-west-9", "ap-southeast-12", "us-eats-1", "us-gov-west-1"] {
+        for w in [
+            "us-east-99",
+            "eu-west-9",
+            "ap-southeast-12",
+            "us-eats-1",
+            "us-gov-west-1",
+        ] {
             assert!(looks_like_region(w, None), "{w}");
         }
         assert!(looks_like_region("mars-north-1", Some("in")));

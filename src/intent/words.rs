@@ -149,9 +149,9 @@ pub fn spelled_number(words: &[&str]) -> Option<(Spelled, usize)> {
                     last = Last::Article;
                 }
                 ("and", Last::Hundred | Last::Scale(_))
-                    if words.get(i + 1).is_some_and(|n| {
-                        n.split('-').next().and_then(small_number).is_some()
-                    }) => {}
+                    if words
+                        .get(i + 1)
+                        .is_some_and(|n| n.split('-').next().and_then(small_number).is_some()) => {}
                 (d, Last::Start) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => {
                     if !next_multiplies {
                         ok = false;
@@ -325,7 +325,10 @@ mod tests {
 
     #[test]
     fn spelled_numbers_are_their_value() {
-        assert_eq!(spelled("a billion"), Some((Spelled::Value(1_000_000_000), 2)));
+        assert_eq!(
+            spelled("a billion"),
+            Some((Spelled::Value(1_000_000_000), 2))
+        );
         assert_eq!(spelled("a dozen"), Some((Spelled::Value(12), 2)));
         assert_eq!(spelled("two dozen"), Some((Spelled::Value(24), 2)));
         assert_eq!(spelled("three hundred"), Some((Spelled::Value(300), 2)));

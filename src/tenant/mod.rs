@@ -245,8 +245,14 @@ impl Tenant {
             }
         }
         for (setting, secs) in [
-            ("approvals.pending_ttl_secs", self.approvals.pending_ttl_secs),
-            ("approvals.approved_ttl_secs", self.approvals.approved_ttl_secs),
+            (
+                "approvals.pending_ttl_secs",
+                self.approvals.pending_ttl_secs,
+            ),
+            (
+                "approvals.approved_ttl_secs",
+                self.approvals.approved_ttl_secs,
+            ),
         ] {
             if secs == 0 {
                 return bad(setting, &0, "1 second or more");

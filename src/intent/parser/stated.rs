@@ -94,7 +94,10 @@ pub(super) fn window(
 /// The first token after the number at `i` and the words it spans ("a billion days").
 fn after_number(tokens: &[Token<'_>], i: usize) -> usize {
     let mut j = i + 1;
-    while tokens.get(j).is_some_and(|t| matches!(t.kind, Kind::Covered)) {
+    while tokens
+        .get(j)
+        .is_some_and(|t| matches!(t.kind, Kind::Covered))
+    {
         j += 1;
     }
     j
@@ -216,14 +219,14 @@ pub(super) fn refuse_impossible_times(tokens: &[Token<'_>]) -> Result<(), Intent
     Ok(())
 }
 
-/// Notes for times of day a request states: opsdeck does not schedule, so the time is not
-/// used, and saying so beats running at approval time as if it had been.
+/// Notes for times of day a request states: opsdeck neither schedules nor reads clock times,
+/// so the time is not used, and saying so beats acting at approval time as if it had been.
 pub(super) fn unused_times(tokens: &[Token<'_>]) -> Vec<String> {
     tokens
         .iter()
         .filter_map(|t| match &t.kind {
             Kind::Clock(written) => Some(format!(
-                "the time {written} was not used: opsdeck does not schedule requests; a plan runs when it is approved and applied (production changes only within the tenant's maintenance windows)"
+                "the time {written} was not used: opsdeck reads no times of day (a window is \"last N minutes, hours or days\") and does not schedule requests; a plan runs when it is approved and applied (production changes only within the tenant's maintenance windows)"
             )),
             _ => None,
         })
@@ -275,9 +278,14 @@ pub(super) fn refuse_vague_count(tokens: &[Token<'_>]) -> Result<(), IntentError
             .take(4)
             .take_while(|x| {
                 countable(x)
-                    || matches!(x.kind, Kind::InstanceType(_) | Kind::Covered | Kind::Unknown)
+                    || matches!(
+                        x.kind,
+                        Kind::InstanceType(_) | Kind::Covered | Kind::Unknown
+                    )
                     || x.is_stop()
-                    || x.has(|c| matches!(c, Cue::Env(_) | Cue::Service(_) | Cue::Verb(Verb::Create)))
+                    || x.has(|c| {
+                        matches!(c, Cue::Env(_) | Cue::Service(_) | Cue::Verb(Verb::Create))
+                    })
             })
             .find(|x| countable(x) || matches!(x.kind, Kind::InstanceType(_)));
         if let Some(what) = what {
@@ -381,12 +389,13 @@ mod tests {
             refused("create a bucket logs-archive in eu-west-9")
                 .contains("(did you mean eu-west-1, eu-west-2 or eu-west-3?)")
         );
-        assert!(
-            refused("create 3 instances in mars-north-1")
-                .starts_with("mars-north-1 is not an AWS region opsdeck knows (did you mean eu-north-1?)")
-        );
+        assert!(refused("create 3 instances in mars-north-1").starts_with(
+            "mars-north-1 is not an AWS region opsdeck knows (did you mean eu-north-1?)"
+        ));
         // A second region, unknown, is not dropped in favour of the first.
-        assert!(refused("create 3 instances in eu-west-1 and us-east-99").starts_with("us-east-99"));
+        assert!(
+            refused("create 3 instances in eu-west-1 and us-east-99").starts_with("us-east-99")
+        );
         // Names that end like a region stay names; no region stated keeps the default.
         let i = parse("create an S3 bucket named logs-west-1 in Ireland").unwrap();
         assert_eq!(i.param_str("bucket"), Some("logs-west-1"));
@@ -399,10 +408,19 @@ mod tests {
     fn impossible_windows_and_times_are_refused() {
         for (text, words) in [
             ("show error logs from the last 0 days", "last 0 days"),
-            ("what did EC2 cost in the last 99999 years", "last 99999 years"),
+            (
+                "what did EC2 cost in the last 99999 years",
+                "last 99999 years",
+            ),
             ("show errors from lambda my-func in the last 0h", "0h"),
-            ("cpu of the web servers over the last 2 years", "last 2 years"),
-            ("error logs for my-func for the last -3 days", "last -3 days"),
+            (
+                "cpu of the web servers over the last 2 years",
+                "last 2 years",
+            ),
+            (
+                "error logs for my-func for the last -3 days",
+                "last -3 days",
+            ),
             (
                 "show logs from lambda my-func in the last a billion days",
                 "last a billion days",
@@ -417,7 +435,9 @@ mod tests {
             );
         }
         assert_eq!(
-            parse("what did we spend last year").unwrap().param_str("window"),
+            parse("what did we spend last year")
+                .unwrap()
+                .param_str("window"),
             Some("365d")
         );
         assert_eq!(
@@ -465,7 +485,9 @@ mod tests {
     #[test]
     fn follow_ups_are_held_to_the_same_ranges() {
         let first = parse("create 3 t3.micro instances in eu-west-1").unwrap();
-        let e = refine(&first, "now do the same in us-east-99").unwrap().unwrap_err();
+        let e = refine(&first, "now do the same in us-east-99")
+            .unwrap()
+            .unwrap_err();
         assert!(e.to_string().starts_with("us-east-99 is not an AWS region"));
         let more = refine(&first, "now a billion instances").unwrap().unwrap();
         assert_eq!(more.params["count"], json!(1_000_000_000));
