@@ -260,20 +260,23 @@ impl Deck {
 
     /// How a request is understood: the offline parser, refined from the user's previous
     /// request for follow-ups, and cross-checked by the tenant's model when one is configured.
+    /// Whoever reads it, a value out of range (a count over the tenant's limit, an unknown
+    /// region, an impossible window) is an error, never clamped or defaulted.
     pub fn classify(&self, text: &str) -> Result<Intent> {
         self.understand(text).map_err(intent_error)
     }
 
     fn understand(&self, text: &str) -> std::result::Result<Intent, IntentError> {
+        let limits = intent::Limits::of(&self.tenant);
         let previous = if intent::is_follow_up(text) {
             self.previous_intent()
         } else {
             None
         };
-        let parsed = match (intent::parse(text), &previous) {
+        let parsed = match (intent::parse_with(text, &limits), &previous) {
             (Ok(i), None) => i,
             (parsed, Some(prev)) => match intent::refine(prev, text) {
-                Some(refined) => refined,
+                Some(refined) => refined?,
                 None => parsed?,
             },
             (Err(e @ IntentError::Unrecognised(_)), None) => {
@@ -282,6 +285,7 @@ impl Deck {
                 let Some(m) = &self.model else { return Err(e) };
                 return match m.classify_alone(text) {
                     Ok(mut i) => {
+                        intent::check(&i, &limits)?;
                         i.low_confidence = true;
                         i.notes.push(
                             "only the model understood this request (the offline parser did not): confirm before approving".into(),
@@ -293,10 +297,12 @@ impl Deck {
             }
             (Err(e), None) => return Err(e),
         };
-        Ok(match &self.model {
-            Some(m) => m.understand(text, parsed, previous.as_ref()),
+        let intent = match &self.model {
+            Some(m) => m.understand(text, parsed, previous.as_ref(), &limits),
             None => parsed,
-        })
+        };
+        intent::check(&intent, &limits)?;
+        Ok(intent)
     }
 
     /// The intent of the acting user's last classified request in this tenant.
@@ -1601,6 +1607,7 @@ impl Deck {
         }
         settings.created_at = self.tenant.created_at.clone();
         self.admin("change tenant settings", totp)?;
+        settings.validate()?;
         self.store.put_tenant(&settings)?;
         let mut ev = self.event(
             &uuid::Uuid::new_v4().to_string(),

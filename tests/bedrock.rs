@@ -410,3 +410,82 @@ fn corpus_through_the_model_path() {
     );
     assert!(agent as f64 / n > 0.97);
 }
+
+#[test]
+fn the_model_is_held_to_the_same_ranges() {
+    let home = Home::new();
+    let stub = start_stub();
+    let deck = deck_with_model(&home, &stub, 2000);
+    let parser = opsdeck::intent::parse(SPEC).unwrap();
+    // A count the schema allows but the tenant does not: the model read in a value nobody
+    // stated (the parser's reading passed), so the parser's reading is used, with the reason.
+    set(
+        &stub,
+        Mode::Tool(
+            json!({"agent": "infra", "agents": ["infra"], "action": "create", "confidence": 0.99,
+        "params": {"count": 500, "instance_type": "t3.medium", "region": "ap-south-1", "load_balancer": "alb"}}),
+        ),
+    );
+    let i = deck.classify(SPEC).unwrap();
+    assert_eq!(i.source.as_deref(), Some("parser"));
+    assert_eq!(i.params, parser.params);
+    let note = i.notes.last().unwrap();
+    assert!(
+        note.contains("model output rejected: count 500 is out of range: a plan may create 1 to 50 instances in tenant default"),
+        "{note}"
+    );
+    // A window the schema's pattern allows but no agent can look back over.
+    set(
+        &stub,
+        Mode::Tool(
+            json!({"agent": "monitor", "agents": ["monitor"], "action": "logs", "confidence": 0.99,
+        "params": {"function": "checkout", "window": "0d"}}),
+        ),
+    );
+    let i = deck
+        .classify("show error logs from lambda checkout for the last day")
+        .unwrap();
+    assert_eq!(i.source.as_deref(), Some("parser"));
+    assert_eq!(i.param_str("window"), Some("1d"));
+    // What the user stated out of range is refused before the model is asked.
+    stub.bodies.lock().unwrap().clear();
+    let e = deck
+        .classify("create a billion t3.micro instances")
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("count 1000000000 is out of range"),
+        "{e}"
+    );
+    assert!(stub.bodies.lock().unwrap().is_empty());
+    // When only the model understood the request, its reading must be in range too.
+    set(
+        &stub,
+        Mode::Tool(
+            json!({"agent": "infra", "agents": ["infra"], "action": "create", "confidence": 0.9,
+        "params": {"count": 0}}),
+        ),
+    );
+    let e = deck.classify("zorp the blargs").unwrap_err();
+    assert!(e.to_string().starts_with("count 0 is out of range"), "{e}");
+}
+
+#[test]
+fn follow_ups_are_held_to_the_same_ranges() {
+    let home = Home::new();
+    let deck = home.deck("alice");
+    deck.ask(SPEC, &quiet).unwrap();
+    let e = deck.classify("now do the same in us-east-99").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("us-east-99 is not an AWS region opsdeck knows"),
+        "{e}"
+    );
+    let e = deck.classify("now with 99999999999 instances").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("count 99999999999 is out of range"),
+        "{e}"
+    );
+    assert_eq!(deck.plans(None).unwrap().len(), 1);
+}

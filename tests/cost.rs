@@ -521,6 +521,28 @@ fn estimates_before_anything_exists() {
     );
     let (_, rows) = table(&r);
     assert_eq!(rows.last().unwrap()[0], "total");
+    // An estimate creates nothing: more instances than a plan may create are priced, and a
+    // count beyond what it prices is refused, never cut to fit.
+    let r = report(
+        &home,
+        &moto,
+        "how much would 200 t3.medium in ap-south-1 cost?",
+    );
+    assert!(
+        r.report.summary.starts_with("200 × t3.medium"),
+        "{}",
+        r.report.summary
+    );
+    let e = deck(&home, &moto)
+        .request(
+            "how much would 20000 t3.medium in ap-south-1 cost?",
+            &|_| {},
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "count 20000 is out of range: a cost estimate prices 1 to 10000 instances"
+    );
 
     // A queued plan's estimate, by its id.
     let d = deck(&home, &moto);

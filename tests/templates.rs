@@ -306,8 +306,13 @@ fn counts_from_one_to_the_limit() {
     for count in [0, 51] {
         assert!(render_err(json!({"count": count})).contains("1 to 50"));
     }
+    // The count is held to the tenant's limit before the group's own bounds are read.
     assert!(
         render_err(json!({"resource": "autoscaling_group", "count": 51}))
+            .contains("a plan may create 1 to 50 instances in tenant acme")
+    );
+    assert!(
+        render_err(json!({"resource": "autoscaling_group", "count": 5, "max_size": 51}))
             .contains("min ≤ desired ≤ max ≤ 50")
     );
 }
@@ -450,7 +455,7 @@ fn bad_input_gets_a_clear_error() {
     let cases: Vec<(Value, &str)> = vec![
         (
             json!({"count": 2, "region": "mars-1"}),
-            "not an AWS region code",
+            "not an AWS region opsdeck knows",
         ),
         (
             json!({"count": 2, "instance_type": "db.t3.small"}),
@@ -576,8 +581,9 @@ fn bad_input_gets_a_clear_error() {
             "must start with /",
         ),
         (
+            // Refused by the range check every reading passes, before the template's own.
             json!({"count": 1, "load_balancer": "alb", "port": 70000}),
-            "not a TCP port",
+            "port 70000 is out of range: port takes 1 to 65535",
         ),
     ];
     for (params, expected) in cases {

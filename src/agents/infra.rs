@@ -28,7 +28,6 @@ use crate::plan::{
 };
 use crate::store::{StackRecord, StackStatus};
 
-pub const MAX_INSTANCES: u64 = 50;
 const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 const DEFAULT_AMI_NAME: &str = "al2023-ami-2023.*-x86_64";
 const ROOT_VOLUME_GB: u32 = 8;
@@ -248,6 +247,10 @@ pub struct Rule {
 // Entry points.
 
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
+    // The core checked the request's values already; a plan is never built from one that
+    // is out of the tenant's ranges, however the intent got here.
+    crate::intent::check(req.intent, &crate::intent::Limits::of(req.tenant))
+        .map_err(|e| Error::input(e.to_string()))?;
     match req.intent.action.as_str() {
         "create" => create(req, sink, None),
         "scale" => scale(req, sink),
@@ -369,6 +372,7 @@ fn create(
     };
     let mut b = Builder {
         i,
+        max_instances: req.tenant.max_instances_per_plan,
         region,
         stack,
         reasons: Vec::new(),
@@ -451,9 +455,11 @@ fn scale(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
             "say the capacity to scale to, e.g. \"scale the web tier to 6\"",
         ));
     };
-    if capacity > MAX_INSTANCES {
+    let max = req.tenant.max_instances_per_plan;
+    if capacity > max {
         return Err(Error::input(format!(
-            "{capacity} instances is outside what one plan may run (0 to {MAX_INSTANCES}); split the request"
+            "count {capacity} is out of range: a plan may scale a group to 0 to {max} instances in tenant {} (tenant setting max_instances_per_plan)",
+            req.tenant.name
         )));
     }
     let capacity = capacity as u32;
@@ -640,6 +646,8 @@ fn new_stack_name(req: &AgentRequest<'_>, prefix: &str, region: &str) -> Result<
 
 struct Builder<'a> {
     i: &'a Intent,
+    /// The tenant's `max_instances_per_plan`.
+    max_instances: u64,
     region: String,
     stack: String,
     /// Why the plan is as risky as it is (shown with the risk).
@@ -656,7 +664,12 @@ impl Builder<'_> {
                 .as_u64()
                 .and_then(|n| u32::try_from(n).ok())
                 .map(Some)
-                .ok_or_else(|| Error::input(format!("{key} must be a whole number, not {v}"))),
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "{key} {v} is out of range: a whole number from 0 to {}",
+                        u32::MAX
+                    ))
+                }),
         }
     }
 
@@ -820,10 +833,12 @@ impl Builder<'_> {
     }
 
     fn machines(&mut self, spec: &mut StackSpec) -> Result<()> {
-        let count = self.i.param_u64("count").unwrap_or(1);
-        if !(1..=MAX_INSTANCES).contains(&count) {
+        // One instance when the request names none; a stated count is never replaced.
+        let count = self.u32_param("count")?.map_or(1, u64::from);
+        let max = self.max_instances;
+        if !(1..=max).contains(&count) {
             return Err(Error::input(format!(
-                "{count} instances is outside what one plan may create (1 to {MAX_INSTANCES}); split the request"
+                "count {count} is out of range: a plan may create 1 to {max} instances (tenant setting max_instances_per_plan); split the request"
             )));
         }
         let lb = self.load_balancer()?;
@@ -842,7 +857,7 @@ impl Builder<'_> {
             Some(c) => c,
             None => self.u32_param("count")?.unwrap_or(2),
         };
-        let max_cap = MAX_INSTANCES as u32;
+        let max_cap = u32::try_from(self.max_instances).unwrap_or(u32::MAX);
         let min = self.u32_param("min_size")?;
         let max = self.u32_param("max_size")?;
         let min = min.unwrap_or(desired.min(max.unwrap_or(desired)));

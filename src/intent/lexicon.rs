@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::regions::region_names;
-use super::words::{Unit, word_number};
+use super::words::{NUMBER_WORDS, Unit, word_number};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
@@ -99,7 +99,7 @@ pub enum Cue {
     Service(&'static str),
     Env(&'static str),
     Region(&'static str),
-    Number(u32),
+    Number(u64),
     Unit(Unit),
     /// "last", "past", "previous": a time window follows.
     WindowMark,
@@ -986,17 +986,14 @@ fn build() -> Lexicon {
         };
         target.entry(name).or_default().push(Region(code));
     }
-    for n in [
-        "zero", "one", "single", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-        "ten", "eleven", "twelve", "fifteen", "twenty", "thirty", "forty", "fifty", "hundred",
-    ] {
+    for n in NUMBER_WORDS {
         if let Some(v) = word_number(n) {
             words.entry(n).or_default().push(Number(v));
         }
     }
     for u in [
         "minute", "minutes", "min", "mins", "hour", "hours", "hr", "hrs", "day", "days", "week",
-        "weeks", "month", "months",
+        "weeks", "month", "months", "year", "years", "yr", "yrs",
     ] {
         if let Some(unit) = Unit::parse(u) {
             words.entry(u).or_default().push(Cue::Unit(unit));

@@ -16,6 +16,7 @@ use aws_sdk_bedrockruntime::types::{
 use aws_smithy_types::{Document, Number};
 use serde_json::{Value, json};
 
+use super::ranges::{Limits, MAX_ESTIMATE_COUNT, check};
 use super::{AgentKind, Intent, LOW_CONFIDENCE, is_region_code};
 use crate::redact::redact;
 
@@ -124,6 +125,18 @@ fn conforms(schema: &Value, val: &Value) -> bool {
     }
 }
 
+/// The schema's parameters (name → schema), built once: the bounds every reading is held to.
+pub(crate) fn params_schema() -> &'static serde_json::Map<String, Value> {
+    static PARAMS: std::sync::LazyLock<serde_json::Map<String, Value>> =
+        std::sync::LazyLock::new(|| {
+            schema()["properties"]["params"]["properties"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        });
+    &PARAMS
+}
+
 /// The JSON schema given to the model as the tool's input.
 pub fn schema() -> Value {
     let agents: Vec<&str> = AgentKind::ALL.iter().map(|a| a.as_str()).collect();
@@ -139,7 +152,7 @@ pub fn schema() -> Value {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {
-                    "count": {"type": "integer", "minimum": 0, "maximum": 1000},
+                    "count": {"type": "integer", "minimum": 0, "maximum": MAX_ESTIMATE_COUNT},
                     "instance_type": {"type": "string"},
                     "region": {"type": "string", "description": "AWS region code"},
                     "load_balancer": {"type": "string", "enum": ["alb", "nlb"]},
@@ -381,11 +394,7 @@ pub fn validate(v: &Value) -> Result<Intent, LlmFailure> {
         other => return bad(format!("confidence must be between 0 and 1, got {other:?}")),
     };
     let mut params = BTreeMap::new();
-    let allowed = schema();
-    let known = allowed["properties"]["params"]["properties"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let known = params_schema();
     for (k, val) in v
         .get("params")
         .and_then(Value::as_object)
@@ -521,12 +530,24 @@ impl Model {
     }
 
     /// The model's reading reconciled with the parser's, or the parser's with a note saying
-    /// why the model was not used. Blocks (call it off any async runtime).
-    pub fn understand(&self, text: &str, parser: Intent, previous: Option<&Intent>) -> Intent {
-        match self
+    /// why the model was not used. A reading with values out of `limits` is not used: the
+    /// parser's reading already passed them, so the model read in a value nobody stated.
+    /// Blocks (call it off any async runtime).
+    pub fn understand(
+        &self,
+        text: &str,
+        parser: Intent,
+        previous: Option<&Intent>,
+        limits: &Limits,
+    ) -> Intent {
+        let model = self
             .rt
             .block_on(classify(&self.client, &self.model_id, text, previous))
-        {
+            .and_then(|m| match check(&m, limits) {
+                Ok(()) => Ok(m),
+                Err(e) => Err(LlmFailure::Invalid(e.to_string())),
+            });
+        match model {
             Ok(model) => reconcile(model, parser, &self.model_id),
             Err(e) => {
                 let mut p = parser;

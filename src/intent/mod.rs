@@ -6,6 +6,7 @@
 mod lexicon;
 pub mod llm;
 mod parser;
+pub mod ranges;
 mod regions;
 mod typo;
 mod words;
@@ -16,7 +17,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use parser::{params_only, parse};
+pub use parser::{params_only, parse, parse_with};
+pub use ranges::{Limits, check};
 pub use regions::{is_region_code, region_codes};
 
 /// Below this confidence an intent is flagged `low_confidence` and front ends ask to confirm.
@@ -171,6 +173,37 @@ pub enum IntentError {
         "could not tell what \"{0}\" asks for: name an action and a resource, e.g. \"create 2 t3.small instances\", \"show error logs from Lambda my-func\" or \"what did EC2 cost last week\""
     )]
     Unrecognised(String),
+    /// A value the request states that no plan may take (a count over the tenant's limit, a
+    /// negative number, an impossible window or time): refused, never clamped.
+    #[error("{param} {value} is out of range: {allowed}")]
+    OutOfRange {
+        param: String,
+        value: String,
+        allowed: String,
+    },
+    /// A word written like a region code that names no AWS region: refused, never replaced
+    /// by the default region.
+    #[error(
+        "{word} is not an AWS region opsdeck knows{}: name a region by its code (e.g. eu-west-1) or its place (e.g. \"Ireland\"), or leave it out to use the tenant's default region",
+        did_you_mean(suggestions)
+    )]
+    UnknownRegion {
+        word: String,
+        suggestions: Vec<String>,
+    },
+    /// A vague quantity where a number decides what is created ("several instances").
+    #[error(
+        "\"{word}\" is not a number: say how many {what}, e.g. \"create 3 t3.small instances\""
+    )]
+    VagueCount { word: String, what: String },
+}
+
+fn did_you_mean(suggestions: &[String]) -> String {
+    match suggestions {
+        [] => String::new(),
+        [one] => format!(" (did you mean {one}?)"),
+        [init @ .., last] => format!(" (did you mean {} or {last}?)", init.join(", ")),
+    }
 }
 
 /// Why a request was routed as it was: for the agent and for each parameter, the words of the
@@ -261,12 +294,16 @@ pub fn is_follow_up(text: &str) -> bool {
 
 /// Refines the previous intent with a follow-up ("now do the same in eu-west-1", "only the first
 /// two", "make it five instead"): the previous request's agent and action, with the parameters the
-/// follow-up states replacing the old ones. None when `text` is not a follow-up.
-pub fn refine(previous: &Intent, text: &str) -> Option<Intent> {
+/// follow-up states replacing the old ones. None when `text` is not a follow-up; an error when
+/// it states a value no request may (an unknown region, an impossible window).
+pub fn refine(previous: &Intent, text: &str) -> Option<Result<Intent, IntentError>> {
     if !is_follow_up(text) {
         return None;
     }
-    let (params, evidence) = params_only(text, previous.agent);
+    let (params, evidence) = match params_only(text, previous.agent) {
+        Ok(read) => read,
+        Err(e) => return Some(Err(e)),
+    };
     let mut out = previous.clone();
     let mut changed = Vec::new();
     for (k, v) in params {
@@ -298,7 +335,7 @@ pub fn refine(previous: &Intent, text: &str) -> Option<Intent> {
         && let Some(n) = word
             .parse::<u64>()
             .ok()
-            .or_else(|| words::word_number(word).map(u64::from))
+            .or_else(|| words::word_number(word))
     {
         if let Some(ids) = out
             .params
@@ -323,7 +360,7 @@ pub fn refine(previous: &Intent, text: &str) -> Option<Intent> {
             changed.join(", ")
         }
     )];
-    Some(out)
+    Some(Ok(out))
 }
 
 #[cfg(test)]

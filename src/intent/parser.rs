@@ -8,12 +8,14 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::lexicon::{Cue, LEXICON, Noun, Verb};
-use super::regions::is_region_code;
+use super::ranges::{Limits, check};
+use super::regions;
 use super::typo::{allowed_edits, osa_within};
-use super::words::{Unit, compact_window};
+use super::words::{Spelled, Unit, compact_duration, spelled_number};
 use super::{AgentKind, Evidence, Intent, IntentError, LOW_CONFIDENCE};
 
 mod insight;
+mod stated;
 
 const MAX_LEN: usize = 4000;
 
@@ -29,8 +31,17 @@ enum Kind {
     VolumeId(String),
     InstanceType(String),
     Region(&'static str),
-    Number(u32),
-    CompactWindow(String),
+    /// A word written like a region code that names no region (`us-east-99`).
+    UnknownRegion(String),
+    Number(u64),
+    /// A negative number (`-3`), by its magnitude: never a count, size or duration.
+    Negative(u64),
+    /// A number beyond 64 bits, in digits or words, as written.
+    TooLarge(String),
+    /// `24h`, `2w`, `0h`: a number and its unit, whether or not a window can be that long.
+    CompactWindow(u64, Unit),
+    /// A time of day as written (`03:00`, `3pm`, `25:00`).
+    Clock(String),
     S3Uri {
         bucket: String,
         prefix: Option<String>,
@@ -73,7 +84,7 @@ impl Token<'_> {
     fn is_stop(&self) -> bool {
         self.has(|c| matches!(c, Cue::Stop))
     }
-    fn number(&self) -> Option<u32> {
+    fn number(&self) -> Option<u64> {
         match &self.kind {
             Kind::Number(n) => Some(*n),
             Kind::Known { cues, .. } => cues.iter().find_map(|c| match c {
@@ -91,8 +102,14 @@ impl Token<'_> {
     }
 }
 
-/// Classifies one request. Never touches the network.
+/// Classifies one request, holding its values to the ranges any tenant may allow (no tenant
+/// is known here; [`parse_with`] takes one's limits). Never touches the network.
 pub fn parse(text: &str) -> Result<Intent, IntentError> {
+    parse_with(text, &Limits::any_tenant())
+}
+
+/// Classifies one request and refuses values out of the ranges `limits` allow.
+pub fn parse_with(text: &str, limits: &Limits) -> Result<Intent, IntentError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(IntentError::Empty);
@@ -117,7 +134,11 @@ pub fn parse(text: &str) -> Result<Intent, IntentError> {
     }
 
     let action = choose_action(agent, &f, &tokens);
-    let mut params = extract_params(&tokens, &f, command.as_deref(), agent);
+    let mut params = extract_params(&tokens, &f, command.as_deref(), agent)?;
+    if agent == AgentKind::Infra && matches!(action, "create" | "scale") {
+        stated::refuse_vague_count(&tokens)?;
+    }
+    notes.extend(stated::unused_times(&tokens));
     match agent {
         AgentKind::Ops => {
             params.insert("action".into(), json!(action));
@@ -148,7 +169,7 @@ pub fn parse(text: &str) -> Result<Intent, IntentError> {
             agent, top, ranked[1].0, second
         ));
     }
-    Ok(Intent {
+    let intent = Intent {
         agent,
         agents,
         action: action.to_string(),
@@ -158,20 +179,27 @@ pub fn parse(text: &str) -> Result<Intent, IntentError> {
         evidence: evidence(&tokens),
         notes,
         source: None,
-    })
+    };
+    check(&intent, limits)?;
+    Ok(intent)
 }
 
 /// The parameters a text states, read as if for `agent`, without classifying it (follow-ups).
-pub fn params_only(text: &str, agent: AgentKind) -> (BTreeMap<String, Value>, Vec<Evidence>) {
+/// An error when a value can be no value at all (an unknown region, an impossible window); the
+/// caller checks the refined reading's ranges.
+pub fn params_only(
+    text: &str,
+    agent: AgentKind,
+) -> Result<(BTreeMap<String, Value>, Vec<Evidence>), IntentError> {
     let (command, rest) = quoted_command(text.trim());
     let mut tokens = tokenize(&rest);
     let mut notes = Vec::new();
     classify_tokens(&mut tokens, &mut notes);
     let f = Features::collect(&tokens, command.is_some());
-    (
-        extract_params(&tokens, &f, command.as_deref(), agent),
+    Ok((
+        extract_params(&tokens, &f, command.as_deref(), agent)?,
         evidence(&tokens),
-    )
+    ))
 }
 
 /// Pulls a command written in backticks or quotes out of the text, so its words
@@ -216,8 +244,38 @@ fn classify_tokens(tokens: &mut [Token<'_>], notes: &mut Vec<String>) {
     let lex = &*LEXICON;
     let mut i = 0;
     while i < tokens.len() {
+        // Numbers spelled over several words ("a billion", "three hundred", "2 million").
+        let words: Vec<&str> = tokens[i..(i + 8).min(tokens.len())]
+            .iter()
+            .map(|t| t.lower.as_str())
+            .collect();
+        if let Some((value, n)) = spelled_number(&words) {
+            tokens[i].kind = match value {
+                Spelled::Value(v) => Kind::Known {
+                    cues: vec![Cue::Number(v)],
+                },
+                Spelled::TooLarge => Kind::TooLarge(
+                    tokens[i..i + n]
+                        .iter()
+                        .map(|t| t.orig)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+            };
+            for t in &mut tokens[i + 1..i + n] {
+                t.kind = Kind::Covered;
+            }
+            i += n;
+            continue;
+        }
         if let Some(kind) = pattern(&tokens[i]) {
             tokens[i].kind = kind;
+            i += 1;
+            continue;
+        }
+        let previous = i.checked_sub(1).map(|j| tokens[j].lower.as_str());
+        if regions::looks_like_region(&tokens[i].lower, previous) {
+            tokens[i].kind = Kind::UnknownRegion(tokens[i].orig.to_string());
             i += 1;
             continue;
         }
@@ -245,6 +303,8 @@ fn classify_tokens(tokens: &mut [Token<'_>], notes: &mut Vec<String>) {
         let lower = tokens[i].lower.clone();
         if let Some(cues) = lex.words.get(lower.as_str()) {
             tokens[i].kind = Kind::Known { cues: cues.clone() };
+        } else if stated::is_vague(&lower) {
+            // "hundreds" is no number, and must not be corrected into "hundred".
         } else if let Some(cues) = inflected(&lower) {
             tokens[i].kind = Kind::Known { cues };
         } else if let Some((word, cues)) = correct_typo(&lower) {
@@ -292,30 +352,36 @@ fn pattern(t: &Token<'_>) -> Option<Kind> {
     if is_volume_id(l) {
         return Some(Kind::VolumeId(l.to_string()));
     }
-    if is_region_code(l) {
-        return is_region_code(l).then(|| {
-            Kind::Region(
-                super::regions::region_codes()
-                    .find(|c| *c == l)
-                    .unwrap_or("us-east-1"),
-            )
-        });
+    if let Some(code) = regions::code(l) {
+        return Some(Kind::Region(code));
     }
     if is_instance_type(l) {
         return Some(Kind::InstanceType(l.to_string()));
     }
-    if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) {
-        return l.parse().ok().map(Kind::Number);
-    }
-    // "3x" as in "3x t3.medium"
-    if let Some(n) = l.strip_suffix('x')
-        && !n.is_empty()
-        && n.bytes().all(|b| b.is_ascii_digit())
+    // "3", "3x" as in "3x t3.medium", "-3"
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    if let Some(n) = Some(l)
+        .filter(|l| digits(l))
+        .or_else(|| l.strip_suffix('x').filter(|n| digits(n)))
     {
-        return n.parse().ok().map(Kind::Number);
+        return Some(
+            n.parse()
+                .map_or_else(|_| Kind::TooLarge(n.to_string()), Kind::Number),
+        );
     }
-    if let Some(w) = compact_window(l) {
-        return Some(Kind::CompactWindow(w));
+    if let Some(n) = l.strip_prefix('-').or_else(|| l.strip_prefix('\u{2212}'))
+        && digits(n)
+    {
+        return Some(
+            n.parse()
+                .map_or_else(|_| Kind::TooLarge(l.to_string()), Kind::Negative),
+        );
+    }
+    if let Some((n, unit)) = compact_duration(l) {
+        return Some(Kind::CompactWindow(n, unit));
+    }
+    if stated::is_clock(l) {
+        return Some(Kind::Clock(t.orig.to_string()));
     }
     None
 }
@@ -350,14 +416,24 @@ fn infra_pattern(l: &str) -> Option<Kind> {
         return None;
     }
     let split = l.find(|c: char| !c.is_ascii_digit()).filter(|i| *i > 0)?;
-    let n: u64 = l[..split].parse().ok()?;
-    match &l[split..] {
-        "mb" | "mib" => Some(Kind::Size(n)),
-        "gb" | "gib" => Some(Kind::Size(n * 1024)),
-        "tb" | "tib" => Some(Kind::Size(n * 1024 * 1024)),
-        "s" | "sec" | "secs" => Some(Kind::Seconds(n)),
-        _ => None,
-    }
+    let mult = match &l[split..] {
+        "mb" | "mib" | "s" | "sec" | "secs" => 1,
+        "gb" | "gib" => 1024,
+        "tb" | "tib" => 1024 * 1024,
+        _ => return None,
+    };
+    let Some(n) = l[..split]
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+    else {
+        return Some(Kind::TooLarge(l.to_string()));
+    };
+    Some(if l[split..].starts_with('s') {
+        Kind::Seconds(n)
+    } else {
+        Kind::Size(n)
+    })
 }
 
 /// A Lambda runtime identifier in the forms operators type: `python3.12`, `nodejs22.x`,
@@ -530,7 +606,7 @@ impl Features {
                 Kind::InstanceId(_) => f.instance_ids = true,
                 Kind::VolumeId(_) => f.volume_ids = true,
                 Kind::Tag(..) => f.tags = true,
-                Kind::CompactWindow(_) => f.window = true,
+                Kind::CompactWindow(..) => f.window = true,
                 Kind::Known { cues, .. } => {
                     let sized = sized_setting(tokens, i);
                     for c in cues {
@@ -1122,7 +1198,7 @@ fn extract_params(
     f: &Features,
     quoted: Option<&str>,
     agent: AgentKind,
-) -> BTreeMap<String, Value> {
+) -> Result<BTreeMap<String, Value>, IntentError> {
     let mut p: BTreeMap<String, Value> = BTreeMap::new();
     let mut tags = serde_json::Map::new();
     let mut ids = Vec::new();
@@ -1131,64 +1207,11 @@ fn extract_params(
     let mut window_used = vec![false; tokens.len()];
 
     // Windows first, so their numbers are not taken for counts.
-    for (i, t) in tokens.iter().enumerate() {
-        if p.contains_key("window") {
-            break;
-        }
-        match &t.kind {
-            Kind::CompactWindow(w) => {
-                let after_than = i > 0 && matches!(tokens[i - 1].lower.as_str(), "than" | "older");
-                if !after_than {
-                    p.insert("window".into(), json!(w));
-                    window_used[i] = true;
-                }
-            }
-            Kind::Known { cues, .. } => {
-                for c in cues {
-                    match c {
-                        Cue::Window(w) => {
-                            p.insert("window".into(), json!(w));
-                            window_used[i] = true;
-                        }
-                        Cue::WindowMark => {
-                            let (n, j) = match tokens.get(i + 1).and_then(Token::number) {
-                                Some(n) => (n, i + 2),
-                                None => (1, i + 1),
-                            };
-                            if let Some(unit) = tokens.get(j).and_then(Token::unit) {
-                                p.insert("window".into(), json!(unit.window(n.max(1))));
-                                window_used[i..=j].iter_mut().for_each(|u| *u = true);
-                            }
-                        }
-                        Cue::Number(n) => {
-                            let lead = i > 0
-                                && matches!(
-                                    tokens[i - 1].lower.as_str(),
-                                    "for" | "in" | "within" | "over" | "during"
-                                );
-                            if lead && let Some(unit) = tokens.get(i + 1).and_then(Token::unit) {
-                                p.insert("window".into(), json!(unit.window(*n)));
-                                window_used[i..=i + 1].iter_mut().for_each(|u| *u = true);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Kind::Number(n) => {
-                let lead = i > 0
-                    && matches!(
-                        tokens[i - 1].lower.as_str(),
-                        "for" | "in" | "within" | "over" | "during"
-                    );
-                if lead && let Some(unit) = tokens.get(i + 1).and_then(Token::unit) {
-                    p.insert("window".into(), json!(unit.window(*n)));
-                    window_used[i..=i + 1].iter_mut().for_each(|u| *u = true);
-                }
-            }
-            _ => {}
-        }
+    if let Some((w, at)) = stated::window(tokens)? {
+        p.insert("window".into(), json!(w));
+        window_used[at].iter_mut().for_each(|u| *u = true);
     }
+    stated::refuse_impossible_times(tokens)?;
 
     let mut service: Option<&'static str> = None;
     let mut env: Option<&'static str> = None;
@@ -1206,6 +1229,7 @@ fn extract_params(
             Kind::Region(code) => {
                 p.entry("region".into()).or_insert(json!(code));
             }
+            Kind::UnknownRegion(word) => return Err(super::ranges::unknown_region(word)),
             Kind::S3Uri { bucket, prefix } => {
                 p.entry("bucket".into()).or_insert(json!(bucket));
                 if let Some(prefix) = prefix {
@@ -1322,9 +1346,18 @@ fn extract_params(
     if agent == AgentKind::Infra {
         infra_params(tokens, f, &mut p, &mut used);
     }
-    if let Some(count) = find_count(tokens, f, &used) {
-        p.insert("count".into(), json!(count));
+    // The words of a command are data: none of its numbers is a count.
+    let command = (agent == AgentKind::Ops && quoted.is_none())
+        .then(|| command_span(tokens))
+        .flatten();
+    if let Some(c) = command.clone() {
+        used[c].iter_mut().for_each(|u| *u = true);
     }
+    let count_at = find_count(tokens, f, &used).map(|(count, at)| {
+        p.insert("count".into(), count);
+        at
+    });
+    stated::refuse_stray_numbers(tokens, agent, count_at, command)?;
     if !tags.is_empty() {
         if env.is_none() {
             for (k, v) in &tags {
@@ -1420,7 +1453,7 @@ fn extract_params(
         }
     }
     insight::add(tokens, f, agent, &mut p);
-    p
+    Ok(p)
 }
 
 /// "by service", "per region", "by tag Team", "by the Team tag", "by instance type": how a cost
@@ -1463,12 +1496,8 @@ fn group_by(tokens: &[Token<'_>]) -> Option<String> {
 
 /// "run df -h on the web servers" → "df -h".
 fn unquoted_command(tokens: &[Token<'_>]) -> Option<String> {
-    let start = tokens
+    let words: Vec<&str> = tokens[command_span(tokens)?]
         .iter()
-        .position(|t| t.has(|c| matches!(c, Cue::Verb(Verb::Run))))?;
-    let words: Vec<&str> = tokens[start + 1..]
-        .iter()
-        .take_while(|t| !matches!(t.lower.as_str(), "on" | "across" | "against" | "in" | "for"))
         .map(|t| t.orig)
         .collect();
     let cmd = words.join(" ");
@@ -1481,7 +1510,22 @@ fn unquoted_command(tokens: &[Token<'_>]) -> Option<String> {
     .then(|| cmd.to_string())
 }
 
-fn find_count(tokens: &[Token<'_>], f: &Features, window_used: &[bool]) -> Option<u32> {
+/// The tokens after "run" up to where the targets start: a command, not words to read.
+fn command_span(tokens: &[Token<'_>]) -> Option<std::ops::Range<usize>> {
+    let start = tokens
+        .iter()
+        .position(|t| t.has(|c| matches!(c, Cue::Verb(Verb::Run))))?
+        + 1;
+    let len = tokens[start..]
+        .iter()
+        .take_while(|t| !matches!(t.lower.as_str(), "on" | "across" | "against" | "in" | "for"))
+        .count();
+    Some(start..start + len)
+}
+
+/// The count a request states and where: as written, so the range check can refuse a
+/// negative or endless one rather than it falling back to one.
+fn find_count(tokens: &[Token<'_>], f: &Features, window_used: &[bool]) -> Option<(Value, usize)> {
     let countable = |t: &Token<'_>| {
         t.noun(Noun::Instance)
             || t.noun(Noun::Bucket)
@@ -1494,9 +1538,9 @@ fn find_count(tokens: &[Token<'_>], f: &Features, window_used: &[bool]) -> Optio
     if f.verb(Verb::Scale) {
         for (i, t) in tokens.iter().enumerate() {
             if t.lower == "to"
-                && let Some(n) = tokens.get(i + 1).and_then(Token::number)
+                && let Some(n) = tokens.get(i + 1).and_then(Token::stated_value)
             {
-                return Some(n);
+                return Some((n, i + 1));
             }
         }
     }
@@ -1504,14 +1548,11 @@ fn find_count(tokens: &[Token<'_>], f: &Features, window_used: &[bool]) -> Optio
         if window_used[i] {
             continue;
         }
-        let Some(n) = t.number() else { continue };
+        let Some(n) = t.stated_value() else { continue };
         // "3 x t3.medium" and "3 t3.medium instances"
         for next in tokens[i + 1..].iter().take(4) {
-            if countable(next) {
-                return Some(n);
-            }
-            if matches!(next.kind, Kind::InstanceType(_)) {
-                return Some(n);
+            if countable(next) || matches!(next.kind, Kind::InstanceType(_)) {
+                return Some((n, i));
             }
             let skippable = next.lower == "x"
                 || next.is_stop()
@@ -1522,7 +1563,7 @@ fn find_count(tokens: &[Token<'_>], f: &Features, window_used: &[bool]) -> Optio
                         Cue::Env(_) | Cue::Service(_) | Cue::Package | Cue::Verb(Verb::Create)
                     )
                 });
-            if !skippable || next.number().is_some() || next.unit().is_some() {
+            if !skippable || next.stated().is_some() || next.unit().is_some() {
                 break;
             }
         }
@@ -1633,12 +1674,15 @@ fn infra_params(
                         )
                     })
             });
+            // A number named as a port is one even out of range ("port 70000"), so the range
+            // check refuses it rather than it being dropped.
+            let named_port = i > 0 && matches!(tokens[i - 1].lower.as_str(), "port" | "ports");
             if !used[i]
                 && !counts_next
-                && (1..=65535).contains(&n)
+                && ((1..=65535).contains(&n) || named_port)
                 && matches!(t.kind, Kind::Number(_))
             {
-                ports.push(u64::from(n));
+                ports.push(n);
                 used[i] = true;
             }
         }
@@ -1728,38 +1772,22 @@ fn duration_at(tokens: &[Token<'_>], i: usize) -> Option<(u64, Option<u64>, usiz
     let t = tokens.get(i)?;
     match &t.kind {
         Kind::Seconds(n) => return Some((*n, Some(1), i)),
-        Kind::CompactWindow(w) => {
-            let (n, unit) = w.split_at(w.len() - 1);
-            let n: u64 = n.parse().ok()?;
-            let mult = match unit {
-                "m" => 60,
-                "h" => 3600,
-                "d" => 86_400,
-                _ => return None,
-            };
-            return Some((n * mult, Some(mult), i));
+        // An absurd duration saturates rather than wraps, and the range check refuses it.
+        Kind::CompactWindow(n, unit) => {
+            return Some((n.saturating_mul(unit.secs()), Some(unit.secs()), i));
         }
         _ => {}
     }
-    let n = u64::from(t.number()?);
+    let n = t.number()?;
     let next = tokens.get(i + 1);
     let mult = next.and_then(|x| {
         if x.has(|c| matches!(c, Cue::Seconds)) {
             return Some(1);
         }
-        if matches!(x.lower.as_str(), "year" | "years") {
-            return Some(365 * 86_400);
-        }
-        x.unit().map(|u| match u {
-            Unit::Minute => 60,
-            Unit::Hour => 3600,
-            Unit::Day => 86_400,
-            Unit::Week => 7 * 86_400,
-            Unit::Month => 30 * 86_400,
-        })
+        x.unit().map(Unit::secs)
     });
     match mult {
-        Some(m) => Some((n * m, Some(m), i + 1)),
+        Some(m) => Some((n.saturating_mul(m), Some(m), i + 1)),
         None => Some((n, None, i)),
     }
 }
@@ -1790,7 +1818,8 @@ fn settings(
                     })
                 });
                 match (tokens[i].number(), unit) {
-                    (Some(n), Some(u)) if !used[i] => (u64::from(n) * u, i + 1),
+                    // Saturating: an absurd size stays absurd and the range check refuses it.
+                    (Some(n), Some(u)) if !used[i] => (n.saturating_mul(u), i + 1),
                     _ => continue,
                 }
             }
@@ -1825,7 +1854,7 @@ fn settings(
                 // After the word ("timeout of 30 seconds"), else before it ("30 second timeout").
                 let after = (k + 1..(k + 4).min(tokens.len())).find(|j| {
                     tokens[*j].number().is_some()
-                        || matches!(tokens[*j].kind, Kind::Seconds(_) | Kind::CompactWindow(_))
+                        || matches!(tokens[*j].kind, Kind::Seconds(_) | Kind::CompactWindow(..))
                 });
                 let before = (k.saturating_sub(3)..k).rev().find(|j| {
                     duration_at(tokens, *j)
@@ -1933,7 +1962,14 @@ fn evidence(tokens: &[Token<'_>]) -> Vec<Evidence> {
             Kind::InstanceType(it) => format!("instance_type:{it}"),
             Kind::Region(r) => format!("region:{r}"),
             Kind::Number(n) => format!("number:{n}"),
-            Kind::CompactWindow(w) => format!("window:{w}"),
+            Kind::CompactWindow(n, unit) => match unit.window(*n) {
+                Some(w) => format!("window:{w}"),
+                None => format!("duration:{n} {unit:?}").to_lowercase(),
+            },
+            Kind::UnknownRegion(w) => format!("unknown region:{w}"),
+            Kind::Negative(n) => format!("number:-{n}"),
+            Kind::TooLarge(w) => format!("number:{w} (too large)"),
+            Kind::Clock(t) => format!("time:{t}"),
             Kind::S3Uri { bucket, .. } => format!("bucket:{bucket}"),
             Kind::Cidr(c) => format!("cidr:{c}"),
             Kind::Id(k, v) => format!("{k}:{v}"),

@@ -1,5 +1,7 @@
 //! AWS commercial regions: codes, and the names operators call them by.
 
+use super::typo::osa_within;
+
 /// (code, names that mean it). Names are lower case; multi-word names are matched as phrases.
 const REGIONS: &[(&str, &[&str])] = &[
     (
@@ -60,7 +62,96 @@ pub fn region_codes() -> impl Iterator<Item = &'static str> {
 }
 
 pub fn is_region_code(s: &str) -> bool {
-    REGIONS.iter().any(|(c, _)| *c == s)
+    code(s).is_some()
+}
+
+/// The known code `s` is, as a static string.
+pub(super) fn code(s: &str) -> Option<&'static str> {
+    REGIONS.iter().map(|(c, _)| *c).find(|c| *c == s)
+}
+
+/// Compass words of region codes (`us-east-1`, `ap-southeast-2`, `us-gov-west-1`).
+const DIRECTIONS: &[&str] = &[
+    "east",
+    "west",
+    "north",
+    "south",
+    "central",
+    "northeast",
+    "northwest",
+    "southeast",
+    "southwest",
+    "gov",
+];
+
+/// Whether a word is written like a region code without being a known one (`us-east-99`,
+/// `eu-west-9`, `mars-north-1`, `us-eats-1`): area, compass words, a number. Such a word is
+/// refused rather than ignored, so a request never lands in the default region by accident.
+/// An area other than two letters counts only after words that introduce a place (`in`,
+/// `region`, `to`), so a name like `logs-west-1` after "bucket" stays a name.
+pub(super) fn looks_like_region(word: &str, previous: Option<&str>) -> bool {
+    if is_region_code(word) {
+        return false;
+    }
+    let parts: Vec<&str> = word.split('-').collect();
+    let [area, middle @ .., number] = parts.as_slice() else {
+        return false;
+    };
+    if middle.is_empty()
+        || number.is_empty()
+        || number.len() > 3
+        || !number.bytes().all(|b| b.is_ascii_digit())
+        || !(2..=6).contains(&area.len())
+        || !parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+    {
+        return false;
+    }
+    let compass = middle.iter().all(|m| DIRECTIONS.contains(m));
+    let typo = region_codes().any(|c| osa_within(word.as_bytes(), c.as_bytes(), 2).is_some());
+    if !(compass || typo) {
+        return false;
+    }
+    area.len() == 2
+        || previous.is_some_and(|p| matches!(p, "in" | "into" | "to" | "region" | "at" | "from"))
+}
+
+/// Known region codes close to `word`, best first (at most five): same area and compass
+/// (`us-east-99` → us-east-1, us-east-2), else a few edits away, else the same compass or area.
+pub fn near(word: &str) -> Vec<&'static str> {
+    let prefix = word.rsplit_once('-').map_or(word, |(p, _)| p);
+    let mut out: Vec<&'static str> = region_codes()
+        .filter(|c| c.rsplit_once('-').is_some_and(|(p, _)| p == prefix))
+        .collect();
+    if out.is_empty() {
+        let mut close: Vec<(usize, &'static str)> = region_codes()
+            .filter_map(|c| osa_within(word.as_bytes(), c.as_bytes(), 3).map(|d| (d, c)))
+            .collect();
+        close.sort();
+        out = close.into_iter().map(|(_, c)| c).collect();
+    }
+    if out.is_empty() {
+        let parts: Vec<&str> = prefix.split('-').collect();
+        let (area, compass) = (parts[0], &parts[1..]);
+        out = region_codes()
+            .filter(|c| {
+                let cp: Vec<&str> = c
+                    .rsplit_once('-')
+                    .map_or(*c, |(p, _)| p)
+                    .split('-')
+                    .collect();
+                cp[1..] == *compass
+            })
+            .collect();
+        if out.is_empty() {
+            out = region_codes()
+                .filter(|c| c.split('-').next() == Some(area))
+                .collect();
+        }
+    }
+    out.truncate(5);
+    out
 }
 
 /// Every (name, code) pair, for the lexicon.
@@ -68,4 +159,37 @@ pub(super) fn region_names() -> impl Iterator<Item = (&'static str, &'static str
     REGIONS
         .iter()
         .flat_map(|(code, names)| names.iter().map(move |n| (*n, *code)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_shaped_words() {
+        for w in [
+            "us-east-99",
+            "eu-west-9",
+            "ap-southeast-12",
+            "us-eats-1",
+            "us-gov-west-1",
+        ] {
+            assert!(looks_like_region(w, None), "{w}");
+        }
+        assert!(looks_like_region("mars-north-1", Some("in")));
+        // Names that merely end like a region stay names.
+        assert!(!looks_like_region("logs-west-1", Some("bucket")));
+        assert!(!looks_like_region("web-tier-1", Some("in")));
+        assert!(!looks_like_region("us-east-1", Some("in")));
+        assert!(!looks_like_region("us-east-1a", Some("in")));
+        assert!(!looks_like_region("my-func", Some("in")));
+    }
+
+    #[test]
+    fn close_regions() {
+        assert_eq!(near("us-east-99"), ["us-east-1", "us-east-2"]);
+        assert_eq!(near("eu-west-9"), ["eu-west-1", "eu-west-2", "eu-west-3"]);
+        assert_eq!(near("mars-north-1"), ["eu-north-1"]);
+        assert_eq!(near("us-eats-1")[0], "us-east-1");
+    }
 }

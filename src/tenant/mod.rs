@@ -19,6 +19,9 @@ pub struct Tenant {
     pub name: String,
     pub created_at: String,
     pub default_region: String,
+    /// The most instances one plan may create or scale a group to (1 to
+    /// [`crate::intent::ranges::MAX_INSTANCES_CEILING`]); a request for more is refused.
+    pub max_instances_per_plan: u64,
     pub policy: PolicyConfig,
     pub budget: Budget,
     pub approvals: ApprovalConfig,
@@ -53,6 +56,7 @@ impl Default for Tenant {
             name: "default".into(),
             created_at: String::new(),
             default_region: "us-east-1".into(),
+            max_instances_per_plan: crate::intent::ranges::DEFAULT_MAX_INSTANCES,
             policy: PolicyConfig::default(),
             budget: Budget::default(),
             approvals: ApprovalConfig::default(),
@@ -170,6 +174,130 @@ pub struct ApprovalRule {
     /// Approvers must also belong to this group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+}
+
+impl Tenant {
+    /// Refuses settings no tenant can work with, naming the setting, the value and what it
+    /// may be: nothing out of range is stored to be clamped or silently ignored later.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |setting: &str, value: &dyn std::fmt::Display, allowed: &str| {
+            Err(Error::input(format!(
+                "{setting} {value} is out of range: {allowed}"
+            )))
+        };
+        let known_regions = "a region code such as us-east-1 or eu-west-1";
+        if !crate::intent::is_region_code(&self.default_region) {
+            return bad("default_region", &self.default_region, known_regions);
+        }
+        for r in &self.policy.allowed_regions {
+            if !crate::intent::is_region_code(r) {
+                return bad("policy.allowed_regions entry", r, known_regions);
+            }
+        }
+        let ceiling = crate::intent::ranges::MAX_INSTANCES_CEILING;
+        if !(1..=ceiling).contains(&self.max_instances_per_plan) {
+            return bad(
+                "max_instances_per_plan",
+                &self.max_instances_per_plan,
+                &format!("1 to {ceiling}"),
+            );
+        }
+        for w in &self.policy.maintenance_windows {
+            for d in &w.days {
+                if weekday(d).is_none() {
+                    return bad(
+                        "policy.maintenance_windows day",
+                        &format!("\"{d}\""),
+                        "mon, tue, wed, thu, fri, sat or sun (or the whole name)",
+                    );
+                }
+            }
+            if clock_minutes(&w.start).is_none_or(|m| m >= 24 * 60) {
+                return bad(
+                    "policy.maintenance_windows start",
+                    &format!("\"{}\"", w.start),
+                    "HH:MM from 00:00 to 23:59 (UTC)",
+                );
+            }
+            if clock_minutes(&w.end).is_none() {
+                return bad(
+                    "policy.maintenance_windows end",
+                    &format!("\"{}\"", w.end),
+                    "HH:MM from 00:00 to 24:00 (UTC)",
+                );
+            }
+        }
+        for (setting, usd) in [
+            ("budget.monthly_usd", self.budget.monthly_usd),
+            ("budget.per_plan_usd", self.budget.per_plan_usd),
+        ] {
+            if !(usd.is_finite() && usd >= 0.0) {
+                return bad(setting, &usd, "0 (no limit) or more US dollars");
+            }
+        }
+        if self.approvals.default_approvers == 0 {
+            return bad("approvals.default_approvers", &0, "1 or more");
+        }
+        for r in &self.approvals.rules {
+            if r.approvers == 0 {
+                return bad(
+                    &format!("approvals rule {} approvers", r.name),
+                    &0,
+                    "1 or more",
+                );
+            }
+        }
+        for (setting, secs) in [
+            (
+                "approvals.pending_ttl_secs",
+                self.approvals.pending_ttl_secs,
+            ),
+            (
+                "approvals.approved_ttl_secs",
+                self.approvals.approved_ttl_secs,
+            ),
+        ] {
+            if secs == 0 {
+                return bad(setting, &0, "1 second or more");
+            }
+        }
+        if !self.llm.region.is_empty() && !crate::intent::is_region_code(&self.llm.region) {
+            return bad("llm.region", &self.llm.region, known_regions);
+        }
+        if self.llm.timeout_ms < 100 {
+            return bad("llm.timeout_ms", &self.llm.timeout_ms, "100 or more");
+        }
+        Ok(())
+    }
+}
+
+/// A day of the week as the maintenance policy reads it: its first three letters, from a
+/// short or whole name ("sat", "Saturday").
+fn weekday(d: &str) -> Option<&'static str> {
+    const DAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let d = d.trim().to_lowercase();
+    DAYS.iter()
+        .find(|full| d.len() >= 3 && full.starts_with(d.as_str()))
+        .map(|full| &full[..3])
+}
+
+/// `HH:MM` as minutes since midnight, 00:00 to 24:00.
+fn clock_minutes(t: &str) -> Option<u32> {
+    let (h, m) = t.trim().split_once(':')?;
+    let two_digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+    if !two_digits(h) || !two_digits(m) {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
 }
 
 /// Tenant names become path components and key prefixes: keep them plain.
@@ -301,6 +429,46 @@ mod tests {
         let i = Identity::resolve(None, None).unwrap();
         assert_eq!(i.source, UserSource::Os);
         assert!(Identity::resolve(Some("bob; rm -rf /"), None).is_err());
+    }
+
+    #[test]
+    fn settings_out_of_range_are_refused() {
+        assert!(Tenant::default().validate().is_ok());
+        let with = |f: &dyn Fn(&mut Tenant)| {
+            let mut t = Tenant::default();
+            f(&mut t);
+            t.validate().map_err(|e| e.to_string())
+        };
+        let window = |start: &str, end: &str| MaintenanceWindow {
+            days: vec!["sat".into(), "Sunday".into()],
+            start: start.into(),
+            end: end.into(),
+        };
+        assert!(with(&|t| t.policy.maintenance_windows = vec![window("01:00", "24:00")]).is_ok());
+        assert_eq!(
+            with(&|t| t.policy.maintenance_windows = vec![window("25:00", "05:00")]).unwrap_err(),
+            "policy.maintenance_windows start \"25:00\" is out of range: HH:MM from 00:00 to 23:59 (UTC)"
+        );
+        assert!(with(&|t| t.policy.maintenance_windows = vec![window("01:00", "24:01")]).is_err());
+        assert!(with(&|t| t.policy.maintenance_windows = vec![window("1:00", "05:00")]).is_err());
+        assert!(
+            with(&|t| t.policy.maintenance_windows = vec![MaintenanceWindow {
+                days: vec!["someday".into()],
+                ..window("01:00", "02:00")
+            }])
+            .is_err()
+        );
+        assert_eq!(
+            with(&|t| t.max_instances_per_plan = 0).unwrap_err(),
+            "max_instances_per_plan 0 is out of range: 1 to 1000"
+        );
+        assert!(with(&|t| t.max_instances_per_plan = 1001).is_err());
+        assert!(with(&|t| t.max_instances_per_plan = 200).is_ok());
+        assert!(with(&|t| t.default_region = "us-east-99".into()).is_err());
+        assert!(with(&|t| t.policy.allowed_regions = vec!["mars-north-1".into()]).is_err());
+        assert!(with(&|t| t.budget.monthly_usd = -1.0).is_err());
+        assert!(with(&|t| t.approvals.default_approvers = 0).is_err());
+        assert!(with(&|t| t.llm.timeout_ms = 5).is_err());
     }
 
     #[test]

@@ -50,7 +50,20 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
             "say what to price, e.g. \"how much would 3 t3.medium in eu-west-1 cost\" or \"estimate plan p-abc234defg\"; the bundled table prices EC2 instance types, EBS, ALB and NLB",
         ));
     }
-    let count = i.param_u64("count").unwrap_or(1).clamp(1, 10_000) as u32;
+    // One instance when the request names none; a stated count out of range is refused.
+    let max = crate::intent::ranges::MAX_ESTIMATE_COUNT;
+    let count = match i.params.get("count") {
+        None => 1,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=max).contains(n))
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "count {v} is out of range: a cost estimate prices 1 to {max} instances"
+                ))
+            })?,
+    };
     progress(sink, format!("pricing from the bundled table for {region}"));
     let est = estimate(&CostInput {
         region: &region,

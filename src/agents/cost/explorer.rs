@@ -600,8 +600,14 @@ fn forecast_window(text: &str, w: Option<&str>, today: Date) -> Result<(Date, Da
         _ => None,
     };
     if let Some(days) = days {
+        // Cost Explorer forecasts at most a year ahead; a longer horizon is refused, not cut.
+        if !(1..=365).contains(&days) {
+            return Err(Error::input(format!(
+                "forecast of {days} days is out of range: Cost Explorer forecasts 1 to 365 days ahead"
+            )));
+        }
         let end = today
-            .checked_add(days.clamp(1, 365).days())
+            .checked_add(days.days())
             .map_err(|e| Error::input(e.to_string()))?;
         return Ok((today, end, format!("the next {days} days")));
     }
@@ -872,6 +878,12 @@ mod tests {
         assert_eq!((s, e), (d("2025-04-01"), d("2025-05-01")));
         let (_, e, _) = forecast_window("projected spend this quarter", None, today).unwrap();
         assert_eq!(e, d("2025-06-08"));
+        assert!(
+            forecast_window("forecast the next 400 days", Some("400d"), today)
+                .unwrap_err()
+                .to_string()
+                .contains("forecast of 400 days is out of range")
+        );
     }
 
     #[test]

@@ -15,6 +15,9 @@ use crate::plan::AwsCall;
 use crate::plan::{ChangeAction, CostEstimate, CostLine, ResourceChange, Risk, Step, StepKind};
 
 const AGENT: AgentKind = AgentKind::Monitor;
+/// The longest breach an alarm waits for: 100 evaluation periods of 5 minutes.
+const MAX_ALARM_SECS: i64 = 100 * 300;
+
 /// A standard-resolution metric alarm, per month (us-east-1 list price).
 const ALARM_USD_MONTH: f64 = 0.10;
 
@@ -212,12 +215,26 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     }
     // "for 10 minutes": that long above the threshold, in 5-minute periods (1-minute ones for
     // shorter spans).
-    let span = i
-        .param_str("window")
-        .and_then(insight::window_secs)
-        .unwrap_or(if counts { 300 } else { 600 });
+    // A stated span longer than 100 periods is refused, never cut to fit.
+    let span = match i.param_str("window") {
+        None => {
+            if counts {
+                300
+            } else {
+                600
+            }
+        }
+        Some(w) => insight::window_secs(w)
+            .filter(|s| (60..=MAX_ALARM_SECS).contains(s))
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "alarm duration {w} is out of range: an alarm watches 1 to {} minutes of breaching (100 periods of 5 minutes), e.g. \"for 10 minutes\"",
+                    MAX_ALARM_SECS / 60
+                ))
+            })?,
+    };
     let period: i64 = if span < 300 { 60 } else { 300 };
-    let periods = (span / period).clamp(1, 100);
+    let periods = span / period;
     let name = alarm_name(&metric, target, &comparison, threshold);
     let (dn, dv) = target.dimension();
     let topic = i.param_str("sns_topic");

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use super::{Features, Kind, Token, name_like, name_near};
 use crate::intent::AgentKind;
 use crate::intent::lexicon::{Cue, Noun};
-use crate::intent::words::Unit;
 
 pub(super) fn add(
     tokens: &[Token<'_>],
@@ -41,8 +40,10 @@ fn security(tokens: &[Token<'_>], f: &Features, p: &mut BTreeMap<String, Value>)
             "rdp" => ports.push(3389),
             "port" | "ports" => {
                 for next in &tokens[i + 1..] {
+                    // Every number named as a port, so the range check refuses port 70000
+                    // rather than it being dropped.
                     match next.number() {
-                        Some(n) if (1..=65535).contains(&n) => ports.push(u64::from(n)),
+                        Some(n) => ports.push(n),
                         _ if next.lower == "and" => {}
                         _ => break,
                     }
@@ -94,21 +95,17 @@ fn security(tokens: &[Token<'_>], f: &Features, p: &mut BTreeMap<String, Value>)
             continue;
         }
         let (n, unit) = match (&tokens.get(i + 1).map(|x| &x.kind), tokens.get(i + 1)) {
-            (Some(Kind::CompactWindow(w)), _) => match window_days(w) {
-                Some(d) => (d, None),
-                None => continue,
-            },
+            (Some(Kind::CompactWindow(n, unit)), _) => (*n, Some(*unit)),
             (_, Some(x)) => match x.number() {
                 Some(n) => (n, tokens.get(i + 2).and_then(Token::unit)),
                 None => continue,
             },
             _ => continue,
         };
+        // Days, as keys age; an absurd number stays absurd (and out of range), never wraps.
         let days = match unit {
-            Some(Unit::Week) => n * 7,
-            Some(Unit::Month) => n * 30,
-            Some(Unit::Hour | Unit::Minute) => 0,
-            Some(Unit::Day) | None => n,
+            Some(u) => n.saturating_mul(u.secs()) / 86_400,
+            None => n,
         };
         p.entry("older_than_days".into()).or_insert(json!(days));
         break;
@@ -249,15 +246,6 @@ pub(super) fn is_security_group_id(s: &str) -> bool {
     s.strip_prefix("sg-").is_some_and(|h| {
         (h.len() == 8 || h.len() == 17) && h.bytes().all(|b| b.is_ascii_hexdigit())
     })
-}
-
-fn window_days(w: &str) -> Option<u32> {
-    let n: u32 = w[..w.len().checked_sub(1)?].parse().ok()?;
-    match w.as_bytes().last()? {
-        b'd' => Some(n),
-        b'h' | b'm' => Some(0),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
