@@ -570,3 +570,34 @@ pub fn command_words(command: &str) -> Result<Vec<String>> {
     }
     Ok(words)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::command_words;
+
+    #[test]
+    fn commands_are_plain_words() {
+        assert_eq!(
+            command_words("systemctl  status\tnginx").unwrap(),
+            ["systemctl", "status", "nginx"]
+        );
+        assert_eq!(command_words("df -h /var/log").unwrap(), ["df", "-h", "/var/log"]);
+        for bad in [
+            "uptime; rm -rf /",
+            "df $(id)",
+            "df ${HOME}",
+            "df `id`",
+            "df > /etc/x",
+            "df 'a b'",
+            "df \\",
+            "df *",
+            "df ~",
+            "df\u{2028}id",
+            "df\u{1b}[2J",
+            "df\nid",
+            "",
+        ] {
+            assert!(command_words(bad).is_err(), "accepted {bad:?}");
+        }
+    }
+}
