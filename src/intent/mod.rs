@@ -171,6 +171,9 @@ pub enum IntentError {
         "could not tell what \"{0}\" asks for: name an action and a resource, e.g. \"create 2 t3.small instances\", \"show error logs from Lambda my-func\" or \"what did EC2 cost last week\""
     )]
     Unrecognised(String),
+    /// The request holds a credential (the message says which, masked): it is not classified.
+    #[error("{0}")]
+    Credential(String),
 }
 
 /// Why a request was routed as it was: for the agent and for each parameter, the words of the
