@@ -114,6 +114,7 @@ fn ordinary_words_after_credential_words_are_not_credentials() {
         "deploy commit 3f786850e387550fdab836ed7e6dc881de23001b",
         "http_tokens = \"required\"",
         "ssh://git@github.com/org/repo",
+        "{\"secret\": \"staging/db-password\", \"version\": \"v2\"}",
     ] {
         let found: Vec<_> = scan(text).iter().map(|f| f.shown.clone()).collect();
         assert!(found.is_empty(), "{text}: {found:?}");

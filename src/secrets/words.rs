@@ -178,7 +178,8 @@ pub fn secret_value(v: &str, s: Strength) -> bool {
         return false;
     }
     match s {
-        Strength::Assigned => true,
+        // `"secret": "staging/db-password"` names a secret; `secret=letmein` is one.
+        Strength::Assigned => !(name_like(v) && v.contains(['/', '-', '_'])),
         Strength::Stated => !name_like(v),
         Strength::Near => v.len() >= 6 && !name_like(v),
         Strength::Adjacent => random_token(v),
