@@ -11,6 +11,7 @@
 //! - [`policy`]: gates (deny / warn / info) run before a plan is queued and again before it runs.
 //! - [`approval`]: the approval state machine (no self-approval, bound to the plan hash, expiry).
 //! - [`exec`]: runners for the real tools (terraform), streaming progress, cancellable.
+//! - [`secrets`]: the credential rule set; requests holding one are refused, stored text masked.
 //! - [`audit`]: append-only, hash-chained, signed events per tenant; verify and export.
 //! - [`store`]: the storage contract and the embedded local backend.
 //! - [`tenant`]: tenants and the acting identity.
@@ -40,6 +41,7 @@ pub mod plan;
 pub mod policy;
 pub mod redact;
 pub mod sanitize;
+pub mod secrets;
 pub mod store;
 pub mod tenant;
 pub mod time;

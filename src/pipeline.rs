@@ -262,8 +262,38 @@ impl Deck {
     /// request for follow-ups, and cross-checked by the tenant's model when one is configured.
     /// Whoever reads it, a value out of range (a count over the tenant's limit, an unknown
     /// region, an impossible window) is an error, never clamped or defaulted.
+    /// Text holding a credential is refused before it is parsed or sent to a model.
     pub fn classify(&self, text: &str) -> Result<Intent> {
+        crate::secrets::check(text).map_err(|r| Error::refused(r.to_string()))?;
         self.understand(text).map_err(intent_error)
+    }
+
+    /// Refuses a request holding a credential before anything of it is stored, planned or
+    /// sent to a model. The refusal is audited (for members) with only what was found, masked,
+    /// so whoever reads the trail knows a credential was exposed and needs rotating.
+    pub fn refuse_credentials(&self, text: &str) -> Result<()> {
+        let Err(refusal) = crate::secrets::check(text) else {
+            return Ok(());
+        };
+        let error = Error::refused(refusal.to_string());
+        let member = self.require_member(
+            &[Role::Viewer, Role::Operator, Role::Approver, Role::Admin],
+            "ask",
+        );
+        if member.is_ok() {
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
+            failed.message = Some(format!(
+                "refused a request holding a credential: {} (rules {}); the request text was not kept",
+                refusal.found(),
+                refusal.rule_ids().join(", ")
+            ));
+            // The refusal stands even when the trail cannot take the event.
+            if let Err(e) = self.append(&[failed]) {
+                tracing::warn!(error = %e, "could not audit a refused request");
+            }
+        }
+        Err(error)
     }
 
     fn understand(&self, text: &str) -> std::result::Result<Intent, IntentError> {
@@ -378,6 +408,7 @@ impl Deck {
             &[Role::Viewer, Role::Operator, Role::Approver, Role::Admin],
             "ask",
         )?;
+        self.refuse_credentials(text)?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let redacted = redact(text.trim());
         let intent = match self.understand(text) {
@@ -517,6 +548,7 @@ impl Deck {
         )?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let (text, intent, draft) = iac::submission(sub)?;
+        self.refuse_credentials(&text)?;
         self.finish_plan(request_id, text, intent, draft, sink)
     }
 
@@ -1810,7 +1842,10 @@ fn status_of(state: State) -> Status {
 }
 
 fn intent_error(e: IntentError) -> Error {
-    Error::Input(e.to_string())
+    match e {
+        IntentError::Credential(_) => Error::Refused(e.to_string()),
+        e => Error::Input(e.to_string()),
+    }
 }
 
 /// `p-` and ten base32 characters (50 random bits): short enough to type, unique per tenant

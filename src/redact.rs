@@ -1,43 +1,13 @@
 //! Secrets never reach artifacts, logs or the audit trail: anything that looks like one is masked
-//! before it is stored or shown.
-
-use std::sync::LazyLock;
-
-use regex::Regex;
+//! before it is stored or shown. What counts as a credential is the rule set in
+//! [`crate::secrets`]; requests holding one are refused outright, this masks everything else
+//! (tool output, reports, comments and reasons).
 
 const MASK: &str = "****";
 
-static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    [
-        // AWS access key ids.
-        (r"\b(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", "${1}****"),
-        // key=value and key: value forms of common secret names.
-        (
-            r#"(?i)\b((?:aws_)?(?:secret_access_key|session_token|password|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|client[_-]?secret))(\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)"#,
-            "${1}${2}****",
-        ),
-        // Bearer tokens in headers or curl commands.
-        (r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*", "${1}****"),
-        // PEM private keys.
-        (
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
-            "-----BEGIN PRIVATE KEY-----****-----END PRIVATE KEY-----",
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(re, rep)| Regex::new(re).ok().map(|r| (r, rep)))
-    .collect()
-});
-
 /// Masks anything that looks like a credential. Idempotent.
 pub fn redact(text: &str) -> String {
-    let mut out = text.to_string();
-    for (re, rep) in PATTERNS.iter() {
-        if re.is_match(&out) {
-            out = re.replace_all(&out, *rep).into_owned();
-        }
-    }
-    out
+    crate::secrets::mask(text)
 }
 
 pub fn mask() -> &'static str {
@@ -58,6 +28,19 @@ mod tests {
         let r = redact("curl -H 'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.x'");
         assert!(!r.contains("eyJhbGci"), "{r}");
         assert_eq!(redact(&r), r);
+    }
+
+    #[test]
+    fn masks_log_lines_and_leaves_their_words() {
+        let line = "export DB_PASSWORD=Tr0ub4dor3 && psql postgres://app:Sup3rS3cret@db:5432/app";
+        let r = redact(line);
+        assert_eq!(
+            r,
+            "export DB_PASSWORD=**** && psql postgres://app:****@db:5432/app"
+        );
+        assert_eq!(redact(&r), r);
+        let tf = "  + password = (sensitive value)\n  manage_master_user_password = true";
+        assert_eq!(redact(tf), tf);
     }
 
     #[test]

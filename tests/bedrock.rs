@@ -275,15 +275,20 @@ fn prompts_never_carry_secrets() {
     let stub = start_stub();
     let deck = deck_with_model(&home, &stub, 2000);
     set(&stub, Mode::Garbage);
-    let _ = deck.classify(
-        "rotate the secret db-pass, the current password=hunter2 and key AKIAIOSFODNN7EXAMPLE",
-    );
-    let bodies = stub.bodies.lock().unwrap().join("\n");
-    assert!(bodies.contains("rotate the secret db-pass"));
+    // A request holding a credential is refused before the model sees any of it.
+    let err = deck
+        .classify(
+            "rotate the secret db-pass, the current password=hunter2 and key AKIAIOSFODNN7EXAMPLE",
+        )
+        .unwrap_err();
     assert!(
-        !bodies.contains("hunter2") && !bodies.contains("IOSFODNN7EXAMPLE"),
-        "{bodies}"
+        matches!(err, opsdeck::Error::Refused(_)) && err.to_string().contains("password=****"),
+        "{err}"
     );
+    assert!(stub.bodies.lock().unwrap().is_empty());
+    let _ = deck.classify("rotate the secret db-pass");
+    let bodies = stub.bodies.lock().unwrap().join("\n");
+    assert!(bodies.contains("rotate the secret db-pass"), "{bodies}");
 }
 
 #[test]

@@ -137,6 +137,33 @@ fn line_breaks_in_a_request_never_become_a_play() {
     }
     // The attack words did not stop planning: each break was tried on real plans.
     assert!(planned >= BREAKS.len(), "only {planned} plans were made");
+
+    // The same through the command line, as the attack was first made.
+    let marker = dir.path().join("owned-cli");
+    let text = format!(
+        "install nginx on instances tagged env=staging{}",
+        injected("\u{2028}", &marker)
+    );
+    let out = home
+        .cmd()
+        .args(["--json", "ask", "--inventory"])
+        .arg(&inventory)
+        .arg(&text)
+        .assert()
+        .success();
+    assert!(
+        !marker.exists(),
+        "the injected play ran through `opsdeck ask`"
+    );
+    let id = common::plan_id(&out.get_output().stdout);
+    let shown = home
+        .cmd()
+        .args(["plans", "show", &id, "--artifact"])
+        .assert()
+        .success();
+    let artifacts = String::from_utf8(shown.get_output().stdout.clone()).unwrap();
+    assert!(!artifacts.contains('\u{2028}'), "{artifacts}");
+    assert!(!artifacts.contains("hosts: localhost"), "{artifacts}");
 }
 
 #[test]

@@ -196,6 +196,9 @@ pub enum IntentError {
         "\"{word}\" is not a number: say how many {what}, e.g. \"create 3 t3.small instances\""
     )]
     VagueCount { word: String, what: String },
+    /// The request holds a credential (the message says which, masked): it is not classified.
+    #[error("{0}")]
+    Credential(String),
 }
 
 fn did_you_mean(suggestions: &[String]) -> String {

@@ -117,6 +117,10 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Intent, IntentError> {
     if trimmed.chars().count() > MAX_LEN {
         return Err(IntentError::TooLong(trimmed.chars().count()));
     }
+    // A credential is never classified: no parameter may carry it onwards.
+    if let Err(refusal) = crate::secrets::check(trimmed) {
+        return Err(IntentError::Credential(refusal.to_string()));
+    }
     let (command, rest) = quoted_command(trimmed);
     let mut tokens = tokenize(&rest);
     let mut notes = Vec::new();
@@ -1409,12 +1413,15 @@ fn extract_params(
     ) {
         p.insert("function".into(), json!(func));
     }
+    // The name of a secret, never a secret's value ("secret wJalrXUtnFEMI/K7MDENG/...").
     if let Some(secret) = name_near(
         tokens,
         |t| t.lower.starts_with("secret") && t.noun(Noun::Secret),
         "/+=@",
         true,
-    ) {
+    )
+    .filter(|name| !crate::secrets::is_credential(name))
+    {
         p.insert("secret".into(), json!(secret));
     }
     if let Some(stack) = name_near(tokens, |t| t.noun(Noun::Stack), "", false) {

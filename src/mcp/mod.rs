@@ -111,6 +111,7 @@ impl OpsdeckMcp {
     ) -> std::result::Result<CallToolResult, ErrorData> {
         let outcome = self
             .blocking(move |d| {
+                d.refuse_credentials(&text)?;
                 if let Some(want) = want {
                     let intent = d.classify(&text)?;
                     if intent.agent != want {

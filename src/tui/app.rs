@@ -847,6 +847,14 @@ impl App {
 
     fn submit(&mut self, text: String) {
         let text = text.trim().to_string();
+        // A request holding a credential goes nowhere: the prompt keeps it to edit, and neither
+        // the history nor the transcript gets a copy.
+        if let Err(e) = self.deck.refuse_credentials(&text) {
+            self.say(Meaning::Error, format!("✗ {e}"));
+            self.preview.live = Some(Err(e.to_string()));
+            self.preview.due = None;
+            return;
+        }
         if self.history.last() != Some(&text) {
             self.history.push(text.clone());
         }

@@ -581,7 +581,10 @@ mod tests {
             command_words("systemctl  status\tnginx").unwrap(),
             ["systemctl", "status", "nginx"]
         );
-        assert_eq!(command_words("df -h /var/log").unwrap(), ["df", "-h", "/var/log"]);
+        assert_eq!(
+            command_words("df -h /var/log").unwrap(),
+            ["df", "-h", "/var/log"]
+        );
         for bad in [
             "uptime; rm -rf /",
             "df $(id)",
