@@ -1360,7 +1360,7 @@ fn classify(batch: Option<&str>, text: &[String], json_out: bool) -> Result<u8> 
         outln!("{v}");
     } else {
         let v = serde_json::to_value(&intent).unwrap_or_default();
-        outln!("{}", human_intent_line(&text, &v));
+        outln!("{}", human_intent_line(1, &v));
         for e in &intent.evidence {
             outln!("  {:<16} {}", e.word, e.meaning);
         }
@@ -1388,26 +1388,20 @@ fn classify_batch(mut reader: Box<dyn BufRead>, json_out: bool) -> Result<u8> {
             .strip_suffix(b"\n")
             .map(|b| b.strip_suffix(b"\r").unwrap_or(b))
             .unwrap_or(&buf);
-        let (line, value) = match std::str::from_utf8(bytes) {
-            Ok(line) => (
-                line.to_string(),
-                match intent::parse(line) {
-                    Ok(i) => serde_json::to_value(&i).unwrap_or_default(),
-                    Err(e) => {
-                        failures = 1;
-                        json!({"line": n, "error": e.to_string()})
-                    }
-                },
-            ),
+        let value = match std::str::from_utf8(bytes) {
+            Ok(line) => match intent::parse(line) {
+                Ok(i) => serde_json::to_value(&i).unwrap_or_default(),
+                Err(e) => {
+                    failures = 1;
+                    json!({"line": n, "error": e.to_string()})
+                }
+            },
             Err(e) => {
                 failures = 1;
-                (
-                    String::from_utf8_lossy(bytes).into_owned(),
-                    json!({"line": n, "error": format!(
-                        "line {n} is not UTF-8 text (invalid byte at offset {}); save the file as UTF-8",
-                        e.valid_up_to()
-                    )}),
-                )
+                json!({"line": n, "error": format!(
+                    "line {n} is not UTF-8 text (invalid byte at offset {}); save the file as UTF-8",
+                    e.valid_up_to()
+                )})
             }
         };
         if json_out {
@@ -1416,15 +1410,16 @@ fn classify_batch(mut reader: Box<dyn BufRead>, json_out: bool) -> Result<u8> {
                 crate::sanitize::to_json_line(&value).unwrap_or_default()
             );
         } else {
-            outln!("{}", human_intent_line(&line, &value));
+            outln!("{}", human_intent_line(n, &value));
         }
     }
     Ok(failures)
 }
 
-fn human_intent_line(text: &str, v: &serde_json::Value) -> String {
+fn human_intent_line(n: usize, v: &serde_json::Value) -> String {
+    // An error names the line, never echoes it: the line may hold a credential.
     if let Some(err) = v.get("error") {
-        return format!("{text:?}: error: {}", err.as_str().unwrap_or_default());
+        return format!("line {n}: error: {}", err.as_str().unwrap_or_default());
     }
     format!(
         "{} / {}  confidence {}{}  {}",
