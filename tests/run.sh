@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh machine or CI: installs what the tests need, runs them, and
-# stops what it started. Usage: tests/run.sh [extra cargo test args]
+# The whole test suite, on a fresh machine or CI: installs what the tests need (Python tools
+# exactly as tests/*.lock pin them), checks formatting and lints, runs every test binary, stops
+# what it started and ends with a summary per binary. Usage: tests/run.sh [extra cargo test args]
 # With `bench` first, the same set-up runs the benchmarks instead: tests/run.sh bench [--bench NAME]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR=never
+# CI builds once in a fresh clone: incremental state (about 2 GB here) would only be written.
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0
+fi
 # Terraform, when present, must never reach out to the network from tests: no user CLI config,
 # and opsdeck's dry runs install providers only from an empty mirror (plans that need the AWS
 # provider then fall back to the template's resource list, as on a host without internet).
@@ -60,7 +65,12 @@ venv_from_lock() {
   python3 -m venv "$dir"
   # --no-deps: the lock lists every dependency; pip check then proves none is missing.
   "$dir/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$lock"
-  "$dir/bin/pip" check --disable-pip-version-check
+  local broken
+  broken=$("$dir/bin/pip" check --disable-pip-version-check) || {
+    echo "tests/run.sh: $lock is incomplete:" >&2
+    echo "$broken" >&2
+    exit 1
+  }
   echo "$want" >"$dir/.lock-sha256"
 }
 
