@@ -29,7 +29,9 @@ fn python_with_mcp() -> Option<PathBuf> {
             return Some(p);
         }
     }
-    eprintln!("SKIP: the Python MCP SDK is not installed (pip install mcp; tests/run.sh does it)");
+    eprintln!(
+        "SKIP: the Python MCP SDK is not installed (tests/run.sh installs it from tests/python-requirements.lock)"
+    );
     None
 }
 

@@ -3,8 +3,9 @@
 //! approved change — in-process through `Deck::request` and through the real binary.
 //!
 //! CloudWatch metrics and alarms go through the stub (tests/common/stub.rs): the Rust SDK
-//! speaks Smithy RPC v2 CBOR to CloudWatch, which moto 5 does not; the stub translates to
-//! moto's JSON protocol, so moto still holds the data. Logs go to moto directly.
+//! speaks Smithy RPC v2 CBOR to CloudWatch, which moto answers only from 5.2.6 on; the stub
+//! translates to moto's JSON protocol, so moto still holds the data whatever its release. Logs
+//! go to moto directly.
 
 mod common;
 

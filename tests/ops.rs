@@ -576,11 +576,15 @@ fn ssm_commands_follow_the_allow_list_and_run_on_the_approved_instances() {
     assert_eq!(sorted(targets.clone()), sorted(fleet.staging_web.clone()));
     assert_eq!(input["commands"], serde_json::json!(["uptime"]));
     assert_eq!(input["document"], "AWS-RunShellScript");
-    // moto has no DescribeInstanceInformation: said, not hidden.
+    // moto (to 5.2.6 at least, the release tests/python-requirements.lock pins) has no
+    // DescribeInstanceInformation: said, not hidden. This part of the test needs that gap; the
+    // stub test below checks the plan when SSM does say which instances it manages.
     assert!(
         seen.lines()
             .iter()
-            .any(|l| l.contains("could not check which instances SSM manages"))
+            .any(|l| l.contains("could not check which instances SSM manages")),
+        "a moto with DescribeInstanceInformation? {:?}",
+        seen.lines()
     );
     approve(&t, "bob", &moto, &rec.plan.plan_id);
     let (report, seen) = apply(&t, "olga", &moto, &rec.plan.plan_id);

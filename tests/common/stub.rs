@@ -6,9 +6,9 @@
 //! `Deck` (then every call it does not answer itself is forwarded to moto unchanged). What it
 //! answers itself, by service (from the request's SigV4 credential scope) and operation:
 //!
-//! - CloudWatch (`monitoring`): the Rust SDK speaks Smithy RPC v2 CBOR, which moto 5 does not;
-//!   the stub translates each call to moto's JSON 1.0 protocol and the answer back to CBOR, so
-//!   moto still holds the metrics and alarms.
+//! - CloudWatch (`monitoring`): the Rust SDK speaks Smithy RPC v2 CBOR, which moto answers only
+//!   from 5.2.6 on; the stub translates each call to moto's JSON 1.0 protocol and the answer
+//!   back to CBOR, so moto still holds the metrics and alarms whatever its release.
 //! - GuardDuty `ListFindings` / `GetFindings` (moto has detectors but no findings): findings the
 //!   test seeds with [`Stub::guardduty_findings`], filtered by the request's criteria.
 //! - Comprehend `BatchDetectSentiment`, `BatchDetectKeyPhrases`, `BatchDetectDominantLanguage`

@@ -504,7 +504,7 @@ pub fn budgets(endpoint: &str) {
 }
 
 /// Two ALBs in the default VPC, `busy-alb` and `idle-alb`; their ARNs. (Which one has traffic
-/// is CloudWatch's answer, scripted by the test: moto does not speak CloudWatch's protocol.)
+/// is CloudWatch's answer: see [`request_count`], or a stub scripted by the test.)
 pub fn load_balancers(endpoint: &str, region: &str) -> Vec<String> {
     runtime().block_on(async {
         let c = conf(endpoint, region);
@@ -537,6 +537,39 @@ pub fn load_balancers(endpoint: &str, region: &str) -> Vec<String> {
             );
         }
         arns
+    })
+}
+
+/// Records `count` requests an hour ago for the load balancer `arn` in CloudWatch, as ELBv2
+/// would. The SDK speaks Smithy RPC v2 CBOR to CloudWatch, which moto answers from 5.2.6 on;
+/// an older moto refuses it, and the error says so.
+pub fn request_count(endpoint: &str, region: &str, arn: &str, count: f64) -> Result<(), String> {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    // CloudWatch names a load balancer by the end of its ARN: app/<name>/<id>.
+    let (_, dimension) = arn.split_once(":loadbalancer/").expect("an ELBv2 ARN");
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3_600);
+    runtime().block_on(async {
+        aws_sdk_cloudwatch::Client::new(&conf(endpoint, region))
+            .put_metric_data()
+            .namespace("AWS/ApplicationELB")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("RequestCount")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("LoadBalancer")
+                            .value(dimension)
+                            .build(),
+                    )
+                    .timestamp(an_hour_ago.into())
+                    .value(count)
+                    .unit(StandardUnit::Count)
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{:?}", aws_sdk_cloudwatch::error::DisplayErrorContext(&e)))
     })
 }
 

@@ -1,8 +1,9 @@
-//! Local HTTP servers that speak AWS wire protocols for the few calls moto does not implement:
-//! AWS JSON 1.1 (`POST /` with `X-Amz-Target: <Service>.<Operation>`; SSM and Cost Explorer)
-//! and Smithy RPC v2 CBOR (`POST /service/<S>/operation/<Op>`; CloudWatch, which moto 5.2 does
-//! not speak). They answer from the test's script and record every request, so a test can check
-//! exactly what opsdeck sent.
+//! Local HTTP servers that speak AWS wire protocols for the few calls moto does not implement,
+//! or whose answers a test scripts: AWS JSON 1.1 (`POST /` with `X-Amz-Target:
+//! <Service>.<Operation>`; SSM and Cost Explorer) and Smithy RPC v2 CBOR (`POST
+//! /service/<S>/operation/<Op>`; CloudWatch, which moto answers only from 5.2.6 on). They
+//! answer from the test's script and record every request, so a test can check exactly what
+//! opsdeck sent.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
