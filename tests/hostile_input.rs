@@ -4,6 +4,8 @@
 //! playbook cannot read them either, and without a sandbox hand-written artifacts do not run.
 
 mod common;
+#[path = "ops_cost_support/mod.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 
@@ -397,5 +399,63 @@ fn generated_artifacts_are_checked_against_their_template() {
             check_generated_terraform("main.tf", bad).is_err(),
             "accepted:\n{bad}"
         );
+    }
+}
+
+/// The attack through the MCP `ask` tool on hosts found by EC2 tag (moto): the playbook stays one
+/// play on the inventory's hosts, with no raw line break. (No check run: moto's addresses answer
+/// nothing, and tests never aim at them.)
+#[test]
+fn mcp_ask_on_ec2_tagged_hosts_never_gets_an_injected_play() {
+    use common::moto::Moto;
+    let Some(moto) = Moto::get("mcp_ask_on_ec2_tagged_hosts_never_gets_an_injected_play") else {
+        return;
+    };
+    let _x = moto.exclusive();
+    let env = format!("hostile{}", std::process::id());
+    support::seed::runtime().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&support::seed::conf(&moto.endpoint, "us-east-1"));
+        let ami = support::seed::image(&ec2).await;
+        support::seed::launch(&ec2, &ami, 1, 1, "t3.micro", &[("Env", &env)]).await;
+    });
+    let home = Home::new();
+    home.configure("[exec]\nansible_check_at_plan = false\n");
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("owned-mcp");
+    let text = format!(
+        "install nginx on instances tagged Env={env} in us-east-1{}",
+        injected("\u{2028}", &marker)
+    );
+    let messages = [
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "hostile-input-test", "version": "1"}}}),
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                           "params": {"name": "ask", "arguments": {"text": text}}}),
+    ];
+    let input: String = messages.iter().map(|m| format!("{m}\n")).collect();
+    let mut cmd = home.cmd();
+    for (k, v) in moto.env() {
+        cmd.env(k, v);
+    }
+    let out = cmd.arg("mcp").write_stdin(input).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!marker.exists());
+    let deck = home.deck("alice");
+    let plans = deck.plans(None).unwrap();
+    assert_eq!(plans.len(), 1, "{}", String::from_utf8_lossy(&out.stdout));
+    for (a, bytes) in deck.artifacts(&plans[0].plan).unwrap() {
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(
+            opsdeck::plan::verify::hidden_character(&text).is_none(),
+            "{}:\n{text}",
+            a.name
+        );
+        assert!(!text.contains("hosts: localhost"), "{}:\n{text}", a.name);
+        if a.name.ends_with(".yml") && a.name != "inventory.yml" {
+            let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+            assert_eq!(doc.as_sequence().map(Vec::len), Some(1), "{text}");
+        }
     }
 }

@@ -550,17 +550,18 @@ fn ssm_commands_follow_the_allow_list_and_run_on_the_approved_instances() {
             .iter()
             .any(|g| g.rule == "ssm.command_not_allowed" && g.result == GateResult::Deny)
     );
-    let (rec, _) = plan(
+    // Shell syntax never reaches SendCommand: the agent refuses it before any plan (the
+    // policy's ssm.shell_metacharacters gate stays as a second line).
+    let (answer, _) = ask(
         &t,
         "olga",
         &moto,
         "run `uptime; reboot` on instances tagged Env=staging",
     );
+    let err = answer.err().expect("refused").to_string();
     assert!(
-        rec.plan
-            .gates
-            .iter()
-            .any(|g| g.rule == "ssm.shell_metacharacters")
+        err.contains("holds ';'") && err.contains("plain words"),
+        "{err}"
     );
 
     // On the list: the running staging instances, approved, sent, each reported.

@@ -32,6 +32,16 @@ pub struct AwsAccess {
     configs: Mutex<HashMap<String, SdkConfig>>,
 }
 
+impl Drop for AwsAccess {
+    /// The runtime's worker threads are told to stop without waiting: an `AwsAccess` may be
+    /// dropped from inside another runtime (the MCP server's), where a blocking shutdown panics.
+    fn drop(&mut self) {
+        if let Some(Ok(rt)) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 impl AwsAccess {
     pub fn new(endpoint_url: Option<String>, role: Option<AssumeRole>) -> AwsAccess {
         AwsAccess {
