@@ -200,6 +200,13 @@ pub(crate) fn tool_command(
     let prepared = sandbox::prepare(confinement, bin, dir)?;
     let ruleset = prepared.raw_fd();
     let mut cmd = Command::new(bin);
+    // opsdeck's own settings (a TOTP code in OPSDECK_TOTP, the home's location) are not the
+    // tool's business.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OPSDECK_") {
+            cmd.env_remove(name);
+        }
+    }
     cmd.current_dir(dir)
         .envs(sandbox::environment(dir)?)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
