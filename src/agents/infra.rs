@@ -1307,7 +1307,7 @@ pub fn context(spec: &StackSpec) -> Result<serde_json::Value> {
         };
     }
     if spec.asg.is_some() {
-        let record = serde_json::to_string(spec)
+        let record = crate::sanitize::to_json_line(spec)
             .map_err(|e| Error::input(format!("stack parameters: {e}")))?;
         ctx["record"] = json!(record);
     }

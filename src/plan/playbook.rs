@@ -155,7 +155,7 @@ pub fn yaml_str(s: &str) -> String {
             '\n' => quoted.push_str("\\n"),
             '\t' => quoted.push_str("\\t"),
             c if c.is_control() || super::verify::is_hidden(c) => {
-                quoted.push_str(&format!("\\u{:04x}", c as u32));
+                quoted.push_str(&super::verify::unicode_escape(c));
             }
             c => quoted.push(c),
         }
@@ -217,6 +217,11 @@ mod tests {
             r#"!unsafe "{{ lookup('pipe', 'id') }}""#
         );
         assert_eq!(yaml(&json!(["no", 1, true])), r#"["no", 1, true]"#);
+        // YAML 1.1 reads NEL, U+2028 and U+2029 as line breaks: escaped, as is what hides text.
+        assert_eq!(
+            yaml(&json!("a\u{85}b\u{2028}c\u{2029}d\u{202e}e\u{e0041}")),
+            r#""a\u0085b\u2028c\u2029d\u202ee\U000e0041""#
+        );
         assert_eq!(comment("a\nb\u{1b}[31m"), "a b [31m");
     }
 }

@@ -99,7 +99,7 @@ pub fn hcl_string(s: &str) -> String {
                 out.push(c);
             }
             c if (c as u32) < 0x20 || super::verify::is_hidden(c) => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
+                out.push_str(&super::verify::unicode_escape(c));
             }
             c => out.push(c),
         }
@@ -131,6 +131,7 @@ mod tests {
         assert_eq!(hcl_string("%{ if x }"), r#""%%{ if x }""#);
         assert_eq!(hcl_string("\u{8}"), r#""\u0008""#);
         assert_eq!(hcl_string("a\u{2028}b\u{202e}"), r#""a\u2028b\u202e""#);
+        assert_eq!(hcl_string("\u{e0041}"), r#""\U000e0041""#);
     }
 
     #[test]

@@ -14,17 +14,24 @@ use hcl::template::{Directive, Element, Template};
 use crate::error::{Error, Result};
 
 /// Characters no generated artifact may hold raw: controls other than newline and tab, and the
-/// ones YAML or a terminal take as line breaks or that reorder what a reviewer reads (NEL, the
-/// Unicode line and paragraph separators, bidi overrides and isolates, BOM).
+/// ones YAML or a terminal take as line breaks or that hide or reorder what a reviewer reads
+/// (NEL, the Unicode line and paragraph separators, bidi controls, BOM, other format
+/// characters): the characters the output sanitiser never shows raw.
 pub fn hidden_character(text: &str) -> Option<(usize, char)> {
     text.char_indices().find(|(_, c)| is_hidden(*c))
 }
 
 pub fn is_hidden(c: char) -> bool {
-    matches!(c,
-        '\u{0}'..='\u{8}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
-        | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}'
-        | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+    c != '\n' && c != '\t' && crate::sanitize::is_unsafe(c)
+}
+
+/// `\uXXXX`, or `\UXXXXXXXX` beyond the Basic Multilingual Plane: how YAML double-quoted scalars
+/// and HCL strings both spell a character by its code.
+pub fn unicode_escape(c: char) -> String {
+    match c as u32 {
+        n @ 0..=0xffff => format!("\\u{n:04x}"),
+        n => format!("\\U{n:08x}"),
+    }
 }
 
 fn refuse(artifact: &str, what: impl std::fmt::Display) -> Error {
