@@ -1272,6 +1272,14 @@ fn extract_params(
                         Cue::Service(s) => {
                             service.get_or_insert(s);
                         }
+                        // "with node" in a function being created is its runtime, not a host.
+                        Cue::Noun(Noun::Instance)
+                            if f.runtime_context
+                                && t.corrected.unwrap_or(t.lower.as_str()) == "node" =>
+                        {
+                            p.entry("runtime".into())
+                                .or_insert(json!(runtime_for_language("nodejs")));
+                        }
                         Cue::Noun(n) => {
                             let implied = match n {
                                 Noun::Instance => Some("EC2"),
@@ -2132,6 +2140,15 @@ mod tests {
         );
         assert_eq!(i.param_str("runtime"), Some("nodejs22.x"));
         assert_eq!(i.param_u64("memory_mb"), Some(1024));
+        // "node", as docs/templates.md promises, is Node.js for a function, not a host.
+        for text in [
+            "create a lambda function my-func with node",
+            "create a lambda function my-func with nodejs",
+        ] {
+            let n = p(text);
+            assert_eq!(n.param_str("runtime"), Some("nodejs22.x"), "{text}");
+            assert_eq!(n.param_str("service"), Some("Lambda"), "{text}");
+        }
         assert_eq!(i.param_u64("timeout_s"), Some(120));
         assert_eq!(i.param_u64("retention_days"), Some(14));
 
