@@ -1549,10 +1549,12 @@ fn print_plan(rec: &PlanRecord) {
         }
     );
     outln!(
-        "cost      ${:.2}/month  ({}, prices of {})",
-        p.cost.monthly_usd,
-        p.cost.source,
-        p.cost.price_date
+        "cost      {}{}",
+        p.cost.headline(),
+        p.cost
+            .basis()
+            .map(|b| format!("  ({b})"))
+            .unwrap_or_default()
     );
     for l in &p.cost.lines {
         outln!("            {:<42} ${:>9.2}", l.item, l.monthly_usd);

@@ -258,6 +258,27 @@ pub struct CostEstimate {
     pub notes: Vec<String>,
 }
 
+impl CostEstimate {
+    /// The cost as every front end states it: a monthly amount, or "no cost change" for a plan
+    /// nothing was priced for (configuration and AWS API plans).
+    pub fn headline(&self) -> String {
+        if self.source.is_empty() && self.lines.is_empty() && self.monthly_usd == 0.0 {
+            "no cost change".into()
+        } else {
+            format!("${:.2}/month", self.monthly_usd + 0.0)
+        }
+    }
+
+    /// Where the prices came from and their date, when anything was priced.
+    pub fn basis(&self) -> Option<String> {
+        match (self.source.is_empty(), self.price_date.is_empty()) {
+            (true, _) => None,
+            (false, true) => Some(self.source.clone()),
+            (false, false) => Some(format!("{}, prices of {}", self.source, self.price_date)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GateResult {
@@ -487,4 +508,33 @@ impl Plan {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CostEstimate;
+
+    #[test]
+    fn unpriced_plans_say_no_cost_change_and_priced_ones_their_basis() {
+        let none = CostEstimate {
+            monthly_usd: 0.0,
+            lines: Vec::new(),
+            source: String::new(),
+            price_date: String::new(),
+            notes: vec!["configuration changes add no AWS charges by themselves".into()],
+        };
+        assert_eq!(none.headline(), "no cost change");
+        assert_eq!(none.basis(), None);
+        let priced = CostEstimate {
+            monthly_usd: 8.234,
+            source: "AWS on-demand price list".into(),
+            price_date: "2025-01-15".into(),
+            ..none
+        };
+        assert_eq!(priced.headline(), "$8.23/month");
+        assert_eq!(
+            priced.basis().as_deref(),
+            Some("AWS on-demand price list, prices of 2025-01-15")
+        );
+    }
 }

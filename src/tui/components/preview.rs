@@ -321,15 +321,14 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
         app,
         "cost",
         vec![
-            styled(
-                app,
-                Meaning::Text,
-                format!("${:.2}/month", p.cost.monthly_usd + 0.0),
-            ),
+            styled(app, Meaning::Text, p.cost.headline()),
             styled(
                 app,
                 Meaning::Muted,
-                format!("  ({}, prices of {})", p.cost.source, p.cost.price_date),
+                p.cost
+                    .basis()
+                    .map(|b| format!("  ({b})"))
+                    .unwrap_or_default(),
             ),
         ],
     ));
