@@ -7,15 +7,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Home, quiet};
 use opsdeck::Error;
 use opsdeck::audit::AuditFilter;
-use opsdeck::tui::app::{App, AppOptions, Msg};
-use opsdeck::tui::keymap::Keymap;
-use opsdeck::tui::theme::Theme;
+use opsdeck::tui::app::Msg;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 
 struct Case {
@@ -295,21 +292,7 @@ fn mcp_tools_refuse_and_store_nothing() {
 #[test]
 fn the_console_keeps_the_text_to_edit_and_nowhere_else() {
     let home = Home::new();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut app = App::new(
-        Arc::new(home.deck("alice")),
-        AppOptions {
-            theme: Theme::builtin("dark", false).unwrap(),
-            keymap: Keymap::defaults().unwrap(),
-            config_dir: None,
-            handle: rt.handle().clone(),
-            reopen: None,
-        },
-    );
+    let (rt, mut app) = common::console(home.deck("alice"));
     let typed: Vec<Case> = cases()
         .into_iter()
         .filter(|c| !c.request.contains('\n'))

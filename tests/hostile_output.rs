@@ -5,14 +5,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Home, plan_id};
 use opsdeck::tui::action::{Action, Pane};
-use opsdeck::tui::app::{App, AppOptions, Msg, Overlay};
-use opsdeck::tui::keymap::Keymap;
-use opsdeck::tui::theme::Theme;
+use opsdeck::tui::app::{App, Msg, Overlay};
 use opsdeck::tui::ui;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -362,21 +359,7 @@ fn frame_text(app: &App) -> String {
 fn console_frames_hold_no_controls_or_bidi_after_a_hostile_request() {
     const WAIT: Duration = Duration::from_secs(20);
     let home = home();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut app = App::new(
-        Arc::new(home.deck("alice")),
-        AppOptions {
-            theme: Theme::builtin("dark", false).unwrap(),
-            keymap: Keymap::defaults().unwrap(),
-            config_dir: None,
-            handle: rt.handle().clone(),
-            reopen: None,
-        },
-    );
+    let (rt, mut app) = common::console(home.deck("alice"));
     rt.block_on(async {
         app.start();
         // Pasted, as a request copied from a chat or a ticket would arrive.

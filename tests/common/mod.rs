@@ -301,3 +301,24 @@ pub fn local_inventory(dir: &Path) -> PathBuf {
     .expect("write inventory");
     p
 }
+
+/// The console on `deck`, with the built-in theme and keys, and the runtime its jobs run on
+/// (keep it alive as long as the app).
+pub fn console(deck: Deck) -> (tokio::runtime::Runtime, opsdeck::tui::app::App) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let app = opsdeck::tui::app::App::new(
+        Arc::new(deck),
+        opsdeck::tui::app::AppOptions {
+            theme: opsdeck::tui::theme::Theme::builtin("dark", false).expect("theme"),
+            keymap: opsdeck::tui::keymap::Keymap::defaults().expect("keymap"),
+            config_dir: None,
+            handle: rt.handle().clone(),
+            reopen: None,
+        },
+    );
+    (rt, app)
+}
