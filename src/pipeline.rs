@@ -1445,13 +1445,26 @@ impl Deck {
         )
     }
 
+    /// The tenant's admins, for refusals that tell a person whom to ask.
+    fn admin_names(&self) -> Vec<String> {
+        self.store
+            .list_users(&self.tenant.name)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|u| u.roles.contains(&Role::Admin))
+            .map(|u| u.name)
+            .collect()
+    }
+
     /// Once a tenant has registered users, only they may act, each within their roles.
     fn require_member(&self, allowed: &[Role], what: &str) -> Result<()> {
         match self.my_roles()? {
             None => Ok(()),
             Some(roles) if roles.is_empty() => Err(Error::refused(format!(
-                "{} is not a registered user of tenant {}; an admin adds users with `opsdeck users add {} --role operator`",
-                self.identity.user, self.tenant.name, self.identity.user
+                "{me} is not a registered user of tenant {t}: ask an admin of the tenant ({admins}) to run `opsdeck users add {me} --role operator --totp CODE`, or act as your registered user with `opsdeck --user NAME ...`",
+                me = self.identity.user,
+                t = self.tenant.name,
+                admins = self.admin_names().join(", "),
             ))),
             Some(roles) if roles.iter().any(|r| allowed.contains(r)) => Ok(()),
             Some(roles) => Err(Error::refused(format!(
@@ -1585,6 +1598,15 @@ impl Deck {
             return Err(Error::input(format!(
                 "tenant {} has no users yet: the first user must be an admin (--role admin)",
                 self.tenant.name
+            )));
+        }
+        // Once a tenant has users only they may act: a first admin other than the acting user
+        // would lock that user out of the tenant at once.
+        if bootstrap && name != self.identity.user {
+            let me = &self.identity.user;
+            return Err(Error::input(format!(
+                "tenant {t} has no users yet and you act as {me}: register yourself first with `opsdeck users add {me} --role admin`, then add {name} (as {me}, with your TOTP code); or, to be {name}, run `opsdeck --user {name} users add {name} --role admin`. Adding {name} alone would leave {me} unable to act in tenant {t}",
+                t = self.tenant.name
             )));
         }
         self.admin(&format!("add user {name}"), totp)?;

@@ -737,3 +737,65 @@ fn policies_at_apply_judge_the_requester_not_whoever_applies() {
     assert!(!err.contains("iam.pipeline_only"), "{err}");
     assert!(err.contains("Terraform is not installed"), "{err}");
 }
+
+/// The lock-out found by a first-time user: acting as one account and registering someone else
+/// as the first admin. It is refused with the command that works, and that command works; a
+/// person refused later is told whom to ask, and the command they are given works for that admin.
+#[test]
+fn a_first_admin_other_than_yourself_is_refused_with_the_command_that_works() {
+    let home = Home::new();
+    let refusal = home
+        .cmd()
+        .args(["--user", "root", "users", "add", "alice", "--role", "admin"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&refusal.get_output().stderr).to_string();
+    assert!(
+        err.contains("`opsdeck users add root --role admin`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`opsdeck --user alice users add alice --role admin`"),
+        "{err}"
+    );
+    // Nothing was registered: root still acts freely, and the suggested command works.
+    let out = home
+        .cmd()
+        .args([
+            "--user", "root", "--json", "users", "add", "root", "--role", "admin",
+        ])
+        .assert()
+        .success();
+    let root: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let root_secret = root["totp_secret"].as_str().unwrap().to_string();
+    // Someone not registered is refused, told whom to ask and what that admin runs.
+    let refusal = home
+        .cmd()
+        .args(["--user", "carol", "plans", "list"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&refusal.get_output().stderr).to_string();
+    assert!(err.contains("(root)"), "{err}");
+    assert!(
+        err.contains("`opsdeck users add carol --role operator --totp CODE`"),
+        "{err}"
+    );
+    home.cmd()
+        .args([
+            "--user",
+            "root",
+            "users",
+            "add",
+            "carol",
+            "--role",
+            "operator",
+            "--totp",
+            &common::code(&root_secret, 0),
+        ])
+        .assert()
+        .success();
+    home.cmd()
+        .args(["--user", "carol", "plans", "list"])
+        .assert()
+        .success();
+}
