@@ -228,29 +228,9 @@ fn the_binary_refuses_and_stores_nothing() {
     }
 }
 
-fn python_with_mcp() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("OPSDECK_TEST_PYTHON").map(PathBuf::from),
-        Some(PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/target/pyenv/bin/python"
-        ))),
-        Some(PathBuf::from("python3")),
-    ];
-    candidates.into_iter().flatten().find(|p| {
-        std::process::Command::new(p)
-            .args(["-c", "import mcp.client.stdio"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
-
 #[test]
 fn mcp_tools_refuse_and_store_nothing() {
-    let Some(python) = python_with_mcp() else {
-        eprintln!(
-            "SKIP: the Python MCP SDK is not installed (pip install mcp; tests/run.sh does it)"
-        );
+    let Some(python) = common::python_with_mcp() else {
         return;
     };
     let home = Home::new();

@@ -4,40 +4,14 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::{Home, Team, quiet};
 use opsdeck::Error;
 use opsdeck::pipeline::{Deck, OpenOptions};
 use opsdeck::tenant::Role;
 
-fn python_with_mcp() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("OPSDECK_TEST_PYTHON").map(PathBuf::from),
-        Some(PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/target/pyenv/bin/python"
-        ))),
-        Some(PathBuf::from("python3")),
-    ];
-    for p in candidates.into_iter().flatten() {
-        let ok = std::process::Command::new(&p)
-            .args(["-c", "import mcp.client.stdio"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(p);
-        }
-    }
-    eprintln!(
-        "SKIP: the Python MCP SDK is not installed (tests/run.sh installs it from tests/python-requirements.lock)"
-    );
-    None
-}
-
 #[test]
 fn python_sdk_client_round_trip() {
-    let Some(python) = python_with_mcp() else {
+    let Some(python) = common::python_with_mcp() else {
         return;
     };
     let home = Home::new();

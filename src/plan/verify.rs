@@ -93,6 +93,8 @@ const EXPRESSION_KEYS: &[&str] = &["when", "changed_when", "failed_when"];
 /// only modules it may call.
 pub fn check_playbook(artifact: &str, text: &str, template: &str, modules: &[&str]) -> Result<()> {
     check_text(artifact, text)?;
+    // Folded once: every evaluated string is looked up in it.
+    let template = &fold(template);
     let doc: serde_norway::Value = serde_norway::from_str(text)
         .map_err(|e| refuse(artifact, format!("it is not YAML: {e}")))?;
     let plays = doc
@@ -236,14 +238,18 @@ fn check_templated_strings(artifact: &str, v: &serde_norway::Value, template: &s
 
 /// `text` appears in the template source, as written there: plain or folded (`>-` blocks; runs
 /// of whitespace compared as one) or in a double-quoted scalar (with its escapes).
+/// `template` is already folded (see [`check_playbook`]).
 fn in_template(text: &str, template: &str) -> bool {
-    let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let source = fold(template);
     let quoted = serde_json::Value::String(text.to_string()).to_string();
     let quoted = &quoted[1..quoted.len() - 1];
     [fold(text), fold(quoted)]
         .iter()
-        .any(|needle| !needle.is_empty() && source.contains(needle.as_str()))
+        .any(|needle| !needle.is_empty() && template.contains(needle.as_str()))
+}
+
+/// Text with every run of whitespace as one space, as YAML folds `>-` blocks.
+fn fold(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -322,3 +322,28 @@ pub fn console(deck: Deck) -> (tokio::runtime::Runtime, opsdeck::tui::app::App) 
     );
     (rt, app)
 }
+
+/// A Python with the official MCP SDK: `OPSDECK_TEST_PYTHON` (tests/run.sh), the suite's venv,
+/// or `python3`; None with the reason printed.
+pub fn python_with_mcp() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("OPSDECK_TEST_PYTHON").map(PathBuf::from),
+        Some(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/target/pyenv/bin/python"
+        ))),
+        Some(PathBuf::from("python3")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| {
+        std::process::Command::new(p)
+            .args(["-c", "import mcp.client.stdio"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        eprintln!(
+            "SKIP: the Python MCP SDK is not installed (tests/run.sh installs it from tests/python-requirements.lock)"
+        );
+    }
+    found
+}
