@@ -103,6 +103,10 @@ pub struct StackSpec {
     pub function: Option<Function>,
     #[serde(default)]
     pub security_group: Option<SecurityGroup>,
+    /// The tenant's costly safe defaults as they were when the stack was created, so that
+    /// scaling renders it the same way.
+    #[serde(default)]
+    pub stack_defaults: crate::tenant::StackDefaults,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -391,6 +395,7 @@ fn create(
         database: None,
         function: None,
         security_group: None,
+        stack_defaults: req.tenant.stack_defaults.clone(),
     };
     match shape {
         Shape::Machines { bucket } => {
@@ -1022,6 +1027,13 @@ impl Builder<'_> {
                 );
                 true
             }
+            None if spec.stack_defaults.rds_multi_az => {
+                self.notes.push(
+                    "Multi-AZ by default (tenant setting stack_defaults.rds_multi_az; say \"without multi-az\" to opt out)"
+                        .into(),
+                );
+                true
+            }
             None => false,
         };
         let storage_gb = self.u32_param("storage_gb")?.unwrap_or(20);
@@ -1306,12 +1318,26 @@ pub fn context(spec: &StackSpec) -> Result<serde_json::Value> {
             }
         };
     }
+    if let Some(logs) = log_bucket(spec) {
+        ctx["log_bucket"] = logs;
+    }
     if spec.asg.is_some() {
         let record = crate::sanitize::to_json_line(spec)
             .map_err(|e| Error::input(format!("stack parameters: {e}")))?;
         ctx["record"] = json!(record);
     }
     Ok(ctx)
+}
+
+/// What the stack's log bucket (logs.tf) receives, or None when nothing is logged to one:
+/// flow logs of the stack's VPC, access logs of its load balancer (an ALB: a network load
+/// balancer logs only TLS listeners) and of its bucket, as the tenant's stack_defaults say.
+fn log_bucket(spec: &StackSpec) -> Option<serde_json::Value> {
+    let d = &spec.stack_defaults;
+    let flow_logs = d.vpc_flow_logs && spec.network.is_some();
+    let lb = d.access_logs && spec.load_balancer.as_ref().is_some_and(|l| l.kind == "alb");
+    let s3 = d.access_logs && spec.bucket.is_some();
+    (flow_logs || lb || s3).then(|| json!({"flow_logs": flow_logs, "lb": lb, "s3": s3}))
 }
 
 /// The files of a stack, in the order they are shown.
@@ -1333,11 +1359,16 @@ pub fn render_stack(spec: &StackSpec) -> Result<Vec<DraftFile>> {
     for (set, part) in [
         (spec.instances.is_some(), "instances"),
         (spec.asg.is_some(), "asg"),
+        (
+            spec.instances.is_some() || spec.asg.is_some(),
+            "instance_profile",
+        ),
         (spec.load_balancer.is_some(), "load_balancer"),
         (spec.bucket.is_some(), "s3"),
         (spec.database.is_some(), "rds"),
         (spec.function.is_some(), "lambda"),
         (spec.security_group.is_some(), "security_group"),
+        (log_bucket(spec).is_some(), "logs"),
         (true, "outputs"),
         (spec.asg.is_some(), "opsdeck"),
     ] {
@@ -1723,6 +1754,19 @@ fn destroy(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
     let resources = resources_in(&files, ChangeAction::Delete);
     let mut risk = Risk::High;
     let mut reasons = vec![format!("destroys every resource of stack {}", stack.name)];
+    let protection = regex::Regex::new(r"(?m)^\s*(enable_)?deletion_protection\s*=\s*true")
+        .map_err(|e| Error::input(e.to_string()))?;
+    let protected: Vec<&str> = files
+        .iter()
+        .filter(|f| protection.is_match(&String::from_utf8_lossy(&f.content)))
+        .map(|f| f.name.as_str())
+        .collect();
+    if !protected.is_empty() {
+        reasons.push(format!(
+            "deletion protection is on in {}: terraform destroy stops at the protected database or load balancer until someone allowed to turns it off (RDS: modify the instance; ELB: its attributes), then apply this plan again",
+            protected.join(", ")
+        ));
+    }
     if req.intent.param_str("environment") == Some("prod") {
         risk = risk.raise();
         reasons.push("production".into());

@@ -50,6 +50,14 @@ pub const TERRAFORM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/terraform/security_group.tf.j2"),
     ),
     (
+        "terraform/logs.tf.j2",
+        include_str!("../../templates/terraform/logs.tf.j2"),
+    ),
+    (
+        "terraform/instance_profile.tf.j2",
+        include_str!("../../templates/terraform/instance_profile.tf.j2"),
+    ),
+    (
         "terraform/outputs.tf.j2",
         include_str!("../../templates/terraform/outputs.tf.j2"),
     ),
@@ -136,7 +144,13 @@ mod tests {
 
     #[test]
     fn every_template_parses() {
-        for (name, _) in TERRAFORM_TEMPLATES {
+        for (name, src) in TERRAFORM_TEMPLATES {
+            let mut env = Environment::new();
+            env.add_filter("hcl", hcl_string);
+            env.add_filter("ljust", ljust);
+            if let Err(e) = env.add_template(name, src) {
+                panic!("{name}: {e:#}");
+            }
             assert!(ENV.get_template(name).is_ok(), "{name}");
         }
     }

@@ -26,6 +26,44 @@ pub struct Tenant {
     pub budget: Budget,
     pub approvals: ApprovalConfig,
     pub llm: LlmConfig,
+    pub stack_defaults: StackDefaults,
+}
+
+/// Safe defaults of generated stacks that cost money or need something in the account: each is
+/// on unless the tenant turns it off, and a stack rendered without one says why in a
+/// `checkov:skip` comment. docs/templates.md lists the checkov check each satisfies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StackDefaults {
+    /// VPC flow logs into the stack's log bucket (CKV2_AWS_11).
+    pub vpc_flow_logs: bool,
+    /// Access logs of load balancers and buckets into the stack's log bucket (CKV_AWS_91,
+    /// CKV_AWS_18).
+    pub access_logs: bool,
+    /// Databases get a Multi-AZ standby unless the request says "without multi-az"
+    /// (CKV_AWS_157); the standby doubles the instance price.
+    pub rds_multi_az: bool,
+    /// One-minute EC2 metrics (CKV_AWS_126), priced per metric.
+    pub detailed_monitoring: bool,
+    /// The existing instance profile instances get, for Systems Manager (CKV2_AWS_41). Empty:
+    /// each stack creates a role with AmazonSSMManagedInstanceCore only, an IAM change the
+    /// iam.pipeline_only gate reviews.
+    pub instance_profile: String,
+}
+
+/// The instance profile Systems Manager Quick Setup creates, with AmazonSSMManagedInstanceCore.
+pub const SSM_QUICK_SETUP_PROFILE: &str = "AmazonSSMRoleForInstancesQuickSetup";
+
+impl Default for StackDefaults {
+    fn default() -> Self {
+        StackDefaults {
+            vpc_flow_logs: true,
+            access_logs: true,
+            rds_multi_az: true,
+            detailed_monitoring: true,
+            instance_profile: SSM_QUICK_SETUP_PROFILE.into(),
+        }
+    }
 }
 
 /// The model that understands requests, when one is configured; the offline parser otherwise.
@@ -61,6 +99,7 @@ impl Default for Tenant {
             budget: Budget::default(),
             approvals: ApprovalConfig::default(),
             llm: LlmConfig::default(),
+            stack_defaults: StackDefaults::default(),
         }
     }
 }
@@ -266,6 +305,18 @@ impl Tenant {
         }
         if self.llm.timeout_ms < 100 {
             return bad("llm.timeout_ms", &self.llm.timeout_ms, "100 or more");
+        }
+        let profile = &self.stack_defaults.instance_profile;
+        if profile.chars().count() > 128
+            || !profile
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+        {
+            return bad(
+                "stack_defaults.instance_profile",
+                &format!("{profile:?}"),
+                "an IAM instance profile name (up to 128 of A-Z a-z 0-9 + = , . @ _ -), or empty for a role per stack",
+            );
         }
         Ok(())
     }
