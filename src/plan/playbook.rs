@@ -79,6 +79,9 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 /// checked against what the two templates can produce (one play, their modules, their own
 /// expressions) before anyone runs it.
 pub fn render(name: &str, ctx: &Value) -> Result<String> {
+    let play =
+        play_name(name).ok_or_else(|| Error::input(format!("no playbook template {name}")))?;
+    let ctx = &minijinja::context! { play_name => play, ..ctx.clone() };
     let mut out = render_one(HEADER, ctx)?;
     out.push_str(&render_one(name, ctx)?);
     let source = format!("{}\n{}", source_of(HEADER)?, source_of(name)?);
@@ -86,6 +89,21 @@ pub fn render(name: &str, ctx: &Value) -> Result<String> {
     let modules: Vec<&str> = modules.iter().map(String::as_str).collect();
     super::verify::check_playbook(name, &out, &source, &modules)?;
     Ok(out)
+}
+
+/// The name of a template's play: the template's own words, capitalised, never request text
+/// (what the request asked for is in the comment above the play and in the task names).
+fn play_name(template: &str) -> Option<&'static str> {
+    Some(match template {
+        "ansible/packages.yml.j2" => "Install, upgrade or remove packages",
+        "ansible/service.yml.j2" => "Set the state of a system service",
+        "ansible/nginx_tls.yml.j2" => "Serve HTTPS with NGINX",
+        "ansible/patch.yml.j2" => "Patch the operating system",
+        "ansible/users.yml.j2" => "Manage local users and their sudo rights",
+        "ansible/ssh_hardening.yml.j2" => "Harden the SSH server",
+        "ansible/cloudwatch_agent.yml.j2" => "Run the CloudWatch agent",
+        _ => return None,
+    })
 }
 
 fn source_of(name: &str) -> Result<&'static str> {
@@ -203,6 +221,17 @@ mod tests {
                 panic!("{name}: {e:#}");
             }
             assert!(ENV.get_template(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_play_is_named_by_its_template() {
+        for (name, _) in ANSIBLE_TEMPLATES {
+            if name.starts_with("ansible/_") {
+                continue;
+            }
+            let play = play_name(name).unwrap_or_else(|| panic!("{name} has no play name"));
+            assert!(play.starts_with(char::is_uppercase), "{play}");
         }
     }
 
