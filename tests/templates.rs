@@ -332,17 +332,18 @@ fn missing_optional_parameters_get_defaults() {
         "engine         = \"postgres\"",
         "engine_version = \"17\"",
         "instance_class = \"db.t3.micro\"",
-        "multi_az       = false",
+        "multi_az       = true",
         "allocated_storage = 20",
         "storage_encrypted = true",
         "publicly_accessible    = false",
-        "manage_master_user_password = true",
+        "manage_master_user_password         = true",
+        "deletion_protection        = true",
     ] {
         assert!(rds.contains(line), "{line}\n{rds}");
     }
     assert_eq!(
         names(&files),
-        ["main.tf", "network.tf", "rds.tf", "outputs.tf"]
+        ["main.tf", "network.tf", "rds.tf", "logs.tf", "outputs.tf"]
     );
     let net = file(&files, "network.tf");
     assert!(
@@ -605,7 +606,9 @@ fn spec_example_three_instances_behind_an_alb() {
             "network.tf",
             "security.tf",
             "instances.tf",
+            "instance_profile.tf",
             "load_balancer.tf",
+            "logs.tf",
             "outputs.tf"
         ]
     );
@@ -641,7 +644,9 @@ fn versioned_encrypted_private_bucket() {
     assert!(s3.contains("block_public_acls       = true"));
     assert!(s3.contains("status = \"Enabled\""));
     assert!(s3.contains("sse_algorithm = \"AES256\""));
-    assert!(!s3.contains("lifecycle"));
+    // No lifecycle was asked for: the one rule only aborts incomplete uploads.
+    assert!(s3.contains("id     = \"abort-incomplete-uploads\""));
+    assert!(!s3.contains("expiration {") && !s3.contains("transition {"));
     fmt_check(&files);
     insta::assert_snapshot!("s3_bucket", joined(&files));
 }
@@ -666,7 +671,7 @@ fn instances_in_a_private_subnet_with_a_key_pair() {
                "private_subnets": 1, "region": "eu-central-1"}),
     );
     let inst = file(&files, "instances.tf");
-    assert!(inst.contains("key_name      = \"ops-key\""));
+    assert!(inst.contains("key_name             = \"ops-key\""));
     assert!(inst.contains("element(aws_subnet.private[*].id, count.index)"));
     let net = file(&files, "network.tf");
     assert!(
@@ -686,7 +691,10 @@ fn vpc_with_public_and_private_subnets_and_nat() {
         json!({"resource": "vpc", "public_subnets": 2, "private_subnets": 2, "nat": true,
                "region": "ap-south-1"}),
     );
-    assert_eq!(names(&files), ["main.tf", "network.tf", "outputs.tf"]);
+    assert_eq!(
+        names(&files),
+        ["main.tf", "network.tf", "logs.tf", "outputs.tf"]
+    );
     parses(&files);
     fmt_check(&files);
     insta::assert_snapshot!("vpc_public_private_nat", joined(&files));
@@ -754,7 +762,9 @@ fn autoscaling_group_behind_an_alb() {
             "network.tf",
             "security.tf",
             "asg.tf",
+            "instance_profile.tf",
             "load_balancer.tf",
+            "logs.tf",
             "outputs.tf",
             "opsdeck.tf"
         ]
@@ -1088,7 +1098,7 @@ fn common_requests_reach_a_stored_plan_through_the_cli() {
         Want {
             text: "create an RDS postgres db.t3.medium multi-az in eu-west-1",
             state: "pending",
-            files: &["main.tf", "network.tf", "rds.tf", "outputs.tf"],
+            files: &["main.tf", "network.tf", "rds.tf", "logs.tf", "outputs.tf"],
             resources: &[
                 "aws_db_instance.this",
                 "aws_db_subnet_group.this",
@@ -1099,7 +1109,7 @@ fn common_requests_reach_a_stored_plan_through_the_cli() {
                 "instance_class = \"db.t3.medium\"",
                 "multi_az       = true",
                 "storage_encrypted = true",
-                "manage_master_user_password = true",
+                "manage_master_user_password         = true",
                 "region = \"eu-west-1\"",
             ],
             denied_by: None,
@@ -1132,7 +1142,13 @@ fn common_requests_reach_a_stored_plan_through_the_cli() {
         Want {
             text: "scale the web tier to 6",
             state: "pending",
-            files: &["main.tf", "asg.tf", "outputs.tf", "opsdeck.tf"],
+            files: &[
+                "main.tf",
+                "asg.tf",
+                "instance_profile.tf",
+                "outputs.tf",
+                "opsdeck.tf",
+            ],
             resources: &["aws_launch_template.this", "aws_autoscaling_group.this"],
             artifact_has: &[
                 "desired_capacity          = 6",
@@ -1143,7 +1159,7 @@ fn common_requests_reach_a_stored_plan_through_the_cli() {
         Want {
             text: "create a VPC with public and private subnets and NAT in ap-south-1",
             state: "pending",
-            files: &["main.tf", "network.tf", "outputs.tf"],
+            files: &["main.tf", "network.tf", "logs.tf", "outputs.tf"],
             resources: &[
                 "aws_vpc.this",
                 "aws_subnet.public",
@@ -1159,7 +1175,7 @@ fn common_requests_reach_a_stored_plan_through_the_cli() {
         Want {
             text: "create an S3 bucket logs-archive with lifecycle expire after 90 days",
             state: "pending",
-            files: &["main.tf", "s3.tf", "outputs.tf"],
+            files: &["main.tf", "s3.tf", "logs.tf", "outputs.tf"],
             resources: &[
                 "aws_s3_bucket.this",
                 "aws_s3_bucket_lifecycle_configuration.this",
@@ -1175,6 +1191,8 @@ fn common_requests_reach_a_stored_plan_through_the_cli() {
                 "network.tf",
                 "security.tf",
                 "instances.tf",
+                "instance_profile.tf",
+                "logs.tf",
                 "outputs.tf",
             ],
             resources: &[
@@ -1184,8 +1202,8 @@ fn common_requests_reach_a_stored_plan_through_the_cli() {
             ],
             artifact_has: &[
                 "count = 2",
-                "instance_type = \"t3.small\"",
-                "key_name      = \"ops-key\"",
+                "instance_type        = \"t3.small\"",
+                "key_name             = \"ops-key\"",
                 "element(aws_subnet.private[*].id, count.index)",
             ],
             denied_by: None,
