@@ -340,9 +340,10 @@ fn key(app: &mut App, code: KeyCode) {
     ))));
 }
 
-/// Every cell of the frame, row by row.
+/// Every cell of the frame, row by row: tall enough that the transcript still shows the request
+/// above the plan's resource table (a stack behind an ALB lists 27 resources).
 fn frame_text(app: &App) -> String {
-    let mut t = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    let mut t = Terminal::new(TestBackend::new(160, 64)).unwrap();
     t.draw(|f| ui::draw(f, app)).unwrap();
     let buf = t.backend().buffer();
     let mut s = String::new();
