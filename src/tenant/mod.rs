@@ -520,6 +520,14 @@ mod tests {
         assert!(with(&|t| t.budget.monthly_usd = -1.0).is_err());
         assert!(with(&|t| t.approvals.default_approvers = 0).is_err());
         assert!(with(&|t| t.llm.timeout_ms = 5).is_err());
+        // An instance profile name goes into generated Terraform: IAM's characters only.
+        assert!(with(&|t| t.stack_defaults.instance_profile = String::new()).is_ok());
+        assert!(with(&|t| t.stack_defaults.instance_profile = "ops-ssm_v2@team".into()).is_ok());
+        assert_eq!(
+            with(&|t| t.stack_defaults.instance_profile = "x\" }\nresource".into()).unwrap_err(),
+            "stack_defaults.instance_profile \"x\\\" }\\nresource\" is out of range: an IAM instance profile name (up to 128 of A-Z a-z 0-9 + = , . @ _ -), or empty for a role per stack"
+        );
+        assert!(with(&|t| t.stack_defaults.instance_profile = "a".repeat(129)).is_err());
     }
 
     #[test]
