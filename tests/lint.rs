@@ -293,6 +293,11 @@ fn stacks() -> Vec<(&'static str, Value)> {
                    "health_check_path": "/healthz",
                    "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/abc-123"}),
         ),
+        // A region opened after August 2022: access logs come from the log delivery service.
+        (
+            "alb_newer_region",
+            json!({"count": 1, "load_balancer": "alb", "region": "il-central-1"}),
+        ),
         ("nlb", json!({"count": 4, "load_balancer": "nlb"})),
         ("asg_default_vpc", json!({"resource": "autoscaling_group"})),
         (
