@@ -44,6 +44,16 @@ pub async fn sdk_config(t: &Target) -> SdkConfig {
     loader.load().await
 }
 
+/// `conf` with fixed credentials in place of the default chain (the demo's stand-in).
+pub fn with_credentials(conf: SdkConfig, key: &str, secret: &str) -> SdkConfig {
+    let creds = aws_credential_types::Credentials::new(key, secret, None, None, "opsdeck-demo");
+    conf.into_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            creds,
+        ))
+        .build()
+}
+
 /// An AWS SDK error as a person reads it: service, operation, code, message, request id.
 pub fn describe_error<E, R>(
     service: &str,

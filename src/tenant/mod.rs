@@ -26,6 +26,10 @@ pub struct Tenant {
     pub budget: Budget,
     pub approvals: ApprovalConfig,
     pub llm: LlmConfig,
+    /// The tenant `opsdeck demo` made: it reaches only the local AWS stand-in, with demo
+    /// credentials, and its users' codes may be printed by `opsdeck totp`. Only `opsdeck demo`
+    /// sets it; `tenants set` keeps what is stored.
+    pub demo: bool,
 }
 
 /// The model that understands requests, when one is configured; the offline parser otherwise.
@@ -61,6 +65,7 @@ impl Default for Tenant {
             budget: Budget::default(),
             approvals: ApprovalConfig::default(),
             llm: LlmConfig::default(),
+            demo: false,
         }
     }
 }
