@@ -426,6 +426,7 @@ impl Deck {
             "ask",
         )?;
         self.refuse_credentials(text)?;
+        self.demo_standin_running()?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let redacted = redact(text.trim());
         let intent = match self.understand(text) {
@@ -1042,6 +1043,7 @@ impl Deck {
             &[Role::Operator, Role::Approver, Role::Admin],
             "apply plans",
         )?;
+        self.demo_standin_running()?;
         self.reap_interrupted(&id)?;
         let stored = self.store.get_plan(&tenant, &id)?;
         let artifacts = self.checked_artifacts(&stored.plan)?;

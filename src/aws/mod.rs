@@ -48,9 +48,7 @@ pub async fn sdk_config(t: &Target) -> SdkConfig {
 pub fn with_credentials(conf: SdkConfig, key: &str, secret: &str) -> SdkConfig {
     let creds = aws_credential_types::Credentials::new(key, secret, None, None, "opsdeck-demo");
     conf.into_builder()
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            creds,
-        ))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
         .build()
 }
 

@@ -358,22 +358,23 @@ fn python(data: &Path, install: bool) -> Result<PathBuf> {
         moto_pin(),
         venv.display()
     );
-    let consent = install || {
-        if !std::io::stdin().is_terminal() {
-            return Err(Error::input(format!(
-                "{what}, which is not installed yet: run `opsdeck demo --install` to install it, or point OPSDECK_DEMO_PYTHON at a Python that has moto=={}",
-                moto_pin()
-            )));
-        }
-        eprint!("{what}. Install it now? [y/N] ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|e| Error::io("reading your answer", e))?;
-        matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
-    };
+    let consent = install
+        || {
+            if !std::io::stdin().is_terminal() {
+                return Err(Error::input(format!(
+                    "{what}, which is not installed yet: run `opsdeck demo --install` to install it, or point OPSDECK_DEMO_PYTHON at a Python that has moto=={}",
+                    moto_pin()
+                )));
+            }
+            eprint!("{what}. Install it now? [y/N] ");
+            let _ = std::io::stderr().flush();
+            let mut answer = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut answer)
+                .map_err(|e| Error::io("reading your answer", e))?;
+            matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
+        };
     if !consent {
         return Err(Error::input(
             "nothing installed; `opsdeck demo --install` installs the stand-in later",
@@ -412,7 +413,8 @@ fn install_venv(venv: &Path) -> Result<()> {
     let dir = venv
         .parent()
         .ok_or_else(|| Error::input("the demo venv has no parent directory"))?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let _ = std::fs::remove_dir_all(venv);
     let lock = dir.join("requirements.lock");
     std::fs::write(&lock, LOCK).map_err(|e| Error::io(format!("writing {}", lock.display()), e))?;
@@ -494,11 +496,8 @@ impl Standin {
             started_at: jiff::Timestamp::now().to_string(),
         };
         let file = running_file(data);
-        std::fs::write(
-            &file,
-            serde_json::to_string(&record).unwrap_or_default(),
-        )
-        .map_err(|e| Error::io(format!("writing {}", file.display()), e))?;
+        std::fs::write(&file, serde_json::to_string(&record).unwrap_or_default())
+            .map_err(|e| Error::io(format!("writing {}", file.display()), e))?;
         Ok(standin)
     }
 
@@ -572,7 +571,11 @@ async fn demo_sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig 
         timeout: Duration::from_secs(30),
         max_attempts: 1,
     };
-    crate::aws::with_credentials(crate::aws::sdk_config(&target).await, CREDENTIAL, CREDENTIAL)
+    crate::aws::with_credentials(
+        crate::aws::sdk_config(&target).await,
+        CREDENTIAL,
+        CREDENTIAL,
+    )
 }
 
 fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
@@ -587,8 +590,8 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
 fn wait_for_interrupt() -> Result<()> {
     block_on(async {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())
-            .map_err(|e| Error::io("waiting for a signal", e))?;
+        let mut term =
+            signal(SignalKind::terminate()).map_err(|e| Error::io("waiting for a signal", e))?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = term.recv() => {},

@@ -164,7 +164,11 @@ async fn security_groups(conf: &SdkConfig) -> Result<Vec<String>> {
     let ec2 = aws_sdk_ec2::Client::new(conf);
     let mut names = Vec::new();
     for (name, port, why) in [
-        ("legacy-admin", 22, "SSH from anywhere, left over from a migration"),
+        (
+            "legacy-admin",
+            22,
+            "SSH from anywhere, left over from a migration",
+        ),
         ("web-public", 443, "HTTPS for the storefront"),
         ("rdp-jump", 3389, "RDP from anywhere"),
     ] {
@@ -240,7 +244,12 @@ async fn buckets(conf: &SdkConfig) -> Result<Vec<String>> {
         )
         .send()
         .await
-        .map_err(|e| failed("PutBucketVersioning", aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        .map_err(|e| {
+            failed(
+                "PutBucketVersioning",
+                aws_sdk_s3::error::DisplayErrorContext(e),
+            )
+        })?;
     for (i, text) in FEEDBACK.iter().enumerate() {
         s3.put_object()
             .bucket(FEEDBACK_BUCKET)
@@ -293,7 +302,10 @@ async fn iam_users(conf: &SdkConfig) -> Result<Vec<String>> {
                 .send()
                 .await
                 .map_err(|e| {
-                    failed("CreateAccessKey", aws_sdk_iam::error::DisplayErrorContext(e))
+                    failed(
+                        "CreateAccessKey",
+                        aws_sdk_iam::error::DisplayErrorContext(e),
+                    )
                 })?;
         }
         names.push(name.to_string());
@@ -335,10 +347,7 @@ async fn logs(conf: &SdkConfig) -> Result<(String, usize)> {
         let message = match i % 6 {
             0 => {
                 errors += 1;
-                format!(
-                    "ERROR payment provider timeout for order {}",
-                    48_000 + i
-                )
+                format!("ERROR payment provider timeout for order {}", 48_000 + i)
             }
             3 => {
                 errors += 1;
@@ -383,7 +392,12 @@ async fn endpoint_model(conf: &SdkConfig) -> Result<()> {
         )
         .send()
         .await
-        .map_err(|e| failed("CreateModel", aws_sdk_sagemaker::error::DisplayErrorContext(e)))?;
+        .map_err(|e| {
+            failed(
+                "CreateModel",
+                aws_sdk_sagemaker::error::DisplayErrorContext(e),
+            )
+        })?;
     sm.create_endpoint_config()
         .endpoint_config_name("churn-predictor-config")
         .production_variants(

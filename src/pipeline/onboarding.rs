@@ -56,12 +56,7 @@ impl Setup {
     /// The set-up as lines of text, the same in the CLI and the console: who you are here, the
     /// secret to enrol (once), where the data lives, why approvals need two people, what next.
     pub fn lines(&self) -> Vec<String> {
-        let roles = |r: &[Role]| {
-            r.iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let roles = |r: &[Role]| r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
         let mut out = Vec::new();
         if let Some(e) = &self.enrolment {
             out.push(format!(
@@ -202,7 +197,11 @@ impl Deck {
         }
         let approvers = others
             .iter()
-            .filter(|m| m.roles.iter().any(|r| matches!(r, Role::Approver | Role::Admin)))
+            .filter(|m| {
+                m.roles
+                    .iter()
+                    .any(|r| matches!(r, Role::Approver | Role::Admin))
+            })
             .count();
         if approvers == 0 && roles.contains(&Role::Admin) {
             steps.push(format!(
@@ -250,7 +249,10 @@ impl Deck {
         }
         let Some(user) = self.store.get_user(t, me)? else {
             let hint = if self.store.list_users(t)?.is_empty() {
-                format!("set the tenant up first with `opsdeck{} init`", tenant_flag(self))
+                format!(
+                    "set the tenant up first with `opsdeck{} init`",
+                    tenant_flag(self)
+                )
             } else {
                 format!(
                     "ask an admin ({}) to run `opsdeck users add {me} --role operator --totp CODE`; meanwhile `opsdeck demo` lets you try everything",
@@ -294,6 +296,17 @@ impl Deck {
 }
 
 impl Deck {
+    /// A demo tenant's requests and applies need its stand-in: without it they would only meet
+    /// a closed port, so they are refused up front with the command that starts it.
+    pub(super) fn demo_standin_running(&self) -> Result<()> {
+        if self.tenant.demo && self.aws.endpoint_url() == Some(crate::demo::NOWHERE) {
+            return Err(Error::Unavailable(
+                "the demo's AWS stand-in is not running: start it with `opsdeck demo` (the console) or `opsdeck demo --serve` (for commands from other terminals)".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Who can approve a pending plan and the commands that move it on, for the requester: the
     /// approvers run the first as themselves; the requester can run the others.
     pub fn approval_hint(&self, rec: &crate::approval::PlanRecord) -> String {
@@ -305,7 +318,11 @@ impl Deck {
             .unwrap_or_default()
             .into_iter()
             .filter(|u| u.name != rec.plan.requester)
-            .filter(|u| u.roles.iter().any(|r| matches!(r, Role::Approver | Role::Admin)))
+            .filter(|u| {
+                u.roles
+                    .iter()
+                    .any(|r| matches!(r, Role::Approver | Role::Admin))
+            })
             .map(|u| u.name)
             .collect();
         if approvers.is_empty() {

@@ -12,6 +12,7 @@ pub mod proxy;
 pub mod seed;
 pub mod shared;
 pub mod stub;
+pub mod tmux;
 
 pub struct Home {
     pub dir: tempfile::TempDir,
