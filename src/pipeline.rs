@@ -1492,14 +1492,15 @@ impl Deck {
             ))),
             Some(roles) if roles.iter().any(|r| allowed.contains(r)) => Ok(()),
             Some(roles) => Err(Error::refused(format!(
-                "{} ({}) may not {what} in tenant {}",
+                "{} ({}) may not {what} in tenant {}: ask an admin ({}) for the role it needs; `opsdeck init` shows your roles",
                 self.identity.user,
                 roles
                     .iter()
                     .map(|r| r.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                self.tenant.name
+                self.tenant.name,
+                self.admin_names().join(", ")
             ))),
         }
     }

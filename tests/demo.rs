@@ -266,3 +266,73 @@ fn the_demo_never_installs_without_consent_and_says_how() {
     assert!(why.contains(opsdeck::demo::moto_pin()), "{why}");
     assert!(!home.path().join("demo").join("venv").exists());
 }
+
+#[test]
+fn serve_keeps_the_stand_in_for_other_terminals_and_stop_ends_it() {
+    let Some(python) = python_with_moto() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let env = demo_env(home.path(), &python);
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_opsdeck"));
+    for (k, v) in &env {
+        serve.env(k, v);
+    }
+    let mut serve = serve
+        .args(["demo", "--serve", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let welcome: serde_json::Value = serde_json::from_str(&first).expect("the welcome as JSON");
+    assert_eq!(welcome["tenant"], "demo");
+    assert_eq!(welcome["approver"], "demo-approver");
+    assert_eq!(welcome["seeded"]["instances"].as_array().unwrap().len(), 9);
+    assert!(
+        welcome["endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+
+    // Another terminal: a second demo is refused with what to do; the tenant answers.
+    let second = opsdeck(&env, &["demo", "--serve"]);
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("opsdeck demo --stop"));
+    let scan = opsdeck(
+        &env,
+        &[
+            "--tenant",
+            "demo",
+            "--json",
+            "ask",
+            "Scan all S3 buckets for public access",
+        ],
+    );
+    assert!(scan.status.success(), "{scan:?}");
+    assert!(String::from_utf8_lossy(&scan.stdout).contains("demo-public-assets"));
+
+    let stop = opsdeck(&env, &["demo", "--stop"]);
+    assert!(stop.status.success(), "{stop:?}");
+    let end = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = serve.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > end {
+            let _ = serve.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "--serve did not end after --stop"
+    );
+}

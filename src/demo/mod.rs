@@ -199,7 +199,8 @@ pub fn run(opts: DemoOptions, json: bool) -> Result<u8> {
             }
         }
         let _ = std::io::stdout().flush();
-        wait_for_interrupt()?;
+        let mut standin = standin;
+        wait_for_interrupt(&mut standin)?;
         return Ok(0);
     }
     let mut open = opts.open;
@@ -354,7 +355,7 @@ fn python(data: &Path, install: bool) -> Result<PathBuf> {
         return Ok(python);
     }
     let what = format!(
-        "opsdeck demo runs moto {} (a local AWS stand-in, with its pinned dependencies: about 150 MB from PyPI) from {}",
+        "opsdeck demo runs moto {} (a local AWS stand-in, with its pinned dependencies: about 350 MB from PyPI) from {}",
         moto_pin(),
         venv.display()
     );
@@ -586,16 +587,26 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
     Ok(rt.block_on(f))
 }
 
-/// Until Ctrl-C or SIGTERM, so that the stand-in is stopped either way.
-fn wait_for_interrupt() -> Result<()> {
+/// Until Ctrl-C or SIGTERM (the stand-in is then stopped by its drop), or until the stand-in
+/// itself ends (`opsdeck demo --stop` from another terminal).
+fn wait_for_interrupt(standin: &mut Standin) -> Result<()> {
     block_on(async {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term =
             signal(SignalKind::terminate()).map_err(|e| Error::io("waiting for a signal", e))?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term.recv() => {},
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            tokio::select! {
+                _ = &mut ctrl_c => return Ok(()),
+                _ = term.recv() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    if let Ok(Some(status)) = standin.child.try_wait() {
+                        eprintln!("the demo stand-in ended ({status})");
+                        return Ok(());
+                    }
+                }
+            }
         }
-        Ok(())
     })?
 }
