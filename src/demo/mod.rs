@@ -244,15 +244,19 @@ fn serve_lines(w: &Welcome) -> Vec<String> {
 
 /// The demo tenant, created on first use, with you as admin and operator and [`APPROVER`].
 fn prepare_tenant(open: &OpenOptions) -> Result<Deck> {
-    let base = Deck::open(OpenOptions {
-        home: open.home.clone(),
-        user: open.user.clone(),
-        user_env: open.user_env.clone(),
-        backend: open.backend.clone(),
-        clock: open.clock.clone(),
-        aws_config: Some("none".into()),
-        ..OpenOptions::default()
-    })?;
+    let open_on = |tenant: Option<&str>| {
+        Deck::open(OpenOptions {
+            home: open.home.clone(),
+            tenant: tenant.map(str::to_string),
+            user: open.user.clone(),
+            user_env: open.user_env.clone(),
+            backend: open.backend.clone(),
+            clock: open.clock.clone(),
+            aws_config: Some("none".into()),
+            ..OpenOptions::default()
+        })
+    };
+    let base = open_on(None)?;
     match base.store.get_tenant(TENANT)? {
         Some(t) if !t.demo => {
             return Err(Error::refused(format!(
@@ -269,16 +273,7 @@ fn prepare_tenant(open: &OpenOptions) -> Result<Deck> {
         })?,
     }
     drop(base);
-    let deck = Deck::open(OpenOptions {
-        home: open.home.clone(),
-        tenant: Some(TENANT.into()),
-        user: open.user.clone(),
-        user_env: open.user_env.clone(),
-        backend: open.backend.clone(),
-        clock: open.clock.clone(),
-        aws_config: Some("none".into()),
-        ..OpenOptions::default()
-    })?;
+    let deck = open_on(Some(TENANT))?;
     let me = deck.identity.user.clone();
     if me == APPROVER {
         return Err(Error::input(format!(
