@@ -163,6 +163,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
             source: "no charge: Block Public Access, default encryption settings and security group rules cost nothing (SSE-KMS keys would)".into(),
             price_date: "n/a".into(),
             notes: Vec::new(),
+            current: None,
         },
     }))
 }
