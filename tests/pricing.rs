@@ -123,6 +123,29 @@ fn plan_prices_come_from_the_price_list_api_with_their_date() {
             .unwrap()
             .starts_with(&today())
     );
+    // The cost agent's estimates use the same prices, from the cache: no further call.
+    let calls = stub.requests().len();
+    let report = match deck
+        .request("how much would 3 t3.medium in eu-central-1 cost?", &quiet)
+        .unwrap()
+    {
+        opsdeck::pipeline::Answer::Report(r) => r,
+        other => panic!("expected a report, got {other:?}"),
+    };
+    let est = &report.report.data["estimate"];
+    assert_eq!(est["source"], "AWS Price List API");
+    // 3 × 0.048 × 730 = 105.12; 24 GB × 0.0952 = 2.28
+    assert_eq!(est["monthly_usd"], 107.4);
+    assert_eq!(stub.requests().len(), calls);
+    assert!(
+        report.report.notes.iter().any(|n| n
+            == &format!(
+                "prices: AWS Price List API as of {}; an estimate for review, not a quote",
+                today()
+            )),
+        "{:?}",
+        report.report.notes
+    );
 }
 
 #[test]
@@ -390,4 +413,83 @@ fn a_change_to_a_stack_is_priced_against_its_cost_now_in_the_plan_budget_and_pol
         "$0.00/month (-$71.60/month against $71.60/month now)"
     );
     assert!(!gone.plan.gates.iter().any(|g| g.rule == "cost.delta"));
+}
+
+#[test]
+fn ops_plans_price_from_the_api_and_api_plans_say_no_cost_change() {
+    let Some(moto) = common::moto::Moto::get("ops_plans_price_from_the_api") else {
+        return;
+    };
+    let _held = moto.exclusive();
+    let ec2 = aws_sdk_ec2::Client::new(&seed::conf(&moto.endpoint, "us-east-1"));
+    let ids = seed::run(async move {
+        let ami = ec2
+            .describe_images()
+            .owners("amazon")
+            .send()
+            .await
+            .unwrap()
+            .images()[0]
+            .image_id()
+            .unwrap()
+            .to_string();
+        let tag = aws_sdk_ec2::types::Tag::builder()
+            .key("Env")
+            .value("staging")
+            .build();
+        let out = ec2
+            .run_instances()
+            .image_id(ami)
+            .instance_type(aws_sdk_ec2::types::InstanceType::T3Medium)
+            .min_count(2)
+            .max_count(2)
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+                    .tags(tag)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.instances()
+            .iter()
+            .map(|i| i.instance_id().unwrap().to_string())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(ids.len(), 2);
+    let stub = PriceListStub::start();
+    stub.add(ec2_instance("us-east-1", "t3.medium", "0.0500000000"));
+    let home = Home::new();
+    let ask = |json: bool, text: &str| {
+        let mut c = home.cmd();
+        for (k, v) in moto.env().into_iter().chain(stub.env()) {
+            c.env(k, v);
+        }
+        if json {
+            c.arg("--json");
+        }
+        let out = c.args(["ask", text]).output().unwrap();
+        assert!(out.status.success(), "{text}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // A restart prices nothing: no cost change, and no call for prices.
+    let text = ask(false, "Restart EC2 instances tagged Env=staging");
+    assert!(text.contains("\ncost      no cost change\n"), "{text}");
+    assert!(stub.requests().is_empty());
+    let ec2 = aws_sdk_ec2::Client::new(&seed::conf(&moto.endpoint, "us-east-1"));
+    seed::run(async move {
+        ec2.stop_instances()
+            .set_instance_ids(Some(ids))
+            .send()
+            .await
+            .unwrap()
+    });
+    // Starting them adds their compute, priced by the API (moto for EC2, the stub for prices).
+    let v: serde_json::Value =
+        serde_json::from_str(&ask(true, "start the stopped staging instances")).unwrap();
+    assert_eq!(v["cost"]["source"], "AWS Price List API", "{v}");
+    // 2 × 0.05 × 730
+    assert_eq!(v["cost"]["monthly_usd"], 73.0);
+    assert_eq!(stub.requests().len(), 1);
 }

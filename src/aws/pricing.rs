@@ -31,11 +31,6 @@ pub struct ProductQuery {
 }
 
 impl AwsAccess {
-    /// A Price List API client (see [`pricing_client`]).
-    pub async fn pricing(&self) -> aws_sdk_pricing::Client {
-        pricing_client(&self.config(PRICING_REGION).await)
-    }
-
     /// Every PriceList document (a JSON string each) that matches the query, for synchronous
     /// callers (agents planning). The error is a sentence a person reads.
     pub fn price_list_blocking(&self, query: &ProductQuery) -> Result<Vec<String>, String> {

@@ -306,11 +306,6 @@ impl<'a> PriceBook<'a> {
         (source, date, notes)
     }
 
-    /// Whether any price so far came from the bundled table.
-    pub fn used_bundled(&self) -> bool {
-        self.state.borrow().bundled_used
-    }
-
     fn cached(&self, region: &str, key: &PriceKey) -> Option<CachedPrice> {
         let dir = self.cache_dir.as_ref()?;
         let mut st = self.state.borrow_mut();
