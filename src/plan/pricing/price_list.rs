@@ -73,7 +73,7 @@ pub fn select(key: &PriceKey, documents: &[String]) -> Result<Option<ApiPrice>, 
         if item.terms.on_demand.is_empty() {
             return Err(format!(
                 "product {} has no on-demand terms",
-                item.product.sku
+                clip(&item.product.sku)
             ));
         }
         for term in item.terms.on_demand.values() {
@@ -86,7 +86,7 @@ pub fn select(key: &PriceKey, documents: &[String]) -> Result<Option<ApiPrice>, 
             let [dim] = dims[..] else {
                 return Err(format!(
                     "product {} has {} first-tier price dimensions, expected one",
-                    item.product.sku,
+                    clip(&item.product.sku),
                     dims.len()
                 ));
             };
@@ -101,9 +101,9 @@ pub fn select(key: &PriceKey, documents: &[String]) -> Result<Option<ApiPrice>, 
             "{} products match with different prices (${} for {}, ${} for {}): the filters do not name one product",
             found.len(),
             first.usd,
-            first.sku,
+            clip(&first.sku),
             other.usd,
-            other.sku
+            clip(&other.sku)
         ));
     }
     Ok(Some(first))
@@ -111,12 +111,12 @@ pub fn select(key: &PriceKey, documents: &[String]) -> Result<Option<ApiPrice>, 
 
 /// Checks one price dimension: USD, a positive finite number within the unit's ceiling, in the
 /// key's unit.
-fn accept(key: &PriceKey, sku: &str, dim: &Dimension) -> Result<ApiPrice, String> {
-    let unit = key.unit();
+fn accept(key: &PriceKey, full_sku: &str, dim: &Dimension) -> Result<ApiPrice, String> {
+    let (sku, unit) = (clip(full_sku), key.unit());
     if !unit.accepts(&dim.unit) {
         return Err(format!(
             "product {sku} is priced per {:?}, expected {unit:?}",
-            dim.unit
+            clip(&dim.unit)
         ));
     }
     let Some(text) = dim.price_per_unit.get("USD") else {
@@ -125,7 +125,8 @@ fn accept(key: &PriceKey, sku: &str, dim: &Dimension) -> Result<ApiPrice, String
     let usd: f64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("product {sku} has USD price {text:?}, not a number"))?;
+        .map_err(|_| format!("product {sku} has USD price {:?}, not a number", clip(text)))?;
+    let text = clip(text);
     if !usd.is_finite() || usd <= 0.0 {
         return Err(format!(
             "product {sku} has USD price {text}: a price must be above zero"
@@ -134,15 +135,24 @@ fn accept(key: &PriceKey, sku: &str, dim: &Dimension) -> Result<ApiPrice, String
     if usd > unit.ceiling() {
         return Err(format!(
             "product {sku} has USD price {text} per {}, above the ${} this estimate accepts",
-            dim.unit,
+            clip(&dim.unit),
             unit.ceiling()
         ));
     }
     Ok(ApiPrice {
         usd,
         unit: dim.unit.clone(),
-        sku: sku.to_string(),
+        sku: full_sku.to_string(),
     })
+}
+
+/// What an answer said, cut to a length a note can carry (an answer is not trusted to be short).
+fn clip(s: &str) -> String {
+    const MAX: usize = 64;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +222,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("different prices"), "{e}");
+        // An answer is not trusted to be short: what a note quotes from it is cut.
+        let long = "X".repeat(10_000);
+        let e = select(&ec2(), &[doc(&long, "BoxUsage:t3.medium", "Hrs", &long)]).unwrap_err();
+        assert!(e.len() < 300, "{}", e.len());
     }
 
     #[test]
