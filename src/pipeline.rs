@@ -658,6 +658,15 @@ impl Deck {
             files.push((a, f.content));
         }
         let plan_id = new_plan_id();
+        let mut cost = draft.cost;
+        // A plan that changes or destroys an existing stack is judged by the change it makes:
+        // its estimate against the estimate the stack was applied with.
+        if let Some(stack) = &draft.stack
+            && (!cost.unpriced() || intent.action == "destroy")
+        {
+            cost.current =
+                crate::plan::pricing::current_cost(self.store.as_ref(), &self.tenant.name, stack)?;
+        }
         let mut plan = Plan {
             plan_id: plan_id.clone(),
             request_id: request_id.clone(),
@@ -679,7 +688,7 @@ impl Deck {
             mutates: draft.mutates,
             risk: draft.risk,
             risk_reasons: draft.risk_reasons,
-            cost: draft.cost,
+            cost,
             gates: Vec::new(),
             dry_runs: Vec::new(),
             requires_approval: draft.mutates,

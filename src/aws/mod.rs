@@ -10,6 +10,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub mod access;
+pub mod pricing;
 pub use access::{AssumeRole, AwsAccess};
 
 /// What a client needs to know about where and how to call AWS.

@@ -109,7 +109,8 @@ pub struct MaintenanceWindow {
 pub struct Budget {
     /// Monthly budget in USD for the tenant (0 = none).
     pub monthly_usd: f64,
-    /// Largest monthly cost estimate one plan may carry (0 = no limit).
+    /// The most one plan may add to the monthly bill: its estimate, or for a change to an
+    /// existing stack the difference against its current cost (0 = no limit).
     pub per_plan_usd: f64,
     /// Deny (rather than warn) a plan that would take projected monthly spend over budget.
     pub hard_stop: bool,

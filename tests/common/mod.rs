@@ -8,6 +8,7 @@ use opsdeck::pipeline::{Deck, OpenOptions};
 use opsdeck::time::Clock;
 
 pub mod moto;
+pub mod price_list;
 pub mod proxy;
 pub mod seed;
 pub mod shared;
