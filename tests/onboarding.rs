@@ -298,3 +298,34 @@ fn the_readme_first_approval_works_for_a_new_os_user_and_every_refusal_suggests_
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
 }
+
+#[test]
+fn without_aws_credentials_every_agent_says_so_and_points_at_the_demo() {
+    let home = Home::new();
+    for request in [
+        "Restart EC2 instances tagged Env=staging",
+        "What is my daily EC2 spend in ap-south-1?",
+        "Scan all S3 buckets for public access",
+        "Show last 24h error logs from Lambda my-func",
+    ] {
+        let out = home
+            .cmd()
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(["ask", request])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{request}");
+        let why = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            why.contains("no AWS credentials were found"),
+            "{request}: {why}"
+        );
+        assert!(why.contains("`opsdeck demo`"), "{request}: {why}");
+    }
+}
