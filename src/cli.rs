@@ -72,6 +72,30 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Set up a tenant: you (the OS account, or --user) become its first admin with a TOTP
+    /// secret to enrol; on a tenant already set up, where you stand and what to do next.
+    Init,
+    /// Print your current TOTP code (for people without an authenticator app; the risk is
+    /// stated and the printing audited). Outside the demo tenant only for your own OS account.
+    Totp {
+        /// Only the six digits (for `--totp $(opsdeck totp --code-only)`); the risk goes to stderr.
+        #[arg(long)]
+        code_only: bool,
+    },
+    /// Try everything on a local AWS stand-in: a seeded demo account, a demo tenant with a
+    /// second approver, and the console on it. Never reaches AWS.
+    Demo {
+        /// Install the stand-in (moto, pinned) into the data directory without asking.
+        #[arg(long)]
+        install: bool,
+        /// Keep the stand-in running without the console (Ctrl-C stops it), for `opsdeck
+        /// --tenant demo ...` from other terminals.
+        #[arg(long, conflicts_with = "stop")]
+        serve: bool,
+        /// Stop a stand-in an earlier `opsdeck demo` left running.
+        #[arg(long)]
+        stop: bool,
+    },
     /// Show how a request is understood (offline; nothing is stored).
     Classify {
         /// Read one request per line from FILE ("-" for stdin) and print one result per line.
@@ -440,6 +464,22 @@ pub fn run(cli: Cli) -> Result<u8> {
     if let Command::Mcp = command {
         return crate::mcp::serve(open);
     }
+    if let Command::Demo {
+        install,
+        serve,
+        stop,
+    } = command
+    {
+        return crate::demo::run(
+            crate::demo::DemoOptions {
+                open,
+                install,
+                serve,
+                stop,
+            },
+            json_out,
+        );
+    }
     if let Command::Backend(cmd) = command {
         return backend(cmd, &open, json_out);
     }
@@ -469,10 +509,44 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
     };
     match command {
-        Command::Classify { .. } | Command::Mcp | Command::Backend(_) => {
+        Command::Classify { .. } | Command::Mcp | Command::Backend(_) | Command::Demo { .. } => {
             Err(Error::input("handled before the store opens"))
         }
         Command::Configs(cmd) => configs(&deck, cmd, json_out),
+        Command::Init => {
+            let setup = deck.init()?;
+            if json_out {
+                let mut v = serde_json::to_value(&setup)
+                    .map_err(|e| Error::input(format!("cannot encode the set-up: {e}")))?;
+                if let Some(e) = &setup.enrolment {
+                    v["totp_secret"] = json!(e.secret);
+                    v["otpauth_uri"] = json!(e.otpauth_uri);
+                }
+                print_json(&v)?;
+            } else {
+                print_block(&format!("{}\n", setup.lines().join("\n")));
+            }
+            Ok(0)
+        }
+        Command::Totp { code_only } => {
+            let shown = deck.totp_code()?;
+            if json_out {
+                print_json(&shown)?;
+            } else if code_only {
+                errln!("{}", shown.risk);
+                outln!("{}", shown.code);
+            } else {
+                outln!(
+                    "{}  ({} in tenant {}, valid for {} s more)",
+                    shown.code,
+                    shown.user,
+                    shown.tenant,
+                    shown.valid_for_seconds
+                );
+                errln!("{}", shown.risk);
+            }
+            Ok(0)
+        }
         Command::Explain { what } => {
             let what = what.join(" ");
             let intent = if what.trim().starts_with("p-") && !what.trim().contains(' ') {
@@ -531,7 +605,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                     if export.is_some() {
                         errln!("note: --export writes a report's files; this request made a plan");
                     }
-                    print_plan_outcome(&rec, json_out)
+                    print_plan_outcome(&deck, &rec, json_out)
                 }
                 Answer::Report(r) => {
                     if let Some(dir) = &export {
@@ -556,7 +630,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 },
                 &progress,
             )?;
-            print_plan_outcome(&rec, json_out)
+            print_plan_outcome(&deck, &rec, json_out)
         }
         Command::Plans(PlansCommand::List { state }) => {
             let state = state.map(|s| parse_state(&s)).transpose()?;
@@ -1488,7 +1562,7 @@ fn export_report(r: &ReportRecord, dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn print_plan_outcome(rec: &PlanRecord, json_out: bool) -> Result<u8> {
+fn print_plan_outcome(deck: &Deck, rec: &PlanRecord, json_out: bool) -> Result<u8> {
     if json_out {
         // The plan itself, with its id under plan_id, plus where it stands.
         let mut v = serde_json::to_value(&rec.plan).map_err(|e| Error::io("encoding", e.into()))?;
@@ -1502,10 +1576,9 @@ fn print_plan_outcome(rec: &PlanRecord, json_out: bool) -> Result<u8> {
             State::Pending => {
                 outln!();
                 outln!(
-                    "plan {} queued for approval by someone other than {}: `opsdeck --user <approver> approve {}`",
+                    "plan {} queued for approval: {}",
                     rec.plan.plan_id,
-                    rec.plan.requester,
-                    rec.plan.plan_id
+                    deck.approval_hint(rec)
                 );
             }
             State::Rejected => {

@@ -32,6 +32,7 @@ pub mod audit;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod exec;
 pub mod intent;

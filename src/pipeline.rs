@@ -27,7 +27,9 @@ use crate::tenant::{Identity, Role, Tenant, User, mfa, validate_name};
 use crate::time::{Clock, SystemClock};
 
 mod iac;
+mod onboarding;
 pub use iac::StackDetail;
+pub use onboarding::{CodeShown, Setup};
 
 use backend::open_store;
 pub use backend::shared_backend;
@@ -192,13 +194,20 @@ impl Deck {
         {
             tracing::warn!(error = %e, "could not flush the audit journal yet");
         }
-        let aws_configuration = configs::resolve(
-            store.as_ref(),
-            &tenant_name,
-            &identity.user,
-            opts.aws_config.as_deref(),
-        )?;
-        let aws = crate::aws::AwsAccess::new(
+        // A demo tenant reaches only the demo's stand-in, with its credentials, whatever the
+        // environment or the tenant's configurations say.
+        let (endpoint_url, aws_configuration) = if tenant.demo {
+            (Some(crate::demo::endpoint(&paths.data)), None)
+        } else {
+            let chosen = configs::resolve(
+                store.as_ref(),
+                &tenant_name,
+                &identity.user,
+                opts.aws_config.as_deref(),
+            )?;
+            (endpoint_url, chosen)
+        };
+        let mut aws = crate::aws::AwsAccess::new(
             endpoint_url.clone(),
             aws_configuration.as_ref().map(|c| crate::aws::AssumeRole {
                 role_arn: c.role_arn.clone(),
@@ -206,6 +215,9 @@ impl Deck {
                 session_name: crate::tenant::configs::session_name(&identity.user),
             }),
         );
+        if tenant.demo {
+            aws = aws.with_fixed_credentials(crate::demo::CREDENTIAL, crate::demo::CREDENTIAL);
+        }
         let model = if tenant.llm.model_id.is_empty() {
             None
         } else {
@@ -241,6 +253,11 @@ impl Deck {
 
     pub fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
+    }
+
+    /// The AWS endpoint every agent call goes to, when one is set (a demo tenant always has one).
+    pub fn aws_endpoint(&self) -> Option<&str> {
+        self.aws.endpoint_url()
     }
 
     /// Creates a tenant with default guardrails.
@@ -409,6 +426,7 @@ impl Deck {
             "ask",
         )?;
         self.refuse_credentials(text)?;
+        self.demo_standin_running()?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let redacted = redact(text.trim());
         let intent = match self.understand(text) {
@@ -640,6 +658,15 @@ impl Deck {
             files.push((a, f.content));
         }
         let plan_id = new_plan_id();
+        let mut cost = draft.cost;
+        // A plan that changes or destroys an existing stack is judged by the change it makes:
+        // its estimate against the estimate the stack was applied with.
+        if let Some(stack) = &draft.stack
+            && (!cost.unpriced() || intent.action == "destroy")
+        {
+            cost.current =
+                crate::plan::pricing::current_cost(self.store.as_ref(), &self.tenant.name, stack)?;
+        }
         let mut plan = Plan {
             plan_id: plan_id.clone(),
             request_id: request_id.clone(),
@@ -661,7 +688,7 @@ impl Deck {
             mutates: draft.mutates,
             risk: draft.risk,
             risk_reasons: draft.risk_reasons,
-            cost: draft.cost,
+            cost,
             gates: Vec::new(),
             dry_runs: Vec::new(),
             requires_approval: draft.mutates,
@@ -903,10 +930,15 @@ impl Deck {
         let user = self.member(&stored, &what)?;
         // Refuse before a TOTP code is spent on something that can never succeed.
         if user.name == stored.plan.requester {
-            return self.deny(&stored, &what, format!(
-                "{} requested plan {id} and cannot approve it; another person must (e.g. `opsdeck --user <approver> approve {id} --totp <code>`)",
-                user.name
-            ));
+            return self.deny(
+                &stored,
+                &what,
+                format!(
+                    "{} requested plan {id} and cannot approve it: {}",
+                    user.name,
+                    self.approval_hint(&stored)
+                ),
+            );
         }
         let req = Requirement {
             rule: stored.approval_rule.clone(),
@@ -1020,6 +1052,7 @@ impl Deck {
             &[Role::Operator, Role::Approver, Role::Admin],
             "apply plans",
         )?;
+        self.demo_standin_running()?;
         self.reap_interrupted(&id)?;
         let stored = self.store.get_plan(&tenant, &id)?;
         let artifacts = self.checked_artifacts(&stored.plan)?;
@@ -1461,21 +1494,22 @@ impl Deck {
         match self.my_roles()? {
             None => Ok(()),
             Some(roles) if roles.is_empty() => Err(Error::refused(format!(
-                "{me} is not a registered user of tenant {t}: ask an admin of the tenant ({admins}) to run `opsdeck users add {me} --role operator --totp CODE`, or act as your registered user with `opsdeck --user NAME ...`",
+                "{me} is not a registered user of tenant {t}: ask an admin of the tenant ({admins}) to add you (they run `opsdeck users add {me} --role operator --totp CODE`); meanwhile `opsdeck demo` lets you try everything on a local AWS stand-in",
                 me = self.identity.user,
                 t = self.tenant.name,
                 admins = self.admin_names().join(", "),
             ))),
             Some(roles) if roles.iter().any(|r| allowed.contains(r)) => Ok(()),
             Some(roles) => Err(Error::refused(format!(
-                "{} ({}) may not {what} in tenant {}",
+                "{} ({}) may not {what} in tenant {}: ask an admin ({}) for the role it needs; `opsdeck init` shows your roles",
                 self.identity.user,
                 roles
                     .iter()
                     .map(|r| r.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                self.tenant.name
+                self.tenant.name,
+                self.admin_names().join(", ")
             ))),
         }
     }
@@ -1498,8 +1532,10 @@ impl Deck {
         match self.store.get_user(&self.tenant.name, &self.identity.user)? {
             Some(u) => Ok(u),
             None => self.deny(rec, what, format!(
-                "{} is not a registered user of tenant {}; approvals need a registered user with a TOTP authenticator (`opsdeck users add {} --role approver`, run by an admin)",
-                self.identity.user, self.tenant.name, self.identity.user
+                "{me} is not a registered user of tenant {t}; approvals need a registered user with a TOTP authenticator: ask an admin ({admins}) to add you (they run `opsdeck users add {me} --role approver --totp CODE`); meanwhile `opsdeck demo` shows the approval flow with a demo approver",
+                me = self.identity.user,
+                t = self.tenant.name,
+                admins = self.admin_names().join(", "),
             )),
         }
     }
@@ -1553,8 +1589,10 @@ impl Deck {
             .get_user(&self.tenant.name, &self.identity.user)?
         else {
             return refuse(format!(
-                "{} is not a registered user of tenant {}",
-                self.identity.user, self.tenant.name
+                "{what} needs an admin of tenant {t}, and {me} is not registered in it: ask an admin ({admins}) to do it; meanwhile `opsdeck demo` lets you try everything on a local AWS stand-in",
+                me = self.identity.user,
+                t = self.tenant.name,
+                admins = self.admin_names().join(", "),
             ));
         };
         if !user.has_any(&[Role::Admin]) {
@@ -1660,6 +1698,7 @@ impl Deck {
             )));
         }
         settings.created_at = self.tenant.created_at.clone();
+        settings.demo = self.tenant.demo;
         self.admin("change tenant settings", totp)?;
         settings.validate()?;
         self.store.put_tenant(&settings)?;

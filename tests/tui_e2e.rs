@@ -4,106 +4,22 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::tmux::Tmux;
 use common::{Home, code, enrol_cli};
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-
-    fn start(&self, session: &str, home: &Home, user: &str) {
-        let bin = env!("CARGO_BIN_EXE_opsdeck");
-        let home_env = format!("OPSDECK_HOME={}", home.path().display());
-        let user_env = format!("USER={user}");
-        let status = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                session,
-                "-x",
-                "120",
-                "-y",
-                "40",
-            ])
-            .args([
-                "-e",
-                &home_env,
-                "-e",
-                &user_env,
-                "-e",
-                "TF_CLI_CONFIG_FILE=/dev/null",
-            ])
-            .args([
-                "-e",
-                "CHECKPOINT_DISABLE=1",
-                "-e",
-                "OPSDECK_USER=",
-                "-e",
-                "NO_COLOR=",
-            ])
-            .arg(bin)
-            .status()
-            .expect("tmux new-session");
-        assert!(status.success());
-        self.run(&["set", "-s", "escape-time", "0"]);
-    }
-
-    fn screen(&self, session: &str) -> String {
-        self.run(&["capture-pane", "-p", "-t", session])
-    }
-
-    /// Polls the screen until `pred` holds (bounded); panics with the last screen otherwise.
-    fn wait(&self, session: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + Duration::from_secs(15);
-        loop {
-            let s = self.screen(session);
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > end {
-                panic!("timed out waiting for {what} in {session}:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&self, session: &str, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", session];
-        args.extend_from_slice(keys);
-        self.run(&args);
-    }
-
-    fn text(&self, session: &str, text: &str) {
-        self.run(&["send-keys", "-t", session, "-l", text]);
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
+/// Alice's or Bob's console on the shared home.
+fn console(t: &Tmux, session: &str, home: &Home, user: &str) {
+    let env = [
+        ("OPSDECK_HOME", home.path().display().to_string()),
+        ("USER", user.to_string()),
+        ("TF_CLI_CONFIG_FILE", "/dev/null".to_string()),
+        ("CHECKPOINT_DISABLE", "1".to_string()),
+        ("OPSDECK_USER", String::new()),
+        ("NO_COLOR", String::new()),
+    ];
+    t.start(session, (120, 40), &env, env!("CARGO_BIN_EXE_opsdeck"), &[]);
 }
 
 fn plan_id(screen: &str) -> String {
@@ -116,16 +32,12 @@ fn plan_id(screen: &str) -> String {
 
 #[test]
 fn two_consoles_request_and_approve_in_tmux() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIP: tmux is not installed");
+    let Some(t) = Tmux::new("e2e") else {
         return;
-    }
+    };
     let home = Home::new();
     let (_alice_secret, bob_secret) = enrol_cli(&home);
-    let t = Tmux {
-        socket: format!("opsdeck-e2e-{}", std::process::id()),
-    };
-    t.start("alice", &home, "alice");
+    console(&t, "alice", &home, "alice");
     t.wait("alice", "the console", |s| {
         s.contains("1 Conversation") && s.contains("user alice")
     });
@@ -151,7 +63,7 @@ fn two_consoles_request_and_approve_in_tmux() {
     });
 
     // Bob, in another tmux session of his own, approves it with his TOTP code.
-    t.start("bob", &home, "bob");
+    console(&t, "bob", &home, "bob");
     t.wait("bob", "bob's console", |s| s.contains("user bob"));
     t.keys("bob", &["Escape"]);
     std::thread::sleep(Duration::from_millis(100));

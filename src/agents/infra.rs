@@ -21,7 +21,7 @@ use serde_json::json;
 use super::{AgentEvent, AgentRequest, Draft, DraftFile, Sink};
 use crate::error::{Error, Result};
 use crate::intent::{AgentKind, Intent, is_region_code};
-use crate::plan::pricing::{CostInput, DatabaseCost, estimate};
+use crate::plan::pricing::{CostInput, DatabaseCost, PriceBook, book_for, estimate};
 use crate::plan::render::render;
 use crate::plan::{
     ArtifactKind, ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind, TerraformOp,
@@ -427,7 +427,7 @@ fn create(
     });
     let files = render_stack(&spec)?;
     let resources = resources_in(&files, ChangeAction::Create);
-    let mut cost = cost_of(&spec);
+    let mut cost = cost_of(&book_for(req.store, &req.tenant.name, req.aws), &spec);
     cost.notes.extend(b.notes);
     let (risk, risk_reasons) = assess(&spec, i.param_str("environment"), &cost, b.reasons);
     let summary = format!(
@@ -563,7 +563,7 @@ fn rescale(
         risk = risk.raise();
         reasons.push("production".into());
     }
-    let mut cost = cost_of(&spec);
+    let mut cost = cost_of(&book_for(req.store, tenant, req.aws), &spec);
     cost.notes
         .insert(0, "the stack's estimated cost after scaling".into());
     Ok(Draft {
@@ -1515,7 +1515,7 @@ fn is_admin_port(port: u16) -> bool {
     matches!(port, 22 | 3389)
 }
 
-fn cost_of(spec: &StackSpec) -> CostEstimate {
+fn cost_of(book: &PriceBook<'_>, spec: &StackSpec) -> CostEstimate {
     let machines = spec
         .instances
         .as_ref()
@@ -1525,21 +1525,24 @@ fn cost_of(spec: &StackSpec) -> CostEstimate {
                 .as_ref()
                 .map(|a| (a.desired, a.machines.instance_type.as_str()))
         });
-    let mut cost = estimate(&CostInput {
-        region: &spec.region,
-        instances: machines,
-        root_volume_gb: ROOT_VOLUME_GB,
-        load_balancer: spec.load_balancer.as_ref().map(|l| l.kind.as_str()),
-        bucket: spec.bucket.is_some(),
-        nat_gateways: spec.network.as_ref().map_or(0, |n| n.nat),
-        database: spec.database.as_ref().map(|d| DatabaseCost {
-            engine: &d.engine,
-            class: &d.instance_class,
-            multi_az: d.multi_az,
-            storage_gb: d.storage_gb,
-        }),
-        function_memory_mb: spec.function.as_ref().map(|f| f.memory_mb),
-    });
+    let mut cost = estimate(
+        book,
+        &CostInput {
+            region: &spec.region,
+            instances: machines,
+            root_volume_gb: ROOT_VOLUME_GB,
+            load_balancer: spec.load_balancer.as_ref().map(|l| l.kind.as_str()),
+            bucket: spec.bucket.is_some(),
+            nat_gateways: spec.network.as_ref().map_or(0, |n| n.nat),
+            database: spec.database.as_ref().map(|d| DatabaseCost {
+                engine: &d.engine,
+                class: &d.instance_class,
+                multi_az: d.multi_az,
+                storage_gb: d.storage_gb,
+            }),
+            function_memory_mb: spec.function.as_ref().map(|f| f.memory_mb),
+        },
+    );
     if spec.security_group.is_some() {
         cost.notes.push("security groups cost nothing".into());
     }

@@ -216,7 +216,7 @@ pub fn approve(
     }
     if user == rec.plan.requester {
         return Err(Error::refused(format!(
-            "{user} requested plan {id} and cannot approve it; another person must (e.g. `opsdeck --user <approver> approve {id}`)"
+            "{user} requested plan {id} and cannot approve it: another registered approver must; `opsdeck plans show {id}` follows it"
         )));
     }
     if rec.approvals.iter().any(|a| a.user == user) {
@@ -283,7 +283,7 @@ pub fn check_runnable(rec: &mut PlanRecord, current_hash: &str, clock: &dyn Cloc
         State::Pending => {
             let have = rec.approvals.len();
             return Err(Error::refused(format!(
-                "plan {id} is not approved yet ({have} of {} approvals); ask someone other than {} to run `opsdeck approve {id}`",
+                "plan {id} is not approved yet ({have} of {} approvals): someone other than {} approves it first, as themselves, with `opsdeck approve {id} --totp CODE`; `opsdeck plans show {id}` shows where it stands",
                 rec.required_approvals, rec.plan.requester
             )));
         }

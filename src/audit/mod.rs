@@ -34,6 +34,8 @@ pub enum EventKind {
     Answered,
     /// A stack's lock was broken by hand (`opsdeck stacks unlock --force`), with who held it.
     LockBroken,
+    /// `opsdeck totp` printed a user's current code: that user's second factor was this machine.
+    CodeShown,
 }
 
 impl EventKind {
@@ -56,6 +58,7 @@ impl EventKind {
             EventKind::SettingsChanged => "settings_changed",
             EventKind::Answered => "answered",
             EventKind::LockBroken => "lock_broken",
+            EventKind::CodeShown => "code_shown",
         }
     }
 }

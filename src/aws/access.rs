@@ -26,6 +26,8 @@ pub struct AssumeRole {
 pub struct AwsAccess {
     endpoint_url: Option<String>,
     role: Option<AssumeRole>,
+    /// Fixed credentials instead of the default chain (key, secret): the demo's stand-in.
+    fixed: Option<(String, String)>,
     timeout: Duration,
     max_attempts: u32,
     runtime: OnceLock<std::result::Result<tokio::runtime::Runtime, String>>,
@@ -47,6 +49,7 @@ impl AwsAccess {
         AwsAccess {
             endpoint_url,
             role,
+            fixed: None,
             timeout: Duration::from_secs(30),
             max_attempts: 3,
             runtime: OnceLock::new(),
@@ -58,6 +61,12 @@ impl AwsAccess {
     pub fn with_limits(mut self, timeout: Duration, max_attempts: u32) -> AwsAccess {
         self.timeout = timeout;
         self.max_attempts = max_attempts.max(1);
+        self
+    }
+
+    /// Uses these credentials instead of the environment's, whatever it holds.
+    pub fn with_fixed_credentials(mut self, key: &str, secret: &str) -> AwsAccess {
+        self.fixed = Some((key.to_string(), secret.to_string()));
         self
     }
 
@@ -74,7 +83,7 @@ impl AwsAccess {
         if let Some(c) = self.configs.lock().unwrap().get(region) {
             return c.clone();
         }
-        let conf = load(self.target(region), self.role.clone()).await;
+        let conf = load(self.target(region), self.role.clone(), self.fixed.clone()).await;
         self.remember(region, conf)
     }
 
@@ -84,7 +93,11 @@ impl AwsAccess {
         if let Some(c) = self.configs.lock().unwrap().get(region) {
             return Ok(c.clone());
         }
-        let conf = self.block_on(load(self.target(region), self.role.clone()))?;
+        let conf = self.block_on(load(
+            self.target(region),
+            self.role.clone(),
+            self.fixed.clone(),
+        ))?;
         Ok(self.remember(region, conf))
     }
 
@@ -148,8 +161,15 @@ impl AwsAccess {
 }
 
 /// Loads one region's configuration, assuming the role on top of the base chain when one is set.
-async fn load(target: Target, role: Option<AssumeRole>) -> SdkConfig {
+async fn load(
+    target: Target,
+    role: Option<AssumeRole>,
+    fixed: Option<(String, String)>,
+) -> SdkConfig {
     let conf = sdk_config(&target).await;
+    if let Some((key, secret)) = fixed {
+        return super::with_credentials(conf, &key, &secret);
+    }
     let Some(role) = role else { return conf };
     let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
         .session_name(&role.session_name)

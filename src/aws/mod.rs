@@ -10,6 +10,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub mod access;
+pub mod pricing;
 pub use access::{AssumeRole, AwsAccess};
 
 /// What a client needs to know about where and how to call AWS.
@@ -44,6 +45,30 @@ pub async fn sdk_config(t: &Target) -> SdkConfig {
     loader.load().await
 }
 
+/// `conf` with fixed credentials in place of the default chain (the demo's stand-in).
+pub fn with_credentials(conf: SdkConfig, key: &str, secret: &str) -> SdkConfig {
+    let creds = aws_credential_types::Credentials::new(key, secret, None, None, "opsdeck-demo");
+    conf.into_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .build()
+}
+
+/// Whether the SDK gave up before sending because the credential chain found nothing.
+fn lacks_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
+    use aws_credential_types::provider::error::CredentialsError;
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if matches!(
+            e.downcast_ref::<CredentialsError>(),
+            Some(CredentialsError::CredentialsNotLoaded(_))
+        ) {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// An AWS SDK error as a person reads it: service, operation, code, message, request id.
 pub fn describe_error<E, R>(
     service: &str,
@@ -68,6 +93,15 @@ where
             )
         }
         SdkError::TimeoutError(_) => format!("{service} {operation} timed out"),
+        SdkError::DispatchFailure(d)
+            if d.as_connector_error().is_some_and(|c| lacks_credentials(c)) =>
+        {
+            format!(
+                "{service} {operation}: no AWS credentials were found (environment, profile, SSO or \
+             instance role): set them up (e.g. `aws configure` or `aws sso login`), or try \
+             every agent without an account: `opsdeck demo`"
+            )
+        }
         SdkError::DispatchFailure(d) => format!(
             "{service} {operation} could not reach the service ({}); check the network, the \
              region, and the endpoint if one is set (--endpoint-url, AWS_ENDPOINT_URL)",

@@ -203,7 +203,10 @@ pub(crate) fn tool_command(
     // opsdeck's own settings (a TOTP code in OPSDECK_TOTP, the home's location) are not the
     // tool's business.
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("OPSDECK_") {
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("OPSDECK_")
+            || (confinement.aws_environment.is_some() && name_text.starts_with("AWS_"))
+        {
             cmd.env_remove(name);
         }
     }
@@ -211,6 +214,9 @@ pub(crate) fn tool_command(
         .envs(sandbox::environment(dir)?)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .process_group(0);
+    if let Some(aws) = &confinement.aws_environment {
+        cmd.envs(aws.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
     // SAFETY: umask, prctl and landlock_restrict_self are async-signal-safe system calls on the
     // child's own state; nothing here allocates.
     unsafe {

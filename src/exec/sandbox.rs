@@ -67,6 +67,9 @@ pub struct Confinement {
     pub handwritten: bool,
     /// The tenant allows hand-written artifacts to run where no sandbox is available.
     pub allow_unsandboxed: bool,
+    /// When set, the tool sees only these `AWS_*` variables (the demo's stand-in and its
+    /// credentials): every `AWS_*` variable of opsdeck's environment is dropped.
+    pub aws_environment: Option<Vec<(String, String)>>,
 }
 
 /// A sandbox ready to apply in a child process: the Landlock ruleset's descriptor, or nothing

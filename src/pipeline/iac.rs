@@ -853,6 +853,12 @@ impl Deck {
             protected,
             handwritten,
             allow_unsandboxed: self.tenant.policy.allow_unsandboxed_runs,
+            aws_environment: self.tenant.demo.then(|| {
+                crate::demo::tool_environment(
+                    self.aws.endpoint_url().unwrap_or(crate::demo::NOWHERE),
+                    &self.tenant.default_region,
+                )
+            }),
         }
     }
 

@@ -256,16 +256,57 @@ pub struct CostEstimate {
     pub price_date: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the stack costs now, when the plan changes or destroys a stack that exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<CurrentCost>,
+}
+
+/// The monthly cost of a stack before the plan: the estimate of the plan that last applied it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurrentCost {
+    pub monthly_usd: f64,
+    pub plan_id: String,
+    /// That estimate's source and date.
+    #[serde(default)]
+    pub basis: String,
 }
 
 impl CostEstimate {
-    /// The cost as every front end states it: a monthly amount, or "no cost change" for a plan
-    /// nothing was priced for (configuration and AWS API plans).
+    /// Whether nothing was priced (configuration and AWS API plans).
+    pub fn unpriced(&self) -> bool {
+        self.source.is_empty()
+            && self.lines.is_empty()
+            && self.monthly_usd == 0.0
+            && self.current.is_none()
+    }
+
+    /// The change in monthly cost the plan makes: against the stack's current cost when it
+    /// exists, the whole estimate for a new stack, nothing for an unpriced plan.
+    pub fn delta_usd(&self) -> f64 {
+        let now = self.current.as_ref().map_or(0.0, |c| c.monthly_usd);
+        // Rounded like every figure shown; `+ 0.0` turns -0.0 into 0.0.
+        ((self.monthly_usd - now) * 100.0).round() / 100.0 + 0.0
+    }
+
+    /// The cost as every front end states it: a monthly amount with the change against what
+    /// the stack costs now, or "no cost change" for a plan nothing was priced for
+    /// (configuration and AWS API plans).
     pub fn headline(&self) -> String {
-        if self.source.is_empty() && self.lines.is_empty() && self.monthly_usd == 0.0 {
-            "no cost change".into()
-        } else {
-            format!("${:.2}/month", self.monthly_usd + 0.0)
+        if self.unpriced() {
+            return "no cost change".into();
+        }
+        let monthly = format!("${:.2}/month", self.monthly_usd + 0.0);
+        match &self.current {
+            Some(c) => {
+                let d = self.delta_usd();
+                let sign = if d < 0.0 { "-" } else { "+" };
+                format!(
+                    "{monthly} ({sign}${:.2}/month against ${:.2}/month now)",
+                    d.abs(),
+                    c.monthly_usd + 0.0
+                )
+            }
+            None => monthly,
         }
     }
 
@@ -512,7 +553,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::CostEstimate;
+    use super::{CostEstimate, CurrentCost};
 
     #[test]
     fn unpriced_plans_say_no_cost_change_and_priced_ones_their_basis() {
@@ -522,8 +563,10 @@ mod tests {
             source: String::new(),
             price_date: String::new(),
             notes: vec!["configuration changes add no AWS charges by themselves".into()],
+            current: None,
         };
         assert_eq!(none.headline(), "no cost change");
+        assert_eq!(none.delta_usd(), 0.0);
         assert_eq!(none.basis(), None);
         let priced = CostEstimate {
             monthly_usd: 8.234,
@@ -535,6 +578,40 @@ mod tests {
         assert_eq!(
             priced.basis().as_deref(),
             Some("AWS on-demand price list, prices of 2025-01-15")
+        );
+        assert_eq!(priced.delta_usd(), 8.23);
+    }
+
+    #[test]
+    fn changes_to_a_stack_show_the_delta_against_its_cost_now() {
+        let now = |usd: f64| {
+            Some(CurrentCost {
+                monthly_usd: usd,
+                plan_id: "p-abc234defg".into(),
+                basis: "AWS Price List API, prices of 2026-12-01".into(),
+            })
+        };
+        let grown = CostEstimate {
+            monthly_usd: 122.64,
+            source: "AWS Price List API".into(),
+            price_date: "2026-12-06".into(),
+            current: now(61.32),
+            ..CostEstimate::default()
+        };
+        assert_eq!(grown.delta_usd(), 61.32);
+        assert_eq!(
+            grown.headline(),
+            "$122.64/month (+$61.32/month against $61.32/month now)"
+        );
+        // A destroy prices nothing new but still changes the cost.
+        let destroyed = CostEstimate {
+            current: now(61.32),
+            ..CostEstimate::default()
+        };
+        assert_eq!(destroyed.delta_usd(), -61.32);
+        assert_eq!(
+            destroyed.headline(),
+            "$0.00/month (-$61.32/month against $61.32/month now)"
         );
     }
 }

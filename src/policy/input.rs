@@ -116,7 +116,11 @@ pub fn build(parts: &InputParts<'_>) -> Value {
         "provider": provider,
         "commands": commands,
         "iam_actions": [],
-        "cost": {"monthly_usd": p.cost.monthly_usd},
+        // The change against what the stack costs now (null for a new stack), so budget rules
+        // can judge the change a plan makes rather than the stack's whole bill.
+        "cost": {"monthly_usd": p.cost.monthly_usd, "delta_usd": p.cost.delta_usd(),
+            "current_monthly_usd": p.cost.current.as_ref().map(|c| c.monthly_usd),
+            "source": p.cost.source, "price_date": p.cost.price_date},
         "context": {"tenant": p.tenant, "now": {"weekday": weekday,
             "hour": zoned.hour(), "minute": zoned.minute()}},
         "config": parts.config,

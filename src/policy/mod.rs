@@ -58,7 +58,7 @@ pub fn evaluate(ctx: &Context<'_>) -> Vec<Gate> {
     }
     gates.extend(budget::gates(
         &ctx.tenant.budget,
-        ctx.plan.cost.monthly_usd,
+        &ctx.plan.cost,
         ctx.plan.mutates,
         ctx.committed,
     ));

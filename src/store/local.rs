@@ -10,6 +10,7 @@
 //! <root>/tenants/<t>/stacks/<name>.json and stacks/<name>/terraform.tfstate
 //! <root>/tenants/<t>/stacks/<name>.lock    the stack's holder while a plan or apply runs
 //! <root>/tenants/<t>/workspaces/<plan id>/
+//! <root>/tenants/<t>/prices/<region>.json  AWS Price List API prices fetched, with their date
 //! <root>/tenants/<t>/configs/<name>.json   AWS configurations; selections/<user>.json
 //! ```
 //! Audit appends take `audit.lock`, repair a torn last line left by a crash (it was never
@@ -657,6 +658,10 @@ impl Store for LocalStore {
         let dir = self.tenant_subdir(tenant, "stacks")?.join(stack);
         ensure_private_dir(&dir)?;
         Ok(dir)
+    }
+
+    fn price_cache_dir(&self, tenant: &str) -> Result<PathBuf> {
+        self.tenant_subdir(tenant, "prices")
     }
 
     fn workspace_dir(&self, tenant: &str, plan_id: &str) -> Result<PathBuf> {

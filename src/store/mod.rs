@@ -210,6 +210,8 @@ pub trait Store: Send + Sync {
     fn stack_state_dir(&self, tenant: &str, stack: &str) -> Result<PathBuf>;
     /// Scratch directory in which a plan is executed.
     fn workspace_dir(&self, tenant: &str, plan_id: &str) -> Result<PathBuf>;
+    /// Where this machine caches the AWS Price List API prices it fetched for the tenant.
+    fn price_cache_dir(&self, tenant: &str) -> Result<PathBuf>;
 
     /// The tenant's AWS configurations, by name.
     fn list_configs(&self, tenant: &str) -> Result<Vec<AwsConfiguration>>;

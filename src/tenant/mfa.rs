@@ -59,7 +59,7 @@ pub fn qr(uri: &str) -> String {
 pub fn verify(user: &mut User, code: Option<&str>, now_unix: u64) -> Result<()> {
     let Some(code) = code.map(str::trim) else {
         return Err(Error::refused(format!(
-            "{} must confirm with a current TOTP code from their authenticator (--totp 123456)",
+            "{} must confirm with a current TOTP code: --totp CODE from their authenticator app (no app: `opsdeck totp` prints the code of the OS account you are logged in as)",
             user.name
         )));
     };

@@ -26,6 +26,10 @@ pub struct Tenant {
     pub budget: Budget,
     pub approvals: ApprovalConfig,
     pub llm: LlmConfig,
+    /// The tenant `opsdeck demo` made: it reaches only the local AWS stand-in, with demo
+    /// credentials, and its users' codes may be printed by `opsdeck totp`. Only `opsdeck demo`
+    /// sets it; `tenants set` keeps what is stored.
+    pub demo: bool,
     pub stack_defaults: StackDefaults,
 }
 
@@ -99,6 +103,7 @@ impl Default for Tenant {
             budget: Budget::default(),
             approvals: ApprovalConfig::default(),
             llm: LlmConfig::default(),
+            demo: false,
             stack_defaults: StackDefaults::default(),
         }
     }
@@ -143,7 +148,8 @@ pub struct MaintenanceWindow {
 pub struct Budget {
     /// Monthly budget in USD for the tenant (0 = none).
     pub monthly_usd: f64,
-    /// Largest monthly cost estimate one plan may carry (0 = no limit).
+    /// The most one plan may add to the monthly bill: its estimate, or for a change to an
+    /// existing stack the difference against its current cost (0 = no limit).
     pub per_plan_usd: f64,
     /// Deny (rather than warn) a plan that would take projected monthly spend over budget.
     pub hard_stop: bool,

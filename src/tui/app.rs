@@ -81,6 +81,8 @@ pub enum Msg {
     },
     Exported(Result<PathBuf, String>),
     TenantSwitched(Result<Arc<Deck>, String>),
+    /// Lines for the conversation from the core: the console's intro, `:init`'s set-up.
+    Said(Result<Vec<String>, String>),
     /// A job ended (success or not); removes it from the running list.
     JobEnded(u64),
 }
@@ -506,6 +508,23 @@ impl App {
     pub fn start(&mut self) {
         self.poll_plans();
         self.load_audit();
+        self.load_intro();
+    }
+
+    /// The demo's welcome, or how to set up a tenant nobody is registered in.
+    fn load_intro(&mut self) {
+        let deck = self.deck.clone();
+        self.spawn_blocking("reading the tenant".into(), false, move |_| {
+            Msg::Said(deck.console_intro().map_err(|e| e.to_string()))
+        });
+    }
+
+    /// `:init`: the same set-up as `opsdeck init`, its secret shown in the conversation.
+    fn init_tenant(&mut self) {
+        let deck = self.deck.clone();
+        self.spawn_blocking("setting up the tenant".into(), false, move |_| {
+            Msg::Said(deck.init().map(|s| s.lines()).map_err(|e| e.to_string()))
+        });
     }
 
     fn style_prompt(&mut self) {
@@ -920,6 +939,7 @@ impl App {
             "refresh" => self.update(Action::Refresh),
             "cancel" => self.update(Action::CancelApply),
             "verify" => self.update(Action::Verify),
+            "init" => self.init_tenant(),
             "export" => match arg.as_str() {
                 "csv" => self.update(Action::ExportCsv),
                 "" | "json" => self.update(Action::ExportJson),
@@ -950,7 +970,7 @@ impl App {
             "config" => self.switch_config(arg),
             other => self.notice(
                 NoticeLevel::Error,
-                format!(":{other} is not a command (approvals, audit, diff, tenant NAME, config NAME, theme NAME, export json|csv, verify, cancel, q)"),
+                format!(":{other} is not a command (approvals, audit, diff, init, tenant NAME, config NAME, theme NAME, export json|csv, verify, cancel, q)"),
             ),
         }
     }
@@ -1523,6 +1543,14 @@ impl App {
                 self.poll_plans();
                 self.load_audit();
             }
+            Msg::Said(r) => match r {
+                Ok(lines) => {
+                    for l in lines {
+                        self.say(Meaning::Text, l);
+                    }
+                }
+                Err(e) => self.say(Meaning::Error, format!("✗ {e}")),
+            },
             Msg::Exported(r) => match r {
                 Ok(p) => self.notice(NoticeLevel::Success, format!("exported to {}", p.display())),
                 Err(e) => self.notice(NoticeLevel::Error, format!("export failed: {e}")),
@@ -1536,6 +1564,7 @@ impl App {
                     self.diff = DiffState::default();
                     self.preview = PreviewState::default();
                     self.say(Meaning::Progress, format!("· now acting in tenant {name}"));
+                    self.load_intro();
                     self.notice(NoticeLevel::Success, format!("tenant {name}"));
                     self.start();
                 }

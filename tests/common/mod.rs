@@ -8,10 +8,12 @@ use opsdeck::pipeline::{Deck, OpenOptions};
 use opsdeck::time::Clock;
 
 pub mod moto;
+pub mod price_list;
 pub mod proxy;
 pub mod seed;
 pub mod shared;
 pub mod stub;
+pub mod tmux;
 
 pub struct Home {
     pub dir: tempfile::TempDir,

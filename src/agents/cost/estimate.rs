@@ -1,5 +1,6 @@
 //! Estimates before anything exists: what instances (with an ALB or NLB) would cost, or what a
-//! queued plan's estimate says, from the bundled price table with its source and date.
+//! queued plan's estimate says, from the AWS Price List API (the bundled table when it cannot be
+//! reached) with the prices' source and date.
 
 use serde_json::json;
 
@@ -8,7 +9,7 @@ use crate::agents::{AgentRequest, Output, Report, Sink};
 use crate::error::{Error, Result};
 use crate::intent::is_region_code;
 use crate::plan::CostEstimate;
-use crate::plan::pricing::{CostInput, PRICES, estimate};
+use crate::plan::pricing::{CostInput, book_for, estimate};
 
 /// Root volume the infra agent gives each instance (priced with it).
 const ROOT_VOLUME_GB: u32 = 8;
@@ -27,27 +28,11 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
             "'{region}' is not an AWS region code"
         )));
     }
-    let table = PRICES.as_ref().map_err(|e| Error::Unavailable(e.clone()))?;
     let instance_type = i.param_str("instance_type");
     let lb = i.param_str("load_balancer");
-    if let Some(t) = instance_type
-        && !table.instance_hourly_usd.contains_key(t)
-    {
-        return Err(Error::Unavailable(format!(
-            "{t} is not in the bundled price table ({}, {}); it prices these EC2 types: {}",
-            table.source,
-            table.price_date,
-            table
-                .instance_hourly_usd
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
     if instance_type.is_none() && lb.is_none() {
         return Err(Error::input(
-            "say what to price, e.g. \"how much would 3 t3.medium in eu-west-1 cost\" or \"estimate plan p-abc234defg\"; the bundled table prices EC2 instance types, EBS, ALB and NLB",
+            "say what to price, e.g. \"how much would 3 t3.medium in eu-west-1 cost\" or \"estimate plan p-abc234defg\"; estimates price EC2 instance types, EBS, ALB and NLB",
         ));
     }
     // One instance when the request names none; a stated count out of range is refused.
@@ -64,15 +49,42 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
                 ))
             })?,
     };
-    progress(sink, format!("pricing from the bundled table for {region}"));
-    let est = estimate(&CostInput {
-        region: &region,
-        instances: instance_type.map(|t| (count, t)),
-        root_volume_gb: ROOT_VOLUME_GB,
-        load_balancer: lb,
-        bucket: false,
-        ..CostInput::default()
-    });
+    progress(
+        sink,
+        format!("pricing {region} from the AWS Price List API (the bundled table offline)"),
+    );
+    let book = book_for(req.store, &req.tenant.name, req.aws);
+    let est = estimate(
+        &book,
+        &CostInput {
+            region: &region,
+            instances: instance_type.map(|t| (count, t)),
+            root_volume_gb: ROOT_VOLUME_GB,
+            load_balancer: lb,
+            bucket: false,
+            ..CostInput::default()
+        },
+    );
+    // A type nobody has a price for: say which types the fallback knows instead of $0.
+    if let Some(t) = instance_type
+        && !est.lines.iter().any(|l| l.item == format!("EC2 {t}"))
+    {
+        let known = crate::plan::pricing::PRICES
+            .as_ref()
+            .map(|table| {
+                table
+                    .instance_hourly_usd
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        return Err(Error::Unavailable(format!(
+            "no price for {t}: {}; the bundled price table prices these EC2 types: {known}",
+            est.notes.join("; ")
+        )));
+    }
     let what = format!(
         "{}{} in {region}",
         instance_type

@@ -14,7 +14,7 @@ use super::{BILLING_REGION, progress, usd};
 use crate::agents::{AgentRequest, Output, Report, Sink};
 use crate::error::{Error, Result};
 use crate::intent::is_region_code;
-use crate::plan::pricing::{PRICES, Priced, itemised};
+use crate::plan::pricing::{PRICES, PriceBook, Priced, itemised};
 
 /// Hints of each kind shown; the count says how many more there were.
 const MAX_PER_KIND: usize = 100;
@@ -205,6 +205,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
 
 fn storage_price(region: &str, volume_type: &str, gb: i32) -> f64 {
     itemised(
+        &PriceBook::bundled_only(),
         region,
         &[Priced::Storage {
             item: String::new(),
@@ -539,6 +540,7 @@ async fn idle_load_balancers(
                 continue;
             }
             let cost = itemised(
+                &PriceBook::bundled_only(),
                 &region,
                 &[Priced::Hourly {
                     item: String::new(),

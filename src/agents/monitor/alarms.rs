@@ -333,6 +333,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
             source: "CloudWatch list price, us-east-1".into(),
             price_date: "2025-01".into(),
             notes: Vec::new(),
+            current: None,
         },
     }))
 }

@@ -19,7 +19,6 @@ use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::AgentKind;
-use crate::plan::pricing::itemised;
 use crate::plan::{ChangeAction, Risk, Step, StepKind};
 use crate::redact::redact;
 
@@ -189,7 +188,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         risk_reasons,
         cost: crate::plan::CostEstimate {
             notes: vec!["Run Command on EC2 instances is not billed".into()],
-            ..itemised(region, &[])
+            ..crate::plan::CostEstimate::default()
         },
     })
 }

@@ -18,7 +18,7 @@ use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::AgentKind;
-use crate::plan::pricing::{Priced, itemised};
+use crate::plan::pricing::{PriceBook, Priced, book_for, itemised};
 use crate::plan::{ChangeAction, CostEstimate, Risk, Step, StepKind};
 
 /// Default bound on the health wait after the calls, and how often to look.
@@ -244,7 +244,12 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
         risk = risk.raise();
         risk_reasons.push(format!("{} instances at once", targets.len()));
     }
-    let cost = cost_of(verb, region, &act);
+    let cost = cost_of(
+        &book_for(req.store, &req.tenant.name, req.aws),
+        verb,
+        region,
+        &act,
+    );
     let wait = HEALTH_WAIT_SECS;
     let step = Step {
         description: format!(
@@ -306,7 +311,13 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
 
 /// Starting instances adds their compute; stopping or terminating saves it (noted, not
 /// subtracted: an estimate is what a plan adds to the bill).
-fn cost_of(verb: &str, region: &str, act: &[&Instance]) -> CostEstimate {
+fn cost_of(book: &PriceBook<'_>, verb: &str, region: &str, act: &[&Instance]) -> CostEstimate {
+    if verb == "restart" {
+        return CostEstimate {
+            notes: vec!["a reboot does not change what is billed".into()],
+            ..CostEstimate::default()
+        };
+    }
     let mut by_type: BTreeMap<&str, u32> = BTreeMap::new();
     for i in act {
         *by_type.entry(i.instance_type.as_str()).or_default() += 1;
@@ -318,13 +329,9 @@ fn cost_of(verb: &str, region: &str, act: &[&Instance]) -> CostEstimate {
             count: *n,
         })
         .collect();
-    let compute = itemised(region, &items);
+    let compute = itemised(book, region, &items);
     match verb {
         "start" => compute,
-        "restart" => CostEstimate {
-            notes: vec!["a reboot does not change what is billed".into()],
-            ..itemised(region, &[])
-        },
         _ => {
             let mut notes = compute.notes.clone();
             notes.insert(
@@ -337,7 +344,9 @@ fn cost_of(verb: &str, region: &str, act: &[&Instance]) -> CostEstimate {
             );
             CostEstimate {
                 notes,
-                ..itemised(region, &[])
+                source: compute.source,
+                price_date: compute.price_date,
+                ..CostEstimate::default()
             }
         }
     }

@@ -13,7 +13,6 @@ use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::AgentKind;
-use crate::plan::pricing::itemised;
 use crate::plan::{ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind};
 
 /// How long to wait for the rotation function to promote the new version.
@@ -171,7 +170,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         risk_reasons,
         cost: CostEstimate {
             notes: vec!["rotation does not change the secret's monthly price".into()],
-            ..itemised(region, &[])
+            ..CostEstimate::default()
         },
     })
 }

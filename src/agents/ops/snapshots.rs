@@ -19,7 +19,7 @@ use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::exec::Outcome;
 use crate::intent::AgentKind;
-use crate::plan::pricing::{Priced, itemised};
+use crate::plan::pricing::{Priced, book_for, itemised};
 use crate::plan::{ChangeAction, Risk, Step, StepKind};
 
 const SNAPSHOT_WAIT_SECS: u64 = 600;
@@ -267,7 +267,11 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
             gb: f64::from(v.size_gb),
         })
         .collect();
-    let mut cost = itemised(region, &items);
+    let mut cost = itemised(
+        &book_for(req.store, &req.tenant.name, req.aws),
+        region,
+        &items,
+    );
     cost.notes.push(
         "an upper bound: snapshots store only the blocks in use, and later snapshots only what changed".into(),
     );

@@ -157,12 +157,10 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         mutates: true,
         risk: fixes.risk,
         risk_reasons: fixes.reasons,
+        // AWS API calls that price nothing: "no cost change", with the reason as a note.
         cost: CostEstimate {
-            monthly_usd: 0.0,
-            lines: Vec::new(),
-            source: "no charge: Block Public Access, default encryption settings and security group rules cost nothing (SSE-KMS keys would)".into(),
-            price_date: "n/a".into(),
-            notes: Vec::new(),
+            notes: vec!["Block Public Access, default encryption settings and security group rules cost nothing (SSE-KMS keys would)".into()],
+            ..CostEstimate::default()
         },
     }))
 }

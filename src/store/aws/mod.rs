@@ -1253,6 +1253,11 @@ impl Store for AwsStore {
         Ok(dir)
     }
 
+    fn price_cache_dir(&self, tenant: &str) -> Result<PathBuf> {
+        self.scope(tenant)?;
+        self.work_dir(tenant, "cache", "prices")
+    }
+
     fn workspace_dir(&self, tenant: &str, plan_id: &str) -> Result<PathBuf> {
         self.scope(tenant)?;
         self.work_dir(tenant, "workspaces", plan_id)

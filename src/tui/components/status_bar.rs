@@ -42,6 +42,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             spans.push(Span::styled(safe_owned(c.name.clone()), key));
             spans.push(Span::styled(" │ user ", bar));
         }
+        None if deck.tenant.demo => {
+            spans.push(Span::styled(" · ", bar));
+            spans.push(Span::styled("demo stand-in", key));
+            spans.push(Span::styled(" │ user ", bar));
+        }
         None => spans.push(Span::styled(" · no AWS configuration │ user ", bar)),
     }
     spans.push(Span::styled(safe_owned(deck.identity.user.clone()), key));
