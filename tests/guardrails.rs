@@ -240,7 +240,7 @@ fn budget_hard_stop_denies_with_the_figures() {
         .unwrap();
     assert_eq!(g.result, GateResult::Deny);
     assert!(
-        g.reason.contains("$124.51 this plan") && g.reason.contains("$100.00 monthly budget"),
+        g.reason.contains("$131.31 this plan") && g.reason.contains("$100.00 monthly budget"),
         "{}",
         g.reason
     );

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::price_list::{PriceListStub, alb, ebs_volume, ec2_instance};
+use common::price_list::{
+    PriceListStub, alb, cloudwatch_metric, ebs_volume, ec2_instance, s3_standard,
+};
 use common::{Home, NO_AWS, quiet, seed};
 use opsdeck::plan::{ArtifactKind, GateResult};
 use opsdeck::store::{StackRecord, StackStatus};
@@ -30,6 +32,8 @@ fn stocked() -> PriceListStub {
     for p in alb(REGION, "0.0270000000", "0.0080000000") {
         stub.add(p);
     }
+    stub.add(cloudwatch_metric(REGION, "0.3000000000"));
+    stub.add(s3_standard(REGION, "0.0245000000"));
     stub
 }
 
@@ -61,7 +65,7 @@ fn plan_prices_come_from_the_price_list_api_with_their_date() {
         .iter()
         .map(|l| (l.item.as_str(), l.monthly_usd))
         .collect();
-    // 2 × 0.048 × 730; 16 GB × 0.0952; 0.027 × 730; 0.008 × 730
+    // 2 × 0.048 × 730; 16 GB × 0.0952; 0.027 × 730; 0.008 × 730; 14 metrics × 0.30
     assert_eq!(
         monthly,
         [
@@ -69,9 +73,13 @@ fn plan_prices_come_from_the_price_list_api_with_their_date() {
             ("EBS gp3 root volumes (8 GB each)", 1.52),
             ("Application Load Balancer", 19.71),
             ("ALB capacity units (1 assumed)", 5.84),
+            (
+                "CloudWatch metrics (7 per instance, detailed monitoring)",
+                4.2
+            ),
         ]
     );
-    assert_eq!(cost.monthly_usd, 97.15);
+    assert_eq!(cost.monthly_usd, 101.35);
     assert!(
         !cost.notes.iter().any(|n| n.contains("bundled")),
         "{:?}",
@@ -155,7 +163,10 @@ fn a_second_plan_uses_the_cache_and_an_expired_cache_is_fetched_again() {
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let first = deck.ask(WEB, &quiet).unwrap();
     let calls = stub.requests().len();
-    assert_eq!(calls, 4, "EC2, EBS, ALB hours, ALB LCU");
+    assert_eq!(
+        calls, 6,
+        "EC2, EBS, ALB hours, ALB LCU, CloudWatch metrics, S3 storage (the log bucket's note)"
+    );
     let second = deck.ask(WEB, &quiet).unwrap();
     assert_eq!(stub.requests().len(), calls, "no call for cached prices");
     assert_eq!(second.plan.cost.monthly_usd, first.plan.cost.monthly_usd);
@@ -181,7 +192,7 @@ fn a_second_plan_uses_the_cache_and_an_expired_cache_is_fetched_again() {
     let old_date = old.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
     assert_eq!(rec.plan.cost.source, "AWS Price List API");
     assert_eq!(rec.plan.cost.price_date, old_date);
-    assert_eq!(rec.plan.cost.monthly_usd, 97.15);
+    assert_eq!(rec.plan.cost.monthly_usd, 101.35);
     assert!(
         rec.plan.cost.notes.iter().any(|n| n.contains(&format!(
             "a cached AWS Price List API price of {old_date}, older than 7 days"
@@ -204,7 +215,7 @@ fn offline_plans_use_the_bundled_table_and_say_so_with_its_date() {
         "bundled price table, offline, prices of 2025-01-15"
     );
     // us-east-1 list prices × 1.15 for eu-central-1.
-    assert_eq!(cost.monthly_usd, 96.93);
+    assert_eq!(cost.monthly_usd, 101.76);
     assert!(
         cost.notes[0].starts_with(
             "the AWS Price List API was not used (pricing GetProducts could not reach the service"
@@ -238,16 +249,16 @@ fn the_cli_shows_the_source_and_date_of_prices() {
     let online = run(Some(&stub.url));
     assert!(
         online.contains(&format!(
-            "cost      $97.15/month  (AWS Price List API, prices of {})",
+            "cost      $101.35/month  (AWS Price List API, prices of {})",
             today()
         )),
         "{online}"
     );
-    assert_eq!(stub.requests().len(), 4);
+    assert_eq!(stub.requests().len(), 6);
     let offline = run(None);
     // The cache answers without the API, so this tenant's plan still has the API's prices.
     assert!(
-        offline.contains("$97.15/month  (AWS Price List API"),
+        offline.contains("$101.35/month  (AWS Price List API"),
         "{offline}"
     );
     let other = Home::new();
@@ -255,7 +266,7 @@ fn the_cli_shows_the_source_and_date_of_prices() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains(
-            "cost      $96.93/month  (bundled price table, offline, prices of 2025-01-15)"
+            "cost      $101.76/month  (bundled price table, offline, prices of 2025-01-15)"
         ),
         "{text}"
     );
@@ -324,10 +335,10 @@ fn a_change_to_a_stack_is_priced_against_its_cost_now_in_the_plan_budget_and_pol
             &quiet,
         )
         .unwrap();
-    // 2 × 0.048 × 730 + 16 GB × 0.0952
-    assert_eq!(first.plan.cost.monthly_usd, 71.6);
+    // 2 × 0.048 × 730 + 16 GB × 0.0952 + 14 metrics × 0.30
+    assert_eq!(first.plan.cost.monthly_usd, 75.8);
     assert_eq!(first.plan.cost.current, None);
-    assert_eq!(first.plan.cost.delta_usd(), 71.6);
+    assert_eq!(first.plan.cost.delta_usd(), 75.8);
     // What `apply` records when it succeeds.
     deck.store
         .put_stack(&StackRecord {
@@ -359,15 +370,15 @@ fn a_change_to_a_stack_is_priced_against_its_cost_now_in_the_plan_budget_and_pol
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let second = deck.ask("scale the web tier to 4", &quiet).unwrap();
     let cost = &second.plan.cost;
-    // 4 × 0.048 × 730 + 32 GB × 0.0952
-    assert_eq!(cost.monthly_usd, 143.21);
+    // 4 × 0.048 × 730 + 32 GB × 0.0952 + 28 metrics × 0.30
+    assert_eq!(cost.monthly_usd, 151.61);
     let now = cost.current.as_ref().expect("the stack's current cost");
-    assert_eq!(now.monthly_usd, 71.6);
+    assert_eq!(now.monthly_usd, 75.8);
     assert_eq!(now.plan_id, first.plan.plan_id);
-    assert_eq!(cost.delta_usd(), 71.61);
+    assert_eq!(cost.delta_usd(), 75.81);
     assert_eq!(
         cost.headline(),
-        "$143.21/month (+$71.61/month against $71.60/month now)"
+        "$151.61/month (+$75.81/month against $75.80/month now)"
     );
     let gate = |rule: &str| {
         second
@@ -383,34 +394,34 @@ fn a_change_to_a_stack_is_priced_against_its_cost_now_in_the_plan_budget_and_pol
     assert_eq!(
         g.reason,
         format!(
-            "adds 71.61 a month to a stack that costs 71.6 now (AWS Price List API, {})",
+            "adds 75.81 a month to a stack that costs 75.8 now (AWS Price List API, {})",
             today()
         )
     );
-    // Budgets judge the change: 71.61 of a 100 per-plan limit, 71.60 + 71.61 of 200.
+    // Budgets judge the change: 75.81 of a 100 per-plan limit, 75.80 + 75.81 of 200.
     let per_plan = gate("budget.per_plan");
     assert_eq!(per_plan.result, GateResult::Pass, "{}", per_plan.reason);
     assert!(
         per_plan
             .reason
-            .contains("from $71.60 to $143.21/month (+$71.61/month)")
+            .contains("from $75.80 to $151.61/month (+$75.81/month)")
     );
     let monthly = gate("budget.monthly");
     assert_eq!(monthly.result, GateResult::Pass, "{}", monthly.reason);
     assert!(
         monthly
             .reason
-            .contains("$71.60 committed (estimates of 1 active stacks; Cost Explorer not configured) + $71.61 this plan = $143.21 of the $200.00 monthly budget"),
+            .contains("$75.80 committed (estimates of 1 active stacks; Cost Explorer not configured) + $75.81 this plan = $151.61 of the $200.00 monthly budget"),
         "{}",
         monthly.reason
     );
 
     // Destroying it: nothing new to price, the whole current cost saved.
     let gone = deck.ask("destroy stack web", &quiet).unwrap();
-    assert_eq!(gone.plan.cost.delta_usd(), -71.6);
+    assert_eq!(gone.plan.cost.delta_usd(), -75.8);
     assert_eq!(
         gone.plan.cost.headline(),
-        "$0.00/month (-$71.60/month against $71.60/month now)"
+        "$0.00/month (-$75.80/month against $75.80/month now)"
     );
     assert!(!gone.plan.gates.iter().any(|g| g.rule == "cost.delta"));
 }

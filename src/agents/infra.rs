@@ -1541,29 +1541,17 @@ fn cost_of(book: &PriceBook<'_>, spec: &StackSpec) -> CostEstimate {
                 storage_gb: d.storage_gb,
             }),
             function_memory_mb: spec.function.as_ref().map(|f| f.memory_mb),
+            monitored_instances: if spec.stack_defaults.detailed_monitoring {
+                machines.map_or(0, |(count, _)| count)
+            } else {
+                0
+            },
+            flow_logs: log_bucket(spec).is_some_and(|l| l["flow_logs"] == true),
+            access_logs: log_bucket(spec).is_some_and(|l| l["lb"] == true || l["s3"] == true),
         },
     );
     if spec.security_group.is_some() {
         cost.notes.push("security groups cost nothing".into());
-    }
-    if let Some(logs) = log_bucket(spec) {
-        let mut what = Vec::new();
-        if logs["flow_logs"] == true {
-            what.push("VPC flow logs (plus CloudWatch vended-log delivery per GB)");
-        }
-        if logs["lb"] == true || logs["s3"] == true {
-            what.push("access logs");
-        }
-        cost.notes.push(format!(
-            "{} go to the stack's log bucket at S3 storage prices, kept a year; both grow with traffic (tenant settings stack_defaults.vpc_flow_logs, stack_defaults.access_logs)",
-            what.join(" and ")
-        ));
-    }
-    if machines.is_some() && spec.stack_defaults.detailed_monitoring {
-        cost.notes.push(
-            "detailed monitoring: about 7 CloudWatch metrics per instance at the per-metric price (tenant setting stack_defaults.detailed_monitoring)"
-                .into(),
-        );
     }
     if spec
         .network

@@ -303,3 +303,29 @@ fn answer(req: &Request, state: &Mutex<State>) -> (&'static str, String) {
     }
     ("200 OK", out.to_string())
 }
+
+/// One CloudWatch metric for a month in a region (detailed monitoring's metrics).
+pub fn cloudwatch_metric(region: &str, usd: &str) -> Value {
+    product(
+        "AmazonCloudWatch",
+        &format!("CW-{region}-metric"),
+        "Metric",
+        json!({"regionCode": region, "usagetype": "EUC1-CW:MetricMonitorUsage",
+               "operation": "MetricStorage"}),
+        "Metrics",
+        usd,
+    )
+}
+
+/// S3 Standard storage per GB-month in a region.
+pub fn s3_standard(region: &str, usd: &str) -> Value {
+    product(
+        "AmazonS3",
+        &format!("S3-{region}-standard"),
+        "Storage",
+        json!({"regionCode": region, "volumeType": "Standard",
+               "usagetype": "EUC1-TimedStorage-ByteHrs"}),
+        "GB-Mo",
+        usd,
+    )
+}

@@ -42,6 +42,8 @@ pub enum PriceKey {
     RdsGp3Storage,
     /// S3 Standard storage per GB-month, first tier (a usage price: notes only).
     S3Standard,
+    /// One CloudWatch metric for a month, first tier (detailed monitoring's metrics).
+    CloudWatchMetric,
 }
 
 /// The unit a price is quoted in, which decides the unit the API must answer with.
@@ -50,6 +52,8 @@ pub enum Unit {
     Hour,
     GbMonth,
     Gb,
+    /// One metric for a month (CloudWatch quotes `Metrics`).
+    MetricMonth,
 }
 
 impl Unit {
@@ -60,6 +64,7 @@ impl Unit {
             Unit::Hour => u == "hrs" || u.ends_with("-hrs") || u == "hours",
             Unit::GbMonth => u == "gb-mo" || u == "gb-month",
             Unit::Gb => u == "gb",
+            Unit::MetricMonth => u == "metrics" || u == "metric-month",
         }
     }
 
@@ -70,6 +75,7 @@ impl Unit {
             Unit::Hour => 500.0,
             Unit::GbMonth => 5.0,
             Unit::Gb => 5.0,
+            Unit::MetricMonth => 5.0,
         }
     }
 }
@@ -89,6 +95,7 @@ impl PriceKey {
             PriceKey::RdsInstance { engine, class } => format!("rds/{engine}/{class}"),
             PriceKey::RdsGp3Storage => "rds/gp3-storage".into(),
             PriceKey::S3Standard => "s3/standard".into(),
+            PriceKey::CloudWatchMetric => "cloudwatch/metric".into(),
         }
     }
 
@@ -110,6 +117,7 @@ impl PriceKey {
             PriceKey::RdsInstance { engine, class } => format!("RDS {engine} {class}"),
             PriceKey::RdsGp3Storage => "RDS gp3 storage".into(),
             PriceKey::S3Standard => "S3 Standard storage".into(),
+            PriceKey::CloudWatchMetric => "CloudWatch metric".into(),
         }
     }
 
@@ -120,6 +128,7 @@ impl PriceKey {
             | PriceKey::RdsGp3Storage
             | PriceKey::S3Standard => Unit::GbMonth,
             PriceKey::NatGatewayData => Unit::Gb,
+            PriceKey::CloudWatchMetric => Unit::MetricMonth,
             _ => Unit::Hour,
         }
     }
@@ -185,6 +194,10 @@ impl PriceKey {
                 ]);
                 "AmazonS3"
             }
+            PriceKey::CloudWatchMetric => {
+                f.push(("productFamily", "Metric".into()));
+                "AmazonCloudWatch"
+            }
         };
         ProductQuery {
             service_code: service.to_string(),
@@ -205,6 +218,7 @@ impl PriceKey {
             PriceKey::PublicIpv4 => Some("PublicIPv4:InUseAddress"),
             PriceKey::RdsGp3Storage => Some("GP3-Storage"),
             PriceKey::S3Standard => Some("TimedStorage-ByteHrs"),
+            PriceKey::CloudWatchMetric => Some("CW:MetricMonitorUsage"),
             _ => None,
         }
     }
@@ -236,6 +250,7 @@ impl PriceKey {
                 .copied(),
             PriceKey::RdsGp3Storage => other("rds_gp3_gb_month"),
             PriceKey::S3Standard => other("s3_standard_gb_month"),
+            PriceKey::CloudWatchMetric => other("cloudwatch_metric_month"),
         }
     }
 
@@ -249,6 +264,7 @@ impl PriceKey {
         match self {
             PriceKey::RdsInstance { .. } | PriceKey::RdsGp3Storage => Some("rds"),
             PriceKey::NatGateway | PriceKey::NatGatewayData | PriceKey::PublicIpv4 => Some("vpc"),
+            PriceKey::CloudWatchMetric => Some("cloudwatch"),
             _ => None,
         }
     }

@@ -58,7 +58,18 @@ pub struct CostInput<'a> {
     pub database: Option<DatabaseCost<'a>>,
     /// A Lambda function of this many MiB: priced by use, so only noted.
     pub function_memory_mb: Option<u32>,
+    /// Instances with detailed (1-minute) monitoring: [`DETAILED_MONITORING_METRICS`] billed
+    /// CloudWatch metrics each.
+    pub monitored_instances: u32,
+    /// VPC flow logs delivered to the stack's log bucket (priced by use: noted).
+    pub flow_logs: bool,
+    /// Load balancer or S3 access logs in the stack's log bucket (priced by use: noted).
+    pub access_logs: bool,
 }
+
+/// The EC2 metrics detailed monitoring publishes per instance at 1-minute resolution, each
+/// billed as a CloudWatch metric.
+pub const DETAILED_MONITORING_METRICS: u32 = 7;
 
 /// An RDS instance in the price table's terms.
 #[derive(Debug, Clone, Copy)]
@@ -82,7 +93,7 @@ pub fn estimate(book: &PriceBook<'_>, input: &CostInput<'_>) -> CostEstimate {
             return;
         };
         let hourly = match key.unit() {
-            key::Unit::GbMonth => q.usd / hours,
+            key::Unit::GbMonth | key::Unit::MetricMonth => q.usd / hours,
             _ => q.usd,
         };
         let hourly_total = hourly * quantity;
@@ -200,6 +211,39 @@ pub fn estimate(book: &PriceBook<'_>, input: &CostInput<'_>) -> CostEstimate {
                 .into(),
         );
     }
+    if input.monitored_instances > 0 {
+        line(
+            format!(
+                "CloudWatch metrics ({DETAILED_MONITORING_METRICS} per instance, detailed monitoring)"
+            ),
+            f64::from(input.monitored_instances * DETAILED_MONITORING_METRICS),
+            "metric",
+            PriceKey::CloudWatchMetric,
+        );
+    }
+    if (input.flow_logs || input.access_logs)
+        && let Ok(t) = &*PRICES
+    {
+        let usage = |k: &str| t.usage_usd.get(k).copied().unwrap_or(0.0);
+        let storage = book
+            .price(region, &PriceKey::S3Standard)
+            .map(|q| q.usd)
+            .unwrap_or_else(|| usage("s3_standard_gb_month"));
+        let mut what = Vec::new();
+        if input.flow_logs {
+            what.push(format!(
+                "VPC flow logs (${:.2} per GB delivered, as vended logs)",
+                usage("vended_logs_delivered_gb")
+            ));
+        }
+        if input.access_logs {
+            what.push("access logs (no delivery charge)".to_string());
+        }
+        notes.push(format!(
+            "{} go to the stack's log bucket at ${storage:.3}/GB-month, kept a year: billed by traffic, not in the monthly figure (tenant settings stack_defaults.vpc_flow_logs, stack_defaults.access_logs)",
+            what.join(" and ")
+        ));
+    }
     if let Some(mb) = input.function_memory_mb {
         // Lambda and CloudWatch Logs are billed by use: their list prices come from the table
         // (with its origin note), never into the monthly figure.
@@ -309,7 +353,7 @@ pub fn itemised(book: &PriceBook<'_>, region: &str, items: &[Priced<'_>]) -> Cos
             continue;
         };
         let hourly = match key.unit() {
-            key::Unit::GbMonth => q.usd / hours,
+            key::Unit::GbMonth | key::Unit::MetricMonth => q.usd / hours,
             _ => q.usd,
         };
         let hourly_total = hourly * quantity;
