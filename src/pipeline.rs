@@ -313,6 +313,31 @@ impl Deck {
         Err(error)
     }
 
+    /// How a request reads to the offline parser alone, refined from `previous` (the session's
+    /// last request) when it is a follow-up: pure and quick, for the live preview on a UI
+    /// thread. No model, no store, no network; [`Deck::request`] reads it again in full, with
+    /// the tenant's model when one is configured.
+    pub fn preview(&self, text: &str, previous: Option<&Intent>) -> Result<Intent> {
+        crate::secrets::check(text).map_err(|r| Error::refused(r.to_string()))?;
+        let limits = intent::Limits::of(&self.tenant);
+        let refined = previous
+            .filter(|_| intent::is_follow_up(text))
+            .and_then(|p| intent::refine(p, text));
+        let mut read = match refined {
+            Some(r) => r,
+            None => intent::parse_with(text, &limits),
+        }
+        .map_err(intent_error)?;
+        intent::check(&read, &limits).map_err(intent_error)?;
+        if let Some(m) = &self.model {
+            read.notes.push(format!(
+                "offline reading: the tenant's model ({}) reads the request again when it is submitted",
+                m.model_id
+            ));
+        }
+        Ok(read)
+    }
+
     fn understand(&self, text: &str) -> std::result::Result<Intent, IntentError> {
         let limits = intent::Limits::of(&self.tenant);
         let previous = if intent::is_follow_up(text) {

@@ -494,3 +494,93 @@ fn follow_ups_are_held_to_the_same_ranges() {
     );
     assert_eq!(deck.plans(None).unwrap().len(), 1);
 }
+
+/// A deck whose tenant has a model configured, reached at `endpoint`.
+fn deck_with_model_at(home: &Home, endpoint: &str) -> Deck {
+    set_creds();
+    let deck = home.deck("alice");
+    let mut t = deck.tenant.clone();
+    t.llm.model_id = MODEL.into();
+    t.llm.region = "us-east-1".into();
+    t.llm.timeout_ms = 2000;
+    deck.store.put_tenant(&t).unwrap();
+    Deck::open(OpenOptions {
+        home: Some(home.path().to_path_buf()),
+        user: Some("alice".into()),
+        endpoint_url: Some(endpoint.to_string()),
+        ..OpenOptions::default()
+    })
+    .unwrap()
+}
+
+/// The console of a tenant with a model used to panic on the first keystroke (the preview
+/// called the model, which blocked on a runtime inside the console's) and again when the
+/// session closed. Now the preview is the offline parser's, the model reads the request on
+/// submit in a job, and closing inside the runtime is clean: with the model answering, and with
+/// the model unreachable (the fallback is said).
+#[test]
+fn the_console_with_a_model_survives_typing_submitting_and_closing() {
+    use opsdeck::tui::app::Msg;
+    use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use std::time::Instant;
+
+    let stub = start_stub();
+    set(
+        &stub,
+        Mode::Tool(
+            json!({"agent": "infra", "agents": ["infra"], "action": "create", "confidence": 0.97,
+        "params": {"count": 3, "instance_type": "t3.medium", "region": "ap-south-1", "load_balancer": "alb", "service": "EC2"}}),
+        ),
+    );
+    for (endpoint, expect) in [
+        (stub.url.clone(), format!("bedrock:{MODEL}")),
+        ("http://127.0.0.1:1".to_string(), "parser".to_string()),
+    ] {
+        let home = Home::new();
+        let (rt, app) = common::console(deck_with_model_at(&home, &endpoint));
+        let mut app = Some(app);
+        rt.block_on(async {
+            let a = app.as_mut().unwrap();
+            a.start();
+            for c in SPEC.chars() {
+                a.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
+                    KeyCode::Char(c),
+                    KeyModifiers::NONE,
+                ))));
+            }
+            a.on_timers(Instant::now() + Duration::from_secs(1));
+            let live = a.preview.live.clone().unwrap().unwrap();
+            assert_eq!(live.agent, AgentKind::Infra);
+            assert!(
+                live.notes
+                    .iter()
+                    .any(|n| n.contains("offline reading") && n.contains(MODEL)),
+                "{:?}",
+                live.notes
+            );
+            a.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
+                KeyCode::Enter,
+                KeyModifiers::NONE,
+            ))));
+            let end = Instant::now() + Duration::from_secs(60);
+            while !a.jobs.is_empty() && Instant::now() < end {
+                let _ = tokio::time::timeout(Duration::from_millis(200), a.step()).await;
+            }
+            let plan = a.preview.plan.clone().expect("the plan in the preview");
+            assert_eq!(plan.plan.intent.source.as_deref(), Some(expect.as_str()));
+            if expect == "parser" {
+                assert!(
+                    plan.plan
+                        .intent
+                        .notes
+                        .iter()
+                        .any(|n| n.contains("used the offline parser")),
+                    "{:?}",
+                    plan.plan.intent.notes
+                );
+            }
+            // The session ends inside the runtime: its model and AWS clients go with it.
+            drop(app.take());
+        });
+    }
+}

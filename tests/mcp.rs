@@ -143,3 +143,61 @@ fn an_mcp_identity_can_never_approve_even_as_a_registered_approver() {
     // The same person at the CLI can.
     t.approve("bob", &id).unwrap();
 }
+
+/// Closing the client's end after calls that built AWS clients and a model used to panic the
+/// server ("Cannot drop a runtime in a context where blocking is not allowed", exit 101). The
+/// session ends inside the server's runtime; it must exit 0, with no panic on stderr.
+#[test]
+fn the_server_exits_cleanly_when_the_client_disconnects_after_aws_and_model_calls() {
+    use std::io::Write;
+    let home = Home::new();
+    {
+        let deck = home.deck("ide-agent");
+        let mut t = deck.tenant.clone();
+        t.llm.model_id = "anthropic.claude-test-v1".into();
+        t.llm.region = "us-east-1".into();
+        t.llm.timeout_ms = 500;
+        deck.store.put_tenant(&t).unwrap();
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .arg("mcp")
+        .env("OPSDECK_HOME", home.path())
+        .env("OPSDECK_USER", "ide-agent")
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .env("AWS_ENDPOINT_URL", common::NO_AWS)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let messages = [
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "disconnect-test", "version": "1"}}}),
+        serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "classify", "arguments": {"text": "restart the staging web servers"}}}),
+        serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            "name": "security_scan", "arguments": {"text": "scan all S3 buckets for public access"}}}),
+    ];
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for m in &messages {
+            writeln!(stdin, "{m}").unwrap();
+        }
+        // Give the calls time to reach AWS (a closed port) before the client goes away.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\"id\":3"),
+        "the scan was answered: {stdout}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

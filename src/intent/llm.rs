@@ -504,7 +504,35 @@ fn from_document(d: &Document) -> Value {
 pub struct Model {
     pub model_id: String,
     client: aws_sdk_bedrockruntime::Client,
-    rt: tokio::runtime::Runtime,
+    /// Its own runtime, taken on drop (see [`Drop`]); always `Some` while the model lives.
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Model {
+    /// A session (and its model) may end inside another runtime (the console's loop, the MCP
+    /// server), where dropping a runtime the blocking way panics.
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Runs `fut` on `rt` from any thread: inside another runtime's context (where
+/// `Runtime::block_on` panics) it runs on a short-lived thread of its own.
+fn run_on<F>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return rt.block_on(fut);
+    }
+    std::thread::scope(|s| {
+        s.spawn(|| rt.block_on(fut))
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 impl Model {
@@ -512,19 +540,30 @@ impl Model {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let conf = rt.block_on(crate::aws::sdk_config(target));
+        let conf = run_on(&rt, crate::aws::sdk_config(target));
         Ok(Model {
             model_id: model_id.to_string(),
             client: aws_sdk_bedrockruntime::Client::new(&conf),
-            rt,
+            rt: Some(rt),
         })
+    }
+
+    fn block_on<F>(&self, fut: F) -> Result<F::Output, LlmFailure>
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
+        match &self.rt {
+            Some(rt) => Ok(run_on(rt, fut)),
+            None => Err(LlmFailure::Unavailable(
+                "the model's runtime has stopped".into(),
+            )),
+        }
     }
 
     /// The model's reading on its own (when the parser has none).
     pub fn classify_alone(&self, text: &str) -> Result<Intent, LlmFailure> {
-        let mut i = self
-            .rt
-            .block_on(classify(&self.client, &self.model_id, text, None))?;
+        let mut i = self.block_on(classify(&self.client, &self.model_id, text, None))??;
         i.source = Some(format!("bedrock:{}", self.model_id));
         Ok(i)
     }
@@ -541,8 +580,8 @@ impl Model {
         limits: &Limits,
     ) -> Intent {
         let model = self
-            .rt
             .block_on(classify(&self.client, &self.model_id, text, previous))
+            .and_then(|r| r)
             .and_then(|m| match check(&m, limits) {
                 Ok(()) => Ok(m),
                 Err(e) => Err(LlmFailure::Invalid(e.to_string())),

@@ -425,6 +425,8 @@ pub struct App {
     pub history: Vec<String>,
     history_pos: Option<usize>,
     pub transcript: Transcript,
+    /// How this session's last request was understood: follow-ups refine it.
+    pub last_intent: Option<Intent>,
     pub preview: PreviewState,
     pub diff: DiffState,
     pub approvals: ApprovalsState,
@@ -470,6 +472,7 @@ impl App {
             history: Vec::new(),
             history_pos: None,
             transcript: Transcript::default(),
+            last_intent: None,
             preview: PreviewState::default(),
             diff: DiffState::default(),
             approvals: ApprovalsState::default(),
@@ -891,7 +894,11 @@ impl App {
                 ],
             });
         }
-        self.preview.live = Some(self.deck.classify(&text).map_err(|e| e.to_string()));
+        self.preview.live = Some(
+            self.deck
+                .preview(&text, self.last_intent.as_ref())
+                .map_err(|e| e.to_string()),
+        );
         self.preview.due = None;
         self.preview.plan = None;
         self.preview.planning = Some(text.clone());
@@ -1428,6 +1435,12 @@ impl App {
             },
             Msg::AskDone { result, .. } => {
                 self.preview.planning = None;
+                // What the next follow-up ("now the same in eu-west-1") refines.
+                match &result {
+                    Ok(AskResult::Report(r)) => self.last_intent = Some(r.intent.clone()),
+                    Ok(AskResult::Plan(rec, _)) => self.last_intent = Some(rec.plan.intent.clone()),
+                    Err(_) => {}
+                }
                 match result {
                     Ok(AskResult::Report(r)) => {
                         self.say(Meaning::Success, format!("✓ {}", r.report.summary));
@@ -1708,8 +1721,13 @@ impl App {
             self.preview.live = if text.trim().is_empty() {
                 None
             } else {
-                // The offline parser takes microseconds: fine on this thread.
-                Some(self.deck.classify(&text).map_err(|e| e.to_string()))
+                // The offline parser alone takes microseconds: fine on this thread. The tenant's
+                // model (network) reads the request only once it is submitted, in a job.
+                Some(
+                    self.deck
+                        .preview(&text, self.last_intent.as_ref())
+                        .map_err(|e| e.to_string()),
+                )
             };
             dirty = true;
         }
