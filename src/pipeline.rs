@@ -632,6 +632,23 @@ impl Deck {
             }
         };
 
+        // A viewer may ask questions, never for changes: refused before any artifact or plan is
+        // stored, and the refusal is in the trail.
+        if draft.mutates && self.my_roles()?.as_deref() == Some(&[Role::Viewer][..]) {
+            let e = Error::refused(format!(
+                "{me} is a viewer in tenant {t} and cannot request changes: ask an admin ({admins}) for the operator role; questions (spend, findings, logs) work as a viewer",
+                me = self.identity.user,
+                t = self.tenant.name,
+                admins = self.admin_names().join(", ")
+            ));
+            let mut denied = self.event(&request_id, EventKind::AccessDenied, Status::Rejected);
+            denied.agent_type = Some(intent.agent.to_string());
+            denied.message = Some(format!("request a change: {e}"));
+            classified.intent = serde_json::to_value(redact_intent(&intent)).ok();
+            self.append(&[requested, classified, denied])?;
+            return Err(e);
+        }
+
         // Nothing that looks like a credential is ever stored: refuse before any artifact,
         // plan or intent is written (the audit keeps only the redacted request).
         let leaking: Vec<&str> = draft
@@ -719,12 +736,6 @@ impl Deck {
             requires_approval: draft.mutates,
             content_hash: String::new(),
         };
-        if plan.mutates && self.my_roles()?.as_deref() == Some(&[Role::Viewer][..]) {
-            return Err(Error::refused(format!(
-                "{} is a viewer in tenant {} and cannot request changes",
-                self.identity.user, self.tenant.name
-            )));
-        }
         plan.gates = self.gates(&plan, &terraform_texts)?;
         // Dry runs (terraform plan, ansible --check) only for plans the policies let through.
         if !plan.denied() {

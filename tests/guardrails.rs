@@ -478,7 +478,34 @@ fn production_changes_wait_for_the_maintenance_window() {
 fn roles_are_enforced_in_the_core() {
     let home = Home::new();
     let t = team(&home);
-    assert!(refused(t.deck("vic").ask("create 1 t3.micro instance", &quiet)).contains("viewer"));
+    let artifacts = home
+        .path()
+        .join("tenants")
+        .join("default")
+        .join("artifacts");
+    let stored = || walkdir_count(&artifacts);
+    let before = stored();
+    let why = refused(t.deck("vic").ask("create 1 t3.micro instance", &quiet));
+    assert!(
+        why.contains("viewer") && why.contains("operator role"),
+        "{why}"
+    );
+    // Refused before anything was stored, and the refusal is in the trail.
+    assert_eq!(
+        stored(),
+        before,
+        "a viewer's refused request stored artifacts"
+    );
+    let denied = t
+        .deck("olga")
+        .audit(&opsdeck::audit::AuditFilter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r.event.user_id == "vic" && r.event.event == opsdeck::audit::EventKind::AccessDenied
+        })
+        .count();
+    assert_eq!(denied, 1);
     assert!(
         refused(t.deck("nobody").ask("create 1 t3.micro instance", &quiet))
             .contains("not a registered user")
@@ -798,4 +825,18 @@ fn a_first_admin_other_than_yourself_is_refused_with_the_command_that_works() {
         .args(["--user", "carol", "plans", "list"])
         .assert()
         .success();
+}
+
+/// Files beneath `dir` (0 when it does not exist).
+fn walkdir_count(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() { walkdir_count(&p) } else { 1 }
+        })
+        .sum()
 }
