@@ -766,7 +766,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Stacks { command } => stacks(&deck, command, json_out),
         Command::Audit(cmd) => audit(&deck, cmd, json_out),
         Command::Tenants(TenantsCommand::List) => {
-            let tenants = deck.store.list_tenants()?;
+            let tenants = deck.tenants()?;
             if json_out {
                 print_json(&tenants)?;
             } else {

@@ -171,8 +171,7 @@ impl Deck {
                 t
             }
             None => {
-                let known: Vec<String> =
-                    store.list_tenants()?.into_iter().map(|t| t.name).collect();
+                let known = tenants_open_to(store.as_ref(), &identity.user)?;
                 return Err(Error::not_found(
                     "tenant",
                     &tenant_name,
@@ -249,6 +248,18 @@ impl Deck {
             aws,
             aws_configuration,
         })
+    }
+
+    /// The tenants the acting user may see: those they are registered in, and those nobody is
+    /// registered in yet. Other tenants' names are not theirs to know.
+    pub fn tenants(&self) -> Result<Vec<Tenant>> {
+        let open = tenants_open_to(self.store.as_ref(), &self.identity.user)?;
+        Ok(self
+            .store
+            .list_tenants()?
+            .into_iter()
+            .filter(|t| open.contains(&t.name))
+            .collect())
     }
 
     pub fn clock(&self) -> &dyn Clock {
@@ -1979,3 +1990,15 @@ const _: fn() = || {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Deck>();
 };
+
+/// Names of the tenants `user` is registered in or that have no users yet.
+fn tenants_open_to(store: &dyn Store, user: &str) -> Result<Vec<String>> {
+    let mut open = Vec::new();
+    for t in store.list_tenants()? {
+        let users = store.list_users(&t.name)?;
+        if users.is_empty() || users.iter().any(|u| u.name == user) {
+            open.push(t.name);
+        }
+    }
+    Ok(open)
+}

@@ -840,3 +840,37 @@ fn walkdir_count(dir: &std::path::Path) -> usize {
         })
         .sum()
 }
+
+#[test]
+fn a_person_sees_only_the_tenants_they_belong_to() {
+    let home = Home::new();
+    for (user, tenant) in [("alice", "red"), ("bob", "blue")] {
+        home.deck(user).add_tenant(tenant).unwrap();
+        home.deck_with(user, Some(tenant), None)
+            .add_user(user, vec![Role::Admin], vec![], None)
+            .unwrap();
+    }
+    let listed = home
+        .cmd()
+        .args(["tenants", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    let names: Vec<String> = serde_json::from_slice::<serde_json::Value>(&listed.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&"red".to_string()), "{names:?}");
+    assert!(!names.contains(&"blue".to_string()), "{names:?}");
+    // An unknown tenant's error lists only what alice may see.
+    let unknown = home
+        .cmd()
+        .args(["--tenant", "green", "plans", "list"])
+        .output()
+        .unwrap();
+    let why = String::from_utf8_lossy(&unknown.stderr);
+    assert!(why.contains("red") && !why.contains("blue"), "{why}");
+}
