@@ -548,13 +548,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Explain { what } => {
-            let what = what.join(" ");
-            let intent = if what.trim().starts_with("p-") && !what.trim().contains(' ') {
-                deck.plan(what.trim())?.plan.intent
-            } else {
-                deck.classify(&what)?
-            };
-            let v = crate::intent::explain(&intent);
+            let (intent, v) = deck.explain(&what.join(" "))?;
             if json_out {
                 print_json(&v)?;
             } else {

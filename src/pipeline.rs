@@ -324,6 +324,20 @@ impl Deck {
         Err(error)
     }
 
+    /// Why a plan (by id, or a unique prefix such as `p-8r98`) or a request text was routed as
+    /// it was. One word starting `p-` is a plan id; anything else is a request. Every front end
+    /// asks here, so they agree.
+    pub fn explain(&self, what: &str) -> Result<(Intent, Value)> {
+        let what = what.trim();
+        let intent = if what.starts_with("p-") && !what.contains(char::is_whitespace) {
+            self.plan(what)?.plan.intent
+        } else {
+            self.classify(what)?
+        };
+        let v = intent::explain(&intent);
+        Ok((intent, v))
+    }
+
     /// How a request reads to the offline parser alone, refined from `previous` (the session's
     /// last request) when it is a follow-up: pure and quick, for the live preview on a UI
     /// thread. No model, no store, no network; [`Deck::request`] reads it again in full, with

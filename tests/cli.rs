@@ -427,3 +427,36 @@ fn missing_terraform_is_explained_and_plan_stays_approved() {
         .success()
         .stdout(contains("\"state\": \"approved\""));
 }
+
+#[test]
+fn explain_takes_one_word_starting_p_as_a_plan_and_anything_else_as_a_request() {
+    let home = Home::new();
+    let deck = home.deck("alice");
+    let rec = deck
+        .ask(
+            "Create 3 t3.medium instances in ap-south-1 with ALB",
+            &common::quiet,
+        )
+        .unwrap();
+    let id = rec.plan.plan_id.clone();
+    // The plan, by its id and by a unique prefix: its stored reading.
+    for what in [id.as_str(), &id[..6]] {
+        let (intent, v) = deck.explain(what).unwrap();
+        assert_eq!(intent, rec.plan.intent, "{what}");
+        assert_eq!(v["action"], "create");
+    }
+    // Several words are a request, even when the first looks like a plan id.
+    let (intent, _) = deck
+        .explain("p-ops restart the staging web servers")
+        .unwrap();
+    assert_eq!(intent.action, "restart");
+    // The CLI and the MCP server go through the same rule (Deck::explain).
+    let out = home
+        .cmd()
+        .args(["--json", "explain", &id[..6]])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["action"], "create");
+}

@@ -310,14 +310,7 @@ impl OpsdeckMcp {
     ) -> std::result::Result<CallToolResult, ErrorData> {
         let text = args.text;
         let out = self
-            .blocking(move |d| {
-                let intent = if text.trim().starts_with("p-") {
-                    d.plan(text.trim())?.plan.intent
-                } else {
-                    d.classify(&text)?
-                };
-                Ok(crate::intent::explain(&intent))
-            })
+            .blocking(move |d| d.explain(&text).map(|(_, v)| v))
             .await;
         match out {
             Ok(v) => ok_json(&v),
