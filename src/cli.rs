@@ -1828,26 +1828,17 @@ fn audit(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
 }
 
 fn to_filter(deck: &Deck, f: FilterArgs) -> Result<AuditFilter> {
-    let bound = |s: Option<String>| -> Result<Option<String>> {
-        s.map(|s| {
-            crate::time::parse_since(&s, deck.clock()).ok_or_else(|| {
-                Error::input(format!(
-                    "cannot read time '{s}': use 2026-11-24, 2026-11-24T10:00:00Z or a look-back like 1h, 24h, 7d"
-                ))
-            })
-        })
-        .transpose()
-    };
-    Ok(AuditFilter {
+    crate::audit::query::FilterFields {
         user: f.by,
         agent: f.agent,
         status: f.status,
         event: f.event,
         subject: f.id,
-        since: bound(f.since)?,
-        until: bound(f.until)?,
+        since: f.since,
+        until: f.until,
         limit: f.limit,
-    })
+    }
+    .into_filter(deck.clock())
 }
 
 fn print_audit_table(records: &[AuditRecord]) {

@@ -267,7 +267,7 @@ fn bad_input_gets_one_line_and_a_status() {
         .args(["audit", "list", "--since", "sometime"])
         .assert()
         .code(3)
-        .stderr(contains("cannot read time"));
+        .stderr(contains("since 'sometime' is not a time: use 2026-11-24"));
     // An AWS service that cannot be reached says which call failed and what to check; the
     // request is still audited.
     home.cmd()
@@ -459,4 +459,52 @@ fn explain_takes_one_word_starting_p_as_a_plan_and_anything_else_as_a_request() 
     assert!(out.status.success(), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["action"], "create");
+}
+
+#[test]
+fn the_audit_is_narrowed_the_same_way_from_the_cli_and_the_console() {
+    use opsdeck::audit::query::{AuditQuery, FilterFields};
+    let home = Home::new();
+    let deck = home.deck("alice");
+    deck.ask(
+        "Create 3 t3.medium instances in ap-south-1 with ALB",
+        &common::quiet,
+    )
+    .unwrap();
+    deck.ask("create 1 t3.micro instance in eu-west-1", &common::quiet)
+        .unwrap();
+    let records = deck.audit(&Default::default()).unwrap();
+    let cli = FilterFields {
+        user: Some("ALICE".into()),
+        event: Some("queued".into()),
+        since: Some("1h".into()),
+        ..FilterFields::default()
+    }
+    .into_filter(deck.clock())
+    .unwrap();
+    let console = AuditQuery::parse("user:alice event:queued since:1h", deck.clock()).unwrap();
+    let by_cli: Vec<u64> = records
+        .iter()
+        .filter(|r| cli.matches(r))
+        .map(|r| r.seq)
+        .collect();
+    let by_console: Vec<u64> = records
+        .iter()
+        .filter(|r| console.matches(&r.fields()))
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(by_cli.len(), 2, "{by_cli:?}");
+    assert_eq!(by_cli, by_console);
+    // One time syntax, one message, wherever it is typed.
+    let cli_err = FilterFields {
+        since: Some("sometime".into()),
+        ..FilterFields::default()
+    }
+    .into_filter(deck.clock())
+    .unwrap_err()
+    .to_string();
+    let console_err = AuditQuery::parse("since:sometime", deck.clock())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(cli_err, console_err);
 }

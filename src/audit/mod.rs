@@ -3,6 +3,7 @@
 
 pub mod chain;
 pub mod export;
+pub mod query;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -158,27 +159,24 @@ pub struct AuditFilter {
 
 impl AuditFilter {
     pub fn matches(&self, r: &AuditRecord) -> bool {
-        let e = &r.event;
-        let eq = |want: &Option<String>, have: Option<&str>| {
-            want.as_deref()
-                .is_none_or(|w| have.is_some_and(|h| h.eq_ignore_ascii_case(w)))
-        };
-        eq(&self.user, Some(&e.user_id))
-            && eq(&self.agent, e.agent_type.as_deref())
-            && eq(&self.status, Some(e.status.as_str()))
-            && eq(&self.event, Some(e.event.as_str()))
-            && self.subject.as_deref().is_none_or(|s| {
-                e.plan_id.as_deref().is_some_and(|p| p.starts_with(s))
-                    || e.request_id.starts_with(s)
-                    || e.event_id.starts_with(s)
-            })
-            && self
-                .since
-                .as_deref()
-                .is_none_or(|s| e.timestamp.as_str() >= s)
-            && self
-                .until
-                .as_deref()
-                .is_none_or(|u| e.timestamp.as_str() <= u)
+        self.admits(&r.fields())
+    }
+}
+
+impl AuditRecord {
+    /// The fields a filter compares.
+    pub fn fields(&self) -> query::Fields<'_> {
+        let e = &self.event;
+        query::Fields {
+            user: &e.user_id,
+            agent: e.agent_type.as_deref(),
+            status: e.status.as_str(),
+            event: e.event.as_str(),
+            plan_id: e.plan_id.as_deref(),
+            request_id: Some(&e.request_id),
+            event_id: Some(&e.event_id),
+            timestamp: &e.timestamp,
+            message: e.message.as_deref().unwrap_or(""),
+        }
     }
 }

@@ -242,27 +242,18 @@ impl OpsdeckMcp {
     ) -> std::result::Result<CallToolResult, ErrorData> {
         let out = self
             .blocking(move |d| {
-                let since = args
-                    .since
-                    .as_deref()
-                    .map(|s| {
-                        crate::time::parse_since(s, d.clock()).ok_or_else(|| {
-                            Error::input(format!(
-                                "cannot read time '{s}': use ISO 8601 or a look-back like 24h"
-                            ))
-                        })
-                    })
-                    .transpose()?;
-                d.audit(&AuditFilter {
+                let filter = crate::audit::query::FilterFields {
                     user: args.by,
                     agent: args.agent,
                     status: args.status,
                     event: args.event,
                     subject: args.id,
-                    since,
+                    since: args.since,
                     until: None,
                     limit: Some(args.limit.unwrap_or(100).min(1000)),
-                })
+                }
+                .into_filter(d.clock())?;
+                d.audit(&filter)
             })
             .await;
         match out {

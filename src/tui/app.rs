@@ -260,70 +260,22 @@ pub struct AuditState {
     pub verify: Option<Result<VerifyReport, String>>,
 }
 
-/// A parsed audit filter: `user:bob status:failed agent:infra event:approved plan:p-x
-/// since:1h until:2026-11-24` and free words matched in the message.
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    pub filter: crate::audit::AuditFilter,
-    pub words: Vec<String>,
-}
+pub use crate::audit::query::AuditQuery;
 
-impl AuditQuery {
-    pub fn parse(s: &str, clock: &dyn crate::time::Clock) -> Result<AuditQuery, String> {
-        let mut q = AuditQuery::default();
-        for tok in s.split_whitespace() {
-            let Some((k, v)) = tok.split_once(':').filter(|(k, _)| !k.is_empty()) else {
-                q.words.push(tok.to_lowercase());
-                continue;
-            };
-            let v = v.to_string();
-            match k {
-                "user" | "u" => q.filter.user = Some(v),
-                "agent" | "a" => q.filter.agent = Some(v),
-                "status" | "s" => q.filter.status = Some(v),
-                "event" | "e" => q.filter.event = Some(v),
-                "plan" | "id" => q.filter.subject = Some(v),
-                "since" => {
-                    q.filter.since = Some(crate::time::parse_since(&v, clock).ok_or_else(|| {
-                        format!("since:{v} is not a time (15m, 24h, 7d, 2026-11-24)")
-                    })?)
-                }
-                "until" => {
-                    q.filter.until = Some(crate::time::parse_since(&v, clock).ok_or_else(|| {
-                        format!("until:{v} is not a time (15m, 24h, 7d, 2026-11-24)")
-                    })?)
-                }
-                _ => {
-                    return Err(format!(
-                        "unknown filter '{k}:' (use user: agent: status: event: plan: since: until:)"
-                    ));
-                }
-            }
+impl AuditRow {
+    /// The fields an audit filter compares (a row keeps no request or event id).
+    pub fn fields(&self) -> crate::audit::query::Fields<'_> {
+        crate::audit::query::Fields {
+            user: &self.user,
+            agent: self.agent.as_deref(),
+            status: self.status.as_str(),
+            event: self.event.as_str(),
+            plan_id: self.plan_id.as_deref(),
+            request_id: None,
+            event_id: None,
+            timestamp: &self.timestamp,
+            message: &self.message,
         }
-        Ok(q)
-    }
-
-    pub fn matches(&self, r: &AuditRow) -> bool {
-        let f = &self.filter;
-        let eq = |want: &Option<String>, have: Option<&str>| {
-            want.as_deref()
-                .is_none_or(|w| have.is_some_and(|h| h.eq_ignore_ascii_case(w)))
-        };
-        eq(&f.user, Some(&*r.user))
-            && eq(&f.agent, r.agent.as_deref())
-            && eq(&f.status, Some(r.status.as_str()))
-            && eq(&f.event, Some(r.event.as_str()))
-            && f.subject
-                .as_deref()
-                .is_none_or(|s| r.plan_id.as_deref().is_some_and(|p| p.starts_with(s)))
-            && f.since.as_deref().is_none_or(|s| &*r.timestamp >= s)
-            && f.until.as_deref().is_none_or(|u| &*r.timestamp <= u)
-            && self.words.iter().all(|w| {
-                r.message.to_lowercase().contains(w)
-                    || r.user.to_lowercase().contains(w)
-                    || r.event.as_str().contains(w.as_str())
-                    || r.plan_id.as_deref().is_some_and(|p| p.contains(w.as_str()))
-            })
     }
 }
 
@@ -1069,10 +1021,10 @@ impl App {
                 self.audit.filter_error = None;
                 self.audit.filtered = (0..self.audit.rows.len())
                     .rev()
-                    .filter(|i| q.matches(&self.audit.rows[*i]))
+                    .filter(|i| q.matches(&self.audit.rows[*i].fields()))
                     .collect();
             }
-            Err(e) => self.audit.filter_error = Some(e),
+            Err(e) => self.audit.filter_error = Some(e.to_string()),
         }
         self.audit.selected = self
             .audit
@@ -1327,7 +1279,7 @@ impl App {
         let q = match AuditQuery::parse(&self.audit.filter, self.deck.clock()) {
             Ok(q) => q,
             Err(e) => {
-                self.notice(NoticeLevel::Error, e);
+                self.notice(NoticeLevel::Error, e.to_string());
                 return;
             }
         };

@@ -155,7 +155,7 @@ pub fn export(deck: &Deck, q: &AuditQuery, format: Format) -> Result<PathBuf, St
         .audit(&q.filter)
         .map_err(|e| e.to_string())?
         .into_iter()
-        .filter(|r| q.matches(&AuditRow::from_record(r, &mut names)))
+        .filter(|r| q.matches(&AuditRow::from_record(r, &mut names).fields()))
         .collect();
     let dir = deck.paths.data.join("exports");
     crate::store::fsutil::ensure_private_dir(&dir).map_err(|e| e.to_string())?;
