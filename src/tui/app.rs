@@ -883,38 +883,39 @@ impl App {
     }
 
     fn command(&mut self, cmd: &str) {
-        let mut parts = cmd.split_whitespace();
-        let head = parts.next().unwrap_or("");
-        let arg = parts.collect::<Vec<_>>().join(" ");
-        match head {
-            "" => {}
-            "q" | "q!" | "quit" | "exit" => self.update(Action::Quit),
-            "approvals" | "a" | "queue" => self.focus_pane(Pane::Approvals),
-            "audit" | "au" => self.focus_pane(Pane::Audit),
-            "diff" | "d" => self.focus_pane(Pane::Diff),
-            "preview" | "p" => self.focus_pane(Pane::Preview),
-            "conversation" | "chat" | "c" => self.update(Action::EnterPrompt),
-            "help" | "h" => self.update(Action::Help),
-            "refresh" => self.update(Action::Refresh),
-            "cancel" => self.update(Action::CancelApply),
-            "verify" => self.update(Action::Verify),
-            "init" => self.init_tenant(),
-            "export" => match arg.as_str() {
-                "csv" => self.update(Action::ExportCsv),
-                "" | "json" => self.update(Action::ExportJson),
-                other => self.notice(NoticeLevel::Error, format!(":export {other}: use json or csv")),
+        use super::commands::Command;
+        let command = match super::commands::parse(cmd) {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => return self.notice(NoticeLevel::Error, e),
+        };
+        match command {
+            Command::Quit => self.update(Action::Quit),
+            Command::Focus(pane) => self.focus_pane(pane),
+            Command::Prompt => self.update(Action::EnterPrompt),
+            Command::Help => self.update(Action::Help),
+            Command::Refresh => self.update(Action::Refresh),
+            Command::Cancel => self.update(Action::CancelApply),
+            Command::Verify => self.update(Action::Verify),
+            Command::Init => self.init_tenant(),
+            Command::Export(arg) => match arg.as_deref() {
+                Some("csv") => self.update(Action::ExportCsv),
+                None | Some("json") => self.update(Action::ExportJson),
+                Some(other) => {
+                    self.notice(NoticeLevel::Error, format!(":export {other}: use json or csv"))
+                }
             },
-            "theme" if arg.is_empty() => self.notice(
+            Command::Theme(None) => self.notice(
                 NoticeLevel::Info,
                 format!("theme {} (built in: dark, light, high-contrast)", self.theme.name),
             ),
-            "theme" => self.update(Action::SetTheme(arg)),
-            "tenant" if arg.is_empty() => self.notice(
+            Command::Theme(Some(name)) => self.update(Action::SetTheme(name)),
+            Command::Tenant(None) => self.notice(
                 NoticeLevel::Info,
                 format!("tenant {}; :tenant NAME switches", self.deck.tenant.name),
             ),
-            "tenant" => self.update(Action::SwitchTenant(arg)),
-            "config" if arg.is_empty() => self.notice(
+            Command::Tenant(Some(name)) => self.update(Action::SwitchTenant(name)),
+            Command::Config(None) => self.notice(
                 NoticeLevel::Info,
                 match self.deck.aws_configuration() {
                     Some(c) => format!(
@@ -926,11 +927,7 @@ impl App {
                     None => "no AWS configuration (base credentials); :config NAME selects one".into(),
                 },
             ),
-            "config" => self.switch_config(arg),
-            other => self.notice(
-                NoticeLevel::Error,
-                format!(":{other} is not a command (approvals, audit, diff, init, tenant NAME, config NAME, theme NAME, export json|csv, verify, cancel, q)"),
-            ),
+            Command::Config(Some(name)) => self.switch_config(name),
         }
     }
 

@@ -19,6 +19,7 @@
 
 pub mod action;
 pub mod app;
+pub mod commands;
 pub mod components;
 pub mod diff;
 pub mod highlight;

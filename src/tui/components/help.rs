@@ -29,7 +29,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     out.push(Line::from(styled(
         app,
         Meaning::Muted,
-        "commands (:) approvals · audit · diff · preview · tenant NAME · theme NAME · export json|csv · verify · cancel · refresh · q",
+        format!("commands (:) {}", crate::tui::commands::summary()),
     )));
     out
 }

@@ -1,0 +1,218 @@
+//! The console's `:` commands, written once: the parser, the help overlay's line and the error
+//! for an unknown command all come from [`COMMANDS`], and a test holds docs/keybindings.md to it.
+
+use super::action::Pane;
+
+/// One command: its names (the first is the one shown), its argument, what it does.
+pub struct CommandSpec {
+    pub names: &'static [&'static str],
+    pub arg: Option<&'static str>,
+    pub what: &'static str,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Quit,
+    Focus(Pane),
+    Prompt,
+    Help,
+    Refresh,
+    Cancel,
+    Verify,
+    Init,
+    Export,
+    Theme,
+    Tenant,
+    Config,
+}
+
+/// What a command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Quit,
+    Focus(Pane),
+    Prompt,
+    Help,
+    Refresh,
+    Cancel,
+    Verify,
+    Init,
+    Export(Option<String>),
+    Theme(Option<String>),
+    Tenant(Option<String>),
+    Config(Option<String>),
+}
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        names: &["approvals", "a", "queue"],
+        arg: None,
+        what: "the approvals queue",
+        kind: Kind::Focus(Pane::Approvals),
+    },
+    CommandSpec {
+        names: &["audit", "au"],
+        arg: None,
+        what: "the audit browser",
+        kind: Kind::Focus(Pane::Audit),
+    },
+    CommandSpec {
+        names: &["diff", "d"],
+        arg: None,
+        what: "the diff viewer",
+        kind: Kind::Focus(Pane::Diff),
+    },
+    CommandSpec {
+        names: &["preview", "p"],
+        arg: None,
+        what: "the intent and plan preview",
+        kind: Kind::Focus(Pane::Preview),
+    },
+    CommandSpec {
+        names: &["conversation", "c", "chat"],
+        arg: None,
+        what: "back to the prompt",
+        kind: Kind::Prompt,
+    },
+    CommandSpec {
+        names: &["init"],
+        arg: None,
+        what: "set up a tenant nobody is registered in: you become its first admin",
+        kind: Kind::Init,
+    },
+    CommandSpec {
+        names: &["tenant"],
+        arg: Some("NAME"),
+        what: "act in another tenant (same user and backend)",
+        kind: Kind::Tenant,
+    },
+    CommandSpec {
+        names: &["config"],
+        arg: Some("NAME|none"),
+        what: "the AWS configuration you act through",
+        kind: Kind::Config,
+    },
+    CommandSpec {
+        names: &["theme"],
+        arg: Some("NAME"),
+        what: "switch the theme (dark, light, high-contrast, or yours)",
+        kind: Kind::Theme,
+    },
+    CommandSpec {
+        names: &["export"],
+        arg: Some("json|csv"),
+        what: "write the filtered audit events to the data directory",
+        kind: Kind::Export,
+    },
+    CommandSpec {
+        names: &["verify"],
+        arg: None,
+        what: "recompute the audit chain and signatures",
+        kind: Kind::Verify,
+    },
+    CommandSpec {
+        names: &["cancel"],
+        arg: None,
+        what: "cancel the running apply",
+        kind: Kind::Cancel,
+    },
+    CommandSpec {
+        names: &["refresh"],
+        arg: None,
+        what: "reload the queue and the audit trail",
+        kind: Kind::Refresh,
+    },
+    CommandSpec {
+        names: &["help", "h"],
+        arg: None,
+        what: "every key and command",
+        kind: Kind::Help,
+    },
+    CommandSpec {
+        names: &["q", "quit", "exit", "q!"],
+        arg: None,
+        what: "leave the console",
+        kind: Kind::Quit,
+    },
+];
+
+/// One line naming every command, for the help overlay and for errors.
+pub fn summary() -> String {
+    COMMANDS
+        .iter()
+        .map(|c| match c.arg {
+            Some(a) => format!("{} {a}", c.names[0]),
+            None => c.names[0].to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Reads a command line (without the `:`). `Ok(None)` for an empty line.
+pub fn parse(line: &str) -> Result<Option<Command>, String> {
+    let mut parts = line.split_whitespace();
+    let Some(head) = parts.next() else {
+        return Ok(None);
+    };
+    let arg = parts.collect::<Vec<_>>().join(" ");
+    let arg = (!arg.is_empty()).then_some(arg);
+    let Some(spec) = COMMANDS.iter().find(|c| c.names.contains(&head)) else {
+        return Err(format!(":{head} is not a command ({})", summary()));
+    };
+    if spec.arg.is_none() && arg.is_some() {
+        return Err(format!(":{} takes no argument", spec.names[0]));
+    }
+    Ok(Some(match spec.kind {
+        Kind::Quit => Command::Quit,
+        Kind::Focus(p) => Command::Focus(p),
+        Kind::Prompt => Command::Prompt,
+        Kind::Help => Command::Help,
+        Kind::Refresh => Command::Refresh,
+        Kind::Cancel => Command::Cancel,
+        Kind::Verify => Command::Verify,
+        Kind::Init => Command::Init,
+        Kind::Export => Command::Export(arg),
+        Kind::Theme => Command::Theme(arg),
+        Kind::Tenant => Command::Tenant(arg),
+        Kind::Config => Command::Config(arg),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_parses_and_unknown_ones_list_the_table() {
+        for c in COMMANDS {
+            for n in c.names {
+                let line = match c.arg {
+                    Some(_) => format!("{n} x"),
+                    None => n.to_string(),
+                };
+                assert!(parse(&line).unwrap().is_some(), "{line}");
+            }
+        }
+        let e = parse("frobnicate").unwrap_err();
+        assert!(e.contains(&summary()), "{e}");
+        assert!(
+            parse("verify now")
+                .unwrap_err()
+                .contains("takes no argument")
+        );
+        assert_eq!(parse("  ").unwrap(), None);
+    }
+
+    #[test]
+    fn the_keybindings_page_names_every_command() {
+        let doc = include_str!("../../docs/keybindings.md");
+        for c in COMMANDS {
+            let shown = format!("`:{}", c.names[0]);
+            assert!(
+                doc.contains(&shown),
+                "docs/keybindings.md does not name {shown}`"
+            );
+        }
+    }
+}
