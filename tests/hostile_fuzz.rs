@@ -76,8 +76,18 @@ fn check_artifact(name: &str, kind: ArtifactKind, text: &str, fragment: &str, ke
         "{name} holds a hidden character for fragment {fragment:?}:\n{text}"
     );
     if kept && must_be_escaped(fragment) {
+        // The fragment as the writers escape it may itself contain the raw fragment (`a\`
+        // escapes to `a\\`): only what is left once those are taken out counts.
+        let inner = |quoted: String| quoted[1..quoted.len() - 1].to_string();
+        let escaped = [
+            inner(opsdeck::plan::render::hcl_string(fragment)),
+            inner(opsdeck::plan::playbook::yaml_str(fragment)),
+        ];
+        let rest = escaped
+            .iter()
+            .fold(text.to_string(), |t, e| t.replace(e.as_str(), ""));
         assert!(
-            !text.contains(fragment),
+            !rest.contains(fragment),
             "{name} holds the fragment {fragment:?} unescaped:\n{text}"
         );
     }
@@ -171,4 +181,34 @@ fn hostile_fragments_never_shape_an_artifact() {
         planned.get() > 0,
         "no request became a plan: the property was never checked"
     );
+}
+
+/// The two shapes the random search found where the oracle, not a writer, was wrong: a value
+/// ended at a quote, and a trailing backslash (escaped as two). Both requests' artifacts hold
+/// the values escaped; a raw quote or lone backslash never reaches them.
+#[test]
+fn a_trailing_backslash_or_quote_is_escaped_or_ends_the_value() {
+    let home = Home::new();
+    home.configure(
+        "[exec]\nterraform = \"/nonexistent/terraform\"\nansible_playbook = \"/nonexistent/ansible-playbook\"\n",
+    );
+    let deck = home.deck("alice");
+    for (request, fragment) in [
+        ("create 2 t3.micro instances in us-east-1 tagged team=aa0\\", "aa0\\"),
+        ("create an s3 bucket named logs-x with tag owner=!unsafe\"", "!unsafe\""),
+    ] {
+        let Ok(Answer::Plan(rec)) = deck.request_with(request, &RequestOptions::default(), &quiet)
+        else {
+            panic!("{request}: no plan");
+        };
+        let kept = kept_verbatim(&rec.plan.intent, fragment);
+        for (a, bytes) in deck.artifacts(&rec.plan).unwrap() {
+            let body = String::from_utf8_lossy(&bytes);
+            check_artifact(&a.name, a.kind, &body, fragment, kept);
+            if a.name == "main.tf" && kept {
+                // The backslash is written escaped.
+                assert!(body.contains("\"aa0\\\\\""), "{body}");
+            }
+        }
+    }
 }
