@@ -194,8 +194,14 @@ fn a_trailing_backslash_or_quote_is_escaped_or_ends_the_value() {
     );
     let deck = home.deck("alice");
     for (request, fragment) in [
-        ("create 2 t3.micro instances in us-east-1 tagged team=aa0\\", "aa0\\"),
-        ("create an s3 bucket named logs-x with tag owner=!unsafe\"", "!unsafe\""),
+        (
+            "create 2 t3.micro instances in us-east-1 tagged team=aa0\\",
+            "aa0\\",
+        ),
+        (
+            "create an s3 bucket named logs-x with tag owner=!unsafe\"",
+            "!unsafe\"",
+        ),
     ] {
         let Ok(Answer::Plan(rec)) = deck.request_with(request, &RequestOptions::default(), &quiet)
         else {
