@@ -83,27 +83,10 @@ pub struct DatabaseCost<'a> {
 /// Prices a stack. Items nobody has a price for are noted, never guessed.
 pub fn estimate(book: &PriceBook<'_>, input: &CostInput<'_>) -> CostEstimate {
     let region = input.region;
-    let hours = table::hours_per_month();
     let mut lines = Vec::new();
     let mut notes = Vec::new();
-    // `hourly` is the price of one unit per hour; a key priced per GB-month is divided by the
-    // month's hours first.
     let mut line = |item: String, quantity: f64, unit: &str, key: PriceKey| {
-        let Some(q) = book.price(region, &key) else {
-            return;
-        };
-        let hourly = match key.unit() {
-            key::Unit::GbMonth | key::Unit::MetricMonth => q.usd / hours,
-            _ => q.usd,
-        };
-        let hourly_total = hourly * quantity;
-        lines.push(CostLine {
-            item,
-            quantity,
-            unit: unit.to_string(),
-            hourly_usd: round4(hourly_total),
-            monthly_usd: round2(hourly_total * hours),
-        });
+        lines.extend(priced_line(book, region, item, quantity, unit, &key));
     };
     if let Some((count, itype)) = input.instances {
         line(
@@ -302,7 +285,6 @@ pub enum Priced<'a> {
 
 /// Prices a list of items in a region; anything without a price is noted, not guessed.
 pub fn itemised(book: &PriceBook<'_>, region: &str, items: &[Priced<'_>]) -> CostEstimate {
-    let hours = table::hours_per_month();
     let mut lines = Vec::new();
     for it in items {
         let (item, quantity, unit, key) = match it {
@@ -349,23 +331,36 @@ pub fn itemised(book: &PriceBook<'_>, region: &str, items: &[Priced<'_>]) -> Cos
                 (item.clone(), *quantity, "hour", k)
             }
         };
-        let Some(q) = book.price(region, &key) else {
-            continue;
-        };
-        let hourly = match key.unit() {
-            key::Unit::GbMonth | key::Unit::MetricMonth => q.usd / hours,
-            _ => q.usd,
-        };
-        let hourly_total = hourly * quantity;
-        lines.push(CostLine {
-            item,
-            quantity,
-            unit: unit.to_string(),
-            hourly_usd: round4(hourly_total),
-            monthly_usd: round2(hourly_total * hours),
-        });
+        lines.extend(priced_line(book, region, item, quantity, unit, &key));
     }
     finish(book, lines, Vec::new())
+}
+
+/// One line of an estimate, or nothing when nobody has a price for `key` (the book notes why).
+/// `hourly` is the price of one unit per hour: a key priced per month (GB-month, metric-month)
+/// is divided by the month's hours first.
+fn priced_line(
+    book: &PriceBook<'_>,
+    region: &str,
+    item: String,
+    quantity: f64,
+    unit: &str,
+    key: &PriceKey,
+) -> Option<CostLine> {
+    let q = book.price(region, key)?;
+    let hours = table::hours_per_month();
+    let hourly = match key.unit() {
+        key::Unit::GbMonth | key::Unit::MetricMonth => q.usd / hours,
+        _ => q.usd,
+    };
+    let hourly_total = hourly * quantity;
+    Some(CostLine {
+        item,
+        quantity,
+        unit: unit.to_string(),
+        hourly_usd: round4(hourly_total),
+        monthly_usd: round2(hourly_total * hours),
+    })
 }
 
 fn round2(x: f64) -> f64 {
