@@ -8,23 +8,8 @@ pub struct CommandSpec {
     pub names: &'static [&'static str],
     pub arg: Option<&'static str>,
     pub what: &'static str,
-    kind: Kind,
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Quit,
-    Focus(Pane),
-    Prompt,
-    Help,
-    Refresh,
-    Cancel,
-    Verify,
-    Init,
-    Export,
-    Theme,
-    Tenant,
-    Config,
+    /// The command, from its argument (checked against `arg` by [`parse`]).
+    make: fn(Option<String>) -> Command,
 }
 
 /// What a command line asks for.
@@ -49,91 +34,91 @@ pub const COMMANDS: &[CommandSpec] = &[
         names: &["approvals", "a", "queue"],
         arg: None,
         what: "the approvals queue",
-        kind: Kind::Focus(Pane::Approvals),
+        make: |_| Command::Focus(Pane::Approvals),
     },
     CommandSpec {
         names: &["audit", "au"],
         arg: None,
         what: "the audit browser",
-        kind: Kind::Focus(Pane::Audit),
+        make: |_| Command::Focus(Pane::Audit),
     },
     CommandSpec {
         names: &["diff", "d"],
         arg: None,
         what: "the diff viewer",
-        kind: Kind::Focus(Pane::Diff),
+        make: |_| Command::Focus(Pane::Diff),
     },
     CommandSpec {
         names: &["preview", "p"],
         arg: None,
         what: "the intent and plan preview",
-        kind: Kind::Focus(Pane::Preview),
+        make: |_| Command::Focus(Pane::Preview),
     },
     CommandSpec {
         names: &["conversation", "c", "chat"],
         arg: None,
         what: "back to the prompt",
-        kind: Kind::Prompt,
+        make: |_| Command::Prompt,
     },
     CommandSpec {
         names: &["init"],
         arg: None,
         what: "set up a tenant nobody is registered in: you become its first admin",
-        kind: Kind::Init,
+        make: |_| Command::Init,
     },
     CommandSpec {
         names: &["tenant"],
         arg: Some("NAME"),
         what: "act in another tenant (same user and backend)",
-        kind: Kind::Tenant,
+        make: Command::Tenant,
     },
     CommandSpec {
         names: &["config"],
         arg: Some("NAME|none"),
         what: "the AWS configuration you act through",
-        kind: Kind::Config,
+        make: Command::Config,
     },
     CommandSpec {
         names: &["theme"],
         arg: Some("NAME"),
         what: "switch the theme (dark, light, high-contrast, or yours)",
-        kind: Kind::Theme,
+        make: Command::Theme,
     },
     CommandSpec {
         names: &["export"],
         arg: Some("json|csv"),
         what: "write the filtered audit events to the data directory",
-        kind: Kind::Export,
+        make: Command::Export,
     },
     CommandSpec {
         names: &["verify"],
         arg: None,
         what: "recompute the audit chain and signatures",
-        kind: Kind::Verify,
+        make: |_| Command::Verify,
     },
     CommandSpec {
         names: &["cancel"],
         arg: None,
         what: "cancel the running apply",
-        kind: Kind::Cancel,
+        make: |_| Command::Cancel,
     },
     CommandSpec {
         names: &["refresh"],
         arg: None,
         what: "reload the queue and the audit trail",
-        kind: Kind::Refresh,
+        make: |_| Command::Refresh,
     },
     CommandSpec {
         names: &["help", "h"],
         arg: None,
         what: "every key and command",
-        kind: Kind::Help,
+        make: |_| Command::Help,
     },
     CommandSpec {
         names: &["q", "quit", "exit", "q!"],
         arg: None,
         what: "leave the console",
-        kind: Kind::Quit,
+        make: |_| Command::Quit,
     },
 ];
 
@@ -163,20 +148,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
     if spec.arg.is_none() && arg.is_some() {
         return Err(format!(":{} takes no argument", spec.names[0]));
     }
-    Ok(Some(match spec.kind {
-        Kind::Quit => Command::Quit,
-        Kind::Focus(p) => Command::Focus(p),
-        Kind::Prompt => Command::Prompt,
-        Kind::Help => Command::Help,
-        Kind::Refresh => Command::Refresh,
-        Kind::Cancel => Command::Cancel,
-        Kind::Verify => Command::Verify,
-        Kind::Init => Command::Init,
-        Kind::Export => Command::Export(arg),
-        Kind::Theme => Command::Theme(arg),
-        Kind::Tenant => Command::Tenant(arg),
-        Kind::Config => Command::Config(arg),
-    }))
+    Ok(Some((spec.make)(arg)))
 }
 
 #[cfg(test)]
