@@ -21,6 +21,8 @@
 //! - [`cli`]: the headless command line.
 //! - [`mcp`]: the Model Context Protocol server (same core, same guardrails).
 //! - [`tui`]: the full-screen console (the only module that uses ratatui).
+//! - [`view`]: what the front ends show (plan, report, approval state, next step, audit row),
+//!   as plain data built from the core's records; each front end only lays it out.
 //! - [`sanitize`]: the one output sanitiser: controls, bidi and invisible characters in any
 //!   text bound for a terminal, a CSV cell or JSON become visible escapes.
 //!
@@ -47,5 +49,6 @@ pub mod store;
 pub mod tenant;
 pub mod time;
 pub mod tui;
+pub mod view;
 
 pub use error::{Error, Result};
