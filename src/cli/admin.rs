@@ -1,0 +1,179 @@
+//! Administration: `tenants`, `users` and `policy` (the tenant's people, settings and Rego).
+
+use serde_json::json;
+
+use super::args::{PolicyCommand, TenantsCommand, UsersCommand};
+use super::print::{print_block, print_json};
+use crate::error::{Error, Result};
+use crate::pipeline::Deck;
+
+pub fn tenants(deck: &Deck, cmd: TenantsCommand, json_out: bool) -> Result<u8> {
+    match cmd {
+        TenantsCommand::List => {
+            let tenants = deck.tenants()?;
+            if json_out {
+                print_json(&tenants)?;
+            } else {
+                for t in tenants {
+                    outln!("{}", t.name);
+                }
+            }
+        }
+        TenantsCommand::Add { name } => {
+            let t = deck.add_tenant(&name)?;
+            if json_out {
+                print_json(&t)?;
+            } else {
+                outln!("created tenant {}", t.name);
+            }
+        }
+        TenantsCommand::Show => {
+            if json_out {
+                print_json(&deck.tenant)?;
+            } else {
+                let text = toml::to_string(&deck.tenant)
+                    .map_err(|e| Error::input(format!("cannot encode settings: {e}")))?;
+                print_block(&text);
+            }
+        }
+        TenantsCommand::Set { file, totp } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+            let settings: crate::tenant::Tenant =
+                toml::from_str(&text).map_err(|e| Error::Config {
+                    path: file.clone(),
+                    detail: e.to_string().replace('\n', " "),
+                })?;
+            let t = deck.set_tenant_settings(settings, totp.as_deref())?;
+            if json_out {
+                print_json(&t)?;
+            } else {
+                outln!("settings of tenant {} replaced", t.name);
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub fn users(deck: &Deck, cmd: UsersCommand, json_out: bool) -> Result<u8> {
+    match cmd {
+        UsersCommand::Add {
+            name,
+            roles,
+            groups,
+            totp,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| r.parse::<crate::tenant::Role>().map_err(Error::Input))
+                .collect::<Result<Vec<_>>>()?;
+            let e = deck.add_user(&name, roles, groups, totp.as_deref())?;
+            if json_out {
+                let mut v = e.user.public();
+                v["totp_secret"] = json!(e.secret);
+                v["otpauth_uri"] = json!(e.otpauth_uri);
+                print_json(&v)?;
+                return Ok(0);
+            }
+            outln!(
+                "registered {} in tenant {} as {}",
+                e.user.name,
+                deck.tenant.name,
+                roles_of(&e.user.roles, ", ")
+            );
+            outln!();
+            outln!(
+                "Scan this with an authenticator app (shown once; it is the user's second factor):"
+            );
+            outln!();
+            print_block(&format!("{}\n", crate::tenant::mfa::qr(&e.otpauth_uri)));
+            outln!("secret: {}", e.secret);
+            outln!("uri:    {}", e.otpauth_uri);
+        }
+        UsersCommand::List => {
+            let users = deck.users()?;
+            if json_out {
+                let v: Vec<_> = users.iter().map(|u| u.public()).collect();
+                print_json(&v)?;
+            } else if users.is_empty() {
+                outln!(
+                    "tenant {} has no registered users: anyone may ask, nobody can approve yet (`opsdeck users add NAME --role admin`)",
+                    deck.tenant.name
+                );
+            } else {
+                for u in users {
+                    outln!(
+                        "{:<20} {:<28} {}",
+                        u.name,
+                        roles_of(&u.roles, ","),
+                        u.groups.join(",")
+                    );
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn roles_of(roles: &[crate::tenant::Role], sep: &str) -> String {
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// `policy`; `policy test` exits 1 when a Rego test fails.
+pub fn policy(deck: &Deck, cmd: PolicyCommand, json_out: bool) -> Result<u8> {
+    match cmd {
+        PolicyCommand::List => {
+            let files = deck.policy_files();
+            if json_out {
+                print_json(&files)?;
+            } else {
+                for f in files {
+                    outln!("{f}");
+                }
+            }
+        }
+        PolicyCommand::Test => {
+            let results = deck.test_policies()?;
+            let failed = results.iter().filter(|r| !r.passed).count();
+            if json_out {
+                print_json(&results)?;
+            } else {
+                for r in results.iter().filter(|r| !r.passed) {
+                    outln!("FAIL {} {}: {}", r.file, r.test, r.detail);
+                }
+                outln!("{} passed, {} failed", results.len() - failed, failed);
+            }
+            return Ok(if failed == 0 { 0 } else { 1 });
+        }
+        PolicyCommand::Add { file, totp } => {
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+            deck.put_policy(&name, &text, totp.as_deref())?;
+            if !json_out {
+                outln!("policy {name} is in force for tenant {}", deck.tenant.name);
+            }
+        }
+        PolicyCommand::Remove { name, totp } => {
+            let removed = deck.remove_policy(&name, totp.as_deref())?;
+            if !removed {
+                return Err(Error::not_found(
+                    "policy",
+                    name,
+                    "`opsdeck policy list` shows them",
+                ));
+            }
+            if !json_out {
+                outln!("policy {name} removed");
+            }
+        }
+    }
+    Ok(0)
+}

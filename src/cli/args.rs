@@ -1,0 +1,447 @@
+//! The command line's shape: global flags, subcommands and their arguments (clap). What each
+//! command does lives in the sibling modules, one per command group.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::audit::export::Format;
+use crate::pipeline::OpenOptions;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "opsdeck",
+    version,
+    about = "Run AWS by talking to it: plain-language requests become reviewed, approved, audited plans.",
+    after_help = "Examples:\n  opsdeck classify --json \"Create 3 t3.medium instances in ap-south-1 with ALB\"\n  opsdeck ask \"Create 3 t3.medium instances in ap-south-1 with ALB\"\n  opsdeck plans show <id> --artifact\n  opsdeck --user bob approve <id>\n  opsdeck apply <id>\n  opsdeck audit verify"
+)]
+pub struct Cli {
+    /// Tenant (team) to act in.
+    #[arg(long, global = true, env = "OPSDECK_TENANT")]
+    pub tenant: Option<String>,
+    /// Act as this user instead of the OS account (recorded as such in the audit trail).
+    #[arg(long, global = true)]
+    pub user: Option<String>,
+    /// Storage backend: local (embedded, default) or aws (shared DynamoDB + S3).
+    #[arg(long, global = true, env = "OPSDECK_BACKEND", value_parser = ["local", "aws"])]
+    pub backend: Option<String>,
+    /// Directory holding all state, config and logs (default: the platform data directory).
+    #[arg(long, global = true, env = "OPSDECK_HOME")]
+    pub home: Option<PathBuf>,
+    /// Print machine-readable JSON only.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// AWS endpoint for every service (after AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// The tenant's AWS configuration to act through for this command (`none`: the base
+    /// credentials); default: the one selected with `configs use`.
+    #[arg(long, global = true, env = "OPSDECK_AWS_CONFIG", value_name = "NAME")]
+    pub aws_config: Option<String>,
+    /// Without a subcommand, the full-screen console opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up a tenant: you (the OS account, or --user) become its first admin with a TOTP
+    /// secret to enrol; on a tenant already set up, where you stand and what to do next.
+    Init,
+    /// Print your current TOTP code (for people without an authenticator app; the risk is
+    /// stated and the printing audited). Outside the demo tenant only for your own OS account.
+    Totp {
+        /// Only the six digits (for `--totp $(opsdeck totp --code-only)`); the risk goes to stderr.
+        #[arg(long)]
+        code_only: bool,
+    },
+    /// Try everything on a local AWS stand-in: a seeded demo account, a demo tenant with a
+    /// second approver, and the console on it. Never reaches AWS.
+    Demo {
+        /// Install the stand-in (moto, pinned) into the data directory without asking.
+        #[arg(long)]
+        install: bool,
+        /// Keep the stand-in running without the console (Ctrl-C stops it), for `opsdeck
+        /// --tenant demo ...` from other terminals.
+        #[arg(long, conflicts_with = "stop")]
+        serve: bool,
+        /// Stop a stand-in an earlier `opsdeck demo` left running.
+        #[arg(long)]
+        stop: bool,
+    },
+    /// Show how a request is understood (offline; nothing is stored).
+    Classify {
+        /// Read one request per line from FILE ("-" for stdin) and print one result per line.
+        #[arg(long, value_name = "FILE")]
+        batch: Option<String>,
+        /// The request.
+        text: Vec<String>,
+    },
+    /// Plan a request: mutating plans are queued for approval, their id printed.
+    Ask(AskArgs),
+    /// Submit hand-written Terraform (a directory, applied as a stack), a playbook, or both
+    /// (the playbook then runs on the hosts the Terraform creates) for review and apply.
+    Submit(SubmitArgs),
+    /// List and inspect plans.
+    #[command(subcommand)]
+    Plans(PlansCommand),
+    /// Approve a plan someone else requested (registered approvers, with a TOTP code).
+    Approve(ApproveArgs),
+    /// Reject a plan, with a reason (approvers, admins or the requester; with a TOTP code).
+    Reject(RejectArgs),
+    /// Run an approved plan (Ctrl-C cancels it cleanly).
+    Apply { id: String },
+    /// Terraform stacks: list them, show one (state version, lock), break a stale lock.
+    Stacks {
+        #[command(subcommand)]
+        command: Option<StacksCommand>,
+    },
+    /// Browse, verify and export the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Manage tenants and their guardrail settings.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// Registered users, their roles and TOTP enrolment.
+    #[command(subcommand, alias = "user")]
+    Users(UsersCommand),
+    /// Rego policies: list, test, add and remove tenant files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Why a request or plan was routed as it was: which words led to which agent and parameters.
+    Explain {
+        /// A plan id, or a request text.
+        #[arg(required = true)]
+        what: Vec<String>,
+    },
+    /// Serve the Model Context Protocol on stdin/stdout for AI tools (they can queue plans,
+    /// never approve them).
+    Mcp,
+    /// The shared backend (DynamoDB + S3): create and check its tables and buckets, flush the
+    /// local journal, migrate a local store into it.
+    #[command(subcommand)]
+    Backend(BackendCommand),
+    /// The tenant's AWS configurations (account role, regions, VPC, tags, budget) and the one
+    /// you act through.
+    #[command(subcommand)]
+    Configs(ConfigsCommand),
+}
+
+/// `ask`: a request in plain language.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// Ansible inventory (YAML or INI) to configure instead of finding hosts by tag.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// The request, in plain language.
+    #[arg(required = true)]
+    pub text: Vec<String>,
+    /// Write a report's files (e.g. findings.json, findings.csv) and report.json into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
+}
+
+/// `submit`: hand-written Terraform, a playbook, or both.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Directory with the .tf files.
+    pub dir: Option<PathBuf>,
+    /// Stack name (its state is kept under this name).
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// An Ansible playbook (one .yml file).
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<PathBuf>,
+    /// The playbook's hosts, when there is no Terraform to create them.
+    #[arg(long, value_name = "FILE", requires = "playbook")]
+    pub inventory: Option<PathBuf>,
+}
+
+/// `approve`: the plan, the second factor, and break-glass.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    pub id: String,
+    #[arg(long)]
+    pub comment: Option<String>,
+    /// Current code from your authenticator app.
+    #[arg(long, env = "OPSDECK_TOTP")]
+    pub totp: Option<String>,
+    /// Emergency: let this one approval stand in for all required ones (needs --reason;
+    /// flagged in the audit trail; never lifts a policy deny).
+    #[arg(long, requires = "reason")]
+    pub break_glass: bool,
+    /// Why glass is being broken.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `reject`: the plan and why.
+#[derive(Debug, Args)]
+pub struct RejectArgs {
+    pub id: String,
+    #[arg(long)]
+    pub reason: String,
+    #[arg(long, env = "OPSDECK_TOTP")]
+    pub totp: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackendCommand {
+    /// Create the tables and buckets, or fix their settings; changes nothing when all is well.
+    Init,
+    /// Say what is missing or misconfigured (exit 10 if anything is), and what this machine
+    /// has queued while the backend was unreachable.
+    Check,
+    /// Flush audit events queued on this machine while the backend was unreachable.
+    Sync,
+    /// Copy a local store's history (trail verified before and after) into the shared backend.
+    Migrate {
+        #[arg(long, value_parser = ["local"])]
+        from: String,
+        #[arg(long, value_parser = ["aws"])]
+        to: String,
+        /// Only these tenants (repeatable; default: every local tenant).
+        #[arg(long = "only")]
+        only: Vec<String>,
+    },
+}
+
+/// The fields of a configuration, as flags.
+#[derive(Debug, Args, Default)]
+pub struct ConfigArgs {
+    /// IAM role opsdeck assumes for this configuration (arn:aws:iam::ACCOUNT:role/NAME).
+    #[arg(long)]
+    pub role_arn: Option<String>,
+    /// External id the role's trust policy requires.
+    #[arg(long)]
+    pub external_id: Option<String>,
+    /// Region plans may target (repeatable; the first is the default).
+    #[arg(long = "region")]
+    pub regions: Vec<String>,
+    #[arg(long)]
+    pub vpc_id: Option<String>,
+    /// Subnet for new resources (repeatable).
+    #[arg(long = "subnet")]
+    pub subnets: Vec<String>,
+    /// Security group for new resources (repeatable).
+    #[arg(long = "security-group")]
+    pub security_groups: Vec<String>,
+    /// Never give new instances public addresses.
+    #[arg(long)]
+    pub private_only: Option<bool>,
+    /// Tag every created resource carries, KEY=VALUE (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Monthly budget in USD for this account.
+    #[arg(long)]
+    pub budget: Option<f64>,
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigsCommand {
+    /// Add a configuration (admins, with TOTP).
+    Add {
+        name: String,
+        #[command(flatten)]
+        fields: ConfigArgs,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// The tenant's configurations; `*` marks the one you act through.
+    List,
+    Show {
+        name: String,
+    },
+    /// Change a configuration (admins, with TOTP): given flags replace those fields.
+    Update {
+        name: String,
+        #[command(flatten)]
+        fields: ConfigArgs,
+        /// Drop the external id.
+        #[arg(long)]
+        clear_external_id: bool,
+        /// Drop the VPC preferences.
+        #[arg(long)]
+        clear_vpc: bool,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Remove a configuration (admins, with TOTP).
+    Remove {
+        name: String,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Act through this configuration from now on (`none`: the base credentials).
+    Use {
+        name: String,
+    },
+    /// Assume the configuration's role and show who AWS says that is.
+    Check {
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StacksCommand {
+    /// Stacks of the tenant with their status and lock holder.
+    List,
+    /// One stack: applied plan, state version and resources, and who holds its lock.
+    Show { name: String },
+    /// Break a stack's stale lock (admins and approvers; with a reason and a TOTP code;
+    /// audited with who held it).
+    Unlock {
+        name: String,
+        /// Required: breaking a lock that a running apply holds lets a second apply collide.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Register a user and print their TOTP secret and QR code (admins; the first user of a
+    /// tenant must be an admin).
+    Add {
+        name: String,
+        /// viewer, operator, approver or admin (repeatable).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Approver group (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// The acting admin's current TOTP code.
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Policy files in force for the tenant.
+    List,
+    /// Run the Rego unit tests (starter set and tenant *_test.rego files).
+    Test,
+    /// Add or replace a tenant policy file (admins, with TOTP).
+    Add {
+        file: PathBuf,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Remove a tenant policy file (admins, with TOTP).
+    Remove {
+        name: String,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlansCommand {
+    /// Plans of the tenant, newest first.
+    List {
+        /// Only plans in this state (pending, approved, rejected, expired, executing, succeeded, failed, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// One plan in full.
+    Show {
+        id: String,
+        /// Print the generated artifacts as the tool reads them.
+        #[arg(long)]
+        artifact: bool,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct FilterArgs {
+    /// Events by this user (`--user` is who is acting).
+    #[arg(long, value_name = "USER")]
+    pub by: Option<String>,
+    #[arg(long)]
+    pub agent: Option<String>,
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub event: Option<String>,
+    /// Plan id, request id or event id (prefix).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// ISO date/time or look-back such as 1h, 24h, 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Newest N only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Events of the tenant, oldest first.
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// One event (by event id or sequence number), or every event of a plan or request.
+    Show { id: String },
+    /// Recompute the hash chain and signatures; names the first broken record.
+    Verify {
+        /// Check every record's signature, not only every 8th and the last (each signature
+        /// already covers all records before it).
+        #[arg(long)]
+        full: bool,
+    },
+    /// Write events with their chain fields as JSON or CSV.
+    Export {
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+        /// File to write (default: stdout).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    List,
+    Add {
+        name: String,
+    },
+    /// Print the tenant's settings as TOML (policy config, budget, approval rules).
+    Show,
+    /// Replace the tenant's settings from a TOML file (admins, with TOTP).
+    Set {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+}
+
+impl Cli {
+    /// How to open the core for this invocation.
+    pub fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            home: self.home.clone(),
+            tenant: self.tenant.clone(),
+            user: self.user.clone(),
+            user_env: std::env::var("OPSDECK_USER").ok(),
+            backend: self.backend.clone(),
+            clock: None,
+            via_mcp: false,
+            endpoint_url: self.endpoint_url.clone(),
+            aws_config: self.aws_config.clone(),
+        }
+    }
+}

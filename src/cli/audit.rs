@@ -1,0 +1,125 @@
+//! `audit list`, `show`, `verify` and `export`. The filter flags are read by
+//! [`crate::audit::query`], the one place audit filters are understood.
+
+use super::args::{AuditCommand, FilterArgs};
+use super::print::{audit_table, print_block, print_json, print_lines};
+use crate::audit::export;
+use crate::audit::{AuditFilter, AuditRecord};
+use crate::error::{Error, Result};
+use crate::pipeline::Deck;
+use crate::view::AuditRowView;
+
+pub fn run(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
+    match cmd {
+        AuditCommand::List { filter } => {
+            let records = deck.audit(&to_filter(deck, filter)?)?;
+            if json_out {
+                print_json(&records)?;
+            } else {
+                let rows: Vec<AuditRowView> = records.iter().map(AuditRowView::of).collect();
+                print_lines(&audit_table(&rows));
+            }
+            Ok(0)
+        }
+        AuditCommand::Show { id } => show(deck, &id, json_out),
+        AuditCommand::Verify { full } => {
+            let report = deck.verify(full)?;
+            if json_out {
+                print_json(&report)?;
+            } else if report.ok {
+                outln!(
+                    "audit trail of tenant {} verified: {} records, hash chain and signatures intact; head {}",
+                    report.tenant,
+                    report.records,
+                    report.head.as_deref().unwrap_or("(empty)")
+                );
+            } else if let Some(b) = &report.first_break {
+                outln!(
+                    "audit trail of tenant {} is BROKEN at line {}{}{}: {}",
+                    report.tenant,
+                    b.line,
+                    b.seq.map(|s| format!(" (record {s})")).unwrap_or_default(),
+                    b.event_id
+                        .as_deref()
+                        .map(|e| format!(" event {e}"))
+                        .unwrap_or_default(),
+                    b.problem
+                );
+            }
+            Ok(if report.ok { 0 } else { 9 })
+        }
+        AuditCommand::Export {
+            format,
+            output,
+            filter,
+        } => {
+            let records = deck.audit(&to_filter(deck, filter)?)?;
+            match output {
+                Some(path) => {
+                    let mut f = std::fs::File::create(&path)
+                        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+                    export::write(&records, format, &mut f)?;
+                    if !json_out {
+                        errln!("wrote {} events to {}", records.len(), path.display());
+                    }
+                }
+                None => export::write(&records, format, &mut std::io::stdout().lock())?,
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// One event by id or sequence number, else every event of a plan or request (id prefix).
+fn show(deck: &Deck, id: &str, json_out: bool) -> Result<u8> {
+    let all = deck.audit(&AuditFilter::default())?;
+    let chosen: Vec<&AuditRecord> = match id.parse::<u64>() {
+        Ok(seq) => all.iter().filter(|r| r.seq == seq).collect(),
+        Err(_) => {
+            let exact: Vec<&AuditRecord> = all.iter().filter(|r| r.event.event_id == id).collect();
+            if exact.is_empty() {
+                let subject = AuditFilter {
+                    subject: Some(id.to_string()),
+                    ..AuditFilter::default()
+                };
+                all.iter().filter(|r| subject.matches(r)).collect()
+            } else {
+                exact
+            }
+        }
+    };
+    if chosen.is_empty() {
+        return Err(Error::not_found(
+            "audit event",
+            id,
+            "give an event id, a sequence number, a plan id or a request id",
+        ));
+    }
+    if json_out {
+        if chosen.len() == 1 {
+            print_json(chosen[0])?;
+        } else {
+            print_json(&chosen)?;
+        }
+    } else {
+        for r in chosen {
+            let v = crate::sanitize::to_json_pretty(r).unwrap_or_default();
+            print_block(&format!("{v}\n"));
+        }
+    }
+    Ok(0)
+}
+
+fn to_filter(deck: &Deck, f: FilterArgs) -> Result<AuditFilter> {
+    crate::audit::query::FilterFields {
+        user: f.by,
+        agent: f.agent,
+        status: f.status,
+        event: f.event,
+        subject: f.id,
+        since: f.since,
+        until: f.until,
+        limit: f.limit,
+    }
+    .into_filter(deck.clock())
+}
