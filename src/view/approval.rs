@@ -178,7 +178,10 @@ mod tests {
         rec.state = State::Rejected;
         let v = ApprovalView::of(&rec);
         assert_eq!(v.line(), "denied by policy: nobody can approve it");
-        assert_eq!(v.blocker_for("bob"), Some("denied by policy: nobody can approve it"));
+        assert_eq!(
+            v.blocker_for("bob"),
+            Some("denied by policy: nobody can approve it")
+        );
         assert_eq!(v.progress(), "rejected");
         let mut ro = test_record();
         ro.plan.requires_approval = false;
