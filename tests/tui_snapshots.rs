@@ -495,3 +495,48 @@ both_sizes!(results_as_table_and_sparkline, |app: &mut App| {
     });
     show(app, Pane::Conversation);
 });
+
+/// A replaced resource looks the same in the transcript and the preview (and the CLI, see
+/// `cli::print`): Terraform's `-/+`, in the colour of a destroy-first change.
+#[test]
+fn a_replaced_resource_reads_the_same_in_transcript_and_preview() {
+    use opsdeck::plan::ChangeAction;
+    use opsdeck::tui::theme::Meaning;
+    let mut fx = fixture();
+    let mut rec = fx.web.clone();
+    let address = rec.plan.resources[9].address.clone();
+    rec.plan.resources[9].action = ChangeAction::Replace;
+    let want = format!("-/+ {address}");
+
+    let transcript = jobs::plan_transcript(&rec, &[], "olga");
+    let row = transcript
+        .iter()
+        .find(|l| l.text().contains(&address))
+        .expect("the resource is listed");
+    assert!(row.text().contains(&want), "{}", row.text());
+    assert!(
+        row.segments
+            .iter()
+            .any(|(m, s)| *m == Meaning::GateDeny && s.trim() == "-/+"),
+        "{row:?}"
+    );
+
+    fx.app.preview.plan = Some(rec);
+    let preview = opsdeck::tui::components::preview::lines(&fx.app);
+    let line = preview
+        .iter()
+        .find(|l| l.to_string().contains(&address))
+        .expect("the resource is listed");
+    assert!(line.to_string().contains(&want), "{line}");
+    let deny = fx.app.theme.get(Meaning::GateDeny);
+    assert!(
+        line.spans
+            .iter()
+            .any(|s| s.content.trim() == "-/+" && s.style == deny),
+        "{line:?}"
+    );
+    assert!(
+        line.to_string()
+            .contains("REPLACED: destroyed, then created again")
+    );
+}

@@ -24,6 +24,7 @@ use crate::audit::AuditFilter;
 use crate::error::{Error, Result};
 use crate::intent::AgentKind;
 use crate::pipeline::{Deck, OpenOptions};
+use crate::view::PlanView;
 
 /// How many recent plans and audit events are offered as resources.
 const RECENT: usize = 50;
@@ -141,32 +142,31 @@ impl OpsdeckMcp {
     }
 }
 
+/// A plan as MCP clients read it (a contract: fields and order stay), its derived parts (cost
+/// headline, next step) from the same view the CLI and the console show.
 fn plan_summary(rec: &crate::approval::PlanRecord) -> Value {
     let p = &rec.plan;
+    let v = PlanView::of(rec);
     json!({
-        "plan_id": p.plan_id,
-        "state": rec.state,
-        "summary": p.summary,
+        "plan_id": v.id,
+        "state": v.state,
+        "summary": v.summary,
         "agent": p.agent,
         "agents": p.agents,
         "action": p.action,
-        "risk": p.risk,
+        "risk": v.risk,
         "cost_monthly_usd": p.cost.monthly_usd,
         "cost_delta_usd": p.cost.delta_usd(),
-        "cost": p.cost.headline(),
+        "cost": v.cost.headline,
         "cost_source": p.cost.source,
-        "cost_basis": p.cost.basis(),
-        "gates": p.gates,
+        "cost_basis": v.cost.basis,
+        "gates": v.gates,
         "resources": p.resources,
         "requires_approval": p.requires_approval,
         "required_approvals": rec.required_approvals,
-        "requester": p.requester,
-        "content_hash": p.content_hash,
-        "next": match rec.state {
-            State::Pending => "a person must approve this plan in the opsdeck console or CLI (opsdeck approve); MCP clients cannot approve",
-            State::Rejected => "denied or rejected: see gates",
-            _ => "",
-        },
+        "requester": v.requester,
+        "content_hash": v.hash,
+        "next": v.next.mcp_text(),
     })
 }
 

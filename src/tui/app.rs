@@ -1392,14 +1392,9 @@ impl App {
                 }
                 match result {
                     Ok(AskResult::Report(r)) => {
-                        self.say(Meaning::Success, format!("✓ {}", r.report.summary));
-                        for n in &r.report.notes {
-                            self.say(Meaning::Muted, format!("  note: {n}"));
+                        for l in jobs::report_transcript(&r) {
+                            self.transcript.push(l);
                         }
-                        self.say(
-                            Meaning::Muted,
-                            format!("  report stored as {} (request {})", r.uri, r.request_id),
-                        );
                         self.load_audit();
                     }
                     Ok(AskResult::Plan(rec, files)) => {

@@ -1,19 +1,21 @@
 //! Work the console sends off the UI thread: each function takes the [`Deck`] (whose store calls
-//! block on files) and returns what the app folds into its state. Also the pure formatting of
-//! results into transcript lines, so the app stays a thin dispatcher.
+//! block on files) and returns what the app folds into its state. Also the view models
+//! ([`crate::view`]) laid out as transcript lines, so the app stays a thin dispatcher.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::app::{AuditQuery, AuditRow, Interner, TLine};
+use super::components::change_meaning;
 use super::diff::{DiffDoc, FileInput};
 use super::highlight::Highlighter;
 use super::theme::Meaning;
-use crate::approval::{PlanRecord, State};
+use crate::approval::PlanRecord;
 use crate::audit::AuditRecord;
 use crate::audit::export::{self, Format};
-use crate::pipeline::Deck;
-use crate::plan::{ArtifactKind, ChangeAction};
+use crate::pipeline::{Deck, ReportRecord};
+use crate::plan::ArtifactKind;
+use crate::view::{OutputView, PlanView, ReportView, change};
 
 type DiffResult = Result<(Box<PlanRecord>, Arc<DiffDoc>), String>;
 
@@ -170,63 +172,53 @@ pub fn export(deck: &Deck, q: &AuditQuery, format: Format) -> Result<PathBuf, St
     Ok(path)
 }
 
-/// A plan as the transcript shows it: a summary, a resource table and the start of the code.
+/// A plan as the transcript shows it: a summary, a resource table, the start of the code and
+/// what happens next (for `me`).
 pub fn plan_transcript(rec: &PlanRecord, files: &[(String, String)], me: &str) -> Vec<TLine> {
-    let p = &rec.plan;
+    let v = PlanView::of(rec);
     let mut out = vec![TLine {
         segments: vec![
             (Meaning::Success, "✓ ".into()),
-            (Meaning::Title, format!("{} ", p.plan_id)),
-            (Meaning::Text, p.summary.clone()),
+            (Meaning::Title, format!("{} ", v.id)),
+            (Meaning::Text, v.summary.to_string()),
         ],
     }];
     out.push(TLine {
         segments: vec![
             (Meaning::Muted, "  risk ".into()),
             (
-                super::ui::risk_meaning(p.risk),
-                p.risk.as_str().to_uppercase(),
+                super::ui::risk_meaning(v.risk),
+                v.risk.as_str().to_uppercase(),
             ),
             (Meaning::Muted, "  cost ".into()),
-            (
-                Meaning::Text,
-                format!("${:.2}/mo", p.cost.monthly_usd + 0.0),
-            ),
+            (Meaning::Text, v.cost.compact.clone()),
             (Meaning::Muted, "  gates ".into()),
             (
-                super::ui::gate_meaning(p.worst_gate()),
-                p.worst_gate().as_str().to_string(),
+                super::ui::gate_meaning(v.worst_gate),
+                v.worst_gate.as_str().to_string(),
             ),
             (Meaning::Muted, "  hash ".into()),
-            (
-                Meaning::Text,
-                crate::approval::short(&p.content_hash).to_string() + "…",
-            ),
+            (Meaning::Text, format!("{}…", v.short_hash)),
         ],
     });
-    if !p.resources.is_empty() {
-        let w = p
+    if !v.resources.is_empty() {
+        let w = v
             .resources
             .iter()
-            .map(|r| super::text::width(&r.address))
+            .map(|r| super::text::width(r.address))
             .max()
             .unwrap_or(8)
             .max(8);
+        let sw = change::symbol_width(&rec.plan.resources);
         out.push(TLine::plain(
             Meaning::Muted,
-            format!("  {:<1} {:<w$}  {:>5}", " ", "RESOURCE", "COUNT"),
+            format!("  {:<sw$} {:<w$}  {:>5}", " ", "RESOURCE", "COUNT"),
         ));
-        for r in &p.resources {
-            let (sign, m) = match r.action {
-                ChangeAction::Create => ("+", Meaning::DiffAdd),
-                ChangeAction::Update => ("~", Meaning::GateWarn),
-                ChangeAction::Delete => ("-", Meaning::DiffRemove),
-                ChangeAction::Replace => ("±", Meaning::GateWarn),
-            };
+        for r in &v.resources {
             out.push(TLine {
                 segments: vec![
                     (Meaning::Text, "  ".into()),
-                    (m, sign.into()),
+                    (change_meaning(r.action), format!("{:<sw$}", r.symbol)),
                     (Meaning::Text, format!(" {:<w$}  {:>5}", r.address, r.count)),
                 ],
             });
@@ -253,27 +245,26 @@ pub fn plan_transcript(rec: &PlanRecord, files: &[(String, String)], me: &str) -
             ));
         }
     }
-    let next = match rec.state {
-        State::Pending if p.requester == me => format!(
-            "  queued for approval ({} needed): another person approves it in their console (4) or with `opsdeck approve {}`",
-            rec.required_approvals, p.plan_id
-        ),
-        State::Pending => format!("  queued for approval ({} needed)", rec.required_approvals),
-        State::Rejected => match &rec.rejection {
-            Some(r) => format!("  rejected by {}: {}", r.user, r.reason),
-            None => "  rejected".into(),
-        },
-        State::NotRequired => "  read-only: needs no approval".into(),
-        other => format!("  {}", other.as_str()),
-    };
     out.push(TLine::plain(
-        if rec.state == State::Rejected {
+        if v.next.refused() {
             Meaning::Error
         } else {
             Meaning::Progress
         },
-        next,
+        format!("  {}", v.next.console_line(me)),
     ));
+    out
+}
+
+/// A report's closing lines (its results streamed in as they arrived): the summary, its notes
+/// and where it is stored.
+pub fn report_transcript(r: &ReportRecord) -> Vec<TLine> {
+    let v = ReportView::of(r);
+    let mut out = vec![TLine::plain(Meaning::Success, format!("✓ {}", v.summary))];
+    for n in v.notes {
+        out.push(TLine::plain(Meaning::Muted, format!("  note: {n}")));
+    }
+    out.push(TLine::plain(Meaning::Muted, format!("  {}", v.stored)));
     out
 }
 
@@ -283,49 +274,25 @@ pub fn output_lines(
     agent: crate::intent::AgentKind,
     output: &crate::agents::protocol::Output,
 ) -> Vec<TLine> {
-    use crate::agents::protocol::{Output, sparkline};
-    let mut out = Vec::new();
-    match output {
-        Output::Table { title, .. } => {
-            out.push(TLine::plain(Meaning::Title, format!("▸ [{agent}] {title}")));
-            for (i, l) in output.to_text().iter().enumerate().skip(1) {
-                let m = if i == 1 {
-                    Meaning::Muted
-                } else {
-                    Meaning::Text
-                };
-                out.push(TLine::plain(m, format!("  {l}")));
-            }
-        }
-        Output::Series {
-            title,
-            unit,
-            points,
-        } => {
-            let (lo, hi) = points
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, v)| {
-                    (a.min(*v), b.max(*v))
-                });
-            let last = points.last().map(|p| p.1).unwrap_or_default();
-            out.push(TLine::plain(
-                Meaning::Title,
-                format!("▸ [{agent}] {title} ({unit})"),
-            ));
-            out.push(TLine {
-                segments: vec![
-                    (Meaning::Muted, "  ".into()),
-                    (Meaning::Progress, sparkline(points)),
-                    (
-                        Meaning::Muted,
-                        format!("  min {lo:.2} · max {hi:.2} · last {last:.2}"),
-                    ),
-                ],
-            });
-            for l in output.to_text().iter().skip(2) {
-                out.push(TLine::plain(Meaning::Text, format!("  {l}")));
-            }
-        }
+    let v = OutputView::of(output);
+    let mut out = vec![TLine::plain(
+        Meaning::Title,
+        format!("▸ [{agent}] {}", v.heading),
+    )];
+    if let Some(header) = &v.header {
+        out.push(TLine::plain(Meaning::Muted, format!("  {header}")));
+    }
+    if let Some(chart) = &v.chart {
+        out.push(TLine {
+            segments: vec![
+                (Meaning::Muted, "  ".into()),
+                (Meaning::Progress, chart.sparkline.clone()),
+                (Meaning::Muted, format!("  {}", chart.range)),
+            ],
+        });
+    }
+    for l in &v.rows {
+        out.push(TLine::plain(Meaning::Text, format!("  {l}")));
     }
     out
 }

@@ -72,7 +72,7 @@ impl<'a> ApprovalView<'a> {
     /// prod · not by alice`, or why no approval applies.
     pub fn line(&self) -> String {
         match self.need {
-            Need::Denied => "denied by policy: nobody can approve it".into(),
+            Need::Denied => Blocker::Denied.text().into(),
             Need::NotNeeded => "not needed (read-only)".into(),
             Need::Needed => format!(
                 "{} of {} needed ({}{}) · rule {} · not by {}",
@@ -112,13 +112,30 @@ impl<'a> ApprovalView<'a> {
     }
 
     /// What stops `viewer` from approving, when something does before they try.
-    pub fn blocker_for(&self, viewer: &str) -> Option<&'static str> {
+    pub fn blocker_for(&self, viewer: &str) -> Option<Blocker> {
         if self.requester == viewer {
-            Some("your own plan: another person must approve it")
+            Some(Blocker::OwnPlan)
         } else if self.need == Need::Denied {
-            Some("denied by policy: nobody can approve it")
+            Some(Blocker::Denied)
         } else {
             None
+        }
+    }
+}
+
+/// Why a person cannot approve a plan, known before they try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Blocker {
+    OwnPlan,
+    Denied,
+}
+
+impl Blocker {
+    pub fn text(self) -> &'static str {
+        match self {
+            Blocker::OwnPlan => "your own plan: another person must approve it",
+            Blocker::Denied => "denied by policy: nobody can approve it",
         }
     }
 }
@@ -141,9 +158,10 @@ mod tests {
         );
         assert_eq!(v.progress(), "pending 0/1");
         assert_eq!(v.tally(), "0 of 1 · rule default");
+        assert_eq!(v.blocker_for("alice"), Some(Blocker::OwnPlan));
         assert_eq!(
-            v.blocker_for("alice"),
-            Some("your own plan: another person must approve it")
+            Blocker::OwnPlan.text(),
+            "your own plan: another person must approve it"
         );
         assert_eq!(v.blocker_for("bob"), None);
 
@@ -178,10 +196,7 @@ mod tests {
         rec.state = State::Rejected;
         let v = ApprovalView::of(&rec);
         assert_eq!(v.line(), "denied by policy: nobody can approve it");
-        assert_eq!(
-            v.blocker_for("bob"),
-            Some("denied by policy: nobody can approve it")
-        );
+        assert_eq!(v.blocker_for("bob"), Some(Blocker::Denied));
         assert_eq!(v.progress(), "rejected");
         let mut ro = test_record();
         ro.plan.requires_approval = false;

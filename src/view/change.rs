@@ -41,11 +41,6 @@ impl<'a> ResourceView<'a> {
             note: (r.action == ChangeAction::Replace).then_some(REPLACED),
         }
     }
-
-    /// Destroys something (a deletion or a replacement): shown as alarming as a deletion.
-    pub fn destroys(&self) -> bool {
-        matches!(self.action, ChangeAction::Delete | ChangeAction::Replace)
-    }
 }
 
 /// How many resources each kind of change touches (a resource's count included).
@@ -72,9 +67,20 @@ impl ChangeCounts {
         c
     }
 
-    /// `+3 ~0 -1` (replacements are counted apart: see [`ChangeCounts::replaced`]).
+    /// `+3`, `~0`, `-1` with their change (replacements are counted apart: see
+    /// [`ChangeCounts::replaced`]).
+    pub fn parts(&self) -> [(ChangeAction, String); 3] {
+        [
+            (ChangeAction::Create, self.create),
+            (ChangeAction::Update, self.update),
+            (ChangeAction::Delete, self.destroy),
+        ]
+        .map(|(a, n)| (a, format!("{}{n}", symbol(a))))
+    }
+
+    /// `+3 ~0 -1`.
     pub fn tally(&self) -> String {
-        format!("+{} ~{} -{}", self.create, self.update, self.destroy)
+        self.parts().map(|(_, p)| p).join(" ")
     }
 
     /// `2 replaced`, or nothing when none is.
@@ -126,7 +132,6 @@ mod tests {
         ];
         let r = ResourceView::of(&resources[0]);
         assert_eq!((r.symbol, r.note), ("-/+", Some(REPLACED)));
-        assert!(r.destroys());
         assert_eq!(ResourceView::of(&resources[1]).note, None);
         let c = ChangeCounts::of(&resources);
         assert_eq!(c.tally(), "+1 ~0 -1");

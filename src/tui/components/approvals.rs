@@ -11,6 +11,8 @@ use crate::tui::app::App;
 use crate::tui::text::{Col, allocate, fit, pad};
 use crate::tui::theme::Meaning;
 use crate::tui::ui::{gate_meaning, pane_block, risk_meaning, styled, title_line};
+use crate::view::ApprovalView;
+use crate::view::approval::Blocker;
 
 /// "42s", "5m", "3h", "2d": ages in the fewest characters.
 pub fn age(secs: i64) -> String {
@@ -193,7 +195,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                     p.worst_gate().as_str().to_string(),
                     t.get(gate_meaning(p.worst_gate())),
                 ),
-                (state_label(rec), state_m),
+                (ApprovalView::of(rec).progress(), state_m),
                 (p.summary.clone(), text_m),
             ],
         ));
@@ -207,65 +209,31 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     {
         let y = inner.height - 2;
         let p = &rec.plan;
-        let why = if p.requester == me {
-            styled(
+        let approval = ApprovalView::of(rec);
+        let why = match approval.blocker_for(me) {
+            Some(b) => styled(
                 app,
-                Meaning::GateWarn,
-                "your own plan: another person must approve it · ".to_string(),
-            )
-        } else if p.denied() {
-            styled(
-                app,
-                Meaning::GateDeny,
-                "denied by policy: nobody can approve it · ".to_string(),
-            )
-        } else {
-            Span::raw("")
+                match b {
+                    Blocker::OwnPlan => Meaning::GateWarn,
+                    Blocker::Denied => Meaning::GateDeny,
+                },
+                format!("{} · ", b.text()),
+            ),
+            None => Span::raw(""),
         };
         let l1 = Line::from(vec![
             why,
             styled(app, Meaning::Muted, "hash "),
             styled(app, Meaning::Text, p.content_hash.clone()),
         ]);
-        let approvers = rec
-            .approvals
-            .iter()
-            .map(|a| a.user.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
         let l2 = Line::from(vec![
             styled(app, Meaning::Muted, "approvals "),
-            styled(
-                app,
-                Meaning::Text,
-                format!(
-                    "{} of {}{} · rule {} · ",
-                    rec.approvals.len(),
-                    rec.required_approvals,
-                    if approvers.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({approvers})")
-                    },
-                    if rec.approval_rule.is_empty() {
-                        "default"
-                    } else {
-                        &rec.approval_rule
-                    }
-                ),
-            ),
+            styled(app, Meaning::Text, format!("{} · ", approval.tally())),
             styled(app, Meaning::Muted, "request "),
             styled(app, Meaning::Text, p.request.clone()),
         ]);
         f.render_widget(clip(l1, inner.width), row(inner, y));
         f.render_widget(clip(l2, inner.width), row(inner, y + 1));
-    }
-}
-
-fn state_label(rec: &PlanRecord) -> String {
-    match rec.state {
-        State::Pending => format!("pending {}/{}", rec.approvals.len(), rec.required_approvals),
-        other => other.as_str().to_string(),
     }
 }
 

@@ -13,10 +13,8 @@ use crate::tui::components::approvals::{cells, row};
 use crate::tui::text::{Col, allocate, fit};
 use crate::tui::theme::Meaning;
 use crate::tui::ui::{centered, overlay_block, pane_block, styled, title_line};
-
-const HEADERS: [&str; 8] = [
-    "SEQ", "TIME", "USER", "EVENT", "STATUS", "AGENT", "PLAN", "MESSAGE",
-];
+use crate::view::AuditRowView;
+use crate::view::audit_row::COLUMNS;
 
 pub fn status_meaning(s: Status) -> Meaning {
     match s {
@@ -150,7 +148,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(
         Line::from(cells(
             &widths,
-            HEADERS
+            COLUMNS
                 .iter()
                 .map(|h| (h.to_string(), t.get(Meaning::Muted)))
                 .collect(),
@@ -178,25 +176,30 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         } else {
             r.timestamp.get(11..19).unwrap_or(&r.timestamp).to_string()
         };
+        let view = AuditRowView {
+            seq: r.seq,
+            time,
+            user: &r.user,
+            event: r.event,
+            status: r.status,
+            agent: r.agent.as_deref(),
+            plan_id: r.plan_id.as_deref(),
+            message: &r.message,
+        };
         let text = t.get(Meaning::Text);
+        let styles = [
+            t.get(Meaning::Muted),
+            text,
+            text,
+            text,
+            t.get(status_meaning(r.status)),
+            text,
+            t.get(Meaning::Title),
+            t.get(Meaning::Muted),
+        ];
         let mut line = Line::from(cells(
             &widths,
-            vec![
-                (r.seq.to_string(), t.get(Meaning::Muted)),
-                (time, text),
-                (r.user.to_string(), text),
-                (r.event.as_str().to_string(), text),
-                (
-                    r.status.as_str().to_string(),
-                    t.get(status_meaning(r.status)),
-                ),
-                (r.agent.as_deref().unwrap_or_default().to_string(), text),
-                (
-                    r.plan_id.as_deref().unwrap_or_default().to_string(),
-                    t.get(Meaning::Title),
-                ),
-                (r.message.to_string(), t.get(Meaning::Muted)),
-            ],
+            view.cells("").into_iter().zip(styles).collect(),
         ));
         if i == st.selected {
             line = line.patch_style(t.get(Meaning::Selection));

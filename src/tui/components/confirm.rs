@@ -9,40 +9,37 @@ use ratatui::widgets::{Paragraph, Wrap};
 use crate::tui::app::{App, Confirm, ConfirmKind};
 use crate::tui::theme::Meaning;
 use crate::tui::ui::{centered, gate_meaning, overlay_block, risk_meaning, styled};
+use crate::view::PlanView;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
-    let p = &c.plan.plan;
+    let v = PlanView::of(&c.plan);
     let title = match c.kind {
-        ConfirmKind::Approve => format!("Approve {}?", p.plan_id),
-        ConfirmKind::BreakGlass => format!("BREAK GLASS: approve {} alone?", p.plan_id),
-        ConfirmKind::Reject => format!("Reject {}?", p.plan_id),
-        ConfirmKind::Apply => format!("Apply {}?", p.plan_id),
+        ConfirmKind::Approve => format!("Approve {}?", v.id),
+        ConfirmKind::BreakGlass => format!("BREAK GLASS: approve {} alone?", v.id),
+        ConfirmKind::Reject => format!("Reject {}?", v.id),
+        ConfirmKind::Apply => format!("Apply {}?", v.id),
     };
     let r = centered(area, 76, 14);
     let inner = overlay_block(f, app, r, &title);
     let mut lines = vec![
-        Line::from(vec![styled(app, Meaning::Text, p.summary.clone())]),
+        Line::from(vec![styled(app, Meaning::Text, v.summary.to_string())]),
         Line::from(vec![
             styled(app, Meaning::Muted, "requested by "),
-            styled(app, Meaning::Text, p.requester.clone()),
+            styled(app, Meaning::Text, v.requester.to_string()),
             styled(app, Meaning::Muted, "  risk "),
             styled(
                 app,
-                risk_meaning(p.risk),
-                format!(" {} ", p.risk.as_str().to_uppercase()),
+                risk_meaning(v.risk),
+                format!(" {} ", v.risk.as_str().to_uppercase()),
             ),
             styled(app, Meaning::Muted, "  cost "),
-            styled(
-                app,
-                Meaning::Text,
-                format!("${:.2}/mo", p.cost.monthly_usd + 0.0),
-            ),
+            styled(app, Meaning::Text, v.cost.compact.clone()),
             styled(app, Meaning::Muted, "  gates "),
-            styled(app, gate_meaning(p.worst_gate()), p.worst_gate().as_str()),
+            styled(app, gate_meaning(v.worst_gate), v.worst_gate.as_str()),
         ]),
         Line::from(vec![
             styled(app, Meaning::Muted, "hash "),
-            styled(app, Meaning::Text, p.content_hash.clone()),
+            styled(app, Meaning::Text, v.hash.to_string()),
         ]),
         Line::default(),
     ];

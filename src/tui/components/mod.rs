@@ -13,3 +13,17 @@ pub mod diff_view;
 pub mod help;
 pub mod preview;
 pub mod status_bar;
+
+use crate::plan::ChangeAction;
+use crate::tui::theme::Meaning;
+
+/// The colour of a resource change, wherever the console lists one: a replacement destroys the
+/// resource first, so it is as alarming as a policy deny.
+pub fn change_meaning(action: ChangeAction) -> Meaning {
+    match action {
+        ChangeAction::Create => Meaning::DiffAdd,
+        ChangeAction::Update => Meaning::GateWarn,
+        ChangeAction::Delete => Meaning::DiffRemove,
+        ChangeAction::Replace => Meaning::GateDeny,
+    }
+}

@@ -11,8 +11,11 @@ use crate::intent::Intent;
 use crate::plan::{ChangeAction, DryRunStatus};
 use crate::tui::action::Pane;
 use crate::tui::app::App;
+use crate::tui::components::change_meaning;
 use crate::tui::theme::Meaning;
 use crate::tui::ui::{gate_meaning, pane_block, risk_meaning, styled, title_line};
+use crate::view::PlanView;
+use crate::view::approval::Need;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let block = pane_block(app, Pane::Preview, title_line(app, Pane::Preview, vec![]));
@@ -147,44 +150,48 @@ fn intent_lines(app: &App, i: &Intent, out: &mut Vec<Line<'static>>) {
 }
 
 fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
-    let p = &rec.plan;
-    let state_m = match rec.state {
+    let v = PlanView::of(rec);
+    let state_m = match v.state {
         State::Rejected | State::Failed | State::Expired | State::Cancelled => Meaning::Error,
         State::Approved | State::Succeeded | State::NotRequired => Meaning::Success,
         _ => Meaning::GateWarn,
     };
     out.push(Line::from(vec![
         styled(app, Meaning::Title, "Plan "),
-        styled(app, Meaning::Title, p.plan_id.clone()),
+        styled(app, Meaning::Title, v.id.to_string()),
         styled(app, Meaning::Muted, "  "),
         styled(
             app,
             state_m,
-            format!("[{}]", rec.state.as_str().to_uppercase()),
+            format!("[{}]", v.state.as_str().to_uppercase()),
         ),
     ]));
     out.push(kv(
         app,
         "summary",
-        vec![styled(app, Meaning::Text, p.summary.clone())],
+        vec![styled(app, Meaning::Text, v.summary.to_string())],
     ));
     out.push(kv(
         app,
         "hash",
-        vec![styled(app, Meaning::Text, p.content_hash.clone())],
+        vec![styled(app, Meaning::Text, v.hash.to_string())],
     ));
-    for (n, s) in p.steps.iter().enumerate() {
+    for s in &v.steps {
         out.push(kv(
             app,
-            if n == 0 { "steps" } else { "" },
+            if s.number == 1 { "steps" } else { "" },
             vec![
-                styled(app, Meaning::Text, format!("{}. {}", n + 1, s.description)),
+                styled(
+                    app,
+                    Meaning::Text,
+                    format!("{}. {}", s.number, s.description),
+                ),
                 styled(
                     app,
                     Meaning::Muted,
                     format!(
                         "  ({}{})",
-                        s.tool_line(),
+                        s.runs,
                         if s.mutates { " · changes things" } else { "" }
                     ),
                 ),
@@ -193,72 +200,43 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
     }
     // The detail (resources, dry runs) is built here but shown after the decision lines.
     let detail_at = out.len();
-    let count = |a: ChangeAction| -> u32 {
-        p.resources
-            .iter()
-            .filter(|r| r.action == a)
-            .map(|r| r.count)
-            .sum()
-    };
-    out.push(kv(
-        app,
-        "resources",
-        vec![
-            styled(
-                app,
-                Meaning::DiffAdd,
-                format!("+{}", count(ChangeAction::Create)),
-            ),
-            styled(app, Meaning::Muted, " "),
-            styled(
-                app,
-                Meaning::GateWarn,
-                format!("~{}", count(ChangeAction::Update)),
-            ),
-            styled(app, Meaning::Muted, " "),
-            styled(
-                app,
-                Meaning::DiffRemove,
-                format!("-{}", count(ChangeAction::Delete)),
-            ),
-            styled(
-                app,
-                Meaning::GateDeny,
-                match count(ChangeAction::Replace) {
-                    0 => String::new(),
-                    n => format!("  {n} replaced"),
-                },
-            ),
-        ],
-    ));
-    for r in &p.resources {
-        let (sign, m) = match r.action {
-            ChangeAction::Create => ("+", Meaning::DiffAdd),
-            ChangeAction::Update => ("~", Meaning::GateWarn),
-            ChangeAction::Delete => ("-", Meaning::DiffRemove),
-            // A replacement destroys the resource first: as red as a deletion.
-            ChangeAction::Replace => ("-/+", Meaning::GateDeny),
-        };
+    let mut tally = Vec::new();
+    for (action, part) in v.changes.parts() {
+        if !tally.is_empty() {
+            tally.push(styled(app, Meaning::Muted, " "));
+        }
+        tally.push(styled(app, change_meaning(action), part));
+    }
+    if let Some(replaced) = v.changes.replaced() {
+        tally.push(styled(
+            app,
+            change_meaning(ChangeAction::Replace),
+            format!("  {replaced}"),
+        ));
+    }
+    out.push(kv(app, "resources", tally));
+    for r in &v.resources {
+        let m = change_meaning(r.action);
         let mut line = vec![
-            styled(app, m, format!("{sign} ")),
+            styled(app, m, format!("{} ", r.symbol)),
             styled(
                 app,
                 if r.action == ChangeAction::Replace {
-                    Meaning::GateDeny
+                    m
                 } else {
                     Meaning::Text
                 },
-                r.address.clone(),
+                r.address.to_string(),
             ),
             styled(app, Meaning::Muted, format!(" ×{}", r.count)),
         ];
-        if r.action == ChangeAction::Replace {
-            line.push(styled(app, Meaning::GateDeny, "  REPLACED"));
+        if let Some(note) = r.note {
+            line.push(styled(app, m, format!("  {note}")));
         }
         out.push(kv(app, "", line));
     }
     // What terraform plan / ansible --check found, and what an approval binds to.
-    for d in &p.dry_runs {
+    for d in v.dry_runs {
         let m = match d.status {
             DryRunStatus::Planned | DryRunStatus::Checked => Meaning::Success,
             DryRunStatus::SyntaxChecked | DryRunStatus::Unavailable => Meaning::GateWarn,
@@ -306,14 +284,14 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
     let decision_at = out.len();
     let mut risk = vec![styled(
         app,
-        risk_meaning(p.risk),
-        format!(" {} ", p.risk.as_str().to_uppercase()),
+        risk_meaning(v.risk),
+        format!(" {} ", v.risk.as_str().to_uppercase()),
     )];
-    if !p.risk_reasons.is_empty() {
+    if !v.risk_reasons.is_empty() {
         risk.push(styled(
             app,
             Meaning::Muted,
-            format!("  {}", p.risk_reasons.join("; ")),
+            format!("  {}", v.risk_reasons.join("; ")),
         ));
     }
     out.push(kv(app, "risk", risk));
@@ -321,18 +299,19 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
         app,
         "cost",
         vec![
-            styled(app, Meaning::Text, p.cost.headline()),
+            styled(app, Meaning::Text, v.cost.headline.clone()),
             styled(
                 app,
                 Meaning::Muted,
-                p.cost
-                    .basis()
+                v.cost
+                    .basis
+                    .as_ref()
                     .map(|b| format!("  ({b})"))
                     .unwrap_or_default(),
             ),
         ],
     ));
-    for (n, g) in p.gates.iter().enumerate() {
+    for (n, g) in v.gates.iter().enumerate() {
         out.push(kv(
             app,
             if n == 0 { "gates" } else { "" },
@@ -347,43 +326,16 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
             ],
         ));
     }
-    let approval = if p.denied() {
-        styled(
-            app,
-            Meaning::GateDeny,
-            "denied by policy: nobody can approve it",
-        )
-    } else if !p.requires_approval {
-        styled(app, Meaning::Success, "not needed (read-only)")
-    } else {
-        let roles = rec
-            .approver_roles
-            .iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join("/");
-        styled(
-            app,
-            Meaning::GateWarn,
-            format!(
-                "{} of {} needed ({}{}) · rule {} · not by {}",
-                rec.approvals.len(),
-                rec.required_approvals,
-                if roles.is_empty() { "approver" } else { &roles },
-                rec.approver_group
-                    .as_deref()
-                    .map(|g| format!(", group {g}"))
-                    .unwrap_or_default(),
-                if rec.approval_rule.is_empty() {
-                    "default"
-                } else {
-                    &rec.approval_rule
-                },
-                p.requester
-            ),
-        )
+    let approval_m = match v.approval.need {
+        Need::Denied => Meaning::GateDeny,
+        Need::NotNeeded => Meaning::Success,
+        Need::Needed => Meaning::GateWarn,
     };
-    out.push(kv(app, "approval", vec![approval]));
+    out.push(kv(
+        app,
+        "approval",
+        vec![styled(app, approval_m, v.approval.line())],
+    ));
     // What an approver decides on (risk, cost, gates, approval) comes right after the steps,
     // before the long resource list and dry-run notes, so it is visible on an 80x24 screen.
     let decision_len = out.len() - decision_at;
