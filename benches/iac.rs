@@ -104,11 +104,11 @@ fn main() {
         playbook: Some(playbook.clone()),
         inventory: None,
     };
-    d.submit(&sub, &|_| {}).unwrap();
+    d.requests().submit(&sub, &|_| {}).unwrap();
     let mut lat = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let rec = d.submit(&sub, &|_| {}).unwrap();
+        let rec = d.requests().submit(&sub, &|_| {}).unwrap();
         lat.push(t.elapsed());
         assert_eq!(rec.plan.dry_runs.len(), 2);
     }
@@ -125,7 +125,7 @@ fn main() {
     let mut lat = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        d.submit(&tf_only, &|_| {}).unwrap();
+        d.requests().submit(&tf_only, &|_| {}).unwrap();
         lat.push(t.elapsed());
     }
     stats("  terraform part alone (submit without the playbook)", lat);
@@ -143,7 +143,7 @@ fn main() {
     let mut lat = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        d_nocheck.submit(&pb_only, &|_| {}).unwrap();
+        d_nocheck.requests().submit(&pb_only, &|_| {}).unwrap();
         lat.push(t.elapsed());
     }
     stats("  ansible part alone (--syntax-check only)", lat);
@@ -153,6 +153,7 @@ fn main() {
     for _ in 0..runs {
         let t = Instant::now();
         let rec = d
+            .requests()
             .ask("Create 2 EC2 instances with nginx in eu-west-1", &|_| {})
             .unwrap();
         lat.push(t.elapsed());
@@ -170,7 +171,8 @@ fn main() {
     let mut lat = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        d.request_with("add user benchuser on the dev servers", &opts, &|_| {})
+        d.requests()
+            .request_with("add user benchuser on the dev servers", &opts, &|_| {})
             .unwrap();
         lat.push(t.elapsed());
     }

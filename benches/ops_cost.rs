@@ -133,20 +133,22 @@ impl Bench {
         };
         let alice = b
             .deck("alice")
+            .admin()
             .add_user("alice", vec![Role::Admin], vec![], None)
             .unwrap();
         b.secrets.insert("alice".into(), alice.secret);
         let code = b.code("alice");
         let bob = b
             .deck("alice")
+            .admin()
             .add_user("bob", vec![Role::Approver], vec![], Some(&code))
             .unwrap();
         b.secrets.insert("bob".into(), bob.secret);
         let d = b.deck("alice");
-        let mut t = d.tenant.clone();
+        let mut t = d.tenant().clone();
         t.policy.ssm_allowed_commands = vec!["uptime".into()];
         let code = b.code("alice");
-        d.set_tenant_settings(t, Some(&code)).unwrap();
+        d.admin().set_tenant_settings(t, Some(&code)).unwrap();
         b
     }
 }
@@ -255,17 +257,18 @@ fn main() {
                 "restart: approve" => {
                     let code = b.code("bob");
                     b.deck("bob")
+                        .approvals()
                         .approve(&plan_id, None, Some(&code), None)
                         .expect("approve");
                 }
                 "restart: apply" => {
                     let (_tx, rx) = tokio::sync::watch::channel(false);
                     let report = rt
-                        .block_on(b.deck("alice").apply(&plan_id, &|_| {}, rx))
+                        .block_on(b.deck("alice").runs().apply(&plan_id, &|_| {}, rx))
                         .expect("apply");
                     assert!(report.success, "{report:?}");
                 }
-                _ => match b.deck("alice").request(text, &|_| {}) {
+                _ => match b.deck("alice").requests().request(text, &|_| {}) {
                     Ok(Answer::Plan(rec)) => {
                         assert!(!rec.plan.denied(), "{text}: denied: {:?}", rec.plan.gates);
                         if what.starts_with("restart") {

@@ -102,12 +102,12 @@ fn main() {
         "create 1 t3.micro instance in Oregon tagged Team=web",
     ];
     for a in asks {
-        deck.ask(a, &|_| {}).unwrap();
+        deck.requests().ask(a, &|_| {}).unwrap();
     }
     let mut lat = Vec::new();
     for i in 0..500 {
         let t = Instant::now();
-        deck.ask(asks[i % asks.len()], &|_| {}).unwrap();
+        deck.requests().ask(asks[i % asks.len()], &|_| {}).unwrap();
         lat.push(t.elapsed());
     }
     lat.sort();
@@ -120,20 +120,24 @@ fn main() {
 
     // 2b. policy evaluation per plan, whole starter set loaded, on a realistic plan.
     let rec = deck
+        .requests()
         .ask(
             "Create 3 t3.medium instances in ap-south-1 with ALB",
             &|_| {},
         )
         .unwrap();
     let tf: Vec<(String, String)> = deck
+        .approvals()
         .artifacts(&rec.plan)
         .unwrap()
         .into_iter()
         .map(|(a, b)| (a.name, String::from_utf8(b).unwrap()))
         .collect();
-    let policies =
-        opsdeck::policy::PolicySet::load(&[], &serde_json::to_value(&deck.tenant.policy).unwrap())
-            .unwrap();
+    let policies = opsdeck::policy::PolicySet::load(
+        &[],
+        &serde_json::to_value(&deck.tenant().policy).unwrap(),
+    )
+    .unwrap();
     let committed = opsdeck::policy::Committed {
         monthly_usd: 0.0,
         source: "bench".into(),
@@ -142,7 +146,7 @@ fn main() {
         opsdeck::policy::evaluate(&opsdeck::policy::Context {
             plan: &rec.plan,
             terraform: &tf,
-            tenant: &deck.tenant,
+            tenant: deck.tenant(),
             requester_roles: &[],
             now: jiff::Timestamp::now(),
             committed: &committed,
@@ -171,7 +175,7 @@ fn main() {
         plan: &rec.plan,
         terraform: &tf,
         requester_roles: &[],
-        config: &deck.tenant.policy,
+        config: &deck.tenant().policy,
         now: jiff::Timestamp::now(),
     };
     let t = Instant::now();

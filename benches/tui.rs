@@ -159,8 +159,9 @@ fn in_process(rt: &tokio::runtime::Runtime) {
 
     // Realistic content.
     let olga = deck(home.path(), "olga");
-    let rec = olga.ask(REQUEST, &|_| {}).expect("ask");
+    let rec = olga.requests().ask(REQUEST, &|_| {}).expect("ask");
     let files: Vec<(String, String)> = olga
+        .approvals()
         .artifacts(&rec.plan)
         .expect("artifacts")
         .into_iter()
@@ -462,7 +463,7 @@ fn real_binary() {
                 }
             })
             .collect();
-        d.store
+        d.raw_store()
             .append_audit("default", &events, &signer)
             .expect("append");
     }

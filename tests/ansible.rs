@@ -53,7 +53,7 @@ fn render(home: &Home, task: &Task, text: &str, env: Option<&str>) -> (String, S
         text,
         intent: &i,
         tenant: &tenant,
-        store: deck.store.as_ref(),
+        store: deck.raw_store(),
         aws: &opsdeck::aws::AwsAccess::new(None, None),
     };
     let r = config::render_task(task, &req, env).unwrap();
@@ -321,6 +321,7 @@ fn check_mode_of_the_users_playbook_previews_and_changes_nothing() {
     let user = format!("odk{}", std::process::id() % 100000);
     let answer = t
         .deck("olga")
+        .requests()
         .request_with(
             &format!("add user {user} with sudo on the staging servers"),
             &RequestOptions {
@@ -348,6 +349,7 @@ fn check_mode_of_the_users_playbook_previews_and_changes_nothing() {
     // The approval covers exactly the given inventory.
     let inv = home
         .deck("olga")
+        .approvals()
         .artifacts(p)
         .unwrap()
         .into_iter()
@@ -462,6 +464,7 @@ fn real_run_after_approval_writes_files_and_reports_each_host() {
     let inventory = local_inventory(dir.path());
     let olga = t.deck("olga");
     let rec = olga
+        .requests()
         .submit(
             &Submission {
                 playbook: Some(playbook.clone()),
@@ -480,7 +483,7 @@ fn real_run_after_approval_writes_files_and_reports_each_host() {
     assert!(!marker.exists());
     // Not before approval, and not by the requester.
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    assert!(rt().block_on(olga.apply(&id, &quiet, rx)).is_err());
+    assert!(rt().block_on(olga.runs().apply(&id, &quiet, rx)).is_err());
     t.approve("bob", &id).unwrap();
 
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -491,7 +494,7 @@ fn real_run_after_approval_writes_files_and_reports_each_host() {
         }
     };
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let report = rt().block_on(olga.apply(&id, &sink, rx)).unwrap();
+    let report = rt().block_on(olga.runs().apply(&id, &sink, rx)).unwrap();
     assert!(report.success, "{report:?}");
     assert_eq!(
         std::fs::read_to_string(&marker).unwrap(),
@@ -503,7 +506,7 @@ fn real_run_after_approval_writes_files_and_reports_each_host() {
     let streamed = lines.lock().unwrap().join("\n");
     assert!(streamed.contains("TASK [write the marker]"), "{streamed}");
     assert!(streamed.contains("PLAY RECAP"), "{streamed}");
-    let events = olga.audit(&Default::default()).unwrap();
+    let events = olga.trail().audit(&Default::default()).unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.event.event.as_str(), "completed");
     let log = std::fs::read_to_string(
@@ -518,6 +521,7 @@ fn real_run_after_approval_writes_files_and_reports_each_host() {
 
     // The same playbook again: the check run now says nothing would change.
     let again = olga
+        .requests()
         .submit(
             &Submission {
                 playbook: Some(playbook),
@@ -550,6 +554,7 @@ fn a_failing_host_stops_the_run_and_is_reported() {
     );
     let olga = t.deck("olga");
     let rec = olga
+        .requests()
         .submit(
             &Submission {
                 playbook: Some(playbook),
@@ -576,7 +581,7 @@ fn a_failing_host_stops_the_run_and_is_reported() {
     t.approve("bob", &rec.plan.plan_id).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let report = rt()
-        .block_on(olga.apply(&rec.plan.plan_id, &quiet, rx))
+        .block_on(olga.runs().apply(&rec.plan.plan_id, &quiet, rx))
         .unwrap();
     assert!(!report.success);
     assert_eq!(report.state, State::Failed);
@@ -604,6 +609,7 @@ fn cancelling_a_run_interrupts_ansible_and_is_recorded() {
     );
     let olga = t.deck("olga");
     let id = olga
+        .requests()
         .submit(
             &Submission {
                 playbook: Some(playbook),
@@ -625,14 +631,14 @@ fn cancelling_a_run_interrupts_ansible_and_is_recorded() {
         }
     };
     let started = std::time::Instant::now();
-    let report = rt().block_on(olga.apply(&id, &sink, rx)).unwrap();
+    let report = rt().block_on(olga.runs().apply(&id, &sink, rx)).unwrap();
     assert!(report.cancelled, "{report:?}");
     assert_eq!(report.state, State::Cancelled);
     assert!(
         started.elapsed().as_secs() < 60,
         "cancel did not stop ansible"
     );
-    let events = olga.audit(&Default::default()).unwrap();
+    let events = olga.trail().audit(&Default::default()).unwrap();
     assert_eq!(events.last().unwrap().event.event.as_str(), "cancelled");
 }
 
@@ -647,7 +653,7 @@ fn requests_route_to_the_config_agent_and_pick_their_playbook() {
         inventory: Some(local_inventory(dir.path())),
     };
     let olga = t.deck("olga");
-    let plan = |text: &str| match olga.request_with(text, &inv, &quiet) {
+    let plan = |text: &str| match olga.requests().request_with(text, &inv, &quiet) {
         Ok(Answer::Plan(rec)) => rec,
         other => panic!("{text}: {other:?}"),
     };
@@ -683,10 +689,16 @@ fn requests_route_to_the_config_agent_and_pick_their_playbook() {
     }
     let patch = plan("patch the staging web servers and reboot if needed");
     assert_eq!(patch.plan.risk.as_str(), "high");
-    let text = String::from_utf8(olga.artifacts(&patch.plan).unwrap()[0].1.clone()).unwrap();
+    let text = String::from_utf8(
+        olga.approvals().artifacts(&patch.plan).unwrap()[0]
+            .1
+            .clone(),
+    )
+    .unwrap();
     assert!(text.contains("ansible.builtin.reboot"), "{text}");
     // TLS in production needs a certificate; with paths it uses them.
     let err = olga
+        .requests()
         .request_with("install nginx with tls on env=prod", &inv, &quiet)
         .unwrap_err()
         .to_string();
@@ -694,10 +706,12 @@ fn requests_route_to_the_config_agent_and_pick_their_playbook() {
     let rec = plan(
         "install nginx with tls using certificate /etc/pki/tls/certs/web.crt and key /etc/pki/tls/private/web.key on env=prod",
     );
-    let text = String::from_utf8(olga.artifacts(&rec.plan).unwrap()[0].1.clone()).unwrap();
+    let text =
+        String::from_utf8(olga.approvals().artifacts(&rec.plan).unwrap()[0].1.clone()).unwrap();
     assert!(text.contains("/etc/pki/tls/certs/web.crt"), "{text}");
     // --inventory belongs to configuration requests only.
     let err = olga
+        .requests()
         .request_with("create 2 t3.micro instances", &inv, &quiet)
         .unwrap_err()
         .to_string();
@@ -707,6 +721,7 @@ fn requests_route_to_the_config_agent_and_pick_their_playbook() {
     );
     // A request with no hosts at all says how to name them.
     let err = olga
+        .requests()
         .request("install htop", &quiet)
         .unwrap_err()
         .to_string();
@@ -829,8 +844,8 @@ fn hosts_are_found_by_tag_and_environment_in_ec2() {
     })
     .unwrap();
     let inventory_of = |text: &str| -> String {
-        let rec = deck.ask(text, &quiet).unwrap();
-        let files = deck.artifacts(&rec.plan).unwrap();
+        let rec = deck.requests().ask(text, &quiet).unwrap();
+        let files = deck.approvals().artifacts(&rec.plan).unwrap();
         String::from_utf8(
             files
                 .iter()
@@ -861,6 +876,7 @@ fn hosts_are_found_by_tag_and_environment_in_ec2() {
     }
     assert!(!inv.contains(&prod), "{inv}");
     let err = deck
+        .requests()
         .ask(
             "install nginx on instances tagged Env=nowhere in us-east-1",
             &quiet,

@@ -39,14 +39,21 @@ fn refused(r: opsdeck::Result<impl std::fmt::Debug>) -> String {
 fn requester_never_approves_and_others_approve_once() {
     let home = Home::new();
     let t = team(&home);
-    let rec = t.deck("olga").ask(SPEC, &quiet).unwrap();
+    let rec = t.deck("olga").requests().ask(SPEC, &quiet).unwrap();
     assert_eq!(rec.state, State::Pending);
     let id = rec.plan.plan_id.clone();
-    let alice_asks = t.deck("alice").ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let alice_asks = t
+        .deck("alice")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     assert!(refused(t.approve("alice", &alice_asks)).contains("cannot approve"));
     let code = t.code("bob");
     let rec = t
         .deck("bob")
+        .approvals()
         .approve(&id, Some("looks right".into()), Some(&code), None)
         .unwrap();
     assert_eq!(rec.state, State::Approved);
@@ -59,7 +66,7 @@ fn requester_never_approves_and_others_approve_once() {
 fn artifact_changed_before_approval_cannot_be_approved() {
     let home = Home::new();
     let t = team(&home);
-    let rec = t.deck("alice").ask(SPEC, &quiet).unwrap();
+    let rec = t.deck("alice").requests().ask(SPEC, &quiet).unwrap();
     let art = &rec.plan.artifacts[0];
     let path = home
         .path()
@@ -77,7 +84,7 @@ fn artifact_changed_before_approval_cannot_be_approved() {
 fn plan_changed_after_approval_is_refused_at_apply() {
     let home = Home::new();
     let t = team(&home);
-    let rec = t.deck("alice").ask(SPEC, &quiet).unwrap();
+    let rec = t.deck("alice").requests().ask(SPEC, &quiet).unwrap();
     let id = rec.plan.plan_id.clone();
     t.approve("bob", &id).unwrap();
     // Point the plan at different content, as someone editing the store would.
@@ -88,7 +95,7 @@ fn plan_changed_after_approval_is_refused_at_apply() {
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let other = t
         .deck("alice")
-        .store
+        .raw_store()
         .put_artifact("default", b"resource \"aws_iam_user\" \"x\" {}\n")
         .unwrap();
     v["plan"]["artifacts"][0]["sha256"] = serde_json::json!(other);
@@ -96,7 +103,7 @@ fn plan_changed_after_approval_is_refused_at_apply() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let err = rt.block_on(t.deck("alice").apply(&id, &quiet, rx));
+    let err = rt.block_on(t.deck("alice").runs().apply(&id, &quiet, rx));
     let msg = refused(err);
     assert!(msg.contains("no longer matches what was approved"), "{msg}");
 }
@@ -109,6 +116,7 @@ fn forged_approval_in_plan_file_is_not_enough() {
     let dir = common::terraform_data_dir("");
     let rec = t
         .deck("alice")
+        .requests()
         .submit_terraform(dir.path(), "forged", &quiet)
         .unwrap();
     let id = rec.plan.plan_id.clone();
@@ -124,7 +132,7 @@ fn forged_approval_in_plan_file_is_not_enough() {
     std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let msg = refused(rt.block_on(home.deck("alice").apply(&id, &quiet, rx)));
+    let msg = refused(rt.block_on(home.deck("alice").runs().apply(&id, &quiet, rx)));
     assert!(
         msg.contains("no matching approval in the audit trail"),
         "{msg}"
@@ -136,17 +144,20 @@ fn pending_plans_and_approvals_expire() {
     let home = Home::new();
     let t = team(&home);
     let alice = t.deck("alice");
-    let id = alice.ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let id = alice.requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
     t.clock.advance_secs(8 * 24 * 3600);
     assert!(refused(t.approve("bob", &id)).contains("expired"));
-    assert_eq!(t.deck("bob").plan(&id).unwrap().state, State::Expired);
+    assert_eq!(
+        t.deck("bob").approvals().plan(&id).unwrap().state,
+        State::Expired
+    );
 
-    let id = alice.ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let id = alice.requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
     t.approve("bob", &id).unwrap();
     t.clock.advance_secs(25 * 3600);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let msg = refused(rt.block_on(t.deck("alice").apply(&id, &quiet, rx)));
+    let msg = refused(rt.block_on(t.deck("alice").runs().apply(&id, &quiet, rx)));
     assert!(
         msg.contains("approval of plan") && msg.contains("expired"),
         "{msg}"
@@ -162,10 +173,11 @@ fn policy_denied_plans_cannot_be_approved_by_anyone() {
     settings.budget.per_plan_usd = 50.0;
     let code = t.code("alice");
     t.deck("alice")
+        .admin()
         .set_tenant_settings(settings, Some(&code))
         .unwrap();
     let alice = t.deck("alice");
-    let rec = alice.ask(SPEC, &quiet).unwrap();
+    let rec = alice.requests().ask(SPEC, &quiet).unwrap();
     assert_eq!(rec.state, State::Rejected);
     let rules: Vec<&str> = rec
         .plan
@@ -177,6 +189,7 @@ fn policy_denied_plans_cannot_be_approved_by_anyone() {
     assert_eq!(rules, ["budget.per_plan", "regions.allowed"]);
     assert!(refused(t.approve("bob", &rec.plan.plan_id)).contains("rejected"));
     let within = alice
+        .requests()
         .ask("create 1 t3.micro instance in Ireland", &quiet)
         .unwrap();
     assert_eq!(within.state, State::Pending);
@@ -186,7 +199,13 @@ fn policy_denied_plans_cannot_be_approved_by_anyone() {
 fn approvals_race_has_one_winner() {
     let home = Home::new();
     let t = team(&home);
-    let id = t.deck("alice").ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let id = t
+        .deck("alice")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     let codes: Vec<(&str, String)> = ["bob", "carol", "dave", "erin"]
         .into_iter()
         .map(|u| (u, t.code(u)))
@@ -197,12 +216,16 @@ fn approvals_race_has_one_winner() {
             .map(|(u, code)| {
                 let deck = t.deck(u);
                 let id = id.clone();
-                s.spawn(move || deck.approve(&id, None, Some(code), None).is_ok())
+                s.spawn(move || {
+                    deck.approvals()
+                        .approve(&id, None, Some(code), None)
+                        .is_ok()
+                })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(results.iter().filter(|ok| **ok).count(), 1);
-    let rec = t.deck("alice").plan(&id).unwrap();
+    let rec = t.deck("alice").approvals().plan(&id).unwrap();
     assert_eq!(rec.approvals.len(), 1);
 }

@@ -8,11 +8,12 @@ fn seeded(n: usize) -> Home {
     let home = Home::new();
     let deck = home.deck("alice");
     for i in 0..n {
-        deck.ask(
-            &format!("create {} t3.micro instances in Ohio", i + 1),
-            &quiet,
-        )
-        .unwrap();
+        deck.requests()
+            .ask(
+                &format!("create {} t3.micro instances in Ohio", i + 1),
+                &quiet,
+            )
+            .unwrap();
     }
     home
 }
@@ -30,7 +31,7 @@ fn write(home: &Home, lines: &[String]) {
 }
 
 fn verify(home: &Home) -> opsdeck::audit::VerifyReport {
-    home.deck("auditor").verify(false).unwrap()
+    home.deck("auditor").trail().verify(false).unwrap()
 }
 
 #[test]
@@ -126,11 +127,12 @@ fn rehashed_chain_without_the_key_fails_on_signatures() {
 #[test]
 fn moving_events_between_tenants_breaks_them() {
     let home = seeded(1);
-    home.deck("alice").add_tenant("other").unwrap();
+    home.deck("alice").admin().add_tenant("other").unwrap();
     let src = std::fs::read(home.audit_file("default")).unwrap();
     std::fs::write(home.audit_file("other"), src).unwrap();
     let r = home
         .deck_with("auditor", Some("other"), None)
+        .trail()
         .verify(false)
         .unwrap();
     assert!(!r.ok);
@@ -158,10 +160,10 @@ fn full_mode_checks_every_signature() {
     );
     write(&home, &l);
     let deck = home.deck("auditor");
-    let quick = deck.verify(false).unwrap();
+    let quick = deck.trail().verify(false).unwrap();
     assert!(quick.ok);
     assert!(quick.signatures_checked < quick.records);
-    let full = deck.verify(true).unwrap();
+    let full = deck.trail().verify(true).unwrap();
     assert_eq!(full.signatures_checked, 10);
     let b = full.first_break.expect("break");
     assert_eq!(b.seq, Some(2));

@@ -284,15 +284,18 @@ fn request_approve_apply_and_audit_across_two_machines() {
     let bob_machine = b.home();
     let t = Team::new(&alice_machine, None, &[("alice", ADMIN), ("bob", APPROVER)]);
     let alice = t.deck("alice");
-    assert_eq!(alice.store.backend(), "aws");
+    assert_eq!(alice.raw_store().backend(), "aws");
     let dir = terraform_data_dir("");
-    let rec = alice.submit_terraform(dir.path(), "hello", &quiet).unwrap();
+    let rec = alice
+        .requests()
+        .submit_terraform(dir.path(), "hello", &quiet)
+        .unwrap();
     let id = rec.plan.plan_id.clone();
     assert_eq!(rec.state, State::Pending);
 
     // Bob, on his own machine, sees the same queue and approves.
     let bob = deck_on(&bob_machine, &t, "bob");
-    let pending = bob.plans(Some(State::Pending)).unwrap();
+    let pending = bob.approvals().plans(Some(State::Pending)).unwrap();
     assert_eq!(
         pending
             .iter()
@@ -301,16 +304,19 @@ fn request_approve_apply_and_audit_across_two_machines() {
         [id.as_str()]
     );
     let code = t.code("bob");
-    let approved = bob.approve(&id, None, Some(&code), None).unwrap();
+    let approved = bob
+        .approvals()
+        .approve(&id, None, Some(&code), None)
+        .unwrap();
     assert_eq!(approved.state, State::Approved);
-    assert_eq!(alice.plan(&id).unwrap().state, State::Approved);
+    assert_eq!(alice.approvals().plan(&id).unwrap().state, State::Approved);
 
     let Some(_) = terraform() else {
         eprintln!("SKIP apply part of request_approve_apply_and_audit_across_two_machines");
         return;
     };
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let report = rt().block_on(alice.apply(&id, &quiet, rx)).unwrap();
+    let report = rt().block_on(alice.runs().apply(&id, &quiet, rx)).unwrap();
     assert!(report.success, "{report:?}");
     let log_uri = report.log_uri.clone().unwrap();
     assert!(
@@ -319,9 +325,10 @@ fn request_approve_apply_and_audit_across_two_machines() {
     );
 
     // Bob's machine verifies the whole trail, signed by two machines' keys.
-    let v = bob.verify(true).unwrap();
+    let v = bob.trail().verify(true).unwrap();
     assert!(v.ok, "{v:?}");
     let kinds: Vec<&str> = bob
+        .trail()
         .audit(&Default::default())
         .unwrap()
         .iter()
@@ -341,7 +348,7 @@ fn request_approve_apply_and_audit_across_two_machines() {
             "completed"
         ]
     );
-    let stacks = bob.stacks().unwrap();
+    let stacks = bob.runs().stacks().unwrap();
     assert_eq!(stacks[0].last_applied_plan, id);
 
     // What the backend holds: the log in the locked bucket, the Terraform state, the cost row.
@@ -402,14 +409,22 @@ fn request_approve_apply_and_audit_across_two_machines() {
     });
 
     // Bob destroys it from his machine: the state comes from the backend, not his disk.
-    let did = bob.ask("destroy stack hello", &quiet).unwrap().plan.plan_id;
+    let did = bob
+        .requests()
+        .ask("destroy stack hello", &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     let code = t.code("alice");
-    alice.approve(&did, None, Some(&code), None).unwrap();
+    alice
+        .approvals()
+        .approve(&did, None, Some(&code), None)
+        .unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let r = rt().block_on(bob.apply(&did, &quiet, rx)).unwrap();
+    let r = rt().block_on(bob.runs().apply(&did, &quiet, rx)).unwrap();
     assert!(r.success, "{r:?}");
     assert_eq!(
-        alice.stacks().unwrap()[0].status,
+        alice.runs().stacks().unwrap()[0].status,
         opsdeck::store::StackStatus::Destroyed
     );
 }
@@ -562,17 +577,24 @@ fn racing_approvers_on_separate_machines_count_once() {
         ],
     );
     // Two approvals for every plan.
-    let mut settings = t.deck("alice").tenant.clone();
+    let mut settings = t.deck("alice").tenant().clone();
     settings.approvals.rules.clear();
     settings.approvals.default_approvers = 2;
     let code = t.code("alice");
     t.deck("alice")
+        .admin()
         .set_tenant_settings(settings, Some(&code))
         .unwrap();
     let approvers = ["bob", "carol", "dave", "erin"];
     let machines: Vec<Home> = approvers.iter().map(|_| b.home()).collect();
     for _round in 0..3 {
-        let id = t.deck("olga").ask(SPEC, &quiet).unwrap().plan.plan_id;
+        let id = t
+            .deck("olga")
+            .requests()
+            .ask(SPEC, &quiet)
+            .unwrap()
+            .plan
+            .plan_id;
         t.clock.advance_secs(30);
         let gate = Barrier::new(approvers.len());
         let winners: Vec<&str> = std::thread::scope(|s| {
@@ -585,7 +607,7 @@ fn racing_approvers_on_separate_machines_count_once() {
                     let (id, gate) = (id.clone(), &gate);
                     s.spawn(move || {
                         gate.wait();
-                        match deck.approve(&id, None, Some(&code), None) {
+                        match deck.approvals().approve(&id, None, Some(&code), None) {
                             Ok(_) => Some(*user),
                             Err(Error::Refused(m)) => {
                                 assert!(m.contains("already approved"), "{m}");
@@ -605,7 +627,7 @@ fn racing_approvers_on_separate_machines_count_once() {
         for (user, machine) in approvers.iter().zip(&machines) {
             deck_on(machine, &t, user).sync_backend().unwrap();
         }
-        let rec = t.deck("olga").plan(&id).unwrap();
+        let rec = t.deck("olga").approvals().plan(&id).unwrap();
         assert_eq!(rec.state, State::Approved);
         let mut recorded: Vec<&str> = rec.approvals.iter().map(|a| a.user.as_str()).collect();
         recorded.sort();
@@ -614,6 +636,7 @@ fn racing_approvers_on_separate_machines_count_once() {
         assert_eq!(recorded, expected);
         let mut audited: Vec<String> = t
             .deck("olga")
+            .trail()
             .audit(&opsdeck::audit::AuditFilter {
                 event: Some("approved".into()),
                 subject: Some(id.clone()),
@@ -647,7 +670,13 @@ fn approve_racing_reject_has_one_outcome() {
     let (bob_machine, carol_machine) = (b.home(), b.home());
     let mut approve_won = 0;
     for _round in 0..4 {
-        let id = t.deck("olga").ask(SPEC, &quiet).unwrap().plan.plan_id;
+        let id = t
+            .deck("olga")
+            .requests()
+            .ask(SPEC, &quiet)
+            .unwrap()
+            .plan
+            .plan_id;
         t.clock.advance_secs(30);
         let bob = deck_on(&bob_machine, &t, "bob");
         let carol = deck_on(&carol_machine, &t, "carol");
@@ -656,22 +685,23 @@ fn approve_racing_reject_has_one_outcome() {
         let (approved, rejected) = std::thread::scope(|s| {
             let a = s.spawn(|| {
                 gate.wait();
-                bob.approve(&id, None, Some(&bc), None)
+                bob.approvals().approve(&id, None, Some(&bc), None)
             });
             let r = s.spawn(|| {
                 gate.wait();
-                carol.reject(&id, "not now", Some(&cc))
+                carol.approvals().reject(&id, "not now", Some(&cc))
             });
             (a.join().unwrap(), r.join().unwrap())
         });
         // Rejecting an approved plan is allowed, approving a rejected one is not: either order
         // ends rejected, and the record says exactly what happened.
         rejected.unwrap();
-        let rec = t.deck("olga").plan(&id).unwrap();
+        let rec = t.deck("olga").approvals().plan(&id).unwrap();
         assert_eq!(rec.state, State::Rejected);
         assert_eq!(rec.rejection.as_ref().unwrap().user, "carol");
         let approvals_audited = t
             .deck("olga")
+            .trail()
             .audit(&opsdeck::audit::AuditFilter {
                 event: Some("approved".into()),
                 subject: Some(id.clone()),
@@ -711,6 +741,7 @@ fn two_operators_applying_one_plan_run_it_once() {
     let dir = terraform_data_dir("");
     let id = t
         .deck("alice")
+        .requests()
         .submit_terraform(dir.path(), "once", &quiet)
         .unwrap()
         .plan
@@ -727,7 +758,7 @@ fn two_operators_applying_one_plan_run_it_once() {
                 s.spawn(move || {
                     gate.wait();
                     let (_tx, rx) = tokio::sync::watch::channel(false);
-                    rt().block_on(d.apply(&id, &quiet, rx))
+                    rt().block_on(d.runs().apply(&id, &quiet, rx))
                 })
             })
             .collect();
@@ -743,6 +774,7 @@ fn two_operators_applying_one_plan_run_it_once() {
     );
     let executing = t
         .deck("alice")
+        .trail()
         .audit(&opsdeck::audit::AuditFilter {
             event: Some("executing".into()),
             subject: Some(id),
@@ -768,12 +800,12 @@ fn backend_outage_mid_run_queues_then_flushes_in_order() {
         &[("alice", ADMIN), ("bob", APPROVER), ("olga", OPERATOR)],
     );
     let alice = t.deck("alice");
-    let plan = alice.ask(SPEC, &quiet).unwrap();
+    let plan = alice.requests().ask(SPEC, &quiet).unwrap();
     let id = plan.plan.plan_id.clone();
     // What alice's machine has read: this is what it can show while the backend is away.
-    assert_eq!(alice.plans(None).unwrap().len(), 1);
-    let trail_before = alice.audit(&Default::default()).unwrap().len();
-    alice.artifacts(&plan.plan).unwrap();
+    assert_eq!(alice.approvals().plans(None).unwrap().len(), 1);
+    let trail_before = alice.trail().audit(&Default::default()).unwrap().len();
+    alice.approvals().artifacts(&plan.plan).unwrap();
 
     // Four operators' machines append continuously.
     let stop = AtomicBool::new(false);
@@ -815,24 +847,24 @@ fn backend_outage_mid_run_queues_then_flushes_in_order() {
         let offline = t.deck("alice");
         let h = writers[0].1.health();
         assert!(!h.reachable && h.queued > 0, "{h:?}");
-        assert_eq!(offline.plans(None).unwrap().len(), 1);
-        assert_eq!(offline.plan(&id).unwrap().plan.plan_id, id);
+        assert_eq!(offline.approvals().plans(None).unwrap().len(), 1);
+        assert_eq!(offline.approvals().plan(&id).unwrap().plan.plan_id, id);
         assert_eq!(
-            offline.audit(&Default::default()).unwrap().len(),
+            offline.trail().audit(&Default::default()).unwrap().len(),
             trail_before
         );
         assert_eq!(
-            offline.artifacts(&plan.plan).unwrap().len(),
+            offline.approvals().artifacts(&plan.plan).unwrap().len(),
             plan.plan.artifacts.len()
         );
-        match offline.ask(SPEC, &quiet) {
+        match offline.requests().ask(SPEC, &quiet) {
             Err(Error::Unavailable(m)) => assert!(m.contains("read-only"), "{m}"),
             other => panic!("a new plan while offline: {other:?}"),
         }
         // Alice tries to approve her own plan: refused, and that refusal is audited (queued).
         let code = t.code("alice");
         assert!(matches!(
-            offline.approve(&id, None, Some(&code), None),
+            offline.approvals().approve(&id, None, Some(&code), None),
             Err(Error::Refused(_)) | Err(Error::Unavailable(_))
         ));
         // The console says so in its status bar.
@@ -948,8 +980,8 @@ fn tenant_a_cannot_reach_tenant_b_by_any_command() {
     b.init();
     let home = b.home();
     let boot = home.deck("root");
-    boot.add_tenant("a").unwrap();
-    boot.add_tenant("b").unwrap();
+    boot.admin().add_tenant("a").unwrap();
+    boot.admin().add_tenant("b").unwrap();
     let ta = Team::new(&home, Some("a"), &[("alice", ADMIN), ("ann", OPERATOR)]);
     let tb = Team::new(&home, Some("b"), &[("bob", ADMIN), ("ben", OPERATOR)]);
     let config = |name: &str, account: &str| opsdeck::tenant::AwsConfiguration {
@@ -975,10 +1007,10 @@ fn tenant_a_cannot_reach_tenant_b_by_any_command() {
     tb.deck("bob")
         .add_config(config("prod-b", "222222222222"), Some(&code))
         .unwrap();
-    let plan_a = ta.deck("ann").ask(SPEC, &quiet).unwrap();
-    let plan_b = tb.deck("ben").ask(SPEC, &quiet).unwrap();
+    let plan_a = ta.deck("ann").requests().ask(SPEC, &quiet).unwrap();
+    let plan_b = tb.deck("ben").requests().ask(SPEC, &quiet).unwrap();
     let b_id = plan_b.plan.plan_id.clone();
-    let b_event = tb.deck("ben").audit(&Default::default()).unwrap()[0]
+    let b_event = tb.deck("ben").trail().audit(&Default::default()).unwrap()[0]
         .event
         .event_id
         .clone();
@@ -1036,7 +1068,7 @@ fn tenant_a_cannot_reach_tenant_b_by_any_command() {
     let a_deck = ta.deck("alice");
     assert!(
         matches!(
-            a_deck.store.get_artifact("a", &b_sha),
+            a_deck.raw_store().get_artifact("a", &b_sha),
             Err(Error::NotFound { .. })
         ) || plan_a.plan.artifacts.iter().any(|x| x.sha256 == b_sha)
     );
@@ -1220,9 +1252,15 @@ fn migrate_a_local_store_with_its_chain_verified_before_and_after() {
     // History made on the embedded store.
     let home = Home::new();
     let t = Team::new(&home, None, &[("alice", ADMIN), ("bob", APPROVER)]);
-    let id = t.deck("alice").ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let id = t
+        .deck("alice")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     t.approve("bob", &id).unwrap();
-    let local = t.deck("alice").verify(true).unwrap();
+    let local = t.deck("alice").trail().verify(true).unwrap();
     assert!(local.ok);
     b.attach(&home);
     let migrate = || {
@@ -1253,11 +1291,11 @@ fn migrate_a_local_store_with_its_chain_verified_before_and_after() {
         let clock: Arc<dyn opsdeck::time::Clock> = t.clock.clone();
         elsewhere.deck_with("bob", None, Some(clock))
     };
-    let shared = bob.verify(true).unwrap();
+    let shared = bob.trail().verify(true).unwrap();
     assert!(shared.ok, "{shared:?}");
     assert_eq!(shared.head, local.head);
-    assert_eq!(bob.plan(&id).unwrap().state, State::Approved);
-    assert_eq!(bob.users().unwrap().len(), 2);
+    assert_eq!(bob.approvals().plan(&id).unwrap().state, State::Approved);
+    assert_eq!(bob.admin().users().unwrap().len(), 2);
 
     // Again: nothing to copy.
     let out = migrate();
@@ -1283,14 +1321,23 @@ fn ids_never_collide_and_a_replayed_event_is_stored_once() {
     };
     let home = b.home();
     let alice = home.deck("alice");
-    let rec = alice.ask(SPEC, &quiet).unwrap();
+    let rec = alice.requests().ask(SPEC, &quiet).unwrap();
     // Creating a plan under an id that exists fails; the stored plan is untouched.
     let mut forged = rec.clone();
     forged.plan.summary = "something else".into();
-    let err = alice.store.create_plan(&forged).unwrap_err().to_string();
+    let err = alice
+        .raw_store()
+        .create_plan(&forged)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("already exists"), "{err}");
     assert_eq!(
-        alice.plan(&rec.plan.plan_id).unwrap().plan.summary,
+        alice
+            .approvals()
+            .plan(&rec.plan.plan_id)
+            .unwrap()
+            .plan
+            .summary,
         rec.plan.summary
     );
 

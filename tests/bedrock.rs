@@ -141,11 +141,11 @@ fn set_creds() {
 fn deck_with_model(home: &Home, stub: &Stub, timeout_ms: u64) -> Deck {
     set_creds();
     let deck = home.deck("alice");
-    let mut t = deck.tenant.clone();
+    let mut t = deck.tenant().clone();
     t.llm.model_id = MODEL.into();
     t.llm.region = "us-east-1".into();
     t.llm.timeout_ms = timeout_ms;
-    deck.store.put_tenant(&t).unwrap();
+    deck.raw_store().put_tenant(&t).unwrap();
     Deck::open(OpenOptions {
         home: Some(home.path().to_path_buf()),
         user: Some("alice".into()),
@@ -173,7 +173,7 @@ fn model_reading_is_used_when_valid_and_agreeing() {
         "params": {"count": 3, "instance_type": "t3.medium", "region": "ap-south-1", "load_balancer": "alb", "service": "EC2"}}),
         ),
     );
-    let i = deck.classify(SPEC).unwrap();
+    let i = deck.requests().classify(SPEC).unwrap();
     assert_eq!(
         i.source.as_deref(),
         Some("bedrock:anthropic.claude-test-v1")
@@ -211,7 +211,7 @@ fn disagreement_on_a_mutating_action_needs_confirmation() {
         "params": {"action": "terminate"}}),
         ),
     );
-    let i = deck.classify(SPEC).unwrap();
+    let i = deck.requests().classify(SPEC).unwrap();
     assert_eq!(i.agent, AgentKind::Infra);
     assert_eq!(i.source.as_deref(), Some("parser"));
     assert!(i.low_confidence);
@@ -223,7 +223,7 @@ fn disagreement_on_a_mutating_action_needs_confirmation() {
         i.notes
     );
     // The plan carries the doubt to the approver as a warning gate.
-    let rec = deck.ask(SPEC, &quiet).unwrap();
+    let rec = deck.requests().ask(SPEC, &quiet).unwrap();
     assert!(rec.plan.gates.iter().any(|g| g.rule == "intent.confidence"));
 }
 
@@ -253,7 +253,7 @@ fn timeouts_throttling_and_bad_output_fall_back_to_the_parser() {
     for (mode, expect) in cases {
         set(&stub, mode);
         let started = std::time::Instant::now();
-        let i = deck.classify(SPEC).unwrap();
+        let i = deck.requests().classify(SPEC).unwrap();
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "{expect}: no fallback in time"
@@ -277,6 +277,7 @@ fn prompts_never_carry_secrets() {
     set(&stub, Mode::Garbage);
     // A request holding a credential is refused before the model sees any of it.
     let err = deck
+        .requests()
         .classify(
             "rotate the secret db-pass, the current password=hunter2 and key AKIAIOSFODNN7EXAMPLE",
         )
@@ -286,7 +287,7 @@ fn prompts_never_carry_secrets() {
         "{err}"
     );
     assert!(stub.bodies.lock().unwrap().is_empty());
-    let _ = deck.classify("rotate the secret db-pass");
+    let _ = deck.requests().classify("rotate the secret db-pass");
     let bodies = stub.bodies.lock().unwrap().join("\n");
     assert!(bodies.contains("rotate the secret db-pass"), "{bodies}");
 }
@@ -301,7 +302,7 @@ fn without_a_model_it_is_exactly_the_offline_parser() {
         "What is my daily EC2 spend in ap-south-1?",
     ] {
         assert_eq!(
-            deck.classify(text).unwrap(),
+            deck.requests().classify(text).unwrap(),
             opsdeck::intent::parse(text).unwrap()
         );
     }
@@ -311,18 +312,26 @@ fn without_a_model_it_is_exactly_the_offline_parser() {
 fn follow_ups_refine_the_previous_request() {
     let home = Home::new();
     let deck = home.deck("alice");
-    deck.ask(SPEC, &quiet).unwrap();
-    let again = deck.ask("now do the same in eu-west-1", &quiet).unwrap();
+    deck.requests().ask(SPEC, &quiet).unwrap();
+    let again = deck
+        .requests()
+        .ask("now do the same in eu-west-1", &quiet)
+        .unwrap();
     assert_eq!(again.plan.intent.agent, AgentKind::Infra);
     assert_eq!(again.plan.intent.param_str("region"), Some("eu-west-1"));
     assert_eq!(again.plan.intent.param_u64("count"), Some(3));
     assert_eq!(again.plan.intent.param_str("load_balancer"), Some("alb"));
     assert!(again.plan.summary.contains("eu-west-1"));
-    let fewer = deck.classify("only the first two").unwrap();
+    let fewer = deck.requests().classify("only the first two").unwrap();
     assert_eq!(fewer.param_u64("count"), Some(2));
     assert_eq!(fewer.param_str("region"), Some("eu-west-1"));
     // Another user's history is theirs: bob has no previous request to refine.
-    assert!(home.deck("bob").classify("only the first two").is_err());
+    assert!(
+        home.deck("bob")
+            .requests()
+            .classify("only the first two")
+            .is_err()
+    );
 }
 
 #[test]
@@ -331,9 +340,9 @@ fn follow_ups_give_the_model_the_previous_intent() {
     let stub = start_stub();
     let deck = deck_with_model(&home, &stub, 2000);
     set(&stub, Mode::Garbage);
-    deck.ask(SPEC, &quiet).unwrap();
+    deck.requests().ask(SPEC, &quiet).unwrap();
     stub.bodies.lock().unwrap().clear();
-    let _ = deck.classify("now do the same in eu-west-1");
+    let _ = deck.requests().classify("now do the same in eu-west-1");
     let body = stub.bodies.lock().unwrap().join("\n");
     assert!(
         body.contains("previous request was understood as"),
@@ -373,7 +382,7 @@ fn corpus_through_the_model_path() {
     set(&stub, Mode::Table(Arc::new(table)));
     let (mut agent, mut exact, mut model_used, mut flagged) = (0, 0, 0, 0);
     for c in &cases {
-        let i = deck.classify(&c.text).unwrap();
+        let i = deck.requests().classify(&c.text).unwrap();
         agent += usize::from(i.agent == c.agent);
         let scored: std::collections::BTreeMap<String, Value> = i
             .params
@@ -431,7 +440,7 @@ fn the_model_is_held_to_the_same_ranges() {
         "params": {"count": 500, "instance_type": "t3.medium", "region": "ap-south-1", "load_balancer": "alb"}}),
         ),
     );
-    let i = deck.classify(SPEC).unwrap();
+    let i = deck.requests().classify(SPEC).unwrap();
     assert_eq!(i.source.as_deref(), Some("parser"));
     assert_eq!(i.params, parser.params);
     let note = i.notes.last().unwrap();
@@ -448,6 +457,7 @@ fn the_model_is_held_to_the_same_ranges() {
         ),
     );
     let i = deck
+        .requests()
         .classify("show error logs from lambda checkout for the last day")
         .unwrap();
     assert_eq!(i.source.as_deref(), Some("parser"));
@@ -455,6 +465,7 @@ fn the_model_is_held_to_the_same_ranges() {
     // What the user stated out of range is refused before the model is asked.
     stub.bodies.lock().unwrap().clear();
     let e = deck
+        .requests()
         .classify("create a billion t3.micro instances")
         .unwrap_err();
     assert!(
@@ -471,7 +482,7 @@ fn the_model_is_held_to_the_same_ranges() {
         "params": {"count": 0}}),
         ),
     );
-    let e = deck.classify("zorp the blargs").unwrap_err();
+    let e = deck.requests().classify("zorp the blargs").unwrap_err();
     assert!(e.to_string().starts_with("count 0 is out of range"), "{e}");
 }
 
@@ -479,31 +490,37 @@ fn the_model_is_held_to_the_same_ranges() {
 fn follow_ups_are_held_to_the_same_ranges() {
     let home = Home::new();
     let deck = home.deck("alice");
-    deck.ask(SPEC, &quiet).unwrap();
-    let e = deck.classify("now do the same in us-east-99").unwrap_err();
+    deck.requests().ask(SPEC, &quiet).unwrap();
+    let e = deck
+        .requests()
+        .classify("now do the same in us-east-99")
+        .unwrap_err();
     assert!(
         e.to_string()
             .starts_with("us-east-99 is not an AWS region opsdeck knows"),
         "{e}"
     );
-    let e = deck.classify("now with 99999999999 instances").unwrap_err();
+    let e = deck
+        .requests()
+        .classify("now with 99999999999 instances")
+        .unwrap_err();
     assert!(
         e.to_string()
             .starts_with("count 99999999999 is out of range"),
         "{e}"
     );
-    assert_eq!(deck.plans(None).unwrap().len(), 1);
+    assert_eq!(deck.approvals().plans(None).unwrap().len(), 1);
 }
 
 /// A deck whose tenant has a model configured, reached at `endpoint`.
 fn deck_with_model_at(home: &Home, endpoint: &str) -> Deck {
     set_creds();
     let deck = home.deck("alice");
-    let mut t = deck.tenant.clone();
+    let mut t = deck.tenant().clone();
     t.llm.model_id = MODEL.into();
     t.llm.region = "us-east-1".into();
     t.llm.timeout_ms = 2000;
-    deck.store.put_tenant(&t).unwrap();
+    deck.raw_store().put_tenant(&t).unwrap();
     Deck::open(OpenOptions {
         home: Some(home.path().to_path_buf()),
         user: Some("alice".into()),

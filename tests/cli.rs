@@ -433,6 +433,7 @@ fn explain_takes_one_word_starting_p_as_a_plan_and_anything_else_as_a_request() 
     let home = Home::new();
     let deck = home.deck("alice");
     let rec = deck
+        .requests()
         .ask(
             "Create 3 t3.medium instances in ap-south-1 with ALB",
             &common::quiet,
@@ -441,12 +442,13 @@ fn explain_takes_one_word_starting_p_as_a_plan_and_anything_else_as_a_request() 
     let id = rec.plan.plan_id.clone();
     // The plan, by its id and by a unique prefix: its stored reading.
     for what in [id.as_str(), &id[..6]] {
-        let (intent, v) = deck.explain(what).unwrap();
+        let (intent, v) = deck.requests().explain(what).unwrap();
         assert_eq!(intent, rec.plan.intent, "{what}");
         assert_eq!(v["action"], "create");
     }
     // Several words are a request, even when the first looks like a plan id.
     let (intent, _) = deck
+        .requests()
         .explain("p-ops restart the staging web servers")
         .unwrap();
     assert_eq!(intent.action, "restart");
@@ -466,14 +468,16 @@ fn the_audit_is_narrowed_the_same_way_from_the_cli_and_the_console() {
     use opsdeck::audit::query::{AuditQuery, FilterFields};
     let home = Home::new();
     let deck = home.deck("alice");
-    deck.ask(
-        "Create 3 t3.medium instances in ap-south-1 with ALB",
-        &common::quiet,
-    )
-    .unwrap();
-    deck.ask("create 1 t3.micro instance in eu-west-1", &common::quiet)
+    deck.requests()
+        .ask(
+            "Create 3 t3.medium instances in ap-south-1 with ALB",
+            &common::quiet,
+        )
         .unwrap();
-    let records = deck.audit(&Default::default()).unwrap();
+    deck.requests()
+        .ask("create 1 t3.micro instance in eu-west-1", &common::quiet)
+        .unwrap();
+    let records = deck.trail().audit(&Default::default()).unwrap();
     let cli = FilterFields {
         user: Some("ALICE".into()),
         event: Some("queued".into()),

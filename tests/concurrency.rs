@@ -39,7 +39,7 @@ fn concurrent_processes_keep_one_valid_chain() {
             s.spawn(move || {
                 let deck = home.deck(&format!("thread{t}"));
                 for _ in 0..per {
-                    deck.ask("create an s3 bucket", &quiet).unwrap();
+                    deck.requests().ask("create an s3 bucket", &quiet).unwrap();
                 }
             });
         }
@@ -48,12 +48,12 @@ fn concurrent_processes_keep_one_valid_chain() {
         c.join().unwrap();
     }
     let deck = home.deck("auditor");
-    let report = deck.verify(false).unwrap();
+    let report = deck.trail().verify(false).unwrap();
     assert!(report.ok, "{report:?}");
     let plans = (procs + 2) * per;
     assert_eq!(report.records, plans * 5);
-    assert_eq!(deck.plans(None).unwrap().len(), plans);
-    let records = deck.audit(&Default::default()).unwrap();
+    assert_eq!(deck.approvals().plans(None).unwrap().len(), plans);
+    let records = deck.trail().audit(&Default::default()).unwrap();
     let mut ids: Vec<&str> = records.iter().map(|r| r.event.event_id.as_str()).collect();
     ids.sort();
     ids.dedup();
@@ -64,7 +64,9 @@ fn concurrent_processes_keep_one_valid_chain() {
 fn torn_write_from_a_crash_is_repaired_and_nothing_acknowledged_is_lost() {
     let home = Home::new();
     let deck = home.deck("alice");
-    deck.ask("create 2 t3.micro instances", &quiet).unwrap();
+    deck.requests()
+        .ask("create 2 t3.micro instances", &quiet)
+        .unwrap();
     let path = home.audit_file("default");
     let before = std::fs::read_to_string(&path).unwrap();
     // What a kill -9 in the middle of write(2) leaves: a record without its end.
@@ -72,11 +74,13 @@ fn torn_write_from_a_crash_is_repaired_and_nothing_acknowledged_is_lost() {
     torn.push_str("{\"seq\":6,\"prev\":\"abc\",\"hash\":\"de");
     std::fs::write(&path, &torn).unwrap();
     // Readers ignore the torn tail; the next append repairs it and continues the chain.
-    assert_eq!(deck.audit(&Default::default()).unwrap().len(), 5);
-    deck.ask("create 1 t3.micro instance", &quiet).unwrap();
+    assert_eq!(deck.trail().audit(&Default::default()).unwrap().len(), 5);
+    deck.requests()
+        .ask("create 1 t3.micro instance", &quiet)
+        .unwrap();
     let after = std::fs::read_to_string(&path).unwrap();
     assert!(after.starts_with(&before));
-    let report = deck.verify(false).unwrap();
+    let report = deck.trail().verify(false).unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!(report.records, 10);
 }
@@ -104,8 +108,10 @@ fn killed_writer_leaves_a_valid_chain() {
     let _ = child.kill();
     let _ = child.wait();
     let deck = home.deck("alice");
-    deck.ask("create 1 t3.micro instance", &quiet).unwrap();
-    let report = deck.verify(false).unwrap();
+    deck.requests()
+        .ask("create 1 t3.micro instance", &quiet)
+        .unwrap();
+    let report = deck.trail().verify(false).unwrap();
     assert!(report.ok, "{report:?}");
     assert!(report.records >= 5);
 }
@@ -139,5 +145,5 @@ fn first_use_by_many_processes_at_once_agrees_on_one_signing_key() {
         .filter(|e| e.path().extension().is_some_and(|x| x == "pub"))
         .count();
     assert_eq!(keys, 1);
-    assert!(home.deck("auditor").verify(true).unwrap().ok);
+    assert!(home.deck("auditor").trail().verify(true).unwrap().ok);
 }

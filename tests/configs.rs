@@ -65,6 +65,7 @@ fn admins_manage_configurations_and_each_user_selects_one() {
     );
     // The trail records the change, never the external id.
     let changed = alice
+        .trail()
         .audit(&opsdeck::audit::AuditFilter {
             event: Some("settings_changed".into()),
             ..Default::default()

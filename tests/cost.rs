@@ -31,7 +31,7 @@ fn deck(home: &Home, moto: &Moto) -> Deck {
 }
 
 fn report(home: &Home, moto: &Moto, text: &str) -> ReportRecord {
-    match deck(home, moto).request(text, &|_| {}) {
+    match deck(home, moto).requests().request(text, &|_| {}) {
         Ok(Answer::Report(r)) => *r,
         other => panic!("{text}: expected a report, got {other:?}"),
     }
@@ -126,6 +126,7 @@ fn spec_daily_ec2_spend_as_table_and_series() {
     // Stored and audited like every answer.
     let d = deck(&home, &moto);
     let answered = d
+        .trail()
         .audit(&AuditFilter {
             event: Some("answered".into()),
             ..AuditFilter::default()
@@ -134,7 +135,7 @@ fn spec_daily_ec2_spend_as_table_and_series() {
     assert_eq!(answered.len(), 1);
     assert_eq!(answered[0].event.agent_type.as_deref(), Some("cost"));
     let stored = d
-        .store
+        .raw_store()
         .get_artifact("default", &r.artifacts[0].sha256)
         .unwrap();
     assert!(String::from_utf8_lossy(&stored).contains("52.3"));
@@ -211,14 +212,17 @@ fn bad_cost_questions_say_what_to_ask() {
     let home = Home::new();
     let d = deck(&home, &moto);
     let e = d
+        .requests()
         .request("show hourly EC2 spend for the last 30 days", &|_| {})
         .unwrap_err();
     assert!(e.to_string().contains("hourly data for 14 days"), "{e}");
     let e = d
+        .requests()
         .request("how much would a NAT gateway in Sydney cost", &|_| {})
         .unwrap_err();
     assert!(e.to_string().contains("say what to price"), "{e}");
     let e = d
+        .requests()
         .request("how much would 3 x9.large instances cost", &|_| {})
         .unwrap_err();
     assert!(
@@ -358,6 +362,7 @@ fn budgets_with_their_alerts() {
     );
     // Creating budgets is not something this agent does; it says so and what works.
     let e = deck(&home, &moto)
+        .requests()
         .request("create a budget of $5,000 for the dev account", &|_| {})
         .unwrap_err();
     assert!(e.to_string().contains("not available yet"), "{e}");
@@ -553,6 +558,7 @@ fn estimates_before_anything_exists() {
         r.report.summary
     );
     let e = deck(&home, &moto)
+        .requests()
         .request(
             "how much would 20000 t3.medium in ap-south-1 cost?",
             &|_| {},
@@ -566,6 +572,7 @@ fn estimates_before_anything_exists() {
     // A queued plan's estimate, by its id.
     let d = deck(&home, &moto);
     let rec = d
+        .requests()
         .ask("Create 2 t3.small instances in eu-west-1", &|_| {})
         .unwrap();
     let r = report(
@@ -578,6 +585,6 @@ fn estimates_before_anything_exists() {
         rec.plan.cost.monthly_usd
     );
     assert!(r.report.summary.contains(&rec.plan.plan_id));
-    let audit = d.audit(&AuditFilter::default()).unwrap();
+    let audit = d.trail().audit(&AuditFilter::default()).unwrap();
     assert!(audit.iter().any(|e| e.event.event == EventKind::Answered));
 }

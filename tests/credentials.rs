@@ -155,8 +155,8 @@ fn ordinary_requests_are_not_refused() {
             panic!("{text:?} was taken for a credential: {r}");
         }
         assert_eq!(opsdeck::redact::redact(text), *text);
-        deck.refuse_credentials(text).unwrap();
-        if let Err(e) = deck.classify(text) {
+        deck.requests().refuse_credentials(text).unwrap();
+        if let Err(e) = deck.requests().classify(text) {
             assert!(!matches!(e, Error::Refused(_)), "{text}: {e}");
         }
     }
@@ -168,17 +168,21 @@ fn deck_refuses_before_storing_anything() {
     let deck = home.deck("alice");
     let cases = cases();
     for case in &cases {
-        let err = deck.request(&case.request, &quiet).unwrap_err();
+        let err = deck.requests().request(&case.request, &quiet).unwrap_err();
         assert!(matches!(err, Error::Refused(_)), "{}: {err}", case.request);
         assert_refusal(case, &err.to_string());
-        let err = deck.classify(&case.request).unwrap_err();
+        let err = deck.requests().classify(&case.request).unwrap_err();
         assert!(matches!(err, Error::Refused(_)), "{}: {err}", case.request);
         assert_refusal(case, &err.to_string());
         assert_eq!(leaks(home.path(), case), Vec::<String>::new());
     }
-    assert!(deck.plans(None).unwrap().is_empty(), "no plan was made");
+    assert!(
+        deck.approvals().plans(None).unwrap().is_empty(),
+        "no plan was made"
+    );
     // Each refusal is in the trail, with only what was found, masked.
     let failed = deck
+        .trail()
         .audit(&AuditFilter {
             status: Some("failed".into()),
             ..AuditFilter::default()
@@ -194,7 +198,7 @@ fn deck_refuses_before_storing_anything() {
         );
         assert!(record.event.intent.is_none() && record.event.artifacts.is_empty());
     }
-    assert!(deck.verify(true).unwrap().ok);
+    assert!(deck.trail().verify(true).unwrap().ok);
 }
 
 #[test]

@@ -31,10 +31,13 @@ fn team(home: &Home) -> Team<'_> {
 }
 
 fn settings(t: &Team<'_>, f: impl FnOnce(&mut Tenant)) {
-    let mut s = t.deck("alice").tenant.clone();
+    let mut s = t.deck("alice").tenant().clone();
     f(&mut s);
     let code = t.code("alice");
-    t.deck("alice").set_tenant_settings(s, Some(&code)).unwrap();
+    t.deck("alice")
+        .admin()
+        .set_tenant_settings(s, Some(&code))
+        .unwrap();
 }
 
 fn denied_rules(rec: &opsdeck::approval::PlanRecord) -> Vec<String> {
@@ -57,6 +60,7 @@ fn submit(t: &Team<'_>, user: &str, stack: &str, tf: &str) -> opsdeck::approval:
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("main.tf"), tf).unwrap();
     t.deck(user)
+        .requests()
         .submit_terraform(dir.path(), stack, &quiet)
         .unwrap()
 }
@@ -85,6 +89,7 @@ fn generated_plans_meet_the_starter_set_and_violations_are_named() {
     // Compliant: every starter rule passes on what the infra agent generates.
     let ok = t
         .deck("olga")
+        .requests()
         .ask(
             "Create 3 t3.medium instances in ap-south-1 with ALB",
             &quiet,
@@ -100,6 +105,7 @@ fn generated_plans_meet_the_starter_set_and_violations_are_named() {
     });
     let rec = t
         .deck("olga")
+        .requests()
         .ask("create 2 t3.small instances in prod in Mumbai", &quiet)
         .unwrap();
     let mut rules = denied_rules(&rec);
@@ -111,6 +117,7 @@ fn generated_plans_meet_the_starter_set_and_violations_are_named() {
     assert_eq!(rec.state, State::Rejected);
     let fine = t
         .deck("olga")
+        .requests()
         .ask(
             "create 2 m5.large instances in prod in Ireland tagged CostCenter=42",
             &quiet,
@@ -172,28 +179,33 @@ deny contains {"rule": "custom.no_large", "reason": sprintf("%s is too large for
     assert!(
         refused(
             t.deck("olga")
+                .admin()
                 .put_policy("custom.rego", custom, Some(&t.code("olga")))
         )
         .contains("admin")
     );
     let code = t.code("alice");
     t.deck("alice")
+        .admin()
         .put_policy("custom.rego", custom, Some(&code))
         .unwrap();
     // A broken policy is refused before it is stored.
     let code = t.code("alice");
     assert!(
         t.deck("alice")
+            .admin()
             .put_policy("broken.rego", "package x\nallow if {", Some(&code))
             .is_err()
     );
     let rec = t
         .deck("olga")
+        .requests()
         .ask("create 2 m5.large instances", &quiet)
         .unwrap();
     assert!(denied_rules(&rec).contains(&"custom.no_large".to_string()));
     assert!(
         t.deck("olga")
+            .admin()
             .policy_files()
             .iter()
             .any(|f| f == "tenant/custom.rego")
@@ -205,6 +217,7 @@ deny contains {"rule": "custom.no_large", "reason": sprintf("%s is too large for
     });
     let rec = t
         .deck("olga")
+        .requests()
         .ask("create 1 t3.micro instance", &quiet)
         .unwrap();
     let tags = rec
@@ -227,6 +240,7 @@ fn budget_hard_stop_denies_with_the_figures() {
     });
     let rec = t
         .deck("olga")
+        .requests()
         .ask(
             "Create 3 t3.medium instances in ap-south-1 with ALB",
             &quiet,
@@ -246,11 +260,12 @@ fn budget_hard_stop_denies_with_the_figures() {
     );
     // Nobody can approve it, not even by breaking glass.
     let code = t.code("bob");
-    let msg =
-        refused(
-            t.deck("bob")
-                .approve(&rec.plan.plan_id, None, Some(&code), Some("outage".into())),
-        );
+    let msg = refused(t.deck("bob").approvals().approve(
+        &rec.plan.plan_id,
+        None,
+        Some(&code),
+        Some("outage".into()),
+    ));
     assert!(msg.contains("rejected") || msg.contains("denied"), "{msg}");
 }
 
@@ -260,10 +275,10 @@ fn prod_destroy_needs_two_approvers_with_the_role() {
     let t = team(&home);
     let deck = t.deck("alice");
     let sha = deck
-        .store
+        .raw_store()
         .put_artifact("default", b"resource \"terraform_data\" \"x\" {}\n")
         .unwrap();
-    deck.store
+    deck.raw_store()
         .put_stack(&StackRecord {
             name: "payments".into(),
             tenant: "default".into(),
@@ -281,6 +296,7 @@ fn prod_destroy_needs_two_approvers_with_the_role() {
         .unwrap();
     let rec = t
         .deck("olga")
+        .requests()
         .ask("tear down the production stack payments", &quiet)
         .unwrap();
     assert_eq!(rec.plan.action, "destroy");
@@ -295,11 +311,12 @@ fn prod_destroy_needs_two_approvers_with_the_role() {
     assert_eq!(one.state, State::Pending);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    assert!(refused(rt.block_on(t.deck("olga").apply(&id, &quiet, rx))).contains("1 of 2"));
+    assert!(refused(rt.block_on(t.deck("olga").runs().apply(&id, &quiet, rx))).contains("1 of 2"));
     let two = t.approve("carol", &id).unwrap();
     assert_eq!(two.state, State::Approved);
     let denied = t
         .deck("alice")
+        .trail()
         .audit(&opsdeck::audit::AuditFilter {
             event: Some("access_denied".into()),
             ..Default::default()
@@ -328,10 +345,12 @@ fn approver_groups_are_enforced() {
     });
     let code = t.code("alice");
     t.deck("alice")
+        .admin()
         .add_user("sam", vec![Role::Approver], vec!["sre".into()], Some(&code))
         .unwrap();
     let sam = t
         .deck("alice")
+        .admin()
         .users()
         .unwrap()
         .into_iter()
@@ -339,6 +358,7 @@ fn approver_groups_are_enforced() {
         .unwrap();
     let id = t
         .deck("olga")
+        .requests()
         .ask("create 1 t3.micro instance", &quiet)
         .unwrap()
         .plan
@@ -346,7 +366,10 @@ fn approver_groups_are_enforced() {
     assert!(refused(t.approve("bob", &id)).contains("group sre"));
     t.clock.advance_secs(30);
     let code = opsdeck::tenant::mfa::code_at(&sam.totp_secret, t.clock.unix() as u64).unwrap();
-    t.deck("sam").approve(&id, None, Some(&code), None).unwrap();
+    t.deck("sam")
+        .approvals()
+        .approve(&id, None, Some(&code), None)
+        .unwrap();
 }
 
 #[test]
@@ -355,27 +378,40 @@ fn totp_accepted_once_wrong_and_replayed_refused() {
     let t = team(&home);
     let id = t
         .deck("olga")
+        .requests()
         .ask("create 1 t3.micro instance", &quiet)
         .unwrap()
         .plan
         .plan_id;
     let bob = t.deck("bob");
-    assert!(refused(bob.approve(&id, None, None, None)).contains("--totp"));
-    assert!(refused(bob.approve(&id, None, Some("123456"), None)).contains("wrong or expired"));
+    assert!(refused(bob.approvals().approve(&id, None, None, None)).contains("--totp"));
+    assert!(
+        refused(bob.approvals().approve(&id, None, Some("123456"), None))
+            .contains("wrong or expired")
+    );
     let code = t.code("bob");
     let id2 = t
         .deck("olga")
+        .requests()
         .ask("create 1 t3.micro instance", &quiet)
         .unwrap()
         .plan
         .plan_id;
-    bob.approve(&id, None, Some(&code), None).unwrap();
-    assert!(refused(bob.approve(&id2, None, Some(&code), None)).contains("already used"));
+    bob.approvals()
+        .approve(&id, None, Some(&code), None)
+        .unwrap();
+    assert!(
+        refused(bob.approvals().approve(&id2, None, Some(&code), None)).contains("already used")
+    );
     // An unregistered user cannot approve at all.
     let stranger = t.deck("mallory");
     assert!(
-        refused(stranger.approve(&id2, None, Some("000000"), None))
-            .contains("not a registered user")
+        refused(
+            stranger
+                .approvals()
+                .approve(&id2, None, Some("000000"), None)
+        )
+        .contains("not a registered user")
     );
 }
 
@@ -386,17 +422,20 @@ fn break_glass_is_one_approver_a_reason_and_a_red_flag() {
     settings(&t, |s| s.approvals.default_approvers = 2);
     let id = t
         .deck("olga")
+        .requests()
         .ask("create 1 t3.micro instance", &quiet)
         .unwrap()
         .plan
         .plan_id;
     assert!(matches!(
         t.deck("bob")
+            .approvals()
             .approve(&id, None, Some(&t.code("bob")), Some("  ".into())),
         Err(Error::Input(_))
     ));
     let rec = t
         .deck("bob")
+        .approvals()
         .approve(
             &id,
             None,
@@ -408,6 +447,7 @@ fn break_glass_is_one_approver_a_reason_and_a_red_flag() {
     assert!(rec.break_glass());
     let ev = t
         .deck("alice")
+        .trail()
         .audit(&opsdeck::audit::AuditFilter {
             event: Some("approved".into()),
             ..Default::default()
@@ -427,15 +467,18 @@ fn break_glass_is_one_approver_a_reason_and_a_red_flag() {
     settings(&t, |s| s.approvals.break_glass = false);
     let id = t
         .deck("olga")
+        .requests()
         .ask("create 1 t3.micro instance", &quiet)
         .unwrap()
         .plan
         .plan_id;
     assert!(
-        refused(
-            t.deck("bob")
-                .approve(&id, None, Some(&t.code("bob")), Some("again".into()))
-        )
+        refused(t.deck("bob").approvals().approve(
+            &id,
+            None,
+            Some(&t.code("bob")),
+            Some("again".into())
+        ))
         .contains("disabled")
     );
 }
@@ -455,12 +498,14 @@ fn production_changes_wait_for_the_maintenance_window() {
     *t.clock.0.lock().unwrap() = "2026-11-25T12:00:00Z".parse().unwrap();
     let rec = t
         .deck("olga")
+        .requests()
         .ask("create 1 t3.micro instance in production", &quiet)
         .unwrap();
     assert!(denied_rules(&rec).contains(&"maintenance.outside_window".to_string()));
     *t.clock.0.lock().unwrap() = "2026-11-28T02:30:00Z".parse().unwrap();
     let rec = t
         .deck("olga")
+        .requests()
         .ask("create 1 t3.micro instance in production", &quiet)
         .unwrap();
     assert!(denied_rules(&rec).is_empty(), "{:?}", rec.plan.gates);
@@ -470,7 +515,7 @@ fn production_changes_wait_for_the_maintenance_window() {
     *t.clock.0.lock().unwrap() = "2026-11-28T06:00:00Z".parse().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let msg = refused(rt.block_on(t.deck("olga").apply(&id, &quiet, rx)));
+    let msg = refused(rt.block_on(t.deck("olga").runs().apply(&id, &quiet, rx)));
     assert!(msg.contains("maintenance.outside_window"), "{msg}");
 }
 
@@ -485,7 +530,11 @@ fn roles_are_enforced_in_the_core() {
         .join("artifacts");
     let stored = || walkdir_count(&artifacts);
     let before = stored();
-    let why = refused(t.deck("vic").ask("create 1 t3.micro instance", &quiet));
+    let why = refused(
+        t.deck("vic")
+            .requests()
+            .ask("create 1 t3.micro instance", &quiet),
+    );
     assert!(
         why.contains("viewer") && why.contains("operator role"),
         "{why}"
@@ -498,6 +547,7 @@ fn roles_are_enforced_in_the_core() {
     );
     let denied = t
         .deck("olga")
+        .trail()
         .audit(&opsdeck::audit::AuditFilter::default())
         .unwrap()
         .into_iter()
@@ -507,18 +557,24 @@ fn roles_are_enforced_in_the_core() {
         .count();
     assert_eq!(denied, 1);
     assert!(
-        refused(t.deck("nobody").ask("create 1 t3.micro instance", &quiet))
-            .contains("not a registered user")
+        refused(
+            t.deck("nobody")
+                .requests()
+                .ask("create 1 t3.micro instance", &quiet)
+        )
+        .contains("not a registered user")
     );
     let code = t.code("bob");
-    let mut s = t.deck("bob").tenant.clone();
+    let mut s = t.deck("bob").tenant().clone();
     s.budget.monthly_usd = 1.0;
-    assert!(refused(t.deck("bob").set_tenant_settings(s, Some(&code))).contains("admin"));
+    assert!(refused(t.deck("bob").admin().set_tenant_settings(s, Some(&code))).contains("admin"));
     assert!(
-        refused(
-            t.deck("olga")
-                .add_user("eve", vec![Role::Admin], vec![], Some(&t.code("olga")))
-        )
+        refused(t.deck("olga").admin().add_user(
+            "eve",
+            vec![Role::Admin],
+            vec![],
+            Some(&t.code("olga"))
+        ))
         .contains("admin")
     );
 }
@@ -532,6 +588,7 @@ fn injection_through_a_request_reaches_no_shell() {
     // A shell-ish bucket name is rejected as a name, never run.
     let err = t
         .deck("olga")
+        .requests()
         .ask(
             &format!("create an s3 bucket named x;touch${{IFS}}{m}"),
             &quiet,
@@ -541,12 +598,13 @@ fn injection_through_a_request_reaches_no_shell() {
     // Tag values are data in the Terraform, escaped so they cannot interpolate either.
     let rec = t
         .deck("olga")
+        .requests()
         .ask(
             &format!("create 1 t3.micro instance tagged Note=$(touch${{IFS}}{m}) Cmd=%{{if}}x"),
             &quiet,
         )
         .unwrap();
-    let files = t.deck("olga").artifacts(&rec.plan).unwrap();
+    let files = t.deck("olga").approvals().artifacts(&rec.plan).unwrap();
     let main = String::from_utf8(files[0].1.clone()).unwrap();
     assert!(main.contains(&format!("\"$(touch$${{IFS}}{m}")), "{main}");
     assert!(main.contains("\"%%{if}x\""), "{main}");
@@ -568,6 +626,7 @@ fn secrets_never_reach_artifacts_or_the_audit_trail() {
     let t = team(&home);
     let err = t
         .deck("olga")
+        .requests()
         .ask(
             "create 1 t3.micro instance tagged password=hunter2 with key AKIAIOSFODNN7EXAMPLE",
             &quiet,
@@ -578,7 +637,7 @@ fn secrets_never_reach_artifacts_or_the_audit_trail() {
         "{err}"
     );
     // Nothing stored anywhere holds it: no plan, no artifact, no audit event.
-    assert!(t.deck("olga").plans(None).unwrap().is_empty());
+    assert!(t.deck("olga").approvals().plans(None).unwrap().is_empty());
     let mut stack = vec![home.path().to_path_buf()];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).unwrap().flatten() {
@@ -601,6 +660,7 @@ fn secrets_never_reach_artifacts_or_the_audit_trail() {
     }
     let failed = t
         .deck("alice")
+        .trail()
         .audit(&opsdeck::audit::AuditFilter {
             status: Some("failed".into()),
             ..Default::default()
@@ -633,7 +693,7 @@ fn bytecode_vm_and_interpreter_agree() {
         "create an s3 bucket named team-logs-77",
         "create 1 t3.micro instance in Ireland tagged CostCenter=9 in production",
     ] {
-        plans.push(deck.ask(req, &quiet).unwrap());
+        plans.push(deck.requests().ask(req, &quiet).unwrap());
     }
     for tf in [
         "resource \"aws_security_group\" \"x\" {\n  ingress {\n    from_port   = 0\n    to_port     = 65535\n    protocol    = \"-1\"\n    ipv6_cidr_blocks = [\"::/0\"]\n  }\n}\n",
@@ -641,12 +701,15 @@ fn bytecode_vm_and_interpreter_agree() {
     ] {
         plans.push(submit(&t, "olga", "vmcheck", tf));
     }
-    let set =
-        opsdeck::policy::PolicySet::load(&[], &serde_json::to_value(&deck.tenant.policy).unwrap())
-            .unwrap();
+    let set = opsdeck::policy::PolicySet::load(
+        &[],
+        &serde_json::to_value(&deck.tenant().policy).unwrap(),
+    )
+    .unwrap();
     assert!(set.uses_vm());
     for rec in plans {
         let files: Vec<(String, String)> = deck
+            .approvals()
             .artifacts(&rec.plan)
             .unwrap()
             .into_iter()
@@ -656,7 +719,7 @@ fn bytecode_vm_and_interpreter_agree() {
             plan: &rec.plan,
             terraform: &files,
             requester_roles: &[Role::Operator],
-            config: &deck.tenant.policy,
+            config: &deck.tenant().policy,
             now: t.clock.now(),
         });
         let vm = set.evaluate(&input).unwrap();
@@ -758,7 +821,7 @@ fn policies_at_apply_judge_the_requester_not_whoever_applies() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let err = rt
-        .block_on(t.deck("olga").apply(&rec.plan.plan_id, &quiet, rx))
+        .block_on(t.deck("olga").runs().apply(&rec.plan.plan_id, &quiet, rx))
         .unwrap_err()
         .to_string();
     assert!(!err.contains("iam.pipeline_only"), "{err}");
@@ -845,8 +908,9 @@ fn walkdir_count(dir: &std::path::Path) -> usize {
 fn a_person_sees_only_the_tenants_they_belong_to() {
     let home = Home::new();
     for (user, tenant) in [("alice", "red"), ("bob", "blue")] {
-        home.deck(user).add_tenant(tenant).unwrap();
+        home.deck(user).admin().add_tenant(tenant).unwrap();
         home.deck_with(user, Some(tenant), None)
+            .admin()
             .add_user(user, vec![Role::Admin], vec![], None)
             .unwrap();
     }

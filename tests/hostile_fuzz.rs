@@ -153,10 +153,10 @@ fn hostile_fragments_never_shape_an_artifact() {
                 let opts = RequestOptions {
                     inventory: path.contains("on the hosts").then(|| inventory.clone()),
                 };
-                if let Ok(Answer::Plan(rec)) = deck.request_with(&text, &opts, &quiet) {
+                if let Ok(Answer::Plan(rec)) = deck.requests().request_with(&text, &opts, &quiet) {
                     planned.set(planned.get() + 1);
                     let kept = kept_verbatim(&rec.plan.intent, &fragment);
-                    for (a, bytes) in deck.artifacts(&rec.plan).unwrap() {
+                    for (a, bytes) in deck.approvals().artifacts(&rec.plan).unwrap() {
                         let body = String::from_utf8_lossy(&bytes);
                         // The request itself is never template text (it once was, in a
                         // playbook's header comment).
@@ -203,12 +203,14 @@ fn a_trailing_backslash_or_quote_is_escaped_or_ends_the_value() {
             "!unsafe\"",
         ),
     ] {
-        let Ok(Answer::Plan(rec)) = deck.request_with(request, &RequestOptions::default(), &quiet)
+        let Ok(Answer::Plan(rec)) =
+            deck.requests()
+                .request_with(request, &RequestOptions::default(), &quiet)
         else {
             panic!("{request}: no plan");
         };
         let kept = kept_verbatim(&rec.plan.intent, fragment);
-        for (a, bytes) in deck.artifacts(&rec.plan).unwrap() {
+        for (a, bytes) in deck.approvals().artifacts(&rec.plan).unwrap() {
             let body = String::from_utf8_lossy(&bytes);
             check_artifact(&a.name, a.kind, &body, fragment, kept);
             if a.name == "main.tf" && kept {

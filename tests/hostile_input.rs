@@ -104,7 +104,7 @@ fn line_breaks_in_a_request_never_become_a_play() {
             "restart the nginx service on instances tagged env=staging",
         ] {
             let text = format!("{base}{}", injected(brk, &marker));
-            let answer = deck.request_with(
+            let answer = deck.requests().request_with(
                 &text,
                 &RequestOptions {
                     inventory: Some(inventory.clone()),
@@ -119,7 +119,7 @@ fn line_breaks_in_a_request_never_become_a_play() {
                 continue;
             };
             planned += 1;
-            for (a, bytes) in deck.artifacts(&rec.plan).unwrap() {
+            for (a, bytes) in deck.approvals().artifacts(&rec.plan).unwrap() {
                 if a.kind != ArtifactKind::Ansible || !a.name.ends_with(".yml") {
                     continue;
                 }
@@ -188,12 +188,13 @@ fn handwritten_terraform_that_reads_host_files_is_refused_at_submit() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("main.tf"), &body).unwrap();
         let err = deck
+            .requests()
             .submit_terraform(dir.path(), "leak", &quiet)
             .expect_err(&body)
             .to_string();
         assert!(err.contains("before anyone approved"), "{body}\n{err}");
         assert!(
-            deck.plans(None).unwrap().is_empty(),
+            deck.approvals().plans(None).unwrap().is_empty(),
             "{body}: a plan was queued"
         );
     }
@@ -204,7 +205,9 @@ fn handwritten_terraform_that_reads_host_files_is_refused_at_submit() {
         "output \"k\" {\n  value = fileexists(\"${path.module}/files/motd\")\n}\n",
     )
     .unwrap();
-    deck.submit_terraform(dir.path(), "fine", &quiet).unwrap();
+    deck.requests()
+        .submit_terraform(dir.path(), "fine", &quiet)
+        .unwrap();
     assert_key_nowhere_else(&home, &key);
 }
 
@@ -299,6 +302,7 @@ fn the_sandbox_keeps_a_playbook_check_out_of_the_data_directory() {
     .unwrap();
     let deck = home.deck("alice");
     let rec = deck
+        .requests()
         .submit(
             &Submission {
                 playbook: Some(playbook),
@@ -338,10 +342,10 @@ fn without_a_sandbox_handwritten_terraform_is_refused_unless_the_tenant_allows_i
     assert!(text.contains("allow_unsandboxed_runs"), "{text}");
 
     // The tenant allows it: the dry run happens, with the note in its log.
-    let mut t = home.deck("alice").tenant.clone();
+    let mut t = home.deck("alice").tenant().clone();
     t.policy.allow_unsandboxed_runs = true;
     let store = home.deck("alice");
-    store.store.put_tenant(&t).unwrap();
+    store.raw_store().put_tenant(&t).unwrap();
     let out = home
         .cmd()
         .env("OPSDECK_SANDBOX", "unavailable")
@@ -443,9 +447,9 @@ fn mcp_ask_on_ec2_tagged_hosts_never_gets_an_injected_play() {
     assert!(out.status.success(), "{out:?}");
     assert!(!marker.exists());
     let deck = home.deck("alice");
-    let plans = deck.plans(None).unwrap();
+    let plans = deck.approvals().plans(None).unwrap();
     assert_eq!(plans.len(), 1, "{}", String::from_utf8_lossy(&out.stdout));
-    for (a, bytes) in deck.artifacts(&plans[0].plan).unwrap() {
+    for (a, bytes) in deck.approvals().artifacts(&plans[0].plan).unwrap() {
         let text = String::from_utf8(bytes).unwrap();
         assert!(
             opsdeck::plan::verify::hidden_character(&text).is_none(),

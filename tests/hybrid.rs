@@ -78,6 +78,7 @@ fn one_request_two_steps_one_approval_one_audited_request() {
 
     let olga = t.deck("olga");
     let rec = olga
+        .requests()
         .submit(
             &Submission {
                 terraform: Some(tf.clone()),
@@ -126,7 +127,9 @@ fn one_request_two_steps_one_approval_one_audited_request() {
         }
     };
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let report = rt().block_on(olga.apply(&p.plan_id, &sink, rx)).unwrap();
+    let report = rt()
+        .block_on(olga.runs().apply(&p.plan_id, &sink, rx))
+        .unwrap();
     assert!(report.success, "{report:?}");
     let steps: Vec<String> = progress
         .lock()
@@ -162,7 +165,7 @@ fn one_request_two_steps_one_approval_one_audited_request() {
     assert!(outputs["step2"]["inventory"]["sha256"].is_string());
 
     // The audit trail: one request, both artifacts planned, the built inventory recorded.
-    let events = olga.audit(&Default::default()).unwrap();
+    let events = olga.trail().audit(&Default::default()).unwrap();
     let mine: Vec<_> = events
         .iter()
         .filter(|r| r.event.request_id == p.request_id)
@@ -227,9 +230,13 @@ fn one_request_two_steps_one_approval_one_audited_request() {
         log.contains("=== step 2/2: ansible-playbook web.yml"),
         "{log}"
     );
-    assert!(olga.verify(false).unwrap().ok);
+    assert!(olga.trail().verify(false).unwrap().ok);
     // The stack records only its Terraform.
-    let stack = olga.store.get_stack("default", "web").unwrap().unwrap();
+    let stack = olga
+        .raw_store()
+        .get_stack("default", "web")
+        .unwrap()
+        .unwrap();
     assert!(
         stack
             .artifacts
@@ -258,6 +265,7 @@ fn a_plain_language_hybrid_request_makes_one_plan_with_both_steps() {
     let t = team(&home);
     let rec = t
         .deck("olga")
+        .requests()
         .ask("Create 2 EC2 instances with nginx in eu-west-1", &quiet)
         .unwrap();
     let p = &rec.plan;

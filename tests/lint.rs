@@ -163,7 +163,7 @@ fn render_stack(deck: &Deck, tenant: &Tenant, params: Value) -> Vec<(String, Str
             text: "",
             intent: &i,
             tenant,
-            store: deck.store.as_ref(),
+            store: deck.raw_store(),
             aws: &opsdeck::aws::AwsAccess::new(None, None),
         },
         &quiet,
@@ -668,7 +668,7 @@ fn ansible_lint_production_profile_passes_every_playbook() {
             text,
             intent: &i,
             tenant: &tenant,
-            store: deck.store.as_ref(),
+            store: deck.raw_store(),
             aws: &opsdeck::aws::AwsAccess::new(None, None),
         };
         let r = config::render_task(&task, &req, env)

@@ -92,6 +92,7 @@ fn python_sdk_client_round_trip() {
     // The audit trail records the MCP identity as the requester, via MCP.
     let deck = home.deck("auditor");
     let planned = deck
+        .trail()
         .audit(&opsdeck::audit::AuditFilter {
             subject: Some(plan_id.to_string()),
             event: Some("planned".into()),
@@ -100,7 +101,14 @@ fn python_sdk_client_round_trip() {
         .unwrap();
     assert_eq!(planned[0].event.user_id, "ide-agent");
     assert_eq!(planned[0].event.user_source, "mcp");
-    assert_eq!(deck.plan(plan_id).unwrap().plan.requester_source, "mcp");
+    assert_eq!(
+        deck.approvals()
+            .plan(plan_id)
+            .unwrap()
+            .plan
+            .requester_source,
+        "mcp"
+    );
     println!(
         "MCP round trip from the Python SDK: classify {:.2} ms, ask {:.2} ms",
         v["classify_ms"].as_f64().unwrap(),
@@ -118,6 +126,7 @@ fn an_mcp_identity_can_never_approve_even_as_a_registered_approver() {
     );
     let id = t
         .deck("alice")
+        .requests()
         .ask("create 1 t3.micro instance", &quiet)
         .unwrap()
         .plan
@@ -132,12 +141,15 @@ fn an_mcp_identity_can_never_approve_even_as_a_registered_approver() {
         ..OpenOptions::default()
     })
     .unwrap();
-    match bob_via_mcp.approve(&id, None, Some(&code), None) {
+    match bob_via_mcp
+        .approvals()
+        .approve(&id, None, Some(&code), None)
+    {
         Err(Error::Refused(m)) => assert!(m.contains("MCP clients"), "{m}"),
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert!(matches!(
-        bob_via_mcp.reject(&id, "no", Some(&code)),
+        bob_via_mcp.approvals().reject(&id, "no", Some(&code)),
         Err(Error::Refused(_))
     ));
     // The same person at the CLI can.
@@ -153,11 +165,11 @@ fn the_server_exits_cleanly_when_the_client_disconnects_after_aws_and_model_call
     let home = Home::new();
     {
         let deck = home.deck("ide-agent");
-        let mut t = deck.tenant.clone();
+        let mut t = deck.tenant().clone();
         t.llm.model_id = "anthropic.claude-test-v1".into();
         t.llm.region = "us-east-1".into();
         t.llm.timeout_ms = 500;
-        deck.store.put_tenant(&t).unwrap();
+        deck.raw_store().put_tenant(&t).unwrap();
     }
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"))
         .arg("mcp")

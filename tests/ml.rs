@@ -154,11 +154,12 @@ fn sentiment_of_customer_feedback_in_a_bucket() {
     let events = std::sync::Mutex::new(Vec::new());
     let sink = |e: opsdeck::agents::AgentEvent| events.lock().unwrap().push(e);
     let r = report(
-        deck.request(
-            &format!("Analyze sentiment of customer feedback in s3://{bucket}/feedback/2024/"),
-            &sink,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("Analyze sentiment of customer feedback in s3://{bucket}/feedback/2024/"),
+                &sink,
+            )
+            .unwrap(),
     );
     let counts = &r.report.data["counts"];
     assert_eq!(
@@ -240,11 +241,12 @@ fn sentiment_of_customer_feedback_in_a_bucket() {
     assert_eq!(String::from_utf8_lossy(csv).lines().count(), 61);
     // The whole bucket (no prefix) also reads other/notes.txt.
     let r = report(
-        deck.request(
-            &format!("Analyze sentiment of customer feedback in bucket {bucket}"),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("Analyze sentiment of customer feedback in bucket {bucket}"),
+                &quiet,
+            )
+            .unwrap(),
     );
     assert_eq!(r.report.data["documents"], 61);
 }
@@ -294,18 +296,20 @@ fn key_phrases_language_and_pii() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let r = report(
-        deck.request(&format!("extract key phrases from bucket {bucket}"), &quiet)
+        deck.requests()
+            .request(&format!("extract key phrases from bucket {bucket}"), &quiet)
             .unwrap(),
     );
     let rows = table(&r, "key phrases");
     assert_eq!(rows[0][0], "checkout");
     assert_eq!(rows[0][1], "2");
     let r = report(
-        deck.request(
-            &format!("detect the language of reviews in bucket {bucket}"),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("detect the language of reviews in bucket {bucket}"),
+                &quiet,
+            )
+            .unwrap(),
     );
     assert_eq!(
         r.report.data["languages"],
@@ -313,7 +317,8 @@ fn key_phrases_language_and_pii() {
     );
 
     let r = report(
-        deck.request(&format!("detect PII in s3://{bucket}/"), &quiet)
+        deck.requests()
+            .request(&format!("detect PII in s3://{bucket}/"), &quiet)
             .unwrap(),
     );
     assert_eq!(r.report.data["with_pii"], 3);
@@ -350,6 +355,7 @@ fn key_phrases_language_and_pii() {
     );
     // A bucket that does not exist is said as such.
     let err = deck
+        .requests()
         .request(
             "Analyze sentiment of customer feedback in bucket no-such-bucket-here",
             &quiet,
@@ -364,10 +370,10 @@ fn key_phrases_language_and_pii() {
 
 fn deck_with_model(home: &Home, stub: &Stub) -> Deck {
     let deck = seed::deck(home, "alice", None, &stub.url);
-    let mut t = deck.tenant.clone();
+    let mut t = deck.tenant().clone();
     t.llm.model_id = "anthropic.claude-3-haiku-20240307-v1:0".into();
     t.llm.region = "us-east-1".into();
-    deck.store.put_tenant(&t).unwrap();
+    deck.raw_store().put_tenant(&t).unwrap();
     seed::deck(home, "alice", None, &stub.url)
 }
 
@@ -384,6 +390,7 @@ fn summaries_and_labels_go_to_bedrock_only_when_asked() {
     // No model configured: said, with how to configure one.
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let err = deck
+        .requests()
         .request(
             &format!("summarize the customer feedback in bucket {bucket} with Bedrock"),
             &quiet,
@@ -396,6 +403,7 @@ fn summaries_and_labels_go_to_bedrock_only_when_asked() {
     stub.clear_calls();
     // Not named: refused before any S3 text is read or sent.
     let err = deck
+        .requests()
         .request(
             &format!("summarize the customer feedback in bucket {bucket}"),
             &quiet,
@@ -421,13 +429,14 @@ fn summaries_and_labels_go_to_bedrock_only_when_asked() {
     );
 
     let r = report(
-        deck.request(
-            &format!(
-                "summarize the customer feedback in s3://{bucket}/feedback/2024/ with Bedrock"
-            ),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!(
+                    "summarize the customer feedback in s3://{bucket}/feedback/2024/ with Bedrock"
+                ),
+                &quiet,
+            )
+            .unwrap(),
     );
     assert!(
         r.report.summary.contains("Summary of 60 documents"),
@@ -454,7 +463,7 @@ fn summaries_and_labels_go_to_bedrock_only_when_asked() {
 
     // Labels, in batches of 25, from the labels the request quotes.
     let r = report(
-        deck.request(
+        deck.requests().request(
             &format!("classify the feedback in s3://{bucket}/feedback/2024/ with bedrock into 'billing, bug report, praise, other'"),
             &quiet,
         )
@@ -529,7 +538,11 @@ fn sagemaker_endpoints_listed_and_invoked() {
     );
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &moto.endpoint);
-    let r = report(deck.request("list sagemaker endpoints", &quiet).unwrap());
+    let r = report(
+        deck.requests()
+            .request("list sagemaker endpoints", &quiet)
+            .unwrap(),
+    );
     let rows = table(&r, "SageMaker endpoints");
     assert!(
         rows.iter()
@@ -537,16 +550,18 @@ fn sagemaker_endpoints_listed_and_invoked() {
         "{rows:?}"
     );
     let r = report(
-        deck.request(
-            &format!("invoke sagemaker endpoint {name} with '34,2,1,99.5'"),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("invoke sagemaker endpoint {name} with '34,2,1,99.5'"),
+                &quiet,
+            )
+            .unwrap(),
     );
     assert_eq!(r.report.data["json"]["churn_probability"], 0.82);
     assert_eq!(r.report.data["variant"], "primary");
     assert!(r.report.notes[0].contains("text/csv"));
     let err = deck
+        .requests()
         .request("invoke sagemaker endpoint nope-endpoint with '1'", &quiet)
         .unwrap_err()
         .to_string();

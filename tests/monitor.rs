@@ -147,11 +147,12 @@ fn error_logs_of_a_lambda_function_grouped_and_charted() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &moto.endpoint);
     let r = report(
-        deck.request(
-            &format!("Show last 24h error logs from Lambda {function}"),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("Show last 24h error logs from Lambda {function}"),
+                &quiet,
+            )
+            .unwrap(),
     );
     assert_eq!(
         r.report.data["log_group"],
@@ -209,6 +210,7 @@ fn unknown_log_groups_get_suggestions_and_all_logs_without_a_filter() {
     let deck = seed::deck(&home, "alice", None, &moto.endpoint);
     let typo = &function[..function.len() - 1];
     let err = deck
+        .requests()
         .request(&format!("show error logs from lambda {typo}"), &quiet)
         .unwrap_err()
         .to_string();
@@ -219,18 +221,20 @@ fn unknown_log_groups_get_suggestions_and_all_logs_without_a_filter() {
     );
     // Without "error", every line of the window (24 hours by default: 144 lines).
     let r = report(
-        deck.request(&format!("show logs from lambda {function}"), &quiet)
+        deck.requests()
+            .request(&format!("show logs from lambda {function}"), &quiet)
             .unwrap(),
     );
     assert_eq!(r.report.data["events_read"], 144);
     assert_eq!(r.report.data["filter_pattern"], Value::Null);
     // A quoted term is the filter.
     let r = report(
-        deck.request(
-            &format!("show logs from lambda {function} matching 'KeyError'"),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("show logs from lambda {function} matching 'KeyError'"),
+                &quiet,
+            )
+            .unwrap(),
     );
     assert_eq!(r.report.data["filter_pattern"], "\"KeyError\"");
     assert!(
@@ -285,11 +289,12 @@ fn pagination_stops_at_the_cap_and_says_what_is_left() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &moto.endpoint);
     let r = report(
-        deck.request(
-            &format!("show error logs from lambda {function} for the last 24h"),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("show error logs from lambda {function} for the last 24h"),
+                &quiet,
+            )
+            .unwrap(),
     );
     assert_eq!(r.report.data["events_read"], 20_000);
     assert_eq!(r.report.data["complete"], false);
@@ -380,11 +385,12 @@ fn cpu_of_an_instance_as_a_chart() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let r = report(
-        deck.request(
-            &format!("show CPU of instance {instance} over the last 6 hours"),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("show CPU of instance {instance} over the last 6 hours"),
+                &quiet,
+            )
+            .unwrap(),
     );
     assert_eq!(r.intent.agent, opsdeck::intent::AgentKind::Monitor);
     let points = series(&r);
@@ -414,11 +420,12 @@ fn cpu_of_an_instance_as_a_chart() {
     // Nothing for an instance that reports no data: said, not invented.
     let other = instance_id();
     let r = report(
-        deck.request(
-            &format!("show CPU of instance {other} for the last 1h"),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("show CPU of instance {other} for the last 1h"),
+                &quiet,
+            )
+            .unwrap(),
     );
     assert!(
         r.report.summary.starts_with("no datapoints"),
@@ -466,20 +473,22 @@ fn lambda_metrics_and_load_balancer_by_name() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let r = report(
-        deck.request(
-            &format!("show invocations of lambda {function} for the last 1h"),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("show invocations of lambda {function} for the last 1h"),
+                &quiet,
+            )
+            .unwrap(),
     );
     let total: f64 = series(&r).iter().map(|p| p.1).sum();
     assert_eq!(total, 12.0 * 120.0);
     let r = report(
-        deck.request(
-            &format!("show 5xx errors for function {function} in the last 1h"),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("show 5xx errors for function {function} in the last 1h"),
+                &quiet,
+            )
+            .unwrap(),
     );
     assert_eq!(r.report.data["series"][0]["metric"]["name"], "Errors");
     assert_eq!(series(&r).iter().map(|p| p.1).sum::<f64>(), 72.0);
@@ -546,11 +555,12 @@ fn lambda_metrics_and_load_balancer_by_name() {
             .unwrap();
     });
     let r = report(
-        deck.request(
-            &format!("average latency of ALB {name} over the last 1h"),
-            &quiet,
-        )
-        .unwrap(),
+        deck.requests()
+            .request(
+                &format!("average latency of ALB {name} over the last 1h"),
+                &quiet,
+            )
+            .unwrap(),
     );
     assert_eq!(
         r.report.data["series"][0]["target"]["LoadBalancer"]["dimension"],
@@ -562,6 +572,7 @@ fn lambda_metrics_and_load_balancer_by_name() {
         "{points:?}"
     );
     let err = deck
+        .requests()
         .request(
             "average latency of ALB no-such-alb over the last 1h",
             &quiet,
@@ -608,6 +619,7 @@ fn alarm_created_after_approval_then_listed_in_alarm_state() {
     let clock: Arc<dyn Clock> = t.clock.clone();
     let olga = seed::deck(&home, "olga", Some(clock.clone()), &stub.url);
     let rec = match olga
+        .requests()
         .request(
             &format!("create an alarm when CPU of {instance} is above 80% for 10 minutes"),
             &quiet,
@@ -656,14 +668,21 @@ fn alarm_created_after_approval_then_listed_in_alarm_state() {
     };
     assert!(!exists(name.clone()));
     let code = t.code("olga");
-    assert!(olga.approve(&p.plan_id, None, Some(&code), None).is_err());
+    assert!(
+        olga.approvals()
+            .approve(&p.plan_id, None, Some(&code), None)
+            .is_err()
+    );
     let code = t.code("bob");
     seed::deck(&home, "bob", Some(clock.clone()), &stub.url)
+        .approvals()
         .approve(&p.plan_id, None, Some(&code), None)
         .unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let applied = rt.block_on(olga.apply(&p.plan_id, &quiet, rx)).unwrap();
+    let applied = rt
+        .block_on(olga.runs().apply(&p.plan_id, &quiet, rx))
+        .unwrap();
     assert!(applied.success, "{applied:?}");
     assert!(exists(name.clone()));
     // Once it fires, it is listed.
@@ -676,7 +695,11 @@ fn alarm_created_after_approval_then_listed_in_alarm_state() {
             .await
             .unwrap();
     });
-    let r = report(olga.request("show alarms in ALARM state", &quiet).unwrap());
+    let r = report(
+        olga.requests()
+            .request("show alarms in ALARM state", &quiet)
+            .unwrap(),
+    );
     let rows = table(&r, "alarms in ALARM state");
     let row = rows.iter().find(|r| r[0] == name).expect("the alarm");
     assert_eq!(row[2], "> 80");
@@ -693,6 +716,7 @@ fn alarm_created_after_approval_then_listed_in_alarm_state() {
     }
     // A threshold is needed for a CPU alarm; errors alarms default to "any".
     let err = olga
+        .requests()
         .request(&format!("create an alarm on CPU of {instance}"), &quiet)
         .unwrap_err()
         .to_string();

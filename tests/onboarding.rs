@@ -138,7 +138,7 @@ fn the_console_says_how_to_start_and_init_enrols_you() {
         shown.contains("otpauth://totp/opsdeck:alice@default"),
         "{shown}"
     );
-    let users = home.deck("alice").users().unwrap();
+    let users = home.deck("alice").admin().users().unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].name, "alice");
 }

@@ -85,7 +85,9 @@ impl Seen {
 
 fn ask(t: &Team<'_>, user: &str, moto: &Moto, text: &str) -> (opsdeck::Result<Answer>, Seen) {
     let seen = Seen::default();
-    let r = deck(t, user, moto).request(text, &|e| seen.push(e));
+    let r = deck(t, user, moto)
+        .requests()
+        .request(text, &|e| seen.push(e));
     (r, seen)
 }
 
@@ -99,6 +101,7 @@ fn plan(t: &Team<'_>, user: &str, moto: &Moto, text: &str) -> (PlanRecord, Seen)
 fn approve(t: &Team<'_>, user: &str, moto: &Moto, id: &str) -> PlanRecord {
     let code = t.code(user);
     deck(t, user, moto)
+        .approvals()
         .approve(id, Some("checked the targets".into()), Some(&code), None)
         .expect("approve")
 }
@@ -109,7 +112,7 @@ fn apply(t: &Team<'_>, user: &str, moto: &Moto, id: &str) -> (ApplyReport, Seen)
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let d = deck(t, user, moto);
     let report = rt
-        .block_on(d.apply(id, &|e| seen.push(e), rx))
+        .block_on(d.runs().apply(id, &|e| seen.push(e), rx))
         .expect("apply");
     (report, seen)
 }
@@ -147,11 +150,12 @@ fn refusal(r: opsdeck::Result<Answer>) -> String {
 }
 
 fn events(d: &Deck, subject: &str) -> Vec<opsdeck::audit::AuditRecord> {
-    d.audit(&AuditFilter {
-        subject: Some(subject.to_string()),
-        ..AuditFilter::default()
-    })
-    .unwrap()
+    d.trail()
+        .audit(&AuditFilter {
+            subject: Some(subject.to_string()),
+            ..AuditFilter::default()
+        })
+        .unwrap()
 }
 
 fn states(moto: &Moto, ids: &[String]) -> Vec<String> {
@@ -223,6 +227,7 @@ fn spec_restart_staging_is_planned_approved_applied_and_verified() {
     let own = t.code("olga");
     assert!(
         deck(&t, "olga", &moto)
+            .approvals()
             .approve(&rec.plan.plan_id, None, Some(&own), None)
             .is_err()
     );
@@ -279,7 +284,7 @@ fn spec_restart_staging_is_planned_approved_applied_and_verified() {
             .iter()
             .any(|r| r.event.event == EventKind::Approved && r.event.user_id == "bob")
     );
-    assert!(d.verify(true).unwrap().ok);
+    assert!(d.trail().verify(true).unwrap().ok);
 }
 
 #[test]
@@ -304,6 +309,7 @@ fn production_is_refused_unless_named_and_then_gated_by_maintenance_windows() {
     assert!(refusal(r).contains("Env=prod"));
     let d = deck(&t, "alice", &moto);
     let failed = d
+        .trail()
         .audit(&AuditFilter {
             event: Some("failed".into()),
             ..AuditFilter::default()
@@ -329,14 +335,16 @@ fn production_is_refused_unless_named_and_then_gated_by_maintenance_windows() {
     );
 
     // With windows configured (Saturday 01:00-02:00 UTC), outside them the plan is denied ...
-    let mut settings = d.tenant.clone();
+    let mut settings = d.tenant().clone();
     settings.policy.maintenance_windows = vec![MaintenanceWindow {
         days: vec!["sat".into()],
         start: "01:00".into(),
         end: "02:00".into(),
     }];
     let code = t.code("alice");
-    d.set_tenant_settings(settings, Some(&code)).unwrap();
+    d.admin()
+        .set_tenant_settings(settings, Some(&code))
+        .unwrap();
     let wednesday = next_weekday_at(&t, jiff::civil::Weekday::Wednesday, 12, 0);
     *t.clock.0.lock().unwrap() = wednesday;
     let (rec, _) = plan(&t, "olga", &moto, "Restart EC2 instances tagged Env=prod");
@@ -361,7 +369,11 @@ fn production_is_refused_unless_named_and_then_gated_by_maintenance_windows() {
     let rt = seed::runtime();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let err = rt
-        .block_on(deck(&t, "olga", &moto).apply(&rec.plan.plan_id, &|_| {}, rx))
+        .block_on(
+            deck(&t, "olga", &moto)
+                .runs()
+                .apply(&rec.plan.plan_id, &|_| {}, rx),
+        )
         .unwrap_err();
     assert!(
         err.to_string().contains("maintenance.outside_window"),
@@ -504,6 +516,7 @@ fn read_only_questions_are_reports() {
 
     let d = deck(&t, "alice", &moto);
     let answered = d
+        .trail()
         .audit(&AuditFilter {
             event: Some("answered".into()),
             ..AuditFilter::default()
@@ -531,10 +544,12 @@ fn ssm_commands_follow_the_allow_list_and_run_on_the_approved_instances() {
     let home = Home::new();
     let t = team(&home);
     let d = deck(&t, "alice", &moto);
-    let mut settings = d.tenant.clone();
+    let mut settings = d.tenant().clone();
     settings.policy.ssm_allowed_commands = vec!["uptime".into(), "df -h".into()];
     let code = t.code("alice");
-    d.set_tenant_settings(settings, Some(&code)).unwrap();
+    d.admin()
+        .set_tenant_settings(settings, Some(&code))
+        .unwrap();
 
     // Not on the list: the plan is denied, nothing is sent.
     let (rec, _) = plan(
@@ -988,7 +1003,11 @@ fn cancel_stops_between_targets() {
         }
     };
     let report = rt
-        .block_on(deck(&t, "olga", &moto).apply(&rec.plan.plan_id, &sink, rx))
+        .block_on(
+            deck(&t, "olga", &moto)
+                .runs()
+                .apply(&rec.plan.plan_id, &sink, rx),
+        )
         .unwrap();
     assert!(report.cancelled && !report.success, "{report:?}");
     assert_eq!(report.state, State::Cancelled);

@@ -52,7 +52,7 @@ fn plan_prices_come_from_the_price_list_api_with_their_date() {
     // One product per page: the client has to follow NextToken to see the ALB's two charges.
     stub.page_size(1);
     let deck = seed::deck(&home, "alice", None, &stub.url);
-    let rec = deck.ask(WEB, &quiet).unwrap();
+    let rec = deck.requests().ask(WEB, &quiet).unwrap();
     let cost = &rec.plan.cost;
     assert_eq!(cost.source, "AWS Price List API");
     assert_eq!(cost.price_date, today());
@@ -134,6 +134,7 @@ fn plan_prices_come_from_the_price_list_api_with_their_date() {
     // The cost agent's estimates use the same prices, from the cache: no further call.
     let calls = stub.requests().len();
     let report = match deck
+        .requests()
         .request("how much would 3 t3.medium in eu-central-1 cost?", &quiet)
         .unwrap()
     {
@@ -161,13 +162,13 @@ fn a_second_plan_uses_the_cache_and_an_expired_cache_is_fetched_again() {
     let home = Home::new();
     let stub = stocked();
     let deck = seed::deck(&home, "alice", None, &stub.url);
-    let first = deck.ask(WEB, &quiet).unwrap();
+    let first = deck.requests().ask(WEB, &quiet).unwrap();
     let calls = stub.requests().len();
     assert_eq!(
         calls, 6,
         "EC2, EBS, ALB hours, ALB LCU, CloudWatch metrics, S3 storage (the log bucket's note)"
     );
-    let second = deck.ask(WEB, &quiet).unwrap();
+    let second = deck.requests().ask(WEB, &quiet).unwrap();
     assert_eq!(stub.requests().len(), calls, "no call for cached prices");
     assert_eq!(second.plan.cost.monthly_usd, first.plan.cost.monthly_usd);
     assert_eq!(second.plan.cost.source, "AWS Price List API");
@@ -181,14 +182,14 @@ fn a_second_plan_uses_the_cache_and_an_expired_cache_is_fetched_again() {
         e["fetched_at"] = serde_json::json!(old.to_string());
     }
     std::fs::write(&path, cached.to_string()).unwrap();
-    let third = deck.ask(WEB, &quiet).unwrap();
+    let third = deck.requests().ask(WEB, &quiet).unwrap();
     assert_eq!(stub.requests().len(), calls * 2);
     assert_eq!(third.plan.cost.price_date, today());
 
     // Expired and the API unreachable: the old API price, with its date, beats the table.
     std::fs::write(&path, cached.to_string()).unwrap();
     let offline = seed::deck(&home, "alice", None, NO_AWS);
-    let rec = offline.ask(WEB, &quiet).unwrap();
+    let rec = offline.requests().ask(WEB, &quiet).unwrap();
     let old_date = old.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
     assert_eq!(rec.plan.cost.source, "AWS Price List API");
     assert_eq!(rec.plan.cost.price_date, old_date);
@@ -206,7 +207,7 @@ fn a_second_plan_uses_the_cache_and_an_expired_cache_is_fetched_again() {
 fn offline_plans_use_the_bundled_table_and_say_so_with_its_date() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, NO_AWS);
-    let rec = deck.ask(WEB, &quiet).unwrap();
+    let rec = deck.requests().ask(WEB, &quiet).unwrap();
     let cost = &rec.plan.cost;
     assert_eq!(cost.source, "bundled price table, offline");
     assert_eq!(cost.price_date, "2025-01-15");
@@ -282,7 +283,7 @@ fn malformed_and_out_of_range_prices_are_refused_and_said() {
         stub.add(p);
     }
     let deck = seed::deck(&home, "alice", None, &stub.url);
-    let rec = deck.ask(WEB, &quiet).unwrap();
+    let rec = deck.requests().ask(WEB, &quiet).unwrap();
     let cost = &rec.plan.cost;
     let notes = cost.notes.join("\n");
     assert!(
@@ -312,7 +313,7 @@ fn malformed_and_out_of_range_prices_are_refused_and_said() {
     );
     // Refused data is not cached: the next plan asks again.
     let before = stub.requests().len();
-    deck.ask(WEB, &quiet).unwrap();
+    deck.requests().ask(WEB, &quiet).unwrap();
     assert_eq!(stub.requests().len(), before + 2);
 }
 
@@ -330,6 +331,7 @@ fn a_change_to_a_stack_is_priced_against_its_cost_now_in_the_plan_budget_and_pol
     let stub = stocked();
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let first = deck
+        .requests()
         .ask(
             "create an auto scaling group web of 2 t3.medium in eu-central-1",
             &quiet,
@@ -340,7 +342,7 @@ fn a_change_to_a_stack_is_priced_against_its_cost_now_in_the_plan_budget_and_pol
     assert_eq!(first.plan.cost.current, None);
     assert_eq!(first.plan.cost.delta_usd(), 75.8);
     // What `apply` records when it succeeds.
-    deck.store
+    deck.raw_store()
         .put_stack(&StackRecord {
             name: "web".into(),
             tenant: "default".into(),
@@ -358,17 +360,20 @@ fn a_change_to_a_stack_is_priced_against_its_cost_now_in_the_plan_budget_and_pol
         })
         .unwrap();
     // A budget the whole new estimate would break, and a tenant rule on the delta.
-    let mut tenant = deck.store.get_tenant("default").unwrap().unwrap();
+    let mut tenant = deck.raw_store().get_tenant("default").unwrap().unwrap();
     tenant.budget.monthly_usd = 200.0;
     tenant.budget.per_plan_usd = 100.0;
     tenant.budget.hard_stop = true;
-    deck.store.put_tenant(&tenant).unwrap();
-    deck.store
+    deck.raw_store().put_tenant(&tenant).unwrap();
+    deck.raw_store()
         .put_tenant_policy("default", "cost_change.rego", DELTA_POLICY)
         .unwrap();
 
     let deck = seed::deck(&home, "alice", None, &stub.url);
-    let second = deck.ask("scale the web tier to 4", &quiet).unwrap();
+    let second = deck
+        .requests()
+        .ask("scale the web tier to 4", &quiet)
+        .unwrap();
     let cost = &second.plan.cost;
     // 4 × 0.048 × 730 + 32 GB × 0.0952 + 28 metrics × 0.30
     assert_eq!(cost.monthly_usd, 151.61);
@@ -417,7 +422,7 @@ fn a_change_to_a_stack_is_priced_against_its_cost_now_in_the_plan_budget_and_pol
     );
 
     // Destroying it: nothing new to price, the whole current cost saved.
-    let gone = deck.ask("destroy stack web", &quiet).unwrap();
+    let gone = deck.requests().ask("destroy stack web", &quiet).unwrap();
     assert_eq!(gone.plan.cost.delta_usd(), -75.8);
     assert_eq!(
         gone.plan.cost.headline(),

@@ -126,12 +126,21 @@ fn ask_refuses_the_same_way_and_queues_nothing() {
         assert_eq!(refused(&home, &["ask", text]), want, "{text}");
         // The core says the same words to the console and MCP.
         let deck = home.deck("alice");
-        assert_eq!(deck.classify(text).unwrap_err().to_string(), want);
-        assert_eq!(deck.request(text, &quiet).unwrap_err().to_string(), want);
+        assert_eq!(
+            deck.requests().classify(text).unwrap_err().to_string(),
+            want
+        );
+        assert_eq!(
+            deck.requests()
+                .request(text, &quiet)
+                .unwrap_err()
+                .to_string(),
+            want
+        );
     }
     let deck = home.deck("alice");
-    assert!(deck.plans(None).unwrap().is_empty());
-    let events = deck.audit(&AuditFilter::default()).unwrap();
+    assert!(deck.approvals().plans(None).unwrap().is_empty());
+    let events = deck.trail().audit(&AuditFilter::default()).unwrap();
     assert!(!events.is_empty());
     assert!(
         events
@@ -178,7 +187,12 @@ fn the_instance_limit_is_a_tenant_setting() {
             .contains("max_instances_per_plan = 50")
     );
     let over = "create 60 t3.micro instances";
-    let e = t.deck("olga").ask(over, &quiet).unwrap_err().to_string();
+    let e = t
+        .deck("olga")
+        .requests()
+        .ask(over, &quiet)
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         format!("count 60 is out of range: a plan may create 1 to 50 instances {DEFAULT_TENANT}")
@@ -186,10 +200,11 @@ fn the_instance_limit_is_a_tenant_setting() {
 
     // Settings out of range are refused, naming the setting and what it may be.
     let set = |f: &dyn Fn(&mut opsdeck::tenant::Tenant)| {
-        let mut s = t.deck("alice").tenant.clone();
+        let mut s = t.deck("alice").tenant().clone();
         f(&mut s);
         let code = t.code("alice");
         t.deck("alice")
+            .admin()
             .set_tenant_settings(s, Some(&code))
             .map_err(|e| e.to_string())
     };
@@ -209,10 +224,10 @@ fn the_instance_limit_is_a_tenant_setting() {
         "policy.maintenance_windows start \"25:00\" is out of range: HH:MM from 00:00 to 23:59 (UTC)"
     );
     assert!(set(&|s| s.default_region = "us-east-99".into()).is_err());
-    assert_eq!(t.deck("alice").tenant.max_instances_per_plan, 50);
+    assert_eq!(t.deck("alice").tenant().max_instances_per_plan, 50);
 
     set(&|s| s.max_instances_per_plan = 100).unwrap();
-    let rec = t.deck("olga").ask(over, &quiet).unwrap();
+    let rec = t.deck("olga").requests().ask(over, &quiet).unwrap();
     assert_eq!(rec.plan.intent.params["count"], 60);
     let out = home
         .cmd()
@@ -223,5 +238,5 @@ fn the_instance_limit_is_a_tenant_setting() {
     assert!(String::from_utf8(out.stderr).unwrap().contains(
         "count 101 is out of range: a plan may create 1 to 100 instances in tenant default"
     ));
-    assert_eq!(t.deck("alice").plans(None).unwrap().len(), 1);
+    assert_eq!(t.deck("alice").approvals().plans(None).unwrap().len(), 1);
 }

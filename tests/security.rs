@@ -286,7 +286,8 @@ fn scan_all_s3_buckets_for_public_access() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &moto.endpoint);
     let r = report(
-        deck.request("Scan all S3 buckets for public access", &quiet)
+        deck.requests()
+            .request("Scan all S3 buckets for public access", &quiet)
             .unwrap(),
     );
     assert_eq!(r.report.data["scope"], json!(["s3"]));
@@ -400,7 +401,8 @@ fn scan_all_s3_buckets_for_public_access() {
             .unwrap();
     });
     let r = report(
-        deck.request("Scan all S3 buckets for public access", &quiet)
+        deck.requests()
+            .request("Scan all S3 buckets for public access", &quiet)
             .unwrap(),
     );
     assert_eq!(
@@ -447,7 +449,8 @@ fn security_groups_and_iam() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &moto.endpoint);
     let r = report(
-        deck.request("show security groups open to the internet", &quiet)
+        deck.requests()
+            .request("show security groups open to the internet", &quiet)
             .unwrap(),
     );
     assert_eq!(r.report.data["scope"], json!(["ec2"]));
@@ -482,7 +485,11 @@ fn security_groups_and_iam() {
         "critical"
     );
 
-    let r = report(deck.request("list IAM users without MFA", &quiet).unwrap());
+    let r = report(
+        deck.requests()
+            .request("list IAM users without MFA", &quiet)
+            .unwrap(),
+    );
     assert_eq!(r.report.data["scope"], json!(["iam"]));
     assert_eq!(
         status_of(
@@ -520,7 +527,8 @@ fn security_groups_and_iam() {
     );
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let r = report(
-        deck.request("check for access keys older than 0 days", &quiet)
+        deck.requests()
+            .request("check for access keys older than 0 days", &quiet)
             .unwrap(),
     );
     assert_eq!(
@@ -542,7 +550,11 @@ fn security_groups_and_iam() {
     );
 
     // Everything at once.
-    let r = report(deck.request("run a security scan", &quiet).unwrap());
+    let r = report(
+        deck.requests()
+            .request("run a security scan", &quiet)
+            .unwrap(),
+    );
     assert_eq!(r.report.data["scope"], json!(["s3", "ec2", "iam"]));
     let s3 = findings(&r)
         .iter()
@@ -674,7 +686,8 @@ fn findings_from_security_hub_and_guardduty() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let r = report(
-        deck.request("show high severity findings from the last 7 days", &quiet)
+        deck.requests()
+            .request("show high severity findings from the last 7 days", &quiet)
             .unwrap(),
     );
     let mut ids: Vec<String> = r.report.data["findings"]
@@ -699,7 +712,11 @@ fn findings_from_security_hub_and_guardduty() {
         list.body["findingCriteria"]["criterion"]["severity"]["greaterThanOrEqual"],
         7
     );
-    let r = report(deck.request("show GuardDuty findings", &quiet).unwrap());
+    let r = report(
+        deck.requests()
+            .request("show GuardDuty findings", &quiet)
+            .unwrap(),
+    );
     assert_eq!(r.report.data["sources"], json!({"guardduty": 2}));
     assert!(
         r.report.summary.contains("from GuardDuty over the last 7d"),
@@ -735,7 +752,8 @@ fn block_public_access_after_approval() {
     let clock: Arc<dyn Clock> = t.clock.clone();
     let olga = seed::deck(&home, "olga", Some(clock.clone()), &moto.endpoint);
     let rec = plan(
-        olga.request("block public access on bucket web-assets-public", &quiet)
+        olga.requests()
+            .request("block public access on bucket web-assets-public", &quiet)
             .unwrap(),
     );
     assert_eq!(rec.state, State::Pending);
@@ -782,12 +800,13 @@ fn block_public_access_after_approval() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     assert!(
-        rt.block_on(olga.apply(&rec.plan.plan_id, &quiet, rx.clone()))
+        rt.block_on(olga.runs().apply(&rec.plan.plan_id, &quiet, rx.clone()))
             .is_err(),
         "not approved yet"
     );
     let code = t.code("bob");
     seed::deck(&home, "bob", Some(clock.clone()), &moto.endpoint)
+        .approvals()
         .approve(
             &rec.plan.plan_id,
             Some("public assets moved to CloudFront".into()),
@@ -797,12 +816,13 @@ fn block_public_access_after_approval() {
         .unwrap();
     let rec_id = rec.plan.plan_id.clone();
     let applied = rt
-        .block_on(olga.apply(&rec.plan.plan_id, &quiet, rx))
+        .block_on(olga.runs().apply(&rec.plan.plan_id, &quiet, rx))
         .unwrap();
     assert!(applied.success, "{applied:?}");
     assert!(blocked());
     let r = report(
-        olga.request("scan bucket web-assets-public", &quiet)
+        olga.requests()
+            .request("scan bucket web-assets-public", &quiet)
             .unwrap(),
     );
     assert_eq!(
@@ -811,7 +831,8 @@ fn block_public_access_after_approval() {
     );
     // Already blocked: nothing to plan.
     let again = report(
-        olga.request("block public access on bucket web-assets-public", &quiet)
+        olga.requests()
+            .request("block public access on bucket web-assets-public", &quiet)
             .unwrap(),
     );
     assert!(
@@ -820,7 +841,11 @@ fn block_public_access_after_approval() {
         again.report.summary
     );
     // "fix public buckets" plans the rest in one step.
-    let rec = plan(olga.request("fix public buckets", &quiet).unwrap());
+    let rec = plan(
+        olga.requests()
+            .request("fix public buckets", &quiet)
+            .unwrap(),
+    );
     let opsdeck::plan::StepKind::Aws { targets, .. } = &rec.plan.steps[0].kind else {
         panic!()
     };
@@ -832,6 +857,7 @@ fn block_public_access_after_approval() {
         ]
     );
     let err = olga
+        .requests()
         .request("block public access on bucket no-such-bucket-xyz", &quiet)
         .unwrap_err();
     assert!(

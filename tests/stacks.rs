@@ -117,7 +117,7 @@ fn a_stale_lock_is_broken_only_by_the_audited_command() {
     // A lock left behind by an apply whose process is gone.
     assert!(
         alice
-            .store
+            .raw_store()
             .try_lock_stack(&lock("default", "web", "p-crashed001", 999_999))
             .unwrap()
             .is_none()
@@ -167,7 +167,7 @@ fn a_stale_lock_is_broken_only_by_the_audited_command() {
         .unwrap();
     assert_eq!(held.plan_id, "p-crashed001");
     assert!(alice.stack_lock("web").unwrap().is_none());
-    let events = alice.audit(&Default::default()).unwrap();
+    let events = alice.trail().audit(&Default::default()).unwrap();
     let broke = events
         .iter()
         .find(|r| r.event.event.as_str() == "lock_broken")
@@ -187,7 +187,7 @@ fn a_stale_lock_is_broken_only_by_the_audited_command() {
         t.deck("bob").break_stack_lock("web", "again", Some(&code)),
         Err(Error::NotFound { .. })
     ));
-    assert!(alice.verify(false).unwrap().ok);
+    assert!(alice.trail().verify(false).unwrap().ok);
 }
 
 #[test]
@@ -199,9 +199,11 @@ fn apply_refuses_a_plan_whose_state_changed_since_it_was_made() {
     let a_dir = tf_dir(&data("a"));
     let b_dir = tf_dir(&data("b"));
     let a = olga
+        .requests()
         .submit_terraform(a_dir.path(), "shared", &quiet)
         .unwrap();
     let b = olga
+        .requests()
         .submit_terraform(b_dir.path(), "shared", &quiet)
         .unwrap();
     for rec in [&a, &b] {
@@ -213,12 +215,12 @@ fn apply_refuses_a_plan_whose_state_changed_since_it_was_made() {
     t.approve("bob", &b.plan.plan_id).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let report = rt()
-        .block_on(olga.apply(&a.plan.plan_id, &quiet, rx))
+        .block_on(olga.runs().apply(&a.plan.plan_id, &quiet, rx))
         .unwrap();
     assert!(report.success, "{report:?}");
 
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let why = refused(rt().block_on(olga.apply(&b.plan.plan_id, &quiet, rx)));
+    let why = refused(rt().block_on(olga.runs().apply(&b.plan.plan_id, &quiet, rx)));
     assert!(
         why.contains("state changed since the plan; re-plan"),
         "{why}"
@@ -227,9 +229,9 @@ fn apply_refuses_a_plan_whose_state_changed_since_it_was_made() {
         why.contains("planned against local state: none yet"),
         "{why}"
     );
-    let b_now = olga.plan(&b.plan.plan_id).unwrap();
+    let b_now = olga.approvals().plan(&b.plan.plan_id).unwrap();
     assert_eq!(b_now.state, State::Failed);
-    let events = olga.audit(&Default::default()).unwrap();
+    let events = olga.trail().audit(&Default::default()).unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.event.plan_id.as_deref(), Some(b.plan.plan_id.as_str()));
     assert!(
@@ -250,6 +252,7 @@ fn apply_refuses_a_plan_whose_state_changed_since_it_was_made() {
 
     // Planned again, B is bound to the new state and shows what changes against it.
     let b2 = olga
+        .requests()
         .submit_terraform(b_dir.path(), "shared", &quiet)
         .unwrap();
     let d = &b2.plan.dry_runs[0];
@@ -259,7 +262,7 @@ fn apply_refuses_a_plan_whose_state_changed_since_it_was_made() {
     t.approve("bob", &b2.plan.plan_id).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let report = rt()
-        .block_on(olga.apply(&b2.plan.plan_id, &quiet, rx))
+        .block_on(olga.runs().apply(&b2.plan.plan_id, &quiet, rx))
         .unwrap();
     assert!(report.success, "{report:?}");
     assert_eq!(report.outputs.unwrap()["value"]["value"], "b");
@@ -276,8 +279,12 @@ fn a_second_apply_on_a_locked_stack_fails_naming_the_holder() {
     ));
     let other = tf_dir(&data("b"));
     let alice = t.deck("alice");
-    let a = alice.submit_terraform(slow.path(), "busy", &quiet).unwrap();
+    let a = alice
+        .requests()
+        .submit_terraform(slow.path(), "busy", &quiet)
+        .unwrap();
     let b = alice
+        .requests()
         .submit_terraform(other.path(), "busy", &quiet)
         .unwrap();
     t.approve("bob", &a.plan.plan_id).unwrap();
@@ -298,7 +305,7 @@ fn a_second_apply_on_a_locked_stack_fails_naming_the_holder() {
                     let _ = tx.send(());
                 }
             };
-            rt().block_on(deck.apply(&a_id, &sink, rx))
+            rt().block_on(deck.runs().apply(&a_id, &sink, rx))
         }
     });
     started_rx
@@ -307,7 +314,7 @@ fn a_second_apply_on_a_locked_stack_fails_naming_the_holder() {
 
     // While A runs: B is refused, naming A's apply, and stays approved.
     let (_tx2, rx2) = tokio::sync::watch::channel(false);
-    let why = refused(rt().block_on(alice.apply(&b.plan.plan_id, &quiet, rx2)));
+    let why = refused(rt().block_on(alice.runs().apply(&b.plan.plan_id, &quiet, rx2)));
     assert!(
         why.contains(&format!(
             "stack busy is locked by the apply of plan {} by alice on host",
@@ -316,9 +323,13 @@ fn a_second_apply_on_a_locked_stack_fails_naming_the_holder() {
         "{why}"
     );
     assert!(why.contains("opsdeck stacks unlock busy --force"), "{why}");
-    assert_eq!(alice.plan(&b.plan.plan_id).unwrap().state, State::Approved);
+    assert_eq!(
+        alice.approvals().plan(&b.plan.plan_id).unwrap().state,
+        State::Approved
+    );
     // A new plan's dry run does not wait for the lock: it says who holds it.
     let c = alice
+        .requests()
         .submit_terraform(other.path(), "busy", &quiet)
         .unwrap();
     let d = &c.plan.dry_runs[0];
@@ -356,17 +367,23 @@ fn replaced_resources_are_flagged_and_the_saved_plan_reads_as_json() {
         )
     };
     let v1 = tf_dir(&body("v1"));
-    let rec = olga.submit_terraform(v1.path(), "apps", &quiet).unwrap();
+    let rec = olga
+        .requests()
+        .submit_terraform(v1.path(), "apps", &quiet)
+        .unwrap();
     t.approve("bob", &rec.plan.plan_id).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     assert!(
-        rt().block_on(olga.apply(&rec.plan.plan_id, &quiet, rx))
+        rt().block_on(olga.runs().apply(&rec.plan.plan_id, &quiet, rx))
             .unwrap()
             .success
     );
 
     let v2 = tf_dir(&body("v2"));
-    let rec = olga.submit_terraform(v2.path(), "apps", &quiet).unwrap();
+    let rec = olga
+        .requests()
+        .submit_terraform(v2.path(), "apps", &quiet)
+        .unwrap();
     let p = &rec.plan;
     assert_eq!(p.resources.len(), 1, "{:?}", p.resources);
     assert_eq!(p.resources[0].address, "terraform_data.web");
@@ -426,11 +443,14 @@ fn stacks_show_tells_the_state_version_and_resources() {
     let t = team(&home);
     let olga = t.deck("olga");
     let dir = tf_dir(&data("x"));
-    let rec = olga.submit_terraform(dir.path(), "shown", &quiet).unwrap();
+    let rec = olga
+        .requests()
+        .submit_terraform(dir.path(), "shown", &quiet)
+        .unwrap();
     t.approve("bob", &rec.plan.plan_id).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     assert!(
-        rt().block_on(olga.apply(&rec.plan.plan_id, &quiet, rx))
+        rt().block_on(olga.runs().apply(&rec.plan.plan_id, &quiet, rx))
             .unwrap()
             .success
     );

@@ -51,7 +51,7 @@ fn plan_with(deck: &Deck, params: Value) -> opsdeck::Result<opsdeck::agents::Dra
             text: "",
             intent: &i,
             tenant: &tenant,
-            store: deck.store.as_ref(),
+            store: deck.raw_store(),
             aws: &opsdeck::aws::AwsAccess::new(None, None),
         },
         &quiet,
@@ -810,10 +810,12 @@ fn stacks_can_be_named_and_names_are_checked() {
     let home = Home::new();
     let deck = home.deck("alice");
     let rec = deck
+        .requests()
         .ask("create 2 t3.small instances as stack web", &quiet)
         .unwrap();
     assert_eq!(rec.plan.stack.as_deref(), Some("web"));
     let err = deck
+        .requests()
         .ask("destroy stack web", &quiet)
         .unwrap_err()
         .to_string();
@@ -822,7 +824,7 @@ fn stacks_can_be_named_and_names_are_checked() {
 
 /// What `apply` records when it succeeds: the plan's Terraform as the stack's configuration.
 fn applied(deck: &Deck, rec: &opsdeck::approval::PlanRecord) {
-    deck.store
+    deck.raw_store()
         .put_stack(&StackRecord {
             name: rec.plan.stack.clone().unwrap(),
             tenant: rec.plan.tenant.clone(),
@@ -842,7 +844,8 @@ fn applied(deck: &Deck, rec: &opsdeck::approval::PlanRecord) {
 }
 
 fn plan_files(deck: &Deck, rec: &opsdeck::approval::PlanRecord) -> BTreeMap<String, String> {
-    deck.artifacts(&rec.plan)
+    deck.approvals()
+        .artifacts(&rec.plan)
         .unwrap()
         .into_iter()
         // The rendered Terraform; a dry run's log (present where terraform is installed) is
@@ -857,7 +860,10 @@ fn scaling_an_existing_stack_changes_only_its_capacity() {
     let home = Home::new();
     let deck = home.deck("alice");
     // Nothing to scale yet: the plan creates the group.
-    let first = deck.ask("scale the web tier to 6", &quiet).unwrap();
+    let first = deck
+        .requests()
+        .ask("scale the web tier to 6", &quiet)
+        .unwrap();
     assert_eq!(first.plan.stack.as_deref(), Some("web"));
     assert!(
         first.plan.summary.starts_with("create stack web"),
@@ -877,7 +883,10 @@ fn scaling_an_existing_stack_changes_only_its_capacity() {
     assert!(before["asg.tf"].contains("desired_capacity          = 6"));
     applied(&deck, &first);
 
-    let second = deck.ask("scale the web tier to 8", &quiet).unwrap();
+    let second = deck
+        .requests()
+        .ask("scale the web tier to 8", &quiet)
+        .unwrap();
     assert_eq!(second.state, State::Pending);
     assert_eq!(second.plan.action, "scale");
     assert_eq!(
@@ -935,7 +944,10 @@ fn scaling_an_existing_stack_changes_only_its_capacity() {
 
     // Scaling in keeps max and lowers min only as far as needed.
     applied(&deck, &second);
-    let third = deck.ask("scale the web tier down to 2", &quiet).unwrap();
+    let third = deck
+        .requests()
+        .ask("scale the web tier down to 2", &quiet)
+        .unwrap();
     let asg = &plan_files(&deck, &third)["asg.tf"];
     assert!(asg.contains("desired_capacity          = 2"), "{asg}");
     assert!(asg.contains("min_size                  = 2"));
@@ -948,7 +960,10 @@ fn scaling_an_existing_stack_changes_only_its_capacity() {
             .any(|r| r.contains("terminates 6"))
     );
 
-    let same = deck.ask("scale the web tier to 8", &quiet).unwrap_err();
+    let same = deck
+        .requests()
+        .ask("scale the web tier to 8", &quiet)
+        .unwrap_err();
     assert!(same.to_string().contains("already runs 8"), "{same}");
 }
 
@@ -957,15 +972,20 @@ fn only_auto_scaling_stacks_scale() {
     let home = Home::new();
     let deck = home.deck("alice");
     let rec = deck
+        .requests()
         .ask("create 2 t3.small instances as stack api", &quiet)
         .unwrap();
     applied(&deck, &rec);
-    let err = deck.ask("scale the api stack to 4", &quiet).unwrap_err();
+    let err = deck
+        .requests()
+        .ask("scale the api stack to 4", &quiet)
+        .unwrap_err();
     assert!(
         err.to_string().contains("not an auto scaling group"),
         "{err}"
     );
     let err = deck
+        .requests()
         .ask("scale prod api down to two servers", &quiet)
         .unwrap_err();
     assert!(
@@ -973,7 +993,10 @@ fn only_auto_scaling_stacks_scale() {
         "{err}"
     );
     assert!(err.to_string().contains("active stacks: api"), "{err}");
-    let err = deck.ask("scale the web tier to 60", &quiet).unwrap_err();
+    let err = deck
+        .requests()
+        .ask("scale the web tier to 60", &quiet)
+        .unwrap_err();
     assert!(err.to_string().contains("0 to 50"), "{err}");
 }
 
@@ -982,13 +1005,14 @@ fn destroying_a_scaled_stack_still_works() {
     let home = Home::new();
     let deck = home.deck("alice");
     let rec = deck
+        .requests()
         .ask(
             "create an auto scaling group web of 3 t3.small behind an ALB",
             &quiet,
         )
         .unwrap();
     applied(&deck, &rec);
-    let gone = deck.ask("destroy stack web", &quiet).unwrap();
+    let gone = deck.requests().ask("destroy stack web", &quiet).unwrap();
     assert_eq!(gone.plan.action, "destroy");
     assert!(
         gone.plan
@@ -1315,7 +1339,7 @@ fn gates_pass_every_default_stack() {
         "create bucket media-store, move objects to Glacier after 30 days and expire them after 1 year",
         "create a security group allowing ports 80 and 443 from 10.0.0.0/8",
     ] {
-        let rec = deck.ask(text, &quiet).unwrap();
+        let rec = deck.requests().ask(text, &quiet).unwrap();
         let bad: Vec<_> = rec
             .plan
             .gates

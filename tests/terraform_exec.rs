@@ -36,7 +36,10 @@ fn apply_then_destroy_a_stack_with_progress_and_audit() {
     let dir = terraform_data_dir("");
     let t = team(&home);
     let alice = t.deck("alice");
-    let rec = alice.submit_terraform(dir.path(), "hello", &quiet).unwrap();
+    let rec = alice
+        .requests()
+        .submit_terraform(dir.path(), "hello", &quiet)
+        .unwrap();
     let id = rec.plan.plan_id.clone();
     t.approve("bob", &id).unwrap();
 
@@ -48,7 +51,7 @@ fn apply_then_destroy_a_stack_with_progress_and_audit() {
         }
     };
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let report = rt().block_on(alice.apply(&id, &sink, rx)).unwrap();
+    let report = rt().block_on(alice.runs().apply(&id, &sink, rx)).unwrap();
     assert!(report.success, "{report:?}");
     assert_eq!(report.state, State::Succeeded);
     assert_eq!(
@@ -62,7 +65,7 @@ fn apply_then_destroy_a_stack_with_progress_and_audit() {
     );
 
     // The log is stored and linked from the audit event.
-    let events = alice.audit(&Default::default()).unwrap();
+    let events = alice.trail().audit(&Default::default()).unwrap();
     let done = events
         .iter()
         .find(|r| r.event.event.as_str() == "completed")
@@ -72,20 +75,24 @@ fn apply_then_destroy_a_stack_with_progress_and_audit() {
     assert!(log.contains("terraform apply"));
     // Applying twice is refused.
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    assert!(rt().block_on(alice.apply(&id, &quiet, rx)).is_err());
+    assert!(rt().block_on(alice.runs().apply(&id, &quiet, rx)).is_err());
 
     // Destroy by name uses the stack's applied configuration and state.
-    let rec = alice.ask("destroy stack hello", &quiet).unwrap();
+    let rec = alice.requests().ask("destroy stack hello", &quiet).unwrap();
     assert_eq!(rec.plan.action, "destroy");
     t.approve("bob", &rec.plan.plan_id).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let report = rt()
-        .block_on(alice.apply(&rec.plan.plan_id, &quiet, rx))
+        .block_on(alice.runs().apply(&rec.plan.plan_id, &quiet, rx))
         .unwrap();
     assert!(report.success);
-    let stack = alice.store.get_stack("default", "hello").unwrap().unwrap();
+    let stack = alice
+        .raw_store()
+        .get_stack("default", "hello")
+        .unwrap()
+        .unwrap();
     assert_eq!(stack.status, StackStatus::Destroyed);
-    assert!(alice.verify(false).unwrap().ok);
+    assert!(alice.trail().verify(false).unwrap().ok);
 }
 
 #[test]
@@ -99,6 +106,7 @@ fn cancel_stops_terraform_and_records_it() {
     let t = team(&home);
     let alice = t.deck("alice");
     let id = alice
+        .requests()
         .submit_terraform(dir.path(), "slow", &quiet)
         .unwrap()
         .plan
@@ -114,14 +122,14 @@ fn cancel_stops_terraform_and_records_it() {
         }
     };
     let started = std::time::Instant::now();
-    let report = rt().block_on(alice.apply(&id, &sink, rx)).unwrap();
+    let report = rt().block_on(alice.runs().apply(&id, &sink, rx)).unwrap();
     assert!(report.cancelled, "{report:?}");
     assert_eq!(report.state, State::Cancelled);
     assert!(
         started.elapsed().as_secs() < 45,
         "cancel did not stop terraform"
     );
-    let events = alice.audit(&Default::default()).unwrap();
+    let events = alice.trail().audit(&Default::default()).unwrap();
     assert_eq!(events.last().unwrap().event.event.as_str(), "cancelled");
 }
 
@@ -170,7 +178,10 @@ fn apply_runs_the_saved_plan_the_approval_covers() {
     let t = team(&home);
     let alice = t.deck("alice");
     let dir = terraform_data_dir("");
-    let rec = alice.submit_terraform(dir.path(), "saved", &quiet).unwrap();
+    let rec = alice
+        .requests()
+        .submit_terraform(dir.path(), "saved", &quiet)
+        .unwrap();
     let p = &rec.plan;
     let d = &p.dry_runs[0];
     assert_eq!(d.status, opsdeck::plan::DryRunStatus::Planned, "{d:?}");
@@ -196,7 +207,9 @@ fn apply_runs_the_saved_plan_the_approval_covers() {
     t.approve("bob", &p.plan_id).unwrap();
 
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let report = rt().block_on(alice.apply(&p.plan_id, &quiet, rx)).unwrap();
+    let report = rt()
+        .block_on(alice.runs().apply(&p.plan_id, &quiet, rx))
+        .unwrap();
     assert!(report.success, "{report:?}");
     let log =
         std::fs::read_to_string(report.log_uri.unwrap().trim_start_matches("file://")).unwrap();
@@ -218,6 +231,7 @@ fn without_terraform_the_plan_says_so_and_binds_the_configuration() {
     let dir = terraform_data_dir("");
     let rec = t
         .deck("alice")
+        .requests()
         .submit_terraform(dir.path(), "later", &quiet)
         .unwrap();
     let p = &rec.plan;
@@ -280,9 +294,11 @@ fn state_in_s3_is_shared_and_checked_before_apply() {
     )
     .unwrap();
     let a = alice
+        .requests()
         .submit_terraform(a_dir.path(), "s3web", &quiet)
         .unwrap();
     let b = alice
+        .requests()
         .submit_terraform(b_dir.path(), "s3web", &quiet)
         .unwrap();
     let d = &a.plan.dry_runs[0];
@@ -297,7 +313,7 @@ fn state_in_s3_is_shared_and_checked_before_apply() {
     t.approve("bob", &b.plan.plan_id).unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let report = rt
-        .block_on(alice.apply(&a.plan.plan_id, &quiet, rx))
+        .block_on(alice.runs().apply(&a.plan.plan_id, &quiet, rx))
         .unwrap();
     assert!(report.success, "{report:?}");
     let state = rt
@@ -308,7 +324,7 @@ fn state_in_s3_is_shared_and_checked_before_apply() {
     // B was planned against the empty state: refused once the backend is read.
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let report = rt
-        .block_on(alice.apply(&b.plan.plan_id, &quiet, rx))
+        .block_on(alice.runs().apply(&b.plan.plan_id, &quiet, rx))
         .unwrap();
     assert!(!report.success);
     let log =

@@ -247,6 +247,7 @@ fn apply_runs_in_the_background_with_live_progress() {
     let dir = common::terraform_data_dir("");
     let rec = team
         .deck("alice")
+        .requests()
         .submit_terraform(dir.path(), "hello", &common::quiet)
         .unwrap();
     let id = rec.plan.plan_id.clone();
@@ -343,14 +344,16 @@ fn break_glass_from_the_console_needs_a_reason_and_is_flagged() {
         ],
     );
     // Two approvers needed: breaking glass lets one stand in.
-    let mut settings = team.deck("alice").tenant.clone();
+    let mut settings = team.deck("alice").tenant().clone();
     settings.approvals.default_approvers = 2;
     let code = team.code("alice");
     team.deck("alice")
+        .admin()
         .set_tenant_settings(settings, Some(&code))
         .unwrap();
     let id = team
         .deck("olga")
+        .requests()
         .ask("create 1 t3.micro instance", &common::quiet)
         .unwrap()
         .plan
@@ -387,11 +390,12 @@ fn break_glass_from_the_console_needs_a_reason_and_is_flagged() {
         key(&mut bob, KeyCode::Enter);
         assert!(bob.run_until(WAIT, |b| b.overlays.is_empty()).await);
     });
-    let rec = team.deck("alice").plan(&id).unwrap();
+    let rec = team.deck("alice").approvals().plan(&id).unwrap();
     assert_eq!(rec.state, State::Approved);
     assert!(rec.break_glass());
     let approved = team
         .deck("alice")
+        .trail()
         .audit(&opsdeck::audit::AuditFilter {
             event: Some("approved".into()),
             ..Default::default()
@@ -423,6 +427,7 @@ fn a_running_apply_can_be_cancelled_from_the_console() {
     );
     let id = team
         .deck("alice")
+        .requests()
         .submit_terraform(dir.path(), "slow", &common::quiet)
         .unwrap()
         .plan
@@ -467,6 +472,6 @@ fn a_running_apply_can_be_cancelled_from_the_console() {
         started.elapsed() < Duration::from_secs(55),
         "cancel did not stop terraform"
     );
-    let rec = team.deck("alice").plan(&id).unwrap();
+    let rec = team.deck("alice").approvals().plan(&id).unwrap();
     assert_eq!(rec.state, State::Cancelled);
 }

@@ -42,12 +42,16 @@ fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock::at("2026-11-24T10:00:00Z".parse().unwrap()));
     let c: Arc<dyn Clock> = clock.clone();
     let olga = home.deck_with("olga", None, Some(c.clone()));
-    let web = fixed(olga.ask(WEB, &quiet).unwrap(), "p-web2demo42");
+    let web = fixed(olga.requests().ask(WEB, &quiet).unwrap(), "p-web2demo42");
     clock.advance_secs(60);
     let alice_deck = home.deck_with("alice", None, Some(c.clone()));
-    let bucket = fixed(alice_deck.ask(BUCKET, &quiet).unwrap(), "p-logs7demo3");
+    let bucket = fixed(
+        alice_deck.requests().ask(BUCKET, &quiet).unwrap(),
+        "p-logs7demo3",
+    );
     clock.advance_secs(300);
     let files: Vec<(String, String)> = olga
+        .approvals()
         .artifacts(&web.plan)
         .unwrap()
         .into_iter()

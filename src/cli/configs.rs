@@ -102,9 +102,7 @@ pub fn run(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
         }
         ConfigsCommand::List => {
             let all = deck.configs()?;
-            let selected = deck
-                .store
-                .selected_config(&deck.tenant.name, &deck.identity.user)?;
+            let selected = deck.selected_config_name()?;
             if json_out {
                 print_json(&json!({"configs": all, "selected": selected}))?;
             } else if all.is_empty() {

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::pipeline::{Deck, OpenOptions};
-use crate::tenant::{Role, Tenant, mfa};
 
 /// The demo tenant's name.
 pub const TENANT: &str = "demo";
@@ -138,7 +137,7 @@ pub fn examples() -> Vec<String> {
 
 /// What the console shows first in a demo tenant (built here so every front end says the same).
 pub fn intro_lines(deck: &Deck) -> Vec<String> {
-    let t = &deck.tenant.name;
+    let t = &deck.tenant().name;
     let mut lines = vec![
         format!(
             "Demo tenant {t}: a local AWS stand-in ({}) with a seeded account; nothing here reaches AWS.",
@@ -176,10 +175,10 @@ pub fn run(opts: DemoOptions, json: bool) -> Result<u8> {
         let conf = demo_sdk_config(&endpoint, seed::REGION).await;
         seed::seed(&conf, &endpoint).await
     })??;
-    let deck = prepare_tenant(&opts.open)?;
+    let deck = Deck::open_demo(&opts.open)?;
     let welcome = Welcome {
-        tenant: deck.tenant.name.clone(),
-        requester: deck.identity.user.clone(),
+        tenant: deck.tenant().name.clone(),
+        requester: deck.identity().user.clone(),
         approver: APPROVER.into(),
         endpoint: endpoint.clone(),
         seeded,
@@ -240,79 +239,6 @@ fn serve_lines(w: &Welcome) -> Vec<String> {
             .map(|e| format!("  opsdeck --tenant {t} ask \"{e}\"")),
     );
     lines
-}
-
-/// The demo tenant, created on first use, with you as admin and operator and [`APPROVER`].
-fn prepare_tenant(open: &OpenOptions) -> Result<Deck> {
-    let open_on = |tenant: Option<&str>| {
-        Deck::open(OpenOptions {
-            home: open.home.clone(),
-            tenant: tenant.map(str::to_string),
-            user: open.user.clone(),
-            user_env: open.user_env.clone(),
-            backend: open.backend.clone(),
-            clock: open.clock.clone(),
-            aws_config: Some("none".into()),
-            ..OpenOptions::default()
-        })
-    };
-    let base = open_on(None)?;
-    match base.store.get_tenant(TENANT)? {
-        Some(t) if !t.demo => {
-            return Err(Error::refused(format!(
-                "a tenant named {TENANT} already exists and is not a demo tenant; opsdeck demo never touches it. Use another home for the demo: `OPSDECK_HOME=DIR opsdeck demo`"
-            )));
-        }
-        Some(_) => {}
-        None => base.store.put_tenant(&Tenant {
-            name: TENANT.into(),
-            created_at: base.clock().iso(),
-            default_region: seed::REGION.into(),
-            demo: true,
-            ..Tenant::default()
-        })?,
-    }
-    drop(base);
-    let deck = open_on(Some(TENANT))?;
-    let me = deck.identity.user.clone();
-    if me == APPROVER {
-        return Err(Error::input(format!(
-            "{APPROVER} is the demo's approver; run `opsdeck demo` as yourself"
-        )));
-    }
-    let users = deck.users()?;
-    if users.is_empty() {
-        deck.add_user(&me, vec![Role::Admin, Role::Operator], Vec::new(), None)?;
-    } else if !users.iter().any(|u| u.name == me) {
-        return Err(Error::refused(format!(
-            "the demo tenant of this home belongs to {}; use your own home for a demo: `OPSDECK_HOME=DIR opsdeck demo`",
-            users
-                .iter()
-                .filter(|u| u.roles.contains(&Role::Admin))
-                .map(|u| u.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    if deck.store.get_user(TENANT, APPROVER)?.is_none() {
-        // Adding a user needs the acting admin's code; in the demo tenant this machine holds it.
-        let mine = deck
-            .store
-            .get_user(TENANT, &me)?
-            .ok_or_else(|| Error::not_found("user", &me, "in the demo tenant"))?;
-        let now = deck.clock().unix().max(0) as u64;
-        let code = mfa::code_at(&mine.totp_secret, now)?;
-        match deck.add_user(APPROVER, vec![Role::Approver], Vec::new(), Some(&code)) {
-            Ok(_) => {}
-            // This step's code was used already (a second demo within 30 s): the next step's.
-            Err(Error::Refused(why)) if why.contains("already used") => {
-                let next = mfa::code_at(&mine.totp_secret, now + 30)?;
-                deck.add_user(APPROVER, vec![Role::Approver], Vec::new(), Some(&next))?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(deck)
 }
 
 fn stop(data: &Path, json: bool) -> Result<u8> {

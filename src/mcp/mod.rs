@@ -112,9 +112,9 @@ impl OpsdeckMcp {
     ) -> std::result::Result<CallToolResult, ErrorData> {
         let outcome = self
             .blocking(move |d| {
-                d.refuse_credentials(&text)?;
+                d.requests().refuse_credentials(&text)?;
                 if let Some(want) = want {
-                    let intent = d.classify(&text)?;
+                    let intent = d.requests().classify(&text)?;
                     if intent.agent != want {
                         return Err(Error::input(format!(
                             "that request was understood as {}/{} rather than a {want} question; use the ask tool for it",
@@ -122,7 +122,7 @@ impl OpsdeckMcp {
                         )));
                     }
                 }
-                d.request(&text, &crate::agents::protocol::quiet)
+                d.requests().request(&text, &crate::agents::protocol::quiet)
             })
             .await;
         match outcome {
@@ -179,7 +179,7 @@ impl OpsdeckMcp {
         &self,
         Parameters(args): Parameters<TextArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
-        match self.deck.classify(&args.text) {
+        match self.deck.requests().classify(&args.text) {
             Ok(i) => ok_json(&serde_json::to_value(&i).unwrap_or_default()),
             Err(e) => tool_error(&e),
         }
@@ -204,11 +204,11 @@ impl OpsdeckMcp {
     ) -> std::result::Result<CallToolResult, ErrorData> {
         let out = self
             .blocking(move |d| {
-                let rec = d.plan(&args.plan_id)?;
+                let rec = d.approvals().plan(&args.plan_id)?;
                 let mut v = serde_json::to_value(&rec).unwrap_or_default();
                 if args.artifacts {
                     let files: Vec<Value> = d
-                        .artifacts(&rec.plan)?
+                        .approvals().artifacts(&rec.plan)?
                         .into_iter()
                         .map(|(a, b)| json!({"name": a.name, "sha256": a.sha256, "content": String::from_utf8_lossy(&b)}))
                         .collect();
@@ -227,7 +227,10 @@ impl OpsdeckMcp {
         description = "List plans waiting for approval in this tenant, newest first, with requester, risk, cost and the worst policy gate."
     )]
     async fn list_approvals(&self) -> std::result::Result<CallToolResult, ErrorData> {
-        match self.blocking(|d| d.plans(Some(State::Pending))).await {
+        match self
+            .blocking(|d| d.approvals().plans(Some(State::Pending)))
+            .await
+        {
             Ok(plans) => ok_json(&Value::Array(plans.iter().map(plan_summary).collect())),
             Err(e) => tool_error(&e),
         }
@@ -253,7 +256,7 @@ impl OpsdeckMcp {
                     limit: Some(args.limit.unwrap_or(100).min(1000)),
                 }
                 .into_filter(d.clock())?;
-                d.audit(&filter)
+                d.trail().audit(&filter)
             })
             .await;
         match out {
@@ -301,7 +304,7 @@ impl OpsdeckMcp {
     ) -> std::result::Result<CallToolResult, ErrorData> {
         let text = args.text;
         let out = self
-            .blocking(move |d| d.explain(&text).map(|(_, v)| v))
+            .blocking(move |d| d.requests().explain(&text).map(|(_, v)| v))
             .await;
         match out {
             Ok(v) => ok_json(&v),
@@ -330,9 +333,12 @@ impl ServerHandler for OpsdeckMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> std::result::Result<ListResourcesResult, ErrorData> {
-        let plans = self.blocking(|d| d.plans(None)).await.map_err(|e| {
-            ErrorData::internal_error(crate::sanitize::line(&e.to_string()).into_owned(), None)
-        })?;
+        let plans = self
+            .blocking(|d| d.approvals().plans(None))
+            .await
+            .map_err(|e| {
+                ErrorData::internal_error(crate::sanitize::line(&e.to_string()).into_owned(), None)
+            })?;
         let mut items = vec![
             Resource::new("opsdeck://audit/recent", "recent audit events")
                 .with_description(format!(
@@ -374,7 +380,7 @@ impl ServerHandler for OpsdeckMcp {
 
 fn read_uri(d: &Deck, uri: &str) -> Result<String> {
     if uri == "opsdeck://audit/recent" {
-        let records = d.audit(&AuditFilter {
+        let records = d.trail().audit(&AuditFilter {
             limit: Some(RECENT),
             ..AuditFilter::default()
         })?;
@@ -394,8 +400,9 @@ fn read_uri(d: &Deck, uri: &str) -> Result<String> {
             "expected opsdeck://plans/<id>/artifacts/<name>",
         )
     })?;
-    let rec = d.plan(id)?;
+    let rec = d.approvals().plan(id)?;
     let (_, bytes) = d
+        .approvals()
         .artifacts(&rec.plan)?
         .into_iter()
         .find(|(a, _)| a.name == name)

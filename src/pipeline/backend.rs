@@ -49,6 +49,11 @@ pub fn shared_backend(opts: &OpenOptions) -> Result<(AwsStore, Paths)> {
 }
 
 impl Deck {
+    /// Which backend holds this session's data (`local` or `aws`).
+    pub fn backend_name(&self) -> &'static str {
+        self.store.backend()
+    }
+
     /// Reachability and the local journal's queue, without any I/O.
     pub fn backend_health(&self) -> BackendHealth {
         self.store.health()

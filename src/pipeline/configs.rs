@@ -75,6 +75,12 @@ fn audited(c: &AwsConfiguration) -> serde_json::Value {
 }
 
 impl Deck {
+    /// The configuration the acting user selected in this tenant, if any.
+    pub fn selected_config_name(&self) -> Result<Option<String>> {
+        self.store
+            .selected_config(&self.tenant.name, &self.identity.user)
+    }
+
     /// The configuration this session acts through.
     pub fn aws_configuration(&self) -> Option<&AwsConfiguration> {
         self.aws_configuration.as_ref()
@@ -124,7 +130,7 @@ impl Deck {
         config.updated_at = config.created_at.clone();
         config.updated_by = config.created_by.clone();
         config.validate()?;
-        self.admin(&format!("add AWS configuration {}", config.name), totp)?;
+        self.authenticate_admin(&format!("add AWS configuration {}", config.name), totp)?;
         self.store.put_config(&config, true)?;
         self.audit_config(
             format!(
@@ -156,7 +162,7 @@ impl Deck {
         config.updated_at = self.clock.iso();
         config.updated_by = self.identity.user.clone();
         config.validate()?;
-        self.admin(&format!("change AWS configuration {name}"), totp)?;
+        self.authenticate_admin(&format!("change AWS configuration {name}"), totp)?;
         self.store.put_config(&config, false)?;
         self.audit_config(
             format!("AWS configuration {name} changed by {}", self.identity.user),
@@ -168,7 +174,7 @@ impl Deck {
     /// Removes a configuration (admins, with TOTP).
     pub fn remove_config(&self, name: &str, totp: Option<&str>) -> Result<()> {
         let config = self.config(name)?;
-        self.admin(&format!("remove AWS configuration {name}"), totp)?;
+        self.authenticate_admin(&format!("remove AWS configuration {name}"), totp)?;
         if !self.store.delete_config(&self.tenant.name, name)? {
             return Err(Error::not_found(
                 "configuration",

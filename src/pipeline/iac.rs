@@ -17,7 +17,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::{Deck, RequestOptions, Submission, hostname};
+use super::runs::hostname;
+use super::{Deck, RequestOptions, Submission};
 use crate::agents::{AgentEvent, Sink};
 use crate::approval::{PlanRecord, State};
 use crate::audit::{EventKind, Status};

@@ -7,10 +7,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{Deck, Enrolment};
+use super::{Deck, Enrolment, OpenOptions};
 use crate::audit::{EventKind, Status};
+use crate::demo::seed::REGION as DEMO_REGION;
+use crate::demo::{APPROVER as DEMO_APPROVER, TENANT as DEMO_TENANT};
 use crate::error::{Error, Result};
-use crate::tenant::{Role, UserSource, mfa};
+use crate::tenant::{Role, Tenant, UserSource, mfa};
 
 /// Where a person stands in a tenant after `opsdeck init`, and what to do next.
 #[derive(Debug, Serialize)]
@@ -146,7 +148,9 @@ impl Deck {
         let me = self.identity.user.clone();
         let users = self.store.list_users(&self.tenant.name)?;
         let (enrolment, roles) = if users.is_empty() {
-            let e = self.add_user(&me, vec![Role::Admin], Vec::new(), None)?;
+            let e = self
+                .admin()
+                .add_user(&me, vec![Role::Admin], Vec::new(), None)?;
             let roles = e.user.roles.clone();
             (Some(e), roles)
         } else if let Some(u) = users.iter().find(|u| u.name == me) {
@@ -344,5 +348,91 @@ fn tenant_flag(deck: &Deck) -> String {
         String::new()
     } else {
         format!(" --tenant {}", deck.tenant.name)
+    }
+}
+
+impl Deck {
+    /// The demo tenant, created on first use, with you as admin and operator and [`crate::demo::APPROVER`].
+    pub(crate) fn open_demo(open: &OpenOptions) -> Result<Deck> {
+        let open_on = |tenant: Option<&str>| {
+            Deck::open(OpenOptions {
+                home: open.home.clone(),
+                tenant: tenant.map(str::to_string),
+                user: open.user.clone(),
+                user_env: open.user_env.clone(),
+                backend: open.backend.clone(),
+                clock: open.clock.clone(),
+                aws_config: Some("none".into()),
+                ..OpenOptions::default()
+            })
+        };
+        let base = open_on(None)?;
+        match base.store.get_tenant(DEMO_TENANT)? {
+            Some(t) if !t.demo => {
+                return Err(Error::refused(format!(
+                    "a tenant named {DEMO_TENANT} already exists and is not a demo tenant; opsdeck demo never touches it. Use another home for the demo: `OPSDECK_HOME=DIR opsdeck demo`"
+                )));
+            }
+            Some(_) => {}
+            None => base.store.put_tenant(&Tenant {
+                name: DEMO_TENANT.into(),
+                created_at: base.clock().iso(),
+                default_region: DEMO_REGION.into(),
+                demo: true,
+                ..Tenant::default()
+            })?,
+        }
+        drop(base);
+        let deck = open_on(Some(DEMO_TENANT))?;
+        let me = deck.identity().user.clone();
+        if me == DEMO_APPROVER {
+            return Err(Error::input(format!(
+                "{DEMO_APPROVER} is the demo's approver; run `opsdeck demo` as yourself"
+            )));
+        }
+        let users = deck.admin().users()?;
+        if users.is_empty() {
+            deck.admin()
+                .add_user(&me, vec![Role::Admin, Role::Operator], Vec::new(), None)?;
+        } else if !users.iter().any(|u| u.name == me) {
+            return Err(Error::refused(format!(
+                "the demo tenant of this home belongs to {}; use your own home for a demo: `OPSDECK_HOME=DIR opsdeck demo`",
+                users
+                    .iter()
+                    .filter(|u| u.roles.contains(&Role::Admin))
+                    .map(|u| u.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if deck.store.get_user(DEMO_TENANT, DEMO_APPROVER)?.is_none() {
+            // Adding a user needs the acting admin's code; in the demo tenant this machine holds it.
+            let mine = deck
+                .store
+                .get_user(DEMO_TENANT, &me)?
+                .ok_or_else(|| Error::not_found("user", &me, "in the demo tenant"))?;
+            let now = deck.clock().unix().max(0) as u64;
+            let code = mfa::code_at(&mine.totp_secret, now)?;
+            match deck.admin().add_user(
+                DEMO_APPROVER,
+                vec![Role::Approver],
+                Vec::new(),
+                Some(&code),
+            ) {
+                Ok(_) => {}
+                // This step's code was used already (a second demo within 30 s): the next step's.
+                Err(Error::Refused(why)) if why.contains("already used") => {
+                    let next = mfa::code_at(&mine.totp_secret, now + 30)?;
+                    deck.admin().add_user(
+                        DEMO_APPROVER,
+                        vec![Role::Approver],
+                        Vec::new(),
+                        Some(&next),
+                    )?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deck)
     }
 }

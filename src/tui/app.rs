@@ -728,6 +728,7 @@ impl App {
                 self.spawn_blocking(format!("approving {plan_id}"), false, move |_job| {
                     Msg::Approved {
                         result: deck
+                            .approvals()
                             .approve(&id, comment, Some(&totp), break_glass)
                             .map(Box::new)
                             .map_err(|e| e.to_string()),
@@ -745,6 +746,7 @@ impl App {
                 self.spawn_blocking(format!("rejecting {plan_id}"), false, move |_job| {
                     Msg::Rejected {
                         result: deck
+                            .approvals()
                             .reject(&id, &reason, Some(&totp))
                             .map(Box::new)
                             .map_err(|e| e.to_string()),
@@ -823,7 +825,7 @@ impl App {
         let text = text.trim().to_string();
         // A request holding a credential goes nowhere: the prompt keeps it to edit, and neither
         // the history nor the transcript gets a copy.
-        if let Err(e) = self.deck.refuse_credentials(&text) {
+        if let Err(e) = self.deck.requests().refuse_credentials(&text) {
             self.say(Meaning::Error, format!("✗ {e}"));
             self.preview.live = Some(Err(e.to_string()));
             self.preview.due = None;
@@ -848,6 +850,7 @@ impl App {
         }
         self.preview.live = Some(
             self.deck
+                .requests()
                 .preview(&text, self.last_intent.as_ref())
                 .map_err(|e| e.to_string()),
         );
@@ -862,11 +865,13 @@ impl App {
                 let _ = tx.send(Msg::Agent { job, event: e });
             };
             let result = deck
+                .requests()
                 .request(&text, &sink)
                 .map_err(|e| e.to_string())
                 .map(|answer| match answer {
                     crate::pipeline::Answer::Plan(rec) => {
                         let files = deck
+                            .approvals()
                             .artifacts(&rec.plan)
                             .map(|v| {
                                 v.into_iter()
@@ -912,7 +917,7 @@ impl App {
             Command::Theme(Some(name)) => self.update(Action::SetTheme(name)),
             Command::Tenant(None) => self.notice(
                 NoticeLevel::Info,
-                format!("tenant {}; :tenant NAME switches", self.deck.tenant.name),
+                format!("tenant {}; :tenant NAME switches", self.deck.tenant().name),
             ),
             Command::Tenant(Some(name)) => self.update(Action::SwitchTenant(name)),
             Command::Config(None) => self.notice(
@@ -978,7 +983,7 @@ impl App {
                 let chosen = (name != "none").then_some(name.as_str());
                 Msg::TenantSwitched(
                     deck.select_config(chosen)
-                        .and_then(|_| reopen(&deck.tenant.name))
+                        .and_then(|_| reopen(&deck.tenant().name))
                         .map(Arc::new)
                         .map_err(|e| e.to_string()),
                 )
@@ -1194,7 +1199,7 @@ impl App {
             self.notice(NoticeLevel::Info, "no plan selected");
             return;
         };
-        let me = &self.deck.identity.user;
+        let me = &self.deck.identity().user;
         let id = &rec.plan.plan_id;
         let refuse = match kind {
             ConfirmKind::Approve | ConfirmKind::BreakGlass if rec.plan.requester == *me => {
@@ -1202,9 +1207,9 @@ impl App {
                     "{id} is your own request: another person must approve it (no self-approval)"
                 ))
             }
-            ConfirmKind::BreakGlass if !self.deck.tenant.approvals.break_glass => Some(format!(
+            ConfirmKind::BreakGlass if !self.deck.tenant().approvals.break_glass => Some(format!(
                 "break-glass is disabled for tenant {}",
-                self.deck.tenant.name
+                self.deck.tenant().name
             )),
             ConfirmKind::BreakGlass if rec.state != State::Pending => Some(format!(
                 "{id} is {}: only pending plans can be approved",
@@ -1261,7 +1266,7 @@ impl App {
                 let _ = tx.send(Msg::Agent { job, event: e });
             };
             let result = handle
-                .block_on(deck.apply(&id, &sink, cancel_rx))
+                .block_on(deck.runs().apply(&id, &sink, cancel_rx))
                 .map_err(|e| e.to_string());
             Msg::ApplyDone { job, result }
         });
@@ -1289,7 +1294,7 @@ impl App {
     fn verify(&mut self, full: bool) {
         let deck = self.deck.clone();
         self.spawn_blocking("verifying chain".into(), false, move |_| {
-            Msg::Verified(deck.verify(full).map_err(|e| e.to_string()))
+            Msg::Verified(deck.trail().verify(full).map_err(|e| e.to_string()))
         });
     }
 
@@ -1306,7 +1311,7 @@ impl App {
             if h.queued > 0 || !h.reachable {
                 let _ = deck.sync_backend();
             }
-            Msg::Plans(deck.plans(None).map_err(|e| e.to_string()))
+            Msg::Plans(deck.approvals().plans(None).map_err(|e| e.to_string()))
         });
     }
 
@@ -1399,7 +1404,7 @@ impl App {
                     }
                     Ok(AskResult::Plan(rec, files)) => {
                         for l in
-                            jobs::plan_transcript(&rec, &files, self.deck.identity.user.as_str())
+                            jobs::plan_transcript(&rec, &files, self.deck.identity().user.as_str())
                         {
                             self.transcript.push(l);
                         }
@@ -1514,7 +1519,7 @@ impl App {
             },
             Msg::TenantSwitched(r) => match r {
                 Ok(deck) => {
-                    let name = deck.tenant.name.clone();
+                    let name = deck.tenant().name.clone();
                     self.deck = deck;
                     self.approvals = ApprovalsState::default();
                     self.audit = AuditState::default();
@@ -1543,7 +1548,7 @@ impl App {
                     Meaning::Success,
                     format!(
                         "✓ {plan_id} {what} by {} (now {state})",
-                        self.deck.identity.user
+                        self.deck.identity().user
                     ),
                 );
                 self.notice(NoticeLevel::Success, format!("{plan_id} {what}"));
@@ -1669,6 +1674,7 @@ impl App {
                 // model (network) reads the request only once it is submitted, in a job.
                 Some(
                     self.deck
+                        .requests()
                         .preview(&text, self.last_intent.as_ref())
                         .map_err(|e| e.to_string()),
                 )

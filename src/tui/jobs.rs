@@ -28,48 +28,12 @@ pub fn load_diff(
     hl: &Highlighter,
     syntax_theme: Option<&str>,
 ) -> DiffResult {
-    let e = |e: crate::Error| e.to_string();
-    let rec = deck.plan(plan_id).map_err(e)?;
-    let new: Vec<(String, String)> = deck
-        .artifacts(&rec.plan)
-        .map_err(e)?
-        .into_iter()
-        .filter(|(a, _)| {
-            matches!(
-                a.kind,
-                ArtifactKind::Terraform | ArtifactKind::Ansible | ArtifactKind::DryRun
-            )
-        })
-        .map(|(a, b)| (a.name, String::from_utf8_lossy(&b).to_string()))
-        .collect();
-    let tenant = &deck.tenant.name;
-    let stack = match rec.plan.stack.as_deref() {
-        Some(s) => deck.store.get_stack(tenant, s).map_err(e)?,
-        None => None,
-    };
-    let mut old: Vec<(String, String)> = Vec::new();
-    let against = match &stack {
-        Some(s) if s.last_applied_plan != rec.plan.plan_id => {
-            for a in &s.artifacts {
-                let bytes = deck.store.get_artifact(tenant, &a.sha256).map_err(e)?;
-                old.push((a.name.clone(), String::from_utf8_lossy(&bytes).to_string()));
-            }
-            format!(
-                "stack {} as applied by {} ({})",
-                s.name,
-                s.last_applied_plan,
-                match s.status {
-                    crate::store::StackStatus::Active => "active",
-                    crate::store::StackStatus::Destroyed => "destroyed",
-                }
-            )
-        }
-        Some(s) => format!("stack {}: this plan is what is applied", s.name),
-        None => match &rec.plan.stack {
-            Some(name) => format!("new stack {name} (compared with empty)"),
-            None => "nothing (compared with empty)".to_string(),
-        },
-    };
+    let Comparison {
+        plan: rec,
+        new,
+        old,
+        against,
+    } = deck.approvals().comparison(plan_id).map_err(|e| e.to_string())?;
     let mut names: Vec<String> = new.iter().map(|(n, _)| n.clone()).collect();
     for (n, _) in &old {
         if !names.contains(n) {

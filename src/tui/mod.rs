@@ -142,7 +142,7 @@ pub fn run(open: OpenOptions) -> Result<u8> {
             reopen: Some(reopen),
         },
     );
-    tracing::info!(tenant = %app.deck.tenant.name, user = %app.deck.identity.user, "console started");
+    tracing::info!(tenant = %app.deck.tenant().name, user = %app.deck.identity().user, "console started");
 
     let tx = app.sender();
     std::thread::Builder::new()

@@ -149,6 +149,7 @@ pub fn enrol(
         };
         let deck = home.deck_with(&acting, tenant, Some(c));
         let e = deck
+            .admin()
             .add_user(name, roles.to_vec(), vec![], code.as_deref())
             .expect("add user");
         if admin.is_none() {
@@ -215,7 +216,9 @@ impl<'a> Team<'a> {
 
     pub fn approve(&self, user: &str, id: &str) -> opsdeck::Result<opsdeck::approval::PlanRecord> {
         let code = self.code(user);
-        self.deck(user).approve(id, None, Some(&code), None)
+        self.deck(user)
+            .approvals()
+            .approve(id, None, Some(&code), None)
     }
 }
 

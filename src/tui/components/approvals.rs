@@ -165,7 +165,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     }
     let first = st.selected.saturating_sub(list_h.saturating_sub(1));
     let now = app.deck.clock().unix();
-    let me = app.deck.identity.user.as_str();
+    let me = app.deck.identity().user.as_str();
     for (i, rec) in visible.iter().enumerate().skip(first).take(list_h) {
         let p = &rec.plan;
         let created = crate::time::parse_unix(&p.created_at).unwrap_or(now);

@@ -21,7 +21,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let deck = &app.deck;
     let key = bar.patch(t.get(Meaning::StatusKey));
     let mut spans = vec![];
-    let tenant = &deck.tenant.name;
+    let tenant = &deck.tenant().name;
     if is_production(tenant) {
         spans.push(Span::styled(
             safe_owned(format!(" PRODUCTION {tenant} ")),
@@ -33,7 +33,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     }
     spans.push(Span::styled(" │ ", bar));
     spans.push(Span::styled(
-        safe_owned(deck.tenant.default_region.clone()),
+        safe_owned(deck.tenant().default_region.clone()),
         key,
     ));
     match deck.aws_configuration() {
@@ -42,16 +42,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             spans.push(Span::styled(safe_owned(c.name.clone()), key));
             spans.push(Span::styled(" │ user ", bar));
         }
-        None if deck.tenant.demo => {
+        None if deck.tenant().demo => {
             spans.push(Span::styled(" · ", bar));
             spans.push(Span::styled("demo stand-in", key));
             spans.push(Span::styled(" │ user ", bar));
         }
         None => spans.push(Span::styled(" · no AWS configuration │ user ", bar)),
     }
-    spans.push(Span::styled(safe_owned(deck.identity.user.clone()), key));
+    spans.push(Span::styled(safe_owned(deck.identity().user.clone()), key));
     spans.push(Span::styled(" │ ", bar));
-    spans.push(Span::styled(deck.store.backend(), key));
+    spans.push(Span::styled(deck.backend_name(), key));
     // The shared backend says when it is out of reach and what waits to be written.
     let health = deck.backend_health();
     if !health.reachable {

@@ -1,0 +1,216 @@
+//! Administration of the tenant: tenants, users, settings and policies; admin actions need
+//! the admin role and a TOTP code once the tenant has users.
+
+use serde_json::json;
+
+use crate::audit::{EventKind, Status};
+use crate::error::{Error, Result};
+use crate::policy::{self, PolicySet};
+use crate::store::Store;
+use crate::tenant::{Role, Tenant, User, mfa, validate_name};
+
+use super::gates::policy_data;
+use super::{Admin, Enrolment};
+
+impl Admin<'_> {
+    /// The tenants the acting user may see: those they are registered in, and those nobody is
+    /// registered in yet. Other tenants' names are not theirs to know.
+    pub fn tenants(&self) -> Result<Vec<Tenant>> {
+        let open = tenants_open_to(self.store.as_ref(), &self.identity.user)?;
+        Ok(self
+            .store
+            .list_tenants()?
+            .into_iter()
+            .filter(|t| open.contains(&t.name))
+            .collect())
+    }
+
+    /// Creates a tenant with default guardrails.
+    pub fn add_tenant(&self, name: &str) -> Result<Tenant> {
+        validate_name(name)?;
+        if self.store.get_tenant(name)?.is_some() {
+            return Err(Error::input(format!("tenant {name} already exists")));
+        }
+        let t = Tenant {
+            name: name.to_string(),
+            created_at: self.clock.iso(),
+            ..Tenant::default()
+        };
+        self.store.put_tenant(&t)?;
+        Ok(t)
+    }
+
+    /// Registers a user with roles and groups and a fresh TOTP secret. The first user of a
+    /// tenant must be an admin and needs no authentication; after that only admins add users.
+    pub fn add_user(
+        &self,
+        name: &str,
+        roles: Vec<Role>,
+        groups: Vec<String>,
+        totp: Option<&str>,
+    ) -> Result<Enrolment> {
+        crate::tenant::validate_user(name)?;
+        if roles.is_empty() {
+            return Err(Error::input(
+                "give the user at least one --role (viewer, operator, approver, admin)",
+            ));
+        }
+        let bootstrap = self.store.list_users(&self.tenant.name)?.is_empty();
+        if bootstrap && !roles.contains(&Role::Admin) {
+            return Err(Error::input(format!(
+                "tenant {} has no users yet: the first user must be an admin (--role admin)",
+                self.tenant.name
+            )));
+        }
+        // Once a tenant has users only they may act: a first admin other than the acting user
+        // would lock that user out of the tenant at once.
+        if bootstrap && name != self.identity.user {
+            let me = &self.identity.user;
+            return Err(Error::input(format!(
+                "tenant {t} has no users yet and you act as {me}: register yourself first with `opsdeck users add {me} --role admin`, then add {name} (as {me}, with your TOTP code); or, to be {name}, run `opsdeck --user {name} users add {name} --role admin`. Adding {name} alone would leave {me} unable to act in tenant {t}",
+                t = self.tenant.name
+            )));
+        }
+        self.authenticate_admin(&format!("add user {name}"), totp)?;
+        let secret = mfa::new_secret()?;
+        let user = User {
+            name: name.to_string(),
+            roles,
+            groups,
+            totp_secret: secret.clone(),
+            last_totp_step: 0,
+            created_at: self.clock.iso(),
+            created_by: self.identity.user.clone(),
+        };
+        self.store.create_user(&self.tenant.name, &user)?;
+        let mut ev = self.event(
+            &uuid::Uuid::new_v4().to_string(),
+            EventKind::UserAdded,
+            Status::Completed,
+        );
+        ev.approval_metadata = Some(user.public());
+        ev.message = Some(format!(
+            "user {name} added by {}{}",
+            self.identity.user,
+            if bootstrap {
+                " (first user of the tenant)"
+            } else {
+                ""
+            }
+        ));
+        self.append(&[ev])?;
+        Ok(Enrolment {
+            otpauth_uri: mfa::otpauth_uri(&self.tenant.name, name, &secret),
+            user,
+            secret,
+        })
+    }
+
+    pub fn users(&self) -> Result<Vec<User>> {
+        self.store.list_users(&self.tenant.name)
+    }
+
+    /// Replaces the tenant's settings (admins, with TOTP).
+    pub fn set_tenant_settings(&self, mut settings: Tenant, totp: Option<&str>) -> Result<Tenant> {
+        if settings.name.is_empty() {
+            settings.name = self.tenant.name.clone();
+        }
+        if settings.name != self.tenant.name {
+            return Err(Error::input(format!(
+                "the settings name tenant {}, but you are acting in tenant {}",
+                settings.name, self.tenant.name
+            )));
+        }
+        settings.created_at = self.tenant.created_at.clone();
+        settings.demo = self.tenant.demo;
+        self.authenticate_admin("change tenant settings", totp)?;
+        settings.validate()?;
+        self.store.put_tenant(&settings)?;
+        let mut ev = self.event(
+            &uuid::Uuid::new_v4().to_string(),
+            EventKind::SettingsChanged,
+            Status::Completed,
+        );
+        ev.approval_metadata = serde_json::to_value(&settings).ok();
+        ev.message = Some(format!(
+            "tenant settings replaced by {}",
+            self.identity.user
+        ));
+        self.append(&[ev])?;
+        Ok(settings)
+    }
+
+    /// Adds or replaces a tenant policy file after checking that the whole set still compiles.
+    pub fn put_policy(&self, name: &str, source: &str, totp: Option<&str>) -> Result<()> {
+        let mut files: Vec<(String, String)> = self
+            .store
+            .tenant_policies(&self.tenant.name)?
+            .into_iter()
+            .filter(|(n, _)| n != name && !n.ends_with("_test.rego"))
+            .collect();
+        if !name.ends_with("_test.rego") {
+            files.push((name.to_string(), source.to_string()));
+        }
+        PolicySet::load(&files, &policy_data(&self.tenant))?;
+        self.authenticate_admin(&format!("add policy {name}"), totp)?;
+        self.store
+            .put_tenant_policy(&self.tenant.name, name, source)?;
+        let mut ev = self.event(
+            &uuid::Uuid::new_v4().to_string(),
+            EventKind::SettingsChanged,
+            Status::Completed,
+        );
+        ev.artifacts =
+            vec![json!({"name": name, "sha256": crate::plan::sha256_hex(source.as_bytes())})];
+        ev.message = Some(format!("policy {name} set by {}", self.identity.user));
+        self.append(&[ev])?;
+        Ok(())
+    }
+
+    pub fn remove_policy(&self, name: &str, totp: Option<&str>) -> Result<bool> {
+        self.authenticate_admin(&format!("remove policy {name}"), totp)?;
+        let removed = self.store.delete_tenant_policy(&self.tenant.name, name)?;
+        if removed {
+            let mut ev = self.event(
+                &uuid::Uuid::new_v4().to_string(),
+                EventKind::SettingsChanged,
+                Status::Completed,
+            );
+            ev.message = Some(format!("policy {name} removed by {}", self.identity.user));
+            self.append(&[ev])?;
+        }
+        Ok(removed)
+    }
+
+    /// Policy files in force: (name, where it comes from).
+    pub fn policy_files(&self) -> Vec<String> {
+        self.policies().map(|p| p.files.clone()).unwrap_or_default()
+    }
+
+    /// Runs the Rego unit tests: the starter set's, and the tenant's `*_test.rego` files.
+    pub fn test_policies(&self) -> Result<Vec<policy::rego::TestOutcome>> {
+        let tenant_files = self.store.tenant_policies(&self.tenant.name)?;
+        let mut policies = policy::rego::starter_sources();
+        let mut tests = policy::rego::starter_test_sources();
+        for (n, src) in tenant_files {
+            if n.ends_with("_test.rego") {
+                tests.push((format!("tenant/{n}"), src));
+            } else {
+                policies.push((format!("tenant/{n}"), src));
+            }
+        }
+        Ok(policy::rego::run_tests(&policies, &tests))
+    }
+}
+
+/// Names of the tenants `user` is registered in or that have no users yet.
+pub(super) fn tenants_open_to(store: &dyn Store, user: &str) -> Result<Vec<String>> {
+    let mut open = Vec::new();
+    for t in store.list_tenants()? {
+        let users = store.list_users(&t.name)?;
+        if users.is_empty() || users.iter().any(|u| u.name == user) {
+            open.push(t.name);
+        }
+    }
+    Ok(open)
+}

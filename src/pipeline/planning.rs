@@ -1,0 +1,265 @@
+//! Finishing a plan: the viewer and credential refusals before anything is stored, the
+//! artifacts, the cost against the current stack, gates, dry runs, and the queue entry.
+
+use serde_json::{Value, json};
+
+use crate::agents::{AgentEvent, Draft, Sink};
+use crate::approval::{self, PlanRecord, State, rules};
+use crate::audit::{EventKind, Status};
+use crate::error::{Error, Result};
+use crate::intent::Intent;
+use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Plan};
+use crate::redact::redact;
+use crate::tenant::Role;
+
+use super::Requests;
+use super::requests::redact_intent;
+
+impl Requests<'_> {
+    pub(super) fn finish_plan(
+        &self,
+        request_id: String,
+        text: String,
+        intent: Intent,
+        draft: Result<Draft>,
+        sink: Sink<'_>,
+    ) -> Result<PlanRecord> {
+        let intent_json = serde_json::to_value(&intent).ok();
+        let mut requested = self.event(&request_id, EventKind::Requested, Status::Pending);
+        requested.message = Some(text.clone());
+        let mut classified = self.event(&request_id, EventKind::Classified, Status::Pending);
+        classified.intent = intent_json.clone();
+        classified.agent_type = Some(intent.agent.to_string());
+        classified.message = Some(format!(
+            "{}/{} (confidence {:.2}{})",
+            intent.agent,
+            intent.action,
+            intent.confidence,
+            if intent.low_confidence { ", low" } else { "" }
+        ));
+
+        let draft = match draft {
+            Ok(d) => d,
+            Err(e) => {
+                let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
+                failed.agent_type = Some(intent.agent.to_string());
+                failed.message = Some(redact(&e.to_string()));
+                self.append(&[requested, classified, failed])?;
+                sink(AgentEvent::Failed {
+                    agent: intent.agent,
+                    error: e.to_string(),
+                });
+                return Err(e);
+            }
+        };
+
+        // A viewer may ask questions, never for changes: refused before any artifact or plan is
+        // stored, and the refusal is in the trail.
+        if draft.mutates && self.my_roles()?.as_deref() == Some(&[Role::Viewer][..]) {
+            let e = Error::refused(format!(
+                "{me} is a viewer in tenant {t} and cannot request changes: ask an admin ({admins}) for the operator role; questions (spend, findings, logs) work as a viewer",
+                me = self.identity.user,
+                t = self.tenant.name,
+                admins = self.admin_names().join(", ")
+            ));
+            let mut denied = self.event(&request_id, EventKind::AccessDenied, Status::Rejected);
+            denied.agent_type = Some(intent.agent.to_string());
+            denied.message = Some(format!("request a change: {e}"));
+            classified.intent = serde_json::to_value(redact_intent(&intent)).ok();
+            self.append(&[requested, classified, denied])?;
+            return Err(e);
+        }
+
+        // Nothing that looks like a credential is ever stored: refuse before any artifact,
+        // plan or intent is written (the audit keeps only the redacted request).
+        let leaking: Vec<&str> = draft
+            .files
+            .iter()
+            .filter(|f| {
+                let text = String::from_utf8_lossy(&f.content);
+                redact(&text) != text
+            })
+            .map(|f| f.name.as_str())
+            .collect();
+        if !leaking.is_empty() || redact_intent(&intent) != intent {
+            let e = Error::refused(format!(
+                "the request would put what looks like a credential into {}; pass secrets through a secret store (e.g. Secrets Manager), never in a request",
+                if leaking.is_empty() {
+                    "the plan".to_string()
+                } else {
+                    leaking.join(", ")
+                }
+            ));
+            let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
+            failed.agent_type = Some(intent.agent.to_string());
+            failed.message = Some(e.to_string());
+            classified.intent = serde_json::to_value(redact_intent(&intent)).ok();
+            self.append(&[requested, classified, failed])?;
+            return Err(e);
+        }
+
+        let mut artifacts = Vec::new();
+        let mut terraform_texts = Vec::new();
+        let mut files = Vec::new();
+        for f in draft.files {
+            let sha = self
+                .store
+                .put_artifact_as(&self.tenant.name, f.kind, &f.content)?;
+            if f.kind == ArtifactKind::Terraform {
+                terraform_texts.push((
+                    f.name.clone(),
+                    String::from_utf8_lossy(&f.content).to_string(),
+                ));
+            }
+            let a = ArtifactRef {
+                name: f.name,
+                kind: f.kind,
+                sha256: sha,
+                size: f.content.len() as u64,
+            };
+            artifacts.push(a.clone());
+            files.push((a, f.content));
+        }
+        let plan_id = new_plan_id();
+        let mut cost = draft.cost;
+        // A plan that changes or destroys an existing stack is judged by the change it makes:
+        // its estimate against the estimate the stack was applied with.
+        if let Some(stack) = &draft.stack
+            && (!cost.unpriced() || intent.action == "destroy")
+        {
+            cost.current =
+                crate::plan::pricing::current_cost(self.store.as_ref(), &self.tenant.name, stack)?;
+        }
+        let mut plan = Plan {
+            plan_id: plan_id.clone(),
+            request_id: request_id.clone(),
+            tenant: self.tenant.name.clone(),
+            requester: self.identity.user.clone(),
+            requester_source: self.identity.source.as_str().to_string(),
+            created_at: self.clock.iso(),
+            request: text,
+            agents: intent.agents.clone(),
+            agent: intent.agent,
+            action: intent.action.clone(),
+            intent,
+            summary: draft.summary,
+            stack: draft.stack,
+            region: draft.region,
+            steps: draft.steps,
+            artifacts,
+            resources: draft.resources,
+            mutates: draft.mutates,
+            risk: draft.risk,
+            risk_reasons: draft.risk_reasons,
+            cost,
+            gates: Vec::new(),
+            dry_runs: Vec::new(),
+            requires_approval: draft.mutates,
+            content_hash: String::new(),
+        };
+        plan.gates = self.gates(&plan, &terraform_texts)?;
+        // Dry runs (terraform plan, ansible --check) only for plans the policies let through.
+        if !plan.denied() {
+            self.dry_runs(&mut plan, &files, sink)?;
+        }
+        plan.content_hash = plan.compute_hash();
+        let req = rules::requirement(&plan, &self.tenant.approvals);
+        let mut rec = PlanRecord::new(
+            plan,
+            req,
+            self.tenant.approvals.pending_ttl_secs,
+            self.tenant.approvals.approved_ttl_secs,
+            self.clock.as_ref(),
+        );
+
+        let artifacts_json: Vec<Value> = rec
+            .plan
+            .artifacts
+            .iter()
+            .map(|a| {
+                json!({"name": a.name, "kind": a.kind, "sha256": a.sha256, "size": a.size,
+                       "uri": self.store.artifact_uri(&self.tenant.name, &a.sha256)})
+            })
+            .collect();
+        let mut planned = self.event(&request_id, EventKind::Planned, Status::Pending);
+        planned.plan_id = Some(plan_id.clone());
+        planned.agent_type = Some(rec.plan.agent.to_string());
+        planned.intent = intent_json;
+        planned.cost_impact = Some(rec.plan.cost.monthly_usd);
+        planned.artifacts = artifacts_json;
+        planned.message = Some(format!(
+            "{} (risk {}, hash {}){}",
+            rec.plan.summary,
+            rec.plan.risk.as_str(),
+            approval::short(&rec.plan.content_hash),
+            rec.plan
+                .dry_runs
+                .iter()
+                .map(|d| format!(
+                    "; step {} {} dry run {}: {}",
+                    d.step,
+                    d.tool,
+                    d.status.as_str(),
+                    d.summary
+                ))
+                .collect::<String>()
+        ));
+        let mut gated = self.event(&request_id, EventKind::PolicyEvaluated, Status::Pending);
+        gated.plan_id = Some(plan_id.clone());
+        gated.agent_type = Some(rec.plan.agent.to_string());
+        gated.security_gates = serde_json::to_value(&rec.plan.gates).ok();
+        gated.message = Some(format!("worst gate: {}", rec.plan.worst_gate().as_str()));
+        let mut events = vec![requested, classified, planned, gated];
+        if rec.plan.denied() {
+            let reasons: Vec<String> = rec
+                .plan
+                .gates
+                .iter()
+                .filter(|g| g.result == GateResult::Deny)
+                .map(|g| format!("{}: {}", g.rule, g.reason))
+                .collect();
+            rec.state = State::Rejected;
+            rec.rejection = Some(approval::Rejection {
+                user: "policy".into(),
+                at: self.clock.iso(),
+                reason: reasons.join("; "),
+            });
+            let mut rejected = self.event(&request_id, EventKind::Rejected, Status::Rejected);
+            rejected.plan_id = Some(plan_id.clone());
+            rejected.message = Some(format!("denied by policy: {}", reasons.join("; ")));
+            events.push(rejected);
+        } else if rec.plan.requires_approval {
+            let mut queued = self.event(&request_id, EventKind::Queued, Status::Pending);
+            queued.plan_id = Some(plan_id.clone());
+            queued.approval_metadata = Some(json!({
+                "rule": rec.approval_rule,
+                "roles": rec.approver_roles,
+                "group": rec.approver_group,
+                "required": rec.required_approvals,
+                "requester": rec.plan.requester,
+                "expiresAt": crate::time::iso(
+                    jiff::Timestamp::from_second(rec.expires_at).unwrap_or_default()),
+                "planHash": rec.plan.content_hash,
+            }));
+            events.push(queued);
+        }
+        self.store.create_plan(&rec)?;
+        self.append(&events)?;
+        sink(AgentEvent::PlanReady {
+            plan_id: plan_id.clone(),
+        });
+        Ok(rec)
+    }
+}
+
+/// `p-` and ten base32 characters (50 random bits): short enough to type, unique per tenant
+/// (creation fails rather than overwrite on the rare collision).
+pub(super) fn new_plan_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let mut id = String::from("p-");
+    for b in bytes.iter().take(10) {
+        id.push(ALPHABET[(*b as usize) % ALPHABET.len()] as char);
+    }
+    id
+}

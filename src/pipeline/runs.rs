@@ -1,0 +1,419 @@
+//! Running an approved plan: every check again right before it runs, the steps in order
+//! with live progress, the outcome and its log in the store and the trail; stacks.
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::{ApplyReport, Runs};
+use crate::agents::{self, AgentEvent, Sink};
+use crate::approval::{self, Execution, PlanRecord, State, rules};
+use crate::audit::{EventKind, Status};
+use crate::error::{Error, Result};
+use crate::exec;
+use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Step, StepKind, TerraformOp};
+use crate::redact::redact;
+use crate::store::{StackRecord, StackStatus};
+use crate::tenant::Role;
+
+impl Runs<'_> {
+    /// Runs an approved plan. Everything is checked again right before it runs: state, expiry,
+    /// the artifacts' hashes against the approved hash, the signed approval in the audit trail
+    /// and the policy gates.
+    pub async fn apply(
+        &self,
+        id: &str,
+        sink: Sink<'_>,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<ApplyReport> {
+        let id = self.approvals().resolve_plan_id(id)?;
+        let tenant = self.tenant.name.clone();
+        self.require_member(
+            &[Role::Operator, Role::Approver, Role::Admin],
+            "apply plans",
+        )?;
+        self.demo_standin_running()?;
+        self.reap_interrupted(&id)?;
+        let stored = self.store.get_plan(&tenant, &id)?;
+        let artifacts = self.approvals().checked_artifacts(&stored.plan)?;
+        let hash = stored.plan.compute_hash();
+        let terraform_texts: Vec<(String, String)> = artifacts
+            .iter()
+            .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
+            .map(|(a, b)| (a.name.clone(), String::from_utf8_lossy(b).to_string()))
+            .collect();
+        // Approval state first: the most useful answer for a plan that is not ready.
+        approval::check_runnable(&mut stored.clone(), &hash, self.clock.as_ref())?;
+        // Approval rules may have tightened since the plan was approved.
+        let now_req = rules::requirement(&stored.plan, &self.tenant.approvals);
+        if !stored.break_glass() && (stored.approvals.len() as u32) < now_req.approvers {
+            return Err(Error::refused(format!(
+                "plan {id} now needs {} approvals under rule {} and has {}",
+                now_req.approvers,
+                now_req.rule,
+                stored.approvals.len()
+            )));
+        }
+        let gates = self.gates(&stored.plan, &terraform_texts)?;
+        if let Some(deny) = gates.iter().find(|g| g.result == GateResult::Deny) {
+            return Err(Error::refused(format!(
+                "plan {id} is now denied by policy ({}: {}); it will not run",
+                deny.rule, deny.reason
+            )));
+        }
+        // Pre-flight: say what is missing before anything changes state.
+        if stored.plan.steps.is_empty() {
+            return Err(Error::input(format!("plan {id} has no steps to run")));
+        }
+        for step in &stored.plan.steps {
+            if let Err(err) = self.preflight(step, &id) {
+                let mut ev =
+                    self.event(&stored.plan.request_id, EventKind::Failed, Status::Approved);
+                ev.plan_id = Some(id.clone());
+                ev.message = Some(format!("not started: {err}"));
+                self.append(&[ev])?;
+                return Err(err);
+            }
+        }
+        self.check_signed_approval(&stored, &hash)?;
+        // Held until the run ends: a second apply on these stacks is refused meanwhile.
+        let _stack_locks = self.claim_stacks(&stored)?;
+
+        let host = hostname();
+        let me = self.identity.user.clone();
+        let rec = self.store.update_plan(&tenant, &id, &mut |r| {
+            approval::check_runnable(r, &hash, self.clock.as_ref())?;
+            r.state = State::Executing;
+            r.executions.push(Execution {
+                started_at: self.clock.iso(),
+                started_by: me.clone(),
+                host: host.clone(),
+                pid: std::process::id(),
+                finished_at: None,
+                exit_code: None,
+                log_uri: None,
+                outcome: None,
+            });
+            r.updated_at = self.clock.iso();
+            Ok(())
+        })?;
+        let mut ev = self.event(
+            &rec.plan.request_id,
+            EventKind::Executing,
+            Status::Executing,
+        );
+        ev.plan_id = Some(id.clone());
+        ev.agent_type = Some(rec.plan.agent.to_string());
+        ev.security_gates = serde_json::to_value(&gates).ok();
+        ev.message = Some(
+            rec.plan
+                .steps
+                .iter()
+                .map(|s| s.description.as_str())
+                .collect::<Vec<_>>()
+                .join("; then "),
+        );
+        self.append(&[ev])?;
+
+        // Steps run in order; the first that fails or is cancelled stops the rest.
+        let steps = rec.plan.steps.clone();
+        let mut outcome = exec::Outcome {
+            success: true,
+            cancelled: false,
+            exit_code: None,
+            log: String::new(),
+            outputs: None,
+        };
+        let mut step_outputs = serde_json::Map::new();
+        for (n, step) in steps.iter().enumerate() {
+            if steps.len() > 1 {
+                sink(AgentEvent::Progress {
+                    agent: rec.plan.agent,
+                    message: format!("step {}/{}: {}", n + 1, steps.len(), step.description),
+                });
+            }
+            let run = self
+                .run_step(
+                    &rec,
+                    n + 1,
+                    step,
+                    &artifacts,
+                    &step_outputs,
+                    sink,
+                    cancel.clone(),
+                )
+                .await;
+            let o = match run {
+                Ok(o) => o,
+                Err(e) => exec::Outcome {
+                    success: false,
+                    cancelled: false,
+                    exit_code: None,
+                    log: format!("opsdeck: {e}\n"),
+                    outputs: None,
+                },
+            };
+            if steps.len() > 1 {
+                outcome.log.push_str(&format!(
+                    "=== step {}/{}: {} ===\n",
+                    n + 1,
+                    steps.len(),
+                    step.description
+                ));
+            }
+            outcome.log.push_str(&o.log);
+            outcome.exit_code = o.exit_code;
+            outcome.cancelled = o.cancelled;
+            outcome.success = o.success;
+            if let Some(v) = &o.outputs {
+                step_outputs.insert(format!("step{}", n + 1), v.clone());
+                outcome.outputs = o.outputs.clone();
+            }
+            if o.success {
+                if let StepKind::Terraform { stack, operation } = &step.kind {
+                    self.store.put_stack(&StackRecord {
+                        name: stack.clone(),
+                        tenant: tenant.clone(),
+                        region: rec.plan.region.clone(),
+                        last_applied_plan: id.clone(),
+                        artifacts: rec
+                            .plan
+                            .artifacts
+                            .iter()
+                            .filter(|a| a.kind == ArtifactKind::Terraform)
+                            .cloned()
+                            .collect(),
+                        status: if *operation == TerraformOp::Destroy {
+                            StackStatus::Destroyed
+                        } else {
+                            StackStatus::Active
+                        },
+                        updated_at: self.clock.iso(),
+                    })?;
+                }
+            } else {
+                break;
+            }
+        }
+        if steps.len() > 1 && !step_outputs.is_empty() {
+            outcome.outputs = Some(Value::Object(step_outputs.clone()));
+        }
+        let log_sha =
+            self.store
+                .put_artifact_as(&tenant, ArtifactKind::Log, outcome.log.as_bytes())?;
+        let log_uri = self.store.artifact_uri(&tenant, &log_sha);
+        let final_state = if outcome.success {
+            State::Succeeded
+        } else if outcome.cancelled {
+            State::Cancelled
+        } else {
+            State::Failed
+        };
+        let rec = self.store.update_plan(&tenant, &id, &mut |r| {
+            r.state = final_state;
+            if let Some(x) = r.executions.last_mut() {
+                x.finished_at = Some(self.clock.iso());
+                x.exit_code = outcome.exit_code;
+                x.log_uri = Some(log_uri.clone());
+                x.outcome = Some(final_state.as_str().to_string());
+            }
+            r.updated_at = self.clock.iso();
+            Ok(())
+        })?;
+        let (kind, status) = match final_state {
+            State::Succeeded => (EventKind::Completed, Status::Completed),
+            State::Cancelled => (EventKind::Cancelled, Status::Cancelled),
+            _ => (EventKind::Failed, Status::Failed),
+        };
+        let mut ev = self.event(&rec.plan.request_id, kind, status);
+        ev.plan_id = Some(id.clone());
+        ev.agent_type = Some(rec.plan.agent.to_string());
+        ev.execution_logs = Some(log_uri.clone());
+        ev.cost_impact = Some(rec.plan.cost.monthly_usd);
+        ev.artifacts = vec![
+            json!({"name": "execution.log", "kind": ArtifactKind::Log, "sha256": log_sha, "uri": log_uri}),
+        ];
+        // Inventories built during the run (from a Terraform step's outputs).
+        ev.artifacts.extend(
+            step_outputs
+                .values()
+                .filter_map(|o| o.get("inventory").cloned()),
+        );
+        ev.message = Some(match outcome.exit_code {
+            Some(c) => format!("{} (exit {c})", final_state.as_str()),
+            None => final_state.as_str().to_string(),
+        });
+        // What AWS API steps verified afterwards (instance health, command results) is part of
+        // the signed record: stored as an artifact, its summary in the message.
+        if rec
+            .plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::Aws { .. }))
+            && let Some(results) = &outcome.outputs
+        {
+            let text = redact(&serde_json::to_string_pretty(results).unwrap_or_default());
+            let sha = self.store.put_artifact(&tenant, text.as_bytes())?;
+            ev.artifacts
+                .push(json!({"name": "results.json", "kind": ArtifactKind::Report,
+                "sha256": sha, "uri": self.store.artifact_uri(&tenant, &sha)}));
+            if let Some(summary) = results_summary(results)
+                && let Some(m) = ev.message.as_mut()
+            {
+                m.push_str(&format!(": {}", redact(&summary)));
+            }
+        }
+        self.append(&[ev])?;
+        sink(AgentEvent::Finished {
+            plan_id: id.clone(),
+            success: outcome.success,
+        });
+        Ok(ApplyReport {
+            plan_id: id,
+            state: final_state,
+            success: outcome.success,
+            cancelled: outcome.cancelled,
+            exit_code: outcome.exit_code,
+            log_uri: Some(log_uri),
+            outputs: outcome.outputs,
+        })
+    }
+
+    /// What a step needs before anything runs (a binary on PATH, ...), said up front.
+    pub(super) fn preflight(&self, step: &Step, plan_id: &str) -> Result<()> {
+        match &step.kind {
+            StepKind::Terraform { .. } | StepKind::Ansible { .. } => {
+                self.preflight_iac(step, plan_id)
+            }
+            StepKind::Aws { .. } => Ok(()),
+        }
+    }
+
+    /// Runs one step of an approved plan. `earlier` holds the outputs of the steps before it
+    /// (e.g. the instances Terraform created, for a configuration step that follows).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn run_step(
+        &self,
+        rec: &PlanRecord,
+        n: usize,
+        step: &Step,
+        artifacts: &[(ArtifactRef, Vec<u8>)],
+        earlier: &serde_json::Map<String, Value>,
+        sink: Sink<'_>,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<exec::Outcome> {
+        match &step.kind {
+            StepKind::Terraform { stack, operation } => {
+                self.run_terraform_step(rec, n, stack, *operation, artifacts, sink, cancel)
+                    .await
+            }
+            StepKind::Ansible {
+                playbook,
+                inventory,
+                ..
+            } => {
+                self.run_ansible_step(
+                    rec, n, playbook, inventory, artifacts, earlier, sink, cancel,
+                )
+                .await
+            }
+            StepKind::Aws { .. } => agents::execute(step, &self.aws, sink, cancel).await,
+        }
+    }
+
+    /// The approval must also stand in the signed audit trail, for this exact hash: editing the
+    /// plan file to add an approval is not enough.
+    pub(super) fn check_signed_approval(&self, rec: &PlanRecord, hash: &str) -> Result<()> {
+        let mut approvers: Vec<String> = Vec::new();
+        self.scan_trail(&mut |r| {
+            let matches = r.event.event == EventKind::Approved
+                && r.event.plan_id.as_deref() == Some(rec.plan.plan_id.as_str())
+                && r.event
+                    .approval_metadata
+                    .as_ref()
+                    .and_then(|m| m.get("planHash"))
+                    .and_then(|h| h.as_str())
+                    == Some(hash);
+            if matches && r.event.user_id != rec.plan.requester {
+                approvers.push(r.event.user_id);
+            }
+            true
+        })?;
+        let needed = if rec.break_glass() {
+            1
+        } else {
+            rec.required_approvals
+        };
+        if (approvers.len() as u32) < needed {
+            return Err(Error::refused(format!(
+                "plan {} has no matching approval in the audit trail ({} of {} found for hash {}); it will not run",
+                rec.plan.plan_id,
+                approvers.len(),
+                needed,
+                approval::short(hash)
+            )));
+        }
+        Ok(())
+    }
+
+    /// A plan left `executing` by a process that no longer exists on this host is marked failed.
+    pub(super) fn reap_interrupted(&self, id: &str) -> Result<()> {
+        let rec = self.store.get_plan(&self.tenant.name, id)?;
+        let Some(x) = rec.executions.last() else {
+            return Ok(());
+        };
+        if rec.state != State::Executing || x.host != hostname() || process_alive(x.pid) {
+            return Ok(());
+        }
+        self.store.update_plan(&self.tenant.name, id, &mut |r| {
+            r.state = State::Failed;
+            if let Some(x) = r.executions.last_mut() {
+                x.outcome = Some("interrupted".into());
+                x.finished_at = Some(self.clock.iso());
+            }
+            Ok(())
+        })?;
+        let mut ev = self.event(&rec.plan.request_id, EventKind::Failed, Status::Failed);
+        ev.plan_id = Some(id.to_string());
+        ev.message = Some(format!(
+            "interrupted: the applying process (pid {}) exited before finishing",
+            x.pid
+        ));
+        self.append(&[ev])?;
+        Ok(())
+    }
+
+    pub fn stacks(&self) -> Result<Vec<StackRecord>> {
+        self.require_reader("list stacks")?;
+        self.store.list_stacks(&self.tenant.name)
+    }
+}
+
+/// The `summary` a step reported in its outputs, or each step's, in order.
+pub(super) fn results_summary(v: &Value) -> Option<String> {
+    if let Some(s) = v.get("summary").and_then(Value::as_str) {
+        return Some(s.to_string());
+    }
+    let parts: Vec<&str> = v
+        .as_object()?
+        .values()
+        .filter_map(|x| x.get("summary")?.as_str())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+pub(super) fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).to_string()
+}
+
+pub(super) fn process_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence and permission.
+    let rc = unsafe { libc::kill(pid as i32, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
