@@ -10,7 +10,7 @@ use crate::pipeline::Deck;
 pub fn tenants(deck: &Deck, cmd: TenantsCommand, json_out: bool) -> Result<u8> {
     match cmd {
         TenantsCommand::List => {
-            let tenants = deck.tenants()?;
+            let tenants = deck.admin().tenants()?;
             if json_out {
                 print_json(&tenants)?;
             } else {
@@ -20,7 +20,7 @@ pub fn tenants(deck: &Deck, cmd: TenantsCommand, json_out: bool) -> Result<u8> {
             }
         }
         TenantsCommand::Add { name } => {
-            let t = deck.add_tenant(&name)?;
+            let t = deck.admin().add_tenant(&name)?;
             if json_out {
                 print_json(&t)?;
             } else {
@@ -29,9 +29,9 @@ pub fn tenants(deck: &Deck, cmd: TenantsCommand, json_out: bool) -> Result<u8> {
         }
         TenantsCommand::Show => {
             if json_out {
-                print_json(&deck.tenant)?;
+                print_json(&deck.tenant())?;
             } else {
-                let text = toml::to_string(&deck.tenant)
+                let text = toml::to_string(&deck.tenant())
                     .map_err(|e| Error::input(format!("cannot encode settings: {e}")))?;
                 print_block(&text);
             }
@@ -44,7 +44,9 @@ pub fn tenants(deck: &Deck, cmd: TenantsCommand, json_out: bool) -> Result<u8> {
                     path: file.clone(),
                     detail: e.to_string().replace('\n', " "),
                 })?;
-            let t = deck.set_tenant_settings(settings, totp.as_deref())?;
+            let t = deck
+                .admin()
+                .set_tenant_settings(settings, totp.as_deref())?;
             if json_out {
                 print_json(&t)?;
             } else {
@@ -67,7 +69,9 @@ pub fn users(deck: &Deck, cmd: UsersCommand, json_out: bool) -> Result<u8> {
                 .iter()
                 .map(|r| r.parse::<crate::tenant::Role>().map_err(Error::Input))
                 .collect::<Result<Vec<_>>>()?;
-            let e = deck.add_user(&name, roles, groups, totp.as_deref())?;
+            let e = deck
+                .admin()
+                .add_user(&name, roles, groups, totp.as_deref())?;
             if json_out {
                 let mut v = e.user.public();
                 v["totp_secret"] = json!(e.secret);
@@ -78,7 +82,7 @@ pub fn users(deck: &Deck, cmd: UsersCommand, json_out: bool) -> Result<u8> {
             outln!(
                 "registered {} in tenant {} as {}",
                 e.user.name,
-                deck.tenant.name,
+                deck.tenant().name,
                 roles_of(&e.user.roles, ", ")
             );
             outln!();
@@ -91,14 +95,14 @@ pub fn users(deck: &Deck, cmd: UsersCommand, json_out: bool) -> Result<u8> {
             outln!("uri:    {}", e.otpauth_uri);
         }
         UsersCommand::List => {
-            let users = deck.users()?;
+            let users = deck.admin().users()?;
             if json_out {
                 let v: Vec<_> = users.iter().map(|u| u.public()).collect();
                 print_json(&v)?;
             } else if users.is_empty() {
                 outln!(
                     "tenant {} has no registered users: anyone may ask, nobody can approve yet (`opsdeck users add NAME --role admin`)",
-                    deck.tenant.name
+                    deck.tenant().name
                 );
             } else {
                 for u in users {
@@ -127,7 +131,7 @@ fn roles_of(roles: &[crate::tenant::Role], sep: &str) -> String {
 pub fn policy(deck: &Deck, cmd: PolicyCommand, json_out: bool) -> Result<u8> {
     match cmd {
         PolicyCommand::List => {
-            let files = deck.policy_files();
+            let files = deck.admin().policy_files();
             if json_out {
                 print_json(&files)?;
             } else {
@@ -137,7 +141,7 @@ pub fn policy(deck: &Deck, cmd: PolicyCommand, json_out: bool) -> Result<u8> {
             }
         }
         PolicyCommand::Test => {
-            let results = deck.test_policies()?;
+            let results = deck.admin().test_policies()?;
             let failed = results.iter().filter(|r| !r.passed).count();
             if json_out {
                 print_json(&results)?;
@@ -156,13 +160,16 @@ pub fn policy(deck: &Deck, cmd: PolicyCommand, json_out: bool) -> Result<u8> {
                 .unwrap_or_default();
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
-            deck.put_policy(&name, &text, totp.as_deref())?;
+            deck.admin().put_policy(&name, &text, totp.as_deref())?;
             if !json_out {
-                outln!("policy {name} is in force for tenant {}", deck.tenant.name);
+                outln!(
+                    "policy {name} is in force for tenant {}",
+                    deck.tenant().name
+                );
             }
         }
         PolicyCommand::Remove { name, totp } => {
-            let removed = deck.remove_policy(&name, totp.as_deref())?;
+            let removed = deck.admin().remove_policy(&name, totp.as_deref())?;
             if !removed {
                 return Err(Error::not_found(
                     "policy",

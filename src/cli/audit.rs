@@ -12,7 +12,7 @@ use crate::view::AuditRowView;
 pub fn run(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
     match cmd {
         AuditCommand::List { filter } => {
-            let records = deck.audit(&to_filter(deck, filter)?)?;
+            let records = deck.trail().audit(&to_filter(deck, filter)?)?;
             if json_out {
                 print_json(&records)?;
             } else {
@@ -23,7 +23,7 @@ pub fn run(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
         }
         AuditCommand::Show { id } => show(deck, &id, json_out),
         AuditCommand::Verify { full } => {
-            let report = deck.verify(full)?;
+            let report = deck.trail().verify(full)?;
             if json_out {
                 print_json(&report)?;
             } else if report.ok {
@@ -53,7 +53,7 @@ pub fn run(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
             output,
             filter,
         } => {
-            let records = deck.audit(&to_filter(deck, filter)?)?;
+            let records = deck.trail().audit(&to_filter(deck, filter)?)?;
             match output {
                 Some(path) => {
                     let mut f = std::fs::File::create(&path)
@@ -72,7 +72,7 @@ pub fn run(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
 
 /// One event by id or sequence number, else every event of a plan or request (id prefix).
 fn show(deck: &Deck, id: &str, json_out: bool) -> Result<u8> {
-    let all = deck.audit(&AuditFilter::default())?;
+    let all = deck.trail().audit(&AuditFilter::default())?;
     let chosen: Vec<&AuditRecord> = match id.parse::<u64>() {
         Ok(seq) => all.iter().filter(|r| r.seq == seq).collect(),
         Err(_) => {

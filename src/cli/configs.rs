@@ -68,7 +68,7 @@ pub fn run(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
             })?;
             let config = AwsConfiguration {
                 name,
-                tenant: deck.tenant.name.clone(),
+                tenant: deck.tenant().name.clone(),
                 role_arn,
                 external_id: fields.external_id.clone(),
                 regions: fields.regions.clone(),
@@ -108,7 +108,7 @@ pub fn run(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
             } else if all.is_empty() {
                 outln!(
                     "tenant {} has no AWS configurations: opsdeck acts with the base credentials (`opsdeck configs add NAME --role-arn ...`)",
-                    deck.tenant.name
+                    deck.tenant().name
                 );
             } else {
                 for c in &all {
@@ -202,7 +202,7 @@ pub fn run(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
             } else {
                 outln!(
                     "removed configuration {name} from tenant {}",
-                    deck.tenant.name
+                    deck.tenant().name
                 );
             }
             Ok(0)
@@ -215,15 +215,15 @@ pub fn run(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
                 match chosen {
                     Some(c) => outln!(
                         "{} now acts through configuration {} (account {}) in tenant {}",
-                        deck.identity.user,
+                        deck.identity().user,
                         c.name,
                         c.account(),
-                        deck.tenant.name
+                        deck.tenant().name
                     ),
                     None => outln!(
                         "{} now acts with the base credentials in tenant {}",
-                        deck.identity.user,
-                        deck.tenant.name
+                        deck.identity().user,
+                        deck.tenant().name
                     ),
                 }
             }

@@ -19,11 +19,11 @@ pub fn run(deck: &Deck, cmd: PlansCommand, json_out: bool) -> Result<u8> {
 
 fn list(deck: &Deck, state: Option<&str>, json_out: bool) -> Result<u8> {
     let state = state.map(parse_state).transpose()?;
-    let plans = deck.plans(state)?;
+    let plans = deck.approvals().plans(state)?;
     if json_out {
         print_json(&plans)?;
     } else if plans.is_empty() {
-        outln!("no plans in tenant {}", deck.tenant.name);
+        outln!("no plans in tenant {}", deck.tenant().name);
     } else {
         outln!(
             "{:<13} {:<11} {:<8} {:<10} {:>10}  {:<19} SUMMARY",
@@ -52,7 +52,7 @@ fn list(deck: &Deck, state: Option<&str>, json_out: bool) -> Result<u8> {
 }
 
 fn show(deck: &Deck, id: &str, artifact: bool, json_out: bool) -> Result<u8> {
-    let rec = deck.plan(id)?;
+    let rec = deck.approvals().plan(id)?;
     if !artifact {
         if json_out {
             print_json(&rec)?;
@@ -61,7 +61,7 @@ fn show(deck: &Deck, id: &str, artifact: bool, json_out: bool) -> Result<u8> {
         }
         return Ok(0);
     }
-    let files = deck.artifacts(&rec.plan)?;
+    let files = deck.approvals().artifacts(&rec.plan)?;
     if json_out {
         let out: Vec<_> = files
             .iter()
@@ -84,14 +84,16 @@ fn show(deck: &Deck, id: &str, artifact: bool, json_out: bool) -> Result<u8> {
 
 pub fn approve(deck: &Deck, args: ApproveArgs, json_out: bool) -> Result<u8> {
     let glass = if args.break_glass { args.reason } else { None };
-    let rec = deck.approve(&args.id, args.comment, args.totp.as_deref(), glass)?;
+    let rec = deck
+        .approvals()
+        .approve(&args.id, args.comment, args.totp.as_deref(), glass)?;
     if json_out {
         print_json(&rec)?;
     } else if rec.state == State::Approved {
         outln!(
             "approved plan {} by {} (bound to hash {}); run it with `opsdeck apply {}`",
             rec.plan.plan_id,
-            deck.identity.user,
+            deck.identity().user,
             crate::approval::short(&rec.plan.content_hash),
             rec.plan.plan_id
         );
@@ -107,7 +109,9 @@ pub fn approve(deck: &Deck, args: ApproveArgs, json_out: bool) -> Result<u8> {
 }
 
 pub fn reject(deck: &Deck, args: RejectArgs, json_out: bool) -> Result<u8> {
-    let rec = deck.reject(&args.id, &args.reason, args.totp.as_deref())?;
+    let rec = deck
+        .approvals()
+        .reject(&args.id, &args.reason, args.totp.as_deref())?;
     if json_out {
         print_json(&rec)?;
     } else {
@@ -130,7 +134,7 @@ pub fn apply(deck: &Deck, id: &str, progress: Sink<'_>, json_out: bool) -> Resul
                 let _ = tx.send(true);
             }
         });
-        let report = deck.apply(id, progress, rx).await;
+        let report = deck.runs().apply(id, progress, rx).await;
         ctrl_c.abort();
         report
     })?;

@@ -130,7 +130,7 @@ fn agents_of(v: &serde_json::Value) -> String {
 
 /// `explain`: a plan id or a request text, told apart by [`Deck::explain`].
 pub fn explain(deck: &Deck, what: &str, json_out: bool) -> Result<u8> {
-    let (intent, v) = deck.explain(what)?;
+    let (intent, v) = deck.requests().explain(what)?;
     if json_out {
         print_json(&v)?;
         return Ok(0);
@@ -169,7 +169,10 @@ pub fn ask(deck: &Deck, args: AskArgs, progress: Sink<'_>, json_out: bool) -> Re
     let opts = RequestOptions {
         inventory: args.inventory,
     };
-    match deck.request_with(&args.text.join(" "), &opts, progress)? {
+    match deck
+        .requests()
+        .request_with(&args.text.join(" "), &opts, progress)?
+    {
         Answer::Plan(rec) => {
             if args.export.is_some() {
                 errln!("note: --export writes a report's files; this request made a plan");
@@ -187,7 +190,7 @@ pub fn ask(deck: &Deck, args: AskArgs, progress: Sink<'_>, json_out: bool) -> Re
 
 /// `submit`: hand-written files become a plan like any other.
 pub fn submit(deck: &Deck, args: SubmitArgs, progress: Sink<'_>, json_out: bool) -> Result<u8> {
-    let rec = deck.submit(
+    let rec = deck.requests().submit(
         &Submission {
             terraform: args.dir,
             stack: args.stack,

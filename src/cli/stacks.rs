@@ -10,7 +10,7 @@ use crate::pipeline::Deck;
 pub fn run(deck: &Deck, command: Option<StacksCommand>, json_out: bool) -> Result<u8> {
     match command.unwrap_or(StacksCommand::List) {
         StacksCommand::List => {
-            let stacks = deck.stacks()?;
+            let stacks = deck.runs().stacks()?;
             let locks: Vec<Option<crate::store::StackLock>> = stacks
                 .iter()
                 .map(|s| deck.stack_lock(&s.name))
@@ -27,7 +27,7 @@ pub fn run(deck: &Deck, command: Option<StacksCommand>, json_out: bool) -> Resul
                     .collect();
                 print_json(&v)?;
             } else if stacks.is_empty() {
-                outln!("no stacks in tenant {}", deck.tenant.name);
+                outln!("no stacks in tenant {}", deck.tenant().name);
             } else {
                 for (s, l) in stacks.into_iter().zip(locks) {
                     outln!(

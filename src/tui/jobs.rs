@@ -13,8 +13,7 @@ use super::theme::Meaning;
 use crate::approval::PlanRecord;
 use crate::audit::AuditRecord;
 use crate::audit::export::{self, Format};
-use crate::pipeline::{Deck, ReportRecord};
-use crate::plan::ArtifactKind;
+use crate::pipeline::{Comparison, Deck, ReportRecord};
 use crate::view::{OutputView, PlanView, ReportView, change};
 
 type DiffResult = Result<(Box<PlanRecord>, Arc<DiffDoc>), String>;
@@ -33,7 +32,10 @@ pub fn load_diff(
         new,
         old,
         against,
-    } = deck.approvals().comparison(plan_id).map_err(|e| e.to_string())?;
+    } = deck
+        .approvals()
+        .comparison(plan_id)
+        .map_err(|e| e.to_string())?;
     let mut names: Vec<String> = new.iter().map(|(n, _)| n.clone()).collect();
     for (n, _) in &old {
         if !names.contains(n) {
@@ -57,11 +59,12 @@ pub fn audit_rows(deck: &Deck) -> Result<Vec<AuditRow>, String> {
     // Compacted as they stream in: the full records never all sit in memory at once.
     let mut names = Interner::default();
     let mut rows = Vec::new();
-    deck.scan_audit(&mut |r| {
-        rows.push(AuditRow::from_record(&r, &mut names));
-        true
-    })
-    .map_err(|e| e.to_string())?;
+    deck.trail()
+        .scan_audit(&mut |r| {
+            rows.push(AuditRow::from_record(&r, &mut names));
+            true
+        })
+        .map_err(|e| e.to_string())?;
     rows.shrink_to_fit();
     release_memory();
     Ok(rows)
@@ -78,14 +81,15 @@ fn release_memory() {
 
 pub fn audit_detail(deck: &Deck, seq: u64) -> Result<Box<AuditRecord>, String> {
     let mut found = None;
-    deck.scan_audit(&mut |r| {
-        if r.seq == seq {
-            found = Some(r);
-            return false;
-        }
-        true
-    })
-    .map_err(|e| e.to_string())?;
+    deck.trail()
+        .scan_audit(&mut |r| {
+            if r.seq == seq {
+                found = Some(r);
+                return false;
+            }
+            true
+        })
+        .map_err(|e| e.to_string())?;
     found
         .map(Box::new)
         .ok_or_else(|| format!("event #{seq} is no longer in the trail"))
@@ -118,19 +122,20 @@ pub fn detail_lines(r: &AuditRecord, before: Option<(u64, [u8; 32])>) -> Vec<Str
 pub fn export(deck: &Deck, q: &AuditQuery, format: Format) -> Result<PathBuf, String> {
     let mut names = Interner::default();
     let records: Vec<AuditRecord> = deck
+        .trail()
         .audit(&q.filter)
         .map_err(|e| e.to_string())?
         .into_iter()
         .filter(|r| q.matches(&AuditRow::from_record(r, &mut names).fields()))
         .collect();
-    let dir = deck.paths.data.join("exports");
+    let dir = deck.paths().data.join("exports");
     crate::store::fsutil::ensure_private_dir(&dir).map_err(|e| e.to_string())?;
     let stamp = deck.clock().now().strftime("%Y%m%dT%H%M%SZ").to_string();
     let ext = match format {
         Format::Json => "json",
         Format::Csv => "csv",
     };
-    let path = dir.join(format!("audit-{}-{stamp}.{ext}", deck.tenant.name));
+    let path = dir.join(format!("audit-{}-{stamp}.{ext}", deck.tenant().name));
     let mut f = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     export::write(&records, format, &mut f).map_err(|e| e.to_string())?;
     Ok(path)
