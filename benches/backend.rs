@@ -35,7 +35,7 @@ fn event(tenant: &str, writer: usize, i: usize) -> AuditEvent {
         user_id: format!("writer{writer}"),
         user_source: "flag".into(),
         os_user: "bench".into(),
-        timestamp: "2026-11-24T10:00:00.000Z".into(),
+        timestamp: "2026-11-24T10:00:00.000Z".parse().unwrap(),
         event: EventKind::Planned,
         status: Status::Pending,
         plan_id: Some(format!("p-bench{i:06}")),

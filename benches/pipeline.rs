@@ -38,7 +38,7 @@ fn event(i: usize) -> AuditEvent {
         user_id: "bench".into(),
         user_source: "flag".into(),
         os_user: "bench".into(),
-        timestamp: "2026-11-24T10:00:00.000Z".into(),
+        timestamp: "2026-11-24T10:00:00.000Z".parse().unwrap(),
         event: EventKind::Planned,
         status: Status::Pending,
         plan_id: Some(format!("p-bench{i:06}")),

@@ -88,7 +88,8 @@ fn audit_rows(n: usize) -> Vec<AuditRow> {
                 i / 60 % 24,
                 i % 60
             )
-            .into(),
+            .parse()
+            .unwrap(),
             user: ["alice", "bob", "olga"][i % 3].into(),
             event: kinds[i % kinds.len()],
             status: if i % 5 == 4 {
@@ -448,7 +449,7 @@ fn real_binary() {
                     user_id: ["alice", "bob", "olga"][n % 3].into(),
                     user_source: "os".into(),
                     os_user: "alice".into(),
-                    timestamp: format!("2026-11-{:02}T{:02}:{:02}:00.000Z", 1 + n / 4000 % 28, n / 60 % 24, n % 60),
+                    timestamp: format!("2026-11-{:02}T{:02}:{:02}:00.000Z", 1 + n / 4000 % 28, n / 60 % 24, n % 60).parse().unwrap(),
                     event: EventKind::Planned,
                     status: Status::Pending,
                     plan_id: Some(format!("p-{:010}", n / 5)),

@@ -37,7 +37,7 @@ fn event(user: &str, message: String) -> AuditEvent {
         user_id: user.into(),
         user_source: "flag".into(),
         os_user: user.into(),
-        timestamp: opsdeck::time::iso(jiff::Timestamp::now()),
+        timestamp: opsdeck::time::Stamp::now(),
         event: EventKind::Answered,
         status: Status::Completed,
         plan_id: None,
@@ -994,9 +994,9 @@ fn tenant_a_cannot_reach_tenant_b_by_any_command() {
         tags: Default::default(),
         budget_usd: 0.0,
         description: String::new(),
-        created_at: String::new(),
+        created_at: None,
         created_by: String::new(),
-        updated_at: String::new(),
+        updated_at: None,
         updated_by: String::new(),
     };
     let code = ta.code("alice");

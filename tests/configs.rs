@@ -21,9 +21,9 @@ fn config(name: &str, account: &str) -> AwsConfiguration {
         tags: [("team".to_string(), "payments".to_string())].into(),
         budget_usd: 750.0,
         description: format!("{name} account"),
-        created_at: String::new(),
+        created_at: None,
         created_by: String::new(),
-        updated_at: String::new(),
+        updated_at: None,
         updated_by: String::new(),
     }
 }

@@ -291,7 +291,7 @@ fn prod_destroy_needs_two_approvers_with_the_role() {
                 size: 34,
             }],
             status: StackStatus::Active,
-            updated_at: deck.clock().iso(),
+            updated_at: deck.clock().stamp(),
         })
         .unwrap();
     let rec = t

@@ -356,7 +356,7 @@ fn a_change_to_a_stack_is_priced_against_its_cost_now_in_the_plan_budget_and_pol
                 .cloned()
                 .collect(),
             status: StackStatus::Active,
-            updated_at: "2026-12-01T10:00:00Z".into(),
+            updated_at: "2026-12-01T10:00:00Z".parse().unwrap(),
         })
         .unwrap();
     // A budget the whole new estimate would break, and a tenant rule on the delta.

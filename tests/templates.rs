@@ -838,7 +838,7 @@ fn applied(deck: &Deck, rec: &opsdeck::approval::PlanRecord) {
                 .cloned()
                 .collect(),
             status: StackStatus::Active,
-            updated_at: "2026-11-24T10:00:00Z".into(),
+            updated_at: "2026-11-24T10:00:00Z".parse().unwrap(),
         })
         .unwrap();
 }

@@ -181,7 +181,9 @@ fn audit_rows() -> Vec<AuditRow> {
         .enumerate()
         .map(|(i, (kind, status, user, agent, msg))| AuditRow {
             seq: i as u64 + 1,
-            timestamp: format!("2026-11-24T10:0{}:00.000Z", i.min(9)).into(),
+            timestamp: format!("2026-11-24T10:0{}:00.000Z", i.min(9))
+                .parse()
+                .unwrap(),
             user: names.get(user),
             event: *kind,
             status: *status,

@@ -16,7 +16,7 @@ pub mod rules;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::tenant::Role;
-use crate::time::Clock;
+use crate::time::{Clock, Stamp};
 
 pub use rules::Requirement;
 
@@ -54,7 +54,7 @@ impl State {
 pub struct Approval {
     pub user: String,
     pub user_source: String,
-    pub at: String,
+    pub at: Stamp,
     /// The plan hash this approval covers.
     pub plan_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,18 +67,18 @@ pub struct Approval {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
     pub user: String,
-    pub at: String,
+    pub at: Stamp,
     pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
-    pub started_at: String,
+    pub started_at: Stamp,
     pub started_by: String,
     pub host: String,
     pub pid: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<String>,
+    pub finished_at: Option<Stamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,7 +110,7 @@ pub struct PlanRecord {
     pub approved_ttl_secs: u64,
     #[serde(default)]
     pub executions: Vec<Execution>,
-    pub updated_at: String,
+    pub updated_at: Stamp,
 }
 
 impl PlanRecord {
@@ -138,7 +138,7 @@ impl PlanRecord {
             expires_at: clock.unix() + pending_ttl as i64,
             approved_ttl_secs: approved_ttl,
             executions: Vec::new(),
-            updated_at: clock.iso(),
+            updated_at: clock.stamp(),
         }
     }
 
@@ -146,7 +146,7 @@ impl PlanRecord {
     pub fn expire_if_due(&mut self, clock: &dyn Clock) -> bool {
         if self.state == State::Pending && clock.unix() > self.expires_at {
             self.state = State::Expired;
-            self.updated_at = clock.iso();
+            self.updated_at = clock.stamp();
             return true;
         }
         false
@@ -156,10 +156,9 @@ impl PlanRecord {
         self.approvals.iter().any(|a| a.break_glass.is_some())
     }
 
-    fn last_approval_unix(&self) -> Option<i64> {
-        self.approvals
-            .last()
-            .and_then(|a| crate::time::parse_unix(&a.at))
+    /// Unix second of the last approval (approvals expire in whole seconds, like plans).
+    fn last_approval_second(&self) -> Option<i64> {
+        self.approvals.last().map(|a| a.at.as_second())
     }
 }
 
@@ -234,7 +233,7 @@ pub fn approve(
     rec.approvals.push(Approval {
         user: user.to_string(),
         user_source: user_source.to_string(),
-        at: clock.iso(),
+        at: clock.stamp(),
         plan_hash: current_hash.to_string(),
         comment,
         break_glass: break_glass.clone(),
@@ -242,7 +241,7 @@ pub fn approve(
     if break_glass.is_some() || rec.approvals.len() as u32 >= rec.required_approvals {
         rec.state = State::Approved;
     }
-    rec.updated_at = clock.iso();
+    rec.updated_at = clock.stamp();
     Ok(())
 }
 
@@ -267,10 +266,10 @@ pub fn reject(rec: &mut PlanRecord, user: &str, reason: &str, clock: &dyn Clock)
     rec.state = State::Rejected;
     rec.rejection = Some(Rejection {
         user: user.to_string(),
-        at: clock.iso(),
+        at: clock.stamp(),
         reason: reason.to_string(),
     });
-    rec.updated_at = clock.iso();
+    rec.updated_at = clock.stamp();
     Ok(())
 }
 
@@ -325,11 +324,12 @@ pub fn check_runnable(rec: &mut PlanRecord, current_hash: &str, clock: &dyn Cloc
     if rec.plan.denied() {
         return Err(Error::refused(format!("plan {id} is denied by policy")));
     }
-    if let Some(at) = rec.last_approval_unix()
-        && clock.unix() > at + rec.approved_ttl_secs as i64
+    if let Some(at) = rec.last_approval_second()
+        && clock.unix()
+            > at.saturating_add(i64::try_from(rec.approved_ttl_secs).unwrap_or(i64::MAX))
     {
         rec.state = State::Expired;
-        rec.updated_at = clock.iso();
+        rec.updated_at = clock.stamp();
         return Err(Error::refused(format!(
             "the approval of plan {id} expired ({}s after it was given); ask again for a fresh plan",
             rec.approved_ttl_secs

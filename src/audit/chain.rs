@@ -221,11 +221,21 @@ struct RawLine<'a> {
     event: &'a RawValue,
 }
 
-/// Parses one stored line into a record.
+/// Parses one stored line into a record. An event that cannot be read (a malformed timestamp,
+/// say) is named by its sequence number and event id.
 pub fn parse_line(line: &[u8]) -> std::result::Result<AuditRecord, String> {
     let raw: RawLine<'_> = serde_json::from_slice(line).map_err(|e| format!("unreadable: {e}"))?;
-    let event: AuditEvent =
-        serde_json::from_str(raw.event.get()).map_err(|e| format!("unreadable event: {e}"))?;
+    let event: AuditEvent = serde_json::from_str(raw.event.get()).map_err(|e| {
+        let id = serde_json::from_str::<serde_json::Value>(raw.event.get())
+            .ok()
+            .and_then(|v| {
+                v.get("eventId")?
+                    .as_str()
+                    .map(|id| format!(", event {id:?}"))
+            })
+            .unwrap_or_default();
+        format!("unreadable event (record {}{id}): {e}", raw.seq)
+    })?;
     Ok(AuditRecord {
         seq: raw.seq,
         prev: raw.prev.to_string(),

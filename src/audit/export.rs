@@ -70,7 +70,7 @@ pub fn write(records: &[AuditRecord], format: Format, out: &mut dyn Write) -> Re
                     e.user_id.clone(),
                     e.user_source.clone(),
                     e.os_user.clone(),
-                    e.timestamp.clone(),
+                    e.timestamp.to_string(),
                     e.event.as_str().to_string(),
                     e.status.as_str().to_string(),
                     e.plan_id.clone().unwrap_or_default(),

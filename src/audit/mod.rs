@@ -8,6 +8,8 @@ pub mod query;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::time::Stamp;
+
 pub use chain::{KeyRing, Signer, VerifyReport};
 
 /// What happened. One event per transition of a request.
@@ -105,8 +107,8 @@ pub struct AuditEvent {
     pub user_source: String,
     /// The OS account that ran opsdeck, so `--user` impersonation is always visible.
     pub os_user: String,
-    /// ISO 8601, UTC.
-    pub timestamp: String,
+    /// ISO 8601, UTC (see [`Stamp`]: kept exactly as written, as the hash covers it).
+    pub timestamp: Stamp,
     pub event: EventKind,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,9 +153,9 @@ pub struct AuditFilter {
     pub event: Option<String>,
     /// Plan id, request id or event id.
     pub subject: Option<String>,
-    /// ISO 8601 lower bound (inclusive).
-    pub since: Option<String>,
-    pub until: Option<String>,
+    /// Bounds on the event's time, both inclusive.
+    pub since: Option<jiff::Timestamp>,
+    pub until: Option<jiff::Timestamp>,
     pub limit: Option<usize>,
 }
 
@@ -175,7 +177,7 @@ impl AuditRecord {
             plan_id: e.plan_id.as_deref(),
             request_id: Some(&e.request_id),
             event_id: Some(&e.event_id),
-            timestamp: &e.timestamp,
+            timestamp: e.timestamp.timestamp(),
             message: e.message.as_deref().unwrap_or(""),
         }
     }

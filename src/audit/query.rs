@@ -2,6 +2,8 @@
 //! command line; `by`, `agent`, ... in MCP) and the console's query text (`user:bob
 //! status:failed since:1h payment`), with one time syntax and one comparison for both.
 
+use jiff::Timestamp;
+
 use super::AuditFilter;
 use crate::error::{Error, Result};
 use crate::time::Clock;
@@ -9,8 +11,8 @@ use crate::time::Clock;
 /// What the time fields accept, said in every error.
 const TIME_FORMS: &str = "2026-11-24, 2026-11-24T10:00:00Z or a look-back like 15m, 24h, 7d";
 
-/// An ISO 8601 bound from a date, a time or a look-back (`24h` is 24 hours before now).
-pub fn time_bound(field: &str, text: &str, clock: &dyn Clock) -> Result<String> {
+/// A bound from a date, a time or a look-back (`24h` is 24 hours before now).
+pub fn time_bound(field: &str, text: &str, clock: &dyn Clock) -> Result<Timestamp> {
     crate::time::parse_since(text, clock)
         .ok_or_else(|| Error::input(format!("{field} '{text}' is not a time: use {TIME_FORMS}")))
 }
@@ -62,7 +64,7 @@ pub struct Fields<'a> {
     pub plan_id: Option<&'a str>,
     pub request_id: Option<&'a str>,
     pub event_id: Option<&'a str>,
-    pub timestamp: &'a str,
+    pub timestamp: Timestamp,
     pub message: &'a str,
 }
 
@@ -84,8 +86,8 @@ impl AuditFilter {
                     .flatten()
                     .any(|id| id.starts_with(s))
             })
-            && self.since.as_deref().is_none_or(|s| f.timestamp >= s)
-            && self.until.as_deref().is_none_or(|u| f.timestamp <= u)
+            && self.since.is_none_or(|s| f.timestamp >= s)
+            && self.until.is_none_or(|u| f.timestamp <= u)
     }
 }
 

@@ -58,7 +58,13 @@ pub fn run(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
         if !c.description.is_empty() {
             outln!("  description  {}", c.description);
         }
-        outln!("  changed      {} by {}", c.updated_at, c.updated_by);
+        outln!(
+            "  changed      {} by {}",
+            c.updated_at
+                .as_ref()
+                .map_or(String::new(), |t| t.to_string()),
+            c.updated_by
+        );
         Ok(())
     };
     match cmd {
@@ -81,9 +87,9 @@ pub fn run(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
                 tags: tags(&fields.tags)?,
                 budget_usd: fields.budget.unwrap_or(0.0),
                 description: fields.description.clone().unwrap_or_default(),
-                created_at: String::new(),
+                created_at: None,
                 created_by: String::new(),
-                updated_at: String::new(),
+                updated_at: None,
                 updated_by: String::new(),
             };
             let c = deck.add_config(config, totp.as_deref())?;

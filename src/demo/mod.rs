@@ -39,7 +39,7 @@ const LOCK: &str = include_str!("../../tests/python-requirements.lock");
 struct Running {
     pid: u32,
     port: u16,
-    started_at: String,
+    started_at: crate::time::Stamp,
 }
 
 fn demo_dir(data: &Path) -> PathBuf {
@@ -415,7 +415,7 @@ impl Standin {
         let record = Running {
             pid: standin.child.id(),
             port,
-            started_at: jiff::Timestamp::now().to_string(),
+            started_at: crate::time::Stamp::now(),
         };
         let file = running_file(data);
         std::fs::write(&file, serde_json::to_string(&record).unwrap_or_default())

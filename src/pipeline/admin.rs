@@ -33,7 +33,7 @@ impl Admin<'_> {
         }
         let t = Tenant {
             name: name.to_string(),
-            created_at: self.clock.iso(),
+            created_at: Some(self.clock.stamp()),
             ..Tenant::default()
         };
         self.store.put_tenant(&t)?;
@@ -79,7 +79,7 @@ impl Admin<'_> {
             groups,
             totp_secret: secret.clone(),
             last_totp_step: 0,
-            created_at: self.clock.iso(),
+            created_at: self.clock.stamp(),
             created_by: self.identity.user.clone(),
         };
         self.store.create_user(&self.tenant.name, &user)?;

@@ -125,7 +125,7 @@ impl Deck {
         totp: Option<&str>,
     ) -> Result<AwsConfiguration> {
         config.tenant = self.tenant.name.clone();
-        config.created_at = self.clock.iso();
+        config.created_at = Some(self.clock.stamp());
         config.created_by = self.identity.user.clone();
         config.updated_at = config.created_at.clone();
         config.updated_by = config.created_by.clone();
@@ -159,7 +159,7 @@ impl Deck {
                 "a configuration keeps its name and tenant; add a new one instead",
             ));
         }
-        config.updated_at = self.clock.iso();
+        config.updated_at = Some(self.clock.stamp());
         config.updated_by = self.identity.user.clone();
         config.validate()?;
         self.authenticate_admin(&format!("change AWS configuration {name}"), totp)?;

@@ -376,7 +376,7 @@ impl Deck {
             Some(_) => {}
             None => base.store.put_tenant(&Tenant {
                 name: DEMO_TENANT.into(),
-                created_at: base.clock().iso(),
+                created_at: Some(base.clock().stamp()),
                 default_region: DEMO_REGION.into(),
                 demo: true,
                 ..Tenant::default()

@@ -136,7 +136,7 @@ impl Requests<'_> {
             tenant: self.tenant.name.clone(),
             requester: self.identity.user.clone(),
             requester_source: self.identity.source.as_str().to_string(),
-            created_at: self.clock.iso(),
+            created_at: self.clock.stamp(),
             request: text,
             agents: intent.agents.clone(),
             agent: intent.agent,
@@ -221,7 +221,7 @@ impl Requests<'_> {
             rec.state = State::Rejected;
             rec.rejection = Some(approval::Rejection {
                 user: "policy".into(),
-                at: self.clock.iso(),
+                at: self.clock.stamp(),
                 reason: reasons.join("; "),
             });
             let mut rejected = self.event(&request_id, EventKind::Rejected, Status::Rejected);

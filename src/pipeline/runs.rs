@@ -84,7 +84,7 @@ impl Runs<'_> {
             approval::check_runnable(r, &hash, self.clock.as_ref())?;
             r.state = State::Executing;
             r.executions.push(Execution {
-                started_at: self.clock.iso(),
+                started_at: self.clock.stamp(),
                 started_by: me.clone(),
                 host: host.clone(),
                 pid: std::process::id(),
@@ -93,7 +93,7 @@ impl Runs<'_> {
                 log_uri: None,
                 outcome: None,
             });
-            r.updated_at = self.clock.iso();
+            r.updated_at = self.clock.stamp();
             Ok(())
         })?;
         let mut ev = self.event(
@@ -187,7 +187,7 @@ impl Runs<'_> {
                         } else {
                             StackStatus::Active
                         },
-                        updated_at: self.clock.iso(),
+                        updated_at: self.clock.stamp(),
                     })?;
                 }
             } else {
@@ -211,12 +211,12 @@ impl Runs<'_> {
         let rec = self.store.update_plan(&tenant, &id, &mut |r| {
             r.state = final_state;
             if let Some(x) = r.executions.last_mut() {
-                x.finished_at = Some(self.clock.iso());
+                x.finished_at = Some(self.clock.stamp());
                 x.exit_code = outcome.exit_code;
                 x.log_uri = Some(log_uri.clone());
                 x.outcome = Some(final_state.as_str().to_string());
             }
-            r.updated_at = self.clock.iso();
+            r.updated_at = self.clock.stamp();
             Ok(())
         })?;
         let (kind, status) = match final_state {
@@ -368,7 +368,7 @@ impl Runs<'_> {
             r.state = State::Failed;
             if let Some(x) = r.executions.last_mut() {
                 x.outcome = Some("interrupted".into());
-                x.finished_at = Some(self.clock.iso());
+                x.finished_at = Some(self.clock.stamp());
             }
             Ok(())
         })?;

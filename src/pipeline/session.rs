@@ -37,7 +37,7 @@ impl Deck {
             Some(t) => t,
             None if tenant_name == "default" => {
                 let t = Tenant {
-                    created_at: clock.iso(),
+                    created_at: Some(clock.stamp()),
                     ..Tenant::default()
                 };
                 store.put_tenant(&t)?;
@@ -164,7 +164,7 @@ impl Deck {
             user_id: self.identity.user.clone(),
             user_source: self.identity.source.as_str().to_string(),
             os_user: self.identity.os_user.clone(),
-            timestamp: self.clock.iso(),
+            timestamp: self.clock.stamp(),
             event: kind,
             status,
             plan_id: None,

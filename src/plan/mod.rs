@@ -445,7 +445,7 @@ pub struct Plan {
     pub tenant: String,
     pub requester: String,
     pub requester_source: String,
-    pub created_at: String,
+    pub created_at: crate::time::Stamp,
     /// The request as typed, with secrets redacted.
     pub request: String,
     pub intent: Intent,

@@ -24,6 +24,7 @@ use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::plan::{ArtifactKind, sha256_hex};
 use crate::tenant::validate_name;
+use crate::time::Stamp;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
@@ -31,13 +32,13 @@ pub enum Entry {
     /// One batch of events, to be sealed onto the chain together.
     Audit {
         events: Vec<AuditEvent>,
-        queued_at: String,
+        queued_at: Stamp,
     },
     /// Bytes kept under `blobs/`, to be stored as an artifact of this kind.
     Artifact {
         sha256: String,
         kind: ArtifactKind,
-        queued_at: String,
+        queued_at: Stamp,
     },
 }
 
@@ -205,7 +206,7 @@ impl Guard<'_> {
     }
 
     /// Keeps the bytes of an artifact until it is uploaded, then queues it.
-    pub fn push_artifact(&self, kind: ArtifactKind, bytes: &[u8], now: String) -> Result<String> {
+    pub fn push_artifact(&self, kind: ArtifactKind, bytes: &[u8], now: Stamp) -> Result<String> {
         let sha = sha256_hex(bytes);
         let path = self.journal.blob_path(&sha);
         if !path.exists() {
@@ -304,7 +305,7 @@ mod tests {
             user_id: "u".into(),
             user_source: "flag".into(),
             os_user: "u".into(),
-            timestamp: "2026-11-24T10:00:00Z".into(),
+            timestamp: "2026-11-24T10:00:00Z".parse().unwrap(),
             event: EventKind::AccessDenied,
             status: Status::Rejected,
             plan_id: None,
@@ -328,11 +329,11 @@ mod tests {
             for n in 0..3 {
                 g.push(&Entry::Audit {
                     events: vec![event(n)],
-                    queued_at: "now".into(),
+                    queued_at: Stamp::now(),
                 })
                 .unwrap();
             }
-            g.push_artifact(ArtifactKind::Log, b"log bytes", "now".into())
+            g.push_artifact(ArtifactKind::Log, b"log bytes", Stamp::now())
                 .unwrap();
         }
         // A crash in the middle of a write leaves half a line.
@@ -351,7 +352,7 @@ mod tests {
         // Appending after the repair starts a clean line.
         g.push(&Entry::Audit {
             events: vec![event(9)],
-            queued_at: "now".into(),
+            queued_at: Stamp::now(),
         })
         .unwrap();
         assert_eq!(g.entries().unwrap().len(), 5);

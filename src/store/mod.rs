@@ -22,6 +22,7 @@ use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::error::Result;
 use crate::plan::{ArtifactKind, ArtifactRef};
 use crate::tenant::{AwsConfiguration, Tenant, User};
+use crate::time::Stamp;
 
 pub use aws::AwsStore;
 pub use local::LocalStore;
@@ -31,9 +32,9 @@ pub use local::LocalStore;
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct BackendHealth {
     pub reachable: bool,
-    /// When it became unreachable (ISO 8601), and why.
+    /// When it became unreachable, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub since: Option<String>,
+    pub since: Option<Stamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Audit events (and artifacts) written to the local journal, waiting to be flushed.
@@ -76,7 +77,7 @@ pub struct StackRecord {
     /// The applied configuration, so a later destroy runs against exactly that.
     pub artifacts: Vec<ArtifactRef>,
     pub status: StackStatus,
-    pub updated_at: String,
+    pub updated_at: Stamp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +102,7 @@ pub struct StackLock {
     pub user: String,
     pub host: String,
     pub pid: u32,
-    pub acquired_at: String,
+    pub acquired_at: Stamp,
 }
 
 impl StackLock {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::time::Stamp;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,10 +33,13 @@ pub struct AwsConfiguration {
     pub budget_usd: f64,
     #[serde(default)]
     pub description: String,
-    pub created_at: String,
+    /// Filled in when the configuration is added (empty in what a person hands in).
+    #[serde(with = "crate::time::empty_as_none")]
+    pub created_at: Option<Stamp>,
     pub created_by: String,
-    #[serde(default)]
-    pub updated_at: String,
+    /// Filled in when it is added or changed.
+    #[serde(default, with = "crate::time::empty_as_none")]
+    pub updated_at: Option<Stamp>,
     #[serde(default)]
     pub updated_by: String,
 }
@@ -212,9 +216,9 @@ mod tests {
             tags: [("team".to_string(), "a".to_string())].into(),
             budget_usd: 500.0,
             description: String::new(),
-            created_at: String::new(),
+            created_at: None,
             created_by: String::new(),
-            updated_at: String::new(),
+            updated_at: None,
             updated_by: String::new(),
         }
     }

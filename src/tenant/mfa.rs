@@ -96,7 +96,7 @@ mod tests {
             groups: vec![],
             totp_secret: secret.into(),
             last_totp_step: 0,
-            created_at: String::new(),
+            created_at: "2026-11-24T10:00:00.000Z".parse().unwrap(),
             created_by: String::new(),
         }
     }

@@ -17,7 +17,9 @@ pub use users::{Role, User};
 #[serde(default, deny_unknown_fields)]
 pub struct Tenant {
     pub name: String,
-    pub created_at: String,
+    /// Empty in records of tenants made before they had one (and in settings files).
+    #[serde(with = "crate::time::empty_as_none")]
+    pub created_at: Option<crate::time::Stamp>,
     pub default_region: String,
     /// The most instances one plan may create or scale a group to (1 to
     /// [`crate::intent::ranges::MAX_INSTANCES_CEILING`]); a request for more is refused.
@@ -96,7 +98,7 @@ impl Default for Tenant {
     fn default() -> Self {
         Tenant {
             name: "default".into(),
-            created_at: String::new(),
+            created_at: None,
             default_region: "us-east-1".into(),
             max_instances_per_plan: crate::intent::ranges::DEFAULT_MAX_INSTANCES,
             policy: PolicyConfig::default(),

@@ -58,7 +58,7 @@ pub struct User {
     /// Last accepted TOTP time step: a code is never accepted twice.
     #[serde(default)]
     pub last_totp_step: u64,
-    pub created_at: String,
+    pub created_at: crate::time::Stamp,
     pub created_by: String,
 }
 

@@ -92,7 +92,7 @@ pub enum Msg {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRow {
     pub seq: u64,
-    pub timestamp: Box<str>,
+    pub timestamp: crate::time::Stamp,
     pub user: Arc<str>,
     pub event: EventKind,
     pub status: Status,
@@ -131,7 +131,7 @@ impl AuditRow {
         };
         AuditRow {
             seq: r.seq,
-            timestamp: e.timestamp.as_str().into(),
+            timestamp: e.timestamp.clone(),
             user: names.get(&e.user_id),
             event: e.event,
             status: e.status,
@@ -273,7 +273,7 @@ impl AuditRow {
             plan_id: self.plan_id.as_deref(),
             request_id: None,
             event_id: None,
-            timestamp: &self.timestamp,
+            timestamp: self.timestamp.timestamp(),
             message: &self.message,
         }
     }

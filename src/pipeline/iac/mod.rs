@@ -174,7 +174,7 @@ impl Deck {
             user: self.identity.user.clone(),
             host: hostname(),
             pid: std::process::id(),
-            acquired_at: self.clock.iso(),
+            acquired_at: self.clock.stamp(),
         };
         Ok(match self.store.try_lock_stack(&lock)? {
             None => Ok(StackLockGuard {

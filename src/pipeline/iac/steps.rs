@@ -28,7 +28,7 @@ impl Deck {
         self.store.update_plan(&self.tenant.name, id, &mut |r| {
             if r.state == State::Approved {
                 r.state = State::Failed;
-                r.updated_at = self.clock.iso();
+                r.updated_at = self.clock.stamp();
             }
             Ok(())
         })?;

@@ -556,7 +556,7 @@ fn record_item(tenant: &str, rec: &AuditRecord, line: &str) -> Item {
     item.insert("hash".into(), s(&rec.hash));
     item.insert("event_id".into(), s(&e.event_id));
     item.insert("request_id".into(), s(&e.request_id));
-    item.insert("ts".into(), s(&e.timestamp));
+    item.insert("ts".into(), s(e.timestamp.to_string()));
     item.insert("kind".into(), s(e.event.as_str()));
     item.insert("user".into(), s(&e.user_id));
     if let Some(p) = &e.plan_id {

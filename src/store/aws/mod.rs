@@ -41,6 +41,7 @@ use crate::error::{Error, Result};
 use crate::plan::{ArtifactKind, sha256_hex};
 use crate::tenant::configs::validate_config_name;
 use crate::tenant::{AwsConfiguration, Tenant, User, validate_name, validate_user};
+use crate::time::Stamp;
 
 /// How to reach the shared backend.
 pub struct AwsOpen<'a> {
@@ -92,7 +93,7 @@ struct LinkState {
 }
 
 struct Down {
-    since: String,
+    since: Stamp,
     reason: String,
     retry_at: Instant,
     backoff: Duration,
@@ -120,7 +121,7 @@ impl Link {
                     reason,
                     "shared backend unreachable: working from the local copy"
                 );
-                (crate::time::iso(jiff::Timestamp::now()), FIRST_BACKOFF)
+                (Stamp::now(), FIRST_BACKOFF)
             }
         };
         st.down = Some(Down {
@@ -160,8 +161,10 @@ impl Link {
     }
 }
 
+/// Now, as the backend's bookkeeping attributes store it (the system clock: a deck's clock
+/// does not reach the store).
 fn now_iso() -> String {
-    crate::time::iso(jiff::Timestamp::now())
+    Stamp::now().to_string()
 }
 
 fn valid_id(id: &str) -> bool {
@@ -854,7 +857,7 @@ impl Store for AwsStore {
         }
         guard.push(&Entry::Audit {
             events: events.to_vec(),
-            queued_at: now_iso(),
+            queued_at: Stamp::now(),
         })?;
         self.link.add_queued(events.len());
         // Sealed when flushed: seq 0 and no hash mean "queued on this machine".
@@ -893,7 +896,7 @@ impl Store for AwsStore {
             Ok(()) => Ok(sha),
             Err(f) if f.is_transient() => {
                 let guard = self.journal.lock(tenant)?;
-                guard.push_artifact(kind, bytes, now_iso())?;
+                guard.push_artifact(kind, bytes, Stamp::now())?;
                 self.link.add_queued(1);
                 // Its URI names the bucket it will go to when the journal is flushed.
                 self.queued_buckets.lock().unwrap().insert(
@@ -1105,7 +1108,7 @@ impl Store for AwsStore {
         let mut item = key(&lock.tenant, &name);
         item.insert("owner".into(), s(&lock.lock_id));
         item.insert("rec".into(), s(json));
-        item.insert("acquired_at".into(), s(&lock.acquired_at));
+        item.insert("acquired_at".into(), s(lock.acquired_at.to_string()));
         // Stack locks never expire by themselves (only the audited break removes one).
         let cond = || Cond {
             expr: "attribute_not_exists(pk)".into(),
@@ -1440,8 +1443,8 @@ impl AwsStore {
         let mut plan = Self::record_item(tenant, id, to_json(rec)?, version);
         plan.insert("state".into(), s(rec.state.as_str()));
         plan.insert("requester".into(), s(&rec.plan.requester));
-        plan.insert("created_at".into(), s(&rec.plan.created_at));
-        plan.insert("updated_at".into(), s(&rec.updated_at));
+        plan.insert("created_at".into(), s(rec.plan.created_at.to_string()));
+        plan.insert("updated_at".into(), s(rec.updated_at.to_string()));
         let mut cost = key(tenant, id);
         cost.insert(
             "monthly_usd".into(),
@@ -1450,8 +1453,8 @@ impl AwsStore {
         cost.insert("state".into(), s(rec.state.as_str()));
         cost.insert("agent".into(), s(rec.plan.agent.to_string()));
         cost.insert("requester".into(), s(&rec.plan.requester));
-        cost.insert("created_at".into(), s(&rec.plan.created_at));
-        cost.insert("updated_at".into(), s(&rec.updated_at));
+        cost.insert("created_at".into(), s(rec.plan.created_at.to_string()));
+        cost.insert("updated_at".into(), s(rec.updated_at.to_string()));
         if let Some(stack) = &rec.plan.stack {
             cost.insert("stack".into(), s(stack));
         }

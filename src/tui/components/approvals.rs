@@ -168,7 +168,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let me = app.deck.identity().user.as_str();
     for (i, rec) in visible.iter().enumerate().skip(first).take(list_h) {
         let p = &rec.plan;
-        let created = crate::time::parse_unix(&p.created_at).unwrap_or(now);
+        let created = p.created_at.as_second();
         let mine = p.requester == me;
         let text_m = t.get(Meaning::Text);
         let state_m = match rec.state {

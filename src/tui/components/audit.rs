@@ -168,13 +168,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let first = st.selected.saturating_sub(list_h.saturating_sub(1));
     for (i, idx) in st.filtered.iter().enumerate().skip(first).take(list_h) {
         let Some(r) = st.rows.get(*idx) else { continue };
+        let stamp = r.timestamp.to_string();
         let time = if wide_time {
-            r.timestamp
-                .get(..19)
-                .unwrap_or(&r.timestamp)
-                .replace('T', " ")
+            stamp.get(..19).unwrap_or(&stamp).replace('T', " ")
         } else {
-            r.timestamp.get(11..19).unwrap_or(&r.timestamp).to_string()
+            stamp.get(11..19).unwrap_or(&stamp).to_string()
         };
         let view = AuditRowView {
             seq: r.seq,
