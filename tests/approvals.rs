@@ -229,3 +229,44 @@ fn approvals_race_has_one_winner() {
     let rec = t.deck("alice").approvals().plan(&id).unwrap();
     assert_eq!(rec.approvals.len(), 1);
 }
+
+#[test]
+fn plan_records_keep_their_timestamps_as_written_and_a_malformed_one_is_named() {
+    let home = Home::new();
+    let t = team(&home);
+    let rec = t.deck("olga").ask(SPEC, &quiet).unwrap();
+    let id = rec.plan.plan_id.clone();
+    let path = home
+        .path()
+        .join("tenants/default/plans")
+        .join(format!("{id}.json"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Written as always: UTC, milliseconds, fixed width.
+    let created = rec.plan.created_at.to_string();
+    assert_eq!(created, opsdeck::time::Clock::iso(t.clock.as_ref()));
+    let field = format!("\"created_at\": \"{created}\"");
+    assert!(text.contains(&field), "{text}");
+
+    // A record whose time has another form (written by hand or imported) is read and kept as
+    // it was through the next change.
+    let other = "\"created_at\": \"2026-11-24T10:00:00Z\"";
+    std::fs::write(&path, text.replace(&field, other)).unwrap();
+    let approved = t.approve("bob", &id).unwrap();
+    assert_eq!(approved.state, State::Approved);
+    assert_eq!(approved.plan.created_at.to_string(), "2026-11-24T10:00:00Z");
+    let stored = std::fs::read_to_string(&path).unwrap();
+    assert!(stored.contains(other), "{stored}");
+    let at = format!("\"at\": \"{}\"", approved.approvals[0].at);
+    assert!(stored.contains(&at) && at.len() == "\"at\": \"\"".len() + 24, "{at}");
+
+    // One that is not a time at all is an error naming the record, not a panic.
+    std::fs::write(&path, stored.replace(other, "\"created_at\": \"yesterday\"")).unwrap();
+    match t.deck("bob").plan(&id) {
+        Err(e @ Error::Corrupt { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("{id}.json")), "{msg}");
+            assert!(msg.contains("\"yesterday\" is not an instant"), "{msg}");
+        }
+        other => panic!("expected a corrupt store error, got {other:?}"),
+    }
+}

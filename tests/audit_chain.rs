@@ -169,3 +169,120 @@ fn full_mode_checks_every_signature() {
     assert_eq!(b.seq, Some(2));
     assert!(b.problem.contains("signature"), "{}", b.problem);
 }
+
+/// A trail written before timestamps were typed. Records 1 and 2 were written by opsdeck
+/// itself; 3 and 4 carry timestamps in other forms the string field accepted (whole seconds,
+/// microseconds: imported or hand-made), signed with the same key.
+const OLD_TRAIL: &str = r#"{"seq":1,"prev":"0000000000000000000000000000000000000000000000000000000000000000","hash":"a87460d43c569fb5b5570f2a70a819722347538ace69448d78a7f14bc8abdea7","key":"6d2914bfd5c5ed47","sig":"Ost18plpyXuLl/Ob11qKTBUs3/qyF57ADOkT1o+45prbzCMZiVW7GyVuB0l/OnQ2E8WtomzZ51SPkAInYh7tDg==","event":{"eventId":"01a24b47-31be-73bf-b3db-4f6339a18453","requestId":"adf56af0-0a73-42b9-97a2-2297858e9c77","tenantId":"default","userId":"alice","userSource":"flag","osUser":"root","timestamp":"2026-12-06T12:14:46.718Z","event":"user_added","status":"completed","approvalMetadata":{"name":"alice","roles":["admin"],"groups":[],"created_at":"2026-12-06T12:14:46.707Z","created_by":"alice"},"message":"user alice added by alice (first user of the tenant)"}}
+{"seq":2,"prev":"a87460d43c569fb5b5570f2a70a819722347538ace69448d78a7f14bc8abdea7","hash":"fccaf2be170b318839b228957230be641536e6dce4993377abbb9d6c394c8c86","key":"6d2914bfd5c5ed47","sig":"FlddoeOMN5xQJLl9HGN/SLcybo1B/9cWPPoXqGMf+RPVy11ms2Y1sr1tRoy4wdsEp+r6f57xBt9BWydhH6SxBA==","event":{"eventId":"01a24b47-3f3a-7528-ac0d-fc6b94611285","requestId":"3b6d06d5-6c5b-42c0-aeae-ff183d6ae1bd","tenantId":"default","userId":"alice","userSource":"flag","osUser":"root","timestamp":"2026-12-06T12:14:50.170Z","event":"requested","status":"pending","message":"create 1 t3.micro instance in Ohio"}}
+{"seq":3,"prev":"fccaf2be170b318839b228957230be641536e6dce4993377abbb9d6c394c8c86","hash":"e27a677f5a285d2a4abdefd4e5f53d1b3df3fe15fcc3dbef666e3c9ff58d3281","key":"6d2914bfd5c5ed47","sig":"vkYDi1UWtT/LkAKPkJRcUMNozUScnR1Rrz3ZjkEhTanbf/IgIic8C+XR1Lb1StG1Pf2b/Zr7ZFL0SrAGi/GkAg==","event":{"eventId":"01a24b47-5a00-7000-8000-000000000003","requestId":"5d1c5f0e-8a43-4c1e-9d57-3f0c2a1b7e64","tenantId":"default","userId":"alice","userSource":"flag","osUser":"root","timestamp":"2026-12-06T12:15:00Z","event":"answered","status":"completed","message":"imported: whole seconds"}}
+{"seq":4,"prev":"e27a677f5a285d2a4abdefd4e5f53d1b3df3fe15fcc3dbef666e3c9ff58d3281","hash":"3e4e5fa7042ed1799a3e194e890a42465c91d870fc5e366fa26329e3b7812f93","key":"6d2914bfd5c5ed47","sig":"uDLYbr1CYSZJzlV5siV+xgow3P1fSRqKkXBbiNhiWbPk4LLlPE2Y/Ni5RIgTJdyOd2muiso0e+z4qZyQMfp2Ag==","event":{"eventId":"01a24b47-5a00-7000-8000-000000000004","requestId":"5d1c5f0e-8a43-4c1e-9d57-3f0c2a1b7e64","tenantId":"default","userId":"alice","userSource":"flag","osUser":"root","timestamp":"2026-12-06T12:15:30.250123Z","event":"answered","status":"completed","message":"imported: microseconds"}}
+"#;
+const OLD_073f58661f4dfac30bdf7351af27475703102a386b6bc235081acae9a4cebaa2: &str = "073f58661f4dfac30bdf7351af27475703102a386b6bc235081acae9a4cebaa2";
+
+fn old_home(trail: &str) -> Home {
+    let home = Home::new();
+    let keys = home.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("6d2914bfd5c5ed47.pub"), OLD_073f58661f4dfac30bdf7351af27475703102a386b6bc235081acae9a4cebaa2).unwrap();
+    let tenant = home.path().join("tenants").join("default");
+    std::fs::create_dir_all(&tenant).unwrap();
+    std::fs::write(home.audit_file("default"), trail).unwrap();
+    home
+}
+
+#[test]
+fn a_trail_written_before_typed_timestamps_verifies_and_reserializes_byte_for_byte() {
+    let home = old_home(OLD_TRAIL);
+    let deck = home.deck("auditor");
+    let r = deck.verify(true).unwrap();
+    assert!(r.ok, "{r:?}");
+    assert_eq!((r.records, r.signatures_checked), (4, 4));
+
+    let records = deck.audit(&opsdeck::audit::AuditFilter::default()).unwrap();
+    assert_eq!(records.len(), 4);
+    for (rec, line) in records.iter().zip(OLD_TRAIL.lines()) {
+        // The event as it is written again is the event as it was hashed and signed.
+        let event = serde_json::to_string(&rec.event).unwrap();
+        assert!(line.ends_with(&format!(",\"event\":{event}}}")), "{event}");
+        let h = opsdeck::audit::chain::digest("default", rec.seq, &rec.prev, event.as_bytes());
+        assert_eq!(hex::encode(h), rec.hash);
+    }
+    assert_eq!(records[2].event.timestamp.to_string(), "2026-12-06T12:15:00Z");
+    assert_eq!(
+        records[3].event.timestamp.to_string(),
+        "2026-12-06T12:15:30.250123Z"
+    );
+
+    // Bounds compare instants, whatever form a record's time was written in: 12:15:00Z is
+    // the bound's own instant (as text it sorted after "12:15:00.000Z").
+    let clock = deck.clock();
+    let seqs = |q: &str| -> Vec<u64> {
+        let q = opsdeck::audit::query::AuditQuery::parse(q, clock).unwrap();
+        deck.audit(&q.filter)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect()
+    };
+    assert_eq!(seqs("until:2026-12-06T12:15:00Z"), [1, 2, 3]);
+    assert_eq!(seqs("since:2026-12-06T12:15:00.000Z"), [3, 4]);
+    assert_eq!(seqs("since:2026-12-06T12:15:30.251Z"), Vec::<u64>::new());
+
+    // The binary says so too, and its JSON export is what an outside tool recomputes from.
+    home.cmd()
+        .args(["--user", "auditor", "audit", "verify", "--full"])
+        .assert()
+        .success();
+    let out = home
+        .cmd()
+        .args(["--user", "auditor", "audit", "export", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let exported: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(exported.len(), 4);
+    for v in &exported {
+        let event = serde_json::to_string(&v["event"]).unwrap();
+        let h = opsdeck::audit::chain::digest(
+            "default",
+            v["seq"].as_u64().unwrap(),
+            v["prev"].as_str().unwrap(),
+            event.as_bytes(),
+        );
+        assert_eq!(hex::encode(h), v["hash"].as_str().unwrap());
+    }
+}
+
+#[test]
+fn a_malformed_timestamp_in_a_stored_record_is_an_error_naming_the_record() {
+    let trail = OLD_TRAIL.replace("\"2026-12-06T12:15:00Z\"", "\"2026-12-06T25:15:00Z\"");
+    assert_ne!(trail, OLD_TRAIL);
+    let home = old_home(&trail);
+    let deck = home.deck("auditor");
+    // The chain itself names it: the hash covers the text.
+    let b = deck.verify(true).unwrap().first_break.expect("break");
+    assert_eq!((b.line, b.seq), (3, Some(3)));
+
+    let msg = match deck.audit(&opsdeck::audit::AuditFilter::default()) {
+        Err(e @ opsdeck::Error::Corrupt { .. }) => e.to_string(),
+        other => panic!("expected a corrupt store error, got {other:?}"),
+    };
+    for part in [
+        "audit.jsonl",
+        "line 3",
+        "record 3",
+        "01a24b47-5a00-7000-8000-000000000003",
+        "\"2026-12-06T25:15:00Z\" is not an instant",
+    ] {
+        assert!(msg.contains(part), "{part} missing from: {msg}");
+    }
+    let out = home
+        .cmd()
+        .args(["--user", "auditor", "audit", "list"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("record 3") && !stderr.contains("panicked"), "{stderr}");
+}
