@@ -91,11 +91,6 @@ impl Stamp {
     pub fn as_second(&self) -> i64 {
         self.at.as_second()
     }
-
-    /// Whether this was read from text in another form than [`FORMAT`] (and is written back so).
-    pub fn is_verbatim(&self) -> bool {
-        self.written.is_some()
-    }
 }
 
 impl From<Timestamp> for Stamp {
@@ -111,12 +106,6 @@ impl From<Timestamp> for Stamp {
             )
             .unwrap_or(ts);
         Stamp { at, written: None }
-    }
-}
-
-impl From<Stamp> for Timestamp {
-    fn from(s: Stamp) -> Timestamp {
-        s.at
     }
 }
 
@@ -352,7 +341,7 @@ mod tests {
             assert_eq!(text, t.strftime(FORMAT).to_string());
             let back: Stamp = text.parse().unwrap();
             assert_eq!(back, stamp);
-            assert!(!back.is_verbatim());
+            assert!(back.written.is_none());
             assert_eq!(
                 serde_json::to_string(&stamp).unwrap(),
                 format!("\"{text}\"")
@@ -371,7 +360,7 @@ mod tests {
         ] {
             let json = format!("\"{text}\"");
             let stamp: Stamp = serde_json::from_str(&json).unwrap();
-            assert!(stamp.is_verbatim(), "{text}");
+            assert!(stamp.written.is_some(), "{text}");
             assert_eq!(serde_json::to_string(&stamp).unwrap(), json);
             assert_eq!(stamp.to_string(), text);
         }

@@ -257,10 +257,17 @@ fn plan_records_keep_their_timestamps_as_written_and_a_malformed_one_is_named() 
     let stored = std::fs::read_to_string(&path).unwrap();
     assert!(stored.contains(other), "{stored}");
     let at = format!("\"at\": \"{}\"", approved.approvals[0].at);
-    assert!(stored.contains(&at) && at.len() == "\"at\": \"\"".len() + 24, "{at}");
+    assert!(
+        stored.contains(&at) && at.len() == "\"at\": \"\"".len() + 24,
+        "{at}"
+    );
 
     // One that is not a time at all is an error naming the record, not a panic.
-    std::fs::write(&path, stored.replace(other, "\"created_at\": \"yesterday\"")).unwrap();
+    std::fs::write(
+        &path,
+        stored.replace(other, "\"created_at\": \"yesterday\""),
+    )
+    .unwrap();
     match t.deck("bob").plan(&id) {
         Err(e @ Error::Corrupt { .. }) => {
             let msg = e.to_string();

@@ -178,13 +178,13 @@ const OLD_TRAIL: &str = r#"{"seq":1,"prev":"000000000000000000000000000000000000
 {"seq":3,"prev":"fccaf2be170b318839b228957230be641536e6dce4993377abbb9d6c394c8c86","hash":"e27a677f5a285d2a4abdefd4e5f53d1b3df3fe15fcc3dbef666e3c9ff58d3281","key":"6d2914bfd5c5ed47","sig":"vkYDi1UWtT/LkAKPkJRcUMNozUScnR1Rrz3ZjkEhTanbf/IgIic8C+XR1Lb1StG1Pf2b/Zr7ZFL0SrAGi/GkAg==","event":{"eventId":"01a24b47-5a00-7000-8000-000000000003","requestId":"5d1c5f0e-8a43-4c1e-9d57-3f0c2a1b7e64","tenantId":"default","userId":"alice","userSource":"flag","osUser":"root","timestamp":"2026-12-06T12:15:00Z","event":"answered","status":"completed","message":"imported: whole seconds"}}
 {"seq":4,"prev":"e27a677f5a285d2a4abdefd4e5f53d1b3df3fe15fcc3dbef666e3c9ff58d3281","hash":"3e4e5fa7042ed1799a3e194e890a42465c91d870fc5e366fa26329e3b7812f93","key":"6d2914bfd5c5ed47","sig":"uDLYbr1CYSZJzlV5siV+xgow3P1fSRqKkXBbiNhiWbPk4LLlPE2Y/Ni5RIgTJdyOd2muiso0e+z4qZyQMfp2Ag==","event":{"eventId":"01a24b47-5a00-7000-8000-000000000004","requestId":"5d1c5f0e-8a43-4c1e-9d57-3f0c2a1b7e64","tenantId":"default","userId":"alice","userSource":"flag","osUser":"root","timestamp":"2026-12-06T12:15:30.250123Z","event":"answered","status":"completed","message":"imported: microseconds"}}
 "#;
-const OLD_073f58661f4dfac30bdf7351af27475703102a386b6bc235081acae9a4cebaa2: &str = "073f58661f4dfac30bdf7351af27475703102a386b6bc235081acae9a4cebaa2";
+const OLD_KEY: &str = "073f58661f4dfac30bdf7351af27475703102a386b6bc235081acae9a4cebaa2";
 
 fn old_home(trail: &str) -> Home {
     let home = Home::new();
     let keys = home.path().join("keys");
     std::fs::create_dir_all(&keys).unwrap();
-    std::fs::write(keys.join("6d2914bfd5c5ed47.pub"), OLD_073f58661f4dfac30bdf7351af27475703102a386b6bc235081acae9a4cebaa2).unwrap();
+    std::fs::write(keys.join("6d2914bfd5c5ed47.pub"), OLD_KEY).unwrap();
     let tenant = home.path().join("tenants").join("default");
     std::fs::create_dir_all(&tenant).unwrap();
     std::fs::write(home.audit_file("default"), trail).unwrap();
@@ -208,7 +208,10 @@ fn a_trail_written_before_typed_timestamps_verifies_and_reserializes_byte_for_by
         let h = opsdeck::audit::chain::digest("default", rec.seq, &rec.prev, event.as_bytes());
         assert_eq!(hex::encode(h), rec.hash);
     }
-    assert_eq!(records[2].event.timestamp.to_string(), "2026-12-06T12:15:00Z");
+    assert_eq!(
+        records[2].event.timestamp.to_string(),
+        "2026-12-06T12:15:00Z"
+    );
     assert_eq!(
         records[3].event.timestamp.to_string(),
         "2026-12-06T12:15:30.250123Z"
@@ -284,5 +287,8 @@ fn a_malformed_timestamp_in_a_stored_record_is_an_error_naming_the_record() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{stderr}");
-    assert!(stderr.contains("record 3") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("record 3") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }
