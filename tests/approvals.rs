@@ -234,7 +234,7 @@ fn approvals_race_has_one_winner() {
 fn plan_records_keep_their_timestamps_as_written_and_a_malformed_one_is_named() {
     let home = Home::new();
     let t = team(&home);
-    let rec = t.deck("olga").ask(SPEC, &quiet).unwrap();
+    let rec = t.deck("olga").requests().ask(SPEC, &quiet).unwrap();
     let id = rec.plan.plan_id.clone();
     let path = home
         .path()
@@ -268,7 +268,7 @@ fn plan_records_keep_their_timestamps_as_written_and_a_malformed_one_is_named() 
         stored.replace(other, "\"created_at\": \"yesterday\""),
     )
     .unwrap();
-    match t.deck("bob").plan(&id) {
+    match t.deck("bob").approvals().plan(&id) {
         Err(e @ Error::Corrupt { .. }) => {
             let msg = e.to_string();
             assert!(msg.contains(&format!("{id}.json")), "{msg}");

@@ -195,11 +195,14 @@ fn old_home(trail: &str) -> Home {
 fn a_trail_written_before_typed_timestamps_verifies_and_reserializes_byte_for_byte() {
     let home = old_home(OLD_TRAIL);
     let deck = home.deck("auditor");
-    let r = deck.verify(true).unwrap();
+    let r = deck.trail().verify(true).unwrap();
     assert!(r.ok, "{r:?}");
     assert_eq!((r.records, r.signatures_checked), (4, 4));
 
-    let records = deck.audit(&opsdeck::audit::AuditFilter::default()).unwrap();
+    let records = deck
+        .trail()
+        .audit(&opsdeck::audit::AuditFilter::default())
+        .unwrap();
     assert_eq!(records.len(), 4);
     for (rec, line) in records.iter().zip(OLD_TRAIL.lines()) {
         // The event as it is written again is the event as it was hashed and signed.
@@ -222,7 +225,8 @@ fn a_trail_written_before_typed_timestamps_verifies_and_reserializes_byte_for_by
     let clock = deck.clock();
     let seqs = |q: &str| -> Vec<u64> {
         let q = opsdeck::audit::query::AuditQuery::parse(q, clock).unwrap();
-        deck.audit(&q.filter)
+        deck.trail()
+            .audit(&q.filter)
             .unwrap()
             .iter()
             .map(|r| r.seq)
@@ -264,10 +268,15 @@ fn a_malformed_timestamp_in_a_stored_record_is_an_error_naming_the_record() {
     let home = old_home(&trail);
     let deck = home.deck("auditor");
     // The chain itself names it: the hash covers the text.
-    let b = deck.verify(true).unwrap().first_break.expect("break");
+    let b = deck
+        .trail()
+        .verify(true)
+        .unwrap()
+        .first_break
+        .expect("break");
     assert_eq!((b.line, b.seq), (3, Some(3)));
 
-    let msg = match deck.audit(&opsdeck::audit::AuditFilter::default()) {
+    let msg = match deck.trail().audit(&opsdeck::audit::AuditFilter::default()) {
         Err(e @ opsdeck::Error::Corrupt { .. }) => e.to_string(),
         other => panic!("expected a corrupt store error, got {other:?}"),
     };
