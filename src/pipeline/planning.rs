@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::agents::{AgentEvent, Draft, Sink};
 use crate::approval::{self, PlanRecord, State, rules};
-use crate::audit::{EventKind, Status};
+use crate::audit::{AuditEvent, EventKind, Status};
 use crate::error::{Error, Result};
 use crate::intent::Intent;
 use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Plan};
@@ -16,19 +16,17 @@ use super::Requests;
 use super::requests::redact_intent;
 
 impl Requests<'_> {
-    pub(super) fn finish_plan(
+    /// The first two events of every request: what was asked (redacted) and how it was read.
+    pub(super) fn request_events(
         &self,
-        request_id: String,
-        text: String,
-        intent: Intent,
-        draft: Result<Draft>,
-        sink: Sink<'_>,
-    ) -> Result<PlanRecord> {
-        let intent_json = serde_json::to_value(&intent).ok();
-        let mut requested = self.event(&request_id, EventKind::Requested, Status::Pending);
-        requested.message = Some(text.clone());
-        let mut classified = self.event(&request_id, EventKind::Classified, Status::Pending);
-        classified.intent = intent_json.clone();
+        request_id: &str,
+        text: &str,
+        intent: &Intent,
+    ) -> [AuditEvent; 2] {
+        let mut requested = self.event(request_id, EventKind::Requested, Status::Pending);
+        requested.message = Some(text.to_string());
+        let mut classified = self.event(request_id, EventKind::Classified, Status::Pending);
+        classified.intent = serde_json::to_value(redact_intent(intent)).ok();
         classified.agent_type = Some(intent.agent.to_string());
         classified.message = Some(format!(
             "{}/{} (confidence {:.2}{})",
@@ -37,13 +35,28 @@ impl Requests<'_> {
             intent.confidence,
             if intent.low_confidence { ", low" } else { "" }
         ));
+        [requested, classified]
+    }
 
+    /// Turns an agent's draft into a stored, gated plan: refusals first (a viewer asking for a
+    /// change, anything that looks like a credential), then the artifacts, the plan with its
+    /// gates and dry runs, and the trail's account of it (queued for approval, or denied).
+    pub(super) fn finish_plan(
+        &self,
+        request_id: String,
+        text: String,
+        intent: Intent,
+        draft: Result<Draft>,
+        sink: Sink<'_>,
+    ) -> Result<PlanRecord> {
+        let asked = self.request_events(&request_id, &text, &intent);
         let draft = match draft {
             Ok(d) => d,
             Err(e) => {
                 let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
                 failed.agent_type = Some(intent.agent.to_string());
                 failed.message = Some(redact(&e.to_string()));
+                let [requested, classified] = asked;
                 self.append(&[requested, classified, failed])?;
                 sink(AgentEvent::Failed {
                     agent: intent.agent,
@@ -52,7 +65,36 @@ impl Requests<'_> {
                 return Err(e);
             }
         };
+        if let Some(refusal) = self.refusal_before_storing(&request_id, &intent, &draft)? {
+            let [requested, classified] = asked;
+            self.append(&[requested, classified, refusal.event])?;
+            return Err(refusal.error);
+        }
+        let files = self.store_files(draft.files)?;
+        let draft = Draft {
+            files: Vec::new(),
+            ..draft
+        };
+        let mut rec = self.gated_plan(request_id, text, intent, draft, &files, sink)?;
+        let [requested, classified] = asked;
+        let mut events = vec![requested, classified];
+        events.extend(self.plan_events(&mut rec));
+        self.store.create_plan(&rec)?;
+        self.append(&events)?;
+        sink(AgentEvent::PlanReady {
+            plan_id: rec.plan.plan_id.clone(),
+        });
+        Ok(rec)
+    }
 
+    /// Refuses, before any artifact or plan is stored, a change asked by a viewer and a plan
+    /// that would keep something that looks like a credential. The refusal goes in the trail.
+    fn refusal_before_storing(
+        &self,
+        request_id: &str,
+        intent: &Intent,
+        draft: &Draft,
+    ) -> Result<Option<Refusal>> {
         // A viewer may ask questions, never for changes: refused before any artifact or plan is
         // stored, and the refusal is in the trail.
         if draft.mutates && self.my_roles()?.as_deref() == Some(&[Role::Viewer][..]) {
@@ -62,12 +104,13 @@ impl Requests<'_> {
                 t = self.tenant.name,
                 admins = self.admin_names().join(", ")
             ));
-            let mut denied = self.event(&request_id, EventKind::AccessDenied, Status::Rejected);
+            let mut denied = self.event(request_id, EventKind::AccessDenied, Status::Rejected);
             denied.agent_type = Some(intent.agent.to_string());
             denied.message = Some(format!("request a change: {e}"));
-            classified.intent = serde_json::to_value(redact_intent(&intent)).ok();
-            self.append(&[requested, classified, denied])?;
-            return Err(e);
+            return Ok(Some(Refusal {
+                event: denied,
+                error: e,
+            }));
         }
 
         // Nothing that looks like a credential is ever stored: refuse before any artifact,
@@ -81,7 +124,7 @@ impl Requests<'_> {
             })
             .map(|f| f.name.as_str())
             .collect();
-        if !leaking.is_empty() || redact_intent(&intent) != intent {
+        if !leaking.is_empty() || redact_intent(intent) != *intent {
             let e = Error::refused(format!(
                 "the request would put what looks like a credential into {}; pass secrets through a secret store (e.g. Secrets Manager), never in a request",
                 if leaking.is_empty() {
@@ -90,36 +133,56 @@ impl Requests<'_> {
                     leaking.join(", ")
                 }
             ));
-            let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
+            let mut failed = self.event(request_id, EventKind::Failed, Status::Failed);
             failed.agent_type = Some(intent.agent.to_string());
             failed.message = Some(e.to_string());
-            classified.intent = serde_json::to_value(redact_intent(&intent)).ok();
-            self.append(&[requested, classified, failed])?;
-            return Err(e);
+            return Ok(Some(Refusal {
+                event: failed,
+                error: e,
+            }));
         }
 
-        let mut artifacts = Vec::new();
-        let mut terraform_texts = Vec::new();
+        Ok(None)
+    }
+
+    /// Stores the draft's files as artifacts; returns each reference with its bytes.
+    fn store_files(
+        &self,
+        drafted: Vec<crate::agents::DraftFile>,
+    ) -> Result<Vec<(ArtifactRef, Vec<u8>)>> {
         let mut files = Vec::new();
-        for f in draft.files {
+        for f in drafted {
             let sha = self
                 .store
                 .put_artifact_as(&self.tenant.name, f.kind, &f.content)?;
-            if f.kind == ArtifactKind::Terraform {
-                terraform_texts.push((
-                    f.name.clone(),
-                    String::from_utf8_lossy(&f.content).to_string(),
-                ));
-            }
             let a = ArtifactRef {
                 name: f.name,
                 kind: f.kind,
                 sha256: sha,
                 size: f.content.len() as u64,
             };
-            artifacts.push(a.clone());
             files.push((a, f.content));
         }
+        Ok(files)
+    }
+
+    /// The plan as it is queued: the draft with its artifacts, the cost against the stack it
+    /// changes, the gates and, for plans the policies let through, the dry runs and hash.
+    fn gated_plan(
+        &self,
+        request_id: String,
+        text: String,
+        intent: Intent,
+        draft: Draft,
+        files: &[(ArtifactRef, Vec<u8>)],
+        sink: Sink<'_>,
+    ) -> Result<PlanRecord> {
+        let artifacts = files.iter().map(|(a, _)| a.clone()).collect();
+        let terraform_texts: Vec<(String, String)> = files
+            .iter()
+            .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
+            .map(|(a, b)| (a.name.clone(), String::from_utf8_lossy(b).to_string()))
+            .collect();
         let plan_id = new_plan_id();
         let mut cost = draft.cost;
         // A plan that changes or destroys an existing stack is judged by the change it makes:
@@ -160,18 +223,26 @@ impl Requests<'_> {
         plan.gates = self.gates(&plan, &terraform_texts)?;
         // Dry runs (terraform plan, ansible --check) only for plans the policies let through.
         if !plan.denied() {
-            self.dry_runs(&mut plan, &files, sink)?;
+            self.dry_runs(&mut plan, files, sink)?;
         }
         plan.content_hash = plan.compute_hash();
         let req = rules::requirement(&plan, &self.tenant.approvals);
-        let mut rec = PlanRecord::new(
+        let rec = PlanRecord::new(
             plan,
             req,
             self.tenant.approvals.pending_ttl_secs,
             self.tenant.approvals.approved_ttl_secs,
             self.clock.as_ref(),
         );
+        Ok(rec)
+    }
 
+    /// The trail's account of a new plan: planned, gated, then denied by policy (the record
+    /// is marked rejected) or queued for approval.
+    fn plan_events(&self, rec: &mut PlanRecord) -> Vec<AuditEvent> {
+        let request_id = rec.plan.request_id.clone();
+        let plan_id = rec.plan.plan_id.clone();
+        let intent_json = serde_json::to_value(&rec.plan.intent).ok();
         let artifacts_json: Vec<Value> = rec
             .plan
             .artifacts
@@ -209,7 +280,7 @@ impl Requests<'_> {
         gated.agent_type = Some(rec.plan.agent.to_string());
         gated.security_gates = serde_json::to_value(&rec.plan.gates).ok();
         gated.message = Some(format!("worst gate: {}", rec.plan.worst_gate().as_str()));
-        let mut events = vec![requested, classified, planned, gated];
+        let mut events = vec![planned, gated];
         if rec.plan.denied() {
             let reasons: Vec<String> = rec
                 .plan
@@ -243,13 +314,14 @@ impl Requests<'_> {
             }));
             events.push(queued);
         }
-        self.store.create_plan(&rec)?;
-        self.append(&events)?;
-        sink(AgentEvent::PlanReady {
-            plan_id: plan_id.clone(),
-        });
-        Ok(rec)
+        events
     }
+}
+
+/// A request refused before anything of it was stored: its audit event and the error.
+struct Refusal {
+    event: AuditEvent,
+    error: Error,
 }
 
 /// `p-` and ten base32 characters (50 random bits): short enough to type, unique per tenant

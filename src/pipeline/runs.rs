@@ -15,6 +15,29 @@ use crate::redact::redact;
 use crate::store::{StackRecord, StackStatus};
 use crate::tenant::Role;
 
+/// What [`Runs::ready_to_run`] found: the plan as stored, its artifacts (checked against their
+/// hashes), the hash they make, and the gates as they stand now.
+struct Ready {
+    stored: PlanRecord,
+    artifacts: Vec<(ArtifactRef, Vec<u8>)>,
+    hash: String,
+    gates: Vec<crate::plan::Gate>,
+}
+
+/// One step of a run, with what it needs from the run around it.
+pub(super) struct StepRun<'a> {
+    pub rec: &'a PlanRecord,
+    /// The step's position in the plan, from 1.
+    pub n: usize,
+    /// The plan's artifacts, checked against their hashes.
+    pub artifacts: &'a [(ArtifactRef, Vec<u8>)],
+    /// The outputs of the steps before it (e.g. the instances Terraform created, for a
+    /// configuration step that follows).
+    pub earlier: &'a serde_json::Map<String, Value>,
+    pub sink: Sink<'a>,
+    pub cancel: watch::Receiver<bool>,
+}
+
 impl Runs<'_> {
     /// Runs an approved plan. Everything is checked again right before it runs: state, expiry,
     /// the artifacts' hashes against the approved hash, the signed approval in the audit trail
@@ -26,11 +49,23 @@ impl Runs<'_> {
         cancel: watch::Receiver<bool>,
     ) -> Result<ApplyReport> {
         let id = self.approvals().resolve_plan_id(id)?;
-        let tenant = self.tenant.name.clone();
         self.require_member(
             &[Role::Operator, Role::Approver, Role::Admin],
             "apply plans",
         )?;
+        let ready = self.ready_to_run(&id)?;
+        // Held until the run ends: a second apply on these stacks is refused meanwhile.
+        let _stack_locks = self.claim_stacks(&ready.stored)?;
+        let rec = self.start_execution(&ready)?;
+        let (outcome, step_outputs) = self.run_steps(&rec, &ready.artifacts, sink, cancel).await?;
+        self.finish_execution(&rec, outcome, step_outputs, sink)
+    }
+
+    /// Every check an approved plan passes again right before it runs, in the order that gives
+    /// the most useful answer; nothing has changed state when one refuses.
+    fn ready_to_run(&self, id: &str) -> Result<Ready> {
+        let id = id.to_string();
+        let tenant = self.tenant.name.clone();
         self.demo_standin_running()?;
         self.reap_interrupted(&id)?;
         let stored = self.store.get_plan(&tenant, &id)?;
@@ -75,13 +110,28 @@ impl Runs<'_> {
             }
         }
         self.check_signed_approval(&stored, &hash)?;
-        // Held until the run ends: a second apply on these stacks is refused meanwhile.
-        let _stack_locks = self.claim_stacks(&stored)?;
+        Ok(Ready {
+            stored,
+            artifacts,
+            hash,
+            gates,
+        })
+    }
 
+    /// Marks the plan executing (once more checking it is runnable, atomically) and audits it.
+    fn start_execution(&self, ready: &Ready) -> Result<PlanRecord> {
+        let Ready {
+            stored,
+            hash,
+            gates,
+            ..
+        } = ready;
+        let id = stored.plan.plan_id.clone();
+        let tenant = self.tenant.name.clone();
         let host = hostname();
         let me = self.identity.user.clone();
         let rec = self.store.update_plan(&tenant, &id, &mut |r| {
-            approval::check_runnable(r, &hash, self.clock.as_ref())?;
+            approval::check_runnable(r, hash, self.clock.as_ref())?;
             r.state = State::Executing;
             r.executions.push(Execution {
                 started_at: self.clock.stamp(),
@@ -103,7 +153,7 @@ impl Runs<'_> {
         );
         ev.plan_id = Some(id.clone());
         ev.agent_type = Some(rec.plan.agent.to_string());
-        ev.security_gates = serde_json::to_value(&gates).ok();
+        ev.security_gates = serde_json::to_value(gates).ok();
         ev.message = Some(
             rec.plan
                 .steps
@@ -113,8 +163,20 @@ impl Runs<'_> {
                 .join("; then "),
         );
         self.append(&[ev])?;
+        Ok(rec)
+    }
 
-        // Steps run in order; the first that fails or is cancelled stops the rest.
+    /// The plan's steps in order; the first that fails or is cancelled stops the rest. Returns
+    /// the combined outcome and each step's outputs.
+    async fn run_steps(
+        &self,
+        rec: &PlanRecord,
+        artifacts: &[(ArtifactRef, Vec<u8>)],
+        sink: Sink<'_>,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<(exec::Outcome, serde_json::Map<String, Value>)> {
+        let id = rec.plan.plan_id.clone();
+        let tenant = self.tenant.name.clone();
         let steps = rec.plan.steps.clone();
         let mut outcome = exec::Outcome {
             success: true,
@@ -131,17 +193,15 @@ impl Runs<'_> {
                     message: format!("step {}/{}: {}", n + 1, steps.len(), step.description),
                 });
             }
-            let run = self
-                .run_step(
-                    &rec,
-                    n + 1,
-                    step,
-                    &artifacts,
-                    &step_outputs,
-                    sink,
-                    cancel.clone(),
-                )
-                .await;
+            let run = StepRun {
+                rec,
+                n: n + 1,
+                artifacts,
+                earlier: &step_outputs,
+                sink,
+                cancel: cancel.clone(),
+            };
+            let run = self.run_step(&run, step).await;
             let o = match run {
                 Ok(o) => o,
                 Err(e) => exec::Outcome {
@@ -194,6 +254,21 @@ impl Runs<'_> {
                 break;
             }
         }
+        Ok((outcome, step_outputs))
+    }
+
+    /// Stores the run's log, records the final state on the plan and in the trail (with what
+    /// AWS API steps verified afterwards), and tells the sink.
+    fn finish_execution(
+        &self,
+        rec: &PlanRecord,
+        mut outcome: exec::Outcome,
+        step_outputs: serde_json::Map<String, Value>,
+        sink: Sink<'_>,
+    ) -> Result<ApplyReport> {
+        let id = rec.plan.plan_id.clone();
+        let tenant = self.tenant.name.clone();
+        let steps = &rec.plan.steps;
         if steps.len() > 1 && !step_outputs.is_empty() {
             outcome.outputs = Some(Value::Object(step_outputs.clone()));
         }
@@ -288,35 +363,20 @@ impl Runs<'_> {
         }
     }
 
-    /// Runs one step of an approved plan. `earlier` holds the outputs of the steps before it
-    /// (e.g. the instances Terraform created, for a configuration step that follows).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn run_step(
-        &self,
-        rec: &PlanRecord,
-        n: usize,
-        step: &Step,
-        artifacts: &[(ArtifactRef, Vec<u8>)],
-        earlier: &serde_json::Map<String, Value>,
-        sink: Sink<'_>,
-        cancel: watch::Receiver<bool>,
-    ) -> Result<exec::Outcome> {
+    /// Runs one step of an approved plan.
+    async fn run_step(&self, run: &StepRun<'_>, step: &Step) -> Result<exec::Outcome> {
         match &step.kind {
             StepKind::Terraform { stack, operation } => {
-                self.run_terraform_step(rec, n, stack, *operation, artifacts, sink, cancel)
-                    .await
+                self.run_terraform_step(run, stack, *operation).await
             }
             StepKind::Ansible {
                 playbook,
                 inventory,
                 ..
-            } => {
-                self.run_ansible_step(
-                    rec, n, playbook, inventory, artifacts, earlier, sink, cancel,
-                )
-                .await
+            } => self.run_ansible_step(run, playbook, inventory).await,
+            StepKind::Aws { .. } => {
+                agents::execute(step, &self.aws, run.sink, run.cancel.clone()).await
             }
-            StepKind::Aws { .. } => agents::execute(step, &self.aws, sink, cancel).await,
         }
     }
 

@@ -16,6 +16,21 @@ use crate::plan::{
 };
 use crate::redact::redact;
 
+/// One step's dry run, with what it needs from the plan around it.
+#[derive(Clone, Copy)]
+struct DryRunStep<'a> {
+    plan_id: &'a str,
+    /// The step's position in the plan, from 1.
+    step: usize,
+    /// The plan's files (artifacts with their bytes).
+    files: &'a [(ArtifactRef, Vec<u8>)],
+    /// Whether the tool's output streams to the sink (one step) or only progress does.
+    stream: bool,
+    /// The files are hand-written: without a sandbox they run only when the tenant allows it.
+    handwritten: bool,
+    sink: Sink<'a>,
+}
+
 impl Deck {
     /// The dry runs of a plan's steps, run side by side (a hybrid plan's `terraform plan` and
     /// `ansible-playbook --syntax-check` overlap). Adds what they produce to the plan: artifacts,
@@ -44,30 +59,23 @@ impl Deck {
             let handles: Vec<_> = runnable
                 .iter()
                 .map(|(n, step)| {
-                    let plan_id = &plan_id;
+                    let dry = DryRunStep {
+                        plan_id: &plan_id,
+                        step: *n,
+                        files,
+                        stream,
+                        handwritten,
+                        sink,
+                    };
                     scope.spawn(move || match &step.kind {
-                        StepKind::Terraform { stack, operation } => self.terraform_dry_run(
-                            plan_id,
-                            *n,
-                            stack,
-                            *operation,
-                            files,
-                            (stream, handwritten),
-                            sink,
-                        ),
+                        StepKind::Terraform { stack, operation } => {
+                            self.terraform_dry_run(&dry, stack, *operation)
+                        }
                         StepKind::Ansible {
                             playbook,
                             inventory,
                             ..
-                        } => self.ansible_dry_run(
-                            plan_id,
-                            *n,
-                            playbook,
-                            inventory,
-                            files,
-                            (stream, handwritten),
-                            sink,
-                        ),
+                        } => self.ansible_dry_run(&dry, playbook, inventory),
                         StepKind::Aws { .. } => Err(Error::input("no dry run for AWS API steps")),
                     })
                 })
@@ -148,17 +156,20 @@ impl Deck {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn terraform_dry_run(
         &self,
-        plan_id: &str,
-        step: usize,
+        dry: &DryRunStep<'_>,
         stack: &str,
         operation: TerraformOp,
-        files: &[(ArtifactRef, Vec<u8>)],
-        (stream, handwritten): (bool, bool),
-        sink: Sink<'_>,
     ) -> Result<DryRunOutcome> {
+        let DryRunStep {
+            plan_id,
+            step,
+            files,
+            stream,
+            handwritten,
+            sink,
+        } = *dry;
         let backend = self.state_backend(stack)?;
         let tf_files: Vec<(String, Vec<u8>)> = files
             .iter()
@@ -333,17 +344,20 @@ impl Deck {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn ansible_dry_run(
         &self,
-        plan_id: &str,
-        step: usize,
+        dry: &DryRunStep<'_>,
         playbook: &str,
         inventory: &Inventory,
-        files: &[(ArtifactRef, Vec<u8>)],
-        (stream, handwritten): (bool, bool),
-        sink: Sink<'_>,
     ) -> Result<DryRunOutcome> {
+        let DryRunStep {
+            plan_id,
+            step,
+            files,
+            stream,
+            handwritten,
+            sink,
+        } = *dry;
         let find = |name: &str| files.iter().find(|(a, _)| a.name == name);
         let Some((pb, _)) = find(playbook) else {
             return Err(Error::input(format!(

@@ -2,19 +2,17 @@
 //! (a plan made against older state is stale), the runs themselves, and their pre-flight.
 
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
 use super::*;
-use crate::agents::{AgentEvent, Sink};
+use crate::agents::AgentEvent;
 use crate::approval::{PlanRecord, State};
 use crate::audit::{EventKind, Status};
 use crate::error::{Error, Result};
 use crate::exec::terraform::{self};
 use crate::exec::{self, ansible};
 use crate::intent::AgentKind;
-use crate::plan::{
-    ArtifactKind, ArtifactRef, Inventory, StateVersion, Step, StepKind, TerraformOp,
-};
+use crate::pipeline::runs::StepRun;
+use crate::plan::{ArtifactKind, Inventory, StateVersion, Step, StepKind, TerraformOp};
 
 impl Deck {
     pub(super) fn mark_stale(
@@ -46,17 +44,20 @@ impl Deck {
     }
 
     /// Runs an approved Terraform step: the saved plan when there is one.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn run_terraform_step(
+    pub(in crate::pipeline) async fn run_terraform_step(
         &self,
-        rec: &PlanRecord,
-        n: usize,
+        run: &StepRun<'_>,
         stack: &str,
         operation: TerraformOp,
-        artifacts: &[(ArtifactRef, Vec<u8>)],
-        sink: Sink<'_>,
-        cancel: watch::Receiver<bool>,
     ) -> Result<exec::Outcome> {
+        let StepRun {
+            rec,
+            n,
+            artifacts,
+            sink,
+            ..
+        } = *run;
+        let cancel = run.cancel.clone();
         let id = &rec.plan.plan_id;
         let Some(bin) = exec::find_binary(&self.config.exec.terraform) else {
             return Err(exec::missing_tool(
@@ -111,18 +112,21 @@ impl Deck {
 
     /// Runs an approved Ansible step, on the plan's inventory or on the hosts an earlier
     /// Terraform step created (that inventory is stored and recorded with the run).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn run_ansible_step(
+    pub(in crate::pipeline) async fn run_ansible_step(
         &self,
-        rec: &PlanRecord,
-        n: usize,
+        run: &StepRun<'_>,
         playbook: &str,
         inventory: &Inventory,
-        artifacts: &[(ArtifactRef, Vec<u8>)],
-        earlier: &serde_json::Map<String, Value>,
-        sink: Sink<'_>,
-        cancel: watch::Receiver<bool>,
     ) -> Result<exec::Outcome> {
+        let StepRun {
+            rec,
+            n,
+            artifacts,
+            earlier,
+            sink,
+            ..
+        } = *run;
+        let cancel = run.cancel.clone();
         let id = &rec.plan.plan_id;
         let Some(bin) = exec::find_binary(&self.config.exec.ansible_playbook) else {
             return Err(exec::missing_tool(
