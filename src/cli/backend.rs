@@ -6,11 +6,11 @@ use serde_json::json;
 use super::args::BackendCommand;
 use super::print::print_json;
 use crate::error::Result;
-use crate::pipeline::OpenOptions;
+use crate::pipeline::{OpenOptions, SharedBackend};
 
 pub fn run(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8> {
     use crate::store::aws::provision::Finding;
-    let (store, paths) = crate::pipeline::shared_backend(open)?;
+    let backend = SharedBackend::open(open)?;
     // Only what is not fine is listed; the summary line counts the rest.
     let print_findings = |findings: &[Finding]| {
         for f in findings
@@ -28,7 +28,7 @@ pub fn run(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8
     };
     match cmd {
         BackendCommand::Init => {
-            let findings = store.init()?;
+            let findings = backend.init()?;
             if json_out {
                 print_json(&findings)?;
             } else {
@@ -39,44 +39,42 @@ pub fn run(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8
                     .count();
                 outln!(
                     "shared backend ready at {} ({} aspects of 6 tables and 3 buckets checked, {changed} changed)",
-                    crate::store::Store::location(&store),
+                    backend.location(),
                     findings.len()
                 );
             }
             Ok(0)
         }
         BackendCommand::Check => {
-            let findings = store.check()?;
-            let health = crate::store::Store::health(&store);
-            let problems = findings.iter().filter(|f| f.status.is_problem()).count();
+            let check = backend.check()?;
+            let health = &check.journal;
+            let problems = check.problems();
             if json_out {
-                print_json(&json!({"findings": findings, "journal": health}))?;
+                print_json(&json!({"findings": check.findings, "journal": health}))?;
             } else {
-                print_findings(&findings);
+                print_findings(&check.findings);
                 outln!(
                     "{} · this machine's journal: {} queued, {} refused{}",
                     if problems == 0 {
                         format!(
                             "all {} aspects of 6 tables and 3 buckets are as they should be",
-                            findings.len()
+                            check.findings.len()
                         )
                     } else {
                         format!("{problems} problem(s): `opsdeck backend init` fixes them")
                     },
                     health.queued,
                     health.dead_letters,
-                    if health.dead_letters > 0 {
-                        format!(" (see {})", store.journal().dir().display())
-                    } else {
-                        String::new()
+                    match &check.dead_letter_dir {
+                        Some(dir) => format!(" (see {})", dir.display()),
+                        None => String::new(),
                     }
                 );
             }
             Ok(if problems == 0 { 0 } else { 10 })
         }
         BackendCommand::Sync => {
-            let signer = crate::audit::Signer::load_or_create(&paths.data.join("keys"))?;
-            let report = crate::store::Store::sync(&store, &signer)?;
+            let report = backend.sync()?;
             if json_out {
                 print_json(&report)?;
             } else {
@@ -92,8 +90,7 @@ pub fn run(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8
             Ok(if report.remaining == 0 { 0 } else { 6 })
         }
         BackendCommand::Migrate { only, .. } => {
-            let local = crate::store::LocalStore::open(&paths.data)?;
-            let done = crate::store::migrate::local_to_aws(&local, &store, &only, &mut |line| {
+            let done = backend.migrate(&only, &mut |line| {
                 if !json_out {
                     errln!("· {line}");
                 }

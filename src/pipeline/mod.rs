@@ -37,7 +37,7 @@ pub use iac::StackDetail;
 pub use onboarding::{CodeShown, Setup};
 
 pub use approvals::Comparison;
-pub use backend::shared_backend;
+pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
 
 /// How to open a [`Deck`]; every field has a sensible default.
