@@ -15,9 +15,11 @@
 //! - [`audit`]: append-only, hash-chained, signed events per tenant; verify and export.
 //! - [`store`]: the storage contract and the embedded local backend.
 //! - [`tenant`]: tenants and the acting identity.
+//! - [`time`]: the clock (`Clock`, `ManualClock` for tests) and `Stamp`, the stored instant.
 //! - [`aws`]: AWS SDK configuration (region, endpoint overrides, timeouts) and readable errors.
 //! - [`pipeline`]: [`pipeline::Deck`], the one entry point every front end (CLI, console, MCP)
-//!   calls; front ends hold no business rules.
+//!   calls, split along a request's life into facets: `requests()`, `approvals()`, `runs()`,
+//!   `admin()`, `trail()`; the store is private to it, and front ends hold no business rules.
 //! - [`cli`]: the headless command line.
 //! - [`mcp`]: the Model Context Protocol server (same core, same guardrails).
 //! - [`tui`]: the full-screen console (the only module that uses ratatui).

@@ -128,7 +128,7 @@ fn agents_of(v: &serde_json::Value) -> String {
         .unwrap_or_default()
 }
 
-/// `explain`: a plan id or a request text, told apart by [`Deck::explain`].
+/// `explain`: a plan id or a request text, told apart by [`crate::pipeline::Requests::explain`].
 pub fn explain(deck: &Deck, what: &str, json_out: bool) -> Result<u8> {
     let (intent, v) = deck.requests().explain(what)?;
     if json_out {
