@@ -241,18 +241,7 @@ impl Requests<'_> {
         report: Report,
         sink: Sink<'_>,
     ) -> Result<ReportRecord> {
-        let mut requested = self.event(&request_id, EventKind::Requested, Status::Pending);
-        requested.message = Some(text.clone());
-        let mut classified = self.event(&request_id, EventKind::Classified, Status::Pending);
-        classified.intent = serde_json::to_value(redact_intent(&intent)).ok();
-        classified.agent_type = Some(intent.agent.to_string());
-        classified.message = Some(format!(
-            "{}/{} (confidence {:.2}{})",
-            intent.agent,
-            intent.action,
-            intent.confidence,
-            if intent.low_confidence { ", low" } else { "" }
-        ));
+        let [requested, classified] = self.request_events(&request_id, &text, &intent);
         let body = serde_json::to_vec_pretty(&report)
             .map_err(|e| Error::input(format!("the report cannot be stored: {e}")))?;
         let redacted_body = redact(&String::from_utf8_lossy(&body));
