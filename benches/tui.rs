@@ -176,7 +176,7 @@ fn in_process(rt: &tokio::runtime::Runtime) {
             r
         })
         .collect();
-    a.handle_msg(Msg::Plans(Ok(plans)));
+    a.set_plans(plans);
     a.set_audit_rows(audit_rows(10_000));
     for _ in 0..200 {
         for l in opsdeck::tui::jobs::plan_transcript(&rec, &files, "alice") {

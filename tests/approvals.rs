@@ -277,3 +277,83 @@ fn plan_records_keep_their_timestamps_as_written_and_a_malformed_one_is_named() 
         other => panic!("expected a corrupt store error, got {other:?}"),
     }
 }
+
+/// The refusal rule is written once (`approval::rules::refusal`): what a front end says before
+/// it asks for a TOTP code is, word for word, what the core answers for a plan in that state.
+#[test]
+fn front_ends_and_the_core_refuse_in_the_same_words() {
+    use opsdeck::approval::{Decision, rules};
+    let home = Home::new();
+    let t = team(&home);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let apply = |user: &str, id: &str| {
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        rt.block_on(t.deck(user).runs().apply(id, &quiet, rx))
+    };
+    let asked = |user: &str, decision: Decision, id: &str| {
+        let deck = t.deck(user);
+        let rec = deck.approvals().plan(id).unwrap();
+        rules::refusal(decision, &rec, user, deck.tenant(), deck.clock())
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| panic!("{decision:?} on {id} by {user} is not refused"))
+    };
+    let id = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
+    let said = asked("alice", Decision::Apply, &id);
+    assert!(
+        said.contains("is not approved yet (0 of 1 approvals)"),
+        "{said}"
+    );
+    assert_eq!(refused(apply("alice", &id)), said);
+
+    t.approve("bob", &id).unwrap();
+    let said = asked("carol", Decision::Approve, &id);
+    assert_eq!(said, format!("plan {id} is already approved (by bob)"));
+    assert_eq!(refused(t.approve("carol", &id)), said);
+    assert_eq!(asked("carol", Decision::BreakGlass, &id), said);
+
+    let code = t.code("bob");
+    t.deck("bob")
+        .approvals()
+        .reject(&id, "wrong account", Some(&code))
+        .unwrap();
+    let said = asked("carol", Decision::Approve, &id);
+    assert_eq!(
+        said,
+        format!("plan {id} is rejected and can no longer be approved")
+    );
+    assert_eq!(refused(t.approve("carol", &id)), said);
+    let said = asked("carol", Decision::Reject, &id);
+    let code = t.code("carol");
+    let core = t
+        .deck("carol")
+        .approvals()
+        .reject(&id, "again", Some(&code));
+    assert_eq!(refused(core), said);
+    let said = asked("alice", Decision::Apply, &id);
+    assert_eq!(
+        said,
+        format!("plan {id} was rejected by bob: wrong account")
+    );
+    assert_eq!(refused(apply("alice", &id)), said);
+
+    let id = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
+    t.clock.advance_secs(8 * 24 * 3600);
+    let said = asked("bob", Decision::Approve, &id);
+    assert_eq!(
+        said,
+        format!("plan {id} expired while waiting for approval; ask again to create a new plan")
+    );
+    assert_eq!(refused(t.approve("bob", &id)), said);
+}

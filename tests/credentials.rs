@@ -292,7 +292,7 @@ fn the_console_keeps_the_text_to_edit_and_nowhere_else() {
             }
             // The live preview already says it will be refused.
             app.on_timers(Instant::now() + Duration::from_secs(1));
-            let preview = app.preview.live.clone().unwrap().unwrap_err();
+            let preview = app.preview.live.clone().unwrap().unwrap_err().to_string();
             assert_refusal(case, &preview);
             app.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
                 KeyCode::Enter,

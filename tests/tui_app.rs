@@ -123,8 +123,11 @@ fn request_preview_plan_approve_by_another_user_then_audit() {
         assert_eq!(alice.focus, Pane::Approvals);
         key(&mut alice, KeyCode::Char('a'));
         assert!(alice.overlays.is_empty());
-        let why = alice.notice.clone().unwrap().1;
-        assert!(why.contains("your own request"), "{why}");
+        let why = alice.notice.as_ref().unwrap().text();
+        assert!(
+            why.contains(&format!("alice requested plan {id} and cannot approve it")),
+            "{why}"
+        );
 
         // Bob's console sees it by polling the shared store, opens its diff, approves with TOTP.
         assert!(
@@ -177,6 +180,21 @@ fn request_preview_plan_approve_by_another_user_then_audit() {
                 .iter()
                 .any(|l| l.text().contains("approved by bob"))
         );
+        // Approving again is refused before a code is asked, in the core's own words.
+        assert!(
+            bob.run_until(WAIT, |b| b.approvals.selected_plan().is_some_and(|r| r
+                .plan
+                .plan_id
+                == id
+                && r.state == State::Approved))
+                .await
+        );
+        key(&mut bob, KeyCode::Char('a'));
+        assert!(bob.overlays.is_empty());
+        assert_eq!(
+            bob.notice.as_ref().unwrap().text(),
+            format!("✗ refused: plan {id} is already approved (by bob)")
+        );
 
         // Alice's queue shows it approved; her audit browser shows bob's approval.
         assert!(
@@ -223,7 +241,7 @@ fn request_preview_plan_approve_by_another_user_then_audit() {
                 .run_until(WAIT, |a| a
                     .notice
                     .as_ref()
-                    .is_some_and(|n| n.1.contains("exported")))
+                    .is_some_and(|n| n.text().contains("exported")))
                 .await
         );
         let exported = std::fs::read_dir(home.path().join("exports"))
@@ -313,7 +331,7 @@ fn commands_quit_and_theme() {
     key(&mut a, KeyCode::Enter);
     assert_eq!(a.theme.name, "light");
     a.update(Action::Command("theme nope".into()));
-    assert!(a.notice.clone().unwrap().1.contains("no theme named"));
+    assert!(a.notice.as_ref().unwrap().text().contains("no theme named"));
     a.update(Action::Command("audit".into()));
     assert_eq!(a.focus, Pane::Audit);
     key(&mut a, KeyCode::Char('i'));

@@ -82,9 +82,9 @@ fn fixture() -> Fixture {
         app.transcript.push(l);
     }
     app.preview.plan = Some(web.clone());
-    app.handle_msg(Msg::Plans(Ok(vec![bucket.clone(), web.clone()])));
+    app.set_plans(vec![bucket.clone(), web.clone()]);
     app.set_audit_rows(audit_rows());
-    app.handle_msg(Msg::Verified(Ok(opsdeck::audit::VerifyReport {
+    app.audit.verify = Some(Ok(opsdeck::audit::VerifyReport {
         tenant: "default".into(),
         records: 9,
         ok: true,
@@ -93,7 +93,7 @@ fn fixture() -> Fixture {
         keys: 1,
         signatures_checked: 2,
         full: false,
-    })));
+    }));
     // Diff: the web stack against an earlier version of itself, highlighted.
     let inputs: Vec<FileInput> = files
         .iter()

@@ -18,7 +18,7 @@ use crate::plan::Plan;
 use crate::tenant::Role;
 use crate::time::{Clock, Stamp};
 
-pub use rules::Requirement;
+pub use rules::{Decision, Refusal, Requirement};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -142,9 +142,22 @@ impl PlanRecord {
         }
     }
 
+    /// Whether a pending plan's time to be approved is up (it is then expired, stored or not).
+    pub fn pending_is_due(&self, clock: &dyn Clock) -> bool {
+        self.state == State::Pending && clock.unix() > self.expires_at
+    }
+
+    /// Whether the last approval is older than an approval may stand before apply.
+    pub fn approval_lapsed(&self, clock: &dyn Clock) -> bool {
+        self.last_approval_second().is_some_and(|at| {
+            clock.unix()
+                > at.saturating_add(i64::try_from(self.approved_ttl_secs).unwrap_or(i64::MAX))
+        })
+    }
+
     /// Marks a pending plan expired when its time is up. Returns whether it changed.
     pub fn expire_if_due(&mut self, clock: &dyn Clock) -> bool {
-        if self.state == State::Pending && clock.unix() > self.expires_at {
+        if self.pending_is_due(clock) {
             self.state = State::Expired;
             self.updated_at = clock.stamp();
             return true;
@@ -174,54 +187,14 @@ pub fn approve(
     clock: &dyn Clock,
 ) -> Result<()> {
     let id = rec.plan.plan_id.clone();
-    if rec.expire_if_due(clock) {
-        return Err(Error::refused(format!(
-            "plan {id} expired while waiting for approval; ask again to create a new plan"
-        )));
-    }
-    match rec.state {
-        State::Pending => {}
-        State::Approved => {
-            let by: Vec<&str> = rec.approvals.iter().map(|a| a.user.as_str()).collect();
-            return Err(Error::refused(format!(
-                "plan {id} is already approved (by {})",
-                by.join(", ")
-            )));
-        }
-        State::NotRequired => {
-            return Err(Error::refused(format!(
-                "plan {id} is read-only and needs no approval"
-            )));
-        }
-        other => {
-            return Err(Error::refused(format!(
-                "plan {id} is {} and can no longer be approved",
-                other.as_str()
-            )));
-        }
-    }
-    if rec.plan.denied() {
-        let rules: Vec<&str> = rec
-            .plan
-            .gates
-            .iter()
-            .filter(|g| g.result == crate::plan::GateResult::Deny)
-            .map(|g| g.rule.as_str())
-            .collect();
-        return Err(Error::refused(format!(
-            "plan {id} is denied by policy ({}); nobody can approve it",
-            rules.join(", ")
-        )));
-    }
-    if user == rec.plan.requester {
-        return Err(Error::refused(format!(
-            "{user} requested plan {id} and cannot approve it: another registered approver must; `opsdeck plans show {id}` follows it"
-        )));
-    }
-    if rec.approvals.iter().any(|a| a.user == user) {
-        return Err(Error::refused(format!(
-            "{user} has already approved plan {id}"
-        )));
+    rec.expire_if_due(clock);
+    let decision = if break_glass.is_some() {
+        Decision::BreakGlass
+    } else {
+        Decision::Approve
+    };
+    if let Some(refusal) = rules::record_refusal(decision, rec, user, clock) {
+        return Err(refusal.into());
     }
     if current_hash != rec.plan.content_hash {
         return Err(Error::refused(format!(
@@ -246,7 +219,6 @@ pub fn approve(
 }
 
 pub fn reject(rec: &mut PlanRecord, user: &str, reason: &str, clock: &dyn Clock) -> Result<()> {
-    let id = rec.plan.plan_id.clone();
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(Error::input(
@@ -254,14 +226,8 @@ pub fn reject(rec: &mut PlanRecord, user: &str, reason: &str, clock: &dyn Clock)
         ));
     }
     rec.expire_if_due(clock);
-    match rec.state {
-        State::Pending | State::Approved => {}
-        other => {
-            return Err(Error::refused(format!(
-                "plan {id} is {} and can no longer be rejected",
-                other.as_str()
-            )));
-        }
+    if let Some(refusal) = rules::record_refusal(Decision::Reject, rec, user, clock) {
+        return Err(refusal.into());
     }
     rec.state = State::Rejected;
     rec.rejection = Some(Rejection {
@@ -277,71 +243,13 @@ pub fn reject(rec: &mut PlanRecord, user: &str, reason: &str, clock: &dyn Clock)
 pub fn check_runnable(rec: &mut PlanRecord, current_hash: &str, clock: &dyn Clock) -> Result<()> {
     let id = rec.plan.plan_id.clone();
     rec.expire_if_due(clock);
-    match rec.state {
-        State::Approved => {}
-        State::Pending => {
-            let have = rec.approvals.len();
-            return Err(Error::refused(format!(
-                "plan {id} is not approved yet ({have} of {} approvals): someone other than {} approves it first, as themselves, with `opsdeck approve {id} --totp CODE`; `opsdeck plans show {id}` shows where it stands",
-                rec.required_approvals, rec.plan.requester
-            )));
+    // Who applies does not change these refusals (the core checks roles).
+    if let Some(refusal) = rules::record_refusal(Decision::Apply, rec, "", clock) {
+        if rec.state == State::Approved && matches!(refusal, Refusal::ApprovalLapsed { .. }) {
+            rec.state = State::Expired;
+            rec.updated_at = clock.stamp();
         }
-        State::Rejected => {
-            let why = rec
-                .rejection
-                .as_ref()
-                .map(|r| format!(" by {}: {}", r.user, r.reason))
-                .unwrap_or_default();
-            return Err(Error::refused(format!("plan {id} was rejected{why}")));
-        }
-        State::Expired => {
-            return Err(Error::refused(format!(
-                "plan {id} expired before it was approved; ask again to create a new plan"
-            )));
-        }
-        State::Executing => {
-            return Err(Error::refused(format!(
-                "plan {id} is already being applied"
-            )));
-        }
-        State::Succeeded => {
-            return Err(Error::refused(format!(
-                "plan {id} was already applied successfully"
-            )));
-        }
-        State::Failed | State::Cancelled => {
-            return Err(Error::refused(format!(
-                "plan {id} already ran and {}; ask again for a fresh plan against the current state",
-                rec.state.as_str()
-            )));
-        }
-        State::NotRequired => {
-            return Err(Error::refused(format!(
-                "plan {id} is read-only; it ran when it was asked"
-            )));
-        }
-    }
-    if rec.plan.denied() {
-        return Err(Error::refused(format!("plan {id} is denied by policy")));
-    }
-    if let Some(at) = rec.last_approval_second()
-        && clock.unix()
-            > at.saturating_add(i64::try_from(rec.approved_ttl_secs).unwrap_or(i64::MAX))
-    {
-        rec.state = State::Expired;
-        rec.updated_at = clock.stamp();
-        return Err(Error::refused(format!(
-            "the approval of plan {id} expired ({}s after it was given); ask again for a fresh plan",
-            rec.approved_ttl_secs
-        )));
-    }
-    let enough = rec.break_glass() || rec.approvals.len() as u32 >= rec.required_approvals;
-    if !enough {
-        return Err(Error::refused(format!(
-            "plan {id} has {} of {} required approvals",
-            rec.approvals.len(),
-            rec.required_approvals
-        )));
+        return Err(refusal.into());
     }
     if current_hash != rec.plan.content_hash
         || rec.approvals.iter().any(|a| a.plan_hash != current_hash)

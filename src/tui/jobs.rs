@@ -13,10 +13,11 @@ use super::theme::Meaning;
 use crate::approval::PlanRecord;
 use crate::audit::AuditRecord;
 use crate::audit::export::{self, Format};
+use crate::error::{Error, Result};
 use crate::pipeline::{Comparison, Deck, ReportRecord};
 use crate::view::{OutputView, PlanView, ReportView, change};
 
-type DiffResult = Result<(Box<PlanRecord>, Arc<DiffDoc>), String>;
+type DiffResult = Result<(Box<PlanRecord>, Arc<DiffDoc>)>;
 
 /// The plan's Terraform/Ansible artifacts against the stack's last applied configuration (or
 /// against nothing for a new stack), highlighted; then what its dry runs printed (`terraform
@@ -32,10 +33,7 @@ pub fn load_diff(
         new,
         old,
         against,
-    } = deck
-        .approvals()
-        .comparison(plan_id)
-        .map_err(|e| e.to_string())?;
+    } = deck.approvals().comparison(plan_id)?;
     let mut names: Vec<String> = new.iter().map(|(n, _)| n.clone()).collect();
     for (n, _) in &old {
         if !names.contains(n) {
@@ -55,16 +53,14 @@ pub fn load_diff(
 }
 
 /// Every audit event of the tenant, compacted for the browser.
-pub fn audit_rows(deck: &Deck) -> Result<Vec<AuditRow>, String> {
+pub fn audit_rows(deck: &Deck) -> Result<Vec<AuditRow>> {
     // Compacted as they stream in: the full records never all sit in memory at once.
     let mut names = Interner::default();
     let mut rows = Vec::new();
-    deck.trail()
-        .scan_audit(&mut |r| {
-            rows.push(AuditRow::from_record(&r, &mut names));
-            true
-        })
-        .map_err(|e| e.to_string())?;
+    deck.trail().scan_audit(&mut |r| {
+        rows.push(AuditRow::from_record(&r, &mut names));
+        true
+    })?;
     rows.shrink_to_fit();
     release_memory();
     Ok(rows)
@@ -79,20 +75,22 @@ fn release_memory() {
     }
 }
 
-pub fn audit_detail(deck: &Deck, seq: u64) -> Result<Box<AuditRecord>, String> {
+pub fn audit_detail(deck: &Deck, seq: u64) -> Result<Box<AuditRecord>> {
     let mut found = None;
-    deck.trail()
-        .scan_audit(&mut |r| {
-            if r.seq == seq {
-                found = Some(r);
-                return false;
-            }
-            true
-        })
-        .map_err(|e| e.to_string())?;
-    found
-        .map(Box::new)
-        .ok_or_else(|| format!("event #{seq} is no longer in the trail"))
+    deck.trail().scan_audit(&mut |r| {
+        if r.seq == seq {
+            found = Some(r);
+            return false;
+        }
+        true
+    })?;
+    found.map(Box::new).ok_or_else(|| {
+        Error::not_found(
+            "audit event",
+            format!("#{seq}"),
+            "it is no longer in the trail; r reloads the list",
+        )
+    })
 }
 
 /// The detail view: the chain link, the chain fields, then every spec field as pretty JSON.
@@ -119,25 +117,25 @@ pub fn detail_lines(r: &AuditRecord, before: Option<(u64, [u8; 32])>) -> Vec<Str
 }
 
 /// Writes the records matching `q` to `<data>/exports/audit-<time>.<ext>`.
-pub fn export(deck: &Deck, q: &AuditQuery, format: Format) -> Result<PathBuf, String> {
+pub fn export(deck: &Deck, q: &AuditQuery, format: Format) -> Result<PathBuf> {
     let mut names = Interner::default();
     let records: Vec<AuditRecord> = deck
         .trail()
-        .audit(&q.filter)
-        .map_err(|e| e.to_string())?
+        .audit(&q.filter)?
         .into_iter()
         .filter(|r| q.matches(&AuditRow::from_record(r, &mut names).fields()))
         .collect();
     let dir = deck.paths().data.join("exports");
-    crate::store::fsutil::ensure_private_dir(&dir).map_err(|e| e.to_string())?;
+    crate::store::fsutil::ensure_private_dir(&dir)?;
     let stamp = deck.clock().now().strftime("%Y%m%dT%H%M%SZ").to_string();
     let ext = match format {
         Format::Json => "json",
         Format::Csv => "csv",
     };
     let path = dir.join(format!("audit-{}-{stamp}.{ext}", deck.tenant().name));
-    let mut f = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    export::write(&records, format, &mut f).map_err(|e| e.to_string())?;
+    let mut f =
+        std::fs::File::create(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    export::write(&records, format, &mut f)?;
     Ok(path)
 }
 

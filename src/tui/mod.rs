@@ -4,9 +4,14 @@
 //! - [`action`]: the one [`action::Action`] enum between input and state, and the panes.
 //! - [`keymap`]: keys → actions per context, from `keymap.toml` plus the user's overrides.
 //! - [`app`]: the state, [`app::App::update`] (the only place state changes) and the
-//!   [`app::Msg`] channel on which terminal input and background results arrive.
-//! - [`jobs`]: what runs off the UI thread (every [`crate::pipeline::Deck`] call blocks on the
-//!   store), and result formatting.
+//!   [`app::Msg`] channel on which terminal input and background results arrive; split by
+//!   concern (state, input, update, confirm, command, tasks, fold), its header maps them.
+//!   Every [`crate::pipeline::Deck`] call that reads the store, reaches AWS or asks a model runs
+//!   in a job that keeps only the latest request; the live preview is the core's pure offline
+//!   reading ([`crate::pipeline::Deck::preview`]).
+//! - [`jobs`]: the work those jobs do, and result formatting.
+//! - [`errors`]: how an error from the core is shown (message, code, colour by kind); errors
+//!   reach it as errors.
 //! - [`diff`], [`highlight`]: the diff model and syntect highlighting, computed by jobs, cached.
 //! - [`ui`], [`components`]: drawing from `&App`, one file per pane or overlay.
 //! - [`theme`], [`text`]: styles by meaning; fitting text into cells without silent cuts.
@@ -22,6 +27,7 @@ pub mod app;
 pub mod commands;
 pub mod components;
 pub mod diff;
+pub mod errors;
 pub mod highlight;
 pub mod jobs;
 pub mod keymap;

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::action::{Action, Pane};
-use super::app::{App, NoticeLevel, Overlay};
+use super::app::{App, Notice, Overlay};
 use super::components;
 use super::text::{fit, width};
 use super::theme::Meaning;
@@ -224,13 +224,13 @@ fn draw_bottom_line(f: &mut Frame, area: Rect, app: &App) {
         }
         _ => {}
     }
-    if let Some((level, text)) = &app.notice {
-        let m = match level {
-            NoticeLevel::Info => Meaning::Text,
-            NoticeLevel::Success => Meaning::Success,
-            NoticeLevel::Error => Meaning::Error,
+    if let Some(notice) = &app.notice {
+        let (m, text) = match notice {
+            Notice::Info(text) => (Meaning::Text, text.clone()),
+            Notice::Success(text) => (Meaning::Success, text.clone()),
+            Notice::Failed(e) => super::errors::line("", e),
         };
-        f.render_widget(Line::styled(fit(text, w), t.get(m)), area);
+        f.render_widget(Line::styled(fit(&text, w), t.get(m)), area);
         return;
     }
     let (ctx, actions) = hint_actions(app);

@@ -123,11 +123,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     }
     let t = &app.theme;
     if let Some(e) = &st.error {
+        let (m, text) = crate::tui::errors::line("", e);
         f.render_widget(
-            Line::styled(
-                fit(&format!("✗ {e}"), inner.width as usize),
-                t.get(Meaning::Error),
-            ),
+            Line::styled(fit(&text, inner.width as usize), t.get(m)),
             row(inner, 0),
         );
         return;

@@ -50,7 +50,10 @@ fn verify_span(app: &App) -> Span<'static> {
                     .unwrap_or_default()
             ),
         ),
-        Some(Err(e)) => styled(app, Meaning::Error, format!("chain: {e} ")),
+        Some(Err(e)) => {
+            let (m, text) = crate::tui::errors::line("chain", e);
+            styled(app, m, format!("{text} "))
+        }
     }
 }
 
@@ -75,9 +78,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let msg = if let Some(e) = &st.error {
-        Some((Meaning::Error, format!("✗ {e}")))
+        Some(crate::tui::errors::line("", e))
     } else if let Some(e) = &st.filter_error {
-        Some((Meaning::Error, format!("filter: {e}")))
+        Some(crate::tui::errors::line("filter", e))
     } else if !st.loaded {
         Some((Meaning::Muted, "loading the audit trail…".to_string()))
     } else {

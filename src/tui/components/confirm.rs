@@ -92,7 +92,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
             format!("{} checking…", app.spinner_frame()),
         )));
     } else if let Some(e) = &c.error {
-        lines.push(Line::from(styled(app, Meaning::Error, format!("✗ {e}"))));
+        let (m, text) = crate::tui::errors::line("", e);
+        lines.push(Line::from(styled(app, m, text)));
     }
     let keys = match c.kind {
         ConfirmKind::Reject | ConfirmKind::BreakGlass => {

@@ -67,10 +67,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         return;
     }
     if let Some(e) = &st.error {
-        f.render_widget(
-            Line::styled(fit(&format!("✗ {e}"), w), t.get(Meaning::Error)),
-            row(inner, 0),
-        );
+        let (m, text) = crate::tui::errors::line("", e);
+        f.render_widget(Line::styled(fit(&text, w), t.get(m)), row(inner, 0));
         return;
     }
     let Some(doc) = &st.doc else {

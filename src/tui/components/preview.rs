@@ -46,7 +46,8 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         }
         Some(Err(e)) if typing => {
             out.push(Line::from(styled(app, Meaning::Title, "Understood as")));
-            out.push(Line::from(styled(app, Meaning::Error, format!("  {e}"))));
+            let (m, text) = crate::tui::errors::line("", e);
+            out.push(Line::from(styled(app, m, format!("  {text}"))));
         }
         _ => {}
     }

@@ -1,0 +1,353 @@
+//! Job answers → state. An answer to a request that a newer one superseded is dropped here
+//! (see [`super::tasks::Latest`]); errors are kept as errors for the pane, the overlay or the
+//! status line that shows them.
+
+use std::time::Instant;
+
+use super::audit_row::AuditRow;
+use super::state::{ApprovalsState, AuditState, DiffState, Overlay, PreviewState};
+use super::tasks::Kind;
+use super::{Answer, App, AskResult, Msg, POLL_EVERY};
+use crate::agents::AgentEvent;
+use crate::approval::{PlanRecord, State};
+use crate::tui::action::Pane;
+use crate::tui::jobs;
+use crate::tui::theme::Meaning;
+
+impl App {
+    pub(super) fn fold(&mut self, msg: Msg) {
+        match msg {
+            Msg::Term(_) => {}
+            Msg::JobEnded(job) => {
+                self.jobs.remove(&job);
+                for kind in self.latest.ended(job) {
+                    self.reload_again(kind);
+                }
+            }
+            Msg::Agent { event, .. } => self.agent_event(event),
+            Msg::AskDone { job, result } => self.asked(job, result),
+            Msg::Plans { job, result } => {
+                if !self.latest.is_newest(Kind::Plans, job) {
+                    return;
+                }
+                self.next_poll = Instant::now() + POLL_EVERY;
+                match result {
+                    Ok(plans) => self.set_plans(plans),
+                    Err(e) => self.approvals.error = Some(e),
+                }
+            }
+            Msg::AuditLoaded { job, result } => {
+                if !self.latest.is_newest(Kind::AuditRows, job) {
+                    return;
+                }
+                self.audit.loading = false;
+                match result {
+                    Ok(rows) => self.set_audit_rows(rows),
+                    Err(e) => self.audit.error = Some(e),
+                }
+            }
+            Msg::Verified { job, result } => {
+                if self.latest.is_newest(Kind::Verify, job) {
+                    self.audit.verify = Some(result);
+                }
+            }
+            Msg::AuditDetail { job, result } => {
+                if !self.latest.is_newest(Kind::AuditDetail, job) {
+                    return;
+                }
+                if let Some(Overlay::Detail { lines, .. }) = self.overlays.last_mut() {
+                    *lines = match result {
+                        Ok((rec, before)) => jobs::detail_lines(&rec, before),
+                        Err(e) => vec![crate::tui::errors::line("", &e).1],
+                    };
+                }
+            }
+            Msg::DiffReady { job, result } => {
+                if !self.latest.is_newest(Kind::Diff, job) {
+                    return;
+                }
+                self.diff.loading = None;
+                match result {
+                    Ok((rec, doc)) => {
+                        self.diff.plan = Some(*rec);
+                        self.diff.doc = Some(doc);
+                        self.diff.scroll = 0;
+                        self.diff.hscroll = 0;
+                        let s = std::mem::take(&mut self.diff.search);
+                        self.set_filter(Pane::Diff, s);
+                    }
+                    Err(e) => self.diff.error = Some(e),
+                }
+            }
+            Msg::Approved { plan_id, result } => {
+                self.decided(plan_id, result, ("approve", "approved"))
+            }
+            Msg::Rejected { plan_id, result } => {
+                self.decided(plan_id, result, ("reject", "rejected"))
+            }
+            Msg::ApplyDone { job, result } => {
+                if self.apply.as_ref().is_some_and(|a| a.job == job) {
+                    self.apply = None;
+                }
+                match result {
+                    Ok(rep) => {
+                        let m = if rep.success {
+                            Meaning::Success
+                        } else {
+                            Meaning::Error
+                        };
+                        self.say(
+                            m,
+                            format!(
+                                "{} {}: {}{}",
+                                if rep.success { "✓" } else { "✗" },
+                                rep.plan_id,
+                                rep.state.as_str(),
+                                rep.exit_code
+                                    .map(|c| format!(" (exit {c})"))
+                                    .unwrap_or_default()
+                            ),
+                        );
+                        if let Some(uri) = rep.log_uri {
+                            self.say(Meaning::Muted, format!("  log: {uri}"));
+                        }
+                    }
+                    Err(e) => self.say_error("apply", &e),
+                }
+                self.poll_plans();
+                self.load_audit();
+            }
+            Msg::Intro { job, result } => {
+                if self.latest.is_newest(Kind::Intro, job) {
+                    self.said(result);
+                }
+            }
+            Msg::Said(result) => self.said(result),
+            Msg::Exported(r) => match r {
+                Ok(p) => self.success(format!("exported to {}", p.display())),
+                Err(e) => self.fail(e),
+            },
+            Msg::TenantSwitched { job, result } => {
+                if !self.latest.is_newest(Kind::Tenant, job) {
+                    return;
+                }
+                match result {
+                    Ok(deck) => {
+                        let name = deck.tenant().name.clone();
+                        self.deck = deck;
+                        self.approvals = ApprovalsState::default();
+                        self.audit = AuditState::default();
+                        self.diff = DiffState::default();
+                        self.preview = PreviewState::default();
+                        // What the old tenant's jobs still answer is not this tenant's.
+                        self.latest.forget_all();
+                        self.say(Meaning::Progress, format!("· now acting in tenant {name}"));
+                        self.success(format!("tenant {name}"));
+                        self.start();
+                    }
+                    Err(e) => self.fail(e),
+                }
+            }
+        }
+    }
+
+    fn agent_event(&mut self, event: AgentEvent) {
+        match event {
+            AgentEvent::Progress { agent, message } => {
+                self.say(Meaning::Progress, format!("· [{agent}] {message}"))
+            }
+            AgentEvent::Output { line, .. } => self.say(Meaning::Output, format!("  {line}")),
+            AgentEvent::PlanReady { plan_id } => {
+                self.say(Meaning::Progress, format!("· plan {plan_id} ready"))
+            }
+            AgentEvent::Finished { plan_id, success } => self.say(
+                if success {
+                    Meaning::Success
+                } else {
+                    Meaning::Error
+                },
+                format!(
+                    "· {plan_id} finished: {}",
+                    if success { "success" } else { "failed" }
+                ),
+            ),
+            AgentEvent::Failed { agent, error } => {
+                self.say(Meaning::Error, format!("✗ [{agent}] {error}"))
+            }
+            AgentEvent::Result { agent, output } => {
+                for l in jobs::output_lines(agent, &output) {
+                    self.transcript.push(l);
+                }
+            }
+        }
+    }
+
+    /// A request's answer: always in the conversation; in the preview (and as what the next
+    /// follow-up refines) only when it answers the newest request.
+    fn asked(&mut self, job: u64, result: Answer<AskResult>) {
+        let newest = self.latest.is_newest(Kind::Ask, job);
+        if newest {
+            self.preview.planning = None;
+            // What the next follow-up ("now the same in eu-west-1") refines.
+            match &result {
+                Ok(AskResult::Report(r)) => self.last_intent = Some(r.intent.clone()),
+                Ok(AskResult::Plan(rec, _)) => self.last_intent = Some(rec.plan.intent.clone()),
+                Err(_) => {}
+            }
+        }
+        match result {
+            Ok(AskResult::Report(r)) => {
+                for l in jobs::report_transcript(&r) {
+                    self.transcript.push(l);
+                }
+            }
+            Ok(AskResult::Plan(rec, files)) => {
+                for l in jobs::plan_transcript(&rec, &files, self.deck.identity().user.as_str()) {
+                    self.transcript.push(l);
+                }
+                if newest {
+                    self.preview.plan = Some(*rec);
+                    self.preview.scroll = 0;
+                }
+                self.poll_plans();
+            }
+            Err(e) => self.say_error("", &e),
+        }
+        self.load_audit();
+    }
+
+    fn said(&mut self, result: Answer<Vec<String>>) {
+        match result {
+            Ok(lines) => {
+                for l in lines {
+                    self.say(Meaning::Text, l);
+                }
+            }
+            Err(e) => self.say_error("", &e),
+        }
+    }
+
+    /// The core's answer to an approval or rejection sent from the confirm overlay.
+    fn decided(
+        &mut self,
+        plan_id: String,
+        result: Answer<Box<PlanRecord>>,
+        (verb, done): (&str, &str),
+    ) {
+        let overlay_is_ours = matches!(self.overlays.last(),
+            Some(Overlay::Confirm(c)) if c.plan.plan.plan_id == plan_id);
+        match result {
+            Ok(rec) => {
+                if overlay_is_ours {
+                    self.overlays.pop();
+                }
+                let state = rec.state.as_str();
+                self.say(
+                    Meaning::Success,
+                    format!(
+                        "✓ {plan_id} {done} by {} (now {state})",
+                        self.deck.identity().user
+                    ),
+                );
+                self.success(format!("{plan_id} {done}"));
+                if self
+                    .diff
+                    .plan
+                    .as_ref()
+                    .is_some_and(|p| p.plan.plan_id == plan_id)
+                {
+                    self.diff.plan = Some((*rec).clone());
+                }
+                if self
+                    .preview
+                    .plan
+                    .as_ref()
+                    .is_some_and(|p| p.plan.plan_id == plan_id)
+                {
+                    self.preview.plan = Some(*rec);
+                }
+                self.poll_plans();
+                self.load_audit();
+            }
+            Err(e) => {
+                if overlay_is_ours && let Some(Overlay::Confirm(c)) = self.overlays.last_mut() {
+                    c.busy = false;
+                    c.error = Some(e.clone());
+                    c.totp.text.clear();
+                } else {
+                    self.fail(e.clone());
+                }
+                self.say_error(&format!("{verb} {plan_id}"), &e);
+                // A refusal is audited too.
+                self.load_audit();
+            }
+        }
+    }
+
+    /// Replaces the queue with the open plans (pending, approved, executing), newest first;
+    /// the selection follows the plan it was on.
+    pub fn set_plans(&mut self, mut plans: Vec<PlanRecord>) {
+        use std::hash::{Hash, Hasher};
+        plans.retain(|p| matches!(p.state, State::Pending | State::Approved | State::Executing));
+        plans.sort_by(|a, b| {
+            b.plan
+                .created_at
+                .cmp(&a.plan.created_at)
+                .then_with(|| a.plan.plan_id.cmp(&b.plan.plan_id))
+        });
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for p in &plans {
+            p.plan.plan_id.hash(&mut h);
+            p.state.as_str().hash(&mut h);
+            p.approvals.len().hash(&mut h);
+            p.updated_at.hash(&mut h);
+        }
+        let fp = h.finish();
+        let changed = fp != self.approvals.fingerprint || !self.approvals.loaded;
+        let keep = self
+            .approvals
+            .selected_plan()
+            .map(|r| r.plan.plan_id.clone());
+        self.approvals.plans = plans;
+        self.approvals.loaded = true;
+        self.approvals.error = None;
+        if let Some(id) = keep
+            && let Some(i) = self
+                .approvals
+                .visible()
+                .iter()
+                .position(|r| r.plan.plan_id == id)
+        {
+            self.approvals.selected = i;
+        }
+        let n = self.approvals.visible().len();
+        self.approvals.selected = self.approvals.selected.min(n.saturating_sub(1));
+        if changed && self.approvals.fingerprint != 0 && self.audit.loaded {
+            // Someone else acted: their events are in the trail now.
+            self.load_audit();
+        }
+        self.approvals.fingerprint = fp;
+    }
+
+    pub fn set_audit_rows(&mut self, rows: Vec<AuditRow>) {
+        let keep = self
+            .audit
+            .filtered
+            .get(self.audit.selected)
+            .and_then(|i| self.audit.rows.get(*i))
+            .map(|r| r.seq);
+        self.audit.rows = rows;
+        self.audit.loaded = true;
+        self.audit.error = None;
+        self.refilter_audit();
+        if let Some(seq) = keep
+            && let Some(pos) = self
+                .audit
+                .filtered
+                .iter()
+                .position(|i| self.audit.rows[*i].seq == seq)
+        {
+            self.audit.selected = pos;
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Input → [`Action`]: a key goes to the top overlay first (it consumes every key, helix-style
+//! layers), then to the prompt while it has the keyboard, then to the focused pane's keymap.
+//! The prompt's history lives here too.
+
+use std::time::Instant;
+
+use ratatui::crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
+};
+use ratatui_textarea::TextArea;
+
+use super::state::Overlay;
+use super::{App, DEBOUNCE, Msg};
+use crate::tui::action::{Action, Pane};
+use crate::tui::keymap::Key;
+
+impl App {
+    /// Folds one message into the state; returns whether the screen must be redrawn.
+    pub fn handle_msg(&mut self, msg: Msg) -> bool {
+        match msg {
+            Msg::Term(Event::Key(k)) => {
+                if k.kind == KeyEventKind::Release {
+                    return false;
+                }
+                if let Some(a) = self.key_to_action(&k) {
+                    self.update(a);
+                }
+                true
+            }
+            Msg::Term(Event::Mouse(m)) => match m.kind {
+                MouseEventKind::ScrollUp => {
+                    self.update(Action::ScrollLines(-3));
+                    true
+                }
+                MouseEventKind::ScrollDown => {
+                    self.update(Action::ScrollLines(3));
+                    true
+                }
+                _ => false,
+            },
+            Msg::Term(Event::Resize(..)) => true,
+            Msg::Term(Event::Paste(s)) => {
+                if self.prompt_active && self.overlays.is_empty() {
+                    self.prompt.insert_str(s);
+                    self.preview.due = Some(Instant::now() + DEBOUNCE);
+                }
+                true
+            }
+            Msg::Term(_) => false,
+            other => {
+                self.fold(other);
+                true
+            }
+        }
+    }
+
+    /// Overlays first (top of the stack), then the prompt, then the focused pane's keymap.
+    pub fn key_to_action(&mut self, k: &KeyEvent) -> Option<Action> {
+        self.notice = None;
+        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            return Some(Action::Quit);
+        }
+        let key = Key::from_event(k);
+        if let Some(top) = self.overlays.last_mut() {
+            let (close, action) = overlay_key(top, k);
+            if close {
+                self.overlays.pop();
+            }
+            return action;
+        }
+        if self.prompt_active && self.focus == Pane::Conversation {
+            if let Some(a) = key
+                .as_ref()
+                .and_then(|key| self.keymap.lookup("prompt", key))
+            {
+                return Some(a);
+            }
+            // Esc then a key, arriving together (slow links, pasted input), reads as alt-key:
+            // treat it as leaving the prompt and pressing that key.
+            if let (KeyCode::Char(_), true) = (k.code, k.modifiers.contains(KeyModifiers::ALT)) {
+                self.prompt_active = false;
+                let plain = KeyEvent::new(k.code, k.modifiers - KeyModifiers::ALT);
+                return Key::from_event(&plain)
+                    .and_then(|key| self.keymap.lookup(self.focus.context(), &key));
+            }
+            if self.prompt.input(*k) {
+                self.preview.due = Some(Instant::now() + DEBOUNCE);
+            }
+            return None;
+        }
+        key.and_then(|key| self.keymap.lookup(self.focus.context(), &key))
+    }
+
+    pub(super) fn history_step(&mut self, dir: i32) {
+        if self.prompt.lines().len() > 1 {
+            // Multi-line input: arrows move the cursor, as in any editor.
+            self.prompt.move_cursor(if dir < 0 {
+                ratatui_textarea::CursorMove::Up
+            } else {
+                ratatui_textarea::CursorMove::Down
+            });
+            return;
+        }
+        if self.history.is_empty() {
+            return;
+        }
+        let pos = match (self.history_pos, dir < 0) {
+            (None, true) => Some(self.history.len() - 1),
+            (None, false) => None,
+            (Some(p), true) => Some(p.saturating_sub(1)),
+            (Some(p), false) if p + 1 < self.history.len() => Some(p + 1),
+            (Some(_), false) => None,
+        };
+        self.history_pos = pos;
+        let text = pos.map(|p| self.history[p].clone()).unwrap_or_default();
+        self.set_prompt(&text);
+        self.preview.due = Some(Instant::now() + DEBOUNCE);
+    }
+
+    /// Keeps a submitted request for Up to recall, once.
+    pub(super) fn remember(&mut self, text: &str) {
+        if self.history.last().map(String::as_str) != Some(text) {
+            self.history.push(text.to_string());
+        }
+        self.history_pos = None;
+    }
+
+    pub(super) fn set_prompt(&mut self, text: &str) {
+        self.prompt = TextArea::new(text.lines().map(str::to_string).collect());
+        self.prompt
+            .move_cursor(ratatui_textarea::CursorMove::Bottom);
+        self.prompt.move_cursor(ratatui_textarea::CursorMove::End);
+        self.style_prompt();
+    }
+}
+
+/// Keys for the top overlay. Returns whether the overlay closes, and the action to apply after
+/// it has.
+fn overlay_key(top: &mut Overlay, k: &KeyEvent) -> (bool, Option<Action>) {
+    let keep = |a: Option<Action>| (false, a);
+    match top {
+        Overlay::Help { scroll } | Overlay::Detail { scroll, .. } => match k.code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => (true, None),
+            KeyCode::Down | KeyCode::Char('j') => {
+                *scroll = scroll.saturating_add(1);
+                keep(None)
+            }
+            KeyCode::Up | KeyCode::Char('k') => {
+                *scroll = scroll.saturating_sub(1);
+                keep(None)
+            }
+            KeyCode::PageDown => {
+                *scroll = scroll.saturating_add(10);
+                keep(None)
+            }
+            KeyCode::PageUp => {
+                *scroll = scroll.saturating_sub(10);
+                keep(None)
+            }
+            _ => keep(None),
+        },
+        Overlay::Command(input) => match k.code {
+            KeyCode::Esc => (true, None),
+            KeyCode::Enter => (true, Some(Action::Command(input.text.trim().to_string()))),
+            _ => {
+                input.key(k);
+                keep(None)
+            }
+        },
+        Overlay::Filter { input, before, .. } => match k.code {
+            KeyCode::Esc => (true, Some(Action::SetFilter(before.clone()))),
+            KeyCode::Enter => (true, None),
+            _ => keep(input.key(k).then(|| Action::SetFilter(input.text.clone()))),
+        },
+        Overlay::Confirm(c) => {
+            if c.busy {
+                return keep(None);
+            }
+            super::confirm::confirm_key(c, k)
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! What the console holds, pane by pane, and the overlays over them: plain data that
+//! [`super::App::update`] and the message fold change and `ui`/`components` draw. Nothing here
+//! does I/O or knows about the channel.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tokio::sync::watch;
+
+use super::audit_row::AuditRow;
+use crate::approval::PlanRecord;
+use crate::audit::VerifyReport;
+use crate::intent::Intent;
+use crate::tui::action::Pane;
+use crate::tui::diff::DiffDoc;
+use crate::tui::errors::SharedError;
+use crate::tui::theme::Meaning;
+
+/// The transcript keeps this many lines; older ones scroll away for good.
+const TRANSCRIPT_MAX: usize = 10_000;
+
+/// One line of the transcript, as styled segments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TLine {
+    pub segments: Vec<(Meaning, String)>,
+}
+
+impl TLine {
+    pub fn plain(m: Meaning, text: impl Into<String>) -> TLine {
+        TLine {
+            segments: vec![(m, text.into())],
+        }
+    }
+    pub fn text(&self) -> String {
+        self.segments.iter().map(|(_, s)| s.as_str()).collect()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Transcript {
+    pub lines: Vec<TLine>,
+    /// Display rows scrolled up from the bottom (0 = following the newest output).
+    pub scroll: usize,
+}
+
+impl Transcript {
+    pub fn push(&mut self, l: TLine) {
+        self.lines.push(l);
+        if self.lines.len() > TRANSCRIPT_MAX {
+            self.lines.drain(..self.lines.len() - TRANSCRIPT_MAX);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct PreviewState {
+    /// How what is typed now reads to the offline parser.
+    pub live: Option<Result<Intent, SharedError>>,
+    /// The plan of the last submitted request (or the one opened from the queue).
+    pub plan: Option<PlanRecord>,
+    pub planning: Option<String>,
+    pub scroll: u16,
+    pub due: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+pub struct DiffState {
+    pub plan: Option<PlanRecord>,
+    pub doc: Option<Arc<DiffDoc>>,
+    pub loading: Option<String>,
+    pub error: Option<SharedError>,
+    pub side_by_side: bool,
+    /// First visible row (unified) or pair (side by side).
+    pub scroll: usize,
+    pub hscroll: usize,
+    pub search: String,
+    pub matches: Vec<usize>,
+    /// Where Esc goes back to.
+    pub from: Option<Pane>,
+}
+
+#[derive(Debug, Default)]
+pub struct ApprovalsState {
+    /// Pending, approved and executing plans, newest first.
+    pub plans: Vec<PlanRecord>,
+    pub filter: String,
+    pub selected: usize,
+    pub loaded: bool,
+    pub error: Option<SharedError>,
+    /// What the queue looked like at the last load, to notice others' changes.
+    pub(super) fingerprint: u64,
+}
+
+impl ApprovalsState {
+    pub fn visible(&self) -> Vec<&PlanRecord> {
+        let f = self.filter.to_lowercase();
+        self.plans
+            .iter()
+            .filter(|r| {
+                f.is_empty()
+                    || r.plan.plan_id.contains(&f)
+                    || r.plan.requester.to_lowercase().contains(&f)
+                    || r.plan.summary.to_lowercase().contains(&f)
+                    || r.state.as_str().contains(&f)
+                    || r.plan.risk.as_str().contains(&f)
+            })
+            .collect()
+    }
+
+    pub fn selected_plan(&self) -> Option<&PlanRecord> {
+        self.visible().get(self.selected).copied()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct AuditState {
+    pub rows: Vec<AuditRow>,
+    /// Indexes into `rows` matching the filter, newest first.
+    pub filtered: Vec<usize>,
+    pub filter: String,
+    pub filter_error: Option<SharedError>,
+    pub selected: usize,
+    pub loaded: bool,
+    pub loading: bool,
+    pub error: Option<SharedError>,
+    pub verify: Option<Result<VerifyReport, SharedError>>,
+}
+
+/// A one-line text input (command line, filter, overlay fields).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineInput {
+    pub text: String,
+}
+
+impl LineInput {
+    /// Applies an editing key; returns whether the text changed.
+    pub fn key(&mut self, k: &KeyEvent) -> bool {
+        match k.code {
+            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.text.push(c);
+                true
+            }
+            KeyCode::Char('u') => {
+                self.text.clear();
+                true
+            }
+            KeyCode::Backspace => self.text.pop().is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// The decision an overlay confirms: the approval rules' own [`crate::approval::Decision`].
+pub type ConfirmKind = crate::approval::Decision;
+
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub kind: ConfirmKind,
+    pub plan: Box<PlanRecord>,
+    pub reason: LineInput,
+    pub totp: LineInput,
+    /// 0 = reason (reject only), 1 = TOTP code.
+    pub field: usize,
+    pub busy: bool,
+    pub error: Option<SharedError>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    Help {
+        scroll: u16,
+    },
+    Command(LineInput),
+    Filter {
+        pane: Pane,
+        input: LineInput,
+        before: String,
+    },
+    Confirm(Confirm),
+    Detail {
+        title: String,
+        lines: Vec<String>,
+        scroll: u16,
+    },
+}
+
+/// The status line's message until the next key: what happened, or what went wrong.
+#[derive(Debug, Clone)]
+pub enum Notice {
+    Info(String),
+    Success(String),
+    Failed(SharedError),
+}
+
+impl Notice {
+    /// The words shown, without colour (tests, logs).
+    pub fn text(&self) -> String {
+        match self {
+            Notice::Info(t) | Notice::Success(t) => t.clone(),
+            Notice::Failed(e) => crate::tui::errors::line("", e).1,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunningJob {
+    pub label: String,
+    pub started: Instant,
+    /// Agents (ask, apply) show in the status bar with a spinner; housekeeping does not.
+    pub agent: bool,
+}
+
+pub struct ApplyRun {
+    pub job: u64,
+    pub plan_id: String,
+    pub cancel: watch::Sender<bool>,
+}
