@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use super::{App, Msg};
+use super::App;
+use super::msg::Done;
+use super::tasks::Kind;
 use crate::tui::action::Action;
 use crate::tui::commands::{self, Command};
 use crate::tui::errors;
@@ -75,7 +77,7 @@ impl App {
     fn init_tenant(&mut self) {
         let deck = self.deck.clone();
         self.spawn_blocking("setting up the tenant".into(), false, move |_| {
-            Msg::Said(deck.init().map(|s| s.lines()).map_err(errors::shared))
+            Done::Said(deck.init().map(|s| s.lines()).map_err(errors::shared))
         });
     }
 
@@ -83,14 +85,9 @@ impl App {
         let Some(reopen) = self.reopen.clone() else {
             return self.mistake("switching tenants is not available here");
         };
-        self.spawn_latest(
-            super::tasks::Kind::Tenant,
-            format!("opening tenant {name}"),
-            move |job| Msg::TenantSwitched {
-                job,
-                result: reopen(&name).map(Arc::new).map_err(errors::shared),
-            },
-        );
+        self.spawn_latest(Kind::Tenant, format!("opening tenant {name}"), move || {
+            Done::TenantSwitched(reopen(&name).map(Arc::new).map_err(errors::shared))
+        });
     }
 
     /// Selects the AWS configuration the user acts through (audited, kept for next time) and
@@ -101,18 +98,16 @@ impl App {
         };
         let deck = self.deck.clone();
         self.spawn_latest(
-            super::tasks::Kind::Tenant,
+            Kind::Tenant,
             format!("selecting configuration {name}"),
-            move |job| {
+            move || {
                 let chosen = (name != "none").then_some(name.as_str());
-                Msg::TenantSwitched {
-                    job,
-                    result: deck
-                        .select_config(chosen)
+                Done::TenantSwitched(
+                    deck.select_config(chosen)
                         .and_then(|_| reopen(&deck.tenant().name))
                         .map(Arc::new)
                         .map_err(errors::shared),
-                }
+                )
             },
         );
     }

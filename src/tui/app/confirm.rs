@@ -6,8 +6,9 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+use super::App;
+use super::msg::Done;
 use super::state::{Confirm, ConfirmKind, LineInput, Overlay};
-use super::{App, Msg};
 use crate::approval::{PlanRecord, rules};
 use crate::tui::action::{Action, Pane};
 use crate::tui::errors;
@@ -80,7 +81,7 @@ impl App {
     ) {
         let deck = self.deck.clone();
         self.spawn_blocking(format!("approving {plan_id}"), false, move |_job| {
-            Msg::Approved {
+            Done::Approved {
                 result: deck
                     .approvals()
                     .approve(&plan_id, comment, Some(&totp), break_glass)
@@ -94,7 +95,7 @@ impl App {
     pub(super) fn send_rejection(&mut self, plan_id: String, reason: String, totp: String) {
         let deck = self.deck.clone();
         self.spawn_blocking(format!("rejecting {plan_id}"), false, move |_job| {
-            Msg::Rejected {
+            Done::Rejected {
                 result: deck
                     .approvals()
                     .reject(&plan_id, &reason, Some(&totp))

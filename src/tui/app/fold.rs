@@ -5,11 +5,13 @@
 use std::time::Instant;
 
 use super::audit_row::AuditRow;
+use super::msg::Done;
 use super::state::{ApprovalsState, AuditState, DiffState, Overlay, PreviewState};
 use super::tasks::Kind;
 use super::{Answer, App, AskResult, Msg, POLL_EVERY};
 use crate::agents::AgentEvent;
 use crate::approval::{PlanRecord, State};
+use crate::pipeline::ApplyReport;
 use crate::tui::action::Pane;
 use crate::tui::jobs;
 use crate::tui::theme::Meaning;
@@ -25,36 +27,36 @@ impl App {
                 }
             }
             Msg::Agent { event, .. } => self.agent_event(event),
-            Msg::AskDone { job, result } => self.asked(job, result),
-            Msg::Plans { job, result } => {
-                if !self.latest.is_newest(Kind::Plans, job) {
-                    return;
+            Msg::Done { job, answer } => {
+                if let Some(kind) = replaces(&answer)
+                    && !self.latest.is_newest(kind, job)
+                {
+                    return; // superseded: the latest request wins
                 }
+                self.done(job, answer);
+            }
+        }
+    }
+
+    fn done(&mut self, job: u64, answer: Done) {
+        match answer {
+            Done::Asked(result) => self.asked(job, result),
+            Done::Plans(result) => {
                 self.next_poll = Instant::now() + POLL_EVERY;
                 match result {
                     Ok(plans) => self.set_plans(plans),
                     Err(e) => self.approvals.error = Some(e),
                 }
             }
-            Msg::AuditLoaded { job, result } => {
-                if !self.latest.is_newest(Kind::AuditRows, job) {
-                    return;
-                }
+            Done::AuditRows(result) => {
                 self.audit.loading = false;
                 match result {
                     Ok(rows) => self.set_audit_rows(rows),
                     Err(e) => self.audit.error = Some(e),
                 }
             }
-            Msg::Verified { job, result } => {
-                if self.latest.is_newest(Kind::Verify, job) {
-                    self.audit.verify = Some(result);
-                }
-            }
-            Msg::AuditDetail { job, result } => {
-                if !self.latest.is_newest(Kind::AuditDetail, job) {
-                    return;
-                }
+            Done::Verified(result) => self.audit.verify = Some(result),
+            Done::AuditDetail(result) => {
                 if let Some(Overlay::Detail { lines, .. }) = self.overlays.last_mut() {
                     *lines = match result {
                         Ok((rec, before)) => jobs::detail_lines(&rec, before),
@@ -62,10 +64,7 @@ impl App {
                     };
                 }
             }
-            Msg::DiffReady { job, result } => {
-                if !self.latest.is_newest(Kind::Diff, job) {
-                    return;
-                }
+            Done::Diff(result) => {
                 self.diff.loading = None;
                 match result {
                     Ok((rec, doc)) => {
@@ -79,76 +78,68 @@ impl App {
                     Err(e) => self.diff.error = Some(e),
                 }
             }
-            Msg::Approved { plan_id, result } => {
+            Done::Approved { plan_id, result } => {
                 self.decided(plan_id, result, ("approve", "approved"))
             }
-            Msg::Rejected { plan_id, result } => {
+            Done::Rejected { plan_id, result } => {
                 self.decided(plan_id, result, ("reject", "rejected"))
             }
-            Msg::ApplyDone { job, result } => {
-                if self.apply.as_ref().is_some_and(|a| a.job == job) {
-                    self.apply = None;
-                }
-                match result {
-                    Ok(rep) => {
-                        let m = if rep.success {
-                            Meaning::Success
-                        } else {
-                            Meaning::Error
-                        };
-                        self.say(
-                            m,
-                            format!(
-                                "{} {}: {}{}",
-                                if rep.success { "✓" } else { "✗" },
-                                rep.plan_id,
-                                rep.state.as_str(),
-                                rep.exit_code
-                                    .map(|c| format!(" (exit {c})"))
-                                    .unwrap_or_default()
-                            ),
-                        );
-                        if let Some(uri) = rep.log_uri {
-                            self.say(Meaning::Muted, format!("  log: {uri}"));
-                        }
-                    }
-                    Err(e) => self.say_error("apply", &e),
-                }
-                self.poll_plans();
-                self.load_audit();
-            }
-            Msg::Intro { job, result } => {
-                if self.latest.is_newest(Kind::Intro, job) {
-                    self.said(result);
-                }
-            }
-            Msg::Said(result) => self.said(result),
-            Msg::Exported(r) => match r {
+            Done::Applied(result) => self.applied(job, result),
+            Done::Intro(result) | Done::Said(result) => self.said(result),
+            Done::Exported(r) => match r {
                 Ok(p) => self.success(format!("exported to {}", p.display())),
                 Err(e) => self.fail(e),
             },
-            Msg::TenantSwitched { job, result } => {
-                if !self.latest.is_newest(Kind::Tenant, job) {
-                    return;
+            Done::TenantSwitched(result) => match result {
+                Ok(deck) => {
+                    let name = deck.tenant().name.clone();
+                    self.deck = deck;
+                    self.approvals = ApprovalsState::default();
+                    self.audit = AuditState::default();
+                    self.diff = DiffState::default();
+                    self.preview = PreviewState::default();
+                    // What the old tenant's jobs still answer is not this tenant's.
+                    self.latest.forget_all();
+                    self.say(Meaning::Progress, format!("· now acting in tenant {name}"));
+                    self.success(format!("tenant {name}"));
+                    self.start();
                 }
-                match result {
-                    Ok(deck) => {
-                        let name = deck.tenant().name.clone();
-                        self.deck = deck;
-                        self.approvals = ApprovalsState::default();
-                        self.audit = AuditState::default();
-                        self.diff = DiffState::default();
-                        self.preview = PreviewState::default();
-                        // What the old tenant's jobs still answer is not this tenant's.
-                        self.latest.forget_all();
-                        self.say(Meaning::Progress, format!("· now acting in tenant {name}"));
-                        self.success(format!("tenant {name}"));
-                        self.start();
-                    }
-                    Err(e) => self.fail(e),
+                Err(e) => self.fail(e),
+            },
+        }
+    }
+
+    fn applied(&mut self, job: u64, result: Answer<ApplyReport>) {
+        if self.apply.as_ref().is_some_and(|a| a.job == job) {
+            self.apply = None;
+        }
+        match result {
+            Ok(rep) => {
+                let m = if rep.success {
+                    Meaning::Success
+                } else {
+                    Meaning::Error
+                };
+                self.say(
+                    m,
+                    format!(
+                        "{} {}: {}{}",
+                        if rep.success { "✓" } else { "✗" },
+                        rep.plan_id,
+                        rep.state.as_str(),
+                        rep.exit_code
+                            .map(|c| format!(" (exit {c})"))
+                            .unwrap_or_default()
+                    ),
+                );
+                if let Some(uri) = rep.log_uri {
+                    self.say(Meaning::Muted, format!("  log: {uri}"));
                 }
             }
+            Err(e) => self.say_error("apply", &e),
         }
+        self.poll_plans();
+        self.load_audit();
     }
 
     fn agent_event(&mut self, event: AgentEvent) {
@@ -350,4 +341,24 @@ impl App {
             self.audit.selected = pos;
         }
     }
+}
+
+/// The kind of request whose newest answer alone replaces what is on screen; None for answers
+/// that each count (decisions, exports, a request's report in the conversation).
+fn replaces(answer: &Done) -> Option<Kind> {
+    Some(match answer {
+        Done::Plans(_) => Kind::Plans,
+        Done::AuditRows(_) => Kind::AuditRows,
+        Done::Verified(_) => Kind::Verify,
+        Done::AuditDetail(_) => Kind::AuditDetail,
+        Done::Diff(_) => Kind::Diff,
+        Done::Intro(_) => Kind::Intro,
+        Done::TenantSwitched(_) => Kind::Tenant,
+        Done::Asked(_)
+        | Done::Approved { .. }
+        | Done::Rejected { .. }
+        | Done::Applied(_)
+        | Done::Exported(_)
+        | Done::Said(_) => return None,
+    })
 }

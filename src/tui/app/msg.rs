@@ -1,6 +1,7 @@
 //! Everything that arrives on the console's channel: terminal input from the reader thread,
-//! and the answers of background jobs, errors still as errors. An answer names the job that
-//! made it, so one that a newer request superseded can be dropped (see [`super::tasks`]).
+//! agents' progress, and the background jobs' answers, errors still as errors. An answer names
+//! the job that made it, so one that a newer request superseded can be dropped (see
+//! [`super::tasks`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +16,57 @@ use crate::pipeline::{ApplyReport, Deck, ReportRecord};
 use crate::tui::diff::DiffDoc;
 use crate::tui::errors::SharedError;
 
+pub enum Msg {
+    Term(Event),
+    /// Progress of the agent a job runs (a request, an apply).
+    Agent {
+        job: u64,
+        event: AgentEvent,
+    },
+    /// A job's answer.
+    Done {
+        job: u64,
+        answer: Done,
+    },
+    /// A job ended (answered or not); removes it from the running list.
+    JobEnded(u64),
+}
+
+/// A job's result: `Ok`, or the core's error as it was raised.
+pub type Answer<T> = Result<T, SharedError>;
+
+/// What a job answers, by the request it was sent for.
+pub enum Done {
+    /// A request: a plan, or a report.
+    Asked(Answer<AskResult>),
+    /// The approvals queue.
+    Plans(Answer<Vec<PlanRecord>>),
+    /// The audit browser's rows.
+    AuditRows(Answer<Vec<AuditRow>>),
+    /// The chain check.
+    Verified(Answer<VerifyReport>),
+    /// One audit record in full.
+    AuditDetail(Answer<AuditDetail>),
+    /// A plan and its diff against what its stack last applied.
+    Diff(Answer<(Box<PlanRecord>, Arc<DiffDoc>)>),
+    Approved {
+        plan_id: String,
+        result: Answer<Box<PlanRecord>>,
+    },
+    Rejected {
+        plan_id: String,
+        result: Answer<Box<PlanRecord>>,
+    },
+    Applied(Answer<ApplyReport>),
+    Exported(Answer<PathBuf>),
+    /// The deck of another tenant or configuration.
+    TenantSwitched(Answer<Arc<Deck>>),
+    /// The console's intro for the tenant: the demo's welcome, or how to set it up.
+    Intro(Answer<Vec<String>>),
+    /// Lines for the conversation from the core (`:init`'s set-up).
+    Said(Answer<Vec<String>>),
+}
+
 /// What a request came back as: a plan with its files (for the diff viewer), or a report whose
 /// results already streamed into the conversation.
 pub enum AskResult {
@@ -25,65 +77,3 @@ pub enum AskResult {
 
 /// A full audit record and the (seq, hash) of the record before it in the list.
 pub type AuditDetail = (Box<AuditRecord>, Option<(u64, [u8; 32])>);
-
-/// A job's answer: `Ok`, or the core's error as it was raised.
-pub type Answer<T> = Result<T, SharedError>;
-
-pub enum Msg {
-    Term(Event),
-    Agent {
-        job: u64,
-        event: AgentEvent,
-    },
-    AskDone {
-        job: u64,
-        result: Answer<AskResult>,
-    },
-    Plans {
-        job: u64,
-        result: Answer<Vec<PlanRecord>>,
-    },
-    AuditLoaded {
-        job: u64,
-        result: Answer<Vec<AuditRow>>,
-    },
-    Verified {
-        job: u64,
-        result: Answer<VerifyReport>,
-    },
-    /// The full record and the (seq, hash) of the one before it in the list.
-    AuditDetail {
-        job: u64,
-        result: Answer<AuditDetail>,
-    },
-    DiffReady {
-        job: u64,
-        result: Answer<(Box<PlanRecord>, Arc<DiffDoc>)>,
-    },
-    Approved {
-        plan_id: String,
-        result: Answer<Box<PlanRecord>>,
-    },
-    Rejected {
-        plan_id: String,
-        result: Answer<Box<PlanRecord>>,
-    },
-    ApplyDone {
-        job: u64,
-        result: Answer<ApplyReport>,
-    },
-    Exported(Answer<PathBuf>),
-    TenantSwitched {
-        job: u64,
-        result: Answer<Arc<Deck>>,
-    },
-    /// The console's intro for the tenant: the demo's welcome, or how to set it up.
-    Intro {
-        job: u64,
-        result: Answer<Vec<String>>,
-    },
-    /// Lines for the conversation from the core (`:init`'s set-up).
-    Said(Answer<Vec<String>>),
-    /// A job ended (success or not); removes it from the running list.
-    JobEnded(u64),
-}

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 
+use super::msg::Done;
 use super::state::{ApplyRun, Overlay, RunningJob, TLine};
 use super::{App, AskResult, Msg, POLL_EVERY};
 use crate::agents::AgentEvent;
@@ -98,12 +99,13 @@ impl Drop for Ends {
 }
 
 impl App {
-    /// Runs `f` on the blocking pool; its message (and then `JobEnded`) comes back on the channel.
+    /// Runs `f` (given its job number) on the blocking pool; its answer (and then `JobEnded`)
+    /// comes back on the channel.
     pub(super) fn spawn_blocking(
         &mut self,
         label: String,
         agent: bool,
-        f: impl FnOnce(u64) -> Msg + Send + 'static,
+        f: impl FnOnce(u64) -> Done + Send + 'static,
     ) -> u64 {
         self.spawn_job(label, agent, move |job| Some(f(job)))
     }
@@ -113,7 +115,7 @@ impl App {
         &mut self,
         label: String,
         agent: bool,
-        f: impl FnOnce(u64) -> Option<Msg> + Send + 'static,
+        f: impl FnOnce(u64) -> Option<Done> + Send + 'static,
     ) -> u64 {
         let job = self.next_job;
         self.next_job += 1;
@@ -132,8 +134,8 @@ impl App {
                 job,
             };
             background_priority();
-            if let Some(msg) = f(job) {
-                let _ = tx.send(msg);
+            if let Some(answer) = f(job) {
+                let _ = tx.send(Msg::Done { job, answer });
             }
         });
         job
@@ -144,15 +146,15 @@ impl App {
         &mut self,
         kind: Kind,
         label: String,
-        f: impl FnOnce(u64) -> Msg + Send + 'static,
+        f: impl FnOnce() -> Done + Send + 'static,
     ) -> u64 {
-        let job = self.spawn_blocking(label, false, f);
+        let job = self.spawn_blocking(label, false, move |_| f());
         self.latest.started(kind, job);
         job
     }
 
     /// A reload of `kind`: now, or once the one running ends.
-    fn reload(&mut self, kind: Kind, label: &str, f: impl FnOnce(u64) -> Msg + Send + 'static) {
+    fn reload(&mut self, kind: Kind, label: &str, f: impl FnOnce() -> Done + Send + 'static) {
         if self.latest.running(kind) {
             self.latest.again.insert(kind);
             return;
@@ -172,11 +174,8 @@ impl App {
     /// The demo's welcome, or how to set up a tenant nobody is registered in.
     pub(super) fn load_intro(&mut self) {
         let deck = self.deck.clone();
-        self.spawn_latest(Kind::Intro, "reading the tenant".into(), move |job| {
-            Msg::Intro {
-                job,
-                result: deck.console_intro().map_err(errors::shared),
-            }
+        self.spawn_latest(Kind::Intro, "reading the tenant".into(), move || {
+            Done::Intro(deck.console_intro().map_err(errors::shared))
         });
     }
 
@@ -246,7 +245,7 @@ impl App {
                     Answer::Report(r) => AskResult::Report(r),
                 })
                 .map_err(errors::shared);
-            Msg::AskDone { job, result }
+            Done::Asked(result)
         });
         self.latest.started(Kind::Ask, job);
     }
@@ -267,7 +266,7 @@ impl App {
             let result = handle
                 .block_on(deck.runs().apply(&id, &sink, cancel_rx))
                 .map_err(errors::shared);
-            Msg::ApplyDone { job, result }
+            Done::Applied(result)
         });
         self.apply = Some(ApplyRun {
             job,
@@ -286,12 +285,10 @@ impl App {
         let deck = self.deck.clone();
         let hl = self.highlighter.clone();
         let theme = (!self.theme.no_color).then(|| self.theme.syntax_theme.clone());
-        self.spawn_latest(Kind::Diff, format!("diff {plan_id}"), move |job| {
-            Msg::DiffReady {
-                job,
-                result: jobs::load_diff(&deck, &plan_id, &hl, theme.as_deref())
-                    .map_err(errors::shared),
-            }
+        self.spawn_latest(Kind::Diff, format!("diff {plan_id}"), move || {
+            Done::Diff(
+                jobs::load_diff(&deck, &plan_id, &hl, theme.as_deref()).map_err(errors::shared),
+            )
         });
     }
 
@@ -320,13 +317,12 @@ impl App {
         });
         let deck = self.deck.clone();
         let seq = row.seq;
-        self.spawn_latest(Kind::AuditDetail, format!("audit #{seq}"), move |job| {
-            Msg::AuditDetail {
-                job,
-                result: jobs::audit_detail(&deck, seq)
+        self.spawn_latest(Kind::AuditDetail, format!("audit #{seq}"), move || {
+            Done::AuditDetail(
+                jobs::audit_detail(&deck, seq)
                     .map(|r| (r, before))
                     .map_err(errors::shared),
-            }
+            )
         });
     }
 
@@ -337,17 +333,14 @@ impl App {
         };
         let deck = self.deck.clone();
         self.spawn_blocking("exporting audit".into(), false, move |_| {
-            Msg::Exported(jobs::export(&deck, &q, format).map_err(errors::shared))
+            Done::Exported(jobs::export(&deck, &q, format).map_err(errors::shared))
         });
     }
 
     pub(super) fn verify(&mut self, full: bool) {
         let deck = self.deck.clone();
-        self.spawn_latest(Kind::Verify, "verifying chain".into(), move |job| {
-            Msg::Verified {
-                job,
-                result: deck.trail().verify(full).map_err(errors::shared),
-            }
+        self.spawn_latest(Kind::Verify, "verifying chain".into(), move || {
+            Done::Verified(deck.trail().verify(full).map_err(errors::shared))
         });
     }
 
@@ -355,16 +348,13 @@ impl App {
     pub fn poll_plans(&mut self) {
         self.next_poll = Instant::now() + POLL_EVERY;
         let deck = self.deck.clone();
-        self.reload(Kind::Plans, "refresh", move |job| {
+        self.reload(Kind::Plans, "refresh", move || {
             // The shared backend: flush audit events queued during an outage once it is back.
             let h = deck.backend_health();
             if h.queued > 0 || !h.reachable {
                 let _ = deck.sync_backend();
             }
-            Msg::Plans {
-                job,
-                result: deck.approvals().plans(None).map_err(errors::shared),
-            }
+            Done::Plans(deck.approvals().plans(None).map_err(errors::shared))
         });
     }
 
@@ -372,11 +362,8 @@ impl App {
     pub fn load_audit(&mut self) {
         self.audit.loading = true;
         let deck = self.deck.clone();
-        self.reload(Kind::AuditRows, "loading audit", move |job| {
-            Msg::AuditLoaded {
-                job,
-                result: jobs::audit_rows(&deck).map_err(errors::shared),
-            }
+        self.reload(Kind::AuditRows, "loading audit", move || {
+            Done::AuditRows(jobs::audit_rows(&deck).map_err(errors::shared))
         });
         self.verify(false);
     }
