@@ -493,3 +493,47 @@ fn a_running_apply_can_be_cancelled_from_the_console() {
     let rec = team.deck("alice").approvals().plan(&id).unwrap();
     assert_eq!(rec.state, State::Cancelled);
 }
+
+#[test]
+fn answers_to_superseded_requests_are_dropped() {
+    let home = Home::new();
+    let team = Team::new(
+        &home,
+        None,
+        &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])],
+    );
+    let alice = team.deck("alice");
+    let first = alice
+        .requests()
+        .ask("create 1 t3.micro instance", &common::quiet)
+        .unwrap()
+        .plan
+        .plan_id;
+    let second = alice
+        .requests()
+        .ask("create 2 t3.small instances", &common::quiet)
+        .unwrap()
+        .plan
+        .plan_id;
+    let rt = runtime();
+    let mut bob = app(team.deck("bob"), &rt);
+    rt.block_on(async {
+        bob.start();
+        assert!(
+            bob.run_until(WAIT, |b| b.approvals.plans.len() == 2 && b.jobs.is_empty())
+                .await
+        );
+        // A poll that is not the newest (here: one never asked) changes nothing.
+        bob.handle_msg(Msg::Done {
+            job: 0,
+            answer: opsdeck::tui::app::Done::Plans(Ok(Vec::new())),
+        });
+        assert_eq!(bob.approvals.plans.len(), 2);
+        // Two diffs asked in a row: the second shows, whichever job answers last.
+        bob.open_diff(first.clone(), None);
+        bob.open_diff(second.clone(), None);
+        assert!(bob.run_until(WAIT, |b| b.jobs.is_empty()).await);
+        assert_eq!(bob.diff.plan.as_ref().unwrap().plan.plan_id, second);
+        assert!(bob.diff.loading.is_none());
+    });
+}

@@ -385,3 +385,36 @@ fn background_priority() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Kind, Latest};
+
+    #[test]
+    fn the_newest_request_counts_and_one_reload_waits() {
+        let mut l = Latest::default();
+        l.started(Kind::Diff, 1);
+        l.started(Kind::Diff, 2);
+        assert!(!l.is_newest(Kind::Diff, 1), "superseded");
+        assert!(l.is_newest(Kind::Diff, 2));
+        assert!(!l.is_newest(Kind::Plans, 2), "kinds are apart");
+
+        l.started(Kind::Plans, 3);
+        assert!(l.running(Kind::Plans));
+        l.again.insert(Kind::Plans);
+        assert_eq!(l.ended(1), vec![], "a superseded job frees nothing");
+        assert_eq!(l.ended(3), vec![Kind::Plans], "the waiting reload runs");
+        assert!(!l.running(Kind::Plans));
+        assert!(
+            l.is_newest(Kind::Plans, 3),
+            "its answer, already sent, still counts"
+        );
+        assert_eq!(l.ended(3), vec![], "it waited once");
+
+        l.forget_all();
+        assert!(
+            !l.is_newest(Kind::Diff, 2),
+            "another tenant: old answers are dropped"
+        );
+    }
+}
