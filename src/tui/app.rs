@@ -44,7 +44,7 @@ mod tasks;
 mod update;
 
 pub use audit_row::{AuditQuery, AuditRow, Interner, hash_bytes};
-pub use msg::{Answer, AskResult, AuditDetail, Done, Msg};
+pub use msg::{AskResult, AuditDetail, Done, JobResult, Msg};
 pub use state::{
     ApplyRun, ApprovalsState, AuditState, Confirm, ConfirmKind, DiffState, LineInput, Notice,
     Overlay, PreviewState, RunningJob, TLine, Transcript,

@@ -8,7 +8,7 @@ use super::audit_row::AuditRow;
 use super::msg::Done;
 use super::state::{ApprovalsState, AuditState, DiffState, Overlay, PreviewState};
 use super::tasks::Kind;
-use super::{Answer, App, AskResult, Msg, POLL_EVERY};
+use super::{App, AskResult, JobResult, Msg, POLL_EVERY};
 use crate::agents::AgentEvent;
 use crate::approval::{PlanRecord, State};
 use crate::pipeline::ApplyReport;
@@ -109,7 +109,7 @@ impl App {
         }
     }
 
-    fn applied(&mut self, job: u64, result: Answer<ApplyReport>) {
+    fn applied(&mut self, job: u64, result: JobResult<ApplyReport>) {
         if self.apply.as_ref().is_some_and(|a| a.job == job) {
             self.apply = None;
         }
@@ -175,7 +175,7 @@ impl App {
 
     /// A request's answer: always in the conversation; in the preview (and as what the next
     /// follow-up refines) only when it answers the newest request.
-    fn asked(&mut self, job: u64, result: Answer<AskResult>) {
+    fn asked(&mut self, job: u64, result: JobResult<AskResult>) {
         let newest = self.latest.is_newest(Kind::Ask, job);
         if newest {
             self.preview.planning = None;
@@ -207,7 +207,7 @@ impl App {
         self.load_audit();
     }
 
-    fn said(&mut self, result: Answer<Vec<String>>) {
+    fn said(&mut self, result: JobResult<Vec<String>>) {
         match result {
             Ok(lines) => {
                 for l in lines {
@@ -222,7 +222,7 @@ impl App {
     fn decided(
         &mut self,
         plan_id: String,
-        result: Answer<Box<PlanRecord>>,
+        result: JobResult<Box<PlanRecord>>,
         (verb, done): (&str, &str),
     ) {
         let overlay_is_ours = matches!(self.overlays.last(),

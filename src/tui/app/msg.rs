@@ -33,38 +33,38 @@ pub enum Msg {
 }
 
 /// A job's result: `Ok`, or the core's error as it was raised.
-pub type Answer<T> = Result<T, SharedError>;
+pub type JobResult<T> = Result<T, SharedError>;
 
 /// What a job answers, by the request it was sent for.
 pub enum Done {
     /// A request: a plan, or a report.
-    Asked(Answer<AskResult>),
+    Asked(JobResult<AskResult>),
     /// The approvals queue.
-    Plans(Answer<Vec<PlanRecord>>),
+    Plans(JobResult<Vec<PlanRecord>>),
     /// The audit browser's rows.
-    AuditRows(Answer<Vec<AuditRow>>),
+    AuditRows(JobResult<Vec<AuditRow>>),
     /// The chain check.
-    Verified(Answer<VerifyReport>),
+    Verified(JobResult<VerifyReport>),
     /// One audit record in full.
-    AuditDetail(Answer<AuditDetail>),
+    AuditDetail(JobResult<AuditDetail>),
     /// A plan and its diff against what its stack last applied.
-    Diff(Answer<(Box<PlanRecord>, Arc<DiffDoc>)>),
+    Diff(JobResult<(Box<PlanRecord>, Arc<DiffDoc>)>),
     Approved {
         plan_id: String,
-        result: Answer<Box<PlanRecord>>,
+        result: JobResult<Box<PlanRecord>>,
     },
     Rejected {
         plan_id: String,
-        result: Answer<Box<PlanRecord>>,
+        result: JobResult<Box<PlanRecord>>,
     },
-    Applied(Answer<ApplyReport>),
-    Exported(Answer<PathBuf>),
+    Applied(JobResult<ApplyReport>),
+    Exported(JobResult<PathBuf>),
     /// The deck of another tenant or configuration.
-    TenantSwitched(Answer<Arc<Deck>>),
+    TenantSwitched(JobResult<Arc<Deck>>),
     /// The console's intro for the tenant: the demo's welcome, or how to set it up.
-    Intro(Answer<Vec<String>>),
+    Intro(JobResult<Vec<String>>),
     /// Lines for the conversation from the core (`:init`'s set-up).
-    Said(Answer<Vec<String>>),
+    Said(JobResult<Vec<String>>),
 }
 
 /// What a request came back as: a plan with its files (for the diff viewer), or a report whose
