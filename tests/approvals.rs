@@ -297,13 +297,11 @@ fn front_ends_and_the_core_refuse_in_the_same_words() {
             .map(|r| r.to_string())
             .unwrap_or_else(|| panic!("{decision:?} on {id} by {user} is not refused"))
     };
-    let id = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let olga_asks = || {
+        let rec = t.deck("olga").requests().ask(SPEC, &quiet).unwrap();
+        rec.plan.plan_id
+    };
+    let id = olga_asks();
     let said = asked("alice", Decision::Apply, &id);
     assert!(
         said.contains("is not approved yet (0 of 1 approvals)"),
@@ -342,13 +340,7 @@ fn front_ends_and_the_core_refuse_in_the_same_words() {
     );
     assert_eq!(refused(apply("alice", &id)), said);
 
-    let id = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let id = olga_asks();
     t.clock.advance_secs(8 * 24 * 3600);
     let said = asked("bob", Decision::Approve, &id);
     assert_eq!(

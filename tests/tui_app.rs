@@ -502,19 +502,13 @@ fn answers_to_superseded_requests_are_dropped() {
         None,
         &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])],
     );
-    let alice = team.deck("alice");
-    let first = alice
-        .requests()
-        .ask("create 1 t3.micro instance", &common::quiet)
-        .unwrap()
-        .plan
-        .plan_id;
-    let second = alice
-        .requests()
-        .ask("create 2 t3.small instances", &common::quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let requests = team.deck("alice");
+    let ask = |text: &str| {
+        let rec = requests.requests().ask(text, &common::quiet).unwrap();
+        rec.plan.plan_id
+    };
+    let first = ask("create 1 t3.micro instance");
+    let second = ask("create 2 t3.small instances");
     let rt = runtime();
     let mut bob = app(team.deck("bob"), &rt);
     rt.block_on(async {
