@@ -15,8 +15,9 @@ use aws_sdk_ec2::types::Filter;
 use minijinja::Value;
 use serde_json::json;
 
-use super::{AgentEvent, AgentRequest, Draft, DraftFile, Sink};
+use super::{AgentRequest, Draft, DraftFile};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
 use crate::exec::ansible::{self, Host, INVENTORY};
 use crate::intent::AgentKind;
 use crate::plan::playbook::render;

@@ -9,8 +9,9 @@ mod estimate;
 mod explorer;
 mod optimize;
 
-use super::{AgentEvent, AgentRequest, Reply, Sink};
+use super::{AgentRequest, Reply};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
 use crate::intent::{AgentKind, is_region_code};
 
 /// Cost Explorer and Budgets are global services answered from us-east-1.

@@ -18,8 +18,9 @@ use minijinja::Value;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{AgentEvent, AgentRequest, Draft, DraftFile, Sink};
+use super::{AgentRequest, Draft, DraftFile};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
 use crate::intent::{AgentKind, Intent, is_region_code};
 use crate::plan::pricing::{CostInput, DatabaseCost, PriceBook, book_for, estimate};
 use crate::plan::render::render;

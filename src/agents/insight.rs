@@ -9,9 +9,10 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use jiff::{SignedDuration, Timestamp};
 
-use super::protocol::{AgentEvent, AgentRequest, Sink};
+use super::protocol::AgentRequest;
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
 use crate::intent::AgentKind;
 
 /// The region a request names, else the tenant's default.

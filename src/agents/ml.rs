@@ -19,8 +19,9 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::insight::{self, clip, progress};
-use super::{AgentRequest, DraftFile, Output, Reply, Report, Sink};
+use super::{AgentRequest, DraftFile, Reply, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink};
 use crate::intent::AgentKind;
 use crate::plan::ArtifactKind;
 use comprehend::{Outcome, Task};

@@ -14,13 +14,13 @@ pub mod monitor;
 pub mod ops;
 pub mod security;
 
-pub use protocol::{AgentEvent, AgentRequest, Draft, DraftFile, Output, Reply, Report, Sink};
+pub use protocol::{AgentRequest, Draft, DraftFile, Reply, Report};
 
 use tokio::sync::watch;
 
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::{AgentEvent, Outcome, Sink};
 use crate::intent::AgentKind;
 use crate::plan::{Step, StepKind};
 

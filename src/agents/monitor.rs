@@ -13,10 +13,11 @@ mod metrics;
 
 use tokio::sync::watch;
 
-use super::{AgentRequest, Reply, Sink};
+use super::{AgentRequest, Reply};
 use crate::aws::AwsAccess;
 use crate::error::Result;
-use crate::exec::Outcome;
+use crate::events::Outcome;
+use crate::events::Sink;
 use crate::plan::AwsCall;
 use crate::plan::Step;
 

@@ -20,10 +20,11 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{AgentEvent, AgentRequest, Output, Reply, Sink};
+use super::{AgentRequest, Reply};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::Outcome;
+use crate::events::{AgentEvent, Output, Sink};
 use crate::intent::{AgentKind, is_region_code};
 use crate::plan::{ChangeAction, ResourceChange, Step};
 

@@ -24,10 +24,11 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::insight::{self, aws_error, progress};
-use super::{AgentRequest, Reply, Sink};
+use super::{AgentRequest, Reply};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::Outcome;
+use crate::events::Sink;
 use crate::intent::AgentKind;
 use crate::plan::AwsCall;
 use crate::plan::Step;

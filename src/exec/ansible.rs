@@ -10,9 +10,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::{Exit, Outcome, Run, run_streaming};
-use crate::agents::{AgentEvent, Sink};
+use super::{Exit, Run, run_streaming};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Outcome, Sink};
 use crate::intent::AgentKind;
 use crate::plan::HostResult;
 

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::{Exit, Outcome, Run, run_streaming};
-use crate::agents::{AgentEvent, Sink};
+use super::{Exit, Run, run_streaming};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Outcome, Sink};
 use crate::intent::AgentKind;
 use crate::plan::render::hcl_string;
 use crate::plan::{ChangeAction, ResourceChange, StateVersion, TerraformOp};

@@ -21,9 +21,9 @@ use super::highlight::Highlighter;
 use super::jobs;
 use super::keymap::{Key, Keymap};
 use super::theme::{Meaning, Theme};
-use crate::agents::AgentEvent;
 use crate::approval::{PlanRecord, State};
 use crate::audit::{AuditRecord, EventKind, Status, VerifyReport};
+use crate::events::AgentEvent;
 use crate::intent::Intent;
 use crate::pipeline::{ApplyReport, Deck};
 

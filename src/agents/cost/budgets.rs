@@ -5,8 +5,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{BILLING_REGION, progress, usd};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink};
 
 #[derive(Debug, Clone, Serialize)]
 struct BudgetRow {

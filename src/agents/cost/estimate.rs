@@ -5,8 +5,9 @@
 use serde_json::json;
 
 use super::{progress, usd};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink};
 use crate::intent::is_region_code;
 use crate::plan::CostEstimate;
 use crate::plan::pricing::{CostInput, book_for, estimate};

@@ -13,8 +13,9 @@ use jiff::civil::Date;
 use serde_json::json;
 
 use super::{BILLING_REGION, progress, usd};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink};
 
 const METRIC: &str = "UnblendedCost";
 /// Cost Explorer keeps 14 months of daily data, and hourly data for 14 days.

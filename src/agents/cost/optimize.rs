@@ -11,8 +11,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{BILLING_REGION, progress, usd};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink};
 use crate::intent::is_region_code;
 use crate::plan::pricing::{PRICES, PriceBook, Priced, itemised};
 

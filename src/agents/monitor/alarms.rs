@@ -6,10 +6,11 @@ use tokio::sync::watch;
 
 use super::metrics::{MetricSpec, Target, metrics_for, targets, with_stat};
 use crate::agents::insight::{self, aws_error, clip, from_smithy, progress, short_time};
-use crate::agents::{AgentRequest, Draft, Output, Reply, Report, Sink};
+use crate::agents::{AgentRequest, Draft, Reply, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::Outcome;
+use crate::events::{Output, Sink};
 use crate::intent::AgentKind;
 use crate::plan::AwsCall;
 use crate::plan::{ChangeAction, CostEstimate, CostLine, ResourceChange, Risk, Step, StepKind};

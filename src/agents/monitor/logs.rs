@@ -12,8 +12,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::agents::insight::{self, Window, aws_error, clip, progress, short_time};
-use crate::agents::{AgentRequest, DraftFile, Output, Report, Sink};
+use crate::agents::{AgentRequest, DraftFile, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink};
 use crate::intent::AgentKind;
 use crate::plan::ArtifactKind;
 

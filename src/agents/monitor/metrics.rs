@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::agents::insight::{self, Window, aws_error, from_smithy, progress, to_smithy};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::{AgentRequest, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink};
 use crate::intent::AgentKind;
 
 const AGENT: AgentKind = AgentKind::Monitor;

@@ -14,10 +14,11 @@ use super::{
     Call, MAX_TARGETS, PAGE_SIZE, cancelled, pause, plural, progress, refuse_unnamed_prod,
     resources, show,
 };
-use crate::agents::{AgentEvent, AgentRequest, Draft, Output, Sink};
+use crate::agents::{AgentRequest, Draft};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::Outcome;
+use crate::events::{AgentEvent, Output, Sink};
 use crate::intent::AgentKind;
 use crate::plan::{ChangeAction, Risk, Step, StepKind};
 use crate::redact::redact;

@@ -13,10 +13,11 @@ use super::{
     Call, MAX_TARGETS, PAGE_SIZE, cancelled, pause, permission, plural, progress,
     refuse_unnamed_prod, resources, show,
 };
-use crate::agents::{AgentRequest, Draft, Output, Sink};
+use crate::agents::{AgentRequest, Draft};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::Outcome;
+use crate::events::{Output, Sink};
 use crate::intent::AgentKind;
 use crate::plan::pricing::{PriceBook, Priced, book_for, itemised};
 use crate::plan::{ChangeAction, CostEstimate, Risk, Step, StepKind};

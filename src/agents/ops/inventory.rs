@@ -9,8 +9,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{LIST_ROWS, progress};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink};
 use crate::intent::{Intent, environment_of};
 
 /// Instances per DescribeInstances page: what one page holds in memory at a time.

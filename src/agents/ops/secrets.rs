@@ -8,10 +8,11 @@ use tokio::sync::watch;
 
 use super::inventory::env_of_tags;
 use super::{Call, LIST_ROWS, pause, progress, refuse_unnamed_prod, show};
-use crate::agents::{AgentRequest, Draft, Output, Report, Sink};
+use crate::agents::{AgentRequest, Draft, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::Outcome;
+use crate::events::{Output, Sink};
 use crate::intent::AgentKind;
 use crate::plan::{ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind};
 

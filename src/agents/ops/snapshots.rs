@@ -14,10 +14,11 @@ use super::{
     Call, LIST_ROWS, MAX_TARGETS, PAGE_SIZE, cancelled, pause, permission, plural, progress,
     refuse_unnamed_prod, resources, show,
 };
-use crate::agents::{AgentRequest, Draft, Output, Report, Sink};
+use crate::agents::{AgentRequest, Draft, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::Outcome;
+use crate::events::{Output, Sink};
 use crate::intent::AgentKind;
 use crate::plan::pricing::{Priced, book_for, itemised};
 use crate::plan::{ChangeAction, Risk, Step, StepKind};

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::agents::insight::{clip, see_all};
-use crate::agents::{DraftFile, Output, Report};
+use crate::agents::{DraftFile, Report};
 use crate::error::{Error, Result};
+use crate::events::Output;
 use crate::plan::ArtifactKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::agents::{AgentEvent, Sink};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
 use crate::exec::terraform::{self, PlanResult};
 use crate::exec::{self, ansible};
 use crate::intent::AgentKind;

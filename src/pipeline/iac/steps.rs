@@ -4,10 +4,10 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::agents::AgentEvent;
 use crate::approval::{PlanRecord, State};
 use crate::audit::{EventKind, Status};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Outcome};
 use crate::exec::terraform::{self};
 use crate::exec::{self, ansible};
 use crate::intent::AgentKind;
@@ -49,7 +49,7 @@ impl Deck {
         run: &StepRun<'_>,
         stack: &str,
         operation: TerraformOp,
-    ) -> Result<exec::Outcome> {
+    ) -> Result<Outcome> {
         let StepRun {
             rec,
             n,
@@ -117,7 +117,7 @@ impl Deck {
         run: &StepRun<'_>,
         playbook: &str,
         inventory: &Inventory,
-    ) -> Result<exec::Outcome> {
+    ) -> Result<Outcome> {
         let StepRun {
             rec,
             n,
