@@ -18,8 +18,8 @@ use serde_json::json;
 use super::{AgentRequest, Draft, DraftFile};
 use crate::error::{Error, Result};
 use crate::events::{AgentEvent, Sink};
-use crate::exec::ansible::{self, Host, INVENTORY};
 use crate::intent::AgentKind;
+use crate::plan::inventory::{self, Host, INVENTORY};
 use crate::plan::playbook::render;
 use crate::plan::{ArtifactKind, CostEstimate, Inventory, Risk, Step, StepKind};
 
@@ -124,7 +124,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
                 sel.describe(),
                 hosts.len()
             );
-            let text = ansible::render_inventory(&comment, &hosts);
+            let text = inventory::render_inventory(&comment, &hosts);
             let n = hosts.len();
             (
                 DraftFile {
@@ -992,10 +992,10 @@ fn ec2_hosts(req: &AgentRequest<'_>, region: &str, sel: &Selector) -> Result<Vec
         if !sel.matches_env(&tags) {
             continue;
         }
-        let Some(address) = private.or(public).filter(|a| ansible::valid_address(a)) else {
+        let Some(address) = private.or(public).filter(|a| inventory::valid_address(a)) else {
             continue;
         };
-        if !ansible::valid_address(&id) {
+        if !inventory::valid_address(&id) {
             continue;
         }
         let mut vars = vec![("ec2_instance_id".to_string(), id.clone())];

@@ -12,7 +12,7 @@ use crate::exec::{self, ansible};
 use crate::intent::AgentKind;
 use crate::plan::{
     ArtifactKind, ArtifactRef, ChangeAction, DryRun, DryRunStatus, Gate, GateResult, Inventory,
-    Plan, Step, StepKind, TerraformOp,
+    Plan, Step, StepKind, TerraformOp, inventory,
 };
 use crate::redact::redact;
 
@@ -392,7 +392,7 @@ impl Deck {
                 let name = format!("step{step}-hosts.yml");
                 ws_files.push((
                     name.clone(),
-                    ansible::render_inventory(
+                    inventory::render_inventory(
                         "placeholder for the syntax check: the hosts come from a Terraform step",
                         &[],
                     )

@@ -12,7 +12,7 @@ use crate::exec::terraform::{self};
 use crate::exec::{self, ansible};
 use crate::intent::AgentKind;
 use crate::pipeline::runs::StepRun;
-use crate::plan::{ArtifactKind, Inventory, StateVersion, Step, StepKind, TerraformOp};
+use crate::plan::{ArtifactKind, Inventory, StateVersion, Step, StepKind, TerraformOp, inventory};
 
 impl Deck {
     pub(super) fn mark_stale(
@@ -151,8 +151,8 @@ impl Deck {
                         "step {n} takes its hosts from step {step}, which produced no outputs"
                     )));
                 };
-                let (from, hosts) = ansible::hosts_from_outputs(out, outputs)?;
-                let text = ansible::render_inventory(
+                let (from, hosts) = inventory::hosts_from_outputs(out, outputs)?;
+                let text = inventory::render_inventory(
                     &format!(
                         "Hosts for plan {id}, step {n}: Terraform output {from} of step {step}, read after it applied."
                     ),
