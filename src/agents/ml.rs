@@ -29,24 +29,34 @@ use documents::{Corpus, Document};
 
 const AGENT: AgentKind = AgentKind::Ml;
 
+agent_actions! {
+    /// What the ml agent can be asked to do.
+    pub enum Action for AGENT, "analyses sentiment, key phrases, language and PII of text, summarises or labels text in S3 with a Bedrock model, and lists and invokes SageMaker endpoints" {
+        Sentiment = "sentiment",
+        KeyPhrases = "key_phrases",
+        Language = "language",
+        Pii = "pii",
+        Summarize = "summarize",
+        Classify = "classify",
+        ListEndpoints = "list_endpoints",
+        Invoke = "invoke",
+    }
+}
+
 pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
-    let r = match req.intent.action.as_str() {
-        "summarize" | "classify" => model(req, sink)?,
-        "list_endpoints" => endpoints(req, sink)?,
-        "invoke" if req.intent.param_str("endpoint").is_some() => invoke(req, sink)?,
-        "invoke" => {
+    let r = match Action::of(req.intent)? {
+        Action::Sentiment => analyse(req, Task::Sentiment, sink)?,
+        Action::KeyPhrases => analyse(req, Task::KeyPhrases, sink)?,
+        Action::Language => analyse(req, Task::Language, sink)?,
+        Action::Pii => analyse(req, Task::Pii, sink)?,
+        action @ (Action::Summarize | Action::Classify) => model(req, action, sink)?,
+        Action::ListEndpoints => endpoints(req, sink)?,
+        Action::Invoke if req.intent.param_str("endpoint").is_some() => invoke(req, sink)?,
+        Action::Invoke => {
             return Err(Error::input(
                 "name the SageMaker endpoint and quote the input: e.g. invoke sagemaker endpoint churn-model with '34,2,1,99.5'",
             ));
         }
-        action => match Task::from_action(action) {
-            Some(task) => analyse(req, task, sink)?,
-            None => {
-                return Err(Error::input(format!(
-                    "the ml agent does not know '{action}': ask for sentiment, key phrases, language, PII, a summary or labels of text in S3, or SageMaker endpoints"
-                )));
-            }
-        },
     };
     Ok(Reply::Report(r))
 }
@@ -518,7 +528,7 @@ fn pii_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: usize) 
 }
 
 /// Summaries and labels from the tenant's Bedrock model (or one the request names).
-fn model(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
+fn model(req: &AgentRequest<'_>, action: Action, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
     let region = insight::region(req);
     let model = i
@@ -536,16 +546,12 @@ fn model(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     if i.param_str("bucket").is_some() && !named {
         return Err(Error::input(format!(
             "{} text from S3 needs a model: this sends the documents to Amazon Bedrock ({model}). Say so to go ahead, e.g. \"{} the feedback in bucket {} with Bedrock\"",
-            if i.action == "classify" {
+            if action == Action::Classify {
                 "Labelling"
             } else {
                 "Summarising"
             },
-            if i.action == "classify" {
-                "classify"
-            } else {
-                "summarize"
-            },
+            action,
             i.param_str("bucket").unwrap_or_default()
         )));
     }
@@ -566,7 +572,7 @@ fn model(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let conf = insight::config(req.aws, &model_region)?;
     let client = aws_sdk_bedrockruntime::Client::new(&conf);
     let mut usage = bedrock::Usage::default();
-    let report = if i.action == "classify" {
+    let report = if action == Action::Classify {
         let labels: Vec<String> = match i
             .param_str("text")
             .filter(|_| i.param_str("bucket").is_some())

@@ -18,15 +18,26 @@ use crate::aws::AwsAccess;
 use crate::error::Result;
 use crate::events::Outcome;
 use crate::events::Sink;
+use crate::intent::AgentKind;
 use crate::plan::AwsCall;
 use crate::plan::Step;
 
+agent_actions! {
+    /// What the monitor agent can be asked to do.
+    pub enum Action for AgentKind::Monitor, "reads logs, metrics and alarms and creates alarms" {
+        Logs = "logs",
+        Metrics = "metrics",
+        Alarms = "alarms",
+        CreateAlarm = "create_alarm",
+    }
+}
+
 pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
-    match req.intent.action.as_str() {
-        "metrics" => metrics::report(req, sink).map(Reply::Report),
-        "alarms" => alarms::report(req, sink).map(Reply::Report),
-        "create_alarm" => alarms::plan(req, sink),
-        _ => logs::report(req, sink).map(Reply::Report),
+    match Action::of(req.intent)? {
+        Action::Logs => logs::report(req, sink).map(Reply::Report),
+        Action::Metrics => metrics::report(req, sink).map(Reply::Report),
+        Action::Alarms => alarms::report(req, sink).map(Reply::Report),
+        Action::CreateAlarm => alarms::plan(req, sink),
     }
 }
 

@@ -38,21 +38,32 @@ pub const LIST_ROWS: usize = 200;
 /// still names every target).
 const RESOURCE_ROWS: usize = 25;
 
+agent_actions! {
+    /// What the ops agent can be asked to do.
+    pub enum Action for AgentKind::Ops, "lists, restarts, starts, stops and terminates instances, runs allow-listed commands through SSM, rotates secrets and snapshots volumes" {
+        Restart = "restart",
+        Start = "start",
+        Stop = "stop",
+        Terminate = "terminate",
+        Rotate = "rotate",
+        Snapshot = "snapshot",
+        Run = "run",
+        List = "list",
+    }
+}
+
 /// Answers an ops request: a report for questions ("list instances tagged Env=staging"), a plan
 /// for anything that changes the world.
 pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     let region = region(req)?;
-    match req.intent.action.as_str() {
-        "list" => inventory::report(req, sink, &region).map(Reply::Report),
-        action @ ("restart" | "start" | "stop" | "terminate") => {
+    match Action::of(req.intent)? {
+        Action::List => inventory::report(req, sink, &region).map(Reply::Report),
+        action @ (Action::Restart | Action::Start | Action::Stop | Action::Terminate) => {
             instances::plan(req, sink, &region, action).map(Reply::Plan)
         }
-        "run" => commands::plan(req, sink, &region).map(Reply::Plan),
-        "rotate" => secrets::plan(req, sink, &region).map(Reply::Plan),
-        "snapshot" => snapshots::plan(req, sink, &region).map(Reply::Plan),
-        other => Err(Error::input(format!(
-            "the ops agent does not know how to '{other}'; it lists, restarts, starts, stops and terminates instances, runs allow-listed commands through SSM, rotates secrets and snapshots volumes"
-        ))),
+        Action::Run => commands::plan(req, sink, &region).map(Reply::Plan),
+        Action::Rotate => secrets::plan(req, sink, &region).map(Reply::Plan),
+        Action::Snapshot => snapshots::plan(req, sink, &region).map(Reply::Plan),
     }
 }
 

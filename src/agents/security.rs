@@ -37,11 +37,20 @@ const AGENT: AgentKind = AgentKind::Security;
 /// Buckets or users inspected at once.
 const PARALLEL: usize = 16;
 
+agent_actions! {
+    /// What the security agent can be asked to do.
+    pub enum Action for AGENT, "scans S3, security groups and IAM for exposure, reads GuardDuty and Security Hub findings and plans remediations" {
+        Scan = "scan",
+        Findings = "findings",
+        Remediate = "remediate",
+    }
+}
+
 pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
-    match req.intent.action.as_str() {
-        "findings" => findings(req, sink).map(Reply::Report),
-        "remediate" => remediate::plan(req, sink),
-        _ => scan(req, sink).map(Reply::Report),
+    match Action::of(req.intent)? {
+        Action::Scan => scan(req, sink).map(Reply::Report),
+        Action::Findings => findings(req, sink).map(Reply::Report),
+        Action::Remediate => remediate::plan(req, sink),
     }
 }
 

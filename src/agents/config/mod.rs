@@ -38,9 +38,23 @@ pub const MAX_HOSTS: usize = 500;
 /// Terraform outputs a hybrid plan looks in for the hosts it created, in order.
 pub const HOST_OUTPUTS: &[&str] = &["ansible_hosts", "public_ips", "private_ips"];
 
+agent_actions! {
+    /// What the config agent can be asked to do.
+    pub enum Action for AgentKind::Config, "installs, upgrades and removes packages, enables services, sets up NGINX with TLS, patches the OS, manages users and sudo, hardens SSH and installs the CloudWatch agent" {
+        Install = "install",
+        Upgrade = "upgrade",
+        Remove = "remove",
+        Patch = "patch",
+        Harden = "harden",
+        Configure = "configure",
+        /// The infra agent's action in a hybrid request ("3 instances with nginx").
+        Create = "create",
+    }
+}
+
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
     let i = req.intent;
-    let task = task_of(req)?;
+    let task = task_of(req, Action::of(req.intent)?)?;
     let region = i
         .param_str("region")
         .unwrap_or(&req.tenant.default_region)
@@ -127,7 +141,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
 /// A hybrid request: the infra agent's plan, then this agent's playbook on the hosts its
 /// Terraform creates (read from the step's outputs at apply time).
 pub fn extend(req: &AgentRequest<'_>, mut draft: Draft, sink: Sink<'_>) -> Result<Draft> {
-    let task = task_of(req)?;
+    let task = task_of(req, Action::of(req.intent)?)?;
     let rendered = render_task(&task, req, req.intent.param_str("environment"))?;
     let Some(tf_step) = draft
         .steps

@@ -2,7 +2,7 @@
 //! words it uses (user names, a domain, certificate paths), each checked before it can reach a
 //! playbook.
 
-use super::AgentRequest;
+use super::{Action, AgentRequest};
 use crate::error::{Error, Result};
 
 /// What a request asks to configure.
@@ -83,22 +83,21 @@ impl<'a> Words<'a> {
 }
 
 /// What the request asks to configure, from its action, packages and topics.
-pub fn task_of(req: &AgentRequest<'_>) -> Result<Task> {
+pub fn task_of(req: &AgentRequest<'_>, action: Action) -> Result<Task> {
     let i = req.intent;
     let w = Words::of(req);
     let packages: Vec<String> = i.param_list("packages");
     for p in &packages {
         validate_package(p)?;
     }
-    let action = i.action.as_str();
     let tls = w.noun("tls");
     let users = w.noun("users") && packages.is_empty();
     let has = |p: &str| packages.iter().any(|x| x == p);
     let task = match action {
-        "harden" => Task::SshHardening {
+        Action::Harden => Task::SshHardening {
             sshd_config: "/etc/ssh/sshd_config".into(),
         },
-        "patch" => Task::Patch {
+        Action::Patch => Task::Patch {
             reboot: !(w.phrase("no reboot")
                 || w.phrase("without reboot")
                 || w.phrase("without a reboot")
@@ -107,10 +106,10 @@ pub fn task_of(req: &AgentRequest<'_>) -> Result<Task> {
         },
         _ if users => Task::Users {
             users: user_names(&w.text)?,
-            present: action != "remove",
+            present: action != Action::Remove,
             sudo: w.says("sudo") || w.says("sudoers") || w.says("admin"),
         },
-        "install" | "configure" | "create" if has("amazon-cloudwatch-agent") => {
+        Action::Install | Action::Configure | Action::Create if has("amazon-cloudwatch-agent") => {
             Task::CloudwatchAgent {
                 log_group: format!(
                     "/opsdeck/{}/{}/system",
@@ -119,25 +118,27 @@ pub fn task_of(req: &AgentRequest<'_>) -> Result<Task> {
                 ),
             }
         }
-        "install" | "configure" | "create" if tls && (packages.is_empty() || has("nginx")) => {
+        Action::Install | Action::Configure | Action::Create
+            if tls && (packages.is_empty() || has("nginx")) =>
+        {
             Task::NginxTls {
                 server_name: server_name(&w.text)?,
                 tls: tls_source(&w, i.param_str("environment"))?,
             }
         }
-        "install" | "create" if !packages.is_empty() => Task::Packages {
+        Action::Install | Action::Create if !packages.is_empty() => Task::Packages {
             packages,
             state: "present",
         },
-        "upgrade" if !packages.is_empty() => Task::Packages {
+        Action::Upgrade if !packages.is_empty() => Task::Packages {
             packages,
             state: "latest",
         },
-        "remove" if !packages.is_empty() => Task::Packages {
+        Action::Remove if !packages.is_empty() => Task::Packages {
             packages,
             state: "absent",
         },
-        "configure" if packages.len() == 1 => {
+        Action::Configure if packages.len() == 1 => {
             let stop = w.says("stop") || w.says("disable");
             Task::Service {
                 name: packages[0].clone(),

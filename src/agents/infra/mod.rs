@@ -45,18 +45,29 @@ use assess::{assess, cost_of, describe};
 use builder::{Builder, Shape, shape};
 use existing::{destroy, scale};
 
+agent_actions! {
+    /// What the infra agent can be asked to do.
+    pub enum Action for AgentKind::Infra, "creates stacks, scales auto scaling group stacks and destroys stacks" {
+        Create = "create",
+        Scale = "scale",
+        Destroy = "destroy",
+        /// Changing an existing stack in place: not done yet.
+        Update = "update",
+    }
+}
+
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
     // The core checked the request's values already; a plan is never built from one that
     // is out of the tenant's ranges, however the intent got here.
     crate::intent::check(req.intent, &crate::intent::Limits::of(req.tenant))
         .map_err(|e| Error::input(e.to_string()))?;
-    match req.intent.action.as_str() {
-        "create" => create(req, sink, None),
-        "scale" => scale(req, sink),
-        "destroy" => destroy(req, sink),
-        other => Err(Error::Unavailable(format!(
-            "the infra agent cannot {other} an existing stack yet; today it creates stacks, scales auto scaling group stacks and destroys stacks (`opsdeck stacks` lists them)"
-        ))),
+    match Action::of(req.intent)? {
+        Action::Create => create(req, sink, None),
+        Action::Scale => scale(req, sink),
+        Action::Destroy => destroy(req, sink),
+        Action::Update => Err(Error::Unavailable(
+            "the infra agent cannot update an existing stack yet; today it creates stacks, scales auto scaling group stacks and destroys stacks (`opsdeck stacks` lists them)".into(),
+        )),
     }
 }
 

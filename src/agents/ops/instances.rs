@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::inventory::{self, Instance, Selector};
 use super::{
-    Call, MAX_TARGETS, PAGE_SIZE, cancelled, pause, permission, plural, progress,
+    Action, Call, MAX_TARGETS, PAGE_SIZE, cancelled, pause, permission, plural, progress,
     refuse_unnamed_prod, resources, show,
 };
 use crate::agents::{AgentRequest, Draft};
@@ -29,8 +29,8 @@ const HEALTH_POLL_SECS: u64 = 5;
 const STATUS_IDS_PER_CALL: usize = 100;
 
 /// One instance action, as the agent plans and runs it.
-struct Action {
-    verb: &'static str,
+struct Transition {
+    action: Action,
     past: &'static str,
     operation: &'static str,
     /// States an instance must be in to be acted on; others are shown and skipped.
@@ -42,9 +42,9 @@ struct Action {
     risk: Risk,
 }
 
-const ACTIONS: &[Action] = &[
-    Action {
-        verb: "restart",
+const TRANSITIONS: &[Transition] = &[
+    Transition {
+        action: Action::Restart,
         past: "rebooted",
         operation: "RebootInstances",
         acts_on: &["running"],
@@ -52,8 +52,8 @@ const ACTIONS: &[Action] = &[
         checks: true,
         risk: Risk::Medium,
     },
-    Action {
-        verb: "start",
+    Transition {
+        action: Action::Start,
         past: "started",
         operation: "StartInstances",
         acts_on: &["stopped"],
@@ -61,8 +61,8 @@ const ACTIONS: &[Action] = &[
         checks: true,
         risk: Risk::Medium,
     },
-    Action {
-        verb: "stop",
+    Transition {
+        action: Action::Stop,
         past: "stopped",
         operation: "StopInstances",
         acts_on: &["running", "pending"],
@@ -70,8 +70,8 @@ const ACTIONS: &[Action] = &[
         checks: false,
         risk: Risk::Medium,
     },
-    Action {
-        verb: "terminate",
+    Transition {
+        action: Action::Terminate,
         past: "terminated",
         operation: "TerminateInstances",
         acts_on: &["running", "pending", "stopping", "stopped"],
@@ -81,22 +81,23 @@ const ACTIONS: &[Action] = &[
     },
 ];
 
-fn action_for_verb(verb: &str) -> Result<&'static Action> {
-    ACTIONS
+fn transition_for(action: Action) -> Result<&'static Transition> {
+    TRANSITIONS
         .iter()
-        .find(|a| a.verb == verb)
-        .ok_or_else(|| Error::input(format!("unknown instance action '{verb}'")))
+        .find(|t| t.action == action)
+        .ok_or_else(|| Error::input(format!("{action} is not an instance action")))
 }
 
-fn action_for_operation(op: &str) -> Result<&'static Action> {
-    ACTIONS
+fn transition_for_operation(op: &str) -> Result<&'static Transition> {
+    TRANSITIONS
         .iter()
-        .find(|a| a.operation == op)
+        .find(|t| t.operation == op)
         .ok_or_else(|| Error::input(format!("the ops agent does not run ec2 {op}")))
 }
 
-pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) -> Result<Draft> {
-    let action = action_for_verb(verb)?;
+pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, action: Action) -> Result<Draft> {
+    let transition = transition_for(action)?;
+    let verb = action.as_str();
     let sel = Selector::from_intent(req.intent);
     if sel.is_empty() {
         return Err(Error::input(format!(
@@ -133,9 +134,9 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
     let (act, skip): (Vec<&Instance>, Vec<&Instance>) = found
         .kept
         .iter()
-        .partition(|i| action.acts_on.contains(&i.state.as_str()));
+        .partition(|i| transition.acts_on.contains(&i.state.as_str()));
     let plan_of = |i: &Instance| {
-        if action.acts_on.contains(&i.state.as_str()) {
+        if transition.acts_on.contains(&i.state.as_str()) {
             verb.to_string()
         } else {
             format!("skip: {}", i.state)
@@ -160,12 +161,12 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
             "none of the {} {} can be {}: {} (only instances that are {} can)",
             plural(found.matched, "instance", "instances"),
             sel.describe(),
-            action.past,
+            transition.past,
             skip.iter()
                 .map(|i| format!("{} is {}", i.id, i.state))
                 .collect::<Vec<_>>()
                 .join(", "),
-            action.acts_on.join(" or ")
+            transition.acts_on.join(" or ")
         )));
     }
     let targets: Vec<String> = act.iter().map(|i| i.id.clone()).collect();
@@ -174,12 +175,12 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
         sink,
         format!(
             "checking permission: ec2 {} with DryRun on {}",
-            action.operation,
+            transition.operation,
             plural(targets.len(), "instance", "instances")
         ),
     );
     let ids = targets.clone();
-    let op = action.operation;
+    let op = transition.operation;
     let verdict = req.aws.block_on(async move {
         match op {
             "RebootInstances" => permission(
@@ -220,12 +221,12 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
             ),
         }
     })?;
-    verdict.check(&format!("call ec2 {} in {region}", action.operation))?;
+    verdict.check(&format!("call ec2 {} in {region}", transition.operation))?;
 
     let prod_named = req.intent.param_str("environment") == Some("prod");
-    let mut risk = action.risk;
+    let mut risk = transition.risk;
     let mut risk_reasons = Vec::new();
-    if verb == "terminate" {
+    if action == Action::Terminate {
         risk_reasons.push(
             "terminate cannot be undone: the instances and their instance-store data are gone, and EBS volumes marked DeleteOnTermination with them".to_string(),
         );
@@ -247,7 +248,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
     }
     let cost = cost_of(
         &book_for(req.store, &req.tenant.name, req.aws),
-        verb,
+        action,
         region,
         &act,
     );
@@ -258,8 +259,8 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
             capitalise(verb),
             plural(targets.len(), "instance", "instances"),
             sel.describe(),
-            action.expect.join("/"),
-            if action.checks {
+            transition.expect.join("/"),
+            if transition.checks {
                 " with status checks ok"
             } else {
                 ""
@@ -269,11 +270,11 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
         kind: StepKind::Aws {
             agent: AgentKind::Ops,
             service: "ec2".into(),
-            operation: action.operation.into(),
+            operation: transition.operation.into(),
             region: region.to_string(),
             targets: targets.clone(),
             input: json!({
-                "health": {"expect": action.expect, "status_checks": action.checks},
+                "health": {"expect": transition.expect, "status_checks": transition.checks},
                 "wait_secs": wait,
                 "poll_secs": HEALTH_POLL_SECS,
             }),
@@ -297,7 +298,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
         resources: resources(
             "ec2_instance",
             &targets,
-            if verb == "terminate" {
+            if action == Action::Terminate {
                 ChangeAction::Delete
             } else {
                 ChangeAction::Update
@@ -312,8 +313,8 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
 
 /// Starting instances adds their compute; stopping or terminating saves it (noted, not
 /// subtracted: an estimate is what a plan adds to the bill).
-fn cost_of(book: &PriceBook<'_>, verb: &str, region: &str, act: &[&Instance]) -> CostEstimate {
-    if verb == "restart" {
+fn cost_of(book: &PriceBook<'_>, action: Action, region: &str, act: &[&Instance]) -> CostEstimate {
+    if action == Action::Restart {
         return CostEstimate {
             notes: vec!["a reboot does not change what is billed".into()],
             ..CostEstimate::default()
@@ -331,15 +332,19 @@ fn cost_of(book: &PriceBook<'_>, verb: &str, region: &str, act: &[&Instance]) ->
         })
         .collect();
     let compute = itemised(book, region, &items);
-    match verb {
-        "start" => compute,
+    match action {
+        Action::Start => compute,
         _ => {
             let mut notes = compute.notes.clone();
             notes.insert(
                 0,
                 format!(
                     "{} saves about ${:.2}/month of on-demand compute; attached EBS storage is billed until it is deleted",
-                    if verb == "stop" { "stopping" } else { "terminating" },
+                    if action == Action::Stop {
+                        "stopping"
+                    } else {
+                        "terminating"
+                    },
                     compute.monthly_usd
                 ),
             );
@@ -380,7 +385,7 @@ pub async fn execute(
     sink: Sink<'_>,
     mut cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    let action = action_for_operation(operation)?;
+    let transition = transition_for_operation(operation)?;
     let ec2 = aws_sdk_ec2::Client::new(&aws.config(call.region).await);
     let expect: Vec<String> = call.input["health"]["expect"]
         .as_array()
@@ -389,10 +394,10 @@ pub async fn execute(
                 .filter_map(|v| v.as_str().map(str::to_string))
                 .collect()
         })
-        .unwrap_or_else(|| action.expect.iter().map(|s| s.to_string()).collect());
+        .unwrap_or_else(|| transition.expect.iter().map(|s| s.to_string()).collect());
     let checks = call.input["health"]["status_checks"]
         .as_bool()
-        .unwrap_or(action.checks);
+        .unwrap_or(transition.checks);
     let mut log = String::new();
     let mut results: Vec<TargetResult> = Vec::new();
     let mut was_cancelled = false;
@@ -406,40 +411,40 @@ pub async fn execute(
             ));
             break;
         }
-        progress(sink, format!("{} {id} ({}/{n})", action.verb, k + 1));
+        progress(sink, format!("{} {id} ({}/{n})", transition.action, k + 1));
         let ids = Some(vec![id.clone()]);
-        let outcome = match action.operation {
+        let outcome = match transition.operation {
             "RebootInstances" => ec2
                 .reboot_instances()
                 .set_instance_ids(ids)
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
             "StartInstances" => ec2
                 .start_instances()
                 .set_instance_ids(ids)
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
             "StopInstances" => ec2
                 .stop_instances()
                 .set_instance_ids(ids)
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
             _ => ec2
                 .terminate_instances()
                 .set_instance_ids(ids)
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
         };
         let line = match &outcome {
-            Ok(()) => format!("ec2 {} {id}: ok", action.operation),
+            Ok(()) => format!("ec2 {} {id}: ok", transition.operation),
             Err(e) => e.clone(),
         };
         log.push_str(&line);
@@ -524,7 +529,7 @@ pub async fn execute(
         .collect();
     let mut summary = format!(
         "{} {called_ok}/{n} instances in {}; {healthy} {}{}",
-        action.past,
+        transition.past,
         call.region,
         expect.join("/"),
         if checks { " with status checks ok" } else { "" }
@@ -564,7 +569,7 @@ pub async fn execute(
     show(
         sink,
         Output::Table {
-            title: format!("ec2 {} in {}", action.operation, call.region),
+            title: format!("ec2 {} in {}", transition.operation, call.region),
             columns: [
                 "INSTANCE",
                 "CALL",
@@ -599,7 +604,7 @@ pub async fn execute(
         log: crate::redact::redact(&log),
         outputs: Some(json!({
             "summary": summary,
-            "operation": action.operation,
+            "operation": transition.operation,
             "region": call.region,
             "waited_secs": waited.as_secs(),
             "targets": results,
