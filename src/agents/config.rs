@@ -55,10 +55,7 @@ agent_actions! {
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
     let i = req.intent;
     let task = task_of(req, Action::of(req.intent)?)?;
-    let region = i
-        .param_str("region")
-        .unwrap_or(&req.tenant.default_region)
-        .to_string();
+    let region = req.region()?;
     let (inventory, targets) = match i.param_str("inventory") {
         Some(path) => given_inventory(Path::new(path))?,
         None => {

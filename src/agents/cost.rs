@@ -10,9 +10,9 @@ mod explorer;
 mod optimize;
 
 use super::{AgentRequest, Reply};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::events::{AgentEvent, Sink};
-use crate::intent::{AgentKind, is_region_code};
+use crate::intent::AgentKind;
 
 /// Cost Explorer and Budgets are global services answered from us-east-1.
 const BILLING_REGION: &str = "us-east-1";
@@ -29,13 +29,8 @@ agent_actions! {
 }
 
 pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
-    if let Some(r) = req.intent.param_str("region")
-        && !is_region_code(r)
-    {
-        return Err(Error::input(format!(
-            "'{r}' is not an AWS region code (e.g. eu-west-1)"
-        )));
-    }
+    // Cost Explorer filters by a named region: it has to be one.
+    req.region()?;
     let report = match Action::of(req.intent)? {
         Action::Query => explorer::query(req, sink)?,
         Action::Forecast => explorer::forecast(req, sink)?,

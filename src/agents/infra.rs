@@ -37,7 +37,7 @@ pub use validate::{
 use super::{AgentRequest, Draft};
 use crate::error::{Error, Result};
 use crate::events::{AgentEvent, Sink};
-use crate::intent::{AgentKind, is_region_code};
+use crate::intent::AgentKind;
 use crate::plan::pricing::book_for;
 use crate::plan::{ChangeAction, Step, StepKind, TerraformOp};
 use crate::store::StackStatus;
@@ -81,7 +81,7 @@ fn create(
         Some(_) => Shape::AutoScaling,
         None => shape(i)?,
     };
-    let region = region_of(req)?;
+    let region = req.region()?;
     let prefix = match shape {
         Shape::Machines { .. } if i.params.contains_key("load_balancer") => "web",
         Shape::Machines { .. } => "ec2",
@@ -182,20 +182,6 @@ fn apply_step(stack: &str) -> Step {
             operation: TerraformOp::Apply,
         },
     }
-}
-
-fn region_of(req: &AgentRequest<'_>) -> Result<String> {
-    let region = req
-        .intent
-        .param_str("region")
-        .unwrap_or(&req.tenant.default_region)
-        .to_string();
-    if !is_region_code(&region) {
-        return Err(Error::input(format!(
-            "'{region}' is not an AWS region code"
-        )));
-    }
-    Ok(region)
 }
 
 fn known_stacks(req: &AgentRequest<'_>) -> Result<String> {

@@ -9,20 +9,10 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use jiff::{SignedDuration, Timestamp};
 
-use super::protocol::AgentRequest;
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::events::{AgentEvent, Sink};
 use crate::intent::AgentKind;
-
-/// The region a request names, else the tenant's default.
-pub(crate) fn region(req: &AgentRequest<'_>) -> String {
-    req.intent
-        .param_str("region")
-        .map(str::to_string)
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| req.tenant.default_region.clone())
-}
 
 pub(crate) fn config(aws: &AwsAccess, region: &str) -> Result<SdkConfig> {
     aws.config_blocking(region)

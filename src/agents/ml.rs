@@ -121,7 +121,7 @@ fn corpus_notes(c: &Corpus, notes: &mut Vec<String>) {
 }
 
 fn analyse(req: &AgentRequest<'_>, task: Task, sink: Sink<'_>) -> Result<Report> {
-    let region = insight::region(req);
+    let region = req.region()?;
     let (source, corpus) = documents(req, &region, sink)?;
     let mut notes = Vec::new();
     corpus_notes(&corpus, &mut notes);
@@ -530,7 +530,7 @@ fn pii_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: usize) 
 /// Summaries and labels from the tenant's Bedrock model (or one the request names).
 fn model(req: &AgentRequest<'_>, action: Action, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let model = i
         .param_str("model_id")
         .map(str::to_string)
@@ -705,7 +705,7 @@ fn model(req: &AgentRequest<'_>, action: Action, sink: Sink<'_>) -> Result<Repor
 }
 
 fn endpoints(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     progress(
         sink,
@@ -752,7 +752,7 @@ fn endpoints(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
 
 fn invoke(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let endpoint = i.param_str("endpoint").unwrap_or_default().to_string();
     let input = i.param_str("text").map(str::to_string).ok_or_else(|| {
         Error::input(format!(

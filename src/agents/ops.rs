@@ -25,7 +25,7 @@ use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::events::Outcome;
 use crate::events::{AgentEvent, Output, Sink};
-use crate::intent::{AgentKind, is_region_code};
+use crate::intent::AgentKind;
 use crate::plan::{ChangeAction, ResourceChange, Step};
 
 pub use inventory::{Instance, PAGE_SIZE, Selector, find};
@@ -55,7 +55,7 @@ agent_actions! {
 /// Answers an ops request: a report for questions ("list instances tagged Env=staging"), a plan
 /// for anything that changes the world.
 pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
-    let region = region(req)?;
+    let region = req.region()?;
     match Action::of(req.intent)? {
         Action::List => inventory::report(req, sink, &region).map(Reply::Report),
         action @ (Action::Restart | Action::Start | Action::Stop | Action::Terminate) => {
@@ -89,21 +89,6 @@ pub async fn execute(
 
 /// What an approved step says to do.
 pub(crate) use crate::plan::AwsCall as Call;
-
-/// The region a request acts in: the one it names, or the tenant's default.
-fn region(req: &AgentRequest<'_>) -> Result<String> {
-    let region = req
-        .intent
-        .param_str("region")
-        .unwrap_or(&req.tenant.default_region)
-        .to_string();
-    if !is_region_code(&region) {
-        return Err(Error::input(format!(
-            "'{region}' is not an AWS region code (e.g. eu-west-1)"
-        )));
-    }
-    Ok(region)
-}
 
 /// A plan's resources: `kind.<target>` for each target while a reviewer can read them, one
 /// `kind.*` line with the count beyond that.

@@ -6,8 +6,9 @@
 use serde::Serialize;
 
 use crate::aws::AwsAccess;
+use crate::error::{Error, Result};
 use crate::events::Output;
-use crate::intent::Intent;
+use crate::intent::{Intent, is_region_code};
 use crate::plan::{ArtifactKind, CostEstimate, ResourceChange, Risk, Step};
 use crate::store::Store;
 use crate::tenant::Tenant;
@@ -21,6 +22,24 @@ pub struct AgentRequest<'a> {
     pub store: &'a dyn Store,
     /// The tenant's active AWS configuration (credentials, endpoint); agents read through it.
     pub aws: &'a AwsAccess,
+}
+
+impl AgentRequest<'_> {
+    /// The region the request acts in: the one it names, else the tenant's default; refused
+    /// when it is not a region code.
+    pub fn region(&self) -> Result<String> {
+        let region = self
+            .intent
+            .param_str("region")
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&self.tenant.default_region);
+        if !is_region_code(region) {
+            return Err(Error::input(format!(
+                "'{region}' is not an AWS region code (e.g. eu-west-1)"
+            )));
+        }
+        Ok(region.to_string())
+    }
 }
 
 /// What an agent answers: a plan to review (and approve, when it changes anything), or a report

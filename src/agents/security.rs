@@ -236,7 +236,7 @@ where
 
 fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let mut scope = i.param_list("scope");
     if i.param_str("bucket").is_some() && scope.is_empty() {
@@ -395,7 +395,7 @@ fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
 
 fn findings(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let min = match i.param_str("severity") {
         Some(s) => Severity::parse(s).ok_or_else(|| {

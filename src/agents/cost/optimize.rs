@@ -39,15 +39,7 @@ struct Found {
 
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
-    let region = i
-        .param_str("region")
-        .unwrap_or(&req.tenant.default_region)
-        .to_string();
-    if !is_region_code(&region) {
-        return Err(Error::input(format!(
-            "'{region}' is not an AWS region code"
-        )));
-    }
+    let region = req.region()?;
     let service = i.param_str("service");
     const ALL: &[&str] = &[
         "rightsizing",

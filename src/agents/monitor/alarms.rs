@@ -23,7 +23,7 @@ const MAX_ALARM_SECS: i64 = 100 * 300;
 const ALARM_USD_MONTH: f64 = 0.10;
 
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     progress(
         sink,
@@ -156,7 +156,7 @@ fn alarm_name(metric: &MetricSpec, target: &Target, comparison: &str, threshold:
 
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let targets = targets(req, &conf, &region)?;
     if targets.len() != 1 {

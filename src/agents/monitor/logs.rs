@@ -286,7 +286,7 @@ fn log_group(req: &AgentRequest<'_>) -> Result<String> {
 
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let group = log_group(req)?;
     let (label, window) = insight::window(i.param_str("window"), "24h", Timestamp::now())?;

@@ -323,7 +323,7 @@ pub async fn read(
 
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let (label, window) = insight::window(i.param_str("window"), "3h", Timestamp::now())?;
     let targets = targets(req, &conf, &region)?;

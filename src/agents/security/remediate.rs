@@ -58,7 +58,7 @@ impl Fixes {
 
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let groups = i.param_list("security_groups");
     let ports: Vec<i32> = i
