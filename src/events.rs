@@ -114,6 +114,11 @@ impl Output {
     }
 }
 
+/// Column headings for an [`Output::Table`].
+pub fn headings(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
 /// One block character per point, scaled between the series' minimum and maximum.
 pub fn sparkline(points: &[(String, f64)]) -> String {
     const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::insight::{self, clip, progress};
 use super::{AgentRequest, DraftFile, Reply, Report};
 use crate::error::{Error, Result};
-use crate::events::{Output, Sink};
+use crate::events::{Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::ArtifactKind;
 use comprehend::{Outcome, Task};
@@ -335,9 +335,7 @@ fn sentiment_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: u
     let mut outputs = vec![
         Output::Table {
             title: "sentiment".into(),
-            columns: ["SENTIMENT", "DOCUMENTS", "SHARE", "AVG SCORE"]
-                .map(String::from)
-                .to_vec(),
+            columns: headings(&["SENTIMENT", "DOCUMENTS", "SHARE", "AVG SCORE"]),
             rows: table,
         },
         Output::Series {
@@ -357,9 +355,7 @@ fn sentiment_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: u
     if !examples.is_empty() {
         outputs.push(Output::Table {
             title: "examples".into(),
-            columns: ["SENTIMENT", "SCORE", "SOURCE", "TEXT"]
-                .map(String::from)
-                .to_vec(),
+            columns: headings(&["SENTIMENT", "SCORE", "SOURCE", "TEXT"]),
             rows: examples,
         });
     }
@@ -404,9 +400,7 @@ fn phrases_report(source: &str, outcomes: &[Outcome], ok: usize) -> Report {
         ),
         outputs: vec![Output::Table {
             title: "key phrases".into(),
-            columns: ["PHRASE", "DOCUMENTS", "MENTIONS"]
-                .map(String::from)
-                .to_vec(),
+            columns: headings(&["PHRASE", "DOCUMENTS", "MENTIONS"]),
             rows: top,
         }],
         notes: if counts.len() > 20 {
@@ -488,7 +482,7 @@ fn pii_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: usize) 
     }
     let mut outputs = vec![Output::Table {
         title: "PII entities".into(),
-        columns: ["TYPE", "OCCURRENCES"].map(String::from).to_vec(),
+        columns: headings(&["TYPE", "OCCURRENCES"]),
         rows: types
             .iter()
             .map(|(t, n)| vec![t.clone(), n.to_string()])
@@ -497,7 +491,7 @@ fn pii_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: usize) 
     if !examples.is_empty() {
         outputs.push(Output::Table {
             title: "documents with PII (masked)".into(),
-            columns: ["SOURCE", "TYPES", "TEXT"].map(String::from).to_vec(),
+            columns: headings(&["SOURCE", "TYPES", "TEXT"]),
             rows: examples,
         });
     }
@@ -727,9 +721,7 @@ fn endpoints(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         } else {
             vec![Output::Table {
                 title: "SageMaker endpoints".into(),
-                columns: ["ENDPOINT", "STATUS", "CREATED", "MODIFIED"]
-                    .map(String::from)
-                    .to_vec(),
+                columns: headings(&["ENDPOINT", "STATUS", "CREATED", "MODIFIED"]),
                 rows: list
                     .iter()
                     .map(|e| {

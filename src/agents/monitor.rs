@@ -11,16 +11,13 @@ mod alarms;
 mod logs;
 mod metrics;
 
-use tokio::sync::watch;
+/// Runs an approved AWS API step this agent planned (a PutMetricAlarm).
+pub use alarms::execute;
 
 use super::{AgentRequest, Reply};
-use crate::aws::AwsAccess;
 use crate::error::Result;
-use crate::events::Outcome;
 use crate::events::Sink;
 use crate::intent::AgentKind;
-use crate::plan::AwsCall;
-use crate::plan::Step;
 
 agent_actions! {
     /// What the monitor agent can be asked to do.
@@ -39,15 +36,4 @@ pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         Action::Alarms => alarms::report(req, sink).map(Reply::Report),
         Action::CreateAlarm => alarms::plan(req, sink),
     }
-}
-
-/// Runs an approved AWS API step this agent planned.
-pub async fn execute(
-    step: &Step,
-    call: &AwsCall<'_>,
-    aws: &AwsAccess,
-    sink: Sink<'_>,
-    cancel: watch::Receiver<bool>,
-) -> Result<Outcome> {
-    alarms::execute(step, call, aws, sink, cancel).await
 }

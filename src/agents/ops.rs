@@ -23,8 +23,7 @@ use tokio::sync::watch;
 use super::{AgentRequest, Reply};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::events::Outcome;
-use crate::events::{AgentEvent, Output, Sink};
+use crate::events::{AgentEvent, Outcome, Output, Sink};
 use crate::intent::AgentKind;
 use crate::plan::{ChangeAction, ResourceChange, Step};
 

@@ -18,20 +18,18 @@ mod s3;
 mod threats;
 
 pub use finding::{Finding, Severity, Status};
+/// Runs an approved AWS API step this agent planned (a remediation).
+pub use remediate::execute;
 
 use aws_config::SdkConfig;
 use serde_json::json;
-use tokio::sync::watch;
 
 use super::insight::{self, aws_error, progress};
 use super::{AgentRequest, Reply};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::events::Outcome;
 use crate::events::Sink;
 use crate::intent::AgentKind;
-use crate::plan::AwsCall;
-use crate::plan::Step;
 
 const AGENT: AgentKind = AgentKind::Security;
 /// Buckets or users inspected at once.
@@ -52,17 +50,6 @@ pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         Action::Findings => findings(req, sink).map(Reply::Report),
         Action::Remediate => remediate::plan(req, sink),
     }
-}
-
-/// Runs an approved AWS API step this agent planned.
-pub async fn execute(
-    step: &Step,
-    call: &AwsCall<'_>,
-    aws: &AwsAccess,
-    sink: Sink<'_>,
-    cancel: watch::Receiver<bool>,
-) -> Result<Outcome> {
-    remediate::execute(step, call, aws, sink, cancel).await
 }
 
 /// What a scan read.

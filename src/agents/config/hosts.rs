@@ -8,6 +8,7 @@ use aws_sdk_ec2::types::Filter;
 use super::MAX_HOSTS;
 use crate::agents::AgentRequest;
 use crate::error::{Error, Result};
+use crate::intent::environment_of;
 use crate::plan::inventory::{self, Host};
 
 /// Tag keys that carry an environment, compared case-insensitively.
@@ -90,17 +91,13 @@ impl Selector {
     }
 }
 
-/// Whether a tag value names the environment `env` (as the parser names environments).
+/// Whether a tag value names the environment `env`, with the parser's words for environments
+/// (`production` is `prod`); a value it does not know is compared as it is, lower-cased.
 fn same_env(value: &str, env: &str) -> bool {
-    let v = value.to_lowercase();
-    let canonical = match v.as_str() {
-        "production" | "prd" | "live" => "prod",
-        "stage" | "stg" => "staging",
-        "development" => "dev",
-        "testing" => "test",
-        other => other,
-    };
-    canonical == env
+    match environment_of(value) {
+        Some(known) => known == env,
+        None => value.to_lowercase() == env,
+    }
 }
 
 /// One instance as DescribeInstances told it.

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{progress, usd};
 use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
-use crate::events::{Output, Sink};
+use crate::events::{Output, Sink, headings};
 use crate::plan::CostEstimate;
 use crate::plan::pricing::{CostInput, book_for, estimate};
 
@@ -148,10 +148,7 @@ fn cost_report(
         summary,
         outputs: vec![Output::Table {
             title,
-            columns: ["ITEM", "QUANTITY", "UNIT", "USD/HOUR", "USD/MONTH"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["ITEM", "QUANTITY", "UNIT", "USD/HOUR", "USD/MONTH"]),
             rows: est
                 .lines
                 .iter()

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::{BILLING_REGION, progress, usd};
 use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
-use crate::events::{Output, Sink};
+use crate::events::{Output, Sink, headings};
 use scope::scope;
 use window::{Grain, Window, forecast_window, label_of, window};
 
@@ -423,10 +423,7 @@ pub fn forecast(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     };
     outputs.push(Output::Table {
         title: format!("{} spend forecast, {label}", scope.label),
-        columns: ["PERIOD", "FORECAST", "LOWER (80%)", "UPPER (80%)"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        columns: headings(&["PERIOD", "FORECAST", "LOWER (80%)", "UPPER (80%)"]),
         rows,
     });
     if let Err(e) = &actual {

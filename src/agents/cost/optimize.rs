@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{BILLING_REGION, progress, usd};
 use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
-use crate::events::{Output, Sink};
+use crate::events::{Output, Sink, headings};
 use crate::intent::is_region_code;
 use crate::plan::pricing::{PRICES, PriceBook, Priced, itemised};
 
@@ -160,10 +160,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let outputs = vec![
         Output::Table {
             title: format!("savings hints in {region}"),
-            columns: ["HINT", "RESOURCE", "DETAIL", "SAVES/MONTH", "ACTION"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["HINT", "RESOURCE", "DETAIL", "SAVES/MONTH", "ACTION"]),
             rows: hints
                 .iter()
                 .map(|h| {

@@ -9,8 +9,7 @@ use crate::agents::insight::{self, aws_error, clip, from_smithy, progress, short
 use crate::agents::{AgentRequest, Draft, Reply, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::events::Outcome;
-use crate::events::{Output, Sink};
+use crate::events::{Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::AwsCall;
 use crate::plan::{ChangeAction, CostEstimate, CostLine, ResourceChange, Risk, Step, StepKind};
@@ -106,9 +105,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         } else {
             vec![Output::Table {
                 title: "alarms in ALARM state".into(),
-                columns: ["ALARM", "METRIC", "THRESHOLD", "SINCE", "REASON"]
-                    .map(String::from)
-                    .to_vec(),
+                columns: headings(&["ALARM", "METRIC", "THRESHOLD", "SINCE", "REASON"]),
                 rows: table_rows,
             }]
         },

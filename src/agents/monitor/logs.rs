@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::agents::insight::{self, Window, aws_error, clip, progress, short_time};
 use crate::agents::{AgentRequest, DraftFile, Report};
 use crate::error::{Error, Result};
-use crate::events::{Output, Sink};
+use crate::events::{Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::ArtifactKind;
 
@@ -535,9 +535,7 @@ fn build(
     if !groups.is_empty() {
         outputs.push(Output::Table {
             title: "repeated messages".into(),
-            columns: ["COUNT", "FIRST", "LAST", "MESSAGE"]
-                .map(String::from)
-                .to_vec(),
+            columns: headings(&["COUNT", "FIRST", "LAST", "MESSAGE"]),
             rows: groups
                 .iter()
                 .take(TABLE_GROUPS)
@@ -553,7 +551,7 @@ fn build(
         });
         outputs.push(Output::Table {
             title: "latest events".into(),
-            columns: ["TIME", "STREAM", "MESSAGE"].map(String::from).to_vec(),
+            columns: headings(&["TIME", "STREAM", "MESSAGE"]),
             rows: digest
                 .recent
                 .iter()

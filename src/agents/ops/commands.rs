@@ -17,8 +17,7 @@ use super::{
 use crate::agents::{AgentRequest, Draft};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::events::Outcome;
-use crate::events::{AgentEvent, Output, Sink};
+use crate::events::{AgentEvent, Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::{ChangeAction, Risk, Step, StepKind};
 use crate::redact::redact;
@@ -468,10 +467,7 @@ pub async fn execute(
         sink,
         Output::Table {
             title: format!("`{shown}` per instance in {}", call.region),
-            columns: ["INSTANCE", "STATUS", "EXIT", "OUTPUT"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["INSTANCE", "STATUS", "EXIT", "OUTPUT"]),
             rows,
         },
     );

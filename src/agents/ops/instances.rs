@@ -16,8 +16,7 @@ use super::{
 use crate::agents::{AgentRequest, Draft};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::events::Outcome;
-use crate::events::{Output, Sink};
+use crate::events::{Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::pricing::{PriceBook, Priced, book_for, itemised};
 use crate::plan::{ChangeAction, CostEstimate, Risk, Step, StepKind};
@@ -570,17 +569,14 @@ pub async fn execute(
         sink,
         Output::Table {
             title: format!("ec2 {} in {}", transition.operation, call.region),
-            columns: [
+            columns: headings(&[
                 "INSTANCE",
                 "CALL",
                 "STATE",
                 "INSTANCE CHECK",
                 "SYSTEM CHECK",
                 "HEALTHY",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+            ]),
             rows: results
                 .iter()
                 .map(|r| {

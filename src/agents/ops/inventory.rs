@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{LIST_ROWS, progress};
 use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
-use crate::events::{Output, Sink};
+use crate::events::{Output, Sink, headings};
 use crate::intent::{Intent, environment_of};
 
 /// Instances per DescribeInstances page: what one page holds in memory at a time.
@@ -291,7 +291,7 @@ pub fn table(
     instances: &[Instance],
     plan: Option<&dyn Fn(&Instance) -> String>,
 ) -> Output {
-    let mut columns: Vec<String> = [
+    let mut columns: Vec<String> = headings(&[
         "INSTANCE",
         "NAME",
         "STATE",
@@ -299,10 +299,7 @@ pub fn table(
         "ENV",
         "ZONE",
         "PRIVATE IP",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     if plan.is_some() {
         columns.push("PLAN".into());
     }

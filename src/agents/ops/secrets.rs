@@ -11,8 +11,7 @@ use super::{Call, LIST_ROWS, pause, progress, refuse_unnamed_prod, show};
 use crate::agents::{AgentRequest, Draft, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::events::Outcome;
-use crate::events::{Output, Sink};
+use crate::events::{Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::{ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind};
 
@@ -81,10 +80,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         sink,
         Output::Table {
             title: format!("secret {} in {region}", info.name),
-            columns: ["SECRET", "ROTATION", "FUNCTION", "LAST ROTATED", "ENV"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["SECRET", "ROTATION", "FUNCTION", "LAST ROTATED", "ENV"]),
             rows: vec![vec![
                 info.name.clone(),
                 if info.rotation_enabled {
@@ -268,10 +264,7 @@ pub async fn execute(
         sink,
         Output::Table {
             title: format!("secretsmanager RotateSecret in {}", call.region),
-            columns: ["SECRET", "NEW VERSION", "STAGES", "ROTATED"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["SECRET", "NEW VERSION", "STAGES", "ROTATED"]),
             rows: vec![vec![
                 name.to_string(),
                 version.clone(),
@@ -346,10 +339,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Re
         summary: format!("{total} secrets in {region}"),
         outputs: vec![Output::Table {
             title: format!("secrets in {region}"),
-            columns: ["SECRET", "ROTATION", "LAST ROTATED", "LAST CHANGED", "ENV"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["SECRET", "ROTATION", "LAST ROTATED", "LAST CHANGED", "ENV"]),
             rows,
         }],
         notes,

@@ -17,8 +17,7 @@ use super::{
 use crate::agents::{AgentRequest, Draft, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::events::Outcome;
-use crate::events::{Output, Sink};
+use crate::events::{Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::pricing::{Priced, book_for, itemised};
 use crate::plan::{ChangeAction, Risk, Step, StepKind};
@@ -121,7 +120,7 @@ async fn volumes(
 fn volume_table(title: String, vols: &[Volume]) -> Output {
     Output::Table {
         title,
-        columns: [
+        columns: headings(&[
             "VOLUME",
             "NAME",
             "SIZE GB",
@@ -130,10 +129,7 @@ fn volume_table(title: String, vols: &[Volume]) -> Output {
             "ATTACHED TO",
             "ENV",
             "ZONE",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        ]),
         rows: vols
             .iter()
             .map(|v| {
@@ -469,10 +465,7 @@ pub async fn execute(
         sink,
         Output::Table {
             title: format!("ec2 CreateSnapshot in {}", call.region),
-            columns: ["VOLUME", "SNAPSHOT", "STATE", "PROGRESS", "ERROR"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["VOLUME", "SNAPSHOT", "STATE", "PROGRESS", "ERROR"]),
             rows: taken
                 .iter()
                 .map(|t| {
