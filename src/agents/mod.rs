@@ -1,6 +1,6 @@
 //! The seven specialised agents behind one protocol. Each agent is one module; [`handle`] routes
 //! a classified request to the agent named by its intent, and each agent reads the intent's
-//! action once, into its own action enum (declared with [`agent_actions!`]).
+//! action once, into its own action enum (declared with `agent_actions!`).
 
 /// Declares an agent's action enum. Each variant carries its wire name, the string
 /// `Intent.action` holds and JSON shows; `of` reads it from an intent once, at the agent's
@@ -51,7 +51,7 @@ macro_rules! agent_actions {
 
 pub mod protocol;
 
-/// Helpers the security, monitor and ml agents share.
+/// Helpers several agents share (windows, selections, AWS errors).
 pub(crate) mod insight;
 
 pub mod config;

@@ -123,6 +123,59 @@ fn show(sink: Sink<'_>, output: Output) {
     });
 }
 
+/// The instances a plan may act on: the request's selection (refused with `ask_which` when it
+/// names none), paged through DescribeInstances, refused when nothing or more than
+/// [`MAX_TARGETS`] match. `acts` says what the plan does to them ("acts on").
+fn find_targets(
+    req: &AgentRequest<'_>,
+    sink: Sink<'_>,
+    region: &str,
+    ec2: &aws_sdk_ec2::Client,
+    ask_which: String,
+    acts: &str,
+) -> Result<(Selector, inventory::Found)> {
+    let sel = Selector::from_intent(req.intent);
+    if sel.is_empty() {
+        return Err(Error::input(ask_which));
+    }
+    progress(
+        sink,
+        format!("finding instances {} in {region}", sel.describe()),
+    );
+    let found = req.aws.block_on(inventory::find(
+        ec2.clone(),
+        sel.clone(),
+        PAGE_SIZE,
+        MAX_TARGETS + 1,
+    ))??;
+    if found.matched == 0 {
+        return Err(Error::not_found(
+            "instances",
+            sel.describe(),
+            format!(
+                "no live instance matches in {region}; `opsdeck ask \"list instances in {region}\"` shows what there is"
+            ),
+        ));
+    }
+    if found.matched > MAX_TARGETS {
+        return Err(Error::refused(format!(
+            "{} instances match {}; one plan {acts} at most {MAX_TARGETS}: narrow the selection (a tag, an environment, a name)",
+            found.matched,
+            sel.describe()
+        )));
+    }
+    Ok((sel, found))
+}
+
+/// Targets tagged as production, with the tag that says so, for [`refuse_unnamed_prod`].
+fn prod_targets(targets: &[&Instance]) -> Vec<(String, String)> {
+    targets
+        .iter()
+        .filter(|i| i.is_prod())
+        .map(|i| (i.id.clone(), i.env_tag.clone().unwrap_or_default()))
+        .collect()
+}
+
 /// The production guard: targets tagged as prod are refused unless the request names prod, so
 /// a tag or name that happens to match production machines never reaches them by accident. With
 /// prod named, the plan's environment is prod and the maintenance-window gate applies.
@@ -131,7 +184,7 @@ fn refuse_unnamed_prod(
     verb: &str,
     prod: &[(String, String)],
 ) -> Result<()> {
-    if prod.is_empty() || req.intent.param_str("environment") == Some("prod") {
+    if prod.is_empty() || req.names_prod() {
         return Ok(());
     }
     let shown: Vec<String> = prod

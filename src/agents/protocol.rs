@@ -40,6 +40,11 @@ impl AgentRequest<'_> {
         }
         Ok(region.to_string())
     }
+
+    /// Whether the request names production ("... in prod"): production is touched only then.
+    pub fn names_prod(&self) -> bool {
+        self.intent.param_str("environment") == Some("prod")
+    }
 }
 
 /// What an agent answers: a plan to review (and approve, when it changes anything), or a report

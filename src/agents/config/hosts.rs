@@ -7,6 +7,7 @@ use aws_sdk_ec2::types::Filter;
 
 use super::MAX_HOSTS;
 use crate::agents::AgentRequest;
+use crate::agents::insight::selection_words;
 use crate::error::{Error, Result};
 use crate::intent::environment_of;
 use crate::plan::inventory::{self, Host};
@@ -47,20 +48,7 @@ impl Selector {
     }
 
     pub(super) fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if !self.ids.is_empty() {
-            parts.push(self.ids.join(", "));
-        }
-        if !self.tags.is_empty() {
-            parts.push(format!(
-                "tagged {}",
-                self.tags
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+        let mut parts = selection_words(&self.ids, &self.tags);
         if let Some(e) = &self.environment {
             parts.push(format!("in environment {e}"));
         }

@@ -125,7 +125,7 @@ fn rescale(
         risk = risk.raise();
         reasons.push(format!("{} instances at once", capacity - from));
     }
-    if req.intent.param_str("environment") == Some("prod") {
+    if req.names_prod() {
         risk = risk.raise();
         reasons.push("production".into());
     }
@@ -189,7 +189,7 @@ pub(super) fn destroy(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
             protected.join(", ")
         ));
     }
-    if req.intent.param_str("environment") == Some("prod") {
+    if req.names_prod() {
         risk = risk.raise();
         reasons.push("production".into());
     }

@@ -357,13 +357,11 @@ pub async fn execute(
         )));
     }
     if *cancel.borrow() {
-        return Ok(Outcome {
-            success: false,
-            cancelled: true,
-            exit_code: None,
-            log: "cancelled before the alarm was created\n".into(),
-            outputs: None,
-        });
+        return Ok(Outcome::failed(
+            "cancelled before the alarm was created\n".into(),
+            None,
+            true,
+        ));
     }
     let name = targets
         .first()

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::inventory::{self, Instance, Selector};
+use super::inventory::{self, Instance};
 use super::{
-    Action, Call, MAX_TARGETS, PAGE_SIZE, cancelled, pause, permission, plural, progress,
+    Action, Call, cancelled, find_targets, pause, permission, plural, prod_targets, progress,
     refuse_unnamed_prod, resources, show,
 };
 use crate::agents::{AgentRequest, Draft};
@@ -97,39 +97,17 @@ fn transition_for_operation(op: &str) -> Result<&'static Transition> {
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, action: Action) -> Result<Draft> {
     let transition = transition_for(action)?;
     let verb = action.as_str();
-    let sel = Selector::from_intent(req.intent);
-    if sel.is_empty() {
-        return Err(Error::input(format!(
-            "say which instances to {verb}: by id (i-0abc...), tag (Env=staging), environment (\"the staging instances\") or name (\"named web-1\")"
-        )));
-    }
-    progress(
-        sink,
-        format!("finding instances {} in {region}", sel.describe()),
-    );
     let ec2 = aws_sdk_ec2::Client::new(&req.aws.config_blocking(region)?);
-    let found = req.aws.block_on(inventory::find(
-        ec2.clone(),
-        sel.clone(),
-        PAGE_SIZE,
-        MAX_TARGETS + 1,
-    ))??;
-    if found.matched == 0 {
-        return Err(Error::not_found(
-            "instances",
-            sel.describe(),
-            format!(
-                "no live instance matches in {region}; `opsdeck ask \"list instances in {region}\"` shows what there is"
-            ),
-        ));
-    }
-    if found.matched > MAX_TARGETS {
-        return Err(Error::refused(format!(
-            "{} instances match {}; one plan acts on at most {MAX_TARGETS}: narrow the selection (a tag, an environment, a name)",
-            found.matched,
-            sel.describe()
-        )));
-    }
+    let (sel, found) = find_targets(
+        req,
+        sink,
+        region,
+        &ec2,
+        format!(
+            "say which instances to {verb}: by id (i-0abc...), tag (Env=staging), environment (\"the staging instances\") or name (\"named web-1\")"
+        ),
+        "acts on",
+    )?;
     let (act, skip): (Vec<&Instance>, Vec<&Instance>) = found
         .kept
         .iter()
@@ -149,11 +127,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, action: Action
             Some(&plan_of),
         ),
     );
-    let prod: Vec<(String, String)> = act
-        .iter()
-        .filter(|i| i.is_prod())
-        .map(|i| (i.id.clone(), i.env_tag.clone().unwrap_or_default()))
-        .collect();
+    let prod = prod_targets(&act);
     refuse_unnamed_prod(req, verb, &prod)?;
     if act.is_empty() {
         return Err(Error::input(format!(
@@ -222,7 +196,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, action: Action
     })?;
     verdict.check(&format!("call ec2 {} in {region}", transition.operation))?;
 
-    let prod_named = req.intent.param_str("environment") == Some("prod");
+    let prod_named = req.names_prod();
     let mut risk = transition.risk;
     let mut risk_reasons = Vec::new();
     if action == Action::Terminate {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{LIST_ROWS, progress};
+use crate::agents::insight::selection_words;
 use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
 use crate::events::{Output, Sink, headings};
@@ -54,20 +55,7 @@ impl Selector {
 
     /// "tagged Env=staging", "i-0abc…, i-0def…", "named web-1 in staging".
     pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if !self.ids.is_empty() {
-            parts.push(self.ids.join(", "));
-        }
-        if !self.tags.is_empty() {
-            parts.push(format!(
-                "tagged {}",
-                self.tags
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+        let mut parts = selection_words(&self.ids, &self.tags);
         if let Some(n) = &self.name {
             parts.push(format!("named {n}"));
         }

@@ -121,7 +121,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     let mut risk_reasons = vec![
         "applications that cache the current value fail until they read the new one".to_string(),
     ];
-    if !prod.is_empty() || req.intent.param_str("environment") == Some("prod") {
+    if !prod.is_empty() || req.names_prod() {
         risk = risk.raise();
         risk_reasons.push("a production secret".into());
     }

@@ -274,7 +274,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     );
     let mut risk = Risk::Low;
     let mut risk_reasons = Vec::new();
-    if !prod.is_empty() || req.intent.param_str("environment") == Some("prod") {
+    if !prod.is_empty() || req.names_prod() {
         risk = risk.raise();
         risk_reasons.push("volumes of production".into());
     }

@@ -374,11 +374,8 @@ pub async fn execute(
         if *cancel.borrow() {
             log.push_str(&format!("cancelled before {target}\n"));
             return Ok(Outcome {
-                success: false,
-                cancelled: true,
-                exit_code: None,
-                log,
                 outputs: Some(json!({"changed": done, "failed": failed})),
+                ..Outcome::failed(log, None, true)
             });
         }
         let result = match (service, operation) {
