@@ -25,7 +25,7 @@ use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::events::{AgentEvent, Outcome, Output, Sink};
 use crate::intent::AgentKind;
-use crate::plan::{ChangeAction, ResourceChange, Step};
+use crate::plan::{ChangeAction, ResourceChange, Risk, Step};
 
 pub use inventory::{Instance, PAGE_SIZE, Selector, find};
 
@@ -174,6 +174,21 @@ fn prod_targets(targets: &[&Instance]) -> Vec<(String, String)> {
         .filter(|i| i.is_prod())
         .map(|i| (i.id.clone(), i.env_tag.clone().unwrap_or_default()))
         .collect()
+}
+
+/// Production raises a plan's risk one step: targets tagged as production (`prod`, from
+/// [`prod_targets`]), or a request that names it. `reason` is what the reviewer is told.
+fn raise_for_production(
+    req: &AgentRequest<'_>,
+    prod: &[(String, String)],
+    risk: &mut Risk,
+    reasons: &mut Vec<String>,
+    reason: impl FnOnce() -> String,
+) {
+    if !prod.is_empty() || req.names_prod() {
+        *risk = risk.raise();
+        reasons.push(reason());
+    }
 }
 
 /// The production guard: targets tagged as prod are refused unless the request names prod, so

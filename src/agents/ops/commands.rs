@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use super::inventory::{self, Instance};
 use super::{
-    Call, cancelled, find_targets, pause, plural, prod_targets, progress, refuse_unnamed_prod,
-    resources, show,
+    Call, cancelled, find_targets, pause, plural, prod_targets, progress, raise_for_production,
+    refuse_unnamed_prod, resources, show,
 };
 use crate::agents::{AgentRequest, Draft};
 use crate::aws::AwsAccess;
@@ -114,16 +114,14 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         "permission check: SSM SendCommand has no DryRun; the allow list is checked by policy and the call's permission when it runs",
     );
     let targets: Vec<String> = act.iter().map(|i| i.id.clone()).collect();
-    let prod_named = req.names_prod();
     let mut risk = Risk::Medium;
     let mut risk_reasons = vec![format!(
         "runs `{command}` as root on {}",
         plural(targets.len(), "instance", "instances")
     )];
-    if prod_named || !prod.is_empty() {
-        risk = risk.raise();
-        risk_reasons.push("production instances".into());
-    }
+    raise_for_production(req, &prod, &mut risk, &mut risk_reasons, || {
+        "production instances".into()
+    });
     let step = Step {
         description: format!(
             "Run `{command}` through SSM ({DOCUMENT}) on {} {} in {region}, then collect each instance's output (up to {RESULT_WAIT_SECS} s)",

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::inventory::{self, Instance};
 use super::{
     Action, Call, cancelled, find_targets, pause, permission, plural, prod_targets, progress,
-    refuse_unnamed_prod, resources, show,
+    raise_for_production, refuse_unnamed_prod, resources, show,
 };
 use crate::agents::{AgentRequest, Draft};
 use crate::aws::AwsAccess;
@@ -196,7 +196,6 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, action: Action
     })?;
     verdict.check(&format!("call ec2 {} in {region}", transition.operation))?;
 
-    let prod_named = req.names_prod();
     let mut risk = transition.risk;
     let mut risk_reasons = Vec::new();
     if action == Action::Terminate {
@@ -204,17 +203,16 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, action: Action
             "terminate cannot be undone: the instances and their instance-store data are gone, and EBS volumes marked DeleteOnTermination with them".to_string(),
         );
     }
-    if prod_named || !prod.is_empty() {
-        risk = risk.raise();
-        risk_reasons.push(if prod.is_empty() {
+    raise_for_production(req, &prod, &mut risk, &mut risk_reasons, || {
+        if prod.is_empty() {
             "the request names production".to_string()
         } else {
             format!(
                 "{} in production",
                 plural(prod.len(), "instance", "instances")
             )
-        });
-    }
+        }
+    });
     if targets.len() > 50 {
         risk = risk.raise();
         risk_reasons.push(format!("{} instances at once", targets.len()));

@@ -7,7 +7,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::inventory::env_of_tags;
-use super::{Call, LIST_ROWS, pause, progress, refuse_unnamed_prod, show};
+use super::{Call, LIST_ROWS, pause, progress, raise_for_production, refuse_unnamed_prod, show};
 use crate::agents::{AgentRequest, Draft, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
@@ -121,10 +121,9 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     let mut risk_reasons = vec![
         "applications that cache the current value fail until they read the new one".to_string(),
     ];
-    if !prod.is_empty() || req.names_prod() {
-        risk = risk.raise();
-        risk_reasons.push("a production secret".into());
-    }
+    raise_for_production(req, &prod, &mut risk, &mut risk_reasons, || {
+        "a production secret".into()
+    });
     let step = Step {
         description: format!(
             "Rotate secret {} in {region} with {}, then wait up to {ROTATION_WAIT_SECS} s for the new version to become current",

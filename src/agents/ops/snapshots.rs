@@ -9,10 +9,10 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::inventory::{self, Selector, env_of_tags};
+use super::inventory::env_of_tags;
 use super::{
-    Call, LIST_ROWS, MAX_TARGETS, PAGE_SIZE, cancelled, pause, permission, plural, progress,
-    refuse_unnamed_prod, resources, show,
+    Call, LIST_ROWS, MAX_TARGETS, PAGE_SIZE, cancelled, find_targets, pause, permission, plural,
+    progress, raise_for_production, refuse_unnamed_prod, resources, show,
 };
 use crate::agents::{AgentRequest, Draft, Report};
 use crate::aws::AwsAccess;
@@ -152,29 +152,19 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     let conf = req.aws.config_blocking(region)?;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
     let mut ids = req.intent.param_list("volume_ids");
-    let sel = Selector::from_intent(req.intent);
     // Environments of the instances the volumes belong to, when found through instances.
     let mut instance_env: BTreeMap<String, (String, String)> = BTreeMap::new();
     let what = if !ids.is_empty() {
         ids.join(", ")
-    } else if !sel.is_empty() {
-        progress(
+    } else {
+        let (sel, found) = find_targets(
+            req,
             sink,
-            format!("finding instances {} in {region}", sel.describe()),
-        );
-        let found = req.aws.block_on(inventory::find(
-            ec2.clone(),
-            sel.clone(),
-            PAGE_SIZE,
-            MAX_TARGETS + 1,
-        ))??;
-        if found.matched > MAX_TARGETS {
-            return Err(Error::refused(format!(
-                "{} instances match {}; narrow the selection",
-                found.matched,
-                sel.describe()
-            )));
-        }
+            region,
+            &ec2,
+            "say which volumes to snapshot: by id (vol-0abc...), or the volumes of instances by tag, environment or name".into(),
+            "snapshots the volumes of",
+        )?;
         for i in &found.kept {
             for v in &i.volumes {
                 ids.push(v.clone());
@@ -194,10 +184,6 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
             ));
         }
         format!("of instances {}", sel.describe())
-    } else {
-        return Err(Error::input(
-            "say which volumes to snapshot: by id (vol-0abc...), or the volumes of instances by tag, environment or name",
-        ));
     };
     if ids.len() > MAX_TARGETS {
         return Err(Error::refused(format!(
@@ -274,10 +260,9 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     );
     let mut risk = Risk::Low;
     let mut risk_reasons = Vec::new();
-    if !prod.is_empty() || req.names_prod() {
-        risk = risk.raise();
-        risk_reasons.push("volumes of production".into());
-    }
+    raise_for_production(req, &prod, &mut risk, &mut risk_reasons, || {
+        "volumes of production".into()
+    });
     let step = Step {
         description: format!(
             "Snapshot {} {what} in {region} ({total_gb} GB), then wait up to {SNAPSHOT_WAIT_SECS} s for them to complete",
