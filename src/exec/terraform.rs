@@ -557,7 +557,6 @@ pub fn first_error(output: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn the_backend_block_is_rendered_from_the_setting() {
