@@ -34,12 +34,12 @@ pub use validate::{
     validate_bucket_name, validate_function_name, validate_key_name, validate_stack_name,
 };
 
-use super::{AgentRequest, Draft};
+use super::{AgentRequest, Draft, DraftFile};
 use crate::error::{Error, Result};
 use crate::events::{AgentEvent, Sink};
 use crate::intent::AgentKind;
 use crate::plan::pricing::book_for;
-use crate::plan::{ChangeAction, Step, StepKind, TerraformOp};
+use crate::plan::{ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind, TerraformOp};
 use crate::store::StackStatus;
 use assess::{assess, cost_of, describe};
 use builder::{Builder, Shape, shape};
@@ -159,7 +159,26 @@ fn create(
         spec.region,
         describe(&spec).join(", ")
     );
-    Ok(Draft {
+    Ok(apply_spec(
+        &spec,
+        summary,
+        files,
+        resources,
+        (risk, risk_reasons),
+        cost,
+    ))
+}
+
+/// A plan that applies a spec's rendered files to its stack.
+fn apply_spec(
+    spec: &StackSpec,
+    summary: String,
+    files: Vec<DraftFile>,
+    resources: Vec<ResourceChange>,
+    (risk, risk_reasons): (Risk, Vec<String>),
+    cost: CostEstimate,
+) -> Draft {
+    Draft {
         summary,
         stack: Some(spec.stack.clone()),
         region: Some(spec.region.clone()),
@@ -170,9 +189,10 @@ fn create(
         risk,
         risk_reasons,
         cost,
-    })
+    }
 }
 
+/// `terraform apply` of a stack, the one step of a plan that creates or changes it.
 fn apply_step(stack: &str) -> Step {
     Step {
         description: format!("terraform apply of stack {stack}"),

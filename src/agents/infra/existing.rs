@@ -7,7 +7,7 @@ use super::render::{read_record, render_stack};
 use super::resources::{changed_resources, resources_in};
 use super::spec::RECORD_FILE;
 use super::validate::validate_stack_name;
-use super::{apply_step, create, known_stacks};
+use super::{apply_spec, create, known_stacks};
 use crate::agents::{AgentRequest, Draft, DraftFile};
 use crate::error::{Error, Result};
 use crate::events::{AgentEvent, Sink};
@@ -132,21 +132,17 @@ fn rescale(
     let mut cost = cost_of(&book_for(req.store, tenant, req.aws), &spec);
     cost.notes
         .insert(0, "the stack's estimated cost after scaling".into());
-    Ok(Draft {
-        summary: format!(
+    Ok(apply_spec(
+        &spec,
+        format!(
             "scale stack {} in {}: {from} → {capacity} × {itype}",
             spec.stack, spec.region
         ),
-        stack: Some(spec.stack.clone()),
-        region: Some(spec.region.clone()),
-        steps: vec![apply_step(&spec.stack)],
         files,
         resources,
-        mutates: true,
-        risk,
-        risk_reasons: reasons,
+        (risk, reasons),
         cost,
-    })
+    ))
 }
 
 pub(super) fn destroy(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {

@@ -4,11 +4,12 @@
 
 use std::path::Path;
 
+use super::apply_step;
 use super::resources::resources_in;
 use super::validate::validate_stack_name;
 use crate::agents::{Draft, DraftFile};
 use crate::error::{Error, Result};
-use crate::plan::{ArtifactKind, ChangeAction, CostEstimate, Risk, Step, StepKind, TerraformOp};
+use crate::plan::{ArtifactKind, ChangeAction, CostEstimate, Risk};
 
 /// A hand-written Terraform directory (top-level `*.tf` files) submitted for review and apply
 /// through the same gates as a generated one.
@@ -78,14 +79,7 @@ pub fn from_directory(dir: &Path, stack: &str) -> Result<Draft> {
         ),
         stack: Some(stack.to_string()),
         region: None,
-        steps: vec![Step {
-            description: format!("terraform apply of stack {stack}"),
-            mutates: true,
-            kind: StepKind::Terraform {
-                stack: stack.to_string(),
-                operation: TerraformOp::Apply,
-            },
-        }],
+        steps: vec![apply_step(stack)],
         files,
         resources,
         mutates: true,
