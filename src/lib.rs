@@ -11,6 +11,8 @@
 //! - [`policy`]: gates (deny / warn / info) run before a plan is queued and again before it runs.
 //! - [`approval`]: the approval state machine (no self-approval, bound to the plan hash, expiry).
 //! - [`exec`]: runners for the real tools (terraform), streaming progress, cancellable.
+//! - [`events`]: what agents and runners report while they work (`AgentEvent` to a `Sink`,
+//!   `Output` shapes, `Outcome`); both depend on it, neither on the other for types.
 //! - [`secrets`]: the credential rule set; requests holding one are refused, stored text masked.
 //! - [`audit`]: append-only, hash-chained, signed events per tenant; verify and export.
 //! - [`store`]: the storage contract and the embedded local backend.
@@ -38,6 +40,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod intent;
 pub mod mcp;

@@ -13,9 +13,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use common::{Home, ansible_playbook, local_inventory, quiet};
+use opsdeck::agents::AgentRequest;
 use opsdeck::agents::config::{self, Task, Tls};
-use opsdeck::agents::{AgentEvent, AgentRequest};
 use opsdeck::approval::State;
+use opsdeck::events::AgentEvent;
 use opsdeck::intent::{AgentKind, Intent};
 use opsdeck::pipeline::{Answer, RequestOptions, Submission};
 use opsdeck::plan::{ArtifactKind, DryRunStatus, Inventory, StepKind};

@@ -8,8 +8,8 @@ mod common;
 use common::team;
 
 use common::{Home, ansible_playbook, quiet, terraform};
-use opsdeck::agents::AgentEvent;
 use opsdeck::approval::State;
+use opsdeck::events::AgentEvent;
 use opsdeck::intent::AgentKind;
 use opsdeck::pipeline::Submission;
 use opsdeck::plan::{ArtifactKind, DryRunStatus, Inventory, StepKind};

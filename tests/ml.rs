@@ -11,7 +11,7 @@ use common::moto::Moto;
 use common::seed::{self, run, unique};
 use common::stub::Stub;
 use common::{Home, quiet};
-use opsdeck::agents::Output;
+use opsdeck::events::Output;
 use opsdeck::pipeline::{Answer, Deck, ReportRecord};
 use serde_json::{Value, json};
 
@@ -152,7 +152,7 @@ fn sentiment_of_customer_feedback_in_a_bucket() {
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let events = std::sync::Mutex::new(Vec::new());
-    let sink = |e: opsdeck::agents::AgentEvent| events.lock().unwrap().push(e);
+    let sink = |e: opsdeck::events::AgentEvent| events.lock().unwrap().push(e);
     let r = report(
         deck.requests()
             .request(
@@ -197,7 +197,7 @@ fn sentiment_of_customer_feedback_in_a_bucket() {
         .unwrap()
         .iter()
         .filter_map(|e| match e {
-            opsdeck::agents::AgentEvent::Progress { message, .. } => Some(message.clone()),
+            opsdeck::events::AgentEvent::Progress { message, .. } => Some(message.clone()),
             _ => None,
         })
         .collect();

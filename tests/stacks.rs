@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use common::{Home, quiet, terraform};
 use opsdeck::Error;
-use opsdeck::agents::AgentEvent;
 use opsdeck::approval::State;
+use opsdeck::events::AgentEvent;
 use opsdeck::plan::{ChangeAction, DryRunStatus};
 use opsdeck::store::{LocalStore, StackLock, Store};
 

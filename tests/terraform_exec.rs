@@ -15,8 +15,8 @@ fn team(home: &Home) -> Team<'_> {
         &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])],
     )
 }
-use opsdeck::agents::AgentEvent;
 use opsdeck::approval::State;
+use opsdeck::events::AgentEvent;
 use opsdeck::store::StackStatus;
 
 fn rt() -> tokio::runtime::Runtime {

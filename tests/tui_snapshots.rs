@@ -449,7 +449,7 @@ fn diff_search_and_hunk_jumps() {
 }
 
 both_sizes!(results_as_table_and_sparkline, |app: &mut App| {
-    use opsdeck::agents::protocol::{AgentEvent, Output};
+    use opsdeck::events::{AgentEvent, Output};
     use opsdeck::intent::AgentKind;
     app.transcript.lines.clear();
     app.handle_msg(Msg::Agent {

@@ -9,32 +9,34 @@ mod estimate;
 mod explorer;
 mod optimize;
 
-use super::{AgentEvent, AgentRequest, Reply, Sink};
-use crate::error::{Error, Result};
-use crate::intent::{AgentKind, is_region_code};
+use super::{AgentRequest, Reply};
+use crate::error::Result;
+use crate::events::{AgentEvent, Sink};
+use crate::intent::AgentKind;
 
 /// Cost Explorer and Budgets are global services answered from us-east-1.
 const BILLING_REGION: &str = "us-east-1";
 
-pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
-    if let Some(r) = req.intent.param_str("region")
-        && !is_region_code(r)
-    {
-        return Err(Error::input(format!(
-            "'{r}' is not an AWS region code (e.g. eu-west-1)"
-        )));
+agent_actions! {
+    /// What the cost agent can be asked to do.
+    pub enum Action for AgentKind::Cost, "answers spend questions, forecasts, budgets, savings hints and estimates" {
+        Query = "query",
+        Forecast = "forecast",
+        Budget = "budget",
+        Optimize = "optimize",
+        Estimate = "estimate",
     }
-    let report = match req.intent.action.as_str() {
-        "query" => explorer::query(req, sink)?,
-        "forecast" => explorer::forecast(req, sink)?,
-        "budget" => budgets::report(req, sink)?,
-        "optimize" => optimize::report(req, sink)?,
-        "estimate" => estimate::report(req, sink)?,
-        other => {
-            return Err(Error::input(format!(
-                "the cost agent does not know how to '{other}'; it answers spend questions, forecasts, budgets, savings hints and estimates"
-            )));
-        }
+}
+
+pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
+    // Cost Explorer filters by a named region: it has to be one.
+    req.region()?;
+    let report = match Action::of(req.intent)? {
+        Action::Query => explorer::query(req, sink)?,
+        Action::Forecast => explorer::forecast(req, sink)?,
+        Action::Budget => budgets::report(req, sink)?,
+        Action::Optimize => optimize::report(req, sink)?,
+        Action::Estimate => estimate::report(req, sink)?,
     };
     Ok(Reply::Report(report))
 }

@@ -1,26 +1,38 @@
-//! What the security, monitor and ml agents share: where to look (region, time window), how
+//! What the agents share: where to look (time window), how a selection of instances reads, how
 //! synchronous planning code reaches AWS, and how AWS errors read.
 //!
 //! Agents plan synchronously; SDK calls run on [`AwsAccess`]'s own runtime through `block_on`,
 //! which needs owned (`'static`) futures. So each agent loads an [`SdkConfig`] first, builds
 //! clients from it, and moves them into small futures, emitting progress between calls.
 
+use std::collections::BTreeMap;
+
 use aws_config::SdkConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use jiff::{SignedDuration, Timestamp};
 
-use super::protocol::{AgentEvent, AgentRequest, Sink};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
 use crate::intent::AgentKind;
 
-/// The region a request names, else the tenant's default.
-pub(crate) fn region(req: &AgentRequest<'_>) -> String {
-    req.intent
-        .param_str("region")
-        .map(str::to_string)
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| req.tenant.default_region.clone())
+/// A selection of instances in words: "i-0abc…, i-0def…", "tagged Env=staging, Role=web";
+/// each agent adds its own words for a name or an environment.
+pub(crate) fn selection_words(ids: &[String], tags: &BTreeMap<String, String>) -> Vec<String> {
+    let mut parts = Vec::new();
+    if !ids.is_empty() {
+        parts.push(ids.join(", "));
+    }
+    if !tags.is_empty() {
+        parts.push(format!(
+            "tagged {}",
+            tags.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    parts
 }
 
 pub(crate) fn config(aws: &AwsAccess, region: &str) -> Result<SdkConfig> {

@@ -19,8 +19,9 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::insight::{self, clip, progress};
-use super::{AgentRequest, DraftFile, Output, Reply, Report, Sink};
+use super::{AgentRequest, DraftFile, Reply, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::ArtifactKind;
 use comprehend::{Outcome, Task};
@@ -28,24 +29,34 @@ use documents::{Corpus, Document};
 
 const AGENT: AgentKind = AgentKind::Ml;
 
+agent_actions! {
+    /// What the ml agent can be asked to do.
+    pub enum Action for AGENT, "analyses sentiment, key phrases, language and PII of text, summarises or labels text in S3 with a Bedrock model, and lists and invokes SageMaker endpoints" {
+        Sentiment = "sentiment",
+        KeyPhrases = "key_phrases",
+        Language = "language",
+        Pii = "pii",
+        Summarize = "summarize",
+        Classify = "classify",
+        ListEndpoints = "list_endpoints",
+        Invoke = "invoke",
+    }
+}
+
 pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
-    let r = match req.intent.action.as_str() {
-        "summarize" | "classify" => model(req, sink)?,
-        "list_endpoints" => endpoints(req, sink)?,
-        "invoke" if req.intent.param_str("endpoint").is_some() => invoke(req, sink)?,
-        "invoke" => {
+    let r = match Action::of(req.intent)? {
+        Action::Sentiment => analyse(req, Task::Sentiment, sink)?,
+        Action::KeyPhrases => analyse(req, Task::KeyPhrases, sink)?,
+        Action::Language => analyse(req, Task::Language, sink)?,
+        Action::Pii => analyse(req, Task::Pii, sink)?,
+        action @ (Action::Summarize | Action::Classify) => model(req, action, sink)?,
+        Action::ListEndpoints => endpoints(req, sink)?,
+        Action::Invoke if req.intent.param_str("endpoint").is_some() => invoke(req, sink)?,
+        Action::Invoke => {
             return Err(Error::input(
                 "name the SageMaker endpoint and quote the input: e.g. invoke sagemaker endpoint churn-model with '34,2,1,99.5'",
             ));
         }
-        action => match Task::from_action(action) {
-            Some(task) => analyse(req, task, sink)?,
-            None => {
-                return Err(Error::input(format!(
-                    "the ml agent does not know '{action}': ask for sentiment, key phrases, language, PII, a summary or labels of text in S3, or SageMaker endpoints"
-                )));
-            }
-        },
     };
     Ok(Reply::Report(r))
 }
@@ -110,7 +121,7 @@ fn corpus_notes(c: &Corpus, notes: &mut Vec<String>) {
 }
 
 fn analyse(req: &AgentRequest<'_>, task: Task, sink: Sink<'_>) -> Result<Report> {
-    let region = insight::region(req);
+    let region = req.region()?;
     let (source, corpus) = documents(req, &region, sink)?;
     let mut notes = Vec::new();
     corpus_notes(&corpus, &mut notes);
@@ -324,9 +335,7 @@ fn sentiment_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: u
     let mut outputs = vec![
         Output::Table {
             title: "sentiment".into(),
-            columns: ["SENTIMENT", "DOCUMENTS", "SHARE", "AVG SCORE"]
-                .map(String::from)
-                .to_vec(),
+            columns: headings(&["SENTIMENT", "DOCUMENTS", "SHARE", "AVG SCORE"]),
             rows: table,
         },
         Output::Series {
@@ -346,9 +355,7 @@ fn sentiment_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: u
     if !examples.is_empty() {
         outputs.push(Output::Table {
             title: "examples".into(),
-            columns: ["SENTIMENT", "SCORE", "SOURCE", "TEXT"]
-                .map(String::from)
-                .to_vec(),
+            columns: headings(&["SENTIMENT", "SCORE", "SOURCE", "TEXT"]),
             rows: examples,
         });
     }
@@ -393,9 +400,7 @@ fn phrases_report(source: &str, outcomes: &[Outcome], ok: usize) -> Report {
         ),
         outputs: vec![Output::Table {
             title: "key phrases".into(),
-            columns: ["PHRASE", "DOCUMENTS", "MENTIONS"]
-                .map(String::from)
-                .to_vec(),
+            columns: headings(&["PHRASE", "DOCUMENTS", "MENTIONS"]),
             rows: top,
         }],
         notes: if counts.len() > 20 {
@@ -477,7 +482,7 @@ fn pii_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: usize) 
     }
     let mut outputs = vec![Output::Table {
         title: "PII entities".into(),
-        columns: ["TYPE", "OCCURRENCES"].map(String::from).to_vec(),
+        columns: headings(&["TYPE", "OCCURRENCES"]),
         rows: types
             .iter()
             .map(|(t, n)| vec![t.clone(), n.to_string()])
@@ -486,7 +491,7 @@ fn pii_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: usize) 
     if !examples.is_empty() {
         outputs.push(Output::Table {
             title: "documents with PII (masked)".into(),
-            columns: ["SOURCE", "TYPES", "TEXT"].map(String::from).to_vec(),
+            columns: headings(&["SOURCE", "TYPES", "TEXT"]),
             rows: examples,
         });
     }
@@ -517,9 +522,9 @@ fn pii_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: usize) 
 }
 
 /// Summaries and labels from the tenant's Bedrock model (or one the request names).
-fn model(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
+fn model(req: &AgentRequest<'_>, action: Action, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let model = i
         .param_str("model_id")
         .map(str::to_string)
@@ -535,16 +540,12 @@ fn model(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     if i.param_str("bucket").is_some() && !named {
         return Err(Error::input(format!(
             "{} text from S3 needs a model: this sends the documents to Amazon Bedrock ({model}). Say so to go ahead, e.g. \"{} the feedback in bucket {} with Bedrock\"",
-            if i.action == "classify" {
+            if action == Action::Classify {
                 "Labelling"
             } else {
                 "Summarising"
             },
-            if i.action == "classify" {
-                "classify"
-            } else {
-                "summarize"
-            },
+            action,
             i.param_str("bucket").unwrap_or_default()
         )));
     }
@@ -565,7 +566,7 @@ fn model(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let conf = insight::config(req.aws, &model_region)?;
     let client = aws_sdk_bedrockruntime::Client::new(&conf);
     let mut usage = bedrock::Usage::default();
-    let report = if i.action == "classify" {
+    let report = if action == Action::Classify {
         let labels: Vec<String> = match i
             .param_str("text")
             .filter(|_| i.param_str("bucket").is_some())
@@ -698,7 +699,7 @@ fn model(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
 }
 
 fn endpoints(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     progress(
         sink,
@@ -720,9 +721,7 @@ fn endpoints(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         } else {
             vec![Output::Table {
                 title: "SageMaker endpoints".into(),
-                columns: ["ENDPOINT", "STATUS", "CREATED", "MODIFIED"]
-                    .map(String::from)
-                    .to_vec(),
+                columns: headings(&["ENDPOINT", "STATUS", "CREATED", "MODIFIED"]),
                 rows: list
                     .iter()
                     .map(|e| {
@@ -745,7 +744,7 @@ fn endpoints(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
 
 fn invoke(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let endpoint = i.param_str("endpoint").unwrap_or_default().to_string();
     let input = i.param_str("text").map(str::to_string).ok_or_else(|| {
         Error::input(format!(

@@ -1,9 +1,57 @@
-//! The seven specialised agents behind one protocol. Each agent is one file; [`plan`] routes a
-//! classified request to the agent named by its intent.
+//! The seven specialised agents behind one protocol. Each agent is one module; [`handle`] routes
+//! a classified request to the agent named by its intent, and each agent reads the intent's
+//! action once, into its own action enum (declared with `agent_actions!`).
+
+/// Declares an agent's action enum. Each variant carries its wire name, the string
+/// `Intent.action` holds and JSON shows; `of` reads it from an intent once, at the agent's
+/// entry, and refuses a name the agent does not have with what the agent does instead.
+macro_rules! agent_actions {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident for $agent:expr, $does:literal {
+            $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every action, in the order the agent lists them.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire name, as `Intent.action` carries it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+
+            /// The intent's action, or a refusal naming what the agent does.
+            pub fn of(intent: &$crate::intent::Intent) -> $crate::error::Result<$name> {
+                match intent.action.as_str() {
+                    $($wire => Ok($name::$variant),)+
+                    other => Err($crate::error::Error::input(format!(
+                        "the {} agent does not know how to '{other}'; it {}",
+                        $agent, $does
+                    ))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
 
 pub mod protocol;
 
-/// Helpers the security, monitor and ml agents share.
+/// Helpers several agents share (windows, selections, AWS errors).
 pub(crate) mod insight;
 
 pub mod config;
@@ -14,13 +62,13 @@ pub mod monitor;
 pub mod ops;
 pub mod security;
 
-pub use protocol::{AgentEvent, AgentRequest, Draft, DraftFile, Output, Reply, Report, Sink};
+pub use protocol::{AgentRequest, Draft, DraftFile, Reply, Report};
 
 use tokio::sync::watch;
 
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::{AgentEvent, Outcome, Sink};
 use crate::intent::AgentKind;
 use crate::plan::{Step, StepKind};
 
@@ -69,5 +117,44 @@ pub async fn execute(
             "the {other} agent does not run AWS API steps; step '{}' cannot run",
             step.description
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::intent::{AgentKind, llm};
+
+    fn names<A: Copy>(all: &[A], as_str: fn(A) -> &'static str) -> Vec<&'static str> {
+        all.iter().map(|a| as_str(*a)).collect()
+    }
+
+    #[test]
+    fn each_agent_reads_every_action_the_model_may_name() {
+        for agent in AgentKind::ALL {
+            let mut ours = match agent {
+                AgentKind::Infra => names(super::infra::Action::ALL, super::infra::Action::as_str),
+                AgentKind::Config => {
+                    names(super::config::Action::ALL, super::config::Action::as_str)
+                }
+                AgentKind::Ops => names(super::ops::Action::ALL, super::ops::Action::as_str),
+                AgentKind::Cost => names(super::cost::Action::ALL, super::cost::Action::as_str),
+                AgentKind::Security => names(
+                    super::security::Action::ALL,
+                    super::security::Action::as_str,
+                ),
+                AgentKind::Monitor => {
+                    names(super::monitor::Action::ALL, super::monitor::Action::as_str)
+                }
+                AgentKind::Ml => names(super::ml::Action::ALL, super::ml::Action::as_str),
+            };
+            // A hybrid request hands the infra agent's "create" to the config agent as well.
+            if agent == AgentKind::Config {
+                ours.retain(|a| *a != "create");
+            }
+            let mut model = llm::actions(agent).to_vec();
+            ours.sort_unstable();
+            model.sort_unstable();
+            assert_eq!(ours, model, "{agent}");
+        }
     }
 }

@@ -11,31 +11,29 @@ mod alarms;
 mod logs;
 mod metrics;
 
-use tokio::sync::watch;
+/// Runs an approved AWS API step this agent planned (a PutMetricAlarm).
+pub use alarms::execute;
 
-use super::{AgentRequest, Reply, Sink};
-use crate::aws::AwsAccess;
+use super::{AgentRequest, Reply};
 use crate::error::Result;
-use crate::exec::Outcome;
-use crate::plan::AwsCall;
-use crate::plan::Step;
+use crate::events::Sink;
+use crate::intent::AgentKind;
 
-pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
-    match req.intent.action.as_str() {
-        "metrics" => metrics::report(req, sink).map(Reply::Report),
-        "alarms" => alarms::report(req, sink).map(Reply::Report),
-        "create_alarm" => alarms::plan(req, sink),
-        _ => logs::report(req, sink).map(Reply::Report),
+agent_actions! {
+    /// What the monitor agent can be asked to do.
+    pub enum Action for AgentKind::Monitor, "reads logs, metrics and alarms and creates alarms" {
+        Logs = "logs",
+        Metrics = "metrics",
+        Alarms = "alarms",
+        CreateAlarm = "create_alarm",
     }
 }
 
-/// Runs an approved AWS API step this agent planned.
-pub async fn execute(
-    step: &Step,
-    call: &AwsCall<'_>,
-    aws: &AwsAccess,
-    sink: Sink<'_>,
-    cancel: watch::Receiver<bool>,
-) -> Result<Outcome> {
-    alarms::execute(step, call, aws, sink, cancel).await
+pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
+    match Action::of(req.intent)? {
+        Action::Logs => logs::report(req, sink).map(Reply::Report),
+        Action::Metrics => metrics::report(req, sink).map(Reply::Report),
+        Action::Alarms => alarms::report(req, sink).map(Reply::Report),
+        Action::CreateAlarm => alarms::plan(req, sink),
+    }
 }

@@ -20,12 +20,12 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{AgentEvent, AgentRequest, Output, Reply, Sink};
+use super::{AgentRequest, Reply};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
-use crate::intent::{AgentKind, is_region_code};
-use crate::plan::{ChangeAction, ResourceChange, Step};
+use crate::events::{AgentEvent, Outcome, Output, Sink};
+use crate::intent::AgentKind;
+use crate::plan::{ChangeAction, ResourceChange, Risk, Step};
 
 pub use inventory::{Instance, PAGE_SIZE, Selector, find};
 
@@ -37,21 +37,32 @@ pub const LIST_ROWS: usize = 200;
 /// still names every target).
 const RESOURCE_ROWS: usize = 25;
 
+agent_actions! {
+    /// What the ops agent can be asked to do.
+    pub enum Action for AgentKind::Ops, "lists, restarts, starts, stops and terminates instances, runs allow-listed commands through SSM, rotates secrets and snapshots volumes" {
+        Restart = "restart",
+        Start = "start",
+        Stop = "stop",
+        Terminate = "terminate",
+        Rotate = "rotate",
+        Snapshot = "snapshot",
+        Run = "run",
+        List = "list",
+    }
+}
+
 /// Answers an ops request: a report for questions ("list instances tagged Env=staging"), a plan
 /// for anything that changes the world.
 pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
-    let region = region(req)?;
-    match req.intent.action.as_str() {
-        "list" => inventory::report(req, sink, &region).map(Reply::Report),
-        action @ ("restart" | "start" | "stop" | "terminate") => {
+    let region = req.region()?;
+    match Action::of(req.intent)? {
+        Action::List => inventory::report(req, sink, &region).map(Reply::Report),
+        action @ (Action::Restart | Action::Start | Action::Stop | Action::Terminate) => {
             instances::plan(req, sink, &region, action).map(Reply::Plan)
         }
-        "run" => commands::plan(req, sink, &region).map(Reply::Plan),
-        "rotate" => secrets::plan(req, sink, &region).map(Reply::Plan),
-        "snapshot" => snapshots::plan(req, sink, &region).map(Reply::Plan),
-        other => Err(Error::input(format!(
-            "the ops agent does not know how to '{other}'; it lists, restarts, starts, stops and terminates instances, runs allow-listed commands through SSM, rotates secrets and snapshots volumes"
-        ))),
+        Action::Run => commands::plan(req, sink, &region).map(Reply::Plan),
+        Action::Rotate => secrets::plan(req, sink, &region).map(Reply::Plan),
+        Action::Snapshot => snapshots::plan(req, sink, &region).map(Reply::Plan),
     }
 }
 
@@ -77,21 +88,6 @@ pub async fn execute(
 
 /// What an approved step says to do.
 pub(crate) use crate::plan::AwsCall as Call;
-
-/// The region a request acts in: the one it names, or the tenant's default.
-fn region(req: &AgentRequest<'_>) -> Result<String> {
-    let region = req
-        .intent
-        .param_str("region")
-        .unwrap_or(&req.tenant.default_region)
-        .to_string();
-    if !is_region_code(&region) {
-        return Err(Error::input(format!(
-            "'{region}' is not an AWS region code (e.g. eu-west-1)"
-        )));
-    }
-    Ok(region)
-}
 
 /// A plan's resources: `kind.<target>` for each target while a reviewer can read them, one
 /// `kind.*` line with the count beyond that.
@@ -127,6 +123,74 @@ fn show(sink: Sink<'_>, output: Output) {
     });
 }
 
+/// The instances a plan may act on: the request's selection (refused with `ask_which` when it
+/// names none), paged through DescribeInstances, refused when nothing or more than
+/// [`MAX_TARGETS`] match. `acts` says what the plan does to them ("acts on").
+fn find_targets(
+    req: &AgentRequest<'_>,
+    sink: Sink<'_>,
+    region: &str,
+    ec2: &aws_sdk_ec2::Client,
+    ask_which: String,
+    acts: &str,
+) -> Result<(Selector, inventory::Found)> {
+    let sel = Selector::from_intent(req.intent);
+    if sel.is_empty() {
+        return Err(Error::input(ask_which));
+    }
+    progress(
+        sink,
+        format!("finding instances {} in {region}", sel.describe()),
+    );
+    let found = req.aws.block_on(inventory::find(
+        ec2.clone(),
+        sel.clone(),
+        PAGE_SIZE,
+        MAX_TARGETS + 1,
+    ))??;
+    if found.matched == 0 {
+        return Err(Error::not_found(
+            "instances",
+            sel.describe(),
+            format!(
+                "no live instance matches in {region}; `opsdeck ask \"list instances in {region}\"` shows what there is"
+            ),
+        ));
+    }
+    if found.matched > MAX_TARGETS {
+        return Err(Error::refused(format!(
+            "{} instances match {}; one plan {acts} at most {MAX_TARGETS}: narrow the selection (a tag, an environment, a name)",
+            found.matched,
+            sel.describe()
+        )));
+    }
+    Ok((sel, found))
+}
+
+/// Targets tagged as production, with the tag that says so, for [`refuse_unnamed_prod`].
+fn prod_targets(targets: &[&Instance]) -> Vec<(String, String)> {
+    targets
+        .iter()
+        .filter(|i| i.is_prod())
+        .map(|i| (i.id.clone(), i.env_tag.clone().unwrap_or_default()))
+        .collect()
+}
+
+/// Production raises a plan's risk one step: targets tagged as production (`prod`, from
+/// [`prod_targets`]), or a request that names it. `reason` is what the reviewer is told.
+fn raise_for_production(
+    req: &AgentRequest<'_>,
+    prod: &[(String, String)],
+    risk: &mut Risk,
+    reasons: &mut Vec<String>,
+    reason: impl FnOnce() -> String,
+) {
+    if !prod.is_empty() || req.names_prod() {
+        *risk = risk.raise();
+        reasons.push(reason());
+    }
+}
+
 /// The production guard: targets tagged as prod are refused unless the request names prod, so
 /// a tag or name that happens to match production machines never reaches them by accident. With
 /// prod named, the plan's environment is prod and the maintenance-window gate applies.
@@ -135,7 +199,7 @@ fn refuse_unnamed_prod(
     verb: &str,
     prod: &[(String, String)],
 ) -> Result<()> {
-    if prod.is_empty() || req.intent.param_str("environment") == Some("prod") {
+    if prod.is_empty() || req.names_prod() {
         return Ok(());
     }
     let shown: Vec<String> = prod

@@ -18,41 +18,38 @@ mod s3;
 mod threats;
 
 pub use finding::{Finding, Severity, Status};
+/// Runs an approved AWS API step this agent planned (a remediation).
+pub use remediate::execute;
 
 use aws_config::SdkConfig;
 use serde_json::json;
-use tokio::sync::watch;
 
 use super::insight::{self, aws_error, progress};
-use super::{AgentRequest, Reply, Sink};
+use super::{AgentRequest, Reply};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::Sink;
 use crate::intent::AgentKind;
-use crate::plan::AwsCall;
-use crate::plan::Step;
 
 const AGENT: AgentKind = AgentKind::Security;
 /// Buckets or users inspected at once.
 const PARALLEL: usize = 16;
 
-pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
-    match req.intent.action.as_str() {
-        "findings" => findings(req, sink).map(Reply::Report),
-        "remediate" => remediate::plan(req, sink),
-        _ => scan(req, sink).map(Reply::Report),
+agent_actions! {
+    /// What the security agent can be asked to do.
+    pub enum Action for AGENT, "scans S3, security groups and IAM for exposure, reads GuardDuty and Security Hub findings and plans remediations" {
+        Scan = "scan",
+        Findings = "findings",
+        Remediate = "remediate",
     }
 }
 
-/// Runs an approved AWS API step this agent planned.
-pub async fn execute(
-    step: &Step,
-    call: &AwsCall<'_>,
-    aws: &AwsAccess,
-    sink: Sink<'_>,
-    cancel: watch::Receiver<bool>,
-) -> Result<Outcome> {
-    remediate::execute(step, call, aws, sink, cancel).await
+pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
+    match Action::of(req.intent)? {
+        Action::Scan => scan(req, sink).map(Reply::Report),
+        Action::Findings => findings(req, sink).map(Reply::Report),
+        Action::Remediate => remediate::plan(req, sink),
+    }
 }
 
 /// What a scan read.
@@ -226,7 +223,7 @@ where
 
 fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let mut scope = i.param_list("scope");
     if i.param_str("bucket").is_some() && scope.is_empty() {
@@ -385,7 +382,7 @@ fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
 
 fn findings(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let min = match i.param_str("severity") {
         Some(s) => Severity::parse(s).ok_or_else(|| {

@@ -4,9 +4,9 @@ use serde_json::json;
 
 use super::args::{ApproveArgs, PlansCommand, RejectArgs};
 use super::print::{plan_lines, print_artifacts, print_json, print_lines};
-use crate::agents::protocol::Sink;
 use crate::approval::State;
 use crate::error::{Error, Result};
+use crate::events::Sink;
 use crate::pipeline::Deck;
 use crate::view::PlanView;
 

@@ -4,8 +4,8 @@
 
 use std::io::Write;
 
-use crate::agents::AgentEvent;
 use crate::error::{Error, Result};
+use crate::events::AgentEvent;
 use crate::plan::ArtifactRef;
 use crate::view::plan::StepTool;
 use crate::view::{AuditRowView, OutputView, PlanView, ReportView, audit_row};

@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::args::{AskArgs, SubmitArgs};
 use super::print::{plan_lines, print_json, print_lines, report_lines};
-use crate::agents::protocol::Sink;
 use crate::approval::PlanRecord;
 use crate::error::{Error, Result};
+use crate::events::Sink;
 use crate::intent;
 use crate::pipeline::{Answer, Deck, ReportRecord, RequestOptions, Submission};
 use crate::view::{PlanView, ReportView};

@@ -18,33 +18,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use crate::agents::{AgentEvent, Sink};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
 use crate::intent::AgentKind;
 use crate::redact::redact;
-
-/// How an execution ended.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub success: bool,
-    pub cancelled: bool,
-    pub exit_code: Option<i32>,
-    /// Everything the tool printed, redacted.
-    pub log: String,
-    pub outputs: Option<serde_json::Value>,
-}
-
-impl Outcome {
-    pub fn failed(log: String, exit_code: Option<i32>, cancelled: bool) -> Outcome {
-        Outcome {
-            success: false,
-            cancelled,
-            exit_code,
-            log,
-            outputs: None,
-        }
-    }
-}
 
 /// Finds an executable by name on PATH, or checks an explicit path.
 pub fn find_binary(name: &str) -> Option<PathBuf> {

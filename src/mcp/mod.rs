@@ -122,7 +122,7 @@ impl OpsdeckMcp {
                         )));
                     }
                 }
-                d.requests().request(&text, &crate::agents::protocol::quiet)
+                d.requests().request(&text, &crate::events::quiet)
             })
             .await;
         match outcome {

@@ -3,10 +3,11 @@
 
 use serde_json::{Value, json};
 
-use crate::agents::{AgentEvent, Draft, Sink};
+use crate::agents::Draft;
 use crate::approval::{self, PlanRecord, State, rules};
 use crate::audit::{AuditEvent, EventKind, Status};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
 use crate::intent::Intent;
 use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Plan};
 use crate::redact::redact;

@@ -7,10 +7,11 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{Answer, ReportRecord, RequestOptions, Requests, Submission, iac};
-use crate::agents::{self, AgentEvent, AgentRequest, Reply, Report, Sink};
+use crate::agents::{self, AgentRequest, Reply, Report};
 use crate::approval::PlanRecord;
 use crate::audit::{EventKind, Status};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
 use crate::intent::{self, Intent, IntentError};
 use crate::plan::{ArtifactKind, ArtifactRef};
 use crate::redact::redact;

@@ -5,11 +5,11 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::{ApplyReport, Runs};
-use crate::agents::{self, AgentEvent, Sink};
+use crate::agents;
 use crate::approval::{self, Execution, PlanRecord, State, rules};
 use crate::audit::{EventKind, Status};
 use crate::error::{Error, Result};
-use crate::exec;
+use crate::events::{AgentEvent, Outcome, Sink};
 use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Step, StepKind, TerraformOp};
 use crate::redact::redact;
 use crate::store::{StackRecord, StackStatus};
@@ -174,11 +174,11 @@ impl Runs<'_> {
         artifacts: &[(ArtifactRef, Vec<u8>)],
         sink: Sink<'_>,
         cancel: watch::Receiver<bool>,
-    ) -> Result<(exec::Outcome, serde_json::Map<String, Value>)> {
+    ) -> Result<(Outcome, serde_json::Map<String, Value>)> {
         let id = rec.plan.plan_id.clone();
         let tenant = self.tenant.name.clone();
         let steps = rec.plan.steps.clone();
-        let mut outcome = exec::Outcome {
+        let mut outcome = Outcome {
             success: true,
             cancelled: false,
             exit_code: None,
@@ -204,7 +204,7 @@ impl Runs<'_> {
             let run = self.run_step(&run, step).await;
             let o = match run {
                 Ok(o) => o,
-                Err(e) => exec::Outcome {
+                Err(e) => Outcome {
                     success: false,
                     cancelled: false,
                     exit_code: None,
@@ -262,7 +262,7 @@ impl Runs<'_> {
     fn finish_execution(
         &self,
         rec: &PlanRecord,
-        mut outcome: exec::Outcome,
+        mut outcome: Outcome,
         step_outputs: serde_json::Map<String, Value>,
         sink: Sink<'_>,
     ) -> Result<ApplyReport> {
@@ -364,7 +364,7 @@ impl Runs<'_> {
     }
 
     /// Runs one step of an approved plan.
-    async fn run_step(&self, run: &StepRun<'_>, step: &Step) -> Result<exec::Outcome> {
+    async fn run_step(&self, run: &StepRun<'_>, step: &Step) -> Result<Outcome> {
         match &step.kind {
             StepKind::Terraform { stack, operation } => {
                 self.run_terraform_step(run, stack, *operation).await

@@ -1,6 +1,7 @@
 //! Plans: what an agent proposes to do, with the artifacts that will run, the risk, the cost and
 //! a content hash over everything executable. Approvals bind to that hash.
 
+pub mod inventory;
 pub mod playbook;
 pub mod pricing;
 pub mod render;

@@ -237,10 +237,7 @@ pub fn report_transcript(r: &ReportRecord) -> Vec<TLine> {
 
 /// A result in its shape for the transcript: a table with a header, or a series as a sparkline
 /// with its range and a bar per point.
-pub fn output_lines(
-    agent: crate::intent::AgentKind,
-    output: &crate::agents::protocol::Output,
-) -> Vec<TLine> {
+pub fn output_lines(agent: crate::intent::AgentKind, output: &crate::events::Output) -> Vec<TLine> {
     let v = OutputView::of(output);
     let mut out = vec![TLine::plain(
         Meaning::Title,

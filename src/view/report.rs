@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::agents::protocol::{Output, sparkline};
+use crate::events::{Output, sparkline};
 use crate::intent::AgentKind;
 use crate::pipeline::ReportRecord;
 

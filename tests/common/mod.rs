@@ -87,7 +87,7 @@ pub fn terraform() -> Option<PathBuf> {
     }
 }
 
-pub fn quiet(_: opsdeck::agents::AgentEvent) {}
+pub fn quiet(_: opsdeck::events::AgentEvent) {}
 
 /// A terraform_data-only stack: applies offline, no provider download.
 pub fn terraform_data_dir(extra: &str) -> tempfile::TempDir {

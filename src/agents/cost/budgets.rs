@@ -5,8 +5,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{BILLING_REGION, progress, usd};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink, headings};
 
 #[derive(Debug, Clone, Serialize)]
 struct BudgetRow {
@@ -148,12 +149,9 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let money = |x: Option<f64>| x.map(usd).unwrap_or_else(|| "-".into());
     let table = Output::Table {
         title: "budgets".into(),
-        columns: [
+        columns: headings(&[
             "BUDGET", "TYPE", "PERIOD", "LIMIT", "ACTUAL", "FORECAST", "USED", "ALERTS",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        ]),
         rows: rows
             .iter()
             .map(|r| {

@@ -5,9 +5,9 @@
 use serde_json::json;
 
 use super::{progress, usd};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
-use crate::intent::is_region_code;
+use crate::events::{Output, Sink, headings};
 use crate::plan::CostEstimate;
 use crate::plan::pricing::{CostInput, book_for, estimate};
 
@@ -19,15 +19,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         return plan_estimate(req, sink, &id);
     }
     let i = req.intent;
-    let region = i
-        .param_str("region")
-        .unwrap_or(&req.tenant.default_region)
-        .to_string();
-    if !is_region_code(&region) {
-        return Err(Error::input(format!(
-            "'{region}' is not an AWS region code"
-        )));
-    }
+    let region = req.region()?;
     let instance_type = i.param_str("instance_type");
     let lb = i.param_str("load_balancer");
     if instance_type.is_none() && lb.is_none() {
@@ -156,10 +148,7 @@ fn cost_report(
         summary,
         outputs: vec![Output::Table {
             title,
-            columns: ["ITEM", "QUANTITY", "UNIT", "USD/HOUR", "USD/MONTH"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["ITEM", "QUANTITY", "UNIT", "USD/HOUR", "USD/MONTH"]),
             rows: est
                 .lines
                 .iter()

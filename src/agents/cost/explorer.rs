@@ -1,332 +1,30 @@
 //! Cost Explorer: spend over a window with a granularity, filtered by service, region, tags or
 //! environment and optionally grouped (GetCostAndUsage, every page); forecasts
 //! (GetCostForecast, with month-to-date actuals beside them).
+//!
+//! `scope.rs` turns a request into Cost Explorer's filter and grouping; `window.rs` into the
+//! dates and granularity it answers for. This file calls the API and shapes the answers.
+
+mod scope;
+mod window;
 
 use std::collections::BTreeMap;
 
-use aws_sdk_costexplorer::types::{
-    DateInterval, Dimension, DimensionValues, Expression, Granularity, GroupDefinition,
-    GroupDefinitionType, Metric, TagValues,
-};
+use aws_sdk_costexplorer::types::{DateInterval, Expression, GroupDefinition, Metric};
 use jiff::ToSpan;
 use jiff::civil::Date;
 use serde_json::json;
 
 use super::{BILLING_REGION, progress, usd};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink, headings};
+use scope::scope;
+use window::{Grain, Window, forecast_window, label_of, window};
 
 const METRIC: &str = "UnblendedCost";
-/// Cost Explorer keeps 14 months of daily data, and hourly data for 14 days.
-const MAX_DAYS: i64 = 365;
-const MAX_HOURLY_DAYS: i64 = 14;
 /// Groups shown in the table; the rest are summed into one row.
 const TOP_GROUPS: usize = 25;
-
-/// What a request asks about: Cost Explorer's filter and grouping, and how to say it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Scope {
-    pub filter: Option<Expression>,
-    pub group: Option<(GroupDefinition, String)>,
-    /// "EC2 in ap-south-1", "all services"
-    pub label: String,
-    pub filters_text: Vec<String>,
-}
-
-/// The services people name, as Cost Explorer's SERVICE dimension spells them.
-fn service_names(service: &str) -> Option<&'static [&'static str]> {
-    Some(match service {
-        "EC2" => &["Amazon Elastic Compute Cloud - Compute"],
-        "EBS" => &["EC2 - Other"],
-        "S3" => &["Amazon Simple Storage Service"],
-        "RDS" => &["Amazon Relational Database Service"],
-        "Lambda" => &["AWS Lambda"],
-        "DynamoDB" => &["Amazon DynamoDB"],
-        "CloudWatch" => &["AmazonCloudWatch"],
-        "ELB" => &["Amazon Elastic Load Balancing"],
-        "CloudFront" => &["Amazon CloudFront"],
-        "ECS" => &["Amazon Elastic Container Service"],
-        "EKS" => &["Amazon Elastic Container Service for Kubernetes"],
-        "SageMaker" => &["Amazon SageMaker"],
-        "Bedrock" => &["Amazon Bedrock"],
-        "Comprehend" => &["Amazon Comprehend"],
-        "SecretsManager" => &["AWS Secrets Manager"],
-        "GuardDuty" => &["Amazon GuardDuty"],
-        "SecurityHub" => &["AWS Security Hub"],
-        _ => return None,
-    })
-}
-
-/// Environment tags are read under the keys people use for them.
-const ENV_TAG_KEYS: &[&str] = &["Env", "Environment"];
-
-pub(crate) fn scope(req: &AgentRequest<'_>) -> Result<Scope> {
-    let i = req.intent;
-    let mut parts: Vec<Expression> = Vec::new();
-    let mut label = Vec::new();
-    let mut text = Vec::new();
-    if let Some(s) = i.param_str("service") {
-        let names = service_names(s).ok_or_else(|| {
-            Error::input(format!(
-                "Cost Explorer has no service called {s} in opsdeck's list; ask for EC2, EBS, S3, RDS, Lambda, DynamoDB, CloudWatch, ELB, ... or for all services"
-            ))
-        })?;
-        parts.push(
-            Expression::builder()
-                .dimensions(
-                    DimensionValues::builder()
-                        .key(Dimension::Service)
-                        .set_values(Some(names.iter().map(|n| n.to_string()).collect()))
-                        .build(),
-                )
-                .build(),
-        );
-        label.push(s.to_string());
-        text.push(format!("SERVICE = {}", names.join(" | ")));
-    }
-    if let Some(r) = i.param_str("region") {
-        parts.push(
-            Expression::builder()
-                .dimensions(
-                    DimensionValues::builder()
-                        .key(Dimension::Region)
-                        .values(r)
-                        .build(),
-                )
-                .build(),
-        );
-        label.push(format!("in {r}"));
-        text.push(format!("REGION = {r}"));
-    }
-    for (k, v) in i.tags() {
-        parts.push(
-            Expression::builder()
-                .tags(TagValues::builder().key(&k).values(&v).build())
-                .build(),
-        );
-        label.push(format!("tagged {k}={v}"));
-        text.push(format!("tag {k} = {v}"));
-    }
-    // An environment said in words (not as a tag) reads the usual environment tag keys.
-    if let Some(env) = i.param_str("environment")
-        && !i
-            .tags()
-            .keys()
-            .any(|k| ENV_TAG_KEYS.iter().any(|e| e.eq_ignore_ascii_case(k)))
-    {
-        let values: Vec<String> = env_spellings(env);
-        let either: Vec<Expression> = ENV_TAG_KEYS
-            .iter()
-            .map(|k| {
-                Expression::builder()
-                    .tags(
-                        TagValues::builder()
-                            .key(*k)
-                            .set_values(Some(values.clone()))
-                            .build(),
-                    )
-                    .build()
-            })
-            .collect();
-        parts.push(Expression::builder().set_or(Some(either)).build());
-        label.push(format!("in {env}"));
-        text.push(format!(
-            "tag {} = {}",
-            ENV_TAG_KEYS.join(" or "),
-            values.join(" | ")
-        ));
-    }
-    let filter = match parts.len() {
-        0 => None,
-        1 => parts.pop(),
-        _ => Some(Expression::builder().set_and(Some(parts)).build()),
-    };
-    let group = i.param_str("group_by").map(|g| {
-        let (kind, key, shown) = match g {
-            "service" => (GroupDefinitionType::Dimension, "SERVICE", "service"),
-            "region" => (GroupDefinitionType::Dimension, "REGION", "region"),
-            "instance_type" => (
-                GroupDefinitionType::Dimension,
-                "INSTANCE_TYPE",
-                "instance type",
-            ),
-            "usage_type" => (GroupDefinitionType::Dimension, "USAGE_TYPE", "usage type"),
-            "account" => (GroupDefinitionType::Dimension, "LINKED_ACCOUNT", "account"),
-            tag => (
-                GroupDefinitionType::Tag,
-                tag.strip_prefix("tag:").unwrap_or(tag),
-                "tag",
-            ),
-        };
-        let shown = if kind == GroupDefinitionType::Tag {
-            format!("tag {key}")
-        } else {
-            shown.to_string()
-        };
-        (
-            GroupDefinition::builder().r#type(kind).key(key).build(),
-            shown,
-        )
-    });
-    Ok(Scope {
-        filter,
-        group,
-        label: if label.is_empty() {
-            "all services".into()
-        } else {
-            label.join(" ")
-        },
-        filters_text: text,
-    })
-}
-
-/// The values an environment tag may carry for one environment.
-fn env_spellings(env: &str) -> Vec<String> {
-    let words: &[&str] = match env {
-        "prod" => &["prod", "production", "prd", "live"],
-        "staging" => &["staging", "stage", "stg"],
-        "dev" => &["dev", "development"],
-        "test" => &["test", "testing"],
-        other => return vec![other.to_string(), capitalised(other)],
-    };
-    let mut out: Vec<String> = words.iter().map(|w| w.to_string()).collect();
-    out.extend(words.iter().map(|w| capitalised(w)));
-    out
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Grain {
-    Hourly,
-    Daily,
-    Monthly,
-}
-
-impl Grain {
-    fn sdk(self) -> Granularity {
-        match self {
-            Grain::Hourly => Granularity::Hourly,
-            Grain::Daily => Granularity::Daily,
-            Grain::Monthly => Granularity::Monthly,
-        }
-    }
-    fn word(self) -> &'static str {
-        match self {
-            Grain::Hourly => "hourly",
-            Grain::Daily => "daily",
-            Grain::Monthly => "monthly",
-        }
-    }
-}
-
-/// A time period Cost Explorer answers for: `start` inclusive, `end` exclusive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Window {
-    pub start: Date,
-    pub end: Date,
-    pub grain: Grain,
-    pub label: String,
-}
-
-impl Window {
-    fn interval(&self) -> std::result::Result<DateInterval, String> {
-        let fmt = |d: Date| {
-            if self.grain == Grain::Hourly {
-                format!("{d}T00:00:00Z")
-            } else {
-                d.to_string()
-            }
-        };
-        DateInterval::builder()
-            .start(fmt(self.start))
-            .end(fmt(self.end))
-            .build()
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// The window a request means. Whole days: `Nd` is the last N complete days (today's data is
-/// never complete), `mtd` runs to the end of today, hours and minutes round up to days.
-pub(crate) fn window(w: Option<&str>, granularity: Option<&str>, today: Date) -> Result<Window> {
-    let grain_asked = match granularity {
-        Some("hourly") => Some(Grain::Hourly),
-        Some("daily") => Some(Grain::Daily),
-        Some("monthly") => Some(Grain::Monthly),
-        _ => None,
-    };
-    let tomorrow = today.tomorrow().map_err(|e| Error::input(e.to_string()))?;
-    let days_back = |n: i64| -> Result<Date> {
-        today
-            .checked_sub(n.days())
-            .map_err(|e| Error::input(format!("window of {n} days: {e}")))
-    };
-    let (start, end, label) = match w {
-        Some("mtd") => (
-            today.first_of_month(),
-            tomorrow,
-            "month to date".to_string(),
-        ),
-        Some(w) => {
-            let split = w
-                .find(|c: char| !c.is_ascii_digit())
-                .ok_or_else(|| Error::input(format!("cannot read the time window '{w}'")))?;
-            let n: i64 = w[..split]
-                .parse()
-                .map_err(|_| Error::input(format!("cannot read the time window '{w}'")))?;
-            let days = match &w[split..] {
-                "d" => n,
-                "h" => (n + 23) / 24,
-                "m" => 1,
-                _ => return Err(Error::input(format!("cannot read the time window '{w}'"))),
-            }
-            .max(1);
-            if days > MAX_DAYS {
-                return Err(Error::input(format!(
-                    "Cost Explorer answers for the last {MAX_DAYS} days at most; ask for a shorter window"
-                )));
-            }
-            if days == 1 {
-                (days_back(1)?, today, "yesterday".to_string())
-            } else {
-                (days_back(days)?, today, format!("the last {days} days"))
-            }
-        }
-        None => match grain_asked {
-            Some(Grain::Monthly) => {
-                let start = today
-                    .first_of_month()
-                    .checked_sub(5.months())
-                    .map_err(|e| Error::input(e.to_string()))?;
-                (start, tomorrow, "the last 6 months".to_string())
-            }
-            Some(Grain::Hourly) => (days_back(1)?, today, "yesterday".to_string()),
-            _ => (days_back(14)?, today, "the last 14 days".to_string()),
-        },
-    };
-    let span = (end - start).get_days() as i64;
-    let grain = grain_asked.unwrap_or(if span > 62 {
-        Grain::Monthly
-    } else {
-        Grain::Daily
-    });
-    if grain == Grain::Hourly && span > MAX_HOURLY_DAYS {
-        return Err(Error::input(format!(
-            "Cost Explorer keeps hourly data for {MAX_HOURLY_DAYS} days; ask for daily spend over {label}, or hourly over a shorter window"
-        )));
-    }
-    Ok(Window {
-        start,
-        end,
-        grain,
-        label,
-    })
-}
 
 /// One period's spend.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -417,17 +115,6 @@ pub(crate) async fn spend(
         out.unit = "USD".into();
     }
     Ok(out)
-}
-
-fn label_of(start: &str, grain: Grain) -> String {
-    match grain {
-        Grain::Monthly => start.get(..7).unwrap_or(start).to_string(),
-        Grain::Daily => start.get(5..10).unwrap_or(start).to_string(),
-        Grain::Hourly => start
-            .get(5..13)
-            .map(|s| s.replace('T', " ") + ":00")
-            .unwrap_or_else(|| start.to_string()),
-    }
 }
 
 fn today() -> Date {
@@ -579,39 +266,6 @@ pub fn query(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         }),
         files: Vec::new(),
     })
-}
-
-/// The forecast's window: the rest of this month unless the request says otherwise.
-fn forecast_window(text: &str, w: Option<&str>, today: Date) -> Result<(Date, Date, String)> {
-    let lower = text.to_lowercase();
-    let next_month = today
-        .first_of_month()
-        .checked_add(1.month())
-        .map_err(|e| Error::input(e.to_string()))?;
-    if lower.contains("next month") {
-        let after = next_month
-            .checked_add(1.month())
-            .map_err(|e| Error::input(e.to_string()))?;
-        return Ok((next_month, after, "next month".into()));
-    }
-    let days = match w {
-        Some(w) if w.ends_with('d') => w.trim_end_matches('d').parse::<i64>().ok(),
-        _ if lower.contains("quarter") => Some(90),
-        _ => None,
-    };
-    if let Some(days) = days {
-        // Cost Explorer forecasts at most a year ahead; a longer horizon is refused, not cut.
-        if !(1..=365).contains(&days) {
-            return Err(Error::input(format!(
-                "forecast of {days} days is out of range: Cost Explorer forecasts 1 to 365 days ahead"
-            )));
-        }
-        let end = today
-            .checked_add(days.days())
-            .map_err(|e| Error::input(e.to_string()))?;
-        return Ok((today, end, format!("the next {days} days")));
-    }
-    Ok((today, next_month, "the rest of this month".into()))
 }
 
 pub fn forecast(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
@@ -769,10 +423,7 @@ pub fn forecast(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     };
     outputs.push(Output::Table {
         title: format!("{} spend forecast, {label}", scope.label),
-        columns: ["PERIOD", "FORECAST", "LOWER (80%)", "UPPER (80%)"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        columns: headings(&["PERIOD", "FORECAST", "LOWER (80%)", "UPPER (80%)"]),
         rows,
     });
     if let Err(e) = &actual {
@@ -831,65 +482,4 @@ fn share(v: f64, total: f64) -> String {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0 + 0.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(s: &str) -> Date {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn windows_are_whole_days() {
-        let today = d("2025-03-10");
-        let w = window(Some("7d"), None, today).unwrap();
-        assert_eq!(
-            (w.start, w.end, w.grain),
-            (d("2025-03-03"), today, Grain::Daily)
-        );
-        let w = window(Some("mtd"), Some("daily"), today).unwrap();
-        assert_eq!((w.start, w.end), (d("2025-03-01"), d("2025-03-11")));
-        let w = window(Some("24h"), Some("hourly"), today).unwrap();
-        assert_eq!(
-            (w.start, w.end, w.grain),
-            (d("2025-03-09"), today, Grain::Hourly)
-        );
-        assert_eq!(w.interval().unwrap().start(), "2025-03-09T00:00:00Z");
-        let w = window(None, Some("monthly"), today).unwrap();
-        assert_eq!(w.start, d("2024-10-01"));
-        let w = window(Some("90d"), None, today).unwrap();
-        assert_eq!(w.grain, Grain::Monthly);
-        assert!(window(Some("30d"), Some("hourly"), today).is_err());
-        assert!(window(Some("400d"), None, today).is_err());
-    }
-
-    #[test]
-    fn forecast_windows() {
-        let today = d("2025-03-10");
-        assert_eq!(
-            forecast_window("forecast our spend", None, today)
-                .unwrap()
-                .1,
-            d("2025-04-01")
-        );
-        let (s, e, _) = forecast_window("forecast for next month", None, today).unwrap();
-        assert_eq!((s, e), (d("2025-04-01"), d("2025-05-01")));
-        let (_, e, _) = forecast_window("projected spend this quarter", None, today).unwrap();
-        assert_eq!(e, d("2025-06-08"));
-        assert!(
-            forecast_window("forecast the next 400 days", Some("400d"), today)
-                .unwrap_err()
-                .to_string()
-                .contains("forecast of 400 days is out of range")
-        );
-    }
-
-    #[test]
-    fn labels_and_spellings() {
-        assert_eq!(label_of("2025-03-09", Grain::Daily), "03-09");
-        assert_eq!(label_of("2025-03-01", Grain::Monthly), "2025-03");
-        assert_eq!(env_spellings("prod")[1], "production");
-    }
 }

@@ -11,8 +11,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{BILLING_REGION, progress, usd};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink, headings};
 use crate::intent::is_region_code;
 use crate::plan::pricing::{PRICES, PriceBook, Priced, itemised};
 
@@ -38,15 +39,7 @@ struct Found {
 
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
-    let region = i
-        .param_str("region")
-        .unwrap_or(&req.tenant.default_region)
-        .to_string();
-    if !is_region_code(&region) {
-        return Err(Error::input(format!(
-            "'{region}' is not an AWS region code"
-        )));
-    }
+    let region = req.region()?;
     let service = i.param_str("service");
     const ALL: &[&str] = &[
         "rightsizing",
@@ -167,10 +160,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let outputs = vec![
         Output::Table {
             title: format!("savings hints in {region}"),
-            columns: ["HINT", "RESOURCE", "DETAIL", "SAVES/MONTH", "ACTION"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["HINT", "RESOURCE", "DETAIL", "SAVES/MONTH", "ACTION"]),
             rows: hints
                 .iter()
                 .map(|h| {

@@ -51,15 +51,6 @@ pub enum Task {
 }
 
 impl Task {
-    pub fn from_action(a: &str) -> Option<Task> {
-        Some(match a {
-            "sentiment" => Task::Sentiment,
-            "key_phrases" => Task::KeyPhrases,
-            "language" => Task::Language,
-            "pii" => Task::Pii,
-            _ => return None,
-        })
-    }
     pub fn operation(self) -> &'static str {
         match self {
             Task::Sentiment => "BatchDetectSentiment",

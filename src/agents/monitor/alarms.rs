@@ -6,10 +6,10 @@ use tokio::sync::watch;
 
 use super::metrics::{MetricSpec, Target, metrics_for, targets, with_stat};
 use crate::agents::insight::{self, aws_error, clip, from_smithy, progress, short_time};
-use crate::agents::{AgentRequest, Draft, Output, Reply, Report, Sink};
+use crate::agents::{AgentRequest, Draft, Reply, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::{Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::AwsCall;
 use crate::plan::{ChangeAction, CostEstimate, CostLine, ResourceChange, Risk, Step, StepKind};
@@ -22,7 +22,7 @@ const MAX_ALARM_SECS: i64 = 100 * 300;
 const ALARM_USD_MONTH: f64 = 0.10;
 
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     progress(
         sink,
@@ -105,9 +105,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         } else {
             vec![Output::Table {
                 title: "alarms in ALARM state".into(),
-                columns: ["ALARM", "METRIC", "THRESHOLD", "SINCE", "REASON"]
-                    .map(String::from)
-                    .to_vec(),
+                columns: headings(&["ALARM", "METRIC", "THRESHOLD", "SINCE", "REASON"]),
                 rows: table_rows,
             }]
         },
@@ -155,7 +153,7 @@ fn alarm_name(metric: &MetricSpec, target: &Target, comparison: &str, threshold:
 
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let targets = targets(req, &conf, &region)?;
     if targets.len() != 1 {
@@ -359,13 +357,11 @@ pub async fn execute(
         )));
     }
     if *cancel.borrow() {
-        return Ok(Outcome {
-            success: false,
-            cancelled: true,
-            exit_code: None,
-            log: "cancelled before the alarm was created\n".into(),
-            outputs: None,
-        });
+        return Ok(Outcome::failed(
+            "cancelled before the alarm was created\n".into(),
+            None,
+            true,
+        ));
     }
     let name = targets
         .first()

@@ -12,8 +12,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::agents::insight::{self, Window, aws_error, clip, progress, short_time};
-use crate::agents::{AgentRequest, DraftFile, Output, Report, Sink};
+use crate::agents::{AgentRequest, DraftFile, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::ArtifactKind;
 
@@ -285,7 +286,7 @@ fn log_group(req: &AgentRequest<'_>) -> Result<String> {
 
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let group = log_group(req)?;
     let (label, window) = insight::window(i.param_str("window"), "24h", Timestamp::now())?;
@@ -534,9 +535,7 @@ fn build(
     if !groups.is_empty() {
         outputs.push(Output::Table {
             title: "repeated messages".into(),
-            columns: ["COUNT", "FIRST", "LAST", "MESSAGE"]
-                .map(String::from)
-                .to_vec(),
+            columns: headings(&["COUNT", "FIRST", "LAST", "MESSAGE"]),
             rows: groups
                 .iter()
                 .take(TABLE_GROUPS)
@@ -552,7 +551,7 @@ fn build(
         });
         outputs.push(Output::Table {
             title: "latest events".into(),
-            columns: ["TIME", "STREAM", "MESSAGE"].map(String::from).to_vec(),
+            columns: headings(&["TIME", "STREAM", "MESSAGE"]),
             rows: digest
                 .recent
                 .iter()

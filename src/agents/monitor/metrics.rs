@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::agents::insight::{self, Window, aws_error, from_smithy, progress, to_smithy};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::{AgentRequest, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink};
 use crate::intent::AgentKind;
 
 const AGENT: AgentKind = AgentKind::Monitor;
@@ -322,7 +323,7 @@ pub async fn read(
 
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let (label, window) = insight::window(i.param_str("window"), "3h", Timestamp::now())?;
     let targets = targets(req, &conf, &region)?;

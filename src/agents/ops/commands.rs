@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::inventory::{self, Instance, Selector};
+use super::inventory::{self, Instance};
 use super::{
-    Call, MAX_TARGETS, PAGE_SIZE, cancelled, pause, plural, progress, refuse_unnamed_prod,
-    resources, show,
+    Call, cancelled, find_targets, pause, plural, prod_targets, progress, raise_for_production,
+    refuse_unnamed_prod, resources, show,
 };
-use crate::agents::{AgentEvent, AgentRequest, Draft, Output, Sink};
+use crate::agents::{AgentRequest, Draft};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::{AgentEvent, Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::{ChangeAction, Risk, Step, StepKind};
 use crate::redact::redact;
@@ -46,38 +46,17 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     let words = command_words(command)?;
     let command = words.join(" ");
     let command = command.as_str();
-    let sel = Selector::from_intent(req.intent);
-    if sel.is_empty() {
-        return Err(Error::input(format!(
-            "say which instances should run `{command}`: by tag (Role=web), environment, name or id"
-        )));
-    }
-    progress(
-        sink,
-        format!("finding instances {} in {region}", sel.describe()),
-    );
     let conf = req.aws.config_blocking(region)?;
-    let ec2 = aws_sdk_ec2::Client::new(&conf);
-    let found = req.aws.block_on(inventory::find(
-        ec2,
-        sel.clone(),
-        PAGE_SIZE,
-        MAX_TARGETS + 1,
-    ))??;
-    if found.matched == 0 {
-        return Err(Error::not_found(
-            "instances",
-            sel.describe(),
-            format!("no live instance matches in {region}"),
-        ));
-    }
-    if found.matched > MAX_TARGETS {
-        return Err(Error::refused(format!(
-            "{} instances match {}; one plan runs a command on at most {MAX_TARGETS}: narrow the selection",
-            found.matched,
-            sel.describe()
-        )));
-    }
+    let (sel, found) = find_targets(
+        req,
+        sink,
+        region,
+        &aws_sdk_ec2::Client::new(&conf),
+        format!(
+            "say which instances should run `{command}`: by tag (Role=web), environment, name or id"
+        ),
+        "runs a command on",
+    )?;
     let running: Vec<&Instance> = found.kept.iter().filter(|i| i.state == "running").collect();
 
     // Instances the SSM agent does not manage would only time out; find them now when the
@@ -121,11 +100,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         );
     }
     let act: Vec<&Instance> = running.into_iter().filter(|i| !unmanaged(i)).collect();
-    let prod: Vec<(String, String)> = act
-        .iter()
-        .filter(|i| i.is_prod())
-        .map(|i| (i.id.clone(), i.env_tag.clone().unwrap_or_default()))
-        .collect();
+    let prod = prod_targets(&act);
     refuse_unnamed_prod(req, "run ...", &prod)?;
     if act.is_empty() {
         return Err(Error::input(format!(
@@ -139,16 +114,14 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         "permission check: SSM SendCommand has no DryRun; the allow list is checked by policy and the call's permission when it runs",
     );
     let targets: Vec<String> = act.iter().map(|i| i.id.clone()).collect();
-    let prod_named = req.intent.param_str("environment") == Some("prod");
     let mut risk = Risk::Medium;
     let mut risk_reasons = vec![format!(
         "runs `{command}` as root on {}",
         plural(targets.len(), "instance", "instances")
     )];
-    if prod_named || !prod.is_empty() {
-        risk = risk.raise();
-        risk_reasons.push("production instances".into());
-    }
+    raise_for_production(req, &prod, &mut risk, &mut risk_reasons, || {
+        "production instances".into()
+    });
     let step = Step {
         description: format!(
             "Run `{command}` through SSM ({DOCUMENT}) on {} {} in {region}, then collect each instance's output (up to {RESULT_WAIT_SECS} s)",
@@ -467,10 +440,7 @@ pub async fn execute(
         sink,
         Output::Table {
             title: format!("`{shown}` per instance in {}", call.region),
-            columns: ["INSTANCE", "STATUS", "EXIT", "OUTPUT"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["INSTANCE", "STATUS", "EXIT", "OUTPUT"]),
             rows,
         },
     );

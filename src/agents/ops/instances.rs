@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::inventory::{self, Instance, Selector};
+use super::inventory::{self, Instance};
 use super::{
-    Call, MAX_TARGETS, PAGE_SIZE, cancelled, pause, permission, plural, progress,
-    refuse_unnamed_prod, resources, show,
+    Action, Call, cancelled, find_targets, pause, permission, plural, prod_targets, progress,
+    raise_for_production, refuse_unnamed_prod, resources, show,
 };
-use crate::agents::{AgentRequest, Draft, Output, Sink};
+use crate::agents::{AgentRequest, Draft};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::{Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::pricing::{PriceBook, Priced, book_for, itemised};
 use crate::plan::{ChangeAction, CostEstimate, Risk, Step, StepKind};
@@ -28,8 +28,8 @@ const HEALTH_POLL_SECS: u64 = 5;
 const STATUS_IDS_PER_CALL: usize = 100;
 
 /// One instance action, as the agent plans and runs it.
-struct Action {
-    verb: &'static str,
+struct Transition {
+    action: Action,
     past: &'static str,
     operation: &'static str,
     /// States an instance must be in to be acted on; others are shown and skipped.
@@ -41,9 +41,9 @@ struct Action {
     risk: Risk,
 }
 
-const ACTIONS: &[Action] = &[
-    Action {
-        verb: "restart",
+const TRANSITIONS: &[Transition] = &[
+    Transition {
+        action: Action::Restart,
         past: "rebooted",
         operation: "RebootInstances",
         acts_on: &["running"],
@@ -51,8 +51,8 @@ const ACTIONS: &[Action] = &[
         checks: true,
         risk: Risk::Medium,
     },
-    Action {
-        verb: "start",
+    Transition {
+        action: Action::Start,
         past: "started",
         operation: "StartInstances",
         acts_on: &["stopped"],
@@ -60,8 +60,8 @@ const ACTIONS: &[Action] = &[
         checks: true,
         risk: Risk::Medium,
     },
-    Action {
-        verb: "stop",
+    Transition {
+        action: Action::Stop,
         past: "stopped",
         operation: "StopInstances",
         acts_on: &["running", "pending"],
@@ -69,8 +69,8 @@ const ACTIONS: &[Action] = &[
         checks: false,
         risk: Risk::Medium,
     },
-    Action {
-        verb: "terminate",
+    Transition {
+        action: Action::Terminate,
         past: "terminated",
         operation: "TerminateInstances",
         acts_on: &["running", "pending", "stopping", "stopped"],
@@ -80,61 +80,40 @@ const ACTIONS: &[Action] = &[
     },
 ];
 
-fn action_for_verb(verb: &str) -> Result<&'static Action> {
-    ACTIONS
+fn transition_for(action: Action) -> Result<&'static Transition> {
+    TRANSITIONS
         .iter()
-        .find(|a| a.verb == verb)
-        .ok_or_else(|| Error::input(format!("unknown instance action '{verb}'")))
+        .find(|t| t.action == action)
+        .ok_or_else(|| Error::input(format!("{action} is not an instance action")))
 }
 
-fn action_for_operation(op: &str) -> Result<&'static Action> {
-    ACTIONS
+fn transition_for_operation(op: &str) -> Result<&'static Transition> {
+    TRANSITIONS
         .iter()
-        .find(|a| a.operation == op)
+        .find(|t| t.operation == op)
         .ok_or_else(|| Error::input(format!("the ops agent does not run ec2 {op}")))
 }
 
-pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) -> Result<Draft> {
-    let action = action_for_verb(verb)?;
-    let sel = Selector::from_intent(req.intent);
-    if sel.is_empty() {
-        return Err(Error::input(format!(
-            "say which instances to {verb}: by id (i-0abc...), tag (Env=staging), environment (\"the staging instances\") or name (\"named web-1\")"
-        )));
-    }
-    progress(
-        sink,
-        format!("finding instances {} in {region}", sel.describe()),
-    );
+pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, action: Action) -> Result<Draft> {
+    let transition = transition_for(action)?;
+    let verb = action.as_str();
     let ec2 = aws_sdk_ec2::Client::new(&req.aws.config_blocking(region)?);
-    let found = req.aws.block_on(inventory::find(
-        ec2.clone(),
-        sel.clone(),
-        PAGE_SIZE,
-        MAX_TARGETS + 1,
-    ))??;
-    if found.matched == 0 {
-        return Err(Error::not_found(
-            "instances",
-            sel.describe(),
-            format!(
-                "no live instance matches in {region}; `opsdeck ask \"list instances in {region}\"` shows what there is"
-            ),
-        ));
-    }
-    if found.matched > MAX_TARGETS {
-        return Err(Error::refused(format!(
-            "{} instances match {}; one plan acts on at most {MAX_TARGETS}: narrow the selection (a tag, an environment, a name)",
-            found.matched,
-            sel.describe()
-        )));
-    }
+    let (sel, found) = find_targets(
+        req,
+        sink,
+        region,
+        &ec2,
+        format!(
+            "say which instances to {verb}: by id (i-0abc...), tag (Env=staging), environment (\"the staging instances\") or name (\"named web-1\")"
+        ),
+        "acts on",
+    )?;
     let (act, skip): (Vec<&Instance>, Vec<&Instance>) = found
         .kept
         .iter()
-        .partition(|i| action.acts_on.contains(&i.state.as_str()));
+        .partition(|i| transition.acts_on.contains(&i.state.as_str()));
     let plan_of = |i: &Instance| {
-        if action.acts_on.contains(&i.state.as_str()) {
+        if transition.acts_on.contains(&i.state.as_str()) {
             verb.to_string()
         } else {
             format!("skip: {}", i.state)
@@ -148,23 +127,19 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
             Some(&plan_of),
         ),
     );
-    let prod: Vec<(String, String)> = act
-        .iter()
-        .filter(|i| i.is_prod())
-        .map(|i| (i.id.clone(), i.env_tag.clone().unwrap_or_default()))
-        .collect();
+    let prod = prod_targets(&act);
     refuse_unnamed_prod(req, verb, &prod)?;
     if act.is_empty() {
         return Err(Error::input(format!(
             "none of the {} {} can be {}: {} (only instances that are {} can)",
             plural(found.matched, "instance", "instances"),
             sel.describe(),
-            action.past,
+            transition.past,
             skip.iter()
                 .map(|i| format!("{} is {}", i.id, i.state))
                 .collect::<Vec<_>>()
                 .join(", "),
-            action.acts_on.join(" or ")
+            transition.acts_on.join(" or ")
         )));
     }
     let targets: Vec<String> = act.iter().map(|i| i.id.clone()).collect();
@@ -173,12 +148,12 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
         sink,
         format!(
             "checking permission: ec2 {} with DryRun on {}",
-            action.operation,
+            transition.operation,
             plural(targets.len(), "instance", "instances")
         ),
     );
     let ids = targets.clone();
-    let op = action.operation;
+    let op = transition.operation;
     let verdict = req.aws.block_on(async move {
         match op {
             "RebootInstances" => permission(
@@ -219,34 +194,32 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
             ),
         }
     })?;
-    verdict.check(&format!("call ec2 {} in {region}", action.operation))?;
+    verdict.check(&format!("call ec2 {} in {region}", transition.operation))?;
 
-    let prod_named = req.intent.param_str("environment") == Some("prod");
-    let mut risk = action.risk;
+    let mut risk = transition.risk;
     let mut risk_reasons = Vec::new();
-    if verb == "terminate" {
+    if action == Action::Terminate {
         risk_reasons.push(
             "terminate cannot be undone: the instances and their instance-store data are gone, and EBS volumes marked DeleteOnTermination with them".to_string(),
         );
     }
-    if prod_named || !prod.is_empty() {
-        risk = risk.raise();
-        risk_reasons.push(if prod.is_empty() {
+    raise_for_production(req, &prod, &mut risk, &mut risk_reasons, || {
+        if prod.is_empty() {
             "the request names production".to_string()
         } else {
             format!(
                 "{} in production",
                 plural(prod.len(), "instance", "instances")
             )
-        });
-    }
+        }
+    });
     if targets.len() > 50 {
         risk = risk.raise();
         risk_reasons.push(format!("{} instances at once", targets.len()));
     }
     let cost = cost_of(
         &book_for(req.store, &req.tenant.name, req.aws),
-        verb,
+        action,
         region,
         &act,
     );
@@ -257,8 +230,8 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
             capitalise(verb),
             plural(targets.len(), "instance", "instances"),
             sel.describe(),
-            action.expect.join("/"),
-            if action.checks {
+            transition.expect.join("/"),
+            if transition.checks {
                 " with status checks ok"
             } else {
                 ""
@@ -268,11 +241,11 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
         kind: StepKind::Aws {
             agent: AgentKind::Ops,
             service: "ec2".into(),
-            operation: action.operation.into(),
+            operation: transition.operation.into(),
             region: region.to_string(),
             targets: targets.clone(),
             input: json!({
-                "health": {"expect": action.expect, "status_checks": action.checks},
+                "health": {"expect": transition.expect, "status_checks": transition.checks},
                 "wait_secs": wait,
                 "poll_secs": HEALTH_POLL_SECS,
             }),
@@ -296,7 +269,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
         resources: resources(
             "ec2_instance",
             &targets,
-            if verb == "terminate" {
+            if action == Action::Terminate {
                 ChangeAction::Delete
             } else {
                 ChangeAction::Update
@@ -311,8 +284,8 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, verb: &str) ->
 
 /// Starting instances adds their compute; stopping or terminating saves it (noted, not
 /// subtracted: an estimate is what a plan adds to the bill).
-fn cost_of(book: &PriceBook<'_>, verb: &str, region: &str, act: &[&Instance]) -> CostEstimate {
-    if verb == "restart" {
+fn cost_of(book: &PriceBook<'_>, action: Action, region: &str, act: &[&Instance]) -> CostEstimate {
+    if action == Action::Restart {
         return CostEstimate {
             notes: vec!["a reboot does not change what is billed".into()],
             ..CostEstimate::default()
@@ -330,15 +303,19 @@ fn cost_of(book: &PriceBook<'_>, verb: &str, region: &str, act: &[&Instance]) ->
         })
         .collect();
     let compute = itemised(book, region, &items);
-    match verb {
-        "start" => compute,
+    match action {
+        Action::Start => compute,
         _ => {
             let mut notes = compute.notes.clone();
             notes.insert(
                 0,
                 format!(
                     "{} saves about ${:.2}/month of on-demand compute; attached EBS storage is billed until it is deleted",
-                    if verb == "stop" { "stopping" } else { "terminating" },
+                    if action == Action::Stop {
+                        "stopping"
+                    } else {
+                        "terminating"
+                    },
                     compute.monthly_usd
                 ),
             );
@@ -379,7 +356,7 @@ pub async fn execute(
     sink: Sink<'_>,
     mut cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
-    let action = action_for_operation(operation)?;
+    let transition = transition_for_operation(operation)?;
     let ec2 = aws_sdk_ec2::Client::new(&aws.config(call.region).await);
     let expect: Vec<String> = call.input["health"]["expect"]
         .as_array()
@@ -388,10 +365,10 @@ pub async fn execute(
                 .filter_map(|v| v.as_str().map(str::to_string))
                 .collect()
         })
-        .unwrap_or_else(|| action.expect.iter().map(|s| s.to_string()).collect());
+        .unwrap_or_else(|| transition.expect.iter().map(|s| s.to_string()).collect());
     let checks = call.input["health"]["status_checks"]
         .as_bool()
-        .unwrap_or(action.checks);
+        .unwrap_or(transition.checks);
     let mut log = String::new();
     let mut results: Vec<TargetResult> = Vec::new();
     let mut was_cancelled = false;
@@ -405,40 +382,40 @@ pub async fn execute(
             ));
             break;
         }
-        progress(sink, format!("{} {id} ({}/{n})", action.verb, k + 1));
+        progress(sink, format!("{} {id} ({}/{n})", transition.action, k + 1));
         let ids = Some(vec![id.clone()]);
-        let outcome = match action.operation {
+        let outcome = match transition.operation {
             "RebootInstances" => ec2
                 .reboot_instances()
                 .set_instance_ids(ids)
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
             "StartInstances" => ec2
                 .start_instances()
                 .set_instance_ids(ids)
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
             "StopInstances" => ec2
                 .stop_instances()
                 .set_instance_ids(ids)
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
             _ => ec2
                 .terminate_instances()
                 .set_instance_ids(ids)
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", action.operation, &e)),
+                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
         };
         let line = match &outcome {
-            Ok(()) => format!("ec2 {} {id}: ok", action.operation),
+            Ok(()) => format!("ec2 {} {id}: ok", transition.operation),
             Err(e) => e.clone(),
         };
         log.push_str(&line);
@@ -523,7 +500,7 @@ pub async fn execute(
         .collect();
     let mut summary = format!(
         "{} {called_ok}/{n} instances in {}; {healthy} {}{}",
-        action.past,
+        transition.past,
         call.region,
         expect.join("/"),
         if checks { " with status checks ok" } else { "" }
@@ -563,18 +540,15 @@ pub async fn execute(
     show(
         sink,
         Output::Table {
-            title: format!("ec2 {} in {}", action.operation, call.region),
-            columns: [
+            title: format!("ec2 {} in {}", transition.operation, call.region),
+            columns: headings(&[
                 "INSTANCE",
                 "CALL",
                 "STATE",
                 "INSTANCE CHECK",
                 "SYSTEM CHECK",
                 "HEALTHY",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+            ]),
             rows: results
                 .iter()
                 .map(|r| {
@@ -598,7 +572,7 @@ pub async fn execute(
         log: crate::redact::redact(&log),
         outputs: Some(json!({
             "summary": summary,
-            "operation": action.operation,
+            "operation": transition.operation,
             "region": call.region,
             "waited_secs": waited.as_secs(),
             "targets": results,

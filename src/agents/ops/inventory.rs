@@ -9,8 +9,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{LIST_ROWS, progress};
-use crate::agents::{AgentRequest, Output, Report, Sink};
+use crate::agents::insight::selection_words;
+use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, Sink, headings};
 use crate::intent::{Intent, environment_of};
 
 /// Instances per DescribeInstances page: what one page holds in memory at a time.
@@ -53,20 +55,7 @@ impl Selector {
 
     /// "tagged Env=staging", "i-0abc…, i-0def…", "named web-1 in staging".
     pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if !self.ids.is_empty() {
-            parts.push(self.ids.join(", "));
-        }
-        if !self.tags.is_empty() {
-            parts.push(format!(
-                "tagged {}",
-                self.tags
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+        let mut parts = selection_words(&self.ids, &self.tags);
         if let Some(n) = &self.name {
             parts.push(format!("named {n}"));
         }
@@ -290,7 +279,7 @@ pub fn table(
     instances: &[Instance],
     plan: Option<&dyn Fn(&Instance) -> String>,
 ) -> Output {
-    let mut columns: Vec<String> = [
+    let mut columns: Vec<String> = headings(&[
         "INSTANCE",
         "NAME",
         "STATE",
@@ -298,10 +287,7 @@ pub fn table(
         "ENV",
         "ZONE",
         "PRIVATE IP",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     if plan.is_some() {
         columns.push("PLAN".into());
     }

@@ -7,11 +7,11 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::inventory::env_of_tags;
-use super::{Call, LIST_ROWS, pause, progress, refuse_unnamed_prod, show};
-use crate::agents::{AgentRequest, Draft, Output, Report, Sink};
+use super::{Call, LIST_ROWS, pause, progress, raise_for_production, refuse_unnamed_prod, show};
+use crate::agents::{AgentRequest, Draft, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::{Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::{ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind};
 
@@ -80,10 +80,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         sink,
         Output::Table {
             title: format!("secret {} in {region}", info.name),
-            columns: ["SECRET", "ROTATION", "FUNCTION", "LAST ROTATED", "ENV"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["SECRET", "ROTATION", "FUNCTION", "LAST ROTATED", "ENV"]),
             rows: vec![vec![
                 info.name.clone(),
                 if info.rotation_enabled {
@@ -124,10 +121,9 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     let mut risk_reasons = vec![
         "applications that cache the current value fail until they read the new one".to_string(),
     ];
-    if !prod.is_empty() || req.intent.param_str("environment") == Some("prod") {
-        risk = risk.raise();
-        risk_reasons.push("a production secret".into());
-    }
+    raise_for_production(req, &prod, &mut risk, &mut risk_reasons, || {
+        "a production secret".into()
+    });
     let step = Step {
         description: format!(
             "Rotate secret {} in {region} with {}, then wait up to {ROTATION_WAIT_SECS} s for the new version to become current",
@@ -267,10 +263,7 @@ pub async fn execute(
         sink,
         Output::Table {
             title: format!("secretsmanager RotateSecret in {}", call.region),
-            columns: ["SECRET", "NEW VERSION", "STAGES", "ROTATED"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["SECRET", "NEW VERSION", "STAGES", "ROTATED"]),
             rows: vec![vec![
                 name.to_string(),
                 version.clone(),
@@ -345,10 +338,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Re
         summary: format!("{total} secrets in {region}"),
         outputs: vec![Output::Table {
             title: format!("secrets in {region}"),
-            columns: ["SECRET", "ROTATION", "LAST ROTATED", "LAST CHANGED", "ENV"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["SECRET", "ROTATION", "LAST ROTATED", "LAST CHANGED", "ENV"]),
             rows,
         }],
         notes,

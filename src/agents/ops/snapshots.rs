@@ -9,15 +9,15 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::inventory::{self, Selector, env_of_tags};
+use super::inventory::env_of_tags;
 use super::{
-    Call, LIST_ROWS, MAX_TARGETS, PAGE_SIZE, cancelled, pause, permission, plural, progress,
-    refuse_unnamed_prod, resources, show,
+    Call, LIST_ROWS, MAX_TARGETS, PAGE_SIZE, cancelled, find_targets, pause, permission, plural,
+    progress, raise_for_production, refuse_unnamed_prod, resources, show,
 };
-use crate::agents::{AgentRequest, Draft, Output, Report, Sink};
+use crate::agents::{AgentRequest, Draft, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::{Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::pricing::{Priced, book_for, itemised};
 use crate::plan::{ChangeAction, Risk, Step, StepKind};
@@ -120,7 +120,7 @@ async fn volumes(
 fn volume_table(title: String, vols: &[Volume]) -> Output {
     Output::Table {
         title,
-        columns: [
+        columns: headings(&[
             "VOLUME",
             "NAME",
             "SIZE GB",
@@ -129,10 +129,7 @@ fn volume_table(title: String, vols: &[Volume]) -> Output {
             "ATTACHED TO",
             "ENV",
             "ZONE",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        ]),
         rows: vols
             .iter()
             .map(|v| {
@@ -155,29 +152,19 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     let conf = req.aws.config_blocking(region)?;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
     let mut ids = req.intent.param_list("volume_ids");
-    let sel = Selector::from_intent(req.intent);
     // Environments of the instances the volumes belong to, when found through instances.
     let mut instance_env: BTreeMap<String, (String, String)> = BTreeMap::new();
     let what = if !ids.is_empty() {
         ids.join(", ")
-    } else if !sel.is_empty() {
-        progress(
+    } else {
+        let (sel, found) = find_targets(
+            req,
             sink,
-            format!("finding instances {} in {region}", sel.describe()),
-        );
-        let found = req.aws.block_on(inventory::find(
-            ec2.clone(),
-            sel.clone(),
-            PAGE_SIZE,
-            MAX_TARGETS + 1,
-        ))??;
-        if found.matched > MAX_TARGETS {
-            return Err(Error::refused(format!(
-                "{} instances match {}; narrow the selection",
-                found.matched,
-                sel.describe()
-            )));
-        }
+            region,
+            &ec2,
+            "say which volumes to snapshot: by id (vol-0abc...), or the volumes of instances by tag, environment or name".into(),
+            "snapshots the volumes of",
+        )?;
         for i in &found.kept {
             for v in &i.volumes {
                 ids.push(v.clone());
@@ -197,10 +184,6 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
             ));
         }
         format!("of instances {}", sel.describe())
-    } else {
-        return Err(Error::input(
-            "say which volumes to snapshot: by id (vol-0abc...), or the volumes of instances by tag, environment or name",
-        ));
     };
     if ids.len() > MAX_TARGETS {
         return Err(Error::refused(format!(
@@ -277,10 +260,9 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     );
     let mut risk = Risk::Low;
     let mut risk_reasons = Vec::new();
-    if !prod.is_empty() || req.intent.param_str("environment") == Some("prod") {
-        risk = risk.raise();
-        risk_reasons.push("volumes of production".into());
-    }
+    raise_for_production(req, &prod, &mut risk, &mut risk_reasons, || {
+        "volumes of production".into()
+    });
     let step = Step {
         description: format!(
             "Snapshot {} {what} in {region} ({total_gb} GB), then wait up to {SNAPSHOT_WAIT_SECS} s for them to complete",
@@ -468,10 +450,7 @@ pub async fn execute(
         sink,
         Output::Table {
             title: format!("ec2 CreateSnapshot in {}", call.region),
-            columns: ["VOLUME", "SNAPSHOT", "STATE", "PROGRESS", "ERROR"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            columns: headings(&["VOLUME", "SNAPSHOT", "STATE", "PROGRESS", "ERROR"]),
             rows: taken
                 .iter()
                 .map(|t| {

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::agents::insight::{clip, see_all};
-use crate::agents::{DraftFile, Output, Report};
+use crate::agents::{DraftFile, Report};
 use crate::error::{Error, Result};
+use crate::events::{Output, headings};
 use crate::plan::ArtifactKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -22,6 +23,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, least severe first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Informational,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Informational => "informational",
@@ -261,29 +271,22 @@ pub fn report(
         .filter(|f| f.status == Status::Fail)
         .collect();
     let mut outputs = Vec::new();
-    let sev_counts: Vec<(String, f64)> = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Informational,
-    ]
-    .iter()
-    .map(|s| {
-        (
-            s.as_str().to_string(),
-            failing.iter().filter(|f| f.severity == *s).count() as f64,
-        )
-    })
-    .collect();
+    let sev_counts: Vec<(String, f64)> = Severity::ALL
+        .iter()
+        .rev()
+        .map(|s| {
+            (
+                s.as_str().to_string(),
+                failing.iter().filter(|f| f.severity == *s).count() as f64,
+            )
+        })
+        .collect();
     if !failing.is_empty() {
         outputs.push(Output::Table {
             title: "security findings".into(),
-            columns: [
+            columns: headings(&[
                 "RISK", "SEVERITY", "CHECK", "RESOURCE", "REGION", "DETAIL", "FIX",
-            ]
-            .map(String::from)
-            .to_vec(),
+            ]),
             rows: failing
                 .iter()
                 .take(TABLE_ROWS)
@@ -354,22 +357,17 @@ pub fn report(
 
 /// "2 critical, 3 high" for summaries.
 pub fn severity_phrase(findings: &[Finding]) -> String {
-    let parts: Vec<String> = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Informational,
-    ]
-    .iter()
-    .filter_map(|s| {
-        let n = findings
-            .iter()
-            .filter(|f| f.status == Status::Fail && f.severity == *s)
-            .count();
-        (n > 0).then(|| format!("{n} {}", s.as_str()))
-    })
-    .collect();
+    let parts: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .filter_map(|s| {
+            let n = findings
+                .iter()
+                .filter(|f| f.status == Status::Fail && f.severity == *s)
+                .count();
+            (n > 0).then(|| format!("{n} {}", s.as_str()))
+        })
+        .collect();
     if parts.is_empty() {
         "none failing".into()
     } else {

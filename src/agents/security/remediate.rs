@@ -17,10 +17,10 @@ use super::network::{self, OpenRule};
 use super::s3::{self, BucketState};
 use super::{Scan, scan_ec2, scan_s3};
 use crate::agents::insight::{self, aws_error, error_code, progress};
-use crate::agents::{AgentRequest, Draft, DraftFile, Reply, Report, Sink};
+use crate::agents::{AgentRequest, Draft, DraftFile, Reply, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
-use crate::exec::Outcome;
+use crate::events::{Outcome, Sink};
 use crate::intent::AgentKind;
 use crate::plan::AwsCall;
 use crate::plan::{ArtifactKind, ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind};
@@ -57,7 +57,7 @@ impl Fixes {
 
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     let i = req.intent;
-    let region = insight::region(req);
+    let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let groups = i.param_list("security_groups");
     let ports: Vec<i32> = i
@@ -374,11 +374,8 @@ pub async fn execute(
         if *cancel.borrow() {
             log.push_str(&format!("cancelled before {target}\n"));
             return Ok(Outcome {
-                success: false,
-                cancelled: true,
-                exit_code: None,
-                log,
                 outputs: Some(json!({"changed": done, "failed": failed})),
+                ..Outcome::failed(log, None, true)
             });
         }
         let result = match (service, operation) {

@@ -222,13 +222,7 @@ pub async fn security_hub(
                 )
                 .build(),
         );
-    for s in [
-        Severity::Informational,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ] {
+    for s in Severity::ALL {
         if s >= min {
             filters = filters.severity_label(eq(&s.as_str().to_ascii_uppercase()));
         }

@@ -5,14 +5,14 @@
 use std::time::Duration;
 
 use super::*;
-use crate::agents::{AgentEvent, Sink};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
 use crate::exec::terraform::{self, PlanResult};
 use crate::exec::{self, ansible};
 use crate::intent::AgentKind;
 use crate::plan::{
     ArtifactKind, ArtifactRef, ChangeAction, DryRun, DryRunStatus, Gate, GateResult, Inventory,
-    Plan, Step, StepKind, TerraformOp,
+    Plan, Step, StepKind, TerraformOp, inventory,
 };
 use crate::redact::redact;
 
@@ -392,7 +392,7 @@ impl Deck {
                 let name = format!("step{step}-hosts.yml");
                 ws_files.push((
                     name.clone(),
-                    ansible::render_inventory(
+                    inventory::render_inventory(
                         "placeholder for the syntax check: the hosts come from a Terraform step",
                         &[],
                     )

@@ -4,15 +4,15 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::agents::AgentEvent;
 use crate::approval::{PlanRecord, State};
 use crate::audit::{EventKind, Status};
 use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Outcome};
 use crate::exec::terraform::{self};
 use crate::exec::{self, ansible};
 use crate::intent::AgentKind;
 use crate::pipeline::runs::StepRun;
-use crate::plan::{ArtifactKind, Inventory, StateVersion, Step, StepKind, TerraformOp};
+use crate::plan::{ArtifactKind, Inventory, StateVersion, Step, StepKind, TerraformOp, inventory};
 
 impl Deck {
     pub(super) fn mark_stale(
@@ -49,7 +49,7 @@ impl Deck {
         run: &StepRun<'_>,
         stack: &str,
         operation: TerraformOp,
-    ) -> Result<exec::Outcome> {
+    ) -> Result<Outcome> {
         let StepRun {
             rec,
             n,
@@ -117,7 +117,7 @@ impl Deck {
         run: &StepRun<'_>,
         playbook: &str,
         inventory: &Inventory,
-    ) -> Result<exec::Outcome> {
+    ) -> Result<Outcome> {
         let StepRun {
             rec,
             n,
@@ -151,8 +151,8 @@ impl Deck {
                         "step {n} takes its hosts from step {step}, which produced no outputs"
                     )));
                 };
-                let (from, hosts) = ansible::hosts_from_outputs(out, outputs)?;
-                let text = ansible::render_inventory(
+                let (from, hosts) = inventory::hosts_from_outputs(out, outputs)?;
+                let text = inventory::render_inventory(
                     &format!(
                         "Hosts for plan {id}, step {n}: Terraform output {from} of step {step}, read after it applied."
                     ),

@@ -9,7 +9,7 @@ use super::msg::Done;
 use super::state::{ApprovalsState, AuditState, DiffState, Overlay, PreviewState};
 use super::tasks::Kind;
 use super::{App, AskResult, JobResult, Msg, POLL_EVERY};
-use crate::agents::AgentEvent;
+use crate::events::AgentEvent;
 use crate::approval::{PlanRecord, State};
 use crate::pipeline::ApplyReport;
 use crate::tui::action::Pane;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ratatui::crossterm::event::Event;
 
 use super::audit_row::AuditRow;
-use crate::agents::AgentEvent;
+use crate::events::AgentEvent;
 use crate::approval::PlanRecord;
 use crate::audit::{AuditRecord, VerifyReport};
 use crate::pipeline::{ApplyReport, Deck, ReportRecord};

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use super::msg::Done;
 use super::state::{ApplyRun, Overlay, RunningJob, TLine};
 use super::{App, AskResult, Msg, POLL_EVERY};
-use crate::agents::AgentEvent;
+use crate::events::AgentEvent;
 use crate::audit::export::Format;
 use crate::pipeline::Answer;
 use crate::tui::errors;
