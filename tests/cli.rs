@@ -102,17 +102,27 @@ fn full_flow_ask_review_approve_audit() {
         .assert()
         .success()
         .stdout(contains("approved plan"));
-    // The same code twice is refused; so is approving twice.
-    home.cmd()
-        .args(["--user", "bob", "approve", &id, "--totp", &code(&bob, 0)])
-        .assert()
-        .code(5)
-        .stderr(contains("already used"));
+    // Approving twice is refused before a code is spent; a code used once is refused the
+    // second time, whatever it is offered for.
     home.cmd()
         .args(["--user", "bob", "approve", &id, "--totp", &code(&bob, 1)])
         .assert()
         .code(5)
         .stderr(contains("already approved"));
+    home.cmd()
+        .args([
+            "--user",
+            "bob",
+            "reject",
+            &id,
+            "--reason",
+            "second thoughts",
+            "--totp",
+            &code(&bob, 0),
+        ])
+        .assert()
+        .code(5)
+        .stderr(contains("already used"));
 
     let out = home
         .cmd()

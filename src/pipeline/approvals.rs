@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::Approvals;
+use crate::approval::rules::{Decision, Refusal};
 use crate::approval::{self, PlanRecord, Requirement, State, rules};
 use crate::audit::{EventKind, Status};
 use crate::error::{Error, Result};
@@ -180,6 +181,18 @@ impl Approvals<'_> {
             .collect()
     }
 
+    /// Why `decision` cannot be taken on `rec` by the acting user now: the one rule the console
+    /// also asks before it opens the confirmation.
+    fn refusal(&self, decision: Decision, rec: &PlanRecord) -> Option<Refusal> {
+        rules::refusal(
+            decision,
+            rec,
+            &self.identity.user,
+            &self.tenant,
+            self.clock.as_ref(),
+        )
+    }
+
     /// Approves someone else's plan. The approver must be a registered user with a role the
     /// plan's approval rule accepts, and confirm with a current TOTP code. `break_glass` (a
     /// reason) lets one approval stand in for the required number; it never lifts a deny.
@@ -200,27 +213,26 @@ impl Approvals<'_> {
                     "break-glass needs a reason (--reason \"...\")",
                 ));
             }
-            Some(_) if !self.tenant.approvals.break_glass => {
-                return self.deny(
-                    &stored,
-                    &what,
-                    format!("break-glass is disabled for tenant {}", self.tenant.name),
-                );
-            }
             other => other,
         };
+        let decision = if break_glass.is_some() {
+            Decision::BreakGlass
+        } else {
+            Decision::Approve
+        };
+        // The rule every front end checks first; said before a TOTP code is spent on something
+        // that can never succeed.
+        if let Some(r @ Refusal::BreakGlassDisabled { .. }) = self.refusal(decision, &stored) {
+            return self.deny(&stored, &what, r.to_string());
+        }
         let user = self.member(&stored, &what)?;
-        // Refuse before a TOTP code is spent on something that can never succeed.
-        if user.name == stored.plan.requester {
-            return self.deny(
-                &stored,
-                &what,
-                format!(
-                    "{} requested plan {id} and cannot approve it: {}",
-                    user.name,
-                    self.approval_hint(&stored)
-                ),
-            );
+        match self.refusal(decision, &stored) {
+            Some(r @ Refusal::OwnRequest { .. }) => {
+                let why = format!("{}: {}", r.why(), self.approval_hint(&stored));
+                return self.deny(&stored, &what, why);
+            }
+            Some(r) => return self.deny(&stored, &what, r.to_string()),
+            None => {}
         }
         let req = Requirement {
             rule: stored.approval_rule.clone(),
@@ -299,6 +311,9 @@ impl Approvals<'_> {
             ));
         }
         let user = self.member(&stored, &what)?;
+        if let Some(r) = self.refusal(Decision::Reject, &stored) {
+            return self.deny(&stored, &what, r.to_string());
+        }
         if !user.has_any(&[Role::Approver, Role::Admin]) && user.name != stored.plan.requester {
             return self.deny(&stored, &what, format!(
                 "{} may not reject plans: that needs the approver or admin role, or being the requester",
