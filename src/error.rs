@@ -1,9 +1,56 @@
 //! The crate error: one line, actionable, never a Debug dump.
+//!
+//! Every failure falls in one [`Kind`], which decides the `--json` code and the CLI's exit
+//! status.
 
 use std::path::PathBuf;
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What sort of failure an error is: what scripts branch on (`code`, exit status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Input,
+    NotFound,
+    Refused,
+    Unavailable,
+    Corrupt,
+    Config,
+    Io,
+    Execution,
+    Cancelled,
+}
+
+impl Kind {
+    /// Stable, script-friendly code for `--json` output.
+    pub fn code(self) -> &'static str {
+        match self {
+            Kind::Input => "invalid_input",
+            Kind::NotFound => "not_found",
+            Kind::Refused => "refused",
+            Kind::Unavailable => "unavailable",
+            Kind::Corrupt => "corrupt_store",
+            Kind::Config => "bad_config",
+            Kind::Io => "io",
+            Kind::Execution => "execution_failed",
+            Kind::Cancelled => "cancelled",
+        }
+    }
+
+    /// Process exit status for the CLI (2 is reserved for usage errors by clap).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Input | Kind::Config => 3,
+            Kind::NotFound => 4,
+            Kind::Refused => 5,
+            Kind::Unavailable => 6,
+            Kind::Corrupt => 7,
+            Kind::Execution | Kind::Cancelled => 8,
+            Kind::Io => 1,
+        }
+    }
+}
 
 /// Everything that can go wrong, phrased for the person at the keyboard.
 ///
@@ -66,43 +113,86 @@ impl Error {
     }
 
     pub fn not_found(what: &'static str, id: impl Into<String>, hint: impl Into<String>) -> Self {
-        let hint = hint.into();
         Error::NotFound {
             what,
             id: id.into(),
-            hint: if hint.is_empty() {
-                hint
-            } else {
-                format!(" ({hint})")
-            },
+            hint: parenthesised(hint.into()),
         }
+    }
+
+    /// What sort of failure this is.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::Input(_) => Kind::Input,
+            Error::NotFound { .. } => Kind::NotFound,
+            Error::Refused(_) => Kind::Refused,
+            Error::Unavailable(_) => Kind::Unavailable,
+            Error::Corrupt { .. } => Kind::Corrupt,
+            Error::Config { .. } => Kind::Config,
+            Error::Io { .. } => Kind::Io,
+            Error::Execution(_) => Kind::Execution,
+            Error::Cancelled(_) => Kind::Cancelled,
+        }
+    }
+
+    /// Why a refusal refused, without the `refused: ` its message starts with; None for any
+    /// other kind of error.
+    pub fn refusal(&self) -> Option<String> {
+        if self.kind() != Kind::Refused {
+            return None;
+        }
+        Some(match self {
+            Error::Refused(why) => why.clone(),
+            other => other.to_string(),
+        })
     }
 
     /// Stable, script-friendly code for `--json` output and exit statuses.
     pub fn code(&self) -> &'static str {
-        match self {
-            Error::Input(_) => "invalid_input",
-            Error::NotFound { .. } => "not_found",
-            Error::Refused(_) => "refused",
-            Error::Unavailable(_) => "unavailable",
-            Error::Corrupt { .. } => "corrupt_store",
-            Error::Config { .. } => "bad_config",
-            Error::Io { .. } => "io",
-            Error::Execution(_) => "execution_failed",
-            Error::Cancelled(_) => "cancelled",
-        }
+        self.kind().code()
     }
 
     /// Process exit status for the CLI (2 is reserved for usage errors by clap).
     pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Input(_) | Error::Config { .. } => 3,
-            Error::NotFound { .. } => 4,
-            Error::Refused(_) => 5,
-            Error::Unavailable(_) => 6,
-            Error::Corrupt { .. } => 7,
-            Error::Execution(_) | Error::Cancelled(_) => 8,
-            Error::Io { .. } => 1,
+        self.kind().exit_code()
+    }
+}
+
+/// ` (hint)`, or nothing for no hint: how a not-found message adds where it looked.
+pub(crate) fn parenthesised(hint: String) -> String {
+    if hint.is_empty() {
+        hint
+    } else {
+        format!(" ({hint})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_says_why_without_its_category() {
+        let e = Error::refused("plan p-1 is denied by policy");
+        assert_eq!(e.refusal().as_deref(), Some("plan p-1 is denied by policy"));
+        assert_eq!(Error::input("x").refusal(), None);
+    }
+
+    #[test]
+    fn every_kind_keeps_its_code_and_exit_status() {
+        let table = [
+            (Kind::Input, "invalid_input", 3),
+            (Kind::NotFound, "not_found", 4),
+            (Kind::Refused, "refused", 5),
+            (Kind::Unavailable, "unavailable", 6),
+            (Kind::Corrupt, "corrupt_store", 7),
+            (Kind::Config, "bad_config", 3),
+            (Kind::Io, "io", 1),
+            (Kind::Execution, "execution_failed", 8),
+            (Kind::Cancelled, "cancelled", 8),
+        ];
+        for (kind, code, exit) in table {
+            assert_eq!((kind.code(), kind.exit_code()), (code, exit), "{kind:?}");
         }
     }
 }
