@@ -1,9 +1,15 @@
 //! The crate error: one line, actionable, never a Debug dump.
 //!
-//! Every failure falls in one [`Kind`], which decides the `--json` code and the CLI's exit
-//! status.
+//! Modules whose failures have their own shape keep their own enum (`StoreError`, `ExecError`,
+//! `PolicyError`, `AwsError`, `AuditError`, `TenantError`, `ApprovalError`), with typed data, and
+//! `?` turns it into [`Error`]. Every failure falls in one [`Kind`], which decides the
+//! `--json` code, the CLI's exit status and the category word a message starts with
+//! (`refused: `, `execution failed: `, `cancelled: `), so a module's error reads and exits
+//! exactly as the general variant of its kind does.
 
 use std::path::PathBuf;
+
+pub use crate::store::StoreError;
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -50,6 +56,16 @@ impl Kind {
             Kind::Io => 1,
         }
     }
+
+    /// The words a message of this kind starts with.
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Refused => "refused: ",
+            Kind::Execution => "execution failed: ",
+            Kind::Cancelled => "cancelled: ",
+            _ => "",
+        }
+    }
 }
 
 /// Everything that can go wrong, phrased for the person at the keyboard.
@@ -73,11 +89,6 @@ pub enum Error {
     #[error("{0}")]
     Unavailable(String),
 
-    #[error(
-        "store is damaged at {path}: {detail} (nothing was changed; run `opsdeck audit verify` for the audit trail)"
-    )]
-    Corrupt { path: PathBuf, detail: String },
-
     #[error("config {path}: {detail}")]
     Config { path: PathBuf, detail: String },
 
@@ -93,6 +104,9 @@ pub enum Error {
 
     #[error("cancelled: {0}")]
     Cancelled(String),
+
+    #[error("{prefix}{0}", prefix = .0.kind().prefix())]
+    Store(#[from] StoreError),
 }
 
 impl Error {
@@ -127,11 +141,11 @@ impl Error {
             Error::NotFound { .. } => Kind::NotFound,
             Error::Refused(_) => Kind::Refused,
             Error::Unavailable(_) => Kind::Unavailable,
-            Error::Corrupt { .. } => Kind::Corrupt,
             Error::Config { .. } => Kind::Config,
             Error::Io { .. } => Kind::Io,
             Error::Execution(_) => Kind::Execution,
             Error::Cancelled(_) => Kind::Cancelled,
+            Error::Store(e) => e.kind(),
         }
     }
 
@@ -143,6 +157,7 @@ impl Error {
         }
         Some(match self {
             Error::Refused(why) => why.clone(),
+            Error::Store(e) => e.to_string(),
             other => other.to_string(),
         })
     }

@@ -5,6 +5,7 @@ mod common;
 use common::{Home, Team, quiet};
 use opsdeck::Error;
 use opsdeck::approval::State;
+use opsdeck::store::StoreError;
 use opsdeck::tenant::{Role, Tenant};
 
 const ADMIN: &[Role] = &[Role::Admin];
@@ -29,8 +30,8 @@ fn team(home: &Home) -> Team<'_> {
 const SPEC: &str = "Create 3 t3.medium instances in ap-south-1 with ALB";
 
 fn refused(r: opsdeck::Result<impl std::fmt::Debug>) -> String {
-    match r {
-        Err(Error::Refused(m)) => m,
+    match r.map_err(|e| e.refusal().ok_or(e)) {
+        Err(Ok(m)) => m,
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -269,7 +270,7 @@ fn plan_records_keep_their_timestamps_as_written_and_a_malformed_one_is_named() 
     )
     .unwrap();
     match t.deck("bob").approvals().plan(&id) {
-        Err(e @ Error::Corrupt { .. }) => {
+        Err(e @ Error::Store(StoreError::Corrupt { .. })) => {
             let msg = e.to_string();
             assert!(msg.contains(&format!("{id}.json")), "{msg}");
             assert!(msg.contains("\"yesterday\" is not an instant"), "{msg}");

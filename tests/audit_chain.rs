@@ -3,6 +3,7 @@
 mod common;
 
 use common::{Home, quiet};
+use opsdeck::store::StoreError;
 
 fn seeded(n: usize) -> Home {
     let home = Home::new();
@@ -277,7 +278,7 @@ fn a_malformed_timestamp_in_a_stored_record_is_an_error_naming_the_record() {
     assert_eq!((b.line, b.seq), (3, Some(3)));
 
     let msg = match deck.trail().audit(&opsdeck::audit::AuditFilter::default()) {
-        Err(e @ opsdeck::Error::Corrupt { .. }) => e.to_string(),
+        Err(e @ opsdeck::Error::Store(StoreError::Corrupt { .. })) => e.to_string(),
         other => panic!("expected a corrupt store error, got {other:?}"),
     };
     for part in [

@@ -19,7 +19,8 @@ use common::{Home, Team, quiet, terraform, terraform_data_dir};
 use opsdeck::Error;
 use opsdeck::approval::State;
 use opsdeck::audit::{AuditEvent, EventKind, Signer, Status};
-use opsdeck::store::Store;
+use opsdeck::error::Kind;
+use opsdeck::store::{Store, StoreError};
 use opsdeck::tenant::Role;
 use opsdeck::time::Clock;
 use serde_json::Value;
@@ -71,8 +72,8 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn refused<T: std::fmt::Debug>(r: opsdeck::Result<T>) -> String {
-    match r {
-        Err(Error::Refused(m)) => m,
+    match r.map_err(|e| e.refusal().ok_or(e)) {
+        Err(Ok(m)) => m,
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -858,14 +859,16 @@ fn backend_outage_mid_run_queues_then_flushes_in_order() {
             plan.plan.artifacts.len()
         );
         match offline.requests().ask(SPEC, &quiet) {
-            Err(Error::Unavailable(m)) => assert!(m.contains("read-only"), "{m}"),
+            Err(e) if e.kind() == Kind::Unavailable => {
+                assert!(e.to_string().contains("read-only"), "{e}")
+            }
             other => panic!("a new plan while offline: {other:?}"),
         }
         // Alice tries to approve her own plan: refused, and that refusal is audited (queued).
         let code = t.code("alice");
         assert!(matches!(
             offline.approvals().approve(&id, None, Some(&code), None),
-            Err(Error::Refused(_)) | Err(Error::Unavailable(_))
+            Err(e) if matches!(e.kind(), Kind::Refused | Kind::Unavailable)
         ));
         // The console says so in its status bar.
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -1069,7 +1072,7 @@ fn tenant_a_cannot_reach_tenant_b_by_any_command() {
     assert!(
         matches!(
             a_deck.raw_store().get_artifact("a", &b_sha),
-            Err(Error::NotFound { .. })
+            Err(Error::Store(StoreError::NotFound { .. }))
         ) || plan_a.plan.artifacts.iter().any(|x| x.sha256 == b_sha)
     );
 
@@ -1157,11 +1160,11 @@ fn tenant_a_cannot_reach_tenant_b_by_any_command() {
     assert!(confined.get_plan("a", &plan_a.plan.plan_id).is_ok());
     assert!(matches!(
         confined.get_plan("b", &b_id),
-        Err(Error::Refused(_))
+        Err(e) if e.kind() == Kind::Refused
     ));
     assert!(matches!(
         confined.scan_audit("b", &mut |_| true),
-        Err(Error::Refused(_))
+        Err(e) if e.kind() == Kind::Refused
     ));
 }
 

@@ -50,8 +50,8 @@ fn denied_rules(rec: &opsdeck::approval::PlanRecord) -> Vec<String> {
 }
 
 fn refused(r: opsdeck::Result<impl std::fmt::Debug>) -> String {
-    match r {
-        Err(Error::Refused(m)) => m,
+    match r.map_err(|e| e.refusal().ok_or(e)) {
+        Err(Ok(m)) => m,
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

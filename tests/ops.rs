@@ -143,8 +143,8 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 fn refusal(r: opsdeck::Result<Answer>) -> String {
-    match r {
-        Err(Error::Refused(m)) => m,
+    match r.map_err(|e| e.refusal().ok_or(e)) {
+        Err(Ok(m)) => m,
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

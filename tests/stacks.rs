@@ -51,8 +51,8 @@ fn lock(tenant: &str, stack: &str, plan: &str, pid: u32) -> StackLock {
 }
 
 fn refused<T: std::fmt::Debug>(r: opsdeck::Result<T>) -> String {
-    match r {
-        Err(Error::Refused(m)) => m,
+    match r.map_err(|e| e.refusal().ok_or(e)) {
+        Err(Ok(m)) => m,
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

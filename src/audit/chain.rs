@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::{AuditEvent, AuditRecord};
 use crate::error::{Error, Result};
+use crate::store::StoreError;
 
 /// `prev` of the first record of a tenant.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -56,11 +57,11 @@ impl Signer {
         let path = dir.join(SIGNING_KEY_FILE);
         let seed = match fs::read_to_string(&path) {
             Ok(text) => {
-                let bytes = hex::decode(text.trim()).map_err(|e| Error::Corrupt {
+                let bytes = hex::decode(text.trim()).map_err(|e| StoreError::Corrupt {
                     path: path.clone(),
                     detail: format!("signing key is not hex: {e}"),
                 })?;
-                <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| Error::Corrupt {
+                <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| StoreError::Corrupt {
                     path: path.clone(),
                     detail: "signing key must be 32 bytes".into(),
                 })?
@@ -178,10 +179,11 @@ impl KeyRing {
             }
             let text = fs::read_to_string(&path)
                 .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-            ring.add_hex(text.trim()).map_err(|detail| Error::Corrupt {
-                path: path.clone(),
-                detail,
-            })?;
+            ring.add_hex(text.trim())
+                .map_err(|detail| StoreError::Corrupt {
+                    path: path.clone(),
+                    detail,
+                })?;
         }
         Ok(ring)
     }

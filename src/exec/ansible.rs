@@ -70,7 +70,11 @@ impl Workspace<'_> {
             }
             crate::store::fsutil::write_atomic(&self.dir.join(name), bytes)?;
         }
-        crate::store::fsutil::write_atomic(&self.dir.join("ansible.cfg"), ANSIBLE_CFG.as_bytes())
+        let cfg = self.dir.join("ansible.cfg");
+        Ok(crate::store::fsutil::write_atomic(
+            &cfg,
+            ANSIBLE_CFG.as_bytes(),
+        )?)
     }
 
     fn env(&self) -> Vec<(String, String)> {

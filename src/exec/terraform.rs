@@ -24,6 +24,7 @@ use crate::events::{AgentEvent, Outcome, Sink};
 use crate::intent::AgentKind;
 use crate::plan::render::hcl_string;
 use crate::plan::{ResourceChange, StateVersion, TerraformOp};
+use crate::store::StoreError;
 use show::mask_outputs;
 
 /// The saved plan's name in the workspace and among the plan's artifacts.
@@ -123,7 +124,7 @@ impl StateBackend {
             }
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
-        let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             path: path.clone(),
             detail: format!("Terraform state is not JSON: {e}"),
         })?;

@@ -10,7 +10,7 @@ use crate::audit::{EventKind, Status};
 use crate::error::{Error, Result};
 use crate::plan::{ArtifactKind, ArtifactRef, Plan};
 use crate::redact::redact;
-use crate::store::StackStatus;
+use crate::store::{StackStatus, StoreError};
 use crate::tenant::Role;
 
 /// A plan's files against what its stack was last applied with: see [`Approvals::comparison`].
@@ -87,7 +87,7 @@ impl Approvals<'_> {
         }
         match self.store.get_plan(&self.tenant.name, id) {
             Ok(rec) => return Ok(rec.plan.plan_id),
-            Err(e @ Error::Corrupt { .. }) => return Err(e),
+            Err(e @ Error::Store(StoreError::Corrupt { .. })) => return Err(e),
             Err(_) => {}
         }
         let matches: Vec<String> = self
@@ -172,7 +172,7 @@ impl Approvals<'_> {
             .iter()
             .map(|a| match self.store.get_artifact(&self.tenant.name, &a.sha256) {
                 Ok(bytes) => Ok((a.clone(), bytes)),
-                Err(Error::Corrupt { detail, .. }) => Err(Error::refused(format!(
+                Err(Error::Store(StoreError::Corrupt { detail, .. })) => Err(Error::refused(format!(
                     "artifact {} of plan {} was modified after it was stored ({detail}); the plan will not be approved or run",
                     a.name, plan.plan_id
                 ))),

@@ -5,17 +5,20 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use super::StoreError;
+
+type Result<T> = std::result::Result<T, StoreError>;
 
 /// Creates `dir` (and parents) readable by the owner only.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    fs::create_dir_all(dir)
+        .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
     restrict_dir(dir)
 }
 
 pub fn restrict_dir(dir: &Path) -> Result<()> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .map_err(|e| Error::io(format!("restricting {}", dir.display()), e))
+        .map_err(|e| StoreError::io(format!("restricting {}", dir.display()), e))
 }
 
 /// Replaces `path` with `bytes` so that readers see the old or the new file, never a mix, and a
@@ -41,7 +44,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    res.map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    res.map_err(|e| StoreError::io(format!("writing {}", path.display()), e))
 }
 
 /// Makes a rename or create durable.
@@ -64,9 +67,9 @@ impl FileLock {
             .truncate(false)
             .mode(0o600)
             .open(path)
-            .map_err(|e| Error::io(format!("opening lock {}", path.display()), e))?;
+            .map_err(|e| StoreError::io(format!("opening lock {}", path.display()), e))?;
         file.lock()
-            .map_err(|e| Error::io(format!("locking {}", path.display()), e))?;
+            .map_err(|e| StoreError::io(format!("locking {}", path.display()), e))?;
         Ok(FileLock {
             file,
             path: path.to_path_buf(),

@@ -19,9 +19,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::StoreError;
 use super::fsutil::{FileLock, ensure_private_dir, write_atomic};
 use crate::audit::AuditEvent;
-use crate::error::{Error, Result};
+use crate::error::Error;
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
 use crate::plan::{ArtifactKind, sha256_hex};
 use crate::tenant::validate_name;
 use crate::time::Stamp;
@@ -70,7 +73,7 @@ impl Journal {
     }
 
     /// Takes the tenant's journal for appending or flushing (across processes on this host).
-    pub fn lock(&self, tenant: &str) -> Result<Guard<'_>> {
+    pub fn lock(&self, tenant: &str) -> Result<Guard<'_>, Error> {
         validate_name(tenant)?;
         let lock = FileLock::exclusive(&self.dir.join(format!("{tenant}.lock")))?;
         Ok(Guard {
@@ -131,7 +134,7 @@ fn read_entries(path: &Path) -> Result<(Vec<Entry>, u64)> {
     let data = match fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
-        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e)),
     };
     let intact = match data.iter().rposition(|b| *b == b'\n') {
         Some(nl) => nl + 1,
@@ -142,7 +145,7 @@ fn read_entries(path: &Path) -> Result<(Vec<Entry>, u64)> {
         if line.is_empty() {
             continue;
         }
-        let entry = serde_json::from_slice(line).map_err(|e| Error::Corrupt {
+        let entry = serde_json::from_slice(line).map_err(|e| StoreError::Corrupt {
             path: path.to_path_buf(),
             detail: format!("journal line {}: {e}", n + 1),
         })?;
@@ -170,10 +173,10 @@ impl Guard<'_> {
             let f = OpenOptions::new()
                 .write(true)
                 .open(&path)
-                .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+                .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
             f.set_len(intact)
                 .and_then(|_| f.sync_data())
-                .map_err(|e| Error::io(format!("repairing {}", path.display()), e))?;
+                .map_err(|e| StoreError::io(format!("repairing {}", path.display()), e))?;
         }
         Ok(entries)
     }
@@ -190,8 +193,10 @@ impl Guard<'_> {
         if !self.is_empty() {
             self.entries()?;
         }
-        let mut line = serde_json::to_vec(entry)
-            .map_err(|e| Error::input(format!("a journal entry cannot be encoded: {e}")))?;
+        let mut line = serde_json::to_vec(entry).map_err(|e| StoreError::Encode {
+            what: "a journal entry",
+            detail: e.to_string(),
+        })?;
         line.push(b'\n');
         let path = self.journal.path(&self.tenant);
         let mut f = OpenOptions::new()
@@ -199,10 +204,10 @@ impl Guard<'_> {
             .create(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+            .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
         f.write_all(&line)
             .and_then(|_| f.sync_data())
-            .map_err(|e| Error::io(format!("appending to {}", path.display()), e))
+            .map_err(|e| StoreError::io(format!("appending to {}", path.display()), e))
     }
 
     /// Keeps the bytes of an artifact until it is uploaded, then queues it.
@@ -222,10 +227,10 @@ impl Guard<'_> {
 
     pub fn blob(&self, sha: &str) -> Result<Vec<u8>> {
         let path = self.journal.blob_path(sha);
-        let bytes =
-            fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let bytes = fs::read(&path)
+            .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
         if sha256_hex(&bytes) != sha {
-            return Err(Error::Corrupt {
+            return Err(StoreError::Corrupt {
                 path,
                 detail: "queued artifact no longer matches its digest".into(),
             });
@@ -238,10 +243,10 @@ impl Guard<'_> {
         let path = self.journal.path(&self.tenant);
         let mut bytes = Vec::new();
         for e in remaining {
-            bytes
-                .extend(serde_json::to_vec(e).map_err(|e| {
-                    Error::input(format!("a journal entry cannot be encoded: {e}"))
-                })?);
+            bytes.extend(serde_json::to_vec(e).map_err(|e| StoreError::Encode {
+                what: "a journal entry",
+                detail: e.to_string(),
+            })?);
             bytes.push(b'\n');
         }
         write_atomic(&path, &bytes)?;
@@ -255,19 +260,21 @@ impl Guard<'_> {
     /// Sets an entry aside for good, with why.
     pub fn bury(&self, entry: &Entry, reason: &str) -> Result<()> {
         let path = self.journal.dead_path(&self.tenant);
-        let mut line =
-            serde_json::to_vec(&serde_json::json!({"reason": reason, "entry": entry}))
-                .map_err(|e| Error::input(format!("a journal entry cannot be encoded: {e}")))?;
+        let mut line = serde_json::to_vec(&serde_json::json!({"reason": reason, "entry": entry}))
+            .map_err(|e| StoreError::Encode {
+            what: "a journal entry",
+            detail: e.to_string(),
+        })?;
         line.push(b'\n');
         let mut f = OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+            .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
         f.write_all(&line)
             .and_then(|_| f.sync_data())
-            .map_err(|e| Error::io(format!("appending to {}", path.display()), e))
+            .map_err(|e| StoreError::io(format!("appending to {}", path.display()), e))
     }
 
     fn sweep_blobs(&self) {

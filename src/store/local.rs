@@ -21,12 +21,15 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::StoreError;
 use super::fsutil::{FileLock, ensure_private_dir, write_atomic};
 use super::{StackLock, StackRecord, Store};
 use crate::approval::PlanRecord;
 use crate::audit::chain::{self, GENESIS, KeyRing};
 use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
-use crate::error::{Error, Result};
+use crate::error::Result;
+
+type StoreResult<T> = std::result::Result<T, StoreError>;
 use crate::plan::sha256_hex;
 use crate::tenant::configs::validate_config_name;
 use crate::tenant::{AwsConfiguration, Tenant, User, validate_name, validate_user};
@@ -79,11 +82,11 @@ impl LocalStore {
         let shards = match fs::read_dir(&dir) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::io(format!("reading {}", dir.display()), e)),
+            Err(e) => return Err(StoreError::io(format!("reading {}", dir.display()), e).into()),
         };
         for shard in shards.flatten() {
             let files = fs::read_dir(shard.path())
-                .map_err(|e| Error::io(format!("reading {}", shard.path().display()), e))?;
+                .map_err(|e| StoreError::io(format!("reading {}", shard.path().display()), e))?;
             for f in files.flatten() {
                 let name = f.file_name().to_string_lossy().to_string();
                 if valid_sha(&name) {
@@ -97,34 +100,34 @@ impl LocalStore {
 
     fn plan_path(&self, tenant: &str, id: &str) -> Result<PathBuf> {
         if !valid_id(id) {
-            return Err(Error::not_found(
-                "plan",
-                id,
-                "plan ids look like p-xxxxxxxxxx",
-            ));
+            return Err(
+                StoreError::not_found("plan", id, "plan ids look like p-xxxxxxxxxx").into(),
+            );
         }
         Ok(self
             .tenant_subdir(tenant, "plans")?
             .join(format!("{id}.json")))
     }
 
-    fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> StoreResult<Option<T>> {
         match fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::Corrupt {
-                    path: path.to_path_buf(),
-                    detail: e.to_string(),
-                }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        path: path.to_path_buf(),
+                        detail: e.to_string(),
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+            Err(e) => Err(StoreError::io(format!("reading {}", path.display()), e)),
         }
     }
 
     /// Every `*.json` record directly in `dir`; an unreadable one is an error naming it.
-    fn read_json_dir<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<T>> {
-        let entries =
-            fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+    fn read_json_dir<T: serde::de::DeserializeOwned>(dir: &Path) -> StoreResult<Vec<T>> {
+        let entries = fs::read_dir(dir)
+            .map_err(|e| StoreError::io(format!("reading {}", dir.display()), e))?;
         let mut out = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path();
@@ -139,16 +142,20 @@ impl LocalStore {
 
     fn stack_lock_path(&self, tenant: &str, stack: &str) -> Result<PathBuf> {
         if !valid_id(stack) {
-            return Err(Error::input(format!("invalid stack name '{stack}'")));
+            return Err(StoreError::InvalidName {
+                what: "stack name",
+                name: stack.to_string(),
+            }
+            .into());
         }
         Ok(self
             .tenant_subdir(tenant, "stacks")?
             .join(format!("{stack}.lock")))
     }
 
-    fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> StoreResult<()> {
         let bytes = serde_json::to_vec_pretty(value)
-            .map_err(|e| Error::io("encoding record", std::io::Error::other(e)))?;
+            .map_err(|e| StoreError::io("encoding record", std::io::Error::other(e)))?;
         write_atomic(path, &bytes)
     }
 }
@@ -168,8 +175,8 @@ fn valid_sha(s: &str) -> bool {
 }
 
 /// Reads the chain head (last seq and hash) and cuts a torn last line left by a crash.
-fn chain_head(file: &mut fs::File, path: &Path) -> Result<(u64, String)> {
-    let io = |e| Error::io(format!("reading {}", path.display()), e);
+fn chain_head(file: &mut fs::File, path: &Path) -> StoreResult<(u64, String)> {
+    let io = |e| StoreError::io(format!("reading {}", path.display()), e);
     let len = file.metadata().map_err(io)?.len();
     if len == 0 {
         return Ok((0, GENESIS.to_string()));
@@ -212,7 +219,7 @@ fn chain_head(file: &mut fs::File, path: &Path) -> Result<(u64, String)> {
                 continue;
             }
         };
-        let rec = chain::parse_line(&body[line_start..]).map_err(|detail| Error::Corrupt {
+        let rec = chain::parse_line(&body[line_start..]).map_err(|detail| StoreError::Corrupt {
             path: path.to_path_buf(),
             detail: format!(
                 "last audit record is {detail}; appends are refused until it is examined"
@@ -234,8 +241,8 @@ impl Store for LocalStore {
     fn list_tenants(&self) -> Result<Vec<Tenant>> {
         let dir = self.root.join("tenants");
         let mut out = Vec::new();
-        let entries =
-            fs::read_dir(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        let entries = fs::read_dir(&dir)
+            .map_err(|e| StoreError::io(format!("reading {}", dir.display()), e))?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
             if validate_name(&name).is_ok()
@@ -249,13 +256,15 @@ impl Store for LocalStore {
     }
 
     fn get_tenant(&self, name: &str) -> Result<Option<Tenant>> {
-        Self::read_json(&self.tenant_dir(name)?.join("tenant.json"))
+        Ok(Self::read_json(
+            &self.tenant_dir(name)?.join("tenant.json"),
+        )?)
     }
 
     fn put_tenant(&self, tenant: &Tenant) -> Result<()> {
         let dir = self.tenant_dir(&tenant.name)?;
         ensure_private_dir(&dir)?;
-        Self::write_json(&dir.join("tenant.json"), tenant)
+        Ok(Self::write_json(&dir.join("tenant.json"), tenant)?)
     }
 
     fn list_users(&self, tenant: &str) -> Result<Vec<User>> {
@@ -268,11 +277,11 @@ impl Store for LocalStore {
         if validate_user(name).is_err() {
             return Ok(None);
         }
-        Self::read_json(
+        Ok(Self::read_json(
             &self
                 .tenant_subdir(tenant, "users")?
                 .join(format!("{name}.json")),
-        )
+        )?)
     }
 
     fn create_user(&self, tenant: &str, user: &User) -> Result<()> {
@@ -281,12 +290,13 @@ impl Store for LocalStore {
         let _lock = FileLock::exclusive(&dir.join(".lock"))?;
         let path = dir.join(format!("{}.json", user.name));
         if path.exists() {
-            return Err(Error::input(format!(
-                "user {} is already registered in tenant {tenant}",
-                user.name
-            )));
+            return Err(StoreError::UserExists {
+                tenant: tenant.to_string(),
+                user: user.name.clone(),
+            }
+            .into());
         }
-        Self::write_json(&path, user)
+        Ok(Self::write_json(&path, user)?)
     }
 
     fn update_user(
@@ -300,7 +310,7 @@ impl Store for LocalStore {
         let _lock = FileLock::exclusive(&dir.join(".lock"))?;
         let path = dir.join(format!("{name}.json"));
         let mut user: User = Self::read_json(&path)?
-            .ok_or_else(|| Error::not_found("user", name, format!("in tenant {tenant}")))?;
+            .ok_or_else(|| StoreError::not_found("user", name, format!("in tenant {tenant}")))?;
         f(&mut user)?;
         Self::write_json(&path, &user)?;
         Ok(user)
@@ -311,14 +321,14 @@ impl Store for LocalStore {
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io(format!("reading {}", dir.display()), e)),
+            Err(e) => return Err(StoreError::io(format!("reading {}", dir.display()), e).into()),
         };
         let mut out = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) == Some("rego") {
                 let text = fs::read_to_string(&path)
-                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+                    .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
                 out.push((entry.file_name().to_string_lossy().to_string(), text));
             }
         }
@@ -328,12 +338,13 @@ impl Store for LocalStore {
 
     fn put_tenant_policy(&self, tenant: &str, name: &str, source: &str) -> Result<()> {
         if !name.ends_with(".rego") || !valid_id(name.trim_end_matches(".rego")) {
-            return Err(Error::input(format!(
-                "policy file name '{name}' must be letters, digits, '-' or '_' ending in .rego"
-            )));
+            return Err(StoreError::PolicyFileName {
+                name: name.to_string(),
+            }
+            .into());
         }
         let dir = self.tenant_subdir(tenant, "policies")?;
-        write_atomic(&dir.join(name), source.as_bytes())
+        write_atomic(&dir.join(name), source.as_bytes()).map_err(Into::into)
     }
 
     fn delete_tenant_policy(&self, tenant: &str, name: &str) -> Result<bool> {
@@ -344,7 +355,7 @@ impl Store for LocalStore {
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+            Err(e) => Err(StoreError::io(format!("removing {}", path.display()), e).into()),
         }
     }
 
@@ -367,7 +378,7 @@ impl Store for LocalStore {
             .create(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+            .map_err(|e| StoreError::io(format!("opening {}", path.display()), e))?;
         let (mut seq, mut prev) = chain_head(&mut file, &path)?;
         let mut batch = String::new();
         let mut records = Vec::with_capacity(events.len());
@@ -380,7 +391,7 @@ impl Store for LocalStore {
         }
         file.write_all(batch.as_bytes())
             .and_then(|_| file.sync_data())
-            .map_err(|e| Error::io(format!("appending to {}", path.display()), e))?;
+            .map_err(|e| StoreError::io(format!("appending to {}", path.display()), e))?;
         Ok(records)
     }
 
@@ -389,7 +400,7 @@ impl Store for LocalStore {
         let file = match fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+            Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e).into()),
         };
         let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
         let mut line = Vec::new();
@@ -397,7 +408,7 @@ impl Store for LocalStore {
         loop {
             line.clear();
             let read = std::io::BufRead::read_until(&mut reader, b'\n', &mut line)
-                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+                .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
             if read == 0 {
                 return Ok(());
             }
@@ -420,10 +431,11 @@ impl Store for LocalStore {
                 // A torn tail from a crash is not an event; anything else is damage.
                 Err(_) if !complete => return Ok(()),
                 Err(detail) => {
-                    return Err(Error::Corrupt {
+                    return Err(StoreError::Corrupt {
                         path: path.clone(),
                         detail: format!("line {n}: {detail}"),
-                    });
+                    }
+                    .into());
                 }
             }
         }
@@ -434,7 +446,7 @@ impl Store for LocalStore {
         let data = match fs::read(&path) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+            Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e).into()),
         };
         let ring = KeyRing::load(&self.keys_dir())?;
         Ok(chain::verify(tenant, &data, &ring, full))
@@ -453,11 +465,9 @@ impl Store for LocalStore {
 
     fn get_artifact(&self, tenant: &str, sha256: &str) -> Result<Vec<u8>> {
         if !valid_sha(sha256) {
-            return Err(Error::not_found(
-                "artifact",
-                sha256,
-                "expected a sha256 hex digest",
-            ));
+            return Err(
+                StoreError::not_found("artifact", sha256, "expected a sha256 hex digest").into(),
+            );
         }
         let path = self
             .tenant_dir(tenant)?
@@ -467,20 +477,19 @@ impl Store for LocalStore {
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::not_found(
-                    "artifact",
-                    sha256,
-                    format!("tenant {tenant}"),
-                ));
+                return Err(
+                    StoreError::not_found("artifact", sha256, format!("tenant {tenant}")).into(),
+                );
             }
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+            Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e).into()),
         };
         let actual = sha256_hex(&bytes);
         if actual != sha256 {
-            return Err(Error::Corrupt {
+            return Err(StoreError::Corrupt {
                 path,
                 detail: format!("artifact content changed: it now hashes to {actual}"),
-            });
+            }
+            .into());
         }
         Ok(bytes)
     }
@@ -503,30 +512,32 @@ impl Store for LocalStore {
         let path = self.plan_path(&rec.plan.tenant, &rec.plan.plan_id)?;
         let _lock = FileLock::exclusive(&self.tenant_dir(&rec.plan.tenant)?.join("plans.lock"))?;
         if path.exists() {
-            return Err(Error::input(format!(
-                "plan {} already exists",
-                rec.plan.plan_id
-            )));
+            return Err(StoreError::PlanExists {
+                plan_id: rec.plan.plan_id.clone(),
+            }
+            .into());
         }
-        Self::write_json(&path, rec)
+        Ok(Self::write_json(&path, rec)?)
     }
 
     fn get_plan(&self, tenant: &str, id: &str) -> Result<PlanRecord> {
         let path = self.plan_path(tenant, id)?;
-        Self::read_json(&path)?.ok_or_else(|| {
-            Error::not_found(
-                "plan",
-                id,
-                format!("in tenant {tenant}; `opsdeck plans list` shows them"),
-            )
-        })
+        Self::read_json(&path)?
+            .ok_or_else(|| {
+                StoreError::not_found(
+                    "plan",
+                    id,
+                    format!("in tenant {tenant}; `opsdeck plans list` shows them"),
+                )
+            })
+            .map_err(Into::into)
     }
 
     fn list_plans(&self, tenant: &str) -> Result<Vec<PlanRecord>> {
         let dir = self.tenant_subdir(tenant, "plans")?;
         let mut out = Vec::new();
-        let entries =
-            fs::read_dir(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+        let entries = fs::read_dir(&dir)
+            .map_err(|e| StoreError::io(format!("reading {}", dir.display()), e))?;
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
@@ -552,7 +563,7 @@ impl Store for LocalStore {
         let path = self.plan_path(tenant, id)?;
         let _lock = FileLock::exclusive(&self.tenant_dir(tenant)?.join("plans.lock"))?;
         let original: PlanRecord = Self::read_json(&path)?
-            .ok_or_else(|| Error::not_found("plan", id, format!("in tenant {tenant}")))?;
+            .ok_or_else(|| StoreError::not_found("plan", id, format!("in tenant {tenant}")))?;
         let mut rec = original.clone();
         let outcome = f(&mut rec);
         if rec != original {
@@ -565,21 +576,25 @@ impl Store for LocalStore {
         if !valid_id(name) {
             return Ok(None);
         }
-        Self::read_json(
+        Ok(Self::read_json(
             &self
                 .tenant_subdir(tenant, "stacks")?
                 .join(format!("{name}.json")),
-        )
+        )?)
     }
 
     fn put_stack(&self, stack: &StackRecord) -> Result<()> {
         if !valid_id(&stack.name) {
-            return Err(Error::input(format!("invalid stack name '{}'", stack.name)));
+            return Err(StoreError::InvalidName {
+                what: "stack name",
+                name: stack.name.clone(),
+            }
+            .into());
         }
         let path = self
             .tenant_subdir(&stack.tenant, "stacks")?
             .join(format!("{}.json", stack.name));
-        Self::write_json(&path, stack)
+        Ok(Self::write_json(&path, stack)?)
     }
 
     fn list_stacks(&self, tenant: &str) -> Result<Vec<StackRecord>> {
@@ -600,7 +615,7 @@ impl Store for LocalStore {
             uuid::Uuid::new_v4().simple()
         ));
         let bytes = serde_json::to_vec_pretty(lock)
-            .map_err(|e| Error::io("encoding lock", std::io::Error::other(e)))?;
+            .map_err(|e| StoreError::io("encoding lock", std::io::Error::other(e)))?;
         write_atomic(&tmp, &bytes)?;
         let linked = fs::hard_link(&tmp, &path);
         let _ = fs::remove_file(&tmp);
@@ -616,7 +631,7 @@ impl Store for LocalStore {
                     None => self.try_lock_stack(lock),
                 }
             }
-            Err(e) => Err(Error::io(format!("creating lock {}", path.display()), e)),
+            Err(e) => Err(StoreError::io(format!("creating lock {}", path.display()), e).into()),
         }
     }
 
@@ -628,7 +643,7 @@ impl Store for LocalStore {
         match Self::read_json::<StackLock>(&path)? {
             Some(l) if l.lock_id == lock_id => {
                 fs::remove_file(&path)
-                    .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+                    .map_err(|e| StoreError::io(format!("removing {}", path.display()), e))?;
                 Ok(true)
             }
             _ => Ok(false),
@@ -636,7 +651,7 @@ impl Store for LocalStore {
     }
 
     fn stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>> {
-        Self::read_json(&self.stack_lock_path(tenant, stack)?)
+        Ok(Self::read_json(&self.stack_lock_path(tenant, stack)?)?)
     }
 
     fn break_stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>> {
@@ -647,13 +662,17 @@ impl Store for LocalStore {
         match fs::remove_file(&path) {
             Ok(()) => Ok(held),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+            Err(e) => Err(StoreError::io(format!("removing {}", path.display()), e).into()),
         }
     }
 
     fn stack_state_dir(&self, tenant: &str, stack: &str) -> Result<PathBuf> {
         if !valid_id(stack) {
-            return Err(Error::input(format!("invalid stack name '{stack}'")));
+            return Err(StoreError::InvalidName {
+                what: "stack name",
+                name: stack.to_string(),
+            }
+            .into());
         }
         let dir = self.tenant_subdir(tenant, "stacks")?.join(stack);
         ensure_private_dir(&dir)?;
@@ -666,7 +685,11 @@ impl Store for LocalStore {
 
     fn workspace_dir(&self, tenant: &str, plan_id: &str) -> Result<PathBuf> {
         if !valid_id(plan_id) {
-            return Err(Error::input(format!("invalid plan id '{plan_id}'")));
+            return Err(StoreError::InvalidName {
+                what: "plan id",
+                name: plan_id.to_string(),
+            }
+            .into());
         }
         let dir = self.tenant_subdir(tenant, "workspaces")?.join(plan_id);
         ensure_private_dir(&dir)?;
@@ -684,11 +707,11 @@ impl Store for LocalStore {
         if validate_config_name(name).is_err() {
             return Ok(None);
         }
-        Self::read_json(
+        Ok(Self::read_json(
             &self
                 .tenant_subdir(tenant, "configs")?
                 .join(format!("{name}.json")),
-        )
+        )?)
     }
 
     fn put_config(&self, config: &AwsConfiguration, create: bool) -> Result<()> {
@@ -697,16 +720,18 @@ impl Store for LocalStore {
         let _lock = FileLock::exclusive(&dir.join(".lock"))?;
         let path = dir.join(format!("{}.json", config.name));
         match (create, path.exists()) {
-            (true, true) => Err(Error::input(format!(
-                "configuration {} already exists in tenant {}; change it with `opsdeck configs update`",
-                config.name, config.tenant
-            ))),
-            (false, false) => Err(Error::not_found(
+            (true, true) => Err(StoreError::ConfigExists {
+                tenant: config.tenant.clone(),
+                name: config.name.clone(),
+            }
+            .into()),
+            (false, false) => Err(StoreError::not_found(
                 "configuration",
                 &config.name,
                 format!("in tenant {}", config.tenant),
-            )),
-            _ => Self::write_json(&path, config),
+            )
+            .into()),
+            _ => Ok(Self::write_json(&path, config)?),
         }
     }
 
@@ -720,7 +745,7 @@ impl Store for LocalStore {
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+            Err(e) => Err(StoreError::io(format!("removing {}", path.display()), e).into()),
         }
     }
 
@@ -741,11 +766,14 @@ impl Store for LocalStore {
             .tenant_subdir(tenant, "selections")?
             .join(format!("{user}.json"));
         match name {
-            Some(n) => Self::write_json(&path, &serde_json::json!({ "config": n })),
+            Some(n) => Ok(Self::write_json(
+                &path,
+                &serde_json::json!({ "config": n }),
+            )?),
             None => match fs::remove_file(&path) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+                Err(e) => Err(StoreError::io(format!("removing {}", path.display()), e).into()),
             },
         }
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::aws::AwsStore;
-use super::{LocalStore, Store};
+use super::{LocalStore, Store, StoreError};
 use crate::error::{Error, Result};
 use crate::plan::ArtifactKind;
 
@@ -59,7 +59,7 @@ fn migrate_tenant(
     progress: &mut dyn FnMut(String),
 ) -> Result<TenantMigration> {
     let settings = local.get_tenant(tenant)?.ok_or_else(|| {
-        Error::not_found(
+        StoreError::not_found(
             "tenant",
             tenant,
             "in the local store (`opsdeck tenants list`)",
@@ -72,11 +72,12 @@ fn migrate_tenant(
     let before = local.verify_audit(tenant, true)?;
     if !before.ok {
         let b = before.first_break.as_ref();
-        return Err(Error::refused(format!(
-            "the local audit trail of tenant {tenant} does not verify (line {}: {}); nothing was migrated",
-            b.map(|b| b.line).unwrap_or(0),
-            b.map(|b| b.problem.as_str()).unwrap_or("unknown")
-        )));
+        return Err(StoreError::SourceUnverified {
+            tenant: tenant.to_string(),
+            line: b.map(|b| b.line).unwrap_or(0),
+            problem: b.map_or_else(|| "unknown".to_string(), |b| b.problem.clone()),
+        }
+        .into());
     }
     progress(format!(
         "tenant {tenant}: local chain verified ({} records, every signature)",
@@ -101,9 +102,11 @@ fn migrate_tenant(
         if there.iter().any(|(n, s)| *n == name && *s == source) {
             m.already_there += 1;
         } else if there.iter().any(|(n, _)| *n == name) {
-            return Err(Error::refused(format!(
-                "tenant {tenant} already has a different policy {name} in the shared backend; remove one of them first"
-            )));
+            return Err(StoreError::PolicyDiffers {
+                tenant: tenant.to_string(),
+                name,
+            }
+            .into());
         } else {
             aws.put_tenant_policy(tenant, &name, &source)?;
             m.policies += 1;
@@ -157,14 +160,15 @@ fn migrate_tenant(
     for rec in &plans {
         match aws.create_plan(rec) {
             Ok(()) => m.plans += 1,
-            Err(Error::Input(msg)) if msg.contains("already exists") => {
+            Err(Error::Store(StoreError::PlanExists { .. })) => {
                 if aws.get_plan(tenant, &rec.plan.plan_id)?.plan.content_hash
                     != rec.plan.content_hash
                 {
-                    return Err(Error::refused(format!(
-                        "plan {} exists in the shared backend with other content; nothing more was migrated for tenant {tenant}",
-                        rec.plan.plan_id
-                    )));
+                    return Err(StoreError::PlanDiffers {
+                        tenant: tenant.to_string(),
+                        plan_id: rec.plan.plan_id.clone(),
+                    }
+                    .into());
                 }
                 m.already_there += 1;
             }
@@ -203,7 +207,7 @@ fn migrate_tenant(
     let data = match std::fs::read(&path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e).into()),
     };
     let lines: Vec<&[u8]> = data
         .split(|b| *b == b'\n')
@@ -214,17 +218,15 @@ fn migrate_tenant(
 
     let after = aws.verify_audit(tenant, true)?;
     if !after.ok || after.records != before.records || after.head != before.head {
-        return Err(Error::refused(format!(
-            "after copying, the shared audit trail of tenant {tenant} does not match the local one ({} records, head {} vs {} records, head {}){}",
-            after.records,
-            after.head.as_deref().unwrap_or("-"),
-            before.records,
-            before.head.as_deref().unwrap_or("-"),
-            after
-                .first_break
-                .map(|b| format!("; first break: {}", b.problem))
-                .unwrap_or_default()
-        )));
+        return Err(StoreError::MigrationMismatch {
+            tenant: tenant.to_string(),
+            records: after.records,
+            head: after.head,
+            local_records: before.records,
+            local_head: before.head,
+            first_break: after.first_break.map(|b| b.problem),
+        }
+        .into());
     }
     progress(format!(
         "tenant {tenant}: shared chain verified, {} records, head {}",

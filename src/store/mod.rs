@@ -8,6 +8,7 @@
 
 pub mod aws;
 pub mod cache;
+pub mod error;
 pub mod fsutil;
 pub mod journal;
 pub mod local;
@@ -25,6 +26,7 @@ use crate::tenant::{AwsConfiguration, Tenant, User};
 use crate::time::Stamp;
 
 pub use aws::AwsStore;
+pub use error::StoreError;
 pub use local::LocalStore;
 
 /// Whether the backend is reachable and what waits to be written, for status lines. Reading it

@@ -17,6 +17,7 @@ use super::{AwsStore, backoff};
 use crate::audit::chain::{self, GENESIS, KeyRing};
 use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::error::{Error, Result};
+use crate::store::StoreError;
 
 /// Two items per event plus the head: TransactWriteItems takes at most 100.
 pub const EVENTS_PER_TRANSACTION: usize = 49;
@@ -92,7 +93,7 @@ impl AwsStore {
             item.insert("added_at".into(), s(super::now_iso()));
             match self.put(Table::Tenants, item, Cond::absent()) {
                 Ok(()) | Err(Fault::Condition(_)) => {}
-                Err(f) => return Err(f.into_error()),
+                Err(f) => return Err(f.into_error().into()),
             }
         }
         Ok(())
@@ -332,15 +333,16 @@ impl AwsStore {
                     // Unreachable before anything was read: the trail as this machine last
                     // read it.
                     let Some(data) = self.cache.audit(tenant) else {
-                        return Err(Error::Unavailable(format!(
-                            "the shared backend is unreachable ({}) and this machine has no copy of the audit trail of tenant {tenant}",
-                            fault.message()
-                        )));
+                        return Err(StoreError::NoLocalCopy {
+                            what: format!("the audit trail of tenant {tenant}"),
+                            reason: fault.message().to_string(),
+                        }
+                        .into());
                     };
                     for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                        let rec = chain::parse_line(line).map_err(|d| Error::Corrupt {
+                        let rec = chain::parse_line(line).map_err(|d| StoreError::Corrupt {
                             path: "local audit cache".into(),
-                            detail: d,
+                            detail: d.to_string(),
                         })?;
                         if !f(rec) {
                             break;
@@ -348,14 +350,14 @@ impl AwsStore {
                     }
                     return Ok(());
                 }
-                Err(fault) => return Err(fault.into_error()),
+                Err(fault) => return Err(fault.into_error().into()),
             };
             first = false;
             for item in &items {
                 let Some(line) = get_s(item, "line") else {
                     continue;
                 };
-                let rec = chain::parse_line(line.as_bytes()).map_err(|d| Error::Corrupt {
+                let rec = chain::parse_line(line.as_bytes()).map_err(|d| StoreError::Corrupt {
                     path: format!("dynamodb:{}", self.table(Table::AuditRuns)).into(),
                     detail: format!("record {}: {d}", get_s(item, "sk").unwrap_or("?")),
                 })?;
@@ -384,10 +386,10 @@ impl AwsStore {
                 .call(move |c| remote::query_page(c, table, pk, None, st, Some(1000)))
                 .map_err(|f| {
                     if f.is_transient() {
-                        Error::Unavailable(format!(
-                            "cannot read the audit trail of tenant {tenant}: the shared backend is unreachable ({})",
-                            f.message()
-                        ))
+                        StoreError::CannotRead {
+                            what: format!("the audit trail of tenant {tenant}"),
+                            reason: f.message().to_string(),
+                        }
                     } else {
                         f.into_error()
                     }
@@ -492,19 +494,21 @@ impl AwsStore {
                 })
             };
             items.push(remote::tx_put(&table, head_item, cond).map_err(Fault::into_error)?);
-            self.call(move |c| remote::transact(c, items)).map_err(|f| match f {
-                Fault::Cancelled { .. } => Error::refused(format!(
-                    "the audit trail of tenant {tenant} changed while it was being imported; run the migration again"
-                )),
-                f => f.into_error(),
-            })?;
+            self.call(move |c| remote::transact(c, items))
+                .map_err(|f| match f {
+                    Fault::Cancelled { .. } => StoreError::ImportRaced {
+                        tenant: tenant.to_string(),
+                    },
+                    f => f.into_error(),
+                })?;
             *head = (last.seq, last.hash.clone());
             batch.clear();
             Ok(())
         };
         for raw in lines {
-            let rec = chain::parse_line(raw)
-                .map_err(|d| Error::input(format!("cannot import an audit record: {d}")))?;
+            let rec = chain::parse_line(raw).map_err(|d| StoreError::ImportUnreadable {
+                detail: d.to_string(),
+            })?;
             if rec.seq <= head.0 {
                 // Already there: it must be the very same record.
                 let item = self
@@ -515,10 +519,11 @@ impl AwsStore {
                     .and_then(|i| get_s(i, "hash"))
                     .is_some_and(|h| h == rec.hash);
                 if !same {
-                    return Err(Error::refused(format!(
-                        "tenant {tenant} already has a different record {} in the shared backend; a trail is only imported into an empty or identical one",
-                        rec.seq
-                    )));
+                    return Err(StoreError::ImportDiffers {
+                        tenant: tenant.to_string(),
+                        seq: rec.seq,
+                    }
+                    .into());
                 }
                 continue;
             }
@@ -528,11 +533,13 @@ impl AwsStore {
                 .unwrap_or_else(|| head.1.clone());
             let expect_seq = batch.last().map(|(r, _)| r.seq).unwrap_or(head.0) + 1;
             if rec.seq != expect_seq || rec.prev != expect_prev {
-                return Err(Error::refused(format!(
-                    "record {} does not continue the chain of tenant {tenant} (expected record {expect_seq} after {})",
-                    rec.seq,
-                    &expect_prev[..12]
-                )));
+                return Err(StoreError::ImportGap {
+                    tenant: tenant.to_string(),
+                    seq: rec.seq,
+                    expected: expect_seq,
+                    after: expect_prev[..12].to_string(),
+                }
+                .into());
             }
             let line = String::from_utf8_lossy(raw).trim_end().to_string();
             batch.push((rec, line));

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::error::Error;
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
@@ -82,18 +82,14 @@ impl Fault {
         }
     }
 
-    /// The crate error shown to the person at the keyboard.
-    pub fn into_error(self) -> Error {
+    /// The store error shown to the person at the keyboard.
+    pub fn into_error(self) -> StoreError {
         match self {
-            Fault::Transient(m) => Error::Unavailable(format!(
-                "the shared backend is unreachable ({m}); opsdeck works read-only from its local copy and queues audit events until it returns"
-            )),
-            Fault::Missing(m) => Error::Unavailable(format!(
-                "{m}; create the shared backend with `opsdeck backend init` (and check it with `opsdeck backend check`)"
-            )),
-            Fault::Denied(m) => Error::refused(m),
-            Fault::Condition(m) | Fault::Fatal(m) => Error::Unavailable(m),
-            Fault::Cancelled { message, .. } => Error::Unavailable(message),
+            Fault::Transient(reason) => StoreError::Unreachable { reason },
+            Fault::Missing(detail) => StoreError::Missing { detail },
+            Fault::Denied(detail) => StoreError::Denied { detail },
+            Fault::Condition(detail) | Fault::Fatal(detail) => StoreError::Backend { detail },
+            Fault::Cancelled { message, .. } => StoreError::Backend { detail: message },
         }
     }
 }

@@ -21,8 +21,9 @@
 //! ```
 
 use crate::config::AwsBackendConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::ArtifactKind;
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
@@ -93,7 +94,7 @@ pub struct Layout {
 
 impl Layout {
     pub fn new(cfg: &AwsBackendConfig) -> Result<Layout> {
-        let check = |what: &str, p: &str| {
+        let check = |setting: &'static str, p: &str| {
             let ok = (3..=32).contains(&p.len())
                 && p.as_bytes()[0].is_ascii_lowercase()
                 && !p.ends_with('-')
@@ -102,9 +103,10 @@ impl Layout {
             if ok {
                 Ok(())
             } else {
-                Err(Error::input(format!(
-                    "aws_backend.{what} '{p}' must be 3-32 lower-case letters, digits or '-', starting with a letter (it names tables and buckets)"
-                )))
+                Err(StoreError::BadPrefix {
+                    setting,
+                    value: p.to_string(),
+                })
             }
         };
         check("prefix", &cfg.prefix)?;
@@ -115,7 +117,7 @@ impl Layout {
         };
         check("bucket_prefix", &bucket_prefix)?;
         if cfg.region.trim().is_empty() {
-            return Err(Error::input("aws_backend.region is empty"));
+            return Err(StoreError::NoRegion.into());
         }
         Ok(Layout {
             region: cfg.region.clone(),

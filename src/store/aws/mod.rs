@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use self::fault::Fault;
 use self::layout::{Bucket, Layout, TENANT_SK, Table, object_key, state_key};
 use self::remote::{Clients, Cond, Item, get_n, get_s, key, n, s};
+use super::StoreError;
 use super::cache::Cache;
 use super::fsutil::ensure_private_dir;
 use super::journal::{Entry, Journal};
@@ -37,7 +38,7 @@ use crate::approval::PlanRecord;
 use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::aws::{AssumeRole, AwsAccess};
 use crate::config::AwsBackendConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::{ArtifactKind, sha256_hex};
 use crate::tenant::configs::validate_config_name;
 use crate::tenant::{AwsConfiguration, Tenant, User, validate_name, validate_user};
@@ -222,9 +223,7 @@ impl AwsStore {
             let arn = match (names_tenant, o.tenant) {
                 (true, Some(t)) => o.config.role_arn.replace("{tenant}", t),
                 (true, None) => {
-                    return Err(Error::input(
-                        "aws_backend.role_arn names {tenant}, but no tenant was given",
-                    ));
+                    return Err(StoreError::RoleNeedsTenant.into());
                 }
                 (false, _) => o.config.role_arn.clone(),
             };
@@ -355,9 +354,11 @@ impl AwsStore {
     fn scope(&self, tenant: &str) -> Result<()> {
         validate_name(tenant)?;
         match &self.confined {
-            Some(t) if t != tenant => Err(Error::refused(format!(
-                "this backend session is confined to tenant {t} (aws_backend.role_arn names {{tenant}}); it cannot reach tenant {tenant}"
-            ))),
+            Some(t) if t != tenant => Err(StoreError::Confined {
+                confined: t.clone(),
+                tenant: tenant.to_string(),
+            }
+            .into()),
             _ => Ok(()),
         }
     }
@@ -372,12 +373,13 @@ impl AwsStore {
         match remote {
             Ok(v) => Ok(v),
             Err(f) if f.is_transient() => offline().ok_or_else(|| {
-                Error::Unavailable(format!(
-                    "the shared backend is unreachable ({}) and this machine has no copy of {what}",
-                    f.message()
-                ))
+                StoreError::NoLocalCopy {
+                    what: what.to_string(),
+                    reason: f.message().to_string(),
+                }
+                .into()
             }),
-            Err(f) => Err(f.into_error()),
+            Err(f) => Err(f.into_error().into()),
         }
     }
 
@@ -385,12 +387,13 @@ impl AwsStore {
     fn write<T>(&self, what: &str, remote: std::result::Result<T, Fault>) -> Result<T> {
         remote.map_err(|f| {
             if f.is_transient() {
-                Error::Unavailable(format!(
-                    "cannot {what}: the shared backend is unreachable ({}); opsdeck is read-only until it returns, nothing was changed",
-                    f.message()
-                ))
+                StoreError::ReadOnly {
+                    action: what.to_string(),
+                    reason: f.message().to_string(),
+                }
+                .into()
             } else {
-                f.into_error()
+                f.into_error().into()
             }
         })
     }
@@ -568,7 +571,7 @@ impl AwsStore {
                 }
             }
         }
-        guard.retain(&[])
+        guard.retain(&[]).map_err(Into::into)
     }
 
     fn refresh_counts(&self) {
@@ -631,7 +634,11 @@ impl AwsStore {
 
     fn work_dir(&self, tenant: &str, sub: &str, name: &str) -> Result<PathBuf> {
         if !valid_id(name) {
-            return Err(Error::input(format!("invalid name '{name}'")));
+            return Err(StoreError::InvalidName {
+                what: "name",
+                name: name.to_string(),
+            }
+            .into());
         }
         let dir = self.root.join("work").join(tenant).join(sub).join(name);
         ensure_private_dir(&dir)?;
@@ -752,10 +759,11 @@ impl Store for AwsStore {
             Cond::absent(),
         ) {
             Ok(()) => Ok(()),
-            Err(Fault::Condition(_)) => Err(Error::input(format!(
-                "user {} is already registered in tenant {tenant}",
-                user.name
-            ))),
+            Err(Fault::Condition(_)) => Err(StoreError::UserExists {
+                tenant: tenant.to_string(),
+                user: user.name.clone(),
+            }
+            .into()),
             Err(f) => self.write(&format!("register user {}", user.name), Err(f)),
         }
     }
@@ -769,7 +777,9 @@ impl Store for AwsStore {
         self.scope(tenant)?;
         validate_user(name)?;
         self.update_record(tenant, &format!("user#{name}"), &format!("user {name}"), f)?
-            .ok_or_else(|| Error::not_found("user", name, format!("in tenant {tenant}")))
+            .ok_or_else(|| {
+                StoreError::not_found("user", name, format!("in tenant {tenant}")).into()
+            })
     }
 
     fn tenant_policies(&self, tenant: &str) -> Result<Vec<(String, String)>> {
@@ -796,9 +806,10 @@ impl Store for AwsStore {
     fn put_tenant_policy(&self, tenant: &str, name: &str, source: &str) -> Result<()> {
         self.scope(tenant)?;
         if !name.ends_with(".rego") || !valid_id(name.trim_end_matches(".rego")) {
-            return Err(Error::input(format!(
-                "policy file name '{name}' must be letters, digits, '-' or '_' ending in .rego"
-            )));
+            return Err(StoreError::PolicyFileName {
+                name: name.to_string(),
+            }
+            .into());
         }
         let mut item = key(tenant, format!("policy#{name}"));
         item.insert("source".into(), s(source));
@@ -835,9 +846,7 @@ impl Store for AwsStore {
         }
         let ids: HashSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
         if ids.len() != events.len() || ids.contains("") {
-            return Err(Error::input(
-                "every audit event of a batch needs its own, non-empty event id",
-            ));
+            return Err(StoreError::BatchEventIds.into());
         }
         let guard = self.journal.lock(tenant)?;
         // Older queued events go first: the chain keeps this host's order.
@@ -852,7 +861,7 @@ impl Store for AwsStore {
             match self.append_remote(tenant, events, signer) {
                 Ok((records, _)) => return Ok(records),
                 Err(f) if f.is_transient() => {}
-                Err(f) => return Err(f.into_error()),
+                Err(f) => return Err(f.into_error().into()),
             }
         }
         guard.push(&Entry::Audit {
@@ -905,18 +914,16 @@ impl Store for AwsStore {
                 );
                 Ok(sha)
             }
-            Err(f) => Err(f.into_error()),
+            Err(f) => Err(f.into_error().into()),
         }
     }
 
     fn get_artifact(&self, tenant: &str, sha256: &str) -> Result<Vec<u8>> {
         self.scope(tenant)?;
         if !valid_sha(sha256) {
-            return Err(Error::not_found(
-                "artifact",
-                sha256,
-                "expected a sha256 hex digest",
-            ));
+            return Err(
+                StoreError::not_found("artifact", sha256, "expected a sha256 hex digest").into(),
+            );
         }
         // Content-addressed: bytes that hash to their name are the artifact, wherever they are.
         if let Some(b) = self.cache.blob(tenant, sha256) {
@@ -935,18 +942,17 @@ impl Store for AwsStore {
         })();
         let found = self.read(&format!("artifact {sha256}"), remote, || None)?;
         let Some((bytes, uri)) = found else {
-            return Err(Error::not_found(
-                "artifact",
-                sha256,
-                format!("tenant {tenant}"),
-            ));
+            return Err(
+                StoreError::not_found("artifact", sha256, format!("tenant {tenant}")).into(),
+            );
         };
         let actual = sha256_hex(&bytes);
         if actual != sha256 {
-            return Err(Error::Corrupt {
+            return Err(StoreError::Corrupt {
                 path: PathBuf::from(uri),
                 detail: format!("artifact content changed: it now hashes to {actual}"),
-            });
+            }
+            .into());
         }
         self.cache.put_blob(tenant, sha256, &bytes);
         Ok(bytes)
@@ -977,10 +983,11 @@ impl Store for AwsStore {
         let tenant = &rec.plan.tenant;
         self.scope(tenant)?;
         if !valid_id(&rec.plan.plan_id) {
-            return Err(Error::input(format!(
-                "invalid plan id '{}'",
-                rec.plan.plan_id
-            )));
+            return Err(StoreError::InvalidName {
+                what: "plan id",
+                name: rec.plan.plan_id.clone(),
+            }
+            .into());
         }
         let items = self.plan_items(rec, None).map_err(Fault::into_error)?;
         match self.call(move |c| remote::transact(c, items)) {
@@ -991,10 +998,10 @@ impl Store for AwsStore {
             Err(Fault::Cancelled { reasons, .. })
                 if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") =>
             {
-                Err(Error::input(format!(
-                    "plan {} already exists",
-                    rec.plan.plan_id
-                )))
+                Err(StoreError::PlanExists {
+                    plan_id: rec.plan.plan_id.clone(),
+                }
+                .into())
             }
             Err(f) => self.write(&format!("create plan {}", rec.plan.plan_id), Err(f)),
         }
@@ -1003,11 +1010,9 @@ impl Store for AwsStore {
     fn get_plan(&self, tenant: &str, id: &str) -> Result<PlanRecord> {
         self.scope(tenant)?;
         if !valid_id(id) {
-            return Err(Error::not_found(
-                "plan",
-                id,
-                "plan ids look like p-xxxxxxxxxx",
-            ));
+            return Err(
+                StoreError::not_found("plan", id, "plan ids look like p-xxxxxxxxxx").into(),
+            );
         }
         let remote = self
             .get(Table::Approvals, tenant.to_string(), id.to_string())
@@ -1027,11 +1032,12 @@ impl Store for AwsStore {
                 self.cache.put(tenant, "plans", id, &rec);
                 Ok(rec)
             }
-            None => Err(Error::not_found(
+            None => Err(StoreError::not_found(
                 "plan",
                 id,
                 format!("in tenant {tenant}; `opsdeck plans list` shows them"),
-            )),
+            )
+            .into()),
         }
     }
 
@@ -1065,7 +1071,7 @@ impl Store for AwsStore {
     ) -> Result<PlanRecord> {
         self.scope(tenant)?;
         if !valid_id(id) {
-            return Err(Error::not_found("plan", id, format!("in tenant {tenant}")));
+            return Err(StoreError::not_found("plan", id, format!("in tenant {tenant}")).into());
         }
         let what = format!("change plan {id}");
         let mut attempt = 0;
@@ -1075,7 +1081,7 @@ impl Store for AwsStore {
                     &what,
                     self.get(Table::Approvals, tenant.to_string(), id.to_string()),
                 )?
-                .ok_or_else(|| Error::not_found("plan", id, format!("in tenant {tenant}")))?;
+                .ok_or_else(|| StoreError::not_found("plan", id, format!("in tenant {tenant}")))?;
             let version = get_n(&item, "version").unwrap_or(0);
             let original: PlanRecord = from_item(&item, "plan").map_err(Fault::into_error)?;
             let mut rec = original.clone();
@@ -1127,10 +1133,10 @@ impl Store for AwsStore {
                 Err(f) => return self.write(&format!("lock stack {}", lock.stack), Err(f)),
             }
         }
-        Err(Error::Unavailable(format!(
-            "stack {} is being locked and released by others as we try; try again",
-            lock.stack
-        )))
+        Err(StoreError::LockContended {
+            stack: lock.stack.clone(),
+        }
+        .into())
     }
 
     fn unlock_stack(&self, tenant: &str, stack: &str, lock_id: &str) -> Result<bool> {
@@ -1145,6 +1151,7 @@ impl Store for AwsStore {
         )?;
         item.map(|i| from_item::<StackLock>(&i, "stack lock").map_err(Fault::into_error))
             .transpose()
+            .map_err(Into::into)
     }
 
     fn break_stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>> {
@@ -1157,6 +1164,7 @@ impl Store for AwsStore {
         )?;
         old.map(|i| from_item::<StackLock>(&i, "stack lock").map_err(Fault::into_error))
             .transpose()
+            .map_err(Into::into)
     }
 
     fn get_stack(&self, tenant: &str, name: &str) -> Result<Option<StackRecord>> {
@@ -1178,7 +1186,11 @@ impl Store for AwsStore {
         let tenant = &stack.tenant;
         self.scope(tenant)?;
         if !valid_id(&stack.name) {
-            return Err(Error::input(format!("invalid stack name '{}'", stack.name)));
+            return Err(StoreError::InvalidName {
+                what: "stack name",
+                name: stack.name.clone(),
+            }
+            .into());
         }
         let json = to_json(stack).map_err(Fault::into_error)?;
         let mut item = Self::record_item(tenant, &format!("stack#{}", stack.name), json, 1);
@@ -1245,10 +1257,11 @@ impl Store for AwsStore {
                     self.call(move |c| remote::s3_get(c, b, k)),
                 )?;
                 if sha256_hex(&bytes) != sha {
-                    return Err(Error::Corrupt {
+                    return Err(StoreError::Corrupt {
                         path: PathBuf::from(get_s(&item, "state_uri").unwrap_or_default()),
                         detail: "the stored Terraform state does not match its digest".into(),
-                    });
+                    }
+                    .into());
                 }
                 super::fsutil::write_atomic(&path, &bytes)?;
             }
@@ -1318,15 +1331,17 @@ impl Store for AwsStore {
         };
         match self.put(Table::Tenants, item, cond) {
             Ok(()) => Ok(()),
-            Err(Fault::Condition(_)) if create => Err(Error::input(format!(
-                "configuration {} already exists in tenant {}; change it with `opsdeck configs update`",
-                config.name, config.tenant
-            ))),
-            Err(Fault::Condition(_)) => Err(Error::not_found(
+            Err(Fault::Condition(_)) if create => Err(StoreError::ConfigExists {
+                tenant: config.tenant.clone(),
+                name: config.name.clone(),
+            }
+            .into()),
+            Err(Fault::Condition(_)) => Err(StoreError::not_found(
                 "configuration",
                 &config.name,
                 format!("in tenant {}", config.tenant),
-            )),
+            )
+            .into()),
             Err(f) => self.write(&format!("save configuration {}", config.name), Err(f)),
         }
     }
@@ -1416,7 +1431,7 @@ impl Store for AwsStore {
                 report.remaining = self.link.health().queued;
                 return Ok(report);
             }
-            Err(f) => return Err(f.into_error()),
+            Err(f) => return Err(f.into_error().into()),
             Ok(()) => {}
         }
         for t in tenants {
