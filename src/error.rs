@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 
 pub use crate::store::StoreError;
+pub use crate::tenant::TenantError;
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -107,6 +108,9 @@ pub enum Error {
 
     #[error("{prefix}{0}", prefix = .0.kind().prefix())]
     Store(#[from] StoreError),
+
+    #[error("{prefix}{0}", prefix = .0.kind().prefix())]
+    Tenant(#[from] TenantError),
 }
 
 impl Error {
@@ -146,6 +150,7 @@ impl Error {
             Error::Execution(_) => Kind::Execution,
             Error::Cancelled(_) => Kind::Cancelled,
             Error::Store(e) => e.kind(),
+            Error::Tenant(e) => e.kind(),
         }
     }
 
@@ -158,6 +163,7 @@ impl Error {
         Some(match self {
             Error::Refused(why) => why.clone(),
             Error::Store(e) => e.to_string(),
+            Error::Tenant(e) => e.to_string(),
             other => other.to_string(),
         })
     }

@@ -170,10 +170,7 @@ impl Deck {
                 mfa::verify(u, totp, now)
             })
         {
-            return refuse(match e {
-                Error::Refused(why) => why,
-                other => other.to_string(),
-            });
+            return refuse(e.refusal().unwrap_or_else(|| e.to_string()));
         }
         Ok(Some(user))
     }

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use super::TenantError;
 use crate::time::Stamp;
+
+type Result<T> = std::result::Result<T, TenantError>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,9 +76,7 @@ impl AwsConfiguration {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
             if !ok {
-                return Err(Error::input(
-                    "external id must be 2-1224 characters: letters, digits and + = , . @ : / - _",
-                ));
+                return Err(TenantError::ExternalId);
             }
         }
         for r in &self.regions {
@@ -94,15 +94,11 @@ impl AwsConfiguration {
         }
         for (k, val) in &self.tags {
             if k.is_empty() || k.len() > 128 || val.len() > 256 || k.starts_with("aws:") {
-                return Err(Error::input(format!(
-                    "tag '{k}': keys are 1-128 characters and may not start with aws:, values at most 256"
-                )));
+                return Err(TenantError::Tag { key: k.clone() });
             }
         }
         if !self.budget_usd.is_finite() || self.budget_usd < 0.0 {
-            return Err(Error::input(
-                "budget must be a positive number of USD (0: none)",
-            ));
+            return Err(TenantError::Budget);
         }
         Ok(())
     }
@@ -118,9 +114,9 @@ pub fn validate_config_name(name: &str) -> Result<()> {
     if ok && name != "none" {
         Ok(())
     } else {
-        Err(Error::input(format!(
-            "invalid configuration name '{name}': use 1-63 lower-case letters, digits, '-' or '_' (not 'none')"
-        )))
+        Err(TenantError::ConfigName {
+            name: name.to_string(),
+        })
     }
 }
 
@@ -142,9 +138,9 @@ pub fn validate_role_arn(arn: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::input(format!(
-            "'{arn}' is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
-        )))
+        Err(TenantError::RoleArn {
+            arn: arn.to_string(),
+        })
     }
 }
 
@@ -163,20 +159,22 @@ fn validate_region(r: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::input(format!(
-            "'{r}' is not an AWS region name (like eu-west-1)"
-        )))
+        Err(TenantError::Region {
+            region: r.to_string(),
+        })
     }
 }
 
-fn aws_id(what: &str, prefix: &str, id: &str) -> Result<()> {
+fn aws_id(what: &'static str, prefix: &'static str, id: &str) -> Result<()> {
     let rest = id.strip_prefix(prefix).unwrap_or("");
     if (8..=17).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {
-        Err(Error::input(format!(
-            "'{id}' is not a {what} ({prefix} followed by 8 or 17 hex digits)"
-        )))
+        Err(TenantError::ResourceId {
+            what,
+            prefix,
+            id: id.to_string(),
+        })
     }
 }
 

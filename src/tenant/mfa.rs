@@ -4,7 +4,7 @@ use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
-use super::User;
+use super::{TenantError, User};
 use crate::error::{Error, Result};
 
 const STEP: u64 = 30;
@@ -22,15 +22,18 @@ pub fn new_secret() -> Result<String> {
     Ok(Secret::from(bytes.to_vec()).to_base32())
 }
 
-fn totp(secret_b32: &str) -> Result<Totp> {
-    let secret = Secret::try_from_base32(secret_b32)
-        .map_err(|e| Error::input(format!("stored TOTP secret is not valid base32: {e:?}")))?;
+fn totp(secret_b32: &str) -> std::result::Result<Totp, TenantError> {
+    let secret = Secret::try_from_base32(secret_b32).map_err(|e| TenantError::TotpSecret {
+        detail: format!("{e:?}"),
+    })?;
     Builder::new()
         .with_algorithm(Algorithm::SHA1)
         .with_digits(DIGITS as u8)
         .with_secret(secret)
         .build()
-        .map_err(|e| Error::input(format!("TOTP secret rejected: {e}")))
+        .map_err(|e| TenantError::TotpRejected {
+            detail: e.to_string(),
+        })
 }
 
 /// The code for a given Unix time (what an authenticator app shows then).
@@ -58,25 +61,25 @@ pub fn qr(uri: &str) -> String {
 /// one) is refused afterwards.
 pub fn verify(user: &mut User, code: Option<&str>, now_unix: u64) -> Result<()> {
     let Some(code) = code.map(str::trim) else {
-        return Err(Error::refused(format!(
-            "{} must confirm with a current TOTP code: --totp CODE from their authenticator app (no app: `opsdeck totp` prints the code of the OS account you are logged in as)",
-            user.name
-        )));
+        return Err(TenantError::TotpRequired {
+            user: user.name.clone(),
+        }
+        .into());
     };
     if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::input("a TOTP code is 6 digits"));
+        return Err(TenantError::TotpShape.into());
     }
     // Codes one step either side of now are accepted (the builder's default skew), for drift
     // between phone and host; `check` returns the step that matched.
     match totp(&user.totp_secret)?.check(code, now_unix) {
-        None => Err(Error::refused(format!(
-            "the TOTP code for {} is wrong or expired",
-            user.name
-        ))),
-        Some(step) if step <= user.last_totp_step => Err(Error::refused(format!(
-            "that TOTP code for {} was already used; wait for the next one",
-            user.name
-        ))),
+        None => Err(TenantError::TotpWrong {
+            user: user.name.clone(),
+        }
+        .into()),
+        Some(step) if step <= user.last_totp_step => Err(TenantError::TotpReused {
+            user: user.name.clone(),
+        }
+        .into()),
         Some(step) => {
             user.last_totp_step = step;
             Ok(())

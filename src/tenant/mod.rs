@@ -2,13 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub mod configs;
+pub mod error;
 pub mod mfa;
 pub mod users;
 
 pub use configs::AwsConfiguration;
+pub use error::TenantError;
 pub use users::{Role, User};
 
 /// Per-tenant guardrail settings the core enforces. Shown and replaced as TOML with
@@ -226,11 +228,13 @@ pub struct ApprovalRule {
 impl Tenant {
     /// Refuses settings no tenant can work with, naming the setting, the value and what it
     /// may be: nothing out of range is stored to be clamped or silently ignored later.
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> std::result::Result<(), TenantError> {
         let bad = |setting: &str, value: &dyn std::fmt::Display, allowed: &str| {
-            Err(Error::input(format!(
-                "{setting} {value} is out of range: {allowed}"
-            )))
+            Err(TenantError::OutOfRange {
+                setting: setting.to_string(),
+                value: value.to_string(),
+                allowed: allowed.to_string(),
+            })
         };
         let known_regions = "a region code such as us-east-1 or eu-west-1";
         if !crate::intent::is_region_code(&self.default_region) {
@@ -360,7 +364,7 @@ fn clock_minutes(t: &str) -> Option<u32> {
 }
 
 /// Tenant names become path components and key prefixes: keep them plain.
-pub fn validate_name(name: &str) -> Result<()> {
+pub fn validate_name(name: &str) -> std::result::Result<(), TenantError> {
     let ok = !name.is_empty()
         && name.len() <= 63
         && name.as_bytes()[0].is_ascii_alphanumeric()
@@ -370,9 +374,9 @@ pub fn validate_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::input(format!(
-            "invalid tenant name '{name}': use 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
-        )))
+        Err(TenantError::TenantName {
+            name: name.to_string(),
+        })
     }
 }
 
@@ -428,7 +432,7 @@ impl Identity {
     }
 }
 
-pub fn validate_user(user: &str) -> Result<()> {
+pub fn validate_user(user: &str) -> std::result::Result<(), TenantError> {
     let ok = !user.is_empty()
         && user.len() <= 128
         && user
@@ -437,9 +441,9 @@ pub fn validate_user(user: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::input(format!(
-            "invalid user name '{user}': use letters, digits and . _ @ + - (at most 128)"
-        )))
+        Err(TenantError::UserName {
+            user: user.to_string(),
+        })
     }
 }
 
