@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 
+pub use crate::approval::ApprovalError;
 pub use crate::store::StoreError;
 pub use crate::tenant::TenantError;
 
@@ -111,6 +112,9 @@ pub enum Error {
 
     #[error("{prefix}{0}", prefix = .0.kind().prefix())]
     Tenant(#[from] TenantError),
+
+    #[error("{prefix}{0}", prefix = .0.kind().prefix())]
+    Approval(#[from] ApprovalError),
 }
 
 impl Error {
@@ -151,6 +155,7 @@ impl Error {
             Error::Cancelled(_) => Kind::Cancelled,
             Error::Store(e) => e.kind(),
             Error::Tenant(e) => e.kind(),
+            Error::Approval(e) => e.kind(),
         }
     }
 
@@ -164,6 +169,7 @@ impl Error {
             Error::Refused(why) => why.clone(),
             Error::Store(e) => e.to_string(),
             Error::Tenant(e) => e.to_string(),
+            Error::Approval(e) => e.to_string(),
             other => other.to_string(),
         })
     }
@@ -193,9 +199,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_refusal_says_why_without_its_category() {
-        let e = Error::refused("plan p-1 is denied by policy");
-        assert_eq!(e.refusal().as_deref(), Some("plan p-1 is denied by policy"));
+    fn a_module_error_reads_and_exits_as_its_kind() {
+        let refusal = crate::approval::Refusal::Rejected {
+            plan_id: "p-1".into(),
+            by: None,
+        };
+        let general = Error::refused(refusal.to_string());
+        let typed: Error = refusal.clone().into();
+        assert!(matches!(typed, Error::Approval(ApprovalError::Refused(_))));
+        assert_eq!(typed.to_string(), general.to_string());
+        assert_eq!((typed.code(), typed.exit_code()), ("refused", 5));
+        assert_eq!(typed.refusal(), Some(refusal.to_string()));
         assert_eq!(Error::input("x").refusal(), None);
     }
 

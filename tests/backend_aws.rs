@@ -608,13 +608,17 @@ fn racing_approvers_on_separate_machines_count_once() {
                     let (id, gate) = (id.clone(), &gate);
                     s.spawn(move || {
                         gate.wait();
-                        match deck.approvals().approve(&id, None, Some(&code), None) {
+                        match deck
+                            .approvals()
+                            .approve(&id, None, Some(&code), None)
+                            .map_err(|e| e.refusal().ok_or(e))
+                        {
                             Ok(_) => Some(*user),
-                            Err(Error::Refused(m)) => {
+                            Err(Ok(m)) => {
                                 assert!(m.contains("already approved"), "{m}");
                                 None
                             }
-                            Err(e) => panic!("{user}: {e}"),
+                            Err(Err(e)) => panic!("{user}: {e}"),
                         }
                     })
                 })
@@ -710,18 +714,18 @@ fn approve_racing_reject_has_one_outcome() {
             })
             .unwrap()
             .len();
-        match approved {
+        match approved.map_err(|e| e.refusal().ok_or(e)) {
             Ok(_) => {
                 approve_won += 1;
                 assert_eq!(rec.approvals.len(), 1);
                 assert_eq!(approvals_audited, 1);
             }
-            Err(Error::Refused(m)) => {
+            Err(Ok(m)) => {
                 assert!(m.contains("rejected"), "{m}");
                 assert!(rec.approvals.is_empty());
                 assert_eq!(approvals_audited, 0);
             }
-            Err(e) => panic!("{e}"),
+            Err(Err(e)) => panic!("{e}"),
         }
     }
     eprintln!("approve committed first in {approve_won} of 4 rounds");

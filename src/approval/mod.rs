@@ -11,13 +11,15 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod error;
 pub mod rules;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::Plan;
 use crate::tenant::Role;
 use crate::time::{Clock, Stamp};
 
+pub use error::ApprovalError;
 pub use rules::{Decision, Refusal, Requirement};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,11 +199,12 @@ pub fn approve(
         return Err(refusal.into());
     }
     if current_hash != rec.plan.content_hash {
-        return Err(Error::refused(format!(
-            "plan {id} changed after it was created (hash {} is now {}); it cannot be approved, ask again",
-            short(&rec.plan.content_hash),
-            short(current_hash)
-        )));
+        return Err(ApprovalError::ChangedBeforeApproval {
+            plan_id: id,
+            created: rec.plan.content_hash.clone(),
+            now: current_hash.to_string(),
+        }
+        .into());
     }
     rec.approvals.push(Approval {
         user: user.to_string(),
@@ -221,9 +224,7 @@ pub fn approve(
 pub fn reject(rec: &mut PlanRecord, user: &str, reason: &str, clock: &dyn Clock) -> Result<()> {
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(Error::input(
-            "a reason is required to reject a plan (--reason \"...\")",
-        ));
+        return Err(ApprovalError::ReasonRequired.into());
     }
     rec.expire_if_due(clock);
     if let Some(refusal) = rules::record_refusal(Decision::Reject, rec, user, clock) {
@@ -254,16 +255,15 @@ pub fn check_runnable(rec: &mut PlanRecord, current_hash: &str, clock: &dyn Cloc
     if current_hash != rec.plan.content_hash
         || rec.approvals.iter().any(|a| a.plan_hash != current_hash)
     {
-        return Err(Error::refused(format!(
-            "plan {id} no longer matches what was approved (approved {}, now {}): its artifacts were changed after approval; it will not run",
-            short(
-                rec.approvals
-                    .first()
-                    .map(|a| a.plan_hash.as_str())
-                    .unwrap_or("-")
-            ),
-            short(current_hash)
-        )));
+        return Err(ApprovalError::ChangedAfterApproval {
+            plan_id: id,
+            approved: rec
+                .approvals
+                .first()
+                .map_or_else(|| "-".to_string(), |a| a.plan_hash.clone()),
+            now: current_hash.to_string(),
+        }
+        .into());
     }
     Ok(())
 }

@@ -268,7 +268,7 @@ impl std::fmt::Display for Refusal {
 
 impl From<Refusal> for crate::Error {
     fn from(r: Refusal) -> Self {
-        crate::Error::refused(r.to_string())
+        super::ApprovalError::from(r).into()
     }
 }
 

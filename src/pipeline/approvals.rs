@@ -7,7 +7,7 @@ use super::Approvals;
 use crate::approval::rules::{Decision, Refusal};
 use crate::approval::{self, PlanRecord, Requirement, State, rules};
 use crate::audit::{EventKind, Status};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::plan::{ArtifactKind, ArtifactRef, Plan};
 use crate::redact::redact;
 use crate::store::{StackStatus, StoreError};
@@ -265,7 +265,7 @@ impl Approvals<'_> {
         });
         let rec = match rec {
             Ok(r) => r,
-            Err(e @ Error::Refused(_)) => {
+            Err(e) if e.kind() == Kind::Refused => {
                 self.audit_denied(&stored, &what, &e.to_string())?;
                 return Err(e);
             }
