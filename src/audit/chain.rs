@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use super::{AuditEvent, AuditRecord};
-use crate::error::{Error, Result};
+use super::error::KeyHalf;
+use super::{AuditError, AuditEvent, AuditRecord};
+use crate::error::Result;
 use crate::store::StoreError;
 
 /// `prev` of the first record of a tenant.
@@ -52,24 +53,32 @@ pub struct Signer {
 
 impl Signer {
     pub fn load_or_create(dir: &Path) -> Result<Signer> {
-        fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        fs::create_dir_all(dir)
+            .map_err(|e| StoreError::io(format!("creating {}", dir.display()), e))?;
         crate::store::fsutil::restrict_dir(dir)?;
         let path = dir.join(SIGNING_KEY_FILE);
         let seed = match fs::read_to_string(&path) {
             Ok(text) => {
-                let bytes = hex::decode(text.trim()).map_err(|e| StoreError::Corrupt {
+                let damaged = |problem: AuditError| StoreError::Corrupt {
                     path: path.clone(),
-                    detail: format!("signing key is not hex: {e}"),
+                    detail: problem.to_string(),
+                };
+                let bytes = hex::decode(text.trim()).map_err(|e| {
+                    damaged(AuditError::KeyNotHex {
+                        which: KeyHalf::Signing,
+                        detail: e.to_string(),
+                    })
                 })?;
-                <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| StoreError::Corrupt {
-                    path: path.clone(),
-                    detail: "signing key must be 32 bytes".into(),
+                <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                    damaged(AuditError::KeyLength {
+                        which: KeyHalf::Signing,
+                    })
                 })?
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut seed = [0u8; 32];
                 getrandom::fill(&mut seed).map_err(|e| {
-                    Error::io(
+                    StoreError::io(
                         "reading randomness for the signing key",
                         std::io::Error::other(e.to_string()),
                     )
@@ -97,10 +106,14 @@ impl Signer {
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         return Signer::load_or_create(dir);
                     }
-                    Err(e) => return Err(Error::io(format!("creating {}", path.display()), e)),
+                    Err(e) => {
+                        return Err(
+                            StoreError::io(format!("creating {}", path.display()), e).into()
+                        );
+                    }
                 }
             }
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+            Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e).into()),
         };
         let key = SigningKey::from_bytes(&seed);
         let key_id = key_id(&key.verifying_key());
@@ -137,8 +150,9 @@ impl Signer {
         prev: &str,
         event: &AuditEvent,
     ) -> Result<(AuditRecord, String)> {
-        let event_json = serde_json::to_string(event)
-            .map_err(|e| Error::input(format!("audit event cannot be encoded: {e}")))?;
+        let event_json = serde_json::to_string(event).map_err(|e| AuditError::Encode {
+            detail: e.to_string(),
+        })?;
         let hash = digest(tenant, seq, prev, event_json.as_bytes());
         let sig = B64.encode(self.key.sign(&hash).to_bytes());
         let hash = hex::encode(hash);
@@ -170,7 +184,7 @@ impl KeyRing {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ring),
-            Err(e) => return Err(Error::io(format!("reading {}", dir.display()), e)),
+            Err(e) => return Err(StoreError::io(format!("reading {}", dir.display()), e).into()),
         };
         for entry in entries.flatten() {
             let path = entry.path();
@@ -178,21 +192,27 @@ impl KeyRing {
                 continue;
             }
             let text = fs::read_to_string(&path)
-                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+                .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
             ring.add_hex(text.trim())
-                .map_err(|detail| StoreError::Corrupt {
+                .map_err(|problem| StoreError::Corrupt {
                     path: path.clone(),
-                    detail,
+                    detail: problem.to_string(),
                 })?;
         }
         Ok(ring)
     }
 
-    pub fn add_hex(&mut self, hex_key: &str) -> std::result::Result<String, String> {
-        let bytes = hex::decode(hex_key).map_err(|e| format!("public key is not hex: {e}"))?;
-        let arr = <[u8; 32]>::try_from(bytes.as_slice())
-            .map_err(|_| "public key must be 32 bytes".to_string())?;
-        let vk = VerifyingKey::from_bytes(&arr).map_err(|e| format!("bad public key: {e}"))?;
+    pub fn add_hex(&mut self, hex_key: &str) -> std::result::Result<String, AuditError> {
+        let bytes = hex::decode(hex_key).map_err(|e| AuditError::KeyNotHex {
+            which: KeyHalf::Public,
+            detail: e.to_string(),
+        })?;
+        let arr = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| AuditError::KeyLength {
+            which: KeyHalf::Public,
+        })?;
+        let vk = VerifyingKey::from_bytes(&arr).map_err(|e| AuditError::BadPublicKey {
+            detail: e.to_string(),
+        })?;
         let id = key_id(&vk);
         self.keys.insert(id.clone(), vk);
         Ok(id)
@@ -225,19 +245,18 @@ struct RawLine<'a> {
 
 /// Parses one stored line into a record. An event that cannot be read (a malformed timestamp,
 /// say) is named by its sequence number and event id.
-pub fn parse_line(line: &[u8]) -> std::result::Result<AuditRecord, String> {
-    let raw: RawLine<'_> = serde_json::from_slice(line).map_err(|e| format!("unreadable: {e}"))?;
-    let event: AuditEvent = serde_json::from_str(raw.event.get()).map_err(|e| {
-        let id = serde_json::from_str::<serde_json::Value>(raw.event.get())
-            .ok()
-            .and_then(|v| {
-                v.get("eventId")?
-                    .as_str()
-                    .map(|id| format!(", event {id:?}"))
-            })
-            .unwrap_or_default();
-        format!("unreadable event (record {}{id}): {e}", raw.seq)
+pub fn parse_line(line: &[u8]) -> std::result::Result<AuditRecord, AuditError> {
+    let raw: RawLine<'_> = serde_json::from_slice(line).map_err(|e| AuditError::Unreadable {
+        detail: e.to_string(),
     })?;
+    let event: AuditEvent =
+        serde_json::from_str(raw.event.get()).map_err(|e| AuditError::UnreadableEvent {
+            seq: raw.seq,
+            event_id: serde_json::from_str::<serde_json::Value>(raw.event.get())
+                .ok()
+                .and_then(|v| v.get("eventId")?.as_str().map(str::to_string)),
+            detail: e.to_string(),
+        })?;
     Ok(AuditRecord {
         seq: raw.seq,
         prev: raw.prev.to_string(),
@@ -283,15 +302,16 @@ struct Checked<'a> {
     key: &'a str,
     sig: &'a str,
     computed: [u8; 32],
-    problem: Option<String>,
+    problem: Option<AuditError>,
 }
 
-fn check_line<'a>(tenant: &str, line: &'a [u8]) -> std::result::Result<Checked<'a>, String> {
+fn check_line<'a>(tenant: &str, line: &'a [u8]) -> std::result::Result<Checked<'a>, AuditError> {
     let raw: RawLine<'a> =
-        serde_json::from_slice(line).map_err(|e| format!("unreadable record: {e}"))?;
+        serde_json::from_slice(line).map_err(|e| AuditError::UnreadableRecord {
+            detail: e.to_string(),
+        })?;
     let computed = digest(tenant, raw.seq, raw.prev, raw.event.get().as_bytes());
-    let problem = (hex::encode(computed) != raw.hash)
-        .then(|| "content does not match its hash (the record was edited)".to_string());
+    let problem = (hex::encode(computed) != raw.hash).then_some(AuditError::Edited);
     Ok(Checked {
         seq: raw.seq,
         prev: raw.prev,
@@ -324,7 +344,7 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
         .unwrap_or(1)
         .clamp(1, 8);
     let chunk = lines.len().div_ceil(workers).max(1);
-    let checked: Vec<std::result::Result<Checked<'_>, String>> = std::thread::scope(|s| {
+    let checked: Vec<std::result::Result<Checked<'_>, AuditError>> = std::thread::scope(|s| {
         let handles: Vec<_> = lines
             .chunks(chunk)
             .map(|part| {
@@ -354,7 +374,7 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
     // Links, in order: the first structural break ends the trustworthy prefix.
     let mut expected_seq = 1u64;
     let mut prev_hash = GENESIS;
-    let mut structural: Option<(usize, String)> = None;
+    let mut structural: Option<(usize, AuditError)> = None;
     for (i, c) in checked.iter().enumerate() {
         let c = match c {
             Err(problem) => {
@@ -367,19 +387,18 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
             Some(p.clone())
         } else if c.seq != expected_seq {
             Some(if c.seq > expected_seq {
-                format!(
-                    "expected record {expected_seq} but found {}: record(s) {expected_seq}..{} were deleted",
-                    c.seq,
-                    c.seq - 1
-                )
+                AuditError::Deleted {
+                    expected: expected_seq,
+                    found: c.seq,
+                }
             } else {
-                format!(
-                    "expected record {expected_seq} but found {}: records were reordered or duplicated",
-                    c.seq
-                )
+                AuditError::Reordered {
+                    expected: expected_seq,
+                    found: c.seq,
+                }
             })
         } else if c.prev != prev_hash {
-            Some("does not link to the record before it (prev hash mismatch)".into())
+            Some(AuditError::Unlinked)
         } else {
             None
         };
@@ -393,12 +412,15 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
     let linked = structural.as_ref().map_or(checked.len(), |(i, _)| *i);
 
     // Signatures over the linked prefix.
-    let sig_check = |i: usize| -> Option<String> {
-        let Ok(c) = &checked[i] else {
-            return Some("unreadable record".into());
+    let sig_check = |i: usize| -> Option<AuditError> {
+        let c = match &checked[i] {
+            Ok(c) => c,
+            Err(unreadable) => return Some(unreadable.clone()),
         };
         let Some(vk) = ring.keys.get(c.key) else {
-            return Some(format!("signed by unknown key {}", c.key));
+            return Some(AuditError::UnknownKey {
+                key: c.key.to_string(),
+            });
         };
         let Some(sig) = B64
             .decode(c.sig)
@@ -406,11 +428,11 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
             .and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok())
             .map(|b| Signature::from_bytes(&b))
         else {
-            return Some("signature is malformed".into());
+            return Some(AuditError::MalformedSignature);
         };
         vk.verify_strict(&c.computed, &sig)
             .err()
-            .map(|_| "signature does not verify (the record was re-hashed or forged)".into())
+            .map(|_| AuditError::BadSignature)
     };
     let picks: Vec<usize> = (0..linked)
         .filter(|i| full || (i + 1) % CHECKPOINT_EVERY == 0 || i + 1 == linked)
@@ -435,10 +457,7 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
         // Narrow a failing checkpoint to the first bad record in its window.
         let from = if full { f } else { f - f % CHECKPOINT_EVERY };
         let at = (from..=f).find(|i| sig_check(*i).is_some()).unwrap_or(f);
-        (
-            at,
-            sig_check(at).unwrap_or_else(|| "signature does not verify".into()),
-        )
+        (at, sig_check(at).unwrap_or(AuditError::BadSignature))
     });
 
     // Signatures are only checked before the structural break, so a signature break wins.
@@ -450,7 +469,7 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
                 line: i + 1,
                 seq: checked[i].as_ref().ok().map(|c| c.seq),
                 event_id: event_id_of(lines[i]),
-                problem,
+                problem: problem.to_string(),
             });
         }
         None => report.head = (!lines.is_empty()).then(|| prev_hash.to_string()),
@@ -461,9 +480,9 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
 /// Batch-verifies the given records' signatures; on failure, returns which ones fail.
 fn batch_failures(
     idx: &[usize],
-    checked: &[std::result::Result<Checked<'_>, String>],
+    checked: &[std::result::Result<Checked<'_>, AuditError>],
     ring: &KeyRing,
-    single: &(dyn Fn(usize) -> Option<String> + Sync),
+    single: &(dyn Fn(usize) -> Option<AuditError> + Sync),
 ) -> Vec<usize> {
     let mut msgs = Vec::with_capacity(idx.len());
     let mut sigs = Vec::with_capacity(idx.len());

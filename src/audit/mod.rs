@@ -2,6 +2,7 @@
 //! signed. Field names follow the spec (§5.2.1) so exports read the same as the PRD's tables.
 
 pub mod chain;
+pub mod error;
 pub mod export;
 pub mod query;
 
@@ -11,6 +12,7 @@ use serde_json::Value;
 use crate::time::Stamp;
 
 pub use chain::{KeyRing, Signer, VerifyReport};
+pub use error::AuditError;
 
 /// What happened. One event per transition of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

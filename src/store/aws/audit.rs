@@ -16,7 +16,7 @@ use super::remote::{self, Cond, Item, get_n, get_s, key, n, s};
 use super::{AwsStore, backoff};
 use crate::audit::chain::{self, GENESIS, KeyRing};
 use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::StoreError;
 
 /// Two items per event plus the head: TransactWriteItems takes at most 100.
@@ -87,7 +87,7 @@ impl AwsStore {
         self.scope(tenant)?;
         for hex_key in keys {
             let mut ring = KeyRing::default();
-            let id = ring.add_hex(hex_key).map_err(Error::input)?;
+            let id = ring.add_hex(hex_key)?;
             let mut item = key(tenant, format!("key#{id}"));
             item.insert("public".into(), s(hex_key.clone()));
             item.insert("added_at".into(), s(super::now_iso()));
