@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 pub use crate::approval::ApprovalError;
 pub use crate::audit::AuditError;
+pub use crate::policy::PolicyError;
 pub use crate::store::StoreError;
 pub use crate::tenant::TenantError;
 
@@ -112,6 +113,9 @@ pub enum Error {
     Store(#[from] StoreError),
 
     #[error("{prefix}{0}", prefix = .0.kind().prefix())]
+    Policy(#[from] PolicyError),
+
+    #[error("{prefix}{0}", prefix = .0.kind().prefix())]
     Audit(#[from] AuditError),
 
     #[error("{prefix}{0}", prefix = .0.kind().prefix())]
@@ -158,6 +162,7 @@ impl Error {
             Error::Execution(_) => Kind::Execution,
             Error::Cancelled(_) => Kind::Cancelled,
             Error::Store(e) => e.kind(),
+            Error::Policy(e) => e.kind(),
             Error::Audit(e) => e.kind(),
             Error::Tenant(e) => e.kind(),
             Error::Approval(e) => e.kind(),
@@ -173,6 +178,7 @@ impl Error {
         Some(match self {
             Error::Refused(why) => why.clone(),
             Error::Store(e) => e.to_string(),
+            Error::Policy(e) => e.to_string(),
             Error::Audit(e) => e.to_string(),
             Error::Tenant(e) => e.to_string(),
             Error::Approval(e) => e.to_string(),

@@ -76,7 +76,7 @@ pub(super) fn load_policies(store: &dyn Store, tenant: &Tenant) -> Result<Policy
         .into_iter()
         .filter(|(n, _)| !n.ends_with("_test.rego"))
         .collect();
-    PolicySet::load(&files, &policy_data(tenant))
+    Ok(PolicySet::load(&files, &policy_data(tenant))?)
 }
 
 pub(super) fn policy_data(tenant: &Tenant) -> Value {

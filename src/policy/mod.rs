@@ -3,10 +3,12 @@
 //! off (secrets in artifacts, routing confidence). A policy that fails to evaluate denies.
 
 pub mod budget;
+pub mod error;
 pub mod input;
 pub mod rego;
 
 pub use budget::Committed;
+pub use error::PolicyError;
 pub use rego::PolicySet;
 
 use crate::plan::{Gate, GateResult, Plan};

@@ -6,7 +6,9 @@ use regorus::languages::rego::compiler::Compiler;
 use regorus::rvm::RegoVM;
 use regorus::{Engine, Value};
 
-use crate::error::{Error, Result};
+use super::PolicyError;
+
+type Result<T> = std::result::Result<T, PolicyError>;
 use crate::plan::{Gate, GateResult};
 
 /// The starter policies, compiled into the binary (file name, source).
@@ -97,28 +99,35 @@ impl PolicySet {
         for (name, src) in STARTER {
             engine
                 .add_policy(format!("policies/{name}"), (*src).to_string())
-                .map_err(|e| Error::input(format!("starter policy {name}: {e}")))?;
+                .map_err(|e| PolicyError::Starter {
+                    file: name.to_string(),
+                    detail: e.to_string(),
+                })?;
             files.push(format!("policies/{name}"));
         }
         for (name, src) in tenant_files {
             let path = format!("tenant/{name}");
             engine
                 .add_policy(path.clone(), src.clone())
-                .map_err(|e| Error::input(format!("tenant policy {name} does not compile: {e}")))?;
+                .map_err(|e| PolicyError::compile(name, &path, e.to_string()))?;
             files.push(path);
         }
         let data = Value::from(serde_json::json!({"opsdeck": {"config": config}}));
         engine
             .add_data(data.clone())
-            .map_err(|e| Error::input(format!("policy data: {e}")))?;
+            .map_err(|e| PolicyError::Data {
+                detail: e.to_string(),
+            })?;
         engine.set_input(Value::from(serde_json::json!({})));
         engine
             .eval_query("data.opsdeck.rules".to_string(), false)
-            .map_err(|e| Error::input(format!("policies do not evaluate: {e}")))?;
+            .map_err(|e| PolicyError::Evaluate {
+                detail: e.to_string(),
+            })?;
         // Every deny/warn/info set of every opsdeck.rules package is an entry point.
-        let packages = engine
-            .get_packages()
-            .map_err(|e| Error::input(format!("policy packages: {e}")))?;
+        let packages = engine.get_packages().map_err(|e| PolicyError::Packages {
+            detail: e.to_string(),
+        })?;
         let mut entries = Vec::new();
         for pkg in packages
             .iter()
@@ -151,15 +160,18 @@ impl PolicySet {
     pub fn evaluate(&self, input: &serde_json::Value) -> Result<Vec<Gate>> {
         match &self.vm {
             Some(vm) => {
-                let mut vm = vm
-                    .lock()
-                    .map_err(|_| Error::input("policy VM unavailable after an earlier failure"))?;
+                let mut vm = vm.lock().map_err(|_| PolicyError::Poisoned {
+                    engine: "policy VM",
+                })?;
                 vm.set_input(Value::from(input.clone()));
                 let mut gates = Vec::new();
                 for (path, result) in &self.entries {
-                    let v = vm
-                        .execute_entry_point_by_name(path)
-                        .map_err(|e| Error::input(format!("policy {path} failed: {e}")))?;
+                    let v =
+                        vm.execute_entry_point_by_name(path)
+                            .map_err(|e| PolicyError::Rule {
+                                rule: path.clone(),
+                                detail: e.to_string(),
+                            })?;
                     collect(&to_json(&v), *result, &mut gates);
                 }
                 Ok(sorted(gates))
@@ -170,16 +182,18 @@ impl PolicySet {
 
     /// The same evaluation through the interpreter (the reference the VM is tested against).
     pub fn evaluate_interpreted(&self, input: &serde_json::Value) -> Result<Vec<Gate>> {
-        let mut engine = self
-            .engine
-            .lock()
-            .map_err(|_| Error::input("policy engine unavailable after an earlier failure"))?;
+        let mut engine = self.engine.lock().map_err(|_| PolicyError::Poisoned {
+            engine: "policy engine",
+        })?;
         engine.set_input(Value::from(input.clone()));
         let mut gates = Vec::new();
         for (path, result) in &self.entries {
             let v = engine
                 .eval_rule(path.clone())
-                .map_err(|e| Error::input(format!("policy {path} failed: {e}")))?;
+                .map_err(|e| PolicyError::Rule {
+                    rule: path.clone(),
+                    detail: e.to_string(),
+                })?;
             collect(&to_json(&v), *result, &mut gates);
         }
         Ok(sorted(gates))
