@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 pub use crate::approval::ApprovalError;
 pub use crate::audit::AuditError;
+pub use crate::exec::ExecError;
 pub use crate::policy::PolicyError;
 pub use crate::store::StoreError;
 pub use crate::tenant::TenantError;
@@ -113,6 +114,9 @@ pub enum Error {
     Store(#[from] StoreError),
 
     #[error("{prefix}{0}", prefix = .0.kind().prefix())]
+    Exec(#[from] ExecError),
+
+    #[error("{prefix}{0}", prefix = .0.kind().prefix())]
     Policy(#[from] PolicyError),
 
     #[error("{prefix}{0}", prefix = .0.kind().prefix())]
@@ -162,6 +166,7 @@ impl Error {
             Error::Execution(_) => Kind::Execution,
             Error::Cancelled(_) => Kind::Cancelled,
             Error::Store(e) => e.kind(),
+            Error::Exec(e) => e.kind(),
             Error::Policy(e) => e.kind(),
             Error::Audit(e) => e.kind(),
             Error::Tenant(e) => e.kind(),
@@ -178,6 +183,7 @@ impl Error {
         Some(match self {
             Error::Refused(why) => why.clone(),
             Error::Store(e) => e.to_string(),
+            Error::Exec(e) => e.to_string(),
             Error::Policy(e) => e.to_string(),
             Error::Audit(e) => e.to_string(),
             Error::Tenant(e) => e.to_string(),

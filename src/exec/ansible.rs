@@ -10,8 +10,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::{Exit, Run, run_streaming};
-use crate::error::{Error, Result};
+use super::{ExecError, Exit, Run, run_streaming};
+use crate::error::Result;
 use crate::events::{AgentEvent, Outcome, Sink};
 use crate::intent::AgentKind;
 use crate::plan::HostResult;
@@ -66,7 +66,7 @@ impl Workspace<'_> {
         crate::store::fsutil::ensure_private_dir(self.dir)?;
         for (name, bytes) in self.files {
             if name.contains('/') || name.starts_with('.') || name == "ansible.cfg" {
-                return Err(Error::input(format!("refusing artifact name {name}")));
+                return Err(ExecError::ArtifactName { name: name.clone() }.into());
             }
             crate::store::fsutil::write_atomic(&self.dir.join(name), bytes)?;
         }
@@ -148,7 +148,10 @@ pub async fn syntax_check(
     Ok(if exit.code == Some(0) && !exit.cancelled {
         Ok(exit.output)
     } else if exit.cancelled {
-        Err("the syntax check did not finish in time".into())
+        Err(ExecError::TimedOut {
+            command: "the syntax check".into(),
+        }
+        .to_string())
     } else {
         Err(first_error(&exit.output))
     })

@@ -7,8 +7,11 @@
 //! started (providers, provisioners, Ansible workers) the way Ctrl-C in a terminal would.
 
 pub mod ansible;
+pub mod error;
 pub mod sandbox;
 pub mod terraform;
+
+pub use error::ExecError;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -43,10 +46,19 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-pub(crate) fn missing_tool(tool: &str, configured: &str, setting: &str, plan_id: &str) -> Error {
-    Error::Unavailable(format!(
-        "{tool} is not installed: `{configured}` was not found on PATH. Install {tool} and retry, or point opsdeck at it with {setting}; plan {plan_id} stays approved and can be reviewed with `opsdeck plans show {plan_id} --artifact`"
-    ))
+pub(crate) fn missing_tool(
+    tool: &'static str,
+    configured: &str,
+    setting: &'static str,
+    plan_id: &str,
+) -> Error {
+    ExecError::ToolMissing {
+        tool,
+        configured: configured.to_string(),
+        setting,
+        plan_id: plan_id.to_string(),
+    }
+    .into()
 }
 
 /// One command to run with its output streamed.
@@ -103,7 +115,10 @@ pub(crate) async fn run_streaming(
     let stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
     let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
     let (Some(mut out), Some(mut err)) = (stdout, stderr) else {
-        return Err(Error::Execution(format!("could not capture {name} output")));
+        return Err(ExecError::NoOutput {
+            tool: name.to_string(),
+        }
+        .into());
     };
     let pgid = child.id().map(|p| p as i32);
     let mut output = format!("{sandbox_note}\n");
@@ -157,7 +172,7 @@ pub(crate) async fn run_streaming(
                 kill_deadline = None;
             },
             status = child.wait(), if out_done && err_done => {
-                let status = status.map_err(|e| Error::io(format!("waiting for {name}"), e))?;
+                let status = status.map_err(|e| ExecError::io(format!("waiting for {name}"), e))?;
                 return Ok(Exit { code: status.code(), cancelled, output });
             }
         }
@@ -209,10 +224,11 @@ pub(crate) fn tool_command(
 }
 
 fn spawn_error(bin: &Path, e: std::io::Error) -> Error {
-    Error::io(
+    ExecError::io(
         format!("starting {} in its filesystem sandbox", bin.display()),
         e,
     )
+    .into()
 }
 
 fn signal_group(pgid: Option<i32>, sig: i32) {
@@ -235,7 +251,7 @@ where
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::io("starting a runtime for the dry run", e))?;
+        .map_err(|e| ExecError::io("starting a runtime for the dry run", e))?;
     let (tx, rx) = watch::channel(false);
     let fut = fut(rx);
     Ok(rt.block_on(async move {

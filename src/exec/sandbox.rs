@@ -18,7 +18,8 @@ use landlock::{
     path_beneath_rules,
 };
 
-use crate::error::{Error, Result};
+use super::ExecError;
+use crate::error::Result;
 
 /// The Landlock ABI whose rights we ask for; older kernels enforce what they know (best effort),
 /// newer ones keep the rights of this ABI.
@@ -124,9 +125,7 @@ pub fn prepare(confinement: &Confinement, binary: &Path, workspace: &Path) -> Re
 
     if !available() {
         if confinement.handwritten && !confinement.allow_unsandboxed {
-            return Err(Error::Unavailable(
-                "hand-written Terraform or playbooks run only in a filesystem sandbox, and this kernel has no Landlock (Linux 5.13 or later with Landlock enabled): nothing was run. Run opsdeck on such a host, or let this tenant run hand-written artifacts unsandboxed with `opsdeck tenants set allow_unsandboxed_runs true` (an admin's choice: the artifact can then read every file this account can)".into(),
-            ));
+            return Err(ExecError::SandboxRequired.into());
         }
         return Ok(Prepared {
             ruleset: None,
@@ -143,13 +142,12 @@ pub fn prepare(confinement: &Confinement, binary: &Path, workspace: &Path) -> Re
         .and_then(|r| r.create())
         .and_then(|r| r.add_rules(path_beneath_rules(&read, AccessFs::from_read(TARGET_ABI))))
         .and_then(|r| r.add_rules(path_beneath_rules(&write, AccessFs::from_all(TARGET_ABI))))
-        .map_err(|e| Error::Execution(format!("building the filesystem sandbox: {e}")))?;
+        .map_err(|e| ExecError::SandboxBuild {
+            detail: e.to_string(),
+        })?;
     let fd: Option<OwnedFd> = created.into();
     let Some(fd) = fd else {
-        return Err(Error::Execution(
-            "the filesystem sandbox could not be created although the kernel reports Landlock"
-                .into(),
-        ));
+        return Err(ExecError::SandboxNotCreated.into());
     };
     Ok(Prepared {
         ruleset: Some(fd),
@@ -309,11 +307,11 @@ fn check_protected(
         for root in read.iter().chain(write) {
             let root = canon(root);
             if guarded.starts_with(&root) && root != workspace {
-                return Err(Error::input(format!(
-                    "opsdeck's data directory {} lies beneath {}, which Terraform and Ansible may read: move the data elsewhere (OPSDECK_HOME) so that their sandbox cannot reach it",
-                    guarded.display(),
-                    root.display()
-                )));
+                return Err(ExecError::DataDirExposed {
+                    data: guarded,
+                    readable: root,
+                }
+                .into());
             }
         }
     }

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::{Exit, Run, run_streaming};
-use crate::error::{Error, Result};
+use super::{ExecError, Exit, Run, run_streaming};
+use crate::error::Result;
 use crate::events::{AgentEvent, Outcome, Sink};
 use crate::intent::AgentKind;
 use crate::plan::render::hcl_string;
@@ -122,7 +122,7 @@ impl StateBackend {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Some(self.version_of(None)));
             }
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+            Err(e) => return Err(ExecError::io(format!("reading {}", path.display()), e).into()),
         };
         let v: Value = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             path: path.clone(),
@@ -173,12 +173,12 @@ impl Workspace<'_> {
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| Error::io(format!("running terraform {}", args.join(" ")), e))?;
+            .map_err(|e| ExecError::io(format!("running terraform {}", args.join(" ")), e))?;
         drop(sandbox);
         child
             .wait_with_output()
             .await
-            .map_err(|e| Error::io(format!("running terraform {}", args.join(" ")), e))
+            .map_err(|e| ExecError::io(format!("running terraform {}", args.join(" ")), e).into())
     }
 
     /// Starts from a clean directory holding exactly these files.
@@ -193,7 +193,7 @@ impl Workspace<'_> {
         }
         for (name, bytes) in self.files {
             if name.contains('/') || name.starts_with('.') || name == BACKEND_OVERRIDE {
-                return Err(Error::input(format!("refusing artifact name {name}")));
+                return Err(ExecError::ArtifactName { name: name.clone() }.into());
             }
             crate::store::fsutil::write_atomic(&self.dir.join(name), bytes)?;
         }
@@ -357,7 +357,10 @@ pub async fn plan(
     let init = ws.init(&mut log, sink, &mut cancel).await?;
     if init.cancelled {
         return Ok(PlanResult::Unavailable {
-            reason: "terraform init did not finish in time".into(),
+            reason: ExecError::TimedOut {
+                command: "terraform init".into(),
+            }
+            .to_string(),
             log,
         });
     }
@@ -370,7 +373,12 @@ pub async fn plan(
             }
         } else {
             PlanResult::Failed {
-                error: format!("terraform init failed: {why}"),
+                error: ExecError::ToolFailed {
+                    command: "terraform init".into(),
+                    status: init.code,
+                    detail: why,
+                }
+                .to_string(),
                 log,
             }
         });
@@ -384,30 +392,43 @@ pub async fn plan(
         .await?;
     if planned.cancelled {
         return Ok(PlanResult::Unavailable {
-            reason: "terraform plan did not finish in time".into(),
+            reason: ExecError::TimedOut {
+                command: "terraform plan".into(),
+            }
+            .to_string(),
             log,
         });
     }
     if planned.code != Some(0) {
         return Ok(PlanResult::Failed {
-            error: format!("terraform plan failed: {}", first_error(&planned.output)),
+            error: ExecError::ToolFailed {
+                command: "terraform plan".into(),
+                status: planned.code,
+                detail: first_error(&planned.output),
+            }
+            .to_string(),
             log,
         });
     }
     let saved_plan = std::fs::read(ws.dir.join(SAVED_PLAN))
-        .map_err(|e| Error::io("reading the saved plan", e))?;
+        .map_err(|e| ExecError::io("reading the saved plan", e))?;
     let shown = ws.output(&["show", "-json", SAVED_PLAN]).await?;
     if !shown.status.success() {
         return Ok(PlanResult::Failed {
-            error: format!(
-                "terraform show -json failed: {}",
-                first_error(&String::from_utf8_lossy(&shown.stderr))
-            ),
+            error: ExecError::ToolFailed {
+                command: "terraform show -json".into(),
+                status: shown.status.code(),
+                detail: first_error(&String::from_utf8_lossy(&shown.stderr)),
+            }
+            .to_string(),
             log,
         });
     }
-    let mut json: Value = serde_json::from_slice(&shown.stdout)
-        .map_err(|e| Error::Execution(format!("terraform show -json printed no JSON: {e}")))?;
+    let mut json: Value =
+        serde_json::from_slice(&shown.stdout).map_err(|e| ExecError::NotJson {
+            command: "terraform show -json",
+            detail: e.to_string(),
+        })?;
     mask_sensitive(&mut json);
     let changes = changes_in(&json);
     Ok(PlanResult::Planned {
