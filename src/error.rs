@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 pub use crate::approval::ApprovalError;
 pub use crate::audit::AuditError;
+pub use crate::aws::AwsError;
 pub use crate::exec::ExecError;
 pub use crate::policy::PolicyError;
 pub use crate::store::StoreError;
@@ -120,6 +121,9 @@ pub enum Error {
     Policy(#[from] PolicyError),
 
     #[error("{prefix}{0}", prefix = .0.kind().prefix())]
+    Aws(#[from] AwsError),
+
+    #[error("{prefix}{0}", prefix = .0.kind().prefix())]
     Audit(#[from] AuditError),
 
     #[error("{prefix}{0}", prefix = .0.kind().prefix())]
@@ -168,6 +172,7 @@ impl Error {
             Error::Store(e) => e.kind(),
             Error::Exec(e) => e.kind(),
             Error::Policy(e) => e.kind(),
+            Error::Aws(e) => e.kind(),
             Error::Audit(e) => e.kind(),
             Error::Tenant(e) => e.kind(),
             Error::Approval(e) => e.kind(),
@@ -185,6 +190,7 @@ impl Error {
             Error::Store(e) => e.to_string(),
             Error::Exec(e) => e.to_string(),
             Error::Policy(e) => e.to_string(),
+            Error::Aws(e) => e.to_string(),
             Error::Audit(e) => e.to_string(),
             Error::Tenant(e) => e.to_string(),
             Error::Approval(e) => e.to_string(),

@@ -84,7 +84,7 @@ pub(crate) fn aws_error<E, R>(service: &str, operation: &str, err: &SdkError<E, 
 where
     E: ProvideErrorMetadata + std::error::Error,
 {
-    Error::Unavailable(crate::aws::describe_error(service, operation, err))
+    crate::aws::AwsError::from_sdk(service, operation, err).into()
 }
 
 /// The service's error code, when the service answered with one.

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 
+use super::AwsError;
 use super::{Target, sdk_config};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A role to assume on top of the base credential chain (environment, profile, SSO, instance
 /// role), as an AWS configuration of a tenant names it.
@@ -150,13 +151,12 @@ impl AwsAccess {
                     .map_err(|e| e.to_string())
             })
             .as_ref()
-            .map_err(|e| Error::Unavailable(format!("cannot start the AWS client runtime: {e}")))?;
+            .map_err(|e| AwsError::Runtime { detail: e.clone() })?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         rt.spawn(async move {
             let _ = tx.send(fut.await);
         });
-        rx.recv()
-            .map_err(|_| Error::Unavailable("an AWS call was interrupted".into()))
+        rx.recv().map_err(|_| AwsError::Interrupted.into())
     }
 }
 

@@ -10,8 +10,10 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub mod access;
+pub mod error;
 pub mod pricing;
 pub use access::{AssumeRole, AwsAccess};
+pub use error::AwsError;
 
 /// What a client needs to know about where and how to call AWS.
 #[derive(Debug, Clone)]
@@ -53,22 +55,6 @@ pub fn with_credentials(conf: SdkConfig, key: &str, secret: &str) -> SdkConfig {
         .build()
 }
 
-/// Whether the SDK gave up before sending because the credential chain found nothing.
-fn lacks_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
-    use aws_credential_types::provider::error::CredentialsError;
-    let mut source = Some(error);
-    while let Some(e) = source {
-        if matches!(
-            e.downcast_ref::<CredentialsError>(),
-            Some(CredentialsError::CredentialsNotLoaded(_))
-        ) {
-            return true;
-        }
-        source = e.source();
-    }
-    false
-}
-
 /// An AWS SDK error as a person reads it: service, operation, code, message, request id.
 pub fn describe_error<E, R>(
     service: &str,
@@ -78,44 +64,5 @@ pub fn describe_error<E, R>(
 where
     E: aws_sdk_bedrockruntime::error::ProvideErrorMetadata + std::error::Error,
 {
-    use aws_sdk_bedrockruntime::error::SdkError;
-    match err {
-        SdkError::ServiceError(se) => {
-            let e = se.err();
-            format!(
-                "{service} {operation} failed: {} ({}){}",
-                e.message().unwrap_or("no message"),
-                e.code().unwrap_or("unknown error"),
-                e.meta()
-                    .extra("aws_request_id")
-                    .map(|r| format!(", request id {r}"))
-                    .unwrap_or_default()
-            )
-        }
-        SdkError::TimeoutError(_) => format!("{service} {operation} timed out"),
-        SdkError::DispatchFailure(d)
-            if d.as_connector_error().is_some_and(|c| lacks_credentials(c)) =>
-        {
-            format!(
-                "{service} {operation}: no AWS credentials were found (environment, profile, SSO or \
-             instance role): set them up (e.g. `aws configure` or `aws sso login`), or try \
-             every agent without an account: `opsdeck demo`"
-            )
-        }
-        SdkError::DispatchFailure(d) => format!(
-            "{service} {operation} could not reach the service ({}); check the network, the \
-             region, and the endpoint if one is set (--endpoint-url, AWS_ENDPOINT_URL)",
-            if d.is_timeout() {
-                "timeout"
-            } else if d.is_io() {
-                "connection failed"
-            } else {
-                "dispatch failure"
-            }
-        ),
-        SdkError::ResponseError(_) => {
-            format!("{service} {operation} returned a response that could not be read")
-        }
-        other => format!("{service} {operation} failed: {other}"),
-    }
+    AwsError::from_sdk(service, operation, err).to_string()
 }

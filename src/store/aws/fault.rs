@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::aws::AwsError;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,24 +141,19 @@ where
 {
     let base = match err {
         // No error code in the reply (an empty 403, say): the HTTP status is what there is.
-        SdkError::ServiceError(se) if se.err().code().is_none() => {
-            let status = se.raw().status().as_u16();
-            format!(
-                "{service} {operation} failed: HTTP {status}{}{}",
-                match status {
-                    403 => " (access denied)",
-                    404 => " (not found)",
-                    _ => "",
-                },
-                se.raw()
-                    .headers()
-                    .get("x-amzn-requestid")
-                    .or_else(|| se.raw().headers().get("x-amz-request-id"))
-                    .map(|r| format!(", request id {r}"))
-                    .unwrap_or_default()
-            )
+        SdkError::ServiceError(se) if se.err().code().is_none() => AwsError::Status {
+            service: service.to_string(),
+            operation: operation.to_string(),
+            status: se.raw().status().as_u16(),
+            request_id: se
+                .raw()
+                .headers()
+                .get("x-amzn-requestid")
+                .or_else(|| se.raw().headers().get("x-amz-request-id"))
+                .map(str::to_string),
         }
-        _ => crate::aws::describe_error(service, operation, err),
+        .to_string(),
+        _ => AwsError::from_sdk(service, operation, err).to_string(),
     };
     match err {
         SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => {

@@ -1,0 +1,230 @@
+//! An AWS SDK call that failed, as a person reads it: which service and operation, and what the
+//! service said (message, code, request id) or why it was never answered.
+
+use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
+
+use crate::error::Kind;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AwsError {
+    /// The service answered with an error.
+    #[error(
+        "{service} {operation} failed: {} ({}){}",
+        .message.as_deref().unwrap_or("no message"),
+        .code.as_deref().unwrap_or("unknown error"),
+        with_request_id(.request_id)
+    )]
+    Service {
+        service: String,
+        operation: String,
+        code: Option<String>,
+        message: Option<String>,
+        request_id: Option<String>,
+    },
+
+    /// The service answered an HTTP error with no error code in it (an empty 403, say).
+    #[error(
+        "{service} {operation} failed: HTTP {status}{}{}",
+        match .status { 403 => " (access denied)", 404 => " (not found)", _ => "" },
+        with_request_id(.request_id)
+    )]
+    Status {
+        service: String,
+        operation: String,
+        status: u16,
+        request_id: Option<String>,
+    },
+
+    #[error("{service} {operation} timed out")]
+    TimedOut { service: String, operation: String },
+
+    /// The credential chain found nothing, so the call was never sent.
+    #[error(
+        "{service} {operation}: no AWS credentials were found (environment, profile, SSO or instance role): set them up (e.g. `aws configure` or `aws sso login`), or try every agent without an account: `opsdeck demo`"
+    )]
+    NoCredentials { service: String, operation: String },
+
+    /// The request never got an answer.
+    #[error(
+        "{service} {operation} could not reach the service ({}); check the network, the region, and the endpoint if one is set (--endpoint-url, AWS_ENDPOINT_URL)",
+        .cause.as_str()
+    )]
+    Unreachable {
+        service: String,
+        operation: String,
+        cause: DispatchCause,
+    },
+
+    #[error("{service} {operation} returned a response that could not be read")]
+    BadResponse { service: String, operation: String },
+
+    #[error("cannot start the AWS client runtime: {detail}")]
+    Runtime { detail: String },
+
+    #[error("an AWS call was interrupted")]
+    Interrupted,
+
+    /// Anything else the SDK reported (a request it could not build, say).
+    #[error("{service} {operation} failed: {detail}")]
+    Other {
+        service: String,
+        operation: String,
+        detail: String,
+    },
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DispatchCause {
+    Timeout,
+    Connection,
+    Other,
+}
+
+impl DispatchCause {
+    fn as_str(self) -> &'static str {
+        match self {
+            DispatchCause::Timeout => "timeout",
+            DispatchCause::Connection => "connection failed",
+            DispatchCause::Other => "dispatch failure",
+        }
+    }
+}
+
+fn with_request_id(id: &Option<String>) -> String {
+    id.as_ref()
+        .map(|r| format!(", request id {r}"))
+        .unwrap_or_default()
+}
+
+impl AwsError {
+    /// Sorts an SDK error (of any service: they share one `SdkError`).
+    pub fn from_sdk<E, R>(service: &str, operation: &str, err: &SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error,
+    {
+        let (service, operation) = (service.to_string(), operation.to_string());
+        match err {
+            SdkError::ServiceError(se) => {
+                let e = se.err();
+                AwsError::Service {
+                    service,
+                    operation,
+                    code: e.code().map(str::to_string),
+                    message: e.message().map(str::to_string),
+                    request_id: e.meta().extra("aws_request_id").map(str::to_string),
+                }
+            }
+            SdkError::TimeoutError(_) => AwsError::TimedOut { service, operation },
+            SdkError::DispatchFailure(d)
+                if d.as_connector_error().is_some_and(|c| lacks_credentials(c)) =>
+            {
+                AwsError::NoCredentials { service, operation }
+            }
+            SdkError::DispatchFailure(d) => AwsError::Unreachable {
+                service,
+                operation,
+                cause: if d.is_timeout() {
+                    DispatchCause::Timeout
+                } else if d.is_io() {
+                    DispatchCause::Connection
+                } else {
+                    DispatchCause::Other
+                },
+            },
+            SdkError::ResponseError(_) => AwsError::BadResponse { service, operation },
+            other => AwsError::Other {
+                service,
+                operation,
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    /// The service's error code, when the service answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Service { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Every failed SDK call reads as the service being unavailable to us; callers that know
+    /// better (a denial, a missing resource) say so with the crate's own variants.
+    pub fn kind(&self) -> Kind {
+        Kind::Unavailable
+    }
+}
+
+/// Whether the SDK gave up before sending because the credential chain found nothing.
+fn lacks_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
+    use aws_credential_types::provider::error::CredentialsError;
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if matches!(
+            e.downcast_ref::<CredentialsError>(),
+            Some(CredentialsError::CredentialsNotLoaded(_))
+        ) {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> (String, String) {
+        ("ec2".into(), "DescribeInstances".into())
+    }
+
+    #[test]
+    fn a_service_answer_reads_as_service_operation_message_code_and_request_id() {
+        let (service, operation) = names();
+        let e = AwsError::Service {
+            service,
+            operation,
+            code: Some("UnauthorizedOperation".into()),
+            message: Some("You are not authorized".into()),
+            request_id: Some("r-1".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "ec2 DescribeInstances failed: You are not authorized (UnauthorizedOperation), request id r-1"
+        );
+        assert_eq!(e.code(), Some("UnauthorizedOperation"));
+        let bare = AwsError::Service {
+            service: "ec2".into(),
+            operation: "DescribeInstances".into(),
+            code: None,
+            message: None,
+            request_id: None,
+        };
+        assert_eq!(
+            bare.to_string(),
+            "ec2 DescribeInstances failed: no message (unknown error)"
+        );
+    }
+
+    #[test]
+    fn an_http_status_without_a_code_says_what_the_status_means() {
+        let (service, operation) = names();
+        let e = AwsError::Status {
+            service,
+            operation,
+            status: 403,
+            request_id: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "ec2 DescribeInstances failed: HTTP 403 (access denied)"
+        );
+        let crate_error: crate::Error = e.into();
+        assert_eq!(
+            (crate_error.code(), crate_error.exit_code()),
+            ("unavailable", 6)
+        );
+    }
+}
