@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Features, Kind, Token, name_like, name_near};
+use super::features::Features;
+use super::names::{name_like, name_near};
+use super::tokens::{Kind, Token};
 use crate::intent::AgentKind;
 use crate::intent::lexicon::{Cue, Noun};
 

@@ -7,7 +7,7 @@ use std::ops::RangeInclusive;
 
 use serde_json::{Value, json};
 
-use super::{Kind, Token};
+use super::tokens::{Kind, Token};
 use crate::intent::lexicon::{Cue, Noun, Verb};
 use crate::intent::ranges::WINDOW;
 use crate::intent::words::Unit;
