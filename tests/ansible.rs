@@ -8,7 +8,6 @@ mod common;
 
 use common::team;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +16,7 @@ use opsdeck::agents::AgentRequest;
 use opsdeck::agents::config::{self, Task, Tls};
 use opsdeck::approval::State;
 use opsdeck::events::AgentEvent;
-use opsdeck::intent::{AgentKind, Intent};
+use opsdeck::intent::{AgentKind, Intent, Params};
 use opsdeck::pipeline::{Answer, RequestOptions, Submission};
 use opsdeck::plan::{ArtifactKind, DryRunStatus, Inventory, StepKind};
 use opsdeck::tenant::Tenant;
@@ -37,7 +36,7 @@ fn intent(action: &str) -> Intent {
         action: action.into(),
         confidence: 1.0,
         low_confidence: false,
-        params: BTreeMap::new(),
+        params: Params::default(),
         evidence: vec![],
         notes: vec![],
         source: None,

@@ -386,15 +386,15 @@ fn corpus_through_the_model_path() {
         agent += usize::from(i.agent == c.agent);
         let scored: std::collections::BTreeMap<String, Value> = i
             .params
-            .iter()
+            .to_json()
+            .into_iter()
             .filter(|(k, _)| {
-                c.params.contains_key(*k)
+                c.params.contains_key(k)
                     || !matches!(
                         k.as_str(),
                         "stack" | "command" | "text" | "metric" | "severity" | "engine" | "prefix"
                     )
             })
-            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         exact += usize::from(
             i.agent == c.agent

@@ -13,12 +13,8 @@
 //!   `stated` reads numbers and times as written and refuses those no plan can take.
 //! - `evidence` keeps each word and its meaning for the approver.
 
-use std::collections::BTreeMap;
-
-use serde_json::{Value, json};
-
-use super::ranges::{Limits, check};
-use super::{AgentKind, Evidence, Intent, IntentError, LOW_CONFIDENCE};
+use super::ranges::{Limits, check, impossible_count};
+use super::{AgentKind, Evidence, Intent, IntentError, LOW_CONFIDENCE, Params};
 
 mod action;
 mod evidence;
@@ -77,18 +73,14 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Intent, IntentError> {
     }
 
     let action = choose_action(agent, &f, &tokens);
-    let mut params = extract_params(&tokens, &f, command.as_deref(), agent)?;
+    let (mut params, count_as_written) = extract_params(&tokens, &f, command.as_deref(), agent)?;
     if agent == AgentKind::Infra && matches!(action, "create" | "scale") {
         stated::refuse_vague_count(&tokens)?;
     }
     notes.extend(stated::unused_times(&tokens));
     match agent {
-        AgentKind::Ops => {
-            params.insert("action".into(), json!(action));
-        }
-        AgentKind::Security if action == "scan" => {
-            params.insert("action".into(), json!("scan"));
-        }
+        AgentKind::Ops => params.action = Some(action.to_string()),
+        AgentKind::Security if action == "scan" => params.action = Some("scan".into()),
         _ => {}
     }
     let mut agents = vec![agent];
@@ -123,31 +115,46 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Intent, IntentError> {
         notes,
         source: None,
     };
+    // The count is the range check's first question, whether or not it fits in a parameter.
+    if let Some(written) = count_as_written {
+        return Err(impossible_count(agent, action, &written, limits));
+    }
     check(&intent, limits)?;
     Ok(intent)
+}
+
+/// What a text states, read as if for the agent of the request it follows up.
+pub(crate) struct Stated {
+    pub params: Params,
+    /// A count no count can be (negative, or beyond 64 bits), as written: the caller refuses
+    /// it with the range its reading allows.
+    pub count_as_written: Option<String>,
+    pub evidence: Vec<Evidence>,
 }
 
 /// The parameters a text states, read as if for `agent`, without classifying it (follow-ups).
 /// An error when a value can be no value at all (an unknown region, an impossible window); the
 /// caller checks the refined reading's ranges.
-pub fn params_only(
-    text: &str,
-    agent: AgentKind,
-) -> Result<(BTreeMap<String, Value>, Vec<Evidence>), IntentError> {
+pub(crate) fn params_only(text: &str, agent: AgentKind) -> Result<Stated, IntentError> {
     let (command, rest) = quoted_command(text.trim());
     let mut tokens = tokenize(&rest);
     let mut notes = Vec::new();
     classify_tokens(&mut tokens, &mut notes);
     let f = Features::collect(&tokens, command.is_some());
-    Ok((
-        extract_params(&tokens, &f, command.as_deref(), agent)?,
-        evidence(&tokens),
-    ))
+    let (params, count_as_written) = extract_params(&tokens, &f, command.as_deref(), agent)?;
+    Ok(Stated {
+        params,
+        count_as_written,
+        evidence: evidence(&tokens),
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::intent::{Environment, Granularity, LoadBalancer};
 
     fn p(s: &str) -> Intent {
         parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -158,10 +165,10 @@ mod tests {
         let i = p("Create 3 t3.medium instances in ap-south-1 with ALB");
         assert_eq!(i.agent, AgentKind::Infra);
         assert_eq!(i.action, "create");
-        assert_eq!(i.param_u64("count"), Some(3));
-        assert_eq!(i.param_str("instance_type"), Some("t3.medium"));
-        assert_eq!(i.param_str("region"), Some("ap-south-1"));
-        assert_eq!(i.param_str("load_balancer"), Some("alb"));
+        assert_eq!(i.params.count, Some(3));
+        assert_eq!(i.params.instance_type.as_deref(), Some("t3.medium"));
+        assert_eq!(i.params.region.as_deref(), Some("ap-south-1"));
+        assert_eq!(i.params.load_balancer, Some(LoadBalancer::Alb));
         assert!(!i.low_confidence);
     }
 
@@ -169,26 +176,26 @@ mod tests {
     fn hybrid_infra_and_config() {
         let i = p("Create 3 EC2 instances with NGINX");
         assert_eq!(i.agents, vec![AgentKind::Infra, AgentKind::Config]);
-        assert_eq!(i.param_list("packages"), vec!["nginx"]);
+        assert_eq!(i.params.packages, vec!["nginx"]);
     }
 
     #[test]
     fn synonyms_typos_words_and_places() {
         let i = p("fire up five t3.small boxes in Sydney");
         assert_eq!(i.agent, AgentKind::Infra);
-        assert_eq!(i.param_u64("count"), Some(5));
-        assert_eq!(i.param_str("region"), Some("ap-southeast-2"));
+        assert_eq!(i.params.count, Some(5));
+        assert_eq!(i.params.region.as_deref(), Some("ap-southeast-2"));
         let i = p("rebot the staging instnaces");
         assert_eq!(i.agent, AgentKind::Ops);
         assert_eq!(i.action, "restart");
-        assert_eq!(i.param_str("environment"), Some("staging"));
+        assert_eq!(i.params.environment, Some(Environment::Staging));
         assert!(i.notes.iter().any(|n| n.contains("reboot")));
         let i = p("DECOMMISSION I-0ABC12345DEF67890");
         assert_eq!(i.action, "terminate");
-        assert_eq!(i.params["instance_ids"], json!(["i-0abc12345def67890"]));
+        assert_eq!(i.params.instance_ids, ["i-0abc12345def67890"]);
         let i = p("cycle the web boxes tagged Env=staging");
         assert_eq!(i.action, "restart");
-        assert_eq!(i.params["tags"], json!({"Env": "staging"}));
+        assert_eq!(json!(i.params.tags), json!({"Env": "staging"}));
     }
 
     #[test]
@@ -196,22 +203,22 @@ mod tests {
         let i = p("Show last 24h error logs from Lambda my-func");
         assert_eq!(i.agent, AgentKind::Monitor);
         assert_eq!(i.action, "logs");
-        assert_eq!(i.param_str("window"), Some("24h"));
-        assert_eq!(i.param_str("function"), Some("my-func"));
+        assert_eq!(i.params.window.as_deref(), Some("24h"));
+        assert_eq!(i.params.function.as_deref(), Some("my-func"));
         let i = p("What is my daily EC2 spend in ap-south-1?");
         assert_eq!(i.agent, AgentKind::Cost);
-        assert_eq!(i.param_str("granularity"), Some("daily"));
-        assert_eq!(i.param_str("service"), Some("EC2"));
+        assert_eq!(i.params.granularity, Some(Granularity::Daily));
+        assert_eq!(i.params.service.as_deref(), Some("EC2"));
         let i = p("errors for the past 2 weeks in prod");
-        assert_eq!(i.param_str("window"), Some("14d"));
+        assert_eq!(i.params.window.as_deref(), Some("14d"));
     }
 
     #[test]
     fn no_false_counts_from_windows_or_ages() {
         let i = p("list IAM access keys older than 90 days");
         assert_eq!(i.agent, AgentKind::Security);
-        assert!(!i.params.contains_key("count"));
-        assert!(!i.params.contains_key("window"));
+        assert!(i.params.count.is_none());
+        assert!(i.params.window.is_none());
     }
 
     #[test]
@@ -219,22 +226,22 @@ mod tests {
         let i = p("run `rm -rf / ; reboot` on instances tagged Role=web");
         assert_eq!(i.agent, AgentKind::Ops);
         assert_eq!(i.action, "run");
-        assert_eq!(i.param_str("command"), Some("rm -rf / ; reboot"));
+        assert_eq!(i.params.command.as_deref(), Some("rm -rf / ; reboot"));
     }
 
     #[test]
     fn ops_and_cost_parameters() {
         let i = p("snapshot volume vol-0123456789abcdef0");
         assert_eq!((i.agent, i.action.as_str()), (AgentKind::Ops, "snapshot"));
-        assert_eq!(i.params["volume_ids"], json!(["vol-0123456789abcdef0"]));
+        assert_eq!(i.params.volume_ids, ["vol-0123456789abcdef0"]);
         let i = p("list instances named web-prod-1");
-        assert_eq!(i.param_str("name"), Some("web-prod-1"));
+        assert_eq!(i.params.name.as_deref(), Some("web-prod-1"));
         let i = p("show my AWS spend by service for last month");
-        assert_eq!(i.param_str("group_by"), Some("service"));
+        assert_eq!(i.params.group_by.as_deref(), Some("service"));
         let i = p("EC2 cost by tag Team this month");
-        assert_eq!(i.param_str("group_by"), Some("tag:Team"));
+        assert_eq!(i.params.group_by.as_deref(), Some("tag:Team"));
         let i = p("daily spend per region");
-        assert_eq!(i.param_str("group_by"), Some("region"));
+        assert_eq!(i.params.group_by.as_deref(), Some("region"));
         let i = p("find idle load balancers");
         assert_eq!((i.agent, i.action.as_str()), (AgentKind::Cost, "optimize"));
     }

@@ -637,18 +637,18 @@ impl Builder<'_> {
                 self.stack
             )));
         }
-        let ports: Vec<u16> = match self.i.params.get("ports").and_then(|v| v.as_array()) {
-            Some(list) => list
-                .iter()
-                .map(|p| {
-                    p.as_u64()
-                        .and_then(|n| u16::try_from(n).ok())
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| Error::input(format!("{p} is not a TCP port (1-65535)")))
-                })
-                .collect::<Result<_>>()?,
-            None => Vec::new(),
-        };
+        let ports: Vec<u16> = self
+            .i
+            .params
+            .ports
+            .iter()
+            .map(|p| {
+                u16::try_from(*p)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Error::input(format!("{p} is not a TCP port (1-65535)")))
+            })
+            .collect::<Result<_>>()?;
         if ports.is_empty() {
             return Err(Error::input(
                 "say which ports the security group allows, e.g. \"allowing 443 from anywhere\" or \"allowing ssh from 10.0.0.0/8\"",

@@ -177,10 +177,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         .next()
         .ok_or_else(|| Error::input("no metric to watch"))?;
     let counts = metric.stat == "Sum";
-    let (threshold, comparison) = match (
-        i.params.get("threshold").and_then(Value::as_f64),
-        i.param_str("comparison"),
-    ) {
+    let (threshold, comparison) = match (i.params.threshold, i.param_str("comparison")) {
         (Some(t), c) => (t, c.unwrap_or("GreaterThanThreshold").to_string()),
         // Any error at all is a usual alarm; other metrics need a number.
         (None, _) if counts && word == Some("errors") => (0.0, "GreaterThanThreshold".into()),

@@ -62,17 +62,13 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     let groups = i.param_list("security_groups");
     let ports: Vec<i32> = i
         .params
-        .get("ports")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p.as_i64())
-                .map(|p| p as i32)
-                .collect()
-        })
-        .unwrap_or_default();
+        .ports
+        .iter()
+        .filter_map(|p| i64::try_from(*p).ok())
+        .map(|p| p as i32)
+        .collect();
     let scope = i.param_list("scope");
-    let encryption = i.params.get("encryption").and_then(Value::as_bool) == Some(true);
+    let encryption = i.params.encryption == Some(true);
     let mut fixes = Fixes::new();
 
     if let Some(bucket) = i.param_str("bucket") {

@@ -2,59 +2,55 @@
 //! services, environments, names after nouns, commands, cost groupings and the instance count.
 //! Infrastructure settings are read in `infra`, the security, monitor and ml keys in `insight`.
 
-use std::collections::BTreeMap;
-
-use serde_json::{Value, json};
-
 use super::features::{Features, sized_setting};
 use super::names::{FUNCTION_WORDS, name_like, name_near};
 use super::shapes::runtime_for_language;
 use super::tokens::{Kind, Token};
 use super::{infra, insight, stated};
 use crate::intent::lexicon::{Cue, LEXICON, Noun, Verb};
-use crate::intent::{AgentKind, IntentError};
+use crate::intent::{AgentKind, Environment, IntentError, Params, Tags};
 
 pub(super) fn extract_params(
     tokens: &[Token<'_>],
     f: &Features,
     quoted: Option<&str>,
     agent: AgentKind,
-) -> Result<BTreeMap<String, Value>, IntentError> {
-    let mut p: BTreeMap<String, Value> = BTreeMap::new();
-    let mut tags = serde_json::Map::new();
-    let mut ids = Vec::new();
-    let mut volume_ids = Vec::new();
+) -> Result<(Params, Option<String>), IntentError> {
+    let mut p = Params::default();
+    let mut tags = Tags::default();
+    let mut ids: Vec<String> = Vec::new();
+    let mut volume_ids: Vec<String> = Vec::new();
     let mut packages: Vec<String> = Vec::new();
     let mut window_used = vec![false; tokens.len()];
 
     // Windows first, so their numbers are not taken for counts.
     if let Some((w, at)) = stated::window(tokens)? {
-        p.insert("window".into(), json!(w));
+        p.window = Some(w);
         window_used[at].iter_mut().for_each(|u| *u = true);
     }
     stated::refuse_impossible_times(tokens)?;
 
     let mut service: Option<&'static str> = None;
-    let mut env: Option<&'static str> = None;
+    let mut env: Option<Environment> = None;
     for (i, t) in tokens.iter().enumerate() {
         match &t.kind {
             Kind::Tag(k, v) => {
-                tags.insert(k.clone(), json!(v));
+                tags.insert(k, v);
             }
-            Kind::InstanceId(id) => ids.push(json!(id)),
-            Kind::VolumeId(id) => volume_ids.push(json!(id)),
+            Kind::InstanceId(id) => ids.push(id.clone()),
+            Kind::VolumeId(id) => volume_ids.push(id.clone()),
             Kind::InstanceType(it) => {
-                p.entry("instance_type".into()).or_insert(json!(it));
+                p.instance_type.get_or_insert_with(|| it.clone());
                 service.get_or_insert("EC2");
             }
             Kind::Region(code) => {
-                p.entry("region".into()).or_insert(json!(code));
+                p.region.get_or_insert_with(|| code.to_string());
             }
             Kind::UnknownRegion(word) => return Err(crate::intent::ranges::unknown_region(word)),
             Kind::S3Uri { bucket, prefix } => {
-                p.entry("bucket".into()).or_insert(json!(bucket));
+                p.bucket.get_or_insert_with(|| bucket.clone());
                 if let Some(prefix) = prefix {
-                    p.entry("prefix".into()).or_insert(json!(prefix));
+                    p.prefix.get_or_insert_with(|| prefix.clone());
                 }
                 service.get_or_insert("S3");
             }
@@ -62,17 +58,17 @@ pub(super) fn extract_params(
                 for c in cues {
                     match c {
                         Cue::Region(code) => {
-                            p.entry("region".into()).or_insert(json!(code));
+                            p.region.get_or_insert_with(|| code.to_string());
                         }
                         Cue::Env(e) => {
-                            env.get_or_insert(e);
+                            env.get_or_insert(*e);
                         }
                         Cue::Package if f.package_is_setting(t) => {
                             let name = t.corrected.unwrap_or(t.lower.as_str());
                             if let Some(r) = runtime_for_language(name)
                                 && f.runtime_context
                             {
-                                p.entry("runtime".into()).or_insert(json!(r));
+                                p.runtime.get_or_insert_with(|| r.to_string());
                             }
                         }
                         Cue::Package => {
@@ -94,8 +90,9 @@ pub(super) fn extract_params(
                             if f.runtime_context
                                 && t.corrected.unwrap_or(t.lower.as_str()) == "node" =>
                         {
-                            p.entry("runtime".into())
-                                .or_insert(json!(runtime_for_language("nodejs")));
+                            if let Some(r) = runtime_for_language("nodejs") {
+                                p.runtime.get_or_insert_with(|| r.to_string());
+                            }
                         }
                         Cue::Noun(n) => {
                             let implied = match n {
@@ -112,21 +109,21 @@ pub(super) fn extract_params(
                             }
                         }
                         Cue::Granularity(g) => {
-                            p.entry("granularity".into()).or_insert(json!(g));
+                            p.granularity.get_or_insert(*g);
                         }
                         Cue::Lb(kind) => {
-                            p.entry("load_balancer".into()).or_insert(json!(kind));
+                            p.load_balancer.get_or_insert(*kind);
                         }
                         Cue::Metric(m) if !sized_setting(tokens, i) => {
-                            p.entry("metric".into()).or_insert(json!(m));
+                            p.metric.get_or_insert_with(|| m.to_string());
                         }
                         Cue::Severity(s)
                             if f.noun(Noun::Findings) || f.noun(Noun::ThreatService) =>
                         {
-                            p.entry("severity".into()).or_insert(json!(s));
+                            p.severity.get_or_insert_with(|| s.to_string());
                         }
                         Cue::Engine(e) if f.noun(Noun::Database) => {
-                            p.entry("engine".into()).or_insert(json!(e));
+                            p.engine.get_or_insert(*e);
                         }
                         _ => {}
                     }
@@ -182,10 +179,14 @@ pub(super) fn extract_params(
     if let Some(c) = command.clone() {
         used[c].iter_mut().for_each(|u| *u = true);
     }
-    let count_at = find_count(tokens, f, &used).map(|(count, at)| {
-        p.insert("count".into(), count);
-        at
-    });
+    let stated = find_count(tokens, f, &used);
+    let count_at = stated.as_ref().map(|(_, at)| *at);
+    let mut impossible_count = None;
+    match stated.map(|(count, _)| count) {
+        Some(Ok(n)) => p.count = Some(n),
+        Some(Err(written)) => impossible_count = Some(written),
+        None => {}
+    }
     stated::refuse_stray_numbers(tokens, agent, count_at, command)?;
     if !tags.is_empty() {
         if env.is_none() {
@@ -193,8 +194,7 @@ pub(super) fn extract_params(
                 if matches!(
                     k.to_lowercase().as_str(),
                     "env" | "environment" | "stage" | "tier"
-                ) && let Some(v) = v.as_str()
-                    && let Some(cues) = LEXICON.words.get(v.to_lowercase().as_str())
+                ) && let Some(cues) = LEXICON.words.get(v.to_lowercase().as_str())
                 {
                     env = cues.iter().find_map(|c| match c {
                         Cue::Env(e) => Some(*e),
@@ -203,24 +203,16 @@ pub(super) fn extract_params(
                 }
             }
         }
-        p.insert("tags".into(), Value::Object(tags));
+        p.tags = tags;
     }
-    if let Some(e) = env {
-        p.insert("environment".into(), json!(e));
-    }
-    if !ids.is_empty() {
-        p.insert("instance_ids".into(), Value::Array(ids));
-    }
-    if !volume_ids.is_empty() {
-        p.insert("volume_ids".into(), Value::Array(volume_ids));
-    }
-    if !packages.is_empty() {
-        p.insert("packages".into(), json!(packages));
-    }
+    p.environment = env;
+    p.instance_ids = ids;
+    p.volume_ids = volume_ids;
+    p.packages = packages;
     if let Some(s) = service {
-        p.insert("service".into(), json!(s));
+        p.service = Some(s.to_string());
     }
-    if !p.contains_key("bucket")
+    if p.bucket.is_none()
         && let Some(b) = name_near(
             tokens,
             |t| t.noun(Noun::Bucket) && t.lower != "s3",
@@ -228,7 +220,7 @@ pub(super) fn extract_params(
             true,
         )
     {
-        p.insert("bucket".into(), json!(b.to_lowercase()));
+        p.bucket = Some(b.to_lowercase());
     }
     if let Some(func) = name_near(
         tokens,
@@ -236,7 +228,7 @@ pub(super) fn extract_params(
         "",
         true,
     ) {
-        p.insert("function".into(), json!(func));
+        p.function = Some(func);
     }
     // The name of a secret, never a secret's value ("secret wJalrXUtnFEMI/K7MDENG/...").
     if let Some(secret) = name_near(
@@ -247,12 +239,12 @@ pub(super) fn extract_params(
     )
     .filter(|name| !crate::secrets::is_credential(name))
     {
-        p.insert("secret".into(), json!(secret));
+        p.secret = Some(secret);
     }
     if let Some(stack) = name_near(tokens, |t| t.noun(Noun::Stack), "", false) {
         let stack = stack.to_lowercase();
         if !matches!(stack.as_str(), "auto" | "scaling") {
-            p.insert("stack".into(), json!(stack));
+            p.stack = Some(stack);
         }
     }
     match agent {
@@ -264,28 +256,28 @@ pub(super) fn extract_params(
                 .map(|w| &w[1])
                 .filter(|t| name_like(t, "") && !FUNCTION_WORDS.contains(&t.lower.as_str()))
             {
-                p.insert("name".into(), json!(name.orig));
+                p.name = Some(name.orig.to_string());
             }
             if let Some(cmd) = quoted
                 .map(str::to_string)
                 .or_else(|| unquoted_command(tokens))
             {
-                p.insert("command".into(), json!(cmd));
+                p.command = Some(cmd);
             }
         }
         _ => {
             if agent == AgentKind::Cost
                 && let Some(g) = group_by(tokens)
             {
-                p.insert("group_by".into(), json!(g));
+                p.group_by = Some(g);
             }
             if let Some(text) = quoted {
-                p.insert("text".into(), json!(text));
+                p.text = Some(text.to_string());
             }
         }
     }
     insight::add(tokens, f, agent, &mut p);
-    Ok(p)
+    Ok((p, impossible_count))
 }
 
 /// "by service", "per region", "by tag Team", "by the Team tag", "by instance type": how a cost
@@ -355,13 +347,14 @@ pub(super) fn command_span(tokens: &[Token<'_>]) -> Option<std::ops::Range<usize
     Some(start..start + len)
 }
 
-/// The count a request states and where: as written, so the range check can refuse a
-/// negative or endless one rather than it falling back to one.
+/// The count a request states and where: a whole number, or as written when no count can be
+/// it, so the range check can refuse a negative or endless one rather than it falling back to
+/// one.
 pub(super) fn find_count(
     tokens: &[Token<'_>],
     f: &Features,
     window_used: &[bool],
-) -> Option<(Value, usize)> {
+) -> Option<(Result<u64, String>, usize)> {
     let countable = |t: &Token<'_>| {
         t.noun(Noun::Instance)
             || t.noun(Noun::Bucket)
@@ -374,7 +367,7 @@ pub(super) fn find_count(
     if f.verb(Verb::Scale) {
         for (i, t) in tokens.iter().enumerate() {
             if t.lower == "to"
-                && let Some(n) = tokens.get(i + 1).and_then(Token::stated_value)
+                && let Some(n) = tokens.get(i + 1).and_then(Token::stated_count)
             {
                 return Some((n, i + 1));
             }
@@ -384,7 +377,7 @@ pub(super) fn find_count(
         if window_used[i] {
             continue;
         }
-        let Some(n) = t.stated_value() else { continue };
+        let Some(n) = t.stated_count() else { continue };
         // "3 x t3.medium" and "3 t3.medium instances"
         for next in tokens[i + 1..].iter().take(4) {
             if countable(next) || matches!(next.kind, Kind::InstanceType(_)) {

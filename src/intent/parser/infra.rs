@@ -2,25 +2,18 @@
 //! ranges, ports, sizes, durations, lifecycle days, engine versions and names after their
 //! keyword ("key pair", "handler", "health check").
 
-use std::collections::BTreeMap;
-
-use serde_json::{Value, json};
-
 use super::features::Features;
 use super::names::name_after;
 use super::tokens::{Kind, Token};
+use crate::intent::Params;
 use crate::intent::lexicon::{Cue, Noun};
+use crate::intent::params::{Lifecycle, Setting};
 use crate::intent::words::Unit;
 
 /// Parameters only infrastructure templates use: flags (multi-AZ, NAT), subnets, address ranges,
 /// ports, sizes, durations, lifecycle days, engine versions, names after their keyword. Numbers
 /// taken here are marked `used`, so they are never read as an instance count.
-pub(super) fn params(
-    tokens: &[Token<'_>],
-    f: &Features,
-    p: &mut BTreeMap<String, Value>,
-    used: &mut [bool],
-) {
+pub(super) fn params(tokens: &[Token<'_>], f: &Features, p: &mut Params, used: &mut [bool]) {
     let negated = |i: usize| {
         i > 0
             && matches!(
@@ -34,37 +27,34 @@ pub(super) fn params(
         .iter()
         .any(|t| matches!(t.lower.as_str(), "port" | "ports" | "ingress" | "inbound"));
     let sg_context = f.noun(Noun::SecurityGroup)
-        || (port_words
-            && !p.contains_key("load_balancer")
-            && !f.noun(Noun::Instance)
-            && !f.instance_type);
+        || (port_words && p.load_balancer.is_none() && !f.noun(Noun::Instance) && !f.instance_type);
     for (i, t) in tokens.iter().enumerate() {
         match &t.kind {
             Kind::Cidr(c) => {
-                p.entry("cidr".into()).or_insert(json!(c));
+                p.cidr.get_or_insert_with(|| c.clone());
             }
             Kind::Id(k, v) => {
-                p.entry((*k).into()).or_insert(json!(v));
+                p.id_mut(*k).get_or_insert_with(|| v.clone());
             }
             Kind::Runtime(r) => {
-                p.insert("runtime".into(), json!(r));
+                p.runtime = Some(r.clone());
             }
             _ => {}
         }
         for c in t.cues() {
             match c {
                 Cue::Flag(k) => {
-                    p.insert((*k).into(), json!(!negated(i)));
+                    *p.flag_mut(*k) = Some(!negated(i));
                 }
                 Cue::Resource(r) => {
-                    p.entry("resource".into()).or_insert(json!(r));
+                    p.resource.get_or_insert(*r);
                 }
                 Cue::Cidr(c) => {
-                    p.entry("cidr".into()).or_insert(json!(c));
+                    p.cidr.get_or_insert_with(|| c.to_string());
                 }
                 Cue::Names(k) => {
-                    if let Some(v) = name_after(tokens, i, k) {
-                        p.entry((*k).into()).or_insert(json!(v));
+                    if let Some(v) = name_after(tokens, i, *k) {
+                        p.name_mut(*k).get_or_insert(v);
                     }
                 }
                 Cue::Engine(_) if f.noun(Noun::Database) => {
@@ -80,13 +70,12 @@ pub(super) fn params(
                             },
                         )
                     {
-                        p.entry("engine_version".into())
-                            .or_insert(json!(next.lower));
+                        p.engine_version.get_or_insert_with(|| next.lower.clone());
                         used[i + 1] = true;
                     }
                 }
-                Cue::Noun(Noun::Tls) if p.contains_key("load_balancer") => {
-                    p.insert("tls".into(), json!(true));
+                Cue::Noun(Noun::Tls) if p.load_balancer.is_some() => {
+                    p.tls = Some(true);
                 }
                 _ => {}
             }
@@ -129,9 +118,7 @@ pub(super) fn params(
         }
         ports.sort_unstable();
         ports.dedup();
-        if !ports.is_empty() {
-            p.insert("ports".into(), json!(ports));
-        }
+        p.ports = ports;
     } else {
         // "behind an ALB on port 8080"
         for (i, t) in tokens.iter().enumerate() {
@@ -139,7 +126,7 @@ pub(super) fn params(
                 && let Some(n) = tokens.get(i + 1).and_then(Token::number)
                 && !used[i + 1]
             {
-                p.entry("port".into()).or_insert(json!(n));
+                p.port.get_or_insert(n);
                 used[i + 1] = true;
             }
         }
@@ -147,11 +134,7 @@ pub(super) fn params(
 }
 
 /// "with 2 private subnets", "public and private subnets", "in a private subnet".
-pub(super) fn subnet_tiers(
-    tokens: &[Token<'_>],
-    p: &mut BTreeMap<String, Value>,
-    used: &mut [bool],
-) {
+pub(super) fn subnet_tiers(tokens: &[Token<'_>], p: &mut Params, used: &mut [bool]) {
     for (i, t) in tokens.iter().enumerate() {
         if !matches!(t.lower.as_str(), "subnet" | "subnets") {
             continue;
@@ -162,6 +145,7 @@ pub(super) fn subnet_tiers(
             let adj = &tokens[j - 1];
             match adj.lower.as_str() {
                 tier @ ("private" | "public") => {
+                    let private = tier == "private";
                     let number = j >= 2 && !used[j - 2] && tokens[j - 2].number().is_some();
                     let count = if number {
                         used[j - 2] = true;
@@ -171,7 +155,12 @@ pub(super) fn subnet_tiers(
                     } else {
                         1
                     };
-                    p.entry(format!("{tier}_subnets")).or_insert(json!(count));
+                    let subnets = if private {
+                        &mut p.private_subnets
+                    } else {
+                        &mut p.public_subnets
+                    };
+                    subnets.get_or_insert(count);
                     j -= if number { 2 } else { 1 };
                 }
                 "and" | "or" | "&" => j -= 1,
@@ -209,12 +198,7 @@ pub(super) fn duration_at(tokens: &[Token<'_>], i: usize) -> Option<(u64, Option
 
 /// Values after (or just before) a setting word: "timeout 30 seconds", "512 MB memory",
 /// "retention 14 days", "min 2 max 10", "100 GB storage".
-pub(super) fn settings(
-    tokens: &[Token<'_>],
-    f: &Features,
-    p: &mut BTreeMap<String, Value>,
-    used: &mut [bool],
-) {
+pub(super) fn settings(tokens: &[Token<'_>], f: &Features, p: &mut Params, used: &mut [bool]) {
     let setting_of = |t: &Token<'_>| {
         t.cues().iter().find_map(|c| match c {
             Cue::Setting(k) => Some(*k),
@@ -240,22 +224,21 @@ pub(super) fn settings(
             }
         };
         let near = (i.saturating_sub(2)..(end + 3).min(tokens.len())).find_map(|j| {
-            setting_of(&tokens[j]).filter(|k| matches!(*k, "memory_mb" | "storage_gb"))
+            setting_of(&tokens[j]).filter(|k| matches!(k, Setting::MemoryMb | Setting::StorageGb))
         });
         let key = near.or(if f.noun(Noun::Function) {
-            Some("memory_mb")
+            Some(Setting::MemoryMb)
         } else if f.noun(Noun::Database) {
-            Some("storage_gb")
+            Some(Setting::StorageGb)
         } else {
             None
         });
         match key {
-            Some("memory_mb") => {
-                p.entry("memory_mb".into()).or_insert(json!(mb));
+            Some(Setting::MemoryMb) => {
+                p.memory_mb.get_or_insert(mb);
             }
             Some(_) => {
-                p.entry("storage_gb".into())
-                    .or_insert(json!(mb.div_ceil(1024)));
+                p.storage_gb.get_or_insert(mb.div_ceil(1024));
             }
             None => continue,
         }
@@ -264,8 +247,8 @@ pub(super) fn settings(
     for (k, t) in tokens.iter().enumerate() {
         let Some(key) = setting_of(t) else { continue };
         match key {
-            "timeout_s" | "retention_days" => {
-                let unit_default = if key == "timeout_s" { 1 } else { 86_400 };
+            Setting::TimeoutS | Setting::RetentionDays => {
+                let unit_default = if key == Setting::TimeoutS { 1 } else { 86_400 };
                 // After the word ("timeout of 30 seconds"), else before it ("30 second timeout").
                 let after = (k + 1..(k + 4).min(tokens.len())).find(|j| {
                     tokens[*j].number().is_some()
@@ -282,29 +265,29 @@ pub(super) fn settings(
                     continue;
                 };
                 let secs = if unit.is_some() { n } else { n * unit_default };
-                let value = if key == "timeout_s" {
+                let value = if key == Setting::TimeoutS {
                     secs
                 } else {
                     secs / 86_400
                 };
-                p.entry(key.into()).or_insert(json!(value));
+                p.setting_mut(key).get_or_insert(value);
                 used[start..=end].iter_mut().for_each(|u| *u = true);
             }
-            "min_size" | "max_size" => {
-                if let Some(j) =
-                    (k + 1..(k + 3).min(tokens.len())).find(|j| tokens[*j].number().is_some())
+            Setting::MinSize | Setting::MaxSize => {
+                if let Some((j, n)) = (k + 1..(k + 3).min(tokens.len()))
+                    .find_map(|j| tokens[j].number().map(|n| (j, n)))
                 {
-                    p.entry(key.into()).or_insert(json!(tokens[j].number()));
+                    p.setting_mut(key).get_or_insert(n);
                     used[j] = true;
                 }
             }
-            _ => {}
+            Setting::MemoryMb | Setting::StorageGb => {}
         }
     }
 }
 
 /// "expire after 90 days", "move to Glacier after 30 days", "infrequent access after 1 month".
-pub(super) fn lifecycle(tokens: &[Token<'_>], p: &mut BTreeMap<String, Value>, used: &mut [bool]) {
+pub(super) fn lifecycle(tokens: &[Token<'_>], p: &mut Params, used: &mut [bool]) {
     for i in 0..tokens.len() {
         let Some((secs, Some(unit), end)) = duration_at(tokens, i) else {
             continue;
@@ -313,15 +296,14 @@ pub(super) fn lifecycle(tokens: &[Token<'_>], p: &mut BTreeMap<String, Value>, u
             continue;
         }
         // The nearest lifecycle word before the number names the step.
-        let step = (i.saturating_sub(6)..i).rev().find_map(|j| {
+        let step: Option<Lifecycle> = (i.saturating_sub(6)..i).rev().find_map(|j| {
             tokens[j].cues().iter().find_map(|c| match c {
                 Cue::Lifecycle(l) => Some(*l),
                 _ => None,
             })
         });
         if let Some(step) = step {
-            p.entry(format!("{step}_days"))
-                .or_insert(json!(secs / 86_400));
+            p.lifecycle_days_mut(step).get_or_insert(secs / 86_400);
             used[i..=end].iter_mut().for_each(|u| *u = true);
         }
     }
@@ -329,9 +311,7 @@ pub(super) fn lifecycle(tokens: &[Token<'_>], p: &mut BTreeMap<String, Value>, u
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
-    use crate::intent::{AgentKind, Intent, parse};
+    use crate::intent::{AgentKind, Engine, Intent, Resource, parse};
 
     fn p(s: &str) -> Intent {
         parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -346,17 +326,17 @@ mod tests {
             vec![AgentKind::Infra],
             "postgres is the engine here"
         );
-        assert_eq!(i.param_str("engine"), Some("postgres"));
-        assert_eq!(i.params["multi_az"], json!(true));
+        assert_eq!(i.params.engine, Some(Engine::Postgres));
+        assert_eq!(i.params.multi_az, Some(true));
         let i = p("create a mysql 8.0 database db.t3.small with 100 GB storage");
-        assert_eq!(i.param_str("engine_version"), Some("8.0"));
-        assert_eq!(i.param_u64("storage_gb"), Some(100));
-        assert!(!i.params.contains_key("count"));
+        assert_eq!(i.params.engine_version.as_deref(), Some("8.0"));
+        assert_eq!(i.params.storage_gb, Some(100));
+        assert!(i.params.count.is_none());
 
         let i = p("create a lambda function my-func with python3.12 and 512 MB");
-        assert_eq!(i.param_str("function"), Some("my-func"));
-        assert_eq!(i.param_str("runtime"), Some("python3.12"));
-        assert_eq!(i.param_u64("memory_mb"), Some(512));
+        assert_eq!(i.params.function.as_deref(), Some("my-func"));
+        assert_eq!(i.params.runtime.as_deref(), Some("python3.12"));
+        assert_eq!(i.params.memory_mb, Some(512));
         let i = p(
             "create a lambda image-thumbs in python with 256 MB of memory and a 30 second timeout",
         );
@@ -365,99 +345,101 @@ mod tests {
             vec![AgentKind::Infra],
             "python is the runtime here"
         );
-        assert_eq!(i.param_str("runtime"), Some("python3.12"));
-        assert_eq!(i.param_u64("timeout_s"), Some(30));
-        assert!(!i.params.contains_key("metric"));
+        assert_eq!(i.params.runtime.as_deref(), Some("python3.12"));
+        assert_eq!(i.params.timeout_s, Some(30));
+        assert!(i.params.metric.is_none());
         let i = p(
             "create lambda resize-api with nodejs22.x, 1gb memory, timeout 2 minutes, log retention 14 days",
         );
-        assert_eq!(i.param_str("runtime"), Some("nodejs22.x"));
-        assert_eq!(i.param_u64("memory_mb"), Some(1024));
+        assert_eq!(i.params.runtime.as_deref(), Some("nodejs22.x"));
+        assert_eq!(i.params.memory_mb, Some(1024));
         // "node", as docs/templates.md promises, is Node.js for a function, not a host.
         for text in [
             "create a lambda function my-func with node",
             "create a lambda function my-func with nodejs",
         ] {
             let n = p(text);
-            assert_eq!(n.param_str("runtime"), Some("nodejs22.x"), "{text}");
-            assert_eq!(n.param_str("service"), Some("Lambda"), "{text}");
+            assert_eq!(n.params.runtime.as_deref(), Some("nodejs22.x"), "{text}");
+            assert_eq!(n.params.service.as_deref(), Some("Lambda"), "{text}");
         }
-        assert_eq!(i.param_u64("timeout_s"), Some(120));
-        assert_eq!(i.param_u64("retention_days"), Some(14));
+        assert_eq!(i.params.timeout_s, Some(120));
+        assert_eq!(i.params.retention_days, Some(14));
 
         let i = p("create a VPC with public and private subnets and NAT in ap-south-1");
-        assert_eq!(i.param_str("resource"), Some("vpc"));
-        assert_eq!(i.param_u64("public_subnets"), Some(2));
-        assert_eq!(i.param_u64("private_subnets"), Some(2));
-        assert_eq!(i.params["nat"], json!(true));
+        assert_eq!(i.params.resource, Some(Resource::Vpc));
+        assert_eq!(i.params.public_subnets, Some(2));
+        assert_eq!(i.params.private_subnets, Some(2));
+        assert_eq!(i.params.nat, Some(true));
         let i = p(
             "create a vpc 10.20.0.0/16 with 3 private subnets and one nat gateway per az without public ips",
         );
-        assert_eq!(i.param_str("cidr"), Some("10.20.0.0/16"));
-        assert_eq!(i.param_u64("private_subnets"), Some(3));
-        assert_eq!(i.params["nat_per_az"], json!(true));
-        assert!(!i.params.contains_key("count"));
-        assert_eq!(p("create a vpc without NAT").params["nat"], json!(false));
+        assert_eq!(i.params.cidr.as_deref(), Some("10.20.0.0/16"));
+        assert_eq!(i.params.private_subnets, Some(3));
+        assert_eq!(i.params.nat_per_az, Some(true));
+        assert!(i.params.count.is_none());
+        assert_eq!(p("create a vpc without NAT").params.nat, Some(false));
 
         let i = p("create an S3 bucket logs-archive with lifecycle expire after 90 days");
-        assert_eq!(i.param_str("bucket"), Some("logs-archive"));
-        assert_eq!(i.param_u64("expire_days"), Some(90));
+        assert_eq!(i.params.bucket.as_deref(), Some("logs-archive"));
+        assert_eq!(i.params.expire_days, Some(90));
         let i = p(
             "create bucket media-store, move objects to Glacier after 30 days and expire them after 1 year",
         );
-        assert_eq!(i.param_u64("glacier_days"), Some(30));
-        assert_eq!(i.param_u64("expire_days"), Some(365));
+        assert_eq!(i.params.glacier_days, Some(30));
+        assert_eq!(i.params.expire_days, Some(365));
 
         let i = p("create 2 t3.small instances with key pair ops-key in a private subnet");
-        assert_eq!(i.param_u64("count"), Some(2));
-        assert_eq!(i.param_str("key_name"), Some("ops-key"));
-        assert_eq!(i.param_u64("private_subnets"), Some(1));
+        assert_eq!(i.params.count, Some(2));
+        assert_eq!(i.params.key_name.as_deref(), Some("ops-key"));
+        assert_eq!(i.params.private_subnets, Some(1));
         let i = p("launch a t3.micro in subnet-0123456789abcdef0");
-        assert_eq!(i.param_str("subnet_id"), Some("subnet-0123456789abcdef0"));
+        assert_eq!(
+            i.params.subnet_id.as_deref(),
+            Some("subnet-0123456789abcdef0")
+        );
 
         let i = p("create a security group allowing 443 from anywhere");
         assert_eq!((i.agent, i.action.as_str()), (AgentKind::Infra, "create"));
-        assert_eq!(i.param_str("resource"), Some("security_group"));
-        assert_eq!(i.params["ports"], json!([443]));
-        assert_eq!(i.param_str("cidr"), Some("0.0.0.0/0"));
+        assert_eq!(i.params.resource, Some(Resource::SecurityGroup));
+        assert_eq!(i.params.ports, [443]);
+        assert_eq!(i.params.cidr.as_deref(), Some("0.0.0.0/0"));
         let i = p("create a security group allowing ssh and ports 80, 8080 from 10.0.0.0/8");
-        assert_eq!(i.params["ports"], json!([22, 80, 8080]));
-        assert_eq!(i.param_str("cidr"), Some("10.0.0.0/8"));
+        assert_eq!(i.params.ports, [22, 80, 8080]);
+        assert_eq!(i.params.cidr.as_deref(), Some("10.0.0.0/8"));
         assert!(
-            !p("create a security group allowing 443")
+            p("create a security group allowing 443")
                 .params
-                .contains_key("cidr")
+                .cidr
+                .is_none()
         );
 
         let i =
             p("create 3 t3.medium instances behind an alb on port 8080 with health check /healthz");
-        assert_eq!(i.param_u64("count"), Some(3));
-        assert_eq!(i.param_u64("port"), Some(8080));
-        assert_eq!(i.param_str("health_check_path"), Some("/healthz"));
-        assert!(!i.params.contains_key("ports"));
+        assert_eq!(i.params.count, Some(3));
+        assert_eq!(i.params.port, Some(8080));
+        assert_eq!(i.params.health_check_path.as_deref(), Some("/healthz"));
+        assert!(i.params.ports.is_empty());
         let i = p(
             "create lambda orders with java21 code in s3://acme-builds/orders.zip handler example.Handler::handleRequest",
         );
         assert_eq!(
-            i.param_str("handler"),
+            i.params.handler.as_deref(),
             Some("example.Handler::handleRequest")
         );
-        assert_eq!(i.param_str("prefix"), Some("orders.zip"));
+        assert_eq!(i.params.prefix.as_deref(), Some("orders.zip"));
         let i = p("create an auto scaling group web of 4 t3.small behind an ALB min 2 max 10");
-        assert_eq!(i.param_str("resource"), Some("autoscaling_group"));
-        assert_eq!(i.param_str("stack"), Some("web"));
-        assert_eq!(i.param_u64("count"), Some(4));
-        assert_eq!(
-            (i.param_u64("min_size"), i.param_u64("max_size")),
-            (Some(2), Some(10))
-        );
+        assert_eq!(i.params.resource, Some(Resource::AutoscalingGroup));
+        assert_eq!(i.params.stack.as_deref(), Some("web"));
+        assert_eq!(i.params.count, Some(4));
+        assert_eq!((i.params.min_size, i.params.max_size), (Some(2), Some(10)));
         let i = p("scale the web tier to 6");
-        assert_eq!(
-            (i.action.as_str(), i.param_u64("count")),
-            ("scale", Some(6))
-        );
-        assert_eq!(i.param_str("stack"), Some("web"));
+        assert_eq!((i.action.as_str(), i.params.count), ("scale", Some(6)));
+        assert_eq!(i.params.stack.as_deref(), Some("web"));
         let i = p("scale the web tier down to 2");
-        assert_eq!(i.param_str("stack"), Some("web"), "not a stack named down");
+        assert_eq!(
+            i.params.stack.as_deref(),
+            Some("web"),
+            "not a stack named down"
+        );
     }
 }

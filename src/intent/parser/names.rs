@@ -4,6 +4,7 @@
 
 use super::tokens::{Kind, Token};
 use crate::intent::lexicon::Cue;
+use crate::intent::params::NameKey;
 
 /// Words that can stand before a noun without being its name.
 pub(super) const NOT_A_NAME: &[&str] = &[
@@ -87,7 +88,7 @@ pub(super) fn name_near(
 }
 
 /// The value after a keyword such as "key pair" or "handler" (skipping "named"/"called").
-pub(super) fn name_after(tokens: &[Token<'_>], i: usize, key: &str) -> Option<String> {
+pub(super) fn name_after(tokens: &[Token<'_>], i: usize, key: NameKey) -> Option<String> {
     let mut j = i + 1;
     while j < tokens.len()
         && (matches!(tokens[j].kind, Kind::Covered)
@@ -99,7 +100,7 @@ pub(super) fn name_after(tokens: &[Token<'_>], i: usize, key: &str) -> Option<St
         j += 1;
     }
     let next = tokens.get(j)?;
-    if key == "health_check_path" {
+    if key == NameKey::HealthCheckPath {
         let ok = next.orig.starts_with('/')
             && next
                 .orig
@@ -108,9 +109,9 @@ pub(super) fn name_after(tokens: &[Token<'_>], i: usize, key: &str) -> Option<St
         return ok.then(|| next.orig.to_string());
     }
     let extra = match key {
-        "handler" => ":$/",
-        "key_name" => "@+=",
-        _ => "",
+        NameKey::Handler => ":$/",
+        NameKey::KeyName => "@+=",
+        NameKey::HealthCheckPath => "",
     };
     (name_like(next, extra) && !FUNCTION_WORDS.contains(&next.lower.as_str()))
         .then(|| next.orig.to_string())

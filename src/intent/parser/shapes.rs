@@ -5,6 +5,7 @@
 use super::stated;
 use super::tokens::{Kind, Token};
 use crate::intent::lexicon::LEXICON;
+use crate::intent::params::IdKey;
 use crate::intent::regions;
 use crate::intent::words::compact_duration;
 
@@ -87,7 +88,7 @@ pub(super) fn infra_pattern(l: &str) -> Option<Kind> {
         // The whole world keeps its lexicon meaning (public exposure) as well.
         return (l != "0.0.0.0/0").then(|| Kind::Cidr(l.to_string()));
     }
-    for (prefix, key) in [("subnet-", "subnet_id"), ("vpc-", "vpc_id")] {
+    for (prefix, key) in [("subnet-", IdKey::SubnetId), ("vpc-", IdKey::VpcId)] {
         if let Some(h) = l.strip_prefix(prefix)
             && (h.len() == 8 || h.len() == 17)
             && h.bytes().all(|b| b.is_ascii_hexdigit())
@@ -96,10 +97,10 @@ pub(super) fn infra_pattern(l: &str) -> Option<Kind> {
         }
     }
     if l.starts_with("arn:aws:acm:") {
-        return Some(Kind::Id("certificate_arn", l.to_string()));
+        return Some(Kind::Id(IdKey::CertificateArn, l.to_string()));
     }
     if l.starts_with("arn:aws:iam::") && l.contains(":role/") {
-        return Some(Kind::Id("role_arn", l.to_string()));
+        return Some(Kind::Id(IdKey::RoleArn, l.to_string()));
     }
     if let Some(r) = lambda_runtime(l) {
         return Some(Kind::Runtime(r));

@@ -5,6 +5,7 @@
 use super::shapes::pattern;
 use super::stated;
 use crate::intent::lexicon::{Cue, LEXICON, Noun};
+use crate::intent::params::IdKey;
 use crate::intent::regions;
 use crate::intent::typo::{allowed_edits, osa_within};
 use crate::intent::words::{Spelled, Unit, spelled_number};
@@ -39,7 +40,7 @@ pub(super) enum Kind {
     /// An IPv4 range such as `10.20.0.0/16`.
     Cidr(String),
     /// `subnet-…`, `vpc-…`, or an ARN: the parameter it fills and the value.
-    Id(&'static str, String),
+    Id(IdKey, String),
     /// A Lambda runtime identifier (`python3.12`, `nodejs22.x`).
     Runtime(String),
     /// A size in MiB written in one token (`512mb`, `100gb`).
