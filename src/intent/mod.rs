@@ -129,6 +129,14 @@ pub struct Intent {
     pub source: Option<String>,
 }
 
+impl Intent {
+    /// The region the request acts in: the one it names, else `tenant_default`; refused when
+    /// it is none AWS has ([`regions::resolve`], the one rule for it).
+    pub fn region_or(&self, tenant_default: &str) -> Result<String, IntentError> {
+        regions::resolve(self.params.region.as_deref(), tenant_default)
+    }
+}
+
 // TRANSITIONAL (issue 15): string-keyed reads for the agents until they read `Params`' fields;
 // removed in the same change.
 impl Intent {

@@ -75,7 +75,7 @@ pub fn check(intent: &Intent, limits: &Limits) -> Result<(), IntentError> {
     if let Some(r) = &p.region
         && !regions::is_region_code(r)
     {
-        return Err(unknown_region(r));
+        return Err(regions::unknown(r));
     }
     if let Some(w) = &p.window
         && !window_ok(w)
@@ -212,17 +212,6 @@ fn out_of_range(param: &str, v: &Value, allowed: String) -> IntentError {
         param: param.to_string(),
         value: shown(v),
         allowed,
-    }
-}
-
-/// The refusal of a word that reads as a region but is none AWS has, with the close ones.
-pub(super) fn unknown_region(word: &str) -> IntentError {
-    IntentError::UnknownRegion {
-        word: word.to_string(),
-        suggestions: regions::near(word)
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
     }
 }
 

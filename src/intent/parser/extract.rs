@@ -46,7 +46,7 @@ pub(super) fn extract_params(
             Kind::Region(code) => {
                 p.region.get_or_insert_with(|| code.to_string());
             }
-            Kind::UnknownRegion(word) => return Err(crate::intent::ranges::unknown_region(word)),
+            Kind::UnknownRegion(word) => return Err(crate::intent::regions::unknown(word)),
             Kind::S3Uri { bucket, prefix } => {
                 p.bucket.get_or_insert_with(|| bucket.clone());
                 if let Some(prefix) = prefix {
