@@ -1,7 +1,6 @@
 //! Hand-written Terraform and playbooks submitted for review (`opsdeck submit`), and an
 //! inventory file given with a request: turned into an intent and a draft like any request.
 
-
 use super::*;
 use crate::error::{Error, Result};
 use crate::intent::AgentKind;
