@@ -388,103 +388,80 @@ impl Params {
     pub fn from_json(map: serde_json::Map<String, serde_json::Value>) -> Result<Params, String> {
         serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())
     }
-
-    pub(crate) fn flag_mut(&mut self, flag: Flag) -> &mut Option<bool> {
-        match flag {
-            Flag::MultiAz => &mut self.multi_az,
-            Flag::Nat => &mut self.nat,
-            Flag::NatPerAz => &mut self.nat_per_az,
-        }
-    }
-
-    pub(crate) fn name_mut(&mut self, key: NameKey) -> &mut Option<String> {
-        match key {
-            NameKey::KeyName => &mut self.key_name,
-            NameKey::Handler => &mut self.handler,
-            NameKey::HealthCheckPath => &mut self.health_check_path,
-        }
-    }
-
-    pub(crate) fn id_mut(&mut self, key: IdKey) -> &mut Option<String> {
-        match key {
-            IdKey::SubnetId => &mut self.subnet_id,
-            IdKey::VpcId => &mut self.vpc_id,
-            IdKey::CertificateArn => &mut self.certificate_arn,
-            IdKey::RoleArn => &mut self.role_arn,
-        }
-    }
-
-    pub(crate) fn setting_mut(&mut self, setting: Setting) -> &mut Option<u64> {
-        match setting {
-            Setting::MemoryMb => &mut self.memory_mb,
-            Setting::StorageGb => &mut self.storage_gb,
-            Setting::TimeoutS => &mut self.timeout_s,
-            Setting::RetentionDays => &mut self.retention_days,
-            Setting::MinSize => &mut self.min_size,
-            Setting::MaxSize => &mut self.max_size,
-        }
-    }
-
-    pub(crate) fn lifecycle_days_mut(&mut self, step: Lifecycle) -> &mut Option<u64> {
-        match step {
-            Lifecycle::Ia => &mut self.ia_days,
-            Lifecycle::Glacier => &mut self.glacier_days,
-            Lifecycle::DeepArchive => &mut self.deep_archive_days,
-            Lifecycle::Expire => &mut self.expire_days,
-        }
-    }
 }
 
-// Which parameter a word of the lexicon fills: the lexicon names them by these, so a word can
-// only point at a parameter that exists. Their names are the evidence's ("setting:timeout_s").
+/// A closed set of keys that name parameters, and where each one's value goes: the lexicon
+/// names parameters by these, so a word can only point at one that exists.
+macro_rules! param_keys {
+    ($(#[$meta:meta])* $name:ident in $slot:ident -> $ty:ty {
+        $($variant:ident = $text:literal => $field:ident,)+
+    }) => {
+        closed_set! { $(#[$meta])* $name { $($variant = $text,)+ } }
 
-closed_set! {
+        #[cfg(test)]
+        impl $name {
+            const ALL: &'static [$name] = &[$($name::$variant),+];
+        }
+
+        impl Params {
+            pub(crate) fn $slot(&mut self, key: $name) -> &mut $ty {
+                match key {
+                    $($name::$variant => &mut self.$field,)+
+                }
+            }
+        }
+    };
+}
+
+// Their names are the evidence's ("setting:timeout_s", "lifecycle:glacier").
+
+param_keys! {
     /// A yes/no setting a word switches on ("multi-az", "nat").
-    Flag {
-        MultiAz = "multi_az",
-        Nat = "nat",
-        NatPerAz = "nat_per_az",
+    Flag in flag_mut -> Option<bool> {
+        MultiAz = "multi_az" => multi_az,
+        Nat = "nat" => nat,
+        NatPerAz = "nat_per_az" => nat_per_az,
     }
 }
 
-closed_set! {
+param_keys! {
     /// A parameter whose value is the name after its keyword ("key pair ops-key").
-    NameKey {
-        KeyName = "key_name",
-        Handler = "handler",
-        HealthCheckPath = "health_check_path",
+    NameKey in name_mut -> Option<String> {
+        KeyName = "key_name" => key_name,
+        Handler = "handler" => handler,
+        HealthCheckPath = "health_check_path" => health_check_path,
     }
 }
 
-closed_set! {
+param_keys! {
     /// A parameter an id or ARN fills by its shape (`subnet-…`, `arn:aws:acm:…`).
-    IdKey {
-        SubnetId = "subnet_id",
-        VpcId = "vpc_id",
-        CertificateArn = "certificate_arn",
-        RoleArn = "role_arn",
+    IdKey in id_mut -> Option<String> {
+        SubnetId = "subnet_id" => subnet_id,
+        VpcId = "vpc_id" => vpc_id,
+        CertificateArn = "certificate_arn" => certificate_arn,
+        RoleArn = "role_arn" => role_arn,
     }
 }
 
-closed_set! {
+param_keys! {
     /// A parameter whose value is the number (with its unit) after its word ("timeout 30s").
-    Setting {
-        MemoryMb = "memory_mb",
-        StorageGb = "storage_gb",
-        TimeoutS = "timeout_s",
-        RetentionDays = "retention_days",
-        MinSize = "min_size",
-        MaxSize = "max_size",
+    Setting in setting_mut -> Option<u64> {
+        MemoryMb = "memory_mb" => memory_mb,
+        StorageGb = "storage_gb" => storage_gb,
+        TimeoutS = "timeout_s" => timeout_s,
+        RetentionDays = "retention_days" => retention_days,
+        MinSize = "min_size" => min_size,
+        MaxSize = "max_size" => max_size,
     }
 }
 
-closed_set! {
-    /// An S3 lifecycle step; its days go to `<step>_days`.
-    Lifecycle {
-        Expire = "expire",
-        Glacier = "glacier",
-        Ia = "ia",
-        DeepArchive = "deep_archive",
+param_keys! {
+    /// An S3 lifecycle step and the parameter its days go to.
+    Lifecycle in lifecycle_days_mut -> Option<u64> {
+        Expire = "expire" => expire_days,
+        Glacier = "glacier" => glacier_days,
+        Ia = "ia" => ia_days,
+        DeepArchive = "deep_archive" => deep_archive_days,
     }
 }
 
@@ -576,6 +553,34 @@ mod tests {
         assert!(e.to_string().contains("elb"), "{e}");
         assert!(serde_json::from_value::<Params>(json!({"count": -3})).is_err());
         assert!(serde_json::from_value::<Params>(Value::Null).is_err());
+    }
+
+    /// A lexicon key fills the parameter it is named after (lifecycle steps, `<step>_days`).
+    #[test]
+    fn lexicon_keys_fill_the_parameter_they_name() {
+        let filled = |fill: &dyn Fn(&mut Params)| {
+            let mut p = Params::default();
+            fill(&mut p);
+            p.to_json().keys().cloned().collect::<Vec<_>>()
+        };
+        for &k in Flag::ALL {
+            assert_eq!(filled(&|p| *p.flag_mut(k) = Some(true)), [k.as_str()]);
+        }
+        for &k in NameKey::ALL {
+            assert_eq!(filled(&|p| *p.name_mut(k) = Some("x".into())), [k.as_str()]);
+        }
+        for &k in IdKey::ALL {
+            assert_eq!(filled(&|p| *p.id_mut(k) = Some("x".into())), [k.as_str()]);
+        }
+        for &k in Setting::ALL {
+            assert_eq!(filled(&|p| *p.setting_mut(k) = Some(1)), [k.as_str()]);
+        }
+        for &k in Lifecycle::ALL {
+            assert_eq!(
+                filled(&|p| *p.lifecycle_days_mut(k) = Some(1)),
+                [format!("{k}_days")]
+            );
+        }
     }
 
     #[test]

@@ -149,16 +149,18 @@ pub(crate) fn params_only(text: &str, agent: AgentKind) -> Result<Stated, Intent
     })
 }
 
+/// A request the test expects to be read, read.
+#[cfg(test)]
+fn p(s: &str) -> Intent {
+    parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
     use crate::intent::{Environment, Granularity, LoadBalancer};
-
-    fn p(s: &str) -> Intent {
-        parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
-    }
 
     #[test]
     fn spec_example_infra() {

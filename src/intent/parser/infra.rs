@@ -311,11 +311,8 @@ pub(super) fn lifecycle(tokens: &[Token<'_>], p: &mut Params, used: &mut [bool])
 
 #[cfg(test)]
 mod tests {
-    use crate::intent::{AgentKind, Engine, Intent, Resource, parse};
-
-    fn p(s: &str) -> Intent {
-        parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
-    }
+    use crate::intent::parser::p;
+    use crate::intent::{AgentKind, Engine, Resource};
 
     #[test]
     fn infrastructure_settings() {
