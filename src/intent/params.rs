@@ -393,9 +393,9 @@ impl Params {
 /// A closed set of keys that name parameters, and where each one's value goes: the lexicon
 /// names parameters by these, so a word can only point at one that exists.
 macro_rules! param_keys {
-    ($(#[$meta:meta])* $name:ident in $slot:ident -> $ty:ty {
+    ($($(#[$meta:meta])* $name:ident in $slot:ident -> $ty:ty {
         $($variant:ident = $text:literal => $field:ident,)+
-    }) => {
+    })+) => {$(
         closed_set! { $(#[$meta])* $name { $($variant = $text,)+ } }
 
         #[cfg(test)]
@@ -410,7 +410,7 @@ macro_rules! param_keys {
                 }
             }
         }
-    };
+    )+};
 }
 
 // Their names are the evidence's ("setting:timeout_s", "lifecycle:glacier").
@@ -422,18 +422,14 @@ param_keys! {
         Nat = "nat" => nat,
         NatPerAz = "nat_per_az" => nat_per_az,
     }
-}
 
-param_keys! {
     /// A parameter whose value is the name after its keyword ("key pair ops-key").
     NameKey in name_mut -> Option<String> {
         KeyName = "key_name" => key_name,
         Handler = "handler" => handler,
         HealthCheckPath = "health_check_path" => health_check_path,
     }
-}
 
-param_keys! {
     /// A parameter an id or ARN fills by its shape (`subnet-…`, `arn:aws:acm:…`).
     IdKey in id_mut -> Option<String> {
         SubnetId = "subnet_id" => subnet_id,
@@ -441,9 +437,7 @@ param_keys! {
         CertificateArn = "certificate_arn" => certificate_arn,
         RoleArn = "role_arn" => role_arn,
     }
-}
 
-param_keys! {
     /// A parameter whose value is the number (with its unit) after its word ("timeout 30s").
     Setting in setting_mut -> Option<u64> {
         MemoryMb = "memory_mb" => memory_mb,
@@ -453,9 +447,7 @@ param_keys! {
         MinSize = "min_size" => min_size,
         MaxSize = "max_size" => max_size,
     }
-}
 
-param_keys! {
     /// An S3 lifecycle step and the parameter its days go to.
     Lifecycle in lifecycle_days_mut -> Option<u64> {
         Expire = "expire" => expire_days,
