@@ -137,92 +137,6 @@ impl Intent {
     }
 }
 
-// TRANSITIONAL (issue 15): string-keyed reads for the agents until they read `Params`' fields;
-// removed in the same change.
-impl Intent {
-    pub fn param_str(&self, key: &str) -> Option<&str> {
-        let p = &self.params;
-        match key {
-            "action" => p.action.as_deref(),
-            "bucket" => p.bucket.as_deref(),
-            "certificate_arn" => p.certificate_arn.as_deref(),
-            "cidr" => p.cidr.as_deref(),
-            "command" => p.command.as_deref(),
-            "comparison" => p.comparison.map(Comparison::as_str),
-            "endpoint" => p.endpoint.as_deref(),
-            "engine" => p.engine.map(Engine::as_str),
-            "engine_version" => p.engine_version.as_deref(),
-            "environment" => p.environment.map(Environment::as_str),
-            "function" => p.function.as_deref(),
-            "granularity" => p.granularity.map(Granularity::as_str),
-            "group_by" => p.group_by.as_deref(),
-            "handler" => p.handler.as_deref(),
-            "health_check_path" => p.health_check_path.as_deref(),
-            "instance_type" => p.instance_type.as_deref(),
-            "inventory" => p.inventory.as_deref(),
-            "key_name" => p.key_name.as_deref(),
-            "level" => p.level.map(LogLevel::as_str),
-            "load_balancer" => p.load_balancer.map(LoadBalancer::as_str),
-            "load_balancer_name" => p.load_balancer_name.as_deref(),
-            "log_group" => p.log_group.as_deref(),
-            "metric" => p.metric.as_deref(),
-            "model" => p.model.map(TextModel::as_str),
-            "model_id" => p.model_id.as_deref(),
-            "name" => p.name.as_deref(),
-            "prefix" => p.prefix.as_deref(),
-            "region" => p.region.as_deref(),
-            "resource" => p.resource.map(Resource::as_str),
-            "role_arn" => p.role_arn.as_deref(),
-            "runtime" => p.runtime.as_deref(),
-            "secret" => p.secret.as_deref(),
-            "service" => p.service.as_deref(),
-            "severity" => p.severity.as_deref(),
-            "sns_topic" => p.sns_topic.as_deref(),
-            "stack" => p.stack.as_deref(),
-            "stat" => p.stat.as_deref(),
-            "subnet_id" => p.subnet_id.as_deref(),
-            "text" => p.text.as_deref(),
-            "vpc_id" => p.vpc_id.as_deref(),
-            "window" => p.window.as_deref(),
-            _ => None,
-        }
-    }
-
-    pub fn param_u64(&self, key: &str) -> Option<u64> {
-        self.params.get(key).and_then(|v| v.as_u64())
-    }
-
-    pub fn param_list(&self, key: &str) -> Vec<String> {
-        self.params
-            .get(key)
-            .and_then(|v| v.as_array().cloned())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    pub fn tags(&self) -> std::collections::BTreeMap<String, String> {
-        self.params
-            .tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-}
-
-impl Params {
-    pub fn get(&self, key: &str) -> Option<serde_json::Value> {
-        self.to_json().remove(key)
-    }
-
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.to_json().contains_key(key)
-    }
-}
-
 /// Why a request could not be classified at all.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum IntentError {
@@ -330,13 +244,13 @@ pub fn explain(intent: &Intent) -> serde_json::Value {
 
 /// The environment a word names (`production` → `prod`, `stg` → `staging`), as the parser reads
 /// it; agents use it to read `Env=` tags on resources the same way.
-pub fn environment_of(word: &str) -> Option<&'static str> {
+pub fn environment_of(word: &str) -> Option<Environment> {
     lexicon::LEXICON
         .words
         .get(word.trim().to_lowercase().as_str())?
         .iter()
         .find_map(|c| match c {
-            lexicon::Cue::Env(e) => Some(e.as_str()),
+            lexicon::Cue::Env(e) => Some(*e),
             _ => None,
         })
 }

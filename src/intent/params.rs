@@ -6,6 +6,7 @@
 //! have always had: an object with the keys in alphabetical order (the fields are declared in
 //! that order, and a test holds them to it), absent values and empty lists left out.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -144,6 +145,11 @@ impl Tags {
 
     pub fn len(&self) -> usize {
         self.0.len()
+    }
+
+    /// The tags by key: the order filters, selectors and labels list them in.
+    pub fn by_key(&self) -> BTreeMap<String, String> {
+        self.0.iter().cloned().collect()
     }
 
     /// (key, value) pairs in the order the request named them.

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use ratatui::crossterm::event::Event;
 
 use super::audit_row::AuditRow;
-use crate::events::AgentEvent;
 use crate::approval::PlanRecord;
 use crate::audit::{AuditRecord, VerifyReport};
+use crate::events::AgentEvent;
 use crate::pipeline::{ApplyReport, Deck, ReportRecord};
 use crate::tui::diff::DiffDoc;
 use crate::tui::errors::SharedError;
