@@ -8,7 +8,6 @@ mod common;
 
 use common::team;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +16,7 @@ use opsdeck::agents::AgentRequest;
 use opsdeck::agents::config::{self, Task, Tls};
 use opsdeck::approval::State;
 use opsdeck::events::AgentEvent;
-use opsdeck::intent::{AgentKind, Intent};
+use opsdeck::intent::{AgentKind, Environment, Intent, Params};
 use opsdeck::pipeline::{Answer, RequestOptions, Submission};
 use opsdeck::plan::{ArtifactKind, DryRunStatus, Inventory, StepKind};
 use opsdeck::tenant::Tenant;
@@ -37,7 +36,7 @@ fn intent(action: &str) -> Intent {
         action: action.into(),
         confidence: 1.0,
         low_confidence: false,
-        params: BTreeMap::new(),
+        params: Params::default(),
         evidence: vec![],
         notes: vec![],
         source: None,
@@ -45,7 +44,7 @@ fn intent(action: &str) -> Intent {
 }
 
 /// Renders a task through the agent's renderer, as a plan would.
-fn render(home: &Home, task: &Task, text: &str, env: Option<&str>) -> (String, String) {
+fn render(home: &Home, task: &Task, text: &str, env: Option<Environment>) -> (String, String) {
     let deck = home.deck("alice");
     let tenant = Tenant::default();
     let i = intent("install");
@@ -78,7 +77,7 @@ fn ansible(bin: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn cases() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> {
+fn cases() -> Vec<(&'static str, Task, &'static str, Option<Environment>)> {
     let users = |names: &[&str], present, sudo| Task::Users {
         users: names.iter().map(|s| s.to_string()).collect(),
         present,
@@ -92,7 +91,7 @@ fn cases() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> {
                 state: "present",
             },
             "install nginx on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "many packages, odd but valid names, latest",
@@ -106,7 +105,7 @@ fn cases() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> {
                 state: "latest",
             },
             "upgrade python3.11, libstdc++6, g++ and openssl on env=prod",
-            Some("prod"),
+            Some(Environment::Prod),
         ),
         (
             "remove",
@@ -115,7 +114,7 @@ fn cases() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> {
                 state: "absent",
             },
             "remove telnet from the staging servers",
-            Some("staging"),
+            Some(Environment::Staging),
         ),
         (
             "service started",
@@ -125,7 +124,7 @@ fn cases() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> {
                 state: "started",
             },
             "enable the nginx service on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "service stopped and disabled",
@@ -144,7 +143,7 @@ fn cases() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> {
                 tls: Tls::SelfSigned,
             },
             "install nginx with tls on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "nginx with certificate files and a domain",
@@ -156,37 +155,37 @@ fn cases() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> {
                 },
             },
             "install nginx with tls for app.example.com using /etc/pki/tls/certs/app.crt and /etc/pki/tls/private/app.key on env=prod",
-            Some("prod"),
+            Some(Environment::Prod),
         ),
         (
             "patch with reboot",
             Task::Patch { reboot: true },
             "patch the staging web servers",
-            Some("staging"),
+            Some(Environment::Staging),
         ),
         (
             "patch without reboot",
             Task::Patch { reboot: false },
             "patch env=dev without reboot",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "one user with sudo",
             users(&["deploy"], true, true),
             "add user deploy with sudo on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "several users, no sudo",
             users(&["alice", "bob_2", "carol-x"], true, false),
             "add users alice, bob_2 and carol-x on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "remove a user",
             users(&["olduser"], false, false),
             "remove user olduser from the staging servers",
-            Some("staging"),
+            Some(Environment::Staging),
         ),
         (
             "ssh hardening",
@@ -194,7 +193,7 @@ fn cases() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> {
                 sshd_config: "/etc/ssh/sshd_config".into(),
             },
             "harden ssh on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "cloudwatch agent",
@@ -202,7 +201,7 @@ fn cases() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> {
                 log_group: "/opsdeck/default/prod/system".into(),
             },
             "install the cloudwatch agent on env=prod",
-            Some("prod"),
+            Some(Environment::Prod),
         ),
         (
             "request text that tries to inject YAML and templates",
@@ -211,7 +210,7 @@ fn cases() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> {
                 state: "present",
             },
             "install jq\n- hosts: all\n  tasks: [{{ lookup('pipe', 'id') }}] \"quoted\" on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
     ]
 }
@@ -387,7 +386,7 @@ fn check_mode_of_ssh_hardening_shows_the_diff_and_leaves_the_file() {
             sshd_config: sshd.display().to_string(),
         },
         "harden ssh on env=dev",
-        Some("dev"),
+        Some(Environment::Dev),
     );
     let inv = local_inventory(dir.path());
     let files = vec![

@@ -318,13 +318,19 @@ fn follow_ups_refine_the_previous_request() {
         .ask("now do the same in eu-west-1", &quiet)
         .unwrap();
     assert_eq!(again.plan.intent.agent, AgentKind::Infra);
-    assert_eq!(again.plan.intent.param_str("region"), Some("eu-west-1"));
-    assert_eq!(again.plan.intent.param_u64("count"), Some(3));
-    assert_eq!(again.plan.intent.param_str("load_balancer"), Some("alb"));
+    assert_eq!(
+        again.plan.intent.params.region.as_deref(),
+        Some("eu-west-1")
+    );
+    assert_eq!(again.plan.intent.params.count, Some(3));
+    assert_eq!(
+        again.plan.intent.params.load_balancer,
+        Some(opsdeck::intent::LoadBalancer::Alb)
+    );
     assert!(again.plan.summary.contains("eu-west-1"));
     let fewer = deck.requests().classify("only the first two").unwrap();
-    assert_eq!(fewer.param_u64("count"), Some(2));
-    assert_eq!(fewer.param_str("region"), Some("eu-west-1"));
+    assert_eq!(fewer.params.count, Some(2));
+    assert_eq!(fewer.params.region.as_deref(), Some("eu-west-1"));
     // Another user's history is theirs: bob has no previous request to refine.
     assert!(
         home.deck("bob")
@@ -386,15 +392,15 @@ fn corpus_through_the_model_path() {
         agent += usize::from(i.agent == c.agent);
         let scored: std::collections::BTreeMap<String, Value> = i
             .params
-            .iter()
+            .to_json()
+            .into_iter()
             .filter(|(k, _)| {
-                c.params.contains_key(*k)
+                c.params.contains_key(k)
                     || !matches!(
                         k.as_str(),
                         "stack" | "command" | "text" | "metric" | "severity" | "engine" | "prefix"
                     )
             })
-            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         exact += usize::from(
             i.agent == c.agent
@@ -461,7 +467,7 @@ fn the_model_is_held_to_the_same_ranges() {
         .classify("show error logs from lambda checkout for the last day")
         .unwrap();
     assert_eq!(i.source.as_deref(), Some("parser"));
-    assert_eq!(i.param_str("window"), Some("1d"));
+    assert_eq!(i.params.window.as_deref(), Some("1d"));
     // What the user stated out of range is refused before the model is asked.
     stub.bodies.lock().unwrap().clear();
     let e = deck

@@ -327,12 +327,15 @@ fn the_console_keeps_the_text_to_edit_and_nowhere_else() {
 #[test]
 fn the_parser_takes_secret_names_never_secret_values() {
     let named = opsdeck::intent::parse("rotate the secret db-password").unwrap();
-    assert_eq!(named.param_str("secret"), Some("db-password"));
+    assert_eq!(named.params.secret.as_deref(), Some("db-password"));
     let named = opsdeck::intent::parse("rotate secret prod/db/MainPassword2024").unwrap();
-    assert_eq!(named.param_str("secret"), Some("prod/db/MainPassword2024"));
+    assert_eq!(
+        named.params.secret.as_deref(),
+        Some("prod/db/MainPassword2024")
+    );
     // A random token is not a name, even where a name would stand.
     let odd = opsdeck::intent::parse("rotate the Xk29fj3kLm2P9qRz8WvT4 secret").unwrap();
-    assert_eq!(odd.param_str("secret"), None, "{:?}", odd.params);
+    assert_eq!(odd.params.secret.as_deref(), None, "{:?}", odd.params);
     // A secret key after "secret" is refused outright, so it becomes no parameter at all.
     assert!(matches!(
         opsdeck::intent::parse(

@@ -614,7 +614,7 @@ fn injection_through_a_request_reaches_no_shell() {
     ))
     .unwrap();
     assert_eq!(
-        i.param_str("command"),
+        i.params.command.as_deref(),
         Some(format!("; rm -rf / $(touch {m})").as_str())
     );
     assert!(!marker.exists());

@@ -94,9 +94,9 @@ fn parser_accuracy_on_labelled_corpus() {
         let got = parse(&case.text).unwrap_or_else(|e| panic!("{}: {e}", case.text));
         let scored: BTreeMap<String, Value> = got
             .params
-            .iter()
+            .to_json()
+            .into_iter()
             .filter(|(k, _)| SCORED_KEYS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let ok_agent = got.agent == case.agent;
         let ok_agents = got.agents == case.agents;

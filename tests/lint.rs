@@ -16,7 +16,7 @@ use std::process::Command;
 use common::{Home, quiet};
 use opsdeck::agents::config::{self, Task, Tls};
 use opsdeck::agents::{AgentRequest, infra};
-use opsdeck::intent::{AgentKind, Intent};
+use opsdeck::intent::{AgentKind, Environment, Intent};
 use opsdeck::pipeline::Deck;
 use opsdeck::plan::render::TERRAFORM_TEMPLATES;
 use opsdeck::tenant::{StackDefaults, Tenant};
@@ -529,7 +529,7 @@ fn checkov_passes_every_stack_with_only_the_documented_skips() {
 // Playbooks
 
 /// Every playbook the config agent renders, with the variants that change what is rendered.
-fn playbooks() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> {
+fn playbooks() -> Vec<(&'static str, Task, &'static str, Option<Environment>)> {
     let users = |names: &[&str], present, sudo| Task::Users {
         users: names.iter().map(|s| s.to_string()).collect(),
         present,
@@ -544,13 +544,13 @@ fn playbooks() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> 
             "packages_install",
             packages(&["nginx", "jq"], "present"),
             "install nginx and jq on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "packages_latest",
             packages(&["openssl"], "latest"),
             "upgrade openssl on env=prod",
-            Some("prod"),
+            Some(Environment::Prod),
         ),
         (
             "packages_remove",
@@ -566,7 +566,7 @@ fn playbooks() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> 
                 state: "started",
             },
             "enable the nginx service on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "service_stopped",
@@ -585,7 +585,7 @@ fn playbooks() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> 
                 tls: Tls::SelfSigned,
             },
             "install nginx with tls on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "nginx_cert_files",
@@ -597,25 +597,25 @@ fn playbooks() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> 
                 },
             },
             "install nginx with tls for app.example.com on env=prod",
-            Some("prod"),
+            Some(Environment::Prod),
         ),
         (
             "patch_reboot",
             Task::Patch { reboot: true },
             "patch the staging web servers",
-            Some("staging"),
+            Some(Environment::Staging),
         ),
         (
             "patch_no_reboot",
             Task::Patch { reboot: false },
             "patch env=dev without reboot",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "users_sudo",
             users(&["deploy"], true, true),
             "add user deploy with sudo",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "users_remove",
@@ -629,7 +629,7 @@ fn playbooks() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> 
                 sshd_config: "/etc/ssh/sshd_config".into(),
             },
             "harden ssh on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
         (
             "cloudwatch_agent",
@@ -637,13 +637,13 @@ fn playbooks() -> Vec<(&'static str, Task, &'static str, Option<&'static str>)> 
                 log_group: "/opsdeck/default/prod/system".into(),
             },
             "install the cloudwatch agent on env=prod",
-            Some("prod"),
+            Some(Environment::Prod),
         ),
         (
             "hostile_request_text",
             packages(&["jq"], "present"),
             "install jq\n- hosts: all\n  tasks: [{{ lookup('pipe', 'id') }}] \"quoted\" on env=dev",
-            Some("dev"),
+            Some(Environment::Dev),
         ),
     ]
 }

@@ -228,7 +228,7 @@ fn the_instance_limit_is_a_tenant_setting() {
 
     set(&|s| s.max_instances_per_plan = 100).unwrap();
     let rec = t.deck("olga").requests().ask(over, &quiet).unwrap();
-    assert_eq!(rec.plan.intent.params["count"], 60);
+    assert_eq!(rec.plan.intent.params.count, Some(60));
     let out = home
         .cmd()
         .args(["--user", "olga", "ask", "create 101 t3.micro instances"])

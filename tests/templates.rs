@@ -13,7 +13,7 @@ use std::process::Command;
 use common::{Home, quiet};
 use opsdeck::agents::{AgentRequest, infra};
 use opsdeck::approval::State;
-use opsdeck::intent::{AgentKind, Intent, region_codes};
+use opsdeck::intent::{AgentKind, Intent, Params, region_codes};
 use opsdeck::pipeline::Deck;
 use opsdeck::plan::render::TERRAFORM_TEMPLATES;
 use opsdeck::plan::{ArtifactKind, ChangeAction, GateResult, Risk};
@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 type Files = Vec<(String, String)>;
 
 fn intent(action: &str, params: Value) -> Intent {
-    let params: BTreeMap<String, Value> = serde_json::from_value(params).unwrap();
+    let params: Params = serde_json::from_value(params).unwrap();
     Intent {
         agent: AgentKind::Infra,
         agents: vec![AgentKind::Infra],
@@ -511,10 +511,6 @@ fn bad_input_gets_a_clear_error() {
             "ask for private subnets too",
         ),
         (
-            json!({"service": "RDS", "engine": "oracle-ee"}),
-            "postgres, mysql or mariadb",
-        ),
-        (
             json!({"service": "RDS", "engine": "aurora-postgresql"}),
             "Aurora",
         ),
@@ -591,6 +587,15 @@ fn bad_input_gets_a_clear_error() {
         let err = render_err(params.clone());
         assert!(err.contains(expected), "{params}: {err}");
     }
+    // An engine outside the closed set never reaches the agent: the parameters refuse it and
+    // name the engines there are.
+    let err = serde_json::from_value::<Params>(json!({"service": "RDS", "engine": "oracle-ee"}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("oracle-ee") && err.contains("`postgres`, `mysql`, `mariadb`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -82,7 +82,7 @@ fn request_preview_plan_approve_by_another_user_then_audit() {
         alice.on_timers(Instant::now() + Duration::from_secs(1));
         let intent = alice.preview.live.clone().unwrap().unwrap();
         assert_eq!(intent.agent.as_str(), "infra");
-        assert_eq!(intent.param_str("instance_type"), Some("t3.medium"));
+        assert_eq!(intent.params.instance_type.as_deref(), Some("t3.medium"));
 
         // Submit: the plan arrives from the background, the UI never waited for it.
         key(&mut alice, KeyCode::Enter);

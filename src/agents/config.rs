@@ -56,7 +56,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
     let i = req.intent;
     let task = task_of(req, Action::of(req.intent)?)?;
     let region = req.region()?;
-    let (inventory, targets) = match i.param_str("inventory") {
+    let (inventory, targets) = match i.params.inventory.as_deref() {
         Some(path) => given_inventory(Path::new(path))?,
         None => {
             let sel = Selector::from(req);
@@ -102,8 +102,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
             )
         }
     };
-    let env = i.param_str("environment");
-    let rendered = render_task(&task, req, env)?;
+    let rendered = render_task(&task, req, i.params.environment)?;
     sink(AgentEvent::Progress {
         agent: AgentKind::Config,
         message: format!("rendered {} for {targets}", rendered.file.name),
@@ -139,7 +138,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
 /// Terraform creates (read from the step's outputs at apply time).
 pub fn extend(req: &AgentRequest<'_>, mut draft: Draft, sink: Sink<'_>) -> Result<Draft> {
     let task = task_of(req, Action::of(req.intent)?)?;
-    let rendered = render_task(&task, req, req.intent.param_str("environment"))?;
+    let rendered = render_task(&task, req, req.intent.params.environment)?;
     let Some(tf_step) = draft
         .steps
         .iter()

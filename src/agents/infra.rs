@@ -83,7 +83,7 @@ fn create(
     };
     let region = req.region()?;
     let prefix = match shape {
-        Shape::Machines { .. } if i.params.contains_key("load_balancer") => "web",
+        Shape::Machines { .. } if i.params.load_balancer.is_some() => "web",
         Shape::Machines { .. } => "ec2",
         Shape::AutoScaling => "asg",
         Shape::Bucket => "s3",
@@ -152,7 +152,7 @@ fn create(
     let resources = resources_in(&files, ChangeAction::Create);
     let mut cost = cost_of(&book_for(req.store, &req.tenant.name, req.aws), &spec);
     cost.notes.extend(b.notes);
-    let (risk, risk_reasons) = assess(&spec, i.param_str("environment"), &cost, b.reasons);
+    let (risk, risk_reasons) = assess(&spec, i.params.environment, &cost, b.reasons);
     let summary = format!(
         "create stack {} in {}: {}",
         spec.stack,
@@ -221,7 +221,7 @@ fn known_stacks(req: &AgentRequest<'_>) -> Result<String> {
 
 /// The stack named in the request (refused when it is already active), or a new name.
 fn new_stack_name(req: &AgentRequest<'_>, prefix: &str, region: &str) -> Result<String> {
-    match req.intent.param_str("stack") {
+    match req.intent.params.stack.as_deref() {
         Some(s) => {
             let s = s.to_lowercase();
             validate_stack_name(&s)?;

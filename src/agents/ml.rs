@@ -22,7 +22,7 @@ use super::insight::{self, clip, progress};
 use super::{AgentRequest, DraftFile, Reply, Report};
 use crate::error::{Error, Result};
 use crate::events::{Output, Sink, headings};
-use crate::intent::AgentKind;
+use crate::intent::{AgentKind, TextModel};
 use crate::plan::ArtifactKind;
 use comprehend::{Outcome, Task};
 use documents::{Corpus, Document};
@@ -51,7 +51,7 @@ pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         Action::Pii => analyse(req, Task::Pii, sink)?,
         action @ (Action::Summarize | Action::Classify) => model(req, action, sink)?,
         Action::ListEndpoints => endpoints(req, sink)?,
-        Action::Invoke if req.intent.param_str("endpoint").is_some() => invoke(req, sink)?,
+        Action::Invoke if req.intent.params.endpoint.is_some() => invoke(req, sink)?,
         Action::Invoke => {
             return Err(Error::input(
                 "name the SageMaker endpoint and quote the input: e.g. invoke sagemaker endpoint churn-model with '34,2,1,99.5'",
@@ -64,8 +64,8 @@ pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
 /// The documents a request means: the text it quotes, or a bucket/prefix.
 fn documents(req: &AgentRequest<'_>, region: &str, sink: Sink<'_>) -> Result<(String, Corpus)> {
     let i = req.intent;
-    if let Some(text) = i.param_str("text")
-        && i.param_str("bucket").is_none()
+    if let Some(text) = i.params.text.as_deref()
+        && i.params.bucket.is_none()
     {
         return Ok((
             "the quoted text".into(),
@@ -79,14 +79,14 @@ fn documents(req: &AgentRequest<'_>, region: &str, sink: Sink<'_>) -> Result<(St
             },
         ));
     }
-    let Some(bucket) = i.param_str("bucket") else {
+    let Some(bucket) = i.params.bucket.as_deref() else {
         return Err(Error::input(format!(
             "name the text to analyse: a bucket (\"... customer feedback in bucket my-feedback\"), an S3 prefix (s3://my-feedback/2024/), or quoted text; understood {}",
             i.action
         )));
     };
-    let prefix = i.param_str("prefix");
-    let since = match i.param_str("window") {
+    let prefix = i.params.prefix.as_deref();
+    let since = match i.params.window.as_deref() {
         Some(w) => Some(insight::window(Some(w), w, Timestamp::now())?.1.start),
         None => None,
     };
@@ -525,8 +525,7 @@ fn pii_report(source: &str, docs: &[Document], outcomes: &[Outcome], ok: usize) 
 fn model(req: &AgentRequest<'_>, action: Action, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
     let region = req.region()?;
-    let model = i
-        .param_str("model_id")
+    let model = i.params.model_id.as_deref()
         .map(str::to_string)
         .or_else(|| (!req.tenant.llm.model_id.is_empty()).then(|| req.tenant.llm.model_id.clone()))
         .ok_or_else(|| {
@@ -536,8 +535,8 @@ fn model(req: &AgentRequest<'_>, action: Action, sink: Sink<'_>) -> Result<Repor
             ))
         })?;
     // Text from S3 goes to Bedrock only when the request says so.
-    let named = i.param_str("model") == Some("bedrock") || i.param_str("model_id").is_some();
-    if i.param_str("bucket").is_some() && !named {
+    let named = i.params.model == Some(TextModel::Bedrock) || i.params.model_id.is_some();
+    if i.params.bucket.is_some() && !named {
         return Err(Error::input(format!(
             "{} text from S3 needs a model: this sends the documents to Amazon Bedrock ({model}). Say so to go ahead, e.g. \"{} the feedback in bucket {} with Bedrock\"",
             if action == Action::Classify {
@@ -546,7 +545,7 @@ fn model(req: &AgentRequest<'_>, action: Action, sink: Sink<'_>) -> Result<Repor
                 "Summarising"
             },
             action,
-            i.param_str("bucket").unwrap_or_default()
+            i.params.bucket.as_deref().unwrap_or_default()
         )));
     }
     let model_region = if req.tenant.llm.region.is_empty() {
@@ -568,8 +567,10 @@ fn model(req: &AgentRequest<'_>, action: Action, sink: Sink<'_>) -> Result<Repor
     let mut usage = bedrock::Usage::default();
     let report = if action == Action::Classify {
         let labels: Vec<String> = match i
-            .param_str("text")
-            .filter(|_| i.param_str("bucket").is_some())
+            .params
+            .text
+            .as_deref()
+            .filter(|_| i.params.bucket.is_some())
         {
             Some(t) => t
                 .split([',', ';', '/'])
@@ -745,8 +746,8 @@ fn endpoints(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
 fn invoke(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
     let region = req.region()?;
-    let endpoint = i.param_str("endpoint").unwrap_or_default().to_string();
-    let input = i.param_str("text").map(str::to_string).ok_or_else(|| {
+    let endpoint = i.params.endpoint.as_deref().unwrap_or_default().to_string();
+    let input = i.params.text.clone().ok_or_else(|| {
         Error::input(format!(
             "quote the input for {endpoint}: e.g. invoke sagemaker endpoint {endpoint} with '34,2,1,99.5'"
         ))

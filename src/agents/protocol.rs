@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::events::Output;
-use crate::intent::{Intent, is_region_code};
+use crate::intent::{Environment, Intent};
 use crate::plan::{ArtifactKind, CostEstimate, ResourceChange, Risk, Step};
 use crate::store::Store;
 use crate::tenant::Tenant;
@@ -26,24 +26,16 @@ pub struct AgentRequest<'a> {
 
 impl AgentRequest<'_> {
     /// The region the request acts in: the one it names, else the tenant's default; refused
-    /// when it is not a region code.
+    /// when it is none AWS has, in the words the parser uses ([`Intent::region_or`]).
     pub fn region(&self) -> Result<String> {
-        let region = self
-            .intent
-            .param_str("region")
-            .filter(|r| !r.is_empty())
-            .unwrap_or(&self.tenant.default_region);
-        if !is_region_code(region) {
-            return Err(Error::input(format!(
-                "'{region}' is not an AWS region code (e.g. eu-west-1)"
-            )));
-        }
-        Ok(region.to_string())
+        self.intent
+            .region_or(&self.tenant.default_region)
+            .map_err(|e| Error::input(e.to_string()))
     }
 
     /// Whether the request names production ("... in prod"): production is touched only then.
     pub fn names_prod(&self) -> bool {
-        self.intent.param_str("environment") == Some("prod")
+        self.intent.params.environment == Some(Environment::Prod)
     }
 }
 

@@ -29,7 +29,7 @@ use super::{AgentRequest, Reply};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::events::Sink;
-use crate::intent::AgentKind;
+use crate::intent::{AgentKind, ScanScope};
 
 const AGENT: AgentKind = AgentKind::Security;
 /// Buckets or users inspected at once.
@@ -225,16 +225,13 @@ fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
     let i = req.intent;
     let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
-    let mut scope = i.param_list("scope");
-    if i.param_str("bucket").is_some() && scope.is_empty() {
-        scope.push("s3".into());
+    let mut scope = i.params.scope.clone();
+    if i.params.bucket.is_some() && scope.is_empty() {
+        scope.push(ScanScope::S3);
     }
     let all = scope.is_empty();
-    let wants = |s: &str| all || scope.iter().any(|x| x == s);
-    let max_age = i
-        .param_u64("older_than_days")
-        .map(|d| d as i64)
-        .unwrap_or(90);
+    let wants = |s: ScanScope| all || scope.contains(&s);
+    let max_age = i.params.older_than_days.map(|d| d as i64).unwrap_or(90);
     let now = jiff::Timestamp::now();
     let mut findings: Vec<Finding> = Vec::new();
     let mut notes = Vec::new();
@@ -242,15 +239,9 @@ fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
     let mut parts = Vec::new();
     let mut account = String::new();
 
-    if wants("s3") {
-        let s = scan_s3(
-            req,
-            &conf,
-            &region,
-            i.param_str("bucket").map(str::to_string),
-            sink,
-        )?;
-        if let Some(b) = i.param_str("bucket")
+    if wants(ScanScope::S3) {
+        let s = scan_s3(req, &conf, &region, i.params.bucket.clone(), sink)?;
+        if let Some(b) = i.params.bucket.as_deref()
             && s.buckets.is_empty()
         {
             return Err(Error::not_found(
@@ -302,8 +293,8 @@ fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
         findings.extend(bucket_findings);
         notes.extend(s.notes);
     }
-    if wants("ec2") {
-        let s = scan_ec2(req, &conf, &region, i.param_list("security_groups"), sink)?;
+    if wants(ScanScope::Ec2) {
+        let s = scan_ec2(req, &conf, &region, i.params.security_groups.clone(), sink)?;
         if account.is_empty() {
             account = account_id(req.aws, &conf)?;
         }
@@ -319,7 +310,7 @@ fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
         checked.insert("internet_open_rules".into(), json!(s.open_rules));
         findings.extend(f);
     }
-    if wants("iam") {
+    if wants(ScanScope::Iam) {
         let s = scan_iam(req, &conf, sink)?;
         if account.is_empty() {
             account = account_id(req.aws, &conf)?;
@@ -384,7 +375,7 @@ fn findings(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
     let i = req.intent;
     let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
-    let min = match i.param_str("severity") {
+    let min = match i.params.severity.as_deref() {
         Some(s) => Severity::parse(s).ok_or_else(|| {
             Error::input(format!(
                 "unknown severity '{s}': use low, medium, high or critical"
@@ -392,8 +383,9 @@ fn findings(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
         })?,
         None => Severity::Low,
     };
-    let (label, window) = insight::window(i.param_str("window"), "7d", jiff::Timestamp::now())?;
-    let service = i.param_str("service").unwrap_or_default();
+    let (label, window) =
+        insight::window(i.params.window.as_deref(), "7d", jiff::Timestamp::now())?;
+    let service = i.params.service.as_deref().unwrap_or_default();
     let sources: Vec<&str> = match service {
         "GuardDuty" => vec!["guardduty"],
         "SecurityHub" => vec!["securityhub"],

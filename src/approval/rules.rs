@@ -23,7 +23,11 @@ pub struct Requirement {
 }
 
 pub fn requirement(plan: &Plan, cfg: &ApprovalConfig) -> Requirement {
-    let env = plan.intent.param_str("environment");
+    let env = plan
+        .intent
+        .params
+        .environment
+        .map(crate::intent::Environment::as_str);
     for r in &cfg.rules {
         let env_ok = r.environment.as_deref().is_none_or(|e| Some(e) == env);
         let action_ok = r.action.as_deref().is_none_or(|a| a == plan.action);

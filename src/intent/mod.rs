@@ -5,19 +5,24 @@
 
 mod lexicon;
 pub mod llm;
+mod params;
 mod parser;
 pub mod ranges;
 mod regions;
 mod typo;
 mod words;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use parser::{params_only, parse, parse_with};
+pub use params::{
+    Comparison, Engine, Environment, Granularity, LoadBalancer, LogLevel, Params, Resource,
+    ScanScope, Tags, TextModel,
+};
+pub use parser::{parse, parse_with};
+use ranges::impossible_count;
 pub use ranges::{Limits, check};
 pub use regions::{is_region_code, region_codes};
 
@@ -112,7 +117,7 @@ pub struct Intent {
     pub confidence: f64,
     pub low_confidence: bool,
     /// Extracted parameters; keys are documented in `docs/intents.md`.
-    pub params: BTreeMap<String, serde_json::Value>,
+    pub params: Params,
     /// Words that led to the routing and the parameters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
@@ -125,36 +130,10 @@ pub struct Intent {
 }
 
 impl Intent {
-    pub fn param_str(&self, key: &str) -> Option<&str> {
-        self.params.get(key).and_then(|v| v.as_str())
-    }
-
-    pub fn param_u64(&self, key: &str) -> Option<u64> {
-        self.params.get(key).and_then(|v| v.as_u64())
-    }
-
-    pub fn param_list(&self, key: &str) -> Vec<String> {
-        self.params
-            .get(key)
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    pub fn tags(&self) -> BTreeMap<String, String> {
-        self.params
-            .get("tags")
-            .and_then(|v| v.as_object())
-            .map(|o| {
-                o.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// The region the request acts in: the one it names, else `tenant_default`; refused when
+    /// it is none AWS has ([`regions::resolve`], the one rule for it).
+    pub fn region_or(&self, tenant_default: &str) -> Result<String, IntentError> {
+        regions::resolve(self.params.region.as_deref(), tenant_default)
     }
 }
 
@@ -214,6 +193,7 @@ fn did_you_mean(suggestions: &[String]) -> String {
 pub fn explain(intent: &Intent) -> serde_json::Value {
     let mut routing = Vec::new();
     let mut params = serde_json::Map::new();
+    let values = intent.params.to_json();
     for e in &intent.evidence {
         for part in e.meaning.split(", ") {
             let part = part.split(" (typo").next().unwrap_or(part);
@@ -230,10 +210,10 @@ pub fn explain(intent: &Intent) -> serde_json::Value {
                         "volume_id" => "volume_ids",
                         other => other,
                     };
-                    if intent.params.contains_key(key) {
-                        let entry = params.entry(key.to_string()).or_insert_with(
-                            || serde_json::json!({"value": intent.params[key], "from": []}),
-                        );
+                    if let Some(v) = values.get(key) {
+                        let entry = params
+                            .entry(key.to_string())
+                            .or_insert_with(|| serde_json::json!({"value": v, "from": []}));
                         if let Some(from) = entry.get_mut("from").and_then(|f| f.as_array_mut()) {
                             from.push(serde_json::json!(e.word));
                         }
@@ -245,7 +225,7 @@ pub fn explain(intent: &Intent) -> serde_json::Value {
     }
     // Parameters read from where words stand rather than from one word ("bucket X": the name
     // after a noun) have no evidence of their own; they are shown all the same.
-    for (key, value) in &intent.params {
+    for (key, value) in &values {
         params
             .entry(key.clone())
             .or_insert_with(|| serde_json::json!({"value": value, "from": []}));
@@ -264,7 +244,7 @@ pub fn explain(intent: &Intent) -> serde_json::Value {
 
 /// The environment a word names (`production` → `prod`, `stg` → `staging`), as the parser reads
 /// it; agents use it to read `Env=` tags on resources the same way.
-pub fn environment_of(word: &str) -> Option<&'static str> {
+pub fn environment_of(word: &str) -> Option<Environment> {
     lexicon::LEXICON
         .words
         .get(word.trim().to_lowercase().as_str())?
@@ -298,39 +278,33 @@ pub fn is_follow_up(text: &str) -> bool {
 /// Refines the previous intent with a follow-up ("now do the same in eu-west-1", "only the first
 /// two", "make it five instead"): the previous request's agent and action, with the parameters the
 /// follow-up states replacing the old ones. None when `text` is not a follow-up; an error when
-/// it states a value no request may (an unknown region, an impossible window).
-pub fn refine(previous: &Intent, text: &str) -> Option<Result<Intent, IntentError>> {
+/// it states a value no request may (an unknown region, an impossible window, a count no count
+/// can be, refused with the range `limits` allow). The caller checks the refined reading's
+/// ranges.
+pub fn refine(
+    previous: &Intent,
+    text: &str,
+    limits: &Limits,
+) -> Option<Result<Intent, IntentError>> {
     if !is_follow_up(text) {
         return None;
     }
-    let (params, evidence) = match params_only(text, previous.agent) {
+    let stated = match parser::params_only(text, previous.agent) {
         Ok(read) => read,
         Err(e) => return Some(Err(e)),
     };
     let mut out = previous.clone();
-    let mut changed = Vec::new();
-    for (k, v) in params {
-        // A follow-up's service or action words restate the request; its values refine it.
-        if matches!(k.as_str(), "service" | "action") {
-            continue;
-        }
-        if k == "tags" {
-            let mut merged = previous
-                .params
-                .get("tags")
-                .cloned()
-                .unwrap_or_else(|| serde_json::json!({}));
-            if let (Some(m), Some(new)) = (merged.as_object_mut(), v.as_object()) {
-                for (tk, tv) in new {
-                    m.insert(tk.clone(), tv.clone());
-                }
-            }
-            out.params.insert(k.clone(), merged);
-        } else {
-            out.params.insert(k.clone(), v);
-        }
-        changed.push(k);
-    }
+    let mut stated_params = stated.params;
+    // A follow-up's service or action words restate the request; its values refine it.
+    stated_params.service = None;
+    stated_params.action = None;
+    let mut changed: Vec<String> = out
+        .params
+        .overlay(stated_params)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let mut count_as_written = stated.count_as_written;
     // "only the first two"
     let lower = text.to_lowercase();
     if let Some(rest) = lower.split("first ").nth(1)
@@ -340,19 +314,25 @@ pub fn refine(previous: &Intent, text: &str) -> Option<Result<Intent, IntentErro
             .ok()
             .or_else(|| words::word_number(word))
     {
-        if let Some(ids) = out
-            .params
-            .get_mut("instance_ids")
-            .and_then(|v| v.as_array_mut())
-        {
-            ids.truncate(n as usize);
+        if out.params.instance_ids.is_empty() {
+            out.params.count = Some(previous.params.count.map_or(n, |c| c.min(n)));
+            count_as_written = None;
         } else {
-            let count = previous.param_u64("count").map_or(n, |c| c.min(n));
-            out.params.insert("count".into(), serde_json::json!(count));
+            out.params
+                .instance_ids
+                .truncate(usize::try_from(n).unwrap_or(usize::MAX));
         }
         changed.push("first N".into());
     }
-    out.evidence = evidence;
+    if let Some(written) = count_as_written {
+        return Some(Err(impossible_count(
+            out.agent,
+            &out.action,
+            &written,
+            limits,
+        )));
+    }
+    out.evidence = stated.evidence;
     out.notes = vec![format!(
         "follow-up of the previous request ({}/{}): changed {}",
         previous.agent,
@@ -383,7 +363,7 @@ mod tests {
         assert_eq!(e["parameters"]["service"]["from"][0], "S3");
         assert_eq!(
             e["parameters"].as_object().unwrap().len(),
-            i.params.len(),
+            i.params.to_json().len(),
             "{e:#}"
         );
     }

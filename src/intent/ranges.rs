@@ -65,24 +65,30 @@ impl Limits {
 /// the region against the known regions, the window against what agents can look back over,
 /// and every other number against the bounds the intent schema gives it.
 pub fn check(intent: &Intent, limits: &Limits) -> Result<(), IntentError> {
-    if let Some(v) = intent.params.get("count") {
-        let (min, max, allowed) = count_range(intent, limits);
-        if !v.as_u64().is_some_and(|n| (min..=max).contains(&n)) {
-            return Err(out_of_range("count", v, allowed));
+    let p = &intent.params;
+    if let Some(n) = p.count {
+        let (min, max, allowed) = count_range(intent.agent, &intent.action, limits);
+        if !(min..=max).contains(&n) {
+            return Err(out_of_range("count", &Value::from(n), allowed));
         }
     }
-    if let Some(v) = intent.params.get("region")
-        && !v.as_str().is_some_and(regions::is_region_code)
+    if let Some(r) = &p.region
+        && !regions::is_region_code(r)
     {
-        return Err(unknown_region(&shown(v)));
+        return Err(regions::unknown(r));
     }
-    if let Some(v) = intent.params.get("window")
-        && !v.as_str().is_some_and(window_ok)
+    if let Some(w) = &p.window
+        && !window_ok(w)
     {
-        return Err(out_of_range("window", v, WINDOW.into()));
+        return Err(out_of_range(
+            "window",
+            &Value::from(w.as_str()),
+            WINDOW.into(),
+        ));
     }
+    // Every other number against the schema's bounds, which the model is given too.
     let schema = super::llm::params_schema();
-    for (key, v) in &intent.params {
+    for (key, v) in &p.to_json() {
         if matches!(key.as_str(), "count" | "region" | "window") {
             continue;
         }
@@ -128,10 +134,22 @@ fn unit_of(key: &str) -> &'static str {
     .unwrap_or("")
 }
 
+/// The refusal of a count no count can be (negative, or beyond 64 bits), as the request
+/// wrote it, with the range a reading by `agent` for `action` allows.
+pub(crate) fn impossible_count(
+    agent: AgentKind,
+    action: &str,
+    written: &str,
+    limits: &Limits,
+) -> IntentError {
+    let (_, _, allowed) = count_range(agent, action, limits);
+    out_of_range("count", &Value::from(written), allowed)
+}
+
 /// How many instances a request may state, and the sentence that says so.
-fn count_range(intent: &Intent, limits: &Limits) -> (u64, u64, String) {
+fn count_range(agent: AgentKind, action: &str, limits: &Limits) -> (u64, u64, String) {
     let max = limits.max_instances_per_plan;
-    match (intent.agent, intent.action.as_str()) {
+    match (agent, action) {
         (AgentKind::Infra, "scale") => (
             0,
             max,
@@ -197,21 +215,8 @@ fn out_of_range(param: &str, v: &Value, allowed: String) -> IntentError {
     }
 }
 
-/// The refusal of a word that reads as a region but is none AWS has, with the close ones.
-pub(super) fn unknown_region(word: &str) -> IntentError {
-    IntentError::UnknownRegion {
-        word: word.to_string(),
-        suggestions: regions::near(word)
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use serde_json::json;
 
     use super::*;
@@ -223,7 +228,7 @@ mod tests {
             action: action.into(),
             confidence: 0.9,
             low_confidence: false,
-            params: serde_json::from_value::<BTreeMap<String, Value>>(params).unwrap(),
+            params: serde_json::from_value(params).unwrap(),
             evidence: Vec::new(),
             notes: Vec::new(),
             source: None,
@@ -247,9 +252,18 @@ mod tests {
             "count 51 is out of range: a plan may create 1 to 50 instances in tenant team-a (tenant setting max_instances_per_plan)"
         );
         assert!(check(&create(json!(0)), &tenant(50)).is_err());
-        let e = check(&create(json!(-3)), &tenant(50)).unwrap_err();
-        assert!(e.to_string().starts_with("count -3 is out of range"), "{e}");
-        let e = check(&create(json!("99999999999999999999999")), &tenant(50)).unwrap_err();
+        // A count no parameter can hold is refused with the same range, as written.
+        let e = impossible_count(AgentKind::Infra, "create", "-3", &tenant(50));
+        assert_eq!(
+            e.to_string(),
+            "count -3 is out of range: a plan may create 1 to 50 instances in tenant team-a (tenant setting max_instances_per_plan)"
+        );
+        let e = impossible_count(
+            AgentKind::Infra,
+            "create",
+            "99999999999999999999999",
+            &tenant(50),
+        );
         assert!(
             e.to_string()
                 .starts_with("count 99999999999999999999999 is out of range"),

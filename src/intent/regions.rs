@@ -1,5 +1,7 @@
-//! AWS commercial regions: codes, and the names operators call them by.
+//! AWS commercial regions: codes, the names operators call them by, and the one rule for the
+//! region a request acts in ([`resolve`]) with its one refusal ([`unknown`]).
 
+use super::IntentError;
 use super::typo::osa_within;
 
 /// (code, names that mean it). Names are lower case; multi-word names are matched as phrases.
@@ -63,6 +65,26 @@ pub fn region_codes() -> impl Iterator<Item = &'static str> {
 
 pub fn is_region_code(s: &str) -> bool {
     code(s).is_some()
+}
+
+/// The region a request acts in: the one it names, else the tenant's default. Either way a
+/// region AWS has, or the refusal that names the close ones: a request never lands in a region
+/// nobody meant, and every agent says so in the same words.
+pub fn resolve(named: Option<&str>, tenant_default: &str) -> Result<String, IntentError> {
+    let region = named.filter(|r| !r.is_empty()).unwrap_or(tenant_default);
+    if is_region_code(region) {
+        Ok(region.to_string())
+    } else {
+        Err(unknown(region))
+    }
+}
+
+/// The refusal of a word that reads as a region but is none AWS has, with the close ones.
+pub(super) fn unknown(word: &str) -> IntentError {
+    IntentError::UnknownRegion {
+        word: word.to_string(),
+        suggestions: near(word).into_iter().map(str::to_string).collect(),
+    }
 }
 
 /// The known code `s` is, as a static string.
@@ -183,6 +205,27 @@ mod tests {
         assert!(!looks_like_region("us-east-1", Some("in")));
         assert!(!looks_like_region("us-east-1a", Some("in")));
         assert!(!looks_like_region("my-func", Some("in")));
+    }
+
+    #[test]
+    fn the_named_region_else_the_default_and_nothing_unknown() {
+        assert_eq!(
+            resolve(Some("eu-west-1"), "us-east-1").unwrap(),
+            "eu-west-1"
+        );
+        assert_eq!(resolve(None, "us-east-1").unwrap(), "us-east-1");
+        assert_eq!(resolve(Some(""), "us-east-1").unwrap(), "us-east-1");
+        assert_eq!(
+            resolve(Some("us-east-99"), "us-east-1").unwrap_err(),
+            unknown("us-east-99")
+        );
+        assert_eq!(
+            resolve(None, "mars-1").unwrap_err().to_string(),
+            format!("{}", unknown("mars-1"))
+        );
+        assert!(unknown("us-east-99").to_string().starts_with(
+            "us-east-99 is not an AWS region opsdeck knows (did you mean us-east-1 or us-east-2?)"
+        ));
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Requests<'_> {
         let limits = intent::Limits::of(&self.tenant);
         let refined = previous
             .filter(|_| intent::is_follow_up(text))
-            .and_then(|p| intent::refine(p, text));
+            .and_then(|p| intent::refine(p, text, &limits));
         let mut read = match refined {
             Some(r) => r,
             None => intent::parse_with(text, &limits),
@@ -104,7 +104,7 @@ impl Requests<'_> {
         };
         let parsed = match (intent::parse_with(text, &limits), &previous) {
             (Ok(i), None) => i,
-            (parsed, Some(prev)) => match intent::refine(prev, text) {
+            (parsed, Some(prev)) => match intent::refine(prev, text, &limits) {
                 Some(refined) => refined?,
                 None => parsed?,
             },
@@ -360,11 +360,15 @@ pub(super) fn redact_intent(intent: &Intent) -> Intent {
         }
     }
     let mut out = intent.clone();
-    for (k, v) in out.params.iter_mut() {
+    let mut params = out.params.to_json();
+    for (k, v) in params.iter_mut() {
         if k != "secret" {
             walk(v, None);
         }
     }
+    // Redaction rewrites strings only, and none that a closed set of values holds, so the
+    // parameters read back; were they ever not to, none is kept rather than one unmasked.
+    out.params = intent::Params::from_json(params).unwrap_or_default();
     for e in &mut out.evidence {
         e.word = redact(&e.word);
         e.meaning = redact(&e.meaning);

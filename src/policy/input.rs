@@ -70,10 +70,7 @@ pub fn build(parts: &InputParts<'_>) -> Value {
         }
     }
     let mut commands: Vec<String> = if p.agent == crate::intent::AgentKind::Ops {
-        p.intent
-            .param_str("command")
-            .map(|c| vec![c.to_string()])
-            .unwrap_or_default()
+        p.intent.params.command.iter().cloned().collect()
     } else {
         Vec::new()
     };
@@ -104,10 +101,7 @@ pub fn build(parts: &InputParts<'_>) -> Value {
     plan.insert("risk".into(), json!(p.risk));
     plan.insert("stack".into(), json!(p.stack));
     plan.insert("region".into(), json!(p.region));
-    plan.insert(
-        "environment".into(),
-        json!(p.intent.param_str("environment")),
-    );
+    plan.insert("environment".into(), json!(p.intent.params.environment));
     plan.insert("requester".into(), json!(p.requester));
     plan.insert("requester_roles".into(), json!(parts.requester_roles));
     json!({

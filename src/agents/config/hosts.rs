@@ -9,7 +9,7 @@ use super::MAX_HOSTS;
 use crate::agents::AgentRequest;
 use crate::agents::insight::selection_words;
 use crate::error::{Error, Result};
-use crate::intent::environment_of;
+use crate::intent::{Environment, environment_of};
 use crate::plan::inventory::{self, Host};
 
 /// Tag keys that carry an environment, compared case-insensitively.
@@ -26,10 +26,12 @@ pub(super) struct Selector {
 impl Selector {
     pub(super) fn from(req: &AgentRequest<'_>) -> Selector {
         let i = req.intent;
-        let tags = i.tags();
+        let tags = i.params.tags.by_key();
         // An environment already said by a tag ("Env=staging") is that tag, not a second rule.
         let environment = i
-            .param_str("environment")
+            .params
+            .environment
+            .map(Environment::as_str)
             .filter(|e| {
                 !tags.iter().any(|(k, v)| {
                     ENV_TAG_KEYS.contains(&k.to_lowercase().as_str()) && same_env(v, e)
@@ -37,7 +39,7 @@ impl Selector {
             })
             .map(str::to_string);
         Selector {
-            ids: i.param_list("instance_ids"),
+            ids: i.params.instance_ids.clone(),
             tags,
             environment,
         }
@@ -83,7 +85,7 @@ impl Selector {
 /// (`production` is `prod`); a value it does not know is compared as it is, lower-cased.
 fn same_env(value: &str, env: &str) -> bool {
     match environment_of(value) {
-        Some(known) => known == env,
+        Some(known) => known.as_str() == env,
         None => value.to_lowercase() == env,
     }
 }

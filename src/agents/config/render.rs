@@ -7,6 +7,7 @@ use serde_json::json;
 use super::task::{Task, Tls, validate_package};
 use crate::agents::{AgentRequest, DraftFile};
 use crate::error::Result;
+use crate::intent::Environment;
 use crate::plan::playbook::render;
 use crate::plan::{ArtifactKind, Risk};
 
@@ -23,8 +24,12 @@ pub struct Rendered {
 }
 
 /// Renders the playbook for a task, with its rollout and risk.
-pub fn render_task(task: &Task, req: &AgentRequest<'_>, env: Option<&str>) -> Result<Rendered> {
-    let prod = env == Some("prod");
+pub fn render_task(
+    task: &Task,
+    req: &AgentRequest<'_>,
+    env: Option<Environment>,
+) -> Result<Rendered> {
+    let prod = env == Some(Environment::Prod);
     let mut risk = Risk::Medium;
     let mut reasons: Vec<String> = Vec::new();
     // Rollout: changes that restart what serves traffic go in batches and stop at the first

@@ -4,6 +4,7 @@
 
 use super::{Action, AgentRequest};
 use crate::error::{Error, Result};
+use crate::intent::Environment;
 
 /// What a request asks to configure.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +87,7 @@ impl<'a> Words<'a> {
 pub fn task_of(req: &AgentRequest<'_>, action: Action) -> Result<Task> {
     let i = req.intent;
     let w = Words::of(req);
-    let packages: Vec<String> = i.param_list("packages");
+    let packages: Vec<String> = i.params.packages.clone();
     for p in &packages {
         validate_package(p)?;
     }
@@ -114,7 +115,10 @@ pub fn task_of(req: &AgentRequest<'_>, action: Action) -> Result<Task> {
                 log_group: format!(
                     "/opsdeck/{}/{}/system",
                     req.tenant.name,
-                    i.param_str("environment").unwrap_or("hosts")
+                    i.params
+                        .environment
+                        .map(Environment::as_str)
+                        .unwrap_or("hosts")
                 ),
             }
         }
@@ -123,7 +127,7 @@ pub fn task_of(req: &AgentRequest<'_>, action: Action) -> Result<Task> {
         {
             Task::NginxTls {
                 server_name: server_name(&w.text)?,
-                tls: tls_source(&w, i.param_str("environment"))?,
+                tls: tls_source(&w, i.params.environment)?,
             }
         }
         Action::Install | Action::Create if !packages.is_empty() => Task::Packages {
@@ -300,7 +304,7 @@ fn is_instance_type(w: &str) -> bool {
 }
 
 /// Certificate paths on the hosts, or a self-signed certificate where that is acceptable.
-fn tls_source(w: &Words<'_>, env: Option<&str>) -> Result<Tls> {
+fn tls_source(w: &Words<'_>, env: Option<Environment>) -> Result<Tls> {
     let mut cert = None;
     let mut key = None;
     for word in w.text.split_whitespace() {
@@ -333,8 +337,11 @@ fn tls_source(w: &Words<'_>, env: Option<&str>) -> Result<Tls> {
             "give both the certificate and the key path on the hosts, e.g. \"using certificate /etc/pki/tls/certs/web.crt and key /etc/pki/tls/private/web.key\"",
         )),
         _ => {
-            let dev = matches!(env, Some("dev" | "test" | "sandbox" | "qa"));
-            if dev || (self_signed && env != Some("prod")) {
+            let dev = matches!(
+                env,
+                Some(Environment::Dev | Environment::Test | Environment::Sandbox | Environment::Qa)
+            );
+            if dev || (self_signed && env != Some(Environment::Prod)) {
                 Ok(Tls::SelfSigned)
             } else {
                 Err(Error::input(format!(

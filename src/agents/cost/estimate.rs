@@ -8,6 +8,7 @@ use super::{progress, usd};
 use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
 use crate::events::{Output, Sink, headings};
+use crate::intent::LoadBalancer;
 use crate::plan::CostEstimate;
 use crate::plan::pricing::{CostInput, book_for, estimate};
 
@@ -20,8 +21,8 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     }
     let i = req.intent;
     let region = req.region()?;
-    let instance_type = i.param_str("instance_type");
-    let lb = i.param_str("load_balancer");
+    let instance_type = i.params.instance_type.as_deref();
+    let lb = i.params.load_balancer.map(LoadBalancer::as_str);
     if instance_type.is_none() && lb.is_none() {
         return Err(Error::input(
             "say what to price, e.g. \"how much would 3 t3.medium in eu-west-1 cost\" or \"estimate plan p-abc234defg\"; estimates price EC2 instance types, EBS, ALB and NLB",
@@ -29,15 +30,14 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     }
     // One instance when the request names none; a stated count out of range is refused.
     let max = crate::intent::ranges::MAX_ESTIMATE_COUNT;
-    let count = match i.params.get("count") {
+    let count = match i.params.count {
         None => 1,
-        Some(v) => v
-            .as_u64()
+        Some(n) => Some(n)
             .filter(|n| (1..=max).contains(n))
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| {
                 Error::input(format!(
-                    "count {v} is out of range: a cost estimate prices 1 to {max} instances"
+                    "count {n} is out of range: a cost estimate prices 1 to {max} instances"
                 ))
             })?,
     };

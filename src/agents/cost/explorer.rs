@@ -19,6 +19,7 @@ use super::{BILLING_REGION, progress, usd};
 use crate::agents::{AgentRequest, Report};
 use crate::error::{Error, Result};
 use crate::events::{Output, Sink, headings};
+use crate::intent::Granularity;
 use scope::scope;
 use window::{Grain, Window, forecast_window, label_of, window};
 
@@ -126,7 +127,7 @@ fn today() -> Date {
 pub fn query(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
     let scope = scope(req)?;
-    let w = window(i.param_str("window"), i.param_str("granularity"), today())?;
+    let w = window(i.params.window.as_deref(), i.params.granularity, today())?;
     progress(
         sink,
         format!(
@@ -252,7 +253,7 @@ pub fn query(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         summary,
         outputs,
         notes,
-        region: req.intent.param_str("region").map(str::to_string),
+        region: req.intent.params.region.clone(),
         data: json!({
             "scope": scope.label,
             "filter": scope.filters_text,
@@ -272,8 +273,8 @@ pub fn forecast(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
     let scope = scope(req)?;
     let today = today();
-    let (start, end, label) = forecast_window(req.text, i.param_str("window"), today)?;
-    let grain = if i.param_str("granularity") == Some("daily") {
+    let (start, end, label) = forecast_window(req.text, i.params.window.as_deref(), today)?;
+    let grain = if i.params.granularity == Some(Granularity::Daily) {
         Grain::Daily
     } else {
         Grain::Monthly
@@ -448,7 +449,7 @@ pub fn forecast(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         summary,
         outputs,
         notes,
-        region: req.intent.param_str("region").map(str::to_string),
+        region: req.intent.params.region.clone(),
         data: json!({
             "scope": scope.label,
             "filter": scope.filters_text,

@@ -40,14 +40,14 @@ struct Found {
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
     let region = req.region()?;
-    let service = i.param_str("service");
+    let service = i.params.service.as_deref();
     const ALL: &[&str] = &[
         "rightsizing",
         "stopped instance",
         "unattached volume",
         "idle load balancer",
     ];
-    let kinds: &[&str] = if i.params.contains_key("load_balancer") || service == Some("ELB") {
+    let kinds: &[&str] = if i.params.load_balancer.is_some() || service == Some("ELB") {
         &["idle load balancer"]
     } else {
         match service {

@@ -3,6 +3,7 @@
 
 use super::render::{is_admin_port, log_bucket, port_label};
 use super::spec::*;
+use crate::intent::Environment;
 use crate::plan::pricing::{CostInput, DatabaseCost, PriceBook, estimate};
 use crate::plan::{CostEstimate, Risk};
 
@@ -62,7 +63,7 @@ pub(super) fn cost_of(book: &PriceBook<'_>, spec: &StackSpec) -> CostEstimate {
 
 pub(super) fn assess(
     spec: &StackSpec,
-    env: Option<&str>,
+    env: Option<Environment>,
     cost: &CostEstimate,
     extra: Vec<String>,
 ) -> (Risk, Vec<String>) {
@@ -93,7 +94,7 @@ pub(super) fn assess(
         risk = risk.raise();
         reasons.push(format!("estimated ${:.2}/month", cost.monthly_usd));
     }
-    if env == Some("prod") {
+    if env == Some(Environment::Prod) {
         risk = risk.raise();
         reasons.push("production".into());
     }

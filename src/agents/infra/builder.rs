@@ -8,7 +8,7 @@ use super::spec::*;
 use super::validate::*;
 use crate::agents::AgentRequest;
 use crate::error::{Error, Result};
-use crate::intent::Intent;
+use crate::intent::{Engine, Environment, Intent, LoadBalancer as LbKind, Resource};
 
 const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 const DEFAULT_AMI_NAME: &str = "al2023-ami-2023.*-x86_64";
@@ -32,13 +32,13 @@ pub(super) enum Shape {
 }
 
 pub(super) fn shape(i: &Intent) -> Result<Shape> {
-    let service = i.param_str("service");
-    let resource = i.param_str("resource");
-    let has = |k: &str| i.params.contains_key(k);
-    let function = service == Some("Lambda") || has("function") || has("runtime");
-    let database = service == Some("RDS") || has("engine");
-    let security_group = resource == Some("security_group");
-    let asg = resource == Some("autoscaling_group");
+    let p = &i.params;
+    let service = p.service.as_deref();
+    let resource = p.resource;
+    let function = service == Some("Lambda") || p.function.is_some() || p.runtime.is_some();
+    let database = service == Some("RDS") || p.engine.is_some();
+    let security_group = resource == Some(Resource::SecurityGroup);
+    let asg = resource == Some(Resource::AutoscalingGroup);
     let exclusive = [
         (function, "a Lambda function"),
         (database, "a database"),
@@ -60,9 +60,7 @@ pub(super) fn shape(i: &Intent) -> Result<Shape> {
         return Ok(Shape::Function);
     }
     if database {
-        if let Some(e) = i.param_str("engine")
-            && e.starts_with("aurora")
-        {
+        if p.engine == Some(Engine::AuroraPostgresql) {
             return Err(Error::Unavailable(
                 "Aurora clusters have no template yet; the infra agent creates RDS instances of postgres, mysql or mariadb".into(),
             ));
@@ -75,21 +73,22 @@ pub(super) fn shape(i: &Intent) -> Result<Shape> {
     if asg {
         return Ok(Shape::AutoScaling);
     }
-    let bucket = service == Some("S3") || has("bucket");
+    let bucket = service == Some("S3") || p.bucket.is_some();
     let machines = service == Some("EC2")
-        || has("count") && !bucket
-        || has("instance_type")
-        || has("load_balancer");
+        || p.count.is_some() && !bucket
+        || p.instance_type.is_some()
+        || p.load_balancer.is_some();
     if machines {
         return Ok(Shape::Machines { bucket });
     }
     if bucket {
         return Ok(Shape::Bucket);
     }
-    let vpc = resource == Some("vpc")
-        || ["private_subnets", "public_subnets", "nat", "cidr"]
-            .iter()
-            .any(|k| has(k));
+    let vpc = resource == Some(Resource::Vpc)
+        || p.private_subnets.is_some()
+        || p.public_subnets.is_some()
+        || p.nat.is_some()
+        || p.cidr.is_some();
     if vpc {
         return Ok(Shape::Vpc);
     }
@@ -113,36 +112,36 @@ pub(super) struct Builder<'a> {
     pub(super) notes: Vec<String>,
 }
 
+/// A whole-number parameter as a `u32`; one that does not fit is refused under its key.
+macro_rules! u32_param {
+    ($builder:expr, $key:ident) => {
+        u32_param(stringify!($key), $builder.i.params.$key)
+    };
+}
+
+fn u32_param(key: &str, value: Option<u64>) -> Result<Option<u32>> {
+    value
+        .map(|n| {
+            u32::try_from(n).map_err(|_| {
+                Error::input(format!(
+                    "{key} {n} is out of range: a whole number from 0 to {}",
+                    u32::MAX
+                ))
+            })
+        })
+        .transpose()
+}
+
 impl Builder<'_> {
-    pub(super) fn u32_param(&self, key: &str) -> Result<Option<u32>> {
-        match self.i.params.get(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .map(Some)
-                .ok_or_else(|| {
-                    Error::input(format!(
-                        "{key} {v} is out of range: a whole number from 0 to {}",
-                        u32::MAX
-                    ))
-                }),
-        }
-    }
-
-    pub(super) fn flag(&self, key: &str) -> Option<bool> {
-        self.i.params.get(key).and_then(|v| v.as_bool())
-    }
-
     pub(super) fn tags(&self, req: &AgentRequest<'_>) -> Result<Vec<Tag>> {
         let mut tags: BTreeMap<String, String> = BTreeMap::new();
         tags.insert("ManagedBy".into(), "opsdeck".into());
         tags.insert("OpsdeckStack".into(), self.stack.clone());
         tags.insert("OpsdeckTenant".into(), req.tenant.name.clone());
-        if let Some(env) = self.i.param_str("environment") {
+        if let Some(env) = self.i.params.environment {
             tags.insert("Environment".into(), env.to_string());
         }
-        for (k, v) in self.i.tags() {
+        for (k, v) in self.i.params.tags.by_key() {
             if k.chars().count() > 128
                 || v.chars().count() > 256
                 || k.to_lowercase().starts_with("aws:")
@@ -166,7 +165,9 @@ impl Builder<'_> {
     ) -> Result<(Machines, Option<Network>)> {
         let instance_type = self
             .i
-            .param_str("instance_type")
+            .params
+            .instance_type
+            .as_deref()
             .unwrap_or(DEFAULT_INSTANCE_TYPE)
             .to_string();
         if let Some(ec2) = instance_type.strip_prefix("db.") {
@@ -174,16 +175,16 @@ impl Builder<'_> {
                 "{instance_type} is an RDS instance class; EC2 instances take types such as {ec2}"
             )));
         }
-        let key_name = match self.i.param_str("key_name") {
+        let key_name = match self.i.params.key_name.as_deref() {
             Some(k) => {
                 validate_key_name(k)?;
                 Some(k.to_string())
             }
             None => None,
         };
-        let public = self.u32_param("public_subnets")?;
-        let private = self.u32_param("private_subnets")?;
-        let subnet_id = self.i.param_str("subnet_id");
+        let public = u32_param!(self, public_subnets)?;
+        let private = u32_param!(self, private_subnets)?;
+        let subnet_id = self.i.params.subnet_id.as_deref();
         let placement = if let Some(id) = subnet_id {
             validate_resource_id(id, "subnet-")?;
             if load_balancer {
@@ -203,7 +204,7 @@ impl Builder<'_> {
             Placement::Public => Some(self.network(public.unwrap_or(2).max(2), 0, 0, false)?),
             Placement::Private => {
                 let private = private.unwrap_or(2);
-                let nat = self.flag("nat") != Some(false);
+                let nat = self.i.params.nat != Some(false);
                 let public = if load_balancer {
                     public.unwrap_or(2).max(2)
                 } else if nat {
@@ -211,7 +212,7 @@ impl Builder<'_> {
                 } else {
                     public.unwrap_or(0)
                 };
-                let gateways = match (nat, self.flag("nat_per_az") == Some(true)) {
+                let gateways = match (nat, self.i.params.nat_per_az == Some(true)) {
                     (false, _) => 0,
                     (true, true) => public,
                     (true, false) => 1,
@@ -225,7 +226,7 @@ impl Builder<'_> {
             }
             _ => None,
         };
-        if placement == Placement::DefaultVpc && self.i.params.contains_key("cidr") {
+        if placement == Placement::DefaultVpc && self.i.params.cidr.is_some() {
             self.notes.push(
                 "the address range was not used: instances without a subnet choice run in the default VPC (say \"in a private subnet\" for a VPC of their own)".into(),
             );
@@ -244,15 +245,10 @@ impl Builder<'_> {
     }
 
     pub(super) fn load_balancer(&mut self) -> Result<Option<LoadBalancer>> {
-        let Some(kind) = self.i.param_str("load_balancer") else {
+        let Some(kind) = self.i.params.load_balancer else {
             return Ok(None);
         };
-        if !matches!(kind, "alb" | "nlb") {
-            return Err(Error::input(format!(
-                "load balancer '{kind}' is not one the template knows: alb or nlb"
-            )));
-        }
-        let target_port = match self.u32_param("port")? {
+        let target_port = match u32_param!(self, port)? {
             None => 80,
             Some(p) => u16::try_from(p)
                 .ok()
@@ -261,7 +257,9 @@ impl Builder<'_> {
         };
         let health_check_path = self
             .i
-            .param_str("health_check_path")
+            .params
+            .health_check_path
+            .as_deref()
             .unwrap_or("/")
             .to_string();
         if !health_check_path.starts_with('/') || health_check_path.len() > 1024 {
@@ -269,16 +267,16 @@ impl Builder<'_> {
                 "health check path '{health_check_path}' must start with / (at most 1024 characters)"
             )));
         }
-        let certificate_arn = self.i.param_str("certificate_arn").map(str::to_string);
+        let certificate_arn = self.i.params.certificate_arn.clone();
         if let Some(arn) = &certificate_arn {
             validate_arn(arn, "arn:aws:acm:", ":certificate/")?;
         }
-        let tls = kind == "alb" && certificate_arn.is_some();
-        if kind == "nlb" && certificate_arn.is_some() {
+        let tls = kind == LbKind::Alb && certificate_arn.is_some();
+        if kind == LbKind::Nlb && certificate_arn.is_some() {
             self.notes.push(
                 "the NLB template forwards TCP on port 80; the certificate was not used".into(),
             );
-        } else if !tls && self.flag("tls") == Some(true) {
+        } else if !tls && self.i.params.tls == Some(true) {
             self.notes.push(
                 "HTTPS needs an ACM certificate: ask again with \"certificate arn:aws:acm:…\"; this plan serves HTTP on port 80".into(),
             );
@@ -294,7 +292,7 @@ impl Builder<'_> {
 
     pub(super) fn machines(&mut self, spec: &mut StackSpec) -> Result<()> {
         // One instance when the request names none; a stated count is never replaced.
-        let count = self.u32_param("count")?.map_or(1, u64::from);
+        let count = u32_param!(self, count)?.map_or(1, u64::from);
         let max = self.max_instances;
         if !(1..=max).contains(&count) {
             return Err(Error::input(format!(
@@ -319,11 +317,11 @@ impl Builder<'_> {
     ) -> Result<()> {
         let desired = match capacity {
             Some(c) => c,
-            None => self.u32_param("count")?.unwrap_or(2),
+            None => u32_param!(self, count)?.unwrap_or(2),
         };
         let max_cap = u32::try_from(self.max_instances).unwrap_or(u32::MAX);
-        let min = self.u32_param("min_size")?;
-        let max = self.u32_param("max_size")?;
+        let min = u32_param!(self, min_size)?;
+        let max = u32_param!(self, max_size)?;
         let min = min.unwrap_or(desired.min(max.unwrap_or(desired)));
         let max = max.unwrap_or(desired.max(min));
         if !(min <= desired && desired <= max && max <= max_cap) {
@@ -345,16 +343,16 @@ impl Builder<'_> {
     }
 
     pub(super) fn bucket(&mut self, req: &AgentRequest<'_>) -> Result<Bucket> {
-        let name = match self.i.param_str("bucket") {
+        let name = match self.i.params.bucket.as_deref() {
             Some(b) => b.to_lowercase(),
             None => format!("{}-{}", req.tenant.name, self.stack),
         };
         validate_bucket_name(&name)?;
         let lc = Lifecycle {
-            ia_days: self.u32_param("ia_days")?,
-            glacier_days: self.u32_param("glacier_days")?,
-            deep_archive_days: self.u32_param("deep_archive_days")?,
-            expire_days: self.u32_param("expire_days")?,
+            ia_days: u32_param!(self, ia_days)?,
+            glacier_days: u32_param!(self, glacier_days)?,
+            deep_archive_days: u32_param!(self, deep_archive_days)?,
+            expire_days: u32_param!(self, expire_days)?,
         };
         let lifecycle = if lc == Lifecycle::default() {
             None
@@ -378,7 +376,9 @@ impl Builder<'_> {
     ) -> Result<Network> {
         let cidr = self
             .i
-            .param_str("cidr")
+            .params
+            .cidr
+            .as_deref()
             .unwrap_or(DEFAULT_VPC_CIDR)
             .to_string();
         let (addr, prefix) = parse_cidr(&cidr)?;
@@ -417,10 +417,10 @@ impl Builder<'_> {
     }
 
     pub(super) fn vpc(&mut self) -> Result<Network> {
-        let public = self.u32_param("public_subnets")?;
-        let private = self.u32_param("private_subnets")?;
-        let nat = self.flag("nat") == Some(true);
-        let per_az = self.flag("nat_per_az") == Some(true);
+        let public = u32_param!(self, public_subnets)?;
+        let private = u32_param!(self, private_subnets)?;
+        let nat = self.i.params.nat == Some(true);
+        let per_az = self.i.params.nat_per_az == Some(true);
         let (public, private) = match (public, private) {
             (None, None) => (2, 2),
             (Some(p), None) => (p, 0),
@@ -448,7 +448,12 @@ impl Builder<'_> {
     }
 
     pub(super) fn database(&mut self, spec: &mut StackSpec) -> Result<()> {
-        let engine = self.i.param_str("engine").unwrap_or("postgres");
+        let engine = self
+            .i
+            .params
+            .engine
+            .map(Engine::as_str)
+            .unwrap_or("postgres");
         let Some((engine, label, _, default_version, versions)) =
             ENGINES.iter().find(|e| e.0 == engine)
         else {
@@ -458,7 +463,9 @@ impl Builder<'_> {
         };
         let engine_version = self
             .i
-            .param_str("engine_version")
+            .params
+            .engine_version
+            .as_deref()
             .unwrap_or(default_version)
             .to_string();
         if !versions.contains(&engine_version.as_str()) {
@@ -467,7 +474,12 @@ impl Builder<'_> {
                 versions.join(", ")
             )));
         }
-        let class = self.i.param_str("instance_type").unwrap_or("db.t3.micro");
+        let class = self
+            .i
+            .params
+            .instance_type
+            .as_deref()
+            .unwrap_or("db.t3.micro");
         let instance_class = if class.starts_with("db.") {
             class.to_string()
         } else {
@@ -477,9 +489,9 @@ impl Builder<'_> {
             format!("db.{class}")
         };
         validate_db_class(&instance_class)?;
-        let multi_az = match self.flag("multi_az") {
+        let multi_az = match self.i.params.multi_az {
             Some(m) => m,
-            None if self.i.param_str("environment") == Some("prod") => {
+            None if self.i.params.environment == Some(Environment::Prod) => {
                 self.notes.push(
                     "production database: Multi-AZ by default (say \"without multi-az\" to opt out)"
                         .into(),
@@ -495,7 +507,7 @@ impl Builder<'_> {
             }
             None => false,
         };
-        let storage_gb = self.u32_param("storage_gb")?.unwrap_or(20);
+        let storage_gb = u32_param!(self, storage_gb)?.unwrap_or(20);
         if !(20..=65_536).contains(&storage_gb) {
             return Err(Error::input(format!(
                 "{storage_gb} GB of database storage is outside what RDS gp3 takes (20 to 65536 GB)"
@@ -507,7 +519,7 @@ impl Builder<'_> {
                 self.stack
             )));
         }
-        let private = self.u32_param("private_subnets")?.unwrap_or(2);
+        let private = u32_param!(self, private_subnets)?.unwrap_or(2);
         if private < 2 {
             return Err(Error::input(
                 "an RDS subnet group needs private subnets in at least two zones",
@@ -529,20 +541,23 @@ impl Builder<'_> {
     }
 
     pub(super) fn function(&mut self) -> Result<Function> {
-        let Some(name) = self.i.param_str("function") else {
+        let Some(name) = self.i.params.function.as_deref() else {
             return Err(Error::input(
                 "name the function, e.g. \"create a lambda function my-func with python3.12\"",
             ));
         };
         validate_function_name(name)?;
-        let runtime = self.i.param_str("runtime").unwrap_or("python3.12");
+        let runtime = self.i.params.runtime.as_deref().unwrap_or("python3.12");
         if !LAMBDA_RUNTIMES.contains(&runtime) {
             return Err(Error::input(format!(
                 "runtime {runtime} is not one new Lambda functions can use here: {}",
                 LAMBDA_RUNTIMES.join(", ")
             )));
         }
-        let (s3_bucket, s3_key) = match (self.i.param_str("bucket"), self.i.param_str("prefix")) {
+        let (s3_bucket, s3_key) = match (
+            self.i.params.bucket.as_deref(),
+            self.i.params.prefix.as_deref(),
+        ) {
             (Some(b), Some(k)) => {
                 validate_bucket_name(b)?;
                 (Some(b.to_string()), Some(k.to_string()))
@@ -559,7 +574,7 @@ impl Builder<'_> {
                 "runtime {runtime} needs a built package: say where it is, e.g. \"code in s3://my-artifacts/{name}.zip\""
             )));
         }
-        let handler = match self.i.param_str("handler") {
+        let handler = match self.i.params.handler.as_deref() {
             Some(h) => h.to_string(),
             None if runtime.starts_with("provided") => "bootstrap".into(),
             None if s3_bucket.is_some()
@@ -581,19 +596,19 @@ impl Builder<'_> {
                 "handler '{handler}' is not a Lambda handler (letters, digits and . _ - : / $, up to 128)"
             )));
         }
-        let memory_mb = self.u32_param("memory_mb")?.unwrap_or(128);
+        let memory_mb = u32_param!(self, memory_mb)?.unwrap_or(128);
         if !(128..=10_240).contains(&memory_mb) {
             return Err(Error::input(format!(
                 "{memory_mb} MB is outside what Lambda takes (128 to 10240 MB)"
             )));
         }
-        let timeout_s = self.u32_param("timeout_s")?.unwrap_or(30);
+        let timeout_s = u32_param!(self, timeout_s)?.unwrap_or(30);
         if !(1..=900).contains(&timeout_s) {
             return Err(Error::input(format!(
                 "a Lambda timeout of {timeout_s} s is outside 1 to 900 seconds"
             )));
         }
-        let log_retention_days = self.u32_param("retention_days")?.unwrap_or(30);
+        let log_retention_days = u32_param!(self, retention_days)?.unwrap_or(30);
         if !LOG_RETENTION_DAYS.contains(&log_retention_days) {
             return Err(Error::input(format!(
                 "CloudWatch keeps logs for one of these numbers of days, not {log_retention_days}: {}",
@@ -604,7 +619,7 @@ impl Builder<'_> {
                     .join(", ")
             )));
         }
-        let role_arn = self.i.param_str("role_arn").map(str::to_string);
+        let role_arn = self.i.params.role_arn.clone();
         match &role_arn {
             Some(arn) => validate_arn(arn, "arn:aws:iam::", ":role/")?,
             None => self.reasons.push(format!(
@@ -637,18 +652,18 @@ impl Builder<'_> {
                 self.stack
             )));
         }
-        let ports: Vec<u16> = match self.i.params.get("ports").and_then(|v| v.as_array()) {
-            Some(list) => list
-                .iter()
-                .map(|p| {
-                    p.as_u64()
-                        .and_then(|n| u16::try_from(n).ok())
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| Error::input(format!("{p} is not a TCP port (1-65535)")))
-                })
-                .collect::<Result<_>>()?,
-            None => Vec::new(),
-        };
+        let ports: Vec<u16> = self
+            .i
+            .params
+            .ports
+            .iter()
+            .map(|p| {
+                u16::try_from(*p)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Error::input(format!("{p} is not a TCP port (1-65535)")))
+            })
+            .collect::<Result<_>>()?;
         if ports.is_empty() {
             return Err(Error::input(
                 "say which ports the security group allows, e.g. \"allowing 443 from anywhere\" or \"allowing ssh from 10.0.0.0/8\"",
@@ -657,7 +672,7 @@ impl Builder<'_> {
         if ports.len() > 20 {
             return Err(Error::input("at most 20 ports per security group here"));
         }
-        let cidr = match self.i.param_str("cidr") {
+        let cidr = match self.i.params.cidr.as_deref() {
             Some(c) => {
                 let (addr, prefix) = parse_cidr(c)?;
                 if u32::from(addr) & !mask(prefix) != 0 {
@@ -669,7 +684,7 @@ impl Builder<'_> {
             }
             None => None,
         };
-        let vpc_id = match self.i.param_str("vpc_id") {
+        let vpc_id = match self.i.params.vpc_id.as_deref() {
             Some(id) => {
                 validate_resource_id(id, "vpc-")?;
                 Some(id.to_string())

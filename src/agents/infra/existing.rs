@@ -21,7 +21,7 @@ use crate::store::{StackRecord, StackStatus};
 pub(super) fn scale(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
     let i = req.intent;
     let known = known_stacks(req)?;
-    let Some(capacity) = i.param_u64("count") else {
+    let Some(capacity) = i.params.count else {
         return Err(Error::input(
             "say the capacity to scale to, e.g. \"scale the web tier to 6\"",
         ));
@@ -34,7 +34,7 @@ pub(super) fn scale(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
         )));
     }
     let capacity = capacity as u32;
-    let Some(name) = i.param_str("stack").map(str::to_lowercase) else {
+    let Some(name) = i.params.stack.as_deref().map(str::to_lowercase) else {
         return Err(Error::input(format!(
             "say which stack to scale, e.g. \"scale the web tier to 6\" ({known})"
         )));
@@ -71,7 +71,7 @@ fn rescale(
             stack.name, spec.stack
         )));
     }
-    if let Some(r) = req.intent.param_str("region")
+    if let Some(r) = req.intent.params.region.as_deref()
         && r != spec.region
     {
         return Err(Error::input(format!(
@@ -148,7 +148,7 @@ fn rescale(
 pub(super) fn destroy(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
     let tenant = &req.tenant.name;
     let known = known_stacks(req)?;
-    let Some(name) = req.intent.param_str("stack").map(str::to_lowercase) else {
+    let Some(name) = req.intent.params.stack.as_deref().map(str::to_lowercase) else {
         return Err(Error::input(format!(
             "say which stack to destroy, e.g. \"destroy stack <name>\" ({known})"
         )));

@@ -10,7 +10,7 @@ use crate::agents::{AgentRequest, Draft, Reply, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::events::{Outcome, Output, Sink, headings};
-use crate::intent::AgentKind;
+use crate::intent::{AgentKind, Comparison};
 use crate::plan::AwsCall;
 use crate::plan::{ChangeAction, CostEstimate, CostLine, ResourceChange, Risk, Step, StepKind};
 
@@ -170,20 +170,19 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     let target = &targets[0];
     // "alert on errors of lambda my-func": the level word picks the errors metric.
     let word = i
-        .param_str("metric")
-        .or(i.param_str("level").map(|_| "errors"));
-    let metric = with_stat(metrics_for(target, word)?, i.param_str("stat"))
+        .params
+        .metric
+        .as_deref()
+        .or(i.params.level.map(|_| "errors"));
+    let metric = with_stat(metrics_for(target, word)?, i.params.stat.as_deref())
         .into_iter()
         .next()
         .ok_or_else(|| Error::input("no metric to watch"))?;
     let counts = metric.stat == "Sum";
-    let (threshold, comparison) = match (
-        i.params.get("threshold").and_then(Value::as_f64),
-        i.param_str("comparison"),
-    ) {
-        (Some(t), c) => (t, c.unwrap_or("GreaterThanThreshold").to_string()),
+    let (threshold, comparison) = match (i.params.threshold, i.params.comparison) {
+        (Some(t), c) => (t, c.unwrap_or(Comparison::GreaterThanThreshold)),
         // Any error at all is a usual alarm; other metrics need a number.
-        (None, _) if counts && word == Some("errors") => (0.0, "GreaterThanThreshold".into()),
+        (None, _) if counts && word == Some("errors") => (0.0, Comparison::GreaterThanThreshold),
         (None, _) => {
             return Err(Error::input(format!(
                 "say when the alarm fires: e.g. \"create an alarm when {} of {} is above 80\"",
@@ -192,6 +191,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
             )));
         }
     };
+    let comparison = comparison.as_str();
     if let Target::Instance(id) = target {
         let ec2 = aws_sdk_ec2::Client::new(&conf);
         let id2 = id.clone();
@@ -214,7 +214,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     // "for 10 minutes": that long above the threshold, in 5-minute periods (1-minute ones for
     // shorter spans).
     // A stated span longer than 100 periods is refused, never cut to fit.
-    let span = match i.param_str("window") {
+    let span = match i.params.window.as_deref() {
         None => {
             if counts {
                 300
@@ -233,12 +233,12 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     };
     let period: i64 = if span < 300 { 60 } else { 300 };
     let periods = span / period;
-    let name = alarm_name(&metric, target, &comparison, threshold);
+    let name = alarm_name(&metric, target, comparison, threshold);
     let (dn, dv) = target.dimension();
-    let topic = i.param_str("sns_topic");
+    let topic = i.params.sns_topic.as_deref();
     let mut input = json!({
         "AlarmName": name,
-        "AlarmDescription": format!("{} {} {threshold} {} for {} min (created by opsdeck)", metric.label, comparison_symbol(&comparison), metric.unit, period * periods / 60),
+        "AlarmDescription": format!("{} {} {threshold} {} for {} min (created by opsdeck)", metric.label, comparison_symbol(comparison), metric.unit, period * periods / 60),
         "Namespace": target.namespace(),
         "MetricName": metric.name,
         "Dimensions": [{"Name": dn, "Value": dv}],
@@ -270,7 +270,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     let mut reasons = vec![format!(
         "creates alarm {name}: {} {} {threshold} {} over {} × {}s",
         metric.label,
-        comparison_symbol(&comparison),
+        comparison_symbol(comparison),
         metric.unit,
         periods,
         period
@@ -289,7 +289,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
             "create CloudWatch alarm {name} on {} ({} {} {threshold} {})",
             target.describe(),
             metric.label,
-            comparison_symbol(&comparison),
+            comparison_symbol(comparison),
             metric.unit
         ),
         stack: None,

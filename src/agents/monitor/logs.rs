@@ -15,7 +15,7 @@ use crate::agents::insight::{self, Window, aws_error, clip, progress, short_time
 use crate::agents::{AgentRequest, DraftFile, Report};
 use crate::error::{Error, Result};
 use crate::events::{Output, Sink, headings};
-use crate::intent::AgentKind;
+use crate::intent::{AgentKind, LogLevel};
 use crate::plan::ArtifactKind;
 
 const AGENT: AgentKind = AgentKind::Monitor;
@@ -273,10 +273,10 @@ pub fn signature(message: &str) -> String {
 /// Which log group the request means.
 fn log_group(req: &AgentRequest<'_>) -> Result<String> {
     let i = req.intent;
-    if let Some(g) = i.param_str("log_group") {
+    if let Some(g) = i.params.log_group.as_deref() {
         return Ok(g.to_string());
     }
-    if let Some(f) = i.param_str("function") {
+    if let Some(f) = i.params.function.as_deref() {
         return Ok(format!("/aws/lambda/{f}"));
     }
     Err(Error::input(
@@ -289,11 +289,11 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
     let group = log_group(req)?;
-    let (label, window) = insight::window(i.param_str("window"), "24h", Timestamp::now())?;
-    let filter = match (i.param_str("text"), i.param_str("level")) {
+    let (label, window) = insight::window(i.params.window.as_deref(), "24h", Timestamp::now())?;
+    let filter = match (i.params.text.as_deref(), i.params.level) {
         (Some(t), _) => Filter::text(t),
-        (None, Some("error")) => Filter::errors(),
-        _ => Filter::all(),
+        (None, Some(LogLevel::Error)) => Filter::errors(),
+        (None, None) => Filter::all(),
     };
     let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
 

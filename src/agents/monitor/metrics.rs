@@ -177,14 +177,14 @@ pub fn targets(
     region: &str,
 ) -> Result<Vec<Target>> {
     let i = req.intent;
-    let ids = i.param_list("instance_ids");
+    let ids = &i.params.instance_ids;
     if !ids.is_empty() {
-        return Ok(ids.into_iter().map(Target::Instance).collect());
+        return Ok(ids.iter().cloned().map(Target::Instance).collect());
     }
-    if let Some(f) = i.param_str("function") {
+    if let Some(f) = i.params.function.as_deref() {
         return Ok(vec![Target::Function(f.to_string())]);
     }
-    if let Some(name) = i.param_str("load_balancer_name") {
+    if let Some(name) = i.params.load_balancer_name.as_deref() {
         return load_balancer(req.aws, conf, name, region).map(|t| vec![t]);
     }
     Err(Error::input(
@@ -325,11 +325,14 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
     let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
-    let (label, window) = insight::window(i.param_str("window"), "3h", Timestamp::now())?;
+    let (label, window) = insight::window(i.params.window.as_deref(), "3h", Timestamp::now())?;
     let targets = targets(req, &conf, &region)?;
     let mut queries = Vec::new();
     for t in &targets {
-        let specs = with_stat(metrics_for(t, i.param_str("metric"))?, i.param_str("stat"));
+        let specs = with_stat(
+            metrics_for(t, i.params.metric.as_deref())?,
+            i.params.stat.as_deref(),
+        );
         for m in specs {
             queries.push(Query {
                 id: format!("m{}", queries.len()),

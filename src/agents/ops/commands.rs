@@ -35,7 +35,7 @@ const LINES_SHOWN: usize = 20;
 const OUTPUT_KEPT: usize = 8000;
 
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draft> {
-    let Some(command) = req.intent.param_str("command").map(str::trim) else {
+    let Some(command) = req.intent.params.command.as_deref().map(str::trim) else {
         return Err(Error::input(
             "say which command to run, in backticks, and where: run `uptime` on instances tagged Role=web",
         ));

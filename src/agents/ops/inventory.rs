@@ -39,10 +39,10 @@ pub struct Selector {
 impl Selector {
     pub fn from_intent(i: &Intent) -> Selector {
         Selector {
-            ids: i.param_list("instance_ids"),
-            tags: i.tags(),
-            name: i.param_str("name").map(str::to_string),
-            environment: i.param_str("environment").map(str::to_string),
+            ids: i.params.instance_ids.clone(),
+            tags: i.params.tags.by_key(),
+            name: i.params.name.clone(),
+            environment: i.params.environment.map(|e| e.to_string()),
         }
     }
 
@@ -62,7 +62,11 @@ impl Selector {
         // An environment already said by a tag is not repeated.
         if let Some(e) = &self.environment
             && !self.tags.iter().any(|(k, v)| {
-                is_env_key(k) && environment_of(v).unwrap_or(v.as_str()) == e.as_str()
+                is_env_key(k)
+                    && match environment_of(v) {
+                        Some(known) => known.as_str() == e,
+                        None => v == e,
+                    }
             })
         {
             parts.push(format!("in {e}"));
@@ -117,7 +121,7 @@ pub fn env_of_tags<'a>(
                 (
                     format!("{k}={v}"),
                     environment_of(v)
-                        .map(str::to_string)
+                        .map(|e| e.to_string())
                         .unwrap_or_else(|| v.to_lowercase()),
                 )
             })
@@ -318,9 +322,9 @@ pub fn table(
 
 /// Read-only questions: instances, volumes or secrets.
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Report> {
-    let wants_volumes = req.intent.param_str("service") == Some("EBS")
-        || !req.intent.param_list("volume_ids").is_empty();
-    let wants_secrets = req.intent.param_str("service") == Some("SecretsManager");
+    let wants_volumes = req.intent.params.service.as_deref() == Some("EBS")
+        || !req.intent.params.volume_ids.is_empty();
+    let wants_secrets = req.intent.params.service.as_deref() == Some("SecretsManager");
     if wants_secrets {
         return super::secrets::report(req, sink, region);
     }

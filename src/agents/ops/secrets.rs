@@ -32,7 +32,7 @@ struct SecretInfo {
 }
 
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draft> {
-    let Some(name) = req.intent.param_str("secret") else {
+    let Some(name) = req.intent.params.secret.as_deref() else {
         return Err(Error::input(
             "say which secret to rotate: rotate secret prod/db-password (its name or ARN)",
         ));

@@ -151,7 +151,7 @@ fn volume_table(title: String, vols: &[Volume]) -> Output {
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draft> {
     let conf = req.aws.config_blocking(region)?;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
-    let mut ids = req.intent.param_list("volume_ids");
+    let mut ids = req.intent.params.volume_ids.clone();
     // Environments of the instances the volumes belong to, when found through instances.
     let mut instance_env: BTreeMap<String, (String, String)> = BTreeMap::new();
     let what = if !ids.is_empty() {
@@ -480,7 +480,7 @@ pub async fn execute(
 
 /// Volumes in a region (by id when named; unattached ones are marked).
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Report> {
-    let ids = req.intent.param_list("volume_ids");
+    let ids = req.intent.params.volume_ids.clone();
     progress(sink, format!("listing EBS volumes in {region}"));
     let ec2 = aws_sdk_ec2::Client::new(&req.aws.config_blocking(region)?);
     let (vols, total) = req

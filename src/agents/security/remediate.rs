@@ -21,7 +21,7 @@ use crate::agents::{AgentRequest, Draft, DraftFile, Reply, Report};
 use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::events::{Outcome, Sink};
-use crate::intent::AgentKind;
+use crate::intent::{AgentKind, ScanScope};
 use crate::plan::AwsCall;
 use crate::plan::{ArtifactKind, ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind};
 
@@ -59,23 +59,19 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     let i = req.intent;
     let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
-    let groups = i.param_list("security_groups");
+    let groups = &i.params.security_groups;
     let ports: Vec<i32> = i
         .params
-        .get("ports")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p.as_i64())
-                .map(|p| p as i32)
-                .collect()
-        })
-        .unwrap_or_default();
-    let scope = i.param_list("scope");
-    let encryption = i.params.get("encryption").and_then(Value::as_bool) == Some(true);
+        .ports
+        .iter()
+        .filter_map(|p| i64::try_from(*p).ok())
+        .map(|p| p as i32)
+        .collect();
+    let scope = &i.params.scope;
+    let encryption = i.params.encryption == Some(true);
     let mut fixes = Fixes::new();
 
-    if let Some(bucket) = i.param_str("bucket") {
+    if let Some(bucket) = i.params.bucket.as_deref() {
         let scan = scan_s3(req, &conf, &region, Some(bucket.to_string()), sink)?;
         let Some(b) = scan.buckets.first() else {
             return Err(Error::not_found(
@@ -89,7 +85,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         } else {
             block_buckets(&[b], &mut fixes);
         }
-    } else if !groups.is_empty() || !ports.is_empty() || scope.iter().any(|s| s == "ec2") {
+    } else if !groups.is_empty() || !ports.is_empty() || scope.contains(&ScanScope::Ec2) {
         let scan = scan_ec2(req, &conf, &region, groups.clone(), sink)?;
         if !groups.is_empty() && scan.groups_read < groups.len() {
             return Err(Error::not_found(
@@ -101,7 +97,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         revoke_rules(
             &scan.open_rules,
             &ports,
-            i.param_str("cidr"),
+            i.params.cidr.as_deref(),
             &region,
             &mut fixes,
         );
@@ -109,7 +105,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         // "fix public buckets", "remediate all findings": what the scan would flag and opsdeck
         // can fix.
         let everything = scope.is_empty();
-        if everything || scope.iter().any(|s| s == "s3") {
+        if everything || scope.contains(&ScanScope::S3) {
             let scan = scan_s3(req, &conf, &region, None, sink)?;
             let public: Vec<&BucketState> = scan
                 .buckets
@@ -166,9 +162,9 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
 }
 
 fn nothing_phrase(req: &AgentRequest<'_>) -> String {
-    if req.intent.param_str("bucket").is_some() {
+    if req.intent.params.bucket.is_some() {
         "the bucket is already as asked".into()
-    } else if req.intent.param_list("security_groups").is_empty() {
+    } else if req.intent.params.security_groups.is_empty() {
         "no public bucket or internet-open admin port was found".into()
     } else {
         "no matching internet-open rule on those groups".into()

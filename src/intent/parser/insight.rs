@@ -2,20 +2,13 @@
 //! what a scan covers, key age, log groups and severities, statistics and alarm thresholds,
 //! SageMaker endpoints and S3 prefixes. Only keys the general extractor left unset are added.
 
-use std::collections::BTreeMap;
-
-use serde_json::{Value, json};
-
-use super::{Features, Kind, Token, name_like, name_near};
-use crate::intent::AgentKind;
+use super::features::Features;
+use super::names::{name_like, name_near};
+use super::tokens::{Kind, Token};
 use crate::intent::lexicon::{Cue, Noun};
+use crate::intent::{AgentKind, Comparison, LogLevel, Params, ScanScope, TextModel};
 
-pub(super) fn add(
-    tokens: &[Token<'_>],
-    f: &Features,
-    agent: AgentKind,
-    p: &mut BTreeMap<String, Value>,
-) {
+pub(super) fn add(tokens: &[Token<'_>], f: &Features, agent: AgentKind, p: &mut Params) {
     match agent {
         AgentKind::Security => security(tokens, f, p),
         AgentKind::Monitor => monitor(tokens, f, p),
@@ -24,14 +17,14 @@ pub(super) fn add(
     }
 }
 
-fn security(tokens: &[Token<'_>], f: &Features, p: &mut BTreeMap<String, Value>) {
+fn security(tokens: &[Token<'_>], f: &Features, p: &mut Params) {
     let groups: Vec<String> = tokens
         .iter()
         .filter(|t| is_security_group_id(&t.lower))
         .map(|t| t.lower.clone())
         .collect();
-    if !groups.is_empty() {
-        p.entry("security_groups".into()).or_insert(json!(groups));
+    if p.security_groups.is_empty() {
+        p.security_groups = groups.clone();
     }
     let mut ports: Vec<u64> = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
@@ -56,21 +49,20 @@ fn security(tokens: &[Token<'_>], f: &Features, p: &mut BTreeMap<String, Value>)
         .iter()
         .find(|t| matches!(t.lower.as_str(), "0.0.0.0/0" | "::/0"))
     {
-        p.entry("cidr".into()).or_insert(json!(c.lower));
+        p.cidr.get_or_insert_with(|| c.lower.clone());
     }
     ports.sort_unstable();
     ports.dedup();
-    if !ports.is_empty() {
-        p.entry("ports".into()).or_insert(json!(ports));
+    if p.ports.is_empty() {
+        p.ports = ports.clone();
     }
     if f.noun(Noun::Encryption) {
-        p.entry("encryption".into()).or_insert(json!(true));
+        p.encryption.get_or_insert(true);
     }
     // What a scan covers: only what the request names; nothing named means everything.
-    let mut scope: Vec<&str> = Vec::new();
-    let service = p.get("service").and_then(Value::as_str).unwrap_or_default();
-    if f.noun(Noun::Bucket) || f.noun(Noun::Encryption) || service == "S3" {
-        scope.push("s3");
+    let mut scope: Vec<ScanScope> = Vec::new();
+    if f.noun(Noun::Bucket) || f.noun(Noun::Encryption) || p.service.as_deref() == Some("S3") {
+        scope.push(ScanScope::S3);
     }
     if f.noun(Noun::SecurityGroup)
         || !groups.is_empty()
@@ -79,13 +71,13 @@ fn security(tokens: &[Token<'_>], f: &Features, p: &mut BTreeMap<String, Value>)
             .iter()
             .any(|t| t.lower.contains("0.0.0.0/0") || t.lower == "::/0")
     {
-        scope.push("ec2");
+        scope.push(ScanScope::Ec2);
     }
     if f.noun(Noun::Iam) || f.noun(Noun::Mfa) || f.noun(Noun::AccessKeys) || f.noun(Noun::Root) {
-        scope.push("iam");
+        scope.push(ScanScope::Iam);
     }
-    if !scope.is_empty() {
-        p.entry("scope".into()).or_insert(json!(scope));
+    if p.scope.is_empty() {
+        p.scope = scope;
     }
     // "access keys older than 90 days"
     for (i, t) in tokens.iter().enumerate() {
@@ -107,20 +99,20 @@ fn security(tokens: &[Token<'_>], f: &Features, p: &mut BTreeMap<String, Value>)
             Some(u) => n.saturating_mul(u.secs()) / 86_400,
             None => n,
         };
-        p.entry("older_than_days".into()).or_insert(json!(days));
+        p.older_than_days.get_or_insert(days);
         break;
     }
 }
 
-fn monitor(tokens: &[Token<'_>], f: &Features, p: &mut BTreeMap<String, Value>) {
+fn monitor(tokens: &[Token<'_>], f: &Features, p: &mut Params) {
     if let Some(group) = tokens
         .iter()
         .find(|t| t.orig.starts_with('/') && t.orig.len() > 1 && !t.orig.contains("//"))
     {
-        p.entry("log_group".into()).or_insert(json!(group.orig));
+        p.log_group.get_or_insert_with(|| group.orig.to_string());
     }
     if f.noun(Noun::Errors) {
-        p.entry("level".into()).or_insert(json!("error"));
+        p.level.get_or_insert(LogLevel::Error);
     }
     for t in tokens {
         let stat = match t.lower.as_str() {
@@ -132,51 +124,53 @@ fn monitor(tokens: &[Token<'_>], f: &Features, p: &mut BTreeMap<String, Value>) 
             _ => None,
         };
         if let Some(s) = stat {
-            p.entry("stat".into()).or_insert(json!(s));
+            p.stat.get_or_insert(s);
             break;
         }
     }
     if f.noun(Noun::LoadBalancer)
         && let Some(name) = name_near(tokens, |t| t.noun(Noun::LoadBalancer), "", true)
     {
-        p.entry("load_balancer_name".into()).or_insert(json!(name));
+        p.load_balancer_name.get_or_insert(name);
     }
     if let Some(arn) = tokens.iter().find(|t| t.lower.starts_with("arn:aws:sns:")) {
-        p.entry("sns_topic".into()).or_insert(json!(arn.orig));
+        p.sns_topic.get_or_insert_with(|| arn.orig.to_string());
     }
     // "above 80%", "over 500 ms", "greater than 5", "below 10"
     for (i, t) in tokens.iter().enumerate() {
         let (comparison, skip) = match t.lower.as_str() {
             "above" | "over" | "exceeds" | "exceed" | "exceeding" | ">" => {
-                ("GreaterThanThreshold", 1)
+                (Comparison::GreaterThanThreshold, 1)
             }
-            ">=" => ("GreaterThanOrEqualToThreshold", 1),
+            ">=" => (Comparison::GreaterThanOrEqualToThreshold, 1),
             "greater" | "more" | "higher" if next_is(tokens, i, "than") => {
-                ("GreaterThanThreshold", 2)
+                (Comparison::GreaterThanThreshold, 2)
             }
-            "below" | "under" | "<" => ("LessThanThreshold", 1),
-            "less" | "lower" | "fewer" if next_is(tokens, i, "than") => ("LessThanThreshold", 2),
+            "below" | "under" | "<" => (Comparison::LessThanThreshold, 1),
+            "less" | "lower" | "fewer" if next_is(tokens, i, "than") => {
+                (Comparison::LessThanThreshold, 2)
+            }
             _ => continue,
         };
         if let Some(v) = tokens.get(i + skip).and_then(|x| threshold(x.orig)) {
-            p.entry("threshold".into()).or_insert(json!(v));
-            p.entry("comparison".into()).or_insert(json!(comparison));
+            p.threshold.get_or_insert(v);
+            p.comparison.get_or_insert(comparison);
             break;
         }
     }
 }
 
-fn ml(tokens: &[Token<'_>], p: &mut BTreeMap<String, Value>) {
+fn ml(tokens: &[Token<'_>], p: &mut Params) {
     // Naming Bedrock (or a model id) is what allows text to be sent to a model.
     if tokens
         .iter()
         .any(|t| t.has(|c| matches!(c, Cue::Service("Bedrock"))))
     {
-        p.entry("model".into()).or_insert(json!("bedrock"));
+        p.model.get_or_insert(TextModel::Bedrock);
     }
     if let Some(id) = tokens.iter().find(|t| is_model_id(&t.lower)) {
-        p.entry("model".into()).or_insert(json!("bedrock"));
-        p.entry("model_id".into()).or_insert(json!(id.orig));
+        p.model.get_or_insert(TextModel::Bedrock);
+        p.model_id.get_or_insert_with(|| id.orig.to_string());
     }
     if let Some(name) = name_near(
         tokens,
@@ -184,7 +178,7 @@ fn ml(tokens: &[Token<'_>], p: &mut BTreeMap<String, Value>) {
         "",
         true,
     ) {
-        p.entry("endpoint".into()).or_insert(json!(name));
+        p.endpoint.get_or_insert(name);
     }
     // "under prefix reviews/2024/", "in folder feedback/"
     for (i, t) in tokens.iter().enumerate() {
@@ -193,7 +187,7 @@ fn ml(tokens: &[Token<'_>], p: &mut BTreeMap<String, Value>) {
             && name_like(next, "/=")
             && !matches!(next.kind, Kind::Known { .. })
         {
-            p.entry("prefix".into()).or_insert(json!(next.orig));
+            p.prefix.get_or_insert_with(|| next.orig.to_string());
             break;
         }
     }
@@ -250,21 +244,20 @@ pub(super) fn is_security_group_id(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::intent::{AgentKind, parse};
-    use serde_json::json;
+    use crate::intent::{AgentKind, Comparison, LogLevel, ScanScope, TextModel, parse};
 
     #[test]
     fn security_targets_and_scope() {
         let i = parse("revoke ssh from 0.0.0.0/0 on sg-0123abcd").unwrap();
         assert_eq!(i.agent, AgentKind::Security);
         assert_eq!(i.action, "remediate");
-        assert_eq!(i.params["security_groups"], json!(["sg-0123abcd"]));
-        assert_eq!(i.params["ports"], json!([22]));
+        assert_eq!(i.params.security_groups, ["sg-0123abcd"]);
+        assert_eq!(i.params.ports, [22]);
         let i = parse("Scan all S3 buckets for public access").unwrap();
-        assert_eq!(i.params["scope"], json!(["s3"]));
+        assert_eq!(i.params.scope, [ScanScope::S3]);
         let i = parse("list IAM access keys older than 90 days").unwrap();
-        assert_eq!(i.params["older_than_days"], json!(90));
-        assert_eq!(i.params["scope"], json!(["iam"]));
+        assert_eq!(i.params.older_than_days, Some(90));
+        assert_eq!(i.params.scope, [ScanScope::Iam]);
     }
 
     #[test]
@@ -272,24 +265,24 @@ mod tests {
         let i = parse("create an alarm when CPU of i-0123456789abcdef0 is above 80%").unwrap();
         assert_eq!(i.agent, AgentKind::Monitor);
         assert_eq!(i.action, "create_alarm");
-        assert_eq!(i.params["threshold"], json!(80.0));
-        assert_eq!(i.params["comparison"], json!("GreaterThanThreshold"));
+        assert_eq!(i.params.threshold, Some(80.0));
+        assert_eq!(i.params.comparison, Some(Comparison::GreaterThanThreshold));
         let i = parse("p99 latency of ALB my-alb last 24h").unwrap();
-        assert_eq!(i.params["stat"], json!("p99"));
-        assert_eq!(i.params["load_balancer_name"], json!("my-alb"));
+        assert_eq!(i.params.stat.as_deref(), Some("p99"));
+        assert_eq!(i.params.load_balancer_name.as_deref(), Some("my-alb"));
         let i = parse("show error logs in /ecs/checkout for the last 1h").unwrap();
-        assert_eq!(i.params["log_group"], json!("/ecs/checkout"));
-        assert_eq!(i.params["level"], json!("error"));
+        assert_eq!(i.params.log_group.as_deref(), Some("/ecs/checkout"));
+        assert_eq!(i.params.level, Some(LogLevel::Error));
     }
 
     #[test]
     fn ml_endpoints_and_prefixes() {
         let i = parse("invoke sagemaker endpoint churn-model with '1,2,3'").unwrap();
-        assert_eq!(i.params["endpoint"], json!("churn-model"));
+        assert_eq!(i.params.endpoint.as_deref(), Some("churn-model"));
         let i = parse("summarize the feedback in bucket fb with Bedrock").unwrap();
-        assert_eq!(i.params["model"], json!("bedrock"));
-        assert_eq!(i.params["bucket"], json!("fb"));
+        assert_eq!(i.params.model, Some(TextModel::Bedrock));
+        assert_eq!(i.params.bucket.as_deref(), Some("fb"));
         let i = parse("extract key phrases from bucket reviews-bkt prefix 2024/march/").unwrap();
-        assert_eq!(i.params["prefix"], json!("2024/march/"));
+        assert_eq!(i.params.prefix.as_deref(), Some("2024/march/"));
     }
 }

@@ -5,9 +5,7 @@
 
 use std::ops::RangeInclusive;
 
-use serde_json::{Value, json};
-
-use super::{Kind, Token};
+use super::tokens::{Kind, Token};
 use crate::intent::lexicon::{Cue, Noun, Verb};
 use crate::intent::ranges::WINDOW;
 use crate::intent::words::Unit;
@@ -30,17 +28,14 @@ impl Token<'_> {
         }
     }
 
-    /// The stated number as a parameter value: negative numbers as negative integers (or
-    /// their digits when they do not fit), numbers beyond 64 bits as written, so a range check
-    /// can name them.
-    pub(super) fn stated_value(&self) -> Option<Value> {
+    /// The stated number as a count: a whole number, or as written when no count can be it
+    /// (negative, or beyond 64 bits), so a range check can name it.
+    pub(super) fn stated_count(&self) -> Option<Result<u64, String>> {
         Some(match (self.stated()?, &self.kind) {
-            (Stated::Value(n), _) => json!(n),
-            (Stated::Negative(n), _) => {
-                i64::try_from(n).map_or_else(|_| json!(format!("-{n}")), |n| json!(-n))
-            }
-            (Stated::TooLarge, Kind::TooLarge(words)) => json!(words),
-            (Stated::TooLarge, _) => json!(self.orig),
+            (Stated::Value(n), _) => Ok(n),
+            (Stated::Negative(n), _) => Err(format!("-{n}")),
+            (Stated::TooLarge, Kind::TooLarge(words)) => Err(words.clone()),
+            (Stated::TooLarge, _) => Err(self.orig.to_string()),
         })
     }
 }
@@ -305,8 +300,6 @@ pub(super) fn refuse_vague_count(tokens: &[Token<'_>]) -> Result<(), IntentError
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use crate::intent::{IntentError, Limits, check, parse, parse_with, refine};
 
     fn refused(text: &str) -> String {
@@ -352,7 +345,7 @@ mod tests {
         let e = parse_with("create 51 t3.micro instances", &tenant(50)).unwrap_err();
         assert!(matches!(e, IntentError::OutOfRange { ref value, .. } if value == "51"));
         let i = parse_with("create 50 t3.micro instances", &tenant(50)).unwrap();
-        assert_eq!(i.param_u64("count"), Some(50));
+        assert_eq!(i.params.count, Some(50));
     }
 
     #[test]
@@ -366,7 +359,7 @@ mod tests {
             ("create half a dozen instances", 6),
         ] {
             let i = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            assert_eq!(i.param_u64("count"), Some(n), "{text}");
+            assert_eq!(i.params.count, Some(n), "{text}");
         }
         // Vague quantities are not numbers: asked for, not read as one instance.
         for (text, word) in [
@@ -398,10 +391,10 @@ mod tests {
         );
         // Names that end like a region stay names; no region stated keeps the default.
         let i = parse("create an S3 bucket named logs-west-1 in Ireland").unwrap();
-        assert_eq!(i.param_str("bucket"), Some("logs-west-1"));
-        assert_eq!(i.param_str("region"), Some("eu-west-1"));
+        assert_eq!(i.params.bucket.as_deref(), Some("logs-west-1"));
+        assert_eq!(i.params.region.as_deref(), Some("eu-west-1"));
         let i = parse("create 2 t3.micro instances").unwrap();
-        assert_eq!(i.param_str("region"), None);
+        assert_eq!(i.params.region.as_deref(), None);
     }
 
     #[test]
@@ -437,13 +430,17 @@ mod tests {
         assert_eq!(
             parse("what did we spend last year")
                 .unwrap()
-                .param_str("window"),
+                .params
+                .window
+                .as_deref(),
             Some("365d")
         );
         assert_eq!(
             parse("show errors from lambda my-func in the past hour")
                 .unwrap()
-                .param_str("window"),
+                .params
+                .window
+                .as_deref(),
             Some("1h")
         );
         assert_eq!(
@@ -478,19 +475,32 @@ mod tests {
         assert!(refused("create lambda f1 with timeout 0 seconds").starts_with("timeout_s 0"));
         // A command is data, negative numbers and all; an alarm may fall below zero.
         let i = parse("run tail -100 /var/log/syslog on web servers").unwrap();
-        assert_eq!(i.param_str("command"), Some("tail -100 /var/log/syslog"));
+        assert_eq!(
+            i.params.command.as_deref(),
+            Some("tail -100 /var/log/syslog")
+        );
         assert!(parse("alarm when the temperature metric is below -5").is_ok());
     }
 
     #[test]
     fn follow_ups_are_held_to_the_same_ranges() {
         let first = parse("create 3 t3.micro instances in eu-west-1").unwrap();
-        let e = refine(&first, "now do the same in us-east-99")
+        let e = refine(&first, "now do the same in us-east-99", &tenant(50))
             .unwrap()
             .unwrap_err();
         assert!(e.to_string().starts_with("us-east-99 is not an AWS region"));
-        let more = refine(&first, "now a billion instances").unwrap().unwrap();
-        assert_eq!(more.params["count"], json!(1_000_000_000));
+        let more = refine(&first, "now a billion instances", &tenant(50))
+            .unwrap()
+            .unwrap();
+        assert_eq!(more.params.count, Some(1_000_000_000));
         assert!(check(&more, &tenant(50)).is_err());
+        // A count no count can be is refused with the range the tenant allows.
+        let e = refine(&first, "now -3 instances", &tenant(50))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "count -3 is out of range: a plan may create 1 to 50 instances in tenant default (tenant setting max_instances_per_plan)"
+        );
     }
 }

@@ -1,8 +1,6 @@
 //! Hand-written Terraform and playbooks submitted for review (`opsdeck submit`), and an
 //! inventory file given with a request: turned into an intent and a draft like any request.
 
-use serde_json::json;
-
 use super::*;
 use crate::error::{Error, Result};
 use crate::intent::AgentKind;
@@ -15,7 +13,7 @@ pub(crate) fn with_inventory(
 ) -> Result<crate::intent::Intent> {
     // Only this request's flag names an inventory: never one carried over from an earlier
     // request's intent (follow-ups refine the previous intent).
-    intent.params.remove("inventory");
+    intent.params.inventory = None;
     let Some(path) = &opts.inventory else {
         return Ok(intent);
     };
@@ -38,9 +36,7 @@ pub(crate) fn with_inventory(
             path.display()
         )));
     }
-    intent
-        .params
-        .insert("inventory".into(), json!(abs.display().to_string()));
+    intent.params.inventory = Some(abs.display().to_string());
     intent.notes.push(format!(
         "hosts from the inventory given with --inventory ({})",
         path.display()
@@ -54,7 +50,7 @@ pub(crate) fn submission(
     sub: &Submission,
 ) -> Result<(String, crate::intent::Intent, Result<crate::agents::Draft>)> {
     use crate::agents::{Draft, config, infra};
-    let mut params = serde_json::Map::new();
+    let mut params = crate::intent::Params::default();
     let (agent, agents, text) = match (&sub.terraform, &sub.playbook) {
         (Some(dir), pb) => {
             let Some(stack) = &sub.stack else {
@@ -62,7 +58,7 @@ pub(crate) fn submission(
                     "give the stack name the Terraform is applied as (--stack NAME)",
                 ));
             };
-            params.insert("stack".into(), json!(stack));
+            params.stack = Some(stack.clone());
             let mut text = format!("submit Terraform from {} as stack {stack}", dir.display());
             if let Some(pb) = pb {
                 text.push_str(&format!(
@@ -101,7 +97,7 @@ pub(crate) fn submission(
         action: "apply".into(),
         confidence: 1.0,
         low_confidence: false,
-        params: params.into_iter().collect(),
+        params,
         evidence: Vec::new(),
         notes: vec![crate::plan::SUBMITTED_NOTE.into()],
         source: None,

@@ -127,7 +127,7 @@ fn intent_lines(app: &App, i: &Intent, out: &mut Vec<Line<'static>>) {
     if i.params.is_empty() {
         out.push(kv(app, "params", vec![styled(app, Meaning::Muted, "none")]));
     }
-    for (k, v) in &i.params {
+    for (k, v) in &i.params.to_json() {
         let v = match v {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),

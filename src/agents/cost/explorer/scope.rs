@@ -7,6 +7,7 @@ use aws_sdk_costexplorer::types::{
 
 use crate::agents::AgentRequest;
 use crate::error::{Error, Result};
+use crate::intent::Environment;
 
 /// What a request asks about: Cost Explorer's filter and grouping, and how to say it.
 #[derive(Debug, Clone, Default)]
@@ -50,7 +51,7 @@ pub(crate) fn scope(req: &AgentRequest<'_>) -> Result<Scope> {
     let mut parts: Vec<Expression> = Vec::new();
     let mut label = Vec::new();
     let mut text = Vec::new();
-    if let Some(s) = i.param_str("service") {
+    if let Some(s) = i.params.service.as_deref() {
         let names = service_names(s).ok_or_else(|| {
             Error::input(format!(
                 "Cost Explorer has no service called {s} in opsdeck's list; ask for EC2, EBS, S3, RDS, Lambda, DynamoDB, CloudWatch, ELB, ... or for all services"
@@ -69,7 +70,7 @@ pub(crate) fn scope(req: &AgentRequest<'_>) -> Result<Scope> {
         label.push(s.to_string());
         text.push(format!("SERVICE = {}", names.join(" | ")));
     }
-    if let Some(r) = i.param_str("region") {
+    if let Some(r) = i.params.region.as_deref() {
         parts.push(
             Expression::builder()
                 .dimensions(
@@ -83,19 +84,19 @@ pub(crate) fn scope(req: &AgentRequest<'_>) -> Result<Scope> {
         label.push(format!("in {r}"));
         text.push(format!("REGION = {r}"));
     }
-    for (k, v) in i.tags() {
+    let tags = i.params.tags.by_key();
+    for (k, v) in &tags {
         parts.push(
             Expression::builder()
-                .tags(TagValues::builder().key(&k).values(&v).build())
+                .tags(TagValues::builder().key(k).values(v).build())
                 .build(),
         );
         label.push(format!("tagged {k}={v}"));
         text.push(format!("tag {k} = {v}"));
     }
     // An environment said in words (not as a tag) reads the usual environment tag keys.
-    if let Some(env) = i.param_str("environment")
-        && !i
-            .tags()
+    if let Some(env) = i.params.environment.map(Environment::as_str)
+        && !tags
             .keys()
             .any(|k| ENV_TAG_KEYS.iter().any(|e| e.eq_ignore_ascii_case(k)))
     {
@@ -126,7 +127,7 @@ pub(crate) fn scope(req: &AgentRequest<'_>) -> Result<Scope> {
         1 => parts.pop(),
         _ => Some(Expression::builder().set_and(Some(parts)).build()),
     };
-    let group = i.param_str("group_by").map(|g| {
+    let group = i.params.group_by.as_deref().map(|g| {
         let (kind, key, shown) = match g {
             "service" => (GroupDefinitionType::Dimension, "SERVICE", "service"),
             "region" => (GroupDefinitionType::Dimension, "REGION", "region"),

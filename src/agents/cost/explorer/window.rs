@@ -6,6 +6,7 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 
 use crate::error::{Error, Result};
+use crate::intent;
 
 /// Cost Explorer keeps 14 months of daily data, and hourly data for 14 days.
 const MAX_DAYS: i64 = 365;
@@ -63,13 +64,16 @@ impl Window {
 
 /// The window a request means. Whole days: `Nd` is the last N complete days (today's data is
 /// never complete), `mtd` runs to the end of today, hours and minutes round up to days.
-pub(crate) fn window(w: Option<&str>, granularity: Option<&str>, today: Date) -> Result<Window> {
-    let grain_asked = match granularity {
-        Some("hourly") => Some(Grain::Hourly),
-        Some("daily") => Some(Grain::Daily),
-        Some("monthly") => Some(Grain::Monthly),
-        _ => None,
-    };
+pub(crate) fn window(
+    w: Option<&str>,
+    granularity: Option<intent::Granularity>,
+    today: Date,
+) -> Result<Window> {
+    let grain_asked = granularity.map(|g| match g {
+        intent::Granularity::Hourly => Grain::Hourly,
+        intent::Granularity::Daily => Grain::Daily,
+        intent::Granularity::Monthly => Grain::Monthly,
+    });
     let tomorrow = today.tomorrow().map_err(|e| Error::input(e.to_string()))?;
     let days_back = |n: i64| -> Result<Date> {
         today
@@ -202,19 +206,19 @@ mod tests {
             (w.start, w.end, w.grain),
             (d("2025-03-03"), today, Grain::Daily)
         );
-        let w = window(Some("mtd"), Some("daily"), today).unwrap();
+        let w = window(Some("mtd"), Some(intent::Granularity::Daily), today).unwrap();
         assert_eq!((w.start, w.end), (d("2025-03-01"), d("2025-03-11")));
-        let w = window(Some("24h"), Some("hourly"), today).unwrap();
+        let w = window(Some("24h"), Some(intent::Granularity::Hourly), today).unwrap();
         assert_eq!(
             (w.start, w.end, w.grain),
             (d("2025-03-09"), today, Grain::Hourly)
         );
         assert_eq!(w.interval().unwrap().start(), "2025-03-09T00:00:00Z");
-        let w = window(None, Some("monthly"), today).unwrap();
+        let w = window(None, Some(intent::Granularity::Monthly), today).unwrap();
         assert_eq!(w.start, d("2024-10-01"));
         let w = window(Some("90d"), None, today).unwrap();
         assert_eq!(w.grain, Grain::Monthly);
-        assert!(window(Some("30d"), Some("hourly"), today).is_err());
+        assert!(window(Some("30d"), Some(intent::Granularity::Hourly), today).is_err());
         assert!(window(Some("400d"), None, today).is_err());
     }
 
