@@ -27,6 +27,8 @@
 //! - [`tui`]: the full-screen console (the only module that uses ratatui).
 //! - [`view`]: what the front ends show (plan, report, approval state, next step, audit row),
 //!   as plain data built from the core's records; each front end only lays it out.
+//! - [`error`]: the crate error, wrapping each module's own typed enum; its `Kind` decides the
+//!   `--json` code and the exit status.
 //! - [`sanitize`]: the one output sanitiser: controls, bidi and invisible characters in any
 //!   text bound for a terminal, a CSV cell or JSON become visible escapes.
 //!
