@@ -21,6 +21,11 @@ macro_rules! closed_set {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
         }
 
+        #[cfg(test)]
+        impl $name {
+            const ALL: &'static [$name] = &[$($name::$variant),+];
+        }
+
         impl $name {
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -404,11 +409,6 @@ macro_rules! param_keys {
     })+) => {$(
         closed_set! { $(#[$meta])* $name { $($variant = $text,)+ } }
 
-        #[cfg(test)]
-        impl $name {
-            const ALL: &'static [$name] = &[$($name::$variant),+];
-        }
-
         impl Params {
             pub(crate) fn $slot(&mut self, key: $name) -> &mut $ty {
                 match key {
@@ -578,6 +578,29 @@ mod tests {
                 filled(&|p| *p.lifecycle_days_mut(k) = Some(1)),
                 [format!("{k}_days")]
             );
+        }
+    }
+
+    /// Stored intents are redacted through their JSON and read back (`redact_intent`): no
+    /// value of a closed set may change under redaction, or it would no longer read.
+    #[test]
+    fn closed_sets_survive_redaction() {
+        let values = [
+            Environment::ALL
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>(),
+            LoadBalancer::ALL.iter().map(|v| v.as_str()).collect(),
+            Granularity::ALL.iter().map(|v| v.as_str()).collect(),
+            Engine::ALL.iter().map(|v| v.as_str()).collect(),
+            Resource::ALL.iter().map(|v| v.as_str()).collect(),
+            ScanScope::ALL.iter().map(|v| v.as_str()).collect(),
+            LogLevel::ALL.iter().map(|v| v.as_str()).collect(),
+            Comparison::ALL.iter().map(|v| v.as_str()).collect(),
+            TextModel::ALL.iter().map(|v| v.as_str()).collect(),
+        ];
+        for v in values.concat() {
+            assert_eq!(crate::redact::redact(v), v);
         }
     }
 
