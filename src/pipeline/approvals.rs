@@ -221,12 +221,13 @@ impl Approvals<'_> {
             Decision::Approve
         };
         // The rule every front end checks first; said before a TOTP code is spent on something
-        // that can never succeed.
-        if let Some(r @ Refusal::BreakGlassDisabled { .. }) = self.refusal(decision, &stored) {
+        // that can never succeed. A disabled break-glass is said even to non-members.
+        let refusal = self.refusal(decision, &stored);
+        if let Some(r @ Refusal::BreakGlassDisabled { .. }) = &refusal {
             return self.deny(&stored, &what, r.to_string());
         }
         let user = self.member(&stored, &what)?;
-        match self.refusal(decision, &stored) {
+        match refusal {
             Some(r @ Refusal::OwnRequest { .. }) => {
                 let why = format!("{}: {}", r.why(), self.approval_hint(&stored));
                 return self.deny(&stored, &what, why);

@@ -51,7 +51,7 @@ impl Requests<'_> {
         sink: Sink<'_>,
     ) -> Result<PlanRecord> {
         let asked = self.request_events(&request_id, &text, &intent);
-        let draft = match draft {
+        let mut draft = match draft {
             Ok(d) => d,
             Err(e) => {
                 let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
@@ -71,11 +71,7 @@ impl Requests<'_> {
             self.append(&[requested, classified, refusal.event])?;
             return Err(refusal.error);
         }
-        let files = self.store_files(draft.files)?;
-        let draft = Draft {
-            files: Vec::new(),
-            ..draft
-        };
+        let files = self.store_files(std::mem::take(&mut draft.files))?;
         let mut rec = self.gated_plan(request_id, text, intent, draft, &files, sink)?;
         let [requested, classified] = asked;
         let mut events = vec![requested, classified];

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use super::StoreError;
 use super::fsutil::{FileLock, ensure_private_dir, write_atomic};
-use super::{StackLock, StackRecord, Store};
+use super::{StackLock, StackRecord, Store, valid_id, valid_sha};
 use crate::approval::PlanRecord;
 use crate::audit::chain::{self, GENESIS, KeyRing};
 use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
@@ -158,20 +158,6 @@ impl LocalStore {
             .map_err(|e| StoreError::io("encoding record", std::io::Error::other(e)))?;
         write_atomic(path, &bytes)
     }
-}
-
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn valid_sha(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// Reads the chain head (last seq and hash) and cuts a torn last line left by a crash.

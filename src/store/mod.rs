@@ -107,6 +107,23 @@ pub struct StackLock {
     pub acquired_at: Stamp,
 }
 
+/// A plan id, stack or policy name as both backends accept it: 1 to 64 ASCII letters, digits, `-`
+/// or `_` (it becomes a file name or a key, so nothing else may pass).
+pub(crate) fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An artifact name: a lowercase hex SHA-256.
+pub(crate) fn valid_sha(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
 impl StackLock {
     /// "apply of plan p-x by bob on host h (pid 12) since 2026-…".
     pub fn describe(&self) -> String {

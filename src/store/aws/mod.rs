@@ -42,7 +42,7 @@ use super::StoreError;
 use super::cache::Cache;
 use super::fsutil::ensure_private_dir;
 use super::journal::{Entry, Journal};
-use super::{BackendHealth, StackLock, StackRecord, Store, SyncReport};
+use super::{BackendHealth, StackLock, StackRecord, Store, SyncReport, valid_id, valid_sha};
 use crate::approval::PlanRecord;
 use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::aws::{AssumeRole, AwsAccess};
@@ -93,20 +93,6 @@ pub struct AwsStore {
 /// does not reach the store).
 fn now_iso() -> String {
     Stamp::now().to_string()
-}
-
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn valid_sha(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> std::result::Result<String, Fault> {
