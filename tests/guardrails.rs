@@ -545,7 +545,22 @@ fn roles_are_enforced_in_the_core() {
         before,
         "a viewer's refused request stored artifacts"
     );
-    let denied = t
+    // Refused before the agent runs: a restart would first look the instances up in AWS, and
+    // the agent announces itself on the sink before it does anything.
+    let heard = std::sync::Mutex::new(Vec::new());
+    let listen = |e: opsdeck::events::AgentEvent| heard.lock().unwrap().push(format!("{e:?}"));
+    let why = refused(
+        t.deck("vic")
+            .requests()
+            .ask("restart the instances tagged Env=staging", &listen),
+    );
+    assert!(why.contains("viewer"), "{why}");
+    assert!(
+        heard.lock().unwrap().is_empty(),
+        "the agent ran for a viewer's change: {:?}",
+        heard.lock().unwrap()
+    );
+    let denied: Vec<_> = t
         .deck("olga")
         .trail()
         .audit(&opsdeck::audit::AuditFilter::default())
@@ -554,8 +569,9 @@ fn roles_are_enforced_in_the_core() {
         .filter(|r| {
             r.event.user_id == "vic" && r.event.event == opsdeck::audit::EventKind::AccessDenied
         })
-        .count();
-    assert_eq!(denied, 1);
+        .collect();
+    assert_eq!(denied.len(), 2);
+    assert_eq!(denied[1].event.agent_type.as_deref(), Some("ops"));
     assert!(
         refused(
             t.deck("nobody")

@@ -41,14 +41,14 @@ pub const HOST_OUTPUTS: &[&str] = &["ansible_hosts", "public_ips", "private_ips"
 agent_actions! {
     /// What the config agent can be asked to do.
     pub enum Action for AgentKind::Config, "installs, upgrades and removes packages, enables services, sets up NGINX with TLS, patches the OS, manages users and sudo, hardens SSH and installs the CloudWatch agent" {
-        Install = "install",
-        Upgrade = "upgrade",
-        Remove = "remove",
-        Patch = "patch",
-        Harden = "harden",
-        Configure = "configure",
+        Install = "install" [change],
+        Upgrade = "upgrade" [change],
+        Remove = "remove" [change],
+        Patch = "patch" [change],
+        Harden = "harden" [change],
+        Configure = "configure" [change],
         /// The infra agent's action in a hybrid request ("3 instances with nginx").
-        Create = "create",
+        Create = "create" [change],
     }
 }
 

@@ -48,11 +48,11 @@ use existing::{destroy, scale};
 agent_actions! {
     /// What the infra agent can be asked to do.
     pub enum Action for AgentKind::Infra, "creates stacks, scales auto scaling group stacks and destroys stacks" {
-        Create = "create",
-        Scale = "scale",
-        Destroy = "destroy",
+        Create = "create" [change],
+        Scale = "scale" [change],
+        Destroy = "destroy" [change],
         /// Changing an existing stack in place: not done yet.
-        Update = "update",
+        Update = "update" [change],
     }
 }
 

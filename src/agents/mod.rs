@@ -9,7 +9,7 @@ macro_rules! agent_actions {
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident for $agent:expr, $does:literal {
-            $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)?
+            $($(#[$vmeta:meta])* $variant:ident = $wire:literal $([$changes:ident])?),+ $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -26,6 +26,14 @@ macro_rules! agent_actions {
             pub fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $wire),+
+                }
+            }
+
+            /// Whether asking for this action asks for a change (a plan to approve), known from
+            /// the action alone so a role check can refuse it before the agent does any work.
+            pub fn changes(self) -> bool {
+                match self {
+                    $($name::$variant => action_changes!($($changes)?)),+
                 }
             }
 
@@ -46,6 +54,16 @@ macro_rules! agent_actions {
                 f.write_str(self.as_str())
             }
         }
+    };
+}
+
+/// `[change]` after an action's wire name marks it as asking for a change.
+macro_rules! action_changes {
+    () => {
+        false
+    };
+    (change) => {
+        true
     };
 }
 
@@ -71,6 +89,22 @@ use crate::error::{Error, Result};
 use crate::events::{AgentEvent, Outcome, Sink};
 use crate::intent::AgentKind;
 use crate::plan::{Step, StepKind};
+
+/// Whether a request asks for a change, from its agent and action alone (before any agent
+/// runs). A hybrid request is a change because its infra part is. An action the agent does not
+/// know is not a change here; the agent refuses it.
+pub fn asks_for_change(intent: &crate::intent::Intent) -> bool {
+    let changes = match intent.agent {
+        AgentKind::Infra => infra::Action::of(intent).map(infra::Action::changes),
+        AgentKind::Config => config::Action::of(intent).map(config::Action::changes),
+        AgentKind::Ops => ops::Action::of(intent).map(ops::Action::changes),
+        AgentKind::Cost => cost::Action::of(intent).map(cost::Action::changes),
+        AgentKind::Security => security::Action::of(intent).map(security::Action::changes),
+        AgentKind::Monitor => monitor::Action::of(intent).map(monitor::Action::changes),
+        AgentKind::Ml => ml::Action::of(intent).map(ml::Action::changes),
+    };
+    changes.unwrap_or(false)
+}
 
 /// Hands a classified request to its primary agent: a plan to review, or a report.
 pub fn handle(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {

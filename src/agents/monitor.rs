@@ -25,7 +25,7 @@ agent_actions! {
         Logs = "logs",
         Metrics = "metrics",
         Alarms = "alarms",
-        CreateAlarm = "create_alarm",
+        CreateAlarm = "create_alarm" [change],
     }
 }
 

@@ -40,13 +40,13 @@ const RESOURCE_ROWS: usize = 25;
 agent_actions! {
     /// What the ops agent can be asked to do.
     pub enum Action for AgentKind::Ops, "lists, restarts, starts, stops and terminates instances, runs allow-listed commands through SSM, rotates secrets and snapshots volumes" {
-        Restart = "restart",
-        Start = "start",
-        Stop = "stop",
-        Terminate = "terminate",
-        Rotate = "rotate",
-        Snapshot = "snapshot",
-        Run = "run",
+        Restart = "restart" [change],
+        Start = "start" [change],
+        Stop = "stop" [change],
+        Terminate = "terminate" [change],
+        Rotate = "rotate" [change],
+        Snapshot = "snapshot" [change],
+        Run = "run" [change],
         List = "list",
     }
 }

@@ -40,7 +40,7 @@ agent_actions! {
     pub enum Action for AGENT, "scans S3, security groups and IAM for exposure, reads GuardDuty and Security Hub findings and plans remediations" {
         Scan = "scan",
         Findings = "findings",
-        Remediate = "remediate",
+        Remediate = "remediate" [change],
     }
 }
 

@@ -84,6 +84,32 @@ impl Requests<'_> {
         Ok(rec)
     }
 
+    /// A viewer may ask questions, never for changes. Asked before the agent runs (from the
+    /// action alone) and again for the draft it returns, so no agent work, artifact or plan
+    /// comes of it; the refusal goes in the trail.
+    pub(super) fn viewer_refusal(
+        &self,
+        request_id: &str,
+        intent: &Intent,
+    ) -> Result<Option<Refusal>> {
+        if self.my_roles()?.as_deref() != Some(&[Role::Viewer][..]) {
+            return Ok(None);
+        }
+        let e = Error::refused(format!(
+            "{me} is a viewer in tenant {t} and cannot request changes: ask an admin ({admins}) for the operator role; questions (spend, findings, logs) work as a viewer",
+            me = self.identity.user,
+            t = self.tenant.name,
+            admins = self.admin_names().join(", ")
+        ));
+        let mut denied = self.event(request_id, EventKind::AccessDenied, Status::Rejected);
+        denied.agent_type = Some(intent.agent.to_string());
+        denied.message = Some(format!("request a change: {e}"));
+        Ok(Some(Refusal {
+            event: denied,
+            error: e,
+        }))
+    }
+
     /// Refuses, before any artifact or plan is stored, a change asked by a viewer and a plan
     /// that would keep something that looks like a credential. The refusal goes in the trail.
     fn refusal_before_storing(
@@ -92,22 +118,10 @@ impl Requests<'_> {
         intent: &Intent,
         draft: &Draft,
     ) -> Result<Option<Refusal>> {
-        // A viewer may ask questions, never for changes: refused before any artifact or plan is
-        // stored, and the refusal is in the trail.
-        if draft.mutates && self.my_roles()?.as_deref() == Some(&[Role::Viewer][..]) {
-            let e = Error::refused(format!(
-                "{me} is a viewer in tenant {t} and cannot request changes: ask an admin ({admins}) for the operator role; questions (spend, findings, logs) work as a viewer",
-                me = self.identity.user,
-                t = self.tenant.name,
-                admins = self.admin_names().join(", ")
-            ));
-            let mut denied = self.event(request_id, EventKind::AccessDenied, Status::Rejected);
-            denied.agent_type = Some(intent.agent.to_string());
-            denied.message = Some(format!("request a change: {e}"));
-            return Ok(Some(Refusal {
-                event: denied,
-                error: e,
-            }));
+        if draft.mutates
+            && let Some(refusal) = self.viewer_refusal(request_id, intent)?
+        {
+            return Ok(Some(refusal));
         }
 
         // Nothing that looks like a credential is ever stored: refuse before any artifact,
@@ -316,9 +330,9 @@ impl Requests<'_> {
 }
 
 /// A request refused before anything of it was stored: its audit event and the error.
-struct Refusal {
-    event: AuditEvent,
-    error: Error,
+pub(super) struct Refusal {
+    pub(super) event: AuditEvent,
+    pub(super) error: Error,
 }
 
 /// `p-` and ten base32 characters (50 random bits): short enough to type, unique per tenant

@@ -208,6 +208,15 @@ impl Requests<'_> {
                 return Err(intent_error(e));
             }
         };
+        // Every role check before any work: a viewer asking for a change is refused before
+        // the agent reads anything.
+        if agents::asks_for_change(&intent)
+            && let Some(refusal) = self.viewer_refusal(&request_id, &intent)?
+        {
+            let [requested, classified] = self.request_events(&request_id, &redacted, &intent);
+            self.append(&[requested, classified, refusal.event])?;
+            return Err(refusal.error);
+        }
         let reply = agents::handle(
             &AgentRequest {
                 request_id: &request_id,
