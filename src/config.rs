@@ -15,16 +15,22 @@ pub struct Paths {
     pub data: PathBuf,
     pub config_file: PathBuf,
     pub log_dir: PathBuf,
+    /// The person's own directory, never part of the store: their private signing keys, the
+    /// tenant roots they pinned, and their copy of the trail's checkpoints.
+    pub identity: PathBuf,
 }
 
 impl Paths {
     /// `home` (from `--home`/`OPSDECK_HOME`) wins; otherwise the platform directories.
-    pub fn resolve(home: Option<&Path>) -> Result<Paths> {
+    /// `identity` (from `--identity-dir`/`OPSDECK_IDENTITY_DIR`) wins over `<home>/identity`
+    /// and the platform config directory's `identity`.
+    pub fn resolve(home: Option<&Path>, identity: Option<&Path>) -> Result<Paths> {
         if let Some(home) = home {
             return Ok(Paths {
                 data: home.to_path_buf(),
                 config_file: home.join("config.toml"),
                 log_dir: home.join("logs"),
+                identity: identity.map_or_else(|| home.join("identity"), Path::to_path_buf),
             });
         }
         let dirs = directories::ProjectDirs::from("", "", "opsdeck").ok_or_else(|| {
@@ -34,6 +40,8 @@ impl Paths {
             data: dirs.data_dir().to_path_buf(),
             config_file: dirs.config_dir().join("config.toml"),
             log_dir: dirs.data_dir().join("logs"),
+            identity: identity
+                .map_or_else(|| dirs.config_dir().join("identity"), Path::to_path_buf),
         })
     }
 }

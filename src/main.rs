@@ -42,7 +42,7 @@ fn main() -> ExitCode {
 
 /// Logs go to `<data>/logs/opsdeck.log`, never to the screen. `OPSDECK_LOG` sets the filter.
 fn init_logging(cli: &Cli) {
-    let Ok(paths) = Paths::resolve(cli.home.as_deref()) else {
+    let Ok(paths) = Paths::resolve(cli.home.as_deref(), cli.identity_dir.as_deref()) else {
         return;
     };
     if opsdeck::store::fsutil::ensure_private_dir(&paths.log_dir).is_err() {

@@ -28,6 +28,10 @@ pub struct Cli {
     /// Directory holding all state, config and logs (default: the platform data directory).
     #[arg(long, global = true, env = "OPSDECK_HOME")]
     pub home: Option<PathBuf>,
+    /// Your own directory: private signing keys, pinned tenant roots and checkpoints of the
+    /// trail (default: `<home>/identity`, else the platform config directory's `identity`).
+    #[arg(long, global = true, env = "OPSDECK_IDENTITY_DIR", value_name = "DIR")]
+    pub identity_dir: Option<PathBuf>,
     /// Print machine-readable JSON only.
     #[arg(long, global = true)]
     pub json: bool,
@@ -434,6 +438,7 @@ impl Cli {
     pub fn open_options(&self) -> OpenOptions {
         OpenOptions {
             home: self.home.clone(),
+            identity_dir: self.identity_dir.clone(),
             tenant: self.tenant.clone(),
             user: self.user.clone(),
             user_env: std::env::var("OPSDECK_USER").ok(),

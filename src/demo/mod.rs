@@ -158,7 +158,10 @@ pub fn intro_lines(deck: &Deck) -> Vec<String> {
 
 /// Runs `opsdeck demo`; returns the exit status.
 pub fn run(opts: DemoOptions, json: bool) -> Result<u8> {
-    let paths = crate::config::Paths::resolve(opts.open.home.as_deref())?;
+    let paths = crate::config::Paths::resolve(
+        opts.open.home.as_deref(),
+        opts.open.identity_dir.as_deref(),
+    )?;
     if opts.stop {
         return stop(&paths.data, json);
     }

@@ -64,7 +64,7 @@ impl BackendCheck {
 impl SharedBackend {
     /// The shared backend named by the config file.
     pub fn open(opts: &OpenOptions) -> Result<SharedBackend> {
-        let paths = Paths::resolve(opts.home.as_deref())?;
+        let paths = Paths::resolve(opts.home.as_deref(), opts.identity_dir.as_deref())?;
         let config = Config::load(&paths.config_file)?;
         let user =
             crate::tenant::Identity::resolve(opts.user.as_deref(), opts.user_env.as_deref())?;

@@ -44,6 +44,9 @@ pub use configs::CallerIdentity;
 #[derive(Default)]
 pub struct OpenOptions {
     pub home: Option<PathBuf>,
+    /// The person's own directory (keys, pinned tenant roots, checkpoints); see
+    /// [`crate::config::Paths::identity`].
+    pub identity_dir: Option<PathBuf>,
     pub tenant: Option<String>,
     pub user: Option<String>,
     pub user_env: Option<String>,

@@ -357,6 +357,7 @@ impl Deck {
         let open_on = |tenant: Option<&str>| {
             Deck::open(OpenOptions {
                 home: open.home.clone(),
+                identity_dir: open.identity_dir.clone(),
                 tenant: tenant.map(str::to_string),
                 user: open.user.clone(),
                 user_env: open.user_env.clone(),

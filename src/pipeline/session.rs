@@ -15,7 +15,7 @@ use super::{Deck, OpenOptions, configs};
 
 impl Deck {
     pub fn open(opts: OpenOptions) -> Result<Deck> {
-        let paths = Paths::resolve(opts.home.as_deref())?;
+        let paths = Paths::resolve(opts.home.as_deref(), opts.identity_dir.as_deref())?;
         let config = Config::load(&paths.config_file)?;
         let endpoint_url = config.endpoint(opts.endpoint_url.as_deref());
         let clock = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));

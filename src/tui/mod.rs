@@ -51,6 +51,7 @@ pub fn run(open: OpenOptions) -> Result<u8> {
     let started = std::time::Instant::now();
     let OpenOptions {
         home,
+        identity_dir,
         tenant,
         user,
         user_env,
@@ -61,7 +62,7 @@ pub fn run(open: OpenOptions) -> Result<u8> {
         ..
     } = open;
     // Theme and keymap first: a broken file is reported before the screen is taken over.
-    let paths = crate::config::Paths::resolve(home.as_deref())?;
+    let paths = crate::config::Paths::resolve(home.as_deref(), identity_dir.as_deref())?;
     let config_dir: Option<PathBuf> = paths.config_file.parent().map(|p| p.to_path_buf());
     let no_color = theme::no_color_from_env();
     let theme_name = std::env::var("OPSDECK_THEME").unwrap_or_else(|_| "dark".into());
@@ -69,8 +70,9 @@ pub fn run(open: OpenOptions) -> Result<u8> {
         .map_err(|e| Error::input(e.to_string()))?;
     let keymap = Keymap::load(config_dir.as_deref()).map_err(|e| Error::input(e.to_string()))?;
     let reopen: Reopen = {
-        let (home, user, user_env, backend, clock, endpoint_url) = (
+        let (home, identity_dir, user, user_env, backend, clock, endpoint_url) = (
             home.clone(),
+            identity_dir.clone(),
             user.clone(),
             user_env.clone(),
             backend.clone(),
@@ -81,6 +83,7 @@ pub fn run(open: OpenOptions) -> Result<u8> {
         Arc::new(move |tenant: &str| {
             Deck::open(OpenOptions {
                 home: home.clone(),
+                identity_dir: identity_dir.clone(),
                 tenant: Some(tenant.to_string()),
                 user: user.clone(),
                 user_env: user_env.clone(),
@@ -122,6 +125,7 @@ pub fn run(open: OpenOptions) -> Result<u8> {
     );
     let deck = match Deck::open(OpenOptions {
         home,
+        identity_dir,
         tenant,
         user,
         user_env,
