@@ -307,6 +307,16 @@ impl AwsStore {
                         report.already_there += dup;
                     })
                 }
+                Entry::Outcome { outcome, .. } => self
+                    .update_plan(tenant, &outcome.plan_id, &mut |r| {
+                        outcome.record(r);
+                        Ok(())
+                    })
+                    .map(|_| report.outcomes += 1)
+                    .map_err(|e| match e.kind() {
+                        crate::error::Kind::Unavailable => Fault::Transient(e.to_string()),
+                        _ => Fault::Fatal(e.to_string()),
+                    }),
             };
             match outcome {
                 Ok(()) => {}

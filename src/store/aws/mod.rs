@@ -152,6 +152,8 @@ impl AwsStore {
         }
         let root = o.data_dir.join("aws").join(id);
         ensure_private_dir(&root)?;
+        // Temporary files of atomic writes (journal, cache) a crash left; see fsutil.
+        super::fsutil::sweep_stale_tmp(&root, &["workspaces", ".terraform"]);
         let journal = Journal::open(&root.join("journal"))?;
         let (queued, dead) = journal.counts();
         let link = Link::default();
@@ -185,6 +187,24 @@ impl AwsStore {
 
     pub fn journal(&self) -> &Journal {
         &self.journal
+    }
+}
+
+impl AwsStore {
+    /// Writes `lock` as its stack's lock item if `cond` holds; false if it did not.
+    fn put_stack_lock(&self, lock: &StackLock, cond: Cond, what: &str) -> Result<bool> {
+        let name = format!("stack#{}", lock.stack);
+        let json = to_json(lock).map_err(Fault::into_error)?;
+        let mut item = key(&lock.tenant, &name);
+        item.insert("owner".into(), s(&lock.lock_id));
+        item.insert("rec".into(), s(json));
+        item.insert("acquired_at".into(), s(lock.acquired_at.to_string()));
+        item.insert("heartbeat_at".into(), s(lock.last_heartbeat().to_string()));
+        match self.put(Table::Locks, item, Some(cond)) {
+            Ok(()) => Ok(true),
+            Err(Fault::Condition(_)) => Ok(false),
+            Err(f) => self.write(&format!("{what} the lock of stack {}", lock.stack), Err(f)),
+        }
     }
 }
 
@@ -657,7 +677,9 @@ impl Store for AwsStore {
         item.insert("owner".into(), s(&lock.lock_id));
         item.insert("rec".into(), s(json));
         item.insert("acquired_at".into(), s(lock.acquired_at.to_string()));
-        // Stack locks never expire by themselves (only the audited break removes one).
+        item.insert("heartbeat_at".into(), s(lock.last_heartbeat().to_string()));
+        // Not a DynamoDB TTL: a stale lock is taken over by the pipeline, audited, never
+        // silently dropped.
         let cond = || Cond {
             expr: "attribute_not_exists(pk)".into(),
             names: Vec::new(),
@@ -694,6 +716,49 @@ impl Store for AwsStore {
         item.map(|i| from_item::<StackLock>(&i, "stack lock").map_err(Fault::into_error))
             .transpose()
             .map_err(Into::into)
+    }
+
+    fn list_stack_locks(&self, tenant: &str) -> Result<Vec<StackLock>> {
+        self.scope(tenant)?;
+        let items = self.write(
+            "list the stack locks",
+            self.query(Table::Locks, tenant.to_string(), Some("stack#")),
+        )?;
+        let mut out = items
+            .iter()
+            .map(|i| from_item::<StackLock>(i, "stack lock").map_err(Fault::into_error))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.stack.cmp(&b.stack));
+        Ok(out)
+    }
+
+    fn renew_stack_lock(&self, lock: &StackLock) -> Result<bool> {
+        self.scope(&lock.tenant)?;
+        let cond = Cond {
+            expr: "#o = :me".into(),
+            names: vec![("#o".into(), "owner".into())],
+            values: vec![(":me".into(), s(&lock.lock_id))],
+        };
+        self.put_stack_lock(lock, cond, "renew")
+    }
+
+    fn take_over_stack_lock(&self, stale: &StackLock, lock: &StackLock) -> Result<bool> {
+        self.scope(&lock.tenant)?;
+        // Still the stale holder, not renewed since it was judged stale (locks written before
+        // heartbeats have only `acquired_at`).
+        let cond = Cond {
+            expr: "#o = :old AND (#h = :hb OR (attribute_not_exists(#h) AND acquired_at = :hb))"
+                .into(),
+            names: vec![
+                ("#o".into(), "owner".into()),
+                ("#h".into(), "heartbeat_at".into()),
+            ],
+            values: vec![
+                (":old".into(), s(&stale.lock_id)),
+                (":hb".into(), s(stale.last_heartbeat().to_string())),
+            ],
+        };
+        self.put_stack_lock(lock, cond, "take over")
     }
 
     fn break_stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>> {
@@ -943,6 +1008,17 @@ impl Store for AwsStore {
         }
         self.cache
             .put(tenant, "selections", user, &name.map(str::to_string));
+        Ok(())
+    }
+
+    fn journal_outcome(&self, outcome: &super::journal::RunOutcome) -> Result<()> {
+        self.scope(&outcome.tenant)?;
+        let guard = self.journal.lock(&outcome.tenant)?;
+        guard.push(&Entry::Outcome {
+            outcome: outcome.clone(),
+            queued_at: Stamp::now(),
+        })?;
+        self.link.add_queued(1);
         Ok(())
     }
 
