@@ -94,6 +94,10 @@ fn reads_need_membership(home: &Home, env: &[(&'static str, String)]) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // One stack in detail: refused before whether it exists is said.
+    let out = cli("mallory", &["stacks", "show", "web"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(cli("olga", &["stacks", "show", "web"]).status.code(), Some(4));
 }
 
 #[test]

@@ -375,7 +375,7 @@ pub(super) fn new_plan_id() -> String {
 
 impl super::Deck {
     /// A plan counts only if the trail tells of it: its `planned` event and, when it needs
-    /// approval, its `queued` event. A plan record without them (left by a crash of an older
+    /// approval (and policy did not deny it), its `queued` event. A plan record without them (left by a crash of an older
     /// version between storing the plan and writing its events, or put there by hand) is
     /// refused for approval and apply, and the refusal is audited.
     pub(super) fn require_plan_in_trail(&self, rec: &PlanRecord, what: &str) -> Result<()> {
@@ -388,7 +388,9 @@ impl super::Deck {
             }
             !(planned && queued)
         })?;
-        let missing = match (planned, queued || !rec.plan.requires_approval) {
+        // A plan denied by policy was never queued (its `rejected` event says why).
+        let queue_expected = rec.plan.requires_approval && !rec.plan.denied();
+        let missing = match (planned, queued || !queue_expected) {
             (true, true) => return Ok(()),
             (false, _) => "planned",
             (true, false) => "queued",

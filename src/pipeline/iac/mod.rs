@@ -329,6 +329,7 @@ impl Deck {
     /// A stack as `opsdeck stacks show` tells it: the record, where its state is and which
     /// version, the resources in the state, and who holds its lock.
     pub fn stack_detail(&self, stack: &str) -> Result<StackDetail> {
+        self.require_reader("read stacks")?;
         crate::agents::infra::validate_stack_name(stack).or_else(|e| {
             // Hand-submitted stacks may have other names the store accepts; unknown ones are
             // reported as not found below.
