@@ -97,7 +97,10 @@ fn reads_need_membership(home: &Home, env: &[(&'static str, String)]) {
     // One stack in detail: refused before whether it exists is said.
     let out = cli("mallory", &["stacks", "show", "web"]);
     assert_eq!(out.status.code(), Some(5));
-    assert_eq!(cli("olga", &["stacks", "show", "web"]).status.code(), Some(4));
+    assert_eq!(
+        cli("olga", &["stacks", "show", "web"]).status.code(),
+        Some(4)
+    );
 }
 
 #[test]
@@ -268,8 +271,14 @@ fn a_killed_ask_leaves_no_approvable_plan_no_tmp_files_and_a_lock_that_is_listed
         {
             break f;
         }
-        assert!(std::time::Instant::now() < deadline, "the dry run never started");
-        assert!(child.try_wait().unwrap().is_none(), "ask ended before the kill");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dry run never started"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ask ended before the kill"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     let pid = child.id();
@@ -290,11 +299,7 @@ fn a_killed_ask_leaves_no_approvable_plan_no_tmp_files_and_a_lock_that_is_listed
         .find(|a| a.parent() == Some(workspaces.as_path()))
         .unwrap()
         .to_path_buf();
-    let stack = lock_file
-        .file_stem()
-        .unwrap()
-        .to_string_lossy()
-        .to_string();
+    let stack = lock_file.file_stem().unwrap().to_string_lossy().to_string();
     assert_eq!(stack, "shop");
 
     // The next start cleans what the kill left, and lists the lock with its owner.
@@ -303,7 +308,11 @@ fn a_killed_ask_leaves_no_approvable_plan_no_tmp_files_and_a_lock_that_is_listed
         .args(["--user", "olga", "--json", "stacks"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(files_named(home.path(), ".tmp").is_empty());
     assert!(!workspace.exists(), "the unstored plan's workspace is left");
     let listed = json(&out);
@@ -421,7 +430,11 @@ fn stack_locks_are_listed_and_a_stale_one_is_taken_over_on_the_shared_backend() 
         .args(["--user", "olga", "--json", "stacks"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let listed = json(&out);
     assert_eq!(listed[0]["name"], "web", "{listed}");
     assert_eq!(listed[0]["lock"]["plan_id"], "p-gone000001");
@@ -532,7 +545,10 @@ fn an_apply_that_finishes_during_an_outage_is_journaled_and_flushed_as_completed
         running.join().unwrap()
     });
     let report = report.unwrap();
-    assert!(report.success && report.state == State::Succeeded, "{report:?}");
+    assert!(
+        report.success && report.state == State::Succeeded,
+        "{report:?}"
+    );
     assert_eq!(
         std::fs::read_to_string(work.path().join("done.txt")).unwrap(),
         "done\n"
@@ -553,7 +569,11 @@ fn an_apply_that_finishes_during_an_outage_is_journaled_and_flushed_as_completed
         .args(["--user", "olga", "--json", "plans", "show", &id])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = json(&out);
     assert_eq!(shown["state"], "succeeded", "{shown}");
     let stored = backend.get_plan("default", &id).unwrap();
@@ -572,7 +592,9 @@ fn an_apply_that_finishes_during_an_outage_is_journaled_and_flushed_as_completed
         "{about:?}"
     );
     assert!(
-        !about.iter().any(|(k, m)| *k == EventKind::Failed || m.contains("interrupted")),
+        !about
+            .iter()
+            .any(|(k, m)| *k == EventKind::Failed || m.contains("interrupted")),
         "{about:?}"
     );
     // The apply again: refused as already done, not reaped as interrupted.
