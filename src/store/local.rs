@@ -16,6 +16,9 @@
 //! ```
 //! Audit appends take `audit.lock`, repair a torn last line left by a crash (it was never
 //! acknowledged), seal the batch onto the chain, write it with one `write` and `fdatasync`.
+//!
+//! Kept whole: one `impl Store` of short methods for plain files (about 800 lines), as for the
+//! shared backend in `aws/mod.rs`; the file primitives they share are in `fsutil.rs`.
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};

@@ -190,24 +190,6 @@ impl AwsStore {
     }
 }
 
-impl AwsStore {
-    /// Writes `lock` as its stack's lock item if `cond` holds; false if it did not.
-    fn put_stack_lock(&self, lock: &StackLock, cond: Cond, what: &str) -> Result<bool> {
-        let name = format!("stack#{}", lock.stack);
-        let json = to_json(lock).map_err(Fault::into_error)?;
-        let mut item = key(&lock.tenant, &name);
-        item.insert("owner".into(), s(&lock.lock_id));
-        item.insert("rec".into(), s(json));
-        item.insert("acquired_at".into(), s(lock.acquired_at.to_string()));
-        item.insert("heartbeat_at".into(), s(lock.last_heartbeat().to_string()));
-        match self.put(Table::Locks, item, Some(cond)) {
-            Ok(()) => Ok(true),
-            Err(Fault::Condition(_)) => Ok(false),
-            Err(f) => self.write(&format!("{what} the lock of stack {}", lock.stack), Err(f)),
-        }
-    }
-}
-
 impl Store for AwsStore {
     fn backend(&self) -> &'static str {
         "aws"
@@ -671,13 +653,6 @@ impl Store for AwsStore {
 
     fn try_lock_stack(&self, lock: &StackLock) -> Result<Option<StackLock>> {
         self.scope(&lock.tenant)?;
-        let name = format!("stack#{}", lock.stack);
-        let json = to_json(lock).map_err(Fault::into_error)?;
-        let mut item = key(&lock.tenant, &name);
-        item.insert("owner".into(), s(&lock.lock_id));
-        item.insert("rec".into(), s(json));
-        item.insert("acquired_at".into(), s(lock.acquired_at.to_string()));
-        item.insert("heartbeat_at".into(), s(lock.last_heartbeat().to_string()));
         // Not a DynamoDB TTL: a stale lock is taken over by the pipeline, audited, never
         // silently dropped.
         let cond = || Cond {
@@ -687,14 +662,11 @@ impl Store for AwsStore {
         };
         // A holder that lets go between our refused put and our read of it: try again.
         for _ in 0..3 {
-            match self.put(Table::Locks, item.clone(), Some(cond())) {
-                Ok(()) => return Ok(None),
-                Err(Fault::Condition(_)) => {
-                    if let Some(holder) = self.stack_lock(&lock.tenant, &lock.stack)? {
-                        return Ok(Some(holder));
-                    }
-                }
-                Err(f) => return self.write(&format!("lock stack {}", lock.stack), Err(f)),
+            if self.put_stack_lock(lock, cond(), "take")? {
+                return Ok(None);
+            }
+            if let Some(holder) = self.stack_lock(&lock.tenant, &lock.stack)? {
+                return Ok(Some(holder));
             }
         }
         Err(StoreError::LockContended {
