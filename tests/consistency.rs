@@ -333,7 +333,7 @@ fn a_killed_ask_leaves_no_approvable_plan_no_tmp_files_and_a_lock_that_is_listed
         .output()
         .unwrap();
     assert!(
-        String::from_utf8_lossy(&text.stdout).contains(&format!("LOCKED: plan of plan")),
+        String::from_utf8_lossy(&text.stdout).contains("LOCKED: plan of plan"),
         "{}",
         String::from_utf8_lossy(&text.stdout)
     );
@@ -388,7 +388,7 @@ fn a_killed_ask_leaves_no_approvable_plan_no_tmp_files_and_a_lock_that_is_listed
             .message
             .as_deref()
             .unwrap()
-            .contains(&format!("taken over by olga")),
+            .contains("taken over by olga"),
     );
     // Released when that dry run ended.
     assert!(olga_later.stack_lock(&stack).unwrap().is_none());
