@@ -207,6 +207,7 @@ deny contains {"rule": "custom.no_large", "reason": sprintf("%s is too large for
         t.deck("olga")
             .admin()
             .policy_files()
+            .unwrap()
             .iter()
             .any(|f| f == "tenant/custom.rego")
     );

@@ -47,6 +47,7 @@ fn lock(tenant: &str, stack: &str, plan: &str, pid: u32) -> StackLock {
         host: "build-7".into(),
         pid,
         acquired_at: "2026-11-24T10:00:00Z".parse().unwrap(),
+        heartbeat_at: None,
     }
 }
 

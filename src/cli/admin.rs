@@ -28,10 +28,11 @@ pub fn tenants(deck: &Deck, cmd: TenantsCommand, json_out: bool) -> Result<u8> {
             }
         }
         TenantsCommand::Show => {
+            let settings = deck.admin().settings()?;
             if json_out {
-                print_json(&deck.tenant())?;
+                print_json(&settings)?;
             } else {
-                let text = toml::to_string(&deck.tenant())
+                let text = toml::to_string(&settings)
                     .map_err(|e| Error::input(format!("cannot encode settings: {e}")))?;
                 print_block(&text);
             }
@@ -131,7 +132,7 @@ fn roles_of(roles: &[crate::tenant::Role], sep: &str) -> String {
 pub fn policy(deck: &Deck, cmd: PolicyCommand, json_out: bool) -> Result<u8> {
     match cmd {
         PolicyCommand::List => {
-            let files = deck.admin().policy_files();
+            let files = deck.admin().policy_files()?;
             if json_out {
                 print_json(&files)?;
             } else {

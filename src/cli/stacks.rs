@@ -10,18 +10,17 @@ use crate::pipeline::Deck;
 pub fn run(deck: &Deck, command: Option<StacksCommand>, json_out: bool) -> Result<u8> {
     match command.unwrap_or(StacksCommand::List) {
         StacksCommand::List => {
-            let stacks = deck.runs().stacks()?;
-            let locks: Vec<Option<crate::store::StackLock>> = stacks
-                .iter()
-                .map(|s| deck.stack_lock(&s.name))
-                .collect::<Result<_>>()?;
+            let stacks = deck.stacks_with_locks()?;
             if json_out {
                 let v: Vec<_> = stacks
                     .iter()
-                    .zip(&locks)
-                    .map(|(s, l)| {
-                        let mut v = serde_json::to_value(s).unwrap_or_default();
-                        v["lock"] = json!(l);
+                    .map(|e| {
+                        let mut v = match &e.record {
+                            Some(r) => serde_json::to_value(r).unwrap_or_default(),
+                            None => json!({"name": e.name, "status": "unapplied"}),
+                        };
+                        v["lock"] = json!(e.lock);
+                        v["lock_stale"] = json!(e.lock_stale);
                         v
                     })
                     .collect();
@@ -29,14 +28,26 @@ pub fn run(deck: &Deck, command: Option<StacksCommand>, json_out: bool) -> Resul
             } else if stacks.is_empty() {
                 outln!("no stacks in tenant {}", deck.tenant().name);
             } else {
-                for (s, l) in stacks.into_iter().zip(locks) {
+                for e in stacks {
+                    let (status, region, last) = match e.record {
+                        Some(r) => (
+                            format!("{:?}", r.status).to_lowercase(),
+                            r.region.unwrap_or_default(),
+                            format!("last plan {}", r.last_applied_plan),
+                        ),
+                        None => ("unapplied".into(), String::new(), "never applied".into()),
+                    };
                     outln!(
-                        "{:<26} {:<10} {:<16} last plan {}{}",
-                        s.name,
-                        format!("{:?}", s.status).to_lowercase(),
-                        s.region.unwrap_or_default(),
-                        s.last_applied_plan,
-                        l.map(|l| format!("  LOCKED: {}", l.describe()))
+                        "{:<26} {:<10} {:<16} {last}{}",
+                        e.name,
+                        status,
+                        region,
+                        e.lock
+                            .map(|l| format!(
+                                "  {}: {}",
+                                if e.lock_stale { "STALE LOCK" } else { "LOCKED" },
+                                l.describe()
+                            ))
                             .unwrap_or_default()
                     );
                 }

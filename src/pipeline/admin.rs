@@ -106,8 +106,16 @@ impl Admin<'_> {
         })
     }
 
+    /// The tenant's users: for its members only (and anyone while it has none).
     pub fn users(&self) -> Result<Vec<User>> {
+        self.require_reader("list the users")?;
         self.store.list_users(&self.tenant.name)
+    }
+
+    /// The tenant's settings (guardrails, budget, approval rules): for its members only.
+    pub fn settings(&self) -> Result<Tenant> {
+        self.require_reader("read the tenant settings")?;
+        Ok(self.tenant.clone())
     }
 
     /// Replaces the tenant's settings (admins, with TOTP).
@@ -183,12 +191,14 @@ impl Admin<'_> {
     }
 
     /// Policy files in force: (name, where it comes from).
-    pub fn policy_files(&self) -> Vec<String> {
-        self.policies().map(|p| p.files.clone()).unwrap_or_default()
+    pub fn policy_files(&self) -> Result<Vec<String>> {
+        self.require_reader("list the policies")?;
+        Ok(self.policies().map(|p| p.files.clone()).unwrap_or_default())
     }
 
     /// Runs the Rego unit tests: the starter set's, and the tenant's `*_test.rego` files.
     pub fn test_policies(&self) -> Result<Vec<policy::rego::TestOutcome>> {
+        self.require_reader("test the policies")?;
         let tenant_files = self.store.tenant_policies(&self.tenant.name)?;
         let mut policies = policy::rego::starter_sources();
         let mut tests = policy::rego::starter_test_sources();

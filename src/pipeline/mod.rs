@@ -33,7 +33,7 @@ use crate::time::Clock;
 
 mod iac;
 mod onboarding;
-pub use iac::StackDetail;
+pub use iac::{StackDetail, StackEntry};
 pub use onboarding::{CodeShown, Setup};
 
 pub use approvals::Comparison;

@@ -391,7 +391,8 @@ impl Deck {
                 "{DEMO_APPROVER} is the demo's approver; run `opsdeck demo` as yourself"
             )));
         }
-        let users = deck.admin().users()?;
+        // Read directly: whether a non-member owns it is exactly what this decides.
+        let users = deck.store.list_users(&deck.tenant.name)?;
         if users.is_empty() {
             deck.admin()
                 .add_user(&me, vec![Role::Admin, Role::Operator], Vec::new(), None)?;

@@ -76,12 +76,38 @@ impl Requests<'_> {
         let [requested, classified] = asked;
         let mut events = vec![requested, classified];
         events.extend(self.plan_events(&mut rec));
-        self.store.create_plan(&rec)?;
-        self.append(&events)?;
+        self.store_plan_after_its_events(&rec, &events)?;
         sink(AgentEvent::PlanReady {
             plan_id: rec.plan.plan_id.clone(),
         });
         Ok(rec)
+    }
+
+    /// The trail's account of a plan goes in before the plan itself: a crash in between leaves
+    /// events about a plan that never existed (said so when the store refuses it), never an
+    /// approvable plan the trail does not know. A backend known to be unreachable refuses
+    /// before anything is written, as creating the plan would.
+    fn store_plan_after_its_events(&self, rec: &PlanRecord, events: &[AuditEvent]) -> Result<()> {
+        let health = self.store.health();
+        if !health.reachable {
+            return Err(crate::store::StoreError::ReadOnly {
+                action: format!("queue plan {}", rec.plan.plan_id),
+                reason: health.reason.unwrap_or_else(|| "unreachable".into()),
+            }
+            .into());
+        }
+        self.append(events)?;
+        if let Err(e) = self.store.create_plan(rec) {
+            let mut failed = self.event(&rec.plan.request_id, EventKind::Failed, Status::Failed);
+            failed.plan_id = Some(rec.plan.plan_id.clone());
+            failed.message = Some(redact(&format!(
+                "plan {} was not stored ({e}); the events above about it do not stand",
+                rec.plan.plan_id
+            )));
+            self.append(&[failed])?;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// A viewer may ask questions, never for changes. Asked before the agent runs (from the
@@ -345,4 +371,37 @@ pub(super) fn new_plan_id() -> String {
         id.push(ALPHABET[(*b as usize) % ALPHABET.len()] as char);
     }
     id
+}
+
+impl super::Deck {
+    /// A plan counts only if the trail tells of it: its `planned` event and, when it needs
+    /// approval (and policy did not deny it), its `queued` event. A plan record without them (left by a crash of an older
+    /// version between storing the plan and writing its events, or put there by hand) is
+    /// refused for approval and apply, and the refusal is audited.
+    pub(super) fn require_plan_in_trail(&self, rec: &PlanRecord, what: &str) -> Result<()> {
+        let id = rec.plan.plan_id.as_str();
+        let (mut planned, mut queued) = (false, false);
+        self.scan_trail(&mut |r| {
+            if r.event.plan_id.as_deref() == Some(id) {
+                planned |= r.event.event == EventKind::Planned;
+                queued |= r.event.event == EventKind::Queued;
+            }
+            !(planned && queued)
+        })?;
+        // A plan denied by policy was never queued (its `rejected` event says why).
+        let queue_expected = rec.plan.requires_approval && !rec.plan.denied();
+        let missing = match (planned, queued || !queue_expected) {
+            (true, true) => return Ok(()),
+            (false, _) => "planned",
+            (true, false) => "queued",
+        };
+        self.deny(
+            rec,
+            what,
+            format!(
+                "plan {id} has no `{missing}` event in the audit trail of tenant {t}: it was not queued through opsdeck (a crash while it was stored, or a record written by hand); ask again for a new plan",
+                t = self.tenant.name
+            ),
+        )
+    }
 }

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::events::{AgentEvent, Outcome, Sink};
 use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Step, StepKind, TerraformOp};
 use crate::redact::redact;
+use crate::store::journal::RunOutcome;
 use crate::store::{StackRecord, StackStatus};
 use crate::tenant::Role;
 
@@ -69,6 +70,7 @@ impl Runs<'_> {
         self.demo_standin_running()?;
         self.reap_interrupted(&id)?;
         let stored = self.store.get_plan(&tenant, &id)?;
+        self.require_plan_in_trail(&stored, &format!("apply plan {id}"))?;
         let artifacts = self.approvals().checked_artifacts(&stored.plan)?;
         let hash = stored.plan.compute_hash();
         let terraform_texts: Vec<(String, String)> = artifacts
@@ -283,17 +285,15 @@ impl Runs<'_> {
         } else {
             State::Failed
         };
-        let rec = self.store.update_plan(&tenant, &id, &mut |r| {
-            r.state = final_state;
-            if let Some(x) = r.executions.last_mut() {
-                x.finished_at = Some(self.clock.stamp());
-                x.exit_code = outcome.exit_code;
-                x.log_uri = Some(log_uri.clone());
-                x.outcome = Some(final_state.as_str().to_string());
-            }
-            r.updated_at = self.clock.stamp();
-            Ok(())
-        })?;
+        let ended = RunOutcome {
+            tenant: tenant.clone(),
+            plan_id: id.clone(),
+            state: final_state,
+            finished_at: self.clock.stamp(),
+            exit_code: outcome.exit_code,
+            log_uri: Some(log_uri.clone()),
+        };
+        let rec = self.record_outcome(rec, &ended)?;
         let (kind, status) = match final_state {
             State::Succeeded => (EventKind::Completed, Status::Completed),
             State::Cancelled => (EventKind::Cancelled, Status::Cancelled),
@@ -351,6 +351,29 @@ impl Runs<'_> {
             log_uri: Some(log_uri),
             outputs: outcome.outputs,
         })
+    }
+
+    /// Records how the run ended on the plan. When the backend cannot take it (an outage that
+    /// began while the steps ran) the outcome goes to the local journal instead and is recorded
+    /// on the plan when the backend returns: what ran is never reported as interrupted.
+    fn record_outcome(&self, rec: &PlanRecord, ended: &RunOutcome) -> Result<PlanRecord> {
+        let id = &ended.plan_id;
+        match self.store.update_plan(&self.tenant.name, id, &mut |r| {
+            ended.record(r);
+            Ok(())
+        }) {
+            Ok(rec) => Ok(rec),
+            Err(e) if e.kind() == crate::error::Kind::Unavailable => {
+                if self.store.journal_outcome(ended).is_err() {
+                    return Err(e);
+                }
+                tracing::warn!(plan = %id, error = %e, "backend unreachable: the run's outcome is journaled locally");
+                let mut local = rec.clone();
+                ended.record(&mut local);
+                Ok(local)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// What a step needs before anything runs (a binary on PATH, ...), said up front.
@@ -424,6 +447,17 @@ impl Runs<'_> {
         if rec.state != State::Executing || x.host != hostname() || process_alive(x.pid) {
             return Ok(());
         }
+        // Its outcome may be waiting in this machine's journal (it finished during an outage):
+        // flushed first, it is recorded rather than taken for an interruption.
+        if self.store.health().queued > 0 {
+            if let Err(e) = self.store.sync(&self.signer) {
+                tracing::warn!(error = %e, "could not flush the journal before reaping");
+            }
+            let now = self.store.get_plan(&self.tenant.name, id)?;
+            if now.state != State::Executing {
+                return Ok(());
+            }
+        }
         self.store.update_plan(&self.tenant.name, id, &mut |r| {
             r.state = State::Failed;
             if let Some(x) = r.executions.last_mut() {
@@ -472,8 +506,4 @@ pub(super) fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).to_string()
 }
 
-pub(super) fn process_alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks for existence and permission.
-    let rc = unsafe { libc::kill(pid as i32, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
+pub(super) use crate::store::fsutil::process_alive;

@@ -11,6 +11,10 @@
 //! <dir>/<tenant>.dead.jsonl   entries the backend refused for good (with the reason)
 //! <dir>/blobs/<sha256>        artifact bytes waiting to be uploaded
 //! ```
+//!
+//! Entries are audit batches, artifacts, and run outcomes: the final state of a plan whose
+//! apply finished while the backend was away (recorded on the plan when flushed, before the
+//! `completed` event that follows it in the journal).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -21,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use super::fsutil::{FileLock, ensure_private_dir, write_atomic};
+use crate::approval::{PlanRecord, State};
 use crate::audit::AuditEvent;
 use crate::error::Error;
 
@@ -43,6 +48,48 @@ pub enum Entry {
         kind: ArtifactKind,
         queued_at: Stamp,
     },
+    /// How a run ended, when the backend could not take the plan's final state: recorded on
+    /// the plan when flushed, so an apply that worked during an outage is never taken for
+    /// one that was interrupted.
+    Outcome {
+        outcome: RunOutcome,
+        queued_at: Stamp,
+    },
+}
+
+/// The end of a plan's run, as `Runs::apply` records it on the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    pub tenant: String,
+    pub plan_id: String,
+    pub state: State,
+    pub finished_at: Stamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_uri: Option<String>,
+}
+
+impl RunOutcome {
+    /// Writes this outcome into the plan's state and its last execution. A journaled outcome
+    /// also replaces a `failed: interrupted` that was inferred meanwhile (the process did
+    /// finish); any other final state already recorded is left as it is (returns false).
+    pub fn record(&self, r: &mut PlanRecord) -> bool {
+        let inferred_interrupted = r.state == State::Failed
+            && r.executions.last().and_then(|x| x.outcome.as_deref()) == Some("interrupted");
+        if r.state != State::Executing && !inferred_interrupted {
+            return false;
+        }
+        r.state = self.state;
+        if let Some(x) = r.executions.last_mut() {
+            x.finished_at = Some(self.finished_at.clone());
+            x.exit_code = self.exit_code;
+            x.log_uri = self.log_uri.clone();
+            x.outcome = Some(self.state.as_str().to_string());
+        }
+        r.updated_at = self.finished_at.clone();
+        true
+    }
 }
 
 impl Entry {
@@ -50,7 +97,7 @@ impl Entry {
     pub fn weight(&self) -> usize {
         match self {
             Entry::Audit { events, .. } => events.len(),
-            Entry::Artifact { .. } => 1,
+            Entry::Artifact { .. } | Entry::Outcome { .. } => 1,
         }
     }
 }

@@ -62,6 +62,9 @@ pub struct SyncReport {
     /// Events the backend already had (a flush interrupted after it committed).
     pub already_there: usize,
     pub artifacts: usize,
+    /// Run outcomes recorded on their plans.
+    #[serde(default)]
+    pub outcomes: usize,
     /// Entries still queued (the backend is still unreachable).
     pub remaining: usize,
     pub dead_letters: usize,
@@ -89,9 +92,18 @@ pub enum StackStatus {
     Destroyed,
 }
 
+/// How often a holder renews its stack lock's heartbeat while it holds it.
+pub const LOCK_HEARTBEAT_SECS: u64 = 30;
+/// A stack lock whose last heartbeat is older than this is stale: its holder is gone (crashed,
+/// killed, its machine lost), and the next plan or apply takes it over, audited with whose lock
+/// it was. Ten missed heartbeats: a holder that is merely slow never loses its lock.
+pub const LOCK_STALE_AFTER_SECS: i64 = 300;
+
 /// Who holds a stack while a plan's dry run or an apply runs on it. One holder at a time; a
-/// second apply fails naming this holder. Never expires by itself: a lock left by a crashed
-/// process is broken only by `opsdeck stacks unlock NAME --force --reason ...` (audited).
+/// second apply fails naming this holder. The holder renews `heartbeat_at` every
+/// [`LOCK_HEARTBEAT_SECS`]; a lock not renewed for [`LOCK_STALE_AFTER_SECS`] is stale and is
+/// taken over by the next holder (audited). `opsdeck stacks unlock NAME --force --reason ...`
+/// (audited) breaks one sooner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StackLock {
     pub tenant: String,
@@ -105,6 +117,10 @@ pub struct StackLock {
     pub host: String,
     pub pid: u32,
     pub acquired_at: Stamp,
+    /// Last renewal by the holder; absent in locks written before heartbeats (then
+    /// `acquired_at` counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_at: Option<Stamp>,
 }
 
 /// A plan id, stack or policy name as both backends accept it: 1 to 64 ASCII letters, digits, `-`
@@ -125,12 +141,28 @@ pub(crate) fn valid_sha(s: &str) -> bool {
 }
 
 impl StackLock {
-    /// "apply of plan p-x by bob on host h (pid 12) since 2026-…".
+    /// "apply of plan p-x by bob on host h (pid 12) since 2026-…, last heartbeat 2026-…".
     pub fn describe(&self) -> String {
         format!(
-            "{} of plan {} by {} on host {} (pid {}) since {}",
-            self.operation, self.plan_id, self.user, self.host, self.pid, self.acquired_at
+            "{} of plan {} by {} on host {} (pid {}) since {}, last heartbeat {}",
+            self.operation,
+            self.plan_id,
+            self.user,
+            self.host,
+            self.pid,
+            self.acquired_at,
+            self.last_heartbeat()
         )
+    }
+
+    /// When the holder last showed it was alive.
+    pub fn last_heartbeat(&self) -> &Stamp {
+        self.heartbeat_at.as_ref().unwrap_or(&self.acquired_at)
+    }
+
+    /// Whether the holder has missed its heartbeats long enough to count as gone at `now_unix`.
+    pub fn is_stale(&self, now_unix: i64) -> bool {
+        now_unix - self.last_heartbeat().as_second() > LOCK_STALE_AFTER_SECS
     }
 }
 
@@ -215,13 +247,23 @@ pub trait Store: Send + Sync {
     /// Takes `lock` on its stack if nobody holds it: `Ok(None)` when taken, `Ok(Some(holder))`
     /// when someone else holds it (nothing is changed then). Atomic across processes (local:
     /// the lock file is linked into place, O_EXCL-like; DynamoDB: a conditional put on
-    /// `attribute_not_exists`). Locks never expire on their own.
+    /// `attribute_not_exists`). A stale holder is returned like any other: the caller decides.
     fn try_lock_stack(&self, lock: &StackLock) -> Result<Option<StackLock>>;
     /// Releases the lock if `lock_id` still holds it; returns whether it did. A lock broken and
     /// taken by someone else in the meantime is left alone.
     fn unlock_stack(&self, tenant: &str, stack: &str, lock_id: &str) -> Result<bool>;
     /// The current holder, if any.
     fn stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>>;
+    /// Every stack lock of the tenant, by stack name: also locks of stacks never applied (a
+    /// first dry run) that have no stack record.
+    fn list_stack_locks(&self, tenant: &str) -> Result<Vec<StackLock>>;
+    /// Renews the holder's heartbeat (`lock.heartbeat_at`) if `lock.lock_id` still holds the
+    /// stack; returns whether it did.
+    fn renew_stack_lock(&self, lock: &StackLock) -> Result<bool>;
+    /// Replaces `stale` by `lock`, atomically, only if `stale` (same id, same heartbeat) still
+    /// holds the stack: of two processes taking over one stale lock, one wins. Only the audited
+    /// takeover in `Deck::lock_stack` calls this, after checking `stale.is_stale`.
+    fn take_over_stack_lock(&self, stale: &StackLock, lock: &StackLock) -> Result<bool>;
     /// Removes the lock whoever holds it and returns what was removed. Only the audited
     /// `Deck::break_stack_lock` calls this.
     fn break_stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>>;
@@ -242,6 +284,17 @@ pub trait Store: Send + Sync {
     /// The configuration a user acts through in a tenant.
     fn selected_config(&self, tenant: &str, user: &str) -> Result<Option<String>>;
     fn select_config(&self, tenant: &str, user: &str, name: Option<&str>) -> Result<()>;
+
+    /// Keeps a run's outcome in the local journal when the backend cannot take the plan's
+    /// final state now; flushed onto the plan when it returns. Backends without a journal
+    /// (the local store has no outage) refuse.
+    fn journal_outcome(&self, outcome: &journal::RunOutcome) -> Result<()> {
+        Err(crate::error::Error::Unavailable(format!(
+            "the {} store keeps no journal for the outcome of plan {}",
+            self.backend(),
+            outcome.plan_id
+        )))
+    }
 
     fn health(&self) -> BackendHealth {
         BackendHealth::up()

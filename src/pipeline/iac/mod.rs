@@ -32,14 +32,65 @@ mod steps;
 mod submission;
 pub(crate) use submission::{submission, with_inventory};
 
-/// A stack lock held by this process; released when dropped.
+/// A stack lock held by this process: its heartbeat is renewed every
+/// [`crate::store::LOCK_HEARTBEAT_SECS`] by a thread of its own while held; released when
+/// dropped.
 pub(crate) struct StackLockGuard<'a> {
-    store: &'a dyn Store,
+    store: std::sync::Arc<dyn Store>,
     lock: StackLock,
+    /// Dropping the sender stops the heartbeat thread.
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    heartbeat: Option<std::thread::JoinHandle<()>>,
+    _deck: std::marker::PhantomData<&'a Deck>,
+}
+
+impl StackLockGuard<'_> {
+    fn hold(
+        store: std::sync::Arc<dyn Store>,
+        clock: std::sync::Arc<dyn crate::time::Clock>,
+        lock: StackLock,
+    ) -> Self {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let beating = (store.clone(), lock.clone());
+        let heartbeat = std::thread::Builder::new()
+            .name(format!("lock-{}", lock.stack))
+            .spawn(move || {
+                let (store, mut lock) = beating;
+                let every = std::time::Duration::from_secs(crate::store::LOCK_HEARTBEAT_SECS);
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(every)
+                {
+                    lock.heartbeat_at = Some(clock.stamp());
+                    match store.renew_stack_lock(&lock) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::error!(stack = %lock.stack, "the stack lock was broken or taken over while held");
+                            return;
+                        }
+                        // An outage: the next beat tries again.
+                        Err(e) => {
+                            tracing::warn!(stack = %lock.stack, error = %e, "renewing the stack lock failed")
+                        }
+                    }
+                }
+            })
+            .ok();
+        StackLockGuard {
+            store,
+            lock,
+            stop: Some(stop),
+            heartbeat,
+            _deck: std::marker::PhantomData,
+        }
+    }
 }
 
 impl Drop for StackLockGuard<'_> {
     fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(h) = self.heartbeat.take() {
+            let _ = h.join();
+        }
         if let Err(e) =
             self.store
                 .unlock_stack(&self.lock.tenant, &self.lock.stack, &self.lock.lock_id)
@@ -47,6 +98,18 @@ impl Drop for StackLockGuard<'_> {
             tracing::warn!(stack = %self.lock.stack, error = %e, "releasing the stack lock failed");
         }
     }
+}
+
+/// A stack with its record (once applied) and its lock (while a plan or apply runs on it, or
+/// left by one that died), as `opsdeck stacks` lists them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StackEntry {
+    pub name: String,
+    pub record: Option<crate::store::StackRecord>,
+    pub lock: Option<StackLock>,
+    /// The lock's holder missed its heartbeats for longer than
+    /// [`crate::store::LOCK_STALE_AFTER_SECS`]: the next plan or apply takes it over.
+    pub lock_stale: bool,
 }
 
 /// One stack in full, for `opsdeck stacks show`.
@@ -175,19 +238,98 @@ impl Deck {
             host: hostname(),
             pid: std::process::id(),
             acquired_at: self.clock.stamp(),
+            heartbeat_at: Some(self.clock.stamp()),
         };
-        Ok(match self.store.try_lock_stack(&lock)? {
-            None => Ok(StackLockGuard {
-                store: self.store.as_ref(),
-                lock,
-            }),
-            Some(holder) => Err(holder),
-        })
+        let taken = match self.store.try_lock_stack(&lock)? {
+            None => true,
+            Some(holder) if holder.is_stale(self.clock.unix()) => {
+                self.take_over_stale_lock(&holder, &lock)?
+            }
+            Some(holder) => return Ok(Err(holder)),
+        };
+        if !taken {
+            // Another process took the stale lock over first: it is the holder now.
+            return Ok(Err(self.stack_lock(stack)?.unwrap_or(lock)));
+        }
+        Ok(Ok(StackLockGuard::hold(
+            self.store.clone(),
+            self.clock.clone(),
+            lock,
+        )))
+    }
+
+    /// Takes over a lock whose holder stopped renewing it, and says so in the trail: whose lock
+    /// it was and when it last showed a sign of life. False when another process took it first.
+    fn take_over_stale_lock(&self, stale: &StackLock, lock: &StackLock) -> Result<bool> {
+        if !self.store.take_over_stack_lock(stale, lock)? {
+            return Ok(false);
+        }
+        let mut ev = self.event(
+            &uuid::Uuid::new_v4().to_string(),
+            EventKind::LockBroken,
+            Status::Completed,
+        );
+        ev.plan_id = Some(lock.plan_id.clone());
+        ev.approval_metadata = Some(json!({
+            "stack": lock.stack,
+            "takenOverBy": lock.user,
+            "stale": true,
+            "staleAfterSecs": crate::store::LOCK_STALE_AFTER_SECS,
+            "holder": stale,
+        }));
+        ev.message = Some(format!(
+            "stale lock of stack {} taken over by {} for the {} of plan {}: it was held by the {} (no heartbeat for over {} s)",
+            lock.stack,
+            lock.user,
+            lock.operation,
+            lock.plan_id,
+            stale.describe(),
+            crate::store::LOCK_STALE_AFTER_SECS
+        ));
+        self.append(&[ev])?;
+        Ok(true)
+    }
+
+    /// Every stack of the tenant with its lock: applied stacks, and stacks only locked (a first
+    /// dry run, or a lock a dead process left), by name. For members.
+    pub fn stacks_with_locks(&self) -> Result<Vec<StackEntry>> {
+        self.require_reader("list stacks")?;
+        let now = self.clock.unix();
+        let mut entries: std::collections::BTreeMap<String, StackEntry> = self
+            .store
+            .list_stacks(&self.tenant.name)?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    StackEntry {
+                        name: r.name.clone(),
+                        record: Some(r),
+                        lock: None,
+                        lock_stale: false,
+                    },
+                )
+            })
+            .collect();
+        for lock in self.store.list_stack_locks(&self.tenant.name)? {
+            let e = entries
+                .entry(lock.stack.clone())
+                .or_insert_with(|| StackEntry {
+                    name: lock.stack.clone(),
+                    record: None,
+                    lock: None,
+                    lock_stale: false,
+                });
+            e.lock_stale = lock.is_stale(now);
+            e.lock = Some(lock);
+        }
+        Ok(entries.into_values().collect())
     }
 
     /// A stack as `opsdeck stacks show` tells it: the record, where its state is and which
     /// version, the resources in the state, and who holds its lock.
     pub fn stack_detail(&self, stack: &str) -> Result<StackDetail> {
+        self.require_reader("read stacks")?;
         crate::agents::infra::validate_stack_name(stack).or_else(|e| {
             // Hand-submitted stacks may have other names the store accepts; unknown ones are
             // reported as not found below.

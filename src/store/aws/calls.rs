@@ -307,6 +307,16 @@ impl AwsStore {
                         report.already_there += dup;
                     })
                 }
+                Entry::Outcome { outcome, .. } => self
+                    .update_plan(tenant, &outcome.plan_id, &mut |r| {
+                        outcome.record(r);
+                        Ok(())
+                    })
+                    .map(|_| report.outcomes += 1)
+                    .map_err(|e| match e.kind() {
+                        crate::error::Kind::Unavailable => Fault::Transient(e.to_string()),
+                        _ => Fault::Fatal(e.to_string()),
+                    }),
             };
             match outcome {
                 Ok(()) => {}
@@ -331,6 +341,22 @@ impl AwsStore {
     }
 
     // ------------------------------------------------------------------ locks
+
+    /// Writes `lock` as its stack's lock item if `cond` holds; false if it did not.
+    pub(super) fn put_stack_lock(&self, lock: &StackLock, cond: Cond, what: &str) -> Result<bool> {
+        let name = format!("stack#{}", lock.stack);
+        let json = to_json(lock).map_err(Fault::into_error)?;
+        let mut item = key(&lock.tenant, &name);
+        item.insert("owner".into(), s(&lock.lock_id));
+        item.insert("rec".into(), s(json));
+        item.insert("acquired_at".into(), s(lock.acquired_at.to_string()));
+        item.insert("heartbeat_at".into(), s(lock.last_heartbeat().to_string()));
+        match self.put(Table::Locks, item, Some(cond)) {
+            Ok(()) => Ok(true),
+            Err(Fault::Condition(_)) => Ok(false),
+            Err(f) => self.write(&format!("{what} the lock of stack {}", lock.stack), Err(f)),
+        }
+    }
 
     /// Takes a named lock of the tenant (a stack's, say) for `owner` until `ttl` passes:
     /// a conditional put that succeeds only if nobody else holds an unexpired lock.

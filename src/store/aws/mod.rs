@@ -152,6 +152,8 @@ impl AwsStore {
         }
         let root = o.data_dir.join("aws").join(id);
         ensure_private_dir(&root)?;
+        // Temporary files of atomic writes (journal, cache) a crash left; see fsutil.
+        super::fsutil::sweep_stale_tmp(&root, &["workspaces", ".terraform"]);
         let journal = Journal::open(&root.join("journal"))?;
         let (queued, dead) = journal.counts();
         let link = Link::default();
@@ -651,13 +653,8 @@ impl Store for AwsStore {
 
     fn try_lock_stack(&self, lock: &StackLock) -> Result<Option<StackLock>> {
         self.scope(&lock.tenant)?;
-        let name = format!("stack#{}", lock.stack);
-        let json = to_json(lock).map_err(Fault::into_error)?;
-        let mut item = key(&lock.tenant, &name);
-        item.insert("owner".into(), s(&lock.lock_id));
-        item.insert("rec".into(), s(json));
-        item.insert("acquired_at".into(), s(lock.acquired_at.to_string()));
-        // Stack locks never expire by themselves (only the audited break removes one).
+        // Not a DynamoDB TTL: a stale lock is taken over by the pipeline, audited, never
+        // silently dropped.
         let cond = || Cond {
             expr: "attribute_not_exists(pk)".into(),
             names: Vec::new(),
@@ -665,14 +662,11 @@ impl Store for AwsStore {
         };
         // A holder that lets go between our refused put and our read of it: try again.
         for _ in 0..3 {
-            match self.put(Table::Locks, item.clone(), Some(cond())) {
-                Ok(()) => return Ok(None),
-                Err(Fault::Condition(_)) => {
-                    if let Some(holder) = self.stack_lock(&lock.tenant, &lock.stack)? {
-                        return Ok(Some(holder));
-                    }
-                }
-                Err(f) => return self.write(&format!("lock stack {}", lock.stack), Err(f)),
+            if self.put_stack_lock(lock, cond(), "take")? {
+                return Ok(None);
+            }
+            if let Some(holder) = self.stack_lock(&lock.tenant, &lock.stack)? {
+                return Ok(Some(holder));
             }
         }
         Err(StoreError::LockContended {
@@ -694,6 +688,49 @@ impl Store for AwsStore {
         item.map(|i| from_item::<StackLock>(&i, "stack lock").map_err(Fault::into_error))
             .transpose()
             .map_err(Into::into)
+    }
+
+    fn list_stack_locks(&self, tenant: &str) -> Result<Vec<StackLock>> {
+        self.scope(tenant)?;
+        let items = self.write(
+            "list the stack locks",
+            self.query(Table::Locks, tenant.to_string(), Some("stack#")),
+        )?;
+        let mut out = items
+            .iter()
+            .map(|i| from_item::<StackLock>(i, "stack lock").map_err(Fault::into_error))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.stack.cmp(&b.stack));
+        Ok(out)
+    }
+
+    fn renew_stack_lock(&self, lock: &StackLock) -> Result<bool> {
+        self.scope(&lock.tenant)?;
+        let cond = Cond {
+            expr: "#o = :me".into(),
+            names: vec![("#o".into(), "owner".into())],
+            values: vec![(":me".into(), s(&lock.lock_id))],
+        };
+        self.put_stack_lock(lock, cond, "renew")
+    }
+
+    fn take_over_stack_lock(&self, stale: &StackLock, lock: &StackLock) -> Result<bool> {
+        self.scope(&lock.tenant)?;
+        // Still the stale holder, not renewed since it was judged stale (locks written before
+        // heartbeats have only `acquired_at`).
+        let cond = Cond {
+            expr: "#o = :old AND (#h = :hb OR (attribute_not_exists(#h) AND acquired_at = :hb))"
+                .into(),
+            names: vec![
+                ("#o".into(), "owner".into()),
+                ("#h".into(), "heartbeat_at".into()),
+            ],
+            values: vec![
+                (":old".into(), s(&stale.lock_id)),
+                (":hb".into(), s(stale.last_heartbeat().to_string())),
+            ],
+        };
+        self.put_stack_lock(lock, cond, "take over")
     }
 
     fn break_stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>> {
@@ -943,6 +980,17 @@ impl Store for AwsStore {
         }
         self.cache
             .put(tenant, "selections", user, &name.map(str::to_string));
+        Ok(())
+    }
+
+    fn journal_outcome(&self, outcome: &super::journal::RunOutcome) -> Result<()> {
+        self.scope(&outcome.tenant)?;
+        let guard = self.journal.lock(&outcome.tenant)?;
+        guard.push(&Entry::Outcome {
+            outcome: outcome.clone(),
+            queued_at: Stamp::now(),
+        })?;
+        self.link.add_queued(1);
         Ok(())
     }
 
