@@ -60,6 +60,10 @@ pub struct User {
     pub last_totp_step: u64,
     pub created_at: crate::time::Stamp,
     pub created_by: String,
+    /// IAM principals (ARNs) that act as this user on the shared backend, set by an admin
+    /// (`opsdeck users principal`); see `tenant::principal` for the mapping.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aws_principals: Vec<String>,
 }
 
 impl std::fmt::Debug for User {
@@ -86,6 +90,7 @@ impl User {
             "groups": self.groups,
             "created_at": self.created_at,
             "created_by": self.created_by,
+            "aws_principals": self.aws_principals,
         })
     }
 }

@@ -710,6 +710,26 @@ impl AwsStore {
                     .map_err(Fault::into_error)?,
             );
         }
+        // Each tenant's TOTP key, and no TOTP secret left readable (`sealed.rs`).
+        let tenants = self
+            .call_now({
+                let table = self.table(Table::Tenants);
+                move |c| super::remote::scan_sk(c, table, super::layout::TENANT_SK.to_string())
+            })
+            .map_err(Fault::into_error)?;
+        for item in &tenants {
+            let Some(tenant) = super::remote::get_s(item, "pk") else {
+                continue;
+            };
+            out.extend(
+                self.ensure_totp_key(tenant, fix)
+                    .map_err(Fault::into_error)?,
+            );
+            out.push(
+                self.plaintext_totp(tenant, fix)
+                    .map_err(Fault::into_error)?,
+            );
+        }
         Ok(out)
     }
 }
