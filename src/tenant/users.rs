@@ -84,13 +84,16 @@ impl User {
 
     /// The user's record as shown to others: never the secret.
     pub fn public(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "name": self.name,
             "roles": self.roles,
             "groups": self.groups,
             "created_at": self.created_at,
             "created_by": self.created_by,
-            "aws_principals": self.aws_principals,
-        })
+        });
+        if !self.aws_principals.is_empty() {
+            v["aws_principals"] = serde_json::json!(self.aws_principals);
+        }
+        v
     }
 }

@@ -67,7 +67,16 @@ impl AwsStore {
                     .key_spec(DataKeySpec::Aes256)
                     .send()
                     .await
-                    .map_err(|e| classify("KMS", "GenerateDataKey", &e))
+                    .map_err(|e| {
+                        // The alias not there yet: a tenant made before its key.
+                        if e.as_service_error()
+                            .is_some_and(|se| se.is_not_found_exception())
+                        {
+                            Fault::Missing(e.to_string())
+                        } else {
+                            classify("KMS", "GenerateDataKey", &e)
+                        }
+                    })
             })
         };
         let out = match generate(alias.clone()) {
@@ -277,10 +286,13 @@ impl AwsStore {
         let described = self.call_now(move |c| async move {
             match c.kms.describe_key().key_id(a).send().await {
                 Ok(o) => Ok(o.key_metadata),
-                Err(e) => match classify("KMS", "DescribeKey", &e) {
-                    Fault::Missing(_) => Ok(None),
-                    f => Err(f),
-                },
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_not_found_exception()) =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(classify("KMS", "DescribeKey", &e)),
             }
         })?;
         let Some(meta) = described else {
