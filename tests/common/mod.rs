@@ -249,14 +249,14 @@ impl<'a> Team<'a> {
     }
 }
 
-/// Through the real binary: alice (admin, first user) registers bob (approver). Returns
-/// (alice's secret, bob's secret). Uses the current step for alice's code.
-pub fn enrol_cli(home: &Home) -> (String, String) {
+/// [`allow_claimed_users`] through the real binary (OS account alice), on a tenant without
+/// users yet.
+pub fn allow_claimed_users_cli(home: &Home) {
     let settings = home.path().join("allow-claimed-users.toml");
     std::fs::write(&settings, "allow_claimed_users = true\n").unwrap();
     let out = home
         .cmd()
-        .args(["--user", "alice", "tenants", "set", "--file"])
+        .args(["tenants", "set", "--file"])
         .arg(&settings)
         .output()
         .unwrap();
@@ -265,6 +265,13 @@ pub fn enrol_cli(home: &Home) -> (String, String) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    std::fs::remove_file(&settings).unwrap();
+}
+
+/// Through the real binary: alice (admin, first user) registers bob (approver). Returns
+/// (alice's secret, bob's secret). Uses the current step for alice's code.
+pub fn enrol_cli(home: &Home) -> (String, String) {
+    allow_claimed_users_cli(home);
     let out = home
         .cmd()
         .args([

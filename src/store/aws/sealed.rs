@@ -82,7 +82,7 @@ impl AwsStore {
         let out = match generate(alias.clone()) {
             // A tenant made before its key: the key is made now.
             Err(Fault::Missing(_)) => {
-                self.ensure_totp_key(tenant, true)?;
+                self.totp_key(tenant, true)?;
                 generate(alias)?
             }
             other => other?,
@@ -268,20 +268,14 @@ impl AwsStore {
         }
     }
 
-    /// Creates (fix) or checks a tenant's TOTP key: there, enabled, rotating yearly.
-    pub fn ensure_totp_key(
+    /// A tenant's TOTP key as KMS describes it (None: not there), created first when
+    /// `create` and missing; the flag says it was created now.
+    pub(super) fn totp_key(
         &self,
         tenant: &str,
-        fix: bool,
-    ) -> std::result::Result<Vec<Finding>, Fault> {
+        create: bool,
+    ) -> std::result::Result<(Option<aws_sdk_kms::types::KeyMetadata>, bool), Fault> {
         let alias = self.totp_key_alias(tenant);
-        let resource = format!("kms {alias}");
-        let finding = |aspect: &'static str, status: Status, detail: String| Finding {
-            resource: resource.clone(),
-            aspect,
-            status,
-            detail,
-        };
         let a = alias.clone();
         let described = self.call_now(move |c| async move {
             match c.kms.describe_key().key_id(a).send().await {
@@ -295,8 +289,96 @@ impl AwsStore {
                 Err(e) => Err(classify("KMS", "DescribeKey", &e)),
             }
         })?;
-        let Some(meta) = described else {
-            if !fix {
+        if described.is_some() || !create {
+            return Ok((described, false));
+        }
+        let (a, description, prefix, t) = (
+            alias.clone(),
+            format!(
+                "opsdeck: TOTP secrets of tenant {tenant} ({})",
+                self.layout.prefix
+            ),
+            self.layout.prefix.clone(),
+            tenant.to_string(),
+        );
+        self.call_now(move |c| async move {
+            let key = c
+                .kms
+                .create_key()
+                .description(description)
+                .tags(
+                    aws_sdk_kms::types::Tag::builder()
+                        .tag_key("opsdeck:prefix")
+                        .tag_value(prefix)
+                        .build()
+                        .map_err(|e| Fault::Fatal(e.to_string()))?,
+                )
+                .tags(
+                    aws_sdk_kms::types::Tag::builder()
+                        .tag_key("opsdeck:tenant")
+                        .tag_value(t)
+                        .build()
+                        .map_err(|e| Fault::Fatal(e.to_string()))?,
+                )
+                .send()
+                .await
+                .map_err(|e| classify("KMS", "CreateKey", &e))?;
+            let id = key
+                .key_metadata
+                .map(|m| m.key_id)
+                .ok_or_else(|| Fault::Fatal("KMS CreateKey answered no key".into()))?;
+            c.kms
+                .enable_key_rotation()
+                .key_id(&id)
+                .send()
+                .await
+                .map_err(|e| classify("KMS", "EnableKeyRotation", &e))?;
+            match c
+                .kms
+                .create_alias()
+                .alias_name(a)
+                .target_key_id(&id)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                // Another process made the tenant's key first: theirs is used, ours goes.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_already_exists_exception()) =>
+                {
+                    c.kms
+                        .schedule_key_deletion()
+                        .key_id(id)
+                        .pending_window_in_days(7)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| classify("KMS", "ScheduleKeyDeletion", &e))
+                }
+                Err(e) => Err(classify("KMS", "CreateAlias", &e)),
+            }
+        })?;
+        Ok((None, true))
+    }
+
+    /// Creates (fix) or checks a tenant's TOTP key: there, enabled, rotating yearly.
+    pub fn ensure_totp_key(
+        &self,
+        tenant: &str,
+        fix: bool,
+    ) -> std::result::Result<Vec<Finding>, Fault> {
+        let resource = format!("kms {}", self.totp_key_alias(tenant));
+        let finding = |aspect: &'static str, status: Status, detail: String| Finding {
+            resource: resource.clone(),
+            aspect,
+            status,
+            detail,
+        };
+        let meta = match self.totp_key(tenant, fix)? {
+            (Some(meta), _) => meta,
+            (None, true) => return Ok(vec![finding("totp key", Status::Created, String::new())]),
+            (None, false) => {
                 return Ok(vec![finding(
                     "totp key",
                     Status::Missing,
@@ -305,57 +387,6 @@ impl AwsStore {
                     ),
                 )]);
             }
-            let (a, description, prefix, t) = (
-                alias.clone(),
-                format!(
-                    "opsdeck: TOTP secrets of tenant {tenant} ({})",
-                    self.layout.prefix
-                ),
-                self.layout.prefix.clone(),
-                tenant.to_string(),
-            );
-            self.call_now(move |c| async move {
-                let key = c
-                    .kms
-                    .create_key()
-                    .description(description)
-                    .tags(
-                        aws_sdk_kms::types::Tag::builder()
-                            .tag_key("opsdeck:prefix")
-                            .tag_value(prefix)
-                            .build()
-                            .map_err(|e| Fault::Fatal(e.to_string()))?,
-                    )
-                    .tags(
-                        aws_sdk_kms::types::Tag::builder()
-                            .tag_key("opsdeck:tenant")
-                            .tag_value(t)
-                            .build()
-                            .map_err(|e| Fault::Fatal(e.to_string()))?,
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| classify("KMS", "CreateKey", &e))?;
-                let id = key
-                    .key_metadata
-                    .map(|m| m.key_id)
-                    .ok_or_else(|| Fault::Fatal("KMS CreateKey answered no key".into()))?;
-                c.kms
-                    .enable_key_rotation()
-                    .key_id(&id)
-                    .send()
-                    .await
-                    .map_err(|e| classify("KMS", "EnableKeyRotation", &e))?;
-                c.kms
-                    .create_alias()
-                    .alias_name(a)
-                    .target_key_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| classify("KMS", "CreateAlias", &e))?;
-                Ok(())
-            })?;
-            return Ok(vec![finding("totp key", Status::Created, String::new())]);
         };
         let usable = meta.enabled && meta.key_state == Some(KeyState::Enabled);
         let mut out = vec![if usable {
