@@ -35,6 +35,11 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 
+/// The binary on `home` (OS account alice) with these arguments.
+fn run(home: &Home, args: &[&str]) -> std::process::Output {
+    home.cmd().args(args).output().unwrap()
+}
+
 /// The events of a trail as `audit list --json` prints it.
 fn events(listed: Value) -> Vec<Value> {
     listed
@@ -47,20 +52,14 @@ fn events(listed: Value) -> Vec<Value> {
 
 /// The trail as alice (the OS account of `home.cmd()`) lists it.
 fn trail(home: &Home) -> Vec<Value> {
-    events(json(
-        &home
-            .cmd()
-            .args(["--json", "audit", "list"])
-            .output()
-            .unwrap(),
-    ))
+    events(json(&run(&home, &["--json", "audit", "list"])))
 }
 
 #[test]
 fn local_user_flag_is_refused_unless_the_tenant_allows_it_and_then_audited() {
     let home = Home::new();
     // OS account alice sets the tenant up; bob is registered too.
-    let setup = json(&home.cmd().args(["--json", "init"]).output().unwrap());
+    let setup = json(&run(&home, &["--json", "init"]));
     assert_eq!(setup["identity"]["proof"], "OS account");
     let alice = setup["totp_secret"].as_str().unwrap().to_string();
     json(
@@ -75,13 +74,10 @@ fn local_user_flag_is_refused_unless_the_tenant_allows_it_and_then_audited() {
     );
 
     // A new tenant does not let alice's account claim to be bob.
-    let err = stderr(
-        &home
-            .cmd()
-            .args(["--user", "bob", "users", "add", "carol", "--role", "viewer"])
-            .output()
-            .unwrap(),
-    );
+    let err = stderr(&run(
+        &home,
+        &["--user", "bob", "users", "add", "carol", "--role", "viewer"],
+    ));
     assert!(
         err.contains("you are OS account alice") && err.contains("allow_claimed_users"),
         "{err}"
@@ -127,13 +123,10 @@ fn local_user_flag_is_refused_unless_the_tenant_allows_it_and_then_audited() {
             .output()
             .unwrap(),
     );
-    let err = stderr(
-        &home
-            .cmd()
-            .args(["--user", "bob", "users", "add", "carol", "--role", "viewer"])
-            .output()
-            .unwrap(),
-    );
+    let err = stderr(&run(
+        &home,
+        &["--user", "bob", "users", "add", "carol", "--role", "viewer"],
+    ));
     assert!(
         err.contains("needs the admin role; bob is not an admin"),
         "{err}"
@@ -145,13 +138,7 @@ fn local_user_flag_is_refused_unless_the_tenant_allows_it_and_then_audited() {
     assert_eq!(bobs.len(), 1, "{bobs:?}");
     assert_eq!(bobs[0]["userSource"], "flag");
     assert_eq!(bobs[0]["osUser"], "alice");
-    let who = json(
-        &home
-            .cmd()
-            .args(["--user", "bob", "--json", "init"])
-            .output()
-            .unwrap(),
-    );
+    let who = json(&run(&home, &["--user", "bob", "--json", "init"]));
     assert_eq!(who["identity"]["proof"], "--user (allowed by tenant)");
 }
 
