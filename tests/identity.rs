@@ -52,7 +52,7 @@ fn events(listed: Value) -> Vec<Value> {
 
 /// The trail as alice (the OS account of `home.cmd()`) lists it.
 fn trail(home: &Home) -> Vec<Value> {
-    events(json(&run(&home, &["--json", "audit", "list"])))
+    events(json(&run(home, &["--json", "audit", "list"])))
 }
 
 #[test]
