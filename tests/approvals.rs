@@ -169,7 +169,11 @@ fn pending_plans_and_approvals_expire() {
 fn policy_denied_plans_cannot_be_approved_by_anyone() {
     let home = Home::new();
     let t = team(&home);
-    let mut settings = Tenant::default();
+    // The team's tenant lets one OS account act as its people; the rest is the defaults.
+    let mut settings = Tenant {
+        allow_claimed_users: true,
+        ..Tenant::default()
+    };
     settings.policy.allowed_regions = vec!["eu-west-1".into()];
     settings.budget.per_plan_usd = 50.0;
     let code = t.code("alice");

@@ -1267,6 +1267,18 @@ fn migrate_a_local_store_with_its_chain_verified_before_and_after() {
         .plan
         .plan_id;
     t.approve("bob", &id).unwrap();
+    // Who acts on the shared backend is the IAM principal: bob's (here the test credentials')
+    // is mapped to him before the move, and travels with his record.
+    let code = t.code("alice");
+    t.deck("alice")
+        .admin()
+        .map_aws_principals(
+            "bob",
+            &["arn:aws:sts::123456789012:user/moto".to_string()],
+            &[],
+            Some(&code),
+        )
+        .unwrap();
     let local = t.deck("alice").trail().verify(true).unwrap();
     assert!(local.ok);
     b.attach(&home);

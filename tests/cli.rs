@@ -173,7 +173,7 @@ fn full_flow_ask_review_approve_audit() {
         .args(["audit", "verify"])
         .assert()
         .success()
-        .stdout(contains("12 records"));
+        .stdout(contains("13 records"));
     home.cmd()
         .args(["audit", "show", &id])
         .assert()

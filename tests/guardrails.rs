@@ -865,7 +865,9 @@ fn a_first_admin_other_than_yourself_is_refused_with_the_command_that_works() {
         err.contains("`opsdeck --user alice users add alice --role admin`"),
         "{err}"
     );
-    // Nothing was registered: root still acts freely, and the suggested command works.
+    // Nothing was registered: root still acts freely, and the suggested command works. (The
+    // tenant lets alice's OS account act as root and carol: one trust domain.)
+    common::allow_claimed_users_cli(&home);
     let out = home
         .cmd()
         .args([

@@ -39,7 +39,7 @@ fn two_consoles_request_and_approve_in_tmux() {
     let (_alice_secret, bob_secret) = enrol_cli(&home);
     console(&t, "alice", &home, "alice");
     t.wait("alice", "the console", |s| {
-        s.contains("1 Conversation") && s.contains("user alice")
+        s.contains("1 Conversation") && s.contains("│ alice · OS account │")
     });
 
     t.text(
@@ -64,7 +64,9 @@ fn two_consoles_request_and_approve_in_tmux() {
 
     // Bob, in another tmux session of his own, approves it with his TOTP code.
     console(&t, "bob", &home, "bob");
-    t.wait("bob", "bob's console", |s| s.contains("user bob"));
+    t.wait("bob", "bob's console", |s| {
+        s.contains("│ bob · OS account │")
+    });
     t.keys("bob", &["Escape"]);
     std::thread::sleep(Duration::from_millis(100));
     t.keys("bob", &["4"]);

@@ -102,6 +102,12 @@ impl AwsAccess {
         Ok(self.remember(region, conf))
     }
 
+    /// The configuration of the base credentials, before any role is assumed: who the caller
+    /// is, for STS GetCallerIdentity (a role's session name would be whatever we asked for).
+    pub async fn base_config(&self, region: &str) -> SdkConfig {
+        load(self.target(region), None, self.fixed.clone()).await
+    }
+
     fn target(&self, region: &str) -> Target {
         Target {
             region: region.to_string(),

@@ -95,6 +95,26 @@ pub fn users(deck: &Deck, cmd: UsersCommand, json_out: bool) -> Result<u8> {
             outln!("secret: {}", e.secret);
             outln!("uri:    {}", e.otpauth_uri);
         }
+        UsersCommand::Principal {
+            name,
+            add,
+            remove,
+            totp,
+        } => {
+            let u = deck
+                .admin()
+                .map_aws_principals(&name, &add, &remove, totp.as_deref())?;
+            if json_out {
+                print_json(&u.public())?;
+            } else if u.aws_principals.is_empty() {
+                outln!(
+                    "{} has no AWS principal mapped (their IAM user name or role session name still maps)",
+                    u.name
+                );
+            } else {
+                outln!("{} is now: {}", u.name, u.aws_principals.join(", "));
+            }
+        }
         UsersCommand::List => {
             let users = deck.admin().users()?;
             if json_out {

@@ -325,6 +325,19 @@ pub enum UsersCommand {
         totp: Option<String>,
     },
     List,
+    /// Map AWS principals to a user on the shared backend (admins, with TOTP): callers whose
+    /// STS identity is one of them act as this user.
+    Principal {
+        name: String,
+        /// An IAM user, role (any session of it) or assumed-role session ARN (repeatable).
+        #[arg(long = "aws-principal")]
+        add: Vec<String>,
+        /// A mapped ARN to remove (repeatable).
+        #[arg(long = "remove")]
+        remove: Vec<String>,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

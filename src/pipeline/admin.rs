@@ -81,6 +81,11 @@ impl Admin<'_> {
             last_totp_step: 0,
             created_at: self.clock.stamp(),
             created_by: self.identity.user.clone(),
+            // On the shared backend the first admin is the principal STS proved created them.
+            aws_principals: match (&self.identity.principal, bootstrap) {
+                (Some(arn), true) if !self.identity.principal_cached => vec![arn.clone()],
+                _ => vec![],
+            },
         };
         self.store.create_user(&self.tenant.name, &user)?;
         let mut ev = self.event(

@@ -8,6 +8,8 @@ mod backend;
 mod configs;
 mod gates;
 mod planning;
+mod principals;
+mod proof;
 mod requests;
 mod roles;
 mod runs;

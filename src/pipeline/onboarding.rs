@@ -19,6 +19,8 @@ use crate::tenant::{Role, Tenant, UserSource, mfa};
 pub struct Setup {
     pub tenant: String,
     pub user: String,
+    /// Who you are proven to be, and how.
+    pub identity: crate::view::IdentityView,
     /// Set when this run registered the user: the secret to enrol, shown once.
     #[serde(skip)]
     pub enrolment: Option<Enrolment>,
@@ -83,6 +85,7 @@ impl Setup {
                 roles(&self.roles)
             ));
         }
+        out.push(format!("You are {}.", self.identity.line()));
         if self.others.is_empty() {
             out.push("Nobody else is registered yet.".into());
         } else {
@@ -180,6 +183,7 @@ impl Deck {
         let next_steps = self.next_steps(&me, &roles, &others, enrolment.is_some());
         Ok(Setup {
             tenant: self.tenant.name.clone(),
+            identity: crate::view::IdentityView::of(&self.identity),
             user: me,
             registered_now: enrolment.is_some(),
             enrolment,

@@ -19,10 +19,7 @@ impl Deck {
         let config = Config::load(&paths.config_file)?;
         let endpoint_url = config.endpoint(opts.endpoint_url.as_deref());
         let clock = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let mut identity = Identity::resolve(opts.user.as_deref(), opts.user_env.as_deref())?;
-        if opts.via_mcp {
-            identity.source = crate::tenant::UserSource::Mcp;
-        }
+        let identity = Identity::resolve(opts.user.as_deref(), opts.user_env.as_deref())?;
         let tenant_name = opts.tenant.unwrap_or_else(|| config.default_tenant.clone());
         validate_name(&tenant_name)?;
         let store = open_store(
@@ -60,6 +57,11 @@ impl Deck {
             }
         };
         let signer = Arc::new(Signer::load_or_create(&paths.data.join("keys"))?);
+        let mut identity =
+            super::proof::prove(store.as_ref(), &tenant, identity, &signer, clock.as_ref())?;
+        if opts.via_mcp {
+            identity.source = crate::tenant::UserSource::Mcp;
+        }
         // Events queued while the shared backend was unreachable go first.
         if store.health().queued > 0
             && let Err(e) = store.sync(&signer)
@@ -157,26 +159,14 @@ impl Deck {
     }
 
     pub(super) fn event(&self, request_id: &str, kind: EventKind, status: Status) -> AuditEvent {
-        AuditEvent {
-            event_id: uuid::Uuid::now_v7().to_string(),
-            request_id: request_id.to_string(),
-            tenant_id: self.tenant.name.clone(),
-            user_id: self.identity.user.clone(),
-            user_source: self.identity.source.as_str().to_string(),
-            os_user: self.identity.os_user.clone(),
-            timestamp: self.clock.stamp(),
-            event: kind,
+        audit_event(
+            &self.tenant.name,
+            &self.identity,
+            self.clock.as_ref(),
+            request_id,
+            kind,
             status,
-            plan_id: None,
-            intent: None,
-            agent_type: None,
-            approval_metadata: None,
-            execution_logs: None,
-            cost_impact: None,
-            security_gates: None,
-            artifacts: Vec::new(),
-            message: None,
-        }
+        )
     }
 
     pub(super) fn append(&self, events: &[AuditEvent]) -> Result<Vec<AuditRecord>> {
@@ -187,5 +177,36 @@ impl Deck {
     /// The trail for the pipeline's own checks (the caller's membership is already settled).
     pub(super) fn scan_trail(&self, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
         self.store.scan_audit(&self.tenant.name, f)
+    }
+}
+
+/// An event of `identity` in `tenant`, before the details of what happened.
+pub(super) fn audit_event(
+    tenant: &str,
+    identity: &Identity,
+    clock: &dyn Clock,
+    request_id: &str,
+    kind: EventKind,
+    status: Status,
+) -> AuditEvent {
+    AuditEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        request_id: request_id.to_string(),
+        tenant_id: tenant.to_string(),
+        user_id: identity.user.clone(),
+        user_source: identity.source.as_str().to_string(),
+        os_user: identity.os_user.clone(),
+        timestamp: clock.stamp(),
+        event: kind,
+        status,
+        plan_id: None,
+        intent: None,
+        agent_type: None,
+        approval_metadata: None,
+        execution_logs: None,
+        cost_impact: None,
+        security_gates: None,
+        artifacts: Vec::new(),
+        message: None,
     }
 }

@@ -296,6 +296,13 @@ pub trait Store: Send + Sync {
         )))
     }
 
+    /// The caller's proven principal (an IAM ARN from STS GetCallerIdentity) and whether it is
+    /// this machine's last proven one because STS is unreachable; None where the store proves
+    /// nothing (the local store: the OS account is the principal).
+    fn caller_principal(&self) -> Result<Option<(String, bool)>> {
+        Ok(None)
+    }
+
     fn health(&self) -> BackendHealth {
         BackendHealth::up()
     }

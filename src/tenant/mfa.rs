@@ -101,6 +101,7 @@ mod tests {
             last_totp_step: 0,
             created_at: "2026-11-24T10:00:00.000Z".parse().unwrap(),
             created_by: String::new(),
+            aws_principals: vec![],
         }
     }
 

@@ -7,6 +7,7 @@ use crate::error::Result;
 pub mod configs;
 pub mod error;
 pub mod mfa;
+pub mod principal;
 pub mod users;
 
 pub use configs::AwsConfiguration;
@@ -35,6 +36,11 @@ pub struct Tenant {
     /// sets it; `tenants set` keeps what is stored.
     pub demo: bool,
     pub stack_defaults: StackDefaults,
+    /// On the local store, let `--user` / `OPSDECK_USER` name someone other than the OS account
+    /// (every such use is audited with its source). Off for new tenants: one OS account is one
+    /// trust domain, and separation of duties needs separate accounts or the shared backend.
+    /// A demo tenant and a tenant with no users yet always allow it.
+    pub allow_claimed_users: bool,
 }
 
 /// Safe defaults of generated stacks that cost money or need something in the account: each is
@@ -109,6 +115,7 @@ impl Default for Tenant {
             llm: LlmConfig::default(),
             demo: false,
             stack_defaults: StackDefaults::default(),
+            allow_claimed_users: false,
         }
     }
 }
@@ -392,6 +399,8 @@ pub enum UserSource {
     Env,
     /// An MCP client.
     Mcp,
+    /// The caller's IAM principal (STS GetCallerIdentity) on the shared backend.
+    Aws,
 }
 
 impl UserSource {
@@ -401,6 +410,7 @@ impl UserSource {
             UserSource::Flag => "flag",
             UserSource::Env => "env",
             UserSource::Mcp => "mcp",
+            UserSource::Aws => "aws",
         }
     }
 }
@@ -412,6 +422,12 @@ pub struct Identity {
     pub source: UserSource,
     /// The OS account behind it, recorded even when `--user` names someone else.
     pub os_user: String,
+    /// On the shared backend: the IAM principal (ARN) STS says the caller is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// Whether the principal is this machine's last proven one, STS being unreachable.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub principal_cached: bool,
 }
 
 impl Identity {
@@ -428,7 +444,32 @@ impl Identity {
             user,
             source,
             os_user,
+            principal: None,
+            principal_cached: false,
         })
+    }
+
+    /// Whether the user was named by `--user` or `OPSDECK_USER` rather than proven.
+    pub fn is_claimed(&self) -> bool {
+        matches!(self.source, UserSource::Flag | UserSource::Env) && self.user != self.os_user
+    }
+
+    /// How the acting user was established, in words: "aws principal ARN", "OS account",
+    /// "--user (allowed by tenant)".
+    pub fn proof(&self) -> String {
+        let claim = match self.source {
+            UserSource::Env => "OPSDECK_USER",
+            _ => "--user",
+        };
+        match (&self.principal, self.source) {
+            (Some(arn), _) if self.principal_cached => {
+                format!("aws principal {arn} (last proven; STS unreachable)")
+            }
+            (Some(arn), _) => format!("aws principal {arn}"),
+            (None, UserSource::Mcp) => "OS account, via MCP".into(),
+            (None, _) if self.is_claimed() => format!("{claim} (allowed by tenant)"),
+            (None, _) => "OS account".into(),
+        }
     }
 }
 

@@ -60,6 +60,10 @@ pub struct User {
     pub last_totp_step: u64,
     pub created_at: crate::time::Stamp,
     pub created_by: String,
+    /// IAM principals (ARNs) that act as this user on the shared backend, set by an admin
+    /// (`opsdeck users principal`); see `tenant::principal` for the mapping.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aws_principals: Vec<String>,
 }
 
 impl std::fmt::Debug for User {
@@ -80,12 +84,16 @@ impl User {
 
     /// The user's record as shown to others: never the secret.
     pub fn public(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "name": self.name,
             "roles": self.roles,
             "groups": self.groups,
             "created_at": self.created_at,
             "created_by": self.created_by,
-        })
+        });
+        if !self.aws_principals.is_empty() {
+            v["aws_principals"] = serde_json::json!(self.aws_principals);
+        }
+        v
     }
 }

@@ -9,6 +9,7 @@
 //! - [`next_step`]: what happens next to a plan, in each front end's words.
 //! - [`report`]: an answer's tables, charts and notes.
 //! - [`audit_row`]: an audit event as a row of the trail's listing.
+//! - [`identity`]: who you are proven to be, and how.
 //!
 //! The `--json` output and MCP's structured results are contracts: they serialise the records
 //! themselves, never these views.
@@ -16,12 +17,14 @@
 pub mod approval;
 pub mod audit_row;
 pub mod change;
+pub mod identity;
 pub mod next_step;
 pub mod plan;
 pub mod report;
 
 pub use approval::ApprovalView;
 pub use audit_row::AuditRowView;
+pub use identity::IdentityView;
 pub use next_step::NextStep;
 pub use plan::PlanView;
 pub use report::{OutputView, ReportView};

@@ -148,16 +148,43 @@ pub fn enrol(
             None => (name.to_string(), None),
         };
         let deck = home.deck_with(&acting, tenant, Some(c));
+        if admin.is_none() {
+            allow_claimed_users(&deck);
+        }
         let e = deck
             .admin()
             .add_user(name, roles.to_vec(), vec![], code.as_deref())
             .expect("add user");
+        if let (Some(a), Some(arn)) = (&admin, deck.identity().principal.clone()) {
+            share_principal(&deck, name, &arn, &next_code(clock, &secrets[a]));
+        }
         if admin.is_none() {
             admin = Some(name.to_string());
         }
         secrets.insert(name.to_string(), e.secret);
     }
     secrets
+}
+
+/// Tests act as several people from one OS account: the tenant (still without users) lets
+/// `--user` name them. One OS account is one trust domain on the local store.
+pub fn allow_claimed_users(deck: &Deck) {
+    let settings = opsdeck::tenant::Tenant {
+        allow_claimed_users: true,
+        ..deck.tenant().clone()
+    };
+    deck.admin()
+        .set_tenant_settings(settings, None)
+        .expect("allow --user in the test tenant");
+}
+
+/// On the shared backend every test user runs with the same test credentials: that one
+/// principal is mapped to each of them (one principal is then one trust domain).
+fn share_principal(admin: &Deck, user: &str, arn: &str, code: &str) {
+    admin
+        .admin()
+        .map_aws_principals(user, &[arn.to_string()], &[], Some(code))
+        .expect("map the test principal");
 }
 
 pub fn unix() -> u64 {
@@ -222,9 +249,29 @@ impl<'a> Team<'a> {
     }
 }
 
+/// [`allow_claimed_users`] through the real binary (OS account alice), on a tenant without
+/// users yet.
+pub fn allow_claimed_users_cli(home: &Home) {
+    let settings = home.path().join("allow-claimed-users.toml");
+    std::fs::write(&settings, "allow_claimed_users = true\n").unwrap();
+    let out = home
+        .cmd()
+        .args(["tenants", "set", "--file"])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(&settings).unwrap();
+}
+
 /// Through the real binary: alice (admin, first user) registers bob (approver). Returns
 /// (alice's secret, bob's secret). Uses the current step for alice's code.
 pub fn enrol_cli(home: &Home) -> (String, String) {
+    allow_claimed_users_cli(home);
     let out = home
         .cmd()
         .args([

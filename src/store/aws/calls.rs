@@ -44,7 +44,8 @@ impl AwsStore {
                         .force_path_style(overridden)
                         .build(),
                 );
-                Clients { ddb, s3 }
+                let kms = aws_sdk_kms::Client::new(&conf);
+                Clients { ddb, s3, kms }
             })
             .map_err(|e| Fault::Fatal(e.to_string()))?;
         let _ = self.clients.set(built);
@@ -176,50 +177,6 @@ impl AwsStore {
         item.insert("rec".into(), s(rec));
         item.insert("version".into(), n(version));
         item
-    }
-
-    /// Versioned read-modify-write of a record in the tenants table; saved only when `f`
-    /// succeeds and changed it.
-    pub(super) fn update_record<T>(
-        &self,
-        tenant: &str,
-        sk: &str,
-        what: &str,
-        f: &mut dyn FnMut(&mut T) -> Result<()>,
-    ) -> Result<Option<T>>
-    where
-        T: serde::Serialize + serde::de::DeserializeOwned + Clone + PartialEq,
-    {
-        let mut attempt = 0;
-        loop {
-            let Some(item) = self.write(
-                &format!("change {what}"),
-                self.get(Table::Tenants, tenant.to_string(), sk.to_string()),
-            )?
-            else {
-                return Ok(None);
-            };
-            let version = get_n(&item, "version").unwrap_or(0);
-            let original: T = from_item(&item, what).map_err(Fault::into_error)?;
-            let mut rec = original.clone();
-            f(&mut rec)?;
-            if rec == original {
-                return Ok(Some(rec));
-            }
-            let json = to_json(&rec).map_err(Fault::into_error)?;
-            match self.put(
-                Table::Tenants,
-                Self::record_item(tenant, sk, json, version + 1),
-                Cond::version(version),
-            ) {
-                Ok(()) => return Ok(Some(rec)),
-                Err(Fault::Condition(_)) => {
-                    attempt += 1;
-                    backoff(attempt);
-                }
-                Err(other) => return self.write(&format!("change {what}"), Err(other)),
-            }
-        }
     }
 
     // ------------------------------------------------------------------ artifacts

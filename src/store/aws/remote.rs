@@ -17,6 +17,8 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct Clients {
     pub ddb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
+    /// The tenants' TOTP keys (envelope encryption of TOTP secrets).
+    pub kms: aws_sdk_kms::Client,
 }
 
 pub fn s(v: impl Into<String>) -> AttributeValue {

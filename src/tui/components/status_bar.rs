@@ -1,4 +1,4 @@
-//! The status bar: tenant, AWS configuration, user, backend (and whether it is reachable),
+//! The status bar: tenant, AWS configuration, who you are proven to be and how, backend (and whether it is reachable),
 //! running agents.
 
 use ratatui::Frame;
@@ -40,16 +40,22 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Some(c) => {
             spans.push(Span::styled(" · config ", bar));
             spans.push(Span::styled(safe_owned(c.name.clone()), key));
-            spans.push(Span::styled(" │ user ", bar));
+            spans.push(Span::styled(" │ ", bar));
         }
         None if deck.tenant().demo => {
             spans.push(Span::styled(" · ", bar));
             spans.push(Span::styled("demo stand-in", key));
-            spans.push(Span::styled(" │ user ", bar));
+            spans.push(Span::styled(" │ ", bar));
         }
-        None => spans.push(Span::styled(" · no AWS configuration │ user ", bar)),
+        None => spans.push(Span::styled(" · no AWS configuration │ ", bar)),
     }
-    spans.push(Span::styled(safe_owned(deck.identity().user.clone()), key));
+    // Who you are proven to be, and how (`view::identity`).
+    let me = crate::view::IdentityView::of(deck.identity());
+    spans.push(Span::styled(safe_owned(me.user.clone()), key));
+    spans.push(Span::styled(
+        safe_owned(me.short().split_off(me.user.len())),
+        bar,
+    ));
     spans.push(Span::styled(" │ ", bar));
     spans.push(Span::styled(deck.backend_name(), key));
     // The shared backend says when it is out of reach and what waits to be written.
