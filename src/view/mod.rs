@@ -9,6 +9,7 @@
 //! - [`next_step`]: what happens next to a plan, in each front end's words.
 //! - [`report`]: an answer's tables, charts and notes.
 //! - [`audit_row`]: an audit event as a row of the trail's listing.
+//! - [`verify`]: what `audit verify` found and what it compared the chain with.
 //!
 //! The `--json` output and MCP's structured results are contracts: they serialise the records
 //! themselves, never these views.
@@ -19,6 +20,7 @@ pub mod change;
 pub mod next_step;
 pub mod plan;
 pub mod report;
+pub mod verify;
 
 pub use approval::ApprovalView;
 pub use audit_row::AuditRowView;

@@ -33,10 +33,11 @@ fn verify_span(app: &App) -> Span<'static> {
             app,
             Meaning::Success,
             format!(
-                "chain ✓ {} records, {} signatures checked{} ",
+                "chain ✓ {} records, {} signatures checked{} · {} ",
                 r.records,
                 r.signatures_checked,
-                if r.full { " (full)" } else { "" }
+                if r.full { " (full)" } else { "" },
+                crate::view::verify::witness_line(r)
             ),
         ),
         Some(Ok(r)) => styled(
@@ -46,6 +47,7 @@ fn verify_span(app: &App) -> Span<'static> {
                 "chain ✗ BROKEN{} ",
                 r.first_break
                     .as_ref()
+                    .or(r.witness_problem())
                     .map(|b| format!(" at line {}: {}", b.line, b.problem))
                     .unwrap_or_default()
             ),
