@@ -163,6 +163,7 @@ pub fn compare(cps: &[Checkpoint], chain: &ChainView<'_>) -> (usize, Option<Brea
             );
         }
         if !chain.broken && cp.seq > chain.last_seq {
+            // Name everything cut off: up to the newest checkpoint.
             return (
                 matched,
                 Some(Break {
@@ -172,10 +173,10 @@ pub fn compare(cps: &[Checkpoint], chain: &ChainView<'_>) -> (usize, Option<Brea
                     problem: format!(
                         "truncated: the trail ends at record {} but a checkpoint of {} saw record {}: record(s) {}..{} were cut off the end",
                         chain.last_seq,
-                        cp.at,
-                        cp.seq,
+                        newest.at,
+                        newest.seq,
                         chain.last_seq + 1,
-                        cp.seq
+                        newest.seq
                     ),
                     what: Some(Tamper::Truncated),
                 }),

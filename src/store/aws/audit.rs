@@ -443,12 +443,19 @@ impl AwsStore {
                     line: report.records + 1,
                     seq: Some(last_seq + 1),
                     event_id: None,
-                    what: Some(if head.0 > last_seq {
+                    what: Some(if last_seq == 0 {
+                        Tamper::Emptied
+                    } else if head.0 > last_seq {
                         Tamper::Truncated
                     } else {
                         Tamper::Unlinked
                     }),
-                    problem: if head.0 > last_seq {
+                    problem: if last_seq == 0 {
+                        format!(
+                            "emptied: the chain head says {} records but none are stored",
+                            head.0
+                        )
+                    } else if head.0 > last_seq {
                         format!(
                             "truncated: the chain head says {} records but {} are stored: record(s) {}..{} were deleted from the end",
                             head.0,

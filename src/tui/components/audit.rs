@@ -33,11 +33,14 @@ fn verify_span(app: &App) -> Span<'static> {
             app,
             Meaning::Success,
             format!(
-                "chain ✓ {} records, {} signatures checked{} · {} ",
+                "chain ✓ {} records, {} signatures checked{}{} ",
                 r.records,
                 r.signatures_checked,
                 if r.full { " (full)" } else { "" },
-                crate::view::verify::witness_line(r)
+                r.witness
+                    .as_ref()
+                    .map(|_| format!(" · {}", crate::view::verify::witness_line(r)))
+                    .unwrap_or_default()
             ),
         ),
         Some(Ok(r)) => styled(
