@@ -317,7 +317,10 @@ fn truncation(storage: &dyn Storage, member: &dyn Fn() -> Deck) {
     let (what, seq, problem) = finding(&v);
     assert_eq!(what, "truncated", "{v:#}");
     assert_eq!(seq, Some(kept as u64 + 1), "{v:#}");
-    assert!(problem.contains(&format!("{}..{}", kept + 1, lines.len())), "{problem}");
+    assert!(
+        problem.contains(&format!("{}..{}", kept + 1, lines.len())),
+        "{problem}"
+    );
 }
 
 fn emptying(storage: &dyn Storage, member: &dyn Fn() -> Deck) {
@@ -512,7 +515,10 @@ fn a_new_key_after_pinning_fails_loudly_until_trusted() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(9), "{text}");
-    assert!(text.contains(other.key_id()) && text.contains("NOT pinned"), "{text}");
+    assert!(
+        text.contains(other.key_id()) && text.contains("NOT pinned"),
+        "{text}"
+    );
 
     home.cmd()
         .args(["--user", "alice", "audit", "trust-key", other.key_id()])
@@ -571,7 +577,10 @@ fn aws_injected_key_and_resealed_trail_fail_naming_the_key_and_resealing() {
         injected_key_reseal(s, m, f);
         // The fresh machine's verdict rests on the locked bucket alone.
         let v = verify(&f());
-        assert!(v["witness"]["sources"][1]["checkpoints"].as_u64().unwrap() > 0, "{v:#}");
+        assert!(
+            v["witness"]["sources"][1]["checkpoints"].as_u64().unwrap() > 0,
+            "{v:#}"
+        );
         assert_eq!(v["witness"]["problem"]["what"], "resealed", "{v:#}");
     });
 }

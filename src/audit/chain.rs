@@ -325,7 +325,7 @@ pub struct VerifyReport {
     pub signing_keys: Vec<KeyUse>,
     /// The comparison with checkpoints, when witnesses were consulted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub witness: Option<WitnessReport>,
+    pub witness: Option<Box<WitnessReport>>,
 }
 
 fn yes() -> bool {
@@ -559,7 +559,9 @@ pub fn verify_anchored(
     // A key this member did not pin: named at the first record it signed.
     let mut untrusted: Option<(usize, AuditError)> = None;
     for id in &order {
-        let u = key_uses.get_mut(id).expect("listed key");
+        let Some(u) = key_uses.get_mut(id) else {
+            continue;
+        };
         u.pinned = anchors
             .pinned
             .and_then(|p| p.get(u.id.as_str()))
@@ -617,13 +619,13 @@ pub fn verify_anchored(
         if problem.is_some() {
             report.ok = false;
         }
-        report.witness = Some(WitnessReport {
+        report.witness = Some(Box::new(WitnessReport {
             checkpoints: anchors.checkpoints.len(),
             matched,
             newest: anchors.checkpoints.last().cloned(),
             problem,
             ..WitnessReport::default()
-        });
+        }));
     }
     report
 }

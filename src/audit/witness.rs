@@ -206,7 +206,10 @@ impl LocalWitness {
     }
 
     pub fn for_store(identity: &Path, store: &dyn Store) -> LocalWitness {
-        LocalWitness::new(identity, &format!("{}:{}", store.backend(), store.location()))
+        LocalWitness::new(
+            identity,
+            &format!("{}:{}", store.backend(), store.location()),
+        )
     }
 
     pub fn scope(&self) -> &str {

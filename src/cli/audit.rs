@@ -36,7 +36,10 @@ pub fn run(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
             if json_out {
                 print_json(&serde_json::json!({"pinned": key_id, "public": public}))?;
             } else {
-                outln!("pinned audit-signing key {key_id} ({public}) for tenant {}", deck.tenant().name);
+                outln!(
+                    "pinned audit-signing key {key_id} ({public}) for tenant {}",
+                    deck.tenant().name
+                );
             }
             Ok(0)
         }

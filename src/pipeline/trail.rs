@@ -74,9 +74,7 @@ impl Trail<'_> {
             checkpoints: &checkpoints,
             pinned: pinned.as_ref(),
         };
-        let mut report = self
-            .store
-            .verify_audit_anchored(tenant, full, &anchors)?;
+        let mut report = self.store.verify_audit_anchored(tenant, full, &anchors)?;
         let mut w = report.witness.take().unwrap_or_default();
         w.sources = sources;
         let first: Vec<(String, String)> = report
@@ -121,4 +119,3 @@ impl Trail<'_> {
         Ok(public)
     }
 }
-

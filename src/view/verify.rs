@@ -28,7 +28,10 @@ pub fn headline(r: &VerifyReport) -> String {
             r.head.as_deref().unwrap_or("(empty)")
         );
     }
-    let what = r.what().map(|w| w.as_str().to_uppercase()).unwrap_or_else(|| "BROKEN".into());
+    let what = r
+        .what()
+        .map(|w| w.as_str().to_uppercase())
+        .unwrap_or_else(|| "BROKEN".into());
     let first = r.first_break.as_ref().or(r.witness_problem());
     match first {
         Some(b) => format!(
@@ -52,10 +55,18 @@ pub fn witness_line(r: &VerifyReport) -> String {
 pub fn lines(r: &VerifyReport) -> Vec<String> {
     let mut out = vec![headline(r)];
     if let (Some(_), Some(w)) = (&r.first_break, r.witness_problem()) {
-        out.push(format!("  and the checkpoints show: {} at {}", w.problem, place(w)));
+        out.push(format!(
+            "  and the checkpoints show: {} at {}",
+            w.problem,
+            place(w)
+        ));
     }
     out.push(format!("  {}", witness_line(r)));
-    let pinned_now = r.witness.as_ref().map(|w| w.pinned_now.clone()).unwrap_or_default();
+    let pinned_now = r
+        .witness
+        .as_ref()
+        .map(|w| w.pinned_now.clone())
+        .unwrap_or_default();
     for k in &r.signing_keys {
         let state = if pinned_now.contains(&k.id) {
             "pinned now (first use)"
@@ -92,10 +103,7 @@ mod tests {
         }));
         let l = lines(&r);
         assert!(l[0].contains("verified"), "{l:?}");
-        assert!(
-            l[1].contains("no checkpoints of this trail yet"),
-            "{l:?}"
-        );
+        assert!(l[1].contains("no checkpoints of this trail yet"), "{l:?}");
     }
 
     #[test]

@@ -47,11 +47,19 @@ impl RemoteWitness for AwsStore {
                 .and_then(|name| name.split_once('-'))
                 .and_then(|(seq, hash)| Some((seq.parse::<u64>().ok()?, hash)))
             else {
-                tracing::warn!(tenant, key, "ignoring an object in the witness prefix that is not a checkpoint");
+                tracing::warn!(
+                    tenant,
+                    key,
+                    "ignoring an object in the witness prefix that is not a checkpoint"
+                );
                 continue;
             };
             if !crate::store::valid_sha(hash) {
-                tracing::warn!(tenant, key, "ignoring a witness object whose hash is not a SHA-256");
+                tracing::warn!(
+                    tenant,
+                    key,
+                    "ignoring a witness object whose hash is not a SHA-256"
+                );
                 continue;
             }
             out.push(Checkpoint {
@@ -76,16 +84,15 @@ async fn list_versions(
     let mut out = Vec::new();
     let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
     loop {
-        let page = c
-            .s3
-            .list_object_versions()
-            .bucket(&bucket)
-            .prefix(&prefix)
-            .set_key_marker(key_marker.take())
-            .set_version_id_marker(version_marker.take())
-            .send()
-            .await
-            .map_err(|e| super::fault::classify("S3", "ListObjectVersions", &e))?;
+        let page =
+            c.s3.list_object_versions()
+                .bucket(&bucket)
+                .prefix(&prefix)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| super::fault::classify("S3", "ListObjectVersions", &e))?;
         for v in page.versions() {
             let Some(key) = v.key() else { continue };
             let at = v
