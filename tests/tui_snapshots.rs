@@ -93,6 +93,9 @@ fn fixture() -> Fixture {
         keys: 1,
         signatures_checked: 2,
         full: false,
+        present: true,
+        signing_keys: vec![],
+        witness: None,
     }));
     // Diff: the web stack against an earlier version of itself, highlighted.
     let inputs: Vec<FileInput> = files

@@ -6,7 +6,7 @@
 //! breaks its hash, deleting or reordering one breaks the sequence and the `prev` link, and
 //! rewriting the chain from some point on needs a signing key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -20,7 +20,8 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::error::KeyHalf;
-use super::{AuditError, AuditEvent, AuditRecord};
+use super::witness::{self, ChainView, Checkpoint, WitnessReport};
+use super::{AuditError, AuditEvent, AuditRecord, Tamper};
 use crate::error::Result;
 use crate::store::StoreError;
 
@@ -268,7 +269,7 @@ pub fn parse_line(line: &[u8]) -> std::result::Result<AuditRecord, AuditError> {
 }
 
 /// Where the chain first stops being trustworthy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Break {
     /// 1-based line in the stored log.
     pub line: usize,
@@ -276,9 +277,35 @@ pub struct Break {
     pub seq: Option<u64>,
     pub event_id: Option<String>,
     pub problem: String,
+    /// What happened (edited, reordered, removed, truncated, re-sealed, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what: Option<Tamper>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One audit-signing key that signed records of the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyUse {
+    pub id: String,
+    /// Its public half (hex), when the store has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<String>,
+    pub first_seq: u64,
+    pub records: usize,
+    /// Whether this member pinned it for the tenant.
+    pub pinned: bool,
+}
+
+/// What a chain is checked against besides itself: checkpoints from witnesses and the keys
+/// this member pinned.
+#[derive(Default)]
+pub struct Anchors<'a> {
+    /// Sorted by seq (see [`witness::merge`]).
+    pub checkpoints: &'a [Checkpoint],
+    /// Pinned keys (id → public hex); None before first use, when any key in the ring counts.
+    pub pinned: Option<&'a BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifyReport {
     pub tenant: String,
     pub records: usize,
@@ -290,6 +317,34 @@ pub struct VerifyReport {
     /// Signatures actually checked (every one with `full`, else checkpoints).
     pub signatures_checked: usize,
     pub full: bool,
+    /// Whether the trail exists at all (its file, its head item).
+    #[serde(default = "yes")]
+    pub present: bool,
+    /// The keys that signed the intact part of the chain.
+    #[serde(default)]
+    pub signing_keys: Vec<KeyUse>,
+    /// The comparison with checkpoints, when witnesses were consulted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<Box<WitnessReport>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl VerifyReport {
+    /// What happened, in one word, when something did: the chain's own break first, else what
+    /// the checkpoints show.
+    pub fn what(&self) -> Option<Tamper> {
+        self.first_break
+            .as_ref()
+            .and_then(|b| b.what)
+            .or_else(|| self.witness_problem().and_then(|b| b.what))
+    }
+
+    pub fn witness_problem(&self) -> Option<&Break> {
+        self.witness.as_ref().and_then(|w| w.problem.as_ref())
+    }
 }
 
 /// Every how many records a signature is checked in the default (checkpoint) mode.
@@ -335,6 +390,20 @@ fn event_id_of(line: &[u8]) -> Option<String> {
 /// last are checked, and a failing checkpoint is narrowed to the first bad record inside its
 /// window. `full` checks every signature. Hashing and signature checks run on every core.
 pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyReport {
+    verify_anchored(tenant, data, ring, full, true, &Anchors::default())
+}
+
+/// [`verify`], then the chain against `anchors`: each record's key must be pinned (when a pin
+/// set is given), and each checkpoint must agree with the chain. `present` says whether the
+/// trail exists at all, so that a deleted trail is told from an emptied one.
+pub fn verify_anchored(
+    tenant: &str,
+    data: &[u8],
+    ring: &KeyRing,
+    full: bool,
+    present: bool,
+    anchors: &Anchors<'_>,
+) -> VerifyReport {
     let lines: Vec<&[u8]> = data
         .split(|b| *b == b'\n')
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
@@ -370,11 +439,16 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
         keys: ring.len(),
         signatures_checked: 0,
         full,
+        present,
+        signing_keys: Vec::new(),
+        witness: None,
     };
     // Links, in order: the first structural break ends the trustworthy prefix.
     let mut expected_seq = 1u64;
     let mut prev_hash = GENESIS;
     let mut structural: Option<(usize, AuditError)> = None;
+    let mut key_uses: HashMap<&str, KeyUse> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
     for (i, c) in checked.iter().enumerate() {
         let c = match c {
             Err(problem) => {
@@ -386,7 +460,12 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
         let problem = if let Some(p) = &c.problem {
             Some(p.clone())
         } else if c.seq != expected_seq {
-            Some(if c.seq > expected_seq {
+            // The record that belongs here further on means records were moved, not deleted.
+            let expected_at = checked[i + 1..]
+                .iter()
+                .position(|o| o.as_ref().is_ok_and(|o| o.seq == expected_seq))
+                .map(|k| i + 1 + k + 1);
+            Some(if c.seq > expected_seq && expected_at.is_none() {
                 AuditError::Deleted {
                     expected: expected_seq,
                     found: c.seq,
@@ -395,6 +474,7 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
                 AuditError::Reordered {
                     expected: expected_seq,
                     found: c.seq,
+                    expected_at,
                 }
             })
         } else if c.prev != prev_hash {
@@ -405,6 +485,22 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
         if let Some(p) = problem {
             structural = Some((i, p));
             break;
+        }
+        match key_uses.get_mut(c.key) {
+            Some(u) => u.records += 1,
+            None => {
+                key_uses.insert(
+                    c.key,
+                    KeyUse {
+                        id: c.key.to_string(),
+                        public: ring.keys.get(c.key).map(|k| hex::encode(k.as_bytes())),
+                        first_seq: c.seq,
+                        records: 1,
+                        pinned: false,
+                    },
+                );
+                order.push(c.key);
+            }
         }
         prev_hash = c.hash;
         expected_seq = c.seq + 1;
@@ -460,8 +556,32 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
         (at, sig_check(at).unwrap_or(AuditError::BadSignature))
     });
 
+    // A key this member did not pin: named at the first record it signed.
+    let mut untrusted: Option<(usize, AuditError)> = None;
+    for id in &order {
+        let Some(u) = key_uses.get_mut(id) else {
+            continue;
+        };
+        u.pinned = anchors
+            .pinned
+            .and_then(|p| p.get(u.id.as_str()))
+            .is_some_and(|public| u.public.as_deref() == Some(public.as_str()));
+        if anchors.pinned.is_some() && !u.pinned && untrusted.is_none() {
+            untrusted = Some((
+                (u.first_seq - 1) as usize,
+                AuditError::UntrustedKey { key: u.id.clone() },
+            ));
+        }
+    }
+    report.signing_keys = order.iter().map(|id| key_uses[id].clone()).collect();
+
+    let structural_break = structural.is_some();
     // Signatures are only checked before the structural break, so a signature break wins.
-    let brk = first_sig_break.or(structural);
+    let brk = match (first_sig_break, untrusted) {
+        (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+        (a, b) => a.or(b),
+    }
+    .or(structural);
     match brk {
         Some((i, problem)) => {
             report.ok = false;
@@ -469,10 +589,43 @@ pub fn verify(tenant: &str, data: &[u8], ring: &KeyRing, full: bool) -> VerifyRe
                 line: i + 1,
                 seq: checked[i].as_ref().ok().map(|c| c.seq),
                 event_id: event_id_of(lines[i]),
+                what: problem.tamper(),
                 problem: problem.to_string(),
             });
         }
         None => report.head = (!lines.is_empty()).then(|| prev_hash.to_string()),
+    }
+
+    if !anchors.checkpoints.is_empty() {
+        let hashes: Vec<&str> = checked[..linked]
+            .iter()
+            .filter_map(|c| c.as_ref().ok().map(|c| c.hash))
+            .collect();
+        let last_seq = checked
+            .iter()
+            .rev()
+            .find_map(|c| c.as_ref().ok().map(|c| c.seq))
+            .unwrap_or(0);
+        let name = |i: usize| lines.get(i).and_then(|l| event_id_of(l));
+        let view = ChainView {
+            hashes,
+            records: lines.len(),
+            last_seq,
+            present,
+            broken: structural_break,
+            event_id: &name,
+        };
+        let (matched, problem) = witness::compare(anchors.checkpoints, &view);
+        if problem.is_some() {
+            report.ok = false;
+        }
+        report.witness = Some(Box::new(WitnessReport {
+            checkpoints: anchors.checkpoints.len(),
+            matched,
+            newest: anchors.checkpoints.last().cloned(),
+            problem,
+            ..WitnessReport::default()
+        }));
     }
     report
 }

@@ -28,13 +28,21 @@ pub enum AuditError {
     Edited,
 
     #[error(
-        "expected record {expected} but found {found}: record(s) {expected}..{} were deleted",
+        "removed: expected record {expected} but found {found}: record(s) {expected}..{} were deleted",
         .found - 1
     )]
     Deleted { expected: u64, found: u64 },
 
-    #[error("expected record {expected} but found {found}: records were reordered or duplicated")]
-    Reordered { expected: u64, found: u64 },
+    #[error(
+        "reordered: expected record {expected} but found {found}{}",
+        .expected_at.map(|l| format!(" (record {expected} is at line {l})")).unwrap_or_else(|| ": records were duplicated or moved".into())
+    )]
+    Reordered {
+        expected: u64,
+        found: u64,
+        /// The line record `expected` was found at, when it is further on.
+        expected_at: Option<usize>,
+    },
 
     #[error("does not link to the record before it (prev hash mismatch)")]
     Unlinked,
@@ -42,6 +50,11 @@ pub enum AuditError {
     // Signatures.
     #[error("signed by unknown key {key}")]
     UnknownKey { key: String },
+
+    #[error(
+        "signed by key {key}, which this member has not pinned and nobody certified; if a new machine of your team writes with it, check its id with them and run `opsdeck audit trust-key {key}`"
+    )]
+    UntrustedKey { key: String },
 
     #[error("signature is malformed")]
     MalformedSignature,
@@ -80,6 +93,23 @@ impl std::fmt::Display for KeyHalf {
 }
 
 impl AuditError {
+    /// What happened, for a chain problem.
+    pub fn tamper(&self) -> Option<super::Tamper> {
+        use super::Tamper as T;
+        Some(match self {
+            AuditError::Unreadable { .. }
+            | AuditError::UnreadableEvent { .. }
+            | AuditError::UnreadableRecord { .. } => T::Unreadable,
+            AuditError::Edited => T::Edited,
+            AuditError::Deleted { .. } => T::Removed,
+            AuditError::Reordered { .. } => T::Reordered,
+            AuditError::Unlinked => T::Unlinked,
+            AuditError::UnknownKey { .. } | AuditError::UntrustedKey { .. } => T::UntrustedKey,
+            AuditError::MalformedSignature | AuditError::BadSignature => T::BadSignature,
+            _ => return None,
+        })
+    }
+
     /// A broken record is damage to the store; a key or event that cannot be used is bad input.
     pub fn kind(&self) -> Kind {
         match self {

@@ -5,13 +5,14 @@ pub mod chain;
 pub mod error;
 pub mod export;
 pub mod query;
+pub mod witness;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::time::Stamp;
 
-pub use chain::{KeyRing, Signer, VerifyReport};
+pub use chain::{Anchors, KeyRing, KeyUse, Signer, VerifyReport};
 pub use error::AuditError;
 
 /// What happened. One event per transition of a request.
@@ -64,6 +65,52 @@ impl EventKind {
             EventKind::Answered => "answered",
             EventKind::LockBroken => "lock_broken",
             EventKind::CodeShown => "code_shown",
+        }
+    }
+}
+
+/// What happened to a trail that does not verify, in the words `audit verify` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tamper {
+    /// A record's content no longer matches its hash.
+    Edited,
+    /// Records are out of order (swapped, moved, duplicated).
+    Reordered,
+    /// Records are missing from the middle of the chain.
+    Removed,
+    /// Records are missing from the end (the chain is shorter than a checkpoint).
+    Truncated,
+    /// The chain was rewritten and signed again (a checkpointed hash differs).
+    Resealed,
+    /// The trail exists but holds no records, though checkpoints saw some.
+    Emptied,
+    /// The trail is gone, though checkpoints saw it.
+    Deleted,
+    /// A record is signed by a key this member neither pinned nor saw certified.
+    UntrustedKey,
+    /// A signature is missing, malformed or does not verify.
+    BadSignature,
+    /// A record does not link to the one before it.
+    Unlinked,
+    /// A record cannot be read.
+    Unreadable,
+}
+
+impl Tamper {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tamper::Edited => "edited",
+            Tamper::Reordered => "reordered",
+            Tamper::Removed => "removed",
+            Tamper::Truncated => "truncated",
+            Tamper::Resealed => "re-sealed",
+            Tamper::Emptied => "emptied",
+            Tamper::Deleted => "deleted",
+            Tamper::UntrustedKey => "untrusted key",
+            Tamper::BadSignature => "bad signature",
+            Tamper::Unlinked => "unlinked",
+            Tamper::Unreadable => "unreadable",
         }
     }
 }

@@ -410,13 +410,19 @@ pub enum AuditCommand {
     },
     /// One event (by event id or sequence number), or every event of a plan or request.
     Show { id: String },
-    /// Recompute the hash chain and signatures; names the first broken record.
+    /// Recompute the hash chain and signatures, compare them with every checkpoint this member
+    /// can read (its own, and on the shared backend the Object Lock bucket) and the audit-signing
+    /// keys it pinned; names what happened (edited, reordered, removed, truncated, re-sealed,
+    /// emptied, deleted) at which record.
     Verify {
         /// Check every record's signature, not only every 8th and the last (each signature
         /// already covers all records before it).
         #[arg(long)]
         full: bool,
     },
+    /// Pin an audit-signing key for this tenant (after its holder confirmed its id), so that
+    /// records it signs verify: what to do when a new machine of the team starts writing.
+    TrustKey { key_id: String },
     /// Write events with their chain fields as JSON or CSV.
     Export {
         #[arg(long, value_enum, default_value = "json")]

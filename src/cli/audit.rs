@@ -26,27 +26,22 @@ pub fn run(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
             let report = deck.trail().verify(full)?;
             if json_out {
                 print_json(&report)?;
-            } else if report.ok {
-                outln!(
-                    "audit trail of tenant {} verified: {} records, hash chain and signatures intact; head {}",
-                    report.tenant,
-                    report.records,
-                    report.head.as_deref().unwrap_or("(empty)")
-                );
-            } else if let Some(b) = &report.first_break {
-                outln!(
-                    "audit trail of tenant {} is BROKEN at line {}{}{}: {}",
-                    report.tenant,
-                    b.line,
-                    b.seq.map(|s| format!(" (record {s})")).unwrap_or_default(),
-                    b.event_id
-                        .as_deref()
-                        .map(|e| format!(" event {e}"))
-                        .unwrap_or_default(),
-                    b.problem
-                );
+            } else {
+                print_lines(&crate::view::verify::lines(&report));
             }
             Ok(if report.ok { 0 } else { 9 })
+        }
+        AuditCommand::TrustKey { key_id } => {
+            let public = deck.trail().trust_key(&key_id)?;
+            if json_out {
+                print_json(&serde_json::json!({"pinned": key_id, "public": public}))?;
+            } else {
+                outln!(
+                    "pinned audit-signing key {key_id} ({public}) for tenant {}",
+                    deck.tenant().name
+                );
+            }
+            Ok(0)
         }
         AuditCommand::Export {
             format,

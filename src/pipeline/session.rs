@@ -170,8 +170,13 @@ impl Deck {
     }
 
     pub(super) fn append(&self, events: &[AuditEvent]) -> Result<Vec<AuditRecord>> {
-        self.store
-            .append_audit(&self.tenant.name, events, &self.signer)
+        let records = self
+            .store
+            .append_audit(&self.tenant.name, events, &self.signer)?;
+        // A checkpoint where the store's writers cannot rewrite it; never fails the append.
+        crate::audit::witness::LocalWitness::for_store(&self.paths.identity, self.store.as_ref())
+            .after_append(self.store.as_ref(), &self.tenant.name, &records);
+        Ok(records)
     }
 
     /// The trail for the pipeline's own checks (the caller's membership is already settled).

@@ -1,8 +1,9 @@
 //! The tenant's audit trail for its members: streaming, filtering and verifying it.
 
 use super::Trail;
-use crate::audit::{AuditFilter, AuditRecord, VerifyReport};
-use crate::error::Result;
+use crate::audit::witness::{self, LocalWitness, WitnessSource};
+use crate::audit::{Anchors, AuditFilter, AuditRecord, VerifyReport};
+use crate::error::{Error, Result};
 
 impl Trail<'_> {
     /// Streams the tenant's events oldest first (one in memory at a time); `f` returns false to
@@ -29,8 +30,92 @@ impl Trail<'_> {
         Ok(out.into())
     }
 
+    /// Verifies the chain, then against every checkpoint this member can read (its own, and the
+    /// backend's locked bucket) and the audit-signing keys it pinned. Keys are pinned on first
+    /// use, and only when everything else verified.
     pub fn verify(&self, full: bool) -> Result<VerifyReport> {
         self.require_reader("verify the audit trail")?;
-        self.store.verify_audit(&self.tenant.name, full)
+        let tenant = &self.tenant.name;
+        let local = LocalWitness::for_store(&self.paths.identity, self.store.as_ref());
+        let mut sources = Vec::new();
+        let mut all = Vec::new();
+        let mine = local.read(tenant)?;
+        sources.push(WitnessSource {
+            name: "this member's checkpoints".into(),
+            checkpoints: mine.len(),
+            error: None,
+        });
+        all.extend(mine);
+        if let Some(remote) = self.store.remote_witness() {
+            match remote.checkpoints(tenant) {
+                Ok(cps) => {
+                    sources.push(WitnessSource {
+                        name: remote.witness_name(),
+                        checkpoints: cps.len(),
+                        error: None,
+                    });
+                    all.extend(cps);
+                }
+                Err(e) => sources.push(WitnessSource {
+                    name: remote.witness_name(),
+                    checkpoints: 0,
+                    error: Some(e.to_string()),
+                }),
+            }
+        }
+        let checkpoints = witness::merge(all);
+        let mut pinned = local.pinned_keys(tenant)?;
+        // This machine's own key is trusted by the member who holds it.
+        if let Some(p) = pinned.as_mut() {
+            p.entry(self.signer.key_id().to_string())
+                .or_insert_with(|| hex::encode(self.signer.verifying_key().as_bytes()));
+        }
+        let anchors = Anchors {
+            checkpoints: &checkpoints,
+            pinned: pinned.as_ref(),
+        };
+        let mut report = self.store.verify_audit_anchored(tenant, full, &anchors)?;
+        let mut w = report.witness.take().unwrap_or_default();
+        w.sources = sources;
+        let first: Vec<(String, String)> = report
+            .signing_keys
+            .iter()
+            .filter_map(|k| Some((k.id.clone(), k.public.clone()?)))
+            .collect();
+        if pinned.is_none() && report.ok && !first.is_empty() {
+            local.pin_keys(tenant, &first, "first-use")?;
+            w.pinned_now = first.into_iter().map(|(id, _)| id).collect();
+            for k in &mut report.signing_keys {
+                k.pinned = true;
+            }
+        }
+        report.witness = Some(w);
+        Ok(report)
+    }
+
+    /// Pins an audit-signing key (by id, as `audit verify` names it) for this tenant, after its
+    /// holder confirmed it: what a member does when a new machine of the team starts writing.
+    pub fn trust_key(&self, key_id: &str) -> Result<String> {
+        self.require_reader("trust an audit-signing key")?;
+        let tenant = &self.tenant.name;
+        let report = self.store.verify_audit(tenant, false)?;
+        let Some(public) = report
+            .signing_keys
+            .iter()
+            .find(|k| k.id == key_id)
+            .and_then(|k| k.public.clone())
+        else {
+            return Err(Error::not_found(
+                "audit-signing key",
+                key_id,
+                "no record of this tenant's chain is signed by it (`opsdeck audit verify` names the keys)",
+            ));
+        };
+        LocalWitness::for_store(&self.paths.identity, self.store.as_ref()).pin_keys(
+            tenant,
+            &[(key_id.to_string(), public.clone())],
+            &format!("trusted-by-{}", self.identity().user),
+        )?;
+        Ok(public)
     }
 }

@@ -30,7 +30,7 @@ use super::fsutil::{FileLock, ensure_private_dir, write_atomic};
 use super::{StackLock, StackRecord, Store, valid_id, valid_sha};
 use crate::approval::PlanRecord;
 use crate::audit::chain::{self, GENESIS, KeyRing};
-use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
+use crate::audit::{Anchors, AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::error::Result;
 
 type StoreResult<T> = std::result::Result<T, StoreError>;
@@ -451,15 +451,22 @@ impl Store for LocalStore {
         }
     }
 
-    fn verify_audit(&self, tenant: &str, full: bool) -> Result<VerifyReport> {
+    fn verify_audit_anchored(
+        &self,
+        tenant: &str,
+        full: bool,
+        anchors: &Anchors<'_>,
+    ) -> Result<VerifyReport> {
         let path = self.audit_path(tenant)?;
-        let data = match fs::read(&path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        let (data, present) = match fs::read(&path) {
+            Ok(d) => (d, true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), false),
             Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e).into()),
         };
         let ring = KeyRing::load(&self.keys_dir())?;
-        Ok(chain::verify(tenant, &data, &ring, full))
+        Ok(chain::verify_anchored(
+            tenant, &data, &ring, full, present, anchors,
+        ))
     }
 
     fn put_artifact(&self, tenant: &str, bytes: &[u8]) -> Result<String> {

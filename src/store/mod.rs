@@ -19,7 +19,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::approval::PlanRecord;
-use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
+use crate::audit::witness::RemoteWitness;
+use crate::audit::{Anchors, AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::error::Result;
 use crate::plan::{ArtifactKind, ArtifactRef};
 use crate::tenant::{AwsConfiguration, Tenant, User};
@@ -213,7 +214,20 @@ pub trait Store: Send + Sync {
     /// stop early. What browsers of large trails use.
     fn scan_audit(&self, tenant: &str, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()>;
     /// Verifies the tenant's chain; `full` checks every signature, not only checkpoints.
-    fn verify_audit(&self, tenant: &str, full: bool) -> Result<VerifyReport>;
+    fn verify_audit(&self, tenant: &str, full: bool) -> Result<VerifyReport> {
+        self.verify_audit_anchored(tenant, full, &Anchors::default())
+    }
+    /// The same, and the chain against checkpoints and pinned keys (`audit verify`).
+    fn verify_audit_anchored(
+        &self,
+        tenant: &str,
+        full: bool,
+        anchors: &Anchors<'_>,
+    ) -> Result<VerifyReport>;
+    /// The witness this backend keeps outside its writers' reach, if it has one.
+    fn remote_witness(&self) -> Option<&dyn RemoteWitness> {
+        None
+    }
 
     /// Stores bytes under their SHA-256 (idempotent) and returns the hex digest.
     fn put_artifact(&self, tenant: &str, bytes: &[u8]) -> Result<String>;

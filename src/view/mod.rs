@@ -10,6 +10,7 @@
 //! - [`report`]: an answer's tables, charts and notes.
 //! - [`audit_row`]: an audit event as a row of the trail's listing.
 //! - [`identity`]: who you are proven to be, and how.
+//! - [`verify`]: what `audit verify` found and what it compared the chain with.
 //!
 //! The `--json` output and MCP's structured results are contracts: they serialise the records
 //! themselves, never these views.
@@ -21,6 +22,7 @@ pub mod identity;
 pub mod next_step;
 pub mod plan;
 pub mod report;
+pub mod verify;
 
 pub use approval::ApprovalView;
 pub use audit_row::AuditRowView;

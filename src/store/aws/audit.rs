@@ -15,7 +15,7 @@ use super::layout::{HEAD_SK, Table, event_pk, head_pk, seq_key};
 use super::remote::{self, Cond, Item, get_n, get_s, key, n, s};
 use super::{AwsStore, backoff};
 use crate::audit::chain::{self, GENESIS, KeyRing};
-use crate::audit::{AuditEvent, AuditRecord, Signer, VerifyReport};
+use crate::audit::{Anchors, AuditEvent, AuditRecord, Signer, Tamper, VerifyReport};
 use crate::error::Result;
 use crate::store::StoreError;
 
@@ -409,7 +409,12 @@ impl AwsStore {
 
     /// Verifies the stored chain with the keys published for the tenant (and this machine's),
     /// then that the head agrees with the last record: records cut off the end are found too.
-    pub(super) fn verify_remote(&self, tenant: &str, full: bool) -> Result<VerifyReport> {
+    pub(super) fn verify_remote(
+        &self,
+        tenant: &str,
+        full: bool,
+        anchors: &Anchors<'_>,
+    ) -> Result<VerifyReport> {
         let data = self.audit_lines(tenant)?;
         let mut ring = KeyRing::load(&self.keys_dir)?;
         for k in self.published_keys(tenant)? {
@@ -417,9 +422,19 @@ impl AwsStore {
                 tracing::warn!(tenant, error = %e, "ignoring an unreadable published key");
             }
         }
-        let mut report = chain::verify(tenant, &data, &ring, full);
-        let head = self.read_head(tenant).map_err(Fault::into_error)?;
-        if report.ok {
+        let head_item = self
+            .get(Table::AuditRuns, head_pk(tenant), HEAD_SK.to_string())
+            .map_err(Fault::into_error)?;
+        let head = match &head_item {
+            Some(i) => (
+                get_n(i, "seq").unwrap_or(0),
+                get_s(i, "hash").unwrap_or(GENESIS).to_string(),
+            ),
+            None => (0, GENESIS.to_string()),
+        };
+        let present = head_item.is_some() || !data.is_empty();
+        let mut report = chain::verify_anchored(tenant, &data, &ring, full, present, anchors);
+        if report.first_break.is_none() {
             let last_seq = report.records as u64;
             let last_hash = report.head.clone().unwrap_or_else(|| GENESIS.to_string());
             if head.0 != last_seq || head.1 != last_hash {
@@ -428,9 +443,21 @@ impl AwsStore {
                     line: report.records + 1,
                     seq: Some(last_seq + 1),
                     event_id: None,
-                    problem: if head.0 > last_seq {
+                    what: Some(if last_seq == 0 {
+                        Tamper::Emptied
+                    } else if head.0 > last_seq {
+                        Tamper::Truncated
+                    } else {
+                        Tamper::Unlinked
+                    }),
+                    problem: if last_seq == 0 {
                         format!(
-                            "the chain head says {} records but {} are stored: record(s) {}..{} were deleted from the end",
+                            "emptied: the chain head says {} records but none are stored",
+                            head.0
+                        )
+                    } else if head.0 > last_seq {
+                        format!(
+                            "truncated: the chain head says {} records but {} are stored: record(s) {}..{} were deleted from the end",
                             head.0,
                             last_seq,
                             last_seq + 1,

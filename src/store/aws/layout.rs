@@ -18,6 +18,7 @@
 //!                <t>/state/<stack>/<sha256>     Terraform state after each apply
 //! reports        <t>/<ab>/<sha256>              reports answered to questions
 //! audit-logs     <t>/<ab>/<sha256>              execution logs (Object Lock, compliance)
+//!                <t>/witness/<seq, 20 digits>-<hash>  chain checkpoints (the key is the data)
 //! ```
 
 use crate::config::AwsBackendConfig;
@@ -157,6 +158,15 @@ pub fn event_pk(tenant: &str) -> String {
 
 pub fn object_key(tenant: &str, sha: &str) -> String {
     format!("{tenant}/{}/{sha}", &sha[..2.min(sha.len())])
+}
+
+/// Where a checkpoint of the tenant's chain goes in the audit-logs bucket.
+pub fn witness_key(tenant: &str, seq: u64, hash: &str) -> String {
+    format!("{}{seq:020}-{hash}", witness_prefix(tenant))
+}
+
+pub fn witness_prefix(tenant: &str) -> String {
+    format!("{tenant}/witness/")
 }
 
 pub fn state_key(tenant: &str, stack: &str, sha: &str) -> String {

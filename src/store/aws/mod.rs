@@ -31,6 +31,7 @@ pub mod sealed;
 use link::{Link, backoff};
 pub mod provision;
 pub mod remote;
+mod witness;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -457,9 +458,18 @@ impl Store for AwsStore {
         self.scan_audit_remote(tenant, f)
     }
 
-    fn verify_audit(&self, tenant: &str, full: bool) -> Result<VerifyReport> {
+    fn verify_audit_anchored(
+        &self,
+        tenant: &str,
+        full: bool,
+        anchors: &crate::audit::Anchors<'_>,
+    ) -> Result<VerifyReport> {
         self.scope(tenant)?;
-        self.verify_remote(tenant, full)
+        self.verify_remote(tenant, full, anchors)
+    }
+
+    fn remote_witness(&self) -> Option<&dyn crate::audit::witness::RemoteWitness> {
+        Some(self)
     }
 
     fn put_artifact(&self, tenant: &str, bytes: &[u8]) -> Result<String> {

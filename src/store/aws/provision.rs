@@ -596,7 +596,8 @@ async fn ensure_bucket(
     lock(r, c, name, lock_days).await
 }
 
-/// Object Lock of the audit-logs bucket: compliance mode, at least the configured retention.
+/// Object Lock of the audit-logs bucket: compliance mode, at least the configured retention. It
+/// keeps execution logs and the chain's checkpoints (the witness `audit verify` reads).
 async fn lock(
     mut r: Report,
     c: Clients,

@@ -33,10 +33,14 @@ fn verify_span(app: &App) -> Span<'static> {
             app,
             Meaning::Success,
             format!(
-                "chain ✓ {} records, {} signatures checked{} ",
+                "chain ✓ {} records, {} signatures checked{}{} ",
                 r.records,
                 r.signatures_checked,
-                if r.full { " (full)" } else { "" }
+                if r.full { " (full)" } else { "" },
+                r.witness
+                    .as_ref()
+                    .map(|_| format!(" · {}", crate::view::verify::witness_line(r)))
+                    .unwrap_or_default()
             ),
         ),
         Some(Ok(r)) => styled(
@@ -46,6 +50,7 @@ fn verify_span(app: &App) -> Span<'static> {
                 "chain ✗ BROKEN{} ",
                 r.first_break
                     .as_ref()
+                    .or(r.witness_problem())
                     .map(|b| format!(" at line {}: {}", b.line, b.problem))
                     .unwrap_or_default()
             ),
