@@ -4,7 +4,9 @@
 
 pub mod keys;
 pub mod pins;
+pub mod roster;
 pub mod statement;
 
 pub use keys::{PersonalKey, PublicKeyLine, create_key, load_key};
+pub use roster::{Roster, Standing};
 pub use statement::{DecisionStatement, MembershipAction, MembershipRecord, Verdict, canonical};

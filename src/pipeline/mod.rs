@@ -34,11 +34,14 @@ use crate::tenant::{Identity, Tenant, User};
 use crate::time::Clock;
 
 mod iac;
+mod members;
 mod onboarding;
+mod signatures;
 pub use iac::{StackDetail, StackEntry};
 pub use onboarding::{CodeShown, Setup};
 
 pub use approvals::Comparison;
+pub use members::KeyStatus;
 pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
 

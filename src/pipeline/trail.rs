@@ -1,6 +1,7 @@
 //! The tenant's audit trail for its members: streaming, filtering and verifying it.
 
 use super::Trail;
+use crate::audit::chain::Break;
 use crate::audit::{AuditFilter, AuditRecord, VerifyReport};
 use crate::error::Result;
 
@@ -29,8 +30,40 @@ impl Trail<'_> {
         Ok(out.into())
     }
 
+    /// The chain and its seals, then every approved/rejected event's decision signature against
+    /// the key its author had registered at that time (the first one that fails breaks the
+    /// report, named by its record).
     pub fn verify(&self, full: bool) -> Result<VerifyReport> {
         self.require_reader("verify the audit trail")?;
-        self.store.verify_audit(&self.tenant.name, full)
+        let mut report = self.store.verify_audit(&self.tenant.name, full)?;
+        if report.ok
+            && let Some(b) = self.first_bad_decision()?
+        {
+            report.ok = false;
+            report.first_break = Some(b);
+        }
+        Ok(report)
+    }
+
+    /// The first approved/rejected event whose signature does not verify under its author's
+    /// key registered at the signing time.
+    pub fn first_bad_decision(&self) -> Result<Option<Break>> {
+        let roster = self.roster()?;
+        let mut found = None;
+        let mut line = 0;
+        self.store.scan_audit(&self.tenant.name, &mut |r| {
+            line += 1;
+            if let Some(problem) = self.decision_event_problem(&roster, &r) {
+                found = Some(Break {
+                    line,
+                    seq: Some(r.seq),
+                    event_id: Some(r.event.event_id.clone()),
+                    problem,
+                });
+                return false;
+            }
+            true
+        })?;
+        Ok(found)
     }
 }

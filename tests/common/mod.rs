@@ -39,6 +39,8 @@ impl Home {
             .env("USER", "alice")
             .env_remove("OPSDECK_USER")
             .env_remove("OPSDECK_TENANT")
+            .env_remove("OPSDECK_IDENTITY_DIR")
+            .env_remove("OPSDECK_KEY_PASSPHRASE")
             .env_remove("OPSDECK_TERRAFORM")
             // No test ever reaches a real AWS address: without moto (whose env() overrides this)
             // every SDK call goes to a closed loopback port and fails as an outage would.
@@ -64,6 +66,24 @@ impl Home {
             ..OpenOptions::default()
         })
         .expect("open deck")
+    }
+
+    /// The home's default identity directory (keys, pinned tenant roots).
+    pub fn identity_dir(&self) -> PathBuf {
+        self.path().join("identity")
+    }
+
+    /// `user`'s public key line, creating their key pair in the home's identity directory when
+    /// there is none (so `--user NAME` commands of a test find NAME's private key).
+    pub fn personal_key(&self, user: &str) -> String {
+        let dir = self.identity_dir();
+        match opsdeck::identity::keys::read_public(&dir, user).expect("read public key") {
+            Some(k) => k.openssh(),
+            None => opsdeck::identity::create_key(&dir, user, None)
+                .expect("create key")
+                .public()
+                .openssh(),
+        }
     }
 
     pub fn audit_file(&self, tenant: &str) -> PathBuf {
@@ -151,9 +171,17 @@ pub fn enrol(
         if admin.is_none() {
             allow_claimed_users(&deck);
         }
+        // The first admin's key is made by the bootstrap itself; the others enrol theirs.
+        let key = admin.as_ref().map(|_| home.personal_key(name));
         let e = deck
             .admin()
-            .add_user(name, roles.to_vec(), vec![], code.as_deref())
+            .add_member(
+                name,
+                roles.to_vec(),
+                vec![],
+                key.as_deref(),
+                code.as_deref(),
+            )
             .expect("add user");
         if let (Some(a), Some(arn)) = (&admin, deck.identity().principal.clone()) {
             share_principal(&deck, name, &arn, &next_code(clock, &secrets[a]));
@@ -288,9 +316,23 @@ pub fn enrol_cli(home: &Home) -> (String, String) {
     let alice = v["totp_secret"].as_str().unwrap().to_string();
     let out = home
         .cmd()
+        .args(["--user", "bob", "--json", "keys", "new"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bob_key = v["public_key"].as_str().unwrap().to_string();
+    let out = home
+        .cmd()
         .args([
-            "--user", "alice", "--json", "users", "add", "bob", "--role", "approver", "--totp",
+            "--user", "alice", "--json", "users", "add", "bob", "--role", "approver", "--key",
         ])
+        .arg(&bob_key)
+        .arg("--totp")
         .arg(code(&alice, 0))
         .output()
         .unwrap();
