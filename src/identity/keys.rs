@@ -228,6 +228,15 @@ pub fn read_public(identity_dir: &Path, user: &str) -> Result<Option<PublicKeyLi
     }
 }
 
+/// `user`'s public key, creating an unencrypted pair when there is none: for a stand-in
+/// person this machine plays (the demo's approver), never for a real person's key.
+pub fn ensure_key(identity_dir: &Path, user: &str) -> Result<PublicKeyLine> {
+    match read_public(identity_dir, user)? {
+        Some(k) if key_path(identity_dir, user).exists() => Ok(k),
+        _ => create_key(identity_dir, user, None).map(|k| k.public().clone()),
+    }
+}
+
 /// The passphrase: `OPSDECK_KEY_PASSPHRASE`, else asked on the terminal without echo; None
 /// when neither is there.
 pub fn passphrase(prompt: &str) -> Result<Option<Zeroizing<String>>> {

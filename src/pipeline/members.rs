@@ -254,17 +254,16 @@ impl Admin<'_> {
         })
     }
 
-    /// The acting person's key, created (with a passphrase from the environment or terminal,
-    /// if given) when there is none yet.
+    /// The acting person's key, created when there is none yet: encrypted with
+    /// `OPSDECK_KEY_PASSPHRASE` if set, never asked for here (this runs inside `init` and the
+    /// demo, which may own the terminal); `opsdeck keys new` beforehand asks for one.
     fn own_key_or_create(&self) -> Result<PersonalKey> {
         let me = &self.identity.user;
         if identity::keys::key_path(&self.paths.identity, me).exists() {
             return self.personal_key();
         }
-        let pass = identity::keys::passphrase(&format!(
-            "passphrase for {me}'s new key (empty for none): "
-        ))?;
-        identity::create_key(&self.paths.identity, me, pass.as_deref().map(|p| p.as_str()))
+        let pass = std::env::var(identity::keys::PASSPHRASE_ENV).ok();
+        identity::create_key(&self.paths.identity, me, pass.as_deref())
     }
 
     /// An unsigned record of `action` on `user`, next in the tenant's history.
