@@ -324,3 +324,65 @@ fn audit_verify_flags_a_decision_whose_signature_does_not_verify() {
     let b = report.first_break.unwrap();
     assert!(b.problem.contains("approve by bob does not verify"), "{b:?}");
 }
+
+#[test]
+fn a_rotated_key_signs_from_then_on_and_earlier_approvals_still_verify() {
+    let home = Home::new();
+    let t = team(&home, None);
+    let before = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    t.approve("bob", &before).unwrap();
+    // Bob's new key, on his machine; an admin registers it.
+    let keys = home.identity_dir().join("keys");
+    std::fs::rename(keys.join("bob.key"), keys.join("bob.key.old")).unwrap();
+    std::fs::remove_file(keys.join("bob.pub")).unwrap();
+    let new = home.personal_key("bob");
+    let code = t.code("alice");
+    let u = t.deck("alice").admin().set_user_key("bob", &new, Some(&code)).unwrap();
+    assert_eq!(u.key.as_deref(), Some(new.as_str()));
+    assert_eq!(u.membership.last().unwrap().signer, "alice");
+    // The approval made with the old key was signed by the key registered then.
+    passes_approval_checks(&t.deck("alice"), &before);
+    let after = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    t.approve("bob", &after).unwrap();
+    passes_approval_checks(&t.deck("alice"), &after);
+    assert!(t.deck("alice").trail().verify(true).unwrap().ok);
+    // Only an admin registers keys: bob cannot register one for himself.
+    let code = t.code("bob");
+    let msg = refused(t.deck("bob").admin().set_user_key("bob", &new, Some(&code)));
+    assert!(msg.contains("needs the admin role"), "{msg}");
+}
+
+#[test]
+fn a_store_from_before_signed_approvals_loads_and_is_refused_with_what_to_do() {
+    let home = Home::new();
+    let t = team(&home, None);
+    let id = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    // Users as they were stored before: no key, no membership records.
+    for e in std::fs::read_dir(home.path().join("tenants/default/users")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("key");
+        v.as_object_mut().unwrap().remove("membership");
+        std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+    std::fs::remove_file(home.identity_dir().join("known_tenants")).unwrap();
+    assert_eq!(t.deck("alice").admin().users().unwrap().len(), 4);
+    let code = t.code("bob");
+    let msg = refused(t.deck("bob").approvals().approve(&id, None, Some(&code), None));
+    assert!(msg.contains("no signed membership yet"), "{msg}");
+    assert!(msg.contains("opsdeck users key"), "{msg}");
+    // An admin registering their own key becomes the root; then bob's key, then bob approves.
+    let alice_key = home.personal_key("alice");
+    let code = t.code("alice");
+    t.deck("alice").admin().set_user_key("alice", &alice_key, Some(&code)).unwrap();
+    let code = t.code("alice");
+    t.deck("alice")
+        .admin()
+        .set_user_key("bob", &home.personal_key("bob"), Some(&code))
+        .unwrap();
+    t.approve("bob", &id).unwrap();
+    passes_approval_checks(&t.deck("alice"), &id);
+}

@@ -172,6 +172,15 @@ pub fn create_key(
 
 /// Loads `user`'s private key; asks for its passphrase (see [`passphrase`]) when it is encrypted.
 pub fn load_key(identity_dir: &Path, user: &str) -> Result<PersonalKey> {
+    load_key_with(identity_dir, user, &passphrase)
+}
+
+/// [`load_key`] with the passphrase from `ask` (given the prompt).
+pub fn load_key_with(
+    identity_dir: &Path,
+    user: &str,
+    ask: &dyn Fn(&str) -> Result<Option<Zeroizing<String>>>,
+) -> Result<PersonalKey> {
     crate::tenant::validate_user(user)?;
     let path = key_path(identity_dir, user);
     let text = match std::fs::read_to_string(&path) {
@@ -191,7 +200,7 @@ pub fn load_key(identity_dir: &Path, user: &str) -> Result<PersonalKey> {
         ))
     })?;
     if private.is_encrypted() {
-        let Some(pass) = passphrase(&format!("passphrase for {}: ", path.display()))? else {
+        let Some(pass) = ask(&format!("passphrase for {}: ", path.display()))? else {
             return Err(Error::refused(format!(
                 "{} is passphrase-protected: set {PASSPHRASE_ENV} or run on a terminal to be asked",
                 path.display()
@@ -326,6 +335,21 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(create_key(dir.path(), "bob", None).is_err(), "never overwrites");
+    }
+
+    #[test]
+    fn an_encrypted_key_needs_its_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = create_key(dir.path(), "bob", Some("correct horse")).unwrap();
+        let text = std::fs::read_to_string(key_path(dir.path(), "bob")).unwrap();
+        assert!(PrivateKey::from_openssh(&text).unwrap().is_encrypted());
+        let given = |p: &'static str| move |_: &str| Ok(Some(Zeroizing::new(p.to_string())));
+        let loaded = load_key_with(dir.path(), "bob", &given("correct horse")).unwrap();
+        assert_eq!(loaded.public(), k.public());
+        let wrong = load_key_with(dir.path(), "bob", &given("wrong")).unwrap_err();
+        assert!(wrong.to_string().contains("wrong passphrase"), "{wrong}");
+        let none = load_key_with(dir.path(), "bob", &|_: &str| Ok(None)).unwrap_err();
+        assert!(none.to_string().contains(PASSPHRASE_ENV), "{none}");
     }
 
     #[test]
