@@ -404,6 +404,18 @@ impl Runs<'_> {
         }
     }
 
+    /// The checks apply makes of a plan's approvals (each signature under the key registered
+    /// then, membership and role then, member now, tenant, content hash, the approval in the
+    /// trail), on their own: nothing runs, a failure is refused and audited as in apply.
+    pub fn verify_plan_approvals(&self, id: &str) -> Result<()> {
+        let id = self.approvals().resolve_plan_id(id)?;
+        self.require_reader("check approvals")?;
+        let stored = self.store.get_plan(&self.tenant.name, &id)?;
+        let hash = self.approvals().current_hash(&stored.plan)?;
+        self.verify_approvals(&stored, &hash)?;
+        self.check_signed_approval(&stored, &hash)
+    }
+
     /// Each approval the plan carries must be its approver's signature, under the key registered
     /// for them when they approved, for this tenant and this content, by a member with an
     /// eligible role then who is still a member now. Refused (and audited) naming the approval.
