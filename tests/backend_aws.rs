@@ -85,7 +85,11 @@ fn deck_on(home: &Home, t: &Team<'_>, user: &str) -> opsdeck::pipeline::Deck {
     let keys = home.identity_dir().join("keys");
     std::fs::create_dir_all(&keys).unwrap();
     for ext in ["key", "pub"] {
-        let from = t.home.identity_dir().join("keys").join(format!("{user}.{ext}"));
+        let from = t
+            .home
+            .identity_dir()
+            .join("keys")
+            .join(format!("{user}.{ext}"));
         if from.exists() && !keys.join(format!("{user}.{ext}")).exists() {
             std::fs::copy(&from, keys.join(format!("{user}.{ext}"))).unwrap();
         }

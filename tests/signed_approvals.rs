@@ -62,7 +62,10 @@ fn denied_events(deck: &Deck, needle: &str) -> usize {
     deck.trail()
         .scan_audit(&mut |r| {
             if r.event.event == EventKind::AccessDenied
-                && r.event.message.as_deref().is_some_and(|m| m.contains(needle))
+                && r.event
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.contains(needle))
             {
                 n += 1;
             }
@@ -108,14 +111,26 @@ fn forge_approval(t: &Team<'_>, id: &str) {
 }
 
 fn forged_approval_is_refused(t: &Team<'_>) {
-    let id = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let id = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     forge_approval(t, &id);
     let msg = refused(apply(&t.deck("alice"), &id));
     assert!(msg.contains("approval by bob"), "{msg}");
     assert!(msg.contains("does not count"), "{msg}");
     assert!(denied_events(&t.deck("alice"), "does not count") >= 1);
     // A real approval of another plan passes the same checks.
-    let good = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let good = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     t.approve("bob", &good).unwrap();
     passes_approval_checks(&t.deck("alice"), &good);
 }
@@ -138,7 +153,13 @@ fn a_forged_approval_line_is_refused_at_apply_on_the_shared_backend() {
 /// Someone who read bob's TOTP secret from the store, on a machine without bob's private key.
 fn totp_without_private_key_is_refused(home: &Home) {
     let t = team(home, None);
-    let id = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let id = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     let elsewhere = tempfile::tempdir().unwrap();
     let c: std::sync::Arc<dyn opsdeck::time::Clock> = t.clock.clone();
     let deck = Deck::open(OpenOptions {
@@ -206,41 +227,44 @@ fn the_cli_refuses_an_approval_without_the_private_key() {
         .arg(common::code(&bob, 1))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
-#[test]
-fn a_plan_copied_into_another_tenant_is_refused_there() {
-    let home = Home::new();
+/// Tenants acme and beta with the same people; a plan asked and approved in acme, then copied
+/// by `copy` (plan record, artifacts) into beta along with its approved event: refused in beta.
+fn copied_plan_is_refused(home: &Home, copy: &dyn Fn(&opsdeck::approval::PlanRecord)) {
     for t in ["acme", "beta"] {
         home.deck("alice").admin().add_tenant(t).unwrap();
     }
-    let acme = team(&home, Some("acme"));
-    let beta = team(&home, Some("beta"));
+    let acme = team(home, Some("acme"));
+    let beta = team(home, Some("beta"));
     let rec = acme.deck("olga").requests().ask(SPEC, &quiet).unwrap();
     let id = rec.plan.plan_id.clone();
     acme.approve("bob", &id).unwrap();
-    // Copy the plan, its artifacts and its approved event from acme into beta.
-    let root = home.path().join("tenants");
-    let copy = |rel: &str| {
-        let to = root.join("beta").join(rel);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(root.join("acme").join(rel), to).unwrap();
-    };
-    copy(&format!("plans/{id}.json"));
-    for a in &rec.plan.artifacts {
-        copy(&format!("artifacts/{}/{}", &a.sha256[..2], a.sha256));
-    }
-    let approved = std::fs::read_to_string(home.audit_file("acme"))
-        .unwrap()
-        .lines()
-        .find(|l| l.contains("\"approved\"") && l.contains(&id))
-        .unwrap()
-        .to_string();
-    let mut audit = std::fs::read_to_string(home.audit_file("beta")).unwrap();
-    audit.push_str(&approved);
-    audit.push('\n');
-    std::fs::write(home.audit_file("beta"), audit).unwrap();
+    copy(&rec);
+    let mut approved = None;
+    acme.deck("alice")
+        .trail()
+        .scan_audit(&mut |r| {
+            if r.event.event == EventKind::Approved && r.event.plan_id.as_deref() == Some(&id) {
+                approved = Some(r.event);
+            }
+            true
+        })
+        .unwrap();
+    let signer = opsdeck::audit::Signer::load_or_create(&home.path().join("keys")).unwrap();
+    beta.deck("alice")
+        .raw_store()
+        .append_audit("beta", &[approved.unwrap()], &signer)
+        .unwrap();
+    assert_eq!(
+        beta.deck("alice").approvals().plan(&id).unwrap().state,
+        State::Approved
+    );
     let msg = refused(apply(&beta.deck("alice"), &id));
     assert!(msg.contains("approval by bob"), "{msg}");
     assert!(msg.contains("belongs to tenant acme"), "{msg}");
@@ -248,20 +272,95 @@ fn a_plan_copied_into_another_tenant_is_refused_there() {
 }
 
 #[test]
+fn a_plan_copied_into_another_tenant_is_refused_there() {
+    let home = Home::new();
+    let root = home.path().join("tenants");
+    copied_plan_is_refused(&home, &|rec| {
+        let copy = |rel: &str| {
+            let to = root.join("beta").join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(root.join("acme").join(rel), to).unwrap();
+        };
+        copy(&format!("plans/{}.json", rec.plan.plan_id));
+        for a in &rec.plan.artifacts {
+            copy(&format!("artifacts/{}/{}", &a.sha256[..2], a.sha256));
+        }
+    });
+}
+
+#[test]
+fn a_plan_copied_into_another_tenant_is_refused_there_on_the_shared_backend() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let Some(b) = SharedBackend::new("copied_plan_signed") else {
+        return;
+    };
+    let home = b.home();
+    let (ddb, _) = b.clients();
+    copied_plan_is_refused(&home, &|rec| {
+        let mut items = vec![("approvals", rec.plan.plan_id.clone())];
+        items.extend(
+            rec.plan
+                .artifacts
+                .iter()
+                .map(|a| ("artifacts", a.sha256.clone())),
+        );
+        for (table, sk) in items {
+            let got = common::shared::block(
+                ddb.get_item()
+                    .table_name(b.table(table))
+                    .key("pk", AttributeValue::S("acme".into()))
+                    .key("sk", AttributeValue::S(sk.clone()))
+                    .send(),
+            )
+            .unwrap();
+            let mut item = got.item.unwrap_or_else(|| panic!("{table} {sk} in acme"));
+            item.insert("pk".into(), AttributeValue::S("beta".into()));
+            common::shared::block(
+                ddb.put_item()
+                    .table_name(b.table(table))
+                    .set_item(Some(item))
+                    .send(),
+            )
+            .unwrap();
+        }
+    });
+}
+
+#[test]
 fn an_approval_by_a_revoked_or_deleted_member_no_longer_counts() {
     let home = Home::new();
     let t = team(&home, None);
-    let by_bob = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
-    let by_carol = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let by_bob = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
+    let by_carol = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     t.approve("bob", &by_bob).unwrap();
     t.approve("carol", &by_carol).unwrap();
     let code = t.code("alice");
-    t.deck("alice").admin().remove_user("bob", Some(&code)).unwrap();
+    t.deck("alice")
+        .admin()
+        .remove_user("bob", Some(&code))
+        .unwrap();
     let msg = refused(apply(&t.deck("alice"), &by_bob));
     assert!(msg.contains("approval by bob"), "{msg}");
     assert!(msg.contains("no longer a member"), "{msg}");
     // The tombstone stays: bob's history answers who he was when he approved.
-    let bob = t.deck("alice").raw_store().get_user("default", "bob").unwrap().unwrap();
+    let bob = t
+        .deck("alice")
+        .raw_store()
+        .get_user("default", "bob")
+        .unwrap()
+        .unwrap();
     assert!(bob.roles.is_empty() && bob.membership.len() == 2);
     std::fs::remove_file(home.path().join("tenants/default/users/carol.json")).unwrap();
     let msg = refused(apply(&t.deck("alice"), &by_carol));
@@ -273,7 +372,13 @@ fn an_approval_by_a_revoked_or_deleted_member_no_longer_counts() {
 fn a_changed_tenant_root_is_refused_loudly() {
     let home = Home::new();
     let t = team(&home, None);
-    let id = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let id = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     t.approve("bob", &id).unwrap();
     // Someone who can write the store replaces its users with their own root and approver.
     let users = home.path().join("tenants/default/users");
@@ -313,23 +418,46 @@ fn a_changed_tenant_root_is_refused_loudly() {
 fn audit_verify_flags_a_decision_whose_signature_does_not_verify() {
     let home = Home::new();
     let t = team(&home, None);
-    let id = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let id = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     t.approve("bob", &id).unwrap();
     let report = t.deck("alice").trail().verify(true).unwrap();
     assert!(report.ok, "{report:?}");
     // An approved event sealed onto the chain whose signature is not bob's.
-    forge_approval(&t, &t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id);
+    forge_approval(
+        &t,
+        &t.deck("olga")
+            .requests()
+            .ask(SPEC, &quiet)
+            .unwrap()
+            .plan
+            .plan_id,
+    );
     let report = t.deck("alice").trail().verify(true).unwrap();
     assert!(!report.ok, "{report:?}");
     let b = report.first_break.unwrap();
-    assert!(b.problem.contains("approve by bob does not verify"), "{b:?}");
+    assert!(
+        b.problem.contains("approve by bob does not verify"),
+        "{b:?}"
+    );
 }
 
 #[test]
 fn a_rotated_key_signs_from_then_on_and_earlier_approvals_still_verify() {
     let home = Home::new();
     let t = team(&home, None);
-    let before = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let before = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     t.approve("bob", &before).unwrap();
     // Bob's new key, on his machine; an admin registers it.
     let keys = home.identity_dir().join("keys");
@@ -337,12 +465,22 @@ fn a_rotated_key_signs_from_then_on_and_earlier_approvals_still_verify() {
     std::fs::remove_file(keys.join("bob.pub")).unwrap();
     let new = home.personal_key("bob");
     let code = t.code("alice");
-    let u = t.deck("alice").admin().set_user_key("bob", &new, Some(&code)).unwrap();
+    let u = t
+        .deck("alice")
+        .admin()
+        .set_user_key("bob", &new, Some(&code))
+        .unwrap();
     assert_eq!(u.key.as_deref(), Some(new.as_str()));
     assert_eq!(u.membership.last().unwrap().signer, "alice");
     // The approval made with the old key was signed by the key registered then.
     passes_approval_checks(&t.deck("alice"), &before);
-    let after = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let after = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     t.approve("bob", &after).unwrap();
     passes_approval_checks(&t.deck("alice"), &after);
     assert!(t.deck("alice").trail().verify(true).unwrap().ok);
@@ -356,7 +494,13 @@ fn a_rotated_key_signs_from_then_on_and_earlier_approvals_still_verify() {
 fn a_store_from_before_signed_approvals_loads_and_is_refused_with_what_to_do() {
     let home = Home::new();
     let t = team(&home, None);
-    let id = t.deck("olga").requests().ask(SPEC, &quiet).unwrap().plan.plan_id;
+    let id = t
+        .deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
     // Users as they were stored before: no key, no membership records.
     for e in std::fs::read_dir(home.path().join("tenants/default/users")).unwrap() {
         let p = e.unwrap().path();
@@ -371,13 +515,20 @@ fn a_store_from_before_signed_approvals_loads_and_is_refused_with_what_to_do() {
     std::fs::remove_file(home.identity_dir().join("known_tenants")).unwrap();
     assert_eq!(t.deck("alice").admin().users().unwrap().len(), 4);
     let code = t.code("bob");
-    let msg = refused(t.deck("bob").approvals().approve(&id, None, Some(&code), None));
+    let msg = refused(
+        t.deck("bob")
+            .approvals()
+            .approve(&id, None, Some(&code), None),
+    );
     assert!(msg.contains("no signed membership yet"), "{msg}");
     assert!(msg.contains("opsdeck users key"), "{msg}");
     // An admin registering their own key becomes the root; then bob's key, then bob approves.
     let alice_key = home.personal_key("alice");
     let code = t.code("alice");
-    t.deck("alice").admin().set_user_key("alice", &alice_key, Some(&code)).unwrap();
+    t.deck("alice")
+        .admin()
+        .set_user_key("alice", &alice_key, Some(&code))
+        .unwrap();
     let code = t.code("alice");
     t.deck("alice")
         .admin()

@@ -49,7 +49,9 @@ pub fn run(deck: &Deck, cmd: KeysCommand, json_out: bool) -> Result<u8> {
             outln!("fingerprint: {}", s.fingerprint.as_deref().unwrap_or("-"));
             outln!(
                 "private key: {}",
-                s.private_key.as_deref().unwrap_or("missing (signing is not possible here)")
+                s.private_key
+                    .as_deref()
+                    .unwrap_or("missing (signing is not possible here)")
             );
             match &s.registered_fingerprint {
                 Some(fp) if Some(fp) == s.fingerprint.as_ref() => {

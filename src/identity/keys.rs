@@ -78,9 +78,12 @@ impl PublicKeyLine {
             .map_err(|_| "the signature is not base64".to_string())?;
         let sig = ed25519_dalek::Signature::from_slice(&raw)
             .map_err(|_| "the signature is not an Ed25519 signature".to_string())?;
-        self.verifying
-            .verify(bytes, &sig)
-            .map_err(|_| format!("the signature does not verify under key {}", self.fingerprint()))
+        self.verifying.verify(bytes, &sig).map_err(|_| {
+            format!(
+                "the signature does not verify under key {}",
+                self.fingerprint()
+            )
+        })
     }
 }
 
@@ -206,9 +209,9 @@ pub fn load_key_with(
                 path.display()
             )));
         };
-        private = private.decrypt(pass.as_bytes()).map_err(|_| {
-            Error::refused(format!("wrong passphrase for {}", path.display()))
-        })?;
+        private = private
+            .decrypt(pass.as_bytes())
+            .map_err(|_| Error::refused(format!("wrong passphrase for {}", path.display())))?;
     }
     let KeypairData::Ed25519(pair) = private.key_data() else {
         return Err(Error::input(format!(
@@ -334,7 +337,10 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert!(create_key(dir.path(), "bob", None).is_err(), "never overwrites");
+        assert!(
+            create_key(dir.path(), "bob", None).is_err(),
+            "never overwrites"
+        );
     }
 
     #[test]

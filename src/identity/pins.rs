@@ -94,7 +94,10 @@ mod tests {
         let err = check_root(dir.path(), scope, "acme", "SHA256:x", "erin")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("SHA256:a") && err.contains("SHA256:x"), "{err}");
+        assert!(
+            err.contains("SHA256:a") && err.contains("SHA256:x"),
+            "{err}"
+        );
         assert!(err.contains("known_tenants"), "{err}");
     }
 }

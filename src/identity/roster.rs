@@ -131,7 +131,10 @@ impl Roster {
             key: key.or_else(|| prev.and_then(|p| p.key)),
             active: r.action != MembershipAction::Remove,
         };
-        self.history.entry(r.user.clone()).or_default().push(standing);
+        self.history
+            .entry(r.user.clone())
+            .or_default()
+            .push(standing);
         Ok(())
     }
 

@@ -9,8 +9,8 @@ use crate::policy::{self, PolicySet};
 use crate::store::Store;
 use crate::tenant::{Tenant, User, validate_name};
 
-use super::gates::policy_data;
 use super::Admin;
+use super::gates::policy_data;
 
 impl Admin<'_> {
     /// The tenants the acting user may see: those they are registered in, and those nobody is

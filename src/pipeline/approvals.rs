@@ -352,7 +352,13 @@ impl Approvals<'_> {
         let source = self.identity.source.as_str().to_string();
         let reason = redact(reason);
         let at = self.clock.stamp();
-        let signed = self.sign_decision(&key, &stored, &stored.plan.content_hash, Verdict::Reject, &at)?;
+        let signed = self.sign_decision(
+            &key,
+            &stored,
+            &stored.plan.content_hash,
+            Verdict::Reject,
+            &at,
+        )?;
         let who = approval::Decider {
             user: &me,
             user_source: &source,

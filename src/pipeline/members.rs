@@ -82,7 +82,13 @@ impl Admin<'_> {
             }
             let roster = self.roster()?;
             let rec = self
-                .membership(&roster, name, MembershipAction::Root, &roles, Some(own.public()))
+                .membership(
+                    &roster,
+                    name,
+                    MembershipAction::Root,
+                    &roles,
+                    Some(own.public()),
+                )
                 .sign(&own)?;
             (Some(own.public().clone()), Some(rec))
         } else {
@@ -156,8 +162,14 @@ impl Admin<'_> {
                 )));
             }
             Some(
-                self.membership(&roster, name, MembershipAction::Root, &user.roles, Some(&key))
-                    .sign(&own)?,
+                self.membership(
+                    &roster,
+                    name,
+                    MembershipAction::Root,
+                    &user.roles,
+                    Some(&key),
+                )
+                .sign(&own)?,
             )
         } else {
             let action = if roster.member_now(name).is_some() {
@@ -187,7 +199,11 @@ impl Admin<'_> {
         let record = self.signed_record(name, MembershipAction::Roles, &roles, None)?;
         let what = format!(
             "roles of {name} set to {}",
-            roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+            roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         self.change_member(name, record, &what, &mut |u| u.roles = roles.clone())
     }
@@ -218,9 +234,7 @@ impl Admin<'_> {
         Ok(KeyStatus {
             user: me.clone(),
             tenant: self.tenant.name.clone(),
-            private_key: private
-                .exists()
-                .then(|| private.display().to_string()),
+            private_key: private.exists().then(|| private.display().to_string()),
             public_key: public.as_ref().map(PublicKeyLine::openssh),
             fingerprint: public.as_ref().map(PublicKeyLine::fingerprint),
             registered_fingerprint: roster
@@ -237,21 +251,27 @@ impl Admin<'_> {
         let pass = identity::keys::passphrase(&format!(
             "passphrase for {me}'s new key (empty for none): "
         ))?;
-        let key = identity::create_key(&self.paths.identity, me, pass.as_deref().map(|p| p.as_str()))?;
+        let key = identity::create_key(
+            &self.paths.identity,
+            me,
+            pass.as_deref().map(|p| p.as_str()),
+        )?;
         Ok(key.public().clone())
     }
 
     fn existing_user(&self, name: &str) -> Result<User> {
-        self.store.get_user(&self.tenant.name, name)?.ok_or_else(|| {
-            Error::not_found(
-                "user",
-                name,
-                format!(
-                    "in tenant {}; `opsdeck users add {name} --role …` registers them",
-                    self.tenant.name
-                ),
-            )
-        })
+        self.store
+            .get_user(&self.tenant.name, name)?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "user",
+                    name,
+                    format!(
+                        "in tenant {}; `opsdeck users add {name} --role …` registers them",
+                        self.tenant.name
+                    ),
+                )
+            })
     }
 
     /// The acting person's key, created when there is none yet: encrypted with

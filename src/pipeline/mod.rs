@@ -41,9 +41,9 @@ pub use iac::{StackDetail, StackEntry};
 pub use onboarding::{CodeShown, Setup};
 
 pub use approvals::Comparison;
-pub use members::KeyStatus;
 pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
+pub use members::KeyStatus;
 
 /// How to open a [`Deck`]; every field has a sensible default.
 #[derive(Default)]

@@ -425,8 +425,8 @@ impl Deck {
             let code = mfa::code_at(&mine.totp_secret, now)?;
             // The demo's approver signs with a key this machine holds for them, as it holds
             // their TOTP secret: a stand-in person, never a real one.
-            let key = crate::identity::keys::ensure_key(&deck.paths.identity, DEMO_APPROVER)?
-                .openssh();
+            let key =
+                crate::identity::keys::ensure_key(&deck.paths.identity, DEMO_APPROVER)?.openssh();
             match deck.admin().add_member(
                 DEMO_APPROVER,
                 vec![Role::Approver],

@@ -24,7 +24,13 @@ impl Deck {
         let scope = self.store_scope();
         match (&roster.root, &roster.root_user) {
             (Some(fp), Some(root_user)) => {
-                pins::check_root(&self.paths.identity, &scope, &self.tenant.name, fp, root_user)?;
+                pins::check_root(
+                    &self.paths.identity,
+                    &scope,
+                    &self.tenant.name,
+                    fp,
+                    root_user,
+                )?;
             }
             _ => {
                 if let Some(pinned) =
@@ -163,7 +169,11 @@ impl Deck {
             return Some(format!(
                 "{} held no eligible role ({}) at {}",
                 a.user,
-                eligible.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+                eligible
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 a.at
             ));
         }
@@ -179,7 +189,11 @@ impl Deck {
     /// For `audit verify`: why the approved/rejected event `r` does not carry a decision signed
     /// by its author's key registered at that time, if it does not. Events from before signed
     /// decisions (no signature) are not flagged.
-    pub(super) fn decision_event_problem(&self, roster: &Roster, r: &AuditRecord) -> Option<String> {
+    pub(super) fn decision_event_problem(
+        &self,
+        roster: &Roster,
+        r: &AuditRecord,
+    ) -> Option<String> {
         let e = &r.event;
         let verdict = match e.event {
             EventKind::Approved => Verdict::Approve,
@@ -197,7 +211,8 @@ impl Deck {
         let user = text("approver")
             .or_else(|| text("rejectedBy"))
             .unwrap_or_else(|| e.user_id.clone());
-        let (Some(hash), Some(at), Some(plan_id)) = (text("planHash"), text("signedAt"), e.plan_id.clone())
+        let (Some(hash), Some(at), Some(plan_id)) =
+            (text("planHash"), text("signedAt"), e.plan_id.clone())
         else {
             return Some("its signed fields (planHash, signedAt, plan) are incomplete".into());
         };
@@ -249,5 +264,10 @@ fn check_decision(
         user: &a.user,
     }
     .verify(key, &signed.signature)
-    .map_err(|why| format!("its signature is not {}'s for this plan in tenant {tenant}: {why}", a.user))
+    .map_err(|why| {
+        format!(
+            "its signature is not {}'s for this plan in tenant {tenant}: {why}",
+            a.user
+        )
+    })
 }
