@@ -77,6 +77,16 @@ fn denied_events(deck: &Deck, needle: &str) -> usize {
 
 /// A store writer sets the plan to approved with an approval by bob carrying a made-up
 /// signature, and appends an `approved` event for it to the trail.
+/// A plan olga asks for (queued for approval); its id.
+fn asked(t: &Team<'_>) -> String {
+    t.deck("olga")
+        .requests()
+        .ask(SPEC, &quiet)
+        .unwrap()
+        .plan
+        .plan_id
+}
+
 fn forge_approval(t: &Team<'_>, id: &str) {
     let deck = t.deck("alice");
     let tenant = deck.tenant().name.clone();
@@ -111,26 +121,14 @@ fn forge_approval(t: &Team<'_>, id: &str) {
 }
 
 fn forged_approval_is_refused(t: &Team<'_>) {
-    let id = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let id = asked(t);
     forge_approval(t, &id);
     let msg = refused(apply(&t.deck("alice"), &id));
     assert!(msg.contains("approval by bob"), "{msg}");
     assert!(msg.contains("does not count"), "{msg}");
     assert!(denied_events(&t.deck("alice"), "does not count") >= 1);
     // A real approval of another plan passes the same checks.
-    let good = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let good = asked(t);
     t.approve("bob", &good).unwrap();
     passes_approval_checks(&t.deck("alice"), &good);
 }
@@ -153,13 +151,7 @@ fn a_forged_approval_line_is_refused_at_apply_on_the_shared_backend() {
 /// Someone who read bob's TOTP secret from the store, on a machine without bob's private key.
 fn totp_without_private_key_is_refused(home: &Home) {
     let t = team(home, None);
-    let id = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let id = asked(&t);
     let elsewhere = tempfile::tempdir().unwrap();
     let c: std::sync::Arc<dyn opsdeck::time::Clock> = t.clock.clone();
     let deck = Deck::open(OpenOptions {
@@ -246,12 +238,15 @@ fn copied_plan_is_refused(home: &Home, copy: &dyn Fn(&opsdeck::approval::PlanRec
     let id = rec.plan.plan_id.clone();
     acme.approve("bob", &id).unwrap();
     copy(&rec);
-    let mut approved = None;
+    // The plan's whole history goes along (requested … queued, approved), as a careful copier
+    // would: a plan the trail does not know is refused for that alone.
+    let mut events = Vec::new();
     acme.deck("alice")
         .trail()
         .scan_audit(&mut |r| {
-            if r.event.event == EventKind::Approved && r.event.plan_id.as_deref() == Some(&id) {
-                approved = Some(r.event);
+            if r.event.request_id == rec.plan.request_id || r.event.plan_id.as_deref() == Some(&id)
+            {
+                events.push(r.event);
             }
             true
         })
@@ -259,7 +254,7 @@ fn copied_plan_is_refused(home: &Home, copy: &dyn Fn(&opsdeck::approval::PlanRec
     let signer = opsdeck::audit::Signer::load_or_create(&home.path().join("keys")).unwrap();
     beta.deck("alice")
         .raw_store()
-        .append_audit("beta", &[approved.unwrap()], &signer)
+        .append_audit("beta", &events, &signer)
         .unwrap();
     assert_eq!(
         beta.deck("alice").approvals().plan(&id).unwrap().state,
@@ -330,20 +325,8 @@ fn a_plan_copied_into_another_tenant_is_refused_there_on_the_shared_backend() {
 fn an_approval_by_a_revoked_or_deleted_member_no_longer_counts() {
     let home = Home::new();
     let t = team(&home, None);
-    let by_bob = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
-    let by_carol = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let by_bob = asked(&t);
+    let by_carol = asked(&t);
     t.approve("bob", &by_bob).unwrap();
     t.approve("carol", &by_carol).unwrap();
     let code = t.code("alice");
@@ -372,13 +355,7 @@ fn an_approval_by_a_revoked_or_deleted_member_no_longer_counts() {
 fn a_changed_tenant_root_is_refused_loudly() {
     let home = Home::new();
     let t = team(&home, None);
-    let id = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let id = asked(&t);
     t.approve("bob", &id).unwrap();
     // Someone who can write the store replaces its users with their own root and approver.
     let users = home.path().join("tenants/default/users");
@@ -418,26 +395,12 @@ fn a_changed_tenant_root_is_refused_loudly() {
 fn audit_verify_flags_a_decision_whose_signature_does_not_verify() {
     let home = Home::new();
     let t = team(&home, None);
-    let id = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let id = asked(&t);
     t.approve("bob", &id).unwrap();
     let report = t.deck("alice").trail().verify(true).unwrap();
     assert!(report.ok, "{report:?}");
     // An approved event sealed onto the chain whose signature is not bob's.
-    forge_approval(
-        &t,
-        &t.deck("olga")
-            .requests()
-            .ask(SPEC, &quiet)
-            .unwrap()
-            .plan
-            .plan_id,
-    );
+    forge_approval(&t, &asked(&t));
     let report = t.deck("alice").trail().verify(true).unwrap();
     assert!(!report.ok, "{report:?}");
     let b = report.first_break.unwrap();
@@ -451,13 +414,7 @@ fn audit_verify_flags_a_decision_whose_signature_does_not_verify() {
 fn a_rotated_key_signs_from_then_on_and_earlier_approvals_still_verify() {
     let home = Home::new();
     let t = team(&home, None);
-    let before = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let before = asked(&t);
     t.approve("bob", &before).unwrap();
     // Bob's new key, on his machine; an admin registers it.
     let keys = home.identity_dir().join("keys");
@@ -474,13 +431,7 @@ fn a_rotated_key_signs_from_then_on_and_earlier_approvals_still_verify() {
     assert_eq!(u.membership.last().unwrap().signer, "alice");
     // The approval made with the old key was signed by the key registered then.
     passes_approval_checks(&t.deck("alice"), &before);
-    let after = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let after = asked(&t);
     t.approve("bob", &after).unwrap();
     passes_approval_checks(&t.deck("alice"), &after);
     assert!(t.deck("alice").trail().verify(true).unwrap().ok);
@@ -494,13 +445,7 @@ fn a_rotated_key_signs_from_then_on_and_earlier_approvals_still_verify() {
 fn a_store_from_before_signed_approvals_loads_and_is_refused_with_what_to_do() {
     let home = Home::new();
     let t = team(&home, None);
-    let id = t
-        .deck("olga")
-        .requests()
-        .ask(SPEC, &quiet)
-        .unwrap()
-        .plan
-        .plan_id;
+    let id = asked(&t);
     // Users as they were stored before: no key, no membership records.
     for e in std::fs::read_dir(home.path().join("tenants/default/users")).unwrap() {
         let p = e.unwrap().path();

@@ -300,49 +300,42 @@ pub fn allow_claimed_users_cli(home: &Home) {
 /// (alice's secret, bob's secret). Uses the current step for alice's code.
 pub fn enrol_cli(home: &Home) -> (String, String) {
     allow_claimed_users_cli(home);
-    let out = home
-        .cmd()
-        .args([
-            "--user", "alice", "--json", "users", "add", "alice", "--role", "admin",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // One `--json` command through the binary, which must succeed: its output.
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = home.cmd().arg("--json").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let text = |v: serde_json::Value, field: &str| v[field].as_str().unwrap().to_string();
+    let alice = text(
+        run(&[
+            "--user", "alice", "users", "add", "alice", "--role", "admin",
+        ]),
+        "totp_secret",
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let alice = v["totp_secret"].as_str().unwrap().to_string();
-    let out = home
-        .cmd()
-        .args(["--user", "bob", "--json", "keys", "new"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // Bob makes his key and sends the public line; alice registers him with it.
+    let bob_key = text(run(&["--user", "bob", "keys", "new"]), "public_key");
+    let bob = text(
+        run(&[
+            "--user",
+            "alice",
+            "users",
+            "add",
+            "bob",
+            "--role",
+            "approver",
+            "--key",
+            &bob_key,
+            "--totp",
+            &code(&alice, 0),
+        ]),
+        "totp_secret",
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let bob_key = v["public_key"].as_str().unwrap().to_string();
-    let out = home
-        .cmd()
-        .args([
-            "--user", "alice", "--json", "users", "add", "bob", "--role", "approver", "--key",
-        ])
-        .arg(&bob_key)
-        .arg("--totp")
-        .arg(code(&alice, 0))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    (alice, v["totp_secret"].as_str().unwrap().to_string())
+    (alice, bob)
 }
 
 /// `ansible-playbook` for tests: `$OPSDECK_TEST_ANSIBLE_BIN/ansible-playbook` (tests/run.sh
