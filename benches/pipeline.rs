@@ -5,6 +5,8 @@
 //! - audit append rate (one fsync'd event per append, and batches)
 //! - `audit verify` time for 100k events, and `audit verify --full` with the witness check
 //!   (the member's checkpoints compared and the pinned keys checked, as `Trail::verify` does)
+//! - approve → apply overhead of the signed-approval checks (signing; verifying each approval's
+//!   signature, membership and trail entry)
 //!
 //! Targets (issue 2): classify ≥ 50k requests/s; ask → plan p99 < 20 ms; verify 100k < 1 s.
 
@@ -58,7 +60,11 @@ fn event(i: usize) -> AuditEvent {
 }
 
 fn main() {
-    // cargo passes --bench; nothing to parse.
+    // cargo passes --bench; `approvals` runs only the signed-approval figures.
+    if std::env::args().any(|a| a == "approvals") {
+        approval_checks();
+        return;
+    }
     let texts = corpus();
 
     // 1. classify throughput, one thread.
@@ -219,6 +225,9 @@ fn main() {
         ms(t.elapsed()) / 20.0
     );
 
+    // 2c. approve → apply: what the signed-approval checks add (issue 16).
+    approval_checks();
+
     // 3. audit append rate.
     let dir = tempfile::tempdir().unwrap();
     let store = LocalStore::open(dir.path()).unwrap();
@@ -345,5 +354,94 @@ fn main() {
         "audit read: {} events parsed in {:.0} ms",
         all.len(),
         ms(t.elapsed())
+    );
+}
+
+/// Signing an approval, and the checks apply makes of it (each approval's signature under the
+/// key registered then, the signed membership replayed from the tenant root, the approval's
+/// signature in the trail), on a tenant of four members with one approval.
+fn approval_checks() {
+    use opsdeck::tenant::{Role, mfa};
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[exec]\nterraform = \"/nonexistent/terraform\"\n",
+    )
+    .unwrap();
+    // One clock for every deck, moved a TOTP step on before each code (a code is used once).
+    let clock = std::sync::Arc::new(opsdeck::time::ManualClock::at(jiff::Timestamp::now()));
+    let open = |user: &str| {
+        let c: std::sync::Arc<dyn opsdeck::time::Clock> = clock.clone();
+        Deck::open(OpenOptions {
+            home: Some(home.path().to_path_buf()),
+            user: Some(user.into()),
+            clock: Some(c),
+            ..OpenOptions::default()
+        })
+        .unwrap()
+    };
+    let now = || {
+        use opsdeck::time::Clock;
+        clock.advance_secs(30);
+        clock.unix() as u64
+    };
+    let alice = open("alice")
+        .admin()
+        .add_user("alice", vec![Role::Admin], vec![], None)
+        .unwrap()
+        .secret;
+    let mut secrets = Vec::new();
+    for (name, role) in [
+        ("bob", Role::Approver),
+        ("carol", Role::Approver),
+        ("olga", Role::Operator),
+    ] {
+        let key = opsdeck::identity::create_key(&home.path().join("identity"), name, None)
+            .unwrap()
+            .public()
+            .openssh();
+        let code = mfa::code_at(&alice, now()).unwrap();
+        let e = open("alice")
+            .admin()
+            .add_member(name, vec![role], vec![], Some(&key), Some(&code))
+            .unwrap();
+        secrets.push(e.secret);
+    }
+    let olga = open("olga");
+    let id = olga
+        .requests()
+        .ask("create an s3 bucket", &|_| {})
+        .unwrap()
+        .plan
+        .plan_id;
+    let code = mfa::code_at(&secrets[0], now()).unwrap();
+    let t = Instant::now();
+    open("bob")
+        .approvals()
+        .approve(&id, None, Some(&code), None)
+        .unwrap();
+    let approve_ms = ms(t.elapsed());
+    let bob = open("bob");
+    let key = opsdeck::identity::load_key(&home.path().join("identity"), "bob").unwrap();
+    let t = Instant::now();
+    for i in 0..2000u32 {
+        std::hint::black_box(key.sign(&i.to_le_bytes()));
+    }
+    let sign_us = t.elapsed().as_secs_f64() * 1e6 / 2000.0;
+    drop(bob);
+    for _ in 0..20 {
+        olga.runs().verify_plan_approvals(&id).unwrap();
+    }
+    let mut lat = Vec::new();
+    for _ in 0..1000 {
+        let t = Instant::now();
+        olga.runs().verify_plan_approvals(&id).unwrap();
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    println!(
+        "approve → apply, signed approvals: approve (TOTP + key load + Ed25519 signature + stores) {approve_ms:.2} ms once; Ed25519 signing {sign_us:.1} µs; apply's approval checks (4 members' signed membership replayed, 1 signature verified, trail scanned for it) p50 {:.3} ms, p99 {:.3} ms",
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99))
     );
 }

@@ -17,6 +17,8 @@
 //! - [`audit`]: append-only, hash-chained, signed events per tenant; verify and export.
 //! - [`store`]: the storage contract and the embedded local backend.
 //! - [`tenant`]: tenants and the acting identity.
+//! - [`identity`]: personal Ed25519 keys (never in the store), signed statements over canonical
+//!   bytes, signed membership records from the tenant root, pinned tenant roots.
 //! - [`time`]: the clock (`Clock`, `ManualClock` for tests) and `Stamp`, the stored instant.
 //! - [`aws`]: AWS SDK configuration (region, endpoint overrides, timeouts) and readable errors.
 //! - [`pipeline`]: [`pipeline::Deck`], the one entry point every front end (CLI, console, MCP)
@@ -44,6 +46,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod identity;
 pub mod intent;
 pub mod mcp;
 pub mod pipeline;

@@ -134,8 +134,9 @@ fn forged_approval_in_plan_file_is_not_enough() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let msg = refused(rt.block_on(home.deck("alice").runs().apply(&id, &quiet, rx)));
+    // Unsigned, it is refused before the trail is even read.
     assert!(
-        msg.contains("no matching approval in the audit trail"),
+        msg.contains("the approval by mallory") && msg.contains("it is unsigned"),
         "{msg}"
     );
 }

@@ -81,6 +81,19 @@ fn refused<T: std::fmt::Debug>(r: opsdeck::Result<T>) -> String {
 /// A team member's deck on another machine (its own home, store and signing key), sharing the
 /// team's clock.
 fn deck_on(home: &Home, t: &Team<'_>, user: &str) -> opsdeck::pipeline::Deck {
+    // The person's key lives on their own machine: moved there from where the team enrolled.
+    let keys = home.identity_dir().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for ext in ["key", "pub"] {
+        let from = t
+            .home
+            .identity_dir()
+            .join("keys")
+            .join(format!("{user}.{ext}"));
+        if from.exists() && !keys.join(format!("{user}.{ext}")).exists() {
+            std::fs::copy(&from, keys.join(format!("{user}.{ext}"))).unwrap();
+        }
+    }
     let clock: Arc<dyn opsdeck::time::Clock> = t.clock.clone();
     home.deck_with(user, t.tenant.as_deref(), Some(clock))
 }

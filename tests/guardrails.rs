@@ -347,7 +347,13 @@ fn approver_groups_are_enforced() {
     let code = t.code("alice");
     t.deck("alice")
         .admin()
-        .add_user("sam", vec![Role::Approver], vec!["sre".into()], Some(&code))
+        .add_member(
+            "sam",
+            vec![Role::Approver],
+            vec!["sre".into()],
+            Some(&home.personal_key("sam")),
+            Some(&code),
+        )
         .unwrap();
     let sam = t
         .deck("alice")
@@ -495,15 +501,16 @@ fn production_changes_wait_for_the_maintenance_window() {
             end: "05:00".into(),
         }];
     });
-    // 2026-11-25 is a Wednesday.
-    *t.clock.0.lock().unwrap() = "2026-11-25T12:00:00Z".parse().unwrap();
+    // 2027-11-24 is a Wednesday; later than the team's membership records (signed at the real
+    // time), as an approval must be.
+    *t.clock.0.lock().unwrap() = "2027-11-24T12:00:00Z".parse().unwrap();
     let rec = t
         .deck("olga")
         .requests()
         .ask("create 1 t3.micro instance in production", &quiet)
         .unwrap();
     assert!(denied_rules(&rec).contains(&"maintenance.outside_window".to_string()));
-    *t.clock.0.lock().unwrap() = "2026-11-28T02:30:00Z".parse().unwrap();
+    *t.clock.0.lock().unwrap() = "2027-11-27T02:30:00Z".parse().unwrap();
     let rec = t
         .deck("olga")
         .requests()
@@ -513,7 +520,7 @@ fn production_changes_wait_for_the_maintenance_window() {
     // Inside the window when approved, outside it when applied: checked again, refused.
     let id = rec.plan.plan_id.clone();
     t.approve("bob", &id).unwrap();
-    *t.clock.0.lock().unwrap() = "2026-11-28T06:00:00Z".parse().unwrap();
+    *t.clock.0.lock().unwrap() = "2027-11-27T06:00:00Z".parse().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let msg = refused(rt.block_on(t.deck("olga").runs().apply(&id, &quiet, rx)));

@@ -64,6 +64,17 @@ pub struct Approval {
     /// Set when this approval stood in for the required number: the emergency reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub break_glass: Option<String>,
+    /// The approver's signature over the decision (see [`crate::identity::DecisionStatement`]);
+    /// none on approvals made before signed approvals, which no longer count for apply.
+    #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<Signed>,
+}
+
+/// A decision's signature by the person's own key, and that key's fingerprint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signed {
+    pub signature: String,
+    pub key_fingerprint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +82,8 @@ pub struct Rejection {
     pub user: String,
     pub at: Stamp,
     pub reason: String,
+    #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<Signed>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,17 +190,25 @@ impl PlanRecord {
     }
 }
 
-/// Records an approval by `user` for the plan as it is now (`current_hash` is recomputed from
+/// Who decides and how they signed it: `at` is the time in the signed statement.
+pub struct Decider<'a> {
+    pub user: &'a str,
+    pub user_source: &'a str,
+    pub at: &'a Stamp,
+    pub signed: Option<Signed>,
+}
+
+/// Records an approval by `who` for the plan as it is now (`current_hash` is recomputed from
 /// the stored artifacts by the caller).
 pub fn approve(
     rec: &mut PlanRecord,
-    user: &str,
-    user_source: &str,
+    who: &Decider<'_>,
     comment: Option<String>,
     break_glass: Option<String>,
     current_hash: &str,
     clock: &dyn Clock,
 ) -> Result<()> {
+    let user = who.user;
     let id = rec.plan.plan_id.clone();
     rec.expire_if_due(clock);
     let decision = if break_glass.is_some() {
@@ -208,11 +229,12 @@ pub fn approve(
     }
     rec.approvals.push(Approval {
         user: user.to_string(),
-        user_source: user_source.to_string(),
-        at: clock.stamp(),
+        user_source: who.user_source.to_string(),
+        at: who.at.clone(),
         plan_hash: current_hash.to_string(),
         comment,
         break_glass: break_glass.clone(),
+        signed: who.signed.clone(),
     });
     if break_glass.is_some() || rec.approvals.len() as u32 >= rec.required_approvals {
         rec.state = State::Approved;
@@ -221,7 +243,13 @@ pub fn approve(
     Ok(())
 }
 
-pub fn reject(rec: &mut PlanRecord, user: &str, reason: &str, clock: &dyn Clock) -> Result<()> {
+pub fn reject(
+    rec: &mut PlanRecord,
+    who: &Decider<'_>,
+    reason: &str,
+    clock: &dyn Clock,
+) -> Result<()> {
+    let user = who.user;
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(ApprovalError::ReasonRequired.into());
@@ -233,8 +261,9 @@ pub fn reject(rec: &mut PlanRecord, user: &str, reason: &str, clock: &dyn Clock)
     rec.state = State::Rejected;
     rec.rejection = Some(Rejection {
         user: user.to_string(),
-        at: clock.stamp(),
+        at: who.at.clone(),
         reason: reason.to_string(),
+        signed: who.signed.clone(),
     });
     rec.updated_at = clock.stamp();
     Ok(())

@@ -64,15 +64,16 @@ pub fn users(deck: &Deck, cmd: UsersCommand, json_out: bool) -> Result<u8> {
             name,
             roles,
             groups,
+            key,
             totp,
         } => {
-            let roles = roles
-                .iter()
-                .map(|r| r.parse::<crate::tenant::Role>().map_err(Error::Input))
-                .collect::<Result<Vec<_>>>()?;
-            let e = deck
-                .admin()
-                .add_user(&name, roles, groups, totp.as_deref())?;
+            let e = deck.admin().add_member(
+                &name,
+                parse_roles(&roles)?,
+                groups,
+                key.as_deref(),
+                totp.as_deref(),
+            )?;
             if json_out {
                 let mut v = e.user.public();
                 v["totp_secret"] = json!(e.secret);
@@ -94,6 +95,21 @@ pub fn users(deck: &Deck, cmd: UsersCommand, json_out: bool) -> Result<u8> {
             print_block(&format!("{}\n", crate::tenant::mfa::qr(&e.otpauth_uri)));
             outln!("secret: {}", e.secret);
             outln!("uri:    {}", e.otpauth_uri);
+            super::keys::print_membership(&e.user);
+        }
+        UsersCommand::Key { name, key, totp } => {
+            let u = deck.admin().set_user_key(&name, &key, totp.as_deref())?;
+            member_changed(&u, json_out, "key registered")?;
+        }
+        UsersCommand::Roles { name, roles, totp } => {
+            let u = deck
+                .admin()
+                .set_user_roles(&name, parse_roles(&roles)?, totp.as_deref())?;
+            member_changed(&u, json_out, "roles changed")?;
+        }
+        UsersCommand::Remove { name, totp } => {
+            let u = deck.admin().remove_user(&name, totp.as_deref())?;
+            member_changed(&u, json_out, "membership revoked")?;
         }
         UsersCommand::Principal {
             name,
@@ -138,6 +154,22 @@ pub fn users(deck: &Deck, cmd: UsersCommand, json_out: bool) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+fn parse_roles(roles: &[String]) -> Result<Vec<crate::tenant::Role>> {
+    roles
+        .iter()
+        .map(|r| r.parse::<crate::tenant::Role>().map_err(Error::Input))
+        .collect()
+}
+
+fn member_changed(u: &crate::tenant::User, json_out: bool, what: &str) -> Result<()> {
+    if json_out {
+        return print_json(&u.public());
+    }
+    outln!("{}: {what}", u.name);
+    super::keys::print_membership(u);
+    Ok(())
 }
 
 fn roles_of(roles: &[crate::tenant::Role], sep: &str) -> String {

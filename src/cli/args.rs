@@ -109,6 +109,9 @@ pub enum Command {
     /// Registered users, their roles and TOTP enrolment.
     #[command(subcommand, alias = "user")]
     Users(UsersCommand),
+    /// Your personal signing key (approvals are signatures by your own key).
+    #[command(subcommand, alias = "key")]
+    Keys(KeysCommand),
     /// Rego policies: list, test, add and remove tenant files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -320,7 +323,35 @@ pub enum UsersCommand {
         /// Approver group (repeatable).
         #[arg(long = "group")]
         groups: Vec<String>,
+        /// The user's public key, the line their `opsdeck keys new` printed
+        /// ("ssh-ed25519 AAAA…"); without it they cannot approve until `users key` registers one.
+        #[arg(long)]
+        key: Option<String>,
         /// The acting admin's current TOTP code.
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Register or rotate a user's public key (admins, with TOTP), in a signed membership record.
+    Key {
+        name: String,
+        /// The line their `opsdeck keys new` or `keys show` printed ("ssh-ed25519 AAAA…").
+        #[arg(long, required = true)]
+        key: String,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Change a user's roles (admins, with TOTP), in a signed membership record.
+    Roles {
+        name: String,
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Revoke a user's membership (admins, with TOTP); their approvals of plans not yet applied
+    /// stop counting.
+    Remove {
+        name: String,
         #[arg(long, env = "OPSDECK_TOTP")]
         totp: Option<String>,
     },
@@ -337,6 +368,20 @@ pub enum UsersCommand {
         remove: Vec<String>,
         #[arg(long, env = "OPSDECK_TOTP")]
         totp: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create your key pair in your identity directory (never overwrites one) and print the
+    /// public line to send to an admin. A passphrase comes from OPSDECK_KEY_PASSPHRASE, or is
+    /// asked on a terminal.
+    New,
+    /// Your public key, its fingerprint, and what this tenant has registered for you.
+    Show {
+        /// Print only the public line.
+        #[arg(long)]
+        public: bool,
     },
 }
 

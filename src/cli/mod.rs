@@ -35,6 +35,7 @@ mod args;
 mod audit;
 mod backend;
 mod configs;
+mod keys;
 mod plans;
 mod print;
 mod requests;
@@ -98,6 +99,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Audit(cmd) => audit::run(&deck, cmd, json),
         Command::Tenants(cmd) => admin::tenants(&deck, cmd, json),
         Command::Users(cmd) => admin::users(&deck, cmd, json),
+        Command::Keys(cmd) => keys::run(&deck, cmd, json),
         Command::Policy(cmd) => admin::policy(&deck, cmd, json),
         Command::Configs(cmd) => configs::run(&deck, cmd, json),
         Command::Classify { .. } | Command::Mcp | Command::Backend(_) | Command::Demo { .. } => {

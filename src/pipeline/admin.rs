@@ -7,10 +7,10 @@ use crate::audit::{EventKind, Status};
 use crate::error::{Error, Result};
 use crate::policy::{self, PolicySet};
 use crate::store::Store;
-use crate::tenant::{Role, Tenant, User, mfa, validate_name};
+use crate::tenant::{Tenant, User, validate_name};
 
+use super::Admin;
 use super::gates::policy_data;
-use super::{Admin, Enrolment};
 
 impl Admin<'_> {
     /// The tenants the acting user may see: those they are registered in, and those nobody is
@@ -38,77 +38,6 @@ impl Admin<'_> {
         };
         self.store.put_tenant(&t)?;
         Ok(t)
-    }
-
-    /// Registers a user with roles and groups and a fresh TOTP secret. The first user of a
-    /// tenant must be an admin and needs no authentication; after that only admins add users.
-    pub fn add_user(
-        &self,
-        name: &str,
-        roles: Vec<Role>,
-        groups: Vec<String>,
-        totp: Option<&str>,
-    ) -> Result<Enrolment> {
-        crate::tenant::validate_user(name)?;
-        if roles.is_empty() {
-            return Err(Error::input(
-                "give the user at least one --role (viewer, operator, approver, admin)",
-            ));
-        }
-        let bootstrap = self.store.list_users(&self.tenant.name)?.is_empty();
-        if bootstrap && !roles.contains(&Role::Admin) {
-            return Err(Error::input(format!(
-                "tenant {} has no users yet: the first user must be an admin (--role admin)",
-                self.tenant.name
-            )));
-        }
-        // Once a tenant has users only they may act: a first admin other than the acting user
-        // would lock that user out of the tenant at once.
-        if bootstrap && name != self.identity.user {
-            let me = &self.identity.user;
-            return Err(Error::input(format!(
-                "tenant {t} has no users yet and you act as {me}: register yourself first with `opsdeck users add {me} --role admin`, then add {name} (as {me}, with your TOTP code); or, to be {name}, run `opsdeck --user {name} users add {name} --role admin`. Adding {name} alone would leave {me} unable to act in tenant {t}",
-                t = self.tenant.name
-            )));
-        }
-        self.authenticate_admin(&format!("add user {name}"), totp)?;
-        let secret = mfa::new_secret()?;
-        let user = User {
-            name: name.to_string(),
-            roles,
-            groups,
-            totp_secret: secret.clone(),
-            last_totp_step: 0,
-            created_at: self.clock.stamp(),
-            created_by: self.identity.user.clone(),
-            // On the shared backend the first admin is the principal STS proved created them.
-            aws_principals: match (&self.identity.principal, bootstrap) {
-                (Some(arn), true) if !self.identity.principal_cached => vec![arn.clone()],
-                _ => vec![],
-            },
-        };
-        self.store.create_user(&self.tenant.name, &user)?;
-        let mut ev = self.event(
-            &uuid::Uuid::new_v4().to_string(),
-            EventKind::UserAdded,
-            Status::Completed,
-        );
-        ev.approval_metadata = Some(user.public());
-        ev.message = Some(format!(
-            "user {name} added by {}{}",
-            self.identity.user,
-            if bootstrap {
-                " (first user of the tenant)"
-            } else {
-                ""
-            }
-        ));
-        self.append(&[ev])?;
-        Ok(Enrolment {
-            otpauth_uri: mfa::otpauth_uri(&self.tenant.name, name, &secret),
-            user,
-            secret,
-        })
     }
 
     /// The tenant's users: for its members only (and anyone while it has none).

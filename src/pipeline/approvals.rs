@@ -8,6 +8,7 @@ use crate::approval::rules::{Decision, Refusal};
 use crate::approval::{self, PlanRecord, Requirement, State, rules};
 use crate::audit::{EventKind, Status};
 use crate::error::{Error, Kind, Result};
+use crate::identity::Verdict;
 use crate::plan::{ArtifactKind, ArtifactRef, Plan};
 use crate::redact::redact;
 use crate::store::{StackStatus, StoreError};
@@ -249,16 +250,33 @@ impl Approvals<'_> {
         if let Some(why) = rules::disqualified(&user, &req) {
             return self.deny(&stored, &what, why);
         }
+        // Before the TOTP code is spent: a code alone (read from the store, say) never approves.
+        let key = match self.decision_key() {
+            Ok(k) => k,
+            Err(why) => return self.deny(&stored, &what, why),
+        };
         self.second_factor(&stored, &what, totp)?;
         let hash = self.current_hash(&stored.plan)?;
         let me = self.identity.user.clone();
         let source = self.identity.source.as_str().to_string();
         let comment = comment.map(|c| redact(&c));
+        let verdict = if break_glass.is_some() {
+            Verdict::BreakGlass
+        } else {
+            Verdict::Approve
+        };
+        let at = self.clock.stamp();
+        let signed = self.sign_decision(&key, &stored, &hash, verdict, &at)?;
+        let who = approval::Decider {
+            user: &me,
+            user_source: &source,
+            at: &at,
+            signed: Some(signed.clone()),
+        };
         let rec = self.store.update_plan(&self.tenant.name, &id, &mut |r| {
             approval::approve(
                 r,
-                &me,
-                &source,
+                &who,
                 comment.clone(),
                 break_glass.clone(),
                 &hash,
@@ -293,6 +311,9 @@ impl Approvals<'_> {
             "comment": comment,
             "breakGlass": break_glass.is_some(),
             "breakGlassReason": break_glass,
+            "signedAt": at.to_string(),
+            "signature": signed.signature,
+            "keyFingerprint": signed.key_fingerprint,
         }));
         if let Some(reason) = &break_glass {
             ev.message = Some(format!("BREAK-GLASS approval by {me}: {reason}"));
@@ -322,16 +343,43 @@ impl Approvals<'_> {
                 user.name
             ));
         }
+        let key = match self.decision_key() {
+            Ok(k) => k,
+            Err(why) => return self.deny(&stored, &what, why),
+        };
         self.second_factor(&stored, &what, totp)?;
         let me = self.identity.user.clone();
+        let source = self.identity.source.as_str().to_string();
         let reason = redact(reason);
+        let at = self.clock.stamp();
+        let signed = self.sign_decision(
+            &key,
+            &stored,
+            &stored.plan.content_hash,
+            Verdict::Reject,
+            &at,
+        )?;
+        let who = approval::Decider {
+            user: &me,
+            user_source: &source,
+            at: &at,
+            signed: Some(signed.clone()),
+        };
         let rec = self.store.update_plan(&self.tenant.name, &id, &mut |r| {
-            approval::reject(r, &me, &reason, self.clock.as_ref())
+            approval::reject(r, &who, &reason, self.clock.as_ref())
         })?;
         let mut ev = self.event(&rec.plan.request_id, EventKind::Rejected, Status::Rejected);
         ev.plan_id = Some(id);
         ev.agent_type = Some(rec.plan.agent.to_string());
-        ev.approval_metadata = Some(json!({"rejectedBy": me, "reason": reason, "mfa": "totp"}));
+        ev.approval_metadata = Some(json!({
+            "rejectedBy": me,
+            "reason": reason,
+            "mfa": "totp",
+            "planHash": rec.plan.content_hash,
+            "signedAt": at.to_string(),
+            "signature": signed.signature,
+            "keyFingerprint": signed.key_fingerprint,
+        }));
         self.append(&[ev])?;
         Ok(rec)
     }

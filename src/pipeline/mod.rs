@@ -34,13 +34,16 @@ use crate::tenant::{Identity, Tenant, User};
 use crate::time::Clock;
 
 mod iac;
+mod members;
 mod onboarding;
+mod signatures;
 pub use iac::{StackDetail, StackEntry};
 pub use onboarding::{CodeShown, Setup};
 
 pub use approvals::Comparison;
 pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
+pub use members::KeyStatus;
 
 /// How to open a [`Deck`]; every field has a sensible default.
 #[derive(Default)]

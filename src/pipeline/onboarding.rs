@@ -202,6 +202,10 @@ impl Deck {
             steps.push(format!(
                 "Scan the QR code into an authenticator app (or type the secret). No phone? `opsdeck{tenant_flag} totp` prints your current code on this machine (read the risk it states)."
             ));
+            steps.push(format!(
+                "Your signing key is {} (you are the tenant's root of trust: every membership record chains to it). Keep it; `opsdeck{tenant_flag} keys show` prints its fingerprint for the people you add to check.",
+                crate::identity::keys::key_path(&self.paths.identity, me).display()
+            ));
         }
         let approvers = others
             .iter()
@@ -213,7 +217,7 @@ impl Deck {
             .count();
         if approvers == 0 && roles.contains(&Role::Admin) {
             steps.push(format!(
-                "Add the person who will approve your plans: `opsdeck{tenant_flag} users add NAME --role approver --totp CODE` (CODE: your current code). They scan the QR code it prints."
+                "Add the person who will approve your plans: they run `opsdeck keys new` on their machine and send you the public line it prints; you run `opsdeck{tenant_flag} users add NAME --role approver --key \"ssh-ed25519 …\" --totp CODE` (CODE: your current code). They scan the QR code it prints."
             ));
         } else if approvers == 0 {
             steps.push(
@@ -419,20 +423,26 @@ impl Deck {
                 .ok_or_else(|| Error::not_found("user", &me, "in the demo tenant"))?;
             let now = deck.clock().unix().max(0) as u64;
             let code = mfa::code_at(&mine.totp_secret, now)?;
-            match deck.admin().add_user(
+            // The demo's approver signs with a key this machine holds for them, as it holds
+            // their TOTP secret: a stand-in person, never a real one.
+            let key =
+                crate::identity::keys::ensure_key(&deck.paths.identity, DEMO_APPROVER)?.openssh();
+            match deck.admin().add_member(
                 DEMO_APPROVER,
                 vec![Role::Approver],
                 Vec::new(),
+                Some(&key),
                 Some(&code),
             ) {
                 Ok(_) => {}
                 // This step's code was used already (a second demo within 30 s): the next step's.
                 Err(Error::Refused(why)) if why.contains("already used") => {
                     let next = mfa::code_at(&mine.totp_secret, now + 30)?;
-                    deck.admin().add_user(
+                    deck.admin().add_member(
                         DEMO_APPROVER,
                         vec![Role::Approver],
                         Vec::new(),
+                        Some(&key),
                         Some(&next),
                     )?;
                 }

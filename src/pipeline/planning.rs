@@ -331,6 +331,7 @@ impl Requests<'_> {
                 user: "policy".into(),
                 at: self.clock.stamp(),
                 reason: reasons.join("; "),
+                signed: None,
             });
             let mut rejected = self.event(&request_id, EventKind::Rejected, Status::Rejected);
             rejected.plan_id = Some(plan_id.clone());

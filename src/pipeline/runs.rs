@@ -90,6 +90,7 @@ impl Runs<'_> {
                 stored.approvals.len()
             )));
         }
+        self.verify_approvals(&stored, &hash)?;
         let gates = self.gates(&stored.plan, &terraform_texts)?;
         if let Some(deny) = gates.iter().find(|g| g.result == GateResult::Deny) {
             return Err(Error::refused(format!(
@@ -403,10 +404,50 @@ impl Runs<'_> {
         }
     }
 
-    /// The approval must also stand in the signed audit trail, for this exact hash: editing the
-    /// plan file to add an approval is not enough.
+    /// The checks apply makes of a plan's approvals (each signature under the key registered
+    /// then, membership and role then, member now, tenant, content hash, the approval in the
+    /// trail), on their own: nothing runs, a failure is refused and audited as in apply.
+    pub fn verify_plan_approvals(&self, id: &str) -> Result<()> {
+        let id = self.approvals().resolve_plan_id(id)?;
+        self.require_reader("check approvals")?;
+        let stored = self.store.get_plan(&self.tenant.name, &id)?;
+        let hash = self.approvals().current_hash(&stored.plan)?;
+        self.verify_approvals(&stored, &hash)?;
+        self.check_signed_approval(&stored, &hash)
+    }
+
+    /// Each approval the plan carries must be its approver's signature, under the key registered
+    /// for them when they approved, for this tenant and this content, by a member with an
+    /// eligible role then who is still a member now. Refused (and audited) naming the approval.
+    fn verify_approvals(&self, rec: &PlanRecord, hash: &str) -> Result<()> {
+        let what = format!("apply plan {}", rec.plan.plan_id);
+        let roster = match self.roster() {
+            Ok(r) => r,
+            Err(e) => {
+                self.audit_denied(rec, &what, &e.to_string())?;
+                return Err(e);
+            }
+        };
+        for a in &rec.approvals {
+            if let Some(why) = self.approval_problem(&roster, rec, a, hash) {
+                return self.deny(
+                    rec,
+                    &what,
+                    format!(
+                        "plan {}: the approval by {} at {} does not count: {why}; it will not run",
+                        rec.plan.plan_id, a.user, a.at
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The approval must also stand in the signed audit trail, for this exact hash and with the
+    /// same signature: editing the plan file to add an approval is not enough.
     pub(super) fn check_signed_approval(&self, rec: &PlanRecord, hash: &str) -> Result<()> {
         let mut approvers: Vec<String> = Vec::new();
+        let mut signatures: std::collections::HashSet<String> = Default::default();
         self.scan_trail(&mut |r| {
             let matches = r.event.event == EventKind::Approved
                 && r.event.plan_id.as_deref() == Some(rec.plan.plan_id.as_str())
@@ -417,10 +458,33 @@ impl Runs<'_> {
                     .and_then(|h| h.as_str())
                     == Some(hash);
             if matches && r.event.user_id != rec.plan.requester {
+                if let Some(sig) = r
+                    .event
+                    .approval_metadata
+                    .as_ref()
+                    .and_then(|m| m.get("signature"))
+                    .and_then(|s| s.as_str())
+                {
+                    signatures.insert(sig.to_string());
+                }
                 approvers.push(r.event.user_id);
             }
             true
         })?;
+        if let Some(a) = rec.approvals.iter().find(|a| {
+            a.signed
+                .as_ref()
+                .is_some_and(|s| !signatures.contains(&s.signature))
+        }) {
+            return self.deny(
+                rec,
+                &format!("apply plan {}", rec.plan.plan_id),
+                format!(
+                    "plan {}: the approval by {} at {} is not in the audit trail (no approved event carries its signature); it will not run",
+                    rec.plan.plan_id, a.user, a.at
+                ),
+            );
+        }
         let needed = if rec.break_glass() {
             1
         } else {

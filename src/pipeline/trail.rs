@@ -1,8 +1,9 @@
 //! The tenant's audit trail for its members: streaming, filtering and verifying it.
 
 use super::Trail;
+use crate::audit::chain::Break;
 use crate::audit::witness::{self, LocalWitness, WitnessSource};
-use crate::audit::{Anchors, AuditFilter, AuditRecord, VerifyReport};
+use crate::audit::{Anchors, AuditFilter, AuditRecord, Tamper, VerifyReport};
 use crate::error::{Error, Result};
 
 impl Trail<'_> {
@@ -31,8 +32,9 @@ impl Trail<'_> {
     }
 
     /// Verifies the chain, then against every checkpoint this member can read (its own, and the
-    /// backend's locked bucket) and the audit-signing keys it pinned. Keys are pinned on first
-    /// use, and only when everything else verified.
+    /// backend's locked bucket) and the audit-signing keys it pinned, then every approved or
+    /// rejected event's decision signature against the key its author had registered at that
+    /// time. Keys are pinned on first use, and only when everything else verified.
     pub fn verify(&self, full: bool) -> Result<VerifyReport> {
         self.require_reader("verify the audit trail")?;
         let tenant = &self.tenant.name;
@@ -75,6 +77,12 @@ impl Trail<'_> {
             pinned: pinned.as_ref(),
         };
         let mut report = self.store.verify_audit_anchored(tenant, full, &anchors)?;
+        if report.ok
+            && let Some(b) = self.first_bad_decision()?
+        {
+            report.ok = false;
+            report.first_break = Some(b);
+        }
         let mut w = report.witness.take().unwrap_or_default();
         w.sources = sources;
         let first: Vec<(String, String)> = report
@@ -117,5 +125,28 @@ impl Trail<'_> {
             &format!("trusted-by-{}", self.identity().user),
         )?;
         Ok(public)
+    }
+
+    /// The first approved/rejected event whose signature does not verify under its author's
+    /// key registered at the signing time.
+    pub fn first_bad_decision(&self) -> Result<Option<Break>> {
+        let roster = self.roster()?;
+        let mut found = None;
+        let mut line = 0;
+        self.store.scan_audit(&self.tenant.name, &mut |r| {
+            line += 1;
+            if let Some(problem) = self.decision_event_problem(&roster, &r) {
+                found = Some(Break {
+                    line,
+                    seq: Some(r.seq),
+                    event_id: Some(r.event.event_id.clone()),
+                    problem,
+                    what: Some(Tamper::BadSignature),
+                });
+                return false;
+            }
+            true
+        })?;
+        Ok(found)
     }
 }

@@ -102,6 +102,8 @@ mod tests {
             created_at: "2026-11-24T10:00:00.000Z".parse().unwrap(),
             created_by: String::new(),
             aws_principals: vec![],
+            key: None,
+            membership: Vec::new(),
         }
     }
 

@@ -132,6 +132,8 @@ mod tests {
             created_at: crate::time::Stamp::now(),
             created_by: "alice".into(),
             aws_principals: principals.iter().map(|p| p.to_string()).collect(),
+            key: None,
+            membership: Vec::new(),
         }
     }
 

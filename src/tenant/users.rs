@@ -64,6 +64,13 @@ pub struct User {
     /// (`opsdeck users principal`); see `tenant::principal` for the mapping.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aws_principals: Vec<String>,
+    /// The registered public key (`ssh-ed25519 AAAA…`); none for users registered before
+    /// signed approvals (they cannot approve until an admin registers one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The user's signed membership history, oldest first (see [`crate::identity::Roster`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub membership: Vec<crate::identity::MembershipRecord>,
 }
 
 impl std::fmt::Debug for User {
@@ -90,6 +97,8 @@ impl User {
             "groups": self.groups,
             "created_at": self.created_at,
             "created_by": self.created_by,
+            "key": self.key,
+            "key_fingerprint": self.key.as_deref().and_then(|k| crate::identity::PublicKeyLine::parse(k).ok()).map(|k| k.fingerprint()),
         });
         if !self.aws_principals.is_empty() {
             v["aws_principals"] = serde_json::json!(self.aws_principals);

@@ -175,6 +175,7 @@ mod tests {
             plan_hash: rec.plan.content_hash.clone(),
             comment: None,
             break_glass: None,
+            signed: None,
         });
         let v = ApprovalView::of(&rec);
         assert_eq!(

@@ -139,6 +139,7 @@ mod tests {
             user: "bob".into(),
             at: "2026-11-24T10:00:00Z".parse().unwrap(),
             reason: "wrong account".into(),
+            signed: None,
         });
         let next = NextStep::of(&rec);
         assert!(next.refused());

@@ -39,6 +39,8 @@ impl Home {
             .env("USER", "alice")
             .env_remove("OPSDECK_USER")
             .env_remove("OPSDECK_TENANT")
+            .env_remove("OPSDECK_IDENTITY_DIR")
+            .env_remove("OPSDECK_KEY_PASSPHRASE")
             .env_remove("OPSDECK_TERRAFORM")
             // No test ever reaches a real AWS address: without moto (whose env() overrides this)
             // every SDK call goes to a closed loopback port and fails as an outage would.
@@ -64,6 +66,24 @@ impl Home {
             ..OpenOptions::default()
         })
         .expect("open deck")
+    }
+
+    /// The home's default identity directory (keys, pinned tenant roots).
+    pub fn identity_dir(&self) -> PathBuf {
+        self.path().join("identity")
+    }
+
+    /// `user`'s public key line, creating their key pair in the home's identity directory when
+    /// there is none (so `--user NAME` commands of a test find NAME's private key).
+    pub fn personal_key(&self, user: &str) -> String {
+        let dir = self.identity_dir();
+        match opsdeck::identity::keys::read_public(&dir, user).expect("read public key") {
+            Some(k) => k.openssh(),
+            None => opsdeck::identity::create_key(&dir, user, None)
+                .expect("create key")
+                .public()
+                .openssh(),
+        }
     }
 
     pub fn audit_file(&self, tenant: &str) -> PathBuf {
@@ -151,9 +171,17 @@ pub fn enrol(
         if admin.is_none() {
             allow_claimed_users(&deck);
         }
+        // The first admin's key is made by the bootstrap itself; the others enrol theirs.
+        let key = admin.as_ref().map(|_| home.personal_key(name));
         let e = deck
             .admin()
-            .add_user(name, roles.to_vec(), vec![], code.as_deref())
+            .add_member(
+                name,
+                roles.to_vec(),
+                vec![],
+                key.as_deref(),
+                code.as_deref(),
+            )
             .expect("add user");
         if let (Some(a), Some(arn)) = (&admin, deck.identity().principal.clone()) {
             share_principal(&deck, name, &arn, &next_code(clock, &secrets[a]));
@@ -272,35 +300,42 @@ pub fn allow_claimed_users_cli(home: &Home) {
 /// (alice's secret, bob's secret). Uses the current step for alice's code.
 pub fn enrol_cli(home: &Home) -> (String, String) {
     allow_claimed_users_cli(home);
-    let out = home
-        .cmd()
-        .args([
-            "--user", "alice", "--json", "users", "add", "alice", "--role", "admin",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // One `--json` command through the binary, which must succeed: its output.
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = home.cmd().arg("--json").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let text = |v: serde_json::Value, field: &str| v[field].as_str().unwrap().to_string();
+    let alice = text(
+        run(&[
+            "--user", "alice", "users", "add", "alice", "--role", "admin",
+        ]),
+        "totp_secret",
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let alice = v["totp_secret"].as_str().unwrap().to_string();
-    let out = home
-        .cmd()
-        .args([
-            "--user", "alice", "--json", "users", "add", "bob", "--role", "approver", "--totp",
-        ])
-        .arg(code(&alice, 0))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // Bob makes his key and sends the public line; alice registers him with it.
+    let bob_key = text(run(&["--user", "bob", "keys", "new"]), "public_key");
+    let bob = text(
+        run(&[
+            "--user",
+            "alice",
+            "users",
+            "add",
+            "bob",
+            "--role",
+            "approver",
+            "--key",
+            &bob_key,
+            "--totp",
+            &code(&alice, 0),
+        ]),
+        "totp_secret",
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    (alice, v["totp_secret"].as_str().unwrap().to_string())
+    (alice, bob)
 }
 
 /// `ansible-playbook` for tests: `$OPSDECK_TEST_ANSIBLE_BIN/ansible-playbook` (tests/run.sh

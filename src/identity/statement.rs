@@ -1,0 +1,198 @@
+//! Signed statements: canonical bytes (a domain line `opsdeck-<what>-v1`, then fixed fields in
+//! a fixed order, each `\n`-terminated) and the statements opsdeck signs with personal keys.
+
+use serde::{Deserialize, Serialize};
+
+use super::keys::{PersonalKey, PublicKeyLine};
+use crate::error::{Error, Result};
+use crate::tenant::Role;
+use crate::time::Stamp;
+
+/// `opsdeck-<what>-v1\n` then each field and `\n`. A field holding a line break is refused:
+/// every field is a validated id, hash, stamp or key line, so none can shift another.
+pub fn canonical(what: &str, fields: &[&str]) -> Result<Vec<u8>> {
+    let mut out = format!("opsdeck-{what}-v1\n").into_bytes();
+    for f in fields {
+        if f.contains(['\n', '\r']) {
+            return Err(Error::input(format!(
+                "a signed {what} statement cannot hold a line break in a field"
+            )));
+        }
+        out.extend_from_slice(f.as_bytes());
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// What a person decided about a plan: the decision and the fields it is signed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Approve,
+    BreakGlass,
+    Reject,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::BreakGlass => "break-glass",
+            Verdict::Reject => "reject",
+        }
+    }
+}
+
+/// An approval, break-glass approval or rejection, as signed:
+/// `opsdeck-decision-v1`, tenant, plan id, content hash, decision, time, user.
+pub struct DecisionStatement<'a> {
+    pub tenant: &'a str,
+    pub plan_id: &'a str,
+    pub content_hash: &'a str,
+    pub verdict: Verdict,
+    pub at: &'a Stamp,
+    pub user: &'a str,
+}
+
+impl DecisionStatement<'_> {
+    pub fn bytes(&self) -> Result<Vec<u8>> {
+        canonical(
+            "decision",
+            &[
+                self.tenant,
+                self.plan_id,
+                self.content_hash,
+                self.verdict.as_str(),
+                &self.at.to_string(),
+                self.user,
+            ],
+        )
+    }
+
+    pub fn sign(&self, key: &PersonalKey) -> Result<String> {
+        Ok(key.sign(&self.bytes()?))
+    }
+
+    pub fn verify(&self, key: &PublicKeyLine, signature: &str) -> std::result::Result<(), String> {
+        let bytes = self.bytes().map_err(|e| e.to_string())?;
+        key.verify(&bytes, signature)
+    }
+}
+
+/// What a membership record does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MembershipAction {
+    /// The tenant's first admin, self-signed: the tenant root of trust.
+    Root,
+    Add,
+    /// Roles changed.
+    Roles,
+    /// Key registered or rotated.
+    Key,
+    /// Membership revoked (the record stays, as a tombstone).
+    Remove,
+}
+
+impl MembershipAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MembershipAction::Root => "root",
+            MembershipAction::Add => "add",
+            MembershipAction::Roles => "roles",
+            MembershipAction::Key => "key",
+            MembershipAction::Remove => "remove",
+        }
+    }
+}
+
+/// One signed change to a user's membership; a user's records are their history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MembershipRecord {
+    /// Position in the tenant's membership history (all users), from 1.
+    pub seq: u64,
+    pub tenant: String,
+    pub user: String,
+    pub action: MembershipAction,
+    /// The user's roles from this record on (empty once removed).
+    pub roles: Vec<Role>,
+    /// The user's registered key from this record on (`ssh-ed25519 AAAA…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub at: Stamp,
+    /// The admin who signed it (the user themself for the root record).
+    pub signer: String,
+    /// The fingerprint of the key it is signed with.
+    pub signer_key: String,
+    pub signature: String,
+}
+
+impl MembershipRecord {
+    /// `opsdeck-membership-v1`, tenant, seq, user, action, roles (comma-separated), key (`-`
+    /// for none), time, signer, signer's key fingerprint.
+    pub fn bytes(&self) -> Result<Vec<u8>> {
+        let roles = self
+            .roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        canonical(
+            "membership",
+            &[
+                &self.tenant,
+                &self.seq.to_string(),
+                &self.user,
+                self.action.as_str(),
+                &roles,
+                self.key.as_deref().unwrap_or("-"),
+                &self.at.to_string(),
+                &self.signer,
+                &self.signer_key,
+            ],
+        )
+    }
+
+    /// Fills in the signer and signature with `key`.
+    pub fn sign(mut self, key: &PersonalKey) -> Result<MembershipRecord> {
+        self.signer = key.user().to_string();
+        self.signer_key = key.public().fingerprint();
+        self.signature = key.sign(&self.bytes()?);
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_with_a_line_break_is_refused() {
+        assert!(canonical("decision", &["acme", "p1\nacme"]).is_err());
+        assert_eq!(
+            canonical("decision", &["acme", "p1"]).unwrap(),
+            b"opsdeck-decision-v1\nacme\np1\n"
+        );
+    }
+
+    #[test]
+    fn a_decision_verifies_only_with_the_same_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = super::super::keys::create_key(dir.path(), "bob", None).unwrap();
+        let at = Stamp::now();
+        let st = DecisionStatement {
+            tenant: "acme",
+            plan_id: "p1",
+            content_hash: "abc",
+            verdict: Verdict::Approve,
+            at: &at,
+            user: "bob",
+        };
+        let sig = st.sign(&k).unwrap();
+        assert!(st.verify(k.public(), &sig).is_ok());
+        let beta = DecisionStatement {
+            tenant: "beta",
+            ..st
+        };
+        assert!(beta.verify(k.public(), &sig).is_err());
+    }
+}
