@@ -385,6 +385,14 @@ fn approval_checks() {
         clock.advance_secs(30);
         clock.unix() as u64
     };
+    // One OS account plays four people here: the tenant, still without users, lets `--user`
+    // name them (as the tests' fixture does).
+    let first = open("alice");
+    let settings = opsdeck::tenant::Tenant {
+        allow_claimed_users: true,
+        ..first.tenant().clone()
+    };
+    first.admin().set_tenant_settings(settings, None).unwrap();
     let alice = open("alice")
         .admin()
         .add_user("alice", vec![Role::Admin], vec![], None)
