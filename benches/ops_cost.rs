@@ -131,6 +131,14 @@ impl Bench {
             clock,
             secrets: Default::default(),
         };
+        // One OS account plays both people: the tenant, still without users, lets `--user`
+        // name them, and bob's key sits in the home's identity directory.
+        let first = b.deck("alice");
+        let settings = opsdeck::tenant::Tenant {
+            allow_claimed_users: true,
+            ..first.tenant().clone()
+        };
+        first.admin().set_tenant_settings(settings, None).unwrap();
         let alice = b
             .deck("alice")
             .admin()
@@ -138,10 +146,20 @@ impl Bench {
             .unwrap();
         b.secrets.insert("alice".into(), alice.secret);
         let code = b.code("alice");
+        let bob_key = opsdeck::identity::create_key(&b.home.path().join("identity"), "bob", None)
+            .unwrap()
+            .public()
+            .openssh();
         let bob = b
             .deck("alice")
             .admin()
-            .add_user("bob", vec![Role::Approver], vec![], Some(&code))
+            .add_member(
+                "bob",
+                vec![Role::Approver],
+                vec![],
+                Some(&bob_key),
+                Some(&code),
+            )
             .unwrap();
         b.secrets.insert("bob".into(), bob.secret);
         let d = b.deck("alice");
