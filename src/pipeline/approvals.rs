@@ -228,7 +228,7 @@ impl Approvals<'_> {
             return self.deny(&stored, &what, r.to_string());
         }
         let user = self.member(&stored, &what)?;
-        self.require_plan_in_trail(&stored, &what)?;
+        self.require_plan_in_trail(&stored, &what, &self.plan_history(&id)?)?;
         match refusal {
             Some(r @ Refusal::OwnRequest { .. }) => {
                 let why = format!("{}: {}", r.why(), self.approval_hint(&stored));

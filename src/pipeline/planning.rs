@@ -375,20 +375,32 @@ pub(super) fn new_plan_id() -> String {
 }
 
 impl super::Deck {
+    /// The trail's events about one plan, oldest first, read in one pass: approve and apply
+    /// check several things in them.
+    pub(super) fn plan_history(&self, plan_id: &str) -> Result<Vec<AuditEvent>> {
+        let mut history = Vec::new();
+        self.scan_trail(&mut |r| {
+            if r.event.plan_id.as_deref() == Some(plan_id) {
+                history.push(r.event);
+            }
+            true
+        })?;
+        Ok(history)
+    }
+
     /// A plan counts only if the trail tells of it: its `planned` event and, when it needs
     /// approval (and policy did not deny it), its `queued` event. A plan record without them (left by a crash of an older
     /// version between storing the plan and writing its events, or put there by hand) is
     /// refused for approval and apply, and the refusal is audited.
-    pub(super) fn require_plan_in_trail(&self, rec: &PlanRecord, what: &str) -> Result<()> {
+    pub(super) fn require_plan_in_trail(
+        &self,
+        rec: &PlanRecord,
+        what: &str,
+        history: &[AuditEvent],
+    ) -> Result<()> {
         let id = rec.plan.plan_id.as_str();
-        let (mut planned, mut queued) = (false, false);
-        self.scan_trail(&mut |r| {
-            if r.event.plan_id.as_deref() == Some(id) {
-                planned |= r.event.event == EventKind::Planned;
-                queued |= r.event.event == EventKind::Queued;
-            }
-            !(planned && queued)
-        })?;
+        let planned = history.iter().any(|e| e.event == EventKind::Planned);
+        let queued = history.iter().any(|e| e.event == EventKind::Queued);
         // A plan denied by policy was never queued (its `rejected` event says why).
         let queue_expected = rec.plan.requires_approval && !rec.plan.denied();
         let missing = match (planned, queued || !queue_expected) {

@@ -7,7 +7,7 @@ use tokio::sync::watch;
 use super::{ApplyReport, Runs};
 use crate::agents;
 use crate::approval::{self, Execution, PlanRecord, State, rules};
-use crate::audit::{EventKind, Status};
+use crate::audit::{AuditEvent, EventKind, Status};
 use crate::error::{Error, Result};
 use crate::events::{AgentEvent, Outcome, Sink};
 use crate::plan::{ArtifactKind, ArtifactRef, GateResult, Step, StepKind, TerraformOp};
@@ -70,7 +70,8 @@ impl Runs<'_> {
         self.demo_standin_running()?;
         self.reap_interrupted(&id)?;
         let stored = self.store.get_plan(&tenant, &id)?;
-        self.require_plan_in_trail(&stored, &format!("apply plan {id}"))?;
+        let history = self.plan_history(&id)?;
+        self.require_plan_in_trail(&stored, &format!("apply plan {id}"), &history)?;
         let artifacts = self.approvals().checked_artifacts(&stored.plan)?;
         let hash = stored.plan.compute_hash();
         let terraform_texts: Vec<(String, String)> = artifacts
@@ -112,7 +113,7 @@ impl Runs<'_> {
                 return Err(err);
             }
         }
-        self.check_signed_approval(&stored, &hash)?;
+        self.check_signed_approval(&stored, &hash, &history)?;
         Ok(Ready {
             stored,
             artifacts,
@@ -413,7 +414,7 @@ impl Runs<'_> {
         let stored = self.store.get_plan(&self.tenant.name, &id)?;
         let hash = self.approvals().current_hash(&stored.plan)?;
         self.verify_approvals(&stored, &hash)?;
-        self.check_signed_approval(&stored, &hash)
+        self.check_signed_approval(&stored, &hash, &self.plan_history(&id)?)
     }
 
     /// Each approval the plan carries must be its approver's signature, under the key registered
@@ -445,36 +446,37 @@ impl Runs<'_> {
 
     /// The approval must also stand in the signed audit trail, for this exact hash and with the
     /// same signature: editing the plan file to add an approval is not enough.
-    pub(super) fn check_signed_approval(&self, rec: &PlanRecord, hash: &str) -> Result<()> {
-        let mut approvers: Vec<String> = Vec::new();
-        let mut signatures: std::collections::HashSet<String> = Default::default();
-        self.scan_trail(&mut |r| {
-            let matches = r.event.event == EventKind::Approved
-                && r.event.plan_id.as_deref() == Some(rec.plan.plan_id.as_str())
-                && r.event
-                    .approval_metadata
+    pub(super) fn check_signed_approval(
+        &self,
+        rec: &PlanRecord,
+        hash: &str,
+        history: &[AuditEvent],
+    ) -> Result<()> {
+        let mut approvers: Vec<&str> = Vec::new();
+        let mut signatures: std::collections::HashSet<&str> = Default::default();
+        for e in history {
+            let matches = e.event == EventKind::Approved
+                && e.approval_metadata
                     .as_ref()
                     .and_then(|m| m.get("planHash"))
                     .and_then(|h| h.as_str())
                     == Some(hash);
-            if matches && r.event.user_id != rec.plan.requester {
-                if let Some(sig) = r
-                    .event
+            if matches && e.user_id != rec.plan.requester {
+                if let Some(sig) = e
                     .approval_metadata
                     .as_ref()
                     .and_then(|m| m.get("signature"))
                     .and_then(|s| s.as_str())
                 {
-                    signatures.insert(sig.to_string());
+                    signatures.insert(sig);
                 }
-                approvers.push(r.event.user_id);
+                approvers.push(&e.user_id);
             }
-            true
-        })?;
+        }
         if let Some(a) = rec.approvals.iter().find(|a| {
             a.signed
                 .as_ref()
-                .is_some_and(|s| !signatures.contains(&s.signature))
+                .is_some_and(|s| !signatures.contains(s.signature.as_str()))
         }) {
             return self.deny(
                 rec,
