@@ -169,11 +169,13 @@ fn full_flow_ask_review_approve_audit() {
     assert!(events[0]["event"]["costImpact"].as_f64().is_some());
     assert!(events[1]["event"]["securityGates"].is_array());
 
+    // 13 events of the flow, and the certification of this machine's audit-signing key.
     home.cmd()
         .args(["audit", "verify"])
         .assert()
         .success()
-        .stdout(contains("13 records"));
+        .stdout(contains("14 records"))
+        .stdout(contains("certified by alice"));
     home.cmd()
         .args(["audit", "show", &id])
         .assert()

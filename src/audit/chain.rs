@@ -46,6 +46,13 @@ fn key_id(vk: &VerifyingKey) -> String {
     hex::encode(&Sha256::digest(vk.as_bytes())[..8])
 }
 
+/// The id of the audit-signing key whose public half is `public_hex`, when it is one.
+pub fn key_id_of(public_hex: &str) -> Option<String> {
+    let bytes = hex::decode(public_hex).ok()?;
+    let vk = VerifyingKey::from_bytes(&<[u8; 32]>::try_from(bytes.as_slice()).ok()?).ok()?;
+    Some(key_id(&vk))
+}
+
 /// The local signing key. Created on first use with owner-only permissions.
 pub struct Signer {
     key: SigningKey,
@@ -293,6 +300,9 @@ pub struct KeyUse {
     pub records: usize,
     /// Whether this member pinned it for the tenant.
     pub pinned: bool,
+    /// Why it is trusted (`certified by alice at …`, `pinned`, `this machine's key`), when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<String>,
 }
 
 /// What a chain is checked against besides itself: checkpoints from witnesses and the keys
@@ -497,6 +507,7 @@ pub fn verify_anchored(
                         first_seq: c.seq,
                         records: 1,
                         pinned: false,
+                        trust: None,
                     },
                 );
                 order.push(c.key);

@@ -42,6 +42,11 @@ pub enum EventKind {
     LockBroken,
     /// `opsdeck totp` printed a user's current code: that user's second factor was this machine.
     CodeShown,
+    /// A member certified an audit-signing key with their personal key (signed statement in
+    /// `approvalMetadata`): records it signs are trusted by every member.
+    AuditKeyCertified,
+    /// A member revoked an audit-signing key: records it signs after this one are not trusted.
+    AuditKeyRevoked,
 }
 
 impl EventKind {
@@ -65,6 +70,8 @@ impl EventKind {
             EventKind::Answered => "answered",
             EventKind::LockBroken => "lock_broken",
             EventKind::CodeShown => "code_shown",
+            EventKind::AuditKeyCertified => "audit_key_certified",
+            EventKind::AuditKeyRevoked => "audit_key_revoked",
         }
     }
 }

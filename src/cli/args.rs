@@ -465,9 +465,21 @@ pub enum AuditCommand {
         #[arg(long)]
         full: bool,
     },
-    /// Pin an audit-signing key for this tenant (after its holder confirmed its id), so that
-    /// records it signs verify: what to do when a new machine of the team starts writing.
+    /// Trust an audit-signing key that `audit verify` names as not certified, after its holder
+    /// confirmed its id: an admin certifies it for every member with a signed event; anyone
+    /// else pins it for themself.
     TrustKey { key_id: String },
+    /// Certify this machine's audit-signing key with your personal key (done on the side of
+    /// your first change in a tenant when your key needs no passphrase prompt).
+    Certify,
+    /// Revoke an audit-signing key (admins): records it seals after this signed event are not
+    /// trusted by any member.
+    RevokeKey {
+        key_id: String,
+        /// Why, for the trail (e.g. "laptop lost").
+        #[arg(long)]
+        reason: String,
+    },
     /// Write events with their chain fields as JSON or CSV.
     Export {
         #[arg(long, value_enum, default_value = "json")]

@@ -32,16 +32,16 @@ pub fn run(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
             Ok(if report.ok { 0 } else { 9 })
         }
         AuditCommand::TrustKey { key_id } => {
-            let public = deck.trail().trust_key(&key_id)?;
-            if json_out {
-                print_json(&serde_json::json!({"pinned": key_id, "public": public}))?;
-            } else {
-                outln!(
-                    "pinned audit-signing key {key_id} ({public}) for tenant {}",
-                    deck.tenant().name
-                );
-            }
-            Ok(0)
+            let done = deck.trail().trust_key(&key_id)?;
+            print_key_decision(deck, &done, json_out)
+        }
+        AuditCommand::Certify => {
+            let done = deck.trail().certify_this_machine()?;
+            print_key_decision(deck, &done, json_out)
+        }
+        AuditCommand::RevokeKey { key_id, reason } => {
+            let done = deck.trail().revoke_key(&key_id, &reason)?;
+            print_key_decision(deck, &done, json_out)
         }
         AuditCommand::Export {
             format,
@@ -117,4 +117,20 @@ fn to_filter(deck: &Deck, f: FilterArgs) -> Result<AuditFilter> {
         limit: f.limit,
     }
     .into_filter(deck.clock())
+}
+
+fn print_key_decision(
+    deck: &Deck,
+    done: &crate::pipeline::KeyDecision,
+    json_out: bool,
+) -> Result<u8> {
+    if json_out {
+        print_json(done)?;
+    } else {
+        outln!(
+            "{}",
+            crate::view::verify::key_decision_line(done, &deck.tenant().name)
+        );
+    }
+    Ok(0)
 }

@@ -9,4 +9,6 @@ pub mod statement;
 
 pub use keys::{PersonalKey, PublicKeyLine, create_key, load_key};
 pub use roster::{Roster, Standing};
-pub use statement::{DecisionStatement, MembershipAction, MembershipRecord, Verdict, canonical};
+pub use statement::{
+    DecisionStatement, MembershipAction, MembershipRecord, Statement, Verdict, canonical,
+};

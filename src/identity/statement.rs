@@ -24,6 +24,21 @@ pub fn canonical(what: &str, fields: &[&str]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A statement a person signs with their personal key: its canonical bytes, then signing and
+/// checking them are the same for every kind.
+pub trait Statement {
+    fn bytes(&self) -> Result<Vec<u8>>;
+
+    fn sign(&self, key: &PersonalKey) -> Result<String> {
+        Ok(key.sign(&self.bytes()?))
+    }
+
+    fn verify(&self, key: &PublicKeyLine, signature: &str) -> std::result::Result<(), String> {
+        let bytes = self.bytes().map_err(|e| e.to_string())?;
+        key.verify(&bytes, signature)
+    }
+}
+
 /// What a person decided about a plan: the decision and the fields it is signed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -53,8 +68,8 @@ pub struct DecisionStatement<'a> {
     pub user: &'a str,
 }
 
-impl DecisionStatement<'_> {
-    pub fn bytes(&self) -> Result<Vec<u8>> {
+impl Statement for DecisionStatement<'_> {
+    fn bytes(&self) -> Result<Vec<u8>> {
         canonical(
             "decision",
             &[
@@ -67,14 +82,50 @@ impl DecisionStatement<'_> {
             ],
         )
     }
+}
 
-    pub fn sign(&self, key: &PersonalKey) -> Result<String> {
-        Ok(key.sign(&self.bytes()?))
+/// What a member says about an audit-signing key: trust the records it signs, or stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyAction {
+    Certify,
+    Revoke,
+}
+
+impl KeyAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAction::Certify => "certify",
+            KeyAction::Revoke => "revoke",
+        }
     }
+}
 
-    pub fn verify(&self, key: &PublicKeyLine, signature: &str) -> std::result::Result<(), String> {
-        let bytes = self.bytes().map_err(|e| e.to_string())?;
-        key.verify(&bytes, signature)
+/// A member's word, signed with their personal key, on one machine's audit-signing key:
+/// `opsdeck-audit-key-v1`, tenant, key id, public key (hex), action, time, user. It is stored
+/// as an event of the trail it is about, so every key change is itself audited.
+pub struct AuditKeyStatement<'a> {
+    pub tenant: &'a str,
+    pub key_id: &'a str,
+    pub public: &'a str,
+    pub action: KeyAction,
+    pub at: &'a Stamp,
+    pub user: &'a str,
+}
+
+impl Statement for AuditKeyStatement<'_> {
+    fn bytes(&self) -> Result<Vec<u8>> {
+        canonical(
+            "audit-key",
+            &[
+                self.tenant,
+                self.key_id,
+                self.public,
+                self.action.as_str(),
+                &self.at.to_string(),
+                self.user,
+            ],
+        )
     }
 }
 
@@ -194,5 +245,39 @@ mod tests {
             ..st
         };
         assert!(beta.verify(k.public(), &sig).is_err());
+    }
+
+    #[test]
+    fn a_key_certification_is_bound_to_its_tenant_key_and_action() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = super::super::keys::create_key(dir.path(), "alice", None).unwrap();
+        let at = Stamp::now();
+        let st = AuditKeyStatement {
+            tenant: "acme",
+            key_id: "0011223344556677",
+            public: "ab",
+            action: KeyAction::Certify,
+            at: &at,
+            user: "alice",
+        };
+        let sig = st.sign(&k).unwrap();
+        assert!(st.verify(k.public(), &sig).is_ok());
+        for other in [
+            AuditKeyStatement {
+                tenant: "beta",
+                ..st
+            },
+            AuditKeyStatement {
+                key_id: "8899aabbccddeeff",
+                ..st
+            },
+            AuditKeyStatement {
+                action: KeyAction::Revoke,
+                ..st
+            },
+            AuditKeyStatement { user: "bob", ..st },
+        ] {
+            assert!(other.verify(k.public(), &sig).is_err());
+        }
     }
 }

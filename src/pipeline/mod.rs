@@ -4,6 +4,7 @@
 
 mod admin;
 mod approvals;
+mod audit_keys;
 mod backend;
 mod configs;
 mod gates;
@@ -41,6 +42,7 @@ pub use iac::{StackDetail, StackEntry};
 pub use onboarding::{CodeShown, Setup};
 
 pub use approvals::Comparison;
+pub use audit_keys::KeyDecision;
 pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
 pub use members::KeyStatus;
@@ -85,6 +87,9 @@ pub struct Deck {
     aws_configuration: Option<crate::tenant::AwsConfiguration>,
     /// The session's last understood request, what a follow-up ("now in eu-west-1") refines.
     last_intent: std::sync::Mutex<Option<Intent>>,
+    /// Whether this session already saw to the certification of its machine's audit-signing
+    /// key (see `audit_keys.rs`).
+    audit_key_checked: std::sync::atomic::AtomicBool,
 }
 
 /// What the command line adds to a request's words.

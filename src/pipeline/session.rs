@@ -123,6 +123,7 @@ impl Deck {
             aws,
             aws_configuration,
             last_intent: std::sync::Mutex::new(None),
+            audit_key_checked: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -170,13 +171,18 @@ impl Deck {
     }
 
     pub(super) fn append(&self, events: &[AuditEvent]) -> Result<Vec<AuditRecord>> {
-        let records = self
-            .store
-            .append_audit(&self.tenant.name, events, &self.signer)?;
-        // A checkpoint where the store's writers cannot rewrite it; never fails the append.
-        crate::audit::witness::LocalWitness::for_store(&self.paths.identity, self.store.as_ref())
+        self.append_certified(events, &|batch| {
+            let records = self
+                .store
+                .append_audit(&self.tenant.name, batch, &self.signer)?;
+            // A checkpoint where the store's writers cannot rewrite it; never fails the append.
+            crate::audit::witness::LocalWitness::for_store(
+                &self.paths.identity,
+                self.store.as_ref(),
+            )
             .after_append(self.store.as_ref(), &self.tenant.name, &records);
-        Ok(records)
+            Ok(records)
+        })
     }
 
     /// The trail for the pipeline's own checks (the caller's membership is already settled).

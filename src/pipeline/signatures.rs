@@ -6,12 +6,14 @@ use super::Deck;
 use crate::approval::{Approval, PlanRecord, Signed};
 use crate::audit::{AuditRecord, EventKind};
 use crate::error::{Error, Result};
-use crate::identity::{self, DecisionStatement, PersonalKey, PublicKeyLine, Roster, Verdict, pins};
+use crate::identity::{
+    self, DecisionStatement, PersonalKey, PublicKeyLine, Roster, Statement, Verdict, pins,
+};
 use crate::time::Stamp;
 
 impl Deck {
     /// The store's scope for pinned tenant roots: `<backend>:<location>`.
-    fn store_scope(&self) -> String {
+    pub(super) fn store_scope(&self) -> String {
         format!("{}:{}", self.store.backend(), self.store.location())
     }
 

@@ -1,10 +1,9 @@
 //! The tenant's audit trail for its members: streaming, filtering and verifying it.
 
 use super::Trail;
-use crate::audit::chain::Break;
 use crate::audit::witness::{self, LocalWitness, WitnessSource};
-use crate::audit::{Anchors, AuditFilter, AuditRecord, Tamper, VerifyReport};
-use crate::error::{Error, Result};
+use crate::audit::{Anchors, AuditFilter, AuditRecord, VerifyReport};
+use crate::error::Result;
 
 impl Trail<'_> {
     /// Streams the tenant's events oldest first (one in memory at a time); `f` returns false to
@@ -33,8 +32,10 @@ impl Trail<'_> {
 
     /// Verifies the chain, then against every checkpoint this member can read (its own, and the
     /// backend's locked bucket) and the audit-signing keys it pinned, then every approved or
-    /// rejected event's decision signature against the key its author had registered at that
-    /// time. Keys are pinned on first use, and only when everything else verified.
+    /// rejected event's decision signature and every key certification against the key its
+    /// author had registered at that time. Each signing key must be certified by a member,
+    /// pinned by this one, or this machine's (see `audit_keys.rs`). Keys are pinned on first
+    /// use, and only when everything verified.
     pub fn verify(&self, full: bool) -> Result<VerifyReport> {
         self.require_reader("verify the audit trail")?;
         let tenant = &self.tenant.name;
@@ -66,22 +67,26 @@ impl Trail<'_> {
             }
         }
         let checkpoints = witness::merge(all);
-        let mut pinned = local.pinned_keys(tenant)?;
-        // This machine's own key is trusted by the member who holds it.
-        if let Some(p) = pinned.as_mut() {
-            p.entry(self.signer.key_id().to_string())
-                .or_insert_with(|| hex::encode(self.signer.verifying_key().as_bytes()));
-        }
+        let pinned = local.pinned_keys(tenant)?;
+        // Which keys count is settled below, against certifications in the trail and pins.
         let anchors = Anchors {
             checkpoints: &checkpoints,
-            pinned: pinned.as_ref(),
+            pinned: None,
         };
         let mut report = self.store.verify_audit_anchored(tenant, full, &anchors)?;
-        if report.ok
-            && let Some(b) = self.first_bad_decision()?
-        {
-            report.ok = false;
-            report.first_break = Some(b);
+        if report.first_break.is_none() {
+            let roster = self.roster()?;
+            let facts = self.trail_facts(&roster)?;
+            let untrusted =
+                self.untrusted_key(&mut report, &facts, pinned.as_ref(), roster.root.is_some());
+            let first = match (facts.first_problem, untrusted) {
+                (Some(a), Some(b)) => Some(if b.seq < a.seq { b } else { a }),
+                (a, b) => a.or(b),
+            };
+            if let Some(b) = first {
+                report.ok = false;
+                report.first_break = Some(b);
+            }
         }
         let mut w = report.witness.take().unwrap_or_default();
         w.sources = sources;
@@ -99,54 +104,5 @@ impl Trail<'_> {
         }
         report.witness = Some(w);
         Ok(report)
-    }
-
-    /// Pins an audit-signing key (by id, as `audit verify` names it) for this tenant, after its
-    /// holder confirmed it: what a member does when a new machine of the team starts writing.
-    pub fn trust_key(&self, key_id: &str) -> Result<String> {
-        self.require_reader("trust an audit-signing key")?;
-        let tenant = &self.tenant.name;
-        let report = self.store.verify_audit(tenant, false)?;
-        let Some(public) = report
-            .signing_keys
-            .iter()
-            .find(|k| k.id == key_id)
-            .and_then(|k| k.public.clone())
-        else {
-            return Err(Error::not_found(
-                "audit-signing key",
-                key_id,
-                "no record of this tenant's chain is signed by it (`opsdeck audit verify` names the keys)",
-            ));
-        };
-        LocalWitness::for_store(&self.paths.identity, self.store.as_ref()).pin_keys(
-            tenant,
-            &[(key_id.to_string(), public.clone())],
-            &format!("trusted-by-{}", self.identity().user),
-        )?;
-        Ok(public)
-    }
-
-    /// The first approved/rejected event whose signature does not verify under its author's
-    /// key registered at the signing time.
-    pub fn first_bad_decision(&self) -> Result<Option<Break>> {
-        let roster = self.roster()?;
-        let mut found = None;
-        let mut line = 0;
-        self.store.scan_audit(&self.tenant.name, &mut |r| {
-            line += 1;
-            if let Some(problem) = self.decision_event_problem(&roster, &r) {
-                found = Some(Break {
-                    line,
-                    seq: Some(r.seq),
-                    event_id: Some(r.event.event_id.clone()),
-                    problem,
-                    what: Some(Tamper::BadSignature),
-                });
-                return false;
-            }
-            true
-        })?;
-        Ok(found)
     }
 }

@@ -68,14 +68,16 @@ pub fn lines(r: &VerifyReport) -> Vec<String> {
         .map(|w| w.pinned_now.clone())
         .unwrap_or_default();
     for k in &r.signing_keys {
-        let state = if pinned_now.contains(&k.id) {
-            "pinned now (first use)"
+        let state = if pinned_now.contains(&k.id) && k.trust.as_deref() == Some("first use") {
+            "pinned now (first use)".to_string()
+        } else if let Some(why) = &k.trust {
+            why.clone()
         } else if k.pinned {
-            "pinned"
+            "pinned".into()
         } else if r.witness.is_some() {
-            "NOT pinned"
+            "NOT certified nor pinned".into()
         } else {
-            "not checked"
+            "not checked".into()
         };
         out.push(format!(
             "  key {}: {} record(s) from record {}, {state}",
@@ -83,6 +85,24 @@ pub fn lines(r: &VerifyReport) -> Vec<String> {
         ));
     }
     out
+}
+
+/// What `audit certify`, `audit trust-key` and `audit revoke-key` did, in one line.
+pub fn key_decision_line(d: &crate::pipeline::KeyDecision, tenant: &str) -> String {
+    match d.outcome.as_str() {
+        "certified" => format!(
+            "{} certified audit-signing key {} ({}) for every member of tenant {tenant}: a signed event of the trail",
+            d.by, d.key_id, d.public
+        ),
+        "revoked" => format!(
+            "{} revoked audit-signing key {} in tenant {tenant}: records it seals from now on fail `audit verify` for every member",
+            d.by, d.key_id
+        ),
+        _ => format!(
+            "pinned audit-signing key {} ({}) for tenant {tenant}, for you only: an admin's `opsdeck audit trust-key {}` certifies it for everyone",
+            d.key_id, d.public, d.key_id
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -119,7 +139,13 @@ mod tests {
                         "problem": {"line": 3, "seq": 3, "event_id": "e3", "what": "resealed", "problem": "re-sealed: record 3 ..."}}
         }));
         let text = lines(&r).join("\n");
-        for part in ["UNTRUSTED KEY", "k2", "re-sealed", "record 3", "NOT pinned"] {
+        for part in [
+            "UNTRUSTED KEY",
+            "k2",
+            "re-sealed",
+            "record 3",
+            "NOT certified",
+        ] {
             assert!(text.contains(part), "{part}: {text}");
         }
     }

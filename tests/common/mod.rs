@@ -14,6 +14,7 @@ pub mod seed;
 pub mod shared;
 pub mod stub;
 pub mod tmux;
+pub mod trail_store;
 
 pub struct Home {
     pub dir: tempfile::TempDir,
