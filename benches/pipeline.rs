@@ -433,7 +433,7 @@ fn approval_checks() {
     let key = opsdeck::identity::load_key(&home.path().join("identity"), "bob").unwrap();
     let t = Instant::now();
     for i in 0..2000u32 {
-        std::hint::black_box(key.sign(&i.to_le_bytes()));
+        std::hint::black_box(key.sign(&i.to_le_bytes()).unwrap());
     }
     let sign_us = t.elapsed().as_secs_f64() * 1e6 / 2000.0;
     drop(bob);

@@ -377,6 +377,14 @@ pub enum KeysCommand {
     /// public line to send to an admin. A passphrase comes from OPSDECK_KEY_PASSPHRASE, or is
     /// asked on a terminal.
     New,
+    /// Sign with a key your SSH agent holds (SSH_AUTH_SOCK; a hardware token behind the agent
+    /// too): records its public line as yours and prints it to send to an admin. The private
+    /// key never touches disk here.
+    Agent {
+        /// Which of the agent's Ed25519 keys (`SHA256:…`), when it holds several.
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
     /// Your public key, its fingerprint, and what this tenant has registered for you.
     Show {
         /// Print only the public line.

@@ -9,8 +9,14 @@ pub fn run(deck: &Deck, cmd: KeysCommand, json_out: bool) -> Result<u8> {
     let me = deck.identity().user.clone();
     let tenant = deck.tenant().name.clone();
     match cmd {
-        KeysCommand::New => {
-            let key = deck.admin().new_key()?;
+        KeysCommand::New | KeysCommand::Agent { .. } => {
+            let agent = matches!(cmd, KeysCommand::Agent { .. });
+            let key = match &cmd {
+                KeysCommand::Agent { fingerprint } => {
+                    deck.admin().adopt_agent_key(fingerprint.as_deref())?
+                }
+                _ => deck.admin().new_key()?,
+            };
             if json_out {
                 print_json(&serde_json::json!({
                     "user": me,
@@ -19,7 +25,15 @@ pub fn run(deck: &Deck, cmd: KeysCommand, json_out: bool) -> Result<u8> {
                 }))?;
                 return Ok(0);
             }
-            outln!("created your signing key ({me}); the private key never leaves this machine.");
+            if agent {
+                outln!(
+                    "your signing key ({me}) is the one your SSH agent holds; opsdeck asks the agent for each signature."
+                );
+            } else {
+                outln!(
+                    "created your signing key ({me}); the private key never leaves this machine."
+                );
+            }
             outln!();
             outln!("{}", key.openssh());
             outln!("fingerprint: {}", key.fingerprint());

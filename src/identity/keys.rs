@@ -87,11 +87,20 @@ impl PublicKeyLine {
     }
 }
 
-/// A person's private key, loaded for signing; never stored, logged or shown.
+/// A person's private key, loaded for signing (or the agent that holds it); never stored,
+/// logged or shown.
 pub struct PersonalKey {
     user: String,
-    signing: SigningKey,
+    holder: Holder,
     public: PublicKeyLine,
+}
+
+/// Where the private half is.
+enum Holder {
+    /// Read from the person's key file.
+    File(SigningKey),
+    /// In an SSH agent (or the hardware token behind it): only signatures leave it.
+    Agent(super::agent::AgentKey),
 }
 
 impl std::fmt::Debug for PersonalKey {
@@ -113,8 +122,20 @@ impl PersonalKey {
     }
 
     /// The base64 Ed25519 signature over `bytes`.
-    pub fn sign(&self, bytes: &[u8]) -> String {
-        base64::engine::general_purpose::STANDARD.encode(self.signing.sign(bytes).to_bytes())
+    pub fn sign(&self, bytes: &[u8]) -> Result<String> {
+        let raw = match &self.holder {
+            Holder::File(signing) => signing.sign(bytes).to_bytes(),
+            Holder::Agent(agent) => agent.sign(bytes)?,
+        };
+        Ok(base64::engine::general_purpose::STANDARD.encode(raw))
+    }
+
+    /// Where the private half is, in words (`keys show`).
+    pub fn held_by(&self) -> &'static str {
+        match self.holder {
+            Holder::File(_) => "key file",
+            Holder::Agent(_) => "ssh-agent",
+        }
     }
 }
 
@@ -168,7 +189,7 @@ pub fn create_key(
     write_new(&pub_path, line.as_bytes(), 0o644)?;
     Ok(PersonalKey {
         user: user.to_string(),
-        signing,
+        holder: Holder::File(signing),
         public,
     })
 }
@@ -189,8 +210,11 @@ pub fn load_key_with(
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => Zeroizing::new(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(key) = agent_key(identity_dir, user)? {
+                return Ok(key);
+            }
             return Err(Error::refused(format!(
-                "no private key for {user} at {}: signing needs {user}'s own key. If you are {user}, use the machine and identity directory (--identity-dir) that hold it, or create one with `opsdeck --user {user} keys new` and have an admin register it (`opsdeck users key {user} --key \"ssh-ed25519 …\"`)",
+                "no private key for {user} at {}: signing needs {user}'s own key. If you are {user}, use the machine and identity directory (--identity-dir) that hold it, or the SSH agent that holds it (`opsdeck --user {user} keys agent`, with SSH_AUTH_SOCK set), or create one with `opsdeck --user {user} keys new` and have an admin register it (`opsdeck users key {user} --key \"ssh-ed25519 …\"`)",
                 path.display()
             )));
         }
@@ -225,9 +249,97 @@ pub fn load_key_with(
     let public = PublicKeyLine::from_verifying(signing.verifying_key());
     Ok(PersonalKey {
         user: user.to_string(),
-        signing,
+        holder: Holder::File(signing),
         public,
     })
+}
+
+/// `user`'s key in the SSH agent: the one whose public half is `<user>.pub` (written by
+/// `keys agent`), when there is no key file. An agent that is set but unreachable, or that no
+/// longer holds the key, is an error that says so.
+fn agent_key(identity_dir: &Path, user: &str) -> Result<Option<PersonalKey>> {
+    let (Some(socket), Some(public)) = (super::agent::socket(), read_public(identity_dir, user)?)
+    else {
+        return Ok(None);
+    };
+    match super::agent::find(&socket, &public)? {
+        Some(agent) => Ok(Some(PersonalKey {
+            user: user.to_string(),
+            holder: Holder::Agent(agent),
+            public,
+        })),
+        None => Err(Error::refused(format!(
+            "the SSH agent at {} does not hold {user}'s key {} (from {}): add it with `ssh-add`, or use the identity directory that holds the key file",
+            socket.display(),
+            public.fingerprint(),
+            public_path(identity_dir, user).display()
+        ))),
+    }
+}
+
+/// Records that `user`'s key is the agent's key with fingerprint `fingerprint` (or its only
+/// Ed25519 key): writes `<user>.pub`, which an admin registers; signing then goes through the
+/// agent. Refused when `user` has a key file here already.
+pub fn adopt_agent_key(
+    identity_dir: &Path,
+    user: &str,
+    fingerprint: Option<&str>,
+) -> Result<PublicKeyLine> {
+    crate::tenant::validate_user(user)?;
+    if key_path(identity_dir, user).exists() {
+        return Err(Error::input(format!(
+            "{} exists: {user} signs with that key file (move it away first to sign through the agent instead)",
+            key_path(identity_dir, user).display()
+        )));
+    }
+    let Some(socket) = super::agent::socket() else {
+        return Err(Error::input(
+            "SSH_AUTH_SOCK is not set: start your ssh-agent (or gpg-agent with SSH support) and add your Ed25519 key first",
+        ));
+    };
+    let keys = super::agent::list(&socket)?;
+    let names = || {
+        keys.iter()
+            .map(|k| format!("{} {}", k.public.fingerprint(), k.comment))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let chosen = match fingerprint {
+        Some(fp) => keys
+            .iter()
+            .find(|k| k.public.fingerprint() == fp)
+            .ok_or_else(|| {
+                Error::input(format!(
+                    "the agent holds no Ed25519 key {fp} (it holds: {})",
+                    if keys.is_empty() {
+                        "none".into()
+                    } else {
+                        names()
+                    }
+                ))
+            })?,
+        None => match keys.as_slice() {
+            [one] => one,
+            [] => {
+                return Err(Error::input(
+                    "the agent holds no Ed25519 key: add one with `ssh-add` (opsdeck keys are Ed25519)",
+                ));
+            }
+            _ => {
+                return Err(Error::input(format!(
+                    "the agent holds several Ed25519 keys; name one with --fingerprint ({})",
+                    names()
+                )));
+            }
+        },
+    };
+    let dir = identity_dir.join("keys");
+    create_private_dir(&dir)?;
+    let path = public_path(identity_dir, user);
+    let _ = std::fs::remove_file(&path);
+    let line = format!("{} opsdeck:{user} (ssh-agent)\n", chosen.public.openssh());
+    write_new(&path, line.as_bytes(), 0o644)?;
+    Ok(chosen.public.clone())
 }
 
 /// `user`'s public key as kept next to the private one, if there is one.
@@ -321,7 +433,7 @@ mod tests {
     fn a_key_signs_and_only_its_public_half_verifies() {
         let dir = tempfile::tempdir().unwrap();
         let k = create_key(dir.path(), "bob", None).unwrap();
-        let sig = k.sign(b"statement");
+        let sig = k.sign(b"statement").unwrap();
         assert!(k.public().verify(b"statement", &sig).is_ok());
         assert!(k.public().verify(b"statement!", &sig).is_err());
         let other = create_key(dir.path(), "erin", None).unwrap();

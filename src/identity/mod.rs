@@ -2,6 +2,7 @@
 //! never in the store), statements signed over canonical bytes, the tenant's signed
 //! membership records replayed from its root of trust, and pinned tenant roots.
 
+pub mod agent;
 pub mod keys;
 pub mod pins;
 pub mod roster;

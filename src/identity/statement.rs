@@ -30,7 +30,7 @@ pub trait Statement {
     fn bytes(&self) -> Result<Vec<u8>>;
 
     fn sign(&self, key: &PersonalKey) -> Result<String> {
-        Ok(key.sign(&self.bytes()?))
+        key.sign(&self.bytes()?)
     }
 
     fn verify(&self, key: &PublicKeyLine, signature: &str) -> std::result::Result<(), String> {
@@ -207,7 +207,7 @@ impl MembershipRecord {
     pub fn sign(mut self, key: &PersonalKey) -> Result<MembershipRecord> {
         self.signer = key.user().to_string();
         self.signer_key = key.public().fingerprint();
-        self.signature = key.sign(&self.bytes()?);
+        self.signature = key.sign(&self.bytes()?)?;
         Ok(self)
     }
 }

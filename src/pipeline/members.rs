@@ -15,7 +15,7 @@ use crate::tenant::{Role, User, mfa};
 pub struct KeyStatus {
     pub user: String,
     pub tenant: String,
-    /// The private key file, when it exists.
+    /// The private key file, when it exists, or the SSH agent that holds the key.
     pub private_key: Option<String>,
     pub public_key: Option<String>,
     pub fingerprint: Option<String>,
@@ -234,7 +234,18 @@ impl Admin<'_> {
         Ok(KeyStatus {
             user: me.clone(),
             tenant: self.tenant.name.clone(),
-            private_key: private.exists().then(|| private.display().to_string()),
+            private_key: if private.exists() {
+                Some(private.display().to_string())
+            } else {
+                public
+                    .as_ref()
+                    .filter(|p| {
+                        identity::agent::socket()
+                            .and_then(|s| identity::agent::find(&s, p).ok().flatten())
+                            .is_some()
+                    })
+                    .map(|_| "in the SSH agent (SSH_AUTH_SOCK)".to_string())
+            },
             public_key: public.as_ref().map(PublicKeyLine::openssh),
             fingerprint: public.as_ref().map(PublicKeyLine::fingerprint),
             registered_fingerprint: roster
@@ -257,6 +268,13 @@ impl Admin<'_> {
             pass.as_deref().map(|p| p.as_str()),
         )?;
         Ok(key.public().clone())
+    }
+
+    /// Makes the acting person's key the one their SSH agent holds (with `fingerprint`, or its
+    /// only Ed25519 key): signing then goes through the agent, and the private key never
+    /// touches this machine's disk.
+    pub fn adopt_agent_key(&self, fingerprint: Option<&str>) -> Result<PublicKeyLine> {
+        identity::keys::adopt_agent_key(&self.paths.identity, &self.identity.user, fingerprint)
     }
 
     fn existing_user(&self, name: &str) -> Result<User> {
