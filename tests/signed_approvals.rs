@@ -482,3 +482,92 @@ fn a_store_from_before_signed_approvals_loads_and_is_refused_with_what_to_do() {
     t.approve("bob", &id).unwrap();
     passes_approval_checks(&t.deck("alice"), &id);
 }
+
+/// A rule that needs group sre to approve a create.
+fn sre_rule(t: &Team<'_>) {
+    let mut s = t.deck("alice").tenant().clone();
+    s.approvals.rules.insert(
+        0,
+        opsdeck::tenant::ApprovalRule {
+            name: "sre-only".into(),
+            environment: None,
+            action: Some("create".into()),
+            min_risk: None,
+            approvers: 1,
+            roles: vec![Role::Approver],
+            group: Some("sre".into()),
+        },
+    );
+    let code = t.code("alice");
+    t.deck("alice")
+        .admin()
+        .set_tenant_settings(s, Some(&code))
+        .unwrap();
+}
+
+fn groups_count_only_as_signed(home: &Home) {
+    let t = team(home, None);
+    sre_rule(&t);
+    let id = t
+        .deck("olga")
+        .requests()
+        .ask("create 1 t3.micro instance", &quiet)
+        .unwrap()
+        .plan
+        .plan_id;
+    let store_write = |f: &mut dyn FnMut(&mut opsdeck::tenant::User)| {
+        t.deck("alice")
+            .raw_store()
+            .update_user("default", "bob", &mut |u| {
+                f(u);
+                Ok(())
+            })
+            .unwrap();
+    };
+    // Someone who can write the store puts bob in group sre: his user record says so, his
+    // signed membership does not. Before groups were signed, this approval went through.
+    store_write(&mut |u| u.groups.push("sre".into()));
+    let why = refused(t.approve("bob", &id));
+    assert!(why.contains("not in their signed membership"), "{why}");
+    // Adding the group to his signed record breaks its signature: the record no longer counts.
+    store_write(&mut |u| {
+        if let Some(r) = u.membership.last_mut() {
+            r.groups.push("sre".into());
+        }
+    });
+    assert!(t.approve("bob", &id).is_err());
+    store_write(&mut |u| {
+        if let Some(r) = u.membership.last_mut() {
+            r.groups.clear();
+        }
+    });
+
+    let code = t.code("alice");
+    let err = t
+        .deck("alice")
+        .admin()
+        .set_user_groups("bob", vec!["sre,ops".into()], Some(&code))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("invalid group name"), "{err}");
+    let code = t.code("alice");
+    t.deck("alice")
+        .admin()
+        .set_user_groups("bob", vec!["sre".into()], Some(&code))
+        .unwrap();
+    t.approve("bob", &id).unwrap();
+    passes_approval_checks(&t.deck("olga"), &id);
+}
+
+#[test]
+fn approver_groups_count_only_as_signed() {
+    groups_count_only_as_signed(&Home::new());
+}
+
+#[test]
+fn approver_groups_count_only_as_signed_on_the_shared_backend() {
+    let Some(b) = SharedBackend::new("signed_groups") else {
+        return;
+    };
+    groups_count_only_as_signed(&b.home());
+}

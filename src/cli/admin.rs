@@ -107,6 +107,12 @@ pub fn users(deck: &Deck, cmd: UsersCommand, json_out: bool) -> Result<u8> {
                 .set_user_roles(&name, parse_roles(&roles)?, totp.as_deref())?;
             member_changed(&u, json_out, "roles changed")?;
         }
+        UsersCommand::Groups { name, groups, totp } => {
+            let u = deck
+                .admin()
+                .set_user_groups(&name, groups, totp.as_deref())?;
+            member_changed(&u, json_out, "groups changed")?;
+        }
         UsersCommand::Remove { name, totp } => {
             let u = deck.admin().remove_user(&name, totp.as_deref())?;
             member_changed(&u, json_out, "membership revoked")?;

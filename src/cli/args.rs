@@ -340,6 +340,16 @@ pub enum UsersCommand {
         #[arg(long, env = "OPSDECK_TOTP")]
         totp: Option<String>,
     },
+    /// Set a user's approver groups (admins, with TOTP), in a signed membership record; no
+    /// --group clears them.
+    Groups {
+        name: String,
+        /// Approver group (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
     /// Change a user's roles (admins, with TOTP), in a signed membership record.
     Roles {
         name: String,

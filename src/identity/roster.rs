@@ -16,6 +16,8 @@ pub struct Standing {
     pub seq: u64,
     pub roles: Vec<Role>,
     pub key: Option<PublicKeyLine>,
+    /// Approver groups, as signed.
+    pub groups: Vec<String>,
     pub active: bool,
 }
 
@@ -129,6 +131,7 @@ impl Roster {
             seq: r.seq,
             roles: r.roles.clone(),
             key: key.or_else(|| prev.and_then(|p| p.key)),
+            groups: r.groups.clone(),
             active: r.action != MembershipAction::Remove,
         };
         self.history

@@ -11,7 +11,12 @@ use crate::time::Stamp;
 /// `opsdeck-<what>-v1\n` then each field and `\n`. A field holding a line break is refused:
 /// every field is a validated id, hash, stamp or key line, so none can shift another.
 pub fn canonical(what: &str, fields: &[&str]) -> Result<Vec<u8>> {
-    let mut out = format!("opsdeck-{what}-v1\n").into_bytes();
+    canonical_version(what, 1, fields)
+}
+
+/// [`canonical`] for version `version` of a statement (`opsdeck-<what>-v<version>`).
+pub fn canonical_version(what: &str, version: u32, fields: &[&str]) -> Result<Vec<u8>> {
+    let mut out = format!("opsdeck-{what}-v{version}\n").into_bytes();
     for f in fields {
         if f.contains(['\n', '\r']) {
             return Err(Error::input(format!(
@@ -140,6 +145,8 @@ pub enum MembershipAction {
     Roles,
     /// Key registered or rotated.
     Key,
+    /// Approver groups changed.
+    Groups,
     /// Membership revoked (the record stays, as a tombstone).
     Remove,
 }
@@ -151,6 +158,7 @@ impl MembershipAction {
             MembershipAction::Add => "add",
             MembershipAction::Roles => "roles",
             MembershipAction::Key => "key",
+            MembershipAction::Groups => "groups",
             MembershipAction::Remove => "remove",
         }
     }
@@ -169,6 +177,10 @@ pub struct MembershipRecord {
     /// The user's registered key from this record on (`ssh-ed25519 AAAA…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// The user's approver groups from this record on (records before groups were signed have
+    /// none, and keep their `v1` bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
     pub at: Stamp,
     /// The admin who signed it (the user themself for the root record).
     pub signer: String,
@@ -179,7 +191,9 @@ pub struct MembershipRecord {
 
 impl MembershipRecord {
     /// `opsdeck-membership-v1`, tenant, seq, user, action, roles (comma-separated), key (`-`
-    /// for none), time, signer, signer's key fingerprint.
+    /// for none), time, signer, signer's key fingerprint; with groups, `opsdeck-membership-v2`
+    /// and the groups (comma-separated) last, so that adding or stripping groups breaks the
+    /// signature either way.
     pub fn bytes(&self) -> Result<Vec<u8>> {
         let roles = self
             .roles
@@ -187,20 +201,30 @@ impl MembershipRecord {
             .map(|r| r.as_str())
             .collect::<Vec<_>>()
             .join(",");
-        canonical(
-            "membership",
-            &[
-                &self.tenant,
-                &self.seq.to_string(),
-                &self.user,
-                self.action.as_str(),
-                &roles,
-                self.key.as_deref().unwrap_or("-"),
-                &self.at.to_string(),
-                &self.signer,
-                &self.signer_key,
-            ],
-        )
+        let seq = self.seq.to_string();
+        let at = self.at.to_string();
+        let groups = self.groups.join(",");
+        if self.groups.iter().any(|g| g.is_empty() || g.contains(',')) {
+            return Err(Error::input(
+                "a group name in a signed membership record cannot be empty or hold a comma",
+            ));
+        }
+        let mut fields = vec![
+            self.tenant.as_str(),
+            &seq,
+            &self.user,
+            self.action.as_str(),
+            &roles,
+            self.key.as_deref().unwrap_or("-"),
+            &at,
+            &self.signer,
+            &self.signer_key,
+        ];
+        if self.groups.is_empty() {
+            return canonical("membership", &fields);
+        }
+        fields.push(&groups);
+        canonical_version("membership", 2, &fields)
     }
 
     /// Fills in the signer and signature with `key`.

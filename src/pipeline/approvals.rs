@@ -250,6 +250,9 @@ impl Approvals<'_> {
         if let Some(why) = rules::disqualified(&user, &req) {
             return self.deny(&stored, &what, why);
         }
+        if let Some(why) = self.unsigned_group(&req) {
+            return self.deny(&stored, &what, why);
+        }
         // Before the TOTP code is spent: a code alone (read from the store, say) never approves.
         let key = match self.decision_key() {
             Ok(k) => k,

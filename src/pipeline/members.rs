@@ -54,6 +54,9 @@ impl Admin<'_> {
                 "give the user at least one --role (viewer, operator, approver, admin)",
             ));
         }
+        for g in &groups {
+            crate::tenant::validate_group(g)?;
+        }
         let key = key.map(PublicKeyLine::parse).transpose()?;
         let bootstrap = self.store.list_users(&self.tenant.name)?.is_empty();
         if bootstrap && !roles.contains(&Role::Admin) {
@@ -88,11 +91,13 @@ impl Admin<'_> {
                     MembershipAction::Root,
                     &roles,
                     Some(own.public()),
+                    &groups,
                 )
                 .sign(&own)?;
             (Some(own.public().clone()), Some(rec))
         } else {
-            let rec = self.signed_record(name, MembershipAction::Add, &roles, key.as_ref())?;
+            let rec =
+                self.signed_record(name, MembershipAction::Add, &roles, key.as_ref(), &groups)?;
             (key, rec)
         };
         let secret = mfa::new_secret()?;
@@ -168,6 +173,7 @@ impl Admin<'_> {
                     MembershipAction::Root,
                     &user.roles,
                     Some(&key),
+                    &user.groups,
                 )
                 .sign(&own)?,
             )
@@ -177,10 +183,11 @@ impl Admin<'_> {
             } else {
                 MembershipAction::Add
             };
-            let roles = roster
-                .member_now(name)
-                .map_or_else(|| user.roles.clone(), |s| s.roles.clone());
-            self.signed_record(name, action, &roles, Some(&key))?
+            let (roles, groups) = roster.member_now(name).map_or_else(
+                || (user.roles.clone(), user.groups.clone()),
+                |s| (s.roles.clone(), s.groups.clone()),
+            );
+            self.signed_record(name, action, &roles, Some(&key), &groups)?
         };
         let line = key.openssh();
         let what = format!("key of {name} set to {}", key.fingerprint());
@@ -194,9 +201,13 @@ impl Admin<'_> {
                 "give at least one --role; `opsdeck users remove` revokes a membership",
             ));
         }
-        self.existing_user(name)?;
+        let user = self.existing_user(name)?;
         self.authenticate_admin(&format!("change the roles of {name}"), totp)?;
-        let record = self.signed_record(name, MembershipAction::Roles, &roles, None)?;
+        let groups = self
+            .roster()?
+            .member_now(name)
+            .map_or_else(|| user.groups.clone(), |s| s.groups.clone());
+        let record = self.signed_record(name, MembershipAction::Roles, &roles, None, &groups)?;
         let what = format!(
             "roles of {name} set to {}",
             roles
@@ -206,6 +217,35 @@ impl Admin<'_> {
                 .join(", ")
         );
         self.change_member(name, record, &what, &mut |u| u.roles = roles.clone())
+    }
+
+    /// Sets `name`'s approver groups (admins, with TOTP), in a signed membership record: what
+    /// an approval rule naming a group checks, at approve and again at apply.
+    pub fn set_user_groups(
+        &self,
+        name: &str,
+        groups: Vec<String>,
+        totp: Option<&str>,
+    ) -> Result<User> {
+        for g in &groups {
+            crate::tenant::validate_group(g)?;
+        }
+        let user = self.existing_user(name)?;
+        self.authenticate_admin(&format!("change the groups of {name}"), totp)?;
+        let roles = self
+            .roster()?
+            .member_now(name)
+            .map_or_else(|| user.roles.clone(), |s| s.roles.clone());
+        let record = self.signed_record(name, MembershipAction::Groups, &roles, None, &groups)?;
+        let what = format!(
+            "groups of {name} set to {}",
+            if groups.is_empty() {
+                "none".to_string()
+            } else {
+                groups.join(", ")
+            }
+        );
+        self.change_member(name, record, &what, &mut |u| u.groups = groups.clone())
     }
 
     /// Revokes `name`'s membership (admins, with TOTP): the user record stays with a signed
@@ -219,7 +259,7 @@ impl Admin<'_> {
             ));
         }
         self.authenticate_admin(&format!("remove user {name}"), totp)?;
-        let record = self.signed_record(name, MembershipAction::Remove, &[], None)?;
+        let record = self.signed_record(name, MembershipAction::Remove, &[], None, &[])?;
         let what = format!("membership of {name} revoked");
         self.change_member(name, record, &what, &mut |u| u.roles.clear())
     }
@@ -312,6 +352,7 @@ impl Admin<'_> {
         action: MembershipAction,
         roles: &[Role],
         key: Option<&PublicKeyLine>,
+        groups: &[String],
     ) -> MembershipRecord {
         MembershipRecord {
             seq: roster.next_seq,
@@ -320,6 +361,7 @@ impl Admin<'_> {
             action,
             roles: roles.to_vec(),
             key: key.map(PublicKeyLine::openssh),
+            groups: groups.to_vec(),
             at: self.clock.stamp(),
             signer: String::new(),
             signer_key: String::new(),
@@ -337,6 +379,7 @@ impl Admin<'_> {
         action: MembershipAction,
         roles: &[Role],
         key: Option<&PublicKeyLine>,
+        groups: &[String],
     ) -> Result<Option<MembershipRecord>> {
         let roster = self.roster()?;
         if roster.root.is_none() {
@@ -364,7 +407,7 @@ impl Admin<'_> {
             )));
         }
         Ok(Some(
-            self.membership(&roster, user, action, roles, key)
+            self.membership(&roster, user, action, roles, key, groups)
                 .sign(&own)?,
         ))
     }

@@ -179,6 +179,14 @@ impl Deck {
                 a.at
             ));
         }
+        if let Some(g) = &rec.approver_group
+            && !then.groups.contains(g)
+        {
+            return Some(format!(
+                "{} was not in group {g} at {} as their signed membership says, and rule {} needs it",
+                a.user, a.at, rec.approval_rule
+            ));
+        }
         if roster.member_now(&a.user).is_none() {
             return Some(format!(
                 "{} is no longer a member of tenant {t} (revoked or deleted), so their approval no longer counts for a plan not yet applied",
@@ -186,6 +194,26 @@ impl Deck {
             ));
         }
         None
+    }
+
+    /// Why the acting person may not approve under `req`'s group: the group must be in their
+    /// signed membership, not only in the user record a store writer could edit.
+    pub(super) fn unsigned_group(
+        &self,
+        req: &crate::approval::rules::Requirement,
+    ) -> Option<String> {
+        let g = req.group.as_ref()?;
+        let me = &self.identity.user;
+        let roster = match self.roster() {
+            Ok(r) => r,
+            Err(e) => return Some(e.to_string()),
+        };
+        let signed = roster.member_now(me).is_some_and(|s| s.groups.contains(g));
+        (!signed).then(|| {
+            format!(
+                "{me} is in group {g} only in their user record, not in their signed membership: an admin confirms it with `opsdeck users groups {me} --group {g} --totp CODE`"
+            )
+        })
     }
 
     /// For `audit verify`: why the approved/rejected event `r` does not carry a decision signed

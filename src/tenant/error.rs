@@ -13,6 +13,9 @@ pub enum TenantError {
     #[error("invalid user name '{user}': use letters, digits and . _ @ + - (at most 128)")]
     UserName { user: String },
 
+    #[error("invalid group name '{group}': use letters, digits and . _ - (at most 64)")]
+    GroupName { group: String },
+
     /// A guardrail setting no tenant can work with.
     #[error("{setting} {value} is out of range: {allowed}")]
     OutOfRange {

@@ -488,6 +488,22 @@ pub fn validate_user(user: &str) -> std::result::Result<(), TenantError> {
     }
 }
 
+/// An approver group name: what a signed membership record and an approval rule carry.
+pub fn validate_group(group: &str) -> std::result::Result<(), TenantError> {
+    let ok = !group.is_empty()
+        && group.len() <= 64
+        && group
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(TenantError::GroupName {
+            group: group.to_string(),
+        })
+    }
+}
+
 fn os_user() -> String {
     for var in ["USER", "LOGNAME", "USERNAME"] {
         if let Ok(u) = std::env::var(var)
