@@ -423,6 +423,12 @@ fn totp_secrets_on_the_shared_backend_are_sealed_and_codes_still_work() {
             .iter()
             .any(|f| f.aspect == "totp key" && !f.status.is_problem())
     );
+    // `opsdeck totp` cannot open a sealed secret to print a code, and says where codes come from.
+    let why = t.deck("bob").totp_code().unwrap_err().to_string();
+    assert!(
+        why.contains("sealed") && why.contains("authenticator app"),
+        "{why}"
+    );
     store.init().unwrap();
     assert!(item("olga").contains_key("totp_sealed"));
     assert!(!format!("{:?}", item("olga")).contains(&t.secrets["bob"]));

@@ -253,6 +253,11 @@ impl Deck {
                 "an MCP client never receives TOTP codes: approvals stay with a person",
             ));
         }
+        if !self.tenant.demo && self.store.backend() == "aws" {
+            return Err(Error::refused(format!(
+                "on the shared backend {me}'s TOTP secret is sealed with the tenant's KMS key and opened only to check a code, never to print one: read the code from the authenticator app enrolled with the QR code `users add` printed (an admin re-enrols a lost one with `opsdeck users remove` and `users add`)"
+            )));
+        }
         if !self.tenant.demo && self.identity.source != UserSource::Os {
             return Err(Error::refused(format!(
                 "codes are printed only for the account you are logged in as ({os}); {me} reads theirs from their authenticator app. Run `opsdeck totp` without --user or OPSDECK_USER to print {os}'s code",
