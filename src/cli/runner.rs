@@ -13,6 +13,8 @@ use crate::store::{RunLogEntry, RunLogKind};
 
 /// How often a follower reads the run log.
 const FOLLOW_EVERY: Duration = Duration::from_millis(300);
+/// How many reads after the plan's final state a follower waits for the log's last lines.
+const FINAL_LINES_POLLS: u32 = 30;
 
 /// `apply ID`: in this process on the local store; handed to the runners on the shared
 /// backend, then followed (unless `--detach`). `apply ID --follow`: only follow.
@@ -51,6 +53,7 @@ fn follow(deck: &Deck, id: &str, json_out: bool) -> Result<u8> {
     let mut after = 0;
     let mut all: Vec<RunLogEntry> = Vec::new();
     let mut waiting_said = false;
+    let mut ended_polls = 0;
     let last = rt.block_on(async {
         loop {
             let p = deck.runs().progress(id, after)?;
@@ -61,8 +64,15 @@ fn follow(deck: &Deck, id: &str, json_out: bool) -> Result<u8> {
                 }
             }
             all.extend(p.entries.iter().cloned());
-            if p.finished() && p.entries.is_empty() {
-                return Ok::<RunProgress, Error>(p);
+            // The plan's state is final a moment before the runner writes the log's last
+            // lines: wait for its end entry (a plan no runner touched has no log at all), and
+            // not forever for a runner that died before writing it.
+            if p.finished() {
+                ended_polls += 1;
+                let seen_end = all.last().is_some_and(|e| e.kind == RunLogKind::Finished);
+                if seen_end || all.is_empty() || ended_polls > FINAL_LINES_POLLS {
+                    return Ok::<RunProgress, Error>(p);
+                }
             }
             if !json_out && !waiting_said && p.state == State::Approved && p.runner.is_none() {
                 errln!("waiting for a runner to claim plan {} ...", p.plan_id);

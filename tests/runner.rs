@@ -1,0 +1,376 @@
+//! `opsdeck runner`: approved plans applied by a runner in its own process and home, never by the
+//! operator who asked; the live log followed by `opsdeck apply`; two runners sharing one queue
+//! never apply a plan twice; a runner killed mid-apply leaves the plan failed with the reason,
+//! never run again; a runner killed before it started leaves the plan to the next; cancellation.
+//! On moto (the shared backend) and on the local store.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::shared::SharedBackend;
+use common::{Home, Team, quiet, terraform, terraform_data_dir};
+use opsdeck::approval::State;
+use opsdeck::pipeline::Deck;
+use opsdeck::store::{RunClaim, RunLogKind};
+use opsdeck::tenant::Role;
+
+const ADMIN: &[Role] = &[Role::Admin];
+const APPROVER: &[Role] = &[Role::Approver];
+const OPERATOR: &[Role] = &[Role::Operator];
+const VIEWER: &[Role] = &[Role::Viewer];
+
+/// alice admin, bob approver, olga operator, vic viewer, and `runner`, the user runners act as.
+fn team(home: &Home) -> Team<'_> {
+    Team::new(
+        home,
+        None,
+        &[
+            ("alice", ADMIN),
+            ("bob", APPROVER),
+            ("olga", OPERATOR),
+            ("vic", VIEWER),
+            ("runner", OPERATOR),
+        ],
+    )
+}
+
+/// The real binary in `home`, as `user`, reaching moto when there is one.
+fn bin(home: &Home, moto: Option<&str>, user: &str) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("opsdeck"));
+    c.env("OPSDECK_HOME", home.path())
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("USER", "alice")
+        .env_remove("OPSDECK_USER")
+        .env_remove("OPSDECK_TENANT")
+        .env_remove("OPSDECK_IDENTITY_DIR")
+        .env_remove("OPSDECK_TERRAFORM")
+        .env("AWS_ENDPOINT_URL", moto.unwrap_or(common::NO_AWS))
+        .args(["--user", user]);
+    if moto.is_some() {
+        c.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_SESSION_TOKEN", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    }
+    c
+}
+
+/// A runner process in its own process group (so a kill reaches the tools it started).
+fn spawn_runner(home: &Home, moto: Option<&str>, name: &str, extra: &[&str]) -> Child {
+    use std::os::unix::process::CommandExt;
+    bin(home, moto, "runner")
+        .args(["runner", "--name", name, "--poll-secs", "1"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("start the runner")
+}
+
+fn finish(child: Child) -> std::process::Output {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "runner: {:?}\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stop(child: &Child) {
+    // SAFETY: our own child; SIGTERM asks it to finish its pass and exit.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+}
+
+/// A stack of its own, approved by bob; returns the plan id.
+fn approved_plan(t: &Team<'_>, olga: &Deck, stack: &str, extra: &str) -> String {
+    let dir = terraform_data_dir(extra);
+    let rec = olga
+        .requests()
+        .submit_terraform(dir.path(), stack, &quiet)
+        .expect("submit");
+    let id = rec.plan.plan_id.clone();
+    t.approve("bob", &id).expect("approve");
+    id
+}
+
+const SLOW: &str = "resource \"terraform_data\" \"slow\" {\n  provisioner \"local-exec\" {\n    command = \"sleep 30\"\n  }\n}\n";
+
+/// Waits (bounded) until `ready` holds; panics naming `what` otherwise.
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn events_of(d: &Deck, id: &str) -> Vec<(String, String)> {
+    d.trail()
+        .audit(&Default::default())
+        .unwrap()
+        .iter()
+        .filter(|r| r.event.plan_id.as_deref() == Some(id))
+        .map(|r| {
+            (
+                r.event.event.as_str().to_string(),
+                r.event.message.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn count(events: &[(String, String)], kind: &str) -> usize {
+    events.iter().filter(|(k, _)| k == kind).count()
+}
+
+#[test]
+fn operator_asks_runner_in_its_own_home_applies_and_the_operator_follows_the_live_log() {
+    let Some(_) = terraform() else { return };
+    let Some(b) = SharedBackend::new("runner_applies") else {
+        return;
+    };
+    let team_machine = b.home();
+    let runner_machine = b.home();
+    let t = team(&team_machine);
+    let olga = t.deck("olga");
+    let id = approved_plan(&t, &olga, "hello", "");
+
+    // Olga's apply hands the plan over and follows; the runner, elsewhere, applies it.
+    let operator = bin(&team_machine, Some(&b.endpoint), "olga")
+        .args(["apply", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runner = spawn_runner(&runner_machine, Some(&b.endpoint), "r1", &[]);
+    let followed = operator.wait_with_output().unwrap();
+    stop(&runner);
+    let runner_out = finish(runner);
+    let stdout = String::from_utf8_lossy(&followed.stdout);
+    let stderr = String::from_utf8_lossy(&followed.stderr);
+    assert!(followed.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("goes to a runner"), "{stderr}");
+    assert!(stdout.contains("[r1] runner r1 (user runner"), "{stdout}");
+    assert!(stdout.contains("Apply complete!"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("plan {id} succeeded")),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&runner_out.stdout).contains(&format!("plan {id} succeeded")));
+
+    // Applied by the runner's process as the runner, not by olga's.
+    let rec = olga.approvals().plan(&id).unwrap();
+    assert_eq!(rec.state, State::Succeeded);
+    assert_eq!(rec.executions.len(), 1);
+    assert_eq!(rec.executions[0].started_by, "runner");
+    let ev = events_of(&olga, &id);
+    let kinds: Vec<&str> = ev.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "planned",
+            "policy_evaluated",
+            "queued",
+            "approved",
+            "runner_claimed",
+            "executing",
+            "completed"
+        ]
+    );
+    // The claim is gone, the log stays readable by any member, the trail verifies.
+    assert!(olga.raw_store().run_claim("default", &id).unwrap().is_none());
+    let log = t.deck("vic").runs().progress(&id, 0).unwrap();
+    assert!(log.finished());
+    assert_eq!(log.entries.last().unwrap().kind, RunLogKind::Finished);
+    assert!(t.deck("bob").trail().verify(true).unwrap().ok);
+}
+
+#[test]
+fn two_runners_share_a_queue_and_never_apply_a_plan_twice() {
+    let Some(_) = terraform() else { return };
+    let Some(b) = SharedBackend::new("two_runners") else {
+        return;
+    };
+    let team_machine = b.home();
+    let machines = [b.home(), b.home()];
+    let t = team(&team_machine);
+    let olga = t.deck("olga");
+    let ids: Vec<String> = (0..4)
+        .map(|n| approved_plan(&t, &olga, &format!("share{n}"), ""))
+        .collect();
+    let runners: Vec<Child> = machines
+        .iter()
+        .enumerate()
+        .map(|(n, m)| spawn_runner(m, Some(&b.endpoint), &format!("r{n}"), &["--once"]))
+        .collect();
+    let outs: Vec<String> = runners
+        .into_iter()
+        .map(|r| String::from_utf8_lossy(&finish(r).stdout).to_string())
+        .collect();
+    for id in &ids {
+        let rec = olga.approvals().plan(id).unwrap();
+        assert_eq!(rec.state, State::Succeeded, "{id}");
+        assert_eq!(rec.executions.len(), 1, "{id}");
+        let ev = events_of(&olga, id);
+        assert_eq!(count(&ev, "runner_claimed"), 1, "{id}: {ev:?}");
+        assert_eq!(count(&ev, "executing"), 1, "{id}: {ev:?}");
+        assert_eq!(count(&ev, "completed"), 1, "{id}: {ev:?}");
+        let by: usize = outs
+            .iter()
+            .filter(|o| o.contains(&format!("plan {id} succeeded")))
+            .count();
+        assert_eq!(by, 1, "{id} reported by {by} runners");
+    }
+    assert!(olga.raw_store().list_run_claims("default").unwrap().is_empty());
+}
+
+#[test]
+fn a_runner_killed_mid_apply_leaves_the_plan_failed_with_the_reason_never_run_again() {
+    let Some(_) = terraform() else { return };
+    let Some(b) = SharedBackend::new("runner_killed") else {
+        return;
+    };
+    let team_machine = b.home();
+    let (first, second) = (b.home(), b.home());
+    let t = team(&team_machine);
+    let olga = t.deck("olga");
+    let id = approved_plan(&t, &olga, "killed", SLOW);
+    let beats = ["--heartbeat-secs", "1", "--stale-after-secs", "3"];
+    let dying = spawn_runner(&first, Some(&b.endpoint), "dying", &beats);
+    // Mid-apply: the provisioner runs (its line is in the live log).
+    wait_for("the provisioner in the run log", || {
+        olga.runs()
+            .progress(&id, 0)
+            .unwrap()
+            .entries
+            .iter()
+            .any(|e| e.text.contains("Provisioning with 'local-exec'"))
+    });
+    // SAFETY: the runner's own process group (it and the terraform it started).
+    unsafe { libc::killpg(dying.id() as i32, libc::SIGKILL) };
+    let _ = dying.wait_with_output();
+    assert_eq!(olga.approvals().plan(&id).unwrap().state, State::Executing);
+
+    // The next runner, once the claim is stale, fails the plan with the reason; it never reruns it.
+    wait_for("the dead runner's claim to go stale", || {
+        let c: RunClaim = olga.raw_store().run_claim("default", &id).unwrap().unwrap();
+        c.is_stale(jiff::Timestamp::now().as_second())
+    });
+    let next = finish(spawn_runner(&second, Some(&b.endpoint), "next", &["--once"]));
+    let said = String::from_utf8_lossy(&next.stdout);
+    assert!(said.contains(&format!("plan {id} failed: its runner went silent")), "{said}");
+    let rec = olga.approvals().plan(&id).unwrap();
+    assert_eq!(rec.state, State::Failed);
+    assert_eq!(rec.executions.len(), 1);
+    assert_eq!(rec.executions[0].outcome.as_deref(), Some("interrupted"));
+    let ev = events_of(&olga, &id);
+    assert_eq!(count(&ev, "executing"), 1, "{ev:?}");
+    assert_eq!(count(&ev, "completed"), 0, "{ev:?}");
+    let (_, took) = ev.iter().find(|(k, _)| k == "claim_taken_over").unwrap();
+    assert!(took.contains("runner next took the claim over from runner dying"), "{took}");
+    let (_, why) = ev.iter().rfind(|(k, _)| k == "failed").unwrap();
+    assert!(why.contains("stopped heartbeating mid-apply; not run again"), "{why}");
+    // A later pass leaves it alone; the log says how it ended.
+    finish(spawn_runner(&second, Some(&b.endpoint), "again", &["--once"]));
+    assert_eq!(count(&events_of(&olga, &id), "executing"), 1);
+    let log = olga.runs().progress(&id, 0).unwrap();
+    assert!(log.entries.last().unwrap().text.starts_with("failed: interrupted"));
+    assert!(olga.runs().stacks().unwrap().iter().all(|s| s.name != "killed"));
+}
+
+#[test]
+fn a_runner_gone_before_it_started_leaves_the_plan_to_the_next_which_applies_it() {
+    let Some(_) = terraform() else { return };
+    let home = Home::new();
+    let t = team(&home);
+    let olga = t.deck("olga");
+    let id = approved_plan(&t, &olga, "resumed", "");
+    // A claim by a runner that went silent before starting (the plan is still approved).
+    let stamp = opsdeck::time::Stamp::from(
+        jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 600).unwrap(),
+    );
+    let gone = RunClaim {
+        tenant: "default".into(),
+        plan_id: id.clone(),
+        claim_id: "gone".into(),
+        runner: "gone".into(),
+        user: "runner".into(),
+        host: "elsewhere".into(),
+        pid: 1,
+        claimed_at: stamp.clone(),
+        heartbeat_at: stamp,
+        stale_after_secs: 60,
+    };
+    assert!(olga.raw_store().try_claim_run(&gone).unwrap().is_none());
+    // A live claim is respected: a second claim of the same plan is refused with the holder.
+    let mut live = gone.clone();
+    live.claim_id = "live".into();
+    assert_eq!(olga.raw_store().try_claim_run(&live).unwrap(), Some(gone.clone()));
+
+    let out = finish(spawn_runner(&home, None, "next", &["--once"]));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("plan {id} succeeded")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = events_of(&olga, &id);
+    let (_, took) = ev.iter().find(|(k, _)| k == "claim_taken_over").unwrap();
+    assert!(took.contains("before it started"), "{took}");
+    assert_eq!(count(&ev, "executing"), 1);
+    assert_eq!(olga.approvals().plan(&id).unwrap().state, State::Succeeded);
+}
+
+#[test]
+fn cancellation_by_an_operator_stops_the_run_and_a_viewer_may_not() {
+    let Some(_) = terraform() else { return };
+    let home = Home::new();
+    let t = team(&home);
+    let olga = t.deck("olga");
+    let queued = approved_plan(&t, &olga, "queued", "");
+    let slow = approved_plan(&t, &olga, "slowcancel", SLOW);
+
+    // Cancelled while queued: never run.
+    let refused = t.deck("vic").runs().cancel(&queued, "not today").unwrap_err();
+    assert!(refused.to_string().contains("may not cancel runs"), "{refused}");
+    let rec = olga.runs().cancel(&queued, "not today").unwrap();
+    assert_eq!(rec.state, State::Cancelled);
+
+    let runner = spawn_runner(&home, None, "r1", &["--heartbeat-secs", "1", "--stale-after-secs", "3"]);
+    wait_for("the provisioner in the run log", || {
+        olga.runs()
+            .progress(&slow, 0)
+            .unwrap()
+            .entries
+            .iter()
+            .any(|e| e.text.contains("Provisioning with 'local-exec'"))
+    });
+    let out = bin(&home, None, "olga")
+        .args(["plans", "cancel", &slow, "--reason", "wrong window"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The follower sees the run end cancelled (exit 8).
+    let followed = bin(&home, None, "vic")
+        .args(["apply", &slow, "--follow"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&followed.stdout);
+    assert_eq!(followed.status.code(), Some(8), "{text}");
+    assert!(text.contains("stopping: cancelled by olga: wrong window"), "{text}");
+    assert!(text.contains(&format!("plan {slow} cancelled")), "{text}");
+    stop(&runner);
+    finish(runner);
+    let ev = events_of(&olga, &slow);
+    assert_eq!(count(&ev, "cancel_requested"), 1, "{ev:?}");
+    assert_eq!(count(&ev, "cancelled"), 1, "{ev:?}");
+    assert_eq!(olga.approvals().plan(&queued).unwrap().executions.len(), 0);
+}
