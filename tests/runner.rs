@@ -374,3 +374,54 @@ fn cancellation_by_an_operator_stops_the_run_and_a_viewer_may_not() {
     assert_eq!(count(&ev, "cancelled"), 1, "{ev:?}");
     assert_eq!(olga.approvals().plan(&queued).unwrap().executions.len(), 0);
 }
+
+#[test]
+fn the_operators_console_hands_the_plan_to_the_runner_and_shows_its_live_log() {
+    use opsdeck::tui::action::Action;
+    use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    let Some(_) = terraform() else { return };
+    let Some(b) = SharedBackend::new("runner_console") else {
+        return;
+    };
+    let team_machine = b.home();
+    let runner_machine = b.home();
+    let t = team(&team_machine);
+    let olga = t.deck("olga");
+    let id = approved_plan(&t, &olga, "console", "");
+    let runner = spawn_runner(&runner_machine, Some(&b.endpoint), "r1", &[]);
+    let (rt, mut app) = common::console(t.deck("olga"));
+    let key = |app: &mut opsdeck::tui::app::App, code| {
+        app.handle_msg(opsdeck::tui::app::Msg::Term(Event::Key(KeyEvent::new(
+            code,
+            KeyModifiers::NONE,
+        ))))
+    };
+    rt.block_on(async {
+        app.start();
+        assert!(
+            app.run_until(Duration::from_secs(30), |a| a
+                .approvals
+                .plans
+                .iter()
+                .any(|r| r.state == State::Approved))
+                .await
+        );
+        app.update(Action::FocusApprovals);
+        key(&mut app, KeyCode::Char('x'));
+        key(&mut app, KeyCode::Enter);
+        assert!(app.apply.is_some());
+        assert!(
+            app.run_until(Duration::from_secs(120), |a| a.apply.is_none())
+                .await
+        );
+    });
+    stop(&runner);
+    finish(runner);
+    let lines: Vec<String> = app.transcript.lines.iter().map(|l| l.text().to_string()).collect();
+    let text = lines.join("\n");
+    assert!(text.contains("runner r1 (user runner"), "{text}");
+    assert!(text.contains("Apply complete!"), "{text}");
+    let rec = olga.approvals().plan(&id).unwrap();
+    assert_eq!(rec.state, State::Succeeded);
+    assert_eq!(rec.executions[0].started_by, "runner");
+}

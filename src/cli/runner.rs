@@ -8,13 +8,9 @@ use super::print::print_json;
 use crate::approval::State;
 use crate::error::{Error, Result};
 use crate::events::Sink;
-use crate::pipeline::{Deck, OpenOptions, RunProgress, RunnerOptions};
+use crate::pipeline::{Deck, OpenOptions, RunnerOptions};
 use crate::store::{RunLogEntry, RunLogKind};
 
-/// How often a follower reads the run log.
-const FOLLOW_EVERY: Duration = Duration::from_millis(300);
-/// How many reads after the plan's final state a follower waits for the log's last lines.
-const FINAL_LINES_POLLS: u32 = 30;
 
 /// `apply ID`: in this process on the local store; handed to the runners on the shared
 /// backend, then followed (unless `--detach`). `apply ID --follow`: only follow.
@@ -47,55 +43,42 @@ pub fn apply(deck: &Deck, args: ApplyArgs, progress: Sink<'_>, json_out: bool) -
 }
 
 /// Prints the plan's run log as it grows until the run has ended; exit 0 when it succeeded,
-/// 8 otherwise.
+/// 8 otherwise. Ctrl-C stops following, not the run.
 fn follow(deck: &Deck, id: &str, json_out: bool) -> Result<u8> {
     let rt = runtime()?;
-    let mut after = 0;
-    let mut all: Vec<RunLogEntry> = Vec::new();
-    let mut waiting_said = false;
-    let mut ended_polls = 0;
-    let last = rt.block_on(async {
-        loop {
-            let p = deck.runs().progress(id, after)?;
-            for e in &p.entries {
-                after = after.max(e.seq);
-                if !json_out {
-                    print_entry(e);
-                }
-            }
-            all.extend(p.entries.iter().cloned());
-            // The plan's state is final a moment before the runner writes the log's last
-            // lines: wait for its end entry (a plan no runner touched has no log at all), and
-            // not forever for a runner that died before writing it.
-            if p.finished() {
-                ended_polls += 1;
-                let seen_end = all.last().is_some_and(|e| e.kind == RunLogKind::Finished);
-                if seen_end || all.is_empty() || ended_polls > FINAL_LINES_POLLS {
-                    return Ok::<RunProgress, Error>(p);
-                }
-            }
-            if !json_out && !waiting_said && p.state == State::Approved && p.runner.is_none() {
-                errln!("waiting for a runner to claim plan {} ...", p.plan_id);
-                waiting_said = true;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(FOLLOW_EVERY) => {}
-                _ = tokio::signal::ctrl_c() => {
-                    return Err(Error::Cancelled(format!(
-                        "stopped following plan {id}; the run goes on (`opsdeck plans cancel {id} --reason ...` stops it)"
-                    )));
-                }
-            }
+    let all = std::sync::Mutex::new(Vec::<RunLogEntry>::new());
+    let on_entry = |e: &RunLogEntry| {
+        if !json_out {
+            print_entry(e);
         }
+        if let Ok(mut all) = all.lock() {
+            all.push(e.clone());
+        }
+    };
+    let ended = rt.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let ctrl_c = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = stop_tx.send(true);
+            }
+        });
+        let ended = deck.runs().follow(id, &on_entry, stop_rx).await;
+        ctrl_c.abort();
+        ended
     })?;
+    let Some(rec) = ended else {
+        return Err(Error::Cancelled(format!(
+            "stopped following plan {id}; the run goes on (`opsdeck plans cancel {id} --reason ...` stops it)"
+        )));
+    };
+    let id = rec.plan.plan_id.clone();
     if json_out {
-        print_json(&serde_json::json!({
-            "plan_id": last.plan_id, "state": last.state, "log": all,
-        }))?;
+        let log = all.into_inner().unwrap_or_default();
+        print_json(&serde_json::json!({"plan_id": id, "state": rec.state, "log": log}))?;
     } else {
-        outln!("plan {} {}", last.plan_id, last.state.as_str());
+        outln!("plan {id} {}", rec.state.as_str());
     }
-    Ok(if last.state == State::Succeeded { 0 } else { 8 })
+    Ok(if rec.state == State::Succeeded { 0 } else { 8 })
 }
 
 fn print_entry(e: &RunLogEntry) {

@@ -15,7 +15,7 @@ use super::{ApplyReport, Runs};
 use crate::approval::{self, CancelRequest, PlanRecord, State};
 use crate::audit::{EventKind, Status};
 use crate::error::{Error, Kind, Result};
-use crate::events::AgentEvent;
+use crate::events::{AgentEvent, Sink};
 use crate::redact::redact;
 use crate::store::runqueue::{
     HEARTBEAT_SECS_RANGE, STALE_AFTER_MAX_SECS, STALE_AFTER_MIN_BEATS,
@@ -27,6 +27,10 @@ use crate::tenant::Role;
 const MAX_LINE: usize = 4000;
 /// How often buffered log lines are written to the backend.
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// How often a follower reads the run log.
+const FOLLOW_EVERY: Duration = Duration::from_millis(300);
+/// How many reads after the plan's final state a follower waits for the log's last lines.
+const FINAL_LINES_POLLS: u32 = 30;
 
 /// How a runner behaves; see `opsdeck runner --help`.
 #[derive(Debug, Clone)]
@@ -191,6 +195,102 @@ impl Runs<'_> {
             state: rec.state,
             entries,
             runner,
+        })
+    }
+
+    /// Follows a plan's run: each new log entry to `on_entry` as it is written, until the run
+    /// has ended (the plan's final state and the log's end entry; a plan no runner touched has
+    /// no log) — the plan as it ended — or until `stop` fires (None; the run goes on).
+    pub async fn follow(
+        &self,
+        id: &str,
+        on_entry: &(dyn Fn(&RunLogEntry) + Send + Sync),
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<Option<PlanRecord>> {
+        let id = self.approvals().resolve_plan_id(id)?;
+        let (mut after, mut seen_any, mut seen_end, mut ended_polls) = (0, false, false, 0);
+        loop {
+            let p = self.progress(&id, after)?;
+            for e in &p.entries {
+                after = after.max(e.seq);
+                seen_any = true;
+                seen_end = e.kind == RunLogKind::Finished;
+                on_entry(e);
+            }
+            // The plan's state is final a moment before the runner writes the log's last
+            // lines; a runner that died before writing them is not waited for forever.
+            if p.finished() {
+                ended_polls += 1;
+                if seen_end || !seen_any || ended_polls > FINAL_LINES_POLLS {
+                    return Ok(Some(self.store.get_plan(&self.tenant.name, &id)?));
+                }
+            }
+            if *stop.borrow() {
+                return Ok(None);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        // Nobody can stop us any more: keep following.
+                        tokio::time::sleep(FOLLOW_EVERY).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// What the console's apply does: in this process on the local store; on the shared
+    /// backend the plan goes to the runners and its run is followed, each line to `sink`, and
+    /// `cancel` asks its runner to stop (audited as the person's request).
+    pub async fn apply_or_hand_over(
+        &self,
+        id: &str,
+        sink: Sink<'_>,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<ApplyReport> {
+        if !self.applies_through_runner() {
+            return self.apply(id, sink, cancel).await;
+        }
+        let rec = self.hand_over(id)?;
+        let id = rec.plan.plan_id.clone();
+        let agent = rec.plan.agent;
+        let relay = |e: &RunLogEntry| {
+            sink(match e.kind {
+                RunLogKind::Output => AgentEvent::Output {
+                    agent,
+                    line: e.text.clone(),
+                },
+                _ => AgentEvent::Progress {
+                    agent,
+                    message: format!("[{}] {}", e.runner, e.text),
+                },
+            })
+        };
+        let ended = match self.follow(&id, &relay, cancel).await? {
+            Some(rec) => rec,
+            None => {
+                self.cancel(&id, "cancelled from the console")?;
+                let (_keep, never) = watch::channel(false);
+                self.follow(&id, &relay, never)
+                    .await?
+                    .ok_or_else(|| Error::Cancelled(format!("stopped following plan {id}")))?
+            }
+        };
+        let last = ended.executions.last();
+        let success = ended.state == State::Succeeded;
+        sink(AgentEvent::Finished {
+            plan_id: id.clone(),
+            success,
+        });
+        Ok(ApplyReport {
+            plan_id: id,
+            state: ended.state,
+            success,
+            cancelled: ended.state == State::Cancelled,
+            exit_code: last.and_then(|x| x.exit_code),
+            log_uri: last.and_then(|x| x.log_uri.clone()),
+            outputs: None,
         })
     }
 
