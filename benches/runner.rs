@@ -142,7 +142,9 @@ fn bench(label: &str, config: &str) {
     let olga = team.open("olga");
 
     // approve → runner start, with a runner polling every 100 ms in a thread of its own.
-    let ids: Vec<String> = (0..5).map(|n| team.plan(&olga, &format!("lat{n}"))).collect();
+    let ids: Vec<String> = (0..5)
+        .map(|n| team.plan(&olga, &format!("lat{n}")))
+        .collect();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let runner = std::thread::spawn({
         let done = done.clone();
@@ -178,7 +180,9 @@ fn bench(label: &str, config: &str) {
     );
 
     // 10 queued plans, one runner.
-    let queued: Vec<String> = (0..10).map(|n| team.plan(&olga, &format!("one{n}"))).collect();
+    let queued: Vec<String> = (0..10)
+        .map(|n| team.plan(&olga, &format!("one{n}")))
+        .collect();
     queued.iter().for_each(|id| team.approve(id));
     let runner = team.open("runner");
     let t = Instant::now();
@@ -193,7 +197,9 @@ fn bench(label: &str, config: &str) {
     );
 
     // 10 queued plans, two runners sharing the queue.
-    let queued: Vec<String> = (0..10).map(|n| team.plan(&olga, &format!("two{n}"))).collect();
+    let queued: Vec<String> = (0..10)
+        .map(|n| team.plan(&olga, &format!("two{n}")))
+        .collect();
     queued.iter().for_each(|id| team.approve(id));
     let t = Instant::now();
     let counts: Vec<usize> = std::thread::scope(|s| {

@@ -161,10 +161,7 @@ fn operator_asks_runner_in_its_own_home_applies_and_the_operator_follows_the_liv
     assert!(stderr.contains("goes to a runner"), "{stderr}");
     assert!(stdout.contains("[r1] runner r1 (user runner"), "{stdout}");
     assert!(stdout.contains("Apply complete!"), "{stdout}");
-    assert!(
-        stdout.contains(&format!("plan {id} succeeded")),
-        "{stdout}"
-    );
+    assert!(stdout.contains(&format!("plan {id} succeeded")), "{stdout}");
     assert!(String::from_utf8_lossy(&runner_out.stdout).contains(&format!("plan {id} succeeded")));
 
     // Applied by the runner's process as the runner, not by olga's.
@@ -187,7 +184,12 @@ fn operator_asks_runner_in_its_own_home_applies_and_the_operator_follows_the_liv
         ]
     );
     // The claim is gone, the log stays readable by any member, the trail verifies.
-    assert!(olga.raw_store().run_claim("default", &id).unwrap().is_none());
+    assert!(
+        olga.raw_store()
+            .run_claim("default", &id)
+            .unwrap()
+            .is_none()
+    );
     let log = t.deck("vic").runs().progress(&id, 0).unwrap();
     assert!(log.finished());
     assert_eq!(log.entries.last().unwrap().kind, RunLogKind::Finished);
@@ -230,7 +232,12 @@ fn two_runners_share_a_queue_and_never_apply_a_plan_twice() {
             .count();
         assert_eq!(by, 1, "{id} reported by {by} runners");
     }
-    assert!(olga.raw_store().list_run_claims("default").unwrap().is_empty());
+    assert!(
+        olga.raw_store()
+            .list_run_claims("default")
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -265,9 +272,17 @@ fn a_runner_killed_mid_apply_leaves_the_plan_failed_with_the_reason_never_run_ag
         let c: RunClaim = olga.raw_store().run_claim("default", &id).unwrap().unwrap();
         c.is_stale(jiff::Timestamp::now().as_second())
     });
-    let next = finish(spawn_runner(&second, Some(&b.endpoint), "next", &["--once"]));
+    let next = finish(spawn_runner(
+        &second,
+        Some(&b.endpoint),
+        "next",
+        &["--once"],
+    ));
     let said = String::from_utf8_lossy(&next.stdout);
-    assert!(said.contains(&format!("plan {id} failed: its runner went silent")), "{said}");
+    assert!(
+        said.contains(&format!("plan {id} failed: its runner went silent")),
+        "{said}"
+    );
     let rec = olga.approvals().plan(&id).unwrap();
     assert_eq!(rec.state, State::Failed);
     assert_eq!(rec.executions.len(), 1);
@@ -276,15 +291,38 @@ fn a_runner_killed_mid_apply_leaves_the_plan_failed_with_the_reason_never_run_ag
     assert_eq!(count(&ev, "executing"), 1, "{ev:?}");
     assert_eq!(count(&ev, "completed"), 0, "{ev:?}");
     let (_, took) = ev.iter().find(|(k, _)| k == "claim_taken_over").unwrap();
-    assert!(took.contains("runner next took the claim over from runner dying"), "{took}");
+    assert!(
+        took.contains("runner next took the claim over from runner dying"),
+        "{took}"
+    );
     let (_, why) = ev.iter().rfind(|(k, _)| k == "failed").unwrap();
-    assert!(why.contains("stopped heartbeating mid-apply; not run again"), "{why}");
+    assert!(
+        why.contains("stopped heartbeating mid-apply; not run again"),
+        "{why}"
+    );
     // A later pass leaves it alone; the log says how it ended.
-    finish(spawn_runner(&second, Some(&b.endpoint), "again", &["--once"]));
+    finish(spawn_runner(
+        &second,
+        Some(&b.endpoint),
+        "again",
+        &["--once"],
+    ));
     assert_eq!(count(&events_of(&olga, &id), "executing"), 1);
     let log = olga.runs().progress(&id, 0).unwrap();
-    assert!(log.entries.last().unwrap().text.starts_with("failed: interrupted"));
-    assert!(olga.runs().stacks().unwrap().iter().all(|s| s.name != "killed"));
+    assert!(
+        log.entries
+            .last()
+            .unwrap()
+            .text
+            .starts_with("failed: interrupted")
+    );
+    assert!(
+        olga.runs()
+            .stacks()
+            .unwrap()
+            .iter()
+            .all(|s| s.name != "killed")
+    );
 }
 
 #[test]
@@ -314,7 +352,10 @@ fn a_runner_gone_before_it_started_leaves_the_plan_to_the_next_which_applies_it(
     // A live claim is respected: a second claim of the same plan is refused with the holder.
     let mut live = gone.clone();
     live.claim_id = "live".into();
-    assert_eq!(olga.raw_store().try_claim_run(&live).unwrap(), Some(gone.clone()));
+    assert_eq!(
+        olga.raw_store().try_claim_run(&live).unwrap(),
+        Some(gone.clone())
+    );
 
     let out = finish(spawn_runner(&home, None, "next", &["--once"]));
     assert!(
@@ -339,12 +380,24 @@ fn cancellation_by_an_operator_stops_the_run_and_a_viewer_may_not() {
     let slow = approved_plan(&t, &olga, "slowcancel", SLOW);
 
     // Cancelled while queued: never run.
-    let refused = t.deck("vic").runs().cancel(&queued, "not today").unwrap_err();
-    assert!(refused.to_string().contains("may not cancel runs"), "{refused}");
+    let refused = t
+        .deck("vic")
+        .runs()
+        .cancel(&queued, "not today")
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("may not cancel runs"),
+        "{refused}"
+    );
     let rec = olga.runs().cancel(&queued, "not today").unwrap();
     assert_eq!(rec.state, State::Cancelled);
 
-    let runner = spawn_runner(&home, None, "r1", &["--heartbeat-secs", "1", "--stale-after-secs", "3"]);
+    let runner = spawn_runner(
+        &home,
+        None,
+        "r1",
+        &["--heartbeat-secs", "1", "--stale-after-secs", "3"],
+    );
     wait_for("the provisioner in the run log", || {
         olga.runs()
             .progress(&slow, 0)
@@ -357,7 +410,11 @@ fn cancellation_by_an_operator_stops_the_run_and_a_viewer_may_not() {
         .args(["plans", "cancel", &slow, "--reason", "wrong window"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The follower sees the run end cancelled (exit 8).
     let followed = bin(&home, None, "vic")
         .args(["apply", &slow, "--follow"])
@@ -365,7 +422,10 @@ fn cancellation_by_an_operator_stops_the_run_and_a_viewer_may_not() {
         .unwrap();
     let text = String::from_utf8_lossy(&followed.stdout);
     assert_eq!(followed.status.code(), Some(8), "{text}");
-    assert!(text.contains("stopping: cancelled by olga: wrong window"), "{text}");
+    assert!(
+        text.contains("stopping: cancelled by olga: wrong window"),
+        "{text}"
+    );
     assert!(text.contains(&format!("plan {slow} cancelled")), "{text}");
     stop(&runner);
     finish(runner);
@@ -417,7 +477,12 @@ fn the_operators_console_hands_the_plan_to_the_runner_and_shows_its_live_log() {
     });
     stop(&runner);
     finish(runner);
-    let lines: Vec<String> = app.transcript.lines.iter().map(|l| l.text().to_string()).collect();
+    let lines: Vec<String> = app
+        .transcript
+        .lines
+        .iter()
+        .map(|l| l.text().to_string())
+        .collect();
     let text = lines.join("\n");
     assert!(text.contains("runner r1 (user runner"), "{text}");
     assert!(text.contains("Apply complete!"), "{text}");

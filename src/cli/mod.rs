@@ -109,8 +109,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         | Command::Mcp
         | Command::Backend(_)
         | Command::Runner(_)
-        | Command::Demo { .. } => {
-            Err(Error::input("handled before the store opens"))
-        }
+        | Command::Demo { .. } => Err(Error::input("handled before the store opens")),
     }
 }

@@ -11,7 +11,6 @@ use crate::events::Sink;
 use crate::pipeline::{Deck, OpenOptions, RunnerOptions};
 use crate::store::{RunLogEntry, RunLogKind};
 
-
 /// `apply ID`: in this process on the local store; handed to the runners on the shared
 /// backend, then followed (unless `--detach`). `apply ID --follow`: only follow.
 pub fn apply(deck: &Deck, args: ApplyArgs, progress: Sink<'_>, json_out: bool) -> Result<u8> {
@@ -25,7 +24,9 @@ pub fn apply(deck: &Deck, args: ApplyArgs, progress: Sink<'_>, json_out: bool) -
     let id = rec.plan.plan_id.clone();
     if args.detach {
         if json_out {
-            print_json(&serde_json::json!({"plan_id": id, "state": rec.state, "handed_to": "runner"}))?;
+            print_json(
+                &serde_json::json!({"plan_id": id, "state": rec.state, "handed_to": "runner"}),
+            )?;
         } else {
             outln!(
                 "plan {id} is {}: a runner applies it; follow with `opsdeck apply {id} --follow`",

@@ -17,9 +17,7 @@ use crate::audit::{EventKind, Status};
 use crate::error::{Error, Kind, Result};
 use crate::events::{AgentEvent, Sink};
 use crate::redact::redact;
-use crate::store::runqueue::{
-    HEARTBEAT_SECS_RANGE, STALE_AFTER_MAX_SECS, STALE_AFTER_MIN_BEATS,
-};
+use crate::store::runqueue::{HEARTBEAT_SECS_RANGE, STALE_AFTER_MAX_SECS, STALE_AFTER_MIN_BEATS};
 use crate::store::{RunClaim, RunLogEntry, RunLogKind, Store};
 use crate::tenant::Role;
 
@@ -383,7 +381,8 @@ impl Runs<'_> {
                     pass.refused.push(id.clone());
                 }
             }
-            self.store.release_run_claim(&tenant, &id, &claim.claim_id)?;
+            self.store
+                .release_run_claim(&tenant, &id, &claim.claim_id)?;
         }
         Ok(pass)
     }
@@ -469,6 +468,8 @@ impl Runs<'_> {
                 claim.runner, claim.user, claim.host
             ),
         );
+        // Followers hear of the claim at once, not at the first flush.
+        self.store.append_run_log(&tenant, &id, &log.take())?;
         let (cancel_tx, cancel_rx) = watch::channel(false);
         let done = Arc::new(AtomicBool::new(false));
         let beat = std::thread::spawn({
@@ -478,7 +479,17 @@ impl Runs<'_> {
             let done = done.clone();
             let mut claim = claim.clone();
             let every = Duration::from_secs(opts.heartbeat_secs);
-            move || heartbeat(store.as_ref(), clock.as_ref(), &mut claim, &log, &done, every, &cancel_tx)
+            move || {
+                heartbeat(
+                    store.as_ref(),
+                    clock.as_ref(),
+                    &mut claim,
+                    &log,
+                    &done,
+                    every,
+                    &cancel_tx,
+                )
+            }
         });
         let sink = |e: AgentEvent| match e {
             AgentEvent::Output { line, .. } => log.push(RunLogKind::Output, &line),
@@ -511,13 +522,22 @@ impl Runs<'_> {
     /// A plan left executing by a runner that stopped heartbeating: what it changed is unknown,
     /// so it is never run again; it fails with the reason, audited. Its claim is taken over
     /// first, so of two runners noticing, one records it. Returns whether this runner did.
-    fn fail_abandoned(&self, rec: &PlanRecord, held: &RunClaim, opts: &RunnerOptions) -> Result<bool> {
+    fn fail_abandoned(
+        &self,
+        rec: &PlanRecord,
+        held: &RunClaim,
+        opts: &RunnerOptions,
+    ) -> Result<bool> {
         let id = &rec.plan.plan_id;
         let claim = self.new_claim(id, opts);
         if !self.store.take_over_run_claim(held, &claim)? {
             return Ok(false);
         }
-        let mut ev = self.event(&rec.plan.request_id, EventKind::ClaimTakenOver, Status::Executing);
+        let mut ev = self.event(
+            &rec.plan.request_id,
+            EventKind::ClaimTakenOver,
+            Status::Executing,
+        );
         ev.plan_id = Some(id.clone());
         ev.message = Some(format!(
             "runner {} took the claim over from {} (silent over {} s, mid-apply)",

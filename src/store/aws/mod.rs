@@ -852,7 +852,10 @@ impl Store for AwsStore {
         })
     }
 
-    fn try_claim_run(&self, claim: &crate::store::RunClaim) -> Result<Option<crate::store::RunClaim>> {
+    fn try_claim_run(
+        &self,
+        claim: &crate::store::RunClaim,
+    ) -> Result<Option<crate::store::RunClaim>> {
         self.claim_run(claim)
     }
 

@@ -55,7 +55,10 @@ impl AwsStore {
         match self.put(Table::Locks, item, Some(cond)) {
             Ok(()) => Ok(true),
             Err(Fault::Condition(_)) => Ok(false),
-            Err(f) => self.write(&format!("{what} the claim on plan {}", claim.plan_id), Err(f)),
+            Err(f) => self.write(
+                &format!("{what} the claim on plan {}", claim.plan_id),
+                Err(f),
+            ),
         }
     }
 
@@ -128,7 +131,12 @@ impl AwsStore {
         self.put_claim(claim, cond, "take over")
     }
 
-    pub(super) fn release_claim(&self, tenant: &str, plan_id: &str, claim_id: &str) -> Result<bool> {
+    pub(super) fn release_claim(
+        &self,
+        tenant: &str,
+        plan_id: &str,
+        claim_id: &str,
+    ) -> Result<bool> {
         check_id(plan_id)?;
         self.unlock(tenant, &claim_sk(plan_id), claim_id)
     }
@@ -147,7 +155,8 @@ impl AwsStore {
         // One item per chunk, keyed by its last seq: a follower asking for what came after
         // seq N reads the chunks keyed above N. A chunk overlapping one already written is
         // refused by the same rule the local store keeps.
-        if let Some(prev) = self.read_run_log_items(tenant, plan_id, first.seq.saturating_sub(1))?
+        if let Some(prev) = self
+            .read_run_log_items(tenant, plan_id, first.seq.saturating_sub(1))?
             .first()
         {
             return Err(crate::error::Error::refused(format!(
@@ -189,11 +198,10 @@ impl AwsStore {
         let mut out = Vec::new();
         for i in &items {
             let text = remote::get_s(i, "entries").unwrap_or("[]");
-            let chunk: Vec<RunLogEntry> = serde_json::from_str(text).map_err(|e| {
-                StoreError::Backend {
+            let chunk: Vec<RunLogEntry> =
+                serde_json::from_str(text).map_err(|e| StoreError::Backend {
                     detail: format!("a run log chunk of plan {plan_id} cannot be read: {e}"),
-                }
-            })?;
+                })?;
             out.extend(chunk.into_iter().filter(|e| e.seq > after));
         }
         Ok(out)

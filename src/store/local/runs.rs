@@ -80,11 +80,7 @@ impl LocalStore {
 
     /// Replaces the claim file with `next` when `holds` says the current one may be replaced;
     /// serialised against every other change of the tenant's claims.
-    fn replace_claim(
-        &self,
-        next: &RunClaim,
-        holds: impl Fn(&RunClaim) -> bool,
-    ) -> Result<bool> {
+    fn replace_claim(&self, next: &RunClaim, holds: impl Fn(&RunClaim) -> bool) -> Result<bool> {
         let path = self.runs_path(&next.tenant, &next.plan_id, "claim")?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let _guard = FileLock::exclusive(&dir.join(".claims.lock"))?;
@@ -107,7 +103,12 @@ impl LocalStore {
         })
     }
 
-    pub(super) fn release_claim(&self, tenant: &str, plan_id: &str, claim_id: &str) -> Result<bool> {
+    pub(super) fn release_claim(
+        &self,
+        tenant: &str,
+        plan_id: &str,
+        claim_id: &str,
+    ) -> Result<bool> {
         let path = self.runs_path(tenant, plan_id, "claim")?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let _guard = FileLock::exclusive(&dir.join(".claims.lock"))?;
