@@ -38,25 +38,17 @@ fn team(home: &Home) -> Team<'_> {
 
 /// The real binary in `home`, as `user`, reaching moto when there is one.
 fn bin(home: &Home, moto: Option<&str>, user: &str) -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("opsdeck"));
-    c.env("OPSDECK_HOME", home.path())
-        .env("TF_CLI_CONFIG_FILE", "/dev/null")
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("USER", "alice")
-        .env_remove("OPSDECK_USER")
-        .env_remove("OPSDECK_TENANT")
-        .env_remove("OPSDECK_IDENTITY_DIR")
-        .env_remove("OPSDECK_TERRAFORM")
-        .env("AWS_ENDPOINT_URL", moto.unwrap_or(common::NO_AWS))
-        .args(["--user", user]);
-    if moto.is_some() {
-        c.env("AWS_ACCESS_KEY_ID", "testing")
+    let mut c = home.command();
+    if let Some(endpoint) = moto {
+        c.env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_SESSION_TOKEN", "testing")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
     }
+    c.args(["--user", user]);
     c
 }
 
@@ -111,6 +103,18 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting: {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Waits until the run is mid-apply: the slow provisioner's line is in its live log.
+fn wait_for_provisioner(d: &Deck, id: &str) {
+    wait_for("the provisioner in the run log", || {
+        d.runs()
+            .progress(id, 0)
+            .unwrap()
+            .entries
+            .iter()
+            .any(|e| e.text.contains("Provisioning with 'local-exec'"))
+    });
 }
 
 fn events_of(d: &Deck, id: &str) -> Vec<(String, String)> {
@@ -254,14 +258,7 @@ fn a_runner_killed_mid_apply_leaves_the_plan_failed_with_the_reason_never_run_ag
     let beats = ["--heartbeat-secs", "1", "--stale-after-secs", "3"];
     let dying = spawn_runner(&first, Some(&b.endpoint), "dying", &beats);
     // Mid-apply: the provisioner runs (its line is in the live log).
-    wait_for("the provisioner in the run log", || {
-        olga.runs()
-            .progress(&id, 0)
-            .unwrap()
-            .entries
-            .iter()
-            .any(|e| e.text.contains("Provisioning with 'local-exec'"))
-    });
+    wait_for_provisioner(&olga, &id);
     // SAFETY: the runner's own process group (it and the terraform it started).
     unsafe { libc::killpg(dying.id() as i32, libc::SIGKILL) };
     let _ = dying.wait_with_output();
@@ -398,14 +395,7 @@ fn cancellation_by_an_operator_stops_the_run_and_a_viewer_may_not() {
         "r1",
         &["--heartbeat-secs", "1", "--stale-after-secs", "3"],
     );
-    wait_for("the provisioner in the run log", || {
-        olga.runs()
-            .progress(&slow, 0)
-            .unwrap()
-            .entries
-            .iter()
-            .any(|e| e.text.contains("Provisioning with 'local-exec'"))
-    });
+    wait_for_provisioner(&olga, &slow);
     let out = bin(&home, None, "olga")
         .args(["plans", "cancel", &slow, "--reason", "wrong window"])
         .output()
