@@ -480,3 +480,154 @@ fn the_operators_console_hands_the_plan_to_the_runner_and_shows_its_live_log() {
     assert_eq!(rec.state, State::Succeeded);
     assert_eq!(rec.executions[0].started_by, "runner");
 }
+
+/// The claim and log rules every backend keeps: one claim per plan, only the holder renews or
+/// releases it, a takeover needs the exact stale claim, a log entry is never rewritten.
+fn claims_and_logs_follow_the_rules(store: &dyn opsdeck::store::Store) {
+    use opsdeck::store::RunLogEntry;
+    let at = |s: i64| opsdeck::time::Stamp::from(jiff::Timestamp::from_second(s).unwrap());
+    let claim = |id: &str, beat: i64| RunClaim {
+        tenant: "default".into(),
+        plan_id: "p-rules00001".into(),
+        claim_id: id.into(),
+        runner: id.into(),
+        user: "runner".into(),
+        host: "h".into(),
+        pid: 7,
+        claimed_at: at(1_800_000_000),
+        heartbeat_at: at(beat),
+        stale_after_secs: 30,
+    };
+    let a = claim("a", 1_800_000_000);
+    assert!(store.try_claim_run(&a).unwrap().is_none());
+    assert_eq!(
+        store.try_claim_run(&claim("b", 1_800_000_000)).unwrap(),
+        Some(a.clone())
+    );
+    assert!(!store.renew_run_claim(&claim("b", 1_800_000_010)).unwrap());
+    assert!(
+        !store
+            .release_run_claim("default", "p-rules00001", "b")
+            .unwrap()
+    );
+    let renewed = claim("a", 1_800_000_020);
+    assert!(store.renew_run_claim(&renewed).unwrap());
+    assert!(!renewed.is_stale(1_800_000_050) && renewed.is_stale(1_800_000_051));
+    // A takeover judged on the old heartbeat loses to the renewal.
+    assert!(
+        !store
+            .take_over_run_claim(&a, &claim("b", 1_800_000_060))
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_over_run_claim(&renewed, &claim("b", 1_800_000_060))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_over_run_claim(&renewed, &claim("c", 1_800_000_061))
+            .unwrap()
+    );
+    assert_eq!(store.list_run_claims("default").unwrap().len(), 1);
+    assert_eq!(
+        store
+            .run_claim("default", "p-rules00001")
+            .unwrap()
+            .unwrap()
+            .claim_id,
+        "b"
+    );
+    assert!(
+        !store
+            .release_run_claim("default", "p-rules00001", "a")
+            .unwrap()
+    );
+    assert!(
+        store
+            .release_run_claim("default", "p-rules00001", "b")
+            .unwrap()
+    );
+    assert!(
+        store
+            .run_claim("default", "p-rules00001")
+            .unwrap()
+            .is_none()
+    );
+
+    let entry = |seq: u64| RunLogEntry {
+        seq,
+        at: at(1_800_000_000),
+        runner: "a".into(),
+        kind: RunLogKind::Output,
+        text: format!("line {seq}"),
+    };
+    store
+        .append_run_log("default", "p-rules00001", &[entry(1), entry(2)])
+        .unwrap();
+    store
+        .append_run_log("default", "p-rules00001", &[entry(3)])
+        .unwrap();
+    assert!(
+        store
+            .append_run_log("default", "p-rules00001", &[entry(2)])
+            .is_err()
+    );
+    let after1: Vec<u64> = store
+        .run_log("default", "p-rules00001", 1)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(after1, [2, 3]);
+    let mut bad = claim("z", 0);
+    bad.plan_id = "../escape".into();
+    assert!(store.try_claim_run(&bad).is_err());
+}
+
+#[test]
+fn claims_and_run_logs_keep_their_rules_on_the_local_store() {
+    let home = Home::new();
+    let deck = home.deck("alice");
+    claims_and_logs_follow_the_rules(deck.raw_store());
+}
+
+#[test]
+fn claims_and_run_logs_keep_their_rules_on_the_shared_backend() {
+    let Some(b) = SharedBackend::new("runner_rules") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    claims_and_logs_follow_the_rules(&b.store(dir.path()));
+}
+
+#[test]
+fn runner_settings_out_of_range_are_refused_not_clamped() {
+    let home = Home::new();
+    for (args, says) in [
+        (
+            vec!["--heartbeat-secs", "0"],
+            "--heartbeat-secs 0 is out of range",
+        ),
+        (
+            vec!["--heartbeat-secs", "301"],
+            "--heartbeat-secs 301 is out of range",
+        ),
+        (
+            vec!["--heartbeat-secs", "10", "--stale-after-secs", "29"],
+            "--stale-after-secs 29 is out of range: 30..=3600",
+        ),
+        (vec!["--poll-secs", "0"], "--poll-secs 0 is out of range"),
+        (vec!["--name", "a b"], "runner name 'a b' must be"),
+    ] {
+        let out = bin(&home, None, "alice")
+            .arg("runner")
+            .args(&args)
+            .arg("--once")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
