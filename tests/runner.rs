@@ -631,3 +631,36 @@ fn runner_settings_out_of_range_are_refused_not_clamped() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_plan_whose_stack_is_busy_waits_in_the_queue_instead_of_failing() {
+    let Some(_) = terraform() else { return };
+    let home = Home::new();
+    let t = team(&home);
+    let olga = t.deck("olga");
+    let id = approved_plan(&t, &olga, "busy", "");
+    let now = opsdeck::time::Stamp::now();
+    let lock = opsdeck::store::StackLock {
+        tenant: "default".into(),
+        stack: "busy".into(),
+        lock_id: "someone-else".into(),
+        operation: "plan".into(),
+        plan_id: "p-other00001".into(),
+        user: "olga".into(),
+        host: "h".into(),
+        pid: std::process::id(),
+        acquired_at: now.clone(),
+        heartbeat_at: Some(now),
+    };
+    assert!(olga.raw_store().try_lock_stack(&lock).unwrap().is_none());
+    finish(spawn_runner(&home, None, "r1", &["--once"]));
+    assert_eq!(olga.approvals().plan(&id).unwrap().state, State::Approved);
+    assert_eq!(count(&events_of(&olga, &id), "failed"), 0);
+    assert!(
+        olga.raw_store()
+            .unlock_stack("default", "busy", "someone-else")
+            .unwrap()
+    );
+    let out = finish(spawn_runner(&home, None, "r1", &["--once"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("plan {id} succeeded")));
+}

@@ -368,6 +368,11 @@ impl Runs<'_> {
                 break;
             }
             let id = rec.plan.plan_id.clone();
+            // A stack busy with another plan's dry run or apply: the plan waits its turn in
+            // the queue rather than failing on the lock.
+            if self.stacks_busy(&rec)? {
+                continue;
+            }
             let Some(claim) = self.claim(&id, opts)? else {
                 continue;
             };
@@ -385,6 +390,19 @@ impl Runs<'_> {
                 .release_run_claim(&tenant, &id, &claim.claim_id)?;
         }
         Ok(pass)
+    }
+
+    /// Whether a live holder (not stale) has a lock on a stack the plan changes.
+    fn stacks_busy(&self, rec: &PlanRecord) -> Result<bool> {
+        for step in &rec.plan.steps {
+            if let crate::plan::StepKind::Terraform { stack, .. } = &step.kind
+                && let Some(holder) = self.store.stack_lock(&self.tenant.name, stack)?
+                && !holder.is_stale(self.clock.unix())
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn new_claim(&self, id: &str, opts: &RunnerOptions) -> RunClaim {
