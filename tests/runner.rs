@@ -22,9 +22,15 @@ const OPERATOR: &[Role] = &[Role::Operator];
 const VIEWER: &[Role] = &[Role::Viewer];
 
 /// alice admin, bob approver, olga operator, vic viewer, and `runner`, the user runners act as.
+/// The team's clock (moved a TOTP step on for each code) starts twenty minutes back, so that
+/// runner processes, on the real clock, act after every membership and approval it records.
 fn team(home: &Home) -> Team<'_> {
-    Team::new(
+    let clock = std::sync::Arc::new(opsdeck::time::ManualClock::at(
+        jiff::Timestamp::from_second(common::unix() as i64 - 1200).unwrap(),
+    ));
+    let secrets = common::enrol(
         home,
+        &clock,
         None,
         &[
             ("alice", ADMIN),
@@ -33,7 +39,13 @@ fn team(home: &Home) -> Team<'_> {
             ("vic", VIEWER),
             ("runner", OPERATOR),
         ],
-    )
+    );
+    Team {
+        home,
+        clock,
+        secrets,
+        tenant: None,
+    }
 }
 
 /// The real binary in `home`, as `user`, reaching moto when there is one.
@@ -50,6 +62,23 @@ fn bin(home: &Home, moto: Option<&str>, user: &str) -> Command {
     }
     c.args(["--user", user]);
     c
+}
+
+/// A runner's own machine on the shared backend, holding the runner user's personal key (moved
+/// there from where the team enrolled it): with it the runner vouches for its machine's
+/// audit-signing key, so every member trusts the records it writes.
+fn runner_home(b: &SharedBackend, team_machine: &Home) -> Home {
+    let home = b.home();
+    let keys = home.identity_dir().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for ext in ["key", "pub"] {
+        let from = team_machine
+            .identity_dir()
+            .join("keys")
+            .join(format!("runner.{ext}"));
+        std::fs::copy(&from, keys.join(format!("runner.{ext}"))).unwrap();
+    }
+    home
 }
 
 /// A runner process in its own process group (so a kill reaches the tools it started).
@@ -143,8 +172,8 @@ fn operator_asks_runner_in_its_own_home_applies_and_the_operator_follows_the_liv
         return;
     };
     let team_machine = b.home();
-    let runner_machine = b.home();
     let t = team(&team_machine);
+    let runner_machine = runner_home(&b, &team_machine);
     let olga = t.deck("olga");
     let id = approved_plan(&t, &olga, "hello", "");
 
@@ -197,7 +226,8 @@ fn operator_asks_runner_in_its_own_home_applies_and_the_operator_follows_the_liv
     let log = t.deck("vic").runs().progress(&id, 0).unwrap();
     assert!(log.finished());
     assert_eq!(log.entries.last().unwrap().kind, RunLogKind::Finished);
-    assert!(t.deck("bob").trail().verify(true).unwrap().ok);
+    let verified = t.deck("bob").trail().verify(true).unwrap();
+    assert!(verified.ok, "{verified:?}");
 }
 
 #[test]
@@ -207,8 +237,11 @@ fn two_runners_share_a_queue_and_never_apply_a_plan_twice() {
         return;
     };
     let team_machine = b.home();
-    let machines = [b.home(), b.home()];
     let t = team(&team_machine);
+    let machines = [
+        runner_home(&b, &team_machine),
+        runner_home(&b, &team_machine),
+    ];
     let olga = t.deck("olga");
     let ids: Vec<String> = (0..4)
         .map(|n| approved_plan(&t, &olga, &format!("share{n}"), ""))
@@ -251,8 +284,11 @@ fn a_runner_killed_mid_apply_leaves_the_plan_failed_with_the_reason_never_run_ag
         return;
     };
     let team_machine = b.home();
-    let (first, second) = (b.home(), b.home());
     let t = team(&team_machine);
+    let (first, second) = (
+        runner_home(&b, &team_machine),
+        runner_home(&b, &team_machine),
+    );
     let olga = t.deck("olga");
     let id = approved_plan(&t, &olga, "killed", SLOW);
     let beats = ["--heartbeat-secs", "1", "--stale-after-secs", "3"];
@@ -434,8 +470,8 @@ fn the_operators_console_hands_the_plan_to_the_runner_and_shows_its_live_log() {
         return;
     };
     let team_machine = b.home();
-    let runner_machine = b.home();
     let t = team(&team_machine);
+    let runner_machine = runner_home(&b, &team_machine);
     let olga = t.deck("olga");
     let id = approved_plan(&t, &olga, "console", "");
     let runner = spawn_runner(&runner_machine, Some(&b.endpoint), "r1", &[]);
