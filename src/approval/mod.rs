@@ -125,7 +125,19 @@ pub struct PlanRecord {
     pub approved_ttl_secs: u64,
     #[serde(default)]
     pub executions: Vec<Execution>,
+    /// Someone asked for this plan's run to stop; the runner applying it cancels at its next
+    /// heartbeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_request: Option<CancelRequest>,
     pub updated_at: Stamp,
+}
+
+/// Who asked for a run to stop, when and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    pub user: String,
+    pub at: Stamp,
+    pub reason: String,
 }
 
 impl PlanRecord {
@@ -153,6 +165,7 @@ impl PlanRecord {
             expires_at: clock.unix() + pending_ttl as i64,
             approved_ttl_secs: approved_ttl,
             executions: Vec::new(),
+            cancel_request: None,
             updated_at: clock.stamp(),
         }
     }
@@ -185,7 +198,7 @@ impl PlanRecord {
     }
 
     /// Unix second of the last approval (approvals expire in whole seconds, like plans).
-    fn last_approval_second(&self) -> Option<i64> {
+    pub fn last_approval_second(&self) -> Option<i64> {
         self.approvals.last().map(|a| a.at.as_second())
     }
 }

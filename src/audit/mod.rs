@@ -47,6 +47,12 @@ pub enum EventKind {
     AuditKeyCertified,
     /// A member revoked an audit-signing key: records it signs after this one are not trusted.
     AuditKeyRevoked,
+    /// A runner claimed an approved plan to apply it.
+    RunnerClaimed,
+    /// A runner took over the claim of a runner that stopped heartbeating.
+    ClaimTakenOver,
+    /// Someone asked a running (or queued) plan's runner to stop.
+    CancelRequested,
 }
 
 impl EventKind {
@@ -72,6 +78,9 @@ impl EventKind {
             EventKind::CodeShown => "code_shown",
             EventKind::AuditKeyCertified => "audit_key_certified",
             EventKind::AuditKeyRevoked => "audit_key_revoked",
+            EventKind::RunnerClaimed => "runner_claimed",
+            EventKind::ClaimTakenOver => "claim_taken_over",
+            EventKind::CancelRequested => "cancel_requested",
         }
     }
 }

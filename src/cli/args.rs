@@ -93,8 +93,12 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Reject a plan, with a reason (approvers, admins or the requester; with a TOTP code).
     Reject(RejectArgs),
-    /// Run an approved plan (Ctrl-C cancels it cleanly).
-    Apply { id: String },
+    /// Run an approved plan: on the local store in this process (Ctrl-C cancels it cleanly);
+    /// on the shared backend a runner applies it and this command follows its log.
+    Apply(ApplyArgs),
+    /// Apply approved plans from the queue as they come, on the shared backend (or the local
+    /// store): claims, heartbeats, takeover of a silent runner's claims, the log streamed back.
+    Runner(RunnerArgs),
     /// Terraform stacks: list them, show one (state version, lock), break a stale lock.
     Stacks {
         #[command(subcommand)]
@@ -132,6 +136,41 @@ pub enum Command {
     /// you act through.
     #[command(subcommand)]
     Configs(ConfigsCommand),
+}
+
+/// `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    pub id: String,
+    /// Only follow the plan's run log (a runner applies it); start nothing.
+    #[arg(long, conflicts_with = "detach")]
+    pub follow: bool,
+    /// Shared backend: hand the plan to the runners and return without following.
+    #[arg(long)]
+    pub detach: bool,
+}
+
+/// `runner`.
+#[derive(Debug, Args)]
+pub struct RunnerArgs {
+    /// This runner's name in claims and logs (default: <host>-<pid>).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Tenants to serve, comma-separated (default: --tenant, else the default tenant).
+    #[arg(long, value_delimiter = ',')]
+    pub tenants: Vec<String>,
+    /// One pass over the queue, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between looks at an empty queue (1-300).
+    #[arg(long, default_value_t = 2)]
+    pub poll_secs: u64,
+    /// Seconds between heartbeats of a claim (1-300).
+    #[arg(long, default_value_t = 10)]
+    pub heartbeat_secs: u64,
+    /// A claim silent this long is taken over (at least three heartbeats, at most 3600).
+    #[arg(long, default_value_t = 60)]
+    pub stale_after_secs: u64,
 }
 
 /// `ask`: a request in plain language.
@@ -437,6 +476,13 @@ pub enum PlansCommand {
         /// Print the generated artifacts as the tool reads them.
         #[arg(long)]
         artifact: bool,
+    },
+    /// Stop a plan: a queued one is cancelled, a running one's runner stops it (operators,
+    /// approvers, admins; audited).
+    Cancel {
+        id: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 

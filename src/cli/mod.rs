@@ -3,7 +3,8 @@
 //!
 //! - `args`: the flags and subcommands (clap).
 //! - `requests`: `classify`, `explain`, `ask`, `submit`.
-//! - `plans`: `plans list/show`, `approve`, `reject`, `apply`.
+//! - `plans`: `plans list/show/cancel`, `approve`, `reject`, `apply` in this process.
+//! - `runner`: `opsdeck runner`, and `apply` handing over to it and following its log.
 //! - `audit`: `audit list/show/verify/export`.
 //! - `admin`: `tenants`, `users`, `policy`.
 //! - `stacks`, `configs`, `backend`: Terraform stacks, AWS configurations, the shared backend.
@@ -39,6 +40,7 @@ mod keys;
 mod plans;
 mod print;
 mod requests;
+mod runner;
 mod setup;
 mod stacks;
 
@@ -75,6 +77,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             return crate::demo::run(options, json);
         }
         Command::Backend(cmd) => return backend::run(cmd, &open, json),
+        Command::Runner(args) => return runner::run(args, &open, json),
         other => other,
     };
     // Managing configurations must work even when the selected one is gone.
@@ -94,7 +97,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Plans(cmd) => plans::run(&deck, cmd, json),
         Command::Approve(args) => plans::approve(&deck, args, json),
         Command::Reject(args) => plans::reject(&deck, args, json),
-        Command::Apply { id } => plans::apply(&deck, &id, &progress, json),
+        Command::Apply(args) => runner::apply(&deck, args, &progress, json),
         Command::Stacks { command } => stacks::run(&deck, command, json),
         Command::Audit(cmd) => audit::run(&deck, cmd, json),
         Command::Tenants(cmd) => admin::tenants(&deck, cmd, json),
@@ -102,8 +105,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Keys(cmd) => keys::run(&deck, cmd, json),
         Command::Policy(cmd) => admin::policy(&deck, cmd, json),
         Command::Configs(cmd) => configs::run(&deck, cmd, json),
-        Command::Classify { .. } | Command::Mcp | Command::Backend(_) | Command::Demo { .. } => {
-            Err(Error::input("handled before the store opens"))
-        }
+        Command::Classify { .. }
+        | Command::Mcp
+        | Command::Backend(_)
+        | Command::Runner(_)
+        | Command::Demo { .. } => Err(Error::input("handled before the store opens")),
     }
 }

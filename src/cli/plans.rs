@@ -14,6 +14,7 @@ pub fn run(deck: &Deck, cmd: PlansCommand, json_out: bool) -> Result<u8> {
     match cmd {
         PlansCommand::List { state } => list(deck, state.as_deref(), json_out),
         PlansCommand::Show { id, artifact } => show(deck, &id, artifact, json_out),
+        PlansCommand::Cancel { id, reason } => super::runner::cancel(deck, &id, &reason, json_out),
     }
 }
 

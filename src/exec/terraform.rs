@@ -56,6 +56,26 @@ pub enum StateBackend {
     },
 }
 
+/// `path` as seen from `base` (both absolute): `..` up to their common ancestor, then down.
+/// Unrelated paths (nothing in common but the root) stay absolute.
+fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    use std::path::Component;
+    let p: Vec<Component> = path.components().collect();
+    let b: Vec<Component> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common <= 1 || !path.is_absolute() || !base.is_absolute() {
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c.as_os_str());
+    }
+    out
+}
+
 impl StateBackend {
     /// `local` or `s3://bucket/key`: recorded with each plan's state version.
     pub fn describe(&self) -> String {
@@ -65,8 +85,11 @@ impl StateBackend {
         }
     }
 
-    /// The backend block, as an override file that replaces the configuration's own.
-    pub fn override_hcl(&self) -> String {
+    /// The backend block, as an override file that replaces the configuration's own, for a
+    /// workspace at `workspace`. A local state path is written relative to the workspace: a
+    /// saved plan keeps its backend, and the machine that applies it (a runner, its own data
+    /// directory) must find the state where its own layout puts it, not the planner's.
+    pub fn override_hcl(&self, workspace: &Path) -> String {
         let mut out =
             String::from("# Written by opsdeck: where this stack's state lives.\nterraform {\n");
         match self {
@@ -74,7 +97,7 @@ impl StateBackend {
                 out.push_str("  backend \"local\" {\n");
                 out.push_str(&format!(
                     "    path = {}\n",
-                    hcl_string(&path.display().to_string())
+                    hcl_string(&relative_to(path, workspace).display().to_string())
                 ));
             }
             StateBackend::S3 {
@@ -199,7 +222,7 @@ impl Workspace<'_> {
         }
         crate::store::fsutil::write_atomic(
             &self.dir.join(BACKEND_OVERRIDE),
-            self.backend.override_hcl().as_bytes(),
+            self.backend.override_hcl(self.dir).as_bytes(),
         )?;
         if let Some(bytes) = saved_plan {
             crate::store::fsutil::write_atomic(&self.dir.join(SAVED_PLAN), bytes)?;
@@ -585,7 +608,12 @@ mod tests {
         let local = StateBackend::Local {
             path: "/data/stacks/web/terraform.tfstate".into(),
         };
-        assert!(local.override_hcl().contains("backend \"local\""));
+        let hcl = local.override_hcl(Path::new("/data/workspaces/p-1/step1"));
+        assert!(hcl.contains("backend \"local\""), "{hcl}");
+        assert!(
+            hcl.contains("path = \"../../../stacks/web/terraform.tfstate\""),
+            "{hcl}"
+        );
         assert_eq!(local.describe(), "local");
         let s3 = StateBackend::S3 {
             bucket: "acme-state".into(),
@@ -594,7 +622,7 @@ mod tests {
             dynamodb_table: None,
             endpoint: None,
         };
-        let hcl = s3.override_hcl();
+        let hcl = s3.override_hcl(Path::new("/data/workspaces/p-1/step1"));
         assert!(hcl.contains("backend \"s3\""), "{hcl}");
         assert!(hcl.contains("use_lockfile = true"), "{hcl}");
         assert!(!hcl.contains("endpoints"), "{hcl}");

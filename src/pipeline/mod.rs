@@ -13,6 +13,7 @@ mod principals;
 mod proof;
 mod requests;
 mod roles;
+mod runner;
 mod runs;
 mod session;
 mod trail;
@@ -46,6 +47,7 @@ pub use audit_keys::KeyDecision;
 pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
 pub use members::KeyStatus;
+pub use runner::{RunProgress, RunnerOptions, RunnerPass};
 
 /// How to open a [`Deck`]; every field has a sensible default.
 #[derive(Default)]

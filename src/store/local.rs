@@ -13,6 +13,7 @@
 //! <root>/tenants/<t>/workspaces/<plan id>/
 //! <root>/tenants/<t>/prices/<region>.json  AWS Price List API prices fetched, with their date
 //! <root>/tenants/<t>/configs/<name>.json   AWS configurations; selections/<user>.json
+//! <root>/tenants/<t>/runs/<plan id>.claim|.log  a runner's claim and the run's log (`local/runs.rs`)
 //! ```
 //! Audit appends take `audit.lock`, repair a torn last line left by a crash (it was never
 //! acknowledged), seal the batch onto the chain, write it with one `write` and `fdatasync`.
@@ -27,11 +28,14 @@ use std::path::{Path, PathBuf};
 
 use super::StoreError;
 use super::fsutil::{FileLock, ensure_private_dir, write_atomic};
+use super::runqueue::{RunClaim, RunLogEntry};
 use super::{StackLock, StackRecord, Store, valid_id, valid_sha};
 use crate::approval::PlanRecord;
 use crate::audit::chain::{self, GENESIS, KeyRing};
 use crate::audit::{Anchors, AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::error::Result;
+
+mod runs;
 
 type StoreResult<T> = std::result::Result<T, StoreError>;
 use crate::plan::sha256_hex;
@@ -726,6 +730,38 @@ impl Store for LocalStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io(format!("removing {}", path.display()), e).into()),
         }
+    }
+
+    fn try_claim_run(&self, claim: &RunClaim) -> Result<Option<RunClaim>> {
+        self.claim_run(claim)
+    }
+
+    fn run_claim(&self, tenant: &str, plan_id: &str) -> Result<Option<RunClaim>> {
+        self.read_claim(tenant, plan_id)
+    }
+
+    fn list_run_claims(&self, tenant: &str) -> Result<Vec<RunClaim>> {
+        self.claims(tenant)
+    }
+
+    fn renew_run_claim(&self, claim: &RunClaim) -> Result<bool> {
+        self.renew_claim(claim)
+    }
+
+    fn take_over_run_claim(&self, stale: &RunClaim, claim: &RunClaim) -> Result<bool> {
+        self.take_over_claim(stale, claim)
+    }
+
+    fn release_run_claim(&self, tenant: &str, plan_id: &str, claim_id: &str) -> Result<bool> {
+        self.release_claim(tenant, plan_id, claim_id)
+    }
+
+    fn append_run_log(&self, tenant: &str, plan_id: &str, entries: &[RunLogEntry]) -> Result<()> {
+        self.write_run_log(tenant, plan_id, entries)
+    }
+
+    fn run_log(&self, tenant: &str, plan_id: &str, after: u64) -> Result<Vec<RunLogEntry>> {
+        self.read_run_log(tenant, plan_id, after)
     }
 
     fn stack_state_dir(&self, tenant: &str, stack: &str) -> Result<PathBuf> {

@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod journal;
 pub mod local;
 pub mod migrate;
+pub mod runqueue;
 
 use std::path::PathBuf;
 
@@ -29,6 +30,7 @@ use crate::time::Stamp;
 pub use aws::AwsStore;
 pub use error::StoreError;
 pub use local::LocalStore;
+pub use runqueue::{RunClaim, RunLogEntry, RunLogKind};
 
 /// Whether the backend is reachable and what waits to be written, for status lines. Reading it
 /// never does I/O.
@@ -281,6 +283,27 @@ pub trait Store: Send + Sync {
     /// Removes the lock whoever holds it and returns what was removed. Only the audited
     /// `Deck::break_stack_lock` calls this.
     fn break_stack_lock(&self, tenant: &str, stack: &str) -> Result<Option<StackLock>>;
+
+    /// Claims a plan for a runner if nobody has: `Ok(None)` when taken, `Ok(Some(holder))` when
+    /// another claim exists (nothing changed). Atomic across processes and machines (local: the
+    /// claim file linked into place; DynamoDB: a put conditional on `attribute_not_exists`).
+    fn try_claim_run(&self, claim: &RunClaim) -> Result<Option<RunClaim>>;
+    /// The plan's current claim, if any.
+    fn run_claim(&self, tenant: &str, plan_id: &str) -> Result<Option<RunClaim>>;
+    /// Every claim of the tenant.
+    fn list_run_claims(&self, tenant: &str) -> Result<Vec<RunClaim>>;
+    /// Renews the heartbeat if `claim.claim_id` still holds the plan; false once it lost it.
+    fn renew_run_claim(&self, claim: &RunClaim) -> Result<bool>;
+    /// Replaces `stale` by `claim` only if `stale` (same id, same heartbeat) still holds the plan:
+    /// of two runners taking over one stale claim, one wins.
+    fn take_over_run_claim(&self, stale: &RunClaim, claim: &RunClaim) -> Result<bool>;
+    /// Removes the claim if `claim_id` still holds it.
+    fn release_run_claim(&self, tenant: &str, plan_id: &str, claim_id: &str) -> Result<bool>;
+    /// Appends entries to a plan's run log; an entry whose `seq` is taken is refused (a
+    /// conflict), never overwritten.
+    fn append_run_log(&self, tenant: &str, plan_id: &str, entries: &[RunLogEntry]) -> Result<()>;
+    /// The plan's run log entries with `seq > after`, in order.
+    fn run_log(&self, tenant: &str, plan_id: &str, after: u64) -> Result<Vec<RunLogEntry>>;
 
     /// Local directory holding a stack's Terraform state.
     fn stack_state_dir(&self, tenant: &str, stack: &str) -> Result<PathBuf>;

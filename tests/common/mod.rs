@@ -33,7 +33,12 @@ impl Home {
 
     /// The real binary, isolated from the developer's environment.
     pub fn cmd(&self) -> assert_cmd::Command {
-        let mut c = assert_cmd::Command::cargo_bin("opsdeck").expect("binary");
+        assert_cmd::Command::from_std(self.command())
+    }
+
+    /// The same as a plain `std::process::Command`, for a process to spawn and signal.
+    pub fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("opsdeck"));
         c.env("OPSDECK_HOME", self.path())
             .env("TF_CLI_CONFIG_FILE", "/dev/null")
             .env("CHECKPOINT_DISABLE", "1")

@@ -27,6 +27,7 @@ pub mod fault;
 pub mod layout;
 mod link;
 mod principal;
+mod runs;
 pub mod sealed;
 use link::{Link, backoff};
 pub mod provision;
@@ -849,6 +850,55 @@ impl Store for AwsStore {
         self.read(&format!("the stacks of tenant {tenant}"), remote, || {
             self.cache.list(tenant, "stacks")
         })
+    }
+
+    fn try_claim_run(
+        &self,
+        claim: &crate::store::RunClaim,
+    ) -> Result<Option<crate::store::RunClaim>> {
+        self.claim_run(claim)
+    }
+
+    fn run_claim(&self, tenant: &str, plan_id: &str) -> Result<Option<crate::store::RunClaim>> {
+        self.read_claim(tenant, plan_id)
+    }
+
+    fn list_run_claims(&self, tenant: &str) -> Result<Vec<crate::store::RunClaim>> {
+        self.claims(tenant)
+    }
+
+    fn renew_run_claim(&self, claim: &crate::store::RunClaim) -> Result<bool> {
+        self.renew_claim(claim)
+    }
+
+    fn take_over_run_claim(
+        &self,
+        stale: &crate::store::RunClaim,
+        claim: &crate::store::RunClaim,
+    ) -> Result<bool> {
+        self.take_over_claim(stale, claim)
+    }
+
+    fn release_run_claim(&self, tenant: &str, plan_id: &str, claim_id: &str) -> Result<bool> {
+        self.release_claim(tenant, plan_id, claim_id)
+    }
+
+    fn append_run_log(
+        &self,
+        tenant: &str,
+        plan_id: &str,
+        entries: &[crate::store::RunLogEntry],
+    ) -> Result<()> {
+        self.write_run_log(tenant, plan_id, entries)
+    }
+
+    fn run_log(
+        &self,
+        tenant: &str,
+        plan_id: &str,
+        after: u64,
+    ) -> Result<Vec<crate::store::RunLogEntry>> {
+        self.read_run_log(tenant, plan_id, after)
     }
 
     fn stack_state_dir(&self, tenant: &str, stack: &str) -> Result<PathBuf> {

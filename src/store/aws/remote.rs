@@ -205,6 +205,36 @@ pub async fn query_all(
     }
 }
 
+/// Every item of a partition whose sort key sorts after `after`, in order.
+pub async fn query_after(
+    c: Clients,
+    table: String,
+    pk: String,
+    after: String,
+) -> Result<Vec<Item>, Fault> {
+    let mut out = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let o = c
+            .ddb
+            .query()
+            .table_name(&table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND sk > :a")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":a", s(after.clone()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify("DynamoDB", "Query", &e))?;
+        out.extend(o.items.unwrap_or_default());
+        match o.last_evaluated_key.filter(|k| !k.is_empty()) {
+            Some(k) => start = Some(k),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// Every item whose sort key is `sk` (a table-wide scan: only for listing tenants).
 pub async fn scan_sk(c: Clients, table: String, sk: String) -> Result<Vec<Item>, Fault> {
     let mut out = Vec::new();

@@ -264,7 +264,7 @@ impl App {
             // A blocking-pool thread may wait on the runtime: the run's store calls block, so
             // it stays off the runtime's workers.
             let result = handle
-                .block_on(deck.runs().apply(&id, &sink, cancel_rx))
+                .block_on(deck.runs().apply_or_hand_over(&id, &sink, cancel_rx))
                 .map_err(errors::shared);
             Done::Applied(result)
         });
