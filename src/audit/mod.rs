@@ -47,6 +47,10 @@ pub enum EventKind {
     AuditKeyCertified,
     /// A member revoked an audit-signing key: records it signs after this one are not trusted.
     AuditKeyRevoked,
+    /// A notification could not be delivered after all its attempts (target redacted).
+    NotificationFailed,
+    /// A stack was found to differ from what was applied.
+    DriftFound,
 }
 
 impl EventKind {
@@ -72,6 +76,8 @@ impl EventKind {
             EventKind::CodeShown => "code_shown",
             EventKind::AuditKeyCertified => "audit_key_certified",
             EventKind::AuditKeyRevoked => "audit_key_revoked",
+            EventKind::NotificationFailed => "notification_failed",
+            EventKind::DriftFound => "drift_found",
         }
     }
 }

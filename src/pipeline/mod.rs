@@ -36,6 +36,7 @@ use crate::time::Clock;
 
 mod iac;
 mod members;
+mod notify;
 mod onboarding;
 mod signatures;
 pub use iac::{StackDetail, StackEntry};
@@ -46,6 +47,7 @@ pub use audit_keys::KeyDecision;
 pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
 pub use members::KeyStatus;
+pub use notify::FlushReport;
 
 /// How to open a [`Deck`]; every field has a sensible default.
 #[derive(Default)]
