@@ -142,6 +142,28 @@ fn notify_with(t: &Team<'_>, webhook: &str, sns: &str, attempts: u32, retry_base
         .expect("notification settings");
 }
 
+/// A webhook URL on a loopback port nobody listens on.
+fn closed_url() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}/services/T/B/{TOKEN}", l.local_addr().unwrap())
+}
+
+/// The real binary as olga, which must succeed: its stdout.
+fn olga_runs(home: &Home, args: &[&str]) -> Vec<u8> {
+    let out = home
+        .cmd()
+        .args(["--user", "olga", "--json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 fn ask(t: &Team<'_>, user: &str) -> String {
     let rec = t.deck(user).requests().ask(SPEC, &quiet).unwrap();
     assert_eq!(rec.state, State::Pending);
@@ -296,10 +318,7 @@ fn retries_with_back_off_and_a_given_up_notification_is_audited_shown_and_flushe
     assert_eq!(kind(&got[0]), "pending_approval");
 
     // Nobody listens: one attempt, given up, audited with the target redacted.
-    let closed = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/services/T/B/{TOKEN}", l.local_addr().unwrap())
-    };
+    let closed = closed_url();
     notify_to(&t, &closed, "", 1);
     let id = ask(&t, "olga");
     settle(Duration::from_secs(30));
@@ -341,56 +360,26 @@ fn retries_with_back_off_and_a_given_up_notification_is_audited_shown_and_flushe
 fn a_cli_process_that_exits_loses_nothing() {
     let home = Home::new();
     let t = team(&home);
-    let closed = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/services/T/B/{TOKEN}", l.local_addr().unwrap())
-    };
+    let closed = closed_url();
     // Retries far apart: nothing moves in the outbox while the commands below look at it.
     notify_with(&t, &closed, "", 20, 600_000);
-    let out = home
-        .cmd()
-        .args(["--user", "olga", "--json", "ask", SPEC])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plan_id = common::plan_id(&out.stdout);
+    let plan_id = common::plan_id(&olga_runs(&home, &["ask", SPEC]));
     // The process is gone; its notification waits in the outbox.
-    let out = home
-        .cmd()
-        .args(["--user", "olga", "--json", "notify", "status"])
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_slice(&olga_runs(&home, &["notify", "status"])).unwrap();
     assert_eq!(v["status"]["pending"], 1, "{v}");
     assert_eq!(v["status"]["failed"], 0, "{v}");
     let entry = &v["notifications"][0]["entry"];
     assert_eq!(entry["notification"]["plan_id"], plan_id.as_str());
     assert!(entry["attempts"].as_u64().unwrap() >= 1, "{v}");
     assert!(!v.to_string().contains(TOKEN), "{v}");
-    let shown = home
-        .cmd()
-        .args(["--user", "olga", "--json", "tenants", "show"])
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&shown.stdout).contains(TOKEN));
+    let shown = olga_runs(&home, &["tenants", "show"]);
+    assert!(!String::from_utf8_lossy(&shown).contains(TOKEN));
 
     // The receiver is back: `notify flush` delivers it.
     let hook = Receiver::start(0);
     notify_to(&t, &hook.url, "", 20);
-    let out = home
-        .cmd()
-        .args(["--user", "olga", "--json", "notify", "flush"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let flushed: Value = serde_json::from_slice(&olga_runs(&home, &["notify", "flush"])).unwrap();
+    assert_eq!(flushed["delivered"], 1, "{flushed}");
     let got = hook.wait_for(1);
     assert_eq!(kind(&got[0]), "pending_approval");
     assert_eq!(got[0]["opsdeck"]["plan_id"], plan_id.as_str());
