@@ -347,12 +347,16 @@ fn retries_with_back_off_and_a_given_up_notification_is_audited_shown_and_flushe
     assert!(!msg.contains(TOKEN), "{msg}");
     assert_eq!(failed[0].event.plan_id.as_deref(), Some(id.as_str()));
 
-    // Pointed at a live receiver again, a flush delivers what was given up.
+    // Pointed at a live receiver again, a flush puts back what was given up and delivers it
+    // (or the process's notification thread, woken by another test, takes it first: either
+    // way it is sent once).
     notify_to(&t, &flaky.url, "", 3);
     let r = olga.flush_notifications().unwrap();
-    assert_eq!((r.delivered, r.given_up, r.revived), (1, 0, 1), "{r:?}");
+    assert_eq!((r.given_up, r.revived), (0, 1), "{r:?}");
     let got = flaky.wait_for(2);
+    assert_eq!(got.len(), 2);
     assert_eq!(got[1]["opsdeck"]["plan_id"], id.as_str());
+    settle(Duration::from_secs(30));
     assert_eq!(olga.notification_status(), Default::default());
 }
 
