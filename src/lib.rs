@@ -49,6 +49,7 @@ pub mod exec;
 pub mod identity;
 pub mod intent;
 pub mod mcp;
+pub mod notify;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;

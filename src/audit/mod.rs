@@ -53,6 +53,10 @@ pub enum EventKind {
     ClaimTakenOver,
     /// Someone asked a running (or queued) plan's runner to stop.
     CancelRequested,
+    /// A notification could not be delivered after all its attempts (target redacted).
+    NotificationFailed,
+    /// A stack was found to differ from what was applied.
+    DriftFound,
 }
 
 impl EventKind {
@@ -81,6 +85,8 @@ impl EventKind {
             EventKind::RunnerClaimed => "runner_claimed",
             EventKind::ClaimTakenOver => "claim_taken_over",
             EventKind::CancelRequested => "cancel_requested",
+            EventKind::NotificationFailed => "notification_failed",
+            EventKind::DriftFound => "drift_found",
         }
     }
 }

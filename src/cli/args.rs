@@ -110,6 +110,9 @@ pub enum Command {
     /// Manage tenants and their guardrail settings.
     #[command(subcommand)]
     Tenants(TenantsCommand),
+    /// Notifications (webhook, SNS) this machine still has to deliver: status, flush.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Registered users, their roles and TOTP enrolment.
     #[command(subcommand, alias = "user")]
     Users(UsersCommand),
@@ -283,6 +286,14 @@ pub struct ConfigArgs {
     pub budget: Option<f64>,
     #[arg(long)]
     pub description: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// What waits in this machine's outbox, and what was given up (with the last error).
+    Status,
+    /// Deliver everything waiting now, given-up notifications included.
+    Flush,
 }
 
 #[derive(Debug, Subcommand)]

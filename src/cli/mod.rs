@@ -8,6 +8,7 @@
 //! - `audit`: `audit list/show/verify/export`.
 //! - `admin`: `tenants`, `users`, `policy`.
 //! - `stacks`, `configs`, `backend`: Terraform stacks, AWS configurations, the shared backend.
+//! - `notify`: `notify status/flush` (the notification outbox).
 //! - `setup`: `init`, `totp` (`demo` is [`crate::demo`], `mcp` is [`crate::mcp`]).
 //! - `print`: `--json`, and the view models ([`crate::view`]) laid out as text lines.
 
@@ -37,6 +38,7 @@ mod audit;
 mod backend;
 mod configs;
 mod keys;
+mod notify;
 mod plans;
 mod print;
 mod requests;
@@ -88,7 +90,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
     let deck = Deck::open(open)?;
     let progress = print::progress(json);
-    match command {
+    let code = match command {
         Command::Init => setup::init(&deck, json),
         Command::Totp { code_only } => setup::totp(&deck, code_only, json),
         Command::Explain { what } => requests::explain(&deck, &what.join(" "), json),
@@ -105,10 +107,18 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Keys(cmd) => keys::run(&deck, cmd, json),
         Command::Policy(cmd) => admin::policy(&deck, cmd, json),
         Command::Configs(cmd) => configs::run(&deck, cmd, json),
+        Command::Notify(cmd) => notify::run(&deck, cmd, json),
         Command::Classify { .. }
         | Command::Mcp
         | Command::Backend(_)
         | Command::Runner(_)
         | Command::Demo { .. } => Err(Error::input("handled before the store opens")),
-    }
+    };
+    // What the command queued gets its first attempt before the process ends; whatever is not
+    // delivered by then stays in the outbox for the next start.
+    crate::notify::worker::settle(NOTIFY_SETTLE);
+    code
 }
+
+/// How long a command's exit waits for its notifications' first attempt.
+const NOTIFY_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);

@@ -22,6 +22,7 @@ impl Admin<'_> {
             .list_tenants()?
             .into_iter()
             .filter(|t| open.contains(&t.name))
+            .map(|t| t.redacted())
             .collect())
     }
 
@@ -49,7 +50,7 @@ impl Admin<'_> {
     /// The tenant's settings (guardrails, budget, approval rules): for its members only.
     pub fn settings(&self) -> Result<Tenant> {
         self.require_reader("read the tenant settings")?;
-        Ok(self.tenant.clone())
+        Ok(self.tenant.redacted())
     }
 
     /// Replaces the tenant's settings (admins, with TOTP).
@@ -65,6 +66,10 @@ impl Admin<'_> {
         }
         settings.created_at = self.tenant.created_at.clone();
         settings.demo = self.tenant.demo;
+        // A webhook URL read back from `tenants show` is masked: it means the stored one.
+        settings
+            .notifications
+            .keep_secret_from(&self.tenant.notifications);
         self.authenticate_admin("change tenant settings", totp)?;
         settings.validate()?;
         self.store.put_tenant(&settings)?;
@@ -73,13 +78,13 @@ impl Admin<'_> {
             EventKind::SettingsChanged,
             Status::Completed,
         );
-        ev.approval_metadata = serde_json::to_value(&settings).ok();
+        ev.approval_metadata = serde_json::to_value(settings.redacted()).ok();
         ev.message = Some(format!(
             "tenant settings replaced by {}",
             self.identity.user
         ));
         self.append(&[ev])?;
-        Ok(settings)
+        Ok(settings.redacted())
     }
 
     /// Adds or replaces a tenant policy file after checking that the whole set still compiles.

@@ -37,6 +37,7 @@ use crate::time::Clock;
 
 mod iac;
 mod members;
+mod notify;
 mod onboarding;
 mod signatures;
 pub use iac::{StackDetail, StackEntry};
@@ -47,6 +48,7 @@ pub use audit_keys::KeyDecision;
 pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
 pub use members::KeyStatus;
+pub use notify::FlushReport;
 pub use runner::{RunProgress, RunnerOptions, RunnerPass};
 
 /// How to open a [`Deck`]; every field has a sensible default.

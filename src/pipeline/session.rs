@@ -110,7 +110,7 @@ impl Deck {
                     .map_err(|e| Error::io("starting the model client", e))?,
             )
         };
-        Ok(Deck {
+        let deck = Deck {
             store,
             config,
             paths,
@@ -124,7 +124,10 @@ impl Deck {
             aws_configuration,
             last_intent: std::sync::Mutex::new(None),
             audit_key_checked: std::sync::atomic::AtomicBool::new(false),
-        })
+        };
+        // What an earlier process left undelivered goes out in the background.
+        deck.resume_notifications();
+        Ok(deck)
     }
 
     /// The tenant this session acts in, with its settings as they were when it opened.
@@ -171,7 +174,7 @@ impl Deck {
     }
 
     pub(super) fn append(&self, events: &[AuditEvent]) -> Result<Vec<AuditRecord>> {
-        self.append_certified(events, &|batch| {
+        let records = self.append_certified(events, &|batch| {
             let records = self
                 .store
                 .append_audit(&self.tenant.name, batch, &self.signer)?;
@@ -182,7 +185,10 @@ impl Deck {
             )
             .after_append(self.store.as_ref(), &self.tenant.name, &records);
             Ok(records)
-        })
+        })?;
+        // The one place notifications come from: what was just recorded.
+        self.notify_after_append(&records);
+        Ok(records)
     }
 
     /// The trail for the pipeline's own checks (the caller's membership is already settled).

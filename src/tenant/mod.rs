@@ -7,11 +7,13 @@ use crate::error::Result;
 pub mod configs;
 pub mod error;
 pub mod mfa;
+pub mod notifications;
 pub mod principal;
 pub mod users;
 
 pub use configs::AwsConfiguration;
 pub use error::TenantError;
+pub use notifications::{NotificationKind, Notifications};
 pub use users::{Role, User};
 
 /// Per-tenant guardrail settings the core enforces. Shown and replaced as TOML with
@@ -41,6 +43,8 @@ pub struct Tenant {
     /// trust domain, and separation of duties needs separate accounts or the shared backend.
     /// A demo tenant and a tenant with no users yet always allow it.
     pub allow_claimed_users: bool,
+    /// Where notifications go (a webhook, an SNS topic) and which; see [`Notifications`].
+    pub notifications: Notifications,
 }
 
 /// Safe defaults of generated stacks that cost money or need something in the account: each is
@@ -116,6 +120,7 @@ impl Default for Tenant {
             demo: false,
             stack_defaults: StackDefaults::default(),
             allow_claimed_users: false,
+            notifications: Notifications::default(),
         }
     }
 }
@@ -337,7 +342,7 @@ impl Tenant {
                 "an IAM instance profile name (up to 128 of A-Z a-z 0-9 + = , . @ _ -), or empty for a role per stack",
             );
         }
-        Ok(())
+        self.notifications.validate()
     }
 }
 

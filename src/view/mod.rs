@@ -10,6 +10,7 @@
 //! - [`report`]: an answer's tables, charts and notes.
 //! - [`audit_row`]: an audit event as a row of the trail's listing.
 //! - [`identity`]: who you are proven to be, and how.
+//! - [`notify`]: notifications still to send, or given up, in the status bar.
 //! - [`verify`]: what `audit verify` found and what it compared the chain with.
 //!
 //! The `--json` output and MCP's structured results are contracts: they serialise the records
@@ -20,6 +21,7 @@ pub mod audit_row;
 pub mod change;
 pub mod identity;
 pub mod next_step;
+pub mod notify;
 pub mod plan;
 pub mod report;
 pub mod verify;
@@ -28,6 +30,7 @@ pub use approval::ApprovalView;
 pub use audit_row::AuditRowView;
 pub use identity::IdentityView;
 pub use next_step::NextStep;
+pub use notify::NotifyBadge;
 pub use plan::PlanView;
 pub use report::{OutputView, ReportView};
 

@@ -1,5 +1,5 @@
 //! The status bar: tenant, AWS configuration, who you are proven to be and how, backend (and whether it is reachable),
-//! running agents.
+//! notifications waiting or given up, running agents.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -73,6 +73,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             format!(" · {} refused (opsdeck backend check)", health.dead_letters),
             bar.patch(t.get(Meaning::Error)),
         ));
+    }
+    // Notifications that wait for a retry or were given up (`view::notify`).
+    if let Some(badge) = crate::view::NotifyBadge::of(&deck.notification_status()) {
+        let style = if badge.failed {
+            bar.patch(t.get(Meaning::Error))
+        } else {
+            bar
+        };
+        spans.push(Span::styled(format!(" · {}", badge.text), style));
     }
     spans.push(Span::styled(" │ ", bar));
     let agents: Vec<&str> = app
