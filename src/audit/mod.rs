@@ -47,6 +47,10 @@ pub enum EventKind {
     AuditKeyCertified,
     /// A member revoked an audit-signing key: records it signs after this one are not trusted.
     AuditKeyRevoked,
+    /// An admin issued a bearer token for `opsdeck mcp --listen`, bound to a user.
+    TokenIssued,
+    /// An admin revoked a bearer token: it is refused from then on.
+    TokenRevoked,
 }
 
 impl EventKind {
@@ -72,6 +76,8 @@ impl EventKind {
             EventKind::CodeShown => "code_shown",
             EventKind::AuditKeyCertified => "audit_key_certified",
             EventKind::AuditKeyRevoked => "audit_key_revoked",
+            EventKind::TokenIssued => "token_issued",
+            EventKind::TokenRevoked => "token_revoked",
         }
     }
 }
@@ -159,7 +165,7 @@ pub struct AuditEvent {
     pub request_id: String,
     pub tenant_id: String,
     pub user_id: String,
-    /// How the user was identified: `os`, `flag`, `env`, `mcp`.
+    /// How the user was identified: `os`, `flag`, `env`, `mcp`, `mcp_token`, `aws`.
     pub user_source: String,
     /// The OS account that ran opsdeck, so `--user` impersonation is always visible.
     pub os_user: String,

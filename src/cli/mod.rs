@@ -7,7 +7,8 @@
 //! - `audit`: `audit list/show/verify/export`.
 //! - `admin`: `tenants`, `users`, `policy`.
 //! - `stacks`, `configs`, `backend`: Terraform stacks, AWS configurations, the shared backend.
-//! - `setup`: `init`, `totp` (`demo` is [`crate::demo`], `mcp` is [`crate::mcp`]).
+//! - `setup`: `init`, `totp` (`demo` is [`crate::demo`]).
+//! - `mcp`: `mcp` (stdio or HTTP, served by [`crate::mcp`]) and the `tokens` HTTP clients use.
 //! - `print`: `--json`, and the view models ([`crate::view`]) laid out as text lines.
 
 /// `println!` for human-readable output. Every line the CLI prints may hold request, plan,
@@ -40,6 +41,7 @@ mod plans;
 mod print;
 mod requests;
 mod setup;
+mod mcp;
 mod stacks;
 
 pub use args::*;
@@ -60,7 +62,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Classify { batch, text } => {
             return requests::classify(batch.as_deref(), &text, json);
         }
-        Command::Mcp => return crate::mcp::serve(open),
+        Command::Mcp(args) => return mcp::serve(open, args),
         Command::Demo {
             install,
             serve,
@@ -101,8 +103,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Users(cmd) => admin::users(&deck, cmd, json),
         Command::Keys(cmd) => keys::run(&deck, cmd, json),
         Command::Policy(cmd) => admin::policy(&deck, cmd, json),
+        Command::Tokens(cmd) => mcp::tokens(&deck, cmd, json),
         Command::Configs(cmd) => configs::run(&deck, cmd, json),
-        Command::Classify { .. } | Command::Mcp | Command::Backend(_) | Command::Demo { .. } => {
+        Command::Classify { .. } | Command::Mcp(_) | Command::Backend(_) | Command::Demo { .. } => {
             Err(Error::input("handled before the store opens"))
         }
     }
