@@ -264,7 +264,10 @@ impl Drop for HttpServer {
 
 fn http_client(python: &std::path::Path, args: &[&str]) -> serde_json::Value {
     let out = std::process::Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_http_client.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/mcp_http_client.py"
+        ))
         .args(args)
         .output()
         .unwrap();
@@ -274,6 +277,21 @@ fn http_client(python: &std::path::Path, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// alice (admin) and olga (operator), and a token alice issued to olga.
+fn olga_with_token(home: &Home, rate: Option<u32>) -> (Team<'_>, opsdeck::pipeline::IssuedToken) {
+    let t = Team::new(
+        home,
+        None,
+        &[("alice", &[Role::Admin]), ("olga", &[Role::Operator])],
+    );
+    let issued = t
+        .deck("alice")
+        .admin()
+        .issue_token("olga", "ide", rate, Some(&t.code("alice")))
+        .unwrap();
+    (t, issued)
 }
 
 fn events_of(deck: &Deck, kind: &str) -> Vec<opsdeck::audit::AuditRecord> {
@@ -291,16 +309,7 @@ fn python_sdk_over_http_acts_as_the_tokens_user_until_the_token_is_revoked() {
         return;
     };
     let home = Home::new();
-    let t = Team::new(
-        &home,
-        None,
-        &[("alice", &[Role::Admin]), ("olga", &[Role::Operator])],
-    );
-    let issued = t
-        .deck("alice")
-        .admin()
-        .issue_token("olga", "ide", None, Some(&t.code("alice")))
-        .unwrap();
+    let (t, issued) = olga_with_token(&home, None);
     let server = HttpServer::start(&home);
     let v = http_client(&python, &["session", &server.url, &issued.secret]);
 
@@ -314,7 +323,10 @@ fn python_sdk_over_http_acts_as_the_tokens_user_until_the_token_is_revoked() {
         assert!(t["destructive"].is_boolean(), "{name}");
         assert!(t["idempotent"].is_boolean(), "{name}");
         assert_eq!(t["has_output_schema"], true, "{name}");
-        assert!(descriptions.insert(t["description"].as_str().unwrap().to_string()), "{name}");
+        assert!(
+            descriptions.insert(t["description"].as_str().unwrap().to_string()),
+            "{name}"
+        );
     }
     // Only ask changes anything (it queues a plan), and nothing is destructive.
     let writers: Vec<_> = tools
@@ -334,8 +346,14 @@ fn python_sdk_over_http_acts_as_the_tokens_user_until_the_token_is_revoked() {
     assert_eq!(v["ask"][1]["state"], "pending");
     let plan_id = v["ask"][1]["plan_id"].as_str().unwrap();
     assert_eq!(v["show_plan"], serde_json::json!([false, "pending"]));
-    assert!(v["list_approvals"].as_array().unwrap().iter().any(|p| p == plan_id));
-    assert_eq!(v["explain"], "create_instances");
+    assert!(
+        v["list_approvals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == plan_id)
+    );
+    assert_eq!(v["explain"], "create");
     // The trail names the token's user, proven by the token.
     let planned: Vec<_> = v["audit"]
         .as_array()
@@ -343,7 +361,10 @@ fn python_sdk_over_http_acts_as_the_tokens_user_until_the_token_is_revoked() {
         .iter()
         .filter(|e| e[0] == "planned")
         .collect();
-    assert_eq!(planned, [&serde_json::json!(["planned", "olga", "mcp_token"])]);
+    assert_eq!(
+        planned,
+        [&serde_json::json!(["planned", "olga", "mcp_token"])]
+    );
     // Resources carry their true types.
     assert_eq!(v["resources"]["opsdeck://audit/recent"], "application/json");
     assert_eq!(
@@ -405,20 +426,15 @@ fn a_token_over_its_rate_limit_is_refused_with_retry_after_and_audited_once() {
         return;
     };
     let home = Home::new();
-    let t = Team::new(
-        &home,
-        None,
-        &[("alice", &[Role::Admin]), ("olga", &[Role::Operator])],
-    );
-    let issued = t
-        .deck("alice")
-        .admin()
-        .issue_token("olga", "", Some(2), Some(&t.code("alice")))
-        .unwrap();
+    let (t, issued) = olga_with_token(&home, Some(2));
     let server = HttpServer::start(&home);
     let v = http_client(&python, &["limit", &server.url, &issued.secret, "5"]);
     // Two a minute, all at once: the first two pass, the rest wait (one every 30 s).
-    assert_eq!(v["statuses"], serde_json::json!([200, 200, 429, 429, 429]), "{v}");
+    assert_eq!(
+        v["statuses"],
+        serde_json::json!([200, 200, 429, 429, 429]),
+        "{v}"
+    );
     let wait: u64 = v["retry_after"].as_str().unwrap().parse().unwrap();
     assert!((1..=30).contains(&wait), "{wait}");
     drop(server);
@@ -446,7 +462,9 @@ fn tokens_are_issued_to_members_by_admins_and_listed_without_secrets() {
     let admin = t.deck("alice");
     // Not a member, out of range, not an admin: refused, nothing stored.
     assert!(matches!(
-        admin.admin().issue_token("mallory", "", None, Some(&t.code("alice"))),
+        admin
+            .admin()
+            .issue_token("mallory", "", None, Some(&t.code("alice"))),
         Err(Error::NotFound { .. })
     ));
     assert!(
@@ -464,7 +482,10 @@ fn tokens_are_issued_to_members_by_admins_and_listed_without_secrets() {
         Err(Error::Refused(_))
     ));
     assert!(admin.admin().tokens().unwrap().is_empty());
-    assert!(matches!(t.deck("olga").admin().tokens(), Err(Error::Refused(_))));
+    assert!(matches!(
+        t.deck("olga").admin().tokens(),
+        Err(Error::Refused(_))
+    ));
 
     let issued = admin
         .admin()
@@ -499,9 +520,14 @@ fn tokens_are_issued_to_members_by_admins_and_listed_without_secrets() {
         .admin()
         .remove_user("olga", Some(&t.code("alice")))
         .unwrap();
-    assert!(matches!(deck.recheck_token(&issued.secret), Err(Error::Refused(m)) if m.contains("no longer a member")));
+    assert!(
+        matches!(deck.recheck_token(&issued.secret), Err(Error::Refused(m)) if m.contains("no longer a member"))
+    );
     assert!(matches!(open(&issued.secret), Err(Error::Refused(_))));
-    assert!(matches!(open("opsdeck_tok-000000000000_nothing"), Err(Error::Refused(_))));
+    assert!(matches!(
+        open("opsdeck_tok-000000000000_nothing"),
+        Err(Error::Refused(_))
+    ));
 }
 
 #[test]
@@ -519,13 +545,19 @@ fn tokens_cli_writes_the_secret_to_a_private_file_and_never_into_json() {
     let file = home.path().join("bob.token");
     let out = home
         .cmd()
-        .args(["--json", "--user", "alice", "tokens", "issue", "bob", "--label", "ci"])
+        .args([
+            "--json", "--user", "alice", "tokens", "issue", "bob", "--label", "ci",
+        ])
         .arg("--secret-file")
         .arg(&file)
         .args(["--totp", &common::code(&alice, 1)])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let secret = std::fs::read_to_string(&file).unwrap().trim().to_string();
     assert!(secret.starts_with(&format!("opsdeck_{}_", v["id"].as_str().unwrap())));
@@ -534,7 +566,10 @@ fn tokens_cli_writes_the_secret_to_a_private_file_and_never_into_json() {
         0o600
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains(&secret) && !stdout.contains("sha256"), "{stdout}");
+    assert!(
+        !stdout.contains(&secret) && !stdout.contains("sha256"),
+        "{stdout}"
+    );
     assert_eq!(v["user"], "bob");
     assert_eq!(v["label"], "ci");
     let list = home
@@ -576,13 +611,7 @@ fn tokens_on_the_shared_backend_are_hashed_records_checked_on_every_use() {
         .unwrap();
     // What DynamoDB holds: the id and the hash, never the secret.
     let (dynamo, _) = b.clients();
-    let items = common::shared::block(
-        dynamo
-            .scan()
-            .table_name(b.table("tenants"))
-            .send(),
-    )
-    .unwrap();
+    let items = common::shared::block(dynamo.scan().table_name(b.table("tenants")).send()).unwrap();
     let stored: Vec<String> = items
         .items()
         .iter()
@@ -606,7 +635,10 @@ fn tokens_on_the_shared_backend_are_hashed_records_checked_on_every_use() {
     })
     .unwrap();
     assert_eq!(deck.identity().user, "olga");
-    assert_eq!(deck.recheck_token(&issued.secret).unwrap().rate_per_minute, 30);
+    assert_eq!(
+        deck.recheck_token(&issued.secret).unwrap().rate_per_minute,
+        30
+    );
     admin
         .admin()
         .revoke_token(&issued.token.id, Some(&t.code("alice")))

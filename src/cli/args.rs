@@ -155,7 +155,9 @@ pub enum TokensCommand {
     /// Issue a token bound to a registered user (admins, with TOTP); the secret is shown once
     /// and only its hash is stored.
     Issue {
-        user: String,
+        /// The registered user the token acts as.
+        #[arg(value_name = "USER")]
+        name: String,
         /// What the token is for, e.g. "ide on alice's laptop".
         #[arg(long, default_value = "")]
         label: String,

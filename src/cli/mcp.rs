@@ -60,7 +60,7 @@ fn check_origin(origin: &str) -> Result<()> {
 pub fn tokens(deck: &Deck, cmd: TokensCommand, json_out: bool) -> Result<u8> {
     match cmd {
         TokensCommand::Issue {
-            user,
+            name,
             label,
             rate_per_minute,
             secret_file,
@@ -79,9 +79,9 @@ pub fn tokens(deck: &Deck, cmd: TokensCommand, json_out: bool) -> Result<u8> {
                     path.display()
                 )));
             }
-            let issued = deck
-                .admin()
-                .issue_token(&user, &label, rate_per_minute, totp.as_deref())?;
+            let issued =
+                deck.admin()
+                    .issue_token(&name, &label, rate_per_minute, totp.as_deref())?;
             if let Some(path) = &secret_file {
                 write_secret(path, &issued.secret)?;
             }
@@ -114,7 +114,10 @@ pub fn tokens(deck: &Deck, cmd: TokensCommand, json_out: bool) -> Result<u8> {
                     "revoked {} of {} (at {})",
                     t.id,
                     t.user,
-                    t.revoked_at.as_ref().map(|s| s.to_string()).unwrap_or_default()
+                    t.revoked_at
+                        .as_ref()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default()
                 );
             }
         }

@@ -37,11 +37,11 @@ mod audit;
 mod backend;
 mod configs;
 mod keys;
+mod mcp;
 mod plans;
 mod print;
 mod requests;
 mod setup;
-mod mcp;
 mod stacks;
 
 pub use args::*;

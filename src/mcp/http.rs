@@ -47,12 +47,7 @@ pub fn serve(mut open: OpenOptions, opts: HttpOptions) -> Result<u8> {
     open.via_mcp = true;
     // Opened once up front so a bad home, tenant or backend fails now, not at the first call.
     drop(Deck::open(open.clone())?);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the runtime", e))?;
-    rt.block_on(async move {
+    super::runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| Error::io(format!("listening on {}", opts.listen), e))?;

@@ -298,12 +298,17 @@ impl OpsdeckMcp {
         ),
         output_schema = schemas::pending_plans()
     )]
-    async fn list_approvals(&self, ext: Extensions) -> std::result::Result<CallToolResult, ErrorData> {
+    async fn list_approvals(
+        &self,
+        ext: Extensions,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         match self
             .blocking(&ext, |d| d.approvals().plans(Some(State::Pending)))
             .await
         {
-            Ok(plans) => ok_json(json!({"plans": plans.iter().map(plan_summary).collect::<Vec<_>>()})),
+            Ok(plans) => {
+                ok_json(json!({"plans": plans.iter().map(plan_summary).collect::<Vec<_>>()}))
+            }
             Err(e) => tool_error(&e),
         }
     }
@@ -381,7 +386,8 @@ impl OpsdeckMcp {
         ext: Extensions,
         Parameters(args): Parameters<TextArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
-        self.ask_as(&ext, args.text, Some(AgentKind::Security)).await
+        self.ask_as(&ext, args.text, Some(AgentKind::Security))
+            .await
     }
 
     #[tool(
@@ -543,12 +549,7 @@ fn read_uri(d: &Deck, uri: &str) -> Result<ResourceContents> {
 pub fn serve(mut open: OpenOptions) -> Result<u8> {
     open.via_mcp = true;
     let deck = Deck::open(open)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the runtime", e))?;
-    rt.block_on(async move {
+    runtime()?.block_on(async move {
         let service = OpsdeckMcp::new(deck)
             .serve(rmcp::transport::stdio())
             .await
@@ -559,4 +560,13 @@ pub fn serve(mut open: OpenOptions) -> Result<u8> {
             .map_err(|e| Error::Execution(format!("MCP session ended with an error: {e}")))?;
         Ok(0)
     })
+}
+
+/// The server's runtime: pipeline work runs on its blocking pool, off these two threads.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the runtime", e))
 }

@@ -121,11 +121,7 @@ impl Admin<'_> {
     }
 
     fn token_event(&self, kind: EventKind, token: &ApiToken, message: String) -> Result<()> {
-        let mut ev = self.event(
-            &uuid::Uuid::new_v4().to_string(),
-            kind,
-            Status::Completed,
-        );
+        let mut ev = self.event(&uuid::Uuid::new_v4().to_string(), kind, Status::Completed);
         ev.approval_metadata = Some(token.public());
         ev.message = Some(message);
         self.append(&[ev]).map(|_| ())

@@ -12,8 +12,8 @@ pub mod tokens;
 pub mod users;
 
 pub use configs::AwsConfiguration;
-pub use tokens::ApiToken;
 pub use error::TenantError;
+pub use tokens::ApiToken;
 pub use users::{Role, User};
 
 /// Per-tenant guardrail settings the core enforces. Shown and replaced as TOML with

@@ -119,11 +119,14 @@ pub fn generate() -> Result<(String, String)> {
     Ok((id, secret))
 }
 
-/// The id a presented secret names, if it has the shape of one.
+/// The id a presented secret names, if it has the shape of one. (The random part is base64url,
+/// which may hold `_` itself: the id is read by its length, not by splitting.)
 pub fn id_of(secret: &str) -> Option<&str> {
     let rest = secret.strip_prefix(PREFIX)?;
-    let (id, random) = rest.rsplit_once('_')?;
-    (validate_id(id).is_ok() && random.len() == 43).then_some(id)
+    let id = rest.get(..4 + ID_CHARS)?;
+    let random = rest.get(4 + ID_CHARS..)?.strip_prefix('_')?;
+    let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    (validate_id(id).is_ok() && random.len() == 43 && random.bytes().all(base64url)).then_some(id)
 }
 
 pub fn hash(secret: &str) -> String {
@@ -177,6 +180,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn secrets_name_their_id_whatever_their_random_part_holds() {
+        for _ in 0..200 {
+            let (id, secret) = generate().unwrap();
+            assert_eq!(id_of(&secret), Some(id.as_str()), "{secret}");
+        }
+        let underscores = format!("opsdeck_tok-abcdefghijkl_{}", "_".repeat(43));
+        assert_eq!(id_of(&underscores), Some("tok-abcdefghijkl"));
+    }
+
+    #[test]
     fn secrets_name_their_id_and_match_only_their_hash() {
         let (id, secret) = generate().unwrap();
         assert_eq!(id_of(&secret), Some(id.as_str()));
@@ -204,7 +217,13 @@ mod tests {
 
     #[test]
     fn malformed_secrets_and_rates_are_refused() {
-        for bad in ["", "opsdeck_", "opsdeck_tok-short_x", "Bearer x", "opsdeck_tok-ABCDEFGHIJKL_"] {
+        for bad in [
+            "",
+            "opsdeck_",
+            "opsdeck_tok-short_x",
+            "Bearer x",
+            "opsdeck_tok-ABCDEFGHIJKL_",
+        ] {
             assert_eq!(id_of(bad), None, "{bad}");
         }
         assert!(validate_rate(0).is_err());
