@@ -376,6 +376,10 @@ fn python_sdk_over_http_acts_as_the_tokens_user_until_the_token_is_revoked() {
     // Still no way to approve.
     assert_eq!(v["approve"][0], "exception", "{}", v["approve"]);
 
+    println!(
+        "MCP over HTTP from the Python SDK, token checked per request: classify {:.2} ms",
+        v["classify_ms"].as_f64().unwrap()
+    );
     // Refusals: no token, a forged one, a foreign page.
     assert_eq!(v["no_token"][0], 401);
     assert_eq!(v["no_token"][1], "Bearer realm=\"opsdeck\"");

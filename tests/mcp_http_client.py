@@ -13,6 +13,7 @@ Prints one JSON object with what it saw; tests/mcp.rs asserts on it.
 import asyncio
 import json
 import sys
+import time
 
 import httpx2
 from mcp import ClientSession
@@ -81,6 +82,13 @@ async def session_mode(url, token):
                 out["main_tf"] = [rr.contents[0].mime_type, "provider" in rr.contents[0].text]
                 rr = await session.read_resource("opsdeck://audit/recent")
                 out["recent"] = rr.contents[0].mime_type
+                # Round-trip latency over HTTP with a token, measured from the client (each call is
+                # authenticated against the store and rate-counted).
+                n = 20
+                t = time.perf_counter()
+                for _ in range(n):
+                    await session.call_tool("classify", {"text": "Restart EC2 instances tagged Env=staging"})
+                out["classify_ms"] = (time.perf_counter() - t) * 1000 / n
                 try:
                     r = await session.call_tool("approve", {"plan_id": plan_id})
                     out["approve"] = ["result", bool(r.is_error)]
