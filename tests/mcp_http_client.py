@@ -95,7 +95,7 @@ async def session_mode(url, token):
                 except Exception as e:  # an unknown tool is a protocol error
                     out["approve"] = ["exception", str(e)]
 
-    async with httpx2.AsyncClient() as raw:
+    async with httpx2.AsyncClient(timeout=120) as raw:
         r = await raw.post(url, json=INIT, headers=HEADERS)
         out["no_token"] = [r.status_code, r.headers.get("www-authenticate"), r.json()]
         forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
@@ -122,7 +122,7 @@ async def refused_mode(url, token):
     except BaseException as e:  # the SDK surfaces the 401 as an (exception group) error
         out["initialized"] = False
         out["error"] = repr(e)
-    async with httpx2.AsyncClient() as raw:
+    async with httpx2.AsyncClient(timeout=120) as raw:
         r = await raw.post(url, json=INIT, headers=dict(HEADERS, Authorization=f"Bearer {token}"))
         out["status"] = r.status_code
         out["body"] = r.json()
@@ -131,7 +131,7 @@ async def refused_mode(url, token):
 
 async def limit_mode(url, token, n):
     statuses, retry_after = [], None
-    async with httpx2.AsyncClient() as raw:
+    async with httpx2.AsyncClient(timeout=120) as raw:
         for _ in range(n):
             r = await raw.post(url, json=INIT, headers=dict(HEADERS, Authorization=f"Bearer {token}"))
             statuses.append(r.status_code)
