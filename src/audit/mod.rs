@@ -57,6 +57,10 @@ pub enum EventKind {
     NotificationFailed,
     /// A stack was found to differ from what was applied.
     DriftFound,
+    /// An admin issued a bearer token for `opsdeck mcp --listen`, bound to a user.
+    TokenIssued,
+    /// An admin revoked a bearer token: it is refused from then on.
+    TokenRevoked,
 }
 
 impl EventKind {
@@ -87,6 +91,8 @@ impl EventKind {
             EventKind::CancelRequested => "cancel_requested",
             EventKind::NotificationFailed => "notification_failed",
             EventKind::DriftFound => "drift_found",
+            EventKind::TokenIssued => "token_issued",
+            EventKind::TokenRevoked => "token_revoked",
         }
     }
 }
@@ -174,7 +180,7 @@ pub struct AuditEvent {
     pub request_id: String,
     pub tenant_id: String,
     pub user_id: String,
-    /// How the user was identified: `os`, `flag`, `env`, `mcp`.
+    /// How the user was identified: `os`, `flag`, `env`, `mcp`, `mcp_token`, `aws`.
     pub user_source: String,
     /// The OS account that ran opsdeck, so `--user` impersonation is always visible.
     pub os_user: String,

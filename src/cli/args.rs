@@ -128,9 +128,12 @@ pub enum Command {
         #[arg(required = true)]
         what: Vec<String>,
     },
-    /// Serve the Model Context Protocol on stdin/stdout for AI tools (they can queue plans,
-    /// never approve them).
-    Mcp,
+    /// Serve the Model Context Protocol for AI tools, on stdin/stdout or (`--listen`) over
+    /// streamable HTTP with bearer tokens; they can queue plans, never approve them.
+    Mcp(McpArgs),
+    /// Bearer tokens for `opsdeck mcp --listen` (admins): each acts as one registered user.
+    #[command(subcommand, alias = "token")]
+    Tokens(TokensCommand),
     /// The shared backend (DynamoDB + S3): create and check its tables and buckets, flush the
     /// local journal, migrate a local store into it.
     #[command(subcommand)]
@@ -174,6 +177,50 @@ pub struct RunnerArgs {
     /// A claim silent this long is taken over (at least three heartbeats, at most 3600).
     #[arg(long, default_value_t = 60)]
     pub stale_after_secs: u64,
+}
+
+/// `mcp`: stdio, or HTTP on a loopback address.
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Serve streamable HTTP on this loopback address (e.g. 127.0.0.1:8765, path /mcp)
+    /// instead of stdio; every request needs a bearer token (`opsdeck tokens issue USER`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// A browser origin allowed to call the HTTP server, e.g. http://localhost:3000
+    /// (repeatable); a request carrying any other Origin header is refused.
+    #[arg(long = "allow-origin", value_name = "ORIGIN", requires = "listen")]
+    pub allow_origins: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Issue a token bound to a registered user (admins, with TOTP); the secret is shown once
+    /// and only its hash is stored.
+    Issue {
+        /// The registered user the token acts as.
+        #[arg(value_name = "USER")]
+        name: String,
+        /// What the token is for, e.g. "ide on alice's laptop".
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Requests a minute the token may make (1 to 10000; default 120).
+        #[arg(long)]
+        rate_per_minute: Option<u32>,
+        /// Write the secret to this new file (mode 0600) instead of printing it; needed with
+        /// --json, whose output never holds a secret.
+        #[arg(long, value_name = "PATH")]
+        secret_file: Option<PathBuf>,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Revoke a token (admins, with TOTP): refused from its next request on.
+    Revoke {
+        id: String,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// The tenant's tokens, revoked ones included (admins).
+    List,
 }
 
 /// `ask`: a request in plain language.
@@ -596,6 +643,7 @@ impl Cli {
             backend: self.backend.clone(),
             clock: None,
             via_mcp: false,
+            mcp_token: None,
             endpoint_url: self.endpoint_url.clone(),
             aws_config: self.aws_config.clone(),
         }

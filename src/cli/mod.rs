@@ -9,7 +9,8 @@
 //! - `admin`: `tenants`, `users`, `policy`.
 //! - `stacks`, `configs`, `backend`: Terraform stacks, AWS configurations, the shared backend.
 //! - `notify`: `notify status/flush` (the notification outbox).
-//! - `setup`: `init`, `totp` (`demo` is [`crate::demo`], `mcp` is [`crate::mcp`]).
+//! - `setup`: `init`, `totp` (`demo` is [`crate::demo`]).
+//! - `mcp`: `mcp` (stdio or HTTP, served by [`crate::mcp`]) and the `tokens` HTTP clients use.
 //! - `print`: `--json`, and the view models ([`crate::view`]) laid out as text lines.
 
 /// `println!` for human-readable output. Every line the CLI prints may hold request, plan,
@@ -38,6 +39,7 @@ mod audit;
 mod backend;
 mod configs;
 mod keys;
+mod mcp;
 mod notify;
 mod plans;
 mod print;
@@ -64,7 +66,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Classify { batch, text } => {
             return requests::classify(batch.as_deref(), &text, json);
         }
-        Command::Mcp => return crate::mcp::serve(open),
+        Command::Mcp(args) => return mcp::serve(open, args),
         Command::Demo {
             install,
             serve,
@@ -106,10 +108,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Users(cmd) => admin::users(&deck, cmd, json),
         Command::Keys(cmd) => keys::run(&deck, cmd, json),
         Command::Policy(cmd) => admin::policy(&deck, cmd, json),
+        Command::Tokens(cmd) => mcp::tokens(&deck, cmd, json),
         Command::Configs(cmd) => configs::run(&deck, cmd, json),
         Command::Notify(cmd) => notify::run(&deck, cmd, json),
         Command::Classify { .. }
-        | Command::Mcp
+        | Command::Mcp(_)
         | Command::Backend(_)
         | Command::Runner(_)
         | Command::Demo { .. } => Err(Error::input("handled before the store opens")),

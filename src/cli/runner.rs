@@ -220,17 +220,11 @@ fn report_pass(deck: &Deck, pass: &crate::pipeline::RunnerPass, json_out: bool) 
 }
 
 fn options_for(open: &OpenOptions, tenant: Option<String>) -> OpenOptions {
+    // A runner acts as itself, never through an MCP token.
     OpenOptions {
-        home: open.home.clone(),
-        identity_dir: open.identity_dir.clone(),
         tenant,
-        user: open.user.clone(),
-        user_env: open.user_env.clone(),
-        backend: open.backend.clone(),
-        clock: open.clock.clone(),
-        via_mcp: open.via_mcp,
-        endpoint_url: open.endpoint_url.clone(),
-        aws_config: open.aws_config.clone(),
+        mcp_token: None,
+        ..open.clone()
     }
 }
 

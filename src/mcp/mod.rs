@@ -1,16 +1,23 @@
-//! `opsdeck mcp`: the Model Context Protocol server over stdio. Other AI tools use opsdeck's
-//! agents through it under exactly the same guardrails as a person: the MCP client is recorded as
-//! the requester (`userSource: "mcp"`), may queue plans but never approve or reject them, and
-//! gets the same error messages the CLI prints.
+//! `opsdeck mcp`: the Model Context Protocol server, over stdio or (`--listen`, [`http`])
+//! streamable HTTP with bearer tokens. Other AI tools use opsdeck's agents through it under
+//! exactly the same guardrails as a person: the MCP client is recorded as the requester
+//! (`userSource: "mcp"`, or `"mcp_token"` over HTTP), may queue plans but never approve or reject
+//! them, and gets the same error messages the CLI prints.
+//!
+//! Every tool carries annotations (title, read-only / destructive / idempotent hints) and an
+//! output schema ([`schemas`]); its answer is that structured value, and the same JSON as text.
+
+pub mod http;
+pub mod schemas;
 
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ListResourcesResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, ServerCapabilities, ServerConfig,
+    CallToolResult, ContentBlock, Extensions, Implementation, ListResourcesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Resource, ResourceContents, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{
@@ -62,19 +69,22 @@ pub struct AuditArgs {
     pub limit: Option<usize>,
 }
 
-/// The server: one `Deck` (tenant, identity, store) shared by all calls.
+/// The server. Over stdio one `Deck` (tenant, identity, store) serves every call; over HTTP
+/// each request carries the session of the token it presented ([`http::TokenSession`]).
 #[derive(Clone)]
 pub struct OpsdeckMcp {
-    deck: Arc<Deck>,
+    deck: Option<Arc<Deck>>,
     tool_router: ToolRouter<Self>,
 }
 
-/// Text content is shown to people by MCP clients: JSON with every control, bidi and invisible
-/// character as a `\uXXXX` escape (the same value), see [`crate::sanitize::json`].
-fn ok_json(v: &Value) -> std::result::Result<CallToolResult, ErrorData> {
-    Ok(CallToolResult::success(vec![ContentBlock::text(
-        crate::sanitize::to_json_pretty(v).unwrap_or_default(),
-    )]))
+/// The structured answer, and the same JSON as text. Text content is shown to people by MCP
+/// clients: every control, bidi and invisible character is a `\uXXXX` escape there (the same
+/// value), see [`crate::sanitize::json`].
+fn ok_json(v: Value) -> std::result::Result<CallToolResult, ErrorData> {
+    let text = crate::sanitize::to_json_pretty(&v).unwrap_or_default();
+    let mut result = CallToolResult::structured(v);
+    result.content = vec![ContentBlock::text(text)];
+    Ok(result)
 }
 
 /// Our errors become MCP tool errors carrying the CLI's message (the model can read and act).
@@ -87,19 +97,41 @@ fn tool_error(e: &Error) -> std::result::Result<CallToolResult, ErrorData> {
 }
 
 impl OpsdeckMcp {
+    /// One session for every call (stdio).
     pub fn new(deck: Deck) -> Self {
         OpsdeckMcp {
-            deck: Arc::new(deck),
+            deck: Some(Arc::new(deck)),
             tool_router: Self::tool_router(),
         }
     }
 
-    /// Runs blocking pipeline work off the async runtime.
+    /// Each call acts as the token its HTTP request presented.
+    pub fn per_request() -> Self {
+        OpsdeckMcp {
+            deck: None,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// The session a call acts in: the server's, or the one the HTTP layer proved for this
+    /// request's token.
+    fn deck(&self, ext: &Extensions) -> Result<Arc<Deck>> {
+        if let Some(d) = &self.deck {
+            return Ok(d.clone());
+        }
+        ext.get::<::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<http::TokenSession>())
+            .map(|s| s.0.clone())
+            .ok_or_else(|| Error::refused("the request carries no proven bearer token"))
+    }
+
+    /// Runs blocking pipeline work off the async runtime, in the call's session.
     async fn blocking<T: Send + 'static>(
         &self,
+        ext: &Extensions,
         f: impl FnOnce(&Deck) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let deck = self.deck.clone();
+        let deck = self.deck(ext)?;
         tokio::task::spawn_blocking(move || f(&deck))
             .await
             .map_err(|e| Error::Execution(format!("worker failed: {e}")))?
@@ -107,11 +139,12 @@ impl OpsdeckMcp {
 
     async fn ask_as(
         &self,
+        ext: &Extensions,
         text: String,
         want: Option<AgentKind>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
         let outcome = self
-            .blocking(move |d| {
+            .blocking(ext, move |d| {
                 d.requests().refuse_credentials(&text)?;
                 if let Some(want) = want {
                     let intent = d.requests().classify(&text)?;
@@ -126,8 +159,8 @@ impl OpsdeckMcp {
             })
             .await;
         match outcome {
-            Ok(crate::pipeline::Answer::Plan(rec)) => ok_json(&plan_summary(&rec)),
-            Ok(crate::pipeline::Answer::Report(r)) => ok_json(&json!({
+            Ok(crate::pipeline::Answer::Plan(rec)) => ok_json(plan_summary(&rec)),
+            Ok(crate::pipeline::Answer::Report(r)) => ok_json(json!({
                 "request_id": r.request_id,
                 "agent": r.agent,
                 "action": r.action,
@@ -173,37 +206,68 @@ fn plan_summary(rec: &crate::approval::PlanRecord) -> Value {
 #[tool_router]
 impl OpsdeckMcp {
     #[tool(
-        description = "Classify a plain-language AWS request offline: returns the agent(s) it routes to (infra, config, ops, cost, security, monitor, ml), the action, extracted parameters and the confidence, with the words that led there. Stores nothing."
+        description = "Classify a plain-language AWS request offline: returns the agent(s) it routes to (infra, config, ops, cost, security, monitor, ml), the action, extracted parameters and the confidence, with the words that led there. Stores nothing.",
+        annotations(
+            title = "Classify a request",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        ),
+        output_schema = schemas::intent()
     )]
     async fn classify(
         &self,
+        ext: Extensions,
         Parameters(args): Parameters<TextArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
-        match self.deck.requests().classify(&args.text) {
-            Ok(i) => ok_json(&serde_json::to_value(&i).unwrap_or_default()),
+        let deck = match self.deck(&ext) {
+            Ok(d) => d,
+            Err(e) => return tool_error(&e),
+        };
+        match deck.requests().classify(&args.text) {
+            Ok(i) => ok_json(serde_json::to_value(&i).unwrap_or_default()),
             Err(e) => tool_error(&e),
         }
     }
 
     #[tool(
-        description = "Plan a plain-language AWS request. Changes (e.g. creating instances) become a plan with generated Terraform, risk, cost estimate and policy gates, queued for approval by a person; the plan id is returned. MCP clients can queue plans but never approve them."
+        description = "Plan a plain-language AWS request. Changes (e.g. creating instances) become a plan with generated Terraform, risk, cost estimate and policy gates, queued for approval by a person; the plan id is returned. MCP clients can queue plans but never approve them.",
+        annotations(
+            title = "Ask (plan and queue a request)",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        ),
+        output_schema = schemas::answer()
     )]
     async fn ask(
         &self,
+        ext: Extensions,
         Parameters(args): Parameters<TextArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
-        self.ask_as(args.text, None).await
+        self.ask_as(&ext, args.text, None).await
     }
 
     #[tool(
-        description = "Show a plan: state, summary, resources, risk, cost, policy gates, approvals; optionally its artifacts (the Terraform files)."
+        description = "Show a plan: state, summary, resources, risk, cost, policy gates, approvals; optionally its artifacts (the Terraform files).",
+        annotations(
+            title = "Show a plan",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        ),
+        output_schema = schemas::plan_record()
     )]
     async fn show_plan(
         &self,
+        ext: Extensions,
         Parameters(args): Parameters<PlanArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
         let out = self
-            .blocking(move |d| {
+            .blocking(&ext, move |d| {
                 let rec = d.approvals().plan(&args.plan_id)?;
                 let mut v = serde_json::to_value(&rec).unwrap_or_default();
                 if args.artifacts {
@@ -218,33 +282,55 @@ impl OpsdeckMcp {
             })
             .await;
         match out {
-            Ok(v) => ok_json(&v),
+            Ok(v) => ok_json(v),
             Err(e) => tool_error(&e),
         }
     }
 
     #[tool(
-        description = "List plans waiting for approval in this tenant, newest first, with requester, risk, cost and the worst policy gate."
+        description = "List plans waiting for approval in this tenant, newest first, with requester, risk, cost and the worst policy gate.",
+        annotations(
+            title = "Plans waiting for approval",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        ),
+        output_schema = schemas::pending_plans()
     )]
-    async fn list_approvals(&self) -> std::result::Result<CallToolResult, ErrorData> {
+    async fn list_approvals(
+        &self,
+        ext: Extensions,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
         match self
-            .blocking(|d| d.approvals().plans(Some(State::Pending)))
+            .blocking(&ext, |d| d.approvals().plans(Some(State::Pending)))
             .await
         {
-            Ok(plans) => ok_json(&Value::Array(plans.iter().map(plan_summary).collect())),
+            Ok(plans) => {
+                ok_json(json!({"plans": plans.iter().map(plan_summary).collect::<Vec<_>>()}))
+            }
             Err(e) => tool_error(&e),
         }
     }
 
     #[tool(
-        description = "Search the tenant's audit trail (append-only, hash-chained, signed): every request, plan, approval, refusal and execution. Filters are optional."
+        description = "Search the tenant's audit trail (append-only, hash-chained, signed): every request, plan, approval, refusal and execution. Filters are optional.",
+        annotations(
+            title = "Search the audit trail",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        ),
+        output_schema = schemas::audit_records()
     )]
     async fn audit_search(
         &self,
+        ext: Extensions,
         Parameters(args): Parameters<AuditArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
         let out = self
-            .blocking(move |d| {
+            .blocking(&ext, move |d| {
                 let filter = crate::audit::query::FilterFields {
                     user: args.by,
                     agent: args.agent,
@@ -260,54 +346,91 @@ impl OpsdeckMcp {
             })
             .await;
         match out {
-            Ok(records) => ok_json(&serde_json::to_value(&records).unwrap_or_default()),
+            Ok(records) => ok_json(json!({"events": records})),
             Err(e) => tool_error(&e),
         }
     }
 
     #[tool(
-        description = "Ask a cost question (Cost Explorer: spend by service, region or tag over a window, forecasts, budgets), e.g. \"What is my daily EC2 spend in ap-south-1?\""
+        description = "Ask a cost question (Cost Explorer: spend by service, region or tag over a window, forecasts, budgets), e.g. \"What is my daily EC2 spend in ap-south-1?\"",
+        annotations(
+            title = "Cost question",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        ),
+        output_schema = schemas::answer()
     )]
     async fn cost_query(
         &self,
+        ext: Extensions,
         Parameters(args): Parameters<TextArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
-        self.ask_as(args.text, Some(AgentKind::Cost)).await
+        self.ask_as(&ext, args.text, Some(AgentKind::Cost)).await
     }
 
     #[tool(
-        description = "Run a security scan or fetch findings (S3 public access, open security groups, IAM MFA and old keys, GuardDuty, Security Hub), e.g. \"Scan all S3 buckets for public access\"."
+        description = "Run a security scan or fetch findings (S3 public access, open security groups, IAM MFA and old keys, GuardDuty, Security Hub), e.g. \"Scan all S3 buckets for public access\".",
+        annotations(
+            title = "Security scan",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        ),
+        output_schema = schemas::answer()
     )]
     async fn security_scan(
         &self,
+        ext: Extensions,
         Parameters(args): Parameters<TextArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
-        self.ask_as(args.text, Some(AgentKind::Security)).await
+        self.ask_as(&ext, args.text, Some(AgentKind::Security))
+            .await
     }
 
     #[tool(
-        description = "Query logs and metrics (CloudWatch), e.g. \"Show last 24h error logs from Lambda my-func\"."
+        description = "Query logs and metrics (CloudWatch), e.g. \"Show last 24h error logs from Lambda my-func\".",
+        annotations(
+            title = "Logs and metrics",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        ),
+        output_schema = schemas::answer()
     )]
     async fn log_query(
         &self,
+        ext: Extensions,
         Parameters(args): Parameters<TextArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
-        self.ask_as(args.text, Some(AgentKind::Monitor)).await
+        self.ask_as(&ext, args.text, Some(AgentKind::Monitor)).await
     }
 
     #[tool(
-        description = "Explain why a request or plan was routed as it was: which words led to which agent, action and parameters. Give a plan id or a request text."
+        description = "Explain why a request or plan was routed as it was: which words led to which agent, action and parameters. Give a plan id or a request text.",
+        annotations(
+            title = "Explain the routing",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        ),
+        output_schema = schemas::explanation()
     )]
     async fn explain(
         &self,
+        ext: Extensions,
         Parameters(args): Parameters<TextArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
         let text = args.text;
         let out = self
-            .blocking(move |d| d.requests().explain(&text).map(|(_, v)| v))
+            .blocking(&ext, move |d| d.requests().explain(&text).map(|(_, v)| v))
             .await;
         match out {
-            Ok(v) => ok_json(&v),
+            Ok(v) => ok_json(v),
             Err(e) => tool_error(&e),
         }
     }
@@ -331,10 +454,10 @@ impl ServerHandler for OpsdeckMcp {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> std::result::Result<ListResourcesResult, ErrorData> {
         let plans = self
-            .blocking(|d| d.approvals().plans(None))
+            .blocking(&context.extensions, |d| d.approvals().plans(None))
             .await
             .map_err(|e| {
                 ErrorData::internal_error(crate::sanitize::line(&e.to_string()).into_owned(), None)
@@ -354,7 +477,7 @@ impl ServerHandler for OpsdeckMcp {
                         format!("{} {}", rec.plan.plan_id, a.name),
                     )
                     .with_description(crate::sanitize::line(&rec.plan.summary).into_owned())
-                    .with_mime_type("text/plain")
+                    .with_mime_type(schemas::mime_of(&a.name))
                     .with_size(a.size),
                 );
             }
@@ -365,26 +488,29 @@ impl ServerHandler for OpsdeckMcp {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> std::result::Result<ReadResourceResponse, ErrorData> {
         let uri = request.uri.clone();
-        let text = self
-            .blocking(move |d| read_uri(d, &uri))
+        let contents = self
+            .blocking(&context.extensions, move |d| read_uri(d, &uri))
             .await
             .map_err(|e| {
                 ErrorData::invalid_params(crate::sanitize::line(&e.to_string()).into_owned(), None)
             })?;
-        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, request.uri)]).into())
+        Ok(ReadResourceResult::new(vec![contents]).into())
     }
 }
 
-fn read_uri(d: &Deck, uri: &str) -> Result<String> {
+/// A resource's contents with its MIME type: text when it is UTF-8 (an artifact's control
+/// characters made visible), base64 otherwise.
+fn read_uri(d: &Deck, uri: &str) -> Result<ResourceContents> {
     if uri == "opsdeck://audit/recent" {
         let records = d.trail().audit(&AuditFilter {
             limit: Some(RECENT),
             ..AuditFilter::default()
         })?;
-        return Ok(crate::sanitize::to_json_pretty(&records).unwrap_or_default());
+        let text = crate::sanitize::to_json_pretty(&records).unwrap_or_default();
+        return Ok(ResourceContents::text(text, uri).with_mime_type("application/json"));
     }
     let rest = uri.strip_prefix("opsdeck://plans/").ok_or_else(|| {
         Error::not_found(
@@ -407,19 +533,23 @@ fn read_uri(d: &Deck, uri: &str) -> Result<String> {
         .into_iter()
         .find(|(a, _)| a.name == name)
         .ok_or_else(|| Error::not_found("artifact", name, format!("of plan {id}")))?;
-    Ok(crate::sanitize::terminal(&String::from_utf8_lossy(&bytes)).into_owned())
+    let contents = match String::from_utf8(bytes) {
+        Ok(text) => ResourceContents::text(crate::sanitize::terminal(&text).into_owned(), uri)
+            .with_mime_type(schemas::mime_of(name)),
+        Err(e) => {
+            use base64::Engine;
+            let blob = base64::engine::general_purpose::STANDARD.encode(e.into_bytes());
+            ResourceContents::blob(blob, uri).with_mime_type("application/octet-stream")
+        }
+    };
+    Ok(contents)
 }
 
 /// Serves MCP on stdin/stdout until the client disconnects.
 pub fn serve(mut open: OpenOptions) -> Result<u8> {
     open.via_mcp = true;
     let deck = Deck::open(open)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the runtime", e))?;
-    rt.block_on(async move {
+    runtime()?.block_on(async move {
         let service = OpsdeckMcp::new(deck)
             .serve(rmcp::transport::stdio())
             .await
@@ -430,4 +560,13 @@ pub fn serve(mut open: OpenOptions) -> Result<u8> {
             .map_err(|e| Error::Execution(format!("MCP session ended with an error: {e}")))?;
         Ok(0)
     })
+}
+
+/// The server's runtime: pipeline work runs on its blocking pool, off these two threads.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the runtime", e))
 }

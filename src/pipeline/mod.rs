@@ -16,6 +16,7 @@ mod roles;
 mod runner;
 mod runs;
 mod session;
+mod tokens;
 mod trail;
 
 use std::path::PathBuf;
@@ -50,9 +51,10 @@ pub use configs::CallerIdentity;
 pub use members::KeyStatus;
 pub use notify::FlushReport;
 pub use runner::{RunProgress, RunnerOptions, RunnerPass};
+pub use tokens::IssuedToken;
 
 /// How to open a [`Deck`]; every field has a sensible default.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct OpenOptions {
     pub home: Option<PathBuf>,
     /// The person's own directory (keys, pinned tenant roots, checkpoints); see
@@ -65,6 +67,9 @@ pub struct OpenOptions {
     pub clock: Option<Arc<dyn Clock>>,
     /// The session is an MCP client: recorded as such, and never allowed to approve.
     pub via_mcp: bool,
+    /// An HTTP MCP client's bearer token: the session acts as the token's user (source
+    /// `mcp_token`) once the token checks out (refused, and audited, when it does not).
+    pub mcp_token: Option<String>,
     /// Overrides the SDK's endpoint (after `AWS_ENDPOINT_URL[_<SERVICE>]`).
     pub endpoint_url: Option<String>,
     /// The tenant's AWS configuration to act through (`none`: the base credentials); default:

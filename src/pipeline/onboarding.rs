@@ -143,7 +143,7 @@ impl Deck {
     /// fresh TOTP secret; otherwise reports where they stand. A person not registered in a
     /// tenant that has users is refused with whom to ask and what they can run meanwhile.
     pub fn init(&self) -> Result<Setup> {
-        if self.identity.source == UserSource::Mcp {
+        if self.identity.source.is_mcp() {
             return Err(Error::refused(
                 "an MCP client cannot set up a tenant; a person runs `opsdeck init`",
             ));
@@ -248,7 +248,7 @@ impl Deck {
     pub fn totp_code(&self) -> Result<CodeShown> {
         let me = &self.identity.user;
         let t = &self.tenant.name;
-        if self.identity.source == UserSource::Mcp {
+        if self.identity.source.is_mcp() {
             return Err(Error::refused(
                 "an MCP client never receives TOTP codes: approvals stay with a person",
             ));

@@ -70,7 +70,7 @@ impl Deck {
     /// Approval stays with a human at the console or CLI: an MCP session never approves or
     /// rejects, whatever user it runs as.
     pub(super) fn refuse_machine(&self, rec: &PlanRecord, what: &str) -> Result<()> {
-        if self.identity.source == crate::tenant::UserSource::Mcp {
+        if self.identity.source.is_mcp() {
             return self.deny(
                 rec,
                 what,

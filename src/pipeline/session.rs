@@ -62,6 +62,17 @@ impl Deck {
         if opts.via_mcp {
             identity.source = crate::tenant::UserSource::Mcp;
         }
+        if let Some(secret) = opts.mcp_token.as_deref() {
+            identity = super::tokens::authenticate(
+                store.as_ref(),
+                &tenant,
+                &identity,
+                secret,
+                &signer,
+                clock.as_ref(),
+            )?
+            .1;
+        }
         // Events queued while the shared backend was unreachable go first.
         if store.health().queued > 0
             && let Err(e) = store.sync(&signer)

@@ -14,6 +14,7 @@
 //! <root>/tenants/<t>/prices/<region>.json  AWS Price List API prices fetched, with their date
 //! <root>/tenants/<t>/configs/<name>.json   AWS configurations; selections/<user>.json
 //! <root>/tenants/<t>/runs/<plan id>.claim|.log  a runner's claim and the run's log (`local/runs.rs`)
+//! <root>/tenants/<t>/tokens/<id>.json       MCP bearer tokens (hashes only)
 //! ```
 //! Audit appends take `audit.lock`, repair a torn last line left by a crash (it was never
 //! acknowledged), seal the batch onto the chain, write it with one `write` and `fdatasync`.
@@ -40,7 +41,7 @@ mod runs;
 type StoreResult<T> = std::result::Result<T, StoreError>;
 use crate::plan::sha256_hex;
 use crate::tenant::configs::validate_config_name;
-use crate::tenant::{AwsConfiguration, Tenant, User, validate_name, validate_user};
+use crate::tenant::{ApiToken, AwsConfiguration, Tenant, User, validate_name, validate_user};
 
 pub struct LocalStore {
     root: PathBuf,
@@ -873,6 +874,40 @@ impl Store for LocalStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(e) => Err(StoreError::io(format!("removing {}", path.display()), e).into()),
             },
+        }
+    }
+
+    fn list_tokens(&self, tenant: &str) -> Result<Vec<ApiToken>> {
+        let mut out: Vec<ApiToken> = Self::read_json_dir(&self.tenant_subdir(tenant, "tokens")?)?;
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    fn get_token(&self, tenant: &str, id: &str) -> Result<Option<ApiToken>> {
+        if crate::tenant::tokens::validate_id(id).is_err() {
+            return Ok(None);
+        }
+        let dir = self.tenant_subdir(tenant, "tokens")?;
+        Ok(Self::read_json(&dir.join(format!("{id}.json")))?)
+    }
+
+    fn put_token(&self, token: &ApiToken, create: bool) -> Result<()> {
+        token.validate()?;
+        let dir = self.tenant_subdir(&token.tenant, "tokens")?;
+        let _lock = FileLock::exclusive(&dir.join(".lock"))?;
+        let path = dir.join(format!("{}.json", token.id));
+        match (create, path.exists()) {
+            (true, true) => Err(crate::error::Error::input(format!(
+                "token {} already exists",
+                token.id
+            ))),
+            (false, false) => Err(StoreError::not_found(
+                "token",
+                &token.id,
+                format!("in tenant {}", token.tenant),
+            )
+            .into()),
+            _ => Ok(Self::write_json(&path, token)?),
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::audit::witness::RemoteWitness;
 use crate::audit::{Anchors, AuditEvent, AuditRecord, Signer, VerifyReport};
 use crate::error::Result;
 use crate::plan::{ArtifactKind, ArtifactRef};
-use crate::tenant::{AwsConfiguration, Tenant, User};
+use crate::tenant::{ApiToken, AwsConfiguration, Tenant, User};
 use crate::time::Stamp;
 
 pub use aws::AwsStore;
@@ -321,6 +321,14 @@ pub trait Store: Send + Sync {
     /// The configuration a user acts through in a tenant.
     fn selected_config(&self, tenant: &str, user: &str) -> Result<Option<String>>;
     fn select_config(&self, tenant: &str, user: &str, name: Option<&str>) -> Result<()>;
+
+    /// Bearer tokens of `opsdeck mcp --listen` (hashes only), revoked ones included, by id.
+    fn list_tokens(&self, tenant: &str) -> Result<Vec<ApiToken>>;
+    /// A token's record, read from the backend itself: never from a copy that may predate its
+    /// revocation.
+    fn get_token(&self, tenant: &str, id: &str) -> Result<Option<ApiToken>>;
+    /// Creates (`create`: fails if the id is taken) or replaces (fails if it does not exist).
+    fn put_token(&self, token: &ApiToken, create: bool) -> Result<()>;
 
     /// Keeps a run's outcome in the local journal when the backend cannot take the plan's
     /// final state now; flushed onto the plan when it returns. Backends without a journal

@@ -9,11 +9,13 @@ pub mod error;
 pub mod mfa;
 pub mod notifications;
 pub mod principal;
+pub mod tokens;
 pub mod users;
 
 pub use configs::AwsConfiguration;
 pub use error::TenantError;
 pub use notifications::{NotificationKind, Notifications};
+pub use tokens::ApiToken;
 pub use users::{Role, User};
 
 /// Per-tenant guardrail settings the core enforces. Shown and replaced as TOML with
@@ -406,6 +408,9 @@ pub enum UserSource {
     Mcp,
     /// The caller's IAM principal (STS GetCallerIdentity) on the shared backend.
     Aws,
+    /// An MCP client over HTTP, with a bearer token bound to the user (`opsdeck tokens`).
+    #[serde(rename = "mcp_token")]
+    McpToken,
 }
 
 impl UserSource {
@@ -416,7 +421,13 @@ impl UserSource {
             UserSource::Env => "env",
             UserSource::Mcp => "mcp",
             UserSource::Aws => "aws",
+            UserSource::McpToken => "mcp_token",
         }
+    }
+
+    /// An AI client (stdio or HTTP): it may queue plans, never decide on them.
+    pub fn is_mcp(self) -> bool {
+        matches!(self, UserSource::Mcp | UserSource::McpToken)
     }
 }
 
@@ -433,6 +444,9 @@ pub struct Identity {
     /// Whether the principal is this machine's last proven one, STS being unreachable.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub principal_cached: bool,
+    /// The bearer token an HTTP MCP client presented (its public id), when that is the proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 impl Identity {
@@ -451,6 +465,7 @@ impl Identity {
             os_user,
             principal: None,
             principal_cached: false,
+            token: None,
         })
     }
 
@@ -466,6 +481,9 @@ impl Identity {
             UserSource::Env => "OPSDECK_USER",
             _ => "--user",
         };
+        if let Some(id) = &self.token {
+            return format!("MCP bearer token {id}");
+        }
         match (&self.principal, self.source) {
             (Some(arn), _) if self.principal_cached => {
                 format!("aws principal {arn} (last proven; STS unreachable)")

@@ -7,7 +7,7 @@ use crate::tenant::Identity;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IdentityView {
     pub user: String,
-    /// `aws`, `os`, `flag`, `env` or `mcp`, as the trail records it.
+    /// `aws`, `os`, `flag`, `env`, `mcp` or `mcp_token`, as the trail records it.
     pub source: String,
     /// How the user was established, in words ("aws principal ARN", "OS account",
     /// "--user (allowed by tenant)").
@@ -58,6 +58,7 @@ mod tests {
             os_user: "alice".into(),
             principal: principal.map(str::to_string),
             principal_cached: false,
+            token: None,
         }
     }
 

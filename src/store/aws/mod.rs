@@ -32,6 +32,7 @@ pub mod sealed;
 use link::{Link, backoff};
 pub mod provision;
 pub mod remote;
+mod tokens;
 mod witness;
 
 use std::collections::{HashMap, HashSet};
@@ -54,7 +55,7 @@ use crate::config::AwsBackendConfig;
 use crate::error::Result;
 use crate::plan::{ArtifactKind, sha256_hex};
 use crate::tenant::configs::validate_config_name;
-use crate::tenant::{AwsConfiguration, Tenant, User, validate_user};
+use crate::tenant::{ApiToken, AwsConfiguration, Tenant, User, validate_user};
 use crate::time::Stamp;
 
 /// How to reach the shared backend.
@@ -1022,6 +1023,18 @@ impl Store for AwsStore {
             self.call(move |c| remote::delete_item(c, table, k, None)),
         )
         .map(|old| old.is_some())
+    }
+
+    fn list_tokens(&self, tenant: &str) -> Result<Vec<ApiToken>> {
+        self.tokens_of(tenant)
+    }
+
+    fn get_token(&self, tenant: &str, id: &str) -> Result<Option<ApiToken>> {
+        self.token(tenant, id)
+    }
+
+    fn put_token(&self, token: &ApiToken, create: bool) -> Result<()> {
+        self.save_token(token, create)
     }
 
     fn selected_config(&self, tenant: &str, user: &str) -> Result<Option<String>> {
