@@ -136,6 +136,31 @@ pub enum Command {
     /// you act through.
     #[command(subcommand)]
     Configs(ConfigsCommand),
+    /// Least-privilege IAM policy documents for the shared backend (docs/deploy.md).
+    #[command(subcommand)]
+    Iam(IamCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IamCommand {
+    /// Print the IAM policy for ROLE (viewer, operator, approver or runner) over the shared
+    /// backend in the config file: people read, request and decide; only the runner may assume
+    /// the tenants' deploy roles (people are explicitly denied them).
+    Policy {
+        /// viewer, operator, approver or runner.
+        role: String,
+        /// The AWS account holding the shared backend (12 digits).
+        #[arg(long)]
+        account: String,
+        /// A tenant the principal may reach (repeat for several); default: the tenant in the
+        /// principal's `opsdeck-tenant` tag.
+        #[arg(long = "for-tenant", value_name = "TENANT")]
+        for_tenants: Vec<String>,
+        /// A tenant deploy role ARN (repeat); default: `opsdeck-deploy-<tenant>` in any account,
+        /// as deploy/terraform/deploy-role names them.
+        #[arg(long = "deploy-role", value_name = "ARN")]
+        deploy_roles: Vec<String>,
+    },
 }
 
 /// `apply`.

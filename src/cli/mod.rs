@@ -78,6 +78,22 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Backend(cmd) => return backend::run(cmd, &open, json),
         Command::Runner(args) => return runner::run(args, &open, json),
+        Command::Iam(IamCommand::Policy {
+            role,
+            account,
+            for_tenants,
+            deploy_roles,
+        }) => {
+            let request = crate::pipeline::PolicyRequest {
+                role: role.parse()?,
+                account,
+                tenants: for_tenants,
+                deploy_roles,
+            };
+            // A policy document is JSON whatever the output mode.
+            print::print_json(&crate::pipeline::iam_policy(&open, &request)?)?;
+            return Ok(0);
+        }
         other => other,
     };
     // Managing configurations must work even when the selected one is gone.
@@ -109,6 +125,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         | Command::Mcp
         | Command::Backend(_)
         | Command::Runner(_)
-        | Command::Demo { .. } => Err(Error::input("handled before the store opens")),
+        | Command::Demo { .. }
+        | Command::Iam(_) => Err(Error::input("handled before the store opens")),
     }
 }

@@ -8,6 +8,7 @@ mod audit_keys;
 mod backend;
 mod configs;
 mod gates;
+mod iam;
 mod planning;
 mod principals;
 mod proof;
@@ -46,6 +47,7 @@ pub use approvals::Comparison;
 pub use audit_keys::KeyDecision;
 pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
+pub use iam::{PolicyRequest, PolicyRole, iam_policy, policy_document};
 pub use members::KeyStatus;
 pub use runner::{RunProgress, RunnerOptions, RunnerPass};
 
