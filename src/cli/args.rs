@@ -42,6 +42,10 @@ pub struct Cli {
     /// credentials); default: the one selected with `configs use`.
     #[arg(long, global = true, env = "OPSDECK_AWS_CONFIG", value_name = "NAME")]
     pub aws_config: Option<String>,
+    /// Questions only: anything that would change something (a change request, a submission,
+    /// a decision, an apply, an admin change) is refused before any planning.
+    #[arg(long, global = true, env = "OPSDECK_READ_ONLY")]
+    pub read_only: bool,
     /// Without a subcommand, the full-screen console opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -308,6 +312,10 @@ pub struct ConfigArgs {
     pub budget: Option<f64>,
     #[arg(long)]
     pub description: Option<String>,
+    /// Questions only: sessions acting through this configuration cannot request changes,
+    /// decide or apply (`true`/`false`).
+    #[arg(long)]
+    pub read_only: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -411,6 +419,15 @@ pub enum UsersCommand {
         /// Approver group (repeatable).
         #[arg(long = "group")]
         groups: Vec<String>,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Make a user read-only (`on`: questions only in every session) or lift it (`off`);
+    /// admins, with TOTP.
+    ReadOnly {
+        name: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
         #[arg(long, env = "OPSDECK_TOTP")]
         totp: Option<String>,
     },
@@ -612,6 +629,7 @@ impl Cli {
             via_mcp: false,
             endpoint_url: self.endpoint_url.clone(),
             aws_config: self.aws_config.clone(),
+            read_only: self.read_only,
         }
     }
 }

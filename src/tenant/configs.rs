@@ -35,6 +35,9 @@ pub struct AwsConfiguration {
     pub budget_usd: f64,
     #[serde(default)]
     pub description: String,
+    /// Questions only: sessions acting through this configuration are read-only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
     /// Filled in when the configuration is added (empty in what a person hands in).
     #[serde(with = "crate::time::empty_as_none")]
     pub created_at: Option<Stamp>,

@@ -50,6 +50,15 @@ impl App {
             self.fail(errors::shared(refusal.into()));
             return;
         }
+        let what = match kind {
+            ConfirmKind::Apply => "apply plans",
+            ConfirmKind::Reject => "reject plans",
+            ConfirmKind::Approve | ConfirmKind::BreakGlass => "approve plans",
+        };
+        if let Some(refusal) = deck.read_only_preview(what) {
+            self.fail(errors::shared(refusal));
+            return;
+        }
         if kind == ConfirmKind::Apply && self.apply.is_some() {
             // One run at a time per console: its progress owns the conversation.
             self.fail(errors::shared(crate::Error::refused(
