@@ -13,6 +13,7 @@ mod planning;
 mod principals;
 mod proof;
 mod read_only;
+mod receipt;
 mod requests;
 mod roles;
 mod runner;
@@ -52,6 +53,7 @@ pub use iam::{PolicyRequest, PolicyRole, iam_policy, policy_document};
 pub use members::KeyStatus;
 pub use runner::{RunProgress, RunnerOptions, RunnerPass};
 pub use read_only::ReadOnly;
+pub use receipt::{IdentityReceipt, Runner};
 
 /// How to open a [`Deck`]; every field has a sensible default.
 #[derive(Default)]

@@ -10,6 +10,7 @@
 //! - [`report`]: an answer's tables, charts and notes.
 //! - [`audit_row`]: an audit event as a row of the trail's listing.
 //! - [`identity`]: who you are proven to be, and how.
+//! - [`receipt`]: who an apply will act as and where (account, role, region, runner).
 //! - [`verify`]: what `audit verify` found and what it compared the chain with.
 //!
 //! The `--json` output and MCP's structured results are contracts: they serialise the records
@@ -21,6 +22,7 @@ pub mod change;
 pub mod identity;
 pub mod next_step;
 pub mod plan;
+pub mod receipt;
 pub mod report;
 pub mod verify;
 
@@ -29,6 +31,7 @@ pub use audit_row::AuditRowView;
 pub use identity::IdentityView;
 pub use next_step::NextStep;
 pub use plan::PlanView;
+pub use receipt::ReceiptView;
 pub use report::{OutputView, ReportView};
 
 /// A pending plan of alice's with a replacement among its resources, read from the stored

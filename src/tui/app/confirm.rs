@@ -66,6 +66,7 @@ impl App {
             )));
             return;
         }
+        let plan_id = rec.plan.plan_id.clone();
         self.overlays.push(Overlay::Confirm(Confirm {
             kind,
             plan: Box::new(rec),
@@ -78,7 +79,23 @@ impl App {
             },
             busy: false,
             error: None,
+            receipt: None,
         }));
+        if kind == ConfirmKind::Apply {
+            let deck = self.deck.clone();
+            self.spawn_blocking(
+                format!("identity receipt for {plan_id}"),
+                false,
+                move |_job| Done::Receipt {
+                    result: deck
+                        .runs()
+                        .identity_receipt(&plan_id)
+                        .map(|r| crate::view::ReceiptView::of(&r))
+                        .map_err(errors::shared),
+                    plan_id,
+                },
+            );
+        }
     }
 
     pub(super) fn send_approval(
@@ -131,6 +148,12 @@ pub(super) fn confirm_key(c: &mut Confirm, k: &KeyEvent) -> (bool, Option<Action
         KeyCode::Enter => {
             let id = c.plan.plan.plan_id.clone();
             let a = match c.kind {
+                // Nothing runs before the person has seen who it runs as.
+                ConfirmKind::Apply if c.receipt.is_none() => {
+                    c.error =
+                        missing("wait for the identity receipt (account, role, region, runner)");
+                    None
+                }
                 ConfirmKind::Apply => {
                     return (true, Some(Action::ConfirmApply { plan_id: id }));
                 }
