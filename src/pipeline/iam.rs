@@ -164,36 +164,23 @@ pub fn policy_document(config: &AwsBackendConfig, req: &PolicyRequest) -> Result
     let mut write_objects = objects(Bucket::Reports, "");
     write_objects.extend(objects(Bucket::AuditLogs, "witness/"));
     let mut delete_tables: Vec<Table> = Vec::new();
+    // Requests queue plans; dry runs and applies lock stacks and store artifacts and state.
+    if matches!(req.role, PolicyRole::Operator | PolicyRole::Runner) {
+        write_tables.extend([
+            Table::Approvals,
+            Table::CostTracking,
+            Table::Locks,
+            Table::Tenants,
+        ]);
+        delete_tables.extend([Table::Locks, Table::Tenants]);
+        write_objects.extend(objects(Bucket::Artifacts, ""));
+    }
     match req.role {
-        PolicyRole::Viewer => {}
-        // Requests queue plans, dry runs lock stacks and store their artifacts.
-        PolicyRole::Operator => {
-            write_tables.extend([
-                Table::Approvals,
-                Table::CostTracking,
-                Table::Locks,
-                Table::Tenants,
-            ]);
-            delete_tables.extend([Table::Locks, Table::Tenants]);
-            write_objects.extend(objects(Bucket::Artifacts, ""));
-        }
         // Decisions update the plan and the approver's TOTP step (its user record).
-        PolicyRole::Approver => {
-            write_tables.extend([Table::Approvals, Table::Tenants]);
-        }
-        // Applies: plan state, stack locks and state, execution logs kept under Object Lock.
-        PolicyRole::Runner => {
-            write_tables.extend([
-                Table::Approvals,
-                Table::CostTracking,
-                Table::Locks,
-                Table::Tenants,
-            ]);
-            delete_tables.extend([Table::Locks, Table::Tenants]);
-            write_objects.extend(objects(Bucket::Artifacts, ""));
-            write_objects.extend(objects(Bucket::AuditLogs, ""));
-            write_objects.dedup();
-        }
+        PolicyRole::Approver => write_tables.extend([Table::Approvals, Table::Tenants]),
+        // Execution logs, kept under Object Lock.
+        PolicyRole::Runner => write_objects.extend(objects(Bucket::AuditLogs, "")),
+        PolicyRole::Viewer | PolicyRole::Operator => {}
     }
     statements.push(json!({
         "Sid": "WriteOwnTenantItems",

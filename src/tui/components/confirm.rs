@@ -20,8 +20,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
         ConfirmKind::Apply => format!("Apply {}?", v.id),
     };
     // The apply confirmation carries the identity receipt (up to six more lines).
-    let height = if c.kind == ConfirmKind::Apply { 21 } else { 14 };
-    let r = centered(area, 96, height);
+    let (width, height) = if c.kind == ConfirmKind::Apply {
+        (96, 21)
+    } else {
+        (76, 14)
+    };
+    let r = centered(area, width, height);
     let inner = overlay_block(f, app, r, &title);
     let mut lines = vec![
         Line::from(vec![styled(app, Meaning::Text, v.summary.to_string())]),
