@@ -37,6 +37,9 @@ pub struct IdentityReceipt {
 pub enum Runner {
     /// In this process, with this session's credentials (the local store, as before runners).
     InProcess { host: String, backend: String },
+    /// Handed to the shared backend's runners (`opsdeck runner`), which alone hold the deploy
+    /// role; the account and role above are what this session's credentials reach.
+    SharedRunners,
 }
 
 impl Runner {
@@ -44,6 +47,10 @@ impl Runner {
         match self {
             Runner::InProcess { host, backend } => {
                 format!("this process on {host} ({backend} store), with this session's credentials")
+            }
+            Runner::SharedRunners => {
+                "the shared backend's runners (opsdeck runner), with the tenant's deploy role"
+                    .into()
             }
         }
     }
@@ -73,9 +80,13 @@ impl Runs<'_> {
             configuration: self.aws_configuration.as_ref().map(|c| c.name.clone()),
             caller_arn: None,
             region: region.clone(),
-            runner: Runner::InProcess {
-                host: super::runs::hostname(),
-                backend: self.backend_name().to_string(),
+            runner: if self.applies_through_runner() {
+                Runner::SharedRunners
+            } else {
+                Runner::InProcess {
+                    host: super::runs::hostname(),
+                    backend: self.backend_name().to_string(),
+                }
             },
             unknown: Vec::new(),
         };
