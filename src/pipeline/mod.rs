@@ -51,9 +51,9 @@ pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
 pub use iam::{PolicyRequest, PolicyRole, iam_policy, policy_document};
 pub use members::KeyStatus;
-pub use runner::{RunProgress, RunnerOptions, RunnerPass};
 pub use read_only::ReadOnly;
 pub use receipt::{IdentityReceipt, Runner};
+pub use runner::{RunProgress, RunnerOptions, RunnerPass};
 
 /// How to open a [`Deck`]; every field has a sensible default.
 #[derive(Default)]
