@@ -31,4 +31,9 @@ prefix = "$prefix"
 bucket_prefix = "$bucket_prefix"
 TOML
 
+tenants="${OPSDECK_RUNNER_TENANTS:-}"
+check OPSDECK_RUNNER_TENANTS "$tenants" "a-z0-9_,-"
+if [ -n "$tenants" ]; then
+  exec opsdeck --backend aws runner --tenants "$tenants" "$@"
+fi
 exec opsdeck --backend aws runner "$@"
