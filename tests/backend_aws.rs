@@ -1014,6 +1014,7 @@ fn tenant_a_cannot_reach_tenant_b_by_any_command() {
         tags: Default::default(),
         budget_usd: 0.0,
         description: String::new(),
+        read_only: false,
         created_at: None,
         created_by: String::new(),
         updated_at: None,

@@ -21,6 +21,7 @@ fn config(name: &str, account: &str) -> AwsConfiguration {
         tags: [("team".to_string(), "payments".to_string())].into(),
         budget_usd: 750.0,
         description: format!("{name} account"),
+        read_only: false,
         created_at: None,
         created_by: String::new(),
         updated_at: None,

@@ -175,8 +175,9 @@ fn the_demo_answers_all_seven_examples_and_runs_an_approved_plan() {
     t.keys("demo", &["Enter"]);
     std::thread::sleep(Duration::from_millis(200));
     t.keys("demo", &["x"]);
+    // Enter applies once the identity receipt (the stand-in's account) is shown.
     t.wait("demo", "the apply confirmation", |s| {
-        s.contains(&id) && s.contains("Apply")
+        s.contains(&id) && s.contains("Apply") && s.contains("runner")
     });
     t.keys("demo", &["Enter"]);
     let end = Instant::now() + Duration::from_secs(120);

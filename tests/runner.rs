@@ -494,6 +494,14 @@ fn the_operators_console_hands_the_plan_to_the_runner_and_shows_its_live_log() {
         );
         app.update(Action::FocusApprovals);
         key(&mut app, KeyCode::Char('x'));
+        // The confirmation applies once its identity receipt is on screen.
+        assert!(
+            app.run_until(Duration::from_secs(30), |a| matches!(
+                a.overlays.last(),
+                Some(opsdeck::tui::app::Overlay::Confirm(c)) if c.receipt.is_some()
+            ))
+            .await
+        );
         key(&mut app, KeyCode::Enter);
         assert!(app.apply.is_some());
         assert!(

@@ -46,6 +46,15 @@ fn typ(app: &mut App, text: &str) {
     }
 }
 
+/// The apply confirmation applies only once its identity receipt is on screen.
+async fn receipt_shown(app: &mut App) -> bool {
+    app.run_until(
+        WAIT,
+        |a| matches!(a.overlays.last(), Some(Overlay::Confirm(c)) if c.receipt.is_some()),
+    )
+    .await
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -286,6 +295,7 @@ fn apply_runs_in_the_background_with_live_progress() {
         alice.update(Action::FocusApprovals);
         key(&mut alice, KeyCode::Char('x'));
         assert!(matches!(alice.overlays.last(), Some(Overlay::Confirm(_))));
+        assert!(receipt_shown(&mut alice).await);
         key(&mut alice, KeyCode::Enter);
         assert!(alice.apply.is_some());
         // Input keeps working while the apply runs.
@@ -467,6 +477,7 @@ fn a_running_apply_can_be_cancelled_from_the_console() {
         );
         alice.update(Action::FocusApprovals);
         key(&mut alice, KeyCode::Char('x'));
+        assert!(receipt_shown(&mut alice).await);
         key(&mut alice, KeyCode::Enter);
         assert!(alice.apply.is_some());
         // Wait until the slow provisioner runs, then cancel.

@@ -137,6 +137,18 @@ pub fn users(deck: &Deck, cmd: UsersCommand, json_out: bool) -> Result<u8> {
                 outln!("{} is now: {}", u.name, u.aws_principals.join(", "));
             }
         }
+        UsersCommand::ReadOnly { name, state, totp } => {
+            let u = deck
+                .admin()
+                .set_user_read_only(&name, state == "on", totp.as_deref())?;
+            if json_out {
+                print_json(&u.public())?;
+            } else if u.read_only {
+                outln!("{} is read-only: questions only, in every session", u.name);
+            } else {
+                outln!("{} is no longer read-only", u.name);
+            }
+        }
         UsersCommand::List => {
             let users = deck.admin().users()?;
             if json_out {

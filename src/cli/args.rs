@@ -42,6 +42,10 @@ pub struct Cli {
     /// credentials); default: the one selected with `configs use`.
     #[arg(long, global = true, env = "OPSDECK_AWS_CONFIG", value_name = "NAME")]
     pub aws_config: Option<String>,
+    /// Questions only: anything that would change something (a change request, a submission,
+    /// a decision, an apply, an admin change) is refused before any planning.
+    #[arg(long, global = true, env = "OPSDECK_READ_ONLY")]
+    pub read_only: bool,
     /// Without a subcommand, the full-screen console opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -142,6 +146,31 @@ pub enum Command {
     /// you act through.
     #[command(subcommand)]
     Configs(ConfigsCommand),
+    /// Least-privilege IAM policy documents for the shared backend (docs/deploy.md).
+    #[command(subcommand)]
+    Iam(IamCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IamCommand {
+    /// Print the IAM policy for ROLE (viewer, operator, approver or runner) over the shared
+    /// backend in the config file: people read, request and decide; only the runner may assume
+    /// the tenants' deploy roles (people are explicitly denied them).
+    Policy {
+        /// viewer, operator, approver or runner.
+        role: String,
+        /// The AWS account holding the shared backend (12 digits).
+        #[arg(long)]
+        account: String,
+        /// A tenant the principal may reach (repeat for several); default: the tenant in the
+        /// principal's `opsdeck-tenant` tag.
+        #[arg(long = "for-tenant", value_name = "TENANT")]
+        for_tenants: Vec<String>,
+        /// A tenant deploy role ARN (repeat); default: `opsdeck-deploy-<tenant>` in any account,
+        /// as deploy/terraform/deploy-role names them.
+        #[arg(long = "deploy-role", value_name = "ARN")]
+        deploy_roles: Vec<String>,
+    },
 }
 
 /// `apply`.
@@ -333,6 +362,10 @@ pub struct ConfigArgs {
     pub budget: Option<f64>,
     #[arg(long)]
     pub description: Option<String>,
+    /// Questions only: sessions acting through this configuration cannot request changes,
+    /// decide or apply (`true`/`false`).
+    #[arg(long)]
+    pub read_only: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -444,6 +477,15 @@ pub enum UsersCommand {
         /// Approver group (repeatable).
         #[arg(long = "group")]
         groups: Vec<String>,
+        #[arg(long, env = "OPSDECK_TOTP")]
+        totp: Option<String>,
+    },
+    /// Make a user read-only (`on`: questions only in every session) or lift it (`off`);
+    /// admins, with TOTP.
+    ReadOnly {
+        name: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
         #[arg(long, env = "OPSDECK_TOTP")]
         totp: Option<String>,
     },
@@ -646,6 +688,7 @@ impl Cli {
             mcp_token: None,
             endpoint_url: self.endpoint_url.clone(),
             aws_config: self.aws_config.clone(),
+            read_only: self.read_only,
         }
     }
 }

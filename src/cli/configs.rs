@@ -87,6 +87,7 @@ pub fn run(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
                 tags: tags(&fields.tags)?,
                 budget_usd: fields.budget.unwrap_or(0.0),
                 description: fields.description.clone().unwrap_or_default(),
+                read_only: fields.read_only.unwrap_or(false),
                 created_at: None,
                 created_by: String::new(),
                 updated_at: None,
@@ -178,6 +179,9 @@ pub fn run(deck: &Deck, cmd: ConfigsCommand, json_out: bool) -> Result<u8> {
                     }
                     if !fields.security_groups.is_empty() {
                         c.vpc.security_group_ids = fields.security_groups.clone();
+                    }
+                    if let Some(r) = fields.read_only {
+                        c.read_only = r;
                     }
                     if let Some(p) = fields.private_only {
                         c.vpc.private_only = p;

@@ -82,6 +82,22 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Backend(cmd) => return backend::run(cmd, &open, json),
         Command::Runner(args) => return runner::run(args, &open, json),
+        Command::Iam(IamCommand::Policy {
+            role,
+            account,
+            for_tenants,
+            deploy_roles,
+        }) => {
+            let request = crate::pipeline::PolicyRequest {
+                role: role.parse()?,
+                account,
+                tenants: for_tenants,
+                deploy_roles,
+            };
+            // A policy document is JSON whatever the output mode.
+            print::print_json(&crate::pipeline::iam_policy(&open, &request)?)?;
+            return Ok(0);
+        }
         other => other,
     };
     // Managing configurations must work even when the selected one is gone.
@@ -115,7 +131,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         | Command::Mcp(_)
         | Command::Backend(_)
         | Command::Runner(_)
-        | Command::Demo { .. } => Err(Error::input("handled before the store opens")),
+        | Command::Demo { .. }
+        | Command::Iam(_) => Err(Error::input("handled before the store opens")),
     };
     // What the command queued gets its first attempt before the process ends; whatever is not
     // delivered by then stays in the outbox for the next start.

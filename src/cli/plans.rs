@@ -123,6 +123,14 @@ pub fn reject(deck: &Deck, args: RejectArgs, json_out: bool) -> Result<u8> {
 
 /// `apply`: runs on a runtime of its own; Ctrl-C cancels the run cleanly. Exit 8 on failure.
 pub fn apply(deck: &Deck, id: &str, progress: Sink<'_>, json_out: bool) -> Result<u8> {
+    // Who the change is made as, and where, before anything runs.
+    let receipt = deck.runs().identity_receipt(id)?;
+    if !json_out {
+        errln!("identity receipt for plan {}:", receipt.plan_id);
+        for line in crate::view::ReceiptView::of(&receipt).lines() {
+            errln!("  {line}");
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -140,7 +148,11 @@ pub fn apply(deck: &Deck, id: &str, progress: Sink<'_>, json_out: bool) -> Resul
         report
     })?;
     if json_out {
-        print_json(&report)?;
+        let mut v =
+            serde_json::to_value(&report).map_err(|e| Error::io("encoding output", e.into()))?;
+        v["identity_receipt"] =
+            serde_json::to_value(&receipt).map_err(|e| Error::io("encoding output", e.into()))?;
+        print_json(&v)?;
     } else {
         outln!(
             "plan {} {}{}; log: {}",

@@ -20,6 +20,14 @@ pub fn apply(deck: &Deck, args: ApplyArgs, progress: Sink<'_>, json_out: bool) -
     if !deck.runs().applies_through_runner() {
         return super::plans::apply(deck, &args.id, progress, json_out);
     }
+    // Who the change is made as, and where, before it is handed over.
+    let receipt = deck.runs().identity_receipt(&args.id)?;
+    if !json_out {
+        errln!("identity receipt for plan {}:", receipt.plan_id);
+        for line in crate::view::ReceiptView::of(&receipt).lines() {
+            errln!("  {line}");
+        }
+    }
     let rec = deck.runs().hand_over(&args.id)?;
     let id = rec.plan.plan_id.clone();
     if args.detach {

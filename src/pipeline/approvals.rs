@@ -208,6 +208,7 @@ impl Approvals<'_> {
         let stored = self.store.get_plan(&self.tenant.name, &id)?;
         let what = format!("approve plan {id}");
         self.refuse_machine(&stored, &what)?;
+        self.refuse_if_read_only(&what, Some(&id))?;
         let break_glass = match break_glass.map(|r| redact(r.trim())) {
             Some(r) if r.is_empty() => {
                 return Err(Error::input(
@@ -331,6 +332,7 @@ impl Approvals<'_> {
         let stored = self.store.get_plan(&self.tenant.name, &id)?;
         let what = format!("reject plan {id}");
         self.refuse_machine(&stored, &what)?;
+        self.refuse_if_read_only(&what, Some(&id))?;
         if reason.trim().is_empty() {
             return Err(Error::input(
                 "a reason is required to reject a plan (--reason \"...\")",

@@ -116,6 +116,7 @@ impl Admin<'_> {
             },
             key: key.map(|k| k.openssh()),
             membership: record.into_iter().collect(),
+            read_only: false,
         };
         self.store.create_user(&self.tenant.name, &user)?;
         let mut ev = self.event(

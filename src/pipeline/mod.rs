@@ -8,9 +8,12 @@ mod audit_keys;
 mod backend;
 mod configs;
 mod gates;
+mod iam;
 mod planning;
 mod principals;
 mod proof;
+mod read_only;
+mod receipt;
 mod requests;
 mod roles;
 mod runner;
@@ -48,8 +51,11 @@ pub use approvals::Comparison;
 pub use audit_keys::KeyDecision;
 pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
+pub use iam::{PolicyRequest, PolicyRole, iam_policy, policy_document};
 pub use members::KeyStatus;
 pub use notify::FlushReport;
+pub use read_only::ReadOnly;
+pub use receipt::{IdentityReceipt, Runner};
 pub use runner::{RunProgress, RunnerOptions, RunnerPass};
 pub use tokens::IssuedToken;
 
@@ -75,6 +81,8 @@ pub struct OpenOptions {
     /// The tenant's AWS configuration to act through (`none`: the base credentials); default:
     /// the one the user selected, or the tenant's only one.
     pub aws_config: Option<String>,
+    /// Questions only (`--read-only`): anything that would change something is refused.
+    pub read_only: bool,
 }
 
 /// An open session: one store, one tenant, one acting identity.
@@ -99,6 +107,8 @@ pub struct Deck {
     /// Whether this session already saw to the certification of its machine's audit-signing
     /// key (see `audit_keys.rs`).
     audit_key_checked: std::sync::atomic::AtomicBool,
+    /// Why this session may only ask questions (the flag, the user, the configuration).
+    read_only: Option<ReadOnly>,
 }
 
 /// What the command line adds to a request's words.

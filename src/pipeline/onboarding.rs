@@ -377,6 +377,7 @@ impl Deck {
                 backend: open.backend.clone(),
                 clock: open.clock.clone(),
                 aws_config: Some("none".into()),
+                read_only: open.read_only,
                 ..OpenOptions::default()
             })
         };

@@ -136,6 +136,18 @@ impl Requests<'_> {
         }))
     }
 
+    /// A change asked in a read-only session or by a viewer: refused before any agent work.
+    pub(super) fn change_refusal(
+        &self,
+        request_id: &str,
+        intent: &Intent,
+    ) -> Result<Option<Refusal>> {
+        match self.read_only_refusal(request_id, intent) {
+            Some(r) => Ok(Some(r)),
+            None => self.viewer_refusal(request_id, intent),
+        }
+    }
+
     /// Refuses, before any artifact or plan is stored, a change asked by a viewer and a plan
     /// that would keep something that looks like a credential. The refusal goes in the trail.
     fn refusal_before_storing(
@@ -145,7 +157,7 @@ impl Requests<'_> {
         draft: &Draft,
     ) -> Result<Option<Refusal>> {
         if draft.mutates
-            && let Some(refusal) = self.viewer_refusal(request_id, intent)?
+            && let Some(refusal) = self.change_refusal(request_id, intent)?
         {
             return Ok(Some(refusal));
         }

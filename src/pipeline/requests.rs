@@ -211,7 +211,7 @@ impl Requests<'_> {
         // Every role check before any work: a viewer asking for a change is refused before
         // the agent reads anything.
         if agents::asks_for_change(&intent)
-            && let Some(refusal) = self.viewer_refusal(&request_id, &intent)?
+            && let Some(refusal) = self.change_refusal(&request_id, &intent)?
         {
             let [requested, classified] = self.request_events(&request_id, &redacted, &intent);
             self.append(&[requested, classified, refusal.event])?;
@@ -329,6 +329,7 @@ impl Requests<'_> {
             &[Role::Operator, Role::Approver, Role::Admin],
             "submit Terraform or playbooks",
         )?;
+        self.refuse_if_read_only("submit Terraform or playbooks", None)?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let (text, intent, draft) = iac::submission(sub)?;
         self.refuse_credentials(&text)?;

@@ -136,6 +136,7 @@ impl Deck {
         what: &str,
         totp: Option<&str>,
     ) -> Result<Option<User>> {
+        self.refuse_if_read_only(what, None)?;
         if self.store.list_users(&self.tenant.name)?.is_empty() {
             return Ok(None);
         }

@@ -54,6 +54,7 @@ impl Runs<'_> {
             &[Role::Operator, Role::Approver, Role::Admin],
             "apply plans",
         )?;
+        self.refuse_if_read_only(&format!("apply plan {id}"), Some(&id))?;
         let ready = self.ready_to_run(&id)?;
         // Held until the run ends: a second apply on these stacks is refused meanwhile.
         let _stack_locks = self.claim_stacks(&ready.stored)?;

@@ -92,6 +92,13 @@ impl Deck {
             )?;
             (endpoint_url, chosen)
         };
+        let read_only = super::ReadOnly::of(
+            opts.read_only,
+            store.as_ref(),
+            &tenant_name,
+            &identity,
+            aws_configuration.as_ref(),
+        )?;
         let mut aws = crate::aws::AwsAccess::new(
             endpoint_url.clone(),
             aws_configuration.as_ref().map(|c| crate::aws::AssumeRole {
@@ -135,6 +142,7 @@ impl Deck {
             aws_configuration,
             last_intent: std::sync::Mutex::new(None),
             audit_key_checked: std::sync::atomic::AtomicBool::new(false),
+            read_only,
         };
         // What an earlier process left undelivered goes out in the background.
         deck.resume_notifications();

@@ -35,6 +35,9 @@ pub struct AwsConfiguration {
     pub budget_usd: f64,
     #[serde(default)]
     pub description: String,
+    /// Questions only: sessions acting through this configuration are read-only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
     /// Filled in when the configuration is added (empty in what a person hands in).
     #[serde(with = "crate::time::empty_as_none")]
     pub created_at: Option<Stamp>,
@@ -214,11 +217,26 @@ mod tests {
             tags: [("team".to_string(), "a".to_string())].into(),
             budget_usd: 500.0,
             description: String::new(),
+            read_only: false,
             created_at: None,
             created_by: String::new(),
             updated_at: None,
             updated_by: String::new(),
         }
+    }
+
+    #[test]
+    fn read_only_is_left_out_when_false_and_records_without_it_load() {
+        let c = cfg();
+        let v = serde_json::to_value(&c).unwrap();
+        assert!(v.get("read_only").is_none(), "{v}");
+        let back: AwsConfiguration = serde_json::from_value(v).unwrap();
+        assert!(!back.read_only);
+        let mut ro = cfg();
+        ro.read_only = true;
+        let v = serde_json::to_value(&ro).unwrap();
+        assert_eq!(v["read_only"], true);
+        assert_eq!(serde_json::from_value::<AwsConfiguration>(v).unwrap(), ro);
     }
 
     #[test]

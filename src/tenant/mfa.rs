@@ -104,6 +104,7 @@ mod tests {
             aws_principals: vec![],
             key: None,
             membership: Vec::new(),
+            read_only: false,
         }
     }
 

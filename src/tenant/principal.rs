@@ -134,6 +134,7 @@ mod tests {
             aws_principals: principals.iter().map(|p| p.to_string()).collect(),
             key: None,
             membership: Vec::new(),
+            read_only: false,
         }
     }
 

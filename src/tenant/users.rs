@@ -71,6 +71,9 @@ pub struct User {
     /// The user's signed membership history, oldest first (see [`crate::identity::Roster`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub membership: Vec<crate::identity::MembershipRecord>,
+    /// Questions only: every session of this user is read-only (set by an admin).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }
 
 impl std::fmt::Debug for User {
@@ -102,6 +105,9 @@ impl User {
         });
         if !self.aws_principals.is_empty() {
             v["aws_principals"] = serde_json::json!(self.aws_principals);
+        }
+        if self.read_only {
+            v["read_only"] = serde_json::json!(true);
         }
         v
     }

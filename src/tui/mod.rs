@@ -59,6 +59,7 @@ pub fn run(open: OpenOptions) -> Result<u8> {
         clock,
         endpoint_url,
         aws_config,
+        read_only,
         ..
     } = open;
     // Theme and keymap first: a broken file is reported before the screen is taken over.
@@ -90,6 +91,7 @@ pub fn run(open: OpenOptions) -> Result<u8> {
                 backend: backend.clone(),
                 clock: clock.clone(),
                 endpoint_url: endpoint_url.clone(),
+                read_only,
                 ..OpenOptions::default()
             })
         })
@@ -133,6 +135,7 @@ pub fn run(open: OpenOptions) -> Result<u8> {
         clock,
         endpoint_url,
         aws_config,
+        read_only,
         ..OpenOptions::default()
     }) {
         Ok(d) => Arc::new(d),

@@ -11,6 +11,7 @@
 //! - [`audit_row`]: an audit event as a row of the trail's listing.
 //! - [`identity`]: who you are proven to be, and how.
 //! - [`notify`]: notifications still to send, or given up, in the status bar.
+//! - [`receipt`]: who an apply will act as and where (account, role, region, runner).
 //! - [`verify`]: what `audit verify` found and what it compared the chain with.
 //!
 //! The `--json` output and MCP's structured results are contracts: they serialise the records
@@ -23,6 +24,7 @@ pub mod identity;
 pub mod next_step;
 pub mod notify;
 pub mod plan;
+pub mod receipt;
 pub mod report;
 pub mod verify;
 
@@ -32,6 +34,7 @@ pub use identity::IdentityView;
 pub use next_step::NextStep;
 pub use notify::NotifyBadge;
 pub use plan::PlanView;
+pub use receipt::ReceiptView;
 pub use report::{OutputView, ReportView};
 
 /// A pending plan of alice's with a replacement among its resources, read from the stored

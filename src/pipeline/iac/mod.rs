@@ -389,6 +389,7 @@ impl Deck {
             self.append(&[ev])?;
             Err(Error::refused(why))
         };
+        self.refuse_if_read_only(&what, None)?;
         let reason = redact(reason.trim());
         if reason.is_empty() {
             return Err(Error::input(

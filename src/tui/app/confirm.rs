@@ -50,6 +50,15 @@ impl App {
             self.fail(errors::shared(refusal.into()));
             return;
         }
+        let what = match kind {
+            ConfirmKind::Apply => "apply plans",
+            ConfirmKind::Reject => "reject plans",
+            ConfirmKind::Approve | ConfirmKind::BreakGlass => "approve plans",
+        };
+        if let Some(refusal) = deck.read_only_preview(what) {
+            self.fail(errors::shared(refusal));
+            return;
+        }
         if kind == ConfirmKind::Apply && self.apply.is_some() {
             // One run at a time per console: its progress owns the conversation.
             self.fail(errors::shared(crate::Error::refused(
@@ -57,6 +66,7 @@ impl App {
             )));
             return;
         }
+        let plan_id = rec.plan.plan_id.clone();
         self.overlays.push(Overlay::Confirm(Confirm {
             kind,
             plan: Box::new(rec),
@@ -69,7 +79,23 @@ impl App {
             },
             busy: false,
             error: None,
+            receipt: None,
         }));
+        if kind == ConfirmKind::Apply {
+            let deck = self.deck.clone();
+            self.spawn_blocking(
+                format!("identity receipt for {plan_id}"),
+                false,
+                move |_job| Done::Receipt {
+                    result: deck
+                        .runs()
+                        .identity_receipt(&plan_id)
+                        .map(|r| crate::view::ReceiptView::of(&r))
+                        .map_err(errors::shared),
+                    plan_id,
+                },
+            );
+        }
     }
 
     pub(super) fn send_approval(
@@ -122,6 +148,12 @@ pub(super) fn confirm_key(c: &mut Confirm, k: &KeyEvent) -> (bool, Option<Action
         KeyCode::Enter => {
             let id = c.plan.plan.plan_id.clone();
             let a = match c.kind {
+                // Nothing runs before the person has seen who it runs as.
+                ConfirmKind::Apply if c.receipt.is_none() => {
+                    c.error =
+                        missing("wait for the identity receipt (account, role, region, runner)");
+                    None
+                }
                 ConfirmKind::Apply => {
                     return (true, Some(Action::ConfirmApply { plan_id: id }));
                 }

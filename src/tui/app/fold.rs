@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::audit_row::AuditRow;
 use super::msg::Done;
-use super::state::{ApprovalsState, AuditState, DiffState, Overlay, PreviewState};
+use super::state::{ApprovalsState, AuditState, ConfirmKind, DiffState, Overlay, PreviewState};
 use super::tasks::Kind;
 use super::{App, AskResult, JobResult, Msg, POLL_EVERY};
 use crate::approval::{PlanRecord, State};
@@ -85,6 +85,14 @@ impl App {
                 self.decided(plan_id, result, ("reject", "rejected"))
             }
             Done::Applied(result) => self.applied(job, result),
+            Done::Receipt { plan_id, result } => {
+                if let Some(Overlay::Confirm(c)) = self.overlays.last_mut()
+                    && c.kind == ConfirmKind::Apply
+                    && c.plan.plan.plan_id == plan_id
+                {
+                    c.receipt = Some(result);
+                }
+            }
             Done::Intro(result) | Done::Said(result) => self.said(result),
             Done::Exported(r) => match r {
                 Ok(p) => self.success(format!("exported to {}", p.display())),
@@ -358,6 +366,7 @@ fn replaces(answer: &Done) -> Option<Kind> {
         | Done::Approved { .. }
         | Done::Rejected { .. }
         | Done::Applied(_)
+        | Done::Receipt { .. }
         | Done::Exported(_)
         | Done::Said(_) => return None,
     })

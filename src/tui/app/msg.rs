@@ -58,6 +58,11 @@ pub enum Done {
         result: JobResult<Box<PlanRecord>>,
     },
     Applied(JobResult<ApplyReport>),
+    /// The identity receipt an apply confirmation waits for.
+    Receipt {
+        plan_id: String,
+        result: JobResult<crate::view::ReceiptView>,
+    },
     Exported(JobResult<PathBuf>),
     /// The deck of another tenant or configuration.
     TenantSwitched(JobResult<Arc<Deck>>),

@@ -164,6 +164,9 @@ pub struct Confirm {
     pub field: usize,
     pub busy: bool,
     pub error: Option<SharedError>,
+    /// Apply only: who the apply will act as and where, asked of AWS when the overlay opens;
+    /// None while it is on its way (Enter waits for it).
+    pub receipt: Option<Result<crate::view::ReceiptView, SharedError>>,
 }
 
 #[derive(Debug, Clone)]

@@ -19,7 +19,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
         ConfirmKind::Reject => format!("Reject {}?", v.id),
         ConfirmKind::Apply => format!("Apply {}?", v.id),
     };
-    let r = centered(area, 76, 14);
+    // The apply confirmation carries the identity receipt (up to six more lines).
+    let (width, height) = if c.kind == ConfirmKind::Apply {
+        (96, 21)
+    } else {
+        (76, 14)
+    };
+    let r = centered(area, width, height);
     let inner = overlay_block(f, app, r, &title);
     let mut lines = vec![
         Line::from(vec![styled(app, Meaning::Text, v.summary.to_string())]),
@@ -62,11 +68,39 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
         ])
     };
     match c.kind {
-        ConfirmKind::Apply => lines.push(Line::from(styled(
-            app,
-            Meaning::GateWarn,
-            "Runs the approved plan now; policy and hash are checked again first. C cancels it.",
-        ))),
+        ConfirmKind::Apply => {
+            // The identity receipt: who this apply acts as, and where.
+            match &c.receipt {
+                None => lines.push(Line::from(styled(
+                    app,
+                    Meaning::Progress,
+                    format!("{} asking AWS who this apply acts as…", app.spinner_frame()),
+                ))),
+                Some(Ok(receipt)) => {
+                    for (label, value) in &receipt.rows {
+                        lines.push(Line::from(vec![
+                            styled(app, Meaning::Muted, format!("{label:<8} ")),
+                            styled(app, Meaning::Text, value.clone()),
+                        ]));
+                    }
+                    for unknown in &receipt.unknown {
+                        lines.push(Line::from(vec![
+                            styled(app, Meaning::Muted, "unknown  "),
+                            styled(app, Meaning::GateWarn, unknown.clone()),
+                        ]));
+                    }
+                }
+                Some(Err(e)) => {
+                    let (m, text) = crate::tui::errors::line("identity receipt: ", e);
+                    lines.push(Line::from(styled(app, m, text)));
+                }
+            }
+            lines.push(Line::from(styled(
+                app,
+                Meaning::GateWarn,
+                "Runs the approved plan now; policy and hash are checked again first. C cancels it.",
+            )));
+        }
         ConfirmKind::Reject => {
             lines.push(field("reason", c.reason.text.clone(), c.field == 0));
             lines.push(field("TOTP code", c.totp.text.clone(), c.field == 1));

@@ -1,5 +1,6 @@
-//! The status bar: tenant, AWS configuration, who you are proven to be and how, backend (and whether it is reachable),
-//! notifications waiting or given up, running agents.
+//! The status bar: tenant, AWS configuration, who you are proven to be and how, whether the
+//! session is read-only, backend (and whether it is reachable), notifications waiting or given
+//! up, running agents.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -56,6 +57,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         safe_owned(me.short().split_off(me.user.len())),
         bar,
     ));
+    // Questions only, and why (`--read-only`, the user, the configuration).
+    if let Some(ro) = deck.read_only() {
+        spans.push(Span::styled(" │ ", bar));
+        spans.push(Span::styled(
+            safe_owned(format!(" {} ", ro.label())),
+            bar.patch(t.get(Meaning::GateWarn)),
+        ));
+    }
     spans.push(Span::styled(" │ ", bar));
     spans.push(Span::styled(deck.backend_name(), key));
     // The shared backend says when it is out of reach and what waits to be written.

@@ -1,0 +1,39 @@
+#!/bin/sh
+# The runner container's entry: writes opsdeck's config for the shared backend from the task's
+# environment (deploy/terraform/runner sets it), then starts `opsdeck runner`. Values are checked
+# here because they go into a TOML file: only the characters a region or prefix can hold.
+set -eu
+
+: "${OPSDECK_HOME:?OPSDECK_HOME must be set}"
+region="${OPSDECK_AWS_BACKEND_REGION:?OPSDECK_AWS_BACKEND_REGION must name the shared backend region}"
+prefix="${OPSDECK_AWS_BACKEND_PREFIX:-opsdeck}"
+bucket_prefix="${OPSDECK_AWS_BACKEND_BUCKET_PREFIX:-}"
+
+check() {
+  # $1 setting, $2 value, $3 allowed characters (a shell pattern class)
+  case "$2" in
+    *[!$3]*)
+      echo "opsdeck-runner: $1='$2' holds characters outside [$3]" >&2
+      exit 64
+      ;;
+  esac
+}
+check OPSDECK_AWS_BACKEND_REGION "$region" "a-z0-9-"
+check OPSDECK_AWS_BACKEND_PREFIX "$prefix" "a-z0-9-"
+check OPSDECK_AWS_BACKEND_BUCKET_PREFIX "$bucket_prefix" "a-z0-9-"
+
+umask 077
+mkdir -p "$OPSDECK_HOME"
+cat >"$OPSDECK_HOME/config.toml" <<TOML
+[aws_backend]
+region = "$region"
+prefix = "$prefix"
+bucket_prefix = "$bucket_prefix"
+TOML
+
+tenants="${OPSDECK_RUNNER_TENANTS:-}"
+check OPSDECK_RUNNER_TENANTS "$tenants" "a-z0-9_,-"
+if [ -n "$tenants" ]; then
+  exec opsdeck --backend aws runner --tenants "$tenants" "$@"
+fi
+exec opsdeck --backend aws runner "$@"
