@@ -193,6 +193,13 @@ fn operator_asks_runner_in_its_own_home_applies_and_the_operator_follows_the_liv
     assert!(followed.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("goes to a runner"), "{stderr}");
     assert!(stdout.contains("[r1] runner r1 (user runner"), "{stdout}");
+    // The runner says who it acts as, asked of AWS with its own credentials.
+    assert!(
+        stdout.contains("identity receipt of runner r1:")
+            && stdout.contains("runner r1 on ")
+            && stdout.contains("123456789012"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Apply complete!"), "{stdout}");
     assert!(stdout.contains(&format!("plan {id} succeeded")), "{stdout}");
     assert!(String::from_utf8_lossy(&runner_out.stdout).contains(&format!("plan {id} succeeded")));

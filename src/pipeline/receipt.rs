@@ -40,6 +40,9 @@ pub enum Runner {
     /// Handed to the shared backend's runners (`opsdeck runner`), which alone hold the deploy
     /// role; the account and role above are what this session's credentials reach.
     SharedRunners,
+    /// The runner that claimed the plan, as it reports itself in the run log: the account and
+    /// role are what the runner's own credentials reach (the deploy role).
+    Claimed { name: String, host: String },
 }
 
 impl Runner {
@@ -51,6 +54,9 @@ impl Runner {
             Runner::SharedRunners => {
                 "the shared backend's runners (opsdeck runner), with the tenant's deploy role"
                     .into()
+            }
+            Runner::Claimed { name, host } => {
+                format!("runner {name} on {host}, with its own credentials")
             }
         }
     }

@@ -486,6 +486,30 @@ impl Runs<'_> {
                 claim.runner, claim.user, claim.host
             ),
         );
+        // Who the change is made as, asked of AWS with the runner's own credentials: the
+        // requester's receipt cannot see the deploy role's account, so followers read it here.
+        match self.identity_receipt(&id) {
+            Ok(mut receipt) => {
+                receipt.runner = super::receipt::Runner::Claimed {
+                    name: opts.name.clone(),
+                    host: claim.host.clone(),
+                };
+                log.push(
+                    RunLogKind::Progress,
+                    &format!("identity receipt of runner {}:", opts.name),
+                );
+                for line in crate::view::ReceiptView::of(&receipt).lines() {
+                    log.push(RunLogKind::Progress, &format!("  {line}"));
+                }
+            }
+            Err(e) => log.push(
+                RunLogKind::Progress,
+                &format!(
+                    "identity receipt of runner {}: not established: {e}",
+                    opts.name
+                ),
+            ),
+        }
         // Followers hear of the claim at once, not at the first flush.
         self.store.append_run_log(&tenant, &id, &log.take())?;
         let (cancel_tx, cancel_rx) = watch::channel(false);
