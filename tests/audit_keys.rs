@@ -7,7 +7,7 @@
 mod common;
 
 use common::shared::SharedBackend;
-use common::trail_store::{AwsStorage, LocalStorage, Storage};
+use common::trail_store::{AwsStorage, LocalStorage, Storage, fresh_member};
 use common::{Home, Team, quiet, team};
 use opsdeck::audit::Signer;
 use opsdeck::identity::Statement;
@@ -38,18 +38,6 @@ fn machine(t: &Team<'_>, other: &Home, user: &str, identity: Option<&Home>) -> D
         identity_dir: Some(identity.map_or_else(|| t.home.identity_dir(), Home::identity_dir)),
         user: Some(user.into()),
         clock: Some(clock),
-        ..OpenOptions::default()
-    })
-    .unwrap()
-}
-
-/// A member who never verified this store before: their own identity dir, so no pins and no
-/// checkpoints of their own.
-fn fresh_member(home: &Home, elsewhere: &Home) -> Deck {
-    Deck::open(OpenOptions {
-        home: Some(home.path().to_path_buf()),
-        identity_dir: Some(elsewhere.path().join("identity")),
-        user: Some("alice".into()),
         ..OpenOptions::default()
     })
     .unwrap()

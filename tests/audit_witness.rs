@@ -7,7 +7,7 @@
 mod common;
 
 use common::shared::{SharedBackend, block};
-use common::trail_store::{AwsStorage, LocalStorage, Storage};
+use common::trail_store::{AwsStorage, LocalStorage, Storage, fresh_member};
 use common::{Home, Team, quiet};
 use opsdeck::audit::{Signer, VerifyReport};
 use opsdeck::pipeline::Deck;
@@ -189,15 +189,7 @@ fn local_case(f: impl FnOnce(&dyn Storage, &dyn Fn() -> Deck, &dyn Fn() -> Deck)
     let member = || t.deck("alice");
     // On the local store the only witness is the member's own directory: someone else's
     // identity dir has no checkpoints of this store.
-    let fresh = || {
-        Deck::open(opsdeck::pipeline::OpenOptions {
-            home: Some(home.path().to_path_buf()),
-            identity_dir: Some(other.path().join("identity")),
-            user: Some("alice".into()),
-            ..Default::default()
-        })
-        .unwrap()
-    };
+    let fresh = || fresh_member(&home, &other);
     f(&LocalStorage(&home), &member, &fresh);
 }
 

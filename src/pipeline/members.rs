@@ -96,8 +96,15 @@ impl Admin<'_> {
                 .sign(&own)?;
             (Some(own.public().clone()), Some(rec))
         } else {
-            let rec =
-                self.signed_record(name, MembershipAction::Add, &roles, key.as_ref(), &groups)?;
+            let roster = self.roster()?;
+            let rec = self.signed_record(
+                &roster,
+                name,
+                MembershipAction::Add,
+                &roles,
+                key.as_ref(),
+                &groups,
+            )?;
             (key, rec)
         };
         let secret = mfa::new_secret()?;
@@ -184,11 +191,8 @@ impl Admin<'_> {
             } else {
                 MembershipAction::Add
             };
-            let (roles, groups) = roster.member_now(name).map_or_else(
-                || (user.roles.clone(), user.groups.clone()),
-                |s| (s.roles.clone(), s.groups.clone()),
-            );
-            self.signed_record(name, action, &roles, Some(&key), &groups)?
+            let (roles, groups) = standing_now(&roster, &user);
+            self.signed_record(&roster, name, action, &roles, Some(&key), &groups)?
         };
         let line = key.openssh();
         let what = format!("key of {name} set to {}", key.fingerprint());
@@ -204,11 +208,16 @@ impl Admin<'_> {
         }
         let user = self.existing_user(name)?;
         self.authenticate_admin(&format!("change the roles of {name}"), totp)?;
-        let groups = self
-            .roster()?
-            .member_now(name)
-            .map_or_else(|| user.groups.clone(), |s| s.groups.clone());
-        let record = self.signed_record(name, MembershipAction::Roles, &roles, None, &groups)?;
+        let roster = self.roster()?;
+        let (_, groups) = standing_now(&roster, &user);
+        let record = self.signed_record(
+            &roster,
+            name,
+            MembershipAction::Roles,
+            &roles,
+            None,
+            &groups,
+        )?;
         let what = format!(
             "roles of {name} set to {}",
             roles
@@ -233,11 +242,16 @@ impl Admin<'_> {
         }
         let user = self.existing_user(name)?;
         self.authenticate_admin(&format!("change the groups of {name}"), totp)?;
-        let roles = self
-            .roster()?
-            .member_now(name)
-            .map_or_else(|| user.roles.clone(), |s| s.roles.clone());
-        let record = self.signed_record(name, MembershipAction::Groups, &roles, None, &groups)?;
+        let roster = self.roster()?;
+        let (roles, _) = standing_now(&roster, &user);
+        let record = self.signed_record(
+            &roster,
+            name,
+            MembershipAction::Groups,
+            &roles,
+            None,
+            &groups,
+        )?;
         let what = format!(
             "groups of {name} set to {}",
             if groups.is_empty() {
@@ -260,7 +274,8 @@ impl Admin<'_> {
             ));
         }
         self.authenticate_admin(&format!("remove user {name}"), totp)?;
-        let record = self.signed_record(name, MembershipAction::Remove, &[], None, &[])?;
+        let roster = self.roster()?;
+        let record = self.signed_record(&roster, name, MembershipAction::Remove, &[], None, &[])?;
         let what = format!("membership of {name} revoked");
         self.change_member(name, record, &what, &mut |u| u.roles.clear())
     }
@@ -376,13 +391,13 @@ impl Admin<'_> {
     /// to approve.
     fn signed_record(
         &self,
+        roster: &identity::Roster,
         user: &str,
         action: MembershipAction,
         roles: &[Role],
         key: Option<&PublicKeyLine>,
         groups: &[String],
     ) -> Result<Option<MembershipRecord>> {
-        let roster = self.roster()?;
         if roster.root.is_none() {
             return Ok(None);
         }
@@ -408,7 +423,7 @@ impl Admin<'_> {
             )));
         }
         Ok(Some(
-            self.membership(&roster, user, action, roles, key, groups)
+            self.membership(roster, user, action, roles, key, groups)
                 .sign(&own)?,
         ))
     }
@@ -448,4 +463,13 @@ impl Admin<'_> {
         self.append(&[ev])?;
         Ok(user)
     }
+}
+
+/// `user`'s roles and groups as their signed membership says now, else as their user record does
+/// (not yet in the signed roster): what a change to one of them, or to the key, keeps.
+fn standing_now(roster: &identity::Roster, user: &User) -> (Vec<Role>, Vec<String>) {
+    roster.member_now(&user.name).map_or_else(
+        || (user.roles.clone(), user.groups.clone()),
+        |s| (s.roles.clone(), s.groups.clone()),
+    )
 }

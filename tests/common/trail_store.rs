@@ -198,3 +198,15 @@ impl Storage for AwsStorage<'_> {
         self.put(&self.0.table("tenants"), item);
     }
 }
+
+/// alice as a member who never verified this local store before: the same store, her own
+/// identity dir under `elsewhere` (so no pins and no checkpoints of her own).
+pub fn fresh_member(home: &Home, elsewhere: &Home) -> opsdeck::pipeline::Deck {
+    opsdeck::pipeline::Deck::open(opsdeck::pipeline::OpenOptions {
+        home: Some(home.path().to_path_buf()),
+        identity_dir: Some(elsewhere.path().join("identity")),
+        user: Some("alice".into()),
+        ..Default::default()
+    })
+    .unwrap()
+}
