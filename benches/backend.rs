@@ -48,6 +48,7 @@ fn event(tenant: &str, writer: usize, i: usize) -> AuditEvent {
         security_gates: Some(serde_json::json!([{"rule": "region.allowed", "result": "pass"}])),
         artifacts: vec![],
         message: Some("create stack web-ap-south-1-030b in ap-south-1: 3 × t3.medium".into()),
+        identity_receipt: None,
     }
 }
 

@@ -56,6 +56,7 @@ fn event(i: usize) -> AuditEvent {
             serde_json::json!({"name": "main.tf", "sha256": "68591d585bac1031a3fd9dc575f3536f130dd82ecd21b5e8df86f4e0b03cc49c"}),
         ],
         message: Some("create stack web-ap-south-1-030b in ap-south-1: 3 × t3.medium".into()),
+        identity_receipt: None,
     }
 }
 

@@ -459,6 +459,7 @@ fn real_binary() {
                     execution_logs: None,
                     cost_impact: Some(124.51),
                     security_gates: None,
+                    identity_receipt: None,
                     artifacts: vec![],
                     message: Some(format!("create stack web-{n} in eu-west-1: 3 × t3.medium, behind an ALB (risk medium)")),
                 }

@@ -48,6 +48,7 @@ fn event(user: &str, message: String) -> AuditEvent {
         execution_logs: None,
         cost_impact: None,
         security_gates: None,
+        identity_receipt: None,
         artifacts: vec![],
         message: Some(message),
     }
@@ -1004,21 +1005,12 @@ fn tenant_a_cannot_reach_tenant_b_by_any_command() {
     boot.admin().add_tenant("b").unwrap();
     let ta = Team::new(&home, Some("a"), &[("alice", ADMIN), ("ann", OPERATOR)]);
     let tb = Team::new(&home, Some("b"), &[("bob", ADMIN), ("ben", OPERATOR)]);
-    let config = |name: &str, account: &str| opsdeck::tenant::AwsConfiguration {
-        name: name.into(),
-        tenant: String::new(),
-        role_arn: format!("arn:aws:iam::{account}:role/opsdeck"),
-        external_id: None,
-        regions: vec!["eu-west-1".into()],
-        vpc: Default::default(),
-        tags: Default::default(),
-        budget_usd: 0.0,
-        description: String::new(),
-        read_only: false,
-        created_at: None,
-        created_by: String::new(),
-        updated_at: None,
-        updated_by: String::new(),
+    let config = |name: &str, account: &str| {
+        common::aws_configuration(
+            name,
+            &format!("arn:aws:iam::{account}:role/opsdeck"),
+            "eu-west-1",
+        )
     };
     let code = ta.code("alice");
     ta.deck("alice")

@@ -13,6 +13,11 @@ condition checks, which replace items rather than change them in place, a copy o
 item index is the same snapshot at a fraction of the cost; transactions with updates keep moto's
 deep copy.
 
+Under IAM enforcement (`POST /moto-api/reset-auth`), moto's AccessDenied body nests the error as
+`<ErrorResponse><Errors><Error>`, which the query protocol (STS, IAM, SNS) does not read: clients
+saw an error with no code. AWS sends `<ErrorResponse><Error>…</Error><RequestId>`; so does this
+wrapper (JSON services read the code from the X-Amzn-ErrorType header either way).
+
 Usage: python tests/moto_server.py -H 127.0.0.1 -p PORT   (the same arguments as moto_server)
 """
 
@@ -25,7 +30,9 @@ import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.core.exceptions import AccessDeniedError
 from moto.server import main
+from xmltodict import unparse
 
 _one_call_at_a_time = threading.RLock()
 _call_action = DynamoHandler.call_action
@@ -71,6 +78,24 @@ def _transact_write_items_cheaply(self, transact_items):
 
 
 DynamoDBBackend.transact_write_items = _transact_write_items_cheaply
+
+_access_denied_init = AccessDeniedError.__init__
+
+
+def _access_denied_as_aws_sends_it(self, user_arn, action):
+    _access_denied_init(self, user_arn, action)
+    self.description = unparse(
+        {
+            "ErrorResponse": {
+                "Error": {"Type": "Sender", "Code": "AccessDenied", "Message": self.message},
+                "RequestId": "moto-access-denied",
+            }
+        },
+        full_document=True,
+    )
+
+
+AccessDeniedError.__init__ = _access_denied_as_aws_sends_it
 
 if __name__ == "__main__":
     sys.exit(main())

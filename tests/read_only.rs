@@ -196,20 +196,12 @@ fn a_read_only_configuration_makes_every_session_through_it_read_only() {
     let home = Home::new();
     let t = team(&home);
     let config = AwsConfiguration {
-        name: "prod".into(),
-        tenant: String::new(),
-        role_arn: "arn:aws:iam::123456789012:role/opsdeck-viewer".into(),
-        external_id: None,
-        regions: vec!["eu-west-1".into()],
-        vpc: Default::default(),
-        tags: Default::default(),
-        budget_usd: 0.0,
-        description: String::new(),
         read_only: true,
-        created_at: None,
-        created_by: String::new(),
-        updated_at: None,
-        updated_by: String::new(),
+        ..common::aws_configuration(
+            "prod",
+            "arn:aws:iam::123456789012:role/opsdeck-viewer",
+            "eu-west-1",
+        )
     };
     let code = t.code("alice");
     t.deck("alice").add_config(config, Some(&code)).unwrap();

@@ -126,22 +126,11 @@ fn apply_shows_the_receipt_before_it_runs_on_moto() {
     assert_eq!(v["identity_receipt"]["runner"]["kind"], "in_process", "{v}");
 
     // Through a configuration: the role it assumes, and the account STS says that role is in.
-    let config = opsdeck::tenant::AwsConfiguration {
-        name: "prod".into(),
-        tenant: String::new(),
-        role_arn: "arn:aws:iam::999999999999:role/opsdeck-deploy-default".into(),
-        external_id: None,
-        regions: vec!["eu-west-1".into()],
-        vpc: Default::default(),
-        tags: Default::default(),
-        budget_usd: 0.0,
-        description: String::new(),
-        read_only: false,
-        created_at: None,
-        created_by: String::new(),
-        updated_at: None,
-        updated_by: String::new(),
-    };
+    let config = common::aws_configuration(
+        "prod",
+        "arn:aws:iam::999999999999:role/opsdeck-deploy-default",
+        "eu-west-1",
+    );
     let code = t.code("alice");
     t.deck("alice").add_config(config, Some(&code)).unwrap();
     let id3 = approved_plan(&t);

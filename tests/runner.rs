@@ -715,3 +715,188 @@ fn a_plan_whose_stack_is_busy_waits_in_the_queue_instead_of_failing() {
     let out = finish(spawn_runner(&home, None, "r1", &["--once"]));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("plan {id} succeeded")));
 }
+
+/// An IAM user with its own access key and an inline policy: (key id, secret, arn).
+fn iam_user(endpoint: &str, name: &str, policy: &str) -> (String, String, String) {
+    on_moto(endpoint, |conf| async move {
+        let iam = aws_sdk_iam::Client::new(&conf);
+        let user = iam.create_user().user_name(name).send().await.unwrap();
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("opsdeck")
+            .policy_document(policy)
+            .send()
+            .await
+            .unwrap();
+        let k = iam
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .unwrap()
+            .access_key
+            .unwrap();
+        (k.access_key_id, k.secret_access_key, user.user.unwrap().arn)
+    })
+}
+
+/// Runs an SDK conversation with moto (static test keys) and returns its answer.
+fn on_moto<T, F: std::future::Future<Output = T>>(
+    endpoint: &str,
+    talk: impl FnOnce(aws_config::SdkConfig) -> F,
+) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let conf = opsdeck::aws::sdk_config(&opsdeck::aws::Target {
+                region: "us-east-1".into(),
+                endpoint_url: Some(endpoint.to_string()),
+                timeout: Duration::from_secs(10),
+                max_attempts: 1,
+            })
+            .await;
+            talk(conf).await
+        })
+}
+
+/// The binary as `user` with an IAM user's own keys (no session token).
+fn with_keys(home: &Home, endpoint: &str, user: &str, keys: &(String, String, String)) -> Command {
+    let mut c = bin(home, Some(endpoint), user);
+    c.env("AWS_ACCESS_KEY_ID", &keys.0)
+        .env("AWS_SECRET_ACCESS_KEY", &keys.1)
+        .env_remove("AWS_SESSION_TOKEN");
+    c
+}
+
+/// The issue's first promise, with moto enforcing IAM (signatures, identity policies, and the
+/// deploy role's trust policy on AssumeRole): the operator's own credentials cannot assume the
+/// tenant's deploy role, so she cannot make the change herself; she asks, bob approves, and the
+/// runner — whose principal alone the role trusts — assumes it and applies.
+#[test]
+fn an_operator_who_cannot_assume_the_deploy_role_gets_her_change_applied_by_the_runner() {
+    let Some(_) = terraform() else { return };
+    let Some(moto) = common::moto::OwnMoto::start("deploy_role_trust") else {
+        return;
+    };
+    let endpoint = moto.moto.endpoint.clone();
+    let b = SharedBackend::at(&endpoint);
+    b.init();
+    let team_machine = b.home();
+    let t = team(&team_machine);
+    let runner_machine = runner_home(&b, &team_machine);
+
+    // Both may use opsdeck's shared backend (narrower in production: `opsdeck iam policy`);
+    // what tells them apart is the deploy role's trust policy, which names the runner alone.
+    let use_anything =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let olga_keys = iam_user(&endpoint, "olga", use_anything);
+    let runner_keys = iam_user(&endpoint, "runner", use_anything);
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"sts:AssumeRole"}}]}}"#,
+        runner_keys.2
+    );
+    let role_arn = on_moto(&endpoint, |conf| async move {
+        let iam = aws_sdk_iam::Client::new(&conf);
+        let role = iam
+            .create_role()
+            .role_name("opsdeck-deploy")
+            .assume_role_policy_document(trust)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap();
+        iam.put_role_policy()
+            .role_name("opsdeck-deploy")
+            .policy_name("deploy")
+            .policy_document(use_anything)
+            .send()
+            .await
+            .unwrap();
+        role.arn
+    });
+    let config = common::aws_configuration("deploy", &role_arn, "us-east-1");
+    let code = t.code("alice");
+    t.deck("alice").add_config(config, Some(&code)).unwrap();
+    let olga = t.deck("olga");
+    let id = approved_plan(&t, &olga, "guarded", "");
+
+    moto.enforce_iam();
+    // Olga's own keys: the role refuses her.
+    let check = with_keys(&team_machine, &endpoint, "olga", &olga_keys)
+        .args(["configs", "check", "deploy"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "{said}");
+    assert!(
+        said.contains("AssumeRole") && said.contains("AccessDenied"),
+        "{said}"
+    );
+
+    // She hands the plan over and follows; the runner, with its own keys, assumes and applies.
+    let operator = with_keys(&team_machine, &endpoint, "olga", &olga_keys)
+        .args(["apply", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runner = {
+        use std::os::unix::process::CommandExt;
+        with_keys(&runner_machine, &endpoint, "runner", &runner_keys)
+            .args(["runner", "--name", "r1", "--poll-secs", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+    let followed = operator.wait_with_output().unwrap();
+    stop(&runner);
+    let runner_out = finish(runner);
+    let stdout = String::from_utf8_lossy(&followed.stdout);
+    let stderr = String::from_utf8_lossy(&followed.stderr);
+    assert!(followed.status.success(), "{stdout}\n{stderr}");
+    // Olga's receipt cannot see the deploy account, and says why.
+    assert!(
+        stderr.contains("identity receipt for plan")
+            && stderr.contains("your credentials cannot assume the deploy role")
+            && stderr.contains("user/olga is not authorized to perform: sts:AssumeRole"),
+        "{stderr}"
+    );
+    // The runner's receipt: the deploy role's session, asked with the runner's credentials.
+    assert!(
+        stdout.contains("identity receipt of runner r1:")
+            && stdout.contains("assumed-role/opsdeck-deploy/"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&runner_out.stderr)
+    );
+    assert!(stdout.contains("Apply complete!"), "{stdout}");
+    assert!(stdout.contains(&format!("plan {id} succeeded")), "{stdout}");
+
+    moto.stop_enforcing_iam();
+    let rec = olga.approvals().plan(&id).unwrap();
+    assert_eq!(rec.state, State::Succeeded);
+    assert_eq!(rec.executions[0].started_by, "runner");
+    // The trail records what the change was made as: the deploy role's session, via runner r1.
+    let trail = olga.trail().audit(&Default::default()).unwrap();
+    let executing = trail
+        .iter()
+        .find(|r| {
+            r.event.plan_id.as_deref() == Some(id.as_str()) && r.event.event.as_str() == "executing"
+        })
+        .expect("the executing event");
+    let receipt = executing.event.identity_receipt.as_ref().expect("receipt");
+    assert!(
+        receipt["caller_arn"]
+            .as_str()
+            .is_some_and(|a| a.contains("assumed-role/opsdeck-deploy/")),
+        "{receipt}"
+    );
+    assert_eq!(receipt["role"], role_arn.as_str());
+    assert_eq!(receipt["runner"]["name"], "r1");
+    let verified = t.deck("bob").trail().verify(true).unwrap();
+    assert!(verified.ok, "{verified:?}");
+}

@@ -208,6 +208,10 @@ pub struct AuditEvent {
     pub artifacts: Vec<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// On `executing`: who the change was made as and where (account, role, region, runner),
+    /// as AWS answered the process that ran it just before it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_receipt: Option<Value>,
 }
 
 /// A stored event with its place in the chain.

@@ -44,6 +44,18 @@ pub enum AwsError {
     )]
     NoCredentials { service: String, operation: String },
 
+    /// The credentials could not be obtained (an assumed role refused, say), so the call was
+    /// never sent: not an outage, and not fixed by the network.
+    #[error("{service} {operation} was not sent: its credentials could not be obtained: {detail}")]
+    CredentialsRefused {
+        service: String,
+        operation: String,
+        detail: String,
+        /// The error code of the call that refused them (`AccessDenied` for an AssumeRole the
+        /// role's trust policy does not allow).
+        code: Option<String>,
+    },
+
     /// The request never got an answer.
     #[error(
         "{service} {operation} could not reach the service ({}); check the network, the region, and the endpoint if one is set (--endpoint-url, AWS_ENDPOINT_URL)",
@@ -121,6 +133,17 @@ impl AwsError {
             {
                 AwsError::NoCredentials { service, operation }
             }
+            SdkError::DispatchFailure(d)
+                if let Some((detail, code)) =
+                    d.as_connector_error().and_then(|c| credentials_failure(c)) =>
+            {
+                AwsError::CredentialsRefused {
+                    service,
+                    operation,
+                    detail,
+                    code,
+                }
+            }
             SdkError::DispatchFailure(d) => AwsError::Unreachable {
                 service,
                 operation,
@@ -144,7 +167,9 @@ impl AwsError {
     /// The service's error code, when the service answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {
-            AwsError::Service { code, .. } => code.as_deref(),
+            AwsError::Service { code, .. } | AwsError::CredentialsRefused { code, .. } => {
+                code.as_deref()
+            }
             _ => None,
         }
     }
@@ -154,6 +179,48 @@ impl AwsError {
     pub fn kind(&self) -> Kind {
         Kind::Unavailable
     }
+}
+
+/// Why a credentials provider failed (an AssumeRole the role's trust policy refused, say), as
+/// a person reads it, with the refusing call's error code: None when the failure was not the
+/// credentials'.
+fn credentials_failure(
+    error: &(dyn std::error::Error + 'static),
+) -> Option<(String, Option<String>)> {
+    use aws_credential_types::provider::error::CredentialsError;
+    type AssumeRoleFailure = SdkError<
+        aws_sdk_sts::operation::assume_role::AssumeRoleError,
+        aws_sdk_sts::config::http::HttpResponse,
+    >;
+    let mut source = Some(error);
+    let mut credentials = None;
+    while let Some(e) = source {
+        if let Some(c) = e.downcast_ref::<CredentialsError>() {
+            if matches!(c, CredentialsError::CredentialsNotLoaded(_)) {
+                return None;
+            }
+            credentials.get_or_insert(c);
+        }
+        if credentials.is_some()
+            && let Some(refused) = e.downcast_ref::<AssumeRoleFailure>()
+        {
+            let said = AwsError::from_sdk("STS", "AssumeRole", refused);
+            return Some((said.to_string(), said.code().map(str::to_string)));
+        }
+        source = e.source();
+    }
+    // Another provider's failure: what its errors say, each once.
+    let c = credentials?;
+    let mut said: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(c);
+    while let Some(n) = next {
+        let text = n.to_string();
+        if !text.is_empty() && !said.iter().any(|s| s.contains(&text)) {
+            said.push(text);
+        }
+        next = n.source();
+    }
+    Some((said.join(": "), None))
 }
 
 /// Whether the SDK gave up before sending because the credential chain found nothing.

@@ -143,7 +143,10 @@ pub fn apply(deck: &Deck, id: &str, progress: Sink<'_>, json_out: bool) -> Resul
                 let _ = tx.send(true);
             }
         });
-        let report = deck.runs().apply(id, progress, rx).await;
+        let report = deck
+            .runs()
+            .apply_with_receipt(id, progress, rx, Some(&receipt))
+            .await;
         ctrl_c.abort();
         report
     })?;

@@ -116,7 +116,7 @@ impl Runs<'_> {
                     .get_caller_identity()
                     .send()
                     .await
-                    .map_err(|e| crate::aws::describe_error("STS", "GetCallerIdentity", &e));
+                    .map_err(|e| crate::aws::AwsError::from_sdk("STS", "GetCallerIdentity", &e));
                 let alias = aws_sdk_iam::Client::new(&conf)
                     .list_account_aliases()
                     .send()
@@ -127,6 +127,7 @@ impl Runs<'_> {
             // A receipt that never comes must not hold the confirm step.
             tokio::time::timeout(std::time::Duration::from_secs(20), ask).await
         })?;
+        let through_runners = receipt.runner == Runner::SharedRunners;
         match asked {
             Err(_) => receipt
                 .unknown
@@ -136,6 +137,16 @@ impl Runs<'_> {
                     Ok(w) => {
                         receipt.account_id = w.account().map(str::to_string);
                         receipt.caller_arn = w.arn().map(str::to_string);
+                    }
+                    // On the shared backend only the runners should be able to assume the deploy
+                    // role: a refusal here is the design working, said as such.
+                    Err(e @ crate::aws::AwsError::CredentialsRefused { .. })
+                        if through_runners && e.code() == Some("AccessDenied") =>
+                    {
+                        receipt.unknown.push(format!(
+                            "account: your credentials cannot assume the deploy role (as intended: only the runners may); the runner's own receipt opens the run log ({e})"
+                        ));
+                        return Ok(receipt);
                     }
                     Err(e) => receipt.unknown.push(format!("account: {e}")),
                 }

@@ -488,17 +488,20 @@ impl Runs<'_> {
         );
         // Who the change is made as, asked of AWS with the runner's own credentials: the
         // requester's receipt cannot see the deploy role's account, so followers read it here.
-        match self.identity_receipt(&id) {
-            Ok(mut receipt) => {
-                receipt.runner = super::receipt::Runner::Claimed {
-                    name: opts.name.clone(),
-                    host: claim.host.clone(),
-                };
+        let receipt = self.identity_receipt(&id).map(|mut r| {
+            r.runner = super::receipt::Runner::Claimed {
+                name: opts.name.clone(),
+                host: claim.host.clone(),
+            };
+            r
+        });
+        match &receipt {
+            Ok(receipt) => {
                 log.push(
                     RunLogKind::Progress,
                     &format!("identity receipt of runner {}:", opts.name),
                 );
-                for line in crate::view::ReceiptView::of(&receipt).lines() {
+                for line in crate::view::ReceiptView::of(receipt).lines() {
                     log.push(RunLogKind::Progress, &format!("  {line}"));
                 }
             }
@@ -539,7 +542,9 @@ impl Runs<'_> {
             AgentEvent::Failed { error, .. } => log.push(RunLogKind::Progress, &error),
             _ => {}
         };
-        let result = self.apply(&id, &sink, cancel_rx).await;
+        let result = self
+            .apply_with_receipt(&id, &sink, cancel_rx, receipt.as_ref().ok())
+            .await;
         let finished = match &result {
             Ok(r) => r.state.as_str().to_string(),
             Err(e) => format!("not run: {e}"),

@@ -49,6 +49,19 @@ impl Runs<'_> {
         sink: Sink<'_>,
         cancel: watch::Receiver<bool>,
     ) -> Result<ApplyReport> {
+        self.apply_with_receipt(id, sink, cancel, None).await
+    }
+
+    /// [`Runs::apply`], with the identity receipt established just before (and shown to whoever
+    /// started it) recorded in the `executing` event, so the trail says what the change was made
+    /// as, not only who approved it.
+    pub async fn apply_with_receipt(
+        &self,
+        id: &str,
+        sink: Sink<'_>,
+        cancel: watch::Receiver<bool>,
+        receipt: Option<&super::IdentityReceipt>,
+    ) -> Result<ApplyReport> {
         let id = self.approvals().resolve_plan_id(id)?;
         self.require_member(
             &[Role::Operator, Role::Approver, Role::Admin],
@@ -58,7 +71,7 @@ impl Runs<'_> {
         let ready = self.ready_to_run(&id)?;
         // Held until the run ends: a second apply on these stacks is refused meanwhile.
         let _stack_locks = self.claim_stacks(&ready.stored)?;
-        let rec = self.start_execution(&ready)?;
+        let rec = self.start_execution(&ready, receipt)?;
         let (outcome, step_outputs) = self.run_steps(&rec, &ready.artifacts, sink, cancel).await?;
         self.finish_execution(&rec, outcome, step_outputs, sink)
     }
@@ -124,7 +137,11 @@ impl Runs<'_> {
     }
 
     /// Marks the plan executing (once more checking it is runnable, atomically) and audits it.
-    fn start_execution(&self, ready: &Ready) -> Result<PlanRecord> {
+    fn start_execution(
+        &self,
+        ready: &Ready,
+        receipt: Option<&super::IdentityReceipt>,
+    ) -> Result<PlanRecord> {
         let Ready {
             stored,
             hash,
@@ -159,6 +176,7 @@ impl Runs<'_> {
         ev.plan_id = Some(id.clone());
         ev.agent_type = Some(rec.plan.agent.to_string());
         ev.security_gates = serde_json::to_value(gates).ok();
+        ev.identity_receipt = receipt.and_then(|r| serde_json::to_value(r).ok());
         ev.message = Some(
             rec.plan
                 .steps

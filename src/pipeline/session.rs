@@ -242,6 +242,7 @@ pub(super) fn audit_event(
         execution_logs: None,
         cost_impact: None,
         security_gates: None,
+        identity_receipt: None,
         artifacts: Vec::new(),
         message: None,
     }

@@ -369,6 +369,7 @@ mod tests {
             execution_logs: None,
             cost_impact: None,
             security_gates: None,
+            identity_receipt: None,
             artifacts: vec![],
             message: None,
         }

@@ -440,3 +440,28 @@ pub fn python_with_mcp() -> Option<PathBuf> {
     }
     found
 }
+
+/// An AWS configuration of the tenant: `name` assumes `role_arn` and acts in `region`.
+#[allow(dead_code)]
+pub fn aws_configuration(
+    name: &str,
+    role_arn: &str,
+    region: &str,
+) -> opsdeck::tenant::AwsConfiguration {
+    opsdeck::tenant::AwsConfiguration {
+        name: name.into(),
+        tenant: String::new(),
+        role_arn: role_arn.into(),
+        external_id: None,
+        regions: vec![region.into()],
+        vpc: Default::default(),
+        tags: Default::default(),
+        budget_usd: 0.0,
+        description: String::new(),
+        read_only: false,
+        created_at: None,
+        created_by: String::new(),
+        updated_at: None,
+        updated_by: String::new(),
+    }
+}

@@ -93,3 +93,70 @@ impl Moto {
         ]
     }
 }
+
+/// A moto server of one test's own: a fresh process on a free loopback port, stopped when
+/// dropped. For tests that turn on moto's IAM enforcement, which is global to a server and
+/// would refuse every other test's static credentials.
+pub struct OwnMoto {
+    pub moto: Moto,
+    child: std::process::Child,
+}
+
+impl OwnMoto {
+    /// Starts one with the test suite's Python (`OPSDECK_TEST_PYTHON`, exported by
+    /// tests/run.sh), or `None` with a printed reason (an error under CI).
+    pub fn start(test: &str) -> Option<OwnMoto> {
+        let Some(python) = std::env::var_os("OPSDECK_TEST_PYTHON") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{test}: OPSDECK_TEST_PYTHON is not set under CI; run the suite with tests/run.sh"
+            );
+            eprintln!("SKIP {test}: no OPSDECK_TEST_PYTHON to start a moto server of its own");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let child = std::process::Command::new(python)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/moto_server.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start moto");
+        let own = OwnMoto {
+            moto: Moto {
+                endpoint: format!("http://127.0.0.1:{port}"),
+            },
+            child,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{test}: moto did not listen on port {port} within 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Some(own)
+    }
+
+    /// From now on every call must be signed by an IAM user's (or an assumed role's) keys and
+    /// be allowed by its policies; AssumeRole also by the role's trust policy.
+    pub fn enforce_iam(&self) {
+        self.moto.post("/moto-api/reset-auth", "0");
+    }
+
+    /// Back to accepting any credentials (for checks made with the static test keys).
+    pub fn stop_enforcing_iam(&self) {
+        self.moto.post("/moto-api/reset-auth", "1e18");
+    }
+}
+
+impl Drop for OwnMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
