@@ -25,13 +25,18 @@ const VIEWER: &[Role] = &[Role::Viewer];
 /// The team's clock (moved a TOTP step on for each code) starts twenty minutes back, so that
 /// runner processes, on the real clock, act after every membership and approval it records.
 fn team(home: &Home) -> Team<'_> {
+    team_of(home, None)
+}
+
+/// [`team`] in `tenant` (None: the default tenant).
+fn team_of<'a>(home: &'a Home, tenant: Option<&str>) -> Team<'a> {
     let clock = std::sync::Arc::new(opsdeck::time::ManualClock::at(
         jiff::Timestamp::from_second(common::unix() as i64 - 1200).unwrap(),
     ));
     let secrets = common::enrol(
         home,
         &clock,
-        None,
+        tenant,
         &[
             ("alice", ADMIN),
             ("bob", APPROVER),
@@ -44,7 +49,7 @@ fn team(home: &Home) -> Team<'_> {
         home,
         clock,
         secrets,
-        tenant: None,
+        tenant: tenant.map(str::to_string),
     }
 }
 
@@ -899,4 +904,54 @@ fn an_operator_who_cannot_assume_the_deploy_role_gets_her_change_applied_by_the_
     assert_eq!(receipt["runner"]["name"], "r1");
     let verified = t.deck("bob").trail().verify(true).unwrap();
     assert!(verified.ok, "{verified:?}");
+}
+
+/// `runner --tenants a,b`: one runner serves two tenants' queues, acting in each as its member;
+/// each tenant's trail holds its own run and nothing of the other's.
+#[test]
+fn one_runner_serves_two_tenants_and_each_trail_holds_only_its_own_run() {
+    let Some(_) = terraform() else { return };
+    let Some(b) = SharedBackend::new("runner_two_tenants") else {
+        return;
+    };
+    let team_machine = b.home();
+    let boot = team_machine.deck("root");
+    boot.admin().add_tenant("shop").unwrap();
+    boot.admin().add_tenant("labs").unwrap();
+    let shop = team_of(&team_machine, Some("shop"));
+    let labs = team_of(&team_machine, Some("labs"));
+    let runner_machine = runner_home(&b, &team_machine);
+    let (shop_olga, labs_olga) = (shop.deck("olga"), labs.deck("olga"));
+    let shop_plan = approved_plan(&shop, &shop_olga, "web", "");
+    let labs_plan = approved_plan(&labs, &labs_olga, "lab", "");
+
+    let runner = spawn_runner(
+        &runner_machine,
+        Some(&b.endpoint),
+        "r1",
+        &["--tenants", "shop,labs"],
+    );
+    wait_for("both plans applied", || {
+        shop_olga.approvals().plan(&shop_plan).unwrap().state == State::Succeeded
+            && labs_olga.approvals().plan(&labs_plan).unwrap().state == State::Succeeded
+    });
+    stop(&runner);
+    let out = finish(runner);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("runner r1 serving shop, labs"), "{said}");
+
+    for (t, deck, own, other) in [
+        (&shop, &shop_olga, &shop_plan, &labs_plan),
+        (&labs, &labs_olga, &labs_plan, &shop_plan),
+    ] {
+        let ev = events_of(deck, own);
+        assert_eq!(count(&ev, "runner_claimed"), 1, "{ev:?}");
+        assert_eq!(count(&ev, "completed"), 1, "{ev:?}");
+        assert!(events_of(deck, other).is_empty());
+        // The other tenant's plan and run log are not this tenant's to read.
+        assert!(deck.approvals().plan(other).is_err());
+        assert!(deck.runs().progress(other, 0).is_err());
+        let verified = t.deck("bob").trail().verify(true).unwrap();
+        assert!(verified.ok, "{verified:?}");
+    }
 }
