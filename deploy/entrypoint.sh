@@ -31,9 +31,23 @@ prefix = "$prefix"
 bucket_prefix = "$bucket_prefix"
 TOML
 
+# The runner user's personal key (an OpenSSH Ed25519 key, unencrypted: Secrets Manager guards
+# it), given by ECS from the secret the module names. With it the runner vouches for this task's
+# audit-signing key, so every member trusts what it records. It is written owner-only and taken
+# out of the environment, so Terraform, Ansible and their logs never see it.
+user="${OPSDECK_USER:-runner}"
+check OPSDECK_USER "$user" "a-z0-9_-"
+if [ -n "${OPSDECK_RUNNER_KEY:-}" ]; then
+  keys="${OPSDECK_IDENTITY_DIR:-$OPSDECK_HOME/identity}/keys"
+  mkdir -p "$keys"
+  printf '%s\n' "$OPSDECK_RUNNER_KEY" >"$keys/$user.key.new"
+  mv "$keys/$user.key.new" "$keys/$user.key"
+fi
+unset OPSDECK_RUNNER_KEY
+
 tenants="${OPSDECK_RUNNER_TENANTS:-}"
 check OPSDECK_RUNNER_TENANTS "$tenants" "a-z0-9_,-"
 if [ -n "$tenants" ]; then
-  exec opsdeck --backend aws runner --tenants "$tenants" "$@"
+  exec opsdeck --backend aws --user "$user" runner --tenants "$tenants" "$@"
 fi
-exec opsdeck --backend aws runner "$@"
+exec opsdeck --backend aws --user "$user" runner "$@"

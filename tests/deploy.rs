@@ -455,3 +455,83 @@ fn entrypoint_writes_the_backend_config_and_refuses_unsafe_values() {
         .mode();
     assert_eq!(mode & 0o077, 0, "config is owner-only");
 }
+
+/// The runner user's personal key reaches the container as a secret in the environment: the
+/// entrypoint writes it owner-only where opsdeck loads it, takes it out of the environment of
+/// everything it starts, and runs the runner as that user.
+#[test]
+fn entrypoint_installs_the_runners_key_and_keeps_it_out_of_the_environment() {
+    let script = deploy_dir().join("entrypoint.sh");
+    // The runner's key, made as an operator would before storing it in Secrets Manager.
+    let maker = tempfile::tempdir().unwrap();
+    let made = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .args(["--user", "runner", "keys", "new"])
+        .env("OPSDECK_HOME", maker.path())
+        .env_remove("OPSDECK_IDENTITY_DIR")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let key_text = std::fs::read_to_string(maker.path().join("identity/keys/runner.key")).unwrap();
+    let fingerprint = String::from_utf8_lossy(&made.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint: ").map(str::to_string))
+        .expect("fingerprint");
+
+    // What the entrypoint execs, observed: its arguments and whether the key is still in its
+    // environment (Terraform and Ansible inherit the runner's).
+    let bin_dir = tempfile::tempdir().unwrap();
+    let observed = bin_dir.path().join("observed");
+    let opsdeck = bin_dir.path().join("opsdeck");
+    std::fs::write(
+        &opsdeck,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" \"${{OPSDECK_RUNNER_KEY:-no key in the environment}}\" > '{}'\n",
+            observed.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&opsdeck, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let run = |user: &str| {
+        Command::new("sh")
+            .arg(&script)
+            .env_clear()
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", bin_dir.path().display()),
+            )
+            .env("OPSDECK_HOME", home.path())
+            .env("OPSDECK_AWS_BACKEND_REGION", "eu-west-1")
+            .env("OPSDECK_RUNNER_TENANTS", "shop,labs")
+            .env("OPSDECK_USER", user)
+            .env("OPSDECK_RUNNER_KEY", key_text.trim_end())
+            .output()
+            .unwrap()
+    };
+    // A user name that could escape the key's path is refused before anything is written.
+    let out = run("../evil");
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    assert!(!home.path().join("identity").exists());
+
+    let out = run("runner");
+    assert!(out.status.success(), "{out:?}");
+    let seen = std::fs::read_to_string(&observed).unwrap();
+    assert_eq!(
+        seen,
+        "--backend aws --user runner runner --tenants shop,labs\nno key in the environment\n"
+    );
+    let installed = home.path().join("identity/keys/runner.key");
+    assert_eq!(std::fs::read_to_string(&installed).unwrap(), key_text);
+    let mode = std::fs::metadata(&installed).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the key is owner-only");
+    // The real binary loads it as the runner's key.
+    let shown = Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .args(["--user", "runner", "keys", "show"])
+        .env("OPSDECK_HOME", home.path())
+        .env_remove("OPSDECK_IDENTITY_DIR")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains(&fingerprint), "{shown}");
+}

@@ -285,7 +285,15 @@ impl Admin<'_> {
         let me = &self.identity.user;
         let dir = &self.paths.identity;
         let private = identity::keys::key_path(dir, me);
-        let public = identity::keys::read_public(dir, me)?;
+        let public = match identity::keys::read_public(dir, me)? {
+            Some(p) => Some(p),
+            // A key installed without its public half (the runner's, from a secret): read from
+            // the private key, when that needs no passphrase.
+            None if private.exists() => identity::keys::load_key_with(dir, me, &|_| Ok(None))
+                .ok()
+                .map(|k| k.public().clone()),
+            None => None,
+        };
         let roster = self.roster()?;
         Ok(KeyStatus {
             user: me.clone(),

@@ -130,6 +130,11 @@ data "aws_iam_policy_document" "execution" {
     resources = ["*"] # ecr:GetAuthorizationToken has no resource type
   }
   statement {
+    sid       = "ReadTheRunnersKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.runner_key_secret_arn]
+  }
+  statement {
     sid       = "WriteTheRunnerLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.runner.arn}:*"]
@@ -189,6 +194,11 @@ resource "aws_ecs_task_definition" "runner" {
         { name = "OPSDECK_AWS_BACKEND_REGION", value = var.backend_region },
         { name = "OPSDECK_AWS_BACKEND_PREFIX", value = var.backend_prefix },
         { name = "OPSDECK_AWS_BACKEND_BUCKET_PREFIX", value = var.backend_bucket_prefix },
+        { name = "OPSDECK_USER", value = var.runner_user },
+      ]
+      # The runner user's personal key: the entrypoint writes it owner-only and unsets it.
+      secrets = [
+        { name = "OPSDECK_RUNNER_KEY", valueFrom = var.runner_key_secret_arn },
       ]
       # The only writable paths: opsdeck's home and the tools' scratch space.
       mountPoints = [

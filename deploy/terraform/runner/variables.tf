@@ -35,6 +35,25 @@ variable "runner_policy_json" {
   }
 }
 
+variable "runner_user" {
+  description = "The registered opsdeck user the runner acts as in each tenant (an operator, approver or admin there). Map the task role to it: `opsdeck users principal USER --aws-principal <task_role_arn output>`."
+  type        = string
+  default     = "runner"
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9_-]{0,62}$", var.runner_user))
+    error_message = "runner_user: an opsdeck user name (lower-case letters, digits, '-' and '_')."
+  }
+}
+
+variable "runner_key_secret_arn" {
+  description = "Secrets Manager secret holding the runner user's personal key (the OpenSSH Ed25519 private key `opsdeck --user runner keys new` writes, unencrypted), registered for that user in each tenant. ECS hands it to the container, which writes it owner-only and drops it from the environment."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$", var.runner_key_secret_arn))
+    error_message = "runner_key_secret_arn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-xxxxxx)."
+  }
+}
+
 variable "backend_region" {
   description = "Region of the shared backend (aws_backend.region in opsdeck's config)."
   type        = string
