@@ -100,13 +100,24 @@ impl Output {
                     .max()
                     .unwrap_or(0);
                 let mut out = vec![format!("{title} ({unit})"), sparkline(points)];
+                // Counts read as counts: decimals only when a value has a fraction.
+                let whole = points.iter().all(|(_, v)| v.fract() == 0.0);
                 for (label, v) in points {
                     let bar = if max > 0.0 {
                         "█".repeat(((v / max) * 30.0).round() as usize)
                     } else {
                         String::new()
                     };
-                    out.push(format!("{label:<label_w$}  {v:>10.2}  {bar}"));
+                    let value = if whole {
+                        format!("{v:>10.0}")
+                    } else {
+                        format!("{v:>10.2}")
+                    };
+                    out.push(
+                        format!("{label:<label_w$}  {value}  {bar}")
+                            .trim_end()
+                            .to_string(),
+                    );
                 }
                 out
             }
@@ -132,8 +143,11 @@ pub fn sparkline(points: &[(String, f64)]) -> String {
         .map(|(_, v)| {
             if max > min {
                 BLOCKS[(((v - min) / (max - min)) * 7.0).round() as usize]
-            } else {
+            } else if max > 0.0 {
                 BLOCKS[3]
+            } else {
+                // Nothing at all reads as the floor, not as a middling value.
+                BLOCKS[0]
             }
         })
         .collect()

@@ -54,6 +54,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod policy;
 pub mod redact;
+pub mod reports;
 pub mod sanitize;
 pub mod secrets;
 pub mod store;

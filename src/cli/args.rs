@@ -111,6 +111,9 @@ pub enum Command {
     /// Browse, verify and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Reports over the tenant's records (operations, from the audit trail alone).
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Manage tenants and their guardrail settings.
     #[command(subcommand)]
     Tenants(TenantsCommand),
@@ -654,6 +657,30 @@ pub enum AuditCommand {
         #[command(flatten)]
         filter: FilterArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Plans per day, decisions, approval latency (p50/p95), run outcomes and the change
+    /// failure rate, time to apply, top requesters and agents: from the audit trail alone.
+    Operations {
+        /// Start of the window: ISO date/time or a look-back such as 7d (default: 30 days
+        /// before --until).
+        #[arg(long)]
+        since: Option<String>,
+        /// End of the window, exclusive (default: now).
+        #[arg(long)]
+        until: Option<String>,
+        /// text (tables and a chart), or csv (`section,key,value` rows); --json for JSON.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]

@@ -43,6 +43,7 @@ mod mcp;
 mod notify;
 mod plans;
 mod print;
+mod report;
 mod requests;
 mod runner;
 mod setup;
@@ -120,6 +121,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Apply(args) => runner::apply(&deck, args, &progress, json),
         Command::Stacks { command } => stacks::run(&deck, command, json),
         Command::Audit(cmd) => audit::run(&deck, cmd, json),
+        Command::Report(cmd) => report::run(&deck, cmd, json),
         Command::Tenants(cmd) => admin::tenants(&deck, cmd, json),
         Command::Users(cmd) => admin::users(&deck, cmd, json),
         Command::Keys(cmd) => keys::run(&deck, cmd, json),

@@ -6,6 +6,75 @@ use crate::audit::{Anchors, AuditFilter, AuditRecord, VerifyReport};
 use crate::error::Result;
 
 impl Trail<'_> {
+    /// The operations report over `[since, until)` (default: the 30 days up to now), from the
+    /// trail alone: plans, decisions, approval latency, run outcomes, who asked.
+    pub fn operations_report(
+        &self,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<crate::reports::OperationsReport> {
+        use crate::audit::EventKind as K;
+        use crate::audit::query::time_bound;
+        let clock = self.clock.as_ref();
+        let to = match until {
+            Some(t) => time_bound("until", t, clock)?,
+            // Up to and including now: the window is half-open.
+            None => clock
+                .now()
+                .checked_add(jiff::SignedDuration::from_millis(1))
+                .map_err(|e| crate::error::Error::input(format!("until: {e}")))?,
+        };
+        let from = match since {
+            Some(t) => time_bound("since", t, clock)?,
+            None => to
+                .checked_sub(jiff::SignedDuration::from_hours(30 * 24))
+                .map_err(|e| crate::error::Error::input(format!("until: {e}")))?,
+        };
+        if from >= to {
+            return Err(crate::error::Error::input(format!(
+                "since ({}) must be before until ({})",
+                crate::time::iso(from),
+                crate::time::iso(to)
+            )));
+        }
+        const MAX_DAYS: i64 = 3660;
+        if (to.as_second() - from.as_second()) / 86_400 >= MAX_DAYS {
+            return Err(crate::error::Error::input(format!(
+                "the window {} to {} is longer than a report covers: at most {MAX_DAYS} days; narrow --since/--until",
+                crate::time::iso(from),
+                crate::time::iso(to)
+            )));
+        }
+        // Only what the report reads is kept while the trail streams by.
+        let mut events = Vec::new();
+        self.scan_audit(&mut |r| {
+            let e = r.event;
+            if e.plan_id.is_some()
+                && e.timestamp.timestamp() < to
+                && matches!(
+                    e.event,
+                    K::Planned
+                        | K::Queued
+                        | K::Approved
+                        | K::Rejected
+                        | K::Expired
+                        | K::Executing
+                        | K::Completed
+                        | K::Failed
+                        | K::Cancelled
+                )
+            {
+                events.push(e);
+            }
+            true
+        })?;
+        Ok(crate::reports::operations::build(
+            &self.tenant.name,
+            crate::reports::Window { from, to },
+            &events,
+        ))
+    }
+
     /// Streams the tenant's events oldest first (one in memory at a time); `f` returns false to
     /// stop.
     pub fn scan_audit(&self, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
