@@ -4,6 +4,7 @@
 //! replaced resource or a plan's next step reads the same everywhere.
 //!
 //! - [`plan`]: a plan (header, reading, steps, resource changes, gates, cost, approval, next).
+//! - [`aws_change`]: a plan's AWS API calls as a change list (each target, before → after).
 //! - [`change`]: the change symbols (`+ ~ - -/+`, Terraform's) and their counts.
 //! - [`approval`]: where a plan stands with its approvals and who may give them.
 //! - [`next_step`]: what happens next to a plan, in each front end's words.
@@ -19,6 +20,7 @@
 
 pub mod approval;
 pub mod audit_row;
+pub mod aws_change;
 pub mod change;
 pub mod identity;
 pub mod next_step;
@@ -30,6 +32,7 @@ pub mod verify;
 
 pub use approval::ApprovalView;
 pub use audit_row::AuditRowView;
+pub use aws_change::AwsChangeView;
 pub use identity::IdentityView;
 pub use next_step::NextStep;
 pub use notify::NotifyBadge;

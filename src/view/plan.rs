@@ -77,6 +77,16 @@ impl<'a> PlanView<'a> {
     }
 }
 
+impl<'a> PlanView<'a> {
+    /// Every gate, the worst first (deny, warn, info, pass), in the order evaluated within each:
+    /// what an approver reads before deciding.
+    pub fn gates_worst_first(&self) -> Vec<&'a Gate> {
+        let mut g: Vec<&'a Gate> = self.gates.iter().collect();
+        g.sort_by(|a, b| b.result.cmp(&a.result));
+        g
+    }
+}
+
 /// How the request was read: the agents and action it was routed to, and how sure that is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reading {
@@ -191,6 +201,8 @@ mod tests {
         assert_eq!(v.resources[1].action, ChangeAction::Replace);
         assert_eq!(v.resources[1].symbol, "-/+");
         assert_eq!(v.changes.tally(), "+3 ~0 -0");
+        let worst: Vec<&str> = v.gates_worst_first().iter().map(|g| g.rule.as_str()).collect();
+        assert_eq!(worst, ["dry_run.terraform", "policy.summary"]);
     }
 
     #[test]

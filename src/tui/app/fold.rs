@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::audit_row::AuditRow;
 use super::msg::Done;
-use super::state::{ApprovalsState, AuditState, ConfirmKind, DiffState, Overlay, PreviewState};
+use super::state::{ApprovalsState, AuditState, DiffState, Overlay, PreviewState};
 use super::tasks::Kind;
 use super::{App, AskResult, JobResult, Msg, POLL_EVERY};
 use crate::approval::{PlanRecord, State};
@@ -87,7 +87,6 @@ impl App {
             Done::Applied(result) => self.applied(job, result),
             Done::Receipt { plan_id, result } => {
                 if let Some(Overlay::Confirm(c)) = self.overlays.last_mut()
-                    && c.kind == ConfirmKind::Apply
                     && c.plan.plan.plan_id == plan_id
                 {
                     c.receipt = Some(result);
