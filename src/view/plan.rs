@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::approval::ApprovalView;
+use super::aws_change::AwsChangeView;
 use super::change::{ChangeCounts, ResourceView};
 use super::next_step::NextStep;
 use crate::approval::{Approval, Execution, PlanRecord, Rejection, State};
@@ -32,6 +33,8 @@ pub struct PlanView<'a> {
     pub steps: Vec<StepView<'a>>,
     pub resources: Vec<ResourceView<'a>>,
     pub changes: ChangeCounts,
+    /// The AWS API calls with their targets, before → after (empty for Terraform/Ansible plans).
+    pub calls: AwsChangeView<'a>,
     pub dry_runs: &'a [DryRun],
     pub artifacts: &'a [ArtifactRef],
     pub approval: ApprovalView<'a>,
@@ -66,6 +69,7 @@ impl<'a> PlanView<'a> {
                 .collect(),
             resources: p.resources.iter().map(ResourceView::of).collect(),
             changes: ChangeCounts::of(&p.resources),
+            calls: AwsChangeView::of(p),
             dry_runs: &p.dry_runs,
             artifacts: &p.artifacts,
             approval: ApprovalView::of(rec),

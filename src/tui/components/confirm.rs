@@ -11,7 +11,7 @@ use crate::tui::app::{App, Confirm, ConfirmKind};
 use crate::tui::components::change_meaning;
 use crate::tui::theme::Meaning;
 use crate::tui::ui::{centered, gate_meaning, overlay_block, risk_meaning, styled};
-use crate::view::{AwsChangeView, PlanView};
+use crate::view::PlanView;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
     let v = PlanView::of(&c.plan);
@@ -89,7 +89,7 @@ fn review_lines(app: &App, v: &PlanView<'_>, c: &Confirm) -> Vec<Line<'static>> 
             muted(g.reason.clone()),
         ]));
     }
-    let calls = AwsChangeView::of(&c.plan.plan);
+    let calls = &v.calls;
     if calls.is_empty() {
         if !v.resources.is_empty() {
             lines.push(Line::from(muted(format!("resources ({})", v.changes.tally()))));
