@@ -21,11 +21,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
         ConfirmKind::Reject => format!("Reject {}?", v.id),
         ConfirmKind::Apply => format!("Apply {}?", v.id),
     };
-    let body = review_lines(app, &v, c);
+    // As wide as the screen allows (up to 110), as tall as what it shows; the fields and keys
+    // always show, the review above them is cut with a count of what did not fit.
+    let width = area.width.min(110);
     let footer = footer_lines(app, c);
-    // As tall as what it shows, within the screen; the fields and keys always show, the review
-    // above them is cut with a count of what did not fit.
-    let width = area.width.saturating_sub(2).min(110);
+    let room = (area.height as usize).saturating_sub(footer.len() + 2);
+    let mut body = review_lines(app, &v, c, width.saturating_sub(2) as usize, false);
+    if body.len() > room {
+        // Short of rows: risk reasons and the receipt run on as wrapped lines.
+        body = review_lines(app, &v, c, width.saturating_sub(2) as usize, true);
+    }
     let height = ((body.len() + footer.len()) as u16 + 2).min(area.height);
     let r = centered(area, width, height);
     let inner = overlay_block(f, app, r, &title);
@@ -36,7 +41,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
             app,
             Meaning::Muted,
             format!(
-                "… {} more lines: esc, then d opens the whole plan",
+                "… {} more lines: esc, then 3 shows the whole plan",
                 body.len() - b.len()
             ),
         )));
@@ -51,11 +56,21 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
 
 /// What the decision is about: the plan, its risk and why, every gate with its reason, the
 /// targets (AWS API calls) or resources (Terraform), who the apply acts as, the hash.
-fn review_lines(app: &App, v: &PlanView<'_>, c: &Confirm) -> Vec<Line<'static>> {
+fn review_lines(
+    app: &App,
+    v: &PlanView<'_>,
+    c: &Confirm,
+    width: usize,
+    compact: bool,
+) -> Vec<Line<'static>> {
     let muted = |s: String| styled(app, Meaning::Muted, s);
     let text = |s: String| styled(app, Meaning::Text, s);
-    let mut lines = vec![
-        Line::from(vec![text(v.summary.to_string())]),
+    let mut lines: Vec<Line<'static>> = words(v.summary, width)
+        .into_iter()
+        .map(|l| Line::from(text(l)))
+        .collect();
+    lines.extend([
+
         Line::from(vec![
             muted("requested by ".into()),
             text(v.requester.to_string()),
@@ -70,24 +85,42 @@ fn review_lines(app: &App, v: &PlanView<'_>, c: &Confirm) -> Vec<Line<'static>> 
             muted("  gates ".into()),
             styled(app, gate_meaning(v.worst_gate), v.worst_gate.as_str()),
         ]),
-    ];
-    for r in v.risk_reasons {
-        lines.push(Line::from(vec![
-            muted("  risk: ".into()),
-            styled(app, risk_meaning(v.risk), r.clone()),
-        ]));
+    ]);
+    let joined = [v.risk_reasons.join("; ")];
+    let reasons: &[String] = if compact && !v.risk_reasons.is_empty() {
+        &joined
+    } else {
+        v.risk_reasons
+    };
+    for r in reasons {
+        for (i, part) in words(r, width.saturating_sub(8)).into_iter().enumerate() {
+            lines.push(Line::from(vec![
+                muted(if i == 0 { "  risk: " } else { "        " }.into()),
+                styled(app, risk_meaning(v.risk), part),
+            ]));
+        }
     }
     let gates = v.gates_worst_first();
     if !gates.is_empty() {
         lines.push(Line::from(muted("gates".into())));
     }
     let rule_w = gates.iter().map(|g| g.rule.len()).max().unwrap_or(0);
+    // The reason beside its rule when it fits, else wrapped under it with a hanging indent.
+    let beside = width.saturating_sub(rule_w + 10);
     for g in gates {
-        lines.push(Line::from(vec![
+        let mut head = vec![
             styled(app, gate_meaning(g.result), format!("  {:<5} ", g.result.as_str())),
             text(format!("{:<rule_w$}  ", g.rule)),
-            muted(g.reason.clone()),
-        ]));
+        ];
+        if crate::tui::text::width(&g.reason) <= beside {
+            head.push(muted(g.reason.clone()));
+            lines.push(Line::from(head));
+        } else {
+            lines.push(Line::from(head));
+            for part in words(&g.reason, width.saturating_sub(8)) {
+                lines.push(Line::from(vec![muted(format!("        {part}"))]));
+            }
+        }
     }
     let calls = &v.calls;
     if calls.is_empty() {
@@ -126,6 +159,23 @@ fn review_lines(app: &App, v: &PlanView<'_>, c: &Confirm) -> Vec<Line<'static>> 
             Meaning::Progress,
             format!("{} asking AWS who the apply acts as…", app.spinner_frame()),
         ))),
+        Some(Ok(receipt)) if compact => {
+            let all: Vec<String> = receipt
+                .rows
+                .iter()
+                .map(|(label, value)| format!("{label} {value}"))
+                .chain(receipt.unknown.iter().map(|u| format!("unknown {u}")))
+                .collect();
+            for (i, part) in words(&all.join(" · "), width.saturating_sub(8))
+                .into_iter()
+                .enumerate()
+            {
+                lines.push(Line::from(vec![
+                    muted(if i == 0 { "acts as " } else { "        " }.into()),
+                    text(part),
+                ]));
+            }
+        }
         Some(Ok(receipt)) => {
             lines.push(Line::from(muted(
                 if c.kind == ConfirmKind::Apply {
@@ -227,4 +277,47 @@ fn footer_lines(app: &App, c: &Confirm) -> Vec<Line<'static>> {
     };
     lines.push(Line::from(styled(app, Meaning::Muted, keys)));
     lines
+}
+
+/// Greedy word wrap to `w` cells; a word longer than a line is cut by characters.
+fn words(s: &str, w: usize) -> Vec<String> {
+    let w = w.max(8);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in s.split_whitespace() {
+        let need = crate::tui::text::width(word) + usize::from(!cur.is_empty());
+        if !cur.is_empty() && crate::tui::text::width(&cur) + need > w {
+            out.push(std::mem::take(&mut cur));
+        }
+        if crate::tui::text::width(word) > w {
+            let mut parts = crate::tui::text::wrap(word, w);
+            let last = parts.pop().unwrap_or_default();
+            out.extend(parts);
+            cur = last;
+            continue;
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn wraps_at_word_boundaries_and_cuts_only_overlong_words() {
+        assert_eq!(
+            words("no maintenance window is configured", 16),
+            ["no maintenance", "window is", "configured"]
+        );
+        assert_eq!(words("i-0123456789abcdef0 x", 8), ["i-012345", "6789abcd", "ef0 x"]);
+        assert_eq!(words("", 10), [""]);
+    }
 }
