@@ -177,7 +177,7 @@ impl Action {
             Action::Reject => "reject",
             Action::Apply => "apply",
             Action::CancelApply => "cancel apply",
-            Action::ToggleClosed => "closed plans / open plans",
+            Action::ToggleClosed => "closed plans",
             Action::Replan => "re-plan the request",
             Action::Refresh => "refresh",
             Action::ExportJson => "export JSON",

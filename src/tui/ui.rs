@@ -245,6 +245,7 @@ fn draw_bottom_line(f: &mut Frame, area: Rect, app: &App) {
         let (m, text) = match notice {
             Notice::Info(text) => (Meaning::Text, text.clone()),
             Notice::Success(text) => (Meaning::Success, text.clone()),
+            Notice::Bad(text) => (Meaning::Error, text.clone()),
             Notice::Failed(e) => super::errors::line("", e),
         };
         f.render_widget(Line::styled(fit(&text, w), t.get(m)), area);

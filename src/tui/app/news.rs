@@ -41,9 +41,7 @@ impl App {
                     segments: vec![(Meaning::Muted, "● ".into()), (m, text.clone())],
                 });
                 self.notice = Some(match h.tone {
-                    Tone::Bad => Notice::Failed(crate::tui::errors::shared(
-                        crate::Error::refused(text),
-                    )),
+                    Tone::Bad => Notice::Bad(text),
                     _ => Notice::Success(text),
                 });
             }

@@ -217,6 +217,8 @@ pub enum Overlay {
 pub enum Notice {
     Info(String),
     Success(String),
+    /// Bad news that is not an error of this console's (a plan of yours was rejected, failed).
+    Bad(String),
     Failed(SharedError),
 }
 
@@ -224,7 +226,7 @@ impl Notice {
     /// The words shown, without colour (tests, logs).
     pub fn text(&self) -> String {
         match self {
-            Notice::Info(t) | Notice::Success(t) => t.clone(),
+            Notice::Info(t) | Notice::Success(t) | Notice::Bad(t) => t.clone(),
             Notice::Failed(e) => crate::tui::errors::line("", e).1,
         }
     }

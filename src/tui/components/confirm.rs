@@ -85,6 +85,7 @@ fn review_lines(
             muted("  gates ".into()),
             styled(app, gate_meaning(v.worst_gate), v.worst_gate.as_str()),
         ]),
+        Line::from(vec![muted("hash ".into()), text(v.hash.to_string())]),
     ]);
     let joined = [v.risk_reasons.join("; ")];
     let reasons: &[String] = if compact && !v.risk_reasons.is_empty() {
@@ -125,9 +126,13 @@ fn review_lines(
     let calls = &v.calls;
     if calls.is_empty() {
         if !v.resources.is_empty() {
-            lines.push(Line::from(muted(format!("resources ({})", v.changes.tally()))));
+            lines.push(Line::from(muted(format!(
+                "resources ({}){}",
+                v.changes.tally(),
+                if compact { ": 3 shows them" } else { "" }
+            ))));
         }
-        for r in &v.resources {
+        for r in v.resources.iter().filter(|_| !compact) {
             let count = if r.count > 1 {
                 format!(" ×{}", r.count)
             } else {
@@ -203,10 +208,6 @@ fn review_lines(
             lines.push(Line::from(styled(app, m, text)));
         }
     }
-    lines.push(Line::from(vec![
-        muted("hash ".into()),
-        text(v.hash.to_string()),
-    ]));
     lines
 }
 
