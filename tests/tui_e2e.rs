@@ -136,7 +136,9 @@ fn bob_reviews_an_ops_plan_and_alice_hears_back_in_tmux() {
 
     // bob opens his queue: the preview follows the selected plan.
     console_with(&t, "bob", &home, "bob", &env);
-    t.wait("bob", "bob's console", |s| s.contains("│ bob · OS account │"));
+    t.wait("bob", "bob's console", |s| {
+        s.contains("│ bob · OS account │")
+    });
     t.keys("bob", &["Escape"]);
     std::thread::sleep(Duration::from_millis(100));
     t.keys("bob", &["4"]);
@@ -156,7 +158,9 @@ fn bob_reviews_an_ops_plan_and_alice_hears_back_in_tmux() {
     println!("{s}");
     t.text("bob", &code(&bob_secret, 0));
     t.keys("bob", &["Enter"]);
-    t.wait("bob", "the approval", |s| s.contains(&format!("{id} approved")));
+    t.wait("bob", "the approval", |s| {
+        s.contains(&format!("{id} approved"))
+    });
 
     // alice, doing nothing, hears it in her conversation.
     t.wait_for("alice", "approved by bob", HEAR_BACK, |s| {

@@ -40,7 +40,9 @@ fn the_requester_hears_back(t: &Team<'_>, alice: Deck, bob: Deck) {
 
     let id = first.plan.plan_id.clone();
     let code = t.code("bob");
-    bob.approvals().approve(&id, None, Some(&code), None).unwrap();
+    bob.approvals()
+        .approve(&id, None, Some(&code), None)
+        .unwrap();
     let heard = rt.block_on(app.run_until(WAIT, |a| said(a, &format!("{id} approved by bob"))));
     assert!(heard, "{:#?}", texts(&app));
     assert!(
@@ -68,7 +70,12 @@ fn the_requester_hears_back(t: &Team<'_>, alice: Deck, bob: Deck) {
     assert!(heard, "{:#?}", texts(&app));
 
     // Rejected, it left the queue but not the console: listed among the closed plans.
-    assert!(app.approvals.visible().iter().all(|r| r.plan.plan_id != id2));
+    assert!(
+        app.approvals
+            .visible()
+            .iter()
+            .all(|r| r.plan.plan_id != id2)
+    );
     app.update(Action::FocusApprovals);
     app.update(Action::ToggleClosed);
     let closed: Vec<_> = app.approvals.visible().iter().map(|r| r.state).collect();
@@ -88,7 +95,11 @@ fn texts(app: &App) -> Vec<String> {
 #[test]
 fn the_requester_hears_decisions_from_the_local_store() {
     let home = Home::new();
-    let t = Team::new(&home, None, &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])]);
+    let t = Team::new(
+        &home,
+        None,
+        &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])],
+    );
     the_requester_hears_back(&t, t.deck("alice"), t.deck("bob"));
 }
 
@@ -109,7 +120,10 @@ fn the_requester_hears_decisions_from_the_shared_backend() {
     let keys = bob_machine.identity_dir().join("keys");
     std::fs::create_dir_all(&keys).unwrap();
     for ext in ["key", "pub"] {
-        let from = alice_machine.identity_dir().join("keys").join(format!("bob.{ext}"));
+        let from = alice_machine
+            .identity_dir()
+            .join("keys")
+            .join(format!("bob.{ext}"));
         if from.exists() {
             std::fs::copy(&from, keys.join(format!("bob.{ext}"))).unwrap();
         }
@@ -122,7 +136,11 @@ fn the_requester_hears_decisions_from_the_shared_backend() {
 #[test]
 fn a_closed_plan_is_planned_again_from_the_closed_list() {
     let home = Home::new();
-    let t = Team::new(&home, None, &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])]);
+    let t = Team::new(
+        &home,
+        None,
+        &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])],
+    );
     let rec = t
         .deck("alice")
         .requests()
@@ -144,7 +162,9 @@ fn a_closed_plan_is_planned_again_from_the_closed_list() {
     app.update(Action::FocusApprovals);
     app.update(Action::ToggleClosed);
     assert_eq!(
-        app.approvals.selected_plan().map(|r| r.plan.plan_id.clone()),
+        app.approvals
+            .selected_plan()
+            .map(|r| r.plan.plan_id.clone()),
         Some(rec.plan.plan_id.clone())
     );
     app.update(Action::Replan);
@@ -164,11 +184,18 @@ fn a_closed_plan_is_planned_again_from_the_closed_list() {
 #[test]
 fn the_audit_pane_picks_up_events_that_touch_no_plan() {
     let home = Home::new();
-    let t = Team::new(&home, None, &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])]);
+    let t = Team::new(
+        &home,
+        None,
+        &[("alice", &[Role::Admin]), ("bob", &[Role::Approver])],
+    );
     let (rt, mut app) = common::console(t.deck("alice"));
     rt.block_on(async {
         app.start();
-        assert!(app.run_until(WAIT, |a| a.audit.loaded && a.approvals.loaded).await);
+        assert!(
+            app.run_until(WAIT, |a| a.audit.loaded && a.approvals.loaded)
+                .await
+        );
     });
     app.update(Action::FocusAudit);
     let before = app.audit.rows.len();
@@ -187,8 +214,15 @@ fn the_audit_pane_picks_up_events_that_touch_no_plan() {
     let newest = app.audit.rows.last().unwrap();
     assert!(newest.plan_id.is_none());
     assert_eq!(&*newest.user, "bob");
-    assert!(app.audit.new_above > 0, "the new rows above the view are counted");
-    assert_eq!(app.audit.selected, selected + app.audit.new_above, "the selection stays on its row");
+    assert!(
+        app.audit.new_above > 0,
+        "the new rows above the view are counted"
+    );
+    assert_eq!(
+        app.audit.selected,
+        selected + app.audit.new_above,
+        "the selection stays on its row"
+    );
     app.update(Action::Top);
     assert_eq!(app.audit.new_above, 0);
     drop(rt);

@@ -152,7 +152,10 @@ fn the_diff_pane_lists_each_call_and_each_target_before_and_after() {
         ] {
             assert!(s.contains(want), "{want} missing at {w}x{h}:\n{s}");
         }
-        assert!(!s.contains("+0 -0"), "an AWS plan is not an empty diff:\n{s}");
+        assert!(
+            !s.contains("+0 -0"),
+            "an AWS plan is not an empty diff:\n{s}"
+        );
         insta::assert_snapshot!(format!("diff_aws_api_plan_{w}x{h}"), t.backend());
     }
 }
@@ -203,7 +206,11 @@ fn the_preview_follows_the_plan_selected_in_the_queue() {
     assert!(fx.app.preview.plan.is_none());
     fx.app.update(Action::FocusApprovals);
     assert_eq!(
-        fx.app.preview.plan.as_ref().map(|r| r.plan.plan_id.as_str()),
+        fx.app
+            .preview
+            .plan
+            .as_ref()
+            .map(|r| r.plan.plan_id.as_str()),
         Some(ID)
     );
     // Tall enough, the queue shows it under the list with its targets and gates.

@@ -139,7 +139,9 @@ fn draw_main(f: &mut Frame, area: Rect, app: &App) {
         Pane::Preview => components::preview::draw(f, area, app),
         Pane::Diff => components::diff_view::draw(f, area, app),
         // Tall enough: the selected plan's preview under the list.
-        Pane::Approvals | Pane::Audit if area.height >= PREVIEW_UNDER && app.preview.plan.is_some() => {
+        Pane::Approvals | Pane::Audit
+            if area.height >= PREVIEW_UNDER && app.preview.plan.is_some() =>
+        {
             let rows = Layout::default()
                 .direction(Direction::Vertical)
                 .constraints([Constraint::Percentage(45), Constraint::Percentage(55)])

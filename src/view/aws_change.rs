@@ -58,11 +58,7 @@ pub struct TargetView {
 impl TargetView {
     /// `running → terminated`, or `? → terminated` when the state before was not recorded.
     pub fn transition(&self) -> String {
-        format!(
-            "{} → {}",
-            self.before.as_deref().unwrap_or("?"),
-            self.after
-        )
+        format!("{} → {}", self.before.as_deref().unwrap_or("?"), self.after)
     }
 
     /// `i-0abc  web-1  Env=prod  running → terminated`.
@@ -306,7 +302,10 @@ mod tests {
         assert_eq!(v.calls.len(), 1);
         let c = &v.calls[0];
         assert_eq!((c.symbol, c.action), ("-", ChangeAction::Delete));
-        assert_eq!(c.targets[0].line(), "i-0aaa  web-1  Env=prod,Role=web  running → terminated");
+        assert_eq!(
+            c.targets[0].line(),
+            "i-0aaa  web-1  Env=prod,Role=web  running → terminated"
+        );
         // Not recorded: said as unknown, never guessed.
         assert_eq!(c.targets[1].line(), "i-0bbb  ? → terminated");
         assert_eq!(v.target_count(), 2);
@@ -315,9 +314,18 @@ mod tests {
             lines[0],
             "step 1  ec2 TerminateInstances in eu-west-1 · 2 targets · by the ops agent"
         );
-        assert!(lines.contains(&"    health.expect = terminated".to_string()), "{lines:?}");
-        assert!(lines.contains(&"    wait_secs = 300".to_string()), "{lines:?}");
-        assert!(!lines.iter().any(|l| l.contains("targets_seen")), "{lines:?}");
+        assert!(
+            lines.contains(&"    health.expect = terminated".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"    wait_secs = 300".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            !lines.iter().any(|l| l.contains("targets_seen")),
+            "{lines:?}"
+        );
     }
 
     #[test]

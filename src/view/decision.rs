@@ -174,7 +174,10 @@ mod tests {
         let n = news(Some(&running), &failed);
         assert_eq!(n.len(), 1, "{n:?}");
         assert_eq!(n[0].tone, Tone::Bad);
-        assert_eq!(n[0].text, "apply by alice: failed: ec2 TerminateInstances: denied");
+        assert_eq!(
+            n[0].text,
+            "apply by alice: failed: ec2 TerminateInstances: denied"
+        );
         // Seen only at the end (another console did everything): all of it, in order.
         assert_eq!(
             texts(news(Some(&pending), &failed)),

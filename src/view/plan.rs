@@ -205,7 +205,11 @@ mod tests {
         assert_eq!(v.resources[1].action, ChangeAction::Replace);
         assert_eq!(v.resources[1].symbol, "-/+");
         assert_eq!(v.changes.tally(), "+3 ~0 -0");
-        let worst: Vec<&str> = v.gates_worst_first().iter().map(|g| g.rule.as_str()).collect();
+        let worst: Vec<&str> = v
+            .gates_worst_first()
+            .iter()
+            .map(|g| g.rule.as_str())
+            .collect();
         assert_eq!(worst, ["dry_run.terraform", "policy.summary"]);
     }
 

@@ -70,7 +70,6 @@ fn review_lines(
         .map(|l| Line::from(text(l)))
         .collect();
     lines.extend([
-
         Line::from(vec![
             muted("requested by ".into()),
             text(v.requester.to_string()),
@@ -110,7 +109,11 @@ fn review_lines(
     let beside = width.saturating_sub(rule_w + 10);
     for g in gates {
         let mut head = vec![
-            styled(app, gate_meaning(g.result), format!("  {:<5} ", g.result.as_str())),
+            styled(
+                app,
+                gate_meaning(g.result),
+                format!("  {:<5} ", g.result.as_str()),
+            ),
             text(format!("{:<rule_w$}  ", g.rule)),
         ];
         if crate::tui::text::width(&g.reason) <= beside {
@@ -152,7 +155,11 @@ fn review_lines(
         ))));
         for t in &call.targets {
             lines.push(Line::from(vec![
-                styled(app, change_meaning(call.action), format!("  {} ", call.symbol)),
+                styled(
+                    app,
+                    change_meaning(call.action),
+                    format!("  {} ", call.symbol),
+                ),
                 text(t.line()),
             ]));
         }
@@ -318,7 +325,10 @@ mod tests {
             words("no maintenance window is configured", 16),
             ["no maintenance", "window is", "configured"]
         );
-        assert_eq!(words("i-0123456789abcdef0 x", 8), ["i-012345", "6789abcd", "ef0 x"]);
+        assert_eq!(
+            words("i-0123456789abcdef0 x", 8),
+            ["i-012345", "6789abcd", "ef0 x"]
+        );
         assert_eq!(words("", 10), [""]);
     }
 }
