@@ -86,7 +86,7 @@ impl<'a> PlanView<'a> {
     /// what an approver reads before deciding.
     pub fn gates_worst_first(&self) -> Vec<&'a Gate> {
         let mut g: Vec<&'a Gate> = self.gates.iter().collect();
-        g.sort_by(|a, b| b.result.cmp(&a.result));
+        g.sort_by_key(|g| std::cmp::Reverse(g.result));
         g
     }
 }
