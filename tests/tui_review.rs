@@ -11,10 +11,8 @@ use common::Home;
 use opsdeck::approval::PlanRecord;
 use opsdeck::time::{Clock, ManualClock};
 use opsdeck::tui::action::{Action, Pane};
-use opsdeck::tui::app::{App, AppOptions, Overlay};
+use opsdeck::tui::app::{App, Overlay};
 use opsdeck::tui::highlight::Highlighter;
-use opsdeck::tui::keymap::Keymap;
-use opsdeck::tui::theme::Theme;
 use opsdeck::tui::{jobs, ui};
 use opsdeck::view::ReceiptView;
 use ratatui::Terminal;
@@ -89,25 +87,10 @@ fn fixture() -> Fixture {
     let bob = home.deck_with("bob", None, Some(c));
     let rec = terminate_plan();
     bob.raw_store().create_plan(&rec).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let deck = Arc::new(bob);
-    let mut app = App::new(
-        deck.clone(),
-        AppOptions {
-            theme: Theme::builtin("dark", false).unwrap(),
-            keymap: Keymap::defaults().unwrap(),
-            config_dir: None,
-            handle: rt.handle().clone(),
-            reopen: None,
-        },
-    );
+    let (rt, mut app) = common::console(bob);
     app.set_plans(vec![rec]);
     // What the diff job makes of the stored plan.
-    let (plan, doc) = jobs::load_diff(&deck, ID, &Highlighter::new(), None).unwrap();
+    let (plan, doc) = jobs::load_diff(&app.deck, ID, &Highlighter::new(), None).unwrap();
     app.diff.plan = Some(*plan);
     app.diff.doc = Some(doc);
     Fixture {
