@@ -256,10 +256,13 @@ both_sizes!(diff_side_by_side, |app: &mut App| {
     app.update(opsdeck::tui::action::Action::NextHunk);
     app.update(opsdeck::tui::action::Action::NextHunk);
 });
-both_sizes!(approvals, |app: &mut App| show(app, Pane::Approvals));
-both_sizes!(audit, |app: &mut App| show(app, Pane::Audit));
+// Through the focus action: the preview follows the selected plan.
+both_sizes!(approvals, |app: &mut App| app
+    .update(opsdeck::tui::action::Action::FocusApprovals));
+both_sizes!(audit, |app: &mut App| app
+    .update(opsdeck::tui::action::Action::FocusAudit));
 both_sizes!(audit_filtered, |app: &mut App| {
-    show(app, Pane::Audit);
+    app.update(opsdeck::tui::action::Action::FocusAudit);
     app.update(opsdeck::tui::action::Action::SetFilter(
         "user:olga denied".into(),
     ));

@@ -155,6 +155,11 @@ pub fn plan_lines(v: &PlanView<'_>) -> Vec<String> {
     if v.steps.iter().any(|s| s.tool == StepTool::Aws) {
         steps(&mut out);
     }
+    // Each AWS API call's targets as the agent saw them, and what they become.
+    if !v.calls.is_empty() {
+        out.push("changes".into());
+        out.extend(v.calls.lines().into_iter().map(|l| format!("  {l}")));
+    }
     out.push("artifacts".into());
     for a in v.artifacts {
         out.push(format!(

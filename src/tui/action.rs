@@ -94,6 +94,10 @@ pub enum Action {
     Reject,
     Apply,
     CancelApply,
+    /// The approvals queue: list the failed, cancelled, rejected and expired plans, or the open ones.
+    ToggleClosed,
+    /// Plan the selected plan's request again (after a failure, a cancel or a rejection).
+    Replan,
     Refresh,
     ExportJson,
     ExportCsv,
@@ -173,6 +177,8 @@ impl Action {
             Action::Reject => "reject",
             Action::Apply => "apply",
             Action::CancelApply => "cancel apply",
+            Action::ToggleClosed => "closed plans",
+            Action::Replan => "re-plan the request",
             Action::Refresh => "refresh",
             Action::ExportJson => "export JSON",
             Action::ExportCsv => "export CSV",

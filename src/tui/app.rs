@@ -12,7 +12,8 @@
 //! - [`confirm`]: approve, reject, break-glass and apply, asked through the approval rules;
 //! - [`command`]: the `:` commands' effects (theme, tenant, configuration, set-up);
 //! - [`tasks`]: the jobs, each kind keeping only its latest request;
-//! - [`fold`]: job answers → state.
+//! - [`fold`]: job answers → state; [`news`]: what happened to this user's plans, told as the
+//!   poll reads it, and the preview following the selected plan.
 //!
 //! This file: the [`App`] itself and the loop's timing (debounced preview, spinner, queue poll).
 
@@ -39,6 +40,7 @@ mod confirm;
 mod fold;
 mod input;
 mod msg;
+mod news;
 mod state;
 mod tasks;
 mod update;
@@ -260,6 +262,10 @@ impl App {
                 self.next_poll = now + POLL_EVERY;
             } else {
                 self.poll_plans();
+            }
+            // The audit browser in view re-reads the trail: events that touch no plan too.
+            if self.focus == Pane::Audit && self.audit.loaded && !self.audit.loading {
+                self.reload_audit_rows();
             }
         }
         dirty

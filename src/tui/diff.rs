@@ -13,6 +13,8 @@ pub enum RowKind {
     Context,
     Add,
     Remove,
+    /// A target an AWS API call changes in place (`~`).
+    Change,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +45,9 @@ pub struct DiffDoc {
     pub removed: usize,
     /// What the new version is compared with, for the header.
     pub against: String,
+    /// AWS API calls listed before the files, and the targets they touch.
+    pub calls: usize,
+    pub targets: usize,
 }
 
 impl DiffDoc {
@@ -148,6 +153,78 @@ impl DiffDoc {
         d
     }
 
+    /// A plan's AWS API calls as rows: a header per call, each target with what it was and what
+    /// it becomes (`-` destroyed, `+` created, `~` changed in place), then the call's parameters.
+    /// Targets' names and tags come from AWS: escaped like file text.
+    pub fn calls(view: &crate::view::AwsChangeView<'_>, against: &str) -> DiffDoc {
+        use crate::plan::ChangeAction;
+        let mut d = DiffDoc {
+            against: against.to_string(),
+            calls: view.calls.len(),
+            targets: view.target_count(),
+            ..DiffDoc::default()
+        };
+        let safe = |t: &str| crate::sanitize::terminal(t).into_owned();
+        let push = |d: &mut DiffDoc, kind: RowKind, text: String| {
+            if matches!(kind, RowKind::File | RowKind::Hunk) {
+                d.hunks.push(d.rows.len());
+            }
+            if kind == RowKind::File {
+                d.files.push(d.rows.len());
+            }
+            d.rows.push(Row {
+                kind,
+                old_no: None,
+                new_no: None,
+                text,
+                spans: Vec::new(),
+            });
+        };
+        let header = format!(
+            "AWS API calls ({} call{}, {} target{})",
+            d.calls,
+            if d.calls == 1 { "" } else { "s" },
+            d.targets,
+            if d.targets == 1 { "" } else { "s" }
+        );
+        push(&mut d, RowKind::File, header);
+        for c in &view.calls {
+            push(&mut d, RowKind::Hunk, safe(&c.header()));
+            push(&mut d, RowKind::Context, safe(c.description));
+            let kind = match c.action {
+                ChangeAction::Delete => RowKind::Remove,
+                ChangeAction::Create => RowKind::Add,
+                _ => RowKind::Change,
+            };
+            for t in &c.targets {
+                match kind {
+                    RowKind::Remove => d.removed += 1,
+                    RowKind::Add => d.added += 1,
+                    _ => {}
+                }
+                push(&mut d, kind, safe(&t.line()));
+            }
+            for (k, v) in &c.params {
+                push(&mut d, RowKind::Context, safe(&format!("  {k} = {v}")));
+            }
+        }
+        d.pairs = pair_rows(&d.rows);
+        d
+    }
+
+    /// `other`'s rows after these (the files after the calls).
+    pub fn append(&mut self, other: DiffDoc) {
+        let base = self.rows.len();
+        self.hunks.extend(other.hunks.iter().map(|i| i + base));
+        self.files.extend(other.files.iter().map(|i| i + base));
+        self.rows.extend(other.rows);
+        self.added += other.added;
+        self.removed += other.removed;
+        self.calls += other.calls;
+        self.targets += other.targets;
+        self.pairs = pair_rows(&self.rows);
+    }
+
     /// Rows containing `query` (case-insensitive).
     pub fn find(&self, query: &str) -> Vec<usize> {
         if query.is_empty() {
@@ -177,7 +254,7 @@ fn pair_rows(rows: &[Row]) -> Vec<(Option<usize>, Option<usize>)> {
     let mut i = 0;
     while i < rows.len() {
         match rows[i].kind {
-            RowKind::File | RowKind::Hunk | RowKind::Context => {
+            RowKind::File | RowKind::Hunk | RowKind::Context | RowKind::Change => {
                 out.push((Some(i), Some(i)));
                 i += 1;
             }

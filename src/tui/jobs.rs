@@ -15,7 +15,7 @@ use crate::audit::AuditRecord;
 use crate::audit::export::{self, Format};
 use crate::error::{Error, Result};
 use crate::pipeline::{Comparison, Deck, ReportRecord};
-use crate::view::{OutputView, PlanView, ReportView, change};
+use crate::view::{AwsChangeView, OutputView, PlanView, ReportView, change};
 
 type DiffResult = Result<(Box<PlanRecord>, Arc<DiffDoc>)>;
 
@@ -48,7 +48,23 @@ pub fn load_diff(
             name,
         })
         .collect();
-    let doc = DiffDoc::build(&inputs, &against, syntax_theme.map(|t| (hl, t)));
+    let files = DiffDoc::build(&inputs, &against, syntax_theme.map(|t| (hl, t)));
+    // AWS API plans have no files: their calls and targets are the change to review.
+    let calls = AwsChangeView::of(&rec.plan);
+    let doc = if calls.is_empty() {
+        files
+    } else {
+        let mut doc = DiffDoc::calls(
+            &calls,
+            if inputs.is_empty() {
+                "the targets as the agent saw them while planning"
+            } else {
+                &against
+            },
+        );
+        doc.append(files);
+        doc
+    };
     Ok((Box::new(rec), Arc::new(doc)))
 }
 

@@ -19,6 +19,9 @@ pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 10;
 /// From this width, conversation and preview sit side by side.
 pub const SIDE_BY_SIDE: u16 = 100;
+/// From this many rows the approvals and audit panes show the selected plan's preview under
+/// their list.
+pub const PREVIEW_UNDER: u16 = 30;
 
 pub fn risk_meaning(r: Risk) -> Meaning {
     match r {
@@ -135,6 +138,21 @@ fn draw_main(f: &mut Frame, area: Rect, app: &App) {
         Pane::Conversation => components::conversation::draw(f, area, app),
         Pane::Preview => components::preview::draw(f, area, app),
         Pane::Diff => components::diff_view::draw(f, area, app),
+        // Tall enough: the selected plan's preview under the list.
+        Pane::Approvals | Pane::Audit
+            if area.height >= PREVIEW_UNDER && app.preview.plan.is_some() =>
+        {
+            let rows = Layout::default()
+                .direction(Direction::Vertical)
+                .constraints([Constraint::Percentage(45), Constraint::Percentage(55)])
+                .split(area);
+            if app.focus == Pane::Approvals {
+                components::approvals::draw(f, rows[0], app);
+            } else {
+                components::audit::draw(f, rows[0], app);
+            }
+            components::preview::draw(f, rows[1], app);
+        }
         Pane::Approvals => components::approvals::draw(f, area, app),
         Pane::Audit => components::audit::draw(f, area, app),
     }
@@ -174,6 +192,7 @@ fn hint_actions(app: &App) -> (&'static str, Vec<Action>) {
             Action::Approve,
             Action::Reject,
             Action::Apply,
+            Action::ToggleClosed,
             Action::FilterMode,
             Action::Refresh,
         ],
@@ -228,6 +247,7 @@ fn draw_bottom_line(f: &mut Frame, area: Rect, app: &App) {
         let (m, text) = match notice {
             Notice::Info(text) => (Meaning::Text, text.clone()),
             Notice::Success(text) => (Meaning::Success, text.clone()),
+            Notice::Bad(text) => (Meaning::Error, text.clone()),
             Notice::Failed(e) => super::errors::line("", e),
         };
         f.render_widget(Line::styled(fit(&text, w), t.get(m)), area);

@@ -4,8 +4,10 @@
 //! replaced resource or a plan's next step reads the same everywhere.
 //!
 //! - [`plan`]: a plan (header, reading, steps, resource changes, gates, cost, approval, next).
+//! - [`aws_change`]: a plan's AWS API calls as a change list (each target, before → after).
 //! - [`change`]: the change symbols (`+ ~ - -/+`, Terraform's) and their counts.
 //! - [`approval`]: where a plan stands with its approvals and who may give them.
+//! - [`decision`]: what was decided about a plan and what came of it, and what changed since.
 //! - [`next_step`]: what happens next to a plan, in each front end's words.
 //! - [`report`]: an answer's tables, charts and notes.
 //! - [`audit_row`]: an audit event as a row of the trail's listing.
@@ -19,7 +21,9 @@
 
 pub mod approval;
 pub mod audit_row;
+pub mod aws_change;
 pub mod change;
+pub mod decision;
 pub mod identity;
 pub mod next_step;
 pub mod notify;
@@ -30,6 +34,7 @@ pub mod verify;
 
 pub use approval::ApprovalView;
 pub use audit_row::AuditRowView;
+pub use aws_change::AwsChangeView;
 pub use identity::IdentityView;
 pub use next_step::NextStep;
 pub use notify::NotifyBadge;

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::approval::ApprovalView;
+use super::aws_change::AwsChangeView;
 use super::change::{ChangeCounts, ResourceView};
 use super::next_step::NextStep;
 use crate::approval::{Approval, Execution, PlanRecord, Rejection, State};
@@ -32,6 +33,8 @@ pub struct PlanView<'a> {
     pub steps: Vec<StepView<'a>>,
     pub resources: Vec<ResourceView<'a>>,
     pub changes: ChangeCounts,
+    /// The AWS API calls with their targets, before → after (empty for Terraform/Ansible plans).
+    pub calls: AwsChangeView<'a>,
     pub dry_runs: &'a [DryRun],
     pub artifacts: &'a [ArtifactRef],
     pub approval: ApprovalView<'a>,
@@ -66,6 +69,7 @@ impl<'a> PlanView<'a> {
                 .collect(),
             resources: p.resources.iter().map(ResourceView::of).collect(),
             changes: ChangeCounts::of(&p.resources),
+            calls: AwsChangeView::of(p),
             dry_runs: &p.dry_runs,
             artifacts: &p.artifacts,
             approval: ApprovalView::of(rec),
@@ -74,6 +78,16 @@ impl<'a> PlanView<'a> {
             rejection: rec.rejection.as_ref(),
             executions: &rec.executions,
         }
+    }
+}
+
+impl<'a> PlanView<'a> {
+    /// Every gate, the worst first (deny, warn, info, pass), in the order evaluated within each:
+    /// what an approver reads before deciding.
+    pub fn gates_worst_first(&self) -> Vec<&'a Gate> {
+        let mut g: Vec<&'a Gate> = self.gates.iter().collect();
+        g.sort_by_key(|g| std::cmp::Reverse(g.result));
+        g
     }
 }
 
@@ -191,6 +205,12 @@ mod tests {
         assert_eq!(v.resources[1].action, ChangeAction::Replace);
         assert_eq!(v.resources[1].symbol, "-/+");
         assert_eq!(v.changes.tally(), "+3 ~0 -0");
+        let worst: Vec<&str> = v
+            .gates_worst_first()
+            .iter()
+            .map(|g| g.rule.as_str())
+            .collect();
+        assert_eq!(worst, ["dry_run.terraform", "policy.summary"]);
     }
 
     #[test]

@@ -248,6 +248,8 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, action: Action
                 "health": {"expect": transition.expect, "status_checks": transition.checks},
                 "wait_secs": wait,
                 "poll_secs": HEALTH_POLL_SECS,
+                // What the approver reviews: each target as seen now (view::aws_change).
+                (crate::view::aws_change::TARGETS_SEEN): act.iter().map(|i| seen(i)).collect::<Vec<_>>(),
             }),
         },
     };
@@ -280,6 +282,12 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, action: Action
         risk_reasons,
         cost,
     })
+}
+
+/// An instance as the plan records it for review: id, name, tags, state.
+fn seen(i: &Instance) -> serde_json::Value {
+    let tags: Vec<&String> = i.env_tag.iter().collect();
+    json!({"id": i.id, "name": i.name, "state": i.state, "type": i.instance_type, "tags": tags})
 }
 
 /// Starting instances adds their compute; stopping or terminating saves it (noted, not

@@ -81,7 +81,8 @@ impl App {
             error: None,
             receipt: None,
         }));
-        if kind == ConfirmKind::Apply {
+        // Who the apply acts as: before it runs, and before anyone approves it.
+        if kind != ConfirmKind::Reject {
             let deck = self.deck.clone();
             self.spawn_blocking(
                 format!("identity receipt for {plan_id}"),

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::audit_row::AuditRow;
 use super::msg::Done;
-use super::state::{ApprovalsState, AuditState, ConfirmKind, DiffState, Overlay, PreviewState};
+use super::state::{ApprovalsState, AuditState, DiffState, Overlay, PreviewState};
 use super::tasks::Kind;
 use super::{App, AskResult, JobResult, Msg, POLL_EVERY};
 use crate::approval::{PlanRecord, State};
@@ -87,7 +87,6 @@ impl App {
             Done::Applied(result) => self.applied(job, result),
             Done::Receipt { plan_id, result } => {
                 if let Some(Overlay::Confirm(c)) = self.overlays.last_mut()
-                    && c.kind == ConfirmKind::Apply
                     && c.plan.plan.plan_id == plan_id
                 {
                     c.receipt = Some(result);
@@ -287,6 +286,23 @@ impl App {
     /// the selection follows the plan it was on.
     pub fn set_plans(&mut self, mut plans: Vec<PlanRecord>) {
         use std::hash::{Hash, Hasher};
+        self.tell_requester(&plans);
+        let mut closed: Vec<PlanRecord> = plans
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.state,
+                    State::Failed | State::Cancelled | State::Rejected | State::Expired
+                )
+            })
+            .cloned()
+            .collect();
+        closed.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.plan.plan_id.cmp(&b.plan.plan_id))
+        });
+        self.approvals.closed = closed;
         plans.retain(|p| matches!(p.state, State::Pending | State::Approved | State::Executing));
         plans.sort_by(|a, b| {
             b.plan
@@ -326,8 +342,11 @@ impl App {
             self.load_audit();
         }
         self.approvals.fingerprint = fp;
+        self.follow_selection();
     }
 
+    /// New rows go on top. At the top, the selection stays there and they show; further down,
+    /// the selection stays on its row and the title counts the new rows above the view.
     pub fn set_audit_rows(&mut self, rows: Vec<AuditRow>) {
         let keep = self
             .audit
@@ -335,11 +354,30 @@ impl App {
             .get(self.audit.selected)
             .and_then(|i| self.audit.rows.get(*i))
             .map(|r| r.seq);
+        let at_top = self.audit.selected == 0;
+        let newest = self.audit.rows.last().map(|r| r.seq);
+        let had_rows = self.audit.loaded;
         self.audit.rows = rows;
         self.audit.loaded = true;
         self.audit.error = None;
         self.refilter_audit();
-        if let Some(seq) = keep
+        let arrived = match newest {
+            Some(seq) => self
+                .audit
+                .filtered
+                .iter()
+                .take_while(|i| self.audit.rows[**i].seq > seq)
+                .count(),
+            None => 0,
+        };
+        if had_rows && self.audit.rows.last().map(|r| r.seq) != newest {
+            // The chain grew: check its recent links again.
+            self.verify(false);
+        }
+        if at_top {
+            self.audit.selected = 0;
+            self.audit.new_above = 0;
+        } else if let Some(seq) = keep
             && let Some(pos) = self
                 .audit
                 .filtered
@@ -347,7 +385,9 @@ impl App {
                 .position(|i| self.audit.rows[*i].seq == seq)
         {
             self.audit.selected = pos;
+            self.audit.new_above += arrived;
         }
+        self.follow_selection();
     }
 }
 

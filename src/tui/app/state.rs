@@ -84,6 +84,15 @@ pub struct DiffState {
 pub struct ApprovalsState {
     /// Pending, approved and executing plans, newest first.
     pub plans: Vec<PlanRecord>,
+    /// Failed, cancelled, rejected and expired plans, the latest change first: still findable,
+    /// to re-plan.
+    pub closed: Vec<PlanRecord>,
+    /// Whether the queue lists the closed plans instead of the open ones.
+    pub show_closed: bool,
+    /// This user's plans as last read, to tell them what changed.
+    pub(super) mine: std::collections::HashMap<String, PlanRecord>,
+    /// Plans this console applied: their runs already report in the conversation.
+    pub(super) applied_here: std::collections::HashSet<String>,
     pub filter: String,
     pub selected: usize,
     pub loaded: bool,
@@ -95,7 +104,12 @@ pub struct ApprovalsState {
 impl ApprovalsState {
     pub fn visible(&self) -> Vec<&PlanRecord> {
         let f = self.filter.to_lowercase();
-        self.plans
+        let listed = if self.show_closed {
+            &self.closed
+        } else {
+            &self.plans
+        };
+        listed
             .iter()
             .filter(|r| {
                 f.is_empty()
@@ -111,6 +125,14 @@ impl ApprovalsState {
     pub fn selected_plan(&self) -> Option<&PlanRecord> {
         self.visible().get(self.selected).copied()
     }
+
+    /// A plan the last read listed, open or closed.
+    pub fn find(&self, id: &str) -> Option<&PlanRecord> {
+        self.plans
+            .iter()
+            .chain(&self.closed)
+            .find(|r| r.plan.plan_id == id)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -125,6 +147,8 @@ pub struct AuditState {
     pub loading: bool,
     pub error: Option<SharedError>,
     pub verify: Option<Result<VerifyReport, SharedError>>,
+    /// Rows that arrived above the view since the selection was last at the top.
+    pub new_above: usize,
 }
 
 /// A one-line text input (command line, filter, overlay fields).
@@ -164,8 +188,8 @@ pub struct Confirm {
     pub field: usize,
     pub busy: bool,
     pub error: Option<SharedError>,
-    /// Apply only: who the apply will act as and where, asked of AWS when the overlay opens;
-    /// None while it is on its way (Enter waits for it).
+    /// Who the apply will act as and where, asked of AWS when the overlay opens (approve and
+    /// apply); None while it is on its way (an apply's Enter waits for it).
     pub receipt: Option<Result<crate::view::ReceiptView, SharedError>>,
 }
 
@@ -193,6 +217,8 @@ pub enum Overlay {
 pub enum Notice {
     Info(String),
     Success(String),
+    /// Bad news that is not an error of this console's (a plan of yours was rejected, failed).
+    Bad(String),
     Failed(SharedError),
 }
 
@@ -200,7 +226,7 @@ impl Notice {
     /// The words shown, without colour (tests, logs).
     pub fn text(&self) -> String {
         match self {
-            Notice::Info(t) | Notice::Success(t) => t.clone(),
+            Notice::Info(t) | Notice::Success(t) | Notice::Bad(t) => t.clone(),
             Notice::Failed(e) => crate::tui::errors::line("", e).1,
         }
     }

@@ -268,6 +268,7 @@ impl App {
                 .map_err(errors::shared);
             Done::Applied(result)
         });
+        self.approvals.applied_here.insert(plan_id.clone());
         self.apply = Some(ApplyRun {
             job,
             plan_id,
@@ -360,12 +361,17 @@ impl App {
 
     /// Re-reads the audit trail for the browser and checks the chain's recent links.
     pub fn load_audit(&mut self) {
+        self.reload_audit_rows();
+        self.verify(false);
+    }
+
+    /// Re-reads the audit trail for the browser (the chain is checked again when it grew).
+    pub(super) fn reload_audit_rows(&mut self) {
         self.audit.loading = true;
         let deck = self.deck.clone();
         self.reload(Kind::AuditRows, "loading audit", move || {
             Done::AuditRows(jobs::audit_rows(&deck).map_err(errors::shared))
         });
-        self.verify(false);
     }
 }
 

@@ -102,6 +102,12 @@ impl App {
                 }
                 None => self.info("nothing is being applied"),
             },
+            Action::ToggleClosed => {
+                self.approvals.show_closed = !self.approvals.show_closed;
+                self.approvals.selected = 0;
+                self.follow_selection();
+            }
+            Action::Replan => self.replan(),
             Action::Refresh => {
                 self.poll_plans();
                 self.load_audit();
@@ -142,6 +148,7 @@ impl App {
 
     pub(super) fn focus_pane(&mut self, p: Pane) {
         self.focus = p;
+        self.follow_selection();
         self.prompt_active = p == Pane::Conversation && self.prompt_active;
         if p == Pane::Audit && !self.audit.loaded && !self.audit.loading {
             self.load_audit();
@@ -166,10 +173,12 @@ impl App {
             Pane::Approvals => {
                 self.approvals.filter = f;
                 self.approvals.selected = 0;
+                self.follow_selection();
             }
             Pane::Audit => {
                 self.audit.filter = f;
                 self.refilter_audit();
+                self.follow_selection();
             }
             Pane::Diff => {
                 self.diff.search = f;
@@ -239,8 +248,28 @@ impl App {
             Pane::Audit => {
                 let len = self.audit.filtered.len();
                 self.audit.selected = clamp(self.audit.selected, n, len.saturating_sub(1));
+                if self.audit.selected == 0 {
+                    self.audit.new_above = 0;
+                }
             }
         }
+        self.follow_selection();
+    }
+
+    /// The selected plan's request, planned again as a new request of this user's (the plan
+    /// itself stays as it ended: failed, cancelled or rejected).
+    fn replan(&mut self) {
+        let Some(rec) = (match self.focus {
+            Pane::Approvals => self.approvals.selected_plan(),
+            _ => self.preview.plan.as_ref(),
+        }) else {
+            self.info("no plan selected");
+            return;
+        };
+        let (id, request) = (rec.plan.plan_id.clone(), rec.plan.request.clone());
+        self.say(Meaning::Muted, format!("re-planning the request of {id}"));
+        self.focus_pane(Pane::Conversation);
+        self.submit(request);
     }
 
     fn diff_row_at_scroll(&self) -> usize {

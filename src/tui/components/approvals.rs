@@ -106,7 +106,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut extra = vec![styled(
         app,
         Meaning::Muted,
-        format!("{pending} pending · {} shown ", visible.len()),
+        if st.show_closed {
+            format!(
+                "closed: failed, cancelled, rejected, expired · {} shown · c: open plans ",
+                visible.len()
+            )
+        } else {
+            format!(
+                "{pending} pending · {} shown · {} closed (c) ",
+                visible.len(),
+                st.closed.len()
+            )
+        },
     )];
     if !st.filter.is_empty() {
         extra.push(styled(app, Meaning::StatusKey, format!("/{} ", st.filter)));
@@ -150,7 +161,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let detail_h: u16 = if inner.height >= 8 { 2 } else { 0 };
     let list_h = (inner.height - 1).saturating_sub(detail_h) as usize;
     if visible.is_empty() {
-        let msg = if st.filter.is_empty() {
+        let msg = if st.show_closed && st.filter.is_empty() {
+            "no plan failed, was cancelled, rejected or expired (c lists the open plans)"
+        } else if st.filter.is_empty() {
             "nothing waits for approval (plans that change things appear here, from every console of this tenant)"
         } else {
             "no plan matches the filter (ctrl-l clears it)"
@@ -172,6 +185,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         let state_m = match rec.state {
             State::Approved => t.get(Meaning::Success),
             State::Executing => t.get(Meaning::Spinner),
+            State::Failed | State::Rejected => t.get(Meaning::Error),
+            State::Cancelled | State::Expired => t.get(Meaning::GateWarn),
             _ => text_m,
         };
         let mut line = Line::from(cells(
@@ -224,12 +239,25 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             styled(app, Meaning::Muted, "hash "),
             styled(app, Meaning::Text, p.content_hash.clone()),
         ]);
-        let l2 = Line::from(vec![
-            styled(app, Meaning::Muted, "approvals "),
-            styled(app, Meaning::Text, format!("{} · ", approval.tally())),
-            styled(app, Meaning::Muted, "request "),
-            styled(app, Meaning::Text, p.request.clone()),
-        ]);
+        let decided = crate::view::decision::DecisionView::of(rec).lines();
+        let l2 = if st.show_closed {
+            Line::from(vec![
+                styled(
+                    app,
+                    Meaning::Error,
+                    format!("{} · ", decided.last().map_or(rec.state.as_str(), |d| d)),
+                ),
+                styled(app, Meaning::Muted, "p re-plans "),
+                styled(app, Meaning::Text, p.request.clone()),
+            ])
+        } else {
+            Line::from(vec![
+                styled(app, Meaning::Muted, "approvals "),
+                styled(app, Meaning::Text, format!("{} · ", approval.tally())),
+                styled(app, Meaning::Muted, "request "),
+                styled(app, Meaning::Text, p.request.clone()),
+            ])
+        };
         f.render_widget(clip(l1, inner.width), row(inner, y));
         f.render_widget(clip(l2, inner.width), row(inner, y + 1));
     }

@@ -76,6 +76,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if !st.filter.is_empty() {
         extra.push(styled(app, Meaning::StatusKey, format!("/{} ", st.filter)));
     }
+    if st.new_above > 0 {
+        extra.push(styled(
+            app,
+            Meaning::StatusKey,
+            format!("↑ {} new above (g: top) ", st.new_above),
+        ));
+    }
     let block = pane_block(app, Pane::Audit, title_line(app, Pane::Audit, extra));
     let inner = block.inner(area);
     f.render_widget(block, area);

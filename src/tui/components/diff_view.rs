@@ -28,6 +28,21 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ));
         extra.push(Span::raw(" "));
     }
+    if let Some(d) = &st.doc
+        && d.calls > 0
+    {
+        extra.push(styled(
+            app,
+            Meaning::Text,
+            format!(
+                "{} AWS call{} · {} target{} ",
+                d.calls,
+                if d.calls == 1 { "" } else { "s" },
+                d.targets,
+                if d.targets == 1 { "" } else { "s" }
+            ),
+        ));
+    }
     if let Some(d) = &st.doc {
         extra.push(styled(app, Meaning::DiffAdd, format!("+{}", d.added)));
         extra.push(Span::raw(" "));
@@ -110,6 +125,7 @@ fn kind_style(t: &Theme, k: RowKind) -> Style {
         RowKind::Context => Meaning::DiffContext,
         RowKind::Hunk => Meaning::DiffHunk,
         RowKind::File => Meaning::DiffFile,
+        RowKind::Change => Meaning::DiffHunk,
     })
 }
 
@@ -117,6 +133,7 @@ fn sign(k: RowKind) -> &'static str {
     match k {
         RowKind::Add => "+",
         RowKind::Remove => "-",
+        RowKind::Change => "~",
         _ => " ",
     }
 }

@@ -216,7 +216,31 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
         ));
     }
     out.push(kv(app, "resources", tally));
-    for r in &v.resources {
+    // AWS API plans: each target with what the agent saw and what it becomes, instead of the
+    // bare resource addresses.
+    let calls = &v.calls;
+    for c in &calls.calls {
+        out.push(kv(
+            app,
+            "targets",
+            vec![styled(
+                app,
+                Meaning::Muted,
+                format!("{} {} in {}", c.service, c.operation, c.region),
+            )],
+        ));
+        for t in &c.targets {
+            out.push(kv(
+                app,
+                "",
+                vec![
+                    styled(app, change_meaning(c.action), format!("{} ", c.symbol)),
+                    styled(app, Meaning::Text, t.line()),
+                ],
+            ));
+        }
+    }
+    for r in v.resources.iter().filter(|_| calls.is_empty()) {
         let m = change_meaning(r.action);
         let mut line = vec![
             styled(app, m, format!("{} ", r.symbol)),
@@ -337,6 +361,9 @@ fn plan_lines(app: &App, rec: &PlanRecord, out: &mut Vec<Line<'static>>) {
         "approval",
         vec![styled(app, approval_m, v.approval.line())],
     ));
+    for line in crate::view::decision::DecisionView::of(rec).lines() {
+        out.push(kv(app, "", vec![styled(app, state_m, line)]));
+    }
     // What an approver decides on (risk, cost, gates, approval) comes right after the steps,
     // before the long resource list and dry-run notes, so it is visible on an 80x24 screen.
     let decision_len = out.len() - decision_at;
