@@ -108,6 +108,9 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<StacksCommand>,
     },
+    /// Drift of applied stacks: check them (`drift [STACK…]`, `--watch` on the tenant's
+    /// schedule), or queue a plan that reverts one (`drift revert STACK`).
+    Drift(DriftArgs),
     /// Browse, verify and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -419,6 +422,25 @@ pub enum ConfigsCommand {
     Check {
         name: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DriftArgs {
+    #[command(subcommand)]
+    pub command: Option<DriftCommand>,
+    /// The stacks to check (default: every applied stack of the tenant).
+    pub stacks: Vec<String>,
+    /// Keep checking on the tenant's `[drift]` schedule until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DriftCommand {
+    /// Queue a plan that applies a stack's recorded configuration again, changing back what
+    /// drifted; approved and applied like any plan.
+    Revert { stack: String },
 }
 
 #[derive(Debug, Subcommand)]

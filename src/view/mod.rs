@@ -11,6 +11,7 @@
 //! - [`audit_row`]: an audit event as a row of the trail's listing.
 //! - [`identity`]: who you are proven to be, and how.
 //! - [`notify`]: notifications still to send, or given up, in the status bar.
+//! - [`drift`]: a drift check, stack by stack (recorded → actual), and its status-bar badge.
 //! - [`receipt`]: who an apply will act as and where (account, role, region, runner).
 //! - [`verify`]: what `audit verify` found and what it compared the chain with.
 //!
@@ -20,6 +21,7 @@
 pub mod approval;
 pub mod audit_row;
 pub mod change;
+pub mod drift;
 pub mod identity;
 pub mod next_step;
 pub mod notify;
@@ -29,6 +31,7 @@ pub mod report;
 pub mod verify;
 
 pub use approval::ApprovalView;
+pub use drift::{DriftBadge, DriftView};
 pub use audit_row::AuditRowView;
 pub use identity::IdentityView;
 pub use next_step::NextStep;

@@ -1,0 +1,247 @@
+//! Drift detection with the real terraform binary: a terraform_data stack applied through
+//! opsdeck, its state changed out of band, reported drifted (recorded → actual) by the core and
+//! by `opsdeck drift`, audited; the revert plan goes through the gates and an approval, and once
+//! applied the stack is clean again. The tenant's schedule is a validated setting.
+
+mod common;
+
+use common::{Home, quiet, team, terraform, terraform_data_dir};
+use opsdeck::approval::State;
+use opsdeck::audit::{AuditFilter, EventKind};
+use opsdeck::exec::terraform::StateBackend;
+use opsdeck::pipeline::{Deck, DriftChange, DriftSource, DriftStatus};
+use serde_json::{Value, json};
+
+fn apply(deck: &Deck, id: &str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let r = rt.block_on(deck.runs().apply(id, &quiet, rx)).unwrap();
+    assert!(r.success, "{r:?}");
+}
+
+/// The stack's local state file.
+fn state_path(deck: &Deck, stack: &str) -> std::path::PathBuf {
+    match deck.state_backend(stack).unwrap() {
+        StateBackend::Local { path } => path,
+        other => panic!("local state expected, got {other:?}"),
+    }
+}
+
+/// Someone edits the state behind opsdeck's back: the resource's input and output become
+/// `value`, as a hand-run `terraform apply` of another configuration would leave them.
+fn tamper(path: &std::path::Path, value: &str) {
+    let mut s: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let attrs = &mut s["resources"][0]["instances"][0]["attributes"];
+    attrs["input"]["value"] = json!(value);
+    attrs["output"]["value"] = json!(value);
+    s["outputs"]["greeting"]["value"] = json!(value);
+    s["serial"] = json!(s["serial"].as_u64().unwrap() + 1);
+    std::fs::write(path, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
+}
+
+fn input_in_state(path: &std::path::Path) -> Value {
+    let s: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    s["resources"][0]["instances"][0]["attributes"]["input"]["value"].clone()
+}
+
+#[test]
+fn a_stack_changed_out_of_band_is_reported_and_the_approved_revert_restores_it() {
+    let Some(_) = terraform() else {
+        return;
+    };
+    let home = Home::new();
+    let t = team(&home);
+    let (alice, olga) = (t.deck("alice"), t.deck("olga"));
+    let dir = terraform_data_dir("");
+    let rec = alice
+        .requests()
+        .submit_terraform(dir.path(), "hello", &quiet)
+        .unwrap();
+    t.approve("bob", &rec.plan.plan_id).unwrap();
+    apply(&alice, &rec.plan.plan_id);
+
+    // Applied as recorded: clean.
+    let report = olga.drift().check(&[], &quiet).unwrap();
+    assert_eq!(report.stacks.len(), 1, "{report:?}");
+    assert_eq!(report.stacks[0].status, DriftStatus::Clean, "{report:?}");
+    assert!(report.stacks[0].evidence.is_some());
+
+    // Changed out of band.
+    let state = state_path(&olga, "hello");
+    tamper(&state, "tampered");
+    let report = olga.drift().check(&["hello".into()], &quiet).unwrap();
+    let s = &report.stacks[0];
+    assert_eq!(s.status, DriftStatus::Drifted, "{report:?}");
+    assert_eq!(s.last_applied_plan, rec.plan.plan_id);
+    let r = &s.resources[0];
+    assert_eq!(
+        (r.address.as_str(), r.change, r.source),
+        (
+            "terraform_data.hello",
+            DriftChange::Changed,
+            DriftSource::Spec
+        )
+    );
+    let input = r.attributes.iter().find(|a| a.attribute == "input").unwrap();
+    assert_eq!((&input.recorded, &input.actual), (&json!("hello"), &json!("tampered")));
+    // Nothing was applied by the check: the state still holds the tampered value.
+    assert_eq!(input_in_state(&state), json!("tampered"));
+
+    // Audited: every check, and the drift found.
+    let trail = alice.trail().audit(&AuditFilter::default()).unwrap();
+    let kinds = |k: EventKind| trail.iter().filter(|e| e.event.event == k).count();
+    assert_eq!(kinds(EventKind::DriftChecked), 2);
+    assert_eq!(kinds(EventKind::DriftFound), 1);
+    let found = trail
+        .iter()
+        .find(|e| e.event.event == EventKind::DriftFound)
+        .unwrap();
+    let meta = found.event.approval_metadata.as_ref().unwrap();
+    assert_eq!(meta["stack"], "hello");
+    assert_eq!(
+        meta["changes"][0],
+        "terraform_data.hello input: \"hello\" → \"tampered\""
+    );
+
+    // The real binary says the same, in words and in JSON, and exits 1.
+    let out = home
+        .cmd()
+        .args(["--user", "olga", "drift"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("DRIFTED"), "{text}");
+    assert!(
+        text.contains("terraform_data.hello input: \"hello\" → \"tampered\""),
+        "{text}"
+    );
+    assert!(text.contains("opsdeck drift revert hello"), "{text}");
+    let out = home
+        .cmd()
+        .args(["--user", "olga", "--json", "drift", "hello"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stacks"][0]["status"], "drifted");
+    assert_eq!(v["stacks"][0]["resources"][0]["attributes"][0]["actual"], "tampered");
+    let out = home
+        .cmd()
+        .args(["--user", "olga", "drift", "nosuch"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+
+    // The revert: a normal plan of the recorded configuration, queued for approval; Terraform's
+    // saved plan changes the drifted resource back. Nothing ran yet.
+    let revert = olga.drift().remediate("hello", &quiet).unwrap();
+    assert_eq!(revert.state, State::Pending);
+    assert_eq!(revert.plan.requester, "olga");
+    assert_eq!(
+        revert.plan.dry_runs[0].status,
+        opsdeck::plan::DryRunStatus::Planned,
+        "{:?}",
+        revert.plan.dry_runs
+    );
+    assert_eq!(
+        revert
+            .plan
+            .resources
+            .iter()
+            .map(|c| (c.address.as_str(), c.action))
+            .collect::<Vec<_>>(),
+        [("terraform_data.hello", opsdeck::plan::ChangeAction::Update)]
+    );
+    assert_eq!(input_in_state(&state), json!("tampered"));
+    // Its requester cannot approve it; someone else does, and it applies.
+    assert!(t.approve("olga", &revert.plan.plan_id).is_err());
+    t.approve("bob", &revert.plan.plan_id).unwrap();
+    apply(&olga, &revert.plan.plan_id);
+    assert_eq!(input_in_state(&state), json!("hello"));
+
+    let report = olga.drift().check(&[], &quiet).unwrap();
+    assert_eq!(report.stacks[0].status, DriftStatus::Clean, "{report:?}");
+    assert_eq!(
+        report.stacks[0].last_applied_plan, revert.plan.plan_id,
+        "the revert is now the applied configuration"
+    );
+    let out = home
+        .cmd()
+        .args(["--user", "olga", "drift"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 stack checked"));
+}
+
+#[test]
+fn a_viewer_cannot_check_and_a_stack_not_applied_cannot_be_reverted() {
+    let home = Home::new();
+    let t = common::Team::new(
+        &home,
+        None,
+        &[
+            ("alice", &[opsdeck::tenant::Role::Admin]),
+            ("vera", &[opsdeck::tenant::Role::Viewer]),
+        ],
+    );
+    let e = t.deck("vera").drift().check(&[], &quiet).unwrap_err();
+    assert_eq!(e.kind(), opsdeck::error::Kind::Refused, "{e}");
+    let e = t
+        .deck("alice")
+        .drift()
+        .remediate("nosuch", &quiet)
+        .unwrap_err();
+    assert_eq!(e.kind(), opsdeck::error::Kind::NotFound, "{e}");
+    // No applied stack: an empty, clean check.
+    let r = t.deck("alice").drift().check(&[], &quiet).unwrap();
+    assert!(r.stacks.is_empty());
+}
+
+#[test]
+fn the_schedule_is_a_validated_setting_and_runs_when_due() {
+    let home = Home::new();
+    let t = team(&home);
+    let alice = t.deck("alice");
+    let set = |enabled: bool, minutes: u32| {
+        let mut s = alice.admin().settings().unwrap();
+        s.drift.enabled = enabled;
+        s.drift.interval_minutes = minutes;
+        let code = t.code("alice");
+        alice.admin().set_tenant_settings(s, Some(&code))
+    };
+    for bad in [0, 4, 10_081] {
+        let e = set(true, bad).unwrap_err().to_string();
+        assert!(e.contains("drift.interval_minutes"), "{e}");
+        assert!(e.contains("5 to 10080"), "{e}");
+    }
+    // Off: nothing is ever due, and --watch says how to turn it on.
+    assert_eq!(t.deck("olga").drift().due_in_secs(), None);
+    let out = home
+        .cmd()
+        .args(["--user", "olga", "drift", "--watch"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[drift] enabled = true"));
+
+    set(true, 30).unwrap();
+    let olga = t.deck("olga");
+    assert_eq!(olga.drift().due_in_secs(), Some(0));
+    let first = olga.drift().run_if_due(&quiet).unwrap();
+    assert!(first.is_some(), "a first check is due at once");
+    assert_eq!(olga.drift().due_in_secs(), Some(30 * 60));
+    assert!(olga.drift().run_if_due(&quiet).unwrap().is_none());
+    t.clock.advance_secs(30 * 60);
+    assert!(olga.drift().run_if_due(&quiet).unwrap().is_some());
+    let trail = alice.trail().audit(&AuditFilter::default()).unwrap();
+    // No applied stacks: the checks ran, with nothing to audit per stack.
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e.event.event == EventKind::DriftChecked)
+            .count(),
+        0
+    );
+}
