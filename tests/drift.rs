@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{Home, quiet, team, terraform, terraform_data_dir};
+use common::{Home, quiet, state_path, tamper, team, terraform, terraform_data_dir};
 use opsdeck::approval::State;
 use opsdeck::audit::{AuditFilter, EventKind};
-use opsdeck::exec::terraform::StateBackend;
 use opsdeck::pipeline::{Deck, DriftChange, DriftSource, DriftStatus};
 use serde_json::{Value, json};
 
@@ -17,26 +16,6 @@ fn apply(deck: &Deck, id: &str) {
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let r = rt.block_on(deck.runs().apply(id, &quiet, rx)).unwrap();
     assert!(r.success, "{r:?}");
-}
-
-/// The stack's local state file.
-fn state_path(deck: &Deck, stack: &str) -> std::path::PathBuf {
-    match deck.state_backend(stack).unwrap() {
-        StateBackend::Local { path } => path,
-        other => panic!("local state expected, got {other:?}"),
-    }
-}
-
-/// Someone edits the state behind opsdeck's back: the resource's input and output become
-/// `value`, as a hand-run `terraform apply` of another configuration would leave them.
-fn tamper(path: &std::path::Path, value: &str) {
-    let mut s: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let attrs = &mut s["resources"][0]["instances"][0]["attributes"];
-    attrs["input"]["value"] = json!(value);
-    attrs["output"]["value"] = json!(value);
-    s["outputs"]["greeting"]["value"] = json!(value);
-    s["serial"] = json!(s["serial"].as_u64().unwrap() + 1);
-    std::fs::write(path, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
 }
 
 fn input_in_state(path: &std::path::Path) -> Value {
@@ -244,4 +223,54 @@ fn the_schedule_is_a_validated_setting_and_runs_when_due() {
             .count(),
         0
     );
+}
+
+#[test]
+fn adopting_records_the_actual_value_and_the_stack_is_clean_once_applied() {
+    let Some(_) = terraform() else {
+        return;
+    };
+    let home = Home::new();
+    let t = team(&home);
+    let olga = t.deck("olga");
+    let dir = terraform_data_dir("");
+    let rec = olga
+        .requests()
+        .submit_terraform(dir.path(), "hello", &quiet)
+        .unwrap();
+    t.approve("bob", &rec.plan.plan_id).unwrap();
+    apply(&olga, &rec.plan.plan_id);
+    let e = olga.drift().adopt("hello", &quiet).unwrap_err().to_string();
+    assert!(e.contains("has not drifted"), "{e}");
+
+    let state = state_path(&olga, "hello");
+    tamper(&state, "adopted");
+    let out = home
+        .cmd()
+        .args(["--user", "olga", "--json", "drift", "adopt", "hello"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let id = common::plan_id(&out.stdout);
+    let plan = olga.approvals().plan(&id).unwrap();
+    assert_eq!(plan.state, State::Pending);
+    assert!(
+        plan.plan.summary.contains("terraform_data.hello input = \"adopted\""),
+        "{}",
+        plan.plan.summary
+    );
+    // The configuration now says what exists, the rest of the file as it was.
+    let files = olga.approvals().artifacts(&plan.plan).unwrap();
+    let main = files.iter().find(|(a, _)| a.name == "main.tf").unwrap();
+    let text = String::from_utf8_lossy(&main.1);
+    assert!(text.contains("input = \"adopted\""), "{text}");
+    assert!(text.contains("value = terraform_data.hello.output"), "{text}");
+    // Terraform has nothing left to change.
+    assert!(plan.plan.resources.is_empty(), "{:?}", plan.plan.resources);
+    t.approve("bob", &id).unwrap();
+    apply(&olga, &id);
+    assert_eq!(input_in_state(&state), json!("adopted"));
+    let report = olga.drift().check(&[], &quiet).unwrap();
+    assert_eq!(report.stacks[0].status, DriftStatus::Clean, "{report:?}");
+    assert_eq!(report.stacks[0].last_applied_plan, id);
 }

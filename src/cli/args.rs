@@ -109,7 +109,8 @@ pub enum Command {
         command: Option<StacksCommand>,
     },
     /// Drift of applied stacks: check them (`drift [STACK…]`, `--watch` on the tenant's
-    /// schedule), or queue a plan that reverts one (`drift revert STACK`).
+    /// schedule), or queue a plan that reverts one (`drift revert STACK`) or adopts its actual
+    /// values (`drift adopt STACK`).
     Drift(DriftArgs),
     /// Browse, verify and export the audit trail.
     #[command(subcommand)]
@@ -441,6 +442,10 @@ pub enum DriftCommand {
     /// Queue a plan that applies a stack's recorded configuration again, changing back what
     /// drifted; approved and applied like any plan.
     Revert { stack: String },
+    /// Queue a plan that records the actual values instead: the stack's configuration with
+    /// each drifted attribute it sets literally rewritten (what cannot be is listed on the
+    /// plan); approved and applied like any plan.
+    Adopt { stack: String },
 }
 
 #[derive(Debug, Subcommand)]

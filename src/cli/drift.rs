@@ -1,5 +1,6 @@
 //! `drift [STACK…] [--watch]`: drift checks of applied stacks, once or on the tenant's
-//! schedule; `drift revert STACK`: the plan that changes a drifted stack back.
+//! schedule; `drift revert STACK` / `drift adopt STACK`: the plan that changes a drifted stack
+//! back, or the one that records its actual values.
 
 use super::args::{DriftArgs, DriftCommand};
 use super::print::{print_json, print_lines};
@@ -9,9 +10,16 @@ use crate::pipeline::{Deck, DriftReport, DriftStatus};
 use crate::view::DriftView;
 
 pub fn run(deck: &Deck, args: DriftArgs, progress: Sink<'_>, json_out: bool) -> Result<u8> {
-    if let Some(DriftCommand::Revert { stack }) = args.command {
-        let rec = deck.drift().remediate(&stack, progress)?;
-        return super::requests::plan_outcome(deck, &rec, json_out);
+    match args.command {
+        Some(DriftCommand::Revert { stack }) => {
+            let rec = deck.drift().remediate(&stack, progress)?;
+            return super::requests::plan_outcome(deck, &rec, json_out);
+        }
+        Some(DriftCommand::Adopt { stack }) => {
+            let rec = deck.drift().adopt(&stack, progress)?;
+            return super::requests::plan_outcome(deck, &rec, json_out);
+        }
+        None => {}
     }
     if !args.watch {
         let report = deck.drift().check(&args.stacks, progress)?;

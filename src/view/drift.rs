@@ -81,7 +81,7 @@ impl StackDriftView {
                     s.stack
                 ),
                 format!(
-                    "opsdeck stacks show {}    the stack, its state and lock",
+                    "opsdeck drift adopt {}    queue a plan that records the actual values instead",
                     s.stack
                 ),
             ]

@@ -128,6 +128,26 @@ pub fn terraform_data_dir(extra: &str) -> tempfile::TempDir {
     dir
 }
 
+/// A stack's local state file.
+pub fn state_path(deck: &opsdeck::pipeline::Deck, stack: &str) -> std::path::PathBuf {
+    match deck.state_backend(stack).unwrap() {
+        opsdeck::exec::terraform::StateBackend::Local { path } => path,
+        other => panic!("local state expected, got {other:?}"),
+    }
+}
+
+/// Someone edits the state behind opsdeck's back: the resource's input and output become
+/// `value`, as a hand-run `terraform apply` of another configuration would leave them.
+pub fn tamper(path: &std::path::Path, value: &str) {
+    let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let attrs = &mut s["resources"][0]["instances"][0]["attributes"];
+    attrs["input"]["value"] = serde_json::json!(value);
+    attrs["output"]["value"] = serde_json::json!(value);
+    s["outputs"]["greeting"]["value"] = serde_json::json!(value);
+    s["serial"] = serde_json::json!(s["serial"].as_u64().unwrap() + 1);
+    std::fs::write(path, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
+}
+
 pub fn plan_id(stdout: &[u8]) -> String {
     let v: serde_json::Value = serde_json::from_slice(stdout).expect("json");
     v["plan_id"].as_str().expect("plan_id").to_string()

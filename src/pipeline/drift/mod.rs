@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+mod adopt;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -332,11 +334,98 @@ impl Drift<'_> {
     /// as applied, planned by Terraform against the state as it is now (so the saved plan
     /// changes back exactly what drifted), through the gates and approvals of any plan.
     pub fn remediate(&self, stack: &str, sink: Sink<'_>) -> Result<PlanRecord> {
-        self.require_member(
-            &[Role::Operator, Role::Approver, Role::Admin],
-            "plan a drift remediation",
-        )?;
-        self.refuse_if_read_only(&format!("revert the drift of stack {stack}"), None)?;
+        let what = format!("revert the drift of stack {stack}");
+        let (rec, files) = self.recorded(stack, &what)?;
+        let p = rec.last_applied_plan.clone();
+        self.queue(
+            &rec,
+            files,
+            Queued {
+                summary: format!(
+                    "revert the drift of stack {stack}: apply its recorded configuration (plan {p}) again"
+                ),
+                note: format!(
+                    "drift remediation: stack {stack} back to the configuration plan {p} applied"
+                ),
+                risk_reasons: vec![
+                    "drift remediation: changes back what was changed outside opsdeck; the saved plan shows each change".into(),
+                ],
+            },
+            sink,
+        )
+    }
+
+    /// Queues a plan that adopts a drifted stack's actual values: a fresh check, then the
+    /// recorded configuration with each drifted attribute that it sets literally rewritten to
+    /// the actual value, applied like any plan (Terraform then records what exists as
+    /// applied). What cannot be rewritten is listed on the plan, never guessed.
+    pub fn adopt(&self, stack: &str, sink: Sink<'_>) -> Result<PlanRecord> {
+        let what = format!("adopt the drift of stack {stack}");
+        let (rec, files) = self.recorded(stack, &what)?;
+        let report = self.check(&[stack.to_string()], sink)?;
+        let Some(found) = report.stacks.into_iter().find(|s| s.stack == stack) else {
+            return Err(Error::not_found("applied stack", stack, "it was not checked"));
+        };
+        match found.status {
+            DriftStatus::Drifted => {}
+            DriftStatus::Clean => {
+                return Err(Error::input(format!(
+                    "stack {stack} has not drifted: there is nothing to adopt"
+                )));
+            }
+            DriftStatus::Unchecked => {
+                return Err(Error::input(format!(
+                    "stack {stack} could not be checked ({}); nothing to adopt until it is",
+                    found.reason.unwrap_or_default()
+                )));
+            }
+        }
+        let bytes: Vec<(String, Vec<u8>)> =
+            files.iter().map(|f| (f.name.clone(), f.content.clone())).collect();
+        let adopted = adopt::adopt(&bytes, &found.resources);
+        if adopted.adopted.is_empty() {
+            return Err(Error::input(format!(
+                "nothing in stack {stack}'s drift can be adopted automatically: {}",
+                adopted.left.join("; ")
+            )));
+        }
+        let files = files
+            .into_iter()
+            .zip(adopted.files)
+            .map(|(f, (_, content))| DraftFile { content, ..f })
+            .collect();
+        let mut risk_reasons = vec![format!(
+            "drift adoption: the recorded configuration takes the actual values ({})",
+            adopted.adopted.join(", ")
+        )];
+        risk_reasons.extend(
+            adopted
+                .left
+                .iter()
+                .map(|l| format!("not adopted: {l}")),
+        );
+        self.queue(
+            &rec,
+            files,
+            Queued {
+                summary: format!(
+                    "adopt the drift of stack {stack}: record {}",
+                    adopted.adopted.join(", ")
+                ),
+                note: format!(
+                    "drift adoption: stack {stack}'s recorded configuration (plan {}) takes the actual values",
+                    rec.last_applied_plan
+                ),
+                risk_reasons,
+            },
+            sink,
+        )
+    }
+
+    /// An applied stack and its recorded configuration, for a plan that changes it.
+    fn recorded(&self, stack: &str, what: &str) -> Result<(StackRecord, Vec<DraftFile>)> {
+        self.require_member(&[Role::Operator, Role::Approver, Role::Admin], what)?;
+        self.refuse_if_read_only(what, None)?;
         let tenant = &self.tenant.name;
         let rec = self
             .store
@@ -346,10 +435,10 @@ impl Drift<'_> {
                 Error::not_found(
                     "applied stack",
                     stack,
-                    format!("tenant {tenant}: only an applied stack can be reverted"),
+                    format!("tenant {tenant}: only an applied stack's drift can be reverted or adopted"),
                 )
             })?;
-        let files: Vec<DraftFile> = rec
+        let files = rec
             .artifacts
             .iter()
             .map(|a| {
@@ -360,22 +449,32 @@ impl Drift<'_> {
                 })
             })
             .collect::<Result<_>>()?;
-        let applied = self.store.get_plan(tenant, &rec.last_applied_plan).ok();
+        Ok((rec, files))
+    }
+
+    /// A plan of `files` as the stack's one Terraform step, carrying the applied plan's intent
+    /// (so a hand-written stack stays hand-written: sandboxed), through the normal gates.
+    fn queue(
+        &self,
+        rec: &StackRecord,
+        files: Vec<DraftFile>,
+        q: Queued,
+        sink: Sink<'_>,
+    ) -> Result<PlanRecord> {
+        let stack = &rec.name;
+        let applied = self
+            .store
+            .get_plan(&self.tenant.name, &rec.last_applied_plan)
+            .ok();
         let mut intent = applied
             .as_ref()
             .map(|p| p.plan.intent.clone())
             .unwrap_or_else(|| recorded_intent(stack));
         intent.action = "apply".into();
         intent.params.stack = Some(stack.to_string());
-        intent.notes.push(format!(
-            "drift remediation: stack {stack} back to the configuration plan {} applied",
-            rec.last_applied_plan
-        ));
+        intent.notes.push(q.note);
         let draft = Draft {
-            summary: format!(
-                "revert the drift of stack {stack}: apply its recorded configuration (plan {}) again",
-                rec.last_applied_plan
-            ),
+            summary: q.summary.clone(),
             stack: Some(stack.to_string()),
             region: rec.region.clone(),
             steps: vec![Step {
@@ -393,18 +492,12 @@ impl Drift<'_> {
                 .as_ref()
                 .map(|p| p.plan.risk)
                 .unwrap_or(Risk::Medium),
-            risk_reasons: vec![
-                "drift remediation: changes back what was changed outside opsdeck; the saved plan shows each change".into(),
-            ],
+            risk_reasons: q.risk_reasons,
             cost: applied.map(|p| p.plan.cost).unwrap_or_default(),
         };
-        let text = format!(
-            "revert the drift of stack {stack} to the configuration plan {} applied",
-            rec.last_applied_plan
-        );
         self.requests().finish_plan(
             uuid::Uuid::new_v4().to_string(),
-            text,
+            q.summary,
             intent,
             Ok(draft),
             sink,
@@ -463,6 +556,13 @@ impl Drift<'_> {
             tracing::warn!(error = %e, "the latest drift check could not be kept");
         }
     }
+}
+
+/// What a drift plan says about itself.
+struct Queued {
+    summary: String,
+    note: String,
+    risk_reasons: Vec<String>,
 }
 
 fn unchecked(rec: &StackRecord, reason: String) -> StackDrift {
