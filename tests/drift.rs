@@ -61,8 +61,15 @@ fn a_stack_changed_out_of_band_is_reported_and_the_approved_revert_restores_it()
             DriftSource::Spec
         )
     );
-    let input = r.attributes.iter().find(|a| a.attribute == "input").unwrap();
-    assert_eq!((&input.recorded, &input.actual), (&json!("hello"), &json!("tampered")));
+    let input = r
+        .attributes
+        .iter()
+        .find(|a| a.attribute == "input")
+        .unwrap();
+    assert_eq!(
+        (&input.recorded, &input.actual),
+        (&json!("hello"), &json!("tampered"))
+    );
     // Nothing was applied by the check: the state still holds the tampered value.
     assert_eq!(input_in_state(&state), json!("tampered"));
 
@@ -104,7 +111,10 @@ fn a_stack_changed_out_of_band_is_reported_and_the_approved_revert_restores_it()
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stacks"][0]["status"], "drifted");
-    assert_eq!(v["stacks"][0]["resources"][0]["attributes"][0]["actual"], "tampered");
+    assert_eq!(
+        v["stacks"][0]["resources"][0]["attributes"][0]["actual"],
+        "tampered"
+    );
     let out = home
         .cmd()
         .args(["--user", "olga", "drift", "nosuch"])
@@ -255,7 +265,9 @@ fn adopting_records_the_actual_value_and_the_stack_is_clean_once_applied() {
     let plan = olga.approvals().plan(&id).unwrap();
     assert_eq!(plan.state, State::Pending);
     assert!(
-        plan.plan.summary.contains("terraform_data.hello input = \"adopted\""),
+        plan.plan
+            .summary
+            .contains("terraform_data.hello input = \"adopted\""),
         "{}",
         plan.plan.summary
     );
@@ -264,7 +276,10 @@ fn adopting_records_the_actual_value_and_the_stack_is_clean_once_applied() {
     let main = files.iter().find(|(a, _)| a.name == "main.tf").unwrap();
     let text = String::from_utf8_lossy(&main.1);
     assert!(text.contains("input = \"adopted\""), "{text}");
-    assert!(text.contains("value = terraform_data.hello.output"), "{text}");
+    assert!(
+        text.contains("value = terraform_data.hello.output"),
+        "{text}"
+    );
     // Terraform has nothing left to change.
     assert!(plan.plan.resources.is_empty(), "{:?}", plan.plan.resources);
     t.approve("bob", &id).unwrap();
@@ -273,4 +288,109 @@ fn adopting_records_the_actual_value_and_the_stack_is_clean_once_applied() {
     let report = olga.drift().check(&[], &quiet).unwrap();
     assert_eq!(report.stacks[0].status, DriftStatus::Clean, "{report:?}");
     assert_eq!(report.stacks[0].last_applied_plan, id);
+}
+
+#[test]
+fn a_host_changed_out_of_band_is_reported_and_running_the_playbook_again_restores_it() {
+    let Some(bin) = common::ansible_playbook() else {
+        return;
+    };
+    let home = Home::new();
+    let t = team(&home);
+    let dir = tempfile::tempdir().unwrap();
+    // The playbook configures this machine: the sandbox lets it write beneath `dir` only.
+    home.use_ansible(
+        &bin,
+        &format!(
+            "sandbox_write = [{}]",
+            Value::String(dir.path().display().to_string())
+        ),
+    );
+    let marker = dir.path().join("motd.txt");
+    let playbook = dir.path().join("motd.yml");
+    std::fs::write(
+        &playbook,
+        format!(
+            "- name: message of the day\n  hosts: all\n  gather_facts: false\n  become: false\n  tasks:\n    - name: write the message\n      ansible.builtin.copy:\n        dest: \"{}\"\n        content: \"recorded by opsdeck\\n\"\n        mode: \"0600\"\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let olga = t.deck("olga");
+    let submit = |deck: &Deck| {
+        deck.requests()
+            .submit(
+                &opsdeck::pipeline::Submission {
+                    playbook: Some(playbook.clone()),
+                    inventory: Some(common::local_inventory(dir.path())),
+                    ..Default::default()
+                },
+                &quiet,
+            )
+            .unwrap()
+    };
+    let applied = submit(&olga);
+    t.approve("bob", &applied.plan.plan_id).unwrap();
+    apply(&olga, &applied.plan.plan_id);
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "recorded by opsdeck\n"
+    );
+
+    let report = olga.drift().check(&[], &quiet).unwrap();
+    assert_eq!(report.hosts.len(), 1, "{report:?}");
+    assert_eq!(report.hosts[0].status, DriftStatus::Clean, "{report:?}");
+
+    std::fs::write(&marker, "changed by hand\n").unwrap();
+    let report = olga.drift().check(&[], &quiet).unwrap();
+    let h = &report.hosts[0];
+    assert_eq!(h.status, DriftStatus::Drifted, "{report:?}");
+    assert_eq!(h.plan_id, applied.plan.plan_id);
+    assert_eq!(
+        (h.hosts[0].host.as_str(), h.hosts[0].changed),
+        ("localhost", 1)
+    );
+    // --check changed nothing; the diff is kept as evidence.
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "changed by hand\n"
+    );
+    let evidence = olga
+        .raw_store()
+        .get_artifact("default", h.evidence.as_ref().unwrap())
+        .unwrap();
+    let evidence = String::from_utf8_lossy(&evidence);
+    assert!(evidence.contains("+recorded by opsdeck"), "{evidence}");
+    let trail = olga.trail().audit(&AuditFilter::default()).unwrap();
+    let found: Vec<_> = trail
+        .iter()
+        .filter(|e| e.event.event == EventKind::DriftFound)
+        .collect();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].event.approval_metadata.as_ref().unwrap()["playbook"],
+        "motd.yml"
+    );
+
+    let revert = olga
+        .drift()
+        .remediate_hosts(&applied.plan.plan_id, &quiet)
+        .unwrap();
+    assert_eq!(revert.state, State::Pending);
+    assert_eq!(
+        revert.plan.dry_runs[0].hosts[0].changed, 1,
+        "{:?}",
+        revert.plan.dry_runs
+    );
+    t.approve("bob", &revert.plan.plan_id).unwrap();
+    apply(&olga, &revert.plan.plan_id);
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "recorded by opsdeck\n"
+    );
+    let report = olga.drift().check(&[], &quiet).unwrap();
+    assert!(
+        report.hosts.iter().all(|h| h.status == DriftStatus::Clean),
+        "{report:?}"
+    );
 }

@@ -441,7 +441,13 @@ pub struct DriftArgs {
 pub enum DriftCommand {
     /// Queue a plan that applies a stack's recorded configuration again, changing back what
     /// drifted; approved and applied like any plan.
-    Revert { stack: String },
+    Revert {
+        /// The stack (or, with --hosts, the plan that applied the playbook).
+        name: String,
+        /// Revert an applied playbook's hosts: NAME is the plan `opsdeck drift` names.
+        #[arg(long)]
+        hosts: bool,
+    },
     /// Queue a plan that records the actual values instead: the stack's configuration with
     /// each drifted attribute it sets literally rewritten (what cannot be is listed on the
     /// plan); approved and applied like any plan.

@@ -11,8 +11,12 @@ use crate::view::DriftView;
 
 pub fn run(deck: &Deck, args: DriftArgs, progress: Sink<'_>, json_out: bool) -> Result<u8> {
     match args.command {
-        Some(DriftCommand::Revert { stack }) => {
-            let rec = deck.drift().remediate(&stack, progress)?;
+        Some(DriftCommand::Revert { name, hosts }) => {
+            let rec = if hosts {
+                deck.drift().remediate_hosts(&name, progress)?
+            } else {
+                deck.drift().remediate(&name, progress)?
+            };
             return super::requests::plan_outcome(deck, &rec, json_out);
         }
         Some(DriftCommand::Adopt { stack }) => {
@@ -53,7 +57,7 @@ fn show(report: &DriftReport, json_out: bool) -> Result<u8> {
     } else {
         let v = DriftView::of(report);
         let mut lines = vec![v.headline.clone()];
-        for s in &v.stacks {
+        for s in v.stacks.iter().chain(&v.hosts) {
             lines.push(String::new());
             lines.push(format!("{:<12} {}", s.label, s.headline));
             lines.extend(s.changes.iter().map(|c| format!("  {c}")));

@@ -46,7 +46,8 @@ mod notify;
 mod onboarding;
 mod signatures;
 pub use drift::{
-    AttributeDrift, DriftChange, DriftReport, DriftSource, DriftStatus, ResourceDrift, StackDrift,
+    AttributeDrift, DriftChange, DriftReport, DriftSource, DriftStatus, HostsDrift, ResourceDrift,
+    StackDrift,
 };
 pub use iac::{StackDetail, StackEntry};
 pub use onboarding::{CodeShown, Setup};

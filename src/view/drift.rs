@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use crate::pipeline::{DriftChange, DriftReport, DriftSource, DriftStatus, ResourceDrift, StackDrift};
+use crate::pipeline::{
+    DriftChange, DriftReport, DriftSource, DriftStatus, HostsDrift, ResourceDrift, StackDrift,
+};
 
 /// One stack's block.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,21 +28,28 @@ pub struct DriftView {
     /// "3 stacks checked at …: 1 drifted, 2 clean".
     pub headline: String,
     pub stacks: Vec<StackDriftView>,
+    /// Applied playbooks' hosts, in the same shape.
+    pub hosts: Vec<StackDriftView>,
     pub notes: Vec<String>,
 }
 
 impl DriftView {
     pub fn of(report: &DriftReport) -> DriftView {
-        let n = report.stacks.len();
+        let n = report.stacks.len() + report.hosts.len();
         let headline = if n == 0 {
             format!(
-                "no applied stacks in tenant {} to check (checked at {})",
+                "no applied stacks or playbooks in tenant {} to check (checked at {})",
                 report.tenant, report.checked_at
             )
         } else {
             format!(
-                "{n} stack{} checked at {} by {}: {} drifted, {} clean{}",
-                if n == 1 { "" } else { "s" },
+                "{}{} checked at {} by {}: {} drifted, {} clean{}",
+                plural(report.stacks.len(), "stack"),
+                if report.hosts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and {}", plural(report.hosts.len(), "applied playbook"))
+                },
                 report.checked_at,
                 report.checked_by,
                 report.count(DriftStatus::Drifted),
@@ -54,12 +63,54 @@ impl DriftView {
         DriftView {
             headline,
             stacks: report.stacks.iter().map(StackDriftView::of).collect(),
+            hosts: report.hosts.iter().map(StackDriftView::of_hosts).collect(),
             notes: report.notes.clone(),
         }
     }
 }
 
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+fn label(status: DriftStatus) -> &'static str {
+    match status {
+        DriftStatus::Clean => "clean",
+        DriftStatus::Drifted => "DRIFTED",
+        DriftStatus::Unchecked => "not checked",
+    }
+}
+
 impl StackDriftView {
+    /// An applied playbook's hosts: each host where a task would change.
+    pub fn of_hosts(h: &HostsDrift) -> StackDriftView {
+        StackDriftView {
+            stack: format!("{} on {}", h.playbook, h.inventory),
+            status: h.status,
+            label: label(h.status),
+            headline: hosts_summary(h),
+            changes: h
+                .hosts
+                .iter()
+                .filter(|x| x.changed > 0)
+                .map(|x| {
+                    format!(
+                        "host {}: {} task(s) would change back to the recorded configuration (see the check's diff)",
+                        x.host, x.changed
+                    )
+                })
+                .collect(),
+            next: if h.status == DriftStatus::Drifted {
+                vec![format!(
+                    "opsdeck drift revert --hosts {}   queue a plan that runs the playbook again (approval as usual)",
+                    h.plan_id
+                )]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
     pub fn of(s: &StackDrift) -> StackDriftView {
         let changes = s
             .resources
@@ -91,11 +142,7 @@ impl StackDriftView {
         StackDriftView {
             stack: s.stack.clone(),
             status: s.status,
-            label: match s.status {
-                DriftStatus::Clean => "clean",
-                DriftStatus::Drifted => "DRIFTED",
-                DriftStatus::Unchecked => "not checked",
-            },
+            label: label(s.status),
             headline: summary(s),
             changes,
             next,
@@ -120,6 +167,34 @@ pub fn summary(s: &StackDrift) -> String {
                 s.stack,
                 addrs.len(),
                 addrs.join(", ")
+            )
+        }
+    }
+}
+
+/// One line per applied playbook: "playbook site.yml on hosts.yml (plan p-1): 1 host drifted".
+pub fn hosts_summary(h: &HostsDrift) -> String {
+    let what = format!(
+        "playbook {} on {} (applied by plan {})",
+        h.playbook, h.inventory, h.plan_id
+    );
+    match h.status {
+        DriftStatus::Clean => format!("{what}: every host as recorded"),
+        DriftStatus::Unchecked => format!(
+            "{what} was not checked: {}",
+            h.reason.as_deref().unwrap_or("unknown reason")
+        ),
+        DriftStatus::Drifted => {
+            let hosts: Vec<&str> = h
+                .hosts
+                .iter()
+                .filter(|x| x.changed > 0)
+                .map(|x| x.host.as_str())
+                .collect();
+            format!(
+                "{what} drifted on {} ({})",
+                plural(hosts.len(), "host"),
+                hosts.join(", ")
             )
         }
     }
@@ -170,10 +245,7 @@ impl DriftBadge {
         let drifted = r.count(DriftStatus::Drifted);
         let unchecked = r.count(DriftStatus::Unchecked);
         let text = if drifted > 0 {
-            format!(
-                "drift: {drifted} stack{} drifted (opsdeck drift)",
-                if drifted == 1 { "" } else { "s" }
-            )
+            format!("drift: {drifted} drifted (opsdeck drift)")
         } else if unchecked > 0 {
             format!("drift: {unchecked} not checked")
         } else {
@@ -219,6 +291,7 @@ mod tests {
                 state: None,
                 evidence: None,
             }],
+            hosts: Vec::new(),
             notes: Vec::new(),
         }
     }
@@ -237,10 +310,13 @@ mod tests {
         );
         assert!(s.next[0].starts_with("opsdeck drift revert web"));
         let b = DriftBadge::of(Some(&report(DriftStatus::Drifted))).unwrap();
-        assert_eq!(b.text, "drift: 1 stack drifted (opsdeck drift)");
+        assert_eq!(b.text, "drift: 1 drifted (opsdeck drift)");
         assert!(b.drifted);
         let clean = DriftBadge::of(Some(&report(DriftStatus::Clean))).unwrap();
-        assert_eq!((clean.text.as_str(), clean.drifted), ("drift: clean", false));
+        assert_eq!(
+            (clean.text.as_str(), clean.drifted),
+            ("drift: clean", false)
+        );
         assert_eq!(DriftBadge::of(None), None);
     }
 }

@@ -31,8 +31,8 @@ pub mod report;
 pub mod verify;
 
 pub use approval::ApprovalView;
-pub use drift::{DriftBadge, DriftView};
 pub use audit_row::AuditRowView;
+pub use drift::{DriftBadge, DriftView};
 pub use identity::IdentityView;
 pub use next_step::NextStep;
 pub use notify::NotifyBadge;

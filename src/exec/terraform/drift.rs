@@ -98,10 +98,11 @@ pub async fn check(
                 log,
             });
         }
-        let mut v: Value = serde_json::from_slice(&json.stdout).map_err(|e| ExecError::NotJson {
-            command: "terraform show -json",
-            detail: e.to_string(),
-        })?;
+        let mut v: Value =
+            serde_json::from_slice(&json.stdout).map_err(|e| ExecError::NotJson {
+                command: "terraform show -json",
+                detail: e.to_string(),
+            })?;
         mask_sensitive(&mut v);
         shown.push(v);
     }

@@ -56,15 +56,12 @@ pub(crate) fn adopt(files: &[(String, Vec<u8>)], drift: &[ResourceDrift]) -> Ado
         };
         for a in &r.attributes {
             let found = bodies.iter_mut().enumerate().find_map(|(i, (_, body, _))| {
-                let block = body
-                    .as_ref()?
-                    .blocks()
-                    .find(|b| {
-                        b.ident.as_str() == "resource"
-                            && b.labels.len() == 2
-                            && b.labels[0].as_str() == kind
-                            && b.labels[1].as_str() == name
-                    })?;
+                let block = body.as_ref()?.blocks().find(|b| {
+                    b.ident.as_str() == "resource"
+                        && b.labels.len() == 2
+                        && b.labels[0].as_str() == kind
+                        && b.labels[1].as_str() == name
+                })?;
                 Some((i, block.body.get_attribute(&a.attribute).is_some()))
             });
             let what = format!("{} {}", r.address, a.attribute);
@@ -138,7 +135,9 @@ fn set_literal(
         ));
     }
     if actual.as_str() == Some(crate::exec::terraform::SENSITIVE) {
-        return Err("the actual value is sensitive and is not written into the configuration".into());
+        return Err(
+            "the actual value is sensitive and is not written into the configuration".into(),
+        );
     }
     let expr = hcl::to_expression(actual).map_err(|e| format!("cannot be written as HCL: {e}"))?;
     let decor = value.decor().clone();
@@ -150,9 +149,10 @@ fn set_literal(
 /// A value written out in full: no reference, call, template or operator.
 fn is_literal(e: &Expression) -> bool {
     match e {
-        Expression::Null(_) | Expression::Bool(_) | Expression::Number(_) | Expression::String(_) => {
-            true
-        }
+        Expression::Null(_)
+        | Expression::Bool(_)
+        | Expression::Number(_)
+        | Expression::String(_) => true,
         Expression::Array(a) => a.iter().all(is_literal),
         Expression::Object(o) => o.iter().all(|(_, v)| is_literal(v.expr())),
         _ => false,
@@ -204,8 +204,16 @@ mod tests {
             ],
         );
         assert!(a.adopted.is_empty());
-        assert!(a.left[0].contains("set by an expression (`var.greeting`)"), "{:?}", a.left);
-        assert!(a.left[1].contains("not set in the configuration"), "{:?}", a.left);
+        assert!(
+            a.left[0].contains("set by an expression (`var.greeting`)"),
+            "{:?}",
+            a.left
+        );
+        assert!(
+            a.left[1].contains("not set in the configuration"),
+            "{:?}",
+            a.left
+        );
         assert_eq!(a.files[0].1, tf.as_bytes());
     }
 }

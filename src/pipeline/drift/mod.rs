@@ -10,6 +10,9 @@
 use std::time::Duration;
 
 mod adopt;
+mod hosts;
+
+pub use hosts::HostsDrift;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -118,6 +121,9 @@ pub struct DriftReport {
     pub checked_at: Stamp,
     pub checked_by: String,
     pub stacks: Vec<StackDrift>,
+    /// Applied playbooks' hosts (checked when no stack is named).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostsDrift>,
     /// What the check does not cover, said plainly.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -130,16 +136,16 @@ impl DriftReport {
             .filter(|s| s.status == DriftStatus::Drifted)
     }
 
+    /// Stacks and applied playbooks with this status.
     pub fn count(&self, status: DriftStatus) -> usize {
         self.stacks.iter().filter(|s| s.status == status).count()
+            + self.hosts.iter().filter(|h| h.status == status).count()
     }
 }
 
-/// Said in every report until configuration drift is checked too.
-pub const HOSTS_NOT_CHECKED: &str = "configured hosts (Ansible) are not checked for drift yet: only Terraform stacks are; a playbook's `--check --diff` still runs when it is planned";
-
 impl Drift<'_> {
-    /// Checks the applied stacks named (all of the tenant's when none is), one after another.
+    /// Checks the applied stacks named (all of the tenant's, and every applied playbook's hosts,
+    /// when none is), one after another.
     /// Every stack checked is audited (`drift_checked`), every drifted one also as
     /// `drift_found`; the report is kept as this machine's latest for the status bar.
     pub fn check(&self, only: &[String], sink: Sink<'_>) -> Result<DriftReport> {
@@ -170,7 +176,8 @@ impl Drift<'_> {
             checked_at: self.clock.stamp(),
             checked_by: self.identity.user.clone(),
             stacks: Vec::new(),
-            notes: vec![HOSTS_NOT_CHECKED.into()],
+            hosts: Vec::new(),
+            notes: Vec::new(),
         };
         for rec in applied
             .iter()
@@ -187,6 +194,15 @@ impl Drift<'_> {
             };
             self.audit_check(&checked)?;
             report.stacks.push(checked);
+        }
+        if only.is_empty() {
+            let (hosts, notes) = self.check_hosts(sink)?;
+            report.hosts = hosts;
+            report.notes.extend(notes);
+        } else {
+            report
+                .notes
+                .push("stacks named: applied playbooks' hosts were not checked (`opsdeck drift` checks them)".into());
         }
         self.keep_latest(&report);
         Ok(report)
@@ -364,7 +380,11 @@ impl Drift<'_> {
         let (rec, files) = self.recorded(stack, &what)?;
         let report = self.check(&[stack.to_string()], sink)?;
         let Some(found) = report.stacks.into_iter().find(|s| s.stack == stack) else {
-            return Err(Error::not_found("applied stack", stack, "it was not checked"));
+            return Err(Error::not_found(
+                "applied stack",
+                stack,
+                "it was not checked",
+            ));
         };
         match found.status {
             DriftStatus::Drifted => {}
@@ -380,8 +400,10 @@ impl Drift<'_> {
                 )));
             }
         }
-        let bytes: Vec<(String, Vec<u8>)> =
-            files.iter().map(|f| (f.name.clone(), f.content.clone())).collect();
+        let bytes: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|f| (f.name.clone(), f.content.clone()))
+            .collect();
         let adopted = adopt::adopt(&bytes, &found.resources);
         if adopted.adopted.is_empty() {
             return Err(Error::input(format!(
@@ -398,12 +420,7 @@ impl Drift<'_> {
             "drift adoption: the recorded configuration takes the actual values ({})",
             adopted.adopted.join(", ")
         )];
-        risk_reasons.extend(
-            adopted
-                .left
-                .iter()
-                .map(|l| format!("not adopted: {l}")),
-        );
+        risk_reasons.extend(adopted.left.iter().map(|l| format!("not adopted: {l}")));
         self.queue(
             &rec,
             files,
@@ -435,7 +452,9 @@ impl Drift<'_> {
                 Error::not_found(
                     "applied stack",
                     stack,
-                    format!("tenant {tenant}: only an applied stack's drift can be reverted or adopted"),
+                    format!(
+                        "tenant {tenant}: only an applied stack's drift can be reverted or adopted"
+                    ),
                 )
             })?;
         let files = rec

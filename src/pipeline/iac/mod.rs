@@ -462,7 +462,7 @@ impl Deck {
 
     /// What a tool run may reach besides its workspace (see `exec::sandbox`): nothing else of
     /// opsdeck's data.
-    fn confinement(&self, handwritten: bool) -> exec::sandbox::Confinement {
+    pub(crate) fn confinement(&self, handwritten: bool) -> exec::sandbox::Confinement {
         let mut protected = vec![self.paths.data.clone()];
         if let Some(dir) = self.paths.config_file.parent() {
             protected.push(dir.to_path_buf());
