@@ -28,8 +28,26 @@ fn a_stack_changed_out_of_band_is_reported_and_the_approved_revert_restores_it()
     let Some(_) = terraform() else {
         return;
     };
-    let home = Home::new();
-    let t = team(&home);
+    found_reported_and_reverted(&Home::new(), "local");
+}
+
+#[test]
+fn on_the_shared_backend_too() {
+    let Some(b) = common::shared::SharedBackend::new("drift_on_the_shared_backend") else {
+        return;
+    };
+    let Some(_) = terraform() else {
+        return;
+    };
+    let home = b.home();
+    found_reported_and_reverted(&home, "aws");
+}
+
+/// Applied, clean; tampered, drifted (core, CLI, JSON, trail); reverted through an approval;
+/// clean again.
+fn found_reported_and_reverted(home: &Home, backend: &str) {
+    let t = team(home);
+    assert_eq!(t.deck("olga").raw_store().backend(), backend);
     let (alice, olga) = (t.deck("alice"), t.deck("olga"));
     let dir = terraform_data_dir("");
     let rec = alice
@@ -48,6 +66,12 @@ fn a_stack_changed_out_of_band_is_reported_and_the_approved_revert_restores_it()
     // Changed out of band.
     let state = state_path(&olga, "hello");
     tamper(&state, "tampered");
+    // The shared backend keeps the state with the stack's record (the local file is a cache):
+    // someone with direct access to the store saves the tampered state there.
+    let store = olga.raw_store();
+    store
+        .put_stack(&store.get_stack("default", "hello").unwrap().unwrap())
+        .unwrap();
     let report = olga.drift().check(&["hello".into()], &quiet).unwrap();
     let s = &report.stacks[0];
     assert_eq!(s.status, DriftStatus::Drifted, "{report:?}");
