@@ -18,6 +18,14 @@ fn apply(deck: &Deck, id: &str) {
     assert!(r.success, "{r:?}");
 }
 
+/// The console's screen as `user` sees it (its bottom line is the status bar).
+fn status_bar(t: &common::Team<'_>, user: &str) -> String {
+    let (_rt, app) = common::console(t.deck(user));
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 30)).unwrap();
+    term.draw(|f| opsdeck::tui::ui::draw(f, &app)).unwrap();
+    term.backend().to_string()
+}
+
 fn input_in_state(path: &std::path::Path) -> Value {
     let s: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     s["resources"][0]["instances"][0]["attributes"]["input"]["value"].clone()
@@ -93,6 +101,12 @@ fn found_reported_and_reverted(home: &Home, backend: &str) {
     assert_eq!(
         (&input.recorded, &input.actual),
         (&json!("hello"), &json!("tampered"))
+    );
+    // The console's status bar says so.
+    assert!(
+        status_bar(&t, "olga").contains("drift: 1 drifted (opsdeck drift)"),
+        "{}",
+        status_bar(&t, "olga")
     );
     // Nothing was applied by the check: the state still holds the tampered value.
     assert_eq!(input_in_state(&state), json!("tampered"));
@@ -179,6 +193,7 @@ fn found_reported_and_reverted(home: &Home, backend: &str) {
         report.stacks[0].last_applied_plan, revert.plan.plan_id,
         "the revert is now the applied configuration"
     );
+    assert!(status_bar(&t, "olga").contains("drift: clean"));
     let out = home
         .cmd()
         .args(["--user", "olga", "drift"])
