@@ -5,18 +5,11 @@
 
 mod common;
 
-use common::{Home, quiet, state_path, tamper, team, terraform, terraform_data_dir};
+use common::{Home, applied_hello, approve_and_apply, quiet, state_path, tamper, team, terraform};
 use opsdeck::approval::State;
 use opsdeck::audit::{AuditFilter, EventKind};
 use opsdeck::pipeline::{Deck, DriftChange, DriftSource, DriftStatus};
 use serde_json::{Value, json};
-
-fn apply(deck: &Deck, id: &str) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let r = rt.block_on(deck.runs().apply(id, &quiet, rx)).unwrap();
-    assert!(r.success, "{r:?}");
-}
 
 /// The console's screen as `user` sees it (its bottom line is the status bar).
 fn status_bar(t: &common::Team<'_>, user: &str) -> String {
@@ -57,13 +50,7 @@ fn found_reported_and_reverted(home: &Home, backend: &str) {
     let t = team(home);
     assert_eq!(t.deck("olga").raw_store().backend(), backend);
     let (alice, olga) = (t.deck("alice"), t.deck("olga"));
-    let dir = terraform_data_dir("");
-    let rec = alice
-        .requests()
-        .submit_terraform(dir.path(), "hello", &quiet)
-        .unwrap();
-    t.approve("bob", &rec.plan.plan_id).unwrap();
-    apply(&alice, &rec.plan.plan_id);
+    let rec = applied_hello(&t, "alice");
 
     // Applied as recorded: clean.
     let report = olga.drift().check(&[], &quiet).unwrap();
@@ -183,8 +170,7 @@ fn found_reported_and_reverted(home: &Home, backend: &str) {
     assert_eq!(input_in_state(&state), json!("tampered"));
     // Its requester cannot approve it; someone else does, and it applies.
     assert!(t.approve("olga", &revert.plan.plan_id).is_err());
-    t.approve("bob", &revert.plan.plan_id).unwrap();
-    apply(&olga, &revert.plan.plan_id);
+    approve_and_apply(&t, "bob", &olga, &revert.plan.plan_id);
     assert_eq!(input_in_state(&state), json!("hello"));
 
     let report = olga.drift().check(&[], &quiet).unwrap();
@@ -282,13 +268,7 @@ fn adopting_records_the_actual_value_and_the_stack_is_clean_once_applied() {
     let home = Home::new();
     let t = team(&home);
     let olga = t.deck("olga");
-    let dir = terraform_data_dir("");
-    let rec = olga
-        .requests()
-        .submit_terraform(dir.path(), "hello", &quiet)
-        .unwrap();
-    t.approve("bob", &rec.plan.plan_id).unwrap();
-    apply(&olga, &rec.plan.plan_id);
+    applied_hello(&t, "olga");
     let e = olga.drift().adopt("hello", &quiet).unwrap_err().to_string();
     assert!(e.contains("has not drifted"), "{e}");
 
@@ -321,8 +301,7 @@ fn adopting_records_the_actual_value_and_the_stack_is_clean_once_applied() {
     );
     // Terraform has nothing left to change.
     assert!(plan.plan.resources.is_empty(), "{:?}", plan.plan.resources);
-    t.approve("bob", &id).unwrap();
-    apply(&olga, &id);
+    approve_and_apply(&t, "bob", &olga, &id);
     assert_eq!(input_in_state(&state), json!("adopted"));
     let report = olga.drift().check(&[], &quiet).unwrap();
     assert_eq!(report.stacks[0].status, DriftStatus::Clean, "{report:?}");
@@ -369,8 +348,7 @@ fn a_host_changed_out_of_band_is_reported_and_running_the_playbook_again_restore
             .unwrap()
     };
     let applied = submit(&olga);
-    t.approve("bob", &applied.plan.plan_id).unwrap();
-    apply(&olga, &applied.plan.plan_id);
+    approve_and_apply(&t, "bob", &olga, &applied.plan.plan_id);
     assert_eq!(
         std::fs::read_to_string(&marker).unwrap(),
         "recorded by opsdeck\n"
@@ -421,8 +399,7 @@ fn a_host_changed_out_of_band_is_reported_and_running_the_playbook_again_restore
         "{:?}",
         revert.plan.dry_runs
     );
-    t.approve("bob", &revert.plan.plan_id).unwrap();
-    apply(&olga, &revert.plan.plan_id);
+    approve_and_apply(&t, "bob", &olga, &revert.plan.plan_id);
     assert_eq!(
         std::fs::read_to_string(&marker).unwrap(),
         "recorded by opsdeck\n"

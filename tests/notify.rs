@@ -288,20 +288,7 @@ fn drift_found_reaches_the_webhook_with_the_stack_and_what_changed() {
     };
     let home = Home::new();
     let t = team(&home);
-    let alice = t.deck("alice");
-    let dir = terraform_data_dir("");
-    let a = alice
-        .requests()
-        .submit_terraform(dir.path(), "hello", &quiet)
-        .unwrap();
-    t.approve("bob", &a.plan.plan_id).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    assert!(
-        rt.block_on(alice.runs().apply(&a.plan.plan_id, &quiet, rx))
-            .unwrap()
-            .success
-    );
+    common::applied_hello(&t, "alice");
     // From here on the webhook hears everything; a clean check says nothing.
     let hook = Receiver::start(0);
     notify_to(&t, &hook.url, "", 6);
@@ -318,7 +305,10 @@ fn drift_found_reaches_the_webhook_with_the_stack_and_what_changed() {
     assert_eq!(recipients(&got[0]), ["alice", "bob", "carol"]);
     let text = got[0]["text"].as_str().unwrap();
     assert!(text.contains("Stack hello in tenant"), "{text}");
-    assert!(text.contains("terraform\\_data.hello") || text.contains("terraform_data.hello"), "{text}");
+    assert!(
+        text.contains("terraform\\_data.hello") || text.contains("terraform_data.hello"),
+        "{text}"
+    );
 }
 
 #[test]

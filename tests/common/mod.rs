@@ -128,6 +128,27 @@ pub fn terraform_data_dir(extra: &str) -> tempfile::TempDir {
     dir
 }
 
+/// Someone else approves plan `id` (`approver`), then `by` applies it; it must succeed.
+pub fn approve_and_apply(t: &Team<'_>, approver: &str, by: &Deck, id: &str) {
+    t.approve(approver, id).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let r = rt.block_on(by.runs().apply(id, &quiet, rx)).unwrap();
+    assert!(r.success, "{r:?}");
+}
+
+/// The terraform_data stack `hello`, submitted by `user`, approved by bob and applied.
+pub fn applied_hello(t: &Team<'_>, user: &str) -> opsdeck::approval::PlanRecord {
+    let dir = terraform_data_dir("");
+    let deck = t.deck(user);
+    let rec = deck
+        .requests()
+        .submit_terraform(dir.path(), "hello", &quiet)
+        .unwrap();
+    approve_and_apply(t, "bob", &deck, &rec.plan.plan_id);
+    rec
+}
+
 /// A stack's local state file.
 pub fn state_path(deck: &opsdeck::pipeline::Deck, stack: &str) -> std::path::PathBuf {
     match deck.state_backend(stack).unwrap() {

@@ -46,6 +46,21 @@ struct Applied {
     inventory: String,
 }
 
+impl Applied {
+    /// Its report before (or without) a check.
+    fn unchecked(&self) -> HostsDrift {
+        HostsDrift {
+            plan_id: self.rec.plan.plan_id.clone(),
+            playbook: self.playbook.clone(),
+            inventory: self.inventory.clone(),
+            status: DriftStatus::Unchecked,
+            hosts: Vec::new(),
+            reason: None,
+            evidence: None,
+        }
+    }
+}
+
 impl Drift<'_> {
     /// The newest applied plan per playbook and inventory whose hosts are listed in an
     /// inventory file, and a note for each applied playbook whose hosts came from a Terraform
@@ -105,13 +120,8 @@ impl Drift<'_> {
             let checked = self
                 .check_playbook(&a, sink)
                 .unwrap_or_else(|e| HostsDrift {
-                    plan_id: a.rec.plan.plan_id.clone(),
-                    playbook: a.playbook.clone(),
-                    inventory: a.inventory.clone(),
-                    status: DriftStatus::Unchecked,
-                    hosts: Vec::new(),
                     reason: Some(format!("the check could not run: {e}")),
-                    evidence: None,
+                    ..a.unchecked()
                 });
             self.audit_hosts(&checked)?;
             out.push(checked);
@@ -120,15 +130,7 @@ impl Drift<'_> {
     }
 
     fn check_playbook(&self, a: &Applied, sink: Sink<'_>) -> Result<HostsDrift> {
-        let mut d = HostsDrift {
-            plan_id: a.rec.plan.plan_id.clone(),
-            playbook: a.playbook.clone(),
-            inventory: a.inventory.clone(),
-            status: DriftStatus::Unchecked,
-            hosts: Vec::new(),
-            reason: None,
-            evidence: None,
-        };
+        let mut d = a.unchecked();
         let Some(bin) = exec::find_binary(&self.config.exec.ansible_playbook) else {
             d.reason = Some(format!(
                 "ansible-playbook is not installed (`{}` is not on PATH; set exec.ansible_playbook or OPSDECK_ANSIBLE_PLAYBOOK)",
