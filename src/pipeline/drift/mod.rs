@@ -130,12 +130,6 @@ pub struct DriftReport {
 }
 
 impl DriftReport {
-    pub fn drifted(&self) -> impl Iterator<Item = &StackDrift> {
-        self.stacks
-            .iter()
-            .filter(|s| s.status == DriftStatus::Drifted)
-    }
-
     /// Stacks and applied playbooks with this status.
     pub fn count(&self, status: DriftStatus) -> usize {
         self.stacks.iter().filter(|s| s.status == status).count()
