@@ -1,6 +1,6 @@
 //! Notifications: each kind reaches a webhook receiver on 127.0.0.1 (pending approval to the
 //! people who may approve, approved and rejected with the reason to the requester, applied and
-//! failed); SNS on moto (read back through an SQS subscription); retries with back-off; a
+//! failed; a drifted stack to those who can have it reverted); SNS on moto (read back through an SQS subscription); retries with back-off; a
 //! notification given up is audited, shown and flushed later; the outbox outlives a CLI
 //! process; the webhook URL's token never shows in settings, the trail or `--json`.
 
@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::moto::Moto;
-use common::{Home, Team, quiet, terraform, terraform_data_dir};
+use common::{Home, Team, quiet, state_path, tamper, terraform, terraform_data_dir};
 use opsdeck::approval::State;
 use opsdeck::audit::{AuditFilter, EventKind};
 use opsdeck::notify::worker::settle;
@@ -279,6 +279,36 @@ fn each_kind_reaches_the_webhook_with_its_people_and_reasons() {
     // The receiver answered the last one; its pass ends by clearing it from the outbox.
     settle(Duration::from_secs(30));
     assert_eq!(alice.notification_status().pending, 0);
+}
+
+#[test]
+fn drift_found_reaches_the_webhook_with_the_stack_and_what_changed() {
+    let Some(_) = terraform() else {
+        return;
+    };
+    let home = Home::new();
+    let t = team(&home);
+    common::applied_hello(&t, "alice");
+    // From here on the webhook hears everything; a clean check says nothing.
+    let hook = Receiver::start(0);
+    notify_to(&t, &hook.url, "", 6);
+    let olga = t.deck("olga");
+    olga.drift().check(&[], &quiet).unwrap();
+    tamper(&state_path(&olga, "hello"), "tampered");
+    olga.drift().check(&[], &quiet).unwrap();
+    settle(Duration::from_secs(30));
+    let got = hook.wait_for(1);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(kind(&got[0]), "drift_found");
+    assert_eq!(got[0]["opsdeck"]["stack"], "hello");
+    assert_eq!(got[0]["opsdeck"]["actor"], "olga");
+    assert_eq!(recipients(&got[0]), ["alice", "bob", "carol"]);
+    let text = got[0]["text"].as_str().unwrap();
+    assert!(text.contains("Stack hello in tenant"), "{text}");
+    assert!(
+        text.contains("terraform\\_data.hello") || text.contains("terraform_data.hello"),
+        "{text}"
+    );
 }
 
 #[test]

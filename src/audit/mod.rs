@@ -55,6 +55,8 @@ pub enum EventKind {
     CancelRequested,
     /// A notification could not be delivered after all its attempts (target redacted).
     NotificationFailed,
+    /// A drift check ran on a stack (`opsdeck drift`): clean, drifted or not checked, and why.
+    DriftChecked,
     /// A stack was found to differ from what was applied.
     DriftFound,
     /// An admin issued a bearer token for `opsdeck mcp --listen`, bound to a user.
@@ -90,6 +92,7 @@ impl EventKind {
             EventKind::ClaimTakenOver => "claim_taken_over",
             EventKind::CancelRequested => "cancel_requested",
             EventKind::NotificationFailed => "notification_failed",
+            EventKind::DriftChecked => "drift_checked",
             EventKind::DriftFound => "drift_found",
             EventKind::TokenIssued => "token_issued",
             EventKind::TokenRevoked => "token_revoked",

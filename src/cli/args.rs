@@ -108,6 +108,10 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<StacksCommand>,
     },
+    /// Drift of applied stacks: check them (`drift [STACK…]`, `--watch` on the tenant's
+    /// schedule), or queue a plan that reverts one (`drift revert STACK`) or adopts its actual
+    /// values (`drift adopt STACK`).
+    Drift(DriftArgs),
     /// Browse, verify and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -422,6 +426,35 @@ pub enum ConfigsCommand {
     Check {
         name: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DriftArgs {
+    #[command(subcommand)]
+    pub command: Option<DriftCommand>,
+    /// The stacks to check (default: every applied stack of the tenant).
+    pub stacks: Vec<String>,
+    /// Keep checking on the tenant's `[drift]` schedule until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DriftCommand {
+    /// Queue a plan that applies a stack's recorded configuration again, changing back what
+    /// drifted; approved and applied like any plan.
+    Revert {
+        /// The stack (or, with --hosts, the plan that applied the playbook).
+        name: String,
+        /// Revert an applied playbook's hosts: NAME is the plan `opsdeck drift` names.
+        #[arg(long)]
+        hosts: bool,
+    },
+    /// Queue a plan that records the actual values instead: the stack's configuration with
+    /// each drifted attribute it sets literally rewritten (what cannot be is listed on the
+    /// plan); approved and applied like any plan.
+    Adopt { stack: String },
 }
 
 #[derive(Debug, Subcommand)]

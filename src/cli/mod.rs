@@ -8,6 +8,7 @@
 //! - `audit`: `audit list/show/verify/export`.
 //! - `admin`: `tenants`, `users`, `policy`.
 //! - `stacks`, `configs`, `backend`: Terraform stacks, AWS configurations, the shared backend.
+//! - `drift`: `drift [STACK…] [--watch]`, `drift revert STACK`.
 //! - `notify`: `notify status/flush` (the notification outbox).
 //! - `setup`: `init`, `totp` (`demo` is [`crate::demo`]).
 //! - `mcp`: `mcp` (stdio or HTTP, served by [`crate::mcp`]) and the `tokens` HTTP clients use.
@@ -38,6 +39,7 @@ mod args;
 mod audit;
 mod backend;
 mod configs;
+mod drift;
 mod keys;
 mod mcp;
 mod notify;
@@ -120,6 +122,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Reject(args) => plans::reject(&deck, args, json),
         Command::Apply(args) => runner::apply(&deck, args, &progress, json),
         Command::Stacks { command } => stacks::run(&deck, command, json),
+        Command::Drift(args) => drift::run(&deck, args, &progress, json),
         Command::Audit(cmd) => audit::run(&deck, cmd, json),
         Command::Report(cmd) => report::run(&deck, cmd, json),
         Command::Tenants(cmd) => admin::tenants(&deck, cmd, json),

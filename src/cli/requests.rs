@@ -203,7 +203,7 @@ pub fn submit(deck: &Deck, args: SubmitArgs, progress: Sink<'_>, json_out: bool)
 }
 
 /// A new plan and what happens to it next; exit 5 when a policy denied it.
-fn plan_outcome(deck: &Deck, rec: &PlanRecord, json_out: bool) -> Result<u8> {
+pub(super) fn plan_outcome(deck: &Deck, rec: &PlanRecord, json_out: bool) -> Result<u8> {
     let view = PlanView::of(rec);
     if json_out {
         // The plan itself, with its id under plan_id, plus where it stands.

@@ -9,6 +9,7 @@
 //! `terraform/show.rs` reads what Terraform answers in JSON (changes, outputs), sensitive
 //! values masked.
 
+pub mod drift;
 mod show;
 
 pub use show::{changes_in, mask_sensitive, summarize};

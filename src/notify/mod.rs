@@ -95,11 +95,16 @@ impl Notification {
                 "Applying plan {plan} in tenant {} failed (for {whom})",
                 self.tenant
             ),
-            NotificationKind::DriftFound => format!(
-                "Stack {} in tenant {} drifted from what was applied",
-                self.stack.as_deref().unwrap_or("?"),
-                self.tenant
-            ),
+            NotificationKind::DriftFound => match &self.stack {
+                Some(stack) => format!(
+                    "Stack {stack} in tenant {} drifted from what was applied",
+                    self.tenant
+                ),
+                None => format!(
+                    "Configured hosts in tenant {} drifted from what was applied",
+                    self.tenant
+                ),
+            },
         }
     }
 

@@ -39,11 +39,16 @@ use crate::store::Store;
 use crate::tenant::{Identity, Tenant, User};
 use crate::time::Clock;
 
+mod drift;
 mod iac;
 mod members;
 mod notify;
 mod onboarding;
 mod signatures;
+pub use drift::{
+    AttributeDrift, DriftChange, DriftReport, DriftSource, DriftStatus, HostsDrift, ResourceDrift,
+    StackDrift,
+};
 pub use iac::{StackDetail, StackEntry};
 pub use onboarding::{CodeShown, Setup};
 
@@ -229,6 +234,11 @@ facet!(
     /// Reading and verifying the audit trail.
     Trail,
     trail
+);
+facet!(
+    /// Drift of applied stacks: checks, their schedule, and plans that revert them.
+    Drift,
+    drift
 );
 
 // Front ends run the pipeline on background tasks and threads.

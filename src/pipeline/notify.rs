@@ -236,6 +236,17 @@ impl Deck {
                 n.kind = NotificationKind::DriftFound;
                 n.stack = text("stack");
                 n.detail = ev.message.clone();
+                // Those who can have it reverted or approve the revert.
+                n.recipients = self
+                    .store
+                    .list_users(&self.tenant.name)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|u| {
+                        u.has_any(&[crate::tenant::Role::Admin, crate::tenant::Role::Approver])
+                    })
+                    .map(|u| u.name)
+                    .collect();
             }
             _ => return None,
         }

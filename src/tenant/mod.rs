@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 
 pub mod configs;
+pub mod drift;
 pub mod error;
 pub mod mfa;
 pub mod notifications;
@@ -13,6 +14,7 @@ pub mod tokens;
 pub mod users;
 
 pub use configs::AwsConfiguration;
+pub use drift::DriftSchedule;
 pub use error::TenantError;
 pub use notifications::{NotificationKind, Notifications};
 pub use tokens::ApiToken;
@@ -47,6 +49,8 @@ pub struct Tenant {
     pub allow_claimed_users: bool,
     /// Where notifications go (a webhook, an SNS topic) and which; see [`Notifications`].
     pub notifications: Notifications,
+    /// Scheduled drift checks; see [`DriftSchedule`].
+    pub drift: DriftSchedule,
 }
 
 /// Safe defaults of generated stacks that cost money or need something in the account: each is
@@ -123,6 +127,7 @@ impl Default for Tenant {
             stack_defaults: StackDefaults::default(),
             allow_claimed_users: false,
             notifications: Notifications::default(),
+            drift: DriftSchedule::default(),
         }
     }
 }
@@ -344,7 +349,8 @@ impl Tenant {
                 "an IAM instance profile name (up to 128 of A-Z a-z 0-9 + = , . @ _ -), or empty for a role per stack",
             );
         }
-        self.notifications.validate()
+        self.notifications.validate()?;
+        self.drift.validate()
     }
 }
 

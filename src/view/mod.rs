@@ -13,6 +13,7 @@
 //! - [`audit_row`]: an audit event as a row of the trail's listing.
 //! - [`identity`]: who you are proven to be, and how.
 //! - [`notify`]: notifications still to send, or given up, in the status bar.
+//! - [`drift`]: a drift check, stack by stack (recorded → actual), and its status-bar badge.
 //! - [`receipt`]: who an apply will act as and where (account, role, region, runner).
 //! - [`verify`]: what `audit verify` found and what it compared the chain with.
 //!
@@ -24,6 +25,7 @@ pub mod audit_row;
 pub mod aws_change;
 pub mod change;
 pub mod decision;
+pub mod drift;
 pub mod identity;
 pub mod next_step;
 pub mod notify;
@@ -35,6 +37,7 @@ pub mod verify;
 pub use approval::ApprovalView;
 pub use audit_row::AuditRowView;
 pub use aws_change::AwsChangeView;
+pub use drift::{DriftBadge, DriftView};
 pub use identity::IdentityView;
 pub use next_step::NextStep;
 pub use notify::NotifyBadge;

@@ -128,6 +128,47 @@ pub fn terraform_data_dir(extra: &str) -> tempfile::TempDir {
     dir
 }
 
+/// Someone else approves plan `id` (`approver`), then `by` applies it; it must succeed.
+pub fn approve_and_apply(t: &Team<'_>, approver: &str, by: &Deck, id: &str) {
+    t.approve(approver, id).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let r = rt.block_on(by.runs().apply(id, &quiet, rx)).unwrap();
+    assert!(r.success, "{r:?}");
+}
+
+/// The terraform_data stack `hello`, submitted by `user`, approved by bob and applied.
+pub fn applied_hello(t: &Team<'_>, user: &str) -> opsdeck::approval::PlanRecord {
+    let dir = terraform_data_dir("");
+    let deck = t.deck(user);
+    let rec = deck
+        .requests()
+        .submit_terraform(dir.path(), "hello", &quiet)
+        .unwrap();
+    approve_and_apply(t, "bob", &deck, &rec.plan.plan_id);
+    rec
+}
+
+/// A stack's local state file.
+pub fn state_path(deck: &opsdeck::pipeline::Deck, stack: &str) -> std::path::PathBuf {
+    match deck.state_backend(stack).unwrap() {
+        opsdeck::exec::terraform::StateBackend::Local { path } => path,
+        other => panic!("local state expected, got {other:?}"),
+    }
+}
+
+/// Someone edits the state behind opsdeck's back: the resource's input and output become
+/// `value`, as a hand-run `terraform apply` of another configuration would leave them.
+pub fn tamper(path: &std::path::Path, value: &str) {
+    let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let attrs = &mut s["resources"][0]["instances"][0]["attributes"];
+    attrs["input"]["value"] = serde_json::json!(value);
+    attrs["output"]["value"] = serde_json::json!(value);
+    s["outputs"]["greeting"]["value"] = serde_json::json!(value);
+    s["serial"] = serde_json::json!(s["serial"].as_u64().unwrap() + 1);
+    std::fs::write(path, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
+}
+
 pub fn plan_id(stdout: &[u8]) -> String {
     let v: serde_json::Value = serde_json::from_slice(stdout).expect("json");
     v["plan_id"].as_str().expect("plan_id").to_string()

@@ -69,11 +69,14 @@ pub fn summarize(changes: &[ResourceChange]) -> String {
 /// Replaces every value Terraform marks sensitive with [`SENSITIVE`]: resource changes, planned
 /// values, prior state, outputs and sensitive variables. `show -json` prints them in clear.
 pub fn mask_sensitive(plan: &mut Value) {
-    if let Some(rcs) = plan
-        .get_mut("resource_changes")
-        .and_then(Value::as_array_mut)
-    {
-        for rc in rcs {
+    // Drift (what a refresh found changed outside Terraform) has the same shape as a change.
+    for key in ["resource_changes", "resource_drift"] {
+        for rc in plan
+            .get_mut(key)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
             if let Some(change) = rc.get_mut("change") {
                 mask_pair(change, "before", "before_sensitive");
                 mask_pair(change, "after", "after_sensitive");

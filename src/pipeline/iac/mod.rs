@@ -462,7 +462,7 @@ impl Deck {
 
     /// What a tool run may reach besides its workspace (see `exec::sandbox`): nothing else of
     /// opsdeck's data.
-    fn confinement(&self, handwritten: bool) -> exec::sandbox::Confinement {
+    pub(crate) fn confinement(&self, handwritten: bool) -> exec::sandbox::Confinement {
         let mut protected = vec![self.paths.data.clone()];
         if let Some(dir) = self.paths.config_file.parent() {
             protected.push(dir.to_path_buf());
@@ -485,7 +485,7 @@ impl Deck {
 
     /// Terraform also writes the stack's local state and the tenant's provider cache, and reads
     /// the provider mirror.
-    fn terraform_confinement(
+    pub(crate) fn terraform_confinement(
         &self,
         handwritten: bool,
         backend: &StateBackend,
@@ -503,13 +503,13 @@ impl Deck {
         c
     }
 
-    fn provider_mirror(&self) -> Option<&std::path::Path> {
+    pub(crate) fn provider_mirror(&self) -> Option<&std::path::Path> {
         let m = &self.config.exec.provider_mirror;
         (!m.is_empty()).then(|| std::path::Path::new(m.as_str()))
     }
 
     /// Providers are downloaded once per tenant, not once per plan.
-    fn plugin_cache(&self) -> Result<PathBuf> {
+    pub(crate) fn plugin_cache(&self) -> Result<PathBuf> {
         let ws = self
             .store
             .workspace_dir(&self.tenant.name, "plugin-cache")?;

@@ -1,6 +1,6 @@
 //! The status bar: tenant, AWS configuration, who you are proven to be and how, whether the
 //! session is read-only, backend (and whether it is reachable), notifications waiting or given
-//! up, running agents.
+//! up, the latest drift check, running agents.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -86,6 +86,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     // Notifications that wait for a retry or were given up (`view::notify`).
     if let Some(badge) = crate::view::NotifyBadge::of(&deck.notification_status()) {
         let style = if badge.failed {
+            bar.patch(t.get(Meaning::Error))
+        } else {
+            bar
+        };
+        spans.push(Span::styled(format!(" · {}", badge.text), style));
+    }
+    // This machine's latest drift check (`view::drift`).
+    if let Some(badge) = crate::view::DriftBadge::of(deck.drift().latest().as_ref()) {
+        let style = if badge.drifted {
             bar.patch(t.get(Meaning::Error))
         } else {
             bar
