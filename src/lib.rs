@@ -48,6 +48,7 @@ pub mod events;
 pub mod exec;
 pub mod identity;
 pub mod intent;
+pub mod knowledge;
 pub mod mcp;
 pub mod notify;
 pub mod pipeline;
