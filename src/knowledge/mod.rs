@@ -20,3 +20,6 @@ pub mod text;
 pub use index::{KnowledgeIndex, Outcome, PastRequest};
 pub use lookup::{MIN_SCORE, Query, Similar};
 pub use suggest::{SuggestOptions, Suggestion};
+
+#[cfg(test)]
+mod tests;

@@ -183,7 +183,9 @@ mod tests {
     #[test]
     fn lists_and_tags_match_by_shared_items() {
         let a = ParamFeatures::of(&params(serde_json::json!({"packages": ["nginx", "git"]})));
-        let b = ParamFeatures::of(&params(serde_json::json!({"packages": ["git", "nginx", "curl"]})));
+        let b = ParamFeatures::of(&params(
+            serde_json::json!({"packages": ["git", "nginx", "curl"]}),
+        ));
         assert!((a.score(&b) - 2.0 / 3.0).abs() < 1e-9);
         let t1 = ParamFeatures::of(&params(serde_json::json!({"tags": {"Env": "staging"}})));
         let t2 = ParamFeatures::of(&params(serde_json::json!({"tags": {"Env": "prod"}})));

@@ -85,10 +85,7 @@ impl Suggestion {
                     .unwrap_or_default()
             ),
             Suggestion::DeniedByGate {
-                rule,
-                times,
-                plans,
-                ..
+                rule, times, plans, ..
             } => format!(
                 "denied {times} times by {rule} (plans {}): change the requests or review the policy",
                 plans.join(", ")
@@ -211,12 +208,15 @@ impl KnowledgeIndex {
                         p.outcome == Outcome::Applied
                             && p.action == e.action
                             && p.plan_id.is_some()
-                            && p.monthly_usd.is_some_and(|c| {
-                                cost > c * COSTLIER_BY && cost - c >= 1.0
-                            })
+                            && p.monthly_usd
+                                .is_some_and(|c| cost > c * COSTLIER_BY && cost - c >= 1.0)
                             && p.features.score(&e.features) >= EQUIVALENT_PARAMS
                     })
-                    .min_by(|a, b| a.monthly_usd.unwrap_or(0.0).total_cmp(&b.monthly_usd.unwrap_or(0.0)));
+                    .min_by(|a, b| {
+                        a.monthly_usd
+                            .unwrap_or(0.0)
+                            .total_cmp(&b.monthly_usd.unwrap_or(0.0))
+                    });
                 if let Some(p) = cheaper {
                     out.push(Suggestion::Costlier {
                         plan_id: plan.clone(),

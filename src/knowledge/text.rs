@@ -95,6 +95,9 @@ mod tests {
     #[test]
     fn empty_text_matches_nothing() {
         assert_eq!(Trigrams::of("").jaccard(&Trigrams::of("")), 0.0);
-        assert!(Trigrams::of("   ").is_empty() || Trigrams::of("   ").jaccard(&Trigrams::of("x")) == 0.0);
+        assert!(
+            Trigrams::of("   ").is_empty()
+                || Trigrams::of("   ").jaccard(&Trigrams::of("x")) == 0.0
+        );
     }
 }
