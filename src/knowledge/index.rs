@@ -72,13 +72,27 @@ pub struct PastRequest {
     pub(super) features: ParamFeatures,
 }
 
+/// A request's reading as the lookup's first pass reads it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reading {
+    pub entry: u32,
+    pub features: u32,
+    pub action: u32,
+}
+
 /// A tenant's past requests, oldest first, and the trail position read up to.
 #[derive(Debug, Default, Clone)]
 pub struct KnowledgeIndex {
     pub(super) entries: Vec<PastRequest>,
     by_request: HashMap<String, usize>,
-    /// Entry indexes per agent: a lookup compares a reading with its agent's requests only.
-    pub(super) by_agent: HashMap<AgentKind, Vec<usize>>,
+    /// Per agent, its requests as a lookup reads them (entry, parameter set id, action id),
+    /// oldest first: a lookup compares a reading with its agent's requests only, without
+    /// touching the entries themselves until it has a few.
+    pub(super) by_agent: HashMap<AgentKind, Vec<Reading>>,
+    /// Distinct parameter sets, and actions, by id.
+    pub(super) distinct_features: Vec<ParamFeatures>,
+    feature_ids: HashMap<ParamFeatures, u32>,
+    pub(super) action_ids: HashMap<String, u32>,
     /// The `seq` of the last record read (0: none yet).
     cursor: u64,
 }
@@ -225,12 +239,24 @@ impl KnowledgeIndex {
             .and_then(|p| p.as_object())
             .map(|p| read_params(p.clone()))
             .unwrap_or_default();
+        let features = ParamFeatures::of(&params);
+        let next = self.distinct_features.len() as u32;
+        let features_id = *self.feature_ids.entry(features.clone()).or_insert(next);
+        if features_id == next {
+            self.distinct_features.push(features.clone());
+        }
+        let next = self.action_ids.len() as u32;
+        let action_id = *self.action_ids.entry(action.clone()).or_insert(next);
         let entry = &mut self.entries[n];
-        entry.features = ParamFeatures::of(&params);
+        entry.features = features;
         entry.params = params;
         entry.agent = Some(agent);
         entry.action = Some(action);
-        self.by_agent.entry(agent).or_default().push(n);
+        self.by_agent.entry(agent).or_default().push(Reading {
+            entry: n as u32,
+            features: features_id,
+            action: action_id,
+        });
     }
 }
 

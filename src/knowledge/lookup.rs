@@ -60,41 +60,61 @@ pub struct Similar {
 }
 
 impl KnowledgeIndex {
-    /// The `limit` past requests closest to `q`, best first (ties: the newest first). Only
-    /// requests of the same agent are compared; a score under [`MIN_SCORE`] is not similar.
+    /// The `limit` past requests closest to `q`, best first (among equal readings, the newest
+    /// first). Only requests of the same agent are compared; a score under [`MIN_SCORE`] is
+    /// not similar.
     pub fn lookup(&self, q: &Query, limit: usize) -> Vec<Similar> {
-        let Some(candidates) = self.by_agent.get(&q.agent) else {
+        let Some(readings) = self.by_agent.get(&q.agent) else {
             return Vec::new();
         };
-        let mut scored: Vec<(f64, usize)> = Vec::new();
-        for &n in candidates {
-            let e = &self.entries[n];
-            let same_action = e.action.as_deref() == Some(q.action.as_str());
-            let structured = if same_action { ACTION_WEIGHT } else { 0.0 }
-                + PARAMS_WEIGHT * q.features.score(&e.features);
-            // The words cannot lift a request over the bar on their own: skip the text when
-            // even identical words would leave it under.
-            if structured + TEXT_WEIGHT < MIN_SCORE {
-                continue;
-            }
-            let score = structured + TEXT_WEIGHT * q.trigrams.jaccard(&e.trigrams);
-            if score >= MIN_SCORE {
-                scored.push((score, n));
-            }
-        }
-        let best = limit.min(scored.len());
-        if best == 0 {
+        if limit == 0 {
             return Vec::new();
         }
-        let order = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1));
-        if best < scored.len() {
-            scored.select_nth_unstable_by(best - 1, order);
-            scored.truncate(best);
+        let action = self.action_ids.get(&q.action).copied();
+        // First the readings: each distinct parameter set scored once (-1: not yet).
+        let mut params = vec![-1.0f64; self.distinct_features.len()];
+        let mut structured: Vec<(f64, u32)> = Vec::with_capacity(readings.len());
+        for r in readings {
+            let fid = r.features as usize;
+            if params[fid] < 0.0 {
+                params[fid] = q.features.score(&self.distinct_features[fid]);
+            }
+            let action_part = if Some(r.action) == action {
+                ACTION_WEIGHT
+            } else {
+                0.0
+            };
+            let s = action_part + PARAMS_WEIGHT * params[fid];
+            // The words cannot lift a request over the bar on their own.
+            if s + TEXT_WEIGHT >= MIN_SCORE {
+                structured.push((s, r.entry));
+            }
         }
-        scored.sort_by(order);
+        // The `limit`-th best reading bounds the answer from below: a request whose reading
+        // plus identical words cannot beat it is never compared by its words.
+        let order = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1));
+        if structured.len() > limit {
+            let (_, kth, _) = structured.select_nth_unstable_by(limit - 1, order);
+            let floor = kth.0;
+            structured.retain(|(s, _)| s + TEXT_WEIGHT > floor);
+        }
+        // Then the words, for what is left.
+        let mut scored: Vec<(f64, u32)> = structured
+            .into_iter()
+            .map(|(s, n)| {
+                let e = &self.entries[n as usize];
+                (s + TEXT_WEIGHT * q.trigrams.jaccard(&e.trigrams), n)
+            })
+            .filter(|(score, _)| *score >= MIN_SCORE)
+            .collect();
+        if scored.len() > limit {
+            scored.select_nth_unstable_by(limit - 1, order);
+            scored.truncate(limit);
+        }
+        scored.sort_unstable_by(order);
         scored
             .into_iter()
-            .map(|(score, n)| similar(q, &self.entries[n], score))
+            .map(|(score, n)| similar(q, &self.entries[n as usize], score))
             .collect()
     }
 }

@@ -6,14 +6,16 @@ use crate::intent::Params;
 
 /// One parameter, ready to compare: its key (an index into [`Params::KEYS`]) and its value's
 /// items, hashed and sorted (a scalar is one item; a list or the tags are several).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Feature {
     key: u16,
+    /// [`weight`] of the key, in tenths (kept here: the lookup's inner loop reads it).
+    tenths: u16,
     items: Vec<u64>,
 }
 
 /// A reading's parameters as features, sorted by key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ParamFeatures(Vec<Feature>);
 
 /// How two readings' parameters compare.
@@ -45,6 +47,7 @@ impl ParamFeatures {
             items.dedup();
             out.push(Feature {
                 key: key as u16,
+                tenths: (weight(&k) * 10.0) as u16,
                 items,
             });
         }
@@ -59,8 +62,8 @@ impl ParamFeatures {
     /// The weighted match score alone (the lookup's inner loop: no allocation).
     pub fn score(&self, other: &ParamFeatures) -> f64 {
         let (mut hit, mut total) = (0.0, 0.0);
-        merge(&self.0, &other.0, |key, share| {
-            let w = weight(Params::KEYS[key as usize]);
+        merge(&self.0, &other.0, |f, share| {
+            let w = f64::from(f.tenths);
             total += w;
             hit += w * share;
         });
@@ -70,8 +73,8 @@ impl ParamFeatures {
     /// The score with which keys agree and which differ, for saying why a request matched.
     pub fn compare(&self, other: &ParamFeatures) -> ParamMatch {
         let (mut same, mut differ) = (Vec::new(), Vec::new());
-        merge(&self.0, &other.0, |key, share| {
-            let name = Params::KEYS[key as usize];
+        merge(&self.0, &other.0, |f, share| {
+            let name = Params::KEYS[f.key as usize];
             if share >= 1.0 {
                 same.push(name);
             } else {
@@ -86,31 +89,31 @@ impl ParamFeatures {
     }
 }
 
-/// Calls `f(key, share)` for every key either side sets: share is the Jaccard overlap of the
-/// two values' items (0 when one side does not set it).
-fn merge(a: &[Feature], b: &[Feature], mut f: impl FnMut(u16, f64)) {
+/// Calls `f(feature, share)` for every key either side sets: share is the Jaccard overlap of
+/// the two values' items (0 when one side does not set it).
+fn merge(a: &[Feature], b: &[Feature], mut f: impl FnMut(&Feature, f64)) {
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         match (a.get(i), b.get(j)) {
             (Some(x), Some(y)) if x.key == y.key => {
-                f(x.key, overlap(&x.items, &y.items));
+                f(x, overlap(&x.items, &y.items));
                 i += 1;
                 j += 1;
             }
             (Some(x), Some(y)) if x.key < y.key => {
-                f(x.key, 0.0);
+                f(x, 0.0);
                 i += 1;
             }
             (Some(_), Some(y)) => {
-                f(y.key, 0.0);
+                f(y, 0.0);
                 j += 1;
             }
             (Some(x), None) => {
-                f(x.key, 0.0);
+                f(x, 0.0);
                 i += 1;
             }
             (None, Some(y)) => {
-                f(y.key, 0.0);
+                f(y, 0.0);
                 j += 1;
             }
             (None, None) => break,

@@ -189,7 +189,8 @@ impl KnowledgeIndex {
     /// earlier plan of the same agent and action with matching parameters.
     fn costlier(&self) -> Vec<Suggestion> {
         let mut out = Vec::new();
-        for ids in self.by_agent.values() {
+        for readings in self.by_agent.values() {
+            let ids: Vec<usize> = readings.iter().map(|r| r.entry as usize).collect();
             for (i, &n) in ids.iter().enumerate() {
                 let e = &self.entries[n];
                 let (Some(plan), Some(cost)) = (&e.plan_id, e.monthly_usd) else {
