@@ -9,6 +9,7 @@ mod support;
 
 use common::moto::Moto;
 use common::shared::SharedBackend;
+use common::tmux::Tmux;
 use common::{Home, Team, quiet, team};
 use opsdeck::approval::State;
 use opsdeck::audit::{AuditEvent, AuditFilter, EventKind, Signer, Status};
@@ -115,6 +116,10 @@ fn similar_story(home: &Home, moto: &Moto, backend: &str) {
     assert!(text.contains(&format!("opsdeck ask --like {id}")), "{text}");
     assert!(!text.contains(&other_id), "{text}");
 
+    if backend == "local" {
+        console_shows_and_reuses(home, moto, &id);
+    }
+
     // Reuse: planned again against today's state, through the gates, waiting for approval.
     let again = run_json(home, moto, &["--user", "olga", "ask", "--like", &id]);
     let new_id = again["plan_id"].as_str().unwrap().to_string();
@@ -176,6 +181,40 @@ fn similar_story(home: &Home, moto: &Moto, backend: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The console as alice, in tmux: typing something like the applied request shows it under
+/// "Done before"; `:like ID` plans it again, waiting for approval.
+fn console_shows_and_reuses(home: &Home, moto: &Moto, id: &str) {
+    let Some(t) = Tmux::new("similar") else {
+        return;
+    };
+    let mut env = vec![
+        ("OPSDECK_HOME", home.path().display().to_string()),
+        ("USER", "alice".to_string()),
+        ("TF_CLI_CONFIG_FILE", "/dev/null".to_string()),
+        ("CHECKPOINT_DISABLE", "1".to_string()),
+        ("OPSDECK_USER", String::new()),
+        ("NO_COLOR", String::new()),
+    ];
+    env.extend(moto.env().into_iter().map(|(k, v)| (k, v)));
+    t.start("alice", (120, 40), &env, env!("CARGO_BIN_EXE_opsdeck"), &[]);
+    t.wait("alice", "the console", |s| s.contains("1 Conversation"));
+    t.text("alice", TYPED);
+    let s = t.wait("alice", "similar past requests in the preview", |s| {
+        s.contains("Done before") && s.contains(id) && s.contains("applied")
+    });
+    assert!(s.contains(&format!(":like {id}")), "{s}");
+    t.keys("alice", &["Escape"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    t.text("alice", &format!(":like {id}"));
+    t.keys("alice", &["Enter"]);
+    let new_plan = regex::Regex::new(r"Plan (p-[a-z2-9]{10})").unwrap();
+    let s = t.wait("alice", "the plan made again", |s| {
+        s.contains("[PENDING]") && new_plan.captures(s).is_some_and(|c| &c[1] != id)
+    });
+    assert!(s.contains("like "), "{s}");
+    t.run(&["kill-session", "-t", "alice"]);
 }
 
 #[test]
