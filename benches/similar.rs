@@ -141,6 +141,7 @@ fn record(seq: u64, request: &str, kind: EventKind, status: Status, user: &str) 
             security_gates: None,
             artifacts: vec![],
             message: None,
+            identity_receipt: None,
         },
     }
 }

@@ -82,7 +82,7 @@ fn similar_story(home: &Home, moto: &Moto, backend: &str) {
     let v = run_json(home, moto, &["--user", "alice", "classify", TYPED]);
     assert_eq!(v["agent"], "ops");
     let similar = &v["similar"];
-    assert_eq!(plan_ids(similar), [id.clone()], "{similar}");
+    assert_eq!(plan_ids(similar), [id.as_str()], "{similar}");
     let first = &similar[0];
     assert_eq!(first["outcome"], "applied");
     assert_eq!(first["who"], "olga");
@@ -100,7 +100,7 @@ fn similar_story(home: &Home, moto: &Moto, backend: &str) {
         moto,
         &["--user", "bob", "--tenant", "other", "classify", TYPED],
     );
-    assert_eq!(plan_ids(&theirs["similar"]), [other_id.clone()]);
+    assert_eq!(plan_ids(&theirs["similar"]), [other_id.as_str()]);
     assert_eq!(theirs["similar"][0]["outcome"], "pending");
 
     // The plain form says it briefly, with how to reuse it.
@@ -197,7 +197,7 @@ fn console_shows_and_reuses(home: &Home, moto: &Moto, id: &str) {
         ("OPSDECK_USER", String::new()),
         ("NO_COLOR", String::new()),
     ];
-    env.extend(moto.env().into_iter().map(|(k, v)| (k, v)));
+    env.extend(moto.env());
     t.start("alice", (120, 40), &env, env!("CARGO_BIN_EXE_opsdeck"), &[]);
     t.wait("alice", "the console", |s| s.contains("1 Conversation"));
     t.text("alice", TYPED);
@@ -310,6 +310,7 @@ fn seeded(
         security_gates: None,
         artifacts: vec![],
         message: None,
+        identity_receipt: None,
     };
     let intent = json!({"agent": "infra", "agents": ["infra"], "action": "create",
         "confidence": 0.9, "low_confidence": false,

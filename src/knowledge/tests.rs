@@ -38,6 +38,7 @@ impl Trail {
             security_gates: None,
             artifacts: vec![],
             message: None,
+            identity_receipt: None,
         };
         f(&mut event);
         self.records.push(AuditRecord {
