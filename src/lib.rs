@@ -21,6 +21,8 @@
 //!   bytes, signed membership records from the tenant root, pinned tenant roots.
 //! - [`time`]: the clock (`Clock`, `ManualClock` for tests) and `Stamp`, the stored instant.
 //! - [`aws`]: AWS SDK configuration (region, endpoint overrides, timeouts) and readable errors.
+//! - [`knowledge`]: the tenant's past requests from its trail: similar ones for a new request
+//!   (offline: reading and weighted parameters, then character trigrams), and suggestions.
 //! - [`pipeline`]: [`pipeline::Deck`], the one entry point every front end (CLI, console, MCP)
 //!   calls, split along a request's life into facets: `requests()`, `approvals()`, `runs()`,
 //!   `admin()`, `trail()`; the store is private to it, and front ends hold no business rules.
@@ -48,6 +50,7 @@ pub mod events;
 pub mod exec;
 pub mod identity;
 pub mod intent;
+pub mod knowledge;
 pub mod mcp;
 pub mod notify;
 pub mod pipeline;

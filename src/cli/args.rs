@@ -139,6 +139,13 @@ pub enum Command {
         #[arg(required = true)]
         what: Vec<String>,
     },
+    /// What the tenant's past suggests: the same change asked for again and again (reuse a
+    /// plan), plans denied by the same gate repeatedly, plans dearer than an applied equivalent.
+    Suggest {
+        /// How many times the same request must have been asked to count as repeated (2 or more).
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        min_repeats: usize,
+    },
     /// Serve the Model Context Protocol for AI tools, on stdin/stdout or (`--listen`) over
     /// streamable HTTP with bearer tokens; they can queue plans, never approve them.
     Mcp(McpArgs),
@@ -266,8 +273,12 @@ pub struct AskArgs {
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
     /// The request, in plain language.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "like", conflicts_with = "like")]
     pub text: Vec<String>,
+    /// Plan a past plan's request again, against today's state (its reading and parameters;
+    /// new artifacts, gates, dry runs and approvals). `classify` shows similar past plans.
+    #[arg(long, value_name = "PLAN_ID")]
+    pub like: Option<String>,
     /// Write a report's files (e.g. findings.json, findings.csv) and report.json into DIR.
     #[arg(long, value_name = "DIR")]
     pub export: Option<PathBuf>,

@@ -2,7 +2,8 @@
 //! machine-readable JSON only with `--json`.
 //!
 //! - `args`: the flags and subcommands (clap).
-//! - `requests`: `classify`, `explain`, `ask`, `submit`.
+//! - `requests`: `classify` (with similar past requests), `explain`, `ask` (`--like`),
+//!   `submit`, `suggest`.
 //! - `plans`: `plans list/show/cancel`, `approve`, `reject`, `apply` in this process.
 //! - `runner`: `opsdeck runner`, and `apply` handing over to it and following its log.
 //! - `audit`: `audit list/show/verify/export`.
@@ -67,7 +68,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     // unusable, and the backend is set up before any deck opens on it.
     let command = match command {
         Command::Classify { batch, text } => {
-            return requests::classify(batch.as_deref(), &text, json);
+            return requests::classify(batch.as_deref(), &text, json, &open);
         }
         Command::Mcp(args) => return mcp::serve(open, args),
         Command::Demo {
@@ -116,6 +117,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Totp { code_only } => setup::totp(&deck, code_only, json),
         Command::Explain { what } => requests::explain(&deck, &what.join(" "), json),
         Command::Ask(args) => requests::ask(&deck, args, &progress, json),
+        Command::Suggest { min_repeats } => requests::suggest(&deck, min_repeats, json),
         Command::Submit(args) => requests::submit(&deck, args, &progress, json),
         Command::Plans(cmd) => plans::run(&deck, cmd, json),
         Command::Approve(args) => plans::approve(&deck, args, json),

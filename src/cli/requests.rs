@@ -1,5 +1,6 @@
-//! Requests: `classify` (offline, no store), `explain`, `ask` and `submit`, and what a request
-//! comes back as (a plan queued for approval, or a report).
+//! Requests: `classify` (offline; the tenant's similar past requests when a store is there),
+//! `explain`, `ask` (`--like PLAN_ID`), `submit` and `suggest`, and what a request comes back
+//! as (a plan queued for approval, or a report).
 
 use std::io::BufRead;
 use std::path::Path;
@@ -12,11 +13,18 @@ use crate::approval::PlanRecord;
 use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::intent;
-use crate::pipeline::{Answer, Deck, ReportRecord, RequestOptions, Submission};
+use crate::knowledge::{Similar, SuggestOptions};
+use crate::pipeline::{Answer, Deck, OpenOptions, ReportRecord, RequestOptions, Submission};
 use crate::view::{PlanView, ReportView};
 
-/// `classify`: one request, or one per line of a batch file.
-pub fn classify(batch: Option<&str>, text: &[String], json_out: bool) -> Result<u8> {
+/// `classify`: one request, or one per line of a batch file. One request also shows the
+/// tenant's similar past requests when its trail can be read.
+pub fn classify(
+    batch: Option<&str>,
+    text: &[String],
+    json_out: bool,
+    open: &OpenOptions,
+) -> Result<u8> {
     if let Some(path) = batch {
         if !text.is_empty() {
             return Err(Error::input(
@@ -34,9 +42,21 @@ pub fn classify(batch: Option<&str>, text: &[String], json_out: bool) -> Result<
     }
     let text = text.join(" ");
     let intent = intent::parse(&text).map_err(|e| Error::input(e.to_string()))?;
+    let similar = similar_past(open, &intent, &text);
     if json_out {
-        let v =
-            crate::sanitize::to_json_line(&intent).map_err(|e| Error::io("encoding", e.into()))?;
+        let mut v = serde_json::to_value(&intent).map_err(|e| Error::io("encoding", e.into()))?;
+        if let Some(o) = v.as_object_mut() {
+            match &similar {
+                Ok(found) => {
+                    o.insert("similar".into(), json!(found));
+                }
+                Err(why) => {
+                    o.insert("similar".into(), json!([]));
+                    o.insert("similar_unavailable".into(), json!(why));
+                }
+            }
+        }
+        let v = crate::sanitize::to_json_line(&v).map_err(|e| Error::io("encoding", e.into()))?;
         outln!("{v}");
     } else {
         let v = serde_json::to_value(&intent).unwrap_or_default();
@@ -46,6 +66,77 @@ pub fn classify(batch: Option<&str>, text: &[String], json_out: bool) -> Result<
         }
         for n in &intent.notes {
             outln!("  note: {n}");
+        }
+        match &similar {
+            Ok(found) if !found.is_empty() => {
+                outln!("similar past requests:");
+                print_lines(&similar_lines(found));
+            }
+            Ok(_) => {}
+            Err(why) => outln!("  (similar past requests not shown: {why})"),
+        }
+    }
+    Ok(0)
+}
+
+/// The tenant's past requests closest to this one. Classification needs no store, so a data
+/// directory no session ever opened (no configuration, no signing keys) means no past, and
+/// nothing is created to look; a store that cannot be opened or read is said, never an error
+/// of `classify`.
+fn similar_past(
+    open: &OpenOptions,
+    intent: &intent::Intent,
+    text: &str,
+) -> std::result::Result<Vec<Similar>, String> {
+    let paths = crate::config::Paths::resolve(open.home.as_deref(), open.identity_dir.as_deref())
+        .map_err(|e| e.to_string())?;
+    if !paths.config_file.exists() && !paths.data.join("keys").exists() {
+        return Ok(Vec::new());
+    }
+    let deck = Deck::open(open.clone()).map_err(|e| e.to_string())?;
+    deck.requests()
+        .similar(intent, text)
+        .map_err(|e| e.to_string())
+}
+
+/// Two lines per similar request: who, when, how it ended and the score; then why.
+fn similar_lines(found: &[Similar]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in found {
+        out.push(format!(
+            "  {:<10} {:<9} {} by {}  score {:.2}  \"{}\"",
+            s.plan_id.as_deref().unwrap_or("(no plan)"),
+            s.outcome.as_str(),
+            s.when,
+            s.who,
+            s.score,
+            s.text
+        ));
+        out.push(format!("             {}", s.why.join("; ")));
+    }
+    if let Some(p) = found.iter().find_map(|s| s.plan_id.as_deref()) {
+        out.push(format!(
+            "  plan one again against today's state: opsdeck ask --like {p}"
+        ));
+    }
+    out
+}
+
+/// `suggest`: what the tenant's past suggests.
+pub fn suggest(deck: &Deck, min_repeats: usize, json_out: bool) -> Result<u8> {
+    let found = deck.requests().suggest(&SuggestOptions {
+        min_repeats,
+        ..SuggestOptions::default()
+    })?;
+    if json_out {
+        print_json(&json!({ "suggestions": found }))?;
+    } else if found.is_empty() {
+        outln!(
+            "no suggestions: nothing asked {min_repeats} or more times, no gate denying plans repeatedly, no plan dearer than an applied equivalent"
+        );
+    } else {
+        for s in &found {
+            outln!("{}", s.line());
         }
     }
     Ok(0)
@@ -169,10 +260,20 @@ pub fn ask(deck: &Deck, args: AskArgs, progress: Sink<'_>, json_out: bool) -> Re
     let opts = RequestOptions {
         inventory: args.inventory,
     };
-    match deck
-        .requests()
-        .request_with(&args.text.join(" "), &opts, progress)?
-    {
+    let answer = match &args.like {
+        Some(plan_id) => {
+            if opts.inventory.is_some() {
+                return Err(Error::input(
+                    "--like plans a past request with its own inventory: leave out --inventory",
+                ));
+            }
+            deck.requests().replan(plan_id, progress)?
+        }
+        None => deck
+            .requests()
+            .request_with(&args.text.join(" "), &opts, progress)?,
+    };
+    match answer {
         Answer::Plan(rec) => {
             if args.export.is_some() {
                 errln!("note: --export writes a report's files; this request made a plan");

@@ -9,6 +9,7 @@ mod backend;
 mod configs;
 mod gates;
 mod iam;
+mod knowledge;
 mod planning;
 mod principals;
 mod proof;
@@ -114,6 +115,8 @@ pub struct Deck {
     audit_key_checked: std::sync::atomic::AtomicBool,
     /// Why this session may only ask questions (the flag, the user, the configuration).
     read_only: Option<ReadOnly>,
+    /// The tenant's past requests as read from its trail so far (`knowledge.rs`).
+    knowledge: std::sync::RwLock<crate::knowledge::KnowledgeIndex>,
 }
 
 /// What the command line adds to a request's words.

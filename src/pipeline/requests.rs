@@ -208,6 +208,18 @@ impl Requests<'_> {
                 return Err(intent_error(e));
             }
         };
+        self.request_read(request_id, redacted, intent, sink)
+    }
+
+    /// A request already read (by the parser, or taken from a past plan to re-plan it): the
+    /// role checks, its agent, and the stored report or gated plan.
+    pub(super) fn request_read(
+        &self,
+        request_id: String,
+        redacted: String,
+        intent: Intent,
+        sink: Sink<'_>,
+    ) -> Result<Answer> {
         // Every role check before any work: a viewer asking for a change is refused before
         // the agent reads anything.
         if agents::asks_for_change(&intent)

@@ -143,6 +143,7 @@ impl Deck {
             last_intent: std::sync::Mutex::new(None),
             audit_key_checked: std::sync::atomic::AtomicBool::new(false),
             read_only,
+            knowledge: std::sync::RwLock::default(),
         };
         // What an earlier process left undelivered goes out in the background.
         deck.resume_notifications();

@@ -249,6 +249,12 @@ impl App {
                         .map_err(errors::shared),
                 )
             };
+            // Similar past requests from the index in memory (refreshed by the queue poll's
+            // job): no I/O here (`cargo bench --bench similar`).
+            self.preview.similar = match &self.preview.live {
+                Some(Ok(intent)) => self.deck.requests().similar_known(intent, &text),
+                _ => Vec::new(),
+            };
             dirty = true;
         }
         if self.agents_running() && now >= self.last_spin + SPIN_EVERY {

@@ -27,6 +27,7 @@ pub enum Command {
     Theme(Option<String>),
     Tenant(Option<String>),
     Config(Option<String>),
+    Like(Option<String>),
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -77,6 +78,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg: Some("NAME|none"),
         what: "the AWS configuration you act through",
         make: Command::Config,
+    },
+    CommandSpec {
+        names: &["like"],
+        arg: Some("PLAN_ID"),
+        what: "plan a past plan's request again against today's state (the preview lists similar ones)",
+        make: Command::Like,
     },
     CommandSpec {
         names: &["theme"],

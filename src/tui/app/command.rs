@@ -52,6 +52,10 @@ impl App {
                 None => "no AWS configuration (base credentials); :config NAME selects one".into(),
             }),
             Command::Config(Some(name)) => self.switch_config(name),
+            Command::Like(None) => self.info(
+                "give the plan id: the preview lists similar past requests as you type".to_string(),
+            ),
+            Command::Like(Some(plan_id)) => self.submit_like(plan_id),
         }
     }
 

@@ -43,6 +43,12 @@ impl App {
             Done::Asked(result) => self.asked(job, result),
             Done::Plans(result) => {
                 self.next_poll = Instant::now() + POLL_EVERY;
+                // The poll's job also read the trail's new records: what is typed may now
+                // have similar past requests.
+                if let Some(Ok(intent)) = &self.preview.live {
+                    let text = self.prompt_text();
+                    self.preview.similar = self.deck.requests().similar_known(intent, &text);
+                }
                 match result {
                     Ok(plans) => self.set_plans(plans),
                     Err(e) => self.approvals.error = Some(e),

@@ -57,6 +57,8 @@ impl Transcript {
 pub struct PreviewState {
     /// How what is typed now reads to the offline parser.
     pub live: Option<Result<Intent, SharedError>>,
+    /// The tenant's past requests closest to what is typed (from the index in memory).
+    pub similar: Vec<crate::knowledge::Similar>,
     /// The plan of the last submitted request (or the one opened from the queue).
     pub plan: Option<PlanRecord>,
     pub planning: Option<String>,

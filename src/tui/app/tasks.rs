@@ -217,6 +217,31 @@ impl App {
             });
         }
         self.preview.live = Some(read);
+        self.plan_request(text.clone(), move |deck, sink| {
+            deck.requests().request(&text, sink)
+        });
+    }
+
+    /// `:like PLAN_ID`: the past plan's request planned again against today's state, shown
+    /// as any request's plan.
+    pub(super) fn submit_like(&mut self, plan_id: String) {
+        self.say(
+            Meaning::Progress,
+            format!("planning {plan_id} again against today's state"),
+        );
+        self.plan_request(format!("like {plan_id}"), move |deck, sink| {
+            deck.requests().replan(&plan_id, sink)
+        });
+    }
+
+    /// Runs a request to its answer in a job; the preview shows its plan when it has one.
+    fn plan_request(
+        &mut self,
+        text: String,
+        ask: impl FnOnce(&crate::pipeline::Deck, crate::events::Sink<'_>) -> crate::Result<Answer>
+        + Send
+        + 'static,
+    ) {
         self.preview.plan = None;
         self.preview.planning = Some(text.clone());
         let deck = self.deck.clone();
@@ -226,9 +251,7 @@ impl App {
             let sink = move |e: AgentEvent| {
                 let _ = tx.send(Msg::Agent { job, event: e });
             };
-            let result = deck
-                .requests()
-                .request(&text, &sink)
+            let result = ask(&deck, &sink)
                 .map(|answer| match answer {
                     Answer::Plan(rec) => {
                         let files = deck
@@ -350,6 +373,8 @@ impl App {
         self.next_poll = Instant::now() + POLL_EVERY;
         let deck = self.deck.clone();
         self.reload(Kind::Plans, "refresh", move || {
+            // The index of past requests (the preview's similar ones) reads what is new.
+            let _ = deck.requests().refresh_knowledge();
             // The shared backend: flush audit events queued during an outage once it is back.
             let h = deck.backend_health();
             if h.queued > 0 || !h.reachable {

@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::approval::{PlanRecord, State};
 use crate::intent::Intent;
+use crate::knowledge::{Outcome, Similar};
 use crate::plan::{ChangeAction, DryRunStatus};
 use crate::tui::action::Pane;
 use crate::tui::app::App;
@@ -43,6 +44,9 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         Some(Ok(intent)) if typing || app.preview.plan.is_none() => {
             out.push(Line::from(styled(app, Meaning::Title, "Understood as")));
             intent_lines(app, intent, &mut out);
+            if typing {
+                similar_lines(app, &app.preview.similar, &mut out);
+            }
         }
         Some(Err(e)) if typing => {
             out.push(Line::from(styled(app, Meaning::Title, "Understood as")));
@@ -146,6 +150,58 @@ fn intent_lines(app: &App, i: &Intent, out: &mut Vec<Line<'static>>) {
             app,
             "note",
             vec![styled(app, Meaning::GateWarn, n.clone())],
+        ));
+    }
+}
+
+/// The closest past requests of the tenant: who, when, how they ended, and how to reuse one.
+fn similar_lines(app: &App, found: &[Similar], out: &mut Vec<Line<'static>>) {
+    if found.is_empty() {
+        return;
+    }
+    out.push(Line::default());
+    out.push(Line::from(styled(app, Meaning::Title, "Done before")));
+    for s in found.iter().take(3) {
+        let m = match s.outcome {
+            Outcome::Applied | Outcome::Answered => Meaning::Success,
+            Outcome::Failed | Outcome::Rejected | Outcome::Expired | Outcome::Cancelled => {
+                Meaning::Error
+            }
+            Outcome::Pending | Outcome::Approved => Meaning::GateWarn,
+        };
+        out.push(Line::from(vec![
+            styled(
+                app,
+                Meaning::Text,
+                format!("  {} ", s.plan_id.as_deref().unwrap_or("(no plan)")),
+            ),
+            styled(app, m, s.outcome.as_str().to_string()),
+            styled(
+                app,
+                Meaning::Muted,
+                format!(
+                    "  {} {}  {:.0}%",
+                    s.who,
+                    s.when.get(..10).unwrap_or(&s.when),
+                    s.score * 100.0
+                ),
+            ),
+        ]));
+        out.push(kv(
+            app,
+            "",
+            vec![styled(app, Meaning::Text, s.text.clone())],
+        ));
+    }
+    if let Some(p) = found.iter().find_map(|s| s.plan_id.as_deref()) {
+        out.push(kv(
+            app,
+            "",
+            vec![styled(
+                app,
+                Meaning::Muted,
+                format!(":like {p} plans it again against today's state"),
+            )],
         ));
     }
 }

@@ -1,0 +1,25 @@
+//! Knowledge from a tenant's past: its earlier requests as its audit trail tells them, the ones
+//! closest to a new request (offline: the reading and its typed parameters first, then the
+//! words' character trigrams), and what the past suggests doing better.
+//!
+//! - [`index`]: [`KnowledgeIndex`], one [`PastRequest`] per request, read incrementally from
+//!   the trail (a cursor over `seq`).
+//! - [`lookup`]: [`KnowledgeIndex::lookup`], ranked [`Similar`] requests with why they matched.
+//! - [`suggest`]: [`KnowledgeIndex::suggest`], [`Suggestion`]s.
+//! - [`params`], [`text`]: the two likenesses.
+//!
+//! The index never reads a store: the pipeline streams the tenant's own trail into it
+//! (`Deck::requests().similar`), so no other tenant's request can be in it.
+
+pub mod index;
+pub mod lookup;
+pub mod params;
+pub mod suggest;
+pub mod text;
+
+pub use index::{KnowledgeIndex, Outcome, PastRequest};
+pub use lookup::{MIN_SCORE, Query, Similar};
+pub use suggest::{SuggestOptions, Suggestion};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,124 @@
+//! The tenant's past, for its members: similar past requests, re-planning a past plan against
+//! today's state, and suggestions. The index is read from the session's own tenant's trail
+//! (never another's), incrementally: each refresh reads only the records after the last one
+//! it saw, and the lock is held only to add them.
+
+use super::requests::{intent_error, redact_intent};
+use super::{Answer, RequestOptions, Requests};
+use crate::audit::AuditRecord;
+use crate::error::{Error, Result};
+use crate::events::Sink;
+use crate::intent::{self, Intent};
+use crate::knowledge::{Query, Similar, SuggestOptions, Suggestion};
+use crate::tenant::Role;
+
+/// How many similar past requests front ends show.
+pub const SIMILAR_SHOWN: usize = 5;
+
+impl Requests<'_> {
+    /// Reads the trail records written since the last refresh into the index; returns how
+    /// many past requests it now holds. For the tenant's members.
+    pub fn refresh_knowledge(&self) -> Result<usize> {
+        self.require_member(
+            &[Role::Viewer, Role::Operator, Role::Approver, Role::Admin],
+            "read past requests",
+        )?;
+        let cursor = self.knowledge_cursor();
+        let mut new: Vec<AuditRecord> = Vec::new();
+        self.scan_trail(&mut |r| {
+            if r.seq > cursor {
+                new.push(r);
+            }
+            true
+        })?;
+        let mut index = self
+            .knowledge
+            .write()
+            .map_err(|_| Error::input("the index of past requests is unusable"))?;
+        // Another refresh may have added some of these meanwhile: the index skips them.
+        for r in &new {
+            index.absorb(r);
+        }
+        Ok(index.len())
+    }
+
+    /// The past requests closest to `intent` (read from `text`), best first, the index
+    /// refreshed from the trail first. For the tenant's members.
+    pub fn similar(&self, intent: &Intent, text: &str) -> Result<Vec<Similar>> {
+        self.refresh_knowledge()?;
+        Ok(self.similar_known(intent, text))
+    }
+
+    /// [`Requests::similar`] over what the index already holds: no store, no I/O, quick
+    /// enough for a keystroke (`cargo bench --bench similar`); the console refreshes the index
+    /// in the background. Empty until a refresh by a member.
+    pub fn similar_known(&self, intent: &Intent, text: &str) -> Vec<Similar> {
+        let q = Query::new(
+            intent.agent,
+            &intent.action,
+            &redact_intent(intent).params,
+            &crate::redact::redact(text),
+        );
+        self.knowledge
+            .read()
+            .map(|i| i.lookup(&q, SIMILAR_SHOWN))
+            .unwrap_or_default()
+    }
+
+    /// What the tenant's past suggests (repeated requests, repeated denials, dearer choices).
+    pub fn suggest(&self, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
+        if opts.min_repeats < 2 || opts.min_denials < 2 {
+            return Err(Error::input(
+                "a pattern needs at least 2 occurrences: give --min-repeats 2 or more",
+            ));
+        }
+        self.refresh_knowledge()?;
+        Ok(self
+            .knowledge
+            .read()
+            .map(|i| i.suggest(opts))
+            .unwrap_or_default())
+    }
+
+    /// Plans a past plan's request again (`ask --like PLAN_ID`): its reading (agent, action,
+    /// typed parameters) goes through today's limits, its agent against today's state, and the
+    /// new plan through the same gates, dry runs and approvals as any request. Nothing of the
+    /// old plan's artifacts is reused.
+    pub fn replan(&self, plan_id: &str, sink: Sink<'_>) -> Result<Answer> {
+        self.require_member(
+            &[Role::Viewer, Role::Operator, Role::Approver, Role::Admin],
+            "ask",
+        )?;
+        let past = self.approvals().plan(plan_id)?;
+        if past.plan.is_handwritten() {
+            return Err(Error::input(format!(
+                "plan {} was submitted as hand-written files, not read from a request: submit the files again with `opsdeck submit`",
+                past.plan.plan_id
+            )));
+        }
+        let text = format!("like {}: {}", past.plan.plan_id, past.plan.request);
+        self.refuse_credentials(&text)?;
+        self.demo_standin_running()?;
+        let mut intent = past.plan.intent.clone();
+        intent.notes.retain(|n| !n.starts_with("re-planned from"));
+        intent.notes.push(format!(
+            "re-planned from plan {} ({} by {}) against today's state",
+            past.plan.plan_id, past.plan.created_at, past.plan.requester
+        ));
+        // Today's limits, and an inventory file read again today (if it is still there).
+        intent::check(&intent, &intent::Limits::of(&self.tenant)).map_err(intent_error)?;
+        let opts = RequestOptions {
+            inventory: intent.params.inventory.clone().map(Into::into),
+        };
+        let intent = super::iac::with_inventory(intent, &opts)?;
+        if let Ok(mut last) = self.last_intent.lock() {
+            *last = Some(intent.clone());
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        self.request_read(request_id, crate::redact::redact(&text), intent, sink)
+    }
+
+    fn knowledge_cursor(&self) -> u64 {
+        self.knowledge.read().map(|i| i.cursor()).unwrap_or(0)
+    }
+}
