@@ -410,3 +410,43 @@ fn a_host_changed_out_of_band_is_reported_and_running_the_playbook_again_restore
         "{report:?}"
     );
 }
+
+/// The runner's loop makes the tenant's scheduled check between its passes: a stack changed
+/// out of band is found (and audited) by `opsdeck runner` with nobody asking.
+#[test]
+fn the_runner_runs_the_scheduled_check_between_its_passes() {
+    let Some(_) = terraform() else {
+        return;
+    };
+    let home = Home::new();
+    let t = team(&home);
+    let alice = t.deck("alice");
+    applied_hello(&t, "alice");
+    tamper(&state_path(&alice, "hello"), "tampered");
+    let mut s = alice.admin().settings().unwrap();
+    s.drift.enabled = true;
+    s.drift.interval_minutes = 60;
+    let code = t.code("alice");
+    alice.admin().set_tenant_settings(s, Some(&code)).unwrap();
+
+    let out = home
+        .cmd()
+        .args(["--user", "olga", "runner", "--once", "--name", "r1"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("runner: tenant default:") && said.contains("drift"),
+        "{said}"
+    );
+    let found: Vec<_> = alice
+        .trail()
+        .audit(&AuditFilter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.event.event == EventKind::DriftFound)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].event.user_id, "olga");
+}

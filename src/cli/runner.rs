@@ -182,6 +182,18 @@ pub fn run(args: RunnerArgs, open: &OpenOptions, json_out: bool) -> Result<u8> {
                     }
                     Err(e) => errln!("runner: tenant {}: {e}", deck.tenant().name),
                 }
+                // The tenant's scheduled drift check, when one is due (docs/drift.md): it only
+                // reads and plans, so it runs between passes, off the runtime's workers.
+                match tokio::task::block_in_place(|| deck.drift().run_if_due(&crate::events::quiet))
+                {
+                    Ok(Some(report)) if !json_out => errln!(
+                        "runner: tenant {}: {}",
+                        deck.tenant().name,
+                        crate::view::DriftView::of(&report).headline
+                    ),
+                    Ok(_) => {}
+                    Err(e) => errln!("runner: tenant {}: drift check: {e}", deck.tenant().name),
+                }
             }
             if let Some(e) = failed {
                 break Err(e);
