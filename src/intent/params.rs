@@ -347,6 +347,9 @@ params! {
     ports: Vec<u64>,
     prefix: Option<String>,
     private_subnets: Option<u64>,
+    /// Access for everyone was asked for (a bucket made public): planned as asked, so the
+    /// policy that denies it is seen refusing it.
+    public: Option<bool>,
     public_subnets: Option<u64>,
     /// A region code; held to the known regions by `ranges::check`.
     region: Option<String>,

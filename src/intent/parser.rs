@@ -18,6 +18,7 @@ use super::{AgentKind, Evidence, Intent, IntentError, LOW_CONFIDENCE, Params};
 
 mod action;
 mod evidence;
+mod exposure;
 mod extract;
 mod features;
 mod infra;
@@ -62,7 +63,13 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Intent, IntentError> {
     classify_tokens(&mut tokens, &mut notes);
 
     let f = Features::collect(&tokens, command.is_some());
-    let scores = score(&f, &tokens);
+    let exposure = exposure::asked(&tokens, &f);
+    let mut scores = score(&f, &tokens);
+    if exposure.is_some() {
+        // Opening something to everyone is a change to plan (and for policy to judge), not a
+        // scan of what is open.
+        scores[0] += 8.0;
+    }
     let mut ranked: Vec<(AgentKind, f64)> = AgentKind::ALL.iter().copied().zip(scores).collect();
     // Stable order on ties: the declaration order of AgentKind.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -72,8 +79,14 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Intent, IntentError> {
         return Err(IntentError::Unrecognised(trimmed.to_string()));
     }
 
-    let action = choose_action(agent, &f, &tokens);
+    let mut action = choose_action(agent, &f, &tokens);
     let (mut params, count_as_written) = extract_params(&tokens, &f, command.as_deref(), agent)?;
+    if let Some(e) = exposure.filter(|_| agent == AgentKind::Infra) {
+        exposure::apply(&e, &tokens, &mut params);
+        if e.existing && action == "create" {
+            action = "update";
+        }
+    }
     if agent == AgentKind::Infra && matches!(action, "create" | "scale") {
         stated::refuse_vague_count(&tokens)?;
     }

@@ -243,3 +243,22 @@ mod tests {
         );
     }
 }
+
+/// A security group named in a request: an `sg-…` id, or a name of at most 255 characters
+/// of the set AWS allows (letters, digits, spaces and `._-:/()#,@[]+=&;{}!$*`; here without
+/// spaces and quotes so it stays one word of HCL string).
+pub(super) fn validate_group_ref(s: &str) -> Result<()> {
+    if s.starts_with("sg-") {
+        return validate_resource_id(s, "sg-");
+    }
+    let ok = (1..=255).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:/()#,@[]+=&;{}!$*".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(format!(
+            "'{s}' is not a security group name or sg-… id"
+        )))
+    }
+}

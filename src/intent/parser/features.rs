@@ -74,6 +74,17 @@ impl Features {
                 f.command = true;
             }
         }
+        // "we need a clean restart": "need" and "want" ask for something new only when no
+        // other verb says what is wanted.
+        let wish = |i: usize| {
+            matches!(
+                tokens[i].lower.as_str(),
+                "need" | "needs" | "want" | "wants"
+            )
+        };
+        if f.verbs.iter().any(|(i, _)| !wish(*i)) {
+            f.verbs.retain(|(i, _)| !wish(*i));
+        }
         f.any_verb = !f.verbs.is_empty();
         f.config_verb = f.verbs.iter().any(|(_, v)| {
             matches!(

@@ -205,6 +205,18 @@ pub(super) fn score(f: &Features, tokens: &[Token<'_>]) -> [f64; 7] {
     if host_users {
         s[CONFIG] += 2.5;
     }
+    // "create an IAM user deploy with AdministratorAccess" asks for an IAM change, which the
+    // infra agent answers (it says what it cannot do), never a scan of IAM.
+    if creates
+        && n(Noun::Iam)
+        && (n(Noun::Users) || word("role") || word("policy") || word("group"))
+        && !host_users
+        && !v(Verb::Scan)
+        && !v(Verb::Check)
+        && !v(Verb::List)
+    {
+        s[INFRA] += 4.0;
+    }
     // "patch ... and reboot": the reboot is part of patching.
     if v(Verb::Patch) && v(Verb::Restart) {
         s[CONFIG] += 2.0;
