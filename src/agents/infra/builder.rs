@@ -411,11 +411,13 @@ impl Builder<'_> {
         nat: u32,
         standalone: bool,
     ) -> Result<Network> {
+        // With ports asked for, the range is where traffic may come from, not the VPC's.
         let cidr = self
             .i
             .params
             .cidr
             .as_deref()
+            .filter(|_| self.i.params.ports.is_empty())
             .unwrap_or(DEFAULT_VPC_CIDR)
             .to_string();
         let (addr, prefix) = parse_cidr(&cidr)?;

@@ -14,7 +14,7 @@ pub(super) fn choose_action(agent: AgentKind, f: &Features, tokens: &[Token<'_>]
                 "destroy"
             } else if v(Verb::Scale) {
                 "scale"
-            } else if v(Verb::Update) && !v(Verb::Create) {
+            } else if (v(Verb::Update) && !v(Verb::Create)) || tags_added_to(tokens) {
                 "update"
             } else {
                 "create"
@@ -143,5 +143,19 @@ pub(super) fn choose_action(agent: AgentKind, f: &Features, tokens: &[Token<'_>]
                 "summarize"
             }
         }
+    }
+}
+
+/// "add tag Owner=platform to everything in the network stack": tags added to what exists,
+/// not something new.
+fn tags_added_to(tokens: &[Token<'_>]) -> bool {
+    let at = |w: &[&str]| tokens.iter().position(|t| w.contains(&t.lower.as_str()));
+    match (
+        at(&["add", "apply", "put", "attach"]),
+        at(&["tag", "tags", "label", "labels"]),
+        at(&["to", "onto"]),
+    ) {
+        (Some(verb), Some(tag), Some(to)) => verb < tag && tag < to,
+        _ => false,
     }
 }

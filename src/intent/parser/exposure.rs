@@ -29,11 +29,14 @@ const PUBLIC_WORDS: &[&str] = &[
     "world-readable",
     "anonymous",
 ];
-/// Words that undo or question exposure rather than ask for it.
+/// Words that undo exposure or ask about it rather than ask for it.
 const NOT_EXPOSING: &[&str] = &[
     "private", "block", "blocked", "blocking", "close", "closing", "revoke", "restrict", "remove",
-    "disable", "without", "no", "not", "never", "which", "any", "find", "list", "show", "audit",
-    "is", "are", "does", "do",
+    "disable", "without", "no", "not", "never", "which", "find", "list", "show", "audit",
+];
+/// A request starting with one of these is a question ("is bucket X public?").
+const QUESTION_STARTS: &[&str] = &[
+    "is", "are", "does", "do", "what", "how", "any", "can", "who", "where", "why",
 ];
 const WORLD_WORDS: &[&str] = &["world", "anywhere", "internet", "everyone", "everybody"];
 /// Verbs that grant access to something that exists.
@@ -55,6 +58,9 @@ const NEW_WORDS: &[&str] = &[
 pub(super) fn asked(tokens: &[Token<'_>], f: &Features) -> Option<Exposure> {
     let has = |words: &[&str]| tokens.iter().any(|t| words.contains(&t.lower.as_str()));
     if has(NOT_EXPOSING)
+        || tokens
+            .first()
+            .is_some_and(|t| QUESTION_STARTS.contains(&t.lower.as_str()))
         || f.verb(Verb::Scan)
         || f.verb(Verb::Check)
         || f.verb(Verb::Remediate)
