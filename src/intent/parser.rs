@@ -137,6 +137,11 @@ fn read(
     if let Some(e) = exposure.filter(|_| agent == AgentKind::Infra) {
         exposure::apply(&e, &tokens, &mut params);
     }
+    // "terminate the old jenkins instances": the software names the machines; nothing is
+    // installed or removed by an instance action.
+    if agent == AgentKind::Ops && matches!(action, "restart" | "start" | "stop" | "terminate") {
+        params.packages.clear();
+    }
     if agent == AgentKind::Infra && matches!(action, "create" | "scale") {
         stated::refuse_vague_count(&tokens)?;
     }
