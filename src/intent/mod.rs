@@ -198,7 +198,7 @@ impl fmt::Display for Confirmation {
             .collect();
         write!(
             f,
-            "this request would change something, but it was understood with low confidence ({:.2}), so nothing was planned. Its readings: {}. Confirm the one you mean (opsdeck ask --confirm-reading N …; in the console, :reading N) or rephrase",
+            "this request would change something, but it was understood with low confidence ({:.2}), so nothing was planned. Its readings: {}. Confirm the one you mean (opsdeck ask --confirm-reading N …) or rephrase",
             self.confidence,
             listed.join(", ")
         )
