@@ -167,6 +167,7 @@ fn main() {
     // 3. Configuration with a check run on this machine.
     let opts = RequestOptions {
         inventory: Some(inventory.clone()),
+        ..RequestOptions::default()
     };
     let mut lat = Vec::new();
     for _ in 0..runs {

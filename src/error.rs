@@ -111,6 +111,11 @@ pub enum Error {
     #[error("cancelled: {0}")]
     Cancelled(String),
 
+    /// A change understood with low confidence: the requester says which reading they mean
+    /// before anything is planned.
+    #[error("refused: {0}")]
+    NeedsConfirmation(Box<crate::intent::Confirmation>),
+
     #[error("{prefix}{0}", prefix = .0.kind().prefix())]
     Store(#[from] StoreError),
 
@@ -169,6 +174,7 @@ impl Error {
             Error::Io { .. } => Kind::Io,
             Error::Execution(_) => Kind::Execution,
             Error::Cancelled(_) => Kind::Cancelled,
+            Error::NeedsConfirmation(_) => Kind::Refused,
             Error::Store(e) => e.kind(),
             Error::Exec(e) => e.kind(),
             Error::Policy(e) => e.kind(),
@@ -187,6 +193,7 @@ impl Error {
         }
         Some(match self {
             Error::Refused(why) => why.clone(),
+            Error::NeedsConfirmation(c) => c.to_string(),
             Error::Store(e) => e.to_string(),
             Error::Exec(e) => e.to_string(),
             Error::Policy(e) => e.to_string(),

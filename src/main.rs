@@ -30,7 +30,11 @@ fn main() -> ExitCode {
             // Messages quote requests, names and AWS answers: printed as text, never as
             // terminal controls.
             if json {
-                let v = serde_json::json!({"error": e.to_string(), "code": e.code()});
+                let mut v = serde_json::json!({"error": e.to_string(), "code": e.code()});
+                // A change to confirm: the readings to pick from, for scripts and MCP clients.
+                if let opsdeck::error::Error::NeedsConfirmation(c) = &e {
+                    v["readings"] = serde_json::json!(c.readings);
+                }
                 eprintln!("{}", opsdeck::sanitize::json(&v.to_string()));
             } else {
                 eprintln!("opsdeck: {}", opsdeck::sanitize::line(&e.to_string()));

@@ -326,6 +326,7 @@ fn check_mode_of_the_users_playbook_previews_and_changes_nothing() {
             &format!("add user {user} with sudo on the staging servers"),
             &RequestOptions {
                 inventory: Some(inventory.clone()),
+                ..RequestOptions::default()
             },
             &quiet,
         )
@@ -651,6 +652,7 @@ fn requests_route_to_the_config_agent_and_pick_their_playbook() {
     let dir = tempfile::tempdir().unwrap();
     let inv = RequestOptions {
         inventory: Some(local_inventory(dir.path())),
+        ..RequestOptions::default()
     };
     let olga = t.deck("olga");
     let plan = |text: &str| match olga.requests().request_with(text, &inv, &quiet) {

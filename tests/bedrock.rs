@@ -222,9 +222,29 @@ fn disagreement_on_a_mutating_action_needs_confirmation() {
         "{:?}",
         i.notes
     );
-    // The plan carries the doubt to the approver as a warning gate.
-    let rec = deck.requests().ask(SPEC, &quiet).unwrap();
-    assert!(rec.plan.gates.iter().any(|g| g.rule == "intent.confidence"));
+    // Nothing is planned until the requester confirms the reading they mean.
+    let err = deck.requests().ask(SPEC, &quiet).unwrap_err();
+    let opsdeck::error::Error::NeedsConfirmation(c) = &err else {
+        panic!("planned without confirmation: {err}");
+    };
+    assert_eq!(c.readings[0].agent, AgentKind::Infra);
+    let opts = opsdeck::pipeline::RequestOptions {
+        confirm_reading: Some(1),
+        ..Default::default()
+    };
+    let Ok(opsdeck::pipeline::Answer::Plan(rec)) =
+        deck.requests().request_with(SPEC, &opts, &quiet)
+    else {
+        panic!("the confirmed reading was not planned");
+    };
+    assert_eq!(rec.plan.agent, AgentKind::Infra);
+    assert!(
+        rec.plan
+            .intent
+            .notes
+            .iter()
+            .any(|n| n.contains("confirmed reading 1"))
+    );
 }
 
 #[test]

@@ -152,6 +152,7 @@ fn hostile_fragments_never_shape_an_artifact() {
                 let text = path.replace("{X}", &fragment);
                 let opts = RequestOptions {
                     inventory: path.contains("on the hosts").then(|| inventory.clone()),
+                    ..RequestOptions::default()
                 };
                 if let Ok(Answer::Plan(rec)) = deck.requests().request_with(&text, &opts, &quiet) {
                     planned.set(planned.get() + 1);

@@ -108,6 +108,7 @@ fn line_breaks_in_a_request_never_become_a_play() {
                 &text,
                 &RequestOptions {
                     inventory: Some(inventory.clone()),
+                    ..RequestOptions::default()
                 },
                 &quiet,
             );

@@ -1239,3 +1239,26 @@ fn wide_selections_plan_with_counted_resources_and_pass_the_policies() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_tag_key_in_the_wrong_case_is_named_with_the_key_that_exists() {
+    let Some(moto) = Moto::get("tag_key_case") else {
+        return;
+    };
+    let _held = moto.exclusive();
+    seed::fleet(&moto.endpoint, REGION);
+    let home = Home::new();
+    let t = team(&home);
+    // The instances carry Env=staging; "env=staging" matches nothing, because AWS tag keys are
+    // case-sensitive: the answer says so and offers the key that exists, never a guess.
+    let (r, _) = ask(&t, "olga", &moto, "restart instances tagged env=staging");
+    let err = match r {
+        Err(e) => e.to_string(),
+        Ok(other) => panic!("expected a refusal, got {other:?}"),
+    };
+    assert!(err.contains("case-sensitive"), "{err}");
+    assert!(err.contains("\"Env=staging\""), "{err}");
+    // With the key as it exists, the same request plans.
+    let (rec, _) = plan(&t, "olga", &moto, "restart instances tagged Env=staging");
+    assert_eq!(rec.state, State::Pending);
+}

@@ -44,7 +44,9 @@ fn plan_with(deck: &Deck, params: Value) -> opsdeck::Result<opsdeck::agents::Dra
         name: "acme".into(),
         ..Tenant::default()
     };
-    let i = intent("create", params);
+    // An infra action other than create rides along as "action" ("update": an exposure).
+    let action = params["action"].as_str().unwrap_or("create").to_string();
+    let i = intent(&action, params);
     infra::plan(
         &AgentRequest {
             request_id: "3f9a0000-0000-4000-8000-000000000000",
@@ -241,6 +243,19 @@ fn full_kinds() -> Vec<(&'static str, Value)> {
         (
             "security_group_world_ssh",
             json!({"resource": "security_group", "ports": [22], "cidr": "0.0.0.0/0"}),
+        ),
+        (
+            "s3_public_read",
+            json!({"bucket": "acme-site", "public": true, "service": "S3"}),
+        ),
+        (
+            "exposure_bucket",
+            json!({"action": "update", "bucket": "acme-public", "public": true, "service": "S3"}),
+        ),
+        (
+            "exposure_security_group",
+            json!({"action": "update", "ports": [22, 443], "cidr": "0.0.0.0/0",
+                   "security_groups": ["web-sg"]}),
         ),
     ]
 }

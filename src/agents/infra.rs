@@ -65,9 +65,9 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
         Action::Create => create(req, sink, None),
         Action::Scale => scale(req, sink),
         Action::Destroy => destroy(req, sink),
-        Action::Update => Err(Error::Unavailable(
-            "the infra agent cannot update an existing stack yet; today it creates stacks, scales auto scaling group stacks and destroys stacks (`opsdeck stacks` lists them)".into(),
-        )),
+        // Changing what exists: only opening a bucket or security group as asked (shape()
+        // says what else cannot be done).
+        Action::Update => create(req, sink, None),
     }
 }
 
@@ -91,6 +91,7 @@ fn create(
         Shape::Database => "rds",
         Shape::Function => "fn",
         Shape::SecurityGroup => "sec",
+        Shape::Exposure => "open",
     };
     let scaling = scale_to.is_some();
     let (stack, capacity) = match scale_to {
@@ -118,6 +119,7 @@ fn create(
         database: None,
         function: None,
         security_group: None,
+        exposure: None,
         stack_defaults: req.tenant.stack_defaults.clone(),
     };
     match shape {
@@ -133,6 +135,7 @@ fn create(
         Shape::Database => b.database(&mut spec)?,
         Shape::Function => spec.function = Some(b.function()?),
         Shape::SecurityGroup => spec.security_group = Some(b.security_group()?),
+        Shape::Exposure => spec.exposure = Some(b.exposure()?),
     }
     if scaling {
         let known = known_stacks(req)?;
@@ -153,8 +156,13 @@ fn create(
     let mut cost = cost_of(&book_for(req.store, &req.tenant.name, req.aws), &spec);
     cost.notes.extend(b.notes);
     let (risk, risk_reasons) = assess(&spec, i.params.environment, &cost, b.reasons);
+    let verb = if spec.exposure.is_some() {
+        "change"
+    } else {
+        "create"
+    };
     let summary = format!(
-        "create stack {} in {}: {}",
+        "{verb} stack {} in {}: {}",
         spec.stack,
         spec.region,
         describe(&spec).join(", ")

@@ -148,6 +148,29 @@ fn find_targets(
         PAGE_SIZE,
         MAX_TARGETS + 1,
     ))??;
+    if found.matched == 0 && !sel.tags.is_empty() {
+        let wanted: Vec<String> = sel.tags.keys().cloned().collect();
+        let near = req
+            .aws
+            .block_on(inventory::keys_differing_in_case(ec2.clone(), wanted))??;
+        if !near.is_empty() {
+            let offers: Vec<String> = near
+                .iter()
+                .map(|(asked, exists)| {
+                    let value = sel.tags.get(asked).map_or("", String::as_str);
+                    format!("no instance has the tag key {asked}, but instances here are tagged {exists}: ask for \"{exists}={value}\"")
+                })
+                .collect();
+            return Err(Error::not_found(
+                "instances",
+                sel.describe(),
+                format!(
+                    "in {region}; AWS tag keys are case-sensitive: {}",
+                    offers.join("; ")
+                ),
+            ));
+        }
+    }
     if found.matched == 0 {
         return Err(Error::not_found(
             "instances",

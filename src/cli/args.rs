@@ -282,6 +282,10 @@ pub struct AskArgs {
     /// Write a report's files (e.g. findings.json, findings.csv) and report.json into DIR.
     #[arg(long, value_name = "DIR")]
     pub export: Option<PathBuf>,
+    /// For a change understood with low confidence: the reading you mean (1, 2 or 3, as the
+    /// refusal lists them).
+    #[arg(long, value_name = "N")]
+    pub confirm_reading: Option<usize>,
 }
 
 /// `submit`: hand-written Terraform, a playbook, or both.

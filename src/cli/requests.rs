@@ -259,6 +259,7 @@ pub fn explain(deck: &Deck, what: &str, json_out: bool) -> Result<u8> {
 pub fn ask(deck: &Deck, args: AskArgs, progress: Sink<'_>, json_out: bool) -> Result<u8> {
     let opts = RequestOptions {
         inventory: args.inventory,
+        confirm_reading: args.confirm_reading,
     };
     let answer = match &args.like {
         Some(plan_id) => {

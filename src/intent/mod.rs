@@ -21,7 +21,7 @@ pub use params::{
     Comparison, Engine, Environment, Granularity, LoadBalancer, LogLevel, Params, Resource,
     ScanScope, Tags, TextModel,
 };
-pub use parser::{parse, parse_with};
+pub use parser::{Reading, parse, parse_as, parse_with, readings};
 use ranges::impossible_count;
 pub use ranges::{Limits, check};
 pub use regions::{is_region_code, region_codes};
@@ -178,6 +178,31 @@ pub enum IntentError {
     /// The request holds a credential (the message says which, masked): it is not classified.
     #[error("{0}")]
     Credential(String),
+}
+
+/// A change understood with low confidence, and the readings its requester picks from (best
+/// first; reading 1 is the one the request would otherwise have been planned as).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub confidence: f64,
+    pub readings: Vec<Reading>,
+}
+
+impl fmt::Display for Confirmation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let listed: Vec<String> = self
+            .readings
+            .iter()
+            .enumerate()
+            .map(|(n, r)| format!("{}) {}/{}", n + 1, r.agent, r.action))
+            .collect();
+        write!(
+            f,
+            "this request would change something, but it was understood with low confidence ({:.2}), so nothing was planned. Its readings: {}. Confirm the one you mean (opsdeck ask --confirm-reading N …) or rephrase",
+            self.confidence,
+            listed.join(", ")
+        )
+    }
 }
 
 fn did_you_mean(suggestions: &[String]) -> String {

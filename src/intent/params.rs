@@ -347,6 +347,9 @@ params! {
     ports: Vec<u64>,
     prefix: Option<String>,
     private_subnets: Option<u64>,
+    /// Access for everyone was asked for (a bucket made public): planned as asked, so the
+    /// policy that denies it is seen refusing it.
+    public: Option<bool>,
     public_subnets: Option<u64>,
     /// A region code; held to the known regions by `ranges::check`.
     region: Option<String>,
@@ -484,7 +487,7 @@ mod tests {
             "metric": "cpu", "min_size": 1, "model": "bedrock", "model_id": "m", "multi_az": false,
             "name": "web-1", "nat": true, "nat_per_az": false, "older_than_days": 90,
             "packages": ["nginx"], "port": 8080, "ports": [22, 443], "prefix": "p/",
-            "private_subnets": 2, "public_subnets": 2, "region": "eu-west-1", "resource": "vpc",
+            "private_subnets": 2, "public": true, "public_subnets": 2, "region": "eu-west-1", "resource": "vpc",
             "retention_days": 14, "role_arn": "arn:aws:iam::123456789012:role/r",
             "runtime": "python3.12", "scope": ["s3", "iam"], "secret": "s",
             "security_groups": ["sg-0123abcd"], "service": "EC2", "severity": "HIGH",

@@ -18,6 +18,7 @@ use super::{AgentKind, Evidence, Intent, IntentError, LOW_CONFIDENCE, Params};
 
 mod action;
 mod evidence;
+mod exposure;
 mod extract;
 mod features;
 mod infra;
@@ -45,6 +46,38 @@ pub fn parse(text: &str) -> Result<Intent, IntentError> {
 
 /// Classifies one request and refuses values out of the ranges `limits` allow.
 pub fn parse_with(text: &str, limits: &Limits) -> Result<Intent, IntentError> {
+    read(text, limits, None).map(|(intent, _)| intent)
+}
+
+/// The request read as `agent` would take it, whatever scored highest: the reading its
+/// requester confirmed among the top readings ([`readings`]). Values are held to `limits`.
+pub fn parse_as(text: &str, limits: &Limits, agent: AgentKind) -> Result<Intent, IntentError> {
+    let (mut intent, _) = read(text, limits, Some(agent))?;
+    intent.low_confidence = false;
+    intent.notes.retain(|n| !n.starts_with("low confidence"));
+    Ok(intent)
+}
+
+/// One way a request can be read: an agent, its action and how strongly the words point there.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Reading {
+    pub agent: AgentKind,
+    pub action: String,
+    /// The share of the evidence for this reading among the readings listed (0.0 ..= 1.0).
+    pub weight: f64,
+}
+
+/// The top readings of a request, best first (at most three, each with real evidence): what
+/// a requester picks from when a change was understood with low confidence.
+pub fn readings(text: &str, limits: &Limits) -> Result<Vec<Reading>, IntentError> {
+    read(text, limits, None).map(|(_, r)| r)
+}
+
+fn read(
+    text: &str,
+    limits: &Limits,
+    forced: Option<AgentKind>,
+) -> Result<(Intent, Vec<Reading>), IntentError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(IntentError::Empty);
@@ -62,18 +95,53 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Intent, IntentError> {
     classify_tokens(&mut tokens, &mut notes);
 
     let f = Features::collect(&tokens, command.is_some());
-    let scores = score(&f, &tokens);
+    let exposure = exposure::asked(&tokens, &f);
+    let mut scores = score(&f, &tokens);
+    if exposure.is_some() {
+        // Opening something to everyone is a change to plan (and for policy to judge), not a
+        // scan of what is open.
+        scores[0] += 8.0;
+    }
     let mut ranked: Vec<(AgentKind, f64)> = AgentKind::ALL.iter().copied().zip(scores).collect();
     // Stable order on ties: the declaration order of AgentKind.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let (agent, top) = ranked[0];
-    let second = ranked[1].1;
-    if top < 0.75 {
+    if ranked[0].1 < 0.75 && forced.is_none() {
         return Err(IntentError::Unrecognised(trimmed.to_string()));
     }
+    if let Some(a) = forced
+        && let Some(at) = ranked.iter().position(|(x, _)| *x == a)
+    {
+        let chosen = ranked.remove(at);
+        ranked.insert(0, chosen);
+    }
+    let (agent, top) = ranked[0];
+    let second = ranked[1].1;
+    let candidates: Vec<(AgentKind, f64)> = ranked
+        .iter()
+        .take(3)
+        .copied()
+        .filter(|(_, s)| *s >= 0.75)
+        .collect();
+    let total: f64 = candidates.iter().map(|(_, s)| s).sum();
+    let readings: Vec<Reading> = candidates
+        .iter()
+        .map(|(a, s)| Reading {
+            agent: *a,
+            action: reading_action(*a, &f, &tokens, exposure).to_string(),
+            weight: ((s / total.max(f64::MIN_POSITIVE)) * 100.0).round() / 100.0,
+        })
+        .collect();
 
-    let action = choose_action(agent, &f, &tokens);
+    let action = reading_action(agent, &f, &tokens, exposure);
     let (mut params, count_as_written) = extract_params(&tokens, &f, command.as_deref(), agent)?;
+    if let Some(e) = exposure.filter(|_| agent == AgentKind::Infra) {
+        exposure::apply(&e, &tokens, &mut params);
+    }
+    // "terminate the old jenkins instances": the software names the machines; nothing is
+    // installed or removed by an instance action.
+    if agent == AgentKind::Ops && matches!(action, "restart" | "start" | "stop" | "terminate") {
+        params.packages.clear();
+    }
     if agent == AgentKind::Infra && matches!(action, "create" | "scale") {
         stated::refuse_vague_count(&tokens)?;
     }
@@ -120,7 +188,21 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Intent, IntentError> {
         return Err(impossible_count(agent, action, &written, limits));
     }
     check(&intent, limits)?;
-    Ok(intent)
+    Ok((intent, readings))
+}
+
+/// The action `agent` takes on these words; an exposure of something that exists changes it.
+fn reading_action(
+    agent: AgentKind,
+    f: &Features,
+    tokens: &[tokens::Token<'_>],
+    exposure: Option<exposure::Exposure>,
+) -> &'static str {
+    let action = choose_action(agent, f, tokens);
+    match exposure {
+        Some(e) if agent == AgentKind::Infra && e.existing && action == "create" => "update",
+        _ => action,
+    }
 }
 
 /// What a text states, read as if for the agent of the request it follows up.

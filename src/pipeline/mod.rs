@@ -124,6 +124,9 @@ pub struct Deck {
 pub struct RequestOptions {
     /// Ansible inventory to configure instead of looking hosts up by tag (`--inventory`).
     pub inventory: Option<PathBuf>,
+    /// Which reading (1-based, as [`crate::intent::Confirmation`] lists them) the requester
+    /// confirmed for a change understood with low confidence (`--confirm-reading N`).
+    pub confirm_reading: Option<usize>,
 }
 
 /// What `opsdeck submit` hands in: hand-written Terraform (a directory, applied as `stack`), a

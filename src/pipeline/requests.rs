@@ -134,6 +134,65 @@ impl Requests<'_> {
         Ok(intent)
     }
 
+    /// A change understood with low confidence goes no further until its requester confirms
+    /// the reading they mean (`reading`, 1-based, among [`intent::readings`]); reading 1 is the
+    /// one it was understood as. Questions, and confident readings, pass as they are.
+    fn confirmed(
+        &self,
+        text: &str,
+        intent: Intent,
+        reading: Option<usize>,
+    ) -> std::result::Result<std::result::Result<Intent, intent::Confirmation>, IntentError> {
+        if !intent.low_confidence || !agents::asks_for_change(&intent) {
+            return Ok(Ok(intent));
+        }
+        let limits = intent::Limits::of(&self.tenant);
+        let mut readings = intent::readings(text, &limits).unwrap_or_default();
+        // Reading 1 is the one understood (the model's, when it overruled the parser).
+        let weight = readings
+            .iter()
+            .find(|r| r.agent == intent.agent)
+            .map_or(intent.confidence, |r| r.weight);
+        readings.retain(|r| r.agent != intent.agent);
+        readings.insert(
+            0,
+            intent::Reading {
+                agent: intent.agent,
+                action: intent.action.clone(),
+                weight,
+            },
+        );
+        let pick = |n: usize| -> std::result::Result<Intent, IntentError> {
+            let mut chosen = if n == 1 {
+                let mut i = intent.clone();
+                i.low_confidence = false;
+                i.notes.retain(|n| !n.starts_with("low confidence"));
+                i
+            } else {
+                intent::parse_as(text, &limits, readings[n - 1].agent)?
+            };
+            chosen.notes.push(format!(
+                "the requester confirmed reading {n} of {} ({}/{})",
+                readings.len(),
+                chosen.agent,
+                chosen.action
+            ));
+            Ok(chosen)
+        };
+        match reading {
+            Some(n) if (1..=readings.len()).contains(&n) => pick(n).map(Ok),
+            Some(n) => Err(IntentError::OutOfRange {
+                param: "the confirmed reading".into(),
+                value: n.to_string(),
+                allowed: format!("this request has readings 1 to {}", readings.len()),
+            }),
+            None => Ok(Err(intent::Confirmation {
+                confidence: intent.confidence,
+                readings,
+            })),
+        }
+    }
+
     /// What a follow-up refines: the session's last request. A session that has made none yet
     /// (a new CLI process) looks once for the acting user's last request in the trail.
     pub(super) fn previous_intent(&self) -> Option<Intent> {
@@ -191,12 +250,24 @@ impl Requests<'_> {
         self.demo_standin_running()?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let redacted = redact(text.trim());
-        let intent = match self.understand(text) {
-            Ok(i) => {
+        let intent = match self
+            .understand(text)
+            .and_then(|i| self.confirmed(text, i, opts.confirm_reading))
+        {
+            Ok(Ok(i)) => {
                 if let Ok(mut last) = self.last_intent.lock() {
                     *last = Some(i.clone());
                 }
                 iac::with_inventory(i, opts)?
+            }
+            Ok(Err(unconfirmed)) => {
+                // Nothing is planned from a reading nobody confirmed; the trail says why.
+                let mut requested = self.event(&request_id, EventKind::Requested, Status::Pending);
+                requested.message = Some(redacted.clone());
+                let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
+                failed.message = Some(redact(&unconfirmed.to_string()));
+                self.append(&[requested, failed])?;
+                return Err(Error::NeedsConfirmation(Box::new(unconfirmed)));
             }
             Err(IntentError::Empty) => return Err(intent_error(IntentError::Empty)),
             Err(e) => {

@@ -50,6 +50,10 @@ pub const TERRAFORM_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/terraform/security_group.tf.j2"),
     ),
     (
+        "terraform/exposure.tf.j2",
+        include_str!("../../templates/terraform/exposure.tf.j2"),
+    ),
+    (
         "terraform/logs.tf.j2",
         include_str!("../../templates/terraform/logs.tf.j2"),
     ),

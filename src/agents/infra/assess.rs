@@ -45,6 +45,10 @@ pub(super) fn cost_of(book: &PriceBook<'_>, spec: &StackSpec) -> CostEstimate {
             access_logs: log_bucket(spec).is_some_and(|l| l["lb"] == true || l["s3"] == true),
         },
     );
+    if spec.exposure.is_some() {
+        cost.notes
+            .push("access settings and security group rules cost nothing".into());
+    }
     if spec.security_group.is_some() {
         cost.notes.push("security groups cost nothing".into());
     }
@@ -110,6 +114,22 @@ pub(super) fn assess(
             risk = risk.raise();
         }
     }
+    // Anyone on the internet reading a bucket, or reaching SSH/RDP: two steps up.
+    let world_admin = |rules: &[Rule]| {
+        rules
+            .iter()
+            .any(|r| r.cidr.as_deref() == Some("0.0.0.0/0") && is_admin_port(r.port))
+    };
+    if spec.bucket.as_ref().is_some_and(|b| b.public_read)
+        || spec
+            .exposure
+            .as_ref()
+            .is_some_and(|e| e.bucket.is_some() || world_admin(&e.rules))
+    {
+        risk = risk.raise().raise();
+    } else if spec.exposure.is_some() {
+        risk = risk.raise();
+    }
     if spec.function.as_ref().is_some_and(|f| f.role_arn.is_none()) {
         risk = risk.max(Risk::Medium);
     }
@@ -162,7 +182,15 @@ pub(super) fn describe(spec: &StackSpec) -> Vec<String> {
         ));
     }
     if let Some(b) = &spec.bucket {
-        let mut s = format!("bucket {}", b.name);
+        let mut s = format!(
+            "bucket {}{}",
+            b.name,
+            if b.public_read {
+                " readable by anyone"
+            } else {
+                ""
+            }
+        );
         if let Some(lc) = &b.lifecycle {
             let mut steps = Vec::new();
             for (d, class) in [
@@ -211,6 +239,32 @@ pub(super) fn describe(spec: &StackSpec) -> Vec<String> {
             })
             .collect();
         what.push(format!("security group allowing {}", rules.join(", ")));
+    }
+    if let Some(e) = &spec.exposure {
+        if let Some(b) = &e.bucket {
+            what.push(format!("existing bucket {b} made readable by anyone"));
+        }
+        if let Some(g) = &e.security_group {
+            let rules: Vec<String> = e
+                .rules
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} from {}",
+                        port_label(r.port),
+                        match r.cidr.as_deref() {
+                            Some("0.0.0.0/0") => "anywhere",
+                            Some(c) => c,
+                            None => "the VPC",
+                        }
+                    )
+                })
+                .collect();
+            what.push(format!(
+                "existing security group {g} opened to {}",
+                rules.join(", ")
+            ));
+        }
     }
     if let Some(n) = spec.network.as_ref().filter(|n| n.standalone) {
         let mut s = format!(

@@ -29,12 +29,29 @@ pub(super) enum Shape {
     Database,
     Function,
     SecurityGroup,
+    /// Access for everyone to a bucket or security group that exists ("make bucket X public").
+    Exposure,
 }
 
 pub(super) fn shape(i: &Intent) -> Result<Shape> {
     let p = &i.params;
     let service = p.service.as_deref();
     let resource = p.resource;
+    if service == Some("IAM") {
+        return Err(Error::Unavailable(
+            "not done: opsdeck does not create or change IAM users, roles or policies (no template; IAM changes go through the tenant's pipeline role, and the iam.pipeline_only policy denies them to everyone else). The nearest it can do: \"list IAM users with admin access\" (a read-only IAM scan)".into(),
+        ));
+    }
+    if i.action == "update" {
+        if p.public == Some(true) && p.bucket.is_some()
+            || !p.ports.is_empty() && !p.security_groups.is_empty()
+        {
+            return Ok(Shape::Exposure);
+        }
+        return Err(Error::Unavailable(
+            "not done: the infra agent cannot change an existing stack or resource yet, except opening an existing bucket or security group as asked (which the policy gates judge); it creates stacks, scales auto scaling group stacks and destroys stacks (`opsdeck stacks` lists them)".into(),
+        ));
+    }
     let function = service == Some("Lambda") || p.function.is_some() || p.runtime.is_some();
     let database = service == Some("RDS") || p.engine.is_some();
     let security_group = resource == Some(Resource::SecurityGroup);
@@ -226,7 +243,10 @@ impl Builder<'_> {
             }
             _ => None,
         };
-        if placement == Placement::DefaultVpc && self.i.params.cidr.is_some() {
+        if placement == Placement::DefaultVpc
+            && self.i.params.cidr.is_some()
+            && self.i.params.ports.is_empty()
+        {
             self.notes.push(
                 "the address range was not used: instances without a subnet choice run in the default VPC (say \"in a private subnet\" for a VPC of their own)".into(),
             );
@@ -301,6 +321,16 @@ impl Builder<'_> {
         }
         let lb = self.load_balancer()?;
         let (machines, network) = self.machine_parts(lb.is_some())?;
+        if !self.i.params.ports.is_empty() {
+            // "with ssh open to 0.0.0.0/0": the instances get a security group with exactly
+            // those rules, so the gates judge what was asked rather than it being dropped.
+            if machines.placement != Placement::DefaultVpc || lb.is_some() {
+                return Err(Error::Unavailable(
+                    "not done: inbound ports on instances are set here only for instances in the default VPC without a load balancer; ask for the instances and a security group separately (\"create a security group allowing ssh from 10.0.0.0/8\")".into(),
+                ));
+            }
+            spec.security_group = Some(self.security_group()?);
+        }
         spec.instances = Some(Instances {
             count: count as u32,
             machines,
@@ -360,9 +390,16 @@ impl Builder<'_> {
             validate_lifecycle(&lc)?;
             Some(lc)
         };
+        let public_read = self.i.params.public == Some(true);
+        if public_read {
+            self.reasons.push(format!(
+                "bucket {name} readable by anyone because the request asked for it: the s3.public_acl and s3.public_access_block gates deny this plan"
+            ));
+        }
         Ok(Bucket {
             name,
             kms: false,
+            public_read,
             lifecycle,
         })
     }
@@ -374,11 +411,13 @@ impl Builder<'_> {
         nat: u32,
         standalone: bool,
     ) -> Result<Network> {
+        // With ports asked for, the range is where traffic may come from, not the VPC's.
         let cidr = self
             .i
             .params
             .cidr
             .as_deref()
+            .filter(|_| self.i.params.ports.is_empty())
             .unwrap_or(DEFAULT_VPC_CIDR)
             .to_string();
         let (addr, prefix) = parse_cidr(&cidr)?;
@@ -720,6 +759,38 @@ impl Builder<'_> {
                     cidr: cidr.clone(),
                 })
                 .collect(),
+        })
+    }
+
+    /// Access for everyone to a bucket or security group that exists, as the request asked.
+    pub(super) fn exposure(&mut self) -> Result<Exposure> {
+        let p = &self.i.params;
+        if p.public == Some(true)
+            && let Some(b) = p.bucket.as_deref()
+        {
+            let name = b.to_lowercase();
+            validate_bucket_name(&name)?;
+            self.reasons.push(format!(
+                "existing bucket {name} made readable by anyone because the request asked for it: the s3.public_acl and s3.public_access_block gates deny this plan"
+            ));
+            return Ok(Exposure {
+                bucket: Some(name),
+                security_group: None,
+                rules: Vec::new(),
+            });
+        }
+        let [group] = p.security_groups.as_slice() else {
+            return Err(Error::input(
+                "name one security group to open, e.g. \"open port 443 to the world on security group web-sg\"",
+            ));
+        };
+        validate_group_ref(group)?;
+        let sg = self.security_group()?;
+        self.notes.retain(|n| !n.starts_with("no source given"));
+        Ok(Exposure {
+            bucket: None,
+            security_group: Some(group.clone()),
+            rules: sg.rules,
         })
     }
 }

@@ -45,23 +45,15 @@ pub fn context(spec: &StackSpec) -> Result<serde_json::Value> {
         };
     }
     if let Some(sg) = &spec.security_group {
-        let rules: Vec<serde_json::Value> = sg
-            .rules
-            .iter()
-            .map(|r| {
-                let label = port_label(r.port);
-                let from = match r.cidr.as_deref() {
-                    Some("0.0.0.0/0") => "anywhere".to_string(),
-                    Some(c) => c.to_string(),
-                    None => "inside the VPC".to_string(),
-                };
-                json!({"port": r.port, "cidr": r.cidr, "label": label,
-                       "description": format!("{label} from {from}"),
-                       "world": r.cidr.as_deref() == Some("0.0.0.0/0"),
-                       "admin": is_admin_port(r.port)})
-            })
-            .collect();
-        ctx["security_group"]["rules"] = json!(rules);
+        ctx["security_group"]["rules"] = rule_context(&sg.rules);
+    }
+    if let Some(e) = &spec.exposure {
+        ctx["exposure"]["rules"] = rule_context(&e.rules);
+        ctx["exposure"]["by_id"] = json!(
+            e.security_group
+                .as_deref()
+                .is_some_and(|g| g.starts_with("sg-"))
+        );
     }
     if let Some(b) = &spec.bucket {
         ctx["bucket"]["lifecycle"] = match &b.lifecycle {
@@ -88,6 +80,27 @@ pub fn context(spec: &StackSpec) -> Result<serde_json::Value> {
         ctx["record"] = json!(record);
     }
     Ok(ctx)
+}
+
+/// Inbound rules as the templates read them: port, source, label, description, whether the
+/// source is the whole internet and whether the port is SSH or RDP.
+fn rule_context(rules: &[Rule]) -> serde_json::Value {
+    let rules: Vec<serde_json::Value> = rules
+        .iter()
+        .map(|r| {
+            let label = port_label(r.port);
+            let from = match r.cidr.as_deref() {
+                Some("0.0.0.0/0") => "anywhere".to_string(),
+                Some(c) => c.to_string(),
+                None => "inside the VPC".to_string(),
+            };
+            json!({"port": r.port, "cidr": r.cidr, "label": label,
+                   "description": format!("{label} from {from}"),
+                   "world": r.cidr.as_deref() == Some("0.0.0.0/0"),
+                   "admin": is_admin_port(r.port)})
+        })
+        .collect();
+    json!(rules)
 }
 
 /// What the stack's log bucket (logs.tf) receives, or None when nothing is logged to one:
@@ -129,6 +142,7 @@ pub fn render_stack(spec: &StackSpec) -> Result<Vec<DraftFile>> {
         (spec.database.is_some(), "rds"),
         (spec.function.is_some(), "lambda"),
         (spec.security_group.is_some(), "security_group"),
+        (spec.exposure.is_some(), "exposure"),
         (log_bucket(spec).is_some(), "logs"),
         (true, "outputs"),
         (spec.asg.is_some(), "opsdeck"),

@@ -69,6 +69,9 @@ pub struct StackSpec {
     pub function: Option<Function>,
     #[serde(default)]
     pub security_group: Option<SecurityGroup>,
+    /// Access for everyone to a resource that exists outside the stack, as a request asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<Exposure>,
     /// The tenant's costly safe defaults as they were when the stack was created, so that
     /// scaling renders it the same way.
     #[serde(default)]
@@ -162,6 +165,9 @@ fn default_health_path() -> String {
 pub struct Bucket {
     pub name: String,
     pub kms: bool,
+    /// Readable by anyone, because the request asked for it (the S3 gates deny such a plan).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public_read: bool,
     #[serde(default)]
     pub lifecycle: Option<Lifecycle>,
 }
@@ -211,4 +217,18 @@ pub struct SecurityGroup {
 pub struct Rule {
     pub port: u16,
     pub cidr: Option<String>,
+}
+
+/// A change to a resource opsdeck did not create that opens it to everyone, planned as the
+/// request asked so that the policy gates judge it in the open (they deny it by default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exposure {
+    /// An existing bucket made readable by anyone: public access block off, public-read ACL.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// An existing security group, by name or `sg-…` id, that gains `rules`.
+    #[serde(default)]
+    pub security_group: Option<String>,
+    #[serde(default)]
+    pub rules: Vec<Rule>,
 }

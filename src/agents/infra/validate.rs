@@ -182,6 +182,25 @@ pub(super) fn is_private_range(a: Ipv4Addr) -> bool {
     a.is_private() || (a.octets()[0] == 100 && (64..128).contains(&a.octets()[1]))
 }
 
+/// A security group named in a request: an `sg-…` id, or a name of at most 255 characters
+/// of the set AWS allows (letters, digits, spaces and `._-:/()#,@[]+=&;{}!$*`; here without
+/// spaces and quotes so it stays one word of HCL string).
+pub(super) fn validate_group_ref(s: &str) -> Result<()> {
+    if s.starts_with("sg-") {
+        return validate_resource_id(s, "sg-");
+    }
+    let ok = (1..=255).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:/()#,@[]+=&;{}!$*".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(format!(
+            "'{s}' is not a security group name or sg-… id"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

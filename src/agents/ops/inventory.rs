@@ -209,6 +209,52 @@ pub struct Found {
     pub pages: usize,
 }
 
+/// For each tag key of `wanted` that no instance has, the instance tag keys that differ from
+/// it only in case (`env` when instances carry `Env`): AWS tag keys are case-sensitive, so
+/// the request matched nothing, and the answer offers the key that exists. Reads at most ten
+/// pages of DescribeTags.
+pub async fn keys_differing_in_case(
+    ec2: aws_sdk_ec2::Client,
+    wanted: Vec<String>,
+) -> Result<Vec<(String, String)>> {
+    let mut keys = std::collections::BTreeSet::new();
+    let mut pages = ec2
+        .describe_tags()
+        .filters(
+            Filter::builder()
+                .name("resource-type")
+                .values("instance")
+                .build(),
+        )
+        .into_paginator()
+        .page_size(1000)
+        .send();
+    let mut read = 0;
+    while read < 10
+        && let Some(page) = pages.next().await
+    {
+        read += 1;
+        let page = page.map_err(|e| {
+            Error::Unavailable(crate::aws::describe_error("ec2", "DescribeTags", &e))
+        })?;
+        for t in page.tags() {
+            if let Some(k) = t.key() {
+                keys.insert(k.to_string());
+            }
+        }
+    }
+    Ok(wanted
+        .iter()
+        .filter(|w| !keys.contains(*w))
+        .flat_map(|w| {
+            keys.iter()
+                .filter(|k| k.eq_ignore_ascii_case(w))
+                .map(|k| (w.clone(), k.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}
+
 /// Pages through DescribeInstances for `sel`, `page_size` at a time, keeping at most `keep`
 /// instances. An id that does not exist is a not-found; other errors come back described.
 pub async fn find(

@@ -14,7 +14,7 @@ pub(super) fn choose_action(agent: AgentKind, f: &Features, tokens: &[Token<'_>]
                 "destroy"
             } else if v(Verb::Scale) {
                 "scale"
-            } else if v(Verb::Update) && !v(Verb::Create) {
+            } else if (v(Verb::Update) && !v(Verb::Create)) || tags_added_to(tokens) {
                 "update"
             } else {
                 "create"
@@ -40,6 +40,15 @@ pub(super) fn choose_action(agent: AgentKind, f: &Features, tokens: &[Token<'_>]
                 Some(Verb::Upgrade | Verb::Update) => "upgrade",
                 Some(Verb::Uninstall | Verb::Destroy) => "remove",
                 Some(Verb::Install) => "install",
+                // "set up logrotate": configured, which installs it where needed.
+                Some(Verb::Create)
+                    if f.has_package
+                        && tokens
+                            .iter()
+                            .any(|t| matches!(t.lower.as_str(), "set" | "setup")) =>
+                {
+                    "configure"
+                }
                 Some(Verb::Create) if f.has_package => "install",
                 _ if n(Noun::Ssh) && v(Verb::Configure) => "harden",
                 _ => "configure",
@@ -69,6 +78,14 @@ pub(super) fn choose_action(agent: AgentKind, f: &Features, tokens: &[Token<'_>]
                 Some(Verb::Snapshot) => "snapshot",
                 Some(Verb::Run) => "run",
                 _ if f.command => "run",
+                // "check disk usage on prod-web-1 via SSM": a command run on the machine.
+                _ if n(Noun::Command)
+                    && tokens
+                        .iter()
+                        .any(|t| matches!(t.lower.as_str(), "via" | "through" | "using")) =>
+                {
+                    "run"
+                }
                 _ if n(Noun::Secret) && tokens.iter().any(|t| t.lower.starts_with("rotat")) => {
                     "rotate"
                 }
@@ -133,7 +150,12 @@ pub(super) fn choose_action(agent: AgentKind, f: &Features, tokens: &[Token<'_>]
                 "summarize"
             } else if v(Verb::Classify) {
                 "classify"
-            } else if v(Verb::Invoke) {
+            } else if v(Verb::Invoke)
+                && !(n(Noun::Endpoint)
+                    && tokens.first().is_some_and(|t| {
+                        matches!(t.lower.as_str(), "what" | "which" | "list" | "show")
+                    }))
+            {
                 "invoke"
             } else if n(Noun::Endpoint) {
                 "list_endpoints"
@@ -143,5 +165,19 @@ pub(super) fn choose_action(agent: AgentKind, f: &Features, tokens: &[Token<'_>]
                 "summarize"
             }
         }
+    }
+}
+
+/// "add tag Owner=platform to everything in the network stack": tags added to what exists,
+/// not something new.
+fn tags_added_to(tokens: &[Token<'_>]) -> bool {
+    let at = |w: &[&str]| tokens.iter().position(|t| w.contains(&t.lower.as_str()));
+    match (
+        at(&["add", "apply", "put", "attach"]),
+        at(&["tag", "tags", "label", "labels"]),
+        at(&["to", "onto"]),
+    ) {
+        (Some(verb), Some(tag), Some(to)) => verb < tag && tag < to,
+        _ => false,
     }
 }

@@ -383,7 +383,12 @@ pub(super) fn find_count(
             if countable(next) || matches!(next.kind, Kind::InstanceType(_)) {
                 return Some((n, i));
             }
+            // "3 medium instances", "2 more nodes": a size or quantity word between.
             let skippable = next.lower == "x"
+                || matches!(
+                    next.lower.as_str(),
+                    "small" | "medium" | "large" | "xlarge" | "micro" | "nano" | "more" | "extra"
+                )
                 || next.is_stop()
                 || matches!(next.kind, Kind::Covered | Kind::Unknown)
                 || next.has(|c| {

@@ -74,6 +74,28 @@ impl Features {
                 f.command = true;
             }
         }
+        // "we need a clean restart": "need" and "want" ask for something new only when no
+        // other verb says what is wanted.
+        let wish = |i: usize| {
+            matches!(
+                tokens[i].lower.as_str(),
+                "need" | "needs" | "want" | "wants"
+            )
+        };
+        if f.verbs.iter().any(|(i, _)| !wish(*i)) {
+            f.verbs.retain(|(i, _)| !wish(*i));
+        }
+        // "the new staging instances", "the build boxes": a create word after a determiner
+        // describes the machines rather than asking for new ones. "RDS free storage drops
+        // below 10 GB": a value dropping is a condition, not a deletion.
+        f.verbs.retain(|(i, v)| {
+            let before = i.checked_sub(1).map(|b| tokens[b].lower.as_str());
+            let after = tokens.get(i + 1).map(|t| t.lower.as_str());
+            !(*v == Verb::Create
+                && matches!(before, Some("the" | "our" | "my" | "those" | "these"))
+                || *v == Verb::Destroy
+                    && matches!(after, Some("below" | "under" | "beneath" | "to")))
+        });
         f.any_verb = !f.verbs.is_empty();
         f.config_verb = f.verbs.iter().any(|(_, v)| {
             matches!(

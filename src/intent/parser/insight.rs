@@ -114,6 +114,25 @@ fn monitor(tokens: &[Token<'_>], f: &Features, p: &mut Params) {
     if f.noun(Noun::Errors) {
         p.level.get_or_insert(LogLevel::Error);
     }
+    // "error rate of my-func", "duration metrics for resize-images": a hyphenated name after
+    // "of"/"for" in a question about a function's numbers is the function, when no instance,
+    // bucket or load balancer is what is asked about.
+    let about_function = p.service.as_deref() == Some("Lambda")
+        || (f.noun(Noun::Errors) || f.noun(Noun::Metric))
+            && !f.noun(Noun::Instance)
+            && !f.noun(Noun::Bucket)
+            && !f.noun(Noun::LoadBalancer)
+            && !f.noun(Noun::Database)
+            && !f.instance_ids;
+    if p.function.is_none() && about_function {
+        p.function = tokens.windows(2).find_map(|w| {
+            (matches!(w[0].lower.as_str(), "of" | "for")
+                && matches!(w[1].kind, Kind::Unknown)
+                && name_like(&w[1], "")
+                && (w[1].lower.contains('-') || w[1].lower.contains('_')))
+            .then(|| w[1].orig.to_string())
+        });
+    }
     for t in tokens {
         let stat = match t.lower.as_str() {
             s if is_percentile(s) => Some(s.to_string()),

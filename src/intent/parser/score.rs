@@ -205,6 +205,48 @@ pub(super) fn score(f: &Features, tokens: &[Token<'_>]) -> [f64; 7] {
     if host_users {
         s[CONFIG] += 2.5;
     }
+    // "create an IAM user deploy with AdministratorAccess" asks for an IAM change, which the
+    // infra agent answers (it says what it cannot do), never a scan of IAM.
+    if creates
+        && n(Noun::Iam)
+        && (n(Noun::Users) || word("role") || word("policy") || word("group"))
+        && !host_users
+        && !v(Verb::Scan)
+        && !v(Verb::Check)
+        && !v(Verb::List)
+    {
+        s[INFRA] += 4.0;
+    }
+    // "set up logrotate on the web servers": software set up on hosts that exist.
+    let on_hosts = tokens.iter().enumerate().any(|(i, t)| {
+        t.lower == "on"
+            && tokens[i + 1..].iter().take(4).any(|x| {
+                x.noun(Noun::Instance)
+                    || matches!(x.kind, super::tokens::Kind::Tag(..))
+                    || matches!(x.lower.as_str(), "group" | "fleet" | "hosts" | "servers")
+            })
+    });
+    if creates && f.has_package && on_hosts && !count_before_resource {
+        s[CONFIG] += 5.0;
+    }
+    // "update the terraform for the prod rds database": a change to infrastructure.
+    if (v(Verb::Update) || v(Verb::Configure)) && infra_noun && !f.has_package {
+        s[INFRA] += 2.0;
+    }
+    // "do we have any S3 buckets without versioning?": a question about buckets is a check.
+    let question = tokens.first().is_some_and(|t| {
+        matches!(
+            t.lower.as_str(),
+            "do" | "are" | "is" | "which" | "any" | "what" | "how" | "does"
+        )
+    });
+    if question && n(Noun::Bucket) && !creates {
+        s[SEC] += 1.0;
+    }
+    // "create snapshots of the volumes": a snapshot is taken, not built.
+    if creates && v(Verb::Snapshot) {
+        s[OPS] += 3.0;
+    }
     // "patch ... and reboot": the reboot is part of patching.
     if v(Verb::Patch) && v(Verb::Restart) {
         s[CONFIG] += 2.0;
@@ -285,8 +327,21 @@ pub(super) fn score(f: &Features, tokens: &[Token<'_>]) -> [f64; 7] {
     if n(Noun::Savings) && n(Noun::Volume) {
         s[COST] += 1.5;
     }
+    // "show budgets and alerts": budget alerts are part of the budget.
+    if n(Noun::Budget) && n(Noun::Alarm) && !creates {
+        s[COST] += 1.5;
+    }
+    // "check disk usage on prod-web-1 via SSM": read on the machine by a command.
+    let via_command = n(Noun::Command)
+        && tokens
+            .iter()
+            .any(|t| matches!(t.lower.as_str(), "via" | "through" | "using"));
+    if via_command {
+        s[OPS] += 3.0;
+    }
     // "CPU of i-0abc over the last 6 hours" asks about a metric, not for the instance.
     if n(Noun::Metric)
+        && !via_command
         && !n(Noun::SecurityGroup)
         && f.first_verb(&[
             Verb::Create,

@@ -97,11 +97,29 @@ impl Token<'_> {
 /// are never read as instructions to us.
 pub(super) fn quoted_command(text: &str) -> (Option<String>, String) {
     for q in ['`', '"', '\''] {
-        if let Some(start) = text.find(q)
-            && let Some(len) = text[start + 1..].find(q)
-        {
+        // An apostrophe inside a word ("team's", "what's") is not a quote: look past it.
+        let in_word = |at: usize| {
+            q == '\''
+                && text[..at]
+                    .chars()
+                    .last()
+                    .is_some_and(|c| c.is_alphanumeric())
+                && text[at + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric())
+        };
+        let mut from = 0;
+        while let Some(found) = text[from..].find(q) {
+            let start = from + found;
+            from = start + 1;
+            if in_word(start) {
+                continue;
+            }
+            let Some(len) = text[start + 1..].find(q) else {
+                break;
+            };
             let inner = text[start + 1..start + 1 + len].trim();
-            // An apostrophe inside a word ("team's") is not a quote.
             let word_before = text[..start]
                 .chars()
                 .last()
