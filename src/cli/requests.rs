@@ -268,6 +268,11 @@ pub fn ask(deck: &Deck, args: AskArgs, progress: Sink<'_>, json_out: bool) -> Re
                     "--like plans a past request with its own inventory: leave out --inventory",
                 ));
             }
+            if opts.confirm_reading.is_some() {
+                return Err(Error::input(
+                    "--like plans a past request as it was read then: leave out --confirm-reading",
+                ));
+            }
             deck.requests().replan(plan_id, progress)?
         }
         None => deck

@@ -109,6 +109,7 @@ impl Requests<'_> {
         intent::check(&intent, &intent::Limits::of(&self.tenant)).map_err(intent_error)?;
         let opts = RequestOptions {
             inventory: intent.params.inventory.clone().map(Into::into),
+            ..RequestOptions::default()
         };
         let intent = super::iac::with_inventory(intent, &opts)?;
         if let Ok(mut last) = self.last_intent.lock() {
