@@ -15,8 +15,10 @@ deep copy.
 
 Under IAM enforcement (`POST /moto-api/reset-auth`), moto's AccessDenied body nests the error as
 `<ErrorResponse><Errors><Error>`, which the query protocol (STS, IAM, SNS) does not read: clients
-saw an error with no code. AWS sends `<ErrorResponse><Error>…</Error><RequestId>`; so does this
-wrapper (JSON services read the code from the X-Amzn-ErrorType header either way).
+saw an error with no code. AWS's query services send `<ErrorResponse><Error>`, EC2 sends
+`<Response><Errors><Error>`; moto raises the same error for both, so this wrapper's body holds
+the error both ways (each client reads the child it knows, under any root); JSON services read the
+code from the X-Amzn-ErrorType header either way.
 
 Usage: python tests/moto_server.py -H 127.0.0.1 -p PORT   (the same arguments as moto_server)
 """
@@ -84,10 +86,12 @@ _access_denied_init = AccessDeniedError.__init__
 
 def _access_denied_as_aws_sends_it(self, user_arn, action):
     _access_denied_init(self, user_arn, action)
+    error = {"Type": "Sender", "Code": "AccessDenied", "Message": self.message}
     self.description = unparse(
         {
             "ErrorResponse": {
-                "Error": {"Type": "Sender", "Code": "AccessDenied", "Message": self.message},
+                "Error": error,
+                "Errors": {"Error": error},
                 "RequestId": "moto-access-denied",
             }
         },
