@@ -55,6 +55,15 @@ fn python_sdk_client_round_trip() {
     assert_eq!(v["ask_error"], false);
     assert_eq!(v["ask"]["state"], "pending");
     assert_eq!(v["ask"]["requester"], "ide-agent");
+    // A change read with low confidence: nothing planned until the client names a reading.
+    assert_eq!(v["vague"][0], true, "{}", v["vague"]);
+    let said = v["vague"][1].as_str().unwrap();
+    assert!(
+        said.contains("1) infra/create") && said.contains("confirm_reading"),
+        "{said}"
+    );
+    assert_eq!(v["vague_confirmed"][0], false, "{}", v["vague_confirmed"]);
+    assert_eq!(v["vague_confirmed"][1]["state"], "pending");
     assert_eq!(
         v["explain"]["parameters"]["region"]["from"][0],
         "ap-south-1"

@@ -47,6 +47,13 @@ async def main():
             out["ask"] = json.loads(text(r))
             plan_id = out["ask"]["plan_id"]
 
+            # A change read with low confidence waits for its reading to be confirmed.
+            vague = "2 servers for staging please"
+            r = await session.call_tool("ask", {"text": vague})
+            out["vague"] = [bool(r.is_error), text(r)]
+            r = await session.call_tool("ask", {"text": vague, "confirm_reading": 1})
+            out["vague_confirmed"] = [bool(r.is_error), json.loads(text(r)) if not r.is_error else text(r)]
+
             r = await session.call_tool("explain", {"text": plan_id})
             out["explain"] = json.loads(text(r))
 

@@ -43,6 +43,16 @@ pub struct TextArgs {
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct AskArgs {
+    /// The request in plain language, e.g. "Create 3 t3.medium instances in ap-south-1 with ALB".
+    pub text: String,
+    /// A change understood with low confidence is not planned until its reading is confirmed:
+    /// the refusal lists the readings, numbered from 1; call ask again with the one meant.
+    #[serde(default)]
+    pub confirm_reading: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PlanArgs {
     /// Plan id (or a unique prefix), e.g. "p-8r98qcpnex".
     pub plan_id: String,
@@ -142,6 +152,7 @@ impl OpsdeckMcp {
         ext: &Extensions,
         text: String,
         want: Option<AgentKind>,
+        confirm_reading: Option<usize>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
         let outcome = self
             .blocking(ext, move |d| {
@@ -155,7 +166,12 @@ impl OpsdeckMcp {
                         )));
                     }
                 }
-                d.requests().request(&text, &crate::events::quiet)
+                let opts = crate::pipeline::RequestOptions {
+                    confirm_reading,
+                    ..Default::default()
+                };
+                d.requests()
+                    .request_with(&text, &opts, &crate::events::quiet)
             })
             .await;
         match outcome {
@@ -170,6 +186,21 @@ impl OpsdeckMcp {
                 "data": r.report.data,
                 "report_uri": r.uri,
             })),
+            // The readings as this front end asks for one: by the tool's own parameter.
+            Err(Error::NeedsConfirmation(c)) => {
+                Ok(CallToolResult::error(vec![ContentBlock::text(
+                    crate::sanitize::line(&format!(
+                        "this request would change something, but it was understood with low confidence ({:.2}), so nothing was planned. Its readings: {}. Call ask again with confirm_reading set to the number meant, or rephrase (needs_confirmation)",
+                        c.confidence,
+                        c.readings
+                            .iter()
+                            .enumerate()
+                            .map(|(n, r)| format!("{}) {}/{}", n + 1, r.agent, r.action))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                )]))
+            }
             Err(e) => tool_error(&e),
         }
     }
@@ -245,9 +276,10 @@ impl OpsdeckMcp {
     async fn ask(
         &self,
         ext: Extensions,
-        Parameters(args): Parameters<TextArgs>,
+        Parameters(args): Parameters<AskArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
-        self.ask_as(&ext, args.text, None).await
+        self.ask_as(&ext, args.text, None, args.confirm_reading)
+            .await
     }
 
     #[tool(
@@ -367,7 +399,8 @@ impl OpsdeckMcp {
         ext: Extensions,
         Parameters(args): Parameters<TextArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
-        self.ask_as(&ext, args.text, Some(AgentKind::Cost)).await
+        self.ask_as(&ext, args.text, Some(AgentKind::Cost), None)
+            .await
     }
 
     #[tool(
@@ -386,7 +419,7 @@ impl OpsdeckMcp {
         ext: Extensions,
         Parameters(args): Parameters<TextArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
-        self.ask_as(&ext, args.text, Some(AgentKind::Security))
+        self.ask_as(&ext, args.text, Some(AgentKind::Security), None)
             .await
     }
 
@@ -406,7 +439,8 @@ impl OpsdeckMcp {
         ext: Extensions,
         Parameters(args): Parameters<TextArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
-        self.ask_as(&ext, args.text, Some(AgentKind::Monitor)).await
+        self.ask_as(&ext, args.text, Some(AgentKind::Monitor), None)
+            .await
     }
 
     #[tool(
