@@ -151,6 +151,8 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("create", &[Verb(V::Create)]),
     ("launch", &[Verb(V::Create)]),
     ("provision", &[Verb(V::Create)]),
+    // "spin a bucket", "spin 2 boxes": without "up" still a create, never the region "spain".
+    ("spin", &[Verb(V::Create)]),
     ("deploy", &[Verb(V::Create)]),
     ("build", &[Verb(V::Create)]),
     ("make", &[Verb(V::Create)]),
