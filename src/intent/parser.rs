@@ -144,6 +144,7 @@ fn read(
     }
     if agent == AgentKind::Infra && matches!(action, "create" | "scale") {
         stated::refuse_vague_count(&tokens)?;
+        infra::size_as_type(&tokens, &mut params, &mut notes);
     }
     notes.extend(stated::unused_times(&tokens));
     match agent {

@@ -309,6 +309,29 @@ pub(super) fn lifecycle(tokens: &[Token<'_>], p: &mut Params, used: &mut [bool])
     }
 }
 
+/// "3 medium instances": a size word right before the machines, with no type named, read as
+/// that size of the t3 family (the templates' default) and said so, rather than dropped.
+pub(super) fn size_as_type(tokens: &[Token<'_>], p: &mut Params, notes: &mut Vec<String>) {
+    const SIZES: [&str; 7] = [
+        "nano", "micro", "small", "medium", "large", "xlarge", "2xlarge",
+    ];
+    if p.instance_type.is_some() {
+        return;
+    }
+    let machines = |t: &Token<'_>| t.has(|c| matches!(c, Cue::Noun(Noun::Instance)));
+    if let Some(w) = tokens
+        .windows(2)
+        .find_map(|w| (SIZES.contains(&w[0].lower.as_str()) && machines(&w[1])).then_some(&w[0]))
+    {
+        let it = format!("t3.{}", w.lower);
+        notes.push(format!(
+            "read \"{}\" as instance type {it} (the t3 family; name another type, e.g. m6i.large, for a different one)",
+            w.orig
+        ));
+        p.instance_type = Some(it);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::intent::parser::p;
