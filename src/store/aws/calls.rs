@@ -171,6 +171,21 @@ impl AwsStore {
         self.call(move |c| remote::query_all(c, table, pk, prefix))
     }
 
+    /// The records under `pk` whose sort key starts with `prefix`, read back as `T` (`what`
+    /// names them when one cannot be read).
+    pub(super) fn query_records<T: serde::de::DeserializeOwned>(
+        &self,
+        t: Table,
+        pk: String,
+        prefix: &str,
+        what: &str,
+    ) -> std::result::Result<Vec<T>, Fault> {
+        self.query(t, pk, Some(prefix))?
+            .iter()
+            .map(|i| super::from_item(i, what))
+            .collect()
+    }
+
     /// A record item of the tenants table: `{pk, sk, rec, version}`.
     pub(super) fn record_item(tenant: &str, sk: &str, rec: String, version: u64) -> Item {
         let mut item = key(tenant, sk);

@@ -290,13 +290,7 @@ impl Store for AwsStore {
     fn list_users(&self, tenant: &str) -> Result<Vec<User>> {
         self.scope(tenant)?;
         let remote = self
-            .query(Table::Tenants, tenant.to_string(), Some("user#"))
-            .and_then(|items| {
-                items
-                    .iter()
-                    .map(|i| from_item::<User>(i, "user"))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-            })
+            .query_records::<User>(Table::Tenants, tenant.to_string(), "user#", "user")
             .map(|mut v| {
                 v.sort_by(|a, b| a.name.cmp(&b.name));
                 let public: Vec<User> = v.iter().map(without_secret).collect();
@@ -836,13 +830,7 @@ impl Store for AwsStore {
     fn list_stacks(&self, tenant: &str) -> Result<Vec<StackRecord>> {
         self.scope(tenant)?;
         let remote = self
-            .query(Table::Tenants, tenant.to_string(), Some("stack#"))
-            .and_then(|items| {
-                items
-                    .iter()
-                    .map(|i| from_item::<StackRecord>(i, "stack"))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-            })
+            .query_records::<StackRecord>(Table::Tenants, tenant.to_string(), "stack#", "stack")
             .map(|mut v| {
                 v.sort_by(|a, b| a.name.cmp(&b.name));
                 self.cache.put_list(tenant, "stacks", &v);
@@ -947,13 +935,12 @@ impl Store for AwsStore {
     fn list_configs(&self, tenant: &str) -> Result<Vec<AwsConfiguration>> {
         self.scope(tenant)?;
         let remote = self
-            .query(Table::Tenants, tenant.to_string(), Some("config#"))
-            .and_then(|items| {
-                items
-                    .iter()
-                    .map(|i| from_item::<AwsConfiguration>(i, "configuration"))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-            })
+            .query_records::<AwsConfiguration>(
+                Table::Tenants,
+                tenant.to_string(),
+                "config#",
+                "configuration",
+            )
             .map(|mut v| {
                 v.sort_by(|a, b| a.name.cmp(&b.name));
                 self.cache.put_list(tenant, "configs", &v);

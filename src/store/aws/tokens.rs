@@ -13,13 +13,7 @@ impl AwsStore {
     pub(super) fn tokens_of(&self, tenant: &str) -> Result<Vec<ApiToken>> {
         self.scope(tenant)?;
         let remote = self
-            .query(Table::Tenants, tenant.to_string(), Some("token#"))
-            .and_then(|items| {
-                items
-                    .iter()
-                    .map(|i| from_item::<ApiToken>(i, "token"))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-            })
+            .query_records::<ApiToken>(Table::Tenants, tenant.to_string(), "token#", "token")
             .map(|mut v| {
                 v.sort_by(|a, b| a.id.cmp(&b.id));
                 v
