@@ -81,22 +81,15 @@ fn the_operations_report_reads_decisions_latency_and_failures_from_the_trail() {
     // The binary (on the real clock, behind the team's, which each code moved on): JSON with
     // the same figures, CSV rows, text tables; a window that excludes
     // everything; a bad bound refused with the forms it accepts.
-    let run = |args: &[&str]| {
-        let out = home
-            .cmd()
-            .args([
-                "--user",
-                "bob",
-                "report",
-                "operations",
-                "--since",
-                "2026-01-01",
-                "--until",
-                "2030-01-01",
-            ])
+    let report = |args: &[&str]| {
+        home.cmd()
+            .args(["--user", "bob", "report", "operations"])
             .args(args)
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let run = |args: &[&str]| {
+        let out = report(&[&["--since", "2026-01-01", "--until", "2030-01-01"], args].concat());
         assert!(out.status.success(), "{out:?}");
         String::from_utf8(out.stdout).unwrap()
     };
@@ -118,52 +111,16 @@ fn the_operations_report_reads_decisions_latency_and_failures_from_the_trail() {
         "{text}"
     );
     assert!(text.contains("top requesters"), "{text}");
-    let none = home
-        .cmd()
-        .args([
-            "--user",
-            "bob",
-            "--json",
-            "report",
-            "operations",
-            "--since",
-            "2001-01-01",
-            "--until",
-            "2001-02-01",
-        ])
-        .output()
-        .unwrap();
+    let none = report(&["--json", "--since", "2001-01-01", "--until", "2001-02-01"]);
     let none: serde_json::Value = serde_json::from_slice(&none.stdout).unwrap();
     assert_eq!(none["plans"], 0);
     assert!(none["applies"]["change_failure_rate"].is_null());
     // A window of more days than a report lays out is refused, not cut short.
-    let long = home
-        .cmd()
-        .args([
-            "--user",
-            "bob",
-            "report",
-            "operations",
-            "--since",
-            "2000-01-01",
-        ])
-        .output()
-        .unwrap();
+    let long = report(&["--since", "2000-01-01"]);
     assert!(!long.status.success());
     let said = String::from_utf8_lossy(&long.stderr);
     assert!(said.contains("at most 3660 days"), "{said}");
-    let bad = home
-        .cmd()
-        .args([
-            "--user",
-            "bob",
-            "report",
-            "operations",
-            "--since",
-            "last tuesday",
-        ])
-        .output()
-        .unwrap();
+    let bad = report(&["--since", "last tuesday"]);
     assert!(!bad.status.success());
     let said = String::from_utf8_lossy(&bad.stderr);
     assert!(

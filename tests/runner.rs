@@ -88,8 +88,13 @@ fn runner_home(b: &SharedBackend, team_machine: &Home) -> Home {
 
 /// A runner process in its own process group (so a kill reaches the tools it started).
 fn spawn_runner(home: &Home, moto: Option<&str>, name: &str, extra: &[&str]) -> Child {
+    start_runner(bin(home, moto, "runner"), name, extra)
+}
+
+/// `opsdeck runner` through `command` (the binary, its home and credentials), as above.
+fn start_runner(mut command: Command, name: &str, extra: &[&str]) -> Child {
     use std::os::unix::process::CommandExt;
-    bin(home, moto, "runner")
+    command
         .args(["runner", "--name", name, "--poll-secs", "1"])
         .args(extra)
         .stdout(Stdio::piped())
@@ -848,16 +853,11 @@ fn an_operator_who_cannot_assume_the_deploy_role_gets_her_change_applied_by_the_
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let runner = {
-        use std::os::unix::process::CommandExt;
-        with_keys(&runner_machine, &endpoint, "runner", &runner_keys)
-            .args(["runner", "--name", "r1", "--poll-secs", "1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap()
-    };
+    let runner = start_runner(
+        with_keys(&runner_machine, &endpoint, "runner", &runner_keys),
+        "r1",
+        &[],
+    );
     let followed = operator.wait_with_output().unwrap();
     stop(&runner);
     let runner_out = finish(runner);
