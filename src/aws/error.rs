@@ -128,33 +128,32 @@ impl AwsError {
                 }
             }
             SdkError::TimeoutError(_) => AwsError::TimedOut { service, operation },
-            SdkError::DispatchFailure(d)
-                if d.as_connector_error().is_some_and(|c| lacks_credentials(c)) =>
-            {
-                AwsError::NoCredentials { service, operation }
-            }
-            SdkError::DispatchFailure(d)
-                if let Some((detail, code)) =
-                    d.as_connector_error().and_then(|c| credentials_failure(c)) =>
-            {
-                AwsError::CredentialsRefused {
-                    service,
-                    operation,
-                    detail,
-                    code,
+            SdkError::DispatchFailure(d) => {
+                match d.as_connector_error().and_then(|c| credentials_trouble(c)) {
+                    Some(CredentialsTrouble::NotFound) => {
+                        AwsError::NoCredentials { service, operation }
+                    }
+                    Some(CredentialsTrouble::Refused { detail, code }) => {
+                        AwsError::CredentialsRefused {
+                            service,
+                            operation,
+                            detail,
+                            code,
+                        }
+                    }
+                    None => AwsError::Unreachable {
+                        service,
+                        operation,
+                        cause: if d.is_timeout() {
+                            DispatchCause::Timeout
+                        } else if d.is_io() {
+                            DispatchCause::Connection
+                        } else {
+                            DispatchCause::Other
+                        },
+                    },
                 }
             }
-            SdkError::DispatchFailure(d) => AwsError::Unreachable {
-                service,
-                operation,
-                cause: if d.is_timeout() {
-                    DispatchCause::Timeout
-                } else if d.is_io() {
-                    DispatchCause::Connection
-                } else {
-                    DispatchCause::Other
-                },
-            },
             SdkError::ResponseError(_) => AwsError::BadResponse { service, operation },
             other => AwsError::Other {
                 service,
@@ -181,38 +180,53 @@ impl AwsError {
     }
 }
 
-/// Why a credentials provider failed (an AssumeRole the role's trust policy refused, say), as
-/// a person reads it, with the refusing call's error code: None when the failure was not the
-/// credentials'.
-fn credentials_failure(
-    error: &(dyn std::error::Error + 'static),
-) -> Option<(String, Option<String>)> {
+/// Why the SDK gave up before sending, when it was the credentials'.
+enum CredentialsTrouble {
+    /// The credential chain found nothing.
+    NotFound,
+    /// A provider failed (an AssumeRole the role's trust policy refused, say): as a person
+    /// reads it, with the refusing call's error code.
+    Refused {
+        detail: String,
+        code: Option<String>,
+    },
+}
+
+fn credentials_trouble(error: &(dyn std::error::Error + 'static)) -> Option<CredentialsTrouble> {
     use aws_credential_types::provider::error::CredentialsError;
     type AssumeRoleFailure = SdkError<
         aws_sdk_sts::operation::assume_role::AssumeRoleError,
         aws_sdk_sts::config::http::HttpResponse,
     >;
+    let (mut provider, mut refused) = (None, None);
     let mut source = Some(error);
-    let mut credentials = None;
     while let Some(e) = source {
-        if let Some(c) = e.downcast_ref::<CredentialsError>() {
-            if matches!(c, CredentialsError::CredentialsNotLoaded(_)) {
-                return None;
+        match e.downcast_ref::<CredentialsError>() {
+            // Nothing found anywhere in the chain outranks what a provider said.
+            Some(CredentialsError::CredentialsNotLoaded(_)) => {
+                return Some(CredentialsTrouble::NotFound);
             }
-            credentials.get_or_insert(c);
+            Some(c) => {
+                provider.get_or_insert(c);
+            }
+            None => {}
         }
-        if credentials.is_some()
-            && let Some(refused) = e.downcast_ref::<AssumeRoleFailure>()
-        {
-            let said = AwsError::from_sdk("STS", "AssumeRole", refused);
-            return Some((said.to_string(), said.code().map(str::to_string)));
+        if provider.is_some() && refused.is_none() {
+            refused = e.downcast_ref::<AssumeRoleFailure>();
         }
         source = e.source();
     }
+    let provider = provider?;
+    if let Some(r) = refused {
+        let said = AwsError::from_sdk("STS", "AssumeRole", r);
+        return Some(CredentialsTrouble::Refused {
+            detail: said.to_string(),
+            code: said.code().map(str::to_string),
+        });
+    }
     // Another provider's failure: what its errors say, each once.
-    let c = credentials?;
     let mut said: Vec<String> = Vec::new();
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(c);
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(provider);
     while let Some(n) = next {
         let text = n.to_string();
         if !text.is_empty() && !said.iter().any(|s| s.contains(&text)) {
@@ -220,23 +234,10 @@ fn credentials_failure(
         }
         next = n.source();
     }
-    Some((said.join(": "), None))
-}
-
-/// Whether the SDK gave up before sending because the credential chain found nothing.
-fn lacks_credentials(error: &(dyn std::error::Error + 'static)) -> bool {
-    use aws_credential_types::provider::error::CredentialsError;
-    let mut source = Some(error);
-    while let Some(e) = source {
-        if matches!(
-            e.downcast_ref::<CredentialsError>(),
-            Some(CredentialsError::CredentialsNotLoaded(_))
-        ) {
-            return true;
-        }
-        source = e.source();
-    }
-    false
+    Some(CredentialsTrouble::Refused {
+        detail: said.join(": "),
+        code: None,
+    })
 }
 
 #[cfg(test)]
