@@ -82,7 +82,7 @@ fn main() {
         let mut events = Vec::new();
         store
             .scan_audit("default", &mut |r| {
-                if r.event.plan_id.is_some() {
+                if operations::reads(&r.event) {
                     events.push(r.event);
                 }
                 true

@@ -13,7 +13,6 @@ impl Trail<'_> {
         since: Option<&str>,
         until: Option<&str>,
     ) -> Result<crate::reports::OperationsReport> {
-        use crate::audit::EventKind as K;
         use crate::audit::query::time_bound;
         let clock = self.clock.as_ref();
         let to = match until {
@@ -28,7 +27,7 @@ impl Trail<'_> {
             Some(t) => time_bound("since", t, clock)?,
             None => to
                 .checked_sub(jiff::SignedDuration::from_hours(30 * 24))
-                .map_err(|e| crate::error::Error::input(format!("until: {e}")))?,
+                .map_err(|e| crate::error::Error::input(format!("since: {e}")))?,
         };
         if from >= to {
             return Err(crate::error::Error::input(format!(
@@ -48,23 +47,8 @@ impl Trail<'_> {
         // Only what the report reads is kept while the trail streams by.
         let mut events = Vec::new();
         self.scan_audit(&mut |r| {
-            let e = r.event;
-            if e.plan_id.is_some()
-                && e.timestamp.timestamp() < to
-                && matches!(
-                    e.event,
-                    K::Planned
-                        | K::Queued
-                        | K::Approved
-                        | K::Rejected
-                        | K::Expired
-                        | K::Executing
-                        | K::Completed
-                        | K::Failed
-                        | K::Cancelled
-                )
-            {
-                events.push(e);
+            if r.event.timestamp.timestamp() < to && crate::reports::operations::reads(&r.event) {
+                events.push(r.event);
             }
             true
         })?;

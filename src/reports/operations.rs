@@ -97,6 +97,23 @@ struct PlanTimes {
     started: bool,
 }
 
+/// Whether the report reads this event: a plan's step through the queue and its run.
+pub fn reads(e: &AuditEvent) -> bool {
+    e.plan_id.is_some()
+        && matches!(
+            e.event,
+            EventKind::Planned
+                | EventKind::Queued
+                | EventKind::Approved
+                | EventKind::Rejected
+                | EventKind::Expired
+                | EventKind::Executing
+                | EventKind::Completed
+                | EventKind::Failed
+                | EventKind::Cancelled
+        )
+}
+
 /// Builds the report from the tenant's events, in trail order.
 pub fn build<'a>(
     tenant: &str,
