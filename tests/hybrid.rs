@@ -98,6 +98,13 @@ fn one_request_two_steps_one_approval_one_audited_request() {
         StepKind::Ansible { playbook, inventory: Inventory::StepOutputs { step: 1, .. }, .. }
             if playbook == "web.yml"
     ));
+    // A dry run that did not plan says why in its notes: show them rather than a missing file.
+    assert_eq!(
+        p.dry_runs[0].status,
+        DryRunStatus::Planned,
+        "terraform dry run: {:?}",
+        p.dry_runs[0]
+    );
     let kinds: Vec<(&str, ArtifactKind)> = p
         .artifacts
         .iter()
