@@ -40,6 +40,7 @@ fn intent(action: &str) -> Intent {
         evidence: vec![],
         notes: vec![],
         source: None,
+        settled: None,
     }
 }
 

@@ -158,6 +158,11 @@ fn a_change_read_with_low_confidence_is_planned_only_once_its_reading_is_confirm
     assert!(conf.to_string().contains("--confirm-reading"), "{conf}");
     // Nothing was planned; the trail says why.
     assert!(deck.approvals().plans(None).unwrap().is_empty());
+    // The CLI refuses with the readings and the flag (and plans with it, below).
+    let out = home.cmd().args(["--json", "ask", text]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["readings"][0]["agent"], "infra", "{v}");
     let opts = |n| RequestOptions {
         confirm_reading: Some(n),
         ..RequestOptions::default()
@@ -184,11 +189,6 @@ fn a_change_read_with_low_confidence_is_planned_only_once_its_reading_is_confirm
         .request_with(text, &opts(9), &quiet)
         .unwrap_err();
     assert_eq!(err.kind(), Kind::Input, "{err}");
-    // The CLI refuses with the readings and the flag, and plans with it.
-    let out = home.cmd().args(["--json", "ask", text]).output().unwrap();
-    assert_eq!(out.status.code(), Some(5));
-    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
-    assert_eq!(v["readings"][0]["agent"], "infra", "{v}");
     let out = home
         .cmd()
         .args(["--json", "ask", "--confirm-reading", "1", text])

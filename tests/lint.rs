@@ -151,6 +151,7 @@ fn intent(agent: AgentKind, action: &str, params: Value) -> Intent {
         evidence: vec![],
         notes: vec![],
         source: None,
+        settled: None,
     }
 }
 

@@ -25,20 +25,7 @@ const TYPED: &str = "please restart the ec2 instances tagged Env=staging";
 
 /// `opsdeck --json ARGS` through the binary, which must succeed: its JSON.
 fn run_json(home: &Home, moto: &Moto, args: &[&str]) -> Value {
-    let out = home
-        .cmd()
-        .envs(moto.env())
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    home.json(moto.env(), args)
 }
 
 fn plan_ids(similar: &Value) -> Vec<String> {
@@ -225,11 +212,7 @@ fn similar_past_requests_on_the_local_store() {
     let _held = moto.exclusive();
     support::seed::fleet(&moto.endpoint, REGION);
     let home = Home::new();
-    std::fs::write(
-        home.path().join("config.toml"),
-        format!("endpoint_url = \"{}\"\n", moto.endpoint),
-    )
-    .unwrap();
+    home.use_endpoint(&moto.endpoint);
     similar_story(&home, &moto, "local");
 }
 

@@ -35,6 +35,7 @@ fn intent(action: &str, params: Value) -> Intent {
         evidence: vec![],
         notes: vec![],
         source: None,
+        settled: None,
     }
 }
 

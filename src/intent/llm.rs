@@ -437,6 +437,7 @@ pub fn validate(v: &Value) -> Result<Intent, LlmFailure> {
         evidence: Vec::new(),
         notes: Vec::new(),
         source: None,
+        settled: None,
     })
 }
 

@@ -127,6 +127,31 @@ pub struct Intent {
     /// Which reading this is when a model was consulted: `bedrock:<model id>` or `parser`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// How the reading was settled beyond the words: its requester confirmed it, or an
+    /// earlier similar request's confirmation decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<Settled>,
+}
+
+/// A reading settled by a person rather than by the words alone. Kept in the `classified`
+/// event, so the tenant's trail is where later requests learn from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Settled {
+    /// The requester picked reading `reading` of `of` (1 is the one understood, so another
+    /// number is a correction).
+    Confirmation { reading: usize, of: usize },
+    /// Read as an earlier, similar request of the tenant was confirmed.
+    Example {
+        request_id: String,
+        /// That request's words, as the trail keeps them.
+        text: String,
+        /// Who confirmed it, and when.
+        who: String,
+        when: String,
+        /// How alike the two requests' words are (trigram overlap, 0.0 ..= 1.0).
+        likeness: f64,
+    },
 }
 
 impl Intent {
@@ -248,6 +273,15 @@ pub fn explain(intent: &Intent) -> serde_json::Value {
             }
         }
     }
+    if let Some(Settled::Example {
+        text, who, when, ..
+    }) = &intent.settled
+    {
+        routing.push(serde_json::json!({
+            "word": "(a confirmed example)",
+            "means": format!("agent:{} as {who} confirmed for \"{text}\" at {when}", intent.agent),
+        }));
+    }
     // Parameters read from where words stand rather than from one word ("bucket X": the name
     // after a noun) have no evidence of their own; they are shown all the same.
     for (key, value) in &values {
@@ -264,6 +298,7 @@ pub fn explain(intent: &Intent) -> serde_json::Value {
         "routed_by": routing,
         "parameters": params,
         "notes": intent.notes,
+        "settled": intent.settled,
     })
 }
 

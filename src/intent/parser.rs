@@ -183,6 +183,7 @@ fn read(
         evidence: evidence(&tokens),
         notes,
         source: None,
+        settled: None,
     };
     // The count is the range check's first question, whether or not it fits in a parameter.
     if let Some(written) = count_as_written {

@@ -232,6 +232,7 @@ mod tests {
             evidence: Vec::new(),
             notes: Vec::new(),
             source: None,
+            settled: None,
         }
     }
 

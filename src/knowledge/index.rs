@@ -93,6 +93,8 @@ pub struct KnowledgeIndex {
     pub(super) distinct_features: Vec<ParamFeatures>,
     feature_ids: HashMap<ParamFeatures, u32>,
     pub(super) action_ids: HashMap<String, u32>,
+    /// The entries whose reading their requester confirmed (or corrected), oldest first.
+    pub(super) confirmed: Vec<u32>,
     /// The `seq` of the last record read (0: none yet).
     cursor: u64,
 }
@@ -176,6 +178,13 @@ impl KnowledgeIndex {
                     && let Some(v) = &e.intent
                 {
                     self.read_intent(n, v);
+                    let confirmed = v
+                        .get("settled")
+                        .and_then(|s| s.get("by"))
+                        .is_some_and(|by| by == "confirmation");
+                    if confirmed && self.entries[n].agent.is_some() {
+                        self.confirmed.push(n as u32);
+                    }
                 }
             }
             EventKind::PolicyEvaluated => {

@@ -25,10 +25,8 @@ impl Requests<'_> {
         )?;
         let cursor = self.knowledge_cursor();
         let mut new: Vec<AuditRecord> = Vec::new();
-        self.scan_trail(&mut |r| {
-            if r.seq > cursor {
-                new.push(r);
-            }
+        self.scan_trail_after(cursor, &mut |r| {
+            new.push(r);
             true
         })?;
         let mut index = self
@@ -117,6 +115,60 @@ impl Requests<'_> {
         }
         let request_id = uuid::Uuid::new_v4().to_string();
         self.request_read(request_id, crate::redact::redact(&text), intent, sink)
+    }
+
+    /// `read` as the confirmed past request closest to `text` reads (the index as held: no
+    /// I/O, so the console's preview can call it too). Only a reading in doubt, or one another
+    /// agent's than the confirmed one, changes; the note and `settled` say whose confirmation
+    /// decided it, so `explain` and the approver see why.
+    pub(super) fn read_like_example(
+        &self,
+        text: &str,
+        read: Intent,
+        limits: &intent::Limits,
+    ) -> Intent {
+        let Ok(index) = self.knowledge.read() else {
+            return read;
+        };
+        let Some(example) = index.example_for(&crate::redact::redact(text)) else {
+            return read;
+        };
+        let Some(agent) = example.past.agent else {
+            return read;
+        };
+        if agent == read.agent && !read.low_confidence {
+            return read;
+        }
+        let mut learned = if agent == read.agent {
+            let mut same = read.clone();
+            same.low_confidence = false;
+            same.notes.retain(|n| !n.starts_with("low confidence"));
+            same
+        } else {
+            match intent::parse_as(text, limits, agent) {
+                Ok(other) => other,
+                // These words cannot be read as that agent's: the example does not apply.
+                Err(_) => return read,
+            }
+        };
+        let past = example.past;
+        learned.notes.push(format!(
+            "read as {}/{} because {} confirmed that reading of a similar request at {} (\"{}\", words {:.0}% alike); to choose another reading, ask again with --confirm-reading N",
+            learned.agent,
+            learned.action,
+            past.requester,
+            crate::agents::insight::short_time(past.at.timestamp()),
+            crate::agents::insight::clip(&past.text, 80),
+            example.likeness * 100.0
+        ));
+        learned.settled = Some(intent::Settled::Example {
+            request_id: past.request_id.clone(),
+            text: past.text.clone(),
+            who: past.requester.clone(),
+            when: past.at.to_string(),
+            likeness: (example.likeness * 100.0).round() / 100.0,
+        });
+        learned
     }
 
     fn knowledge_cursor(&self) -> u64 {

@@ -82,7 +82,8 @@ impl Requests<'_> {
             .and_then(|p| intent::refine(p, text, &limits));
         let mut read = match refined {
             Some(r) => r,
-            None => intent::parse_with(text, &limits),
+            None => intent::parse_with(text, &limits)
+                .map(|read| self.read_like_example(text, read, &limits)),
         }
         .map_err(intent_error)?;
         intent::check(&read, &limits).map_err(intent_error)?;
@@ -96,6 +97,12 @@ impl Requests<'_> {
     }
 
     pub(super) fn understand(&self, text: &str) -> std::result::Result<Intent, IntentError> {
+        self.understand_from(text, true)
+    }
+
+    /// [`Requests::understand`]; `learn` false reads the words alone, without the tenant's
+    /// confirmed examples (the requester is picking a reading herself).
+    fn understand_from(&self, text: &str, learn: bool) -> std::result::Result<Intent, IntentError> {
         let limits = intent::Limits::of(&self.tenant);
         let previous = if intent::is_follow_up(text) {
             self.previous_intent()
@@ -129,6 +136,16 @@ impl Requests<'_> {
         let intent = match &self.model {
             Some(m) => m.understand(text, parsed, previous.as_ref(), &limits),
             None => parsed,
+        };
+        // A follow-up refines the session's own last request; anything else may be read like
+        // a similar request the tenant's requesters confirmed.
+        let intent = if learn && previous.is_none() {
+            if let Err(e) = self.refresh_knowledge() {
+                tracing::debug!(error = %e, "past confirmations not read");
+            }
+            self.read_like_example(text, intent, &limits)
+        } else {
+            intent
         };
         intent::check(&intent, &limits)?;
         Ok(intent)
@@ -177,6 +194,10 @@ impl Requests<'_> {
                 chosen.agent,
                 chosen.action
             ));
+            chosen.settled = Some(intent::Settled::Confirmation {
+                reading: n,
+                of: readings.len(),
+            });
             Ok(chosen)
         };
         match reading {
@@ -250,8 +271,10 @@ impl Requests<'_> {
         self.demo_standin_running()?;
         let request_id = uuid::Uuid::new_v4().to_string();
         let redacted = redact(text.trim());
+        // A reading the requester picks herself is picked among the words' own readings, so
+        // she can always correct what an earlier confirmation would have chosen.
         let intent = match self
-            .understand(text)
+            .understand_from(text, opts.confirm_reading.is_none())
             .and_then(|i| self.confirmed(text, i, opts.confirm_reading))
         {
             Ok(Ok(i)) => {

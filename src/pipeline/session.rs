@@ -215,6 +215,15 @@ impl Deck {
     pub(super) fn scan_trail(&self, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
         self.store.scan_audit(&self.tenant.name, f)
     }
+
+    /// The records after `seq` only (an incremental reader's cursor).
+    pub(super) fn scan_trail_after(
+        &self,
+        seq: u64,
+        f: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<()> {
+        self.store.scan_audit_after(&self.tenant.name, seq, f)
+    }
 }
 
 /// An event of `identity` in `tenant`, before the details of what happened.

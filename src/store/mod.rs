@@ -215,6 +215,17 @@ pub trait Store: Send + Sync {
     /// Streams the tenant's events oldest first, one in memory at a time; `f` returns false to
     /// stop early. What browsers of large trails use.
     fn scan_audit(&self, tenant: &str, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()>;
+    /// The tenant's records after `seq`, oldest first: what an incremental reader (the
+    /// knowledge index, a SIEM export's cursor) has not seen yet. The shared backend asks
+    /// DynamoDB for those records only.
+    fn scan_audit_after(
+        &self,
+        tenant: &str,
+        seq: u64,
+        f: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<()> {
+        self.scan_audit(tenant, &mut |r| r.seq <= seq || f(r))
+    }
     /// Verifies the tenant's chain; `full` checks every signature, not only checkpoints.
     fn verify_audit(&self, tenant: &str, full: bool) -> Result<VerifyReport> {
         self.verify_audit_anchored(tenant, full, &Anchors::default())

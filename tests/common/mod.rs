@@ -415,6 +415,37 @@ impl Home {
         std::fs::write(self.path().join("config.toml"), toml).expect("write config.toml");
     }
 
+    /// Points the home's AWS calls at `endpoint` (a moto on loopback).
+    pub fn use_endpoint(&self, endpoint: &str) {
+        self.configure(&format!("endpoint_url = \"{endpoint}\"\n"));
+    }
+
+    /// `opsdeck --json ARGS` through the binary with `envs`, which must succeed: its JSON.
+    pub fn json<K, V>(
+        &self,
+        envs: impl IntoIterator<Item = (K, V)>,
+        args: &[&str],
+    ) -> serde_json::Value
+    where
+        K: AsRef<std::ffi::OsStr>,
+        V: AsRef<std::ffi::OsStr>,
+    {
+        let out = self
+            .cmd()
+            .envs(envs)
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("run opsdeck");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+    }
+
     /// Points opsdeck at this ansible-playbook (and, optionally, more `[exec]` lines).
     pub fn use_ansible(&self, bin: &Path, extra_exec: &str) {
         self.configure(&format!(

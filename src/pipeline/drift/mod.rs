@@ -606,6 +606,7 @@ fn recorded_intent(stack: &str) -> Intent {
         evidence: Vec::new(),
         notes: vec![crate::plan::SUBMITTED_NOTE.into()],
         source: None,
+        settled: None,
     }
 }
 

@@ -101,6 +101,7 @@ pub(crate) fn submission(
         evidence: Vec::new(),
         notes: vec![crate::plan::SUBMITTED_NOTE.into()],
         source: None,
+        settled: None,
     };
     let draft = (|| -> Result<Draft> {
         match (&sub.terraform, &sub.playbook) {

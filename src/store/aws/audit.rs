@@ -354,13 +354,9 @@ impl AwsStore {
             };
             first = false;
             for item in &items {
-                let Some(line) = get_s(item, "line") else {
+                let Some((line, rec)) = self.audit_item(item)? else {
                     continue;
                 };
-                let rec = chain::parse_line(line.as_bytes()).map_err(|d| StoreError::Corrupt {
-                    path: format!("dynamodb:{}", self.table(Table::AuditRuns)).into(),
-                    detail: format!("record {}: {d}", get_s(item, "sk").unwrap_or("?")),
-                })?;
                 lines.extend_from_slice(line.as_bytes());
                 lines.push(b'\n');
                 if !f(rec) {
@@ -374,6 +370,57 @@ impl AwsStore {
         }
         self.cache.put_audit(tenant, &lines);
         Ok(())
+    }
+
+    /// The tenant's records after `seq`, oldest first, a page at a time: a key condition on
+    /// the sort key, so the records before it are never read. Unreachable, it falls back to
+    /// the trail as this machine last read it (like [`Self::scan_audit_remote`]).
+    pub(super) fn scan_audit_after_remote(
+        &self,
+        tenant: &str,
+        seq: u64,
+        f: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<()> {
+        let mut start: Option<Item> = None;
+        let mut first = true;
+        loop {
+            let (table, pk, st) = (self.table(Table::AuditRuns), tenant.to_string(), start);
+            let after = remote::SortKey::After(seq_key(seq));
+            let page =
+                self.call(move |c| remote::query_page_where(c, table, pk, after, st, Some(PAGE)));
+            let (items, next) = match page {
+                Ok(p) => p,
+                Err(fault) if fault.is_transient() && first => {
+                    return self.scan_audit_remote(tenant, &mut |r| r.seq <= seq || f(r));
+                }
+                Err(fault) => return Err(fault.into_error().into()),
+            };
+            first = false;
+            for item in &items {
+                let Some((_, rec)) = self.audit_item(item)? else {
+                    continue;
+                };
+                if !f(rec) {
+                    return Ok(());
+                }
+            }
+            match next {
+                Some(k) => start = Some(k),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// An item of the audit partition as its line and record (None: not a record).
+    fn audit_item<'i>(&self, item: &'i Item) -> Result<Option<(&'i str, AuditRecord)>> {
+        let Some(line) = get_s(item, "line") else {
+            return Ok(None);
+        };
+        let rec = chain::parse_line(line.as_bytes()).map_err(|d| StoreError::Corrupt {
+            path: format!("dynamodb:{}", self.table(Table::AuditRuns)).into(),
+            detail: format!("record {}: {d}", get_s(item, "sk").unwrap_or("?")),
+        })?;
+        Ok(Some((line, rec)))
     }
 
     /// Every stored line, oldest first.

@@ -454,6 +454,16 @@ impl Store for AwsStore {
         self.scan_audit_remote(tenant, f)
     }
 
+    fn scan_audit_after(
+        &self,
+        tenant: &str,
+        seq: u64,
+        f: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<()> {
+        self.scope(tenant)?;
+        self.scan_audit_after_remote(tenant, seq, f)
+    }
+
     fn verify_audit_anchored(
         &self,
         tenant: &str,

@@ -154,6 +154,27 @@ pub async fn query_page(
     start: Option<Item>,
     limit: Option<i32>,
 ) -> Result<(Vec<Item>, Option<Item>), Fault> {
+    let sk = sk_prefix.map_or(SortKey::Any, SortKey::Prefix);
+    query_page_where(c, table, pk, sk, start, limit).await
+}
+
+/// Which sort keys of a partition a query reads.
+pub enum SortKey {
+    Any,
+    Prefix(String),
+    /// Those that sort after this one.
+    After(String),
+}
+
+/// One page of a partition's items whose sort keys meet `sk`.
+pub async fn query_page_where(
+    c: Clients,
+    table: String,
+    pk: String,
+    sk: SortKey,
+    start: Option<Item>,
+    limit: Option<i32>,
+) -> Result<(Vec<Item>, Option<Item>), Fault> {
     let mut req = c
         .ddb
         .query()
@@ -162,11 +183,14 @@ pub async fn query_page(
         .expression_attribute_values(":pk", s(pk))
         .set_exclusive_start_key(start)
         .set_limit(limit);
-    req = match sk_prefix {
-        Some(p) => req
+    req = match sk {
+        SortKey::Prefix(p) => req
             .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
             .expression_attribute_values(":p", s(p)),
-        None => req.key_condition_expression("pk = :pk"),
+        SortKey::After(a) => req
+            .key_condition_expression("pk = :pk AND sk > :a")
+            .expression_attribute_values(":a", s(a)),
+        SortKey::Any => req.key_condition_expression("pk = :pk"),
     };
     let out = req
         .send()
@@ -215,20 +239,17 @@ pub async fn query_after(
     let mut out = Vec::new();
     let mut start: Option<Item> = None;
     loop {
-        let o = c
-            .ddb
-            .query()
-            .table_name(&table)
-            .consistent_read(true)
-            .key_condition_expression("pk = :pk AND sk > :a")
-            .expression_attribute_values(":pk", s(pk.clone()))
-            .expression_attribute_values(":a", s(after.clone()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| classify("DynamoDB", "Query", &e))?;
-        out.extend(o.items.unwrap_or_default());
-        match o.last_evaluated_key.filter(|k| !k.is_empty()) {
+        let (items, next) = query_page_where(
+            c.clone(),
+            table.clone(),
+            pk.clone(),
+            SortKey::After(after.clone()),
+            start,
+            None,
+        )
+        .await?;
+        out.extend(items);
+        match next {
             Some(k) => start = Some(k),
             None => return Ok(out),
         }
