@@ -33,6 +33,8 @@
 //!   as plain data built from the core's records; each front end only lays it out.
 //! - [`error`]: the crate error, wrapping each module's own typed enum; its `Kind` decides the
 //!   `--json` code and the exit status.
+//! - [`siem`]: the audit trail as OCSF events to a file, S3 or CloudWatch Logs, resumed from
+//!   the destination's own cursor.
 //! - [`sanitize`]: the one output sanitiser: controls, bidi and invisible characters in any
 //!   text bound for a terminal, a CSV cell or JSON become visible escapes.
 //!
@@ -60,6 +62,7 @@ pub mod redact;
 pub mod reports;
 pub mod sanitize;
 pub mod secrets;
+pub mod siem;
 pub mod store;
 pub mod tenant;
 pub mod time;

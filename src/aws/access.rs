@@ -131,7 +131,16 @@ impl AwsAccess {
     /// VPC endpoints by IP), virtual-hosted otherwise.
     pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         let conf = self.config(region).await;
-        let s3 = aws_sdk_s3::config::Builder::from(&conf)
+        self.s3_of(&conf)
+    }
+
+    /// [`AwsAccess::s3`] for synchronous callers.
+    pub fn s3_blocking(&self, region: &str) -> Result<aws_sdk_s3::Client> {
+        Ok(self.s3_of(&self.config_blocking(region)?))
+    }
+
+    fn s3_of(&self, conf: &SdkConfig) -> aws_sdk_s3::Client {
+        let s3 = aws_sdk_s3::config::Builder::from(conf)
             .force_path_style(
                 self.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some(),
             )

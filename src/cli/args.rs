@@ -695,6 +695,26 @@ pub enum AuditCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Send the trail to a SIEM as OCSF JSON lines (class API Activity): to a file,
+    /// s3://BUCKET/PREFIX or logs:GROUP, from where the destination left off (it is its own
+    /// cursor: never a record twice, never one skipped).
+    Siem {
+        /// A file (or file:PATH), s3://BUCKET[/PREFIX], or logs:LOG_GROUP (an existing group).
+        #[arg(long)]
+        to: String,
+        /// The CloudWatch Logs stream (default: opsdeck-<tenant>; created when missing).
+        #[arg(long)]
+        stream: Option<String>,
+        /// The bucket's or log group's region (default: the tenant's).
+        #[arg(long)]
+        region: Option<String>,
+        /// Keep exporting what is new, every --interval seconds, until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// Seconds between passes with --follow (5 to 86400).
+        #[arg(long, default_value_t = 60)]
+        interval: u64,
+    },
     /// Write events with their chain fields as JSON or CSV.
     Export {
         #[arg(long, value_enum, default_value = "json")]

@@ -43,6 +43,21 @@ pub fn run(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
             let done = deck.trail().revoke_key(&key_id, &reason)?;
             print_key_decision(deck, &done, json_out)
         }
+        AuditCommand::Siem {
+            to,
+            stream,
+            region,
+            follow,
+            interval,
+        } => siem(
+            deck,
+            &to,
+            stream.as_deref(),
+            region.as_deref(),
+            follow,
+            interval,
+            json_out,
+        ),
         AuditCommand::Export {
             format,
             output,
@@ -62,6 +77,47 @@ pub fn run(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
             }
             Ok(0)
         }
+    }
+}
+
+/// `audit siem`: one pass, or one every `interval` seconds with `follow`.
+fn siem(
+    deck: &Deck,
+    to: &str,
+    stream: Option<&str>,
+    region: Option<&str>,
+    follow: bool,
+    interval: u64,
+    json_out: bool,
+) -> Result<u8> {
+    if follow && !(5..=86_400).contains(&interval) {
+        return Err(Error::input(format!(
+            "--interval {interval}: between 5 and 86400 seconds"
+        )));
+    }
+    let dest = crate::siem::Destination::parse(to, stream, &deck.tenant().name)?;
+    loop {
+        let report = deck.trail().siem_export(&dest, region)?;
+        if json_out {
+            print_json(&report)?;
+        } else if report.exported > 0 || !follow {
+            outln!(
+                "exported {} record(s) to {} ({} to {}; it held up to {} before)",
+                report.exported,
+                report.destination,
+                if report.exported > 0 {
+                    report.resumed_after + 1
+                } else {
+                    report.last_seq
+                },
+                report.last_seq,
+                report.resumed_after
+            );
+        }
+        if !follow {
+            return Ok(0);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(interval));
     }
 }
 

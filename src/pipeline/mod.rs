@@ -20,6 +20,7 @@ mod roles;
 mod runner;
 mod runs;
 mod session;
+mod siem;
 mod tokens;
 mod trail;
 
