@@ -22,6 +22,7 @@ mod runs;
 mod session;
 mod tokens;
 mod trail;
+mod waiting;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -58,8 +58,16 @@ impl App {
     pub fn key_to_action(&mut self, k: &KeyEvent) -> Option<Action> {
         self.notice = None;
         if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            // With something running, the first Ctrl-C cancels it; the next one quits.
+            if !self.cancel_asked
+                && (self.apply.is_some() || self.running_requests().next().is_some())
+            {
+                self.cancel_asked = true;
+                return Some(Action::CancelApply);
+            }
             return Some(Action::Quit);
         }
+        self.cancel_asked = false;
         let key = Key::from_event(k);
         if let Some(top) = self.overlays.last_mut() {
             let (close, action) = overlay_key(top, k);
