@@ -6,6 +6,7 @@ mod admin;
 mod approvals;
 mod audit_keys;
 mod backend;
+mod completion;
 mod configs;
 mod gates;
 mod iam;
