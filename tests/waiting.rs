@@ -279,3 +279,60 @@ fn the_console_shows_the_call_in_flight_and_cancels_it_in_tmux() {
     assert!(!s.contains("failed"), "{s}");
     t.wait("alice", "idle again", |s| s.contains("idle"));
 }
+
+#[test]
+fn the_cli_names_a_slow_call_on_stderr_and_ctrl_c_cancels_the_request() {
+    use std::io::BufRead;
+    let url = endpoint(Endpoint::Hangs);
+    let home = Home::new();
+    let mut child = home
+        .command()
+        .env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(["ask", "list instances in us-east-1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    let mut line = String::new();
+    while !said.contains("waiting for ec2 DescribeInstances… 2 s") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "stderr ended: {said}"
+        );
+        said.push_str(&line);
+    }
+    let asked = Instant::now();
+    // SAFETY: kill sends SIGINT to our own child, as Ctrl-C at its terminal would.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    println!(
+        "SIGINT → ask exited: {:.0} ms",
+        asked.elapsed().as_secs_f64() * 1e3
+    );
+    said.push_str(&rest);
+    assert_eq!(status.code(), Some(8), "{said}");
+    assert!(
+        said.contains("cancelled: stopped waiting for ec2 DescribeInstances after"),
+        "{said}"
+    );
+    let mut outcomes = Vec::new();
+    home.deck("alice")
+        .trail()
+        .scan_audit(&mut |r| {
+            if matches!(r.event.event, EventKind::Cancelled | EventKind::Failed) {
+                outcomes.push(r.event.event);
+            }
+            true
+        })
+        .unwrap();
+    assert_eq!(outcomes, vec![EventKind::Cancelled], "{said}");
+}

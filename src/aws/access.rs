@@ -163,7 +163,7 @@ impl AwsAccess {
     /// Runs an SDK future to completion from synchronous code. Safe from any thread, including
     /// one that belongs to another runtime: the future runs on this access's own runtime.
     /// Cancelling the board's calls drops the future (which aborts the SDK call in flight) and
-    /// returns [`AwsError::Cancelled`]; so does every wait until the next request begins.
+    /// returns [`AwsError::Cancelled`]; so does every wait until the board is cleared again.
     pub fn block_on<F>(&self, fut: F) -> Result<F::Output>
     where
         F: Future + Send + 'static,

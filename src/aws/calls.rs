@@ -53,7 +53,8 @@ struct Entry {
 pub struct CallBoard {
     next: AtomicU64,
     calls: Mutex<Vec<Entry>>,
-    /// Set by [`CallBoard::cancel`] until the next request begins: every wait in between
+    /// Set by [`CallBoard::cancel`] until [`CallBoard::begin`] (the cancelled request's agent
+    /// returned, or the next request begins): every wait in between
     /// returns cancelled at once, so an agent that carries on after one failed call cannot
     /// start another.
     cancelled: AtomicBool,
@@ -102,7 +103,7 @@ impl CallBoard {
         self.generation.send_modify(|g| *g += 1);
     }
 
-    /// A new request begins: calls may run again.
+    /// Calls may run again (a request begins, or the cancelled one's agent returned).
     pub fn begin(&self) {
         self.cancelled.store(false, Ordering::SeqCst);
     }

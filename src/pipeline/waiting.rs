@@ -17,7 +17,7 @@ const REPORT_AFTER: Duration = Duration::from_secs(1);
 
 impl Requests<'_> {
     /// Stops the session's running requests: the AWS call each waits for is abandoned at once
-    /// and every later call refused until the next request begins; each ends cancelled
+    /// and every later call refused until the request's agent returns; each ends cancelled
     /// (audited `cancelled`, never `failed`).
     pub fn cancel_running(&self) {
         self.aws.calls().cancel();
@@ -75,6 +75,9 @@ impl Requests<'_> {
             });
             let out = work();
             drop(stop);
+            // The cancel held for this request only: later work of the session (a drift check,
+            // the next request) calls AWS again.
+            board.begin();
             out
         })
     }
