@@ -27,6 +27,17 @@ pub enum AgentEvent {
     Finished {
         plan_id: String,
         success: bool,
+        /// Stopped on request: the one outcome said is "cancelled", never "failed".
+        #[serde(default)]
+        cancelled: bool,
+    },
+    /// The AWS call a running request waits for, once a second while it waits (from its first
+    /// second); `call: None` once nothing is in flight any more.
+    Waiting {
+        agent: AgentKind,
+        /// Service and operation: `ec2 DescribeInstances`.
+        call: Option<String>,
+        elapsed_secs: u64,
     },
     Failed {
         agent: AgentKind,

@@ -83,6 +83,7 @@ pub(crate) async fn bucket_region(
 pub(crate) fn aws_error<E, R>(service: &str, operation: &str, err: &SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error,
+    R: crate::aws::error::HttpStatus,
 {
     crate::aws::AwsError::from_sdk(service, operation, err).into()
 }

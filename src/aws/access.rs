@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 
 use super::AwsError;
+use super::calls::{CallBoard, WatchedClient};
 use super::{Target, sdk_config};
 use crate::error::Result;
 
@@ -33,6 +34,8 @@ pub struct AwsAccess {
     max_attempts: u32,
     runtime: OnceLock<std::result::Result<tokio::runtime::Runtime, String>>,
     configs: Mutex<HashMap<String, SdkConfig>>,
+    /// The calls in flight through this access, and the switch that cancels them.
+    board: Arc<CallBoard>,
 }
 
 impl Drop for AwsAccess {
@@ -55,6 +58,7 @@ impl AwsAccess {
             max_attempts: 3,
             runtime: OnceLock::new(),
             configs: Mutex::new(HashMap::new()),
+            board: Arc::new(CallBoard::default()),
         }
     }
 
@@ -79,13 +83,19 @@ impl AwsAccess {
         self.role.as_ref()
     }
 
+    /// The calls in flight through this access (what a waiting request is waiting for), and
+    /// the switch that cancels them.
+    pub fn calls(&self) -> &CallBoard {
+        &self.board
+    }
+
     /// The SDK configuration for a region (cached: credentials and the HTTP client are shared).
     pub async fn config(&self, region: &str) -> SdkConfig {
         if let Some(c) = self.configs.lock().unwrap().get(region) {
             return c.clone();
         }
         let conf = load(self.target(region), self.role.clone(), self.fixed.clone()).await;
-        self.remember(region, conf)
+        self.remember(region, self.watched(conf))
     }
 
     /// [`AwsAccess::config`] for synchronous callers (agents planning): loads on this access's
@@ -99,13 +109,24 @@ impl AwsAccess {
             self.role.clone(),
             self.fixed.clone(),
         ))?;
-        Ok(self.remember(region, conf))
+        Ok(self.remember(region, self.watched(conf)))
     }
 
     /// The configuration of the base credentials, before any role is assumed: who the caller
     /// is, for STS GetCallerIdentity (a role's session name would be whatever we asked for).
     pub async fn base_config(&self, region: &str) -> SdkConfig {
-        load(self.target(region), None, self.fixed.clone()).await
+        let conf = load(self.target(region), None, self.fixed.clone()).await;
+        self.watched(conf)
+    }
+
+    /// `conf` sending through the call board (see [`super::calls`]).
+    fn watched(&self, conf: SdkConfig) -> SdkConfig {
+        // The loaded configuration names no client: each SDK client would make the default.
+        let inner = conf
+            .http_client()
+            .unwrap_or_else(super::calls::default_https_client);
+        let client = WatchedClient::new(inner, self.board.clone());
+        conf.into_builder().http_client(client).build()
     }
 
     fn target(&self, region: &str) -> Target {
@@ -150,6 +171,8 @@ impl AwsAccess {
 
     /// Runs an SDK future to completion from synchronous code. Safe from any thread, including
     /// one that belongs to another runtime: the future runs on this access's own runtime.
+    /// Cancelling the board's calls drops the future (which aborts the SDK call in flight) and
+    /// returns [`AwsError::Cancelled`]; so does every wait until the board is cleared again.
     pub fn block_on<F>(&self, fut: F) -> Result<F::Output>
     where
         F: Future + Send + 'static,
@@ -167,11 +190,22 @@ impl AwsAccess {
             })
             .as_ref()
             .map_err(|e| AwsError::Runtime { detail: e.clone() })?;
+        if self.board.is_cancelled() {
+            return Err(self.board.cancelled_error().into());
+        }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let cancelled = self.board.cancelled();
         rt.spawn(async move {
-            let _ = tx.send(fut.await);
+            tokio::select! {
+                out = fut => { let _ = tx.send(Some(out)); }
+                _ = cancelled => { let _ = tx.send(None); }
+            }
         });
-        rx.recv().map_err(|_| AwsError::Interrupted.into())
+        match rx.recv() {
+            Ok(Some(out)) => Ok(out),
+            Ok(None) => Err(self.board.cancelled_error().into()),
+            Err(_) => Err(AwsError::Interrupted.into()),
+        }
     }
 }
 

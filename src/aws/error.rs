@@ -22,16 +22,19 @@ pub enum AwsError {
         request_id: Option<String>,
     },
 
-    /// The service answered an HTTP error with no error code in it (an empty 403, say).
+    /// The service answered an HTTP error with no error code in it (an empty 403 or 500, say):
+    /// the status says what happened.
     #[error(
-        "{service} {operation} failed: HTTP {status}{}{}",
-        match .status { 403 => " (access denied)", 404 => " (not found)", _ => "" },
+        "HTTP {status} from {service} {operation}: {}{}{}",
+        status_meaning(*.status),
+        .message.as_ref().map(|m| format!(": {m}")).unwrap_or_default(),
         with_request_id(.request_id)
     )]
     Status {
         service: String,
         operation: String,
         status: u16,
+        message: Option<String>,
         request_id: Option<String>,
     },
 
@@ -76,6 +79,14 @@ pub enum AwsError {
     #[error("an AWS call was interrupted")]
     Interrupted,
 
+    /// Someone cancelled the request while it waited (the call in flight is abandoned); the
+    /// crate error says "cancelled: " before this.
+    #[error("{}", match .waiting_for {
+        Some(call) => format!("stopped waiting for {call}"),
+        None => "stopped before its next AWS call".to_string(),
+    })]
+    Cancelled { waiting_for: Option<String> },
+
     /// Anything else the SDK reported (a request it could not build, say).
     #[error("{service} {operation} failed: {detail}")]
     Other {
@@ -103,6 +114,40 @@ impl DispatchCause {
     }
 }
 
+/// What an HTTP status says when the answer carries no error code.
+fn status_meaning(status: u16) -> &'static str {
+    match status {
+        400 => "bad request, with no error code in the answer",
+        401 | 403 => "access denied",
+        404 => "not found",
+        429 => "too many requests (throttled); try again shortly",
+        500..=599 => {
+            "the service failed on its side, with no error code in the answer; try again, and check the endpoint if one is set"
+        }
+        _ => "no error code in the answer",
+    }
+}
+
+/// The HTTP status of an SDK call's raw answer.
+pub trait HttpStatus {
+    fn http_status(&self) -> u16;
+    /// The request id the answer's headers carry, if any.
+    fn request_id(&self) -> Option<String>;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    fn http_status(&self) -> u16 {
+        self.status().as_u16()
+    }
+
+    fn request_id(&self) -> Option<String> {
+        let h = self.headers();
+        h.get("x-amzn-requestid")
+            .or_else(|| h.get("x-amz-request-id"))
+            .map(str::to_string)
+    }
+}
+
 fn with_request_id(id: &Option<String>) -> String {
     id.as_ref()
         .map(|r| format!(", request id {r}"))
@@ -114,9 +159,22 @@ impl AwsError {
     pub fn from_sdk<E, R>(service: &str, operation: &str, err: &SdkError<E, R>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error,
+        R: HttpStatus,
     {
         let (service, operation) = (service.to_string(), operation.to_string());
         match err {
+            SdkError::ServiceError(se) if se.err().code().is_none() => AwsError::Status {
+                service,
+                operation,
+                status: se.raw().http_status(),
+                message: se.err().message().map(str::to_string),
+                request_id: se
+                    .err()
+                    .meta()
+                    .extra("aws_request_id")
+                    .map(str::to_string)
+                    .or_else(|| se.raw().request_id()),
+            },
             SdkError::ServiceError(se) => {
                 let e = se.err();
                 AwsError::Service {
@@ -154,6 +212,13 @@ impl AwsError {
                     },
                 }
             }
+            SdkError::ResponseError(r) if r.raw().http_status() >= 400 => AwsError::Status {
+                service,
+                operation,
+                status: r.raw().http_status(),
+                message: None,
+                request_id: r.raw().request_id(),
+            },
             SdkError::ResponseError(_) => AwsError::BadResponse { service, operation },
             other => AwsError::Other {
                 service,
@@ -176,7 +241,10 @@ impl AwsError {
     /// Every failed SDK call reads as the service being unavailable to us; callers that know
     /// better (a denial, a missing resource) say so with the crate's own variants.
     pub fn kind(&self) -> Kind {
-        Kind::Unavailable
+        match self {
+            AwsError::Cancelled { .. } => Kind::Cancelled,
+            _ => Kind::Unavailable,
+        }
     }
 }
 
@@ -263,17 +331,6 @@ mod tests {
             "ec2 DescribeInstances failed: You are not authorized (UnauthorizedOperation), request id r-1"
         );
         assert_eq!(e.code(), Some("UnauthorizedOperation"));
-        let bare = AwsError::Service {
-            service: "ec2".into(),
-            operation: "DescribeInstances".into(),
-            code: None,
-            message: None,
-            request_id: None,
-        };
-        assert_eq!(
-            bare.to_string(),
-            "ec2 DescribeInstances failed: no message (unknown error)"
-        );
     }
 
     #[test]
@@ -283,11 +340,12 @@ mod tests {
             service,
             operation,
             status: 403,
+            message: None,
             request_id: None,
         };
         assert_eq!(
             e.to_string(),
-            "ec2 DescribeInstances failed: HTTP 403 (access denied)"
+            "HTTP 403 from ec2 DescribeInstances: access denied"
         );
         let crate_error: crate::Error = e.into();
         assert_eq!(

@@ -10,6 +10,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub mod access;
+pub mod calls;
 pub mod error;
 pub mod pricing;
 pub use access::{AssumeRole, AwsAccess};
@@ -63,6 +64,7 @@ pub fn describe_error<E, R>(
 ) -> String
 where
     E: aws_sdk_bedrockruntime::error::ProvideErrorMetadata + std::error::Error,
+    R: error::HttpStatus,
 {
     AwsError::from_sdk(service, operation, err).to_string()
 }

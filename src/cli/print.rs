@@ -43,6 +43,15 @@ pub fn progress(json_out: bool) -> impl Fn(AgentEvent) + Send + Sync {
             AgentEvent::Progress { message, .. } => errln!("· {message}"),
             AgentEvent::Output { line, .. } => errln!("  {line}"),
             AgentEvent::Result { output, .. } => print_lines(&OutputView::of(&output).text_lines()),
+            // A call that waits a couple of seconds is named, then every five seconds.
+            AgentEvent::Waiting {
+                call: Some(call),
+                elapsed_secs,
+                ..
+            } if elapsed_secs >= 2 && (elapsed_secs == 2 || elapsed_secs % 5 == 0) => {
+                errln!("· waiting for {call}… {elapsed_secs} s (Ctrl-C stops)")
+            }
+            AgentEvent::Waiting { .. } => {}
             AgentEvent::Failed { .. }
             | AgentEvent::PlanReady { .. }
             | AgentEvent::Finished { .. } => {}

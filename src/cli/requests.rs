@@ -275,9 +275,10 @@ pub fn ask(deck: &Deck, args: AskArgs, progress: Sink<'_>, json_out: bool) -> Re
             }
             deck.requests().replan(plan_id, progress)?
         }
-        None => deck
-            .requests()
-            .request_with(&args.text.join(" "), &opts, progress)?,
+        None => cancellable(deck, || {
+            deck.requests()
+                .request_with(&args.text.join(" "), &opts, progress)
+        })?,
     };
     match answer {
         Answer::Plan(rec) => {
@@ -293,6 +294,46 @@ pub fn ask(deck: &Deck, args: AskArgs, progress: Sink<'_>, json_out: bool) -> Re
             report_outcome(&r, json_out)
         }
     }
+}
+
+/// Runs `work` (a request) with Ctrl-C cancelling it instead of killing the process: the AWS
+/// call it waits for is abandoned and the request ends cancelled (audited, exit 8). A second
+/// Ctrl-C (a dry run still running, say) exits at once.
+fn cancellable<T>(deck: &Deck, work: impl FnOnce() -> T) -> T {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                tokio::select! {
+                    asked = tokio::signal::ctrl_c() => {
+                        if asked.is_err() {
+                            return;
+                        }
+                        errln!("· cancelling (Ctrl-C again quits)");
+                        deck.requests().cancel_running();
+                    }
+                    _ = &mut stopped => return,
+                }
+                tokio::select! {
+                    again = tokio::signal::ctrl_c() => {
+                        if again.is_ok() {
+                            std::process::exit(130);
+                        }
+                    }
+                    _ = &mut stopped => {}
+                }
+            });
+        });
+        let out = work();
+        let _ = stop.send(());
+        out
+    })
 }
 
 /// `submit`: hand-written files become a plan like any other.

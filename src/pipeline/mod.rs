@@ -6,6 +6,7 @@ mod admin;
 mod approvals;
 mod audit_keys;
 mod backend;
+mod completion;
 mod configs;
 mod gates;
 mod iam;
@@ -23,6 +24,7 @@ mod session;
 mod siem;
 mod tokens;
 mod trail;
+mod waiting;
 
 use std::path::PathBuf;
 use std::sync::Arc;

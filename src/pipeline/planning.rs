@@ -54,15 +54,23 @@ impl Requests<'_> {
         let mut draft = match draft {
             Ok(d) => d,
             Err(e) => {
-                let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
+                // Stopped on request: one outcome, cancelled, never failed as well.
+                let stopped = e.kind() == crate::error::Kind::Cancelled;
+                let mut failed = if stopped {
+                    self.event(&request_id, EventKind::Cancelled, Status::Cancelled)
+                } else {
+                    self.event(&request_id, EventKind::Failed, Status::Failed)
+                };
                 failed.agent_type = Some(intent.agent.to_string());
                 failed.message = Some(redact(&e.to_string()));
                 let [requested, classified] = asked;
                 self.append(&[requested, classified, failed])?;
-                sink(AgentEvent::Failed {
-                    agent: intent.agent,
-                    error: e.to_string(),
-                });
+                if !stopped {
+                    sink(AgentEvent::Failed {
+                        agent: intent.agent,
+                        error: e.to_string(),
+                    });
+                }
                 return Err(e);
             }
         };

@@ -323,17 +323,19 @@ impl Requests<'_> {
             self.append(&[requested, classified, refusal.event])?;
             return Err(refusal.error);
         }
-        let reply = agents::handle(
-            &AgentRequest {
-                request_id: &request_id,
-                text: &redacted,
-                intent: &intent,
-                tenant: &self.tenant,
-                store: self.store.as_ref(),
-                aws: &self.aws,
-            },
-            sink,
-        );
+        let reply = self.reporting_waits(intent.agent, sink, || {
+            agents::handle(
+                &AgentRequest {
+                    request_id: &request_id,
+                    text: &redacted,
+                    intent: &intent,
+                    tenant: &self.tenant,
+                    store: self.store.as_ref(),
+                    aws: &self.aws,
+                },
+                sink,
+            )
+        });
         match reply {
             Ok(Reply::Report(report)) => self
                 .finish_report(request_id, redacted, intent, report, sink)

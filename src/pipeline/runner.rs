@@ -280,6 +280,7 @@ impl Runs<'_> {
         sink(AgentEvent::Finished {
             plan_id: id.clone(),
             success,
+            cancelled: ended.state == State::Cancelled,
         });
         Ok(ApplyReport {
             plan_id: id,

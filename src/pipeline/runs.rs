@@ -362,6 +362,7 @@ impl Runs<'_> {
         sink(AgentEvent::Finished {
             plan_id: id.clone(),
             success: outcome.success,
+            cancelled: final_state == State::Cancelled,
         });
         Ok(ApplyReport {
             plan_id: id,

@@ -176,7 +176,7 @@ impl Action {
             Action::BreakGlass => "break glass (emergency approval)",
             Action::Reject => "reject",
             Action::Apply => "apply",
-            Action::CancelApply => "cancel apply",
+            Action::CancelApply => "cancel",
             Action::ToggleClosed => "closed plans",
             Action::Replan => "re-plan the request",
             Action::Refresh => "refresh",

@@ -85,6 +85,8 @@ pub struct App {
     pub notice: Option<Notice>,
     pub jobs: BTreeMap<u64, RunningJob>,
     pub apply: Option<ApplyRun>,
+    /// Ctrl-C cancelled what ran; the next Ctrl-C quits.
+    cancel_asked: bool,
     pub spinner: usize,
     last_spin: Instant,
     pub should_quit: bool,
@@ -132,6 +134,7 @@ impl App {
             notice: None,
             jobs: BTreeMap::new(),
             apply: None,
+            cancel_asked: false,
             spinner: 0,
             last_spin: Instant::now(),
             should_quit: false,

@@ -106,7 +106,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         names: &["cancel"],
         arg: None,
-        what: "cancel the running apply",
+        what: "cancel the running request or apply",
         make: |_| Command::Cancel,
     },
     CommandSpec {

@@ -204,7 +204,7 @@ fn hint_actions(app: &App) -> (&'static str, Vec<Action>) {
             Action::Verify,
         ],
     };
-    if app.apply.is_some() {
+    if app.agents_running() {
         v.insert(0, Action::CancelApply);
     }
     v.extend(common);

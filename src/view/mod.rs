@@ -15,6 +15,7 @@
 //! - [`notify`]: notifications still to send, or given up, in the status bar.
 //! - [`drift`]: a drift check, stack by stack (recorded → actual), and its status-bar badge.
 //! - [`receipt`]: who an apply will act as and where (account, role, region, runner).
+//! - [`completion`]: the word being typed completed from the names the tenant's requests used.
 //! - [`verify`]: what `audit verify` found and what it compared the chain with.
 //!
 //! The `--json` output and MCP's structured results are contracts: they serialise the records
@@ -24,6 +25,7 @@ pub mod approval;
 pub mod audit_row;
 pub mod aws_change;
 pub mod change;
+pub mod completion;
 pub mod decision;
 pub mod drift;
 pub mod identity;

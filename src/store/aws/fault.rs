@@ -139,22 +139,8 @@ pub fn describe<E>(service: &str, operation: &str, err: &SdkError<E, HttpRespons
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let base = match err {
-        // No error code in the reply (an empty 403, say): the HTTP status is what there is.
-        SdkError::ServiceError(se) if se.err().code().is_none() => AwsError::Status {
-            service: service.to_string(),
-            operation: operation.to_string(),
-            status: se.raw().status().as_u16(),
-            request_id: se
-                .raw()
-                .headers()
-                .get("x-amzn-requestid")
-                .or_else(|| se.raw().headers().get("x-amz-request-id"))
-                .map(str::to_string),
-        }
-        .to_string(),
-        _ => AwsError::from_sdk(service, operation, err).to_string(),
-    };
+    // No error code in the reply (an empty 403, say): from_sdk names the HTTP status.
+    let base = AwsError::from_sdk(service, operation, err).to_string();
     match err {
         SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => {
             let mut cause: Option<&(dyn std::error::Error + 'static)> =

@@ -26,7 +26,7 @@ impl App {
                     self.reload_again(kind);
                 }
             }
-            Msg::Agent { event, .. } => self.agent_event(event),
+            Msg::Agent { job, event } => self.agent_event(job, event),
             Msg::Done { job, answer } => {
                 if let Some(kind) = replaces(&answer)
                     && !self.latest.is_newest(kind, job)
@@ -155,7 +155,7 @@ impl App {
         self.load_audit();
     }
 
-    fn agent_event(&mut self, event: AgentEvent) {
+    fn agent_event(&mut self, job: u64, event: AgentEvent) {
         match event {
             AgentEvent::Progress { agent, message } => {
                 self.say(Meaning::Progress, format!("· [{agent}] {message}"))
@@ -164,7 +164,11 @@ impl App {
             AgentEvent::PlanReady { plan_id } => {
                 self.say(Meaning::Progress, format!("· plan {plan_id} ready"))
             }
-            AgentEvent::Finished { plan_id, success } => self.say(
+            AgentEvent::Finished {
+                plan_id,
+                success,
+                cancelled,
+            } => self.say(
                 if success {
                     Meaning::Success
                 } else {
@@ -172,9 +176,16 @@ impl App {
                 },
                 format!(
                     "· {plan_id} finished: {}",
-                    if success { "success" } else { "failed" }
+                    match (success, cancelled) {
+                        (true, _) => "success",
+                        (false, true) => "cancelled",
+                        (false, false) => "failed",
+                    }
                 ),
             ),
+            AgentEvent::Waiting {
+                call, elapsed_secs, ..
+            } => self.waiting_for(job, call, elapsed_secs),
             AgentEvent::Failed { agent, error } => {
                 self.say(Meaning::Error, format!("✗ [{agent}] {error}"))
             }
@@ -183,6 +194,28 @@ impl App {
                     self.transcript.push(l);
                 }
             }
+        }
+    }
+
+    /// The core says which AWS call a running job waits for (or that it answered): the
+    /// status bar counts the seconds, the conversation names the call once.
+    fn waiting_for(&mut self, job: u64, call: Option<String>, elapsed_secs: u64) {
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        match call {
+            Some(call) => {
+                if j.waiting.as_ref().is_some_and(|(c, _)| *c == call) {
+                    return;
+                }
+                let since = Instant::now() - std::time::Duration::from_secs(elapsed_secs);
+                j.waiting = Some((call.clone(), since));
+                self.say(
+                    Meaning::Progress,
+                    format!("· waiting for {call} (C or Ctrl-C cancels)"),
+                );
+            }
+            None => j.waiting = None,
         }
     }
 

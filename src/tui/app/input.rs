@@ -58,9 +58,25 @@ impl App {
     pub fn key_to_action(&mut self, k: &KeyEvent) -> Option<Action> {
         self.notice = None;
         if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            // With something running, the first Ctrl-C cancels it; the next one quits.
+            if !self.cancel_asked
+                && (self.apply.is_some() || self.running_requests().next().is_some())
+            {
+                self.cancel_asked = true;
+                return Some(Action::CancelApply);
+            }
             return Some(Action::Quit);
         }
+        self.cancel_asked = false;
         let key = Key::from_event(k);
+        let tab = k.code == KeyCode::Tab && k.modifiers.is_empty();
+        if tab && matches!(self.overlays.last(), Some(Overlay::Command(_))) {
+            self.complete_command_line();
+            return None;
+        }
+        if tab && self.prompt_active && self.focus == Pane::Conversation && self.complete_prompt() {
+            return None;
+        }
         if let Some(top) = self.overlays.last_mut() {
             let (close, action) = overlay_key(top, k);
             if close {
@@ -125,6 +141,50 @@ impl App {
         self.history_pos = None;
     }
 
+    /// Tab in the prompt: the last word completed from the names the tenant's requests used
+    /// (tag values after `Key=`); several candidates are listed on the status line. False when
+    /// nothing matches (Tab then moves on to the next pane).
+    fn complete_prompt(&mut self) -> bool {
+        let text = self.prompt_text();
+        if text.contains('\n') {
+            return false;
+        }
+        let known = self.deck.requests().known_names();
+        let Some(done) = crate::view::completion::complete(&text, &known) else {
+            return false;
+        };
+        if done.text != text {
+            self.set_prompt(&done.text);
+            self.preview.due = Some(Instant::now() + DEBOUNCE);
+        }
+        if done.candidates.len() > 1 {
+            self.info(candidates_line(&done.candidates));
+        }
+        true
+    }
+
+    /// Tab in the `:` line: a command name, or a plan id after it.
+    fn complete_command_line(&mut self) {
+        let Some(Overlay::Command(input)) = self.overlays.last() else {
+            return;
+        };
+        let names: Vec<&str> = crate::tui::commands::COMMANDS
+            .iter()
+            .flat_map(|c| c.names.iter().copied())
+            .collect();
+        let known = self.deck.requests().known_names();
+        let Some(done) = crate::view::completion::complete_command(&input.text, &names, &known)
+        else {
+            return;
+        };
+        if let Some(Overlay::Command(input)) = self.overlays.last_mut() {
+            input.text = done.text;
+        }
+        if done.candidates.len() > 1 {
+            self.info(candidates_line(&done.candidates));
+        }
+    }
+
     pub(super) fn set_prompt(&mut self, text: &str) {
         self.prompt = TextArea::new(text.lines().map(str::to_string).collect());
         self.prompt
@@ -179,4 +239,19 @@ fn overlay_key(top: &mut Overlay, k: &KeyEvent) -> (bool, Option<Action>) {
             super::confirm::confirm_key(c, k)
         }
     }
+}
+
+/// Candidates on the status line: the first few, and how many more.
+fn candidates_line(candidates: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut line = candidates
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("  ");
+    if candidates.len() > SHOWN {
+        line.push_str(&format!("  (+{} more)", candidates.len() - SHOWN));
+    }
+    line
 }

@@ -240,6 +240,23 @@ pub struct RunningJob {
     pub started: Instant,
     /// Agents (ask, apply) show in the status bar with a spinner; housekeeping does not.
     pub agent: bool,
+    /// The AWS call it waits for (`ec2 DescribeInstances`) and since when, as the core said.
+    pub waiting: Option<(String, Instant)>,
+}
+
+impl RunningJob {
+    /// `ec2 DescribeInstances… 11 s · planning: list instances` (the call it waits for first,
+    /// so a narrow status bar keeps it), or `planning: list instances · 3 s`.
+    pub fn status(&self, now: Instant) -> String {
+        if let Some((call, since)) = &self.waiting {
+            let waited = now.saturating_duration_since(*since).as_secs();
+            return format!("{call}… {waited} s · {}", self.label);
+        }
+        match now.saturating_duration_since(self.started).as_secs() {
+            0 => self.label.clone(),
+            secs => format!("{} · {secs} s", self.label),
+        }
+    }
 }
 
 pub struct ApplyRun {

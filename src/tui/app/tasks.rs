@@ -125,6 +125,7 @@ impl App {
                 label,
                 started: Instant::now(),
                 agent,
+                waiting: None,
             },
         );
         let tx = self.tx.clone();

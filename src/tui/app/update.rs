@@ -10,6 +10,42 @@ use crate::tui::errors;
 use crate::tui::theme::Meaning;
 
 impl App {
+    /// Cancels what runs: the apply (its tool is signalled) and the requests waiting on AWS
+    /// (the call in flight is abandoned). Each ends with the one outcome "cancelled".
+    pub(super) fn cancel_running(&mut self) {
+        let mut said = false;
+        if let Some(run) = &self.apply {
+            let _ = run.cancel.send(true);
+            let text = format!(
+                "cancelling apply of {}… (the tool stops safely; SIGKILL after 30 s)",
+                run.plan_id
+            );
+            self.say(Meaning::Progress, text);
+            said = true;
+        }
+        let requests: Vec<String> = self.running_requests().map(|j| j.label.clone()).collect();
+        if !requests.is_empty() {
+            self.deck.requests().cancel_running();
+            self.say(
+                Meaning::Progress,
+                format!("cancelling {}…", requests.join(", ")),
+            );
+            said = true;
+        }
+        if !said {
+            self.info("nothing is running");
+        }
+    }
+
+    /// Requests being answered (agent jobs other than the apply).
+    pub(super) fn running_requests(&self) -> impl Iterator<Item = &super::state::RunningJob> {
+        let apply = self.apply.as_ref().map(|a| a.job);
+        self.jobs
+            .iter()
+            .filter(move |(id, j)| j.agent && Some(**id) != apply)
+            .map(|(_, j)| j)
+    }
+
     /// Applies an action. Never blocks: store and agent work is sent to background jobs.
     pub fn update(&mut self, action: Action) {
         match action {
@@ -94,14 +130,7 @@ impl App {
             Action::Reject => self.ask_confirm(ConfirmKind::Reject),
             Action::BreakGlass => self.ask_confirm(ConfirmKind::BreakGlass),
             Action::Apply => self.ask_confirm(ConfirmKind::Apply),
-            Action::CancelApply => match &self.apply {
-                Some(run) => {
-                    let _ = run.cancel.send(true);
-                    let text = format!("cancelling apply of {}…", run.plan_id);
-                    self.say(Meaning::Progress, text);
-                }
-                None => self.info("nothing is being applied"),
-            },
+            Action::CancelApply => self.cancel_running(),
             Action::ToggleClosed => {
                 self.approvals.show_closed = !self.approvals.show_closed;
                 self.approvals.selected = 0;

@@ -102,11 +102,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         spans.push(Span::styled(format!(" · {}", badge.text), style));
     }
     spans.push(Span::styled(" │ ", bar));
-    let agents: Vec<&str> = app
+    let now = std::time::Instant::now();
+    let agents: Vec<String> = app
         .jobs
         .values()
         .filter(|j| j.agent)
-        .map(|j| j.label.as_str())
+        .map(|j| j.status(now))
         .collect();
     if agents.is_empty() {
         spans.push(Span::styled("idle", bar.patch(t.get(Meaning::Muted))));
