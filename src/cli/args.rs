@@ -118,6 +118,10 @@ pub enum Command {
     /// Reports over the tenant's records (operations, from the audit trail alone).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// The tenant's artifact library: Terraform modules and playbooks in immutable versions,
+    /// added from files or saved from an applied plan, used with `ask --use NAME@VERSION`.
+    #[command(subcommand)]
+    Library(LibraryCommand),
     /// Manage tenants and their guardrail settings.
     #[command(subcommand)]
     Tenants(TenantsCommand),
@@ -273,8 +277,18 @@ pub struct AskArgs {
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
     /// The request, in plain language.
-    #[arg(required_unless_present = "like", conflicts_with = "like")]
+    #[arg(required_unless_present_any = ["like", "use_entry"], conflicts_with = "like")]
     pub text: Vec<String>,
+    /// Plan from a library entry (NAME or NAME@VERSION; the latest not deprecated when no
+    /// version is named), through the same gates, dry runs and approvals as any plan.
+    #[arg(long = "use", value_name = "NAME[@VERSION]", conflicts_with = "like")]
+    pub use_entry: Option<String>,
+    /// A parameter value of the library entry (`--use`), checked against its type; repeatable.
+    #[arg(long, value_name = "NAME=VALUE", requires = "use_entry")]
+    pub set: Vec<String>,
+    /// The stack a Terraform library entry is applied as (default: the entry's name).
+    #[arg(long, requires = "use_entry")]
+    pub stack: Option<String>,
     /// Plan a past plan's request again, against today's state (its reading and parameters;
     /// new artifacts, gates, dry runs and approvals). `classify` shows similar past plans.
     #[arg(long, value_name = "PLAN_ID")]
@@ -786,4 +800,62 @@ impl Cli {
             read_only: self.read_only,
         }
     }
+}
+
+/// `library`: the tenant's artifact library.
+#[derive(Debug, Subcommand)]
+pub enum LibraryCommand {
+    /// Add a version of an entry from files, once terraform (fmt -check, validate) or
+    /// ansible-playbook (--syntax-check) accepts them; identical contents are the same version.
+    Add {
+        /// The entry's name (lowercase letters, digits, '-').
+        name: String,
+        /// terraform or ansible.
+        #[arg(long)]
+        kind: String,
+        /// A directory (its top-level .tf, or .yml/.yaml files) or one file.
+        #[arg(long, value_name = "DIR|FILE")]
+        from: PathBuf,
+        #[command(flatten)]
+        words: LibraryWords,
+    },
+    /// Save an applied plan's Terraform or playbook as a version of an entry.
+    Save {
+        plan_id: String,
+        name: String,
+        #[command(flatten)]
+        words: LibraryWords,
+    },
+    /// Every entry: kind, latest version, owner, uses.
+    List,
+    /// Entries whose name, description, tags or kind hold every word.
+    Search { words: Vec<String> },
+    /// A version (NAME@VERSION; the latest not deprecated when none is named): its files,
+    /// parameters, approvals and the plans that used it, and every version of the entry.
+    Show { entry: String },
+    /// Compare two versions (NAME@A NAME@B): the manifest's words, then each file's diff.
+    Diff { a: String, b: String },
+    /// Deprecate a version: no longer picked unless named.
+    Deprecate {
+        entry: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Approve a version for use (approvers; never the one who added it). Tenants with
+    /// `library_requires_approval` use only approved versions.
+    Approve { entry: String },
+}
+
+/// What describes an entry's version.
+#[derive(Debug, Args)]
+pub struct LibraryWords {
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// A tag; repeatable.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// A typed parameter, NAME:TYPE or NAME:TYPE=DEFAULT (TYPE: string, number, bool); each is
+    /// a variable of the Terraform module; repeatable.
+    #[arg(long = "param", value_name = "NAME:TYPE[=DEFAULT]")]
+    pub params: Vec<String>,
 }

@@ -10,8 +10,10 @@
 //! values masked.
 
 pub mod drift;
+mod check;
 mod show;
 
+pub use check::{ModuleCheck, check_module};
 pub use show::{changes_in, mask_sensitive, summarize};
 
 use std::path::{Path, PathBuf};

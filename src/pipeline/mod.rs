@@ -10,6 +10,7 @@ mod configs;
 mod gates;
 mod iam;
 mod knowledge;
+mod library;
 mod planning;
 mod principals;
 mod proof;
@@ -58,6 +59,7 @@ pub use approvals::Comparison;
 pub use audit_keys::KeyDecision;
 pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
+pub use library::{Added, EntryDetail, NewEntry, UseRequest};
 pub use iam::{PolicyRequest, PolicyRole, iam_policy, policy_document};
 pub use members::KeyStatus;
 pub use notify::FlushReport;
@@ -241,6 +243,11 @@ facet!(
     /// Reading and verifying the audit trail.
     Trail,
     trail
+);
+facet!(
+    /// The tenant's artifact library: entries, their versions, and plans made from them.
+    Library,
+    library
 );
 facet!(
     /// Drift of applied stacks: checks, their schedule, and plans that revert them.

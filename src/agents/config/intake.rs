@@ -32,15 +32,27 @@ pub fn from_playbook(
         )));
     }
     let content = read_limited(playbook, "playbook")?;
-    let mut files = vec![DraftFile {
+    let files = vec![DraftFile {
         name: name.clone(),
         kind: ArtifactKind::Ansible,
         content,
     }];
+    from_playbook_files(files, &name, inventory, after_step)
+}
+
+/// A playbook already read, with the files it includes (a library entry's): on the hosts of
+/// `inventory`, or of an earlier Terraform step.
+pub fn from_playbook_files(
+    mut files: Vec<DraftFile>,
+    name: &str,
+    inventory: Option<&Path>,
+    after_step: Option<usize>,
+) -> Result<(Vec<DraftFile>, Step)> {
+    let name = name.to_string();
     let inventory_kind = match (inventory, after_step) {
         (Some(path), None) => {
             let (file, _) = given_inventory(path)?;
-            if file.name == name {
+            if files.iter().any(|f| f.name == file.name) {
                 return Err(Error::input(
                     "the playbook and the inventory need different file names",
                 ));

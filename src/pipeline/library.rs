@@ -1,0 +1,890 @@
+//! The tenant's artifact library (`deck.library()`): versions added from files or saved from an
+//! applied plan, checked with the real tools first; listed, searched, shown, compared,
+//! deprecated and approved; and used by a request, which makes a plan through the same gates,
+//! dry runs and approvals as any other. Versions are artifacts; what happened to them is the
+//! trail's (see `crate::library`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::agents::{Draft, DraftFile, config, infra};
+use crate::approval::{PlanRecord, State};
+use crate::audit::{AuditEvent, EventKind, Status};
+use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
+use crate::exec::{self, ansible, terraform};
+use crate::intent::{AgentKind, Intent};
+use crate::library::{
+    self, Catalogue, EntryKind, EntryRef, EntrySummary, FileRef, Manifest, Param, VersionDetail,
+    VersionInfo,
+};
+use crate::plan::ArtifactKind;
+use crate::redact::redact;
+use crate::tenant::Role;
+
+use super::Library;
+
+/// What `library add` hands in.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub name: String,
+    pub kind: EntryKind,
+    /// A directory (its top-level files) or one file.
+    pub from: PathBuf,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub params: Vec<Param>,
+}
+
+/// What adding came to: the version (new, or the one that already had these contents) and what
+/// the checks could not do.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Added {
+    #[serde(flatten)]
+    pub version: VersionInfo,
+    /// False when an identical version existed: nothing was added.
+    pub new: bool,
+    pub checks: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// An entry shown: the version asked for, and every version of it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EntryDetail {
+    pub version: VersionDetail,
+    pub versions: Vec<VersionInfo>,
+}
+
+/// A request that uses a library entry (`ask --use NAME@V`).
+#[derive(Debug, Clone, Default)]
+pub struct UseRequest {
+    pub entry: String,
+    /// The request's words: recorded, and read for values of parameters they name (a region).
+    pub text: String,
+    /// `name=value`, each parsed by the parameter's type.
+    pub set: Vec<String>,
+    /// The stack a Terraform entry is applied as (default: the entry's name).
+    pub stack: Option<String>,
+    /// An Ansible entry's hosts.
+    pub inventory: Option<PathBuf>,
+}
+
+/// Who may add, save and deprecate entries, and use them.
+const WRITERS: &[Role] = &[Role::Operator, Role::Approver, Role::Admin];
+
+impl Library<'_> {
+    /// The tenant's library as its trail has it now.
+    fn catalogue(&self) -> Result<Catalogue> {
+        let mut c = Catalogue::default();
+        self.scan_trail(&mut |r| {
+            c.record(&r);
+            true
+        })?;
+        Ok(c)
+    }
+
+    fn manifest(&self, v: &VersionInfo) -> Result<Manifest> {
+        let bytes = self.store.get_artifact(&self.tenant.name, &v.sha256)?;
+        let m = Manifest::from_bytes(&bytes)?;
+        if m.name != v.name {
+            return Err(Error::refused(format!(
+                "the manifest of {} names entry {}: the trail and the artifact disagree",
+                v.label(),
+                m.name
+            )));
+        }
+        Ok(m)
+    }
+
+    fn files(&self, m: &Manifest) -> Result<Vec<(String, Vec<u8>)>> {
+        m.files
+            .iter()
+            .map(|f| {
+                self.store
+                    .get_artifact(&self.tenant.name, &f.sha256)
+                    .map(|b| (f.name.clone(), b))
+            })
+            .collect()
+    }
+
+    /// Adds a version of an entry from files, once the real tools accept it.
+    pub fn add(&self, new: &NewEntry, sink: Sink<'_>) -> Result<Added> {
+        self.require_member(WRITERS, "add to the library")?;
+        self.refuse_if_read_only("add to the library", None)?;
+        let (files, playbook) = read_entry_files(new.kind, &new.from)?;
+        self.add_version(
+            Manifest {
+                format: Manifest::FORMAT,
+                name: new.name.clone(),
+                kind: new.kind,
+                description: new.description.clone(),
+                tags: new.tags.clone(),
+                params: new.params.clone(),
+                playbook,
+                files: Vec::new(),
+                from_plan: None,
+            },
+            files,
+            true,
+            sink,
+        )
+    }
+
+    /// Saves an applied plan's Terraform or playbook as a version of entry `name`.
+    pub fn save(
+        &self,
+        plan_id: &str,
+        name: &str,
+        description: &str,
+        tags: &[String],
+        params: &[Param],
+        sink: Sink<'_>,
+    ) -> Result<Added> {
+        self.require_member(WRITERS, "save to the library")?;
+        self.refuse_if_read_only("save to the library", None)?;
+        let rec = self.approvals().plan(plan_id)?;
+        if rec.state != State::Succeeded {
+            return Err(Error::input(format!(
+                "plan {} is {}: only an applied plan is saved to the library (what ran, not what was proposed)",
+                rec.plan.plan_id,
+                rec.state.as_str()
+            )));
+        }
+        let artifacts = self.approvals().checked_artifacts(&rec.plan)?;
+        let playbook = rec.plan.steps.iter().find_map(|s| match &s.kind {
+            crate::plan::StepKind::Ansible { playbook, .. } => Some(playbook.clone()),
+            _ => None,
+        });
+        let has_terraform = artifacts
+            .iter()
+            .any(|(a, _)| a.kind == ArtifactKind::Terraform);
+        let kind = match (has_terraform, &playbook) {
+            (true, None) => EntryKind::Terraform,
+            (false, Some(_)) => EntryKind::Ansible,
+            (true, Some(_)) => {
+                return Err(Error::input(format!(
+                    "plan {} has both Terraform and a playbook: save each as its own entry with `library add` (a hybrid entry is not supported yet)",
+                    rec.plan.plan_id
+                )));
+            }
+            (false, None) => {
+                return Err(Error::input(format!(
+                    "plan {} ran no Terraform and no playbook: there is nothing to save",
+                    rec.plan.plan_id
+                )));
+            }
+        };
+        let files: Vec<(String, Vec<u8>)> = artifacts
+            .into_iter()
+            .filter(|(a, _)| match kind {
+                // The local backend block opsdeck adds to submitted Terraform is added again
+                // at use.
+                EntryKind::Terraform => {
+                    a.kind == ArtifactKind::Terraform && a.name != "_opsdeck_backend.tf"
+                }
+                EntryKind::Ansible => {
+                    a.kind == ArtifactKind::Ansible && Some(&a.name) == playbook.as_ref()
+                }
+            })
+            .map(|(a, b)| (a.name, b))
+            .collect();
+        self.add_version(
+            Manifest {
+                format: Manifest::FORMAT,
+                name: name.to_string(),
+                kind,
+                description: if description.is_empty() {
+                    rec.plan.summary.chars().take(300).collect()
+                } else {
+                    description.to_string()
+                },
+                tags: tags.to_vec(),
+                params: params.to_vec(),
+                playbook,
+                files: Vec::new(),
+                from_plan: Some(rec.plan.plan_id.clone()),
+            },
+            files,
+            // What was applied is kept as it ran: formatting is not checked, validity is.
+            false,
+            sink,
+        )
+    }
+
+    fn add_version(
+        &self,
+        mut manifest: Manifest,
+        files: Vec<(String, Vec<u8>)>,
+        check_format: bool,
+        sink: Sink<'_>,
+    ) -> Result<Added> {
+        library::validate_name(&manifest.name)?;
+        library::validate_description(&manifest.description)?;
+        manifest.tags.iter().try_for_each(|t| library::validate_tag(t))?;
+        manifest.tags.sort();
+        manifest.tags.dedup();
+        library::check_params(&manifest.params)?;
+        check_file_names(&files)?;
+        for (name, bytes) in &files {
+            if std::str::from_utf8(bytes).is_err() {
+                return Err(Error::input(format!("{name} is not UTF-8 text")));
+            }
+        }
+        let (checks, notes) = match manifest.kind {
+            EntryKind::Terraform => {
+                let checks = self.check_terraform(&manifest, &files, check_format, sink)?;
+                (checks.0, checks.1)
+            }
+            EntryKind::Ansible => {
+                if !manifest.params.is_empty() {
+                    return Err(Error::input(
+                        "parameters of Ansible entries are not supported yet: a playbook entry takes its values from its own vars",
+                    ));
+                }
+                let playbook = manifest.playbook.clone().unwrap_or_default();
+                (self.check_playbook(&playbook, &files, sink)?, Vec::new())
+            }
+        };
+        for (name, bytes) in &files {
+            let sha = self.store.put_artifact(&self.tenant.name, bytes)?;
+            manifest.files.push(FileRef {
+                name: name.clone(),
+                sha256: sha,
+                size: bytes.len() as u64,
+            });
+        }
+        let body = manifest.to_bytes();
+        let sha = self.store.put_artifact(&self.tenant.name, &body)?;
+        if let Some(existing) = self.catalogue()?.find_sha(&manifest.name, &sha) {
+            return Ok(Added {
+                version: existing.clone(),
+                new: false,
+                checks,
+                notes,
+            });
+        }
+        let mut ev = self.event(
+            &uuid::Uuid::new_v4().to_string(),
+            EventKind::LibraryEntryAdded,
+            Status::Completed,
+        );
+        ev.plan_id = manifest.from_plan.clone();
+        ev.artifacts = vec![library::ref_json(
+            &manifest.name,
+            &sha,
+            Some(body.len() as u64),
+            Some(self.store.artifact_uri(&self.tenant.name, &sha)),
+        )];
+        ev.message = Some(format!(
+            "library entry {} ({}, {} file{}{}) added by {}",
+            manifest.name,
+            manifest.kind,
+            manifest.files.len(),
+            if manifest.files.len() == 1 { "" } else { "s" },
+            manifest
+                .from_plan
+                .as_ref()
+                .map(|p| format!(", saved from plan {p}"))
+                .unwrap_or_default(),
+            self.identity.user
+        ));
+        self.append(&[ev])?;
+        // The version is the place the chain gave it, whoever else added at the same time.
+        let catalogue = self.catalogue()?;
+        let version = catalogue
+            .find_sha(&manifest.name, &sha)
+            .cloned()
+            .ok_or_else(|| Error::Unavailable("the added version is not in the trail".into()))?;
+        Ok(Added {
+            version,
+            new: true,
+            checks,
+            notes,
+        })
+    }
+
+    /// `terraform fmt -check` (when asked), `validate`, the static checks of hand-written
+    /// Terraform, and the parameters against the module's variables.
+    fn check_terraform(
+        &self,
+        manifest: &Manifest,
+        files: &[(String, Vec<u8>)],
+        check_format: bool,
+        sink: Sink<'_>,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        if !files.iter().any(|(n, _)| n.ends_with(".tf")) {
+            return Err(Error::input("a Terraform entry needs at least one .tf file"));
+        }
+        let problems: Vec<String> = files
+            .iter()
+            .flat_map(|(n, b)| {
+                crate::plan::verify::handwritten_terraform_problems(n, &String::from_utf8_lossy(b))
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(Error::refused(format!(
+                "this Terraform would act while opsdeck plans it, before anyone approved it: {}. nothing was added",
+                problems.join("; ")
+            )));
+        }
+        let Some(bin) = exec::find_binary(&self.config.exec.terraform) else {
+            return Err(Error::Unavailable(format!(
+                "terraform is not installed (`{}` is not on PATH; set exec.terraform or OPSDECK_TERRAFORM): library entries are checked before they are added, so nothing was added",
+                self.config.exec.terraform
+            )));
+        };
+        let dir = self.scratch_dir()?;
+        let backend = terraform::StateBackend::Local {
+            path: dir.path.join("terraform.tfstate"),
+        };
+        let cache = self.plugin_cache()?;
+        let confinement = self.terraform_confinement(true, &backend, &cache);
+        let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+        let ws = terraform::Workspace {
+            binary: &bin,
+            dir: &dir.path,
+            files,
+            backend: &backend,
+            plugin_cache: Some(&cache),
+            provider_mirror: self.provider_mirror(),
+            stream: false,
+            confinement: &confinement,
+        };
+        sink(AgentEvent::Progress {
+            agent: AgentKind::Infra,
+            message: format!("checking library entry {} with terraform", manifest.name),
+        });
+        let timeout = Duration::from_secs(self.config.exec.dry_run_timeout_secs.max(1));
+        let fmt_files: Vec<String> = if check_format { names } else { Vec::new() };
+        let result = exec::block_on_with_timeout(timeout, |cancel| {
+            terraform::check_module(&ws, &fmt_files, check_format, sink, cancel)
+        })??;
+        let mut checks = Vec::new();
+        if check_format {
+            checks.push("terraform fmt -check".to_string());
+        }
+        let notes = match result {
+            terraform::ModuleCheck::Refused { command, error } => {
+                return Err(Error::input(format!(
+                    "{command} refused library entry {}: {error}. nothing was added",
+                    manifest.name
+                )));
+            }
+            terraform::ModuleCheck::Passed { notes } => notes,
+        };
+        if notes.is_empty() {
+            checks.push("terraform validate".into());
+        }
+        library::check_variables(&manifest.params, files)?;
+        Ok((checks, notes))
+    }
+
+    /// `ansible-playbook --syntax-check` of the playbook, on a placeholder inventory.
+    fn check_playbook(
+        &self,
+        playbook: &str,
+        files: &[(String, Vec<u8>)],
+        sink: Sink<'_>,
+    ) -> Result<Vec<String>> {
+        let Some(bin) = exec::find_binary(&self.config.exec.ansible_playbook) else {
+            return Err(Error::Unavailable(format!(
+                "ansible-playbook is not installed (`{}` is not on PATH; set exec.ansible_playbook or OPSDECK_ANSIBLE_PLAYBOOK): library entries are checked before they are added, so nothing was added",
+                self.config.exec.ansible_playbook
+            )));
+        };
+        let dir = self.scratch_dir()?;
+        let mut ws_files = files.to_vec();
+        let inventory = "opsdeck-library-check-hosts.ini".to_string();
+        ws_files.push((
+            inventory.clone(),
+            b"# placeholder for the syntax check\nlocalhost ansible_connection=local\n".to_vec(),
+        ));
+        let confinement = self.confinement(true);
+        let ws = ansible::Workspace {
+            binary: &bin,
+            dir: &dir.path,
+            files: &ws_files,
+            playbook,
+            inventory: &inventory,
+            stream: false,
+            confinement: &confinement,
+        };
+        let timeout = Duration::from_secs(self.config.exec.dry_run_timeout_secs.max(1));
+        let result = exec::block_on_with_timeout(timeout, |cancel| {
+            ansible::syntax_check(&ws, sink, cancel)
+        })??;
+        if let Err(error) = result {
+            return Err(Error::input(format!(
+                "ansible-playbook --syntax-check refused {playbook}: {error}. nothing was added"
+            )));
+        }
+        Ok(vec!["ansible-playbook --syntax-check".into()])
+    }
+
+    /// A workspace of its own for one check, removed afterwards.
+    fn scratch_dir(&self) -> Result<ScratchDir> {
+        let id = format!("library-check-{}", uuid::Uuid::new_v4().simple());
+        let path = self.store.workspace_dir(&self.tenant.name, &id)?.join("module");
+        crate::store::fsutil::ensure_private_dir(&path)?;
+        Ok(ScratchDir { path })
+    }
+
+    /// Every entry, by name, with its latest version's words.
+    pub fn list(&self) -> Result<Vec<EntrySummary>> {
+        self.require_reader("read the library")?;
+        let c = self.catalogue()?;
+        let mut out = Vec::new();
+        for name in c.names() {
+            let versions = c.versions(name);
+            let Some(latest) = versions.last() else {
+                continue;
+            };
+            let m = self.manifest(latest)?;
+            out.push(EntrySummary {
+                name: name.to_string(),
+                kind: m.kind,
+                description: m.description,
+                tags: m.tags,
+                owner: versions[0].added.user.clone(),
+                latest: latest.version,
+                versions: versions.len() as u32,
+                deprecated: versions.iter().all(|v| v.deprecated.is_some()),
+                uses: versions.iter().map(|v| v.used_by.len()).sum(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Entries whose name, description, tags or kind hold every word.
+    pub fn search(&self, words: &str) -> Result<Vec<EntrySummary>> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|e| library::matches(e, words))
+            .collect())
+    }
+
+    /// A version (the latest not deprecated when none is named), with every version's history.
+    pub fn show(&self, entry: &str) -> Result<EntryDetail> {
+        self.require_reader("read the library")?;
+        let r = EntryRef::parse(entry)?;
+        let c = self.catalogue()?;
+        let info = c.resolve(&r).or_else(|e| match (r.version, c.versions(&r.name).last()) {
+            // Every version deprecated: still shown, the latest.
+            (None, Some(last)) if !c.versions(&r.name).is_empty() => Ok(last),
+            _ => Err(e),
+        })?;
+        let manifest = self.manifest(info)?;
+        Ok(EntryDetail {
+            version: VersionDetail {
+                info: info.clone(),
+                manifest,
+            },
+            versions: c.versions(&r.name).to_vec(),
+        })
+    }
+
+    /// Two versions compared: the manifest's words, then each file as a unified diff.
+    pub fn diff(&self, a: &str, b: &str) -> Result<String> {
+        self.require_reader("read the library")?;
+        let c = self.catalogue()?;
+        let side = |s: &str| -> Result<(String, Manifest, Vec<(String, String)>)> {
+            let r = EntryRef::parse(s)?;
+            let v = c.resolve(&r)?;
+            let m = self.manifest(v)?;
+            let files = self
+                .files(&m)?
+                .into_iter()
+                .map(|(n, b)| (n, String::from_utf8_lossy(&b).into_owned()))
+                .collect();
+            Ok((v.label(), m, files))
+        };
+        let (al, am, af) = side(a)?;
+        let (bl, bm, bf) = side(b)?;
+        Ok(library::diff_versions(&al, &am, &af, &bl, &bm, &bf))
+    }
+
+    /// Marks a version deprecated: it is no longer picked when no version is named.
+    pub fn deprecate(&self, entry: &str, reason: &str) -> Result<VersionInfo> {
+        self.require_member(WRITERS, "deprecate library entries")?;
+        self.refuse_if_read_only("deprecate library entries", None)?;
+        let r = EntryRef::parse(entry)?;
+        if r.version.is_none() {
+            return Err(Error::input(format!(
+                "name the version to deprecate ({}@VERSION)",
+                r.name
+            )));
+        }
+        library::validate_description(reason)?;
+        let c = self.catalogue()?;
+        let v = c.resolve(&r)?;
+        if let Some(d) = &v.deprecated {
+            return Err(Error::input(format!(
+                "{} was deprecated already, by {} at {}",
+                v.label(),
+                d.user,
+                d.at
+            )));
+        }
+        let mut ev = self.event(
+            &uuid::Uuid::new_v4().to_string(),
+            EventKind::LibraryEntryDeprecated,
+            Status::Completed,
+        );
+        ev.artifacts = vec![library::ref_json(&v.name, &v.sha256, None, None)];
+        ev.message = Some(if reason.trim().is_empty() {
+            format!("deprecated by {}", self.identity.user)
+        } else {
+            redact(reason.trim())
+        });
+        self.append(&[ev])?;
+        self.version_now(&r)
+    }
+
+    /// An approver approves a version for use (what `library_requires_approval` asks for); never
+    /// the person who added it.
+    pub fn approve(&self, entry: &str) -> Result<VersionInfo> {
+        self.require_member(&[Role::Approver, Role::Admin], "approve library entries")?;
+        self.refuse_if_read_only("approve library entries", None)?;
+        let r = EntryRef::parse(entry)?;
+        if r.version.is_none() {
+            return Err(Error::input(format!(
+                "name the version to approve ({}@VERSION): an approval is for exactly that content",
+                r.name
+            )));
+        }
+        let c = self.catalogue()?;
+        let v = c.resolve(&r)?;
+        if v.added.user == self.identity.user {
+            let mut denied = self.event(
+                &uuid::Uuid::new_v4().to_string(),
+                EventKind::AccessDenied,
+                Status::Failed,
+            );
+            denied.artifacts = vec![library::ref_json(&v.name, &v.sha256, None, None)];
+            denied.message = Some(format!(
+                "{} tried to approve {}, which they added",
+                self.identity.user,
+                v.label()
+            ));
+            self.append(&[denied])?;
+            return Err(Error::refused(format!(
+                "you added {}: someone else approves it",
+                v.label()
+            )));
+        }
+        let mut ev = self.event(
+            &uuid::Uuid::new_v4().to_string(),
+            EventKind::LibraryEntryApproved,
+            Status::Completed,
+        );
+        ev.artifacts = vec![library::ref_json(&v.name, &v.sha256, None, None)];
+        ev.message = Some(format!("{} approved by {}", v.label(), self.identity.user));
+        self.append(&[ev])?;
+        self.version_now(&r)
+    }
+
+    fn version_now(&self, r: &EntryRef) -> Result<VersionInfo> {
+        self.catalogue()?.resolve(r).cloned()
+    }
+
+    /// The entry a request's words name ("deploy our web-tier module"), if any. Only words that
+    /// can name one make the trail be read.
+    pub fn referenced(&self, text: &str) -> Result<Option<EntryRef>> {
+        if !library::may_name_entry(text) {
+            return Ok(None);
+        }
+        let c = self.catalogue()?;
+        Ok(library::referenced_entry(text, c.names()))
+    }
+
+    /// A plan from a library entry: its files, with the parameter values written into a file of
+    /// their own as typed literals, through the same gates, dry runs and approvals as any plan.
+    /// The version used is recorded (`library_entry_used`) in the plan's own batch of events.
+    pub fn plan(&self, req: &UseRequest, sink: Sink<'_>) -> Result<PlanRecord> {
+        self.require_member(WRITERS, "use library entries")?;
+        self.refuse_if_read_only("use library entries", None)?;
+        self.requests().refuse_credentials(&req.text)?;
+        let r = EntryRef::parse(&req.entry)?;
+        let c = self.catalogue()?;
+        let info = c.resolve(&r)?.clone();
+        let manifest = self.manifest(&info)?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let words = redact(req.text.trim());
+        let text = if words.is_empty() {
+            format!("use library entry {}", info.label())
+        } else {
+            format!("use library entry {}: {words}", info.label())
+        };
+        let refused = |why: String| -> Result<PlanRecord> {
+            let mut requested = self.event(&request_id, EventKind::Requested, Status::Pending);
+            requested.message = Some(text.clone());
+            let mut failed = self.event(&request_id, EventKind::Failed, Status::Failed);
+            failed.artifacts = vec![library::ref_json(&info.name, &info.sha256, None, None)];
+            failed.message = Some(why.clone());
+            self.append(&[requested, failed])?;
+            Err(Error::refused(why))
+        };
+        if self.tenant.policy.library_requires_approval && info.approvals.is_empty() {
+            return refused(format!(
+                "{} is not approved for use, and this tenant's policy (library_requires_approval) uses only approved library entries: an approver runs `opsdeck library approve {}`",
+                info.label(),
+                info.label()
+            ));
+        }
+        // The request's words are read only for values the entry declares (a region), each
+        // checked by its type like a --set value.
+        let mut read = library::Values::new();
+        if !words.is_empty()
+            && manifest.params.iter().any(|p| p.name == "region")
+            && let Ok(i) = self.requests().preview(&req.text, None)
+            && let Some(region) = i.params.region
+        {
+            read.insert("region".into(), serde_json::Value::String(region));
+        }
+        let values = library::resolve_values(&manifest.params, &req.set, &read)?;
+        let files = self.files(&manifest)?;
+        let mut notes = vec![
+            crate::plan::SUBMITTED_NOTE.to_string(),
+            format!(
+                "from library entry {} (manifest sha256 {})",
+                info.label(),
+                crate::approval::short(&info.sha256)
+            ),
+        ];
+        if let Some(d) = &info.deprecated {
+            notes.push(format!(
+                "{} is deprecated ({} at {}): used because it was named",
+                info.label(),
+                d.user,
+                d.at
+            ));
+        }
+        if !values.is_empty() {
+            notes.push(format!(
+                "parameters: {}",
+                values
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let mut params = crate::intent::Params::default();
+        let (agent, draft) = match manifest.kind {
+            EntryKind::Terraform => {
+                let stack = req.stack.clone().unwrap_or_else(|| info.name.clone());
+                params.stack = Some(stack.clone());
+                let mut draft_files: Vec<DraftFile> = files
+                    .into_iter()
+                    .map(|(name, content)| DraftFile {
+                        name,
+                        kind: ArtifactKind::Terraform,
+                        content,
+                    })
+                    .collect();
+                if !values.is_empty() {
+                    draft_files.push(DraftFile {
+                        name: library::TFVARS_FILE.into(),
+                        kind: ArtifactKind::Terraform,
+                        content: library::render_tfvars(&values).into_bytes(),
+                    });
+                }
+                let total = draft_files.iter().map(|f| f.content.len()).sum();
+                (
+                    AgentKind::Infra,
+                    infra::from_files(draft_files, total, &stack).map(|mut d| {
+                        d.summary = format!("{} (library entry {})", d.summary, info.label());
+                        d
+                    }),
+                )
+            }
+            EntryKind::Ansible => {
+                let playbook = manifest.playbook.clone().unwrap_or_default();
+                let draft_files: Vec<DraftFile> = files
+                    .into_iter()
+                    .map(|(name, content)| DraftFile {
+                        name,
+                        kind: ArtifactKind::Ansible,
+                        content,
+                    })
+                    .collect();
+                (
+                    AgentKind::Config,
+                    config::from_playbook_files(
+                        draft_files,
+                        &playbook,
+                        req.inventory.as_deref(),
+                        None,
+                    )
+                    .map(|(files, step)| playbook_draft(&info, files, step)),
+                )
+            }
+        };
+        let intent = Intent {
+            agent,
+            agents: vec![agent],
+            action: "apply".into(),
+            confidence: 1.0,
+            low_confidence: false,
+            params,
+            evidence: Vec::new(),
+            notes,
+            source: None,
+        };
+        let used = |rec: &PlanRecord| -> Vec<AuditEvent> {
+            let mut ev = self.event(&request_id, EventKind::LibraryEntryUsed, Status::Completed);
+            ev.plan_id = Some(rec.plan.plan_id.clone());
+            ev.agent_type = Some(agent.to_string());
+            ev.artifacts = vec![library::ref_json(&info.name, &info.sha256, None, None)];
+            ev.message = Some(format!(
+                "plan {} made from library entry {}",
+                rec.plan.plan_id,
+                info.label()
+            ));
+            vec![ev]
+        };
+        self.requests()
+            .finish_plan_with(request_id.clone(), text, intent, draft, sink, &used)
+    }
+}
+
+fn playbook_draft(info: &VersionInfo, files: Vec<DraftFile>, step: crate::plan::Step) -> Draft {
+    Draft {
+        summary: format!("run {} (library entry {})", step.description, info.label()),
+        stack: None,
+        region: None,
+        steps: vec![step],
+        files,
+        resources: Vec::new(),
+        mutates: true,
+        risk: crate::plan::Risk::Medium,
+        risk_reasons: vec![format!(
+            "playbook from library entry {}: review every task",
+            info.label()
+        )],
+        cost: crate::plan::CostEstimate {
+            notes: vec!["no estimate for a playbook".into()],
+            ..crate::plan::CostEstimate::default()
+        },
+    }
+}
+
+/// A check's own directory, removed when the check is done.
+struct ScratchDir {
+    path: PathBuf,
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if let Some(parent) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
+    }
+}
+
+/// Names opsdeck writes itself next to an entry's files.
+const RESERVED: &[&str] = &[
+    library::TFVARS_FILE,
+    "opsdeck_backend_override.tf",
+    "opsdeck-mirror.tfrc",
+    "ansible.cfg",
+];
+
+fn check_file_names(files: &[(String, Vec<u8>)]) -> Result<()> {
+    if files.is_empty() {
+        return Err(Error::input("there are no files to add"));
+    }
+    let total: usize = files.iter().map(|(_, b)| b.len()).sum();
+    if total > library::MAX_ENTRY_BYTES {
+        return Err(Error::input(
+            "the entry's files exceed 4 MiB together: add a smaller module or playbook",
+        ));
+    }
+    for (name, _) in files {
+        if name.contains('/') || name.starts_with('.') || RESERVED.contains(&name.as_str()) {
+            return Err(Error::input(format!(
+                "{} cannot be a library file name (opsdeck writes it, or it leaves the directory)",
+                crate::sanitize::line(name)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The files `library add --from` reads: a Terraform directory's top-level `*.tf`, or one `.tf`
+/// file; a playbook file, or a directory's top-level `*.yml`/`*.yaml` with `site.yml` or
+/// `playbook.yml` (or its only file) as the playbook.
+fn read_entry_files(
+    kind: EntryKind,
+    from: &Path,
+) -> Result<(Vec<(String, Vec<u8>)>, Option<String>)> {
+    let wanted = |name: &str| match kind {
+        EntryKind::Terraform => name.ends_with(".tf"),
+        EntryKind::Ansible => name.ends_with(".yml") || name.ends_with(".yaml"),
+    };
+    let meta = std::fs::metadata(from)
+        .map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
+    let mut files = Vec::new();
+    let mut read = |path: &Path| -> Result<()> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if !wanted(&name) {
+            return Ok(());
+        }
+        let meta = std::fs::metadata(path)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        if meta.len() > library::MAX_ENTRY_BYTES as u64 {
+            return Err(Error::input(format!(
+                "{} is larger than 4 MiB",
+                path.display()
+            )));
+        }
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        files.push((name, bytes));
+        Ok(())
+    };
+    if meta.is_dir() {
+        let entries = std::fs::read_dir(from)
+            .map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
+        for e in entries.flatten() {
+            if e.path().is_file() {
+                read(&e.path())?;
+            }
+        }
+    } else {
+        read(from)?;
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    if files.is_empty() {
+        return Err(Error::input(format!(
+            "{} holds no {} files",
+            from.display(),
+            match kind {
+                EntryKind::Terraform => ".tf",
+                EntryKind::Ansible => ".yml or .yaml",
+            }
+        )));
+    }
+    let playbook = match kind {
+        EntryKind::Terraform => None,
+        EntryKind::Ansible => {
+            let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+            let main = ["site.yml", "site.yaml", "playbook.yml", "playbook.yaml"]
+                .into_iter()
+                .find(|m| names.contains(m))
+                .or((names.len() == 1).then(|| names[0]));
+            let Some(main) = main else {
+                return Err(Error::input(format!(
+                    "{} holds several playbooks: name the one to run site.yml or playbook.yml, or add one file",
+                    from.display()
+                )));
+            };
+            Some(main.to_string())
+        }
+    };
+    Ok((files, playbook))
+}
