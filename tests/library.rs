@@ -9,7 +9,7 @@ mod common;
 
 use common::moto::Moto;
 use common::shared::SharedBackend;
-use common::{Home, Team, approve_and_apply, applied_hello, quiet, team};
+use common::{Home, Team, applied_hello, approve_and_apply, quiet, team};
 use opsdeck::approval::State;
 use opsdeck::audit::{AuditFilter, EventKind};
 use opsdeck::library::{EntryKind, parse_param};
@@ -156,7 +156,12 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
     assert_eq!(list[0]["latest"], 2);
     assert_eq!(list[0]["versions"], 2);
     assert_eq!(list[0]["owner"], "olga");
-    let found = run_json(home, env, "alice", &["library", "search", "greeting", "web"]);
+    let found = run_json(
+        home,
+        env,
+        "alice",
+        &["library", "search", "greeting", "web"],
+    );
     assert_eq!(found[0]["name"], "web-tier", "{found}");
     let none = run_json(home, env, "alice", &["library", "search", "database"]);
     assert_eq!(none.as_array().unwrap().len(), 0);
@@ -177,7 +182,10 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
         "{p1}"
     );
     assert_eq!(p1["dry_runs"][0]["status"], "planned", "{p1}");
-    assert!(t.approve("olga", &id1).is_err(), "the requester cannot approve");
+    assert!(
+        t.approve("olga", &id1).is_err(),
+        "the requester cannot approve"
+    );
     approve_and_apply(&t, "bob", &olga, &id1);
 
     // Version 2 with a value: written as a quoted literal, never as code.
@@ -203,10 +211,7 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
     );
     assert!(!rec2.plan.gates.is_empty());
     approve_and_apply(&t, "bob", &olga, &id2);
-    assert_eq!(
-        olga.approvals().plan(&id2).unwrap().state,
-        State::Succeeded
-    );
+    assert_eq!(olga.approvals().plan(&id2).unwrap().state, State::Succeeded);
     // A value of the wrong type never reaches an artifact.
     let wrong = olga.library().plan(
         &UseRequest {
@@ -217,13 +222,20 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
         &quiet,
     );
     assert!(
-        wrong.unwrap_err().to_string().contains("no parameter 'colour'"),
+        wrong
+            .unwrap_err()
+            .to_string()
+            .contains("no parameter 'colour'"),
         "unknown parameter refused"
     );
 
     // Usage: which plans used which version.
     let show1 = run_json(home, env, "alice", &["library", "show", "web-tier@1"]);
-    assert_eq!(show1["version"]["used_by"][0]["plan_id"], id1.as_str(), "{show1}");
+    assert_eq!(
+        show1["version"]["used_by"][0]["plan_id"],
+        id1.as_str(),
+        "{show1}"
+    );
     assert_eq!(
         show1["version"]["manifest"]["from_plan"],
         applied.plan.plan_id.as_str()
@@ -241,7 +253,10 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
         &["library", "diff", "web-tier@1", "web-tier@2"],
     );
     let text = diff["diff"].as_str().unwrap();
-    assert!(text.contains("parameters:  -> greeting:string=\"hello\""), "{text}");
+    assert!(
+        text.contains("parameters:  -> greeting:string=\"hello\""),
+        "{text}"
+    );
     assert!(text.contains("+variable \"greeting\" {"), "{text}");
     assert!(text.contains("-  input = \"hello\""), "{text}");
     assert!(text.contains("+  input = var.greeting"), "{text}");
@@ -290,7 +305,10 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
         refused.to_string().contains("library_requires_approval"),
         "{refused}"
     );
-    assert!(olga.library().approve("web-tier@1").is_err(), "operators do not approve");
+    assert!(
+        olga.library().approve("web-tier@1").is_err(),
+        "operators do not approve"
+    );
     t.deck("bob").library().approve("web-tier@1").unwrap();
     let approved = olga.library().plan(&use1, &quiet).unwrap();
     assert_eq!(approved.state, State::Pending);
@@ -328,7 +346,11 @@ fn library_on_the_shared_backend() {
     library_story(&home, &moto.env(), "aws");
 }
 
-fn add_module(t: &Team<'_>, name: &str, main_tf: &str) -> opsdeck::Result<opsdeck::pipeline::Added> {
+fn add_module(
+    t: &Team<'_>,
+    name: &str,
+    main_tf: &str,
+) -> opsdeck::Result<opsdeck::pipeline::Added> {
     let dir = module_dir(main_tf);
     t.deck("olga").library().add(
         &NewEntry {
@@ -350,14 +372,49 @@ fn broken_modules_are_refused_at_add_time_with_terraforms_words() {
     }
     let home = Home::new();
     let t = team(&home);
-    let e = add_module(&t, "broken", "resource \"terraform_data\" \"x\" {\n  input = \n")
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("terraform fmt -check refused library entry broken"), "{e}");
+    let e = add_module(
+        &t,
+        "broken",
+        "resource \"terraform_data\" \"x\" {\n  input = \n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("terraform fmt -check refused library entry broken"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Invalid expression"),
+        "terraform's own words: {e}"
+    );
     assert!(e.contains("nothing was added"), "{e}");
-    let e = add_module(&t, "unformatted", "resource \"terraform_data\" \"x\" {\ninput=\"a\"\n}\n")
-        .unwrap_err()
-        .to_string();
+    // The same through the binary: refused, with terraform's words, and a failing status.
+    let dir = module_dir("resource \"terraform_data\" \"x\" {\n  input = \n");
+    let out = home
+        .cmd()
+        .args([
+            "--user",
+            "olga",
+            "library",
+            "add",
+            "broken",
+            "--kind",
+            "terraform",
+            "--from",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Invalid expression"), "{stderr}");
+    let e = add_module(
+        &t,
+        "unformatted",
+        "resource \"terraform_data\" \"x\" {\ninput=\"a\"\n}\n",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("not in canonical format: main.tf"), "{e}");
     let e = add_module(
         &t,
@@ -378,10 +435,7 @@ fn broken_modules_are_refused_at_add_time_with_terraforms_words() {
     .to_string();
     assert!(e.contains("variable size has no default"), "{e}");
     assert!(t.deck("alice").library().list().unwrap().is_empty());
-    assert_eq!(
-        kinds_of(&t.deck("alice"), EventKind::LibraryEntryAdded),
-        0
-    );
+    assert_eq!(kinds_of(&t.deck("alice"), EventKind::LibraryEntryAdded), 0);
     // Someone outside the tenant reads nothing of it.
     let refused = t.deck("nobody").library().list();
     assert!(refused.is_err());
@@ -449,7 +503,14 @@ fn playbooks_are_syntax_checked_at_add_time() {
     assert_eq!(rec.state, State::Pending);
     assert_eq!(rec.plan.agent.to_string(), "config");
     assert_eq!(
-        t.deck("alice").library().show("motd").unwrap().version.info.used_by[0].plan_id,
+        t.deck("alice")
+            .library()
+            .show("motd")
+            .unwrap()
+            .version
+            .info
+            .used_by[0]
+            .plan_id,
         rec.plan.plan_id
     );
 }

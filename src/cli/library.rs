@@ -91,7 +91,12 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
             }
             outln!("  files:");
             for f in &m.files {
-                outln!("    {} ({} bytes, sha256 {})", f.name, f.size, &f.sha256[..12]);
+                outln!(
+                    "    {} ({} bytes, sha256 {})",
+                    f.name,
+                    f.size,
+                    &f.sha256[..12]
+                );
             }
             if v.used_by.is_empty() {
                 outln!("  used by no plan yet");
@@ -198,7 +203,9 @@ fn print_entries(entries: &[EntrySummary], json_out: bool) -> Result<u8> {
         return Ok(0);
     }
     if entries.is_empty() {
-        outln!("no library entries (add one with `opsdeck library add NAME --kind terraform --from DIR`)");
+        outln!(
+            "no library entries (add one with `opsdeck library add NAME --kind terraform --from DIR`)"
+        );
         return Ok(0);
     }
     for e in entries {

@@ -38,11 +38,11 @@ macro_rules! errln {
 mod admin;
 mod args;
 mod audit;
-mod library;
 mod backend;
 mod configs;
 mod drift;
 mod keys;
+mod library;
 mod mcp;
 mod notify;
 mod plans;

@@ -9,8 +9,8 @@
 //! `terraform/show.rs` reads what Terraform answers in JSON (changes, outputs), sensitive
 //! values masked.
 
-pub mod drift;
 mod check;
+pub mod drift;
 mod show;
 
 pub use check::{ModuleCheck, check_module};

@@ -8,6 +8,7 @@
 //! Nothing here reads a store or runs a tool: `pipeline/library.rs` does, and the checks at add
 //! time are `exec::terraform::check_module` and `exec::ansible::syntax_check`.
 
+pub mod files;
 mod params;
 mod text;
 
@@ -323,10 +324,8 @@ impl Catalogue {
                     ..mark
                 });
             }
-            EventKind::LibraryEntryApproved => {
-                if !v.approvals.iter().any(|a| a.user == mark.user) {
-                    v.approvals.push(mark);
-                }
+            EventKind::LibraryEntryApproved if !v.approvals.iter().any(|a| a.user == mark.user) => {
+                v.approvals.push(mark);
             }
             EventKind::LibraryEntryUsed => {
                 if let Some(plan_id) = &rec.event.plan_id {

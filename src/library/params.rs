@@ -72,7 +72,9 @@ impl ParamType {
                 serde_json::Number::from_f64(n)
                     .map(|n| {
                         // Whole numbers stay whole (3, not 3.0) in what is written.
-                        if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e15) {
+                        if n.as_f64()
+                            .is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                        {
                             Value::from(n.as_f64().unwrap_or_default() as i64)
                         } else {
                             Value::Number(n)

@@ -33,7 +33,10 @@ fn params_are_typed_and_refused_out_of_type() {
     // Template sequences stay literal text in what is written.
     let tfvars = render_tfvars(&v);
     assert!(tfvars.contains("greeting = \"hi $${danger}\""), "{tfvars}");
-    assert!(resolve_values(&params, &[], &Values::new()).is_err(), "no greeting");
+    assert!(
+        resolve_values(&params, &[], &Values::new()).is_err(),
+        "no greeting"
+    );
     assert!(resolve_values(&params, &["nope=1".into()], &Values::new()).is_err());
     assert!(
         resolve_values(

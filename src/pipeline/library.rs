@@ -4,7 +4,7 @@
 //! dry runs and approvals as any other. Versions are artifacts; what happened to them is the
 //! trail's (see `crate::library`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::agents::{Draft, DraftFile, config, infra};
@@ -23,6 +23,9 @@ use crate::redact::redact;
 use crate::tenant::Role;
 
 use super::Library;
+
+/// One side of a comparison: its label, manifest and (name, text) files.
+type Side = (String, Manifest, Vec<(String, String)>);
 
 /// What `library add` hands in.
 #[derive(Debug, Clone)]
@@ -111,7 +114,7 @@ impl Library<'_> {
     pub fn add(&self, new: &NewEntry, sink: Sink<'_>) -> Result<Added> {
         self.require_member(WRITERS, "add to the library")?;
         self.refuse_if_read_only("add to the library", None)?;
-        let (files, playbook) = read_entry_files(new.kind, &new.from)?;
+        let (files, playbook) = library::files::read_entry_files(new.kind, &new.from)?;
         self.add_version(
             Manifest {
                 format: Manifest::FORMAT,
@@ -220,11 +223,14 @@ impl Library<'_> {
     ) -> Result<Added> {
         library::validate_name(&manifest.name)?;
         library::validate_description(&manifest.description)?;
-        manifest.tags.iter().try_for_each(|t| library::validate_tag(t))?;
+        manifest
+            .tags
+            .iter()
+            .try_for_each(|t| library::validate_tag(t))?;
         manifest.tags.sort();
         manifest.tags.dedup();
         library::check_params(&manifest.params)?;
-        check_file_names(&files)?;
+        library::files::check_file_names(&files)?;
         for (name, bytes) in &files {
             if std::str::from_utf8(bytes).is_err() {
                 return Err(Error::input(format!("{name} is not UTF-8 text")));
@@ -313,7 +319,9 @@ impl Library<'_> {
         sink: Sink<'_>,
     ) -> Result<(Vec<String>, Vec<String>)> {
         if !files.iter().any(|(n, _)| n.ends_with(".tf")) {
-            return Err(Error::input("a Terraform entry needs at least one .tf file"));
+            return Err(Error::input(
+                "a Terraform entry needs at least one .tf file",
+            ));
         }
         let problems: Vec<String> = files
             .iter()
@@ -424,7 +432,10 @@ impl Library<'_> {
     /// A workspace of its own for one check, removed afterwards.
     fn scratch_dir(&self) -> Result<ScratchDir> {
         let id = format!("library-check-{}", uuid::Uuid::new_v4().simple());
-        let path = self.store.workspace_dir(&self.tenant.name, &id)?.join("module");
+        let path = self
+            .store
+            .workspace_dir(&self.tenant.name, &id)?
+            .join("module");
         crate::store::fsutil::ensure_private_dir(&path)?;
         Ok(ScratchDir { path })
     }
@@ -469,11 +480,13 @@ impl Library<'_> {
         self.require_reader("read the library")?;
         let r = EntryRef::parse(entry)?;
         let c = self.catalogue()?;
-        let info = c.resolve(&r).or_else(|e| match (r.version, c.versions(&r.name).last()) {
-            // Every version deprecated: still shown, the latest.
-            (None, Some(last)) if !c.versions(&r.name).is_empty() => Ok(last),
-            _ => Err(e),
-        })?;
+        let info = c
+            .resolve(&r)
+            .or_else(|e| match (r.version, c.versions(&r.name).last()) {
+                // Every version deprecated: still shown, the latest.
+                (None, Some(last)) if !c.versions(&r.name).is_empty() => Ok(last),
+                _ => Err(e),
+            })?;
         let manifest = self.manifest(info)?;
         Ok(EntryDetail {
             version: VersionDetail {
@@ -488,7 +501,7 @@ impl Library<'_> {
     pub fn diff(&self, a: &str, b: &str) -> Result<String> {
         self.require_reader("read the library")?;
         let c = self.catalogue()?;
-        let side = |s: &str| -> Result<(String, Manifest, Vec<(String, String)>)> {
+        let side = |s: &str| -> Result<Side> {
             let r = EntryRef::parse(s)?;
             let v = c.resolve(&r)?;
             let m = self.manifest(v)?;
@@ -781,110 +794,4 @@ impl Drop for ScratchDir {
             let _ = std::fs::remove_dir_all(parent);
         }
     }
-}
-
-/// Names opsdeck writes itself next to an entry's files.
-const RESERVED: &[&str] = &[
-    library::TFVARS_FILE,
-    "opsdeck_backend_override.tf",
-    "opsdeck-mirror.tfrc",
-    "ansible.cfg",
-];
-
-fn check_file_names(files: &[(String, Vec<u8>)]) -> Result<()> {
-    if files.is_empty() {
-        return Err(Error::input("there are no files to add"));
-    }
-    let total: usize = files.iter().map(|(_, b)| b.len()).sum();
-    if total > library::MAX_ENTRY_BYTES {
-        return Err(Error::input(
-            "the entry's files exceed 4 MiB together: add a smaller module or playbook",
-        ));
-    }
-    for (name, _) in files {
-        if name.contains('/') || name.starts_with('.') || RESERVED.contains(&name.as_str()) {
-            return Err(Error::input(format!(
-                "{} cannot be a library file name (opsdeck writes it, or it leaves the directory)",
-                crate::sanitize::line(name)
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The files `library add --from` reads: a Terraform directory's top-level `*.tf`, or one `.tf`
-/// file; a playbook file, or a directory's top-level `*.yml`/`*.yaml` with `site.yml` or
-/// `playbook.yml` (or its only file) as the playbook.
-fn read_entry_files(
-    kind: EntryKind,
-    from: &Path,
-) -> Result<(Vec<(String, Vec<u8>)>, Option<String>)> {
-    let wanted = |name: &str| match kind {
-        EntryKind::Terraform => name.ends_with(".tf"),
-        EntryKind::Ansible => name.ends_with(".yml") || name.ends_with(".yaml"),
-    };
-    let meta = std::fs::metadata(from)
-        .map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
-    let mut files = Vec::new();
-    let mut read = |path: &Path| -> Result<()> {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        if !wanted(&name) {
-            return Ok(());
-        }
-        let meta = std::fs::metadata(path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        if meta.len() > library::MAX_ENTRY_BYTES as u64 {
-            return Err(Error::input(format!(
-                "{} is larger than 4 MiB",
-                path.display()
-            )));
-        }
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        files.push((name, bytes));
-        Ok(())
-    };
-    if meta.is_dir() {
-        let entries = std::fs::read_dir(from)
-            .map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
-        for e in entries.flatten() {
-            if e.path().is_file() {
-                read(&e.path())?;
-            }
-        }
-    } else {
-        read(from)?;
-    }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    if files.is_empty() {
-        return Err(Error::input(format!(
-            "{} holds no {} files",
-            from.display(),
-            match kind {
-                EntryKind::Terraform => ".tf",
-                EntryKind::Ansible => ".yml or .yaml",
-            }
-        )));
-    }
-    let playbook = match kind {
-        EntryKind::Terraform => None,
-        EntryKind::Ansible => {
-            let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-            let main = ["site.yml", "site.yaml", "playbook.yml", "playbook.yaml"]
-                .into_iter()
-                .find(|m| names.contains(m))
-                .or((names.len() == 1).then(|| names[0]));
-            let Some(main) = main else {
-                return Err(Error::input(format!(
-                    "{} holds several playbooks: name the one to run site.yml or playbook.yml, or add one file",
-                    from.display()
-                )));
-            };
-            Some(main.to_string())
-        }
-    };
-    Ok((files, playbook))
 }
