@@ -12,7 +12,7 @@ use common::shared::SharedBackend;
 use common::{Home, Team, applied_hello, approve_and_apply, quiet, team};
 use opsdeck::approval::State;
 use opsdeck::audit::{AuditFilter, EventKind};
-use opsdeck::library::{EntryKind, parse_param};
+use opsdeck::library::{EntryKind, EntryWords, parse_param};
 use opsdeck::pipeline::{Deck, NewEntry, UseRequest};
 use serde_json::Value;
 
@@ -111,9 +111,12 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
                 name: "web-tier".into(),
                 kind: EntryKind::Terraform,
                 from: dir.path().to_path_buf(),
-                description: "the web tier, greeting as a parameter".into(),
-                tags: vec!["web".into()],
-                params: vec![parse_param("greeting:string=hello").unwrap()],
+                words: EntryWords {
+                    description: "the web tier, greeting as a parameter".into(),
+                    tags: vec!["web".into()],
+                    params: vec![parse_param("greeting:string=hello").unwrap()],
+                    serves: None,
+                },
             },
             &quiet,
         )
@@ -139,9 +142,12 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
                 name: "web-tier".into(),
                 kind: EntryKind::Terraform,
                 from: dir.path().to_path_buf(),
-                description: "the web tier, greeting as a parameter".into(),
-                tags: vec!["web".into()],
-                params: vec![parse_param("greeting:string=hello").unwrap()],
+                words: EntryWords {
+                    description: "the web tier, greeting as a parameter".into(),
+                    tags: vec!["web".into()],
+                    params: vec![parse_param("greeting:string=hello").unwrap()],
+                    serves: None,
+                },
             },
             &quiet,
         )
@@ -198,6 +204,7 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
                 set: vec!["greeting=hi ${path.cwd}".into()],
                 stack: Some("web2".into()),
                 inventory: None,
+                reading: None,
             },
             &quiet,
         )
@@ -320,6 +327,88 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
     assert_eq!(kinds_of(&alice, EventKind::LibraryEntryDeprecated), 1);
     assert_eq!(kinds_of(&alice, EventKind::LibraryEntryApproved), 1);
     assert!(alice.trail().verify(false).unwrap().ok);
+
+    tenant_template(&t);
+}
+
+/// The team's own bucket module, standing in for S3 (terraform_data: it plans offline).
+const TEAM_BUCKET: &str = r#"variable "bucket" {
+  type = string
+}
+
+variable "region" {
+  type    = string
+  default = "us-east-1"
+}
+
+resource "terraform_data" "bucket" {
+  input = "${var.region}/${var.bucket}"
+}
+"#;
+
+/// A tenant template (part 2): the infra agent's "create an S3 bucket" requests are planned
+/// from the team's module, the request's parameters giving its values; other requests keep the
+/// built-in templates. The tenant uses only approved entries by now.
+fn tenant_template(t: &Team<'_>) {
+    let olga = t.deck("olga");
+    let dir = module_dir(TEAM_BUCKET);
+    let bucket_entry = |serves: &str| NewEntry {
+        name: "team-bucket".into(),
+        kind: EntryKind::Terraform,
+        from: dir.path().to_path_buf(),
+        words: EntryWords {
+            description: "our bucket module".into(),
+            tags: vec!["s3".into()],
+            params: vec![
+                parse_param("bucket:string").unwrap(),
+                parse_param("region:string=us-east-1").unwrap(),
+            ],
+            serves: Some(serves.into()),
+        },
+    };
+    let e = olga
+        .library()
+        .add(&bucket_entry("config/create/s3"), &quiet)
+        .unwrap_err();
+    assert!(e.to_string().contains("serves infra requests"), "{e}");
+    let added = olga
+        .library()
+        .add(&bucket_entry("infra/create/s3"), &quiet)
+        .unwrap();
+    assert_eq!(added.version.serves.as_deref(), Some("infra/create/s3"));
+    let asked = "create an s3 bucket named team-logs-1 in eu-west-1";
+    // Not approved yet: refused like any unapproved entry.
+    let refused = olga.requests().ask(asked, &quiet).unwrap_err();
+    assert!(refused.to_string().contains("not approved"), "{refused}");
+    t.deck("bob").library().approve("team-bucket@1").unwrap();
+
+    let rec = olga.requests().ask(asked, &quiet).unwrap();
+    assert_eq!(rec.plan.agent.to_string(), "infra");
+    assert_eq!(rec.plan.action, "create");
+    assert!(
+        rec.plan.intent.notes.iter().any(|n| n.contains(
+            "planned from the tenant's template team-bucket@1 for infra/create/s3"
+        )),
+        "{:?}",
+        rec.plan.intent.notes
+    );
+    let id = rec.plan.plan_id.clone();
+    let tfvars = artifact_text(&olga, &id, opsdeck::library::TFVARS_FILE).expect("tfvars");
+    assert!(tfvars.contains("bucket = \"team-logs-1\""), "{tfvars}");
+    assert!(tfvars.contains("region = \"eu-west-1\""), "{tfvars}");
+    assert_eq!(rec.plan.dry_runs[0].status.as_str(), "planned");
+    approve_and_apply(t, "bob", &olga, &id);
+    let shown = olga.library().show("team-bucket").unwrap();
+    assert_eq!(shown.version.info.used_by[0].plan_id, id);
+
+    // Requests it does not serve keep the built-in templates.
+    let vpc = olga.requests().ask("create a vpc in eu-west-1", &quiet).unwrap();
+    assert!(
+        !vpc.plan.intent.notes.iter().any(|n| n.contains("template")),
+        "{:?}",
+        vpc.plan.intent.notes
+    );
+    assert!(artifact_text(&olga, &vpc.plan.plan_id, opsdeck::library::TFVARS_FILE).is_none());
 }
 
 #[test]
@@ -357,9 +446,7 @@ fn add_module(
             name: name.into(),
             kind: EntryKind::Terraform,
             from: dir.path().to_path_buf(),
-            description: String::new(),
-            tags: Vec::new(),
-            params: Vec::new(),
+            words: EntryWords::default(),
         },
         &quiet,
     )
@@ -462,9 +549,11 @@ fn playbooks_are_syntax_checked_at_add_time() {
                 name: name.into(),
                 kind: EntryKind::Ansible,
                 from: from.to_path_buf(),
-                description: "motd".into(),
-                tags: vec!["hosts".into()],
-                params: Vec::new(),
+                words: EntryWords {
+                    description: "motd".into(),
+                    tags: vec!["hosts".into()],
+                    ..EntryWords::default()
+                },
             },
             &quiet,
         )

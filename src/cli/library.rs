@@ -5,7 +5,7 @@ use super::args::{LibraryCommand, LibraryWords};
 use super::print::{print_block, print_json};
 use crate::error::Result;
 use crate::events::Sink;
-use crate::library::{self, EntryKind, EntrySummary, Param};
+use crate::library::{self, EntryKind, EntrySummary, EntryWords};
 use crate::pipeline::{Added, Deck, NewEntry};
 
 pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool) -> Result<u8> {
@@ -22,9 +22,7 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
                     name,
                     kind: EntryKind::parse(&kind)?,
                     from,
-                    description: words.description.clone(),
-                    tags: words.tags.clone(),
-                    params: params(&words)?,
+                    words: entry_words(&words)?,
                 },
                 progress,
             )?;
@@ -35,14 +33,7 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
             name,
             words,
         } => {
-            let added = lib.save(
-                &plan_id,
-                &name,
-                &words.description,
-                &words.tags,
-                &params(&words)?,
-                progress,
-            )?;
+            let added = lib.save(&plan_id, &name, &entry_words(&words)?, progress)?;
             print_added(&added, json_out)
         }
         LibraryCommand::List => print_entries(&lib.list()?, json_out),
@@ -66,6 +57,9 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
             outln!("  added by {} at {}", v.added.user, v.added.at);
             if let Some(p) = &m.from_plan {
                 outln!("  saved from plan {p}");
+            }
+            if let Some(s) = &m.serves {
+                outln!("  the tenant's template for {s} requests");
             }
             if let Some(dep) = &v.deprecated {
                 outln!(
@@ -159,12 +153,17 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
     }
 }
 
-fn params(words: &LibraryWords) -> Result<Vec<Param>> {
-    words
-        .params
-        .iter()
-        .map(|p| library::parse_param(p))
-        .collect()
+fn entry_words(words: &LibraryWords) -> Result<EntryWords> {
+    Ok(EntryWords {
+        description: words.description.clone(),
+        tags: words.tags.clone(),
+        params: words
+            .params
+            .iter()
+            .map(|p| library::parse_param(p))
+            .collect::<Result<Vec<_>>>()?,
+        serves: words.serves.clone(),
+    })
 }
 
 fn print_added(a: &Added, json_out: bool) -> Result<u8> {

@@ -276,6 +276,7 @@ pub fn ask(deck: &Deck, args: AskArgs, progress: Sink<'_>, json_out: bool) -> Re
                 set: args.set,
                 stack: args.stack,
                 inventory: opts.inventory,
+                reading: None,
             },
             progress,
         )?;

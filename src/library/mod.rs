@@ -52,6 +52,14 @@ impl EntryKind {
         }
     }
 
+    /// The agent that plans this kind's files.
+    pub fn agent(self) -> crate::intent::AgentKind {
+        match self {
+            EntryKind::Terraform => crate::intent::AgentKind::Infra,
+            EntryKind::Ansible => crate::intent::AgentKind::Config,
+        }
+    }
+
     pub fn parse(s: &str) -> Result<EntryKind> {
         match s {
             "terraform" => Ok(EntryKind::Terraform),
@@ -98,6 +106,62 @@ pub struct Manifest {
     /// The applied plan it was saved from (`library save`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_plan: Option<String>,
+    /// The requests it serves as the tenant's template (`infra/create/s3`): the agent plans
+    /// those from it instead of its built-in template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serves: Option<String>,
+}
+
+/// What an entry describes about itself, beyond its files.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntryWords {
+    pub description: String,
+    pub tags: Vec<String>,
+    pub params: Vec<Param>,
+    /// `AGENT/ACTION/TARGET` (see [`template_key`]).
+    pub serves: Option<String>,
+}
+
+/// `AGENT/ACTION/TARGET`: agent `infra` or `config`, an action (`create`), and what the request
+/// names (the service, `s3`, or the kind of resource, `vpc`), lowercase.
+pub fn validate_serves(s: &str) -> Result<()> {
+    let parts: Vec<&str> = s.split('/').collect();
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.len() <= 40
+            && w
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
+    let ok = parts.len() == 3
+        && ["infra", "config"].contains(&parts[0])
+        && word(parts[1])
+        && word(parts[2]);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(format!(
+            "--serves '{}' is AGENT/ACTION/TARGET with agent infra or config, lowercase (infra/create/s3: what `opsdeck classify` reads as agent, action and service)",
+            crate::sanitize::line(s)
+        )))
+    }
+}
+
+/// The key a request's reading has among tenant templates: `agent/action/target`, the target
+/// being the service it names (lowercase) or else its kind of resource. Only infra and config
+/// requests have one.
+pub fn template_key(intent: &crate::intent::Intent) -> Option<String> {
+    use crate::intent::AgentKind;
+    if !matches!(intent.agent, AgentKind::Infra | AgentKind::Config) {
+        return None;
+    }
+    let target = intent
+        .params
+        .service
+        .as_ref()
+        .map(|s| s.to_lowercase())
+        .or_else(|| intent.params.resource.map(|r| r.as_str().to_string()))?;
+    Some(format!("{}/{}/{target}", intent.agent, intent.action))
 }
 
 impl Manifest {
@@ -233,6 +297,12 @@ pub struct VersionInfo {
     pub approvals: Vec<Mark>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub used_by: Vec<Usage>,
+    /// The requests it serves as a tenant template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serves: Option<String>,
+    /// Its `library_entry_added` record's place in the chain.
+    #[serde(skip)]
+    pub seq: u64,
 }
 
 impl VersionInfo {
@@ -298,6 +368,11 @@ impl Catalogue {
             let versions = self.entries.entry(name.clone()).or_default();
             if !versions.iter().any(|v| v.sha256 == sha) {
                 let version = versions.len() as u32 + 1;
+                let serves = rec.event.artifacts.iter().find_map(|a| {
+                    (a["kind"] == REF_KIND)
+                        .then(|| a["serves"].as_str().map(str::to_string))
+                        .flatten()
+                });
                 versions.push(VersionInfo {
                     name,
                     version,
@@ -306,6 +381,8 @@ impl Catalogue {
                     deprecated: None,
                     approvals: Vec::new(),
                     used_by: Vec::new(),
+                    serves,
+                    seq: rec.seq,
                 });
             }
             return;
@@ -377,6 +454,16 @@ impl Catalogue {
                     ))
                 }),
         }
+    }
+
+    /// The tenant's template for requests with this key: of the entries whose latest version
+    /// not deprecated serves it, the one added last.
+    pub fn template_for(&self, key: &str) -> Option<&VersionInfo> {
+        self.entries
+            .values()
+            .filter_map(|vs| vs.iter().rev().find(|v| v.deprecated.is_none()))
+            .filter(|v| v.serves.as_deref() == Some(key))
+            .max_by_key(|v| v.seq)
     }
 
     /// The version with this manifest, if the entry has it already.

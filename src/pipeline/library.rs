@@ -15,8 +15,8 @@ use crate::events::{AgentEvent, Sink};
 use crate::exec::{self, ansible, terraform};
 use crate::intent::{AgentKind, Intent};
 use crate::library::{
-    self, Catalogue, EntryKind, EntryRef, EntrySummary, FileRef, Manifest, Param, VersionDetail,
-    VersionInfo,
+    self, Catalogue, EntryKind, EntryRef, EntrySummary, EntryWords, FileRef, Manifest,
+    VersionDetail, VersionInfo,
 };
 use crate::plan::ArtifactKind;
 use crate::redact::redact;
@@ -34,9 +34,7 @@ pub struct NewEntry {
     pub kind: EntryKind,
     /// A directory (its top-level files) or one file.
     pub from: PathBuf,
-    pub description: String,
-    pub tags: Vec<String>,
-    pub params: Vec<Param>,
+    pub words: EntryWords,
 }
 
 /// What adding came to: the version (new, or the one that already had these contents) and what
@@ -70,6 +68,9 @@ pub struct UseRequest {
     pub stack: Option<String>,
     /// An Ansible entry's hosts.
     pub inventory: Option<PathBuf>,
+    /// The request's reading when the entry is the tenant's template for it: its parameters
+    /// named like the entry's give their values, and the plan keeps the reading.
+    pub reading: Option<Intent>,
 }
 
 /// Who may add, save and deprecate entries, and use them.
@@ -120,9 +121,10 @@ impl Library<'_> {
                 format: Manifest::FORMAT,
                 name: new.name.clone(),
                 kind: new.kind,
-                description: new.description.clone(),
-                tags: new.tags.clone(),
-                params: new.params.clone(),
+                description: new.words.description.clone(),
+                tags: new.words.tags.clone(),
+                params: new.words.params.clone(),
+                serves: new.words.serves.clone(),
                 playbook,
                 files: Vec::new(),
                 from_plan: None,
@@ -138,9 +140,7 @@ impl Library<'_> {
         &self,
         plan_id: &str,
         name: &str,
-        description: &str,
-        tags: &[String],
-        params: &[Param],
+        words: &EntryWords,
         sink: Sink<'_>,
     ) -> Result<Added> {
         self.require_member(WRITERS, "save to the library")?;
@@ -196,13 +196,14 @@ impl Library<'_> {
                 format: Manifest::FORMAT,
                 name: name.to_string(),
                 kind,
-                description: if description.is_empty() {
+                description: if words.description.is_empty() {
                     rec.plan.summary.chars().take(300).collect()
                 } else {
-                    description.to_string()
+                    words.description.clone()
                 },
-                tags: tags.to_vec(),
-                params: params.to_vec(),
+                tags: words.tags.clone(),
+                params: words.params.clone(),
+                serves: words.serves.clone(),
                 playbook,
                 files: Vec::new(),
                 from_plan: Some(rec.plan.plan_id.clone()),
@@ -230,6 +231,17 @@ impl Library<'_> {
         manifest.tags.sort();
         manifest.tags.dedup();
         library::check_params(&manifest.params)?;
+        if let Some(serves) = &manifest.serves {
+            library::validate_serves(serves)?;
+            let agent = serves.split('/').next().unwrap_or_default();
+            if agent != manifest.kind.agent().to_string() {
+                return Err(Error::input(format!(
+                    "a {} entry serves {} requests, not {agent} ones",
+                    manifest.kind,
+                    manifest.kind.agent()
+                )));
+            }
+        }
         library::files::check_file_names(&files)?;
         for (name, bytes) in &files {
             if std::str::from_utf8(bytes).is_err() {
@@ -275,12 +287,16 @@ impl Library<'_> {
             Status::Completed,
         );
         ev.plan_id = manifest.from_plan.clone();
-        ev.artifacts = vec![library::ref_json(
+        let mut reference = library::ref_json(
             &manifest.name,
             &sha,
             Some(body.len() as u64),
             Some(self.store.artifact_uri(&self.tenant.name, &sha)),
-        )];
+        );
+        if let Some(serves) = &manifest.serves {
+            reference["serves"] = serde_json::Value::String(serves.clone());
+        }
+        ev.artifacts = vec![reference];
         ev.message = Some(format!(
             "library entry {} ({}, {} file{}{}) added by {}",
             manifest.name,
@@ -611,6 +627,15 @@ impl Library<'_> {
         Ok(library::referenced_entry(text, c.names()))
     }
 
+    /// The tenant's template for a request read as `intent` (a change by the infra or config
+    /// agent), if one serves it.
+    pub fn template_for(&self, intent: &Intent) -> Result<Option<VersionInfo>> {
+        let Some(key) = library::template_key(intent) else {
+            return Ok(None);
+        };
+        Ok(self.catalogue()?.template_for(&key).cloned())
+    }
+
     /// A plan from a library entry: its files, with the parameter values written into a file of
     /// their own as typed literals, through the same gates, dry runs and approvals as any plan.
     /// The version used is recorded (`library_entry_used`) in the plan's own batch of events.
@@ -648,7 +673,14 @@ impl Library<'_> {
         // The request's words are read only for values the entry declares (a region), each
         // checked by its type like a --set value.
         let mut read = library::Values::new();
-        if !words.is_empty()
+        if let Some(reading) = &req.reading {
+            let known = reading.params.to_json();
+            for p in &manifest.params {
+                if let Some(v) = known.get(&p.name) {
+                    read.insert(p.name.clone(), v.clone());
+                }
+            }
+        } else if !words.is_empty()
             && manifest.params.iter().any(|p| p.name == "region")
             && let Ok(i) = self.requests().preview(&req.text, None)
             && let Some(region) = i.params.region
@@ -683,10 +715,30 @@ impl Library<'_> {
                     .join(", ")
             ));
         }
-        let mut params = crate::intent::Params::default();
+        let mut params = req
+            .reading
+            .as_ref()
+            .map(|r| r.params.clone())
+            .unwrap_or_default();
+        if let (Some(reading), Some(serves)) = (&req.reading, &info.serves) {
+            notes.push(format!(
+                "planned from the tenant's template {} for {serves} requests, instead of the built-in one ({}/{})",
+                info.label(),
+                reading.agent,
+                reading.action
+            ));
+        }
         let (agent, draft) = match manifest.kind {
             EntryKind::Terraform => {
-                let stack = req.stack.clone().unwrap_or_else(|| info.name.clone());
+                // A template creates something new each time: a stack of its own.
+                let stack = match (&req.stack, &req.reading) {
+                    (Some(s), _) => s.clone(),
+                    (None, Some(r)) => r.params.stack.clone().unwrap_or_else(|| {
+                        let head: String = info.name.chars().take(40).collect();
+                        format!("{head}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+                    }),
+                    (None, None) => info.name.clone(),
+                };
                 params.stack = Some(stack.clone());
                 let mut draft_files: Vec<DraftFile> = files
                     .into_iter()
@@ -734,16 +786,24 @@ impl Library<'_> {
                 )
             }
         };
-        let intent = Intent {
-            agent,
-            agents: vec![agent],
-            action: "apply".into(),
-            confidence: 1.0,
-            low_confidence: false,
-            params,
-            evidence: Vec::new(),
-            notes,
-            source: None,
+        let intent = match &req.reading {
+            Some(r) => {
+                let mut i = r.clone();
+                i.params = params;
+                i.notes.extend(notes);
+                i
+            }
+            None => Intent {
+                agent,
+                agents: vec![agent],
+                action: "apply".into(),
+                confidence: 1.0,
+                low_confidence: false,
+                params,
+                evidence: Vec::new(),
+                notes,
+                source: None,
+            },
         };
         let used = |rec: &PlanRecord| -> Vec<AuditEvent> {
             let mut ev = self.event(&request_id, EventKind::LibraryEntryUsed, Status::Completed);

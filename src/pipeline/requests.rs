@@ -317,6 +317,24 @@ impl Requests<'_> {
                 return Err(intent_error(e));
             }
         };
+        // The tenant's own template for this kind of request, when it has one.
+        if agents::asks_for_change(&intent)
+            && let Some(template) = self.library().template_for(&intent)?
+        {
+            return self
+                .library()
+                .plan(
+                    &super::UseRequest {
+                        entry: template.label(),
+                        text: text.to_string(),
+                        inventory: opts.inventory.clone(),
+                        reading: Some(intent),
+                        ..super::UseRequest::default()
+                    },
+                    sink,
+                )
+                .map(|r| Answer::Plan(Box::new(r)));
+        }
         self.request_read(request_id, redacted, intent, sink)
     }
 

@@ -60,4 +60,9 @@ pub struct LibraryWords {
     /// a variable of the Terraform module; repeatable.
     #[arg(long = "param", value_name = "NAME:TYPE[=DEFAULT]")]
     pub params: Vec<String>,
+    /// Make it the tenant's template for requests read as AGENT/ACTION/TARGET (infra/create/s3:
+    /// the agent, action and service `classify` shows): they are planned from it instead of the
+    /// built-in template, parameters named like the request's taking their values.
+    #[arg(long, value_name = "AGENT/ACTION/TARGET")]
+    pub serves: Option<String>,
 }
