@@ -386,9 +386,12 @@ fn tenant_template(t: &Team<'_>) {
     assert_eq!(rec.plan.agent.to_string(), "infra");
     assert_eq!(rec.plan.action, "create");
     assert!(
-        rec.plan.intent.notes.iter().any(|n| n.contains(
-            "planned from the tenant's template team-bucket@1 for infra/create/s3"
-        )),
+        rec.plan
+            .intent
+            .notes
+            .iter()
+            .any(|n| n
+                .contains("planned from the tenant's template team-bucket@1 for infra/create/s3")),
         "{:?}",
         rec.plan.intent.notes
     );
@@ -402,7 +405,10 @@ fn tenant_template(t: &Team<'_>) {
     assert_eq!(shown.version.info.used_by[0].plan_id, id);
 
     // Requests it does not serve keep the built-in templates.
-    let vpc = olga.requests().ask("create a vpc in eu-west-1", &quiet).unwrap();
+    let vpc = olga
+        .requests()
+        .ask("create a vpc in eu-west-1", &quiet)
+        .unwrap();
     assert!(
         !vpc.plan.intent.notes.iter().any(|n| n.contains("template")),
         "{:?}",
@@ -523,6 +529,23 @@ fn broken_modules_are_refused_at_add_time_with_terraforms_words() {
     assert!(e.contains("variable size has no default"), "{e}");
     assert!(t.deck("alice").library().list().unwrap().is_empty());
     assert_eq!(kinds_of(&t.deck("alice"), EventKind::LibraryEntryAdded), 0);
+    // The built-in catalogue, as data: every template with what it reads and its defaults.
+    let out = home
+        .cmd()
+        .args(["--json", "--user", "alice", "library", "list", "--built-in"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let builtin: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s3 = builtin
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "s3")
+        .expect("s3 is described");
+    assert_eq!(s3["kind"], "terraform");
+    assert!(s3["safety"].to_string().contains("public access block"), "{s3}");
+    assert!(s3["reads"].to_string().contains("bucket"), "{s3}");
     // Someone outside the tenant reads nothing of it.
     let refused = t.deck("nobody").library().list();
     assert!(refused.is_err());

@@ -36,7 +36,28 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
             let added = lib.save(&plan_id, &name, &entry_words(&words)?, progress)?;
             print_added(&added, json_out)
         }
-        LibraryCommand::List => print_entries(&lib.list()?, json_out),
+        LibraryCommand::List { built_in: true } => {
+            let templates = lib.builtin();
+            if json_out {
+                print_json(templates)?;
+                return Ok(0);
+            }
+            for t in templates {
+                outln!("{} ({}, built-in: {})", t.name, t.kind, t.file);
+                outln!("    {}", t.description);
+                if !t.reads.is_empty() {
+                    outln!("    reads: {}", t.reads.join(", "));
+                }
+                if !t.safety.is_empty() {
+                    outln!("    safety: {}", t.safety.join("; "));
+                }
+                if !t.limits.is_empty() {
+                    outln!("    limits: {}", t.limits.join("; "));
+                }
+            }
+            Ok(0)
+        }
+        LibraryCommand::List { built_in: false } => print_entries(&lib.list()?, json_out),
         LibraryCommand::Search { words } => print_entries(&lib.search(&words.join(" "))?, json_out),
         LibraryCommand::Show { entry } => {
             let d = lib.show(&entry)?;

@@ -8,6 +8,7 @@
 //! Nothing here reads a store or runs a tool: `pipeline/library.rs` does, and the checks at add
 //! time are `exec::terraform::check_module` and `exec::ansible::syntax_check`.
 
+pub mod builtin;
 pub mod files;
 mod params;
 mod text;
@@ -129,8 +130,7 @@ pub fn validate_serves(s: &str) -> Result<()> {
     let word = |w: &str| {
         !w.is_empty()
             && w.len() <= 40
-            && w
-                .bytes()
+            && w.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
     };
     let ok = parts.len() == 3

@@ -29,7 +29,12 @@ pub enum LibraryCommand {
         words: LibraryWords,
     },
     /// Every entry: kind, latest version, owner, uses.
-    List,
+    List {
+        /// The built-in catalogue instead: every template opsdeck renders plans from, with what
+        /// it reads, its safety defaults and limits (templates/catalogue.toml).
+        #[arg(long)]
+        built_in: bool,
+    },
     /// Entries whose name, description, tags or kind hold every word.
     Search { words: Vec<String> },
     /// A version (NAME@VERSION; the latest not deprecated when none is named): its files,
