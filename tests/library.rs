@@ -544,7 +544,10 @@ fn broken_modules_are_refused_at_add_time_with_terraforms_words() {
         .find(|t| t["name"] == "s3")
         .expect("s3 is described");
     assert_eq!(s3["kind"], "terraform");
-    assert!(s3["safety"].to_string().contains("public access block"), "{s3}");
+    assert!(
+        s3["safety"].to_string().contains("public access block"),
+        "{s3}"
+    );
     assert!(s3["reads"].to_string().contains("bucket"), "{s3}");
     // Someone outside the tenant reads nothing of it.
     let refused = t.deck("nobody").library().list();
