@@ -104,23 +104,18 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
 
     // Version 2 from files, with a typed parameter; checked by terraform before it is added.
     let dir = module_dir(MODULE_V2);
-    let added = olga
-        .library()
-        .add(
-            &NewEntry {
-                name: "web-tier".into(),
-                kind: EntryKind::Terraform,
-                from: dir.path().to_path_buf(),
-                words: EntryWords {
-                    description: "the web tier, greeting as a parameter".into(),
-                    tags: vec!["web".into()],
-                    params: vec![parse_param("greeting:string=hello").unwrap()],
-                    serves: None,
-                },
-            },
-            &quiet,
-        )
-        .unwrap();
+    let v2 = NewEntry {
+        name: "web-tier".into(),
+        kind: EntryKind::Terraform,
+        from: dir.path().to_path_buf(),
+        words: EntryWords {
+            description: "the web tier, greeting as a parameter".into(),
+            tags: vec!["web".into()],
+            params: vec![parse_param("greeting:string=hello").unwrap()],
+            serves: None,
+        },
+    };
+    let added = olga.library().add(&v2, &quiet).unwrap();
     assert_eq!(added.version.version, 2);
     assert!(added.new);
     assert!(
@@ -135,23 +130,7 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
         added.notes
     );
     // The same contents again are the same version: nothing added.
-    let again = olga
-        .library()
-        .add(
-            &NewEntry {
-                name: "web-tier".into(),
-                kind: EntryKind::Terraform,
-                from: dir.path().to_path_buf(),
-                words: EntryWords {
-                    description: "the web tier, greeting as a parameter".into(),
-                    tags: vec!["web".into()],
-                    params: vec![parse_param("greeting:string=hello").unwrap()],
-                    serves: None,
-                },
-            },
-            &quiet,
-        )
-        .unwrap();
+    let again = olga.library().add(&v2, &quiet).unwrap();
     assert!(!again.new);
     assert_eq!(again.version.sha256, added.version.sha256);
 

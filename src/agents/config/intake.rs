@@ -140,3 +140,28 @@ pub(super) fn given_inventory(path: &Path) -> Result<(DraftFile, String)> {
         ),
     ))
 }
+
+/// The draft of a playbook run that opsdeck did not render (submitted, or from the tenant's
+/// library): medium risk, every task to review, no cost estimate.
+pub fn playbook_draft(
+    summary: String,
+    files: Vec<DraftFile>,
+    step: Step,
+    risk_reason: String,
+) -> crate::agents::Draft {
+    crate::agents::Draft {
+        summary,
+        stack: None,
+        region: None,
+        steps: vec![step],
+        files,
+        resources: Vec::new(),
+        mutates: true,
+        risk: crate::plan::Risk::Medium,
+        risk_reasons: vec![risk_reason],
+        cost: crate::plan::CostEstimate {
+            notes: vec!["no estimate for a hand-written playbook".into()],
+            ..crate::plan::CostEstimate::default()
+        },
+    }
+}

@@ -2,7 +2,7 @@
 //! tenant's template for a request), through `finish_plan_with` so the plan's own batch of
 //! events records the use.
 
-use crate::agents::{Draft, DraftFile, config, infra};
+use crate::agents::{DraftFile, config, infra};
 use crate::approval::PlanRecord;
 use crate::audit::{AuditEvent, EventKind, Status};
 use crate::error::{Error, Result};
@@ -181,7 +181,17 @@ impl Library<'_> {
                         req.inventory.as_deref(),
                         None,
                     )
-                    .map(|(files, step)| playbook_draft(&info, files, step)),
+                    .map(|(files, step)| {
+                        config::playbook_draft(
+                            format!("run {} (library entry {})", step.description, info.label()),
+                            files,
+                            step,
+                            format!(
+                                "playbook from library entry {}: review every task",
+                                info.label()
+                            ),
+                        )
+                    }),
                 )
             }
         };
@@ -218,26 +228,5 @@ impl Library<'_> {
         };
         self.requests()
             .finish_plan_with(request_id.clone(), text, intent, draft, sink, &used)
-    }
-}
-
-fn playbook_draft(info: &VersionInfo, files: Vec<DraftFile>, step: crate::plan::Step) -> Draft {
-    Draft {
-        summary: format!("run {} (library entry {})", step.description, info.label()),
-        stack: None,
-        region: None,
-        steps: vec![step],
-        files,
-        resources: Vec::new(),
-        mutates: true,
-        risk: crate::plan::Risk::Medium,
-        risk_reasons: vec![format!(
-            "playbook from library entry {}: review every task",
-            info.label()
-        )],
-        cost: crate::plan::CostEstimate {
-            notes: vec!["no estimate for a playbook".into()],
-            ..crate::plan::CostEstimate::default()
-        },
     }
 }
