@@ -212,6 +212,7 @@ impl Library<'_> {
                 evidence: Vec::new(),
                 notes,
                 source: None,
+                settled: None,
             },
         };
         let used = |rec: &PlanRecord| -> Vec<AuditEvent> {
