@@ -9,7 +9,7 @@ use crate::audit::export::Format;
 use crate::pipeline::OpenOptions;
 
 mod library;
-pub use library::{LibraryCommand, LibraryWords};
+pub use library::{LibraryCommand, LibraryWords, UseArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -282,16 +282,8 @@ pub struct AskArgs {
     /// The request, in plain language.
     #[arg(required_unless_present_any = ["like", "use_entry"], conflicts_with = "like")]
     pub text: Vec<String>,
-    /// Plan from a library entry (NAME or NAME@VERSION; the latest not deprecated when no
-    /// version is named), through the same gates, dry runs and approvals as any plan.
-    #[arg(long = "use", value_name = "NAME[@VERSION]", conflicts_with = "like")]
-    pub use_entry: Option<String>,
-    /// A parameter value of the library entry (`--use`), checked against its type; repeatable.
-    #[arg(long, value_name = "NAME=VALUE", requires = "use_entry")]
-    pub set: Vec<String>,
-    /// The stack a Terraform library entry is applied as (default: the entry's name).
-    #[arg(long, requires = "use_entry")]
-    pub stack: Option<String>,
+    #[command(flatten)]
+    pub library: UseArgs,
     /// Plan a past plan's request again, against today's state (its reading and parameters;
     /// new artifacts, gates, dry runs and approvals). `classify` shows similar past plans.
     #[arg(long, value_name = "PLAN_ID")]

@@ -263,7 +263,7 @@ pub fn ask(deck: &Deck, args: AskArgs, progress: Sink<'_>, json_out: bool) -> Re
         inventory: args.inventory,
         confirm_reading: args.confirm_reading,
     };
-    if let Some(entry) = &args.use_entry {
+    if let Some(entry) = &args.library.use_entry {
         if opts.confirm_reading.is_some() {
             return Err(Error::input(
                 "--use plans a library entry: there is no reading to confirm; leave out --confirm-reading",
@@ -273,8 +273,8 @@ pub fn ask(deck: &Deck, args: AskArgs, progress: Sink<'_>, json_out: bool) -> Re
             &UseRequest {
                 entry: entry.clone(),
                 text: args.text.join(" "),
-                set: args.set,
-                stack: args.stack,
+                set: args.library.set,
+                stack: args.library.stack,
                 inventory: opts.inventory,
                 reading: None,
             },

@@ -71,3 +71,18 @@ pub struct LibraryWords {
     #[arg(long, value_name = "AGENT/ACTION/TARGET")]
     pub serves: Option<String>,
 }
+
+/// `ask --use`: a library entry instead of words alone.
+#[derive(Debug, Args)]
+pub struct UseArgs {
+    /// Plan from a library entry (NAME or NAME@VERSION; the latest not deprecated when no
+    /// version is named), through the same gates, dry runs and approvals as any plan.
+    #[arg(long = "use", value_name = "NAME[@VERSION]", conflicts_with = "like")]
+    pub use_entry: Option<String>,
+    /// A parameter value of the library entry (`--use`), checked against its type; repeatable.
+    #[arg(long, value_name = "NAME=VALUE", requires = "use_entry")]
+    pub set: Vec<String>,
+    /// The stack a Terraform library entry is applied as (default: the entry's name).
+    #[arg(long, requires = "use_entry")]
+    pub stack: Option<String>,
+}
