@@ -15,6 +15,8 @@
 //!   `Output` shapes, `Outcome`); both depend on it, neither on the other for types.
 //! - [`secrets`]: the credential rule set; requests holding one are refused, stored text masked.
 //! - [`audit`]: append-only, hash-chained, signed events per tenant; verify and export.
+//! - [`library`]: the tenant's artifact library: versions as manifests, the catalogue from the
+//!   trail, typed parameters.
 //! - [`store`]: the storage contract and the embedded local backend.
 //! - [`tenant`]: tenants and the acting identity.
 //! - [`identity`]: personal Ed25519 keys (never in the store), signed statements over canonical
@@ -53,6 +55,7 @@ pub mod exec;
 pub mod identity;
 pub mod intent;
 pub mod knowledge;
+pub mod library;
 pub mod mcp;
 pub mod notify;
 pub mod pipeline;

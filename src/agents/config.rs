@@ -18,7 +18,7 @@ mod intake;
 mod render;
 mod task;
 
-pub use intake::from_playbook;
+pub use intake::{from_playbook, from_playbook_files, playbook_draft};
 pub use render::{Rendered, render_task};
 pub use task::{Task, Tls, task_of, validate_package, validate_user};
 

@@ -26,7 +26,7 @@ mod resources;
 mod spec;
 mod validate;
 
-pub use intake::from_directory;
+pub use intake::{from_directory, from_files};
 pub use render::{context, read_record, render_stack};
 pub use resources::resources_in;
 pub use spec::*;

@@ -63,6 +63,15 @@ pub enum EventKind {
     TokenIssued,
     /// An admin revoked a bearer token: it is refused from then on.
     TokenRevoked,
+    /// A version of a library entry was added (`library add`, `library save`); the manifest's
+    /// SHA-256 in `artifacts`.
+    LibraryEntryAdded,
+    /// A version of a library entry was deprecated: no longer used unless named.
+    LibraryEntryDeprecated,
+    /// An approver approved a version of a library entry for use.
+    LibraryEntryApproved,
+    /// A plan was made from a version of a library entry (`ask --use`).
+    LibraryEntryUsed,
 }
 
 impl EventKind {
@@ -96,6 +105,10 @@ impl EventKind {
             EventKind::DriftFound => "drift_found",
             EventKind::TokenIssued => "token_issued",
             EventKind::TokenRevoked => "token_revoked",
+            EventKind::LibraryEntryAdded => "library_entry_added",
+            EventKind::LibraryEntryDeprecated => "library_entry_deprecated",
+            EventKind::LibraryEntryApproved => "library_entry_approved",
+            EventKind::LibraryEntryUsed => "library_entry_used",
         }
     }
 }

@@ -8,6 +8,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::audit::export::Format;
 use crate::pipeline::OpenOptions;
 
+mod library;
+pub use library::{LibraryCommand, LibraryWords, UseArgs};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "opsdeck",
@@ -118,6 +121,10 @@ pub enum Command {
     /// Reports over the tenant's records (operations, from the audit trail alone).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// The tenant's artifact library: Terraform modules and playbooks in immutable versions,
+    /// added from files or saved from an applied plan, used with `ask --use NAME@VERSION`.
+    #[command(subcommand)]
+    Library(LibraryCommand),
     /// Manage tenants and their guardrail settings.
     #[command(subcommand)]
     Tenants(TenantsCommand),
@@ -273,8 +280,10 @@ pub struct AskArgs {
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
     /// The request, in plain language.
-    #[arg(required_unless_present = "like", conflicts_with = "like")]
+    #[arg(required_unless_present_any = ["like", "use_entry"], conflicts_with = "like")]
     pub text: Vec<String>,
+    #[command(flatten)]
+    pub library: UseArgs,
     /// Plan a past plan's request again, against today's state (its reading and parameters;
     /// new artifacts, gates, dry runs and approvals). `classify` shows similar past plans.
     #[arg(long, value_name = "PLAN_ID")]

@@ -42,6 +42,7 @@ mod backend;
 mod configs;
 mod drift;
 mod keys;
+mod library;
 mod mcp;
 mod notify;
 mod plans;
@@ -127,6 +128,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Drift(args) => drift::run(&deck, args, &progress, json),
         Command::Audit(cmd) => audit::run(&deck, cmd, json),
         Command::Report(cmd) => report::run(&deck, cmd, json),
+        Command::Library(cmd) => library::run(&deck, cmd, &progress, json),
         Command::Tenants(cmd) => admin::tenants(&deck, cmd, json),
         Command::Users(cmd) => admin::users(&deck, cmd, json),
         Command::Keys(cmd) => keys::run(&deck, cmd, json),

@@ -14,7 +14,9 @@ use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::intent;
 use crate::knowledge::{Similar, SuggestOptions};
-use crate::pipeline::{Answer, Deck, OpenOptions, ReportRecord, RequestOptions, Submission};
+use crate::pipeline::{
+    Answer, Deck, OpenOptions, ReportRecord, RequestOptions, Submission, UseRequest,
+};
 use crate::view::{PlanView, ReportView};
 
 /// `classify`: one request, or one per line of a batch file. One request also shows the
@@ -261,6 +263,25 @@ pub fn ask(deck: &Deck, args: AskArgs, progress: Sink<'_>, json_out: bool) -> Re
         inventory: args.inventory,
         confirm_reading: args.confirm_reading,
     };
+    if let Some(entry) = &args.library.use_entry {
+        if opts.confirm_reading.is_some() {
+            return Err(Error::input(
+                "--use plans a library entry: there is no reading to confirm; leave out --confirm-reading",
+            ));
+        }
+        let rec = deck.library().plan(
+            &UseRequest {
+                entry: entry.clone(),
+                text: args.text.join(" "),
+                set: args.library.set,
+                stack: args.library.stack,
+                inventory: opts.inventory,
+                reading: None,
+            },
+            progress,
+        )?;
+        return plan_outcome(deck, &rec, json_out);
+    }
     let answer = match &args.like {
         Some(plan_id) => {
             if opts.inventory.is_some() {

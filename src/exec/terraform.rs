@@ -9,9 +9,11 @@
 //! `terraform/show.rs` reads what Terraform answers in JSON (changes, outputs), sensitive
 //! values masked.
 
+mod check;
 pub mod drift;
 mod show;
 
+pub use check::{ModuleCheck, check_module};
 pub use show::{changes_in, mask_sensitive, summarize};
 
 use std::path::{Path, PathBuf};

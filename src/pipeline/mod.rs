@@ -11,6 +11,7 @@ mod configs;
 mod gates;
 mod iam;
 mod knowledge;
+mod library;
 mod planning;
 mod principals;
 mod proof;
@@ -61,6 +62,7 @@ pub use audit_keys::KeyDecision;
 pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
 pub use iam::{PolicyRequest, PolicyRole, iam_policy, policy_document};
+pub use library::{Added, EntryDetail, NewEntry, UseRequest};
 pub use members::KeyStatus;
 pub use notify::FlushReport;
 pub use read_only::ReadOnly;
@@ -243,6 +245,11 @@ facet!(
     /// Reading and verifying the audit trail.
     Trail,
     trail
+);
+facet!(
+    /// The tenant's artifact library: entries, their versions, and plans made from them.
+    Library,
+    library
 );
 facet!(
     /// Drift of applied stacks: checks, their schedule, and plans that revert them.

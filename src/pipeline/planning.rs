@@ -50,6 +50,20 @@ impl Requests<'_> {
         draft: Result<Draft>,
         sink: Sink<'_>,
     ) -> Result<PlanRecord> {
+        self.finish_plan_with(request_id, text, intent, draft, sink, &|_| Vec::new())
+    }
+
+    /// [`Self::finish_plan`] with events about the new plan that go into the trail in the same
+    /// batch as its own (a library entry's use): `more` makes them from the gated plan.
+    pub(super) fn finish_plan_with(
+        &self,
+        request_id: String,
+        text: String,
+        intent: Intent,
+        draft: Result<Draft>,
+        sink: Sink<'_>,
+        more: &dyn Fn(&PlanRecord) -> Vec<AuditEvent>,
+    ) -> Result<PlanRecord> {
         let asked = self.request_events(&request_id, &text, &intent);
         let mut draft = match draft {
             Ok(d) => d,
@@ -84,6 +98,7 @@ impl Requests<'_> {
         let [requested, classified] = asked;
         let mut events = vec![requested, classified];
         events.extend(self.plan_events(&mut rec));
+        events.extend(more(&rec));
         self.store_plan_after_its_events(&rec, &events)?;
         sink(AgentEvent::PlanReady {
             plan_id: rec.plan.plan_id.clone(),

@@ -269,6 +269,21 @@ impl Requests<'_> {
         )?;
         self.refuse_credentials(text)?;
         self.demo_standin_running()?;
+        // "deploy our web-tier module": the tenant's library entry, planned from its files.
+        if let Some(entry) = self.library().referenced(text)? {
+            return self
+                .library()
+                .plan(
+                    &super::UseRequest {
+                        entry: entry.to_string(),
+                        text: text.to_string(),
+                        inventory: opts.inventory.clone(),
+                        ..super::UseRequest::default()
+                    },
+                    sink,
+                )
+                .map(|r| Answer::Plan(Box::new(r)));
+        }
         let request_id = uuid::Uuid::new_v4().to_string();
         let redacted = redact(text.trim());
         // A reading the requester picks herself is picked among the words' own readings, so
@@ -302,6 +317,24 @@ impl Requests<'_> {
                 return Err(intent_error(e));
             }
         };
+        // The tenant's own template for this kind of request, when it has one.
+        if agents::asks_for_change(&intent)
+            && let Some(template) = self.library().template_for(&intent)?
+        {
+            return self
+                .library()
+                .plan(
+                    &super::UseRequest {
+                        entry: template.label(),
+                        text: text.to_string(),
+                        inventory: opts.inventory.clone(),
+                        reading: Some(intent),
+                        ..super::UseRequest::default()
+                    },
+                    sink,
+                )
+                .map(|r| Answer::Plan(Box::new(r)));
+        }
         self.request_read(request_id, redacted, intent, sink)
     }
 

@@ -75,6 +75,12 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
+/// The top-level context names a playbook template reads (see `render::template_variables`).
+pub fn template_variables(name: &str) -> Option<std::collections::BTreeSet<String>> {
+    let tmpl = ENV.get_template(name).ok()?;
+    Some(tmpl.undeclared_variables(false).into_iter().collect())
+}
+
 /// Renders a playbook: the play header (`_play.yml.j2`) and then the template's body of the play,
 /// checked against what the two templates can produce (one play, their modules, their own
 /// expressions) before anyone runs it.

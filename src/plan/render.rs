@@ -84,6 +84,13 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
+/// The top-level context names a template reads: what the built-in catalogue
+/// (`templates/catalogue.toml`) lists as its parameters, kept true by a test.
+pub fn template_variables(name: &str) -> Option<std::collections::BTreeSet<String>> {
+    let tmpl = ENV.get_template(name).ok()?;
+    Some(tmpl.undeclared_variables(false).into_iter().collect())
+}
+
 /// Renders one template with the given context.
 pub fn render(name: &str, ctx: &Value) -> Result<String> {
     let tmpl = ENV

@@ -93,11 +93,26 @@ pub fn event(tenant: &str, r: &AuditRecord) -> Value {
 fn activity(kind: EventKind) -> (u64, &'static str) {
     use EventKind::*;
     match kind {
-        Requested | Planned | Queued | UserAdded | TokenIssued | AuditKeyCertified => (1, "Create"),
-        Classified | PolicyEvaluated | Answered | CodeShown | DriftChecked => (2, "Read"),
-        Approved | Rejected | Expired | Executing | Completed | Failed | Cancelled
-        | SettingsChanged | RunnerClaimed | ClaimTakenOver | CancelRequested | LockBroken
-        | DriftFound => (3, "Update"),
+        Requested | Planned | Queued | UserAdded | TokenIssued | AuditKeyCertified
+        | LibraryEntryAdded => (1, "Create"),
+        Classified | PolicyEvaluated | Answered | CodeShown | DriftChecked | LibraryEntryUsed => {
+            (2, "Read")
+        }
+        Approved
+        | Rejected
+        | Expired
+        | Executing
+        | Completed
+        | Failed
+        | Cancelled
+        | SettingsChanged
+        | RunnerClaimed
+        | ClaimTakenOver
+        | CancelRequested
+        | LockBroken
+        | DriftFound
+        | LibraryEntryDeprecated
+        | LibraryEntryApproved => (3, "Update"),
         TokenRevoked | AuditKeyRevoked => (4, "Delete"),
         AccessDenied | NotificationFailed => (99, "Other"),
     }

@@ -153,6 +153,9 @@ pub struct PolicyConfig {
     /// Let hand-written Terraform and playbooks run where the host has no filesystem sandbox
     /// (no Landlock). Off: they are refused there; generated artifacts always run.
     pub allow_unsandboxed_runs: bool,
+    /// Library entries are used (`ask --use`) only in versions an approver approved
+    /// (`library approve`), never by whoever added them.
+    pub library_requires_approval: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -32,15 +32,27 @@ pub fn from_playbook(
         )));
     }
     let content = read_limited(playbook, "playbook")?;
-    let mut files = vec![DraftFile {
+    let files = vec![DraftFile {
         name: name.clone(),
         kind: ArtifactKind::Ansible,
         content,
     }];
+    from_playbook_files(files, &name, inventory, after_step)
+}
+
+/// A playbook already read, with the files it includes (a library entry's): on the hosts of
+/// `inventory`, or of an earlier Terraform step.
+pub fn from_playbook_files(
+    mut files: Vec<DraftFile>,
+    name: &str,
+    inventory: Option<&Path>,
+    after_step: Option<usize>,
+) -> Result<(Vec<DraftFile>, Step)> {
+    let name = name.to_string();
     let inventory_kind = match (inventory, after_step) {
         (Some(path), None) => {
             let (file, _) = given_inventory(path)?;
-            if file.name == name {
+            if files.iter().any(|f| f.name == file.name) {
                 return Err(Error::input(
                     "the playbook and the inventory need different file names",
                 ));
@@ -127,4 +139,29 @@ pub(super) fn given_inventory(path: &Path) -> Result<(DraftFile, String)> {
                 .unwrap_or_default()
         ),
     ))
+}
+
+/// The draft of a playbook run that opsdeck did not render (submitted, or from the tenant's
+/// library): medium risk, every task to review, no cost estimate.
+pub fn playbook_draft(
+    summary: String,
+    files: Vec<DraftFile>,
+    step: Step,
+    risk_reason: String,
+) -> crate::agents::Draft {
+    crate::agents::Draft {
+        summary,
+        stack: None,
+        region: None,
+        steps: vec![step],
+        files,
+        resources: Vec::new(),
+        mutates: true,
+        risk: crate::plan::Risk::Medium,
+        risk_reasons: vec![risk_reason],
+        cost: crate::plan::CostEstimate {
+            notes: vec!["no estimate for a hand-written playbook".into()],
+            ..crate::plan::CostEstimate::default()
+        },
+    }
 }

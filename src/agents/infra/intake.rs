@@ -39,6 +39,13 @@ pub fn from_directory(dir: &Path, stack: &str) -> Result<Draft> {
             dir.display()
         )));
     }
+    from_files(files, total, stack)
+}
+
+/// Terraform files already read (a directory submitted, or a library entry with its parameter
+/// values): checked and planned as stack `stack` like a submitted directory.
+pub fn from_files(mut files: Vec<DraftFile>, total: usize, stack: &str) -> Result<Draft> {
+    validate_stack_name(stack)?;
     if total > 4 * 1024 * 1024 {
         return Err(Error::input(
             "the Terraform files exceed 4 MiB; submit a smaller stack",

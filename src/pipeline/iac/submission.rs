@@ -132,21 +132,12 @@ pub(crate) fn submission(
             }
             (None, Some(pb)) => {
                 let (files, step) = config::from_playbook(pb, sub.inventory.as_deref(), None)?;
-                Ok(Draft {
-                    summary: format!("run submitted {}", step.description),
-                    stack: None,
-                    region: None,
-                    steps: vec![step],
+                Ok(config::playbook_draft(
+                    format!("run submitted {}", step.description),
                     files,
-                    resources: Vec::new(),
-                    mutates: true,
-                    risk: crate::plan::Risk::Medium,
-                    risk_reasons: vec!["hand-written playbook: review every task".into()],
-                    cost: crate::plan::CostEstimate {
-                        notes: vec!["no estimate for a hand-written playbook".into()],
-                        ..crate::plan::CostEstimate::default()
-                    },
-                })
+                    step,
+                    "hand-written playbook: review every task".into(),
+                ))
             }
             (None, None) => Err(Error::input("nothing to submit")),
         }

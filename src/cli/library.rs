@@ -1,0 +1,254 @@
+//! `library`: the core adds, saves, lists and compares entries; this reads the flags and lays
+//! out what it returns.
+
+use super::args::{LibraryCommand, LibraryWords};
+use super::print::{print_block, print_json};
+use crate::error::Result;
+use crate::events::Sink;
+use crate::library::{self, EntryKind, EntrySummary, EntryWords};
+use crate::pipeline::{Added, Deck, NewEntry};
+
+pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool) -> Result<u8> {
+    let lib = deck.library();
+    match cmd {
+        LibraryCommand::Add {
+            name,
+            kind,
+            from,
+            words,
+        } => {
+            let added = lib.add(
+                &NewEntry {
+                    name,
+                    kind: EntryKind::parse(&kind)?,
+                    from,
+                    words: entry_words(&words)?,
+                },
+                progress,
+            )?;
+            print_added(&added, json_out)
+        }
+        LibraryCommand::Save {
+            plan_id,
+            name,
+            words,
+        } => {
+            let added = lib.save(&plan_id, &name, &entry_words(&words)?, progress)?;
+            print_added(&added, json_out)
+        }
+        LibraryCommand::List { built_in: true } => {
+            let templates = lib.builtin();
+            if json_out {
+                print_json(templates)?;
+                return Ok(0);
+            }
+            for t in templates {
+                outln!("{} ({}, built-in: {})", t.name, t.kind, t.file);
+                outln!("    {}", t.description);
+                if !t.reads.is_empty() {
+                    outln!("    reads: {}", t.reads.join(", "));
+                }
+                if !t.safety.is_empty() {
+                    outln!("    safety: {}", t.safety.join("; "));
+                }
+                if !t.limits.is_empty() {
+                    outln!("    limits: {}", t.limits.join("; "));
+                }
+            }
+            Ok(0)
+        }
+        LibraryCommand::List { built_in: false } => print_entries(&lib.list()?, json_out),
+        LibraryCommand::Search { words } => print_entries(&lib.search(&words.join(" "))?, json_out),
+        LibraryCommand::Show { entry } => {
+            let d = lib.show(&entry)?;
+            if json_out {
+                print_json(&d)?;
+                return Ok(0);
+            }
+            let m = &d.version.manifest;
+            let v = &d.version.info;
+            outln!("{} ({})", v.label(), m.kind);
+            if !m.description.is_empty() {
+                outln!("  {}", m.description);
+            }
+            if !m.tags.is_empty() {
+                outln!("  tags: {}", m.tags.join(", "));
+            }
+            outln!("  sha256 {}", v.sha256);
+            outln!("  added by {} at {}", v.added.user, v.added.at);
+            if let Some(p) = &m.from_plan {
+                outln!("  saved from plan {p}");
+            }
+            if let Some(s) = &m.serves {
+                outln!("  the tenant's template for {s} requests");
+            }
+            if let Some(dep) = &v.deprecated {
+                outln!(
+                    "  DEPRECATED by {} at {}: {}",
+                    dep.user,
+                    dep.at,
+                    dep.reason.as_deref().unwrap_or("")
+                );
+            }
+            for a in &v.approvals {
+                outln!("  approved by {} at {}", a.user, a.at);
+            }
+            if m.params.is_empty() {
+                outln!("  parameters: none");
+            } else {
+                outln!("  parameters:");
+                for p in &m.params {
+                    match &p.default {
+                        Some(d) => outln!("    {} ({}, default {d})", p.name, p.kind.as_str()),
+                        None => outln!("    {} ({}, required)", p.name, p.kind.as_str()),
+                    }
+                }
+            }
+            outln!("  files:");
+            for f in &m.files {
+                outln!(
+                    "    {} ({} bytes, sha256 {})",
+                    f.name,
+                    f.size,
+                    &f.sha256[..12]
+                );
+            }
+            if v.used_by.is_empty() {
+                outln!("  used by no plan yet");
+            } else {
+                outln!("  used by:");
+                for u in &v.used_by {
+                    outln!("    plan {} by {} at {}", u.plan_id, u.user, u.at);
+                }
+            }
+            outln!("versions:");
+            for o in &d.versions {
+                outln!(
+                    "  {}  added by {} at {}{}{}, {} use{}",
+                    o.label(),
+                    o.added.user,
+                    o.added.at,
+                    if o.deprecated.is_some() {
+                        ", deprecated"
+                    } else {
+                        ""
+                    },
+                    if o.approvals.is_empty() {
+                        ""
+                    } else {
+                        ", approved"
+                    },
+                    o.used_by.len(),
+                    if o.used_by.len() == 1 { "" } else { "s" }
+                );
+            }
+            Ok(0)
+        }
+        LibraryCommand::Diff { a, b } => {
+            let text = lib.diff(&a, &b)?;
+            if json_out {
+                print_json(&serde_json::json!({"a": a, "b": b, "diff": text}))?;
+            } else {
+                print_block(&text);
+            }
+            Ok(0)
+        }
+        LibraryCommand::Deprecate { entry, reason } => {
+            let v = lib.deprecate(&entry, &reason)?;
+            if json_out {
+                print_json(&v)?;
+            } else {
+                outln!("{} deprecated: it is used only when named", v.label());
+            }
+            Ok(0)
+        }
+        LibraryCommand::Approve { entry } => {
+            let v = lib.approve(&entry)?;
+            if json_out {
+                print_json(&v)?;
+            } else {
+                outln!("{} approved for use", v.label());
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn entry_words(words: &LibraryWords) -> Result<EntryWords> {
+    Ok(EntryWords {
+        description: words.description.clone(),
+        tags: words.tags.clone(),
+        params: words
+            .params
+            .iter()
+            .map(|p| library::parse_param(p))
+            .collect::<Result<Vec<_>>>()?,
+        serves: words.serves.clone(),
+    })
+}
+
+fn print_added(a: &Added, json_out: bool) -> Result<u8> {
+    if json_out {
+        print_json(a)?;
+        return Ok(0);
+    }
+    if a.new {
+        outln!(
+            "added {} (sha256 {})",
+            a.version.label(),
+            &a.version.sha256[..12]
+        );
+    } else {
+        outln!(
+            "{} has these contents already: nothing was added",
+            a.version.label()
+        );
+    }
+    if !a.checks.is_empty() {
+        outln!("checked with: {}", a.checks.join(", "));
+    }
+    for n in &a.notes {
+        outln!("note: {n}");
+    }
+    outln!(
+        "use it with: opsdeck ask --use {} \"...\"",
+        a.version.label()
+    );
+    Ok(0)
+}
+
+fn print_entries(entries: &[EntrySummary], json_out: bool) -> Result<u8> {
+    if json_out {
+        print_json(entries)?;
+        return Ok(0);
+    }
+    if entries.is_empty() {
+        outln!(
+            "no library entries (add one with `opsdeck library add NAME --kind terraform --from DIR`)"
+        );
+        return Ok(0);
+    }
+    for e in entries {
+        outln!(
+            "{}@{}  {}  {} version{}, {} use{}, owner {}{}{}",
+            e.name,
+            e.latest,
+            e.kind,
+            e.versions,
+            if e.versions == 1 { "" } else { "s" },
+            e.uses,
+            if e.uses == 1 { "" } else { "s" },
+            e.owner,
+            if e.deprecated { ", deprecated" } else { "" },
+            if e.tags.is_empty() {
+                String::new()
+            } else {
+                format!(", tags {}", e.tags.join(","))
+            }
+        );
+        if !e.description.is_empty() {
+            outln!("    {}", e.description);
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,160 @@
+//! The checks a version passes before it is added: Terraform's (`fmt -check`, `validate`, the
+//! static checks of hand-written Terraform, the parameters against the module's variables) and
+//! Ansible's (`--syntax-check`), each in a scratch workspace of its own.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::events::{AgentEvent, Sink};
+use crate::exec::{self, ansible, terraform};
+use crate::intent::AgentKind;
+use crate::library::{self, Manifest};
+
+use super::super::Library;
+
+impl Library<'_> {
+    /// `terraform fmt -check` (when asked), `validate`, the static checks of hand-written
+    /// Terraform, and the parameters against the module's variables.
+    pub(super) fn check_terraform(
+        &self,
+        manifest: &Manifest,
+        files: &[(String, Vec<u8>)],
+        check_format: bool,
+        sink: Sink<'_>,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        if !files.iter().any(|(n, _)| n.ends_with(".tf")) {
+            return Err(Error::input(
+                "a Terraform entry needs at least one .tf file",
+            ));
+        }
+        let problems: Vec<String> = files
+            .iter()
+            .flat_map(|(n, b)| {
+                crate::plan::verify::handwritten_terraform_problems(n, &String::from_utf8_lossy(b))
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(Error::refused(format!(
+                "this Terraform would act while opsdeck plans it, before anyone approved it: {}. nothing was added",
+                problems.join("; ")
+            )));
+        }
+        let Some(bin) = exec::find_binary(&self.config.exec.terraform) else {
+            return Err(Error::Unavailable(format!(
+                "terraform is not installed (`{}` is not on PATH; set exec.terraform or OPSDECK_TERRAFORM): library entries are checked before they are added, so nothing was added",
+                self.config.exec.terraform
+            )));
+        };
+        let dir = self.scratch_dir()?;
+        let backend = terraform::StateBackend::Local {
+            path: dir.path.join("terraform.tfstate"),
+        };
+        let cache = self.plugin_cache()?;
+        let confinement = self.terraform_confinement(true, &backend, &cache);
+        let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+        let ws = terraform::Workspace {
+            binary: &bin,
+            dir: &dir.path,
+            files,
+            backend: &backend,
+            plugin_cache: Some(&cache),
+            provider_mirror: self.provider_mirror(),
+            stream: false,
+            confinement: &confinement,
+        };
+        sink(AgentEvent::Progress {
+            agent: AgentKind::Infra,
+            message: format!("checking library entry {} with terraform", manifest.name),
+        });
+        let timeout = Duration::from_secs(self.config.exec.dry_run_timeout_secs.max(1));
+        let fmt_files: Vec<String> = if check_format { names } else { Vec::new() };
+        let result = exec::block_on_with_timeout(timeout, |cancel| {
+            terraform::check_module(&ws, &fmt_files, check_format, sink, cancel)
+        })??;
+        let mut checks = Vec::new();
+        if check_format {
+            checks.push("terraform fmt -check".to_string());
+        }
+        let notes = match result {
+            terraform::ModuleCheck::Refused { command, error } => {
+                return Err(Error::input(format!(
+                    "{command} refused library entry {}: {error}. nothing was added",
+                    manifest.name
+                )));
+            }
+            terraform::ModuleCheck::Passed { notes } => notes,
+        };
+        if notes.is_empty() {
+            checks.push("terraform validate".into());
+        }
+        library::check_variables(&manifest.params, files)?;
+        Ok((checks, notes))
+    }
+
+    /// `ansible-playbook --syntax-check` of the playbook, on a placeholder inventory.
+    pub(super) fn check_playbook(
+        &self,
+        playbook: &str,
+        files: &[(String, Vec<u8>)],
+        sink: Sink<'_>,
+    ) -> Result<Vec<String>> {
+        let Some(bin) = exec::find_binary(&self.config.exec.ansible_playbook) else {
+            return Err(Error::Unavailable(format!(
+                "ansible-playbook is not installed (`{}` is not on PATH; set exec.ansible_playbook or OPSDECK_ANSIBLE_PLAYBOOK): library entries are checked before they are added, so nothing was added",
+                self.config.exec.ansible_playbook
+            )));
+        };
+        let dir = self.scratch_dir()?;
+        let mut ws_files = files.to_vec();
+        let inventory = "opsdeck-library-check-hosts.ini".to_string();
+        ws_files.push((
+            inventory.clone(),
+            b"# placeholder for the syntax check\nlocalhost ansible_connection=local\n".to_vec(),
+        ));
+        let confinement = self.confinement(true);
+        let ws = ansible::Workspace {
+            binary: &bin,
+            dir: &dir.path,
+            files: &ws_files,
+            playbook,
+            inventory: &inventory,
+            stream: false,
+            confinement: &confinement,
+        };
+        let timeout = Duration::from_secs(self.config.exec.dry_run_timeout_secs.max(1));
+        let result = exec::block_on_with_timeout(timeout, |cancel| {
+            ansible::syntax_check(&ws, sink, cancel)
+        })??;
+        if let Err(error) = result {
+            return Err(Error::input(format!(
+                "ansible-playbook --syntax-check refused {playbook}: {error}. nothing was added"
+            )));
+        }
+        Ok(vec!["ansible-playbook --syntax-check".into()])
+    }
+
+    /// A workspace of its own for one check, removed afterwards.
+    fn scratch_dir(&self) -> Result<ScratchDir> {
+        let id = format!("library-check-{}", uuid::Uuid::new_v4().simple());
+        let path = self
+            .store
+            .workspace_dir(&self.tenant.name, &id)?
+            .join("module");
+        crate::store::fsutil::ensure_private_dir(&path)?;
+        Ok(ScratchDir { path })
+    }
+}
+
+/// A check's own directory, removed when the check is done.
+struct ScratchDir {
+    path: PathBuf,
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if let Some(parent) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
+    }
+}

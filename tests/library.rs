@@ -1,0 +1,610 @@
+//! The tenant's artifact library (issue 18 part 1), end to end on the local store and on the
+//! shared backend (moto): an applied plan saved as version 1, a version 2 with a typed parameter
+//! added from files, both found, used from requests (`ask --use`, and "deploy our … module")
+//! through the same gates, dry runs and approvals, applied, compared; usage shown; deprecation;
+//! a tenant policy that uses only approved entries; broken modules and playbooks refused at add
+//! time with the tool's own words.
+
+mod common;
+
+use common::moto::Moto;
+use common::shared::SharedBackend;
+use common::{Home, Team, applied_hello, approve_and_apply, quiet, team};
+use opsdeck::approval::State;
+use opsdeck::audit::{AuditFilter, EventKind};
+use opsdeck::library::{EntryKind, EntryWords, parse_param};
+use opsdeck::pipeline::{Deck, NewEntry, UseRequest};
+use serde_json::Value;
+
+/// Version 2: the module with a typed parameter.
+const MODULE_V2: &str = r#"variable "greeting" {
+  type    = string
+  default = "hello"
+}
+
+resource "terraform_data" "hello" {
+  input = var.greeting
+}
+
+output "greeting" {
+  value = terraform_data.hello.output
+}
+"#;
+
+fn module_dir(main_tf: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.tf"), main_tf).unwrap();
+    dir
+}
+
+/// `opsdeck --json ARGS` as `user` through the binary, which must succeed: its JSON.
+fn run_json(home: &Home, env: &[(&'static str, String)], user: &str, args: &[&str]) -> Value {
+    let out = home
+        .cmd()
+        .envs(env.iter().cloned())
+        .args(["--json", "--user", user])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn kinds_of(deck: &Deck, kind: EventKind) -> usize {
+    deck.trail()
+        .audit(&AuditFilter {
+            event: Some(kind.as_str().into()),
+            ..AuditFilter::default()
+        })
+        .unwrap()
+        .len()
+}
+
+fn artifact_text(deck: &Deck, plan_id: &str, name: &str) -> Option<String> {
+    let rec = deck.approvals().plan(plan_id).unwrap();
+    deck.approvals()
+        .artifacts(&rec.plan)
+        .unwrap()
+        .into_iter()
+        .find(|(a, _)| a.name == name)
+        .map(|(_, b)| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// The whole story on one home (local store, or a machine of the shared backend).
+fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
+    let t = team(home);
+    let olga = t.deck("olga");
+    assert_eq!(olga.raw_store().backend(), backend);
+
+    // An applied plan becomes version 1.
+    let applied = applied_hello(&t, "olga");
+    let v = run_json(
+        home,
+        env,
+        "olga",
+        &[
+            "library",
+            "save",
+            &applied.plan.plan_id,
+            "web-tier",
+            "--description",
+            "the web tier",
+            "--tag",
+            "web",
+        ],
+    );
+    assert_eq!(v["version"], 1, "{v}");
+    assert_eq!(v["new"], true);
+    assert_eq!(v["added"]["user"], "olga");
+
+    // Version 2 from files, with a typed parameter; checked by terraform before it is added.
+    let dir = module_dir(MODULE_V2);
+    let v2 = NewEntry {
+        name: "web-tier".into(),
+        kind: EntryKind::Terraform,
+        from: dir.path().to_path_buf(),
+        words: EntryWords {
+            description: "the web tier, greeting as a parameter".into(),
+            tags: vec!["web".into()],
+            params: vec![parse_param("greeting:string=hello").unwrap()],
+            serves: None,
+        },
+    };
+    let added = olga.library().add(&v2, &quiet).unwrap();
+    assert_eq!(added.version.version, 2);
+    assert!(added.new);
+    assert!(
+        added.checks.iter().any(|c| c == "terraform fmt -check"),
+        "{:?}",
+        added.checks
+    );
+    assert!(
+        added.checks.iter().any(|c| c == "terraform validate"),
+        "terraform_data needs no provider, so validate ran: {:?} {:?}",
+        added.checks,
+        added.notes
+    );
+    // The same contents again are the same version: nothing added.
+    let again = olga.library().add(&v2, &quiet).unwrap();
+    assert!(!again.new);
+    assert_eq!(again.version.sha256, added.version.sha256);
+
+    // Found: listed, and by search words.
+    let list = run_json(home, env, "alice", &["library", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["name"], "web-tier");
+    assert_eq!(list[0]["latest"], 2);
+    assert_eq!(list[0]["versions"], 2);
+    assert_eq!(list[0]["owner"], "olga");
+    let found = run_json(
+        home,
+        env,
+        "alice",
+        &["library", "search", "greeting", "web"],
+    );
+    assert_eq!(found[0]["name"], "web-tier", "{found}");
+    let none = run_json(home, env, "alice", &["library", "search", "database"]);
+    assert_eq!(none.as_array().unwrap().len(), 0);
+
+    // Version 1 used from a request: a plan like any other, approved by someone else, applied.
+    let p1 = run_json(
+        home,
+        env,
+        "olga",
+        &["ask", "--use", "web-tier@1", "--stack", "web1", "apply it"],
+    );
+    let id1 = p1["plan_id"].as_str().unwrap().to_string();
+    assert_eq!(p1["state"], "pending", "{p1}");
+    assert!(
+        p1["intent"]["notes"]
+            .to_string()
+            .contains("from library entry web-tier@1"),
+        "{p1}"
+    );
+    assert_eq!(p1["dry_runs"][0]["status"], "planned", "{p1}");
+    assert!(
+        t.approve("olga", &id1).is_err(),
+        "the requester cannot approve"
+    );
+    approve_and_apply(&t, "bob", &olga, &id1);
+
+    // Version 2 with a value: written as a quoted literal, never as code.
+    let rec2 = olga
+        .library()
+        .plan(
+            &UseRequest {
+                entry: "web-tier@2".into(),
+                text: "roll out the new greeting".into(),
+                set: vec!["greeting=hi ${path.cwd}".into()],
+                stack: Some("web2".into()),
+                inventory: None,
+                reading: None,
+            },
+            &quiet,
+        )
+        .unwrap();
+    let id2 = rec2.plan.plan_id.clone();
+    assert_eq!(rec2.state, State::Pending);
+    let tfvars = artifact_text(&olga, &id2, opsdeck::library::TFVARS_FILE).expect("tfvars");
+    assert!(
+        tfvars.contains("greeting = \"hi $${path.cwd}\""),
+        "{tfvars}"
+    );
+    assert!(!rec2.plan.gates.is_empty());
+    approve_and_apply(&t, "bob", &olga, &id2);
+    assert_eq!(olga.approvals().plan(&id2).unwrap().state, State::Succeeded);
+    // A value of the wrong type never reaches an artifact.
+    let wrong = olga.library().plan(
+        &UseRequest {
+            entry: "web-tier@2".into(),
+            set: vec!["colour=blue".into()],
+            ..UseRequest::default()
+        },
+        &quiet,
+    );
+    assert!(
+        wrong
+            .unwrap_err()
+            .to_string()
+            .contains("no parameter 'colour'"),
+        "unknown parameter refused"
+    );
+
+    // Usage: which plans used which version.
+    let show1 = run_json(home, env, "alice", &["library", "show", "web-tier@1"]);
+    assert_eq!(
+        show1["version"]["used_by"][0]["plan_id"],
+        id1.as_str(),
+        "{show1}"
+    );
+    assert_eq!(
+        show1["version"]["manifest"]["from_plan"],
+        applied.plan.plan_id.as_str()
+    );
+    let show2 = olga.library().show("web-tier@2").unwrap();
+    assert_eq!(show2.version.info.used_by.len(), 1);
+    assert_eq!(show2.version.info.used_by[0].plan_id, id2);
+    assert_eq!(show2.versions.len(), 2);
+
+    // Compared: the manifest's words and the module's diff.
+    let diff = run_json(
+        home,
+        env,
+        "alice",
+        &["library", "diff", "web-tier@1", "web-tier@2"],
+    );
+    let text = diff["diff"].as_str().unwrap();
+    assert!(
+        text.contains("parameters:  -> greeting:string=\"hello\""),
+        "{text}"
+    );
+    assert!(text.contains("+variable \"greeting\" {"), "{text}");
+    assert!(text.contains("-  input = \"hello\""), "{text}");
+    assert!(text.contains("+  input = var.greeting"), "{text}");
+
+    // Deprecated: no longer picked when no version is named.
+    olga.library()
+        .deprecate("web-tier@2", "greeting moved to the app")
+        .unwrap();
+    let latest = olga.library().show("web-tier").unwrap();
+    assert_eq!(latest.version.info.version, 1);
+    assert!(olga.library().deprecate("web-tier@2", "").is_err(), "once");
+
+    // Named in words: "deploy our web-tier module" plans the latest version not deprecated.
+    let by_words = olga
+        .requests()
+        .ask("deploy our web-tier module", &quiet)
+        .unwrap();
+    assert!(
+        by_words
+            .plan
+            .intent
+            .notes
+            .iter()
+            .any(|n| n.starts_with("from library entry web-tier@1")),
+        "{:?}",
+        by_words.plan.intent.notes
+    );
+    assert_eq!(by_words.plan.stack.as_deref(), Some("web-tier"));
+
+    // Policy: only approved entries. The one who added it cannot approve it; an approver can.
+    let mut settings = t.deck("alice").admin().settings().unwrap();
+    settings.policy.library_requires_approval = true;
+    let code = t.code("alice");
+    t.deck("alice")
+        .admin()
+        .set_tenant_settings(settings, Some(&code))
+        .unwrap();
+    let olga = t.deck("olga");
+    let use1 = UseRequest {
+        entry: "web-tier@1".into(),
+        stack: Some("web3".into()),
+        ..UseRequest::default()
+    };
+    let refused = olga.library().plan(&use1, &quiet).unwrap_err();
+    assert!(
+        refused.to_string().contains("library_requires_approval"),
+        "{refused}"
+    );
+    assert!(
+        olga.library().approve("web-tier@1").is_err(),
+        "operators do not approve"
+    );
+    t.deck("bob").library().approve("web-tier@1").unwrap();
+    let approved = olga.library().plan(&use1, &quiet).unwrap();
+    assert_eq!(approved.state, State::Pending);
+
+    // Audited.
+    let alice = t.deck("alice");
+    assert_eq!(kinds_of(&alice, EventKind::LibraryEntryAdded), 2);
+    assert_eq!(kinds_of(&alice, EventKind::LibraryEntryUsed), 4);
+    assert_eq!(kinds_of(&alice, EventKind::LibraryEntryDeprecated), 1);
+    assert_eq!(kinds_of(&alice, EventKind::LibraryEntryApproved), 1);
+    assert!(alice.trail().verify(false).unwrap().ok);
+
+    tenant_template(&t);
+}
+
+/// The team's own bucket module, standing in for S3 (terraform_data: it plans offline).
+const TEAM_BUCKET: &str = r#"variable "bucket" {
+  type = string
+}
+
+variable "region" {
+  type    = string
+  default = "us-east-1"
+}
+
+resource "terraform_data" "bucket" {
+  input = "${var.region}/${var.bucket}"
+}
+"#;
+
+/// A tenant template (part 2): the infra agent's "create an S3 bucket" requests are planned
+/// from the team's module, the request's parameters giving its values; other requests keep the
+/// built-in templates. The tenant uses only approved entries by now.
+fn tenant_template(t: &Team<'_>) {
+    let olga = t.deck("olga");
+    let dir = module_dir(TEAM_BUCKET);
+    let bucket_entry = |serves: &str| NewEntry {
+        name: "team-bucket".into(),
+        kind: EntryKind::Terraform,
+        from: dir.path().to_path_buf(),
+        words: EntryWords {
+            description: "our bucket module".into(),
+            tags: vec!["s3".into()],
+            params: vec![
+                parse_param("bucket:string").unwrap(),
+                parse_param("region:string=us-east-1").unwrap(),
+            ],
+            serves: Some(serves.into()),
+        },
+    };
+    let e = olga
+        .library()
+        .add(&bucket_entry("config/create/s3"), &quiet)
+        .unwrap_err();
+    assert!(e.to_string().contains("serves infra requests"), "{e}");
+    let added = olga
+        .library()
+        .add(&bucket_entry("infra/create/s3"), &quiet)
+        .unwrap();
+    assert_eq!(added.version.serves.as_deref(), Some("infra/create/s3"));
+    let asked = "create an s3 bucket named team-logs-1 in eu-west-1";
+    // Not approved yet: refused like any unapproved entry.
+    let refused = olga.requests().ask(asked, &quiet).unwrap_err();
+    assert!(refused.to_string().contains("not approved"), "{refused}");
+    t.deck("bob").library().approve("team-bucket@1").unwrap();
+
+    let rec = olga.requests().ask(asked, &quiet).unwrap();
+    assert_eq!(rec.plan.agent.to_string(), "infra");
+    assert_eq!(rec.plan.action, "create");
+    assert!(
+        rec.plan
+            .intent
+            .notes
+            .iter()
+            .any(|n| n
+                .contains("planned from the tenant's template team-bucket@1 for infra/create/s3")),
+        "{:?}",
+        rec.plan.intent.notes
+    );
+    let id = rec.plan.plan_id.clone();
+    let tfvars = artifact_text(&olga, &id, opsdeck::library::TFVARS_FILE).expect("tfvars");
+    assert!(tfvars.contains("bucket = \"team-logs-1\""), "{tfvars}");
+    assert!(tfvars.contains("region = \"eu-west-1\""), "{tfvars}");
+    assert_eq!(rec.plan.dry_runs[0].status.as_str(), "planned");
+    approve_and_apply(t, "bob", &olga, &id);
+    let shown = olga.library().show("team-bucket").unwrap();
+    assert_eq!(shown.version.info.used_by[0].plan_id, id);
+
+    // Requests it does not serve keep the built-in templates.
+    let vpc = olga
+        .requests()
+        .ask("create a vpc in eu-west-1", &quiet)
+        .unwrap();
+    assert!(
+        !vpc.plan.intent.notes.iter().any(|n| n.contains("template")),
+        "{:?}",
+        vpc.plan.intent.notes
+    );
+    assert!(artifact_text(&olga, &vpc.plan.plan_id, opsdeck::library::TFVARS_FILE).is_none());
+}
+
+#[test]
+fn library_on_the_local_store() {
+    if common::terraform().is_none() {
+        return;
+    }
+    let home = Home::new();
+    library_story(&home, &[], "local");
+}
+
+#[test]
+fn library_on_the_shared_backend() {
+    if common::terraform().is_none() {
+        return;
+    }
+    let Some(moto) = Moto::get("library_aws") else {
+        return;
+    };
+    let Some(b) = SharedBackend::new("library_aws") else {
+        return;
+    };
+    let home = b.home();
+    library_story(&home, &moto.env(), "aws");
+}
+
+fn add_module(
+    t: &Team<'_>,
+    name: &str,
+    main_tf: &str,
+) -> opsdeck::Result<opsdeck::pipeline::Added> {
+    let dir = module_dir(main_tf);
+    t.deck("olga").library().add(
+        &NewEntry {
+            name: name.into(),
+            kind: EntryKind::Terraform,
+            from: dir.path().to_path_buf(),
+            words: EntryWords::default(),
+        },
+        &quiet,
+    )
+}
+
+#[test]
+fn broken_modules_are_refused_at_add_time_with_terraforms_words() {
+    if common::terraform().is_none() {
+        return;
+    }
+    let home = Home::new();
+    let t = team(&home);
+    let e = add_module(
+        &t,
+        "broken",
+        "resource \"terraform_data\" \"x\" {\n  input = \n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("terraform fmt -check refused library entry broken"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Invalid expression"),
+        "terraform's own words: {e}"
+    );
+    assert!(e.contains("nothing was added"), "{e}");
+    // The same through the binary: refused, with terraform's words, and a failing status.
+    let dir = module_dir("resource \"terraform_data\" \"x\" {\n  input = \n");
+    let out = home
+        .cmd()
+        .args([
+            "--user",
+            "olga",
+            "library",
+            "add",
+            "broken",
+            "--kind",
+            "terraform",
+            "--from",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Invalid expression"), "{stderr}");
+    let e = add_module(
+        &t,
+        "unformatted",
+        "resource \"terraform_data\" \"x\" {\ninput=\"a\"\n}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("not in canonical format: main.tf"), "{e}");
+    let e = add_module(
+        &t,
+        "undeclared",
+        "resource \"terraform_data\" \"x\" {\n  input = var.nowhere\n}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("terraform validate refused"), "{e}");
+    assert!(e.contains("Reference to undeclared input variable"), "{e}");
+    // A variable without a default must be a declared parameter.
+    let e = add_module(
+        &t,
+        "needs-param",
+        "variable \"size\" {\n  type = number\n}\n\nresource \"terraform_data\" \"x\" {\n  input = var.size\n}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("variable size has no default"), "{e}");
+    assert!(t.deck("alice").library().list().unwrap().is_empty());
+    assert_eq!(kinds_of(&t.deck("alice"), EventKind::LibraryEntryAdded), 0);
+    // The built-in catalogue, as data: every template with what it reads and its defaults.
+    let out = home
+        .cmd()
+        .args(["--json", "--user", "alice", "library", "list", "--built-in"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let builtin: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s3 = builtin
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "s3")
+        .expect("s3 is described");
+    assert_eq!(s3["kind"], "terraform");
+    assert!(
+        s3["safety"].to_string().contains("public access block"),
+        "{s3}"
+    );
+    assert!(s3["reads"].to_string().contains("bucket"), "{s3}");
+    // Someone outside the tenant reads nothing of it.
+    let refused = t.deck("nobody").library().list();
+    assert!(refused.is_err());
+}
+
+#[test]
+fn playbooks_are_syntax_checked_at_add_time() {
+    let Some(bin) = common::ansible_playbook() else {
+        return;
+    };
+    let home = Home::new();
+    home.use_ansible(&bin, "");
+    let t = team(&home);
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.yml");
+    std::fs::write(
+        &broken,
+        "- hosts: all\n  tasks:\n    - name: bad\n      no_such_module_here:\n        x: 1\n",
+    )
+    .unwrap();
+    let add = |from: &std::path::Path, name: &str| {
+        t.deck("olga").library().add(
+            &NewEntry {
+                name: name.into(),
+                kind: EntryKind::Ansible,
+                from: from.to_path_buf(),
+                words: EntryWords {
+                    description: "motd".into(),
+                    tags: vec!["hosts".into()],
+                    ..EntryWords::default()
+                },
+            },
+            &quiet,
+        )
+    };
+    let e = add(&broken, "broken").unwrap_err().to_string();
+    assert!(
+        e.contains("ansible-playbook --syntax-check refused broken.yml"),
+        "{e}"
+    );
+    assert!(e.contains("no_such_module_here"), "{e}");
+    let good = dir.path().join("site.yml");
+    std::fs::write(
+        &good,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: say hello\n      ansible.builtin.debug:\n        msg: hello\n",
+    )
+    .unwrap();
+    let added = add(&good, "motd").unwrap();
+    assert_eq!(added.version.version, 1);
+    assert_eq!(
+        added.checks,
+        vec!["ansible-playbook --syntax-check".to_string()]
+    );
+    let inventory = common::local_inventory(dir.path());
+    let rec = t
+        .deck("olga")
+        .library()
+        .plan(
+            &UseRequest {
+                entry: "motd@1".into(),
+                inventory: Some(inventory),
+                ..UseRequest::default()
+            },
+            &quiet,
+        )
+        .unwrap();
+    assert_eq!(rec.state, State::Pending);
+    assert_eq!(rec.plan.agent.to_string(), "config");
+    assert_eq!(
+        t.deck("alice")
+            .library()
+            .show("motd")
+            .unwrap()
+            .version
+            .info
+            .used_by[0]
+            .plan_id,
+        rec.plan.plan_id
+    );
+}
