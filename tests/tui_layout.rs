@@ -10,8 +10,9 @@ mod common;
 mod fixture;
 
 use common::Home;
+use common::console;
 use common::tmux::Tmux;
-use fixture::{console, fixture, render, show};
+use fixture::{fixture, render, show};
 use opsdeck::tui::action::{Action, Pane};
 use opsdeck::tui::app::{App, Msg, Notice};
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
@@ -175,7 +176,7 @@ fn ctrl_u_deletes_to_the_start_of_the_line() {
 fn an_approver_with_plans_waiting_opens_on_the_queue() {
     let fx = fixture();
     let home: &Home = &fx._home;
-    let mut bob = console(home.deck_with("bob", None, None), &fx._rt);
+    let (_rt, mut bob) = console(home.deck_with("bob", None, None));
     bob.set_plans(vec![fx.web.clone()]);
     assert_eq!(bob.focus, Pane::Approvals);
     match &bob.notice {
@@ -188,10 +189,10 @@ fn an_approver_with_plans_waiting_opens_on_the_queue() {
     assert_eq!(bob.focus, Pane::Conversation);
 
     // The requester has nothing to approve; someone already typing is left alone.
-    let mut olga = console(home.deck_with("olga", None, None), &fx._rt);
+    let (_rt2, mut olga) = console(home.deck_with("olga", None, None));
     olga.set_plans(vec![fx.web.clone()]);
     assert_eq!(olga.focus, Pane::Conversation);
-    let mut busy = console(home.deck_with("bob", None, None), &fx._rt);
+    let (_rt3, mut busy) = console(home.deck_with("bob", None, None));
     typed(&mut busy, "list");
     busy.set_plans(vec![fx.web.clone()]);
     assert_eq!(busy.focus, Pane::Conversation);

@@ -10,11 +10,9 @@ use opsdeck::approval::PlanRecord;
 use opsdeck::audit::{EventKind, Status};
 use opsdeck::time::{Clock, ManualClock};
 use opsdeck::tui::action::Pane;
-use opsdeck::tui::app::{App, AppOptions, AuditRow};
+use opsdeck::tui::app::{App, AuditRow};
 use opsdeck::tui::diff::{DiffDoc, FileInput};
 use opsdeck::tui::highlight::Highlighter;
-use opsdeck::tui::keymap::Keymap;
-use opsdeck::tui::theme::Theme;
 use opsdeck::tui::{jobs, ui};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -32,20 +30,6 @@ pub struct Fixture {
 pub fn fixed(mut rec: PlanRecord, id: &str) -> PlanRecord {
     rec.plan.plan_id = id.to_string();
     rec
-}
-
-/// A console for `deck` with the built-in theme and keys.
-pub fn console(deck: opsdeck::pipeline::Deck, rt: &tokio::runtime::Runtime) -> App {
-    App::new(
-        Arc::new(deck),
-        AppOptions {
-            theme: Theme::builtin("dark", false).unwrap(),
-            keymap: Keymap::defaults().unwrap(),
-            config_dir: None,
-            handle: rt.handle().clone(),
-            reopen: None,
-        },
-    )
 }
 
 pub fn fixture() -> Fixture {
@@ -70,12 +54,7 @@ pub fn fixture() -> Fixture {
         .into_iter()
         .map(|(a, b)| (a.name, String::from_utf8(b).unwrap()))
         .collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut app = console(alice_deck, &rt);
+    let (rt, mut app) = crate::common::console(alice_deck);
     // Conversation: a request and its result.
     app.say(opsdeck::tui::theme::Meaning::Request, format!("› {WEB}"));
     app.say(

@@ -411,7 +411,7 @@ impl App {
         }
         self.focus_pane(Pane::Approvals);
         self.info(format!(
-            "{waiting} plan{} wait{} for your approval · 1 (or i) goes to the prompt",
+            "{waiting} plan{} wait{} for your approval · i goes to the prompt",
             if waiting == 1 { "" } else { "s" },
             if waiting == 1 { "s" } else { "" },
         ));
