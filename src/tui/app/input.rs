@@ -144,7 +144,7 @@ impl App {
             }
             Some(_) => {}
             None => {
-                self.focus = Pane::Conversation;
+                self.focus_pane(Pane::Conversation);
                 self.prompt_active = true;
                 self.prompt
                     .insert_str(text.strip_suffix('\n').unwrap_or(&text));
