@@ -120,7 +120,8 @@ pub fn word_rows(cells: &[(char, usize)], w: usize, indent: usize) -> Vec<std::o
     let mut rows = Vec::new();
     let mut start = 0;
     if w == 0 || cells.is_empty() {
-        return vec![0..cells.len()];
+        rows.push(0..cells.len());
+        return rows;
     }
     let indent = if indent * 2 > w { 0 } else { indent };
     while start < cells.len() {

@@ -122,7 +122,7 @@ impl App {
                 // Esc then a key, arriving together, reads as alt-key: in a pane, Esc has
                 // nothing to leave, so it is that key.
                 (key.alt && matches!(key.code, KeyCode2::Char(_)))
-                    .then(|| Key { alt: false, ..key })
+                    .then_some(Key { alt: false, ..key })
                     .and_then(|plain| self.keymap.lookup(ctx, &plain))
             }),
             None => None,
