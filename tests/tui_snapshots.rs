@@ -13,6 +13,18 @@ use opsdeck::tui::jobs;
 use opsdeck::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 
+/// Types `text` into the prompt key by key and lets the live preview's pause pass.
+fn type_and_wait(app: &mut App, text: &str) {
+    use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    for c in text.chars() {
+        app.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        ))));
+    }
+    app.on_timers(std::time::Instant::now() + std::time::Duration::from_secs(1));
+}
+
 macro_rules! both_sizes {
     ($name:ident, $setup:expr) => {
         #[test]
@@ -34,19 +46,12 @@ both_sizes!(conversation, |app: &mut App| {
 });
 both_sizes!(preview_plan, |app: &mut App| show(app, Pane::Preview));
 both_sizes!(preview_live_intent, |app: &mut App| {
-    use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
     app.focus = Pane::Preview;
     app.prompt_active = false;
     app.preview.plan = None;
     app.focus = Pane::Conversation;
     app.prompt_active = true;
-    for c in "restart ec2 instances tagged env=staging".chars() {
-        app.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
-            KeyCode::Char(c),
-            KeyModifiers::NONE,
-        ))));
-    }
-    app.on_timers(std::time::Instant::now() + std::time::Duration::from_secs(1));
+    type_and_wait(app, "restart ec2 instances tagged env=staging");
     app.focus = Pane::Preview;
     app.prompt_active = false;
 });
@@ -357,16 +362,9 @@ fn a_replaced_resource_reads_the_same_in_transcript_and_preview() {
 // Typing at any size shows how the request reads: at 80x24 in the compact preview under the
 // conversation, from 100 columns in the preview beside it.
 both_sizes!(conversation_typing, |app: &mut App| {
-    use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
     app.focus = Pane::Conversation;
     app.prompt_active = true;
-    for c in "restart ec2 instances tagged env=staging".chars() {
-        app.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
-            KeyCode::Char(c),
-            KeyModifiers::NONE,
-        ))));
-    }
-    app.on_timers(std::time::Instant::now() + std::time::Duration::from_secs(1));
+    type_and_wait(app, "restart ec2 instances tagged env=staging");
 });
 
 // A wide result with a long error cell: each row stays one row, the identifier whole, the

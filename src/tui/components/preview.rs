@@ -64,31 +64,16 @@ pub fn compact_lines(app: &App) -> Vec<Line<'static>> {
                 .map(|a| a.as_str())
                 .collect::<Vec<_>>()
                 .join(" + ");
-            let filled = (i.confidence.clamp(0.0, 1.0) * 10.0).round() as usize;
-            let conf_m = if i.low_confidence {
-                Meaning::GateWarn
-            } else {
-                Meaning::GatePass
-            };
-            out.push(Line::from(vec![
+            let mut head = vec![
                 styled(app, Meaning::Muted, "understood as "),
                 styled(app, Meaning::Text, agents),
                 styled(app, Meaning::Muted, format!(" ({})", i.agent.tool())),
                 sep(),
                 styled(app, Meaning::Text, i.action.clone()),
                 sep(),
-                styled(app, conf_m, "█".repeat(filled)),
-                styled(app, Meaning::Muted, "░".repeat(10 - filled)),
-                styled(
-                    app,
-                    conf_m,
-                    format!(
-                        " {:.2}{}",
-                        i.confidence,
-                        if i.low_confidence { " low" } else { "" }
-                    ),
-                ),
-            ]));
+            ];
+            head.extend(confidence(app, i, " low"));
+            out.push(Line::from(head));
             let mut params = vec![styled(app, Meaning::Muted, "params ")];
             if i.params.is_empty() {
                 params.push(styled(app, Meaning::Muted, "none"));
@@ -163,6 +148,29 @@ pub fn compact_lines(app: &App) -> Vec<Line<'static>> {
     out
 }
 
+/// The confidence as a bar of ten and its figure, in the warning colour when it is low.
+fn confidence(app: &App, i: &Intent, low: &str) -> Vec<Span<'static>> {
+    let filled = (i.confidence.clamp(0.0, 1.0) * 10.0).round() as usize;
+    let m = if i.low_confidence {
+        Meaning::GateWarn
+    } else {
+        Meaning::GatePass
+    };
+    vec![
+        styled(app, m, "█".repeat(filled)),
+        styled(app, Meaning::Muted, "░".repeat(10 - filled)),
+        styled(
+            app,
+            m,
+            format!(
+                " {:.2}{}",
+                i.confidence,
+                if i.low_confidence { low } else { "" }
+            ),
+        ),
+    ]
+}
+
 fn kv(app: &App, k: &str, v: Vec<Span<'static>>) -> Line<'static> {
     let mut spans = vec![styled(app, Meaning::Muted, format!("  {k:<11}"))];
     spans.extend(v);
@@ -233,33 +241,7 @@ fn intent_lines(app: &App, i: &Intent, out: &mut Vec<Line<'static>>) {
         "action",
         vec![styled(app, Meaning::Text, i.action.clone())],
     ));
-    let filled = (i.confidence.clamp(0.0, 1.0) * 10.0).round() as usize;
-    let conf_m = if i.low_confidence {
-        Meaning::GateWarn
-    } else {
-        Meaning::GatePass
-    };
-    out.push(kv(
-        app,
-        "confidence",
-        vec![
-            styled(app, conf_m, "█".repeat(filled)),
-            styled(app, Meaning::Muted, "░".repeat(10 - filled)),
-            styled(
-                app,
-                conf_m,
-                format!(
-                    " {:.2}{}",
-                    i.confidence,
-                    if i.low_confidence {
-                        " low: check it"
-                    } else {
-                        ""
-                    }
-                ),
-            ),
-        ],
-    ));
+    out.push(kv(app, "confidence", confidence(app, i, " low: check it")));
     if i.params.is_empty() {
         out.push(kv(app, "params", vec![styled(app, Meaning::Muted, "none")]));
     }
