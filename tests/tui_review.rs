@@ -89,6 +89,9 @@ fn fixture() -> Fixture {
     bob.raw_store().create_plan(&rec).unwrap();
     let (rt, mut app) = common::console(bob);
     app.set_plans(vec![rec]);
+    // bob has a plan waiting for him: the console opened on the queue and said so.
+    assert_eq!(app.focus, Pane::Approvals);
+    app.notice = None;
     // What the diff job makes of the stored plan.
     let (plan, doc) = jobs::load_diff(&app.deck, ID, &Highlighter::new(), None).unwrap();
     app.diff.plan = Some(*plan);
@@ -186,7 +189,9 @@ fn the_approve_overlay_lists_every_gate_the_targets_the_receipt_and_the_risk() {
 #[test]
 fn the_preview_follows_the_plan_selected_in_the_queue() {
     let mut fx = fixture();
-    assert!(fx.app.preview.plan.is_none());
+    // Away from the queue and back: the preview shows the selected plan.
+    fx.app.update(Action::FocusConversation);
+    fx.app.preview.plan = None;
     fx.app.update(Action::FocusApprovals);
     assert_eq!(
         fx.app

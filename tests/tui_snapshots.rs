@@ -1,215 +1,28 @@
-//! Every console pane at 80x24 and 160x48, from fixed data (fixed clock, fixed plan ids), with
-//! style snapshots where colour carries meaning (risk badges, gate results, diff lines).
+//! Every console pane at 80x24, 120x40 and 200x60, from fixed data (fixed clock, fixed plan
+//! ids), with style snapshots where colour carries meaning (risk badges, gate results, diff
+//! lines).
 
 mod common;
+#[path = "tui_fixture/mod.rs"]
+mod fixture;
 
-use std::sync::Arc;
-
-use common::{Home, quiet};
-use opsdeck::approval::PlanRecord;
-use opsdeck::audit::{EventKind, Status};
-use opsdeck::time::{Clock, ManualClock};
+use fixture::{fixture, render, show};
 use opsdeck::tui::action::Pane;
-use opsdeck::tui::app::{App, AppOptions, AuditRow, Msg};
-use opsdeck::tui::diff::{DiffDoc, FileInput};
-use opsdeck::tui::highlight::Highlighter;
-use opsdeck::tui::keymap::Keymap;
+use opsdeck::tui::app::{App, Msg};
+use opsdeck::tui::jobs;
 use opsdeck::tui::theme::Theme;
-use opsdeck::tui::{jobs, ui};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 
-const WEB: &str = "Create 3 t3.medium instances in ap-south-1 with ALB in stack web-demo";
-const BUCKET: &str = "create an s3 bucket called logs-demo in eu-west-1 stack logs-demo";
-
-struct Fixture {
-    _home: Home,
-    _rt: tokio::runtime::Runtime,
-    app: App,
-    web: PlanRecord,
-}
-
-fn fixed(mut rec: PlanRecord, id: &str) -> PlanRecord {
-    rec.plan.plan_id = id.to_string();
-    rec
-}
-
-fn fixture() -> Fixture {
-    let home = Home::new();
-    // The screens are the same whether or not this machine has terraform: no dry run here.
-    home.configure("[exec]\nterraform = \"opsdeck-snapshots-have-no-terraform\"\n");
-    let clock = Arc::new(ManualClock::at("2026-11-24T10:00:00Z".parse().unwrap()));
-    let c: Arc<dyn Clock> = clock.clone();
-    let olga = home.deck_with("olga", None, Some(c.clone()));
-    let web = fixed(olga.requests().ask(WEB, &quiet).unwrap(), "p-web2demo42");
-    clock.advance_secs(60);
-    let alice_deck = home.deck_with("alice", None, Some(c.clone()));
-    let bucket = fixed(
-        alice_deck.requests().ask(BUCKET, &quiet).unwrap(),
-        "p-logs7demo3",
-    );
-    clock.advance_secs(300);
-    let files: Vec<(String, String)> = olga
-        .approvals()
-        .artifacts(&web.plan)
-        .unwrap()
-        .into_iter()
-        .map(|(a, b)| (a.name, String::from_utf8(b).unwrap()))
-        .collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut app = App::new(
-        Arc::new(alice_deck),
-        AppOptions {
-            theme: Theme::builtin("dark", false).unwrap(),
-            keymap: Keymap::defaults().unwrap(),
-            config_dir: None,
-            handle: rt.handle().clone(),
-            reopen: None,
-        },
-    );
-    // Conversation: a request and its result.
-    app.say(opsdeck::tui::theme::Meaning::Request, format!("› {WEB}"));
-    app.say(
-        opsdeck::tui::theme::Meaning::Progress,
-        "· [infra] infra agent planning: create",
-    );
-    for l in jobs::plan_transcript(&web, &files, "olga") {
-        app.transcript.push(l);
+/// Types `text` into the prompt key by key and lets the live preview's pause pass.
+fn type_and_wait(app: &mut App, text: &str) {
+    use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    for c in text.chars() {
+        app.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        ))));
     }
-    app.preview.plan = Some(web.clone());
-    app.set_plans(vec![bucket.clone(), web.clone()]);
-    app.set_audit_rows(audit_rows());
-    app.audit.verify = Some(Ok(opsdeck::audit::VerifyReport {
-        tenant: "default".into(),
-        records: 9,
-        ok: true,
-        head: Some("9f86d081884c".into()),
-        first_break: None,
-        keys: 1,
-        signatures_checked: 2,
-        full: false,
-        present: true,
-        signing_keys: vec![],
-        witness: None,
-    }));
-    // Diff: the web stack against an earlier version of itself, highlighted.
-    let inputs: Vec<FileInput> = files
-        .iter()
-        .map(|(name, text)| FileInput {
-            name: name.clone(),
-            old: Some(
-                text.replace("t3.medium", "t3.small")
-                    .replace("ap-south-1", "eu-west-1"),
-            ),
-            new: Some(text.clone()),
-        })
-        .collect();
-    let hl = Highlighter::new();
-    let doc = DiffDoc::build(
-        &inputs,
-        "stack web-demo as applied by p-old3plan22 (active)",
-        Some((&hl, "base16-ocean.dark")),
-    );
-    app.diff.plan = Some(web.clone());
-    app.diff.doc = Some(Arc::new(doc));
-    Fixture {
-        _home: home,
-        _rt: rt,
-        app,
-        web,
-    }
-}
-
-fn audit_rows() -> Vec<AuditRow> {
-    let ev = [
-        (EventKind::Requested, Status::Pending, "olga", None, WEB),
-        (
-            EventKind::Classified,
-            Status::Pending,
-            "olga",
-            Some("infra"),
-            "infra/create (confidence 0.91)",
-        ),
-        (
-            EventKind::Planned,
-            Status::Pending,
-            "olga",
-            Some("infra"),
-            "create stack web-demo in ap-south-1 (risk medium)",
-        ),
-        (
-            EventKind::PolicyEvaluated,
-            Status::Pending,
-            "olga",
-            Some("infra"),
-            "worst gate: pass",
-        ),
-        (EventKind::Queued, Status::Pending, "olga", None, ""),
-        (
-            EventKind::AccessDenied,
-            Status::Pending,
-            "olga",
-            None,
-            "approve plan p-web2demo42: olga requested plan p-web2demo42 and cannot approve it",
-        ),
-        (
-            EventKind::Approved,
-            Status::Approved,
-            "bob",
-            Some("infra"),
-            "",
-        ),
-        (
-            EventKind::Executing,
-            Status::Executing,
-            "alice",
-            Some("infra"),
-            "terraform apply of stack web-demo",
-        ),
-        (
-            EventKind::Failed,
-            Status::Failed,
-            "alice",
-            Some("infra"),
-            "failed (exit 1)",
-        ),
-    ];
-    let mut names = opsdeck::tui::app::Interner::default();
-    ev.iter()
-        .enumerate()
-        .map(|(i, (kind, status, user, agent, msg))| AuditRow {
-            seq: i as u64 + 1,
-            timestamp: format!("2026-11-24T10:0{}:00.000Z", i.min(9))
-                .parse()
-                .unwrap(),
-            user: names.get(user),
-            event: *kind,
-            status: *status,
-            agent: agent.map(|a| names.get(a)),
-            plan_id: (i >= 2).then(|| "p-web2demo42".into()),
-            message: (*msg).into(),
-            hash: opsdeck::tui::app::hash_bytes(&format!(
-                "{:064x}",
-                (i as u128 + 1) * 0x9e37_79b9_7f4a_7c15
-            )),
-        })
-        .collect()
-}
-
-fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| ui::draw(f, app)).unwrap();
-    t
-}
-
-fn show(app: &mut App, pane: Pane) {
-    app.focus = pane;
-    app.prompt_active = false;
+    app.on_timers(std::time::Instant::now() + std::time::Duration::from_secs(1));
 }
 
 macro_rules! both_sizes {
@@ -219,7 +32,7 @@ macro_rules! both_sizes {
             let mut fx = fixture();
             #[allow(clippy::redundant_closure_call)]
             ($setup)(&mut fx.app);
-            for (w, h) in [(80u16, 24u16), (160, 48)] {
+            for (w, h) in [(80u16, 24u16), (120, 40), (200, 60)] {
                 let t = render(&fx.app, w, h);
                 insta::assert_snapshot!(format!("{}_{w}x{h}", stringify!($name)), t.backend());
             }
@@ -233,19 +46,12 @@ both_sizes!(conversation, |app: &mut App| {
 });
 both_sizes!(preview_plan, |app: &mut App| show(app, Pane::Preview));
 both_sizes!(preview_live_intent, |app: &mut App| {
-    use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
     app.focus = Pane::Preview;
     app.prompt_active = false;
     app.preview.plan = None;
     app.focus = Pane::Conversation;
     app.prompt_active = true;
-    for c in "restart ec2 instances tagged env=staging".chars() {
-        app.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
-            KeyCode::Char(c),
-            KeyModifiers::NONE,
-        ))));
-    }
-    app.on_timers(std::time::Instant::now() + std::time::Duration::from_secs(1));
+    type_and_wait(app, "restart ec2 instances tagged env=staging");
     app.focus = Pane::Preview;
     app.prompt_active = false;
 });
@@ -552,3 +358,27 @@ fn a_replaced_resource_reads_the_same_in_transcript_and_preview() {
             .contains("REPLACED: destroyed, then created again")
     );
 }
+
+// Typing at any size shows how the request reads: at 80x24 in the compact preview under the
+// conversation, from 100 columns in the preview beside it.
+both_sizes!(conversation_typing, |app: &mut App| {
+    app.focus = Pane::Conversation;
+    app.prompt_active = true;
+    type_and_wait(app, "restart ec2 instances tagged env=staging");
+});
+
+// A wide result with a long error cell: each row stays one row, the identifier whole, the
+// widest columns cut with an ellipsis.
+both_sizes!(results_wide_table_with_error_cell, |app: &mut App| {
+    use opsdeck::events::AgentEvent;
+    use opsdeck::intent::AgentKind;
+    app.transcript.lines.clear();
+    app.handle_msg(Msg::Agent {
+        job: 0,
+        event: AgentEvent::Result {
+            agent: AgentKind::Monitor,
+            output: fixture::wide_table(),
+        },
+    });
+    show(app, Pane::Conversation);
+});

@@ -106,6 +106,8 @@ pub enum Action {
     HistoryPrev,
     HistoryNext,
     Newline,
+    /// Delete from the cursor back to the start of its line (the prompt's ctrl-u).
+    DeleteToLineStart,
     /// Submit what the prompt holds.
     SubmitPrompt,
     // Actions with data: built by the prompt, the command line and the overlays.
@@ -187,6 +189,7 @@ impl Action {
             Action::HistoryPrev => "earlier request",
             Action::HistoryNext => "later request",
             Action::Newline => "new line",
+            Action::DeleteToLineStart => "delete to line start",
             Action::SubmitPrompt => "submit",
             Action::Submit(_) => "submit",
             Action::Command(_) => "run command",

@@ -49,7 +49,7 @@ pub use audit_row::{AuditQuery, AuditRow, Interner, hash_bytes};
 pub use msg::{AskResult, AuditDetail, Done, JobResult, Msg};
 pub use state::{
     ApplyRun, ApprovalsState, AuditState, Confirm, ConfirmKind, DiffState, LineInput, Notice,
-    Overlay, PreviewState, RunningJob, TLine, Transcript,
+    Overlay, PreviewState, RunningJob, TLine, TableRow, Transcript,
 };
 use tasks::Latest;
 
@@ -101,6 +101,12 @@ pub struct App {
     reopen: Option<Reopen>,
     /// Frames drawn, for tests and the benchmark.
     pub frames: u64,
+    /// How far the top overlay (help, a detail) can scroll at the size it was last drawn:
+    /// written by the drawing, read by the keys so scrolling stops at the end.
+    pub overlay_scroll_max: std::sync::atomic::AtomicU16,
+    /// Whether the first load of the queue has happened (an approver with plans waiting for
+    /// them then starts on the approvals pane).
+    pub(crate) first_queue_seen: bool,
 }
 
 pub struct AppOptions {
@@ -147,6 +153,8 @@ impl App {
             handle: opts.handle,
             reopen: opts.reopen,
             frames: 0,
+            overlay_scroll_max: std::sync::atomic::AtomicU16::new(u16::MAX),
+            first_queue_seen: false,
         };
         app.style_prompt();
         app.transcript.push(TLine::plain(

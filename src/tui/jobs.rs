@@ -160,6 +160,7 @@ pub fn export(deck: &Deck, q: &AuditQuery, format: Format) -> Result<PathBuf> {
 pub fn plan_transcript(rec: &PlanRecord, files: &[(String, String)], me: &str) -> Vec<TLine> {
     let v = PlanView::of(rec);
     let mut out = vec![TLine {
+        table: None,
         segments: vec![
             (Meaning::Success, "✓ ".into()),
             (Meaning::Title, format!("{} ", v.id)),
@@ -167,6 +168,7 @@ pub fn plan_transcript(rec: &PlanRecord, files: &[(String, String)], me: &str) -
         ],
     }];
     out.push(TLine {
+        table: None,
         segments: vec![
             (Meaning::Muted, "  risk ".into()),
             (
@@ -185,24 +187,17 @@ pub fn plan_transcript(rec: &PlanRecord, files: &[(String, String)], me: &str) -
         ],
     });
     if !v.resources.is_empty() {
-        let w = v
-            .resources
-            .iter()
-            .map(|r| super::text::width(r.address))
-            .max()
-            .unwrap_or(8)
-            .max(8);
+        // As the preview lists them (`+ address ×count`): no padding to the longest address,
+        // so a narrow pane wraps only the long ones, under their address.
         let sw = change::symbol_width(&rec.plan.resources);
-        out.push(TLine::plain(
-            Meaning::Muted,
-            format!("  {:<sw$} {:<w$}  {:>5}", " ", "RESOURCE", "COUNT"),
-        ));
         for r in &v.resources {
             out.push(TLine {
+                table: None,
                 segments: vec![
                     (Meaning::Text, "  ".into()),
                     (change_meaning(r.action), format!("{:<sw$}", r.symbol)),
-                    (Meaning::Text, format!(" {:<w$}  {:>5}", r.address, r.count)),
+                    (Meaning::Text, format!(" {}", r.address)),
+                    (Meaning::Muted, format!(" ×{}", r.count)),
                 ],
             });
         }
@@ -215,6 +210,7 @@ pub fn plan_transcript(rec: &PlanRecord, files: &[(String, String)], me: &str) -
         ));
         for l in text.lines().take(8) {
             out.push(TLine {
+                table: None,
                 segments: vec![
                     (Meaning::Muted, "  │ ".into()),
                     (Meaning::Code, l.to_string()),
@@ -259,11 +255,35 @@ pub fn output_lines(agent: crate::intent::AgentKind, output: &crate::events::Out
         Meaning::Title,
         format!("▸ [{agent}] {}", v.heading),
     )];
-    if let Some(header) = &v.header {
-        out.push(TLine::plain(Meaning::Muted, format!("  {header}")));
+    if let (Some(header), crate::events::Output::Table { columns, rows, .. }) = (&v.header, output)
+    {
+        // Laid out at the pane's width when drawn; the aligned text stays for copies and tests.
+        let cols: std::sync::Arc<[super::text::Col]> =
+            super::text::table_cols(columns, rows).into();
+        let row = |cells: &[String], text: &str, header: bool| TLine {
+            segments: vec![(
+                if header {
+                    Meaning::Muted
+                } else {
+                    Meaning::Text
+                },
+                format!("  {text}"),
+            )],
+            table: Some(super::app::TableRow {
+                cells: cells.to_vec(),
+                cols: cols.clone(),
+                header,
+            }),
+        };
+        out.push(row(columns, header, true));
+        for (cells, text) in rows.iter().zip(&v.rows) {
+            out.push(row(cells, text, false));
+        }
+        return out;
     }
     if let Some(chart) = &v.chart {
         out.push(TLine {
+            table: None,
             segments: vec![
                 (Meaning::Muted, "  ".into()),
                 (Meaning::Progress, chart.sparkline.clone()),

@@ -38,7 +38,9 @@ pub mod ui;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
+use ratatui::crossterm::event::{
+    self, DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use ratatui::crossterm::execute;
 
 use crate::error::{Error, Result};
@@ -106,12 +108,22 @@ pub fn run(open: OpenOptions) -> Result<u8> {
     // ratatui's hook restores the screen on panic; mouse capture must be released too.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        let _ = execute!(
+            std::io::stdout(),
+            DisableMouseCapture,
+            DisableBracketedPaste
+        );
         hook(info);
     }));
-    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    // Bracketed paste: a pasted text arrives as one event, newlines and all, not as keys
+    // (a newline would submit half of it).
+    let _ = execute!(std::io::stdout(), EnableMouseCapture, EnableBracketedPaste);
     let restore = || {
-        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        let _ = execute!(
+            std::io::stdout(),
+            DisableMouseCapture,
+            DisableBracketedPaste
+        );
         ratatui::restore();
     };
     // The frame's shell is on screen while the store opens and the policies compile.

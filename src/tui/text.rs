@@ -112,6 +112,174 @@ pub fn wrap(s: &str, w: usize) -> Vec<String> {
     lines
 }
 
+/// Where rows break when `cells` (each character with its display width) are wrapped to `w`
+/// cells at word boundaries: rows after the first are `indent` cells narrower (a hanging
+/// indent), spaces at a break are dropped, and a word longer than a row is cut where it must.
+/// Returns the index ranges of the rows.
+pub fn word_rows(cells: &[(char, usize)], w: usize, indent: usize) -> Vec<std::ops::Range<usize>> {
+    let mut rows = Vec::new();
+    let mut start = 0;
+    if w == 0 || cells.is_empty() {
+        rows.push(0..cells.len());
+        return rows;
+    }
+    let indent = if indent * 2 > w { 0 } else { indent };
+    while start < cells.len() {
+        let avail = if rows.is_empty() { w } else { w - indent };
+        let mut used = 0;
+        let mut end = start;
+        while end < cells.len() && used + cells[end].1 <= avail {
+            used += cells[end].1;
+            end += 1;
+        }
+        if end == cells.len() {
+            rows.push(start..end);
+            break;
+        }
+        // Break after the last space that leaves something on this row, unless the word
+        // after it would not fit a row anyway (a hash, a long address): that is cut in place.
+        let word_w = |from: usize| -> usize {
+            cells[from..]
+                .iter()
+                .skip_while(|c| c.0 == ' ')
+                .take_while(|c| c.0 != ' ')
+                .map(|c| c.1)
+                .sum()
+        };
+        let cut = (start + 1..=end)
+            .rev()
+            .find(|i| cells[*i].0 == ' ' && cells[*i - 1].0 != ' ')
+            .filter(|i| word_w(*i + 1) <= w - indent);
+        let (row_end, next) = match cut {
+            Some(i) => (i, i),
+            None => (end.max(start + 1), end.max(start + 1)),
+        };
+        let mut row_end = row_end;
+        while row_end > start && cells[row_end - 1].0 == ' ' {
+            row_end -= 1;
+        }
+        rows.push(start..row_end);
+        start = next;
+        while start < cells.len() && cells[start].0 == ' ' {
+            start += 1;
+        }
+    }
+    rows
+}
+
+/// The hanging indent of a line: its leading spaces, plus a list marker and its space
+/// ("▸ ", "› ", "✓ ", "· "…) so continued rows line up with the text.
+pub fn hanging_indent(s: &str) -> usize {
+    let lead = s.chars().take_while(|c| *c == ' ').count();
+    let mut rest = s[lead..].chars();
+    match (rest.next(), rest.next()) {
+        (Some(m), Some(' ')) if "▸›✓✗·•-+~!*".contains(m) => {
+            lead + 1 + m.width().unwrap_or(1)
+        }
+        _ => lead,
+    }
+}
+
+/// The hanging indent of a labelled line ("  summary    create stack…"): continued rows line
+/// up with the value after the label column (a gap of two or more spaces ending within the
+/// first 16 cells); otherwise [`hanging_indent`].
+pub fn label_indent(s: &str) -> usize {
+    let cells: Vec<char> = s.chars().take(17).collect();
+    let lead = cells.iter().take_while(|c| **c == ' ').count();
+    let mut i = lead;
+    while i + 2 < cells.len() {
+        if cells[i] == ' ' && cells[i + 1] == ' ' {
+            let end = (i..cells.len()).find(|j| cells[*j] != ' ');
+            return match end {
+                Some(e) if e <= 16 => e,
+                _ => hanging_indent(s),
+            };
+        }
+        i += 1;
+    }
+    hanging_indent(s)
+}
+
+/// A styled line in rows of `w` cells, wrapped at word boundaries, rows after the first
+/// indented by `indent` cells.
+pub fn wrap_line(
+    line: &ratatui::text::Line<'static>,
+    w: usize,
+    indent: usize,
+) -> Vec<ratatui::text::Line<'static>> {
+    use ratatui::text::{Line, Span};
+    let mut cells: Vec<(char, usize)> = Vec::new();
+    let mut styles = Vec::new();
+    for span in &line.spans {
+        for c in safe(&span.content).chars() {
+            cells.push((c, c.width().unwrap_or(0)));
+            styles.push(span.style);
+        }
+    }
+    let ranges = word_rows(&cells, w, indent);
+    let indent = if indent * 2 > w { 0 } else { indent };
+    ranges
+        .into_iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let mut spans: Vec<Span<'static>> = Vec::new();
+            if n > 0 && indent > 0 {
+                spans.push(Span::raw(" ".repeat(indent)));
+            }
+            let mut cur = String::new();
+            let mut style = None;
+            for i in r {
+                if style.is_some_and(|st| st != styles[i]) {
+                    spans.push(Span::styled(
+                        std::mem::take(&mut cur),
+                        style.unwrap_or_default(),
+                    ));
+                }
+                style = Some(styles[i]);
+                cur.push(cells[i].0);
+            }
+            if !cur.is_empty() {
+                spans.push(Span::styled(cur, style.unwrap_or_default()));
+            }
+            Line::from(spans).style(line.style)
+        })
+        .collect()
+}
+
+/// Column needs of a result table: every column wants its widest cell; the first (usually an
+/// identifier) keeps its full width up to 24 cells; the others give way widest first, down to
+/// their header's width (at least 3, at most 8), so one long cell (an error message) is cut
+/// instead of pushing every row past the pane.
+pub fn table_cols(header: &[String], rows: &[Vec<String>]) -> Vec<Col> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let want = rows
+                .iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| width(c))
+                .chain([width(h)])
+                .max()
+                .unwrap_or(1)
+                .min(u16::MAX as usize / 4) as u16;
+            if i == 0 {
+                Col {
+                    min: want.min(24),
+                    want,
+                    priority: u8::MAX,
+                }
+            } else {
+                Col {
+                    min: want.min((width(h) as u16).clamp(3, 8)),
+                    want,
+                    priority: (254 - want.min(254)) as u8,
+                }
+            }
+        })
+        .collect()
+}
+
 /// How many rows `s` takes when wrapped to `w` cells.
 pub fn wrapped_rows(s: &str, w: usize) -> usize {
     if w == 0 {
@@ -122,7 +290,7 @@ pub fn wrapped_rows(s: &str, w: usize) -> usize {
 
 /// A table column's needs: `min` is what it never goes below (identifiers: their full length),
 /// `want` what it would like, `priority` who gives up space first (lowest first).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Col {
     pub min: u16,
     pub want: u16,
@@ -221,6 +389,87 @@ mod tests {
         scrub(&mut buf);
         let symbols: Vec<&str> = buf.content.iter().map(|c| c.symbol()).collect();
         assert_eq!(symbols, vec!["a", "\u{fffd}", "👨\u{200d}👩", "b"]);
+    }
+
+    fn words(s: &str, w: usize) -> Vec<String> {
+        let cells: Vec<(char, usize)> = s.chars().map(|c| (c, c.width().unwrap_or(0))).collect();
+        let indent = hanging_indent(s);
+        word_rows(&cells, w, indent)
+            .into_iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let text: String = cells[r].iter().map(|c| c.0).collect();
+                if n == 0 {
+                    text
+                } else {
+                    format!("{}{text}", " ".repeat(indent))
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn wraps_at_word_boundaries_with_a_hanging_indent() {
+        assert_eq!(
+            words("  queued for approval: another person approves it", 20),
+            vec![
+                "  queued for",
+                "  approval: another",
+                "  person approves it"
+            ]
+        );
+        assert_eq!(
+            words("▸ [ops] instances tagged Env=staging", 16),
+            vec!["▸ [ops]", "  instances", "  tagged", "  Env=staging"]
+        );
+        // A word longer than a row is cut where it must; nothing is lost.
+        assert_eq!(words("abcdefghij xy", 4), vec!["abcd", "efgh", "ij", "xy"]);
+        assert_eq!(
+            words("hash 0123456789abcdef", 10),
+            vec!["hash 01234", "56789abcde", "f"]
+        );
+        assert_eq!(
+            words("hash   0123456789abcdef", 12),
+            vec!["hash   01234", "56789abcdef"]
+        );
+        assert_eq!(words("short", 80), vec!["short"]);
+        assert_eq!(words("", 10), vec![""]);
+    }
+
+    #[test]
+    fn labelled_lines_continue_under_their_value() {
+        assert_eq!(label_indent("  summary    create stack"), 13);
+        assert_eq!(label_indent("             INFO dry_run"), 13);
+        assert_eq!(label_indent("Plan p-logs7demo3  [PENDING]"), 0);
+        assert_eq!(label_indent("▸ [ops] x"), 2);
+        let line = ratatui::text::Line::from("  summary    create stack logs-demo in eu-west-1");
+        let rows: Vec<String> = wrap_line(&line, 30, 13)
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                "  summary    create stack",
+                "             logs-demo in",
+                "             eu-west-1"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_cell_gives_way_before_the_identifier() {
+        let header = vec!["INSTANCE".to_string(), "STATE".into(), "ERROR".into()];
+        let rows = vec![vec![
+            "i-0abc12345def67890".to_string(),
+            "failed".into(),
+            "x".repeat(300),
+        ]];
+        let cols = table_cols(&header, &rows);
+        let w = allocate(60, &cols);
+        assert_eq!(w[0], 19);
+        assert_eq!(w[1], 6);
+        assert_eq!(w.iter().sum::<u16>() + 2, 60);
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 10;
 /// From this width, conversation and preview sit side by side.
 pub const SIDE_BY_SIDE: u16 = 100;
+/// Narrower than [`SIDE_BY_SIDE`], from this many rows the conversation has a compact preview
+/// of this many rows (borders included) under it.
+pub const COMPACT_PREVIEW_FROM: u16 = 16;
+pub const COMPACT_PREVIEW_ROWS: u16 = 6;
 /// From this many rows the approvals and audit panes show the selected plan's preview under
 /// their list.
 pub const PREVIEW_UNDER: u16 = 30;
@@ -135,6 +139,16 @@ fn draw_main(f: &mut Frame, area: Rect, app: &App) {
             components::conversation::draw(f, cols[0], app);
             components::preview::draw(f, cols[1], app);
         }
+        // Narrow but tall enough (80x24): a compact preview under the conversation, so what is
+        // typed shows how it reads.
+        Pane::Conversation if area.height >= COMPACT_PREVIEW_FROM => {
+            let rows = Layout::default()
+                .direction(Direction::Vertical)
+                .constraints([Constraint::Min(8), Constraint::Length(COMPACT_PREVIEW_ROWS)])
+                .split(area);
+            components::conversation::draw(f, rows[0], app);
+            components::preview::draw_compact(f, rows[1], app);
+        }
         Pane::Conversation => components::conversation::draw(f, area, app),
         Pane::Preview => components::preview::draw(f, area, app),
         Pane::Diff => components::diff_view::draw(f, area, app),
@@ -158,8 +172,10 @@ fn draw_main(f: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-/// The hint actions shown per context, in order; their keys come from the keymap.
-fn hint_actions(app: &App) -> (&'static str, Vec<Action>) {
+/// The hint actions shown per context, in order, and the ones always shown at the end (how to
+/// get help, give a command and quit): their room is kept first, so a narrow screen drops the
+/// pane's own hints, never these. Keys come from the keymap.
+fn hint_actions(app: &App) -> (&'static str, Vec<Action>, Vec<Action>) {
     if app.prompt_active && app.focus == Pane::Conversation {
         return (
             "prompt",
@@ -167,13 +183,12 @@ fn hint_actions(app: &App) -> (&'static str, Vec<Action>) {
                 Action::SubmitPrompt,
                 Action::Newline,
                 Action::HistoryPrev,
-                Action::LeavePrompt,
                 Action::FocusNext,
-                Action::Quit,
             ],
+            vec![Action::LeavePrompt, Action::Quit],
         );
     }
-    let common = [Action::CommandMode, Action::Help, Action::Quit];
+    let always = vec![Action::CommandMode, Action::Help, Action::Quit];
     let mut v = match app.focus {
         Pane::Conversation => vec![Action::EnterPrompt, Action::Up, Action::FocusNext],
         Pane::Preview => vec![Action::Open, Action::Approve, Action::FocusNext],
@@ -207,8 +222,34 @@ fn hint_actions(app: &App) -> (&'static str, Vec<Action>) {
     if app.agents_running() {
         v.insert(0, Action::CancelApply);
     }
-    v.extend(common);
-    (app.focus.context(), v)
+    (app.focus.context(), v, always)
+}
+
+/// The hint line's spans for `w` cells: the pane's hints that fit, then the ones always shown.
+pub fn hint_spans(app: &App, w: usize) -> Vec<Span<'static>> {
+    let t = &app.theme;
+    let (ctx, actions, always) = hint_actions(app);
+    let hint = |a: &Action| -> Option<(String, &'static str)> {
+        app.keymap.key_for(ctx, a).map(|k| (k, a.describe()))
+    };
+    let need = |(k, d): &(String, &'static str)| width(k) + 1 + width(d) + 2;
+    let tail: Vec<_> = always.iter().filter_map(hint).collect();
+    let reserved: usize = tail.iter().map(need).sum();
+    let mut shown = Vec::new();
+    let mut used = reserved;
+    for h in actions.iter().filter_map(hint) {
+        if used + need(&h) > w {
+            break;
+        }
+        used += need(&h);
+        shown.push(h);
+    }
+    let mut spans = Vec::new();
+    for (key, desc) in shown.into_iter().chain(tail) {
+        spans.push(Span::styled(key, t.get(Meaning::StatusKey)));
+        spans.push(Span::styled(format!(" {desc}  "), t.get(Meaning::Muted)));
+    }
+    spans
 }
 
 fn draw_bottom_line(f: &mut Frame, area: Rect, app: &App) {
@@ -253,23 +294,7 @@ fn draw_bottom_line(f: &mut Frame, area: Rect, app: &App) {
         f.render_widget(Line::styled(fit(&text, w), t.get(m)), area);
         return;
     }
-    let (ctx, actions) = hint_actions(app);
-    let mut spans = Vec::new();
-    let mut used = 0;
-    for a in actions {
-        let Some(key) = app.keymap.key_for(ctx, &a) else {
-            continue;
-        };
-        let desc = a.describe();
-        let need = width(&key) + 1 + width(desc) + 2;
-        if used + need > w {
-            break;
-        }
-        used += need;
-        spans.push(Span::styled(key, t.get(Meaning::StatusKey)));
-        spans.push(Span::styled(format!(" {desc}  "), t.get(Meaning::Muted)));
-    }
-    f.render_widget(Line::from(spans), area);
+    f.render_widget(Line::from(hint_spans(app, w)), area);
 }
 
 /// A centred rectangle of `w`x`h` cells (clamped to `area`).
@@ -282,6 +307,41 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
         width: w,
         height: h,
     }
+}
+
+/// Where an overlay of `rows` content rows shown in `view` rows can scroll: the scroll clamped
+/// to its end (kept for the keys), and the marks on the overlay's bottom border saying whether
+/// more follows.
+pub fn overlay_scroll(
+    f: &mut Frame,
+    app: &App,
+    frame: Rect,
+    rows: usize,
+    view: u16,
+    scroll: u16,
+) -> u16 {
+    let max = rows.saturating_sub(view as usize).min(u16::MAX as usize) as u16;
+    app.overlay_scroll_max
+        .store(max, std::sync::atomic::Ordering::Relaxed);
+    let scroll = scroll.min(max);
+    if max > 0 && frame.height > 0 {
+        let mark = if scroll < max {
+            format!(" ↓ more ({} of {rows} rows) · j/pgdn ", scroll + view)
+        } else {
+            format!(" end ({rows} rows) · k/pgup ")
+        };
+        let w = width(&mark) as u16;
+        if w + 2 <= frame.width {
+            let r = Rect {
+                x: frame.x + frame.width - w - 1,
+                y: frame.y + frame.height - 1,
+                width: w,
+                height: 1,
+            };
+            f.render_widget(Line::styled(mark, app.theme.get(Meaning::StatusKey)), r);
+        }
+    }
+    scroll
 }
 
 /// Clears and frames an overlay.

@@ -382,6 +382,39 @@ impl App {
         }
         self.approvals.fingerprint = fp;
         self.follow_selection();
+        if !self.first_queue_seen {
+            self.first_queue_seen = true;
+            self.open_on_waiting_approvals();
+        }
+    }
+
+    /// An approver who starts the console with plans waiting for them starts on the queue
+    /// (unless they already began typing or moved): that is what they came for.
+    fn open_on_waiting_approvals(&mut self) {
+        if self.focus != Pane::Conversation
+            || !self.prompt_text().is_empty()
+            || !self.overlays.is_empty()
+            || self.approvals.show_closed
+        {
+            return;
+        }
+        let me = self.deck.identity().user.clone();
+        let waiting = self
+            .approvals
+            .plans
+            .iter()
+            .filter(|r| r.state == State::Pending)
+            .filter(|r| crate::view::ApprovalView::of(r).blocker_for(&me).is_none())
+            .count();
+        if waiting == 0 {
+            return;
+        }
+        self.focus_pane(Pane::Approvals);
+        self.info(format!(
+            "{waiting} plan{} wait{} for your approval · i goes to the prompt",
+            if waiting == 1 { "" } else { "s" },
+            if waiting == 1 { "s" } else { "" },
+        ));
     }
 
     /// New rows go on top. At the top, the selection stays there and they show; further down,

@@ -2,6 +2,7 @@
 //! layers), then to the prompt while it has the keyboard, then to the focused pane's keymap.
 //! The prompt's history lives here too.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use ratatui::crossterm::event::{
@@ -12,7 +13,7 @@ use ratatui_textarea::TextArea;
 use super::state::Overlay;
 use super::{App, DEBOUNCE, Msg};
 use crate::tui::action::{Action, Pane};
-use crate::tui::keymap::Key;
+use crate::tui::keymap::{Key, KeyCode2};
 
 impl App {
     /// Folds one message into the state; returns whether the screen must be redrawn.
@@ -40,10 +41,7 @@ impl App {
             },
             Msg::Term(Event::Resize(..)) => true,
             Msg::Term(Event::Paste(s)) => {
-                if self.prompt_active && self.overlays.is_empty() {
-                    self.prompt.insert_str(s);
-                    self.preview.due = Some(Instant::now() + DEBOUNCE);
-                }
+                self.paste(&s);
                 true
             }
             Msg::Term(_) => false,
@@ -79,6 +77,11 @@ impl App {
         }
         if let Some(top) = self.overlays.last_mut() {
             let (close, action) = overlay_key(top, k);
+            if let Overlay::Help { scroll } | Overlay::Detail { scroll, .. } = top {
+                // Scrolling stops at the end, so the way back up is as long as the way down.
+                let max = self.overlay_scroll_max.load(Ordering::Relaxed);
+                *scroll = (*scroll).min(max);
+            }
             if close {
                 self.overlays.pop();
             }
@@ -99,12 +102,55 @@ impl App {
                 return Key::from_event(&plain)
                     .and_then(|key| self.keymap.lookup(self.focus.context(), &key));
             }
+            // An empty prompt has nothing to lose: a pane's number switches to it, as anywhere.
+            if let (KeyCode::Char('1'..='9'), true) = (k.code, k.modifiers.is_empty())
+                && self.prompt_text().is_empty()
+                && let Some(a) = key
+                    .as_ref()
+                    .and_then(|key| self.keymap.lookup("global", key))
+            {
+                return Some(a);
+            }
             if self.prompt.input(*k) {
                 self.preview.due = Some(Instant::now() + DEBOUNCE);
             }
             return None;
         }
-        key.and_then(|key| self.keymap.lookup(self.focus.context(), &key))
+        let ctx = self.focus.context();
+        match key {
+            Some(key) => self.keymap.lookup(ctx, &key).or_else(|| {
+                // Esc then a key, arriving together, reads as alt-key: in a pane, Esc has
+                // nothing to leave, so it is that key.
+                (key.alt && matches!(key.code, KeyCode2::Char(_)))
+                    .then_some(Key { alt: false, ..key })
+                    .and_then(|plain| self.keymap.lookup(ctx, &plain))
+            }),
+            None => None,
+        }
+    }
+
+    /// Bracketed paste: the whole text at once (newlines included) into what has the keyboard,
+    /// so a long paste is one edit and one Enter submits it. Outside an input, it goes to the
+    /// prompt.
+    fn paste(&mut self, s: &str) {
+        let text = s.replace("\r\n", "\n").replace('\r', "\n");
+        match self.overlays.last_mut() {
+            Some(Overlay::Command(input)) | Some(Overlay::Filter { input, .. }) => {
+                input.text.push_str(&text.replace('\n', " "));
+                if let Some(Overlay::Filter { input, .. }) = self.overlays.last() {
+                    let f = input.text.clone();
+                    self.update(Action::SetFilter(f));
+                }
+            }
+            Some(_) => {}
+            None => {
+                self.focus_pane(Pane::Conversation);
+                self.prompt_active = true;
+                self.prompt
+                    .insert_str(text.strip_suffix('\n').unwrap_or(&text));
+                self.preview.due = Some(Instant::now() + DEBOUNCE);
+            }
+        }
     }
 
     pub(super) fn history_step(&mut self, dir: i32) {

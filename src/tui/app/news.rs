@@ -38,6 +38,7 @@ impl App {
                 };
                 let text = format!("{id} {}", h.text);
                 self.transcript.push(TLine {
+                    table: None,
                     segments: vec![(Meaning::Muted, "● ".into()), (m, text.clone())],
                 });
                 self.notice = Some(match h.tone {

@@ -24,12 +24,24 @@ const TRANSCRIPT_MAX: usize = 10_000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct TLine {
     pub segments: Vec<(Meaning, String)>,
+    /// A result table's row: laid out by the pane at its width (the widest columns shrink,
+    /// cut visibly) instead of wrapping; `segments` hold the same row as plain aligned text.
+    pub table: Option<TableRow>,
+}
+
+/// One row of a result table with the needs of its columns (shared by the table's rows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRow {
+    pub cells: Vec<String>,
+    pub cols: Arc<[crate::tui::text::Col]>,
+    pub header: bool,
 }
 
 impl TLine {
     pub fn plain(m: Meaning, text: impl Into<String>) -> TLine {
         TLine {
             segments: vec![(m, text.into())],
+            table: None,
         }
     }
     pub fn text(&self) -> String {
@@ -42,6 +54,9 @@ pub struct Transcript {
     pub lines: Vec<TLine>,
     /// Display rows scrolled up from the bottom (0 = following the newest output).
     pub scroll: usize,
+    /// How far up the transcript can scroll at the width it was last drawn: written by the
+    /// drawing, read by the keys so scrolling stops at the oldest row.
+    pub max_scroll: std::sync::atomic::AtomicUsize,
 }
 
 impl Transcript {

@@ -208,6 +208,7 @@ impl App {
         self.transcript.scroll = 0;
         for (i, l) in text.lines().enumerate() {
             self.transcript.push(TLine {
+                table: None,
                 segments: vec![
                     (
                         Meaning::Prompt,

@@ -108,7 +108,10 @@ impl App {
                 if let Some(Overlay::Help { scroll } | Overlay::Detail { scroll, .. }) =
                     self.overlays.last_mut()
                 {
-                    *scroll = (*scroll as i32 + n).max(0) as u16;
+                    let max = self
+                        .overlay_scroll_max
+                        .load(std::sync::atomic::Ordering::Relaxed);
+                    *scroll = ((*scroll as i32 + n).max(0) as u16).min(max);
                 } else {
                     self.scroll(n);
                 }
@@ -146,6 +149,11 @@ impl App {
             Action::ExportCsv => self.export(crate::audit::export::Format::Csv),
             Action::Verify => self.verify(true),
             Action::ClearFilter => self.set_filter(self.focus, String::new()),
+            Action::DeleteToLineStart => {
+                if self.prompt.delete_line_by_head() {
+                    self.preview.due = Some(std::time::Instant::now() + super::DEBOUNCE);
+                }
+            }
             Action::HistoryPrev => self.history_step(-1),
             Action::HistoryNext => self.history_step(1),
             Action::Newline => self.prompt.insert_newline(),
@@ -249,7 +257,11 @@ impl App {
         match self.focus {
             Pane::Conversation => {
                 // Scrolling is counted from the bottom: up means further back.
-                let max = self.transcript.lines.len() * 4;
+                let max = (self.transcript.lines.len() * 4).min(
+                    self.transcript
+                        .max_scroll
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                );
                 self.transcript.scroll = clamp(self.transcript.scroll, -n, max);
             }
             Pane::Preview => {

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use crate::approval::{PlanRecord, State};
 use crate::tui::action::Pane;
 use crate::tui::app::App;
-use crate::tui::text::{Col, allocate, fit, pad};
+use crate::tui::text::{Col, allocate, fit, pad, width};
 use crate::tui::theme::Meaning;
 use crate::tui::ui::{gate_meaning, pane_block, risk_meaning, styled, title_line};
 use crate::view::ApprovalView;
@@ -36,20 +36,21 @@ const HEADERS: [&str; 8] = [
     "SUMMARY",
 ];
 
+/// Column needs. On a narrow screen the requester gives way first (a name cut to its first
+/// letters still tells who), then the age, then the summary (down to a readable width), then
+/// the cost; the plan id, the risk, the gates and the approval count ("pending 0 of 1") stay
+/// whole.
 fn columns(plans: &[&PlanRecord]) -> [Col; 8] {
-    let id_w = plans
-        .iter()
-        .map(|r| r.plan.plan_id.len() as u16)
-        .max()
-        .unwrap_or(12)
-        .max(4);
-    let req_w = plans
-        .iter()
-        .map(|r| r.plan.requester.len() as u16)
-        .max()
-        .unwrap_or(9)
-        .clamp(9, 20)
-        + 6;
+    let widest = |f: &dyn Fn(&PlanRecord) -> usize, floor: usize| -> u16 {
+        plans.iter().map(|r| f(r)).max().unwrap_or(floor).max(floor) as u16
+    };
+    let id_w = widest(&|r| r.plan.plan_id.len(), 4);
+    // Room for " (you)" when there is room at all.
+    let req_w = widest(&|r| width(&r.plan.requester), 9).min(20) + 6;
+    let risk_w = widest(&|r| r.plan.risk.as_str().len(), 4);
+    let cost_w = widest(&|r| cost_text(r).len(), 7);
+    let state_w = widest(&|r| width(&ApprovalView::of(r).progress()), 5);
+    let summary_w = widest(&|r| width(&r.plan.summary), 16);
     [
         // The id identifies: it is never shortened (priority highest, min = full length).
         Col {
@@ -60,22 +61,22 @@ fn columns(plans: &[&PlanRecord]) -> [Col; 8] {
         Col {
             min: 3,
             want: 4,
-            priority: 6,
+            priority: 2,
         },
         Col {
-            min: 5,
+            min: widest(&|r| width(&r.plan.requester), 5).min(8),
             want: req_w,
-            priority: 7,
+            priority: 1,
         },
         Col {
-            min: 4,
-            want: 8,
+            min: risk_w,
+            want: risk_w,
             priority: 9,
         },
         Col {
-            min: 7,
-            want: 9,
-            priority: 5,
+            min: 6,
+            want: cost_w,
+            priority: 4,
         },
         Col {
             min: 4,
@@ -83,16 +84,20 @@ fn columns(plans: &[&PlanRecord]) -> [Col; 8] {
             priority: 8,
         },
         Col {
-            min: 5,
-            want: 11,
-            priority: 4,
+            min: state_w,
+            want: state_w.max(11),
+            priority: 7,
         },
         Col {
-            min: 8,
-            want: 60,
-            priority: 1,
+            min: 16,
+            want: summary_w,
+            priority: 3,
         },
     ]
+}
+
+fn cost_text(r: &PlanRecord) -> String {
+    format!("${:.2}", r.plan.cost.monthly_usd + 0.0)
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
@@ -195,7 +200,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 (p.plan_id.clone(), t.get(Meaning::Title)),
                 (age(now - created), text_m),
                 (
-                    if mine {
+                    if mine && width(&p.requester) + 6 <= widths[2] as usize {
                         format!("{} (you)", p.requester)
                     } else {
                         p.requester.clone()
@@ -203,7 +208,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                     if mine { t.get(Meaning::Muted) } else { text_m },
                 ),
                 (p.risk.as_str().to_uppercase(), t.get(risk_meaning(p.risk))),
-                (format!("${:.2}", p.cost.monthly_usd + 0.0), text_m),
+                (cost_text(rec), text_m),
                 (
                     p.worst_gate().as_str().to_string(),
                     t.get(gate_meaning(p.worst_gate())),

@@ -252,6 +252,11 @@ pub fn draw_detail(
             Line::styled(crate::tui::text::safe_owned(l.clone()), app.theme.get(m))
         })
         .collect();
+    let rows: usize = lines
+        .iter()
+        .map(|l| crate::tui::text::wrapped_rows(l, inner.width as usize))
+        .sum();
+    let scroll = crate::tui::ui::overlay_scroll(f, app, r, rows, inner.height, scroll);
     f.render_widget(
         Paragraph::new(text)
             .wrap(Wrap { trim: false })

@@ -7,26 +7,14 @@ use ratatui::widgets::Block;
 use unicode_width::UnicodeWidthChar;
 
 use crate::tui::action::Pane;
-use crate::tui::app::{App, TLine};
+use crate::tui::app::{App, TLine, TableRow};
+use crate::tui::text;
 use crate::tui::theme::Meaning;
 use crate::tui::ui::{pane_block, title_line};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let mut extra = Vec::new();
-    if app.transcript.scroll > 0 {
-        extra.push(Span::styled(
-            format!("↑{} ", app.transcript.scroll),
-            t.get(Meaning::Muted),
-        ));
-    }
-    let block = pane_block(
-        app,
-        Pane::Conversation,
-        title_line(app, Pane::Conversation, extra),
-    );
-    let inner = block.inner(area);
-    f.render_widget(block, area);
+    let inner = Block::bordered().inner(area);
     let lines = app.prompt.lines().len().clamp(1, 5) as u16;
     let prompt_h = (lines + 2).min(inner.height.saturating_sub(1));
     let transcript = Rect {
@@ -38,7 +26,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         height: prompt_h,
         ..inner
     };
-    draw_transcript(f, transcript, app);
+    // The title counts the rows actually scrolled (drawn after the transcript knows them).
+    let skip = draw_transcript(f, transcript, app);
+    let mut extra = Vec::new();
+    if skip > 0 {
+        extra.push(Span::styled(
+            format!("↑ {skip} rows up (G: newest) "),
+            t.get(Meaning::StatusKey),
+        ));
+    }
+    f.render_widget(
+        pane_block(
+            app,
+            Pane::Conversation,
+            title_line(app, Pane::Conversation, extra),
+        ),
+        area,
+    );
     let active = app.prompt_active && app.focus == Pane::Conversation && app.overlays.is_empty();
     let title = if active {
         Span::styled(" request · enter submits ", t.get(Meaning::Prompt))
@@ -58,48 +62,96 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(&ta, prompt);
 }
 
-/// Wraps styled segments to `w` cells.
+/// A transcript line in rows of `w` cells: wrapped at word boundaries with a hanging indent,
+/// or, for a result table's row, laid out in columns that fit `w`.
 pub fn wrap_segments(l: &TLine, w: usize) -> Vec<Vec<(Meaning, String)>> {
-    let mut rows: Vec<Vec<(Meaning, String)>> = vec![Vec::new()];
-    let mut used = 0;
+    if let Some(row) = &l.table {
+        return vec![table_row(row, w)];
+    }
+    let mut cells: Vec<(char, usize)> = Vec::new();
+    let mut meanings: Vec<Meaning> = Vec::new();
     for (m, s) in &l.segments {
-        let mut cur = String::new();
-        for c in crate::tui::text::safe(s).chars() {
-            let cw = c.width().unwrap_or(0);
-            if used + cw > w && w > 0 {
-                if let Some(row) = rows.last_mut() {
-                    row.push((*m, std::mem::take(&mut cur)));
-                }
-                rows.push(Vec::new());
-                used = 0;
+        for c in text::safe(s).chars() {
+            cells.push((c, c.width().unwrap_or(0)));
+            meanings.push(*m);
+        }
+    }
+    let head: String = cells.iter().take(16).map(|c| c.0).collect();
+    let indent = text::hanging_indent(&head);
+    let ranges = text::word_rows(&cells, w, indent);
+    let indent = if indent * 2 > w { 0 } else { indent };
+    let mut rows = Vec::with_capacity(ranges.len());
+    for (n, r) in ranges.into_iter().enumerate() {
+        let mut row: Vec<(Meaning, String)> = Vec::new();
+        if n > 0 && indent > 0 {
+            row.push((Meaning::Text, " ".repeat(indent)));
+        }
+        for i in r {
+            match row.last_mut() {
+                Some((m, s)) if *m == meanings[i] => s.push(cells[i].0),
+                _ => row.push((meanings[i], cells[i].0.to_string())),
             }
-            cur.push(c);
-            used += cw;
         }
-        if let Some(row) = rows.last_mut() {
-            row.push((*m, cur));
-        }
+        rows.push(row);
     }
     rows
 }
 
-fn draw_transcript(f: &mut Frame, area: Rect, app: &App) {
+/// A result table's row in columns that fit `w` cells (after a two-cell indent, two cells
+/// between columns): the widest columns give way first, cut with an ellipsis.
+fn table_row(row: &TableRow, w: usize) -> Vec<(Meaning, String)> {
+    let n = row.cols.len().max(1) as u16;
+    let avail = (w as u16).saturating_sub(2).saturating_sub(n - 1);
+    let widths = text::allocate(avail, &row.cols);
+    let mut out = String::from("  ");
+    let mut first = true;
+    for (i, cw) in widths.iter().enumerate() {
+        if *cw == 0 {
+            continue;
+        }
+        if !first {
+            out.push_str("  ");
+        }
+        first = false;
+        let cell = row.cells.get(i).map(String::as_str).unwrap_or("");
+        out.push_str(&text::pad(cell, *cw as usize));
+    }
+    let m = if row.header {
+        Meaning::Muted
+    } else {
+        Meaning::Text
+    };
+    vec![(m, out.trim_end().to_string())]
+}
+
+/// Draws the rows that fit, newest at the bottom; returns how many rows are scrolled up.
+fn draw_transcript(f: &mut Frame, area: Rect, app: &App) -> usize {
     let h = area.height as usize;
     let w = area.width as usize;
     if h == 0 || w == 0 {
-        return;
+        return 0;
     }
     // Walk back from the newest line, wrapping only what can be seen.
     let want = h + app.transcript.scroll;
     let mut rows: Vec<Vec<(Meaning, String)>> = Vec::with_capacity(want);
-    for l in app.transcript.lines.iter().rev() {
+    let mut wrapped_all = true;
+    for (n, l) in app.transcript.lines.iter().rev().enumerate() {
         let mut wrapped = wrap_segments(l, w);
         wrapped.reverse();
         rows.extend(wrapped);
         if rows.len() >= want {
+            wrapped_all = n + 1 == app.transcript.lines.len();
             break;
         }
     }
+    let mut max = rows.len().saturating_sub(h);
+    if !wrapped_all {
+        // Older lines were not wrapped: there is at least a page more above.
+        max = max.max(app.transcript.scroll + h);
+    }
+    app.transcript
+        .max_scroll
+        .store(max, std::sync::atomic::Ordering::Relaxed);
     let skip = app.transcript.scroll.min(rows.len().saturating_sub(h));
     let visible: Vec<_> = rows.iter().skip(skip).take(h).collect();
     let top_pad = h - visible.len();
@@ -115,4 +167,5 @@ fn draw_transcript(f: &mut Frame, area: Rect, app: &App) {
         };
         f.render_widget(Line::from(spans), r);
     }
+    skip
 }

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 use crate::tui::app::App;
 use crate::tui::keymap::CONTEXTS;
 use crate::tui::theme::Meaning;
-use crate::tui::ui::{centered, overlay_block, styled};
+use crate::tui::ui::{centered, overlay_block, overlay_scroll, styled};
 
 pub fn lines(app: &App) -> Vec<Line<'static>> {
     let mut out = Vec::new();
@@ -37,5 +37,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
 pub fn draw(f: &mut Frame, area: Rect, app: &App, scroll: u16) {
     let r = centered(area, 72.min(area.width), area.height);
     let inner = overlay_block(f, app, r, "keys (esc closes; from keymap.toml)");
-    f.render_widget(Paragraph::new(lines(app)).scroll((scroll, 0)), inner);
+    let lines = lines(app);
+    let scroll = overlay_scroll(f, app, r, lines.len(), inner.height, scroll);
+    f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
 }

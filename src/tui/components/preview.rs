@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
 use crate::approval::{PlanRecord, State};
 use crate::intent::Intent;
@@ -13,6 +13,7 @@ use crate::plan::{ChangeAction, DryRunStatus};
 use crate::tui::action::Pane;
 use crate::tui::app::App;
 use crate::tui::components::change_meaning;
+use crate::tui::text;
 use crate::tui::theme::Meaning;
 use crate::tui::ui::{gate_meaning, pane_block, risk_meaning, styled, title_line};
 use crate::view::PlanView;
@@ -22,13 +23,152 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let block = pane_block(app, Pane::Preview, title_line(app, Pane::Preview, vec![]));
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let lines = lines(app);
+    let lines = wrapped(lines(app), inner.width);
+    f.render_widget(Paragraph::new(lines).scroll((app.preview.scroll, 0)), inner);
+}
+
+/// Lines wrapped at word boundaries, continued rows under the value of their label.
+fn wrapped(lines: Vec<Line<'static>>, w: u16) -> Vec<Line<'static>> {
+    lines
+        .iter()
+        .flat_map(|l| {
+            let indent = text::label_indent(&l.to_string());
+            text::wrap_line(l, w as usize, indent)
+        })
+        .collect()
+}
+
+/// The preview in a few rows, under the conversation on a narrow screen (80x24): what is typed
+/// reads as (agent, action, confidence, parameters, notes), or the last plan's decision lines.
+pub fn draw_compact(f: &mut Frame, area: Rect, app: &App) {
+    let extra = vec![styled(app, Meaning::Muted, "compact · 2 opens it ")];
+    let block = pane_block(app, Pane::Preview, title_line(app, Pane::Preview, extra));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((app.preview.scroll, 0)),
+        Paragraph::new(wrapped(compact_lines(app), inner.width)),
         inner,
     );
+}
+
+/// The compact preview's lines: the most telling facts first, several to a line.
+pub fn compact_lines(app: &App) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let typing = !app.prompt_text().trim().is_empty();
+    let sep = || styled(app, Meaning::Muted, " · ");
+    match &app.preview.live {
+        Some(Ok(i)) if typing || app.preview.plan.is_none() => {
+            let agents = i
+                .agents
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(" + ");
+            let mut head = vec![
+                styled(app, Meaning::Muted, "understood as "),
+                styled(app, Meaning::Text, agents),
+                styled(app, Meaning::Muted, format!(" ({})", i.agent.tool())),
+                sep(),
+                styled(app, Meaning::Text, i.action.clone()),
+                sep(),
+            ];
+            head.extend(confidence(app, i, " low"));
+            out.push(Line::from(head));
+            let mut params = vec![styled(app, Meaning::Muted, "params ")];
+            if i.params.is_empty() {
+                params.push(styled(app, Meaning::Muted, "none"));
+            }
+            for (n, (k, v)) in i.params.to_json().iter().enumerate() {
+                if n > 0 {
+                    params.push(sep());
+                }
+                let v = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                params.push(styled(app, Meaning::Muted, format!("{k}=")));
+                params.push(styled(app, Meaning::Text, v));
+            }
+            out.push(Line::from(params));
+            for n in &i.notes {
+                out.push(Line::from(vec![
+                    styled(app, Meaning::Muted, "note "),
+                    styled(app, Meaning::GateWarn, n.clone()),
+                ]));
+            }
+        }
+        Some(Err(e)) if typing => {
+            let (m, text) = crate::tui::errors::line("", e);
+            out.push(Line::from(styled(app, m, text)));
+        }
+        _ => {}
+    }
+    if let Some(text) = &app.preview.planning {
+        out.push(Line::from(vec![
+            styled(app, Meaning::Spinner, format!("{} ", app.spinner_frame())),
+            styled(app, Meaning::Progress, format!("planning \"{text}\"…")),
+        ]));
+    }
+    if let Some(rec) = app.preview.plan.as_ref().filter(|_| !typing) {
+        let v = PlanView::of(rec);
+        out.push(Line::from(vec![
+            styled(app, Meaning::Title, format!("{} ", v.id)),
+            styled(
+                app,
+                Meaning::GateWarn,
+                format!("[{}] ", v.state.as_str().to_uppercase()),
+            ),
+            styled(app, Meaning::Text, v.summary.to_string()),
+        ]));
+        out.push(Line::from(vec![
+            styled(app, Meaning::Muted, "risk "),
+            styled(app, risk_meaning(v.risk), v.risk.as_str().to_uppercase()),
+            sep(),
+            styled(app, Meaning::Muted, "cost "),
+            styled(app, Meaning::Text, v.cost.compact.clone()),
+            sep(),
+            styled(app, Meaning::Muted, "gates "),
+            styled(
+                app,
+                gate_meaning(v.worst_gate),
+                v.worst_gate.as_str().to_string(),
+            ),
+            sep(),
+            styled(app, Meaning::Muted, "approval "),
+            styled(app, Meaning::Text, v.approval.line()),
+        ]));
+    }
+    if out.is_empty() {
+        out.push(Line::from(styled(
+            app,
+            Meaning::Muted,
+            "Start typing: how the request reads shows here as you type; after Enter, the plan.",
+        )));
+    }
+    out
+}
+
+/// The confidence as a bar of ten and its figure, in the warning colour when it is low.
+fn confidence(app: &App, i: &Intent, low: &str) -> Vec<Span<'static>> {
+    let filled = (i.confidence.clamp(0.0, 1.0) * 10.0).round() as usize;
+    let m = if i.low_confidence {
+        Meaning::GateWarn
+    } else {
+        Meaning::GatePass
+    };
+    vec![
+        styled(app, m, "█".repeat(filled)),
+        styled(app, Meaning::Muted, "░".repeat(10 - filled)),
+        styled(
+            app,
+            m,
+            format!(
+                " {:.2}{}",
+                i.confidence,
+                if i.low_confidence { low } else { "" }
+            ),
+        ),
+    ]
 }
 
 fn kv(app: &App, k: &str, v: Vec<Span<'static>>) -> Line<'static> {
@@ -101,33 +241,7 @@ fn intent_lines(app: &App, i: &Intent, out: &mut Vec<Line<'static>>) {
         "action",
         vec![styled(app, Meaning::Text, i.action.clone())],
     ));
-    let filled = (i.confidence.clamp(0.0, 1.0) * 10.0).round() as usize;
-    let conf_m = if i.low_confidence {
-        Meaning::GateWarn
-    } else {
-        Meaning::GatePass
-    };
-    out.push(kv(
-        app,
-        "confidence",
-        vec![
-            styled(app, conf_m, "█".repeat(filled)),
-            styled(app, Meaning::Muted, "░".repeat(10 - filled)),
-            styled(
-                app,
-                conf_m,
-                format!(
-                    " {:.2}{}",
-                    i.confidence,
-                    if i.low_confidence {
-                        " low: check it"
-                    } else {
-                        ""
-                    }
-                ),
-            ),
-        ],
-    ));
+    out.push(kv(app, "confidence", confidence(app, i, " low: check it")));
     if i.params.is_empty() {
         out.push(kv(app, "params", vec![styled(app, Meaning::Muted, "none")]));
     }
