@@ -455,26 +455,40 @@ fn security_groups_and_iam() {
     );
     assert_eq!(r.report.data["scope"], json!(["ec2"]));
     let f = findings(&r);
-    let on = |g: &str| -> Vec<&str> {
+    let on = |g: &str, status: &str| -> Vec<&str> {
         f.iter()
-            .filter(|x| x.1 == g)
+            .filter(|x| x.1 == g && x.2 == status)
             .map(|x| x.0.as_str())
             .collect()
     };
     assert_eq!(
-        on(&s.open_group),
+        on(&s.open_group, "FAIL"),
         vec![
-            "ec2_securitygroup_allow_ingress_from_internet_to_port_22",
-            "ec2_securitygroup_allow_ingress_from_internet_to_port_22",
-            "ec2_securitygroup_allow_ingress_from_internet_to_port_3389",
+            "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22",
+            "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22",
+            "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_3389",
         ],
-        "SSH over IPv4 and IPv6, RDP; 443 is not a finding"
+        "SSH over IPv4 and IPv6, RDP (Prowler's ids); 443 is not a finding"
     );
     assert_eq!(
-        on(&s.all_ports_group),
+        on(&s.open_group, "PASS"),
         vec!["ec2_securitygroup_allow_ingress_from_internet_to_all_ports"]
     );
-    assert!(on(&s.safe_group).is_empty());
+    assert_eq!(
+        on(&s.all_ports_group, "FAIL"),
+        vec![
+            "ec2_securitygroup_allow_ingress_from_internet_to_all_ports",
+            "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22",
+            "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_3389",
+        ],
+        "all ports open SSH and RDP too, as Prowler judges it"
+    );
+    assert!(on(&s.safe_group, "FAIL").is_empty());
+    assert_eq!(
+        on(&s.safe_group, "PASS").len(),
+        3,
+        "every check that ran has a row"
+    );
     assert_eq!(
         status_of(
             &r,

@@ -115,7 +115,8 @@ pub enum Command {
     /// Browse, verify and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Reports over the tenant's records (operations, from the audit trail alone).
+    /// Reports over the tenant's records: operations (from the audit trail alone), compliance
+    /// (controls judged from stored security scans).
     #[command(subcommand)]
     Report(ReportCommand),
     /// Manage tenants and their guardrail settings.
@@ -740,6 +741,17 @@ pub enum ReportCommand {
         #[arg(long)]
         until: Option<String>,
         /// text (tables and a chart), or csv (`section,key,value` rows); --json for JSON.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+    },
+    /// Each control of a framework judged from the tenant's stored security scans: pass,
+    /// fail or not checked, with the findings behind it (which finding, which resource, when).
+    Compliance {
+        /// cis (CIS AWS Foundations v3.0), soc2 (SOC 2 CC series) or iso27001 (ISO/IEC
+        /// 27001:2022 Annex A).
+        #[arg(long)]
+        framework: String,
+        /// text (tables), or csv (one row per control and finding); --json for JSON.
         #[arg(long, value_enum, default_value = "text")]
         format: ReportFormat,
     },

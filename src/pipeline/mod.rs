@@ -7,6 +7,7 @@ mod approvals;
 mod audit_keys;
 mod backend;
 mod completion;
+mod compliance;
 mod configs;
 mod gates;
 mod iam;

@@ -109,11 +109,11 @@ pub const TCP_PORT_3389: &str = "ec2_securitygroup_allow_ingress_from_internet_t
 /// The checks judged on every group read, with the port each is about (0: all ports).
 pub const CHECKS: [(&str, i32); 3] = [(ALL_PORTS, 0), (TCP_PORT_22, 22), (TCP_PORT_3389, 3389)];
 
-/// Which check a rule fails: all ports, SSH, RDP. Other ports open to the internet (a web
-/// server's 443) are not findings.
+/// Which checks a rule fails: all ports (and with them SSH and RDP, as Prowler judges it), SSH,
+/// RDP. Other ports open to the internet (a web server's 443) are not findings.
 pub fn checks_of(rule: &OpenRule) -> Vec<(&'static str, i32)> {
     if rule.all_ports() {
-        return vec![(ALL_PORTS, 0)];
+        return CHECKS.to_vec();
     }
     let mut v = Vec::new();
     if rule.covers(22) {
@@ -168,6 +168,8 @@ pub fn findings(
             failed.insert((r.group_id.as_str(), check));
             let arn = group_arn(region, account, &r.group_id);
             let (title, sev, adjust, verb) = about(port);
+            // The fix of an all-ports rule is revoking it, whichever check names it.
+            let verb = if r.all_ports() { "all ports" } else { verb };
             let request = format!("revoke {verb} from {} on {}", r.cidr, r.group_id);
             out.push(Finding {
                 uid: super::finding::uid(&["opsdeck", check, &arn, &r.cidr, &r.ports_text()]),
@@ -256,7 +258,15 @@ mod tests {
             to_port: None,
             ..rule("-1", 0, 0)
         };
-        assert_eq!(checks_of(&all)[0].1, 0);
+        assert_eq!(
+            checks_of(&all).iter().map(|c| c.1).collect::<Vec<_>>(),
+            vec![0, 22, 3389],
+            "all ports open SSH and RDP too"
+        );
+        let f = findings(&[], &[all], "us-east-1", "123456789012");
+        assert!(f.iter().all(|x| x.status == Status::Fail
+            && x.remediation.request.as_deref()
+                == Some("revoke all ports from 0.0.0.0/0 on sg-0123abcd")));
         assert_eq!(checks_of(&rule("udp", 22, 22)), vec![]);
         let groups = [
             GroupRef {
@@ -289,11 +299,17 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(rows("sg-0123abcd", Status::Fail), vec![TCP_PORT_3389]);
-        assert_eq!(rows("sg-0123abcd", Status::Pass), vec![ALL_PORTS, TCP_PORT_22]);
+        assert_eq!(
+            rows("sg-0123abcd", Status::Pass),
+            vec![ALL_PORTS, TCP_PORT_22]
+        );
         assert_eq!(
             rows("sg-closed", Status::Pass),
             vec![ALL_PORTS, TCP_PORT_22, TCP_PORT_3389]
         );
-        assert!(f.iter().all(|x| x.status == Status::Fail || x.risk_score == 0));
+        assert!(
+            f.iter()
+                .all(|x| x.status == Status::Fail || x.risk_score == 0)
+        );
     }
 }

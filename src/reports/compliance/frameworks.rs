@@ -213,9 +213,9 @@ mod tests {
             match f {
                 Framework::Cis => nums(id, 2..=3),
                 Framework::Soc2 => id.strip_prefix("CC").is_some_and(|r| nums(r, 2..=2)),
-                Framework::Iso27001 => id
-                    .strip_prefix("A.")
-                    .is_some_and(|r| nums(r, 2..=2) && matches!(&r[..2], "5." | "6." | "7." | "8.")),
+                Framework::Iso27001 => id.strip_prefix("A.").is_some_and(|r| {
+                    nums(r, 2..=2) && matches!(&r[..2], "5." | "6." | "7." | "8.")
+                }),
             }
         };
         for f in Framework::ALL {
@@ -224,7 +224,14 @@ mod tests {
             }
         }
         // The ids a reader of each standard looks for.
-        let ids = |f| -> Vec<String> { load(f).unwrap().controls.into_iter().map(|c| c.id).collect() };
+        let ids = |f| -> Vec<String> {
+            load(f)
+                .unwrap()
+                .controls
+                .into_iter()
+                .map(|c| c.id)
+                .collect()
+        };
         for id in ["1.4", "1.5", "1.10", "1.14", "2.1.4", "5.2", "5.3"] {
             assert!(ids(Framework::Cis).iter().any(|x| x == id), "CIS {id}");
         }
@@ -246,11 +253,17 @@ mod tests {
             v["controls"][0]["checks"][0] =
                 "ec2_securitygroup_allow_ingress_from_internet_to_port_22".into()
         });
-        assert!(e.contains("renamed ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22"), "{e}");
+        assert!(
+            e.contains("renamed ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22"),
+            "{e}"
+        );
         let e = edit(&|v| {
             v["not_mapped"].as_array_mut().unwrap().pop();
         });
-        assert!(e.contains("says nothing of s3_bucket_default_encryption"), "{e}");
+        assert!(
+            e.contains("says nothing of s3_bucket_default_encryption"),
+            "{e}"
+        );
         let e = edit(&|v| {
             let first = v["controls"][0].clone();
             v["controls"].as_array_mut().unwrap().push(first);
@@ -261,6 +274,9 @@ mod tests {
         let e = edit(&|v| v["framework"] = "soc2".into());
         assert!(e.contains("expected 'cis'"), "{e}");
         assert!("pci".parse::<Framework>().is_err());
-        assert_eq!("ISO27001".parse::<Framework>().unwrap(), Framework::Iso27001);
+        assert_eq!(
+            "ISO27001".parse::<Framework>().unwrap(),
+            Framework::Iso27001
+        );
     }
 }

@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::agents::security::checks;
 use crate::agents::security::Finding;
+use crate::agents::security::checks;
 use crate::error::{Error, Result};
 use crate::events::{Output, headings};
 use crate::intent::ScanScope;
@@ -241,8 +241,10 @@ pub fn build(
                     .filter(|((id, _), _)| id == check)
                     .map(|(_, l)| l)
                     .collect();
-                let found: Vec<&Evidence> =
-                    parts.iter().flat_map(|l| l.by_resource.values().flatten()).collect();
+                let found: Vec<&Evidence> = parts
+                    .iter()
+                    .flat_map(|l| l.by_resource.values().flatten())
+                    .collect();
                 let fail = found.iter().filter(|e| e.status == "FAIL").count();
                 states.push(CheckState {
                     check_id: check.clone(),
@@ -370,7 +372,10 @@ impl ComplianceReport {
                 rows.push(vec![
                     c.id.clone(),
                     String::new(),
-                    format!("… {} more (--json, --format csv)", failing.len() - FAILING_SHOWN),
+                    format!(
+                        "… {} more (--json, --format csv)",
+                        failing.len() - FAILING_SHOWN
+                    ),
                     String::new(),
                     String::new(),
                     String::new(),
@@ -380,7 +385,9 @@ impl ComplianceReport {
         if !rows.is_empty() {
             out.push(Output::Table {
                 title: "failing evidence".into(),
-                columns: headings(&["CONTROL", "CHECK", "RESOURCE", "REGION", "SCANNED", "DETAIL"]),
+                columns: headings(&[
+                    "CONTROL", "CHECK", "RESOURCE", "REGION", "SCANNED", "DETAIL",
+                ]),
                 rows,
             });
         }

@@ -46,7 +46,12 @@ fn control<'a>(r: &'a ComplianceReport, id: &str) -> &'a ControlResult {
 #[test]
 fn a_report_stored_with_the_old_security_group_ids_maps_to_todays_controls() {
     // Written before the rename: no checks_run, `…_port_22`.
-    let old = scan(1, "us-east-1", None, vec![finding(OLD_SSH, "sg-1", "us-east-1", "FAIL")]);
+    let old = scan(
+        1,
+        "us-east-1",
+        None,
+        vec![finding(OLD_SSH, "sg-1", "us-east-1", "FAIL")],
+    );
     assert_eq!(old.checks_run, vec![SSH.to_string()]);
     assert_eq!(old.findings[0].check_id, SSH);
     let cis = frameworks::load(Framework::Cis).unwrap();
@@ -65,10 +70,25 @@ fn a_report_stored_with_the_old_security_group_ids_maps_to_todays_controls() {
 fn the_latest_full_scan_replaces_earlier_results_in_its_region_only() {
     let sg = [SSH];
     let scans = [
-        scan(1, "us-east-1", Some(&sg), vec![finding(SSH, "sg-1", "us-east-1", "FAIL")]),
-        scan(2, "eu-west-1", Some(&sg), vec![finding(SSH, "sg-9", "eu-west-1", "PASS")]),
+        scan(
+            1,
+            "us-east-1",
+            Some(&sg),
+            vec![finding(SSH, "sg-1", "us-east-1", "FAIL")],
+        ),
+        scan(
+            2,
+            "eu-west-1",
+            Some(&sg),
+            vec![finding(SSH, "sg-9", "eu-west-1", "PASS")],
+        ),
         // The us-east-1 group was fixed: the newer scan passes it.
-        scan(3, "us-east-1", Some(&sg), vec![finding(SSH, "sg-1", "us-east-1", "PASS")]),
+        scan(
+            3,
+            "us-east-1",
+            Some(&sg),
+            vec![finding(SSH, "sg-1", "us-east-1", "PASS")],
+        ),
     ];
     let iso = frameworks::load(Framework::Iso27001).unwrap();
     let r = build("t", &iso, &scans, "now");
@@ -76,27 +96,46 @@ fn the_latest_full_scan_replaces_earlier_results_in_its_region_only() {
     assert_eq!(c.status, ControlStatus::Pass, "{c:?}");
     let ssh = c.checks.iter().find(|s| s.check_id == SSH).unwrap();
     assert_eq!((ssh.pass, ssh.fail), (2, 0));
-    assert_eq!(ssh.last_scanned.as_deref(), Some("2026-12-03T10:00:00.000Z"));
+    assert_eq!(
+        ssh.last_scanned.as_deref(),
+        Some("2026-12-03T10:00:00.000Z")
+    );
     // Other checks of the control never ran; the control passes on what did.
-    assert!(c.checks.iter().filter(|s| s.check_id != SSH).all(|s| !s.ran));
+    assert!(
+        c.checks
+            .iter()
+            .filter(|s| s.check_id != SSH)
+            .all(|s| !s.ran)
+    );
 
     // A scan limited to one group adds to what the full scan found.
-    let mut limited = scan(4, "us-east-1", Some(&sg), vec![finding(SSH, "sg-2", "us-east-1", "FAIL")]);
+    let mut limited = scan(
+        4,
+        "us-east-1",
+        Some(&sg),
+        vec![finding(SSH, "sg-2", "us-east-1", "FAIL")],
+    );
     limited.limited = true;
     let mut more = scans.to_vec();
     more.push(limited);
     let r = build("t", &iso, &more, "now");
     let c = control(&r, "A.8.20");
     assert_eq!(c.status, ControlStatus::Fail);
-    assert_eq!(c.evidence[0].resource_name, "sg-2", "failing evidence first");
+    assert_eq!(
+        c.evidence[0].resource_name, "sg-2",
+        "failing evidence first"
+    );
     assert_eq!(c.evidence.len(), 3);
 }
 
 #[test]
 fn a_check_that_ran_over_nothing_is_checked_and_csv_names_every_control() {
-    let s = scan(1, "us-east-1", Some(&["iam_root_mfa_enabled", "iam_no_root_access_key"]), vec![
-        finding("iam_root_mfa_enabled", "root", "global", "FAIL"),
-    ]);
+    let s = scan(
+        1,
+        "us-east-1",
+        Some(&["iam_root_mfa_enabled", "iam_no_root_access_key"]),
+        vec![finding("iam_root_mfa_enabled", "root", "global", "FAIL")],
+    );
     let cis = frameworks::load(Framework::Cis).unwrap();
     let r = build("t", &cis, &[s], "now");
     assert_eq!(control(&r, "1.5").status, ControlStatus::Fail);
@@ -115,7 +154,10 @@ fn a_check_that_ran_over_nothing_is_checked_and_csv_names_every_control() {
     assert_eq!(&row14[12], "2026-12-01T10:00:00.000Z");
     assert_eq!(&row14[16], "true");
     let row15 = rows.iter().find(|r| &r[1] == "1.5").unwrap();
-    assert_eq!((&row15[5], &row15[9], &row15[13]), ("FAIL", "root", "req-1"));
+    assert_eq!(
+        (&row15[5], &row15[9], &row15[13]),
+        ("FAIL", "root", "req-1")
+    );
     let row52 = rows.iter().find(|r| &r[1] == "5.2").unwrap();
     assert_eq!((&row52[3], &row52[16]), ("not_checked", "false"));
     // The text says what was never checked.
