@@ -716,6 +716,21 @@ pub enum AuditCommand {
         #[arg(long, default_value_t = 60)]
         interval: u64,
     },
+    /// Write the change-management evidence pack of a window into a new directory: every
+    /// change (request, plan hash, artifacts, policy results, signed decisions, apply outcome),
+    /// the trail up to the window's end and the keys that verify them, checkable offline
+    /// (docs/audit.md).
+    Evidence {
+        /// Start of the window: ISO date/time or a look-back such as 30d.
+        #[arg(long)]
+        from: String,
+        /// End of the window, exclusive.
+        #[arg(long)]
+        to: String,
+        /// A new or empty directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write events with their chain fields as JSON or CSV.
     Export {
         #[arg(long, value_enum, default_value = "json")]

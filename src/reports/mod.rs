@@ -2,6 +2,7 @@
 //! the core as plain data, laid out by every front end as tables and series.
 
 pub mod compliance;
+pub mod evidence;
 pub mod operations;
 
 pub use compliance::{ComplianceReport, Framework};
