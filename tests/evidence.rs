@@ -2,14 +2,17 @@
 //! pipeline wrote (a change applied with the real terraform, one rejected, one waiting, one
 //! before the window) — what it holds, through the binary; and an auditor's verification that
 //! reads only the pack's files (this file's `offline` module uses no opsdeck code), which an
-//! edited artifact, trail record or decision fails even with the manifest rewritten to match.
+//! edited artifact, trail record or decision fails even with the manifest rewritten to match;
+//! on the local store and on the shared backend (moto).
 
 mod common;
 
 use std::path::Path;
 
+use common::shared::SharedBackend;
 use common::{Home, Team, quiet, team, terraform, terraform_data_dir};
 use opsdeck::pipeline::Deck;
+use opsdeck::tenant::Role;
 use opsdeck::time::Clock;
 use serde_json::Value;
 
@@ -31,14 +34,19 @@ fn submit(deck: &Deck, stack: &str) -> String {
         .plan_id
 }
 
-/// One plan a week before the window; in it, one applied, one rejected, one waiting.
-fn seed(t: &Team<'_>) -> Seeded {
+/// One plan a week before the window; in it, one approved (and applied, with `apply`), one
+/// rejected, one waiting.
+fn seed(t: &Team<'_>, apply: bool) -> Seeded {
     let olga = t.deck("olga");
     let before = submit(&olga, "earlier");
     t.clock.advance_secs(7 * 86_400);
     let from = opsdeck::time::iso(t.clock.now());
     let applied = submit(&olga, "good");
-    common::approve_and_apply(t, "bob", &olga, &applied);
+    if apply {
+        common::approve_and_apply(t, "bob", &olga, &applied);
+    } else {
+        t.approve("bob", &applied).unwrap();
+    }
     let rejected = submit(&olga, "no");
     let code = t.code("bob");
     t.deck("bob")
@@ -69,7 +77,7 @@ fn the_pack_holds_every_change_of_the_window_and_nothing_else() {
     let Some(_) = terraform() else { return };
     let home = Home::new();
     let t = team(&home);
-    let s = seed(&t);
+    let s = seed(&t, true);
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("pack");
     let run = |dir: &Path, from: &str| {
@@ -157,7 +165,7 @@ fn the_pack_holds_every_change_of_the_window_and_nothing_else() {
 fn pack_alone() -> (tempfile::TempDir, Seeded) {
     let home = Home::new();
     let t = team(&home);
-    let s = seed(&t);
+    let s = seed(&t, true);
     let made = tempfile::tempdir().unwrap();
     t.deck("alice")
         .trail()
@@ -181,6 +189,40 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), dest).unwrap();
         }
     }
+}
+
+#[test]
+fn a_pack_from_the_shared_backend_verifies_offline_too() {
+    let Some(_) = terraform() else { return };
+    let Some(b) = SharedBackend::new("evidence_shared_backend") else {
+        return;
+    };
+    let home = b.home();
+    home.deck("root").admin().add_tenant("shop").unwrap();
+    let t = Team::new(
+        &home,
+        Some("shop"),
+        &[
+            ("alice", &[Role::Admin]),
+            ("bob", &[Role::Approver]),
+            ("olga", &[Role::Operator]),
+        ],
+    );
+    let s = seed(&t, false);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("pack");
+    let done = t
+        .deck("bob")
+        .trail()
+        .evidence_pack(&s.from, &s.to, &dir)
+        .unwrap();
+    assert_eq!(done.changes, 3);
+    let v = offline::verify(&dir).unwrap_or_else(|e| panic!("the shared backend's pack: {e}"));
+    assert_eq!((v.changes, v.decisions), (3, 2));
+    assert!(v.applied.is_empty(), "approved, not applied");
+    let c = read_json(&dir.join(format!("changes/{}/change.json", s.applied)));
+    assert_eq!(c["plan"]["state"], "approved");
+    assert_eq!(c["apply"]["outcome"], "not applied");
 }
 
 #[test]
