@@ -7,7 +7,7 @@
 mod common;
 
 use aws_sdk_ec2::types::{IpPermission, IpRange};
-use aws_sdk_s3::types::{BucketCannedAcl, PublicAccessBlockConfiguration};
+use aws_sdk_s3::types::BucketCannedAcl;
 use common::moto::Moto;
 use common::seed::{self, run};
 use common::{Home, quiet};
@@ -39,14 +39,7 @@ fn seed_account(endpoint: &str) -> Seeded {
             .unwrap();
         s3.put_public_access_block()
             .bucket("ledger-locked")
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .ignore_public_acls(true)
-                    .block_public_policy(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
+            .public_access_block_configuration(seed::all_blocked())
             .send()
             .await
             .unwrap();

@@ -11,11 +11,11 @@ mod common;
 use std::sync::Arc;
 
 use aws_sdk_s3::types::{
-    BucketCannedAcl, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    BucketCannedAcl, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
 };
 use common::moto::Moto;
-use common::seed::{self, run};
+use common::seed::{self, all_blocked, run};
 use common::stub::Stub;
 use common::{Home, Team, quiet};
 use opsdeck::approval::State;
@@ -232,15 +232,6 @@ fn seed_account(endpoint: &str) -> Seeded {
         all_ports_group,
         safe_group,
     }
-}
-
-fn all_blocked() -> PublicAccessBlockConfiguration {
-    PublicAccessBlockConfiguration::builder()
-        .block_public_acls(true)
-        .ignore_public_acls(true)
-        .block_public_policy(true)
-        .restrict_public_buckets(true)
-        .build()
 }
 
 fn report(a: Answer) -> ReportRecord {

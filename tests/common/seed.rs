@@ -63,6 +63,16 @@ pub fn s3(endpoint: &str) -> aws_sdk_s3::Client {
     )
 }
 
+/// All four Block Public Access settings on.
+pub fn all_blocked() -> aws_sdk_s3::types::PublicAccessBlockConfiguration {
+    aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build()
+}
+
 /// A Deck that reaches AWS through `endpoint` (moto, or the stub in front of it).
 pub fn deck(home: &Home, user: &str, clock: Option<Arc<dyn Clock>>, endpoint: &str) -> Deck {
     creds();

@@ -123,4 +123,65 @@ mod tests {
         assert_eq!(canonical("iam_root_mfa_enabled"), "iam_root_mfa_enabled");
         assert!(find("guardduty_finding").is_none());
     }
+
+    /// Every finding a scan can make names a catalogued check, with the catalogue's title, and
+    /// every catalogued check is made by some part of the scan: the list the compliance
+    /// mapping is validated against is the scan's own.
+    #[test]
+    fn the_catalogue_is_what_the_scan_makes() {
+        use super::super::{iam, network, s3};
+        let now: jiff::Timestamp = "2026-11-24T00:00:00Z".parse().unwrap();
+        let mut made = s3::account_findings("123456789012", None, "us-east-1");
+        made.extend(s3::bucket_findings(
+            &s3::BucketState {
+                name: "b".into(),
+                region: "us-east-1".into(),
+                ..s3::BucketState::default()
+            },
+            None,
+        ));
+        made.extend(iam::user_findings(
+            &iam::UserState {
+                name: "u".into(),
+                arn: "arn:aws:iam::123456789012:user/u".into(),
+                console: true,
+                mfa_devices: 0,
+                keys: vec![(
+                    "AKIAOLDOLDOLDOLD1234".into(),
+                    "Active".into(),
+                    Some("2026-01-01T00:00:00Z".parse().unwrap()),
+                )],
+            },
+            90,
+            now,
+        ));
+        made.extend(iam::root_findings(
+            iam::RootState {
+                mfa_enabled: false,
+                access_keys_present: true,
+            },
+            "123456789012",
+        ));
+        made.extend(network::findings(
+            &[network::GroupRef {
+                group_id: "sg-1".into(),
+                group_name: "web".into(),
+            }],
+            &[],
+            "us-east-1",
+            "123456789012",
+        ));
+        for f in &made {
+            let c = find(&f.check_id).unwrap_or_else(|| panic!("{} is not catalogued", f.check_id));
+            assert_eq!(c.id, f.check_id);
+            assert_eq!(c.title, f.title, "{}", c.id);
+        }
+        for c in CHECKS {
+            assert!(
+                made.iter().any(|f| f.check_id == c.id),
+                "{} is never made",
+                c.id
+            );
+        }
+    }
 }
