@@ -52,25 +52,7 @@ fn seed_account(endpoint: &str) -> Seeded {
             .unwrap();
     });
     run(async {
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .unwrap();
-        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-        let mut ids = Vec::new();
-        for name in ["bastion", "db-internal"] {
-            let g = ec2
-                .create_security_group()
-                .group_name(name)
-                .description(name)
-                .vpc_id(&vpc)
-                .send()
-                .await
-                .unwrap();
-            ids.push(g.group_id().unwrap().to_string());
-        }
+        let ids = seed::security_groups(&ec2, &["bastion", "db-internal"]).await;
         for (group, cidr, port) in [(&ids[0], "0.0.0.0/0", 22), (&ids[1], "10.0.0.0/8", 5432)] {
             ec2.authorize_security_group_ingress()
                 .group_id(group)

@@ -127,25 +127,8 @@ fn seed_account(endpoint: &str) -> Seeded {
     });
     let (open_group, all_ports_group, safe_group) = run(async {
         use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .unwrap();
-        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-        let mut ids = Vec::new();
-        for name in ["bastion-wide-open", "legacy-any", "internal-ssh"] {
-            let g = ec2
-                .create_security_group()
-                .group_name(name)
-                .description(name)
-                .vpc_id(&vpc)
-                .send()
-                .await
-                .unwrap();
-            ids.push(g.group_id().unwrap().to_string());
-        }
+        let ids =
+            seed::security_groups(&ec2, &["bastion-wide-open", "legacy-any", "internal-ssh"]).await;
         let tcp = |port: i32| {
             IpPermission::builder()
                 .ip_protocol("tcp")
