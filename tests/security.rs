@@ -11,11 +11,11 @@ mod common;
 use std::sync::Arc;
 
 use aws_sdk_s3::types::{
-    BucketCannedAcl, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    BucketCannedAcl, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
 };
 use common::moto::Moto;
-use common::seed::{self, run};
+use common::seed::{self, all_blocked, run};
 use common::stub::Stub;
 use common::{Home, Team, quiet};
 use opsdeck::approval::State;
@@ -127,25 +127,8 @@ fn seed_account(endpoint: &str) -> Seeded {
     });
     let (open_group, all_ports_group, safe_group) = run(async {
         use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .unwrap();
-        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-        let mut ids = Vec::new();
-        for name in ["bastion-wide-open", "legacy-any", "internal-ssh"] {
-            let g = ec2
-                .create_security_group()
-                .group_name(name)
-                .description(name)
-                .vpc_id(&vpc)
-                .send()
-                .await
-                .unwrap();
-            ids.push(g.group_id().unwrap().to_string());
-        }
+        let ids =
+            seed::security_groups(&ec2, &["bastion-wide-open", "legacy-any", "internal-ssh"]).await;
         let tcp = |port: i32| {
             IpPermission::builder()
                 .ip_protocol("tcp")
@@ -232,15 +215,6 @@ fn seed_account(endpoint: &str) -> Seeded {
         all_ports_group,
         safe_group,
     }
-}
-
-fn all_blocked() -> PublicAccessBlockConfiguration {
-    PublicAccessBlockConfiguration::builder()
-        .block_public_acls(true)
-        .ignore_public_acls(true)
-        .block_public_policy(true)
-        .restrict_public_buckets(true)
-        .build()
 }
 
 fn report(a: Answer) -> ReportRecord {
@@ -455,26 +429,40 @@ fn security_groups_and_iam() {
     );
     assert_eq!(r.report.data["scope"], json!(["ec2"]));
     let f = findings(&r);
-    let on = |g: &str| -> Vec<&str> {
+    let on = |g: &str, status: &str| -> Vec<&str> {
         f.iter()
-            .filter(|x| x.1 == g)
+            .filter(|x| x.1 == g && x.2 == status)
             .map(|x| x.0.as_str())
             .collect()
     };
     assert_eq!(
-        on(&s.open_group),
+        on(&s.open_group, "FAIL"),
         vec![
-            "ec2_securitygroup_allow_ingress_from_internet_to_port_22",
-            "ec2_securitygroup_allow_ingress_from_internet_to_port_22",
-            "ec2_securitygroup_allow_ingress_from_internet_to_port_3389",
+            "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22",
+            "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22",
+            "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_3389",
         ],
-        "SSH over IPv4 and IPv6, RDP; 443 is not a finding"
+        "SSH over IPv4 and IPv6, RDP (Prowler's ids); 443 is not a finding"
     );
     assert_eq!(
-        on(&s.all_ports_group),
+        on(&s.open_group, "PASS"),
         vec!["ec2_securitygroup_allow_ingress_from_internet_to_all_ports"]
     );
-    assert!(on(&s.safe_group).is_empty());
+    assert_eq!(
+        on(&s.all_ports_group, "FAIL"),
+        vec![
+            "ec2_securitygroup_allow_ingress_from_internet_to_all_ports",
+            "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22",
+            "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_3389",
+        ],
+        "all ports open SSH and RDP too, as Prowler judges it"
+    );
+    assert!(on(&s.safe_group, "FAIL").is_empty());
+    assert_eq!(
+        on(&s.safe_group, "PASS").len(),
+        3,
+        "every check that ran has a row"
+    );
     assert_eq!(
         status_of(
             &r,
@@ -509,11 +497,15 @@ fn security_groups_and_iam() {
         .0,
         "PASS"
     );
-    assert!(
-        !findings(&r)
-            .iter()
-            .any(|x| x.0 == "iam_user_mfa_enabled_console_access" && x.1 == "ci-deployer"),
-        "no console, no console-MFA check"
+    assert_eq!(
+        status_of(&r, "iam_user_mfa_enabled_console_access", "ci-deployer").0,
+        "PASS",
+        "no console password passes, as Prowler judges it"
+    );
+    assert_eq!(
+        status_of(&r, "iam_rotate_access_key_90_days", "erik-console-mfa").0,
+        "PASS",
+        "no active key: a PASS row"
     );
     assert_eq!(
         status_of(&r, "iam_root_mfa_enabled", "root"),

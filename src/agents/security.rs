@@ -10,6 +10,7 @@
 //!
 //! Everything is read-only until a plan is approved; nothing leaves the account.
 
+pub mod checks;
 mod finding;
 mod iam;
 mod network;
@@ -60,7 +61,7 @@ pub(crate) struct Scan {
     /// False when the account-level setting could not be read.
     account_blocks_known: bool,
     buckets: Vec<s3::BucketState>,
-    groups_read: usize,
+    groups: Vec<network::GroupRef>,
     open_rules: Vec<network::OpenRule>,
     users: Vec<iam::UserState>,
     root: Option<iam::RootState>,
@@ -165,11 +166,11 @@ pub(crate) fn scan_ec2(
         AGENT,
         format!("EC2: reading security groups in {region}"),
     );
-    let (groups_read, open_rules) = req
+    let (groups, open_rules) = req
         .aws
         .block_on(network::open_rules(conf.clone(), only))??;
     Ok(Scan {
-        groups_read,
+        groups,
         open_rules,
         ..Scan::default()
     })
@@ -298,15 +299,18 @@ fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
         if account.is_empty() {
             account = account_id(req.aws, &conf)?;
         }
-        let f = network::findings(&s.open_rules, &region, &account);
-        let groups: std::collections::BTreeSet<&str> =
-            f.iter().map(|x| x.resource_name.as_str()).collect();
+        let f = network::findings(&s.groups, &s.open_rules, &region, &account);
+        let groups: std::collections::BTreeSet<&str> = f
+            .iter()
+            .filter(|x| x.status == Status::Fail)
+            .map(|x| x.resource_name.as_str())
+            .collect();
         parts.push(format!(
             "{} security group(s) in {region}: {} open to the internet on SSH, RDP or all ports",
-            s.groups_read,
+            s.groups.len(),
             groups.len()
         ));
-        checked.insert("security_groups".into(), json!(s.groups_read));
+        checked.insert("security_groups".into(), json!(s.groups.len()));
         checked.insert("internet_open_rules".into(), json!(s.open_rules));
         findings.extend(f);
     }
@@ -346,6 +350,13 @@ fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
         findings.extend(f);
         notes.extend(s.notes);
     }
+    // Which checks ran, also those that found nothing to judge (no bucket, no group): the
+    // compliance report tells "ran over nothing" from "not checked".
+    let checks_run: Vec<&str> = checks::CHECKS
+        .iter()
+        .filter(|c| wants(c.scope))
+        .map(|c| c.id)
+        .collect();
     let failing: Vec<Finding> = findings
         .iter()
         .filter(|f| f.status == Status::Fail)
@@ -367,7 +378,9 @@ fn scan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<super::Report> {
         summary,
         notes,
         &region,
-        json!({"account": account, "checked": checked, "scope": if all { json!(["s3", "ec2", "iam"]) } else { json!(scope) }}),
+        json!({"account": account, "checked": checked,
+               "checks_run": checks_run,
+               "scope": if all { json!(["s3", "ec2", "iam"]) } else { json!(scope) }}),
     )
 }
 

@@ -118,7 +118,8 @@ pub enum Command {
     /// Browse, verify and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Reports over the tenant's records (operations, from the audit trail alone).
+    /// Reports over the tenant's records: operations (from the audit trail alone), compliance
+    /// (controls judged from stored security scans).
     #[command(subcommand)]
     Report(ReportCommand),
     /// The tenant's artifact library: Terraform modules and playbooks in immutable versions,
@@ -724,6 +725,21 @@ pub enum AuditCommand {
         #[arg(long, default_value_t = 60)]
         interval: u64,
     },
+    /// Write the change-management evidence pack of a window into a new directory: every
+    /// change (request, plan hash, artifacts, policy results, signed decisions, apply outcome),
+    /// the trail up to the window's end and the keys that verify them, checkable offline
+    /// (docs/audit.md).
+    Evidence {
+        /// Start of the window: ISO date/time or a look-back such as 30d.
+        #[arg(long)]
+        from: String,
+        /// End of the window, exclusive.
+        #[arg(long)]
+        to: String,
+        /// A new or empty directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write events with their chain fields as JSON or CSV.
     Export {
         #[arg(long, value_enum, default_value = "json")]
@@ -749,6 +765,17 @@ pub enum ReportCommand {
         #[arg(long)]
         until: Option<String>,
         /// text (tables and a chart), or csv (`section,key,value` rows); --json for JSON.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+    },
+    /// Each control of a framework judged from the tenant's stored security scans: pass,
+    /// fail or not checked, with the findings behind it (which finding, which resource, when).
+    Compliance {
+        /// cis (CIS AWS Foundations v3.0), soc2 (SOC 2 CC series) or iso27001 (ISO/IEC
+        /// 27001:2022 Annex A).
+        #[arg(long)]
+        framework: String,
+        /// text (tables), or csv (one row per control and finding); --json for JSON.
         #[arg(long, value_enum, default_value = "text")]
         format: ReportFormat,
     },

@@ -58,6 +58,24 @@ pub fn run(deck: &Deck, cmd: AuditCommand, json_out: bool) -> Result<u8> {
             interval,
             json_out,
         ),
+        AuditCommand::Evidence { from, to, out } => {
+            let done = deck.trail().evidence_pack(&from, &to, &out)?;
+            if json_out {
+                print_json(&done)?;
+            } else {
+                outln!(
+                    "wrote the evidence pack of {} to {} into {}: {} change(s), {} trail record(s), {} file(s); head {}",
+                    done.from,
+                    done.to,
+                    done.dir.display(),
+                    done.changes,
+                    done.records,
+                    done.files,
+                    done.head_hash.as_deref().unwrap_or("(no records)")
+                );
+            }
+            Ok(0)
+        }
         AuditCommand::Export {
             format,
             output,

@@ -1,4 +1,5 @@
-//! `report operations`: the core builds the report; this prints it as text, CSV or JSON.
+//! `report operations|compliance`: the core builds the report; this prints it as text, CSV or
+//! JSON.
 
 use super::args::{ReportCommand, ReportFormat};
 use super::print::{print_block, print_json, print_lines};
@@ -19,6 +20,20 @@ pub fn run(deck: &Deck, cmd: ReportCommand, json_out: bool) -> Result<u8> {
                 print_json(&report)?;
             } else if format == ReportFormat::Csv {
                 print_block(&report.to_csv());
+            } else {
+                for output in report.outputs() {
+                    print_lines(&output.to_text());
+                    outln!();
+                }
+            }
+            Ok(0)
+        }
+        ReportCommand::Compliance { framework, format } => {
+            let report = deck.trail().compliance_report(&framework)?;
+            if json_out {
+                print_json(&report)?;
+            } else if format == ReportFormat::Csv {
+                print_block(&report.to_csv()?);
             } else {
                 for output in report.outputs() {
                     print_lines(&output.to_text());

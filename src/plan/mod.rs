@@ -480,6 +480,9 @@ pub struct Plan {
 /// opsdeck from a request.
 pub const SUBMITTED_NOTE: &str = "submitted directly, not classified";
 
+/// What a plan's content hash starts with, before [`Plan::hash_input`].
+pub const PLAN_HASH_DOMAIN: &[u8] = b"opsdeck-plan-v1\n";
+
 impl Plan {
     /// Made from hand-written Terraform or playbooks (`opsdeck submit`): its files were not
     /// rendered from opsdeck's templates, so only the sandbox confines what they can read.
@@ -492,6 +495,15 @@ impl Plan {
     /// the Terraform state versions the dry runs saw. Anything that changes what runs changes
     /// this.
     pub fn compute_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(PLAN_HASH_DOMAIN);
+        h.update(self.hash_input());
+        hex::encode(h.finalize())
+    }
+
+    /// The JSON document [`Plan::compute_hash`] hashes after [`PLAN_HASH_DOMAIN`]: what an
+    /// auditor recomputes the hash from (the evidence pack holds it byte for byte).
+    pub fn hash_input(&self) -> Vec<u8> {
         #[derive(Serialize)]
         struct Executable<'a> {
             tenant: &'a str,
@@ -520,11 +532,7 @@ impl Plan {
             states: self.bound_states(),
         };
         // Serialising plain structs and strings cannot fail.
-        let bytes = serde_json::to_vec(&exe).unwrap_or_default();
-        let mut h = Sha256::new();
-        h.update(b"opsdeck-plan-v1\n");
-        h.update(&bytes);
-        hex::encode(h.finalize())
+        serde_json::to_vec(&exe).unwrap_or_default()
     }
 
     /// The Terraform state versions the approval binds to, by step (1-based).

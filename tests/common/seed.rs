@@ -63,6 +63,40 @@ pub fn s3(endpoint: &str) -> aws_sdk_s3::Client {
     )
 }
 
+/// A new VPC with one security group per name (no rules yet): their ids, in order.
+pub async fn security_groups(ec2: &aws_sdk_ec2::Client, names: &[&str]) -> Vec<String> {
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let mut ids = Vec::new();
+    for name in names {
+        let g = ec2
+            .create_security_group()
+            .group_name(*name)
+            .description(*name)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        ids.push(g.group_id().unwrap().to_string());
+    }
+    ids
+}
+
+/// All four Block Public Access settings on.
+pub fn all_blocked() -> aws_sdk_s3::types::PublicAccessBlockConfiguration {
+    aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build()
+}
+
 /// A Deck that reaches AWS through `endpoint` (moto, or the stub in front of it).
 pub fn deck(home: &Home, user: &str, clock: Option<Arc<dyn Clock>>, endpoint: &str) -> Deck {
     creds();

@@ -108,15 +108,19 @@ pub async fn root(conf: SdkConfig) -> Result<RootState> {
 pub fn user_findings(u: &UserState, max_age_days: i64, now: Timestamp) -> Vec<Finding> {
     let res = (u.arn.as_str(), "AwsIamUser", u.name.as_str(), "global");
     let mut out = Vec::new();
-    if u.console {
-        let ok = u.mfa_devices > 0;
+    // A user without a console password passes, as Prowler judges it: every user gets a row,
+    // so exports show the check ran on them.
+    {
+        let ok = !u.console || u.mfa_devices > 0;
         out.push(Finding::check(
             "iam_user_mfa_enabled_console_access",
             "IAM user with a console password has MFA",
             Severity::High,
             5,
             if ok { Status::Pass } else { Status::Fail },
-            if ok {
+            if !u.console {
+                format!("{} has no console password", u.name)
+            } else if ok {
                 format!("{} MFA device(s)", u.mfa_devices)
             } else {
                 format!("{} can sign in to the console without MFA", u.name)
@@ -169,6 +173,27 @@ pub fn user_findings(u: &UserState, max_age_days: i64, now: Timestamp) -> Vec<Fi
                 },
             )
         });
+    }
+    let active = u
+        .keys
+        .iter()
+        .filter(|(_, status, created)| status == "Active" && created.is_some())
+        .count();
+    // No active key: nothing to rotate, and a row saying so.
+    if active == 0 {
+        out.push(Finding::check(
+            "iam_rotate_access_key_90_days",
+            "Active access keys are rotated",
+            Severity::Medium,
+            0,
+            Status::Pass,
+            format!("{} has no active access key", u.name),
+            res,
+            Remediation {
+                text: "nothing to do".into(),
+                request: None,
+            },
+        ));
     }
     out
 }
@@ -268,5 +293,23 @@ mod tests {
         assert!(!f[1].detail.contains("AKIAOLDOLDOLDOLD1234"));
         assert_eq!(f[2].status, Status::Pass);
         assert_ne!(f[1].uid, f[2].uid);
+        // Every check ran on every user: no console password and no active key pass.
+        let quiet = UserState {
+            name: "svc".into(),
+            arn: "arn:aws:iam::123456789012:user/svc".into(),
+            console: false,
+            mfa_devices: 0,
+            keys: vec![],
+        };
+        let f = user_findings(&quiet, 90, now);
+        assert_eq!(
+            f.iter()
+                .map(|x| (x.check_id.as_str(), x.status))
+                .collect::<Vec<_>>(),
+            vec![
+                ("iam_user_mfa_enabled_console_access", Status::Pass),
+                ("iam_rotate_access_key_90_days", Status::Pass)
+            ]
+        );
     }
 }

@@ -87,11 +87,11 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         }
     } else if !groups.is_empty() || !ports.is_empty() || scope.contains(&ScanScope::Ec2) {
         let scan = scan_ec2(req, &conf, &region, groups.clone(), sink)?;
-        if !groups.is_empty() && scan.groups_read < groups.len() {
+        if !groups.is_empty() && scan.groups.len() < groups.len() {
             return Err(Error::not_found(
                 "security group",
                 groups.join(", "),
-                format!("only {} of them exist in {region}", scan.groups_read),
+                format!("only {} of them exist in {region}", scan.groups.len()),
             ));
         }
         revoke_rules(
