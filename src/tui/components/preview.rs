@@ -58,12 +58,7 @@ pub fn compact_lines(app: &App) -> Vec<Line<'static>> {
     let sep = || styled(app, Meaning::Muted, " · ");
     match &app.preview.live {
         Some(Ok(i)) if typing || app.preview.plan.is_none() => {
-            let agents = i
-                .agents
-                .iter()
-                .map(|a| a.as_str())
-                .collect::<Vec<_>>()
-                .join(" + ");
+            let agents = agents_of(i);
             let mut head = vec![
                 styled(app, Meaning::Muted, "understood as "),
                 styled(app, Meaning::Text, agents),
@@ -221,13 +216,17 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     out
 }
 
-fn intent_lines(app: &App, i: &Intent, out: &mut Vec<Line<'static>>) {
-    let agents = i
-        .agents
+/// The agents a reading needs, primary first: "infra + config".
+fn agents_of(i: &Intent) -> String {
+    i.agents
         .iter()
         .map(|a| a.as_str())
         .collect::<Vec<_>>()
-        .join(" + ");
+        .join(" + ")
+}
+
+fn intent_lines(app: &App, i: &Intent, out: &mut Vec<Line<'static>>) {
+    let agents = agents_of(i);
     out.push(kv(
         app,
         "agent",
