@@ -19,6 +19,7 @@ mod principals;
 mod proof;
 mod read_only;
 mod receipt;
+mod reports;
 mod requests;
 mod roles;
 mod runner;
@@ -253,6 +254,11 @@ facet!(
     /// The tenant's artifact library: entries, their versions, and plans made from them.
     Library,
     library
+);
+facet!(
+    /// Named reports (cost, security, monitoring, operations, compliance) as one shape.
+    Reports,
+    reports
 );
 facet!(
     /// Drift of applied stacks: checks, their schedule, and plans that revert them.

@@ -7,3 +7,6 @@ pub mod operations;
 
 pub use compliance::{ComplianceReport, Framework};
 pub use operations::{OperationsReport, Window};
+pub mod doc;
+
+pub use doc::{ReportDoc, ReportName, ReportOptions};
