@@ -302,3 +302,55 @@ fn a_malformed_timestamp_in_a_stored_record_is_an_error_naming_the_record() {
         "{stderr}"
     );
 }
+
+/// Every record's sequence number, as `scan_audit_after(after)` of `store` streams them.
+fn seqs_after(store: &opsdeck::store::LocalStore, after: u64) -> Vec<u64> {
+    use opsdeck::store::Store;
+    let mut seen = Vec::new();
+    store
+        .scan_audit_after("default", after, &mut |r| {
+            seen.push(r.seq);
+            true
+        })
+        .unwrap();
+    seen
+}
+
+#[test]
+fn reading_on_from_a_cursor_gives_only_newer_records_and_notices_a_replaced_file() {
+    let home = seeded(2);
+    let store = opsdeck::store::LocalStore::open(home.path()).unwrap();
+    assert_eq!(seqs_after(&store, 0), (1..=10).collect::<Vec<_>>());
+    assert_eq!(seqs_after(&store, 7), vec![8, 9, 10]);
+    // The session read to the end; what is appended next is all it reads on.
+    home.deck("alice")
+        .requests()
+        .ask("create 1 t3.micro instances in Ohio", &quiet)
+        .unwrap();
+    assert_eq!(seqs_after(&store, 10), (11..=15).collect::<Vec<_>>());
+    assert_eq!(seqs_after(&store, 13), vec![14, 15]);
+    // An earlier cursor than where the session stopped reads from the start again.
+    assert_eq!(seqs_after(&store, 2), (3..=15).collect::<Vec<_>>());
+    // A file replaced behind the session's back (shorter, then with other lines at the offset)
+    // is read from its start, not from a stale offset.
+    let l = lines(&home);
+    write(&home, &l[..12]);
+    assert_eq!(seqs_after(&store, 10), vec![11, 12]);
+    let mut shifted = l[..3].to_vec();
+    shifted.extend_from_slice(&l[5..]);
+    write(&home, &shifted);
+    assert_eq!(seqs_after(&store, 12), vec![13, 14, 15]);
+    // A damaged line after where the session stopped is still reported, with its line number.
+    write(&home, &l[..12]);
+    assert_eq!(seqs_after(&store, 10), vec![11, 12]);
+    let mut damaged = l.clone();
+    damaged[13] = "{not json".into();
+    write(&home, &damaged);
+    let err = {
+        use opsdeck::store::Store;
+        store
+            .scan_audit_after("default", 12, &mut |_| true)
+            .unwrap_err()
+    };
+    assert!(err.to_string().contains("line 14"), "{err}");
+}

@@ -251,6 +251,20 @@ struct RawLine<'a> {
     event: &'a RawValue,
 }
 
+/// The sequence number of one stored line, without reading its event (for skipping what a
+/// reader has already seen).
+pub fn line_seq(line: &[u8]) -> std::result::Result<u64, AuditError> {
+    #[derive(Deserialize)]
+    struct SeqOnly {
+        seq: u64,
+    }
+    serde_json::from_slice::<SeqOnly>(line)
+        .map(|l| l.seq)
+        .map_err(|e| AuditError::Unreadable {
+            detail: e.to_string(),
+        })
+}
+
 /// Parses one stored line into a record. An event that cannot be read (a malformed timestamp,
 /// say) is named by its sequence number and event id.
 pub fn parse_line(line: &[u8]) -> std::result::Result<AuditRecord, AuditError> {

@@ -45,14 +45,143 @@ use crate::tenant::{ApiToken, AwsConfiguration, Tenant, User, validate_name, val
 
 pub struct LocalStore {
     root: PathBuf,
+    /// Per tenant, where this session last read the audit log to (see `scan_audit_lines`).
+    audit_read_to: std::sync::Mutex<std::collections::HashMap<String, ReadTo>>,
+}
+
+/// The last complete record a scan read, and the byte offset just after it.
+#[derive(Debug, Clone, Copy)]
+struct ReadTo {
+    seq: u64,
+    offset: u64,
+}
+
+enum Scanned {
+    Done,
+    Restart,
 }
 
 impl LocalStore {
+    /// Streams the tenant's records after `after` (all when `None`), oldest first. Records a
+    /// reader has seen are skipped by their sequence number alone, and a session that read the
+    /// trail before starts where it stopped: the byte offset of the last record it read is kept,
+    /// and trusted only while the record found there continues the sequence.
+    fn scan_audit_lines(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        f: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<()> {
+        let resume = after.and_then(|seq| {
+            let known = self.audit_read_to.lock().ok()?.get(tenant).copied()?;
+            (known.seq <= seq).then_some(known)
+        });
+        match self.scan_audit_from(tenant, after, resume, f)? {
+            Scanned::Done => Ok(()),
+            // The file is not the one the offset was taken from, or is damaged after it: read
+            // it from the start (damage is then reported with its line number).
+            Scanned::Restart => {
+                if let Ok(mut read_to) = self.audit_read_to.lock() {
+                    read_to.remove(tenant);
+                }
+                self.scan_audit_from(tenant, after, None, f).map(|_| ())
+            }
+        }
+    }
+
+    fn scan_audit_from(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        resume: Option<ReadTo>,
+        f: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<Scanned> {
+        let path = self.audit_path(tenant)?;
+        let read_err = |e| StoreError::io(format!("reading {}", path.display()), e);
+        let mut file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Scanned::Done),
+            Err(e) => return Err(read_err(e).into()),
+        };
+        let mut offset = 0;
+        let mut expect = None;
+        if let Some(known) = resume {
+            let len = file.metadata().map_err(read_err)?.len();
+            if len < known.offset {
+                return Ok(Scanned::Restart);
+            }
+            file.seek(SeekFrom::Start(known.offset)).map_err(read_err)?;
+            offset = known.offset;
+            expect = Some(known.seq + 1);
+        }
+        let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
+        let mut line = Vec::new();
+        let mut n = 0usize;
+        let mut last = resume;
+        let outcome = loop {
+            line.clear();
+            let read =
+                std::io::BufRead::read_until(&mut reader, b'\n', &mut line).map_err(read_err)?;
+            if read == 0 {
+                break Ok(Scanned::Done);
+            }
+            n += 1;
+            let complete = line.last() == Some(&b'\n');
+            let body = if complete {
+                &line[..line.len() - 1]
+            } else {
+                &line[..]
+            };
+            offset += read as u64;
+            if body.is_empty() {
+                continue;
+            }
+            let seq = chain::line_seq(body).ok();
+            if let Some(want) = expect.take()
+                && seq != Some(want)
+                && complete
+            {
+                return Ok(Scanned::Restart);
+            }
+            if let (true, Some(after), Some(seq)) = (complete, after, seq)
+                && seq <= after
+            {
+                last = Some(ReadTo { seq, offset });
+                continue;
+            }
+            match chain::parse_line(body) {
+                Ok(r) => {
+                    if complete {
+                        last = Some(ReadTo { seq: r.seq, offset });
+                    }
+                    if !f(r) {
+                        break Ok(Scanned::Done);
+                    }
+                }
+                // A torn tail from a crash is not an event; anything else is damage.
+                Err(_) if !complete => break Ok(Scanned::Done),
+                Err(_) if resume.is_some() => return Ok(Scanned::Restart),
+                Err(detail) => {
+                    break Err(StoreError::Corrupt {
+                        path: path.clone(),
+                        detail: format!("line {n}: {detail}"),
+                    }
+                    .into());
+                }
+            }
+        };
+        if let (Some(last), Ok(mut read_to)) = (last, self.audit_read_to.lock()) {
+            read_to.insert(tenant.to_string(), last);
+        }
+        outcome
+    }
+
     pub fn open(root: &Path) -> Result<LocalStore> {
         ensure_private_dir(root)?;
         ensure_private_dir(&root.join("tenants"))?;
         let store = LocalStore {
             root: root.to_path_buf(),
+            audit_read_to: Default::default(),
         };
         store.recover_interrupted_writes();
         Ok(store)
@@ -411,49 +540,16 @@ impl Store for LocalStore {
     }
 
     fn scan_audit(&self, tenant: &str, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
-        let path = self.audit_path(tenant)?;
-        let file = match fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e).into()),
-        };
-        let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
-        let mut line = Vec::new();
-        let mut n = 0usize;
-        loop {
-            line.clear();
-            let read = std::io::BufRead::read_until(&mut reader, b'\n', &mut line)
-                .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
-            if read == 0 {
-                return Ok(());
-            }
-            n += 1;
-            let complete = line.last() == Some(&b'\n');
-            let body = if complete {
-                &line[..line.len() - 1]
-            } else {
-                &line[..]
-            };
-            if body.is_empty() {
-                continue;
-            }
-            match chain::parse_line(body) {
-                Ok(r) => {
-                    if !f(r) {
-                        return Ok(());
-                    }
-                }
-                // A torn tail from a crash is not an event; anything else is damage.
-                Err(_) if !complete => return Ok(()),
-                Err(detail) => {
-                    return Err(StoreError::Corrupt {
-                        path: path.clone(),
-                        detail: format!("line {n}: {detail}"),
-                    }
-                    .into());
-                }
-            }
-        }
+        self.scan_audit_lines(tenant, None, f)
+    }
+
+    fn scan_audit_after(
+        &self,
+        tenant: &str,
+        seq: u64,
+        f: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<()> {
+        self.scan_audit_lines(tenant, Some(seq), f)
     }
 
     fn verify_audit_anchored(
