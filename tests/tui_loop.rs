@@ -213,6 +213,9 @@ fn the_audit_pane_picks_up_events_that_touch_no_plan() {
     assert!(seen, "the audit pane did not re-read the trail");
     let newest = app.audit.rows.last().unwrap();
     assert!(newest.plan_id.is_none());
+    // Read on from the newest row: nothing twice, nothing missed.
+    let seqs: Vec<u64> = app.audit.rows.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=newest.seq).collect::<Vec<_>>());
     assert_eq!(&*newest.user, "bob");
     assert!(
         app.audit.new_above > 0,

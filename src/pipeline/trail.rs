@@ -66,6 +66,12 @@ impl Trail<'_> {
         self.scan_trail(f)
     }
 
+    /// The tenant's events after `seq` only, oldest first (a reader that holds the rest).
+    pub fn scan_audit_after(&self, seq: u64, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
+        self.require_reader("read the audit trail")?;
+        self.scan_trail_after(seq, f)
+    }
+
     /// Events matching `filter`, oldest first; filtered as they stream, so memory follows the
     /// matches (the newest `limit` of them), not the size of the trail.
     pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {

@@ -282,7 +282,7 @@ impl App {
             }
             // The audit browser in view re-reads the trail: events that touch no plan too.
             if self.focus == Pane::Audit && self.audit.loaded && !self.audit.loading {
-                self.reload_audit_rows();
+                self.read_on_audit_rows();
             }
         }
         dirty

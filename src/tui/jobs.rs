@@ -69,14 +69,20 @@ pub fn load_diff(
 }
 
 /// Every audit event of the tenant, compacted for the browser.
-pub fn audit_rows(deck: &Deck) -> Result<Vec<AuditRow>> {
+/// The browser's rows: every record, or only those after `after` (the newest row the browser
+/// holds) when it reads on.
+pub fn audit_rows(deck: &Deck, after: Option<u64>) -> Result<Vec<AuditRow>> {
     // Compacted as they stream in: the full records never all sit in memory at once.
     let mut names = Interner::default();
     let mut rows = Vec::new();
-    deck.trail().scan_audit(&mut |r| {
+    let mut add = |r: crate::audit::AuditRecord| {
         rows.push(AuditRow::from_record(&r, &mut names));
         true
-    })?;
+    };
+    match after {
+        Some(seq) => deck.trail().scan_audit_after(seq, &mut add)?,
+        None => deck.trail().scan_audit(&mut add)?,
+    }
     rows.shrink_to_fit();
     release_memory();
     Ok(rows)

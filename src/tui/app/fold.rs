@@ -54,10 +54,20 @@ impl App {
                     Err(e) => self.approvals.error = Some(e),
                 }
             }
-            Done::AuditRows(result) => {
+            Done::AuditRows(after, result) => {
                 self.audit.loading = false;
                 match result {
-                    Ok(rows) => self.set_audit_rows(rows),
+                    Ok(rows) => match after {
+                        None => self.set_audit_rows(rows),
+                        // Read on from the newest row held: appended, unless the rows changed
+                        // meanwhile (then the whole trail is read again).
+                        Some(seq) if self.audit.rows.last().map(|r| r.seq) == Some(seq) => {
+                            if !rows.is_empty() {
+                                self.change_audit_rows(|held| held.extend(rows));
+                            }
+                        }
+                        Some(_) => self.reload_audit_rows(),
+                    },
                     Err(e) => self.audit.error = Some(e),
                 }
             }
@@ -420,6 +430,12 @@ impl App {
     /// New rows go on top. At the top, the selection stays there and they show; further down,
     /// the selection stays on its row and the title counts the new rows above the view.
     pub fn set_audit_rows(&mut self, rows: Vec<AuditRow>) {
+        self.change_audit_rows(|held| *held = rows);
+    }
+
+    /// Changes the browser's rows, keeping the selection on the same record and counting the
+    /// rows that arrived above it.
+    fn change_audit_rows(&mut self, change: impl FnOnce(&mut Vec<AuditRow>)) {
         let keep = self
             .audit
             .filtered
@@ -429,7 +445,7 @@ impl App {
         let at_top = self.audit.selected == 0;
         let newest = self.audit.rows.last().map(|r| r.seq);
         let had_rows = self.audit.loaded;
-        self.audit.rows = rows;
+        change(&mut self.audit.rows);
         self.audit.loaded = true;
         self.audit.error = None;
         self.refilter_audit();
@@ -468,7 +484,7 @@ impl App {
 fn replaces(answer: &Done) -> Option<Kind> {
     Some(match answer {
         Done::Plans(_) => Kind::Plans,
-        Done::AuditRows(_) => Kind::AuditRows,
+        Done::AuditRows(..) => Kind::AuditRows,
         Done::Verified(_) => Kind::Verify,
         Done::AuditDetail(_) => Kind::AuditDetail,
         Done::Diff(_) => Kind::Diff,

@@ -42,7 +42,8 @@ pub enum Done {
     /// The approvals queue.
     Plans(JobResult<Vec<PlanRecord>>),
     /// The audit browser's rows.
-    AuditRows(JobResult<Vec<AuditRow>>),
+    /// The browser's rows: all of them (`None`), or those after the newest row it held.
+    AuditRows(Option<u64>, JobResult<Vec<AuditRow>>),
     /// The chain check.
     Verified(JobResult<VerifyReport>),
     /// One audit record in full.

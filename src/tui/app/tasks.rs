@@ -394,10 +394,23 @@ impl App {
 
     /// Re-reads the audit trail for the browser (the chain is checked again when it grew).
     pub(super) fn reload_audit_rows(&mut self) {
+        self.read_audit_rows(None);
+    }
+
+    /// Reads what was appended after the browser's newest row (the periodic refresh).
+    pub(super) fn read_on_audit_rows(&mut self) {
+        let newest = self.audit.rows.last().map(|r| r.seq);
+        self.read_audit_rows(newest);
+    }
+
+    fn read_audit_rows(&mut self, after: Option<u64>) {
         self.audit.loading = true;
         let deck = self.deck.clone();
         self.reload(Kind::AuditRows, "loading audit", move || {
-            Done::AuditRows(jobs::audit_rows(&deck).map_err(errors::shared))
+            Done::AuditRows(
+                after,
+                jobs::audit_rows(&deck, after).map_err(errors::shared),
+            )
         });
     }
 }
