@@ -301,33 +301,148 @@ fn last_seq_of_key(key: &str) -> Option<u64> {
     range.split_once('-')?.1.parse().ok()
 }
 
+/// One page of an S3 listing: keys after `start_after` (all when `None`), in key order, at
+/// most `max`; and whether more follow.
+type Page = std::result::Result<(Vec<String>, bool), AwsError>;
+
 async fn newest_key(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
 ) -> std::result::Result<Option<String>, AwsError> {
-    let mut newest: Option<String> = None;
-    let mut token: Option<String> = None;
-    loop {
-        let page = s3
+    let list = |start_after: Option<String>, max: i32| {
+        let req = s3
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("S3", "ListObjectsV2", &e))?;
-        for o in page.contents() {
-            if let Some(k) = o.key()
-                && last_seq_of_key(k).is_some()
-                && newest.as_deref().is_none_or(|n| k > n)
-            {
-                newest = Some(k.to_string());
-            }
+            .set_start_after(start_after)
+            .max_keys(max);
+        async move {
+            let page = req
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("S3", "ListObjectsV2", &e))?;
+            let keys = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .map(str::to_string);
+            Ok((keys.collect(), page.is_truncated() == Some(true)))
         }
-        match page.next_continuation_token() {
-            Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-            _ => return Ok(newest),
+    };
+    newest_export_key(prefix, list).await
+}
+
+/// The export object holding the newest records under `prefix`. A prefix that fits one
+/// listing page is read whole; a longer one (a stream exported for years) is searched by
+/// the zero-padded first sequence number its keys start with, a few dozen one-key listings
+/// instead of a page per thousand objects. A key that is not an export's (a note someone
+/// left there) in the way of the search makes it read the whole listing instead.
+async fn newest_export_key<F, Fut>(
+    prefix: &str,
+    list: F,
+) -> std::result::Result<Option<String>, AwsError>
+where
+    F: Fn(Option<String>, i32) -> Fut,
+    Fut: std::future::Future<Output = Page>,
+{
+    const PAGE: i32 = 1000;
+    let newest_of = |keys: &[String]| {
+        keys.iter()
+            .filter(|k| last_seq_of_key(k).is_some())
+            .max()
+            .cloned()
+    };
+    let (first, truncated) = list(None, PAGE).await?;
+    let mut newest = newest_of(&first);
+    if !truncated {
+        return Ok(newest);
+    }
+    let starts_at = |key: &str| -> Option<u64> {
+        let name = key.strip_prefix(prefix)?;
+        name.strip_suffix(".ocsf.jsonl")?
+            .split_once('-')?
+            .0
+            .parse()
+            .ok()
+    };
+    let bound = |first_seq: u64| Some(format!("{prefix}{first_seq:020}"));
+    // Whether an export key starts at `first_seq` or later (None: a foreign key is in the way).
+    let starts_from = |first_seq: u64| {
+        let list = &list;
+        async move {
+            let (keys, _) = list(bound(first_seq), 1).await?;
+            Ok::<_, AwsError>(match keys.first() {
+                None => Some(false),
+                Some(k) if starts_at(k).is_some() => Some(true),
+                // Export keys start with a digit: a key after the bound that starts with a
+                // later character comes after all of them.
+                Some(k)
+                    if k.strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with(|c: char| c > '9')) =>
+                {
+                    Some(false)
+                }
+                Some(_) => None,
+            })
+        }
+    };
+    let Some(mut low) = newest.as_deref().and_then(starts_at) else {
+        return all_keys_newest(&list, first, newest_of).await;
+    };
+    // Gallop past the newest start, then halve the gap: `low` has a key, `high` has none.
+    let mut step = 1u64;
+    let mut high = loop {
+        let probe = low.saturating_add(step);
+        match starts_from(probe).await? {
+            Some(true) if probe < u64::MAX => {
+                low = probe;
+                step = step.saturating_mul(2);
+            }
+            Some(_) => break probe,
+            None => return all_keys_newest(&list, first, newest_of).await,
+        }
+    };
+    while high - low > 1 {
+        let mid = low + (high - low) / 2;
+        match starts_from(mid).await? {
+            Some(true) => low = mid,
+            Some(false) => high = mid,
+            None => return all_keys_newest(&list, first, newest_of).await,
+        }
+    }
+    // Every key starting at `low` (normally one), the newest of them.
+    let (keys, _) = list(bound(low), PAGE).await?;
+    let at_low: Vec<String> = keys
+        .into_iter()
+        .filter(|k| starts_at(k) == Some(low))
+        .collect();
+    newest = newest_of(&at_low).or(newest);
+    Ok(newest)
+}
+
+/// The whole listing, page after page: the newest export key in it.
+async fn all_keys_newest<F, Fut>(
+    list: &F,
+    first: Vec<String>,
+    newest_of: impl Fn(&[String]) -> Option<String>,
+) -> std::result::Result<Option<String>, AwsError>
+where
+    F: Fn(Option<String>, i32) -> Fut,
+    Fut: std::future::Future<Output = Page>,
+{
+    let mut newest = newest_of(&first);
+    let mut after = first.last().cloned();
+    loop {
+        let (keys, truncated) = list(after.clone(), 1000).await?;
+        if let Some(n) = newest_of(&keys)
+            && newest.as_deref().is_none_or(|m| n.as_str() > m)
+        {
+            newest = Some(n);
+        }
+        after = keys.last().cloned().or(after);
+        if !truncated || keys.is_empty() {
+            return Ok(newest);
         }
     }
 }
@@ -379,6 +494,84 @@ mod tests {
             Some(42)
         );
         assert_eq!(last_seq_of_key("siem/shop/notes.txt"), None);
+    }
+
+    /// S3's listing semantics over keys held in memory, counting calls.
+    struct Listing {
+        keys: std::collections::BTreeSet<String>,
+        calls: std::cell::Cell<usize>,
+    }
+
+    impl Listing {
+        fn of(keys: impl IntoIterator<Item = String>) -> Listing {
+            Listing {
+                keys: keys.into_iter().collect(),
+                calls: Default::default(),
+            }
+        }
+
+        fn page(&self, start_after: Option<String>, max: i32) -> Page {
+            self.calls.set(self.calls.get() + 1);
+            let after: Vec<&String> = self
+                .keys
+                .iter()
+                .filter(|k| start_after.as_ref().is_none_or(|s| *k > s))
+                .collect();
+            let max = max as usize;
+            Ok((
+                after.iter().take(max).map(|k| k.to_string()).collect(),
+                after.len() > max,
+            ))
+        }
+
+        fn newest(&self) -> Option<String> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt.block_on(newest_export_key("siem/shop/", |after, max| {
+                std::future::ready(self.page(after, max))
+            }))
+            .unwrap()
+        }
+    }
+
+    fn batches(n: u64, per: u64) -> impl Iterator<Item = String> {
+        (0..n).map(move |i| {
+            format!(
+                "siem/shop/{:020}-{:020}.ocsf.jsonl",
+                i * per + 1,
+                (i + 1) * per
+            )
+        })
+    }
+
+    #[test]
+    fn the_newest_export_object_is_found_in_a_few_listings_however_many_there_are() {
+        let small = Listing::of(batches(40, 1000));
+        assert_eq!(
+            small.newest().as_deref(),
+            batches(40, 1000).last().as_deref()
+        );
+        assert_eq!(small.calls.get(), 1, "one page holds it all");
+
+        // Years of five-second passes: batches of a few records each.
+        let mut keys: Vec<String> = batches(250_000, 3).collect();
+        keys.push("siem/shop/notes.txt".into());
+        keys.push("siem/shop/-readme".into());
+        let big = Listing::of(keys);
+        assert_eq!(
+            big.newest().as_deref(),
+            batches(250_000, 3).last().as_deref()
+        );
+        assert!(big.calls.get() < 60, "{} listings", big.calls.get());
+
+        // A foreign key among the export keys' digits: the whole listing is read instead.
+        let mut keys: Vec<String> = batches(3_000, 2).collect();
+        keys.push("siem/shop/00000000000000009999-copy.txt".into());
+        let odd = Listing::of(keys);
+        assert_eq!(odd.newest().as_deref(), batches(3_000, 2).last().as_deref());
+
+        assert_eq!(Listing::of([]).newest(), None);
     }
 
     #[test]
