@@ -310,6 +310,22 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
     tenant_template(&t);
 }
 
+/// A bucket made public by its ACL: what the starter policy s3.public_acl denies.
+const PUBLIC_BUCKET: &str = r#"variable "bucket" {
+  type = string
+}
+
+variable "region" {
+  type    = string
+  default = "us-east-1"
+}
+
+resource "aws_s3_bucket_acl" "open" {
+  bucket = var.bucket
+  acl    = "public-read"
+}
+"#;
+
 /// The team's own bucket module, standing in for S3 (terraform_data: it plans offline).
 const TEAM_BUCKET: &str = r#"variable "bucket" {
   type = string
@@ -326,8 +342,10 @@ resource "terraform_data" "bucket" {
 "#;
 
 /// A tenant template (part 2): the infra agent's "create an S3 bucket" requests are planned
-/// from the team's module, the request's parameters giving its values; other requests keep the
-/// built-in templates. The tenant uses only approved entries by now.
+/// with the team's module rendered alongside the built-in stack, the request's parameters
+/// giving its typed values; other requests keep the built-in templates alone. A template that
+/// declares its own provider, or that the policy gates deny, is refused when added. The tenant
+/// uses only approved entries by now.
 fn tenant_template(t: &Team<'_>) {
     let olga = t.deck("olga");
     let dir = module_dir(TEAM_BUCKET);
@@ -365,23 +383,84 @@ fn tenant_template(t: &Team<'_>) {
     assert_eq!(rec.plan.agent.to_string(), "infra");
     assert_eq!(rec.plan.action, "create");
     assert!(
-        rec.plan
-            .intent
-            .notes
-            .iter()
-            .any(|n| n
-                .contains("planned from the tenant's template team-bucket@1 for infra/create/s3")),
+        rec.plan.intent.notes.iter().any(|n| n.contains(
+            "planned with the tenant's template team-bucket@1 for infra/create/s3 requests, its resources alongside the built-in stack"
+        )),
         "{:?}",
         rec.plan.intent.notes
     );
     let id = rec.plan.plan_id.clone();
+    // Combined with the stack, not replacing it: the built-in bucket and the template's
+    // resource in one stack, the template's values typed in their own file.
+    let names: Vec<&str> = rec.plan.artifacts.iter().map(|a| a.name.as_str()).collect();
+    for want in ["main.tf", "s3.tf", "template-team-bucket-main.tf"] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    let addresses: Vec<&str> = rec
+        .plan
+        .resources
+        .iter()
+        .map(|r| r.address.as_str())
+        .collect();
+    assert!(
+        addresses.contains(&"terraform_data.bucket"),
+        "{addresses:?}"
+    );
+    assert!(
+        addresses.iter().any(|a| a.starts_with("aws_s3_bucket.")),
+        "{addresses:?}"
+    );
+    let s3 = artifact_text(&olga, &id, "s3.tf").expect("s3.tf");
+    assert!(s3.contains("team-logs-1"), "{s3}");
     let tfvars = artifact_text(&olga, &id, opsdeck::library::TFVARS_FILE).expect("tfvars");
     assert!(tfvars.contains("bucket = \"team-logs-1\""), "{tfvars}");
     assert!(tfvars.contains("region = \"eu-west-1\""), "{tfvars}");
-    assert_eq!(rec.plan.dry_runs[0].status.as_str(), "planned");
-    approve_and_apply(t, "bob", &olga, &id);
+    assert!(!rec.plan.denied(), "{:?}", rec.plan.gates);
+    assert_eq!(rec.state, State::Pending);
     let shown = olga.library().show("team-bucket").unwrap();
     assert_eq!(shown.version.info.used_by[0].plan_id, id);
+
+    // A template that would declare its own provider clashes with the stack's: refused.
+    let own_provider = module_dir(&format!(
+        "provider \"aws\" {{\n  region = \"eu-west-1\"\n}}\n\n{TEAM_BUCKET}"
+    ));
+    let e = olga
+        .library()
+        .add(
+            &NewEntry {
+                name: "team-bucket".into(),
+                from: own_provider.path().to_path_buf(),
+                ..bucket_entry("infra/create/s3")
+            },
+            &quiet,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("declares a provider block"), "{e}");
+
+    // A template the policy gates would deny (a public bucket) is refused at add time with
+    // the policy's reason, and nothing is added.
+    let public = module_dir(PUBLIC_BUCKET);
+    let e = olga
+        .library()
+        .add(
+            &NewEntry {
+                name: "open-bucket".into(),
+                from: public.path().to_path_buf(),
+                ..bucket_entry("infra/create/s3")
+            },
+            &quiet,
+        )
+        .unwrap_err();
+    let e = e.to_string();
+    assert!(
+        e.contains("the policy gates refuse library entry open-bucket"),
+        "{e}"
+    );
+    assert!(
+        e.contains("s3.public_acl") && e.contains("public-read"),
+        "{e}"
+    );
+    assert!(olga.library().show("open-bucket").is_err(), "nothing added");
 
     // Requests it does not serve keep the built-in templates.
     let vpc = olga

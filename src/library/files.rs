@@ -111,3 +111,22 @@ pub fn read_entry_files(kind: EntryKind, from: &Path) -> Result<(NamedFiles, Opt
     };
     Ok((files, playbook))
 }
+
+/// A Terraform template that serves requests is rendered alongside the built-in stack, whose
+/// `main.tf` holds the Terraform settings and the AWS provider: the template declares neither,
+/// or the two would clash when the stack is planned.
+pub fn check_template_files(files: &[(String, Vec<u8>)]) -> Result<()> {
+    for (name, bytes) in files.iter().filter(|(n, _)| n.ends_with(".tf")) {
+        let text = String::from_utf8_lossy(bytes);
+        let body: serde_json::Value = hcl::from_str(&text)
+            .map_err(|e| Error::input(format!("{name} does not parse as HCL: {e}")))?;
+        for block in ["terraform", "provider"] {
+            if body.get(block).is_some() {
+                return Err(Error::input(format!(
+                    "{name} declares a {block} block: a template that serves requests (--serves) is planned alongside the built-in stack, which has its own Terraform settings and AWS provider; remove the block and add it again"
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -22,6 +22,7 @@ use crate::audit::{AuditRecord, EventKind};
 use crate::error::{Error, Result};
 use crate::time::Stamp;
 
+pub use files::check_template_files;
 pub use params::{
     Param, ParamType, Values, check_params, check_variables, parse_param, render_tfvars,
     resolve_values,

@@ -255,19 +255,46 @@ impl Requests<'_> {
             .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
             .map(|(a, b)| (a.name.clone(), String::from_utf8_lossy(b).to_string()))
             .collect();
-        let plan_id = new_plan_id();
-        let mut cost = draft.cost;
+        let stack = draft.stack.clone();
+        let mut plan = self.unsaved_plan(request_id, text, intent, draft, artifacts);
         // A plan that changes or destroys an existing stack is judged by the change it makes:
         // its estimate against the estimate the stack was applied with.
-        if let Some(stack) = &draft.stack
-            && (!cost.unpriced() || intent.action == "destroy")
+        if let Some(stack) = &stack
+            && (!plan.cost.unpriced() || plan.intent.action == "destroy")
         {
-            cost.current =
+            plan.cost.current =
                 crate::plan::pricing::current_cost(self.store.as_ref(), &self.tenant.name, stack)?;
         }
-        let mut plan = Plan {
-            plan_id: plan_id.clone(),
-            request_id: request_id.clone(),
+        plan.gates = self.gates(&plan, &terraform_texts)?;
+        // Dry runs (terraform plan, ansible --check) only for plans the policies let through.
+        if !plan.denied() {
+            self.dry_runs(&mut plan, files, sink)?;
+        }
+        plan.content_hash = plan.compute_hash();
+        let req = rules::requirement(&plan, &self.tenant.approvals);
+        let rec = PlanRecord::new(
+            plan,
+            req,
+            self.tenant.approvals.pending_ttl_secs,
+            self.tenant.approvals.approved_ttl_secs,
+            self.clock.as_ref(),
+        );
+        Ok(rec)
+    }
+
+    /// The plan a draft makes, before its gates, dry runs and hash: also what a library
+    /// entry is judged as by the policy gates when it is added.
+    pub(super) fn unsaved_plan(
+        &self,
+        request_id: String,
+        text: String,
+        intent: Intent,
+        draft: Draft,
+        artifacts: Vec<ArtifactRef>,
+    ) -> Plan {
+        Plan {
+            plan_id: new_plan_id(),
+            request_id,
             tenant: self.tenant.name.clone(),
             requester: self.identity.user.clone(),
             requester_source: self.identity.source.as_str().to_string(),
@@ -286,27 +313,12 @@ impl Requests<'_> {
             mutates: draft.mutates,
             risk: draft.risk,
             risk_reasons: draft.risk_reasons,
-            cost,
+            cost: draft.cost,
             gates: Vec::new(),
             dry_runs: Vec::new(),
             requires_approval: draft.mutates,
             content_hash: String::new(),
-        };
-        plan.gates = self.gates(&plan, &terraform_texts)?;
-        // Dry runs (terraform plan, ansible --check) only for plans the policies let through.
-        if !plan.denied() {
-            self.dry_runs(&mut plan, files, sink)?;
         }
-        plan.content_hash = plan.compute_hash();
-        let req = rules::requirement(&plan, &self.tenant.approvals);
-        let rec = PlanRecord::new(
-            plan,
-            req,
-            self.tenant.approvals.pending_ttl_secs,
-            self.tenant.approvals.approved_ttl_secs,
-            self.clock.as_ref(),
-        );
-        Ok(rec)
     }
 
     /// The trail's account of a new plan: planned, gated, then denied by policy (the record

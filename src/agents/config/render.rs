@@ -1,14 +1,14 @@
 //! The playbook for a task: which template, its values, the rollout (batches, the failure
 //! threshold) and the risk with its reasons.
 
-use minijinja::Value;
 use serde_json::json;
 
 use super::task::{Task, Tls, validate_package};
 use crate::agents::{AgentRequest, DraftFile};
 use crate::error::Result;
 use crate::intent::Environment;
-use crate::plan::playbook::render;
+use crate::library::EntryKind;
+use crate::library::builtin::render_builtin;
 use crate::plan::{ArtifactKind, Risk};
 
 /// A rendered playbook with its rollout.
@@ -91,7 +91,7 @@ pub fn render_task(
                 ),
                 Some("25%"),
                 json!({"server_name": server_name, "self_signed": self_signed,
-                       "cert_path": cert, "key_path": key, "days": 365}),
+                       "cert_path": cert, "key_path": key}),
             )
         }
         Task::Patch { reboot } => {
@@ -111,7 +111,7 @@ pub fn render_task(
                     }
                 ),
                 Some("25%"),
-                json!({"reboot": reboot, "reboot_timeout": 900}),
+                json!({"reboot": reboot}),
             )
         }
         Task::Users {
@@ -144,7 +144,7 @@ pub fn render_task(
                     if *sudo && *present { " with sudo" } else { "" }
                 ),
                 None,
-                json!({"users": list, "shell": "/bin/bash"}),
+                json!({"users": list}),
             )
         }
         Task::SshHardening { sshd_config } => {
@@ -153,30 +153,19 @@ pub fn render_task(
                 "turns off SSH password and root logins: users without a key lose SSH access"
                     .into(),
             );
-            let settings = [
-                ("PermitRootLogin", "no"),
-                ("PasswordAuthentication", "no"),
-                ("KbdInteractiveAuthentication", "no"),
-                ("PermitEmptyPasswords", "no"),
-                ("X11Forwarding", "no"),
-                ("MaxAuthTries", "3"),
-                ("ClientAliveInterval", "300"),
-                ("ClientAliveCountMax", "2"),
-            ];
+            // The settings themselves are the catalogue's safety defaults (ssh_hardening).
             (
                 "ssh_hardening",
                 "harden SSH".to_string(),
                 Some("25%"),
-                json!({"sshd_config": sshd_config,
-                       "settings": settings.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>()}),
+                json!({"sshd_config": sshd_config}),
             )
         }
         Task::CloudwatchAgent { log_group } => (
             "cloudwatch_agent",
             "install the CloudWatch agent".to_string(),
             None,
-            json!({"namespace": "CWAgent", "interval": 60, "log_group": log_group,
-                   "log_files": ["/var/log/messages", "/var/log/syslog"]}),
+            json!({"log_group": log_group}),
         ),
     };
     if prod {
@@ -195,10 +184,9 @@ pub fn render_task(
             o.insert(k.clone(), v.clone());
         }
     }
-    let text = render(
-        &format!("ansible/{name}.yml.j2"),
-        &Value::from_serialize(&ctx),
-    )?;
+    // Through the built-in catalogue: its entry names the file, what it reads and the
+    // defaults of what is not given here.
+    let text = render_builtin(EntryKind::Ansible, name, &ctx)?;
     Ok(Rendered {
         file: DraftFile {
             name: format!("{name}.yml"),

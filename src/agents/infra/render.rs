@@ -3,7 +3,6 @@
 
 use std::net::Ipv4Addr;
 
-use minijinja::Value;
 use serde_json::json;
 
 use super::spec::*;
@@ -11,8 +10,9 @@ use super::validate::*;
 use crate::agents::DraftFile;
 use crate::error::{Error, Result};
 use crate::intent::is_region_code;
+use crate::library::EntryKind;
+use crate::library::builtin::render_builtin;
 use crate::plan::ArtifactKind;
-use crate::plan::render::render;
 
 /// The template context: the spec, plus layout values derived from it. Display strings are
 /// derived here rather than stored, so a spec read back from `opsdeck.tf` holds only values
@@ -116,7 +116,7 @@ pub(super) fn log_bucket(spec: &StackSpec) -> Option<serde_json::Value> {
 
 /// The files of a stack, in the order they are shown.
 pub fn render_stack(spec: &StackSpec) -> Result<Vec<DraftFile>> {
-    let ctx = Value::from_serialize(context(spec)?);
+    let ctx = context(spec)?;
     let own_vpc = |m: &Machines| matches!(m.placement, Placement::Public | Placement::Private);
     let mut parts = vec!["main"];
     if spec.network.is_some() {
@@ -153,7 +153,8 @@ pub fn render_stack(spec: &StackSpec) -> Result<Vec<DraftFile>> {
     }
     let mut files = Vec::new();
     for part in parts {
-        let text = render(&format!("terraform/{part}.tf.j2"), &ctx)?;
+        // Through the built-in catalogue: its entry names the file and what it reads.
+        let text = render_builtin(EntryKind::Terraform, part, &ctx)?;
         crate::plan::verify::check_generated_terraform(&format!("{part}.tf"), &text)?;
         files.push(DraftFile {
             name: format!("{part}.tf"),

@@ -10,6 +10,7 @@ use crate::events::{AgentEvent, Sink};
 use crate::exec::{self, ansible, terraform};
 use crate::intent::AgentKind;
 use crate::library::{self, Manifest};
+use crate::plan::{ArtifactKind, GateResult};
 
 use super::super::Library;
 
@@ -90,6 +91,90 @@ impl Library<'_> {
         }
         library::check_variables(&manifest.params, files)?;
         Ok((checks, notes))
+    }
+
+    /// The policy gates a plan from this Terraform would meet (the tenant's compiled policies
+    /// and the checks no policy switches off), judged at add time with the parameters'
+    /// defaults: a deny refuses the entry with the policy's reason; warnings are notes.
+    pub(super) fn check_policies(
+        &self,
+        manifest: &Manifest,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<Vec<String>> {
+        let mut draft_files: Vec<crate::agents::DraftFile> = files
+            .iter()
+            .map(|(name, content)| crate::agents::DraftFile {
+                name: name.clone(),
+                kind: ArtifactKind::Terraform,
+                content: content.clone(),
+            })
+            .collect();
+        let defaults: library::Values = manifest
+            .params
+            .iter()
+            .filter_map(|p| Some((p.name.clone(), p.default.clone()?)))
+            .collect();
+        if !defaults.is_empty() {
+            draft_files.push(crate::agents::DraftFile {
+                name: library::TFVARS_FILE.into(),
+                kind: ArtifactKind::Terraform,
+                content: library::render_tfvars(&defaults).into_bytes(),
+            });
+        }
+        let texts: Vec<(String, String)> = draft_files
+            .iter()
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    String::from_utf8_lossy(&f.content).into_owned(),
+                )
+            })
+            .collect();
+        let total = draft_files.iter().map(|f| f.content.len()).sum();
+        let draft = crate::agents::infra::from_files(draft_files, total, &manifest.name)?;
+        let action = manifest
+            .serves
+            .as_deref()
+            .and_then(|s| s.split('/').nth(1))
+            .unwrap_or("apply")
+            .to_string();
+        let intent = crate::intent::Intent {
+            agent: AgentKind::Infra,
+            agents: vec![AgentKind::Infra],
+            action,
+            confidence: 1.0,
+            low_confidence: false,
+            params: Default::default(),
+            evidence: Vec::new(),
+            notes: Vec::new(),
+            source: None,
+            settled: None,
+        };
+        let plan = self.requests().unsaved_plan(
+            String::new(),
+            format!("library add {}", manifest.name),
+            intent,
+            draft,
+            Vec::new(),
+        );
+        let gates = self.gates(&plan, &texts)?;
+        let denied: Vec<String> = gates
+            .iter()
+            .filter(|g| g.result == GateResult::Deny)
+            .map(|g| format!("{}: {}", g.rule, g.reason))
+            .collect();
+        if !denied.is_empty() {
+            return Err(Error::refused(format!(
+                "the policy gates refuse library entry {}: {}. nothing was added",
+                manifest.name,
+                denied.join("; ")
+            )));
+        }
+        Ok(gates
+            .into_iter()
+            .filter(|g| g.result == GateResult::Warn)
+            .map(|g| format!("policy {} warns: {}", g.rule, g.reason))
+            .collect())
     }
 
     /// `ansible-playbook --syntax-check` of the playbook, on a placeholder inventory.

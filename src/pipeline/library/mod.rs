@@ -250,8 +250,15 @@ impl Library<'_> {
         }
         let (checks, notes) = match manifest.kind {
             EntryKind::Terraform => {
-                let checks = self.check_terraform(&manifest, &files, check_format, sink)?;
-                (checks.0, checks.1)
+                // The tool's own words first; then what a template must not declare.
+                let (mut checks, mut notes) =
+                    self.check_terraform(&manifest, &files, check_format, sink)?;
+                if manifest.serves.is_some() {
+                    library::check_template_files(&files)?;
+                }
+                notes.extend(self.check_policies(&manifest, &files)?);
+                checks.push("policy gates".into());
+                (checks, notes)
             }
             EntryKind::Ansible => {
                 if !manifest.params.is_empty() {
