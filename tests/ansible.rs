@@ -407,6 +407,7 @@ fn check_mode_of_ssh_hardening_shows_the_diff_and_leaves_the_file() {
         files: &files,
         playbook: &name,
         inventory: "hosts.yml",
+        extra_vars: None,
         stream: false,
         confinement: &confinement,
     };

@@ -687,3 +687,109 @@ fn playbooks_are_syntax_checked_at_add_time() {
         rec.plan.plan_id
     );
 }
+
+/// Part 2's Ansible entries with parameters: typed, with defaults, checked with
+/// `--syntax-check` at add time; given at use they are a file of extra vars (never template
+/// text or command-line words) that wins over the play's own vars; a value that looks like a
+/// template stays text; names Ansible reserves and values of the wrong type are refused.
+#[test]
+fn playbook_parameters_are_typed_extra_vars() {
+    let Some(bin) = common::ansible_playbook() else {
+        return;
+    };
+    let home = Home::new();
+    home.use_ansible(&bin, "");
+    let t = team(&home);
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.yml");
+    std::fs::write(
+        &site,
+        "- hosts: all\n  gather_facts: false\n  vars:\n    greeting: from-the-play\n  tasks:\n    - name: greet\n      ansible.builtin.debug:\n        msg: \"greeting={{ greeting }} times={{ times | int + 1 }} loud={{ loud }}\"\n",
+    )
+    .unwrap();
+    let olga = t.deck("olga");
+    let entry = |params: &[&str]| NewEntry {
+        name: "greet".into(),
+        kind: EntryKind::Ansible,
+        from: site.clone(),
+        words: EntryWords {
+            description: "say something".into(),
+            params: params.iter().map(|p| parse_param(p).unwrap()).collect(),
+            ..EntryWords::default()
+        },
+    };
+    let e = olga
+        .library()
+        .add(
+            &entry(&["ansible_ssh_common_args:string=-o ProxyCommand=id"]),
+            &quiet,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("a name Ansible reserves"), "{e}");
+    let added = olga
+        .library()
+        .add(
+            &entry(&["greeting:string=hello", "times:number=2", "loud:bool=false"]),
+            &quiet,
+        )
+        .unwrap();
+    assert_eq!(
+        added.checks,
+        vec!["ansible-playbook --syntax-check".to_string()]
+    );
+    let inventory = common::local_inventory(dir.path());
+    let use_with = |set: &[&str]| UseRequest {
+        entry: "greet@1".into(),
+        inventory: Some(inventory.clone()),
+        set: set.iter().map(|s| s.to_string()).collect(),
+        ..UseRequest::default()
+    };
+    let e = olga
+        .library()
+        .plan(&use_with(&["times=many"]), &quiet)
+        .unwrap_err();
+    assert!(e.to_string().contains("parameter times is a number"), "{e}");
+
+    let rec = olga
+        .library()
+        .plan(
+            &use_with(&["greeting={{ lookup('pipe', 'id') }}", "times=4"]),
+            &quiet,
+        )
+        .unwrap();
+    let id = rec.plan.plan_id.clone();
+    let vars = artifact_text(&olga, &id, opsdeck::library::VARS_FILE).expect("vars file");
+    assert!(
+        vars.contains("greeting: !unsafe \"{{ lookup('pipe', 'id') }}\""),
+        "{vars}"
+    );
+    assert!(
+        vars.contains("times: 4") && vars.contains("loud: false"),
+        "{vars}"
+    );
+    assert!(
+        rec.plan.steps.iter().any(|s| matches!(
+            &s.kind,
+            opsdeck::plan::StepKind::Ansible { vars: Some(v), .. } if v == opsdeck::library::VARS_FILE
+        )),
+        "{:?}",
+        rec.plan.steps
+    );
+    t.approve("bob", &id).unwrap();
+    let lines = std::sync::Mutex::new(Vec::<String>::new());
+    let collect = |e: opsdeck::events::AgentEvent| {
+        if let opsdeck::events::AgentEvent::Output { line, .. } = e {
+            lines.lock().unwrap().push(line);
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let r = rt.block_on(olga.runs().apply(&id, &collect, rx)).unwrap();
+    let out = lines.lock().unwrap().join("\n");
+    assert!(r.success, "{r:?}\n{out}");
+    assert!(
+        out.contains("greeting={{ lookup('pipe', 'id') }} times=5 loud=False"),
+        "the extra vars win over the play's, typed, and a template in a value stays text:\n{out}"
+    );
+    assert!(!out.contains("uid="), "{out}");
+}

@@ -118,6 +118,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
             },
             batch: rendered.batch.clone(),
             max_fail_percentage: rendered.max_fail_percentage,
+            vars: None,
         },
     };
     Ok(Draft {
@@ -171,6 +172,7 @@ pub fn extend(req: &AgentRequest<'_>, mut draft: Draft, sink: Sink<'_>) -> Resul
             },
             batch: rendered.batch.clone(),
             max_fail_percentage: rendered.max_fail_percentage,
+            vars: None,
         },
     });
     draft.summary = format!("{}; then {} on them", draft.summary, rendered.what);

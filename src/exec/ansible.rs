@@ -41,6 +41,8 @@ pub struct Workspace<'a> {
     pub files: &'a [(String, Vec<u8>)],
     pub playbook: &'a str,
     pub inventory: &'a str,
+    /// A YAML file among `files` of extra vars, passed as `--extra-vars @FILE`.
+    pub extra_vars: Option<&'a str>,
     pub stream: bool,
     /// What Ansible may touch beyond the workspace (its filesystem sandbox).
     pub confinement: &'a super::sandbox::Confinement,
@@ -105,6 +107,11 @@ impl Workspace<'_> {
     ) -> Result<Exit> {
         let mut args: Vec<String> = vec!["-i".into(), self.inventory.into()];
         args.extend(extra.iter().map(|s| s.to_string()));
+        if let Some(vars) = self.extra_vars {
+            // One argument: a file of typed values, never the values as words.
+            args.push("--extra-vars".into());
+            args.push(format!("@{vars}"));
+        }
         args.push(self.playbook.into());
         let env = self.env();
         let mut exit = run_streaming(

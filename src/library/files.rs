@@ -12,6 +12,7 @@ pub type NamedFiles = Vec<(String, Vec<u8>)>;
 /// Names opsdeck writes itself next to an entry's files.
 const RESERVED: &[&str] = &[
     super::TFVARS_FILE,
+    super::VARS_FILE,
     "opsdeck_backend_override.tf",
     "opsdeck-mirror.tfrc",
     "ansible.cfg",

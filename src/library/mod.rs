@@ -24,8 +24,8 @@ use crate::time::Stamp;
 
 pub use files::check_template_files;
 pub use params::{
-    Param, ParamType, Values, check_params, check_variables, parse_param, render_tfvars,
-    resolve_values,
+    Param, ParamType, Values, check_ansible_params, check_params, check_variables, parse_param,
+    render_extra_vars, render_tfvars, resolve_values,
 };
 pub use text::{diff_versions, may_name_entry, referenced_entry};
 
@@ -33,6 +33,8 @@ pub use text::{diff_versions, may_name_entry, referenced_entry};
 pub const REF_KIND: &str = "library_entry";
 /// The file a Terraform entry's parameter values are written to (Terraform loads it by itself).
 pub const TFVARS_FILE: &str = "opsdeck_library.auto.tfvars";
+/// The file an Ansible entry's parameter values are written to, passed as extra vars.
+pub const VARS_FILE: &str = "opsdeck_library_vars.yml";
 /// The largest entry, all files together.
 pub const MAX_ENTRY_BYTES: usize = 4 * 1024 * 1024;
 

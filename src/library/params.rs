@@ -280,3 +280,52 @@ pub fn check_variables(params: &[Param], files: &[(String, Vec<u8>)]) -> Result<
     }
     Ok(())
 }
+
+/// Names Ansible gives a meaning of its own: connection and privilege settings (`ansible_*`,
+/// which can name commands the controller runs), magic variables and play keywords. An Ansible
+/// entry's parameter never takes one, so a value cannot change how or where it runs.
+const ANSIBLE_RESERVED: &[&str] = &[
+    "environment",
+    "group_names",
+    "groups",
+    "hostvars",
+    "inventory_dir",
+    "inventory_file",
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "lookup",
+    "omit",
+    "play_hosts",
+    "playbook_dir",
+    "query",
+    "role_name",
+    "role_path",
+    "vars",
+];
+
+/// An Ansible entry's parameters: none named like what Ansible reserves.
+pub fn check_ansible_params(params: &[Param]) -> Result<()> {
+    for p in params {
+        if p.name.starts_with("ansible_") || ANSIBLE_RESERVED.contains(&p.name.as_str()) {
+            return Err(Error::input(format!(
+                "parameter {} is a name Ansible reserves (connection settings, magic variables): name it for what the playbook does with it",
+                p.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The values as an Ansible extra-vars file (`--extra-vars @FILE`): one `name: value` per
+/// line, each value a YAML scalar Ansible takes literally (strings double-quoted, tagged
+/// `!unsafe` where they hold a `{`, so Ansible never evaluates them as a template).
+pub fn render_extra_vars(values: &Values) -> String {
+    let mut out = String::from("# Written by opsdeck: the library entry's parameter values.\n");
+    if values.is_empty() {
+        out.push_str("{}\n");
+    }
+    for (name, v) in values {
+        out.push_str(&format!("{name}: {}\n", crate::plan::playbook::yaml(v)));
+    }
+    out
+}

@@ -417,8 +417,12 @@ impl Runs<'_> {
             StepKind::Ansible {
                 playbook,
                 inventory,
+                vars,
                 ..
-            } => self.run_ansible_step(run, playbook, inventory).await,
+            } => {
+                self.run_ansible_step(run, playbook, inventory, vars.as_deref())
+                    .await
+            }
             StepKind::Aws { .. } => {
                 agents::execute(step, &self.aws, run.sink, run.cancel.clone()).await
             }

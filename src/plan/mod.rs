@@ -121,6 +121,11 @@ pub enum StepKind {
         /// `max_fail_percentage` per batch: above it the run stops before the next batch.
         #[serde(default)]
         max_fail_percentage: u8,
+        /// Artifact name of a YAML file of extra vars (`--extra-vars @FILE`): a library
+        /// entry's typed parameter values, every string quoted and tagged !unsafe where it
+        /// holds a `{`. Absent on every other playbook step (and on plans made before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vars: Option<String>,
     },
 }
 

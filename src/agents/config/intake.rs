@@ -94,6 +94,7 @@ pub fn from_playbook_files(
                 inventory: inventory_kind,
                 batch: None,
                 max_fail_percentage: 0,
+                vars: None,
             },
         },
     ))

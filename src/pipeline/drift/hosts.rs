@@ -44,6 +44,8 @@ struct Applied {
     step: usize,
     playbook: String,
     inventory: String,
+    /// The step's extra vars file (a library entry's parameter values).
+    vars: Option<String>,
 }
 
 impl Applied {
@@ -80,6 +82,7 @@ impl Drift<'_> {
                 let StepKind::Ansible {
                     playbook,
                     inventory,
+                    vars,
                     ..
                 } = &step.kind
                 else {
@@ -105,6 +108,7 @@ impl Drift<'_> {
                         step: i + 1,
                         playbook: playbook.clone(),
                         inventory: name.clone(),
+                        vars: vars.clone(),
                     });
                 }
             }
@@ -154,6 +158,7 @@ impl Drift<'_> {
             files: &files,
             playbook: &a.playbook,
             inventory: &a.inventory,
+            extra_vars: a.vars.as_deref(),
             stream: false,
             confinement: &confinement,
         };

@@ -74,8 +74,9 @@ impl Deck {
                         StepKind::Ansible {
                             playbook,
                             inventory,
+                            vars,
                             ..
-                        } => self.ansible_dry_run(&dry, playbook, inventory),
+                        } => self.ansible_dry_run(&dry, playbook, inventory, vars.as_deref()),
                         StepKind::Aws { .. } => Err(Error::input("no dry run for AWS API steps")),
                     })
                 })
@@ -349,6 +350,7 @@ impl Deck {
         dry: &DryRunStep<'_>,
         playbook: &str,
         inventory: &Inventory,
+        vars: Option<&str>,
     ) -> Result<DryRunOutcome> {
         let DryRunStep {
             plan_id,
@@ -436,6 +438,7 @@ impl Deck {
             files: &ws_files,
             playbook,
             inventory: &inventory_name,
+            extra_vars: vars,
             stream,
             confinement: &confinement,
         };

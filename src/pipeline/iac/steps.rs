@@ -117,6 +117,7 @@ impl Deck {
         run: &StepRun<'_>,
         playbook: &str,
         inventory: &Inventory,
+        vars: Option<&str>,
     ) -> Result<Outcome> {
         let StepRun {
             rec,
@@ -195,6 +196,7 @@ impl Deck {
             files: &files,
             playbook,
             inventory: &inventory_name,
+            extra_vars: vars,
             stream: true,
             confinement: &confinement,
         };

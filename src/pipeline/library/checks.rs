@@ -177,10 +177,12 @@ impl Library<'_> {
             .collect())
     }
 
-    /// `ansible-playbook --syntax-check` of the playbook, on a placeholder inventory.
+    /// `ansible-playbook --syntax-check` of the playbook, on a placeholder inventory, with the
+    /// parameters' defaults as extra vars the way a use passes its values.
     pub(super) fn check_playbook(
         &self,
         playbook: &str,
+        params: &[library::Param],
         files: &[(String, Vec<u8>)],
         sink: Sink<'_>,
     ) -> Result<Vec<String>> {
@@ -197,6 +199,17 @@ impl Library<'_> {
             inventory.clone(),
             b"# placeholder for the syntax check\nlocalhost ansible_connection=local\n".to_vec(),
         ));
+        let defaults: library::Values = params
+            .iter()
+            .filter_map(|p| Some((p.name.clone(), p.default.clone()?)))
+            .collect();
+        let vars = (!params.is_empty()).then_some(library::VARS_FILE);
+        if vars.is_some() {
+            ws_files.push((
+                library::VARS_FILE.into(),
+                library::render_extra_vars(&defaults).into_bytes(),
+            ));
+        }
         let confinement = self.confinement(true);
         let ws = ansible::Workspace {
             binary: &bin,
@@ -204,6 +217,7 @@ impl Library<'_> {
             files: &ws_files,
             playbook,
             inventory: &inventory,
+            extra_vars: vars,
             stream: false,
             confinement: &confinement,
         };

@@ -261,13 +261,12 @@ impl Library<'_> {
                 (checks, notes)
             }
             EntryKind::Ansible => {
-                if !manifest.params.is_empty() {
-                    return Err(Error::input(
-                        "parameters of Ansible entries are not supported yet: a playbook entry takes its values from its own vars",
-                    ));
-                }
+                library::check_ansible_params(&manifest.params)?;
                 let playbook = manifest.playbook.clone().unwrap_or_default();
-                (self.check_playbook(&playbook, &files, sink)?, Vec::new())
+                (
+                    self.check_playbook(&playbook, &manifest.params, &files, sink)?,
+                    Vec::new(),
+                )
             }
         };
         for (name, bytes) in &files {

@@ -185,7 +185,7 @@ impl Library<'_> {
             }
             EntryKind::Ansible => {
                 let playbook = manifest.playbook.clone().unwrap_or_default();
-                let draft_files: Vec<DraftFile> = files
+                let mut draft_files: Vec<DraftFile> = files
                     .into_iter()
                     .map(|(name, content)| DraftFile {
                         name,
@@ -193,6 +193,16 @@ impl Library<'_> {
                         content,
                     })
                     .collect();
+                // Typed values in a file of their own, passed as extra vars: never template
+                // text or words of a command line.
+                let vars = (!manifest.params.is_empty()).then(|| {
+                    draft_files.push(DraftFile {
+                        name: library::VARS_FILE.into(),
+                        kind: ArtifactKind::Ansible,
+                        content: library::render_extra_vars(&values).into_bytes(),
+                    });
+                    library::VARS_FILE.to_string()
+                });
                 (
                     AgentKind::Config,
                     config::from_playbook_files(
@@ -201,7 +211,10 @@ impl Library<'_> {
                         req.inventory.as_deref(),
                         None,
                     )
-                    .map(|(files, step)| {
+                    .map(|(files, mut step)| {
+                        if let crate::plan::StepKind::Ansible { vars: v, .. } = &mut step.kind {
+                            *v = vars;
+                        }
                         config::playbook_draft(
                             format!("run {} (library entry {})", step.description, info.label()),
                             files,
