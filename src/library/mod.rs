@@ -319,6 +319,19 @@ impl VersionInfo {
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
     entries: BTreeMap<String, Vec<VersionInfo>>,
+    /// The last trail record taken into account: an incremental reader's cursor.
+    seen: u64,
+}
+
+/// Whether a trail event is one the catalogue reads.
+pub fn is_library_event(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::LibraryEntryAdded
+            | EventKind::LibraryEntryDeprecated
+            | EventKind::LibraryEntryApproved
+            | EventKind::LibraryEntryUsed
+    )
 }
 
 /// The library reference an event carries: its first `artifacts` entry of kind
@@ -347,16 +360,25 @@ pub fn ref_json(name: &str, sha256: &str, size: Option<u64>, uri: Option<String>
 }
 
 impl Catalogue {
-    /// Takes one trail record into account (records come oldest first).
+    /// The last trail record taken into account (0: none).
+    pub fn cursor(&self) -> u64 {
+        self.seen
+    }
+
+    /// Records up to `seq` were read (those that are not the library's included).
+    pub fn seen_up_to(&mut self, seq: u64) {
+        self.seen = self.seen.max(seq);
+    }
+
+    /// Takes one trail record into account (records come oldest first); one already taken
+    /// (at or before the cursor) is skipped, so incremental reads may overlap.
     pub fn record(&mut self, rec: &AuditRecord) {
         let kind = rec.event.event;
-        if !matches!(
-            kind,
-            EventKind::LibraryEntryAdded
-                | EventKind::LibraryEntryDeprecated
-                | EventKind::LibraryEntryApproved
-                | EventKind::LibraryEntryUsed
-        ) {
+        if rec.seq <= self.seen {
+            return;
+        }
+        self.seen = self.seen.max(rec.seq);
+        if !is_library_event(kind) {
             return;
         }
         let Some((name, sha)) = event_ref(rec) else {

@@ -78,3 +78,45 @@ fn requests_name_entries_only_with_an_entry_word_or_a_version() {
     assert!(may_name_entry("deploy our web-tier module"));
     assert!(!may_name_entry("restart the db instances"));
 }
+
+/// A trail record for the catalogue's tests.
+fn record(seq: u64, event: &str, plan: Option<&str>) -> crate::audit::AuditRecord {
+    let mut ev = serde_json::json!({
+        "eventId": format!("e{seq}"), "requestId": "r", "tenantId": "acme", "userId": "olga",
+        "userSource": "test", "osUser": "olga", "timestamp": "2026-01-01T00:00:00Z",
+        "event": event, "status": "completed",
+        "artifacts": [ref_json("web-tier", "aa11", None, None)],
+    });
+    if let Some(p) = plan {
+        ev["planId"] = serde_json::json!(p);
+    }
+    serde_json::from_value(serde_json::json!({
+        "seq": seq, "prev": "", "hash": "", "key": "", "sig": "", "event": ev,
+    }))
+    .expect("a record")
+}
+
+#[test]
+fn the_catalogue_reads_incrementally_and_takes_each_record_once() {
+    let mut c = Catalogue::default();
+    assert_eq!(c.cursor(), 0);
+    let first = [
+        record(1, "library_entry_added", None),
+        record(2, "requested", None),
+        record(3, "library_entry_used", Some("p1")),
+    ];
+    for r in &first {
+        c.record(r);
+    }
+    assert_eq!(c.cursor(), 3);
+    // An overlapping read (another lookup took some of these) changes nothing.
+    for r in &first[1..] {
+        c.record(r);
+    }
+    c.record(&record(4, "library_entry_used", Some("p2")));
+    c.seen_up_to(6);
+    assert_eq!(c.cursor(), 6);
+    let v = &c.versions("web-tier")[0];
+    let plans: Vec<&str> = v.used_by.iter().map(|u| u.plan_id.as_str()).collect();
+    assert_eq!(plans, ["p1", "p2"]);
+}

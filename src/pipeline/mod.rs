@@ -126,6 +126,9 @@ pub struct Deck {
     read_only: Option<ReadOnly>,
     /// The tenant's past requests as read from its trail so far (`knowledge.rs`).
     knowledge: std::sync::RwLock<crate::knowledge::KnowledgeIndex>,
+    /// The tenant's library as read from its trail so far (`library/mod.rs`): each lookup
+    /// reads only the records after the last one it saw.
+    library: std::sync::Mutex<crate::library::Catalogue>,
 }
 
 /// What the command line adds to a request's words.

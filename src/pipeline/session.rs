@@ -144,6 +144,7 @@ impl Deck {
             audit_key_checked: std::sync::atomic::AtomicBool::new(false),
             read_only,
             knowledge: std::sync::RwLock::default(),
+            library: std::sync::Mutex::default(),
         };
         // What an earlier process left undelivered goes out in the background.
         deck.resume_notifications();

@@ -77,14 +77,27 @@ pub struct UseRequest {
 const WRITERS: &[Role] = &[Role::Operator, Role::Approver, Role::Admin];
 
 impl Library<'_> {
-    /// The tenant's library as its trail has it now.
+    /// The tenant's library as its trail has it now: the session's catalogue brought up to
+    /// date with the records written since its last lookup (by anyone), not the whole trail.
     fn catalogue(&self) -> Result<Catalogue> {
-        let mut c = Catalogue::default();
-        self.scan_trail(&mut |r| {
-            c.record(&r);
+        let unusable = || Error::Unavailable("the session's library catalogue is unusable".into());
+        let cursor = self.library.lock().map_err(|_| unusable())?.cursor();
+        let mut new = Vec::new();
+        let mut last = cursor;
+        self.scan_trail_after(cursor, &mut |r| {
+            last = last.max(r.seq);
+            if library::is_library_event(r.event.event) {
+                new.push(r);
+            }
             true
         })?;
-        Ok(c)
+        let mut c = self.library.lock().map_err(|_| unusable())?;
+        // Another lookup may have taken some of these meanwhile: the catalogue skips them.
+        for r in &new {
+            c.record(r);
+        }
+        c.seen_up_to(last);
+        Ok(c.clone())
     }
 
     fn manifest(&self, v: &VersionInfo) -> Result<Manifest> {
