@@ -612,21 +612,32 @@ fn broken_modules_are_refused_at_add_time_with_terraforms_words() {
     assert!(refused.is_err());
 }
 
-#[test]
-fn playbooks_are_syntax_checked_at_add_time() {
-    let Some(bin) = common::ansible_playbook() else {
-        return;
-    };
+/// A home whose ansible-playbook is the tests' (None, skipped, without one).
+fn ansible_home() -> Option<Home> {
+    let bin = common::ansible_playbook()?;
     let home = Home::new();
     home.use_ansible(&bin, "");
+    Some(home)
+}
+
+fn write_file(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn playbooks_are_syntax_checked_at_add_time() {
+    let Some(home) = ansible_home() else {
+        return;
+    };
     let t = team(&home);
     let dir = tempfile::tempdir().unwrap();
-    let broken = dir.path().join("broken.yml");
-    std::fs::write(
-        &broken,
+    let broken = write_file(
+        &dir,
+        "broken.yml",
         "- hosts: all\n  tasks:\n    - name: bad\n      no_such_module_here:\n        x: 1\n",
-    )
-    .unwrap();
+    );
     let add = |from: &std::path::Path, name: &str| {
         t.deck("olga").library().add(
             &NewEntry {
@@ -694,19 +705,16 @@ fn playbooks_are_syntax_checked_at_add_time() {
 /// template stays text; names Ansible reserves and values of the wrong type are refused.
 #[test]
 fn playbook_parameters_are_typed_extra_vars() {
-    let Some(bin) = common::ansible_playbook() else {
+    let Some(home) = ansible_home() else {
         return;
     };
-    let home = Home::new();
-    home.use_ansible(&bin, "");
     let t = team(&home);
     let dir = tempfile::tempdir().unwrap();
-    let site = dir.path().join("site.yml");
-    std::fs::write(
-        &site,
+    let site = write_file(
+        &dir,
+        "site.yml",
         "- hosts: all\n  gather_facts: false\n  vars:\n    greeting: from-the-play\n  tasks:\n    - name: greet\n      ansible.builtin.debug:\n        msg: \"greeting={{ greeting }} times={{ times | int + 1 }} loud={{ loud }}\"\n",
-    )
-    .unwrap();
+    );
     let olga = t.deck("olga");
     let entry = |params: &[&str]| NewEntry {
         name: "greet".into(),
