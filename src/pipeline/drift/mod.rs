@@ -11,8 +11,10 @@ use std::time::Duration;
 
 mod adopt;
 mod hosts;
+mod status;
 
 pub use hosts::HostsDrift;
+pub use status::StackDriftStatus;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
