@@ -81,12 +81,12 @@ pub enum Done {
     ReportRefreshed {
         tenant: String,
         name: crate::reports::ReportName,
-        result: JobResult<(crate::reports::ReportDoc, crate::pipeline::StoredRun)>,
+        result: JobResult<Box<(crate::reports::ReportDoc, crate::pipeline::StoredRun)>>,
     },
     /// What changed in a report since last week's stored run.
     ReportCompared {
         name: crate::reports::ReportName,
-        result: JobResult<crate::pipeline::ReportComparison>,
+        result: JobResult<Box<crate::pipeline::ReportComparison>>,
     },
 }
 

@@ -62,6 +62,7 @@ impl App {
                 let result = deck
                     .reports()
                     .refresh(name, &ReportOptions::default())
+                    .map(Box::new)
                     .map_err(errors::shared);
                 let answer = Done::ReportRefreshed {
                     tenant: tenant.clone(),
@@ -99,7 +100,11 @@ impl App {
                 let week = CompareWith::parse("7d", deck.clock());
                 Done::ReportCompared {
                     name,
-                    result: deck.reports().compare(name, &week).map_err(errors::shared),
+                    result: deck
+                        .reports()
+                        .compare(name, &week)
+                        .map(Box::new)
+                        .map_err(errors::shared),
                 }
             },
         );
@@ -162,14 +167,15 @@ impl App {
         &mut self,
         tenant: String,
         name: ReportName,
-        result: JobResult<(ReportDoc, StoredRun)>,
+        result: JobResult<Box<(ReportDoc, StoredRun)>>,
     ) {
         if tenant != self.deck.tenant().name {
             return;
         }
         self.reports.building.remove(&name);
         match result {
-            Ok((doc, run)) => {
+            Ok(built) => {
+                let (doc, run) = *built;
                 self.reports.errors.remove(&name);
                 self.reports.docs.insert(name, doc);
                 self.reports.runs.insert(name, run);
@@ -196,9 +202,9 @@ impl App {
     pub(super) fn report_compared(
         &mut self,
         name: ReportName,
-        result: JobResult<ReportComparison>,
+        result: JobResult<Box<ReportComparison>>,
     ) {
-        self.reports.comparison = Some((name, result));
+        self.reports.comparison = Some((name, result.map(|c| *c)));
     }
 }
 

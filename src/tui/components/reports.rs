@@ -9,9 +9,9 @@ use ratatui::text::{Line, Span};
 use crate::reports::ReportName;
 use crate::tui::action::Pane;
 use crate::tui::app::{App, TLine};
-use crate::tui::components::approvals::{cells, clip, row};
+use crate::tui::components::approvals::{cells, clip, loaded_or_say, row};
 use crate::tui::components::conversation::wrap_segments;
-use crate::tui::text::{Col, allocate, fit};
+use crate::tui::text::{Col, allocate};
 use crate::tui::theme::Meaning;
 use crate::tui::ui::{pane_block, styled, title_line};
 use crate::view::stored_report::{ReportRowView, ReportState, comparison_lines, drift_line};
@@ -47,19 +47,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if inner.height < 3 {
         return;
     }
-    if let Some(e) = &st.error {
-        let (m, text) = crate::tui::errors::line("reports", e);
-        f.render_widget(
-            Line::styled(fit(&text, inner.width as usize), t.get(m)),
-            row(inner, 0),
-        );
-        return;
-    }
-    if !st.loaded {
-        f.render_widget(
-            Line::styled("reading the stored reports…", t.get(Meaning::Muted)),
-            row(inner, 0),
-        );
+    let reading = "reading the stored reports…";
+    if !loaded_or_say(f, app, inner, st.error.as_ref(), st.loaded, reading) {
         return;
     }
 
