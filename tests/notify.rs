@@ -309,6 +309,40 @@ fn drift_found_reaches_the_webhook_with_the_stack_and_what_changed() {
         text.contains("terraform\\_data.hello") || text.contains("terraform_data.hello"),
         "{text}"
     );
+
+    // The same drift at the next scheduled check: audited again, told no one again. A drift
+    // that changes is told; once it clears and comes back, it is told again.
+    olga.drift().check(&[], &quiet).unwrap();
+    tamper(&state_path(&olga, "hello"), "tampered again");
+    olga.drift().check(&[], &quiet).unwrap();
+    settle(Duration::from_secs(30));
+    let got = hook.wait_for(2);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(kind(&got[1]), "drift_found");
+    let found: Vec<bool> = olga
+        .trail()
+        .audit(&Default::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.event.event == opsdeck::audit::EventKind::DriftFound)
+        .map(|r| r.event.approval_metadata.unwrap()["repeat"] == true)
+        .collect();
+    assert_eq!(found, [false, true, false], "every drift is audited");
+    tamper(&state_path(&olga, "hello"), "hello");
+    let clean = olga.drift().check(&[], &quiet).unwrap();
+    assert_eq!(clean.count(opsdeck::pipeline::DriftStatus::Drifted), 0);
+    tamper(&state_path(&olga, "hello"), "tampered again");
+    olga.drift().check(&[], &quiet).unwrap();
+    settle(Duration::from_secs(30));
+    assert_eq!(hook.wait_for(3).len(), 3, "back after clearing: told again");
+    let found = olga
+        .trail()
+        .audit(&Default::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.event.event == opsdeck::audit::EventKind::DriftFound)
+        .count();
+    assert_eq!(found, 4);
 }
 
 #[test]

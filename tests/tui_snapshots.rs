@@ -73,6 +73,44 @@ both_sizes!(audit_filtered, |app: &mut App| {
         "user:olga denied".into(),
     ));
 });
+// The Reports pane from the fixture's trail: operations and compliance built and stored for
+// real; cost failing (its error in its row), security being built, monitoring never stored;
+// two stacks' drift checks, the drifted one first.
+both_sizes!(reports, |app: &mut App| {
+    use opsdeck::pipeline::{DriftStatus, StackDriftStatus};
+    use opsdeck::reports::{ReportName, ReportOptions};
+    let deck = app.deck.clone();
+    for name in [ReportName::Operations, ReportName::Compliance] {
+        let (doc, run) = deck
+            .reports()
+            .refresh(name, &ReportOptions::default())
+            .unwrap();
+        app.reports.docs.insert(name, doc);
+        app.reports.runs.insert(name, run);
+    }
+    app.reports.errors.insert(
+        ReportName::Cost,
+        opsdeck::tui::errors::shared(opsdeck::Error::Unavailable(
+            "ce GetCostAndUsage: AccessDeniedException: not authorized".into(),
+        )),
+    );
+    app.reports.building.insert(ReportName::Security);
+    let stack = |name: &str, status, resources| StackDriftStatus {
+        stack: name.into(),
+        status,
+        resources,
+        reason: None,
+        checked_at: "2026-11-24T09:30:00Z".into(),
+        checked_by: "olga".into(),
+    };
+    app.reports.drift = vec![
+        stack("logs-demo", DriftStatus::Clean, 0),
+        stack("web-demo", DriftStatus::Drifted, 2),
+    ];
+    app.reports.loaded = true;
+    app.reports.selected = 3;
+    app.update(opsdeck::tui::action::Action::FocusReports);
+});
 both_sizes!(help_overlay, |app: &mut App| {
     show(app, Pane::Approvals);
     app.update(opsdeck::tui::action::Action::Help);

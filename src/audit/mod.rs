@@ -72,6 +72,9 @@ pub enum EventKind {
     LibraryEntryApproved,
     /// A plan was made from a version of a library entry (`ask --use`).
     LibraryEntryUsed,
+    /// A named report was built and stored (`report refresh`, the Reports pane): the stored
+    /// report's SHA-256 in `artifacts`, its summary in `message`.
+    ReportGenerated,
 }
 
 impl EventKind {
@@ -109,6 +112,7 @@ impl EventKind {
             EventKind::LibraryEntryDeprecated => "library_entry_deprecated",
             EventKind::LibraryEntryApproved => "library_entry_approved",
             EventKind::LibraryEntryUsed => "library_entry_used",
+            EventKind::ReportGenerated => "report_generated",
         }
     }
 }

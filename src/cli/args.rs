@@ -9,8 +9,10 @@ use crate::pipeline::OpenOptions;
 
 mod audit;
 mod library;
+mod report_store;
 pub use audit::{AuditCommand, FilterArgs};
 pub use library::{LibraryCommand, LibraryWords, UseArgs};
+pub use report_store::StoredReportCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -675,6 +677,8 @@ pub enum ReportCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: ReportFormat,
     },
+    #[command(flatten)]
+    Stored(StoredReportCommand),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -48,6 +48,7 @@ mod notify;
 mod plans;
 mod print;
 mod report;
+mod report_store;
 mod requests;
 mod runner;
 mod setup;

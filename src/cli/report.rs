@@ -42,5 +42,6 @@ pub fn run(deck: &Deck, cmd: ReportCommand, json_out: bool) -> Result<u8> {
             }
             Ok(0)
         }
+        ReportCommand::Stored(cmd) => super::report_store::run(deck, cmd, json_out),
     }
 }

@@ -55,10 +55,11 @@ mod onboarding;
 mod signatures;
 pub use drift::{
     AttributeDrift, DriftChange, DriftReport, DriftSource, DriftStatus, HostsDrift, ResourceDrift,
-    StackDrift,
+    StackDrift, StackDriftStatus,
 };
 pub use iac::{StackDetail, StackEntry};
 pub use onboarding::{CodeShown, Setup};
+pub use reports::{CompareWith, ReportComparison, StoredRun};
 
 pub use approvals::Comparison;
 pub use audit_keys::KeyDecision;

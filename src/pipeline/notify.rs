@@ -232,6 +232,10 @@ impl Deck {
                 n.summary = rec.plan.summary.clone();
                 n.detail = ev.message.clone();
             }
+            // The same drift as the subject's last check found: told once already.
+            EventKind::DriftFound if meta.get("repeat") == Some(&Value::Bool(true)) => {
+                return None;
+            }
             EventKind::DriftFound => {
                 n.kind = NotificationKind::DriftFound;
                 n.stack = text("stack");

@@ -1,6 +1,7 @@
 //! Reports over a tenant's records (issue: reports, compliance evidence and drift): built by
 //! the core as plain data, laid out by every front end as tables and series.
 
+pub mod compare;
 pub mod compliance;
 pub mod evidence;
 pub mod operations;

@@ -94,7 +94,7 @@ fn activity(kind: EventKind) -> (u64, &'static str) {
     use EventKind::*;
     match kind {
         Requested | Planned | Queued | UserAdded | TokenIssued | AuditKeyCertified
-        | LibraryEntryAdded => (1, "Create"),
+        | LibraryEntryAdded | ReportGenerated => (1, "Create"),
         Classified | PolicyEvaluated | Answered | CodeShown | DriftChecked | LibraryEntryUsed => {
             (2, "Read")
         }

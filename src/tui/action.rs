@@ -12,15 +12,17 @@ pub enum Pane {
     Diff,
     Approvals,
     Audit,
+    Reports,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [
+    pub const ALL: [Pane; 6] = [
         Pane::Conversation,
         Pane::Preview,
         Pane::Diff,
         Pane::Approvals,
         Pane::Audit,
+        Pane::Reports,
     ];
 
     pub fn title(self) -> &'static str {
@@ -30,6 +32,7 @@ impl Pane {
             Pane::Diff => "Diff",
             Pane::Approvals => "Approvals",
             Pane::Audit => "Audit",
+            Pane::Reports => "Reports",
         }
     }
 
@@ -41,6 +44,7 @@ impl Pane {
             Pane::Diff => "diff",
             Pane::Approvals => "approvals",
             Pane::Audit => "audit",
+            Pane::Reports => "reports",
         }
     }
 
@@ -65,6 +69,7 @@ pub enum Action {
     FocusDiff,
     FocusApprovals,
     FocusAudit,
+    FocusReports,
     /// Give the prompt the keyboard.
     EnterPrompt,
     /// Take the keyboard away from the prompt.
@@ -99,6 +104,9 @@ pub enum Action {
     /// Plan the selected plan's request again (after a failure, a cancel or a rejection).
     Replan,
     Refresh,
+    /// The Reports pane: what changed in the selected report since last week's stored run
+    /// (pressed again: back to the report).
+    CompareReport,
     ExportJson,
     ExportCsv,
     Verify,
@@ -155,6 +163,7 @@ impl Action {
             Action::FocusDiff => "diff",
             Action::FocusApprovals => "approvals",
             Action::FocusAudit => "audit",
+            Action::FocusReports => "reports",
             Action::EnterPrompt => "type a request",
             Action::LeavePrompt => "leave the prompt",
             Action::Back => "back",
@@ -182,6 +191,7 @@ impl Action {
             Action::ToggleClosed => "closed plans",
             Action::Replan => "re-plan the request",
             Action::Refresh => "refresh",
+            Action::CompareReport => "compare with last week",
             Action::ExportJson => "export JSON",
             Action::ExportCsv => "export CSV",
             Action::Verify => "verify chain",

@@ -41,15 +41,16 @@ mod fold;
 mod input;
 mod msg;
 mod news;
+mod reports;
 mod state;
 mod tasks;
 mod update;
 
 pub use audit_row::{AuditQuery, AuditRow, Interner, hash_bytes};
-pub use msg::{AskResult, AuditDetail, Done, JobResult, Msg};
+pub use msg::{AskResult, AuditDetail, Done, JobResult, Msg, ReportsRead};
 pub use state::{
     ApplyRun, ApprovalsState, AuditState, Confirm, ConfirmKind, DiffState, LineInput, Notice,
-    Overlay, PreviewState, RunningJob, TLine, TableRow, Transcript,
+    Overlay, PreviewState, ReportsState, RunningJob, TLine, TableRow, Transcript,
 };
 use tasks::Latest;
 
@@ -81,6 +82,7 @@ pub struct App {
     pub diff: DiffState,
     pub approvals: ApprovalsState,
     pub audit: AuditState,
+    pub reports: ReportsState,
     pub overlays: Vec<Overlay>,
     pub notice: Option<Notice>,
     pub jobs: BTreeMap<u64, RunningJob>,
@@ -136,6 +138,7 @@ impl App {
             diff: DiffState::default(),
             approvals: ApprovalsState::default(),
             audit: AuditState::default(),
+            reports: ReportsState::default(),
             overlays: Vec::new(),
             notice: None,
             jobs: BTreeMap::new(),
@@ -236,6 +239,9 @@ impl App {
         if self.agents_running() {
             d = d.map(|x| x.min(self.last_spin + SPIN_EVERY));
         }
+        if let Some(r) = self.reports.next_refresh {
+            d = d.map(|x| x.min(r));
+        }
         d
     }
 
@@ -285,6 +291,7 @@ impl App {
                 self.read_on_audit_rows();
             }
         }
+        dirty |= self.reports_timer(now);
         dirty
     }
 

@@ -44,6 +44,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         make: |_| Command::Focus(Pane::Audit),
     },
     CommandSpec {
+        names: &["reports", "r"],
+        arg: None,
+        what: "the Reports pane",
+        make: |_| Command::Focus(Pane::Reports),
+    },
+    CommandSpec {
         names: &["diff", "d"],
         arg: None,
         what: "the diff viewer",

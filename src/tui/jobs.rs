@@ -256,10 +256,15 @@ pub fn report_transcript(r: &ReportRecord) -> Vec<TLine> {
 /// A result in its shape for the transcript: a table with a header, or a series as a sparkline
 /// with its range and a bar per point.
 pub fn output_lines(agent: crate::intent::AgentKind, output: &crate::events::Output) -> Vec<TLine> {
+    result_lines(&agent.to_string(), output)
+}
+
+/// A result in its transcript shape, headed by whoever made it (an agent, a report's name).
+pub fn result_lines(source: &str, output: &crate::events::Output) -> Vec<TLine> {
     let v = OutputView::of(output);
     let mut out = vec![TLine::plain(
         Meaning::Title,
-        format!("▸ [{agent}] {}", v.heading),
+        format!("▸ [{source}] {}", v.heading),
     )];
     if let (Some(header), crate::events::Output::Table { columns, rows, .. }) = (&v.header, output)
     {

@@ -12,7 +12,7 @@ use super::action::Action;
 pub const DEFAULT: &str = include_str!("keymap.toml");
 
 /// The contexts, in the order the help screen lists them.
-pub const CONTEXTS: [&str; 7] = [
+pub const CONTEXTS: [&str; 8] = [
     "global",
     "prompt",
     "conversation",
@@ -20,6 +20,7 @@ pub const CONTEXTS: [&str; 7] = [
     "diff",
     "approvals",
     "audit",
+    "reports",
 ];
 
 #[derive(Debug, thiserror::Error)]

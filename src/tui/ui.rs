@@ -126,6 +126,11 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
         };
         spans.push(Span::styled(label, style));
     }
+    // Too narrow for every pane's tab and the name: the tabs keep their room.
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    if used > area.width as usize {
+        spans.remove(0);
+    }
     f.render_widget(Line::from(spans), area);
 }
 
@@ -169,6 +174,7 @@ fn draw_main(f: &mut Frame, area: Rect, app: &App) {
         }
         Pane::Approvals => components::approvals::draw(f, area, app),
         Pane::Audit => components::audit::draw(f, area, app),
+        Pane::Reports => components::reports::draw(f, area, app),
     }
 }
 
@@ -217,6 +223,12 @@ fn hint_actions(app: &App) -> (&'static str, Vec<Action>, Vec<Action>) {
             Action::ExportJson,
             Action::ExportCsv,
             Action::Verify,
+        ],
+        Pane::Reports => vec![
+            Action::Down,
+            Action::Refresh,
+            Action::CompareReport,
+            Action::PageDown,
         ],
     };
     if app.agents_running() {

@@ -10,6 +10,7 @@
 //! - [`decision`]: what was decided about a plan and what came of it, and what changed since.
 //! - [`next_step`]: what happens next to a plan, in each front end's words.
 //! - [`report`]: an answer's tables, charts and notes.
+//! - [`stored_report`]: stored reports' rows (fresh, stale, error) and what changed between runs.
 //! - [`audit_row`]: an audit event as a row of the trail's listing.
 //! - [`identity`]: who you are proven to be, and how.
 //! - [`notify`]: notifications still to send, or given up, in the status bar.
@@ -34,6 +35,7 @@ pub mod notify;
 pub mod plan;
 pub mod receipt;
 pub mod report;
+pub mod stored_report;
 pub mod verify;
 
 pub use approval::ApprovalView;

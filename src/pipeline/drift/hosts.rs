@@ -117,7 +117,11 @@ impl Drift<'_> {
     }
 
     /// Checks every applied playbook's hosts; each check audited.
-    pub(super) fn check_hosts(&self, sink: Sink<'_>) -> Result<(Vec<HostsDrift>, Vec<String>)> {
+    pub(super) fn check_hosts(
+        &self,
+        sink: Sink<'_>,
+        settled: &super::dedup::Settled,
+    ) -> Result<(Vec<HostsDrift>, Vec<String>)> {
         let (applied, notes) = self.applied_playbooks()?;
         let mut out = Vec::new();
         for a in applied {
@@ -127,7 +131,7 @@ impl Drift<'_> {
                     reason: Some(format!("the check could not run: {e}")),
                     ..a.unchecked()
                 });
-            self.audit_hosts(&checked)?;
+            self.audit_hosts(&checked, settled)?;
             out.push(checked);
         }
         Ok((out, notes))
@@ -208,10 +212,10 @@ impl Drift<'_> {
         Ok(d)
     }
 
-    fn audit_hosts(&self, d: &HostsDrift) -> Result<()> {
+    fn audit_hosts(&self, d: &HostsDrift, settled: &super::dedup::Settled) -> Result<()> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let message = redact(&crate::view::drift::hosts_summary(d));
-        let meta = json!({
+        let mut meta = json!({
             "playbook": d.playbook,
             "inventory": d.inventory,
             "appliedPlan": d.plan_id,
@@ -219,6 +223,14 @@ impl Drift<'_> {
             "hosts": d.hosts,
             "reason": d.reason,
         });
+        if d.status == DriftStatus::Drifted {
+            let fp = super::dedup::fingerprint(&d.hosts);
+            let subject = super::dedup::subject(&meta).unwrap_or_default();
+            if super::dedup::repeats(settled, &subject, &fp) {
+                meta["repeat"] = json!(true);
+            }
+            meta["fingerprint"] = json!(fp);
+        }
         let artifacts: Vec<serde_json::Value> = d
             .evidence
             .iter()

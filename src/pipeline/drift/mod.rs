@@ -10,9 +10,12 @@
 use std::time::Duration;
 
 mod adopt;
+mod dedup;
 mod hosts;
+mod status;
 
 pub use hosts::HostsDrift;
+pub use status::StackDriftStatus;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -165,6 +168,8 @@ impl Drift<'_> {
                 ));
             }
         }
+        // What each stack's last check found: the same drift found again is not told again.
+        let settled = self.settled()?;
         let mut report = DriftReport {
             tenant: self.tenant.name.clone(),
             checked_at: self.clock.stamp(),
@@ -186,11 +191,11 @@ impl Drift<'_> {
                 // One stack that cannot be read never hides the others.
                 Err(e) => unchecked(rec, format!("the check could not run: {e}")),
             };
-            self.audit_check(&checked)?;
+            self.audit_check(&checked, &settled)?;
             report.stacks.push(checked);
         }
         if only.is_empty() {
-            let (hosts, notes) = self.check_hosts(sink)?;
+            let (hosts, notes) = self.check_hosts(sink, &settled)?;
             report.hosts = hosts;
             report.notes.extend(notes);
         } else {
@@ -287,10 +292,10 @@ impl Drift<'_> {
     }
 
     /// `drift_checked` for every stack; `drift_found` too for a drifted one (notifications
-    /// send that one).
-    fn audit_check(&self, s: &StackDrift) -> Result<()> {
+    /// send that one, unless the stack's last settled check found the same drift: `repeat`).
+    fn audit_check(&self, s: &StackDrift, settled: &dedup::Settled) -> Result<()> {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let meta = json!({
+        let mut meta = json!({
             "stack": s.stack,
             "status": s.status,
             "lastAppliedPlan": s.last_applied_plan,
@@ -298,6 +303,13 @@ impl Drift<'_> {
             "state": s.state,
             "reason": s.reason,
         });
+        if s.status == DriftStatus::Drifted {
+            let fp = dedup::fingerprint(&s.resources);
+            if dedup::repeats(settled, &format!("stack {}", s.stack), &fp) {
+                meta["repeat"] = json!(true);
+            }
+            meta["fingerprint"] = json!(fp);
+        }
         let artifacts: Vec<Value> = s
             .evidence
             .iter()

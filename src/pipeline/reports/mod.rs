@@ -5,6 +5,9 @@
 mod cost;
 mod monitoring;
 mod security;
+mod store;
+
+pub use store::{CompareWith, ReportComparison, StoredRun};
 
 use super::Reports;
 use crate::error::Result;

@@ -113,10 +113,22 @@ impl App {
                 Ok(p) => self.success(format!("exported to {}", p.display())),
                 Err(e) => self.fail(e),
             },
+            Done::Reports { tenant, result } => self.reports_read(tenant, result),
+            Done::ReportRefreshed {
+                tenant,
+                name,
+                result,
+            } => self.report_refreshed(tenant, name, result),
+            Done::ReportCompared { name, result } => self.report_compared(name, result),
             Done::TenantSwitched(result) => match result {
                 Ok(deck) => {
                     let name = deck.tenant().name.clone();
                     self.deck = deck;
+                    let reports_open = self.reports.loaded || self.reports.loading;
+                    self.reports = Default::default();
+                    if reports_open {
+                        self.open_reports();
+                    }
                     self.approvals = ApprovalsState::default();
                     self.audit = AuditState::default();
                     self.diff = DiffState::default();
@@ -490,12 +502,15 @@ fn replaces(answer: &Done) -> Option<Kind> {
         Done::Diff(_) => Kind::Diff,
         Done::Intro(_) => Kind::Intro,
         Done::TenantSwitched(_) => Kind::Tenant,
+        Done::Reports { .. } => Kind::Reports,
+        Done::ReportCompared { .. } => Kind::ReportCompare,
         Done::Asked(_)
         | Done::Approved { .. }
         | Done::Rejected { .. }
         | Done::Applied(_)
         | Done::Receipt { .. }
         | Done::Exported(_)
+        | Done::ReportRefreshed { .. }
         | Done::Said(_) => return None,
     })
 }

@@ -71,6 +71,29 @@ pub enum Done {
     Intro(JobResult<Vec<String>>),
     /// Lines for the conversation from the core (`:init`'s set-up).
     Said(JobResult<Vec<String>>),
+    /// The Reports pane's first read: the latest stored run of each report with its report,
+    /// and each stack's latest drift check (for `tenant`).
+    Reports {
+        tenant: String,
+        result: JobResult<ReportsRead>,
+    },
+    /// One report built and stored again (or why it could not be).
+    ReportRefreshed {
+        tenant: String,
+        name: crate::reports::ReportName,
+        result: JobResult<Box<(crate::reports::ReportDoc, crate::pipeline::StoredRun)>>,
+    },
+    /// What changed in a report since last week's stored run.
+    ReportCompared {
+        name: crate::reports::ReportName,
+        result: JobResult<Box<crate::pipeline::ReportComparison>>,
+    },
+}
+
+/// What the Reports pane reads when it opens.
+pub struct ReportsRead {
+    pub latest: Vec<(crate::pipeline::StoredRun, crate::reports::ReportDoc)>,
+    pub drift: Vec<crate::pipeline::StackDriftStatus>,
 }
 
 /// What a request came back as: a plan with its files (for the diff viewer), or a report whose

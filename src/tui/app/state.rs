@@ -168,6 +168,44 @@ pub struct AuditState {
     pub new_above: usize,
 }
 
+/// The Reports pane: each report's latest stored run and built report, the last build's
+/// error, and the latest drift check of each stack.
+#[derive(Debug, Default)]
+pub struct ReportsState {
+    /// The latest stored run per report (read from the trail when the pane first opens).
+    pub runs: std::collections::HashMap<crate::reports::ReportName, crate::pipeline::StoredRun>,
+    /// The report each latest run holds, as built.
+    pub docs: std::collections::HashMap<crate::reports::ReportName, crate::reports::ReportDoc>,
+    /// Why the last build of a report failed (cleared when one succeeds).
+    pub errors: std::collections::HashMap<crate::reports::ReportName, SharedError>,
+    /// Reports being built now.
+    pub building: std::collections::HashSet<crate::reports::ReportName>,
+    pub drift: Vec<crate::pipeline::StackDriftStatus>,
+    /// The selected report, by its place in [`crate::reports::ReportName::ALL`].
+    pub selected: usize,
+    /// Rows of the selected report's outputs scrolled past.
+    pub scroll: usize,
+    /// Whether the selected report shows what changed since last week instead of itself.
+    pub comparing: bool,
+    /// The comparison for the report named, once it arrived.
+    pub comparison: Option<(
+        crate::reports::ReportName,
+        Result<crate::pipeline::ReportComparison, SharedError>,
+    )>,
+    pub loaded: bool,
+    pub loading: bool,
+    pub error: Option<SharedError>,
+    /// When the reports are next built again in the background (after the first open).
+    pub next_refresh: Option<Instant>,
+}
+
+impl ReportsState {
+    pub fn selected_name(&self) -> crate::reports::ReportName {
+        crate::reports::ReportName::ALL
+            [self.selected.min(crate::reports::ReportName::ALL.len() - 1)]
+    }
+}
+
 /// A one-line text input (command line, filter, overlay fields).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LineInput {

@@ -39,6 +39,10 @@ pub(super) enum Kind {
     Intro,
     /// A tenant or configuration switch.
     Tenant,
+    /// The Reports pane's first read.
+    Reports,
+    /// The Reports pane's comparison with last week.
+    ReportCompare,
 }
 
 /// Which job's answer counts, per [`Kind`].
@@ -111,7 +115,7 @@ impl App {
     }
 
     /// The same for a job that may have nothing to say.
-    fn spawn_job(
+    pub(super) fn spawn_job(
         &mut self,
         label: String,
         agent: bool,

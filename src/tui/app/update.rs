@@ -57,12 +57,15 @@ impl App {
                 self.should_quit = true;
             }
             Action::FocusNext => self.focus_pane(Pane::from_index(self.focus.index() + 1)),
-            Action::FocusPrev => self.focus_pane(Pane::from_index(self.focus.index() + 4)),
+            Action::FocusPrev => {
+                self.focus_pane(Pane::from_index(self.focus.index() + Pane::ALL.len() - 1))
+            }
             Action::FocusConversation => self.focus_pane(Pane::Conversation),
             Action::FocusPreview => self.focus_pane(Pane::Preview),
             Action::FocusDiff => self.focus_pane(Pane::Diff),
             Action::FocusApprovals => self.focus_pane(Pane::Approvals),
             Action::FocusAudit => self.focus_pane(Pane::Audit),
+            Action::FocusReports => self.focus_pane(Pane::Reports),
             Action::EnterPrompt => {
                 self.focus = Pane::Conversation;
                 self.prompt_active = true;
@@ -140,6 +143,13 @@ impl App {
                 self.follow_selection();
             }
             Action::Replan => self.replan(),
+            Action::Refresh if self.focus == Pane::Reports => {
+                let name = self.reports.selected_name();
+                self.refresh_reports(vec![name]);
+                self.info(format!("building the {name} report"));
+            }
+            Action::CompareReport if self.focus == Pane::Reports => self.toggle_comparison(),
+            Action::CompareReport => {}
             Action::Refresh => {
                 self.poll_plans();
                 self.load_audit();
@@ -189,6 +199,9 @@ impl App {
         self.prompt_active = p == Pane::Conversation && self.prompt_active;
         if p == Pane::Audit && !self.audit.loaded && !self.audit.loading {
             self.load_audit();
+        }
+        if p == Pane::Reports {
+            self.open_reports();
         }
         if p == Pane::Diff && self.diff.doc.is_none() && self.diff.loading.is_none() {
             // Show the plan in the preview, else the selected queued plan.
@@ -285,6 +298,20 @@ impl App {
             Pane::Approvals => {
                 let len = self.approvals.visible().len();
                 self.approvals.selected = clamp(self.approvals.selected, n, len.saturating_sub(1));
+            }
+            Pane::Reports => {
+                // j/k choose the report; the page keys scroll its outputs.
+                if n.abs() == 1 {
+                    let last = crate::reports::ReportName::ALL.len() - 1;
+                    let before = self.reports.selected;
+                    self.reports.selected = clamp(before, n, last);
+                    if self.reports.selected != before {
+                        self.reports.scroll = 0;
+                        self.reports.comparing = false;
+                    }
+                } else {
+                    self.reports.scroll = clamp(self.reports.scroll, n, 10_000);
+                }
             }
             Pane::Audit => {
                 let len = self.audit.filtered.len();

@@ -138,19 +138,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let t = &app.theme;
-    if let Some(e) = &st.error {
-        let (m, text) = crate::tui::errors::line("", e);
-        f.render_widget(
-            Line::styled(fit(&text, inner.width as usize), t.get(m)),
-            row(inner, 0),
-        );
-        return;
-    }
-    if !st.loaded {
-        f.render_widget(
-            Line::styled("loading…", t.get(Meaning::Muted)),
-            row(inner, 0),
-        );
+    if !loaded_or_say(f, app, inner, st.error.as_ref(), st.loaded, "loading…") {
         return;
     }
     let widths = allocate(inner.width, &columns(&visible));
@@ -266,6 +254,28 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         f.render_widget(clip(l1, inner.width), row(inner, y));
         f.render_widget(clip(l2, inner.width), row(inner, y + 1));
     }
+}
+
+/// A list pane's first row while it has nothing to list: the error of its last read, or that
+/// it is still reading. Returns whether the list is there to draw.
+pub fn loaded_or_say(
+    f: &mut Frame,
+    app: &App,
+    inner: Rect,
+    error: Option<&crate::tui::errors::SharedError>,
+    loaded: bool,
+    reading: &str,
+) -> bool {
+    let said = match error {
+        Some(e) => crate::tui::errors::line("", e),
+        None if !loaded => (Meaning::Muted, reading.to_string()),
+        None => return true,
+    };
+    f.render_widget(
+        Line::styled(fit(&said.1, inner.width as usize), app.theme.get(said.0)),
+        row(inner, 0),
+    );
+    false
 }
 
 pub fn row(area: Rect, y: u16) -> Rect {
