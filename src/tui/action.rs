@@ -141,6 +141,12 @@ pub enum Action {
     ConfirmApply {
         plan_id: String,
     },
+    /// Plans `text` as its `reading`-th reading (1-based), as `ask --confirm-reading N` does.
+    #[serde(skip)]
+    ConfirmReading {
+        text: String,
+        reading: usize,
+    },
 }
 
 impl Action {
@@ -200,6 +206,7 @@ impl Action {
             Action::ConfirmApprove { .. } => "approve",
             Action::ConfirmReject { .. } => "reject",
             Action::ConfirmApply { .. } => "apply",
+            Action::ConfirmReading { .. } => "plan the reading picked",
         }
     }
 }

@@ -49,7 +49,7 @@ pub use audit_row::{AuditQuery, AuditRow, Interner, hash_bytes};
 pub use msg::{AskResult, AuditDetail, Done, JobResult, Msg};
 pub use state::{
     ApplyRun, ApprovalsState, AuditState, Confirm, ConfirmKind, DiffState, LineInput, Notice,
-    Overlay, PreviewState, RunningJob, TLine, TableRow, Transcript,
+    Overlay, PreviewState, ReadingPick, RunningJob, TLine, TableRow, Transcript,
 };
 use tasks::Latest;
 

@@ -94,6 +94,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         match o {
             Overlay::Help { scroll } => components::help::draw(f, rows[1], app, *scroll),
             Overlay::Confirm(c) => components::confirm::draw(f, rows[1], app, c),
+            Overlay::Readings(pick) => components::readings::draw(f, rows[1], app, pick),
             Overlay::Detail {
                 title,
                 lines,

@@ -233,6 +233,7 @@ impl App {
     /// follow-up refines) only when it answers the newest request.
     fn asked(&mut self, job: u64, result: JobResult<AskResult>) {
         let newest = self.latest.is_newest(Kind::Ask, job);
+        let asked_text = self.preview.planning.clone();
         if newest {
             self.preview.planning = None;
             // What the next follow-up ("now the same in eu-west-1") refines.
@@ -258,7 +259,21 @@ impl App {
                 }
                 self.poll_plans();
             }
-            Err(e) => self.say_error("", &e),
+            Err(e) => {
+                self.say_error("", &e);
+                // A change understood with low confidence: the requester picks the reading
+                // she means (the newest request only; an older one was superseded).
+                if let (crate::Error::NeedsConfirmation(c), true, Some(text)) =
+                    (&*e, newest, asked_text)
+                {
+                    self.overlays
+                        .push(Overlay::Readings(super::state::ReadingPick {
+                            text,
+                            choice: crate::view::reading::ReadingChoiceView::of(c),
+                            selected: 0,
+                        }));
+                }
+            }
         }
         self.load_audit();
     }

@@ -278,12 +278,45 @@ fn overlay_key(top: &mut Overlay, k: &KeyEvent) -> (bool, Option<Action>) {
             KeyCode::Enter => (true, None),
             _ => keep(input.key(k).then(|| Action::SetFilter(input.text.clone()))),
         },
+        Overlay::Readings(pick) => reading_key(pick, k),
         Overlay::Confirm(c) => {
             if c.busy {
                 return keep(None);
             }
             super::confirm::confirm_key(c, k)
         }
+    }
+}
+
+/// Keys in the reading pick: a reading's number plans it at once; arrows move, Enter plans the
+/// one selected; Esc plans nothing.
+fn reading_key(pick: &mut super::state::ReadingPick, k: &KeyEvent) -> (bool, Option<Action>) {
+    let count = pick.choice.rows.len();
+    let plan = |n: usize| {
+        (
+            true,
+            Some(Action::ConfirmReading {
+                text: pick.text.clone(),
+                reading: n,
+            }),
+        )
+    };
+    match k.code {
+        KeyCode::Esc | KeyCode::Char('q') => (true, None),
+        KeyCode::Up | KeyCode::Char('k') => {
+            pick.selected = pick.selected.saturating_sub(1);
+            (false, None)
+        }
+        KeyCode::Down | KeyCode::Char('j') => {
+            pick.selected = (pick.selected + 1).min(count.saturating_sub(1));
+            (false, None)
+        }
+        KeyCode::Enter if count > 0 => plan(pick.selected + 1),
+        KeyCode::Char(c) => match c.to_digit(10).map(|d| d as usize) {
+            Some(n) if (1..=count).contains(&n) => plan(n),
+            _ => (false, None),
+        },
+        _ => (false, None),
     }
 }
 

@@ -210,6 +210,17 @@ pub struct Confirm {
     pub receipt: Option<Result<crate::view::ReceiptView, SharedError>>,
 }
 
+/// A change understood with low confidence: the readings to pick from before anything is
+/// planned (what `ask --confirm-reading N` picks on the command line).
+#[derive(Debug, Clone)]
+pub struct ReadingPick {
+    /// The request's words, sent again with the pick.
+    pub text: String,
+    pub choice: crate::view::reading::ReadingChoiceView,
+    /// Index into `choice.rows`.
+    pub selected: usize,
+}
+
 #[derive(Debug, Clone)]
 pub enum Overlay {
     Help {
@@ -222,6 +233,7 @@ pub enum Overlay {
         before: String,
     },
     Confirm(Confirm),
+    Readings(ReadingPick),
     Detail {
         title: String,
         lines: Vec<String>,

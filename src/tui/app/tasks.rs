@@ -224,6 +224,22 @@ impl App {
         });
     }
 
+    /// The reading the requester picked for a change understood with low confidence: planned
+    /// exactly as `ask --confirm-reading N` plans it (recorded as settled, and learned from).
+    pub(super) fn submit_reading(&mut self, text: String, reading: usize) {
+        self.say(
+            Meaning::Progress,
+            format!("planning reading {reading}, as you confirmed it"),
+        );
+        let opts = crate::pipeline::RequestOptions {
+            confirm_reading: Some(reading),
+            ..crate::pipeline::RequestOptions::default()
+        };
+        self.plan_request(text.clone(), move |deck, sink| {
+            deck.requests().request_with(&text, &opts, sink)
+        });
+    }
+
     /// `:like PLAN_ID`: the past plan's request planned again against today's state, shown
     /// as any request's plan.
     pub(super) fn submit_like(&mut self, plan_id: String) {

@@ -180,6 +180,7 @@ impl App {
                 totp,
             } => self.send_rejection(plan_id, reason, totp),
             Action::ConfirmApply { plan_id } => self.start_apply(plan_id),
+            Action::ConfirmReading { text, reading } => self.submit_reading(text, reading),
         }
     }
 

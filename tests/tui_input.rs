@@ -1,0 +1,171 @@
+//! Smart input in the console (issue 17 part 4 and the console's confirm step): the reading
+//! pick for a change understood with low confidence, suggestions as you type from the tenant's
+//! past requests, and quick actions on a selected answer row. Headless (the app driven by keys,
+//! its frames drawn on ratatui's TestBackend) and in tmux with the real binary.
+
+mod common;
+
+use std::time::Duration;
+
+use common::tmux::Tmux;
+use common::{Home, Team};
+use opsdeck::intent::Settled;
+use opsdeck::tenant::Role;
+use opsdeck::tui::app::{App, Msg, Overlay};
+use opsdeck::tui::ui;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+
+const WAIT: Duration = Duration::from_secs(20);
+/// Understood with low confidence: infra/create or ops/list (tests/learning.rs).
+const UNSURE: &str = "get me 2 boxes for the web tier";
+
+fn key(app: &mut App, code: KeyCode) {
+    app.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
+        code,
+        KeyModifiers::NONE,
+    ))));
+}
+
+fn typ(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, app)).unwrap();
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn no_terraform(home: &Home) {
+    // The plan is the same whether or not this machine has terraform: no dry run here.
+    home.configure("[exec]\nterraform = \"opsdeck-tests-have-no-terraform\"\n");
+}
+
+#[test]
+fn a_low_confidence_change_asks_for_its_reading_and_the_pick_plans_it_settled() {
+    let home = Home::new();
+    no_terraform(&home);
+    let team = Team::new(&home, None, &[("alice", &[Role::Admin])]);
+    let (rt, mut app) = common::console(team.deck("alice"));
+    rt.block_on(async {
+        app.start();
+        assert!(app.prompt_active, "the console opens on the prompt");
+        typ(&mut app, UNSURE);
+        key(&mut app, KeyCode::Enter);
+        assert!(
+            app.run_until(WAIT, |a| matches!(
+                a.overlays.last(),
+                Some(Overlay::Readings(_))
+            ))
+            .await,
+            "no reading pick: {:?}",
+            app.transcript
+                .lines
+                .iter()
+                .map(|l| l.text())
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            app.preview.plan.is_none(),
+            "nothing planned before the pick"
+        );
+        let s = screen(&app, 120, 40);
+        assert!(s.contains("Which did you mean?"), "{s}");
+        assert!(s.contains("1) infra/create"), "{s}");
+        assert!(s.contains("2) ops/list"), "{s}");
+
+        // Down moves, Up comes back; a number out of the list does nothing; Enter plans the
+        // selected reading.
+        key(&mut app, KeyCode::Down);
+        key(&mut app, KeyCode::Up);
+        key(&mut app, KeyCode::Char('7'));
+        assert!(matches!(app.overlays.last(), Some(Overlay::Readings(p)) if p.selected == 0));
+        key(&mut app, KeyCode::Enter);
+        assert!(app.overlays.is_empty());
+        assert!(app.run_until(WAIT, |a| a.preview.plan.is_some()).await);
+        let rec = app.preview.plan.clone().unwrap();
+        assert_eq!(rec.plan.intent.agent.as_str(), "infra");
+        assert_eq!(
+            rec.plan.intent.settled,
+            Some(Settled::Confirmation { reading: 1, of: 2 }),
+            "planned as `ask --confirm-reading 1` plans it"
+        );
+
+        // Esc plans nothing.
+        assert!(app.prompt_active);
+        typ(&mut app, "get me 3 boxes for the web tier please now");
+        key(&mut app, KeyCode::Enter);
+        assert!(
+            app.run_until(WAIT, |a| matches!(
+                a.overlays.last(),
+                Some(Overlay::Readings(_))
+            ))
+            .await
+        );
+        {
+            let before = app.preview.plan.clone();
+            key(&mut app, KeyCode::Esc);
+            assert!(app.overlays.is_empty());
+            assert!(app.preview.planning.is_none(), "nothing was sent");
+            assert_eq!(
+                app.preview.plan.as_ref().map(|r| &r.plan.plan_id),
+                before.as_ref().map(|r| &r.plan.plan_id)
+            );
+        }
+    });
+}
+
+#[test]
+fn the_console_picks_a_reading_by_its_number_in_tmux() {
+    let Some(t) = Tmux::new("reading") else {
+        return;
+    };
+    let home = Home::new();
+    no_terraform(&home);
+    common::enrol_cli(&home);
+    let env = vec![
+        ("OPSDECK_HOME", home.path().display().to_string()),
+        ("USER", "alice".to_string()),
+        ("OPSDECK_USER", String::new()),
+        ("NO_COLOR", String::new()),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:1".to_string()),
+    ];
+    t.start("alice", (120, 40), &env, env!("CARGO_BIN_EXE_opsdeck"), &[]);
+    t.wait("alice", "the console", |s| s.contains("1 Conversation"));
+    t.text("alice", UNSURE);
+    t.keys("alice", &["Enter"]);
+    let s = t.wait("alice", "the reading pick", |s| {
+        s.contains("Which did you mean?") && s.contains("2) ops/list")
+    });
+    println!("{s}");
+    t.keys("alice", &["1"]);
+    let s = t.wait("alice", "the plan of reading 1", |s| {
+        s.contains("confirmed reading 1 of 2") || s.contains("PENDING")
+    });
+    println!("{s}");
+    // Recorded as confirmed: a later similar request is read like it, and says whose it was.
+    let v = home.json(
+        [("AWS_ENDPOINT_URL", "http://127.0.0.1:1")],
+        &[
+            "--user",
+            "alice",
+            "explain",
+            "get me 5 boxes for the web tier",
+        ],
+    );
+    assert_eq!(v["settled"]["by"], "example", "{v}");
+    assert_eq!(v["settled"]["who"], "alice", "{v}");
+    assert_eq!(v["agent"], "infra", "{v}");
+}
