@@ -4,9 +4,12 @@
 //! its frames drawn on ratatui's TestBackend) and in tmux with the real binary.
 
 mod common;
+#[path = "ops_cost_support/mod.rs"]
+mod support;
 
 use std::time::Duration;
 
+use common::moto::Moto;
 use common::tmux::Tmux;
 use common::{Home, Team};
 use opsdeck::intent::Settled;
@@ -32,6 +35,15 @@ fn typ(app: &mut App, text: &str) {
     for c in text.chars() {
         key(app, KeyCode::Char(c));
     }
+}
+
+/// Ctrl-U: the prompt's line deleted to its start.
+fn clear_prompt(app: &mut App) {
+    app.handle_msg(Msg::Term(Event::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        KeyModifiers::CONTROL,
+    ))));
+    assert_eq!(app.prompt_text(), "");
 }
 
 fn screen(app: &App, w: u16, h: u16) -> String {
@@ -168,4 +180,81 @@ fn the_console_picks_a_reading_by_its_number_in_tmux() {
     assert_eq!(v["settled"]["by"], "example", "{v}");
     assert_eq!(v["settled"]["who"], "alice", "{v}");
     assert_eq!(v["agent"], "infra", "{v}");
+}
+
+#[test]
+fn typing_the_start_of_a_past_answered_request_suggests_it_and_tab_takes_it() {
+    let Some(moto) = Moto::get("suggest_past_request") else {
+        return;
+    };
+    let _held = moto.exclusive();
+    support::seed::fleet(&moto.endpoint, "us-east-1");
+    let home = Home::new();
+    home.use_endpoint(&moto.endpoint);
+    let team = Team::new(
+        &home,
+        None,
+        &[("alice", &[Role::Admin]), ("olga", &[Role::Operator])],
+    );
+    // olga's question was answered; her bucket plan waits for approval (not a success yet).
+    let asked = "list instances tagged Env=staging in us-east-1";
+    let answered = team
+        .deck("olga")
+        .requests()
+        .request(asked, &common::quiet)
+        .unwrap();
+    assert!(matches!(answered, opsdeck::pipeline::Answer::Report(_)));
+    team.deck("olga")
+        .requests()
+        .ask(
+            "create an s3 bucket called zz-waiting-bucket in us-east-1",
+            &common::quiet,
+        )
+        .unwrap();
+
+    let (rt, mut app) = common::console(team.deck("alice"));
+    rt.block_on(async {
+        app.start();
+        // The queue poll's job reads the trail and builds what can be suggested.
+        assert!(
+            app.run_until(WAIT, |a| a
+                .phrases
+                .suggest("list inst", 1)
+                .first()
+                .is_some_and(|s| matches!(
+                    s.source,
+                    opsdeck::view::phrase::PhraseSource::Past { .. }
+                )))
+            .await
+        );
+        // alice may approve olga's plan, so her console opened on the queue: `i` types.
+        if !app.prompt_active || app.focus != opsdeck::tui::action::Pane::Conversation {
+            key(&mut app, KeyCode::Char('i'));
+        }
+        typ(&mut app, "list inst");
+        let s = app.suggestion.clone().expect("a suggestion");
+        assert_eq!(s.text, asked);
+        let screen = screen(&app, 120, 40);
+        assert!(
+            screen.contains(&format!("│{asked}")),
+            "the rest shows after what is typed:\n{screen}"
+        );
+        assert!(screen.contains("tab takes the suggestion"), "{screen}");
+        key(&mut app, KeyCode::Tab);
+        assert_eq!(app.prompt_text(), asked);
+        assert!(
+            app.suggestion.is_none(),
+            "a whole request suggests nothing more"
+        );
+
+        // A plan still waiting is no success: it is not suggested.
+        clear_prompt(&mut app);
+        typ(&mut app, "create an s3 bucket called zz");
+        assert!(app.suggestion.is_none(), "{:?}", app.suggestion);
+        // Right at the end of the line takes a known phrase.
+        clear_prompt(&mut app);
+        typ(&mut app, "tail log");
+        key(&mut app, KeyCode::Right);
+        assert_eq!(app.prompt_text(), "tail log group ");
+    });
 }

@@ -107,6 +107,14 @@ pub struct App {
     /// Whether the first load of the queue has happened (an approver with plans waiting for
     /// them then starts on the approvals pane).
     pub(crate) first_queue_seen: bool,
+    /// What can be suggested while typing (the tenant's past requests that went well, the
+    /// known phrases), built by the queue poll's job from the index in memory.
+    pub phrases: Arc<crate::view::phrase::PhraseBook>,
+    /// The suggestion for what the prompt holds now: its rest shows as ghost text; Tab (or
+    /// Right at the end of the line) takes it.
+    pub suggestion: Option<crate::view::phrase::PhraseSuggestion>,
+    /// The prompt text the suggestion was made for.
+    suggested_for: String,
 }
 
 pub struct AppOptions {
@@ -155,6 +163,12 @@ impl App {
             frames: 0,
             overlay_scroll_max: std::sync::atomic::AtomicU16::new(u16::MAX),
             first_queue_seen: false,
+            phrases: Arc::new(crate::view::phrase::PhraseBook::build(
+                std::iter::empty(),
+                crate::view::phrase::KNOWN_PHRASES,
+            )),
+            suggestion: None,
+            suggested_for: String::new(),
         };
         app.style_prompt();
         app.transcript.push(TLine::plain(

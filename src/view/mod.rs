@@ -14,6 +14,7 @@
 //! - [`identity`]: who you are proven to be, and how.
 //! - [`notify`]: notifications still to send, or given up, in the status bar.
 //! - [`drift`]: a drift check, stack by stack (recorded → actual), and its status-bar badge.
+//! - [`phrase`]: suggestions as a request is typed, from the tenant's past requests.
 //! - [`reading`]: a low-confidence change's readings, numbered to pick one.
 //! - [`receipt`]: who an apply will act as and where (account, role, region, runner).
 //! - [`completion`]: the word being typed completed from the names the tenant's requests used.
@@ -32,6 +33,7 @@ pub mod drift;
 pub mod identity;
 pub mod next_step;
 pub mod notify;
+pub mod phrase;
 pub mod plan;
 pub mod reading;
 pub mod receipt;

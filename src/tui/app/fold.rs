@@ -27,6 +27,11 @@ impl App {
                 }
             }
             Msg::Agent { job, event } => self.agent_event(job, event),
+            Msg::Phrases(book) => {
+                self.phrases = book;
+                self.suggested_for.clear();
+                self.refresh_suggestion();
+            }
             Msg::Done { job, answer } => {
                 if let Some(kind) = replaces(&answer)
                     && !self.latest.is_newest(kind, job)

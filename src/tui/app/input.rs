@@ -26,6 +26,7 @@ impl App {
                 if let Some(a) = self.key_to_action(&k) {
                     self.update(a);
                 }
+                self.refresh_suggestion();
                 true
             }
             Msg::Term(Event::Mouse(m)) => match m.kind {
@@ -42,6 +43,7 @@ impl App {
             Msg::Term(Event::Resize(..)) => true,
             Msg::Term(Event::Paste(s)) => {
                 self.paste(&s);
+                self.refresh_suggestion();
                 true
             }
             Msg::Term(_) => false,
@@ -70,6 +72,15 @@ impl App {
         let tab = k.code == KeyCode::Tab && k.modifiers.is_empty();
         if tab && matches!(self.overlays.last(), Some(Overlay::Command(_))) {
             self.complete_command_line();
+            return None;
+        }
+        let in_prompt =
+            self.overlays.is_empty() && self.prompt_active && self.focus == Pane::Conversation;
+        // The suggestion shown after the cursor: Tab, or Right at the end of the line, takes it.
+        if in_prompt
+            && (tab || (k.code == KeyCode::Right && k.modifiers.is_empty()))
+            && self.accept_suggestion()
+        {
             return None;
         }
         if tab && self.prompt_active && self.focus == Pane::Conversation && self.complete_prompt() {
@@ -206,6 +217,38 @@ impl App {
         if done.candidates.len() > 1 {
             self.info(candidates_line(&done.candidates));
         }
+        true
+    }
+
+    /// The suggestion for what the prompt holds now (from the phrase book in memory), made
+    /// again only when the text changed.
+    pub(super) fn refresh_suggestion(&mut self) {
+        let text = self.prompt_text();
+        if text == self.suggested_for {
+            return;
+        }
+        self.suggestion = self.phrases.suggest(&text, 1).into_iter().next();
+        self.suggested_for = text;
+    }
+
+    /// Whether the cursor is at the end of a one-line prompt (where the ghost text shows).
+    pub fn cursor_at_end(&self) -> bool {
+        let lines = self.prompt.lines();
+        let ratatui_textarea::DataCursor(row, col) = self.prompt.cursor();
+        lines.len() == 1 && row == 0 && col == lines[0].chars().count()
+    }
+
+    /// Takes the suggestion shown: false when none shows (the key then does what it does).
+    fn accept_suggestion(&mut self) -> bool {
+        let Some(s) = self.suggestion.clone() else {
+            return false;
+        };
+        if !self.cursor_at_end() || self.prompt_text() != self.suggested_for {
+            return false;
+        }
+        self.set_prompt(&s.text);
+        self.preview.due = Some(Instant::now() + DEBOUNCE);
+        self.refresh_suggestion();
         true
     }
 

@@ -6,6 +6,7 @@
 //! it (only the newest waits) instead of piling up scans of the store.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
@@ -390,9 +391,12 @@ impl App {
     pub fn poll_plans(&mut self) {
         self.next_poll = Instant::now() + POLL_EVERY;
         let deck = self.deck.clone();
+        let tx = self.tx.clone();
         self.reload(Kind::Plans, "refresh", move || {
-            // The index of past requests (the preview's similar ones) reads what is new.
+            // The index of past requests (the preview's similar ones, the prompt's suggestions)
+            // reads what is new.
             let _ = deck.requests().refresh_knowledge();
+            let _ = tx.send(Msg::Phrases(Arc::new(deck.requests().phrase_book())));
             // The shared backend: flush audit events queued during an outage once it is back.
             let h = deck.backend_health();
             if h.queued > 0 || !h.reachable {

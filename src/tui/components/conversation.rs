@@ -44,7 +44,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         area,
     );
     let active = app.prompt_active && app.focus == Pane::Conversation && app.overlays.is_empty();
-    let title = if active {
+    let title = if active && app.suggestion.is_some() && app.cursor_at_end() {
+        Span::styled(
+            " request · tab takes the suggestion · enter submits ",
+            t.get(Meaning::Prompt),
+        )
+    } else if active {
         Span::styled(" request · enter submits ", t.get(Meaning::Prompt))
     } else {
         Span::styled(" request · i to type ", t.get(Meaning::Muted))
@@ -60,6 +65,42 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ta.set_cursor_style(t.get(Meaning::Text));
     }
     f.render_widget(&ta, prompt);
+    if active {
+        draw_suggestion(f, Block::bordered().inner(prompt), app);
+    }
+}
+
+/// The suggestion's rest as ghost text after what is typed: its first character under the
+/// cursor, the others muted; only on a one-line prompt with the cursor at its end, and only
+/// where it starts inside the prompt (a long line scrolls, and then nothing is suggested).
+fn draw_suggestion(f: &mut Frame, inner: Rect, app: &App) {
+    let Some(s) = &app.suggestion else { return };
+    if !app.cursor_at_end() || inner.height == 0 {
+        return;
+    }
+    let typed = text::width(&app.prompt.lines()[0]);
+    let room = (inner.width as usize).saturating_sub(typed);
+    if room < 2 {
+        return;
+    }
+    let rest = text::safe_owned(s.rest.clone());
+    let mut chars = rest.chars();
+    let Some(first) = chars.next() else { return };
+    let cursor = (inner.x + typed as u16, inner.y);
+    if let Some(cell) = f.buffer_mut().cell_mut(cursor) {
+        cell.set_char(first);
+    }
+    let after: String = chars.collect();
+    let shown = text::fit(&after, room - 1);
+    f.render_widget(
+        Span::styled(shown, app.theme.get(Meaning::Muted)),
+        Rect {
+            x: cursor.0 + 1,
+            y: cursor.1,
+            width: (room - 1) as u16,
+            height: 1,
+        },
+    );
 }
 
 /// A transcript line in rows of `w` cells: wrapped at word boundaries with a hanging indent,
