@@ -258,3 +258,85 @@ fn typing_the_start_of_a_past_answered_request_suggests_it_and_tab_takes_it() {
         assert_eq!(app.prompt_text(), "tail log group ");
     });
 }
+
+#[test]
+fn a_selected_instance_row_puts_a_restart_request_in_the_prompt_without_sending_it() {
+    let Some(moto) = Moto::get("row_quick_actions") else {
+        return;
+    };
+    let _held = moto.exclusive();
+    let fleet = support::seed::fleet(&moto.endpoint, "us-east-1");
+    let home = Home::new();
+    home.use_endpoint(&moto.endpoint);
+    let team = Team::new(
+        &home,
+        None,
+        &[("alice", &[Role::Admin]), ("olga", &[Role::Operator])],
+    );
+    let (rt, mut app) = common::console(team.deck("olga"));
+    rt.block_on(async {
+        app.start();
+        assert!(app.prompt_active);
+        typ(&mut app, "list instances tagged Env=staging in us-east-1");
+        key(&mut app, KeyCode::Enter);
+        assert!(
+            app.run_until(WAIT, |a| a
+                .transcript
+                .lines
+                .iter()
+                .any(|l| l.table.as_ref().is_some_and(|t| !t.header)))
+                .await
+        );
+        assert!(app.run_until(WAIT, |a| !a.agents_running()).await);
+
+        // Esc leaves the prompt; `s` selects the newest row, Up the one above it.
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char('s'));
+        let newest = app.transcript.selected.expect("a row selected");
+        key(&mut app, KeyCode::Up);
+        let above = app.transcript.selected.unwrap();
+        assert!(above < newest, "{above} {newest}");
+        let row = app.transcript.lines[above].table.clone().unwrap();
+        let id = row.cells[0].clone();
+        assert!(
+            fleet.staging_web.contains(&id),
+            "{id} not one of {:?}",
+            fleet.staging_web
+        );
+
+        // Enter lists what to ask about it.
+        key(&mut app, KeyCode::Enter);
+        let Some(Overlay::RowActions(list)) = app.overlays.last() else {
+            panic!("no quick actions: {:?}", app.notice.map(|n| n.text()));
+        };
+        let verbs: Vec<&str> = list.actions.iter().map(|a| a.verb).collect();
+        assert_eq!(verbs, vec!["restart", "stop"]);
+        let s = screen(&app, 120, 40);
+        assert!(s.contains("Ask about this row"), "{s}");
+        assert!(
+            s.contains(&format!("restart instance {id} in us-east-1")),
+            "{s}"
+        );
+
+        // 1: the request is in the prompt, to read and send; nothing was sent.
+        let answers = app.transcript.lines.len();
+        key(&mut app, KeyCode::Char('1'));
+        assert!(app.overlays.is_empty());
+        assert!(app.prompt_active);
+        assert_eq!(
+            app.prompt_text(),
+            format!("restart instance {id} in us-east-1")
+        );
+        assert!(app.preview.planning.is_none(), "not sent");
+        assert!(!app.agents_running(), "not sent");
+        assert_eq!(app.transcript.selected, None);
+        assert!(app.transcript.lines.len() <= answers + 1);
+        // It goes through the usual path when sent: a pending plan for that instance.
+        key(&mut app, KeyCode::Enter);
+        assert!(app.run_until(WAIT, |a| a.preview.plan.is_some()).await);
+        let rec = app.preview.plan.clone().unwrap();
+        assert_eq!(rec.plan.intent.action, "restart");
+        assert_eq!(rec.plan.intent.params.instance_ids, vec![id]);
+        assert_eq!(rec.state, opsdeck::approval::State::Pending);
+    });
+}

@@ -110,6 +110,8 @@ pub enum Action {
     DeleteToLineStart,
     /// Submit what the prompt holds.
     SubmitPrompt,
+    /// Select the newest row of an answer's table, for its quick actions.
+    SelectRow,
     // Actions with data: built by the prompt, the command line and the overlays.
     #[serde(skip)]
     Submit(String),
@@ -141,6 +143,9 @@ pub enum Action {
     ConfirmApply {
         plan_id: String,
     },
+    /// Puts a quick action's request into the prompt (not sent).
+    #[serde(skip)]
+    Prefill(String),
     /// Plans `text` as its `reading`-th reading (1-based), as `ask --confirm-reading N` does.
     #[serde(skip)]
     ConfirmReading {
@@ -197,6 +202,8 @@ impl Action {
             Action::Newline => "new line",
             Action::DeleteToLineStart => "delete to line start",
             Action::SubmitPrompt => "submit",
+            Action::SelectRow => "select a result row (enter: its actions)",
+            Action::Prefill(_) => "put a request in the prompt",
             Action::Submit(_) => "submit",
             Action::Command(_) => "run command",
             Action::SetFilter(_) => "filter",

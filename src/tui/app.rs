@@ -41,6 +41,7 @@ mod fold;
 mod input;
 mod msg;
 mod news;
+mod rows;
 mod state;
 mod tasks;
 mod update;
@@ -49,7 +50,7 @@ pub use audit_row::{AuditQuery, AuditRow, Interner, hash_bytes};
 pub use msg::{AskResult, AuditDetail, Done, JobResult, Msg};
 pub use state::{
     ApplyRun, ApprovalsState, AuditState, Confirm, ConfirmKind, DiffState, LineInput, Notice,
-    Overlay, PreviewState, ReadingPick, RunningJob, TLine, TableRow, Transcript,
+    Overlay, PreviewState, ReadingPick, RowActions, RunningJob, TLine, TableRow, Transcript,
 };
 use tasks::Latest;
 

@@ -266,6 +266,7 @@ pub fn output_lines(agent: crate::intent::AgentKind, output: &crate::events::Out
         // Laid out at the pane's width when drawn; the aligned text stays for copies and tests.
         let cols: std::sync::Arc<[super::text::Col]> =
             super::text::table_cols(columns, rows).into();
+        let names: std::sync::Arc<[String]> = columns.clone().into();
         let row = |cells: &[String], text: &str, header: bool| TLine {
             segments: vec![(
                 if header {
@@ -277,6 +278,7 @@ pub fn output_lines(agent: crate::intent::AgentKind, output: &crate::events::Out
             )],
             table: Some(super::app::TableRow {
                 cells: cells.to_vec(),
+                columns: names.clone(),
                 cols: cols.clone(),
                 header,
             }),

@@ -95,6 +95,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             Overlay::Help { scroll } => components::help::draw(f, rows[1], app, *scroll),
             Overlay::Confirm(c) => components::confirm::draw(f, rows[1], app, c),
             Overlay::Readings(pick) => components::readings::draw(f, rows[1], app, pick),
+            Overlay::RowActions(list) => components::quick_actions::draw(f, rows[1], app, list),
             Overlay::Detail {
                 title,
                 lines,

@@ -322,6 +322,7 @@ fn overlay_key(top: &mut Overlay, k: &KeyEvent) -> (bool, Option<Action>) {
             _ => keep(input.key(k).then(|| Action::SetFilter(input.text.clone()))),
         },
         Overlay::Readings(pick) => reading_key(pick, k),
+        Overlay::RowActions(list) => row_action_key(list, k),
         Overlay::Confirm(c) => {
             if c.busy {
                 return keep(None);
@@ -357,6 +358,30 @@ fn reading_key(pick: &mut super::state::ReadingPick, k: &KeyEvent) -> (bool, Opt
         KeyCode::Enter if count > 0 => plan(pick.selected + 1),
         KeyCode::Char(c) => match c.to_digit(10).map(|d| d as usize) {
             Some(n) if (1..=count).contains(&n) => plan(n),
+            _ => (false, None),
+        },
+        _ => (false, None),
+    }
+}
+
+/// Keys in a row's quick actions: its number or arrows and Enter put that request in the
+/// prompt; Esc puts nothing.
+fn row_action_key(list: &mut super::state::RowActions, k: &KeyEvent) -> (bool, Option<Action>) {
+    let count = list.actions.len();
+    let pick = |n: usize| (true, Some(Action::Prefill(list.actions[n].request.clone())));
+    match k.code {
+        KeyCode::Esc | KeyCode::Char('q') => (true, None),
+        KeyCode::Up | KeyCode::Char('k') => {
+            list.selected = list.selected.saturating_sub(1);
+            (false, None)
+        }
+        KeyCode::Down | KeyCode::Char('j') => {
+            list.selected = (list.selected + 1).min(count.saturating_sub(1));
+            (false, None)
+        }
+        KeyCode::Enter if count > 0 => pick(list.selected),
+        KeyCode::Char(c) => match c.to_digit(10).map(|d| d as usize) {
+            Some(n) if (1..=count).contains(&n) => pick(n - 1),
             _ => (false, None),
         },
         _ => (false, None),

@@ -33,6 +33,8 @@ pub struct TLine {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableRow {
     pub cells: Vec<String>,
+    /// The table's column headings (shared by its rows): what a row's quick actions read.
+    pub columns: Arc<[String]>,
     pub cols: Arc<[crate::tui::text::Col]>,
     pub header: bool,
 }
@@ -57,13 +59,17 @@ pub struct Transcript {
     /// How far up the transcript can scroll at the width it was last drawn: written by the
     /// drawing, read by the keys so scrolling stops at the oldest row.
     pub max_scroll: std::sync::atomic::AtomicUsize,
+    /// The table row selected for its quick actions (an index into `lines`).
+    pub selected: Option<usize>,
 }
 
 impl Transcript {
     pub fn push(&mut self, l: TLine) {
         self.lines.push(l);
         if self.lines.len() > TRANSCRIPT_MAX {
-            self.lines.drain(..self.lines.len() - TRANSCRIPT_MAX);
+            let gone = self.lines.len() - TRANSCRIPT_MAX;
+            self.lines.drain(..gone);
+            self.selected = self.selected.and_then(|i| i.checked_sub(gone));
         }
     }
 }
@@ -221,6 +227,13 @@ pub struct ReadingPick {
     pub selected: usize,
 }
 
+/// The quick actions of the selected table row, to pick one for the prompt.
+#[derive(Debug, Clone)]
+pub struct RowActions {
+    pub actions: Vec<crate::view::quick_action::QuickAction>,
+    pub selected: usize,
+}
+
 #[derive(Debug, Clone)]
 pub enum Overlay {
     Help {
@@ -234,6 +247,7 @@ pub enum Overlay {
     },
     Confirm(Confirm),
     Readings(ReadingPick),
+    RowActions(RowActions),
     Detail {
         title: String,
         lines: Vec<String>,

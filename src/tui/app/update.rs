@@ -64,6 +64,7 @@ impl App {
             Action::FocusApprovals => self.focus_pane(Pane::Approvals),
             Action::FocusAudit => self.focus_pane(Pane::Audit),
             Action::EnterPrompt => {
+                self.transcript.selected = None;
                 self.focus = Pane::Conversation;
                 self.prompt_active = true;
             }
@@ -71,6 +72,8 @@ impl App {
             Action::Back => {
                 if !self.overlays.is_empty() {
                     self.overlays.pop();
+                } else if self.focus == Pane::Conversation && self.transcript.selected.is_some() {
+                    self.transcript.selected = None;
                 } else if self.focus == Pane::Diff {
                     let to = self.diff.from.take().unwrap_or(Pane::Approvals);
                     self.focus_pane(to);
@@ -100,8 +103,18 @@ impl App {
                 });
             }
             Action::Help => self.overlays.push(Overlay::Help { scroll: 0 }),
-            Action::Up => self.scroll(-1),
-            Action::Down => self.scroll(1),
+            Action::Up => {
+                if self.focus != Pane::Conversation || !self.move_row(-1) {
+                    self.scroll(-1);
+                }
+            }
+            Action::Down => {
+                if self.focus != Pane::Conversation || !self.move_row(1) {
+                    self.scroll(1);
+                }
+            }
+            Action::SelectRow => self.select_row(),
+            Action::Prefill(request) => self.prefill(request),
             Action::PageUp => self.scroll(-20),
             Action::PageDown => self.scroll(20),
             Action::ScrollLines(n) => {
@@ -391,6 +404,12 @@ impl App {
                 }
             }
             Pane::Audit => self.open_audit_detail(),
+            // A selected answer row: what to ask about it; else Enter types a request.
+            Pane::Conversation => {
+                if !self.open_row_actions() {
+                    self.update(Action::EnterPrompt);
+                }
+            }
             _ => {}
         }
     }

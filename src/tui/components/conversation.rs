@@ -176,8 +176,20 @@ fn draw_transcript(f: &mut Frame, area: Rect, app: &App) -> usize {
     let want = h + app.transcript.scroll;
     let mut rows: Vec<Vec<(Meaning, String)>> = Vec::with_capacity(want);
     let mut wrapped_all = true;
+    let selected = app
+        .transcript
+        .selected
+        .map(|i| app.transcript.lines.len().saturating_sub(1 + i));
     for (n, l) in app.transcript.lines.iter().rev().enumerate() {
         let mut wrapped = wrap_segments(l, w);
+        if Some(n) == selected {
+            // The row picked for its quick actions, marked as every list marks its selection.
+            for row in &mut wrapped {
+                for (m, _) in row.iter_mut() {
+                    *m = Meaning::Selection;
+                }
+            }
+        }
         wrapped.reverse();
         rows.extend(wrapped);
         if rows.len() >= want {

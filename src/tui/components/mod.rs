@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod diff_view;
 pub mod help;
 pub mod preview;
+pub mod quick_actions;
 pub mod readings;
 pub mod status_bar;
 
