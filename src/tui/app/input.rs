@@ -127,6 +127,16 @@ impl App {
             }
             return None;
         }
+        // Enter on a selected answer row lists its quick actions (`s` selected it); without
+        // one, Enter types a request as the keymap says.
+        if self.focus == Pane::Conversation
+            && self.transcript.selected.is_some()
+            && k.code == KeyCode::Enter
+            && k.modifiers.is_empty()
+            && self.open_row_actions()
+        {
+            return None;
+        }
         let ctx = self.focus.context();
         match key {
             Some(key) => self.keymap.lookup(ctx, &key).or_else(|| {
