@@ -18,7 +18,9 @@ use opsdeck::tui::app::{App, Msg, Overlay};
 use opsdeck::tui::ui;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// Understood with low confidence: infra/create or ops/list (tests/learning.rs).
@@ -58,6 +60,34 @@ fn screen(app: &App, w: u16, h: u16) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Where `needle` starts on a `w`x`h` frame of the app: (column, row).
+fn find(app: &App, w: u16, h: u16, needle: &str) -> (u16, u16) {
+    let s = screen(app, w, h);
+    for (y, line) in s.lines().enumerate() {
+        let cells: Vec<char> = line.chars().collect();
+        let n: Vec<char> = needle.chars().collect();
+        if let Some(x) = cells.windows(n.len()).position(|win| win == n.as_slice()) {
+            return (x as u16, y as u16);
+        }
+    }
+    panic!("{needle:?} not on screen:\n{s}");
+}
+
+fn click(app: &mut App, (column, row): (u16, u16)) {
+    app.handle_msg(Msg::Term(Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    })));
+}
+
+/// A click on where `needle` shows on a 120x40 frame.
+fn click_on(app: &mut App, needle: &str) {
+    let at = find(app, 120, 40, needle);
+    click(app, at);
 }
 
 fn no_terraform(home: &Home) {
@@ -167,6 +197,25 @@ fn the_console_picks_a_reading_by_its_number_in_tmux() {
         s.contains("confirmed reading 1 of 2") || s.contains("PENDING")
     });
     println!("{s}");
+    // m hands the mouse to the terminal (its own text selection works) and takes it back: the
+    // terminal is told, as tmux's record of what the program asked for shows.
+    let mouse = || t.run(&["display", "-p", "-t", "alice", "#{mouse_any_flag}"]);
+    let until = |want: &str| {
+        let end = std::time::Instant::now() + Duration::from_secs(15);
+        while mouse().trim() != want {
+            assert!(std::time::Instant::now() < end, "mouse flag never {want}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    until("1");
+    t.keys("alice", &["Escape"]);
+    std::thread::sleep(Duration::from_millis(100));
+    t.keys("alice", &["m"]);
+    t.wait("alice", "mouse off", |s| s.contains("mouse off"));
+    until("0");
+    t.keys("alice", &["m"]);
+    until("1");
+
     // Recorded as confirmed: a later similar request is read like it, and says whose it was.
     let v = home.json(
         [("AWS_ENDPOINT_URL", "http://127.0.0.1:1")],
@@ -304,6 +353,13 @@ fn a_selected_instance_row_puts_a_restart_request_in_the_prompt_without_sending_
             fleet.staging_web
         );
 
+        // A click on the newest row selects it too (and back with Up).
+        let newest_id = app.transcript.lines[newest].table.as_ref().unwrap().cells[0].clone();
+        click_on(&mut app, &newest_id);
+        assert_eq!(app.transcript.selected, Some(newest));
+        key(&mut app, KeyCode::Up);
+        assert_eq!(app.transcript.selected, Some(above));
+
         // Enter lists what to ask about it.
         key(&mut app, KeyCode::Enter);
         let Some(Overlay::RowActions(list)) = app.overlays.last() else {
@@ -338,5 +394,60 @@ fn a_selected_instance_row_puts_a_restart_request_in_the_prompt_without_sending_
         assert_eq!(rec.plan.intent.action, "restart");
         assert_eq!(rec.plan.intent.params.instance_ids, vec![id]);
         assert_eq!(rec.state, opsdeck::approval::State::Pending);
+    });
+}
+
+#[test]
+fn clicks_focus_tabs_and_panes_and_select_queue_rows_and_m_lets_the_terminal_select_text() {
+    let home = Home::new();
+    no_terraform(&home);
+    let team = Team::new(
+        &home,
+        None,
+        &[("alice", &[Role::Admin]), ("olga", &[Role::Operator])],
+    );
+    let olga = team.deck("olga");
+    let first = olga
+        .requests()
+        .ask("create an s3 bucket called first-click in us-east-1", &common::quiet)
+        .unwrap();
+    let second = olga
+        .requests()
+        .ask("create an s3 bucket called second-click in us-east-1", &common::quiet)
+        .unwrap();
+    let (rt, mut app) = common::console(team.deck("alice"));
+    rt.block_on(async {
+        app.start();
+        assert!(app.run_until(WAIT, |a| a.approvals.plans.len() == 2).await);
+        click_on(&mut app, "5 Audit");
+        assert_eq!(app.focus, opsdeck::tui::action::Pane::Audit);
+        click_on(&mut app, "4 Approvals");
+        assert_eq!(app.focus, opsdeck::tui::action::Pane::Approvals);
+        // Newest first: the first plan is the second row.
+        let (x, y) = find(&app, 120, 40, &first.plan.plan_id);
+        click(&mut app, (x + 2, y));
+        assert_eq!(
+            app.approvals.selected_plan().map(|r| r.plan.plan_id.clone()),
+            Some(first.plan.plan_id.clone())
+        );
+        click_on(&mut app, &second.plan.plan_id);
+        assert_eq!(
+            app.approvals.selected_plan().map(|r| r.plan.plan_id.clone()),
+            Some(second.plan.plan_id.clone())
+        );
+        click_on(&mut app, "1 Conversation");
+        assert_eq!(app.focus, opsdeck::tui::action::Pane::Conversation);
+
+        // m: the terminal selects text (the loop releases the mouse); m again takes it back.
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char('m'));
+        assert!(!app.mouse_capture);
+        assert!(app.notice.as_ref().unwrap().text().contains("mouse off"));
+        key(&mut app, KeyCode::Char('m'));
+        assert!(app.mouse_capture);
+        // An overlay takes no clicks.
+        key(&mut app, KeyCode::Char('?'));
+        click_on(&mut app, "5 Audit");
+        assert_eq!(app.focus, opsdeck::tui::action::Pane::Conversation);
     });
 }

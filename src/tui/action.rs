@@ -112,6 +112,8 @@ pub enum Action {
     SubmitPrompt,
     /// Select the newest row of an answer's table, for its quick actions.
     SelectRow,
+    /// Mouse capture off (the terminal selects text) or on (clicks select panes and rows).
+    ToggleMouse,
     // Actions with data: built by the prompt, the command line and the overlays.
     #[serde(skip)]
     Submit(String),
@@ -203,6 +205,7 @@ impl Action {
             Action::DeleteToLineStart => "delete to line start",
             Action::SubmitPrompt => "submit",
             Action::SelectRow => "select a result row (enter: its actions)",
+            Action::ToggleMouse => "mouse on/off (off: the terminal selects text)",
             Action::Prefill(_) => "put a request in the prompt",
             Action::Submit(_) => "submit",
             Action::Command(_) => "run command",

@@ -39,6 +39,7 @@ mod command;
 mod confirm;
 mod fold;
 mod input;
+mod mouse;
 mod msg;
 mod news;
 mod rows;
@@ -47,6 +48,7 @@ mod tasks;
 mod update;
 
 pub use audit_row::{AuditQuery, AuditRow, Interner, hash_bytes};
+pub use mouse::{Click, ClickMap, mark};
 pub use msg::{AskResult, AuditDetail, Done, JobResult, Msg};
 pub use state::{
     ApplyRun, ApprovalsState, AuditState, Confirm, ConfirmKind, DiffState, LineInput, Notice,
@@ -116,6 +118,10 @@ pub struct App {
     pub suggestion: Option<crate::view::phrase::PhraseSuggestion>,
     /// The prompt text the suggestion was made for.
     suggested_for: String,
+    /// Where the last frame drew what a click can select (written by the drawing).
+    pub clicks: std::sync::Mutex<ClickMap>,
+    /// Whether the console takes the mouse (`m` toggles; off, the terminal selects text).
+    pub mouse_capture: bool,
 }
 
 pub struct AppOptions {
@@ -170,6 +176,8 @@ impl App {
             )),
             suggestion: None,
             suggested_for: String::new(),
+            clicks: std::sync::Mutex::new(ClickMap::default()),
+            mouse_capture: true,
         };
         app.style_prompt();
         app.transcript.push(TLine::plain(

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use ratatui::crossterm::event::{
-    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
 };
 use ratatui_textarea::TextArea;
 
@@ -38,6 +38,7 @@ impl App {
                     self.update(Action::ScrollLines(3));
                     true
                 }
+                MouseEventKind::Down(MouseButton::Left) => self.click(m.column, m.row),
                 _ => false,
             },
             Msg::Term(Event::Resize(..)) => true,

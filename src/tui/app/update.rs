@@ -114,6 +114,7 @@ impl App {
                 }
             }
             Action::SelectRow => self.select_row(),
+            Action::ToggleMouse => self.toggle_mouse(),
             Action::Prefill(request) => self.prefill(request),
             Action::PageUp => self.scroll(-20),
             Action::PageDown => self.scroll(20),

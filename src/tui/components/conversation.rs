@@ -175,6 +175,9 @@ fn draw_transcript(f: &mut Frame, area: Rect, app: &App) -> usize {
     // Walk back from the newest line, wrapping only what can be seen.
     let want = h + app.transcript.scroll;
     let mut rows: Vec<Vec<(Meaning, String)>> = Vec::with_capacity(want);
+    // The transcript line of each row, for clicks on a table row.
+    let mut row_lines: Vec<usize> = Vec::with_capacity(want);
+    let count = app.transcript.lines.len();
     let mut wrapped_all = true;
     let selected = app
         .transcript
@@ -191,6 +194,7 @@ fn draw_transcript(f: &mut Frame, area: Rect, app: &App) -> usize {
             }
         }
         wrapped.reverse();
+        row_lines.extend(std::iter::repeat_n(count - 1 - n, wrapped.len()));
         rows.extend(wrapped);
         if rows.len() >= want {
             wrapped_all = n + 1 == app.transcript.lines.len();
@@ -206,9 +210,9 @@ fn draw_transcript(f: &mut Frame, area: Rect, app: &App) -> usize {
         .max_scroll
         .store(max, std::sync::atomic::Ordering::Relaxed);
     let skip = app.transcript.scroll.min(rows.len().saturating_sub(h));
-    let visible: Vec<_> = rows.iter().skip(skip).take(h).collect();
+    let visible: Vec<_> = rows.iter().zip(&row_lines).skip(skip).take(h).collect();
     let top_pad = h - visible.len();
-    for (i, row) in visible.iter().rev().enumerate() {
+    for (i, (row, line)) in visible.iter().rev().enumerate() {
         let spans: Vec<Span> = row
             .iter()
             .map(|(m, s)| Span::styled(s.clone(), app.theme.get(*m)))
@@ -218,6 +222,13 @@ fn draw_transcript(f: &mut Frame, area: Rect, app: &App) -> usize {
             height: 1,
             ..area
         };
+        if app.transcript.lines[**line]
+            .table
+            .as_ref()
+            .is_some_and(|t| !t.header)
+        {
+            crate::tui::app::mark(&app.clicks, r, crate::tui::app::Click::TranscriptLine(**line));
+        }
         f.render_widget(Line::from(spans), r);
     }
     skip
