@@ -409,11 +409,17 @@ fn clicks_focus_tabs_and_panes_and_select_queue_rows_and_m_lets_the_terminal_sel
     let olga = team.deck("olga");
     let first = olga
         .requests()
-        .ask("create an s3 bucket called first-click in us-east-1", &common::quiet)
+        .ask(
+            "create an s3 bucket called first-click in us-east-1",
+            &common::quiet,
+        )
         .unwrap();
     let second = olga
         .requests()
-        .ask("create an s3 bucket called second-click in us-east-1", &common::quiet)
+        .ask(
+            "create an s3 bucket called second-click in us-east-1",
+            &common::quiet,
+        )
         .unwrap();
     let (rt, mut app) = common::console(team.deck("alice"));
     rt.block_on(async {
@@ -427,12 +433,16 @@ fn clicks_focus_tabs_and_panes_and_select_queue_rows_and_m_lets_the_terminal_sel
         let (x, y) = find(&app, 120, 40, &first.plan.plan_id);
         click(&mut app, (x + 2, y));
         assert_eq!(
-            app.approvals.selected_plan().map(|r| r.plan.plan_id.clone()),
+            app.approvals
+                .selected_plan()
+                .map(|r| r.plan.plan_id.clone()),
             Some(first.plan.plan_id.clone())
         );
         click_on(&mut app, &second.plan.plan_id);
         assert_eq!(
-            app.approvals.selected_plan().map(|r| r.plan.plan_id.clone()),
+            app.approvals
+                .selected_plan()
+                .map(|r| r.plan.plan_id.clone()),
             Some(second.plan.plan_id.clone())
         );
         click_on(&mut app, "1 Conversation");

@@ -111,7 +111,8 @@ impl PhraseBook {
                 });
             }
         }
-        phrases.sort_by(|a, b| rank(b.source).cmp(&rank(a.source)));
+        // Stable: the known phrases keep their order.
+        phrases.sort_by_key(|p| std::cmp::Reverse(rank(p.source)));
         PhraseBook { phrases }
     }
 

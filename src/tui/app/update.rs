@@ -407,7 +407,8 @@ impl App {
             Pane::Audit => self.open_audit_detail(),
             // A selected answer row: what to ask about it; else Enter types a request.
             Pane::Conversation => {
-                if !self.open_row_actions() {
+                let listed = self.open_row_actions();
+                if !listed {
                     self.update(Action::EnterPrompt);
                 }
             }

@@ -227,7 +227,11 @@ fn draw_transcript(f: &mut Frame, area: Rect, app: &App) -> usize {
             .as_ref()
             .is_some_and(|t| !t.header)
         {
-            crate::tui::app::mark(&app.clicks, r, crate::tui::app::Click::TranscriptLine(**line));
+            crate::tui::app::mark(
+                &app.clicks,
+                r,
+                crate::tui::app::Click::TranscriptLine(**line),
+            );
         }
         f.render_widget(Line::from(spans), r);
     }
