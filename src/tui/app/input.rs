@@ -343,59 +343,59 @@ fn overlay_key(top: &mut Overlay, k: &KeyEvent) -> (bool, Option<Action>) {
     }
 }
 
-/// Keys in the reading pick: a reading's number plans it at once; arrows move, Enter plans the
-/// one selected; Esc plans nothing.
-fn reading_key(pick: &mut super::state::ReadingPick, k: &KeyEvent) -> (bool, Option<Action>) {
-    let count = pick.choice.rows.len();
-    let plan = |n: usize| {
-        (
-            true,
-            Some(Action::ConfirmReading {
-                text: pick.text.clone(),
-                reading: n,
-            }),
-        )
-    };
+/// What a key does in a numbered list overlay (the reading pick, a row's quick actions).
+enum ListKey {
+    Close,
+    /// The item at this index (0-based) is picked.
+    Pick(usize),
+    Stay,
+}
+
+/// A numbered list's keys: an item's number picks it at once; arrows (and j/k) move the
+/// selection, Enter picks it; Esc (and q) closes.
+fn list_key(selected: &mut usize, count: usize, k: &KeyEvent) -> ListKey {
     match k.code {
-        KeyCode::Esc | KeyCode::Char('q') => (true, None),
+        KeyCode::Esc | KeyCode::Char('q') => ListKey::Close,
         KeyCode::Up | KeyCode::Char('k') => {
-            pick.selected = pick.selected.saturating_sub(1);
-            (false, None)
+            *selected = selected.saturating_sub(1);
+            ListKey::Stay
         }
         KeyCode::Down | KeyCode::Char('j') => {
-            pick.selected = (pick.selected + 1).min(count.saturating_sub(1));
-            (false, None)
+            *selected = (*selected + 1).min(count.saturating_sub(1));
+            ListKey::Stay
         }
-        KeyCode::Enter if count > 0 => plan(pick.selected + 1),
+        KeyCode::Enter if count > 0 => ListKey::Pick(*selected),
         KeyCode::Char(c) => match c.to_digit(10).map(|d| d as usize) {
-            Some(n) if (1..=count).contains(&n) => plan(n),
-            _ => (false, None),
+            Some(n) if (1..=count).contains(&n) => ListKey::Pick(n - 1),
+            _ => ListKey::Stay,
         },
-        _ => (false, None),
+        _ => ListKey::Stay,
     }
 }
 
-/// Keys in a row's quick actions: its number or arrows and Enter put that request in the
-/// prompt; Esc puts nothing.
+/// Keys in the reading pick: the reading picked is planned as `--confirm-reading N` plans it;
+/// Esc plans nothing.
+fn reading_key(pick: &mut super::state::ReadingPick, k: &KeyEvent) -> (bool, Option<Action>) {
+    match list_key(&mut pick.selected, pick.choice.rows.len(), k) {
+        ListKey::Close => (true, None),
+        ListKey::Pick(i) => (
+            true,
+            Some(Action::ConfirmReading {
+                text: pick.text.clone(),
+                reading: i + 1,
+            }),
+        ),
+        ListKey::Stay => (false, None),
+    }
+}
+
+/// Keys in a row's quick actions: the action picked puts its request in the prompt; Esc puts
+/// nothing.
 fn row_action_key(list: &mut super::state::RowActions, k: &KeyEvent) -> (bool, Option<Action>) {
-    let count = list.actions.len();
-    let pick = |n: usize| (true, Some(Action::Prefill(list.actions[n].request.clone())));
-    match k.code {
-        KeyCode::Esc | KeyCode::Char('q') => (true, None),
-        KeyCode::Up | KeyCode::Char('k') => {
-            list.selected = list.selected.saturating_sub(1);
-            (false, None)
-        }
-        KeyCode::Down | KeyCode::Char('j') => {
-            list.selected = (list.selected + 1).min(count.saturating_sub(1));
-            (false, None)
-        }
-        KeyCode::Enter if count > 0 => pick(list.selected),
-        KeyCode::Char(c) => match c.to_digit(10).map(|d| d as usize) {
-            Some(n) if (1..=count).contains(&n) => pick(n - 1),
-            _ => (false, None),
-        },
-        _ => (false, None),
+    match list_key(&mut list.selected, list.actions.len(), k) {
+        ListKey::Close => (true, None),
+        ListKey::Pick(i) => (true, Some(Action::Prefill(list.actions[i].request.clone()))),
+        ListKey::Stay => (false, None),
     }
 }
 
