@@ -118,6 +118,10 @@ pub enum Action {
     DeleteToLineStart,
     /// Submit what the prompt holds.
     SubmitPrompt,
+    /// Select the newest row of an answer's table, for its quick actions.
+    SelectRow,
+    /// Mouse capture off (the terminal selects text) or on (clicks select panes and rows).
+    ToggleMouse,
     // Actions with data: built by the prompt, the command line and the overlays.
     #[serde(skip)]
     Submit(String),
@@ -148,6 +152,15 @@ pub enum Action {
     #[serde(skip)]
     ConfirmApply {
         plan_id: String,
+    },
+    /// Puts a quick action's request into the prompt (not sent).
+    #[serde(skip)]
+    Prefill(String),
+    /// Plans `text` as its `reading`-th reading (1-based), as `ask --confirm-reading N` does.
+    #[serde(skip)]
+    ConfirmReading {
+        text: String,
+        reading: usize,
     },
 }
 
@@ -201,6 +214,9 @@ impl Action {
             Action::Newline => "new line",
             Action::DeleteToLineStart => "delete to line start",
             Action::SubmitPrompt => "submit",
+            Action::SelectRow => "select a result row (enter: its actions)",
+            Action::ToggleMouse => "mouse on/off (off: the terminal selects text)",
+            Action::Prefill(_) => "put a request in the prompt",
             Action::Submit(_) => "submit",
             Action::Command(_) => "run command",
             Action::SetFilter(_) => "filter",
@@ -210,6 +226,7 @@ impl Action {
             Action::ConfirmApprove { .. } => "approve",
             Action::ConfirmReject { .. } => "reject",
             Action::ConfirmApply { .. } => "apply",
+            Action::ConfirmReading { .. } => "plan the reading picked",
         }
     }
 }

@@ -39,18 +39,22 @@ mod command;
 mod confirm;
 mod fold;
 mod input;
+mod mouse;
 mod msg;
 mod news;
 mod reports;
+mod rows;
 mod state;
 mod tasks;
 mod update;
 
 pub use audit_row::{AuditQuery, AuditRow, Interner, hash_bytes};
+pub use mouse::{Click, ClickMap, mark};
 pub use msg::{AskResult, AuditDetail, Done, JobResult, Msg, ReportsRead};
 pub use state::{
     ApplyRun, ApprovalsState, AuditState, Confirm, ConfirmKind, DiffState, LineInput, Notice,
-    Overlay, PreviewState, ReportsState, RunningJob, TLine, TableRow, Transcript,
+    Overlay, PreviewState, ReadingPick, ReportsState, RowActions, RunningJob, TLine, TableRow,
+    Transcript,
 };
 use tasks::Latest;
 
@@ -109,6 +113,18 @@ pub struct App {
     /// Whether the first load of the queue has happened (an approver with plans waiting for
     /// them then starts on the approvals pane).
     pub(crate) first_queue_seen: bool,
+    /// What can be suggested while typing (the tenant's past requests that went well, the
+    /// known phrases), built by the queue poll's job from the index in memory.
+    pub phrases: Arc<crate::view::phrase::PhraseBook>,
+    /// The suggestion for what the prompt holds now: its rest shows as ghost text; Tab (or
+    /// Right at the end of the line) takes it.
+    pub suggestion: Option<crate::view::phrase::PhraseSuggestion>,
+    /// The prompt text the suggestion was made for.
+    suggested_for: String,
+    /// Where the last frame drew what a click can select (written by the drawing).
+    pub clicks: std::sync::Mutex<ClickMap>,
+    /// Whether the console takes the mouse (`m` toggles; off, the terminal selects text).
+    pub mouse_capture: bool,
 }
 
 pub struct AppOptions {
@@ -158,6 +174,14 @@ impl App {
             frames: 0,
             overlay_scroll_max: std::sync::atomic::AtomicU16::new(u16::MAX),
             first_queue_seen: false,
+            phrases: Arc::new(crate::view::phrase::PhraseBook::build(
+                std::iter::empty(),
+                crate::view::phrase::KNOWN_PHRASES,
+            )),
+            suggestion: None,
+            suggested_for: String::new(),
+            clicks: std::sync::Mutex::new(ClickMap::default()),
+            mouse_capture: true,
         };
         app.style_prompt();
         app.transcript.push(TLine::plain(

@@ -271,6 +271,7 @@ pub fn result_lines(source: &str, output: &crate::events::Output) -> Vec<TLine> 
         // Laid out at the pane's width when drawn; the aligned text stays for copies and tests.
         let cols: std::sync::Arc<[super::text::Col]> =
             super::text::table_cols(columns, rows).into();
+        let names: std::sync::Arc<[String]> = columns.clone().into();
         let row = |cells: &[String], text: &str, header: bool| TLine {
             segments: vec![(
                 if header {
@@ -282,6 +283,7 @@ pub fn result_lines(source: &str, output: &crate::events::Output) -> Vec<TLine> 
             )],
             table: Some(super::app::TableRow {
                 cells: cells.to_vec(),
+                columns: names.clone(),
                 cols: cols.clone(),
                 header,
             }),

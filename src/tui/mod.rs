@@ -192,12 +192,22 @@ pub fn run(open: OpenOptions) -> Result<u8> {
             "first interactive frame drawn"
         );
         app.start();
+        let mut captured = true;
         while !app.should_quit {
             if app.step().await && !app.should_quit {
                 terminal
                     .draw(|f| ui::draw(f, &app))
                     .map_err(|e| Error::io("drawing", e))?;
                 app.frames += 1;
+            }
+            // `m` asked for the terminal's own text selection (or the console's clicks again).
+            if app.mouse_capture != captured {
+                captured = app.mouse_capture;
+                let _ = if captured {
+                    execute!(std::io::stdout(), EnableMouseCapture)
+                } else {
+                    execute!(std::io::stdout(), DisableMouseCapture)
+                };
             }
         }
         Ok::<(), Error>(())

@@ -86,6 +86,9 @@ pub fn draw(f: &mut Frame, app: &App) {
             Constraint::Length(1),
         ])
         .split(area);
+    if let Ok(mut clicks) = app.clicks.lock() {
+        clicks.clear();
+    }
     draw_tabs(f, rows[0], app);
     draw_main(f, rows[1], app);
     components::status_bar::draw(f, rows[2], app);
@@ -94,6 +97,8 @@ pub fn draw(f: &mut Frame, app: &App) {
         match o {
             Overlay::Help { scroll } => components::help::draw(f, rows[1], app, *scroll),
             Overlay::Confirm(c) => components::confirm::draw(f, rows[1], app, c),
+            Overlay::Readings(pick) => components::readings::draw(f, rows[1], app, pick),
+            Overlay::RowActions(list) => components::quick_actions::draw(f, rows[1], app, list),
             Overlay::Detail {
                 title,
                 lines,
@@ -107,31 +112,53 @@ pub fn draw(f: &mut Frame, app: &App) {
 
 fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let mut spans = vec![Span::styled(" opsdeck ", t.get(Meaning::Title))];
-    for p in Pane::ALL {
-        let mut label = format!(" {} {} ", p.index() + 1, p.title());
-        if p == Pane::Approvals && app.approvals.loaded {
-            let pending = app
-                .approvals
-                .plans
-                .iter()
-                .filter(|r| r.state == crate::approval::State::Pending)
-                .count();
-            label = format!(" {} {} ({pending}) ", p.index() + 1, p.title());
-        }
+    let tabs: Vec<(Pane, String)> = Pane::ALL
+        .into_iter()
+        .map(|p| {
+            let mut label = format!(" {} {} ", p.index() + 1, p.title());
+            if p == Pane::Approvals && app.approvals.loaded {
+                let pending = app
+                    .approvals
+                    .plans
+                    .iter()
+                    .filter(|r| r.state == crate::approval::State::Pending)
+                    .count();
+                label = format!(" {} {} ({pending}) ", p.index() + 1, p.title());
+            }
+            (p, label)
+        })
+        .collect();
+    let name = " opsdeck ";
+    let tabs_width: usize = tabs.iter().map(|(_, l)| width(l)).sum();
+    // Too narrow for every pane's tab and the name: the tabs keep their room.
+    let mut spans = Vec::new();
+    if tabs_width + width(name) <= area.width as usize {
+        spans.push(Span::styled(name, t.get(Meaning::Title)));
+    }
+    for (p, label) in tabs {
         let style = if p == app.focus {
             t.get(Meaning::TabActive)
         } else {
             t.get(Meaning::Tab)
         };
+        let x = area.x + spans.iter().map(|s| width(&s.content) as u16).sum::<u16>();
+        let w = width(&label) as u16;
+        if x < area.x + area.width {
+            let r = Rect {
+                x,
+                width: w.min(area.x + area.width - x),
+                ..area
+            };
+            super::app::mark(&app.clicks, r, super::app::Click::Pane(p));
+        }
         spans.push(Span::styled(label, style));
     }
-    // Too narrow for every pane's tab and the name: the tabs keep their room.
-    let used: usize = spans.iter().map(|s| s.width()).sum();
-    if used > area.width as usize {
-        spans.remove(0);
-    }
     f.render_widget(Line::from(spans), area);
+}
+
+/// A pane's area, for a click to focus it.
+fn mark_pane(app: &App, area: Rect, p: Pane) {
+    super::app::mark(&app.clicks, area, super::app::Click::Pane(p));
 }
 
 fn draw_main(f: &mut Frame, area: Rect, app: &App) {
@@ -141,7 +168,9 @@ fn draw_main(f: &mut Frame, area: Rect, app: &App) {
                 .direction(Direction::Horizontal)
                 .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
                 .split(area);
+            mark_pane(app, cols[0], Pane::Conversation);
             components::conversation::draw(f, cols[0], app);
+            mark_pane(app, cols[1], Pane::Preview);
             components::preview::draw(f, cols[1], app);
         }
         // Narrow but tall enough (80x24): a compact preview under the conversation, so what is
@@ -151,12 +180,23 @@ fn draw_main(f: &mut Frame, area: Rect, app: &App) {
                 .direction(Direction::Vertical)
                 .constraints([Constraint::Min(8), Constraint::Length(COMPACT_PREVIEW_ROWS)])
                 .split(area);
+            mark_pane(app, rows[0], Pane::Conversation);
             components::conversation::draw(f, rows[0], app);
+            mark_pane(app, rows[1], Pane::Preview);
             components::preview::draw_compact(f, rows[1], app);
         }
-        Pane::Conversation => components::conversation::draw(f, area, app),
-        Pane::Preview => components::preview::draw(f, area, app),
-        Pane::Diff => components::diff_view::draw(f, area, app),
+        Pane::Conversation => {
+            mark_pane(app, area, Pane::Conversation);
+            components::conversation::draw(f, area, app)
+        }
+        Pane::Preview => {
+            mark_pane(app, area, Pane::Preview);
+            components::preview::draw(f, area, app)
+        }
+        Pane::Diff => {
+            mark_pane(app, area, Pane::Diff);
+            components::diff_view::draw(f, area, app)
+        }
         // Tall enough: the selected plan's preview under the list.
         Pane::Approvals | Pane::Audit
             if area.height >= PREVIEW_UNDER && app.preview.plan.is_some() =>
@@ -166,15 +206,27 @@ fn draw_main(f: &mut Frame, area: Rect, app: &App) {
                 .constraints([Constraint::Percentage(45), Constraint::Percentage(55)])
                 .split(area);
             if app.focus == Pane::Approvals {
+                mark_pane(app, rows[0], Pane::Approvals);
                 components::approvals::draw(f, rows[0], app);
             } else {
+                mark_pane(app, rows[0], Pane::Audit);
                 components::audit::draw(f, rows[0], app);
             }
+            mark_pane(app, rows[1], Pane::Preview);
             components::preview::draw(f, rows[1], app);
         }
-        Pane::Approvals => components::approvals::draw(f, area, app),
-        Pane::Audit => components::audit::draw(f, area, app),
-        Pane::Reports => components::reports::draw(f, area, app),
+        Pane::Approvals => {
+            mark_pane(app, area, Pane::Approvals);
+            components::approvals::draw(f, area, app)
+        }
+        Pane::Audit => {
+            mark_pane(app, area, Pane::Audit);
+            components::audit::draw(f, area, app)
+        }
+        Pane::Reports => {
+            mark_pane(app, area, Pane::Reports);
+            components::reports::draw(f, area, app)
+        }
     }
 }
 

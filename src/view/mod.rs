@@ -15,6 +15,9 @@
 //! - [`identity`]: who you are proven to be, and how.
 //! - [`notify`]: notifications still to send, or given up, in the status bar.
 //! - [`drift`]: a drift check, stack by stack (recorded → actual), and its status-bar badge.
+//! - [`phrase`]: suggestions as a request is typed, from the tenant's past requests.
+//! - [`quick_action`]: the requests a row of an answer's table offers (remediate, restart, tail).
+//! - [`reading`]: a low-confidence change's readings, numbered to pick one.
 //! - [`receipt`]: who an apply will act as and where (account, role, region, runner).
 //! - [`completion`]: the word being typed completed from the names the tenant's requests used.
 //! - [`verify`]: what `audit verify` found and what it compared the chain with.
@@ -32,7 +35,10 @@ pub mod drift;
 pub mod identity;
 pub mod next_step;
 pub mod notify;
+pub mod phrase;
 pub mod plan;
+pub mod quick_action;
+pub mod reading;
 pub mod receipt;
 pub mod report;
 pub mod stored_report;

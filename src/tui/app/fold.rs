@@ -27,6 +27,11 @@ impl App {
                 }
             }
             Msg::Agent { job, event } => self.agent_event(job, event),
+            Msg::Phrases(book) => {
+                self.phrases = book;
+                self.suggested_for.clear();
+                self.refresh_suggestion();
+            }
             Msg::Done { job, answer } => {
                 if let Some(kind) = replaces(&answer)
                     && !self.latest.is_newest(kind, job)
@@ -245,6 +250,7 @@ impl App {
     /// follow-up refines) only when it answers the newest request.
     fn asked(&mut self, job: u64, result: JobResult<AskResult>) {
         let newest = self.latest.is_newest(Kind::Ask, job);
+        let asked_text = self.preview.planning.clone();
         if newest {
             self.preview.planning = None;
             // What the next follow-up ("now the same in eu-west-1") refines.
@@ -270,7 +276,21 @@ impl App {
                 }
                 self.poll_plans();
             }
-            Err(e) => self.say_error("", &e),
+            Err(e) => {
+                self.say_error("", &e);
+                // A change understood with low confidence: the requester picks the reading
+                // she means (the newest request only; an older one was superseded).
+                if let (crate::Error::NeedsConfirmation(c), true, Some(text)) =
+                    (&*e, newest, asked_text)
+                {
+                    self.overlays
+                        .push(Overlay::Readings(super::state::ReadingPick {
+                            text,
+                            choice: crate::view::reading::ReadingChoiceView::of(c),
+                            selected: 0,
+                        }));
+                }
+            }
         }
         self.load_audit();
     }

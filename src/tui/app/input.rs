@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use ratatui::crossterm::event::{
-    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
 };
 use ratatui_textarea::TextArea;
 
@@ -26,6 +26,7 @@ impl App {
                 if let Some(a) = self.key_to_action(&k) {
                     self.update(a);
                 }
+                self.refresh_suggestion();
                 true
             }
             Msg::Term(Event::Mouse(m)) => match m.kind {
@@ -37,11 +38,13 @@ impl App {
                     self.update(Action::ScrollLines(3));
                     true
                 }
+                MouseEventKind::Down(MouseButton::Left) => self.click(m.column, m.row),
                 _ => false,
             },
             Msg::Term(Event::Resize(..)) => true,
             Msg::Term(Event::Paste(s)) => {
                 self.paste(&s);
+                self.refresh_suggestion();
                 true
             }
             Msg::Term(_) => false,
@@ -70,6 +73,15 @@ impl App {
         let tab = k.code == KeyCode::Tab && k.modifiers.is_empty();
         if tab && matches!(self.overlays.last(), Some(Overlay::Command(_))) {
             self.complete_command_line();
+            return None;
+        }
+        let in_prompt =
+            self.overlays.is_empty() && self.prompt_active && self.focus == Pane::Conversation;
+        // The suggestion shown after the cursor: Tab, or Right at the end of the line, takes it.
+        if in_prompt
+            && (tab || (k.code == KeyCode::Right && k.modifiers.is_empty()))
+            && self.accept_suggestion()
+        {
             return None;
         }
         if tab && self.prompt_active && self.focus == Pane::Conversation && self.complete_prompt() {
@@ -114,6 +126,16 @@ impl App {
             if self.prompt.input(*k) {
                 self.preview.due = Some(Instant::now() + DEBOUNCE);
             }
+            return None;
+        }
+        // Enter on a selected answer row lists its quick actions (`s` selected it); without
+        // one, Enter types a request as the keymap says.
+        if self.focus == Pane::Conversation
+            && self.transcript.selected.is_some()
+            && k.code == KeyCode::Enter
+            && k.modifiers.is_empty()
+            && self.open_row_actions()
+        {
             return None;
         }
         let ctx = self.focus.context();
@@ -209,6 +231,38 @@ impl App {
         true
     }
 
+    /// The suggestion for what the prompt holds now (from the phrase book in memory), made
+    /// again only when the text changed.
+    pub(super) fn refresh_suggestion(&mut self) {
+        let text = self.prompt_text();
+        if text == self.suggested_for {
+            return;
+        }
+        self.suggestion = self.phrases.suggest(&text, 1).into_iter().next();
+        self.suggested_for = text;
+    }
+
+    /// Whether the cursor is at the end of a one-line prompt (where the ghost text shows).
+    pub fn cursor_at_end(&self) -> bool {
+        let lines = self.prompt.lines();
+        let ratatui_textarea::DataCursor(row, col) = self.prompt.cursor();
+        lines.len() == 1 && row == 0 && col == lines[0].chars().count()
+    }
+
+    /// Takes the suggestion shown: false when none shows (the key then does what it does).
+    fn accept_suggestion(&mut self) -> bool {
+        let Some(s) = self.suggestion.clone() else {
+            return false;
+        };
+        if !self.cursor_at_end() || self.prompt_text() != self.suggested_for {
+            return false;
+        }
+        self.set_prompt(&s.text);
+        self.preview.due = Some(Instant::now() + DEBOUNCE);
+        self.refresh_suggestion();
+        true
+    }
+
     /// Tab in the `:` line: a command name, or a plan id after it.
     fn complete_command_line(&mut self) {
         let Some(Overlay::Command(input)) = self.overlays.last() else {
@@ -278,12 +332,70 @@ fn overlay_key(top: &mut Overlay, k: &KeyEvent) -> (bool, Option<Action>) {
             KeyCode::Enter => (true, None),
             _ => keep(input.key(k).then(|| Action::SetFilter(input.text.clone()))),
         },
+        Overlay::Readings(pick) => reading_key(pick, k),
+        Overlay::RowActions(list) => row_action_key(list, k),
         Overlay::Confirm(c) => {
             if c.busy {
                 return keep(None);
             }
             super::confirm::confirm_key(c, k)
         }
+    }
+}
+
+/// What a key does in a numbered list overlay (the reading pick, a row's quick actions).
+enum ListKey {
+    Close,
+    /// The item at this index (0-based) is picked.
+    Pick(usize),
+    Stay,
+}
+
+/// A numbered list's keys: an item's number picks it at once; arrows (and j/k) move the
+/// selection, Enter picks it; Esc (and q) closes.
+fn list_key(selected: &mut usize, count: usize, k: &KeyEvent) -> ListKey {
+    match k.code {
+        KeyCode::Esc | KeyCode::Char('q') => ListKey::Close,
+        KeyCode::Up | KeyCode::Char('k') => {
+            *selected = selected.saturating_sub(1);
+            ListKey::Stay
+        }
+        KeyCode::Down | KeyCode::Char('j') => {
+            *selected = (*selected + 1).min(count.saturating_sub(1));
+            ListKey::Stay
+        }
+        KeyCode::Enter if count > 0 => ListKey::Pick(*selected),
+        KeyCode::Char(c) => match c.to_digit(10).map(|d| d as usize) {
+            Some(n) if (1..=count).contains(&n) => ListKey::Pick(n - 1),
+            _ => ListKey::Stay,
+        },
+        _ => ListKey::Stay,
+    }
+}
+
+/// Keys in the reading pick: the reading picked is planned as `--confirm-reading N` plans it;
+/// Esc plans nothing.
+fn reading_key(pick: &mut super::state::ReadingPick, k: &KeyEvent) -> (bool, Option<Action>) {
+    match list_key(&mut pick.selected, pick.choice.rows.len(), k) {
+        ListKey::Close => (true, None),
+        ListKey::Pick(i) => (
+            true,
+            Some(Action::ConfirmReading {
+                text: pick.text.clone(),
+                reading: i + 1,
+            }),
+        ),
+        ListKey::Stay => (false, None),
+    }
+}
+
+/// Keys in a row's quick actions: the action picked puts its request in the prompt; Esc puts
+/// nothing.
+fn row_action_key(list: &mut super::state::RowActions, k: &KeyEvent) -> (bool, Option<Action>) {
+    match list_key(&mut list.selected, list.actions.len(), k) {
+        ListKey::Close => (true, None),
+        ListKey::Pick(i) => (true, Some(Action::Prefill(list.actions[i].request.clone()))),
+        ListKey::Stay => (false, None),
     }
 }
 

@@ -30,6 +30,8 @@ pub enum Msg {
     },
     /// A job ended (answered or not); removes it from the running list.
     JobEnded(u64),
+    /// What the prompt can suggest, rebuilt from the index of past requests.
+    Phrases(Arc<crate::view::phrase::PhraseBook>),
 }
 
 /// A job's result: `Ok`, or the core's error as it was raised.

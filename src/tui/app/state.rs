@@ -33,6 +33,8 @@ pub struct TLine {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableRow {
     pub cells: Vec<String>,
+    /// The table's column headings (shared by its rows): what a row's quick actions read.
+    pub columns: Arc<[String]>,
     pub cols: Arc<[crate::tui::text::Col]>,
     pub header: bool,
 }
@@ -57,13 +59,17 @@ pub struct Transcript {
     /// How far up the transcript can scroll at the width it was last drawn: written by the
     /// drawing, read by the keys so scrolling stops at the oldest row.
     pub max_scroll: std::sync::atomic::AtomicUsize,
+    /// The table row selected for its quick actions (an index into `lines`).
+    pub selected: Option<usize>,
 }
 
 impl Transcript {
     pub fn push(&mut self, l: TLine) {
         self.lines.push(l);
         if self.lines.len() > TRANSCRIPT_MAX {
-            self.lines.drain(..self.lines.len() - TRANSCRIPT_MAX);
+            let gone = self.lines.len() - TRANSCRIPT_MAX;
+            self.lines.drain(..gone);
+            self.selected = self.selected.and_then(|i| i.checked_sub(gone));
         }
     }
 }
@@ -248,6 +254,24 @@ pub struct Confirm {
     pub receipt: Option<Result<crate::view::ReceiptView, SharedError>>,
 }
 
+/// A change understood with low confidence: the readings to pick from before anything is
+/// planned (what `ask --confirm-reading N` picks on the command line).
+#[derive(Debug, Clone)]
+pub struct ReadingPick {
+    /// The request's words, sent again with the pick.
+    pub text: String,
+    pub choice: crate::view::reading::ReadingChoiceView,
+    /// Index into `choice.rows`.
+    pub selected: usize,
+}
+
+/// The quick actions of the selected table row, to pick one for the prompt.
+#[derive(Debug, Clone)]
+pub struct RowActions {
+    pub actions: Vec<crate::view::quick_action::QuickAction>,
+    pub selected: usize,
+}
+
 #[derive(Debug, Clone)]
 pub enum Overlay {
     Help {
@@ -260,6 +284,8 @@ pub enum Overlay {
         before: String,
     },
     Confirm(Confirm),
+    Readings(ReadingPick),
+    RowActions(RowActions),
     Detail {
         title: String,
         lines: Vec<String>,

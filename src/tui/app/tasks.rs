@@ -6,6 +6,7 @@
 //! it (only the newest waits) instead of piling up scans of the store.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
@@ -228,6 +229,22 @@ impl App {
         });
     }
 
+    /// The reading the requester picked for a change understood with low confidence: planned
+    /// exactly as `ask --confirm-reading N` plans it (recorded as settled, and learned from).
+    pub(super) fn submit_reading(&mut self, text: String, reading: usize) {
+        self.say(
+            Meaning::Progress,
+            format!("planning reading {reading}, as you confirmed it"),
+        );
+        let opts = crate::pipeline::RequestOptions {
+            confirm_reading: Some(reading),
+            ..crate::pipeline::RequestOptions::default()
+        };
+        self.plan_request(text.clone(), move |deck, sink| {
+            deck.requests().request_with(&text, &opts, sink)
+        });
+    }
+
     /// `:like PLAN_ID`: the past plan's request planned again against today's state, shown
     /// as any request's plan.
     pub(super) fn submit_like(&mut self, plan_id: String) {
@@ -378,9 +395,12 @@ impl App {
     pub fn poll_plans(&mut self) {
         self.next_poll = Instant::now() + POLL_EVERY;
         let deck = self.deck.clone();
+        let tx = self.tx.clone();
         self.reload(Kind::Plans, "refresh", move || {
-            // The index of past requests (the preview's similar ones) reads what is new.
+            // The index of past requests (the preview's similar ones, the prompt's suggestions)
+            // reads what is new.
             let _ = deck.requests().refresh_knowledge();
+            let _ = tx.send(Msg::Phrases(Arc::new(deck.requests().phrase_book())));
             // The shared backend: flush audit events queued during an outage once it is back.
             let h = deck.backend_health();
             if h.queued > 0 || !h.reachable {

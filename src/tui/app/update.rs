@@ -67,6 +67,7 @@ impl App {
             Action::FocusAudit => self.focus_pane(Pane::Audit),
             Action::FocusReports => self.focus_pane(Pane::Reports),
             Action::EnterPrompt => {
+                self.transcript.selected = None;
                 self.focus = Pane::Conversation;
                 self.prompt_active = true;
             }
@@ -74,6 +75,8 @@ impl App {
             Action::Back => {
                 if !self.overlays.is_empty() {
                     self.overlays.pop();
+                } else if self.focus == Pane::Conversation && self.transcript.selected.is_some() {
+                    self.transcript.selected = None;
                 } else if self.focus == Pane::Diff {
                     let to = self.diff.from.take().unwrap_or(Pane::Approvals);
                     self.focus_pane(to);
@@ -103,8 +106,19 @@ impl App {
                 });
             }
             Action::Help => self.overlays.push(Overlay::Help { scroll: 0 }),
-            Action::Up => self.scroll(-1),
-            Action::Down => self.scroll(1),
+            Action::Up => {
+                if self.focus != Pane::Conversation || !self.move_row(-1) {
+                    self.scroll(-1);
+                }
+            }
+            Action::Down => {
+                if self.focus != Pane::Conversation || !self.move_row(1) {
+                    self.scroll(1);
+                }
+            }
+            Action::SelectRow => self.select_row(),
+            Action::ToggleMouse => self.toggle_mouse(),
+            Action::Prefill(request) => self.prefill(request),
             Action::PageUp => self.scroll(-20),
             Action::PageDown => self.scroll(20),
             Action::ScrollLines(n) => {
@@ -190,6 +204,7 @@ impl App {
                 totp,
             } => self.send_rejection(plan_id, reason, totp),
             Action::ConfirmApply { plan_id } => self.start_apply(plan_id),
+            Action::ConfirmReading { text, reading } => self.submit_reading(text, reading),
         }
     }
 
@@ -417,6 +432,13 @@ impl App {
                 }
             }
             Pane::Audit => self.open_audit_detail(),
+            // A selected answer row: what to ask about it; else Enter types a request.
+            Pane::Conversation => {
+                let listed = self.open_row_actions();
+                if !listed {
+                    self.update(Action::EnterPrompt);
+                }
+            }
             _ => {}
         }
     }

@@ -208,7 +208,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         if i == st.selected {
             line = line.patch_style(t.get(Meaning::Selection));
         }
-        f.render_widget(line, row(inner, 1 + (i - first) as u16));
+        let at = row(inner, 1 + (i - first) as u16);
+        crate::tui::app::mark(&app.clicks, at, crate::tui::app::Click::ApprovalRow(i));
+        f.render_widget(line, at);
     }
     if detail_h > 0
         && let Some(rec) = st.selected_plan()

@@ -217,7 +217,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         if i == st.selected {
             line = line.patch_style(t.get(Meaning::Selection));
         }
-        f.render_widget(line, row(inner, top + 1 + (i - first) as u16));
+        let at = row(inner, top + 1 + (i - first) as u16);
+        crate::tui::app::mark(&app.clicks, at, crate::tui::app::Click::AuditRow(i));
+        f.render_widget(line, at);
     }
 }
 

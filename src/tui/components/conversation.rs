@@ -44,7 +44,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         area,
     );
     let active = app.prompt_active && app.focus == Pane::Conversation && app.overlays.is_empty();
-    let title = if active {
+    let title = if active && app.suggestion.is_some() && app.cursor_at_end() {
+        Span::styled(
+            " request · tab takes the suggestion · enter submits ",
+            t.get(Meaning::Prompt),
+        )
+    } else if active {
         Span::styled(" request · enter submits ", t.get(Meaning::Prompt))
     } else {
         Span::styled(" request · i to type ", t.get(Meaning::Muted))
@@ -60,6 +65,42 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ta.set_cursor_style(t.get(Meaning::Text));
     }
     f.render_widget(&ta, prompt);
+    if active {
+        draw_suggestion(f, Block::bordered().inner(prompt), app);
+    }
+}
+
+/// The suggestion's rest as ghost text after what is typed: its first character under the
+/// cursor, the others muted; only on a one-line prompt with the cursor at its end, and only
+/// where it starts inside the prompt (a long line scrolls, and then nothing is suggested).
+fn draw_suggestion(f: &mut Frame, inner: Rect, app: &App) {
+    let Some(s) = &app.suggestion else { return };
+    if !app.cursor_at_end() || inner.height == 0 {
+        return;
+    }
+    let typed = text::width(&app.prompt.lines()[0]);
+    let room = (inner.width as usize).saturating_sub(typed);
+    if room < 2 {
+        return;
+    }
+    let rest = text::safe_owned(s.rest.clone());
+    let mut chars = rest.chars();
+    let Some(first) = chars.next() else { return };
+    let cursor = (inner.x + typed as u16, inner.y);
+    if let Some(cell) = f.buffer_mut().cell_mut(cursor) {
+        cell.set_char(first);
+    }
+    let after: String = chars.collect();
+    let shown = text::fit(&after, room - 1);
+    f.render_widget(
+        Span::styled(shown, app.theme.get(Meaning::Muted)),
+        Rect {
+            x: cursor.0 + 1,
+            y: cursor.1,
+            width: (room - 1) as u16,
+            height: 1,
+        },
+    );
 }
 
 /// A transcript line in rows of `w` cells: wrapped at word boundaries with a hanging indent,
@@ -134,10 +175,26 @@ fn draw_transcript(f: &mut Frame, area: Rect, app: &App) -> usize {
     // Walk back from the newest line, wrapping only what can be seen.
     let want = h + app.transcript.scroll;
     let mut rows: Vec<Vec<(Meaning, String)>> = Vec::with_capacity(want);
+    // The transcript line of each row, for clicks on a table row.
+    let mut row_lines: Vec<usize> = Vec::with_capacity(want);
+    let count = app.transcript.lines.len();
     let mut wrapped_all = true;
+    let selected = app
+        .transcript
+        .selected
+        .map(|i| app.transcript.lines.len().saturating_sub(1 + i));
     for (n, l) in app.transcript.lines.iter().rev().enumerate() {
         let mut wrapped = wrap_segments(l, w);
+        if Some(n) == selected {
+            // The row picked for its quick actions, marked as every list marks its selection.
+            for row in &mut wrapped {
+                for (m, _) in row.iter_mut() {
+                    *m = Meaning::Selection;
+                }
+            }
+        }
         wrapped.reverse();
+        row_lines.extend(std::iter::repeat_n(count - 1 - n, wrapped.len()));
         rows.extend(wrapped);
         if rows.len() >= want {
             wrapped_all = n + 1 == app.transcript.lines.len();
@@ -153,9 +210,9 @@ fn draw_transcript(f: &mut Frame, area: Rect, app: &App) -> usize {
         .max_scroll
         .store(max, std::sync::atomic::Ordering::Relaxed);
     let skip = app.transcript.scroll.min(rows.len().saturating_sub(h));
-    let visible: Vec<_> = rows.iter().skip(skip).take(h).collect();
+    let visible: Vec<_> = rows.iter().zip(&row_lines).skip(skip).take(h).collect();
     let top_pad = h - visible.len();
-    for (i, row) in visible.iter().rev().enumerate() {
+    for (i, (row, line)) in visible.iter().rev().enumerate() {
         let spans: Vec<Span> = row
             .iter()
             .map(|(m, s)| Span::styled(s.clone(), app.theme.get(*m)))
@@ -165,6 +222,17 @@ fn draw_transcript(f: &mut Frame, area: Rect, app: &App) -> usize {
             height: 1,
             ..area
         };
+        if app.transcript.lines[**line]
+            .table
+            .as_ref()
+            .is_some_and(|t| !t.header)
+        {
+            crate::tui::app::mark(
+                &app.clicks,
+                r,
+                crate::tui::app::Click::TranscriptLine(**line),
+            );
+        }
         f.render_widget(Line::from(spans), r);
     }
     skip

@@ -12,6 +12,8 @@ pub mod conversation;
 pub mod diff_view;
 pub mod help;
 pub mod preview;
+pub mod quick_actions;
+pub mod readings;
 pub mod reports;
 pub mod status_bar;
 
