@@ -6,7 +6,7 @@
 //! dates and granularity it answers for. This file calls the API and shapes the answers.
 
 mod scope;
-mod window;
+pub(crate) mod window;
 
 use std::collections::BTreeMap;
 
@@ -116,6 +116,27 @@ pub(crate) async fn spend(
         out.unit = "USD".into();
     }
     Ok(out)
+}
+
+/// GetCostForecast of unblended cost over `interval`, with an 80% prediction interval.
+pub(crate) async fn cost_forecast(
+    ce: aws_sdk_costexplorer::Client,
+    interval: DateInterval,
+    grain: Grain,
+    filter: Option<Expression>,
+) -> std::result::Result<
+    aws_sdk_costexplorer::operation::get_cost_forecast::GetCostForecastOutput,
+    String,
+> {
+    ce.get_cost_forecast()
+        .time_period(interval)
+        .metric(Metric::UnblendedCost)
+        .granularity(grain.sdk())
+        .prediction_interval_level(80)
+        .set_filter(filter)
+        .send()
+        .await
+        .map_err(|e| crate::aws::describe_error("ce", "GetCostForecast", &e))
 }
 
 fn today() -> Date {
@@ -301,16 +322,7 @@ pub fn forecast(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         .build()
         .map_err(|e| Error::input(e.to_string()))?;
     let (forecast, actual) = req.aws.block_on(async move {
-        let f = client
-            .get_cost_forecast()
-            .time_period(interval)
-            .metric(Metric::UnblendedCost)
-            .granularity(grain.sdk())
-            .prediction_interval_level(80)
-            .set_filter(filter.clone())
-            .send()
-            .await
-            .map_err(|e| crate::aws::describe_error("ce", "GetCostForecast", &e));
+        let f = cost_forecast(client.clone(), interval, grain, filter.clone()).await;
         let a = spend(client, mtd, filter, None).await;
         (f, a)
     })?;
