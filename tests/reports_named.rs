@@ -9,9 +9,7 @@ mod common;
 #[path = "ops_cost_support/mod.rs"]
 mod support;
 
-use aws_sdk_cloudwatch::types::{
-    ComparisonOperator, Dimension, MetricDatum, StateValue, Statistic,
-};
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_s3::types::BucketCannedAcl;
 use common::moto::Moto;
@@ -42,15 +40,10 @@ fn days_between(a: Date, b: Date) -> usize {
 /// The real binary reaching AWS through `endpoint`.
 fn binary(home: &Home, endpoint: &str, args: &[&str]) -> std::process::Output {
     let mut c = home.cmd();
-    for (k, v) in [
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_SESSION_TOKEN", "testing"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ("AWS_ENDPOINT_URL", endpoint),
-    ] {
+    let target = Moto {
+        endpoint: endpoint.to_string(),
+    };
+    for (k, v) in target.env() {
         c.env(k, v);
     }
     let out = c.args(args).output().unwrap();
@@ -195,6 +188,12 @@ fn cost_report_from_cost_explorer_budgets_and_savings_hints() {
     );
     assert!(doc.outputs.iter().any(|o| matches!(o, opsdeck::events::Output::Series { points, .. } if points.len() == last_days + this_days)));
 
+    // JSON through the binary: the whole report.
+    let out = binary(&home, &moto.endpoint, &["--json", "report", "cost"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["name"], "cost");
+    assert_eq!(v["data"]["month_to_date"], json!(mtd));
+    assert!(v["notes"].as_array().unwrap().len() >= 2);
     // CSV through the binary: the long form every new report shares. Cost Explorer answered
     // these requests already: moto serves the same answer to the same request.
     let out = binary(
@@ -335,43 +334,6 @@ fn security_report_from_stored_scans_and_remediation_plans() {
     assert!(csv.contains("\nremediation plans,"), "{csv}");
 }
 
-/// Lambda's own metrics for `function` over the last hour: 12 five-minute points each.
-fn put_function_metrics(
-    cw: &aws_sdk_cloudwatch::Client,
-    function: &str,
-    invocations: f64,
-    errors: f64,
-) {
-    let now = jiff::Timestamp::now().as_second();
-    run(async {
-        for (metric, v) in [("Invocations", invocations), ("Errors", errors)] {
-            let data: Vec<MetricDatum> = (0..12)
-                .map(|i| {
-                    MetricDatum::builder()
-                        .metric_name(metric)
-                        .dimensions(
-                            Dimension::builder()
-                                .name("FunctionName")
-                                .value(function)
-                                .build(),
-                        )
-                        .timestamp(aws_smithy_types::DateTime::from_secs(
-                            now - 3600 + 30 + i * 300,
-                        ))
-                        .value(v)
-                        .build()
-                })
-                .collect();
-            cw.put_metric_data()
-                .namespace("AWS/Lambda")
-                .set_metric_data(Some(data))
-                .send()
-                .await
-                .unwrap();
-        }
-    });
-}
-
 #[test]
 fn monitoring_report_alarms_and_watched_error_rates() {
     let Some(moto) = Moto::get("monitoring_report") else {
@@ -381,7 +343,7 @@ fn monitoring_report_alarms_and_watched_error_rates() {
     let cw = aws_sdk_cloudwatch::Client::new(&seed::conf(&stub.url, "us-east-1"));
     let logs = aws_sdk_cloudwatchlogs::Client::new(&seed::conf(&moto.endpoint, "us-east-1"));
     let function = unique("orders");
-    put_function_metrics(&cw, &function, 120.0, 6.0);
+    seed::lambda_metrics(&cw, &function, &[("Invocations", 120.0), ("Errors", 6.0)]);
     let group = format!("/ecs/{}", unique("web"));
     let now = seed::now_ms();
     run(async {
@@ -531,6 +493,18 @@ fn monitoring_report_alarms_and_watched_error_rates() {
         )
     );
     assert!(page.contains("Threshold Crossed: &lt;b&gt;6 errors&lt;/b&gt;"));
+    // CSV: the alarm's row, its name a plain cell.
+    let out = binary(
+        &home,
+        &stub.url,
+        &["report", "monitoring", "--format", "csv"],
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(&hostile) && l.contains(",REGION,us-east-1,")),
+        "{csv}"
+    );
     // JSON: the whole report.
     let out = binary(&home, &stub.url, &["--json", "report", "monitoring"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -589,4 +563,13 @@ fn a_service_that_is_down_is_said_in_the_notes() {
         "{:?}",
         monitoring.notes
     );
+    // Not "no alarm": nobody knows.
+    assert!(
+        monitoring
+            .summary
+            .starts_with("alarms unknown: CloudWatch did not answer in us-east-1"),
+        "{}",
+        monitoring.summary
+    );
+    assert_eq!(monitoring.data["alarms_unread"], json!(["us-east-1"]));
 }

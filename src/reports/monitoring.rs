@@ -69,6 +69,8 @@ pub struct MonitoringReport {
     pub tenant: String,
     /// Where alarms were read: the tenant's default region and every watched item's region.
     pub regions: Vec<String>,
+    /// Regions whose alarms could not be read (the notes say why): their alarms are unknown.
+    pub alarms_unread: Vec<String>,
     pub window_hours: i64,
     pub alarms: Vec<AlarmRow>,
     pub watched: Vec<Watched>,
@@ -87,8 +89,19 @@ fn number(v: f64) -> String {
 
 impl MonitoringReport {
     pub fn summary(&self) -> String {
-        let mut s = if self.alarms.is_empty() {
-            format!("no alarm in ALARM ({})", self.regions.join(", "))
+        let read: Vec<&str> = self
+            .regions
+            .iter()
+            .filter(|r| !self.alarms_unread.contains(r))
+            .map(String::as_str)
+            .collect();
+        let mut s = if self.alarms.is_empty() && read.is_empty() {
+            format!(
+                "alarms unknown: CloudWatch did not answer in {}",
+                self.alarms_unread.join(", ")
+            )
+        } else if self.alarms.is_empty() {
+            format!("no alarm in ALARM ({})", read.join(", "))
         } else {
             format!(
                 "{} alarm(s) in ALARM: {}",
@@ -101,6 +114,12 @@ impl MonitoringReport {
                     .join(", ")
             )
         };
+        if !self.alarms_unread.is_empty() && !read.is_empty() {
+            s.push_str(&format!(
+                " (alarms unknown in {})",
+                self.alarms_unread.join(", ")
+            ));
+        }
         if self.watched.is_empty() {
             s.push_str(
                 "; nothing watched yet (ask about a function's or log group's errors to watch it)",

@@ -139,6 +139,27 @@ pub(crate) async fn cost_forecast(
         .map_err(|e| crate::aws::describe_error("ce", "GetCostForecast", &e))
 }
 
+/// A forecast's total (its mean) and the sums of its 80% bounds (absent when a period has none).
+pub(crate) fn forecast_totals(
+    f: &aws_sdk_costexplorer::operation::get_cost_forecast::GetCostForecastOutput,
+) -> (f64, Option<f64>, Option<f64>) {
+    let amount = |s: Option<&str>| s.and_then(|x| x.parse::<f64>().ok());
+    let results = f.forecast_results_by_time();
+    let total = f
+        .total()
+        .and_then(|t| amount(t.amount()))
+        .unwrap_or_else(|| results.iter().filter_map(|r| amount(r.mean_value())).sum());
+    let lower = results
+        .iter()
+        .map(|r| amount(r.prediction_interval_lower_bound()))
+        .sum();
+    let upper = results
+        .iter()
+        .map(|r| amount(r.prediction_interval_upper_bound()))
+        .sum();
+    (total, lower, upper)
+}
+
 fn today() -> Date {
     jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
@@ -354,25 +375,7 @@ pub fn forecast(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let (total, lower, upper, rows, source) = match &forecast {
         Ok(f) => {
             let amount = |s: Option<&str>| s.and_then(|x| x.parse::<f64>().ok());
-            let total = f
-                .total()
-                .and_then(|t| amount(t.amount()))
-                .unwrap_or_else(|| {
-                    f.forecast_results_by_time()
-                        .iter()
-                        .filter_map(|r| amount(r.mean_value()))
-                        .sum()
-                });
-            let lower: Option<f64> = f
-                .forecast_results_by_time()
-                .iter()
-                .map(|r| amount(r.prediction_interval_lower_bound()))
-                .sum();
-            let upper: Option<f64> = f
-                .forecast_results_by_time()
-                .iter()
-                .map(|r| amount(r.prediction_interval_upper_bound()))
-                .sum();
+            let (total, lower, upper) = forecast_totals(f);
             let rows: Vec<Vec<String>> = f
                 .forecast_results_by_time()
                 .iter()

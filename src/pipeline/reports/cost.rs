@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use super::super::Reports;
 use super::report_data;
 use crate::agents::cost::explorer::window::{Grain, Window};
-use crate::agents::cost::explorer::{cost_forecast, spend};
+use crate::agents::cost::explorer::{cost_forecast, forecast_totals, spend};
 use crate::agents::cost::{BILLING_REGION, budgets, optimize};
 use crate::error::Result;
 use crate::reports::cost::{AwsBudget, CostInputs, DaySpend, SavingsHint, build};
@@ -86,29 +86,7 @@ impl Reports<'_> {
                 .block_on(cost_forecast(ce.clone(), interval, Grain::Monthly, None))
                 .map_err(|e| e.to_string())
                 .and_then(|r| r)
-                .map(|f| {
-                    let amount = |s: Option<&str>| s.and_then(|x| x.parse::<f64>().ok());
-                    let mean = f
-                        .total()
-                        .and_then(|t| amount(t.amount()))
-                        .unwrap_or_else(|| {
-                            f.forecast_results_by_time()
-                                .iter()
-                                .filter_map(|r| amount(r.mean_value()))
-                                .sum()
-                        });
-                    let lower: Option<f64> = f
-                        .forecast_results_by_time()
-                        .iter()
-                        .map(|r| amount(r.prediction_interval_lower_bound()))
-                        .sum();
-                    let upper: Option<f64> = f
-                        .forecast_results_by_time()
-                        .iter()
-                        .map(|r| amount(r.prediction_interval_upper_bound()))
-                        .sum();
-                    (mean, lower, upper)
-                }),
+                .map(|f| forecast_totals(&f)),
             (None, _) => Err(billing.as_ref().err().map(unreachable).unwrap_or_default()),
             (_, Err(e)) => Err(e.to_string()),
         };

@@ -44,11 +44,14 @@ impl Reports<'_> {
                 regions.push(w.region.clone());
             }
         }
-        let mut alarms = Vec::new();
+        let (mut alarms, mut alarms_unread) = (Vec::new(), Vec::new());
         for region in &regions {
             match self.alarms_in(region) {
                 Ok(rows) => alarms.extend(rows),
-                Err(why) => notes.push(format!("CloudWatch alarms in {region} unavailable: {why}")),
+                Err(why) => {
+                    notes.push(format!("CloudWatch alarms in {region} unavailable: {why}"));
+                    alarms_unread.push(region.clone());
+                }
             }
         }
         let window = Window {
@@ -84,6 +87,7 @@ impl Reports<'_> {
         let report = MonitoringReport {
             tenant: self.tenant.name.clone(),
             regions,
+            alarms_unread,
             window_hours: WINDOW_HOURS,
             alarms,
             watched,
