@@ -8,7 +8,7 @@
 //! compliance report's rule). It has been open since the first scan of the unbroken run of
 //! scans in which it stayed open.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -144,23 +144,20 @@ pub fn build(
             entry.by_resource.extend(fresh);
         }
         let open: Vec<&Finding> = open_findings(&latest).collect();
+        let in_scan: HashSet<&str> = scan.findings.iter().map(|f| f.uid.as_str()).collect();
         let mut still: HashMap<String, (String, String)> = HashMap::with_capacity(open.len());
         for f in &open {
-            let first = since
+            // Newly open findings come from this scan; the others keep when they were last
+            // seen unless this scan saw them again (a scan of other buckets did not).
+            let (first, last) = since
                 .remove(&f.uid)
-                .map(|(s, _)| s)
-                .unwrap_or_else(|| scan.scanned_at.clone());
-            let last = if scan.findings.iter().any(|x| x.uid == f.uid) {
+                .unwrap_or_else(|| (scan.scanned_at.clone(), scan.scanned_at.clone()));
+            let last = if in_scan.contains(f.uid.as_str()) {
                 scan.scanned_at.clone()
             } else {
-                String::new()
+                last
             };
             still.insert(f.uid.clone(), (first, last));
-        }
-        for (uid, (_, last)) in still.iter_mut() {
-            if last.is_empty() {
-                *last = latest_seen(&latest, uid);
-            }
         }
         since = still;
         trend.push(ScanPoint {
@@ -270,14 +267,6 @@ fn open_findings(latest: &BTreeMap<(String, String), Latest>) -> impl Iterator<I
         .values()
         .flat_map(|l| l.by_resource.values().flatten())
         .filter(|f| f.status == Status::Fail)
-}
-
-fn latest_seen(latest: &BTreeMap<(String, String), Latest>, uid: &str) -> String {
-    latest
-        .values()
-        .find(|l| l.by_resource.values().flatten().any(|f| f.uid == uid))
-        .map(|l| l.last_scanned.clone())
-        .unwrap_or_default()
 }
 
 impl OpenFinding {
@@ -478,7 +467,8 @@ mod tests {
         );
         assert_eq!(r.oldest_open[0].resource_name, "a");
         assert_eq!(r.oldest_open[0].open_since, "2026-12-01T00:00:00Z");
-        assert_eq!(r.oldest_open[0].last_seen, "2026-12-04T00:00:00Z");
+        // The scan of named buckets did not look at it again.
+        assert_eq!(r.oldest_open[0].last_seen, "2026-12-03T00:00:00Z");
         assert_eq!(r.oldest_open[1].open_since, "2026-12-03T00:00:00Z");
         assert_eq!(
             r.by_severity[1],
