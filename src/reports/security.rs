@@ -101,9 +101,9 @@ pub struct SecurityReport {
 
 /// The latest results of one check in one part of what it covers.
 #[derive(Default)]
-struct Latest {
-    last_scanned: String,
-    by_resource: BTreeMap<String, Vec<Finding>>,
+struct Latest<'a> {
+    last_scanned: &'a str,
+    by_resource: BTreeMap<&'a str, Vec<&'a Finding>>,
 }
 
 /// The part of its scope a check's results cover: a region for security groups, the account
@@ -121,43 +121,40 @@ pub fn build(
     scans: &[ScanRecord],
     mut remediations: Vec<RemediationPlan>,
 ) -> SecurityReport {
-    let mut latest: BTreeMap<(String, String), Latest> = BTreeMap::new();
+    let mut latest: BTreeMap<(&str, String), Latest> = BTreeMap::new();
     // uid → (open since, last seen)
-    let mut since: HashMap<String, (String, String)> = HashMap::new();
+    let mut since: HashMap<&str, (&str, &str)> = HashMap::new();
     let mut trend = Vec::with_capacity(scans.len());
     for scan in scans {
         for check in &scan.checks_run {
             let entry = latest
-                .entry((check.clone(), part(check, scan)))
+                .entry((check.as_str(), part(check, scan)))
                 .or_default();
             if !scan.limited {
                 entry.by_resource.clear();
             }
-            entry.last_scanned = scan.scanned_at.clone();
-            let mut fresh: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
+            entry.last_scanned = &scan.scanned_at;
+            let mut fresh: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
             for f in scan.findings.iter().filter(|f| &f.check_id == check) {
-                fresh
-                    .entry(f.resource_uid.clone())
-                    .or_default()
-                    .push(f.clone());
+                fresh.entry(&f.resource_uid).or_default().push(f);
             }
             entry.by_resource.extend(fresh);
         }
         let open: Vec<&Finding> = open_findings(&latest).collect();
         let in_scan: HashSet<&str> = scan.findings.iter().map(|f| f.uid.as_str()).collect();
-        let mut still: HashMap<String, (String, String)> = HashMap::with_capacity(open.len());
+        let mut still: HashMap<&str, (&str, &str)> = HashMap::with_capacity(open.len());
         for f in &open {
             // Newly open findings come from this scan; the others keep when they were last
             // seen unless this scan saw them again (a scan of other buckets did not).
             let (first, last) = since
-                .remove(&f.uid)
-                .unwrap_or_else(|| (scan.scanned_at.clone(), scan.scanned_at.clone()));
+                .remove(f.uid.as_str())
+                .unwrap_or((&scan.scanned_at, &scan.scanned_at));
             let last = if in_scan.contains(f.uid.as_str()) {
-                scan.scanned_at.clone()
+                &scan.scanned_at
             } else {
                 last
             };
-            still.insert(f.uid.clone(), (first, last));
+            still.insert(&f.uid, (first, last));
         }
         since = still;
         trend.push(ScanPoint {
@@ -186,7 +183,7 @@ pub fn build(
     let mut per_check: BTreeMap<&str, CheckCount> = BTreeMap::new();
     for ((check, _), l) in &latest {
         let c = per_check.entry(check).or_insert_with(|| CheckCount {
-            check_id: check.clone(),
+            check_id: check.to_string(),
             title: checks::find(check)
                 .map(|c| c.title.to_string())
                 .unwrap_or_default(),
@@ -195,7 +192,9 @@ pub fn build(
             passed: 0,
             last_scanned: String::new(),
         });
-        c.last_scanned = c.last_scanned.clone().max(l.last_scanned.clone());
+        if l.last_scanned > c.last_scanned.as_str() {
+            c.last_scanned = l.last_scanned.to_string();
+        }
         for f in l.by_resource.values().flatten() {
             if c.title.is_empty() {
                 c.title = f.title.clone();
@@ -215,7 +214,7 @@ pub fn build(
     let mut oldest: Vec<OpenFinding> = open
         .iter()
         .map(|f| {
-            let (open_since, last_seen) = since.get(&f.uid).cloned().unwrap_or_default();
+            let (open_since, last_seen) = since.get(f.uid.as_str()).copied().unwrap_or_default();
             OpenFinding {
                 uid: f.uid.clone(),
                 check_id: f.check_id.clone(),
@@ -225,8 +224,8 @@ pub fn build(
                 resource_name: f.resource_name.clone(),
                 region: f.region.clone(),
                 detail: f.detail.clone(),
-                open_since,
-                last_seen,
+                open_since: open_since.to_string(),
+                last_seen: last_seen.to_string(),
                 remediation: f.remediation.text.clone(),
             }
         })
@@ -262,10 +261,12 @@ pub fn build(
     }
 }
 
-fn open_findings(latest: &BTreeMap<(String, String), Latest>) -> impl Iterator<Item = &Finding> {
+fn open_findings<'a>(
+    latest: &BTreeMap<(&'a str, String), Latest<'a>>,
+) -> impl Iterator<Item = &'a Finding> {
     latest
         .values()
-        .flat_map(|l| l.by_resource.values().flatten())
+        .flat_map(|l| l.by_resource.values().flatten().copied())
         .filter(|f| f.status == Status::Fail)
 }
 
