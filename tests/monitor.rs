@@ -443,33 +443,7 @@ fn lambda_metrics_and_load_balancer_by_name() {
     let function = unique("api");
     let cw = aws_sdk_cloudwatch::Client::new(&seed::conf(&stub.url, "us-east-1"));
     let now = jiff::Timestamp::now().as_second();
-    run(async {
-        for (metric, v) in [("Invocations", 120.0), ("Errors", 6.0)] {
-            let data: Vec<MetricDatum> = (0..12)
-                .map(|i| {
-                    MetricDatum::builder()
-                        .metric_name(metric)
-                        .dimensions(
-                            Dimension::builder()
-                                .name("FunctionName")
-                                .value(&function)
-                                .build(),
-                        )
-                        .timestamp(aws_smithy_types::DateTime::from_secs(
-                            now - 3600 + 30 + i * 300,
-                        ))
-                        .value(v)
-                        .build()
-                })
-                .collect();
-            cw.put_metric_data()
-                .namespace("AWS/Lambda")
-                .set_metric_data(Some(data))
-                .send()
-                .await
-                .unwrap();
-        }
-    });
+    seed::lambda_metrics(&cw, &function, &[("Invocations", 120.0), ("Errors", 6.0)]);
     let home = Home::new();
     let deck = seed::deck(&home, "alice", None, &stub.url);
     let r = report(

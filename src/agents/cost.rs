@@ -4,10 +4,10 @@
 //! table. Everything it answers is a report: it reads and never changes anything, so nothing
 //! here needs an approval.
 
-mod budgets;
+pub(crate) mod budgets;
 mod estimate;
-mod explorer;
-mod optimize;
+pub(crate) mod explorer;
+pub(crate) mod optimize;
 
 use super::{AgentRequest, Reply};
 use crate::error::Result;
@@ -15,7 +15,7 @@ use crate::events::{AgentEvent, Sink};
 use crate::intent::AgentKind;
 
 /// Cost Explorer and Budgets are global services answered from us-east-1.
-const BILLING_REGION: &str = "us-east-1";
+pub(crate) const BILLING_REGION: &str = "us-east-1";
 
 agent_actions! {
     /// What the cost agent can be asked to do.

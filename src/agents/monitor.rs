@@ -7,9 +7,9 @@
 //! - `alarms`: alarms in ALARM state. `create_alarm`: a PutMetricAlarm step that runs after
 //!   approval ([`execute`]).
 
-mod alarms;
-mod logs;
-mod metrics;
+pub(crate) mod alarms;
+pub(crate) mod logs;
+pub(crate) mod metrics;
 
 /// Runs an approved AWS API step this agent planned (a PutMetricAlarm).
 pub use alarms::execute;

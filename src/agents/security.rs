@@ -18,7 +18,7 @@ mod remediate;
 mod s3;
 mod threats;
 
-pub use finding::{Finding, Severity, Status};
+pub use finding::{Finding, Remediation, Severity, Status};
 /// Runs an approved AWS API step this agent planned (a remediation).
 pub use remediate::execute;
 

@@ -9,9 +9,11 @@ use crate::pipeline::OpenOptions;
 
 mod audit;
 mod library;
+mod report;
 mod report_store;
 pub use audit::{AuditCommand, FilterArgs};
 pub use library::{LibraryCommand, LibraryWords, UseArgs};
+pub use report::{ReportCommand, ReportFormat, ReportOutput};
 pub use report_store::StoredReportCommand;
 
 #[derive(Debug, Parser)]
@@ -121,8 +123,9 @@ pub enum Command {
     /// Browse, verify and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Reports over the tenant's records: operations (from the audit trail alone), compliance
-    /// (controls judged from stored security scans).
+    /// Reports: cost (Cost Explorer, Budgets, savings hints), security (stored scans and
+    /// remediation plans), monitoring (alarms, watched error rates), operations (the audit
+    /// trail alone), compliance (controls judged from stored scans); as text, CSV, HTML or JSON.
     #[command(subcommand)]
     Report(ReportCommand),
     /// The tenant's artifact library: Terraform modules and playbooks in immutable versions,
@@ -648,43 +651,6 @@ pub enum PlansCommand {
         #[arg(long)]
         reason: String,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ReportCommand {
-    /// Plans per day, decisions, approval latency (p50/p95), run outcomes and the change
-    /// failure rate, time to apply, top requesters and agents: from the audit trail alone.
-    Operations {
-        /// Start of the window: ISO date/time or a look-back such as 7d (default: 30 days
-        /// before --until).
-        #[arg(long)]
-        since: Option<String>,
-        /// End of the window, exclusive (default: now).
-        #[arg(long)]
-        until: Option<String>,
-        /// text (tables and a chart), or csv (`section,key,value` rows); --json for JSON.
-        #[arg(long, value_enum, default_value = "text")]
-        format: ReportFormat,
-    },
-    /// Each control of a framework judged from the tenant's stored security scans: pass,
-    /// fail or not checked, with the findings behind it (which finding, which resource, when).
-    Compliance {
-        /// cis (CIS AWS Foundations v3.0), soc2 (SOC 2 CC series) or iso27001 (ISO/IEC
-        /// 27001:2022 Annex A).
-        #[arg(long)]
-        framework: String,
-        /// text (tables), or csv (one row per control and finding); --json for JSON.
-        #[arg(long, value_enum, default_value = "text")]
-        format: ReportFormat,
-    },
-    #[command(flatten)]
-    Stored(StoredReportCommand),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    Text,
-    Csv,
 }
 
 #[derive(Debug, Subcommand)]

@@ -24,6 +24,18 @@ impl Trail<'_> {
         let framework: Framework = framework.parse()?;
         let mapping = compliance::frameworks::load(framework)?;
         self.require_reader("read the compliance report")?;
+        let scans = self.stored_scans()?;
+        Ok(compliance::build(
+            &self.tenant.name,
+            &mapping,
+            &scans,
+            &crate::time::iso(self.clock.now()),
+        ))
+    }
+
+    /// The tenant's stored security scans, oldest first (the compliance and security
+    /// reports read them).
+    pub(super) fn stored_scans(&self) -> Result<Vec<ScanRecord>> {
         let mut asked: HashMap<String, Asked> = HashMap::new();
         // (request, when, who, report artifact), oldest first.
         let mut answered: Vec<(String, String, String, String, bool)> = Vec::new();
@@ -91,11 +103,6 @@ impl Trail<'_> {
                 &sha,
             )?);
         }
-        Ok(compliance::build(
-            &self.tenant.name,
-            &mapping,
-            &scans,
-            &crate::time::iso(self.clock.now()),
-        ))
+        Ok(scans)
     }
 }

@@ -3,8 +3,12 @@
 
 pub mod compare;
 pub mod compliance;
+pub mod cost;
 pub mod evidence;
+pub mod monitoring;
 pub mod operations;
+pub mod render;
+pub mod security;
 
 pub use compliance::{ComplianceReport, Framework};
 pub use operations::{OperationsReport, Window};

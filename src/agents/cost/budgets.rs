@@ -10,29 +10,29 @@ use crate::error::{Error, Result};
 use crate::events::{Output, Sink, headings};
 
 #[derive(Debug, Clone, Serialize)]
-struct BudgetRow {
-    name: String,
-    kind: String,
-    period: String,
-    limit: Option<f64>,
-    actual: Option<f64>,
-    forecast: Option<f64>,
-    unit: String,
-    alerts: Vec<Alert>,
+pub(crate) struct BudgetRow {
+    pub name: String,
+    pub kind: String,
+    pub period: String,
+    pub limit: Option<f64>,
+    pub actual: Option<f64>,
+    pub forecast: Option<f64>,
+    pub unit: String,
+    pub alerts: Vec<Alert>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-struct Alert {
+pub(crate) struct Alert {
     /// ACTUAL or FORECASTED
-    kind: String,
+    pub kind: String,
     /// "> 80%" or "> $500.00"
-    when: String,
+    pub when: String,
     /// ALARM or OK
-    state: String,
+    pub state: String,
 }
 
 impl BudgetRow {
-    fn used(&self) -> Option<f64> {
+    pub(crate) fn used(&self) -> Option<f64> {
         match (self.actual, self.limit) {
             (Some(a), Some(l)) if l > 0.0 => Some(100.0 * a / l),
             _ => None,
@@ -55,87 +55,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         "AWS Budgets: reading the account's budgets and alerts",
     );
     let conf = req.aws.config_blocking(BILLING_REGION)?;
-    let sts = aws_sdk_sts::Client::new(&conf);
-    let budgets = aws_sdk_budgets::Client::new(&conf);
-    let rows = req
-        .aws
-        .block_on(async move {
-            let account = sts
-                .get_caller_identity()
-                .send()
-                .await
-                .map_err(|e| crate::aws::describe_error("sts", "GetCallerIdentity", &e))?
-                .account()
-                .unwrap_or_default()
-                .to_string();
-            let mut rows = Vec::new();
-            let mut pages = budgets
-                .describe_budgets()
-                .account_id(&account)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| crate::aws::describe_error("budgets", "DescribeBudgets", &e))?;
-                for b in page.budgets() {
-                    let amount = |s: Option<&aws_sdk_budgets::types::Spend>| {
-                        s.and_then(|s| s.amount().parse::<f64>().ok())
-                    };
-                    let spend = b.calculated_spend();
-                    rows.push(BudgetRow {
-                        name: b.budget_name().to_string(),
-                        kind: b.budget_type().as_str().to_string(),
-                        period: b.time_unit().as_str().to_lowercase(),
-                        limit: amount(b.budget_limit()),
-                        actual: amount(spend.and_then(|s| s.actual_spend())),
-                        forecast: amount(spend.and_then(|s| s.forecasted_spend())),
-                        unit: b
-                            .budget_limit()
-                            .map(|s| s.unit().to_string())
-                            .unwrap_or_else(|| "USD".into()),
-                        alerts: Vec::new(),
-                    });
-                }
-            }
-            for row in &mut rows {
-                let mut pages = budgets
-                    .describe_notifications_for_budget()
-                    .account_id(&account)
-                    .budget_name(&row.name)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| {
-                        crate::aws::describe_error("budgets", "DescribeNotificationsForBudget", &e)
-                    })?;
-                    for n in page.notifications() {
-                        let percent = n
-                            .threshold_type()
-                            .is_none_or(|t| t.as_str() == "PERCENTAGE");
-                        let op = match n.comparison_operator().as_str() {
-                            "GREATER_THAN" => ">",
-                            "LESS_THAN" => "<",
-                            "EQUAL_TO" => "=",
-                            other => other,
-                        };
-                        row.alerts.push(Alert {
-                            kind: n.notification_type().as_str().to_string(),
-                            when: if percent {
-                                format!("{op} {}%", n.threshold())
-                            } else {
-                                format!("{op} {}", usd(n.threshold()))
-                            },
-                            state: n
-                                .notification_state()
-                                .map(|s| s.as_str().to_string())
-                                .unwrap_or_else(|| "OK".into()),
-                        });
-                    }
-                }
-            }
-            Ok::<_, String>(rows)
-        })?
-        .map_err(Error::Unavailable)?;
+    let rows = req.aws.block_on(read(conf))?.map_err(Error::Unavailable)?;
 
     let over: Vec<&BudgetRow> = rows
         .iter()
@@ -238,4 +158,88 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         data: json!({"budgets": rows}),
         files: Vec::new(),
     })
+}
+
+/// The account's budgets with their alerts (STS for the account id, then DescribeBudgets and
+/// DescribeNotificationsForBudget, every page): the cost agent's `budget` answer and the cost
+/// report.
+pub(crate) async fn read(
+    conf: aws_config::SdkConfig,
+) -> std::result::Result<Vec<BudgetRow>, String> {
+    let sts = aws_sdk_sts::Client::new(&conf);
+    let budgets = aws_sdk_budgets::Client::new(&conf);
+    let account = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| crate::aws::describe_error("sts", "GetCallerIdentity", &e))?
+        .account()
+        .unwrap_or_default()
+        .to_string();
+    let mut rows = Vec::new();
+    let mut pages = budgets
+        .describe_budgets()
+        .account_id(&account)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| crate::aws::describe_error("budgets", "DescribeBudgets", &e))?;
+        for b in page.budgets() {
+            let amount = |s: Option<&aws_sdk_budgets::types::Spend>| {
+                s.and_then(|s| s.amount().parse::<f64>().ok())
+            };
+            let spend = b.calculated_spend();
+            rows.push(BudgetRow {
+                name: b.budget_name().to_string(),
+                kind: b.budget_type().as_str().to_string(),
+                period: b.time_unit().as_str().to_lowercase(),
+                limit: amount(b.budget_limit()),
+                actual: amount(spend.and_then(|s| s.actual_spend())),
+                forecast: amount(spend.and_then(|s| s.forecasted_spend())),
+                unit: b
+                    .budget_limit()
+                    .map(|s| s.unit().to_string())
+                    .unwrap_or_else(|| "USD".into()),
+                alerts: Vec::new(),
+            });
+        }
+    }
+    for row in &mut rows {
+        let mut pages = budgets
+            .describe_notifications_for_budget()
+            .account_id(&account)
+            .budget_name(&row.name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                crate::aws::describe_error("budgets", "DescribeNotificationsForBudget", &e)
+            })?;
+            for n in page.notifications() {
+                let percent = n
+                    .threshold_type()
+                    .is_none_or(|t| t.as_str() == "PERCENTAGE");
+                let op = match n.comparison_operator().as_str() {
+                    "GREATER_THAN" => ">",
+                    "LESS_THAN" => "<",
+                    "EQUAL_TO" => "=",
+                    other => other,
+                };
+                row.alerts.push(Alert {
+                    kind: n.notification_type().as_str().to_string(),
+                    when: if percent {
+                        format!("{op} {}%", n.threshold())
+                    } else {
+                        format!("{op} {}", usd(n.threshold()))
+                    },
+                    state: n
+                        .notification_state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_else(|| "OK".into()),
+                });
+            }
+        }
+    }
+    Ok(rows)
 }

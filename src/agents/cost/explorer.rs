@@ -6,7 +6,7 @@
 //! dates and granularity it answers for. This file calls the API and shapes the answers.
 
 mod scope;
-mod window;
+pub(crate) mod window;
 
 use std::collections::BTreeMap;
 
@@ -116,6 +116,48 @@ pub(crate) async fn spend(
         out.unit = "USD".into();
     }
     Ok(out)
+}
+
+/// GetCostForecast of unblended cost over `interval`, with an 80% prediction interval.
+pub(crate) async fn cost_forecast(
+    ce: aws_sdk_costexplorer::Client,
+    interval: DateInterval,
+    grain: Grain,
+    filter: Option<Expression>,
+) -> std::result::Result<
+    aws_sdk_costexplorer::operation::get_cost_forecast::GetCostForecastOutput,
+    String,
+> {
+    ce.get_cost_forecast()
+        .time_period(interval)
+        .metric(Metric::UnblendedCost)
+        .granularity(grain.sdk())
+        .prediction_interval_level(80)
+        .set_filter(filter)
+        .send()
+        .await
+        .map_err(|e| crate::aws::describe_error("ce", "GetCostForecast", &e))
+}
+
+/// A forecast's total (its mean) and the sums of its 80% bounds (absent when a period has none).
+pub(crate) fn forecast_totals(
+    f: &aws_sdk_costexplorer::operation::get_cost_forecast::GetCostForecastOutput,
+) -> (f64, Option<f64>, Option<f64>) {
+    let amount = |s: Option<&str>| s.and_then(|x| x.parse::<f64>().ok());
+    let results = f.forecast_results_by_time();
+    let total = f
+        .total()
+        .and_then(|t| amount(t.amount()))
+        .unwrap_or_else(|| results.iter().filter_map(|r| amount(r.mean_value())).sum());
+    let lower = results
+        .iter()
+        .map(|r| amount(r.prediction_interval_lower_bound()))
+        .sum();
+    let upper = results
+        .iter()
+        .map(|r| amount(r.prediction_interval_upper_bound()))
+        .sum();
+    (total, lower, upper)
 }
 
 fn today() -> Date {
@@ -301,16 +343,7 @@ pub fn forecast(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         .build()
         .map_err(|e| Error::input(e.to_string()))?;
     let (forecast, actual) = req.aws.block_on(async move {
-        let f = client
-            .get_cost_forecast()
-            .time_period(interval)
-            .metric(Metric::UnblendedCost)
-            .granularity(grain.sdk())
-            .prediction_interval_level(80)
-            .set_filter(filter.clone())
-            .send()
-            .await
-            .map_err(|e| crate::aws::describe_error("ce", "GetCostForecast", &e));
+        let f = cost_forecast(client.clone(), interval, grain, filter.clone()).await;
         let a = spend(client, mtd, filter, None).await;
         (f, a)
     })?;
@@ -342,25 +375,7 @@ pub fn forecast(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let (total, lower, upper, rows, source) = match &forecast {
         Ok(f) => {
             let amount = |s: Option<&str>| s.and_then(|x| x.parse::<f64>().ok());
-            let total = f
-                .total()
-                .and_then(|t| amount(t.amount()))
-                .unwrap_or_else(|| {
-                    f.forecast_results_by_time()
-                        .iter()
-                        .filter_map(|r| amount(r.mean_value()))
-                        .sum()
-                });
-            let lower: Option<f64> = f
-                .forecast_results_by_time()
-                .iter()
-                .map(|r| amount(r.prediction_interval_lower_bound()))
-                .sum();
-            let upper: Option<f64> = f
-                .forecast_results_by_time()
-                .iter()
-                .map(|r| amount(r.prediction_interval_upper_bound()))
-                .sum();
+            let (total, lower, upper) = forecast_totals(f);
             let rows: Vec<Vec<String>> = f
                 .forecast_results_by_time()
                 .iter()

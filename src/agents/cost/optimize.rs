@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::{BILLING_REGION, progress, usd};
 use crate::agents::{AgentRequest, Report};
+use crate::aws::AwsAccess;
 use crate::error::{Error, Result};
 use crate::events::{Output, Sink, headings};
 use crate::intent::is_region_code;
@@ -23,12 +24,12 @@ const MAX_PER_KIND: usize = 100;
 const IDLE_DAYS: u64 = 7;
 
 #[derive(Debug, Clone, Serialize)]
-struct Hint {
-    kind: &'static str,
-    resource: String,
-    detail: String,
-    monthly_savings: f64,
-    action: String,
+pub(crate) struct Hint {
+    pub kind: &'static str,
+    pub resource: String,
+    pub detail: String,
+    pub monthly_savings: f64,
+    pub action: String,
 }
 
 /// One kind of check: its hints, or why it could not run.
@@ -41,12 +42,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
     let region = req.region()?;
     let service = i.params.service.as_deref();
-    const ALL: &[&str] = &[
-        "rightsizing",
-        "stopped instance",
-        "unattached volume",
-        "idle load balancer",
-    ];
+    const ALL: &[&str] = ALL_KINDS;
     let kinds: &[&str] = if i.params.load_balancer.is_some() || service == Some("ELB") {
         &["idle load balancer"]
     } else {
@@ -61,72 +57,17 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
             }
         }
     };
-    let want = |kind: &str| kinds.contains(&kind);
-    let conf = req.aws.config_blocking(&region)?;
-    let mut notes = Vec::new();
-    let mut sections: Vec<(&'static str, std::result::Result<Found, String>)> = Vec::new();
-
-    if want("rightsizing") {
-        progress(sink, "Cost Explorer: rightsizing recommendations for EC2");
-        let ce = aws_sdk_costexplorer::Client::new(&req.aws.config_blocking(BILLING_REGION)?);
-        let r = req.aws.block_on(rightsizing(ce, region.clone()))?;
-        sections.push(("rightsizing", r));
-    }
-    if want("stopped instance") {
-        progress(
-            sink,
-            format!("EC2: stopped instances with EBS volumes in {region}"),
-        );
-        let ec2 = aws_sdk_ec2::Client::new(&conf);
-        let r = req.aws.block_on(stopped_with_ebs(ec2, region.clone()))?;
-        sections.push(("stopped instance", r));
-    }
-    if want("unattached volume") {
-        progress(sink, format!("EC2: unattached EBS volumes in {region}"));
-        let ec2 = aws_sdk_ec2::Client::new(&conf);
-        let r = req.aws.block_on(unattached(ec2, region.clone()))?;
-        sections.push(("unattached volume", r));
-    }
-    if want("idle load balancer") {
-        progress(
-            sink,
-            format!(
-                "ELBv2 + CloudWatch: load balancers with no traffic for {IDLE_DAYS} days in {region}"
-            ),
-        );
-        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
-        let cw = aws_sdk_cloudwatch::Client::new(&conf);
-        let r = req
-            .aws
-            .block_on(idle_load_balancers(elb, cw, region.clone()))?;
-        sections.push(("idle load balancer", r));
-    }
-
-    let mut hints: Vec<Hint> = Vec::new();
-    let mut checked = Vec::new();
-    for (kind, r) in sections {
-        match r {
-            Ok(found) => {
-                checked.push(kind);
-                if found.more > 0 {
-                    notes.push(format!("{} more {kind} hints not shown", found.more));
-                }
-                hints.extend(found.hints);
-            }
-            Err(why) => notes.push(format!("{kind} check unavailable: {why}")),
-        }
-    }
+    let Hints {
+        hints,
+        mut notes,
+        checked,
+    } = find_hints(req.aws, &region, kinds, sink)?;
     if checked.is_empty() {
         return Err(Error::Unavailable(format!(
             "no savings check could run: {}",
             notes.join("; ")
         )));
     }
-    hints.sort_by(|a, b| {
-        b.monthly_savings
-            .total_cmp(&a.monthly_savings)
-            .then(a.resource.cmp(&b.resource))
-    });
     let total: f64 = hints.iter().map(|h| h.monthly_savings).sum();
     let mut by_kind: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
     for h in &hints {
@@ -190,6 +131,96 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         region: Some(region),
         data: json!({"hints": hints, "total_monthly_savings": (total * 100.0).round() / 100.0, "checked": checked}),
         files: Vec::new(),
+    })
+}
+
+/// Every savings check of the cost agent.
+pub(crate) const ALL_KINDS: &[&str] = &[
+    "rightsizing",
+    "stopped instance",
+    "unattached volume",
+    "idle load balancer",
+];
+
+/// What the savings checks found: hints ranked by savings, notes on checks that could not run
+/// (or found more than is shown), and the checks that ran.
+pub(crate) struct Hints {
+    pub hints: Vec<Hint>,
+    pub notes: Vec<String>,
+    pub checked: Vec<&'static str>,
+}
+
+/// Runs the savings checks `kinds` in `region` (the cost agent's `optimize` and the cost
+/// report): a check that cannot run is a note, not an error.
+pub(crate) fn find_hints(
+    aws: &AwsAccess,
+    region: &str,
+    kinds: &[&str],
+    sink: Sink<'_>,
+) -> Result<Hints> {
+    let want = |kind: &str| kinds.contains(&kind);
+    let region = region.to_string();
+    let mut notes = Vec::new();
+    let mut sections: Vec<(&'static str, std::result::Result<Found, String>)> = Vec::new();
+    let conf = aws.config_blocking(&region)?;
+
+    if want("rightsizing") {
+        progress(sink, "Cost Explorer: rightsizing recommendations for EC2");
+        let ce = aws_sdk_costexplorer::Client::new(&aws.config_blocking(BILLING_REGION)?);
+        let r = aws.block_on(rightsizing(ce, region.clone()))?;
+        sections.push(("rightsizing", r));
+    }
+    if want("stopped instance") {
+        progress(
+            sink,
+            format!("EC2: stopped instances with EBS volumes in {region}"),
+        );
+        let ec2 = aws_sdk_ec2::Client::new(&conf);
+        let r = aws.block_on(stopped_with_ebs(ec2, region.clone()))?;
+        sections.push(("stopped instance", r));
+    }
+    if want("unattached volume") {
+        progress(sink, format!("EC2: unattached EBS volumes in {region}"));
+        let ec2 = aws_sdk_ec2::Client::new(&conf);
+        let r = aws.block_on(unattached(ec2, region.clone()))?;
+        sections.push(("unattached volume", r));
+    }
+    if want("idle load balancer") {
+        progress(
+            sink,
+            format!(
+                "ELBv2 + CloudWatch: load balancers with no traffic for {IDLE_DAYS} days in {region}"
+            ),
+        );
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
+        let cw = aws_sdk_cloudwatch::Client::new(&conf);
+        let r = aws.block_on(idle_load_balancers(elb, cw, region.clone()))?;
+        sections.push(("idle load balancer", r));
+    }
+
+    let mut hints: Vec<Hint> = Vec::new();
+    let mut checked = Vec::new();
+    for (kind, r) in sections {
+        match r {
+            Ok(found) => {
+                checked.push(kind);
+                if found.more > 0 {
+                    notes.push(format!("{} more {kind} hints not shown", found.more));
+                }
+                hints.extend(found.hints);
+            }
+            Err(why) => notes.push(format!("{kind} check unavailable: {why}")),
+        }
+    }
+    hints.sort_by(|a, b| {
+        b.monthly_savings
+            .total_cmp(&a.monthly_savings)
+            .then(a.resource.cmp(&b.resource))
+    });
+    Ok(Hints {
+        hints,
+        notes,
+        checked,
     })
 }
 

@@ -30,41 +30,7 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
         format!("reading alarms in ALARM state in {region}"),
     );
     let cw = aws_sdk_cloudwatch::Client::new(&conf);
-    let rows: Vec<Value> = req.aws.block_on(async move {
-        let mut rows = Vec::new();
-        let mut pages = cw
-            .describe_alarms()
-            .state_value(StateValue::Alarm)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("CloudWatch", "DescribeAlarms", &e))?;
-            for a in page.metric_alarms() {
-                rows.push(json!({
-                    "name": a.alarm_name(),
-                    "kind": "metric",
-                    "metric": format!("{}/{}", a.namespace().unwrap_or("-"), a.metric_name().unwrap_or("-")),
-                    "dimensions": a.dimensions().iter().map(|d| format!("{}={}", d.name().unwrap_or(""), d.value().unwrap_or(""))).collect::<Vec<_>>(),
-                    "threshold": a.threshold(),
-                    "comparison": a.comparison_operator().map(|c| c.as_str().to_string()),
-                    "since": a.state_updated_timestamp().and_then(from_smithy).map(|t| t.to_string()),
-                    "reason": a.state_reason(),
-                    "actions": a.alarm_actions(),
-                }));
-            }
-            for a in page.composite_alarms() {
-                rows.push(json!({
-                    "name": a.alarm_name(),
-                    "kind": "composite",
-                    "metric": a.alarm_rule(),
-                    "since": a.state_updated_timestamp().and_then(from_smithy).map(|t| t.to_string()),
-                    "reason": a.state_reason(),
-                    "actions": a.alarm_actions(),
-                }));
-            }
-        }
-        Ok::<_, Error>(rows)
-    })??;
+    let rows: Vec<Value> = req.aws.block_on(in_alarm(cw))??;
     let table_rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -116,7 +82,45 @@ pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     })
 }
 
-fn comparison_symbol(c: &str) -> &str {
+/// Every metric and composite alarm in ALARM state (DescribeAlarms, every page), one JSON row
+/// each: the monitor agent's `alarms` answer and the monitoring report.
+pub(crate) async fn in_alarm(cw: aws_sdk_cloudwatch::Client) -> Result<Vec<Value>> {
+    let mut rows = Vec::new();
+    let mut pages = cw
+        .describe_alarms()
+        .state_value(StateValue::Alarm)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("CloudWatch", "DescribeAlarms", &e))?;
+        for a in page.metric_alarms() {
+            rows.push(json!({
+                "name": a.alarm_name(),
+                "kind": "metric",
+                "metric": format!("{}/{}", a.namespace().unwrap_or("-"), a.metric_name().unwrap_or("-")),
+                "dimensions": a.dimensions().iter().map(|d| format!("{}={}", d.name().unwrap_or(""), d.value().unwrap_or(""))).collect::<Vec<_>>(),
+                "threshold": a.threshold(),
+                "comparison": a.comparison_operator().map(|c| c.as_str().to_string()),
+                "since": a.state_updated_timestamp().and_then(from_smithy).map(|t| t.to_string()),
+                "reason": a.state_reason(),
+                "actions": a.alarm_actions(),
+            }));
+        }
+        for a in page.composite_alarms() {
+            rows.push(json!({
+                "name": a.alarm_name(),
+                "kind": "composite",
+                "metric": a.alarm_rule(),
+                "since": a.state_updated_timestamp().and_then(from_smithy).map(|t| t.to_string()),
+                "reason": a.state_reason(),
+                "actions": a.alarm_actions(),
+            }));
+        }
+    }
+    Ok(rows)
+}
+
+pub(crate) fn comparison_symbol(c: &str) -> &str {
     match c {
         "GreaterThanThreshold" => ">",
         "GreaterThanOrEqualToThreshold" => ">=",
