@@ -10,6 +10,7 @@ pub mod error;
 pub mod mfa;
 pub mod notifications;
 pub mod principal;
+pub mod retention;
 pub mod tokens;
 pub mod users;
 
@@ -17,6 +18,7 @@ pub use configs::AwsConfiguration;
 pub use drift::DriftSchedule;
 pub use error::TenantError;
 pub use notifications::{NotificationKind, Notifications};
+pub use retention::{LockMode, Retention};
 pub use tokens::ApiToken;
 pub use users::{Role, User};
 
@@ -51,6 +53,8 @@ pub struct Tenant {
     pub notifications: Notifications,
     /// Scheduled drift checks; see [`DriftSchedule`].
     pub drift: DriftSchedule,
+    /// How long the shared backend keeps audit evidence and artifacts; see [`Retention`].
+    pub retention: Retention,
 }
 
 /// Safe defaults of generated stacks that cost money or need something in the account: each is
@@ -128,6 +132,7 @@ impl Default for Tenant {
             allow_claimed_users: false,
             notifications: Notifications::default(),
             drift: DriftSchedule::default(),
+            retention: Retention::default(),
         }
     }
 }
@@ -353,7 +358,8 @@ impl Tenant {
             );
         }
         self.notifications.validate()?;
-        self.drift.validate()
+        self.drift.validate()?;
+        self.retention.validate()
     }
 }
 
