@@ -216,8 +216,17 @@ impl HttpConnector for WatchedConnector {
         let (service, operation) = call_names(&request);
         let noted = self.board.enter(service, operation);
         let answer = self.inner.call(request);
+        // A cancel abandons the call here too, for async callers (an apply's steps) that await
+        // the SDK future themselves rather than through `AwsAccess::block_on`.
+        let cancelled = self.board.cancelled();
         HttpConnectorFuture::new(async move {
-            let r = answer.await;
+            let r = tokio::select! {
+                biased;
+                r = answer => r,
+                _ = cancelled => Err(aws_smithy_runtime_api::client::result::ConnectorError::user(
+                    "cancelled: the call was abandoned".into(),
+                )),
+            };
             drop(noted);
             r
         })
