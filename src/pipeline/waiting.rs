@@ -128,7 +128,7 @@ impl<'a> Waits<'a> {
                 }
                 changed = cancel.changed(), if listening => match changed {
                     Ok(()) if *cancel.borrow() => {
-                        self.board.cancel();
+                        self.board.abandon();
                         cancelled = true;
                         listening = false;
                     }
