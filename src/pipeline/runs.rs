@@ -76,10 +76,7 @@ impl Runs<'_> {
         let waits = self.waits(rec.plan.agent, sink);
         let forward = |e: AgentEvent| waits.forward(e);
         let (outcome, step_outputs) = waits
-            .drive(
-                self.run_steps(&rec, &ready.artifacts, &forward, cancel.clone()),
-                cancel,
-            )
+            .drive(self.run_steps(&rec, &ready.artifacts, &forward, cancel))
             .await?;
         self.finish_execution(&rec, outcome, step_outputs, sink)
     }

@@ -105,36 +105,16 @@ impl<'a> Waits<'a> {
     }
 
     /// Runs `work` with a watcher beside it in the same task (it reports through
-    /// [`Waits::forward`]). When `cancel` turns true, the AWS calls in flight are abandoned at
-    /// once (the work sees them cancelled) rather than waiting for their answer or timeout.
-    pub(super) async fn drive<T>(
-        &self,
-        work: impl std::future::Future<Output = T>,
-        mut cancel: tokio::sync::watch::Receiver<bool>,
-    ) -> T {
+    /// [`Waits::forward`]). A mutating call in flight is not abandoned on cancel: the steps
+    /// stop between targets, so what AWS did is always known.
+    pub(super) async fn drive<T>(&self, work: impl std::future::Future<Output = T>) -> T {
         let mut running = std::pin::pin!(work);
-        // Listens until the cancel comes or nobody can send one any more.
-        let mut listening = true;
-        let mut cancelled = false;
         loop {
             tokio::select! {
                 out = &mut running => {
                     self.end();
-                    if cancelled {
-                        // The cancel held for this work only: the session calls AWS again.
-                        self.board.begin();
-                    }
                     return out;
                 }
-                changed = cancel.changed(), if listening => match changed {
-                    Ok(()) if *cancel.borrow() => {
-                        self.board.abandon();
-                        cancelled = true;
-                        listening = false;
-                    }
-                    Ok(()) => {}
-                    Err(_) => listening = false,
-                },
                 _ = tokio::time::sleep(LOOK_EVERY) => self.look(),
             }
         }
