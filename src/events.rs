@@ -39,6 +39,13 @@ pub enum AgentEvent {
         call: Option<String>,
         elapsed_secs: u64,
     },
+    /// A tool run enters a phase (`terraform plan`, `ansible-playbook --check`): the
+    /// pipeline's watcher turns it into [`AgentEvent::Waiting`] with its seconds while it lasts;
+    /// front ends need not show it.
+    ToolPhase {
+        agent: AgentKind,
+        phase: String,
+    },
     Failed {
         agent: AgentKind,
         error: String,

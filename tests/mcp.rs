@@ -6,6 +6,7 @@ mod common;
 
 use common::{Home, Team, quiet};
 use opsdeck::Error;
+use opsdeck::approval::State;
 use opsdeck::pipeline::{Deck, OpenOptions};
 use opsdeck::tenant::Role;
 
@@ -39,6 +40,7 @@ fn python_sdk_client_round_trip() {
         [
             "ask",
             "audit_search",
+            "cancel",
             "classify",
             "cost_query",
             "explain",
@@ -324,7 +326,7 @@ fn python_sdk_over_http_acts_as_the_tokens_user_until_the_token_is_revoked() {
 
     assert_eq!(v["server"], "opsdeck");
     let tools = v["tools"].as_object().unwrap();
-    assert_eq!(tools.len(), 9, "{tools:?}");
+    assert_eq!(tools.len(), 10, "{tools:?}");
     let mut descriptions = std::collections::HashSet::new();
     for (name, t) in tools {
         assert!(t["title"].as_str().is_some_and(|s| !s.is_empty()), "{name}");
@@ -337,13 +339,14 @@ fn python_sdk_over_http_acts_as_the_tokens_user_until_the_token_is_revoked() {
             "{name}"
         );
     }
-    // Only ask changes anything (it queues a plan), and nothing is destructive.
+    // Only ask (it queues a plan) and cancel (it stops one) change anything, and nothing is
+    // destructive.
     let writers: Vec<_> = tools
         .iter()
         .filter(|(_, t)| t["read_only"] == false)
         .map(|(n, _)| n.as_str())
         .collect();
-    assert_eq!(writers, ["ask"]);
+    assert_eq!(writers, ["ask", "cancel"]);
     assert!(tools.values().all(|t| t["destructive"] == false));
 
     assert_eq!(v["classify"][0], false);
@@ -664,4 +667,111 @@ fn tokens_on_the_shared_backend_are_hashed_records_checked_on_every_use() {
     assert_eq!(listed.len(), 1);
     assert!(listed[0].is_revoked());
     assert_eq!(listed[0].revoked_by.as_deref(), Some("alice"));
+}
+
+/// A loopback endpoint that accepts every connection and never answers.
+fn hung_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    url
+}
+
+#[test]
+fn python_sdk_cancels_a_running_ask_and_the_runs_of_its_own_plans_only() {
+    let Some(python) = common::python_with_mcp() else {
+        return;
+    };
+    let home = Home::new();
+    let t = Team::new(
+        &home,
+        None,
+        &[
+            ("alice", &[Role::Admin]),
+            ("bob", &[Role::Approver]),
+            ("olga", &[Role::Operator]),
+        ],
+    );
+    let plan_of = |user: &str| {
+        t.deck(user)
+            .requests()
+            .ask("create 1 t3.micro instance", &quiet)
+            .unwrap()
+            .plan
+            .plan_id
+    };
+    let own = plan_of("olga");
+    let others = plan_of("alice");
+    t.approve("bob", &own).unwrap();
+    t.approve("bob", &others).unwrap();
+    // From here AWS never answers: the client's ask waits until it cancels it.
+    home.use_endpoint(&hung_endpoint());
+    let out = std::process::Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_cancel.py"))
+        .arg(env!("CARGO_BIN_EXE_opsdeck"))
+        .arg(home.path())
+        .args(["olga", &own, &others])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["cancel_tool"][0], "cancel", "{v}");
+    assert_eq!(v["cancel_running"][0], false, "{v}");
+    assert_eq!(v["cancel_running"][1]["cancelled"], "running requests");
+    assert_eq!(v["ask"][0], true, "{v}");
+    let said = v["ask"][1].as_str().unwrap();
+    assert!(
+        said.contains("stopped waiting for ec2 DescribeInstances") && said.contains("(cancelled)"),
+        "{v}"
+    );
+    println!(
+        "MCP cancel → ask ended: {:.1} ms",
+        v["ask_ended_ms"].as_f64().unwrap()
+    );
+    assert_eq!(v["no_reason"][0], true, "{v}");
+    assert_eq!(v["own"][0], false, "{v}");
+    assert_eq!(v["own"][1]["state"], "cancelled");
+    assert_eq!(v["others"][0], true, "{v}");
+    let said = v["others"][1].as_str().unwrap();
+    assert!(
+        said.contains("olga may cancel only the runs of plans they requested"),
+        "{said}"
+    );
+    // What the store and the trail say: olga's plan cancelled by her via MCP, alice's untouched
+    // and the refusal audited.
+    let deck = t.deck("alice");
+    assert_eq!(deck.approvals().plan(&own).unwrap().state, State::Cancelled);
+    assert_eq!(
+        deck.approvals().plan(&others).unwrap().state,
+        State::Approved
+    );
+    let cancelled = deck
+        .trail()
+        .audit(&opsdeck::audit::AuditFilter {
+            subject: Some(own.clone()),
+            event: Some("cancelled".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0].event.user_id, "olga");
+    assert_eq!(cancelled[0].event.user_source, "mcp");
+    let denied = deck
+        .trail()
+        .audit(&opsdeck::audit::AuditFilter {
+            subject: Some(others.clone()),
+            event: Some("access_denied".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(denied.len(), 1, "{denied:?}");
 }

@@ -625,6 +625,12 @@ fn alarm_created_after_approval_then_listed_in_alarm_state() {
     assert_eq!(input["Period"], 300);
     assert_eq!(input["EvaluationPeriods"], 2);
     assert_eq!(input["Dimensions"][0]["Value"], json!(instance));
+    // The reviewer's change list names the alarm, what it watches and that none exists yet.
+    let change = opsdeck::view::AwsChangeView::of(p);
+    let target = &change.calls[0].targets[0];
+    assert_eq!(target.name.as_deref(), Some(name.as_str()));
+    assert_eq!(target.tags, [format!("InstanceId={instance}")]);
+    assert_eq!(target.transition(), "absent → set");
     assert!((p.cost.monthly_usd - 0.10).abs() < 1e-9);
     // Nothing exists before approval; the requester cannot approve their own plan.
     let cw = aws_sdk_cloudwatch::Client::new(&seed::conf(&stub.url, "us-east-1"));

@@ -771,6 +771,11 @@ fn block_public_access_after_approval() {
     );
     assert_eq!(targets, &vec!["web-assets-public".to_string()]);
     assert_eq!(input["RestrictPublicBuckets"], true);
+    // The reviewer's change list says what the scan saw: the bucket is public today.
+    let change = opsdeck::view::AwsChangeView::of(&rec.plan);
+    let target = &change.calls[0].targets[0];
+    assert_eq!(target.name.as_deref(), Some("web-assets-public"));
+    assert_eq!(target.before.as_deref(), Some("public"), "{target:?}");
     assert!(!rec.plan.denied(), "{:?}", rec.plan.gates);
     let s3 = seed::s3(&moto.endpoint);
     let blocked = || {
@@ -943,6 +948,14 @@ fn revoke_open_ssh_and_export_through_the_real_binary() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["state"], "pending");
     assert_eq!(v["steps"][0]["operation"], "RevokeSecurityGroupIngress");
+    // What the agent saw of the group: its name and the open rule, for the change list.
+    let seen = &v["steps"][0]["input"]["targets_seen"][0];
+    assert_eq!(seen["id"], json!(s.open_group), "{seen}");
+    assert_eq!(seen["state"], "open: tcp port 22 from 0.0.0.0/0", "{seen}");
+    assert!(
+        seen["name"].as_str().is_some_and(|n| !n.is_empty()),
+        "{seen}"
+    );
     assert_eq!(
         v["steps"][0]["input"]["permissions"]
             .as_array()

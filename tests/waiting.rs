@@ -5,6 +5,8 @@
 //! shows the call and its seconds, and `C` cancels it.
 
 mod common;
+#[path = "ops_cost_support/mod.rs"]
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -335,4 +337,163 @@ fn the_cli_names_a_slow_call_on_stderr_and_ctrl_c_cancels_the_request() {
         })
         .unwrap();
     assert_eq!(outcomes, vec![EventKind::Cancelled], "{said}");
+}
+
+/// What `events` said the work waited for, in order, with the most seconds said for each.
+fn waited_for(events: &Mutex<Vec<AgentEvent>>) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for e in events.lock().unwrap().iter() {
+        if let AgentEvent::Waiting {
+            call: Some(call),
+            elapsed_secs,
+            ..
+        } = e
+        {
+            match out.iter_mut().find(|(c, _)| c == call) {
+                Some((_, secs)) => *secs = (*secs).max(*elapsed_secs),
+                None => out.push((call.clone(), *elapsed_secs)),
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_dry_run_reports_its_tool_phase_and_seconds_while_it_runs() {
+    // A Terraform that takes three seconds over `init` and then fails: what matters is what
+    // the person is told while it runs.
+    let home = Home::new();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("slow-terraform");
+    std::fs::write(
+        &bin,
+        "#!/bin/sh\nsleep 3\necho 'Error: slow on purpose' >&2\nexit 1\n",
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&bin).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&bin, perms).unwrap();
+    home.configure(&format!(
+        "[exec]\nterraform = \"{}\"\nsandbox_read = [\"{}\"]\n",
+        bin.display(),
+        tools.path().display()
+    ));
+    let deck = Deck::open(OpenOptions {
+        home: Some(home.path().to_path_buf()),
+        user: Some("alice".into()),
+        ..OpenOptions::default()
+    })
+    .unwrap();
+    let dir = common::terraform_data_dir("");
+    let events: Mutex<Vec<AgentEvent>> = Mutex::default();
+    let sink = |e: AgentEvent| events.lock().unwrap().push(e);
+    let rec = deck
+        .requests()
+        .submit_terraform(dir.path(), "hello", &sink)
+        .unwrap();
+    assert!(
+        rec.plan.dry_runs.iter().any(|d| d.tool == "terraform"),
+        "{:?}",
+        rec.plan.dry_runs
+    );
+    let waited = waited_for(&events);
+    let init = waited
+        .iter()
+        .find(|(c, _)| c == "terraform init")
+        .unwrap_or_else(|| {
+            panic!(
+                "no wait for terraform init: {waited:?}; {:?}; {:?}",
+                rec.plan.dry_runs,
+                events.lock()
+            )
+        });
+    assert!(init.1 >= 2, "counted its seconds: {waited:?}");
+    // The wait ends when the dry run does: the last word is "nothing in flight".
+    let last = events.lock().unwrap().iter().rev().find_map(|e| match e {
+        AgentEvent::Waiting { call, .. } => Some(call.clone()),
+        _ => None,
+    });
+    assert_eq!(last, Some(None));
+    // The CLI says it on stderr, as it does for an AWS call.
+    let out = home
+        .cmd()
+        .args(["--user", "alice", "submit"])
+        .arg(dir.path())
+        .args(["--stack", "hello2"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("waiting for terraform init… 2 s"), "{said}");
+}
+
+#[test]
+fn an_apply_reports_the_aws_call_its_step_waits_for_and_is_cancelled() {
+    let Some(moto) = common::moto::Moto::get("apply_waits") else {
+        return;
+    };
+    let _held = moto.exclusive();
+    support::seed::fleet(&moto.endpoint, "us-east-1");
+    let home = Home::new();
+    let t = common::team(&home);
+    let open = |user: &str, url: &str| {
+        let clock: Arc<dyn opsdeck::time::Clock> = t.clock.clone();
+        Deck::open(OpenOptions {
+            home: Some(home.path().to_path_buf()),
+            user: Some(user.into()),
+            clock: Some(clock),
+            endpoint_url: Some(url.to_string()),
+            ..OpenOptions::default()
+        })
+        .unwrap()
+    };
+    let rec = match open("olga", &moto.endpoint)
+        .requests()
+        .request("Restart EC2 instances tagged Env=staging", &|_| {})
+    {
+        Ok(opsdeck::pipeline::Answer::Plan(rec)) => rec,
+        other => panic!("expected a plan: {other:?}"),
+    };
+    let id = rec.plan.plan_id.clone();
+    let code = t.code("bob");
+    open("bob", &moto.endpoint)
+        .approvals()
+        .approve(&id, Some("checked".into()), Some(&code), None)
+        .unwrap();
+
+    // Applied where AWS never answers: the step's call is named with its seconds, and the
+    // apply is cancelled once it has waited two.
+    let hung = endpoint(Endpoint::Hangs);
+    let deck = open("olga", &hung);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let tx = Mutex::new(Some(tx));
+    let events: Mutex<Vec<AgentEvent>> = Mutex::default();
+    let sink = |e: AgentEvent| {
+        if let AgentEvent::Waiting {
+            call: Some(_),
+            elapsed_secs,
+            ..
+        } = &e
+            && *elapsed_secs >= 2
+            && let Some(tx) = tx.lock().unwrap().take()
+        {
+            tx.send(true).unwrap();
+        }
+        events.lock().unwrap().push(e);
+    };
+    let started = Instant::now();
+    let report = support::seed::runtime()
+        .block_on(deck.runs().apply(&id, &sink, rx))
+        .unwrap();
+    println!(
+        "apply against a hung endpoint ended after {:.1} s: {:?}",
+        started.elapsed().as_secs_f64(),
+        waited_for(&events)
+    );
+    assert!(report.cancelled && !report.success, "{report:?}");
+    let waited = waited_for(&events);
+    let (call, secs) = waited
+        .first()
+        .unwrap_or_else(|| panic!("no wait reported: {:?}", events.lock()));
+    assert!(call.starts_with("ec2 "), "{waited:?}");
+    assert!(*secs >= 2, "{waited:?}");
 }

@@ -196,9 +196,11 @@ impl AwsAccess {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let cancelled = self.board.cancelled();
         rt.spawn(async move {
+            // The cancel first: a call the connector abandoned must read cancelled, not failed.
             tokio::select! {
-                out = fut => { let _ = tx.send(Some(out)); }
+                biased;
                 _ = cancelled => { let _ = tx.send(None); }
+                out = fut => { let _ = tx.send(Some(out)); }
             }
         });
         match rx.recv() {

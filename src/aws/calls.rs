@@ -62,6 +62,10 @@ pub struct CallBoard {
     generation: watch::Sender<u64>,
     /// What was in flight when the last cancel came: what the cancelled request says.
     at_cancel: Mutex<Vec<CallInFlight>>,
+    /// Set by [`CallBoard::abandon`] until [`CallBoard::begin`]: calls in flight give up at the
+    /// connector, for async work that awaits SDK futures itself (an apply's steps).
+    abandoning: AtomicBool,
+    abandoned: watch::Sender<u64>,
 }
 
 impl Default for CallBoard {
@@ -72,6 +76,8 @@ impl Default for CallBoard {
             cancelled: AtomicBool::new(false),
             generation: watch::channel(0).0,
             at_cancel: Mutex::new(Vec::new()),
+            abandoning: AtomicBool::new(false),
+            abandoned: watch::channel(0).0,
         }
     }
 }
@@ -103,9 +109,30 @@ impl CallBoard {
         self.generation.send_modify(|g| *g += 1);
     }
 
+    /// [`CallBoard::cancel`], and every call in flight (or started before the next
+    /// [`CallBoard::begin`]) fails at once at the HTTP client: for work that awaits the SDK's
+    /// futures itself, which no `block_on` can drop.
+    pub fn abandon(&self) {
+        self.cancel();
+        self.abandoning.store(true, Ordering::SeqCst);
+        self.abandoned.send_modify(|g| *g += 1);
+    }
+
     /// Calls may run again (a request begins, or the cancelled one's agent returned).
     pub fn begin(&self) {
         self.cancelled.store(false, Ordering::SeqCst);
+        self.abandoning.store(false, Ordering::SeqCst);
+    }
+
+    /// Resolves once [`CallBoard::abandon`] is called (or at once if it was).
+    fn abandoned(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.abandoned.subscribe();
+        let already = self.abandoning.load(Ordering::SeqCst);
+        async move {
+            if !already {
+                let _ = rx.changed().await;
+            }
+        }
     }
 
     /// The error a cancelled wait returns: the call it abandoned, if one was in flight.
@@ -216,8 +243,17 @@ impl HttpConnector for WatchedConnector {
         let (service, operation) = call_names(&request);
         let noted = self.board.enter(service, operation);
         let answer = self.inner.call(request);
+        // Abandoning gives the call up here, for async callers (an apply's steps) that await
+        // the SDK future themselves rather than through `AwsAccess::block_on`.
+        let abandoned = self.board.abandoned();
         HttpConnectorFuture::new(async move {
-            let r = answer.await;
+            let r = tokio::select! {
+                biased;
+                r = answer => r,
+                _ = abandoned => Err(aws_smithy_runtime_api::client::result::ConnectorError::user(
+                    "cancelled: the call was abandoned".into(),
+                )),
+            };
             drop(noted);
             r
         })

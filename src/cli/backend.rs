@@ -26,6 +26,12 @@ pub fn run(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8
             );
         }
     };
+    // Each tenant's retention settings, whatever their state (drift is listed above them).
+    let print_retention = |findings: &[Finding]| {
+        for f in findings.iter().filter(|f| f.aspect == "retention") {
+            outln!("{:<8} {:<40} {:<24} {}", "", f.resource, f.aspect, f.detail);
+        }
+    };
     match cmd {
         BackendCommand::Init => {
             let findings = backend.init()?;
@@ -33,6 +39,7 @@ pub fn run(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8
                 print_json(&findings)?;
             } else {
                 print_findings(&findings);
+                print_retention(&findings);
                 let changed = findings
                     .iter()
                     .filter(|f| f.status != crate::store::aws::provision::Status::Ok)
@@ -53,6 +60,7 @@ pub fn run(cmd: BackendCommand, open: &OpenOptions, json_out: bool) -> Result<u8
                 print_json(&json!({"findings": check.findings, "journal": health}))?;
             } else {
                 print_findings(&check.findings);
+                print_retention(&check.findings);
                 outln!(
                     "{} · this machine's journal: {} queued, {} refused{}",
                     if problems == 0 {

@@ -51,7 +51,7 @@ pub fn progress(json_out: bool) -> impl Fn(AgentEvent) + Send + Sync {
             } if elapsed_secs >= 2 && (elapsed_secs == 2 || elapsed_secs % 5 == 0) => {
                 errln!("· waiting for {call}… {elapsed_secs} s (Ctrl-C stops)")
             }
-            AgentEvent::Waiting { .. } => {}
+            AgentEvent::Waiting { .. } | AgentEvent::ToolPhase { .. } => {}
             AgentEvent::Failed { .. }
             | AgentEvent::PlanReady { .. }
             | AgentEvent::Finished { .. } => {}

@@ -133,10 +133,15 @@ impl Workspace<'_> {
     }
 }
 
-fn progress(sink: Sink<'_>, message: String) {
+/// Says a phase begins: `message` as progress, `phase` as what a watcher reports waiting for.
+fn progress(sink: Sink<'_>, message: String, phase: &str) {
     sink(AgentEvent::Progress {
         agent: AgentKind::Config,
         message,
+    });
+    sink(AgentEvent::ToolPhase {
+        agent: AgentKind::Config,
+        phase: phase.to_string(),
     });
 }
 
@@ -150,6 +155,7 @@ pub async fn syntax_check(
     progress(
         sink,
         format!("ansible-playbook --syntax-check {}", ws.playbook),
+        "ansible-playbook --syntax-check",
     );
     let exit = ws.playbook(&["--syntax-check"], sink, &mut cancel).await?;
     Ok(if exit.code == Some(0) && !exit.cancelled {
@@ -174,6 +180,7 @@ pub async fn check(
     progress(
         sink,
         format!("ansible-playbook --check --diff {}", ws.playbook),
+        "ansible-playbook --check",
     );
     let exit = ws
         .playbook(&["--check", "--diff"], sink, &mut cancel)
@@ -193,7 +200,11 @@ pub async fn run(
     mut cancel: watch::Receiver<bool>,
 ) -> Result<Outcome> {
     ws.prepare()?;
-    progress(sink, format!("ansible-playbook {}", ws.playbook));
+    progress(
+        sink,
+        format!("ansible-playbook {}", ws.playbook),
+        "ansible-playbook",
+    );
     let exit = ws.playbook(&["--diff"], sink, &mut cancel).await?;
     let hosts = recap(&exit.output);
     let mut log = exit.output;

@@ -556,10 +556,15 @@ pub async fn apply(
     })
 }
 
+/// Says a phase begins: as progress, and as the phase what a watcher reports waiting for.
 fn progress(sink: Sink<'_>, message: &str) {
     sink(AgentEvent::Progress {
         agent: AgentKind::Infra,
         message: message.to_string(),
+    });
+    sink(AgentEvent::ToolPhase {
+        agent: AgentKind::Infra,
+        phase: message.to_string(),
     });
 }
 

@@ -61,6 +61,18 @@ pub struct PlanArgs {
     pub artifacts: bool,
 }
 
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct CancelArgs {
+    /// The plan whose run to stop (id or a unique prefix): an approved plan is cancelled before
+    /// it runs, a running one's runner is asked to stop. Leave it out to stop this session's
+    /// running requests (an `ask` still waiting on AWS ends cancelled).
+    #[serde(default)]
+    pub plan_id: Option<String>,
+    /// Why (recorded in the audit trail); required with plan_id.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Deserialize, schemars::JsonSchema, Default)]
 pub struct AuditArgs {
     /// Only events by this user.
@@ -280,6 +292,44 @@ impl OpsdeckMcp {
     ) -> std::result::Result<CallToolResult, ErrorData> {
         self.ask_as(&ext, args.text, None, args.confirm_reading)
             .await
+    }
+
+    #[tool(
+        description = "Cancel: without plan_id, this session's running requests (an ask waiting on AWS ends cancelled); with plan_id and a reason, the run of a plan this client's user requested (approvers and admins: any plan's), before or while it runs. Audited.",
+        annotations(
+            title = "Cancel a running request or a plan's run",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        ),
+        output_schema = schemas::cancelled()
+    )]
+    async fn cancel(
+        &self,
+        ext: Extensions,
+        Parameters(args): Parameters<CancelArgs>,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
+        let deck = match self.deck(&ext) {
+            Ok(d) => d,
+            Err(e) => return tool_error(&e),
+        };
+        let Some(plan_id) = args.plan_id else {
+            deck.requests().cancel_running();
+            return ok_json(json!({"cancelled": "running requests"}));
+        };
+        let reason = args.reason.unwrap_or_default();
+        match self
+            .blocking(&ext, move |d| d.runs().cancel_own(&plan_id, &reason))
+            .await
+        {
+            Ok(rec) => ok_json(json!({
+                "cancelled": "plan",
+                "plan_id": rec.plan.plan_id,
+                "state": rec.state.as_str(),
+            })),
+            Err(e) => tool_error(&e),
+        }
     }
 
     #[tool(

@@ -88,6 +88,19 @@ pub fn answer() -> Arc<JsonObject> {
 }
 
 /// `show_plan`: the stored plan record.
+/// What `cancel` stopped: the session's running requests, or a plan (its state after).
+pub fn cancelled() -> Arc<JsonObject> {
+    object(json!({
+        "type": "object",
+        "required": ["cancelled"],
+        "properties": {
+            "cancelled": {"type": "string", "enum": ["running requests", "plan"]},
+            "plan_id": {"type": "string"},
+            "state": {"type": "string"},
+        }
+    }))
+}
+
 pub fn plan_record() -> Arc<JsonObject> {
     object(json!({
         "type": "object",

@@ -72,6 +72,7 @@ impl Admin<'_> {
             .keep_secret_from(&self.tenant.notifications);
         self.authenticate_admin("change tenant settings", totp)?;
         settings.validate()?;
+        settings.retention.change_from(&self.tenant.retention)?;
         self.store.put_tenant(&settings)?;
         let mut ev = self.event(
             &uuid::Uuid::new_v4().to_string(),

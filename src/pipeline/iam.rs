@@ -198,10 +198,12 @@ pub fn policy_document(config: &AwsBackendConfig, req: &PolicyRequest) -> Result
             "Condition": confined,
         }));
     }
+    // Objects carry their retention as they are written: the expire tag of plan artifacts and
+    // the Object Lock retain-until of audit evidence (docs/backend.md, "Retention per tenant").
     statements.push(json!({
         "Sid": "WriteOwnTenantObjects",
         "Effect": "Allow",
-        "Action": "s3:PutObject",
+        "Action": ["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectRetention"],
         "Resource": write_objects,
     }));
     statements.push(json!({

@@ -268,7 +268,8 @@ impl Requests<'_> {
         plan.gates = self.gates(&plan, &terraform_texts)?;
         // Dry runs (terraform plan, ansible --check) only for plans the policies let through.
         if !plan.denied() {
-            self.dry_runs(&mut plan, files, sink)?;
+            let agent = plan.agent;
+            self.watching_waits(agent, sink, |sink| self.dry_runs(&mut plan, files, sink))?;
         }
         plan.content_hash = plan.compute_hash();
         let req = rules::requirement(&plan, &self.tenant.approvals);

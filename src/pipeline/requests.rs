@@ -356,7 +356,7 @@ impl Requests<'_> {
             self.append(&[requested, classified, refusal.event])?;
             return Err(refusal.error);
         }
-        let reply = self.reporting_waits(intent.agent, sink, || {
+        let reply = self.reporting_waits(intent.agent, sink, |sink| {
             agents::handle(
                 &AgentRequest {
                     request_id: &request_id,

@@ -340,6 +340,30 @@ impl Runs<'_> {
         Ok(rec)
     }
 
+    /// [`Runs::cancel`] as an MCP client may: the runs of plans its user requested, or any
+    /// plan's when its user may approve (approvers and admins, as at the CLI). A refusal is
+    /// audited like every other.
+    pub fn cancel_own(&self, id: &str, reason: &str) -> Result<PlanRecord> {
+        let id = self.approvals().resolve_plan_id(id)?;
+        let rec = self.store.get_plan(&self.tenant.name, &id)?;
+        let approver = self.my_roles()?.is_none_or(|roles| {
+            roles
+                .iter()
+                .any(|r| matches!(r, Role::Approver | Role::Admin))
+        });
+        if rec.plan.requester != self.identity.user && !approver {
+            return self.deny(
+                &rec,
+                &format!("cancel plan {id}"),
+                format!(
+                    "{} may cancel only the runs of plans they requested; plan {id} was requested by {} (approvers and admins may cancel any run)",
+                    self.identity.user, rec.plan.requester
+                ),
+            );
+        }
+        self.cancel(&id, reason)
+    }
+
     /// One pass over the queue: fails the plans a silent runner left executing, then claims
     /// and applies each approved plan no live runner holds, one after another, until `stop`.
     pub async fn runner_pass(

@@ -72,7 +72,12 @@ impl Runs<'_> {
         // Held until the run ends: a second apply on these stacks is refused meanwhile.
         let _stack_locks = self.claim_stacks(&ready.stored)?;
         let rec = self.start_execution(&ready, receipt)?;
-        let (outcome, step_outputs) = self.run_steps(&rec, &ready.artifacts, sink, cancel).await?;
+        // What each step waits for (a tool phase, an AWS call) is reported as it waits.
+        let waits = self.waits(rec.plan.agent, sink);
+        let forward = |e: AgentEvent| waits.forward(e);
+        let (outcome, step_outputs) = waits
+            .drive(self.run_steps(&rec, &ready.artifacts, &forward, cancel))
+            .await?;
         self.finish_execution(&rec, outcome, step_outputs, sink)
     }
 

@@ -11,6 +11,7 @@ pub mod mfa;
 pub mod notifications;
 pub mod principal;
 pub mod reports;
+pub mod retention;
 pub mod tokens;
 pub mod users;
 
@@ -19,6 +20,7 @@ pub use drift::DriftSchedule;
 pub use error::TenantError;
 pub use notifications::{NotificationKind, Notifications};
 pub use reports::ReportSettings;
+pub use retention::{LockMode, Retention};
 pub use tokens::ApiToken;
 pub use users::{Role, User};
 
@@ -55,6 +57,8 @@ pub struct Tenant {
     pub drift: DriftSchedule,
     /// How often the Reports pane stores each report again; see [`ReportSettings`].
     pub reports: ReportSettings,
+    /// How long the shared backend keeps audit evidence and artifacts; see [`Retention`].
+    pub retention: Retention,
 }
 
 /// Safe defaults of generated stacks that cost money or need something in the account: each is
@@ -133,6 +137,7 @@ impl Default for Tenant {
             notifications: Notifications::default(),
             drift: DriftSchedule::default(),
             reports: ReportSettings::default(),
+            retention: Retention::default(),
         }
     }
 }
@@ -359,7 +364,8 @@ impl Tenant {
         }
         self.notifications.validate()?;
         self.drift.validate()?;
-        self.reports.validate()
+        self.reports.validate()?;
+        self.retention.validate()
     }
 }
 

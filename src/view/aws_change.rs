@@ -19,6 +19,11 @@ use crate::plan::{ChangeAction, Plan, StepKind};
 /// a list of `{"id", "name", "state", "tags": ["Key=value", …]}` objects.
 pub const TARGETS_SEEN: &str = "targets_seen";
 
+/// One entry of [`TARGETS_SEEN`]: what an agent saw of a target while planning.
+pub fn target_seen(id: &str, name: &str, state: &str, tags: &[String]) -> Value {
+    serde_json::json!({"id": id, "name": name, "state": state, "tags": tags})
+}
+
 /// Every AWS API call of a plan, in step order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AwsChangeView<'a> {

@@ -262,14 +262,26 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     // Replacing an alarm of the same name is an update; say so.
     let cw = aws_sdk_cloudwatch::Client::new(&conf);
     let n = name.clone();
-    let existing = req.aws.block_on(async move {
+    // The state of the alarm it replaces, if one exists (what the approver sees before).
+    let existing_state = req.aws.block_on(async move {
         cw.describe_alarms()
             .alarm_names(n)
             .send()
             .await
-            .map(|o| !o.metric_alarms().is_empty())
+            .map(|o| {
+                o.metric_alarms()
+                    .first()
+                    .map(|a| a.state_value().map_or("exists", |s| s.as_str()).to_string())
+            })
             .map_err(|e| aws_error("CloudWatch", "DescribeAlarms", &e))
     })??;
+    let existing = existing_state.is_some();
+    input[crate::view::aws_change::TARGETS_SEEN] = json!([crate::view::aws_change::target_seen(
+        &name,
+        &name,
+        existing_state.as_deref().unwrap_or("absent"),
+        &[format!("{dn}={dv}")],
+    )]);
     progress(sink, AGENT, format!("alarm {name} planned"));
     let mut reasons = vec![format!(
         "creates alarm {name}: {} {} {threshold} {} over {} × {}s",

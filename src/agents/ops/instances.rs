@@ -438,6 +438,11 @@ pub async fn execute(
         });
     }
 
+    // A cancel during the last target's call stops the run as one before it would.
+    if !was_cancelled && cancelled(&cancel) {
+        was_cancelled = true;
+        log.push_str("cancelled\n");
+    }
     // Health of every instance the call reached.
     let acted: Vec<String> = results
         .iter()

@@ -24,6 +24,7 @@ use crate::events::{Outcome, Sink};
 use crate::intent::{AgentKind, ScanScope};
 use crate::plan::AwsCall;
 use crate::plan::{ArtifactKind, ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind};
+use crate::view::aws_change::{TARGETS_SEEN, target_seen};
 
 const AGENT: AgentKind = AgentKind::Security;
 
@@ -195,6 +196,20 @@ fn block_buckets(buckets: &[&BucketState], fixes: &mut Fixes) {
     }
     for (region, list) in by_region {
         let names: Vec<String> = list.iter().map(|b| b.name.clone()).collect();
+        // What the approver reviews: each bucket's exposure as the scan saw it.
+        let seen: Vec<Value> = list
+            .iter()
+            .map(|b| {
+                let state = if !b.public_statements.is_empty() || !b.public_grants.is_empty() {
+                    "public"
+                } else if b.blocks.is_some() {
+                    "partly blocked"
+                } else {
+                    "not blocked"
+                };
+                target_seen(&b.name, &b.name, state, &[format!("region={}", b.region)])
+            })
+            .collect();
         for b in &list {
             let exposed = !b.public_statements.is_empty() || !b.public_grants.is_empty();
             if exposed {
@@ -233,7 +248,11 @@ fn block_buckets(buckets: &[&BucketState], fixes: &mut Fixes) {
                 operation: "PutPublicAccessBlock".into(),
                 region: region.to_string(),
                 targets: names,
-                input: all_blocked(),
+                input: {
+                    let mut input = all_blocked();
+                    input[TARGETS_SEEN] = json!(seen);
+                    input
+                },
             },
         });
     }
@@ -273,7 +292,9 @@ fn encrypt_bucket(b: &BucketState, fixes: &mut Fixes) {
             operation: "PutBucketEncryption".into(),
             region: b.region.clone(),
             targets: vec![b.name.clone()],
-            input: json!({"SSEAlgorithm": "AES256"}),
+            input: json!({"SSEAlgorithm": "AES256", (TARGETS_SEEN): [target_seen(
+                &b.name, &b.name, "unencrypted", &[format!("region={}", b.region)],
+            )]}),
         },
     });
 }
@@ -334,7 +355,12 @@ fn revoke_rules(
                 operation: "RevokeSecurityGroupIngress".into(),
                 region: region.to_string(),
                 targets: vec![group.to_string()],
-                input: json!({"permissions": list}),
+                input: json!({"permissions": list, (TARGETS_SEEN): [target_seen(
+                    group,
+                    &list[0].group_name,
+                    &format!("open: {}", what.join(", ")),
+                    &list[0].vpc_id.iter().map(|v| format!("vpc={v}")).collect::<Vec<_>>(),
+                )]}),
             },
         });
     }

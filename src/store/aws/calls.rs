@@ -210,13 +210,18 @@ impl AwsStore {
         }
         if let Some(item) = self.get(Table::Artifacts, tenant.to_string(), sha.to_string())? {
             let bucket = get_s(&item, "bucket").unwrap_or_default().to_string();
-            self.known_artifacts.lock().unwrap().insert(known, bucket);
-            return Ok(());
+            // Bytes the tenant's lifecycle rule may have expired are written again (the
+            // conditional put is a no-op while they are still there).
+            if !self.may_have_expired(tenant, &bucket, get_s(&item, "created_at")) {
+                self.known_artifacts.lock().unwrap().insert(known, bucket);
+                return Ok(());
+            }
         }
         let bucket = self.layout.bucket(Bucket::for_kind(kind));
         let object = object_key(tenant, sha);
         let (b, k, body) = (bucket.clone(), object.clone(), bytes.to_vec());
-        self.call(move |c| remote::s3_put_new(c, b, k, body))?;
+        let keep = self.object_retention(tenant, Bucket::for_kind(kind));
+        self.call(move |c| remote::s3_put_new(c, b, k, body, keep))?;
         let mut item = key(tenant, sha);
         item.insert("bucket".into(), s(bucket.clone()));
         item.insert("key".into(), s(object));

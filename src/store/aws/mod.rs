@@ -32,6 +32,7 @@ pub mod sealed;
 use link::{Link, backoff};
 pub mod provision;
 pub mod remote;
+mod retention;
 mod tokens;
 mod witness;
 
@@ -94,6 +95,8 @@ pub struct AwsStore {
     known_artifacts: Mutex<HashMap<(String, String), String>>,
     /// Buckets of artifacts queued in the journal (for their URIs).
     queued_buckets: Mutex<HashMap<(String, String), String>>,
+    /// Tenants' retention settings as last read for a write, and when (`retention.rs`).
+    retention_read: Mutex<HashMap<String, (std::time::Instant, crate::tenant::Retention)>>,
 }
 
 /// Now, as the backend's bookkeeping attributes store it (the system clock: a deck's clock
@@ -182,6 +185,7 @@ impl AwsStore {
             keyed_tenants: Mutex::new(HashSet::new()),
             known_artifacts: Mutex::new(HashMap::new()),
             queued_buckets: Mutex::new(HashMap::new()),
+            retention_read: Mutex::new(HashMap::new()),
         })
     }
 
@@ -826,7 +830,10 @@ impl Store for AwsStore {
             let (b, k) = (bucket.clone(), object.clone());
             self.write(
                 &format!("save the state of stack {}", stack.name),
-                self.call(move |c| remote::s3_put_new(c, b, k, bytes)),
+                // State is not an artifact that expires: the next apply starts from it.
+                self.call(move |c| {
+                    remote::s3_put_new(c, b, k, bytes, retention::ObjectRetention::default())
+                }),
             )?;
             item.insert("state_sha".into(), s(sha));
             item.insert("state_uri".into(), s(format!("s3://{bucket}/{object}")));

@@ -5,7 +5,8 @@
 //! Tables: on-demand billing, encryption at rest (KMS), point-in-time recovery, deletion
 //! protection; the locks table expires entries by TTL. Buckets: versioning, default encryption
 //! (KMS), every public access block, a policy refusing plain HTTP; the audit-logs bucket has
-//! Object Lock in compliance mode with the configured retention.
+//! Object Lock in compliance mode with the configured retention (the floor for objects written
+//! without their own); each tenant's retention (`retention.rs`) is checked per tenant.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
@@ -732,6 +733,18 @@ impl AwsStore {
             out.push(
                 self.plaintext_totp(tenant, fix)
                     .map_err(Fault::into_error)?,
+            );
+            // Its retention: a record that cannot be read counts as the defaults, and says so.
+            let retention = super::from_item::<crate::tenant::Tenant>(item, "tenant")
+                .map(|t| t.retention)
+                .unwrap_or_default();
+            let buckets = Bucket::ALL.map(|b| (b, self.layout.bucket(b)));
+            let tenant = tenant.to_string();
+            out.extend(
+                self.call_now(move |c| {
+                    super::retention::ensure_tenant_retention(c, buckets, tenant, retention, fix)
+                })
+                .map_err(Fault::into_error)?,
             );
         }
         Ok(out)

@@ -402,23 +402,45 @@ pub async fn transact(c: Clients, items: Vec<TransactWriteItem>) -> Result<(), F
 }
 
 /// Writes an object unless one exists under the key (`If-None-Match: *`): nothing is ever
-/// overwritten. Returns whether it was written now.
+/// overwritten. `keep` says how long it stays (its tenant's retention). Returns whether it was
+/// written now.
 pub async fn s3_put_new(
     c: Clients,
     bucket: String,
     key: String,
     bytes: Vec<u8>,
+    keep: super::retention::ObjectRetention,
 ) -> Result<bool, Fault> {
-    match c
-        .s3
-        .put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .if_none_match("*")
-        .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
-        .send()
-        .await
+    let put = |lock: bool| {
+        let mut req =
+            c.s3.put_object()
+                .bucket(&bucket)
+                .key(&key)
+                .if_none_match("*")
+                .set_tagging(keep.tagging())
+                .body(aws_sdk_s3::primitives::ByteStream::from(bytes.clone()));
+        if let (true, Some((mode, until))) = (lock, keep.lock) {
+            req = req
+                .object_lock_mode(super::retention::ObjectRetention::s3_mode(mode))
+                .object_lock_retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(until));
+        }
+        req.send()
+    };
+    let mut sent = put(true).await;
+    if keep.lock.is_some()
+        && let Err(e) = &sent
+        && aws_sdk_s3::error::ProvideErrorMetadata::code(e) == Some("InvalidRequest")
     {
+        // A bucket without Object Lock refuses lock headers: the evidence is still written
+        // (unlocked), and `backend check` reports the bucket.
+        tracing::warn!(
+            bucket,
+            key,
+            "the bucket has no Object Lock; written without a lock"
+        );
+        sent = put(false).await;
+    }
+    match sent {
         Ok(_) => Ok(true),
         Err(e) => match classify("S3", "PutObject", &e) {
             Fault::Condition(_) => Ok(false),

@@ -26,7 +26,8 @@ impl RemoteWitness for AwsStore {
         let bucket = self.layout.bucket(Bucket::AuditLogs);
         let key = witness_key(&cp.tenant, cp.seq, &cp.hash);
         let body = serde_json::to_vec(cp).unwrap_or_default();
-        self.call(move |c| remote::s3_put_new(c, bucket, key, body))
+        let keep = self.object_retention(&cp.tenant, Bucket::AuditLogs);
+        self.call(move |c| remote::s3_put_new(c, bucket, key, body, keep))
             .map(|_| ())
             .map_err(|f| f.into_error().into())
     }

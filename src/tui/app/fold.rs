@@ -213,6 +213,8 @@ impl App {
             AgentEvent::Waiting {
                 call, elapsed_secs, ..
             } => self.waiting_for(job, call, elapsed_secs),
+            // The core reports tool phases as waits (above).
+            AgentEvent::ToolPhase { .. } => {}
             AgentEvent::Failed { agent, error } => {
                 self.say(Meaning::Error, format!("✗ [{agent}] {error}"))
             }
@@ -237,9 +239,16 @@ impl App {
                 }
                 let since = Instant::now() - std::time::Duration::from_secs(elapsed_secs);
                 j.waiting = Some((call.clone(), since));
+                // A tool phase (`terraform plan`) is said without the cancel hint: a dry run
+                // runs to its own timeout.
+                let tool = call.starts_with("terraform ") || call.starts_with("ansible-playbook");
                 self.say(
                     Meaning::Progress,
-                    format!("· waiting for {call} (C or Ctrl-C cancels)"),
+                    if tool {
+                        format!("· {call} running")
+                    } else {
+                        format!("· waiting for {call} (C or Ctrl-C cancels)")
+                    },
                 );
             }
             None => j.waiting = None,
