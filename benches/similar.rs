@@ -189,7 +189,7 @@ fn main() {
     let profile = if cfg!(debug_assertions) {
         "debug"
     } else {
-        "release"
+        "optimised (release or perf)"
     };
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
     let records = trail(&mut r, PAST, 1);

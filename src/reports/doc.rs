@@ -27,6 +27,12 @@ impl ReportName {
         ReportName::Compliance,
     ];
 
+    /// Whether building it asks AWS (and so may wait on a slow or unreachable endpoint);
+    /// the others read the tenant's trail and store only.
+    pub fn asks_aws(self) -> bool {
+        matches!(self, ReportName::Cost | ReportName::Monitoring)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReportName::Cost => "cost",

@@ -35,16 +35,25 @@ impl App {
         });
     }
 
-    /// Builds and stores the reports named, one after another in one job; each answers as
-    /// it is done.
+    /// Builds and stores the reports named, each answering as it is done: those that ask AWS
+    /// in one job and those that read only the trail and store in another, so a slow or
+    /// unreachable endpoint never holds up the operations or compliance report.
     pub(super) fn refresh_reports(&mut self, names: Vec<ReportName>) {
         let names: Vec<ReportName> = names
             .into_iter()
             .filter(|n| !self.reports.building.contains(n))
             .collect();
-        if names.is_empty() {
-            return;
+        let (remote, local): (Vec<ReportName>, Vec<ReportName>) =
+            names.into_iter().partition(|n| n.asks_aws());
+        for names in [local, remote] {
+            if !names.is_empty() {
+                self.build_reports(names);
+            }
         }
+    }
+
+    /// One job building `names` one after another.
+    fn build_reports(&mut self, names: Vec<ReportName>) {
         self.reports.building.extend(names.iter().copied());
         let deck = self.deck.clone();
         let tenant = deck.tenant().name.clone();
