@@ -284,13 +284,18 @@ pub fn duration_text(secs: Option<i64>) -> String {
     }
 }
 
+impl Applies {
+    /// The change failure rate as a percentage, `-` when no run ended.
+    pub fn failure_rate_text(&self) -> String {
+        self.change_failure_rate
+            .map_or("-".to_string(), |r| format!("{:.1} %", r * 100.0))
+    }
+}
+
 impl OperationsReport {
     /// Tables and the daily series, as every front end lays answers out.
     pub fn outputs(&self) -> Vec<Output> {
-        let rate = self
-            .applies
-            .change_failure_rate
-            .map_or("-".to_string(), |r| format!("{:.1} %", r * 100.0));
+        let rate = self.applies.failure_rate_text();
         let row = |k: &str, v: String| vec![k.to_string(), v];
         let mut out = vec![Output::Table {
             title: format!(

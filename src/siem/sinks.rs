@@ -301,6 +301,9 @@ fn last_seq_of_key(key: &str) -> Option<u64> {
     range.split_once('-')?.1.parse().ok()
 }
 
+/// Keys per full listing page (S3's own maximum).
+const LIST_PAGE: i32 = 1000;
+
 /// One page of an S3 listing: keys after `start_after` (all when `None`), in key order, at
 /// most `max`; and whether more follow.
 type Page = std::result::Result<(Vec<String>, bool), AwsError>;
@@ -346,14 +349,13 @@ where
     F: Fn(Option<String>, i32) -> Fut,
     Fut: std::future::Future<Output = Page>,
 {
-    const PAGE: i32 = 1000;
     let newest_of = |keys: &[String]| {
         keys.iter()
             .filter(|k| last_seq_of_key(k).is_some())
             .max()
             .cloned()
     };
-    let (first, truncated) = list(None, PAGE).await?;
+    let (first, truncated) = list(None, LIST_PAGE).await?;
     let mut newest = newest_of(&first);
     if !truncated {
         return Ok(newest);
@@ -412,7 +414,7 @@ where
         }
     }
     // Every key starting at `low` (normally one), the newest of them.
-    let (keys, _) = list(bound(low), PAGE).await?;
+    let (keys, _) = list(bound(low), LIST_PAGE).await?;
     let at_low: Vec<String> = keys
         .into_iter()
         .filter(|k| starts_at(k) == Some(low))
@@ -434,7 +436,7 @@ where
     let mut newest = newest_of(&first);
     let mut after = first.last().cloned();
     loop {
-        let (keys, truncated) = list(after.clone(), 1000).await?;
+        let (keys, truncated) = list(after.clone(), LIST_PAGE).await?;
         if let Some(n) = newest_of(&keys)
             && newest.as_deref().is_none_or(|m| n.as_str() > m)
         {

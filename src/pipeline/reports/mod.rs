@@ -36,10 +36,7 @@ impl Reports<'_> {
             a.succeeded,
             a.failed,
             a.cancelled,
-            report
-                .applies
-                .change_failure_rate
-                .map_or("-".to_string(), |r| format!("{:.1} %", r * 100.0))
+            a.failure_rate_text()
         );
         Ok(ReportDoc {
             name: ReportName::Operations,
