@@ -993,10 +993,12 @@ fn cancel_stops_between_targets() {
     let rt = seed::runtime();
     let (tx, rx) = tokio::sync::watch::channel(false);
     let tx = Mutex::new(Some(tx));
-    // Cancel as soon as the first instance is being stopped.
+    // Cancel once the first instance was stopped, as the second is about to be: no call is in
+    // flight, so nothing is abandoned and what AWS did is known.
     let sink = |e: AgentEvent| {
         if let AgentEvent::Progress { message, .. } = &e
             && message.starts_with("stop i-")
+            && message.ends_with("(2/3)")
             && let Some(tx) = tx.lock().unwrap().take()
         {
             tx.send(true).unwrap();

@@ -2,10 +2,12 @@
 //! [`super::AwsAccess`] sends through [`WatchedClient`], which notes each request on the
 //! session's [`CallBoard`] (service, operation, since when) until its answer arrives or the
 //! future is dropped; [`super::AwsAccess::block_on`] drops the future when the session's
-//! requests are cancelled, which aborts the call.
+//! requests are cancelled, which aborts the call. Work that awaits SDK futures itself (an
+//! apply's steps) names the targets a call acts on ([`on_targets`]) and is stopped with
+//! [`CallBoard::abandon`]: the call fails at the HTTP client, and what it was doing is known.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,35 @@ pub struct CallInFlight {
     /// protocols), else the method and path (`GET /bucket?policy`).
     pub operation: String,
     pub elapsed: Duration,
+    /// The targets the call acts on, where the work named them ([`on_targets`]).
+    pub targets: Vec<String>,
+}
+
+/// The error an abandoned call fails with at the HTTP client, read back by [`is_abandoned`].
+const ABANDONED: &str = "cancelled: the call was abandoned";
+
+tokio::task_local! {
+    /// The targets the calls made inside [`on_targets`] act on.
+    static TARGETS: Vec<String>;
+}
+
+/// Runs `work` (SDK calls on `targets`) so that each call it makes is noted with its targets:
+/// an abandoned call then says what it was acting on.
+pub async fn on_targets<F: std::future::Future>(targets: &[String], work: F) -> F::Output {
+    TARGETS.scope(targets.to_vec(), work).await
+}
+
+/// Whether an SDK error is a call given up by [`CallBoard::abandon`]: its effect at AWS is
+/// unknown (the request may have been received), so it is neither done nor failed.
+pub fn is_abandoned(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut at = Some(err);
+    while let Some(e) = at {
+        if e.to_string().contains(ABANDONED) {
+            return true;
+        }
+        at = e.source();
+    }
+    false
 }
 
 impl fmt::Display for CallInFlight {
@@ -45,6 +76,7 @@ struct Entry {
     id: u64,
     service: String,
     operation: String,
+    targets: Vec<String>,
     started: Instant,
 }
 
@@ -66,6 +98,9 @@ pub struct CallBoard {
     /// connector, for async work that awaits SDK futures itself (an apply's steps).
     abandoning: AtomicBool,
     abandoned: watch::Sender<u64>,
+    /// Pieces of work (requests, applies) running now ([`CallBoard::work`]): a cancel holds
+    /// until the last of them ends, and the first to begin clears the one before.
+    working: AtomicUsize,
 }
 
 impl Default for CallBoard {
@@ -78,6 +113,7 @@ impl Default for CallBoard {
             at_cancel: Mutex::new(Vec::new()),
             abandoning: AtomicBool::new(false),
             abandoned: watch::channel(0).0,
+            working: AtomicUsize::new(0),
         }
     }
 }
@@ -94,6 +130,7 @@ impl CallBoard {
                         service: e.service.clone(),
                         operation: e.operation.clone(),
                         elapsed: now.saturating_duration_since(e.started),
+                        targets: e.targets.clone(),
                     })
                     .collect()
             })
@@ -122,6 +159,21 @@ impl CallBoard {
     pub fn begin(&self) {
         self.cancelled.store(false, Ordering::SeqCst);
         self.abandoning.store(false, Ordering::SeqCst);
+    }
+
+    /// A piece of work (a request from its words to its stored plan, an apply) begins: a
+    /// cancel from before any work ran is forgotten, and a cancel during it holds — for every
+    /// phase still to come, its dry runs too — until the last running piece of work ends.
+    pub fn work(&self) -> Working<'_> {
+        if self.working.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.begin();
+        }
+        Working { board: self }
+    }
+
+    /// What was in flight when the last cancel came (the calls it abandoned, if it abandoned).
+    pub fn at_cancel(&self) -> Vec<CallInFlight> {
+        self.at_cancel.lock().map(|a| a.clone()).unwrap_or_default()
     }
 
     /// Resolves once [`CallBoard::abandon`] is called (or at once if it was).
@@ -171,17 +223,32 @@ impl CallBoard {
 
     fn enter(self: &Arc<Self>, service: String, operation: String) -> Noted {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let targets = TARGETS.try_with(Vec::clone).unwrap_or_default();
         if let Ok(mut c) = self.calls.lock() {
             c.push(Entry {
                 id,
                 service,
                 operation,
+                targets,
                 started: Instant::now(),
             });
         }
         Noted {
             board: self.clone(),
             id,
+        }
+    }
+}
+
+/// One piece of work running ([`CallBoard::work`]); when the last ends, calls may run again.
+pub struct Working<'a> {
+    board: &'a CallBoard,
+}
+
+impl Drop for Working<'_> {
+    fn drop(&mut self) {
+        if self.board.working.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.board.begin();
         }
     }
 }
@@ -251,7 +318,7 @@ impl HttpConnector for WatchedConnector {
                 biased;
                 r = answer => r,
                 _ = abandoned => Err(aws_smithy_runtime_api::client::result::ConnectorError::user(
-                    "cancelled: the call was abandoned".into(),
+                    ABANDONED.into(),
                 )),
             };
             drop(noted);

@@ -167,6 +167,10 @@ pub fn apply(deck: &Deck, id: &str, progress: Sink<'_>, json_out: bool) -> Resul
                 .unwrap_or_default(),
             report.log_uri.as_deref().unwrap_or("-")
         );
+        // What the trail says of it beyond the state: a cancel's abandoned call, the results.
+        if report.message != report.state.as_str() {
+            outln!("  {}", report.message);
+        }
     }
     Ok(if report.success { 0 } else { 8 })
 }

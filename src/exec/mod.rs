@@ -83,13 +83,39 @@ pub(crate) struct Exit {
     pub output: String,
 }
 
-/// Grace period between SIGINT and SIGKILL on cancellation.
-const KILL_AFTER: Duration = Duration::from_secs(30);
+/// How a cancelled command is stopped: the signal its process group gets first, and how long
+/// it has before SIGKILL.
+#[derive(Debug, Clone, Copy)]
+struct Stopping {
+    signal: i32,
+    kill_after: Duration,
+}
+
+/// Changes in the world (an apply): SIGINT, so Terraform stops safely, writes its state and
+/// releases its lock, and Ansible finishes the task in flight; SIGKILL 30 s later.
+const STOP_CHANGING: Stopping = Stopping {
+    signal: libc::SIGINT,
+    kill_after: Duration::from_secs(30),
+};
+
+/// Read-only runs (dry runs, drift checks, library checks; everything started through
+/// [`block_on_until`]): SIGTERM (Terraform still releases its lock; ssh and the Ansible workers
+/// end), SIGKILL 5 s later — nothing they leave half-done needs finishing.
+const STOP_READING: Stopping = Stopping {
+    signal: libc::SIGTERM,
+    kill_after: Duration::from_secs(5),
+};
+
+tokio::task_local! {
+    /// How the commands of the current read-only run are stopped (set by [`block_on_until`]).
+    static STOPPING: Stopping;
+}
 
 /// Runs one command, forwarding each output line to `sink` (when `stream`) and collecting it.
 /// On cancellation the command's process group gets SIGINT (Terraform then stops safely and
 /// releases its state lock; Ansible finishes the task in flight and stops), and SIGKILL 30 s
-/// later if it is still running.
+/// later if it is still running; a read-only run ([`block_on_until`]) gets SIGTERM and SIGKILL
+/// 5 s later.
 pub(crate) async fn run_streaming(
     run: Run<'_>,
     sink: Sink<'_>,
@@ -121,15 +147,23 @@ pub(crate) async fn run_streaming(
         .into());
     };
     let pgid = child.id().map(|p| p as i32);
+    let stopping = STOPPING.try_with(|s| *s).unwrap_or(STOP_CHANGING);
+    let signal_name = if stopping.signal == libc::SIGTERM {
+        "SIGTERM"
+    } else {
+        "SIGINT"
+    };
     let mut output = format!("{sandbox_note}\n");
     let (mut out_done, mut err_done) = (false, false);
     let mut cancelled = *cancel.borrow();
     let mut cancel_closed = false;
     let mut kill_deadline: Option<tokio::time::Instant> = None;
     if cancelled {
-        signal_group(pgid, libc::SIGINT);
-        output.push_str("opsdeck: cancellation requested, sent SIGINT\n");
-        kill_deadline = Some(tokio::time::Instant::now() + KILL_AFTER);
+        signal_group(pgid, stopping.signal);
+        output.push_str(&format!(
+            "opsdeck: cancellation requested, sent {signal_name}\n"
+        ));
+        kill_deadline = Some(tokio::time::Instant::now() + stopping.kill_after);
     }
     let emit = |line: &str, output: &mut String| {
         let line = redact(line);
@@ -160,15 +194,20 @@ pub(crate) async fn run_streaming(
                     cancel_closed = true;
                 } else if *cancel.borrow() {
                     cancelled = true;
-                    signal_group(pgid, libc::SIGINT);
-                    output.push_str("opsdeck: cancellation requested, sent SIGINT\n");
-                    kill_deadline = Some(tokio::time::Instant::now() + KILL_AFTER);
+                    signal_group(pgid, stopping.signal);
+                    output.push_str(&format!(
+                        "opsdeck: cancellation requested, sent {signal_name}\n"
+                    ));
+                    kill_deadline = Some(tokio::time::Instant::now() + stopping.kill_after);
                 }
             },
             _ = tokio::time::sleep_until(deadline), if kill_deadline.is_some() => {
                 signal_group(pgid, libc::SIGKILL);
                 let _ = child.start_kill();
-                output.push_str(&format!("opsdeck: {name} did not stop within 30 s, killed\n"));
+                output.push_str(&format!(
+                    "opsdeck: {name} did not stop within {} s, killed\n",
+                    stopping.kill_after.as_secs()
+                ));
                 kill_deadline = None;
             },
             status = child.wait(), if out_done && err_done => {
@@ -248,21 +287,58 @@ pub(crate) fn block_on_with_timeout<F, T>(
 where
     F: std::future::Future<Output = T>,
 {
+    Ok(block_on_until(timeout, std::future::pending(), fut)?.out)
+}
+
+/// What [`block_on_until`] ran to.
+pub(crate) struct Ran<T> {
+    pub out: T,
+    /// `stop` came before the work ended: it was cancelled on request, not by the timeout.
+    pub stopped: bool,
+}
+
+/// [`block_on_with_timeout`], cancelling the run as well once `stop` resolves (a person
+/// cancelled the request). Commands it runs are read-only: on either, their process group
+/// gets SIGTERM and SIGKILL 5 s later.
+pub(crate) fn block_on_until<F, T>(
+    timeout: Duration,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    fut: impl FnOnce(watch::Receiver<bool>) -> F,
+) -> Result<Ran<T>>
+where
+    F: std::future::Future<Output = T>,
+{
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| ExecError::io("starting a runtime for the dry run", e))?;
     let (tx, rx) = watch::channel(false);
+    let tx = std::sync::Arc::new(tx);
+    let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let fut = fut(rx);
-    Ok(rt.block_on(async move {
-        let timer = tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            let _ = tx.send(true);
-            // Keep the sender alive so the receiver keeps seeing `true`.
-            std::future::pending::<()>().await;
-        });
-        let out = fut.await;
+    let out = rt.block_on(async {
+        let timer = {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout).await;
+                let _ = tx.send(true);
+            })
+        };
+        let asked = {
+            let (tx, stopped) = (tx.clone(), stopped.clone());
+            tokio::spawn(async move {
+                stop.await;
+                stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = tx.send(true);
+            })
+        };
+        let out = STOPPING.scope(STOP_READING, fut).await;
         timer.abort();
+        asked.abort();
         out
-    }))
+    });
+    Ok(Ran {
+        out,
+        stopped: stopped.load(std::sync::atomic::Ordering::SeqCst),
+    })
 }

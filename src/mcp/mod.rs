@@ -295,7 +295,7 @@ impl OpsdeckMcp {
     }
 
     #[tool(
-        description = "Cancel: without plan_id, this session's running requests (an ask waiting on AWS ends cancelled); with plan_id and a reason, the run of a plan this client's user requested (approvers and admins: any plan's), before or while it runs. Audited.",
+        description = "Cancel: without plan_id, this session's running requests (an ask waiting on AWS or in its dry run ends cancelled, no plan stored); with plan_id and a reason, the run of a plan this client's user requested (approvers and admins: any plan's), before or while it runs. Audited.",
         annotations(
             title = "Cancel a running request or a plan's run",
             read_only_hint = false,

@@ -201,6 +201,9 @@ pub struct ApplyReport {
     pub exit_code: Option<i32>,
     pub log_uri: Option<String>,
     pub outputs: Option<Value>,
+    /// How it ended, as the trail's outcome event says it (`cancelled: abandoned ec2
+    /// RebootInstances on i-0abc after 2.0 s: its effect at AWS is unknown …`).
+    pub message: String,
 }
 
 /// Declares a view of the session for one stage of a request's life; it reads the session's

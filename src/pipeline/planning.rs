@@ -64,29 +64,34 @@ impl Requests<'_> {
         sink: Sink<'_>,
         more: &dyn Fn(&PlanRecord) -> Vec<AuditEvent>,
     ) -> Result<PlanRecord> {
+        // A cancel until the plan is stored ends the request (its dry runs are stopped).
+        let board = self.aws.calls();
+        let _working = board.work();
         let asked = self.request_events(&request_id, &text, &intent);
+        let agent = intent.agent;
+        let ended = |e: Error, asked: [AuditEvent; 2]| -> Result<PlanRecord> {
+            // Stopped on request: one outcome, cancelled, never failed as well.
+            let stopped = e.kind() == crate::error::Kind::Cancelled;
+            let mut failed = if stopped {
+                self.event(&request_id, EventKind::Cancelled, Status::Cancelled)
+            } else {
+                self.event(&request_id, EventKind::Failed, Status::Failed)
+            };
+            failed.agent_type = Some(agent.to_string());
+            failed.message = Some(redact(&e.to_string()));
+            let [requested, classified] = asked;
+            self.append(&[requested, classified, failed])?;
+            if !stopped {
+                sink(AgentEvent::Failed {
+                    agent,
+                    error: e.to_string(),
+                });
+            }
+            Err(e)
+        };
         let mut draft = match draft {
             Ok(d) => d,
-            Err(e) => {
-                // Stopped on request: one outcome, cancelled, never failed as well.
-                let stopped = e.kind() == crate::error::Kind::Cancelled;
-                let mut failed = if stopped {
-                    self.event(&request_id, EventKind::Cancelled, Status::Cancelled)
-                } else {
-                    self.event(&request_id, EventKind::Failed, Status::Failed)
-                };
-                failed.agent_type = Some(intent.agent.to_string());
-                failed.message = Some(redact(&e.to_string()));
-                let [requested, classified] = asked;
-                self.append(&[requested, classified, failed])?;
-                if !stopped {
-                    sink(AgentEvent::Failed {
-                        agent: intent.agent,
-                        error: e.to_string(),
-                    });
-                }
-                return Err(e);
-            }
+            Err(e) => return ended(e, asked),
         };
         if let Some(refusal) = self.refusal_before_storing(&request_id, &intent, &draft)? {
             let [requested, classified] = asked;
@@ -94,7 +99,18 @@ impl Requests<'_> {
             return Err(refusal.error);
         }
         let files = self.store_files(std::mem::take(&mut draft.files))?;
-        let mut rec = self.gated_plan(request_id, text, intent, draft, &files, sink)?;
+        let gated = self.gated_plan(request_id.clone(), text, intent, draft, &files, sink);
+        let mut rec = match gated {
+            Ok(_) if board.is_cancelled() => {
+                return ended(
+                    Error::Cancelled("the request was cancelled before its plan was stored".into()),
+                    asked,
+                );
+            }
+            Ok(rec) => rec,
+            Err(e) if e.kind() == crate::error::Kind::Cancelled => return ended(e, asked),
+            Err(e) => return Err(e),
+        };
         let [requested, classified] = asked;
         let mut events = vec![requested, classified];
         events.extend(self.plan_events(&mut rec));

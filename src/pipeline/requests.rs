@@ -269,6 +269,7 @@ impl Requests<'_> {
         )?;
         self.refuse_credentials(text)?;
         self.demo_standin_running()?;
+        let _working = self.aws.calls().work();
         // "deploy our web-tier module": the tenant's library entry, planned from its files.
         if let Some(entry) = self.library().referenced(text)? {
             return self
@@ -356,7 +357,9 @@ impl Requests<'_> {
             self.append(&[requested, classified, refusal.event])?;
             return Err(refusal.error);
         }
-        let reply = self.reporting_waits(intent.agent, sink, |sink| {
+        // A cancel from here on ends the request, wherever it is (the agent, its dry runs).
+        let _working = self.aws.calls().work();
+        let reply = self.watching_waits(intent.agent, sink, |sink| {
             agents::handle(
                 &AgentRequest {
                     request_id: &request_id,

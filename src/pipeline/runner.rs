@@ -290,6 +290,7 @@ impl Runs<'_> {
             exit_code: last.and_then(|x| x.exit_code),
             log_uri: last.and_then(|x| x.log_uri.clone()),
             outputs: None,
+            message: ended.state.as_str().to_string(),
         })
     }
 

@@ -72,13 +72,35 @@ impl Runs<'_> {
         // Held until the run ends: a second apply on these stacks is refused meanwhile.
         let _stack_locks = self.claim_stacks(&ready.stored)?;
         let rec = self.start_execution(&ready, receipt)?;
+        let _working = self.aws.calls().work();
         // What each step waits for (a tool phase, an AWS call) is reported as it waits.
         let waits = self.waits(rec.plan.agent, sink);
         let forward = |e: AgentEvent| waits.forward(e);
-        let (outcome, step_outputs) = waits
-            .drive(self.run_steps(&rec, &ready.artifacts, &forward, cancel))
-            .await?;
-        self.finish_execution(&rec, outcome, step_outputs, sink)
+        let steps = waits.drive(self.run_steps(&rec, &ready.artifacts, &forward, cancel.clone()));
+        // A cancel gives up the AWS call a step waits for at once (a hung call would otherwise
+        // wait out the SDK's timeout); Terraform and Ansible steps stop through their tools.
+        let has_aws = rec
+            .plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::Aws { .. }));
+        let (ran, abandoned) = if has_aws {
+            self.abandoning_on_cancel(cancel, steps).await
+        } else {
+            (steps.await, None)
+        };
+        let (mut outcome, step_outputs) = ran?;
+        let mut said = None;
+        if let Some(calls) = abandoned.filter(|_| !outcome.success) {
+            // The steps stopped because of the cancel, whatever their last call said.
+            outcome.cancelled = true;
+            let note = abandoned_note(&rec.plan, &calls);
+            outcome
+                .log
+                .push_str(&format!("opsdeck: cancelled: {note}\n"));
+            said = Some(note);
+        }
+        self.finish_execution(&rec, outcome, step_outputs, sink, said)
     }
 
     /// Every check an approved plan passes again right before it runs, in the order that gives
@@ -293,6 +315,7 @@ impl Runs<'_> {
         mut outcome: Outcome,
         step_outputs: serde_json::Map<String, Value>,
         sink: Sink<'_>,
+        abandoned: Option<String>,
     ) -> Result<ApplyReport> {
         let id = rec.plan.plan_id.clone();
         let tenant = self.tenant.name.clone();
@@ -339,9 +362,10 @@ impl Runs<'_> {
                 .values()
                 .filter_map(|o| o.get("inventory").cloned()),
         );
-        ev.message = Some(match outcome.exit_code {
-            Some(c) => format!("{} (exit {c})", final_state.as_str()),
-            None => final_state.as_str().to_string(),
+        ev.message = Some(match (outcome.exit_code, &abandoned) {
+            (_, Some(note)) => format!("{}: {note}", final_state.as_str()),
+            (Some(c), None) => format!("{} (exit {c})", final_state.as_str()),
+            (None, None) => final_state.as_str().to_string(),
         });
         // What AWS API steps verified afterwards (instance health, command results) is part of
         // the signed record: stored as an artifact, its summary in the message.
@@ -363,6 +387,7 @@ impl Runs<'_> {
                 m.push_str(&format!(": {}", redact(&summary)));
             }
         }
+        let message = ev.message.clone().unwrap_or_default();
         self.append(&[ev])?;
         sink(AgentEvent::Finished {
             plan_id: id.clone(),
@@ -377,6 +402,7 @@ impl Runs<'_> {
             exit_code: outcome.exit_code,
             log_uri: Some(log_uri),
             outputs: outcome.outputs,
+            message,
         })
     }
 
@@ -575,6 +601,62 @@ impl Runs<'_> {
         self.require_reader("list stacks")?;
         self.store.list_stacks(&self.tenant.name)
     }
+}
+
+/// What a cancel that abandoned AWS calls left behind, said honestly: each call given up (its
+/// effect at AWS is unknown: the request may have landed), and of the targets of the step it
+/// belonged to, those whose calls had returned and those never started.
+fn abandoned_note(plan: &crate::plan::Plan, calls: &[crate::aws::calls::CallInFlight]) -> String {
+    if calls.is_empty() {
+        return "no AWS call was in flight when the cancel came".into();
+    }
+    let mut parts: Vec<String> = calls
+        .iter()
+        .map(|c| {
+            format!(
+                "abandoned {} {}{} after {:.1} s: its effect at AWS is unknown (it may have landed)",
+                c.service,
+                c.operation,
+                if c.targets.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {}", c.targets.join(", "))
+                },
+                c.elapsed.as_secs_f64()
+            )
+        })
+        .collect();
+    let in_flight: Vec<&String> = calls.iter().flat_map(|c| &c.targets).collect();
+    let step_targets = plan.steps.iter().find_map(|s| match &s.kind {
+        StepKind::Aws { targets, .. } if targets.iter().any(|t| in_flight.contains(&t)) => {
+            Some(targets)
+        }
+        _ => None,
+    });
+    if let Some(targets) = step_targets {
+        let first = targets
+            .iter()
+            .position(|t| in_flight.contains(&t))
+            .unwrap_or(0);
+        let list = |ts: Vec<&String>| {
+            if ts.is_empty() {
+                "none".to_string()
+            } else {
+                ts.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        };
+        parts.push(format!(
+            "done before it: {}; not started: {}",
+            list(targets[..first].iter().collect()),
+            list(
+                targets[first..]
+                    .iter()
+                    .filter(|t| !in_flight.contains(t))
+                    .collect()
+            )
+        ));
+    }
+    parts.join("; ")
 }
 
 /// The `summary` a step reported in its outputs, or each step's, in order.

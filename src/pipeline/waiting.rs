@@ -2,15 +2,17 @@
 //! a plan's dry runs run (terraform, ansible-playbook) and while an approved plan's steps run,
 //! a watcher reports once a second what it waits for ([`AgentEvent::Waiting`]): the oldest AWS
 //! call in flight, else the tool phase the runners announced ([`AgentEvent::ToolPhase`]:
-//! `terraform plan`), with its seconds. `cancel_running` abandons a request's AWS call (the
-//! SDK future is dropped) and ends the request cancelled.
+//! `terraform plan`), with its seconds. `cancel_running` stops a request wherever it is: the
+//! AWS call its agent waits for is abandoned (the SDK future is dropped), a dry run's tool is
+//! signalled (`iac/dry_runs.rs`), and the request ends cancelled. An apply's cancel abandons
+//! the AWS call its step waits for ([`Deck::abandoning_on_cancel`]).
 
 use std::sync::Mutex;
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use super::{Deck, Requests};
-use crate::aws::calls::CallBoard;
+use crate::aws::calls::{CallBoard, CallInFlight};
 use crate::events::{AgentEvent, Sink};
 use crate::intent::AgentKind;
 
@@ -105,8 +107,7 @@ impl<'a> Waits<'a> {
     }
 
     /// Runs `work` with a watcher beside it in the same task (it reports through
-    /// [`Waits::forward`]). A mutating call in flight is not abandoned on cancel: the steps
-    /// stop between targets, so what AWS did is always known.
+    /// [`Waits::forward`]).
     pub(super) async fn drive<T>(&self, work: impl std::future::Future<Output = T>) -> T {
         let mut running = std::pin::pin!(work);
         loop {
@@ -160,30 +161,48 @@ impl Deck {
     pub(super) fn waits<'a>(&'a self, agent: AgentKind, sink: Sink<'a>) -> Waits<'a> {
         Waits::new(self.aws.calls(), agent, sink)
     }
+
+    /// Runs `work` (an apply's AWS API steps), abandoning the session's AWS calls in flight
+    /// once `cancel` says so: a hung call gives up at once instead of waiting out the SDK's
+    /// timeout. Returns what `work` returned and, when it abandoned, what was in flight then
+    /// (each call with the targets it acted on; its effect at AWS is unknown).
+    pub(super) async fn abandoning_on_cancel<T>(
+        &self,
+        mut cancel: tokio::sync::watch::Receiver<bool>,
+        work: impl std::future::Future<Output = T>,
+    ) -> (T, Option<Vec<CallInFlight>>) {
+        let board = self.aws.calls();
+        let mut running = std::pin::pin!(work);
+        let mut abandoned = None;
+        let mut closed = false;
+        let abandon = |abandoned: &mut Option<Vec<CallInFlight>>| {
+            board.abandon();
+            *abandoned = Some(board.at_cancel());
+        };
+        if *cancel.borrow_and_update() {
+            abandon(&mut abandoned);
+        }
+        loop {
+            tokio::select! {
+                out = &mut running => return (out, abandoned),
+                changed = cancel.changed(), if abandoned.is_none() && !closed => match changed {
+                    // Nobody can cancel any more.
+                    Err(_) => closed = true,
+                    Ok(()) if *cancel.borrow_and_update() => abandon(&mut abandoned),
+                    Ok(()) => {}
+                },
+            }
+        }
+    }
 }
 
 impl Requests<'_> {
-    /// Stops the session's running requests: the AWS call each waits for is abandoned at once
-    /// and every later call refused until the request's agent returns; each ends cancelled
-    /// (audited `cancelled`, never `failed`).
+    /// Stops the session's running requests wherever they are: the AWS call each waits for is
+    /// abandoned at once and every later call refused, a running dry run's tool is signalled
+    /// (TERM to its process group, KILL after a short grace), and no plan is stored; each ends
+    /// cancelled (audited `cancelled` once, never `failed`). The cancel holds until the
+    /// requests end ([`CallBoard::work`]).
     pub fn cancel_running(&self) {
         self.aws.calls().cancel();
-    }
-
-    /// Runs `work` (an agent answering a request) while its waits are reported
-    /// ([`Deck::watching_waits`]); a cancel holds for this request only.
-    pub(super) fn reporting_waits<T>(
-        &self,
-        agent: AgentKind,
-        sink: Sink<'_>,
-        work: impl FnOnce(Sink<'_>) -> T,
-    ) -> T {
-        let board = self.aws.calls();
-        board.begin();
-        let out = self.watching_waits(agent, sink, work);
-        // The cancel held for this request only: later work of the session (a drift check,
-        // the next request) calls AWS again.
-        board.begin();
-        out
     }
 }

@@ -407,7 +407,8 @@ pub async fn execute(
         .flatten()
         .filter_map(|a| a.as_str().map(str::to_string))
         .collect();
-    cw.put_metric_alarm()
+    let put = cw
+        .put_metric_alarm()
         .alarm_name(name)
         .set_alarm_description(s("AlarmDescription"))
         .set_namespace(s("Namespace"))
@@ -424,7 +425,9 @@ pub async fn execute(
         )
         .set_treat_missing_data(s("TreatMissingData"))
         .set_alarm_actions((!actions.is_empty()).then_some(actions))
-        .send()
+        .send();
+    // Noted with its target: a cancel that abandons it says which alarm it was for.
+    crate::aws::calls::on_targets(std::slice::from_ref(name), put)
         .await
         .map_err(|e| aws_error("CloudWatch", "PutMetricAlarm", &e))?;
     let back = cw

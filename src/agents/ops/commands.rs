@@ -277,15 +277,16 @@ pub async fn execute(
                 plural(chunk.len(), "instance", "instances")
             ),
         );
-        let sent = ssm
+        let send = ssm
             .send_command()
             .document_name(document)
             .set_instance_ids(Some(chunk.to_vec()))
             .parameters("commands", commands.clone())
             .timeout_seconds(timeout)
             .comment(comment.chars().take(100).collect::<String>())
-            .send()
-            .await;
+            .send();
+        // Noted with its targets: a cancel that abandons it says which instances it was for.
+        let sent = crate::aws::calls::on_targets(chunk, send).await;
         match sent {
             Ok(out) => {
                 let command_id = out

@@ -382,6 +382,8 @@ pub async fn execute(
     let mut was_cancelled = false;
     let n = call.targets.len();
     for (k, id) in call.targets.iter().enumerate() {
+        progress(sink, format!("{} {id} ({}/{n})", transition.action, k + 1));
+        // Checked after saying which target is next, right before its call.
         if cancelled(&cancel) {
             was_cancelled = true;
             log.push_str(&format!(
@@ -390,40 +392,46 @@ pub async fn execute(
             ));
             break;
         }
-        progress(sink, format!("{} {id} ({}/{n})", transition.action, k + 1));
         let ids = Some(vec![id.clone()]);
-        let outcome = match transition.operation {
-            "RebootInstances" => ec2
-                .reboot_instances()
-                .set_instance_ids(ids)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
-            "StartInstances" => ec2
-                .start_instances()
-                .set_instance_ids(ids)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
-            "StopInstances" => ec2
-                .stop_instances()
-                .set_instance_ids(ids)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
-            _ => ec2
-                .terminate_instances()
-                .set_instance_ids(ids)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| crate::aws::describe_error("ec2", transition.operation, &e)),
-        };
+        // Noted with its target: a cancel that abandons it says which instance it was for.
+        let call_on = std::slice::from_ref(id);
+        let outcome = crate::aws::calls::on_targets(call_on, async {
+            match transition.operation {
+                "RebootInstances" => ec2
+                    .reboot_instances()
+                    .set_instance_ids(ids)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| called(transition.operation, &e)),
+                "StartInstances" => ec2
+                    .start_instances()
+                    .set_instance_ids(ids)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| called(transition.operation, &e)),
+                "StopInstances" => ec2
+                    .stop_instances()
+                    .set_instance_ids(ids)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| called(transition.operation, &e)),
+                _ => ec2
+                    .terminate_instances()
+                    .set_instance_ids(ids)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| called(transition.operation, &e)),
+            }
+        })
+        .await;
+        let abandoned = outcome.as_ref().is_err_and(|e| e == ABANDONED);
         let line = match &outcome {
             Ok(()) => format!("ec2 {} {id}: ok", transition.operation),
+            Err(e) if abandoned => format!("ec2 {} {id}: {e}", transition.operation),
             Err(e) => e.clone(),
         };
         log.push_str(&line);
@@ -436,6 +444,11 @@ pub async fn execute(
             system_status: String::new(),
             healthy: false,
         });
+        if abandoned {
+            // Given up by a cancel: neither done nor failed, and nothing after it starts.
+            was_cancelled = true;
+            break;
+        }
     }
 
     // A cancel during the last target's call stops the run as one before it would.
@@ -506,7 +519,15 @@ pub async fn execute(
 
     let called_ok = acted.len();
     let healthy = results.iter().filter(|r| r.healthy).count();
-    let failed_calls: Vec<&TargetResult> = results.iter().filter(|r| r.call != "ok").collect();
+    let failed_calls: Vec<&TargetResult> = results
+        .iter()
+        .filter(|r| r.call != "ok" && r.call != ABANDONED)
+        .collect();
+    let unknown: Vec<&str> = results
+        .iter()
+        .filter(|r| r.call == ABANDONED)
+        .map(|r| r.id.as_str())
+        .collect();
     let unhealthy: Vec<&TargetResult> = results
         .iter()
         .filter(|r| r.call == "ok" && !r.healthy)
@@ -541,6 +562,12 @@ pub async fn execute(
     }
     if !failed_calls.is_empty() {
         summary.push_str(&format!("; {} calls failed", failed_calls.len()));
+    }
+    if !unknown.is_empty() {
+        summary.push_str(&format!(
+            "; cancelled during the call on {}: {ABANDONED}",
+            unknown.join(", ")
+        ));
     }
     if was_cancelled {
         summary.push_str(&format!(
@@ -591,6 +618,23 @@ pub async fn execute(
             "targets": results,
         })),
     })
+}
+
+/// What a call abandoned by a cancel leaves known: nothing (the request may have landed).
+const ABANDONED: &str = "abandoned: effect unknown";
+
+/// A state-changing call's error as the results table says it; an abandoned call is not a
+/// failure but [`ABANDONED`].
+fn called<E, R>(operation: &str, e: &aws_sdk_ec2::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: crate::aws::error::HttpStatus + std::fmt::Debug + 'static,
+{
+    if crate::aws::calls::is_abandoned(e) {
+        ABANDONED.to_string()
+    } else {
+        crate::aws::describe_error("ec2", operation, e)
+    }
 }
 
 /// (state, instance status, system status) per instance id.

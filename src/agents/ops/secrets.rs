@@ -187,14 +187,14 @@ pub async fn execute(
     let function = call.input["rotation_function"]
         .as_str()
         .filter(|f| !f.is_empty());
-    let version = match sm
+    let rotate = sm
         .rotate_secret()
         .secret_id(arn)
         .set_rotation_lambda_arn(function.map(str::to_string))
         .rotate_immediately(true)
-        .send()
-        .await
-    {
+        .send();
+    // Noted with its target: a cancel that abandons it says which secret it was for.
+    let version = match crate::aws::calls::on_targets(call.targets, rotate).await {
         Ok(o) => o.version_id().unwrap_or_default().to_string(),
         Err(e) => {
             let why = crate::aws::describe_error("secretsmanager", "RotateSecret", &e);

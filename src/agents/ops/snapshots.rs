@@ -334,7 +334,8 @@ pub async fn execute(
             break;
         }
         progress(sink, format!("snapshot {vol} ({}/{n})", k + 1));
-        let r = ec2
+        // Noted with its target: a cancel that abandons it says which volume it was for.
+        let snapshot = ec2
             .create_snapshot()
             .volume_id(vol)
             .description(description)
@@ -344,8 +345,8 @@ pub async fn execute(
                     .set_tags(Some(tags.clone()))
                     .build(),
             )
-            .send()
-            .await;
+            .send();
+        let r = crate::aws::calls::on_targets(std::slice::from_ref(vol), snapshot).await;
         match r {
             Ok(o) => {
                 let id = o.snapshot_id().unwrap_or_default().to_string();

@@ -400,21 +400,25 @@ pub async fn execute(
                 ..Outcome::failed(log, None, true)
             });
         }
-        let result = match (service, operation) {
-            ("s3", "PutPublicAccessBlock") => {
-                block(&s3::client(&conf, region, path_style), target, input).await
+        // Noted with its target: a cancel that abandons the call says which it was for.
+        let result = crate::aws::calls::on_targets(std::slice::from_ref(target), async {
+            match (service, operation) {
+                ("s3", "PutPublicAccessBlock") => {
+                    block(&s3::client(&conf, region, path_style), target, input).await
+                }
+                ("s3", "PutBucketEncryption") => {
+                    encrypt(&s3::client(&conf, region, path_style), target, input).await
+                }
+                ("ec2", "RevokeSecurityGroupIngress") => {
+                    revoke(&aws_sdk_ec2::Client::new(&conf), target, input).await
+                }
+                _ => Err(Error::Unavailable(format!(
+                    "the security agent does not run {service} {operation}; step '{}' cannot run",
+                    step.description
+                ))),
             }
-            ("s3", "PutBucketEncryption") => {
-                encrypt(&s3::client(&conf, region, path_style), target, input).await
-            }
-            ("ec2", "RevokeSecurityGroupIngress") => {
-                revoke(&aws_sdk_ec2::Client::new(&conf), target, input).await
-            }
-            _ => Err(Error::Unavailable(format!(
-                "the security agent does not run {service} {operation}; step '{}' cannot run",
-                step.description
-            ))),
-        };
+        })
+        .await;
         match result {
             Ok(line) => {
                 progress(sink, AGENT, line.clone());

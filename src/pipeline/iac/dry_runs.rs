@@ -2,9 +2,12 @@
 //! `ansible-playbook --syntax-check` then `--check --diff`, side by side; what they produce
 //! becomes artifacts, resource changes, dry-run records and gates of the plan.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::*;
+use crate::aws::calls::CallBoard;
 use crate::error::{Error, Result};
 use crate::events::{AgentEvent, Sink};
 use crate::exec::terraform::{self, PlanResult};
@@ -15,6 +18,74 @@ use crate::plan::{
     Plan, Step, StepKind, TerraformOp, inventory,
 };
 use crate::redact::redact;
+
+/// A person's cancel while dry runs run (`requests().cancel_running()`): each step's tool is
+/// stopped (`exec::block_on_until`), and what was stopped — which step, in which phase, how far
+/// in — is what the cancelled request says.
+struct Stops<'a> {
+    board: &'a CallBoard,
+    /// Each step's current tool phase (`ansible-playbook --check`) and since when.
+    phases: Mutex<BTreeMap<usize, (String, Instant)>>,
+    /// The steps whose tool a cancel stopped, with their phase and seconds in.
+    stopped: Mutex<BTreeMap<usize, (String, f64)>>,
+}
+
+impl Stops<'_> {
+    fn noted(&self, step: usize, e: &AgentEvent) {
+        if let AgentEvent::ToolPhase { phase, .. } = e {
+            self.phases
+                .lock()
+                .unwrap()
+                .insert(step, (phase.clone(), Instant::now()));
+        }
+    }
+
+    /// Runs a step's read-only tool until it ends, the timeout passes or the request is
+    /// cancelled; a cancel is noted against the step.
+    fn run<F, T>(
+        &self,
+        step: usize,
+        timeout: Duration,
+        fut: impl FnOnce(tokio::sync::watch::Receiver<bool>) -> F,
+    ) -> Result<T>
+    where
+        F: std::future::Future<Output = T>,
+    {
+        let ran = exec::block_on_until(timeout, self.board.cancelled(), fut)?;
+        if ran.stopped {
+            let (phase, secs) = match self.phases.lock().unwrap().get(&step) {
+                Some((p, since)) => (p.clone(), since.elapsed().as_secs_f64()),
+                None => ("its tool".to_string(), 0.0),
+            };
+            self.stopped
+                .lock()
+                .unwrap()
+                .entry(step)
+                .or_insert((phase, secs));
+        }
+        Ok(ran.out)
+    }
+
+    /// The cancelled request's error, when a cancel came while (or before) the dry runs ran.
+    fn cancelled(&self) -> Option<Error> {
+        let stopped = self.stopped.lock().unwrap();
+        if stopped.is_empty() && !self.board.is_cancelled() {
+            return None;
+        }
+        let what = stopped
+            .iter()
+            .map(|(step, (phase, secs))| format!("step {step} ({phase}, {secs:.1} s in)"))
+            .collect::<Vec<_>>();
+        Some(Error::Cancelled(if what.is_empty() {
+            "the request was cancelled before its dry runs ended; no plan was stored".to_string()
+        } else {
+            format!(
+                "stopped the dry run of {}; no plan was stored",
+                what.join(" and ")
+            )
+        }))
+    }
+}
 
 /// One step's dry run, with what it needs from the plan around it.
 #[derive(Clone, Copy)]
@@ -29,12 +100,15 @@ struct DryRunStep<'a> {
     /// The files are hand-written: without a sandbox they run only when the tenant allows it.
     handwritten: bool,
     sink: Sink<'a>,
+    stops: &'a Stops<'a>,
 }
 
 impl Deck {
     /// The dry runs of a plan's steps, run side by side (a hybrid plan's `terraform plan` and
     /// `ansible-playbook --syntax-check` overlap). Adds what they produce to the plan: artifacts,
-    /// Terraform's own resource changes, the dry-run records and their gates.
+    /// Terraform's own resource changes, the dry-run records and their gates. A cancel of the
+    /// request stops every step's tool and returns [`Error::Cancelled`] naming what it stopped;
+    /// the plan's workspace goes with it (nothing was stored).
     pub(crate) fn dry_runs(
         &self,
         plan: &mut Plan,
@@ -55,29 +129,46 @@ impl Deck {
         let stream = runnable.len() == 1;
         let plan_id = plan.plan_id.clone();
         let handwritten = plan.is_handwritten();
+        let stops = Stops {
+            board: self.aws.calls(),
+            phases: Mutex::default(),
+            stopped: Mutex::default(),
+        };
         let outcomes: Vec<Result<DryRunOutcome>> = std::thread::scope(|scope| {
             let handles: Vec<_> = runnable
                 .iter()
                 .map(|(n, step)| {
-                    let dry = DryRunStep {
-                        plan_id: &plan_id,
-                        step: *n,
-                        files,
-                        stream,
-                        handwritten,
-                        sink,
-                    };
-                    scope.spawn(move || match &step.kind {
-                        StepKind::Terraform { stack, operation } => {
-                            self.terraform_dry_run(&dry, stack, *operation)
+                    let stops = &stops;
+                    let plan_id = &plan_id;
+                    scope.spawn(move || {
+                        let n = *n;
+                        let noting = |e: AgentEvent| {
+                            stops.noted(n, &e);
+                            sink(e)
+                        };
+                        let dry = DryRunStep {
+                            plan_id,
+                            step: n,
+                            files,
+                            stream,
+                            handwritten,
+                            sink: &noting,
+                            stops,
+                        };
+                        match &step.kind {
+                            StepKind::Terraform { stack, operation } => {
+                                self.terraform_dry_run(&dry, stack, *operation)
+                            }
+                            StepKind::Ansible {
+                                playbook,
+                                inventory,
+                                vars,
+                                ..
+                            } => self.ansible_dry_run(&dry, playbook, inventory, vars.as_deref()),
+                            StepKind::Aws { .. } => {
+                                Err(Error::input("no dry run for AWS API steps"))
+                            }
                         }
-                        StepKind::Ansible {
-                            playbook,
-                            inventory,
-                            vars,
-                            ..
-                        } => self.ansible_dry_run(&dry, playbook, inventory, vars.as_deref()),
-                        StepKind::Aws { .. } => Err(Error::input("no dry run for AWS API steps")),
                     })
                 })
                 .collect();
@@ -89,6 +180,14 @@ impl Deck {
                 })
                 .collect()
         });
+        if let Some(cancelled) = stops.cancelled() {
+            // Nothing of the plan is kept: its workspace (the tools' files) goes now.
+            let dir = self.store.workspace_dir(&self.tenant.name, &plan_id)?;
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(path = %dir.display(), error = %e, "could not remove the cancelled plan's workspace");
+            }
+            return Err(cancelled);
+        }
         for ((n, step), outcome) in runnable.iter().zip(outcomes) {
             // A dry run that could not even start (a workspace that cannot be written, ...) is
             // reported on the plan like a missing tool; the request is never lost over it.
@@ -170,6 +269,7 @@ impl Deck {
             stream,
             handwritten,
             sink,
+            stops,
         } = *dry;
         let backend = self.state_backend(stack)?;
         let tf_files: Vec<(String, Vec<u8>)> = files
@@ -264,7 +364,7 @@ impl Deck {
             message: format!("terraform plan of stack {stack} (dry run)"),
         });
         let timeout = Duration::from_secs(self.config.exec.dry_run_timeout_secs.max(1));
-        let result = exec::block_on_with_timeout(timeout, |cancel| {
+        let result = stops.run(step, timeout, |cancel| {
             terraform::plan(&ws, operation, sink, cancel)
         })??;
         Ok(match result {
@@ -359,6 +459,7 @@ impl Deck {
             stream,
             handwritten,
             sink,
+            stops,
         } = *dry;
         let find = |name: &str| files.iter().find(|(a, _)| a.name == name);
         let Some((pb, _)) = find(playbook) else {
@@ -443,7 +544,7 @@ impl Deck {
             confinement: &confinement,
         };
         let timeout = Duration::from_secs(self.config.exec.dry_run_timeout_secs.max(1));
-        let syntax = exec::block_on_with_timeout(timeout, |cancel| {
+        let syntax = stops.run(step, timeout, |cancel| {
             ansible::syntax_check(&ws, sink, cancel)
         })??;
         if let Err(error) = syntax {
@@ -499,8 +600,11 @@ impl Deck {
                 changes: None,
             });
         }
-        let checked =
-            exec::block_on_with_timeout(timeout, |cancel| ansible::check(&ws, sink, cancel))??;
+        if stops.board.is_cancelled() {
+            // Cancelled during the syntax check: the check run is not started.
+            return Ok(unavailable(vec!["cancelled".into()]));
+        }
+        let checked = stops.run(step, timeout, |cancel| ansible::check(&ws, sink, cancel))??;
         let mut notes = Vec::new();
         let unreachable: Vec<&str> = checked
             .hosts

@@ -172,6 +172,10 @@ impl App {
                             .unwrap_or_default()
                     ),
                 );
+                // What the trail says of it beyond the state: a cancel's abandoned call.
+                if rep.message != rep.state.as_str() {
+                    self.say(Meaning::Muted, format!("  {}", rep.message));
+                }
                 if let Some(uri) = rep.log_uri {
                     self.say(Meaning::Muted, format!("  log: {uri}"));
                 }

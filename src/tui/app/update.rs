@@ -10,14 +10,15 @@ use crate::tui::errors;
 use crate::tui::theme::Meaning;
 
 impl App {
-    /// Cancels what runs: the apply (its tool is signalled) and the requests waiting on AWS
-    /// (the call in flight is abandoned). Each ends with the one outcome "cancelled".
+    /// Cancels what runs: the apply (its tool is signalled, its AWS call in flight abandoned)
+    /// and the requests (the AWS call in flight abandoned, a dry run's tool signalled). Each
+    /// ends with the one outcome "cancelled".
     pub(super) fn cancel_running(&mut self) {
         let mut said = false;
         if let Some(run) = &self.apply {
             let _ = run.cancel.send(true);
             let text = format!(
-                "cancelling apply of {}… (the tool stops safely; SIGKILL after 30 s)",
+                "cancelling apply of {}… (an AWS call in flight is abandoned; a tool stops safely, SIGKILL after 30 s)",
                 run.plan_id
             );
             self.say(Meaning::Progress, text);
