@@ -137,6 +137,18 @@ fn aws_step(rec: &PlanRecord) -> (String, String, String, Vec<String>, Value) {
     }
 }
 
+/// What the diff pane and the approve overlay show of the plan's one AWS call's targets:
+/// (id, name, tags, before → after), from the view model the console renders.
+fn reviewed(rec: &PlanRecord) -> Vec<(String, Option<String>, Vec<String>, String)> {
+    let view = opsdeck::view::AwsChangeView::of(&rec.plan);
+    assert_eq!(view.calls.len(), 1, "{:?}", view.calls);
+    view.calls[0]
+        .targets
+        .iter()
+        .map(|t| (t.id.clone(), t.name.clone(), t.tags.clone(), t.transition()))
+        .collect()
+}
+
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -595,6 +607,15 @@ fn ssm_commands_follow_the_allow_list_and_run_on_the_approved_instances() {
     assert_eq!(sorted(targets.clone()), sorted(fleet.staging_web.clone()));
     assert_eq!(input["commands"], serde_json::json!(["uptime"]));
     assert_eq!(input["document"], "AWS-RunShellScript");
+    // The reviewer sees each instance as the agent saw it: name, environment tag, state.
+    let shown = reviewed(&rec);
+    assert_eq!(shown.len(), fleet.staging_web.len(), "{shown:?}");
+    for (id, name, tags, change) in &shown {
+        assert!(fleet.staging_web.contains(id), "{shown:?}");
+        assert!(name.as_deref().is_some_and(|n| !n.is_empty()), "{shown:?}");
+        assert_eq!(tags, &vec!["Env=staging".to_string()], "{shown:?}");
+        assert_eq!(change, "running → sent", "{shown:?}");
+    }
     // moto (to 5.2.6 at least, the release tests/python-requirements.lock pins) has no
     // DescribeInstanceInformation: said, not hidden. This part of the test needs that gap; the
     // stub test below checks the plan when SSM does say which instances it manages.
@@ -884,6 +905,17 @@ fn rotate_a_secret_and_refuse_what_cannot_rotate() {
         ("secretsmanager", "RotateSecret")
     );
     assert!(targets[0].starts_with("arn:aws:secretsmanager:us-east-1:"));
+    // The reviewer sees the secret by name, ARN, tag and when it last changed; never its value.
+    let shown = reviewed(&rec);
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    let (id, name, tags, change) = &shown[0];
+    assert_eq!(id, &targets[0]);
+    assert_eq!(name.as_deref(), Some("staging/db-password"));
+    assert_eq!(tags, &vec!["Env=staging".to_string()]);
+    assert!(change.starts_with("last changed 20"), "{change}");
+    assert!(change.ends_with(" → rotated"), "{change}");
+    let stored = serde_json::to_string(&rec).unwrap();
+    assert!(!stored.contains("s3cr3t-Staging-Value"), "{stored}");
     assert!(
         input["rotation_function"]
             .as_str()
@@ -947,6 +979,16 @@ fn snapshots_of_the_volumes_of_tagged_instances() {
     );
     assert!(rec.plan.cost.monthly_usd > 0.0);
     assert_eq!(input["tags"]["CreatedBy"], "opsdeck");
+    // The reviewer sees each volume as the agent saw it: the data volume by its name and tag.
+    let shown = reviewed(&rec);
+    assert_eq!(
+        sorted(shown.iter().map(|t| t.0.clone()).collect()),
+        sorted(targets.clone())
+    );
+    assert!(shown.iter().all(|t| t.3 == "in-use → created"), "{shown:?}");
+    let data = shown.iter().find(|t| t.0 == fleet.attached_data).unwrap();
+    assert_eq!(data.1.as_deref(), Some("web-data"), "{shown:?}");
+    assert_eq!(data.2, vec!["Env=staging".to_string()], "{shown:?}");
     approve(&t, "bob", &moto, &rec.plan.plan_id);
     let (report, _) = apply(&t, "olga", &moto, &rec.plan.plan_id);
     assert!(report.success, "{report:?}");

@@ -21,6 +21,7 @@ use crate::events::{AgentEvent, Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::{ChangeAction, Risk, Step, StepKind};
 use crate::redact::redact;
+use crate::view::aws_change::{TARGETS_SEEN, target_seen};
 
 const DOCUMENT: &str = "AWS-RunShellScript";
 /// SendCommand takes at most 50 instance ids per call.
@@ -142,6 +143,11 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
                 "wait_secs": RESULT_WAIT_SECS,
                 "poll_secs": RESULT_POLL_SECS,
                 "comment": format!("opsdeck request {}", req.request_id),
+                // What the approver reviews: each instance as seen now (view::aws_change).
+                (TARGETS_SEEN): act
+                    .iter()
+                    .map(|i| target_seen(&i.id, &i.name, &i.state, i.env_tag.as_slice()))
+                    .collect::<Vec<_>>(),
             }),
         },
     };

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::events::{Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::{ChangeAction, CostEstimate, ResourceChange, Risk, Step, StepKind};
+use crate::view::aws_change::{TARGETS_SEEN, target_seen};
 
 /// How long to wait for the rotation function to promote the new version.
 const ROTATION_WAIT_SECS: u64 = 120;
@@ -28,6 +29,7 @@ struct SecretInfo {
     rotation_function: String,
     owning_service: String,
     last_rotated: String,
+    last_changed: String,
     env: Option<(String, String)>,
 }
 
@@ -53,6 +55,10 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
                 .last_rotated_date()
                 .map(|t| t.to_string())
                 .unwrap_or_else(|| "never".into()),
+            last_changed: d
+                .last_changed_date()
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "unknown".into()),
             env: env_of_tags(
                 d.tags()
                     .iter()
@@ -147,6 +153,14 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
                 "rotation_function": info.rotation_function,
                 "wait_secs": ROTATION_WAIT_SECS,
                 "poll_secs": ROTATION_POLL_SECS,
+                // What the approver reviews: the secret's name, ARN, environment tag and when
+                // it last changed; never its value (this agent never reads one).
+                (TARGETS_SEEN): [target_seen(
+                    &info.arn,
+                    &info.name,
+                    &format!("last changed {}", info.last_changed),
+                    &info.env.iter().map(|e| e.0.clone()).collect::<Vec<_>>(),
+                )],
             }),
         },
     };

@@ -21,6 +21,7 @@ use crate::events::{Outcome, Output, Sink, headings};
 use crate::intent::AgentKind;
 use crate::plan::pricing::{Priced, book_for, itemised};
 use crate::plan::{ChangeAction, Risk, Step, StepKind};
+use crate::view::aws_change::{TARGETS_SEEN, target_seen};
 
 const SNAPSHOT_WAIT_SECS: u64 = 600;
 const SNAPSHOT_POLL_SECS: u64 = 10;
@@ -280,6 +281,11 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
                 "tags": {"CreatedBy": "opsdeck", "OpsdeckRequest": req.request_id, "OpsdeckTenant": req.tenant.name},
                 "wait_secs": SNAPSHOT_WAIT_SECS,
                 "poll_secs": SNAPSHOT_POLL_SECS,
+                // What the approver reviews: each volume as seen now (view::aws_change).
+                (TARGETS_SEEN): vols
+                    .iter()
+                    .map(|v| target_seen(&v.id, &v.name, &v.state, v.env_tag.as_slice()))
+                    .collect::<Vec<_>>(),
             }),
         },
     };
