@@ -14,6 +14,7 @@ use opsdeck::tenant::Role;
 use opsdeck::time::Clock;
 use opsdeck::tui::action::Action;
 use opsdeck::tui::app::Overlay;
+use ratatui::crossterm::event::KeyCode;
 
 fn team(home: &Home) -> Team<'_> {
     Team::new(
@@ -211,4 +212,50 @@ fn the_console_confirmation_shows_the_receipt_before_enter_applies() {
     assert!(screen.contains("123456789012 (acme-console)"), "{screen}");
     assert!(screen.contains("none assumed"), "{screen}");
     assert!(screen.contains("this process on"), "{screen}");
+
+    // Enter with the code applies it in this process, and the trail's `executing` event records
+    // the receipt, as `opsdeck apply` and the runners do.
+    let code = t.code("alice");
+    rt.block_on(async {
+        for c in code.chars() {
+            app.handle_msg(opsdeck::tui::app::Msg::Term(key(KeyCode::Char(c))));
+        }
+        app.handle_msg(opsdeck::tui::app::Msg::Term(key(KeyCode::Enter)));
+        assert!(
+            app.run_until(Duration::from_secs(5), |a| a.apply.is_some())
+                .await,
+            "the apply did not start: {:?}",
+            app.notice.as_ref().map(|n| n.text())
+        );
+        assert!(
+            app.run_until(Duration::from_secs(60), |a| a.apply.is_none())
+                .await
+        );
+    });
+    let mut executing = Vec::new();
+    t.deck("alice")
+        .trail()
+        .scan_audit(&mut |r| {
+            if r.event.event == opsdeck::audit::EventKind::Executing
+                && r.event.plan_id.as_deref() == Some(id.as_str())
+            {
+                executing.push(r.event.identity_receipt.clone());
+            }
+            true
+        })
+        .unwrap();
+    assert_eq!(executing.len(), 1, "{executing:?}");
+    let receipt = executing[0]
+        .clone()
+        .expect("the receipt in the executing event");
+    assert_eq!(receipt["account_id"], "123456789012", "{receipt}");
+    assert_eq!(receipt["account_alias"], "acme-console", "{receipt}");
+    assert_eq!(receipt["runner"]["kind"], "in_process", "{receipt}");
+}
+
+fn key(code: ratatui::crossterm::event::KeyCode) -> ratatui::crossterm::event::Event {
+    ratatui::crossterm::event::Event::Key(ratatui::crossterm::event::KeyEvent::new(
+        code,
+        ratatui::crossterm::event::KeyModifiers::NONE,
+    ))
 }

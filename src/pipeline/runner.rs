@@ -238,7 +238,8 @@ impl Runs<'_> {
         }
     }
 
-    /// What the console's apply does: in this process on the local store; on the shared
+    /// What the console's apply does: in this process on the local store (with the identity
+    /// receipt, as `opsdeck apply`); on the shared
     /// backend the plan goes to the runners and its run is followed, each line to `sink`, and
     /// `cancel` asks its runner to stop (audited as the person's request).
     pub async fn apply_or_hand_over(
@@ -248,7 +249,12 @@ impl Runs<'_> {
         cancel: watch::Receiver<bool>,
     ) -> Result<ApplyReport> {
         if !self.applies_through_runner() {
-            return self.apply(id, sink, cancel).await;
+            // Who the change is made as, established right before it runs and recorded in the
+            // `executing` event, as `opsdeck apply` does.
+            let receipt = self.identity_receipt(id)?;
+            return self
+                .apply_with_receipt(id, sink, cancel, Some(&receipt))
+                .await;
         }
         let rec = self.hand_over(id)?;
         let id = rec.plan.plan_id.clone();
