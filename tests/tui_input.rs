@@ -461,3 +461,100 @@ fn clicks_focus_tabs_and_panes_and_select_queue_rows_and_m_lets_the_terminal_sel
         assert_eq!(app.focus, opsdeck::tui::action::Pane::Conversation);
     });
 }
+
+#[test]
+fn a_listed_log_group_offers_tail_and_a_row_above_the_view_is_scrolled_into_it() {
+    let Some(moto) = Moto::get("row_log_groups") else {
+        return;
+    };
+    let _held = moto.exclusive();
+    // More groups than an 80x24 conversation shows at once.
+    let groups: Vec<String> = (0..30).map(|k| format!("/tui-test/app-{k:02}")).collect();
+    support::seed::runtime().block_on(async {
+        let logs =
+            aws_sdk_cloudwatchlogs::Client::new(&support::seed::conf(&moto.endpoint, "us-east-1"));
+        for g in &groups {
+            logs.create_log_group()
+                .log_group_name(g)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let home = Home::new();
+    home.use_endpoint(&moto.endpoint);
+    let team = Team::new(&home, None, &[("alice", &[Role::Admin])]);
+    let (rt, mut app) = common::console(team.deck("alice"));
+    rt.block_on(async {
+        app.start();
+        typ(&mut app, "list log groups in us-east-1");
+        key(&mut app, KeyCode::Enter);
+        assert!(app.run_until(WAIT, |a| !a.agents_running()).await);
+        let rows: Vec<usize> = (0..app.transcript.lines.len())
+            .filter(|&i| {
+                app.transcript.lines[i]
+                    .table
+                    .as_ref()
+                    .is_some_and(|t| !t.header && t.columns[0] == "LOG GROUP")
+            })
+            .collect();
+        assert!(
+            rows.len() >= groups.len(),
+            "{:?}",
+            app.notice.map(|n| n.text())
+        );
+        let name_of =
+            |app: &App, i: usize| app.transcript.lines[i].table.as_ref().unwrap().cells[0].clone();
+        // Drawn once at 80x24: the first groups are above the view.
+        let s = screen(&app, 80, 24);
+        let first = name_of(&app, rows[0]);
+        assert!(!s.contains(&first), "{first} already on screen:\n{s}");
+
+        // `s` selects the newest row; Up to the first one scrolls each into view.
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char('s'));
+        assert_eq!(app.transcript.selected, rows.last().copied());
+        for _ in 1..rows.len() {
+            key(&mut app, KeyCode::Up);
+            let at = app.transcript.selected.unwrap();
+            let s = screen(&app, 80, 24);
+            assert!(
+                s.contains(&name_of(&app, at)),
+                "row {at} not on screen:\n{s}"
+            );
+        }
+        assert_eq!(app.transcript.selected, Some(rows[0]));
+        // The view is at the first rows now: `s` brings the newest row back into it.
+        let newest = name_of(&app, *rows.last().unwrap());
+        assert!(!screen(&app, 80, 24).contains(&newest));
+        key(&mut app, KeyCode::Char('s'));
+        let s = screen(&app, 80, 24);
+        assert!(s.contains(&newest), "{newest} not on screen:\n{s}");
+
+        // The row's action: tail that log group, in its region, put in the prompt.
+        key(&mut app, KeyCode::Up);
+        let picked = name_of(&app, app.transcript.selected.unwrap());
+        key(&mut app, KeyCode::Enter);
+        let Some(Overlay::RowActions(list)) = app.overlays.last() else {
+            panic!("no quick actions: {:?}", app.notice.map(|n| n.text()));
+        };
+        let offered: Vec<(&str, &str)> = list
+            .actions
+            .iter()
+            .map(|a| (a.verb, a.request.as_str()))
+            .collect();
+        let request = format!("tail log group {picked} in us-east-1");
+        assert_eq!(offered, vec![("tail", request.as_str())]);
+        key(&mut app, KeyCode::Char('1'));
+        assert_eq!(app.prompt_text(), request);
+        // Sent, it reads that group's events (none yet).
+        key(&mut app, KeyCode::Enter);
+        assert!(app.run_until(WAIT, |a| !a.agents_running()).await);
+        let said: Vec<String> = app.transcript.lines.iter().map(|l| l.text()).collect();
+        assert!(
+            said.iter()
+                .any(|l| l.contains(&format!("log events in {picked}"))),
+            "{said:#?}"
+        );
+    });
+}

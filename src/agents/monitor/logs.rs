@@ -1,4 +1,5 @@
-//! Log events of one log group over a window: filtered (errors by default when the request says
+//! The region's log groups when a request names none (a table a row of which offers "tail");
+//! otherwise log events of one log group over a window: filtered (errors by default when the request says
 //! "errors"), read page by page up to a cap, folded as they arrive into groups of repeated
 //! messages (numbers, ids, timestamps and addresses normalised) and counts per time bucket. Only
 //! the folded state and a bounded sample of events stay in memory, whatever the log volume.
@@ -271,24 +272,97 @@ pub fn signature(message: &str) -> String {
 }
 
 /// Which log group the request means.
-fn log_group(req: &AgentRequest<'_>) -> Result<String> {
+/// The log group the request names (by itself or by its function), if it names one.
+fn log_group(req: &AgentRequest<'_>) -> Option<String> {
     let i = req.intent;
     if let Some(g) = i.params.log_group.as_deref() {
-        return Ok(g.to_string());
+        return Some(g.to_string());
     }
-    if let Some(f) = i.params.function.as_deref() {
-        return Ok(format!("/aws/lambda/{f}"));
+    i.params
+        .function
+        .as_deref()
+        .map(|f| format!("/aws/lambda/{f}"))
+}
+
+/// Log groups listed per answer; the rest are counted.
+const LIST_GROUPS: usize = 50;
+
+/// The region's log groups, for a request that names none ("list log groups"): one row per
+/// group under a `LOG GROUP` column with its `REGION`, so a row offers "tail" in the console.
+fn list_groups(
+    req: &AgentRequest<'_>,
+    sink: Sink<'_>,
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    region: &str,
+) -> Result<Report> {
+    progress(sink, AGENT, format!("listing log groups in {region}"));
+    let l = logs.clone();
+    let (rows, total) = req.aws.block_on(async move {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let mut total = 0usize;
+        let mut pages = l.describe_log_groups().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("CloudWatch Logs", "DescribeLogGroups", &e))?;
+            for g in page.log_groups() {
+                total += 1;
+                if rows.len() < LIST_GROUPS {
+                    rows.push(vec![
+                        g.log_group_name().unwrap_or_default().to_string(),
+                        g.stored_bytes()
+                            .map(|b| format!("{:.1}", b as f64 / 1_048_576.0))
+                            .unwrap_or_default(),
+                        g.retention_in_days()
+                            .map(|d| format!("{d} d"))
+                            .unwrap_or_else(|| "never expires".into()),
+                    ]);
+                }
+            }
+        }
+        Ok::<_, Error>((rows, total))
+    })??;
+    let mut notes = vec![
+        "name one to read its events: \"show error logs in /ecs/web for the last 1h\", or \"tail log group NAME\"".to_string(),
+    ];
+    if total > rows.len() {
+        notes.push(format!("showing {} of {total} log groups", rows.len()));
     }
-    Err(Error::input(
-        "name the function or the log group: e.g. \"show last 24h error logs from Lambda my-func\" or \"show error logs in /ecs/web for the last 1h\"",
-    ))
+    let data = json!({
+        "log_groups": rows.iter().map(|r| json!({"name": r[0], "stored_mb": r[1], "retention": r[2]})).collect::<Vec<_>>(),
+        "total": total,
+    });
+    Ok(Report {
+        summary: format!("{total} log groups in {region}"),
+        outputs: vec![Output::Table {
+            title: format!("log groups in {region}"),
+            columns: headings(&["LOG GROUP", "REGION", "STORED MB", "RETENTION"]),
+            rows: rows
+                .into_iter()
+                .map(|mut r| {
+                    r.insert(1, region.to_string());
+                    r
+                })
+                .collect(),
+        }],
+        notes,
+        region: Some(region.to_string()),
+        data,
+        files: Vec::new(),
+    })
 }
 
 pub fn report(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Report> {
     let i = req.intent;
     let region = req.region()?;
     let conf = insight::config(req.aws, &region)?;
-    let group = log_group(req)?;
+    let Some(group) = log_group(req) else {
+        // No group named: the region's groups, each one a row to pick.
+        return list_groups(
+            req,
+            sink,
+            &aws_sdk_cloudwatchlogs::Client::new(&conf),
+            &region,
+        );
+    };
     let (label, window) = insight::window(i.params.window.as_deref(), "24h", Timestamp::now())?;
     let filter = match (i.params.text.as_deref(), i.params.level) {
         (Some(t), _) => Filter::text(t),

@@ -6,6 +6,7 @@
 use super::App;
 use super::state::{Overlay, RowActions};
 use crate::tui::action::Pane;
+use crate::tui::components::conversation::wrap_segments;
 use crate::view::quick_action::quick_actions;
 
 impl App {
@@ -28,7 +29,7 @@ impl App {
         match newest {
             Some(i) => {
                 self.transcript.selected = Some(i);
-                self.transcript.scroll = 0;
+                self.reveal_selected_row();
                 self.info("↑↓ another row · enter: what to ask about it · esc: done");
             }
             None => self.info("no answer with a table to pick a row from yet"),
@@ -48,7 +49,34 @@ impl App {
         if let Some(i) = next {
             self.transcript.selected = Some(i);
         }
+        self.reveal_selected_row();
         true
+    }
+
+    /// Scrolls the conversation just enough that the selected row is on screen (at the size it
+    /// was last drawn): a row above the view comes down to its top, one below up to its bottom.
+    fn reveal_selected_row(&mut self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(at) = self.transcript.selected else {
+            return;
+        };
+        let w = self.transcript.drawn_width.load(Relaxed);
+        let h = self.transcript.drawn_height.load(Relaxed);
+        if w == 0 || h == 0 {
+            // Never drawn: following the newest output shows it once it is.
+            self.transcript.scroll = 0;
+            return;
+        }
+        let rows = |l: &super::state::TLine| wrap_segments(l, w).len();
+        // Display rows below the selected line, and its own.
+        let below: usize = self.transcript.lines[at + 1..].iter().map(rows).sum();
+        let own = rows(&self.transcript.lines[at]).max(1);
+        let scroll = &mut self.transcript.scroll;
+        if below < *scroll {
+            *scroll = below;
+        } else if below + own > *scroll + h {
+            *scroll = (below + own).saturating_sub(h).min(below);
+        }
     }
 
     /// Enter on a selected row: what can be asked about it, to pick from.

@@ -59,6 +59,10 @@ pub struct Transcript {
     /// How far up the transcript can scroll at the width it was last drawn: written by the
     /// drawing, read by the keys so scrolling stops at the oldest row.
     pub max_scroll: std::sync::atomic::AtomicUsize,
+    /// The size (width, height in cells) the transcript was last drawn at: written by the
+    /// drawing, read by the keys so a selected row can be scrolled into view.
+    pub drawn_width: std::sync::atomic::AtomicUsize,
+    pub drawn_height: std::sync::atomic::AtomicUsize,
     /// The table row selected for its quick actions (an index into `lines`).
     pub selected: Option<usize>,
 }

@@ -169,6 +169,12 @@ fn table_row(row: &TableRow, w: usize) -> Vec<(Meaning, String)> {
 fn draw_transcript(f: &mut Frame, area: Rect, app: &App) -> usize {
     let h = area.height as usize;
     let w = area.width as usize;
+    app.transcript
+        .drawn_width
+        .store(w, std::sync::atomic::Ordering::Relaxed);
+    app.transcript
+        .drawn_height
+        .store(h, std::sync::atomic::Ordering::Relaxed);
     if h == 0 || w == 0 {
         return 0;
     }
