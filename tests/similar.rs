@@ -266,17 +266,11 @@ fn suggest(home: &Home, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// One request's events as the pipeline writes them, for a trail seeded by hand.
-fn seeded(
-    request: &str,
-    plan: &str,
-    instance_type: &str,
-    monthly_usd: f64,
-    end: EventKind,
-) -> Vec<AuditEvent> {
-    let base = AuditEvent {
+/// An event of `request` by olga with nothing more said yet.
+fn blank_event(request: &str) -> AuditEvent {
+    AuditEvent {
         event_id: String::new(),
-        request_id: format!("r-{plan}"),
+        request_id: request.to_string(),
         tenant_id: "default".into(),
         user_id: "olga".into(),
         user_source: "flag".into(),
@@ -294,7 +288,18 @@ fn seeded(
         artifacts: vec![],
         message: None,
         identity_receipt: None,
-    };
+    }
+}
+
+/// One request's events as the pipeline writes them, for a trail seeded by hand.
+fn seeded(
+    request: &str,
+    plan: &str,
+    instance_type: &str,
+    monthly_usd: f64,
+    end: EventKind,
+) -> Vec<AuditEvent> {
+    let base = blank_event(&format!("r-{plan}"));
     let intent = json!({"agent": "infra", "agents": ["infra"], "action": "create",
         "confidence": 0.9, "low_confidence": false,
         "params": {"count": 2, "instance_type": instance_type, "region": "eu-west-1"}});
@@ -419,4 +424,340 @@ fn suggestions_from_the_trail() {
     assert!(text.contains("asked 3 times"), "{text}");
     assert!(text.contains("denied 2 times by regions.allowed"), "{text}");
     assert!(text.contains("costlier: plan p-dear001"), "{text}");
+}
+
+/// The lookup against a plain reference scorer written from the documented formula: over a
+/// generated trail (varied agents, actions, parameters, lists, tags and words, read into the
+/// index in chunks as a session reads on from its cursor), every query's ranked answer is the
+/// reference's: the same requests in the same order, with the same scores. Only requests whose
+/// reference scores differ by float rounding alone (under 1e-9) may swap places.
+mod reference {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use opsdeck::audit::{AuditEvent, AuditRecord, EventKind};
+    use opsdeck::intent::{AgentKind, Params};
+    use opsdeck::knowledge::{KnowledgeIndex, MIN_SCORE, Query, params::weight, text::normalise};
+    use serde_json::{Map, Value, json};
+
+    /// A past request as the reference knows it.
+    struct Past {
+        id: String,
+        agent: Option<AgentKind>,
+        action: String,
+        params: Map<String, Value>,
+        grams: BTreeSet<Vec<char>>,
+    }
+
+    /// xorshift: deterministic, no crate needed.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+            &xs[self.below(xs.len() as u64) as usize]
+        }
+        fn some<T: Clone>(&mut self, xs: &[T]) -> Vec<T> {
+            xs.iter().filter(|_| self.below(2) == 0).cloned().collect()
+        }
+    }
+
+    const WORDS: &[&str] = &[
+        "restart",
+        "the",
+        "web",
+        "servers",
+        "in",
+        "staging",
+        "please",
+        "now",
+        "EC2",
+        "tagged",
+        "Env=prod",
+        "create",
+        "instances",
+        "t3.medium",
+        "eu-west-1",
+        "bucket",
+        "logs",
+        "scan",
+        "public",
+        "access",
+        "install",
+        "nginx",
+        "git",
+        "on",
+        "alarm",
+        "CPU",
+        "over",
+        "80%",
+        "what",
+        "did",
+        "we",
+        "spend",
+        "last",
+        "month",
+        "stagin",
+        "resatrt",
+        "db-7",
+        "api",
+    ];
+
+    /// One generated request: agent, action, parameters (from small pools, so that equal,
+    /// partly equal and different values all occur) and words.
+    fn request(r: &mut Rng) -> (AgentKind, String, Map<String, Value>, String) {
+        let (agent, actions): (AgentKind, &[&str]) = match r.below(4) {
+            0 => (AgentKind::Ops, &["restart", "stop", "start"]),
+            1 => (AgentKind::Infra, &["create", "delete"]),
+            2 => (AgentKind::Config, &["install", "remove"]),
+            _ => (AgentKind::Cost, &["query"]),
+        };
+        let action = r.pick(actions).to_string();
+        let mut p = Map::new();
+        let region = *r.pick(&["us-east-1", "eu-west-1", "ap-south-1"]);
+        let env = *r.pick(&["staging", "prod", "dev"]);
+        if r.below(4) != 0 {
+            p.insert("region".into(), json!(region));
+        }
+        if r.below(3) != 0 {
+            p.insert("environment".into(), json!(env));
+        }
+        match agent {
+            AgentKind::Ops => {
+                if r.below(2) == 0 {
+                    p.insert(
+                        "tags".into(),
+                        json!({"Env": env, "Team": r.pick(&["a", "b"])}),
+                    );
+                }
+                let ids = r.some(&["i-01", "i-02", "i-03", "i-04"]);
+                if !ids.is_empty() {
+                    p.insert("instance_ids".into(), json!(ids));
+                }
+            }
+            AgentKind::Infra => {
+                p.insert("count".into(), json!(1 + r.below(3)));
+                p.insert(
+                    "instance_type".into(),
+                    json!(r.pick(&["t3.small", "t3.medium"])),
+                );
+                if r.below(2) == 0 {
+                    p.insert("name".into(), json!(format!("web-{}", r.below(6))));
+                }
+            }
+            AgentKind::Config => {
+                let pkgs = r.some(&["nginx", "git", "curl", "postgresql"]);
+                if !pkgs.is_empty() {
+                    p.insert("packages".into(), json!(pkgs));
+                }
+            }
+            _ => {
+                p.insert("window".into(), json!(r.pick(&["7d", "30d"])));
+            }
+        }
+        let n = r.below(9) as usize;
+        let words: Vec<&str> = (0..n).map(|_| *r.pick(WORDS)).collect();
+        let text = match r.below(10) {
+            // Whole texts repeated, and empty ones, both happen.
+            0 => "restart the web servers in staging".to_string(),
+            1 => String::new(),
+            _ => format!("{action} {} {region}", words.join(" ")),
+        };
+        (agent, action, p, text)
+    }
+
+    fn record(seq: u64, id: &str, kind: EventKind) -> AuditRecord {
+        AuditRecord {
+            seq,
+            prev: String::new(),
+            hash: String::new(),
+            key: String::new(),
+            sig: String::new(),
+            event: AuditEvent {
+                event_id: format!("e{seq}"),
+                event: kind,
+                ..super::blank_event(id)
+            },
+        }
+    }
+
+    fn grams(text: &str) -> BTreeSet<Vec<char>> {
+        let chars: Vec<char> = normalise(text).chars().collect();
+        chars.windows(3).map(<[char]>::to_vec).collect()
+    }
+
+    fn jaccard<T: Ord>(a: &BTreeSet<T>, b: &BTreeSet<T>) -> f64 {
+        if a.is_empty() || b.is_empty() {
+            return 0.0;
+        }
+        let both = a.intersection(b).count();
+        both as f64 / (a.len() + b.len() - both) as f64
+    }
+
+    /// A value's items: a list's elements, a map's `key=value` pairs, or the value itself.
+    fn items(v: &Value) -> BTreeSet<String> {
+        match v {
+            Value::Array(a) => a.iter().map(Value::to_string).collect(),
+            Value::Object(o) => o.iter().map(|(k, x)| format!("{k}={x}")).collect(),
+            other => BTreeSet::from([other.to_string()]),
+        }
+    }
+
+    /// The weighted share of keys (either side sets) set alike; 1 when neither sets any.
+    fn params_match(a: &Map<String, Value>, b: &Map<String, Value>) -> f64 {
+        let (mut hit, mut total) = (0.0, 0.0);
+        for key in Params::KEYS {
+            let (x, y) = (a.get(*key), b.get(*key));
+            if x.is_none() && y.is_none() {
+                continue;
+            }
+            let w = weight(key);
+            total += w;
+            if let (Some(x), Some(y)) = (x, y) {
+                let (x, y) = (items(x), items(y));
+                hit += w * if x == y { 1.0 } else { jaccard(&x, &y) };
+            }
+        }
+        if total == 0.0 { 1.0 } else { hit / total }
+    }
+
+    /// The documented score: 0.4 for the same action, 0.4 × the parameter match, 0.2 × the
+    /// words' trigram overlap; only the same agent's requests.
+    fn score(
+        p: &Past,
+        agent: AgentKind,
+        action: &str,
+        params: &Map<String, Value>,
+        words: &BTreeSet<Vec<char>>,
+    ) -> Option<f64> {
+        if p.agent != Some(agent) {
+            return None;
+        }
+        let same = if p.action == action { 0.4 } else { 0.0 };
+        Some(same + 0.4 * params_match(&p.params, params) + 0.2 * jaccard(&p.grams, words))
+    }
+
+    /// Parameters as the index keeps them (typed, then as JSON again).
+    fn typed(p: Map<String, Value>) -> (Params, Map<String, Value>) {
+        let params = Params::from_json(p).expect("generated parameters are valid");
+        let json = params.to_json();
+        (params, json)
+    }
+
+    #[test]
+    fn lookup_ranks_exactly_as_the_reference_scorer() {
+        const TOLERANCE: f64 = 1e-9;
+        let mut r = Rng(0x2545_f491_4f6c_dd1d);
+        let mut index = KnowledgeIndex::new();
+        let mut past: Vec<Past> = Vec::new();
+        let mut seq = 0u64;
+        let (mut compared, mut found, mut full, mut swapped_ties) =
+            (0usize, 0usize, 0usize, 0usize);
+        for _chunk in 0..6 {
+            // Read on: 700 more requests, some never read (refused before a reading).
+            let mut records = Vec::new();
+            for _ in 0..700 {
+                let (agent, action, p, text) = request(&mut r);
+                let id = format!("r{}", past.len());
+                let (_, params) = typed(p);
+                seq += 1;
+                let mut asked = record(seq, &id, EventKind::Requested);
+                asked.event.message = Some(text.clone());
+                records.push(asked);
+                let read = r.below(12) != 0;
+                if read {
+                    seq += 1;
+                    let mut classified = record(seq, &id, EventKind::Classified);
+                    classified.event.intent = Some(json!({"agent": agent, "agents": [agent],
+                        "action": action, "confidence": 0.9, "low_confidence": false,
+                        "params": params}));
+                    records.push(classified);
+                }
+                past.push(Past {
+                    id,
+                    agent: read.then_some(agent),
+                    action,
+                    params,
+                    grams: grams(&text),
+                });
+            }
+            for rec in &records {
+                index.absorb(rec);
+            }
+            assert_eq!(index.len(), past.len());
+            for _ in 0..60 {
+                let (agent, mut action, p, text) = request(&mut r);
+                if r.below(15) == 0 {
+                    action = "never-asked".into();
+                }
+                let (params, json) = typed(p);
+                let words = grams(&text);
+                let limit = *r.pick(&[1usize, 3, 5, 5, 5, 12]);
+                let got = index.lookup(&Query::new(agent, &action, &params, &text), limit);
+                let scored: BTreeMap<&str, f64> = past
+                    .iter()
+                    .filter_map(|p| Some((p.id.as_str(), score(p, agent, &action, &json, &words)?)))
+                    .collect();
+                let mut want: Vec<(usize, f64)> = past
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(n, p)| Some((n, scored.get(p.id.as_str()).copied()?)))
+                    .filter(|(_, s)| *s >= MIN_SCORE - TOLERANCE)
+                    .collect();
+                want.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+                let sure = want
+                    .iter()
+                    .filter(|(_, s)| *s >= MIN_SCORE + TOLERANCE)
+                    .count();
+                assert!(
+                    got.len() >= sure.min(limit) && got.len() <= want.len().min(limit),
+                    "{} found, {sure} certain of {} for limit {limit}",
+                    got.len(),
+                    want.len()
+                );
+                let mut seen = BTreeSet::new();
+                for (i, s) in got.iter().enumerate() {
+                    assert!(seen.insert(&s.request_id), "{} twice", s.request_id);
+                    let reference = scored[s.request_id.as_str()];
+                    let (n, expected) = want[i];
+                    if past[n].id != s.request_id {
+                        // Only a tie in the reference's arithmetic may take another's place.
+                        assert!(
+                            (reference - expected).abs() < TOLERANCE,
+                            "rank {i}: {} ({reference}) where the reference has {} ({expected})",
+                            s.request_id,
+                            past[n].id
+                        );
+                        swapped_ties += 1;
+                    }
+                    assert!(
+                        (s.score - reference).abs() <= 0.0005 + TOLERANCE,
+                        "{}: {} vs {reference}",
+                        s.request_id,
+                        s.score
+                    );
+                }
+                compared += 1;
+                found += got.len();
+                full += usize::from(got.len() == limit);
+            }
+        }
+        eprintln!(
+            "{compared} lookups, {found} found, {full} full, {swapped_ties} tie(s) in another order"
+        );
+        // The corpus must exercise the lookup: many answers, full and short ones.
+        assert_eq!(compared, 360);
+        assert!(found > 800, "{found} found");
+        assert!(full > 100 && full < compared, "{full} of {compared} full");
+        assert!(
+            swapped_ties * 20 < found,
+            "{swapped_ties} ties swapped of {found}"
+        );
+    }
 }

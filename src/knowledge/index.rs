@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::params::ParamFeatures;
-use super::text::Trigrams;
+use super::params::{KeptParams, ParamFeatures};
+use super::text::{GramSets, Trigrams};
 use crate::audit::{AuditRecord, EventKind, Status};
 use crate::intent::{AgentKind, Params};
 use crate::plan::{Gate, GateResult};
@@ -60,7 +60,7 @@ pub struct PastRequest {
     /// The reading (absent when the request could not be understood).
     pub agent: Option<AgentKind>,
     pub action: Option<String>,
-    pub params: Params,
+    pub params: KeptParams,
     pub outcome: Outcome,
     /// The plan's estimated monthly cost, USD.
     pub monthly_usd: Option<f64>,
@@ -68,8 +68,8 @@ pub struct PastRequest {
     pub denied_by: Vec<String>,
     /// Why an approver rejected it.
     pub rejected_because: Option<String>,
-    pub(super) trigrams: Trigrams,
-    pub(super) features: ParamFeatures,
+    /// Its parameters as compared ([`KnowledgeIndex::features`]): an id into the distinct sets.
+    pub(super) features: u32,
 }
 
 /// A request's reading as the lookup's first pass reads it.
@@ -80,15 +80,61 @@ pub(super) struct Reading {
     pub action: u32,
 }
 
+/// Readings of one agent that score alike before their words count: the same action and the
+/// same parameter set.
+#[derive(Debug, Clone)]
+pub(super) struct ReadingClass {
+    pub action: u32,
+    pub features: u32,
+    /// Positions in the agent's readings, oldest first.
+    pub members: Vec<u32>,
+}
+
+/// One agent's requests, as a lookup reads them.
+#[derive(Debug, Default, Clone)]
+pub(super) struct AgentReadings {
+    /// Oldest first.
+    pub readings: Vec<Reading>,
+    pub classes: Vec<ReadingClass>,
+    class_ids: HashMap<(u32, u32), u32>,
+    /// Each trigram's readings (positions, ascending): counting the query's trigrams through
+    /// these gives every reading's shared trigrams at once, without comparing sets one by one.
+    pub postings: HashMap<u32, Vec<u32>>,
+}
+
+impl AgentReadings {
+    fn push(&mut self, reading: Reading, grams: &[u32]) {
+        let position = self.readings.len() as u32;
+        self.readings.push(reading);
+        let next = self.classes.len() as u32;
+        let class = *self
+            .class_ids
+            .entry((reading.action, reading.features))
+            .or_insert(next);
+        if class == next {
+            self.classes.push(ReadingClass {
+                action: reading.action,
+                features: reading.features,
+                members: Vec::new(),
+            });
+        }
+        self.classes[class as usize].members.push(position);
+        for &g in grams {
+            self.postings.entry(g).or_default().push(position);
+        }
+    }
+}
+
 /// A tenant's past requests, oldest first, and the trail position read up to.
 #[derive(Debug, Default, Clone)]
 pub struct KnowledgeIndex {
     pub(super) entries: Vec<PastRequest>,
     by_request: HashMap<String, usize>,
-    /// Per agent, its requests as a lookup reads them (entry, parameter set id, action id),
-    /// oldest first: a lookup compares a reading with its agent's requests only, without
-    /// touching the entries themselves until it has a few.
-    pub(super) by_agent: HashMap<AgentKind, Vec<Reading>>,
+    /// Each entry's words as trigram sets, by entry.
+    pub(super) words: GramSets,
+    /// Per agent, its requests as a lookup reads them: a lookup compares a reading with its
+    /// agent's requests only, without touching the entries themselves until it has a few.
+    pub(super) by_agent: HashMap<AgentKind, AgentReadings>,
     /// Distinct parameter sets, and actions, by id.
     pub(super) distinct_features: Vec<ParamFeatures>,
     feature_ids: HashMap<ParamFeatures, u32>,
@@ -142,23 +188,24 @@ impl KnowledgeIndex {
                 return;
             }
             let text = e.message.clone().unwrap_or_default();
+            let no_params = self.feature_id(ParamFeatures::default());
             self.by_request
                 .insert(e.request_id.clone(), self.entries.len());
+            self.words.push(&Trigrams::of(&text));
             self.entries.push(PastRequest {
                 request_id: e.request_id.clone(),
                 plan_id: None,
-                trigrams: Trigrams::of(&text),
                 text,
                 requester: e.user_id.clone(),
                 at: e.timestamp.clone(),
                 agent: None,
                 action: None,
-                params: Params::default(),
+                params: KeptParams::default(),
                 outcome: Outcome::Pending,
                 monthly_usd: None,
                 denied_by: Vec::new(),
                 rejected_because: None,
-                features: ParamFeatures::default(),
+                features: no_params,
             });
             return;
         }
@@ -248,24 +295,44 @@ impl KnowledgeIndex {
             .and_then(|p| p.as_object())
             .map(|p| read_params(p.clone()))
             .unwrap_or_default();
-        let features = ParamFeatures::of(&params);
-        let next = self.distinct_features.len() as u32;
-        let features_id = *self.feature_ids.entry(features.clone()).or_insert(next);
-        if features_id == next {
-            self.distinct_features.push(features.clone());
-        }
+        let features_id = self.feature_id(ParamFeatures::of(&params));
         let next = self.action_ids.len() as u32;
         let action_id = *self.action_ids.entry(action.clone()).or_insert(next);
         let entry = &mut self.entries[n];
-        entry.features = features;
-        entry.params = params;
+        entry.features = features_id;
+        entry.params = KeptParams::of(&params);
         entry.agent = Some(agent);
         entry.action = Some(action);
-        self.by_agent.entry(agent).or_default().push(Reading {
+        let reading = Reading {
             entry: n as u32,
             features: features_id,
             action: action_id,
-        });
+        };
+        self.by_agent
+            .entry(agent)
+            .or_default()
+            .push(reading, self.words.get(n));
+    }
+
+    /// The id of a parameter set, kept once however many requests share it.
+    fn feature_id(&mut self, features: ParamFeatures) -> u32 {
+        if let Some(&id) = self.feature_ids.get(&features) {
+            return id;
+        }
+        let id = self.distinct_features.len() as u32;
+        self.distinct_features.push(features.clone());
+        self.feature_ids.insert(features, id);
+        id
+    }
+
+    /// An entry's parameters as compared.
+    pub(super) fn features(&self, e: &PastRequest) -> &ParamFeatures {
+        &self.distinct_features[e.features as usize]
+    }
+
+    /// An entry's words as trigrams (by its position in [`KnowledgeIndex::entries`]).
+    pub(super) fn words_of(&self, n: usize) -> &[u32] {
+        self.words.get(n)
     }
 }
 

@@ -4,7 +4,7 @@
 //! whose reading was settled by a confirmation, so they are as immutable as the trail.
 
 use super::index::{KnowledgeIndex, Outcome, PastRequest};
-use super::text::Trigrams;
+use super::text::{Trigrams, jaccard_of};
 
 /// How alike a request's words must be to a confirmed one's before its confirmation decides
 /// the reading: the same request with a number, a name or a word or two changed.
@@ -30,7 +30,7 @@ impl KnowledgeIndex {
             if refused || past.agent.is_none() {
                 continue;
             }
-            let likeness = words.jaccard(&past.trigrams);
+            let likeness = jaccard_of(words.as_slice(), self.words_of(n as usize));
             if likeness >= MIN_LIKENESS && best.is_none_or(|b| likeness >= b.likeness) {
                 best = Some(Example { past, likeness });
             }

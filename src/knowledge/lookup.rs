@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use super::index::{KnowledgeIndex, Outcome, PastRequest};
+use super::index::{AgentReadings, KnowledgeIndex, Outcome, PastRequest};
 use super::params::ParamFeatures;
-use super::text::Trigrams;
+use super::text::{Trigrams, jaccard, jaccard_bound, jaccard_of, shared};
 use crate::intent::{AgentKind, Params};
 
 /// Below this score a past request is not shown as similar.
@@ -60,66 +60,222 @@ pub struct Similar {
 }
 
 impl KnowledgeIndex {
-    /// The `limit` past requests closest to `q`, best first (among equal readings, the newest
+    /// The `limit` past requests closest to `q`, best first (among equal scores, the newest
     /// first). Only requests of the same agent are compared; a score under [`MIN_SCORE`] is
     /// not similar.
+    ///
+    /// The score is `ACTION_WEIGHT` for the same action, plus `PARAMS_WEIGHT` times the
+    /// parameter match, plus `TEXT_WEIGHT` times the trigram Jaccard overlap of the words. The
+    /// first two parts are computed once per class of readings (same action, same parameter
+    /// set); the words are compared only while a request could still enter the best `limit`.
     pub fn lookup(&self, q: &Query, limit: usize) -> Vec<Similar> {
-        let Some(readings) = self.by_agent.get(&q.agent) else {
+        self.lookup_counting(q, limit, Counting::Cheaper)
+    }
+
+    /// [`KnowledgeIndex::lookup`], counting shared trigrams as told (both ways count alike).
+    pub(super) fn lookup_counting(&self, q: &Query, limit: usize, how: Counting) -> Vec<Similar> {
+        let Some(agent) = self.by_agent.get(&q.agent) else {
             return Vec::new();
         };
         if limit == 0 {
             return Vec::new();
         }
         let action = self.action_ids.get(&q.action).copied();
-        // First the readings: each distinct parameter set scored once (-1: not yet).
-        let mut params = vec![-1.0f64; self.distinct_features.len()];
-        let mut structured: Vec<(f64, u32)> = Vec::with_capacity(readings.len());
-        for r in readings {
-            let fid = r.features as usize;
-            if params[fid] < 0.0 {
-                params[fid] = q.features.score(&self.distinct_features[fid]);
-            }
-            let action_part = if Some(r.action) == action {
+        // First the readings: each class scored once. The words cannot lift a request over
+        // the bar on their own, nor past `limit` requests that already score more without them.
+        let mut classes: Vec<(f64, u32)> = Vec::new();
+        let mut floor = Floor::new(limit);
+        for (c, class) in agent.classes.iter().enumerate() {
+            let action_part = if Some(class.action) == action {
                 ACTION_WEIGHT
             } else {
                 0.0
             };
-            let s = action_part + PARAMS_WEIGHT * params[fid];
-            // The words cannot lift a request over the bar on their own.
+            let features = &self.distinct_features[class.features as usize];
+            let s = action_part + PARAMS_WEIGHT * q.features.score(features);
             if s + TEXT_WEIGHT >= MIN_SCORE {
-                structured.push((s, r.entry));
+                classes.push((s, c as u32));
+                floor.add(s, class.members.len());
             }
         }
-        // The `limit`-th best reading bounds the answer from below: a request whose reading
-        // plus identical words cannot beat it is never compared by its words.
-        let order = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1));
-        if structured.len() > limit {
-            let (_, kth, _) = structured.select_nth_unstable_by(limit - 1, order);
-            let floor = kth.0;
-            structured.retain(|(s, _)| s + TEXT_WEIGHT > floor);
+        let floor = floor.value().max(MIN_SCORE);
+        classes.retain(|(s, _)| s + TEXT_WEIGHT >= floor);
+        // Then the words, counting each reading's shared trigrams either through the query's
+        // trigram postings (when many readings are left) or set by set, best readings first
+        // and the newest first among them, so the bar rises early.
+        let q_grams = q.trigrams.as_slice();
+        let left: usize = classes
+            .iter()
+            .map(|(_, c)| agent.classes[*c as usize].members.len())
+            .sum();
+        let counts = counted_through_postings(agent, q_grams, left, how);
+        if counts.is_none() {
+            classes.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
         }
-        // Then the words, for what is left.
-        let mut scored: Vec<(f64, u32)> = structured
-            .into_iter()
-            .map(|(s, n)| {
-                let e = &self.entries[n as usize];
-                (s + TEXT_WEIGHT * q.trigrams.jaccard(&e.trigrams), n)
-            })
-            .filter(|(score, _)| *score >= MIN_SCORE)
-            .collect();
-        if scored.len() > limit {
-            scored.select_nth_unstable_by(limit - 1, order);
-            scored.truncate(limit);
+        let mut best = Best::new(limit, floor);
+        for (s, c) in classes {
+            if s + TEXT_WEIGHT < best.bar() {
+                continue;
+            }
+            for &position in agent.classes[c as usize].members.iter().rev() {
+                let n = agent.readings[position as usize].entry;
+                let words = self.words_of(n as usize);
+                let score = match &counts {
+                    Some(counts) => {
+                        let both = counts[position as usize] as usize;
+                        s + TEXT_WEIGHT * jaccard(both, q_grams.len(), words.len())
+                    }
+                    None => {
+                        let bound = jaccard_bound(q_grams.len(), words.len());
+                        if s + TEXT_WEIGHT * bound < best.bar() {
+                            continue;
+                        }
+                        s + TEXT_WEIGHT
+                            * jaccard(shared(q_grams, words), q_grams.len(), words.len())
+                    }
+                };
+                best.offer(score, n);
+            }
         }
-        scored.sort_unstable_by(order);
-        scored
+        best.found
             .into_iter()
-            .map(|(score, n)| similar(q, &self.entries[n as usize], score))
+            .map(|(score, n)| self.similar(q, n as usize, score))
             .collect()
+    }
+
+    fn similar(&self, q: &Query, n: usize, score: f64) -> Similar {
+        similar(
+            q,
+            &self.entries[n],
+            self.features(&self.entries[n]),
+            self.words_of(n),
+            score,
+        )
     }
 }
 
-fn similar(q: &Query, e: &PastRequest, score: f64) -> Similar {
+/// How a lookup counts the trigrams a reading shares with the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Counting {
+    /// Whichever reads less.
+    Cheaper,
+    /// Through the postings of the query's trigrams, every reading at once.
+    #[cfg(test)]
+    Postings,
+    /// Set by set, skipping readings the sets' sizes rule out.
+    SetBySet,
+}
+
+/// Every reading's count of trigrams shared with the query, through the postings of the
+/// query's trigrams, when that reads less than comparing the `left` readings set by set.
+fn counted_through_postings(
+    agent: &AgentReadings,
+    q_grams: &[u32],
+    left: usize,
+    how: Counting,
+) -> Option<Vec<u32>> {
+    if how == Counting::SetBySet {
+        return None;
+    }
+    let postings: Vec<&Vec<u32>> = q_grams
+        .iter()
+        .filter_map(|g| agent.postings.get(g))
+        .collect();
+    let read: usize = postings.iter().map(|p| p.len()).sum::<usize>() + agent.readings.len();
+    if how == Counting::Cheaper && read >= left.saturating_mul(q_grams.len()) {
+        return None;
+    }
+    let mut counts = vec![0u32; agent.readings.len()];
+    for p in postings {
+        for &position in p {
+            counts[position as usize] += 1;
+        }
+    }
+    Some(counts)
+}
+
+/// The `limit`-th best reading score, counting each class's readings: every reading scores
+/// at least its reading's part, so the answer's last one scores at least this.
+struct Floor {
+    limit: usize,
+    /// The best scores seen, best first, each as often as readings had it (up to `limit`).
+    best: Vec<f64>,
+}
+
+impl Floor {
+    fn new(limit: usize) -> Floor {
+        Floor {
+            limit,
+            best: Vec::with_capacity(limit + 1),
+        }
+    }
+
+    fn add(&mut self, s: f64, times: usize) {
+        for _ in 0..times.min(self.limit) {
+            if self.best.len() == self.limit && s <= self.best[self.limit - 1] {
+                return;
+            }
+            let at = self.best.partition_point(|b| *b >= s);
+            self.best.insert(at, s);
+            self.best.truncate(self.limit);
+        }
+    }
+
+    /// Nothing is ruled out until `limit` readings are known.
+    fn value(&self) -> f64 {
+        if self.best.len() == self.limit {
+            self.best[self.limit - 1]
+        } else {
+            f64::NEG_INFINITY
+        }
+    }
+}
+
+/// The best `limit` (score, entry) found so far, best first: higher score, then the newer.
+struct Best {
+    limit: usize,
+    /// What a request must reach to be looked at (the floor, or the last one found when full).
+    floor: f64,
+    found: Vec<(f64, u32)>,
+}
+
+impl Best {
+    fn new(limit: usize, floor: f64) -> Best {
+        Best {
+            limit,
+            floor,
+            found: Vec::with_capacity(limit + 1),
+        }
+    }
+
+    /// A request whose score can only be under this cannot enter (equal may, if newer).
+    fn bar(&self) -> f64 {
+        match self.found.get(self.limit - 1) {
+            Some(last) => last.0.max(self.floor),
+            None => self.floor,
+        }
+    }
+
+    fn offer(&mut self, score: f64, n: u32) {
+        let ahead = |a: &(f64, u32)| a.0 > score || (a.0 == score && a.1 > n);
+        if score < MIN_SCORE
+            || (self.found.len() == self.limit && ahead(&self.found[self.limit - 1]))
+        {
+            return;
+        }
+        let at = self.found.partition_point(ahead);
+        self.found.insert(at, (score, n));
+        self.found.truncate(self.limit);
+    }
+}
+
+fn similar(
+    q: &Query,
+    e: &PastRequest,
+    features: &ParamFeatures,
+    words: &[u32],
+    score: f64,
+) -> Similar {
     let action = e.action.clone().unwrap_or_default();
     let mut why = Vec::new();
     if action == q.action {
@@ -127,7 +283,7 @@ fn similar(q: &Query, e: &PastRequest, score: f64) -> Similar {
     } else {
         why.push(format!("same agent ({}), action {action}", q.agent));
     }
-    let m = q.features.compare(&e.features);
+    let m = q.features.compare(features);
     let values = e.params.to_json();
     if !m.same.is_empty() {
         let same: Vec<String> = m
@@ -146,7 +302,7 @@ fn similar(q: &Query, e: &PastRequest, score: f64) -> Similar {
     }
     why.push(format!(
         "words {:.0}% alike",
-        q.trigrams.jaccard(&e.trigrams) * 100.0
+        jaccard_of(q.trigrams.as_slice(), words) * 100.0
     ));
     Similar {
         request_id: e.request_id.clone(),

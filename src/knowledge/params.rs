@@ -18,6 +18,30 @@ struct Feature {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ParamFeatures(Vec<Feature>);
 
+/// A past request's typed parameters as their JSON text: a past request keeps only what it
+/// set, not a slot for every parameter there is (a tenth of the typed form's size or less).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeptParams(Box<str>);
+
+impl KeptParams {
+    pub fn of(params: &Params) -> KeptParams {
+        let map = params.to_json();
+        if map.is_empty() {
+            return KeptParams::default();
+        }
+        // A map of plain values: writing it as text cannot fail.
+        KeptParams(serde_json::to_string(&map).unwrap_or_default().into())
+    }
+
+    /// The parameters as [`Params::to_json`] gave them.
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        if self.0.is_empty() {
+            return serde_json::Map::new();
+        }
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+}
+
 /// How two readings' parameters compare.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamMatch {
@@ -194,6 +218,19 @@ mod tests {
         let t2 = ParamFeatures::of(&params(serde_json::json!({"tags": {"Env": "prod"}})));
         assert_eq!(t1.score(&t2), 0.0);
         assert_eq!(t1.score(&t1), 1.0);
+    }
+
+    #[test]
+    fn kept_parameters_read_back_as_they_were() {
+        let p = params(
+            serde_json::json!({"count": 3, "threshold": 80.0, "packages": ["git"],
+            "tags": {"Env": "staging"}, "region": "eu-west-1"}),
+        );
+        assert_eq!(KeptParams::of(&p).to_json(), p.to_json());
+        assert_eq!(
+            KeptParams::of(&Params::default()).to_json(),
+            Params::default().to_json()
+        );
     }
 
     #[test]

@@ -189,8 +189,8 @@ impl KnowledgeIndex {
     /// earlier plan of the same agent and action with matching parameters.
     fn costlier(&self) -> Vec<Suggestion> {
         let mut out = Vec::new();
-        for readings in self.by_agent.values() {
-            let ids: Vec<usize> = readings.iter().map(|r| r.entry as usize).collect();
+        for agent in self.by_agent.values() {
+            let ids: Vec<usize> = agent.readings.iter().map(|r| r.entry as usize).collect();
             for (i, &n) in ids.iter().enumerate() {
                 let e = &self.entries[n];
                 let (Some(plan), Some(cost)) = (&e.plan_id, e.monthly_usd) else {
@@ -211,7 +211,7 @@ impl KnowledgeIndex {
                             && p.plan_id.is_some()
                             && p.monthly_usd
                                 .is_some_and(|c| cost > c * COSTLIER_BY && cost - c >= 1.0)
-                            && p.features.score(&e.features) >= EQUIVALENT_PARAMS
+                            && self.features(p).score(self.features(e)) >= EQUIVALENT_PARAMS
                     })
                     .min_by(|a, b| {
                         a.monthly_usd
@@ -224,9 +224,9 @@ impl KnowledgeIndex {
                         monthly_usd: cost,
                         cheaper_plan: p.plan_id.clone().unwrap_or_default(),
                         cheaper_monthly_usd: p.monthly_usd.unwrap_or(0.0),
-                        differs_in: e
-                            .features
-                            .compare(&p.features)
+                        differs_in: self
+                            .features(e)
+                            .compare(self.features(p))
                             .differ
                             .into_iter()
                             .map(str::to_string)

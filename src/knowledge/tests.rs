@@ -230,3 +230,58 @@ fn suggestions_name_repeats_denials_and_dearer_choices() {
         if plan_id == "p-dear" && cheaper_plan == "p-cheap")
     );
 }
+
+#[test]
+fn counting_through_postings_and_set_by_set_find_the_same() {
+    use super::lookup::Counting;
+    let words = [
+        "restart", "the", "web", "servers", "staging", "prod", "EC2", "now", "stagin",
+    ];
+    let mut t = Trail::default();
+    let mut state = 7u64;
+    let mut next = move |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        (state >> 33) % n
+    };
+    for i in 0..400 {
+        let action = ["restart", "stop"][next(2) as usize];
+        let env = ["staging", "prod", "dev"][next(3) as usize];
+        let text: Vec<&str> = (0..next(7)).map(|_| words[next(9) as usize]).collect();
+        t.ask(
+            &format!("r{i}"),
+            &text.join(" "),
+            "ops",
+            action,
+            json!({"action": action, "environment": env}),
+            0.0,
+        );
+    }
+    let i = t.index();
+    let mut found = 0;
+    for _ in 0..200 {
+        let action = ["restart", "stop", "start"][next(3) as usize];
+        let env = ["staging", "prod"][next(2) as usize];
+        let params = crate::intent::Params::from_json(
+            json!({"action": action, "environment": env})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .unwrap();
+        let text: Vec<&str> = (0..next(7)).map(|_| words[next(9) as usize]).collect();
+        let q = Query::new(
+            crate::intent::AgentKind::Ops,
+            action,
+            &params,
+            &text.join(" "),
+        );
+        let limit = 1 + next(8) as usize;
+        let postings = i.lookup_counting(&q, limit, Counting::Postings);
+        assert_eq!(postings, i.lookup_counting(&q, limit, Counting::SetBySet));
+        assert_eq!(postings, i.lookup(&q, limit));
+        found += postings.len();
+    }
+    assert!(found > 300, "{found}");
+}

@@ -19,25 +19,85 @@ impl Trigrams {
         self.0.is_empty()
     }
 
+    /// The hashed trigrams, sorted, without repeats.
+    pub fn as_slice(&self) -> &[u32] {
+        &self.0
+    }
+
     /// Jaccard overlap, 0.0 ..= 1.0 (two empty texts are not alike: there is nothing to match).
     pub fn jaccard(&self, other: &Trigrams) -> f64 {
-        let (a, b) = (&self.0, &other.0);
-        if a.is_empty() || b.is_empty() {
-            return 0.0;
-        }
-        let (mut i, mut j, mut both) = (0, 0, 0usize);
-        while i < a.len() && j < b.len() {
-            match a[i].cmp(&b[j]) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    both += 1;
-                    i += 1;
-                    j += 1;
-                }
+        jaccard_of(&self.0, &other.0)
+    }
+}
+
+/// Jaccard overlap of two sorted, repeat-free trigram sets.
+pub fn jaccard_of(a: &[u32], b: &[u32]) -> f64 {
+    jaccard(shared(a, b), a.len(), b.len())
+}
+
+/// How many trigrams two sorted, repeat-free sets share (one merge).
+pub fn shared(a: &[u32], b: &[u32]) -> usize {
+    let (mut i, mut j, mut both) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                both += 1;
+                i += 1;
+                j += 1;
             }
         }
-        both as f64 / (a.len() + b.len() - both) as f64
+    }
+    both
+}
+
+/// Jaccard overlap of two sets of `a` and `b` trigrams sharing `both`: the one formula every
+/// path uses, so a lookup that counts shared trigrams another way scores exactly alike.
+pub fn jaccard(both: usize, a: usize, b: usize) -> f64 {
+    if a == 0 || b == 0 {
+        return 0.0;
+    }
+    both as f64 / (a + b - both) as f64
+}
+
+/// The highest Jaccard overlap two sets of `a` and `b` trigrams can have (one inside the
+/// other): a bound that spares comparing sets whose sizes alone rule them out.
+pub fn jaccard_bound(a: usize, b: usize) -> f64 {
+    jaccard(a.min(b), a, b)
+}
+
+/// Many trigram sets in one flat pool (set `n` is `grams[ends[n-1]..ends[n]]`): no allocation
+/// per set, and sets read in order sit next to each other in memory.
+#[derive(Debug, Default, Clone)]
+pub struct GramSets {
+    grams: Vec<u32>,
+    ends: Vec<u32>,
+}
+
+impl GramSets {
+    pub fn push(&mut self, set: &Trigrams) {
+        self.grams.extend_from_slice(&set.0);
+        self.ends.push(self.grams.len() as u32);
+    }
+
+    #[inline]
+    pub fn get(&self, n: usize) -> &[u32] {
+        let start = if n == 0 { 0 } else { self.ends[n - 1] as usize };
+        &self.grams[start..self.ends[n] as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Bytes held (capacity, not only what is used).
+    pub fn heap_bytes(&self) -> usize {
+        (self.grams.capacity() + self.ends.capacity()) * std::mem::size_of::<u32>()
     }
 }
 
