@@ -1,9 +1,19 @@
-//! `cargo bench --profile dev --bench reports`: every named report over a tenant with 100k
-//! audit events (20k plans: planned, queued, approved, executing, then completed or failed) and
-//! a stored security scan of 1,000 findings, on the local store, through the facet the CLI and
-//! the Reports pane call (`deck.reports().build`): p50/p95 per report. Then the operations
-//! report split in two: the trail's scan plus the report, and the report alone over events in
-//! memory; and storing a report (`refresh`) and comparing two runs.
+//! `cargo bench --locked --profile perf --bench reports`: every named report over a tenant with
+//! 100k audit events (20k plans: planned, queued, approved, executing, then completed or failed)
+//! and a stored security scan of 1,000 findings, on the local store, through the facet the CLI
+//! and the Reports pane call (`deck.reports().build`). Printed per report, p50/p95/p99:
+//!
+//! - cold: the report built first in a fresh session (it reads the whole trail);
+//! - refresh: built again after a plan's five events were appended (the session's digest of
+//!   the trail reads only the new records), as the Reports pane refreshes;
+//! - all three trail reports of a fresh session in a row (one read of the trail shared);
+//! - cost and monitoring against moto on loopback (`OPSDECK_TEST_MOTO`, seeded with volumes,
+//!   an alarm in ALARM and a watched log group), the AWS calls and the render (JSON, CSV, HTML
+//!   of the built report) apart; skipped with the reason when it is unset; and both against a
+//!   closed port (the fail-fast path).
+//!
+//! Then storing a report (`refresh`), comparing two runs, and the operations report split into
+//! reading the trail and the report alone.
 //!
 //! Target (issue 19): every report over 100k audit events and 1,000 findings renders in
 //! < 200 ms. Printed, never asserted.
@@ -12,12 +22,18 @@ use std::time::{Duration, Instant};
 
 use opsdeck::audit::{AuditEvent, EventKind, Signer, Status};
 use opsdeck::pipeline::{Deck, OpenOptions};
-use opsdeck::reports::{ReportName, ReportOptions, Window, operations};
+use opsdeck::reports::{ReportName, ReportOptions, Window, operations, render};
 use opsdeck::store::Store;
 
 const PLANS: usize = 20_000;
 const FINDINGS: usize = 1_000;
-const RUNS: usize = 7;
+const RUNS: usize = 25;
+const COLD_RUNS: usize = 7;
+const TRAIL_REPORTS: [ReportName; 3] = [
+    ReportName::Security,
+    ReportName::Operations,
+    ReportName::Compliance,
+];
 const KINDS: [EventKind; 5] = [
     EventKind::Planned,
     EventKind::Queued,
@@ -127,21 +143,151 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
+fn figures(times: &mut [Duration]) -> String {
+    times.sort();
+    format!(
+        "p50 {:>7.1} ms  p95 {:>7.1} ms  p99 {:>7.1} ms  ({} runs)",
+        ms(percentile(times, 0.5)),
+        ms(percentile(times, 0.95)),
+        ms(percentile(times, 0.99)),
+        times.len()
+    )
+}
+
+fn open(home: &std::path::Path, endpoint: &str) -> Deck {
+    Deck::open(OpenOptions {
+        home: Some(home.to_path_buf()),
+        user: Some("bench".into()),
+        endpoint_url: Some(endpoint.to_string()),
+        ..OpenOptions::default()
+    })
+    .unwrap()
+}
+
+fn outcome(r: &opsdeck::error::Result<opsdeck::reports::ReportDoc>) -> String {
+    match r {
+        Ok(doc) => format!(
+            "{} output(s), {} note(s): {}",
+            doc.outputs.len(),
+            doc.notes.len(),
+            doc.summary
+        ),
+        Err(e) => format!("error: {e}"),
+    }
+    .chars()
+    .take(110)
+    .collect()
+}
+
+/// Moto seeded for the cost and monitoring reports: unattached volumes (savings hints), an
+/// alarm in ALARM, and a log group with error events.
+fn seed_moto(endpoint: &str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "bench",
+            ))
+            .load()
+            .await;
+        let ec2 = aws_sdk_ec2::Client::new(&conf);
+        for _ in 0..5 {
+            ec2.create_volume()
+                .availability_zone("us-east-1a")
+                .size(50)
+                .send()
+                .await
+                .unwrap();
+        }
+        let cw = aws_sdk_cloudwatch::Client::new(&conf);
+        cw.put_metric_alarm()
+            .alarm_name("bench-cpu-high")
+            .namespace("AWS/EC2")
+            .metric_name("CPUUtilization")
+            .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+            .period(300)
+            .evaluation_periods(1)
+            .threshold(90.0)
+            .comparison_operator(
+                aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
+            )
+            .send()
+            .await
+            .unwrap();
+        cw.set_alarm_state()
+            .alarm_name("bench-cpu-high")
+            .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+            .state_reason("bench")
+            .send()
+            .await
+            .unwrap();
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+        let _ = logs
+            .create_log_group()
+            .log_group_name("/bench/web")
+            .send()
+            .await;
+        let _ = logs
+            .create_log_stream()
+            .log_group_name("/bench/web")
+            .log_stream_name("s")
+            .send()
+            .await;
+        let now = jiff::Timestamp::now().as_millisecond();
+        let events = (0..200).map(|i| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(now - 3_600_000 + i * 1000)
+                .message(if i % 4 == 0 {
+                    "ERROR request failed"
+                } else {
+                    "ok"
+                })
+                .build()
+                .unwrap()
+        });
+        logs.put_log_events()
+            .log_group_name("/bench/web")
+            .log_stream_name("s")
+            .set_log_events(Some(events.collect()))
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+/// A monitor request that named the log group: what makes the monitoring report watch it.
+fn seed_watch(store: &dyn Store, signer: &Signer) {
+    let mut classified = event(0, 0);
+    classified.timestamp = jiff::Timestamp::now().into();
+    classified.request_id = "r-watch".into();
+    classified.plan_id = None;
+    classified.event = EventKind::Classified;
+    classified.agent_type = Some("monitor".into());
+    classified.intent = Some(
+        serde_json::json!({"action": "logs", "params": {"log_group": "/bench/web", "region": "us-east-1"}}),
+    );
+    store
+        .append_audit("default", &[classified], signer)
+        .unwrap();
+}
+
 fn main() {
-    // SAFETY: set before any thread starts; the AWS reports reach nothing but a closed port.
+    const CLOSED: &str = "http://127.0.0.1:1";
+    // SAFETY: set before any thread starts.
     unsafe {
-        std::env::set_var("AWS_ENDPOINT_URL", "http://127.0.0.1:1");
         std::env::set_var("AWS_ACCESS_KEY_ID", "bench");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "bench");
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::set_var("AWS_CONFIG_FILE", "/dev/null");
+        std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
     }
+    let moto = std::env::var("OPSDECK_TEST_MOTO")
+        .ok()
+        .filter(|m| m.starts_with("http://127.0.0.1:") || m.starts_with("http://localhost:"));
     let home = tempfile::tempdir().unwrap();
-    let deck = Deck::open(OpenOptions {
-        home: Some(home.path().to_path_buf()),
-        user: Some("bench".into()),
-        ..OpenOptions::default()
-    })
-    .unwrap();
+    let deck = open(home.path(), moto.as_deref().unwrap_or(CLOSED));
     let store = deck.raw_store();
     let signer = Signer::load_or_create(&home.path().join("bench-keys")).unwrap();
     let all: Vec<AuditEvent> = (0..PLANS)
@@ -151,36 +297,124 @@ fn main() {
         store.append_audit("default", chunk, &signer).unwrap();
     }
     seed_scan(store, &signer, FINDINGS);
+    seed_watch(store, &signer);
     println!(
         "tenant: {} audit events, a stored scan of {FINDINGS} findings (local store)",
-        all.len() + 2
+        all.len() + 3
     );
-
-    // Every report through the facet, as `opsdeck report NAME` and the Reports pane build it.
     let opts = ReportOptions {
         since: Some("2026-10-01".into()),
         until: Some("2026-12-31".into()),
         framework: None,
     };
-    for name in ReportName::ALL {
+
+    // Cold: the report built first in a fresh session, which reads the whole trail.
+    for name in TRAIL_REPORTS {
         let mut times = Vec::new();
-        let mut outcome = String::new();
+        let mut said = String::new();
+        for _ in 0..COLD_RUNS {
+            let fresh = open(home.path(), CLOSED);
+            let t = Instant::now();
+            let r = fresh.reports().build(name, &opts);
+            times.push(t.elapsed());
+            said = outcome(&r);
+        }
+        println!(
+            "cold     {:<11} {} — {said}",
+            name.as_str(),
+            figures(&mut times)
+        );
+    }
+
+    // Refresh: a plan's five events appended, then the report again (the digest reads only
+    // the new records).
+    let mut next_plan = PLANS;
+    for name in TRAIL_REPORTS {
+        let mut times = Vec::new();
+        let mut said = String::new();
+        deck.reports().build(name, &opts).unwrap();
         for _ in 0..RUNS {
+            let batch: Vec<AuditEvent> = (0..5).map(|s| event(next_plan, s)).collect();
+            next_plan += 1;
+            store.append_audit("default", &batch, &signer).unwrap();
             let t = Instant::now();
             let r = deck.reports().build(name, &opts);
             times.push(t.elapsed());
-            outcome = match r {
-                Ok(doc) => format!("{} output(s): {}", doc.outputs.len(), doc.summary),
-                Err(e) => format!("error: {e}"),
-            };
+            said = outcome(&r);
         }
-        times.sort();
         println!(
-            "{:<11} p50 {:>7.1} ms  p95 {:>7.1} ms  ({RUNS} runs) — {}",
+            "refresh  {:<11} {} — {said}",
             name.as_str(),
-            ms(percentile(&times, 0.5)),
-            ms(percentile(&times, 0.95)),
-            outcome.chars().take(90).collect::<String>()
+            figures(&mut times)
+        );
+    }
+
+    // The three trail reports of a fresh session in a row: one read of the trail between them.
+    let mut times = Vec::new();
+    for _ in 0..COLD_RUNS {
+        let fresh = open(home.path(), CLOSED);
+        let t = Instant::now();
+        for name in TRAIL_REPORTS {
+            fresh.reports().build(name, &opts).unwrap();
+        }
+        times.push(t.elapsed());
+    }
+    println!(
+        "all three trail reports, fresh session: {}",
+        figures(&mut times)
+    );
+
+    // The reports that ask AWS.
+    let aws_reports = [ReportName::Cost, ReportName::Monitoring];
+    match &moto {
+        Some(endpoint) => {
+            seed_moto(endpoint);
+            for name in aws_reports {
+                let (mut calls, mut renders) = (Vec::new(), Vec::new());
+                let mut said = String::new();
+                for _ in 0..7 {
+                    let t = Instant::now();
+                    let r = deck.reports().build(name, &opts);
+                    calls.push(t.elapsed());
+                    said = outcome(&r);
+                    let doc = r.unwrap();
+                    let t = Instant::now();
+                    let sizes = serde_json::to_string(&doc).unwrap().len()
+                        + render::to_csv(&doc).len()
+                        + render::to_html(&doc).len();
+                    renders.push(t.elapsed());
+                    assert!(sizes > 0);
+                }
+                println!(
+                    "moto     {:<11} built (AWS calls + report) {} — {said}",
+                    name.as_str(),
+                    figures(&mut calls)
+                );
+                println!(
+                    "moto     {:<11} render (JSON + CSV + HTML) {}",
+                    name.as_str(),
+                    figures(&mut renders)
+                );
+            }
+        }
+        None => println!(
+            "cost, monitoring against moto: skipped — OPSDECK_TEST_MOTO is unset (start tests/moto_server.py on loopback and export its address, as tests/run.sh does)"
+        ),
+    }
+    let closed = open(home.path(), CLOSED);
+    for name in aws_reports {
+        let mut times = Vec::new();
+        let mut said = String::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let r = closed.reports().build(name, &opts);
+            times.push(t.elapsed());
+            said = outcome(&r);
+        }
+        println!(
+            "closed port {:<11} {} — {said}",
+            name.as_str(),
+            figures(&mut times)
         );
     }
 
@@ -202,46 +436,41 @@ fn main() {
         )
         .unwrap();
     println!(
-        "operations refresh (build + store + audit) {:.0} ms; compare two runs (trail scan + two artifacts) {:.0} ms, {} output(s) compared",
+        "operations refresh (build + store + audit) {:.0} ms; compare two runs (two artifacts) {:.0} ms, {} output(s) compared",
         ms(first),
         ms(t.elapsed()),
         c.outputs.len()
     );
 
-    // The operations report split: reading the trail vs the report itself.
+    // The operations report split: reading the whole trail (full events) vs the report itself.
     let window = Window {
         from: jiff::Timestamp::from_second(1_793_000_000).unwrap(),
         to: jiff::Timestamp::from_second(1_793_000_000 + 40 * 86_400).unwrap(),
     };
-    let mut scan_and_build = Vec::new();
+    let mut full_scan = Vec::new();
     let mut build_only = Vec::new();
+    let steps: operations::PlanSteps = all.iter().collect();
     let mut plans = 0;
     for _ in 0..5 {
         let t = Instant::now();
-        let mut events = Vec::new();
+        let mut n = 0;
         store
             .scan_audit("default", &mut |r| {
-                if operations::reads(&r.event) {
-                    events.push(r.event);
-                }
+                n += usize::from(operations::reads(&r.event));
                 true
             })
             .unwrap();
-        let report = operations::build("default", window, &events);
-        scan_and_build.push(t.elapsed());
+        full_scan.push(t.elapsed());
         let t = Instant::now();
-        let report2 = operations::build("default", window, &all);
+        let report = operations::build("default", window, &steps);
         build_only.push(t.elapsed());
-        assert_eq!(report, report2);
         plans = report.plans;
+        assert!(n >= all.len());
     }
-    scan_and_build.sort();
-    build_only.sort();
     println!(
-        "operations report over {} events ({plans} plans): trail scan + report {:.0} ms (median of 5, best {:.0} ms); report alone {:.1} ms (median)",
+        "operations over {} events ({plans} plans): the whole trail parsed as full events {} ; the report alone over its steps in memory {}",
         all.len(),
-        ms(scan_and_build[2]),
-        ms(scan_and_build[0]),
-        ms(build_only[2]),
+        figures(&mut full_scan),
+        figures(&mut build_only),
     );
 }

@@ -573,3 +573,60 @@ fn a_service_that_is_down_is_said_in_the_notes() {
     );
     assert_eq!(monitoring.data["alarms_unread"], json!(["us-east-1"]));
 }
+
+/// A loopback port nothing listens on (bound, then let go).
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn aws_reports_fail_fast_through_the_binary_against_a_closed_port() {
+    // The binary with its own SDK settings (3 attempts, backoff between them): without failing
+    // fast each of the cost report's calls retried for seconds, ~15 s a report.
+    let home = Home::new();
+    let deck = seed::deck(&home, "alice", None, "http://127.0.0.1:1");
+    deck.requests()
+        .request("show error logs in /ecs/web for the last 1h", &quiet)
+        .ok();
+    drop(deck);
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    for (name, first_call) in [
+        ("cost", "GetCostAndUsage"),
+        ("monitoring", "DescribeAlarms"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = binary(&home, &endpoint, &["--json", "report", name]);
+        let took = started.elapsed();
+        println!("report {name} against a closed port: {took:.2?}");
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let notes: Vec<&str> = doc["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        // The first note names the endpoint, the call that found it down and why.
+        let first = notes[0];
+        assert!(
+            first.starts_with(&format!("AWS could not be reached at {endpoint}:"))
+                && first.contains(first_call)
+                && first.contains("failed to connect")
+                && first.contains("were not sent"),
+            "{notes:#?}"
+        );
+        // The later calls say they were not sent, naming the endpoint, rather than each
+        // retrying.
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains(&format!("was not sent: {endpoint} could not be reached ("))),
+            "{notes:#?}"
+        );
+        // Generous for a loaded machine; one backoff of the first call is at most a second.
+        assert!(
+            took < std::time::Duration::from_secs(8),
+            "report {name} took {took:?} against a closed port"
+        );
+    }
+}

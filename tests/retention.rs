@@ -293,3 +293,130 @@ fn a_bucket_without_object_lock_is_reported_and_evidence_still_written() {
         assert_eq!(head.object_lock_mode(), None);
     });
 }
+
+/// The lock an object carries: mode and days from now until its retain-until.
+fn object_lock(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Option<(aws_sdk_s3::types::ObjectLockRetentionMode, i64)> {
+    // HeadObject: moto's GetObjectRetention answer does not parse in the SDK.
+    block(async {
+        let h = s3.head_object().bucket(bucket).key(key).send().await.ok()?;
+        Some((
+            aws_sdk_s3::types::ObjectLockRetentionMode::from(h.object_lock_mode()?.as_str()),
+            days_ahead(h.object_lock_retain_until_date()?),
+        ))
+    })
+}
+
+#[test]
+fn audit_objects_locked_short_of_the_settings_are_reported_then_extended_never_shortened() {
+    use aws_sdk_s3::primitives::DateTime;
+    use aws_sdk_s3::types::{ObjectLockMode, ObjectLockRetentionMode};
+    let Some(moto) = Moto::get("retention_objects") else {
+        return;
+    };
+    let b = SharedBackend::at(&moto.endpoint);
+    b.init();
+    let home = b.home();
+    let t = Team::new(&home, None, &[("alice", ADMIN)]);
+    set_retention(&t, r(2, LockMode::Compliance, 30)).unwrap();
+    backend(&home, &moto, &["init"]);
+    let logs = b.bucket("audit-logs");
+    let (_, s3) = b.clients();
+    // One execution log written by opsdeck under the settings: two years, compliance.
+    let dir = tempfile::tempdir().unwrap();
+    let sha = b
+        .store(dir.path())
+        .put_artifact_as("default", ArtifactKind::Log, b"apply log")
+        .unwrap();
+    let good = format!("default/{}/{sha}", &sha[..2]);
+    // Written before a change, or by hand: thirty days; governance for two years; and a lock
+    // longer than the settings (an older, longer policy).
+    let now = opsdeck::time::Stamp::now().as_second();
+    let put = |key: &str, mode: ObjectLockMode, days: i64| {
+        block(
+            s3.put_object()
+                .bucket(&logs)
+                .key(key)
+                .body(b"log".to_vec().into())
+                .object_lock_mode(mode)
+                .object_lock_retain_until_date(DateTime::from_secs(now + days * 86_400))
+                .send(),
+        )
+        .unwrap();
+    };
+    put("default/aa/short", ObjectLockMode::Compliance, 30);
+    put("default/bb/governed", ObjectLockMode::Governance, 800);
+    put("default/cc/longer", ObjectLockMode::Compliance, 5 * 365);
+    // Another tenant's object is not this tenant's to judge.
+    put("other/dd/short", ObjectLockMode::Compliance, 3);
+
+    // The tenant's objects: these four and the chain's checkpoints (`default/witness/`), the
+    // ones written before the settings said two years locked for one.
+    let listed = block(s3.list_objects_v2().bucket(&logs).prefix("default/").send())
+        .unwrap()
+        .key_count()
+        .unwrap();
+    let (code, v) = backend(&home, &moto, &["check"]);
+    assert_eq!(code, Some(10), "{v}");
+    let f = finding(&v, "default", "audit objects");
+    let detail = f["detail"].as_str().unwrap();
+    assert_eq!(f["status"], "wrong", "{f}");
+    let (short, rest) = detail.split_once(" of ").unwrap();
+    assert!(short.parse::<i32>().unwrap() >= 2, "{detail}");
+    assert!(
+        rest.starts_with(&format!(
+            "{listed} audit object(s) under s3://{logs}/default/ are locked for less than the settings' 2 year(s) in COMPLIANCE mode"
+        )),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("default/aa/short (COMPLIANCE until")
+            && detail.contains("default/bb/governed (GOVERNANCE until")
+            && !detail.contains("longer")
+            && !detail.contains("other/")
+            && detail.ends_with(
+                "`opsdeck backend init` extends them to the settings (it never shortens a lock)"
+            ),
+        "{detail}"
+    );
+    // check changed nothing.
+    assert_eq!(
+        object_lock(&s3, &logs, "default/aa/short").map(|l| l.1),
+        Some(29)
+    );
+
+    // init extends the short ones to two years from when they were written, and leaves the
+    // longer lock as it was.
+    let (code, v) = backend(&home, &moto, &["init"]);
+    assert_eq!(code, Some(0), "{v}");
+    let f = finding(&v, "default", "audit objects");
+    assert_eq!(f["status"], "fixed", "{f}");
+    let (mode, days) = object_lock(&s3, &logs, "default/aa/short").unwrap();
+    assert_eq!(mode, ObjectLockRetentionMode::Compliance);
+    assert!((729..=730).contains(&days), "{days}");
+    let (mode, days) = object_lock(&s3, &logs, "default/bb/governed").unwrap();
+    assert_eq!(mode, ObjectLockRetentionMode::Compliance);
+    assert!((799..=800).contains(&days), "kept its later date: {days}");
+    let (_, days) = object_lock(&s3, &logs, "default/cc/longer").unwrap();
+    assert!((1824..=1825).contains(&days), "never shortened: {days}");
+    let (_, days) = object_lock(&s3, &logs, &good).unwrap();
+    assert!((729..=730).contains(&days), "{days}");
+    assert_eq!(
+        object_lock(&s3, &logs, "other/dd/short").map(|l| l.1),
+        Some(2),
+        "another tenant's object untouched"
+    );
+
+    let (code, v) = backend(&home, &moto, &["check"]);
+    assert_eq!(code, Some(0), "{v}");
+    let f = finding(&v, "default", "audit objects");
+    assert_eq!(
+        f["detail"],
+        format!(
+            "{listed} audit object(s) under s3://{logs}/default/ checked: each is locked at least 2 year(s) in COMPLIANCE mode from when each was written"
+        )
+    );
+}

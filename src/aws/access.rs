@@ -195,6 +195,7 @@ impl AwsAccess {
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let cancelled = self.board.cancelled();
+        let fut = super::reach::carry(fut);
         rt.spawn(async move {
             // The cancel first: a call the connector abandoned must read cancelled, not failed.
             tokio::select! {

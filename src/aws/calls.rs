@@ -308,6 +308,14 @@ struct WatchedConnector {
 impl HttpConnector for WatchedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let (service, operation) = call_names(&request);
+        // Inside a fail-fast run (`reach.rs`), an endpoint already found down is not tried.
+        let run = super::reach::current();
+        let endpoint = super::reach::endpoint_of(request.uri());
+        let retry = super::reach::is_retry(request.headers().get("amz-sdk-request"));
+        if let Some(refused) = run.as_ref().and_then(|r| r.refuse(&endpoint, retry)) {
+            return HttpConnectorFuture::ready(Err(refused));
+        }
+        let call = format!("{service} {operation}");
         let noted = self.board.enter(service, operation);
         let answer = self.inner.call(request);
         // Abandoning gives the call up here, for async callers (an apply's steps) that await
@@ -322,6 +330,9 @@ impl HttpConnector for WatchedConnector {
                 )),
             };
             drop(noted);
+            if let (Some(run), Err(e)) = (&run, &r) {
+                run.failed(&endpoint, &call, e);
+            }
             r
         })
     }
@@ -360,6 +371,7 @@ fn call_names(request: &HttpRequest) -> (String, String) {
         .get("x-amz-target")
         .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
         .or_else(|| query_action(request.body().bytes()))
+        .or_else(|| rpc_operation(request.uri()))
         .unwrap_or_else(|| {
             let uri = request.uri();
             let path = uri
@@ -385,6 +397,14 @@ fn host_service(uri: &str) -> String {
         .next()
         .unwrap_or("");
     host.split('.').next().unwrap_or(host).to_string()
+}
+
+/// `DescribeAlarms` from `…/service/GraniteServiceVersion20100801/operation/DescribeAlarms`
+/// (the Smithy RPC v2 CBOR protocol names the operation in the path).
+fn rpc_operation(uri: &str) -> Option<String> {
+    let (_, op) = uri.split_once("/operation/")?;
+    let op = op.split(['?', '/']).next()?;
+    (!op.is_empty() && op.chars().all(|c| c.is_ascii_alphanumeric())).then(|| op.to_string())
 }
 
 fn query_action(body: Option<&[u8]>) -> Option<String> {
@@ -429,6 +449,12 @@ mod tests {
         assert_eq!(call_names(&r), ("logs".into(), "DescribeLogGroups".into()));
         let r = request(&[], "", "https://s3.us-east-1.amazonaws.com/bucket?policy");
         assert_eq!(call_names(&r), ("s3".into(), "POST /bucket?policy".into()));
+        let r = request(
+            &[],
+            "",
+            "http://127.0.0.1:9/service/GraniteServiceVersion20100801/operation/DescribeAlarms",
+        );
+        assert_eq!(call_names(&r).1, "DescribeAlarms");
     }
 
     #[test]

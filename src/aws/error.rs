@@ -70,6 +70,20 @@ pub enum AwsError {
         cause: DispatchCause,
     },
 
+    /// Not sent, or not retried: earlier in the same run its endpoint could not be reached
+    /// (`reach.rs`).
+    #[error(
+        "{service} {operation} {}: {endpoint} could not be reached ({first}); check the network, and the endpoint if one is set (--endpoint-url, AWS_ENDPOINT_URL)",
+        if *.retry { "was not retried" } else { "was not sent" }
+    )]
+    NotSent {
+        service: String,
+        operation: String,
+        endpoint: String,
+        first: String,
+        retry: bool,
+    },
+
     #[error("{service} {operation} returned a response that could not be read")]
     BadResponse { service: String, operation: String },
 
@@ -187,6 +201,19 @@ impl AwsError {
             }
             SdkError::TimeoutError(_) => AwsError::TimedOut { service, operation },
             SdkError::DispatchFailure(d) => {
+                if let Some(n) = d
+                    .as_connector_error()
+                    .and_then(|c| std::error::Error::source(c))
+                    .and_then(|e| e.downcast_ref::<super::reach::NotSent>())
+                {
+                    return AwsError::NotSent {
+                        service,
+                        operation,
+                        endpoint: n.endpoint.clone(),
+                        first: n.first.clone(),
+                        retry: n.retry,
+                    };
+                }
                 match d.as_connector_error().and_then(|c| credentials_trouble(c)) {
                     Some(CredentialsTrouble::NotFound) => {
                         AwsError::NoCredentials { service, operation }

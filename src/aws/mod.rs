@@ -13,6 +13,7 @@ pub mod access;
 pub mod calls;
 pub mod error;
 pub mod pricing;
+pub mod reach;
 pub use access::{AssumeRole, AwsAccess};
 pub use error::AwsError;
 

@@ -130,6 +130,9 @@ pub struct Deck {
     /// The tenant's library as read from its trail so far (`library/mod.rs`): each lookup
     /// reads only the records after the last one it saw.
     library: std::sync::Mutex<crate::library::Catalogue>,
+    /// What the reports read of the trail so far (`reports/digest.rs`): each build reads only
+    /// the records after the last one it saw.
+    report_trail: std::sync::Mutex<reports::digest::ReportTrail>,
 }
 
 /// What the command line adds to a request's words.

@@ -145,6 +145,7 @@ impl Deck {
             read_only,
             knowledge: std::sync::RwLock::default(),
             library: std::sync::Mutex::default(),
+            report_trail: std::sync::Mutex::default(),
         };
         // What an earlier process left undelivered goes out in the background.
         deck.resume_notifications();

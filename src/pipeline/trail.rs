@@ -44,19 +44,15 @@ impl Trail<'_> {
                 crate::time::iso(to)
             )));
         }
-        // Only what the report reads is kept while the trail streams by.
-        let mut events = Vec::new();
-        self.scan_audit(&mut |r| {
-            if r.event.timestamp.timestamp() < to && crate::reports::operations::reads(&r.event) {
-                events.push(r.event);
-            }
-            true
-        })?;
-        Ok(crate::reports::operations::build(
-            &self.tenant.name,
-            crate::reports::Window { from, to },
-            &events,
-        ))
+        self.require_reader("read the audit trail")?;
+        // The plans' steps as the reports' digest of the trail holds them.
+        self.with_report_trail(|trail, _| {
+            Ok(crate::reports::operations::build(
+                &self.tenant.name,
+                crate::reports::Window { from, to },
+                &trail.steps,
+            ))
+        })
     }
 
     /// Streams the tenant's events oldest first (one in memory at a time); `f` returns false to

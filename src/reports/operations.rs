@@ -99,52 +99,146 @@ struct PlanTimes {
 
 /// Whether the report reads this event: a plan's step through the queue and its run.
 pub fn reads(e: &AuditEvent) -> bool {
-    e.plan_id.is_some()
-        && matches!(
-            e.event,
-            EventKind::Planned
-                | EventKind::Queued
-                | EventKind::Approved
-                | EventKind::Rejected
-                | EventKind::Expired
-                | EventKind::Executing
-                | EventKind::Completed
-                | EventKind::Failed
-                | EventKind::Cancelled
-        )
+    e.plan_id.is_some() && reads_kind(e.event)
 }
 
-/// Builds the report from the tenant's events, in trail order.
-pub fn build<'a>(
-    tenant: &str,
-    window: Window,
-    events: impl IntoIterator<Item = &'a AuditEvent>,
-) -> OperationsReport {
-    let mut plans: HashMap<&str, PlanTimes> = HashMap::new();
-    let mut per_day: HashMap<jiff::civil::Date, u64> = HashMap::new();
-    let mut requesters: HashMap<&str, u64> = HashMap::new();
-    let mut agents: HashMap<&str, u64> = HashMap::new();
+/// The plan steps of a trail the report reads, compact: plan ids and names are numbered
+/// once, so a trail of 100k events is a flat list (what the reports' digest keeps between
+/// refreshes, `pipeline/reports/digest.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct PlanSteps {
+    steps: Vec<PlanStep>,
+    plans: Names,
+    /// Users and agents.
+    names: Names,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PlanStep {
+    kind: EventKind,
+    plan: u32,
+    at: Timestamp,
+    user: u32,
+    agent: Option<u32>,
+}
+
+/// Strings numbered in the order first seen.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    index: HashMap<Box<str>, u32>,
+    all: Vec<Box<str>>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(i) = self.index.get(name) {
+            return *i;
+        }
+        let i = self.all.len() as u32;
+        self.all.push(name.into());
+        self.index.insert(name.into(), i);
+        i
+    }
+}
+
+impl PlanSteps {
+    /// Adds one event, if the report reads it (see [`reads_kind`]); trail order.
+    pub fn push(
+        &mut self,
+        kind: EventKind,
+        plan_id: Option<&str>,
+        at: Timestamp,
+        user: &str,
+        agent: Option<&str>,
+    ) {
+        let Some(plan_id) = plan_id else { return };
+        if !reads_kind(kind) {
+            return;
+        }
+        let step = PlanStep {
+            kind,
+            plan: self.plans.id(plan_id),
+            at,
+            user: self.names.id(user),
+            agent: agent.map(|a| self.names.id(a)),
+        };
+        self.steps.push(step);
+    }
+
+    /// [`PlanSteps::push`] for a whole event.
+    pub fn push_event(&mut self, e: &AuditEvent) {
+        self.push(
+            e.event,
+            e.plan_id.as_deref(),
+            e.timestamp.timestamp(),
+            &e.user_id,
+            e.agent_type.as_deref(),
+        );
+    }
+
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+impl<'a> FromIterator<&'a AuditEvent> for PlanSteps {
+    fn from_iter<I: IntoIterator<Item = &'a AuditEvent>>(events: I) -> PlanSteps {
+        let mut steps = PlanSteps::default();
+        for e in events {
+            steps.push_event(e);
+        }
+        steps
+    }
+}
+
+/// Whether the report reads events of this kind (when they name a plan).
+pub fn reads_kind(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Planned
+            | EventKind::Queued
+            | EventKind::Approved
+            | EventKind::Rejected
+            | EventKind::Expired
+            | EventKind::Executing
+            | EventKind::Completed
+            | EventKind::Failed
+            | EventKind::Cancelled
+    )
+}
+
+/// Builds the report from the tenant's plan steps, in trail order.
+pub fn build(tenant: &str, window: Window, steps: &PlanSteps) -> OperationsReport {
+    let mut plans: Vec<PlanTimes> = Vec::new();
+    plans.resize_with(steps.plans.all.len(), PlanTimes::default);
+    // UTC days as whole days since the epoch (Unix time has no leap seconds).
+    let mut per_day: HashMap<i64, u64> = HashMap::new();
+    let mut requesters: Vec<u64> = vec![0; steps.names.all.len()];
+    let mut agents: Vec<u64> = vec![0; steps.names.all.len()];
     let mut decisions = Decisions::default();
     let mut applies = Applies::default();
     let (mut waits, mut runs) = (Vec::new(), Vec::new());
     let mut made = 0;
-    for e in events {
-        let at = e.timestamp.timestamp();
+    for e in &steps.steps {
+        let at = e.at;
         if at >= window.to {
             continue;
         }
-        let Some(id) = e.plan_id.as_deref() else {
-            continue;
-        };
         let inside = window.holds(at);
-        let plan = plans.entry(id).or_default();
-        match e.event {
+        let plan = &mut plans[e.plan as usize];
+        match e.kind {
             EventKind::Planned if inside => {
                 made += 1;
-                *per_day.entry(day_of(at)).or_default() += 1;
-                *requesters.entry(e.user_id.as_str()).or_default() += 1;
-                if let Some(agent) = e.agent_type.as_deref() {
-                    *agents.entry(agent).or_default() += 1;
+                *per_day
+                    .entry(at.as_second().div_euclid(86_400))
+                    .or_default() += 1;
+                requesters[e.user as usize] += 1;
+                if let Some(agent) = e.agent {
+                    agents[agent as usize] += 1;
                 }
             }
             EventKind::Queued => {
@@ -162,7 +256,7 @@ pub fn build<'a>(
             EventKind::Rejected | EventKind::Expired if !plan.decided => {
                 plan.decided = true;
                 if inside {
-                    match e.event {
+                    match e.kind {
                         EventKind::Rejected => decisions.rejected += 1,
                         _ => decisions.expired += 1,
                     }
@@ -180,7 +274,7 @@ pub fn build<'a>(
                 // The end of a run (a failure before it started changed nothing).
                 plan.started = false;
                 if inside {
-                    match e.event {
+                    match e.kind {
                         EventKind::Completed => applies.succeeded += 1,
                         EventKind::Failed => applies.failed += 1,
                         _ => applies.cancelled += 1,
@@ -196,7 +290,7 @@ pub fn build<'a>(
         }
     }
     decisions.pending = plans
-        .values()
+        .iter()
         .filter(|p| p.queued.is_some() && !p.decided)
         .count() as u64;
     let ended = applies.succeeded + applies.failed;
@@ -209,16 +303,23 @@ pub fn build<'a>(
         plans_per_day: days(window)
             .map(|d| DayCount {
                 day: d.to_string(),
-                plans: per_day.get(&d).copied().unwrap_or(0),
+                plans: per_day.get(&epoch_day(d)).copied().unwrap_or(0),
             })
             .collect(),
         decisions,
         approval_latency: latency(waits),
         applies,
         time_to_apply: latency(runs),
-        top_requesters: ranked(requesters),
-        top_agents: ranked(agents),
+        top_requesters: ranked(&steps.names, &requesters),
+        top_agents: ranked(&steps.names, &agents),
     }
+}
+
+/// Whole days since 1970-01-01 of a UTC date.
+fn epoch_day(d: jiff::civil::Date) -> i64 {
+    d.to_zoned(jiff::tz::TimeZone::UTC)
+        .map(|z| z.timestamp().as_second().div_euclid(86_400))
+        .unwrap_or(i64::MIN)
 }
 
 fn day_of(at: Timestamp) -> jiff::civil::Date {
@@ -260,12 +361,14 @@ fn latency(mut secs: Vec<i64>) -> Latency {
     }
 }
 
-fn ranked(counts: HashMap<&str, u64>) -> Vec<Ranked> {
+fn ranked(names: &Names, counts: &[u64]) -> Vec<Ranked> {
     let mut out: Vec<Ranked> = counts
-        .into_iter()
-        .map(|(name, plans)| Ranked {
+        .iter()
+        .zip(&names.all)
+        .filter(|(plans, _)| **plans > 0)
+        .map(|(plans, name)| Ranked {
             name: name.to_string(),
-            plans,
+            plans: *plans,
         })
         .collect();
     out.sort_by(|a, b| b.plans.cmp(&a.plans).then_with(|| a.name.cmp(&b.name)));
@@ -501,7 +604,7 @@ mod tests {
             // After the window: not counted.
             ev("planned", "p6", "olga", "2026-12-04T00:00:00Z"),
         ];
-        let r = build("t", window(), &events);
+        let r = build("t", window(), &events.iter().collect());
         assert_eq!(r.plans, 5);
         assert_eq!(
             r.plans_per_day.iter().map(|d| d.plans).collect::<Vec<_>>(),
@@ -545,7 +648,7 @@ mod tests {
 
     #[test]
     fn an_empty_window_has_zero_days_and_no_figures() {
-        let r = build("t", window(), &[]);
+        let r = build("t", window(), &PlanSteps::default());
         assert_eq!(r.plans_per_day.len(), 3);
         assert_eq!(r.approval_latency, Latency::default());
         assert_eq!(r.applies.change_failure_rate, None);

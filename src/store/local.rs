@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use super::StoreError;
 use super::fsutil::{FileLock, ensure_private_dir, write_atomic};
 use super::runqueue::{RunClaim, RunLogEntry};
-use super::{StackLock, StackRecord, Store, valid_id, valid_sha};
+use super::{LineReader, StackLock, StackRecord, Store, valid_id, valid_sha};
 use crate::approval::PlanRecord;
 use crate::audit::chain::{self, GENESIS, KeyRing};
 use crate::audit::{Anchors, AuditEvent, AuditRecord, Signer, VerifyReport};
@@ -70,7 +70,7 @@ impl LocalStore {
         &self,
         tenant: &str,
         after: Option<u64>,
-        f: &mut dyn FnMut(AuditRecord) -> bool,
+        f: &mut LineReader<'_>,
     ) -> Result<()> {
         let resume = after.and_then(|seq| {
             let known = self.audit_read_to.lock().ok()?.get(tenant).copied()?;
@@ -94,7 +94,7 @@ impl LocalStore {
         tenant: &str,
         after: Option<u64>,
         resume: Option<ReadTo>,
-        f: &mut dyn FnMut(AuditRecord) -> bool,
+        f: &mut LineReader<'_>,
     ) -> Result<Scanned> {
         let path = self.audit_path(tenant)?;
         let read_err = |e| StoreError::io(format!("reading {}", path.display()), e);
@@ -149,12 +149,12 @@ impl LocalStore {
                 last = Some(ReadTo { seq, offset });
                 continue;
             }
-            match chain::parse_line(body) {
-                Ok(r) => {
+            match f(body) {
+                Ok((seq, go_on)) => {
                     if complete {
-                        last = Some(ReadTo { seq: r.seq, offset });
+                        last = Some(ReadTo { seq, offset });
                     }
-                    if !f(r) {
+                    if !go_on {
                         break Ok(Scanned::Done);
                     }
                 }
@@ -540,7 +540,10 @@ impl Store for LocalStore {
     }
 
     fn scan_audit(&self, tenant: &str, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
-        self.scan_audit_lines(tenant, None, f)
+        self.scan_audit_lines(tenant, None, &mut |line| {
+            let r = chain::parse_line(line)?;
+            Ok((r.seq, f(r)))
+        })
     }
 
     fn scan_audit_after(
@@ -549,6 +552,13 @@ impl Store for LocalStore {
         seq: u64,
         f: &mut dyn FnMut(AuditRecord) -> bool,
     ) -> Result<()> {
+        self.scan_audit_lines(tenant, Some(seq), &mut |line| {
+            let r = chain::parse_line(line)?;
+            Ok((r.seq, f(r)))
+        })
+    }
+
+    fn scan_audit_lines_after(&self, tenant: &str, seq: u64, f: &mut LineReader<'_>) -> Result<()> {
         self.scan_audit_lines(tenant, Some(seq), f)
     }
 

@@ -169,6 +169,11 @@ impl StackLock {
     }
 }
 
+/// What a reader of stored audit lines answers for each: the line's sequence number and
+/// whether to go on, or why the line cannot be read.
+pub type LineReader<'f> =
+    dyn FnMut(&[u8]) -> std::result::Result<(u64, bool), crate::audit::AuditError> + 'f;
+
 pub trait Store: Send + Sync {
     /// `local` or `aws`.
     fn backend(&self) -> &'static str;
@@ -225,6 +230,37 @@ pub trait Store: Send + Sync {
         f: &mut dyn FnMut(AuditRecord) -> bool,
     ) -> Result<()> {
         self.scan_audit(tenant, &mut |r| r.seq <= seq || f(r))
+    }
+    /// The tenant's stored lines after `seq`, oldest first, each handed to `f` as stored: for
+    /// readers that parse only the fields they need (the reports). `f` answers the line's
+    /// sequence number and whether to go on, or why the line cannot be read (a torn last line
+    /// is skipped as the record scans skip it; any other is damage).
+    fn scan_audit_lines_after(&self, tenant: &str, seq: u64, f: &mut LineReader<'_>) -> Result<()> {
+        let mut failed = None;
+        self.scan_audit_after(tenant, seq, &mut |r| {
+            let line = match serde_json::to_vec(&r) {
+                Ok(l) => l,
+                Err(e) => {
+                    failed = Some(e.to_string());
+                    return false;
+                }
+            };
+            match f(&line) {
+                Ok((_, go_on)) => go_on,
+                Err(e) => {
+                    failed = Some(format!("record {}: {e}", r.seq));
+                    false
+                }
+            }
+        })?;
+        match failed {
+            Some(detail) => Err(StoreError::Corrupt {
+                path: format!("audit trail of tenant {tenant}").into(),
+                detail,
+            }
+            .into()),
+            None => Ok(()),
+        }
     }
     /// Verifies the tenant's chain; `full` checks every signature, not only checkpoints.
     fn verify_audit(&self, tenant: &str, full: bool) -> Result<VerifyReport> {

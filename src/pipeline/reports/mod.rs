@@ -3,6 +3,7 @@
 //! compliance on the trail facet; cost, security and monitoring here).
 
 mod cost;
+pub(crate) mod digest;
 mod monitoring;
 mod security;
 mod store;
@@ -19,10 +20,29 @@ impl Reports<'_> {
         match name {
             ReportName::Operations => self.operations(opts),
             ReportName::Compliance => self.compliance(opts),
-            ReportName::Cost => self.cost(opts),
+            ReportName::Cost => self.asking_aws(|| self.cost(opts)),
             ReportName::Security => self.security(opts),
-            ReportName::Monitoring => self.monitoring(opts),
+            ReportName::Monitoring => self.asking_aws(|| self.monitoring(opts)),
         }
+    }
+
+    /// A report that asks AWS, failing fast (`aws/reach.rs`): once an endpoint could not be
+    /// reached, the report's other calls to it are not sent (each would retry for seconds), and
+    /// the report's first note says which endpoint, which call and why.
+    fn asking_aws(&self, build: impl FnOnce() -> Result<ReportDoc>) -> Result<ReportDoc> {
+        let (doc, unreached) = crate::aws::reach::fail_fast(build);
+        let mut doc = doc?;
+        let said: Vec<String> = unreached
+            .iter()
+            .map(|u| {
+                format!(
+                    "AWS could not be reached at {}: {} failed to connect ({}); {} later request(s) to it (retries included) were not sent, and what they would give is left out",
+                    u.endpoint, u.call, u.detail, u.not_sent
+                )
+            })
+            .collect();
+        doc.notes.splice(0..0, said);
+        Ok(doc)
     }
 
     fn operations(&self, opts: &ReportOptions) -> Result<ReportDoc> {

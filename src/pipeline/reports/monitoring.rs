@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use serde_json::Value;
 
 use super::super::Reports;
 use super::report_data;
@@ -15,7 +14,6 @@ use crate::agents::insight::{Window, short_time};
 use crate::agents::monitor::alarms::{comparison_symbol, in_alarm};
 use crate::agents::monitor::logs::Filter;
 use crate::agents::monitor::metrics::{MetricSpec, Query, Target, read};
-use crate::audit::EventKind;
 use crate::error::Result;
 use crate::reports::monitoring::{
     AlarmRow, FunctionRate, LogGroupRate, MonitoringReport, WATCH_CAP, WATCH_DAYS, WINDOW_HOURS,
@@ -113,45 +111,31 @@ impl Reports<'_> {
         let since = now
             .checked_sub(SignedDuration::from_hours(24 * WATCH_DAYS))
             .unwrap_or(now);
-        let default_region = self.tenant.default_region.clone();
-        let mut seen: BTreeMap<(String, String, String), Watched> = BTreeMap::new();
-        self.scan_trail(&mut |r| {
-            let e = r.event;
-            if e.event != EventKind::Classified
-                || e.agent_type.as_deref() != Some("monitor")
-                || e.timestamp.timestamp() < since
-            {
-                return true;
-            }
-            let Some(params) = e.intent.as_ref().map(|i| &i["params"]) else {
-                return true;
-            };
-            let text = |k: &str| match &params[k] {
-                Value::String(s) if !s.is_empty() => Some(s.clone()),
-                _ => None,
-            };
-            let region = text("region").unwrap_or_else(|| default_region.clone());
-            let named = match (text("log_group"), text("function")) {
-                (Some(g), _) => Some(("log_group", g)),
-                (None, Some(f)) => Some(("function", f)),
-                _ => None,
-            };
-            if let Some((kind, name)) = named {
-                let at = crate::time::iso(e.timestamp.timestamp());
-                let w = seen
-                    .entry((kind.to_string(), name.clone(), region.clone()))
-                    .or_insert_with(|| Watched {
-                        kind: kind.into(),
-                        name,
-                        region,
-                        requests: 0,
-                        last_asked: at.clone(),
-                    });
-                w.requests += 1;
-                w.last_asked = at;
-            }
-            true
+        let default_region = &self.tenant.default_region;
+        let asks = self.with_report_trail(|trail, _| {
+            Ok(trail
+                .monitor_asks
+                .iter()
+                .filter(|a| a.at >= since)
+                .cloned()
+                .collect::<Vec<_>>())
         })?;
+        let mut seen: BTreeMap<(String, String, String), Watched> = BTreeMap::new();
+        for ask in asks {
+            let region = ask.region.unwrap_or_else(|| default_region.clone());
+            let at = crate::time::iso(ask.at);
+            let w = seen
+                .entry((ask.kind.to_string(), ask.name.clone(), region.clone()))
+                .or_insert_with(|| Watched {
+                    kind: ask.kind.into(),
+                    name: ask.name,
+                    region,
+                    requests: 0,
+                    last_asked: at.clone(),
+                });
+            w.requests += 1;
+            w.last_asked = at;
+        }
         let mut all: Vec<Watched> = seen.into_values().collect();
         all.sort_by(|a, b| b.last_asked.cmp(&a.last_asked).then(a.name.cmp(&b.name)));
         let more = all.len().saturating_sub(WATCH_CAP);

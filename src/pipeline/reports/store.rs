@@ -122,16 +122,7 @@ impl Reports<'_> {
     /// Every report's stored runs, oldest first (one read of the trail for the Reports pane).
     pub fn all_runs(&self) -> Result<Vec<StoredRun>> {
         self.require_member(READERS, "read stored reports")?;
-        let mut runs = Vec::new();
-        self.scan_trail(&mut |r| {
-            if r.event.event == EventKind::ReportGenerated
-                && let Some(run) = stored_run(&r)
-            {
-                runs.push(run);
-            }
-            true
-        })?;
-        Ok(runs)
+        self.with_report_trail(|trail, _| Ok(trail.runs.clone()))
     }
 
     /// A stored run's report, checked against the name its event gave it.
@@ -222,20 +213,39 @@ fn stored_run(r: &AuditRecord) -> Option<StoredRun> {
     if r.event.event != EventKind::ReportGenerated {
         return None;
     }
-    let a = r.event.artifacts.first()?;
+    stored_run_of(
+        r.seq,
+        &r.event.event_id,
+        &r.event.timestamp,
+        &r.event.user_id,
+        &r.event.artifacts,
+        r.event.message.as_deref(),
+    )
+}
+
+/// The run a `report_generated` event's fields describe (None when malformed).
+pub(super) fn stored_run_of(
+    seq: u64,
+    event_id: &str,
+    at: &crate::time::Stamp,
+    user: &str,
+    artifacts: &[Value],
+    message: Option<&str>,
+) -> Option<StoredRun> {
+    let a = artifacts.first()?;
     let name: ReportName = a.get("report").and_then(Value::as_str)?.parse().ok()?;
     let sha256 = a.get("sha256").and_then(Value::as_str)?.to_string();
-    let message = r.event.message.clone().unwrap_or_default();
+    let message = message.unwrap_or_default();
     let summary = message
         .split_once(" report stored: ")
-        .map(|(_, s)| s.to_string())
-        .unwrap_or(message);
+        .map_or(message, |(_, s)| s)
+        .to_string();
     Some(StoredRun {
-        run_id: r.event.event_id.clone(),
+        run_id: event_id.to_string(),
         name,
-        stored_at: r.event.timestamp.to_string(),
-        stored_unix: r.event.timestamp.as_second(),
-        by: r.event.user_id.clone(),
+        stored_at: at.to_string(),
+        stored_unix: at.as_second(),
+        by: user.to_string(),
         summary,
         sha256,
         uri: a
@@ -243,6 +253,6 @@ fn stored_run(r: &AuditRecord) -> Option<StoredRun> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
-        seq: r.seq,
+        seq,
     })
 }

@@ -17,7 +17,7 @@ use super::{AwsStore, backoff};
 use crate::audit::chain::{self, GENESIS, KeyRing};
 use crate::audit::{Anchors, AuditEvent, AuditRecord, Signer, Tamper, VerifyReport};
 use crate::error::Result;
-use crate::store::StoreError;
+use crate::store::{LineReader, StoreError};
 
 /// Two items per event plus the head: TransactWriteItems takes at most 100.
 pub const EVENTS_PER_TRANSACTION: usize = 49;
@@ -321,6 +321,28 @@ impl AwsStore {
         tenant: &str,
         f: &mut dyn FnMut(AuditRecord) -> bool,
     ) -> Result<()> {
+        self.scan_lines_remote(tenant, &mut |line| {
+            let r = chain::parse_line(line)?;
+            Ok((r.seq, f(r)))
+        })
+    }
+
+    /// The tenant's records after `seq`, oldest first (see [`Self::scan_lines_after_remote`]).
+    pub(super) fn scan_audit_after_remote(
+        &self,
+        tenant: &str,
+        seq: u64,
+        f: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<()> {
+        self.scan_lines_after_remote(tenant, seq, &mut |line| {
+            let r = chain::parse_line(line)?;
+            Ok((r.seq, f(r)))
+        })
+    }
+
+    /// Streams the tenant's stored lines oldest first, a page at a time, each to `f`.
+    /// Unreachable before anything was read, it reads the trail as this machine last read it.
+    pub(super) fn scan_lines_remote(&self, tenant: &str, f: &mut LineReader<'_>) -> Result<()> {
         let mut start: Option<Item> = None;
         let mut lines: Vec<u8> = Vec::new();
         let mut first = true;
@@ -330,8 +352,6 @@ impl AwsStore {
             let (items, next) = match page {
                 Ok(p) => p,
                 Err(fault) if fault.is_transient() && first => {
-                    // Unreachable before anything was read: the trail as this machine last
-                    // read it.
                     let Some(data) = self.cache.audit(tenant) else {
                         return Err(StoreError::NoLocalCopy {
                             what: format!("the audit trail of tenant {tenant}"),
@@ -340,11 +360,11 @@ impl AwsStore {
                         .into());
                     };
                     for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                        let rec = chain::parse_line(line).map_err(|d| StoreError::Corrupt {
+                        let (_, go_on) = f(line).map_err(|d| StoreError::Corrupt {
                             path: "local audit cache".into(),
                             detail: d.to_string(),
                         })?;
-                        if !f(rec) {
+                        if !go_on {
                             break;
                         }
                     }
@@ -354,12 +374,13 @@ impl AwsStore {
             };
             first = false;
             for item in &items {
-                let Some((line, rec)) = self.audit_item(item)? else {
+                let Some(line) = get_s(item, "line") else {
                     continue;
                 };
+                let (_, go_on) = f(line.as_bytes()).map_err(|d| self.corrupt_item(item, d))?;
                 lines.extend_from_slice(line.as_bytes());
                 lines.push(b'\n');
-                if !f(rec) {
+                if !go_on {
                     return Ok(());
                 }
             }
@@ -372,14 +393,14 @@ impl AwsStore {
         Ok(())
     }
 
-    /// The tenant's records after `seq`, oldest first, a page at a time: a key condition on
-    /// the sort key, so the records before it are never read. Unreachable, it falls back to
-    /// the trail as this machine last read it (like [`Self::scan_audit_remote`]).
-    pub(super) fn scan_audit_after_remote(
+    /// The tenant's stored lines after `seq`, oldest first, a page at a time: a key condition
+    /// on the sort key, so the records before it are never read. Unreachable, it falls back to
+    /// the trail as this machine last read it (like [`Self::scan_lines_remote`]).
+    pub(super) fn scan_lines_after_remote(
         &self,
         tenant: &str,
         seq: u64,
-        f: &mut dyn FnMut(AuditRecord) -> bool,
+        f: &mut LineReader<'_>,
     ) -> Result<()> {
         let mut start: Option<Item> = None;
         let mut first = true;
@@ -391,16 +412,23 @@ impl AwsStore {
             let (items, next) = match page {
                 Ok(p) => p,
                 Err(fault) if fault.is_transient() && first => {
-                    return self.scan_audit_remote(tenant, &mut |r| r.seq <= seq || f(r));
+                    return self.scan_lines_remote(tenant, &mut |line| {
+                        let at = chain::line_seq(line)?;
+                        if at <= seq {
+                            return Ok((at, true));
+                        }
+                        f(line)
+                    });
                 }
                 Err(fault) => return Err(fault.into_error().into()),
             };
             first = false;
             for item in &items {
-                let Some((_, rec)) = self.audit_item(item)? else {
+                let Some(line) = get_s(item, "line") else {
                     continue;
                 };
-                if !f(rec) {
+                let (_, go_on) = f(line.as_bytes()).map_err(|d| self.corrupt_item(item, d))?;
+                if !go_on {
                     return Ok(());
                 }
             }
@@ -411,16 +439,12 @@ impl AwsStore {
         }
     }
 
-    /// An item of the audit partition as its line and record (None: not a record).
-    fn audit_item<'i>(&self, item: &'i Item) -> Result<Option<(&'i str, AuditRecord)>> {
-        let Some(line) = get_s(item, "line") else {
-            return Ok(None);
-        };
-        let rec = chain::parse_line(line.as_bytes()).map_err(|d| StoreError::Corrupt {
+    /// An item of the audit partition whose line cannot be read.
+    fn corrupt_item(&self, item: &Item, detail: crate::audit::AuditError) -> StoreError {
+        StoreError::Corrupt {
             path: format!("dynamodb:{}", self.table(Table::AuditRuns)).into(),
-            detail: format!("record {}: {d}", get_s(item, "sk").unwrap_or("?")),
-        })?;
-        Ok(Some((line, rec)))
+            detail: format!("record {}: {detail}", get_s(item, "sk").unwrap_or("?")),
+        }
     }
 
     /// Every stored line, oldest first.

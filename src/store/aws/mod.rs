@@ -33,6 +33,7 @@ use link::{Link, backoff};
 pub mod provision;
 pub mod remote;
 mod retention;
+mod retention_objects;
 mod tokens;
 mod witness;
 
@@ -466,6 +467,16 @@ impl Store for AwsStore {
     ) -> Result<()> {
         self.scope(tenant)?;
         self.scan_audit_after_remote(tenant, seq, f)
+    }
+
+    fn scan_audit_lines_after(
+        &self,
+        tenant: &str,
+        seq: u64,
+        f: &mut super::LineReader<'_>,
+    ) -> Result<()> {
+        self.scope(tenant)?;
+        self.scan_lines_after_remote(tenant, seq, f)
     }
 
     fn verify_audit_anchored(

@@ -633,6 +633,8 @@ async fn lock(
             .map(|d| d.days().unwrap_or(0).max(d.years().unwrap_or(0) * 365))
             .unwrap_or(0);
         let good = enabled && compliance && have_days >= days;
+        // Raised, never lowered: a longer default (in governance mode, say) stays as long.
+        let set_days = days.max(have_days);
         let wrong = if !enabled {
             "Object Lock is off".to_string()
         } else if !compliance {
@@ -643,7 +645,7 @@ async fn lock(
         r.aspect(
             "object lock",
             good,
-            format!("{wrong}; compliance mode, {days} days set"),
+            format!("{wrong}; compliance mode, {set_days} days set"),
             async {
                 c.s3.put_object_lock_configuration()
                     .bucket(&name)
@@ -655,7 +657,7 @@ async fn lock(
                                     .default_retention(
                                         DefaultRetention::builder()
                                             .mode(ObjectLockRetentionMode::Compliance)
-                                            .days(days)
+                                            .days(set_days)
                                             .build(),
                                     )
                                     .build(),

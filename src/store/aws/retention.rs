@@ -7,7 +7,8 @@
 //!   per tenant and bucket (`opsdeck-<tenant>`) expires them `artifact_days` after writing.
 //!
 //! `backend init` writes those rules; `backend check` reports each tenant's settings and every
-//! rule that differs from them, and an audit-logs bucket without Object Lock.
+//! rule that differs from them, and an audit-logs bucket without Object Lock; the audit objects
+//! already written are checked against the settings in `retention_objects.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -361,6 +362,12 @@ pub(super) async fn ensure_tenant_retention(
                         )
                     },
                 });
+                if enabled {
+                    out.push(
+                        super::retention_objects::audit_objects(&c, name, &tenant, &retention, fix)
+                            .await?,
+                    );
+                }
             }
             Bucket::Artifacts | Bucket::Reports => {
                 out.push(ensure_lifecycle(&c, *bucket, name, &tenant, &retention, fix).await?);
