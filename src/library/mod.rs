@@ -110,8 +110,8 @@ pub struct Manifest {
     /// The applied plan it was saved from (`library save`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_plan: Option<String>,
-    /// The requests it serves as the tenant's template (`infra/create/s3`): the agent plans
-    /// those from it instead of its built-in template.
+    /// The requests it serves as the tenant's template (`infra/create/s3`): planned with the
+    /// built-in templates, a module alongside the stack, a playbook after the built-in one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serves: Option<String>,
 }
