@@ -193,11 +193,10 @@ impl Library<'_> {
             draft,
             Vec::new(),
         );
-        let (terraform, ansible): (&[(String, String)], &[(String, String)]) = match kind {
-            ArtifactKind::Terraform => (&texts, &[]),
-            _ => (&[], &texts),
+        let gates = match kind {
+            ArtifactKind::Terraform => self.gates(&plan, &texts, &[])?,
+            _ => self.gates(&plan, &[], &texts)?,
         };
-        let gates = self.gates(&plan, terraform, ansible)?;
         let denied: Vec<String> = gates
             .iter()
             .filter(|g| g.result == GateResult::Deny)
