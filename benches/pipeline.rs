@@ -154,6 +154,7 @@ fn main() {
         opsdeck::policy::evaluate(&opsdeck::policy::Context {
             plan: &rec.plan,
             terraform: &tf,
+            ansible: &[],
             tenant: deck.tenant(),
             requester_roles: &[],
             now: jiff::Timestamp::now(),
@@ -182,6 +183,7 @@ fn main() {
     let parts = opsdeck::policy::input::InputParts {
         plan: &rec.plan,
         terraform: &tf,
+        ansible: &[],
         requester_roles: &[],
         config: &deck.tenant().policy,
         now: jiff::Timestamp::now(),

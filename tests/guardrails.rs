@@ -742,6 +742,8 @@ fn bytecode_vm_and_interpreter_agree() {
         let input = opsdeck::policy::input::build(&opsdeck::policy::input::InputParts {
             plan: &rec.plan,
             terraform: &files,
+            // Files that are not playbooks hold no tasks: every plan's files serve as both.
+            ansible: &files,
             requester_roles: &[Role::Operator],
             config: &deck.tenant().policy,
             now: t.clock.now(),

@@ -307,7 +307,283 @@ fn library_story(home: &Home, env: &[(&'static str, String)], backend: &str) {
     assert_eq!(kinds_of(&alice, EventKind::LibraryEntryApproved), 1);
     assert!(alice.trail().verify(false).unwrap().ok);
 
-    tenant_template(&t);
+    let vpc_plan = tenant_template(&t);
+    builtin_versions(&t, home, env, &vpc_plan);
+    playbook_template(&t, home);
+}
+
+/// Part 2's built-in catalogue as library versions: each built-in template is a
+/// content-addressed version (`builtin/NAME`), listed and shown like an entry; a plan rendered
+/// from built-ins records which versions it used (the plan and its `planned` event), and
+/// `library show builtin/NAME` lists those plans, read from the trail on either backend.
+fn builtin_versions(t: &Team<'_>, home: &Home, env: &[(&'static str, String)], vpc_plan: &str) {
+    use opsdeck::library::builtin::builtin_version;
+    let listed = run_json(home, env, "alice", &["library", "list", "--built-in"]);
+    let network = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["label"] == "builtin/network")
+        .expect("builtin/network is listed");
+    let current = builtin_version("builtin/network").unwrap();
+    assert_eq!(network["sha256"], current.sha256.as_str(), "{network}");
+    assert_eq!(network["name"], "network");
+    assert_eq!(network["stack_part"], serde_json::json!(["network"]));
+    // The plan rendered from built-ins names their versions, in the order of its files.
+    let olga = t.deck("olga");
+    let rec = olga.approvals().plan(vpc_plan).unwrap();
+    let used: Vec<&str> = rec.plan.builtins.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        used,
+        [
+            "builtin/main",
+            "builtin/network",
+            "builtin/logs",
+            "builtin/outputs"
+        ]
+    );
+    let files: Vec<&str> = rec
+        .plan
+        .artifacts
+        .iter()
+        .map(|a| a.name.as_str())
+        .filter(|n| n.ends_with(".tf"))
+        .collect();
+    assert_eq!(files, ["main.tf", "network.tf", "logs.tf", "outputs.tf"]);
+    for b in &rec.plan.builtins {
+        assert_eq!(b.sha256, builtin_version(&b.name).unwrap().sha256);
+    }
+    // The trail says so: the `planned` event names them as library versions.
+    let planned = olga
+        .trail()
+        .audit(&AuditFilter {
+            event: Some("planned".into()),
+            ..AuditFilter::default()
+        })
+        .unwrap()
+        .into_iter()
+        .find(|r| r.event.plan_id.as_deref() == Some(vpc_plan))
+        .expect("planned event");
+    assert!(
+        planned
+            .event
+            .artifacts
+            .iter()
+            .any(|a| a["name"] == "builtin/network"
+                && a["kind"] == opsdeck::library::REF_KIND
+                && a["builtin"] == true
+                && a["sha256"] == current.sha256.as_str()),
+        "{:?}",
+        planned.event.artifacts
+    );
+    // Shown with its uses, through the binary.
+    let shown = run_json(home, env, "alice", &["library", "show", "builtin/network"]);
+    assert_eq!(shown["version"]["sha256"], current.sha256.as_str());
+    assert_eq!(
+        shown["version"]["file_sha256"],
+        current.file_sha256.as_str()
+    );
+    let plans: Vec<&str> = shown["used_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["plan_id"].as_str())
+        .collect();
+    assert!(plans.contains(&vpc_plan), "{shown}");
+    // The tenant template's plan was rendered with the built-in S3 template beside it.
+    let s3 = olga.library().show_builtin("builtin/s3").unwrap();
+    assert_eq!(s3.used_by.len(), 1, "{s3:?}");
+    assert_eq!(s3.used_by[0].user, "olga");
+    assert!(olga.library().show_builtin("builtin/nope").is_err());
+}
+
+/// A world-writable file: what the starter policy ansible.world_writable denies.
+const WORLD_WRITABLE: &str = "- name: Open the drop directory\n  hosts: all\n  gather_facts: false\n  tasks:\n    - name: Drop directory\n      ansible.builtin.file:\n        path: /srv/drop\n        state: directory\n        mode: \"0777\"\n";
+
+/// The team's own play, run after the built-in playbook.
+const TEAM_MOTD: &str = "- name: Team message of the day\n  hosts: all\n  gather_facts: false\n  tasks:\n    - name: Say the team's greeting\n      ansible.builtin.debug:\n        msg: \"{{ greeting }}\"\n";
+
+/// Part 2's playbook templates: a tenant's Ansible entry serving a config request runs after
+/// the built-in playbook, in one run of one combined playbook, with its typed parameters as the
+/// extra-vars file; the combination passes `ansible-playbook --syntax-check` and ansible-lint.
+/// An entry the policy gates deny is refused when it is added, with the rule and its reason.
+fn playbook_template(t: &Team<'_>, home: &Home) {
+    let Some(ansible) = common::ansible_playbook() else {
+        return;
+    };
+    let config = home.path().join("config.toml");
+    let mut toml = std::fs::read_to_string(&config).unwrap_or_default();
+    toml.push_str(&format!(
+        "\n[exec]\nansible_playbook = {}\n",
+        serde_json::Value::String(ansible.display().to_string())
+    ));
+    std::fs::write(&config, toml).unwrap();
+    let olga = t.deck("olga");
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = common::local_inventory(dir.path());
+    let asked = "install nginx on the hosts in the inventory";
+    let reading = olga.requests().preview(asked, None).unwrap();
+    let serves = opsdeck::library::template_key(&reading).expect("a config request has a key");
+    assert!(serves.starts_with("config/install/"), "{serves}");
+    let entry = |name: &str, file: &std::path::Path| NewEntry {
+        name: name.into(),
+        kind: EntryKind::Ansible,
+        from: file.to_path_buf(),
+        words: EntryWords {
+            description: "the team's play".into(),
+            params: vec![parse_param("greeting:string=hello").unwrap()],
+            serves: Some(serves.clone()),
+            ..EntryWords::default()
+        },
+    };
+
+    // Denied by a starter policy: refused with the rule and its reason, nothing added.
+    let open = write_file(&dir, "open.yml", WORLD_WRITABLE);
+    let e = olga
+        .library()
+        .add(&entry("open-drop", &open), &quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the policy gates refuse library entry open-drop"),
+        "{e}"
+    );
+    assert!(
+        e.contains("ansible.world_writable") && e.contains("sets mode 0777"),
+        "{e}"
+    );
+    assert!(olga.library().show("open-drop").is_err(), "nothing added");
+    // Built-in playbook variables are not a template's parameters.
+    let site = write_file(&dir, "site.yml", TEAM_MOTD);
+    let mut clash = entry("team-motd", &site);
+    clash.words.params = vec![parse_param("opsdeck_packages:string=x").unwrap()];
+    let e = olga.library().add(&clash, &quiet).unwrap_err();
+    assert!(e.to_string().contains("opsdeck_*"), "{e}");
+
+    let added = olga
+        .library()
+        .add(&entry("team-motd", &site), &quiet)
+        .unwrap();
+    assert_eq!(
+        added.checks,
+        ["ansible-playbook --syntax-check", "policy gates"]
+    );
+    t.deck("bob").library().approve("team-motd@1").unwrap();
+
+    let answer = olga
+        .requests()
+        .request_with(
+            asked,
+            &opsdeck::pipeline::RequestOptions {
+                inventory: Some(inventory),
+                confirm_reading: None,
+            },
+            &quiet,
+        )
+        .unwrap();
+    let opsdeck::pipeline::Answer::Plan(rec) = answer else {
+        panic!("a plan");
+    };
+    let p = &rec.plan;
+    assert_eq!(p.agent.to_string(), "config");
+    assert!(
+        p.intent.notes.iter().any(|n| n
+            .contains("planned with the tenant's template team-motd@1 for config/install/")
+            && n.contains("run after the built-in playbook")),
+        "{:?}",
+        p.intent.notes
+    );
+    // One step: the combined playbook, the template's values as its extra vars.
+    assert_eq!(p.steps.len(), 1, "{:?}", p.steps);
+    let combined = opsdeck::pipeline::COMBINED_PLAYBOOK;
+    assert!(
+        matches!(&p.steps[0].kind, opsdeck::plan::StepKind::Ansible { playbook, vars: Some(v), .. }
+            if playbook == combined && v == opsdeck::library::VARS_FILE),
+        "{:?}",
+        p.steps
+    );
+    let names: Vec<&str> = p.artifacts.iter().map(|a| a.name.as_str()).collect();
+    for want in [
+        "packages.yml",
+        "site.yml",
+        combined,
+        opsdeck::library::VARS_FILE,
+    ] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    let text = artifact_text(&olga, &p.plan_id, combined).unwrap();
+    let builtin_at = text.find("import_playbook: packages.yml").expect(&text);
+    let template_at = text.find("import_playbook: site.yml").expect(&text);
+    assert!(builtin_at < template_at, "built-in first:\n{text}");
+    let vars = artifact_text(&olga, &p.plan_id, opsdeck::library::VARS_FILE).unwrap();
+    assert!(vars.contains("greeting: \"hello\""), "{vars}");
+    let used: Vec<&str> = p.builtins.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(used, ["builtin/_play", "builtin/packages"]);
+    assert_eq!(
+        olga.library()
+            .show("team-motd")
+            .unwrap()
+            .version
+            .info
+            .used_by[0]
+            .plan_id,
+        p.plan_id
+    );
+    assert!(!p.denied(), "{:?}", p.gates);
+
+    // The combination as the real tools read it: one playbook, the built-in play then the
+    // template's.
+    let work = tempfile::tempdir().unwrap();
+    for a in &p.artifacts {
+        if a.kind == opsdeck::plan::ArtifactKind::Ansible {
+            let text = artifact_text(&olga, &p.plan_id, &a.name).unwrap();
+            std::fs::write(work.path().join(&a.name), text).unwrap();
+        }
+    }
+    let playbook = |check: &str| {
+        let out = std::process::Command::new(&ansible)
+            .args([check, "-i", "inventory.yml"])
+            .args(["--extra-vars", &format!("@{}", opsdeck::library::VARS_FILE)])
+            .arg(combined)
+            .current_dir(work.path())
+            .env("HOME", work.path())
+            .env("ANSIBLE_LOCAL_TEMP", work.path().join(".ansible-tmp"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{check}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    playbook("--syntax-check");
+    let listed = playbook("--list-tasks");
+    let first = listed
+        .find("Install, upgrade or remove packages")
+        .expect(&listed);
+    let second = listed.find("Team message of the day").expect(&listed);
+    assert!(first < second, "{listed}");
+    if let Some(lint) = std::env::var_os("OPSDECK_TEST_LINT_BIN").map(std::path::PathBuf::from) {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths = vec![lint.clone()];
+        paths.extend(std::env::split_paths(&path));
+        let out = std::process::Command::new(lint.join("ansible-lint"))
+            .args(["--offline", "--profile", "production", "--nocolor"])
+            .arg(combined)
+            .current_dir(work.path())
+            .env("HOME", work.path())
+            .env("PATH", std::env::join_paths(paths).unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ansible-lint:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// A bucket made public by its ACL: what the starter policy s3.public_acl denies.
@@ -346,7 +622,7 @@ resource "terraform_data" "bucket" {
 /// giving its typed values; other requests keep the built-in templates alone. A template that
 /// declares its own provider, or that the policy gates deny, is refused when added. The tenant
 /// uses only approved entries by now.
-fn tenant_template(t: &Team<'_>) {
+fn tenant_template(t: &Team<'_>) -> String {
     let olga = t.deck("olga");
     let dir = module_dir(TEAM_BUCKET);
     let bucket_entry = |serves: &str| NewEntry {
@@ -473,6 +749,7 @@ fn tenant_template(t: &Team<'_>) {
         vpc.plan.intent.notes
     );
     assert!(artifact_text(&olga, &vpc.plan.plan_id, opsdeck::library::TFVARS_FILE).is_none());
+    vpc.plan.plan_id
 }
 
 #[test]
@@ -669,7 +946,7 @@ fn playbooks_are_syntax_checked_at_add_time() {
     assert_eq!(added.version.version, 1);
     assert_eq!(
         added.checks,
-        vec!["ansible-playbook --syntax-check".to_string()]
+        ["ansible-playbook --syntax-check", "policy gates"]
     );
     let inventory = common::local_inventory(dir.path());
     let rec = t
@@ -743,7 +1020,7 @@ fn playbook_parameters_are_typed_extra_vars() {
         .unwrap();
     assert_eq!(
         added.checks,
-        vec!["ansible-playbook --syntax-check".to_string()]
+        ["ansible-playbook --syntax-check", "policy gates"]
     );
     let inventory = common::local_inventory(dir.path());
     let use_with = |set: &[&str]| UseRequest {

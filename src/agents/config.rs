@@ -122,6 +122,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
         },
     };
     Ok(Draft {
+        builtins: rendered.builtins,
         summary,
         stack: None,
         region: Some(region),
@@ -180,6 +181,7 @@ pub fn extend(req: &AgentRequest<'_>, mut draft: Draft, sink: Sink<'_>) -> Resul
         draft.risk = rendered.risk;
     }
     draft.risk_reasons.extend(rendered.risk_reasons);
+    draft.builtins.extend(rendered.builtins);
     draft.files.push(rendered.file);
     Ok(draft)
 }

@@ -187,6 +187,7 @@ fn apply_spec(
     cost: CostEstimate,
 ) -> Draft {
     Draft {
+        builtins: render::stack_builtins(&files),
         summary,
         stack: Some(spec.stack.clone()),
         region: Some(spec.region.clone()),

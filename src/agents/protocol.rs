@@ -84,4 +84,7 @@ pub struct Draft {
     pub risk: Risk,
     pub risk_reasons: Vec<String>,
     pub cost: CostEstimate,
+    /// The built-in catalogue's versions its files were rendered from (none for hand-written
+    /// files, library entries and API plans): recorded with the plan, so their use is tracked.
+    pub builtins: Vec<crate::library::builtin::BuiltinRef>,
 }

@@ -42,8 +42,15 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
                 print_json(templates)?;
                 return Ok(0);
             }
-            for t in templates {
-                outln!("{} ({}, built-in: {})", t.name, t.kind, t.file);
+            for v in templates {
+                let t = &v.template;
+                outln!(
+                    "{} ({}, {}, sha256 {})",
+                    v.label,
+                    t.kind,
+                    t.file,
+                    &v.sha256[..12]
+                );
                 outln!("    {}", t.description);
                 if !t.reads.is_empty() {
                     outln!("    reads: {}", t.reads.join(", "));
@@ -54,6 +61,52 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
                 if !t.limits.is_empty() {
                     outln!("    limits: {}", t.limits.join("; "));
                 }
+                match &v.stack_part {
+                    Some(when) if when.is_empty() => outln!("    in every stack"),
+                    Some(when) => outln!("    in a stack when: {}", when.join(" or ")),
+                    None => {}
+                }
+            }
+            Ok(0)
+        }
+        LibraryCommand::Show { entry } if library::builtin::is_builtin_name(&entry) => {
+            let d = lib.show_builtin(&entry)?;
+            if json_out {
+                print_json(&d)?;
+                return Ok(0);
+            }
+            let v = &d.version;
+            outln!(
+                "{} ({}, built-in: {})",
+                v.label,
+                v.template.kind,
+                v.template.file
+            );
+            outln!("  {}", v.template.description);
+            outln!("  sha256 {}", v.sha256);
+            outln!(
+                "  template sha256 {} ({} bytes)",
+                v.file_sha256,
+                v.file_size
+            );
+            if d.used_by.is_empty() {
+                outln!("  used by no plan yet");
+            } else {
+                outln!("  used by:");
+                for u in &d.used_by {
+                    outln!("    plan {} by {} at {}", u.plan_id, u.user, u.at);
+                }
+            }
+            if !d.earlier_versions_used_by.is_empty() {
+                outln!(
+                    "  {} plan{} rendered from other versions of it",
+                    d.earlier_versions_used_by.len(),
+                    if d.earlier_versions_used_by.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    }
+                );
             }
             Ok(0)
         }

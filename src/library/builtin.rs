@@ -3,7 +3,11 @@
 //! it applies, the limits on its values, the defaults of what a request does not give). The
 //! agents render through it ([`render_builtin`]): the catalogue entry names the file and its
 //! renderer, and each parameter it declares comes from the agent's values or else the entry's
-//! default. Tested against the templates themselves.
+//! default. Which templates a Terraform stack is made of is the catalogue's too
+//! ([`stack_templates`], its `[[stack_part]]` table). Each built-in template is a version of the
+//! built-in catalogue ([`builtin_version`], `builtin/NAME`): content-addressed like a tenant
+//! entry's version, so a plan records which built-in versions it was rendered from. Tested
+//! against the templates themselves.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -33,26 +37,213 @@ pub struct BuiltinTemplate {
     pub defaults: BTreeMap<String, Value>,
 }
 
+/// One part of a Terraform stack: a template, rendered when any of its conditions holds over
+/// the stack's context (none: always).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackPart {
+    pub template: String,
+    pub when: Vec<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogueFile {
     template: Vec<BuiltinTemplate>,
+    #[serde(default)]
+    stack_part: Vec<StackPart>,
 }
 
-static CATALOGUE: LazyLock<Vec<BuiltinTemplate>> = LazyLock::new(|| {
+static CATALOGUE: LazyLock<CatalogueFile> = LazyLock::new(|| {
     match toml::from_str::<CatalogueFile>(include_str!("../../templates/catalogue.toml")) {
-        Ok(c) => c.template,
+        Ok(c) => c,
         Err(e) => {
             // The test below fails on it; the binary still runs without the catalogue.
             tracing::error!(error = %e, "templates/catalogue.toml does not read");
-            Vec::new()
+            CatalogueFile {
+                template: Vec::new(),
+                stack_part: Vec::new(),
+            }
         }
     }
 });
 
 /// The built-in templates, in the catalogue's order.
 pub fn builtin_templates() -> &'static [BuiltinTemplate] {
-    &CATALOGUE
+    &CATALOGUE.template
+}
+
+/// The parts a Terraform stack can have, in the order its files are shown.
+pub fn stack_parts() -> &'static [StackPart] {
+    &CATALOGUE.stack_part
+}
+
+/// The Terraform templates a stack with this context is made of, in order: the catalogue's
+/// parts whose conditions hold.
+pub fn stack_templates(ctx: &Value) -> Vec<&'static str> {
+    stack_parts()
+        .iter()
+        .filter(|p| p.when.is_empty() || p.when.iter().any(|c| condition_holds(c, ctx)))
+        .map(|p| p.template.as_str())
+        .collect()
+}
+
+/// `PATH` (set: present, not null, false or empty) or `PATH=A|B` (one of these values), the
+/// path's steps separated by dots.
+fn condition_holds(condition: &str, ctx: &Value) -> bool {
+    let (path, allowed) = match condition.split_once('=') {
+        Some((p, vs)) => (p, Some(vs.split('|').collect::<Vec<_>>())),
+        None => (condition, None),
+    };
+    let mut at = ctx;
+    for step in path.split('.') {
+        match at.get(step) {
+            Some(v) => at = v,
+            None => return false,
+        }
+    }
+    match allowed {
+        Some(values) => match at {
+            Value::String(s) => values.contains(&s.as_str()),
+            Value::Bool(_) | Value::Number(_) => values.contains(&at.to_string().as_str()),
+            _ => false,
+        },
+        None => match at {
+            Value::Null | Value::Bool(false) => false,
+            Value::String(s) => !s.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+            _ => true,
+        },
+    }
+}
+
+/// The prefix that names a built-in template as a library version (`builtin/s3`).
+pub const BUILTIN_PREFIX: &str = "builtin/";
+
+/// A built-in template as a version of the built-in catalogue: its manifest (the catalogue's
+/// words about it and its template file's SHA-256) and that manifest's SHA-256, its identity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuiltinVersion {
+    /// `builtin/NAME`: how plans and `library show` name it (`name` is the template's).
+    pub label: String,
+    pub sha256: String,
+    #[serde(flatten)]
+    pub template: BuiltinTemplate,
+    /// The template file's SHA-256 and size, as compiled into this binary.
+    pub file_sha256: String,
+    pub file_size: u64,
+    /// When the template is a part of a Terraform stack: its conditions (none: every stack).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_part: Option<Vec<String>>,
+}
+
+/// A built-in version a plan was rendered from: `{name, sha256}` as its events record it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuiltinRef {
+    pub name: String,
+    pub sha256: String,
+}
+
+fn template_source(file: &str) -> Option<&'static str> {
+    crate::plan::render::TERRAFORM_TEMPLATES
+        .iter()
+        .chain(crate::plan::playbook::ANSIBLE_TEMPLATES)
+        .find(|(n, _)| *n == file)
+        .map(|(_, src)| *src)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The manifest a built-in version's identity is the SHA-256 of: one fixed serialisation of
+/// the catalogue's words and the template file's hash, so a changed template or word makes a
+/// new version.
+fn manifest_bytes(
+    t: &BuiltinTemplate,
+    file_sha: &str,
+    size: u64,
+    part: &Option<Vec<String>>,
+) -> Vec<u8> {
+    let doc = serde_json::json!({
+        "format": 1,
+        "name": format!("{BUILTIN_PREFIX}{}", t.name),
+        "kind": t.kind,
+        "description": t.description,
+        "reads": t.reads,
+        "safety": t.safety,
+        "limits": t.limits,
+        "defaults": t.defaults,
+        "stack_part": part,
+        "files": [{"name": t.file, "sha256": file_sha, "size": size}],
+    });
+    let mut v = serde_json::to_vec_pretty(&doc).expect("a manifest serialises");
+    v.push(b'\n');
+    v
+}
+
+static VERSIONS: LazyLock<Vec<BuiltinVersion>> = LazyLock::new(|| {
+    builtin_templates()
+        .iter()
+        .map(|t| {
+            let src = template_source(&t.file).unwrap_or_default();
+            let file_sha256 = sha256_hex(src.as_bytes());
+            let stack_part = (t.kind == EntryKind::Terraform)
+                .then(|| {
+                    stack_parts()
+                        .iter()
+                        .find(|p| p.template == t.name)
+                        .map(|p| p.when.clone())
+                })
+                .flatten();
+            let manifest = manifest_bytes(t, &file_sha256, src.len() as u64, &stack_part);
+            BuiltinVersion {
+                label: format!("{BUILTIN_PREFIX}{}", t.name),
+                sha256: sha256_hex(&manifest),
+                template: t.clone(),
+                file_sha256,
+                file_size: src.len() as u64,
+                stack_part,
+            }
+        })
+        .collect()
+});
+
+/// Every built-in version, in the catalogue's order.
+pub fn builtin_versions() -> &'static [BuiltinVersion] {
+    &VERSIONS
+}
+
+/// The built-in version named `builtin/NAME` (or `NAME`).
+pub fn builtin_version(name: &str) -> Result<&'static BuiltinVersion> {
+    let bare = name.strip_prefix(BUILTIN_PREFIX).unwrap_or(name);
+    builtin_versions()
+        .iter()
+        .find(|v| v.template.name == bare)
+        .ok_or_else(|| {
+            Error::not_found(
+                "built-in template",
+                name.to_string(),
+                "see `opsdeck library list --built-in`",
+            )
+        })
+}
+
+/// Whether a reference names the built-in catalogue (`builtin/s3`) rather than a tenant entry.
+pub fn is_builtin_name(name: &str) -> bool {
+    name.starts_with(BUILTIN_PREFIX)
+}
+
+/// The reference a plan records for each built-in template it was rendered from.
+pub fn builtin_ref(kind: EntryKind, name: &str) -> Result<BuiltinRef> {
+    builtin_template(kind, name)?;
+    let v = builtin_version(name)?;
+    Ok(BuiltinRef {
+        name: v.label.clone(),
+        sha256: v.sha256.clone(),
+    })
 }
 
 /// The built-in template of this kind and name ("network", "packages").
@@ -178,5 +369,94 @@ mod render_tests {
             e.to_string().contains("no terraform template packages"),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+mod stack_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_terraform_template_is_one_stack_part_and_nothing_else_is() {
+        let mut parts: Vec<&str> = stack_parts().iter().map(|p| p.template.as_str()).collect();
+        let n = parts.len();
+        parts.sort();
+        parts.dedup();
+        assert_eq!(parts.len(), n, "a template is a part once");
+        let mut terraform: Vec<&str> = builtin_templates()
+            .iter()
+            .filter(|t| t.kind == EntryKind::Terraform)
+            .map(|t| t.name.as_str())
+            .collect();
+        terraform.sort();
+        assert_eq!(parts, terraform);
+        for p in stack_parts() {
+            for c in &p.when {
+                let path = c.split('=').next().unwrap_or_default();
+                assert!(
+                    !path.is_empty() && path.split('.').all(|s| !s.is_empty()),
+                    "{}: condition {c}",
+                    p.template
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn conditions_read_the_context() {
+        let ctx = json!({
+            "bucket": {"name": "b"}, "network": null, "asg": {"placement": "default_vpc"},
+            "instances": {"placement": "private"}, "flag": false, "list": [],
+        });
+        assert!(condition_holds("bucket", &ctx));
+        assert!(!condition_holds("network", &ctx), "null is not set");
+        assert!(!condition_holds("database", &ctx), "absent is not set");
+        assert!(!condition_holds("flag", &ctx) && !condition_holds("list", &ctx));
+        assert!(condition_holds("instances.placement=public|private", &ctx));
+        assert!(!condition_holds("asg.placement=public|private", &ctx));
+        assert!(!condition_holds("bucket.name.deeper", &ctx));
+        let parts = stack_templates(&ctx);
+        assert_eq!(
+            parts,
+            [
+                "main",
+                "security",
+                "instances",
+                "asg",
+                "instance_profile",
+                "s3",
+                "outputs",
+                "opsdeck"
+            ]
+        );
+    }
+
+    #[test]
+    fn built_in_versions_are_content_addressed() {
+        let versions = builtin_versions();
+        assert_eq!(versions.len(), builtin_templates().len());
+        let mut names: Vec<&str> = versions.iter().map(|v| v.template.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), versions.len(), "names are unique across kinds");
+        let s3 = builtin_version("builtin/s3").unwrap();
+        assert_eq!(s3.label, "builtin/s3");
+        assert_eq!(s3.sha256.len(), 64);
+        let src = template_source("terraform/s3.tf.j2").unwrap();
+        assert_eq!(s3.file_sha256, sha256_hex(src.as_bytes()));
+        // The identity is the manifest's hash: a changed word or template is another version.
+        let again = manifest_bytes(&s3.template, &s3.file_sha256, s3.file_size, &s3.stack_part);
+        assert_eq!(s3.sha256, sha256_hex(&again));
+        let mut changed = s3.template.clone();
+        changed.safety.pop();
+        let other = manifest_bytes(&changed, &s3.file_sha256, s3.file_size, &s3.stack_part);
+        assert_ne!(s3.sha256, sha256_hex(&other));
+        assert_eq!(
+            builtin_ref(EntryKind::Terraform, "s3").unwrap().sha256,
+            s3.sha256
+        );
+        assert!(builtin_ref(EntryKind::Ansible, "s3").is_err());
+        assert!(builtin_version("builtin/nope").is_err());
     }
 }

@@ -110,8 +110,8 @@ pub struct Manifest {
     /// The applied plan it was saved from (`library save`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_plan: Option<String>,
-    /// The requests it serves as the tenant's template (`infra/create/s3`): the agent plans
-    /// those from it instead of its built-in template.
+    /// The requests it serves as the tenant's template (`infra/create/s3`): planned with the
+    /// built-in templates, a module alongside the stack, a playbook after the built-in one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serves: Option<String>,
 }
@@ -286,6 +286,15 @@ pub struct Usage {
     pub at: Stamp,
 }
 
+/// A plan rendered from a built-in version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuiltinUsage {
+    /// The built-in version's manifest SHA-256 (the binary that rendered the plan had it).
+    pub sha256: String,
+    #[serde(flatten)]
+    pub usage: Usage,
+}
+
 /// One version as the trail knows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VersionInfo {
@@ -319,6 +328,8 @@ impl VersionInfo {
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
     entries: BTreeMap<String, Vec<VersionInfo>>,
+    /// Plans rendered from built-in versions: by `builtin/NAME`, each with the version's SHA-256.
+    builtin_uses: BTreeMap<String, Vec<BuiltinUsage>>,
     /// The last trail record taken into account: an incremental reader's cursor.
     seen: u64,
 }
@@ -345,6 +356,27 @@ pub fn event_ref(rec: &AuditRecord) -> Option<(String, String)> {
             ))
         })?
     })
+}
+
+/// The `artifacts` entry a plan's `planned` event names a built-in version it was rendered from
+/// with (`builtin: true`; the name is `builtin/NAME`).
+pub fn builtin_ref_json(r: &builtin::BuiltinRef) -> Value {
+    json!({"name": r.name, "kind": REF_KIND, "sha256": r.sha256, "builtin": true})
+}
+
+/// The built-in versions a `planned` event names.
+fn builtin_refs(rec: &AuditRecord) -> impl Iterator<Item = (&str, &str)> {
+    rec.event.artifacts.iter().filter_map(|a| {
+        (a["kind"] == REF_KIND && a["builtin"] == true)
+            .then(|| Some((a["name"].as_str()?, a["sha256"].as_str()?)))?
+    })
+}
+
+/// Whether the catalogue reads this trail record: a library event, or a plan's `planned` event
+/// that names built-in versions.
+pub fn is_catalogue_record(rec: &AuditRecord) -> bool {
+    is_library_event(rec.event.event)
+        || (rec.event.event == EventKind::Planned && builtin_refs(rec).next().is_some())
 }
 
 /// The `artifacts` entry that names a version in an event.
@@ -378,6 +410,24 @@ impl Catalogue {
             return;
         }
         self.seen = self.seen.max(rec.seq);
+        if kind == EventKind::Planned {
+            if let Some(plan_id) = &rec.event.plan_id {
+                for (name, sha) in builtin_refs(rec) {
+                    self.builtin_uses
+                        .entry(name.to_string())
+                        .or_default()
+                        .push(BuiltinUsage {
+                            sha256: sha.to_string(),
+                            usage: Usage {
+                                plan_id: plan_id.clone(),
+                                user: rec.event.user_id.clone(),
+                                at: rec.event.timestamp.clone(),
+                            },
+                        });
+                }
+            }
+            return;
+        }
         if !is_library_event(kind) {
             return;
         }
@@ -440,6 +490,15 @@ impl Catalogue {
             }
             _ => {}
         }
+    }
+
+    /// The plans rendered from a built-in template (`builtin/NAME`), any of its versions,
+    /// oldest first.
+    pub fn builtin_uses(&self, name: &str) -> &[BuiltinUsage] {
+        self.builtin_uses
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

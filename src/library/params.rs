@@ -293,6 +293,8 @@ const ANSIBLE_RESERVED: &[&str] = &[
     "inventory_file",
     "inventory_hostname",
     "inventory_hostname_short",
+    // The loop variable the built-in playbooks' tasks read (extra vars win over it).
+    "item",
     "lookup",
     "omit",
     "play_hosts",
@@ -303,9 +305,17 @@ const ANSIBLE_RESERVED: &[&str] = &[
     "vars",
 ];
 
-/// An Ansible entry's parameters: none named like what Ansible reserves.
+/// An Ansible entry's parameters: none named like what Ansible reserves, nor like the variables
+/// of the built-in playbooks (`opsdeck_*`), which a template's extra vars would otherwise
+/// override when it runs after one.
 pub fn check_ansible_params(params: &[Param]) -> Result<()> {
     for p in params {
+        if p.name.starts_with("opsdeck_") {
+            return Err(Error::input(format!(
+                "parameter {} is named like the built-in playbooks' variables (opsdeck_*), which a template's extra vars would override: name it for what the playbook does with it",
+                p.name
+            )));
+        }
         if p.name.starts_with("ansible_") || ANSIBLE_RESERVED.contains(&p.name.as_str()) {
             return Err(Error::input(format!(
                 "parameter {} is a name Ansible reserves (connection settings, magic variables): name it for what the playbook does with it",

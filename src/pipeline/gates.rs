@@ -12,11 +12,13 @@ use crate::store::Store;
 use crate::tenant::Tenant;
 
 impl Deck {
-    /// All gates for a plan, with the tenant's current policies, budget and spend.
+    /// All gates for a plan, with the tenant's current policies, budget and spend: its
+    /// Terraform and Ansible files (name, text) are what the policies read.
     pub(super) fn gates(
         &self,
         plan: &Plan,
         terraform: &[(String, String)],
+        ansible: &[(String, String)],
     ) -> Result<Vec<crate::plan::Gate>> {
         let committed = self.committed_spend()?;
         // Policies judge the request, so they see the requester's roles even when someone
@@ -29,6 +31,7 @@ impl Deck {
         Ok(policy::evaluate(&policy::Context {
             plan,
             terraform,
+            ansible,
             tenant: &self.tenant,
             requester_roles: &roles,
             now: self.clock.now(),
@@ -68,6 +71,18 @@ impl Deck {
             source: format!("estimates of {n} active stacks; Cost Explorer not configured"),
         })
     }
+}
+
+/// The texts (name, text) of a plan's artifacts of one kind, as the gates read them.
+pub(super) fn texts_of(
+    kind: crate::plan::ArtifactKind,
+    files: &[(crate::plan::ArtifactRef, Vec<u8>)],
+) -> Vec<(String, String)> {
+    files
+        .iter()
+        .filter(|(a, _)| a.kind == kind)
+        .map(|(a, b)| (a.name.clone(), String::from_utf8_lossy(b).to_string()))
+        .collect()
 }
 
 pub(super) fn load_policies(store: &dyn Store, tenant: &Tenant) -> Result<PolicySet> {

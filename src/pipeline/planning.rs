@@ -266,11 +266,8 @@ impl Requests<'_> {
         sink: Sink<'_>,
     ) -> Result<PlanRecord> {
         let artifacts = files.iter().map(|(a, _)| a.clone()).collect();
-        let terraform_texts: Vec<(String, String)> = files
-            .iter()
-            .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
-            .map(|(a, b)| (a.name.clone(), String::from_utf8_lossy(b).to_string()))
-            .collect();
+        let terraform_texts = super::gates::texts_of(ArtifactKind::Terraform, files);
+        let ansible_texts = super::gates::texts_of(ArtifactKind::Ansible, files);
         let stack = draft.stack.clone();
         let mut plan = self.unsaved_plan(request_id, text, intent, draft, artifacts);
         // A plan that changes or destroys an existing stack is judged by the change it makes:
@@ -281,7 +278,7 @@ impl Requests<'_> {
             plan.cost.current =
                 crate::plan::pricing::current_cost(self.store.as_ref(), &self.tenant.name, stack)?;
         }
-        plan.gates = self.gates(&plan, &terraform_texts)?;
+        plan.gates = self.gates(&plan, &terraform_texts, &ansible_texts)?;
         // Dry runs (terraform plan, ansible --check) only for plans the policies let through.
         if !plan.denied() {
             let agent = plan.agent;
@@ -335,6 +332,7 @@ impl Requests<'_> {
             dry_runs: Vec::new(),
             requires_approval: draft.mutates,
             content_hash: String::new(),
+            builtins: draft.builtins,
         }
     }
 
@@ -344,7 +342,7 @@ impl Requests<'_> {
         let request_id = rec.plan.request_id.clone();
         let plan_id = rec.plan.plan_id.clone();
         let intent_json = serde_json::to_value(&rec.plan.intent).ok();
-        let artifacts_json: Vec<Value> = rec
+        let mut artifacts_json: Vec<Value> = rec
             .plan
             .artifacts
             .iter()
@@ -353,6 +351,13 @@ impl Requests<'_> {
                        "uri": self.store.artifact_uri(&self.tenant.name, &a.sha256)})
             })
             .collect();
+        // The built-in versions it was rendered from: their use is read back from here.
+        artifacts_json.extend(
+            rec.plan
+                .builtins
+                .iter()
+                .map(crate::library::builtin_ref_json),
+        );
         let mut planned = self.event(&request_id, EventKind::Planned, Status::Pending);
         planned.plan_id = Some(plan_id.clone());
         planned.agent_type = Some(rec.plan.agent.to_string());

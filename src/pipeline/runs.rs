@@ -115,11 +115,8 @@ impl Runs<'_> {
         self.require_plan_in_trail(&stored, &format!("apply plan {id}"), &history)?;
         let artifacts = self.approvals().checked_artifacts(&stored.plan)?;
         let hash = stored.plan.compute_hash();
-        let terraform_texts: Vec<(String, String)> = artifacts
-            .iter()
-            .filter(|(a, _)| a.kind == ArtifactKind::Terraform)
-            .map(|(a, b)| (a.name.clone(), String::from_utf8_lossy(b).to_string()))
-            .collect();
+        let terraform_texts = super::gates::texts_of(ArtifactKind::Terraform, &artifacts);
+        let ansible_texts = super::gates::texts_of(ArtifactKind::Ansible, &artifacts);
         // Approval state first: the most useful answer for a plan that is not ready.
         approval::check_runnable(&mut stored.clone(), &hash, self.clock.as_ref())?;
         // Approval rules may have tightened since the plan was approved.
@@ -133,7 +130,7 @@ impl Runs<'_> {
             )));
         }
         self.verify_approvals(&stored, &hash)?;
-        let gates = self.gates(&stored.plan, &terraform_texts)?;
+        let gates = self.gates(&stored.plan, &terraform_texts, &ansible_texts)?;
         if let Some(deny) = gates.iter().find(|g| g.result == GateResult::Deny) {
             return Err(Error::refused(format!(
                 "plan {id} is now denied by policy ({}: {}); it will not run",

@@ -479,6 +479,11 @@ pub struct Plan {
     pub requires_approval: bool,
     /// SHA-256 over everything that will be executed; see [`Plan::compute_hash`].
     pub content_hash: String,
+    /// The built-in catalogue's versions its files were rendered from (`builtin/NAME` and the
+    /// version's manifest SHA-256), also in its `planned` event. Not hashed: the artifacts the
+    /// hash binds are what they rendered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builtins: Vec<crate::library::builtin::BuiltinRef>,
 }
 
 /// The intent note of a plan made from hand-written files (`opsdeck submit`), not rendered by

@@ -10,6 +10,8 @@ pub struct InputParts<'a> {
     pub plan: &'a Plan,
     /// Terraform files of the plan (name, text).
     pub terraform: &'a [(String, String)],
+    /// Ansible files of the plan (name, text): their tasks are `ansible.tasks`.
+    pub ansible: &'a [(String, String)],
     pub requester_roles: &'a [Role],
     pub config: &'a PolicyConfig,
     pub now: jiff::Timestamp,
@@ -110,6 +112,8 @@ pub fn build(parts: &InputParts<'_>) -> Value {
         "provider": provider,
         "commands": commands,
         "iam_actions": [],
+        // What the plan's playbooks do, task by task (policy/ansible.rs).
+        "ansible": {"tasks": super::ansible::tasks(parts.ansible)},
         // The change against what the stack costs now (null for a new stack), so budget rules
         // can judge the change a plan makes rather than the stack's whole bill.
         "cost": {"monthly_usd": p.cost.monthly_usd, "delta_usd": p.cost.delta_usd(),

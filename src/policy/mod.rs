@@ -2,6 +2,7 @@
 //! (starter set in `policies/` plus the tenant's own), budgets, and checks no policy can switch
 //! off (secrets in artifacts, routing confidence). A policy that fails to evaluate denies.
 
+pub mod ansible;
 pub mod budget;
 pub mod error;
 pub mod input;
@@ -19,6 +20,8 @@ pub struct Context<'a> {
     pub plan: &'a Plan,
     /// The plan's Terraform files (name, text).
     pub terraform: &'a [(String, String)],
+    /// The plan's Ansible files (name, text): playbooks, the files they include, inventories.
+    pub ansible: &'a [(String, String)],
     pub tenant: &'a Tenant,
     pub requester_roles: &'a [Role],
     pub now: jiff::Timestamp,
@@ -32,6 +35,7 @@ pub fn evaluate(ctx: &Context<'_>) -> Vec<Gate> {
     let input = input::build(&input::InputParts {
         plan: ctx.plan,
         terraform: ctx.terraform,
+        ansible: ctx.ansible,
         requester_roles: ctx.requester_roles,
         config: &ctx.tenant.policy,
         now: ctx.now,
@@ -64,7 +68,7 @@ pub fn evaluate(ctx: &Context<'_>) -> Vec<Gate> {
         ctx.plan.mutates,
         ctx.committed,
     ));
-    for (name, text) in ctx.terraform {
+    for (name, text) in ctx.terraform.iter().chain(ctx.ansible) {
         if redact(text) != *text {
             gates.push(Gate {
                 rule: "secrets.in_artifacts".into(),

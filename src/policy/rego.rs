@@ -32,6 +32,7 @@ pub const STARTER: &[(&str, &str)] = &[
     ),
     ("ssm.rego", include_str!("../../policies/ssm.rego")),
     ("change.rego", include_str!("../../policies/change.rego")),
+    ("ansible.rego", include_str!("../../policies/ansible.rego")),
 ];
 
 /// Their Rego unit tests, run by the test suite and by `opsdeck policy test`.
@@ -72,6 +73,10 @@ pub const STARTER_TESTS: &[(&str, &str)] = &[
     (
         "change_test.rego",
         include_str!("../../policies/change_test.rego"),
+    ),
+    (
+        "ansible_test.rego",
+        include_str!("../../policies/ansible_test.rego"),
     ),
 ];
 

@@ -151,6 +151,7 @@ pub fn playbook_draft(
     risk_reason: String,
 ) -> crate::agents::Draft {
     crate::agents::Draft {
+        builtins: Vec::new(),
         summary,
         stack: None,
         region: None,

@@ -8,7 +8,7 @@ use crate::agents::{AgentRequest, DraftFile};
 use crate::error::Result;
 use crate::intent::Environment;
 use crate::library::EntryKind;
-use crate::library::builtin::render_builtin;
+use crate::library::builtin::{BuiltinRef, PLAY_HEADER, builtin_ref, render_builtin};
 use crate::plan::{ArtifactKind, Risk};
 
 /// A rendered playbook with its rollout.
@@ -21,6 +21,8 @@ pub struct Rendered {
     pub what: String,
     pub risk: Risk,
     pub risk_reasons: Vec<String>,
+    /// The built-in versions it was rendered from: the play header and the task's template.
+    pub builtins: Vec<BuiltinRef>,
 }
 
 /// Renders the playbook for a task, with its rollout and risk.
@@ -198,5 +200,9 @@ pub fn render_task(
         what,
         risk,
         risk_reasons: reasons,
+        builtins: vec![
+            builtin_ref(EntryKind::Ansible, PLAY_HEADER)?,
+            builtin_ref(EntryKind::Ansible, name)?,
+        ],
     })
 }

@@ -190,6 +190,7 @@ pub(super) fn destroy(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Draft> {
         reasons.push("production".into());
     }
     Ok(Draft {
+        builtins: Vec::new(),
         summary: format!(
             "destroy stack {} ({} resources)",
             stack.name,

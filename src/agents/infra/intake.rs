@@ -80,6 +80,7 @@ pub fn from_files(mut files: Vec<DraftFile>, total: usize, stack: &str) -> Resul
     }
     let resources = resources_in(&files, ChangeAction::Create);
     Ok(Draft {
+        builtins: Vec::new(),
         summary: format!(
             "apply submitted Terraform ({} files) to stack {stack}",
             files.len()

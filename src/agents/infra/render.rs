@@ -11,7 +11,7 @@ use crate::agents::DraftFile;
 use crate::error::{Error, Result};
 use crate::intent::is_region_code;
 use crate::library::EntryKind;
-use crate::library::builtin::render_builtin;
+use crate::library::builtin::{BuiltinRef, builtin_ref, render_builtin, stack_templates};
 use crate::plan::ArtifactKind;
 
 /// The template context: the spec, plus layout values derived from it. Display strings are
@@ -114,46 +114,13 @@ pub(super) fn log_bucket(spec: &StackSpec) -> Option<serde_json::Value> {
     (flow_logs || lb || s3).then(|| json!({"flow_logs": flow_logs, "lb": lb, "s3": s3}))
 }
 
-/// The files of a stack, in the order they are shown.
+/// The files of a stack, in the order they are shown: the built-in catalogue says which
+/// templates a stack with this context is made of (`[[stack_part]]`), and each renders through
+/// its catalogue entry.
 pub fn render_stack(spec: &StackSpec) -> Result<Vec<DraftFile>> {
     let ctx = context(spec)?;
-    let own_vpc = |m: &Machines| matches!(m.placement, Placement::Public | Placement::Private);
-    let mut parts = vec!["main"];
-    if spec.network.is_some() {
-        parts.push("network");
-    }
-    if spec
-        .instances
-        .as_ref()
-        .is_some_and(|i| own_vpc(&i.machines))
-        || spec.asg.as_ref().is_some_and(|a| own_vpc(&a.machines))
-    {
-        parts.push("security");
-    }
-    for (set, part) in [
-        (spec.instances.is_some(), "instances"),
-        (spec.asg.is_some(), "asg"),
-        (
-            spec.instances.is_some() || spec.asg.is_some(),
-            "instance_profile",
-        ),
-        (spec.load_balancer.is_some(), "load_balancer"),
-        (spec.bucket.is_some(), "s3"),
-        (spec.database.is_some(), "rds"),
-        (spec.function.is_some(), "lambda"),
-        (spec.security_group.is_some(), "security_group"),
-        (spec.exposure.is_some(), "exposure"),
-        (log_bucket(spec).is_some(), "logs"),
-        (true, "outputs"),
-        (spec.asg.is_some(), "opsdeck"),
-    ] {
-        if set {
-            parts.push(part);
-        }
-    }
     let mut files = Vec::new();
-    for part in parts {
-        // Through the built-in catalogue: its entry names the file and what it reads.
+    for part in stack_templates(&ctx) {
         let text = render_builtin(EntryKind::Terraform, part, &ctx)?;
         crate::plan::verify::check_generated_terraform(&format!("{part}.tf"), &text)?;
         files.push(DraftFile {
@@ -163,6 +130,16 @@ pub fn render_stack(spec: &StackSpec) -> Result<Vec<DraftFile>> {
         });
     }
     Ok(files)
+}
+
+/// The built-in versions a stack's files were rendered from (each `PART.tf` is the catalogue's
+/// template `PART`, [`render_stack`]).
+pub fn stack_builtins(files: &[DraftFile]) -> Vec<BuiltinRef> {
+    files
+        .iter()
+        .filter_map(|f| f.name.strip_suffix(".tf"))
+        .filter_map(|part| builtin_ref(EntryKind::Terraform, part).ok())
+        .collect()
 }
 
 /// The spec kept in a stack's `opsdeck.tf`.

@@ -301,6 +301,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
         );
     }
     Ok(Reply::Plan(Draft {
+        builtins: Vec::new(),
         summary: format!(
             "create CloudWatch alarm {name} on {} ({} {} {threshold} {})",
             target.describe(),

@@ -152,6 +152,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         },
     };
     Ok(Draft {
+        builtins: Vec::new(),
         summary: format!(
             "Run `{command}` on {} {} in {region}",
             plural(targets.len(), "instance", "instances"),

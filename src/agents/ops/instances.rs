@@ -263,6 +263,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str, action: Action
         summary.push_str(&format!(" ({} skipped)", skip.len()));
     }
     Ok(Draft {
+        builtins: Vec::new(),
         summary,
         stack: None,
         region: Some(region.to_string()),

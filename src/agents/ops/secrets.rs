@@ -165,6 +165,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         },
     };
     Ok(Draft {
+        builtins: Vec::new(),
         summary: format!("Rotate secret {} in {region}", info.name),
         stack: None,
         region: Some(region.to_string()),

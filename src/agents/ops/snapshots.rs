@@ -290,6 +290,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         },
     };
     Ok(Draft {
+        builtins: Vec::new(),
         summary: format!(
             "Snapshot {} {what} in {region}",
             plural(targets.len(), "volume", "volumes")

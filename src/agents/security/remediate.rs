@@ -141,6 +141,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>) -> Result<Reply> {
     let before = serde_json::to_vec_pretty(&fixes.before)
         .map_err(|e| Error::input(format!("the current state cannot be recorded: {e}")))?;
     Ok(Reply::Plan(Draft {
+        builtins: Vec::new(),
         summary: fixes.lines.join("; "),
         stack: None,
         region: Some(region),

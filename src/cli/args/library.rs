@@ -39,6 +39,7 @@ pub enum LibraryCommand {
     Search { words: Vec<String> },
     /// A version (NAME@VERSION; the latest not deprecated when none is named): its files,
     /// parameters, approvals and the plans that used it, and every version of the entry.
+    /// `builtin/NAME` shows a built-in template's version and the plans rendered from it.
     Show { entry: String },
     /// Compare two versions (NAME@A NAME@B): the manifest's words, then each file's diff.
     Diff { a: String, b: String },
@@ -66,8 +67,9 @@ pub struct LibraryWords {
     #[arg(long = "param", value_name = "NAME:TYPE[=DEFAULT]")]
     pub params: Vec<String>,
     /// Make it the tenant's template for requests read as AGENT/ACTION/TARGET (infra/create/s3:
-    /// the agent, action and service `classify` shows): they are planned from it instead of the
-    /// built-in template, parameters named like the request's taking their values.
+    /// the agent, action and service `classify` shows): a module is planned alongside the
+    /// built-in stack, a playbook runs after the built-in playbook, parameters named like the
+    /// request's taking their values.
     #[arg(long, value_name = "AGENT/ACTION/TARGET")]
     pub serves: Option<String>,
 }

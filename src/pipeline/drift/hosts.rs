@@ -303,6 +303,7 @@ impl Drift<'_> {
         let mut intent = a.rec.plan.intent.clone();
         intent.notes.push(q.note);
         let draft = Draft {
+            builtins: Vec::new(),
             summary: q.summary.clone(),
             stack: None,
             region: a.rec.plan.region.clone(),

@@ -499,6 +499,7 @@ impl Drift<'_> {
         intent.params.stack = Some(stack.to_string());
         intent.notes.push(q.note);
         let draft = Draft {
+            builtins: Vec::new(),
             summary: q.summary.clone(),
             stack: Some(stack.to_string()),
             region: rec.region.clone(),

@@ -93,19 +93,25 @@ impl Library<'_> {
         Ok((checks, notes))
     }
 
-    /// The policy gates a plan from this Terraform would meet (the tenant's compiled policies
-    /// and the checks no policy switches off), judged at add time with the parameters'
-    /// defaults: a deny refuses the entry with the policy's reason; warnings are notes.
+    /// The policy gates a plan from this entry would meet (the tenant's compiled policies and
+    /// the checks no policy switches off), judged at add time with the parameters' defaults:
+    /// a Terraform module as the stack it would apply, a playbook as the run it would make
+    /// (the policies read its tasks, `input.ansible.tasks`). A deny refuses the entry with the
+    /// policy's reason; warnings are notes.
     pub(super) fn check_policies(
         &self,
         manifest: &Manifest,
         files: &[(String, Vec<u8>)],
     ) -> Result<Vec<String>> {
+        let kind = match manifest.kind {
+            library::EntryKind::Terraform => ArtifactKind::Terraform,
+            library::EntryKind::Ansible => ArtifactKind::Ansible,
+        };
         let mut draft_files: Vec<crate::agents::DraftFile> = files
             .iter()
             .map(|(name, content)| crate::agents::DraftFile {
                 name: name.clone(),
-                kind: ArtifactKind::Terraform,
+                kind,
                 content: content.clone(),
             })
             .collect();
@@ -115,10 +121,18 @@ impl Library<'_> {
             .filter_map(|p| Some((p.name.clone(), p.default.clone()?)))
             .collect();
         if !defaults.is_empty() {
+            let (name, text) = match manifest.kind {
+                library::EntryKind::Terraform => {
+                    (library::TFVARS_FILE, library::render_tfvars(&defaults))
+                }
+                library::EntryKind::Ansible => {
+                    (library::VARS_FILE, library::render_extra_vars(&defaults))
+                }
+            };
             draft_files.push(crate::agents::DraftFile {
-                name: library::TFVARS_FILE.into(),
-                kind: ArtifactKind::Terraform,
-                content: library::render_tfvars(&defaults).into_bytes(),
+                name: name.into(),
+                kind,
+                content: text.into_bytes(),
             });
         }
         let texts: Vec<(String, String)> = draft_files
@@ -130,8 +144,30 @@ impl Library<'_> {
                 )
             })
             .collect();
-        let total = draft_files.iter().map(|f| f.content.len()).sum();
-        let draft = crate::agents::infra::from_files(draft_files, total, &manifest.name)?;
+        let agent = manifest.kind.agent();
+        let draft = match manifest.kind {
+            library::EntryKind::Terraform => {
+                let total = draft_files.iter().map(|f| f.content.len()).sum();
+                crate::agents::infra::from_files(draft_files, total, &manifest.name)?
+            }
+            library::EntryKind::Ansible => {
+                let playbook = manifest.playbook.clone().unwrap_or_default();
+                // Judged as a run on the hosts an earlier step creates: which hosts does not
+                // change what its tasks do.
+                let (files, step) = crate::agents::config::from_playbook_files(
+                    draft_files,
+                    &playbook,
+                    None,
+                    Some(1),
+                )?;
+                crate::agents::config::playbook_draft(
+                    format!("library add {}", manifest.name),
+                    files,
+                    step,
+                    "a library entry's playbook".into(),
+                )
+            }
+        };
         let action = manifest
             .serves
             .as_deref()
@@ -139,8 +175,8 @@ impl Library<'_> {
             .unwrap_or("apply")
             .to_string();
         let intent = crate::intent::Intent {
-            agent: AgentKind::Infra,
-            agents: vec![AgentKind::Infra],
+            agent,
+            agents: vec![agent],
             action,
             confidence: 1.0,
             low_confidence: false,
@@ -157,7 +193,10 @@ impl Library<'_> {
             draft,
             Vec::new(),
         );
-        let gates = self.gates(&plan, &texts)?;
+        let gates = match kind {
+            ArtifactKind::Terraform => self.gates(&plan, &texts, &[])?,
+            _ => self.gates(&plan, &[], &texts)?,
+        };
         let denied: Vec<String> = gates
             .iter()
             .filter(|g| g.result == GateResult::Deny)

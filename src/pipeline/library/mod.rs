@@ -22,7 +22,10 @@ use crate::tenant::Role;
 use super::Library;
 
 mod checks;
+mod templates;
 mod use_entry;
+
+pub use templates::COMBINED_PLAYBOOK;
 
 /// One side of a comparison: its label, manifest and (name, text) files.
 type Side = (String, Manifest, Vec<(String, String)>);
@@ -47,6 +50,15 @@ pub struct Added {
     pub new: bool,
     pub checks: Vec<String>,
     pub notes: Vec<String>,
+}
+
+/// A built-in version shown: the catalogue's words, its identity, and the plans rendered from it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuiltinDetail {
+    pub version: library::builtin::BuiltinVersion,
+    pub used_by: Vec<library::Usage>,
+    /// Plans rendered from other versions of this template (an older or newer binary's).
+    pub earlier_versions_used_by: Vec<library::BuiltinUsage>,
 }
 
 /// An entry shown: the version asked for, and every version of it.
@@ -86,7 +98,7 @@ impl Library<'_> {
         let mut last = cursor;
         self.scan_trail_after(cursor, &mut |r| {
             last = last.max(r.seq);
-            if library::is_library_event(r.event.event) {
+            if library::is_catalogue_record(&r) {
                 new.push(r);
             }
             true
@@ -276,10 +288,10 @@ impl Library<'_> {
             EntryKind::Ansible => {
                 library::check_ansible_params(&manifest.params)?;
                 let playbook = manifest.playbook.clone().unwrap_or_default();
-                (
-                    self.check_playbook(&playbook, &manifest.params, &files, sink)?,
-                    Vec::new(),
-                )
+                let mut checks = self.check_playbook(&playbook, &manifest.params, &files, sink)?;
+                let notes = self.check_policies(&manifest, &files)?;
+                checks.push("policy gates".into());
+                (checks, notes)
             }
         };
         for (name, bytes) in &files {
@@ -344,9 +356,28 @@ impl Library<'_> {
         })
     }
 
-    /// The built-in catalogue: the templates opsdeck renders plans from, as data.
-    pub fn builtin(&self) -> &'static [library::builtin::BuiltinTemplate] {
-        library::builtin::builtin_templates()
+    /// The built-in catalogue: the templates opsdeck renders plans from, as data, each a
+    /// content-addressed version (`builtin/NAME`).
+    pub fn builtin(&self) -> &'static [library::builtin::BuiltinVersion] {
+        library::builtin::builtin_versions()
+    }
+
+    /// A built-in version (`builtin/NAME`) with the plans rendered from it, read from the trail
+    /// like a tenant entry's uses; plans from earlier versions of it are counted apart.
+    pub fn show_builtin(&self, name: &str) -> Result<BuiltinDetail> {
+        self.require_reader("read the library")?;
+        let version = library::builtin::builtin_version(name)?;
+        let c = self.catalogue()?;
+        let (used_by, earlier): (Vec<_>, Vec<_>) = c
+            .builtin_uses(&version.label)
+            .iter()
+            .cloned()
+            .partition(|u| u.sha256 == version.sha256);
+        Ok(BuiltinDetail {
+            version: version.clone(),
+            used_by: used_by.into_iter().map(|u| u.usage).collect(),
+            earlier_versions_used_by: earlier,
+        })
     }
 
     /// Every entry, by name, with its latest version's words.

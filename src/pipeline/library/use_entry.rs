@@ -128,7 +128,7 @@ impl Library<'_> {
                     reading.action
                 ),
                 EntryKind::Ansible => format!(
-                    "planned from the tenant's template {} for {serves} requests, instead of the built-in playbook ({}/{})",
+                    "planned with the tenant's template {} for {serves} requests, run after the built-in playbook ({}/{})",
                     info.label(),
                     reading.agent,
                     reading.action
@@ -181,6 +181,25 @@ impl Library<'_> {
                         d.summary = format!("{} (library entry {})", d.summary, info.label());
                         d
                     }),
+                )
+            }
+            EntryKind::Ansible if req.reading.is_some() && info.serves.is_some() => {
+                let reading = req.reading.as_ref().expect("matched");
+                let playbook = manifest.playbook.clone().unwrap_or_default();
+                let vars =
+                    (!manifest.params.is_empty()).then(|| library::render_extra_vars(&values));
+                (
+                    AgentKind::Config,
+                    self.with_builtin_playbook(
+                        &request_id,
+                        &words,
+                        reading,
+                        &info,
+                        &playbook,
+                        files,
+                        vars,
+                        sink,
+                    ),
                 )
             }
             EntryKind::Ansible => {
@@ -266,76 +285,10 @@ impl Library<'_> {
 }
 
 /// The file a Terraform entry's parameter values go in, as typed literals.
-fn tfvars_file(values: &library::Values) -> DraftFile {
+pub(super) fn tfvars_file(values: &library::Values) -> DraftFile {
     DraftFile {
         name: library::TFVARS_FILE.into(),
         kind: ArtifactKind::Terraform,
         content: library::render_tfvars(values).into_bytes(),
-    }
-}
-
-/// The name a template's file takes beside the built-in stack's files (`main.tf` is the
-/// stack's own).
-pub fn template_file_name(entry: &str, file: &str) -> String {
-    format!("template-{entry}-{file}")
-}
-
-impl Library<'_> {
-    /// The built-in stack the infra agent plans for the reading, with the template's files
-    /// rendered alongside it (its resources in the same stack and state, its parameters
-    /// typed in their own file). Both declaring one resource address is refused, with the
-    /// address, before Terraform would.
-    #[allow(clippy::too_many_arguments)]
-    fn with_builtin_stack(
-        &self,
-        request_id: &str,
-        words: &str,
-        reading: &Intent,
-        info: &VersionInfo,
-        files: Vec<(String, Vec<u8>)>,
-        values: &library::Values,
-        sink: Sink<'_>,
-    ) -> Result<crate::agents::Draft> {
-        let mut draft = infra::plan(
-            &crate::agents::AgentRequest {
-                request_id,
-                text: words,
-                intent: reading,
-                tenant: &self.tenant,
-                store: self.store.as_ref(),
-                aws: &self.aws,
-            },
-            sink,
-        )?;
-        let mut template: Vec<DraftFile> = files
-            .into_iter()
-            .map(|(name, content)| DraftFile {
-                name: template_file_name(&info.name, &name),
-                kind: ArtifactKind::Terraform,
-                content,
-            })
-            .collect();
-        if !values.is_empty() {
-            template.push(tfvars_file(values));
-        }
-        let added = infra::resources_in(&template, crate::plan::ChangeAction::Create);
-        if let Some(both) = added
-            .iter()
-            .find(|r| draft.resources.iter().any(|b| b.address == r.address))
-        {
-            return Err(Error::input(format!(
-                "the tenant's template {} and the built-in stack both declare {}: rename it in the template and add a new version",
-                info.label(),
-                both.address
-            )));
-        }
-        draft.resources.extend(added);
-        draft.files.extend(template);
-        draft.summary = format!(
-            "{}, with the tenant's template {}",
-            draft.summary,
-            info.label()
-        );
-        Ok(draft)
     }
 }
