@@ -21,8 +21,11 @@ use crate::tenant::Role;
 
 use super::Library;
 
+mod browse;
 mod checks;
 mod use_entry;
+
+pub use browse::EntryOverview;
 
 /// One side of a comparison: its label, manifest and (name, text) files.
 type Side = (String, Manifest, Vec<(String, String)>);
