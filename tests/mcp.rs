@@ -44,6 +44,10 @@ fn python_sdk_client_round_trip() {
             "classify",
             "cost_query",
             "explain",
+            "library_diff",
+            "library_list",
+            "library_search",
+            "library_show",
             "list_approvals",
             "log_query",
             "security_scan",
@@ -326,7 +330,7 @@ fn python_sdk_over_http_acts_as_the_tokens_user_until_the_token_is_revoked() {
 
     assert_eq!(v["server"], "opsdeck");
     let tools = v["tools"].as_object().unwrap();
-    assert_eq!(tools.len(), 10, "{tools:?}");
+    assert_eq!(tools.len(), 14, "{tools:?}");
     let mut descriptions = std::collections::HashSet::new();
     for (name, t) in tools {
         assert!(t["title"].as_str().is_some_and(|s| !s.is_empty()), "{name}");

@@ -420,3 +420,255 @@ both_sizes!(results_wide_table_with_error_cell, |app: &mut App| {
     });
     show(app, Pane::Conversation);
 });
+
+/// The Library pane's data: two entries of the tenant (one with two versions, the second
+/// approved and used by a plan; one deprecated), as the core's overview and versions give them.
+fn library_data() -> (
+    Vec<opsdeck::pipeline::EntryOverview>,
+    Vec<opsdeck::library::VersionDetail>,
+) {
+    use opsdeck::library::{
+        EntryKind, EntrySummary, Manifest, Mark, Usage, VersionDetail, VersionInfo,
+    };
+    let at = |s: &str| s.parse::<opsdeck::time::Stamp>().unwrap();
+    let mark = |user: &str, when: &str| Mark {
+        user: user.into(),
+        at: at(when),
+        reason: None,
+    };
+    let manifest = |v: serde_json::Value| -> Manifest { serde_json::from_value(v).unwrap() };
+    let file = |name: &str, sha: &str, size: u64| serde_json::json!({"name": name, "sha256": sha.repeat(64 / sha.len()), "size": size});
+    let v1 = VersionDetail {
+        info: VersionInfo {
+            name: "web-tier".into(),
+            version: 1,
+            sha256: "1a".repeat(32),
+            added: mark("olga", "2026-11-20T08:15:00Z"),
+            deprecated: None,
+            approvals: Vec::new(),
+            used_by: Vec::new(),
+            serves: None,
+            seq: 10,
+        },
+        manifest: manifest(serde_json::json!({
+            "format": 1, "name": "web-tier", "kind": "terraform",
+            "description": "the web tier", "tags": ["web"],
+            "files": [file("main.tf", "ab", 212)], "from_plan": "p-web2demo42"
+        })),
+    };
+    let v2 = VersionDetail {
+        info: VersionInfo {
+            name: "web-tier".into(),
+            version: 2,
+            sha256: "2b".repeat(32),
+            added: mark("olga", "2026-11-22T14:02:00Z"),
+            deprecated: None,
+            approvals: vec![mark("bob", "2026-11-23T09:00:00Z")],
+            used_by: vec![Usage {
+                plan_id: "p-9q3w7e1r2t".into(),
+                user: "alice".into(),
+                at: at("2026-11-24T09:40:00Z"),
+            }],
+            serves: None,
+            seq: 20,
+        },
+        manifest: manifest(serde_json::json!({
+            "format": 1, "name": "web-tier", "kind": "terraform",
+            "description": "the web tier, greeting as a parameter", "tags": ["web", "net"],
+            "params": [
+                {"name": "greeting", "type": "string", "default": "hello"},
+                {"name": "replicas", "type": "number"}
+            ],
+            "files": [file("main.tf", "cd", 318), file("outputs.tf", "ef", 64)]
+        })),
+    };
+    let old = VersionInfo {
+        name: "nightly-patch".into(),
+        version: 1,
+        sha256: "3c".repeat(32),
+        added: mark("alice", "2026-10-02T11:00:00Z"),
+        deprecated: Some(Mark {
+            reason: Some("replaced by the patch template".into()),
+            ..mark("alice", "2026-11-01T10:00:00Z")
+        }),
+        approvals: Vec::new(),
+        used_by: Vec::new(),
+        serves: None,
+        seq: 5,
+    };
+    let entries = vec![
+        opsdeck::pipeline::EntryOverview {
+            summary: EntrySummary {
+                name: "nightly-patch".into(),
+                kind: EntryKind::Ansible,
+                description: "patch the fleet at night".into(),
+                tags: vec!["patch".into(), "ops".into()],
+                owner: "alice".into(),
+                latest: 1,
+                versions: 1,
+                deprecated: true,
+                uses: 0,
+            },
+            latest: old,
+        },
+        opsdeck::pipeline::EntryOverview {
+            summary: EntrySummary {
+                name: "web-tier".into(),
+                kind: EntryKind::Terraform,
+                description: v2.manifest.description.clone(),
+                tags: v2.manifest.tags.clone(),
+                owner: "olga".into(),
+                latest: 2,
+                versions: 2,
+                deprecated: false,
+                uses: 1,
+            },
+            latest: v2.info.clone(),
+        },
+    ];
+    (entries, vec![v1, v2])
+}
+
+fn library_loaded(app: &mut App) {
+    let (entries, _) = library_data();
+    app.library.entries = entries;
+    app.library.builtin = opsdeck::library::builtin::builtin_templates()
+        .iter()
+        .map(opsdeck::view::library::BuiltinRowView::of)
+        .collect();
+    app.library.loaded = true;
+    // Loaded already: opening the pane reads nothing.
+    app.update(opsdeck::tui::action::Action::FocusLibrary);
+    assert!(!app.library.loading);
+}
+
+/// web-tier opened: its two versions read, the first selected, none marked.
+fn open_web_tier(app: &mut App) {
+    let (_, versions) = library_data();
+    app.library.open = Some(opsdeck::tui::app::OpenEntry {
+        name: "web-tier".into(),
+        versions: Some(Ok(versions)),
+        selected: 0,
+        marked: Vec::new(),
+        scroll: 0,
+    });
+}
+
+// The list: the tenant's entries (a deprecated one, an approved one), the built-in templates
+// apart under them; the second entry selected.
+both_sizes!(library, |app: &mut App| {
+    library_loaded(app);
+    app.update(opsdeck::tui::action::Action::Down);
+});
+// An entry opened: its versions, the second selected and both marked, its account below.
+both_sizes!(library_versions, |app: &mut App| {
+    use opsdeck::tui::action::Action;
+    library_loaded(app);
+    open_web_tier(app);
+    app.update(Action::MarkVersion);
+    app.update(Action::Down);
+    app.update(Action::MarkVersion);
+});
+// Two versions compared in the diff viewer: `library diff`'s text as rows.
+both_sizes!(library_diff, |app: &mut App| {
+    let (_, versions) = library_data();
+    let files = |v: &str| {
+        vec![(
+            "main.tf".to_string(),
+            format!(
+                "variable \"greeting\" {{\n  default = \"{v}\"\n}}\n\nresource \"terraform_data\" \"hello\" {{\n  input = var.greeting\n}}\n"
+            ),
+        )]
+    };
+    let text = opsdeck::library::diff_versions(
+        "web-tier@1",
+        &versions[0].manifest,
+        &files("hello"),
+        "web-tier@2",
+        &versions[1].manifest,
+        &files("hi"),
+    );
+    app.diff.plan = None;
+    app.diff.doc = Some(std::sync::Arc::new(
+        opsdeck::tui::diff::DiffDoc::from_unified(
+            &text,
+            "web-tier@1 (opsdeck library diff web-tier@1 web-tier@2)",
+        ),
+    ));
+    show(app, Pane::Diff);
+});
+
+/// Keys on the Library pane: the filter is `library search`'s, space marks at most two, `u`
+/// puts a request the parser reads as the version into the prompt, `a` and `x` put the
+/// command on the `:` line for Enter to confirm.
+#[test]
+fn library_keys_filter_mark_use_and_decide() {
+    use opsdeck::tui::action::Action;
+    use opsdeck::tui::app::Overlay;
+    let mut fx = fixture();
+    library_loaded(&mut fx.app);
+    let app = &mut fx.app;
+    app.update(Action::SetFilter("greeting".into()));
+    let visible: Vec<String> = app
+        .library
+        .visible()
+        .iter()
+        .map(|e| e.summary.name.clone())
+        .collect();
+    assert_eq!(visible, ["web-tier"]);
+    app.update(Action::SetFilter("ansible patch".into()));
+    assert_eq!(
+        app.library.selected_entry().unwrap().summary.name,
+        "nightly-patch"
+    );
+    app.update(Action::Back);
+    assert!(app.library.filter.is_empty());
+    assert_eq!(app.library.visible().len(), 2);
+
+    open_web_tier(app);
+    // One mark: d asks for a second and opens nothing.
+    app.update(Action::MarkVersion);
+    app.update(Action::CompareVersions);
+    assert_eq!(app.focus, Pane::Library);
+    assert!(
+        app.notice
+            .as_ref()
+            .unwrap()
+            .text()
+            .contains("mark two versions")
+    );
+    app.update(Action::MarkVersion);
+    assert!(app.library.open.as_ref().unwrap().marked.is_empty());
+
+    app.update(Action::Down);
+    app.update(Action::ApproveVersion);
+    match app.overlays.last() {
+        Some(Overlay::Command(line)) => assert_eq!(line.text, "library approve web-tier@2 "),
+        _ => panic!("a approve puts the command on the : line"),
+    }
+    app.update(Action::Back);
+    app.update(Action::DeprecateVersion);
+    match app.overlays.pop() {
+        Some(Overlay::Command(line)) => assert_eq!(line.text, "library deprecate web-tier@2 "),
+        _ => panic!("x puts the command on the : line"),
+    }
+
+    app.update(Action::UseVersion);
+    assert_eq!(app.focus, Pane::Conversation);
+    assert_eq!(app.prompt_text(), "use library entry web-tier@2");
+    // replicas has no default: the console says how to give it.
+    let said = app.notice.as_ref().unwrap().text();
+    assert!(
+        said.contains("replicas") && said.contains("--set"),
+        "{said}"
+    );
+    // The words name the version for the core, which plans it like any request.
+    let names = ["web-tier", "nightly-patch"];
+    assert_eq!(
+        opsdeck::library::referenced_entry(&app.prompt_text(), names),
+        Some(opsdeck::library::EntryRef {
+            name: "web-tier".into(),
+            version: Some(2)
+        })
+    );
+}

@@ -121,58 +121,8 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
             let m = &d.version.manifest;
             let v = &d.version.info;
             outln!("{} ({})", v.label(), m.kind);
-            if !m.description.is_empty() {
-                outln!("  {}", m.description);
-            }
-            if !m.tags.is_empty() {
-                outln!("  tags: {}", m.tags.join(", "));
-            }
-            outln!("  sha256 {}", v.sha256);
-            outln!("  added by {} at {}", v.added.user, v.added.at);
-            if let Some(p) = &m.from_plan {
-                outln!("  saved from plan {p}");
-            }
-            if let Some(s) = &m.serves {
-                outln!("  the tenant's template for {s} requests");
-            }
-            if let Some(dep) = &v.deprecated {
-                outln!(
-                    "  DEPRECATED by {} at {}: {}",
-                    dep.user,
-                    dep.at,
-                    dep.reason.as_deref().unwrap_or("")
-                );
-            }
-            for a in &v.approvals {
-                outln!("  approved by {} at {}", a.user, a.at);
-            }
-            if m.params.is_empty() {
-                outln!("  parameters: none");
-            } else {
-                outln!("  parameters:");
-                for p in &m.params {
-                    match &p.default {
-                        Some(d) => outln!("    {} ({}, default {d})", p.name, p.kind.as_str()),
-                        None => outln!("    {} ({}, required)", p.name, p.kind.as_str()),
-                    }
-                }
-            }
-            outln!("  files:");
-            for f in &m.files {
-                outln!(
-                    "    {} ({} bytes, sha256 {})",
-                    f.name,
-                    f.size,
-                    &f.sha256[..12]
-                );
-            }
-            if v.used_by.is_empty() {
-                outln!("  used by no plan yet");
-            } else {
-                outln!("  used by:");
-                for u in &v.used_by {
-                    outln!("    plan {} by {} at {}", u.plan_id, u.user, u.at);
-                }
+            for (_, line) in crate::view::library::version_lines(&d.version) {
+                outln!("{line}");
             }
             outln!("versions:");
             for o in &d.versions {

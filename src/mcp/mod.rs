@@ -8,6 +8,7 @@
 //! output schema ([`schemas`]); its answer is that structured value, and the same JSON as text.
 
 pub mod http;
+mod library;
 pub mod schemas;
 
 use std::sync::Arc;
@@ -50,6 +51,17 @@ pub struct AskArgs {
     /// the refusal lists the readings, numbered from 1; call ask again with the one meant.
     #[serde(default)]
     pub confirm_reading: Option<usize>,
+    /// Plan from the tenant's library entry NAME or NAME@VERSION (library_list shows them;
+    /// without a version, the latest not deprecated), as `opsdeck ask --use` does: the text is
+    /// recorded with the plan and may name a region.
+    #[serde(default, rename = "use")]
+    pub use_entry: Option<String>,
+    /// Values of the entry's parameters, "NAME=VALUE" each, checked against their types.
+    #[serde(default)]
+    pub set: Vec<String>,
+    /// The stack a Terraform entry is applied as (default: the entry's name).
+    #[serde(default)]
+    pub stack: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -123,7 +135,7 @@ impl OpsdeckMcp {
     pub fn new(deck: Deck) -> Self {
         OpsdeckMcp {
             deck: Some(Arc::new(deck)),
-            tool_router: Self::tool_router(),
+            tool_router: Self::tool_router() + Self::library_tools(),
         }
     }
 
@@ -131,7 +143,7 @@ impl OpsdeckMcp {
     pub fn per_request() -> Self {
         OpsdeckMcp {
             deck: None,
-            tool_router: Self::tool_router(),
+            tool_router: Self::tool_router() + Self::library_tools(),
         }
     }
 
@@ -290,6 +302,25 @@ impl OpsdeckMcp {
         ext: Extensions,
         Parameters(args): Parameters<AskArgs>,
     ) -> std::result::Result<CallToolResult, ErrorData> {
+        if args.use_entry.is_some() || !args.set.is_empty() || args.stack.is_some() {
+            let AskArgs {
+                text,
+                confirm_reading,
+                use_entry,
+                set,
+                stack,
+            } = args;
+            let out = self
+                .blocking(&ext, move |d| {
+                    library::use_entry(d, &text, use_entry, set, stack, confirm_reading)
+                })
+                .await;
+            return match out {
+                Ok(Some(rec)) => ok_json(plan_summary(&rec)),
+                Ok(None) => tool_error(&Error::input("name the library entry with use")),
+                Err(e) => tool_error(&e),
+            };
+        }
         self.ask_as(&ext, args.text, None, args.confirm_reading)
             .await
     }
@@ -531,7 +562,7 @@ impl ServerHandler for OpsdeckMcp {
         )
         .with_server_info(Implementation::new("opsdeck", env!("CARGO_PKG_VERSION")))
         .with_instructions(
-            "opsdeck runs AWS operations from plain-language requests. Use classify to see how a request is understood, ask to plan it (changes are queued for a human to approve; you cannot approve), show_plan to review, audit_search for history. Resources: opsdeck://audit/recent and the artifacts of recent plans.",
+            "opsdeck runs AWS operations from plain-language requests. Use classify to see how a request is understood, ask to plan it (changes are queued for a human to approve; you cannot approve), show_plan to review, audit_search for history. The tenant's library of Terraform modules and playbooks: library_list, library_search, library_show, library_diff; ask with use (and set) plans an entry. Resources: opsdeck://audit/recent and the artifacts of recent plans.",
         )
     }
 

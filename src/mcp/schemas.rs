@@ -201,6 +201,91 @@ pub fn explanation() -> Arc<JsonObject> {
     }))
 }
 
+fn library_version() -> Value {
+    json!({
+        "type": "object",
+        "required": ["name", "version", "sha256", "added"],
+        "properties": {
+            "name": {"type": "string"},
+            "version": {"type": "integer", "minimum": 1},
+            "sha256": {"type": "string"},
+            "added": {"type": "object"},
+            "deprecated": {"type": "object"},
+            "approvals": {"type": "array"},
+            "used_by": {"type": "array"},
+            "serves": {"type": "string"}
+        }
+    })
+}
+
+/// `library_list` and `library_search`: entries with their latest version's words.
+pub fn library_entries() -> Arc<JsonObject> {
+    object(json!({
+        "type": "object",
+        "required": ["entries"],
+        "properties": {
+            "entries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "kind", "description", "tags", "owner", "latest", "versions", "deprecated", "uses"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "kind": {"type": "string", "enum": ["terraform", "ansible"]},
+                        "description": {"type": "string"},
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                        "owner": {"type": "string"},
+                        "latest": {"type": "integer"},
+                        "versions": {"type": "integer"},
+                        "deprecated": {"type": "boolean"},
+                        "uses": {"type": "integer"}
+                    }
+                }
+            },
+            "built_in": {"type": "array"}
+        }
+    }))
+}
+
+/// `library_show`: the version asked for (with its manifest) and every version of the entry.
+pub fn library_entry() -> Arc<JsonObject> {
+    let mut version = library_version();
+    version["required"] = json!(["name", "version", "sha256", "added", "manifest"]);
+    version["properties"]["manifest"] = json!({
+        "type": "object",
+        "required": ["name", "kind", "files"],
+        "properties": {
+            "name": {"type": "string"},
+            "kind": {"type": "string"},
+            "description": {"type": "string"},
+            "tags": {"type": "array"},
+            "params": {"type": "array"},
+            "files": {"type": "array"}
+        }
+    });
+    object(json!({
+        "type": "object",
+        "required": ["version", "versions"],
+        "properties": {
+            "version": version,
+            "versions": {"type": "array", "items": library_version()}
+        }
+    }))
+}
+
+/// `library_diff`: the two versions and `library diff`'s text.
+pub fn library_diff() -> Arc<JsonObject> {
+    object(json!({
+        "type": "object",
+        "required": ["a", "b", "diff"],
+        "properties": {
+            "a": {"type": "string"},
+            "b": {"type": "string"},
+            "diff": {"type": "string"}
+        }
+    }))
+}
+
 /// What an artifact is, from its name: the type clients use to render or parse it.
 pub fn mime_of(name: &str) -> &'static str {
     let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());

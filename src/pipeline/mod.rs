@@ -67,7 +67,9 @@ pub use backend::{BackendCheck, SharedBackend};
 pub use configs::CallerIdentity;
 pub use evidence::EvidenceSummary;
 pub use iam::{PolicyRequest, PolicyRole, iam_policy, policy_document};
-pub use library::{Added, BuiltinDetail, COMBINED_PLAYBOOK, EntryDetail, NewEntry, UseRequest};
+pub use library::{
+    Added, BuiltinDetail, COMBINED_PLAYBOOK, EntryDetail, EntryOverview, NewEntry, UseRequest,
+};
 pub use members::KeyStatus;
 pub use notify::FlushReport;
 pub use read_only::ReadOnly;

@@ -13,16 +13,18 @@ pub enum Pane {
     Approvals,
     Audit,
     Reports,
+    Library,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 6] = [
+    pub const ALL: [Pane; 7] = [
         Pane::Conversation,
         Pane::Preview,
         Pane::Diff,
         Pane::Approvals,
         Pane::Audit,
         Pane::Reports,
+        Pane::Library,
     ];
 
     pub fn title(self) -> &'static str {
@@ -33,6 +35,7 @@ impl Pane {
             Pane::Approvals => "Approvals",
             Pane::Audit => "Audit",
             Pane::Reports => "Reports",
+            Pane::Library => "Library",
         }
     }
 
@@ -45,6 +48,7 @@ impl Pane {
             Pane::Approvals => "approvals",
             Pane::Audit => "audit",
             Pane::Reports => "reports",
+            Pane::Library => "library",
         }
     }
 
@@ -70,6 +74,7 @@ pub enum Action {
     FocusApprovals,
     FocusAudit,
     FocusReports,
+    FocusLibrary,
     /// Give the prompt the keyboard.
     EnterPrompt,
     /// Take the keyboard away from the prompt.
@@ -107,6 +112,16 @@ pub enum Action {
     /// The Reports pane: what changed in the selected report since last week's stored run
     /// (pressed again: back to the report).
     CompareReport,
+    /// The Library pane: mark the selected version for comparison (or unmark it).
+    MarkVersion,
+    /// The Library pane: the two marked versions in the diff viewer (`library diff`'s text).
+    CompareVersions,
+    /// The Library pane: a request using the selected version into the prompt (not sent).
+    UseVersion,
+    /// The Library pane: `:library approve NAME@V` on the command line, to confirm with Enter.
+    ApproveVersion,
+    /// The Library pane: `:library deprecate NAME@V ` on the command line, to add a reason.
+    DeprecateVersion,
     ExportJson,
     ExportCsv,
     Verify,
@@ -177,6 +192,7 @@ impl Action {
             Action::FocusApprovals => "approvals",
             Action::FocusAudit => "audit",
             Action::FocusReports => "reports",
+            Action::FocusLibrary => "library",
             Action::EnterPrompt => "type a request",
             Action::LeavePrompt => "leave the prompt",
             Action::Back => "back",
@@ -205,6 +221,11 @@ impl Action {
             Action::Replan => "re-plan the request",
             Action::Refresh => "refresh",
             Action::CompareReport => "compare with last week",
+            Action::MarkVersion => "mark a version",
+            Action::CompareVersions => "compare the two marked",
+            Action::UseVersion => "use it (into the prompt)",
+            Action::ApproveVersion => "approve a version",
+            Action::DeprecateVersion => "deprecate a version",
             Action::ExportJson => "export JSON",
             Action::ExportCsv => "export CSV",
             Action::Verify => "verify chain",

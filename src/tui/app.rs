@@ -39,6 +39,7 @@ mod command;
 mod confirm;
 mod fold;
 mod input;
+mod library;
 mod mouse;
 mod msg;
 mod news;
@@ -50,11 +51,11 @@ mod update;
 
 pub use audit_row::{AuditQuery, AuditRow, Interner, hash_bytes};
 pub use mouse::{Click, ClickMap, mark};
-pub use msg::{AskResult, AuditDetail, Done, JobResult, Msg, ReportsRead};
+pub use msg::{AskResult, AuditDetail, Done, JobResult, LibraryRead, Msg, ReportsRead};
 pub use state::{
-    ApplyRun, ApprovalsState, AuditState, Confirm, ConfirmKind, DiffState, LineInput, Notice,
-    Overlay, PreviewState, ReadingPick, ReportsState, RowActions, RunningJob, TLine, TableRow,
-    Transcript,
+    ApplyRun, ApprovalsState, AuditState, Confirm, ConfirmKind, DiffState, LibraryState, LineInput,
+    Notice, OpenEntry, Overlay, PreviewState, ReadingPick, ReportsState, RowActions, RunningJob,
+    TLine, TableRow, Transcript,
 };
 use tasks::Latest;
 
@@ -87,6 +88,7 @@ pub struct App {
     pub approvals: ApprovalsState,
     pub audit: AuditState,
     pub reports: ReportsState,
+    pub library: LibraryState,
     pub overlays: Vec<Overlay>,
     pub notice: Option<Notice>,
     pub jobs: BTreeMap<u64, RunningJob>,
@@ -155,6 +157,7 @@ impl App {
             approvals: ApprovalsState::default(),
             audit: AuditState::default(),
             reports: ReportsState::default(),
+            library: LibraryState::default(),
             overlays: Vec::new(),
             notice: None,
             jobs: BTreeMap::new(),

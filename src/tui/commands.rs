@@ -28,6 +28,9 @@ pub enum Command {
     Tenant(Option<String>),
     Config(Option<String>),
     Like(Option<String>),
+    /// The Library pane; with words, filtered by them; `approve NAME@V`, `deprecate NAME@V
+    /// [REASON]` as `opsdeck library` does them.
+    Library(Option<String>),
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -48,6 +51,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg: None,
         what: "the Reports pane",
         make: |_| Command::Focus(Pane::Reports),
+    },
+    CommandSpec {
+        names: &["library", "lib"],
+        arg: Some("[WORDS | approve NAME@V | deprecate NAME@V [REASON]]"),
+        what: "the Library pane (filtered by WORDS); approve or deprecate a version as `opsdeck library` does",
+        make: Command::Library,
     },
     CommandSpec {
         names: &["diff", "d"],

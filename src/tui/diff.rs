@@ -165,21 +165,7 @@ impl DiffDoc {
             ..DiffDoc::default()
         };
         let safe = |t: &str| crate::sanitize::terminal(t).into_owned();
-        let push = |d: &mut DiffDoc, kind: RowKind, text: String| {
-            if matches!(kind, RowKind::File | RowKind::Hunk) {
-                d.hunks.push(d.rows.len());
-            }
-            if kind == RowKind::File {
-                d.files.push(d.rows.len());
-            }
-            d.rows.push(Row {
-                kind,
-                old_no: None,
-                new_no: None,
-                text,
-                spans: Vec::new(),
-            });
-        };
+        let push = |d: &mut DiffDoc, kind: RowKind, text: String| d.push(kind, (None, None), text);
         let header = format!(
             "AWS API calls ({} call{}, {} target{})",
             d.calls,
@@ -210,6 +196,101 @@ impl DiffDoc {
         }
         d.pairs = pair_rows(&d.rows);
         d
+    }
+
+    /// A unified diff given as text (`opsdeck library diff`: the manifest's words that differ,
+    /// then each file's `---`/`+++` header and hunks), as rows: the words are changes under a
+    /// "manifest" header, each file a file header. Hunk lengths are counted, so a removed line
+    /// that itself starts with `--` is never read as a header.
+    pub fn from_unified(text: &str, against: &str) -> DiffDoc {
+        let mut d = DiffDoc {
+            against: against.to_string(),
+            ..DiffDoc::default()
+        };
+        let text = crate::sanitize::terminal(text);
+        let lines: Vec<&str> = text.lines().collect();
+        let push = |d: &mut DiffDoc, kind: RowKind, nos: (Option<u32>, Option<u32>), text: &str| {
+            d.push(kind, nos, text.to_string())
+        };
+        // Lines of the current hunk still to read, and the next line numbers.
+        let (mut old_left, mut new_left, mut old_no, mut new_no) = (0u32, 0u32, 0u32, 0u32);
+        let mut i = 0;
+        while i < lines.len() {
+            let l = lines[i];
+            i += 1;
+            if old_left > 0 || new_left > 0 {
+                let (kind, nos) = match l.as_bytes().first() {
+                    Some(b'+') => {
+                        new_left = new_left.saturating_sub(1);
+                        new_no += 1;
+                        d.added += 1;
+                        (RowKind::Add, (None, Some(new_no - 1)))
+                    }
+                    Some(b'-') => {
+                        old_left = old_left.saturating_sub(1);
+                        old_no += 1;
+                        d.removed += 1;
+                        (RowKind::Remove, (Some(old_no - 1), None))
+                    }
+                    // "\ No newline at end of file" belongs to the line before.
+                    Some(b'\\') => (RowKind::Context, (None, None)),
+                    _ => {
+                        old_left = old_left.saturating_sub(1);
+                        new_left = new_left.saturating_sub(1);
+                        old_no += 1;
+                        new_no += 1;
+                        (RowKind::Context, (Some(old_no - 1), Some(new_no - 1)))
+                    }
+                };
+                push(&mut d, kind, nos, l.get(1..).unwrap_or(""));
+                continue;
+            }
+            if let (Some(from), Some(to)) = (
+                l.strip_prefix("--- "),
+                lines.get(i).and_then(|n| n.strip_prefix("+++ ")),
+            ) {
+                i += 1;
+                let header = match (from, to) {
+                    (f, "/dev/null") => format!("{f} (removed)"),
+                    ("/dev/null", t) => format!("{t} (new file)"),
+                    (f, t) => format!("{f} → {t}"),
+                };
+                push(&mut d, RowKind::File, (None, None), &header);
+                continue;
+            }
+            if let Some((o, n)) = hunk_ranges(l) {
+                (old_no, old_left) = o;
+                (new_no, new_left) = n;
+                old_no = old_no.max(1);
+                new_no = new_no.max(1);
+                push(&mut d, RowKind::Hunk, (None, None), l);
+                continue;
+            }
+            // The manifest's words that differ (or "no differences"), before any file.
+            if d.rows.is_empty() {
+                push(&mut d, RowKind::File, (None, None), "manifest");
+            }
+            push(&mut d, RowKind::Change, (None, None), l);
+        }
+        d.pairs = pair_rows(&d.rows);
+        d
+    }
+
+    /// A row without highlighting, counted as a hunk or file start when it is one.
+    fn push(&mut self, kind: RowKind, (old_no, new_no): (Option<u32>, Option<u32>), text: String) {
+        if matches!(kind, RowKind::File | RowKind::Hunk) {
+            self.hunks.push(self.rows.len());
+        }
+        if kind == RowKind::File {
+            self.files.push(self.rows.len());
+        }
+        self.rows.push(Row {
+            kind,
+            old_no,
+            new_no,
+            text,
+            spans: Vec::new(),
+        });
     }
 
     /// `other`'s rows after these (the files after the calls).
@@ -246,6 +327,20 @@ impl DiffDoc {
             .position(|(l, r)| *l == Some(row) || *r == Some(row))
             .unwrap_or(0)
     }
+}
+
+/// `@@ -A,B +C,D @@`: ((A, B), (C, D)), a missing count being 1.
+fn hunk_ranges(line: &str) -> Option<((u32, u32), (u32, u32))> {
+    let rest = line.strip_prefix("@@ -")?;
+    let (ranges, _) = rest.split_once(" @@")?;
+    let (old, new) = ranges.split_once(" +")?;
+    let range = |r: &str| -> Option<(u32, u32)> {
+        match r.split_once(',') {
+            Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+            None => Some((r.parse().ok()?, 1)),
+        }
+    };
+    Some((range(old)?, range(new)?))
 }
 
 /// Removes and adds that follow each other sit on the same line, as reviewers expect.
@@ -309,6 +404,34 @@ mod tests {
         assert_eq!(d.rows[changed.0.unwrap()].text, "b");
         assert_eq!(d.rows[changed.1.unwrap()].text, "B");
         assert_eq!(d.find("B").len(), 2);
+    }
+
+    #[test]
+    fn a_unified_diff_text_reads_back_as_rows_with_counted_hunks() {
+        let text = "tags: web -> web,net\n--- web-tier@1/main.tf\n+++ web-tier@2/main.tf\n@@ -1,3 +1,3 @@\n a\n--- not a header\n+++ nor this\n c\n--- /dev/null\n+++ web-tier@2/extra.tf\n@@ -0,0 +1 @@\n+x\n";
+        let d = DiffDoc::from_unified(text, "web-tier@1");
+        let kinds: Vec<(RowKind, &str)> =
+            d.rows.iter().map(|r| (r.kind, r.text.as_str())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (RowKind::File, "manifest"),
+                (RowKind::Change, "tags: web -> web,net"),
+                (RowKind::File, "web-tier@1/main.tf → web-tier@2/main.tf"),
+                (RowKind::Hunk, "@@ -1,3 +1,3 @@"),
+                (RowKind::Context, "a"),
+                (RowKind::Remove, "-- not a header"),
+                (RowKind::Add, "++ nor this"),
+                (RowKind::Context, "c"),
+                (RowKind::File, "web-tier@2/extra.tf (new file)"),
+                (RowKind::Hunk, "@@ -0,0 +1 @@"),
+                (RowKind::Add, "x"),
+            ]
+        );
+        assert_eq!((d.added, d.removed), (2, 1));
+        assert_eq!(d.rows[7].old_no, Some(3));
+        assert_eq!(d.rows[10].new_no, Some(1));
+        assert_eq!(d.files.len(), 3);
     }
 
     #[test]

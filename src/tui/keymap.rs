@@ -12,7 +12,7 @@ use super::action::Action;
 pub const DEFAULT: &str = include_str!("keymap.toml");
 
 /// The contexts, in the order the help screen lists them.
-pub const CONTEXTS: [&str; 8] = [
+pub const CONTEXTS: [&str; 9] = [
     "global",
     "prompt",
     "conversation",
@@ -21,6 +21,7 @@ pub const CONTEXTS: [&str; 8] = [
     "approvals",
     "audit",
     "reports",
+    "library",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -129,7 +129,16 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
         })
         .collect();
     let name = " opsdeck ";
-    let tabs_width: usize = tabs.iter().map(|(_, l)| width(l)).sum();
+    let mut tabs_width: usize = tabs.iter().map(|(_, l)| width(l)).sum();
+    // Too narrow for the spaced tabs (80 columns and seven panes): one space between them.
+    let tabs: Vec<(Pane, String)> = if tabs_width > area.width as usize {
+        tabs.into_iter()
+            .map(|(p, l)| (p, l.trim_end().to_string()))
+            .collect()
+    } else {
+        tabs
+    };
+    tabs_width = tabs.iter().map(|(_, l)| width(l)).sum();
     // Too narrow for every pane's tab and the name: the tabs keep their room.
     let mut spans = Vec::new();
     if tabs_width + width(name) <= area.width as usize {
@@ -227,6 +236,10 @@ fn draw_main(f: &mut Frame, area: Rect, app: &App) {
             mark_pane(app, area, Pane::Reports);
             components::reports::draw(f, area, app)
         }
+        Pane::Library => {
+            mark_pane(app, area, Pane::Library);
+            components::library::draw(f, area, app)
+        }
     }
 }
 
@@ -282,6 +295,22 @@ fn hint_actions(app: &App) -> (&'static str, Vec<Action>, Vec<Action>) {
             Action::CompareReport,
             Action::PageDown,
         ],
+        Pane::Library if app.library.open.is_some() => vec![
+            Action::MarkVersion,
+            Action::CompareVersions,
+            Action::UseVersion,
+            Action::ApproveVersion,
+            Action::DeprecateVersion,
+            Action::Back,
+        ],
+        Pane::Library => vec![
+            Action::Open,
+            Action::FilterMode,
+            Action::UseVersion,
+            Action::ApproveVersion,
+            Action::DeprecateVersion,
+            Action::Refresh,
+        ],
     };
     if app.agents_running() {
         v.insert(0, Action::CancelApply);
@@ -325,7 +354,7 @@ fn draw_bottom_line(f: &mut Frame, area: Rect, app: &App) {
                 Span::styled(":", t.get(Meaning::Prompt)),
                 styled(app, Meaning::Text, format!("{}█", input.text)),
                 Span::styled(
-                    "  approvals · audit · diff · tenant NAME · theme NAME · export json|csv · q",
+                    "  approvals · audit · library · diff · tenant NAME · theme NAME · export json|csv · q",
                     t.get(Meaning::Muted),
                 ),
             ]);

@@ -33,6 +33,7 @@ pub mod completion;
 pub mod decision;
 pub mod drift;
 pub mod identity;
+pub mod library;
 pub mod next_step;
 pub mod notify;
 pub mod phrase;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use opsdeck::pipeline::{Deck, OpenOptions};
 use opsdeck::time::Clock;
 
+pub mod library;
 pub mod moto;
 pub mod price_list;
 pub mod proxy;

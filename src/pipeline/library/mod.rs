@@ -21,11 +21,13 @@ use crate::tenant::Role;
 
 use super::Library;
 
+mod browse;
 mod checks;
 mod templates;
 mod use_entry;
 
 pub use templates::COMBINED_PLAYBOOK;
+pub use browse::EntryOverview;
 
 /// One side of a comparison: its label, manifest and (name, text) files.
 type Side = (String, Manifest, Vec<(String, String)>);

@@ -56,6 +56,7 @@ impl App {
                 "give the plan id: the preview lists similar past requests as you type".to_string(),
             ),
             Command::Like(Some(plan_id)) => self.submit_like(plan_id),
+            Command::Library(arg) => self.library_command(arg),
         }
     }
 

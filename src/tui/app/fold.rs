@@ -85,20 +85,7 @@ impl App {
                     };
                 }
             }
-            Done::Diff(result) => {
-                self.diff.loading = None;
-                match result {
-                    Ok((rec, doc)) => {
-                        self.diff.plan = Some(*rec);
-                        self.diff.doc = Some(doc);
-                        self.diff.scroll = 0;
-                        self.diff.hscroll = 0;
-                        let s = std::mem::take(&mut self.diff.search);
-                        self.set_filter(Pane::Diff, s);
-                    }
-                    Err(e) => self.diff.error = Some(e),
-                }
-            }
+            Done::Diff(result) => self.diff_read(result.map(|(rec, doc)| (Some(*rec), doc))),
             Done::Approved { plan_id, result } => {
                 self.decided(plan_id, result, ("approve", "approved"))
             }
@@ -125,6 +112,14 @@ impl App {
                 result,
             } => self.report_refreshed(tenant, name, result),
             Done::ReportCompared { name, result } => self.report_compared(name, result),
+            Done::Library { tenant, result } => self.library_read(tenant, result),
+            Done::LibraryEntry {
+                tenant,
+                name,
+                result,
+            } => self.library_entry_read(tenant, name, result),
+            Done::LibraryDiff(result) => self.library_diff_read(result),
+            Done::LibraryChanged(result) => self.library_changed(result),
             Done::TenantSwitched(result) => match result {
                 Ok(deck) => {
                     let name = deck.tenant().name.clone();
@@ -133,6 +128,11 @@ impl App {
                     self.reports = Default::default();
                     if reports_open {
                         self.open_reports();
+                    }
+                    let library_open = self.library.loaded || self.library.loading;
+                    self.library = Default::default();
+                    if library_open {
+                        self.open_library();
                     }
                     self.approvals = ApprovalsState::default();
                     self.audit = AuditState::default();
@@ -306,6 +306,28 @@ impl App {
             }
         }
         self.load_audit();
+    }
+
+    /// A diff to show: a plan's (the plan it reviews), or two library versions' (none).
+    pub(super) fn diff_read(
+        &mut self,
+        result: JobResult<(
+            Option<PlanRecord>,
+            std::sync::Arc<crate::tui::diff::DiffDoc>,
+        )>,
+    ) {
+        self.diff.loading = None;
+        match result {
+            Ok((plan, doc)) => {
+                self.diff.plan = plan;
+                self.diff.doc = Some(doc);
+                self.diff.scroll = 0;
+                self.diff.hscroll = 0;
+                let s = std::mem::take(&mut self.diff.search);
+                self.set_filter(Pane::Diff, s);
+            }
+            Err(e) => self.diff.error = Some(e),
+        }
     }
 
     fn said(&mut self, result: JobResult<Vec<String>>) {
@@ -537,6 +559,9 @@ fn replaces(answer: &Done) -> Option<Kind> {
         Done::TenantSwitched(_) => Kind::Tenant,
         Done::Reports { .. } => Kind::Reports,
         Done::ReportCompared { .. } => Kind::ReportCompare,
+        Done::Library { .. } => Kind::Library,
+        Done::LibraryEntry { .. } => Kind::LibraryEntry,
+        Done::LibraryDiff(_) => Kind::Diff,
         Done::Asked(_)
         | Done::Approved { .. }
         | Done::Rejected { .. }
@@ -544,6 +569,7 @@ fn replaces(answer: &Done) -> Option<Kind> {
         | Done::Receipt { .. }
         | Done::Exported(_)
         | Done::ReportRefreshed { .. }
+        | Done::LibraryChanged(_)
         | Done::Said(_) => return None,
     })
 }

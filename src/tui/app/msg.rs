@@ -90,6 +90,27 @@ pub enum Done {
         name: crate::reports::ReportName,
         result: JobResult<Box<crate::pipeline::ReportComparison>>,
     },
+    /// The Library pane's entries and the built-in templates (for `tenant`).
+    Library {
+        tenant: String,
+        result: JobResult<LibraryRead>,
+    },
+    /// Every version of the entry opened in the Library pane.
+    LibraryEntry {
+        tenant: String,
+        name: String,
+        result: JobResult<Vec<crate::library::VersionDetail>>,
+    },
+    /// Two versions compared (`library diff`'s text), for the diff viewer.
+    LibraryDiff(JobResult<Arc<DiffDoc>>),
+    /// A version approved or deprecated from the console: what to say.
+    LibraryChanged(JobResult<String>),
+}
+
+/// What the Library pane reads when it opens.
+pub struct LibraryRead {
+    pub entries: Vec<crate::pipeline::EntryOverview>,
+    pub builtin: Vec<crate::view::library::BuiltinRowView>,
 }
 
 /// What the Reports pane reads when it opens.

@@ -216,6 +216,63 @@ impl ReportsState {
     }
 }
 
+/// The Library pane: the tenant's entries and the built-in templates, filtered by `/` as
+/// `library search` does, and the entry opened with Enter (every version with its manifest).
+#[derive(Debug, Default)]
+pub struct LibraryState {
+    pub entries: Vec<crate::pipeline::EntryOverview>,
+    pub builtin: Vec<crate::view::library::BuiltinRowView>,
+    /// Search words: an entry shows when every word is in its name, description, tags or kind.
+    pub filter: String,
+    /// Index into [`LibraryState::visible`].
+    pub selected: usize,
+    pub open: Option<OpenEntry>,
+    pub loaded: bool,
+    pub loading: bool,
+    pub error: Option<SharedError>,
+}
+
+/// An entry opened in the Library pane.
+#[derive(Debug)]
+pub struct OpenEntry {
+    pub name: String,
+    /// Every version, oldest first; None while they are read.
+    pub versions: Option<Result<Vec<crate::library::VersionDetail>, SharedError>>,
+    /// Index into the versions.
+    pub selected: usize,
+    /// Versions marked for comparison (numbers, at most two, in the order marked).
+    pub marked: Vec<u32>,
+    /// Rows of the selected version's account scrolled past.
+    pub scroll: usize,
+}
+
+impl OpenEntry {
+    pub fn versions(&self) -> &[crate::library::VersionDetail] {
+        match &self.versions {
+            Some(Ok(v)) => v,
+            _ => &[],
+        }
+    }
+
+    pub fn selected_version(&self) -> Option<&crate::library::VersionDetail> {
+        self.versions().get(self.selected)
+    }
+}
+
+impl LibraryState {
+    /// The entries the filter lets through, by name.
+    pub fn visible(&self) -> Vec<&crate::pipeline::EntryOverview> {
+        self.entries
+            .iter()
+            .filter(|e| crate::library::matches(&e.summary, &self.filter))
+            .collect()
+    }
+
+    pub fn selected_entry(&self) -> Option<&crate::pipeline::EntryOverview> {
+        self.visible().get(self.selected).copied()
+    }
+}
+
 /// A one-line text input (command line, filter, overlay fields).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LineInput {

@@ -44,6 +44,10 @@ pub(super) enum Kind {
     Reports,
     /// The Reports pane's comparison with last week.
     ReportCompare,
+    /// The Library pane's entries.
+    Library,
+    /// The versions of the entry opened in the Library pane.
+    LibraryEntry,
 }
 
 /// Which job's answer counts, per [`Kind`].

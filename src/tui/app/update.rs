@@ -67,6 +67,7 @@ impl App {
             Action::FocusApprovals => self.focus_pane(Pane::Approvals),
             Action::FocusAudit => self.focus_pane(Pane::Audit),
             Action::FocusReports => self.focus_pane(Pane::Reports),
+            Action::FocusLibrary => self.focus_pane(Pane::Library),
             Action::EnterPrompt => {
                 self.transcript.selected = None;
                 self.focus = Pane::Conversation;
@@ -78,6 +79,10 @@ impl App {
                     self.overlays.pop();
                 } else if self.focus == Pane::Conversation && self.transcript.selected.is_some() {
                     self.transcript.selected = None;
+                } else if self.focus == Pane::Library && self.library.open.is_some() {
+                    self.library.open = None;
+                } else if self.focus == Pane::Library && !self.library.filter.is_empty() {
+                    self.set_filter(Pane::Library, String::new());
                 } else if self.focus == Pane::Diff {
                     let to = self.diff.from.take().unwrap_or(Pane::Approvals);
                     self.focus_pane(to);
@@ -93,8 +98,11 @@ impl App {
                     Pane::Approvals => self.approvals.filter.clone(),
                     Pane::Audit => self.audit.filter.clone(),
                     Pane::Diff => self.diff.search.clone(),
+                    Pane::Library => self.library.filter.clone(),
                     _ => {
-                        self.info("/ filters the approvals and audit lists and searches the diff");
+                        self.info(
+                            "/ filters the approvals, audit and library lists and searches the diff",
+                        );
                         return;
                     }
                 };
@@ -165,6 +173,15 @@ impl App {
             }
             Action::CompareReport if self.focus == Pane::Reports => self.toggle_comparison(),
             Action::CompareReport => {}
+            Action::Refresh if self.focus == Pane::Library => {
+                self.reload_library();
+                self.info("reading the library");
+            }
+            Action::MarkVersion => self.mark_version(),
+            Action::CompareVersions => self.compare_versions(),
+            Action::UseVersion => self.use_version(),
+            Action::ApproveVersion => self.library_decision("approve"),
+            Action::DeprecateVersion => self.library_decision("deprecate"),
             Action::Refresh => {
                 self.poll_plans();
                 self.load_audit();
@@ -219,6 +236,9 @@ impl App {
         if p == Pane::Reports {
             self.open_reports();
         }
+        if p == Pane::Library {
+            self.open_library();
+        }
         if p == Pane::Diff && self.diff.doc.is_none() && self.diff.loading.is_none() {
             // Show the plan in the preview, else the selected queued plan.
             let id = self
@@ -245,6 +265,11 @@ impl App {
                 self.audit.filter = f;
                 self.refilter_audit();
                 self.follow_selection();
+            }
+            Pane::Library => {
+                self.library.filter = f;
+                self.library.selected = 0;
+                self.library.open = None;
             }
             Pane::Diff => {
                 self.diff.search = f;
@@ -329,6 +354,22 @@ impl App {
                     self.reports.scroll = clamp(self.reports.scroll, n, 10_000);
                 }
             }
+            Pane::Library => match self.library.open.as_mut() {
+                // j/k choose the version; the page keys scroll its account.
+                Some(open) if n.abs() == 1 => {
+                    let last = open.versions().len().saturating_sub(1);
+                    let before = open.selected;
+                    open.selected = clamp(before, n, last);
+                    if open.selected != before {
+                        open.scroll = 0;
+                    }
+                }
+                Some(open) => open.scroll = clamp(open.scroll, n, 10_000),
+                None => {
+                    let last = self.library.visible().len().saturating_sub(1);
+                    self.library.selected = clamp(self.library.selected, n, last);
+                }
+            },
             Pane::Audit => {
                 let len = self.audit.filtered.len();
                 self.audit.selected = clamp(self.audit.selected, n, len.saturating_sub(1));
@@ -433,6 +474,7 @@ impl App {
                 }
             }
             Pane::Audit => self.open_audit_detail(),
+            Pane::Library => self.open_library_entry(),
             // A selected answer row: what to ask about it; else Enter types a request.
             Pane::Conversation => {
                 let listed = self.open_row_actions();

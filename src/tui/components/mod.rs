@@ -11,6 +11,7 @@ pub mod confirm;
 pub mod conversation;
 pub mod diff_view;
 pub mod help;
+pub mod library;
 pub mod preview;
 pub mod quick_actions;
 pub mod readings;
