@@ -532,7 +532,7 @@ fn library_data() -> (
 fn library_loaded(app: &mut App) {
     let (entries, _) = library_data();
     app.library.entries = entries;
-    app.library.builtin = opsdeck::library::builtin::builtin_templates()
+    app.library.builtin = opsdeck::library::builtin::builtin_versions()
         .iter()
         .map(opsdeck::view::library::BuiltinRowView::of)
         .collect();

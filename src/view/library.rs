@@ -3,7 +3,7 @@
 //! `opsdeck library show` prints and the console's Library pane lists), a built-in template's
 //! row, and the request that uses a version. Pure: built from what the core read.
 
-use crate::library::builtin::BuiltinTemplate;
+use crate::library::builtin::BuiltinVersion;
 use crate::library::{VersionDetail, VersionInfo};
 use crate::pipeline::EntryOverview;
 
@@ -78,7 +78,8 @@ pub struct BuiltinRowView {
 }
 
 impl BuiltinRowView {
-    pub fn of(t: &BuiltinTemplate) -> BuiltinRowView {
+    pub fn of(v: &BuiltinVersion) -> BuiltinRowView {
+        let t = &v.template;
         BuiltinRowView {
             name: t.name.clone(),
             kind: t.kind.to_string(),

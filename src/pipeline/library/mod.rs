@@ -26,8 +26,8 @@ mod checks;
 mod templates;
 mod use_entry;
 
-pub use templates::COMBINED_PLAYBOOK;
 pub use browse::EntryOverview;
+pub use templates::COMBINED_PLAYBOOK;
 
 /// One side of a comparison: its label, manifest and (name, text) files.
 type Side = (String, Manifest, Vec<(String, String)>);
