@@ -382,11 +382,10 @@ fn audit_objects_locked_short_of_the_settings_are_reported_then_extended_never_s
             ),
         "{detail}"
     );
-    // check changed nothing.
-    assert_eq!(
-        object_lock(&s3, &logs, "default/aa/short").map(|l| l.1),
-        Some(29)
-    );
+    // check changed nothing: still thirty days from when it was written (29 once a second has
+    // passed since, 30 within the same second).
+    let unchanged = object_lock(&s3, &logs, "default/aa/short").map(|l| l.1);
+    assert!(matches!(unchanged, Some(29 | 30)), "{unchanged:?}");
 
     // init extends the short ones to two years from when they were written, and leaves the
     // longer lock as it was.

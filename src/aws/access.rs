@@ -184,6 +184,9 @@ impl AwsAccess {
                 tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
                     .thread_name("opsdeck-aws")
+                    // The SDK's futures, wrapped for cancelling and reachability, are deep;
+                    // unoptimised builds overflowed the default 2 MiB in a Security Hub scan.
+                    .thread_stack_size(8 * 1024 * 1024)
                     .enable_all()
                     .build()
                     .map_err(|e| e.to_string())
