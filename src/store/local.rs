@@ -62,6 +62,19 @@ enum Scanned {
 }
 
 impl LocalStore {
+    /// [`LocalStore::scan_audit_lines`] with each line parsed as a whole record.
+    fn scan_audit_records(
+        &self,
+        tenant: &str,
+        after: Option<u64>,
+        f: &mut dyn FnMut(AuditRecord) -> bool,
+    ) -> Result<()> {
+        self.scan_audit_lines(tenant, after, &mut |line| {
+            let r = chain::parse_line(line)?;
+            Ok((r.seq, f(r)))
+        })
+    }
+
     /// Streams the tenant's records after `after` (all when `None`), oldest first. Records a
     /// reader has seen are skipped by their sequence number alone, and a session that read the
     /// trail before starts where it stopped: the byte offset of the last record it read is kept,
@@ -540,10 +553,7 @@ impl Store for LocalStore {
     }
 
     fn scan_audit(&self, tenant: &str, f: &mut dyn FnMut(AuditRecord) -> bool) -> Result<()> {
-        self.scan_audit_lines(tenant, None, &mut |line| {
-            let r = chain::parse_line(line)?;
-            Ok((r.seq, f(r)))
-        })
+        self.scan_audit_records(tenant, None, f)
     }
 
     fn scan_audit_after(
@@ -552,10 +562,7 @@ impl Store for LocalStore {
         seq: u64,
         f: &mut dyn FnMut(AuditRecord) -> bool,
     ) -> Result<()> {
-        self.scan_audit_lines(tenant, Some(seq), &mut |line| {
-            let r = chain::parse_line(line)?;
-            Ok((r.seq, f(r)))
-        })
+        self.scan_audit_records(tenant, Some(seq), f)
     }
 
     fn scan_audit_lines_after(&self, tenant: &str, seq: u64, f: &mut LineReader<'_>) -> Result<()> {
