@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use opsdeck::audit::{AuditEvent, AuditRecord, EventKind, Status};
 use opsdeck::intent::{AgentKind, Params};
-use opsdeck::knowledge::{KnowledgeIndex, Query};
+use opsdeck::knowledge::{KnowledgeIndex, Query, SuggestOptions, Suggestion};
 use serde_json::{Value, json};
 
 const PAST: usize = 100_000;
@@ -308,7 +308,33 @@ fn main() {
         ms(percentile(&small_times, 0.5)),
         ms(percentile(&small_times, 0.99))
     );
+    suggestions(&index);
     local_trail_reading(&records[..PAST], &newer);
+}
+
+/// The optimisation suggestions over the whole index (`opsdeck suggest`, the console's
+/// suggestions): repeated requests, denials by one gate, and plans dearer than an applied
+/// equivalent, which compares every priced plan with the applied ones before it.
+fn suggestions(index: &KnowledgeIndex) {
+    let mut times = Vec::new();
+    let mut found = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        found = index.suggest(&SuggestOptions::default());
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let costlier = found
+        .iter()
+        .filter(|s| matches!(s, Suggestion::Costlier { .. }))
+        .count();
+    println!(
+        "  suggestions over {} past requests x5: median {:.0} ms, max {:.0} ms ({} suggestions, {costlier} of them costlier plans)",
+        index.len(),
+        ms(times[2]),
+        ms(times[4]),
+        found.len()
+    );
 }
 
 /// What refreshing the index costs on the embedded store: reading on from the index's cursor

@@ -186,44 +186,39 @@ impl KnowledgeIndex {
     }
 
     /// Each live plan (not rejected, expired or cancelled) against the cheapest applied,
-    /// earlier plan of the same agent and action with matching parameters.
+    /// earlier plan of the same agent and action with matching parameters. The applied plans
+    /// met so far are kept per action, cheapest first, so each live plan looks only at those
+    /// cheap enough to count and stops at the first equivalent: the cheapest (the earliest of
+    /// equal costs, as insertion keeps their order).
     fn costlier(&self) -> Vec<Suggestion> {
         let mut out = Vec::new();
         for agent in self.by_agent.values() {
-            let ids: Vec<usize> = agent.readings.iter().map(|r| r.entry as usize).collect();
-            for (i, &n) in ids.iter().enumerate() {
+            let mut applied: BTreeMap<Option<&str>, Vec<(f64, usize)>> = BTreeMap::new();
+            for r in &agent.readings {
+                let n = r.entry as usize;
                 let e = &self.entries[n];
-                let (Some(plan), Some(cost)) = (&e.plan_id, e.monthly_usd) else {
-                    continue;
-                };
-                if !matches!(
-                    e.outcome,
-                    Outcome::Pending | Outcome::Approved | Outcome::Applied
-                ) {
-                    continue;
-                }
-                let cheaper = ids[..i]
-                    .iter()
-                    .map(|&m| &self.entries[m])
-                    .filter(|p| {
-                        p.outcome == Outcome::Applied
-                            && p.action == e.action
-                            && p.plan_id.is_some()
-                            && p.monthly_usd
-                                .is_some_and(|c| cost > c * COSTLIER_BY && cost - c >= 1.0)
-                            && self.features(p).score(self.features(e)) >= EQUIVALENT_PARAMS
+                let action = e.action.as_deref();
+                if let (Some(plan), Some(cost)) = (&e.plan_id, e.monthly_usd)
+                    && matches!(
+                        e.outcome,
+                        Outcome::Pending | Outcome::Approved | Outcome::Applied
+                    )
+                    && let Some(cheaper) = applied.get(&action).and_then(|earlier| {
+                        // Dearer by the margin: both conditions hold for every cost below a bound.
+                        let cheap_enough = earlier
+                            .partition_point(|(c, _)| cost > c * COSTLIER_BY && cost - c >= 1.0);
+                        earlier[..cheap_enough].iter().find(|(_, m)| {
+                            self.features(&self.entries[*m]).score(self.features(e))
+                                >= EQUIVALENT_PARAMS
+                        })
                     })
-                    .min_by(|a, b| {
-                        a.monthly_usd
-                            .unwrap_or(0.0)
-                            .total_cmp(&b.monthly_usd.unwrap_or(0.0))
-                    });
-                if let Some(p) = cheaper {
+                {
+                    let p = &self.entries[cheaper.1];
                     out.push(Suggestion::Costlier {
                         plan_id: plan.clone(),
                         monthly_usd: cost,
                         cheaper_plan: p.plan_id.clone().unwrap_or_default(),
-                        cheaper_monthly_usd: p.monthly_usd.unwrap_or(0.0),
+                        cheaper_monthly_usd: cheaper.0,
                         differs_in: self
                             .features(e)
                             .compare(self.features(p))
@@ -234,8 +229,26 @@ impl KnowledgeIndex {
                         example: e.text.clone(),
                     });
                 }
+                if e.outcome == Outcome::Applied
+                    && e.plan_id.is_some()
+                    && let Some(cost) = e.monthly_usd
+                {
+                    let list = applied.entry(action).or_default();
+                    let at = list.partition_point(|(c, _)| *c <= cost);
+                    list.insert(at, (cost, n));
+                }
             }
         }
+        // The largest saving first: that is the one worth a look.
+        let saving = |s: &Suggestion| match s {
+            Suggestion::Costlier {
+                monthly_usd,
+                cheaper_monthly_usd,
+                ..
+            } => monthly_usd - cheaper_monthly_usd,
+            _ => 0.0,
+        };
+        out.sort_by(|a, b| saving(b).total_cmp(&saving(a)));
         out
     }
 }

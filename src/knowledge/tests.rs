@@ -285,3 +285,92 @@ fn counting_through_postings_and_set_by_set_find_the_same() {
     }
     assert!(found > 300, "{found}");
 }
+
+/// The costlier-plan rule as documented, written plainly (every live priced plan against every
+/// earlier applied plan of its agent and action): the sorted search must find the same.
+fn costlier_by_the_rule(i: &KnowledgeIndex) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut agents: Vec<_> = i.by_agent.iter().collect();
+    agents.sort_by_key(|(k, _)| k.to_string());
+    for (_, agent) in agents {
+        let ids: Vec<usize> = agent.readings.iter().map(|r| r.entry as usize).collect();
+        for (k, &n) in ids.iter().enumerate() {
+            let e = &i.entries[n];
+            let (Some(plan), Some(cost)) = (&e.plan_id, e.monthly_usd) else {
+                continue;
+            };
+            if !matches!(
+                e.outcome,
+                Outcome::Pending | Outcome::Approved | Outcome::Applied
+            ) {
+                continue;
+            }
+            let cheapest = ids[..k]
+                .iter()
+                .map(|&m| &i.entries[m])
+                .filter(|p| {
+                    p.outcome == Outcome::Applied
+                        && p.action == e.action
+                        && p.plan_id.is_some()
+                        && p.monthly_usd
+                            .is_some_and(|c| cost > c * 1.2 && cost - c >= 1.0)
+                        && i.features(p).score(i.features(e)) >= 0.5
+                })
+                .min_by(|a, b| a.monthly_usd.unwrap().total_cmp(&b.monthly_usd.unwrap()));
+            if let Some(p) = cheapest {
+                out.push((plan.clone(), p.plan_id.clone().unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn costlier_plans_are_found_as_the_plain_rule_finds_them() {
+    let mut t = Trail::default();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let types = ["t3.small", "t3.large", "m5.xlarge", "c5.2xlarge"];
+    let regions = ["eu-west-1", "us-east-1", "ap-south-1"];
+    for n in 0..1_500 {
+        let id = format!("r{n}");
+        let (agent, action) =
+            [("infra", "create"), ("infra", "update"), ("ml", "create")][next(3) as usize];
+        let params = json!({
+            "count": 1 + next(4),
+            "instance_type": types[next(4) as usize],
+            "region": regions[next(3) as usize],
+        });
+        // Few distinct costs, so equal costs (and the earliest of them) are exercised.
+        let cost = [0.5, 10.0, 12.0, 12.5, 30.0, 30.0, 80.0, 280.0][next(8) as usize];
+        t.ask(&id, "some machines", agent, action, params, cost);
+        match next(4) {
+            0 | 1 => t.push(&id, EventKind::Completed, Status::Completed, |_| {}),
+            2 => t.push(&id, EventKind::Rejected, Status::Rejected, |_| {}),
+            _ => {}
+        }
+    }
+    let i = t.index();
+    let mut found: Vec<(String, String)> = i
+        .suggest(&SuggestOptions::default())
+        .into_iter()
+        .filter_map(|s| match s {
+            Suggestion::Costlier {
+                plan_id,
+                cheaper_plan,
+                ..
+            } => Some((plan_id, cheaper_plan)),
+            _ => None,
+        })
+        .collect();
+    let mut expected = costlier_by_the_rule(&i);
+    assert!(expected.len() > 100, "the trail exercises the rule");
+    found.sort();
+    expected.sort();
+    assert_eq!(found, expected);
+}
