@@ -390,6 +390,18 @@ fn builtin_versions(t: &Team<'_>, home: &Home, env: &[(&'static str, String)], v
         .filter_map(|u| u["plan_id"].as_str())
         .collect();
     assert!(plans.contains(&vpc_plan), "{shown}");
+    // Kept with the tenant's artifacts on this backend: shown again by its SHA.
+    assert_eq!(shown["current"], true);
+    assert_eq!(shown["versions"][0]["kept"], true, "{shown}");
+    let by_sha = format!("builtin/network@{}", &current.sha256[..12]);
+    let again = run_json(home, env, "alice", &["library", "show", &by_sha]);
+    assert_eq!(again["version"], shown["version"]);
+    assert!(
+        t.deck("alice")
+            .raw_store()
+            .get_artifact("default", &current.sha256)
+            .is_ok()
+    );
     // The tenant template's plan was rendered with the built-in S3 template beside it.
     let s3 = olga.library().show_builtin("builtin/s3").unwrap();
     assert_eq!(s3.used_by.len(), 1, "{s3:?}");

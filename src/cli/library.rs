@@ -3,7 +3,7 @@
 
 use super::args::{LibraryCommand, LibraryWords};
 use super::print::{print_block, print_json};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::library::{self, EntryKind, EntrySummary, EntryWords};
 use crate::pipeline::{Added, Deck, NewEntry};
@@ -77,10 +77,15 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
             }
             let v = &d.version;
             outln!(
-                "{} ({}, built-in: {})",
+                "{} ({}, built-in: {}){}",
                 v.label,
                 v.template.kind,
-                v.template.file
+                v.template.file,
+                if d.current {
+                    ""
+                } else {
+                    ", not this binary's version"
+                }
             );
             outln!("  {}", v.template.description);
             outln!("  sha256 {}", v.sha256);
@@ -97,16 +102,24 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
                     outln!("    plan {} by {} at {}", u.plan_id, u.user, u.at);
                 }
             }
-            if !d.earlier_versions_used_by.is_empty() {
-                outln!(
-                    "  {} plan{} rendered from other versions of it",
-                    d.earlier_versions_used_by.len(),
-                    if d.earlier_versions_used_by.len() == 1 {
-                        ""
-                    } else {
-                        "s"
-                    }
-                );
+            if d.versions.len() > 1 {
+                outln!("  versions (plans rendered from each; show or compare one by SHA):");
+                for s in &d.versions {
+                    outln!(
+                        "    {}@{}  {} plan{}{}{}{}",
+                        v.label,
+                        crate::approval::short(&s.sha256),
+                        s.plans,
+                        if s.plans == 1 { "" } else { "s" },
+                        match (&s.first_used, &s.last_used) {
+                            (Some(a), Some(b)) if a != b => format!(", {a} to {b}"),
+                            (Some(a), _) => format!(", {a}"),
+                            _ => String::new(),
+                        },
+                        if s.current { ", this binary's" } else { "" },
+                        if s.kept { "" } else { ", template not kept" }
+                    );
+                }
             }
             Ok(0)
         }
@@ -148,7 +161,18 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
             Ok(0)
         }
         LibraryCommand::Diff { a, b } => {
-            let text = lib.diff(&a, &b)?;
+            let text = match (
+                library::builtin::is_builtin_name(&a),
+                library::builtin::is_builtin_name(&b),
+            ) {
+                (true, true) => lib.diff_builtin(&a, &b)?,
+                (false, false) => lib.diff(&a, &b)?,
+                _ => {
+                    return Err(Error::input(
+                        "compare built-in versions with each other (builtin/NAME@SHA builtin/NAME) and a tenant's versions with each other",
+                    ));
+                }
+            };
             if json_out {
                 print_json(&serde_json::json!({"a": a, "b": b, "diff": text}))?;
             } else {

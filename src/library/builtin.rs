@@ -211,6 +211,72 @@ static VERSIONS: LazyLock<Vec<BuiltinVersion>> = LazyLock::new(|| {
         .collect()
 });
 
+/// A built-in version's manifest as it is kept among a tenant's artifacts (the bytes its
+/// identity is the SHA-256 of): read back to show or compare a version another binary had.
+/// Unknown fields are allowed: a newer binary may describe more.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct KeptManifest {
+    pub name: String,
+    pub kind: EntryKind,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub reads: Vec<String>,
+    #[serde(default)]
+    pub safety: Vec<String>,
+    #[serde(default)]
+    pub limits: Vec<String>,
+    #[serde(default)]
+    pub defaults: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub stack_part: Option<Vec<String>>,
+    pub files: Vec<super::FileRef>,
+}
+
+impl BuiltinVersion {
+    /// What keeps this version with a tenant's artifacts: its manifest's bytes and its
+    /// template's, each stored content-addressed (so the manifest's SHA-256 is `sha256`).
+    pub fn kept_bytes(&self) -> (Vec<u8>, &'static [u8]) {
+        let src = template_source(&self.template.file).unwrap_or_default();
+        let manifest = manifest_bytes(
+            &self.template,
+            &self.file_sha256,
+            self.file_size,
+            &self.stack_part,
+        );
+        (manifest, src.as_bytes())
+    }
+
+    /// A version read back from its kept manifest (`sha256` is the manifest's).
+    pub fn from_kept(sha256: &str, m: KeptManifest) -> Result<BuiltinVersion> {
+        let [file] = m.files.as_slice() else {
+            return Err(Error::input(format!(
+                "the kept manifest of {} names {} files: a built-in version has one template",
+                m.name,
+                m.files.len()
+            )));
+        };
+        let bare = m.name.strip_prefix(BUILTIN_PREFIX).unwrap_or(&m.name);
+        Ok(BuiltinVersion {
+            label: format!("{BUILTIN_PREFIX}{bare}"),
+            sha256: sha256.to_string(),
+            template: BuiltinTemplate {
+                name: bare.to_string(),
+                kind: m.kind,
+                file: file.name.clone(),
+                description: m.description,
+                reads: m.reads,
+                safety: m.safety,
+                limits: m.limits,
+                defaults: m.defaults,
+            },
+            file_sha256: file.sha256.clone(),
+            file_size: file.size,
+            stack_part: m.stack_part,
+        })
+    }
+}
+
 /// Every built-in version, in the catalogue's order.
 pub fn builtin_versions() -> &'static [BuiltinVersion] {
     &VERSIONS
@@ -458,5 +524,22 @@ mod stack_tests {
         );
         assert!(builtin_ref(EntryKind::Ansible, "s3").is_err());
         assert!(builtin_version("builtin/nope").is_err());
+    }
+
+    #[test]
+    fn a_kept_version_reads_back_as_the_same_version() {
+        use sha2::{Digest, Sha256};
+        for v in builtin_versions() {
+            let (manifest, template) = v.kept_bytes();
+            assert_eq!(
+                hex::encode(Sha256::digest(&manifest)),
+                v.sha256,
+                "{}",
+                v.label
+            );
+            assert_eq!(hex::encode(Sha256::digest(template)), v.file_sha256);
+            let kept: KeptManifest = serde_json::from_slice(&manifest).unwrap();
+            assert_eq!(&BuiltinVersion::from_kept(&v.sha256, kept).unwrap(), v);
+        }
     }
 }

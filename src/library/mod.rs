@@ -27,7 +27,7 @@ pub use params::{
     Param, ParamType, Values, check_ansible_params, check_params, check_variables, parse_param,
     render_extra_vars, render_tfvars, resolve_values,
 };
-pub use text::{diff_versions, may_name_entry, referenced_entry};
+pub use text::{diff_files, diff_versions, may_name_entry, referenced_entry};
 
 /// The `kind` an event's library reference carries in its `artifacts` entry.
 pub const REF_KIND: &str = "library_entry";

@@ -89,6 +89,22 @@ pub fn diff_versions(
             .join(" ")
     };
     field(&mut out, "parameters", params(a), params(b));
+    diff_files(&mut out, a_label, a_files, b_label, b_files);
+    if out.is_empty() {
+        out.push_str("no differences\n");
+    }
+    out
+}
+
+/// Each file that differs as a unified diff (a file only on one side shown whole, against
+/// `/dev/null`), appended to `out`.
+pub fn diff_files(
+    out: &mut String,
+    a_label: &str,
+    a_files: &[(String, String)],
+    b_label: &str,
+    b_files: &[(String, String)],
+) {
     let mut names: Vec<&str> = a_files
         .iter()
         .chain(b_files)
@@ -120,8 +136,4 @@ pub fn diff_versions(
                 .to_string(),
         );
     }
-    if out.is_empty() {
-        out.push_str("no differences\n");
-    }
-    out
 }

@@ -68,7 +68,8 @@ pub use configs::CallerIdentity;
 pub use evidence::EvidenceSummary;
 pub use iam::{PolicyRequest, PolicyRole, iam_policy, policy_document};
 pub use library::{
-    Added, BuiltinDetail, COMBINED_PLAYBOOK, EntryDetail, EntryOverview, NewEntry, UseRequest,
+    Added, BuiltinDetail, BuiltinVersionSeen, COMBINED_PLAYBOOK, EntryDetail, EntryOverview,
+    NewEntry, UseRequest,
 };
 pub use members::KeyStatus;
 pub use notify::FlushReport;

@@ -99,6 +99,11 @@ impl Requests<'_> {
             return Err(refusal.error);
         }
         let files = self.store_files(std::mem::take(&mut draft.files))?;
+        super::library::keep_builtin_versions(
+            self.store.as_ref(),
+            &self.tenant.name,
+            &draft.builtins,
+        )?;
         let gated = self.gated_plan(request_id.clone(), text, intent, draft, &files, sink);
         let mut rec = match gated {
             Ok(_) if board.is_cancelled() => {

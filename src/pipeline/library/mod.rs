@@ -22,11 +22,14 @@ use crate::tenant::Role;
 use super::Library;
 
 mod browse;
+mod builtins;
 mod checks;
 mod templates;
 mod use_entry;
 
 pub use browse::EntryOverview;
+pub(super) use builtins::keep_builtin_versions;
+pub use builtins::{BuiltinDetail, BuiltinVersionSeen};
 pub use templates::COMBINED_PLAYBOOK;
 
 /// One side of a comparison: its label, manifest and (name, text) files.
@@ -52,15 +55,6 @@ pub struct Added {
     pub new: bool,
     pub checks: Vec<String>,
     pub notes: Vec<String>,
-}
-
-/// A built-in version shown: the catalogue's words, its identity, and the plans rendered from it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct BuiltinDetail {
-    pub version: library::builtin::BuiltinVersion,
-    pub used_by: Vec<library::Usage>,
-    /// Plans rendered from other versions of this template (an older or newer binary's).
-    pub earlier_versions_used_by: Vec<library::BuiltinUsage>,
 }
 
 /// An entry shown: the version asked for, and every version of it.
@@ -362,24 +356,6 @@ impl Library<'_> {
     /// content-addressed version (`builtin/NAME`).
     pub fn builtin(&self) -> &'static [library::builtin::BuiltinVersion] {
         library::builtin::builtin_versions()
-    }
-
-    /// A built-in version (`builtin/NAME`) with the plans rendered from it, read from the trail
-    /// like a tenant entry's uses; plans from earlier versions of it are counted apart.
-    pub fn show_builtin(&self, name: &str) -> Result<BuiltinDetail> {
-        self.require_reader("read the library")?;
-        let version = library::builtin::builtin_version(name)?;
-        let c = self.catalogue()?;
-        let (used_by, earlier): (Vec<_>, Vec<_>) = c
-            .builtin_uses(&version.label)
-            .iter()
-            .cloned()
-            .partition(|u| u.sha256 == version.sha256);
-        Ok(BuiltinDetail {
-            version: version.clone(),
-            used_by: used_by.into_iter().map(|u| u.usage).collect(),
-            earlier_versions_used_by: earlier,
-        })
     }
 
     /// Every entry, by name, with its latest version's words.
