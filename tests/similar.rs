@@ -367,13 +367,26 @@ fn suggestions_from_the_trail() {
     // needs Terraform providers this machine does not have).
     let signer = Signer::load_or_create(&home.path().join("keys")).unwrap();
     let store = t.deck("alice");
-    let mut events = seeded(
+    // Rejected plans without a gate's reason (no pattern of their own) ahead of them: more
+    // records than the index takes in one batch when a session first reads the trail.
+    let mut events: Vec<AuditEvent> = (0..600)
+        .flat_map(|n| {
+            seeded(
+                "create 2 t3.nano instances in Ireland",
+                &format!("p-nope{n:04}"),
+                "t3.nano",
+                3.0,
+                EventKind::Rejected,
+            )
+        })
+        .collect();
+    events.extend(seeded(
         "create 2 t3.small instances in Ireland",
         "p-cheap01",
         "t3.small",
         30.37,
         EventKind::Completed,
-    );
+    ));
     events.extend(seeded(
         "create 2 m5.xlarge instances in Ireland",
         "p-dear001",

@@ -12,6 +12,9 @@ use crate::intent::{self, Intent};
 use crate::knowledge::{Query, Similar, SuggestOptions, Suggestion};
 use crate::tenant::Role;
 
+/// Trail records read before they are added to the index.
+const ABSORB_BATCH: usize = 2_000;
+
 /// How many similar past requests front ends show.
 pub const SIMILAR_SHOWN: usize = 5;
 
@@ -24,20 +27,35 @@ impl Requests<'_> {
             "read past requests",
         )?;
         let cursor = self.knowledge_cursor();
-        let mut new: Vec<AuditRecord> = Vec::new();
+        // Absorbed a batch at a time: a first reading of a long trail never holds it all in
+        // memory, and lookups wait for the lock only while a batch is added.
+        let mut new: Vec<AuditRecord> = Vec::with_capacity(ABSORB_BATCH);
+        let mut unusable = false;
+        let mut absorb = |new: &mut Vec<AuditRecord>| match self.knowledge.write() {
+            Ok(mut index) => {
+                // Another refresh may have added some of these meanwhile: the index skips them.
+                for r in new.drain(..) {
+                    index.absorb(&r);
+                }
+                true
+            }
+            Err(_) => {
+                unusable = true;
+                false
+            }
+        };
         self.scan_trail_after(cursor, &mut |r| {
             new.push(r);
-            true
+            new.len() < ABSORB_BATCH || absorb(&mut new)
         })?;
-        let mut index = self
-            .knowledge
-            .write()
-            .map_err(|_| Error::input("the index of past requests is unusable"))?;
-        // Another refresh may have added some of these meanwhile: the index skips them.
-        for r in &new {
-            index.absorb(r);
+        absorb(&mut new);
+        if unusable {
+            return Err(Error::input("the index of past requests is unusable"));
         }
-        Ok(index.len())
+        self.knowledge
+            .read()
+            .map(|i| i.len())
+            .map_err(|_| Error::input("the index of past requests is unusable"))
     }
 
     /// The past requests closest to `intent` (read from `text`), best first, the index
