@@ -23,6 +23,8 @@ const MODEL: &str = "anthropic.claude-test-v1";
 enum Mode {
     /// Call record_intent with this input.
     Tool(Value),
+    /// Call record_ranking with this input.
+    Rank(Value),
     /// Answer from a table keyed by request text (the corpus), else agree with nothing.
     Table(Arc<HashMap<String, Value>>),
     Delay(Duration),
@@ -49,9 +51,13 @@ fn request_text(body: &Value) -> String {
 }
 
 fn converse_reply(input: &Value) -> String {
+    converse_tool_reply("record_intent", input)
+}
+
+fn converse_tool_reply(tool: &str, input: &Value) -> String {
     json!({
         "output": {"message": {"role": "assistant", "content": [
-            {"toolUse": {"toolUseId": "tooluse_1", "name": "record_intent", "input": input}}
+            {"toolUse": {"toolUseId": "tooluse_1", "name": tool, "input": input}}
         ]}},
         "stopReason": "tool_use",
         "usage": {"inputTokens": 100, "outputTokens": 40, "totalTokens": 140},
@@ -99,6 +105,9 @@ fn start_stub() -> Stub {
                 let parsed: Value = serde_json::from_str(&body).unwrap_or_default();
                 let (status, extra, payload) = match mode {
                     Mode::Tool(input) => ("200 OK", "", converse_reply(&input)),
+                    Mode::Rank(input) => {
+                        ("200 OK", "", converse_tool_reply("record_ranking", &input))
+                    }
                     Mode::Table(table) => match table.get(&request_text(&parsed)) {
                         Some(input) => ("200 OK", "", converse_reply(input)),
                         None => ("200 OK", "", converse_reply(&json!({"agent": "nonsense"}))),
@@ -625,5 +634,125 @@ fn the_console_with_a_model_survives_typing_submitting_and_closing() {
             // The session ends inside the runtime: its model and AWS clients go with it.
             drop(app.take());
         });
+    }
+}
+
+/// Past requests seeded as the pipeline writes them (requested, classified, planned, queued),
+/// signed onto the tenant's chain with the home's key.
+fn seed_past(home: &Home, deck: &Deck, asked: &[(&str, &str, &str)]) {
+    use opsdeck::audit::{EventKind, Signer};
+    let signer = Signer::load_or_create(&home.path().join("keys")).unwrap();
+    let mut events = Vec::new();
+    for (n, (text, instance_type, region)) in asked.iter().enumerate() {
+        let intent = json!({"agent": "infra", "agents": ["infra"], "action": "create",
+            "confidence": 0.9, "low_confidence": false,
+            "params": {"count": 2, "instance_type": instance_type, "region": region}});
+        let ev = |kind: EventKind| common::blank_event(&format!("r-past{n}"), "olga", kind);
+        let mut requested = ev(EventKind::Requested);
+        requested.message = Some(text.to_string());
+        let mut classified = ev(EventKind::Classified);
+        classified.intent = Some(intent.clone());
+        let mut planned = ev(EventKind::Planned);
+        planned.plan_id = Some(format!("p-past{n:04}"));
+        planned.intent = Some(intent);
+        let mut queued = ev(EventKind::Queued);
+        queued.plan_id = planned.plan_id.clone();
+        events.extend([requested, classified, planned, queued]);
+    }
+    deck.raw_store()
+        .append_audit("default", &events, &signer)
+        .unwrap();
+}
+
+#[test]
+fn similar_past_requests_are_put_in_the_models_order() {
+    let home = Home::new();
+    let stub = start_stub();
+    let deck = deck_with_model(&home, &stub, 2000);
+    seed_past(
+        &home,
+        &deck,
+        &[
+            (
+                "create 2 t3.small instances in Ireland",
+                "t3.small",
+                "eu-west-1",
+            ),
+            (
+                "create 2 t3.small instances in Ohio",
+                "t3.small",
+                "us-east-2",
+            ),
+            (
+                "create 2 m5.large instances in Ireland",
+                "m5.large",
+                "eu-west-1",
+            ),
+        ],
+    );
+    let asked = "create 2 t3.small instances in Ireland please";
+    let intent = deck.requests().preview(asked, None).unwrap();
+    let plans = |found: &[opsdeck::knowledge::Similar]| -> Vec<String> {
+        found.iter().filter_map(|s| s.plan_id.clone()).collect()
+    };
+    deck.requests().refresh_knowledge().unwrap();
+    let offline = deck.requests().similar_known(&intent, asked);
+    let offline_order = plans(&offline);
+    assert_eq!(offline_order.len(), 3, "{offline:#?}");
+    assert_eq!(offline_order[0], "p-past0000");
+
+    // The model puts the offline third first; the others keep their order after it.
+    set(&stub, Mode::Rank(json!({"order": [3]})));
+    stub.bodies.lock().unwrap().clear();
+    let ranked = deck.requests().similar(&intent, asked).unwrap();
+    assert_eq!(
+        plans(&ranked),
+        [
+            offline_order[2].clone(),
+            offline_order[0].clone(),
+            offline_order[1].clone()
+        ]
+    );
+    assert!(
+        ranked[0]
+            .why
+            .contains(&format!("ranked 1 by bedrock:{MODEL} (3 offline)")),
+        "{:?}",
+        ranked[0].why
+    );
+    // What was sent: the request and the numbered candidates with their readings, the tool
+    // forced.
+    let bodies = stub.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let sent = &bodies[0];
+    assert!(sent.contains("record_ranking"), "{sent}");
+    assert!(
+        sent.contains("1. create 2 t3.small instances in Ireland [infra/create; pending]"),
+        "{sent}"
+    );
+    assert!(sent.contains("New request: create 2 t3.small instances in Ireland please"));
+
+    // An order that names something else, and a model that cannot answer: the offline order,
+    // and the first says why.
+    for (mode, says) in [
+        (Mode::Rank(json!({"order": [7]})), "model output rejected"),
+        (
+            Mode::Rank(json!({"order": [2, 2]})),
+            "model output rejected",
+        ),
+        (Mode::Throttle, "model unavailable"),
+        (Mode::Garbage, "model"),
+    ] {
+        set(&stub, mode);
+        let found = deck.requests().similar(&intent, asked).unwrap();
+        assert_eq!(plans(&found), offline_order);
+        assert!(
+            found[0]
+                .why
+                .iter()
+                .any(|w| w.contains(says) && w.ends_with("in the offline order")),
+            "{says}: {:?}",
+            found[0].why
+        );
     }
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Home, quiet, team};
-use opsdeck::audit::{AuditEvent, EventKind, Signer, Status};
+use opsdeck::audit::{AuditEvent, EventKind, Signer};
 use opsdeck::library::builtin::{BuiltinRef, builtin_version};
 use serde_json::{Value, json};
 
@@ -20,30 +20,14 @@ fn run(home: &Home, args: &[&str]) -> (bool, String, String) {
 
 /// A `planned` event as an older binary wrote it: naming the built-in version it rendered from.
 fn planned_from(plan_id: &str, builtin_sha: &str) -> AuditEvent {
-    AuditEvent {
-        event_id: uuid::Uuid::new_v4().to_string(),
-        request_id: format!("r-{plan_id}"),
-        tenant_id: "default".into(),
-        user_id: "olga".into(),
-        user_source: "flag".into(),
-        os_user: "olga".into(),
-        timestamp: opsdeck::time::Stamp::now(),
-        event: EventKind::Planned,
-        status: Status::Pending,
-        plan_id: Some(plan_id.into()),
-        intent: None,
-        agent_type: Some("infra".into()),
-        approval_metadata: None,
-        execution_logs: None,
-        cost_impact: None,
-        security_gates: None,
-        artifacts: vec![opsdeck::library::builtin_ref_json(&BuiltinRef {
-            name: "builtin/s3".into(),
-            sha256: builtin_sha.into(),
-        })],
-        message: None,
-        identity_receipt: None,
-    }
+    let mut planned = common::blank_event(&format!("r-{plan_id}"), "olga", EventKind::Planned);
+    planned.plan_id = Some(plan_id.into());
+    planned.agent_type = Some("infra".into());
+    planned.artifacts = vec![opsdeck::library::builtin_ref_json(&BuiltinRef {
+        name: "builtin/s3".into(),
+        sha256: builtin_sha.into(),
+    })];
+    planned
 }
 
 fn sha256(bytes: &[u8]) -> String {

@@ -268,27 +268,7 @@ fn suggest(home: &Home, extra: &[&str]) -> std::process::Output {
 
 /// An event of `request` by olga with nothing more said yet.
 fn blank_event(request: &str) -> AuditEvent {
-    AuditEvent {
-        event_id: String::new(),
-        request_id: request.to_string(),
-        tenant_id: "default".into(),
-        user_id: "olga".into(),
-        user_source: "flag".into(),
-        os_user: "alice".into(),
-        timestamp: "2026-11-24T10:00:00.000Z".parse().unwrap(),
-        event: EventKind::Requested,
-        status: Status::Pending,
-        plan_id: None,
-        intent: None,
-        agent_type: None,
-        approval_metadata: None,
-        execution_logs: None,
-        cost_impact: None,
-        security_gates: None,
-        artifacts: vec![],
-        message: None,
-        identity_receipt: None,
-    }
+    common::blank_event(request, "olga", EventKind::Requested)
 }
 
 /// One request's events as the pipeline writes them, for a trail seeded by hand.

@@ -302,19 +302,51 @@ pub async fn classify(
             redact(&prev.to_string())
         ));
     }
+    let input = call_tool(
+        client,
+        model_id,
+        ForcedTool {
+            system: system_prompt(),
+            prompt,
+            name: TOOL,
+            description: "Record how the request is understood.",
+            schema: schema(),
+            max_tokens: 512,
+        },
+    )
+    .await?;
+    validate(&input)
+}
+
+/// One Converse call that must answer through one tool.
+pub(super) struct ForcedTool {
+    pub system: String,
+    pub prompt: String,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub schema: Value,
+    pub max_tokens: i32,
+}
+
+/// Asks the model with `call.prompt`, forcing `call.name`; returns the tool's input, unchecked.
+pub(super) async fn call_tool(
+    client: &aws_sdk_bedrockruntime::Client,
+    model_id: &str,
+    call: ForcedTool,
+) -> Result<Value, LlmFailure> {
     let invalid = |e: aws_sdk_bedrockruntime::error::BuildError| LlmFailure::Invalid(e.to_string());
     let tool = ToolConfiguration::builder()
         .tools(Tool::ToolSpec(
             ToolSpecification::builder()
-                .name(TOOL)
-                .description("Record how the request is understood.")
-                .input_schema(ToolInputSchema::Json(to_document(&schema())))
+                .name(call.name)
+                .description(call.description)
+                .input_schema(ToolInputSchema::Json(to_document(&call.schema)))
                 .build()
                 .map_err(invalid)?,
         ))
         .tool_choice(ToolChoice::Tool(
             SpecificToolChoice::builder()
-                .name(TOOL)
+                .name(call.name)
                 .build()
                 .map_err(invalid)?,
         ))
@@ -322,19 +354,19 @@ pub async fn classify(
         .map_err(invalid)?;
     let message = Message::builder()
         .role(ConversationRole::User)
-        .content(ContentBlock::Text(prompt))
+        .content(ContentBlock::Text(call.prompt))
         .build()
         .map_err(invalid)?;
     let out = client
         .converse()
         .model_id(model_id)
-        .system(SystemContentBlock::Text(system_prompt()))
+        .system(SystemContentBlock::Text(call.system))
         .messages(message)
         .tool_config(tool)
         .inference_config(
             InferenceConfiguration::builder()
                 .temperature(0.0)
-                .max_tokens(512)
+                .max_tokens(call.max_tokens)
                 .build(),
         )
         .send()
@@ -342,17 +374,15 @@ pub async fn classify(
         .map_err(|e| {
             LlmFailure::Unavailable(crate::aws::describe_error("Bedrock", "Converse", &e))
         })?;
-    let input = out
-        .output()
+    out.output()
         .and_then(|o| o.as_message().ok())
         .and_then(|m| {
             m.content().iter().find_map(|c| match c {
-                ContentBlock::ToolUse(t) if t.name() == TOOL => Some(from_document(t.input())),
+                ContentBlock::ToolUse(t) if t.name() == call.name => Some(from_document(t.input())),
                 _ => None,
             })
         })
-        .ok_or_else(|| LlmFailure::Invalid("the model did not call record_intent".into()))?;
-    validate(&input)
+        .ok_or_else(|| LlmFailure::Invalid(format!("the model did not call {}", call.name)))
 }
 
 /// Checks the model's proposal against the schema and our own vocabulary.
@@ -507,7 +537,7 @@ fn from_document(d: &Document) -> Value {
 /// The model client and its settings, built once per session.
 pub struct Model {
     pub model_id: String,
-    client: aws_sdk_bedrockruntime::Client,
+    pub(super) client: aws_sdk_bedrockruntime::Client,
     /// Its own runtime, taken on drop (see [`Drop`]); always `Some` while the model lives.
     rt: Option<tokio::runtime::Runtime>,
 }
@@ -552,7 +582,7 @@ impl Model {
         })
     }
 
-    fn block_on<F>(&self, fut: F) -> Result<F::Output, LlmFailure>
+    pub(super) fn block_on<F>(&self, fut: F) -> Result<F::Output, LlmFailure>
     where
         F: std::future::Future + Send,
         F::Output: Send,

@@ -8,6 +8,7 @@ pub mod llm;
 mod params;
 mod parser;
 pub mod ranges;
+pub mod rank;
 mod regions;
 mod typo;
 mod words;

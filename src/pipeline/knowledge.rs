@@ -8,7 +8,7 @@ use super::{Answer, RequestOptions, Requests};
 use crate::audit::AuditRecord;
 use crate::error::{Error, Result};
 use crate::events::Sink;
-use crate::intent::{self, Intent};
+use crate::intent::{self, Intent, rank};
 use crate::knowledge::{Query, Similar, SuggestOptions, Suggestion};
 use crate::tenant::Role;
 
@@ -59,16 +59,56 @@ impl Requests<'_> {
     }
 
     /// The past requests closest to `intent` (read from `text`), best first, the index
-    /// refreshed from the trail first. For the tenant's members.
+    /// refreshed from the trail first. For the tenant's members. With the tenant's model
+    /// configured, the closest few found offline are put in the model's order (each says
+    /// where each ranking put it); when the model gives no usable order, the offline order
+    /// stands and the first says why.
     pub fn similar(&self, intent: &Intent, text: &str) -> Result<Vec<Similar>> {
         self.refresh_knowledge()?;
-        Ok(self.similar_known(intent, text))
+        let Some(model) = &self.model else {
+            return Ok(self.similar_known(intent, text));
+        };
+        let mut found = self.similar_among(intent, text, rank::MAX_CANDIDATES);
+        if found.len() < 2 {
+            return Ok(found);
+        }
+        let candidates: Vec<rank::Candidate> = found
+            .iter()
+            .map(|s| rank::Candidate {
+                text: s.text.clone(),
+                reading: format!("{}/{}", s.agent, s.action),
+                outcome: s.outcome.as_str().to_string(),
+            })
+            .collect();
+        match model.rank(text, &candidates) {
+            Ok(order) => {
+                let mut slots: Vec<Option<Similar>> = found.drain(..).map(Some).collect();
+                for (place, was) in order.into_iter().enumerate() {
+                    if let Some(mut s) = slots[was].take() {
+                        s.why.push(format!(
+                            "ranked {} by bedrock:{} ({} offline)",
+                            place + 1,
+                            model.model_id,
+                            was + 1
+                        ));
+                        found.push(s);
+                    }
+                }
+            }
+            Err(e) => found[0].why.push(format!("{e}: in the offline order")),
+        }
+        found.truncate(SIMILAR_SHOWN);
+        Ok(found)
     }
 
-    /// [`Requests::similar`] over what the index already holds: no store, no I/O, quick
-    /// enough for a keystroke (`cargo bench --bench similar`); the console refreshes the index
-    /// in the background. Empty until a refresh by a member.
+    /// [`Requests::similar`] over what the index already holds, offline: no store, no I/O,
+    /// quick enough for a keystroke (`cargo bench --bench similar`); the console refreshes the
+    /// index in the background. Empty until a refresh by a member.
     pub fn similar_known(&self, intent: &Intent, text: &str) -> Vec<Similar> {
+        self.similar_among(intent, text, SIMILAR_SHOWN)
+    }
+
+    fn similar_among(&self, intent: &Intent, text: &str, limit: usize) -> Vec<Similar> {
         let q = Query::new(
             intent.agent,
             &intent.action,
@@ -77,7 +117,7 @@ impl Requests<'_> {
         );
         self.knowledge
             .read()
-            .map(|i| i.lookup(&q, SIMILAR_SHOWN))
+            .map(|i| i.lookup(&q, limit))
             .unwrap_or_default()
     }
 

@@ -538,3 +538,33 @@ pub fn aws_configuration(
         updated_by: String::new(),
     }
 }
+
+/// An event of `request` in the default tenant by `user`, now, with nothing more said: for a
+/// trail seeded as the pipeline (or an older binary) writes it.
+pub fn blank_event(
+    request: &str,
+    user: &str,
+    kind: opsdeck::audit::EventKind,
+) -> opsdeck::audit::AuditEvent {
+    opsdeck::audit::AuditEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        request_id: request.to_string(),
+        tenant_id: "default".into(),
+        user_id: user.into(),
+        user_source: "flag".into(),
+        os_user: user.into(),
+        timestamp: opsdeck::time::Stamp::now(),
+        event: kind,
+        status: opsdeck::audit::Status::Pending,
+        plan_id: None,
+        intent: None,
+        agent_type: None,
+        approval_metadata: None,
+        execution_logs: None,
+        cost_impact: None,
+        security_gates: None,
+        artifacts: vec![],
+        message: None,
+        identity_receipt: None,
+    }
+}
