@@ -45,6 +45,10 @@ pub enum Suggestion {
         requesters: Vec<String>,
         /// The newest plan of them (what `ask --like` reuses).
         latest_plan: Option<String>,
+        /// The newest of them that was applied, when its files can be a library entry
+        /// (Terraform or a playbook: an infra or config plan), for `library save`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        applied_plan: Option<String>,
         example: String,
     },
     /// Plans denied by the same policy rule `times` times.
@@ -75,13 +79,20 @@ impl Suggestion {
                 action,
                 times,
                 latest_plan,
+                applied_plan,
                 example,
                 ..
             } => format!(
-                "repeated: {agent}/{action} asked {times} times (\"{example}\"){}",
+                "repeated: {agent}/{action} asked {times} times (\"{example}\"){}{}",
                 latest_plan
                     .as_ref()
                     .map(|p| format!(": reuse plan {p} with `opsdeck ask --like {p}`"))
+                    .unwrap_or_default(),
+                applied_plan
+                    .as_ref()
+                    .map(|p| format!(
+                        ", or keep applied plan {p} as a library entry with `opsdeck library save {p} NAME`"
+                    ))
                     .unwrap_or_default()
             ),
             Suggestion::DeniedByGate {
@@ -138,6 +149,12 @@ impl KnowledgeIndex {
                 requesters.sort();
                 requesters.dedup();
                 let latest = v[v.len() - 1];
+                let saveable = agent == "infra" || agent == "config";
+                let applied_plan = v
+                    .iter()
+                    .rev()
+                    .find(|e| saveable && e.outcome == Outcome::Applied)
+                    .and_then(|e| e.plan_id.clone());
                 Suggestion::Repeated {
                     agent,
                     action,
@@ -145,6 +162,7 @@ impl KnowledgeIndex {
                     times: v.len(),
                     requesters,
                     latest_plan: latest.plan_id.clone(),
+                    applied_plan,
                     example: latest.text.clone(),
                 }
             })

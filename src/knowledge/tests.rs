@@ -374,3 +374,56 @@ fn costlier_plans_are_found_as_the_plain_rule_finds_them() {
     expected.sort();
     assert_eq!(found, expected);
 }
+
+#[test]
+fn a_repeated_change_applied_before_is_offered_to_the_library() {
+    let mut t = Trail::default();
+    let vpc = json!({"region": "eu-west-1", "resource": "vpc"});
+    for n in 0..3 {
+        let id = format!("v{n}");
+        t.ask(&id, "a vpc in Ireland", "infra", "create", vpc.clone(), 0.0);
+        if n == 1 {
+            t.push(&id, EventKind::Completed, Status::Completed, |_| {});
+        }
+    }
+    for n in 0..3 {
+        t.ask(
+            &format!("r{n}"),
+            "restart staging",
+            "ops",
+            "restart",
+            restart(),
+            0.0,
+        );
+        t.push(
+            &format!("r{n}"),
+            EventKind::Completed,
+            Status::Completed,
+            |_| {},
+        );
+    }
+    let s = t.index().suggest(&SuggestOptions::default());
+    let of = |agent: &str| {
+        s.iter()
+            .find(|x| matches!(x, Suggestion::Repeated { agent: a, .. } if a == agent))
+            .unwrap()
+    };
+    // The applied one, not the newest: only what ran is saved.
+    assert!(
+        matches!(of("infra"), Suggestion::Repeated { applied_plan: Some(p), latest_plan: Some(l), .. }
+            if p == "p-v1" && l == "p-v2")
+    );
+    assert!(
+        of("infra")
+            .line()
+            .contains("`opsdeck library save p-v1 NAME`")
+    );
+    // An ops change has no files a library entry could hold.
+    assert!(matches!(
+        of("ops"),
+        Suggestion::Repeated {
+            applied_plan: None,
+            ..
+        }
+    ));
+}
