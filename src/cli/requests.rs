@@ -132,13 +132,9 @@ pub fn suggest(deck: &Deck, min_repeats: usize, json_out: bool) -> Result<u8> {
     })?;
     if json_out {
         print_json(&json!({ "suggestions": found }))?;
-    } else if found.is_empty() {
-        outln!(
-            "no suggestions: nothing asked {min_repeats} or more times, no gate denying plans repeatedly, no plan dearer than an applied equivalent"
-        );
     } else {
-        for s in &found {
-            outln!("{}", s.line());
+        for line in crate::view::suggestions::lines(&found, min_repeats, usize::MAX) {
+            outln!("{line}");
         }
     }
     Ok(0)

@@ -28,6 +28,7 @@ pub enum Command {
     Tenant(Option<String>),
     Config(Option<String>),
     Like(Option<String>),
+    Suggest,
     /// The Library pane; with words, filtered by them; `approve NAME@V`, `deprecate NAME@V
     /// [REASON]` as `opsdeck library` does them.
     Library(Option<String>),
@@ -99,6 +100,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg: Some("PLAN_ID"),
         what: "plan a past plan's request again against today's state (the preview lists similar ones)",
         make: Command::Like,
+    },
+    CommandSpec {
+        names: &["suggest"],
+        arg: None,
+        what: "what the tenant's past suggests: repeated changes, repeated denials, dearer plans",
+        make: |_| Command::Suggest,
     },
     CommandSpec {
         names: &["theme"],

@@ -21,6 +21,7 @@
 //! - [`receipt`]: who an apply will act as and where (account, role, region, runner).
 //! - [`completion`]: the word being typed completed from the names the tenant's requests used.
 //! - [`verify`]: what `audit verify` found and what it compared the chain with.
+//! - [`suggestions`]: what the tenant's past suggests, one line each.
 //!
 //! The `--json` output and MCP's structured results are contracts: they serialise the records
 //! themselves, never these views.
@@ -43,6 +44,7 @@ pub mod reading;
 pub mod receipt;
 pub mod report;
 pub mod stored_report;
+pub mod suggestions;
 pub mod verify;
 
 pub use approval::ApprovalView;

@@ -11,6 +11,9 @@ use crate::tui::commands::{self, Command};
 use crate::tui::errors;
 use crate::tui::theme::Theme;
 
+/// Suggestions `:suggest` shows in the conversation; the rest are counted.
+const SUGGESTIONS_SHOWN: usize = 8;
+
 impl App {
     pub(super) fn command(&mut self, line: &str) {
         let command = match commands::parse(line) {
@@ -57,7 +60,24 @@ impl App {
             ),
             Command::Like(Some(plan_id)) => self.submit_like(plan_id),
             Command::Library(arg) => self.library_command(arg),
+            Command::Suggest => self.suggest(),
         }
+    }
+
+    /// `:suggest`: the first suggestions in the conversation, read off the UI thread.
+    fn suggest(&mut self) {
+        let deck = self.deck.clone();
+        self.spawn_blocking("reading the tenant's past".into(), false, move |_| {
+            let opts = crate::knowledge::SuggestOptions::default();
+            Done::Said(
+                deck.requests()
+                    .suggest(&opts)
+                    .map(|found| {
+                        crate::view::suggestions::lines(&found, opts.min_repeats, SUGGESTIONS_SHOWN)
+                    })
+                    .map_err(errors::shared),
+            )
+        });
     }
 
     /// A built-in theme, or the user's from the config directory (a small local file, read
