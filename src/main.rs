@@ -20,7 +20,17 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version are ours: shown as clap styles them.
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // A usage error quotes what was typed: printed as text, never as terminal controls
+            // or bidi overrides (clap passes them through to a terminal).
+            eprint!("{}", opsdeck::sanitize::terminal(&e.render().to_string()));
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
     init_logging(&cli);
     let json = cli.json;
     match run(cli) {

@@ -139,6 +139,19 @@ fn error_messages_quoting_hostile_text_are_escaped() {
     run_clean("--json plans show (not found)", &out);
     let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert!(v["error"].as_str().unwrap().contains(&id));
+    // Usage errors quote what was typed too: an unknown subcommand, an unknown flag's value,
+    // a value a flag does not take.
+    for args in [
+        vec![format!("plan{HOSTILE}")],
+        vec!["ask".into(), format!("--{HOSTILE}")],
+        vec!["report".into(), format!("cost{HOSTILE}")],
+    ] {
+        let out = home.cmd().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        run_clean(&format!("usage error for {args:?}"), &out);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(r"\u{202e}"), "{err}");
+    }
 }
 
 #[test]
