@@ -51,7 +51,8 @@ fn python_sdk_client_round_trip() {
             "list_approvals",
             "log_query",
             "security_scan",
-            "show_plan"
+            "show_plan",
+            "suggest"
         ]
     );
     assert_eq!(v["schemas_ok"], true);
@@ -73,6 +74,16 @@ fn python_sdk_client_round_trip() {
     assert_eq!(
         v["explain"]["parameters"]["region"]["from"][0],
         "ap-south-1"
+    );
+    // Two plans asked once each: nothing repeated twice, nothing denied or dearer; a pattern
+    // of one is refused with the CLI's words.
+    assert_eq!(v["suggest"][0], false, "{}", v["suggest"]);
+    assert_eq!(v["suggest"][1]["suggestions"], serde_json::json!([]));
+    assert_eq!(v["suggest_one"][0], true);
+    assert!(
+        v["suggest_one"][1].as_str().unwrap().contains("at least 2"),
+        "{}",
+        v["suggest_one"]
     );
     let plan_id = v["ask"]["plan_id"].as_str().unwrap();
     assert!(
@@ -330,7 +341,7 @@ fn python_sdk_over_http_acts_as_the_tokens_user_until_the_token_is_revoked() {
 
     assert_eq!(v["server"], "opsdeck");
     let tools = v["tools"].as_object().unwrap();
-    assert_eq!(tools.len(), 14, "{tools:?}");
+    assert_eq!(tools.len(), 15, "{tools:?}");
     let mut descriptions = std::collections::HashSet::new();
     for (name, t) in tools {
         assert!(t["title"].as_str().is_some_and(|s| !s.is_empty()), "{name}");

@@ -57,6 +57,11 @@ async def main():
             r = await session.call_tool("explain", {"text": plan_id})
             out["explain"] = json.loads(text(r))
 
+            r = await session.call_tool("suggest", {"min_repeats": 2})
+            out["suggest"] = [bool(r.is_error), json.loads(text(r)) if not r.is_error else text(r)]
+            r = await session.call_tool("suggest", {"min_repeats": 1})
+            out["suggest_one"] = [bool(r.is_error), text(r)]
+
             resources = await session.list_resources()
             out["resources"] = [res.uri for res in resources.resources]
             main_tf = f"opsdeck://plans/{plan_id}/artifacts/main.tf"

@@ -44,6 +44,14 @@ pub struct TextArgs {
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SuggestArgs {
+    /// How many times the same request must have been asked to count as repeated (at least
+    /// 2; default 3).
+    #[serde(default)]
+    pub min_repeats: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct AskArgs {
     /// The request in plain language, e.g. "Create 3 t3.medium instances in ap-south-1 with ALB".
     pub text: String,
@@ -522,6 +530,35 @@ impl OpsdeckMcp {
     ) -> std::result::Result<CallToolResult, ErrorData> {
         self.ask_as(&ext, args.text, Some(AgentKind::Monitor), None)
             .await
+    }
+
+    #[tool(
+        description = "What the tenant's past suggests, as `opsdeck suggest --json` answers: the same change asked again and again (with the plan to reuse with ask's like, and an applied infra or config plan to keep as a library entry), plans denied by the same policy rule repeatedly, and live plans dearer than an applied equivalent (the largest saving first). Read from this tenant's audit trail only.",
+        annotations(
+            title = "Suggestions from the past",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        ),
+        output_schema = schemas::suggestions()
+    )]
+    async fn suggest(
+        &self,
+        ext: Extensions,
+        Parameters(args): Parameters<SuggestArgs>,
+    ) -> std::result::Result<CallToolResult, ErrorData> {
+        let opts = crate::knowledge::SuggestOptions {
+            min_repeats: args.min_repeats.unwrap_or(3),
+            ..crate::knowledge::SuggestOptions::default()
+        };
+        match self
+            .blocking(&ext, move |d| d.requests().suggest(&opts))
+            .await
+        {
+            Ok(found) => ok_json(serde_json::json!({"suggestions": found})),
+            Err(e) => tool_error(&e),
+        }
     }
 
     #[tool(

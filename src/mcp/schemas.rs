@@ -201,6 +201,25 @@ pub fn explanation() -> Arc<JsonObject> {
     }))
 }
 
+pub fn suggestions() -> Arc<JsonObject> {
+    object(json!({
+        "type": "object",
+        "required": ["suggestions"],
+        "properties": {
+            "suggestions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kind"],
+                    "properties": {
+                        "kind": {"type": "string", "enum": ["repeated", "denied_by_gate", "costlier"]}
+                    }
+                }
+            }
+        }
+    }))
+}
+
 fn library_version() -> Value {
     json!({
         "type": "object",
