@@ -443,20 +443,7 @@ fn playbook_template(t: &Team<'_>, home: &Home) {
     );
     t.deck("bob").library().approve("team-motd@1").unwrap();
 
-    let answer = olga
-        .requests()
-        .request_with(
-            asked,
-            &opsdeck::pipeline::RequestOptions {
-                inventory: Some(inventory),
-                confirm_reading: None,
-            },
-            &quiet,
-        )
-        .unwrap();
-    let opsdeck::pipeline::Answer::Plan(rec) = answer else {
-        panic!("a plan");
-    };
+    let rec = common::library::planned_request(&olga, asked, inventory);
     let p = &rec.plan;
     assert_eq!(p.agent.to_string(), "config");
     assert!(
@@ -507,32 +494,9 @@ fn playbook_template(t: &Team<'_>, home: &Home) {
     // The combination as the real tools read it: one playbook, the built-in play then the
     // template's.
     let work = tempfile::tempdir().unwrap();
-    for a in &p.artifacts {
-        if a.kind == opsdeck::plan::ArtifactKind::Ansible {
-            let text = artifact_text(&olga, &p.plan_id, &a.name).unwrap();
-            std::fs::write(work.path().join(&a.name), text).unwrap();
-        }
-    }
-    let playbook = |check: &str| {
-        let out = std::process::Command::new(&ansible)
-            .args([check, "-i", "inventory.yml"])
-            .args(["--extra-vars", &format!("@{}", opsdeck::library::VARS_FILE)])
-            .arg(combined)
-            .current_dir(work.path())
-            .env("HOME", work.path())
-            .env("ANSIBLE_LOCAL_TEMP", work.path().join(".ansible-tmp"))
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{check}: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    };
-    playbook("--syntax-check");
-    let listed = playbook("--list-tasks");
+    common::library::write_ansible_files(&olga, &p.plan_id, work.path());
+    common::library::plan_playbook(&ansible, work.path(), "--syntax-check", combined);
+    let listed = common::library::plan_playbook(&ansible, work.path(), "--list-tasks", combined);
     let first = listed
         .find("Install, upgrade or remove packages")
         .expect(&listed);

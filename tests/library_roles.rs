@@ -359,20 +359,11 @@ fn role_story(home: &Home, env: &[(&'static str, String)]) {
         )
         .unwrap();
     assert_eq!(v2.version.version, 2, "{v2:?}");
-    let answer = olga
-        .requests()
-        .request_with(
-            "apply our web-motd role to the hosts in the inventory",
-            &opsdeck::pipeline::RequestOptions {
-                inventory: Some(inventory.clone()),
-                confirm_reading: None,
-            },
-            &quiet,
-        )
-        .unwrap();
-    let opsdeck::pipeline::Answer::Plan(named) = answer else {
-        panic!("a plan");
-    };
+    let named = common::library::planned_request(
+        &olga,
+        "apply our web-motd role to the hosts in the inventory",
+        inventory.clone(),
+    );
     assert!(
         named
             .plan
@@ -464,14 +455,7 @@ fn role_story(home: &Home, env: &[(&'static str, String)]) {
 /// production profile.
 fn lint(deck: &Deck, plan_id: &str) {
     let work = tempfile::tempdir().unwrap();
-    let rec = deck.approvals().plan(plan_id).unwrap();
-    for a in &rec.plan.artifacts {
-        if a.kind == ArtifactKind::Ansible {
-            let path = work.path().join(&a.name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, artifact_text(deck, plan_id, &a.name).unwrap()).unwrap();
-        }
-    }
+    common::library::write_ansible_files(deck, plan_id, work.path());
     common::library::ansible_lint(work.path(), &[ROLE_PLAYBOOK, "roles/web_motd"]);
 }
 
@@ -491,4 +475,68 @@ fn roles_on_the_shared_backend() {
     };
     let home = b.home();
     role_story(&home, &moto.env());
+}
+
+/// A role serving config requests (`--serves config/…`) runs after the built-in playbook, in
+/// one run of the combined playbook: the built-in play, then the wrapper applying the role.
+#[test]
+fn a_role_serving_requests_runs_after_the_built_in_playbook() {
+    let Some(ansible) = common::ansible_playbook() else {
+        return;
+    };
+    let home = Home::new();
+    home.use_ansible(&ansible, "");
+    let t = team(&home);
+    let olga = t.deck("olga");
+    let hosts = tempfile::tempdir().unwrap();
+    let inventory = common::local_inventory(hosts.path());
+    let asked = "install nginx on the hosts in the inventory";
+    let serves = opsdeck::library::template_key(&olga.requests().preview(asked, None).unwrap())
+        .expect("a config request has a key");
+    let dir = motd_role(TASKS_V1, "{{ web_motd_greeting }} from opsdeck\n");
+    olga.library()
+        .add(
+            &NewEntry {
+                name: "team-motd".into(),
+                kind: EntryKind::Role,
+                from: dir.path().to_path_buf(),
+                words: EntryWords {
+                    params: vec![opsdeck::library::parse_param("web_motd_times:number=1").unwrap()],
+                    serves: Some(serves),
+                    ..EntryWords::default()
+                },
+            },
+            &quiet,
+        )
+        .unwrap();
+    let rec = common::library::planned_request(&olga, asked, inventory);
+    let p = &rec.plan;
+    let combined = opsdeck::pipeline::COMBINED_PLAYBOOK;
+    let names: Vec<&str> = p.artifacts.iter().map(|a| a.name.as_str()).collect();
+    for want in [
+        "packages.yml",
+        combined,
+        ROLE_PLAYBOOK,
+        "roles/team_motd/tasks/main.yml",
+        "roles/team_motd/templates/motd.j2",
+    ] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    let text = artifact_text(&olga, &p.plan_id, combined).unwrap();
+    let builtin_at = text.find("import_playbook: packages.yml").expect(&text);
+    let role_at = text
+        .find(&format!("import_playbook: {ROLE_PLAYBOOK}"))
+        .expect(&text);
+    assert!(builtin_at < role_at, "built-in first:\n{text}");
+    // The combination as ansible-playbook reads it: the built-in play's tasks, then the role's.
+    let work = tempfile::tempdir().unwrap();
+    common::library::write_ansible_files(&olga, &p.plan_id, work.path());
+    let listed = common::library::plan_playbook(&ansible, work.path(), "--list-tasks", combined);
+    let first = listed
+        .find("Install, upgrade or remove packages")
+        .expect(&listed);
+    let second = listed
+        .find("team_motd : Write the message of the day")
+        .expect(&listed);
+    assert!(first < second, "{listed}");
 }

@@ -380,6 +380,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_roles_files_have_a_directory_in_the_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let confinement = super::super::sandbox::Confinement::default();
+        let prepare = |files: &[(String, Vec<u8>)]| {
+            Workspace {
+                binary: Path::new("ansible-playbook"),
+                dir: dir.path(),
+                files,
+                playbook: "opsdeck_role.yml",
+                inventory: "inventory.yml",
+                extra_vars: None,
+                stream: false,
+                confinement: &confinement,
+            }
+            .prepare()
+        };
+        let file = |name: &str| vec![(name.to_string(), b"[]\n".to_vec())];
+        prepare(&file("roles/web/tasks/main.yml")).unwrap();
+        assert!(dir.path().join("roles/web/tasks/main.yml").is_file());
+        for bad in [
+            "../x.yml",
+            "roles/web/../../x.yml",
+            "roles/../x/tasks/main.yml",
+            "tasks/main.yml",
+            "roles/web/.hidden/main.yml",
+            "/etc/x.yml",
+        ] {
+            assert!(prepare(&file(bad)).is_err(), "{bad}");
+        }
+        // A directory a run left as a symlink is not written through.
+        std::fs::create_dir_all(dir.path().join("roles/db")).unwrap();
+        std::os::unix::fs::symlink("/tmp", dir.path().join("roles/db/tasks")).unwrap();
+        assert!(prepare(&file("roles/db/tasks/main.yml")).is_err());
+    }
+
+    #[test]
     fn recap_lines_become_host_results() {
         let out = "PLAY [x] ***\n\nPLAY RECAP *********\nweb1                       : ok=3    changed=1    unreachable=0    failed=0    skipped=2    rescued=0    ignored=0   \n10.0.0.7                   : ok=0    changed=0    unreachable=1    failed=0    skipped=0    rescued=0    ignored=0\n\n";
         let h = recap(out);

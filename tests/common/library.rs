@@ -93,3 +93,64 @@ pub fn apply_collecting(by: &opsdeck::pipeline::Deck, id: &str) -> String {
     assert!(r.success, "{r:?}\n{out}");
     out
 }
+
+/// A request asked with an inventory, which must make a plan.
+pub fn planned_request(
+    deck: &opsdeck::pipeline::Deck,
+    text: &str,
+    inventory: std::path::PathBuf,
+) -> opsdeck::approval::PlanRecord {
+    let answer = deck
+        .requests()
+        .request_with(
+            text,
+            &opsdeck::pipeline::RequestOptions {
+                inventory: Some(inventory),
+                confirm_reading: None,
+            },
+            &super::quiet,
+        )
+        .unwrap();
+    let opsdeck::pipeline::Answer::Plan(rec) = answer else {
+        panic!("{text}: a plan");
+    };
+    *rec
+}
+
+/// A plan's Ansible files written into `dir` under their names (a role's in its directories).
+pub fn write_ansible_files(deck: &opsdeck::pipeline::Deck, plan_id: &str, dir: &std::path::Path) {
+    let rec = deck.approvals().plan(plan_id).unwrap();
+    for (a, bytes) in deck.approvals().artifacts(&rec.plan).unwrap() {
+        if a.kind == opsdeck::plan::ArtifactKind::Ansible {
+            let path = dir.join(&a.name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+    }
+}
+
+/// `ansible-playbook CHECK -i inventory.yml --extra-vars @opsdeck_library_vars.yml PLAYBOOK` in
+/// `dir`, which must succeed: what it printed.
+pub fn plan_playbook(
+    ansible: &std::path::Path,
+    dir: &std::path::Path,
+    check: &str,
+    playbook: &str,
+) -> String {
+    let out = std::process::Command::new(ansible)
+        .args([check, "-i", "inventory.yml"])
+        .args(["--extra-vars", &format!("@{}", opsdeck::library::VARS_FILE)])
+        .arg(playbook)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("ANSIBLE_LOCAL_TEMP", dir.join(".ansible-tmp"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{check}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
