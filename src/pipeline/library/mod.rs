@@ -224,7 +224,6 @@ impl Library<'_> {
                 )));
             }
         };
-        let files: Vec<(String, Vec<u8>)> = role_files.unwrap_or_default();
         let files: Vec<(String, Vec<u8>)> = artifacts
             .into_iter()
             .filter(|(a, _)| match kind {
@@ -239,7 +238,7 @@ impl Library<'_> {
                 EntryKind::Role => false,
             })
             .map(|(a, b)| (a.name, b))
-            .chain(files)
+            .chain(role_files.unwrap_or_default())
             .collect();
         let playbook = playbook.filter(|_| kind != EntryKind::Role);
         self.add_version(
