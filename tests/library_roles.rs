@@ -287,6 +287,13 @@ fn role_story(home: &Home, env: &[(&'static str, String)]) {
         .unwrap();
     let p = &rec.plan;
     assert_eq!(p.agent.to_string(), "config");
+    assert!(
+        p.summary.starts_with(
+            "apply role web-motd@1 (ansible-playbook opsdeck_role.yml on the hosts in"
+        ),
+        "{}",
+        p.summary
+    );
     assert!(!p.denied(), "{:?}", p.gates);
     let names: Vec<&str> = p
         .artifacts

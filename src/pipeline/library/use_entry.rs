@@ -254,6 +254,7 @@ impl Library<'_> {
                 )
             }
         };
+        let draft = super::use_role::summarised(draft, manifest.kind, &info, req.reading.is_some());
         let intent = match &req.reading {
             Some(r) => {
                 let mut i = r.clone();

@@ -2,8 +2,9 @@
 //! writes, so the plan is a playbook run like any Ansible entry's (dry run, gates, approval,
 //! apply); and a request that names a role ("apply our nginx role to …").
 
+use crate::agents::Draft;
 use crate::error::Result;
-use crate::library::{self, Catalogue, EntryKind, EntryRef, Manifest};
+use crate::library::{self, Catalogue, EntryKind, EntryRef, Manifest, VersionInfo};
 
 use super::super::Library;
 
@@ -24,6 +25,25 @@ pub(super) fn as_run(
         },
         placed,
     )
+}
+
+/// A role's plan says what it does: "apply role NAME@V (ansible-playbook opsdeck_role.yml on
+/// the hosts in inventory.yml)". A role serving a request keeps the combined plan's summary.
+pub(super) fn summarised(
+    draft: Result<Draft>,
+    kind: EntryKind,
+    info: &VersionInfo,
+    serving: bool,
+) -> Result<Draft> {
+    if kind != EntryKind::Role || (serving && info.serves.is_some()) {
+        return draft;
+    }
+    draft.map(|mut d| {
+        if let Some(step) = d.steps.first() {
+            d.summary = format!("apply role {} ({})", info.label(), step.description);
+        }
+        d
+    })
 }
 
 impl Library<'_> {
