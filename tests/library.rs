@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::library::{artifact_text, run_json};
 use common::moto::Moto;
 use common::shared::SharedBackend;
 use common::{Home, Team, applied_hello, approve_and_apply, quiet, team};
@@ -37,24 +38,6 @@ fn module_dir(main_tf: &str) -> tempfile::TempDir {
     dir
 }
 
-/// `opsdeck --json ARGS` as `user` through the binary, which must succeed: its JSON.
-fn run_json(home: &Home, env: &[(&'static str, String)], user: &str, args: &[&str]) -> Value {
-    let out = home
-        .cmd()
-        .envs(env.iter().cloned())
-        .args(["--json", "--user", user])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn kinds_of(deck: &Deck, kind: EventKind) -> usize {
     deck.trail()
         .audit(&AuditFilter {
@@ -63,16 +46,6 @@ fn kinds_of(deck: &Deck, kind: EventKind) -> usize {
         })
         .unwrap()
         .len()
-}
-
-fn artifact_text(deck: &Deck, plan_id: &str, name: &str) -> Option<String> {
-    let rec = deck.approvals().plan(plan_id).unwrap();
-    deck.approvals()
-        .artifacts(&rec.plan)
-        .unwrap()
-        .into_iter()
-        .find(|(a, _)| a.name == name)
-        .map(|(_, b)| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// The whole story on one home (local store, or a machine of the shared backend).
@@ -482,20 +455,7 @@ fn playbook_template(t: &Team<'_>, home: &Home) {
     );
     t.deck("bob").library().approve("team-motd@1").unwrap();
 
-    let answer = olga
-        .requests()
-        .request_with(
-            asked,
-            &opsdeck::pipeline::RequestOptions {
-                inventory: Some(inventory),
-                confirm_reading: None,
-            },
-            &quiet,
-        )
-        .unwrap();
-    let opsdeck::pipeline::Answer::Plan(rec) = answer else {
-        panic!("a plan");
-    };
+    let rec = common::library::planned_request(&olga, asked, inventory);
     let p = &rec.plan;
     assert_eq!(p.agent.to_string(), "config");
     assert!(
@@ -546,56 +506,15 @@ fn playbook_template(t: &Team<'_>, home: &Home) {
     // The combination as the real tools read it: one playbook, the built-in play then the
     // template's.
     let work = tempfile::tempdir().unwrap();
-    for a in &p.artifacts {
-        if a.kind == opsdeck::plan::ArtifactKind::Ansible {
-            let text = artifact_text(&olga, &p.plan_id, &a.name).unwrap();
-            std::fs::write(work.path().join(&a.name), text).unwrap();
-        }
-    }
-    let playbook = |check: &str| {
-        let out = std::process::Command::new(&ansible)
-            .args([check, "-i", "inventory.yml"])
-            .args(["--extra-vars", &format!("@{}", opsdeck::library::VARS_FILE)])
-            .arg(combined)
-            .current_dir(work.path())
-            .env("HOME", work.path())
-            .env("ANSIBLE_LOCAL_TEMP", work.path().join(".ansible-tmp"))
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{check}: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    };
-    playbook("--syntax-check");
-    let listed = playbook("--list-tasks");
+    common::library::write_ansible_files(&olga, &p.plan_id, work.path());
+    common::library::plan_playbook(&ansible, work.path(), "--syntax-check", combined);
+    let listed = common::library::plan_playbook(&ansible, work.path(), "--list-tasks", combined);
     let first = listed
         .find("Install, upgrade or remove packages")
         .expect(&listed);
     let second = listed.find("Team message of the day").expect(&listed);
     assert!(first < second, "{listed}");
-    if let Some(lint) = std::env::var_os("OPSDECK_TEST_LINT_BIN").map(std::path::PathBuf::from) {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut paths = vec![lint.clone()];
-        paths.extend(std::env::split_paths(&path));
-        let out = std::process::Command::new(lint.join("ansible-lint"))
-            .args(["--offline", "--profile", "production", "--nocolor"])
-            .arg(combined)
-            .current_dir(work.path())
-            .env("HOME", work.path())
-            .env("PATH", std::env::join_paths(paths).unwrap())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ansible-lint:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    common::library::ansible_lint(work.path(), &[combined]);
 }
 
 /// A bucket made public by its ACL: what the starter policy s3.public_acl denies.
@@ -1073,17 +992,7 @@ fn playbook_parameters_are_typed_extra_vars() {
         rec.plan.steps
     );
     t.approve("bob", &id).unwrap();
-    let lines = std::sync::Mutex::new(Vec::<String>::new());
-    let collect = |e: opsdeck::events::AgentEvent| {
-        if let opsdeck::events::AgentEvent::Output { line, .. } = e {
-            lines.lock().unwrap().push(line);
-        }
-    };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let r = rt.block_on(olga.runs().apply(&id, &collect, rx)).unwrap();
-    let out = lines.lock().unwrap().join("\n");
-    assert!(r.success, "{r:?}\n{out}");
+    let out = common::library::apply_collecting(&olga, &id);
     assert!(
         out.contains("greeting={{ lookup('pipe', 'id') }} times=5 loud=False"),
         "the extra vars win over the play's, typed, and a template in a value stays text:\n{out}"

@@ -67,8 +67,15 @@ impl Workspace<'_> {
     fn prepare(&self) -> Result<()> {
         crate::store::fsutil::ensure_private_dir(self.dir)?;
         for (name, bytes) in self.files {
-            if name.contains('/') || name.starts_with('.') || name == "ansible.cfg" {
+            if name.starts_with('.') || name == "ansible.cfg" {
                 return Err(ExecError::ArtifactName { name: name.clone() }.into());
+            }
+            if name.contains('/') {
+                // Only a library role's files have a directory: roles/NAME/…, each part checked.
+                if crate::library::role::check_placed_path(name).is_err() {
+                    return Err(ExecError::ArtifactName { name: name.clone() }.into());
+                }
+                self.private_parents(name)?;
             }
             crate::store::fsutil::write_atomic(&self.dir.join(name), bytes)?;
         }
@@ -77,6 +84,27 @@ impl Workspace<'_> {
             &cfg,
             ANSIBLE_CFG.as_bytes(),
         )?)
+    }
+
+    /// The directories above a placed role file, made private inside the workspace; one that
+    /// is there already must be a directory, not a symlink (what a run left behind).
+    fn private_parents(&self, name: &str) -> Result<()> {
+        let mut dir = self.dir.to_path_buf();
+        let parts: Vec<&str> = name.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            dir.push(part);
+            match std::fs::symlink_metadata(&dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(ExecError::ArtifactName {
+                        name: name.to_string(),
+                    }
+                    .into());
+                }
+                Err(_) => crate::store::fsutil::ensure_private_dir(&dir)?,
+            }
+        }
+        Ok(())
     }
 
     fn env(&self) -> Vec<(String, String)> {
@@ -90,6 +118,11 @@ impl Workspace<'_> {
             (
                 "ANSIBLE_LOCAL_TEMP".into(),
                 home.join("tmp").display().to_string(),
+            ),
+            // Roles come from the workspace alone, never from the controller's role paths.
+            (
+                "ANSIBLE_ROLES_PATH".into(),
+                self.dir.join("roles").display().to_string(),
             ),
             ("ANSIBLE_NOCOLOR".into(), "1".into()),
             ("ANSIBLE_FORCE_COLOR".into(), "0".into()),
@@ -345,6 +378,42 @@ pub fn first_error(output: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_roles_files_have_a_directory_in_the_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let confinement = super::super::sandbox::Confinement::default();
+        let prepare = |files: &[(String, Vec<u8>)]| {
+            Workspace {
+                binary: Path::new("ansible-playbook"),
+                dir: dir.path(),
+                files,
+                playbook: "opsdeck_role.yml",
+                inventory: "inventory.yml",
+                extra_vars: None,
+                stream: false,
+                confinement: &confinement,
+            }
+            .prepare()
+        };
+        let file = |name: &str| vec![(name.to_string(), b"[]\n".to_vec())];
+        prepare(&file("roles/web/tasks/main.yml")).unwrap();
+        assert!(dir.path().join("roles/web/tasks/main.yml").is_file());
+        for bad in [
+            "../x.yml",
+            "roles/web/../../x.yml",
+            "roles/../x/tasks/main.yml",
+            "tasks/main.yml",
+            "roles/web/.hidden/main.yml",
+            "/etc/x.yml",
+        ] {
+            assert!(prepare(&file(bad)).is_err(), "{bad}");
+        }
+        // A directory a run left as a symlink is not written through.
+        std::fs::create_dir_all(dir.path().join("roles/db")).unwrap();
+        std::os::unix::fs::symlink("/tmp", dir.path().join("roles/db/tasks")).unwrap();
+        assert!(prepare(&file("roles/db/tasks/main.yml")).is_err());
+    }
 
     #[test]
     fn recap_lines_become_host_results() {

@@ -357,6 +357,9 @@ pub fn render_builtin(kind: EntryKind, name: &str, given: &Value) -> Result<Stri
                 &minijinja::Value::from_serialize(Value::Object(ctx)),
             )
         }
+        EntryKind::Role => Err(Error::input(format!(
+            "template {name}: the built-in catalogue holds no roles"
+        ))),
     }
 }
 
@@ -388,7 +391,7 @@ mod tests {
         for t in described {
             let reads = match t.kind {
                 EntryKind::Terraform => render::template_variables(&t.file),
-                EntryKind::Ansible => playbook::template_variables(&t.file),
+                EntryKind::Ansible | EntryKind::Role => playbook::template_variables(&t.file),
             }
             .expect("the template parses");
             let listed: std::collections::BTreeSet<String> = t.reads.iter().cloned().collect();

@@ -43,9 +43,13 @@ pub fn check_file_names(files: &[(String, Vec<u8>)]) -> Result<()> {
 /// file; a playbook file, or a directory's top-level `*.yml`/`*.yaml` with `site.yml` or
 /// `playbook.yml` (or its only file) as the playbook.
 pub fn read_entry_files(kind: EntryKind, from: &Path) -> Result<(NamedFiles, Option<String>)> {
+    if kind == EntryKind::Role {
+        // A role keeps its layout's directories, with notes on what it leaves out.
+        return super::role::read_role_dir(from).map(|r| (r.files, None));
+    }
     let wanted = |name: &str| match kind {
         EntryKind::Terraform => name.ends_with(".tf"),
-        EntryKind::Ansible => name.ends_with(".yml") || name.ends_with(".yaml"),
+        EntryKind::Ansible | EntryKind::Role => name.ends_with(".yml") || name.ends_with(".yaml"),
     };
     let meta =
         std::fs::metadata(from).map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
@@ -89,12 +93,12 @@ pub fn read_entry_files(kind: EntryKind, from: &Path) -> Result<(NamedFiles, Opt
             from.display(),
             match kind {
                 EntryKind::Terraform => ".tf",
-                EntryKind::Ansible => ".yml or .yaml",
+                EntryKind::Ansible | EntryKind::Role => ".yml or .yaml",
             }
         )));
     }
     let playbook = match kind {
-        EntryKind::Terraform => None,
+        EntryKind::Terraform | EntryKind::Role => None,
         EntryKind::Ansible => {
             let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
             let main = ["site.yml", "site.yaml", "playbook.yml", "playbook.yaml"]

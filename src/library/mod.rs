@@ -11,6 +11,7 @@
 pub mod builtin;
 pub mod files;
 mod params;
+pub mod role;
 mod text;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,9 @@ pub enum EntryKind {
     Terraform,
     /// An Ansible playbook, run on the hosts of an inventory given with the request.
     Ansible,
+    /// An Ansible role (`tasks/main.yml` and the rest of its layout), applied to the hosts of
+    /// an inventory by a wrapper playbook opsdeck writes (see [`role`]).
+    Role,
 }
 
 impl EntryKind {
@@ -53,6 +57,7 @@ impl EntryKind {
         match self {
             EntryKind::Terraform => "terraform",
             EntryKind::Ansible => "ansible",
+            EntryKind::Role => "role",
         }
     }
 
@@ -60,7 +65,7 @@ impl EntryKind {
     pub fn agent(self) -> crate::intent::AgentKind {
         match self {
             EntryKind::Terraform => crate::intent::AgentKind::Infra,
-            EntryKind::Ansible => crate::intent::AgentKind::Config,
+            EntryKind::Ansible | EntryKind::Role => crate::intent::AgentKind::Config,
         }
     }
 
@@ -68,8 +73,10 @@ impl EntryKind {
         match s {
             "terraform" => Ok(EntryKind::Terraform),
             "ansible" => Ok(EntryKind::Ansible),
+            "role" => Ok(EntryKind::Role),
             other => Err(Error::input(format!(
-                "library entry kind '{other}' is not known: terraform or ansible"
+                "library entry kind '{}' is not known: terraform, ansible or role",
+                crate::sanitize::line(other)
             ))),
         }
     }

@@ -53,7 +53,7 @@ const SECTIONS: &[&str] = &["pre_tasks", "tasks", "post_tasks", "handlers"];
 /// Every task of these files (name, text), in file order.
 pub fn tasks(files: &[(String, String)]) -> Vec<Value> {
     let mut out = Vec::new();
-    for (file, text) in files {
+    for (file, text) in files.iter().filter(|(f, _)| may_hold_tasks(f)) {
         let Ok(doc) = serde_norway::from_str::<serde_norway::Value>(text) else {
             continue;
         };
@@ -83,6 +83,16 @@ pub fn tasks(files: &[(String, String)]) -> Vec<Value> {
         }
     }
     out
+}
+
+/// Whether a file can hold tasks: any top-level file, and of a library role's files
+/// (`roles/NAME/…`) those in `tasks/` and `handlers/`; its templates, files, defaults, vars
+/// and meta are not tasks, whatever they look like.
+fn may_hold_tasks(file: &str) -> bool {
+    match file.strip_prefix("roles/") {
+        Some(rest) => matches!(rest.split('/').nth(1), Some("tasks" | "handlers")),
+        None => true,
+    }
 }
 
 /// One task (or a block of them) as the policies read it.
@@ -183,5 +193,22 @@ mod tests {
         assert_eq!(found[2]["args"]["msg"], "{{ x }}");
         assert_eq!(found[4]["file"], "tasks.yml");
         assert_eq!(found[0]["play"], "p");
+    }
+
+    #[test]
+    fn a_roles_tasks_and_handlers_are_tasks_its_other_files_are_not() {
+        let list = "- name: t\n  ansible.builtin.file:\n    path: /x\n    mode: \"0777\"\n";
+        let found = tasks(&[
+            ("roles/web/tasks/main.yml".into(), list.into()),
+            ("roles/web/handlers/main.yml".into(), list.into()),
+            ("roles/web/files/list.yml".into(), list.into()),
+            ("roles/web/templates/x.yml.j2".into(), list.into()),
+            ("roles/web/vars/main.yml".into(), list.into()),
+        ]);
+        let files: Vec<&str> = found.iter().map(|t| t["file"].as_str().unwrap()).collect();
+        assert_eq!(
+            files,
+            ["roles/web/tasks/main.yml", "roles/web/handlers/main.yml"]
+        );
     }
 }

@@ -12,10 +12,10 @@ pub enum LibraryCommand {
     Add {
         /// The entry's name (lowercase letters, digits, '-').
         name: String,
-        /// terraform or ansible.
+        /// terraform, ansible or role (an Ansible role's directory).
         #[arg(long)]
         kind: String,
-        /// A directory (its top-level .tf, or .yml/.yaml files) or one file.
+        /// A directory (its top-level .tf, or .yml/.yaml files; a role's layout) or one file.
         #[arg(long, value_name = "DIR|FILE")]
         from: PathBuf,
         #[command(flatten)]

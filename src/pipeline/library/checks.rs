@@ -105,7 +105,7 @@ impl Library<'_> {
     ) -> Result<Vec<String>> {
         let kind = match manifest.kind {
             library::EntryKind::Terraform => ArtifactKind::Terraform,
-            library::EntryKind::Ansible => ArtifactKind::Ansible,
+            library::EntryKind::Ansible | library::EntryKind::Role => ArtifactKind::Ansible,
         };
         let mut draft_files: Vec<crate::agents::DraftFile> = files
             .iter()
@@ -125,7 +125,7 @@ impl Library<'_> {
                 library::EntryKind::Terraform => {
                     (library::TFVARS_FILE, library::render_tfvars(&defaults))
                 }
-                library::EntryKind::Ansible => {
+                library::EntryKind::Ansible | library::EntryKind::Role => {
                     (library::VARS_FILE, library::render_extra_vars(&defaults))
                 }
             };
@@ -150,8 +150,12 @@ impl Library<'_> {
                 let total = draft_files.iter().map(|f| f.content.len()).sum();
                 crate::agents::infra::from_files(draft_files, total, &manifest.name)?
             }
-            library::EntryKind::Ansible => {
-                let playbook = manifest.playbook.clone().unwrap_or_default();
+            library::EntryKind::Ansible | library::EntryKind::Role => {
+                // A role's files come placed, beside the wrapper playbook that applies it.
+                let playbook = match manifest.kind {
+                    library::EntryKind::Role => library::role::ROLE_PLAYBOOK.to_string(),
+                    _ => manifest.playbook.clone().unwrap_or_default(),
+                };
                 // Judged as a run on the hosts an earlier step creates: which hosts does not
                 // change what its tasks do.
                 let (files, step) = crate::agents::config::from_playbook_files(
@@ -225,6 +229,18 @@ impl Library<'_> {
         files: &[(String, Vec<u8>)],
         sink: Sink<'_>,
     ) -> Result<Vec<String>> {
+        self.check_playbook_as(playbook, playbook, params, files, sink)
+    }
+
+    /// [`Self::check_playbook`], a refusal naming what was checked as `what` (`role nginx`).
+    pub(super) fn check_playbook_as(
+        &self,
+        what: &str,
+        playbook: &str,
+        params: &[library::Param],
+        files: &[(String, Vec<u8>)],
+        sink: Sink<'_>,
+    ) -> Result<Vec<String>> {
         let Some(bin) = exec::find_binary(&self.config.exec.ansible_playbook) else {
             return Err(Error::Unavailable(format!(
                 "ansible-playbook is not installed (`{}` is not on PATH; set exec.ansible_playbook or OPSDECK_ANSIBLE_PLAYBOOK): library entries are checked before they are added, so nothing was added",
@@ -266,7 +282,7 @@ impl Library<'_> {
         })??;
         if let Err(error) = result {
             return Err(Error::input(format!(
-                "ansible-playbook --syntax-check refused {playbook}: {error}. nothing was added"
+                "ansible-playbook --syntax-check refused {what}: {error}. nothing was added"
             )));
         }
         Ok(vec!["ansible-playbook --syntax-check".into()])

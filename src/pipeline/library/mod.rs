@@ -24,8 +24,12 @@ use super::Library;
 mod browse;
 mod builtins;
 mod checks;
+mod role;
 mod templates;
 mod use_entry;
+mod use_role;
+
+use role::ansible_files;
 
 pub use browse::EntryOverview;
 pub(super) use builtins::keep_builtin_versions;
@@ -136,8 +140,17 @@ impl Library<'_> {
     pub fn add(&self, new: &NewEntry, sink: Sink<'_>) -> Result<Added> {
         self.require_member(WRITERS, "add to the library")?;
         self.refuse_if_read_only("add to the library", None)?;
-        let (files, playbook) = library::files::read_entry_files(new.kind, &new.from)?;
-        self.add_version(
+        let (files, playbook, read_notes) = match new.kind {
+            EntryKind::Role => {
+                let role = library::role::read_role_dir(&new.from)?;
+                (role.files, None, role.notes)
+            }
+            _ => {
+                let (files, playbook) = library::files::read_entry_files(new.kind, &new.from)?;
+                (files, playbook, Vec::new())
+            }
+        };
+        let mut added = self.add_version(
             Manifest {
                 format: Manifest::FORMAT,
                 name: new.name.clone(),
@@ -153,10 +166,12 @@ impl Library<'_> {
             files,
             true,
             sink,
-        )
+        )?;
+        added.notes.extend(read_notes);
+        Ok(added)
     }
 
-    /// Saves an applied plan's Terraform or playbook as a version of entry `name`.
+    /// Saves an applied plan's Terraform, playbook or role as a version of entry `name`.
     pub fn save(
         &self,
         plan_id: &str,
@@ -182,8 +197,13 @@ impl Library<'_> {
         let has_terraform = artifacts
             .iter()
             .any(|(a, _)| a.kind == ArtifactKind::Terraform);
+        // A role applied through opsdeck's wrapper playbook is saved as the role again.
+        let role_files = playbook
+            .as_deref()
+            .and_then(|p| library::role::from_plan_files(p, &ansible_files(&artifacts)));
         let kind = match (has_terraform, &playbook) {
             (true, None) => EntryKind::Terraform,
+            (false, Some(_)) if role_files.is_some() => EntryKind::Role,
             (false, Some(_)) => EntryKind::Ansible,
             (true, Some(_)) => {
                 return Err(Error::input(format!(
@@ -209,9 +229,12 @@ impl Library<'_> {
                 EntryKind::Ansible => {
                     a.kind == ArtifactKind::Ansible && Some(&a.name) == playbook.as_ref()
                 }
+                EntryKind::Role => false,
             })
             .map(|(a, b)| (a.name, b))
+            .chain(role_files.unwrap_or_default())
             .collect();
+        let playbook = playbook.filter(|_| kind != EntryKind::Role);
         self.add_version(
             Manifest {
                 format: Manifest::FORMAT,
@@ -263,7 +286,11 @@ impl Library<'_> {
                 )));
             }
         }
-        library::files::check_file_names(&files)?;
+        if manifest.kind == EntryKind::Role {
+            library::role::check_role_files(&files)?;
+        } else {
+            library::files::check_file_names(&files)?;
+        }
         for (name, bytes) in &files {
             if std::str::from_utf8(bytes).is_err() {
                 return Err(Error::input(format!("{name} is not UTF-8 text")));
@@ -289,6 +316,7 @@ impl Library<'_> {
                 checks.push("policy gates".into());
                 (checks, notes)
             }
+            EntryKind::Role => self.check_role(&mut manifest, &files, sink)?,
         };
         for (name, bytes) in &files {
             let sha = self.store.put_artifact(&self.tenant.name, bytes)?;

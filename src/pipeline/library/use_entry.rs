@@ -19,11 +19,14 @@ impl Library<'_> {
     /// The entry a request's words name ("deploy our web-tier module"), if any. Only words that
     /// can name one make the trail be read.
     pub fn referenced(&self, text: &str) -> Result<Option<EntryRef>> {
-        if !library::may_name_entry(text) {
+        if !library::may_name_entry(text) && !library::role::may_name_role(text) {
             return Ok(None);
         }
         let c = self.catalogue()?;
-        Ok(library::referenced_entry(text, c.names()))
+        match library::referenced_entry(text, c.names()) {
+            Some(r) => Ok(Some(r)),
+            None => self.referenced_role(text, &c),
+        }
     }
 
     /// The tenant's template for a request read as `intent` (a change by the infra or config
@@ -88,6 +91,8 @@ impl Library<'_> {
         }
         let values = library::resolve_values(&manifest.params, &req.set, &read)?;
         let files = self.files(&manifest)?;
+        // A role runs as the wrapper playbook, its files under roles/DIR/ (use_role.rs).
+        let (manifest, files) = super::use_role::as_run(manifest, files);
         let mut notes = vec![
             crate::plan::SUBMITTED_NOTE.to_string(),
             format!(
@@ -127,7 +132,7 @@ impl Library<'_> {
                     reading.agent,
                     reading.action
                 ),
-                EntryKind::Ansible => format!(
+                EntryKind::Ansible | EntryKind::Role => format!(
                     "planned with the tenant's template {} for {serves} requests, run after the built-in playbook ({}/{})",
                     info.label(),
                     reading.agent,
@@ -183,7 +188,9 @@ impl Library<'_> {
                     }),
                 )
             }
-            EntryKind::Ansible if req.reading.is_some() && info.serves.is_some() => {
+            EntryKind::Ansible | EntryKind::Role
+                if req.reading.is_some() && info.serves.is_some() =>
+            {
                 let reading = req.reading.as_ref().expect("matched");
                 let playbook = manifest.playbook.clone().unwrap_or_default();
                 let vars =
@@ -202,7 +209,7 @@ impl Library<'_> {
                     ),
                 )
             }
-            EntryKind::Ansible => {
+            EntryKind::Ansible | EntryKind::Role => {
                 let playbook = manifest.playbook.clone().unwrap_or_default();
                 let mut draft_files: Vec<DraftFile> = files
                     .into_iter()
@@ -247,6 +254,7 @@ impl Library<'_> {
                 )
             }
         };
+        let draft = super::use_role::summarised(draft, manifest.kind, &info, req.reading.is_some());
         let intent = match &req.reading {
             Some(r) => {
                 let mut i = r.clone();
