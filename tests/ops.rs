@@ -19,7 +19,7 @@ use opsdeck::Error;
 use opsdeck::approval::{PlanRecord, State};
 use opsdeck::audit::{AuditFilter, EventKind};
 use opsdeck::events::{AgentEvent, Output};
-use opsdeck::pipeline::{Answer, ApplyReport, Deck, OpenOptions};
+use opsdeck::pipeline::{Answer, ApplyReport, Deck};
 use opsdeck::plan::{ChangeAction, GateResult, Risk, StepKind};
 use opsdeck::tenant::MaintenanceWindow;
 use serde_json::Value;
@@ -30,16 +30,7 @@ const REGION: &str = "us-east-1";
 const SPEC_RESTART: &str = "Restart EC2 instances tagged Env=staging";
 
 fn deck(t: &Team<'_>, user: &str, moto: &Moto) -> Deck {
-    let clock: Arc<dyn opsdeck::time::Clock> = t.clock.clone();
-    Deck::open(OpenOptions {
-        home: Some(t.home.path().to_path_buf()),
-        tenant: t.tenant.clone(),
-        user: Some(user.to_string()),
-        clock: Some(clock),
-        endpoint_url: Some(moto.endpoint.clone()),
-        ..OpenOptions::default()
-    })
-    .expect("open deck")
+    t.deck_at(user, &moto.endpoint)
 }
 
 /// Events an agent reported, kept for the test to read.

@@ -291,6 +291,9 @@ pub fn render_builtin(kind: EntryKind, name: &str, given: &Value) -> Result<Stri
                 &minijinja::Value::from_serialize(Value::Object(ctx)),
             )
         }
+        EntryKind::Script => Err(Error::input(format!(
+            "template {name}: the built-in catalogue renders no scripts"
+        ))),
     }
 }
 
@@ -323,6 +326,7 @@ mod tests {
             let reads = match t.kind {
                 EntryKind::Terraform => render::template_variables(&t.file),
                 EntryKind::Ansible => playbook::template_variables(&t.file),
+                EntryKind::Script => panic!("{}: the catalogue holds no scripts", t.name),
             }
             .expect("the template parses");
             let listed: std::collections::BTreeSet<String> = t.reads.iter().cloned().collect();

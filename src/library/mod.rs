@@ -11,6 +11,7 @@
 pub mod builtin;
 pub mod files;
 mod params;
+pub mod script;
 mod text;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,8 @@ pub enum EntryKind {
     Terraform,
     /// An Ansible playbook, run on the hosts of an inventory given with the request.
     Ansible,
+    /// A shell script, run on instances through SSM Run Command (`script.rs`).
+    Script,
 }
 
 impl EntryKind {
@@ -53,6 +56,7 @@ impl EntryKind {
         match self {
             EntryKind::Terraform => "terraform",
             EntryKind::Ansible => "ansible",
+            EntryKind::Script => "script",
         }
     }
 
@@ -61,6 +65,7 @@ impl EntryKind {
         match self {
             EntryKind::Terraform => crate::intent::AgentKind::Infra,
             EntryKind::Ansible => crate::intent::AgentKind::Config,
+            EntryKind::Script => crate::intent::AgentKind::Ops,
         }
     }
 
@@ -68,8 +73,9 @@ impl EntryKind {
         match s {
             "terraform" => Ok(EntryKind::Terraform),
             "ansible" => Ok(EntryKind::Ansible),
+            "script" => Ok(EntryKind::Script),
             other => Err(Error::input(format!(
-                "library entry kind '{other}' is not known: terraform or ansible"
+                "library entry kind '{other}' is not known: terraform, ansible or script"
             ))),
         }
     }

@@ -23,8 +23,10 @@ use super::Library;
 
 mod browse;
 mod checks;
+mod scripts;
 mod templates;
 mod use_entry;
+mod use_script;
 
 pub use browse::EntryOverview;
 pub use templates::COMBINED_PLAYBOOK;
@@ -68,6 +70,9 @@ pub struct BuiltinDetail {
 pub struct EntryDetail {
     pub version: VersionDetail,
     pub versions: Vec<VersionInfo>,
+    /// A script entry's text, as added (what runs after opsdeck's parameter preamble).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
 }
 
 /// A request that uses a library entry (`ask --use NAME@V`).
@@ -215,6 +220,8 @@ impl Library<'_> {
                 EntryKind::Ansible => {
                     a.kind == ArtifactKind::Ansible && Some(&a.name) == playbook.as_ref()
                 }
+                // Not saved from plans: added from their file.
+                EntryKind::Script => false,
             })
             .map(|(a, b)| (a.name, b))
             .collect();
@@ -295,6 +302,7 @@ impl Library<'_> {
                 checks.push("policy gates".into());
                 (checks, notes)
             }
+            EntryKind::Script => self.check_script(&manifest, &files, sink)?,
         };
         for (name, bytes) in &files {
             let sha = self.store.put_artifact(&self.tenant.name, bytes)?;
@@ -430,12 +438,21 @@ impl Library<'_> {
                 _ => Err(e),
             })?;
         let manifest = self.manifest(info)?;
+        let script = match manifest.kind {
+            EntryKind::Script => self
+                .files(&manifest)?
+                .into_iter()
+                .next()
+                .map(|(_, b)| String::from_utf8_lossy(&b).into_owned()),
+            _ => None,
+        };
         Ok(EntryDetail {
             version: VersionDetail {
                 info: info.clone(),
                 manifest,
             },
             versions: c.versions(&r.name).to_vec(),
+            script,
         })
     }
 

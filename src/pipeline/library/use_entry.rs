@@ -133,6 +133,11 @@ impl Library<'_> {
                     reading.agent,
                     reading.action
                 ),
+                // Scripts serve no requests (refused when added); said plainly if one did.
+                EntryKind::Script => format!(
+                    "planned from script {} for {serves} requests",
+                    info.label()
+                ),
             });
         }
         let (agent, draft) = match manifest.kind {
@@ -246,6 +251,17 @@ impl Library<'_> {
                     }),
                 )
             }
+            EntryKind::Script => {
+                let planned =
+                    self.script_draft(&request_id, req, &info, &manifest, files, &values, sink);
+                (
+                    AgentKind::Ops,
+                    planned.map(|(where_, draft)| {
+                        params = where_;
+                        draft
+                    }),
+                )
+            }
         };
         let intent = match &req.reading {
             Some(r) => {
@@ -257,7 +273,13 @@ impl Library<'_> {
             None => Intent {
                 agent,
                 agents: vec![agent],
-                action: "apply".into(),
+                // A script runs (the ops agent's word); files are applied.
+                action: if agent == AgentKind::Ops {
+                    "run"
+                } else {
+                    "apply"
+                }
+                .into(),
                 confidence: 1.0,
                 low_confidence: false,
                 params,
