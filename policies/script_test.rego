@@ -70,7 +70,8 @@ test_the_reason_names_the_rule_line_and_file if {
 }
 
 test_each_bad_line_reported if {
-	count(script.deny with input as _run(["chmod 777 /a", "echo ok", "chmod 666 /b"])) == 2
+	res := script.deny with input as _run(["chmod 777 /a", "echo ok", "chmod 666 /b"])
+	count(res) == 2
 }
 
 test_malformed_input_does_not_error if {

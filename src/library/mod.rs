@@ -1,9 +1,10 @@
-//! The tenant's artifact library (issue 18 part 1): Terraform modules and Ansible playbooks with
-//! a name, description, tags and typed parameters, in immutable versions. A version is a
-//! manifest (this module's [`Manifest`]) stored content-addressed with the files it names, as
-//! artifacts like a plan's; the catalogue of names, versions, deprecations, approvals and uses is
-//! read from the tenant's audit trail ([`Catalogue`]), so both backends hold it as they hold the
-//! trail, and version numbers are the order the chain gives, whoever added at once.
+//! The tenant's artifact library (issue 18 part 1): Terraform modules, Ansible playbooks and
+//! shell scripts (`script.rs`) with a name, description, tags and typed parameters, in immutable
+//! versions. A version is a manifest (this module's [`Manifest`]) stored content-addressed with
+//! the files it names, as artifacts like a plan's; the catalogue of names, versions,
+//! deprecations, approvals and uses is read from the tenant's audit trail ([`Catalogue`]), so
+//! both backends hold it as they hold the trail, and version numbers are the order the chain
+//! gives, whoever added at once.
 //!
 //! Nothing here reads a store or runs a tool: `pipeline/library.rs` does, and the checks at add
 //! time are `exec::terraform::check_module` and `exec::ansible::syntax_check`.

@@ -38,7 +38,7 @@ const OUTPUT_KEPT: usize = 8000;
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draft> {
     let Some(command) = req.intent.params.command.as_deref().map(str::trim) else {
         return Err(Error::input(
-            "say which command to run, in backticks, and where: run `uptime` on instances tagged Role=web",
+            "say which command to run, in backticks, and where: run `uptime` on instances tagged Role=web; or a script of the tenant's library: run our NAME script on instances tagged Role=web (`opsdeck library list` shows them)",
         ));
     };
     if command.is_empty() {
