@@ -536,3 +536,149 @@ fn scripts_run_through_ssm_on_exactly_the_approved_instances() {
     // Nothing was sent for the refused request or the unapplied plan.
     assert_eq!(sent(&moto).len(), 2);
 }
+
+/// Through the binary, with SSM as the service answers it (a stub: moto neither registers
+/// instances with SSM nor sends them exactly the ids asked for): instances SSM does not manage
+/// are skipped with the reason, and apply sends exactly the approved text to exactly the
+/// approved instances, reporting each one's output.
+#[test]
+fn scripts_skip_unmanaged_instances_and_send_to_exactly_the_approved_ones() {
+    let Some(moto) = Moto::get("library_scripts_stub") else {
+        return;
+    };
+    let _held = moto.exclusive();
+    let fleet = seed::fleet(&moto.endpoint, REGION);
+    let managed = fleet.staging_web[..2].to_vec();
+    let stub = support::stub::Stub::start({
+        let managed = managed.clone();
+        move |op, body| match op {
+            "DescribeInstanceInformation" => (
+                200,
+                serde_json::json!({"InstanceInformationList": managed.iter().map(|id|
+                    serde_json::json!({"InstanceId": id, "PingStatus": "Online"})).collect::<Vec<_>>()}),
+            ),
+            "SendCommand" => (
+                200,
+                serde_json::json!({"Command": {"CommandId": "cmd-0002",
+                    "InstanceIds": body["InstanceIds"], "Status": "Pending"}}),
+            ),
+            "GetCommandInvocation" => {
+                let id = body["InstanceId"].as_str().unwrap_or_default();
+                (
+                    200,
+                    serde_json::json!({"CommandId": "cmd-0002", "InstanceId": id, "Status": "Success",
+                        "ResponseCode": 0, "StandardOutputContent": format!("note: ok ({id})\n"),
+                        "StandardErrorContent": ""}),
+                )
+            }
+            other => support::stub::error(400, "UnknownOperationException", other),
+        }
+    });
+    let home = Home::new();
+    let (_alice, bob) = common::enrol_cli(&home);
+    let run = |user: &str, args: &[&str]| {
+        home.cmd()
+            .envs(moto.env())
+            .env("AWS_ENDPOINT_URL_SSM", &stub.endpoint)
+            .args(["--user", user])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cleanup.sh");
+    std::fs::write(&file, CLEANUP_V1).unwrap();
+    let out = run(
+        "alice",
+        &[
+            "library",
+            "add",
+            "cleanup",
+            "--kind",
+            "script",
+            "--from",
+            file.to_str().unwrap(),
+            "--param",
+            "keep_days:number=7",
+            "--param",
+            "log_dir:string=/var/log/app",
+            "--param",
+            "note:string=",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        "alice",
+        &[
+            "ask",
+            "--use",
+            "cleanup@1",
+            "--set",
+            "note=$(reboot)",
+            "on instances tagged Role=web in staging",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The table names each instance's plan: the unmanaged one is skipped, and why.
+    let unmanaged = &fleet.staging_web[2];
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(unmanaged.as_str()))
+        .unwrap_or_else(|| panic!("{unmanaged} not shown: {stdout}"));
+    assert!(line.contains("skip: not managed by SSM"), "{line}");
+    let id = stdout
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .find(|w| w.starts_with("p-") && w.len() > 6)
+        .unwrap_or_else(|| panic!("no plan id in {stdout}"))
+        .to_string();
+    let shown = run("alice", &["--json", "plans", "show", &id]);
+    let plan: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let step = &plan["plan"]["steps"][0];
+    let step = if step.is_null() {
+        &plan["steps"][0]
+    } else {
+        step
+    };
+    assert_eq!(
+        sorted(serde_json::from_value(step["targets"].clone()).unwrap()),
+        sorted(managed.clone())
+    );
+    let text = step["input"]["commands"][0].as_str().unwrap().to_string();
+    assert!(
+        text.contains(&b64("$(reboot)")) && !text.contains("$(reboot)"),
+        "{text}"
+    );
+
+    let approved = run("bob", &["approve", &id, "--totp", &common::code(&bob, 0)]);
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stderr)
+    );
+    let applied = run("alice", &["apply", &id]);
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert!(applied.status.success(), "{stderr}");
+    for id in &managed {
+        assert!(
+            stderr.contains(&format!("{id} | note: ok ({id})")),
+            "{stderr}"
+        );
+    }
+    let sent = stub.calls("SendCommand");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["DocumentName"], "AWS-RunShellScript");
+    assert_eq!(sent[0]["Parameters"]["commands"], serde_json::json!([text]));
+    assert_eq!(
+        sorted(serde_json::from_value(sent[0]["InstanceIds"].clone()).unwrap()),
+        sorted(managed)
+    );
+}
