@@ -196,7 +196,6 @@ pub fn compose(script: &str, label: &str, values: &Values) -> Result<Composed> {
 /// What a plan's SendCommand step records about the script it sends (`input.script`): which
 /// library version, the shell, where the preamble is in the text, and the text's SHA-256,
 /// which the executor checks before it sends.
-#[allow(clippy::too_many_arguments)]
 pub fn step_record(
     entry: &str,
     version: Option<u32>,

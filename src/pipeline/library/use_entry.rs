@@ -252,8 +252,7 @@ impl Library<'_> {
                 )
             }
             EntryKind::Script => {
-                let planned =
-                    self.script_draft(&request_id, req, &info, &manifest, files, &values, sink);
+                let planned = self.script_draft(&request_id, req, &info, files, &values, sink);
                 (
                     AgentKind::Ops,
                     planned.map(|(where_, draft)| {

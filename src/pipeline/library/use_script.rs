@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::events::Sink;
 use crate::intent::{AgentKind, Intent, Params};
 use crate::library::script;
-use crate::library::{Manifest, Values, VersionInfo};
+use crate::library::{Values, VersionInfo};
 
 use super::super::Library;
 use super::UseRequest;
@@ -20,7 +20,6 @@ impl Library<'_> {
         request_id: &str,
         req: &UseRequest,
         info: &VersionInfo,
-        manifest: &Manifest,
         files: Vec<(String, Vec<u8>)>,
         values: &Values,
         sink: Sink<'_>,
@@ -30,7 +29,7 @@ impl Library<'_> {
             return Err(Error::refused(format!(
                 "{} holds {} files: a script entry is one .sh file",
                 info.label(),
-                manifest.files.len()
+                files.len()
             )));
         };
         // Checked again as it is used: the stored text is what was added, or nothing runs.
