@@ -164,3 +164,50 @@ pub(super) fn sent_script(input: &Value, commands: &[String]) -> Result<Option<S
     }
     Ok(Some(label))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library::script::compose;
+
+    #[test]
+    fn only_the_text_whose_digest_the_step_records_is_sent() {
+        let composed = compose("#!/bin/sh\necho hi\n", "hello@1", &Default::default()).unwrap();
+        let send = ScriptSend {
+            entry: "hello",
+            version: Some((1, "ab")),
+            file: "hello.sh",
+            shell: Shell::Sh,
+            composed: &composed,
+            approved: false,
+        };
+        let d = draft(
+            "us-east-1",
+            vec!["i-1".into()],
+            Vec::new(),
+            "i-1",
+            &send,
+            "r",
+        );
+        let crate::plan::StepKind::Aws { input, .. } = &d.steps[0].kind else {
+            panic!("an AWS step")
+        };
+        let text = composed.text.clone();
+        assert_eq!(
+            sent_script(input, std::slice::from_ref(&text)).unwrap(),
+            Some("hello@1".to_string())
+        );
+        let tampered = text.replace("echo hi", "reboot");
+        assert!(sent_script(input, &[tampered]).is_err());
+        assert!(sent_script(input, &[text.clone(), text]).is_err());
+        assert_eq!(
+            sent_script(
+                &serde_json::json!({"commands": ["uptime"]}),
+                &["uptime".into()]
+            )
+            .unwrap(),
+            None
+        );
+        assert_eq!(d.files[0].content, composed.text.as_bytes());
+    }
+}
