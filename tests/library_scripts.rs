@@ -549,30 +549,10 @@ fn scripts_skip_unmanaged_instances_and_send_to_exactly_the_approved_ones() {
     let _held = moto.exclusive();
     let fleet = seed::fleet(&moto.endpoint, REGION);
     let managed = fleet.staging_web[..2].to_vec();
-    let stub = support::stub::Stub::start({
-        let managed = managed.clone();
-        move |op, body| match op {
-            "DescribeInstanceInformation" => (
-                200,
-                serde_json::json!({"InstanceInformationList": managed.iter().map(|id|
-                    serde_json::json!({"InstanceId": id, "PingStatus": "Online"})).collect::<Vec<_>>()}),
-            ),
-            "SendCommand" => (
-                200,
-                serde_json::json!({"Command": {"CommandId": "cmd-0002",
-                    "InstanceIds": body["InstanceIds"], "Status": "Pending"}}),
-            ),
-            "GetCommandInvocation" => {
-                let id = body["InstanceId"].as_str().unwrap_or_default();
-                (
-                    200,
-                    serde_json::json!({"CommandId": "cmd-0002", "InstanceId": id, "Status": "Success",
-                        "ResponseCode": 0, "StandardOutputContent": format!("note: ok ({id})\n"),
-                        "StandardErrorContent": ""}),
-                )
-            }
-            other => support::stub::error(400, "UnknownOperationException", other),
-        }
+    let stub = support::stub::Stub::ssm(managed.clone(), "cmd-0002", |id, _| {
+        serde_json::json!({"CommandId": "cmd-0002", "InstanceId": id, "Status": "Success",
+            "ResponseCode": 0, "StandardOutputContent": format!("note: ok ({id})\n"),
+            "StandardErrorContent": ""})
     });
     let home = Home::new();
     let (_alice, bob) = common::enrol_cli(&home);
