@@ -3,6 +3,17 @@
 #   ssm.command_not_allowed  (deny)  a command in input.commands does not start with an
 #                                    allowed prefix from config.ssm_allowed_commands.
 #   ssm.shell_metacharacters (deny)  a command contains ; | & ` $( > < or a line break.
+#   ssm.library_script       (info)  the plan sends a version of the tenant's library script
+#                                    (input.script with its library version). A script is not
+#                                    a command: the allow list does not judge it. It is allowed
+#                                    because it is a reviewed library version: checked when it
+#                                    was added (the script.* rules judge its lines then and on
+#                                    every plan), and each plan still needs its own approval.
+#   ssm.library_script_unapproved (deny) the tenant uses only approved library entries
+#                                    (config.library_requires_approval) and this version has no
+#                                    approval (`opsdeck library approve NAME@V`).
+#
+# A tenant that wants no scripts on its instances adds its own rule denying input.script.
 #
 # Prefixes match whole words: "systemctl status" allows "systemctl status nginx" but not
 # "systemctl stop nginx" or "systemctl statusx"; "df" allows "df -h" but not "dfx". Runs of
@@ -23,13 +34,30 @@ deny contains {"rule": "ssm.shell_metacharacters", "reason": reason} if {
 	reason := sprintf("command %q contains shell metacharacters (%s)", [command, concat(" ", found)])
 }
 
+deny contains {"rule": "ssm.library_script_unapproved", "reason": reason} if {
+	lib := _script_library
+	_cfg.library_requires_approval == true
+	lib.approved != true
+	reason := sprintf("library script %s is not approved, and this tenant runs only approved library entries (library_requires_approval): an approver runs `opsdeck library approve %s`", [_label(lib), _label(lib)])
+}
+
 warn contains r if {
 	some r in set()
 }
 
-info contains r if {
-	some r in set()
+info contains {"rule": "ssm.library_script", "reason": reason} if {
+	lib := _script_library
+	reason := sprintf("sends library script %s (%s): not an allow-listed command; it runs as a version of the tenant's library, checked when it was added, and this plan needs its own approval", [_label(lib), _shell])
 }
+
+_script_library := input.script.library if {
+	is_object(input.script)
+	is_object(input.script.library)
+}
+
+_label(lib) := lib.label if is_string(lib.label) else := "(unnamed)"
+
+_shell := input.script.shell if is_string(input.script.shell) else := "sh"
 
 _metacharacters := [
 	{"chars": ";", "name": ";"},

@@ -100,6 +100,31 @@ test_malformed_input_does_not_error if {
 	_results({"commands": null, "config": null}) == set()
 }
 
+_script(approved) := {
+	"commands": [],
+	"script": {"name": "cleanup", "shell": "bash", "lines": ["#!/bin/bash", "rm -rf /tmp/x; echo $(id)"], "library": {"label": "cleanup@2", "version": 2, "approved": approved}},
+	"config": _cfg,
+}
+
+test_library_scripts_are_not_judged_as_commands if {
+	# The script's lines hold metacharacters and no allow-listed command: neither rule fires.
+	_ids(_script(false)) == {"ssm.library_script"}
+	res := _of(_script(false), "ssm.library_script")
+	contains(res[0].reason, "cleanup@2 (bash)")
+	# Without a library version (judged as it is added) nothing is said.
+	_results({"script": {"name": "cleanup", "lines": ["x"]}, "config": _cfg}) == set()
+}
+
+test_unapproved_scripts_denied_when_the_tenant_requires_approval if {
+	strict := object.union(_cfg, {"library_requires_approval": true})
+	unapproved := object.union(_script(false), {"config": strict})
+	_ids(unapproved) == {"ssm.library_script", "ssm.library_script_unapproved"}
+	res := _of(unapproved, "ssm.library_script_unapproved")
+	contains(res[0].reason, "library approve cleanup@2")
+	_ids(object.union(_script(true), {"config": strict})) == {"ssm.library_script"}
+	_ids({"script": {"library": "x"}, "config": strict}) == set()
+}
+
 _garbage_inputs := [
 	{},
 	{"plan": null, "resources": null, "provider": null, "commands": null, "iam_actions": null, "context": null, "config": null},

@@ -19,7 +19,7 @@ use opsdeck::Error;
 use opsdeck::approval::{PlanRecord, State};
 use opsdeck::audit::{AuditFilter, EventKind};
 use opsdeck::events::{AgentEvent, Output};
-use opsdeck::pipeline::{Answer, ApplyReport, Deck, OpenOptions};
+use opsdeck::pipeline::{Answer, ApplyReport, Deck};
 use opsdeck::plan::{ChangeAction, GateResult, Risk, StepKind};
 use opsdeck::tenant::MaintenanceWindow;
 use serde_json::Value;
@@ -30,16 +30,7 @@ const REGION: &str = "us-east-1";
 const SPEC_RESTART: &str = "Restart EC2 instances tagged Env=staging";
 
 fn deck(t: &Team<'_>, user: &str, moto: &Moto) -> Deck {
-    let clock: Arc<dyn opsdeck::time::Clock> = t.clock.clone();
-    Deck::open(OpenOptions {
-        home: Some(t.home.path().to_path_buf()),
-        tenant: t.tenant.clone(),
-        user: Some(user.to_string()),
-        clock: Some(clock),
-        endpoint_url: Some(moto.endpoint.clone()),
-        ..OpenOptions::default()
-    })
-    .expect("open deck")
+    t.deck_at(user, &moto.endpoint)
 }
 
 /// Events an agent reported, kept for the test to read.
@@ -667,48 +658,20 @@ fn ssm_output_per_instance_through_the_binary() {
     let failing = managed[1].clone();
     // SSM as the service answers it: two of the three staging machines run the agent; one
     // of them fails the command. (moto implements neither the registration nor the output.)
-    let polls = Arc::new(Mutex::new(0u32));
-    let stub = support::stub::Stub::start({
-        let managed = managed.clone();
+    let stub = support::stub::Stub::ssm(managed.clone(), "cmd-0001", {
         let failing = failing.clone();
-        let polls = polls.clone();
-        move |op, body| match op {
-            "DescribeInstanceInformation" => (
-                200,
-                serde_json::json!({"InstanceInformationList": managed.iter().map(|id|
-                    serde_json::json!({"InstanceId": id, "PingStatus": "Online"})).collect::<Vec<_>>()}),
-            ),
-            "SendCommand" => (
-                200,
-                serde_json::json!({"Command": {"CommandId": "cmd-0001",
-                    "InstanceIds": body["InstanceIds"], "Status": "Pending"}}),
-            ),
-            "GetCommandInvocation" => {
-                let id = body["InstanceId"].as_str().unwrap_or_default();
-                let mut n = polls.lock().unwrap();
-                *n += 1;
-                if *n <= 2 {
-                    return (
-                        200,
-                        serde_json::json!({"CommandId": "cmd-0001", "InstanceId": id, "Status": "InProgress"}),
-                    );
-                }
-                if id == failing {
-                    (
-                        200,
-                        serde_json::json!({"CommandId": "cmd-0001", "InstanceId": id, "Status": "Failed",
-                        "ResponseCode": 1, "StandardOutputContent": "", "StandardErrorContent": "df: /data: No such file or directory\n"}),
-                    )
-                } else {
-                    (
-                        200,
-                        serde_json::json!({"CommandId": "cmd-0001", "InstanceId": id, "Status": "Success",
-                        "ResponseCode": 0, "StandardOutputContent": format!("Filesystem Size Used Avail Use% Mounted on\n/dev/nvme0n1p1 8.0G 2.1G 5.9G 27% / ({id})\n"),
-                        "StandardErrorContent": ""}),
-                    )
-                }
+        move |id, n| {
+            if n <= 2 {
+                return serde_json::json!({"CommandId": "cmd-0001", "InstanceId": id, "Status": "InProgress"});
             }
-            other => support::stub::error(400, "UnknownOperationException", other),
+            if id == failing {
+                serde_json::json!({"CommandId": "cmd-0001", "InstanceId": id, "Status": "Failed",
+                    "ResponseCode": 1, "StandardOutputContent": "", "StandardErrorContent": "df: /data: No such file or directory\n"})
+            } else {
+                serde_json::json!({"CommandId": "cmd-0001", "InstanceId": id, "Status": "Success",
+                    "ResponseCode": 0, "StandardOutputContent": format!("Filesystem Size Used Avail Use% Mounted on\n/dev/nvme0n1p1 8.0G 2.1G 5.9G 27% / ({id})\n"),
+                    "StandardErrorContent": ""})
+            }
         }
     });
     let home = Home::new();

@@ -1,5 +1,5 @@
-//! The ops agent: EC2 instances (find, restart, start, stop, terminate), shell commands through
-//! SSM Run Command, Secrets Manager rotation and EBS snapshots.
+//! The ops agent: EC2 instances (find, restart, start, stop, terminate), shell commands and the
+//! tenant's library scripts through SSM Run Command, Secrets Manager rotation and EBS snapshots.
 //!
 //! Planning resolves the exact targets (paging through DescribeInstances, never collecting more
 //! than one plan may act on), shows them as a table, refuses production-tagged targets unless
@@ -13,6 +13,7 @@
 mod commands;
 mod instances;
 mod inventory;
+mod scripts;
 mod secrets;
 mod snapshots;
 
@@ -28,6 +29,7 @@ use crate::intent::AgentKind;
 use crate::plan::{ChangeAction, ResourceChange, Risk, Step};
 
 pub use inventory::{Instance, PAGE_SIZE, Selector, find};
+pub use scripts::{ScriptSend, draft as script_draft, plan as plan_script};
 
 /// The most targets one plan may act on; a wider selection is refused with a hint to narrow it.
 pub const MAX_TARGETS: usize = 1000;

@@ -137,6 +137,12 @@ pub fn run(deck: &Deck, cmd: LibraryCommand, progress: Sink<'_>, json_out: bool)
             for (_, line) in crate::view::library::version_lines(&d.version) {
                 outln!("{line}");
             }
+            if let Some(text) = &d.script {
+                outln!("  script:");
+                for line in crate::view::library::script_lines(text) {
+                    outln!("{line}");
+                }
+            }
             outln!("versions:");
             for o in &d.versions {
                 outln!(

@@ -360,6 +360,9 @@ pub fn render_builtin(kind: EntryKind, name: &str, given: &Value) -> Result<Stri
         EntryKind::Role => Err(Error::input(format!(
             "template {name}: the built-in catalogue holds no roles"
         ))),
+        EntryKind::Script => Err(Error::input(format!(
+            "template {name}: the built-in catalogue renders no scripts"
+        ))),
     }
 }
 
@@ -392,6 +395,7 @@ mod tests {
             let reads = match t.kind {
                 EntryKind::Terraform => render::template_variables(&t.file),
                 EntryKind::Ansible | EntryKind::Role => playbook::template_variables(&t.file),
+                EntryKind::Script => panic!("{}: the catalogue holds no scripts", t.name),
             }
             .expect("the template parses");
             let listed: std::collections::BTreeSet<String> = t.reads.iter().cloned().collect();

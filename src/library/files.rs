@@ -41,7 +41,7 @@ pub fn check_file_names(files: &[(String, Vec<u8>)]) -> Result<()> {
 
 /// The files `library add --from` reads: a Terraform directory's top-level `*.tf`, or one `.tf`
 /// file; a playbook file, or a directory's top-level `*.yml`/`*.yaml` with `site.yml` or
-/// `playbook.yml` (or its only file) as the playbook.
+/// `playbook.yml` (or its only file) as the playbook; a script's one `.sh` file.
 pub fn read_entry_files(kind: EntryKind, from: &Path) -> Result<(NamedFiles, Option<String>)> {
     if kind == EntryKind::Role {
         // A role keeps its layout's directories, with notes on what it leaves out.
@@ -50,6 +50,7 @@ pub fn read_entry_files(kind: EntryKind, from: &Path) -> Result<(NamedFiles, Opt
     let wanted = |name: &str| match kind {
         EntryKind::Terraform => name.ends_with(".tf"),
         EntryKind::Ansible | EntryKind::Role => name.ends_with(".yml") || name.ends_with(".yaml"),
+        EntryKind::Script => name.ends_with(".sh"),
     };
     let meta =
         std::fs::metadata(from).map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
@@ -75,6 +76,12 @@ pub fn read_entry_files(kind: EntryKind, from: &Path) -> Result<(NamedFiles, Opt
         files.push((name, bytes));
         Ok(())
     };
+    if meta.is_dir() && kind == EntryKind::Script {
+        return Err(Error::input(format!(
+            "{} is a directory: a script entry is one .sh file (--from FILE)",
+            from.display()
+        )));
+    }
     if meta.is_dir() {
         let entries = std::fs::read_dir(from)
             .map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
@@ -94,11 +101,12 @@ pub fn read_entry_files(kind: EntryKind, from: &Path) -> Result<(NamedFiles, Opt
             match kind {
                 EntryKind::Terraform => ".tf",
                 EntryKind::Ansible | EntryKind::Role => ".yml or .yaml",
+                EntryKind::Script => ".sh",
             }
         )));
     }
     let playbook = match kind {
-        EntryKind::Terraform | EntryKind::Role => None,
+        EntryKind::Terraform | EntryKind::Role | EntryKind::Script => None,
         EntryKind::Ansible => {
             let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
             let main = ["site.yml", "site.yaml", "playbook.yml", "playbook.yaml"]

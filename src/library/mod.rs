@@ -1,9 +1,10 @@
-//! The tenant's artifact library (issue 18 part 1): Terraform modules and Ansible playbooks with
-//! a name, description, tags and typed parameters, in immutable versions. A version is a
-//! manifest (this module's [`Manifest`]) stored content-addressed with the files it names, as
-//! artifacts like a plan's; the catalogue of names, versions, deprecations, approvals and uses is
-//! read from the tenant's audit trail ([`Catalogue`]), so both backends hold it as they hold the
-//! trail, and version numbers are the order the chain gives, whoever added at once.
+//! The tenant's artifact library (issue 18 part 1): Terraform modules, Ansible playbooks and
+//! shell scripts (`script.rs`) with a name, description, tags and typed parameters, in immutable
+//! versions. A version is a manifest (this module's [`Manifest`]) stored content-addressed with
+//! the files it names, as artifacts like a plan's; the catalogue of names, versions,
+//! deprecations, approvals and uses is read from the tenant's audit trail ([`Catalogue`]), so
+//! both backends hold it as they hold the trail, and version numbers are the order the chain
+//! gives, whoever added at once.
 //!
 //! Nothing here reads a store or runs a tool: `pipeline/library.rs` does, and the checks at add
 //! time are `exec::terraform::check_module` and `exec::ansible::syntax_check`.
@@ -12,6 +13,7 @@ pub mod builtin;
 pub mod files;
 mod params;
 pub mod role;
+pub mod script;
 mod text;
 
 use std::collections::BTreeMap;
@@ -50,6 +52,8 @@ pub enum EntryKind {
     /// An Ansible role (`tasks/main.yml` and the rest of its layout), applied to the hosts of
     /// an inventory by a wrapper playbook opsdeck writes (see [`role`]).
     Role,
+    /// A shell script, run on instances through SSM Run Command (`script.rs`).
+    Script,
 }
 
 impl EntryKind {
@@ -58,6 +62,7 @@ impl EntryKind {
             EntryKind::Terraform => "terraform",
             EntryKind::Ansible => "ansible",
             EntryKind::Role => "role",
+            EntryKind::Script => "script",
         }
     }
 
@@ -66,6 +71,7 @@ impl EntryKind {
         match self {
             EntryKind::Terraform => crate::intent::AgentKind::Infra,
             EntryKind::Ansible | EntryKind::Role => crate::intent::AgentKind::Config,
+            EntryKind::Script => crate::intent::AgentKind::Ops,
         }
     }
 
@@ -74,8 +80,9 @@ impl EntryKind {
             "terraform" => Ok(EntryKind::Terraform),
             "ansible" => Ok(EntryKind::Ansible),
             "role" => Ok(EntryKind::Role),
+            "script" => Ok(EntryKind::Script),
             other => Err(Error::input(format!(
-                "library entry kind '{}' is not known: terraform, ansible or role",
+                "library entry kind '{}' is not known: terraform, ansible, role or script",
                 crate::sanitize::line(other)
             ))),
         }

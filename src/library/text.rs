@@ -6,7 +6,7 @@ use similar::TextDiff;
 use super::{EntryRef, Manifest};
 
 /// Words that, after an entry's name, say the request means the library entry.
-const ENTRY_NOUNS: &[&str] = &["module", "playbook", "template", "entry"];
+const ENTRY_NOUNS: &[&str] = &["module", "playbook", "template", "entry", "script"];
 
 /// Whether the words could name an entry at all (an entry noun or an `@`): only then is the
 /// library read, so other requests cost nothing.
@@ -19,8 +19,8 @@ pub fn may_name_entry(text: &str) -> bool {
 }
 
 /// The library entry a request names, among `names` (the tenant's entries): `NAME@V` anywhere,
-/// or the name followed by "module", "playbook", "template" or "entry" ("deploy our web-tier
-/// module"), or "library entry NAME". Words only select an entry: nothing of the text enters
+/// or the name followed by "module", "playbook", "template", "entry" or "script" ("deploy our
+/// web-tier module", "run our disk-cleanup script on …"), or "library entry NAME". Words only select an entry: nothing of the text enters
 /// an artifact.
 pub fn referenced_entry<'a>(
     text: &str,

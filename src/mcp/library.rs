@@ -82,7 +82,7 @@ pub(super) fn use_entry(
 #[tool_router(router = library_tools, vis = "pub(super)")]
 impl OpsdeckMcp {
     #[tool(
-        description = "List the tenant's artifact library: each entry's name, kind (terraform, ansible or role), latest version, number of versions and uses, owner, tags and whether every version is deprecated. With built_in, also the built-in templates. Use an entry with the ask tool's use argument.",
+        description = "List the tenant's artifact library: each entry's name, kind (terraform, ansible, role or script), latest version, number of versions and uses, owner, tags and whether every version is deprecated. With built_in, also the built-in templates. Use an entry with the ask tool's use argument.",
         annotations(
             title = "List library entries",
             read_only_hint = true,

@@ -250,7 +250,7 @@ pub fn library_entries() -> Arc<JsonObject> {
                     "required": ["name", "kind", "description", "tags", "owner", "latest", "versions", "deprecated", "uses"],
                     "properties": {
                         "name": {"type": "string"},
-                        "kind": {"type": "string", "enum": ["terraform", "ansible"]},
+                        "kind": {"type": "string", "enum": ["terraform", "ansible", "role", "script"]},
                         "description": {"type": "string"},
                         "tags": {"type": "array", "items": {"type": "string"}},
                         "owner": {"type": "string"},
@@ -287,7 +287,8 @@ pub fn library_entry() -> Arc<JsonObject> {
         "required": ["version", "versions"],
         "properties": {
             "version": version,
-            "versions": {"type": "array", "items": library_version()}
+            "versions": {"type": "array", "items": library_version()},
+            "script": {"type": "string"}
         }
     }))
 }

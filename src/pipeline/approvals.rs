@@ -17,7 +17,7 @@ use crate::tenant::Role;
 /// A plan's files against what its stack was last applied with: see [`Approvals::comparison`].
 pub struct Comparison {
     pub plan: PlanRecord,
-    /// (file name, text) of the plan's Terraform, Ansible and dry-run artifacts.
+    /// (file name, text) of the plan's Terraform, Ansible, script and dry-run artifacts.
     pub new: Vec<(String, String)>,
     /// (file name, text) of the stack's last applied files; empty for a new stack.
     pub old: Vec<(String, String)>,
@@ -37,7 +37,10 @@ impl Approvals<'_> {
             .filter(|(a, _)| {
                 matches!(
                     a.kind,
-                    ArtifactKind::Terraform | ArtifactKind::Ansible | ArtifactKind::DryRun
+                    ArtifactKind::Terraform
+                        | ArtifactKind::Ansible
+                        | ArtifactKind::DryRun
+                        | ArtifactKind::Script
                 )
             })
             .map(|(a, b)| (a.name, String::from_utf8_lossy(&b).to_string()))

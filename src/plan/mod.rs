@@ -57,6 +57,8 @@ pub enum ArtifactKind {
     /// What a dry run printed: `terraform plan`, `ansible-playbook --check --diff`.
     #[serde(rename = "dry_run")]
     DryRun,
+    /// A shell script as an SSM step sends it (a library script with its preamble).
+    Script,
 }
 
 impl ArtifactKind {

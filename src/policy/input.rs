@@ -77,12 +77,18 @@ pub fn build(parts: &InputParts<'_>) -> Value {
         Vec::new()
     };
     // The commands the plan's SSM steps will actually send are judged too, not only the request.
+    // A library script is not a command: it is `script` (its lines, shell and version).
+    let mut script = Value::Null;
     for step in &p.steps {
         if let crate::plan::StepKind::Aws {
             operation, input, ..
         } = &step.kind
             && operation == "SendCommand"
         {
+            if let Some(s) = crate::library::script::policy_input(input) {
+                script = s;
+                continue;
+            }
             for c in input["commands"].as_array().into_iter().flatten() {
                 if let Some(c) = c.as_str()
                     && !commands.iter().any(|x| x == c)
@@ -111,6 +117,7 @@ pub fn build(parts: &InputParts<'_>) -> Value {
         "resources": resources,
         "provider": provider,
         "commands": commands,
+        "script": script,
         "iam_actions": [],
         // What the plan's playbooks do, task by task (policy/ansible.rs).
         "ansible": {"tasks": super::ansible::tasks(parts.ansible)},

@@ -33,6 +33,7 @@ pub const STARTER: &[(&str, &str)] = &[
     ("ssm.rego", include_str!("../../policies/ssm.rego")),
     ("change.rego", include_str!("../../policies/change.rego")),
     ("ansible.rego", include_str!("../../policies/ansible.rego")),
+    ("script.rego", include_str!("../../policies/script.rego")),
 ];
 
 /// Their Rego unit tests, run by the test suite and by `opsdeck policy test`.
@@ -77,6 +78,10 @@ pub const STARTER_TESTS: &[(&str, &str)] = &[
     (
         "ansible_test.rego",
         include_str!("../../policies/ansible_test.rego"),
+    ),
+    (
+        "script_test.rego",
+        include_str!("../../policies/script_test.rego"),
     ),
 ];
 

@@ -223,6 +223,15 @@ pub fn version_lines(d: &VersionDetail) -> Vec<(Tone, String)> {
     out
 }
 
+/// A script's text as `library show` prints it: each line numbered as the policies and the
+/// shell name them, anything a terminal would act on escaped.
+pub fn script_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| format!("  {:>4}  {}", i + 1, crate::sanitize::line(l)))
+        .collect()
+}
+
 /// The request that uses a version, as the parser reads it ("library entry NAME@V"): put in
 /// the prompt, it goes through the usual reading, gates, dry runs and approvals.
 pub fn use_request(label: &str) -> String {

@@ -312,6 +312,20 @@ impl<'a> Team<'a> {
         self.home.deck_with(user, self.tenant.as_deref(), Some(c))
     }
 
+    /// `user`'s deck with AWS calls going to `endpoint` (moto, or a stub).
+    pub fn deck_at(&self, user: &str, endpoint: &str) -> Deck {
+        let clock: Arc<dyn Clock> = self.clock.clone();
+        Deck::open(OpenOptions {
+            home: Some(self.home.path().to_path_buf()),
+            tenant: self.tenant.clone(),
+            user: Some(user.to_string()),
+            clock: Some(clock),
+            endpoint_url: Some(endpoint.to_string()),
+            ..OpenOptions::default()
+        })
+        .expect("open deck")
+    }
+
     /// A fresh code for `user` (moves the shared clock one step on).
     pub fn code(&self, user: &str) -> String {
         next_code(&self.clock, &self.secrets[user])

@@ -50,6 +50,38 @@ impl Stub {
         })
     }
 
+    /// SSM as the service answers Run Command: `managed` registered and Online
+    /// (DescribeInstanceInformation), SendCommand accepted as `command_id` for the ids asked,
+    /// GetCommandInvocation answered by `invocation` (the instance id and the call's count).
+    pub fn ssm(
+        managed: Vec<String>,
+        command_id: &'static str,
+        invocation: impl Fn(&str, u32) -> Value + Send + Sync + 'static,
+    ) -> Stub {
+        let polls = Mutex::new(0u32);
+        Stub::start(move |op, body| match op {
+            "DescribeInstanceInformation" => (
+                200,
+                serde_json::json!({"InstanceInformationList": managed.iter().map(|id|
+                    serde_json::json!({"InstanceId": id, "PingStatus": "Online"})).collect::<Vec<_>>()}),
+            ),
+            "SendCommand" => (
+                200,
+                serde_json::json!({"Command": {"CommandId": command_id,
+                    "InstanceIds": body["InstanceIds"], "Status": "Pending"}}),
+            ),
+            "GetCommandInvocation" => {
+                let mut n = polls.lock().unwrap();
+                *n += 1;
+                (
+                    200,
+                    invocation(body["InstanceId"].as_str().unwrap_or_default(), *n),
+                )
+            }
+            other => error(400, "UnknownOperationException", other),
+        })
+    }
+
     /// A Smithy RPC v2 CBOR service: the script gets the operation and the raw CBOR request.
     pub fn cbor(handler: impl Fn(&str, &[u8]) -> (u16, Vec<u8>) + Send + Sync + 'static) -> Stub {
         Stub::raw(move |r| {

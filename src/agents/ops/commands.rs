@@ -23,12 +23,12 @@ use crate::plan::{ChangeAction, Risk, Step, StepKind};
 use crate::redact::redact;
 use crate::view::aws_change::{TARGETS_SEEN, target_seen};
 
-const DOCUMENT: &str = "AWS-RunShellScript";
+pub(super) const DOCUMENT: &str = "AWS-RunShellScript";
 /// SendCommand takes at most 50 instance ids per call.
 const IDS_PER_SEND: usize = 50;
 /// How long the command may run on an instance, and how long we wait for the results.
 const COMMAND_TIMEOUT_SECS: u64 = 600;
-const RESULT_WAIT_SECS: u64 = 300;
+pub(super) const RESULT_WAIT_SECS: u64 = 300;
 const RESULT_POLL_SECS: u64 = 2;
 /// Output lines per instance streamed to the screen; the log and results keep more.
 const LINES_SHOWN: usize = 20;
@@ -38,7 +38,7 @@ const OUTPUT_KEPT: usize = 8000;
 pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draft> {
     let Some(command) = req.intent.params.command.as_deref().map(str::trim) else {
         return Err(Error::input(
-            "say which command to run, in backticks, and where: run `uptime` on instances tagged Role=web",
+            "say which command to run, in backticks, and where: run `uptime` on instances tagged Role=web; or a script of the tenant's library: run our NAME script on instances tagged Role=web (`opsdeck library list` shows them)",
         ));
     };
     if command.is_empty() {
@@ -47,6 +47,114 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     let words = command_words(command)?;
     let command = words.join(" ");
     let command = command.as_str();
+    let SsmTargets { sel, act, prod } = ssm_targets(req, sink, region, &format!("`{command}`"))?;
+    progress(
+        sink,
+        "permission check: SSM SendCommand has no DryRun; the allow list is checked by policy and the call's permission when it runs",
+    );
+    let targets: Vec<String> = act.iter().map(|i| i.id.clone()).collect();
+    let mut risk = Risk::Medium;
+    let mut risk_reasons = vec![format!(
+        "runs `{command}` as root on {}",
+        plural(targets.len(), "instance", "instances")
+    )];
+    raise_for_production(req, &prod, &mut risk, &mut risk_reasons, || {
+        "production instances".into()
+    });
+    let step = send_step(
+        format!(
+            "Run `{command}` through SSM ({DOCUMENT}) on {} {} in {region}, then collect each instance's output (up to {RESULT_WAIT_SECS} s)",
+            plural(targets.len(), "instance", "instances"),
+            sel.describe()
+        ),
+        region,
+        targets.clone(),
+        command,
+        req.request_id,
+        act.iter()
+            .map(|i| target_seen(&i.id, &i.name, &i.state, i.env_tag.as_slice()))
+            .collect(),
+        None,
+    );
+    Ok(Draft {
+        builtins: Vec::new(),
+        summary: format!(
+            "Run `{command}` on {} {} in {region}",
+            plural(targets.len(), "instance", "instances"),
+            sel.describe()
+        ),
+        stack: None,
+        region: Some(region.to_string()),
+        steps: vec![step],
+        files: Vec::new(),
+        resources: resources("ec2_instance", &targets, ChangeAction::Update),
+        mutates: true,
+        risk,
+        risk_reasons,
+        cost: crate::plan::CostEstimate {
+            notes: vec!["Run Command on EC2 instances is not billed".into()],
+            ..crate::plan::CostEstimate::default()
+        },
+    })
+}
+
+/// The SendCommand step: one `command` (a plain-word command, or a library script's whole text)
+/// to `targets`, with each target as the agent saw it (what the approver reviews,
+/// `view::aws_change`) and, for a script, what the policies and the executor read of it.
+pub(super) fn send_step(
+    description: String,
+    region: &str,
+    targets: Vec<String>,
+    command: &str,
+    request_id: &str,
+    seen: Vec<serde_json::Value>,
+    script: Option<serde_json::Value>,
+) -> Step {
+    let mut input = json!({
+        "document": DOCUMENT,
+        "commands": [command],
+        "timeout_secs": COMMAND_TIMEOUT_SECS,
+        "wait_secs": RESULT_WAIT_SECS,
+        "poll_secs": RESULT_POLL_SECS,
+        "comment": format!("opsdeck request {request_id}"),
+        (TARGETS_SEEN): seen,
+    });
+    if let Some(script) = script {
+        input["script"] = script;
+    }
+    Step {
+        description,
+        mutates: true,
+        kind: StepKind::Aws {
+            agent: AgentKind::Ops,
+            service: "ssm".into(),
+            operation: "SendCommand".into(),
+            region: region.to_string(),
+            targets,
+            input,
+        },
+    }
+}
+
+/// The instances an SSM step sends to, and what the reviewer is shown of them.
+pub(super) struct SsmTargets {
+    pub sel: super::Selector,
+    /// Running and managed by SSM (or SSM could not say), in the order found.
+    pub act: Vec<Instance>,
+    /// Those tagged as production, with the tag ([`prod_targets`]).
+    pub prod: Vec<(String, String)>,
+}
+
+/// The instances the request names that can run `what` (a command in backticks, a library
+/// script): found by the request's selection, shown as a table with each one's plan (run, or
+/// skip and why: not running, not managed by SSM, its agent offline), production refused unless
+/// named, and none at all refused.
+pub(super) fn ssm_targets(
+    req: &AgentRequest<'_>,
+    sink: Sink<'_>,
+    region: &str,
+    what: &str,
+) -> Result<SsmTargets> {
     let conf = req.aws.config_blocking(region)?;
     let (sel, found) = find_targets(
         req,
@@ -54,7 +162,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
         region,
         &aws_sdk_ec2::Client::new(&conf),
         format!(
-            "say which instances should run `{command}`: by tag (Role=web), environment, name or id"
+            "say which instances should run {what}: by tag (Role=web), environment, name or id"
         ),
         "runs a command on",
     )?;
@@ -87,7 +195,7 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     show(
         sink,
         inventory::table(
-            format!("instances {} in {region} for `{command}`", sel.describe()),
+            format!("instances {} in {region} for {what}", sel.describe()),
             &found.kept,
             Some(&plan_of),
         ),
@@ -105,71 +213,15 @@ pub fn plan(req: &AgentRequest<'_>, sink: Sink<'_>, region: &str) -> Result<Draf
     refuse_unnamed_prod(req, "run ...", &prod)?;
     if act.is_empty() {
         return Err(Error::input(format!(
-            "none of the {} {} can run a command: they must be running and managed by SSM (see the table)",
+            "none of the {} {} can run {what}: they must be running and managed by SSM (see the table)",
             plural(found.matched, "instance", "instances"),
             sel.describe()
         )));
     }
-    progress(
-        sink,
-        "permission check: SSM SendCommand has no DryRun; the allow list is checked by policy and the call's permission when it runs",
-    );
-    let targets: Vec<String> = act.iter().map(|i| i.id.clone()).collect();
-    let mut risk = Risk::Medium;
-    let mut risk_reasons = vec![format!(
-        "runs `{command}` as root on {}",
-        plural(targets.len(), "instance", "instances")
-    )];
-    raise_for_production(req, &prod, &mut risk, &mut risk_reasons, || {
-        "production instances".into()
-    });
-    let step = Step {
-        description: format!(
-            "Run `{command}` through SSM ({DOCUMENT}) on {} {} in {region}, then collect each instance's output (up to {RESULT_WAIT_SECS} s)",
-            plural(targets.len(), "instance", "instances"),
-            sel.describe()
-        ),
-        mutates: true,
-        kind: StepKind::Aws {
-            agent: AgentKind::Ops,
-            service: "ssm".into(),
-            operation: "SendCommand".into(),
-            region: region.to_string(),
-            targets: targets.clone(),
-            input: json!({
-                "document": DOCUMENT,
-                "commands": [command],
-                "timeout_secs": COMMAND_TIMEOUT_SECS,
-                "wait_secs": RESULT_WAIT_SECS,
-                "poll_secs": RESULT_POLL_SECS,
-                "comment": format!("opsdeck request {}", req.request_id),
-                // What the approver reviews: each instance as seen now (view::aws_change).
-                (TARGETS_SEEN): act
-                    .iter()
-                    .map(|i| target_seen(&i.id, &i.name, &i.state, i.env_tag.as_slice()))
-                    .collect::<Vec<_>>(),
-            }),
-        },
-    };
-    Ok(Draft {
-        builtins: Vec::new(),
-        summary: format!(
-            "Run `{command}` on {} {} in {region}",
-            plural(targets.len(), "instance", "instances"),
-            sel.describe()
-        ),
-        stack: None,
-        region: Some(region.to_string()),
-        steps: vec![step],
-        files: Vec::new(),
-        resources: resources("ec2_instance", &targets, ChangeAction::Update),
-        mutates: true,
-        risk,
-        risk_reasons,
-        cost: crate::plan::CostEstimate {
-            notes: vec!["Run Command on EC2 instances is not billed".into()],
-            ..crate::plan::CostEstimate::default()
-        },
+    Ok(SsmTargets {
+        sel,
+        act: act.into_iter().cloned().collect(),
+        prod,
     })
 }
 
@@ -253,7 +305,14 @@ pub async fn execute(
     if commands.is_empty() {
         return Err(Error::input("the SendCommand step has no command"));
     }
-    let shown = commands.join("; ");
+    // A library script is named, not printed; its text is checked against the plan's digest.
+    let (command, shown) = match super::scripts::sent_script(call.input, &commands)? {
+        Some(label) => (
+            format!("library script {label}"),
+            format!("library script {label}"),
+        ),
+        None => (commands.join("; "), format!("`{}`", commands.join("; "))),
+    };
     let document = call.input["document"].as_str().unwrap_or(DOCUMENT);
     let comment = call.input["comment"].as_str().unwrap_or("opsdeck");
     let timeout = call.input["timeout_secs"]
@@ -280,7 +339,7 @@ pub async fn execute(
         progress(
             sink,
             format!(
-                "sending `{shown}` to {}",
+                "sending {shown} to {}",
                 plural(chunk.len(), "instance", "instances")
             ),
         );
@@ -402,7 +461,7 @@ pub async fn execute(
         .filter(|i| !terminal(&i.status) && i.status != "Error")
         .count();
     let mut summary = format!(
-        "ran `{shown}` on {}/{n} instances in {}: {succeeded} succeeded",
+        "ran {shown} on {}/{n} instances in {}: {succeeded} succeeded",
         invocations.len(),
         call.region
     );
@@ -447,7 +506,7 @@ pub async fn execute(
     show(
         sink,
         Output::Table {
-            title: format!("`{shown}` per instance in {}", call.region),
+            title: format!("{shown} per instance in {}", call.region),
             columns: headings(&["INSTANCE", "STATUS", "EXIT", "OUTPUT"]),
             rows,
         },
@@ -461,7 +520,7 @@ pub async fn execute(
         log: redact(&log),
         outputs: Some(json!({
             "summary": summary,
-            "command": shown,
+            "command": command,
             "region": call.region,
             "instances": invocations,
             "not_sent": failed_sends.iter().map(|(id, why)| json!({"id": id, "error": why})).collect::<Vec<_>>(),
@@ -532,7 +591,7 @@ pub fn command_words(command: &str) -> Result<Vec<String>> {
     for w in &words {
         if let Some(bad) = w.chars().find(|c| !plain(*c)) {
             return Err(Error::input(format!(
-                "the command `{}` holds {}: commands run through SSM are plain words (letters, digits and . _ / : = @ % + , -), so that the shell on the instance runs exactly what was approved; put anything more in a script on the instance and run that",
+                "the command `{}` holds {}: commands run through SSM are plain words (letters, digits and . _ / : = @ % + , -), so that the shell on the instance runs exactly what was approved; for anything more, add a script to the tenant's library (`opsdeck library add NAME --kind script --from FILE.sh`) and run it (`opsdeck ask --use NAME --set KEY=VALUE \"on instances tagged Role=web\"`)",
                 crate::redact::redact(command),
                 match bad {
                     c if c.is_control() || crate::plan::verify::is_hidden(c) =>

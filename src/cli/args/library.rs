@@ -7,15 +7,18 @@ use clap::{Args, Subcommand};
 /// `library`: the tenant's artifact library.
 #[derive(Debug, Subcommand)]
 pub enum LibraryCommand {
-    /// Add a version of an entry from files, once terraform (fmt -check, validate) or
-    /// ansible-playbook (--syntax-check) accepts them; identical contents are the same version.
+    /// Add a version of an entry from files, once terraform (fmt -check, validate),
+    /// ansible-playbook (--syntax-check) or the script's shell (bash -n, sh -n) accepts them;
+    /// identical contents are the same version.
     Add {
         /// The entry's name (lowercase letters, digits, '-').
         name: String,
-        /// terraform, ansible or role (an Ansible role's directory).
+        /// terraform, ansible, role (an Ansible role's directory) or script (a shell script run
+        /// on instances through SSM).
         #[arg(long)]
         kind: String,
-        /// A directory (its top-level .tf, or .yml/.yaml files; a role's layout) or one file.
+        /// A directory (its top-level .tf, or .yml/.yaml files; a role's layout) or one file (a
+        /// script: one .sh).
         #[arg(long, value_name = "DIR|FILE")]
         from: PathBuf,
         #[command(flatten)]
@@ -63,7 +66,8 @@ pub struct LibraryWords {
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
     /// A typed parameter, NAME:TYPE or NAME:TYPE=DEFAULT (TYPE: string, number, bool); each is
-    /// a variable of the Terraform module; repeatable.
+    /// a variable of the Terraform module, an extra var of the playbook, or a script's
+    /// environment variable OPSDECK_NAME; repeatable.
     #[arg(long = "param", value_name = "NAME:TYPE[=DEFAULT]")]
     pub params: Vec<String>,
     /// Make it the tenant's template for requests read as AGENT/ACTION/TARGET (infra/create/s3:

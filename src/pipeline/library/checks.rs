@@ -106,6 +106,10 @@ impl Library<'_> {
         let kind = match manifest.kind {
             library::EntryKind::Terraform => ArtifactKind::Terraform,
             library::EntryKind::Ansible | library::EntryKind::Role => ArtifactKind::Ansible,
+            // Judged as the SSM run it makes, with its own checks (scripts.rs).
+            library::EntryKind::Script => {
+                return Err(Error::input("a script is judged by check_script"));
+            }
         };
         let mut draft_files: Vec<crate::agents::DraftFile> = files
             .iter()
@@ -121,13 +125,11 @@ impl Library<'_> {
             .filter_map(|p| Some((p.name.clone(), p.default.clone()?)))
             .collect();
         if !defaults.is_empty() {
-            let (name, text) = match manifest.kind {
-                library::EntryKind::Terraform => {
+            let (name, text) = match kind {
+                ArtifactKind::Terraform => {
                     (library::TFVARS_FILE, library::render_tfvars(&defaults))
                 }
-                library::EntryKind::Ansible | library::EntryKind::Role => {
-                    (library::VARS_FILE, library::render_extra_vars(&defaults))
-                }
+                _ => (library::VARS_FILE, library::render_extra_vars(&defaults)),
             };
             draft_files.push(crate::agents::DraftFile {
                 name: name.into(),
@@ -144,13 +146,12 @@ impl Library<'_> {
                 )
             })
             .collect();
-        let agent = manifest.kind.agent();
-        let draft = match manifest.kind {
-            library::EntryKind::Terraform => {
+        let draft = match kind {
+            ArtifactKind::Terraform => {
                 let total = draft_files.iter().map(|f| f.content.len()).sum();
                 crate::agents::infra::from_files(draft_files, total, &manifest.name)?
             }
-            library::EntryKind::Ansible | library::EntryKind::Role => {
+            _ => {
                 // A role's files come placed, beside the wrapper playbook that applies it.
                 let playbook = match manifest.kind {
                     library::EntryKind::Role => library::role::ROLE_PLAYBOOK.to_string(),
@@ -172,11 +173,31 @@ impl Library<'_> {
                 )
             }
         };
+        match kind {
+            ArtifactKind::Terraform => self.judge_entry(manifest, draft, &texts, &[]),
+            _ => self.judge_entry(manifest, draft, &[], &texts),
+        }
+    }
+
+    /// An entry's draft judged by the policy gates as the plan it would make: a deny refuses
+    /// the entry with the policy's rule and reason; warnings are notes.
+    pub(super) fn judge_entry(
+        &self,
+        manifest: &Manifest,
+        draft: crate::agents::Draft,
+        terraform: &[(String, String)],
+        ansible: &[(String, String)],
+    ) -> Result<Vec<String>> {
+        let agent = manifest.kind.agent();
         let action = manifest
             .serves
             .as_deref()
             .and_then(|s| s.split('/').nth(1))
-            .unwrap_or("apply")
+            .unwrap_or(if agent == AgentKind::Ops {
+                "run"
+            } else {
+                "apply"
+            })
             .to_string();
         let intent = crate::intent::Intent {
             agent,
@@ -197,10 +218,7 @@ impl Library<'_> {
             draft,
             Vec::new(),
         );
-        let gates = match kind {
-            ArtifactKind::Terraform => self.gates(&plan, &texts, &[])?,
-            _ => self.gates(&plan, &[], &texts)?,
-        };
+        let gates = self.gates(&plan, terraform, ansible)?;
         let denied: Vec<String> = gates
             .iter()
             .filter(|g| g.result == GateResult::Deny)
@@ -289,7 +307,7 @@ impl Library<'_> {
     }
 
     /// A workspace of its own for one check, removed afterwards.
-    fn scratch_dir(&self) -> Result<ScratchDir> {
+    pub(super) fn scratch_dir(&self) -> Result<ScratchDir> {
         let id = format!("library-check-{}", uuid::Uuid::new_v4().simple());
         let path = self
             .store
@@ -301,8 +319,8 @@ impl Library<'_> {
 }
 
 /// A check's own directory, removed when the check is done.
-struct ScratchDir {
-    path: PathBuf,
+pub(super) struct ScratchDir {
+    pub path: PathBuf,
 }
 
 impl Drop for ScratchDir {

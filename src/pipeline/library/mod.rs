@@ -25,9 +25,11 @@ mod browse;
 mod builtins;
 mod checks;
 mod role;
+mod scripts;
 mod templates;
 mod use_entry;
 mod use_role;
+mod use_script;
 
 use role::ansible_files;
 
@@ -66,6 +68,9 @@ pub struct Added {
 pub struct EntryDetail {
     pub version: VersionDetail,
     pub versions: Vec<VersionInfo>,
+    /// A script entry's text, as added (what runs after opsdeck's parameter preamble).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
 }
 
 /// A request that uses a library entry (`ask --use NAME@V`).
@@ -230,6 +235,8 @@ impl Library<'_> {
                     a.kind == ArtifactKind::Ansible && Some(&a.name) == playbook.as_ref()
                 }
                 EntryKind::Role => false,
+                // Not saved from plans: added from their file.
+                EntryKind::Script => false,
             })
             .map(|(a, b)| (a.name, b))
             .chain(role_files.unwrap_or_default())
@@ -317,6 +324,7 @@ impl Library<'_> {
                 (checks, notes)
             }
             EntryKind::Role => self.check_role(&mut manifest, &files, sink)?,
+            EntryKind::Script => self.check_script(&manifest, &files, sink)?,
         };
         for (name, bytes) in &files {
             let sha = self.store.put_artifact(&self.tenant.name, bytes)?;
@@ -434,12 +442,21 @@ impl Library<'_> {
                 _ => Err(e),
             })?;
         let manifest = self.manifest(info)?;
+        let script = match manifest.kind {
+            EntryKind::Script => self
+                .files(&manifest)?
+                .into_iter()
+                .next()
+                .map(|(_, b)| String::from_utf8_lossy(&b).into_owned()),
+            _ => None,
+        };
         Ok(EntryDetail {
             version: VersionDetail {
                 info: info.clone(),
                 manifest,
             },
             versions: c.versions(&r.name).to_vec(),
+            script,
         })
     }
 

@@ -138,6 +138,11 @@ impl Library<'_> {
                     reading.agent,
                     reading.action
                 ),
+                // Scripts serve no requests (refused when added); said plainly if one did.
+                EntryKind::Script => format!(
+                    "planned from script {} for {serves} requests",
+                    info.label()
+                ),
             });
         }
         let (agent, draft) = match manifest.kind {
@@ -253,6 +258,16 @@ impl Library<'_> {
                     }),
                 )
             }
+            EntryKind::Script => {
+                let planned = self.script_draft(&request_id, req, &info, files, &values, sink);
+                (
+                    AgentKind::Ops,
+                    planned.map(|(where_, draft)| {
+                        params = where_;
+                        draft
+                    }),
+                )
+            }
         };
         let draft = super::use_role::summarised(draft, manifest.kind, &info, req.reading.is_some());
         let intent = match &req.reading {
@@ -265,7 +280,13 @@ impl Library<'_> {
             None => Intent {
                 agent,
                 agents: vec![agent],
-                action: "apply".into(),
+                // A script runs (the ops agent's word); files are applied.
+                action: if agent == AgentKind::Ops {
+                    "run"
+                } else {
+                    "apply"
+                }
+                .into(),
                 confidence: 1.0,
                 low_confidence: false,
                 params,
