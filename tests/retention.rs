@@ -403,10 +403,11 @@ fn audit_objects_locked_short_of_the_settings_are_reported_then_extended_never_s
     assert!((1824..=1825).contains(&days), "never shortened: {days}");
     let (_, days) = object_lock(&s3, &logs, &good).unwrap();
     assert!((729..=730).contains(&days), "{days}");
-    assert_eq!(
-        object_lock(&s3, &logs, "other/dd/short").map(|l| l.1),
-        Some(2),
-        "another tenant's object untouched"
+    // Locked 3 days when written: 2 whole days ahead once a second has passed, 3 within it.
+    let other = object_lock(&s3, &logs, "other/dd/short").map(|l| l.1);
+    assert!(
+        matches!(other, Some(2 | 3)),
+        "another tenant's object untouched: {other:?}"
     );
 
     let (code, v) = backend(&home, &moto, &["check"]);

@@ -37,12 +37,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     res.map_err(|e| StoreError::io(format!("writing {}", path.display()), e))
 }
 
-/// Writes a new file (failing if it exists) and syncs it; removed again on failure.
+/// Writes a new file (failing if it exists, which is left alone) and syncs it; a file it
+/// created is removed again when writing it fails.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    create_synced(path, bytes).map_err(|e| {
-        let _ = fs::remove_file(path);
-        StoreError::io(format!("writing {}", path.display()), e)
-    })
+    let failed = |e| StoreError::io(format!("writing {}", path.display()), e);
+    // A file that is there already is someone else's: refused, and left as it is.
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(failed)?;
+    // Created here: a write that fails half-way leaves nothing behind.
+    f.write_all(bytes)
+        .and_then(|()| f.sync_data())
+        .map_err(|e| {
+            let _ = fs::remove_file(path);
+            failed(e)
+        })
 }
 
 fn create_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -239,6 +251,24 @@ impl Drop for FileLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_file_that_exists_already_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".owner");
+        write_new(&path, b"41").unwrap();
+        assert!(write_new(&path, b"42").is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"41");
+        // Two creators of one workspace at once (a hybrid plan's dry runs): both succeed, one
+        // owner is recorded.
+        let ws = dir.path().join("p-race");
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| ensure_owned_workspace(&ws).unwrap());
+            }
+        });
+        assert!(ws.join(WORKSPACE_OWNER).is_file());
+    }
 
     #[test]
     fn only_a_dead_or_old_writers_temporary_files_are_swept() {
