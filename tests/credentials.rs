@@ -243,23 +243,18 @@ fn mcp_tools_refuse_and_store_nothing() {
     // The list of requests lives outside the home that is searched afterwards.
     let list = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(list.path(), serde_json::to_vec(&requests).unwrap()).unwrap();
-    let out = std::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/mcp_credentials.py"
-        ))
-        .arg(env!("CARGO_BIN_EXE_opsdeck"))
-        .arg(home.path())
-        .arg(list.path())
-        .env("AWS_ENDPOINT_URL", common::NO_AWS)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let answers: Vec<serde_json::Value> = common::python_json(
+        &python,
+        "mcp_credentials.py",
+        &[
+            env!("CARGO_BIN_EXE_opsdeck").as_ref(),
+            home.path().as_os_str(),
+            list.path().as_os_str(),
+        ],
+        |c| {
+            c.env("AWS_ENDPOINT_URL", common::NO_AWS);
+        },
     );
-    let answers: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answers.len(), cases.len());
     for (case, seen) in cases.iter().zip(&answers) {
         for tool in ["ask", "classify", "explain", "security_scan"] {

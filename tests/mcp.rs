@@ -16,18 +16,15 @@ fn python_sdk_client_round_trip() {
         return;
     };
     let home = Home::new();
-    let out = std::process::Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py"))
-        .arg(env!("CARGO_BIN_EXE_opsdeck"))
-        .arg(home.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let v: serde_json::Value = common::python_json(
+        &python,
+        "mcp_client.py",
+        &[
+            env!("CARGO_BIN_EXE_opsdeck").as_ref(),
+            home.path().as_os_str(),
+        ],
+        |_| {},
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["server"], "opsdeck");
     let tools: Vec<&str> = v["tools"]
         .as_array()
@@ -289,20 +286,8 @@ impl Drop for HttpServer {
 }
 
 fn http_client(python: &std::path::Path, args: &[&str]) -> serde_json::Value {
-    let out = std::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/mcp_http_client.py"
-        ))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    common::python_json(python, "mcp_http_client.py", &args, |_| {})
 }
 
 /// alice (admin) and olga (operator), and a token alice issued to olga.
@@ -726,19 +711,18 @@ fn python_sdk_cancels_a_running_ask_and_the_runs_of_its_own_plans_only() {
     t.approve("bob", &others).unwrap();
     // From here AWS never answers: the client's ask waits until it cancels it.
     home.use_endpoint(&hung_endpoint());
-    let out = std::process::Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_cancel.py"))
-        .arg(env!("CARGO_BIN_EXE_opsdeck"))
-        .arg(home.path())
-        .args(["olga", &own, &others])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let v: serde_json::Value = common::python_json(
+        &python,
+        "mcp_cancel.py",
+        &[
+            env!("CARGO_BIN_EXE_opsdeck").as_ref(),
+            home.path().as_os_str(),
+            "olga".as_ref(),
+            own.as_ref(),
+            others.as_ref(),
+        ],
+        |_| {},
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["cancel_tool"][0], "cancel", "{v}");
     assert_eq!(v["cancel_running"][0], false, "{v}");
     assert_eq!(v["cancel_running"][1]["cancelled"], "running requests");

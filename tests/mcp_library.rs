@@ -73,22 +73,16 @@ fn python_sdk_reads_and_uses_the_tenants_library_only() {
     let other = Team::new(&home, Some("other"), &[("bob", &[Role::Admin])]);
     add(&other.deck("bob"), "hidden-net", MODULE_V1, &[]);
 
-    let out = std::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/mcp_library_client.py"
-        ))
-        .arg(env!("CARGO_BIN_EXE_opsdeck"))
-        .arg(home.path())
-        .arg("olga")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let v: Value = common::python_json(
+        &python,
+        "mcp_library_client.py",
+        &[
+            env!("CARGO_BIN_EXE_opsdeck").as_ref(),
+            home.path().as_os_str(),
+            "olga".as_ref(),
+        ],
+        |_| {},
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         v["tools"],
         serde_json::json!([

@@ -503,6 +503,32 @@ pub fn console(deck: Deck) -> (tokio::runtime::Runtime, opsdeck::tui::app::App) 
     (rt, app)
 }
 
+/// What `tests/SCRIPT` prints as JSON, run by `python` (an MCP SDK client of ours, not the
+/// server's code) with `args`, after `with` adjusts the command (its environment). A client
+/// that fails fails the test with its stderr.
+pub fn python_json<T: serde::de::DeserializeOwned>(
+    python: &Path,
+    script: &str,
+    args: &[&std::ffi::OsStr],
+    with: impl FnOnce(&mut std::process::Command),
+) -> T {
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join(script),
+    )
+    .args(args);
+    with(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A Python with the official MCP SDK: `OPSDECK_TEST_PYTHON` (tests/run.sh), the suite's venv,
 /// or `python3`; None with the reason printed.
 pub fn python_with_mcp() -> Option<PathBuf> {
