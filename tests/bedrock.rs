@@ -637,31 +637,23 @@ fn the_console_with_a_model_survives_typing_submitting_and_closing() {
     }
 }
 
-/// Past requests seeded as the pipeline writes them (requested, classified, planned, queued),
-/// signed onto the tenant's chain with the home's key.
+/// Past requests seeded as the pipeline writes them (requested, classified, planned, queued).
 fn seed_past(home: &Home, deck: &Deck, asked: &[(&str, &str, &str)]) {
-    use opsdeck::audit::{EventKind, Signer};
-    let signer = Signer::load_or_create(&home.path().join("keys")).unwrap();
     let mut events = Vec::new();
     for (n, (text, instance_type, region)) in asked.iter().enumerate() {
         let intent = json!({"agent": "infra", "agents": ["infra"], "action": "create",
             "confidence": 0.9, "low_confidence": false,
             "params": {"count": 2, "instance_type": instance_type, "region": region}});
-        let ev = |kind: EventKind| common::blank_event(&format!("r-past{n}"), "olga", kind);
-        let mut requested = ev(EventKind::Requested);
-        requested.message = Some(text.to_string());
-        let mut classified = ev(EventKind::Classified);
-        classified.intent = Some(intent.clone());
-        let mut planned = ev(EventKind::Planned);
-        planned.plan_id = Some(format!("p-past{n:04}"));
-        planned.intent = Some(intent);
-        let mut queued = ev(EventKind::Queued);
-        queued.plan_id = planned.plan_id.clone();
-        events.extend([requested, classified, planned, queued]);
+        events.extend(common::past_request(
+            &format!("r-past{n}"),
+            text,
+            &format!("p-past{n:04}"),
+            intent,
+            None,
+            opsdeck::audit::EventKind::Queued,
+        ));
     }
-    deck.raw_store()
-        .append_audit("default", &events, &signer)
-        .unwrap();
+    common::append_signed(home, deck, &events);
 }
 
 #[test]

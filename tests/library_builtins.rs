@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Home, quiet, team};
-use opsdeck::audit::{AuditEvent, EventKind, Signer};
+use opsdeck::audit::{AuditEvent, EventKind};
 use opsdeck::library::builtin::{BuiltinRef, builtin_version};
 use serde_json::{Value, json};
 
@@ -82,10 +82,7 @@ fn built_in_versions_are_kept_and_an_older_binarys_is_shown_and_compared() {
     let mut older = serde_json::to_vec_pretty(&m).unwrap();
     older.push(b'\n');
     let older_sha = store.put_artifact("default", &older).unwrap();
-    let signer = Signer::load_or_create(&home.path().join("keys")).unwrap();
-    store
-        .append_audit("default", &[planned_from("p-older01", &older_sha)], &signer)
-        .unwrap();
+    common::append_signed(&home, &olga, &[planned_from("p-older01", &older_sha)]);
 
     // Shown: both versions, with their plans; the older one by a prefix of its SHA.
     let (ok, out, err) = run(&home, &["library", "show", "builtin/s3", "--json"]);
@@ -158,9 +155,7 @@ fn built_in_versions_are_kept_and_an_older_binarys_is_shown_and_compared() {
     // A version whose template was never kept (a plan from before versions were kept): its
     // uses are known, and the answer says why it cannot be shown.
     let gone = "ab".repeat(32);
-    store
-        .append_audit("default", &[planned_from("p-unkept1", &gone)], &signer)
-        .unwrap();
+    common::append_signed(&home, &olga, &[planned_from("p-unkept1", &gone)]);
     let (ok, _, err) = run(
         &home,
         &["library", "show", &format!("builtin/s3@{}", &gone[..8])],

@@ -12,7 +12,7 @@ use common::shared::SharedBackend;
 use common::tmux::Tmux;
 use common::{Home, Team, quiet, team};
 use opsdeck::approval::State;
-use opsdeck::audit::{AuditEvent, AuditFilter, EventKind, Signer, Status};
+use opsdeck::audit::{AuditEvent, AuditFilter, EventKind};
 use opsdeck::plan::GateResult;
 use opsdeck::tenant::{Role, Tenant};
 use serde_json::{Value, json};
@@ -279,34 +279,17 @@ fn seeded(
     monthly_usd: f64,
     end: EventKind,
 ) -> Vec<AuditEvent> {
-    let base = blank_event(&format!("r-{plan}"));
     let intent = json!({"agent": "infra", "agents": ["infra"], "action": "create",
         "confidence": 0.9, "low_confidence": false,
         "params": {"count": 2, "instance_type": instance_type, "region": "eu-west-1"}});
-    let ev = |kind: EventKind, status: Status| AuditEvent {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        event: kind,
-        status,
-        ..base.clone()
-    };
-    let mut requested = ev(EventKind::Requested, Status::Pending);
-    requested.message = Some(request.into());
-    let mut classified = ev(EventKind::Classified, Status::Pending);
-    classified.intent = Some(intent.clone());
-    let mut planned = ev(EventKind::Planned, Status::Pending);
-    planned.plan_id = Some(plan.into());
-    planned.intent = Some(intent);
-    planned.cost_impact = Some(monthly_usd);
-    let mut last = ev(
+    common::past_request(
+        &format!("r-{plan}"),
+        request,
+        plan,
+        intent,
+        Some(monthly_usd),
         end,
-        if end == EventKind::Completed {
-            Status::Completed
-        } else {
-            Status::Pending
-        },
-    );
-    last.plan_id = Some(plan.into());
-    vec![requested, classified, planned, last]
+    )
 }
 
 #[test]
@@ -345,8 +328,6 @@ fn suggestions_from_the_trail() {
     }
     // A dearer choice than one applied before, seeded as the trail would hold it (applying
     // needs Terraform providers this machine does not have).
-    let signer = Signer::load_or_create(&home.path().join("keys")).unwrap();
-    let store = t.deck("alice");
     // Rejected plans without a gate's reason (no pattern of their own) ahead of them: more
     // records than the index takes in one batch when a session first reads the trail.
     let mut events: Vec<AuditEvent> = (0..600)
@@ -374,10 +355,7 @@ fn suggestions_from_the_trail() {
         280.32,
         EventKind::Queued,
     ));
-    store
-        .raw_store()
-        .append_audit("default", &events, &signer)
-        .unwrap();
+    common::append_signed(&home, &t.deck("alice"), &events);
 
     let out = suggest(&home, &[]);
     assert!(out.status.success(), "{out:?}");

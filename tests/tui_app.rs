@@ -565,7 +565,6 @@ fn answers_to_superseded_requests_are_dropped() {
 /// `:suggest` says in the conversation what `opsdeck suggest` says, read off the UI thread.
 #[test]
 fn suggestions_are_said_in_the_conversation() {
-    use opsdeck::audit::Signer;
     let home = Home::new();
     let rt = runtime();
     let deck = home.deck("alice");
@@ -573,24 +572,19 @@ fn suggestions_are_said_in_the_conversation() {
     let intent = serde_json::json!({"agent": "infra", "agents": ["infra"], "action": "create",
         "confidence": 0.9, "low_confidence": false,
         "params": {"region": "eu-west-1", "resource": "vpc"}});
-    let mut events = Vec::new();
-    for n in 0..3 {
-        let request = format!("r-vpc{n}");
-        let mut asked = common::blank_event(&request, "olga", EventKind::Requested);
-        asked.message = Some("a vpc in Ireland".into());
-        let mut read = common::blank_event(&request, "olga", EventKind::Classified);
-        read.intent = Some(intent.clone());
-        let mut planned = common::blank_event(&request, "olga", EventKind::Planned);
-        planned.plan_id = Some(format!("p-vpc{n:05}"));
-        planned.intent = Some(intent.clone());
-        let mut queued = common::blank_event(&request, "olga", EventKind::Queued);
-        queued.plan_id = planned.plan_id.clone();
-        events.extend([asked, read, planned, queued]);
-    }
-    let signer = Signer::load_or_create(&home.path().join("keys")).unwrap();
-    deck.raw_store()
-        .append_audit("default", &events, &signer)
-        .unwrap();
+    let events: Vec<_> = (0..3)
+        .flat_map(|n| {
+            common::past_request(
+                &format!("r-vpc{n}"),
+                "a vpc in Ireland",
+                &format!("p-vpc{n:05}"),
+                intent.clone(),
+                None,
+                EventKind::Queued,
+            )
+        })
+        .collect();
+    common::append_signed(&home, &deck, &events);
     let mut a = app(deck, &rt);
     a.update(Action::Command("suggest".into()));
     let said = |a: &App, text: &str| a.transcript.lines.iter().any(|l| l.text().contains(text));

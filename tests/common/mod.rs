@@ -608,3 +608,41 @@ pub fn blank_event(
         identity_receipt: None,
     }
 }
+
+/// One past request's events as the pipeline writes them (requested, classified, planned with
+/// its estimate, then `end` naming the plan), by olga in the default tenant: for a trail
+/// seeded by hand.
+pub fn past_request(
+    request: &str,
+    text: &str,
+    plan: &str,
+    intent: serde_json::Value,
+    monthly_usd: Option<f64>,
+    end: opsdeck::audit::EventKind,
+) -> Vec<opsdeck::audit::AuditEvent> {
+    use opsdeck::audit::{EventKind, Status};
+    let ev = |kind| blank_event(request, "olga", kind);
+    let mut requested = ev(EventKind::Requested);
+    requested.message = Some(text.into());
+    let mut classified = ev(EventKind::Classified);
+    classified.intent = Some(intent.clone());
+    let mut planned = ev(EventKind::Planned);
+    planned.plan_id = Some(plan.into());
+    planned.intent = Some(intent);
+    planned.cost_impact = monthly_usd;
+    let mut last = ev(end);
+    if end == EventKind::Completed {
+        last.status = Status::Completed;
+    }
+    last.plan_id = Some(plan.into());
+    vec![requested, classified, planned, last]
+}
+
+/// Appends `events` to the default tenant's trail signed with the home's own key, as a
+/// session of this machine (or an older binary on it) would have written them.
+pub fn append_signed(home: &Home, deck: &Deck, events: &[opsdeck::audit::AuditEvent]) {
+    let signer = opsdeck::audit::Signer::load_or_create(&home.path().join("keys")).unwrap();
+    deck.raw_store()
+        .append_audit("default", events, &signer)
+        .unwrap();
+}
