@@ -396,13 +396,7 @@ fn playbook_template(t: &Team<'_>, home: &Home) {
     let Some(ansible) = common::ansible_playbook() else {
         return;
     };
-    let config = home.path().join("config.toml");
-    let mut toml = std::fs::read_to_string(&config).unwrap_or_default();
-    toml.push_str(&format!(
-        "\n[exec]\nansible_playbook = {}\n",
-        serde_json::Value::String(ansible.display().to_string())
-    ));
-    std::fs::write(&config, toml).unwrap();
+    home.add_ansible(&ansible);
     let olga = t.deck("olga");
     let dir = tempfile::tempdir().unwrap();
     let inventory = common::local_inventory(dir.path());

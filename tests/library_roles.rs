@@ -17,7 +17,6 @@ use opsdeck::library::role::ROLE_PLAYBOOK;
 use opsdeck::library::{EntryKind, EntryWords};
 use opsdeck::pipeline::{Deck, NewEntry, UseRequest};
 use opsdeck::plan::ArtifactKind;
-use serde_json::Value;
 
 const TASKS_V1: &str = "---
 - name: Write the message of the day
@@ -110,13 +109,7 @@ fn role_story(home: &Home, env: &[(&'static str, String)]) {
     let Some(ansible) = common::ansible_playbook() else {
         return;
     };
-    let config = home.path().join("config.toml");
-    let mut toml = std::fs::read_to_string(&config).unwrap_or_default();
-    toml.push_str(&format!(
-        "\n[exec]\nansible_playbook = {}\n",
-        Value::String(ansible.display().to_string())
-    ));
-    std::fs::write(&config, toml).unwrap();
+    home.add_ansible(&ansible);
     let t = team(home);
     let olga = t.deck("olga");
 

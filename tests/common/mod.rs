@@ -468,6 +468,18 @@ impl Home {
             serde_json::Value::String(bin.display().to_string())
         ));
     }
+
+    /// Adds `bin` as the ansible-playbook to run to the configuration the home has (a shared
+    /// backend's settings stay).
+    pub fn add_ansible(&self, bin: &Path) {
+        let config = self.path().join("config.toml");
+        let mut toml = std::fs::read_to_string(&config).unwrap_or_default();
+        toml.push_str(&format!(
+            "\n[exec]\nansible_playbook = {}\n",
+            serde_json::Value::String(bin.display().to_string())
+        ));
+        std::fs::write(&config, toml).expect("write config.toml");
+    }
 }
 
 /// An inventory of this machine for tests: `localhost` through the local connection, with the
